@@ -1,0 +1,326 @@
+//! The DynamoDB backend, through `aws-sdk-dynamodb`. The endpoint is configurable, so tests run it
+//! against a DynamoDB-protocol server on loopback.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
+    Update as DdbUpdate,
+};
+use serde_json::Value;
+
+use crate::expr::{Cond, ExprNames, Update};
+use crate::table::{
+    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
+};
+
+type Attrs = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Creates the table with `GSI1` when it does not exist (tests and the protocol-server mode;
+    /// in AWS the template owns the table).
+    pub async fn ensure_table(&self) -> Result<(), TableError> {
+        let s = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build();
+        let k = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name("GSI1")
+            .key_schema(k(GSI1PK, KeyType::Hash).map_err(build)?)
+            .key_schema(k(GSI1SK, KeyType::Range).map_err(build)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build)?;
+        let res = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(s(PK).map_err(build)?)
+            .attribute_definitions(s(SK).map_err(build)?)
+            .attribute_definitions(s(GSI1PK).map_err(build)?)
+            .attribute_definitions(s(GSI1SK).map_err(build)?)
+            .key_schema(k(PK, KeyType::Hash).map_err(build)?)
+            .key_schema(k(SK, KeyType::Range).map_err(build)?)
+            .global_secondary_indexes(gsi)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn key(key: &Key) -> Attrs {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(key.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(key.sk.clone())),
+        ])
+    }
+}
+
+fn build(e: aws_sdk_dynamodb::error::BuildError) -> TableError {
+    TableError::Validation(e.to_string())
+}
+
+fn to_attrs(item: &Item) -> Result<Attrs, TableError> {
+    serde_dynamo::to_item(item).map_err(|e| TableError::Validation(format!("item mapping: {e}")))
+}
+
+fn from_attrs(attrs: Attrs) -> Result<Item, TableError> {
+    serde_dynamo::from_item(attrs).map_err(|e| TableError::Corrupt(format!("item mapping: {e}")))
+}
+
+fn values(n: &ExprNames) -> Result<Option<Attrs>, TableError> {
+    if n.values.is_empty() {
+        return Ok(None);
+    }
+    n.values
+        .iter()
+        .map(|(k, v)| {
+            serde_dynamo::to_attribute_value(v)
+                .map(|av| (k.clone(), av))
+                .map_err(|e| TableError::Validation(format!("value mapping: {e}")))
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+fn names(n: &ExprNames) -> Option<HashMap<String, String>> {
+    (!n.names.is_empty()).then(|| n.names.clone().into_iter().collect())
+}
+
+/// Keeps the service's error kind: conditional failures are conflicts, throttling is retryable.
+fn map_err<E, R>(e: SdkError<E, R>) -> TableError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().map(str::to_owned);
+    let message = e.message().map(str::to_owned).unwrap_or_default();
+    match code.as_deref() {
+        Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            TableError::Throttled
+        }
+        Some("ValidationException") => TableError::Validation(message),
+        Some(c) => TableError::Unavailable(format!("{c}: {message}")),
+        None => TableError::Unavailable(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
+    }
+}
+
+#[async_trait]
+impl RawTable for DynamoTable {
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_err)?;
+        out.item.map(from_attrs).transpose()
+    }
+
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        let mut n = ExprNames::default();
+        let expr = cond.as_ref().map(|c| n.cond(c));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(&item)?))
+            .set_condition_expression(expr)
+            .set_expression_attribute_names(names(&n))
+            .set_expression_attribute_values(values(&n)?)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(map_err)?;
+        out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
+    }
+
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+        let mut n = ExprNames::default();
+        let upd = n.update(update);
+        let expr = cond.as_ref().map(|c| n.cond(c));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key)))
+            .update_expression(upd)
+            .set_condition_expression(expr)
+            .set_expression_attribute_names(names(&n))
+            .set_expression_attribute_values(values(&n)?)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(map_err)?;
+        from_attrs(out.attributes.unwrap_or_default())
+    }
+
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        let mut n = ExprNames::default();
+        let expr = cond.as_ref().map(|c| n.cond(c));
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key)))
+            .set_condition_expression(expr)
+            .set_expression_attribute_names(names(&n))
+            .set_expression_attribute_values(values(&n)?)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(map_err)?;
+        out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, TableError> {
+        let (pk_attr, sk_attr) = q.index.key_attrs();
+        let mut n = ExprNames::default();
+        let pk_name = n.name(pk_attr);
+        let pk_val = n.value(Value::String(q.pk.clone()));
+        let mut key_expr = format!("{pk_name} = {pk_val}");
+        if let Some(sk) = n.sk(sk_attr, &q.sk) {
+            key_expr = format!("{key_expr} AND {sk}");
+        }
+        let start = match &q.cursor {
+            Some(c) => Some(
+                decode_cursor(c)?
+                    .into_iter()
+                    .map(|(k, v)| (k, AttributeValue::S(v.as_str().unwrap_or_default().to_owned())))
+                    .collect::<Attrs>(),
+            ),
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name((q.index == Index::Gsi1).then(|| "GSI1".to_owned()))
+            .key_condition_expression(key_expr)
+            .set_expression_attribute_names(names(&n))
+            .set_expression_attribute_values(values(&n)?)
+            .scan_index_forward(q.forward)
+            .set_limit(q.limit.map(|l| l as i32))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(map_err)?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => {
+                let key: Item = k
+                    .into_iter()
+                    .filter_map(|(a, v)| v.as_s().ok().map(|s| (a, Value::String(s.clone()))))
+                    .collect();
+                Some(encode_cursor(&key))
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
+        let mut writes = Vec::with_capacity(items.len());
+        for it in items {
+            let mut n = ExprNames::default();
+            let w = match it {
+                TxItem::Put { item, cond } => {
+                    let expr = cond.as_ref().map(|c| n.cond(c));
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(to_attrs(&item)?))
+                        .set_condition_expression(expr)
+                        .set_expression_attribute_names(names(&n))
+                        .set_expression_attribute_values(values(&n)?)
+                        .build()
+                        .map_err(build)?;
+                    TransactWriteItem::builder().put(put).build()
+                }
+                TxItem::Update { key, update, cond } => {
+                    let upd = n.update(&update);
+                    let expr = cond.as_ref().map(|c| n.cond(c));
+                    let u = DdbUpdate::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&key)))
+                        .update_expression(upd)
+                        .set_condition_expression(expr)
+                        .set_expression_attribute_names(names(&n))
+                        .set_expression_attribute_values(values(&n)?)
+                        .build()
+                        .map_err(build)?;
+                    TransactWriteItem::builder().update(u).build()
+                }
+                TxItem::Delete { key, cond } => {
+                    let expr = cond.as_ref().map(|c| n.cond(c));
+                    let d = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&key)))
+                        .set_condition_expression(expr)
+                        .set_expression_attribute_names(names(&n))
+                        .set_expression_attribute_values(values(&n)?)
+                        .build()
+                        .map_err(build)?;
+                    TransactWriteItem::builder().delete(d).build()
+                }
+                TxItem::Check { key, cond } => {
+                    let expr = n.cond(&cond);
+                    let c = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(&key)))
+                        .condition_expression(expr)
+                        .set_expression_attribute_names(names(&n))
+                        .set_expression_attribute_values(values(&n)?)
+                        .build()
+                        .map_err(build)?;
+                    TransactWriteItem::builder().condition_check(c).build()
+                }
+            };
+            writes.push(w);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
+                    e.as_service_error()
+                {
+                    let reasons = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                        .collect();
+                    return Err(TableError::TransactionCanceled { reasons });
+                }
+                Err(map_err(e))
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), TableError> {
+        self.client.describe_table().table_name(&self.table).send().await.map_err(map_err)?;
+        Ok(())
+    }
+}

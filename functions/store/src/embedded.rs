@@ -1,0 +1,532 @@
+//! The embedded backend: one SQLite file (WAL, `synchronous=FULL`) holding the table and the
+//! queues, so local mode is durable and a crash loses no acknowledged write.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, IdGen, UlidIds};
+use crate::expr::{Cond, SkCond, Update};
+use crate::queue::{self, OutMessage, Queue, QueueError, QueueSpec, Received};
+use crate::table::{
+    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
+};
+
+/// Page size when a query sets no limit, standing in for DynamoDB's 1 MB page.
+pub const DEFAULT_PAGE: u32 = 1_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY, max_receives INTEGER NOT NULL, dead_letter TEXT);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, queue TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
+";
+
+/// The open store. Cheap to clone; every clone shares one connection.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    sent: Notify,
+}
+
+fn io(e: rusqlite::Error) -> TableError {
+    TableError::Unavailable(format!("embedded store: {e}"))
+}
+
+fn qio(e: rusqlite::Error) -> QueueError {
+    QueueError::Unavailable(format!("embedded store: {e}"))
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, TableError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| TableError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(io)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(io)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
+        conn.execute_batch(SCHEMA).map_err(io)?;
+        Ok(Self {
+            inner: Arc::new(Inner { conn: Mutex::new(conn), clock, ids: Arc::new(UlidIds), sent: Notify::new() }),
+        })
+    }
+
+    pub fn table(&self) -> Arc<dyn RawTable> {
+        Arc::new(EmbeddedTable { store: self.clone() })
+    }
+
+    /// Creates the queue (and records its dead-letter settings) if missing.
+    pub fn queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, QueueError> {
+        self.with_conn_q(|c| {
+            c.execute(
+                "INSERT INTO queues (name, max_receives, dead_letter) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET max_receives = ?2, dead_letter = ?3",
+                params![spec.name, spec.max_receives, spec.dead_letter],
+            )
+            .map_err(qio)
+        })?;
+        Ok(Arc::new(EmbeddedQueue { store: self.clone(), spec: spec.clone() }))
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, TableError>) -> Result<T, TableError> {
+        let mut c = self.inner.conn.lock().map_err(|_| TableError::Unavailable("store lock poisoned".into()))?;
+        f(&mut c)
+    }
+
+    fn with_conn_q<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        let mut c = self.inner.conn.lock().map_err(|_| QueueError::Unavailable("store lock poisoned".into()))?;
+        f(&mut c)
+    }
+
+    /// Runs blocking SQLite work off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EmbeddedStore) -> T + Send + 'static,
+    ) -> T {
+        let me = self.clone();
+        match tokio::task::spawn_blocking(move || f(&me)).await {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+struct EmbeddedTable {
+    store: EmbeddedStore,
+}
+
+fn read(tx: &Transaction<'_>, key: &Key) -> Result<Option<Item>, TableError> {
+    let body: Option<String> = tx
+        .query_row("SELECT body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| r.get(0))
+        .optional()
+        .map_err(io)?;
+    body.map(|b| parse(&b)).transpose()
+}
+
+fn parse(body: &str) -> Result<Item, TableError> {
+    serde_json::from_str(body).map_err(|e| TableError::Corrupt(e.to_string()))
+}
+
+fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+    let key = Key::of(item)?;
+    let s = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_owned);
+    let body = serde_json::to_string(item).map_err(|e| TableError::Validation(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, body) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, body = ?5",
+        params![key.pk, key.sk, s(GSI1PK), s(GSI1SK), body],
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+fn remove(tx: &Transaction<'_>, key: &Key) -> Result<(), TableError> {
+    tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(io)?;
+    Ok(())
+}
+
+fn holds(cond: &Option<Cond>, old: Option<&Item>) -> bool {
+    cond.as_ref().is_none_or(|c| c.eval(old))
+}
+
+fn updated(key: &Key, old: Option<Item>, update: &Update) -> Result<Item, TableError> {
+    let mut item = old.unwrap_or_else(|| {
+        let mut i = Item::new();
+        i.insert(PK.into(), Value::String(key.pk.clone()));
+        i.insert(SK.into(), Value::String(key.sk.clone()));
+        i
+    });
+    update.apply(&mut item).map_err(TableError::Validation)?;
+    Ok(item)
+}
+
+fn sk_sql(col: &str, c: &SkCond, args: &mut Vec<String>) -> String {
+    let mut p = |v: &str| {
+        args.push(v.to_owned());
+        format!("?{}", args.len())
+    };
+    match c {
+        SkCond::Any => String::new(),
+        SkCond::Eq(v) => format!(" AND {col} = {}", p(v)),
+        SkCond::BeginsWith(v) => {
+            let n = p(v);
+            format!(" AND {col} >= {n} AND substr({col}, 1, length({n})) = {n}")
+        }
+        SkCond::Between(a, b) => {
+            let a = p(a);
+            let b = p(b);
+            format!(" AND {col} BETWEEN {a} AND {b}")
+        }
+        SkCond::Lt(v) => format!(" AND {col} < {}", p(v)),
+        SkCond::Le(v) => format!(" AND {col} <= {}", p(v)),
+        SkCond::Gt(v) => format!(" AND {col} > {}", p(v)),
+        SkCond::Ge(v) => format!(" AND {col} >= {}", p(v)),
+    }
+}
+
+fn query(conn: &Connection, q: &Query) -> Result<Page, TableError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).min(DEFAULT_PAGE);
+    let mut args: Vec<String> = vec![q.pk.clone()];
+    let (pk_col, sk_col, order_cols) = match q.index {
+        Index::Primary => ("pk", "sk", vec!["sk"]),
+        Index::Gsi1 => ("gsi1pk", "gsi1sk", vec!["gsi1sk", "pk", "sk"]),
+    };
+    let mut sql = format!("SELECT body FROM items WHERE {pk_col} = ?1");
+    sql.push_str(&sk_sql(sk_col, &q.sk, &mut args));
+    if let Some(c) = &q.cursor {
+        let cur = decode_cursor(c)?;
+        let s = |a: &str| cur.get(a).and_then(Value::as_str).map(str::to_owned).ok_or(TableError::BadCursor);
+        let vals = match q.index {
+            Index::Primary => vec![s(SK)?],
+            Index::Gsi1 => vec![s(GSI1SK)?, s(PK)?, s(SK)?],
+        };
+        let mut ph = Vec::new();
+        for v in vals {
+            args.push(v);
+            ph.push(format!("?{}", args.len()));
+        }
+        let op = if q.forward { ">" } else { "<" };
+        sql.push_str(&format!(" AND ({}) {op} ({})", order_cols.join(", "), ph.join(", ")));
+    }
+    let dir = if q.forward { "ASC" } else { "DESC" };
+    let order: Vec<String> = order_cols.iter().map(|c| format!("{c} {dir}")).collect();
+    sql.push_str(&format!(" ORDER BY {} LIMIT {}", order.join(", "), limit + 1));
+
+    let mut stmt = conn.prepare_cached(&sql).map_err(io)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+        .map_err(io)?;
+    let mut items = Vec::new();
+    for body in rows {
+        items.push(parse(&body.map_err(io)?)?);
+    }
+    let mut next = None;
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        let last = items.last().expect("non-empty");
+        let mut key = Item::new();
+        let attrs: &[&str] = match q.index {
+            Index::Primary => &[PK, SK],
+            Index::Gsi1 => &[PK, SK, GSI1PK, GSI1SK],
+        };
+        for a in attrs {
+            if let Some(v) = last.get(*a) {
+                key.insert((*a).to_owned(), v.clone());
+            }
+        }
+        next = Some(encode_cursor(&key));
+    }
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl RawTable for EmbeddedTable {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let key = key.clone();
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    read(&tx, &key)
+                })
+            })
+            .await
+    }
+
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    let old = read(&tx, &Key::of(&item)?)?;
+                    if !holds(&cond, old.as_ref()) {
+                        return Err(TableError::ConditionFailed);
+                    }
+                    write(&tx, &item)?;
+                    tx.commit().map_err(io)?;
+                    Ok(old)
+                })
+            })
+            .await
+    }
+
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+        let (key, update) = (key.clone(), update.clone());
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    let old = read(&tx, &key)?;
+                    if !holds(&cond, old.as_ref()) {
+                        return Err(TableError::ConditionFailed);
+                    }
+                    let item = updated(&key, old, &update)?;
+                    write(&tx, &item)?;
+                    tx.commit().map_err(io)?;
+                    Ok(item)
+                })
+            })
+            .await
+    }
+
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        let key = key.clone();
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    let old = read(&tx, &key)?;
+                    if !holds(&cond, old.as_ref()) {
+                        return Err(TableError::ConditionFailed);
+                    }
+                    remove(&tx, &key)?;
+                    tx.commit().map_err(io)?;
+                    Ok(old)
+                })
+            })
+            .await
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, TableError> {
+        let q = q.clone();
+        self.store.blocking(move |s| s.with_conn(|c| query(c, &q))).await
+    }
+
+    async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    let mut reasons = Vec::with_capacity(items.len());
+                    let mut olds = Vec::with_capacity(items.len());
+                    for it in &items {
+                        let old = read(&tx, &it.key()?)?;
+                        let ok = match it {
+                            TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
+                                holds(cond, old.as_ref())
+                            }
+                            TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
+                        };
+                        reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
+                        olds.push(old);
+                    }
+                    if reasons.iter().any(Option::is_some) {
+                        // Dropping the transaction rolls back: nothing was written anyway.
+                        return Err(TableError::TransactionCanceled { reasons });
+                    }
+                    for (it, old) in items.into_iter().zip(olds) {
+                        match it {
+                            TxItem::Put { item, .. } => write(&tx, &item)?,
+                            TxItem::Update { key, update, .. } => write(&tx, &updated(&key, old, &update)?)?,
+                            TxItem::Delete { key, .. } => remove(&tx, &key)?,
+                            TxItem::Check { .. } => {}
+                        }
+                    }
+                    tx.commit().map_err(io)
+                })
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), TableError> {
+        self.store
+            .blocking(|s| s.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(io)))
+            .await
+    }
+}
+
+struct EmbeddedQueue {
+    store: EmbeddedStore,
+    spec: QueueSpec,
+}
+
+impl EmbeddedQueue {
+    fn try_receive(&self, max: u32, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+        let now = self.store.inner.clock.now_millis();
+        let ids = self.store.inner.ids.clone();
+        let spec = self.spec.clone();
+        self.store.with_conn_q(|c| {
+            let tx = c.transaction().map_err(qio)?;
+            let mut out = Vec::new();
+            loop {
+                let ready: Vec<(String, String, u32)> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT id, body, receive_count FROM messages WHERE queue = ?1 AND visible_at <= ?2
+                             ORDER BY visible_at, seq LIMIT ?3",
+                        )
+                        .map_err(qio)?;
+                    stmt.query_map(params![spec.name, now, max - out.len() as u32], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .map_err(qio)?
+                    .collect::<Result<_, _>>()
+                    .map_err(qio)?
+                };
+                if ready.is_empty() {
+                    break;
+                }
+                for (id, body, count) in ready {
+                    match &spec.dead_letter {
+                        Some(dlq) if spec.max_receives > 0 && count >= spec.max_receives => {
+                            tx.execute(
+                                "UPDATE messages SET queue = ?2, receive_count = 0, receipt = NULL, visible_at = ?3,
+                                 seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages) WHERE id = ?1",
+                                params![id, dlq, now],
+                            )
+                            .map_err(qio)?;
+                        }
+                        _ => {
+                            let receipt = ids.next_id();
+                            let until = now + visibility.as_millis() as i64;
+                            tx.execute(
+                                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?2, visible_at = ?3
+                                 WHERE id = ?1",
+                                params![id, receipt, until],
+                            )
+                            .map_err(qio)?;
+                            out.push(Received { id, receipt, body, receive_count: count + 1 });
+                        }
+                    }
+                }
+                if out.len() as u32 >= max {
+                    break;
+                }
+            }
+            tx.commit().map_err(qio)?;
+            Ok(out)
+        })
+    }
+}
+
+#[async_trait]
+impl Queue for EmbeddedQueue {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<Vec<String>, QueueError> {
+        queue::check_batch(&messages, 1)?;
+        let now = self.store.inner.clock.now_millis();
+        let ids = self.store.inner.ids.clone();
+        let name = self.spec.name.clone();
+        let out = self
+            .store
+            .blocking(move |s| {
+                s.with_conn_q(|c| {
+                    let tx = c.transaction().map_err(qio)?;
+                    let mut seq: i64 = tx
+                        .query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| r.get(0))
+                        .map_err(qio)?;
+                    let mut out = Vec::with_capacity(messages.len());
+                    for m in messages {
+                        seq += 1;
+                        let id = ids.next_id();
+                        tx.execute(
+                            "INSERT INTO messages (id, queue, seq, body, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![id, name, seq, m.body, now + m.delay.as_millis() as i64],
+                        )
+                        .map_err(qio)?;
+                        out.push(id);
+                    }
+                    tx.commit().map_err(qio)?;
+                    Ok(out)
+                })
+            })
+            .await?;
+        self.store.inner.sent.notify_waiters();
+        Ok(out)
+    }
+
+    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        queue::check_batch(&[], max)?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.store.inner.sent.notified();
+            let got = {
+                let me = EmbeddedQueue { store: self.store.clone(), spec: self.spec.clone() };
+                self.store.blocking(move |_| me.try_receive(max, visibility)).await?
+            };
+            let now = tokio::time::Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            // Woken by a send, or re-checked for delayed and timed-out messages.
+            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified).await;
+        }
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+        let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
+        self.store
+            .blocking(move |s| {
+                s.with_conn_q(|c| {
+                    c.execute("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2", params![receipt, name])
+                        .map_err(qio)?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+        let until = self.store.inner.clock.now_millis() + visibility.as_millis() as i64;
+        let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
+        self.store
+            .blocking(move |s| {
+                s.with_conn_q(|c| {
+                    let n = c
+                        .execute(
+                            "UPDATE messages SET visible_at = ?3 WHERE receipt = ?1 AND queue = ?2",
+                            params![receipt, name, until],
+                        )
+                        .map_err(qio)?;
+                    if n == 0 {
+                        return Err(QueueError::Validation("the receipt is no longer valid".into()));
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn depth(&self) -> Result<u64, QueueError> {
+        let name = self.spec.name.clone();
+        self.store
+            .blocking(move |s| {
+                s.with_conn_q(|c| {
+                    c.query_row("SELECT COUNT(*) FROM messages WHERE queue = ?1", params![name], |r| r.get(0))
+                        .map_err(qio)
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,385 @@
+//! The table port: the single-table operations we use, whatever serves them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::codec;
+use crate::expr::{Cond, SkCond, Update};
+
+/// An item: top-level attributes as JSON. `PK` and `SK` are strings; `GSI1PK`/`GSI1SK` optional.
+pub type Item = Map<String, Value>;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// DynamoDB's transaction limit.
+pub const MAX_TX_ITEMS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+    pub fn of(item: &Item) -> Result<Self, TableError> {
+        let s = |a: &str| {
+            item.get(a)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| TableError::Validation(format!("item has no string {a}")))
+        };
+        Ok(Self { pk: s(PK)?, sk: s(SK)? })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Index {
+    #[default]
+    Primary,
+    Gsi1,
+}
+
+impl Index {
+    pub fn key_attrs(self) -> (&'static str, &'static str) {
+        match self {
+            Index::Primary => (PK, SK),
+            Index::Gsi1 => (GSI1PK, GSI1SK),
+        }
+    }
+}
+
+/// A query over one partition, optionally narrowed by the sort key.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub index: Index,
+    pub pk: String,
+    pub sk: SkCond,
+    /// Ascending by sort key when true.
+    pub forward: bool,
+    pub limit: Option<u32>,
+    /// The opaque `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub fn partition(pk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), forward: true, ..Self::default() }
+    }
+    pub fn gsi1(pk: impl Into<String>) -> Self {
+        Self { index: Index::Gsi1, pk: pk.into(), forward: true, ..Self::default() }
+    }
+    pub fn sk(mut self, c: SkCond) -> Self {
+        self.sk = c;
+        self
+    }
+    pub fn begins_with(self, prefix: impl Into<String>) -> Self {
+        self.sk(SkCond::BeginsWith(prefix.into()))
+    }
+    pub fn backward(mut self) -> Self {
+        self.forward = false;
+        self
+    }
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = Some(n);
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present when more may follow; pass it back as the query's cursor.
+    pub next: Option<String>,
+}
+
+/// The last evaluated key of a page, opaque to callers.
+pub fn encode_cursor(key: &Item) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<Item, TableError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| TableError::BadCursor)?;
+    let v: Item = serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
+    if v.values().all(Value::is_string) && v.contains_key(PK) && v.contains_key(SK) {
+        Ok(v)
+    } else {
+        Err(TableError::BadCursor)
+    }
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone)]
+pub enum TxItem {
+    Put { item: Item, cond: Option<Cond> },
+    Update { key: Key, update: Update, cond: Option<Cond> },
+    Delete { key: Key, cond: Option<Cond> },
+    Check { key: Key, cond: Cond },
+}
+
+impl TxItem {
+    pub fn key(&self) -> Result<Key, TableError> {
+        match self {
+            TxItem::Put { item, .. } => Key::of(item),
+            TxItem::Update { key, .. } | TxItem::Delete { key, .. } | TxItem::Check { key, .. } => Ok(key.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// A write's condition did not hold: a typed conflict.
+    #[error("the condition of the write did not hold")]
+    ConditionFailed,
+    /// Nothing of the transaction was written. One reason per item, in order: `None` for an item
+    /// that was fine, else the reason code (e.g. `ConditionalCheckFailed`).
+    #[error("transaction cancelled: {reasons:?}")]
+    TransactionCanceled { reasons: Vec<Option<String>> },
+    #[error("invalid request: {0}")]
+    Validation(String),
+    #[error("the pagination cursor is not valid")]
+    BadCursor,
+    #[error("throttled by the table")]
+    Throttled,
+    #[error("the table is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What a backend implements. Callers use [`Table`], which adds transparent large-item handling.
+#[async_trait]
+pub trait RawTable: Send + Sync + 'static {
+    /// `embedded` or `dynamodb`.
+    fn kind(&self) -> &'static str;
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError>;
+    /// Returns the replaced item, if any.
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
+    /// Returns the item as it is after the update.
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError>;
+    /// Returns the deleted item, if any.
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
+    async fn query(&self, q: &Query) -> Result<Page, TableError>;
+    /// All or nothing. Callers have checked the item count and distinct keys.
+    async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError>;
+    /// A cheap round trip proving the table answers.
+    async fn ping(&self) -> Result<(), TableError>;
+}
+
+/// The table as handlers use it: every operation of [`RawTable`], with items over DynamoDB's size
+/// limit compressed and, when still too big, chunked — transparently, on every backend.
+#[derive(Clone)]
+pub struct Table {
+    raw: Arc<dyn RawTable>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("kind", &self.raw.kind()).finish()
+    }
+}
+
+impl Table {
+    pub fn new(raw: Arc<dyn RawTable>) -> Self {
+        Self { raw }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.raw.kind()
+    }
+
+    pub async fn ping(&self) -> Result<(), TableError> {
+        self.raw.ping().await
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        match self.raw.get(key).await? {
+            Some(item) => Ok(Some(self.decode(item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the item; with `Cond::NotExists` a second create fails with `ConditionFailed`.
+    pub async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), TableError> {
+        let key = Key::of(&item)?;
+        let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
+        self.write_chunks(&enc.chunks).await?;
+        match self.raw.put(enc.main, cond).await {
+            Ok(old) => {
+                if let Some(old) = old {
+                    self.drop_chunks_of(&key, &old).await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.delete_chunks(&enc.chunks).await;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+        check_update(update)?;
+        let item = self.raw.update(key, update, cond).await?;
+        self.decode(item).await
+    }
+
+    /// Atomically adds `by` to a number attribute and returns its new value.
+    pub async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, TableError> {
+        let item = self.raw.update(key, &Update::new().add(attr, by), None).await?;
+        item.get(attr)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| TableError::Corrupt(format!("counter {attr} is not an integer")))
+    }
+
+    pub async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<bool, TableError> {
+        let old = self.raw.delete(key, cond).await?;
+        match old {
+            Some(old) => {
+                self.drop_chunks_of(key, &old).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub async fn query(&self, q: &Query) -> Result<Page, TableError> {
+        if q.limit == Some(0) {
+            return Err(TableError::Validation("limit must be at least 1".into()));
+        }
+        let mut page = self.raw.query(q).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for item in page.items.drain(..) {
+            items.push(self.decode(item).await?);
+        }
+        page.items = items;
+        Ok(page)
+    }
+
+    /// Reads every page of a query. Use only where the partition is known to be bounded.
+    pub async fn query_all(&self, q: Query) -> Result<Vec<Item>, TableError> {
+        let mut q = q;
+        let mut out = Vec::new();
+        loop {
+            let page = self.query(&q).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => q.cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// All or nothing: up to 100 writes and checks on distinct items.
+    pub async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
+        if items.is_empty() || items.len() > MAX_TX_ITEMS {
+            return Err(TableError::Validation(format!(
+                "a transaction holds 1 to {MAX_TX_ITEMS} items, not {}",
+                items.len()
+            )));
+        }
+        let mut seen = HashSet::new();
+        let mut chunks = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            if !seen.insert(it.key()?) {
+                return Err(TableError::Validation("a transaction cannot touch one item twice".into()));
+            }
+            out.push(match it {
+                TxItem::Put { item, cond } => {
+                    let key = Key::of(&item)?;
+                    let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
+                    chunks.extend(enc.chunks);
+                    TxItem::Put { item: enc.main, cond }
+                }
+                TxItem::Update { key, update, cond } => {
+                    check_update(&update)?;
+                    TxItem::Update { key, update, cond }
+                }
+                other => other,
+            });
+        }
+        self.write_chunks(&chunks).await?;
+        let res = self.raw.transact(out).await;
+        if res.is_err() {
+            self.delete_chunks(&chunks).await;
+        }
+        res
+    }
+
+    async fn decode(&self, item: Item) -> Result<Item, TableError> {
+        let Some(chunked) = codec::chunk_ref(&item) else {
+            return codec::decode(item, None);
+        };
+        let q = Query::partition(chunked.pk.clone()).begins_with(format!("{}#", chunked.version));
+        let parts = self.raw_query_all(q).await?;
+        codec::decode(item, Some(parts))
+    }
+
+    async fn raw_query_all(&self, mut q: Query) -> Result<Vec<Item>, TableError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.raw.query(&q).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => q.cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn write_chunks(&self, chunks: &[Item]) -> Result<(), TableError> {
+        for c in chunks {
+            self.raw.put(c.clone(), None).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_chunks(&self, chunks: &[Item]) {
+        for c in chunks {
+            if let Ok(k) = Key::of(c) {
+                if let Err(e) = self.raw.delete(&k, None).await {
+                    tracing::warn!(error = %e, "could not delete an unused chunk");
+                }
+            }
+        }
+    }
+
+    /// Deletes the chunks an old version of an item referenced. Best effort: a leftover chunk is
+    /// unreachable garbage, never wrong data, because readers follow the main item's version.
+    async fn drop_chunks_of(&self, key: &Key, old: &Item) {
+        let Some(r) = codec::chunk_ref(old) else { return };
+        let _ = key;
+        let q = Query::partition(r.pk.clone()).begins_with(format!("{}#", r.version));
+        match self.raw_query_all(q).await {
+            Ok(parts) => self.delete_chunks(&parts).await,
+            Err(e) => tracing::warn!(error = %e, "could not list old chunks"),
+        }
+    }
+}
+
+fn check_update(u: &Update) -> Result<(), TableError> {
+    for a in u.attrs() {
+        if [PK, SK].contains(&a) || a.starts_with(codec::RESERVED_PREFIX) {
+            return Err(TableError::Validation(format!("attribute {a} cannot be updated")));
+        }
+    }
+    if u.ops.is_empty() {
+        return Err(TableError::Validation("an update needs at least one change".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! One integration-test binary, so the workspace links it once.
+
+mod contract;
