@@ -1,6 +1,7 @@
 //! The test harness: a DynamoDB/SQS-protocol server on loopback, fresh backends per test, and
 //! the contract suite both backends must pass.
 
+pub mod app;
 pub mod contract;
 pub mod moto;
 
@@ -15,7 +16,11 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// A unique name for this test's table, queue or directory.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A directory removed when dropped.
@@ -52,15 +57,26 @@ pub struct Backend {
 impl Backend {
     pub fn embedded() -> Self {
         let dir = TempDir::new();
-        let store = EmbeddedStore::open(&dir.0.join("atlas.db"), Arc::new(SystemClock)).expect("open store");
-        Self { table: Table::new(store.table()), store: Some(store), sqs: None, _dir: Some(dir) }
+        let store = EmbeddedStore::open(&dir.0.join("atlas.db"), Arc::new(SystemClock))
+            .expect("open store");
+        Self {
+            table: Table::new(store.table()),
+            store: Some(store),
+            sqs: None,
+            _dir: Some(dir),
+        }
     }
 
     pub async fn aws() -> Self {
         let endpoint = moto::endpoint();
         let conf = atlas_store::aws::sdk_config(Some(&endpoint)).await;
-        let raw = atlas_store::dynamo::DynamoTable::new(atlas_store::aws::dynamo_client(&conf), unique("table"));
-        raw.ensure_table().await.expect("create table on the protocol server");
+        let raw = atlas_store::dynamo::DynamoTable::new(
+            atlas_store::aws::dynamo_client(&conf),
+            unique("table"),
+        );
+        raw.ensure_table()
+            .await
+            .expect("create table on the protocol server");
         Self {
             table: Table::new(Arc::new(raw)),
             store: None,
@@ -75,8 +91,12 @@ impl Backend {
         match (&self.store, &self.sqs) {
             (Some(s), _) => (s.queue(&main).expect("queue"), s.queue(&dlq).expect("dlq")),
             (None, Some(c)) => {
-                let d = atlas_store::sqs::SqsQueue::ensure(c, &dlq).await.expect("dlq");
-                let m = atlas_store::sqs::SqsQueue::ensure(c, &main).await.expect("queue");
+                let d = atlas_store::sqs::SqsQueue::ensure(c, &dlq)
+                    .await
+                    .expect("dlq");
+                let m = atlas_store::sqs::SqsQueue::ensure(c, &main)
+                    .await
+                    .expect("queue");
                 (Arc::new(m), Arc::new(d))
             }
             _ => unreachable!("a backend has a store or an SQS client"),

@@ -27,18 +27,28 @@ pub fn binary() -> PathBuf {
         return p.into();
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/moto_server");
-    if venv.exists() { venv } else { "moto_server".into() }
+    if venv.exists() {
+        venv
+    } else {
+        "moto_server".into()
+    }
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Polls until something accepts connections on the port, or panics at the deadline.
 pub fn wait_for_port(port: u16, deadline: Duration) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < deadline, "nothing listened on port {port} within {deadline:?}");
+        assert!(
+            start.elapsed() < deadline,
+            "nothing listened on port {port} within {deadline:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

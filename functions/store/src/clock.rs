@@ -70,12 +70,19 @@ pub struct SequentialIds {
 
 impl SequentialIds {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into(), next: AtomicU64::new(1) }
+        Self {
+            prefix: prefix.into(),
+            next: AtomicU64::new(1),
+        }
     }
 }
 
 impl IdGen for SequentialIds {
     fn next_id(&self) -> String {
-        format!("{}{:06}", self.prefix, self.next.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "{}{:06}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::SeqCst)
+        )
     }
 }

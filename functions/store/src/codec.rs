@@ -43,10 +43,15 @@ fn chunk_pk(key: &Key) -> String {
 
 pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, TableError> {
     if let Some(bad) = item.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-        return Err(TableError::Validation(format!("attribute name {bad} is reserved")));
+        return Err(TableError::Validation(format!(
+            "attribute name {bad} is reserved"
+        )));
     }
     if size(&item) <= ITEM_LIMIT {
-        return Ok(Encoded { main: item, chunks: Vec::new() });
+        return Ok(Encoded {
+            main: item,
+            chunks: Vec::new(),
+        });
     }
     let keep = [PK, SK, GSI1PK, GSI1SK];
     let big: Vec<String> = item
@@ -68,10 +73,15 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
 
     if size(&item) + b64.len() + 16 <= ITEM_LIMIT {
         item.insert(PACKED.into(), Value::String(b64));
-        return Ok(Encoded { main: item, chunks: Vec::new() });
+        return Ok(Encoded {
+            main: item,
+            chunks: Vec::new(),
+        });
     }
     if size(&item) > ITEM_LIMIT {
-        return Err(TableError::Validation("the item's small attributes alone exceed the item size limit".into()));
+        return Err(TableError::Validation(
+            "the item's small attributes alone exceed the item size limit".into(),
+        ));
     }
     let pk = chunk_pk(key);
     let chunks: Vec<Item> = b64
@@ -83,7 +93,10 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
             c.insert(PK.into(), Value::String(pk.clone()));
             c.insert(SK.into(), Value::String(format!("{version}#{i:05}")));
             // base64 is ASCII, so byte chunks are valid strings.
-            c.insert(PART.into(), Value::String(String::from_utf8_lossy(part).into_owned()));
+            c.insert(
+                PART.into(),
+                Value::String(String::from_utf8_lossy(part).into_owned()),
+            );
             c
         })
         .collect();
@@ -95,7 +108,10 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
 pub fn chunk_ref(item: &Item) -> Option<ChunkRef> {
     let version = item.get(VERSION)?.as_str()?.to_owned();
     let key = Key::of(item).ok()?;
-    Some(ChunkRef { pk: chunk_pk(&key), version })
+    Some(ChunkRef {
+        pk: chunk_pk(&key),
+        version,
+    })
 }
 
 /// Restores an item; `parts` are the chunk items when [`chunk_ref`] said there are some.
@@ -105,12 +121,23 @@ pub fn decode(mut item: Item, parts: Option<Vec<Item>>) -> Result<Item, TableErr
     } else if let Some(mut parts) = parts {
         let want = item.get(PARTS).and_then(Value::as_u64).unwrap_or(0) as usize;
         if parts.len() != want {
-            return Err(TableError::Corrupt(format!("expected {want} chunks, found {}", parts.len())));
+            return Err(TableError::Corrupt(format!(
+                "expected {want} chunks, found {}",
+                parts.len()
+            )));
         }
-        parts.sort_by(|a, b| a.get(SK).and_then(Value::as_str).cmp(&b.get(SK).and_then(Value::as_str)));
+        parts.sort_by(|a, b| {
+            a.get(SK)
+                .and_then(Value::as_str)
+                .cmp(&b.get(SK).and_then(Value::as_str))
+        });
         let mut s = String::new();
         for p in &parts {
-            s.push_str(p.get(PART).and_then(Value::as_str).ok_or_else(|| TableError::Corrupt("chunk without data".into()))?);
+            s.push_str(
+                p.get(PART)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| TableError::Corrupt("chunk without data".into()))?,
+            );
         }
         Some(s)
     } else {
@@ -126,7 +153,8 @@ pub fn decode(mut item: Item, parts: Option<Vec<Item>>) -> Result<Item, TableErr
     DeflateDecoder::new(&raw[..])
         .read_to_end(&mut json)
         .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
-    let packed: Item = serde_json::from_slice(&json).map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
+    let packed: Item = serde_json::from_slice(&json)
+        .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
     for (k, v) in packed {
         // Plain attributes were written later (updates), so they win.
         item.entry(k).or_insert(v);
@@ -140,7 +168,10 @@ mod tests {
     use serde_json::json;
 
     fn base() -> Item {
-        json!({"PK": "WS#1", "SK": "ITEM#1", "status": "ok"}).as_object().unwrap().clone()
+        json!({"PK": "WS#1", "SK": "ITEM#1", "status": "ok"})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -182,13 +213,19 @@ mod tests {
         let mut parts = e.chunks.clone();
         parts.reverse();
         assert_eq!(decode(e.main.clone(), Some(parts)).unwrap(), i);
-        assert!(matches!(decode(e.main, Some(vec![])), Err(TableError::Corrupt(_))));
+        assert!(matches!(
+            decode(e.main, Some(vec![])),
+            Err(TableError::Corrupt(_))
+        ));
     }
 
     #[test]
     fn reserved_names_are_refused() {
         let mut i = base();
         i.insert("_zx".into(), json!(1));
-        assert!(matches!(encode(i, &Key::new("a", "b"), "v"), Err(TableError::Validation(_))));
+        assert!(matches!(
+            encode(i, &Key::new("a", "b"), "v"),
+            Err(TableError::Validation(_))
+        ));
     }
 }

@@ -14,7 +14,8 @@ use crate::clock::{Clock, IdGen, UlidIds};
 use crate::expr::{Cond, SkCond, Update};
 use crate::queue::{self, OutMessage, Queue, QueueError, QueueSpec, Received};
 use crate::table::{
-    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
+    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem,
+    decode_cursor, encode_cursor,
 };
 
 /// Page size when a query sets no limit, standing in for DynamoDB's 1 MB page.
@@ -59,20 +60,30 @@ impl EmbeddedStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, TableError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| TableError::Unavailable(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| TableError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(io)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(io)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(io)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(io)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
         conn.execute_batch(SCHEMA).map_err(io)?;
         Ok(Self {
-            inner: Arc::new(Inner { conn: Mutex::new(conn), clock, ids: Arc::new(UlidIds), sent: Notify::new() }),
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                clock,
+                ids: Arc::new(UlidIds),
+                sent: Notify::new(),
+            }),
         })
     }
 
     pub fn table(&self) -> Arc<dyn RawTable> {
-        Arc::new(EmbeddedTable { store: self.clone() })
+        Arc::new(EmbeddedTable {
+            store: self.clone(),
+        })
     }
 
     /// Creates the queue (and records its dead-letter settings) if missing.
@@ -85,16 +96,33 @@ impl EmbeddedStore {
             )
             .map_err(qio)
         })?;
-        Ok(Arc::new(EmbeddedQueue { store: self.clone(), spec: spec.clone() }))
+        Ok(Arc::new(EmbeddedQueue {
+            store: self.clone(),
+            spec: spec.clone(),
+        }))
     }
 
-    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, TableError>) -> Result<T, TableError> {
-        let mut c = self.inner.conn.lock().map_err(|_| TableError::Unavailable("store lock poisoned".into()))?;
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, TableError>,
+    ) -> Result<T, TableError> {
+        let mut c = self
+            .inner
+            .conn
+            .lock()
+            .map_err(|_| TableError::Unavailable("store lock poisoned".into()))?;
         f(&mut c)
     }
 
-    fn with_conn_q<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
-        let mut c = self.inner.conn.lock().map_err(|_| QueueError::Unavailable("store lock poisoned".into()))?;
+    fn with_conn_q<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        let mut c = self
+            .inner
+            .conn
+            .lock()
+            .map_err(|_| QueueError::Unavailable("store lock poisoned".into()))?;
         f(&mut c)
     }
 
@@ -117,7 +145,11 @@ struct EmbeddedTable {
 
 fn read(tx: &Transaction<'_>, key: &Key) -> Result<Option<Item>, TableError> {
     let body: Option<String> = tx
-        .query_row("SELECT body FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![key.pk, key.sk],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(io)?;
     body.map(|b| parse(&b)).transpose()
@@ -141,7 +173,11 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
 }
 
 fn remove(tx: &Transaction<'_>, key: &Key) -> Result<(), TableError> {
-    tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(io)?;
+    tx.execute(
+        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+        params![key.pk, key.sk],
+    )
+    .map_err(io)?;
     Ok(())
 }
 
@@ -195,7 +231,12 @@ fn query(conn: &Connection, q: &Query) -> Result<Page, TableError> {
     sql.push_str(&sk_sql(sk_col, &q.sk, &mut args));
     if let Some(c) = &q.cursor {
         let cur = decode_cursor(c)?;
-        let s = |a: &str| cur.get(a).and_then(Value::as_str).map(str::to_owned).ok_or(TableError::BadCursor);
+        let s = |a: &str| {
+            cur.get(a)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or(TableError::BadCursor)
+        };
         let vals = match q.index {
             Index::Primary => vec![s(SK)?],
             Index::Gsi1 => vec![s(GSI1SK)?, s(PK)?, s(SK)?],
@@ -206,15 +247,25 @@ fn query(conn: &Connection, q: &Query) -> Result<Page, TableError> {
             ph.push(format!("?{}", args.len()));
         }
         let op = if q.forward { ">" } else { "<" };
-        sql.push_str(&format!(" AND ({}) {op} ({})", order_cols.join(", "), ph.join(", ")));
+        sql.push_str(&format!(
+            " AND ({}) {op} ({})",
+            order_cols.join(", "),
+            ph.join(", ")
+        ));
     }
     let dir = if q.forward { "ASC" } else { "DESC" };
     let order: Vec<String> = order_cols.iter().map(|c| format!("{c} {dir}")).collect();
-    sql.push_str(&format!(" ORDER BY {} LIMIT {}", order.join(", "), limit + 1));
+    sql.push_str(&format!(
+        " ORDER BY {} LIMIT {}",
+        order.join(", "),
+        limit + 1
+    ));
 
     let mut stmt = conn.prepare_cached(&sql).map_err(io)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            r.get::<_, String>(0)
+        })
         .map_err(io)?;
     let mut items = Vec::new();
     for body in rows {
@@ -274,7 +325,12 @@ impl RawTable for EmbeddedTable {
             .await
     }
 
-    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+    async fn update(
+        &self,
+        key: &Key,
+        update: &Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError> {
         let (key, update) = (key.clone(), update.clone());
         self.store
             .blocking(move |s| {
@@ -313,7 +369,9 @@ impl RawTable for EmbeddedTable {
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
         let q = q.clone();
-        self.store.blocking(move |s| s.with_conn(|c| query(c, &q))).await
+        self.store
+            .blocking(move |s| s.with_conn(|c| query(c, &q)))
+            .await
     }
 
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
@@ -326,9 +384,9 @@ impl RawTable for EmbeddedTable {
                     for it in &items {
                         let old = read(&tx, &it.key()?)?;
                         let ok = match it {
-                            TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
-                                holds(cond, old.as_ref())
-                            }
+                            TxItem::Put { cond, .. }
+                            | TxItem::Update { cond, .. }
+                            | TxItem::Delete { cond, .. } => holds(cond, old.as_ref()),
                             TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
                         };
                         reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
@@ -341,7 +399,9 @@ impl RawTable for EmbeddedTable {
                     for (it, old) in items.into_iter().zip(olds) {
                         match it {
                             TxItem::Put { item, .. } => write(&tx, &item)?,
-                            TxItem::Update { key, update, .. } => write(&tx, &updated(&key, old, &update)?)?,
+                            TxItem::Update { key, update, .. } => {
+                                write(&tx, &updated(&key, old, &update)?)?
+                            }
                             TxItem::Delete { key, .. } => remove(&tx, &key)?,
                             TxItem::Check { .. } => {}
                         }
@@ -466,21 +526,33 @@ impl Queue for EmbeddedQueue {
         Ok(out)
     }
 
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
         queue::check_batch(&[], max)?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.store.inner.sent.notified();
             let got = {
-                let me = EmbeddedQueue { store: self.store.clone(), spec: self.spec.clone() };
-                self.store.blocking(move |_| me.try_receive(max, visibility)).await?
+                let me = EmbeddedQueue {
+                    store: self.store.clone(),
+                    spec: self.spec.clone(),
+                };
+                self.store
+                    .blocking(move |_| me.try_receive(max, visibility))
+                    .await?
             };
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
             }
             // Woken by a send, or re-checked for delayed and timed-out messages.
-            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified).await;
+            let _ =
+                tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified)
+                    .await;
         }
     }
 
@@ -489,15 +561,22 @@ impl Queue for EmbeddedQueue {
         self.store
             .blocking(move |s| {
                 s.with_conn_q(|c| {
-                    c.execute("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2", params![receipt, name])
-                        .map_err(qio)?;
+                    c.execute(
+                        "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2",
+                        params![receipt, name],
+                    )
+                    .map_err(qio)?;
                     Ok(())
                 })
             })
             .await
     }
 
-    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), QueueError> {
         let until = self.store.inner.clock.now_millis() + visibility.as_millis() as i64;
         let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
         self.store
@@ -510,7 +589,9 @@ impl Queue for EmbeddedQueue {
                         )
                         .map_err(qio)?;
                     if n == 0 {
-                        return Err(QueueError::Validation("the receipt is no longer valid".into()));
+                        return Err(QueueError::Validation(
+                            "the receipt is no longer valid".into(),
+                        ));
                     }
                     Ok(())
                 })
@@ -523,8 +604,12 @@ impl Queue for EmbeddedQueue {
         self.store
             .blocking(move |s| {
                 s.with_conn_q(|c| {
-                    c.query_row("SELECT COUNT(*) FROM messages WHERE queue = ?1", params![name], |r| r.get(0))
-                        .map_err(qio)
+                    c.query_row(
+                        "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+                        params![name],
+                        |r| r.get(0),
+                    )
+                    .map_err(qio)
                 })
             })
             .await

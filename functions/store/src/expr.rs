@@ -126,7 +126,8 @@ impl Update {
         self
     }
     pub fn set_if_absent(mut self, attr: &str, v: impl Into<Value>) -> Self {
-        self.ops.push(UpdateOp::SetIfAbsent(attr.to_owned(), v.into()));
+        self.ops
+            .push(UpdateOp::SetIfAbsent(attr.to_owned(), v.into()));
         self
     }
     pub fn remove(mut self, attr: &str) -> Self {
@@ -140,9 +141,10 @@ impl Update {
 
     pub fn attrs(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().map(|op| match op {
-            UpdateOp::Set(a, _) | UpdateOp::SetIfAbsent(a, _) | UpdateOp::Remove(a) | UpdateOp::Add(a, _) => {
-                a.as_str()
-            }
+            UpdateOp::Set(a, _)
+            | UpdateOp::SetIfAbsent(a, _)
+            | UpdateOp::Remove(a)
+            | UpdateOp::Add(a, _) => a.as_str(),
         })
     }
 
@@ -167,7 +169,9 @@ impl Update {
                             .ok_or_else(|| format!("attribute {a} is not an integer"))?,
                         Some(_) => return Err(format!("attribute {a} is not a number")),
                     };
-                    let next = cur.checked_add(*by).ok_or_else(|| format!("attribute {a} overflows"))?;
+                    let next = cur
+                        .checked_add(*by)
+                        .ok_or_else(|| format!("attribute {a} overflows"))?;
                     item.insert(a.clone(), Value::from(next));
                 }
             }
@@ -314,7 +318,10 @@ mod tests {
         assert!(Cond::NotExists.eval(None));
         assert!(!Cond::NotExists.eval(Some(&i)));
         assert!(Cond::Gt("n".into(), json!(4)).eval(Some(&i)));
-        assert!(!Cond::Gt("n".into(), json!("4")).eval(Some(&i)), "type mismatch is false");
+        assert!(
+            !Cond::Gt("n".into(), json!("4")).eval(Some(&i)),
+            "type mismatch is false"
+        );
         assert!(Cond::Ne("missing".into(), json!(1)).eval(Some(&i)));
         assert!(!Cond::Lt("missing".into(), json!(1)).eval(Some(&i)));
         assert!(Cond::And(vec![Cond::Exists, Cond::eq("s", "x")]).eval(Some(&i)));
@@ -322,9 +329,16 @@ mod tests {
 
     #[test]
     fn update_renders_and_applies_the_same_ops() {
-        let u = Update::new().set("a", 1).set_if_absent("b", "x").remove("c").add("n", 2);
+        let u = Update::new()
+            .set("a", 1)
+            .set_if_absent("b", "x")
+            .remove("c")
+            .add("n", 2);
         let mut names = ExprNames::default();
-        assert_eq!(names.update(&u), "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) REMOVE #n2 ADD #n3 :v2");
+        assert_eq!(
+            names.update(&u),
+            "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) REMOVE #n2 ADD #n3 :v2"
+        );
         let mut i = item(json!({"b": "keep", "c": 1, "n": 40}));
         u.apply(&mut i).unwrap();
         assert_eq!(Value::Object(i), json!({"a": 1, "b": "keep", "n": 42}));

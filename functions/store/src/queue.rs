@@ -18,7 +18,10 @@ pub struct OutMessage {
 
 impl OutMessage {
     pub fn new(body: impl Into<String>) -> Self {
-        Self { body: body.into(), delay: Duration::ZERO }
+        Self {
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
     }
     pub fn delayed(mut self, by: Duration) -> Self {
         self.delay = by;
@@ -49,8 +52,16 @@ impl QueueSpec {
     pub fn with_dlq(name: &str, max_receives: u32) -> (QueueSpec, QueueSpec) {
         let dlq = format!("{name}-dlq");
         (
-            QueueSpec { name: name.to_owned(), max_receives, dead_letter: Some(dlq.clone()) },
-            QueueSpec { name: dlq, max_receives: 0, dead_letter: None },
+            QueueSpec {
+                name: name.to_owned(),
+                max_receives,
+                dead_letter: Some(dlq.clone()),
+            },
+            QueueSpec {
+                name: dlq,
+                max_receives: 0,
+                dead_letter: None,
+            },
         )
     }
 }
@@ -75,19 +86,32 @@ pub trait Queue: Send + Sync + 'static {
     /// Sends every message (split into batches of ten); returns their ids in order.
     async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<Vec<String>, QueueError>;
     /// Receives up to `max` (1–10) messages, hiding them for `visibility`; waits up to `wait` for one.
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError>;
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>, QueueError>;
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
-    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), QueueError>;
     /// Visible plus in-flight messages (approximate on SQS).
     async fn depth(&self) -> Result<u64, QueueError>;
 
     async fn send(&self, message: OutMessage) -> Result<String, QueueError> {
         let mut ids = self.send_batch(vec![message]).await?;
-        ids.pop().ok_or_else(|| QueueError::Unavailable("no id returned".into()))
+        ids.pop()
+            .ok_or_else(|| QueueError::Unavailable("no id returned".into()))
     }
 }
 
-pub(crate) fn check_batch(messages: &[OutMessage], max_receive_batch: u32) -> Result<(), QueueError> {
+pub(crate) fn check_batch(
+    messages: &[OutMessage],
+    max_receive_batch: u32,
+) -> Result<(), QueueError> {
     for m in messages {
         if m.body.len() > MAX_BODY_BYTES {
             return Err(QueueError::TooLarge(m.body.len()));
@@ -97,7 +121,9 @@ pub(crate) fn check_batch(messages: &[OutMessage], max_receive_batch: u32) -> Re
         }
     }
     if max_receive_batch == 0 || max_receive_batch as usize > MAX_BATCH {
-        return Err(QueueError::Validation(format!("receive takes 1 to {MAX_BATCH} messages")));
+        return Err(QueueError::Validation(format!(
+            "receive takes 1 to {MAX_BATCH} messages"
+        )));
     }
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 
 use crate::queue::{self, MAX_BATCH, OutMessage, Queue, QueueError, QueueSpec, Received};
 
@@ -24,7 +26,9 @@ where
 {
     let message = e.message().unwrap_or_default().to_owned();
     match e.code() {
-        Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => QueueError::NoSuchQueue(message),
+        Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => {
+            QueueError::NoSuchQueue(message)
+        }
         Some(c) if c.contains("InvalidParameterValue") || c.contains("InvalidAttributeValue") => {
             QueueError::Validation(message)
         }
@@ -36,14 +40,25 @@ where
 impl SqsQueue {
     /// A queue that already exists (AWS mode: the template made it).
     pub fn new(client: Client, url: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { client, url: url.into(), name: name.into() }
+        Self {
+            client,
+            url: url.into(),
+            name: name.into(),
+        }
     }
 
     /// Creates the queue, and its dead-letter queue with the redrive policy, when missing.
     pub async fn ensure(client: &Client, spec: &QueueSpec) -> Result<Self, QueueError> {
         let mut attrs = HashMap::new();
         if let Some(dlq) = &spec.dead_letter {
-            let dlq_url = client.create_queue().queue_name(dlq).send().await.map_err(map_err)?.queue_url.unwrap_or_default();
+            let dlq_url = client
+                .create_queue()
+                .queue_name(dlq)
+                .send()
+                .await
+                .map_err(map_err)?
+                .queue_url
+                .unwrap_or_default();
             let arn = client
                 .get_queue_attributes()
                 .queue_url(&dlq_url)
@@ -54,7 +69,10 @@ impl SqsQueue {
                 .attributes
                 .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
                 .ok_or_else(|| QueueError::Unavailable("dead-letter queue has no ARN".into()))?;
-            let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{}"}}"#, spec.max_receives);
+            let policy = format!(
+                r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{}"}}"#,
+                spec.max_receives
+            );
             attrs.insert(QueueAttributeName::RedrivePolicy, policy);
         }
         let url = client
@@ -105,7 +123,11 @@ impl Queue for SqsQueue {
                 .await
                 .map_err(map_err)?;
             if let Some(f) = out.failed.first() {
-                return Err(QueueError::Unavailable(format!("send failed: {} {}", f.code, f.message.clone().unwrap_or_default())));
+                return Err(QueueError::Unavailable(format!(
+                    "send failed: {} {}",
+                    f.code,
+                    f.message.clone().unwrap_or_default()
+                )));
             }
             let mut ok = out.successful;
             ok.sort_by_key(|s| s.id.parse::<usize>().unwrap_or(usize::MAX));
@@ -114,7 +136,12 @@ impl Queue for SqsQueue {
         Ok(ids)
     }
 
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
         queue::check_batch(&[], max)?;
         let out = self
             .client
@@ -146,11 +173,21 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        self.client.delete_message().queue_url(&self.url).receipt_handle(receipt).send().await.map_err(map_err)?;
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
-    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)

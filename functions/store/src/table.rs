@@ -28,7 +28,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
     pub fn of(item: &Item) -> Result<Self, TableError> {
         let s = |a: &str| {
@@ -37,7 +40,10 @@ impl Key {
                 .map(str::to_owned)
                 .ok_or_else(|| TableError::Validation(format!("item has no string {a}")))
         };
-        Ok(Self { pk: s(PK)?, sk: s(SK)? })
+        Ok(Self {
+            pk: s(PK)?,
+            sk: s(SK)?,
+        })
     }
 }
 
@@ -72,10 +78,19 @@ pub struct Query {
 
 impl Query {
     pub fn partition(pk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), forward: true, ..Self::default() }
+        Self {
+            pk: pk.into(),
+            forward: true,
+            ..Self::default()
+        }
     }
     pub fn gsi1(pk: impl Into<String>) -> Self {
-        Self { index: Index::Gsi1, pk: pk.into(), forward: true, ..Self::default() }
+        Self {
+            index: Index::Gsi1,
+            pk: pk.into(),
+            forward: true,
+            ..Self::default()
+        }
     }
     pub fn sk(mut self, c: SkCond) -> Self {
         self.sk = c;
@@ -107,7 +122,8 @@ pub struct Page {
 
 /// The last evaluated key of a page, opaque to callers.
 pub fn encode_cursor(key: &Item) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<Item, TableError> {
@@ -125,17 +141,32 @@ pub fn decode_cursor(cursor: &str) -> Result<Item, TableError> {
 /// One write of a transaction.
 #[derive(Debug, Clone)]
 pub enum TxItem {
-    Put { item: Item, cond: Option<Cond> },
-    Update { key: Key, update: Update, cond: Option<Cond> },
-    Delete { key: Key, cond: Option<Cond> },
-    Check { key: Key, cond: Cond },
+    Put {
+        item: Item,
+        cond: Option<Cond>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        cond: Option<Cond>,
+    },
+    Delete {
+        key: Key,
+        cond: Option<Cond>,
+    },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
 }
 
 impl TxItem {
     pub fn key(&self) -> Result<Key, TableError> {
         match self {
             TxItem::Put { item, .. } => Key::of(item),
-            TxItem::Update { key, .. } | TxItem::Delete { key, .. } | TxItem::Check { key, .. } => Ok(key.clone()),
+            TxItem::Update { key, .. } | TxItem::Delete { key, .. } | TxItem::Check { key, .. } => {
+                Ok(key.clone())
+            }
         }
     }
 }
@@ -170,7 +201,12 @@ pub trait RawTable: Send + Sync + 'static {
     /// Returns the replaced item, if any.
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     /// Returns the item as it is after the update.
-    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError>;
+    async fn update(
+        &self,
+        key: &Key,
+        update: &Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError>;
     /// Returns the deleted item, if any.
     async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     async fn query(&self, q: &Query) -> Result<Page, TableError>;
@@ -189,7 +225,9 @@ pub struct Table {
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table").field("kind", &self.raw.kind()).finish()
+        f.debug_struct("Table")
+            .field("kind", &self.raw.kind())
+            .finish()
     }
 }
 
@@ -232,7 +270,12 @@ impl Table {
         }
     }
 
-    pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+    pub async fn update(
+        &self,
+        key: &Key,
+        update: &Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError> {
         check_update(update)?;
         let item = self.raw.update(key, update, cond).await?;
         self.decode(item).await
@@ -240,7 +283,10 @@ impl Table {
 
     /// Atomically adds `by` to a number attribute and returns its new value.
     pub async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, TableError> {
-        let item = self.raw.update(key, &Update::new().add(attr, by), None).await?;
+        let item = self
+            .raw
+            .update(key, &Update::new().add(attr, by), None)
+            .await?;
         item.get(attr)
             .and_then(Value::as_i64)
             .ok_or_else(|| TableError::Corrupt(format!("counter {attr} is not an integer")))
@@ -297,14 +343,19 @@ impl Table {
         let mut out = Vec::with_capacity(items.len());
         for it in items {
             if !seen.insert(it.key()?) {
-                return Err(TableError::Validation("a transaction cannot touch one item twice".into()));
+                return Err(TableError::Validation(
+                    "a transaction cannot touch one item twice".into(),
+                ));
             }
             out.push(match it {
                 TxItem::Put { item, cond } => {
                     let key = Key::of(&item)?;
                     let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
                     chunks.extend(enc.chunks);
-                    TxItem::Put { item: enc.main, cond }
+                    TxItem::Put {
+                        item: enc.main,
+                        cond,
+                    }
                 }
                 TxItem::Update { key, update, cond } => {
                     check_update(&update)?;
@@ -362,7 +413,9 @@ impl Table {
     /// Deletes the chunks an old version of an item referenced. Best effort: a leftover chunk is
     /// unreachable garbage, never wrong data, because readers follow the main item's version.
     async fn drop_chunks_of(&self, key: &Key, old: &Item) {
-        let Some(r) = codec::chunk_ref(old) else { return };
+        let Some(r) = codec::chunk_ref(old) else {
+            return;
+        };
         let _ = key;
         let q = Query::partition(r.pk.clone()).begins_with(format!("{}#", r.version));
         match self.raw_query_all(q).await {
@@ -375,11 +428,15 @@ impl Table {
 fn check_update(u: &Update) -> Result<(), TableError> {
     for a in u.attrs() {
         if [PK, SK].contains(&a) || a.starts_with(codec::RESERVED_PREFIX) {
-            return Err(TableError::Validation(format!("attribute {a} cannot be updated")));
+            return Err(TableError::Validation(format!(
+                "attribute {a} cannot be updated"
+            )));
         }
     }
     if u.ops.is_empty() {
-        return Err(TableError::Validation("an update needs at least one change".into()));
+        return Err(TableError::Validation(
+            "an update needs at least one change".into(),
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,190 @@
+//! Configuration, read once at start from the environment into one typed value.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// One SQLite file under `data_dir` holds the table and the queues.
+    Embedded { data_dir: PathBuf },
+    /// DynamoDB and SQS. With an `endpoint` (a protocol server on loopback) the table and queues
+    /// are created on start; in AWS the template owns them and passes the queue URLs.
+    Aws {
+        table: String,
+        endpoint: Option<String>,
+        queue_urls: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub storage: Storage,
+    /// Where the local server listens.
+    pub bind: SocketAddr,
+    /// The built web app, served at `/` by the local server.
+    pub web_dir: PathBuf,
+    /// How often the local scheduler ticks (EventBridge does it in AWS).
+    pub scheduler_every: Duration,
+    /// Whether local mode seeds demo data on first start.
+    pub seed_demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads from any lookup, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let storage = match get("ATLAS_STORAGE").as_deref().unwrap_or("embedded") {
+            "embedded" => Storage::Embedded {
+                data_dir: get("ATLAS_DATA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| ".atlas-data".into()),
+            },
+            "dynamodb" => {
+                let table = get("ATLAS_TABLE")
+                    .ok_or_else(|| ConfigError("ATLAS_TABLE is required with dynamodb".into()))?;
+                let queue_urls = crate::steps::steps()
+                    .iter()
+                    .filter_map(|s| get(&queue_url_var(s.queue)).map(|u| (s.queue.to_owned(), u)))
+                    .collect();
+                Storage::Aws {
+                    table,
+                    endpoint: get("ATLAS_AWS_ENDPOINT"),
+                    queue_urls,
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "ATLAS_STORAGE must be embedded or dynamodb, not {other:?}"
+                )));
+            }
+        };
+        let host = get("ATLAS_HOST").unwrap_or_else(|| "127.0.0.1".into());
+        let port: u16 = match get("ATLAS_PORT") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| ConfigError(format!("ATLAS_PORT is not a port: {p:?}")))?,
+            None => 8080,
+        };
+        let bind = format!("{host}:{port}")
+            .parse()
+            .map_err(|_| ConfigError(format!("ATLAS_HOST is not an IP address: {host:?}")))?;
+        let scheduler_every = match get("ATLAS_SCHEDULER_SECS") {
+            Some(s) => Duration::from_secs(
+                s.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError(format!("ATLAS_SCHEDULER_SECS: {s:?}")))?,
+            ),
+            None => Duration::from_secs(60),
+        };
+        Ok(Self {
+            storage,
+            bind,
+            web_dir: get("ATLAS_WEB_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "web/dist".into()),
+            scheduler_every,
+            seed_demo: get("ATLAS_SEED_DEMO").is_none_or(|v| v != "0" && v != "false"),
+        })
+    }
+
+    /// Local defaults on a given data directory (used by tests and `atlas-local`).
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            storage: Storage::Embedded {
+                data_dir: data_dir.into(),
+            },
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            web_dir: "web/dist".into(),
+            scheduler_every: Duration::from_secs(60),
+            seed_demo: true,
+        }
+    }
+}
+
+/// `run-reconcile` → `ATLAS_QUEUE_URL_RUN_RECONCILE`, as the template sets it.
+pub fn queue_url_var(queue: &str) -> String {
+    format!("ATLAS_QUEUE_URL_{}", queue.to_uppercase().replace('-', "_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_embedded() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(
+            c.storage,
+            Storage::Embedded {
+                data_dir: ".atlas-data".into()
+            }
+        );
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn aws_mode_reads_table_and_queue_urls() {
+        let c = cfg(&[
+            ("ATLAS_STORAGE", "dynamodb"),
+            ("ATLAS_TABLE", "t"),
+            ("ATLAS_QUEUE_URL_RUN_RECONCILE", "https://sqs/q"),
+        ])
+        .unwrap();
+        match c.storage {
+            Storage::Aws {
+                table,
+                endpoint,
+                queue_urls,
+            } => {
+                assert_eq!(table, "t");
+                assert_eq!(endpoint, None);
+                assert_eq!(
+                    queue_urls.get("run-reconcile").map(String::as_str),
+                    Some("https://sqs/q")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(
+            cfg(&[("ATLAS_STORAGE", "dynamodb")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_TABLE")
+        );
+        assert!(
+            cfg(&[("ATLAS_PORT", "http")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_PORT")
+        );
+        assert!(
+            cfg(&[("ATLAS_STORAGE", "mongo")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_STORAGE")
+        );
+    }
+}

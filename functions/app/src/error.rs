@@ -1,0 +1,149 @@
+//! One error type for every route, rendered as `application/problem+json`. Server faults are
+//! logged with their detail and answered without it.
+
+use atlas_api_types::{FieldError, Problem};
+use atlas_store::{QueueError, TableError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input: 400 with the offending fields.
+    #[error("bad request")]
+    BadRequest(Vec<FieldError>),
+    /// Well-formed but not acceptable: 422 with the fields.
+    #[error("unprocessable")]
+    Unprocessable(Vec<FieldError>),
+    #[error("authentication required")]
+    Unauthorized,
+    /// Missing capability: 403.
+    #[error("forbidden")]
+    Forbidden,
+    /// Absent, or not visible to this actor: the same 404 either way.
+    #[error("not found")]
+    NotFound,
+    /// The state changed underneath, or a create found the record already there.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("busy, retry later")]
+    Unavailable,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "The request is not valid",
+            ),
+            ApiError::Unprocessable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable",
+                "The request cannot be processed",
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication is required",
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You do not have permission for this action",
+            ),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "The resource changed or already exists",
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is busy; retry later",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side",
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, kind, title) = self.parts();
+        let (detail, errors) = match self {
+            ApiError::BadRequest(f) | ApiError::Unprocessable(f) => (None, f.clone()),
+            ApiError::Conflict(reason) => (Some(reason.clone()), Vec::new()),
+            _ => (None, Vec::new()),
+        };
+        Problem {
+            kind: format!("urn:tenantatlas:problem:{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            request_id: None,
+        }
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::ConditionFailed => {
+                ApiError::Conflict("the record changed or already exists".into())
+            }
+            TableError::TransactionCanceled { .. } => {
+                ApiError::Conflict("the records changed; nothing was written".into())
+            }
+            TableError::BadCursor => ApiError::field("cursor", "is not a cursor this API returned"),
+            TableError::Throttled => ApiError::Unavailable,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let problem = self.problem();
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::Unauthorized = self {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

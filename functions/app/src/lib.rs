@@ -1,0 +1,23 @@
+//! The application: handlers, the route and step registries, errors, configuration and the
+//! edges that serve them — one Lambda per route or step, or everything in one local process.
+
+pub mod config;
+pub mod error;
+pub mod lambda;
+pub mod local;
+pub mod manifest;
+pub mod openapi;
+pub mod registry;
+pub mod router;
+pub mod routes;
+pub mod scheduler;
+pub mod state;
+pub mod steps;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The build's version, reported by `/api/health` and the OpenAPI document.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

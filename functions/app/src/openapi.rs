@@ -1,0 +1,161 @@
+//! The OpenAPI document, derived from the route registry (never written by hand).
+
+use std::sync::OnceLock;
+
+use atlas_api_types::{FieldError, Problem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
+    PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Type, extensions::ExtensionsBuilder,
+    schema::Schema,
+};
+
+use crate::registry::{Access, Body, Route, routes};
+
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        serde_json::to_value(build(&routes())).expect("the OpenAPI document serializes")
+    })
+}
+
+fn method(m: &axum::http::Method) -> HttpMethod {
+    match m.as_str() {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        "HEAD" => HttpMethod::Head,
+        other => panic!("unsupported method {other} in the registry"),
+    }
+}
+
+/// `{ws}` segments of a path, in order.
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+pub fn build(routes: &[Route]) -> OpenApi {
+    let mut components = ComponentsBuilder::new()
+        .schema_from::<Problem>()
+        .schema_from::<FieldError>()
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    let mut paths = PathsBuilder::new();
+    for r in routes {
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(r.function))
+            .summary(Some(r.summary))
+            .tag(r.tag);
+        for p in path_params(r.path) {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(p)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        let ok = match r.body {
+            Body::Json(f) => {
+                let (name, schema) = f();
+                components = components.schema(name.clone(), schema);
+                ResponseBuilder::new().description("OK").content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(name)))
+                        .build(),
+                )
+            }
+            Body::OpenApi => ResponseBuilder::new()
+                .description("The OpenAPI document")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::T(Schema::Object(ObjectBuilder::new().build()))))
+                        .build(),
+                ),
+        };
+        op = op
+            .response("200", ok.build())
+            .response("default", problem("A problem (RFC 9457)"));
+        let capability = match r.access {
+            Access::Public => "public".to_owned(),
+            Access::SignedIn => "signed-in".to_owned(),
+            Access::Capability(c) => c.as_str().to_owned(),
+        };
+        if r.access != Access::Public {
+            op = op
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .response("401", problem("Not signed in"));
+        }
+        if let Access::Capability(_) = r.access {
+            op = op
+                .response("403", problem("Missing the capability"))
+                .response("404", problem("Not found, or not visible to you"));
+        }
+        op = op.extensions(Some(
+            ExtensionsBuilder::new()
+                .add("x-capability", capability)
+                .add("x-function", r.function)
+                .build(),
+        ));
+        paths = paths.path(r.path, PathItem::new(method(&r.method), op.build()));
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("TenantAtlas API")
+                .version(crate::VERSION)
+                .description(Some("Governance for Microsoft Intune: every route, its capability and its problems."))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components.build()))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_with_its_capability() {
+        let doc = serde_json::to_value(build(&routes())).unwrap();
+        for r in routes() {
+            let op = &doc["paths"][r.path][r.method.as_str().to_lowercase()];
+            assert_eq!(op["operationId"], r.function, "{r:?}");
+            assert!(op["x-capability"].is_string(), "{r:?}");
+        }
+        assert!(doc["components"]["schemas"]["Problem"].is_object());
+        assert_eq!(
+            path_params("/api/v1/workspaces/{ws}/environments/{env}/x"),
+            ["ws", "env"]
+        );
+    }
+}

@@ -1,0 +1,33 @@
+//! The scheduler tick: EventBridge invokes it every minute in AWS; locally a timer does.
+//! It only enqueues work, so a tick is cheap and a missed tick is caught up by the next.
+
+use atlas_store::OutMessage;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::steps::ReconcileRequest;
+
+/// The scheduler's Lambda function name and the queues it sends to.
+pub const FUNCTION: &str = "scheduler-tick";
+pub const SENDS: &[&str] = &["run-reconcile"];
+pub const RATE: &str = "rate(1 minute)";
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct TickReport {
+    pub enqueued: usize,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
+    let body = serde_json::to_string(&ReconcileRequest {
+        requested_at_ms: state.clock.now_millis(),
+    })
+    .map_err(ApiError::internal)?;
+    state
+        .queues
+        .get("run-reconcile")?
+        .send(OutMessage::new(body))
+        .await?;
+    Ok(TickReport { enqueued: 1 })
+}

@@ -1,0 +1,256 @@
+//! Developer commands. `cargo xtask up` runs the product locally; `cargo xtask test` installs
+//! what the tests need on a fresh machine and runs every check. Standard library only, so it
+//! builds in seconds before anything else.
+
+mod pyenv;
+mod web;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: cargo xtask <command>
+  up [--port N] [--data-dir DIR] [--dev-web]   build the web app and run everything locally (default 127.0.0.1:8080)
+  test [--quick]                               install test tools, then fmt, clippy, template lint and every test
+  gen                                          rewrite the files derived from the route and step registries
+  web [--dev]                                  build the web app into web/dist and print its size";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    let res = match args.first().map(String::as_str) {
+        Some("up") => up(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("gen") => gen_files(&root),
+        Some("web") => build_web(&root, !args.iter().any(|a| a == "--dev")),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn say(msg: &str) {
+    eprintln!("\x1b[1mxtask:\x1b[0m {msg}");
+}
+
+/// Runs a command in the repository root; Err names it when it fails.
+fn run(root: &Path, cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+fn build_web(root: &Path, release: bool) -> Result<(), String> {
+    web::ensure_web_tools(root, release)?;
+    web::build_web(root, release)?;
+    let (raw, gz) = web::bundle_size(root)?;
+    say(&format!(
+        "web app built: wasm {} KB, {} KB gzipped",
+        raw / 1024,
+        gz / 1024
+    ));
+    Ok(())
+}
+
+/// Builds the web app and the local server, then becomes the server (Ctrl-C stops it gracefully).
+fn up(root: &Path, args: &[String]) -> Result<(), String> {
+    build_web(root, !args.iter().any(|a| a == "--dev-web"))?;
+    say("building the local server");
+    run(
+        root,
+        cargo().args(["build", "--quiet", "-p", "atlas-local"]),
+    )?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let mut cmd = Command::new(target.join("debug/atlas-local"));
+    cmd.current_dir(root)
+        .env("ATLAS_WEB_DIR", root.join("web/dist"));
+    if let Some(p) = flag(args, "--port") {
+        cmd.env("ATLAS_PORT", p);
+    }
+    if let Some(d) = flag(args, "--data-dir") {
+        cmd.env("ATLAS_DATA_DIR", d);
+    }
+    let port = flag(args, "--port").unwrap_or("8080");
+    say(&format!(
+        "starting on http://127.0.0.1:{port} (Ctrl-C stops it; data stays in .atlas-data)"
+    ));
+    use std::os::unix::process::CommandExt as _;
+    Err(format!("could not start the server: {}", cmd.exec()))
+}
+
+fn gen_files(root: &Path) -> Result<(), String> {
+    run(
+        root,
+        cargo()
+            .args(["run", "--quiet", "-p", "atlas-local", "--", "gen"])
+            .arg(root),
+    )
+}
+
+/// A child process killed when dropped, so a failing step never leaves it behind.
+struct Service {
+    name: &'static str,
+    child: std::process::Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let pid = self.child.id();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        say(&format!("stopped {} (pid {pid})", self.name));
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn start_moto(bin: &Path) -> Result<(Service, String), String> {
+    let port = free_port()?;
+    let exe = pyenv::exe(bin, "moto_server");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    pyenv::offline_aws_env(&mut cmd);
+    let child = cmd.spawn().map_err(|e| format!("{}: {e}", exe.display()))?;
+    let svc = Service {
+        name: "moto_server",
+        child,
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err("moto_server did not listen within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    say(&format!(
+        "moto_server listening on 127.0.0.1:{port} (pid {})",
+        svc.child.id()
+    ));
+    Ok((svc, format!("http://127.0.0.1:{port}")))
+}
+
+/// Everything CI runs, from a fresh machine: installs, then checks, then tests on both backends.
+fn test(root: &Path, args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut times: Vec<(String, Duration)> = Vec::new();
+    let mut step = |name: &str, f: &mut dyn FnMut() -> Result<(), String>| -> Result<(), String> {
+        say(name);
+        let t = Instant::now();
+        let r = f();
+        times.push((name.to_owned(), t.elapsed()));
+        r.map_err(|e| format!("{name}: {e}"))
+    };
+    let mut bin = PathBuf::new();
+    step(
+        "install Python tools (moto, cfn-lint, aws-sam-cli)",
+        &mut || {
+            bin = pyenv::ensure_pyenv(root)?;
+            Ok(())
+        },
+    )?;
+    step("install the wasm32 target", &mut || {
+        run(
+            root,
+            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        )
+    })?;
+    if !quick {
+        step("cargo fmt --check", &mut || {
+            run(root, cargo().args(["fmt", "--all", "--check"]))
+        })?;
+        step("clippy (host crates)", &mut || {
+            run(
+                root,
+                cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )
+        })?;
+        step("clippy (web app, wasm32)", &mut || {
+            run(
+                root,
+                cargo().args([
+                    "clippy",
+                    "-p",
+                    "atlas-web",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )
+        })?;
+    }
+    step(
+        "lint infra/template.yaml (cfn-lint, sam validate --lint)",
+        &mut || pyenv::lint_template(root, &bin),
+    )?;
+    let (moto, endpoint) = start_moto(&bin)?;
+    let res = step(
+        "cargo test (embedded and DynamoDB/SQS backends)",
+        &mut || {
+            run(
+                root,
+                cargo()
+                    .args(["test", "--workspace", "--no-fail-fast"])
+                    .env("ATLAS_MOTO_ENDPOINT", &endpoint)
+                    .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server")),
+            )
+        },
+    );
+    drop(moto);
+    say("step times:");
+    for (name, t) in &times {
+        eprintln!("  {:>7.1} s  {name}", t.as_secs_f64());
+    }
+    res
+}

@@ -1,0 +1,261 @@
+//! Builds the Yew app into `web/dist` and installs the tools that build needs.
+//! Standard library only: xtask must build in seconds on a fresh machine.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use std::{env, fs};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const PACKAGE: &str = "atlas-web";
+/// The file cargo writes for the `atlas-web` binary (binaries keep the `-`).
+const WASM_FILE: &str = "atlas-web.wasm";
+/// wasm-bindgen's `--out-name`: gives `atlas-web.js` and `atlas-web_bg.wasm`.
+const OUT_NAME: &str = "atlas-web";
+const RELEASE_PROFILE: &str = "release-web";
+/// Copied from `web/` into `web/dist` as they are.
+const STATIC_FILES: [&str; 2] = ["index.html", "style.css"];
+/// What rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Builds the web app into `<root>/web/dist` (index.html, atlas-web.js, atlas-web_bg.wasm, style.css).
+/// release = true uses `--profile release-web` (already defined in the root Cargo.toml) and runs `wasm-opt -Oz` when available.
+pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
+    let started = Instant::now();
+    let profile = if release { RELEASE_PROFILE } else { "dev" };
+    eprintln!("web: building {PACKAGE} for {WASM_TARGET} ({profile})");
+    let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .current_dir(root)
+        .args(["build", "-p", PACKAGE, "--target", WASM_TARGET]);
+    if release {
+        cargo.args(["--profile", RELEASE_PROFILE]);
+    }
+    run(&mut cargo)?;
+
+    // Cargo puts the dev profile in `debug/`, custom profiles in a folder of their own name.
+    let profile_dir = if release { RELEASE_PROFILE } else { "debug" };
+    let wasm = target_dir(root)
+        .join(WASM_TARGET)
+        .join(profile_dir)
+        .join(WASM_FILE);
+    if !wasm.is_file() {
+        return Err(format!(
+            "cargo build succeeded but {} is missing",
+            wasm.display()
+        ));
+    }
+
+    let dist = dist_dir(root);
+    if dist.exists() {
+        fs::remove_dir_all(&dist).map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
+    }
+    fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
+
+    eprintln!("web: wasm-bindgen -> {}", dist.display());
+    let bindgen = find_tool(root, "wasm-bindgen")
+        .ok_or("wasm-bindgen not found on PATH or in ~/.cargo/bin: install the web tools first")?;
+    run(Command::new(bindgen)
+        .current_dir(root)
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(&dist)
+        .args(["--out-name", OUT_NAME])
+        .arg(&wasm))?;
+
+    if release {
+        let bundle = dist.join(format!("{OUT_NAME}_bg.wasm"));
+        match find_tool(root, "wasm-opt") {
+            Some(wasm_opt) => {
+                eprintln!("web: wasm-opt -Oz");
+                run(Command::new(wasm_opt)
+                    .arg("-Oz")
+                    .args(WASM_FEATURES)
+                    .arg(&bundle)
+                    .arg("-o")
+                    .arg(&bundle))?;
+            }
+            None => eprintln!("web: wasm-opt not found, bundle left unoptimised"),
+        }
+    }
+
+    for name in STATIC_FILES {
+        let from = root.join("web").join(name);
+        fs::copy(&from, dist.join(name))
+            .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+    }
+
+    let (wasm_bytes, gzipped) = bundle_size(root)?;
+    eprintln!(
+        "web: {} ready in {:.1}s (wasm {} KiB, {} KiB gzipped)",
+        dist.display(),
+        started.elapsed().as_secs_f64(),
+        wasm_bytes / 1024,
+        gzipped / 1024
+    );
+    Ok(())
+}
+
+/// Installs what the web build needs when missing: `rustup target add wasm32-unknown-unknown`; `wasm-bindgen-cli` via `cargo install wasm-bindgen-cli --version <exactly the wasm-bindgen version in Cargo.lock>` (no --locked) unless `wasm-bindgen --version` already prints that version; `wasm-opt` from the npm package `binaryen` installed into `<root>/target/tools/node_modules` (npm install --prefix) when release and not present.
+pub fn ensure_web_tools(root: &Path, release: bool) -> Result<(), String> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        eprintln!("web: adding the {WASM_TARGET} target");
+        timed(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+
+    // The CLI must match the library exactly, or wasm-bindgen refuses the module.
+    let lock_path = root.join("Cargo.lock");
+    let lock = fs::read_to_string(&lock_path)
+        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let wanted = locked_version(&lock, "wasm-bindgen")
+        .ok_or("Cargo.lock has no wasm-bindgen; is atlas-web a workspace member?")?;
+    let current = find_tool(root, "wasm-bindgen")
+        .and_then(|tool| output(Command::new(tool).arg("--version")).ok())
+        .unwrap_or_default();
+    if current.split_whitespace().nth(1) != Some(wanted.as_str()) {
+        eprintln!("web: installing wasm-bindgen-cli {wanted} (takes a few minutes)");
+        timed(
+            Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &wanted,
+            ]),
+        )?;
+    }
+
+    if release && find_tool(root, "wasm-opt").is_none() {
+        let prefix = tools_dir(root);
+        eprintln!(
+            "web: installing binaryen (wasm-opt) into {}",
+            prefix.display()
+        );
+        fs::create_dir_all(&prefix)
+            .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+        timed(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg("binaryen"),
+        )?;
+        if find_tool(root, "wasm-opt").is_none() {
+            return Err("npm installed binaryen but wasm-opt is still missing".into());
+        }
+    }
+    Ok(())
+}
+
+/// Size figures of the built bundle: (wasm bytes, wasm gzipped bytes) — gzip via the `gzip -c` command.
+pub fn bundle_size(root: &Path) -> Result<(u64, u64), String> {
+    let wasm = dist_dir(root).join(format!("{OUT_NAME}_bg.wasm"));
+    let bytes = fs::metadata(&wasm)
+        .map_err(|e| format!("cannot read {}: {e}", wasm.display()))?
+        .len();
+    let gzip = Command::new("gzip")
+        .arg("-c")
+        .arg(&wasm)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    if !gzip.status.success() {
+        return Err(format!(
+            "gzip -c {} failed: {}",
+            wasm.display(),
+            gzip.status
+        ));
+    }
+    Ok((bytes, gzip.stdout.len() as u64))
+}
+
+fn dist_dir(root: &Path) -> PathBuf {
+    root.join("web").join("dist")
+}
+
+fn tools_dir(root: &Path) -> PathBuf {
+    root.join("target").join("tools")
+}
+
+/// Cargo resolves a relative `CARGO_TARGET_DIR` against its working directory, which is `root` here.
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Looks in `target/tools` (npm), then `PATH`, then cargo's bin folder (where `cargo install` puts tools).
+fn find_tool(root: &Path, name: &str) -> Option<PathBuf> {
+    let npm_bin = tools_dir(root).join("node_modules").join(".bin");
+    let cargo_bin = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin"));
+    let path = env::var_os("PATH").unwrap_or_default();
+    std::iter::once(npm_bin)
+        .chain(env::split_paths(&path))
+        .chain(cargo_bin)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The version of `name` in a Cargo.lock: the `version` line after its `name` line.
+fn locked_version(lock: &str, name: &str) -> Option<String> {
+    let wanted = format!("name = \"{name}\"");
+    let mut lines = lock.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line == wanted {
+            let version = lines
+                .next()?
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
+            return Some(version.to_string());
+        }
+    }
+    None
+}
+
+fn describe(cmd: &Command) -> String {
+    let args: Vec<&OsStr> = cmd.get_args().collect();
+    let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+    format!("{} {}", cmd.get_program().to_string_lossy(), args.join(" "))
+}
+
+/// Runs with inherited output and fails on a non-zero exit.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed: {status}", describe(cmd)))
+    }
+}
+
+/// Like `run`, then reports how long it took: installs are slow enough to be worth a figure.
+fn timed(cmd: &mut Command) -> Result<(), String> {
+    let started = Instant::now();
+    run(cmd)?;
+    eprintln!("web: done in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Captures stdout; stderr still reaches the terminal.
+fn output(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed: {}", describe(cmd), out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
