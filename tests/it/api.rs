@@ -53,16 +53,10 @@ async fn unknown_api_route_is_a_problem_with_the_request_id() {
 async fn openapi_document_lists_every_registered_route() {
     let app = spawn_app(Mode::Embedded).await;
     let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
-    assert_eq!(
-        doc["openapi"].as_str().map(|v| v.starts_with("3.")),
-        Some(true)
-    );
+    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
     for r in atlas_app::registry::routes() {
         let op = &doc["paths"][r.path][r.method.as_str().to_lowercase()];
-        assert_eq!(
-            op["operationId"], r.function,
-            "{r:?} is in the served document"
-        );
+        assert_eq!(op["operationId"], r.function, "{r:?} is in the served document");
     }
     app.stop().await;
 }
@@ -89,11 +83,6 @@ async fn web_app_is_served_at_the_root_with_spa_fallback() {
     // A client-side route is answered with the app, so a reload works.
     let deep = app.get("/workspaces/ws-demo/operations").await;
     assert_eq!(deep.status(), 200);
-    assert!(
-        deep.text()
-            .await
-            .unwrap()
-            .contains("<title>TenantAtlas</title>")
-    );
+    assert!(deep.text().await.unwrap().contains("<title>TenantAtlas</title>"));
     app.stop().await;
 }

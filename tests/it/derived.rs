@@ -10,9 +10,7 @@ use atlas_app::steps::steps;
 use serde_yaml::Value;
 
 fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 fn template() -> (String, Value) {
@@ -39,10 +37,7 @@ fn generated_files_are_up_to_date() {
         &manifest::template_section(),
     )
     .unwrap();
-    assert!(
-        spliced == text,
-        "infra/template.yaml is stale: run `cargo xtask gen`"
-    );
+    assert!(spliced == text, "infra/template.yaml is stale: run `cargo xtask gen`");
     let dir = repo(manifest::BIN_DIR);
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -77,11 +72,7 @@ fn template_registry_and_openapi_agree() {
         let binary = res["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .expect("every function names its binary");
-        assert_eq!(
-            id,
-            manifest::function_id(binary),
-            "logical id follows the binary name"
-        );
+        assert_eq!(id, manifest::function_id(binary), "logical id follows the binary name");
         assert_eq!(res["Metadata"]["BuildMethod"], "rust-cargolambda");
         binaries.insert(binary.to_owned());
         for (_, ev) in res["Properties"]["Events"]
@@ -100,11 +91,7 @@ fn template_registry_and_openapi_agree() {
                     ));
                 }
                 "SQS" => {
-                    let q = untag(&p["Queue"])
-                        .as_str()
-                        .unwrap()
-                        .trim_end_matches(".Arn")
-                        .to_owned();
+                    let q = untag(&p["Queue"]).as_str().unwrap().trim_end_matches(".Arn").to_owned();
                     assert_eq!(
                         p["FunctionResponseTypes"][0], "ReportBatchItemFailures",
                         "{binary} reports partial failures"
@@ -150,15 +137,9 @@ fn template_registry_and_openapi_agree() {
             s.queue
         );
     }
-    assert_eq!(
-        scheduled,
-        BTreeSet::from([atlas_app::scheduler::FUNCTION.to_owned()])
-    );
+    assert_eq!(scheduled, BTreeSet::from([atlas_app::scheduler::FUNCTION.to_owned()]));
     let all: BTreeSet<String> = manifest::functions().into_iter().map(|f| f.name).collect();
-    assert_eq!(
-        binaries, all,
-        "every function is in the template, and nothing else"
-    );
+    assert_eq!(binaries, all, "every function is in the template, and nothing else");
 
     let doc = serde_json::to_value(atlas_app::openapi::build(&routes())).unwrap();
     let mut documented = BTreeSet::new();

@@ -9,12 +9,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use tower::ServiceExt as _;
 
 fn event(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../events")
-            .join(name),
-    )
-    .unwrap()
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(name)).unwrap()
 }
 
 async fn state(dir: &TempDir) -> atlas_app::AppState {
@@ -32,9 +27,7 @@ async fn http_route_lambda_serves_its_api_gateway_event() {
     let req = lambda_http::request::from_str(&event("http-get-health.json")).unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), 200);
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     let h: atlas_api_types::Health = serde_json::from_slice(&body).unwrap();
     assert_eq!((h.status.as_str(), h.storage.as_str()), ("ok", "embedded"));
 
@@ -73,11 +66,7 @@ async fn scheduler_tick_enqueues_reconciliation() {
     assert_eq!(report.enqueued, 1);
     let q = state.queues.get("run-reconcile").unwrap();
     let got = q
-        .receive(
-            10,
-            std::time::Duration::from_secs(30),
-            std::time::Duration::ZERO,
-        )
+        .receive(10, std::time::Duration::from_secs(30), std::time::Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(got.len(), 1);

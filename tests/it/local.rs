@@ -22,11 +22,7 @@ async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {
     let app = spawn_app(mode).await;
     let state = app.app().state.clone();
     let now = state.clock.now_millis();
-    state
-        .table
-        .put(stuck_run("r-late", now - 1_000), None)
-        .await
-        .unwrap();
+    state.table.put(stuck_run("r-late", now - 1_000), None).await.unwrap();
     state
         .table
         .put(stuck_run("r-fine", now + 3_600_000), None)
@@ -34,18 +30,9 @@ async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {
         .unwrap();
     atlas_app::scheduler::tick(&state).await.unwrap();
     let key = Key::new("WS#ws-demo#ENV#env-contoso", "RUN#r-late");
-    let run = eventually(
-        "the late run to be failed",
-        Duration::from_secs(20),
-        || async {
-            state
-                .table
-                .get(&key)
-                .await
-                .unwrap()
-                .filter(|r| r["status"] == "failed")
-        },
-    )
+    let run = eventually("the late run to be failed", Duration::from_secs(20), || async {
+        state.table.get(&key).await.unwrap().filter(|r| r["status"] == "failed")
+    })
     .await;
     assert!(run["reason"].as_str().unwrap().contains("deadline"));
     assert!(run.get("GSI1PK").is_none(), "no longer listed as active");
@@ -55,10 +42,7 @@ async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        fine["status"], "running",
-        "a run within its deadline is left alone"
-    );
+    assert_eq!(fine["status"], "running", "a run within its deadline is left alone");
     app.stop().await;
 }
 
@@ -100,14 +84,7 @@ async fn queued_work_survives_a_stop_and_is_done_after_restart() {
     eventually(
         "the restarted worker to process the queued message",
         Duration::from_secs(20),
-        || async {
-            state
-                .table
-                .get(&key)
-                .await
-                .unwrap()
-                .filter(|r| r["status"] == "failed")
-        },
+        || async { state.table.get(&key).await.unwrap().filter(|r| r["status"] == "failed") },
     )
     .await;
     let q = state.queues.get("run-reconcile").unwrap();
@@ -150,10 +127,6 @@ async fn demo_data_is_seeded_once() {
         .query_all(atlas_store::Query::partition("WS#ws-demo").begins_with("ENV#"))
         .await
         .unwrap();
-    assert_eq!(
-        envs.len(),
-        2,
-        "a restart keeps the data and does not duplicate it"
-    );
+    assert_eq!(envs.len(), 2, "a restart keeps the data and does not duplicate it");
     app.stop().await;
 }

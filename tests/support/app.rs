@@ -46,9 +46,7 @@ pub async fn spawn_app(mode: Mode) -> TestApp {
 
 pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
     atlas_app::telemetry::init();
-    let app = local::start(config.clone())
-        .await
-        .expect("the local stack starts");
+    let app = local::start(config.clone()).await.expect("the local stack starts");
     TestApp {
         url: app.url(),
         client: reqwest::Client::new(),

@@ -4,9 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use atlas_store::{
-    Cond, Item, Key, OutMessage, Query, QueueError, SkCond, TableError, TxItem, Update,
-};
+use atlas_store::{Cond, Item, Key, OutMessage, Query, QueueError, SkCond, TableError, TxItem, Update};
 use serde_json::{Value, json};
 
 use crate::Backend;
@@ -73,38 +71,24 @@ pub async fn conditional_update_and_delete(b: Backend) {
         )
         .await;
     assert_eq!(stale, Err(TableError::ConditionFailed));
-    assert_eq!(
-        t.get(&k).await.unwrap().unwrap()["status"],
-        json!("running")
-    );
+    assert_eq!(t.get(&k).await.unwrap().unwrap()["status"], json!("running"));
     // Update with `Exists` does not create; without a condition it upserts.
     let missing = Key::new("WS#a", "RUN#2");
     assert_eq!(
-        t.update(&missing, &Update::new().set("x", 1), Some(Cond::Exists))
-            .await,
+        t.update(&missing, &Update::new().set("x", 1), Some(Cond::Exists)).await,
         Err(TableError::ConditionFailed)
     );
     assert_eq!(t.get(&missing).await.unwrap(), None);
     let made = t
-        .update(
-            &missing,
-            &Update::new().set_if_absent("x", 1).remove("y"),
-            None,
-        )
+        .update(&missing, &Update::new().set_if_absent("x", 1).remove("y"), None)
         .await
         .unwrap();
-    assert_eq!(
-        Value::Object(made),
-        json!({"PK": "WS#a", "SK": "RUN#2", "x": 1})
-    );
+    assert_eq!(Value::Object(made), json!({"PK": "WS#a", "SK": "RUN#2", "x": 1}));
     assert_eq!(
         t.delete(&k, Some(Cond::eq("status", "queued"))).await,
         Err(TableError::ConditionFailed)
     );
-    assert_eq!(
-        t.delete(&k, Some(Cond::Gt("v".into(), json!(1)))).await,
-        Ok(true)
-    );
+    assert_eq!(t.delete(&k, Some(Cond::Gt("v".into(), json!(1)))).await, Ok(true));
     assert_eq!(t.get(&k).await.unwrap(), None);
     assert_eq!(t.delete(&k, None).await, Ok(false));
 }
@@ -112,13 +96,9 @@ pub async fn conditional_update_and_delete(b: Backend) {
 pub async fn query_sort_key_conditions_both_directions(b: Backend) {
     let t = &b.table;
     for sk in ["A#1", "A#2", "A#3", "B#1", "B#2"] {
-        t.put(item(json!({"PK": "WS#q", "SK": sk})), None)
-            .await
-            .unwrap();
+        t.put(item(json!({"PK": "WS#q", "SK": sk})), None).await.unwrap();
     }
-    t.put(item(json!({"PK": "WS#other", "SK": "A#9"})), None)
-        .await
-        .unwrap();
+    t.put(item(json!({"PK": "WS#other", "SK": "A#9"})), None).await.unwrap();
     let sks = |p: atlas_store::Page| p.items.iter().map(sk_of).collect::<Vec<_>>();
     let q = Query::partition("WS#q");
     assert_eq!(
@@ -130,19 +110,13 @@ pub async fn query_sort_key_conditions_both_directions(b: Backend) {
         ["A#1", "A#2", "A#3"]
     );
     assert_eq!(
-        sks(t
-            .query(&q.clone().begins_with("A#").backward())
-            .await
-            .unwrap()),
+        sks(t.query(&q.clone().begins_with("A#").backward()).await.unwrap()),
         ["A#3", "A#2", "A#1"]
     );
     let between = q.clone().sk(SkCond::Between("A#2".into(), "B#1".into()));
     assert_eq!(sks(t.query(&between).await.unwrap()), ["A#2", "A#3", "B#1"]);
     assert_eq!(
-        sks(t
-            .query(&q.clone().sk(SkCond::Gt("A#3".into())))
-            .await
-            .unwrap()),
+        sks(t.query(&q.clone().sk(SkCond::Gt("A#3".into()))).await.unwrap()),
         ["B#1", "B#2"]
     );
     assert_eq!(
@@ -152,13 +126,7 @@ pub async fn query_sort_key_conditions_both_directions(b: Backend) {
             .unwrap()),
         ["A#1"]
     );
-    assert!(
-        t.query(&Query::partition("WS#none"))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(t.query(&Query::partition("WS#none")).await.unwrap().items.is_empty());
 }
 
 /// Writes `n` items in transactions of 100 (the limit), which also proves large transactions.
@@ -213,12 +181,7 @@ pub async fn paging_over_1000_items_returns_each_exactly_once(b: Backend) {
     ] {
         let got = page_all(&b, q.clone()).await;
         let sks: Vec<String> = got.iter().map(sk_of).collect();
-        assert_eq!(
-            sks.len(),
-            all.len(),
-            "every item once (forward = {})",
-            q.forward
-        );
+        assert_eq!(sks.len(), all.len(), "every item once (forward = {})", q.forward);
         assert_eq!(sks.iter().cloned().collect::<BTreeSet<_>>(), all);
         let mut sorted = sks.clone();
         sorted.sort();
@@ -237,13 +200,7 @@ pub async fn gsi1_query_pages_and_filters(b: Backend) {
     assert_eq!(sks, all);
     let gsk: Vec<&str> = got.iter().map(|i| i["GSI1SK"].as_str().unwrap()).collect();
     assert!(gsk.windows(2).all(|w| w[0] <= w[1]), "ordered by GSI1SK");
-    let s3 = page_all(
-        &b,
-        Query::gsi1("WS#g#BYSTATUS")
-            .sk(SkCond::Eq("S#3".into()))
-            .limit(9),
-    )
-    .await;
+    let s3 = page_all(&b, Query::gsi1("WS#g#BYSTATUS").sk(SkCond::Eq("S#3".into())).limit(9)).await;
     assert_eq!(s3.len(), (0..230).filter(|i| i % 7 == 3).count());
     assert!(s3.iter().all(|i| i["i"].as_u64().unwrap() % 7 == 3));
 }
@@ -255,12 +212,9 @@ pub async fn bad_cursor_is_refused(b: Backend) {
 
 pub async fn transaction_with_one_failing_condition_writes_nothing(b: Backend) {
     let t = &b.table;
-    t.put(
-        item(json!({"PK": "WS#t", "SK": "RUN#1", "status": "running"})),
-        None,
-    )
-    .await
-    .unwrap();
+    t.put(item(json!({"PK": "WS#t", "SK": "RUN#1", "status": "running"})), None)
+        .await
+        .unwrap();
     t.put(item(json!({"PK": "WS#t", "SK": "GONE", "x": 1})), None)
         .await
         .unwrap();
@@ -347,18 +301,8 @@ pub async fn transaction_limits_are_enforced(b: Backend) {
             cond: None,
         },
     ];
-    assert!(matches!(
-        b.table.transact(twice).await,
-        Err(TableError::Validation(_))
-    ));
-    assert!(
-        b.table
-            .query(&Query::partition("WS#l"))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(matches!(b.table.transact(twice).await, Err(TableError::Validation(_))));
+    assert!(b.table.query(&Query::partition("WS#l")).await.unwrap().items.is_empty());
 }
 
 pub async fn atomic_counters_do_not_lose_increments(b: Backend) {
@@ -367,19 +311,13 @@ pub async fn atomic_counters_do_not_lose_increments(b: Backend) {
     for _ in 0..20 {
         let t = b.table.clone();
         let k = k.clone();
-        tasks.push(tokio::spawn(async move {
-            t.increment(&k, "n", 1).await.unwrap()
-        }));
+        tasks.push(tokio::spawn(async move { t.increment(&k, "n", 1).await.unwrap() }));
     }
     let mut seen = BTreeSet::new();
     for task in tasks {
         seen.insert(task.await.unwrap());
     }
-    assert_eq!(
-        seen,
-        (1..=20).collect(),
-        "each increment saw a distinct value"
-    );
+    assert_eq!(seen, (1..=20).collect(), "each increment saw a distinct value");
     assert_eq!(b.table.increment(&k, "n", -5).await.unwrap(), 15);
 }
 
@@ -397,25 +335,14 @@ fn noise(len: usize, mut x: u64) -> String {
 pub async fn large_payloads_round_trip(b: Backend) {
     let t = &b.table;
     // 2 MB that does not compress much: chunked.
-    let big = item(
-        json!({"PK": "WS#big", "SK": "ITEM#1", "status": "ok", "payload": noise(2 * 1024 * 1024, 7)}),
-    );
+    let big = item(json!({"PK": "WS#big", "SK": "ITEM#1", "status": "ok", "payload": noise(2 * 1024 * 1024, 7)}));
     t.put(big.clone(), Some(Cond::NotExists)).await.unwrap();
-    assert_eq!(
-        t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap().as_ref(),
-        Some(&big)
-    );
+    assert_eq!(t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap().as_ref(), Some(&big));
     // 1 MB that compresses well: packed into one item.
-    let packed = item(
-        json!({"PK": "WS#big", "SK": "ITEM#2", "payload": "{\"setting\":true}".repeat(64 * 1024)}),
-    );
+    let packed = item(json!({"PK": "WS#big", "SK": "ITEM#2", "payload": "{\"setting\":true}".repeat(64 * 1024)}));
     t.put(packed.clone(), None).await.unwrap();
     let page = t.query(&Query::partition("WS#big")).await.unwrap();
-    assert_eq!(
-        page.items,
-        vec![big.clone(), packed],
-        "queries return decoded items"
-    );
+    assert_eq!(page.items, vec![big.clone(), packed], "queries return decoded items");
     // Small attributes stay usable in conditions and updates.
     let after = t
         .update(
@@ -430,25 +357,16 @@ pub async fn large_payloads_round_trip(b: Backend) {
     // Replacing with another large value, then a small one, keeps reads exact.
     let big2 = item(json!({"PK": "WS#big", "SK": "ITEM#1", "payload": noise(900 * 1024, 11)}));
     t.put(big2.clone(), None).await.unwrap();
-    assert_eq!(
-        t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap(),
-        Some(big2)
-    );
+    assert_eq!(t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap(), Some(big2));
     let small = item(json!({"PK": "WS#big", "SK": "ITEM#1", "payload": "tiny"}));
     t.put(small.clone(), None).await.unwrap();
-    assert_eq!(
-        t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap(),
-        Some(small)
-    );
+    assert_eq!(t.get(&Key::new("WS#big", "ITEM#1")).await.unwrap(), Some(small));
     assert!(t.delete(&Key::new("WS#big", "ITEM#1"), None).await.unwrap());
 }
 
 pub async fn reserved_attributes_are_refused(b: Backend) {
     let bad = item(json!({"PK": "WS#r", "SK": "X", "_zver": "mine"}));
-    assert!(matches!(
-        b.table.put(bad, None).await,
-        Err(TableError::Validation(_))
-    ));
+    assert!(matches!(b.table.put(bad, None).await, Err(TableError::Validation(_))));
     assert_eq!(b.table.get(&Key::new("WS#r", "X")).await.unwrap(), None);
 }
 
@@ -469,23 +387,11 @@ async fn receive_n(
 
 pub async fn queue_send_receive_delete(b: Backend) {
     let (q, _dlq) = b.queue(5).await;
-    let msgs: Vec<OutMessage> = (0..15)
-        .map(|i| OutMessage::new(format!("{{\"n\":{i}}}")))
-        .collect();
+    let msgs: Vec<OutMessage> = (0..15).map(|i| OutMessage::new(format!("{{\"n\":{i}}}"))).collect();
     let ids = q.send_batch(msgs).await.unwrap();
     assert_eq!(ids.len(), 15);
-    assert_eq!(
-        ids.iter().collect::<BTreeSet<_>>().len(),
-        15,
-        "distinct ids"
-    );
-    let got = receive_n(
-        q.as_ref(),
-        15,
-        Duration::from_secs(30),
-        Duration::from_secs(20),
-    )
-    .await;
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 15, "distinct ids");
+    let got = receive_n(q.as_ref(), 15, Duration::from_secs(30), Duration::from_secs(20)).await;
     let bodies: BTreeSet<String> = got.iter().map(|m| m.body.clone()).collect();
     assert_eq!(bodies, (0..15).map(|i| format!("{{\"n\":{i}}}")).collect());
     assert!(got.iter().all(|m| m.receive_count == 1));
@@ -504,13 +410,7 @@ pub async fn queue_send_receive_delete(b: Backend) {
 pub async fn undeleted_message_reappears_after_visibility_timeout(b: Backend) {
     let (q, _dlq) = b.queue(5).await;
     q.send(OutMessage::new("work")).await.unwrap();
-    let first = receive_n(
-        q.as_ref(),
-        1,
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await;
+    let first = receive_n(q.as_ref(), 1, Duration::from_secs(1), Duration::from_secs(10)).await;
     assert_eq!(first.len(), 1);
     assert!(
         q.receive(10, Duration::from_secs(1), Duration::ZERO)
@@ -519,13 +419,7 @@ pub async fn undeleted_message_reappears_after_visibility_timeout(b: Backend) {
             .is_empty(),
         "hidden while in flight"
     );
-    let again = receive_n(
-        q.as_ref(),
-        1,
-        Duration::from_secs(30),
-        Duration::from_secs(15),
-    )
-    .await;
+    let again = receive_n(q.as_ref(), 1, Duration::from_secs(30), Duration::from_secs(15)).await;
     assert_eq!(again.len(), 1, "came back after the timeout");
     assert_eq!(again[0].id, first[0].id);
     assert_eq!(again[0].receive_count, 2);
@@ -544,10 +438,7 @@ pub async fn message_received_n_times_lands_in_dead_letter_queue(b: Backend) {
             .await
             .unwrap()
             .len();
-        dead = dlq
-            .receive(10, Duration::from_secs(30), Duration::ZERO)
-            .await
-            .unwrap();
+        dead = dlq.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
     }
     assert_eq!(receives, 2, "received exactly max_receives times");
     assert_eq!(dead.len(), 1, "then moved to the dead-letter queue");
@@ -566,34 +457,18 @@ pub async fn delayed_message_is_hidden_until_due(b: Backend) {
         .await
         .unwrap();
     let sent = Instant::now();
-    let got = receive_n(
-        q.as_ref(),
-        1,
-        Duration::from_secs(30),
-        Duration::from_secs(15),
-    )
-    .await;
+    let got = receive_n(q.as_ref(), 1, Duration::from_secs(30), Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1);
-    assert!(
-        sent.elapsed() >= Duration::from_millis(1_900),
-        "not before its delay"
-    );
+    assert!(sent.elapsed() >= Duration::from_millis(1_900), "not before its delay");
 }
 
 pub async fn visibility_can_be_extended(b: Backend) {
     let (q, _dlq) = b.queue(5).await;
     q.send(OutMessage::new("long")).await.unwrap();
-    let m = receive_n(
-        q.as_ref(),
-        1,
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await
-    .remove(0);
-    q.change_visibility(&m.receipt, Duration::from_secs(30))
+    let m = receive_n(q.as_ref(), 1, Duration::from_secs(1), Duration::from_secs(10))
         .await
-        .unwrap();
+        .remove(0);
+    q.change_visibility(&m.receipt, Duration::from_secs(30)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await; // past the original 1 s timeout
     assert!(
         q.receive(10, Duration::from_secs(1), Duration::ZERO)
@@ -605,10 +480,7 @@ pub async fn visibility_can_be_extended(b: Backend) {
 
 pub async fn oversized_message_is_refused(b: Backend) {
     let (q, _dlq) = b.queue(5).await;
-    let err = q
-        .send(OutMessage::new("x".repeat(256 * 1024 + 1)))
-        .await
-        .unwrap_err();
+    let err = q.send(OutMessage::new("x".repeat(256 * 1024 + 1))).await.unwrap_err();
     assert!(matches!(err, QueueError::TooLarge(_)));
     assert_eq!(q.depth().await.unwrap(), 0);
 }

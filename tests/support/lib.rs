@@ -57,8 +57,7 @@ pub struct Backend {
 impl Backend {
     pub fn embedded() -> Self {
         let dir = TempDir::new();
-        let store = EmbeddedStore::open(&dir.0.join("atlas.db"), Arc::new(SystemClock))
-            .expect("open store");
+        let store = EmbeddedStore::open(&dir.0.join("atlas.db"), Arc::new(SystemClock)).expect("open store");
         Self {
             table: Table::new(store.table()),
             store: Some(store),
@@ -70,13 +69,8 @@ impl Backend {
     pub async fn aws() -> Self {
         let endpoint = moto::endpoint();
         let conf = atlas_store::aws::sdk_config(Some(&endpoint)).await;
-        let raw = atlas_store::dynamo::DynamoTable::new(
-            atlas_store::aws::dynamo_client(&conf),
-            unique("table"),
-        );
-        raw.ensure_table()
-            .await
-            .expect("create table on the protocol server");
+        let raw = atlas_store::dynamo::DynamoTable::new(atlas_store::aws::dynamo_client(&conf), unique("table"));
+        raw.ensure_table().await.expect("create table on the protocol server");
         Self {
             table: Table::new(Arc::new(raw)),
             store: None,
@@ -91,12 +85,8 @@ impl Backend {
         match (&self.store, &self.sqs) {
             (Some(s), _) => (s.queue(&main).expect("queue"), s.queue(&dlq).expect("dlq")),
             (None, Some(c)) => {
-                let d = atlas_store::sqs::SqsQueue::ensure(c, &dlq)
-                    .await
-                    .expect("dlq");
-                let m = atlas_store::sqs::SqsQueue::ensure(c, &main)
-                    .await
-                    .expect("queue");
+                let d = atlas_store::sqs::SqsQueue::ensure(c, &dlq).await.expect("dlq");
+                let m = atlas_store::sqs::SqsQueue::ensure(c, &main).await.expect("queue");
                 (Arc::new(m), Arc::new(d))
             }
             _ => unreachable!("a backend has a store or an SQS client"),

@@ -13,11 +13,11 @@ static ENDPOINT: OnceLock<String> = OnceLock::new();
 static CHILD: Mutex<Option<Child>> = Mutex::new(None);
 
 extern "C" fn stop_child() {
-    if let Ok(mut g) = CHILD.lock() {
-        if let Some(mut c) = g.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    if let Ok(mut g) = CHILD.lock()
+        && let Some(mut c) = g.take()
+    {
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 
@@ -27,11 +27,7 @@ pub fn binary() -> PathBuf {
         return p.into();
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/moto_server");
-    if venv.exists() {
-        venv
-    } else {
-        "moto_server".into()
-    }
+    if venv.exists() { venv } else { "moto_server".into() }
 }
 
 pub fn free_port() -> u16 {
@@ -67,7 +63,10 @@ pub fn endpoint() -> String {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| {
-                    panic!("cannot start {} ({e}); run the tests with `cargo xtask test`, which installs it", bin.display())
+                    panic!(
+                        "cannot start {} ({e}); run the tests with `cargo xtask test`, which installs it",
+                        bin.display()
+                    )
                 });
             *CHILD.lock().expect("moto lock") = Some(child);
             // SAFETY: registers a plain `extern "C"` function with no captured state.

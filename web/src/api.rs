@@ -37,9 +37,7 @@ impl fmt::Display for ApiError {
             },
             Self::Status(status) => write!(f, "The server answered with status {status}."),
             Self::Network(_) => f.write_str("The service could not be reached."),
-            Self::Decode(_) => {
-                f.write_str("The service sent an answer this app does not understand.")
-            }
+            Self::Decode(_) => f.write_str("The service sent an answer this app does not understand."),
         }
     }
 }
@@ -83,8 +81,5 @@ async fn error(response: &Response) -> ApiError {
 }
 
 async fn body(response: &Response) -> Result<String, ApiError> {
-    response
-        .text()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))
+    response.text().await.map_err(|e| ApiError::Network(e.to_string()))
 }

@@ -52,10 +52,7 @@ fn say(msg: &str) {
 /// Runs a command in the repository root; Err names it when it fails.
 fn run(root: &Path, cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
-    let status = cmd
-        .current_dir(root)
-        .status()
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let status = cmd.current_dir(root).status().map_err(|e| format!("{shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -90,16 +87,12 @@ fn build_web(root: &Path, release: bool) -> Result<(), String> {
 fn up(root: &Path, args: &[String]) -> Result<(), String> {
     build_web(root, !args.iter().any(|a| a == "--dev-web"))?;
     say("building the local server");
-    run(
-        root,
-        cargo().args(["build", "--quiet", "-p", "atlas-local"]),
-    )?;
+    run(root, cargo().args(["build", "--quiet", "-p", "atlas-local"]))?;
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
     let mut cmd = Command::new(target.join("debug/atlas-local"));
-    cmd.current_dir(root)
-        .env("ATLAS_WEB_DIR", root.join("web/dist"));
+    cmd.current_dir(root).env("ATLAS_WEB_DIR", root.join("web/dist"));
     if let Some(p) = flag(args, "--port") {
         cmd.env("ATLAS_PORT", p);
     }
@@ -184,13 +177,10 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         r.map_err(|e| format!("{name}: {e}"))
     };
     let mut bin = PathBuf::new();
-    step(
-        "install Python tools (moto, cfn-lint, aws-sam-cli)",
-        &mut || {
-            bin = pyenv::ensure_pyenv(root)?;
-            Ok(())
-        },
-    )?;
+    step("install Python tools (moto, cfn-lint, aws-sam-cli)", &mut || {
+        bin = pyenv::ensure_pyenv(root)?;
+        Ok(())
+    })?;
     step("install the wasm32 target", &mut || {
         run(
             root,
@@ -204,14 +194,7 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         step("clippy (host crates)", &mut || {
             run(
                 root,
-                cargo().args([
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
+                cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
             )
         })?;
         step("clippy (web app, wasm32)", &mut || {
@@ -230,27 +213,57 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             )
         })?;
     }
-    step(
-        "lint infra/template.yaml (cfn-lint, sam validate --lint)",
-        &mut || pyenv::lint_template(root, &bin),
-    )?;
+    step("lint infra/template.yaml (cfn-lint, sam validate --lint)", &mut || {
+        pyenv::lint_template(root, &bin)
+    })?;
     let (moto, endpoint) = start_moto(&bin)?;
-    let res = step(
-        "cargo test (embedded and DynamoDB/SQS backends)",
-        &mut || {
-            run(
-                root,
-                cargo()
-                    .args(["test", "--workspace", "--no-fail-fast"])
-                    .env("ATLAS_MOTO_ENDPOINT", &endpoint)
-                    .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server")),
-            )
-        },
-    );
+    let mut counts = (0u64, 0u64);
+    let res = step("cargo test (embedded and DynamoDB/SQS backends)", &mut || {
+        let mut cmd = cargo();
+        cmd.args(["test", "--workspace", "--lib", "--bins", "--tests", "--no-fail-fast"])
+            .env("ATLAS_MOTO_ENDPOINT", &endpoint)
+            .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server"));
+        let (ok, c) = run_counting(root, &mut cmd)?;
+        counts = c;
+        if ok { Ok(()) } else { Err("some tests failed".into()) }
+    });
     drop(moto);
     say("step times:");
     for (name, t) in &times {
         eprintln!("  {:>7.1} s  {name}", t.as_secs_f64());
     }
+    // One closing line for the whole run (cargo prints one per test binary).
+    println!("total: {} passed, {} failed", counts.0, counts.1);
     res
+}
+
+/// Runs cargo test, passing its output through while adding up its `test result:` lines.
+fn run_counting(root: &Path, cmd: &mut Command) -> Result<(bool, (u64, u64)), String> {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = cmd
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(out).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            // "ok. 51 passed; 0 failed; 0 ignored; ..."
+            for part in rest.split(['.', ';']) {
+                let mut words = part.split_whitespace();
+                if let (Some(n), Some(word)) = (words.next(), words.next()) {
+                    match (n.parse::<u64>(), word) {
+                        (Ok(n), "passed") => passed += n,
+                        (Ok(n), "failed") => failed += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok((status.success(), (passed, failed)))
 }

@@ -28,8 +28,7 @@ pub const AWS_REGION: &str = "eu-west-1";
 /// Records which requirements the venv was installed from; lives inside the venv so that deleting
 /// the venv also forgets the install.
 const STAMP_FILE: &str = ".requirements.stamp";
-const STAMP_HEADER: &str =
-    "# xtask pyenv stamp v1: the requirements this venv was installed from\n";
+const STAMP_HEADER: &str = "# xtask pyenv stamp v1: the requirements this venv was installed from\n";
 /// Serialises concurrent `ensure_pyenv` calls (two xtask processes, parallel test binaries).
 const LOCK_DIR: &str = "target/pyenv.lock";
 /// A lock older than this is taken to be left over from a killed process.
@@ -44,8 +43,7 @@ const TOOLS: &[&str] = &["moto_server", "cfn-lint", "sam"];
 /// The interpreter is `python3` (`python` on Windows), or `$ATLAS_PYTHON` when set.
 pub fn ensure_pyenv(root: &Path) -> Result<PathBuf, String> {
     let req_path = root.join(REQUIREMENTS);
-    let requirements = fs::read_to_string(&req_path)
-        .map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
+    let requirements = fs::read_to_string(&req_path).map_err(|e| format!("cannot read {}: {e}", req_path.display()))?;
     let venv = root.join(VENV_DIR);
     let bin = bin_dir(&venv);
     let stamp_path = venv.join(STAMP_FILE);
@@ -74,22 +72,14 @@ pub fn ensure_pyenv(root: &Path) -> Result<PathBuf, String> {
         Err(e) => return Err(format!("cannot remove {}: {e}", stamp_path.display())),
     }
 
-    eprintln!(
-        "xtask: installing the Python tools from {REQUIREMENTS} into {VENV_DIR} (takes about a minute)..."
-    );
+    eprintln!("xtask: installing the Python tools from {REQUIREMENTS} into {VENV_DIR} (takes about a minute)...");
     let mut pip = Command::new(venv_python(&bin));
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-    ])
-    .args(["--progress-bar", "off", "--quiet", "--requirement"])
-    .arg(&req_path)
-    .current_dir(root)
-    .env("PIP_REQUIRE_VIRTUALENV", "1")
-    .stdin(Stdio::null());
+    pip.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input"])
+        .args(["--progress-bar", "off", "--quiet", "--requirement"])
+        .arg(&req_path)
+        .current_dir(root)
+        .env("PIP_REQUIRE_VIRTUALENV", "1")
+        .stdin(Stdio::null());
     run_inherit(&mut pip, "pip install")?;
 
     for tool in TOOLS {
@@ -100,12 +90,8 @@ pub fn ensure_pyenv(root: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
-    fs::write(&stamp_path, &want_stamp)
-        .map_err(|e| format!("cannot write {}: {e}", stamp_path.display()))?;
-    eprintln!(
-        "xtask: Python tools ready in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    fs::write(&stamp_path, &want_stamp).map_err(|e| format!("cannot write {}: {e}", stamp_path.display()))?;
+    eprintln!("xtask: Python tools ready in {:.1}s", started.elapsed().as_secs_f64());
     Ok(bin)
 }
 
@@ -129,14 +115,7 @@ pub fn lint_template(root: &Path, bin: &Path) -> Result<(), String> {
 
     // `--config-file` is resolved against the template's directory, so it is given absolute.
     let mut sam = tool_command(root, bin, "sam");
-    sam.args([
-        "validate",
-        "--lint",
-        "--template",
-        TEMPLATE,
-        "--region",
-        AWS_REGION,
-    ]);
+    sam.args(["validate", "--lint", "--template", TEMPLATE, "--region", AWS_REGION]);
     let samconfig = root.join("samconfig.toml");
     if samconfig.is_file() {
         sam.arg("--config-file").arg(&samconfig);
@@ -149,10 +128,7 @@ pub fn lint_template(root: &Path, bin: &Path) -> Result<(), String> {
         println!("{TEMPLATE}: cfn-lint and sam validate --lint are clean");
         Ok(())
     } else {
-        Err(format!(
-            "{TEMPLATE}: findings from {}",
-            failed.join(" and ")
-        ))
+        Err(format!("{TEMPLATE}: findings from {}", failed.join(" and ")))
     }
 }
 
@@ -226,12 +202,9 @@ fn create_venv(venv: &Path) -> Result<(), String> {
 
 /// Runs with inherited stdout/stderr; Err unless it exits 0.
 fn run_inherit(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| {
-        format!(
-            "{what}: cannot start {}: {e}",
-            cmd.get_program().to_string_lossy()
-        )
-    })?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start {}: {e}", cmd.get_program().to_string_lossy()))?;
     if status.success() {
         Ok(())
     } else {
@@ -242,16 +215,9 @@ fn run_inherit(cmd: &mut Command, what: &str) -> Result<(), String> {
 /// Runs to completion, prints what it wrote (stdout to stdout, stderr to stderr) and returns whether
 /// it exited 0. Err only when it could not be started.
 fn run_captured(cmd: &mut Command, what: &str) -> Result<bool, String> {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().map_err(|e| {
-        format!(
-            "{what}: cannot start {}: {e}",
-            cmd.get_program().to_string_lossy()
-        )
-    })?;
+    let Output { status, stdout, stderr } = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot start {}: {e}", cmd.get_program().to_string_lossy()))?;
     println!("$ {what}");
     let _ = io::stdout().write_all(&stdout);
     let _ = io::stderr().write_all(&stderr);

@@ -43,15 +43,9 @@ pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
 
     // Cargo puts the dev profile in `debug/`, custom profiles in a folder of their own name.
     let profile_dir = if release { RELEASE_PROFILE } else { "debug" };
-    let wasm = target_dir(root)
-        .join(WASM_TARGET)
-        .join(profile_dir)
-        .join(WASM_FILE);
+    let wasm = target_dir(root).join(WASM_TARGET).join(profile_dir).join(WASM_FILE);
     if !wasm.is_file() {
-        return Err(format!(
-            "cargo build succeeded but {} is missing",
-            wasm.display()
-        ));
+        return Err(format!("cargo build succeeded but {} is missing", wasm.display()));
     }
 
     let dist = dist_dir(root);
@@ -88,8 +82,7 @@ pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
 
     for name in STATIC_FILES {
         let from = root.join("web").join(name);
-        fs::copy(&from, dist.join(name))
-            .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+        fs::copy(&from, dist.join(name)).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
     }
 
     let (wasm_bytes, gzipped) = bundle_size(root)?;
@@ -113,8 +106,7 @@ pub fn ensure_web_tools(root: &Path, release: bool) -> Result<(), String> {
 
     // The CLI must match the library exactly, or wasm-bindgen refuses the module.
     let lock_path = root.join("Cargo.lock");
-    let lock = fs::read_to_string(&lock_path)
-        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let lock = fs::read_to_string(&lock_path).map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
     let wanted = locked_version(&lock, "wasm-bindgen")
         .ok_or("Cargo.lock has no wasm-bindgen; is atlas-web a workspace member?")?;
     let current = find_tool(root, "wasm-bindgen")
@@ -134,12 +126,8 @@ pub fn ensure_web_tools(root: &Path, release: bool) -> Result<(), String> {
 
     if release && find_tool(root, "wasm-opt").is_none() {
         let prefix = tools_dir(root);
-        eprintln!(
-            "web: installing binaryen (wasm-opt) into {}",
-            prefix.display()
-        );
-        fs::create_dir_all(&prefix)
-            .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+        eprintln!("web: installing binaryen (wasm-opt) into {}", prefix.display());
+        fs::create_dir_all(&prefix).map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
         timed(
             Command::new("npm")
                 .args(["install", "--no-audit", "--no-fund", "--prefix"])
@@ -166,11 +154,7 @@ pub fn bundle_size(root: &Path) -> Result<(u64, u64), String> {
         .output()
         .map_err(|e| format!("cannot run gzip: {e}"))?;
     if !gzip.status.success() {
-        return Err(format!(
-            "gzip -c {} failed: {}",
-            wasm.display(),
-            gzip.status
-        ));
+        return Err(format!("gzip -c {} failed: {}", wasm.display(), gzip.status));
     }
     Ok((bytes, gzip.stdout.len() as u64))
 }
@@ -212,10 +196,7 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
     let mut lines = lock.lines().map(str::trim);
     while let Some(line) = lines.next() {
         if line == wanted {
-            let version = lines
-                .next()?
-                .strip_prefix("version = \"")?
-                .strip_suffix('"')?;
+            let version = lines.next()?.strip_prefix("version = \"")?.strip_suffix('"')?;
             return Some(version.to_string());
         }
     }

@@ -49,8 +49,8 @@ impl Config {
                     .unwrap_or_else(|| ".atlas-data".into()),
             },
             "dynamodb" => {
-                let table = get("ATLAS_TABLE")
-                    .ok_or_else(|| ConfigError("ATLAS_TABLE is required with dynamodb".into()))?;
+                let table =
+                    get("ATLAS_TABLE").ok_or_else(|| ConfigError("ATLAS_TABLE is required with dynamodb".into()))?;
                 let queue_urls = crate::steps::steps()
                     .iter()
                     .filter_map(|s| get(&queue_url_var(s.queue)).map(|u| (s.queue.to_owned(), u)))
@@ -122,10 +122,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -174,12 +171,7 @@ mod tests {
                 .0
                 .contains("ATLAS_TABLE")
         );
-        assert!(
-            cfg(&[("ATLAS_PORT", "http")])
-                .unwrap_err()
-                .0
-                .contains("ATLAS_PORT")
-        );
+        assert!(cfg(&[("ATLAS_PORT", "http")]).unwrap_err().0.contains("ATLAS_PORT"));
         assert!(
             cfg(&[("ATLAS_STORAGE", "mongo")])
                 .unwrap_err()

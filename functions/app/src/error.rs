@@ -47,21 +47,13 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::BadRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                "validation",
-                "The request is not valid",
-            ),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "validation", "The request is not valid"),
             ApiError::Unprocessable(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unprocessable",
                 "The request cannot be processed",
             ),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Authentication is required",
-            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required"),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -107,9 +99,7 @@ impl ApiError {
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
         match e {
-            TableError::ConditionFailed => {
-                ApiError::Conflict("the record changed or already exists".into())
-            }
+            TableError::ConditionFailed => ApiError::Conflict("the record changed or already exists".into()),
             TableError::TransactionCanceled { .. } => {
                 ApiError::Conflict("the records changed; nothing was written".into())
             }
@@ -132,8 +122,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %detail, "request failed");
         }
         let problem = self.problem();
-        let status =
-            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
         res.headers_mut()

@@ -49,13 +49,9 @@ pub async fn scheduler_function() -> Result<(), Error> {
     require_lambda()?;
     let state = start().await?;
     let state = &state;
-    lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            scheduler::tick(state)
-                .await
-                .map_err(|e| Error::from(e.to_string()))
-        },
-    ))
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        scheduler::tick(state).await.map_err(|e| Error::from(e.to_string()))
+    }))
     .await
 }
 

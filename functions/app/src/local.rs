@@ -44,9 +44,7 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
@@ -56,21 +54,14 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "server stopped");
         }
     });
     for step in steps::steps() {
         tasks.spawn(steps::run_worker(state.clone(), *step, stopped.clone()));
     }
-    tasks.spawn(run_scheduler(
-        state.clone(),
-        config.scheduler_every,
-        stopped.clone(),
-    ));
+    tasks.spawn(run_scheduler(state.clone(), config.scheduler_every, stopped.clone()));
     Ok(LocalApp {
         addr,
         state,

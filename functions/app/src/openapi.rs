@@ -3,23 +3,18 @@
 use std::sync::OnceLock;
 
 use atlas_api_types::{FieldError, Problem};
-use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
-};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
-    PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Type, extensions::ExtensionsBuilder,
-    schema::Schema,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, RefOr,
+    Required, ResponseBuilder, Type, extensions::ExtensionsBuilder, schema::Schema,
 };
 
 use crate::registry::{Access, Body, Route, routes};
 
 pub fn document() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        serde_json::to_value(build(&routes())).expect("the OpenAPI document serializes")
-    })
+    DOC.get_or_init(|| serde_json::to_value(build(&routes())).expect("the OpenAPI document serializes"))
 }
 
 fn method(m: &axum::http::Method) -> HttpMethod {
@@ -87,19 +82,15 @@ pub fn build(routes: &[Route]) -> OpenApi {
                 components = components.schema(name.clone(), schema);
                 ResponseBuilder::new().description("OK").content(
                     "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(name)))
-                        .build(),
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name(name))).build(),
                 )
             }
-            Body::OpenApi => ResponseBuilder::new()
-                .description("The OpenAPI document")
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(RefOr::T(Schema::Object(ObjectBuilder::new().build()))))
-                        .build(),
-                ),
+            Body::OpenApi => ResponseBuilder::new().description("The OpenAPI document").content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::T(Schema::Object(ObjectBuilder::new().build()))))
+                    .build(),
+            ),
         };
         op = op
             .response("200", ok.build())
@@ -132,7 +123,9 @@ pub fn build(routes: &[Route]) -> OpenApi {
             InfoBuilder::new()
                 .title("TenantAtlas API")
                 .version(crate::VERSION)
-                .description(Some("Governance for Microsoft Intune: every route, its capability and its problems."))
+                .description(Some(
+                    "Governance for Microsoft Intune: every route, its capability and its problems.",
+                ))
                 .build(),
         )
         .paths(paths.build())

@@ -148,10 +148,7 @@ mod tests {
         let rs = routes();
         let names: BTreeSet<_> = rs.iter().map(|r| r.function).collect();
         assert_eq!(names.len(), rs.len(), "function names are unique");
-        let mp: BTreeSet<_> = rs
-            .iter()
-            .map(|r| (r.method.as_str().to_owned(), r.path))
-            .collect();
+        let mp: BTreeSet<_> = rs.iter().map(|r| (r.method.as_str().to_owned(), r.path)).collect();
         assert_eq!(mp.len(), rs.len(), "method + path pairs are unique");
         let steps: BTreeSet<_> = crate::steps::steps().iter().map(|s| s.function).collect();
         assert!(names.is_disjoint(&steps));

@@ -11,9 +11,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use tower::ServiceExt as _;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -82,10 +80,7 @@ async fn fallback(req: Request, web: Option<ServeDir<ServeFile>>) -> Response {
     let Some(dir) = web else {
         return ApiError::NotFound.into_response();
     };
-    if !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    ) {
+    if !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
         return ApiError::NotFound.into_response();
     }
     match dir.oneshot(req).await {

@@ -24,10 +24,6 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
         requested_at_ms: state.clock.now_millis(),
     })
     .map_err(ApiError::internal)?;
-    state
-        .queues
-        .get("run-reconcile")?
-        .send(OutMessage::new(body))
-        .await?;
+    state.queues.get("run-reconcile")?.send(OutMessage::new(body)).await?;
     Ok(TickReport { enqueued: 1 })
 }

@@ -79,14 +79,8 @@ impl AppState {
                 let mut dead = BTreeMap::new();
                 for n in names {
                     let (m, d) = QueueSpec::with_dlq(n, MAX_RECEIVES);
-                    main.insert(
-                        n.to_owned(),
-                        store.queue(&m).map_err(|e| StartError(e.to_string()))?,
-                    );
-                    dead.insert(
-                        n.to_owned(),
-                        store.queue(&d).map_err(|e| StartError(e.to_string()))?,
-                    );
+                    main.insert(n.to_owned(), store.queue(&m).map_err(|e| StartError(e.to_string()))?);
+                    dead.insert(n.to_owned(), store.queue(&d).map_err(|e| StartError(e.to_string()))?);
                 }
                 let state = AppState {
                     table: Table::new(store.table()),
@@ -109,18 +103,13 @@ impl AppState {
                 queue_urls,
             } => {
                 let conf = atlas_store::aws::sdk_config(endpoint.as_deref()).await;
-                let raw = atlas_store::dynamo::DynamoTable::new(
-                    atlas_store::aws::dynamo_client(&conf),
-                    table,
-                );
+                let raw = atlas_store::dynamo::DynamoTable::new(atlas_store::aws::dynamo_client(&conf), table);
                 let sqs = atlas_store::aws::sqs_client(&conf);
                 let mut main: BTreeMap<String, Arc<dyn Queue>> = BTreeMap::new();
                 let mut dead: BTreeMap<String, Arc<dyn Queue>> = BTreeMap::new();
                 if endpoint.is_some() {
                     // A protocol server on loopback: create what the template would.
-                    raw.ensure_table()
-                        .await
-                        .map_err(|e| StartError(e.to_string()))?;
+                    raw.ensure_table().await.map_err(|e| StartError(e.to_string()))?;
                     for n in names {
                         let (m, d) = QueueSpec::with_dlq(&format!("{table}-{n}"), MAX_RECEIVES);
                         let dq = SqsQueue::ensure(&sqs, &d)

@@ -68,11 +68,7 @@ pub fn find(function: &str) -> Option<Step> {
 }
 
 /// Runs one batch; returns the ids of the messages that failed (the SQS partial batch response).
-pub async fn handle_batch(
-    state: &AppState,
-    step: &Step,
-    messages: Vec<(String, String)>,
-) -> Vec<String> {
+pub async fn handle_batch(state: &AppState, step: &Step, messages: Vec<(String, String)>) -> Vec<String> {
     let mut failed = Vec::new();
     for (id, body) in messages {
         if let Err(e) = (step.handler)(state.clone(), body).await {
@@ -111,7 +107,8 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
         };
         let mut pending = batch.into_iter();
         for m in pending.by_ref() {
-            let span = tracing::info_span!("step", step = step.function, message_id = %m.id, receive_count = m.receive_count);
+            let span =
+                tracing::info_span!("step", step = step.function, message_id = %m.id, receive_count = m.receive_count);
             let _g = span.enter();
             match (step.handler)(state.clone(), m.body.clone()).await {
                 Ok(()) => {
@@ -150,8 +147,7 @@ pub struct ReconcileRequest {
 /// changed meanwhile, so a run that just finished is left alone. Safe to run twice.
 #[tracing::instrument(skip_all)]
 async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
-    let req: ReconcileRequest =
-        serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let req: ReconcileRequest = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let now = state.clock.now_millis();
     let q = Query::gsi1(ACTIVE_RUNS).sk(SkCond::Lt(active_run_sk(now, "")));
     let overdue = state.table.query_all(q).await?;
@@ -182,10 +178,6 @@ async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
             Err(e) => return Err(e.into()),
         }
     }
-    tracing::info!(
-        requested_at_ms = req.requested_at_ms,
-        failed,
-        "reconcile finished"
-    );
+    tracing::info!(requested_at_ms = req.requested_at_ms, failed, "reconcile finished");
     Ok(())
 }

@@ -15,10 +15,6 @@ pub fn init() {
             .without_time() // CloudWatch stamps each line
             .try_init()
     } else {
-        fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .compact()
-            .try_init()
+        fmt().with_env_filter(filter).with_target(false).compact().try_init()
     };
 }

@@ -11,13 +11,7 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
         loader = loader
             .endpoint_url(ep)
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "atlas-local",
-            ));
+            .credentials_provider(Credentials::new("local", "local", None, None, "atlas-local"));
     }
     loader.load().await
 }

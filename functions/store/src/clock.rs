@@ -79,10 +79,6 @@ impl SequentialIds {
 
 impl IdGen for SequentialIds {
     fn next_id(&self) -> String {
-        format!(
-            "{}{:06}",
-            self.prefix,
-            self.next.fetch_add(1, Ordering::SeqCst)
-        )
+        format!("{}{:06}", self.prefix, self.next.fetch_add(1, Ordering::SeqCst))
     }
 }

@@ -43,9 +43,7 @@ fn chunk_pk(key: &Key) -> String {
 
 pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, TableError> {
     if let Some(bad) = item.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-        return Err(TableError::Validation(format!(
-            "attribute name {bad} is reserved"
-        )));
+        return Err(TableError::Validation(format!("attribute name {bad} is reserved")));
     }
     if size(&item) <= ITEM_LIMIT {
         return Ok(Encoded {
@@ -93,10 +91,7 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
             c.insert(PK.into(), Value::String(pk.clone()));
             c.insert(SK.into(), Value::String(format!("{version}#{i:05}")));
             // base64 is ASCII, so byte chunks are valid strings.
-            c.insert(
-                PART.into(),
-                Value::String(String::from_utf8_lossy(part).into_owned()),
-            );
+            c.insert(PART.into(), Value::String(String::from_utf8_lossy(part).into_owned()));
             c
         })
         .collect();
@@ -153,8 +148,8 @@ pub fn decode(mut item: Item, parts: Option<Vec<Item>>) -> Result<Item, TableErr
     DeflateDecoder::new(&raw[..])
         .read_to_end(&mut json)
         .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
-    let packed: Item = serde_json::from_slice(&json)
-        .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
+    let packed: Item =
+        serde_json::from_slice(&json).map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
     for (k, v) in packed {
         // Plain attributes were written later (updates), so they win.
         item.entry(k).or_insert(v);
@@ -213,10 +208,7 @@ mod tests {
         let mut parts = e.chunks.clone();
         parts.reverse();
         assert_eq!(decode(e.main.clone(), Some(parts)).unwrap(), i);
-        assert!(matches!(
-            decode(e.main, Some(vec![])),
-            Err(TableError::Corrupt(_))
-        ));
+        assert!(matches!(decode(e.main, Some(vec![])), Err(TableError::Corrupt(_))));
     }
 
     #[test]

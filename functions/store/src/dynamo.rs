@@ -7,16 +7,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TransactWriteItem, Update as DdbUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update as DdbUpdate,
 };
 use serde_json::Value;
 
 use crate::expr::{Cond, ExprNames, Update};
 use crate::table::{
-    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem,
-    decode_cursor, encode_cursor,
+    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
 };
 
 type Attrs = HashMap<String, AttributeValue>;
@@ -44,21 +42,12 @@ impl DynamoTable {
                 .attribute_type(ScalarAttributeType::S)
                 .build()
         };
-        let k = |n: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-        };
+        let k = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
         let gsi = GlobalSecondaryIndex::builder()
             .index_name("GSI1")
             .key_schema(k(GSI1PK, KeyType::Hash).map_err(build)?)
             .key_schema(k(GSI1SK, KeyType::Range).map_err(build)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(build)?;
         let res = self
@@ -131,17 +120,12 @@ where
     let message = e.message().map(str::to_owned).unwrap_or_default();
     match code.as_deref() {
         Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded",
-        ) => TableError::Throttled,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            TableError::Throttled
+        }
         Some("ValidationException") => TableError::Validation(message),
         Some(c) => TableError::Unavailable(format!("{c}: {message}")),
-        None => TableError::Unavailable(format!(
-            "{}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-        )),
+        None => TableError::Unavailable(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
     }
 }
 
@@ -179,18 +163,10 @@ impl RawTable for DynamoTable {
             .send()
             .await
             .map_err(map_err)?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .map(from_attrs)
-            .transpose()
+        out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
-    async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        cond: Option<Cond>,
-    ) -> Result<Item, TableError> {
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         let mut n = ExprNames::default();
         let upd = n.update(update);
         let expr = cond.as_ref().map(|c| n.cond(c));
@@ -225,10 +201,7 @@ impl RawTable for DynamoTable {
             .send()
             .await
             .map_err(map_err)?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .map(from_attrs)
-            .transpose()
+        out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
@@ -244,12 +217,7 @@ impl RawTable for DynamoTable {
             Some(c) => Some(
                 decode_cursor(c)?
                     .into_iter()
-                    .map(|(k, v)| {
-                        (
-                            k,
-                            AttributeValue::S(v.as_str().unwrap_or_default().to_owned()),
-                        )
-                    })
+                    .map(|(k, v)| (k, AttributeValue::S(v.as_str().unwrap_or_default().to_owned())))
                     .collect::<Attrs>(),
             ),
             None => None,

@@ -14,8 +14,7 @@ use crate::clock::{Clock, IdGen, UlidIds};
 use crate::expr::{Cond, SkCond, Update};
 use crate::queue::{self, OutMessage, Queue, QueueError, QueueSpec, Received};
 use crate::table::{
-    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem,
-    decode_cursor, encode_cursor,
+    GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
 };
 
 /// Page size when a query sets no limit, standing in for DynamoDB's 1 MB page.
@@ -60,14 +59,11 @@ impl EmbeddedStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, TableError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| TableError::Unavailable(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| TableError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(io)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(io)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(io)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(io)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
         conn.execute_batch(SCHEMA).map_err(io)?;
         Ok(Self {
@@ -81,9 +77,7 @@ impl EmbeddedStore {
     }
 
     pub fn table(&self) -> Arc<dyn RawTable> {
-        Arc::new(EmbeddedTable {
-            store: self.clone(),
-        })
+        Arc::new(EmbeddedTable { store: self.clone() })
     }
 
     /// Creates the queue (and records its dead-letter settings) if missing.
@@ -102,10 +96,7 @@ impl EmbeddedStore {
         }))
     }
 
-    fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, TableError>,
-    ) -> Result<T, TableError> {
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, TableError>) -> Result<T, TableError> {
         let mut c = self
             .inner
             .conn
@@ -114,10 +105,7 @@ impl EmbeddedStore {
         f(&mut c)
     }
 
-    fn with_conn_q<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, QueueError>,
-    ) -> Result<T, QueueError> {
+    fn with_conn_q<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
         let mut c = self
             .inner
             .conn
@@ -127,10 +115,7 @@ impl EmbeddedStore {
     }
 
     /// Runs blocking SQLite work off the async workers.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&EmbeddedStore) -> T + Send + 'static,
-    ) -> T {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&EmbeddedStore) -> T + Send + 'static) -> T {
         let me = self.clone();
         match tokio::task::spawn_blocking(move || f(&me)).await {
             Ok(v) => v,
@@ -173,11 +158,8 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
 }
 
 fn remove(tx: &Transaction<'_>, key: &Key) -> Result<(), TableError> {
-    tx.execute(
-        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-        params![key.pk, key.sk],
-    )
-    .map_err(io)?;
+    tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk])
+        .map_err(io)?;
     Ok(())
 }
 
@@ -247,25 +229,15 @@ fn query(conn: &Connection, q: &Query) -> Result<Page, TableError> {
             ph.push(format!("?{}", args.len()));
         }
         let op = if q.forward { ">" } else { "<" };
-        sql.push_str(&format!(
-            " AND ({}) {op} ({})",
-            order_cols.join(", "),
-            ph.join(", ")
-        ));
+        sql.push_str(&format!(" AND ({}) {op} ({})", order_cols.join(", "), ph.join(", ")));
     }
     let dir = if q.forward { "ASC" } else { "DESC" };
     let order: Vec<String> = order_cols.iter().map(|c| format!("{c} {dir}")).collect();
-    sql.push_str(&format!(
-        " ORDER BY {} LIMIT {}",
-        order.join(", "),
-        limit + 1
-    ));
+    sql.push_str(&format!(" ORDER BY {} LIMIT {}", order.join(", "), limit + 1));
 
     let mut stmt = conn.prepare_cached(&sql).map_err(io)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            r.get::<_, String>(0)
-        })
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
         .map_err(io)?;
     let mut items = Vec::new();
     for body in rows {
@@ -325,12 +297,7 @@ impl RawTable for EmbeddedTable {
             .await
     }
 
-    async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        cond: Option<Cond>,
-    ) -> Result<Item, TableError> {
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         let (key, update) = (key.clone(), update.clone());
         self.store
             .blocking(move |s| {
@@ -369,9 +336,7 @@ impl RawTable for EmbeddedTable {
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
         let q = q.clone();
-        self.store
-            .blocking(move |s| s.with_conn(|c| query(c, &q)))
-            .await
+        self.store.blocking(move |s| s.with_conn(|c| query(c, &q))).await
     }
 
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
@@ -384,9 +349,9 @@ impl RawTable for EmbeddedTable {
                     for it in &items {
                         let old = read(&tx, &it.key()?)?;
                         let ok = match it {
-                            TxItem::Put { cond, .. }
-                            | TxItem::Update { cond, .. }
-                            | TxItem::Delete { cond, .. } => holds(cond, old.as_ref()),
+                            TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
+                                holds(cond, old.as_ref())
+                            }
                             TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
                         };
                         reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
@@ -399,9 +364,7 @@ impl RawTable for EmbeddedTable {
                     for (it, old) in items.into_iter().zip(olds) {
                         match it {
                             TxItem::Put { item, .. } => write(&tx, &item)?,
-                            TxItem::Update { key, update, .. } => {
-                                write(&tx, &updated(&key, old, &update)?)?
-                            }
+                            TxItem::Update { key, update, .. } => write(&tx, &updated(&key, old, &update)?)?,
                             TxItem::Delete { key, .. } => remove(&tx, &key)?,
                             TxItem::Check { .. } => {}
                         }
@@ -469,7 +432,12 @@ impl EmbeddedQueue {
                                 params![id, receipt, until],
                             )
                             .map_err(qio)?;
-                            out.push(Received { id, receipt, body, receive_count: count + 1 });
+                            out.push(Received {
+                                id,
+                                receipt,
+                                body,
+                                receive_count: count + 1,
+                            });
                         }
                     }
                 }
@@ -526,12 +494,7 @@ impl Queue for EmbeddedQueue {
         Ok(out)
     }
 
-    async fn receive(
-        &self,
-        max: u32,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
         queue::check_batch(&[], max)?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -541,18 +504,14 @@ impl Queue for EmbeddedQueue {
                     store: self.store.clone(),
                     spec: self.spec.clone(),
                 };
-                self.store
-                    .blocking(move |_| me.try_receive(max, visibility))
-                    .await?
+                self.store.blocking(move |_| me.try_receive(max, visibility)).await?
             };
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
             }
             // Woken by a send, or re-checked for delayed and timed-out messages.
-            let _ =
-                tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified)
-                    .await;
+            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), notified).await;
         }
     }
 
@@ -572,11 +531,7 @@ impl Queue for EmbeddedQueue {
             .await
     }
 
-    async fn change_visibility(
-        &self,
-        receipt: &str,
-        visibility: Duration,
-    ) -> Result<(), QueueError> {
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
         let until = self.store.inner.clock.now_millis() + visibility.as_millis() as i64;
         let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
         self.store
@@ -589,9 +544,7 @@ impl Queue for EmbeddedQueue {
                         )
                         .map_err(qio)?;
                     if n == 0 {
-                        return Err(QueueError::Validation(
-                            "the receipt is no longer valid".into(),
-                        ));
+                        return Err(QueueError::Validation("the receipt is no longer valid".into()));
                     }
                     Ok(())
                 })
@@ -604,11 +557,9 @@ impl Queue for EmbeddedQueue {
         self.store
             .blocking(move |s| {
                 s.with_conn_q(|c| {
-                    c.query_row(
-                        "SELECT COUNT(*) FROM messages WHERE queue = ?1",
-                        params![name],
-                        |r| r.get(0),
-                    )
+                    c.query_row("SELECT COUNT(*) FROM messages WHERE queue = ?1", params![name], |r| {
+                        r.get(0)
+                    })
                     .map_err(qio)
                 })
             })

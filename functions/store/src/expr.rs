@@ -37,9 +37,8 @@ impl Cond {
     /// comparisons between different types, or with a missing attribute, are false.
     pub fn eval(&self, item: Option<&Item>) -> bool {
         let get = |a: &str| item.and_then(|i| i.get(a));
-        let cmp = |a: &str, v: &Value, ok: fn(Ordering) -> bool| {
-            get(a).and_then(|x| compare(x, v)).map(ok).unwrap_or(false)
-        };
+        let cmp =
+            |a: &str, v: &Value, ok: fn(Ordering) -> bool| get(a).and_then(|x| compare(x, v)).map(ok).unwrap_or(false);
         match self {
             Cond::NotExists => item.is_none(),
             Cond::Exists => item.is_some(),
@@ -126,8 +125,7 @@ impl Update {
         self
     }
     pub fn set_if_absent(mut self, attr: &str, v: impl Into<Value>) -> Self {
-        self.ops
-            .push(UpdateOp::SetIfAbsent(attr.to_owned(), v.into()));
+        self.ops.push(UpdateOp::SetIfAbsent(attr.to_owned(), v.into()));
         self
     }
     pub fn remove(mut self, attr: &str) -> Self {
@@ -141,10 +139,7 @@ impl Update {
 
     pub fn attrs(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().map(|op| match op {
-            UpdateOp::Set(a, _)
-            | UpdateOp::SetIfAbsent(a, _)
-            | UpdateOp::Remove(a)
-            | UpdateOp::Add(a, _) => a.as_str(),
+            UpdateOp::Set(a, _) | UpdateOp::SetIfAbsent(a, _) | UpdateOp::Remove(a) | UpdateOp::Add(a, _) => a.as_str(),
         })
     }
 
@@ -164,14 +159,12 @@ impl Update {
                 UpdateOp::Add(a, by) => {
                     let cur = match item.get(a) {
                         None => 0,
-                        Some(Value::Number(n)) => n
-                            .as_i64()
-                            .ok_or_else(|| format!("attribute {a} is not an integer"))?,
+                        Some(Value::Number(n)) => {
+                            n.as_i64().ok_or_else(|| format!("attribute {a} is not an integer"))?
+                        }
                         Some(_) => return Err(format!("attribute {a} is not a number")),
                     };
-                    let next = cur
-                        .checked_add(*by)
-                        .ok_or_else(|| format!("attribute {a} overflows"))?;
+                    let next = cur.checked_add(*by).ok_or_else(|| format!("attribute {a} overflows"))?;
                     item.insert(a.clone(), Value::from(next));
                 }
             }

@@ -86,18 +86,9 @@ pub trait Queue: Send + Sync + 'static {
     /// Sends every message (split into batches of ten); returns their ids in order.
     async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<Vec<String>, QueueError>;
     /// Receives up to `max` (1–10) messages, hiding them for `visibility`; waits up to `wait` for one.
-    async fn receive(
-        &self,
-        max: u32,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<Received>, QueueError>;
+    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError>;
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
-    async fn change_visibility(
-        &self,
-        receipt: &str,
-        visibility: Duration,
-    ) -> Result<(), QueueError>;
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
     /// Visible plus in-flight messages (approximate on SQS).
     async fn depth(&self) -> Result<u64, QueueError>;
 
@@ -108,10 +99,7 @@ pub trait Queue: Send + Sync + 'static {
     }
 }
 
-pub(crate) fn check_batch(
-    messages: &[OutMessage],
-    max_receive_batch: u32,
-) -> Result<(), QueueError> {
+pub(crate) fn check_batch(messages: &[OutMessage], max_receive_batch: u32) -> Result<(), QueueError> {
     for m in messages {
         if m.body.len() > MAX_BODY_BYTES {
             return Err(QueueError::TooLarge(m.body.len()));

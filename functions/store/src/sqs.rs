@@ -6,9 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 
 use crate::queue::{self, MAX_BATCH, OutMessage, Queue, QueueError, QueueSpec, Received};
 
@@ -26,9 +24,7 @@ where
 {
     let message = e.message().unwrap_or_default().to_owned();
     match e.code() {
-        Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => {
-            QueueError::NoSuchQueue(message)
-        }
+        Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => QueueError::NoSuchQueue(message),
         Some(c) if c.contains("InvalidParameterValue") || c.contains("InvalidAttributeValue") => {
             QueueError::Validation(message)
         }
@@ -136,12 +132,7 @@ impl Queue for SqsQueue {
         Ok(ids)
     }
 
-    async fn receive(
-        &self,
-        max: u32,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
         queue::check_batch(&[], max)?;
         let out = self
             .client
@@ -183,11 +174,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn change_visibility(
-        &self,
-        receipt: &str,
-        visibility: Duration,
-    ) -> Result<(), QueueError> {
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)

@@ -40,10 +40,7 @@ impl Key {
                 .map(str::to_owned)
                 .ok_or_else(|| TableError::Validation(format!("item has no string {a}")))
         };
-        Ok(Self {
-            pk: s(PK)?,
-            sk: s(SK)?,
-        })
+        Ok(Self { pk: s(PK)?, sk: s(SK)? })
     }
 }
 
@@ -122,8 +119,7 @@ pub struct Page {
 
 /// The last evaluated key of a page, opaque to callers.
 pub fn encode_cursor(key: &Item) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(key).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<Item, TableError> {
@@ -164,9 +160,7 @@ impl TxItem {
     pub fn key(&self) -> Result<Key, TableError> {
         match self {
             TxItem::Put { item, .. } => Key::of(item),
-            TxItem::Update { key, .. } | TxItem::Delete { key, .. } | TxItem::Check { key, .. } => {
-                Ok(key.clone())
-            }
+            TxItem::Update { key, .. } | TxItem::Delete { key, .. } | TxItem::Check { key, .. } => Ok(key.clone()),
         }
     }
 }
@@ -201,12 +195,7 @@ pub trait RawTable: Send + Sync + 'static {
     /// Returns the replaced item, if any.
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     /// Returns the item as it is after the update.
-    async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        cond: Option<Cond>,
-    ) -> Result<Item, TableError>;
+    async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError>;
     /// Returns the deleted item, if any.
     async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     async fn query(&self, q: &Query) -> Result<Page, TableError>;
@@ -225,9 +214,7 @@ pub struct Table {
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table")
-            .field("kind", &self.raw.kind())
-            .finish()
+        f.debug_struct("Table").field("kind", &self.raw.kind()).finish()
     }
 }
 
@@ -270,12 +257,7 @@ impl Table {
         }
     }
 
-    pub async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        cond: Option<Cond>,
-    ) -> Result<Item, TableError> {
+    pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         check_update(update)?;
         let item = self.raw.update(key, update, cond).await?;
         self.decode(item).await
@@ -283,10 +265,7 @@ impl Table {
 
     /// Atomically adds `by` to a number attribute and returns its new value.
     pub async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, TableError> {
-        let item = self
-            .raw
-            .update(key, &Update::new().add(attr, by), None)
-            .await?;
+        let item = self.raw.update(key, &Update::new().add(attr, by), None).await?;
         item.get(attr)
             .and_then(Value::as_i64)
             .ok_or_else(|| TableError::Corrupt(format!("counter {attr} is not an integer")))
@@ -352,10 +331,7 @@ impl Table {
                     let key = Key::of(&item)?;
                     let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
                     chunks.extend(enc.chunks);
-                    TxItem::Put {
-                        item: enc.main,
-                        cond,
-                    }
+                    TxItem::Put { item: enc.main, cond }
                 }
                 TxItem::Update { key, update, cond } => {
                     check_update(&update)?;
@@ -402,10 +378,10 @@ impl Table {
 
     async fn delete_chunks(&self, chunks: &[Item]) {
         for c in chunks {
-            if let Ok(k) = Key::of(c) {
-                if let Err(e) = self.raw.delete(&k, None).await {
-                    tracing::warn!(error = %e, "could not delete an unused chunk");
-                }
+            if let Ok(k) = Key::of(c)
+                && let Err(e) = self.raw.delete(&k, None).await
+            {
+                tracing::warn!(error = %e, "could not delete an unused chunk");
             }
         }
     }
@@ -428,15 +404,11 @@ impl Table {
 fn check_update(u: &Update) -> Result<(), TableError> {
     for a in u.attrs() {
         if [PK, SK].contains(&a) || a.starts_with(codec::RESERVED_PREFIX) {
-            return Err(TableError::Validation(format!(
-                "attribute {a} cannot be updated"
-            )));
+            return Err(TableError::Validation(format!("attribute {a} cannot be updated")));
         }
     }
     if u.ops.is_empty() {
-        return Err(TableError::Validation(
-            "an update needs at least one change".into(),
-        ));
+        return Err(TableError::Validation("an update needs at least one change".into()));
     }
     Ok(())
 }
