@@ -13,7 +13,7 @@ fn event(name: &str) -> String {
 }
 
 async fn state(dir: &TempDir) -> atlas_app::AppState {
-    atlas_app::AppState::connect(&config(Mode::Embedded, dir))
+    atlas_app::AppState::connect(&config(Mode::Embedded, dir), "http://127.0.0.1")
         .await
         .unwrap()
         .state

@@ -63,7 +63,7 @@ async fn queued_work_survives_a_stop_and_is_done_after_restart() {
 
     // While the process is down, work is queued and a run goes past its deadline.
     {
-        let started = atlas_app::AppState::connect(&config).await.unwrap();
+        let started = atlas_app::AppState::connect(&config, "http://127.0.0.1").await.unwrap();
         let s = started.state;
         s.table
             .put(stuck_run("r-offline", s.clock.now_millis() - 5), None)
@@ -115,7 +115,7 @@ async fn demo_data_is_seeded_once() {
         .unwrap();
     assert_eq!(envs.len(), 2);
     assert!(
-        !atlas_app::local::seed_demo(&state.table).await.unwrap(),
+        !atlas_app::local::seed_demo(&state).await.unwrap(),
         "a second seed writes nothing"
     );
     let (config, dir) = app.stop().await;

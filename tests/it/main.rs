@@ -3,5 +3,6 @@
 mod api;
 mod contract;
 mod derived;
+mod identity;
 mod lambda;
 mod local;

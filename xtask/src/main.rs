@@ -3,6 +3,7 @@
 //! builds in seconds before anything else.
 
 mod pyenv;
+mod token;
 mod web;
 
 use std::net::{TcpListener, TcpStream};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: cargo xtask <command>
   up [--port N] [--data-dir DIR] [--dev-web]   build the web app and run everything locally (default 127.0.0.1:8080)
   test [--quick]                               install test tools, then fmt, clippy, template lint and every test
+  token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";
 
@@ -23,6 +25,13 @@ fn main() -> ExitCode {
         Some("up") => up(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("gen") => gen_files(&root),
+        Some("token") => match args.get(1) {
+            Some(email) => {
+                let base = flag(&args, "--url").unwrap_or("http://127.0.0.1:8080");
+                token::token(email, base).map(|t| println!("{t}"))
+            }
+            None => Err("usage: cargo xtask token <email> [--url http://127.0.0.1:8080]".into()),
+        },
         Some("web") => build_web(&root, !args.iter().any(|a| a == "--dev")),
         _ => {
             eprintln!("{USAGE}");

@@ -45,3 +45,225 @@ pub struct FieldError {
     pub field: String,
     pub message: String,
 }
+
+/// Environment entitlement of a membership: every environment, or a listed subset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum Environments {
+    /// The string `"all"`.
+    All(AllEnvironments),
+    /// Environment ids.
+    Only(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AllEnvironments {
+    All,
+}
+
+/// `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub memberships: Vec<MyMembership>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MyMembership {
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub role: String,
+    pub environments: Environments,
+    /// Capability codes this member holds in the workspace.
+    pub capabilities: Vec<String>,
+}
+
+/// One row of the workspace chooser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceSummary {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+    pub pinned: bool,
+    /// Environments this member can see.
+    pub environment_count: u32,
+    /// How many of those environments are in each canonical status (`ready`, `not_configured`, …).
+    pub environment_statuses: std::collections::BTreeMap<String, u32>,
+    /// Milliseconds since the epoch of the last audited change, if any.
+    pub last_activity_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceList {
+    pub items: Vec<WorkspaceSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceCreate {
+    pub name: String,
+    /// Lowercase letters, digits and dashes; becomes the workspace id.
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub owner_count: u32,
+    pub created_ms: i64,
+    pub last_activity_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Environment {
+    pub id: String,
+    pub workspace_id: String,
+    pub display_name: String,
+    pub tenant_id: String,
+    pub primary_domain: String,
+    /// `active`, `suspended` or `archived`.
+    pub lifecycle: String,
+    /// The canonical status shown to operators.
+    pub status: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnvironmentList {
+    pub items: Vec<Environment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentCreate {
+    /// Lowercase letters, digits and dashes; becomes the environment id.
+    pub slug: String,
+    pub display_name: String,
+    /// The Entra tenant id (a GUID).
+    pub tenant_id: String,
+    pub primary_domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentPatch {
+    pub display_name: Option<String>,
+    /// `active`, `suspended` or `archived`.
+    pub lifecycle: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub environments: Environments,
+    pub joined_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MemberList {
+    pub items: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    pub role: Option<String>,
+    pub environments: Option<Environments>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationCreate {
+    pub email: String,
+    pub role: String,
+    pub environments: Environments,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub environments: Environments,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub status: String,
+    pub invited_by: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// The answer to creating an invitation: the only time the acceptance token is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvitationCreated {
+    pub invitation: Invitation,
+    /// Send this to the invitee; it is stored only as a hash.
+    pub accept_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvitationList {
+    pub items: Vec<Invitation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationAccept {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEvent {
+    pub id: String,
+    pub at_ms: i64,
+    pub actor_id: String,
+    pub actor_email: String,
+    pub action: String,
+    pub target: String,
+    pub workspace_id: String,
+    pub environment_id: Option<String>,
+    /// `success`, `denied` or `failed`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    /// Context of the action; secret-looking values are redacted.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub items: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}

@@ -29,7 +29,23 @@ pub struct Config {
     pub scheduler_every: Duration,
     /// Whether local mode seeds demo data on first start.
     pub seed_demo: bool,
+    /// Who issues the bearer tokens the API accepts.
+    pub identity: Identity,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The bundled OIDC issuer, mounted at `<public url>/oidc` (local mode and tests).
+    Local { audience: String },
+    /// An external OIDC issuer (Entra ID, Cognito): tokens are checked against its JWKS.
+    External {
+        issuer: String,
+        audience: String,
+        jwks_url: String,
+    },
+}
+
+pub const DEFAULT_AUDIENCE: &str = "tenantatlas-api";
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -94,6 +110,22 @@ impl Config {
                 .unwrap_or_else(|| "web/dist".into()),
             scheduler_every,
             seed_demo: get("ATLAS_SEED_DEMO").is_none_or(|v| v != "0" && v != "false"),
+            identity: match get("ATLAS_OIDC_ISSUER") {
+                None => Identity::Local {
+                    audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+                },
+                Some(issuer) => {
+                    let issuer = issuer.trim_end_matches('/').to_owned();
+                    Identity::External {
+                        audience: get("ATLAS_OIDC_AUDIENCE").ok_or_else(|| {
+                            ConfigError("ATLAS_OIDC_AUDIENCE is required with ATLAS_OIDC_ISSUER".into())
+                        })?,
+                        jwks_url: get("ATLAS_OIDC_JWKS_URL")
+                            .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
+                        issuer,
+                    }
+                }
+            },
         })
     }
 
@@ -107,6 +139,9 @@ impl Config {
             web_dir: "web/dist".into(),
             scheduler_every: Duration::from_secs(60),
             seed_demo: true,
+            identity: Identity::Local {
+                audience: DEFAULT_AUDIENCE.into(),
+            },
         }
     }
 }

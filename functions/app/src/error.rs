@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The state changed underneath, or a create found the record already there.
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("body too large")]
+    TooLarge(usize),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     #[error("busy, retry later")]
     Unavailable,
     #[error("internal: {0}")]
@@ -65,6 +69,16 @@ impl ApiError {
                 "conflict",
                 "The resource changed or already exists",
             ),
+            ApiError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "The request body is too large",
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "media-type",
+                "The request body must be application/json",
+            ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -83,6 +97,7 @@ impl ApiError {
         let (detail, errors) = match self {
             ApiError::BadRequest(f) | ApiError::Unprocessable(f) => (None, f.clone()),
             ApiError::Conflict(reason) => (Some(reason.clone()), Vec::new()),
+            ApiError::TooLarge(limit) => (Some(format!("The limit is {limit} bytes.")), Vec::new()),
             _ => (None, Vec::new()),
         };
         Problem {

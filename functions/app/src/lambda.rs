@@ -21,7 +21,8 @@ fn require_lambda() -> Result<(), Error> {
 async fn start() -> Result<AppState, Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    Ok(AppState::connect(&config).await?.state)
+    // Under Lambda the issuer is external; the URL only names a local issuer, which is not used.
+    Ok(AppState::connect(&config, "http://localhost").await?.state)
 }
 
 /// One HTTP route behind API Gateway: an axum router holding only that route.

@@ -1,8 +1,12 @@
 //! The application: handlers, the route and step registries, errors, configuration and the
 //! edges that serve them — one Lambda per route or step, or everything in one local process.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod identity;
 pub mod lambda;
 pub mod local;
 pub mod manifest;
@@ -11,9 +15,11 @@ pub mod registry;
 pub mod router;
 pub mod routes;
 pub mod scheduler;
+pub mod scope;
 pub mod state;
 pub mod steps;
 pub mod telemetry;
+pub mod tenancy;
 
 pub use config::Config;
 pub use error::ApiError;

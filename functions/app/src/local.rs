@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use atlas_store::{Cond, Item, Table, TableError};
+use atlas_store::{Cond, Item, TableError};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -34,21 +34,24 @@ impl LocalApp {
 
 /// Starts everything and returns once the server listens (port 0 picks a free port).
 pub async fn start(config: Config) -> Result<LocalApp, StartError> {
-    let started = AppState::connect(&config).await?;
-    let state = started.state;
-    if config.seed_demo {
-        seed_demo(&state.table)
-            .await
-            .map_err(|e| StartError(format!("seeding demo data: {e}")))?;
-    }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
+    let started = AppState::connect(&config, &format!("http://{addr}")).await?;
+    let state = started.state;
+    if config.seed_demo {
+        seed_demo(&state)
+            .await
+            .map_err(|e| StartError(format!("seeding demo data: {e}")))?;
+    }
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let app = router::with_web(state.clone(), &registry::routes(), config.web_dir.clone());
+    let mut app = router::with_web(state.clone(), &registry::routes(), config.web_dir.clone());
+    if let Some(issuer) = &state.issuer {
+        app = app.nest("/oidc", crate::identity::issuer::router(issuer.clone()));
+    }
     let mut rx = stopped.clone();
     tasks.spawn(async move {
         let shutdown = async move {
@@ -115,51 +118,82 @@ async fn run_scheduler(state: AppState, every: Duration, mut stop: watch::Receiv
 }
 
 pub const DEMO_WORKSPACE: &str = "ws-demo";
+pub const OTHER_WORKSPACE: &str = "ws-other";
 
-/// Demo data, written once: conditional creates make a restart (or a second process) a no-op.
-pub async fn seed_demo(table: &Table) -> Result<bool, TableError> {
-    let marker: Item = json!({"PK": "SYSTEM", "SK": "SEED#demo", "entity": "seed", "version": 1})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let ws = DEMO_WORKSPACE;
-    let mut items = vec![json!({
-        "PK": format!("WS#{ws}"), "SK": "WORKSPACE", "entity": "workspace", "workspace_id": ws,
-        "name": "Demo MSP", "slug": "demo",
-    })];
-    for (env, name, tenant, domain) in [
+fn obj(v: serde_json::Value) -> Item {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Demo data, written once in one transaction: conditional creates make a restart (or a second
+/// process) a no-op. The demo users are those of the local issuer.
+pub async fn seed_demo(state: &AppState) -> Result<bool, TableError> {
+    let now = state.clock.now_millis();
+    let mut items = Vec::new();
+    let mut workspace = |ws: &str, name: &str, owners: u32| {
+        items.push(json!({
+            "PK": format!("WS#{ws}"), "SK": "WORKSPACE", "entity": "workspace", "workspace_id": ws,
+            "name": name, "slug": ws, "owner_count": owners, "created_ms": now, "last_activity_ms": now,
+        }));
+    };
+    workspace(DEMO_WORKSPACE, "Demo MSP", 1);
+    workspace(OTHER_WORKSPACE, "Other Corp", 1);
+    for (ws, env, name, tenant, domain) in [
         (
+            DEMO_WORKSPACE,
             "env-contoso",
             "Contoso (demo)",
             "11111111-1111-4111-8111-111111111111",
             "contoso.demo.test",
         ),
         (
+            DEMO_WORKSPACE,
             "env-fabrikam",
             "Fabrikam (demo)",
             "22222222-2222-4222-8222-222222222222",
             "fabrikam.demo.test",
         ),
+        (
+            OTHER_WORKSPACE,
+            "env-tailspin",
+            "Tailspin",
+            "44444444-4444-4444-8444-444444444444",
+            "tailspin.other.test",
+        ),
     ] {
         items.push(json!({
             "PK": format!("WS#{ws}"), "SK": format!("ENV#{env}"), "entity": "environment",
-            "workspace_id": ws, "environment_id": env, "name": name, "tenant_id": tenant,
-            "primary_domain": domain, "lifecycle": "active",
+            "workspace_id": ws, "environment_id": env, "display_name": name, "tenant_id": tenant,
+            "primary_domain": domain, "lifecycle": "active", "created_ms": now,
         }));
+        items.push(json!({"PK": format!("WS#{ws}"), "SK": format!("TENANT#{tenant}"), "entity": "tenant_lock", "environment_id": env}));
     }
-    let mut tx: Vec<atlas_store::TxItem> = items
+    let grants: [(&str, &str, serde_json::Value); 5] = [
+        (DEMO_WORKSPACE, "owner", json!("all")),
+        (DEMO_WORKSPACE, "manager", json!("all")),
+        (DEMO_WORKSPACE, "operator", json!("all")),
+        (DEMO_WORKSPACE, "readonly", json!(["env-contoso"])),
+        (OTHER_WORKSPACE, "owner", json!("all")),
+    ];
+    for (user, (ws, role, envs)) in crate::identity::DEMO_USERS.iter().zip(grants) {
+        items.push(json!({
+            "PK": format!("WS#{ws}"), "SK": format!("MEMBER#{}", user.user_id), "entity": "membership",
+            "workspace_id": ws, "user_id": user.user_id, "email": user.email, "name": user.name,
+            "role": role, "environments": envs, "joined_ms": now,
+            "GSI1PK": format!("USER#{}", user.user_id), "GSI1SK": format!("WS#{ws}"),
+        }));
+        items.push(
+            json!({"PK": format!("WS#{ws}"), "SK": format!("MEMBER_EMAIL#{}", user.email), "user_id": user.user_id}),
+        );
+    }
+    items.push(json!({"PK": "SYSTEM", "SK": "SEED#demo", "entity": "seed", "version": 2}));
+    let tx: Vec<atlas_store::TxItem> = items
         .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .map(|item| atlas_store::TxItem::Put {
-            item,
+        .map(|v| atlas_store::TxItem::Put {
+            item: obj(v),
             cond: Some(Cond::NotExists),
         })
         .collect();
-    tx.push(atlas_store::TxItem::Put {
-        item: marker,
-        cond: Some(Cond::NotExists),
-    });
-    match table.transact(tx).await {
+    match state.table.transact(tx).await {
         Ok(()) => {
             tracing::info!("demo data seeded");
             Ok(true)

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use atlas_api_types::{FieldError, Problem};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, RefOr,
@@ -76,6 +77,30 @@ pub fn build(routes: &[Route]) -> OpenApi {
                     .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
             );
         }
+        for q in r.query {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*q)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        if let Some(req) = r.request {
+            let (name, schema) = req();
+            components = components.schema(name.clone(), schema);
+            let mut content = ContentBuilder::new().schema(Some(Ref::from_schema_name(name)));
+            if let Some(ex) = r.example {
+                content = content.example(Some(ex()));
+            }
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", content.build())
+                    .build(),
+            ));
+            op = op.response("400", problem("Malformed input, with the fields at fault"));
+        }
         let ok = match r.body {
             Body::Json(f) => {
                 let (name, schema) = f();
@@ -91,9 +116,16 @@ pub fn build(routes: &[Route]) -> OpenApi {
                     .schema(Some(RefOr::T(Schema::Object(ObjectBuilder::new().build()))))
                     .build(),
             ),
+            Body::Empty => ResponseBuilder::new().description("Done; no content"),
+            Body::Csv => ResponseBuilder::new().description("A CSV file").content(
+                "text/csv",
+                ContentBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            ),
         };
         op = op
-            .response("200", ok.build())
+            .response(r.status.to_string(), ok.build())
             .response("default", problem("A problem (RFC 9457)"));
         let capability = match r.access {
             Access::Public => "public".to_owned(),

@@ -50,10 +50,17 @@ impl TableAccess {
 #[derive(Clone, Copy)]
 pub enum Body {
     /// A JSON body of a schema type: its name and schema.
-    Json(fn() -> (String, RefOr<Schema>)),
+    Json(SchemaFn),
     /// The OpenAPI document itself.
     OpenApi,
+    /// `204 No Content`.
+    Empty,
+    /// A CSV download.
+    Csv,
 }
+
+/// A named schema, produced on demand.
+pub type SchemaFn = fn() -> (String, RefOr<Schema>);
 
 pub fn schema<T: utoipa::ToSchema>() -> (String, RefOr<Schema>) {
     (T::name().into_owned(), T::schema())
@@ -72,6 +79,14 @@ pub struct Route {
     pub table: TableAccess,
     /// Queues this route sends work to.
     pub sends: &'static [&'static str],
+    /// The query parameters it accepts; any other key is a 400 naming it.
+    pub query: &'static [&'static str],
+    /// The JSON request body, if any.
+    pub request: Option<SchemaFn>,
+    /// A valid request body, for the documentation and the authorization matrix test.
+    pub example: Option<fn() -> serde_json::Value>,
+    /// The success status and body.
+    pub status: u16,
     pub body: Body,
     pub handler: fn() -> MethodRouter<AppState>,
 }
@@ -82,7 +97,8 @@ impl std::fmt::Debug for Route {
     }
 }
 
-/// Declares a route; the method is written once, so the handler cannot be mounted on another.
+/// Declares a route; the method is written once, so the handler cannot be mounted on another,
+/// and `access` has no default, so a route without a declared capability does not compile.
 macro_rules! route {
     ($method:ident $path:literal => $function:literal {
         access: $access:expr,
@@ -90,6 +106,10 @@ macro_rules! route {
         tag: $tag:literal,
         table: $table:ident,
         sends: [$($q:literal),* $(,)?],
+        query: $query:expr,
+        request: $request:expr,
+        example: $example:expr,
+        status: $status:literal,
         body: $body:expr,
         handler: $handler:path $(,)?
     }) => {
@@ -102,34 +122,184 @@ macro_rules! route {
             tag: $tag,
             table: TableAccess::$table,
             sends: &[$($q),*],
+            query: $query,
+            request: $request,
+            example: $example,
+            status: $status,
             body: $body,
             handler: || axum::routing::on(axum::routing::MethodFilter::$method, $handler),
         }
     };
 }
 
+const NONE: &[&str] = &[];
+
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
-    use crate::routes::{health, openapi};
-    use atlas_api_types::Health;
+    use crate::routes::{audit, environments, health, invitations, members, openapi, workspaces};
+    use Access::{Capability as Cap, Public, SignedIn};
+    use atlas_api_types as api;
+    use atlas_domain::Capability::*;
+    use serde_json::json;
     vec![
         route!(GET "/api/health" => "get-health" {
-            access: Access::Public,
+            access: Public,
             summary: "Service health: version and which storage and queue serve it",
-            tag: "system",
-            table: Read,
-            sends: [],
-            body: Body::Json(schema::<Health>),
+            tag: "system", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Health>),
             handler: health::get,
         }),
         route!(GET "/api/openapi.json" => "get-openapi" {
-            access: Access::Public,
+            access: Public,
             summary: "This API's OpenAPI document",
-            tag: "system",
-            table: None,
-            sends: [],
-            body: Body::OpenApi,
+            tag: "system", table: None, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::OpenApi,
             handler: openapi::get,
+        }),
+        route!(GET "/api/v1/me" => "get-me" {
+            access: SignedIn,
+            summary: "The signed-in user, their memberships and capabilities per workspace",
+            tag: "identity", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Me>),
+            handler: workspaces::me,
+        }),
+        route!(GET "/api/v1/workspaces" => "get-workspaces" {
+            access: SignedIn,
+            summary: "The workspace chooser: my workspaces with search, sort, pins and environment badges",
+            tag: "workspaces", table: Read, sends: [], query: &["search", "sort"], request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::WorkspaceList>),
+            handler: workspaces::list,
+        }),
+        route!(POST "/api/v1/workspaces" => "post-workspaces" {
+            access: SignedIn,
+            summary: "Create a workspace; the creator becomes its owner",
+            tag: "workspaces", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::WorkspaceCreate>),
+            example: Some(|| json!({"name": "Northwind MSP", "slug": "northwind"})),
+            status: 201, body: Body::Json(schema::<api::Workspace>),
+            handler: workspaces::create,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}" => "get-workspace" {
+            access: Cap(WorkspaceView),
+            summary: "A workspace",
+            tag: "workspaces", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Workspace>),
+            handler: workspaces::get,
+        }),
+        route!(PUT "/api/v1/workspaces/{ws}/pin" => "put-workspace-pin" {
+            access: Cap(WorkspaceView),
+            summary: "Pin the workspace to the top of my chooser",
+            tag: "workspaces", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 204, body: Body::Empty,
+            handler: workspaces::pin,
+        }),
+        route!(DELETE "/api/v1/workspaces/{ws}/pin" => "delete-workspace-pin" {
+            access: Cap(WorkspaceView),
+            summary: "Unpin the workspace",
+            tag: "workspaces", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 204, body: Body::Empty,
+            handler: workspaces::unpin,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments" => "get-environments" {
+            access: Cap(WorkspaceView),
+            summary: "The managed environments I am entitled to",
+            tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::EnvironmentList>),
+            handler: environments::list,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments" => "post-environments" {
+            access: Cap(EnvironmentsManage),
+            summary: "Add a managed environment (one Entra tenant)",
+            tag: "environments", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::EnvironmentCreate>),
+            example: Some(|| json!({"slug": "env-litware", "display_name": "Litware", "tenant_id": "33333333-3333-4333-8333-333333333333", "primary_domain": "litware.onmicrosoft.com"})),
+            status: 201, body: Body::Json(schema::<api::Environment>),
+            handler: environments::create,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}" => "get-environment" {
+            access: Cap(WorkspaceView),
+            summary: "A managed environment",
+            tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Environment>),
+            handler: environments::get,
+        }),
+        route!(PATCH "/api/v1/workspaces/{ws}/environments/{env}" => "patch-environment" {
+            access: Cap(EnvironmentsManage),
+            summary: "Rename an environment or change its lifecycle",
+            tag: "environments", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::EnvironmentPatch>),
+            example: Some(|| json!({"display_name": "Contoso (production)"})),
+            status: 200, body: Body::Json(schema::<api::Environment>),
+            handler: environments::patch,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/members" => "get-members" {
+            access: Cap(WorkspaceView),
+            summary: "Members of the workspace with their roles and environments",
+            tag: "members", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::MemberList>),
+            handler: members::list,
+        }),
+        route!(PATCH "/api/v1/workspaces/{ws}/members/{user}" => "patch-member" {
+            access: Cap(MembersManage),
+            summary: "Change a member's role or environments (the last owner stays an owner)",
+            tag: "members", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::MemberPatch>),
+            example: Some(|| json!({"role": "manager"})),
+            status: 200, body: Body::Json(schema::<api::Member>),
+            handler: members::patch,
+        }),
+        route!(DELETE "/api/v1/workspaces/{ws}/members/{user}" => "delete-member" {
+            access: Cap(MembersManage),
+            summary: "Remove a member (not the last owner)",
+            tag: "members", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 204, body: Body::Empty,
+            handler: members::delete,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/invitations" => "get-invitations" {
+            access: Cap(MembersManage),
+            summary: "Invitations of the workspace",
+            tag: "members", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::InvitationList>),
+            handler: invitations::list,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/invitations" => "post-invitations" {
+            access: Cap(MembersManage),
+            summary: "Invite someone by email; the answer holds the one-time acceptance token",
+            tag: "members", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::InvitationCreate>),
+            example: Some(|| json!({"email": "new.hire@demo.test", "role": "operator", "environments": ["env-contoso"]})),
+            status: 201, body: Body::Json(schema::<api::InvitationCreated>),
+            handler: invitations::create,
+        }),
+        route!(DELETE "/api/v1/workspaces/{ws}/invitations/{invitation}" => "delete-invitation" {
+            access: Cap(MembersManage),
+            summary: "Revoke a pending invitation",
+            tag: "members", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 204, body: Body::Empty,
+            handler: invitations::revoke,
+        }),
+        route!(POST "/api/v1/invitations/accept" => "post-invitation-accept" {
+            access: SignedIn,
+            summary: "Accept an invitation with its token (the signed-in email must match)",
+            tag: "members", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::InvitationAccept>),
+            example: None,
+            status: 200, body: Body::Json(schema::<api::MyMembership>),
+            handler: invitations::accept,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/audit-events" => "get-audit-events" {
+            access: Cap(AuditView),
+            summary: "The audit log, newest first, with filters and cursor pages",
+            tag: "audit", table: Read, sends: [], query: audit::LIST_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::AuditPage>),
+            handler: audit::list,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/audit-events/export.csv" => "get-audit-events-csv" {
+            access: Cap(AuditView),
+            summary: "The audit log as CSV (streamed; cells escaped against formula injection)",
+            tag: "audit", table: Read, sends: [], query: audit::FILTERS, request: None, example: None,
+            status: 200, body: Body::Csv,
+            handler: audit::export,
         }),
     ]
 }

@@ -45,11 +45,14 @@ pub fn with_web(state: AppState, routes: &[Route], web_dir: PathBuf) -> Router {
 fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router {
     let mut router = Router::new();
     for r in routes {
-        router = router.route(r.path, (r.handler)());
+        let guard = crate::auth::Guard::for_route(state.clone(), r);
+        let handler = (r.handler)().route_layer(middleware::from_fn_with_state(guard, crate::auth::guard));
+        router = router.route(r.path, handler);
     }
     let web = web_dir.map(|d| ServeDir::new(&d).fallback(ServeFile::new(d.join("index.html"))));
     router
         .fallback(move |req: Request| fallback(req, web.clone()))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::extract::BODY_LIMIT))
         .layer(middleware::from_fn(stamp_problems))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req

@@ -8,8 +8,11 @@ use atlas_store::embedded::EmbeddedStore;
 use atlas_store::sqs::SqsQueue;
 use atlas_store::{Clock, IdGen, Queue, QueueSpec, SystemClock, Table, UlidIds};
 
-use crate::config::{Config, Storage};
+use crate::config::{Config, Identity, Storage};
 use crate::error::ApiError;
+use crate::identity::TokenVerifier;
+use crate::identity::issuer::LocalIssuer;
+use crate::identity::jwt::{JwksVerifier, JwtConfig};
 
 /// After this many receives a message is moved to its dead-letter queue (the template matches it).
 pub const MAX_RECEIVES: u32 = 5;
@@ -20,6 +23,9 @@ pub struct AppState {
     pub queues: Arc<Queues>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// The bundled issuer, in local mode only.
+    pub issuer: Option<Arc<LocalIssuer>>,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -61,11 +67,43 @@ pub struct Started {
 }
 
 impl AppState {
-    pub async fn connect(config: &Config) -> Result<Started, StartError> {
-        Self::connect_with(config, Arc::new(SystemClock), Arc::new(UlidIds)).await
+    /// `public_url` is where the local server is reached (the local issuer's tokens name it).
+    pub async fn connect(config: &Config, public_url: &str) -> Result<Started, StartError> {
+        Self::connect_with(config, public_url, Arc::new(SystemClock), Arc::new(UlidIds)).await
     }
 
     pub async fn connect_with(
+        config: &Config,
+        public_url: &str,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Result<Started, StartError> {
+        let mut started = Self::connect_storage(config, clock, ids).await?;
+        let st = &mut started.state;
+        match &config.identity {
+            Identity::Local { audience } => {
+                let key = issuer_key(&st.table).await?;
+                let url = format!("{}/oidc", public_url.trim_end_matches('/'));
+                let issuer = LocalIssuer::new(url, audience.clone(), key, st.clock.clone())
+                    .map_err(|e| StartError(e.to_string()))?;
+                let verifier = JwksVerifier::with_source(issuer.verifier_config(), issuer.source(), st.clock.clone());
+                st.verifier = Arc::new(verifier);
+                st.issuer = Some(Arc::new(issuer));
+            }
+            Identity::External {
+                issuer,
+                audience,
+                jwks_url,
+            } => {
+                let v = JwksVerifier::new(JwtConfig::new(issuer.clone(), audience.clone(), jwks_url.clone()))
+                    .map_err(|e| StartError(e.to_string()))?;
+                st.verifier = Arc::new(v);
+            }
+        }
+        Ok(started)
+    }
+
+    async fn connect_storage(
         config: &Config,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
@@ -91,6 +129,8 @@ impl AppState {
                     }),
                     clock,
                     ids,
+                    verifier: Arc::new(NoTokens),
+                    issuer: None,
                 };
                 Ok(Started {
                     state,
@@ -137,9 +177,64 @@ impl AppState {
                     }),
                     clock,
                     ids,
+                    verifier: Arc::new(NoTokens),
+                    issuer: None,
                 };
                 Ok(Started { state, store: None })
             }
         }
+    }
+}
+
+/// Refuses every token; replaced during start by the configured verifier.
+struct NoTokens;
+
+#[async_trait::async_trait]
+impl TokenVerifier for NoTokens {
+    async fn verify(&self, _: &str) -> Result<crate::identity::Actor, crate::identity::AuthError> {
+        Err(crate::identity::AuthError::Invalid(
+            "no identity provider is configured".into(),
+        ))
+    }
+}
+
+/// The local issuer's signing key, made once and kept in the store so tokens outlive restarts.
+async fn issuer_key(table: &Table) -> Result<Vec<u8>, StartError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = atlas_store::Key::new("SYSTEM", "ISSUER_KEY");
+    let err = |e: atlas_store::TableError| StartError(format!("issuer key: {e}"));
+    if let Some(item) = table.get(&key).await.map_err(err)?
+        && let Some(k) = item
+            .get("pkcs8")
+            .and_then(|v| v.as_str())
+            .and_then(|s| b64.decode(s).ok())
+    {
+        return Ok(k);
+    }
+    let fresh = LocalIssuer::generate_key();
+    let item =
+        serde_json::json!({"PK": "SYSTEM", "SK": "ISSUER_KEY", "entity": "issuer_key", "pkcs8": b64.encode(&fresh)});
+    match table
+        .put(
+            item.as_object().cloned().unwrap_or_default(),
+            Some(atlas_store::Cond::NotExists),
+        )
+        .await
+    {
+        Ok(()) => Ok(fresh),
+        // Another process made one first: use theirs.
+        Err(atlas_store::TableError::ConditionFailed) => {
+            let item = table
+                .get(&key)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| StartError("issuer key vanished".into()))?;
+            item.get("pkcs8")
+                .and_then(|v| v.as_str())
+                .and_then(|s| b64.decode(s).ok())
+                .ok_or_else(|| StartError("issuer key is unreadable".into()))
+        }
+        Err(e) => Err(err(e)),
     }
 }

@@ -49,6 +49,7 @@ string_enum!(
         BaselineManage = "baseline.manage",
         EvidenceExport = "evidence.export",
         AlertsManage = "alerts.manage",
+        EnvironmentsManage = "environments.manage",
         MembersManage = "members.manage",
         AuditView = "audit.view",
     }
@@ -98,6 +99,7 @@ impl Role {
             EvidenceExport,
             AlertsManage,
             AuditView,
+            EnvironmentsManage,
         ];
         match self {
             Role::Owner => Capability::ALL,

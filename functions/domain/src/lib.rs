@@ -1,6 +1,9 @@
-//! Domain types and rules, free of I/O: the capability catalog and role map, the canonical
-//! status vocabulary and the operation-type catalog. One place each.
+//! Domain types and rules, free of I/O: identifiers, the capability catalog and role map, the
+//! canonical status vocabulary, the operation-type catalog and redaction. One place each.
 
 pub mod catalog;
+pub mod ids;
+pub mod redact;
 
 pub use catalog::{Capability, OperationType, Role, Severity, Status};
+pub use ids::{DisplayName, Email, EnvironmentId, IdError, InvitationId, RunId, TenantId, UserId, WorkspaceId};

@@ -1,4 +1,9 @@
 //! HTTP handlers, one module per resource.
 
+pub mod audit;
+pub mod environments;
 pub mod health;
+pub mod invitations;
+pub mod members;
 pub mod openapi;
+pub mod workspaces;

@@ -1,0 +1,281 @@
+//! The audit log: append-only events of who did what, where, with what outcome. A state change
+//! and its event are written in one transaction (see [`tx_items`]); denials are recorded alone.
+
+use atlas_api_types::AuditEvent;
+use atlas_domain::{EnvironmentId, WorkspaceId, redact};
+use atlas_store::{Cond, Item, Key, Query, SkCond, TxItem, Update};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::identity::Actor;
+use crate::scope::{WorkspaceScope, ws_pk};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Denied,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Outcome::Success),
+            "denied" => Some(Outcome::Denied),
+            "failed" => Some(Outcome::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// What a handler says about its action; who, where and when come from the scope and clock.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// A stable action code, e.g. `invitation.create`.
+    pub action: String,
+    /// What was acted on, e.g. `invitation/01j…`.
+    pub target: String,
+    pub environment_id: Option<EnvironmentId>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub metadata: Value,
+}
+
+impl NewEvent {
+    pub fn success(action: &str, target: impl Into<String>) -> Self {
+        Self {
+            action: action.to_owned(),
+            target: target.into(),
+            environment_id: None,
+            outcome: Outcome::Success,
+            reason: None,
+            metadata: json!({}),
+        }
+    }
+    pub fn env(mut self, env: &EnvironmentId) -> Self {
+        self.environment_id = Some(env.clone());
+        self
+    }
+    pub fn meta(mut self, metadata: Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+pub fn item(state: &AppState, ws: &WorkspaceId, actor: &Actor, request_id: Option<&str>, ev: NewEvent) -> Item {
+    let id = state.ids.next_id();
+    let mut metadata = ev.metadata;
+    redact::redact(&mut metadata);
+    let mut v = json!({
+        "PK": ws_pk(ws),
+        "SK": format!("AUDIT#{id}"),
+        "entity": "audit_event",
+        "id": id,
+        "at_ms": state.clock.now_millis(),
+        "workspace_id": ws.as_str(),
+        "actor_id": actor.user_id,
+        "actor_email": actor.email,
+        "action": ev.action,
+        "target": ev.target,
+        "outcome": ev.outcome.as_str(),
+        "reason": ev.reason,
+        "request_id": request_id,
+        "metadata": metadata,
+    });
+    if let Some(env) = &ev.environment_id {
+        v["environment_id"] = json!(env.as_str());
+        v["GSI1PK"] = json!(format!("AUDIT#{ws}#ENV#{env}"));
+        v["GSI1SK"] = json!(format!("AUDIT#{id}"));
+    }
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Adds the event and the workspace's last-activity stamp to a transaction. When the change
+/// already updates the workspace item (a transaction may touch an item once), the stamp joins it.
+pub fn with_event(
+    state: &AppState,
+    ws: &WorkspaceId,
+    actor: &Actor,
+    request_id: Option<&str>,
+    mut changes: Vec<TxItem>,
+    ev: NewEvent,
+) -> Vec<TxItem> {
+    let now = state.clock.now_millis();
+    let ws_key = Key::new(ws_pk(ws), "WORKSPACE");
+    let mut stamped = false;
+    for c in changes.iter_mut() {
+        if let TxItem::Update { key, update, .. } = c
+            && *key == ws_key
+        {
+            update
+                .ops
+                .push(atlas_store::UpdateOp::Set("last_activity_ms".into(), json!(now)));
+            stamped = true;
+        }
+    }
+    if !stamped {
+        changes.push(TxItem::Update {
+            key: ws_key,
+            update: Update::new().set("last_activity_ms", now),
+            cond: Some(Cond::Exists),
+        });
+    }
+    changes.push(TxItem::Put {
+        item: item(state, ws, actor, request_id, ev),
+        cond: Some(Cond::NotExists),
+    });
+    changes
+}
+
+/// Writes `changes` and their audit event atomically; nothing is written if any condition fails.
+pub async fn commit(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    changes: Vec<TxItem>,
+    ev: NewEvent,
+) -> Result<(), atlas_store::TableError> {
+    let tx = with_event(
+        state,
+        scope.workspace_id(),
+        scope.actor(),
+        scope.request_id(),
+        changes,
+        ev,
+    );
+    state.table.transact(tx).await
+}
+
+/// Which of the caller's changes (by index) failed its condition, if the transaction was cancelled.
+pub fn failed_at(e: &atlas_store::TableError) -> Option<usize> {
+    match e {
+        atlas_store::TableError::TransactionCanceled { reasons } => reasons.iter().position(Option::is_some),
+        _ => None,
+    }
+}
+
+/// A denial changes nothing, so its event is written alone.
+pub async fn record_denial(
+    state: &AppState,
+    ws: &WorkspaceId,
+    actor: &Actor,
+    request_id: Option<&str>,
+    ev: NewEvent,
+) -> Result<(), ApiError> {
+    state
+        .table
+        .put(item(state, ws, actor, request_id, ev), Some(Cond::NotExists))
+        .await
+        .map_err(ApiError::from)
+}
+
+pub fn to_api(i: &Item) -> AuditEvent {
+    let s = |k: &str| i.get(k).and_then(Value::as_str).map(str::to_owned);
+    AuditEvent {
+        id: s("id").unwrap_or_default(),
+        at_ms: i.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
+        actor_id: s("actor_id").unwrap_or_default(),
+        actor_email: s("actor_email").unwrap_or_default(),
+        action: s("action").unwrap_or_default(),
+        target: s("target").unwrap_or_default(),
+        workspace_id: s("workspace_id").unwrap_or_default(),
+        environment_id: s("environment_id"),
+        outcome: s("outcome").unwrap_or_default(),
+        reason: s("reason"),
+        request_id: s("request_id"),
+        metadata: i.get("metadata").cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// Hub filters; the environment has been checked against the scope.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    pub environment: Option<EnvironmentId>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+/// The smallest id sort key at or after `ms` (ids are ULIDs: time first).
+fn bound(ms: i64, high: bool) -> String {
+    let u = if high {
+        ulid::Ulid::from_parts(ms.max(0) as u64, u128::MAX)
+    } else {
+        ulid::Ulid::from_parts(ms.max(0) as u64, 0)
+    };
+    format!("AUDIT#{}", u.to_string().to_lowercase())
+}
+
+/// Newest first. Reads raw pages until `limit` events matched or a read budget is spent; the
+/// cursor continues where reading stopped, so filtered pages may be short but never skip.
+pub async fn list(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    f: &Filters,
+    cursor: Option<String>,
+    limit: usize,
+) -> Result<(Vec<AuditEvent>, Option<String>), ApiError> {
+    let lo = f.from_ms.map(|ms| bound(ms, false)).unwrap_or_else(|| "AUDIT#".into());
+    let hi = f.to_ms.map(|ms| bound(ms, true)).unwrap_or_else(|| "AUDIT#~".into());
+    let mut q = match &f.environment {
+        Some(env) => Query::gsi1(format!("AUDIT#{}#ENV#{env}", scope.workspace_id())),
+        None => Query::partition(scope.pk()),
+    }
+    .sk(SkCond::Between(lo, hi))
+    .backward()
+    .limit(100)
+    .after(cursor);
+    let mut out = Vec::new();
+    let mut budget = 20; // pages of 100
+    loop {
+        let page = state.table.query(&q).await?;
+        for i in &page.items {
+            let ev = to_api(i);
+            let visible = match &ev.environment_id {
+                Some(e) => EnvironmentId::parse(e).map(|e| scope.entitled_to(&e)).unwrap_or(false),
+                None => true,
+            };
+            let matches = visible
+                && f.actor
+                    .as_ref()
+                    .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
+                && f.action.as_ref().is_none_or(|a| *a == ev.action)
+                && f.outcome.is_none_or(|o| o.as_str() == ev.outcome);
+            if matches {
+                out.push(ev);
+            }
+        }
+        budget -= 1;
+        match page.next {
+            Some(next) if out.len() < limit && budget > 0 => q.cursor = Some(next),
+            next => {
+                if out.len() > limit {
+                    // Stop exactly after the last returned event so nothing is skipped.
+                    out.truncate(limit);
+                    let last = out.last().expect("non-empty");
+                    let mut key = Item::new();
+                    key.insert("PK".into(), json!(scope.pk()));
+                    key.insert("SK".into(), json!(format!("AUDIT#{}", last.id)));
+                    if let Some(env) = &f.environment {
+                        key.insert(
+                            "GSI1PK".into(),
+                            json!(format!("AUDIT#{}#ENV#{env}", scope.workspace_id())),
+                        );
+                        key.insert("GSI1SK".into(), json!(format!("AUDIT#{}", last.id)));
+                    }
+                    return Ok((out, Some(atlas_store::table::encode_cursor(&key))));
+                }
+                return Ok((out, next));
+            }
+        }
+    }
+}

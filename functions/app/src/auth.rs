@@ -1,0 +1,265 @@
+//! The guard in front of every registered route. Before any handler body runs it proves, in
+//! this order: a verified caller (else 401), well-formed path ids (else 400), membership of the
+//! workspace (else 404), entitlement to the environment (else 404), the route's capability
+//! (else 403, audited on mutating routes) and only declared query keys (else 400). It hands the
+//! handler a [`WorkspaceScope`] or [`EnvScope`]; nothing else can make one.
+
+use std::collections::BTreeSet;
+
+use atlas_domain::{EnvironmentId, Role, WorkspaceId};
+use atlas_store::Key;
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::audit::{self, NewEvent, Outcome};
+use crate::error::ApiError;
+use crate::identity::{Actor, AuthError};
+use crate::registry::{Access, Route};
+use crate::router::REQUEST_ID;
+use crate::scope::{Entitlement, EnvScope, Proof, WorkspaceScope, ws_pk};
+use crate::state::AppState;
+
+/// What the guard of one route knows.
+#[derive(Clone)]
+pub struct Guard {
+    pub state: AppState,
+    pub access: Access,
+    pub method: Method,
+    pub function: &'static str,
+    pub query: &'static [&'static str],
+}
+
+impl Guard {
+    pub fn for_route(state: AppState, r: &Route) -> Self {
+        Self {
+            state,
+            access: r.access,
+            method: r.method.clone(),
+            function: r.function,
+            query: r.query,
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AuthError> {
+    let h = parts.headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let v = h
+        .to_str()
+        .map_err(|_| AuthError::Invalid("authorization header is not text".into()))?;
+    let (scheme, token) = v
+        .split_once(' ')
+        .ok_or_else(|| AuthError::Invalid("expected `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Invalid("expected `Bearer <token>`".into()));
+    }
+    Ok(token.trim())
+}
+
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
+    let token = bearer(parts).map_err(|_| ApiError::Unauthorized)?;
+    state.verifier.verify(token).await.map_err(|e| match e {
+        AuthError::KeysUnavailable(detail) => ApiError::Internal(format!("token keys unavailable: {detail}")),
+        other => {
+            tracing::info!(reason = %other, "rejected a bearer token");
+            ApiError::Unauthorized
+        }
+    })
+}
+
+/// A stored membership, as the guard needs it.
+pub struct Membership {
+    pub role: Role,
+    pub entitlement: Entitlement,
+}
+
+pub fn entitlement_of(item: &atlas_store::Item) -> Entitlement {
+    match item.get("environments") {
+        Some(Value::Array(ids)) => Entitlement::Only(
+            ids.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|s| EnvironmentId::parse(s).ok())
+                .collect::<BTreeSet<_>>(),
+        ),
+        _ => Entitlement::All,
+    }
+}
+
+pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> Result<Option<Membership>, ApiError> {
+    let item = state
+        .table
+        .get(&Key::new(ws_pk(ws), format!("MEMBER#{user_id}")))
+        .await?;
+    Ok(item.and_then(|m| {
+        let role = Role::parse(m.get("role")?.as_str()?)?;
+        Some(Membership {
+            role,
+            entitlement: entitlement_of(&m),
+        })
+    }))
+}
+
+pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    match check(&g, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let request_id = parts
+        .headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    // Path ids are parsed before anything is looked up.
+    let params = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    let mut ws = None;
+    let mut env = None;
+    for (name, value) in params.iter() {
+        let field = format!("path.{name}");
+        if name == "user" {
+            atlas_domain::UserId::parse(value).map_err(|e| ApiError::field(&field, e.0))?;
+            continue;
+        }
+        let id = WorkspaceId::parse(value).map_err(|e| ApiError::field(&field, e.0))?;
+        match name {
+            "ws" => ws = Some(id),
+            "env" => env = Some(EnvironmentId::parse(value).map_err(|e| ApiError::field("path.env", e.0))?),
+            _ => {}
+        }
+    }
+    check_query(&parts, g.query)?;
+
+    if g.access == Access::Public {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let actor = authenticate(&g.state, &parts).await?;
+    tracing::Span::current().record("user_id", actor.user_id.as_str());
+    let Access::Capability(capability) = g.access else {
+        parts.extensions.insert(actor);
+        return Ok(Request::from_parts(parts, body));
+    };
+    let ws = ws.ok_or_else(|| ApiError::Internal(format!("{} needs a capability but has no {{ws}}", g.function)))?;
+    let span = tracing::Span::current();
+    span.record("workspace_id", ws.as_str());
+
+    let Some(m) = membership(&g.state, &ws, &actor.user_id).await? else {
+        return Err(ApiError::NotFound);
+    };
+    if let Some(env) = &env {
+        span.record("environment_id", env.as_str());
+        if !m.entitlement.allows(env) {
+            return Err(ApiError::NotFound);
+        }
+        let exists = g
+            .state
+            .table
+            .get(&Key::new(ws_pk(&ws), format!("ENV#{env}")))
+            .await?
+            .is_some();
+        if !exists {
+            return Err(ApiError::NotFound);
+        }
+    }
+    if !m.role.can(capability) {
+        if g.method != Method::GET && g.method != Method::HEAD {
+            let ev = NewEvent {
+                action: g.function.to_owned(),
+                target: parts.uri.path().to_owned(),
+                environment_id: env.clone(),
+                outcome: Outcome::Denied,
+                reason: Some(format!("missing capability {capability} (role {})", m.role)),
+                metadata: serde_json::json!({"method": g.method.as_str()}),
+            };
+            if let Err(e) = audit::record_denial(&g.state, &ws, &actor, request_id.as_deref(), ev).await {
+                tracing::error!(error = %e, "could not audit a denial");
+            }
+        }
+        return Err(ApiError::Forbidden);
+    }
+    let scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, request_id, Proof::checked());
+    if let Some(env) = env {
+        parts
+            .extensions
+            .insert(EnvScope::new(scope.clone(), env, Proof::checked()));
+    }
+    parts.extensions.insert(scope);
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Routes accept only the query keys they declare.
+fn check_query(parts: &Parts, allowed: &[&str]) -> Result<(), ApiError> {
+    let Some(q) = parts.uri.query() else { return Ok(()) };
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (key, _) in form_urlencoded::parse(q.as_bytes()) {
+        if !allowed.contains(&key.as_ref()) {
+            let message = if allowed.is_empty() {
+                "this route takes no query parameters".to_owned()
+            } else {
+                format!("is not a parameter of this route; allowed: {}", allowed.join(", "))
+            };
+            errors.push(atlas_api_types::FieldError {
+                field: format!("query.{key}"),
+                message,
+            });
+        } else if !seen.insert(key.to_string()) {
+            errors.push(atlas_api_types::FieldError {
+                field: format!("query.{key}"),
+                message: "is given twice".into(),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(errors))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkspaceScope {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<WorkspaceScope>().cloned().ok_or_else(|| {
+            ApiError::Internal(format!(
+                "{} was not given a workspace scope: its route must name a capability",
+                parts.uri.path()
+            ))
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EnvScope {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<EnvScope>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("{} was not given an environment scope", parts.uri.path())))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(a) = parts.extensions.get::<Actor>() {
+            return Ok(a.clone());
+        }
+        if let Some(s) = parts.extensions.get::<WorkspaceScope>() {
+            return Ok(s.actor().clone());
+        }
+        Err(ApiError::Internal(format!(
+            "{} has no signed-in caller: its route is public",
+            parts.uri.path()
+        )))
+    }
+}

@@ -1,0 +1,141 @@
+//! Managed environments: one Entra tenant each.
+
+use atlas_api_types as api;
+use atlas_domain::{DisplayName, EnvironmentId, TenantId};
+use atlas_store::{Cond, Key, TxItem, Update};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::audit::{self, NewEvent};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Fields, JsonBody};
+use crate::scope::{EnvScope, WorkspaceScope};
+use crate::state::AppState;
+use crate::tenancy::{self, LIFECYCLES, obj};
+
+pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::EnvironmentList>> {
+    let items = tenancy::visible_environments(&state, &scope)
+        .await?
+        .iter()
+        .map(tenancy::environment_api)
+        .collect();
+    Ok(Json(api::EnvironmentList { items }))
+}
+
+pub async fn get(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::Environment>> {
+    Ok(Json(tenancy::environment_api(
+        &tenancy::environment(&state, &scope).await?,
+    )))
+}
+
+fn domain(s: &str) -> Result<String, &'static str> {
+    let d = s.trim().to_ascii_lowercase();
+    let ok = d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err("must be a domain name like contoso.onmicrosoft.com")
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    JsonBody(body): JsonBody<api::EnvironmentCreate>,
+) -> ApiResult<(StatusCode, Json<api::Environment>)> {
+    let mut f = Fields::default();
+    let id = f.check("slug", EnvironmentId::parse(&body.slug));
+    let name = f.check("display_name", DisplayName::parse(&body.display_name));
+    let tenant = f.check("tenant_id", TenantId::parse(&body.tenant_id));
+    let primary = f.check("primary_domain", domain(&body.primary_domain));
+    f.finish()?;
+    let (id, name, tenant, primary) = (
+        id.expect("ok"),
+        name.expect("ok"),
+        tenant.expect("ok"),
+        primary.expect("ok"),
+    );
+    let ws = scope.workspace_id();
+    let item = obj(json!({
+        "PK": scope.pk(), "SK": format!("ENV#{id}"), "entity": "environment", "workspace_id": ws.as_str(),
+        "environment_id": id.as_str(), "display_name": name.as_str(), "tenant_id": tenant.as_str(),
+        "primary_domain": primary, "lifecycle": "active", "created_ms": state.clock.now_millis(),
+    }));
+    let tenant_lock = obj(json!({
+        "PK": scope.pk(), "SK": format!("TENANT#{}", tenant.as_str()), "entity": "tenant_lock",
+        "environment_id": id.as_str(),
+    }));
+    let changes = vec![
+        TxItem::Put {
+            item: item.clone(),
+            cond: Some(Cond::NotExists),
+        },
+        TxItem::Put {
+            item: tenant_lock,
+            cond: Some(Cond::NotExists),
+        },
+    ];
+    let ev = NewEvent::success("environment.create", format!("environment/{id}"))
+        .env(&id)
+        .meta(json!({"display_name": name.as_str(), "tenant_id": tenant.as_str()}));
+    audit::commit(&state, &scope, changes, ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("an environment with this slug exists in the workspace".into()),
+            Some(1) => ApiError::Conflict("an environment for this tenant exists in the workspace".into()),
+            _ => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(tenancy::environment_api(&item))))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    JsonBody(body): JsonBody<api::EnvironmentPatch>,
+) -> ApiResult<Json<api::Environment>> {
+    let mut f = Fields::default();
+    let name = body
+        .display_name
+        .as_deref()
+        .and_then(|n| f.check("display_name", DisplayName::parse(n)));
+    if let Some(l) = &body.lifecycle
+        && !LIFECYCLES.contains(&l.as_str())
+    {
+        f.push("lifecycle", "must be active, suspended or archived");
+    }
+    if body.display_name.is_none() && body.lifecycle.is_none() {
+        f.push("body", "changes nothing: give display_name or lifecycle");
+    }
+    f.finish()?;
+    let ws = scope.workspace().workspace_id();
+    let mut update = Update::new();
+    if let Some(n) = &name {
+        update = update.set("display_name", n.as_str());
+    }
+    if let Some(l) = &body.lifecycle {
+        update = update.set("lifecycle", l.as_str());
+    }
+    let key: Key = tenancy::env_key(ws, scope.environment_id());
+    let changes = vec![TxItem::Update {
+        key: key.clone(),
+        update,
+        cond: Some(Cond::Exists),
+    }];
+    let ev = NewEvent::success("environment.update", format!("environment/{}", scope.environment_id()))
+        .env(scope.environment_id())
+        .meta(json!({"display_name": body.display_name, "lifecycle": body.lifecycle}));
+    audit::commit(&state, scope.workspace(), changes, ev)
+        .await
+        .map_err(ApiError::from)?;
+    let item = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(tenancy::environment_api(&item)))
+}

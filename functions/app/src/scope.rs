@@ -1,0 +1,128 @@
+//! Scopes: proof that the caller may act in a workspace (and environment) with a capability.
+//! Only [`crate::auth`] can make one — the proof field's type has a private constructor — and
+//! every repository function takes one, so an unscoped read does not compile.
+
+use std::collections::BTreeSet;
+
+use atlas_domain::{Capability, EnvironmentId, Role, WorkspaceId};
+
+use crate::identity::Actor;
+
+/// Unforgeable outside this module; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Proof(());
+
+impl Proof {
+    /// Only the authorization middleware calls this, after its checks.
+    pub(crate) fn checked() -> Self {
+        Proof(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entitlement {
+    All,
+    Only(BTreeSet<EnvironmentId>),
+}
+
+impl Entitlement {
+    pub fn allows(&self, env: &EnvironmentId) -> bool {
+        match self {
+            Entitlement::All => true,
+            Entitlement::Only(set) => set.contains(env),
+        }
+    }
+}
+
+/// A member of a workspace holding the route's capability.
+#[derive(Debug, Clone)]
+pub struct WorkspaceScope {
+    actor: Actor,
+    workspace_id: WorkspaceId,
+    role: Role,
+    entitlement: Entitlement,
+    request_id: Option<String>,
+    _proof: Proof,
+}
+
+impl WorkspaceScope {
+    pub(crate) fn new(
+        actor: Actor,
+        workspace_id: WorkspaceId,
+        role: Role,
+        entitlement: Entitlement,
+        request_id: Option<String>,
+        _proof: Proof,
+    ) -> Self {
+        Self {
+            actor,
+            workspace_id,
+            role,
+            entitlement,
+            request_id,
+            _proof,
+        }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn workspace_id(&self) -> &WorkspaceId {
+        &self.workspace_id
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn can(&self, c: Capability) -> bool {
+        self.role.can(c)
+    }
+    pub fn entitlement(&self) -> &Entitlement {
+        &self.entitlement
+    }
+    pub fn entitled_to(&self, env: &EnvironmentId) -> bool {
+        self.entitlement.allows(env)
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// The partition of workspace-owned items.
+    pub fn pk(&self) -> String {
+        ws_pk(&self.workspace_id)
+    }
+}
+
+/// A member entitled to an environment of the workspace, holding the route's capability.
+#[derive(Debug, Clone)]
+pub struct EnvScope {
+    workspace: WorkspaceScope,
+    environment_id: EnvironmentId,
+    _proof: Proof,
+}
+
+impl EnvScope {
+    pub(crate) fn new(workspace: WorkspaceScope, environment_id: EnvironmentId, _proof: Proof) -> Self {
+        Self {
+            workspace,
+            environment_id,
+            _proof,
+        }
+    }
+    pub fn workspace(&self) -> &WorkspaceScope {
+        &self.workspace
+    }
+    pub fn environment_id(&self) -> &EnvironmentId {
+        &self.environment_id
+    }
+    /// The partition of environment-owned items.
+    pub fn pk(&self) -> String {
+        env_pk(&self.workspace.workspace_id, &self.environment_id)
+    }
+}
+
+pub fn ws_pk(ws: &WorkspaceId) -> String {
+    format!("WS#{ws}")
+}
+
+pub fn env_pk(ws: &WorkspaceId, env: &EnvironmentId) -> String {
+    format!("WS#{ws}#ENV#{env}")
+}
