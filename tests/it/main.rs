@@ -6,3 +6,4 @@ mod derived;
 mod identity;
 mod lambda;
 mod local;
+mod matrix;

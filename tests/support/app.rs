@@ -100,3 +100,65 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+impl TestApp {
+    /// A bearer token for a demo user, from the stack's own issuer.
+    pub fn token(&self, email: &str) -> String {
+        let issuer = self.app().state.issuer.as_ref().expect("local mode has an issuer");
+        let user = atlas_app::identity::DEMO_USERS
+            .iter()
+            .find(|u| u.email == email)
+            .expect("a demo user");
+        issuer.issue(user, Duration::from_secs(600))
+    }
+
+    /// A request, signed in as `as_user` when given.
+    pub fn req(&self, method: reqwest::Method, path: &str, as_user: Option<&str>) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.url));
+        match as_user {
+            Some(email) => r.bearer_auth(self.token(email)),
+            None => r,
+        }
+    }
+
+    pub async fn get_as(&self, email: &str, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::GET, path, Some(email))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_as(&self, email: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.req(reqwest::Method::POST, path, Some(email))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch_as(&self, email: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.req(reqwest::Method::PATCH, path, Some(email))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete_as(&self, email: &str, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::DELETE, path, Some(email))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every item of the table, to prove a refused request changed nothing.
+    pub async fn snapshot(&self) -> Vec<atlas_store::Item> {
+        self.app().state.table.dump().await.expect("dump")
+    }
+}
+
+pub const OWNER: &str = "owner@demo.test";
+pub const MANAGER: &str = "manager@demo.test";
+pub const OPERATOR: &str = "operator@demo.test";
+pub const READONLY: &str = "readonly@demo.test";
+pub const OUTSIDER: &str = "outsider@other.test";

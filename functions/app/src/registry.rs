@@ -283,7 +283,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Accept an invitation with its token (the signed-in email must match)",
             tag: "members", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::InvitationAccept>),
-            example: None,
+            example: Some(|| json!({"token": "{invitation_token}"})),
             status: 200, body: Body::Json(schema::<api::MyMembership>),
             handler: invitations::accept,
         }),

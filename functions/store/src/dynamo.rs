@@ -337,6 +337,37 @@ impl RawTable for DynamoTable {
         }
     }
 
+    async fn dump(&self) -> Result<Vec<Item>, TableError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(map_err)?;
+            for a in page.items.unwrap_or_default() {
+                out.push(from_attrs(a)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let key = |i: &Item| {
+            (
+                i.get(PK).and_then(Value::as_str).map(str::to_owned),
+                i.get(SK).and_then(Value::as_str).map(str::to_owned),
+            )
+        };
+        out.sort_by_key(key);
+        Ok(out)
+    }
+
     async fn ping(&self) -> Result<(), TableError> {
         // A GetItem on a key no item uses: needs only the read permission every function has.
         self.get(&Key::new("SYSTEM", "PING")).await.map(|_| ())

@@ -380,6 +380,16 @@ impl RawTable for EmbeddedTable {
             .blocking(|s| s.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(io)))
             .await
     }
+
+    async fn dump(&self) -> Result<Vec<Item>, TableError> {
+        self.store.blocking(|s| s.with_conn(|c| dump(c))).await
+    }
+}
+
+fn dump(conn: &Connection) -> Result<Vec<Item>, TableError> {
+    let mut stmt = conn.prepare("SELECT body FROM items ORDER BY pk, sk").map_err(io)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(io)?;
+    rows.map(|b| parse(&b.map_err(io)?)).collect()
 }
 
 struct EmbeddedQueue {

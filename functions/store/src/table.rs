@@ -203,6 +203,9 @@ pub trait RawTable: Send + Sync + 'static {
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError>;
     /// A cheap round trip proving the table answers.
     async fn ping(&self) -> Result<(), TableError>;
+    /// Every raw item, in key order. For tests and diagnostics only: no request or step path
+    /// may scan the table.
+    async fn dump(&self) -> Result<Vec<Item>, TableError>;
 }
 
 /// The table as handlers use it: every operation of [`RawTable`], with items over DynamoDB's size
@@ -229,6 +232,11 @@ impl Table {
 
     pub async fn ping(&self) -> Result<(), TableError> {
         self.raw.ping().await
+    }
+
+    /// Every raw item, in key order: tests use it to prove a refused request changed nothing.
+    pub async fn dump(&self) -> Result<Vec<Item>, TableError> {
+        self.raw.dump().await
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {

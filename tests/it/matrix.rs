@@ -1,0 +1,211 @@
+//! The authorization matrix, generated from the route registry: every route × {anonymous,
+//! outsider, member not entitled to the environment, member without the capability, permitted
+//! member} → 401 / 404 / 404 / 403 / 2xx. A 404 must say nothing a missing record would not.
+
+use std::collections::BTreeMap;
+
+use atlas_app::registry::{Access, Route, routes};
+use atlas_domain::Role;
+use atlas_tests::app::{Mode, OUTSIDER, OWNER, TestApp, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const ROLES: [(Role, &str); 4] = [
+    (Role::Readonly, "readonly@demo.test"),
+    (Role::Operator, "operator@demo.test"),
+    (Role::Manager, "manager@demo.test"),
+    (Role::Owner, "owner@demo.test"),
+];
+
+/// Values for path parameters and body placeholders, made fresh for each route.
+async fn fixtures(app: &TestApp, env: &str) -> BTreeMap<&'static str, String> {
+    let mut f = BTreeMap::from([
+        ("ws", "ws-demo".to_owned()),
+        ("env", env.to_owned()),
+        ("user", "u-operator".to_owned()),
+    ]);
+    // An invitation for the outsider: its id for routes that name one, its token for acceptance.
+    let res = app
+        .post_as(
+            OWNER,
+            "/api/v1/workspaces/ws-demo/invitations",
+            json!({"email": OUTSIDER, "role": "readonly", "environments": "all"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "fixture invitation");
+    let created: Value = res.json().await.unwrap();
+    f.insert("invitation", created["invitation"]["id"].as_str().unwrap().to_owned());
+    f.insert("invitation_token", created["accept_token"].as_str().unwrap().to_owned());
+    f
+}
+
+fn fill(path: &str, f: &BTreeMap<&str, String>) -> String {
+    let mut p = path.to_owned();
+    for (k, v) in f {
+        p = p.replace(&format!("{{{k}}}"), v);
+    }
+    assert!(!p.contains('{'), "no fixture for a parameter of {path}");
+    p
+}
+
+fn body(r: &Route, f: &BTreeMap<&str, String>) -> Option<Value> {
+    let mut v = r.example.map(|e| e())?;
+    if let Value::Object(m) = &mut v {
+        for val in m.values_mut() {
+            if let Value::String(s) = val {
+                if let Some(k) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if let Some(x) = f.get(k) {
+                        *s = x.clone();
+                    }
+                }
+            }
+        }
+    }
+    Some(v)
+}
+
+async fn call(
+    app: &TestApp,
+    r: &Route,
+    path: &str,
+    as_user: Option<&str>,
+    f: &BTreeMap<&str, String>,
+) -> (u16, String) {
+    let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap();
+    let mut req = app.req(method, path, as_user);
+    if let Some(b) = body(r, f) {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// A 404 body with the request id removed, for comparison.
+fn normalized(body: &str) -> Value {
+    let mut v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("request_id");
+    }
+    v
+}
+
+fn assert_leaks_nothing(body: &str, reference: &Value, case: &str) {
+    assert_eq!(
+        &normalized(body),
+        reference,
+        "{case}: a 404 looks like any missing record"
+    );
+    for secret in ["Demo MSP", "Contoso", "Fabrikam", "demo.test", "u-owner", "owner"] {
+        assert!(
+            !body.contains(secret),
+            "{case}: the 404 body mentions {secret:?}: {body}"
+        );
+    }
+}
+
+async fn matrix(mode: Mode) {
+    let mut cases = 0;
+    let all = routes();
+    for r in &all {
+        let app = spawn_app(mode).await;
+        let f = fixtures(&app, "env-contoso").await;
+        let path = fill(r.path, &f);
+        let is_env = r.path.contains("{env}");
+        let reference = if !matches!(r.access, Access::Capability(_)) {
+            Value::Null
+        } else {
+            let (_, b) = call(
+                &app,
+                r,
+                &fill(
+                    r.path,
+                    &BTreeMap::from([
+                        ("ws", "ws-nothing".into()),
+                        ("env", "env-nothing".into()),
+                        ("user", "u-nobody".into()),
+                        ("invitation", "inv-nothing".into()),
+                    ]),
+                ),
+                Some(OWNER),
+                &f,
+            )
+            .await;
+            normalized(&b)
+        };
+        let name = format!("{} {}", r.method, r.path);
+        match r.access {
+            Access::Public => {
+                let (s, b) = call(&app, r, &path, None, &f).await;
+                assert_eq!(s, r.status, "{name} anonymous: {b}");
+                cases += 1;
+            }
+            Access::SignedIn => {
+                let (s, b) = call(&app, r, &path, None, &f).await;
+                assert_eq!(s, 401, "{name} anonymous: {b}");
+                let (s, b) = call(&app, r, &path, Some(OUTSIDER), &f).await;
+                assert_eq!(s, r.status, "{name} signed in: {b}");
+                cases += 2;
+            }
+            Access::Capability(cap) => {
+                assert!(
+                    r.path.contains("{ws}"),
+                    "{name}: a capability route is scoped by its workspace"
+                );
+                let (s, b) = call(&app, r, &path, None, &f).await;
+                assert_eq!(s, 401, "{name} anonymous: {b}");
+                let (s, b) = call(&app, r, &path, Some(OUTSIDER), &f).await;
+                assert_eq!(s, 404, "{name} outsider: {b}");
+                assert_leaks_nothing(&b, &reference, &format!("{name} outsider"));
+                cases += 2;
+                if is_env {
+                    let mut g = f.clone();
+                    g.insert("env", "env-fabrikam".into());
+                    let (s, b) = call(&app, r, &fill(r.path, &g), Some("readonly@demo.test"), &g).await;
+                    assert_eq!(s, 404, "{name} not entitled: {b}");
+                    assert_leaks_nothing(&b, &reference, &format!("{name} not entitled"));
+                    cases += 1;
+                }
+                if let Some((role, email)) = ROLES.iter().find(|(role, _)| !role.can(cap)) {
+                    let before = app.snapshot().await;
+                    let (s, b) = call(&app, r, &path, Some(email), &f).await;
+                    assert_eq!(s, 403, "{name} as {role} (lacks {cap}): {b}");
+                    let after = app.snapshot().await;
+                    let changed: Vec<_> = after.iter().filter(|i| !before.contains(i)).collect();
+                    assert!(
+                        changed
+                            .iter()
+                            .all(|i| i["entity"] == "audit_event" && i["outcome"] == "denied"),
+                        "{name}: a 403 changes nothing but the denial's audit event: {changed:?}"
+                    );
+                    if r.method != "GET" {
+                        assert_eq!(changed.len(), 1, "{name}: the denial is audited");
+                    }
+                    cases += 1;
+                }
+                let (role, email) = ROLES
+                    .iter()
+                    .find(|(role, _)| role.can(cap))
+                    .expect("someone holds every capability");
+                let (s, b) = call(&app, r, &path, Some(email), &f).await;
+                assert_eq!(s, r.status, "{name} as {role} (holds {cap}): {b}");
+                cases += 1;
+            }
+        }
+        app.stop().await;
+    }
+    println!(
+        "authorization matrix ({mode:?}): {} routes, {cases} cases, all as expected",
+        all.len()
+    );
+}
+
+#[tokio::test]
+async fn authorization_matrix_embedded() {
+    matrix(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn authorization_matrix_dynamodb() {
+    matrix(Mode::Aws).await;
+}
