@@ -7,3 +7,4 @@ mod identity;
 mod lambda;
 mod local;
 mod matrix;
+mod tenancy;

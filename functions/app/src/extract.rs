@@ -55,6 +55,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // "unknown field `x`, expected one of …" names the field in the message, not the path.
         let field = match msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
             Some(f) if path == "." => f.to_owned(),
+            Some(f) if path == f || path.ends_with(&format!(".{f}")) => path,
             Some(f) => format!("{path}.{f}"),
             None if path == "." => "body".to_owned(),
             None => path,
