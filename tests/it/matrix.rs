@@ -52,12 +52,11 @@ fn body(r: &Route, f: &BTreeMap<&str, String>) -> Option<Value> {
     let mut v = r.example.map(|e| e())?;
     if let Value::Object(m) = &mut v {
         for val in m.values_mut() {
-            if let Value::String(s) = val {
-                if let Some(k) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    if let Some(x) = f.get(k) {
-                        *s = x.clone();
-                    }
-                }
+            if let Value::String(s) = val
+                && let Some(k) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+                && let Some(x) = f.get(k)
+            {
+                *s = x.clone();
             }
         }
     }
