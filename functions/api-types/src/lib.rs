@@ -267,3 +267,118 @@ pub struct AuditPage {
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next: Option<String>,
 }
+
+/// `GET …/environments/{env}/provider-connection`. Credentials are never part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProviderConnection {
+    /// False until a connection is created; `status` is then `not_configured`.
+    pub configured: bool,
+    /// Canonical: `ready`, `needs_attention`, `blocked`, `expired`, `not_configured` or `unknown`.
+    pub status: String,
+    /// Why, in an operator's words.
+    pub status_reason: String,
+    /// The tenant as entered: a GUID or a verified domain.
+    pub tenant: Option<String>,
+    /// The Entra tenant GUID, once known.
+    pub tenant_id: Option<String>,
+    /// `platform` (TenantAtlas's multi-tenant app) or `dedicated` (the customer's own app registration).
+    pub app_mode: Option<String>,
+    pub client_id: Option<String>,
+    /// `created`, `consent_pending`, `consented`, `consent_failed` or `disabled`.
+    pub lifecycle: Option<String>,
+    pub consent: Option<ConsentResult>,
+    /// Whether a credential is stored, and when it was set; never the credential itself.
+    pub credential: Option<CredentialInfo>,
+    pub verification: Option<Verification>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConsentResult {
+    /// `granted`, `declined` or `error`.
+    pub outcome: String,
+    pub at_ms: i64,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CredentialInfo {
+    /// `secret`.
+    pub kind: String,
+    pub version: u32,
+    pub set_ms: i64,
+}
+
+/// The permission posture and health found by the last verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Verification {
+    pub at_ms: i64,
+    /// Whether a token could be acquired at all.
+    pub token_ok: bool,
+    pub error: Option<String>,
+    pub permissions: Vec<PermissionPosture>,
+    pub probes: Vec<FamilyProbe>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PermissionPosture {
+    pub permission: String,
+    pub granted: bool,
+    /// Features that cannot work without it.
+    pub blocks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FamilyProbe {
+    pub family: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConnectionCreate {
+    /// The tenant's GUID or one of its verified domains.
+    pub tenant: String,
+    /// Absent: TenantAtlas's own multi-tenant app. Present: the customer's app registration.
+    pub dedicated_app: Option<DedicatedApp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DedicatedApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConsentStart {
+    /// Open this in the tenant admin's browser.
+    pub consent_url: String,
+    pub expires_ms: i64,
+}
+
+/// A high-risk change: the operator types the environment's display name to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRotate {
+    pub client_secret: String,
+    pub confirm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    pub confirm: String,
+}

@@ -117,6 +117,15 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
+    // Who is calling comes first: an anonymous caller learns nothing else, not even a 400.
+    let actor = match g.access {
+        Access::Public => None,
+        _ => {
+            let a = authenticate(&g.state, &parts).await?;
+            tracing::Span::current().record("user_id", a.user_id.as_str());
+            Some(a)
+        }
+    };
     // Path ids are parsed before anything is looked up.
     let params = RawPathParams::from_request_parts(&mut parts, &())
         .await
@@ -138,11 +147,9 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     }
     check_query(&parts, g.query)?;
 
-    if g.access == Access::Public {
+    let Some(actor) = actor else {
         return Ok(Request::from_parts(parts, body));
-    }
-    let actor = authenticate(&g.state, &parts).await?;
-    tracing::Span::current().record("user_id", actor.user_id.as_str());
+    };
     let Access::Capability(capability) = g.access else {
         parts.extensions.insert(actor);
         return Ok(Request::from_parts(parts, body));

@@ -31,6 +31,44 @@ pub struct Config {
     pub seed_demo: bool,
     /// Who issues the bearer tokens the API accepts.
     pub identity: Identity,
+    pub provider: ProviderSettings,
+    /// Where operators reach the app (consent callbacks return here); defaults to the bind address.
+    pub public_url: Option<String>,
+    /// The KMS key wrapping data keys (AWS); without it a key file in the data directory does.
+    pub kms_key_id: Option<String>,
+}
+
+/// How Microsoft Graph and the sign-in service are reached, and with which platform app.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub graph_base: String,
+    pub login_base: String,
+    /// TenantAtlas's multi-tenant app registration (client id, secret), when it has one.
+    pub platform_app: Option<(String, String)>,
+    /// Local mode without a configured Graph: run the bundled simulator.
+    pub simulate: bool,
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSettings")
+            .field("graph_base", &self.graph_base)
+            .field("login_base", &self.login_base)
+            .field("platform_app", &self.platform_app.as_ref().map(|(id, _)| id))
+            .field("simulate", &self.simulate)
+            .finish()
+    }
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            graph_base: "https://graph.microsoft.com".into(),
+            login_base: "https://login.microsoftonline.com".into(),
+            platform_app: None,
+            simulate: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +148,14 @@ impl Config {
                 .unwrap_or_else(|| "web/dist".into()),
             scheduler_every,
             seed_demo: get("ATLAS_SEED_DEMO").is_none_or(|v| v != "0" && v != "false"),
+            provider: ProviderSettings {
+                simulate: get("ATLAS_GRAPH_BASE_URL").is_none() && get("ATLAS_STORAGE").is_none_or(|s| s == "embedded"),
+                graph_base: get("ATLAS_GRAPH_BASE_URL").unwrap_or_else(|| "https://graph.microsoft.com".into()),
+                login_base: get("ATLAS_LOGIN_BASE_URL").unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+                platform_app: get("ATLAS_PROVIDER_CLIENT_ID").zip(get("ATLAS_PROVIDER_CLIENT_SECRET")),
+            },
+            public_url: get("ATLAS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            kms_key_id: get("ATLAS_KMS_KEY_ID"),
             identity: match get("ATLAS_OIDC_ISSUER") {
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
@@ -142,6 +188,9 @@ impl Config {
             identity: Identity::Local {
                 audience: DEFAULT_AUDIENCE.into(),
             },
+            provider: ProviderSettings::default(),
+            public_url: None,
+            kms_key_id: None,
         }
     }
 }

@@ -134,3 +134,19 @@ impl Fields {
         }
     }
 }
+
+/// The request id the router assigned (or the caller sent), for audit events.
+pub struct RequestId(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let id = parts
+            .headers
+            .get(crate::router::REQUEST_ID)
+            .and_then(|v| v.to_str().ok());
+        // Stored in audit events: only a plain token of reasonable length is kept.
+        let ok = id.filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        Ok(RequestId(ok.map(str::to_owned)))
+    }
+}

@@ -68,6 +68,7 @@ fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router 
                 workspace_id = tracing::field::Empty,
                 environment_id = tracing::field::Empty,
                 run_id = tracing::field::Empty,
+                    user_id = tracing::field::Empty,
             )
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

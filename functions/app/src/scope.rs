@@ -1,6 +1,7 @@
 //! Scopes: proof that the caller may act in a workspace (and environment) with a capability.
-//! Only [`crate::auth`] can make one — the proof field's type has a private constructor — and
-//! every repository function takes one, so an unscoped read does not compile.
+//! Handlers cannot build one: the fields are private and the proof's constructor is crate-private,
+//! called only by the guard in [`crate::auth`]. Repository functions take a scope and derive
+//! their keys from it, so a handler that wants workspace data must first be given a scope.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +9,7 @@ use atlas_domain::{Capability, EnvironmentId, Role, WorkspaceId};
 
 use crate::identity::Actor;
 
-/// Unforgeable outside this module; see the module docs.
+/// Made only by the guard after its checks; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Proof(());
 

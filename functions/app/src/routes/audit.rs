@@ -42,7 +42,7 @@ async fn filters(state: &AppState, scope: &WorkspaceScope, q: &QueryMap) -> ApiR
     }
     Ok(Filters {
         environment: tenancy::hub_environment(state, scope, q.get("environment_id")).await?,
-        actor: q.get("actor").map(str::to_lowercase),
+        actor: q.get("actor").map(str::to_owned),
         action: q.get("action").map(str::to_owned),
         outcome,
         from_ms,

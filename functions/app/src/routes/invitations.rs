@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::audit::{self, NewEvent};
 use crate::auth::entitlement_of;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Fields, JsonBody};
+use crate::extract::{Fields, JsonBody, RequestId};
 use crate::identity::Actor;
 use crate::scope::{Entitlement, WorkspaceScope, ws_pk};
 use crate::state::AppState;
@@ -161,21 +161,26 @@ pub async fn revoke(
             s(&invite, "status")
         )));
     }
-    let changes = vec![
+    let lock_key = Key::new(scope.pk(), format!("INVITE_EMAIL#{}", s(&invite, "email")));
+    let mut changes = vec![
         TxItem::Update {
             key,
             update: Update::new().set("status", "revoked"),
             cond: Some(Cond::eq("status", "pending")),
         },
         TxItem::Delete {
-            key: Key::new(scope.pk(), format!("INVITE_EMAIL#{}", s(&invite, "email"))),
-            cond: Some(Cond::eq("invitation_id", id.as_str())),
-        },
-        TxItem::Delete {
             key: token_key(&s(&invite, "token_hash")),
             cond: None,
         },
     ];
+    // The email's lock may already belong to a newer invitation (this one expired): leave it.
+    let lock = state.table.get(&lock_key).await?;
+    if lock.as_ref().is_some_and(|l| s(l, "invitation_id") == id.as_str()) {
+        changes.push(TxItem::Delete {
+            key: lock_key,
+            cond: Some(Cond::eq("invitation_id", id.as_str())),
+        });
+    }
     let ev =
         NewEvent::success("invitation.revoke", format!("invitation/{id}")).meta(json!({"email": s(&invite, "email")}));
     audit::commit(&state, &scope, changes, ev)
@@ -191,6 +196,7 @@ pub async fn revoke(
 pub async fn accept(
     State(state): State<AppState>,
     actor: Actor,
+    RequestId(request_id): RequestId,
     JsonBody(body): JsonBody<api::InvitationAccept>,
 ) -> ApiResult<Json<api::MyMembership>> {
     if body.token.len() < 20 || body.token.len() > 100 {
@@ -258,9 +264,8 @@ pub async fn accept(
             cond: Some(Cond::Exists),
         });
     }
-    let request_id = None;
     let ev = NewEvent::success("invitation.accept", format!("invitation/{id}")).meta(json!({"role": role.as_str()}));
-    let tx = audit::with_event(&state, &ws, &actor, request_id, changes, ev);
+    let tx = audit::with_event(&state, &ws, &actor, request_id.as_deref(), changes, ev);
     state.table.transact(tx).await.map_err(|e| match audit::failed_at(&e) {
         Some(0 | 1) => ApiError::Conflict("you are already a member of this workspace".into()),
         Some(_) => ApiError::Conflict("the invitation changed meanwhile".into()),

@@ -10,9 +10,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use crate::audit::{self, NewEvent};
 use crate::auth::entitlement_of;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Fields, JsonBody, QueryMap};
+use crate::extract::{Fields, JsonBody, QueryMap, RequestId};
 use crate::identity::Actor;
 use crate::scope::{WorkspaceScope, ws_pk};
 use crate::state::AppState;
@@ -130,6 +131,7 @@ fn ws_pk_str(w: &atlas_store::Item) -> String {
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
+    RequestId(request_id): RequestId,
     JsonBody(body): JsonBody<api::WorkspaceCreate>,
 ) -> ApiResult<(StatusCode, Json<api::Workspace>)> {
     let mut f = Fields::default();
@@ -149,14 +151,13 @@ pub async fn create(
         "GSI1PK": format!("USER#{}", actor.user_id), "GSI1SK": format!("WS#{ws}"),
     }));
     let email = obj(json!({"PK": ws_pk(&ws), "SK": format!("MEMBER_EMAIL#{}", actor.email), "user_id": actor.user_id}));
-    let mut event = obj(json!({
-        "PK": ws_pk(&ws), "SK": format!("AUDIT#{}", state.ids.next_id()), "entity": "audit_event",
-        "at_ms": now, "workspace_id": ws.as_str(), "actor_id": actor.user_id, "actor_email": actor.email,
-        "action": "workspace.create", "target": format!("workspace/{ws}"), "outcome": "success",
-        "metadata": {"name": name.as_str()},
-    }));
-    let id = s(&event, "SK").trim_start_matches("AUDIT#").to_owned();
-    event.insert("id".into(), json!(id));
+    let event = audit::item(
+        &state,
+        &ws,
+        &actor,
+        request_id.as_deref(),
+        NewEvent::success("workspace.create", format!("workspace/{ws}")).meta(json!({"name": name.as_str()})),
+    );
     let tx = vec![
         TxItem::Put {
             item: workspace.clone(),

@@ -1,0 +1,157 @@
+//! The admin-consent `state`: signed (HMAC-SHA-256), bound to workspace, environment and
+//! initiator, expiring after 15 minutes, and single-use through a conditional write. The
+//! callback trusts nothing else in the query string: Microsoft's own `tenant` can be forged.
+
+use atlas_domain::{EnvironmentId, WorkspaceId};
+use atlas_store::{Cond, Key, TableError, Update};
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::secrets::{Sealed, SecretBox};
+use crate::state::AppState;
+
+pub const VALID_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateClaims {
+    /// A random nonce: the key of the single-use record.
+    pub n: String,
+    pub ws: String,
+    pub env: String,
+    /// The initiating user's id.
+    pub by: String,
+    pub exp_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("the consent state is not one we issued")]
+    Forged,
+    #[error("the consent state expired")]
+    Expired(StateClaims),
+    #[error("the consent state was already used")]
+    Replayed(StateClaims),
+}
+
+/// The HMAC key, made once, kept sealed in the table so every function shares it.
+async fn key(state: &AppState, secrets: &SecretBox) -> Result<hmac::Key, ApiError> {
+    let k = Key::new("SYSTEM", "CONSENT_STATE_KEY");
+    const CONTEXT: &str = "system/consent-state-key";
+    let load = |item: atlas_store::Item| -> Option<Sealed> { serde_json::from_value(item.get("sealed")?.clone()).ok() };
+    if let Some(sealed) = state.table.get(&k).await?.and_then(load) {
+        let raw = secrets.open(CONTEXT, &sealed).await.map_err(ApiError::internal)?;
+        return Ok(hmac::Key::new(hmac::HMAC_SHA256, raw.expose()));
+    }
+    let mut fresh = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| ApiError::internal("no randomness"))?;
+    let sealed = secrets.seal(CONTEXT, &fresh).await.map_err(ApiError::internal)?;
+    let item = json!({"PK": "SYSTEM", "SK": "CONSENT_STATE_KEY", "entity": "signing_key", "sealed": sealed});
+    match state
+        .table
+        .put(item.as_object().cloned().unwrap_or_default(), Some(Cond::NotExists))
+        .await
+    {
+        Ok(()) => Ok(hmac::Key::new(hmac::HMAC_SHA256, &fresh)),
+        // Another process made it first: use theirs.
+        Err(TableError::ConditionFailed) => Box::pin(key(state, secrets)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn nonce_key(n: &str) -> Key {
+    Key::new(format!("CONSENT#{n}"), "CONSENT")
+}
+
+/// Issues a state for an initiator, and records it as unused.
+pub async fn issue(
+    state: &AppState,
+    secrets: &SecretBox,
+    ws: &WorkspaceId,
+    env: &EnvironmentId,
+    by: &str,
+) -> Result<(String, i64), ApiError> {
+    let mut raw = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
+    let exp_ms = state.clock.now_millis() + VALID_MS;
+    let claims = StateClaims {
+        n: B64.encode(raw),
+        ws: ws.to_string(),
+        env: env.to_string(),
+        by: by.to_owned(),
+        exp_ms,
+    };
+    let payload = serde_json::to_vec(&claims).map_err(ApiError::internal)?;
+    let tag = hmac::sign(&key(state, secrets).await?, &payload);
+    let item = json!({
+        "PK": format!("CONSENT#{}", claims.n), "SK": "CONSENT", "entity": "consent_state",
+        "workspace_id": claims.ws, "environment_id": claims.env, "initiator": by, "exp_ms": exp_ms,
+        "used": false, "ttl": exp_ms / 1000 + 86_400,
+    });
+    state
+        .table
+        .put(item.as_object().cloned().unwrap_or_default(), Some(Cond::NotExists))
+        .await?;
+    Ok((format!("{}.{}", B64.encode(&payload), B64.encode(tag.as_ref())), exp_ms))
+}
+
+/// Checks the signature and expiry; does not consume.
+pub async fn verify(
+    state: &AppState,
+    secrets: &SecretBox,
+    token: &str,
+) -> Result<Result<StateClaims, StateError>, ApiError> {
+    let Some((p, t)) = token.split_once('.') else {
+        return Ok(Err(StateError::Forged));
+    };
+    let (Ok(payload), Ok(tag)) = (B64.decode(p), B64.decode(t)) else {
+        return Ok(Err(StateError::Forged));
+    };
+    if hmac::verify(&key(state, secrets).await?, &payload, &tag).is_err() {
+        return Ok(Err(StateError::Forged));
+    }
+    let Ok(claims) = serde_json::from_slice::<StateClaims>(&payload) else {
+        return Ok(Err(StateError::Forged));
+    };
+    if claims.exp_ms <= state.clock.now_millis() {
+        return Ok(Err(StateError::Expired(claims)));
+    }
+    Ok(Ok(claims))
+}
+
+/// Marks the state used, recording what the callback said (`fingerprint`). A repeat of the very
+/// same callback is recognised (`Ok(false)`): the browser may reload; anything else is a replay.
+pub async fn consume(
+    state: &AppState,
+    claims: &StateClaims,
+    fingerprint: &str,
+) -> Result<Result<bool, StateError>, ApiError> {
+    let upd = Update::new()
+        .set("used", true)
+        .set("fingerprint", fingerprint)
+        .set("used_ms", state.clock.now_millis());
+    match state
+        .table
+        .update(
+            &nonce_key(&claims.n),
+            &upd,
+            Some(Cond::And(vec![Cond::Exists, Cond::eq("used", false)])),
+        )
+        .await
+    {
+        Ok(_) => Ok(Ok(true)),
+        Err(TableError::ConditionFailed) => {
+            let rec = state.table.get(&nonce_key(&claims.n)).await?;
+            let same = rec.as_ref().and_then(|r| r.get("fingerprint")).and_then(|f| f.as_str()) == Some(fingerprint);
+            Ok(if same {
+                Ok(false)
+            } else {
+                Err(StateError::Replayed(claims.clone()))
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}

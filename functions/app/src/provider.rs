@@ -1,0 +1,175 @@
+//! Provider connections: how an environment's Microsoft Graph is reached. One per environment,
+//! in its partition. The stored credential is sealed (see `secrets`) and never leaves the
+//! server; the status shown is in the canonical vocabulary, computed from lifecycle, consent
+//! and the last verification with its freshness.
+
+use atlas_api_types as api;
+use atlas_domain::Status;
+use atlas_store::{Item, Key};
+use serde_json::Value;
+
+use crate::scope::EnvScope;
+use crate::tenancy::{n, s};
+
+/// A verification older than this makes a Ready connection Needs attention.
+pub const FRESH_MS: i64 = 24 * 3_600_000;
+
+pub fn key(scope: &EnvScope) -> Key {
+    Key::new(scope.pk(), "PROVIDER")
+}
+
+pub fn credential_context(scope: &EnvScope) -> String {
+    format!(
+        "provider-credential/{}/{}",
+        scope.workspace().workspace_id(),
+        scope.environment_id()
+    )
+}
+
+fn opt(i: &Item, k: &str) -> Option<String> {
+    i.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The canonical status and its reason.
+pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
+    let Some(c) = conn else {
+        return (
+            Status::NotConfigured,
+            "No provider connection yet: create one, then grant admin consent.".into(),
+        );
+    };
+    let consent_error = || {
+        c.get("consent")
+            .and_then(|x| x.get("error_description").or(x.get("error")))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    match s(c, "lifecycle").as_str() {
+        "disabled" => return (Status::Blocked, "Disabled by an operator; Graph is not called.".into()),
+        "created" | "consent_pending" => {
+            return (
+                Status::NotConfigured,
+                "Waiting for a tenant administrator to grant admin consent.".into(),
+            );
+        }
+        "consent_failed" => {
+            let e = consent_error();
+            let why = if e.is_empty() {
+                "Admin consent was declined.".to_owned()
+            } else {
+                format!("Admin consent failed: {e}")
+            };
+            return (Status::NeedsAttention, why);
+        }
+        _ => {}
+    }
+    let Some(v) = c.get("verification").and_then(Value::as_object) else {
+        return (Status::Unknown, "Consent granted; not verified yet.".into());
+    };
+    let at = v.get("at_ms").and_then(Value::as_i64).unwrap_or(0);
+    if !v.get("token_ok").and_then(Value::as_bool).unwrap_or(false) {
+        let err = v.get("error").and_then(Value::as_str).unwrap_or("no token");
+        let expired = err.contains("expired") || err.contains("AADSTS7000222");
+        return if expired {
+            (Status::Expired, format!("The credential has expired: {err}"))
+        } else {
+            (Status::Blocked, format!("Could not sign in to the tenant: {err}"))
+        };
+    }
+    let missing: Vec<String> = v
+        .get("permissions")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| p.get("granted") == Some(&Value::Bool(false)))
+                .filter_map(|p| p.get("permission").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        return (
+            Status::NeedsAttention,
+            format!("Missing permissions: {}.", missing.join(", ")),
+        );
+    }
+    let failed: Vec<String> = v
+        .get("probes")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| p.get("ok") == Some(&Value::Bool(false)))
+                .filter_map(|p| p.get("family").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !failed.is_empty() {
+        return (
+            Status::NeedsAttention,
+            format!("Reads failed for: {}.", failed.join(", ")),
+        );
+    }
+    if now_ms - at > FRESH_MS {
+        return (
+            Status::NeedsAttention,
+            "Last verified more than 24 hours ago; verify again.".into(),
+        );
+    }
+    (
+        Status::Ready,
+        "Verified: every required permission is granted and every family answered.".into(),
+    )
+}
+
+pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
+    let (st, reason) = status(conn, now_ms);
+    let Some(c) = conn else {
+        return api::ProviderConnection {
+            configured: false,
+            status: st.as_str().into(),
+            status_reason: reason,
+            tenant: None,
+            tenant_id: None,
+            app_mode: None,
+            client_id: None,
+            lifecycle: None,
+            consent: None,
+            credential: None,
+            verification: None,
+        };
+    };
+    api::ProviderConnection {
+        configured: true,
+        status: st.as_str().into(),
+        status_reason: reason,
+        tenant: opt(c, "tenant"),
+        tenant_id: opt(c, "tenant_id"),
+        app_mode: opt(c, "app_mode"),
+        client_id: opt(c, "client_id"),
+        lifecycle: opt(c, "lifecycle"),
+        consent: c.get("consent").and_then(Value::as_object).map(|x| api::ConsentResult {
+            outcome: x.get("outcome").and_then(Value::as_str).unwrap_or_default().into(),
+            at_ms: x.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
+            error: x.get("error").and_then(Value::as_str).map(str::to_owned),
+            error_description: x.get("error_description").and_then(Value::as_str).map(str::to_owned),
+        }),
+        // Only the metadata: the sealed bytes stay in the table.
+        credential: c
+            .get("credential")
+            .and_then(Value::as_object)
+            .map(|x| api::CredentialInfo {
+                kind: x.get("kind").and_then(Value::as_str).unwrap_or_default().into(),
+                version: x.get("version").and_then(Value::as_u64).unwrap_or_default() as u32,
+                set_ms: x.get("set_ms").and_then(Value::as_i64).unwrap_or_default(),
+            }),
+        verification: c
+            .get("verification")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok()),
+    }
+}
+
+/// The stored record's version, for optimistic writes.
+pub fn version(c: &Item) -> i64 {
+    n(c, "version")
+}

@@ -1,0 +1,148 @@
+//! The public value types: configuration, tenant and app specs, stats.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::Faults;
+use crate::families::ALL_ROLES;
+
+/// Simulator configuration. `Default` binds 127.0.0.1:0 with no tenants.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seeds tenant ids, content and fault decisions.
+    pub seed: u64,
+    pub bind: SocketAddr,
+    /// Tenants created at start (each with `policies_per_family` objects per family).
+    pub tenants: usize,
+    pub policies_per_family: usize,
+    /// `expires_in` of access tokens (Entra: 3599 s).
+    pub token_lifetime: Duration,
+    /// Overrides every family's default page size (settings catalog's 25 included); `$top` still wins.
+    pub page_size: Option<usize>,
+    /// `$batch` answers in a seeded, shuffled order, as Graph may ("in any order").
+    pub shuffle_batch_responses: bool,
+    /// Roles granted by admin consent with `.default` when the app registration lists none.
+    pub default_roles: Vec<String>,
+    /// Faults given to every tenant created at start (the binary's `--throttle`).
+    pub initial_faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tenants: 0,
+            policies_per_family: 5,
+            token_lifetime: Duration::from_secs(3599),
+            page_size: None,
+            shuffle_batch_responses: true,
+            default_roles: ALL_ROLES.iter().map(|r| r.to_string()).collect(),
+            initial_faults: Faults::default(),
+        }
+    }
+}
+
+/// What `/adminconsent` does for a tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "behavior", rename_all = "snake_case")]
+pub enum ConsentBehavior {
+    /// Redirect with `admin_consent=True` and grant the roles.
+    #[default]
+    Grant,
+    /// Redirect with `admin_consent=False`; nothing is granted.
+    Decline,
+    /// Redirect with `error` and `error_description` (v2 also carries `admin_consent=True`, as the docs show).
+    Error { error: String, error_description: String },
+}
+
+impl ConsentBehavior {
+    /// The admin cancelled: `access_denied` with AADSTS65004.
+    pub fn access_denied() -> Self {
+        ConsentBehavior::Error {
+            error: "access_denied".into(),
+            error_description: "AADSTS65004: User declined to consent to access the app.".into(),
+        }
+    }
+}
+
+/// A tenant to create. Every field is optional; `Default` derives everything from the seed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSpec {
+    /// Tenant id (GUID).
+    pub id: Option<String>,
+    pub display_name: Option<String>,
+    /// Verified domains; `<name>.onmicrosoft.com` is added when missing.
+    pub domains: Vec<String>,
+    /// Seeded objects per family (default: `SimConfig::policies_per_family`).
+    pub policies_per_family: Option<usize>,
+    pub seed: Option<u64>,
+    pub consent: ConsentBehavior,
+}
+
+/// A created tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub id: String,
+    pub display_name: String,
+    /// Verified domains; the first is the default, the last the initial `*.onmicrosoft.com` one.
+    pub domains: Vec<String>,
+}
+
+/// A (multi-tenant) app registration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSpec {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub display_name: Option<String>,
+    /// Allowed `redirect_uri`s for admin consent; empty allows any.
+    pub redirect_uris: Vec<String>,
+    /// "Required permissions" granted by consent with `.default`; empty uses `SimConfig::default_roles`.
+    pub required_roles: Vec<String>,
+    /// Base64 DER RSA public key (SPKI or PKCS#1) of the certificate; when set, client assertions must be
+    /// signed with it (RS256 or PS256).
+    pub public_key: Option<String>,
+}
+
+/// Counters for one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Graph requests (batch items included) by `"METHOD route"`, e.g.
+    /// `"GET deviceManagement/configurationPolicies/{id}/settings"` or `"POST $batch"`.
+    pub requests: BTreeMap<String, u64>,
+    pub graph_requests: u64,
+    pub batch_requests: u64,
+    pub token_requests: u64,
+    /// Answered 429 (fault or rate limit).
+    pub throttled: u64,
+    /// Answered with an injected 5xx.
+    pub server_errors: u64,
+    /// Objects per family (`configurationPolicies`, `groups`, …).
+    pub objects: BTreeMap<String, usize>,
+    /// Assignments per family.
+    pub assignments: BTreeMap<String, usize>,
+}
+
+impl Stats {
+    /// Requests with this method whose route contains the family path segment (e.g. `"configurationPolicies"`).
+    pub fn count(&self, method: &str, family: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(k, _)| {
+                k.split_once(' ').is_some_and(|(m, route)| {
+                    m.eq_ignore_ascii_case(method) && route.split('/').any(|s| s.eq_ignore_ascii_case(family))
+                })
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn objects_of(&self, family: &str) -> usize {
+        self.objects.get(family).copied().unwrap_or(0)
+    }
+}

@@ -1,0 +1,283 @@
+//! Per-tenant fault injection. Fraction-based decisions hash (seed, tenant, kind, method, url, attempt number),
+//! so a given request sequence fails the same way on every run, whatever the interleaving, and a retry of the
+//! same request gets a fresh draw.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{hash_parts, unit};
+
+/// Faults for one tenant. `Default` is "no faults". Also the JSON body of `PUT /_sim/tenants/{tenant}/faults`
+/// (snake_case fields, all optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// 429 on every Nth request and/or a fraction of requests (batch items count one by one).
+    pub throttle: Option<Throttle>,
+    /// A real sliding-window limiter, like Intune's published per-tenant limits.
+    pub rate_limit: Option<RateLimit>,
+    /// 5xx on top-level Graph requests (including the outer `$batch` request).
+    pub server_errors: Option<ServerErrors>,
+    /// 5xx on individual `$batch` items (the outer batch still answers 200).
+    pub batch_item_errors: Option<ServerErrors>,
+    /// Slow responses. The operation runs first, then the response waits: a client that times out and
+    /// retries a POST creates a duplicate, as it would against Graph.
+    pub delay: Option<Delay>,
+    /// Broken paging on every paged list of the tenant.
+    pub paging: Option<PagingFault>,
+    /// Token endpoint: 401 `invalid_client` (AADSTS7000229); Graph: 401 for every token of the tenant.
+    /// Unlike [`crate::SimHandle::revoke`] this leaves the grant in place, so clearing the fault restores it.
+    pub consent_revoked: bool,
+    /// Family names (`configurationPolicies`, `groups`, …) answered with 403 whatever the token's roles.
+    pub forbidden_families: Vec<String>,
+    /// Multi Admin Approval (graph-brief §4.3) on Intune writes: 400 without `x-msft-approval-justification`,
+    /// 403 `ApprovalRequired` with `x-msft-approval-code` with it.
+    pub approval_required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Throttle {
+    /// Every Nth request (counted per tenant, from the time the fault was set) gets a 429.
+    pub every_nth: Option<u64>,
+    /// Fraction of requests (0.0–1.0) that get a 429, decided deterministically from the seed.
+    pub fraction: f64,
+    /// `Retry-After` in seconds: integers are sent as `2`, others as `2.128`. `None`: no header.
+    pub retry_after: Option<f64>,
+    /// Only POST/PUT/PATCH/DELETE are throttled ("writes can be throttled while reads still pass").
+    pub writes_only: bool,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle { every_nth: None, fraction: 0.0, retry_after: Some(1.0), writes_only: false }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimit {
+    pub window_ms: u64,
+    /// Requests of any kind per window.
+    pub max_requests: u32,
+    /// Writes per window.
+    pub max_writes: u32,
+    /// Send `Retry-After` with millisecond precision (`1.234`) instead of whole seconds (rounded up).
+    pub fractional_retry_after: bool,
+}
+
+impl Default for RateLimit {
+    /// Intune's per-tenant limits: 2000 requests and 200 writes per 20 s.
+    fn default() -> Self {
+        RateLimit { window_ms: 20_000, max_requests: 2000, max_writes: 200, fractional_retry_after: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerErrors {
+    pub every_nth: Option<u64>,
+    pub fraction: f64,
+    /// Statuses to use, cycled through (500, 502, 503, 504).
+    pub statuses: Vec<u16>,
+    /// `Retry-After` on 503 answers.
+    pub retry_after: Option<f64>,
+}
+
+impl Default for ServerErrors {
+    fn default() -> Self {
+        ServerErrors { every_nth: None, fraction: 0.0, statuses: vec![503], retry_after: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Delay {
+    pub ms: u64,
+    /// Fraction of requests delayed (1.0: all).
+    pub fraction: f64,
+    /// Also delay the token endpoint.
+    pub token_endpoint: bool,
+}
+
+impl Default for Delay {
+    fn default() -> Self {
+        Delay { ms: 0, fraction: 1.0, token_endpoint: false }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagingFault {
+    /// The first page carries an `@odata.nextLink` whose skip token is dead: following it returns 404.
+    DeadNextLink,
+    /// The first page has no `@odata.nextLink` although more items exist (`@odata.count` still tells the truth).
+    MissingNextLink,
+}
+
+impl Faults {
+    /// 429 on every `n`th request with the given `Retry-After`.
+    pub fn throttle_every(n: u64, retry_after: Option<f64>) -> Self {
+        Faults { throttle: Some(Throttle { every_nth: Some(n), retry_after, ..Throttle::default() }), ..Faults::default() }
+    }
+
+    /// 429 on a fraction of requests with the given `Retry-After`.
+    pub fn throttle_fraction(fraction: f64, retry_after: Option<f64>) -> Self {
+        Faults { throttle: Some(Throttle { fraction, retry_after, ..Throttle::default() }), ..Faults::default() }
+    }
+}
+
+/// What the fault layer decided for one request.
+#[derive(Debug)]
+pub(crate) enum Injected {
+    Throttled { retry_after: Option<String> },
+    ServerError { status: u16, retry_after: Option<String> },
+}
+
+/// Mutable bookkeeping behind the faults.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    throttle_count: u64,
+    error_count: u64,
+    item_error_count: u64,
+    attempts: HashMap<String, u64>,
+    window: VecDeque<(Instant, bool)>,
+}
+
+impl FaultState {
+    pub(crate) fn reset(&mut self) {
+        *self = FaultState::default();
+    }
+}
+
+pub(crate) fn format_retry_after(secs: f64) -> String {
+    if secs.fract() == 0.0 { format!("{}", secs as u64) } else { format!("{secs:.3}") }
+}
+
+pub(crate) struct Draw<'a> {
+    pub seed: u64,
+    pub tenant: &'a str,
+    pub method: &'a str,
+    pub url: &'a str,
+    pub is_write: bool,
+    pub batch_item: bool,
+}
+
+impl Faults {
+    /// Throttling and 5xx decisions for one Graph request (or batch item). Call once per request.
+    pub(crate) fn decide(&self, st: &mut FaultState, d: &Draw<'_>) -> Option<Injected> {
+        let key = format!("{} {}", d.method, d.url);
+        let attempt = {
+            let n = st.attempts.entry(key).or_insert(0);
+            *n += 1;
+            n.to_string()
+        };
+        let draw = |kind: &str| unit(hash_parts(d.seed, &[d.tenant, kind, d.method, d.url, &attempt]));
+
+        if let Some(t) = &self.throttle
+            && (!t.writes_only || d.is_write)
+        {
+            st.throttle_count += 1;
+            let nth = t.every_nth.is_some_and(|n| n > 0 && st.throttle_count.is_multiple_of(n));
+            if nth || (t.fraction > 0.0 && draw("throttle") < t.fraction) {
+                return Some(Injected::Throttled { retry_after: t.retry_after.map(format_retry_after) });
+            }
+        }
+        if let Some(r) = &self.rate_limit
+            && let Some(wait) = rate_limited(st, r, d.is_write)
+        {
+            let secs = wait.as_secs_f64();
+            let v = if r.fractional_retry_after { format!("{:.3}", secs.max(0.001)) } else { format!("{}", secs.ceil().max(1.0)) };
+            return Some(Injected::Throttled { retry_after: Some(v) });
+        }
+        let (errors, counter, kind) = if d.batch_item {
+            (&self.batch_item_errors, &mut st.item_error_count, "item-error")
+        } else {
+            (&self.server_errors, &mut st.error_count, "error")
+        };
+        if let Some(e) = errors {
+            *counter += 1;
+            let nth = e.every_nth.is_some_and(|n| n > 0 && counter.is_multiple_of(n));
+            if nth || (e.fraction > 0.0 && draw(kind) < e.fraction) {
+                let statuses = if e.statuses.is_empty() { &[503][..] } else { &e.statuses[..] };
+                let status = statuses[(*counter as usize) % statuses.len()];
+                let retry_after = if status == 503 { e.retry_after.map(format_retry_after) } else { None };
+                return Some(Injected::ServerError { status, retry_after });
+            }
+        }
+        None
+    }
+
+    /// The delay for one request, if any.
+    pub(crate) fn delay_for(&self, d: &Draw<'_>, token_endpoint: bool) -> Option<Duration> {
+        let delay = self.delay.as_ref()?;
+        if delay.ms == 0 || (token_endpoint && !delay.token_endpoint) {
+            return None;
+        }
+        let hit =
+            delay.fraction >= 1.0 || unit(hash_parts(d.seed, &[d.tenant, "delay", d.method, d.url])) < delay.fraction;
+        hit.then(|| Duration::from_millis(delay.ms))
+    }
+
+    pub(crate) fn forbids(&self, family: &str) -> bool {
+        self.forbidden_families.iter().any(|f| f.eq_ignore_ascii_case(family))
+    }
+}
+
+fn rate_limited(st: &mut FaultState, r: &RateLimit, is_write: bool) -> Option<Duration> {
+    let now = Instant::now();
+    let window = Duration::from_millis(r.window_ms);
+    while st.window.front().is_some_and(|(t, _)| now.duration_since(*t) >= window) {
+        st.window.pop_front();
+    }
+    let all = st.window.len();
+    let writes = st.window.iter().filter(|(_, w)| *w).count();
+    let oldest = |only_writes: bool| {
+        st.window.iter().find(|(_, w)| !only_writes || *w).map(|(t, _)| window.saturating_sub(now.duration_since(*t)))
+    };
+    if all >= r.max_requests as usize {
+        return oldest(false);
+    }
+    if is_write && writes >= r.max_writes as usize {
+        return oldest(true);
+    }
+    st.window.push_back((now, is_write));
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw<'a>(url: &'a str) -> Draw<'a> {
+        Draw { seed: 1, tenant: "t", method: "GET", url, is_write: false, batch_item: false }
+    }
+
+    #[test]
+    fn every_nth_throttles_deterministically() {
+        let f = Faults::throttle_every(3, Some(2.128));
+        let mut st = FaultState::default();
+        let hits: Vec<bool> = (0..6).map(|_| f.decide(&mut st, &draw("/x")).is_some()).collect();
+        assert_eq!(hits, [false, false, true, false, false, true]);
+    }
+
+    #[test]
+    fn fraction_is_reproducible_and_roughly_right() {
+        let f = Faults::throttle_fraction(0.3, None);
+        let run = || {
+            let mut st = FaultState::default();
+            (0..1000).filter(|i| f.decide(&mut st, &draw(&format!("/x/{i}"))).is_some()).count()
+        };
+        let n = run();
+        assert_eq!(n, run());
+        assert!((200..400).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn retry_after_formats() {
+        assert_eq!(format_retry_after(2.0), "2");
+        assert_eq!(format_retry_after(2.128), "2.128");
+    }
+}

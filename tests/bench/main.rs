@@ -1,0 +1,180 @@
+//! `cargo xtask bench`: latency and throughput of the embedded store and queue, and of the HTTP
+//! API through the whole local stack (token check, scope guard, table reads), on loopback.
+//! Prints figures; asserts nothing. Counts are bounded so a run takes seconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atlas_store::embedded::EmbeddedStore;
+use atlas_store::{Cond, Key, OutMessage, Query, QueueSpec, SystemClock, Table, TxItem};
+use atlas_tests::TempDir;
+use atlas_tests::app::{Mode, OWNER, spawn_app};
+use serde_json::json;
+
+fn summary(name: &str, mut samples: Vec<Duration>, total: Duration) {
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    let n = samples.len();
+    println!(
+        "| {name} | {n} | {:.0}/s | {:.3} ms | {:.3} ms | {:.3} ms |",
+        n as f64 / total.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        samples[n - 1].as_secs_f64() * 1e3,
+    );
+}
+
+async fn timed<F, Fut>(name: &str, n: usize, mut f: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        samples.push(t.elapsed());
+    }
+    summary(name, samples, start.elapsed());
+}
+
+fn item(i: usize) -> atlas_store::Item {
+    json!({"PK": "WS#bench", "SK": format!("ITEM#{i:06}"), "entity": "bench", "n": i, "payload": "x".repeat(512)})
+        .as_object()
+        .cloned()
+        .unwrap()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    println!("| operation | count | throughput | p50 | p99 | max |");
+    println!("|---|---|---|---|---|---|");
+    let dir = TempDir::new();
+    let store = EmbeddedStore::open(&dir.0.join("bench.db"), Arc::new(SystemClock)).unwrap();
+    let t = Table::new(store.table());
+    timed("embedded: conditional put (512 B)", 2_000, |i| {
+        let t = t.clone();
+        async move { t.put(item(i), Some(Cond::NotExists)).await.unwrap() }
+    })
+    .await;
+    timed("embedded: get", 2_000, |i| {
+        let t = t.clone();
+        async move {
+            t.get(&Key::new("WS#bench", format!("ITEM#{i:06}")))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    })
+    .await;
+    timed("embedded: query page of 100", 200, |i| {
+        let t = t.clone();
+        async move {
+            let q = Query::partition("WS#bench")
+                .sk(atlas_store::SkCond::Ge(format!("ITEM#{:06}", (i * 7) % 1_900)))
+                .limit(100);
+            assert_eq!(t.query(&q).await.unwrap().items.len(), 100);
+        }
+    })
+    .await;
+    timed("embedded: transaction of 25 puts", 100, |i| {
+        let t = t.clone();
+        async move {
+            let tx = (0..25)
+                .map(|j| TxItem::Put {
+                    item: item(100_000 + i * 25 + j),
+                    cond: Some(Cond::NotExists),
+                })
+                .collect();
+            t.transact(tx).await.unwrap();
+        }
+    })
+    .await;
+    let big = json!({"PK": "WS#bench", "SK": "BIG", "payload": "{\"omaSetting\":\"value\"}".repeat(50_000)})
+        .as_object()
+        .cloned()
+        .unwrap();
+    timed("embedded: put+get 1.1 MB item (packed)", 20, |_| {
+        let (t, big) = (t.clone(), big.clone());
+        async move {
+            t.put(big, None).await.unwrap();
+            t.get(&Key::new("WS#bench", "BIG")).await.unwrap().unwrap();
+        }
+    })
+    .await;
+
+    let (spec, _) = QueueSpec::with_dlq("bench", 5);
+    let q = store.queue(&spec).unwrap();
+    timed("embedded queue: send batch of 10", 100, |i| {
+        let q = q.clone();
+        async move {
+            let msgs = (0..10)
+                .map(|j| OutMessage::new(format!("{{\"n\":{}}}", i * 10 + j)))
+                .collect();
+            q.send_batch(msgs).await.unwrap();
+        }
+    })
+    .await;
+    timed("embedded queue: receive 10 + delete each", 100, |_| {
+        let q = q.clone();
+        async move {
+            let got = q.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+            for m in got {
+                q.delete(&m.receipt).await.unwrap();
+            }
+        }
+    })
+    .await;
+
+    let app = spawn_app(Mode::Embedded).await;
+    let token = app.token(OWNER);
+    let client = reqwest::Client::new();
+    timed("http: GET /api/health", 1_000, |_| {
+        let (c, url) = (client.clone(), format!("{}/api/health", app.url));
+        async move {
+            assert_eq!(c.get(url).send().await.unwrap().status(), 200);
+        }
+    })
+    .await;
+    timed("http: GET environments (JWT + scope + query)", 1_000, |_| {
+        let (c, url, tok) = (
+            client.clone(),
+            format!("{}/api/v1/workspaces/ws-demo/environments", app.url),
+            token.clone(),
+        );
+        async move {
+            assert_eq!(c.get(url).bearer_auth(tok).send().await.unwrap().status(), 200);
+        }
+    })
+    .await;
+    timed("http: POST invitation (validate + 7-item transaction)", 300, |i| {
+        let (c, url, tok) = (
+            client.clone(),
+            format!("{}/api/v1/workspaces/ws-demo/invitations", app.url),
+            token.clone(),
+        );
+        async move {
+            let body = json!({"email": format!("b{i}@bench.test"), "role": "readonly", "environments": "all"});
+            assert_eq!(
+                c.post(url).bearer_auth(tok).json(&body).send().await.unwrap().status(),
+                201
+            );
+        }
+    })
+    .await;
+    app.stop().await;
+    println!();
+    println!("peak RSS of the bench process: {} MiB", rss_kib() / 1024);
+}
