@@ -17,8 +17,9 @@ const ROLES: [(Role, &str); 4] = [
     (Role::Owner, "owner@demo.test"),
 ];
 
-/// Values for path parameters and body placeholders, made fresh for each route.
-async fn fixtures(app: &TestApp, env: &str) -> BTreeMap<&'static str, String> {
+/// Values for path parameters and body placeholders, made fresh for each route. Sub-resources
+/// of the provider connection (and its consent callback) get a connection to act on.
+async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str, String> {
     let mut f = BTreeMap::from([
         ("ws", "ws-demo".to_owned()),
         ("env", env.to_owned()),
@@ -36,7 +37,35 @@ async fn fixtures(app: &TestApp, env: &str) -> BTreeMap<&'static str, String> {
     let created: Value = res.json().await.unwrap();
     f.insert("invitation", created["invitation"]["id"].as_str().unwrap().to_owned());
     f.insert("invitation_token", created["accept_token"].as_str().unwrap().to_owned());
+    f.insert("tenant_id", "11111111-1111-4111-8111-111111111111".to_owned());
+    if r.path.contains("/provider-connection/") || r.path.contains("/provider/") {
+        let conn = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection";
+        let body = json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": "fixture-secret-value"}});
+        assert_eq!(app.post_as(OWNER, conn, body).await.status(), 201, "fixture connection");
+        let res = app.post_as(OWNER, &format!("{conn}/consent"), json!({})).await;
+        assert_eq!(res.status(), 200, "fixture consent");
+        let url: Value = res.json().await.unwrap();
+        let url = url["consent_url"].as_str().unwrap().to_owned();
+        let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+        f.insert("consent_state", percent_decode(state));
+    }
     f
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() + 1 {
+            out.push(u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 fn fill(path: &str, f: &BTreeMap<&str, String>) -> String {
@@ -73,7 +102,17 @@ async fn call(
     let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap();
     let mut req = app.req(method, path, as_user);
     if let Some(b) = body(r, f) {
-        req = req.json(&b);
+        if r.method == "GET" {
+            let pairs: Vec<(String, String)> = b
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect();
+            req = req.query(&pairs);
+        } else {
+            req = req.json(&b);
+        }
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
@@ -108,7 +147,7 @@ async fn matrix(mode: Mode) {
     let all = routes();
     for r in &all {
         let app = spawn_app(mode).await;
-        let f = fixtures(&app, "env-contoso").await;
+        let f = fixtures(&app, "env-contoso", r).await;
         let path = fill(r.path, &f);
         let is_env = r.path.contains("{env}");
         let reference = if !matches!(r.access, Access::Capability(_)) {

@@ -49,7 +49,10 @@ pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
     let app = local::start(config.clone()).await.expect("the local stack starts");
     TestApp {
         url: app.url(),
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         dir,
         config,
         app: Some(app),

@@ -43,6 +43,8 @@ pub struct FunctionSpec {
     pub kind: Kind,
     pub table: TableAccess,
     pub sends: Vec<String>,
+    /// Seals or opens secrets: may use the KMS key.
+    pub secrets: bool,
 }
 
 pub enum Kind {
@@ -64,6 +66,7 @@ pub fn functions() -> Vec<FunctionSpec> {
             },
             table: r.table,
             sends: r.sends.iter().map(|s| s.to_string()).collect(),
+            secrets: crate::registry::USES_SECRETS.contains(&r.function),
         })
         .collect();
     out.extend(steps::steps().iter().map(|s| FunctionSpec {
@@ -73,6 +76,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         },
         table: s.table,
         sends: Vec::new(),
+        secrets: crate::registry::USES_SECRETS.contains(&s.function),
     }));
     out.push(FunctionSpec {
         name: scheduler::FUNCTION.to_owned(),
@@ -81,6 +85,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         },
         table: TableAccess::Read,
         sends: scheduler::SENDS.iter().map(|s| s.to_string()).collect(),
+        secrets: false,
     });
     out
 }
@@ -201,7 +206,7 @@ fn function(t: &mut String, f: &FunctionSpec) {
         }
     }
     let table = f.table.actions();
-    if table.is_empty() && f.sends.is_empty() {
+    if table.is_empty() && f.sends.is_empty() && !f.secrets {
         return;
     }
     t.push_str("      Policies:\n        - Statement:\n");
@@ -211,6 +216,11 @@ fn function(t: &mut String, f: &FunctionSpec) {
             t,
             "            - Effect: Allow\n              Action: [sqs:SendMessage]\n              Resource: [{}]\n",
             arns.join(", ")
+        );
+    }
+    if f.secrets {
+        t.push_str(
+            "            - Effect: Allow\n              Action: [kms:Encrypt, kms:Decrypt]\n              Resource: !GetAtt SecretsKey.Arn\n",
         );
     }
     if !table.is_empty() {

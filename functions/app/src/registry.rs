@@ -136,7 +136,7 @@ const NONE: &[&str] = &[];
 
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
-    use crate::routes::{audit, environments, health, invitations, members, openapi, workspaces};
+    use crate::routes::{audit, environments, health, invitations, members, openapi, provider, workspaces};
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
     use atlas_domain::Capability::*;
@@ -287,6 +287,55 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::MyMembership>),
             handler: invitations::accept,
         }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/provider-connection" => "get-provider-connection" {
+            access: Cap(WorkspaceView),
+            summary: "The environment's provider connection: status, consent, permission posture (never credentials)",
+            tag: "provider", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::ProviderConnection>),
+            handler: provider::get,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection" => "post-provider-connection" {
+            access: Cap(ProviderManage),
+            summary: "Create the provider connection (the platform app, or a dedicated app registration)",
+            tag: "provider", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::ProviderConnectionCreate>),
+            example: Some(|| json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": "example-secret-value"}})),
+            status: 201, body: Body::Json(schema::<api::ProviderConnection>),
+            handler: provider::create,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/consent" => "post-provider-consent" {
+            access: Cap(ProviderManage),
+            summary: "Start admin consent: a consent URL with a signed, single-use state valid for 15 minutes",
+            tag: "provider", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::ConsentStart>),
+            handler: provider::start_consent,
+        }),
+        route!(GET "/api/v1/provider/consent-callback" => "get-provider-consent-callback" {
+            access: Public,
+            summary: "The admin-consent callback webhook (authenticated by its signed state); redirects to the web app",
+            tag: "provider", table: Write, sends: [], query: provider::CALLBACK_QUERY, request: None,
+            example: Some(|| json!({"state": "{consent_state}", "admin_consent": "True", "tenant": "{tenant_id}"})),
+            status: 303, body: Body::Empty,
+            handler: provider::consent_callback,
+        }),
+        route!(PUT "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/credential" => "put-provider-credential" {
+            access: Cap(ProviderManage),
+            summary: "Rotate the dedicated app's client secret (high risk: confirm with the environment's name)",
+            tag: "provider", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::CredentialRotate>),
+            example: Some(|| json!({"client_secret": "rotated-secret-value", "confirm": "Contoso (demo)"})),
+            status: 200, body: Body::Json(schema::<api::ProviderConnection>),
+            handler: provider::rotate_credential,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/disable" => "post-provider-disable" {
+            access: Cap(ProviderManage),
+            summary: "Disable the connection: no Graph call is made for it (high risk: confirm with the environment's name)",
+            tag: "provider", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::Confirm>),
+            example: Some(|| json!({"confirm": "Contoso (demo)"})),
+            status: 200, body: Body::Json(schema::<api::ProviderConnection>),
+            handler: provider::disable,
+        }),
         route!(GET "/api/v1/workspaces/{ws}/audit-events" => "get-audit-events" {
             access: Cap(AuditView),
             summary: "The audit log, newest first, with filters and cursor pages",
@@ -303,6 +352,15 @@ pub fn routes() -> Vec<Route> {
         }),
     ]
 }
+
+/// Functions that open or seal secrets: the template grants them the KMS key.
+pub const USES_SECRETS: &[&str] = &[
+    "post-provider-connection",
+    "post-provider-consent",
+    "get-provider-consent-callback",
+    "put-provider-credential",
+    "post-provider-verify",
+];
 
 pub fn find(function: &str) -> Option<Route> {
     routes().into_iter().find(|r| r.function == function)

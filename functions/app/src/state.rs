@@ -8,11 +8,12 @@ use atlas_store::embedded::EmbeddedStore;
 use atlas_store::sqs::SqsQueue;
 use atlas_store::{Clock, IdGen, Queue, QueueSpec, SystemClock, Table, UlidIds};
 
-use crate::config::{Config, Identity, Storage};
+use crate::config::{Config, Identity, ProviderSettings, Storage};
 use crate::error::ApiError;
 use crate::identity::TokenVerifier;
 use crate::identity::issuer::LocalIssuer;
 use crate::identity::jwt::{JwksVerifier, JwtConfig};
+use crate::secrets::{KmsKey, LocalKeyFile, SecretBox};
 
 /// After this many receives a message is moved to its dead-letter queue (the template matches it).
 pub const MAX_RECEIVES: u32 = 5;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub verifier: Arc<dyn TokenVerifier>,
     /// The bundled issuer, in local mode only.
     pub issuer: Option<Arc<LocalIssuer>>,
+    pub secrets: SecretBox,
+    pub provider: Arc<ProviderSettings>,
+    /// Where operators reach the app: consent callbacks and redirects use it.
+    pub public_url: Arc<str>,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -80,6 +85,41 @@ impl AppState {
     ) -> Result<Started, StartError> {
         let mut started = Self::connect_storage(config, clock, ids).await?;
         let st = &mut started.state;
+        st.provider = Arc::new(config.provider.clone());
+        st.public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| public_url.trim_end_matches('/').to_owned())
+            .into();
+        st.secrets = match (&config.kms_key_id, &config.storage) {
+            (Some(key_id), Storage::Aws { endpoint, .. }) => {
+                let conf = atlas_store::aws::sdk_config(endpoint.as_deref()).await;
+                SecretBox::new(Arc::new(KmsKey::new(aws_sdk_kms::Client::new(&conf), key_id)))
+            }
+            (Some(_), Storage::Embedded { .. }) => {
+                return Err(StartError("ATLAS_KMS_KEY_ID needs ATLAS_STORAGE=dynamodb".into()));
+            }
+            (None, Storage::Embedded { data_dir }) => SecretBox::new(Arc::new(
+                LocalKeyFile::open(&data_dir.join("master.key")).map_err(|e| StartError(e.to_string()))?,
+            )),
+            (
+                None,
+                Storage::Aws {
+                    endpoint: Some(_),
+                    table,
+                    ..
+                },
+            ) => {
+                // Protocol-server mode (tests): a key file next to nothing persistent.
+                let path = std::env::temp_dir().join(format!("atlas-{table}-master.key"));
+                SecretBox::new(Arc::new(
+                    LocalKeyFile::open(&path).map_err(|e| StartError(e.to_string()))?,
+                ))
+            }
+            (None, Storage::Aws { endpoint: None, .. }) => {
+                return Err(StartError("ATLAS_KMS_KEY_ID is required in AWS".into()));
+            }
+        };
         match &config.identity {
             Identity::Local { audience } => {
                 let key = issuer_key(&st.table).await?;
@@ -131,6 +171,9 @@ impl AppState {
                     ids,
                     verifier: Arc::new(NoTokens),
                     issuer: None,
+                    secrets: SecretBox::new(Arc::new(Unset)),
+                    provider: Arc::new(ProviderSettings::default()),
+                    public_url: "http://localhost".into(),
                 };
                 Ok(Started {
                     state,
@@ -179,6 +222,9 @@ impl AppState {
                     ids,
                     verifier: Arc::new(NoTokens),
                     issuer: None,
+                    secrets: SecretBox::new(Arc::new(Unset)),
+                    provider: Arc::new(ProviderSettings::default()),
+                    public_url: "http://localhost".into(),
                 };
                 Ok(Started { state, store: None })
             }
@@ -236,5 +282,25 @@ async fn issuer_key(table: &Table) -> Result<Vec<u8>, StartError> {
                 .ok_or_else(|| StartError("issuer key is unreadable".into()))
         }
         Err(e) => Err(err(e)),
+    }
+}
+
+/// Stands in until start-up installs the configured master key.
+struct Unset;
+
+#[async_trait::async_trait]
+impl crate::secrets::KeyWrapper for Unset {
+    fn kid(&self) -> &str {
+        "unset"
+    }
+    async fn wrap(&self, _: &[u8]) -> Result<Vec<u8>, crate::secrets::SecretError> {
+        Err(crate::secrets::SecretError::KeyUnavailable(
+            "no master key configured".into(),
+        ))
+    }
+    async fn unwrap(&self, _: &[u8]) -> Result<Vec<u8>, crate::secrets::SecretError> {
+        Err(crate::secrets::SecretError::KeyUnavailable(
+            "no master key configured".into(),
+        ))
     }
 }

@@ -96,17 +96,26 @@ struct Pages {
 impl TenantClient {
     /// Runs `requests` as `$batch` calls of at most 20 against `version`. The outer call fails only when
     /// a whole `$batch` does (after its own retries); everything else is per item.
-    pub async fn batch(&self, version: ApiVersion, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+    pub async fn batch(
+        &self,
+        version: ApiVersion,
+        requests: Vec<BatchRequest>,
+    ) -> Result<Vec<BatchResponse>, GraphError> {
         let mut ids = HashSet::new();
         let mut queue = VecDeque::with_capacity(requests.len());
         for (item, r) in requests.iter().enumerate() {
             if r.id.is_empty() || !ids.insert(r.id.to_ascii_lowercase()) {
-                return Err(GraphError::InvalidInput(format!("batch id {:?} is empty or repeated", r.id)));
+                return Err(GraphError::InvalidInput(format!(
+                    "batch id {:?} is empty or repeated",
+                    r.id
+                )));
             }
             queue.push_back(Pending {
                 item,
                 method: r.method.clone(),
-                url: self.batch_relative_url(version, &r.url).map_err(GraphError::InvalidInput)?,
+                url: self
+                    .batch_relative_url(version, &r.url)
+                    .map_err(GraphError::InvalidInput)?,
                 headers: r.headers.clone(),
                 body: r.body.clone(),
                 retry: 0,
@@ -163,7 +172,10 @@ impl TenantClient {
                 let Some(answer) = answers.remove(&(i + 1).to_string()) else {
                     if p.retry < config.max_retries {
                         wait = wait.max(Some(full_jitter(p.retry, config.backoff_base, config.backoff_cap)));
-                        again.push(Pending { retry: p.retry + 1, ..p });
+                        again.push(Pending {
+                            retry: p.retry + 1,
+                            ..p
+                        });
                     } else {
                         results[p.item] = Some(Err(GraphError::Decode {
                             path: item_path,
@@ -174,14 +186,21 @@ impl TenantClient {
                 };
                 let status = answer.status;
                 if is_retryable_status(status, is_repeatable(&p.method)) && p.retry < config.max_retries {
-                    let retry_after = answer.headers.get("retry-after").and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let delay = retry_after.unwrap_or_else(|| full_jitter(p.retry, config.backoff_base, config.backoff_cap));
+                    let retry_after = answer
+                        .headers
+                        .get("retry-after")
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    let delay =
+                        retry_after.unwrap_or_else(|| full_jitter(p.retry, config.backoff_base, config.backoff_cap));
                     if status == 429 {
                         self.pause_tenant(delay);
                     }
                     debug!(item = %requests[p.item].id, status, retry = p.retry, delay_ms = delay.as_millis() as u64, "batch item retry");
                     wait = wait.max(Some(delay));
-                    again.push(Pending { retry: p.retry + 1, ..p });
+                    again.push(Pending {
+                        retry: p.retry + 1,
+                        ..p
+                    });
                     continue;
                 }
                 if !(200..300).contains(&status) {
@@ -193,7 +212,10 @@ impl TenantClient {
                             .cloned()
                             .or_else(|| Some(response.client_request_id.clone())),
                         approval_code: answer.headers.get("x-msft-approval-code").cloned(),
-                        retry_after: answer.headers.get("retry-after").and_then(|v| parse_retry_after(v, SystemTime::now())),
+                        retry_after: answer
+                            .headers
+                            .get("retry-after")
+                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
                     };
                     let err = status_error(p.method.as_str(), &item_path, status, &meta, &answer.body, &[]);
                     warn!(item = %requests[p.item].id, status, code = err.code().unwrap_or(""), "batch item failed");
@@ -248,7 +270,11 @@ impl TenantClient {
             }
             if !again.is_empty() {
                 let wait = wait.unwrap_or_default();
-                debug!(items = again.len(), wait_ms = wait.as_millis() as u64, "re-sending batch items");
+                debug!(
+                    items = again.len(),
+                    wait_ms = wait.as_millis() as u64,
+                    "re-sending batch items"
+                );
                 tokio::time::sleep(wait).await;
                 queue.extend(again);
             }
@@ -271,7 +297,10 @@ impl TenantClient {
         let link = answer.body.get("@odata.nextLink").cloned();
         if pg.count == 0 && matches!(link, None | Some(Value::Null)) {
             // One page: the body is the answer, whatever its shape.
-            check_count(&answer.body, answer.body.get("value").and_then(Value::as_array).map_or(0, Vec::len))?;
+            check_count(
+                &answer.body,
+                answer.body.get("value").and_then(Value::as_array).map_or(0, Vec::len),
+            )?;
             return Ok(Step::Done(BatchItem {
                 status,
                 headers: answer.headers,
@@ -324,11 +353,9 @@ impl TenantClient {
         if url.starts_with("http://") || url.starts_with("https://") {
             let absolute = self.resolve_next_link(url)?;
             let full = TenantClient::display_path(&absolute);
-            let base_path = self.resolve("/").map_err(|e| e.to_string())?.path().trim_end_matches('/').to_owned();
-            let under_base = full.strip_prefix(&base_path).unwrap_or(&full);
-            let prefix = format!("/{}/", version.as_str());
+            let under_base = full.strip_prefix(self.graph_base_path()).unwrap_or(&full);
             return under_base
-                .strip_prefix(&prefix[..prefix.len() - 1])
+                .strip_prefix(&format!("/{}", version.as_str()))
                 .filter(|rest| rest.starts_with('/'))
                 .map(str::to_owned)
                 .ok_or_else(|| format!("{url:?} is not under /{}", version.as_str()));
@@ -336,7 +363,11 @@ impl TenantClient {
         if url.is_empty() {
             return Err("empty batch url".into());
         }
-        Ok(if url.starts_with('/') { url.to_owned() } else { format!("/{url}") })
+        Ok(if url.starts_with('/') {
+            url.to_owned()
+        } else {
+            format!("/{url}")
+        })
     }
 }
 

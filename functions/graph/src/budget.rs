@@ -85,7 +85,11 @@ impl Budget {
                     Err(wait) => wait,
                 }
             };
-            tracing::debug!(budget_key = key, wait_ms = wait.as_millis() as u64, "request budget exhausted; waiting");
+            tracing::debug!(
+                budget_key = key,
+                wait_ms = wait.as_millis() as u64,
+                "request budget exhausted; waiting"
+            );
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
     }
@@ -105,10 +109,16 @@ mod tests {
         assert_eq!(win.try_take(1, t0 + Duration::from_secs(10)), Ok(()));
         assert_eq!(win.in_window(t0 + Duration::from_secs(10)), 3);
         // Full: the first slot frees at t0+20.
-        assert_eq!(win.try_take(1, t0 + Duration::from_secs(12)), Err(Duration::from_secs(8)));
+        assert_eq!(
+            win.try_take(1, t0 + Duration::from_secs(12)),
+            Err(Duration::from_secs(8))
+        );
         assert_eq!(win.try_take(1, t0 + Duration::from_secs(20)), Ok(()));
         // Two more need the slots taken at t0+5 and t0+10 to expire: wait until t0+30.
-        assert_eq!(win.try_take(2, t0 + Duration::from_secs(21)), Err(Duration::from_secs(9)));
+        assert_eq!(
+            win.try_take(2, t0 + Duration::from_secs(21)),
+            Err(Duration::from_secs(9))
+        );
         assert_eq!(win.try_take(2, t0 + Duration::from_secs(30)), Ok(()));
         assert_eq!(win.in_window(t0 + Duration::from_secs(30)), 3);
     }

@@ -13,7 +13,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::budget::Budget;
 use crate::credential::{AppIdentity, Credential};
-use crate::error::{GraphError, parse_error_value, parse_token_error};
+use crate::error::{AuthError, GraphError, ResponseError, parse_error_value, parse_token_error};
 use crate::retry::{full_jitter, is_repeatable, is_retryable_status, parse_retry_after};
 use crate::token::{AccessToken, parse_expires_in};
 use crate::{GraphConfig, new_guid};
@@ -48,7 +48,9 @@ struct TenantState {
 
 impl std::fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphClient").field("config", &self.inner.config).finish()
+        f.debug_struct("GraphClient")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -232,9 +234,15 @@ impl TenantClient {
 
     async fn fetch_token(&self) -> Result<AccessToken, GraphError> {
         if self.tenant_id.is_empty()
-            || !self.tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+            || !self
+                .tenant_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         {
-            return Err(GraphError::InvalidInput(format!("tenant id {:?} is not a GUID or domain", self.tenant_id)));
+            return Err(GraphError::InvalidInput(format!(
+                "tenant id {:?} is not a GUID or domain",
+                self.tenant_id
+            )));
         }
         let config = self.config();
         let path = format!("/{}/oauth2/v2.0/token", self.tenant_id);
@@ -254,7 +262,15 @@ impl TenantClient {
                 }
             }
             let requested_at = Instant::now();
-            let sent = self.client.inner.http.post(&url).header(ACCEPT, "application/json").form(&form).send().await;
+            let sent = self
+                .client
+                .inner
+                .http
+                .post(&url)
+                .header(ACCEPT, "application/json")
+                .form(&form)
+                .send()
+                .await;
             let (status, headers, bytes) = match read(sent).await {
                 Ok(parts) => parts,
                 Err(e) => {
@@ -273,10 +289,13 @@ impl TenantClient {
                     path: path.clone(),
                     message: format!("token response is not JSON: {e}"),
                 })?;
-                let bearer = body.get("access_token").and_then(Value::as_str).ok_or_else(|| GraphError::Decode {
-                    path: path.clone(),
-                    message: "token response has no access_token".into(),
-                })?;
+                let bearer = body
+                    .get("access_token")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| GraphError::Decode {
+                        path: path.clone(),
+                        message: "token response has no access_token".into(),
+                    })?;
                 let lifetime = parse_expires_in(body.get("expires_in")).unwrap_or(Duration::from_secs(300));
                 let token = AccessToken::new(bearer.to_owned(), requested_at, lifetime);
                 info!(tenant = %self.tenant_id, client_id = %self.app.client_id, expires_in_s = lifetime.as_secs(),
@@ -291,17 +310,25 @@ impl TenantClient {
                 retry += 1;
                 continue;
             }
+            if !(400..500).contains(&status) {
+                let body = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+                let meta = ResponseMeta {
+                    retry_after,
+                    ..ResponseMeta::default()
+                };
+                return Err(status_error("POST", &path, status, &meta, &body, &bytes));
+            }
             let err = parse_token_error(&bytes);
             warn!(tenant = %self.tenant_id, client_id = %self.app.client_id, status,
                 code = err.code.as_deref().unwrap_or(""), "token request refused");
-            return Err(GraphError::Auth {
+            return Err(GraphError::Auth(Box::new(AuthError {
                 tenant: self.tenant_id.clone(),
                 status,
                 code: err.code.unwrap_or_else(|| format!("http_{status}")),
                 description: err.description.unwrap_or_default(),
                 error_codes: err.error_codes,
                 correlation_id: err.correlation_id,
-            });
+            })));
         }
     }
 
@@ -328,16 +355,25 @@ impl TenantClient {
 
     /// POST (create or action); `Null` when the response has no body.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, GraphError> {
-        Ok(self.send(GraphRequest::new(Method::POST, path).body(body.clone())).await?.body)
+        Ok(self
+            .send(GraphRequest::new(Method::POST, path).body(body.clone()))
+            .await?
+            .body)
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, GraphError> {
-        Ok(self.send(GraphRequest::new(Method::PATCH, path).body(body.clone())).await?.body)
+        Ok(self
+            .send(GraphRequest::new(Method::PATCH, path).body(body.clone()))
+            .await?
+            .body)
     }
 
     /// PUT a full body (the settings catalog's update).
     pub async fn put(&self, path: &str, body: &Value) -> Result<Value, GraphError> {
-        Ok(self.send(GraphRequest::new(Method::PUT, path).body(body.clone())).await?.body)
+        Ok(self
+            .send(GraphRequest::new(Method::PUT, path).body(body.clone()))
+            .await?
+            .body)
     }
 
     pub async fn delete(&self, path: &str) -> Result<(), GraphError> {
@@ -354,16 +390,22 @@ impl TenantClient {
         let mut expected: Option<u64> = None;
         let mut seen = HashSet::new();
         let mut next = Some(self.resolve(path)?);
-        let incomplete = |pages: u32, items: usize, reason: String, source: Option<GraphError>| GraphError::Incomplete {
-            path: path.to_owned(),
-            pages_read: pages,
-            items_read: items,
-            reason,
-            source: source.map(Box::new),
-        };
+        let incomplete =
+            |pages: u32, items: usize, reason: String, source: Option<GraphError>| GraphError::Incomplete {
+                path: path.to_owned(),
+                pages_read: pages,
+                items_read: items,
+                reason,
+                source: source.map(Box::new),
+            };
         while let Some(url) = next.take() {
             if pages >= max_pages {
-                return Err(incomplete(pages, items.len(), format!("stopped after {max_pages} pages"), None));
+                return Err(incomplete(
+                    pages,
+                    items.len(),
+                    format!("stopped after {max_pages} pages"),
+                    None,
+                ));
             }
             let response = self
                 .execute(Prepared {
@@ -404,7 +446,12 @@ impl TenantClient {
                         .resolve_next_link(&link)
                         .map_err(|reason| incomplete(pages, items.len(), reason, None))?;
                     if !seen.insert(url.to_string()) {
-                        return Err(incomplete(pages, items.len(), "nextLink repeats an earlier page".into(), None));
+                        return Err(incomplete(
+                            pages,
+                            items.len(),
+                            "nextLink repeats an earlier page".into(),
+                            None,
+                        ));
                     }
                     Some(url)
                 }
@@ -429,7 +476,9 @@ impl TenantClient {
                 .map_err(|reason| GraphError::InvalidInput(format!("{path:?}: {reason}")));
         }
         if !path.starts_with('/') {
-            return Err(GraphError::InvalidInput(format!("{path:?} must start with /v1.0/ or /beta/")));
+            return Err(GraphError::InvalidInput(format!(
+                "{path:?} must start with /v1.0/ or /beta/"
+            )));
         }
         let base = self.client.inner.graph_base.as_str().trim_end_matches('/');
         Url::parse(&format!("{base}{path}")).map_err(|e| GraphError::InvalidInput(format!("{path:?}: {e}")))
@@ -449,6 +498,11 @@ impl TenantClient {
             return Err(format!("nextLink leaves {}", base.as_str().trim_end_matches('/')));
         }
         Ok(url)
+    }
+
+    /// The path part of the Graph base (empty for Microsoft's).
+    pub(crate) fn graph_base_path(&self) -> &str {
+        self.client.inner.graph_base.path().trim_end_matches('/')
     }
 
     /// Path and query, for logs and errors.
@@ -504,8 +558,10 @@ impl TenantClient {
                         .request(req.method.clone(), req.url.clone())
                         .bearer_auth(token.bearer())
                         .header("client-request-id", &client_request_id)
-                        .header("return-client-request-id", "true")
-                        .header(ACCEPT, "application/json");
+                        .header("return-client-request-id", "true");
+                    if !req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept")) {
+                        builder = builder.header(ACCEPT, "application/json");
+                    }
                     if let Some(body) = req.body {
                         builder = builder.header(CONTENT_TYPE, "application/json").json(body);
                     }
@@ -517,6 +573,9 @@ impl TenantClient {
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let (status, headers, bytes) = match outcome {
                     Ok(parts) => parts,
+                    Err(e) if e.is_builder() => {
+                        return Err(GraphError::InvalidInput(format!("{method} {path}: {e}")));
+                    }
                     Err(e) => {
                         if (e.is_connect() || req.repeatable) && retry < config.max_retries {
                             let delay = full_jitter(retry, config.backoff_base, config.backoff_cap);
@@ -645,7 +704,14 @@ pub(crate) struct ResponseMeta {
 }
 
 /// The typed error for a non-success status.
-pub(crate) fn status_error(method: &str, path: &str, status: u16, meta: &ResponseMeta, body: &Value, raw: &[u8]) -> GraphError {
+pub(crate) fn status_error(
+    method: &str,
+    path: &str,
+    status: u16,
+    meta: &ResponseMeta,
+    body: &Value,
+    raw: &[u8],
+) -> GraphError {
     let parsed = parse_error_value(body);
     let request_id = meta.request_id.clone().or(parsed.request_id);
     let client_request_id = meta.client_request_id.clone().or(parsed.client_request_id);
@@ -653,27 +719,8 @@ pub(crate) fn status_error(method: &str, path: &str, status: u16, meta: &Respons
         let text = String::from_utf8_lossy(raw);
         text.chars().take(200).collect()
     });
-    if status == 429 {
-        return GraphError::Throttled {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            retry_after: meta.retry_after,
-            request_id,
-            client_request_id,
-        };
-    }
-    if parsed.code.as_deref() == Some("ApprovalRequired") || meta.approval_code.is_some() {
-        return GraphError::ApprovalRequired {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            status,
-            approval_code: meta.approval_code.clone(),
-            message,
-            request_id,
-            client_request_id,
-        };
-    }
-    GraphError::Http {
+    let is_approval = parsed.code.as_deref() == Some("ApprovalRequired") || meta.approval_code.is_some();
+    let details = Box::new(ResponseError {
         method: method.to_owned(),
         path: path.to_owned(),
         status,
@@ -681,5 +728,14 @@ pub(crate) fn status_error(method: &str, path: &str, status: u16, meta: &Respons
         message,
         request_id,
         client_request_id,
+        retry_after: meta.retry_after,
+        approval_code: meta.approval_code.clone(),
+    });
+    if status == 429 {
+        GraphError::Throttled(details)
+    } else if is_approval {
+        GraphError::ApprovalRequired(details)
+    } else {
+        GraphError::Http(details)
     }
 }

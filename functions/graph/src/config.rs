@@ -94,10 +94,14 @@ impl GraphConfig {
             let url = reqwest::Url::parse(value)
                 .map_err(|e| GraphError::InvalidInput(format!("{name} {value:?} is not a URL: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(GraphError::InvalidInput(format!("{name} {value:?} must be an http(s) URL")));
+                return Err(GraphError::InvalidInput(format!(
+                    "{name} {value:?} must be an http(s) URL"
+                )));
             }
             if url.query().is_some() || url.fragment().is_some() {
-                return Err(GraphError::InvalidInput(format!("{name} {value:?} must not carry a query")));
+                return Err(GraphError::InvalidInput(format!(
+                    "{name} {value:?} must not carry a query"
+                )));
             }
         }
         if self.tenant_concurrency == 0 {

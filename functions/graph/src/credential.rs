@@ -145,7 +145,12 @@ impl CertificateCredential {
         );
         let mut signature = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| invalid("signing the client assertion failed"))?;
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
@@ -164,7 +169,11 @@ fn pem_block(pem: &str, label: &str) -> Option<Result<Vec<u8>, GraphError>> {
         return Some(Err(invalid(&format!("unterminated {label} block"))));
     };
     let body: String = pem[start..start + len].chars().filter(|c| !c.is_whitespace()).collect();
-    Some(STANDARD.decode(body).map_err(|e| invalid(&format!("{label} block is not base64: {e}"))))
+    Some(
+        STANDARD
+            .decode(body)
+            .map_err(|e| invalid(&format!("{label} block is not base64: {e}"))),
+    )
 }
 
 #[cfg(test)]
@@ -176,7 +185,11 @@ pub(crate) mod tests {
 
     pub(crate) fn pem(label: &str, der: &[u8]) -> String {
         let b64 = STANDARD.encode(der);
-        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
         format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
     }
 
@@ -185,7 +198,11 @@ pub(crate) mod tests {
         let kp = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
         let pkcs8 = kp.as_der().unwrap();
         let public = kp.public_key().as_ref().to_vec();
-        (pem("PRIVATE KEY", pkcs8.as_ref()), public, b"not really a certificate".to_vec())
+        (
+            pem("PRIVATE KEY", pkcs8.as_ref()),
+            public,
+            b"not really a certificate".to_vec(),
+        )
     }
 
     #[test]
@@ -199,7 +216,14 @@ pub(crate) mod tests {
 
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-        assert_eq!(header.x5t.as_deref(), Some(URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert_der)).as_str()));
+        assert_eq!(
+            header.x5t.as_deref(),
+            Some(
+                URL_SAFE_NO_PAD
+                    .encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, &cert_der))
+                    .as_str()
+            )
+        );
         assert_eq!(header.x5t_s256.as_deref(), Some(cred.x5t_s256()));
         assert_eq!(URL_SAFE_NO_PAD.decode(cred.x5t()).unwrap().len(), 20);
         assert_eq!(URL_SAFE_NO_PAD.decode(cred.x5t_s256()).unwrap().len(), 32);
@@ -214,8 +238,9 @@ pub(crate) mod tests {
         assert_eq!(data.claims["jti"].as_str().unwrap().len(), 36);
 
         // Each assertion gets its own jti.
-        let again = jsonwebtoken::decode::<serde_json::Value>(&cred.client_assertion("app-1", aud).unwrap(), &key, &validation)
-            .unwrap();
+        let again =
+            jsonwebtoken::decode::<serde_json::Value>(&cred.client_assertion("app-1", aud).unwrap(), &key, &validation)
+                .unwrap();
         assert_ne!(again.claims["jti"], data.claims["jti"]);
     }
 
@@ -226,7 +251,13 @@ pub(crate) mod tests {
         assert!(CertificateCredential::from_pem("nothing here", &cert_pem).is_err());
         assert!(CertificateCredential::from_pem(&key_pem, "no cert").is_err());
         assert!(CertificateCredential::from_pem(&pem("PRIVATE KEY", b"junk"), &cert_pem).is_err());
-        assert!(CertificateCredential::from_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----", &cert_pem).is_err());
+        assert!(
+            CertificateCredential::from_pem(
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----",
+                &cert_pem
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -5,53 +5,29 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// Errors carry the context a caller or a support ticket needs. The response-derived variants box
+/// their details so `Result<_, GraphError>` stays small.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// The token endpoint refused us (bad secret or assertion, consent revoked, unknown tenant …).
-    #[error("token request for tenant {tenant} failed ({status}): {code}: {description}")]
-    Auth {
-        tenant: String,
-        status: u16,
-        /// OAuth `error`, e.g. `invalid_client`, `unauthorized_client`, `invalid_scope`.
-        code: String,
-        description: String,
-        /// The AADSTS numbers (`error_codes`).
-        error_codes: Vec<i64>,
-        correlation_id: Option<String>,
-    },
+    #[error("token request refused: {0}")]
+    Auth(Box<AuthError>),
     /// Still 429 after every retry.
-    #[error("{method} {path} throttled; retry after {retry_after:?}")]
-    Throttled {
-        method: String,
-        path: String,
-        retry_after: Option<Duration>,
-        request_id: Option<String>,
-        client_request_id: Option<String>,
-    },
+    #[error("throttled: {0}")]
+    Throttled(Box<ResponseError>),
     /// Any other non-success status (after retries, for the retryable ones).
-    #[error("{method} {path} returned {status} {code}: {message}")]
-    Http {
-        method: String,
-        path: String,
-        status: u16,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-        client_request_id: Option<String>,
-    },
-    /// Multi Admin Approval: the write needs an approval (`x-msft-approval-code` names it).
-    #[error("{method} {path} needs Multi Admin Approval ({status}): {message}")]
-    ApprovalRequired {
-        method: String,
-        path: String,
-        status: u16,
-        approval_code: Option<String>,
-        message: String,
-        request_id: Option<String>,
-        client_request_id: Option<String>,
-    },
+    #[error("{0}")]
+    Http(Box<ResponseError>),
+    /// Multi Admin Approval: the write needs an approval; `approval_code` (from `x-msft-approval-code`)
+    /// names the request to poll.
+    #[error("Multi Admin Approval required: {0}")]
+    ApprovalRequired(Box<ResponseError>),
     #[error("{method} {path} timed out after {timeout:?}")]
-    Timeout { method: String, path: String, timeout: Duration },
+    Timeout {
+        method: String,
+        path: String,
+        timeout: Duration,
+    },
     /// A list could not be read to its end. Never hand out the pages read so far as if they were all.
     #[error("incomplete read of {path} after {pages_read} page(s), {items_read} item(s): {reason}")]
     Incomplete {
@@ -63,7 +39,11 @@ pub enum GraphError {
         source: Option<Box<GraphError>>,
     },
     #[error("network error on {method} {path}: {message}")]
-    Network { method: String, path: String, message: String },
+    Network {
+        method: String,
+        path: String,
+        message: String,
+    },
     #[error("undecodable response from {path}: {message}")]
     Decode { path: String, message: String },
     /// A caller mistake caught before anything was sent (bad key, foreign URL, duplicate batch ids …).
@@ -71,57 +51,82 @@ pub enum GraphError {
     InvalidInput(String),
 }
 
+/// A non-success response from Graph (or a `$batch` item).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{method} {path} returned {status} {code}: {message}")]
+pub struct ResponseError {
+    pub method: String,
+    /// Path and query under the Graph base.
+    pub path: String,
+    pub status: u16,
+    /// Graph's `error.code` (`Forbidden`, `TooManyRequests`, `ApprovalRequired` …), or `http_{status}`.
+    pub code: String,
+    pub message: String,
+    /// The `request-id` response header, else the body's `innerError`.
+    pub request_id: Option<String>,
+    /// The id we sent (or the body's).
+    pub client_request_id: Option<String>,
+    /// The last `Retry-After`, if any.
+    pub retry_after: Option<Duration>,
+    /// `x-msft-approval-code` (Multi Admin Approval).
+    pub approval_code: Option<String>,
+}
+
+/// A refusal from the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tenant {tenant} ({status}): {code}: {description}")]
+pub struct AuthError {
+    pub tenant: String,
+    pub status: u16,
+    /// OAuth `error`, e.g. `invalid_client`, `unauthorized_client`, `invalid_scope`.
+    pub code: String,
+    pub description: String,
+    /// The AADSTS numbers (`error_codes`).
+    pub error_codes: Vec<i64>,
+    pub correlation_id: Option<String>,
+}
+
 impl GraphError {
+    /// The response details, for the variants that came from a Graph response.
+    pub fn response(&self) -> Option<&ResponseError> {
+        match self {
+            GraphError::Throttled(r) | GraphError::Http(r) | GraphError::ApprovalRequired(r) => Some(r),
+            GraphError::Incomplete { source: Some(s), .. } => s.response(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the error came from a response.
     pub fn status(&self) -> Option<u16> {
         match self {
-            GraphError::Auth { status, .. }
-            | GraphError::Http { status, .. }
-            | GraphError::ApprovalRequired { status, .. } => Some(*status),
-            GraphError::Throttled { .. } => Some(429),
-            GraphError::Incomplete { source: Some(s), .. } => s.status(),
-            _ => None,
+            GraphError::Auth(a) => Some(a.status),
+            _ => self.response().map(|r| r.status),
         }
     }
 
     /// Graph's error `code` (or the OAuth `error` for [`GraphError::Auth`]).
     pub fn code(&self) -> Option<&str> {
         match self {
-            GraphError::Auth { code, .. } | GraphError::Http { code, .. } => Some(code),
-            GraphError::Throttled { .. } => Some("TooManyRequests"),
-            GraphError::ApprovalRequired { .. } => Some("ApprovalRequired"),
-            GraphError::Incomplete { source: Some(s), .. } => s.code(),
-            _ => None,
+            GraphError::Auth(a) => Some(&a.code),
+            _ => self.response().map(|r| r.code.as_str()),
         }
     }
 
     pub fn request_id(&self) -> Option<&str> {
-        match self {
-            GraphError::Throttled { request_id, .. }
-            | GraphError::Http { request_id, .. }
-            | GraphError::ApprovalRequired { request_id, .. } => request_id.as_deref(),
-            GraphError::Incomplete { source: Some(s), .. } => s.request_id(),
-            _ => None,
-        }
+        self.response().and_then(|r| r.request_id.as_deref())
     }
 
     pub fn client_request_id(&self) -> Option<&str> {
-        match self {
-            GraphError::Throttled { client_request_id, .. }
-            | GraphError::Http { client_request_id, .. }
-            | GraphError::ApprovalRequired { client_request_id, .. } => client_request_id.as_deref(),
-            GraphError::Incomplete { source: Some(s), .. } => s.client_request_id(),
-            _ => None,
-        }
+        self.response().and_then(|r| r.client_request_id.as_deref())
     }
 
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        matches!(self, GraphError::Http(r) if r.status == 404)
     }
 
-    /// 403: usually a missing application permission.
+    /// 403 (other than an approval request): usually a missing application permission.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, GraphError::Http { status: 403, .. })
+        matches!(self, GraphError::Http(r) if r.status == 403)
     }
 }
 
@@ -234,7 +239,7 @@ mod tests {
 
     #[test]
     fn accessors_look_through_incomplete() {
-        let inner = GraphError::Http {
+        let inner = GraphError::Http(Box::new(ResponseError {
             method: "GET".into(),
             path: "/beta/x".into(),
             status: 503,
@@ -242,7 +247,9 @@ mod tests {
             message: "m".into(),
             request_id: Some("r".into()),
             client_request_id: Some("c".into()),
-        };
+            retry_after: None,
+            approval_code: None,
+        }));
         let e = GraphError::Incomplete {
             path: "/beta/x".into(),
             pages_read: 2,
@@ -254,5 +261,7 @@ mod tests {
         assert_eq!(e.code(), Some("ServiceUnavailable"));
         assert_eq!(e.request_id(), Some("r"));
         assert_eq!(e.client_request_id(), Some("c"));
+        assert!(!e.is_forbidden());
+        assert!(std::mem::size_of::<GraphError>() <= 96);
     }
 }

@@ -81,7 +81,10 @@ mod tests {
         let later = httpdate::fmt_http_date(now() + Duration::from_secs(7));
         assert_eq!(parse_retry_after(&later, now()), Some(Duration::from_secs(7)));
         // A date in the past means "now".
-        assert_eq!(parse_retry_after(&base, now() + Duration::from_secs(5)), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after(&base, now() + Duration::from_secs(5)),
+            Some(Duration::ZERO)
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now()),
             Some(Duration::ZERO)

@@ -108,10 +108,15 @@ mod tests {
 
     #[test]
     fn roles_and_ids_come_from_the_payload() {
-        let jwt = fake_jwt(json!({"roles":["DeviceManagementConfiguration.Read.All","Group.Read.All"],
-            "tid":"t-1","appid":"a-1","ver":"1.0"}));
+        let jwt = fake_jwt(
+            json!({"roles":["DeviceManagementConfiguration.Read.All","Group.Read.All"],
+            "tid":"t-1","appid":"a-1","ver":"1.0"}),
+        );
         let t = AccessToken::new(jwt, Instant::now(), Duration::from_secs(3599));
-        assert_eq!(t.roles, vec!["DeviceManagementConfiguration.Read.All", "Group.Read.All"]);
+        assert_eq!(
+            t.roles,
+            vec!["DeviceManagementConfiguration.Read.All", "Group.Read.All"]
+        );
         assert!(t.has_role("devicemanagementconfiguration.read.all"));
         assert!(!t.has_role("DeviceManagementConfiguration.ReadWrite.All"));
         assert_eq!(t.tenant_id.as_deref(), Some("t-1"));

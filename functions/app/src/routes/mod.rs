@@ -6,4 +6,5 @@ pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod openapi;
+pub mod provider;
 pub mod workspaces;

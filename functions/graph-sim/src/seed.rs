@@ -1,0 +1,853 @@
+//! Deterministic, realistic tenant content: N objects per family with varied names, platforms and settings,
+//! assignments to the tenant's groups (with filters), scope tags, and some secret-looking values
+//! (Wi-Fi pre-shared keys, encrypted OMA-URI values, passwords in scripts) for redaction to find.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::families::Family;
+use crate::rng::Rng;
+use crate::state::Obj;
+
+pub(crate) const ALL_DEVICES_ID: &str = "adadadad-808e-44e2-905a-0b7873a8a531";
+pub(crate) const ALL_USERS_ID: &str = "acacacac-9df4-4c7d-9d50-4ef0226f57a9";
+pub(crate) const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Graph's timestamp format: seven fractional digits and `Z`.
+pub(crate) fn graph_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 100
+    )
+}
+
+fn seeded_time(rng: &mut Rng) -> (String, String) {
+    let base = OffsetDateTime::from_unix_timestamp(1_704_067_200).expect("valid epoch"); // 2024-01-01
+    let created = base + Duration::seconds(rng.below(400 * 86_400) as i64) + Duration::nanoseconds(rng.below(1_000_000_000) as i64);
+    let modified = created + Duration::seconds(rng.below(120 * 86_400) as i64);
+    (graph_time(created), graph_time(modified))
+}
+
+pub(crate) fn secret(rng: &mut Rng, len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-=?@";
+    (0..len).map(|_| *rng.pick(CHARS) as char).collect()
+}
+
+/// Context shared by the per-family generators.
+struct Ctx {
+    rng: Rng,
+    groups: Vec<String>,
+    filters: Vec<(String, &'static str)>,
+    tags: Vec<String>,
+}
+
+impl Ctx {
+    fn scope_tags(&mut self) -> Value {
+        let mut tags = vec!["0".to_string()];
+        if self.tags.len() > 1 && self.rng.chance(0.35) {
+            let t = self.rng.pick(&self.tags[1..]).clone();
+            if self.rng.chance(0.5) {
+                tags = vec![t];
+            } else {
+                tags.push(t);
+            }
+        }
+        json!(tags)
+    }
+
+    /// 0–3 assignments: group include/exclude, all devices or all users, sometimes with a filter.
+    fn assignments(&mut self, policy_id: &str, kind: AssignKind, platform_filter: Option<&str>) -> Vec<Value> {
+        let n = self.rng.below(4);
+        let mut used = Vec::new();
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let roll = self.rng.below(100);
+            let (odata, group) = if roll < 60 {
+                ("groupAssignmentTarget", Some(self.rng.pick(&self.groups).clone()))
+            } else if roll < 75 {
+                ("exclusionGroupAssignmentTarget", Some(self.rng.pick(&self.groups).clone()))
+            } else if roll < 90 {
+                ("allDevicesAssignmentTarget", None)
+            } else {
+                ("allLicensedUsersAssignmentTarget", None)
+            };
+            let target_id = group.clone().unwrap_or_else(|| {
+                if odata == "allDevicesAssignmentTarget" { ALL_DEVICES_ID.into() } else { ALL_USERS_ID.into() }
+            });
+            if used.contains(&target_id) {
+                continue;
+            }
+            used.push(target_id.clone());
+            let filter = (odata != "exclusionGroupAssignmentTarget" && self.rng.chance(0.3))
+                .then(|| {
+                    let candidates: Vec<_> =
+                        self.filters.iter().filter(|(_, p)| platform_filter.is_none_or(|pf| pf == *p)).collect();
+                    (!candidates.is_empty()).then(|| candidates[self.rng.below(candidates.len())].0.clone())
+                })
+                .flatten();
+            let mut target = Map::new();
+            target.insert("@odata.type".into(), json!(format!("#microsoft.graph.{odata}")));
+            target.insert("deviceAndAppManagementAssignmentFilterId".into(), json!(filter));
+            let ftype = match &filter {
+                Some(_) if self.rng.chance(0.7) => "include",
+                Some(_) => "exclude",
+                None => "none",
+            };
+            target.insert("deviceAndAppManagementAssignmentFilterType".into(), json!(ftype));
+            if let Some(g) = group {
+                target.insert("groupId".into(), json!(g));
+            }
+            out.push(assignment_value(kind, policy_id, &target_id, Value::Object(target)));
+        }
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AssignKind {
+    SettingsCatalog,
+    DeviceConfiguration,
+    Compliance,
+    AppProtection,
+    Script,
+    Intent,
+}
+
+impl AssignKind {
+    pub(crate) fn of(family: Family) -> Option<AssignKind> {
+        Some(match family {
+            Family::ConfigurationPolicies => AssignKind::SettingsCatalog,
+            Family::DeviceConfigurations => AssignKind::DeviceConfiguration,
+            Family::CompliancePolicies => AssignKind::Compliance,
+            Family::IosAppProtections | Family::AndroidAppProtections => AssignKind::AppProtection,
+            Family::Scripts => AssignKind::Script,
+            Family::Intents => AssignKind::Intent,
+            _ => return None,
+        })
+    }
+
+    fn odata_type(self) -> &'static str {
+        match self {
+            AssignKind::SettingsCatalog => "#microsoft.graph.deviceManagementConfigurationPolicyAssignment",
+            AssignKind::DeviceConfiguration => "#microsoft.graph.deviceConfigurationAssignment",
+            AssignKind::Compliance => "#microsoft.graph.deviceCompliancePolicyAssignment",
+            AssignKind::AppProtection => "#microsoft.graph.targetedManagedAppPolicyAssignment",
+            AssignKind::Script => "#microsoft.graph.deviceManagementScriptAssignment",
+            AssignKind::Intent => "#microsoft.graph.deviceManagementIntentAssignment",
+        }
+    }
+}
+
+/// The stored form of an assignment; ids follow Intune's `{policyId}_{groupId}` pattern.
+pub(crate) fn assignment_value(kind: AssignKind, policy_id: &str, target_id: &str, target: Value) -> Value {
+    let mut a = Map::new();
+    a.insert("@odata.type".into(), json!(kind.odata_type()));
+    a.insert("id".into(), json!(format!("{policy_id}_{target_id}")));
+    match kind {
+        AssignKind::Script | AssignKind::Intent => {}
+        AssignKind::DeviceConfiguration => {
+            a.insert("intent".into(), json!("apply"));
+            a.insert("source".into(), json!("direct"));
+            a.insert("sourceId".into(), json!(policy_id));
+        }
+        _ => {
+            a.insert("source".into(), json!("direct"));
+            a.insert("sourceId".into(), json!(policy_id));
+        }
+    }
+    a.insert("target".into(), target);
+    Value::Object(a)
+}
+
+fn base(id: &str, odata: &str, name_prop: &str, name: String, description: String, rng: &mut Rng) -> Map<String, Value> {
+    let (created, modified) = seeded_time(rng);
+    let mut m = Map::new();
+    m.insert("@odata.type".into(), json!(format!("#microsoft.graph.{odata}")));
+    m.insert("id".into(), json!(id));
+    m.insert(name_prop.into(), json!(name));
+    m.insert("description".into(), json!(description));
+    m.insert("createdDateTime".into(), json!(created));
+    m.insert("lastModifiedDateTime".into(), json!(modified));
+    m
+}
+
+fn put(m: &mut Map<String, Value>, v: Value) {
+    if let Value::Object(o) = v {
+        m.extend(o);
+    }
+}
+
+const AUDIENCES: &[&str] = &[
+    "Pilot Devices",
+    "All Windows",
+    "Finance Users",
+    "Kiosk Devices",
+    "iOS Corporate",
+    "Android Work Profile",
+    "Developers",
+    "Executives",
+    "Contractors",
+    "Helpdesk",
+    "macOS Fleet",
+    "Shared PCs",
+];
+
+const TAGS: &[&str] = &["EMEA", "AMER", "APAC", "Helpdesk", "Servers", "Retail"];
+
+/// Seeds one tenant: `n` objects per policy family, at least 3 groups, up to 4 custom scope tags.
+pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Family, Vec<Obj>> {
+    let mut rng = Rng::new(seed);
+    let mut data: BTreeMap<Family, Vec<Obj>> = BTreeMap::new();
+
+    let groups = seed_groups(&mut rng, n.max(3), short_name);
+    let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+    data.insert(Family::Groups, groups);
+
+    let tags = seed_tags(&mut rng, n.min(4));
+    let tag_ids: Vec<String> = tags.iter().map(|t| t.id.clone()).collect();
+    data.insert(Family::RoleScopeTags, tags);
+
+    let mut ctx = Ctx { rng, groups: group_ids, filters: Vec::new(), tags: tag_ids };
+    let filters = seed_filters(&mut ctx, n);
+    ctx.filters = filters
+        .iter()
+        .map(|f| (f.id.clone(), platform_static(f.props["platform"].as_str().unwrap_or_default())))
+        .collect();
+    data.insert(Family::AssignmentFilters, filters);
+
+    data.insert(Family::ConfigurationPolicies, (0..n).map(|i| settings_policy(&mut ctx, i)).collect());
+    data.insert(Family::DeviceConfigurations, (0..n).map(|i| device_configuration(&mut ctx, i)).collect());
+    data.insert(Family::CompliancePolicies, (0..n).map(|i| compliance_policy(&mut ctx, i)).collect());
+    data.insert(Family::IosAppProtections, (0..n).map(|i| app_protection(&mut ctx, i, true)).collect());
+    data.insert(Family::AndroidAppProtections, (0..n).map(|i| app_protection(&mut ctx, i, false)).collect());
+    data.insert(Family::Intents, (0..n).map(|i| intent(&mut ctx, i)).collect());
+    data.insert(Family::Scripts, (0..n).map(|i| script(&mut ctx, i)).collect());
+    data
+}
+
+fn platform_static(p: &str) -> &'static str {
+    ["windows10AndLater", "iOS", "android", "macOS", "androidForWork"].into_iter().find(|x| *x == p).unwrap_or("")
+}
+
+fn seed_groups(rng: &mut Rng, n: usize, short_name: &str) -> Vec<Obj> {
+    (0..n)
+        .map(|i| {
+            let id = rng.guid();
+            let audience = AUDIENCES[i % AUDIENCES.len()];
+            let prefix = rng.pick(&["SG", "GRP", "AAD"]);
+            let name = if i < AUDIENCES.len() {
+                format!("{prefix}-Intune-{audience}")
+            } else {
+                format!("{prefix}-Intune-{audience} {}", i / AUDIENCES.len() + 1)
+            };
+            let dynamic = rng.chance(0.3);
+            let (created, _) = seeded_time(rng);
+            let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            let rule = dynamic.then(|| match rng.below(3) {
+                0 => "(device.deviceOSType -eq \"Windows\")".to_string(),
+                1 => "(device.deviceOSType -eq \"iPhone\") or (device.deviceOSType -eq \"iPad\")".to_string(),
+                _ => format!("(user.department -eq \"{audience}\")"),
+            });
+            let mut m = Map::new();
+            put(
+                &mut m,
+                json!({
+                    "@odata.type": "#microsoft.graph.group",
+                    "id": id,
+                    "deletedDateTime": null,
+                    "classification": null,
+                    "createdDateTime": created.split('.').next().map(|s| format!("{s}Z")),
+                    "description": format!("{audience} ({short_name})"),
+                    "displayName": name,
+                    "groupTypes": if dynamic { json!(["DynamicMembership"]) } else { json!([]) },
+                    "mail": null,
+                    "mailEnabled": false,
+                    "mailNickname": nick,
+                    "membershipRule": rule,
+                    "membershipRuleProcessingState": if dynamic { json!("On") } else { Value::Null },
+                    "securityEnabled": true,
+                    "securityIdentifier": format!("S-1-12-1-{}-{}-{}-{}", rng.next_u64() as u32, rng.next_u64() as u32, rng.next_u64() as u32, rng.next_u64() as u32),
+                    "visibility": null,
+                }),
+            );
+            Obj::new(id, m)
+        })
+        .collect()
+}
+
+fn seed_tags(rng: &mut Rng, custom: usize) -> Vec<Obj> {
+    let mut out = vec![Obj::new(
+        "0".into(),
+        json!({"@odata.type": "#microsoft.graph.roleScopeTag", "id": "0", "displayName": "Default",
+               "description": "Built-in scope tag", "isBuiltIn": true})
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    )];
+    let start = rng.below(TAGS.len());
+    for i in 0..custom {
+        let id = (i + 1).to_string();
+        let name = TAGS[(start + i) % TAGS.len()];
+        out.push(Obj::new(
+            id.clone(),
+            json!({"@odata.type": "#microsoft.graph.roleScopeTag", "id": id, "displayName": name,
+                   "description": format!("Scope for {name} administrators"), "isBuiltIn": false})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        ));
+    }
+    out
+}
+
+fn seed_filters(ctx: &mut Ctx, n: usize) -> Vec<Obj> {
+    const KINDS: &[(&str, &str, &str)] = &[
+        ("windows10AndLater", "Windows 11", "(device.osVersion -startsWith \"10.0.22\")"),
+        ("windows10AndLater", "Corporate Windows", "(device.deviceOwnership -eq \"Corporate\")"),
+        ("iOS", "iPads", "(device.model -contains \"iPad\")"),
+        ("android", "Samsung", "(device.manufacturer -eq \"samsung\")"),
+        ("macOS", "Apple silicon", "(device.model -startsWith \"Mac\") and (device.osVersion -startsWith \"14\")"),
+        ("androidForWork", "Work profile Pixel", "(device.manufacturer -eq \"Google\")"),
+    ];
+    (0..n)
+        .map(|i| {
+            let id = ctx.rng.guid();
+            let (platform, label, rule) = KINDS[(i + ctx.rng.below(2)) % KINDS.len()];
+            let mut m = base(
+                &id,
+                "deviceAndAppManagementAssignmentFilter",
+                "displayName",
+                format!("FLT - {label} {:02}", i + 1),
+                format!("Devices matching: {label}"),
+                &mut ctx.rng,
+            );
+            let tags = ctx.scope_tags();
+            put(
+                &mut m,
+                json!({"platform": platform, "rule": rule, "roleScopeTags": tags, "payloads": [],
+                       "assignmentFilterManagementType": "devices"}),
+            );
+            Obj::new(id, m)
+        })
+        .collect()
+}
+
+/// A settings catalog setting instance.
+enum Def {
+    Choice(&'static str, &'static [&'static str]),
+    Int(&'static str, i64, i64),
+    Str(&'static str, &'static [&'static str]),
+}
+
+const WIN_DEFS: &[Def] = &[
+    Def::Choice("device_vendor_msft_policy_config_defender_allowarchivescanning", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_defender_allowbehaviormonitoring", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_defender_allowcloudprotection", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_defender_allowemailscanning", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_defender_allowrealtimemonitoring", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_defender_cloudblocklevel", &["_0", "_2", "_4", "_6"]),
+    Def::Int("device_vendor_msft_policy_config_defender_avgcpuloadfactor", 10, 80),
+    Def::Int("device_vendor_msft_policy_config_defender_daystoretaincleanedmalware", 0, 90),
+    Def::Choice("device_vendor_msft_policy_config_browser_allowpasswordmanager", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_bitlocker_requiredeviceencryption", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_devicelock_devicepasswordenabled", &["_0", "_1"]),
+    Def::Int("device_vendor_msft_policy_config_devicelock_minimumpasswordage", 1, 30),
+    Def::Int("device_vendor_msft_policy_config_devicelock_maxinactivitytimedevicelock", 1, 15),
+    Def::Choice("device_vendor_msft_policy_config_experience_allowcortana", &["_0", "_1"]),
+    Def::Choice("device_vendor_msft_policy_config_privacy_letappsaccesscamera", &["_0", "_1", "_2"]),
+    Def::Choice("device_vendor_msft_policy_config_update_allowautoupdate", &["_0", "_1", "_2", "_3", "_4", "_5"]),
+    Def::Int("device_vendor_msft_policy_config_update_activehoursstart", 6, 10),
+    Def::Int("device_vendor_msft_policy_config_update_activehoursend", 17, 22),
+    Def::Choice("device_vendor_msft_firewall_mdmstore_domainprofile_enablefirewall", &["_false", "_true"]),
+    Def::Choice("device_vendor_msft_firewall_mdmstore_publicprofile_enablefirewall", &["_false", "_true"]),
+    Def::Str(
+        "device_vendor_msft_policy_config_localpoliciessecurityoptions_interactivelogon_messagetextforusersattemptingtologon",
+        &["Authorised use only.", "This device is managed by Contoso IT.", "Unauthorised access is prohibited."],
+    ),
+];
+
+const IOS_DEFS: &[Def] = &[
+    Def::Choice("com.apple.applicationaccess_allowcamera", &["_false", "_true"]),
+    Def::Choice("com.apple.applicationaccess_allowscreenshot", &["_false", "_true"]),
+    Def::Choice("com.apple.applicationaccess_allowairdrop", &["_false", "_true"]),
+    Def::Choice("com.apple.applicationaccess_forceencryptedbackup", &["_false", "_true"]),
+    Def::Int("com.apple.mobiledevice.passwordpolicy_minlength", 4, 12),
+    Def::Int("com.apple.mobiledevice.passwordpolicy_maxinactivity", 1, 15),
+];
+
+const ADMX_AREAS: &[&str] = &["terminalserver", "windowsexplorer", "officeupdate", "edge", "onedrive", "printers"];
+
+fn setting_value(rng: &mut Rng, def: &Def) -> Value {
+    match def {
+        Def::Choice(id, opts) => json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+            "settingDefinitionId": id,
+            "settingInstanceTemplateReference": null,
+            "choiceSettingValue": {"settingValueTemplateReference": null, "value": format!("{id}{}", rng.pick(opts)), "children": []}
+        }),
+        Def::Int(id, lo, hi) => json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+            "settingDefinitionId": id,
+            "settingInstanceTemplateReference": null,
+            "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationIntegerSettingValue",
+                                   "settingValueTemplateReference": null, "value": lo + rng.below((hi - lo + 1) as usize) as i64}
+        }),
+        Def::Str(id, opts) => json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+            "settingDefinitionId": id,
+            "settingInstanceTemplateReference": null,
+            "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationStringSettingValue",
+                                   "settingValueTemplateReference": null, "value": rng.pick(opts)}
+        }),
+    }
+}
+
+fn wrap_setting(instance: Value) -> Value {
+    json!({"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": instance})
+}
+
+/// macOS/iOS Wi-Fi payload: a group collection with SSID, encryption and the pre-shared key.
+fn wifi_group(rng: &mut Rng, ssid: &str) -> Value {
+    let p = "com.apple.wifi.managed";
+    json!({
+        "@odata.type": "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance",
+        "settingDefinitionId": format!("{p}_{p}"),
+        "settingInstanceTemplateReference": null,
+        "groupSettingCollectionValue": [{"settingValueTemplateReference": null, "children": [
+            {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+             "settingDefinitionId": format!("{p}_ssid_str"), "settingInstanceTemplateReference": null,
+             "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationStringSettingValue",
+                                    "settingValueTemplateReference": null, "value": ssid}},
+            {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+             "settingDefinitionId": format!("{p}_encryptiontype"), "settingInstanceTemplateReference": null,
+             "choiceSettingValue": {"settingValueTemplateReference": null, "value": format!("{p}_encryptiontype_1"), "children": []}},
+            {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+             "settingDefinitionId": format!("{p}_password"), "settingInstanceTemplateReference": null,
+             "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationStringSettingValue",
+                                    "settingValueTemplateReference": null, "value": secret(rng, 20)}},
+            {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+             "settingDefinitionId": format!("{p}_autojoin"), "settingInstanceTemplateReference": null,
+             "choiceSettingValue": {"settingValueTemplateReference": null, "value": format!("{p}_autojoin_true"), "children": []}}
+        ]}]
+    })
+}
+
+const SSIDS: &[&str] = &["CORP-WLAN", "Contoso-Secure", "Fabrikam-Guest", "Warehouse-IoT", "Retail-POS"];
+
+fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let variant = (i + ctx.rng.below(2)) % 5;
+    let (platforms, technologies, area, template) = match variant {
+        0 => ("windows10", "mdm,microsoftSense", "Defender AV", Some(("804339ad-1553-4478-a742-138fb5807418_1", "endpointSecurityAntivirus", "Microsoft Defender Antivirus"))),
+        1 => ("windows10", "mdm", "Device Hardening", None),
+        2 => ("macOS", "mdm,appleRemoteManagement", "Wi-Fi", None),
+        3 => ("iOS", "mdm", "Restrictions", None),
+        _ => ("windows10", "mdm,microsoftSense", "Firewall", Some(("6078910e-d808-4a9f-a51d-1b8a7bacb7c0_1", "endpointSecurityFirewall", "Microsoft Defender Firewall"))),
+    };
+    let prefix = match platforms {
+        "macOS" => "MAC",
+        "iOS" => "IOS",
+        _ => "WIN",
+    };
+    let name = format!("{prefix} - {area} - SC {:02}", i + 1);
+    let mut m = base(&id, "deviceManagementConfigurationPolicy", "name", name, format!("{area} settings ({platforms})"), &mut ctx.rng);
+
+    // Every third policy is large enough to page (> 25 settings).
+    let count = if i % 3 == 2 { ctx.rng.range(26, 60) } else { ctx.rng.range(2, 20) };
+    let mut instances = Vec::new();
+    if variant == 2 {
+        let ssid = *ctx.rng.pick(SSIDS);
+        instances.push(wifi_group(&mut ctx.rng, ssid));
+    }
+    let defs = if platforms == "windows10" { WIN_DEFS } else { IOS_DEFS };
+    let start = ctx.rng.below(defs.len());
+    for k in 0..count.min(defs.len()) {
+        instances.push(setting_value(&mut ctx.rng, &defs[(start + k) % defs.len()]));
+    }
+    let area_admx = *ctx.rng.pick(ADMX_AREAS);
+    for k in instances.len()..count {
+        let def_id = format!("device_vendor_msft_policy_config_admx_{area_admx}_setting{k:03}");
+        instances.push(json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+            "settingDefinitionId": def_id,
+            "settingInstanceTemplateReference": null,
+            "choiceSettingValue": {"settingValueTemplateReference": null,
+                                   "value": format!("{def_id}_{}", if ctx.rng.chance(0.5) { "enabled" } else { "disabled" }),
+                                   "children": []}
+        }));
+    }
+    let settings: Vec<Value> = instances.into_iter().map(wrap_setting).collect();
+    let tags = ctx.scope_tags();
+    let template_ref = match template {
+        Some((tid, fam, disp)) => {
+            json!({"templateId": tid, "templateFamily": fam, "templateDisplayName": disp, "templateDisplayVersion": "Version 1"})
+        }
+        None => json!({"templateId": "", "templateFamily": "none", "templateDisplayName": null, "templateDisplayVersion": null}),
+    };
+    put(
+        &mut m,
+        json!({"platforms": platforms, "technologies": technologies, "roleScopeTagIds": tags, "creationSource": null,
+               "priorityMetaData": null, "templateReference": template_ref}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    obj.set_settings(settings);
+    let filter_platform = match platforms {
+        "macOS" => "macOS",
+        "iOS" => "iOS",
+        _ => "windows10AndLater",
+    };
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::SettingsCatalog, Some(filter_platform)));
+    obj
+}
+
+fn device_configuration(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let variant = (i + ctx.rng.below(3)) % 6;
+    let rng = &mut ctx.rng;
+    let (odata, prefix, area, extra, filter_platform) = match variant {
+        0 => (
+            "windows10GeneralConfiguration",
+            "WIN",
+            "Device Restrictions",
+            json!({"passwordRequired": rng.chance(0.7), "passwordMinimumLength": rng.range(6, 14),
+                   "passwordRequiredType": "alphanumeric", "screenCaptureBlocked": rng.chance(0.3),
+                   "cameraBlocked": rng.chance(0.2), "defenderRequireRealTimeMonitoring": true,
+                   "edgeBlockPasswordManager": rng.chance(0.5), "smartScreenEnableAppInstallControl": false}),
+            "windows10AndLater",
+        ),
+        1 => {
+            let sref = rng.guid();
+            (
+                "windows10CustomConfiguration",
+                "WIN",
+                "OMA-URI",
+                json!({"omaSettings": [
+                    {"@odata.type": "#microsoft.graph.omaSettingString", "displayName": "Proxy credentials",
+                     "description": "Service account for the proxy",
+                     "omaUri": "./Device/Vendor/MSFT/Policy/Config/ADMX_ICM/ProxyCredentials",
+                     "secretReferenceValueId": sref, "isEncrypted": true, "value": secret(rng, 18)},
+                    {"@odata.type": "#microsoft.graph.omaSettingInteger", "displayName": "Allow telemetry",
+                     "description": null, "omaUri": "./Device/Vendor/MSFT/Policy/Config/System/AllowTelemetry",
+                     "secretReferenceValueId": null, "isEncrypted": false, "isReadOnly": false, "value": rng.range(0, 3)}
+                ]}),
+                "windows10AndLater",
+            )
+        }
+        2 => {
+            let plist = format!(
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>PayloadType</key><string>com.apple.vpn.managed</string><key>SharedSecret</key><string>{}</string></dict></plist>",
+                secret(rng, 24)
+            );
+            (
+                "iosCustomConfiguration",
+                "IOS",
+                "Custom VPN",
+                json!({"payloadName": "Corporate VPN", "payloadFileName": "corp-vpn.mobileconfig", "payload": B64.encode(plist)}),
+                "iOS",
+            )
+        }
+        3 => (
+            "windowsWifiConfiguration",
+            "WIN",
+            "Wi-Fi",
+            {
+                let ssid = rng.pick(SSIDS);
+                json!({"ssid": ssid, "networkName": ssid, "connectAutomatically": true, "connectWhenNetworkNameIsHidden": false,
+                       "wifiSecurityType": "wpa2Personal", "preSharedKey": secret(rng, 16), "proxySetting": "none",
+                       "meteredConnectionLimit": "unrestricted", "forceFIPSCompliance": false})
+            },
+            "windows10AndLater",
+        ),
+        4 => (
+            "iosWiFiConfiguration",
+            "IOS",
+            "Wi-Fi",
+            {
+                let ssid = rng.pick(SSIDS);
+                json!({"ssid": ssid, "networkName": ssid, "connectAutomatically": true, "connectWhenNetworkNameIsHidden": false,
+                       "wiFiSecurityType": "wpaPersonal", "preSharedKey": secret(rng, 20), "proxySettings": "none",
+                       "disableMacAddressRandomization": false})
+            },
+            "iOS",
+        ),
+        _ => (
+            "androidWorkProfileGeneralDeviceConfiguration",
+            "AND",
+            "Work Profile",
+            json!({"passwordMinimumLength": rng.range(4, 10), "passwordRequiredType": "numericComplex",
+                   "workProfileBlockCamera": rng.chance(0.3), "workProfileBlockScreenCapture": true,
+                   "workProfileDataSharingType": "preventAny"}),
+            "androidForWork",
+        ),
+    };
+    let name = format!("{prefix} - {area} - DC {:02}", i + 1);
+    let mut m = base(&id, odata, "displayName", name, format!("{area} profile"), &mut ctx.rng);
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"version": ctx.rng.range(1, 9), "roleScopeTagIds": tags, "supportsScopeTags": true,
+               "deviceManagementApplicabilityRuleOsEdition": null, "deviceManagementApplicabilityRuleOsVersion": null,
+               "deviceManagementApplicabilityRuleDeviceMode": null}),
+    );
+    put(&mut m, extra);
+    let mut obj = Obj::new(id.clone(), m);
+    obj.protect_oma_settings();
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::DeviceConfiguration, Some(filter_platform)));
+    obj
+}
+
+/// A compliance rule's actions: exactly one `block`, sometimes a notification first.
+pub(crate) fn compliance_actions(rng: &mut Rng) -> Vec<Value> {
+    let mut configs = vec![json!({"id": rng.guid(), "gracePeriodHours": 0, "actionType": "block",
+                                  "notificationTemplateId": NULL_GUID, "notificationMessageCCList": []})];
+    if rng.chance(0.4) {
+        configs.push(json!({"id": rng.guid(), "gracePeriodHours": rng.range(1, 72), "actionType": "notification",
+                            "notificationTemplateId": NULL_GUID, "notificationMessageCCList": []}));
+    }
+    vec![json!({"id": rng.guid(), "ruleName": "PasswordRequired", "scheduledActionConfigurations": configs})]
+}
+
+fn compliance_policy(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let rng = &mut ctx.rng;
+    let (odata, prefix, extra, fp) = match (i + rng.below(2)) % 4 {
+        0 => (
+            "windows10CompliancePolicy",
+            "WIN",
+            json!({"passwordRequired": true, "passwordMinimumLength": rng.range(6, 14), "osMinimumVersion": rng.pick(&["10.0.19045", "10.0.22621", "10.0.22631"]),
+                   "bitLockerEnabled": true, "secureBootEnabled": true, "codeIntegrityEnabled": true,
+                   "deviceThreatProtectionEnabled": rng.chance(0.5), "deviceThreatProtectionRequiredSecurityLevel": "medium"}),
+            "windows10AndLater",
+        ),
+        1 => (
+            "iosCompliancePolicy",
+            "IOS",
+            json!({"passcodeRequired": true, "passcodeMinimumLength": rng.range(4, 8), "osMinimumVersion": rng.pick(&["16.0", "17.0", "17.4"]),
+                   "securityBlockJailbrokenDevices": true, "managedEmailProfileRequired": false}),
+            "iOS",
+        ),
+        2 => (
+            "androidWorkProfileCompliancePolicy",
+            "AND",
+            json!({"passwordRequired": true, "passwordMinimumLength": rng.range(4, 8), "securityBlockJailbrokenDevices": true,
+                   "osMinimumVersion": rng.pick(&["11.0", "12.0", "13.0"]), "securityRequireSafetyNetAttestationBasicIntegrity": true}),
+            "androidForWork",
+        ),
+        _ => (
+            "macOSCompliancePolicy",
+            "MAC",
+            json!({"passwordRequired": true, "storageRequireEncryption": true, "firewallEnabled": true,
+                   "osMinimumVersion": rng.pick(&["13.0", "14.0"]), "systemIntegrityProtectionEnabled": true}),
+            "macOS",
+        ),
+    };
+    let name = format!("{prefix} - Compliance - CP {:02}", i + 1);
+    let mut m = base(&id, odata, "displayName", name, "Baseline compliance".into(), &mut ctx.rng);
+    let tags = ctx.scope_tags();
+    put(&mut m, json!({"version": ctx.rng.range(1, 6), "roleScopeTagIds": tags}));
+    put(&mut m, extra);
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("scheduledActionsForRule".into(), compliance_actions(&mut ctx.rng));
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Compliance, Some(fp)));
+    obj
+}
+
+const IOS_APPS: &[&str] = &["com.microsoft.office.outlook", "com.microsoft.skype.teams", "com.microsoft.msedge", "com.microsoft.officemobile"];
+const ANDROID_APPS: &[&str] = &["com.microsoft.office.outlook", "com.microsoft.teams", "com.microsoft.emmx", "com.microsoft.office.officehubrow"];
+
+pub(crate) fn app_entry(ios: bool, app: &str) -> Value {
+    if ios {
+        json!({"id": format!("{app}.ios"), "version": "-1",
+               "mobileAppIdentifier": {"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": app}})
+    } else {
+        json!({"id": format!("{app}.android"), "version": "-1",
+               "mobileAppIdentifier": {"@odata.type": "#microsoft.graph.androidMobileAppIdentifier", "packageId": app}})
+    }
+}
+
+fn app_protection(ctx: &mut Ctx, i: usize, ios: bool) -> Obj {
+    let id = format!("T_{}", ctx.rng.guid());
+    let (odata, prefix) = if ios { ("iosManagedAppProtection", "IOS") } else { ("androidManagedAppProtection", "AND") };
+    let kind = ctx.rng.pick(&["Standard", "Strict", "BYOD", "Frontline"]).to_string();
+    let name = format!("{prefix} - App Protection - {kind} {:02}", i + 1);
+    let mut m = base(&id, odata, "displayName", name, format!("{kind} data protection"), &mut ctx.rng);
+    let rng = &mut ctx.rng;
+    let etag = format!("\"{}\"", rng.guid());
+    put(
+        &mut m,
+        json!({"version": etag, "periodOfflineBeforeAccessCheck": "PT12H", "periodOnlineBeforeAccessCheck": "PT30M",
+               "allowedInboundDataTransferSources": "allApps", "allowedOutboundDataTransferDestinations": "managedApps",
+               "organizationalCredentialsRequired": false, "allowedOutboundClipboardSharingLevel": "managedAppsWithPasteIn",
+               "dataBackupBlocked": true, "deviceComplianceRequired": true, "saveAsBlocked": rng.chance(0.6),
+               "periodOfflineBeforeWipeIsEnforced": "P90D", "pinRequired": true, "maximumPinRetries": rng.range(3, 10),
+               "simplePinBlocked": rng.chance(0.5), "minimumPinLength": rng.range(4, 8), "pinCharacterSet": "numeric",
+               "allowedDataStorageLocations": ["oneDriveForBusiness", "sharePoint"], "contactSyncBlocked": false,
+               "printBlocked": rng.chance(0.3), "fingerprintBlocked": false, "disableAppPinIfDevicePinIsSet": false,
+               "minimumRequiredOsVersion": null, "targetedAppManagementLevels": "unspecified", "appGroupType": "selectedPublicApps"}),
+    );
+    if ios {
+        put(&mut m, json!({"appDataEncryptionType": "whenDeviceLocked", "faceIdBlocked": false, "minimumRequiredSdkVersion": null}));
+    } else {
+        put(&mut m, json!({"screenCaptureBlocked": true, "encryptAppData": true, "minimumRequiredPatchVersion": "2024-01-01"}));
+    }
+    let tags = ctx.scope_tags();
+    m.insert("roleScopeTagIds".into(), tags);
+    let apps_src = if ios { IOS_APPS } else { ANDROID_APPS };
+    let napps = ctx.rng.range(1, apps_src.len());
+    let apps: Vec<Value> = apps_src[..napps].iter().map(|a| app_entry(ios, a)).collect();
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("apps".into(), apps);
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::AppProtection, None));
+    obj
+}
+
+/// Legacy endpoint security templates (`deviceManagement/templates`), with their default settings.
+pub(crate) struct Template {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub template_type: &'static str,
+    pub subtype: &'static str,
+    pub settings: &'static [(&'static str, &'static str)],
+}
+
+pub(crate) const TEMPLATES: &[Template] = &[
+    Template {
+        id: "4356d05c-a4ab-4a07-9ece-739f7c792910",
+        display_name: "Microsoft Defender Firewall",
+        template_type: "endpointSecurityFirewall",
+        subtype: "firewall",
+        settings: &[
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTP", "true"),
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallIdleTimeoutForSecurityAssociationInSeconds", "300"),
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallCertificateRevocationListCheckMethod", "\"deviceDefault\""),
+        ],
+    },
+    Template {
+        id: "d1174162-1dd2-4976-affc-6667049ab0ae",
+        display_name: "BitLocker",
+        template_type: "endpointSecurityDiskEncryption",
+        subtype: "diskEncryption",
+        settings: &[
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice", "true"),
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerRecoveryPasswordRotation", "\"enabledForAzureAd\""),
+            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerDisableWarningForOtherDiskEncryption", "true"),
+        ],
+    },
+    Template {
+        id: "e44c2ca3-2f9a-400a-a113-6cc88efd773d",
+        display_name: "Endpoint detection and response",
+        template_type: "endpointSecurityEndpointDetectionAndResponse",
+        subtype: "endpointDetectionAndResponse",
+        settings: &[
+            ("deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_allowSampleSharing", "true"),
+            ("deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_enableExpeditedTelemetryReporting", "false"),
+        ],
+    },
+];
+
+/// An intent setting instance from a definition id and its JSON value.
+pub(crate) fn intent_setting(id: String, definition_id: &str, value_json: &str) -> Value {
+    let value: Value = serde_json::from_str(value_json).unwrap_or(Value::Null);
+    let odata = match &value {
+        Value::Bool(_) => "deviceManagementBooleanSettingInstance",
+        Value::Number(_) => "deviceManagementIntegerSettingInstance",
+        _ => "deviceManagementStringSettingInstance",
+    };
+    json!({"@odata.type": format!("#microsoft.graph.{odata}"), "id": id, "definitionId": definition_id,
+           "valueJson": value_json, "value": value})
+}
+
+fn intent(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let t = &TEMPLATES[(i + ctx.rng.below(2)) % TEMPLATES.len()];
+    let name = format!("ES - {} - Intent {:02}", t.display_name, i + 1);
+    let mut m = base(&id, "deviceManagementIntent", "displayName", name, format!("{} (legacy template)", t.display_name), &mut ctx.rng);
+    m.remove("createdDateTime");
+    let tags = ctx.scope_tags();
+    put(&mut m, json!({"templateId": t.id, "isMigratingToConfigurationPolicy": false, "roleScopeTagIds": tags}));
+    let settings: Vec<Value> = t
+        .settings
+        .iter()
+        .map(|(def, v)| {
+            let v = if *v == "true" && ctx.rng.chance(0.3) { "false" } else { v };
+            intent_setting(ctx.rng.guid(), def, v)
+        })
+        .collect();
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("settings".into(), settings);
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Intent, Some("windows10AndLater")));
+    obj
+}
+
+fn script(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let rng = &mut ctx.rng;
+    let (area, file, body) = match (i + rng.below(2)) % 4 {
+        0 => ("Map Drives", "Map-Drives.ps1", "New-PSDrive -Name S -PSProvider FileSystem -Root \\\\fs01\\shared -Persist\n".to_string()),
+        1 => (
+            "Local Admin",
+            "Set-LocalAdmin.ps1",
+            format!("$Password = ConvertTo-SecureString \"{}\" -AsPlainText -Force\nSet-LocalUser -Name \"LocalAdmin\" -Password $Password\n", secret(rng, 16)),
+        ),
+        2 => (
+            "Wi-Fi Profile",
+            "Add-WifiProfile.ps1",
+            format!("$psk = \"{}\"\nnetsh wlan add profile filename=\"corp.xml\" user=all\n", secret(rng, 20)),
+        ),
+        _ => (
+            "Inventory Upload",
+            "Send-Inventory.ps1",
+            format!("$apiKey = \"{}\"\nInvoke-RestMethod -Uri https://inventory.contoso.example/api -Headers @{{ 'x-api-key' = $apiKey }}\n", secret(rng, 32)),
+        ),
+    };
+    let name = format!("PS - {area} - {:02}", i + 1);
+    let mut m = base(&id, "deviceManagementScript", "displayName", name, format!("{area} script"), &mut ctx.rng);
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"scriptContent": B64.encode(body), "runAsAccount": if ctx.rng.chance(0.7) { "system" } else { "user" },
+               "enforceSignatureCheck": false, "fileName": file, "roleScopeTagIds": tags, "runAs32Bit": false}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Script, Some("windows10AndLater")));
+    obj
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeding_is_deterministic_and_varied() {
+        let a = seed_tenant(9, 6, "contoso");
+        let b = seed_tenant(9, 6, "contoso");
+        let ids = |d: &BTreeMap<Family, Vec<Obj>>| {
+            d.values().flat_map(|v| v.iter().map(|o| o.id.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b));
+        assert_ne!(ids(&a), ids(&seed_tenant(10, 6, "contoso")));
+        let sc = &a[&Family::ConfigurationPolicies];
+        assert_eq!(sc.len(), 6);
+        assert!(sc.iter().any(|p| p.navs["settings"].len() > 25), "some settings catalog policy pages");
+        let types: std::collections::BTreeSet<_> =
+            a[&Family::DeviceConfigurations].iter().map(|o| o.props["@odata.type"].to_string()).collect();
+        assert!(types.len() >= 3, "{types:?}");
+    }
+
+    #[test]
+    fn time_format_matches_graph() {
+        let t = OffsetDateTime::from_unix_timestamp(1_704_067_200).unwrap();
+        assert_eq!(graph_time(t), "2024-01-01T00:00:00.0000000Z");
+    }
+}

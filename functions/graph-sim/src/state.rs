@@ -1,0 +1,282 @@
+//! The simulator's world: tenants with their objects, app registrations, grants, faults and counters.
+//! One mutex guards it; handlers never hold it across an await.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Map, Value, json};
+
+use crate::auth::Signer;
+use crate::config::{AppSpec, ConsentBehavior, SimConfig, Stats, TenantInfo, TenantSpec};
+use crate::faults::{FaultState, Faults};
+use crate::families::{FAMILIES, Family};
+use crate::rng::{Rng, is_guid, mix};
+use crate::seed;
+
+/// Shown instead of an encrypted OMA-URI value; the plain value comes from `getOmaSettingPlainTextValue`.
+pub(crate) const MASK: &str = "********";
+
+#[derive(Clone, Debug)]
+pub(crate) struct Obj {
+    pub id: String,
+    /// Structural properties, `id` and `@odata.type` included.
+    pub props: Map<String, Value>,
+    /// Navigation collections: `assignments`, `settings`, `scheduledActionsForRule`, `apps`.
+    pub navs: BTreeMap<String, Vec<Value>>,
+    /// `secretReferenceValueId` → plain value of encrypted OMA settings.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Obj {
+    pub(crate) fn new(id: String, props: Map<String, Value>) -> Self {
+        Obj { id, props, navs: BTreeMap::new(), secrets: BTreeMap::new() }
+    }
+
+    /// Stores settings catalog settings with Graph's ids `"0"`, `"1"`, ….
+    pub(crate) fn set_settings(&mut self, settings: Vec<Value>) {
+        let settings = settings
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                if let Value::Object(m) = &mut s {
+                    m.remove("settingInstance@odata.type");
+                    let inst = m.remove("settingInstance");
+                    m.insert("id".into(), json!(i.to_string()));
+                    if let Some(inst) = inst {
+                        m.insert("settingInstance".into(), inst);
+                    }
+                    m.entry("@odata.type").or_insert(json!("#microsoft.graph.deviceManagementConfigurationSetting"));
+                }
+                s
+            })
+            .collect();
+        self.navs.insert("settings".into(), settings);
+    }
+
+    /// Moves the values of encrypted OMA settings into `secrets` and masks them.
+    pub(crate) fn protect_oma_settings(&mut self) {
+        let Some(Value::Array(settings)) = self.props.get_mut("omaSettings") else { return };
+        for s in settings {
+            let Value::Object(m) = s else { continue };
+            if m.get("isEncrypted") != Some(&Value::Bool(true)) {
+                continue;
+            }
+            let value = m.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+            if value == MASK {
+                continue;
+            }
+            let sref = match m.get("secretReferenceValueId").and_then(Value::as_str) {
+                Some(s) if !s.is_empty() && !self.secrets.contains_key(s) => s.to_string(),
+                _ => crate::rng::guid_from(mix(self.secrets.len() as u64 ^ 0xA5), mix(value.len() as u64 ^ 0x5A)),
+            };
+            self.secrets.insert(sref.clone(), value);
+            m.insert("secretReferenceValueId".into(), json!(sref));
+            m.insert("value".into(), json!(MASK));
+        }
+    }
+
+    pub(crate) fn assignments(&self) -> &[Value] {
+        self.navs.get("assignments").map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Grant {
+    pub roles: Vec<String>,
+    /// Object id of the app's service principal in the tenant (the token's `oid`).
+    pub sp_id: String,
+}
+
+pub(crate) struct Tenant {
+    pub info: TenantInfo,
+    pub consent: ConsentBehavior,
+    /// Keyed by lower-case client id.
+    pub grants: BTreeMap<String, Grant>,
+    pub faults: Faults,
+    pub fault_state: FaultState,
+    pub stats: Stats,
+    pub data: BTreeMap<Family, Vec<Obj>>,
+    pub rng: Rng,
+}
+
+impl Tenant {
+    pub(crate) fn objects(&self, family: Family) -> &[Obj] {
+        self.data.get(&family).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub(crate) fn objects_mut(&mut self, family: Family) -> &mut Vec<Obj> {
+        self.data.entry(family).or_default()
+    }
+
+    pub(crate) fn find(&self, family: Family, id: &str) -> Option<&Obj> {
+        self.objects(family).iter().find(|o| o.id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn find_mut(&mut self, family: Family, id: &str) -> Option<&mut Obj> {
+        self.objects_mut(family).iter_mut().find(|o| o.id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn snapshot_stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        for d in FAMILIES.iter().filter(|d| d.stored) {
+            let objs = self.objects(d.family);
+            s.objects.insert(d.name.to_string(), objs.len());
+            if d.assign.is_some() {
+                s.assignments.insert(d.name.to_string(), objs.iter().map(|o| o.assignments().len()).sum());
+            }
+        }
+        s
+    }
+
+    pub(crate) fn count_request(&mut self, method: &str, route: &str) {
+        self.stats.graph_requests += 1;
+        *self.stats.requests.entry(format!("{method} {route}")).or_insert(0) += 1;
+    }
+}
+
+pub(crate) struct World {
+    pub tenants: Vec<Tenant>,
+    /// Keyed by lower-case client id.
+    pub apps: BTreeMap<String, AppSpec>,
+    /// Request sequence, for request ids.
+    pub seq: u64,
+}
+
+impl World {
+    /// A tenant by id (GUID) or verified domain, case-insensitive.
+    pub(crate) fn tenant_index(&self, key: &str) -> Option<usize> {
+        self.tenants.iter().position(|t| {
+            t.info.id.eq_ignore_ascii_case(key) || t.info.domains.iter().any(|d| d.eq_ignore_ascii_case(key))
+        })
+    }
+
+    pub(crate) fn tenant(&self, key: &str) -> Option<&Tenant> {
+        self.tenant_index(key).map(|i| &self.tenants[i])
+    }
+
+    pub(crate) fn tenant_mut(&mut self, key: &str) -> Option<&mut Tenant> {
+        self.tenant_index(key).map(|i| &mut self.tenants[i])
+    }
+}
+
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub base_url: String,
+    pub signer: &'static Signer,
+    world: Mutex<World>,
+}
+
+const ORG_NAMES: &[&str] = &[
+    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Adatum", "Litware", "Proseware", "Wingtip", "Lamna",
+];
+
+impl Shared {
+    pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+        Shared {
+            config,
+            base_url,
+            signer: Signer::global(),
+            world: Mutex::new(World { tenants: Vec::new(), apps: BTreeMap::new(), seq: 0 }),
+        }
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add_tenant(&self, spec: TenantSpec) -> Result<TenantInfo, String> {
+        let mut w = self.world();
+        let ordinal = w.tenants.len() as u64;
+        let seed = spec.seed.unwrap_or_else(|| mix(self.config.seed ^ mix(ordinal + 1)));
+        let mut rng = Rng::new(seed);
+        let id = match spec.id {
+            Some(id) if is_guid(&id) => id.to_ascii_lowercase(),
+            Some(id) => return Err(format!("tenant id '{id}' is not a GUID")),
+            None => rng.guid(),
+        };
+        if w.tenant_index(&id).is_some() {
+            return Err(format!("tenant '{id}' exists"));
+        }
+        let base_name = ORG_NAMES[(ordinal as usize) % ORG_NAMES.len()];
+        let display_name = spec.display_name.unwrap_or_else(|| {
+            if ordinal < ORG_NAMES.len() as u64 {
+                format!("{base_name} Ltd")
+            } else {
+                format!("{base_name} {} Ltd", ordinal / ORG_NAMES.len() as u64 + 1)
+            }
+        });
+        let short: String = display_name
+            .split_whitespace()
+            .next()
+            .unwrap_or("tenant")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let mut domains = spec.domains;
+        if domains.is_empty() {
+            domains.push(format!("{short}{}.example", if ordinal == 0 { String::new() } else { ordinal.to_string() }));
+        }
+        if !domains.iter().any(|d| d.ends_with(".onmicrosoft.com")) {
+            domains.push(format!("{short}{:04x}.onmicrosoft.com", rng.next_u64() & 0xFFFF));
+        }
+        for d in &domains {
+            if w.tenant_index(d).is_some() {
+                return Err(format!("domain '{d}' is already verified by another tenant"));
+            }
+        }
+        let n = spec.policies_per_family.unwrap_or(self.config.policies_per_family);
+        let data = seed::seed_tenant(rng.next_u64(), n, &short);
+        let info = TenantInfo { id, display_name, domains };
+        w.tenants.push(Tenant {
+            info: info.clone(),
+            consent: spec.consent,
+            grants: BTreeMap::new(),
+            faults: self.config.initial_faults.clone(),
+            fault_state: FaultState::default(),
+            stats: Stats::default(),
+            data,
+            rng,
+        });
+        Ok(info)
+    }
+
+    pub(crate) fn register_app(&self, mut spec: AppSpec) {
+        spec.client_id = spec.client_id.to_ascii_lowercase();
+        self.world().apps.insert(spec.client_id.clone(), spec);
+    }
+
+    pub(crate) fn grant(&self, tenant: &str, client_id: &str, roles: Vec<String>) -> Result<(), String> {
+        let mut w = self.world();
+        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        let key = client_id.to_ascii_lowercase();
+        let sp_id = match t.grants.get(&key) {
+            Some(g) => g.sp_id.clone(),
+            None => t.rng.guid(),
+        };
+        t.grants.insert(key, Grant { roles, sp_id });
+        Ok(())
+    }
+
+    pub(crate) fn revoke(&self, tenant: &str, client_id: &str) -> Result<(), String> {
+        let mut w = self.world();
+        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        t.grants.remove(&client_id.to_ascii_lowercase());
+        Ok(())
+    }
+
+    pub(crate) fn with_tenant<R>(&self, tenant: &str, f: impl FnOnce(&mut Tenant) -> R) -> Result<R, String> {
+        let mut w = self.world();
+        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        Ok(f(t))
+    }
+
+    /// A request id: GUID-shaped, unique per simulator.
+    pub(crate) fn next_request_id(&self) -> String {
+        let mut w = self.world();
+        w.seq += 1;
+        let s = w.seq;
+        crate::rng::guid_from(mix(self.config.seed ^ s), mix(s.wrapping_mul(0x9E37)))
+    }
+}

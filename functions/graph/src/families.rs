@@ -1,0 +1,659 @@
+//! The Intune policy families we back up, diff and restore, with the quirks each one needs
+//! (graph-brief §2, §5). Both reference tools use beta for every family, and so do we: the beta
+//! shapes are the ones restores write back.
+
+use serde_json::Value;
+
+use crate::ApiVersion;
+
+/// An application-permission area; each has a `.Read.All` and a `.ReadWrite.All` role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PermissionArea {
+    /// DeviceManagementConfiguration.*
+    Configuration,
+    /// DeviceManagementScripts.* (required for scripts since 2025-07-31)
+    Scripts,
+    /// DeviceManagementServiceConfig.*
+    ServiceConfig,
+    /// DeviceManagementApps.*
+    Apps,
+    /// DeviceManagementRBAC.*
+    Rbac,
+}
+
+impl PermissionArea {
+    pub fn read(self) -> &'static str {
+        match self {
+            PermissionArea::Configuration => "DeviceManagementConfiguration.Read.All",
+            PermissionArea::Scripts => "DeviceManagementScripts.Read.All",
+            PermissionArea::ServiceConfig => "DeviceManagementServiceConfig.Read.All",
+            PermissionArea::Apps => "DeviceManagementApps.Read.All",
+            PermissionArea::Rbac => "DeviceManagementRBAC.Read.All",
+        }
+    }
+
+    pub fn write(self) -> &'static str {
+        match self {
+            PermissionArea::Configuration => "DeviceManagementConfiguration.ReadWrite.All",
+            PermissionArea::Scripts => "DeviceManagementScripts.ReadWrite.All",
+            PermissionArea::ServiceConfig => "DeviceManagementServiceConfig.ReadWrite.All",
+            PermissionArea::Apps => "DeviceManagementApps.ReadWrite.All",
+            PermissionArea::Rbac => "DeviceManagementRBAC.ReadWrite.All",
+        }
+    }
+
+    /// Microsoft Graph app-role ids of (read, write), where verified (the Scripts ids are not: resolve
+    /// them from the Graph service principal's `appRoles` at run time).
+    pub fn role_ids(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            PermissionArea::Configuration => Some((
+                "dc377aa6-52d8-4e23-b271-2a7ae04cedf3",
+                "9241abd9-d0e6-425a-bd4f-47ba86e767a4",
+            )),
+            PermissionArea::ServiceConfig => Some((
+                "06a5fe6d-c49d-46a7-b082-56b1b14103c7",
+                "5ac13192-7ace-4fcf-b828-1a26f28068ee",
+            )),
+            PermissionArea::Apps => Some((
+                "7a6ee1e7-141e-4cec-ae74-d9db155731ff",
+                "78145de6-330d-4800-a6ce-494ff2d33d07",
+            )),
+            PermissionArea::Rbac => Some((
+                "58ca0d9a-1575-47e1-a3cb-007ef2e4583b",
+                "e330c4f0-4170-414e-a55a-2f022ec2b57b",
+            )),
+            PermissionArea::Scripts => None,
+        }
+    }
+
+    /// Whether granted `roles` (the token's claim) allow reading; ReadWrite implies Read.
+    pub fn can_read(self, roles: &[String]) -> bool {
+        roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(self.read()) || r.eq_ignore_ascii_case(self.write()))
+    }
+
+    pub fn can_write(self, roles: &[String]) -> bool {
+        roles.iter().any(|r| r.eq_ignore_ascii_case(self.write()))
+    }
+}
+
+/// How a new object is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// POST the cleaned body to the collection.
+    Post,
+    /// POST, and the body must hold exactly one `block` action in `scheduledActionsForRule`.
+    PostWithBlockAction,
+    /// POST `{displayName, description, roleScopeTagIds}`, then `POST {id}/updateDefinitionValues`.
+    PostThenDefinitionValues,
+    /// `POST templates/{templateId}/createInstance {displayName, description, settingsDelta, roleScopeTagIds}`.
+    TemplateCreateInstance,
+    /// POST without `apps`, then `POST {id}/targetApps {apps, appGroupType}`.
+    PostThenTargetApps,
+    /// POST to the per-type collection (`iosManagedAppProtections` …), then `targetApps`.
+    PostToTypeCollection,
+    /// POST the template, then one `POST {id}/localizedNotificationMessages` per locale.
+    PostThenLocalizedMessages,
+}
+
+/// How an existing object is updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    Patch,
+    /// PUT the full body (settings catalog: PATCH cannot touch `settings`).
+    Put,
+    /// `POST {id}/scheduleActionsForRules`, then PATCH without `scheduledActionsForRule`.
+    ScheduleActionsThenPatch,
+    /// PATCH the metadata; values through `POST {id}/updateDefinitionValues {added, updated, deletedIds}`.
+    PatchThenDefinitionValues,
+    /// `POST intents/{id}/updateSettings {settings}`.
+    UpdateSettingsAction,
+    /// PATCH without `priority`; priority through `POST {id}/setPriority`.
+    PatchThenSetPriority,
+    /// PATCH on the per-type collection.
+    PatchOnTypeCollection,
+    /// PATCH the template; each locale at `localizedNotificationMessages/{id}`.
+    PatchThenLocalizedMessages,
+}
+
+/// How assignments are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assign {
+    /// `POST {id}/{action} {"<body_key>": [all assignments]}` (replace-all).
+    Action {
+        action: &'static str,
+        body_key: &'static str,
+    },
+    /// Autopilot: `POST {id}/assignments {"target": …}` once per group target.
+    PerTarget,
+    /// App protection: `POST {typeCollection}/{id}/assign {"assignments": […]}`.
+    TypeCollectionAction,
+    /// Not assignable (referenced from elsewhere).
+    None,
+}
+
+/// A sub-collection read per object (settings, definition values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingsRead {
+    /// Relative to the item: `settings`, `definitionValues`.
+    pub path: &'static str,
+    /// Query to add, without `?` (may be empty).
+    pub query: &'static str,
+    /// A further read per child (`presentationValues` with `$expand=presentation` for ADMX).
+    pub per_child: Option<(&'static str, &'static str)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Create,
+    Update,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    /// Stable code: the collection's name.
+    pub code: &'static str,
+    pub label: &'static str,
+    pub version: ApiVersion,
+    /// Under the version: `/deviceManagement/configurationPolicies`.
+    pub collection: &'static str,
+    pub permission: PermissionArea,
+    /// `$expand` for a full read of one object (and of the list, where Graph allows it).
+    pub expand: Option<&'static str>,
+    /// Items per list page the service is known to use (`configurationPolicies`: 25).
+    pub page_size: Option<u32>,
+    pub settings: Option<SettingsRead>,
+    /// The list omits content (script bodies): GET each object by id.
+    pub refetch_items: bool,
+    pub create: Create,
+    pub update: Update,
+    pub assign: Assign,
+    /// Delete the assignments before the object (Autopilot).
+    pub unassign_before_delete: bool,
+    /// Read-only fields of this family, stripped before create and update.
+    pub strip: &'static [&'static str],
+    /// Stripped before update only.
+    pub strip_on_update: &'static [&'static str],
+}
+
+/// Stripped from every family before a write (IM `Start-GraphPreImport`, ICD `remove_keys`).
+pub const STRIP_ALWAYS: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "modifiedDateTime",
+    "version",
+    "supportsScopeTags",
+    "isAssigned",
+    "@odata.context",
+    "assignments",
+];
+
+/// ICD strips these too.
+pub const STRIP_ICD: &[&str] = &[
+    "topicIdentifier",
+    "certificate",
+    "sourceId",
+    "companyCodes",
+    "token",
+    "lastSyncDateTime",
+    "isReadOnly",
+    "secretReferenceValueId",
+    "isEncrypted",
+    "deployedAppCount",
+    "deviceHealthScriptType",
+];
+
+const ASSIGN: Assign = Assign::Action {
+    action: "assign",
+    body_key: "assignments",
+};
+
+const fn family(
+    code: &'static str,
+    label: &'static str,
+    collection: &'static str,
+    permission: PermissionArea,
+) -> Family {
+    Family {
+        code,
+        label,
+        version: ApiVersion::Beta,
+        collection,
+        permission,
+        expand: None,
+        page_size: None,
+        settings: None,
+        refetch_items: false,
+        create: Create::Post,
+        update: Update::Patch,
+        assign: ASSIGN,
+        unassign_before_delete: false,
+        strip: &[],
+        strip_on_update: &[],
+    }
+}
+
+use PermissionArea::{Apps, Configuration, Rbac, Scripts, ServiceConfig};
+
+pub static FAMILIES: &[Family] = &[
+    Family {
+        strip: &["privacyAccessControls"],
+        ..family(
+            "deviceConfigurations",
+            "Device configuration",
+            "/deviceManagement/deviceConfigurations",
+            Configuration,
+        )
+    },
+    Family {
+        expand: Some("scheduledActionsForRule($expand=scheduledActionConfigurations)"),
+        create: Create::PostWithBlockAction,
+        update: Update::ScheduleActionsThenPatch,
+        strip_on_update: &["scheduledActionsForRule"],
+        ..family(
+            "deviceCompliancePolicies",
+            "Compliance policy",
+            "/deviceManagement/deviceCompliancePolicies",
+            Configuration,
+        )
+    },
+    Family {
+        page_size: Some(25),
+        settings: Some(SettingsRead {
+            path: "settings",
+            query: "",
+            per_child: None,
+        }),
+        update: Update::Put,
+        strip: &["settingCount"],
+        ..family(
+            "configurationPolicies",
+            "Settings catalog",
+            "/deviceManagement/configurationPolicies",
+            Configuration,
+        )
+    },
+    Family {
+        settings: Some(SettingsRead {
+            path: "definitionValues",
+            query: "$expand=definition",
+            per_child: Some(("presentationValues", "$expand=presentation")),
+        }),
+        create: Create::PostThenDefinitionValues,
+        update: Update::PatchThenDefinitionValues,
+        strip: &["definitionValues"],
+        ..family(
+            "groupPolicyConfigurations",
+            "Administrative templates (ADMX)",
+            "/deviceManagement/groupPolicyConfigurations",
+            Configuration,
+        )
+    },
+    Family {
+        refetch_items: true,
+        assign: Assign::Action {
+            action: "assign",
+            body_key: "deviceManagementScriptAssignments",
+        },
+        ..family(
+            "deviceManagementScripts",
+            "PowerShell scripts",
+            "/deviceManagement/deviceManagementScripts",
+            Scripts,
+        )
+    },
+    Family {
+        refetch_items: true,
+        assign: Assign::Action {
+            action: "assign",
+            body_key: "deviceManagementScriptAssignments",
+        },
+        ..family(
+            "deviceShellScripts",
+            "Shell scripts (macOS)",
+            "/deviceManagement/deviceShellScripts",
+            Scripts,
+        )
+    },
+    Family {
+        refetch_items: true,
+        assign: Assign::Action {
+            action: "assign",
+            body_key: "deviceHealthScriptAssignments",
+        },
+        strip: &["isGlobalScript", "highestAvailableVersion"],
+        ..family(
+            "deviceHealthScripts",
+            "Remediations",
+            "/deviceManagement/deviceHealthScripts",
+            Scripts,
+        )
+    },
+    Family {
+        assign: Assign::PerTarget,
+        unassign_before_delete: true,
+        strip_on_update: &["managementServiceAppId"],
+        ..family(
+            "windowsAutopilotDeploymentProfiles",
+            "Autopilot deployment profiles",
+            "/deviceManagement/windowsAutopilotDeploymentProfiles",
+            ServiceConfig,
+        )
+    },
+    Family {
+        update: Update::PatchThenSetPriority,
+        assign: Assign::Action {
+            action: "assign",
+            body_key: "enrollmentConfigurationAssignments",
+        },
+        strip: &["priority", "deviceEnrollmentConfigurationType", "platformType"],
+        ..family(
+            "deviceEnrollmentConfigurations",
+            "Enrollment configurations",
+            "/deviceManagement/deviceEnrollmentConfigurations",
+            ServiceConfig,
+        )
+    },
+    Family {
+        settings: Some(SettingsRead {
+            path: "settings",
+            query: "",
+            per_child: None,
+        }),
+        create: Create::TemplateCreateInstance,
+        update: Update::UpdateSettingsAction,
+        ..family(
+            "intents",
+            "Endpoint security (intents)",
+            "/deviceManagement/intents",
+            Configuration,
+        )
+    },
+    family("roleScopeTags", "Scope tags", "/deviceManagement/roleScopeTags", Rbac),
+    Family {
+        assign: Assign::None,
+        strip: &["payloads"],
+        strip_on_update: &["platform"],
+        ..family(
+            "assignmentFilters",
+            "Assignment filters",
+            "/deviceManagement/assignmentFilters",
+            Configuration,
+        )
+    },
+    Family {
+        assign: Assign::Action {
+            action: "microsoft.graph.managedDeviceMobileAppConfiguration/assign",
+            body_key: "assignments",
+        },
+        ..family(
+            "mobileAppConfigurations",
+            "App configuration (managed devices)",
+            "/deviceAppManagement/mobileAppConfigurations",
+            Apps,
+        )
+    },
+    Family {
+        create: Create::PostThenTargetApps,
+        strip: &["apps"],
+        ..family(
+            "targetedManagedAppConfigurations",
+            "App configuration (managed apps)",
+            "/deviceAppManagement/targetedManagedAppConfigurations",
+            Apps,
+        )
+    },
+    Family {
+        create: Create::PostToTypeCollection,
+        update: Update::PatchOnTypeCollection,
+        assign: Assign::TypeCollectionAction,
+        strip: &["apps", "exemptAppLockerFiles", "protectedAppLockerFiles"],
+        ..family(
+            "managedAppPolicies",
+            "App protection",
+            "/deviceAppManagement/managedAppPolicies",
+            Apps,
+        )
+    },
+    Family {
+        strip: &["deployableContentDisplayName", "endOfSupportDate"],
+        ..family(
+            "windowsFeatureUpdateProfiles",
+            "Windows feature updates",
+            "/deviceManagement/windowsFeatureUpdateProfiles",
+            Configuration,
+        )
+    },
+    Family {
+        create: Create::PostThenLocalizedMessages,
+        update: Update::PatchThenLocalizedMessages,
+        assign: Assign::None,
+        strip: &["defaultLocale", "localizedNotificationMessages"],
+        ..family(
+            "notificationMessageTemplates",
+            "Notification templates",
+            "/deviceManagement/notificationMessageTemplates",
+            ServiceConfig,
+        )
+    },
+];
+
+impl Family {
+    pub fn by_code(code: &str) -> Option<&'static Family> {
+        FAMILIES.iter().find(|f| f.code == code)
+    }
+
+    /// `/beta/deviceManagement/configurationPolicies`
+    pub fn list_path(&self) -> String {
+        format!("/{}{}", self.version.as_str(), self.collection)
+    }
+
+    /// The list path with `$expand` when the family has one.
+    pub fn list_query(&self) -> String {
+        match self.expand {
+            Some(expand) => format!("{}?$expand={expand}", self.list_path()),
+            None => self.list_path(),
+        }
+    }
+
+    /// `/beta/deviceManagement/configurationPolicies/{id}`, with the family's `$expand`.
+    pub fn item_path(&self, id: &str) -> String {
+        match self.expand {
+            Some(expand) => format!("{}/{id}?$expand={expand}", self.list_path()),
+            None => format!("{}/{id}", self.list_path()),
+        }
+    }
+
+    /// `{item}/assignments`, relative to the version (for `$batch`).
+    pub fn assignments_batch_url(&self, id: &str) -> String {
+        format!("{}/{id}/assignments", self.collection)
+    }
+
+    /// `{item}/{settings}` with its query, when the family has settings to read.
+    pub fn settings_path(&self, id: &str) -> Option<String> {
+        self.settings.map(|s| {
+            let base = format!("{}/{id}/{}", self.list_path(), s.path);
+            if s.query.is_empty() {
+                base
+            } else {
+                format!("{base}?{}", s.query)
+            }
+        })
+    }
+
+    pub fn read_permission(&self) -> &'static str {
+        self.permission.read()
+    }
+
+    pub fn write_permission(&self) -> &'static str {
+        self.permission.write()
+    }
+
+    /// A copy of `object` ready to send: read-only fields and OData annotations removed. The top-level
+    /// keys of [`STRIP_ALWAYS`], [`STRIP_ICD`] and this family's lists go; annotations
+    /// (`*@odata.context`, `*@odata.nextLink`, `*@odata.id`, `prop@odata.type`) go at every depth, but a
+    /// bare `@odata.type` stays everywhere, as Graph needs it on derived types (settings, targets).
+    pub fn strip_for_write(&self, object: &Value, mode: WriteMode) -> Value {
+        let mut out = object.clone();
+        strip_annotations(&mut out);
+        if let Value::Object(map) = &mut out {
+            let update_only: &[&str] = if mode == WriteMode::Update {
+                self.strip_on_update
+            } else {
+                &[]
+            };
+            for key in STRIP_ALWAYS
+                .iter()
+                .chain(STRIP_ICD)
+                .chain(self.strip)
+                .chain(update_only)
+            {
+                map.remove(*key);
+            }
+        }
+        out
+    }
+}
+
+fn is_annotation_to_strip(key: &str) -> bool {
+    key.ends_with("@odata.context")
+        || key.ends_with("@odata.nextLink")
+        || key.ends_with("@odata.id")
+        || (key.ends_with("@odata.type") && key != "@odata.type")
+}
+
+fn strip_annotations(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !is_annotation_to_strip(k));
+            map.values_mut().for_each(strip_annotations);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn codes_are_unique_and_paths_well_formed() {
+        let mut codes: Vec<_> = FAMILIES.iter().map(|f| f.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), FAMILIES.len());
+        assert_eq!(FAMILIES.len(), 17);
+        for f in FAMILIES {
+            assert!(f.collection.starts_with("/device"), "{}", f.code);
+            assert!(f.collection.ends_with(f.code), "{}", f.code);
+            assert_eq!(Family::by_code(f.code), Some(f));
+            assert!(f.read_permission().ends_with(".Read.All"));
+            assert!(f.write_permission().ends_with(".ReadWrite.All"));
+        }
+    }
+
+    #[test]
+    fn settings_catalog_quirks() {
+        let f = Family::by_code("configurationPolicies").unwrap();
+        assert_eq!(f.list_path(), "/beta/deviceManagement/configurationPolicies");
+        assert_eq!(f.page_size, Some(25));
+        assert_eq!(f.update, Update::Put);
+        assert_eq!(
+            f.settings_path("p1").unwrap(),
+            "/beta/deviceManagement/configurationPolicies/p1/settings"
+        );
+        assert_eq!(f.read_permission(), "DeviceManagementConfiguration.Read.All");
+    }
+
+    #[test]
+    fn compliance_reads_its_actions_and_admx_its_definitions() {
+        let c = Family::by_code("deviceCompliancePolicies").unwrap();
+        assert_eq!(
+            c.item_path("x"),
+            "/beta/deviceManagement/deviceCompliancePolicies/x?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)"
+        );
+        let a = Family::by_code("groupPolicyConfigurations").unwrap();
+        assert_eq!(
+            a.settings_path("g").unwrap(),
+            "/beta/deviceManagement/groupPolicyConfigurations/g/definitionValues?$expand=definition"
+        );
+        assert_eq!(
+            Family::by_code("deviceHealthScripts").unwrap().permission,
+            PermissionArea::Scripts
+        );
+        assert_eq!(
+            Family::by_code("windowsAutopilotDeploymentProfiles").unwrap().assign,
+            Assign::PerTarget
+        );
+    }
+
+    #[test]
+    fn strip_removes_read_only_fields_and_annotations_but_keeps_odata_types() {
+        let f = Family::by_code("configurationPolicies").unwrap();
+        let live = json!({
+            "@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/configurationPolicies/$entity",
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationPolicy",
+            "id": "p1", "createdDateTime": "x", "lastModifiedDateTime": "x", "settingCount": 2, "isAssigned": true,
+            "version": 3, "supportsScopeTags": true, "token": "t", "name": "Baseline",
+            "roleScopeTagIds@odata.type": "#Collection(String)", "roleScopeTagIds": ["0"],
+            "assignments@odata.context": "…", "assignments": [{"id": "a"}],
+            "settings": [{"id": "0", "@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting",
+                "settingInstance": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+                    "settingDefinitionId": "d", "children@odata.nextLink": "…", "value@odata.id": "…"}}],
+        });
+        let out = f.strip_for_write(&live, WriteMode::Create);
+        assert_eq!(
+            out,
+            json!({
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationPolicy",
+                "name": "Baseline", "roleScopeTagIds": ["0"],
+                "settings": [{"id": "0", "@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting",
+                    "settingInstance": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+                        "settingDefinitionId": "d"}}],
+            })
+        );
+    }
+
+    #[test]
+    fn update_only_fields() {
+        let f = Family::by_code("assignmentFilters").unwrap();
+        let live = json!({"displayName": "f", "platform": "windows10AndLater", "rule": "r", "payloads": []});
+        assert_eq!(
+            f.strip_for_write(&live, WriteMode::Create),
+            json!({"displayName": "f", "platform": "windows10AndLater", "rule": "r"})
+        );
+        assert_eq!(
+            f.strip_for_write(&live, WriteMode::Update),
+            json!({"displayName": "f", "rule": "r"})
+        );
+        let c = Family::by_code("deviceCompliancePolicies").unwrap();
+        let live = json!({"displayName": "c", "scheduledActionsForRule": [{"ruleName": "PasswordRequired"}]});
+        assert!(
+            c.strip_for_write(&live, WriteMode::Create)
+                .get("scheduledActionsForRule")
+                .is_some()
+        );
+        assert!(
+            c.strip_for_write(&live, WriteMode::Update)
+                .get("scheduledActionsForRule")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn permissions_from_roles() {
+        let roles = vec![
+            "DeviceManagementConfiguration.ReadWrite.All".to_owned(),
+            "DeviceManagementApps.Read.All".to_owned(),
+        ];
+        assert!(Configuration.can_read(&roles));
+        assert!(Configuration.can_write(&roles));
+        assert!(Apps.can_read(&roles));
+        assert!(!Apps.can_write(&roles));
+        assert!(!Scripts.can_read(&roles));
+    }
+}
