@@ -210,56 +210,6 @@ impl KeyWrapper for LocalKeyFile {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_key() -> (std::path::PathBuf, LocalKeyFile) {
-        let dir = std::env::temp_dir().join(format!("atlas-secrets-{}-{}", std::process::id(), ulid::Ulid::new()));
-        let path = dir.join("master.key");
-        let k = LocalKeyFile::open(&path).unwrap();
-        (path, k)
-    }
-
-    #[tokio::test]
-    async fn seal_open_roundtrip_and_binding() {
-        let (path, key) = temp_key();
-        let sb = SecretBox::new(Arc::new(key));
-        let sealed = sb.seal("cred/ws-a/env-1", b"s3cret-value").await.unwrap();
-        assert!(!sealed.ciphertext.contains("s3cret"));
-        assert_eq!(
-            sb.open("cred/ws-a/env-1", &sealed).await.unwrap().expose(),
-            b"s3cret-value"
-        );
-        assert!(
-            matches!(sb.open("cred/ws-a/env-2", &sealed).await, Err(SecretError::Unopenable)),
-            "bound to its record"
-        );
-        let mut tampered = sealed.clone();
-        tampered.ciphertext = B64.encode(b"garbage-garbage-garbage-garbage");
-        assert!(sb.open("cred/ws-a/env-1", &tampered).await.is_err());
-        // The same key file reopens to the same key; a different one cannot open.
-        let again = SecretBox::new(Arc::new(LocalKeyFile::open(&path).unwrap()));
-        assert_eq!(
-            again.open("cred/ws-a/env-1", &sealed).await.unwrap().expose(),
-            b"s3cret-value"
-        );
-        let (_, other) = temp_key();
-        assert!(
-            SecretBox::new(Arc::new(other))
-                .open("cred/ws-a/env-1", &sealed)
-                .await
-                .is_err()
-        );
-        assert_eq!(format!("{:?}", Secret::new(b"x".to_vec())), "Secret([redacted])");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-    }
-}
-
 /// AWS mode: data keys wrapped by a KMS key (`Encrypt`/`Decrypt`; the function's role may use
 /// only that key). The encryption context names the purpose, as the local wrapper's AAD does.
 pub struct KmsKey {
@@ -311,5 +261,55 @@ impl KeyWrapper for KmsKey {
                 _ => SecretError::KeyUnavailable(aws_sdk_kms::error::DisplayErrorContext(&e).to_string()),
             })?;
         out.plaintext.map(|b| b.into_inner()).ok_or(SecretError::Unopenable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_key() -> (std::path::PathBuf, LocalKeyFile) {
+        let dir = std::env::temp_dir().join(format!("atlas-secrets-{}-{}", std::process::id(), ulid::Ulid::new()));
+        let path = dir.join("master.key");
+        let k = LocalKeyFile::open(&path).unwrap();
+        (path, k)
+    }
+
+    #[tokio::test]
+    async fn seal_open_roundtrip_and_binding() {
+        let (path, key) = temp_key();
+        let sb = SecretBox::new(Arc::new(key));
+        let sealed = sb.seal("cred/ws-a/env-1", b"s3cret-value").await.unwrap();
+        assert!(!sealed.ciphertext.contains("s3cret"));
+        assert_eq!(
+            sb.open("cred/ws-a/env-1", &sealed).await.unwrap().expose(),
+            b"s3cret-value"
+        );
+        assert!(
+            matches!(sb.open("cred/ws-a/env-2", &sealed).await, Err(SecretError::Unopenable)),
+            "bound to its record"
+        );
+        let mut tampered = sealed.clone();
+        tampered.ciphertext = B64.encode(b"garbage-garbage-garbage-garbage");
+        assert!(sb.open("cred/ws-a/env-1", &tampered).await.is_err());
+        // The same key file reopens to the same key; a different one cannot open.
+        let again = SecretBox::new(Arc::new(LocalKeyFile::open(&path).unwrap()));
+        assert_eq!(
+            again.open("cred/ws-a/env-1", &sealed).await.unwrap().expose(),
+            b"s3cret-value"
+        );
+        let (_, other) = temp_key();
+        assert!(
+            SecretBox::new(Arc::new(other))
+                .open("cred/ws-a/env-1", &sealed)
+                .await
+                .is_err()
+        );
+        assert_eq!(format!("{:?}", Secret::new(b"x".to_vec())), "Secret([redacted])");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 }

@@ -68,10 +68,11 @@ pub async fn create(
     let env = tenancy::environment(&state, &scope).await?;
     let mut f = Fields::default();
     let tenant = f.check("tenant", domain_or_guid(&body.tenant));
-    if let Some(t) = &tenant {
-        if TenantId::parse(t).is_ok() && *t != s(&env, "tenant_id") {
-            f.push("tenant", "is not this environment's tenant");
-        }
+    if let Some(t) = &tenant
+        && TenantId::parse(t).is_ok()
+        && *t != s(&env, "tenant_id")
+    {
+        f.push("tenant", "is not this environment's tenant");
     }
     let (mode, client_id, secret) = match &body.dedicated_app {
         Some(app) => {
