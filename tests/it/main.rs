@@ -7,4 +7,5 @@ mod identity;
 mod lambda;
 mod local;
 mod matrix;
+mod provider;
 mod tenancy;

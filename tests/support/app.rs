@@ -44,8 +44,13 @@ pub async fn spawn_app(mode: Mode) -> TestApp {
     spawn_with(c, dir).await
 }
 
+/// Every log line written by this test process so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&atlas_app::telemetry::init_capturing().lock().expect("log buffer")).into_owned()
+}
+
 pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
-    atlas_app::telemetry::init();
+    atlas_app::telemetry::init_capturing();
     let app = local::start(config.clone()).await.expect("the local stack starts");
     TestApp {
         url: app.url(),

@@ -18,3 +18,31 @@ pub fn init() {
         fmt().with_env_filter(filter).with_target(false).compact().try_init()
     };
 }
+
+/// Every log line of the process, kept in memory instead of printed: tests search it to prove
+/// that no secret is ever logged.
+pub fn init_capturing() -> &'static std::sync::Mutex<Vec<u8>> {
+    static BUF: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    let buf = BUF.get_or_init(|| std::sync::Mutex::new(Vec::new()));
+    struct Tee;
+    impl std::io::Write for Tee {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if let Some(m) = BUF.get() {
+                if let Ok(mut v) = m.lock() {
+                    v.extend_from_slice(b);
+                }
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let filter = EnvFilter::new("info,atlas_app=debug,atlas_store=debug,atlas_graph=debug");
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_writer(|| Tee)
+        .with_ansi(false)
+        .try_init();
+    buf
+}
