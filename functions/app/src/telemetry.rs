@@ -27,10 +27,10 @@ pub fn init_capturing() -> &'static std::sync::Mutex<Vec<u8>> {
     struct Tee;
     impl std::io::Write for Tee {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            if let Some(m) = BUF.get() {
-                if let Ok(mut v) = m.lock() {
-                    v.extend_from_slice(b);
-                }
+            if let Some(m) = BUF.get()
+                && let Ok(mut v) = m.lock()
+            {
+                v.extend_from_slice(b);
             }
             Ok(b.len())
         }
