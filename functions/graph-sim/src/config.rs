@@ -28,6 +28,9 @@ pub struct SimConfig {
     pub default_roles: Vec<String>,
     /// Faults given to every tenant created at start (the binary's `--throttle`).
     pub initial_faults: Faults,
+    /// Reject scope tag, group and filter ids that do not exist in the tenant (stricter than Graph is known
+    /// to be, so a restore that forgets to map ids fails loudly).
+    pub strict_references: bool,
 }
 
 impl Default for SimConfig {
@@ -42,6 +45,7 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             default_roles: ALL_ROLES.iter().map(|r| r.to_string()).collect(),
             initial_faults: Faults::default(),
+            strict_references: true,
         }
     }
 }

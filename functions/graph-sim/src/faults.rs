@@ -167,7 +167,8 @@ pub(crate) struct Draw<'a> {
 
 impl Faults {
     /// Throttling and 5xx decisions for one Graph request (or batch item). Call once per request.
-    pub(crate) fn decide(&self, st: &mut FaultState, d: &Draw<'_>) -> Option<Injected> {
+    /// The outer `$batch` request passes `allow_throttle = false`: Graph throttles its items one by one.
+    pub(crate) fn decide(&self, st: &mut FaultState, d: &Draw<'_>, allow_throttle: bool) -> Option<Injected> {
         let key = format!("{} {}", d.method, d.url);
         let attempt = {
             let n = st.attempts.entry(key).or_insert(0);
@@ -177,6 +178,7 @@ impl Faults {
         let draw = |kind: &str| unit(hash_parts(d.seed, &[d.tenant, kind, d.method, d.url, &attempt]));
 
         if let Some(t) = &self.throttle
+            && allow_throttle
             && (!t.writes_only || d.is_write)
         {
             st.throttle_count += 1;
@@ -186,6 +188,7 @@ impl Faults {
             }
         }
         if let Some(r) = &self.rate_limit
+            && allow_throttle
             && let Some(wait) = rate_limited(st, r, d.is_write)
         {
             let secs = wait.as_secs_f64();
@@ -259,7 +262,7 @@ mod tests {
     fn every_nth_throttles_deterministically() {
         let f = Faults::throttle_every(3, Some(2.128));
         let mut st = FaultState::default();
-        let hits: Vec<bool> = (0..6).map(|_| f.decide(&mut st, &draw("/x")).is_some()).collect();
+        let hits: Vec<bool> = (0..6).map(|_| f.decide(&mut st, &draw("/x"), true).is_some()).collect();
         assert_eq!(hits, [false, false, true, false, false, true]);
     }
 
@@ -268,7 +271,7 @@ mod tests {
         let f = Faults::throttle_fraction(0.3, None);
         let run = || {
             let mut st = FaultState::default();
-            (0..1000).filter(|i| f.decide(&mut st, &draw(&format!("/x/{i}"))).is_some()).count()
+            (0..1000).filter(|i| f.decide(&mut st, &draw(&format!("/x/{i}")), true).is_some()).count()
         };
         let n = run();
         assert_eq!(n, run());

@@ -2,6 +2,7 @@
 //! One mutex guards it; handlers never hold it across an await.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
@@ -138,8 +139,6 @@ pub(crate) struct World {
     pub tenants: Vec<Tenant>,
     /// Keyed by lower-case client id.
     pub apps: BTreeMap<String, AppSpec>,
-    /// Request sequence, for request ids.
-    pub seq: u64,
 }
 
 impl World {
@@ -163,6 +162,9 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     pub base_url: String,
     pub signer: &'static Signer,
+    /// Distinguishes this simulator's tokens from another one's in the same process (same key).
+    pub instance: String,
+    seq: AtomicU64,
     world: Mutex<World>,
 }
 
@@ -172,11 +174,16 @@ const ORG_NAMES: &[&str] = &[
 
 impl Shared {
     pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         Shared {
+            instance: format!("{:016x}", mix(nanos ^ mix(n) ^ u64::from(std::process::id()))),
             config,
             base_url,
             signer: Signer::global(),
-            world: Mutex::new(World { tenants: Vec::new(), apps: BTreeMap::new(), seq: 0 }),
+            seq: AtomicU64::new(0),
+            world: Mutex::new(World { tenants: Vec::new(), apps: BTreeMap::new() }),
         }
     }
 
@@ -274,9 +281,7 @@ impl Shared {
 
     /// A request id: GUID-shaped, unique per simulator.
     pub(crate) fn next_request_id(&self) -> String {
-        let mut w = self.world();
-        w.seq += 1;
-        let s = w.seq;
+        let s = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         crate::rng::guid_from(mix(self.config.seed ^ s), mix(s.wrapping_mul(0x9E37)))
     }
 }
