@@ -33,6 +33,11 @@ pub fn config(mode: Mode, dir: &TempDir) -> Config {
         };
     }
     c.web_dir = dir.0.join("web");
+    // Graph is the shared simulator; the platform app is registered there.
+    let sim = crate::sim::shared();
+    c.provider.graph_base = sim.base_url.clone();
+    c.provider.login_base = sim.base_url.clone();
+    c.provider.platform_app = Some((crate::sim::CLIENT_ID.into(), crate::sim::CLIENT_SECRET.into()));
     // Tests tick the scheduler themselves.
     c.scheduler_every = Duration::from_secs(3_600);
     c

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod contract;
 pub mod moto;
+pub mod sim;
 
 use std::path::PathBuf;
 use std::sync::Arc;

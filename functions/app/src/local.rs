@@ -84,6 +84,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_stop() {
+    shutdown_signal().await;
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -201,4 +206,60 @@ pub async fn seed_demo(state: &AppState) -> Result<bool, TableError> {
         Err(TableError::TransactionCanceled { .. }) => Ok(false), // seeded before
         Err(e) => Err(e),
     }
+}
+
+/// Local mode's demo: the Contoso environment connected through the platform app to the bundled
+/// simulator, consented and verified, so the stack comes up Ready. Idempotent.
+pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::provider::Found, crate::ApiError> {
+    use crate::scope::{Entitlement, EnvScope, Proof, WorkspaceScope};
+    let Some((client_id, _)) = state.provider.platform_app.clone() else {
+        return Err(crate::ApiError::Conflict("no platform app is configured".into()));
+    };
+    let ws = atlas_domain::WorkspaceId::parse(DEMO_WORKSPACE).map_err(crate::ApiError::internal)?;
+    let env_id = atlas_domain::EnvironmentId::parse(env).map_err(crate::ApiError::internal)?;
+    // The system acts here, as the seed does; its audit events name it.
+    let actor = crate::identity::Actor {
+        user_id: "system".into(),
+        email: "system@tenantatlas".into(),
+        name: "System".into(),
+    };
+    let scope = EnvScope::new(
+        WorkspaceScope::new(
+            actor,
+            ws.clone(),
+            atlas_domain::Role::Owner,
+            Entitlement::All,
+            None,
+            Proof::checked(),
+        ),
+        env_id.clone(),
+        Proof::checked(),
+    );
+    let env_item = crate::tenancy::environment(state, &scope).await?;
+    let now = state.clock.now_millis();
+    let conn = obj(json!({
+        "PK": scope.pk(), "SK": "PROVIDER", "entity": "provider_connection",
+        "workspace_id": ws.as_str(), "environment_id": env_id.as_str(),
+        "tenant": crate::tenancy::s(&env_item, "tenant_id"), "tenant_id": crate::tenancy::s(&env_item, "tenant_id"),
+        "app_mode": "platform", "client_id": client_id, "lifecycle": "consented",
+        "consent": {"outcome": "granted", "at_ms": now}, "created_ms": now, "version": 1,
+    }));
+    match state.table.put(conn, Some(Cond::NotExists)).await {
+        Ok(()) | Err(TableError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    crate::routes::provider::verify_in(state, &scope).await?;
+    let item = state
+        .table
+        .get(&crate::provider::key(&scope))
+        .await?
+        .ok_or(crate::ApiError::NotFound)?;
+    let verification = item
+        .get("verification")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok());
+    Ok(crate::provider::Found {
+        verification: verification.ok_or_else(|| crate::ApiError::internal("no verification recorded"))?,
+        tenant_id: Some(crate::tenancy::s(&item, "tenant_id")),
+    })
 }

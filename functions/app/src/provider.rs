@@ -173,3 +173,75 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
 pub fn version(c: &Item) -> i64 {
     n(c, "version")
 }
+
+/// What a verification found, stored on the connection and shown as its permission posture.
+pub struct Found {
+    pub verification: api::Verification,
+    /// The token's tenant, when a token was had.
+    pub tenant_id: Option<String>,
+}
+
+/// Signs in to the tenant with the connection's app, compares the granted roles with what every
+/// family needs (graph-brief §5), and reads one object of each family it may read.
+pub async fn verify_with(
+    graph: &atlas_graph::GraphClient,
+    tenant: &str,
+    app: atlas_graph::AppIdentity,
+    now_ms: i64,
+) -> Found {
+    use atlas_graph::families::FAMILIES;
+    let client = graph.tenant(tenant, app);
+    let token = match client.token().await {
+        Ok(t) => t,
+        Err(e) => {
+            return Found {
+                verification: api::Verification {
+                    at_ms: now_ms,
+                    token_ok: false,
+                    error: Some(e.to_string()),
+                    permissions: Vec::new(),
+                    probes: Vec::new(),
+                },
+                tenant_id: None,
+            };
+        }
+    };
+    let mut areas: Vec<atlas_graph::families::PermissionArea> = Vec::new();
+    for f in FAMILIES {
+        if !areas.contains(&f.permission) {
+            areas.push(f.permission);
+        }
+    }
+    let permissions = areas
+        .iter()
+        .map(|a| api::PermissionPosture {
+            permission: a.read().to_owned(),
+            granted: a.can_read(&token.roles),
+            blocks: FAMILIES
+                .iter()
+                .filter(|f| f.permission == *a)
+                .map(|f| f.label.to_owned())
+                .collect(),
+        })
+        .collect();
+    let mut probes = Vec::new();
+    for f in FAMILIES.iter().filter(|f| f.permission.can_read(&token.roles)) {
+        let path = format!("{}?$top=1", f.list_path());
+        let r = client.get(&path).await;
+        probes.push(api::FamilyProbe {
+            family: f.code.to_owned(),
+            ok: r.is_ok(),
+            error: r.err().map(|e| e.to_string()),
+        });
+    }
+    Found {
+        verification: api::Verification {
+            at_ms: now_ms,
+            token_ok: true,
+            error: None,
+            permissions,
+            probes,
+        },
+        tenant_id: token.tenant_id.clone(),
+    }
+}

@@ -318,6 +318,13 @@ pub fn routes() -> Vec<Route> {
             status: 303, body: Body::Empty,
             handler: provider::consent_callback,
         }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/verify" => "post-provider-verify" {
+            access: Cap(ProviderVerify),
+            summary: "Verify the connection: sign in, compare granted permissions, probe each family",
+            tag: "provider", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::ProviderConnection>),
+            handler: provider::verify,
+        }),
         route!(PUT "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/credential" => "put-provider-credential" {
             access: Cap(ProviderManage),
             summary: "Rotate the dedicated app's client secret (high risk: confirm with the environment's name)",

@@ -31,6 +31,8 @@ pub struct AppState {
     pub provider: Arc<ProviderSettings>,
     /// Where operators reach the app: consent callbacks and redirects use it.
     pub public_url: Arc<str>,
+    /// One Graph client per process: pooled connections, token cache, budgets.
+    pub graph: atlas_graph::GraphClient,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -86,6 +88,7 @@ impl AppState {
         let mut started = Self::connect_storage(config, clock, ids).await?;
         let st = &mut started.state;
         st.provider = Arc::new(config.provider.clone());
+        st.graph = graph_client(&config.provider)?;
         st.public_url = config
             .public_url
             .clone()
@@ -174,6 +177,7 @@ impl AppState {
                     secrets: SecretBox::new(Arc::new(Unset)),
                     provider: Arc::new(ProviderSettings::default()),
                     public_url: "http://localhost".into(),
+                    graph: graph_client(&ProviderSettings::default())?,
                 };
                 Ok(Started {
                     state,
@@ -225,6 +229,7 @@ impl AppState {
                     secrets: SecretBox::new(Arc::new(Unset)),
                     provider: Arc::new(ProviderSettings::default()),
                     public_url: "http://localhost".into(),
+                    graph: graph_client(&ProviderSettings::default())?,
                 };
                 Ok(Started { state, store: None })
             }
@@ -303,4 +308,13 @@ impl crate::secrets::KeyWrapper for Unset {
             "no master key configured".into(),
         ))
     }
+}
+
+fn graph_client(p: &ProviderSettings) -> Result<atlas_graph::GraphClient, StartError> {
+    let config = atlas_graph::GraphConfig {
+        graph_base: p.graph_base.trim_end_matches('/').to_owned(),
+        login_base: p.login_base.trim_end_matches('/').to_owned(),
+        ..atlas_graph::GraphConfig::default()
+    };
+    atlas_graph::GraphClient::new(config).map_err(|e| StartError(format!("graph client: {e}")))
 }

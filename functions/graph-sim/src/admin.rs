@@ -18,7 +18,10 @@ pub(crate) fn router() -> Router<Sim> {
         .route("/health", get(|| async { "ok" }))
         .route("/tenants", post(create_tenant).get(list_tenants))
         .route("/apps", post(create_app))
-        .route("/tenants/{tenant}/faults", get(get_faults).put(put_faults).delete(delete_faults))
+        .route(
+            "/tenants/{tenant}/faults",
+            get(get_faults).put(put_faults).delete(delete_faults),
+        )
         .route("/tenants/{tenant}/consent", post(consent))
         .route("/tenants/{tenant}/stats", get(stats).delete(reset_stats))
         .route("/tenants/{tenant}/objects/{family}", get(objects))
@@ -28,15 +31,19 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 async fn create_tenant(State(sim): State<Sim>, body: Bytes) -> Response {
     let spec: TenantSpec = match parse(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     match sim.add_tenant(spec) {
         Ok(info) => (StatusCode::CREATED, Json(info)).into_response(),
@@ -52,7 +59,7 @@ async fn list_tenants(State(sim): State<Sim>) -> Response {
 async fn create_app(State(sim): State<Sim>, body: Bytes) -> Response {
     let spec: AppSpec = match parse(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     if spec.client_id.is_empty() {
         return fail(StatusCode::BAD_REQUEST, "client_id is required");
@@ -72,7 +79,7 @@ async fn get_faults(State(sim): State<Sim>, Path(tenant): Path<String>) -> Respo
 async fn put_faults(State(sim): State<Sim>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let faults: Faults = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     match sim.with_tenant(&tenant, |t| {
         t.faults = faults;
@@ -99,7 +106,7 @@ async fn delete_faults(State(sim): State<Sim>, Path(tenant): Path<String>) -> Re
 async fn consent(State(sim): State<Sim>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let v: Value = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     if v.get("behavior").is_some() {
         let behavior: ConsentBehavior = match serde_json::from_value(v.clone()) {

@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 
 use crate::config::{AppSpec, ConsentBehavior};
 use crate::faults::Draw;
-use crate::rng::mix;
 use crate::state::{Grant, Shared, Tenant, World};
 use crate::{Sim, json_response};
 
@@ -43,23 +42,39 @@ impl Signer {
             let n = public.modulus().big_endian_without_leading_zero().to_vec();
             let e = public.exponent().big_endian_without_leading_zero().to_vec();
             let kid = B64URL.encode(&n[..20]);
-            Signer { key, kid, n: B64URL.encode(&n), e: B64URL.encode(&e) }
+            Signer {
+                key,
+                kid,
+                n: B64URL.encode(&n),
+                e: B64URL.encode(&e),
+            }
         })
     }
 
     pub(crate) fn sign(&self, claims: &Value) -> String {
         let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid});
-        let input = format!("{}.{}", B64URL.encode(header.to_string()), B64URL.encode(claims.to_string()));
+        let input = format!(
+            "{}.{}",
+            B64URL.encode(header.to_string()),
+            B64URL.encode(claims.to_string())
+        );
         let mut sig = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
             .expect("RSA signing");
         format!("{input}.{}", B64URL.encode(sig))
     }
 
     /// Claims of a token this process signed, or why not.
     pub(crate) fn verify(&self, token: &str) -> Result<Value, &'static str> {
-        let (input, sig) = token.rsplit_once('.').ok_or("IDX14100: JWT is not well formed, there are no dots (.).")?;
+        let (input, sig) = token
+            .rsplit_once('.')
+            .ok_or("IDX14100: JWT is not well formed, there are no dots (.).")?;
         let (_, claims) = input.split_once('.').ok_or("IDX14100: JWT is not well formed.")?;
         let sig = B64URL.decode(sig).map_err(|_| "IDX14100: JWT is not well formed.")?;
         signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, self.key.public_key().as_ref())
@@ -76,11 +91,16 @@ impl Signer {
 }
 
 pub(crate) fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn is_general(tenant: &str) -> bool {
-    ["common", "organizations", "consumers"].iter().any(|g| g.eq_ignore_ascii_case(tenant))
+    ["common", "organizations", "consumers"]
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(tenant))
 }
 
 /// An Entra (AADSTS) error response.
@@ -98,7 +118,12 @@ fn aad_error(shared: &Shared, status: StatusCode, error: &str, code: u32, messag
         "correlation_id": correlation,
         "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
     });
-    (status, [(header::CACHE_CONTROL, "no-store, no-cache")], axum::Json(body)).into_response()
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store, no-cache")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 fn form(body: &[u8]) -> Vec<(String, String)> {
@@ -106,11 +131,19 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` (client credentials).
-pub(crate) async fn token(State(sim): State<Sim>, Path(tenant_key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    State(sim): State<Sim>,
+    Path(tenant_key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let shared = &sim;
     let mut fields = form(&body);
     if let Some((id, secret)) = basic_auth(&headers) {
@@ -122,7 +155,14 @@ pub(crate) async fn token(State(sim): State<Sim>, Path(tenant_key): Path<String>
         let r = issue_token(shared, &mut w, &tenant_key, &fields);
         let delay = w.tenant(&tenant_key).and_then(|t| {
             t.faults.delay_for(
-                &Draw { seed: shared.config.seed, tenant: &t.info.id, method: "POST", url: "token", is_write: false, batch_item: false },
+                &Draw {
+                    seed: shared.config.seed,
+                    tenant: &t.info.id,
+                    method: "POST",
+                    url: "token",
+                    is_write: false,
+                    batch_item: false,
+                },
                 true,
             )
         });
@@ -132,7 +172,12 @@ pub(crate) async fn token(State(sim): State<Sim>, Path(tenant_key): Path<String>
         tokio::time::sleep(d).await;
     }
     match result {
-        Ok(body) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store, no-cache")], axum::Json(body)).into_response(),
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store, no-cache")],
+            axum::Json(body),
+        )
+            .into_response(),
         Err((status, error, code, message)) => aad_error(shared, status, error, code, &message),
     }
 }
@@ -159,7 +204,8 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
             bad,
             "invalid_request",
             50059,
-            "No tenant-identifying information found in either the request or implied by any provided credentials.".into(),
+            "No tenant-identifying information found in either the request or implied by any provided credentials."
+                .into(),
         ));
     }
     let Some(ti) = w.tenant_index(tenant_key) else {
@@ -167,16 +213,32 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
             bad,
             "invalid_request",
             90002,
-            format!("Tenant '{tenant_key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{tenant_key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         ));
     };
     w.tenants[ti].stats.token_requests += 1;
     let grant_type = field(f, "grant_type").unwrap_or_default();
     if grant_type != "client_credentials" {
-        return Err((bad, "unsupported_grant_type", 70003, format!("The app requested an unsupported grant type '{grant_type}'.")));
+        return Err((
+            bad,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{grant_type}'."),
+        ));
     }
-    let missing = |p: &str| (bad, "invalid_request", 900144, format!("The request body must contain the following parameter: '{p}'."));
-    let client_id = field(f, "client_id").ok_or_else(|| missing("client_id"))?.to_ascii_lowercase();
+    let missing = |p: &str| {
+        (
+            bad,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{p}'."),
+        )
+    };
+    let client_id = field(f, "client_id")
+        .ok_or_else(|| missing("client_id"))?
+        .to_ascii_lowercase();
     let scope = field(f, "scope").ok_or_else(|| missing("scope"))?;
     check_scope(scope)?;
     let tenant = &w.tenants[ti];
@@ -193,9 +255,15 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
     };
     let via_cert = if let Some(assertion) = field(f, "client_assertion") {
         if field(f, "client_assertion_type") != Some(ASSERTION_TYPE) {
-            return Err((bad, "invalid_request", 70002, format!("client_assertion_type must be '{ASSERTION_TYPE}'.")));
+            return Err((
+                bad,
+                "invalid_request",
+                70002,
+                format!("client_assertion_type must be '{ASSERTION_TYPE}'."),
+            ));
         }
-        check_assertion(shared, tenant, tenant_key, &app, assertion).map_err(|(code, m)| (unauthorized, "invalid_client", code, m))?;
+        check_assertion(shared, tenant, tenant_key, &app, assertion)
+            .map_err(|(code, m)| (unauthorized, "invalid_client", code, m))?;
         true
     } else if let Some(secret) = field(f, "client_secret") {
         if app.secret.as_deref() != Some(secret) {
@@ -203,7 +271,9 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
                 unauthorized,
                 "invalid_client",
                 7000215,
-                format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
             ));
         }
         false
@@ -227,8 +297,12 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
         )
     })?;
     let lifetime = shared.config.token_lifetime.as_secs();
-    let access_token = shared.signer.sign(&claims(shared, tenant, &app, grant, via_cert, lifetime));
-    Ok(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token}))
+    let access_token = shared
+        .signer
+        .sign(&claims(shared, tenant, &app, grant, via_cert, lifetime));
+    Ok(
+        json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token}),
+    )
 }
 
 fn check_scope(scope: &str) -> Result<(), AadErr> {
@@ -246,14 +320,19 @@ fn check_scope(scope: &str) -> Result<(), AadErr> {
             bad,
             "invalid_resource",
             500011,
-            format!("The resource principal named {} was not found in the tenant.", scopes.join(" ")),
+            format!(
+                "The resource principal named {} was not found in the tenant.",
+                scopes.join(" ")
+            ),
         ));
     }
     Err((
         bad,
         "invalid_scope",
         1002012,
-        format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        format!(
+            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+        ),
     ))
 }
 
@@ -261,7 +340,7 @@ fn claims(shared: &Shared, tenant: &Tenant, app: &AppSpec, grant: &Grant, via_ce
     let now = now_secs();
     let tid = &tenant.info.id;
     let iss = format!("https://sts.windows.net/{tid}/");
-    let uti = B64URL.encode(mix(now ^ shared.signer.n.len() as u64 ^ mix(grant.sp_id.len() as u64)).to_le_bytes());
+    let uti = B64URL.encode(&shared.next_request_id().as_bytes()[..16]);
     let mut c = json!({
         "aud": GRAPH_RESOURCE,
         "iss": iss,
@@ -288,37 +367,62 @@ fn claims(shared: &Shared, tenant: &Tenant, app: &AppSpec, grant: &Grant, via_ce
 
 /// Checks a client assertion: JWT structure, `alg` RS256/PS256 with `x5t`/`kid`, `iss` = `sub` = client id,
 /// `aud` = this tenant's token endpoint, `exp`/`nbf`, `jti`; and the signature when the app registered a key.
-fn check_assertion(shared: &Shared, tenant: &Tenant, tenant_key: &str, app: &AppSpec, jwt: &str) -> Result<(), (u32, String)> {
+fn check_assertion(
+    shared: &Shared,
+    tenant: &Tenant,
+    tenant_key: &str,
+    app: &AppSpec,
+    jwt: &str,
+) -> Result<(), (u32, String)> {
     let malformed = || (50027, "JWT token is invalid or malformed.".to_string());
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Err(malformed());
     }
     let decode = |p: &str| -> Result<Value, (u32, String)> {
-        B64URL.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(malformed)
+        B64URL
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(malformed)
     };
     let header = decode(parts[0])?;
     let claims = decode(parts[1])?;
     let alg = header["alg"].as_str().unwrap_or_default();
     if !["RS256", "PS256"].contains(&alg) {
-        return Err((5002738, format!("Invalid JWT token. '{alg}' is not a supported signature algorithm.")));
+        return Err((
+            5002738,
+            format!("Invalid JWT token. '{alg}' is not a supported signature algorithm."),
+        ));
     }
     if ["x5t", "x5t#S256", "kid"].iter().all(|k| header.get(*k).is_none()) {
-        return Err((700027, "Client assertion failed signature validation: the header has no x5t or kid.".into()));
+        return Err((
+            700027,
+            "Client assertion failed signature validation: the header has no x5t or kid.".into(),
+        ));
     }
     let id = &app.client_id;
     for claim in ["iss", "sub"] {
         if !claims[claim].as_str().is_some_and(|v| v.eq_ignore_ascii_case(id)) {
-            return Err((700021, format!("Client assertion application identifier doesn't match 'client_id' parameter ('{claim}').")));
+            return Err((
+                700021,
+                format!("Client assertion application identifier doesn't match 'client_id' parameter ('{claim}')."),
+            ));
         }
     }
     let aud_ok = match &claims["aud"] {
         Value::String(a) => audience_matches(shared, tenant, tenant_key, a),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).any(|a| audience_matches(shared, tenant, tenant_key, a)),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| audience_matches(shared, tenant, tenant_key, a)),
         _ => false,
     };
     if !aud_ok {
-        return Err((700212, "No matching federated identity record found for presented assertion audience.".into()));
+        return Err((
+            700212,
+            "No matching federated identity record found for presented assertion audience.".into(),
+        ));
     }
     let now = now_secs();
     let exp = claims["exp"].as_u64().unwrap_or(0);
@@ -330,10 +434,18 @@ fn check_assertion(shared: &Shared, tenant: &Tenant, tenant_key: &str, app: &App
         return Err((50027, "JWT token is invalid or malformed: no jti.".into()));
     }
     if let Some(key) = &app.public_key {
-        let key = B64.decode(key).map_err(|_| (700027, "The registered certificate key is not valid base64.".to_string()))?;
+        let key = B64.decode(key).map_err(|_| {
+            (
+                700027,
+                "The registered certificate key is not valid base64.".to_string(),
+            )
+        })?;
         let sig = B64URL.decode(parts[2]).map_err(|_| malformed())?;
-        let params: &signature::RsaParameters =
-            if alg == "PS256" { &signature::RSA_PSS_2048_8192_SHA256 } else { &signature::RSA_PKCS1_2048_8192_SHA256 };
+        let params: &signature::RsaParameters = if alg == "PS256" {
+            &signature::RSA_PSS_2048_8192_SHA256
+        } else {
+            &signature::RSA_PKCS1_2048_8192_SHA256
+        };
         let input = format!("{}.{}", parts[0], parts[1]);
         signature::UnparsedPublicKey::new(params, &key)
             .verify(input.as_bytes(), &sig)
@@ -343,11 +455,16 @@ fn check_assertion(shared: &Shared, tenant: &Tenant, tenant_key: &str, app: &App
 }
 
 fn audience_matches(shared: &Shared, tenant: &Tenant, tenant_key: &str, aud: &str) -> bool {
-    let rest = ["https://login.microsoftonline.com/".to_string(), format!("{}/", shared.base_url)]
-        .iter()
-        .find_map(|p| aud.strip_prefix(p.as_str()).map(str::to_string));
+    let rest = [
+        "https://login.microsoftonline.com/".to_string(),
+        format!("{}/", shared.base_url),
+    ]
+    .iter()
+    .find_map(|p| aud.strip_prefix(p.as_str()).map(str::to_string));
     let Some(rest) = rest else { return false };
-    let Some((t, path)) = rest.split_once('/') else { return false };
+    let Some((t, path)) = rest.split_once('/') else {
+        return false;
+    };
     let tenant_ok = t.eq_ignore_ascii_case(tenant_key)
         || t.eq_ignore_ascii_case(&tenant.info.id)
         || tenant.info.domains.iter().any(|d| d.eq_ignore_ascii_case(t));
@@ -385,7 +502,9 @@ pub(crate) fn authenticate(shared: &Shared, w: &World, headers: &HeaderMap) -> R
         return Err("Lifetime validation failed, the token is expired.");
     }
     let tid = claims["tid"].as_str().unwrap_or_default();
-    let Some(ti) = w.tenant_index(tid) else { return Err("Access token validation failure. Invalid issuer.") };
+    let Some(ti) = w.tenant_index(tid) else {
+        return Err("Access token validation failure. Invalid issuer.");
+    };
     let tenant = &w.tenants[ti];
     let appid = claims["appid"].as_str().unwrap_or_default().to_ascii_lowercase();
     // Simplification: Entra tokens stay valid until they expire; here revocation takes effect at once.
@@ -396,15 +515,26 @@ pub(crate) fn authenticate(shared: &Shared, w: &World, headers: &HeaderMap) -> R
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    Ok(Caller { tenant_index: ti, roles })
+    Ok(Caller {
+        tenant_index: ti,
+        roles,
+    })
 }
 
 /// `GET /{tenant}/v2.0/adminconsent` and `GET /{tenant}/adminconsent` (v1).
-pub(crate) async fn admin_consent_v2(State(sim): State<Sim>, Path(tenant): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn admin_consent_v2(
+    State(sim): State<Sim>,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     admin_consent(&sim, &tenant, q.as_deref().unwrap_or_default(), true)
 }
 
-pub(crate) async fn admin_consent_v1(State(sim): State<Sim>, Path(tenant): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn admin_consent_v1(
+    State(sim): State<Sim>,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     admin_consent(&sim, &tenant, q.as_deref().unwrap_or_default(), false)
 }
 
@@ -413,17 +543,27 @@ fn error_page(code: u32, message: &str) -> Response {
         "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p></body></html>",
         message.replace('<', "&lt;")
     );
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
 }
 
 fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Response {
     let q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let get = |k: &str| field(&q, k).map(str::to_string);
     let mut w = shared.world();
-    let general = if v2 { tenant_key.eq_ignore_ascii_case("organizations") } else { tenant_key.eq_ignore_ascii_case("common") };
+    let general = if v2 {
+        tenant_key.eq_ignore_ascii_case("organizations")
+    } else {
+        tenant_key.eq_ignore_ascii_case("common")
+    };
     let ti = if general {
         // The admin picks the tenant by signing in; `login_hint`/`domain_hint` stand in for that here.
-        let hint = get("domain_hint").or_else(|| get("login_hint").and_then(|h| h.rsplit('@').next().map(str::to_string)));
+        let hint =
+            get("domain_hint").or_else(|| get("login_hint").and_then(|h| h.rsplit('@').next().map(str::to_string)));
         match hint {
             Some(h) => w.tenant_index(&h),
             None => (!w.tenants.is_empty()).then_some(0),
@@ -440,18 +580,29 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
         return error_page(90002, &format!("Tenant '{tenant_key}' not found."));
     };
     let Some(client_id) = get("client_id").map(|c| c.to_ascii_lowercase()) else {
-        return error_page(900144, "The request body must contain the following parameter: 'client_id'.");
+        return error_page(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
     let Some(app) = w.apps.get(&client_id).cloned() else {
-        return error_page(700016, &format!("Application with identifier '{client_id}' was not found in the directory."));
+        return error_page(
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory."),
+        );
     };
     let Some(redirect) = get("redirect_uri") else {
-        return error_page(900144, "The request body must contain the following parameter: 'redirect_uri'.");
+        return error_page(
+            900144,
+            "The request body must contain the following parameter: 'redirect_uri'.",
+        );
     };
     if !app.redirect_uris.is_empty() && !app.redirect_uris.contains(&redirect) {
         return error_page(
             50011,
-            &format!("The redirect URI '{redirect}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."),
+            &format!(
+                "The redirect URI '{redirect}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
+            ),
         );
     }
     let state = get("state");
@@ -460,10 +611,7 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
     let tid = tenant.info.id.clone();
     let mut params: Vec<(String, String)> = Vec::new();
     let requested: Option<Vec<String>> = if v2 {
-        match get("scope") {
-            None => None,
-            Some(s) => Some(s.split_whitespace().map(str::to_string).collect()),
-        }
+        get("scope").map(|s| s.split_whitespace().map(str::to_string).collect())
     } else {
         Some(vec![format!("{GRAPH_RESOURCE}/.default")])
     };
@@ -493,7 +641,13 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
             params.push(("admin_consent".into(), "False".into()));
             params.push(("tenant".into(), tid));
         }
-        (ConsentBehavior::Error { error, error_description }, Some(_)) => {
+        (
+            ConsentBehavior::Error {
+                error,
+                error_description,
+            },
+            Some(_),
+        ) => {
             if v2 {
                 params.push(("admin_consent".into(), "True".into()));
             }
@@ -504,7 +658,9 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
     if let Some(s) = state {
         params.push(("state".into(), s));
     }
-    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     let sep = if redirect.contains('?') { '&' } else { '?' };
     let location = format!("{redirect}{sep}{encoded}");
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
@@ -515,9 +671,16 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
 fn consented_roles(shared: &Shared, app: &AppSpec, scopes: &[String]) -> Vec<String> {
     let mut roles: Vec<String> = Vec::new();
     for s in scopes {
-        let role = s.strip_prefix("https://graph.microsoft.com/").or_else(|| s.strip_prefix(&format!("{GRAPH_APP_ID}/"))).unwrap_or(s);
+        let role = s
+            .strip_prefix("https://graph.microsoft.com/")
+            .or_else(|| s.strip_prefix(&format!("{GRAPH_APP_ID}/")))
+            .unwrap_or(s);
         if role == ".default" {
-            let defaults = if app.required_roles.is_empty() { &shared.config.default_roles } else { &app.required_roles };
+            let defaults = if app.required_roles.is_empty() {
+                &shared.config.default_roles
+            } else {
+                &app.required_roles
+            };
             roles.extend(defaults.iter().cloned());
         } else {
             roles.push(role.to_string());

@@ -12,7 +12,8 @@ use crate::rng::{Rng, hash_parts};
 use crate::state::{Shared, World};
 
 const MAX_REQUESTS: usize = 20;
-const CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const CONTENT_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 struct Item {
     id: String,
@@ -25,12 +26,18 @@ struct Item {
 
 fn parse(body: Option<&Value>) -> Result<Vec<Item>, String> {
     let invalid = || "Invalid batch payload format.".to_string();
-    let requests = body.and_then(|b| b.get("requests")).and_then(Value::as_array).ok_or_else(invalid)?;
+    let requests = body
+        .and_then(|b| b.get("requests"))
+        .and_then(Value::as_array)
+        .ok_or_else(invalid)?;
     if requests.is_empty() {
         return Err(invalid());
     }
     if requests.len() > MAX_REQUESTS {
-        return Err(format!("The number of batch requests ({}) exceeds the limit of {MAX_REQUESTS}.", requests.len()));
+        return Err(format!(
+            "The number of batch requests ({}) exceeds the limit of {MAX_REQUESTS}.",
+            requests.len()
+        ));
     }
     let mut items: Vec<Item> = Vec::new();
     for r in requests {
@@ -40,12 +47,28 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, String> {
             _ => return Err("Each batch request needs an 'id'.".into()),
         };
         if items.iter().any(|i| i.id.eq_ignore_ascii_case(&id)) {
-            return Err(format!("Batch request ids must be unique; '{id}' appears more than once."));
+            return Err(format!(
+                "Batch request ids must be unique; '{id}' appears more than once."
+            ));
         }
-        let method = r["method"].as_str().ok_or_else(|| format!("Batch request '{id}' needs a 'method'."))?.to_ascii_uppercase();
-        let url = r["url"].as_str().ok_or_else(|| format!("Batch request '{id}' needs a 'url'."))?.to_string();
+        let method = r["method"]
+            .as_str()
+            .ok_or_else(|| format!("Batch request '{id}' needs a 'method'."))?
+            .to_ascii_uppercase();
+        let url = r["url"]
+            .as_str()
+            .ok_or_else(|| format!("Batch request '{id}' needs a 'url'."))?
+            .to_string();
         let headers = match &r["headers"] {
-            Value::Object(h) => h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect(),
+            Value::Object(h) => h
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_ascii_lowercase(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect(),
             _ => Vec::new(),
         };
         let depends_on = match &r["dependsOn"] {
@@ -59,7 +82,14 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, String> {
             _ => Vec::new(),
         };
         let body = r.get("body").filter(|b| !b.is_null()).cloned();
-        items.push(Item { id, method, url, headers, body, depends_on });
+        items.push(Item {
+            id,
+            method,
+            url,
+            headers,
+            body,
+            depends_on,
+        });
     }
     for i in &items {
         for d in &i.depends_on {
@@ -77,19 +107,36 @@ fn order(items: &[Item]) -> Option<Vec<usize>> {
     while done.len() < items.len() {
         let next = (0..items.len()).find(|i| {
             !done.contains(i)
-                && items[*i].depends_on.iter().all(|d| done.iter().any(|j| items[*j].id.eq_ignore_ascii_case(d)))
+                && items[*i]
+                    .depends_on
+                    .iter()
+                    .all(|d| done.iter().any(|j| items[*j].id.eq_ignore_ascii_case(d)))
         })?;
         done.push(next);
     }
     Some(done)
 }
 
-pub(crate) fn handle(shared: &Shared, w: &mut World, caller: &Caller, version: Version, body: Option<&Value>, ids: &ReqIds) -> GraphResp {
+pub(crate) fn handle(
+    shared: &Shared,
+    w: &mut World,
+    caller: &Caller,
+    version: Version,
+    body: Option<&Value>,
+    ids: &ReqIds,
+) -> GraphResp {
     let t = &mut w.tenants[caller.tenant_index];
     t.count_request("POST", "$batch");
     t.stats.batch_requests += 1;
     let tenant_id = t.info.id.clone();
-    let draw = Draw { seed: shared.config.seed, tenant: &tenant_id, method: "POST", url: "$batch", is_write: true, batch_item: false };
+    let draw = Draw {
+        seed: shared.config.seed,
+        tenant: &tenant_id,
+        method: "POST",
+        url: "$batch",
+        is_write: true,
+        batch_item: false,
+    };
     if let Some(Injected::ServerError { status, retry_after }) = t.faults.decide(&mut t.fault_state, &draw, false) {
         t.stats.server_errors += 1;
         return server_error(ids, status, retry_after);
@@ -98,7 +145,9 @@ pub(crate) fn handle(shared: &Shared, w: &mut World, caller: &Caller, version: V
         Ok(i) => i,
         Err(m) => return bad_request(ids, &m),
     };
-    let Some(order) = order(&items) else { return bad_request(ids, "The dependsOn graph of the batch has a cycle.") };
+    let Some(order) = order(&items) else {
+        return bad_request(ids, "The dependsOn graph of the batch has a cycle.");
+    };
 
     let mut results: Vec<Option<(u16, Value)>> = vec![None; items.len()];
     for idx in order {
@@ -111,7 +160,12 @@ pub(crate) fn handle(shared: &Shared, w: &mut World, caller: &Caller, version: V
                 .is_some_and(|(s, _)| !(200..300).contains(s))
         });
         let resp = if let Some(d) = failed_dep {
-            error(ids, 424, "FailedDependency", &format!("The request depends on request '{d}', which failed."))
+            error(
+                ids,
+                424,
+                "FailedDependency",
+                &format!("The request depends on request '{d}', which failed."),
+            )
         } else {
             run_item(shared, w, caller, version, item, ids)
         };
@@ -130,15 +184,25 @@ pub(crate) fn handle(shared: &Shared, w: &mut World, caller: &Caller, version: V
 
 fn run_item(shared: &Shared, w: &mut World, caller: &Caller, version: Version, item: &Item, ids: &ReqIds) -> GraphResp {
     let url = item.url.trim_start_matches('/');
-    if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("v1.0/") || url.starts_with("beta/") {
-        return bad_request(ids, "Invalid request URL: batch request urls are relative to the version, e.g. '/groups'.");
+    if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("v1.0/") || url.starts_with("beta/")
+    {
+        return bad_request(
+            ids,
+            "Invalid request URL: batch request urls are relative to the version, e.g. '/groups'.",
+        );
     }
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     if path.eq_ignore_ascii_case("$batch") || path.eq_ignore_ascii_case("%24batch") {
         return bad_request(ids, "Nested batch requests are not supported.");
     }
     if item.body.is_some() && !item.headers.iter().any(|(k, _)| k == "content-type") {
-        return bad_request(ids, &format!("Write request id : {} does not contain Content-Type header or body.", item.id));
+        return bad_request(
+            ids,
+            &format!(
+                "Write request id : {} does not contain Content-Type header or body.",
+                item.id
+            ),
+        );
     }
     let req = GraphReq {
         method: item.method.clone(),

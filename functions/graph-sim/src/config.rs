@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::Faults;
 use crate::families::ALL_ROLES;
+use crate::faults::Faults;
 
 /// Simulator configuration. `Default` binds 127.0.0.1:0 with no tenants.
 #[derive(Clone, Debug)]

@@ -70,10 +70,15 @@ pub(crate) struct FamilyDef {
     pub stored: bool,
 }
 
-pub(crate) const CFG_READ: &[&str] =
-    &["DeviceManagementConfiguration.Read.All", "DeviceManagementConfiguration.ReadWrite.All"];
+pub(crate) const CFG_READ: &[&str] = &[
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
 pub(crate) const CFG_WRITE: &[&str] = &["DeviceManagementConfiguration.ReadWrite.All"];
-const SCRIPTS_READ: &[&str] = &["DeviceManagementScripts.Read.All", "DeviceManagementScripts.ReadWrite.All"];
+const SCRIPTS_READ: &[&str] = &[
+    "DeviceManagementScripts.Read.All",
+    "DeviceManagementScripts.ReadWrite.All",
+];
 const SCRIPTS_WRITE: &[&str] = &["DeviceManagementScripts.ReadWrite.All"];
 const APPS_READ: &[&str] = &["DeviceManagementApps.Read.All", "DeviceManagementApps.ReadWrite.All"];
 const APPS_WRITE: &[&str] = &["DeviceManagementApps.ReadWrite.All"];
@@ -115,7 +120,13 @@ pub const READ_ROLES: &[&str] = &[
 ];
 
 const fn assign(key: &'static str, status: u16, returns_value: bool, assignment_type: &'static str) -> AssignDef {
-    AssignDef { key, extra_keys: &[], status, returns_value, assignment_type }
+    AssignDef {
+        key,
+        extra_keys: &[],
+        status,
+        returns_value,
+        assignment_type,
+    }
 }
 
 pub(crate) static FAMILIES: &[FamilyDef] = &[
@@ -161,7 +172,12 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 204,
         put_status: 0,
         delete_status: 200,
-        assign: Some(assign("assignments", 200, true, "microsoft.graph.deviceConfigurationAssignment")),
+        assign: Some(assign(
+            "assignments",
+            200,
+            true,
+            "microsoft.graph.deviceConfigurationAssignment",
+        )),
         navs: &["assignments"],
         page_default: 100,
         page_max: 1000,
@@ -184,7 +200,12 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 204,
         put_status: 0,
         delete_status: 200,
-        assign: Some(assign("assignments", 200, true, "microsoft.graph.deviceCompliancePolicyAssignment")),
+        assign: Some(assign(
+            "assignments",
+            200,
+            true,
+            "microsoft.graph.deviceCompliancePolicyAssignment",
+        )),
         navs: &["assignments", "scheduledActionsForRule"],
         page_default: 100,
         page_max: 1000,
@@ -207,7 +228,12 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 204,
         put_status: 0,
         delete_status: 204,
-        assign: Some(assign("assignments", 204, false, "microsoft.graph.targetedManagedAppPolicyAssignment")),
+        assign: Some(assign(
+            "assignments",
+            204,
+            false,
+            "microsoft.graph.targetedManagedAppPolicyAssignment",
+        )),
         navs: &["assignments", "apps"],
         page_default: 100,
         page_max: 1000,
@@ -230,7 +256,12 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 204,
         put_status: 0,
         delete_status: 204,
-        assign: Some(assign("assignments", 204, false, "microsoft.graph.targetedManagedAppPolicyAssignment")),
+        assign: Some(assign(
+            "assignments",
+            204,
+            false,
+            "microsoft.graph.targetedManagedAppPolicyAssignment",
+        )),
         navs: &["assignments", "apps"],
         page_default: 100,
         page_max: 1000,
@@ -276,7 +307,12 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 200,
         put_status: 0,
         delete_status: 200,
-        assign: Some(assign("assignments", 204, false, "microsoft.graph.deviceManagementIntentAssignment")),
+        assign: Some(assign(
+            "assignments",
+            204,
+            false,
+            "microsoft.graph.deviceManagementIntentAssignment",
+        )),
         navs: &["settings", "assignments"],
         page_default: 100,
         page_max: 1000,
@@ -432,7 +468,10 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
 ];
 
 pub(crate) fn def(family: Family) -> &'static FamilyDef {
-    FAMILIES.iter().find(|d| d.family == family).expect("every family has a definition")
+    FAMILIES
+        .iter()
+        .find(|d| d.family == family)
+        .expect("every family has a definition")
 }
 
 pub(crate) fn by_name(name: &str) -> Option<&'static FamilyDef> {

@@ -52,7 +52,12 @@ pub struct Throttle {
 
 impl Default for Throttle {
     fn default() -> Self {
-        Throttle { every_nth: None, fraction: 0.0, retry_after: Some(1.0), writes_only: false }
+        Throttle {
+            every_nth: None,
+            fraction: 0.0,
+            retry_after: Some(1.0),
+            writes_only: false,
+        }
     }
 }
 
@@ -71,7 +76,12 @@ pub struct RateLimit {
 impl Default for RateLimit {
     /// Intune's per-tenant limits: 2000 requests and 200 writes per 20 s.
     fn default() -> Self {
-        RateLimit { window_ms: 20_000, max_requests: 2000, max_writes: 200, fractional_retry_after: true }
+        RateLimit {
+            window_ms: 20_000,
+            max_requests: 2000,
+            max_writes: 200,
+            fractional_retry_after: true,
+        }
     }
 }
 
@@ -88,7 +98,12 @@ pub struct ServerErrors {
 
 impl Default for ServerErrors {
     fn default() -> Self {
-        ServerErrors { every_nth: None, fraction: 0.0, statuses: vec![503], retry_after: None }
+        ServerErrors {
+            every_nth: None,
+            fraction: 0.0,
+            statuses: vec![503],
+            retry_after: None,
+        }
     }
 }
 
@@ -104,7 +119,11 @@ pub struct Delay {
 
 impl Default for Delay {
     fn default() -> Self {
-        Delay { ms: 0, fraction: 1.0, token_endpoint: false }
+        Delay {
+            ms: 0,
+            fraction: 1.0,
+            token_endpoint: false,
+        }
     }
 }
 
@@ -120,12 +139,26 @@ pub enum PagingFault {
 impl Faults {
     /// 429 on every `n`th request with the given `Retry-After`.
     pub fn throttle_every(n: u64, retry_after: Option<f64>) -> Self {
-        Faults { throttle: Some(Throttle { every_nth: Some(n), retry_after, ..Throttle::default() }), ..Faults::default() }
+        Faults {
+            throttle: Some(Throttle {
+                every_nth: Some(n),
+                retry_after,
+                ..Throttle::default()
+            }),
+            ..Faults::default()
+        }
     }
 
     /// 429 on a fraction of requests with the given `Retry-After`.
     pub fn throttle_fraction(fraction: f64, retry_after: Option<f64>) -> Self {
-        Faults { throttle: Some(Throttle { fraction, retry_after, ..Throttle::default() }), ..Faults::default() }
+        Faults {
+            throttle: Some(Throttle {
+                fraction,
+                retry_after,
+                ..Throttle::default()
+            }),
+            ..Faults::default()
+        }
     }
 }
 
@@ -152,8 +185,13 @@ impl FaultState {
     }
 }
 
+/// `2` for whole seconds, otherwise up to millisecond precision (`1.5`, `2.128`).
 pub(crate) fn format_retry_after(secs: f64) -> String {
-    if secs.fract() == 0.0 { format!("{}", secs as u64) } else { format!("{secs:.3}") }
+    if secs.fract() == 0.0 {
+        return format!("{}", secs as u64);
+    }
+    let s = format!("{secs:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 pub(crate) struct Draw<'a> {
@@ -182,9 +220,13 @@ impl Faults {
             && (!t.writes_only || d.is_write)
         {
             st.throttle_count += 1;
-            let nth = t.every_nth.is_some_and(|n| n > 0 && st.throttle_count.is_multiple_of(n));
+            let nth = t
+                .every_nth
+                .is_some_and(|n| n > 0 && st.throttle_count.is_multiple_of(n));
             if nth || (t.fraction > 0.0 && draw("throttle") < t.fraction) {
-                return Some(Injected::Throttled { retry_after: t.retry_after.map(format_retry_after) });
+                return Some(Injected::Throttled {
+                    retry_after: t.retry_after.map(format_retry_after),
+                });
             }
         }
         if let Some(r) = &self.rate_limit
@@ -192,7 +234,11 @@ impl Faults {
             && let Some(wait) = rate_limited(st, r, d.is_write)
         {
             let secs = wait.as_secs_f64();
-            let v = if r.fractional_retry_after { format!("{:.3}", secs.max(0.001)) } else { format!("{}", secs.ceil().max(1.0)) };
+            let v = if r.fractional_retry_after {
+                format!("{:.3}", secs.max(0.001))
+            } else {
+                format!("{}", secs.ceil().max(1.0))
+            };
             return Some(Injected::Throttled { retry_after: Some(v) });
         }
         let (errors, counter, kind) = if d.batch_item {
@@ -204,9 +250,17 @@ impl Faults {
             *counter += 1;
             let nth = e.every_nth.is_some_and(|n| n > 0 && counter.is_multiple_of(n));
             if nth || (e.fraction > 0.0 && draw(kind) < e.fraction) {
-                let statuses = if e.statuses.is_empty() { &[503][..] } else { &e.statuses[..] };
+                let statuses = if e.statuses.is_empty() {
+                    &[503][..]
+                } else {
+                    &e.statuses[..]
+                };
                 let status = statuses[(*counter as usize) % statuses.len()];
-                let retry_after = if status == 503 { e.retry_after.map(format_retry_after) } else { None };
+                let retry_after = if status == 503 {
+                    e.retry_after.map(format_retry_after)
+                } else {
+                    None
+                };
                 return Some(Injected::ServerError { status, retry_after });
             }
         }
@@ -238,7 +292,10 @@ fn rate_limited(st: &mut FaultState, r: &RateLimit, is_write: bool) -> Option<Du
     let all = st.window.len();
     let writes = st.window.iter().filter(|(_, w)| *w).count();
     let oldest = |only_writes: bool| {
-        st.window.iter().find(|(_, w)| !only_writes || *w).map(|(t, _)| window.saturating_sub(now.duration_since(*t)))
+        st.window
+            .iter()
+            .find(|(_, w)| !only_writes || *w)
+            .map(|(t, _)| window.saturating_sub(now.duration_since(*t)))
     };
     if all >= r.max_requests as usize {
         return oldest(false);
@@ -255,7 +312,14 @@ mod tests {
     use super::*;
 
     fn draw<'a>(url: &'a str) -> Draw<'a> {
-        Draw { seed: 1, tenant: "t", method: "GET", url, is_write: false, batch_item: false }
+        Draw {
+            seed: 1,
+            tenant: "t",
+            method: "GET",
+            url,
+            is_write: false,
+            batch_item: false,
+        }
     }
 
     #[test]
@@ -271,7 +335,9 @@ mod tests {
         let f = Faults::throttle_fraction(0.3, None);
         let run = || {
             let mut st = FaultState::default();
-            (0..1000).filter(|i| f.decide(&mut st, &draw(&format!("/x/{i}")), true).is_some()).count()
+            (0..1000)
+                .filter(|i| f.decide(&mut st, &draw(&format!("/x/{i}")), true).is_some())
+                .count()
         };
         let n = run();
         assert_eq!(n, run());
@@ -282,5 +348,6 @@ mod tests {
     fn retry_after_formats() {
         assert_eq!(format_retry_after(2.0), "2");
         assert_eq!(format_retry_after(2.128), "2.128");
+        assert_eq!(format_retry_after(1.5), "1.5");
     }
 }

@@ -9,11 +9,11 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
-use crate::faults::{Draw, Injected, PagingFault};
 use crate::families::{self, APP_PROTECTIONS, FAMILIES, Family, FamilyDef, IdStyle};
+use crate::faults::{Draw, Injected, PagingFault};
 use crate::odata::{
-    Expand, GraphReq, GraphResp, Query, ReqIds, Token, Version, bad_request, encode_query, error, intune_message, no_route,
-    parse_skip_token, server_error, skip_token, throttled,
+    Expand, GraphReq, GraphResp, Query, ReqIds, Token, Version, bad_request, encode_query, error, intune_message,
+    no_route, parse_skip_token, server_error, skip_token, throttled,
 };
 use crate::rng::guid_from;
 use crate::seed::{self, ALL_DEVICES_ID, ALL_USERS_ID, AssignKind, TEMPLATES, graph_time};
@@ -36,7 +36,13 @@ pub(crate) struct Route {
     pub template: String,
 }
 
-const ACTIONS: &[&str] = &["assign", "scheduleActionsForRules", "targetApps", "updateSettings", "createInstance"];
+const ACTIONS: &[&str] = &[
+    "assign",
+    "scheduleActionsForRules",
+    "targetApps",
+    "updateSettings",
+    "createInstance",
+];
 const FUNCTIONS: &[&str] = &["getOmaSettingPlainTextValue"];
 
 #[derive(Debug, PartialEq)]
@@ -98,7 +104,10 @@ pub(crate) fn route(raw_path: &str) -> Result<Route, String> {
         .filter(|d| {
             let parts: Vec<&str> = d.path.split('/').collect();
             parts.len() <= segs.len()
-                && parts.iter().zip(&segs).all(|(p, s)| matches!(s, Seg::Name(n) if n.eq_ignore_ascii_case(p)))
+                && parts
+                    .iter()
+                    .zip(&segs)
+                    .all(|(p, s)| matches!(s, Seg::Name(n) if n.eq_ignore_ascii_case(p)))
         })
         .max_by_key(|d| d.path.len())
         .ok_or_else(|| not_found(segs.first().map(seg_str).unwrap_or("")))?;
@@ -168,14 +177,31 @@ impl Cx<'_> {
 }
 
 /// Runs one Graph request for an authenticated caller: stats, faults, routing, permissions, then the operation.
-pub(crate) fn execute(shared: &Shared, w: &mut World, caller: &Caller, req: &GraphReq, ids: &ReqIds, batch_item: bool) -> GraphResp {
+pub(crate) fn execute(
+    shared: &Shared,
+    w: &mut World,
+    caller: &Caller,
+    req: &GraphReq,
+    ids: &ReqIds,
+    batch_item: bool,
+) -> GraphResp {
     let routed = route(&req.raw_path);
-    let template = routed.as_ref().map(|r| r.template.clone()).unwrap_or_else(|_| "(unrouted)".into());
+    let template = routed
+        .as_ref()
+        .map(|r| r.template.clone())
+        .unwrap_or_else(|_| "(unrouted)".into());
     let t = &mut w.tenants[caller.tenant_index];
     t.count_request(&req.method, &template);
     let tenant_id = t.info.id.clone();
     let url = req.url_for_hash();
-    let draw = Draw { seed: shared.config.seed, tenant: &tenant_id, method: &req.method, url: &url, is_write: req.is_write(), batch_item };
+    let draw = Draw {
+        seed: shared.config.seed,
+        tenant: &tenant_id,
+        method: &req.method,
+        url: &url,
+        is_write: req.is_write(),
+        batch_item,
+    };
     match t.faults.decide(&mut t.fault_state, &draw, true) {
         Some(Injected::Throttled { retry_after }) => {
             t.stats.throttled += 1;
@@ -203,12 +229,20 @@ pub(crate) fn execute(shared: &Shared, w: &mut World, caller: &Caller, req: &Gra
     }
     if write && t.faults.approval_required && !def.directory {
         if req.header("x-msft-approval-justification").is_none() {
-            return bad_request(ids, "Header 'x-msft-approval-justification' is required to request approval");
+            return bad_request(
+                ids,
+                "Header 'x-msft-approval-justification' is required to request approval",
+            );
         }
         if req.header("x-msft-approval-code").is_none() {
             let code = t.rng.guid();
-            return error(ids, 403, "ApprovalRequired", "This operation requires approval by another administrator.")
-                .with_header("x-msft-approval-code", code);
+            return error(
+                ids,
+                403,
+                "ApprovalRequired",
+                "This operation requires approval by another administrator.",
+            )
+            .with_header("x-msft-approval-code", code);
         }
     }
     if req.body_invalid {
@@ -217,15 +251,30 @@ pub(crate) fn execute(shared: &Shared, w: &mut World, caller: &Caller, req: &Gra
             "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
         );
     }
-    let cx = Cx { shared, req, ids, strict: shared.config.strict_references };
+    let cx = Cx {
+        shared,
+        req,
+        ids,
+        strict: shared.config.strict_references,
+    };
     dispatch(&cx, t, &route)
 }
 
 fn forbidden(ids: &ReqIds, def: &FamilyDef, path: &str) -> GraphResp {
     if def.directory {
-        error(ids, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        error(
+            ids,
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
     } else {
-        error(ids, 403, "Forbidden", &intune_message(ids, "Application is not authorized to perform this operation", path))
+        error(
+            ids,
+            403,
+            "Forbidden",
+            &intune_message(ids, "Application is not authorized to perform this operation", path),
+        )
     }
 }
 
@@ -235,7 +284,9 @@ fn not_found(cx: &Cx<'_>, def: &FamilyDef, id: &str) -> GraphResp {
             cx.ids,
             404,
             "Request_ResourceNotFound",
-            &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            &format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
         );
     }
     // Intune nests a JSON document in the message.
@@ -247,7 +298,12 @@ fn not_found(cx: &Cx<'_>, def: &FamilyDef, id: &str) -> GraphResp {
         "ErrorSourceService": "",
         "HttpHeaders": "{}",
     });
-    error(cx.ids, 404, "ResourceNotFound", &serde_json::to_string_pretty(&inner).unwrap_or_default())
+    error(
+        cx.ids,
+        404,
+        "ResourceNotFound",
+        &serde_json::to_string_pretty(&inner).unwrap_or_default(),
+    )
 }
 
 fn route_shape(target: &Target) -> &'static str {
@@ -272,7 +328,9 @@ fn dispatch(cx: &Cx<'_>, t: &mut Tenant, route: &Route) -> GraphResp {
         ("PUT", Target::Item(id)) if def.put_status != 0 => put(cx, t, def, id),
         ("DELETE", Target::Item(id)) if def.delete_status != 0 => delete(cx, t, def, id),
         ("GET", Target::Nav(id, nav)) => get_nav(cx, t, def, id, nav),
-        ("POST", Target::Nav(id, nav)) if nav == "assignments" && def.assign.is_some() => add_assignment(cx, t, def, id),
+        ("POST", Target::Nav(id, nav)) if nav == "assignments" && def.assign.is_some() => {
+            add_assignment(cx, t, def, id)
+        }
         ("GET", Target::NavItem(id, nav, nid)) => get_nav_item(cx, t, def, id, nav, nid),
         ("DELETE", Target::NavItem(id, nav, nid)) if nav == "assignments" && def.assign.is_some() => {
             delete_assignment(cx, t, def, id, nid)
@@ -293,7 +351,10 @@ fn objects<'t>(t: &'t Tenant, def: &'static FamilyDef) -> Vec<(&'static FamilyDe
             .iter()
             .flat_map(|f| t.objects(*f).iter().map(move |o| (families::def(*f), Cow::Borrowed(o))))
             .collect(),
-        Family::IntentTemplates => TEMPLATES.iter().map(|tpl| (def, Cow::Owned(template_obj(t, tpl)))).collect(),
+        Family::IntentTemplates => TEMPLATES
+            .iter()
+            .map(|tpl| (def, Cow::Owned(template_obj(t, tpl))))
+            .collect(),
         Family::Organization => vec![(def, Cow::Owned(organization_obj(t)))],
         f => t.objects(f).iter().map(|o| (def, Cow::Borrowed(o))).collect(),
     }
@@ -304,7 +365,11 @@ fn find<'t>(t: &'t Tenant, def: &'static FamilyDef, id: &str) -> Option<(&'stati
 }
 
 fn template_obj(t: &Tenant, tpl: &seed::Template) -> Obj {
-    let count = t.objects(Family::Intents).iter().filter(|o| o.props.get("templateId") == Some(&json!(tpl.id))).count();
+    let count = t
+        .objects(Family::Intents)
+        .iter()
+        .filter(|o| o.props.get("templateId") == Some(&json!(tpl.id)))
+        .count();
     let props = json!({
         "@odata.type": "#microsoft.graph.deviceManagementTemplate", "id": tpl.id, "displayName": tpl.display_name,
         "description": null, "versionInfo": "2006", "isDeprecated": false, "intentCount": count,
@@ -344,7 +409,10 @@ fn organization_obj(t: &Tenant) -> Obj {
 fn check_expand(cx: &Cx<'_>, def: &FamilyDef, q: &Query) -> Result<(), GraphResp> {
     for e in &q.expand {
         if canonical(def.navs, &e.name).is_none() {
-            return Err(cx.bad(&format!("Could not find a property named '{}' on type '{}'.", e.name, def.base_type)));
+            return Err(cx.bad(&format!(
+                "Could not find a property named '{}' on type '{}'.",
+                e.name, def.base_type
+            )));
         }
     }
     Ok(())
@@ -356,12 +424,18 @@ fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand], in_list: b
     let assigned = !obj.assignments().is_empty();
     match def.family {
         Family::ConfigurationPolicies => {
-            m.insert("settingCount".into(), json!(obj.navs.get("settings").map_or(0, Vec::len)));
+            m.insert(
+                "settingCount".into(),
+                json!(obj.navs.get("settings").map_or(0, Vec::len)),
+            );
             m.insert("isAssigned".into(), json!(assigned));
         }
         Family::IosAppProtections | Family::AndroidAppProtections => {
             m.insert("isAssigned".into(), json!(assigned));
-            m.insert("deployedAppCount".into(), json!(obj.navs.get("apps").map_or(0, Vec::len)));
+            m.insert(
+                "deployedAppCount".into(),
+                json!(obj.navs.get("apps").map_or(0, Vec::len)),
+            );
         }
         Family::Intents => {
             m.insert("isAssigned".into(), json!(assigned));
@@ -372,18 +446,29 @@ fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand], in_list: b
         }
         _ => {}
     }
-    m.entry("@odata.type").or_insert_with(|| json!(format!("#{}", def.base_type)));
+    m.entry("@odata.type")
+        .or_insert_with(|| json!(format!("#{}", def.base_type)));
     for e in expand {
-        let Some(nav) = canonical(def.navs, &e.name) else { continue };
+        let Some(nav) = canonical(def.navs, &e.name) else {
+            continue;
+        };
         let mut items = obj.navs.get(nav).cloned().unwrap_or_default();
-        if nav == "scheduledActionsForRule" && !e.nested.iter().any(|n| n.name.eq_ignore_ascii_case("scheduledActionConfigurations")) {
+        if nav == "scheduledActionsForRule"
+            && !e
+                .nested
+                .iter()
+                .any(|n| n.name.eq_ignore_ascii_case("scheduledActionConfigurations"))
+        {
             for a in &mut items {
                 if let Value::Object(a) = a {
                     a.remove("scheduledActionConfigurations");
                 }
             }
         }
-        m.insert(format!("{nav}@odata.context"), json!(format!("{}{}('{}')/{nav}", cx.meta(), def.path, obj.id)));
+        m.insert(
+            format!("{nav}@odata.context"),
+            json!(format!("{}{}('{}')/{nav}", cx.meta(), def.path, obj.id)),
+        );
         m.insert(nav.to_string(), Value::Array(items));
     }
     m
@@ -408,26 +493,55 @@ struct PageSpec {
 }
 
 fn page_spec(cx: &Cx<'_>, def: &FamilyDef, settings: bool) -> PageSpec {
-    let (default, max) = if settings { (25, 1000) } else { (def.page_default, def.page_max) };
+    let (default, max) = if settings {
+        (25, 1000)
+    } else {
+        (def.page_default, def.page_max)
+    };
     let default = cx.shared.config.page_size.unwrap_or(default).max(1);
     let sc = def.family == Family::ConfigurationPolicies;
-    PageSpec { default, max, cosmos: sc, always_count: sc }
+    PageSpec {
+        default,
+        max,
+        cosmos: sc,
+        always_count: sc,
+    }
 }
 
 /// Pages `items` and wraps them in a collection envelope.
-fn collection(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, q: &Query, items: Vec<Value>, spec: PageSpec, context: String) -> GraphResp {
+fn collection(
+    cx: &Cx<'_>,
+    t: &Tenant,
+    def: &FamilyDef,
+    q: &Query,
+    items: Vec<Value>,
+    spec: PageSpec,
+    context: String,
+) -> GraphResp {
     if def.directory && q.top.is_some_and(|n| n == 0 || n > def.page_max) {
         let n = q.top.unwrap_or_default();
-        return error(cx.ids, 400, "Request_UnsupportedQuery", &format!("Invalid page size specified: '{n}'. Must be between 1 and 999 inclusive."));
+        return error(
+            cx.ids,
+            400,
+            "Request_UnsupportedQuery",
+            &format!("Invalid page size specified: '{n}'. Must be between 1 and 999 inclusive."),
+        );
     }
-    let size = q.top.map(|n| n.clamp(1, spec.max)).unwrap_or(spec.default.min(spec.max));
+    let size = q
+        .top
+        .map(|n| n.clamp(1, spec.max))
+        .unwrap_or(spec.default.min(spec.max));
     let first_page = q.skip_token.is_none();
     let offset = match &q.skip_token {
         None => q.skip,
         Some(tok) => match parse_skip_token(tok) {
             Token::Offset(o) => o,
             Token::Dead => {
-                let code = if def.directory { "Request_ResourceNotFound" } else { "ResourceNotFound" };
+                let code = if def.directory {
+                    "Request_ResourceNotFound"
+                } else {
+                    "ResourceNotFound"
+                };
                 return error(cx.ids, 404, code, "The continuation token is invalid or has expired.");
             }
             Token::Invalid => return cx.bad("Invalid skip token."),
@@ -435,11 +549,19 @@ fn collection(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, q: &Query, items: Vec<Va
     };
     let total = items.len();
     let end = offset.saturating_add(size).min(total);
-    let page: Vec<Value> = items.into_iter().skip(offset).take(end.saturating_sub(offset)).collect();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(offset)
+        .take(end.saturating_sub(offset))
+        .collect();
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context));
     let count_allowed = !def.directory
-        || (first_page && cx.req.header("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")));
+        || (first_page
+            && cx
+                .req
+                .header("consistencylevel")
+                .is_some_and(|v| v.eq_ignore_ascii_case("eventual")));
     if (q.count || spec.always_count) && count_allowed {
         body.insert("@odata.count".into(), json!(total));
     }
@@ -450,12 +572,19 @@ fn collection(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, q: &Query, items: Vec<Va
                 .req
                 .query
                 .iter()
-                .filter(|(k, _)| !["$skiptoken", "skiptoken", "$skip", "skip"].iter().any(|s| s.eq_ignore_ascii_case(k)))
+                .filter(|(k, _)| {
+                    !["$skiptoken", "skiptoken", "$skip", "skip"]
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(k))
+                })
                 .cloned()
                 .collect();
             let dead = fault == Some(PagingFault::DeadNextLink);
             params.push(("$skiptoken".into(), skip_token(end, dead, spec.cosmos)));
-            body.insert("@odata.nextLink".into(), json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))));
+            body.insert(
+                "@odata.nextLink".into(),
+                json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))),
+            );
         }
     }
     body.insert("value".into(), Value::Array(page));
@@ -470,8 +599,10 @@ fn list(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
     if let Err(e) = check_expand(cx, def, &q) {
         return e;
     }
-    let mut rendered: Vec<Map<String, Value>> =
-        objects(t, def).iter().map(|(d, o)| render(cx, d, o, &q.expand, true)).collect();
+    let mut rendered: Vec<Map<String, Value>> = objects(t, def)
+        .iter()
+        .map(|(d, o)| render(cx, d, o, &q.expand, true))
+        .collect();
     if let Some(f) = &q.filter {
         rendered.retain(|m| f.matches(m));
     }
@@ -495,7 +626,10 @@ fn list(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
 }
 
 fn entity(cx: &Cx<'_>, def: &FamilyDef, mut m: Map<String, Value>) -> Value {
-    m.insert("@odata.context".into(), json!(format!("{}{}/$entity", cx.meta(), def.path)));
+    m.insert(
+        "@odata.context".into(),
+        json!(format!("{}{}/$entity", cx.meta(), def.path)),
+    );
     Value::Object(m)
 }
 
@@ -504,7 +638,9 @@ fn get(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphR
         Ok(q) => q,
         Err(e) => return e,
     };
-    let Some((d, obj)) = find(t, def, id) else { return not_found(cx, def, id) };
+    let Some((d, obj)) = find(t, def, id) else {
+        return not_found(cx, def, id);
+    };
     if let Err(e) = check_expand(cx, d, &q) {
         return e;
     }
@@ -521,7 +657,9 @@ fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: 
         Ok(q) => q,
         Err(e) => return e,
     };
-    let Some((d, obj)) = find(t, def, id) else { return not_found(cx, def, id) };
+    let Some((d, obj)) = find(t, def, id) else {
+        return not_found(cx, def, id);
+    };
     let items = obj.navs.get(nav).cloned().unwrap_or_default();
     let mut items: Vec<Value> = items;
     if let Some(f) = &q.filter {
@@ -534,7 +672,10 @@ fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: 
     }
     let context = format!("{}{}('{}')/{nav}", cx.meta(), d.path, obj.id);
     if nav == "settings" && d.family == Family::ConfigurationPolicies {
-        let spec = PageSpec { always_count: true, ..page_spec(cx, d, true) };
+        let spec = PageSpec {
+            always_count: true,
+            ..page_spec(cx, d, true)
+        };
         return collection(cx, t, d, &q, items, spec, context);
     }
     let mut body = Map::new();
@@ -544,9 +685,13 @@ fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: 
 }
 
 fn get_nav_item(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: &str, nid: &str) -> GraphResp {
-    let Some((d, obj)) = find(t, def, id) else { return not_found(cx, def, id) };
-    let Some(item) = obj.navs.get(nav).and_then(|v| v.iter().find(|i| i["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid))))
-    else {
+    let Some((d, obj)) = find(t, def, id) else {
+        return not_found(cx, def, id);
+    };
+    let Some(item) = obj.navs.get(nav).and_then(|v| {
+        v.iter()
+            .find(|i| i["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid)))
+    }) else {
         return not_found(cx, def, nid);
     };
     let mut item = item.clone();
@@ -569,7 +714,13 @@ enum Mode {
 }
 
 /// Server-managed: silently replaced.
-const IGNORED: &[&str] = &["id", "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version"];
+const IGNORED: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "modifiedDateTime",
+    "version",
+];
 /// Read-only: rejected with 400, so a client that skips the graph-brief §2.2 stripping finds out.
 const READ_ONLY: &[&str] = &["supportsScopeTags", "isAssigned"];
 
@@ -609,7 +760,11 @@ fn clean_body(cx: &Cx<'_>, def: &FamilyDef, mode: Mode) -> Result<Map<String, Va
             out.insert(k.clone(), v.clone());
             continue;
         }
-        if k == "@odata.context" || k.ends_with("@odata.context") || k.ends_with("@odata.nextLink") || k.ends_with("@odata.count") {
+        if k == "@odata.context"
+            || k.ends_with("@odata.context")
+            || k.ends_with("@odata.nextLink")
+            || k.ends_with("@odata.count")
+        {
             return Err(cx.bad(&format!("The annotation '{k}' is not allowed in a request payload.")));
         }
         if k.contains("@odata.") || IGNORED.contains(&k.as_str()) {
@@ -618,14 +773,17 @@ fn clean_body(cx: &Cx<'_>, def: &FamilyDef, mode: Mode) -> Result<Map<String, Va
         if READ_ONLY.contains(&k.as_str()) || family_read_only(def.family).contains(&k.as_str()) {
             return Err(cx.bad(&format!("Property '{k}' is read-only and cannot be set.")));
         }
-        let nav_allowed = match (def.family, k.as_str(), mode) {
-            (Family::ConfigurationPolicies, "settings", Mode::Create | Mode::Put) => true,
-            (Family::CompliancePolicies, "scheduledActionsForRule", Mode::Create) => true,
-            _ => false,
-        };
+        let nav_allowed = matches!(
+            (def.family, k.as_str(), mode),
+            (Family::ConfigurationPolicies, "settings", Mode::Create | Mode::Put)
+                | (Family::CompliancePolicies, "scheduledActionsForRule", Mode::Create)
+        );
         if (def.navs.contains(&k.as_str()) || k == "assignments") && !nav_allowed {
             let msg = if mode == Mode::Patch {
-                format!("Cannot apply PATCH to navigation property '{k}' on entity type '{}'.", def.base_type)
+                format!(
+                    "Cannot apply PATCH to navigation property '{k}' on entity type '{}'.",
+                    def.base_type
+                )
             } else {
                 format!("Navigation property '{k}' cannot be set in this request; use the dedicated action.")
             };
@@ -652,13 +810,19 @@ fn check_type(def: &FamilyDef, given: Option<&Value>) -> Result<String, String> 
         return Ok(format!("#{}", def.base_type));
     };
     let g = given.as_str().unwrap_or_default().trim_start_matches('#');
-    let name = g.strip_prefix("microsoft.graph.").ok_or_else(|| format!("Unknown type '{g}'."))?;
+    let name = g
+        .strip_prefix("microsoft.graph.")
+        .ok_or_else(|| format!("Unknown type '{g}'."))?;
     let ok = match def.family {
         Family::DeviceConfigurations => name.ends_with("Configuration") && name != base_short,
         Family::CompliancePolicies => name.ends_with("CompliancePolicy") && name != base_short,
         _ => name == base_short,
     };
-    if ok { Ok(format!("#microsoft.graph.{name}")) } else { Err(format!("Type '{g}' is not valid for {}.", def.name)) }
+    if ok {
+        Ok(format!("#microsoft.graph.{name}"))
+    } else {
+        Err(format!("Type '{g}' is not valid for {}.", def.name))
+    }
 }
 
 fn new_id(t: &mut Tenant, def: &FamilyDef) -> String {
@@ -666,7 +830,12 @@ fn new_id(t: &mut Tenant, def: &FamilyDef) -> String {
         IdStyle::Guid => t.rng.guid(),
         IdStyle::TPrefixed => format!("T_{}", t.rng.guid()),
         IdStyle::Numeric => {
-            let max = t.objects(def.family).iter().filter_map(|o| o.id.parse::<u64>().ok()).max().unwrap_or(0);
+            let max = t
+                .objects(def.family)
+                .iter()
+                .filter_map(|o| o.id.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0);
             (max + 1).to_string()
         }
     }
@@ -683,7 +852,9 @@ fn scope_tag_key(def: &FamilyDef) -> Option<&'static str> {
 fn check_scope_tags(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, props: &Map<String, Value>) -> Result<(), GraphResp> {
     let Some(key) = scope_tag_key(def) else { return Ok(()) };
     let Some(tags) = props.get(key) else { return Ok(()) };
-    let Some(tags) = tags.as_array() else { return Err(cx.bad(&format!("'{key}' must be an array of strings."))) };
+    let Some(tags) = tags.as_array() else {
+        return Err(cx.bad(&format!("'{key}' must be an array of strings.")));
+    };
     if !cx.strict {
         return Ok(());
     }
@@ -705,7 +876,9 @@ fn required_str(cx: &Cx<'_>, props: &Map<String, Value>, key: &str) -> Result<()
 
 fn validate_settings(cx: &Cx<'_>, v: Option<&Value>) -> Result<Vec<Value>, GraphResp> {
     let Some(v) = v else { return Ok(Vec::new()) };
-    let Some(arr) = v.as_array() else { return Err(cx.bad("'settings' must be an array.")) };
+    let Some(arr) = v.as_array() else {
+        return Err(cx.bad("'settings' must be an array."));
+    };
     let mut out = Vec::with_capacity(arr.len());
     for (i, s) in arr.iter().enumerate() {
         let inst = &s["settingInstance"];
@@ -726,11 +899,15 @@ fn validate_settings(cx: &Cx<'_>, v: Option<&Value>) -> Result<Vec<Value>, Graph
 
 fn validate_actions(cx: &Cx<'_>, t: &mut Tenant, v: Option<&Value>) -> Result<Vec<Value>, GraphResp> {
     let one_block = || cx.bad("Compliance policy must have one and only one block scheduled action");
-    let Some(rules) = v.and_then(Value::as_array) else { return Err(one_block()) };
+    let Some(rules) = v.and_then(Value::as_array) else {
+        return Err(one_block());
+    };
     let mut blocks = 0;
     let mut out = Vec::new();
     for rule in rules {
-        let Some(configs) = rule["scheduledActionConfigurations"].as_array() else { return Err(one_block()) };
+        let Some(configs) = rule["scheduledActionConfigurations"].as_array() else {
+            return Err(one_block());
+        };
         let mut new_configs = Vec::new();
         for c in configs {
             if c["actionType"].as_str() == Some("block") {
@@ -743,8 +920,10 @@ fn validate_actions(cx: &Cx<'_>, t: &mut Tenant, v: Option<&Value>) -> Result<Ve
             }
             new_configs.push(c);
         }
-        out.push(json!({"id": t.rng.guid(), "ruleName": rule.get("ruleName").cloned().unwrap_or(Value::Null),
-                        "scheduledActionConfigurations": new_configs}));
+        out.push(
+            json!({"id": t.rng.guid(), "ruleName": rule.get("ruleName").cloned().unwrap_or(Value::Null),
+                        "scheduledActionConfigurations": new_configs}),
+        );
     }
     if blocks != 1 {
         return Err(one_block());
@@ -818,7 +997,9 @@ fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
                     return e;
                 }
             }
-            props.entry("assignmentFilterManagementType").or_insert(json!("devices"));
+            props
+                .entry("assignmentFilterManagementType")
+                .or_insert(json!("devices"));
             props.entry("payloads").or_insert(json!([]));
         }
         Family::RoleScopeTags => {
@@ -869,16 +1050,36 @@ fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
 }
 
 fn create_group(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, mut props: Map<String, Value>) -> GraphResp {
-    for (k, is_bool) in [("displayName", false), ("mailEnabled", true), ("mailNickname", false), ("securityEnabled", true)] {
-        let ok = if is_bool { props.get(k).is_some_and(Value::is_boolean) } else { props.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) };
+    for (k, is_bool) in [
+        ("displayName", false),
+        ("mailEnabled", true),
+        ("mailNickname", false),
+        ("securityEnabled", true),
+    ] {
+        let ok = if is_bool {
+            props.get(k).is_some_and(Value::is_boolean)
+        } else {
+            props.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+        };
         if !ok {
-            return error(cx.ids, 400, "Request_BadRequest", &format!("Invalid value specified for property '{k}' of resource 'Group'."));
+            return error(
+                cx.ids,
+                400,
+                "Request_BadRequest",
+                &format!("Invalid value specified for property '{k}' of resource 'Group'."),
+            );
         }
     }
     let id = t.rng.guid();
     let ts = now();
     let ts = format!("{}Z", &ts[..19]);
-    let sid = format!("S-1-12-1-{}-{}-{}-{}", t.rng.next_u64() as u32, t.rng.next_u64() as u32, t.rng.next_u64() as u32, t.rng.next_u64() as u32);
+    let sid = format!(
+        "S-1-12-1-{}-{}-{}-{}",
+        t.rng.next_u64() as u32,
+        t.rng.next_u64() as u32,
+        t.rng.next_u64() as u32,
+        t.rng.next_u64() as u32
+    );
     for (k, v) in [
         ("id", json!(id)),
         ("@odata.type", json!("#microsoft.graph.group")),
@@ -889,7 +1090,14 @@ fn create_group(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, mut props:
     ] {
         props.insert(k.into(), v);
     }
-    for (k, v) in [("groupTypes", json!([])), ("membershipRule", Value::Null), ("membershipRuleProcessingState", Value::Null), ("description", Value::Null), ("visibility", Value::Null), ("classification", Value::Null)] {
+    for (k, v) in [
+        ("groupTypes", json!([])),
+        ("membershipRule", Value::Null),
+        ("membershipRuleProcessingState", Value::Null),
+        ("description", Value::Null),
+        ("visibility", Value::Null),
+        ("classification", Value::Null),
+    ] {
         props.entry(k).or_insert(v);
     }
     let obj = Obj::new(id.clone(), props);
@@ -907,16 +1115,23 @@ fn patch(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Grap
     if let Err(e) = check_scope_tags(cx, t, def, &props) {
         return e;
     }
-    let Some(existing) = t.find(def.family, id) else { return not_found(cx, def, id) };
+    let Some(existing) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     if let Some(ty) = props.get("@odata.type")
-        && ty.as_str().map(|s| s.trim_start_matches('#')) != existing.props["@odata.type"].as_str().map(|s| s.trim_start_matches('#'))
+        && ty.as_str().map(|s| s.trim_start_matches('#'))
+            != existing.props["@odata.type"]
+                .as_str()
+                .map(|s| s.trim_start_matches('#'))
     {
         return cx.bad("The @odata.type of an existing object cannot be changed.");
     }
     if let Some(e) = immutable_change(cx, def, existing, &props) {
         return e;
     }
-    let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     for (k, v) in props {
         obj.props.insert(k, v);
     }
@@ -924,7 +1139,9 @@ fn patch(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Grap
     let mut props = std::mem::take(&mut obj.props);
     let obj_id = obj.id.clone();
     bump_version(&mut props, t, def);
-    let Some(obj) = t.find_mut(def.family, &obj_id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, &obj_id) else {
+        return not_found(cx, def, id);
+    };
     obj.props = props;
     if def.patch_status == 200 {
         let m = render(cx, def, obj, &[], false);
@@ -973,7 +1190,9 @@ fn put(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphR
     if let Err(m) = check_type(def, props.get("@odata.type")) {
         return cx.bad(&m);
     }
-    let Some(existing) = t.find(def.family, id) else { return not_found(cx, def, id) };
+    let Some(existing) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     if let Some(e) = immutable_change(cx, def, existing, &props) {
         return e;
     }
@@ -987,9 +1206,13 @@ fn put(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphR
         .collect();
     props.extend(keep);
     props.entry("roleScopeTagIds").or_insert(json!(["0"]));
-    props.entry("templateReference").or_insert_with(|| existing.props.get("templateReference").cloned().unwrap_or(Value::Null));
+    props
+        .entry("templateReference")
+        .or_insert_with(|| existing.props.get("templateReference").cloned().unwrap_or(Value::Null));
     bump_version(&mut props, t, def);
-    let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     obj.props = props;
     obj.set_settings(settings);
     GraphResp::empty(def.put_status)
@@ -1000,7 +1223,9 @@ fn delete(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Gra
         return cx.bad("The built-in scope tag cannot be deleted.");
     }
     let list = t.objects_mut(def.family);
-    let Some(pos) = list.iter().position(|o| o.id.eq_ignore_ascii_case(id)) else { return not_found(cx, def, id) };
+    let Some(pos) = list.iter().position(|o| o.id.eq_ignore_ascii_case(id)) else {
+        return not_found(cx, def, id);
+    };
     list.remove(pos);
     GraphResp::empty(def.delete_status)
 }
@@ -1018,15 +1243,26 @@ const TARGETS: &[&str] = &[
 /// Validates one requested assignment and returns its stored form.
 fn build_assignment(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, policy_id: &str, a: &Value) -> Result<Value, GraphResp> {
     let kind = AssignKind::of(def.family).ok_or_else(|| cx.bad("This family has no assignments."))?;
-    let target = a.get("target").and_then(Value::as_object).ok_or_else(|| cx.bad("Each assignment needs a 'target' object."))?;
-    let ty = target.get("@odata.type").and_then(Value::as_str).unwrap_or_default().trim_start_matches('#');
+    let target = a
+        .get("target")
+        .and_then(Value::as_object)
+        .ok_or_else(|| cx.bad("Each assignment needs a 'target' object."))?;
+    let ty = target
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim_start_matches('#');
     let short = ty.strip_prefix("microsoft.graph.").unwrap_or(ty);
-    let short = canonical(TARGETS, short).ok_or_else(|| cx.bad(&format!("Unsupported assignment target type '{ty}'.")))?;
+    let short =
+        canonical(TARGETS, short).ok_or_else(|| cx.bad(&format!("Unsupported assignment target type '{ty}'.")))?;
     let mut clean = Map::new();
     clean.insert("@odata.type".into(), json!(format!("#microsoft.graph.{short}")));
     let target_id = match short {
         "groupAssignmentTarget" | "exclusionGroupAssignmentTarget" => {
-            let gid = target.get("groupId").and_then(Value::as_str).ok_or_else(|| cx.bad("A group target needs 'groupId'."))?;
+            let gid = target
+                .get("groupId")
+                .and_then(Value::as_str)
+                .ok_or_else(|| cx.bad("A group target needs 'groupId'."))?;
             if cx.strict && t.find(Family::Groups, gid).is_none() {
                 return Err(cx.bad(&format!("Group '{gid}' was not found in this tenant.")));
             }
@@ -1036,20 +1272,36 @@ fn build_assignment(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, policy_id: &str, a
         "allDevicesAssignmentTarget" => ALL_DEVICES_ID.to_string(),
         _ => ALL_USERS_ID.to_string(),
     };
-    let ftype = target.get("deviceAndAppManagementAssignmentFilterType").and_then(Value::as_str).unwrap_or("none");
-    let fid = target.get("deviceAndAppManagementAssignmentFilterId").and_then(Value::as_str).filter(|s| !s.is_empty() && *s != seed::NULL_GUID);
+    let ftype = target
+        .get("deviceAndAppManagementAssignmentFilterType")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    let fid = target
+        .get("deviceAndAppManagementAssignmentFilterId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && *s != seed::NULL_GUID);
     if !["none", "include", "exclude"].contains(&ftype) {
         return Err(cx.bad(&format!("Invalid filter type '{ftype}'.")));
     }
     if ftype != "none" {
-        let Some(f) = fid else { return Err(cx.bad("A filter type other than 'none' needs a filter id.")) };
+        let Some(f) = fid else {
+            return Err(cx.bad("A filter type other than 'none' needs a filter id."));
+        };
         if cx.strict && t.find(Family::AssignmentFilters, f).is_none() {
             return Err(cx.bad(&format!("Assignment filter '{f}' was not found in this tenant.")));
         }
     }
-    clean.insert("deviceAndAppManagementAssignmentFilterId".into(), json!(fid.filter(|_| ftype != "none")));
+    clean.insert(
+        "deviceAndAppManagementAssignmentFilterId".into(),
+        json!(fid.filter(|_| ftype != "none")),
+    );
     clean.insert("deviceAndAppManagementAssignmentFilterType".into(), json!(ftype));
-    Ok(seed::assignment_value(kind, policy_id, &target_id, Value::Object(clean)))
+    Ok(seed::assignment_value(
+        kind,
+        policy_id,
+        &target_id,
+        Value::Object(clean),
+    ))
 }
 
 fn body_obj<'a>(cx: &'a Cx<'_>) -> Result<&'a Map<String, Value>, GraphResp> {
@@ -1060,13 +1312,20 @@ fn body_obj<'a>(cx: &'a Cx<'_>) -> Result<&'a Map<String, Value>, GraphResp> {
 }
 
 fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
-    let Some(spec) = &def.assign else { return cx.bad("Resource not found for the segment 'assign'.") };
+    let Some(spec) = &def.assign else {
+        return cx.bad("Resource not found for the segment 'assign'.");
+    };
     let body = match body_obj(cx) {
         Ok(b) => b,
         Err(e) => return e,
     };
-    if let Some(k) = body.keys().find(|k| k.as_str() != spec.key && !spec.extra_keys.contains(&k.as_str())) {
-        return cx.bad(&format!("The parameter '{k}' in the request payload is not a valid parameter for the operation 'assign'."));
+    if let Some(k) = body
+        .keys()
+        .find(|k| k.as_str() != spec.key && !spec.extra_keys.contains(&k.as_str()))
+    {
+        return cx.bad(&format!(
+            "The parameter '{k}' in the request payload is not a valid parameter for the operation 'assign'."
+        ));
     }
     let mut requested = Vec::new();
     for k in std::iter::once(&spec.key).chain(spec.extra_keys) {
@@ -1079,7 +1338,9 @@ fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Gra
     if !body.contains_key(spec.key) {
         return cx.bad(&format!("Value cannot be null. Parameter name: {}", spec.key));
     }
-    let Some(obj) = t.find(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     let policy_id = obj.id.clone();
     let mut stored: Vec<Value> = Vec::new();
     for a in &requested {
@@ -1089,7 +1350,9 @@ fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Gra
             Err(e) => return e,
         }
     }
-    let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     obj.navs.insert("assignments".into(), stored.clone());
     if spec.returns_value {
         GraphResp::json(
@@ -1102,26 +1365,39 @@ fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Gra
 }
 
 fn add_assignment(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
-    let Some(body) = cx.req.body.as_ref() else { return cx.bad("Empty Payload. JSON content expected.") };
-    let Some(obj) = t.find(def.family, id) else { return not_found(cx, def, id) };
+    let Some(body) = cx.req.body.as_ref() else {
+        return cx.bad("Empty Payload. JSON content expected.");
+    };
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     let policy_id = obj.id.clone();
     let a = match build_assignment(cx, t, def, &policy_id, body) {
         Ok(a) => a,
         Err(e) => return e,
     };
-    let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     let list = obj.navs.entry("assignments".into()).or_default();
     if list.iter().any(|x| x["id"] == a["id"]) {
         return error(cx.ids, 409, "Conflict", "An assignment for this target already exists.");
     }
     list.push(a.clone());
     let mut a = a;
-    a["@odata.context"] = json!(format!("{}{}('{}')/assignments/$entity", cx.meta(), def.path, policy_id));
+    a["@odata.context"] = json!(format!(
+        "{}{}('{}')/assignments/$entity",
+        cx.meta(),
+        def.path,
+        policy_id
+    ));
     GraphResp::json(201, a)
 }
 
 fn delete_assignment(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, aid: &str) -> GraphResp {
-    let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     let list = obj.navs.entry("assignments".into()).or_default();
     let before = list.len();
     list.retain(|a| !a["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(aid)));
@@ -1157,7 +1433,9 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
                 Ok(b) => b.clone(),
                 Err(e) => return e,
             };
-            let Some(apps) = body.get("apps").and_then(Value::as_array) else { return cx.bad("'apps' must be an array.") };
+            let Some(apps) = body.get("apps").and_then(Value::as_array) else {
+                return cx.bad("'apps' must be an array.");
+            };
             let ios = def.family == Family::IosAppProtections;
             let mut entries = Vec::new();
             for a in apps {
@@ -1168,7 +1446,9 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
                 };
                 entries.push(seed::app_entry(ios, app));
             }
-            let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+            let Some(obj) = t.find_mut(def.family, id) else {
+                return not_found(cx, def, id);
+            };
             obj.navs.insert("apps".into(), entries);
             if let Some(g) = body.get("appGroupType") {
                 obj.props.insert("appGroupType".into(), g.clone());
@@ -1185,7 +1465,9 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
             };
             let mut parsed = Vec::new();
             for s in settings {
-                let Some(def_id) = s["definitionId"].as_str() else { return cx.bad("Each setting needs 'definitionId'.") };
+                let Some(def_id) = s["definitionId"].as_str() else {
+                    return cx.bad("Each setting needs 'definitionId'.");
+                };
                 let value_json = match (&s["valueJson"], &s["value"]) {
                     (Value::String(j), _) => j.clone(),
                     (_, v) => v.to_string(),
@@ -1196,7 +1478,9 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
                 return not_found(cx, def, id);
             }
             let new_ids: Vec<String> = parsed.iter().map(|_| t.rng.guid()).collect();
-            let Some(obj) = t.find_mut(def.family, id) else { return not_found(cx, def, id) };
+            let Some(obj) = t.find_mut(def.family, id) else {
+                return not_found(cx, def, id);
+            };
             let list = obj.navs.entry("settings".into()).or_default();
             for ((def_id, vj), nid) in parsed.into_iter().zip(new_ids) {
                 match list.iter_mut().find(|x| x["definitionId"].as_str() == Some(&def_id)) {
@@ -1230,7 +1514,11 @@ fn create_instance(cx: &Cx<'_>, t: &mut Tenant, template_id: &str) -> GraphResp 
         Ok(b) => b.clone(),
         Err(e) => return e,
     };
-    let Some(name) = body.get("displayName").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+    let Some(name) = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
         return cx.bad("The property 'displayName' is required.");
     };
     let tags = body.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"]));
@@ -1257,7 +1545,11 @@ fn create_instance(cx: &Cx<'_>, t: &mut Tenant, template_id: &str) -> GraphResp 
         .unwrap_or_default();
     let mut settings = Vec::new();
     for (d, v) in tpl.settings {
-        let vj = delta.iter().find(|(dd, _)| dd == d).map(|(_, v)| v.clone()).unwrap_or_else(|| v.to_string());
+        let vj = delta
+            .iter()
+            .find(|(dd, _)| dd == d)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| v.to_string());
         settings.push(seed::intent_setting(t.rng.guid(), d, &vj));
     }
     for (d, vj) in &delta {
@@ -1277,16 +1569,32 @@ fn create_instance(cx: &Cx<'_>, t: &mut Tenant, template_id: &str) -> GraphResp 
     GraphResp::json(200, entity(cx, intents, m))
 }
 
-fn run_function(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, f: &str, params: &[(String, String)]) -> GraphResp {
+fn run_function(
+    cx: &Cx<'_>,
+    t: &mut Tenant,
+    def: &'static FamilyDef,
+    id: &str,
+    f: &str,
+    params: &[(String, String)],
+) -> GraphResp {
     if def.family != Family::DeviceConfigurations || f != "getOmaSettingPlainTextValue" {
         return cx.bad(&format!("Resource not found for the segment '{f}'."));
     }
-    let Some(sref) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case("secretReferenceValueId")).map(|(_, v)| v) else {
+    let Some(sref) = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("secretReferenceValueId"))
+        .map(|(_, v)| v)
+    else {
         return cx.bad("The parameter 'secretReferenceValueId' is required.");
     };
-    let Some(obj) = t.find(def.family, id) else { return not_found(cx, def, id) };
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
     match obj.secrets.get(sref) {
-        Some(v) => GraphResp::json(200, json!({"@odata.context": format!("{}Edm.String", cx.meta()), "value": v})),
+        Some(v) => GraphResp::json(
+            200,
+            json!({"@odata.context": format!("{}Edm.String", cx.meta()), "value": v}),
+        ),
         None => not_found(cx, def, sref),
     }
 }
@@ -1303,17 +1611,33 @@ pub(crate) fn snapshot(shared: &Shared, t: &Tenant, family: &str) -> Option<Vec<
         body: None,
         body_invalid: false,
     };
-    let ids = ReqIds { request_id: String::new(), client_request_id: String::new() };
-    let cx = Cx { shared, req: &req, ids: &ids, strict: false };
+    let ids = ReqIds {
+        request_id: String::new(),
+        client_request_id: String::new(),
+    };
+    let cx = Cx {
+        shared,
+        req: &req,
+        ids: &ids,
+        strict: false,
+    };
     let expand: Vec<Expand> = def
         .navs
         .iter()
         .map(|n| Expand {
             name: n.to_string(),
-            nested: vec![Expand { name: "scheduledActionConfigurations".into(), nested: Vec::new() }],
+            nested: vec![Expand {
+                name: "scheduledActionConfigurations".into(),
+                nested: Vec::new(),
+            }],
         })
         .collect();
-    Some(objects(t, def).iter().map(|(d, o)| Value::Object(render(&cx, d, o, &expand, false))).collect())
+    Some(
+        objects(t, def)
+            .iter()
+            .map(|(d, o)| Value::Object(render(&cx, d, o, &expand, false)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -1326,7 +1650,9 @@ mod tests {
         let r = route("deviceManagement/configurationPolicies('abc')/settings").unwrap();
         assert_eq!(r.template, "deviceManagement/configurationPolicies/{id}/settings");
         assert!(matches!(r.target, Target::Nav(ref id, ref n) if id == "abc" && n == "settings"));
-        let r = route("deviceManagement/deviceConfigurations/x/getOmaSettingPlainTextValue(secretReferenceValueId='s1')").unwrap();
+        let r =
+            route("deviceManagement/deviceConfigurations/x/getOmaSettingPlainTextValue(secretReferenceValueId='s1')")
+                .unwrap();
         assert!(matches!(r.target, Target::Function(_, _, ref p) if p[0].1 == "s1"));
         let r = route("deviceAppManagement/iosManagedAppProtections/T_1/microsoft.graph.assign").unwrap();
         assert!(matches!(r.target, Target::Action(_, ref a) if a == "assign"));
@@ -1339,9 +1665,15 @@ mod tests {
         let dc = families::def(Family::DeviceConfigurations);
         assert!(check_type(dc, None).is_err());
         assert!(check_type(dc, Some(&json!("#microsoft.graph.deviceConfiguration"))).is_err());
-        assert_eq!(check_type(dc, Some(&json!("#microsoft.graph.windows10GeneralConfiguration"))).unwrap(), "#microsoft.graph.windows10GeneralConfiguration");
+        assert_eq!(
+            check_type(dc, Some(&json!("#microsoft.graph.windows10GeneralConfiguration"))).unwrap(),
+            "#microsoft.graph.windows10GeneralConfiguration"
+        );
         let sc = families::def(Family::ConfigurationPolicies);
-        assert_eq!(check_type(sc, None).unwrap(), "#microsoft.graph.deviceManagementConfigurationPolicy");
+        assert_eq!(
+            check_type(sc, None).unwrap(),
+            "#microsoft.graph.deviceManagementConfigurationPolicy"
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ mod admin;
 mod auth;
 mod batch;
 mod config;
-mod faults;
 mod families;
+mod faults;
 mod graph;
 mod odata;
 mod rng;
@@ -38,8 +38,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{AppSpec, ConsentBehavior, SimConfig, Stats, TenantInfo, TenantSpec};
-pub use faults::{Delay, Faults, PagingFault, RateLimit, ServerErrors, Throttle};
 pub use families::{ALL_ROLES, READ_ROLES};
+pub use faults::{Delay, Faults, PagingFault, RateLimit, ServerErrors, Throttle};
 
 pub(crate) use server::json_response;
 use state::Shared;
@@ -57,7 +57,9 @@ impl Simulator {
     /// tenants already created.
     pub fn new(config: SimConfig, base_url: impl Into<String>) -> Simulator {
         let tenants = config.tenants;
-        let sim = Simulator { shared: Arc::new(Shared::new(config, base_url.into().trim_end_matches('/').to_string())) };
+        let sim = Simulator {
+            shared: Arc::new(Shared::new(config, base_url.into().trim_end_matches('/').to_string())),
+        };
         for _ in 0..tenants {
             sim.add_tenant(TenantSpec::default());
         }
@@ -85,7 +87,12 @@ impl Simulator {
                 tracing::error!(error = %e, "graph simulator stopped");
             }
         });
-        Ok(SimHandle { base_url, sim, shutdown: Some(tx), task: Some(task) })
+        Ok(SimHandle {
+            base_url,
+            sim,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// The whole HTTP surface: Entra endpoints, Graph, and the `/_sim` admin API.
@@ -120,7 +127,11 @@ impl Simulator {
 
     /// Registers a multi-tenant app with a client secret (see [`AppSpec`] for redirect URIs, roles, certificates).
     pub fn register_app(&self, client_id: &str, secret: &str) {
-        self.register_app_spec(AppSpec { client_id: client_id.into(), secret: Some(secret.into()), ..AppSpec::default() });
+        self.register_app_spec(AppSpec {
+            client_id: client_id.into(),
+            secret: Some(secret.into()),
+            ..AppSpec::default()
+        });
     }
 
     pub fn register_app_spec(&self, spec: AppSpec) {
@@ -134,12 +145,16 @@ impl Simulator {
     /// On an unknown tenant (all tenant-taking helpers do).
     pub fn grant(&self, tenant: &str, client_id: &str, roles: &[&str]) {
         let roles = roles.iter().map(|r| r.to_string()).collect();
-        self.shared.grant(tenant, client_id, roles).unwrap_or_else(|e| panic!("grant: {e}"));
+        self.shared
+            .grant(tenant, client_id, roles)
+            .unwrap_or_else(|e| panic!("grant: {e}"));
     }
 
     /// Removes the app's service principal: token requests fail with AADSTS7000229 and its tokens get 401.
     pub fn revoke(&self, tenant: &str, client_id: &str) {
-        self.shared.revoke(tenant, client_id).unwrap_or_else(|e| panic!("revoke: {e}"));
+        self.shared
+            .revoke(tenant, client_id)
+            .unwrap_or_else(|e| panic!("revoke: {e}"));
     }
 
     /// What `/adminconsent` does for this tenant.
@@ -205,7 +220,10 @@ impl SimHandle {
         }
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(5), task).await.is_err() {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

@@ -14,7 +14,10 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut config = SimConfig { tenants: 2, ..SimConfig::default() };
+    let mut config = SimConfig {
+        tenants: 2,
+        ..SimConfig::default()
+    };
     let (mut host, mut port): (IpAddr, u16) = ([127, 0, 0, 1].into(), 8090);
     let (mut client_id, mut client_secret) = (None, None);
     let mut it = std::env::args().skip(1);
@@ -36,7 +39,11 @@ fn parse_args() -> Result<Args, String> {
                     return Err(bad(&"must be a fraction between 0 and 1"));
                 }
                 config.initial_faults = Faults {
-                    throttle: Some(Throttle { fraction, retry_after: Some(1.5), ..Throttle::default() }),
+                    throttle: Some(Throttle {
+                        fraction,
+                        retry_after: Some(1.5),
+                        ..Throttle::default()
+                    }),
                     ..Faults::default()
                 };
             }
@@ -46,12 +53,18 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     config.bind = SocketAddr::new(host, port);
-    Ok(Args { config, client_id, client_secret })
+    Ok(Args {
+        config,
+        client_id,
+        client_secret,
+    })
 }
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args = parse_args().unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2);
@@ -61,7 +74,9 @@ async fn main() {
         eprintln!("graph-sim: cannot bind: {e}");
         std::process::exit(1);
     });
-    let client_id = args.client_id.unwrap_or_else(|| format!("5eed{:04x}-0000-4000-8000-00000000a7a5", seed & 0xFFFF));
+    let client_id = args
+        .client_id
+        .unwrap_or_else(|| format!("5eed{:04x}-0000-4000-8000-00000000a7a5", seed & 0xFFFF));
     let secret = args.client_secret.unwrap_or_else(|| format!("sim-secret-{seed}"));
     sim.register_app(&client_id, &secret);
     let tenants = sim.tenants();

@@ -49,7 +49,10 @@ pub(crate) struct GraphReq {
 
 impl GraphReq {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn is_write(&self) -> bool {
@@ -71,11 +74,19 @@ pub(crate) struct GraphResp {
 
 impl GraphResp {
     pub(crate) fn json(status: u16, body: Value) -> Self {
-        GraphResp { status, headers: Vec::new(), body: Some(body) }
+        GraphResp {
+            status,
+            headers: Vec::new(),
+            body: Some(body),
+        }
     }
 
     pub(crate) fn empty(status: u16) -> Self {
-        GraphResp { status, headers: Vec::new(), body: None }
+        GraphResp {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
     }
 
     pub(crate) fn with_header(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -124,9 +135,18 @@ pub(crate) fn throttled(ids: &ReqIds, retry_after: Option<String>) -> GraphResp 
 
 pub(crate) fn server_error(ids: &ReqIds, status: u16, retry_after: Option<String>) -> GraphResp {
     let (code, message) = match status {
-        502 => ("BadGateway", "The server, while acting as a gateway or proxy, received an invalid response."),
-        503 => ("ServiceUnavailable", "The service is temporarily unavailable. Please retry later."),
-        504 => ("GatewayTimeout", "The server, while acting as a proxy, did not receive a timely response."),
+        502 => (
+            "BadGateway",
+            "The server, while acting as a gateway or proxy, received an invalid response.",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+        504 => (
+            "GatewayTimeout",
+            "The server, while acting as a proxy, did not receive a timely response.",
+        ),
         _ => ("InternalServerError", "An internal server error occurred."),
     };
     let resp = error(ids, status, code, message);
@@ -174,7 +194,18 @@ pub(crate) struct Query {
     pub orderby: Option<(String, bool)>,
 }
 
-const OPTIONS: &[&str] = &["top", "skip", "skiptoken", "filter", "select", "expand", "count", "orderby", "search", "format"];
+const OPTIONS: &[&str] = &[
+    "top",
+    "skip",
+    "skiptoken",
+    "filter",
+    "select",
+    "expand",
+    "count",
+    "orderby",
+    "search",
+    "format",
+];
 
 impl Query {
     /// Parses system query options. On beta the `$` is optional; on v1.0 a bare name is a custom parameter.
@@ -187,11 +218,29 @@ impl Query {
                 None => continue,
             };
             match name.as_str() {
-                "top" => q.top = Some(v.trim().parse().map_err(|_| format!("Invalid value '{v}' for $top query option."))?),
-                "skip" => q.skip = v.trim().parse().map_err(|_| format!("Invalid value '{v}' for $skip query option."))?,
+                "top" => {
+                    q.top = Some(
+                        v.trim()
+                            .parse()
+                            .map_err(|_| format!("Invalid value '{v}' for $top query option."))?,
+                    )
+                }
+                "skip" => {
+                    q.skip = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("Invalid value '{v}' for $skip query option."))?
+                }
                 "skiptoken" => q.skip_token = Some(v.clone()),
                 "filter" => q.filter = Some(Filter::parse(v)?),
-                "select" => q.select = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+                "select" => {
+                    q.select = Some(
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
+                }
                 "expand" => q.expand = parse_expand(v)?,
                 "count" => q.count = v.eq_ignore_ascii_case("true"),
                 "orderby" => {
@@ -253,7 +302,10 @@ pub(crate) fn parse_expand(v: &str) -> Result<Vec<Expand>, String> {
                 }
             }
         }
-        out.push(Expand { name: name.trim().to_string(), nested });
+        out.push(Expand {
+            name: name.trim().to_string(),
+            nested,
+        });
     }
     Ok(out)
 }
@@ -368,7 +420,11 @@ impl FilterParser {
     }
 
     fn expect(&mut self, t: Tok) -> Result<(), String> {
-        if self.next() == Some(t.clone()) { Ok(()) } else { Err(format!("Invalid filter clause: expected {t:?}.")) }
+        if self.next() == Some(t.clone()) {
+            Ok(())
+        } else {
+            Err(format!("Invalid filter clause: expected {t:?}."))
+        }
     }
 
     fn or(&mut self) -> Result<Filter, String> {
@@ -398,11 +454,15 @@ impl FilterParser {
             }
             Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("not") => Ok(Filter::Not(Box::new(self.primary()?))),
             Some(Tok::Ident(w))
-                if ["startswith", "endswith", "contains"].iter().any(|f| f.eq_ignore_ascii_case(&w))
+                if ["startswith", "endswith", "contains"]
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(&w))
                     && self.toks.get(self.pos) == Some(&Tok::LParen) =>
             {
                 self.pos += 1;
-                let Some(Tok::Ident(prop)) = self.next() else { return Err("Invalid filter clause.".into()) };
+                let Some(Tok::Ident(prop)) = self.next() else {
+                    return Err("Invalid filter clause.".into());
+                };
                 self.expect(Tok::Comma)?;
                 let Some(Tok::Lit(Value::String(lit))) = self.next() else {
                     return Err("Invalid filter clause: string literal expected.".into());
@@ -411,7 +471,9 @@ impl FilterParser {
                 Ok(Filter::Func(w.to_ascii_lowercase(), prop, lit))
             }
             Some(Tok::Ident(prop)) => {
-                let Some(Tok::Ident(op)) = self.next() else { return Err("Invalid filter clause.".into()) };
+                let Some(Tok::Ident(op)) = self.next() else {
+                    return Err("Invalid filter clause.".into());
+                };
                 let op = match op.to_ascii_lowercase().as_str() {
                     "eq" => CmpOp::Eq,
                     "ne" => CmpOp::Ne,
@@ -435,7 +497,10 @@ impl FilterParser {
 
 impl Filter {
     pub(crate) fn parse(s: &str) -> Result<Filter, String> {
-        let mut p = FilterParser { toks: tokenize(s)?, pos: 0 };
+        let mut p = FilterParser {
+            toks: tokenize(s)?,
+            pos: 0,
+        };
         let f = p.or()?;
         if p.pos != p.toks.len() {
             return Err("Invalid filter clause: unexpected trailing tokens.".into());
@@ -449,7 +514,9 @@ impl Filter {
             Filter::Or(a, b) => a.matches(obj) || b.matches(obj),
             Filter::Not(a) => !a.matches(obj),
             Filter::Func(f, prop, lit) => {
-                let Some(v) = lookup(obj, prop).and_then(Value::as_str) else { return false };
+                let Some(v) = lookup(obj, prop).and_then(Value::as_str) else {
+                    return false;
+                };
                 let (v, lit) = (v.to_lowercase(), lit.to_lowercase());
                 match f.as_str() {
                     "startswith" => v.starts_with(&lit),
@@ -497,12 +564,30 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 /// Characters kept literal in query values of generated links.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'$');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'=')
+    .remove(b'/')
+    .remove(b':');
 
 pub(crate) fn encode_query(params: &[(String, String)]) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, QUERY_VALUE), utf8_percent_encode(v, QUERY_VALUE)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, QUERY_VALUE),
+                utf8_percent_encode(v, QUERY_VALUE)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -521,7 +606,9 @@ pub(crate) enum Token {
 
 pub(crate) fn parse_skip_token(t: &str) -> Token {
     let t = t.strip_prefix("[cosmosdb]").unwrap_or(t);
-    let Some(s) = B64URL.decode(t).ok().and_then(|b| String::from_utf8(b).ok()) else { return Token::Invalid };
+    let Some(s) = B64URL.decode(t).ok().and_then(|b| String::from_utf8(b).ok()) else {
+        return Token::Invalid;
+    };
     let mut offset = None;
     let mut dead = false;
     for part in s.split(';') {
@@ -570,7 +657,10 @@ mod tests {
 
     #[test]
     fn skip_tokens_round_trip() {
-        assert!(matches!(parse_skip_token(&skip_token(25, false, true)), Token::Offset(25)));
+        assert!(matches!(
+            parse_skip_token(&skip_token(25, false, true)),
+            Token::Offset(25)
+        ));
         assert!(matches!(parse_skip_token(&skip_token(25, true, false)), Token::Dead));
         assert!(matches!(parse_skip_token("garbage!"), Token::Invalid));
     }

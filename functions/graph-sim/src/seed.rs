@@ -34,7 +34,9 @@ pub(crate) fn graph_time(t: OffsetDateTime) -> String {
 
 fn seeded_time(rng: &mut Rng) -> (String, String) {
     let base = OffsetDateTime::from_unix_timestamp(1_704_067_200).expect("valid epoch"); // 2024-01-01
-    let created = base + Duration::seconds(rng.below(400 * 86_400) as i64) + Duration::nanoseconds(rng.below(1_000_000_000) as i64);
+    let created = base
+        + Duration::seconds(rng.below(400 * 86_400) as i64)
+        + Duration::nanoseconds(rng.below(1_000_000_000) as i64);
     let modified = created + Duration::seconds(rng.below(120 * 86_400) as i64);
     (graph_time(created), graph_time(modified))
 }
@@ -76,14 +78,21 @@ impl Ctx {
             let (odata, group) = if roll < 60 {
                 ("groupAssignmentTarget", Some(self.rng.pick(&self.groups).clone()))
             } else if roll < 75 {
-                ("exclusionGroupAssignmentTarget", Some(self.rng.pick(&self.groups).clone()))
+                (
+                    "exclusionGroupAssignmentTarget",
+                    Some(self.rng.pick(&self.groups).clone()),
+                )
             } else if roll < 90 {
                 ("allDevicesAssignmentTarget", None)
             } else {
                 ("allLicensedUsersAssignmentTarget", None)
             };
             let target_id = group.clone().unwrap_or_else(|| {
-                if odata == "allDevicesAssignmentTarget" { ALL_DEVICES_ID.into() } else { ALL_USERS_ID.into() }
+                if odata == "allDevicesAssignmentTarget" {
+                    ALL_DEVICES_ID.into()
+                } else {
+                    ALL_USERS_ID.into()
+                }
             });
             if used.contains(&target_id) {
                 continue;
@@ -91,8 +100,11 @@ impl Ctx {
             used.push(target_id.clone());
             let filter = (odata != "exclusionGroupAssignmentTarget" && self.rng.chance(0.3))
                 .then(|| {
-                    let candidates: Vec<_> =
-                        self.filters.iter().filter(|(_, p)| platform_filter.is_none_or(|pf| pf == *p)).collect();
+                    let candidates: Vec<_> = self
+                        .filters
+                        .iter()
+                        .filter(|(_, p)| platform_filter.is_none_or(|pf| pf == *p))
+                        .collect();
                     (!candidates.is_empty()).then(|| candidates[self.rng.below(candidates.len())].0.clone())
                 })
                 .flatten();
@@ -170,7 +182,14 @@ pub(crate) fn assignment_value(kind: AssignKind, policy_id: &str, target_id: &st
     Value::Object(a)
 }
 
-fn base(id: &str, odata: &str, name_prop: &str, name: String, description: String, rng: &mut Rng) -> Map<String, Value> {
+fn base(
+    id: &str,
+    odata: &str,
+    name_prop: &str,
+    name: String,
+    description: String,
+    rng: &mut Rng,
+) -> Map<String, Value> {
     let (created, modified) = seeded_time(rng);
     let mut m = Map::new();
     m.insert("@odata.type".into(), json!(format!("#microsoft.graph.{odata}")));
@@ -218,26 +237,54 @@ pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Fam
     let tag_ids: Vec<String> = tags.iter().map(|t| t.id.clone()).collect();
     data.insert(Family::RoleScopeTags, tags);
 
-    let mut ctx = Ctx { rng, groups: group_ids, filters: Vec::new(), tags: tag_ids };
+    let mut ctx = Ctx {
+        rng,
+        groups: group_ids,
+        filters: Vec::new(),
+        tags: tag_ids,
+    };
     let filters = seed_filters(&mut ctx, n);
     ctx.filters = filters
         .iter()
-        .map(|f| (f.id.clone(), platform_static(f.props["platform"].as_str().unwrap_or_default())))
+        .map(|f| {
+            (
+                f.id.clone(),
+                platform_static(f.props["platform"].as_str().unwrap_or_default()),
+            )
+        })
         .collect();
     data.insert(Family::AssignmentFilters, filters);
 
-    data.insert(Family::ConfigurationPolicies, (0..n).map(|i| settings_policy(&mut ctx, i)).collect());
-    data.insert(Family::DeviceConfigurations, (0..n).map(|i| device_configuration(&mut ctx, i)).collect());
-    data.insert(Family::CompliancePolicies, (0..n).map(|i| compliance_policy(&mut ctx, i)).collect());
-    data.insert(Family::IosAppProtections, (0..n).map(|i| app_protection(&mut ctx, i, true)).collect());
-    data.insert(Family::AndroidAppProtections, (0..n).map(|i| app_protection(&mut ctx, i, false)).collect());
+    data.insert(
+        Family::ConfigurationPolicies,
+        (0..n).map(|i| settings_policy(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::DeviceConfigurations,
+        (0..n).map(|i| device_configuration(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::CompliancePolicies,
+        (0..n).map(|i| compliance_policy(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::IosAppProtections,
+        (0..n).map(|i| app_protection(&mut ctx, i, true)).collect(),
+    );
+    data.insert(
+        Family::AndroidAppProtections,
+        (0..n).map(|i| app_protection(&mut ctx, i, false)).collect(),
+    );
     data.insert(Family::Intents, (0..n).map(|i| intent(&mut ctx, i)).collect());
     data.insert(Family::Scripts, (0..n).map(|i| script(&mut ctx, i)).collect());
     data
 }
 
 fn platform_static(p: &str) -> &'static str {
-    ["windows10AndLater", "iOS", "android", "macOS", "androidForWork"].into_iter().find(|x| *x == p).unwrap_or("")
+    ["windows10AndLater", "iOS", "android", "macOS", "androidForWork"]
+        .into_iter()
+        .find(|x| *x == p)
+        .unwrap_or("")
 }
 
 fn seed_groups(rng: &mut Rng, n: usize, short_name: &str) -> Vec<Obj> {
@@ -313,12 +360,28 @@ fn seed_tags(rng: &mut Rng, custom: usize) -> Vec<Obj> {
 
 fn seed_filters(ctx: &mut Ctx, n: usize) -> Vec<Obj> {
     const KINDS: &[(&str, &str, &str)] = &[
-        ("windows10AndLater", "Windows 11", "(device.osVersion -startsWith \"10.0.22\")"),
-        ("windows10AndLater", "Corporate Windows", "(device.deviceOwnership -eq \"Corporate\")"),
+        (
+            "windows10AndLater",
+            "Windows 11",
+            "(device.osVersion -startsWith \"10.0.22\")",
+        ),
+        (
+            "windows10AndLater",
+            "Corporate Windows",
+            "(device.deviceOwnership -eq \"Corporate\")",
+        ),
         ("iOS", "iPads", "(device.model -contains \"iPad\")"),
         ("android", "Samsung", "(device.manufacturer -eq \"samsung\")"),
-        ("macOS", "Apple silicon", "(device.model -startsWith \"Mac\") and (device.osVersion -startsWith \"14\")"),
-        ("androidForWork", "Work profile Pixel", "(device.manufacturer -eq \"Google\")"),
+        (
+            "macOS",
+            "Apple silicon",
+            "(device.model -startsWith \"Mac\") and (device.osVersion -startsWith \"14\")",
+        ),
+        (
+            "androidForWork",
+            "Work profile Pixel",
+            "(device.manufacturer -eq \"Google\")",
+        ),
     ];
     (0..n)
         .map(|i| {
@@ -351,29 +414,80 @@ enum Def {
 }
 
 const WIN_DEFS: &[Def] = &[
-    Def::Choice("device_vendor_msft_policy_config_defender_allowarchivescanning", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_defender_allowbehaviormonitoring", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_defender_allowcloudprotection", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_defender_allowemailscanning", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_defender_allowrealtimemonitoring", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_defender_cloudblocklevel", &["_0", "_2", "_4", "_6"]),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_allowarchivescanning",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_allowbehaviormonitoring",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_allowcloudprotection",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_allowemailscanning",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_allowrealtimemonitoring",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_defender_cloudblocklevel",
+        &["_0", "_2", "_4", "_6"],
+    ),
     Def::Int("device_vendor_msft_policy_config_defender_avgcpuloadfactor", 10, 80),
-    Def::Int("device_vendor_msft_policy_config_defender_daystoretaincleanedmalware", 0, 90),
-    Def::Choice("device_vendor_msft_policy_config_browser_allowpasswordmanager", &["_0", "_1"]),
+    Def::Int(
+        "device_vendor_msft_policy_config_defender_daystoretaincleanedmalware",
+        0,
+        90,
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_browser_allowpasswordmanager",
+        &["_0", "_1"],
+    ),
     Def::Choice("device_vendor_msft_bitlocker_requiredeviceencryption", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_devicelock_devicepasswordenabled", &["_0", "_1"]),
+    Def::Choice(
+        "device_vendor_msft_policy_config_devicelock_devicepasswordenabled",
+        &["_0", "_1"],
+    ),
     Def::Int("device_vendor_msft_policy_config_devicelock_minimumpasswordage", 1, 30),
-    Def::Int("device_vendor_msft_policy_config_devicelock_maxinactivitytimedevicelock", 1, 15),
-    Def::Choice("device_vendor_msft_policy_config_experience_allowcortana", &["_0", "_1"]),
-    Def::Choice("device_vendor_msft_policy_config_privacy_letappsaccesscamera", &["_0", "_1", "_2"]),
-    Def::Choice("device_vendor_msft_policy_config_update_allowautoupdate", &["_0", "_1", "_2", "_3", "_4", "_5"]),
+    Def::Int(
+        "device_vendor_msft_policy_config_devicelock_maxinactivitytimedevicelock",
+        1,
+        15,
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_experience_allowcortana",
+        &["_0", "_1"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_privacy_letappsaccesscamera",
+        &["_0", "_1", "_2"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_policy_config_update_allowautoupdate",
+        &["_0", "_1", "_2", "_3", "_4", "_5"],
+    ),
     Def::Int("device_vendor_msft_policy_config_update_activehoursstart", 6, 10),
     Def::Int("device_vendor_msft_policy_config_update_activehoursend", 17, 22),
-    Def::Choice("device_vendor_msft_firewall_mdmstore_domainprofile_enablefirewall", &["_false", "_true"]),
-    Def::Choice("device_vendor_msft_firewall_mdmstore_publicprofile_enablefirewall", &["_false", "_true"]),
+    Def::Choice(
+        "device_vendor_msft_firewall_mdmstore_domainprofile_enablefirewall",
+        &["_false", "_true"],
+    ),
+    Def::Choice(
+        "device_vendor_msft_firewall_mdmstore_publicprofile_enablefirewall",
+        &["_false", "_true"],
+    ),
     Def::Str(
         "device_vendor_msft_policy_config_localpoliciessecurityoptions_interactivelogon_messagetextforusersattemptingtologon",
-        &["Authorised use only.", "This device is managed by Contoso IT.", "Unauthorised access is prohibited."],
+        &[
+            "Authorised use only.",
+            "This device is managed by Contoso IT.",
+            "Unauthorised access is prohibited.",
+        ],
     ),
 ];
 
@@ -386,7 +500,14 @@ const IOS_DEFS: &[Def] = &[
     Def::Int("com.apple.mobiledevice.passwordpolicy_maxinactivity", 1, 15),
 ];
 
-const ADMX_AREAS: &[&str] = &["terminalserver", "windowsexplorer", "officeupdate", "edge", "onedrive", "printers"];
+const ADMX_AREAS: &[&str] = &[
+    "terminalserver",
+    "windowsexplorer",
+    "officeupdate",
+    "edge",
+    "onedrive",
+    "printers",
+];
 
 fn setting_value(rng: &mut Rng, def: &Def) -> Value {
     match def {
@@ -443,17 +564,41 @@ fn wifi_group(rng: &mut Rng, ssid: &str) -> Value {
     })
 }
 
-const SSIDS: &[&str] = &["CORP-WLAN", "Contoso-Secure", "Fabrikam-Guest", "Warehouse-IoT", "Retail-POS"];
+const SSIDS: &[&str] = &[
+    "CORP-WLAN",
+    "Contoso-Secure",
+    "Fabrikam-Guest",
+    "Warehouse-IoT",
+    "Retail-POS",
+];
 
 fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
     let variant = (i + ctx.rng.below(2)) % 5;
     let (platforms, technologies, area, template) = match variant {
-        0 => ("windows10", "mdm,microsoftSense", "Defender AV", Some(("804339ad-1553-4478-a742-138fb5807418_1", "endpointSecurityAntivirus", "Microsoft Defender Antivirus"))),
+        0 => (
+            "windows10",
+            "mdm,microsoftSense",
+            "Defender AV",
+            Some((
+                "804339ad-1553-4478-a742-138fb5807418_1",
+                "endpointSecurityAntivirus",
+                "Microsoft Defender Antivirus",
+            )),
+        ),
         1 => ("windows10", "mdm", "Device Hardening", None),
         2 => ("macOS", "mdm,appleRemoteManagement", "Wi-Fi", None),
         3 => ("iOS", "mdm", "Restrictions", None),
-        _ => ("windows10", "mdm,microsoftSense", "Firewall", Some(("6078910e-d808-4a9f-a51d-1b8a7bacb7c0_1", "endpointSecurityFirewall", "Microsoft Defender Firewall"))),
+        _ => (
+            "windows10",
+            "mdm,microsoftSense",
+            "Firewall",
+            Some((
+                "6078910e-d808-4a9f-a51d-1b8a7bacb7c0_1",
+                "endpointSecurityFirewall",
+                "Microsoft Defender Firewall",
+            )),
+        ),
     };
     let prefix = match platforms {
         "macOS" => "MAC",
@@ -461,10 +606,21 @@ fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
         _ => "WIN",
     };
     let name = format!("{prefix} - {area} - SC {:02}", i + 1);
-    let mut m = base(&id, "deviceManagementConfigurationPolicy", "name", name, format!("{area} settings ({platforms})"), &mut ctx.rng);
+    let mut m = base(
+        &id,
+        "deviceManagementConfigurationPolicy",
+        "name",
+        name,
+        format!("{area} settings ({platforms})"),
+        &mut ctx.rng,
+    );
 
     // Every third policy is large enough to page (> 25 settings).
-    let count = if i % 3 == 2 { ctx.rng.range(26, 60) } else { ctx.rng.range(2, 20) };
+    let count = if i % 3 == 2 {
+        ctx.rng.range(26, 60)
+    } else {
+        ctx.rng.range(2, 20)
+    };
     let mut instances = Vec::new();
     if variant == 2 {
         let ssid = *ctx.rng.pick(SSIDS);
@@ -493,7 +649,9 @@ fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
         Some((tid, fam, disp)) => {
             json!({"templateId": tid, "templateFamily": fam, "templateDisplayName": disp, "templateDisplayVersion": "Version 1"})
         }
-        None => json!({"templateId": "", "templateFamily": "none", "templateDisplayName": null, "templateDisplayVersion": null}),
+        None => {
+            json!({"templateId": "", "templateFamily": "none", "templateDisplayName": null, "templateDisplayVersion": null})
+        }
     };
     put(
         &mut m,
@@ -507,7 +665,10 @@ fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
         "iOS" => "iOS",
         _ => "windows10AndLater",
     };
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::SettingsCatalog, Some(filter_platform)));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::SettingsCatalog, Some(filter_platform)),
+    );
     obj
 }
 
@@ -603,7 +764,10 @@ fn device_configuration(ctx: &mut Ctx, i: usize) -> Obj {
     put(&mut m, extra);
     let mut obj = Obj::new(id.clone(), m);
     obj.protect_oma_settings();
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::DeviceConfiguration, Some(filter_platform)));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::DeviceConfiguration, Some(filter_platform)),
+    );
     obj
 }
 
@@ -612,8 +776,10 @@ pub(crate) fn compliance_actions(rng: &mut Rng) -> Vec<Value> {
     let mut configs = vec![json!({"id": rng.guid(), "gracePeriodHours": 0, "actionType": "block",
                                   "notificationTemplateId": NULL_GUID, "notificationMessageCCList": []})];
     if rng.chance(0.4) {
-        configs.push(json!({"id": rng.guid(), "gracePeriodHours": rng.range(1, 72), "actionType": "notification",
-                            "notificationTemplateId": NULL_GUID, "notificationMessageCCList": []}));
+        configs.push(
+            json!({"id": rng.guid(), "gracePeriodHours": rng.range(1, 72), "actionType": "notification",
+                            "notificationTemplateId": NULL_GUID, "notificationMessageCCList": []}),
+        );
     }
     vec![json!({"id": rng.guid(), "ruleName": "PasswordRequired", "scheduledActionConfigurations": configs})]
 }
@@ -653,18 +819,39 @@ fn compliance_policy(ctx: &mut Ctx, i: usize) -> Obj {
         ),
     };
     let name = format!("{prefix} - Compliance - CP {:02}", i + 1);
-    let mut m = base(&id, odata, "displayName", name, "Baseline compliance".into(), &mut ctx.rng);
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        name,
+        "Baseline compliance".into(),
+        &mut ctx.rng,
+    );
     let tags = ctx.scope_tags();
     put(&mut m, json!({"version": ctx.rng.range(1, 6), "roleScopeTagIds": tags}));
     put(&mut m, extra);
     let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert("scheduledActionsForRule".into(), compliance_actions(&mut ctx.rng));
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Compliance, Some(fp)));
+    obj.navs
+        .insert("scheduledActionsForRule".into(), compliance_actions(&mut ctx.rng));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::Compliance, Some(fp)),
+    );
     obj
 }
 
-const IOS_APPS: &[&str] = &["com.microsoft.office.outlook", "com.microsoft.skype.teams", "com.microsoft.msedge", "com.microsoft.officemobile"];
-const ANDROID_APPS: &[&str] = &["com.microsoft.office.outlook", "com.microsoft.teams", "com.microsoft.emmx", "com.microsoft.office.officehubrow"];
+const IOS_APPS: &[&str] = &[
+    "com.microsoft.office.outlook",
+    "com.microsoft.skype.teams",
+    "com.microsoft.msedge",
+    "com.microsoft.officemobile",
+];
+const ANDROID_APPS: &[&str] = &[
+    "com.microsoft.office.outlook",
+    "com.microsoft.teams",
+    "com.microsoft.emmx",
+    "com.microsoft.office.officehubrow",
+];
 
 pub(crate) fn app_entry(ios: bool, app: &str) -> Value {
     if ios {
@@ -678,10 +865,21 @@ pub(crate) fn app_entry(ios: bool, app: &str) -> Value {
 
 fn app_protection(ctx: &mut Ctx, i: usize, ios: bool) -> Obj {
     let id = format!("T_{}", ctx.rng.guid());
-    let (odata, prefix) = if ios { ("iosManagedAppProtection", "IOS") } else { ("androidManagedAppProtection", "AND") };
+    let (odata, prefix) = if ios {
+        ("iosManagedAppProtection", "IOS")
+    } else {
+        ("androidManagedAppProtection", "AND")
+    };
     let kind = ctx.rng.pick(&["Standard", "Strict", "BYOD", "Frontline"]).to_string();
     let name = format!("{prefix} - App Protection - {kind} {:02}", i + 1);
-    let mut m = base(&id, odata, "displayName", name, format!("{kind} data protection"), &mut ctx.rng);
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        name,
+        format!("{kind} data protection"),
+        &mut ctx.rng,
+    );
     let rng = &mut ctx.rng;
     let etag = format!("\"{}\"", rng.guid());
     put(
@@ -697,9 +895,15 @@ fn app_protection(ctx: &mut Ctx, i: usize, ios: bool) -> Obj {
                "minimumRequiredOsVersion": null, "targetedAppManagementLevels": "unspecified", "appGroupType": "selectedPublicApps"}),
     );
     if ios {
-        put(&mut m, json!({"appDataEncryptionType": "whenDeviceLocked", "faceIdBlocked": false, "minimumRequiredSdkVersion": null}));
+        put(
+            &mut m,
+            json!({"appDataEncryptionType": "whenDeviceLocked", "faceIdBlocked": false, "minimumRequiredSdkVersion": null}),
+        );
     } else {
-        put(&mut m, json!({"screenCaptureBlocked": true, "encryptAppData": true, "minimumRequiredPatchVersion": "2024-01-01"}));
+        put(
+            &mut m,
+            json!({"screenCaptureBlocked": true, "encryptAppData": true, "minimumRequiredPatchVersion": "2024-01-01"}),
+        );
     }
     let tags = ctx.scope_tags();
     m.insert("roleScopeTagIds".into(), tags);
@@ -708,7 +912,10 @@ fn app_protection(ctx: &mut Ctx, i: usize, ios: bool) -> Obj {
     let apps: Vec<Value> = apps_src[..napps].iter().map(|a| app_entry(ios, a)).collect();
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("apps".into(), apps);
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::AppProtection, None));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::AppProtection, None),
+    );
     obj
 }
 
@@ -728,9 +935,18 @@ pub(crate) const TEMPLATES: &[Template] = &[
         template_type: "endpointSecurityFirewall",
         subtype: "firewall",
         settings: &[
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTP", "true"),
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallIdleTimeoutForSecurityAssociationInSeconds", "300"),
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_firewallCertificateRevocationListCheckMethod", "\"deviceDefault\""),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTP",
+                "true",
+            ),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallIdleTimeoutForSecurityAssociationInSeconds",
+                "300",
+            ),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallCertificateRevocationListCheckMethod",
+                "\"deviceDefault\"",
+            ),
         ],
     },
     Template {
@@ -739,9 +955,18 @@ pub(crate) const TEMPLATES: &[Template] = &[
         template_type: "endpointSecurityDiskEncryption",
         subtype: "diskEncryption",
         settings: &[
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice", "true"),
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerRecoveryPasswordRotation", "\"enabledForAzureAd\""),
-            ("deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerDisableWarningForOtherDiskEncryption", "true"),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice",
+                "true",
+            ),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerRecoveryPasswordRotation",
+                "\"enabledForAzureAd\"",
+            ),
+            (
+                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerDisableWarningForOtherDiskEncryption",
+                "true",
+            ),
         ],
     },
     Template {
@@ -750,8 +975,14 @@ pub(crate) const TEMPLATES: &[Template] = &[
         template_type: "endpointSecurityEndpointDetectionAndResponse",
         subtype: "endpointDetectionAndResponse",
         settings: &[
-            ("deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_allowSampleSharing", "true"),
-            ("deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_enableExpeditedTelemetryReporting", "false"),
+            (
+                "deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_allowSampleSharing",
+                "true",
+            ),
+            (
+                "deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_enableExpeditedTelemetryReporting",
+                "false",
+            ),
         ],
     },
 ];
@@ -772,21 +1003,38 @@ fn intent(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
     let t = &TEMPLATES[(i + ctx.rng.below(2)) % TEMPLATES.len()];
     let name = format!("ES - {} - Intent {:02}", t.display_name, i + 1);
-    let mut m = base(&id, "deviceManagementIntent", "displayName", name, format!("{} (legacy template)", t.display_name), &mut ctx.rng);
+    let mut m = base(
+        &id,
+        "deviceManagementIntent",
+        "displayName",
+        name,
+        format!("{} (legacy template)", t.display_name),
+        &mut ctx.rng,
+    );
     m.remove("createdDateTime");
     let tags = ctx.scope_tags();
-    put(&mut m, json!({"templateId": t.id, "isMigratingToConfigurationPolicy": false, "roleScopeTagIds": tags}));
+    put(
+        &mut m,
+        json!({"templateId": t.id, "isMigratingToConfigurationPolicy": false, "roleScopeTagIds": tags}),
+    );
     let settings: Vec<Value> = t
         .settings
         .iter()
         .map(|(def, v)| {
-            let v = if *v == "true" && ctx.rng.chance(0.3) { "false" } else { v };
+            let v = if *v == "true" && ctx.rng.chance(0.3) {
+                "false"
+            } else {
+                v
+            };
             intent_setting(ctx.rng.guid(), def, v)
         })
         .collect();
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("settings".into(), settings);
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Intent, Some("windows10AndLater")));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::Intent, Some("windows10AndLater")),
+    );
     obj
 }
 
@@ -794,25 +1042,45 @@ fn script(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
     let rng = &mut ctx.rng;
     let (area, file, body) = match (i + rng.below(2)) % 4 {
-        0 => ("Map Drives", "Map-Drives.ps1", "New-PSDrive -Name S -PSProvider FileSystem -Root \\\\fs01\\shared -Persist\n".to_string()),
+        0 => (
+            "Map Drives",
+            "Map-Drives.ps1",
+            "New-PSDrive -Name S -PSProvider FileSystem -Root \\\\fs01\\shared -Persist\n".to_string(),
+        ),
         1 => (
             "Local Admin",
             "Set-LocalAdmin.ps1",
-            format!("$Password = ConvertTo-SecureString \"{}\" -AsPlainText -Force\nSet-LocalUser -Name \"LocalAdmin\" -Password $Password\n", secret(rng, 16)),
+            format!(
+                "$Password = ConvertTo-SecureString \"{}\" -AsPlainText -Force\nSet-LocalUser -Name \"LocalAdmin\" -Password $Password\n",
+                secret(rng, 16)
+            ),
         ),
         2 => (
             "Wi-Fi Profile",
             "Add-WifiProfile.ps1",
-            format!("$psk = \"{}\"\nnetsh wlan add profile filename=\"corp.xml\" user=all\n", secret(rng, 20)),
+            format!(
+                "$psk = \"{}\"\nnetsh wlan add profile filename=\"corp.xml\" user=all\n",
+                secret(rng, 20)
+            ),
         ),
         _ => (
             "Inventory Upload",
             "Send-Inventory.ps1",
-            format!("$apiKey = \"{}\"\nInvoke-RestMethod -Uri https://inventory.contoso.example/api -Headers @{{ 'x-api-key' = $apiKey }}\n", secret(rng, 32)),
+            format!(
+                "$apiKey = \"{}\"\nInvoke-RestMethod -Uri https://inventory.contoso.example/api -Headers @{{ 'x-api-key' = $apiKey }}\n",
+                secret(rng, 32)
+            ),
         ),
     };
     let name = format!("PS - {area} - {:02}", i + 1);
-    let mut m = base(&id, "deviceManagementScript", "displayName", name, format!("{area} script"), &mut ctx.rng);
+    let mut m = base(
+        &id,
+        "deviceManagementScript",
+        "displayName",
+        name,
+        format!("{area} script"),
+        &mut ctx.rng,
+    );
     let tags = ctx.scope_tags();
     put(
         &mut m,
@@ -820,7 +1088,10 @@ fn script(ctx: &mut Ctx, i: usize) -> Obj {
                "enforceSignatureCheck": false, "fileName": file, "roleScopeTagIds": tags, "runAs32Bit": false}),
     );
     let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert("assignments".into(), ctx.assignments(&id, AssignKind::Script, Some("windows10AndLater")));
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::Script, Some("windows10AndLater")),
+    );
     obj
 }
 
@@ -833,15 +1104,22 @@ mod tests {
         let a = seed_tenant(9, 6, "contoso");
         let b = seed_tenant(9, 6, "contoso");
         let ids = |d: &BTreeMap<Family, Vec<Obj>>| {
-            d.values().flat_map(|v| v.iter().map(|o| o.id.clone())).collect::<Vec<_>>()
+            d.values()
+                .flat_map(|v| v.iter().map(|o| o.id.clone()))
+                .collect::<Vec<_>>()
         };
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&seed_tenant(10, 6, "contoso")));
         let sc = &a[&Family::ConfigurationPolicies];
         assert_eq!(sc.len(), 6);
-        assert!(sc.iter().any(|p| p.navs["settings"].len() > 25), "some settings catalog policy pages");
-        let types: std::collections::BTreeSet<_> =
-            a[&Family::DeviceConfigurations].iter().map(|o| o.props["@odata.type"].to_string()).collect();
+        assert!(
+            sc.iter().any(|p| p.navs["settings"].len() > 25),
+            "some settings catalog policy pages"
+        );
+        let types: std::collections::BTreeSet<_> = a[&Family::DeviceConfigurations]
+            .iter()
+            .map(|o| o.props["@odata.type"].to_string())
+            .collect();
         assert!(types.len() >= 3, "{types:?}");
     }
 

@@ -12,7 +12,8 @@ use crate::faults::Draw;
 use crate::odata::{GraphReq, GraphResp, ReqIds, Version, error, inner_date};
 use crate::{Sim, admin, auth, batch, graph};
 
-const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const ODATA_JSON: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 const DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"5","ScaleUnit":"003","RoleInstance":"AM2PEPF0000SIM"}}"#;
 
 pub(crate) fn router(sim: Sim) -> Router {
@@ -39,8 +40,12 @@ pub(crate) fn json_response(status: StatusCode, headers: &[(String, String)], bo
             builder = builder.header(k, v);
         }
     }
-    let bytes = body.map(|b| serde_json::to_vec(&b).unwrap_or_default()).unwrap_or_default();
-    builder.body(Body::from(bytes)).unwrap_or_else(|_| Response::new(Body::empty()))
+    let bytes = body
+        .map(|b| serde_json::to_vec(&b).unwrap_or_default())
+        .unwrap_or_default();
+    builder
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
 fn to_response(resp: GraphResp, ids: &ReqIds) -> Response {
@@ -59,7 +64,10 @@ fn to_response(resp: GraphResp, ids: &ReqIds) -> Response {
 fn unauthorized(ids: &ReqIds, message: &str) -> GraphResp {
     let mut r = error(ids, 401, "InvalidAuthenticationToken", message);
     if let Some(Value::Object(e)) = r.body.as_mut().and_then(|b| b.get_mut("error")) {
-        e.insert("innerError".into(), json!({"date": inner_date(), "request-id": ids.request_id, "client-request-id": ids.client_request_id}));
+        e.insert(
+            "innerError".into(),
+            json!({"date": inner_date(), "request-id": ids.request_id, "client-request-id": ids.client_request_id}),
+        );
     }
     r.with_header(
         "WWW-Authenticate",
@@ -77,7 +85,10 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| request_id.clone());
-    let ids = ReqIds { request_id, client_request_id };
+    let ids = ReqIds {
+        request_id,
+        client_request_id,
+    };
     let (json_body, body_invalid) = if body.iter().all(u8::is_ascii_whitespace) {
         (None, false)
     } else {
@@ -90,10 +101,17 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
         method: method.as_str().to_ascii_uppercase(),
         version,
         raw_path: rest.to_string(),
-        query: uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default(),
+        query: uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default(),
         headers: headers
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+            })
             .collect(),
         body: json_body,
         body_invalid,

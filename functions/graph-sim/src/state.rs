@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Signer;
 use crate::config::{AppSpec, ConsentBehavior, SimConfig, Stats, TenantInfo, TenantSpec};
-use crate::faults::{FaultState, Faults};
 use crate::families::{FAMILIES, Family};
+use crate::faults::{FaultState, Faults};
 use crate::rng::{Rng, is_guid, mix};
 use crate::seed;
 
@@ -30,7 +30,12 @@ pub(crate) struct Obj {
 
 impl Obj {
     pub(crate) fn new(id: String, props: Map<String, Value>) -> Self {
-        Obj { id, props, navs: BTreeMap::new(), secrets: BTreeMap::new() }
+        Obj {
+            id,
+            props,
+            navs: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        }
     }
 
     /// Stores settings catalog settings with Graph's ids `"0"`, `"1"`, ….
@@ -46,7 +51,8 @@ impl Obj {
                     if let Some(inst) = inst {
                         m.insert("settingInstance".into(), inst);
                     }
-                    m.entry("@odata.type").or_insert(json!("#microsoft.graph.deviceManagementConfigurationSetting"));
+                    m.entry("@odata.type")
+                        .or_insert(json!("#microsoft.graph.deviceManagementConfigurationSetting"));
                 }
                 s
             })
@@ -56,7 +62,9 @@ impl Obj {
 
     /// Moves the values of encrypted OMA settings into `secrets` and masks them.
     pub(crate) fn protect_oma_settings(&mut self) {
-        let Some(Value::Array(settings)) = self.props.get_mut("omaSettings") else { return };
+        let Some(Value::Array(settings)) = self.props.get_mut("omaSettings") else {
+            return;
+        };
         for s in settings {
             let Value::Object(m) = s else { continue };
             if m.get("isEncrypted") != Some(&Value::Bool(true)) {
@@ -114,7 +122,9 @@ impl Tenant {
     }
 
     pub(crate) fn find_mut(&mut self, family: Family, id: &str) -> Option<&mut Obj> {
-        self.objects_mut(family).iter_mut().find(|o| o.id.eq_ignore_ascii_case(id))
+        self.objects_mut(family)
+            .iter_mut()
+            .find(|o| o.id.eq_ignore_ascii_case(id))
     }
 
     pub(crate) fn snapshot_stats(&self) -> Stats {
@@ -123,7 +133,8 @@ impl Tenant {
             let objs = self.objects(d.family);
             s.objects.insert(d.name.to_string(), objs.len());
             if d.assign.is_some() {
-                s.assignments.insert(d.name.to_string(), objs.iter().map(|o| o.assignments().len()).sum());
+                s.assignments
+                    .insert(d.name.to_string(), objs.iter().map(|o| o.assignments().len()).sum());
             }
         }
         s
@@ -169,21 +180,35 @@ pub(crate) struct Shared {
 }
 
 const ORG_NAMES: &[&str] = &[
-    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Adatum", "Litware", "Proseware", "Wingtip", "Lamna",
+    "Contoso",
+    "Fabrikam",
+    "Northwind",
+    "Tailspin",
+    "Woodgrove",
+    "Adatum",
+    "Litware",
+    "Proseware",
+    "Wingtip",
+    "Lamna",
 ];
 
 impl Shared {
     pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         Shared {
             instance: format!("{:016x}", mix(nanos ^ mix(n) ^ u64::from(std::process::id()))),
             config,
             base_url,
             signer: Signer::global(),
             seq: AtomicU64::new(0),
-            world: Mutex::new(World { tenants: Vec::new(), apps: BTreeMap::new() }),
+            world: Mutex::new(World {
+                tenants: Vec::new(),
+                apps: BTreeMap::new(),
+            }),
         }
     }
 
@@ -223,7 +248,14 @@ impl Shared {
             .to_ascii_lowercase();
         let mut domains = spec.domains;
         if domains.is_empty() {
-            domains.push(format!("{short}{}.example", if ordinal == 0 { String::new() } else { ordinal.to_string() }));
+            domains.push(format!(
+                "{short}{}.example",
+                if ordinal == 0 {
+                    String::new()
+                } else {
+                    ordinal.to_string()
+                }
+            ));
         }
         if !domains.iter().any(|d| d.ends_with(".onmicrosoft.com")) {
             domains.push(format!("{short}{:04x}.onmicrosoft.com", rng.next_u64() & 0xFFFF));
@@ -235,7 +267,11 @@ impl Shared {
         }
         let n = spec.policies_per_family.unwrap_or(self.config.policies_per_family);
         let data = seed::seed_tenant(rng.next_u64(), n, &short);
-        let info = TenantInfo { id, display_name, domains };
+        let info = TenantInfo {
+            id,
+            display_name,
+            domains,
+        };
         w.tenants.push(Tenant {
             info: info.clone(),
             consent: spec.consent,
@@ -256,7 +292,9 @@ impl Shared {
 
     pub(crate) fn grant(&self, tenant: &str, client_id: &str, roles: Vec<String>) -> Result<(), String> {
         let mut w = self.world();
-        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        let t = w
+            .tenant_mut(tenant)
+            .ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
         let key = client_id.to_ascii_lowercase();
         let sp_id = match t.grants.get(&key) {
             Some(g) => g.sp_id.clone(),
@@ -268,20 +306,28 @@ impl Shared {
 
     pub(crate) fn revoke(&self, tenant: &str, client_id: &str) -> Result<(), String> {
         let mut w = self.world();
-        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        let t = w
+            .tenant_mut(tenant)
+            .ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
         t.grants.remove(&client_id.to_ascii_lowercase());
         Ok(())
     }
 
     pub(crate) fn with_tenant<R>(&self, tenant: &str, f: impl FnOnce(&mut Tenant) -> R) -> Result<R, String> {
         let mut w = self.world();
-        let t = w.tenant_mut(tenant).ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
+        let t = w
+            .tenant_mut(tenant)
+            .ok_or_else(|| format!("unknown tenant '{tenant}'"))?;
         Ok(f(t))
     }
 
     /// A request id: GUID-shaped, unique per simulator.
     pub(crate) fn next_request_id(&self) -> String {
         let s = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::rng::guid_from(mix(self.config.seed ^ s), mix(s.wrapping_mul(0x9E37)))
+        let x = self.config.seed.wrapping_add(s.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        crate::rng::guid_from(
+            mix(x ^ 0x2545_F491_4F6C_DD1D),
+            mix(x.rotate_left(29) ^ 0x1656_67B1_9E37_79F9),
+        )
     }
 }

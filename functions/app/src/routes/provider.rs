@@ -430,3 +430,90 @@ pub async fn disable(
     let conn = load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
+
+/// The app identity a connection signs in with; the dedicated secret is opened only here.
+async fn app_identity(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
+    match s(conn, "app_mode").as_str() {
+        "dedicated" => {
+            let sealed: crate::secrets::Sealed = conn
+                .get("credential")
+                .and_then(|c| c.get("sealed"))
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
+            let secret = state
+                .secrets
+                .open(&credential_context(scope), &sealed)
+                .await
+                .map_err(ApiError::internal)?;
+            Ok(atlas_graph::AppIdentity::with_secret(
+                s(conn, "client_id"),
+                secret.expose_str().map_err(ApiError::internal)?,
+            ))
+        }
+        _ => {
+            let (id, secret) = state
+                .provider
+                .platform_app
+                .clone()
+                .ok_or_else(|| ApiError::Conflict("this installation has no platform app registration".into()))?;
+            Ok(atlas_graph::AppIdentity::with_secret(id, secret))
+        }
+    }
+}
+
+/// Verifies the connection now (synchronously; it becomes a `provider.verify` operation run
+/// once the run backbone exists) and records the permission posture.
+pub async fn verify(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ProviderConnection>> {
+    verify_in(&state, &scope).await?;
+    let conn = load(&state, &scope).await?;
+    Ok(view(&state, conn.as_ref()))
+}
+
+pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
+    let conn = load(state, scope)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
+    match s(&conn, "lifecycle").as_str() {
+        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
+        "consented" => {}
+        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
+    }
+    let app = app_identity(state, scope, &conn).await?;
+    let tenant = s(&conn, "tenant_id");
+    let mut found = provider::verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
+    if let Some(tid) = &found.tenant_id {
+        if !tid.eq_ignore_ascii_case(&tenant) {
+            found.verification.token_ok = false;
+            found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
+        }
+    }
+    let v = serde_json::to_value(&found.verification).map_err(ApiError::internal)?;
+    let mut with = conn.clone();
+    with.insert("verification".into(), v.clone());
+    let (st, reason) = provider::status(Some(&with), state.clock.now_millis());
+    let update = Update::new().set("verification", v).add("version", 1);
+    let changes = vec![TxItem::Update {
+        key: provider::key(scope),
+        update,
+        cond: Some(Cond::eq("version", provider::version(&conn))),
+    }];
+    let ev = NewEvent {
+        action: "provider.verify".into(),
+        target: "provider-connection".into(),
+        environment_id: Some(scope.environment_id().clone()),
+        outcome: if st == atlas_domain::Status::Ready {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        },
+        reason: (st != atlas_domain::Status::Ready).then(|| reason.clone()),
+        metadata: json!({"status": st.as_str()}),
+    };
+    audit::commit(state, scope.workspace(), changes, ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the connection changed meanwhile; verify again".into()),
+            _ => e.into(),
+        })
+}
