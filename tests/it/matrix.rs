@@ -48,6 +48,17 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         let url = url["consent_url"].as_str().unwrap().to_owned();
         let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
         f.insert("consent_state", percent_decode(state));
+        if r.path.contains("/provider-connection/") {
+            // Sub-resources act on a consented connection: complete the consent.
+            let res = app
+                .client
+                .get(format!("{}/api/v1/provider/consent-callback", app.url))
+                .query(&[("state", f["consent_state"].as_str()), ("admin_consent", "True"), ("tenant", f["tenant_id"].as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 303, "fixture consent callback");
+        }
     }
     f
 }
