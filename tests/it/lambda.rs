@@ -79,15 +79,24 @@ async fn consent_callback_lambda_refuses_a_state_it_did_not_issue() {
     let dir = TempDir::new();
     let state = state(&dir).await;
     let before = state.table.dump().await.unwrap();
-    let app = router::api(state.clone(), &[registry::find("get-provider-consent-callback").unwrap()]);
+    let app = router::api(
+        state.clone(),
+        &[registry::find("get-provider-consent-callback").unwrap()],
+    );
     let req = lambda_http::request::from_str(&event("http-consent-callback.json")).unwrap();
     let res = app.oneshot(req).await.unwrap();
     assert_eq!(res.status(), 400);
-    assert!(res.headers().get("location").is_none(), "no redirect for a forged state");
+    assert!(
+        res.headers().get("location").is_none(),
+        "no redirect for a forged state"
+    );
     let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     let p: atlas_api_types::Problem = serde_json::from_slice(&body).unwrap();
     assert!(p.errors.iter().any(|e| e.field == "query.state"));
     let after = state.table.dump().await.unwrap();
     let changed: Vec<_> = after.iter().filter(|i| !before.contains(i)).collect();
-    assert!(changed.iter().all(|i| i["SK"] == "CONSENT_STATE_KEY"), "nothing but the signing key was written: {changed:?}");
+    assert!(
+        changed.iter().all(|i| i["SK"] == "CONSENT_STATE_KEY"),
+        "nothing but the signing key was written: {changed:?}"
+    );
 }

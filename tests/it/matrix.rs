@@ -53,7 +53,11 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             let res = app
                 .client
                 .get(format!("{}/api/v1/provider/consent-callback", app.url))
-                .query(&[("state", f["consent_state"].as_str()), ("admin_consent", "True"), ("tenant", f["tenant_id"].as_str())])
+                .query(&[
+                    ("state", f["consent_state"].as_str()),
+                    ("admin_consent", "True"),
+                    ("tenant", f["tenant_id"].as_str()),
+                ])
                 .send()
                 .await
                 .unwrap();

@@ -208,6 +208,18 @@ pub async fn gsi1_query_pages_and_filters(b: Backend) {
 pub async fn bad_cursor_is_refused(b: Backend) {
     let q = Query::partition("WS#x").after(Some("not-a-cursor".into()));
     assert_eq!(b.table.query(&q).await.unwrap_err(), TableError::BadCursor);
+    // A real cursor of another partition does not continue this one.
+    for i in 0..3 {
+        b.table
+            .put(item(json!({"PK": "WS#a", "SK": format!("I#{i}")})), None)
+            .await
+            .unwrap();
+    }
+    let page = b.table.query(&Query::partition("WS#a").limit(1)).await.unwrap();
+    let other = Query::partition("WS#b").after(page.next.clone());
+    assert_eq!(b.table.query(&other).await.unwrap_err(), TableError::BadCursor);
+    let gsi = Query::gsi1("WS#a").after(page.next);
+    assert_eq!(b.table.query(&gsi).await.unwrap_err(), TableError::BadCursor);
 }
 
 pub async fn transaction_with_one_failing_condition_writes_nothing(b: Backend) {

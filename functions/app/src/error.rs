@@ -31,6 +31,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("busy, retry later")]
     Unavailable,
     #[error("internal: {0}")]
@@ -78,6 +80,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "media-type",
                 "The request body must be application/json",
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "This resource does not support the method",
             ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -52,6 +52,11 @@ fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router 
     let web = web_dir.map(|d| ServeDir::new(&d).fallback(ServeFile::new(d.join("index.html"))));
     router
         .fallback(move |req: Request| fallback(req, web.clone()))
+        .method_not_allowed_fallback(|| async {
+            let mut res = ApiError::MethodNotAllowed.into_response();
+            *res.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+            res
+        })
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::BODY_LIMIT))
         .layer(middleware::from_fn(stamp_problems))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

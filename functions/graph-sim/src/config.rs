@@ -93,7 +93,7 @@ pub struct TenantSpec {
 pub struct TenantInfo {
     pub id: String,
     pub display_name: String,
-    /// Verified domains; the first is the default, the last the initial `*.onmicrosoft.com` one.
+    /// Verified domains; the first is the default. One is always an initial `*.onmicrosoft.com` domain.
     pub domains: Vec<String>,
 }
 

@@ -231,6 +231,9 @@ impl RawTable for DynamoTable {
             .set_expression_attribute_names(names(&n))
             .set_expression_attribute_values(values(&n)?)
             .scan_index_forward(q.forward)
+            // Strongly consistent where DynamoDB allows it (not on a GSI): chunks of a large item
+            // written a moment ago must be read back whole.
+            .consistent_read(q.index == Index::Primary)
             .set_limit(q.limit.map(|l| l as i32))
             .set_exclusive_start_key(start)
             .send()

@@ -147,11 +147,16 @@ fn parse(body: &str) -> Result<Item, TableError> {
 fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
     let key = Key::of(item)?;
     let s = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_owned);
+    // As in DynamoDB, an item is in the index only when it has both index keys.
+    let (g1, g2) = match (s(GSI1PK), s(GSI1SK)) {
+        (Some(p), Some(k)) => (Some(p), Some(k)),
+        _ => (None, None),
+    };
     let body = serde_json::to_string(item).map_err(|e| TableError::Validation(e.to_string()))?;
     tx.execute(
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, body) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, body = ?5",
-        params![key.pk, key.sk, s(GSI1PK), s(GSI1SK), body],
+        params![key.pk, key.sk, g1, g2, body],
     )
     .map_err(io)?;
     Ok(())

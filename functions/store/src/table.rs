@@ -294,6 +294,15 @@ impl Table {
         if q.limit == Some(0) {
             return Err(TableError::Validation("limit must be at least 1".into()));
         }
+        if let Some(c) = &q.cursor {
+            // A cursor continues the query that made it, and no other.
+            let key = decode_cursor(c)?;
+            let (pk_attr, sk_attr) = q.index.key_attrs();
+            let same = key.get(pk_attr).and_then(Value::as_str) == Some(q.pk.as_str()) && key.contains_key(sk_attr);
+            if !same {
+                return Err(TableError::BadCursor);
+            }
+        }
         let mut page = self.raw.query(q).await?;
         let mut items = Vec::with_capacity(page.items.len());
         for item in page.items.drain(..) {
