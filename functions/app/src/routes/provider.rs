@@ -482,11 +482,11 @@ pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
     let app = app_identity(state, scope, &conn).await?;
     let tenant = s(&conn, "tenant_id");
     let mut found = provider::verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
-    if let Some(tid) = &found.tenant_id {
-        if !tid.eq_ignore_ascii_case(&tenant) {
-            found.verification.token_ok = false;
-            found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
-        }
+    if let Some(tid) = &found.tenant_id
+        && !tid.eq_ignore_ascii_case(&tenant)
+    {
+        found.verification.token_ok = false;
+        found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
     }
     let v = serde_json::to_value(&found.verification).map_err(ApiError::internal)?;
     let mut with = conn.clone();
