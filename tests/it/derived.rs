@@ -120,11 +120,19 @@ fn template_registry_and_openapi_agree() {
         http, want_http,
         "HTTP API events = the route registry (method, path, function, public)"
     );
-    let want_sqs: BTreeSet<_> = steps()
+    let mut want_sqs: BTreeSet<_> = steps()
         .iter()
         .map(|s| (manifest::queue_id(s.queue), s.function.to_owned()))
         .collect();
-    assert_eq!(sqs, want_sqs, "SQS events = the step registry");
+    want_sqs.extend(
+        steps()
+            .iter()
+            .map(|s| (manifest::dlq_id(s.queue), atlas_app::steps::dead_letter_function(s))),
+    );
+    assert_eq!(
+        sqs, want_sqs,
+        "SQS events = the step registry, each queue and its dead-letter consumer"
+    );
     for s in steps() {
         let q = &t["Resources"][manifest::queue_id(s.queue).as_str()];
         let dlq = untag(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])

@@ -7,41 +7,58 @@ use atlas_store::{Item, Key, OutMessage};
 use atlas_tests::app::{Mode, eventually, spawn_app, spawn_with};
 use serde_json::json;
 
-fn stuck_run(id: &str, deadline_ms: i64) -> Item {
-    json!({
-        "PK": "WS#ws-demo#ENV#env-contoso", "SK": format!("RUN#{id}"), "entity": "operation_run",
-        "run_id": id, "status": "running",
+/// A running run and its active marker, as `runs::start` writes them.
+async fn stuck_run(table: &atlas_store::Table, id: &str, deadline_ms: i64) {
+    let run = json!({
+        "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": "provider.verify",
+        "workspace_id": "ws-demo", "environment_id": "env-contoso", "initiator_id": "u-owner",
+        "initiator_email": "owner@demo.test", "status": "running", "created_ms": 1, "deadline_ms": deadline_ms,
+        "counts": {"total": 1, "succeeded": 0, "failed": 0, "skipped": 0},
+        "GSI1PK": "RUNS#ws-demo", "GSI1SK": format!("RUN#{id}"),
+    });
+    let marker = json!({
+        "PK": format!("RUN#{id}"), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
         "GSI1PK": ACTIVE_RUNS, "GSI1SK": active_run_sk(deadline_ms, id),
-    })
-    .as_object()
-    .cloned()
-    .unwrap()
+    });
+    let lock = json!({"PK": "WS#ws-demo#ENV#env-contoso", "SK": "ACTIVE#provider.verify", "run_id": id});
+    for v in [run, marker, lock] {
+        let item: Item = v.as_object().cloned().unwrap();
+        table.put(item, None).await.unwrap();
+    }
+}
+
+fn run_key(id: &str) -> Key {
+    Key::new(format!("RUN#{id}"), "RUN")
 }
 
 async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {
     let app = spawn_app(mode).await;
     let state = app.app().state.clone();
     let now = state.clock.now_millis();
-    state.table.put(stuck_run("r-late", now - 1_000), None).await.unwrap();
-    state
-        .table
-        .put(stuck_run("r-fine", now + 3_600_000), None)
-        .await
-        .unwrap();
+    stuck_run(&state.table, "r-late", now - 1_000).await;
+    stuck_run(&state.table, "r-fine", now + 3_600_000).await;
     atlas_app::scheduler::tick(&state).await.unwrap();
-    let key = Key::new("WS#ws-demo#ENV#env-contoso", "RUN#r-late");
     let run = eventually("the late run to be failed", Duration::from_secs(20), || async {
-        state.table.get(&key).await.unwrap().filter(|r| r["status"] == "failed")
+        state
+            .table
+            .get(&run_key("r-late"))
+            .await
+            .unwrap()
+            .filter(|r| r.get("outcome") == Some(&json!("failed")))
     })
     .await;
+    assert_eq!(run["status"], "completed");
     assert!(run["reason"].as_str().unwrap().contains("deadline"));
-    assert!(run.get("GSI1PK").is_none(), "no longer listed as active");
-    let fine = state
-        .table
-        .get(&Key::new("WS#ws-demo#ENV#env-contoso", "RUN#r-fine"))
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(
+        state
+            .table
+            .get(&Key::new("RUN#r-late", "ACTIVE"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no longer listed as active"
+    );
+    let fine = state.table.get(&run_key("r-fine")).await.unwrap().unwrap();
     assert_eq!(fine["status"], "running", "a run within its deadline is left alone");
     app.stop().await;
 }
@@ -65,10 +82,7 @@ async fn queued_work_survives_a_stop_and_is_done_after_restart() {
     {
         let started = atlas_app::AppState::connect(&config, "http://127.0.0.1").await.unwrap();
         let s = started.state;
-        s.table
-            .put(stuck_run("r-offline", s.clock.now_millis() - 5), None)
-            .await
-            .unwrap();
+        stuck_run(&s.table, "r-offline", s.clock.now_millis() - 5).await;
         let body = serde_json::to_string(&ReconcileRequest { requested_at_ms: 1 }).unwrap();
         s.queues
             .get("run-reconcile")
@@ -80,11 +94,17 @@ async fn queued_work_survives_a_stop_and_is_done_after_restart() {
 
     let app = spawn_with(config, dir).await;
     let state = app.app().state.clone();
-    let key = Key::new("WS#ws-demo#ENV#env-contoso", "RUN#r-offline");
     eventually(
         "the restarted worker to process the queued message",
         Duration::from_secs(20),
-        || async { state.table.get(&key).await.unwrap().filter(|r| r["status"] == "failed") },
+        || async {
+            state
+                .table
+                .get(&run_key("r-offline"))
+                .await
+                .unwrap()
+                .filter(|r| r.get("outcome") == Some(&json!("failed")))
+        },
     )
     .await;
     let q = state.queues.get("run-reconcile").unwrap();

@@ -7,5 +7,6 @@ mod identity;
 mod lambda;
 mod local;
 mod matrix;
+mod operations;
 mod provider;
 mod tenancy;

@@ -38,7 +38,8 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
     f.insert("invitation", created["invitation"]["id"].as_str().unwrap().to_owned());
     f.insert("invitation_token", created["accept_token"].as_str().unwrap().to_owned());
     f.insert("tenant_id", "11111111-1111-4111-8111-111111111111".to_owned());
-    if r.path.contains("/provider-connection/") || r.path.contains("/provider/") {
+    let needs_run = r.path.contains("{run}");
+    if r.path.contains("/provider-connection/") || r.path.contains("/provider/") || needs_run {
         let conn = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection";
         let body = json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": "fixture-secret-value"}});
         assert_eq!(app.post_as(OWNER, conn, body).await.status(), 201, "fixture connection");
@@ -48,7 +49,7 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         let url = url["consent_url"].as_str().unwrap().to_owned();
         let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
         f.insert("consent_state", percent_decode(state));
-        if r.path.contains("/provider-connection/") {
+        if r.path.contains("/provider-connection/") || needs_run {
             // Sub-resources act on a consented connection: complete the consent.
             let res = app
                 .client
@@ -63,6 +64,18 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
                 .unwrap();
             assert_eq!(res.status(), 303, "fixture consent callback");
         }
+    }
+    if needs_run {
+        let res = app
+            .post_as(
+                OWNER,
+                "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection/verify",
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 202, "fixture run");
+        let run: Value = res.json().await.unwrap();
+        f.insert("run", run["id"].as_str().unwrap().to_owned());
     }
     f
 }
@@ -178,6 +191,7 @@ async fn matrix(mode: Mode) {
                         ("env", "env-nothing".into()),
                         ("user", "u-nobody".into()),
                         ("invitation", "inv-nothing".into()),
+                        ("run", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

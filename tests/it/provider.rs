@@ -282,3 +282,87 @@ both!(
     forged_expired_and_foreign_states_are_rejected,
     credential_actions_are_confirmed_and_secrets_never_leave,
 );
+
+/// Start → the simulator's admin consent → callback → verify → Ready, with the platform app.
+async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let env = json!({"slug": "env-sim", "display_name": "Simulated", "tenant_id": tenant, "primary_domain": domain});
+    assert_eq!(
+        app.post_as(OWNER, "/api/v1/workspaces/ws-demo/environments", env)
+            .await
+            .status(),
+        201
+    );
+    let conn = "/api/v1/workspaces/ws-demo/environments/env-sim/provider-connection";
+    let res = app.post_as(OWNER, conn, json!({"tenant": domain})).await;
+    assert_eq!(res.status(), 201);
+    let c: api::ProviderConnection = res.json().await.unwrap();
+    assert_eq!(c.app_mode.as_deref(), Some("platform"));
+
+    let res = app.post_as(OWNER, &format!("{conn}/consent"), json!({})).await;
+    let start: api::ConsentStart = res.json().await.unwrap();
+    // The tenant administrator's browser: the simulator consents and redirects to our callback.
+    let res = app.client.get(&start.consent_url).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    let back = location(&res);
+    assert!(
+        back.starts_with(&format!("{}/api/v1/provider/consent-callback?", app.url)),
+        "{back}"
+    );
+    let res = app.client.get(&back).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).ends_with("/environments/env-sim/provider?consent=granted"));
+
+    let res = app
+        .post_as("operator@demo.test", &format!("{conn}/verify"), json!({}))
+        .await;
+    assert_eq!(res.status(), 202, "operators hold provider.verify");
+    let c = verified(&app, conn, res).await;
+    let v = c.verification.as_ref().unwrap();
+    assert!(v.token_ok);
+    assert!(v.permissions.iter().all(|p| p.granted), "{:?}", v.permissions);
+    assert_eq!(c.status, "ready", "{}", c.status_reason);
+
+    // Revoked consent: the next verification says Blocked, with Graph's reason.
+    atlas_tests::sim::shared()
+        .sim
+        .revoke(&tenant, atlas_tests::sim::CLIENT_ID);
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    let c = verified(&app, conn, res).await;
+    assert_eq!(
+        c.status,
+        "blocked",
+        "{} {:?}",
+        c.status_reason,
+        c.verification.as_ref().map(|v| v.probes.first().cloned())
+    );
+    app.stop().await;
+}
+
+/// Waits for the verification run to complete, then reads the connection.
+async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api::ProviderConnection {
+    let run: api::OperationRun = started.json().await.unwrap();
+    let path = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
+    atlas_tests::app::eventually("the verification run to complete", Duration::from_secs(20), || async {
+        let v: api::OperationView = app.get_as(OWNER, &path).await.json().await.unwrap();
+        (v.run.state == "completed").then_some(())
+    })
+    .await;
+    connection_at(app, conn).await
+}
+
+async fn connection_at(app: &TestApp, conn: &str) -> api::ProviderConnection {
+    app.get_as(OWNER, conn).await.json().await.unwrap()
+}
+
+mod end_to_end {
+    #[tokio::test]
+    async fn embedded() {
+        super::consent_flow_end_to_end_against_the_simulator(atlas_tests::app::Mode::Embedded).await;
+    }
+    #[tokio::test]
+    async fn dynamodb() {
+        super::consent_flow_end_to_end_against_the_simulator(atlas_tests::app::Mode::Aws).await;
+    }
+}

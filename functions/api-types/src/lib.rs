@@ -382,3 +382,59 @@ pub struct CredentialRotate {
 pub struct Confirm {
     pub confirm: String,
 }
+
+/// An operation run, at its canonical address `/api/v1/workspaces/{ws}/operations/{run}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OperationRun {
+    pub id: String,
+    /// The stable type code, e.g. `provider.verify`.
+    pub operation_type: String,
+    /// The operator label, e.g. "Verify provider".
+    pub label: String,
+    pub workspace_id: String,
+    pub environment_id: Option<String>,
+    pub initiator: String,
+    /// `queued`, `running` or `completed`.
+    pub state: String,
+    /// `succeeded`, `partially_succeeded`, `failed`, `blocked` or `cancelled`, once completed.
+    pub outcome: Option<String>,
+    /// Canonical: `running`, `ready`, `needs_attention`, `failed`, `blocked` or `historical`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OperationPage {
+    pub items: Vec<OperationRun>,
+    pub next: Option<String>,
+}
+
+/// The canonical viewer's answer: the run, and whether the environment the client has selected
+/// differs from the run's (an informational banner, never a reason to refuse).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OperationView {
+    pub run: OperationRun,
+    pub context_mismatch: bool,
+    pub items: Vec<RunItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RunItem {
+    pub item: String,
+    /// `succeeded`, `failed` or `skipped`.
+    pub result: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}

@@ -36,6 +36,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The KMS key wrapping data keys (AWS); without it a key file in the data directory does.
     pub kms_key_id: Option<String>,
+    /// Whether local mode runs the step workers (tests turn them off to deliver by hand).
+    pub run_workers: bool,
 }
 
 /// How Microsoft Graph and the sign-in service are reached, and with which platform app.
@@ -156,6 +158,7 @@ impl Config {
             },
             public_url: get("ATLAS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             kms_key_id: get("ATLAS_KMS_KEY_ID"),
+            run_workers: get("ATLAS_WORKERS").is_none_or(|v| v != "0" && v != "false"),
             identity: match get("ATLAS_OIDC_ISSUER") {
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
@@ -191,6 +194,7 @@ impl Config {
             provider: ProviderSettings::default(),
             public_url: None,
             kms_key_id: None,
+            run_workers: true,
         }
     }
 }

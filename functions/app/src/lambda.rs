@@ -45,6 +45,32 @@ pub async fn step_function(function: &str) -> Result<(), Error> {
     .await
 }
 
+/// The dead-letter consumer of a step's queue: records each message's unit as failed.
+pub async fn dead_letter_function(function: &str) -> Result<(), Error> {
+    require_lambda()?;
+    let step = steps::steps()
+        .iter()
+        .find(|s| steps::dead_letter_function(s) == function)
+        .copied()
+        .ok_or_else(|| format!("no dead-letter consumer is named {function}"))?;
+    let state = start().await?;
+    let state = &state;
+    let _ = step;
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<SqsEvent>| async move {
+        let mut resp = SqsBatchResponse::default();
+        for r in ev.payload.records {
+            if let Err(e) = crate::runs::dead_letter(state, r.body.as_deref().unwrap_or_default()).await {
+                tracing::warn!(error = %e, "dead letter not recorded; it will be retried");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = r.message_id.unwrap_or_default();
+                resp.batch_item_failures.push(f);
+            }
+        }
+        Ok::<_, Error>(resp)
+    }))
+    .await
+}
+
 /// The EventBridge scheduler tick.
 pub async fn scheduler_function() -> Result<(), Error> {
     require_lambda()?;

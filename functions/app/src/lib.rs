@@ -16,6 +16,7 @@ pub mod provider;
 pub mod registry;
 pub mod router;
 pub mod routes;
+pub mod runs;
 pub mod scheduler;
 pub mod scope;
 pub mod secrets;

@@ -61,8 +61,9 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    for step in steps::steps() {
+    for step in steps::steps().iter().filter(|_| config.run_workers) {
         tasks.spawn(steps::run_worker(state.clone(), *step, stopped.clone()));
+        tasks.spawn(steps::run_dead_letters(state.clone(), *step, stopped.clone()));
     }
     tasks.spawn(run_scheduler(state.clone(), config.scheduler_every, stopped.clone()));
     Ok(LocalApp {

@@ -48,9 +48,21 @@ pub struct FunctionSpec {
 }
 
 pub enum Kind {
-    Http { method: String, path: String, public: bool },
-    Step { queue: String },
-    Schedule { rate: String },
+    Http {
+        method: String,
+        path: String,
+        public: bool,
+    },
+    Step {
+        queue: String,
+    },
+    /// Consumes a step's dead-letter queue.
+    DeadLetter {
+        queue: String,
+    },
+    Schedule {
+        rate: String,
+    },
 }
 
 /// Every function of the product: routes, steps and the scheduler.
@@ -77,6 +89,15 @@ pub fn functions() -> Vec<FunctionSpec> {
         table: s.table,
         sends: Vec::new(),
         secrets: crate::registry::USES_SECRETS.contains(&s.function),
+    }));
+    out.extend(steps::steps().iter().map(|s| FunctionSpec {
+        name: steps::dead_letter_function(s),
+        kind: Kind::DeadLetter {
+            queue: s.queue.to_owned(),
+        },
+        table: TableAccess::Write,
+        sends: Vec::new(),
+        secrets: false,
     }));
     out.push(FunctionSpec {
         name: scheduler::FUNCTION.to_owned(),
@@ -194,6 +215,19 @@ fn function(t: &mut String, f: &FunctionSpec) {
                 queue_id(queue)
             );
         }
+        Kind::DeadLetter { queue } => {
+            let _ = write!(
+                t,
+                "        DeadLetters:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt {}.Arn
+            BatchSize: 10
+            FunctionResponseTypes: [ReportBatchItemFailures]
+",
+                dlq_id(queue)
+            );
+        }
         Kind::Schedule { rate } => {
             let _ = write!(
                 t,
@@ -254,6 +288,10 @@ pub fn bin_sources() -> Vec<(String, String)> {
                 Kind::Step { .. } => (
                     "An operation-run step's Lambda (SQS)",
                     format!("step_function(\"{}\")", f.name),
+                ),
+                Kind::DeadLetter { .. } => (
+                    "A step's dead-letter consumer (SQS)",
+                    format!("dead_letter_function(\"{}\")", f.name),
                 ),
                 Kind::Schedule { .. } => (
                     "The EventBridge scheduler tick's Lambda",

@@ -225,20 +225,32 @@ pub async fn verify_with(
         })
         .collect();
     let mut probes = Vec::new();
+    // A cached token can outlive a revoked consent: a sign-in refusal on the reads means Blocked.
+    let mut auth_error = None;
     for f in FAMILIES.iter().filter(|f| f.permission.can_read(&token.roles)) {
         let path = format!("{}?$top=1", f.list_path());
         let r = client.get(&path).await;
+        if let Err(e) = &r {
+            let text = e.to_string();
+            let signed_out = matches!(e, atlas_graph::GraphError::Auth(_))
+                || e.status() == Some(401)
+                || text.contains("invalid_client");
+            if signed_out {
+                auth_error.get_or_insert(text);
+            }
+        }
         probes.push(api::FamilyProbe {
             family: f.code.to_owned(),
             ok: r.is_ok(),
             error: r.err().map(|e| e.to_string()),
         });
     }
+    let token_ok = auth_error.is_none();
     Found {
         verification: api::Verification {
             at_ms: now_ms,
-            token_ok: true,
-            error: None,
+            token_ok,
+            error: auth_error,
             permissions,
             probes,
         },

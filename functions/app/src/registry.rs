@@ -136,7 +136,7 @@ const NONE: &[&str] = &[];
 
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
-    use crate::routes::{audit, environments, health, invitations, members, openapi, provider, workspaces};
+    use crate::routes::{audit, environments, health, invitations, members, openapi, operations, provider, workspaces};
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
     use atlas_domain::Capability::*;
@@ -320,10 +320,10 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/verify" => "post-provider-verify" {
             access: Cap(ProviderVerify),
-            summary: "Verify the connection: sign in, compare granted permissions, probe each family",
-            tag: "provider", table: Write, sends: [], query: NONE, request: None, example: None,
-            status: 200, body: Body::Json(schema::<api::ProviderConnection>),
-            handler: provider::verify,
+            summary: "Verify the connection as a provider.verify run: sign in, compare permissions, probe each family",
+            tag: "provider", table: Write, sends: ["provider-verify"], query: NONE, request: None, example: None,
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: provider::start_verify,
         }),
         route!(PUT "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/credential" => "put-provider-credential" {
             access: Cap(ProviderManage),
@@ -342,6 +342,27 @@ pub fn routes() -> Vec<Route> {
             example: Some(|| json!({"confirm": "Contoso (demo)"})),
             status: 200, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::disable,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/operations" => "get-operations" {
+            access: Cap(OperationsView),
+            summary: "The operations hub: runs newest first, filtered by environment_id, operation_type and status",
+            tag: "operations", table: Read, sends: [], query: operations::HUB_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::OperationPage>),
+            handler: operations::list,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/operations/export.csv" => "get-operations-csv" {
+            access: Cap(OperationsView),
+            summary: "The operations hub as CSV",
+            tag: "operations", table: Read, sends: [], query: operations::HUB_FILTERS, request: None, example: None,
+            status: 200, body: Body::Csv,
+            handler: operations::export,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/operations/{run}" => "get-operation" {
+            access: Cap(OperationsView),
+            summary: "The canonical run viewer (legitimate from the run; reports a selected-environment mismatch)",
+            tag: "operations", table: Read, sends: [], query: &["selected_environment_id"], request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::OperationView>),
+            handler: operations::get,
         }),
         route!(GET "/api/v1/workspaces/{ws}/audit-events" => "get-audit-events" {
             access: Cap(AuditView),
@@ -366,7 +387,7 @@ pub const USES_SECRETS: &[&str] = &[
     "post-provider-consent",
     "get-provider-consent-callback",
     "put-provider-credential",
-    "post-provider-verify",
+    "step-provider-verify",
 ];
 
 pub fn find(function: &str) -> Option<Route> {

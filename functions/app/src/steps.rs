@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use atlas_domain::OperationType;
-use atlas_store::{Cond, Query, SkCond, TableError, Update};
+use atlas_store::{Query, SkCond, TableError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -53,14 +53,71 @@ impl std::fmt::Debug for Step {
 }
 
 pub fn steps() -> &'static [Step] {
-    &[Step {
-        function: "step-run-reconcile",
-        queue: "run-reconcile",
-        operation: OperationType::RunReconcile,
-        summary: "Marks operation runs stuck past their deadline as failed, with the reason",
-        table: TableAccess::Write,
-        handler: |s, b| Box::pin(reconcile(s, b)),
-    }]
+    &[
+        Step {
+            function: "step-run-reconcile",
+            queue: "run-reconcile",
+            operation: OperationType::RunReconcile,
+            summary: "Marks operation runs stuck past their deadline as failed, with the reason",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(reconcile(s, b)),
+        },
+        Step {
+            function: "step-provider-verify",
+            queue: "provider-verify",
+            operation: OperationType::ProviderVerify,
+            summary: "Verifies a provider connection: token, permissions, one read per family",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(provider_verify(s, b)),
+        },
+    ]
+}
+
+/// The dead-letter consumer of a step's queue, named after the step.
+pub fn dead_letter_function(step: &Step) -> String {
+    format!("{}-dead-letters", step.function)
+}
+
+fn api_to_step(e: crate::error::ApiError) -> StepError {
+    StepError::Retry(e.to_string())
+}
+
+/// `provider.verify`: one unit per run.
+#[tracing::instrument(skip_all)]
+async fn provider_verify(state: AppState, body: String) -> Result<(), StepError> {
+    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    tracing::Span::current().record("run_id", m.run_id.as_str());
+    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
+        crate::runs::Begin::Proceed(run) => run,
+        crate::runs::Begin::Finished => return Ok(()),
+    };
+    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
+        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
+            .await
+            .map_err(api_to_step)?;
+        return Ok(());
+    };
+    let (result, detail) = match crate::routes::provider::verify_in(&state, &scope).await {
+        Ok(()) => {
+            let conn = state.table.get(&crate::provider::key(&scope)).await?;
+            let (st, reason) = crate::provider::status(conn.as_ref(), state.clock.now_millis());
+            let ok = st == atlas_domain::Status::Ready;
+            let r = if ok {
+                crate::runs::ItemResult::Succeeded
+            } else {
+                crate::runs::ItemResult::Failed
+            };
+            (r, serde_json::json!({"status": st.as_str(), "reason": reason}))
+        }
+        Err(crate::error::ApiError::Conflict(why)) => {
+            (crate::runs::ItemResult::Failed, serde_json::json!({"reason": why}))
+        }
+        Err(e) => return Err(api_to_step(e)),
+    };
+    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+        .await
+        .map_err(api_to_step)?;
+    Ok(())
 }
 
 pub fn find(function: &str) -> Option<Step> {
@@ -143,8 +200,8 @@ pub struct ReconcileRequest {
     pub requested_at_ms: i64,
 }
 
-/// Fails every active run whose deadline passed, each conditional on its status not having
-/// changed meanwhile, so a run that just finished is left alone. Safe to run twice.
+/// Fails every active run whose deadline passed. Each end is conditional on the run's status
+/// not having changed meanwhile, so a run that just finished is left alone. Safe to run twice.
 #[tracing::instrument(skip_all)]
 async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
     let req: ReconcileRequest = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
@@ -152,32 +209,47 @@ async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
     let q = Query::gsi1(ACTIVE_RUNS).sk(SkCond::Lt(active_run_sk(now, "")));
     let overdue = state.table.query_all(q).await?;
     let mut failed = 0;
-    for run in overdue {
-        let key = atlas_store::Key::of(&run)?;
-        let status = run.get("status").cloned().unwrap_or(Value::Null);
-        let update = Update::new()
-            .set("status", "failed")
-            .set("outcome", "failed")
-            .set(
-                "reason",
-                "The run did not finish before its deadline; it was stopped by the reconciler.",
-            )
-            .set("ended_at_ms", now)
-            .remove("GSI1PK")
-            .remove("GSI1SK");
-        match state
-            .table
-            .update(&key, &update, Some(Cond::Eq("status".into(), status)))
+    for marker in overdue {
+        let Some(run_id) = marker.get("run_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let reason = "The run did not finish before its deadline; the reconciler stopped it.";
+        crate::runs::finish(&state, run_id, "failed", Some(reason.into()))
             .await
-        {
-            Ok(_) => {
-                failed += 1;
-                tracing::info!(run_id = ?run.get("run_id"), "run past its deadline marked failed");
-            }
-            Err(TableError::ConditionFailed) => {} // it moved on by itself
-            Err(e) => return Err(e.into()),
-        }
+            .map_err(api_to_step)?;
+        // A marker whose run ended by itself meanwhile is left over: remove it.
+        let _ = state
+            .table
+            .delete(&atlas_store::Key::new(format!("RUN#{run_id}"), "ACTIVE"), None)
+            .await;
+        failed += 1;
     }
     tracing::info!(requested_at_ms = req.requested_at_ms, failed, "reconcile finished");
     Ok(())
+}
+
+/// A local dead-letter worker: each message that exhausted its receives is recorded as a failed
+/// unit of its run, then removed.
+pub async fn run_dead_letters(state: AppState, step: Step, mut shutdown: watch::Receiver<bool>) {
+    let Some(queue) = state.queues.dead_letter(step.queue).cloned() else {
+        return;
+    };
+    while !*shutdown.borrow() {
+        let batch = tokio::select! {
+            r = queue.receive(10, LOCAL_VISIBILITY, Duration::from_secs(1)) => r,
+            _ = shutdown.changed() => break,
+        };
+        let Ok(batch) = batch else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        for m in batch {
+            match crate::runs::dead_letter(&state, &m.body).await {
+                Ok(()) => {
+                    let _ = queue.delete(&m.receipt).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not record a dead-lettered message; it stays"),
+            }
+        }
+    }
 }

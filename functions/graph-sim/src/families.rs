@@ -706,8 +706,14 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         patch_status: 200,
         put_status: 0,
         delete_status: 200,
-        assign: None,
-        navs: &[],
+        // Auto-assignment of the tag to groups (graph-brief §2, `roleScopeTagAutoAssignment`).
+        assign: Some(assign(
+            "assignments",
+            200,
+            true,
+            "microsoft.graph.roleScopeTagAutoAssignment",
+        )),
+        navs: &["assignments"],
         page_default: 100,
         page_max: 1000,
         directory: false,

@@ -25,6 +25,8 @@ pub(crate) enum Target {
     Item(String),
     Nav(String, String),
     NavItem(String, String, String),
+    /// `{id}/{nav}/{nid}/{sub}`: ADMX `definitionValues/{dv}/presentationValues`.
+    SubNav(String, String, String, String),
     Action(String, String),
     Function(String, String, Vec<(String, String)>),
 }
@@ -42,7 +44,11 @@ const ACTIONS: &[&str] = &[
     "targetApps",
     "updateSettings",
     "createInstance",
+    "updateDefinitionValues",
+    "setPriority",
 ];
+/// Navigations of navigation items (`{id}/{nav}/{nid}/{sub}`).
+const SUB_NAVS: &[&str] = &["presentationValues"];
 const FUNCTIONS: &[&str] = &["getOmaSettingPlainTextValue"];
 
 #[derive(Debug, PartialEq)]
@@ -140,6 +146,17 @@ pub(crate) fn route(raw_path: &str) -> Result<Route, String> {
             let nav = canonical(def.navs, x).ok_or_else(|| not_found(x))?;
             template.push_str(&format!("/{{id}}/{nav}/{{id}}"));
             Target::NavItem(seg_str(id).to_string(), nav.to_string(), seg_str(nid).to_string())
+        }
+        [id, Seg::Name(x), nid, Seg::Name(sub)] if canonical(def.navs, x).is_some() => {
+            let nav = canonical(def.navs, x).unwrap_or_default();
+            let sub = canonical(SUB_NAVS, sub).ok_or_else(|| not_found(sub))?;
+            template.push_str(&format!("/{{id}}/{nav}/{{id}}/{sub}"));
+            Target::SubNav(
+                seg_str(id).to_string(),
+                nav.to_string(),
+                seg_str(nid).to_string(),
+                sub.to_string(),
+            )
         }
         [_, other, ..] => return Err(not_found(seg_str(other))),
     };
@@ -312,6 +329,7 @@ fn route_shape(target: &Target) -> &'static str {
         Target::Item(_) => "~/singleton/navigation/key",
         Target::Nav(..) => "~/singleton/navigation/key/navigation",
         Target::NavItem(..) => "~/singleton/navigation/key/navigation/key",
+        Target::SubNav(..) => "~/singleton/navigation/key/navigation/key/navigation",
         Target::Action(..) => "~/singleton/navigation/key/action",
         Target::Function(..) => "~/singleton/navigation/key/function",
     }
@@ -331,10 +349,23 @@ fn dispatch(cx: &Cx<'_>, t: &mut Tenant, route: &Route) -> GraphResp {
         ("POST", Target::Nav(id, nav)) if nav == "assignments" && def.assign.is_some() => {
             add_assignment(cx, t, def, id)
         }
+        ("POST", Target::Nav(id, nav)) if nav == "definitionValues" => add_definition_value(cx, t, def, id),
+        ("POST", Target::Nav(id, nav)) if nav == "localizedNotificationMessages" => {
+            add_localized_message(cx, t, def, id)
+        }
         ("GET", Target::NavItem(id, nav, nid)) => get_nav_item(cx, t, def, id, nav, nid),
         ("DELETE", Target::NavItem(id, nav, nid)) if nav == "assignments" && def.assign.is_some() => {
             delete_assignment(cx, t, def, id, nid)
         }
+        ("PATCH", Target::NavItem(id, nav, nid)) if nav == "localizedNotificationMessages" => {
+            patch_localized_message(cx, t, def, id, nid)
+        }
+        ("DELETE", Target::NavItem(id, nav, nid))
+            if matches!(nav.as_str(), "localizedNotificationMessages" | "definitionValues") =>
+        {
+            delete_nav_item(cx, t, def, id, nav, nid)
+        }
+        ("GET", Target::SubNav(id, nav, nid, sub)) => get_sub_nav(cx, t, def, id, nav, nid, sub),
         ("POST", Target::Action(id, action)) => run_action(cx, t, def, id, action),
         ("GET", Target::Function(id, f, params)) => run_function(cx, t, def, id, f, params),
         _ => no_route(cx.ids, route_shape(&route.target), &method, &cx.req.raw_path),
@@ -356,6 +387,10 @@ fn objects<'t>(t: &'t Tenant, def: &'static FamilyDef) -> Vec<(&'static FamilyDe
             .map(|tpl| (def, Cow::Owned(template_obj(t, tpl))))
             .collect(),
         Family::Organization => vec![(def, Cow::Owned(organization_obj(t)))],
+        Family::GroupPolicyDefinitions => seed::GP_DEFINITIONS
+            .iter()
+            .map(|d| (def, Cow::Owned(gp_definition_obj(d))))
+            .collect(),
         f => t.objects(f).iter().map(|o| (def, Cow::Borrowed(o))).collect(),
     }
 }
@@ -385,6 +420,51 @@ fn template_obj(t: &Tenant, tpl: &seed::Template) -> Obj {
         .collect();
     o.navs.insert("settings".into(), settings);
     o
+}
+
+fn gp_definition_obj(d: &seed::GpDefinition) -> Obj {
+    let props = seed::gp_definition_json(d);
+    let mut o = Obj::new(d.id.to_string(), props.as_object().cloned().unwrap_or_default());
+    o.navs.insert(
+        "presentations".into(),
+        d.presentations.iter().map(seed::gp_presentation_json).collect(),
+    );
+    o
+}
+
+/// Hides the inline parts of ADMX values that Graph returns only when expanded: a definition value's
+/// `definition` and `presentationValues`, a presentation value's `presentation`.
+fn shape_nav_items(nav: &str, items: &mut [Value], expand: &[Expand]) {
+    let wants = |name: &str| expand.iter().find(|e| e.name.eq_ignore_ascii_case(name));
+    match nav {
+        "definitionValues" => {
+            let pv = wants("presentationValues");
+            for item in items {
+                let Value::Object(m) = item else { continue };
+                if wants("definition").is_none() {
+                    m.remove("definition");
+                }
+                match pv {
+                    None => {
+                        m.remove("presentationValues");
+                    }
+                    Some(e) => {
+                        if let Some(Value::Array(values)) = m.get_mut("presentationValues") {
+                            shape_nav_items("presentationValues", values, &e.nested);
+                        }
+                    }
+                }
+            }
+        }
+        "presentationValues" if wants("presentation").is_none() => {
+            for item in items {
+                if let Value::Object(m) = item {
+                    m.remove("presentation");
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn organization_obj(t: &Tenant) -> Obj {
@@ -441,8 +521,31 @@ fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand], in_list: b
             m.insert("isAssigned".into(), json!(assigned));
         }
         // Lists leave the script body out; ICD re-reads each script by id.
-        Family::Scripts if in_list => {
+        Family::Scripts | Family::ShellScripts if in_list => {
             m.insert("scriptContent".into(), Value::Null);
+        }
+        Family::HealthScripts if in_list => {
+            m.insert("detectionScriptContent".into(), Value::Null);
+            m.insert("remediationScriptContent".into(), Value::Null);
+        }
+        Family::TargetedAppConfigurations => {
+            m.insert("isAssigned".into(), json!(assigned));
+            m.insert(
+                "deployedAppCount".into(),
+                json!(obj.navs.get("apps").map_or(0, Vec::len)),
+            );
+        }
+        Family::EnrollmentConfigurations => {
+            let ty = seed::enrollment_type(m.get("@odata.type").and_then(Value::as_str).unwrap_or_default());
+            m.insert("deviceEnrollmentConfigurationType".into(), json!(ty));
+        }
+        Family::NotificationTemplates => {
+            let locale = obj
+                .navs
+                .get("localizedNotificationMessages")
+                .and_then(|l| l.iter().find(|x| x["isDefault"] == json!(true)))
+                .map_or(Value::Null, |x| x["locale"].clone());
+            m.insert("defaultLocale".into(), locale);
         }
         _ => {}
     }
@@ -465,6 +568,7 @@ fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand], in_list: b
                 }
             }
         }
+        shape_nav_items(nav, &mut items, &e.nested);
         m.insert(
             format!("{nav}@odata.context"),
             json!(format!("{}{}('{}')/{nav}", cx.meta(), def.path, obj.id)),
@@ -660,8 +764,8 @@ fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: 
     let Some((d, obj)) = find(t, def, id) else {
         return not_found(cx, def, id);
     };
-    let items = obj.navs.get(nav).cloned().unwrap_or_default();
-    let mut items: Vec<Value> = items;
+    let mut items: Vec<Value> = obj.navs.get(nav).cloned().unwrap_or_default();
+    shape_nav_items(nav, &mut items, &q.expand);
     if let Some(f) = &q.filter {
         items.retain(|v| v.as_object().is_some_and(|m| f.matches(m)));
     }
@@ -685,6 +789,10 @@ fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: 
 }
 
 fn get_nav_item(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: &str, nid: &str) -> GraphResp {
+    let q = match cx.query() {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
     let Some((d, obj)) = find(t, def, id) else {
         return not_found(cx, def, id);
     };
@@ -694,9 +802,43 @@ fn get_nav_item(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, 
     }) else {
         return not_found(cx, def, nid);
     };
-    let mut item = item.clone();
+    let mut item = [item.clone()];
+    shape_nav_items(nav, &mut item, &q.expand);
+    let [mut item] = item;
     item["@odata.context"] = json!(format!("{}{}('{}')/{nav}/$entity", cx.meta(), d.path, obj.id));
     GraphResp::json(200, item)
+}
+
+/// `GET {id}/definitionValues/{dv}/presentationValues` (ADMX).
+fn get_sub_nav(
+    cx: &Cx<'_>,
+    t: &mut Tenant,
+    def: &'static FamilyDef,
+    id: &str,
+    nav: &str,
+    nid: &str,
+    sub: &str,
+) -> GraphResp {
+    let q = match cx.query() {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
+    let Some((d, obj)) = find(t, def, id) else {
+        return not_found(cx, def, id);
+    };
+    let Some(item) = obj.navs.get(nav).and_then(|v| {
+        v.iter()
+            .find(|i| i["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid)))
+    }) else {
+        return not_found(cx, def, nid);
+    };
+    let Some(Value::Array(values)) = item.get(sub) else {
+        return cx.bad(&format!("Resource not found for the segment '{sub}'."));
+    };
+    let mut values = values.clone();
+    shape_nav_items(sub, &mut values, &q.expand);
+    let context = format!("{}{}('{}')/{nav}('{nid}')/{sub}", cx.meta(), d.path, obj.id);
+    GraphResp::json(200, json!({"@odata.context": context, "value": values}))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -729,6 +871,11 @@ fn family_read_only(f: Family) -> &'static [&'static str] {
         Family::ConfigurationPolicies => &["settingCount"],
         Family::IosAppProtections | Family::AndroidAppProtections => &["deployedAppCount"],
         Family::AssignmentFilters => &["payloads"],
+        Family::TargetedAppConfigurations => &["deployedAppCount"],
+        Family::HealthScripts => &["isGlobalScript", "highestAvailableVersion"],
+        Family::EnrollmentConfigurations => &["deviceEnrollmentConfigurationType"],
+        Family::FeatureUpdateProfiles => &["deployableContentDisplayName", "endOfSupportDate"],
+        Family::NotificationTemplates => &["defaultLocale"],
         _ => &[],
     }
 }
@@ -816,6 +963,11 @@ fn check_type(def: &FamilyDef, given: Option<&Value>) -> Result<String, String> 
     let ok = match def.family {
         Family::DeviceConfigurations => name.ends_with("Configuration") && name != base_short,
         Family::CompliancePolicies => name.ends_with("CompliancePolicy") && name != base_short,
+        Family::AutopilotProfiles => name.ends_with("WindowsAutopilotDeploymentProfile") && name != base_short,
+        Family::EnrollmentConfigurations => {
+            name.contains("Enrollment") && name.ends_with("Configuration") && name != base_short
+        }
+        Family::MobileAppConfigurations => name.ends_with("AppConfiguration") && name != base_short,
         _ => name == base_short,
     };
     if ok {
@@ -829,6 +981,7 @@ fn new_id(t: &mut Tenant, def: &FamilyDef) -> String {
     match def.id_style {
         IdStyle::Guid => t.rng.guid(),
         IdStyle::TPrefixed => format!("T_{}", t.rng.guid()),
+        IdStyle::APrefixed => format!("A_{}", t.rng.guid()),
         IdStyle::Numeric => {
             let max = t
                 .objects(def.family)
@@ -983,13 +1136,64 @@ fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
             Ok(a) => navs.push(("scheduledActionsForRule", a)),
             Err(e) => return e,
         },
-        Family::Scripts => {
-            if let Some(c) = props.get("scriptContent")
-                && !c.is_null()
-                && c.as_str().is_none_or(|s| B64.decode(s).is_err())
-            {
-                return cx.bad("'scriptContent' must be base64.");
+        Family::Scripts | Family::ShellScripts => {
+            if let Err(e) = check_base64(cx, &props, &["scriptContent"]) {
+                return e;
             }
+        }
+        Family::HealthScripts => {
+            if let Err(e) = check_base64(cx, &props, &["detectionScriptContent", "remediationScriptContent"]) {
+                return e;
+            }
+            props.insert("isGlobalScript".into(), json!(false));
+            props.insert("highestAvailableVersion".into(), Value::Null);
+            props.insert("version".into(), json!("1"));
+            props
+                .entry("deviceHealthScriptType")
+                .or_insert(json!("deviceHealthScript"));
+        }
+        Family::GroupPolicyConfigurations => {
+            navs.push(("definitionValues", Vec::new()));
+            props
+                .entry("policyConfigurationIngestionType")
+                .or_insert(json!("builtIn"));
+        }
+        Family::AutopilotProfiles => {
+            navs.push(("assignedDevices", Vec::new()));
+            props.entry("managementServiceAppId").or_insert(Value::Null);
+            props.entry("deviceType").or_insert(json!("windowsPc"));
+        }
+        Family::EnrollmentConfigurations => {
+            // The service places a new configuration last; `setPriority` moves it (graph-brief §2).
+            let next = t
+                .objects(def.family)
+                .iter()
+                .filter_map(|o| o.props.get("priority").and_then(Value::as_u64))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            props.insert("priority".into(), json!(next));
+        }
+        Family::MobileAppConfigurations => match props.get("targetedMobileApps") {
+            None | Some(Value::Null) => {
+                props.insert("targetedMobileApps".into(), json!([]));
+            }
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+            Some(_) => return cx.bad("'targetedMobileApps' must be an array of app ids."),
+        },
+        Family::TargetedAppConfigurations => {
+            navs.push(("apps", Vec::new()));
+            props.entry("appGroupType").or_insert(json!("selectedPublicApps"));
+            props.entry("customSettings").or_insert(json!([]));
+        }
+        Family::FeatureUpdateProfiles => {
+            if let Err(e) = set_feature_update_version(cx, &mut props, true) {
+                return e;
+            }
+        }
+        Family::NotificationTemplates => {
+            navs.push(("localizedNotificationMessages", Vec::new()));
+            props.entry("brandingOptions").or_insert(json!("none"));
         }
         Family::AssignmentFilters => {
             for k in ["platform", "rule"] {
@@ -1021,7 +1225,10 @@ fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
         props.entry(key).or_insert(json!(["0"]));
     }
     if def.has_version {
-        let v = if matches!(def.family, Family::IosAppProtections | Family::AndroidAppProtections) {
+        let v = if matches!(
+            def.family,
+            Family::IosAppProtections | Family::AndroidAppProtections | Family::TargetedAppConfigurations
+        ) {
             json!(format!("\"{}\"", t.rng.guid()))
         } else {
             json!(1)
@@ -1047,6 +1254,40 @@ fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> GraphResp {
     t.objects_mut(def.family).push(obj);
     let location = format!("{}/{}('{id}')", cx.base(), def.path);
     GraphResp::json(def.create_status, entity(cx, def, m)).with_header("Location", location)
+}
+
+fn check_base64(cx: &Cx<'_>, props: &Map<String, Value>, keys: &[&str]) -> Result<(), GraphResp> {
+    for k in keys {
+        if let Some(c) = props.get(*k)
+            && !c.is_null()
+            && c.as_str().is_none_or(|s| B64.decode(s).is_err())
+        {
+            return Err(cx.bad(&format!("'{k}' must be base64.")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `featureUpdateVersion` against the versions Intune offers and fills the computed fields.
+fn set_feature_update_version(cx: &Cx<'_>, props: &mut Map<String, Value>, required: bool) -> Result<(), GraphResp> {
+    let Some(v) = props.get("featureUpdateVersion") else {
+        return if required {
+            Err(cx.bad("The property 'featureUpdateVersion' is required."))
+        } else {
+            Ok(())
+        };
+    };
+    let given = v.as_str().unwrap_or_default();
+    let Some((version, display, eos)) = seed::FEATURE_UPDATES
+        .iter()
+        .find(|(x, _, _)| x.eq_ignore_ascii_case(given))
+    else {
+        return Err(cx.bad(&format!("Feature update version '{given}' is not valid.")));
+    };
+    props.insert("featureUpdateVersion".into(), json!(version));
+    props.insert("deployableContentDisplayName".into(), json!(display));
+    props.insert("endOfSupportDate".into(), json!(eos));
+    Ok(())
 }
 
 fn create_group(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, mut props: Map<String, Value>) -> GraphResp {
@@ -1108,10 +1349,18 @@ fn create_group(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, mut props:
 }
 
 fn patch(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
-    let props = match clean_body(cx, def, Mode::Patch) {
+    let mut props = match clean_body(cx, def, Mode::Patch) {
         Ok(p) => p,
         Err(e) => return e,
     };
+    if def.family == Family::EnrollmentConfigurations && props.contains_key("priority") {
+        return cx.bad("Priority cannot be updated with PATCH; use the setPriority action.");
+    }
+    if def.family == Family::FeatureUpdateProfiles
+        && let Err(e) = set_feature_update_version(cx, &mut props, false)
+    {
+        return e;
+    }
     if let Err(e) = check_scope_tags(cx, t, def, &props) {
         return e;
     }
@@ -1156,6 +1405,7 @@ fn immutable_change(cx: &Cx<'_>, def: &FamilyDef, existing: &Obj, props: &Map<St
     let keys: &[&str] = match def.family {
         Family::ConfigurationPolicies => &["platforms", "technologies", "creationSource"],
         Family::AssignmentFilters => &["platform"],
+        Family::AutopilotProfiles => &["managementServiceAppId"],
         _ => &[],
     };
     for k in keys {
@@ -1222,12 +1472,23 @@ fn delete(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> Gra
     if def.family == Family::RoleScopeTags && id == "0" {
         return cx.bad("The built-in scope tag cannot be deleted.");
     }
+    match t.find(def.family, id) {
+        None => return not_found(cx, def, id),
+        Some(o) if def.family == Family::AutopilotProfiles && !o.assignments().is_empty() => {
+            return cx.bad("The deployment profile is assigned. Remove its assignments before deleting it.");
+        }
+        Some(o) if def.family == Family::EnrollmentConfigurations && is_default_enrollment(o) => {
+            return cx.bad("Default enrollment configurations cannot be deleted.");
+        }
+        Some(_) => {}
+    }
     let list = t.objects_mut(def.family);
-    let Some(pos) = list.iter().position(|o| o.id.eq_ignore_ascii_case(id)) else {
-        return not_found(cx, def, id);
-    };
-    list.remove(pos);
+    list.retain(|o| !o.id.eq_ignore_ascii_case(id));
     GraphResp::empty(def.delete_status)
+}
+
+fn is_default_enrollment(o: &Obj) -> bool {
+    o.id.ends_with(seed::DEFAULT_ENROLLMENT_SUFFIX) || o.props.get("priority") == Some(&json!(0))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1296,12 +1557,29 @@ fn build_assignment(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, policy_id: &str, a
         json!(fid.filter(|_| ftype != "none")),
     );
     clean.insert("deviceAndAppManagementAssignmentFilterType".into(), json!(ftype));
-    Ok(seed::assignment_value(
-        kind,
-        policy_id,
-        &target_id,
-        Value::Object(clean),
-    ))
+    let mut stored = seed::assignment_value(kind, policy_id, &target_id, Value::Object(clean));
+    if kind == AssignKind::HealthScript {
+        let run = match a.get("runRemediationScript") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(cx.bad("'runRemediationScript' must be a boolean.")),
+        };
+        let schedule = match a.get("runSchedule") {
+            None | Some(Value::Null) => json!({"@odata.type": "#microsoft.graph.deviceHealthScriptDailySchedule",
+                                              "interval": 1, "useUtc": false, "time": "09:00:00"}),
+            Some(Value::Object(m))
+                if m.get("@odata.type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.contains("deviceHealthScript") && t.ends_with("Schedule")) =>
+            {
+                Value::Object(m.clone())
+            }
+            Some(_) => return Err(cx.bad("'runSchedule' needs a deviceHealthScript…Schedule '@odata.type'.")),
+        };
+        stored["runRemediationScript"] = json!(run);
+        stored["runSchedule"] = schedule;
+    }
+    Ok(stored)
 }
 
 fn body_obj<'a>(cx: &'a Cx<'_>) -> Result<&'a Map<String, Value>, GraphResp> {
@@ -1312,6 +1590,15 @@ fn body_obj<'a>(cx: &'a Cx<'_>) -> Result<&'a Map<String, Value>, GraphResp> {
 }
 
 fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    // ICD assigns shell scripts through `deviceManagementScripts/{id}/assign` (graph-brief §2.1).
+    let def = if def.family == Family::Scripts
+        && t.find(Family::Scripts, id).is_none()
+        && t.find(Family::ShellScripts, id).is_some()
+    {
+        families::def(Family::ShellScripts)
+    } else {
+        def
+    };
     let Some(spec) = &def.assign else {
         return cx.bad("Resource not found for the segment 'assign'.");
     };
@@ -1410,7 +1697,10 @@ fn delete_assignment(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &
 fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, action: &str) -> GraphResp {
     let unknown = || cx.bad(&format!("Resource not found for the segment '{action}'."));
     match (def.family, action) {
+        (Family::AutopilotProfiles, "assign") => assign_autopilot_devices(cx, t, def, id),
         (_, "assign") => assign(cx, t, def, id),
+        (Family::GroupPolicyConfigurations, "updateDefinitionValues") => update_definition_values(cx, t, def, id),
+        (Family::EnrollmentConfigurations, "setPriority") => set_priority(cx, t, def, id),
         (Family::CompliancePolicies, "scheduleActionsForRules") => {
             let body = match body_obj(cx) {
                 Ok(b) => b.clone(),
@@ -1428,7 +1718,10 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
             }
             GraphResp::empty(204)
         }
-        (Family::IosAppProtections | Family::AndroidAppProtections, "targetApps") => {
+        (
+            Family::IosAppProtections | Family::AndroidAppProtections | Family::TargetedAppConfigurations,
+            "targetApps",
+        ) => {
             let body = match body_obj(cx) {
                 Ok(b) => b.clone(),
                 Err(e) => return e,
@@ -1436,10 +1729,14 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
             let Some(apps) = body.get("apps").and_then(Value::as_array) else {
                 return cx.bad("'apps' must be an array.");
             };
-            let ios = def.family == Family::IosAppProtections;
             let mut entries = Vec::new();
             for a in apps {
                 let ident = &a["mobileAppIdentifier"];
+                // Managed-app configurations mix platforms; app protections are one platform each.
+                let ios = match def.family {
+                    Family::TargetedAppConfigurations => ident["bundleId"].is_string(),
+                    f => f == Family::IosAppProtections,
+                };
                 let key = if ios { "bundleId" } else { "packageId" };
                 let Some(app) = ident[key].as_str() else {
                     return cx.bad(&format!("Each app needs mobileAppIdentifier.{key}."));
@@ -1501,6 +1798,412 @@ fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, ac
         (Family::IntentTemplates, "createInstance") => create_instance(cx, t, id),
         _ => unknown(),
     }
+}
+
+/// Autopilot `assign` takes device ids, not groups (graph-brief §2); groups use `POST {id}/assignments`.
+fn assign_autopilot_devices(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    if let Some(k) = body.keys().find(|k| k.as_str() != "deviceIds") {
+        return cx.bad(&format!(
+            "The parameter '{k}' in the request payload is not a valid parameter for the operation 'assign'."
+        ));
+    }
+    let Some(ids) = body
+        .get("deviceIds")
+        .and_then(Value::as_array)
+        .filter(|a| a.iter().all(Value::is_string))
+    else {
+        return cx.bad("'deviceIds' must be an array of device ids.");
+    };
+    let devices: Vec<Value> = ids
+        .iter()
+        .map(|d| json!({"@odata.type": "#microsoft.graph.windowsAutopilotDeviceIdentity", "id": d}))
+        .collect();
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    obj.navs.insert("assignedDevices".into(), devices);
+    GraphResp::empty(def.assign.as_ref().map_or(204, |a| a.status))
+}
+
+/// The key inside `…('{key}')` following `marker` in an `@odata.bind` URL.
+fn bind_key<'a>(bind: &'a str, marker: &str) -> Option<&'a str> {
+    let lower = bind.to_ascii_lowercase();
+    let start = lower.find(&marker.to_ascii_lowercase())? + marker.len();
+    let rest = &bind[start..];
+    let rest = rest.strip_prefix("('")?;
+    rest.find("')").map(|end| &rest[..end])
+}
+
+/// Builds a stored ADMX definition value from an `updateDefinitionValues` / `definitionValues` entry. `existing`
+/// is the value being updated (its id, creation time and definition are kept).
+fn parse_definition_value(
+    cx: &Cx<'_>,
+    t: &mut Tenant,
+    entry: &Value,
+    existing: Option<&Value>,
+) -> Result<Value, GraphResp> {
+    let Some(e) = entry.as_object() else {
+        return Err(cx.bad("Each definition value must be an object."));
+    };
+    let def_id = match e.get("definition@odata.bind").and_then(Value::as_str) {
+        Some(bind) => bind_key(bind, "groupPolicyDefinitions")
+            .ok_or_else(|| cx.bad(&format!("Invalid 'definition@odata.bind' value '{bind}'.")))?
+            .to_string(),
+        None => existing
+            .and_then(|x| x["definition"]["id"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| cx.bad("A definition value needs 'definition@odata.bind'."))?,
+    };
+    let Some(gdef) = seed::GP_DEFINITIONS.iter().find(|d| d.id.eq_ignore_ascii_case(&def_id)) else {
+        return Err(cx.bad(&format!("The group policy definition '{def_id}' was not found.")));
+    };
+    let enabled = match e.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(cx.bad("'enabled' must be a boolean.")),
+    };
+    let ts = now();
+    let mut values = Vec::new();
+    for pv in e
+        .get("presentationValues")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let bind = pv["presentation@odata.bind"].as_str().unwrap_or_default();
+        let Some(pid) = bind_key(bind, "presentations") else {
+            return Err(cx.bad("Each presentation value needs 'presentation@odata.bind'."));
+        };
+        if bind_key(bind, "groupPolicyDefinitions").is_some_and(|d| !d.eq_ignore_ascii_case(gdef.id)) {
+            return Err(cx.bad(&format!(
+                "Presentation '{pid}' does not belong to definition '{}'.",
+                gdef.id
+            )));
+        }
+        let Some(p) = gdef.presentations.iter().find(|p| p.id.eq_ignore_ascii_case(pid)) else {
+            return Err(cx.bad(&format!(
+                "Presentation '{pid}' was not found on definition '{}'.",
+                gdef.id
+            )));
+        };
+        let expected = seed::gp_value_type(p.kind);
+        if let Some(ty) = pv["@odata.type"].as_str()
+            && !ty
+                .trim_start_matches('#')
+                .eq_ignore_ascii_case(expected.trim_start_matches('#'))
+        {
+            return Err(cx.bad(&format!("Presentation '{pid}' takes '{expected}', not '{ty}'.")));
+        }
+        let v = &pv["value"];
+        let ok = match p.kind {
+            seed::GpKind::Text => v.is_string(),
+            seed::GpKind::CheckBox => v.is_boolean(),
+            seed::GpKind::Decimal => v.is_u64(),
+            seed::GpKind::Dropdown(items) => v.as_str().is_some_and(|s| items.contains(&s)),
+        };
+        if !ok {
+            return Err(cx.bad(&format!("Invalid value {v} for presentation '{pid}'.")));
+        }
+        values.push(seed::gp_presentation_value(t.rng.guid(), p, v.clone(), &ts));
+    }
+    let id = existing
+        .and_then(|x| x["id"].as_str())
+        .map_or_else(|| t.rng.guid(), str::to_string);
+    let mut value = seed::gp_definition_value(id, gdef, enabled, values, &ts);
+    if let Some(created) = existing.and_then(|x| x.get("createdDateTime")) {
+        value["createdDateTime"] = created.clone();
+    }
+    Ok(value)
+}
+
+fn definition_of(v: &Value) -> &str {
+    v["definition"]["id"].as_str().unwrap_or_default()
+}
+
+/// `POST {id}/updateDefinitionValues {added, updated, deletedIds}` → 204, all or nothing.
+fn update_definition_values(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b.clone(),
+        Err(e) => return e,
+    };
+    if let Some(k) = body
+        .keys()
+        .find(|k| !["added", "updated", "deletedIds"].contains(&k.as_str()))
+    {
+        return cx.bad(&format!(
+            "The parameter '{k}' in the request payload is not a valid parameter for the operation 'updateDefinitionValues'."
+        ));
+    }
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let mut list = obj.navs.get("definitionValues").cloned().unwrap_or_default();
+    let array = |k: &str| -> Result<Vec<Value>, GraphResp> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => Ok(a.clone()),
+            Some(_) => Err(cx.bad(&format!("'{k}' must be an array."))),
+        }
+    };
+    let (added, updated, deleted) = match (array("added"), array("updated"), array("deletedIds")) {
+        (Ok(a), Ok(u), Ok(d)) => (a, u, d),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    for d in &deleted {
+        let Some(did) = d.as_str() else {
+            return cx.bad("'deletedIds' must hold strings.");
+        };
+        let before = list.len();
+        list.retain(|v| !v["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(did)));
+        if list.len() == before {
+            return cx.bad(&format!("Definition value '{did}' was not found."));
+        }
+    }
+    for u in &updated {
+        let Some(uid) = u["id"].as_str() else {
+            return cx.bad("Each updated definition value needs its 'id'.");
+        };
+        let Some(pos) = list
+            .iter()
+            .position(|v| v["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(uid)))
+        else {
+            return cx.bad(&format!("Definition value '{uid}' was not found."));
+        };
+        let existing = list[pos].clone();
+        match parse_definition_value(cx, t, u, Some(&existing)) {
+            Ok(v) => list[pos] = v,
+            Err(e) => return e,
+        }
+    }
+    for a in &added {
+        let v = match parse_definition_value(cx, t, a, None) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        if list.iter().any(|x| definition_of(x) == definition_of(&v)) {
+            return cx.bad(&format!(
+                "The definition '{}' is already configured in this policy.",
+                definition_of(&v)
+            ));
+        }
+        list.push(v);
+    }
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    obj.navs.insert("definitionValues".into(), list);
+    obj.props.insert("lastModifiedDateTime".into(), json!(now()));
+    GraphResp::empty(204)
+}
+
+/// IM's way: `POST {id}/definitionValues` with one value → 201.
+fn add_definition_value(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let Some(body) = cx.req.body.clone() else {
+        return cx.bad("Empty Payload. JSON content expected.");
+    };
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let policy_id = obj.id.clone();
+    let v = match parse_definition_value(cx, t, &body, None) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let list = obj.navs.entry("definitionValues".into()).or_default();
+    if list.iter().any(|x| definition_of(x) == definition_of(&v)) {
+        return cx.bad(&format!(
+            "The definition '{}' is already configured in this policy.",
+            definition_of(&v)
+        ));
+    }
+    list.push(v.clone());
+    let mut shown = [v];
+    shape_nav_items("definitionValues", &mut shown, &[]);
+    let [mut v] = shown;
+    v["@odata.context"] = json!(format!(
+        "{}{}('{policy_id}')/definitionValues/$entity",
+        cx.meta(),
+        def.path
+    ));
+    GraphResp::json(201, v)
+}
+
+/// `POST deviceEnrollmentConfigurations/{id}/setPriority {"priority": n}` → 200: moves the configuration to
+/// position n among the custom configurations of its type, renumbering them 1…k.
+fn set_priority(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let Some(n) = body.get("priority").and_then(Value::as_u64).filter(|n| *n >= 1) else {
+        return cx.bad("'priority' must be an integer of at least 1.");
+    };
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    if is_default_enrollment(obj) {
+        return cx.bad("The priority of a default enrollment configuration cannot be changed.");
+    }
+    let kind = seed::enrollment_type(obj.props["@odata.type"].as_str().unwrap_or_default());
+    let this = obj.id.clone();
+    let ts = now();
+    let list = t.objects_mut(def.family);
+    let mut same: Vec<(u64, String)> = list
+        .iter()
+        .filter(|o| {
+            !is_default_enrollment(o)
+                && o.id != this
+                && seed::enrollment_type(o.props["@odata.type"].as_str().unwrap_or_default()) == kind
+        })
+        .map(|o| {
+            (
+                o.props.get("priority").and_then(Value::as_u64).unwrap_or(0),
+                o.id.clone(),
+            )
+        })
+        .collect();
+    same.sort();
+    let mut order: Vec<String> = same.into_iter().map(|(_, id)| id).collect();
+    let pos = (n as usize - 1).min(order.len());
+    order.insert(pos, this.clone());
+    for o in list.iter_mut() {
+        if let Some(p) = order.iter().position(|x| *x == o.id) {
+            o.props.insert("priority".into(), json!(p + 1));
+            if o.id == this {
+                o.props.insert("lastModifiedDateTime".into(), json!(ts));
+            }
+        }
+    }
+    GraphResp::empty(200)
+}
+
+/// `POST notificationMessageTemplates/{id}/localizedNotificationMessages` → 201; ids `{templateId}_{locale}`.
+fn add_localized_message(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b.clone(),
+        Err(e) => return e,
+    };
+    for k in ["locale", "subject", "messageTemplate"] {
+        if let Err(e) = required_str(cx, &body, k) {
+            return e;
+        }
+    }
+    let is_default = match body.get("isDefault") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return cx.bad("'isDefault' must be a boolean."),
+    };
+    let locale = body["locale"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let template_id = obj.id.clone();
+    let list = obj.navs.entry("localizedNotificationMessages".into()).or_default();
+    if list.iter().any(|m| m["locale"].as_str() == Some(locale.as_str())) {
+        return error(
+            cx.ids,
+            409,
+            "Conflict",
+            &format!("A message for locale '{locale}' already exists."),
+        );
+    }
+    let is_default = is_default || list.is_empty();
+    if is_default {
+        for m in list.iter_mut() {
+            m["isDefault"] = json!(false);
+        }
+    }
+    let msg = seed::localized_message(
+        &template_id,
+        &locale,
+        body["subject"].as_str().unwrap_or_default(),
+        body["messageTemplate"].as_str().unwrap_or_default(),
+        is_default,
+        &now(),
+    );
+    list.push(msg.clone());
+    let mut msg = msg;
+    msg["@odata.context"] = json!(format!(
+        "{}{}('{template_id}')/localizedNotificationMessages/$entity",
+        cx.meta(),
+        def.path
+    ));
+    GraphResp::json(201, msg)
+}
+
+/// `PATCH …/localizedNotificationMessages/{lid}` → 200 with the message; the locale cannot change.
+fn patch_localized_message(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, lid: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b.clone(),
+        Err(e) => return e,
+    };
+    let mut changes = Map::new();
+    for (k, v) in &body {
+        match k.as_str() {
+            "subject" | "messageTemplate" if v.is_string() => {
+                changes.insert(k.clone(), v.clone());
+            }
+            "isDefault" if v.is_boolean() => {
+                changes.insert(k.clone(), v.clone());
+            }
+            "locale" | "id" | "lastModifiedDateTime" | "@odata.type" => {}
+            k if k.contains("@odata.") => {}
+            _ => return cx.bad(&format!("Invalid value for property '{k}'.")),
+        }
+    }
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let template_id = obj.id.clone();
+    let list = obj.navs.entry("localizedNotificationMessages".into()).or_default();
+    let Some(pos) = list
+        .iter()
+        .position(|m| m["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(lid)))
+    else {
+        return not_found(cx, def, lid);
+    };
+    if let Some(l) = body.get("locale").and_then(Value::as_str)
+        && !list[pos]["locale"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(l))
+    {
+        return cx.bad("The locale of a localized message cannot be changed.");
+    }
+    if changes.get("isDefault") == Some(&json!(true)) {
+        for m in list.iter_mut() {
+            m["isDefault"] = json!(false);
+        }
+    }
+    for (k, v) in changes {
+        list[pos][k.as_str()] = v;
+    }
+    list[pos]["lastModifiedDateTime"] = json!(now());
+    let mut msg = list[pos].clone();
+    msg["@odata.context"] = json!(format!(
+        "{}{}('{template_id}')/localizedNotificationMessages/$entity",
+        cx.meta(),
+        def.path
+    ));
+    GraphResp::json(200, msg)
+}
+
+/// `DELETE {id}/{nav}/{nid}` for localized messages and ADMX definition values → 204.
+fn delete_nav_item(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str, nav: &str, nid: &str) -> GraphResp {
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let list = obj.navs.entry(nav.to_string()).or_default();
+    let before = list.len();
+    list.retain(|a| !a["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid)));
+    if list.len() == before {
+        return not_found(cx, def, nid);
+    }
+    GraphResp::empty(204)
 }
 
 /// `POST templates/{templateId}/createInstance`: a new intent from the template's defaults plus `settingsDelta`.
@@ -1626,10 +2329,16 @@ pub(crate) fn snapshot(shared: &Shared, t: &Tenant, family: &str) -> Option<Vec<
         .iter()
         .map(|n| Expand {
             name: n.to_string(),
-            nested: vec![Expand {
-                name: "scheduledActionConfigurations".into(),
-                nested: Vec::new(),
-            }],
+            nested: ["scheduledActionConfigurations", "definition", "presentationValues"]
+                .iter()
+                .map(|name| Expand {
+                    name: name.to_string(),
+                    nested: vec![Expand {
+                        name: "presentation".into(),
+                        nested: Vec::new(),
+                    }],
+                })
+                .collect(),
         })
         .collect();
     Some(

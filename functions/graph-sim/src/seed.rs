@@ -134,6 +134,13 @@ pub(crate) enum AssignKind {
     AppProtection,
     Script,
     Intent,
+    GroupPolicy,
+    HealthScript,
+    Autopilot,
+    Enrollment,
+    MobileAppConfig,
+    FeatureUpdate,
+    RoleScopeTag,
 }
 
 impl AssignKind {
@@ -143,8 +150,16 @@ impl AssignKind {
             Family::DeviceConfigurations => AssignKind::DeviceConfiguration,
             Family::CompliancePolicies => AssignKind::Compliance,
             Family::IosAppProtections | Family::AndroidAppProtections => AssignKind::AppProtection,
-            Family::Scripts => AssignKind::Script,
+            Family::Scripts | Family::ShellScripts => AssignKind::Script,
             Family::Intents => AssignKind::Intent,
+            Family::GroupPolicyConfigurations => AssignKind::GroupPolicy,
+            Family::HealthScripts => AssignKind::HealthScript,
+            Family::AutopilotProfiles => AssignKind::Autopilot,
+            Family::EnrollmentConfigurations => AssignKind::Enrollment,
+            Family::MobileAppConfigurations => AssignKind::MobileAppConfig,
+            Family::TargetedAppConfigurations => AssignKind::AppProtection,
+            Family::FeatureUpdateProfiles => AssignKind::FeatureUpdate,
+            Family::RoleScopeTags => AssignKind::RoleScopeTag,
             _ => return None,
         })
     }
@@ -157,6 +172,13 @@ impl AssignKind {
             AssignKind::AppProtection => "#microsoft.graph.targetedManagedAppPolicyAssignment",
             AssignKind::Script => "#microsoft.graph.deviceManagementScriptAssignment",
             AssignKind::Intent => "#microsoft.graph.deviceManagementIntentAssignment",
+            AssignKind::GroupPolicy => "#microsoft.graph.groupPolicyConfigurationAssignment",
+            AssignKind::HealthScript => "#microsoft.graph.deviceHealthScriptAssignment",
+            AssignKind::Autopilot => "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment",
+            AssignKind::Enrollment => "#microsoft.graph.enrollmentConfigurationAssignment",
+            AssignKind::MobileAppConfig => "#microsoft.graph.managedDeviceMobileAppConfigurationAssignment",
+            AssignKind::FeatureUpdate => "#microsoft.graph.windowsFeatureUpdateProfileAssignment",
+            AssignKind::RoleScopeTag => "#microsoft.graph.roleScopeTagAutoAssignment",
         }
     }
 }
@@ -167,7 +189,13 @@ pub(crate) fn assignment_value(kind: AssignKind, policy_id: &str, target_id: &st
     a.insert("@odata.type".into(), json!(kind.odata_type()));
     a.insert("id".into(), json!(format!("{policy_id}_{target_id}")));
     match kind {
-        AssignKind::Script | AssignKind::Intent => {}
+        AssignKind::Script
+        | AssignKind::Intent
+        | AssignKind::GroupPolicy
+        | AssignKind::HealthScript
+        | AssignKind::MobileAppConfig
+        | AssignKind::FeatureUpdate
+        | AssignKind::RoleScopeTag => {}
         AssignKind::DeviceConfiguration => {
             a.insert("intent".into(), json!("apply"));
             a.insert("source".into(), json!("direct"));
@@ -277,6 +305,43 @@ pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Fam
     );
     data.insert(Family::Intents, (0..n).map(|i| intent(&mut ctx, i)).collect());
     data.insert(Family::Scripts, (0..n).map(|i| script(&mut ctx, i)).collect());
+    // Added later than the families above and seeded after them, so their content is unchanged.
+    data.insert(
+        Family::ShellScripts,
+        (0..n).map(|i| shell_script(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::HealthScripts,
+        (0..n).map(|i| health_script(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::GroupPolicyConfigurations,
+        (0..n).map(|i| group_policy_configuration(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::AutopilotProfiles,
+        (0..n).map(|i| autopilot_profile(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::EnrollmentConfigurations,
+        (0..n).map(|i| enrollment_configuration(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::MobileAppConfigurations,
+        (0..n).map(|i| mobile_app_configuration(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::TargetedAppConfigurations,
+        (0..n).map(|i| targeted_app_configuration(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::FeatureUpdateProfiles,
+        (0..n).map(|i| feature_update_profile(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::NotificationTemplates,
+        (0..n).map(|i| notification_template(&mut ctx, i)).collect(),
+    );
     data
 }
 
@@ -1095,6 +1160,711 @@ fn script(ctx: &mut Ctx, i: usize) -> Obj {
     obj
 }
 
+fn shell_script(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let rng = &mut ctx.rng;
+    let (area, file, body) = match (i + rng.below(2)) % 3 {
+        0 => (
+            "Rosetta",
+            "install-rosetta.sh",
+            "#!/bin/zsh\n/usr/sbin/softwareupdate --install-rosetta --agree-to-license\n".to_string(),
+        ),
+        1 => (
+            "Dock Layout",
+            "set-dock.sh",
+            "#!/bin/zsh\ndefaults write com.apple.dock persistent-apps -array\nkillall Dock\n".to_string(),
+        ),
+        _ => (
+            "Printer Setup",
+            "add-printer.sh",
+            format!(
+                "#!/bin/bash\nPRINTER_PASSWORD=\"{}\"\nlpadmin -p Floor2 -E -v ipp://print01.contoso.example/ipp/print\n",
+                secret(rng, 18)
+            ),
+        ),
+    };
+    let name = format!("MAC - {area} - SH {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "deviceShellScript",
+        "displayName",
+        name,
+        format!("{area} (macOS)"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let rng = &mut ctx.rng;
+    put(
+        &mut m,
+        json!({"scriptContent": B64.encode(body), "runAsAccount": if rng.chance(0.7) { "system" } else { "user" },
+               "fileName": file, "executionFrequency": rng.pick(&["PT0S", "PT15M", "P1D", "P1W"]),
+               "retryCount": rng.range(0, 3), "blockExecutionNotifications": rng.chance(0.5), "roleScopeTagIds": tags}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::Script, Some("macOS")),
+    );
+    obj
+}
+
+/// A remediation assignment's `runSchedule`.
+pub(crate) fn health_schedule(rng: &mut Rng) -> Value {
+    match rng.below(3) {
+        0 => json!({"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": rng.range(1, 8)}),
+        1 => json!({"@odata.type": "#microsoft.graph.deviceHealthScriptDailySchedule", "interval": 1,
+                    "useUtc": false, "time": format!("{:02}:00:00", rng.range(6, 20))}),
+        _ => json!({"@odata.type": "#microsoft.graph.deviceHealthScriptRunOnceSchedule", "interval": 1,
+                    "useUtc": true, "time": "08:00:00", "date": "2025-03-01"}),
+    }
+}
+
+fn health_script(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let rng = &mut ctx.rng;
+    let (area, publisher, detect, remediate) = match (i + rng.below(2)) % 3 {
+        0 => (
+            "Clear Teams Cache",
+            "Workplace",
+            "if (Test-Path \"$env:APPDATA\\Microsoft\\Teams\\Cache\") { exit 1 } else { exit 0 }\n".to_string(),
+            "Remove-Item \"$env:APPDATA\\Microsoft\\Teams\\Cache\" -Recurse -Force\n".to_string(),
+        ),
+        1 => (
+            "Restart Stale Devices",
+            "Endpoint Ops",
+            "$up = (Get-Date) - (gcim Win32_OperatingSystem).LastBootUpTime\nif ($up.TotalDays -gt 14) { exit 1 }\nexit 0\n"
+                .to_string(),
+            "shutdown /r /t 3600 /c \"Your device restarts in one hour.\"\n".to_string(),
+        ),
+        _ => (
+            "Local Admin Password",
+            "Security",
+            "if (-not (Get-LocalUser -Name 'LocalAdmin' -ErrorAction SilentlyContinue)) { exit 1 }\nexit 0\n"
+                .to_string(),
+            format!(
+                "$pw = ConvertTo-SecureString \"{}\" -AsPlainText -Force\nNew-LocalUser -Name 'LocalAdmin' -Password $pw\n",
+                secret(rng, 16)
+            ),
+        ),
+    };
+    let name = format!("RM - {area} - {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "deviceHealthScript",
+        "displayName",
+        name,
+        format!("{area} remediation"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let rng = &mut ctx.rng;
+    put(
+        &mut m,
+        json!({"publisher": publisher, "version": "1", "runAsAccount": if rng.chance(0.8) { "system" } else { "user" },
+               "runAs32Bit": false, "enforceSignatureCheck": false, "roleScopeTagIds": tags, "isGlobalScript": false,
+               "highestAvailableVersion": null, "deviceHealthScriptType": "deviceHealthScript",
+               "detectionScriptContent": B64.encode(detect), "remediationScriptContent": B64.encode(remediate),
+               "detectionScriptParameters": [], "remediationScriptParameters": []}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    let mut assignments = ctx.assignments(&id, AssignKind::HealthScript, Some("windows10AndLater"));
+    for a in &mut assignments {
+        a["runRemediationScript"] = json!(ctx.rng.chance(0.8));
+        a["runSchedule"] = health_schedule(&mut ctx.rng);
+    }
+    obj.navs.insert("assignments".into(), assignments);
+    obj
+}
+
+/// ADMX presentation kinds (graph-brief §2.1): which value type each takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GpKind {
+    Text,
+    CheckBox,
+    Decimal,
+    Dropdown(&'static [&'static str]),
+}
+
+pub(crate) struct GpPresentation {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub kind: GpKind,
+}
+
+/// A built-in ADMX definition of `deviceManagement/groupPolicyDefinitions`.
+pub(crate) struct GpDefinition {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub class_type: &'static str,
+    pub category_path: &'static str,
+    pub presentations: &'static [GpPresentation],
+}
+
+pub(crate) const GP_DEFINITIONS: &[GpDefinition] = &[
+    GpDefinition {
+        id: "0f4a43c1-1e0c-4c4b-8f51-2b3a7f1d9e01",
+        display_name: "Configure the home page URL",
+        class_type: "machine",
+        category_path: "\\Microsoft Edge\\Startup, home page and new tab page",
+        presentations: &[GpPresentation {
+            id: "6a1d3e2b-5c4f-4e8a-9b7d-0c1e2f3a4b01",
+            label: "Home page URL",
+            kind: GpKind::Text,
+        }],
+    },
+    GpDefinition {
+        id: "1b5e7d20-3a6f-4d2c-9e84-6f7a8b9c0d02",
+        display_name: "Turn on PowerShell Script Block Logging",
+        class_type: "machine",
+        category_path: "\\Windows Components\\Windows PowerShell",
+        presentations: &[GpPresentation {
+            id: "7b2e4f3c-6d50-4f9b-8c8e-1d2f3a4b5c02",
+            label: "Log script block invocation start / stop events:",
+            kind: GpKind::CheckBox,
+        }],
+    },
+    GpDefinition {
+        id: "2c6f8e31-4b70-4e3d-8f95-7a8b9c0d1e03",
+        display_name: "Configure Automatic Updates",
+        class_type: "machine",
+        category_path: "\\Windows Components\\Windows Update\\Manage end user experience",
+        presentations: &[
+            GpPresentation {
+                id: "8c3f5a4d-7e61-4a0c-9d9f-2e3a4b5c6d03",
+                label: "Configure automatic updating:",
+                kind: GpKind::Dropdown(&["2", "3", "4", "5", "7"]),
+            },
+            GpPresentation {
+                id: "9d4a6b5e-8f72-4b1d-8eaa-3f4b5c6d7e04",
+                label: "Scheduled install time",
+                kind: GpKind::Decimal,
+            },
+        ],
+    },
+    GpDefinition {
+        id: "3d7a9f42-5c81-4f4e-9aa6-8b9c0d1e2f04",
+        display_name: "Prevent access to registry editing tools",
+        class_type: "user",
+        category_path: "\\System",
+        presentations: &[GpPresentation {
+            id: "ae5b7c6f-9a83-4c2e-9fbb-4a5c6d7e8f05",
+            label: "Disable regedit from running silently?",
+            kind: GpKind::Dropdown(&["1", "2"]),
+        }],
+    },
+    GpDefinition {
+        id: "4e8b0a53-6d92-4a5f-8bb7-9c0d1e2f3a05",
+        display_name: "Remove Recycle Bin icon from desktop",
+        class_type: "user",
+        category_path: "\\Desktop",
+        presentations: &[],
+    },
+    GpDefinition {
+        id: "5f9c1b64-7ea3-4b60-9cc8-0d1e2f3a4b06",
+        display_name: "Specify intranet Microsoft update service location",
+        class_type: "machine",
+        category_path: "\\Windows Components\\Windows Update\\Manage updates offered from Windows Server Update Service",
+        presentations: &[
+            GpPresentation {
+                id: "bf6c8d7a-ab94-4d3f-8acc-5b6d7e8f9a06",
+                label: "Set the intranet update service for detecting updates:",
+                kind: GpKind::Text,
+            },
+            GpPresentation {
+                id: "c07d9e8b-bca5-4e40-9bdd-6c7e8f9a0b07",
+                label: "Set the intranet statistics server:",
+                kind: GpKind::Text,
+            },
+        ],
+    },
+];
+
+const GP_CATALOG_TIME: &str = "2024-05-14T18:25:53.1420000Z";
+
+pub(crate) fn gp_definition_json(d: &GpDefinition) -> Value {
+    json!({"@odata.type": "#microsoft.graph.groupPolicyDefinition", "id": d.id, "displayName": d.display_name,
+           "classType": d.class_type, "categoryPath": d.category_path, "explainText": format!("{} (ADMX-backed).", d.display_name),
+           "supportedOn": "At least Windows 10", "policyType": "admxBacked", "hasRelatedDefinitions": false,
+           "groupStatus": "available", "version": "1.0", "minDeviceCspVersion": "10.0", "minUserCspVersion": "10.0",
+           "lastModifiedDateTime": GP_CATALOG_TIME})
+}
+
+pub(crate) fn gp_presentation_json(p: &GpPresentation) -> Value {
+    let mut v = json!({"id": p.id, "label": p.label, "lastModifiedDateTime": GP_CATALOG_TIME});
+    let extra = match p.kind {
+        GpKind::Text => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationTextBox",
+                               "defaultValue": "", "required": false, "maxLength": 1023}),
+        GpKind::CheckBox => {
+            json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationCheckBox", "defaultChecked": false})
+        }
+        GpKind::Decimal => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationDecimalTextBox",
+                                  "defaultValue": 3, "spin": true, "spinStep": 1, "required": true,
+                                  "minValue": 0, "maxValue": 23}),
+        GpKind::Dropdown(items) => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationDropdownList",
+                                          "defaultItem": null, "required": true,
+                                          "items": items.iter().map(|i| json!({"displayName": format!("Option {i}"), "value": i})).collect::<Vec<_>>()}),
+    };
+    put(v.as_object_mut().expect("object"), extra);
+    v
+}
+
+/// The `@odata.type` of a presentation value for `kind`.
+pub(crate) fn gp_value_type(kind: GpKind) -> &'static str {
+    match kind {
+        GpKind::Text | GpKind::Dropdown(_) => "#microsoft.graph.groupPolicyPresentationValueText",
+        GpKind::CheckBox => "#microsoft.graph.groupPolicyPresentationValueBoolean",
+        GpKind::Decimal => "#microsoft.graph.groupPolicyPresentationValueDecimal",
+    }
+}
+
+/// A stored presentation value; `presentation` is shown only with `$expand=presentation`.
+pub(crate) fn gp_presentation_value(id: String, p: &GpPresentation, value: Value, ts: &str) -> Value {
+    json!({"@odata.type": gp_value_type(p.kind), "id": id, "value": value, "createdDateTime": ts,
+           "lastModifiedDateTime": ts, "presentation": gp_presentation_json(p)})
+}
+
+/// A stored definition value; `definition` and `presentationValues` are shown only when expanded.
+pub(crate) fn gp_definition_value(id: String, d: &GpDefinition, enabled: bool, values: Vec<Value>, ts: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.groupPolicyDefinitionValue", "id": id, "enabled": enabled,
+           "configurationType": "policy", "createdDateTime": ts, "lastModifiedDateTime": ts,
+           "definition": gp_definition_json(d), "presentationValues": values})
+}
+
+fn group_policy_configuration(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let area = ctx
+        .rng
+        .pick(&["Edge Baseline", "Windows Update", "Hardening", "User Experience"])
+        .to_string();
+    let name = format!("WIN - ADMX - {area} {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "groupPolicyConfiguration",
+        "displayName",
+        name,
+        format!("{area} administrative templates"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"roleScopeTagIds": tags, "policyConfigurationIngestionType": "builtIn"}),
+    );
+    let ts = m["lastModifiedDateTime"].as_str().unwrap_or_default().to_string();
+    let count = ctx.rng.range(1, 4);
+    let start = ctx.rng.below(GP_DEFINITIONS.len());
+    let values = (0..count)
+        .map(|k| {
+            let d = &GP_DEFINITIONS[(start + k) % GP_DEFINITIONS.len()];
+            let enabled = ctx.rng.chance(0.85);
+            let pvs = d
+                .presentations
+                .iter()
+                .map(|p| {
+                    let rng = &mut ctx.rng;
+                    let v = match p.kind {
+                        GpKind::Text => json!(format!(
+                            "https://{}.contoso.example/",
+                            rng.pick(&["intranet", "wsus", "home"])
+                        )),
+                        GpKind::CheckBox => json!(rng.chance(0.5)),
+                        GpKind::Decimal => json!(rng.range(0, 23)),
+                        GpKind::Dropdown(items) => json!(rng.pick(items)),
+                    };
+                    gp_presentation_value(ctx.rng.guid(), p, v, &ts)
+                })
+                .collect();
+            gp_definition_value(ctx.rng.guid(), d, enabled, pvs, &ts)
+        })
+        .collect();
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("definitionValues".into(), values);
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::GroupPolicy, Some("windows10AndLater")),
+    );
+    obj
+}
+
+fn autopilot_profile(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let hybrid = (i + ctx.rng.below(2)) % 3 == 2;
+    let (odata, kind) = if hybrid {
+        ("activeDirectoryWindowsAutopilotDeploymentProfile", "Hybrid Join")
+    } else {
+        ("azureADWindowsAutopilotDeploymentProfile", "Entra Join")
+    };
+    let name = format!("AP - {kind} - {:02}", i + 1);
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        name,
+        format!("Autopilot {kind}"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let rng = &mut ctx.rng;
+    let user_mode = rng.chance(0.8);
+    put(
+        &mut m,
+        json!({"language": rng.pick(&["os-default", "en-US", "de-DE"]), "locale": null,
+               "deviceNameTemplate": if hybrid { "" } else { rng.pick(&["CON-%SERIAL%", "WIN-%RAND:6%", "LAP-%SERIAL%"]) },
+               "deviceType": "windowsPc", "enableWhiteGlove": rng.chance(0.5), "extractHardwareHash": rng.chance(0.6),
+               "roleScopeTagIds": tags, "managementServiceAppId": null, "hardwareHashExtractionEnabled": false,
+               "preprovisioningAllowed": false,
+               "outOfBoxExperienceSettings": {"hidePrivacySettings": true, "hideEULA": true,
+                   "userType": if user_mode { "standard" } else { "administrator" }, "deviceUsageType": "singleUser",
+                   "skipKeyboardSelectionPage": true, "hideEscapeLink": true},
+               "enrollmentStatusScreenSettings": null}),
+    );
+    if hybrid {
+        m.insert("hybridAzureADJoinSkipConnectivityCheck".into(), json!(rng.chance(0.5)));
+    }
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("assignedDevices".into(), Vec::new());
+    // Autopilot targets groups only (no filters, no all-users).
+    let mut assignments = ctx.assignments(&id, AssignKind::Autopilot, Some("windows10AndLater"));
+    assignments.retain(|a| {
+        a["target"]["groupId"].is_string()
+            || a["target"]["@odata.type"] == json!("#microsoft.graph.allDevicesAssignmentTarget")
+    });
+    for a in &mut assignments {
+        a["target"]["deviceAndAppManagementAssignmentFilterId"] = Value::Null;
+        a["target"]["deviceAndAppManagementAssignmentFilterType"] = json!("none");
+    }
+    obj.navs.insert("assignments".into(), assignments);
+    obj
+}
+
+/// `deviceEnrollmentConfigurationType` for an enrollment configuration's `@odata.type`.
+pub(crate) fn enrollment_type(odata: &str) -> &'static str {
+    match odata.trim_start_matches("#microsoft.graph.") {
+        "deviceEnrollmentPlatformRestrictionConfiguration" => "singlePlatformRestriction",
+        "deviceEnrollmentPlatformRestrictionsConfiguration" => "platformRestrictions",
+        "windows10EnrollmentCompletionPageConfiguration" => "windows10EnrollmentCompletionPageConfiguration",
+        "deviceEnrollmentLimitConfiguration" => "limit",
+        "deviceEnrollmentWindowsHelloForBusinessConfiguration" => "windowsHelloForBusiness",
+        _ => "unknown",
+    }
+}
+
+/// Default enrollment configurations end in this and sit at priority 0.
+pub(crate) const DEFAULT_ENROLLMENT_SUFFIX: &str = "_DefaultLimit";
+
+fn enrollment_configuration(ctx: &mut Ctx, i: usize) -> Obj {
+    let guid = ctx.rng.guid();
+    if i == 0 {
+        // Every tenant has its default configurations (priority 0, targeted at all users, not deletable).
+        let id = format!("{guid}{DEFAULT_ENROLLMENT_SUFFIX}");
+        let mut m = base(
+            &id,
+            "deviceEnrollmentLimitConfiguration",
+            "displayName",
+            "All users and all devices".into(),
+            "This is the default Device Limit Restriction applied with the lowest priority to all users regardless of group membership.".into(),
+            &mut ctx.rng,
+        );
+        put(
+            &mut m,
+            json!({"priority": 0, "version": ctx.rng.range(1, 4), "roleScopeTagIds": ["0"], "limit": 15}),
+        );
+        let mut obj = Obj::new(id.clone(), m);
+        let target = json!({"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget",
+                            "deviceAndAppManagementAssignmentFilterId": null,
+                            "deviceAndAppManagementAssignmentFilterType": "none"});
+        obj.navs.insert(
+            "assignments".into(),
+            vec![assignment_value(AssignKind::Enrollment, &id, ALL_USERS_ID, target)],
+        );
+        return obj;
+    }
+    let id = guid;
+    let rng = &mut ctx.rng;
+    let (odata, label, extra) = match (i + rng.below(2)) % 4 {
+        0 => (
+            "deviceEnrollmentPlatformRestrictionConfiguration",
+            "Block personal Android",
+            json!({"platformType": "android", "platformRestriction": {"platformBlocked": false, "personalDeviceEnrollmentBlocked": true,
+                   "osMinimumVersion": rng.pick(&["11.0", "12.0"]), "osMaximumVersion": null, "blockedManufacturers": [], "blockedSkus": []}}),
+        ),
+        1 => (
+            "windows10EnrollmentCompletionPageConfiguration",
+            "ESP",
+            json!({"showInstallationProgress": true, "blockDeviceSetupRetryByUser": false, "allowDeviceResetOnInstallFailure": true,
+                   "allowLogCollectionOnInstallFailure": true, "customErrorMessage": "Contact the service desk on ext. 4400.",
+                   "installProgressTimeoutInMinutes": rng.pick(&[60, 90, 120]), "allowDeviceUseOnInstallFailure": false,
+                   "selectedMobileAppIds": [], "allowNonBlockingAppInstallation": false, "installQualityUpdates": false,
+                   "trackInstallProgressForAutopilotOnly": true, "disableUserStatusTrackingAfterFirstUser": true}),
+        ),
+        2 => (
+            "deviceEnrollmentLimitConfiguration",
+            "Device limit",
+            json!({"limit": rng.range(3, 10)}),
+        ),
+        _ => (
+            "deviceEnrollmentWindowsHelloForBusinessConfiguration",
+            "Windows Hello",
+            json!({"pinMinimumLength": rng.range(6, 8), "pinMaximumLength": 127, "pinUppercaseCharactersUsage": "allowed",
+                   "pinLowercaseCharactersUsage": "allowed", "pinSpecialCharactersUsage": "allowed", "state": "enabled",
+                   "securityDeviceRequired": true, "unlockWithBiometricsEnabled": true, "remotePassportEnabled": false,
+                   "pinPreviousBlockCount": 0, "pinExpirationInDays": 0, "enhancedBiometricsState": "notConfigured",
+                   "securityKeyForSignIn": "notConfigured", "enhancedSignInSecurity": 0}),
+        ),
+    };
+    let name = format!("ENR - {label} - {i:02}");
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        name,
+        format!("{label} restriction"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"priority": i, "version": ctx.rng.range(1, 4), "roleScopeTagIds": tags}),
+    );
+    put(&mut m, extra);
+    let mut obj = Obj::new(id.clone(), m);
+    let platform = if odata.starts_with("deviceEnrollmentPlatform") {
+        None
+    } else {
+        Some("windows10AndLater")
+    };
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::Enrollment, platform),
+    );
+    obj
+}
+
+fn mobile_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let ios = (i + ctx.rng.below(2)).is_multiple_of(2);
+    let app = ctx.rng.guid();
+    let (odata, prefix, extra, platform) = if ios {
+        let plist = "<dict><key>IntuneMAMUPN</key><string>{{userprincipalname}}</string><key>IntuneMAMAllowedAccountsOnly</key><string>Enabled</string></dict>";
+        (
+            "iosMobileAppConfiguration",
+            "IOS",
+            json!({"encodedSettingXml": B64.encode(plist), "settings": [
+                {"appConfigKey": "com.microsoft.outlook.EmailProfile.AccountType", "appConfigKeyType": "stringType",
+                 "appConfigKeyValue": "ModernAuth"},
+                {"appConfigKey": "com.microsoft.outlook.Mail.FocusedInbox", "appConfigKeyType": "booleanType",
+                 "appConfigKeyValue": if ctx.rng.chance(0.5) { "true" } else { "false" }}]}),
+            "iOS",
+        )
+    } else {
+        let payload = json!({"kind": "androidenterprise#managedConfiguration", "productId": "app:com.microsoft.office.outlook",
+                             "managedProperty": [{"key": "com.microsoft.outlook.EmailProfile.EmailUPN", "valueString": "{{userprincipalname}}"}]});
+        (
+            "androidManagedStoreAppConfiguration",
+            "AND",
+            json!({"packageId": "app:com.microsoft.office.outlook", "payloadJson": B64.encode(payload.to_string()),
+                   "permissionActions": [], "appSupportsOemConfig": false, "profileApplicability": "androidWorkProfile",
+                   "connectedAppsEnabled": false}),
+            "androidForWork",
+        )
+    };
+    let name = format!("{prefix} - Outlook - ACP {:02}", i + 1);
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        name,
+        "Managed device app configuration".into(),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"targetedMobileApps": [app], "version": ctx.rng.range(1, 5), "roleScopeTagIds": tags}),
+    );
+    put(&mut m, extra);
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::MobileAppConfig, Some(platform)),
+    );
+    obj
+}
+
+fn targeted_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = format!("A_{}", ctx.rng.guid());
+    let (label, settings, apps) = match (i + ctx.rng.below(2)) % 2 {
+        0 => (
+            "Edge",
+            json!([{"name": "com.microsoft.intune.mam.managedbrowser.homepage", "value": "https://intranet.contoso.example"},
+                   {"name": "com.microsoft.intune.mam.managedbrowser.AllowTransitionOnBlock", "value": "true"}]),
+            vec![
+                app_entry(true, "com.microsoft.msedge"),
+                app_entry(false, "com.microsoft.emmx"),
+            ],
+        ),
+        _ => (
+            "Outlook",
+            json!([{"name": "com.microsoft.outlook.Mail.FocusedInbox", "value": "false"},
+                   {"name": "com.microsoft.outlook.Contacts.LocalSyncEnabled", "value": "true"}]),
+            vec![
+                app_entry(true, "com.microsoft.office.outlook"),
+                app_entry(false, "com.microsoft.office.outlook"),
+            ],
+        ),
+    };
+    let name = format!("MAM - {label} - ACP {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "targetedManagedAppConfiguration",
+        "displayName",
+        name,
+        format!("{label} managed app configuration"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let etag = format!("\"{}\"", ctx.rng.guid());
+    put(
+        &mut m,
+        json!({"version": etag, "customSettings": settings, "appGroupType": "selectedPublicApps",
+               "targetedAppManagementLevels": "unspecified", "settings": [], "roleScopeTagIds": tags}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert("apps".into(), apps);
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::AppProtection, None),
+    );
+    obj
+}
+
+/// Feature update versions Intune offers, with their display name and end of support.
+pub(crate) const FEATURE_UPDATES: &[(&str, &str, &str)] = &[
+    (
+        "Windows 10, version 22H2",
+        "Windows 10, version 22H2",
+        "2025-10-14T00:00:00Z",
+    ),
+    (
+        "Windows 11, version 23H2",
+        "Windows 11, version 23H2",
+        "2026-11-10T00:00:00Z",
+    ),
+    (
+        "Windows 11, version 24H2",
+        "Windows 11, version 24H2",
+        "2027-10-12T00:00:00Z",
+    ),
+];
+
+fn feature_update_profile(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let (version, display, eos) = *ctx.rng.pick(FEATURE_UPDATES);
+    let ring = ctx.rng.pick(&["Pilot", "Broad", "Critical"]).to_string();
+    let name = format!("WUfB - {display} - {ring} {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "windowsFeatureUpdateProfile",
+        "displayName",
+        name,
+        format!("{ring} ring"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let gradual = ctx.rng.chance(0.4);
+    put(
+        &mut m,
+        json!({"featureUpdateVersion": version, "deployableContentDisplayName": display, "endOfSupportDate": eos,
+        "roleScopeTagIds": tags, "installLatestWindows10OnWindows11IneligibleDevice": ctx.rng.chance(0.5),
+        "installFeatureUpdatesOptional": false,
+        "rolloutSettings": if gradual {
+            json!({"offerStartDateTimeInUTC": "2025-02-03T00:00:00Z", "offerEndDateTimeInUTC": "2025-03-03T00:00:00Z",
+                   "offerIntervalInDays": 7})
+        } else {
+            json!({"offerStartDateTimeInUTC": null, "offerEndDateTimeInUTC": null, "offerIntervalInDays": null})
+        }}),
+    );
+    let mut obj = Obj::new(id.clone(), m);
+    obj.navs.insert(
+        "assignments".into(),
+        ctx.assignments(&id, AssignKind::FeatureUpdate, Some("windows10AndLater")),
+    );
+    obj
+}
+
+/// A localized notification message; ids are `{templateId}_{locale}`.
+pub(crate) fn localized_message(
+    template_id: &str,
+    locale: &str,
+    subject: &str,
+    body: &str,
+    default: bool,
+    ts: &str,
+) -> Value {
+    json!({"@odata.type": "#microsoft.graph.localizedNotificationMessage", "id": format!("{template_id}_{locale}"),
+           "lastModifiedDateTime": ts, "locale": locale, "subject": subject, "messageTemplate": body, "isDefault": default})
+}
+
+fn notification_template(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let topic = ctx
+        .rng
+        .pick(&[
+            "Non-compliant device",
+            "OS out of date",
+            "Encryption required",
+            "Jailbroken device",
+        ])
+        .to_string();
+    let name = format!("NT - {topic} - {:02}", i + 1);
+    let mut m = base(
+        &id,
+        "notificationMessageTemplate",
+        "displayName",
+        name,
+        format!("Sent when: {topic}"),
+        &mut ctx.rng,
+    );
+    m.remove("createdDateTime");
+    let tags = ctx.scope_tags();
+    let branding = ctx
+        .rng
+        .pick(&[
+            "includeCompanyLogo,includeCompanyName,includeContactInformation",
+            "includeCompanyName",
+            "none",
+        ])
+        .to_string();
+    put(&mut m, json!({"brandingOptions": branding, "roleScopeTagIds": tags}));
+    let ts = m["lastModifiedDateTime"].as_str().unwrap_or_default().to_string();
+    let mut messages = vec![localized_message(
+        &id,
+        "en-us",
+        &format!("Action required: {topic}"),
+        &format!(
+            "Your device is {}. Open Company Portal to fix it within 24 hours.",
+            topic.to_lowercase()
+        ),
+        true,
+        &ts,
+    )];
+    for (locale, subject) in [("de-de", "Aktion erforderlich"), ("fr-fr", "Action requise")] {
+        if ctx.rng.chance(0.5) {
+            messages.push(localized_message(
+                &id,
+                locale,
+                &format!("{subject}: {topic}"),
+                "Company Portal: https://portal.manage.microsoft.com",
+                false,
+                &ts,
+            ));
+        }
+    }
+    let mut obj = Obj::new(id, m);
+    obj.navs.insert("localizedNotificationMessages".into(), messages);
+    obj
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1121,6 +1891,49 @@ mod tests {
             .map(|o| o.props["@odata.type"].to_string())
             .collect();
         assert!(types.len() >= 3, "{types:?}");
+    }
+
+    #[test]
+    fn later_families_are_seeded_consistently() {
+        let a = seed_tenant(9, 4, "contoso");
+        for f in [
+            Family::ShellScripts,
+            Family::HealthScripts,
+            Family::GroupPolicyConfigurations,
+            Family::AutopilotProfiles,
+            Family::EnrollmentConfigurations,
+            Family::MobileAppConfigurations,
+            Family::TargetedAppConfigurations,
+            Family::FeatureUpdateProfiles,
+            Family::NotificationTemplates,
+        ] {
+            assert_eq!(a[&f].len(), 4, "{f:?}");
+        }
+        let admx = &a[&Family::GroupPolicyConfigurations];
+        assert!(admx.iter().all(|o| !o.navs["definitionValues"].is_empty()));
+        for v in admx.iter().flat_map(|o| &o.navs["definitionValues"]) {
+            let d = GP_DEFINITIONS
+                .iter()
+                .find(|d| v["definition"]["id"] == json!(d.id))
+                .unwrap();
+            assert_eq!(v["presentationValues"].as_array().unwrap().len(), d.presentations.len());
+        }
+        let enrollment = &a[&Family::EnrollmentConfigurations];
+        assert!(enrollment[0].id.ends_with(DEFAULT_ENROLLMENT_SUFFIX));
+        assert_eq!(enrollment[0].props["priority"], json!(0));
+        let templates = &a[&Family::NotificationTemplates];
+        assert!(templates.iter().all(|o| {
+            o.navs["localizedNotificationMessages"]
+                .iter()
+                .filter(|m| m["isDefault"] == json!(true))
+                .count()
+                == 1
+        }));
+        assert!(
+            a[&Family::TargetedAppConfigurations]
+                .iter()
+                .all(|o| o.id.starts_with("A_"))
+        );
     }
 
     #[test]

@@ -6,5 +6,6 @@ pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod openapi;
+pub mod operations;
 pub mod provider;
 pub mod workspaces;

@@ -517,3 +517,35 @@ pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
             _ => e.into(),
         })
 }
+
+/// How long a verification run may take before the reconciler calls it stuck.
+pub const VERIFY_DEADLINE_MS: i64 = 10 * 60 * 1000;
+
+/// Starts a `provider.verify` run (or returns the active one) and answers 202 with it; the
+/// canonical viewer shows its progress and result.
+pub async fn start_verify(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Response> {
+    let conn = load(&state, &scope)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
+    match s(&conn, "lifecycle").as_str() {
+        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
+        "consented" => {}
+        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
+    }
+    let started = crate::runs::start(
+        &state,
+        &scope,
+        atlas_domain::OperationType::ProviderVerify,
+        "provider-verify",
+        vec![("verify".into(), json!({}))],
+        VERIFY_DEADLINE_MS,
+    )
+    .await?;
+    let run = crate::runs::to_api(&started.run);
+    let location = format!(
+        "/api/v1/workspaces/{}/operations/{}",
+        scope.workspace().workspace_id(),
+        run.id
+    );
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response())
+}

@@ -1,0 +1,209 @@
+//! The operations hub and the canonical run viewer. The viewer's legitimacy comes from the run
+//! itself — its workspace membership and direct environment entitlement — never from the
+//! environment the client happens to have selected; a difference is reported, not refused.
+
+use atlas_api_types as api;
+use atlas_domain::{EnvironmentId, OperationType};
+use atlas_store::{Item, Query};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryMap;
+use crate::routes::audit::csv_cell;
+use crate::runs;
+use crate::scope::WorkspaceScope;
+use crate::state::AppState;
+use crate::tenancy::{self, s};
+
+pub const HUB_FILTERS: &[&str] = &["environment_id", "operation_type", "status"];
+pub const HUB_QUERY: &[&str] = &["environment_id", "operation_type", "status", "cursor", "limit"];
+
+struct Filters {
+    env: Option<EnvironmentId>,
+    kind: Option<OperationType>,
+    status: Option<String>,
+}
+
+async fn filters(state: &AppState, scope: &WorkspaceScope, q: &QueryMap) -> ApiResult<Filters> {
+    let kind = match q.get("operation_type") {
+        None => None,
+        Some(t) => Some(OperationType::parse(t).ok_or_else(|| {
+            let all: Vec<&str> = OperationType::ALL.iter().map(|o| o.as_str()).collect();
+            ApiError::field("query.operation_type", format!("must be one of {}", all.join(", ")))
+        })?),
+    };
+    let status = q.get("status").map(str::to_owned);
+    if let Some(st) = &status
+        && atlas_domain::Status::parse(st).is_none()
+    {
+        return Err(ApiError::field(
+            "query.status",
+            "must be a canonical status such as running, ready or failed",
+        ));
+    }
+    Ok(Filters {
+        env: tenancy::hub_environment(state, scope, q.get("environment_id")).await?,
+        kind,
+        status,
+    })
+}
+
+fn visible(scope: &WorkspaceScope, run: &Item, f: &Filters) -> bool {
+    let env = run.get("environment_id").and_then(Value::as_str);
+    let entitled = env.is_none_or(|e| EnvironmentId::parse(e).is_ok_and(|e| scope.entitled_to(&e)));
+    entitled
+        && f.env.as_ref().is_none_or(|want| env == Some(want.as_str()))
+        && f.kind.is_none_or(|k| s(run, "type") == k.as_str())
+        && f.status.as_ref().is_none_or(|st| runs::status(run).as_str() == st)
+}
+
+/// Newest first, filtered while paging with a read budget; the cursor continues exactly.
+async fn page(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    f: &Filters,
+    cursor: Option<String>,
+    limit: usize,
+) -> ApiResult<(Vec<api::OperationRun>, Option<String>)> {
+    let mut q = Query::gsi1(format!("RUNS#{}", scope.workspace_id()))
+        .begins_with("RUN#")
+        .backward()
+        .limit(100)
+        .after(cursor);
+    let mut out: Vec<Item> = Vec::new();
+    for _ in 0..20 {
+        let p = state.table.query(&q).await?;
+        let count = p.items.len();
+        for (idx, run) in p.items.into_iter().enumerate() {
+            if visible(scope, &run, f) {
+                out.push(run);
+                if out.len() == limit {
+                    let last = out.last().expect("non-empty");
+                    let mut key = Item::new();
+                    for k in ["PK", "SK", "GSI1PK", "GSI1SK"] {
+                        if let Some(v) = last.get(k) {
+                            key.insert(k.into(), v.clone());
+                        }
+                    }
+                    let more = p.next.is_some() || idx + 1 < count;
+                    let next = more.then(|| atlas_store::table::encode_cursor(&key));
+                    return Ok((out.iter().map(runs::to_api).collect(), next));
+                }
+            }
+        }
+        match p.next {
+            Some(n) => q.cursor = Some(n),
+            None => return Ok((out.iter().map(runs::to_api).collect(), None)),
+        }
+    }
+    let next = q.cursor.take();
+    Ok((out.iter().map(runs::to_api).collect(), next))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    q: QueryMap,
+) -> ApiResult<Json<api::OperationPage>> {
+    let f = filters(&state, &scope, &q).await?;
+    let limit = q.int("limit", 1, 200)?.unwrap_or(50) as usize;
+    let (items, next) = page(&state, &scope, &f, q.get("cursor").map(str::to_owned), limit).await?;
+    Ok(Json(api::OperationPage { items, next }))
+}
+
+pub async fn export(State(state): State<AppState>, scope: WorkspaceScope, q: QueryMap) -> ApiResult<Response> {
+    let f = filters(&state, &scope, &q).await?;
+    let mut csv = String::from(
+        "id,type,label,environment_id,initiator,state,outcome,status,reason,created_ms,duration_ms,total,succeeded,failed,skipped\r\n",
+    );
+    let mut cursor = None;
+    loop {
+        let (items, next) = page(&state, &scope, &f, cursor.take(), 200).await?;
+        for r in items {
+            let cells = [
+                r.id,
+                r.operation_type,
+                r.label,
+                r.environment_id.unwrap_or_default(),
+                r.initiator,
+                r.state,
+                r.outcome.unwrap_or_default(),
+                r.status,
+                r.reason.unwrap_or_default(),
+                r.created_ms.to_string(),
+                r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+                r.total.to_string(),
+                r.succeeded.to_string(),
+                r.failed.to_string(),
+                r.skipped.to_string(),
+            ];
+            csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+            csv.push_str("\r\n");
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"operations.csv\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from(csv),
+    )
+        .into_response())
+}
+
+/// The canonical viewer. A run of another workspace, or of an environment the member is not
+/// entitled to, is a plain 404.
+pub async fn get(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    Path((_, run_id)): Path<(String, String)>,
+    q: QueryMap,
+) -> ApiResult<Json<api::OperationView>> {
+    let run = state
+        .table
+        .get(&runs::run_key(&run_id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if s(&run, "workspace_id") != scope.workspace_id().as_str() {
+        return Err(ApiError::NotFound);
+    }
+    let env = run.get("environment_id").and_then(Value::as_str).map(str::to_owned);
+    if let Some(e) = &env
+        && !EnvironmentId::parse(e).is_ok_and(|e| scope.entitled_to(&e))
+    {
+        return Err(ApiError::NotFound);
+    }
+    let selected = q.get("selected_environment_id");
+    let context_mismatch = match (selected, &env) {
+        (Some(sel), Some(e)) => sel != e,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let items = state
+        .table
+        .query_all(Query::partition(format!("RUN#{run_id}")).begins_with("ITEM#"))
+        .await?
+        .iter()
+        .map(|i| api::RunItem {
+            item: s(i, "item"),
+            result: s(i, "result"),
+            detail: i.get("detail").cloned().unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(Json(api::OperationView {
+        run: runs::to_api(&run),
+        context_mismatch,
+        items,
+    }))
+}
