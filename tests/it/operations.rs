@@ -246,14 +246,7 @@ async fn viewer_and_hub(mode: Mode) {
     app.stop().await;
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Embedded).await; } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Aws).await; } )* }
-    };
-}
-
-both!(
+atlas_tests::on_both_backends!(
     runs_dedupe_and_are_recorded_once,
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,

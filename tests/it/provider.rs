@@ -269,14 +269,7 @@ fn form_urlencoded_byte(s: &str) -> String {
         .collect()
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Embedded).await; } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Aws).await; } )* }
-    };
-}
-
-both!(
+atlas_tests::on_both_backends!(
     consent_granted_through_the_callback,
     declined_and_failed_consent_need_attention,
     forged_expired_and_foreign_states_are_rejected,

@@ -495,14 +495,7 @@ async fn audit_hub_pages_and_filters(mode: Mode) {
     app.stop().await;
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Embedded).await; } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(atlas_tests::app::Mode::Aws).await; } )* }
-    };
-}
-
-both!(
+atlas_tests::on_both_backends!(
     readonly_denial_is_audited_and_exported,
     invitation_lifecycle,
     last_owner_is_protected,

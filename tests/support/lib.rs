@@ -94,3 +94,13 @@ impl Backend {
         }
     }
 }
+
+/// Instantiates each `async fn case(mode: Mode)` of the calling module as one test per backend:
+/// `embedded::case` and `dynamodb::case`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded { $( #[tokio::test] async fn $case() { super::$case($crate::app::Mode::Embedded).await; } )* }
+        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case($crate::app::Mode::Aws).await; } )* }
+    };
+}

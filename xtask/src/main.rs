@@ -261,6 +261,9 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             "--bins",
             "--tests",
             "--no-fail-fast",
+            "--",
+            // Passing tests' output too: the matrix prints how many routes and cases it covered.
+            "--show-output",
         ])
         .env("ATLAS_MOTO_ENDPOINT", &endpoint)
         .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server"));
