@@ -4,6 +4,7 @@ mod api;
 mod contract;
 mod derived;
 mod identity;
+mod inventory;
 mod lambda;
 mod local;
 mod matrix;

@@ -438,3 +438,33 @@ pub struct RunItem {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub detail: serde_json::Value,
 }
+
+/// One Intune object as the last sync saw it. `payload` (secret-looking values redacted) is
+/// present on the item's own address only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InventoryItem {
+    pub id: String,
+    pub family: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub last_modified: Option<String>,
+    pub assignment_summary: String,
+    pub scope_tags: Vec<String>,
+    pub payload_hash: String,
+    /// `active`, or `deleted` for a ghost: gone from Intune, kept here.
+    pub status: String,
+    pub deleted_ms: Option<i64>,
+    pub last_seen_ms: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub history: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InventoryPage {
+    pub items: Vec<InventoryItem>,
+    pub next: Option<String>,
+}

@@ -134,7 +134,8 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     let mut env = None;
     for (name, value) in params.iter() {
         let field = format!("path.{name}");
-        if name == "user" {
+        // User ids are the identity provider's; Graph object ids are Graph's (`A_<guid>` exists).
+        if name == "user" || name == "item" || name == "family" {
             atlas_domain::UserId::parse(value).map_err(|e| ApiError::field(&field, e.0))?;
             continue;
         }

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod inventory;
 pub mod lambda;
 pub mod local;
 pub mod manifest;

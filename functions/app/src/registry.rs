@@ -136,7 +136,9 @@ const NONE: &[&str] = &[];
 
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
-    use crate::routes::{audit, environments, health, invitations, members, openapi, operations, provider, workspaces};
+    use crate::routes::{
+        audit, environments, health, inventory, invitations, members, openapi, operations, provider, workspaces,
+    };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
     use atlas_domain::Capability::*;
@@ -343,6 +345,27 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::disable,
         }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/inventory/sync" => "post-inventory-sync" {
+            access: Cap(InventorySync),
+            summary: "Start an inventory.sync run: every policy family read to the end, ghosts detected",
+            tag: "inventory", table: Write, sends: ["inventory-sync"], query: NONE, request: None, example: None,
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: inventory::start_sync,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/inventory" => "get-inventory" {
+            access: Cap(InventoryView),
+            summary: "The environment's inventory with family, status (active or deleted) and search filters",
+            tag: "inventory", table: Read, sends: [], query: inventory::LIST_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::InventoryPage>),
+            handler: inventory::list,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/inventory/{family}/{item}" => "get-inventory-item" {
+            access: Cap(InventoryView),
+            summary: "One inventory item with its payload (secret-looking values redacted) and history",
+            tag: "inventory", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::InventoryItem>),
+            handler: inventory::get,
+        }),
         route!(GET "/api/v1/workspaces/{ws}/operations" => "get-operations" {
             access: Cap(OperationsView),
             summary: "The operations hub: runs newest first, filtered by environment_id, operation_type and status",
@@ -388,6 +411,7 @@ pub const USES_SECRETS: &[&str] = &[
     "get-provider-consent-callback",
     "put-provider-credential",
     "step-provider-verify",
+    "step-inventory-sync",
 ];
 
 pub fn find(function: &str) -> Option<Route> {

@@ -63,6 +63,14 @@ pub fn steps() -> &'static [Step] {
             handler: |s, b| Box::pin(reconcile(s, b)),
         },
         Step {
+            function: "step-inventory-sync",
+            queue: "inventory-sync",
+            operation: OperationType::InventorySync,
+            summary: "Syncs one policy family of an environment's inventory, with ghost detection",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(inventory_sync(s, b)),
+        },
+        Step {
             function: "step-provider-verify",
             queue: "provider-verify",
             operation: OperationType::ProviderVerify,
@@ -252,4 +260,76 @@ pub async fn run_dead_letters(state: AppState, step: Step, mut shutdown: watch::
             }
         }
     }
+}
+
+/// `inventory.sync`: one unit per family.
+#[tracing::instrument(skip_all)]
+async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> {
+    use crate::runs::{Begin, ItemResult};
+    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    tracing::Span::current().record("run_id", m.run_id.as_str());
+    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
+        Begin::Proceed(run) => run,
+        Begin::Finished => return Ok(()),
+    };
+    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
+        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
+            .await
+            .map_err(api_to_step)?;
+        return Ok(());
+    };
+    let Some(family) = atlas_graph::families::Family::by_code(&m.item) else {
+        crate::runs::record(
+            &state,
+            &m.run_id,
+            &m.item,
+            ItemResult::Skipped,
+            serde_json::json!({"reason": "unknown family"}),
+        )
+        .await
+        .map_err(api_to_step)?;
+        return Ok(());
+    };
+    // The environment must still be operable: a connection that is consented and not disabled.
+    let conn = state.table.get(&crate::provider::key(&scope)).await?;
+    let lifecycle = conn
+        .as_ref()
+        .and_then(|c| c.get("lifecycle"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let Some(conn) = conn.filter(|_| lifecycle == "consented") else {
+        let why = format!(
+            "The provider connection is not operable ({}).",
+            if lifecycle.is_empty() { "none" } else { &lifecycle }
+        );
+        crate::runs::finish(&state, &m.run_id, "blocked", Some(why))
+            .await
+            .map_err(api_to_step)?;
+        return Ok(());
+    };
+    let app = crate::routes::provider::app_identity(&state, &scope, &conn)
+        .await
+        .map_err(api_to_step)?;
+    let tenant = conn
+        .get("tenant_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let client = state.graph.tenant(&tenant, app);
+    let (result, detail) = match crate::inventory::sync_family(&state, &scope, &client, family).await {
+        Ok(r) => (
+            ItemResult::Succeeded,
+            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored}),
+        ),
+        Err(crate::error::ApiError::Conflict(why)) => (
+            ItemResult::Failed,
+            serde_json::json!({"family": family.code, "reason": why}),
+        ),
+        Err(e) => return Err(api_to_step(e)),
+    };
+    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+        .await
+        .map_err(api_to_step)?;
+    Ok(())
 }

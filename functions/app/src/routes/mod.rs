@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod environments;
 pub mod health;
+pub mod inventory;
 pub mod invitations;
 pub mod members;
 pub mod openapi;

@@ -432,7 +432,11 @@ pub async fn disable(
 }
 
 /// The app identity a connection signs in with; the dedicated secret is opened only here.
-async fn app_identity(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
+pub(crate) async fn app_identity(
+    state: &AppState,
+    scope: &EnvScope,
+    conn: &Item,
+) -> ApiResult<atlas_graph::AppIdentity> {
     match s(conn, "app_mode").as_str() {
         "dedicated" => {
             let sealed: crate::secrets::Sealed = conn
