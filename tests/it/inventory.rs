@@ -9,30 +9,6 @@ use serde_json::json;
 
 const WS: &str = "/api/v1/workspaces/ws-demo";
 
-/// A new environment on a fresh simulator tenant, connected through the platform app.
-async fn connected_env(app: &TestApp, slug: &str) -> (String, String) {
-    let (tenant, domain) = atlas_tests::sim::new_tenant();
-    let env = json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
-    assert_eq!(
-        app.post_as(OWNER, &format!("{WS}/environments"), env).await.status(),
-        201
-    );
-    let conn = format!("{WS}/environments/{slug}/provider-connection");
-    assert_eq!(app.post_as(OWNER, &conn, json!({"tenant": tenant})).await.status(), 201);
-    let start: api::ConsentStart = app
-        .post_as(OWNER, &format!("{conn}/consent"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let back = app.client.get(&start.consent_url).send().await.unwrap().headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.client.get(&back).send().await.unwrap().status(), 303);
-    (tenant, format!("{WS}/environments/{slug}"))
-}
-
 async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     let res = app.post_as(OWNER, &format!("{env}/inventory/sync"), json!({})).await;
     assert_eq!(res.status(), 202);
@@ -62,7 +38,7 @@ async fn items(app: &TestApp, env: &str, query: &str) -> Vec<api::InventoryItem>
 
 async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
     let app = spawn_app(mode).await;
-    let (tenant, env) = connected_env(&app, "env-inv").await;
+    let (tenant, env) = app.connected_env("env-inv").await;
     let v = sync(&app, &env).await;
     let families = atlas_graph::families::FAMILIES.len() as u64;
     assert_eq!(
@@ -155,7 +131,7 @@ async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
 
 async fn a_family_that_fails_is_unknown_and_nothing_is_ghosted(mode: Mode) {
     let app = spawn_app(mode).await;
-    let (tenant, env) = connected_env(&app, "env-inv2").await;
+    let (tenant, env) = app.connected_env("env-inv2").await;
     sync(&app, &env).await;
     let before = items(&app, &env, "?family=deviceConfigurations").await;
     let sim = &atlas_tests::sim::shared().sim;
@@ -187,7 +163,7 @@ async fn a_family_that_fails_is_unknown_and_nothing_is_ghosted(mode: Mode) {
 
 async fn a_ghost_that_reappears_is_restored_with_history(mode: Mode) {
     let app = spawn_app(mode).await;
-    let (_, env) = connected_env(&app, "env-inv3").await;
+    let (_, env) = app.connected_env("env-inv3").await;
     sync(&app, &env).await;
     let one = items(&app, &env, "?family=assignmentFilters").await.remove(0);
     // As if an earlier sync had not found it.

@@ -1,6 +1,7 @@
 //! One integration-test binary, so the workspace links it once.
 
 mod api;
+mod backups;
 mod contract;
 mod derived;
 mod identity;

@@ -39,7 +39,11 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
     f.insert("invitation_token", created["accept_token"].as_str().unwrap().to_owned());
     f.insert("tenant_id", "11111111-1111-4111-8111-111111111111".to_owned());
     let needs_run = r.path.contains("{run}");
-    if r.path.contains("/provider-connection/") || r.path.contains("/provider/") || needs_run {
+    let creates_connection = r.path.ends_with("/provider-connection") && r.method == "POST";
+    // Everything about an environment acts on its connected provider, but creating the connection.
+    let needs_connection =
+        (r.path.contains("{env}") && !creates_connection) || r.path.contains("/provider/") || needs_run;
+    if needs_connection {
         let conn = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection";
         let body = json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": "fixture-secret-value"}});
         assert_eq!(app.post_as(OWNER, conn, body).await.status(), 201, "fixture connection");
@@ -49,7 +53,7 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         let url = url["consent_url"].as_str().unwrap().to_owned();
         let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
         f.insert("consent_state", percent_decode(state));
-        if r.path.contains("/provider-connection/") || needs_run {
+        if !r.path.contains("/provider/") {
             // Sub-resources act on a consented connection: complete the consent.
             let res = app
                 .client
@@ -64,6 +68,28 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
                 .unwrap();
             assert_eq!(res.status(), 303, "fixture consent callback");
         }
+    }
+    if r.path.contains("{set}") || r.path.contains("{item}") {
+        // A captured backup and a synced inventory item, written as the steps would.
+        let (set, item) = ("01jfixture0000000000000000", "fixture-item");
+        let env = "WS#ws-demo#ENV#env-contoso";
+        let rows = [
+            json!({"PK": env, "SK": format!("BACKUPSET#{set}"), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
+            json!({"PK": env, "SK": format!("BACKUP#{set}#ITEM#deviceConfigurations#{item}"), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
+            json!({"PK": env, "SK": "BLOB#h1", "entity": "backup_blob", "hash": "h1", "payload": {"id": item}}),
+            json!({"PK": env, "SK": format!("INV#deviceConfigurations#{item}"), "entity": "inventory_item", "item_id": item, "family": "deviceConfigurations", "name": "Fixture", "status": "active", "payload": {"id": item}}),
+        ];
+        for row in rows {
+            app.app()
+                .state
+                .table
+                .put(row.as_object().cloned().unwrap(), None)
+                .await
+                .unwrap();
+        }
+        f.insert("set", set.to_owned());
+        f.insert("family", "deviceConfigurations".to_owned());
+        f.insert("item", item.to_owned());
     }
     if needs_run {
         let res = app
@@ -192,6 +218,9 @@ async fn matrix(mode: Mode) {
                         ("user", "u-nobody".into()),
                         ("invitation", "inv-nothing".into()),
                         ("run", "01jnothere0000000000000000".into()),
+                        ("set", "01jnothere0000000000000000".into()),
+                        ("family", "deviceConfigurations".into()),
+                        ("item", "nothing-here".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -175,3 +175,51 @@ pub const MANAGER: &str = "manager@demo.test";
 pub const OPERATOR: &str = "operator@demo.test";
 pub const READONLY: &str = "readonly@demo.test";
 pub const OUTSIDER: &str = "outsider@other.test";
+
+impl TestApp {
+    /// A new environment on a fresh simulator tenant, connected through the platform app with
+    /// admin consent granted in the simulator. Returns the tenant id and the environment's path.
+    pub async fn connected_env(&self, slug: &str) -> (String, String) {
+        let ws = "/api/v1/workspaces/ws-demo";
+        let (tenant, domain) = crate::sim::new_tenant();
+        let env =
+            serde_json::json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
+        assert_eq!(
+            self.post_as(OWNER, &format!("{ws}/environments"), env).await.status(),
+            201
+        );
+        let conn = format!("{ws}/environments/{slug}/provider-connection");
+        assert_eq!(
+            self.post_as(OWNER, &conn, serde_json::json!({"tenant": tenant}))
+                .await
+                .status(),
+            201
+        );
+        let start: serde_json::Value = self
+            .post_as(OWNER, &format!("{conn}/consent"), serde_json::json!({}))
+            .await
+            .json()
+            .await
+            .expect("consent");
+        let url = start["consent_url"].as_str().expect("consent url");
+        let back = self.client.get(url).send().await.expect("consent").headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert_eq!(self.client.get(&back).send().await.expect("callback").status(), 303);
+        (tenant, format!("{ws}/environments/{slug}"))
+    }
+
+    /// Starts a run with `POST path` and waits until it completes.
+    pub async fn run_to_completion(&self, path: &str, body: serde_json::Value) -> atlas_api_types::OperationView {
+        let res = self.post_as(OWNER, path, body).await;
+        assert_eq!(res.status(), 202, "{path}");
+        let run: atlas_api_types::OperationRun = res.json().await.expect("run");
+        let view = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
+        eventually("the run to complete", Duration::from_secs(30), || async {
+            let v: atlas_api_types::OperationView = self.get_as(OWNER, &view).await.json().await.ok()?;
+            (v.run.state == "completed").then_some(v)
+        })
+        .await
+    }
+}

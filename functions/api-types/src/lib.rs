@@ -468,3 +468,47 @@ pub struct InventoryPage {
     pub items: Vec<InventoryItem>,
     pub next: Option<String>,
 }
+
+/// A point-in-time capture of an environment's policies. `status`: `running`, `complete`,
+/// `partial` (some families failed: see the run's items) or `failed` — never complete unless
+/// every family was captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupSet {
+    pub id: String,
+    pub created_ms: i64,
+    pub families: Vec<String>,
+    pub status: String,
+    pub run: Option<OperationRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupSetList {
+    pub items: Vec<BackupSet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupItem {
+    pub family: String,
+    pub id: String,
+    pub name: String,
+    /// The payload's content hash: equal hashes across sets mean an unchanged policy.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupSetDetail {
+    pub set: BackupSet,
+    pub items: Vec<BackupItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BackupStart {
+    /// Family codes; absent means every family.
+    pub families: Option<Vec<String>>,
+}

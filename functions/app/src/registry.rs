@@ -137,7 +137,8 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        audit, environments, health, inventory, invitations, members, openapi, operations, provider, workspaces,
+        audit, backups, environments, health, inventory, invitations, members, openapi, operations, provider,
+        workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -366,6 +367,36 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::InventoryItem>),
             handler: inventory::get,
         }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backups" => "post-backups" {
+            access: Cap(BackupRun),
+            summary: "Start a backup.capture run of the chosen families (all when left out)",
+            tag: "backups", table: Write, sends: ["backup-capture"], query: NONE,
+            request: Some(schema::<api::BackupStart>),
+            example: Some(|| json!({"families": ["configurationPolicies", "deviceConfigurations"]})),
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: backups::start,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups" => "get-backups" {
+            access: Cap(BackupView),
+            summary: "Backup sets, newest first, each complete, partial, failed or running",
+            tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::BackupSetList>),
+            handler: backups::list,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => "get-backup" {
+            access: Cap(BackupView),
+            summary: "A backup set and its items",
+            tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::BackupSetDetail>),
+            handler: backups::get,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}" => "get-backup-item" {
+            access: Cap(BackupView),
+            summary: "A captured object's JSON (secret-looking values redacted)",
+            tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::OpenApi,
+            handler: backups::item,
+        }),
         route!(GET "/api/v1/workspaces/{ws}/operations" => "get-operations" {
             access: Cap(OperationsView),
             summary: "The operations hub: runs newest first, filtered by environment_id, operation_type and status",
@@ -412,6 +443,7 @@ pub const USES_SECRETS: &[&str] = &[
     "put-provider-credential",
     "step-provider-verify",
     "step-inventory-sync",
+    "step-backup-capture",
 ];
 
 pub fn find(function: &str) -> Option<Route> {

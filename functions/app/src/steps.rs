@@ -71,6 +71,14 @@ pub fn steps() -> &'static [Step] {
             handler: |s, b| Box::pin(inventory_sync(s, b)),
         },
         Step {
+            function: "step-backup-capture",
+            queue: "backup-capture",
+            operation: OperationType::BackupCapture,
+            summary: "Captures one policy family of an environment into a backup set",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(backup_capture(s, b)),
+        },
+        Step {
             function: "step-provider-verify",
             queue: "provider-verify",
             operation: OperationType::ProviderVerify,
@@ -265,19 +273,9 @@ pub async fn run_dead_letters(state: AppState, step: Step, mut shutdown: watch::
 /// `inventory.sync`: one unit per family.
 #[tracing::instrument(skip_all)]
 async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> {
-    use crate::runs::{Begin, ItemResult};
+    use crate::runs::ItemResult;
     let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     tracing::Span::current().record("run_id", m.run_id.as_str());
-    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
-        Begin::Proceed(run) => run,
-        Begin::Finished => return Ok(()),
-    };
-    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
-        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
-            .await
-            .map_err(api_to_step)?;
-        return Ok(());
-    };
     let Some(family) = atlas_graph::families::Family::by_code(&m.item) else {
         crate::runs::record(
             &state,
@@ -290,7 +288,42 @@ async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> 
         .map_err(api_to_step)?;
         return Ok(());
     };
-    // The environment must still be operable: a connection that is consented and not disabled.
+    let Some((scope, client)) = graph_step(&state, &m).await? else {
+        return Ok(());
+    };
+    let (result, detail) = match crate::inventory::sync_family(&state, &scope, &client, family).await {
+        Ok(r) => (
+            ItemResult::Succeeded,
+            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored}),
+        ),
+        Err(crate::error::ApiError::Conflict(why)) => (
+            ItemResult::Failed,
+            serde_json::json!({"family": family.code, "reason": why}),
+        ),
+        Err(e) => return Err(api_to_step(e)),
+    };
+    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+        .await
+        .map_err(api_to_step)?;
+    Ok(())
+}
+
+/// What a Graph-reading step needs once its run is re-checked: the scope and a tenant client.
+/// `None` when the run ended (or was just ended Blocked) and the message is only acknowledged.
+async fn graph_step(
+    state: &AppState,
+    m: &crate::runs::WorkMessage,
+) -> Result<Option<(crate::scope::EnvScope, atlas_graph::TenantClient)>, StepError> {
+    let run = match crate::runs::begin(state, &m.run_id).await.map_err(api_to_step)? {
+        crate::runs::Begin::Proceed(run) => run,
+        crate::runs::Begin::Finished => return Ok(None),
+    };
+    let Some(scope) = crate::runs::scope_of(state, &run).await.map_err(api_to_step)? else {
+        crate::runs::finish(state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
+            .await
+            .map_err(api_to_step)?;
+        return Ok(None);
+    };
     let conn = state.table.get(&crate::provider::key(&scope)).await?;
     let lifecycle = conn
         .as_ref()
@@ -303,12 +336,12 @@ async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> 
             "The provider connection is not operable ({}).",
             if lifecycle.is_empty() { "none" } else { &lifecycle }
         );
-        crate::runs::finish(&state, &m.run_id, "blocked", Some(why))
+        crate::runs::finish(state, &m.run_id, "blocked", Some(why))
             .await
             .map_err(api_to_step)?;
-        return Ok(());
+        return Ok(None);
     };
-    let app = crate::routes::provider::app_identity(&state, &scope, &conn)
+    let app = crate::routes::provider::app_identity(state, &scope, &conn)
         .await
         .map_err(api_to_step)?;
     let tenant = conn
@@ -317,10 +350,28 @@ async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> 
         .unwrap_or_default()
         .to_owned();
     let client = state.graph.tenant(&tenant, app);
-    let (result, detail) = match crate::inventory::sync_family(&state, &scope, &client, family).await {
-        Ok(r) => (
+    Ok(Some((scope, client)))
+}
+
+/// `backup.capture`: one unit per family.
+#[tracing::instrument(skip_all)]
+async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> {
+    use crate::runs::ItemResult;
+    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let Some(family) = atlas_graph::families::Family::by_code(&m.item) else {
+        let detail = serde_json::json!({"reason": "unknown family"});
+        crate::runs::record(&state, &m.run_id, &m.item, ItemResult::Skipped, detail)
+            .await
+            .map_err(api_to_step)?;
+        return Ok(());
+    };
+    let Some((scope, client)) = graph_step(&state, &m).await? else {
+        return Ok(());
+    };
+    let (result, detail) = match crate::backup::capture_family(&state, &scope, &m.run_id, &client, family).await {
+        Ok(c) => (
             ItemResult::Succeeded,
-            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored}),
+            serde_json::json!({"family": family.code, "items": c.items, "stored": c.stored}),
         ),
         Err(crate::error::ApiError::Conflict(why)) => (
             ItemResult::Failed,

@@ -1,0 +1,133 @@
+//! Backups of an environment: start a capture run, list sets, a set's items, an item's payload.
+
+use atlas_api_types as api;
+use atlas_store::{Cond, Key, Query, TableError};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::backup;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Fields, JsonBody};
+use crate::scope::EnvScope;
+use crate::state::AppState;
+use crate::tenancy::{obj, s};
+
+pub const CAPTURE_DEADLINE_MS: i64 = 2 * 60 * 60 * 1000;
+
+pub async fn start(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    JsonBody(body): JsonBody<api::BackupStart>,
+) -> ApiResult<Response> {
+    let mut f = Fields::default();
+    let families: Vec<String> = match body.families {
+        None => atlas_graph::families::FAMILIES
+            .iter()
+            .map(|f| f.code.to_owned())
+            .collect(),
+        Some(list) => {
+            if list.is_empty() {
+                f.push("families", "lists at least one family, or is left out for all");
+            }
+            for code in &list {
+                if atlas_graph::families::Family::by_code(code).is_none() {
+                    f.push("families", format!("{code:?} is not a policy family"));
+                }
+            }
+            list
+        }
+    };
+    f.finish()?;
+    let conn = state.table.get(&crate::provider::key(&scope)).await?;
+    if conn.as_ref().and_then(|c| c.get("lifecycle")).and_then(Value::as_str) != Some("consented") {
+        return Err(ApiError::Conflict("connect the environment's provider first".into()));
+    }
+    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
+    let started = crate::runs::start(
+        &state,
+        &scope,
+        atlas_domain::OperationType::BackupCapture,
+        "backup-capture",
+        units,
+        CAPTURE_DEADLINE_MS,
+    )
+    .await?;
+    let run = crate::runs::to_api(&started.run);
+    if started.created {
+        let set = obj(json!({
+            "PK": scope.pk(), "SK": format!("BACKUPSET#{}", run.id), "entity": "backup_set", "set_id": run.id,
+            "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
+            "families": families, "created_ms": run.created_ms,
+        }));
+        match state.table.put(set, Some(Cond::NotExists)).await {
+            Ok(()) | Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let location = format!(
+        "/api/v1/workspaces/{}/operations/{}",
+        scope.workspace().workspace_id(),
+        run.id
+    );
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::BackupSetList>> {
+    Ok(Json(api::BackupSetList {
+        items: backup::sets(&state, &scope).await?,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, set_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<api::BackupSetDetail>> {
+    let set = state
+        .table
+        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
+    let items = state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
+        .await?
+        .iter()
+        .map(|i| api::BackupItem {
+            family: s(i, "family"),
+            id: s(i, "item_id"),
+            name: s(i, "name"),
+            hash: s(i, "hash"),
+        })
+        .collect();
+    Ok(Json(api::BackupSetDetail {
+        set: backup::set_api(&set, run.as_ref()),
+        items,
+    }))
+}
+
+/// One captured object's JSON, as a download; secret-looking values are redacted.
+pub async fn item(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, set_id, family, item)): Path<(String, String, String, String, String)>,
+) -> ApiResult<Response> {
+    let rec = state
+        .table
+        .get(&Key::new(scope.pk(), format!("BACKUP#{set_id}#ITEM#{family}#{item}")))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let blob = state
+        .table
+        .get(&Key::new(scope.pk(), format!("BLOB#{}", s(&rec, "hash"))))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut payload = blob.get("payload").cloned().unwrap_or(Value::Null);
+    atlas_domain::redact::redact(&mut payload);
+    let name = format!("attachment; filename=\"{family}-{item}.json\"");
+    Ok(([(header::CONTENT_DISPOSITION, name)], Json(payload)).into_response())
+}

@@ -1,0 +1,100 @@
+//! Backups against the simulator, on both backends: every family captured, unchanged payloads
+//! referenced not stored again, partial backups that say which family failed, item JSON.
+
+use atlas_api_types as api;
+use atlas_tests::app::{Mode, OWNER, spawn_app};
+use serde_json::json;
+
+async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-bk").await;
+    let v = app.run_to_completion(&format!("{env}/backups"), json!({})).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    let stored: u64 = v.items.iter().map(|i| i.detail["stored"].as_u64().unwrap()).sum();
+    let sim = &atlas_tests::sim::shared().sim;
+    let expected: usize = atlas_graph::families::FAMILIES
+        .iter()
+        .map(|f| sim.objects(&tenant, f.code).len())
+        .sum();
+    assert_eq!(stored as usize, expected, "the first backup stores every payload");
+
+    let d: api::BackupSetDetail = app
+        .get_as(OWNER, &format!("{env}/backups/{}", v.run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((d.set.status.as_str(), d.items.len()), ("complete", expected));
+    let one = d.items.iter().find(|i| i.family == "configurationPolicies").unwrap();
+    let res = app
+        .get_as(
+            OWNER,
+            &format!("{env}/backups/{}/items/configurationPolicies/{}", v.run.id, one.id),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".json"));
+    let payload: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(payload["id"], one.id.as_str());
+
+    // Nothing changed in Intune: the second backup references every payload, stores none.
+    let v2 = app.run_to_completion(&format!("{env}/backups"), json!({})).await;
+    let stored2: u64 = v2.items.iter().map(|i| i.detail["stored"].as_u64().unwrap()).sum();
+    let items2: u64 = v2.items.iter().map(|i| i.detail["items"].as_u64().unwrap()).sum();
+    assert_eq!((stored2, items2 as usize), (0, expected));
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    assert_eq!(
+        sets.items.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [v2.run.id.as_str(), v.run.id.as_str()]
+    );
+    app.stop().await;
+}
+
+async fn a_family_that_fails_makes_the_backup_partial(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-bk2").await;
+    let sim = &atlas_tests::sim::shared().sim;
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            forbidden_families: vec!["deviceCompliancePolicies".into()],
+            ..Default::default()
+        },
+    );
+    let body = json!({"families": ["deviceCompliancePolicies", "assignmentFilters"]});
+    let v = app.run_to_completion(&format!("{env}/backups"), body).await;
+    sim.clear_faults(&tenant);
+    assert_eq!(
+        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (Some("partially_succeeded"), "needs_attention")
+    );
+    let failed = v.items.iter().find(|i| i.result == "failed").unwrap();
+    assert_eq!(failed.item, "deviceCompliancePolicies");
+    assert!(failed.detail["reason"].as_str().unwrap().contains("Compliance"));
+    let d: api::BackupSetDetail = app
+        .get_as(OWNER, &format!("{env}/backups/{}", v.run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d.set.status, "partial", "never shown as complete");
+    assert_eq!(
+        app.post_as(OWNER, &format!("{env}/backups"), json!({"families": ["everything"]}))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.post_as("readonly@demo.test", &format!("{env}/backups"), json!({}))
+            .await
+            .status(),
+        404,
+        "not entitled"
+    );
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(
+    capture_is_complete_and_unchanged_payloads_are_not_stored_again,
+    a_family_that_fails_makes_the_backup_partial,
+);
