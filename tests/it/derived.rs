@@ -169,7 +169,7 @@ fn template_registry_and_openapi_agree() {
     }
     assert_eq!(documented, want_http, "OpenAPI = the route registry");
     println!(
-        "registry, template and OpenAPI agree on {} routes, {} steps, 1 scheduler",
+        "registry, template and OpenAPI agree on {} routes, {} queue consumers (steps and their dead-letter consumers), 1 scheduler",
         want_http.len(),
         want_sqs.len()
     );
