@@ -512,3 +512,33 @@ pub struct BackupStart {
     /// Family codes; absent means every family.
     pub families: Option<Vec<String>>,
 }
+
+/// `GET …/backups/{set}/diff?with={other}`: what changed from `{set}` to `{other}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupDiff {
+    pub from: String,
+    pub to: String,
+    pub added: Vec<BackupItem>,
+    pub removed: Vec<BackupItem>,
+    pub changed: Vec<ChangedItem>,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangedItem {
+    pub item: BackupItem,
+    /// Field-level changes (JSON pointers), secret-looking values redacted.
+    pub fields: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FieldChange {
+    pub path: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub before: Option<serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub after: Option<serde_json::Value>,
+}

@@ -390,6 +390,14 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::BackupSetDetail>),
             handler: backups::get,
         }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => "get-backup-diff" {
+            access: Cap(BackupView),
+            summary: "Diff of two sets: added, removed and changed objects with field-level changes",
+            tag: "backups", table: Read, sends: [], query: &["with"], request: None,
+            example: Some(|| json!({"with": "{set}"})),
+            status: 200, body: Body::Json(schema::<api::BackupDiff>),
+            handler: backups::diff,
+        }),
         route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}" => "get-backup-item" {
             access: Cap(BackupView),
             summary: "A captured object's JSON (secret-looking values redacted)",

@@ -7,3 +7,4 @@ pub mod redact;
 
 pub use catalog::{Capability, OperationType, Role, Severity, Status};
 pub use ids::{DisplayName, Email, EnvironmentId, IdError, InvitationId, RunId, TenantId, UserId, WorkspaceId};
+pub mod diff;

@@ -131,3 +131,100 @@ pub async fn item(
     let name = format!("attachment; filename=\"{family}-{item}.json\"");
     Ok(([(header::CONTENT_DISPOSITION, name)], Json(payload)).into_response())
 }
+
+async fn set_items(
+    state: &AppState,
+    scope: &EnvScope,
+    set_id: &str,
+) -> ApiResult<std::collections::BTreeMap<(String, String), api::BackupItem>> {
+    if state
+        .table
+        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
+    Ok(state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
+        .await?
+        .iter()
+        .map(|i| {
+            let item = api::BackupItem {
+                family: s(i, "family"),
+                id: s(i, "item_id"),
+                name: s(i, "name"),
+                hash: s(i, "hash"),
+            };
+            ((item.family.clone(), item.id.clone()), item)
+        })
+        .collect())
+}
+
+async fn payload(state: &AppState, scope: &EnvScope, hash: &str) -> ApiResult<Value> {
+    let blob = state
+        .table
+        .get(&Key::new(scope.pk(), format!("BLOB#{hash}")))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut p = blob.get("payload").cloned().unwrap_or(Value::Null);
+    atlas_domain::redact::redact(&mut p);
+    Ok(p)
+}
+
+/// Added, removed and changed objects between two sets, with field-level changes.
+pub async fn diff(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, set_id)): Path<(String, String, String)>,
+    q: crate::extract::QueryMap,
+) -> ApiResult<Json<api::BackupDiff>> {
+    let other = q
+        .get("with")
+        .ok_or_else(|| ApiError::field("query.with", "names the set to compare with"))?;
+    atlas_domain::RunId::parse(other).map_err(|e| ApiError::field("query.with", e.0))?;
+    let a = set_items(&state, &scope, &set_id).await?;
+    let b = set_items(&state, &scope, other).await.map_err(|e| match e {
+        ApiError::NotFound => ApiError::field("query.with", "is not a backup set of this environment"),
+        e => e,
+    })?;
+    let mut out = api::BackupDiff {
+        from: set_id.clone(),
+        to: other.to_owned(),
+        added: vec![],
+        removed: vec![],
+        changed: vec![],
+        unchanged: 0,
+    };
+    for (k, item) in &b {
+        match a.get(k) {
+            None => out.added.push(item.clone()),
+            Some(old) if old.hash == item.hash => out.unchanged += 1,
+            Some(old) => {
+                let changes = atlas_domain::diff::diff(
+                    &payload(&state, &scope, &old.hash).await?,
+                    &payload(&state, &scope, &item.hash).await?,
+                );
+                let fields = changes
+                    .into_iter()
+                    .map(|c| api::FieldChange {
+                        path: c.path,
+                        before: c.before,
+                        after: c.after,
+                    })
+                    .collect();
+                out.changed.push(api::ChangedItem {
+                    item: item.clone(),
+                    fields,
+                });
+            }
+        }
+    }
+    out.removed = a
+        .iter()
+        .filter(|(k, _)| !b.contains_key(*k))
+        .map(|(_, v)| v.clone())
+        .collect();
+    Ok(Json(out))
+}
