@@ -4,7 +4,7 @@ use atlas_api_types as api;
 use atlas_store::{Cond, Key, Query, TableError};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -67,12 +67,7 @@ pub async fn start(
             Err(e) => return Err(e.into()),
         }
     }
-    let location = format!(
-        "/api/v1/workspaces/{}/operations/{}",
-        scope.workspace().workspace_id(),
-        run.id
-    );
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response())
+    Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
 pub async fn list(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::BackupSetList>> {

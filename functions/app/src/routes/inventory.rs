@@ -4,8 +4,7 @@ use atlas_api_types as api;
 use atlas_store::{Item, Key, Query};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -37,13 +36,7 @@ pub async fn start_sync(State(state): State<AppState>, scope: EnvScope) -> ApiRe
         SYNC_DEADLINE_MS,
     )
     .await?;
-    let run = crate::runs::to_api(&started.run);
-    let location = format!(
-        "/api/v1/workspaces/{}/operations/{}",
-        scope.workspace().workspace_id(),
-        run.id
-    );
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response())
+    Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
 pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -> ApiResult<Json<api::InventoryPage>> {

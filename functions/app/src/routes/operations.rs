@@ -207,3 +207,14 @@ pub async fn get(
         items,
     }))
 }
+
+/// The answer to starting a run: 202, the run, and its canonical address in `Location`.
+pub fn accepted(scope: &crate::scope::EnvScope, run: &Item) -> Response {
+    let run = runs::to_api(run);
+    let location = format!(
+        "/api/v1/workspaces/{}/operations/{}",
+        scope.workspace().workspace_id(),
+        run.id
+    );
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response()
+}

@@ -545,11 +545,5 @@ pub async fn start_verify(State(state): State<AppState>, scope: EnvScope) -> Api
         VERIFY_DEADLINE_MS,
     )
     .await?;
-    let run = crate::runs::to_api(&started.run);
-    let location = format!(
-        "/api/v1/workspaces/{}/operations/{}",
-        scope.workspace().workspace_id(),
-        run.id
-    );
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response())
+    Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
