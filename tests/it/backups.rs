@@ -94,7 +94,67 @@ async fn a_family_that_fails_makes_the_backup_partial(mode: Mode) {
     app.stop().await;
 }
 
+async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (_, env) = app.connected_env("env-bk3").await;
+    let body = json!({"every_minutes": 60, "time_zone": "Europe/Berlin", "families": ["assignmentFilters"]});
+    let res = app.post_as(OWNER, &format!("{env}/backup-schedules"), body).await;
+    assert_eq!(res.status(), 201);
+    let sched: api::BackupSchedule = res.json().await.unwrap();
+    assert_eq!(sched.upcoming_ms[1] - sched.upcoming_ms[0], 3_600_000);
+    let bad = json!({"every_minutes": 5, "time_zone": "Mars/Olympus Mons"});
+    assert_eq!(
+        app.post_as(OWNER, &format!("{env}/backup-schedules"), bad)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.post_as(
+            "operator@demo.test",
+            &format!("{env}/backup-schedules"),
+            json!({"every_minutes": 60, "time_zone": "UTC"})
+        )
+        .await
+        .status(),
+        403
+    );
+
+    // Two ticks at once: the due time is claimed once.
+    let state = app.app().state.clone();
+    let (a, b) = tokio::join!(atlas_app::scheduler::tick(&state), atlas_app::scheduler::tick(&state));
+    assert_eq!(
+        a.unwrap().enqueued + b.unwrap().enqueued,
+        2 + 1,
+        "two reconcile ticks, one backup"
+    );
+    // A later tick in the same hour starts nothing more.
+    assert_eq!(atlas_app::scheduler::tick(&state).await.unwrap().enqueued, 1);
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    assert_eq!(sets.items.len(), 1);
+    assert_eq!(sets.items[0].families, ["assignmentFilters"]);
+    let list: api::BackupScheduleList = app
+        .get_as(OWNER, &format!("{env}/backup-schedules"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.items[0].next_due_ms,
+        sched.next_due_ms + 3_600_000,
+        "the next due time moved one interval"
+    );
+    assert_eq!(
+        app.delete_as(OWNER, &format!("{env}/backup-schedules/{}", sched.id))
+            .await
+            .status(),
+        204
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    overlapping_scheduler_ticks_start_one_backup,
     capture_is_complete_and_unchanged_payloads_are_not_stored_again,
     a_family_that_fails_makes_the_backup_partial,
 );

@@ -69,6 +69,19 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             assert_eq!(res.status(), 303, "fixture consent callback");
         }
     }
+    if r.path.contains("{schedule}") {
+        let path = "/api/v1/workspaces/ws-demo/environments/env-contoso/backup-schedules";
+        let res = app
+            .post_as(
+                OWNER,
+                path,
+                json!({"every_minutes": 60, "time_zone": "UTC", "first_due_ms": 4_000_000_000_000i64}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "fixture schedule");
+        let sched: Value = res.json().await.unwrap();
+        f.insert("schedule", sched["id"].as_str().unwrap().to_owned());
+    }
     if r.path.contains("{set}") || r.path.contains("{item}") {
         // A captured backup and a synced inventory item, written as the steps would.
         let (set, item) = ("01jfixture0000000000000000", "fixture-item");
@@ -221,6 +234,7 @@ async fn matrix(mode: Mode) {
                         ("set", "01jnothere0000000000000000".into()),
                         ("family", "deviceConfigurations".into()),
                         ("item", "nothing-here".into()),
+                        ("schedule", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -542,3 +542,36 @@ pub struct FieldChange {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub after: Option<serde_json::Value>,
 }
+
+/// A backup schedule: every `every_minutes`, starting from `first_due_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupSchedule {
+    pub id: String,
+    pub every_minutes: u32,
+    /// An IANA time zone, for display of the next runs.
+    pub time_zone: String,
+    pub families: Option<Vec<String>>,
+    pub next_due_ms: i64,
+    /// The next few due times, to show operators when it will run.
+    pub upcoming_ms: Vec<i64>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BackupScheduleList {
+    pub items: Vec<BackupSchedule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BackupScheduleCreate {
+    /// 15 minutes to 31 days.
+    pub every_minutes: u32,
+    pub time_zone: String,
+    pub families: Option<Vec<String>>,
+    /// When the first backup is due; now when left out.
+    pub first_due_ms: Option<i64>,
+}

@@ -20,6 +20,7 @@ pub mod router;
 pub mod routes;
 pub mod runs;
 pub mod scheduler;
+pub mod schedules;
 pub mod scope;
 pub mod secrets;
 pub mod state;

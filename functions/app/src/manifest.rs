@@ -104,7 +104,8 @@ pub fn functions() -> Vec<FunctionSpec> {
         kind: Kind::Schedule {
             rate: scheduler::RATE.to_owned(),
         },
-        table: TableAccess::Read,
+        // Claims due schedules and starts their runs.
+        table: TableAccess::Write,
         sends: scheduler::SENDS.iter().map(|s| s.to_string()).collect(),
         secrets: false,
     });

@@ -10,7 +10,7 @@ use crate::steps::ReconcileRequest;
 
 /// The scheduler's Lambda function name and the queues it sends to.
 pub const FUNCTION: &str = "scheduler-tick";
-pub const SENDS: &[&str] = &["run-reconcile"];
+pub const SENDS: &[&str] = &["run-reconcile", "backup-capture"];
 pub const RATE: &str = "rate(1 minute)";
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -25,5 +25,6 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
     })
     .map_err(ApiError::internal)?;
     state.queues.get("run-reconcile")?.send(OutMessage::new(body)).await?;
-    Ok(TickReport { enqueued: 1 })
+    let backups = crate::schedules::run_due(state).await?;
+    Ok(TickReport { enqueued: 1 + backups })
 }

@@ -4,7 +4,7 @@ use atlas_api_types as api;
 use atlas_store::{Cond, Key, Query, TableError};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -55,17 +55,8 @@ pub async fn start(
         CAPTURE_DEADLINE_MS,
     )
     .await?;
-    let run = crate::runs::to_api(&started.run);
     if started.created {
-        let set = obj(json!({
-            "PK": scope.pk(), "SK": format!("BACKUPSET#{}", run.id), "entity": "backup_set", "set_id": run.id,
-            "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-            "families": families, "created_ms": run.created_ms,
-        }));
-        match state.table.put(set, Some(Cond::NotExists)).await {
-            Ok(()) | Err(TableError::ConditionFailed) => {}
-            Err(e) => return Err(e.into()),
-        }
+        record_set(&state, &scope, &started.run, &families).await?;
     }
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
@@ -222,4 +213,127 @@ pub async fn diff(
         .map(|(_, v)| v.clone())
         .collect();
     Ok(Json(out))
+}
+
+/// The set a capture run fills.
+pub async fn record_set(
+    state: &AppState,
+    scope: &EnvScope,
+    run: &atlas_store::Item,
+    families: &[String],
+) -> ApiResult<()> {
+    let id = s(run, "run_id");
+    let set = obj(json!({
+        "PK": scope.pk(), "SK": format!("BACKUPSET#{id}"), "entity": "backup_set", "set_id": id,
+        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
+        "families": families, "created_ms": crate::tenancy::n(run, "created_ms"),
+    }));
+    match state.table.put(set, Some(Cond::NotExists)).await {
+        Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_families(f: &mut Fields, list: &Option<Vec<String>>) {
+    if let Some(list) = list {
+        if list.is_empty() {
+            f.push("families", "lists at least one family, or is left out for all");
+        }
+        for code in list {
+            if atlas_graph::families::Family::by_code(code).is_none() {
+                f.push("families", format!("{code:?} is not a policy family"));
+            }
+        }
+    }
+}
+
+pub async fn create_schedule(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    JsonBody(body): JsonBody<api::BackupScheduleCreate>,
+) -> ApiResult<(StatusCode, Json<api::BackupSchedule>)> {
+    let mut f = Fields::default();
+    if !(15..=31 * 24 * 60).contains(&body.every_minutes) {
+        f.push("every_minutes", "must be from 15 minutes to 31 days");
+    }
+    let tz_ok = body.time_zone == "UTC"
+        || (body.time_zone.contains('/')
+            && body.time_zone.len() <= 64
+            && body
+                .time_zone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+    if !tz_ok {
+        f.push("time_zone", "must be an IANA time zone such as Europe/Berlin, or UTC");
+    }
+    check_families(&mut f, &body.families);
+    let now = state.clock.now_millis();
+    if body.first_due_ms.is_some_and(|d| d < now - 60_000) {
+        f.push("first_due_ms", "must not be in the past");
+    }
+    f.finish()?;
+    let id = state.ids.next_id();
+    let due = body.first_due_ms.unwrap_or(now);
+    let (ws, env) = (
+        scope.workspace().workspace_id().to_string(),
+        scope.environment_id().to_string(),
+    );
+    let item = obj(json!({
+        "PK": scope.pk(), "SK": format!("SCHEDULE#{id}"), "entity": "backup_schedule", "schedule_id": id,
+        "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "time_zone": body.time_zone,
+        "families": body.families, "next_due_ms": due, "created_by": scope.workspace().actor().user_id,
+        "created_by_email": scope.workspace().actor().email, "created_ms": now,
+        "GSI1PK": crate::schedules::DUE, "GSI1SK": crate::schedules::due_sk(due, &ws, &env, &id),
+    }));
+    let ev = crate::audit::NewEvent::success("backup.schedule.create", format!("backup-schedule/{id}"))
+        .env(scope.environment_id())
+        .meta(json!({"every_minutes": body.every_minutes, "time_zone": body.time_zone}));
+    crate::audit::commit(
+        &state,
+        scope.workspace(),
+        vec![atlas_store::TxItem::Put {
+            item: item.clone(),
+            cond: Some(Cond::NotExists),
+        }],
+        ev,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    Ok((StatusCode::CREATED, Json(crate::schedules::to_api(&item))))
+}
+
+pub async fn list_schedules(
+    State(state): State<AppState>,
+    scope: EnvScope,
+) -> ApiResult<Json<api::BackupScheduleList>> {
+    let items = state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with("SCHEDULE#"))
+        .await?;
+    Ok(Json(api::BackupScheduleList {
+        items: items.iter().map(crate::schedules::to_api).collect(),
+    }))
+}
+
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let key = Key::new(scope.pk(), format!("SCHEDULE#{id}"));
+    state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+    let ev = crate::audit::NewEvent::success("backup.schedule.delete", format!("backup-schedule/{id}"))
+        .env(scope.environment_id());
+    crate::audit::commit(
+        &state,
+        scope.workspace(),
+        vec![atlas_store::TxItem::Delete {
+            key,
+            cond: Some(Cond::Exists),
+        }],
+        ev,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    Ok(StatusCode::NO_CONTENT)
 }
