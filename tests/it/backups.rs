@@ -153,7 +153,78 @@ async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
     app.stop().await;
 }
 
+async fn retention_and_deletion(mode: Mode) {
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (_, env) = app.connected_env("env-bk4").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let res = app
+            .post_as(
+                OWNER,
+                &format!("{env}/backups"),
+                json!({"families": ["assignmentFilters"]}),
+            )
+            .await;
+        let run: api::OperationRun = res.json().await.unwrap();
+        app.deliver("backup-capture").await;
+        ids.push(run.id);
+    }
+    // A schedule due now keeping one set: the tick starts a backup and a prune; the prune runs first.
+    let body = json!({"every_minutes": 60, "time_zone": "UTC", "families": ["assignmentFilters"], "keep_last": 1});
+    assert_eq!(
+        app.post_as(OWNER, &format!("{env}/backup-schedules"), body)
+            .await
+            .status(),
+        201
+    );
+    atlas_app::scheduler::tick(&app.app().state).await.unwrap();
+    assert_eq!(app.deliver("backup-prune").await, 1);
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    let kept: Vec<(&str, &str)> = sets.items.iter().map(|s| (s.id.as_str(), s.status.as_str())).collect();
+    assert_eq!(kept.len(), 2, "the running one and the newest complete one: {kept:?}");
+    assert_eq!(kept[0].1, "running");
+    assert_eq!(kept[1], (ids[2].as_str(), "complete"));
+    app.deliver("backup-capture").await;
+
+    // Deleting a set is confirmed by the environment's name, and takes unreferenced payloads along.
+    let del = format!("{env}/backups/{}", ids[2]);
+    let res = app
+        .req(reqwest::Method::DELETE, &del, Some(OWNER))
+        .json(&json!({"confirm": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = app
+        .req(reqwest::Method::DELETE, &del, Some(OWNER))
+        .json(&json!({"confirm": "env-bk4"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    for s in &sets.items {
+        let res = app
+            .req(reqwest::Method::DELETE, &format!("{env}/backups/{}", s.id), Some(OWNER))
+            .json(&json!({"confirm": "env-bk4"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    let left = app
+        .app()
+        .state
+        .table
+        .query_all(atlas_store::Query::partition("WS#ws-demo#ENV#env-bk4").begins_with("BLOB#"))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "no payload outlives every set that referenced it");
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    retention_and_deletion,
     overlapping_scheduler_ticks_start_one_backup,
     capture_is_complete_and_unchanged_payloads_are_not_stored_again,
     a_family_that_fails_makes_the_backup_partial,

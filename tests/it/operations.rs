@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
-use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app, spawn_with};
+use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app, spawn_without_workers};
 use serde_json::json;
 
 const WS: &str = "/api/v1/workspaces/ws-demo";
@@ -36,13 +36,6 @@ async fn consented(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-}
-
-async fn spawn_without_workers(mode: Mode) -> TestApp {
-    let dir = atlas_tests::TempDir::new();
-    let mut c = atlas_tests::app::config(mode, &dir);
-    c.run_workers = false;
-    spawn_with(c, dir).await
 }
 
 /// Delivers every queued message of a step by hand, `times` times each.

@@ -223,3 +223,41 @@ impl TestApp {
         .await
     }
 }
+
+impl TestApp {
+    /// Delivers every message waiting on a step's queue once, by hand (for stacks started with
+    /// `run_workers = false`). Returns how many were delivered.
+    pub async fn deliver(&self, queue: &str) -> usize {
+        let state = &self.app().state;
+        let q = state.queues.get(queue).expect("queue").clone();
+        let step = atlas_app::steps::steps()
+            .iter()
+            .find(|s| s.queue == queue)
+            .copied()
+            .expect("step");
+        let mut n = 0;
+        loop {
+            let got = q
+                .receive(10, Duration::from_secs(30), Duration::ZERO)
+                .await
+                .expect("receive");
+            if got.is_empty() {
+                return n;
+            }
+            for m in got {
+                let failed = atlas_app::steps::handle_batch(state, &step, vec![(m.id.clone(), m.body.clone())]).await;
+                assert!(failed.is_empty(), "the step failed");
+                q.delete(&m.receipt).await.expect("delete");
+                n += 1;
+            }
+        }
+    }
+}
+
+/// A stack whose step workers do not run: tests deliver the queued work by hand.
+pub async fn spawn_without_workers(mode: Mode) -> TestApp {
+    let dir = TempDir::new();
+    let mut c = config(mode, &dir);
+    c.run_workers = false;
+    spawn_with(c, dir).await
+}

@@ -553,6 +553,9 @@ pub struct BackupSchedule {
     pub time_zone: String,
     pub families: Option<Vec<String>>,
     pub next_due_ms: i64,
+    /// Retention: keep the newest N completed sets, and/or every set younger than N days.
+    pub keep_last: Option<u32>,
+    pub keep_days: Option<u32>,
     /// The next few due times, to show operators when it will run.
     pub upcoming_ms: Vec<i64>,
     pub created_by: String,
@@ -574,4 +577,8 @@ pub struct BackupScheduleCreate {
     pub families: Option<Vec<String>>,
     /// When the first backup is due; now when left out.
     pub first_due_ms: Option<i64>,
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    #[serde(default)]
+    pub keep_days: Option<u32>,
 }

@@ -110,3 +110,70 @@ pub async fn sets(state: &AppState, scope: &EnvScope) -> Result<Vec<api::BackupS
     }
     Ok(out)
 }
+
+/// Deletes a set and its items, then the payloads no remaining set references. Idempotent.
+pub async fn delete_set(state: &AppState, scope: &EnvScope, set_id: &str) -> Result<usize, ApiError> {
+    let items = state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
+        .await?;
+    for i in &items {
+        state.table.delete(&atlas_store::Key::of(i)?, None).await?;
+    }
+    state
+        .table
+        .delete(&atlas_store::Key::new(scope.pk(), format!("BACKUPSET#{set_id}")), None)
+        .await?;
+    collect_blobs(state, scope).await?;
+    Ok(items.len())
+}
+
+/// Removes payloads that no backup item references any more.
+async fn collect_blobs(state: &AppState, scope: &EnvScope) -> Result<(), ApiError> {
+    let referenced: std::collections::BTreeSet<String> = state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with("BACKUP#"))
+        .await?
+        .iter()
+        .map(|i| s(i, "hash"))
+        .collect();
+    for blob in state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with("BLOB#"))
+        .await?
+    {
+        if !referenced.contains(&s(&blob, "hash")) {
+            state.table.delete(&atlas_store::Key::of(&blob)?, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Retention: keeps the newest `keep_last` completed sets (when set) and every set younger than
+/// `keep_days` (when set); running sets are never pruned. Returns the deleted set ids.
+pub async fn prune(
+    state: &AppState,
+    scope: &EnvScope,
+    keep_last: Option<u32>,
+    keep_days: Option<u32>,
+) -> Result<Vec<String>, ApiError> {
+    if keep_last.is_none() && keep_days.is_none() {
+        return Ok(Vec::new());
+    }
+    let now = state.clock.now_millis();
+    let mut completed = 0u32;
+    let mut deleted = Vec::new();
+    for set in sets(state, scope).await? {
+        if set.status == "running" {
+            continue;
+        }
+        completed += 1;
+        let within_last = keep_last.is_some_and(|n| completed <= n);
+        let within_days = keep_days.is_some_and(|d| now - set.created_ms < i64::from(d) * 86_400_000);
+        if !within_last && !within_days {
+            delete_set(state, scope, &set.id).await?;
+            deleted.push(set.id);
+        }
+    }
+    Ok(deleted)
+}

@@ -390,6 +390,15 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::BackupSetDetail>),
             handler: backups::get,
         }),
+        route!(DELETE "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => "delete-backup" {
+            access: Cap(BackupManage),
+            summary: "Delete a backup set (high risk: confirm with the environment's display name)",
+            tag: "backups", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::Confirm>),
+            example: Some(|| json!({"confirm": "Contoso (demo)"})),
+            status: 204, body: Body::Empty,
+            handler: backups::delete,
+        }),
         route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => "get-backup-diff" {
             access: Cap(BackupView),
             summary: "Diff of two sets: added, removed and changed objects with field-level changes",

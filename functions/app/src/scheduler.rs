@@ -10,7 +10,7 @@ use crate::steps::ReconcileRequest;
 
 /// The scheduler's Lambda function name and the queues it sends to.
 pub const FUNCTION: &str = "scheduler-tick";
-pub const SENDS: &[&str] = &["run-reconcile", "backup-capture"];
+pub const SENDS: &[&str] = &["run-reconcile", "backup-capture", "backup-prune"];
 pub const RATE: &str = "rate(1 minute)";
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]

@@ -37,6 +37,8 @@ pub fn to_api(i: &Item) -> api::BackupSchedule {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()),
         next_due_ms: next,
+        keep_last: i.get("keep_last").and_then(Value::as_u64).map(|v| v as u32),
+        keep_days: i.get("keep_days").and_then(Value::as_u64).map(|v| v as u32),
         upcoming_ms: (0..5).map(|k| next + k * every * 60_000).collect(),
         created_by: s(i, "created_by_email"),
     }
@@ -80,33 +82,60 @@ pub async fn run_due(state: &AppState) -> Result<usize, ApiError> {
         if start_backup(state, &sched).await? {
             started += 1;
         }
+        if sched.get("keep_last").is_some_and(|v| !v.is_null()) || sched.get("keep_days").is_some_and(|v| !v.is_null())
+        {
+            start_prune(state, &sched).await?;
+        }
     }
     Ok(started)
 }
 
-/// Starts the schedule's backup as its creator; the step re-checks their authority at execution.
-async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> {
+/// The schedule creator's scope, if they are still a member; runs re-check it at execution.
+async fn creator_scope(state: &AppState, sched: &Item) -> Result<Option<crate::scope::EnvScope>, ApiError> {
     use crate::scope::{EnvScope, Proof, WorkspaceScope};
     let (Ok(ws), Ok(env)) = (
         WorkspaceId::parse(&s(sched, "workspace_id")),
         EnvironmentId::parse(&s(sched, "environment_id")),
     ) else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(m) = crate::auth::membership(state, &ws, &s(sched, "created_by")).await? else {
         tracing::warn!(schedule = %s(sched, "schedule_id"), "the schedule's creator left the workspace; not started");
-        return Ok(false);
+        return Ok(None);
     };
     let actor = crate::identity::Actor {
         user_id: s(sched, "created_by"),
         email: s(sched, "created_by_email"),
         name: String::new(),
     };
-    let scope = EnvScope::new(
-        WorkspaceScope::new(actor, ws, m.role, m.entitlement, None, Proof::checked()),
-        env,
-        Proof::checked(),
-    );
+    let ws_scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, None, Proof::checked());
+    Ok(Some(EnvScope::new(ws_scope, env, Proof::checked())))
+}
+
+/// A `backup.prune` run applying the schedule's retention.
+async fn start_prune(state: &AppState, sched: &Item) -> Result<(), ApiError> {
+    let Some(scope) = creator_scope(state, sched).await? else {
+        return Ok(());
+    };
+    let params = json!({"keep_last": sched.get("keep_last"), "keep_days": sched.get("keep_days")});
+    let units = vec![("prune".to_owned(), params)];
+    crate::runs::start(
+        state,
+        &scope,
+        atlas_domain::OperationType::BackupPrune,
+        "backup-prune",
+        units,
+        10 * 60_000,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Starts the schedule's backup as its creator; the step re-checks their authority at execution.
+async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> {
+    let Some(scope) = creator_scope(state, sched).await? else {
+        return Ok(false);
+    };
     let families: Vec<String> = match sched.get("families").and_then(Value::as_array) {
         Some(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         None => atlas_graph::families::FAMILIES

@@ -79,6 +79,14 @@ pub fn steps() -> &'static [Step] {
             handler: |s, b| Box::pin(backup_capture(s, b)),
         },
         Step {
+            function: "step-backup-prune",
+            queue: "backup-prune",
+            operation: OperationType::BackupPrune,
+            summary: "Applies a schedule's retention: deletes the sets it no longer keeps",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(backup_prune(s, b)),
+        },
+        Step {
             function: "step-provider-verify",
             queue: "provider-verify",
             operation: OperationType::ProviderVerify,
@@ -380,6 +388,31 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
         Err(e) => return Err(api_to_step(e)),
     };
     crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+        .await
+        .map_err(api_to_step)?;
+    Ok(())
+}
+
+/// `backup.prune`: one unit.
+#[tracing::instrument(skip_all)]
+async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
+    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
+        crate::runs::Begin::Proceed(run) => run,
+        crate::runs::Begin::Finished => return Ok(()),
+    };
+    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
+        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
+            .await
+            .map_err(api_to_step)?;
+        return Ok(());
+    };
+    let keep = |k: &str| m.params.get(k).and_then(Value::as_u64).map(|v| v as u32);
+    let deleted = crate::backup::prune(&state, &scope, keep("keep_last"), keep("keep_days"))
+        .await
+        .map_err(api_to_step)?;
+    let detail = serde_json::json!({"deleted": deleted});
+    crate::runs::record(&state, &m.run_id, &m.item, crate::runs::ItemResult::Succeeded, detail)
         .await
         .map_err(api_to_step)?;
     Ok(())

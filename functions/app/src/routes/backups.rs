@@ -278,8 +278,15 @@ pub async fn create_schedule(
         scope.workspace().workspace_id().to_string(),
         scope.environment_id().to_string(),
     );
+    if body.keep_last == Some(0) || body.keep_days == Some(0) {
+        return Err(ApiError::field(
+            "keep_last",
+            "retention keeps at least one set or one day",
+        ));
+    }
     let item = obj(json!({
         "PK": scope.pk(), "SK": format!("SCHEDULE#{id}"), "entity": "backup_schedule", "schedule_id": id,
+        "keep_last": body.keep_last, "keep_days": body.keep_days,
         "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "time_zone": body.time_zone,
         "families": body.families, "next_due_ms": due, "created_by": scope.workspace().actor().user_id,
         "created_by_email": scope.workspace().actor().email, "created_ms": now,
@@ -335,5 +342,38 @@ pub async fn delete_schedule(
     )
     .await
     .map_err(ApiError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a backup set: high risk, so the environment's display name must be typed to confirm.
+pub async fn delete(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, set_id)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<api::Confirm>,
+) -> ApiResult<StatusCode> {
+    let env = crate::tenancy::environment(&state, &scope).await?;
+    if body.confirm.trim() != s(&env, "display_name") {
+        return Err(ApiError::Unprocessable(vec![api::FieldError {
+            field: "confirm".into(),
+            message: "type the environment's display name exactly to confirm".into(),
+        }]));
+    }
+    let set = state
+        .table
+        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
+    if crate::backup::set_api(&set, run.as_ref()).status == "running" {
+        return Err(ApiError::Conflict("the backup is still running".into()));
+    }
+    let items = crate::backup::delete_set(&state, &scope, &set_id).await?;
+    let ev = crate::audit::NewEvent::success("backup.delete", format!("backup/{set_id}"))
+        .env(scope.environment_id())
+        .meta(json!({"items": items}));
+    crate::audit::commit(&state, scope.workspace(), vec![], ev)
+        .await
+        .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
