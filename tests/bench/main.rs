@@ -57,8 +57,116 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// `atlas-bench backup --policies N [--throttle]`: a full backup of a simulated tenant with N
+/// policies through the local stack (embedded store, queue workers, the real Graph client).
+/// The last line is `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`.
+async fn backup_bench(args: &[String]) {
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let policies: usize = flag("--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
+    let throttle = args.iter().any(|a| a == "--throttle");
+    let families = atlas_graph::families::FAMILIES.len();
+    let per_family = policies.div_ceil(families);
+    let sim = atlas_tests::sim::shared();
+    let tenant = "bbbbbbbb-0000-4000-8000-000000000001".to_owned();
+    sim.sim.add_tenant(atlas_graph_sim::TenantSpec {
+        id: Some(tenant.clone()),
+        domains: vec!["bench.sim.test".into()],
+        policies_per_family: Some(per_family),
+        ..Default::default()
+    });
+    if throttle {
+        // Intune's published limits, enforced by the simulator.
+        sim.sim.set_faults(
+            &tenant,
+            atlas_graph_sim::Faults {
+                rate_limit: Some(atlas_graph_sim::RateLimit::default()),
+                ..Default::default()
+            },
+        );
+    }
+    let expected: usize = atlas_graph::families::FAMILIES
+        .iter()
+        .map(|f| sim.sim.objects(&tenant, f.code).len())
+        .sum();
+    let app = spawn_app(Mode::Embedded).await;
+    let env =
+        json!({"slug": "env-bench", "display_name": "Bench", "tenant_id": tenant, "primary_domain": "bench.sim.test"});
+    let ws = "/api/v1/workspaces/ws-demo";
+    assert_eq!(
+        app.post_as(OWNER, &format!("{ws}/environments"), env).await.status(),
+        201
+    );
+    let conn = format!("{ws}/environments/env-bench/provider-connection");
+    assert_eq!(app.post_as(OWNER, &conn, json!({"tenant": tenant})).await.status(), 201);
+    let start: serde_json::Value = app
+        .post_as(OWNER, &format!("{conn}/consent"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let back = app
+        .client
+        .get(start["consent_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.client.get(&back).send().await.unwrap().status(), 303);
+    sim.sim.reset_stats(&tenant);
+    let t = Instant::now();
+    let res = app
+        .post_as(OWNER, &format!("{ws}/environments/env-bench/backups"), json!({}))
+        .await;
+    let run: atlas_api_types::OperationRun = res.json().await.unwrap();
+    let view = loop {
+        let v: atlas_api_types::OperationView = app
+            .get_as(OWNER, &format!("{ws}/operations/{}", run.id))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v.run.state == "completed" {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = t.elapsed().as_secs_f64();
+    let captured: u64 = view
+        .items
+        .iter()
+        .filter_map(|i| i.detail.get("items").and_then(|n| n.as_u64()))
+        .sum();
+    let stats = sim.sim.stats(&tenant);
+    app.stop().await;
+    println!(
+        "outcome={} families={} failed_units={}",
+        view.run.outcome.unwrap_or_default(),
+        view.run.total,
+        view.run.failed
+    );
+    println!(
+        "backup policies={expected} seconds={seconds:.1} graph_requests={} rss_mib={} items_lost={}",
+        stats.graph_requests,
+        rss_kib() / 1024,
+        expected as i64 - captured as i64
+    );
+}
+
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("backup") {
+        backup_bench(&args[1..]).await;
+        return;
+    }
     println!("| operation | count | throughput | p50 | p99 | max |");
     println!("|---|---|---|---|---|---|");
     let dir = TempDir::new();
