@@ -111,14 +111,7 @@ fn api_to_step(e: crate::error::ApiError) -> StepError {
 async fn provider_verify(state: AppState, body: String) -> Result<(), StepError> {
     let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     tracing::Span::current().record("run_id", m.run_id.as_str());
-    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
-        crate::runs::Begin::Proceed(run) => run,
-        crate::runs::Begin::Finished => return Ok(()),
-    };
-    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
-        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
-            .await
-            .map_err(api_to_step)?;
+    let Some(scope) = begin_scoped(&state, &m).await? else {
         return Ok(());
     };
     let (result, detail) = match crate::routes::provider::verify_in(&state, &scope).await {
@@ -322,14 +315,7 @@ async fn graph_step(
     state: &AppState,
     m: &crate::runs::WorkMessage,
 ) -> Result<Option<(crate::scope::EnvScope, atlas_graph::TenantClient)>, StepError> {
-    let run = match crate::runs::begin(state, &m.run_id).await.map_err(api_to_step)? {
-        crate::runs::Begin::Proceed(run) => run,
-        crate::runs::Begin::Finished => return Ok(None),
-    };
-    let Some(scope) = crate::runs::scope_of(state, &run).await.map_err(api_to_step)? else {
-        crate::runs::finish(state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
-            .await
-            .map_err(api_to_step)?;
+    let Some(scope) = begin_scoped(state, m).await? else {
         return Ok(None);
     };
     let conn = state.table.get(&crate::provider::key(&scope)).await?;
@@ -397,14 +383,7 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
 #[tracing::instrument(skip_all)]
 async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
     let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    let run = match crate::runs::begin(&state, &m.run_id).await.map_err(api_to_step)? {
-        crate::runs::Begin::Proceed(run) => run,
-        crate::runs::Begin::Finished => return Ok(()),
-    };
-    let Some(scope) = crate::runs::scope_of(&state, &run).await.map_err(api_to_step)? else {
-        crate::runs::finish(&state, &m.run_id, "blocked", Some("The initiator lost access.".into()))
-            .await
-            .map_err(api_to_step)?;
+    let Some(scope) = begin_scoped(&state, &m).await? else {
         return Ok(());
     };
     let keep = |k: &str| m.params.get(k).and_then(Value::as_u64).map(|v| v as u32);
@@ -416,4 +395,26 @@ async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
         .await
         .map_err(api_to_step)?;
     Ok(())
+}
+
+/// Begins a unit of a run: re-checks it (`runs::begin`) and rebuilds the initiator's scope.
+/// `None` when the run ended, or was just ended Blocked, and the message is only acknowledged.
+async fn begin_scoped(
+    state: &AppState,
+    m: &crate::runs::WorkMessage,
+) -> Result<Option<crate::scope::EnvScope>, StepError> {
+    let run = match crate::runs::begin(state, &m.run_id).await.map_err(api_to_step)? {
+        crate::runs::Begin::Proceed(run) => run,
+        crate::runs::Begin::Finished => return Ok(None),
+    };
+    match crate::runs::scope_of(state, &run).await.map_err(api_to_step)? {
+        Some(scope) => Ok(Some(scope)),
+        None => {
+            let why = Some("The initiator lost access.".to_owned());
+            crate::runs::finish(state, &m.run_id, "blocked", why)
+                .await
+                .map_err(api_to_step)?;
+            Ok(None)
+        }
+    }
 }
