@@ -223,7 +223,83 @@ async fn retention_and_deletion(mode: Mode) {
     app.stop().await;
 }
 
+fn utc_ms(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp() * 1000
+}
+
+async fn cron_schedules_run_in_their_time_zone(mode: Mode) {
+    use time::macros::datetime;
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (_, env) = app.connected_env("env-bk5").await;
+    let path = format!("{env}/backup-schedules");
+    // Every night at 02:30 Berlin time, from the Saturday before the 2030 spring-forward.
+    let start = utc_ms(datetime!(2030-03-30 00:00 UTC));
+    let body = json!({"cron": "30 2 * * *", "time_zone": "Europe/Berlin", "families": ["assignmentFilters"], "first_due_ms": start});
+    let res = app.post_as(OWNER, &path, body).await;
+    assert_eq!(res.status(), 201);
+    let sched: api::BackupSchedule = res.json().await.unwrap();
+    assert_eq!((sched.cron.as_deref(), sched.every_minutes), (Some("30 2 * * *"), None));
+    let expected = [
+        datetime!(2030-03-30 01:30 UTC), // 02:30 CET
+        datetime!(2030-03-31 01:00 UTC), // 02:30 does not exist: 03:00 CEST, once
+        datetime!(2030-04-01 00:30 UTC), // 02:30 CEST
+        datetime!(2030-04-02 00:30 UTC),
+        datetime!(2030-04-03 00:30 UTC),
+    ]
+    .map(utc_ms);
+    assert_eq!(sched.upcoming_ms, expected);
+    assert_eq!(sched.next_due_ms, expected[0]);
+
+    // Each mistake is a 400 problem naming its field, and nothing is written.
+    for (body, field) in [
+        (json!({"cron": "30 2 * *", "time_zone": "Europe/Berlin"}), "cron"),
+        (json!({"cron": "*/5 * * * *", "time_zone": "UTC"}), "cron"),
+        (json!({"cron": "0 0 30 2 *", "time_zone": "UTC"}), "cron"),
+        (
+            json!({"cron": "30 2 * * *", "time_zone": "Europe/Atlantis"}),
+            "time_zone",
+        ),
+        (
+            json!({"cron": "30 2 * * *", "every_minutes": 60, "time_zone": "UTC"}),
+            "cron",
+        ),
+        (json!({"time_zone": "UTC"}), "every_minutes"),
+    ] {
+        let res = app.post_as(OWNER, &path, body.clone()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let p: api::Problem = res.json().await.unwrap();
+        assert!(p.errors.iter().any(|e| e.field == field), "{body}: {:?}", p.errors);
+    }
+    let list: api::BackupScheduleList = app.get_as(OWNER, &path).await.json().await.unwrap();
+    assert_eq!(list.items.len(), 1);
+
+    // The scheduler on a clock we move: nothing before the due time, one backup at it.
+    let clock = atlas_store::ManualClock::new(datetime!(2030-03-30 01:29:59 UTC));
+    let mut state = app.app().state.clone();
+    state.clock = std::sync::Arc::new(clock.clone());
+    let tick = || atlas_app::scheduler::tick(&state);
+    assert_eq!(tick().await.unwrap().enqueued, 1, "only the reconciler");
+    clock.set(datetime!(2030-03-30 01:30 UTC));
+    let (a, b) = tokio::join!(tick(), tick());
+    assert_eq!(
+        a.unwrap().enqueued + b.unwrap().enqueued,
+        2 + 1,
+        "one backup for the due time"
+    );
+    assert_eq!(tick().await.unwrap().enqueued, 1);
+    assert_eq!(app.deliver("backup-capture").await, 1);
+    let list: api::BackupScheduleList = app.get_as(OWNER, &path).await.json().await.unwrap();
+    assert_eq!(list.items[0].next_due_ms, expected[1], "the next run is after the gap");
+    clock.set(datetime!(2030-03-31 01:00 UTC));
+    assert_eq!(tick().await.unwrap().enqueued, 2);
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    assert_eq!(sets.items.len(), 2);
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    cron_schedules_run_in_their_time_zone,
     retention_and_deletion,
     overlapping_scheduler_ticks_start_one_backup,
     capture_is_complete_and_unchanged_payloads_are_not_stored_again,
