@@ -17,6 +17,7 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         .map(|f| sim.objects(&tenant, f.code).len())
         .sum();
     assert_eq!(stored as usize, expected, "the first backup stores every payload");
+    assert_batch_families_complete(&app, "env-bk", &v.run.id, &tenant).await;
 
     let d: api::BackupSetDetail = app
         .get_as(OWNER, &format!("{env}/backups/{}", v.run.id))
@@ -47,6 +48,99 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         sets.items.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         [v2.run.id.as_str(), v.run.id.as_str()]
     );
+    app.stop().await;
+}
+
+/// The payloads a backup set stored for `family`, by object id.
+async fn captured(
+    app: &atlas_tests::app::TestApp,
+    env_slug: &str,
+    set: &str,
+    family: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let table = &app.app().state.table;
+    let pk = format!("WS#ws-demo#ENV#{env_slug}");
+    let items = table
+        .query_all(atlas_store::Query::partition(&pk).begins_with(format!("BACKUP#{set}#ITEM#{family}#")))
+        .await
+        .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for i in items {
+        let hash = i["hash"].as_str().unwrap();
+        let blob = table
+            .get(&atlas_store::Key::new(&pk, format!("BLOB#{hash}")))
+            .await
+            .unwrap()
+            .unwrap();
+        out.insert(i["item_id"].as_str().unwrap().to_owned(), blob["payload"].clone());
+    }
+    out
+}
+
+/// Every object of the families read through `$batch` was captured with the simulator's
+/// assignments, and scripts with their content.
+async fn assert_batch_families_complete(app: &atlas_tests::app::TestApp, env_slug: &str, set: &str, tenant: &str) {
+    let sim = &atlas_tests::sim::shared().sim;
+    let mut checked = 0;
+    for (family, sim_families) in [
+        (
+            "managedAppPolicies",
+            &["iosManagedAppProtections", "androidManagedAppProtections"][..],
+        ),
+        ("deviceManagementScripts", &["deviceManagementScripts"][..]),
+        ("deviceShellScripts", &["deviceShellScripts"][..]),
+        ("deviceHealthScripts", &["deviceHealthScripts"][..]),
+        ("configurationPolicies", &["configurationPolicies"][..]),
+    ] {
+        let got = captured(app, env_slug, set, family).await;
+        let want: Vec<serde_json::Value> = sim_families.iter().flat_map(|f| sim.objects(tenant, f)).collect();
+        assert_eq!(got.len(), want.len(), "{family}");
+        for w in &want {
+            let id = w["id"].as_str().unwrap();
+            let g = &got[id];
+            assert!(w["assignments"].is_array(), "{family}: the simulator assigns");
+            assert_eq!(g["assignments"], w["assignments"], "{family} {id}");
+            for key in ["scriptContent", "detectionScriptContent"] {
+                if let Some(content) = w.get(key).filter(|c| c.is_string()) {
+                    assert_eq!(&g[key], content, "{family} {id} {key}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+async fn batch_item_faults_lose_nothing(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env_with("env-bk6", Some(30)).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    // 5 % of `$batch` items answer 5xx; retries get a fresh draw.
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            batch_item_errors: Some(atlas_graph_sim::ServerErrors {
+                fraction: 0.05,
+                statuses: vec![500, 503, 504],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    sim.reset_stats(&tenant);
+    let v = app.run_to_completion(&format!("{env}/backups"), json!({})).await;
+    let stats = sim.stats(&tenant);
+    sim.clear_faults(&tenant);
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert!(stats.batch_items > 100, "{stats:?}");
+    assert!(stats.server_errors > 0, "the faults hit: {stats:?}");
+    let expected: usize = atlas_graph::families::FAMILIES
+        .iter()
+        .map(|f| sim.objects(&tenant, f.code).len())
+        .sum();
+    let items: u64 = v.items.iter().map(|i| i.detail["items"].as_u64().unwrap()).sum();
+    assert_eq!(items as usize, expected, "no object lost");
+    assert_batch_families_complete(&app, "env-bk6", &v.run.id, &tenant).await;
     app.stop().await;
 }
 
@@ -299,6 +393,7 @@ async fn cron_schedules_run_in_their_time_zone(mode: Mode) {
 }
 
 atlas_tests::on_both_backends!(
+    batch_item_faults_lose_nothing,
     cron_schedules_run_in_their_time_zone,
     retention_and_deletion,
     overlapping_scheduler_ticks_start_one_backup,
