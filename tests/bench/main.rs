@@ -57,9 +57,65 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// `atlas-bench backup --policies N [--throttle]`: a full backup of a simulated tenant with N
-/// policies through the local stack (embedded store, queue workers, the real Graph client).
-/// The last line is `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`.
+/// The simulator families holding a catalog family's objects (app protection is a view over two).
+fn sim_families(code: &str) -> Vec<&str> {
+    match code {
+        "managedAppPolicies" => vec!["iosManagedAppProtections", "androidManagedAppProtections"],
+        other => vec![other],
+    }
+}
+
+/// Objects of the set missing, or captured without the simulator's assignments or script content.
+async fn lost_objects(
+    app: &atlas_tests::app::TestApp,
+    sim: &atlas_graph_sim::Simulator,
+    tenant: &str,
+    pk: &str,
+    set: &str,
+) -> usize {
+    let table = &app.app().state.table;
+    let mut lost = 0;
+    for f in atlas_graph::families::FAMILIES {
+        let items = table
+            .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set}#ITEM#{}#", f.code)))
+            .await
+            .unwrap();
+        let hashes: std::collections::HashMap<String, String> = items
+            .iter()
+            .map(|i| {
+                (
+                    i["item_id"].as_str().unwrap().to_owned(),
+                    i["hash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        for want in sim_families(f.code).into_iter().flat_map(|sf| sim.objects(tenant, sf)) {
+            let Some(hash) = want["id"].as_str().and_then(|id| hashes.get(id)) else {
+                lost += 1;
+                continue;
+            };
+            let blob = table.get(&Key::new(pk, format!("BLOB#{hash}"))).await.unwrap();
+            let got = blob.as_ref().and_then(|b| b.get("payload"));
+            let same = |key: &str| want.get(key).is_none_or(|w| got.and_then(|g| g.get(key)) == Some(w));
+            let complete = got.is_some()
+                && (f.assignments == atlas_graph::families::AssignmentsRead::None || same("assignments"))
+                && ["scriptContent", "detectionScriptContent", "remediationScriptContent"]
+                    .iter()
+                    .all(|k| same(k));
+            if !complete {
+                lost += 1;
+            }
+        }
+    }
+    lost
+}
+
+/// `atlas-bench backup --policies N [--throttle] [--batch-faults PCT]`: a full backup of a
+/// simulated tenant with N policies through the local stack (embedded store, queue workers, the
+/// real Graph client). The last line is
+/// `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`, where R counts HTTP
+/// requests to Graph (a `$batch` is one) and L counts objects missing or captured without their
+/// assignments or script content.
 async fn backup_bench(args: &[String]) {
     let flag = |name: &str| {
         args.iter()
@@ -69,6 +125,7 @@ async fn backup_bench(args: &[String]) {
     };
     let policies: usize = flag("--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let throttle = args.iter().any(|a| a == "--throttle");
+    let batch_faults: f64 = flag("--batch-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let families = atlas_graph::families::FAMILIES.len();
     let per_family = policies.div_ceil(families);
     let sim = atlas_tests::sim::shared();
@@ -79,18 +136,27 @@ async fn backup_bench(args: &[String]) {
         policies_per_family: Some(per_family),
         ..Default::default()
     });
-    if throttle {
-        // Intune's published limits, enforced by the simulator.
-        sim.sim.set_faults(
-            &tenant,
-            atlas_graph_sim::Faults {
-                rate_limit: Some(atlas_graph_sim::RateLimit::default()),
+    let limit = atlas_graph_sim::RateLimit::default();
+    sim.sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            // Intune's published limits, enforced by the simulator.
+            rate_limit: throttle.then(|| limit.clone()),
+            batch_item_errors: (batch_faults > 0.0).then(|| atlas_graph_sim::ServerErrors {
+                fraction: batch_faults / 100.0,
+                statuses: vec![503, 500, 504],
                 ..Default::default()
-            },
-        );
-    }
+            }),
+            ..Default::default()
+        },
+    );
     let expected: usize = atlas_graph::families::FAMILIES
         .iter()
+        .map(|f| sim.sim.objects(&tenant, f.code).len())
+        .sum();
+    let batched: usize = atlas_graph::families::FAMILIES
+        .iter()
+        .filter(|f| f.refetch_items || f.assignments == atlas_graph::families::AssignmentsRead::Batch)
         .map(|f| sim.sim.objects(&tenant, f.code).len())
         .sum();
     let app = spawn_app(Mode::Embedded).await;
@@ -145,18 +211,43 @@ async fn backup_bench(args: &[String]) {
         .filter_map(|i| i.detail.get("items").and_then(|n| n.as_u64()))
         .sum();
     let stats = sim.sim.stats(&tenant);
+    let lost = lost_objects(&app, &sim.sim, &tenant, "WS#ws-demo#ENV#env-bench", &run.id).await;
     app.stop().await;
+    let wire = stats.graph_requests - stats.batch_items;
     println!(
-        "outcome={} families={} failed_units={}",
+        "outcome={} families={} failed_units={} captured={captured} of {expected} ({batched} through $batch)",
         view.run.outcome.unwrap_or_default(),
         view.run.total,
         view.run.failed
     );
     println!(
-        "backup policies={expected} seconds={seconds:.1} graph_requests={} rss_mib={} items_lost={}",
+        "graph: http_requests={wire} batch_calls={} batch_items={} counted_by_throttle={} answered_429={} answered_5xx={} per_policy={:.3}",
+        stats.batch_requests,
+        stats.batch_items,
         stats.graph_requests,
+        stats.throttled,
+        stats.server_errors,
+        wire as f64 / expected as f64
+    );
+    if throttle {
+        // With the first window free, R throttle-counted requests need at least this long.
+        let windows = stats.graph_requests.saturating_sub(1) / u64::from(limit.max_requests);
+        let min_seconds = windows as f64 * limit.window_ms as f64 / 1000.0;
+        let fraction = if min_seconds > 0.0 {
+            format!("{:.0}%", 100.0 * min_seconds / seconds)
+        } else {
+            "n/a (the ceiling was not reached)".to_owned()
+        };
+        println!(
+            "throttle: ceiling={}/{}s counted={} min_seconds={min_seconds:.1} seconds={seconds:.1} ceiling_fraction={fraction}",
+            limit.max_requests,
+            limit.window_ms / 1000,
+            stats.graph_requests,
+        );
+    }
+    println!(
+        "backup policies={expected} seconds={seconds:.1} graph_requests={wire} rss_mib={} items_lost={lost}",
         rss_kib() / 1024,
-        expected as i64 - captured as i64
     );
 }
 

@@ -797,6 +797,7 @@ async fn server_error_delay_and_paging_faults() {
             ..Faults::default()
         },
     );
+    env.sim.reset_stats(&tid);
     let batch = json!({"requests": (1..=4).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/groups"})).collect::<Vec<_>>()});
     let (s, _, b) = env
         .send(&token, reqwest::Method::POST, "/beta/$batch", Some(batch))
@@ -810,6 +811,11 @@ async fn server_error_delay_and_paging_faults() {
             .filter(|r| r["status"] == json!(503))
             .count(),
         2
+    );
+    let stats = env.sim.stats(&tid);
+    assert_eq!(
+        (stats.batch_requests, stats.batch_items, stats.graph_requests),
+        (1, 4, 5)
     );
 
     // Slow responses exceed a client timeout.
@@ -1180,6 +1186,24 @@ async fn admin_http_api() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(sim.faults(&tenant.id).throttle.unwrap().retry_after, Some(0.5));
+    // A percentage of `$batch` items answering 5xx (the bench's `--batch-faults`).
+    let r = http
+        .put(format!("{base}/_sim/tenants/{}/faults", tenant.id))
+        .json(&json!({"batch_item_errors": {"fraction": 0.05, "statuses": [503, 500]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let faults: Value = http
+        .get(format!("{base}/_sim/tenants/{}/faults", tenant.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["batch_item_errors"]["fraction"], json!(0.05));
+    assert_eq!(faults["batch_item_errors"]["statuses"], json!([503, 500]));
     let r = http
         .delete(format!("{base}/_sim/tenants/{}/faults", tenant.id))
         .send()

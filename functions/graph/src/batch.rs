@@ -1,8 +1,9 @@
 //! JSON batching: up to 20 requests per `$batch`, each answered (and throttled) on its own.
 //!
-//! Items that come back 429/5xx are re-sent in a later batch after the longest `Retry-After`
-//! (or backoff); a GET whose body carries `@odata.nextLink` has its next page queued as another item
-//! and the pages are merged, so an item's body is the whole collection or an error, never a prefix.
+//! Items that come back 429/5xx are set aside until their `Retry-After` (or backoff) has passed and
+//! then re-sent with whatever is queued, while the other items go on; a 429 also pauses the tenant.
+//! A GET whose body carries `@odata.nextLink` has its next page queued as another item and the pages
+//! are merged, so an item's body is the whole collection or an error, never a prefix.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -126,8 +127,21 @@ impl TenantClient {
         let config = self.config().clone();
         let mut results: Vec<Option<Result<BatchItem, GraphError>>> = requests.iter().map(|_| None).collect();
         let mut pages: HashMap<usize, Pages> = HashMap::new();
+        // Items waiting out a retry delay, with the time they may be sent again.
+        let mut deferred: Vec<(tokio::time::Instant, Pending)> = Vec::new();
 
-        while !queue.is_empty() {
+        loop {
+            if queue.is_empty() {
+                let Some(earliest) = deferred.iter().map(|(t, _)| *t).min() else {
+                    break;
+                };
+                debug!(items = deferred.len(), "waiting to re-send batch items");
+                tokio::time::sleep_until(earliest).await;
+            }
+            let now = tokio::time::Instant::now();
+            let (ready, later): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(t, _)| *t <= now);
+            deferred = later;
+            queue.extend(ready.into_iter().map(|(_, p)| p));
             let chunk: Vec<Pending> = queue.drain(..queue.len().min(MAX_BATCH)).collect();
             let wire: Vec<Value> = chunk
                 .iter()
@@ -165,17 +179,21 @@ impl TenantClient {
                 message,
             })?;
 
-            let mut wait: Option<Duration> = None;
-            let mut again = Vec::new();
+            let sent_at = tokio::time::Instant::now();
+            let mut again = |delay: Duration, p: Pending| {
+                deferred.push((
+                    sent_at + delay,
+                    Pending {
+                        retry: p.retry + 1,
+                        ..p
+                    },
+                ))
+            };
             for (i, p) in chunk.into_iter().enumerate() {
                 let item_path = format!("/{}{}", version.as_str(), p.url);
                 let Some(answer) = answers.remove(&(i + 1).to_string()) else {
                     if p.retry < config.max_retries {
-                        wait = wait.max(Some(full_jitter(p.retry, config.backoff_base, config.backoff_cap)));
-                        again.push(Pending {
-                            retry: p.retry + 1,
-                            ..p
-                        });
+                        again(full_jitter(p.retry, config.backoff_base, config.backoff_cap), p);
                     } else {
                         results[p.item] = Some(Err(GraphError::Decode {
                             path: item_path,
@@ -196,11 +214,7 @@ impl TenantClient {
                         self.pause_tenant(delay);
                     }
                     debug!(item = %requests[p.item].id, status, retry = p.retry, delay_ms = delay.as_millis() as u64, "batch item retry");
-                    wait = wait.max(Some(delay));
-                    again.push(Pending {
-                        retry: p.retry + 1,
-                        ..p
-                    });
+                    again(delay, p);
                     continue;
                 }
                 if !(200..300).contains(&status) {
@@ -267,16 +281,6 @@ impl TenantClient {
                         }));
                     }
                 }
-            }
-            if !again.is_empty() {
-                let wait = wait.unwrap_or_default();
-                debug!(
-                    items = again.len(),
-                    wait_ms = wait.as_millis() as u64,
-                    "re-sending batch items"
-                );
-                tokio::time::sleep(wait).await;
-                queue.extend(again);
             }
         }
 
