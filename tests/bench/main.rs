@@ -110,9 +110,9 @@ async fn lost_objects(
     lost
 }
 
-/// `atlas-bench backup --policies N [--throttle] [--batch-faults PCT]`: a full backup of a
-/// simulated tenant with N policies through the local stack (embedded store, queue workers, the
-/// real Graph client). The last line is
+/// `atlas-bench backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]`:
+/// a full backup of a simulated tenant with N policies through the local stack (embedded store or
+/// DynamoDB/SQS on moto_server, queue workers, the real Graph client). The last line is
 /// `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`, where R counts HTTP
 /// requests to Graph (a `$batch` is one) and L counts objects missing or captured without their
 /// assignments or script content.
@@ -126,6 +126,11 @@ async fn backup_bench(args: &[String]) {
     let policies: usize = flag("--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let throttle = args.iter().any(|a| a == "--throttle");
     let batch_faults: f64 = flag("--batch-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let mode = match flag("--backend").as_deref() {
+        None | Some("embedded") => Mode::Embedded,
+        Some("dynamodb") => Mode::Aws,
+        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
+    };
     let families = atlas_graph::families::FAMILIES.len();
     let per_family = policies.div_ceil(families);
     let sim = atlas_tests::sim::shared();
@@ -159,7 +164,7 @@ async fn backup_bench(args: &[String]) {
         .filter(|f| f.refetch_items || f.assignments == atlas_graph::families::AssignmentsRead::Batch)
         .map(|f| sim.sim.objects(&tenant, f.code).len())
         .sum();
-    let app = spawn_app(Mode::Embedded).await;
+    let app = spawn_app(mode).await;
     let env =
         json!({"slug": "env-bench", "display_name": "Bench", "tenant_id": tenant, "primary_domain": "bench.sim.test"});
     let ws = "/api/v1/workspaces/ws-demo";

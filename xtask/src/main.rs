@@ -15,7 +15,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   up [--port N] [--data-dir DIR] [--dev-web]   build the web app and run everything locally (default 127.0.0.1:8080)
   test [--quick]                               install test tools, then fmt, clippy, template lint and every test
   token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
-  bench [backup --policies N [--throttle] [--batch-faults PCT]]
+  bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]]
                                                measure store, queue and API latency, or a full backup (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";
