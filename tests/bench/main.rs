@@ -219,6 +219,8 @@ async fn backup_bench(args: &[String]) {
     let lost = lost_objects(&app, &sim.sim, &tenant, "WS#ws-demo#ENV#env-bench", &run.id).await;
     app.stop().await;
     let wire = stats.graph_requests - stats.batch_items;
+    // The limiter counts every request and batch item, not the `$batch` envelope.
+    let counted = stats.graph_requests - stats.batch_requests;
     println!(
         "outcome={} families={} failed_units={} captured={captured} of {expected} ({batched} through $batch)",
         view.run.outcome.unwrap_or_default(),
@@ -229,14 +231,15 @@ async fn backup_bench(args: &[String]) {
         "graph: http_requests={wire} batch_calls={} batch_items={} counted_by_throttle={} answered_429={} answered_5xx={} per_policy={:.3}",
         stats.batch_requests,
         stats.batch_items,
-        stats.graph_requests,
+        counted,
         stats.throttled,
         stats.server_errors,
         wire as f64 / expected as f64
     );
-    if throttle {
-        // With the first window free, R throttle-counted requests need at least this long.
-        let windows = stats.graph_requests.saturating_sub(1) / u64::from(limit.max_requests);
+    {
+        // Intune's ceiling, which the client's own budget keeps to as well; with the first window
+        // free, R counted requests need at least this long.
+        let windows = counted.saturating_sub(1) / u64::from(limit.max_requests);
         let min_seconds = windows as f64 * limit.window_ms as f64 / 1000.0;
         let fraction = if min_seconds > 0.0 {
             format!("{:.0}%", 100.0 * min_seconds / seconds)
@@ -244,10 +247,11 @@ async fn backup_bench(args: &[String]) {
             "n/a (the ceiling was not reached)".to_owned()
         };
         println!(
-            "throttle: ceiling={}/{}s counted={} min_seconds={min_seconds:.1} seconds={seconds:.1} ceiling_fraction={fraction}",
+            "throttle: enforced_by_simulator={} ceiling={}/{}s counted={} min_seconds={min_seconds:.1} seconds={seconds:.1} ceiling_fraction={fraction}",
+            if throttle { "yes" } else { "no" },
             limit.max_requests,
             limit.window_ms / 1000,
-            stats.graph_requests,
+            counted,
         );
     }
     println!(
