@@ -237,22 +237,32 @@ async fn backup_bench(args: &[String]) {
         wire as f64 / expected as f64
     );
     {
-        // Intune's ceiling, which the client's own budget keeps to as well; with the first window
-        // free, R counted requests need at least this long.
-        let windows = counted.saturating_sub(1) / u64::from(limit.max_requests);
-        let min_seconds = windows as f64 * limit.window_ms as f64 / 1000.0;
+        // Intune's ceiling (the client's own budget keeps to it too). With the first window free,
+        // R counted requests cannot all be admitted before floor((R-1)/L) windows have passed:
+        // that lower bound over the time taken is the fraction of the ceiling achieved.
+        let window = limit.window_ms / 1000;
+        let per_second: Vec<u64> = (0..=seconds as u64)
+            .map(|s| stats.admitted_per_second.get(&s).copied().unwrap_or(0))
+            .collect();
+        let fullest = per_second
+            .windows(window as usize)
+            .map(|w| w.iter().sum::<u64>())
+            .max()
+            .unwrap_or_else(|| per_second.iter().sum());
+        let min_seconds = (counted.saturating_sub(1) / u64::from(limit.max_requests) * window) as f64;
         let fraction = if min_seconds > 0.0 {
             format!("{:.0}%", 100.0 * min_seconds / seconds)
         } else {
-            "n/a (the ceiling was not reached)".to_owned()
+            "n/a (fewer requests than one window allows)".to_owned()
         };
         println!(
-            "throttle: enforced_by_simulator={} ceiling={}/{}s counted={} min_seconds={min_seconds:.1} seconds={seconds:.1} ceiling_fraction={fraction}",
+            "throttle: enforced_by_simulator={} ceiling={}/{window}s counted={counted} min_seconds={min_seconds:.0} \
+             fullest_window={:.0}% ceiling_fraction={fraction}",
             if throttle { "yes" } else { "no" },
             limit.max_requests,
-            limit.window_ms / 1000,
-            counted,
+            100.0 * fullest as f64 / f64::from(limit.max_requests),
         );
+        println!("admitted_per_second={per_second:?}");
     }
     println!(
         "backup policies={expected} seconds={seconds:.1} graph_requests={wire} rss_mib={} items_lost={lost}",

@@ -11,6 +11,7 @@ use atlas_store::{Query, SkCond, TableError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::registry::TableAccess;
 use crate::state::AppState;
@@ -179,27 +180,28 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
                 continue;
             }
         };
-        let mut pending = batch.into_iter();
-        for m in pending.by_ref() {
+        // The messages of one receive run side by side, like concurrent Lambda invocations, so a
+        // backup's families overlap. Shutting down lets them finish; unreceived work stays queued.
+        let mut running = tokio::task::JoinSet::new();
+        for m in batch {
+            let (state, queue) = (state.clone(), queue.clone());
             let span =
                 tracing::info_span!("step", step = step.function, message_id = %m.id, receive_count = m.receive_count);
-            let _g = span.enter();
-            match (step.handler)(state.clone(), m.body.clone()).await {
-                Ok(()) => {
-                    if let Err(e) = queue.delete(&m.receipt).await {
-                        tracing::warn!(error = %e, "could not delete a finished message; it will run again");
+            running.spawn(
+                async move {
+                    match (step.handler)(state, m.body).await {
+                        Ok(()) => {
+                            if let Err(e) = queue.delete(&m.receipt).await {
+                                tracing::warn!(error = %e, "could not delete a finished message; it will run again");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "step failed; the message will be retried"),
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "step failed; the message will be retried"),
-            }
-            if *shutdown.borrow() {
-                break;
-            }
+                .instrument(span),
+            );
         }
-        // Shutting down mid-batch: hand the untouched messages back at once.
-        for m in pending {
-            let _ = queue.change_visibility(&m.receipt, Duration::ZERO).await;
-        }
+        while running.join_next().await.is_some() {}
     }
 }
 

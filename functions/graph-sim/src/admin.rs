@@ -143,7 +143,7 @@ async fn stats(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
 }
 
 async fn reset_stats(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
-    match sim.with_tenant(&tenant, |t| t.stats = Default::default()) {
+    match sim.with_tenant(&tenant, |t| t.reset_stats()) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => fail(StatusCode::NOT_FOUND, e),
     }

@@ -124,6 +124,9 @@ pub struct Stats {
     /// Requests that arrived inside a `$batch` (also in `graph_requests`, each counted and
     /// throttled on its own); `graph_requests - batch_items` is what went over the wire.
     pub batch_items: u64,
+    /// Requests and batch items not answered 429 (what a rate limiter counts), by whole seconds
+    /// since the stats were reset: how full each 20 s window was.
+    pub admitted_per_second: BTreeMap<u64, u64>,
     pub token_requests: u64,
     /// Answered 429 (fault or rate limit).
     pub throttled: u64,

@@ -225,10 +225,11 @@ pub(crate) fn execute(
             return throttled(ids, retry_after);
         }
         Some(Injected::ServerError { status, retry_after }) => {
+            t.count_admitted();
             t.stats.server_errors += 1;
             return server_error(ids, status, retry_after);
         }
-        None => {}
+        None => t.count_admitted(),
     }
     let route = match routed {
         Ok(r) => r,

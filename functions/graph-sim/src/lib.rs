@@ -184,7 +184,7 @@ impl Simulator {
     }
 
     pub fn reset_stats(&self, tenant: &str) {
-        self.tenant_op(tenant, |t| t.stats = Stats::default());
+        self.tenant_op(tenant, |t| t.reset_stats());
     }
 
     /// The objects of a family (`configurationPolicies`, `groups`, …) as a beta GET with every navigation

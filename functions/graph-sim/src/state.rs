@@ -104,6 +104,8 @@ pub(crate) struct Tenant {
     pub faults: Faults,
     pub fault_state: FaultState,
     pub stats: Stats,
+    /// When `stats` were last reset: the origin of `Stats::admitted_per_second`.
+    pub stats_since: std::time::Instant,
     pub data: BTreeMap<Family, Vec<Obj>>,
     pub rng: Rng,
 }
@@ -138,6 +140,17 @@ impl Tenant {
             }
         }
         s
+    }
+
+    pub(crate) fn reset_stats(&mut self) {
+        self.stats = Stats::default();
+        self.stats_since = std::time::Instant::now();
+    }
+
+    /// A request or batch item the rate limiter let through.
+    pub(crate) fn count_admitted(&mut self) {
+        let second = self.stats_since.elapsed().as_secs();
+        *self.stats.admitted_per_second.entry(second).or_insert(0) += 1;
     }
 
     pub(crate) fn count_request(&mut self, method: &str, route: &str) {
@@ -279,6 +292,7 @@ impl Shared {
             faults: self.config.initial_faults.clone(),
             fault_state: FaultState::default(),
             stats: Stats::default(),
+            stats_since: std::time::Instant::now(),
             data,
             rng,
         });
