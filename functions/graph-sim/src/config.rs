@@ -127,6 +127,8 @@ pub struct Stats {
     /// Requests and batch items not answered 429 (what a rate limiter counts), by whole seconds
     /// since the stats were reset: how full each 20 s window was.
     pub admitted_per_second: BTreeMap<u64, u64>,
+    /// When the last of them arrived, in milliseconds since the stats were reset.
+    pub last_admitted_ms: u64,
     pub token_requests: u64,
     /// Answered 429 (fault or rate limit).
     pub throttled: u64,

@@ -149,8 +149,9 @@ impl Tenant {
 
     /// A request or batch item the rate limiter let through.
     pub(crate) fn count_admitted(&mut self) {
-        let second = self.stats_since.elapsed().as_secs();
-        *self.stats.admitted_per_second.entry(second).or_insert(0) += 1;
+        let since = self.stats_since.elapsed();
+        *self.stats.admitted_per_second.entry(since.as_secs()).or_insert(0) += 1;
+        self.stats.last_admitted_ms = since.as_millis() as u64;
     }
 
     pub(crate) fn count_request(&mut self, method: &str, route: &str) {
