@@ -180,8 +180,13 @@ impl TestApp {
     /// A new environment on a fresh simulator tenant, connected through the platform app with
     /// admin consent granted in the simulator. Returns the tenant id and the environment's path.
     pub async fn connected_env(&self, slug: &str) -> (String, String) {
+        self.connected_env_with(slug, None).await
+    }
+
+    /// [`Self::connected_env`] on a tenant with `policies_per_family` objects in each family.
+    pub async fn connected_env_with(&self, slug: &str, policies_per_family: Option<usize>) -> (String, String) {
         let ws = "/api/v1/workspaces/ws-demo";
-        let (tenant, domain) = crate::sim::new_tenant();
+        let (tenant, domain) = crate::sim::new_tenant_with(policies_per_family);
         let env =
             serde_json::json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
         assert_eq!(

@@ -416,7 +416,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => "post-backup-schedules" {
             access: Cap(BackupManage),
-            summary: "Schedule backups every N minutes (the scheduler starts each due backup exactly once)",
+            summary: "Schedule backups every N minutes or by a cron expression in a time zone (each due backup starts exactly once)",
             tag: "backups", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::BackupScheduleCreate>),
             example: Some(|| json!({"every_minutes": 1440, "time_zone": "Europe/Berlin"})),
