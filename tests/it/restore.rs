@@ -364,6 +364,10 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .iter()
         .filter_map(|a| a["target"]["groupId"].as_str().map(str::to_owned))
         .collect();
+    // Seeded tenants share group naming patterns: give A's groups names B cannot have.
+    for (n, g) in groups.iter().enumerate() {
+        assert!(sim().patch_object(&ta, "groups", g, json!({"displayName": format!("rs3-only-in-a-{n}")})));
+    }
     let key = format!("deviceConfigurations/{}", item.id);
     let body = json!({"backup_set_id": set.set.id, "source_environment_id": "env-rs3a", "items": [key]});
     let r = draft(&app, &env_b, body).await;
@@ -399,6 +403,17 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .unwrap()
         .to_owned();
     let twin = sim().add_group(&tb, &first_name);
+    // Assignment filters are tenant-local too: B gets same-named twins of the ones used.
+    let a_filters = sim().objects(&ta, "assignmentFilters");
+    for a in payload["assignments"].as_array().unwrap() {
+        let Some(fid) = a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str() else {
+            continue;
+        };
+        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid) {
+            let twin = json!({"@odata.type": f["@odata.type"], "displayName": f["displayName"], "platform": f["platform"], "rule": f["rule"]});
+            sim().add_object(&tb, "assignmentFilters", twin);
+        }
+    }
     let mut mapping = serde_json::Map::new();
     for (n, g) in groups.iter().skip(1).enumerate() {
         mapping.insert(g.clone(), if n == 0 { json!(twin) } else { Value::Null });

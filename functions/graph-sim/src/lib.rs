@@ -224,12 +224,17 @@ impl Simulator {
             "@odata.type": "#microsoft.graph.group", "displayName": display_name,
             "mailEnabled": false, "mailNickname": nick, "securityEnabled": true, "groupTypes": [],
         });
+        self.add_object(tenant, "groups", props)
+    }
+
+    /// Adds an object with `props` (an admin creating it in the portal); returns its new id.
+    pub fn add_object(&self, tenant: &str, family: &str, props: Value) -> String {
+        let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
         self.tenant_op(tenant, |t| {
             let id = t.rng.guid();
             let mut props = props.as_object().cloned().unwrap_or_default();
             props.insert("id".into(), Value::String(id.clone()));
-            t.objects_mut(families::Family::Groups)
-                .push(state::Obj::new(id.clone(), props));
+            t.objects_mut(def.family).push(state::Obj::new(id.clone(), props));
             id
         })
     }

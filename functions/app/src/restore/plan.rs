@@ -224,6 +224,59 @@ async fn map_group(
     Ok(m)
 }
 
+fn filters_of(payload: &Value) -> Vec<String> {
+    payload["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str())
+        .filter(|f| !f.is_empty() && *f != "00000000-0000-0000-0000-000000000000")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Assignment filters are tenant-local: the same id, else the source filter's name in the target.
+/// `None`: no match, a blocker — never silently dropped, which would widen the assignment.
+async fn map_filters(
+    target: &TenantClient,
+    source: Option<&TenantClient>,
+    ids: &[String],
+) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+    let mut out = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let path = "/beta/deviceManagement/assignmentFilters";
+    let live = target
+        .list_all(path)
+        .await
+        .map_err(|e| graph_conflict("Assignment filters", e))?;
+    for id in ids {
+        if live.iter().any(|f| f["id"] == id.as_str()) {
+            out.insert(id.clone(), (Some(id.clone()), id.clone()));
+            continue;
+        }
+        let name = match source {
+            Some(src) => match src.get(&format!("{path}/{id}")).await {
+                Ok(f) => f["displayName"].as_str().map(str::to_owned),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(graph_conflict("Assignment filters", e)),
+            },
+            None => None,
+        };
+        let hits: Vec<&Value> = name
+            .as_deref()
+            .map(|n| live.iter().filter(|f| f["displayName"] == n).collect())
+            .unwrap_or_default();
+        let mapped = match hits.as_slice() {
+            [one] => one["id"].as_str().map(str::to_owned),
+            _ => None,
+        };
+        out.insert(id.clone(), (mapped, name.unwrap_or_else(|| id.clone())));
+    }
+    Ok(out)
+}
+
 fn groups_of(payload: &Value) -> Vec<String> {
     payload["assignments"]
         .as_array()
@@ -237,6 +290,7 @@ fn groups_of(payload: &Value) -> Vec<String> {
 fn desired_assignments(
     payload: &Value,
     groups: &BTreeMap<String, api::GroupMapping>,
+    filters: &BTreeMap<String, (Option<String>, String)>,
     describe: &impl Fn(&Value) -> String,
 ) -> (Vec<Value>, Vec<String>) {
     let mut keep = Vec::new();
@@ -245,6 +299,12 @@ fn desired_assignments(
         let Some(mut a) = graph_ops::clean_assignment(a) else {
             continue;
         };
+        let filter = a["target"]["deviceAndAppManagementAssignmentFilterId"]
+            .as_str()
+            .map(str::to_owned);
+        if let Some((Some(to), _)) = filter.and_then(|f| filters.get(&f)) {
+            a["target"]["deviceAndAppManagementAssignmentFilterId"] = json!(to);
+        }
         if let Some(gid) = a["target"]["groupId"].as_str().map(str::to_owned) {
             match groups.get(&gid) {
                 Some(g) if g.resolution == "dropped" => {
@@ -352,15 +412,20 @@ pub async fn preview(
     }
     let mut payloads = Vec::new();
     let mut group_ids: Vec<String> = Vec::new();
+    let mut filter_ids: Vec<String> = Vec::new();
     for (family, id, name, hash) in &items {
         let p = super::payload(state, &src_pk, hash).await?;
         if with_assignments {
             group_ids.extend(groups_of(&p));
+            filter_ids.extend(filters_of(&p));
         }
         payloads.push((family.clone(), id.clone(), name.clone(), hash.clone(), p));
     }
     group_ids.sort();
     group_ids.dedup();
+    filter_ids.sort();
+    filter_ids.dedup();
+    let filters = map_filters(&client, source_client.as_ref(), &filter_ids).await?;
     for k in mapping.keys() {
         if !group_ids.contains(k) {
             return Err(ApiError::field(
@@ -389,7 +454,7 @@ pub async fn preview(
         let family = Family::by_code(code).ok_or_else(|| ApiError::Conflict(format!("{code} is not a family")))?;
         let live = reader.find(family, source_id, name).await?;
         let (assign, dropped) = if with_assignments && payload.get("assignments").is_some() {
-            let (a, d) = desired_assignments(payload, &groups, &describe);
+            let (a, d) = desired_assignments(payload, &groups, &filters, &describe);
             (Some(a), d)
         } else {
             (None, Vec::new())
@@ -473,6 +538,11 @@ pub async fn preview(
             g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone())
         ));
     }
+    for (_, name) in filters.values().filter(|(to, _)| to.is_none()) {
+        blockers.push(format!(
+            "Assignment filter {name} has no match in the target: restore the filter first, or restore without assignments."
+        ));
+    }
     for p in &planned {
         if let Some(c) = p["conflict"].as_str() {
             blockers.push(format!("{}: {c}", p["name"].as_str().unwrap_or_default()));
@@ -483,7 +553,7 @@ pub async fn preview(
     let fingerprint = crate::backup::content_hash(&json!({
         "restore": restore_id, "assignments": with_assignments,
         "items": planned.iter().map(|p| json!([p["key"], p["action"], p["target_id"], p["live_hash"], p["hash"], p["assign"]])).collect::<Vec<_>>(),
-        "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
+        "filters": filters, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
     }));
     let preview_id = state.ids.next_id();
     let now = state.clock.now_millis();
