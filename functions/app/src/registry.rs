@@ -474,7 +474,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Confirm the latest preview (id, fingerprint, typed environment name): starts restore.execute",
             tag: "restores", table: Write, sends: ["restore-execute"], query: NONE,
             request: Some(schema::<api::RestoreConfirm>),
-            example: Some(|| json!({"preview_id": "{preview}", "fingerprint": "…", "confirm": "Contoso (demo)"})),
+            example: Some(|| json!({"preview_id": "{preview}", "fingerprint": "{fingerprint}", "confirm": "Contoso (demo)"})),
             status: 202, body: Body::Json(schema::<api::OperationRun>),
             handler: restores::confirm,
         }),
