@@ -1,5 +1,8 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
+mod restore;
+pub use restore::*;
+
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
