@@ -332,7 +332,13 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
     let (ta, env_a) = app.connected_env("env-rs3a").await;
     let (tb, env_b) = app.connected_env("env-rs3b").await;
     let set = backup(&app, &env_a, &["deviceConfigurations"]).await;
-    // An item assigned to at least one group.
+    // Seeded names can repeat across tenants, and a name match is not a create: skip those.
+    let names_in_b: BTreeSet<String> = sim()
+        .objects(&tb, "deviceConfigurations")
+        .iter()
+        .filter_map(|o| o["displayName"].as_str().map(str::to_owned))
+        .collect();
+    // An item assigned to at least one group, whose name tenant B does not have.
     let (item, payload) = {
         let mut found = None;
         for i in &set.items {
@@ -348,6 +354,7 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
             if p["assignments"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|a| a["target"]["groupId"].is_string()))
+                && !names_in_b.contains(p["displayName"].as_str().unwrap_or_default())
             {
                 found = Some((i.clone(), p));
                 break;
@@ -402,11 +409,21 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
     let twin = sim().add_group(&tb, &first_name);
     // Assignment filters are tenant-local too: B gets same-named twins of the ones used.
     let a_filters = sim().objects(&ta, "assignmentFilters");
+    let mut b_names: BTreeSet<String> = sim()
+        .objects(&tb, "assignmentFilters")
+        .iter()
+        .filter_map(|f| f["displayName"].as_str().map(str::to_owned))
+        .collect();
     for a in payload["assignments"].as_array().unwrap() {
         let Some(fid) = a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str() else {
             continue;
         };
-        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid) {
+        // Seeded filter names repeat across tenants: a name B already has maps as it is.
+        if let Some(f) = a_filters
+            .iter()
+            .find(|f| f["id"] == fid)
+            .filter(|f| b_names.insert(f["displayName"].as_str().unwrap_or_default().to_owned()))
+        {
             let twin = json!({"@odata.type": f["@odata.type"], "displayName": f["displayName"], "platform": f["platform"], "rule": f["rule"]});
             sim().add_object(&tb, "assignmentFilters", twin);
         }
