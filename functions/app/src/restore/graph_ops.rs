@@ -148,10 +148,14 @@ fn type_collection(payload: &Value) -> Result<String, GraphError> {
     if let Some(first) = c.get_mut(0..1) {
         first.make_ascii_lowercase();
     }
-    Ok(format!(
-        "/beta/deviceAppManagement/{c}{}",
-        if c.ends_with('s') { "" } else { "s" }
-    ))
+    let plural = if let Some(stem) = c.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if c.ends_with('s') {
+        c
+    } else {
+        format!("{c}s")
+    };
+    Ok(format!("/beta/deviceAppManagement/{plural}"))
 }
 
 /// ADMX values as `updateDefinitionValues` takes them.
