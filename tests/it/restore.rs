@@ -40,7 +40,7 @@ async fn backup(app: &TestApp, env: &str, families: &[&str]) -> api::BackupSetDe
         .run_to_completion(&format!("{env}/backups"), json!({"families": families}))
         .await;
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
-    get(&app, &format!("{env}/backups/{}", v.run.id)).await
+    get(app, &format!("{env}/backups/{}", v.run.id)).await
 }
 
 async fn draft(app: &TestApp, env: &str, body: Value) -> api::Restore {
@@ -199,7 +199,7 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
 }
 
 async fn restore_runs(app: &TestApp) -> usize {
-    let page: api::OperationPage = get(&app, &format!("{WS}/operations?operation_type=restore.execute")).await;
+    let page: api::OperationPage = get(app, &format!("{WS}/operations?operation_type=restore.execute")).await;
     page.items.len()
 }
 
