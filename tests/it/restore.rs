@@ -376,14 +376,21 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .unwrap()
         .to_owned();
     let twin = sim().add_group(&tb, &first_name);
-    // Assignment filters are tenant-local too: B gets same-named twins of the ones used.
+    // Assignment filters are tenant-local too: B gets one same-named twin of each one used
+    // (renamed first: seeded tenants share filter names).
+    let filters: BTreeSet<String> = payload["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str())
+        .map(str::to_owned)
+        .collect();
     let a_filters = sim().objects(&ta, "assignmentFilters");
-    for a in payload["assignments"].as_array().unwrap() {
-        let Some(fid) = a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str() else {
-            continue;
-        };
-        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid) {
-            let twin = json!({"@odata.type": f["@odata.type"], "displayName": f["displayName"], "platform": f["platform"], "rule": f["rule"]});
+    for (n, fid) in filters.iter().enumerate() {
+        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid.as_str()) {
+            let name = format!("rs3-filter-{n}");
+            assert!(sim().patch_object(&ta, "assignmentFilters", fid, json!({"displayName": name})));
+            let twin = json!({"@odata.type": f["@odata.type"], "displayName": name, "platform": f["platform"], "rule": f["rule"]});
             sim().add_object(&tb, "assignmentFilters", twin);
         }
     }
@@ -420,6 +427,18 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .filter_map(|a| a["target"]["groupId"].as_str())
         .collect();
     assert!(!targets.is_empty() && targets.iter().all(|g| *g == twin), "{targets:?}");
+    let b_filters: Vec<Value> = sim()
+        .objects(&tb, "assignmentFilters")
+        .iter()
+        .map(|f| f["id"].clone())
+        .collect();
+    for a in created["assignments"].as_array().unwrap() {
+        let f = &a["target"]["deviceAndAppManagementAssignmentFilterId"];
+        assert!(
+            f.is_null() || f == "" || b_filters.contains(f),
+            "filter {f} mapped to tenant B's"
+        );
+    }
     app.stop().await;
 }
 
@@ -475,6 +494,23 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
     );
     let audit: api::AuditPage = get(&app, &format!("{WS}/audit-events?action=run.finish&outcome=denied")).await;
     assert!(audit.items.iter().any(|e| e.target == format!("run/{}", run.id)));
+    app.stop().await;
+}
+
+/// Every family, nothing changed since the backup: every item matches by id and nothing differs
+/// (no false diffs from read-only fields, expansions or assignment reads).
+async fn an_untouched_tenant_previews_unchanged(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (_, env) = app.connected_env("env-rs7").await;
+    let all: Vec<&str> = atlas_graph::families::FAMILIES.iter().map(|f| f.code).collect();
+    let set = backup(&app, &env, &all).await;
+    let r = draft(&app, &env, json!({"backup_set_id": set.set.id})).await;
+    assert_eq!(r.items.len(), set.items.len());
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let changed: Vec<_> = p.items.iter().filter(|i| i.action != "unchanged").collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    assert!(p.items.iter().all(|i| i.matched_by == "id"));
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     app.stop().await;
 }
 
@@ -613,6 +649,11 @@ mod embedded_only {
     #[tokio::test]
     async fn capability_removed_after_confirmation_blocks() {
         super::capability_removed_after_confirmation_blocks(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn an_untouched_tenant_previews_unchanged() {
+        super::an_untouched_tenant_previews_unchanged(Mode::Embedded).await;
     }
 
     #[tokio::test]

@@ -19,9 +19,11 @@ pub async fn read_live(
         Err(e) => return Err(e),
     };
     if with_assignments && family.assign != Assign::None {
-        let list = client
-            .list_all(&format!("{}/{id}/assignments", family.list_path()))
-            .await?;
+        // Mixed-type lists (app protection) keep assignments under the object's type collection.
+        let url = family
+            .object_assignments_batch_url(&object)
+            .unwrap_or_else(|| family.assignments_batch_url(id));
+        let list = client.list_all(&format!("/{}{url}", family.version.as_str())).await?;
         object["assignments"] = Value::Array(list);
     }
     Ok(Some(object))
