@@ -312,7 +312,13 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
     let (ta, env_a) = app.connected_env("env-rs3a").await;
     let (tb, env_b) = app.connected_env("env-rs3b").await;
     let set = backup(&app, &env_a, &["deviceConfigurations"]).await;
-    // An item assigned to at least one group.
+    // Seeded names can repeat across tenants, and a name match is not a create: skip those.
+    let names_in_b: BTreeSet<String> = sim()
+        .objects(&tb, "deviceConfigurations")
+        .iter()
+        .filter_map(|o| o["displayName"].as_str().map(str::to_owned))
+        .collect();
+    // An item assigned to at least one group, whose name tenant B does not have.
     let (item, payload) = {
         let mut found = None;
         for i in &set.items {
@@ -324,6 +330,7 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
             if p["assignments"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|a| a["target"]["groupId"].is_string()))
+                && !names_in_b.contains(p["displayName"].as_str().unwrap_or_default())
             {
                 found = Some((i.clone(), p));
                 break;
