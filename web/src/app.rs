@@ -11,7 +11,7 @@ use crate::api;
 use crate::components::load::{self};
 use crate::hooks::use_load;
 use crate::pages;
-use crate::session::{Session, selected_environment};
+use crate::session::{Selection, Session, selected_environment};
 
 #[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
@@ -180,6 +180,16 @@ fn Shell(props: &ShellProps) -> Html {
         }
     });
     let ws = props.route.workspace().map(str::to_owned);
+    let selected = {
+        let ws = ws.clone();
+        use_state(move || ws.as_ref().and_then(|w| selected_environment(w).map(|e| (w.clone(), e))))
+    };
+    let selection = Selection {
+        set: {
+            let selected = selected.clone();
+            Callback::from(move |key| selected.set(Some(key)))
+        },
+    };
     let nav = ws.as_ref().map(|ws| {
         let link = |to: Route, label: &str| {
             let current = to == props.route;
@@ -187,7 +197,7 @@ fn Shell(props: &ShellProps) -> Html {
                 <li><Link<Route> {to} classes={classes!("nav__link", current.then_some("nav__link--current"))}>{ label }</Link<Route>></li>
             }
         };
-        let selected = selected_environment(ws);
+        let selected = (*selected).clone().filter(|(w, _)| w == ws).map(|(_, e)| e);
         html! {
             <nav class="wsnav" aria-label="Workspace">
                 <ul>
@@ -221,7 +231,9 @@ fn Shell(props: &ShellProps) -> Html {
             { nav.unwrap_or_default() }
             // Focusable so the skip link moves keyboard focus, not just the scroll position.
             <main id="main" class="content" tabindex="-1">
-                { pages::page(props.route.clone()) }
+                <ContextProvider<Selection> context={selection}>
+                    { pages::page(props.route.clone()) }
+                </ContextProvider<Selection>>
             </main>
         </>
     }

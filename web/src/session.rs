@@ -28,6 +28,24 @@ pub fn use_session() -> Session {
     use_context::<Session>().expect("pages render inside the session provider")
 }
 
+/// The selected environment as shown by the shell; pages change it with [`use_select_environment`].
+#[derive(Clone, PartialEq)]
+pub struct Selection {
+    pub set: Callback<(String, String)>,
+}
+
+/// Marks `env` as the environment the operator works in (UI context only, see below).
+#[hook]
+pub fn use_select_environment(ws: &str, env: &str) {
+    let selection = use_context::<Selection>();
+    use_effect_with((ws.to_owned(), env.to_owned()), move |key| {
+        select_environment(&key.0, &key.1);
+        if let Some(s) = selection {
+            s.set.emit(key.clone());
+        }
+    });
+}
+
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
 }
@@ -38,7 +56,7 @@ pub fn selected_environment(ws: &str) -> Option<String> {
     storage()?.get_item(&format!("atlas.env.{ws}")).ok()?
 }
 
-pub fn select_environment(ws: &str, env: &str) {
+fn select_environment(ws: &str, env: &str) {
     if let Some(s) = storage() {
         let _ = s.set_item(&format!("atlas.env.{ws}"), env);
     }

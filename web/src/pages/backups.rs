@@ -22,16 +22,13 @@ use crate::components::status_badge::StatusBadge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
-use crate::session::{select_environment, use_session};
+use crate::session::{use_select_environment, use_session};
 
 #[component]
 pub fn BackupsPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    {
-        let key = key.clone();
-        use_effect_with(key, |(ws, env)| select_environment(ws, env));
-    }
+    use_select_environment(&props.ws, &props.env);
     let sets = use_load(key.clone(), |(ws, env)| async move {
         api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &env))).await
     });

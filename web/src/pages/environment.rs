@@ -16,7 +16,7 @@ use crate::components::status_badge::{SeverityBadge, StatusBadge};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::operations::HubQuery;
-use crate::session::{select_environment, use_session};
+use crate::session::{use_select_environment, use_session};
 
 #[derive(Properties, PartialEq, Clone)]
 pub struct EnvProps {
@@ -28,10 +28,7 @@ pub struct EnvProps {
 pub fn EnvironmentPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    {
-        let key = key.clone();
-        use_effect_with(key, |(ws, env)| select_environment(ws, env));
-    }
+    use_select_environment(&props.ws, &props.env);
     let env = use_load(key.clone(), |(ws, env)| async move { api::get::<Environment>(&paths::env(&ws, &env)).await });
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
@@ -70,12 +67,18 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
     };
     let (ws, env_id) = key.clone();
     let can_sync = session.can(&ws, Capability::InventorySync);
+    let conn_status = conn.state.ready().map(|c| c.status.clone());
     load::view(&env, "load the environment", |e: &Environment| {
+        // An active environment is as healthy as its provider connection.
+        let status = match (&conn_status, e.lifecycle.as_str()) {
+            (Some(c), "active") => c.clone(),
+            _ => e.status.clone(),
+        };
         html! {
             <>
                 <div class="page-head">
                     <h1>{ &e.display_name }</h1>
-                    <StatusBadge status={e.status.clone()} />
+                    <StatusBadge {status} />
                 </div>
                 <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
                 <nav class="subnav" aria-label="Environment">

@@ -16,7 +16,7 @@ use crate::components::status_badge::{DeletedBadge, StatusBadge};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
-use crate::session::select_environment;
+use crate::session::use_select_environment;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct Filters {
@@ -38,10 +38,7 @@ fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
 #[component]
 pub fn InventoryListPage(props: &EnvProps) -> Html {
     let key = (props.ws.clone(), props.env.clone());
-    {
-        let key = key.clone();
-        use_effect_with(key, |(ws, env)| select_environment(ws, env));
-    }
+    use_select_environment(&props.ws, &props.env);
     let navigator = use_navigator();
     let filters: Filters = use_location().and_then(|l| l.query::<Filters>().ok()).unwrap_or_default();
     let search = use_state(|| filters.search.clone());

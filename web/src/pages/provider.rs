@@ -22,7 +22,7 @@ use crate::components::status_badge::StatusBadge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::{EnvProps, posture};
-use crate::session::{select_environment, use_session};
+use crate::session::{use_select_environment, use_session};
 
 #[derive(Deserialize, Default, Clone, PartialEq)]
 struct ReturnQuery {
@@ -41,10 +41,7 @@ enum Dialog {
 pub fn ProviderPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    {
-        let key = key.clone();
-        use_effect_with(key, |(ws, env)| select_environment(ws, env));
-    }
+    use_select_environment(&props.ws, &props.env);
     let returned: ReturnQuery = use_location().and_then(|l| l.query::<ReturnQuery>().ok()).unwrap_or_default();
     let env = use_load(key.clone(), |(ws, env)| async move { api::get::<Environment>(&paths::env(&ws, &env)).await });
     let conn = use_load(key.clone(), |(ws, env)| async move {

@@ -1,6 +1,6 @@
 //! A workspace's overview: its environments with their status, and the latest runs.
 
-use atlas_api_types::{EnvironmentList, OperationPage, Workspace};
+use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -9,7 +9,7 @@ use crate::app::Route;
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::StatusBadge;
 use crate::format;
-use crate::hooks::use_load;
+use crate::hooks::{Load, use_load};
 use crate::pages::operations::RunTable;
 
 #[derive(Properties, PartialEq)]
@@ -41,17 +41,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                         }
                         html! {
                             <ul class="cards" data-testid="environment-list">
-                                { for list.items.iter().map(|e| html! {
-                                    <li class="card" data-testid={format!("environment-{}", e.id)}>
-                                        <div class="card__head">
-                                            <h3 class="card__title">
-                                                <Link<Route> to={Route::Environment { ws: ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
-                                            </h3>
-                                            <StatusBadge status={e.status.clone()} />
-                                        </div>
-                                        <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ &e.lifecycle }</p>
-                                    </li>
-                                }) }
+                                { for list.items.iter().map(|e| html! { <EnvCard ws={ws.clone()} env={e.clone()} /> }) }
                             </ul>
                         }
                     }) }
@@ -68,4 +58,40 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
             </>
         }
     })
+}
+
+#[derive(Properties, PartialEq)]
+struct EnvCardProps {
+    ws: String,
+    env: Environment,
+}
+
+/// An environment with its health: an active environment is as healthy as its provider
+/// connection, so the card asks the connection.
+#[component]
+fn EnvCard(props: &EnvCardProps) -> Html {
+    let e = &props.env;
+    let active = e.lifecycle == "active";
+    let conn = use_load((props.ws.clone(), e.id.clone(), active), |(ws, env, active)| async move {
+        if !active {
+            return Ok(None);
+        }
+        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await.map(Some)
+    });
+    let status = match &conn.state {
+        Load::Ready(c) => c.as_ref().as_ref().map_or_else(|| e.status.clone(), |c| c.status.clone()),
+        Load::Loading => String::new(),
+        Load::Failed(_) => "unknown".into(),
+    };
+    html! {
+        <li class="card" data-testid={format!("environment-{}", e.id)}>
+            <div class="card__head">
+                <h3 class="card__title">
+                    <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
+                </h3>
+                if !status.is_empty() { <StatusBadge status={status} /> }
+            </div>
+            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ &e.lifecycle }</p>
+        </li>
+    }
 }
