@@ -53,6 +53,12 @@ async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
         .map(|f| sim.objects(&tenant, f.code).len())
         .sum();
     assert_eq!(all.len(), expected, "every object of every family");
+    // Assignments are read for every assignable family, by list `$expand` or `$batch`.
+    for i in &all {
+        let assignable = atlas_graph::families::Family::by_code(&i.family).unwrap().assignments
+            != atlas_graph::families::AssignmentsRead::None;
+        assert_eq!(i.assignment_summary != "unknown", assignable, "{} {}", i.family, i.id);
+    }
     let configs = items(&app, &env, "?family=deviceConfigurations").await;
     assert_eq!(configs.len(), sim.objects(&tenant, "deviceConfigurations").len());
     assert!(

@@ -11,4 +11,5 @@ mod local;
 mod matrix;
 mod operations;
 mod provider;
+mod restore;
 mod tenancy;

@@ -82,14 +82,18 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         let sched: Value = res.json().await.unwrap();
         f.insert("schedule", sched["id"].as_str().unwrap().to_owned());
     }
-    if r.path.contains("{set}") || r.path.contains("{item}") {
+    let restores = r.path.contains("/restores");
+    if r.path.contains("{set}") || r.path.contains("{item}") || restores {
         // A captured backup and a synced inventory item, written as the steps would.
         let (set, item) = ("01jfixture0000000000000000", "fixture-item");
         let env = "WS#ws-demo#ENV#env-contoso";
         let rows = [
             json!({"PK": env, "SK": format!("BACKUPSET#{set}"), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
             json!({"PK": env, "SK": format!("BACKUP#{set}#ITEM#deviceConfigurations#{item}"), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
-            json!({"PK": env, "SK": "BLOB#h1", "entity": "backup_blob", "hash": "h1", "payload": {"id": item}}),
+            json!({"PK": env, "SK": "BLOB#h1", "entity": "backup_blob", "hash": "h1", "payload": {"id": item, "displayName": "Fixture"}}),
+            json!({"PK": format!("RUN#{set}"), "SK": "RUN", "entity": "operation_run", "run_id": set, "type": "backup.capture",
+                "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": "succeeded",
+                "counts": {"total": 1}}),
             json!({"PK": env, "SK": format!("INV#deviceConfigurations#{item}"), "entity": "inventory_item", "item_id": item, "family": "deviceConfigurations", "name": "Fixture", "status": "active", "payload": {"id": item}}),
         ];
         for row in rows {
@@ -103,6 +107,31 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("set", set.to_owned());
         f.insert("family", "deviceConfigurations".to_owned());
         f.insert("item", item.to_owned());
+    }
+    if restores {
+        // Restores read live: the fixture connection signs in to a simulator tenant instead.
+        let (tenant, _) = atlas_tests::sim::new_tenant();
+        atlas_tests::sim::shared()
+            .sim
+            .grant(&tenant, atlas_tests::sim::CLIENT_ID, atlas_graph_sim::ALL_ROLES);
+        let key = atlas_store::Key::new("WS#ws-demo#ENV#env-contoso", "PROVIDER");
+        let point = atlas_store::Update::new()
+            .set("tenant_id", tenant)
+            .set("app_mode", "platform");
+        app.app().state.table.update(&key, &point, None).await.unwrap();
+    }
+    if r.path.contains("{restore}") {
+        let base = "/api/v1/workspaces/ws-demo/environments/env-contoso/restores";
+        let res = app.post_as(OWNER, base, json!({"backup_set_id": f["set"]})).await;
+        assert_eq!(res.status(), 201, "fixture restore");
+        let restore: Value = res.json().await.unwrap();
+        let id = restore["id"].as_str().unwrap().to_owned();
+        let res = app.post_as(OWNER, &format!("{base}/{id}/previews"), json!({})).await;
+        assert_eq!(res.status(), 201, "fixture preview");
+        let preview: Value = res.json().await.unwrap();
+        f.insert("preview", preview["id"].as_str().unwrap().to_owned());
+        f.insert("fingerprint", preview["fingerprint"].as_str().unwrap().to_owned());
+        f.insert("restore", id);
     }
     if needs_run {
         let res = app
@@ -235,6 +264,7 @@ async fn matrix(mode: Mode) {
                         ("family", "deviceConfigurations".into()),
                         ("item", "nothing-here".into()),
                         ("schedule", "01jnothere0000000000000000".into()),
+                        ("restore", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -180,8 +180,13 @@ impl TestApp {
     /// A new environment on a fresh simulator tenant, connected through the platform app with
     /// admin consent granted in the simulator. Returns the tenant id and the environment's path.
     pub async fn connected_env(&self, slug: &str) -> (String, String) {
+        self.connected_env_with(slug, None).await
+    }
+
+    /// [`Self::connected_env`] on a tenant with `policies_per_family` objects in each family.
+    pub async fn connected_env_with(&self, slug: &str, policies_per_family: Option<usize>) -> (String, String) {
         let ws = "/api/v1/workspaces/ws-demo";
-        let (tenant, domain) = crate::sim::new_tenant();
+        let (tenant, domain) = crate::sim::new_tenant_with(policies_per_family);
         let env =
             serde_json::json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
         assert_eq!(
@@ -228,6 +233,12 @@ impl TestApp {
     /// Delivers every message waiting on a step's queue once, by hand (for stacks started with
     /// `run_workers = false`). Returns how many were delivered.
     pub async fn deliver(&self, queue: &str) -> usize {
+        self.deliver_each(queue, 1).await
+    }
+
+    /// Like [`TestApp::deliver`], but hands every message to its step `times` times before
+    /// deleting it: duplicate delivery, as SQS may do.
+    pub async fn deliver_each(&self, queue: &str, times: usize) -> usize {
         let state = &self.app().state;
         let q = state.queues.get(queue).expect("queue").clone();
         let step = atlas_app::steps::steps()
@@ -245,8 +256,11 @@ impl TestApp {
                 return n;
             }
             for m in got {
-                let failed = atlas_app::steps::handle_batch(state, &step, vec![(m.id.clone(), m.body.clone())]).await;
-                assert!(failed.is_empty(), "the step failed");
+                for _ in 0..times {
+                    let failed =
+                        atlas_app::steps::handle_batch(state, &step, vec![(m.id.clone(), m.body.clone())]).await;
+                    assert!(failed.is_empty(), "the step failed");
+                }
                 q.delete(&m.receipt).await.expect("delete");
                 n += 1;
             }

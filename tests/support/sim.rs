@@ -43,6 +43,12 @@ pub fn shared() -> &'static SharedSim {
 
 /// A fresh tenant in the shared simulator: its GUID and primary domain.
 pub fn new_tenant() -> (String, String) {
+    new_tenant_with(None)
+}
+
+/// A fresh tenant with `policies_per_family` objects in each family (the simulator's default
+/// when `None`).
+pub fn new_tenant_with(policies_per_family: Option<usize>) -> (String, String) {
     let s = shared();
     let n = crate::unique("t").replace('-', "");
     let digits: String = n.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -52,6 +58,7 @@ pub fn new_tenant() -> (String, String) {
     s.sim.add_tenant(TenantSpec {
         id: Some(id.clone()),
         domains: vec![domain.clone()],
+        policies_per_family,
         ..TenantSpec::default()
     });
     (id, domain)

@@ -1,5 +1,8 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
+mod restore;
+pub use restore::*;
+
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -543,20 +546,25 @@ pub struct FieldChange {
     pub after: Option<serde_json::Value>,
 }
 
-/// A backup schedule: every `every_minutes`, starting from `first_due_ms`.
+/// A backup schedule: every `every_minutes`, or at the times of a `cron` expression in `time_zone`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct BackupSchedule {
     pub id: String,
-    pub every_minutes: u32,
-    /// An IANA time zone, for display of the next runs.
+    /// Set for an interval schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_minutes: Option<u32>,
+    /// Set for a cron schedule: five fields (minute hour day-of-month month day-of-week).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// An IANA time zone: cron times are local to it; for an interval it is for display.
     pub time_zone: String,
     pub families: Option<Vec<String>>,
     pub next_due_ms: i64,
     /// Retention: keep the newest N completed sets, and/or every set younger than N days.
     pub keep_last: Option<u32>,
     pub keep_days: Option<u32>,
-    /// The next few due times, to show operators when it will run.
+    /// The next five due times, to show operators when it will run.
     pub upcoming_ms: Vec<i64>,
     pub created_by: String,
 }
@@ -571,11 +579,17 @@ pub struct BackupScheduleList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BackupScheduleCreate {
-    /// 15 minutes to 31 days.
-    pub every_minutes: u32,
+    /// 15 minutes to 31 days. Give this or `cron`, not both.
+    #[serde(default)]
+    pub every_minutes: Option<u32>,
+    /// A five-field cron expression evaluated in `time_zone`, e.g. `30 2 * * *`. When a DST change
+    /// skips the local time, the run happens at the first minute after the gap; when it repeats the
+    /// time, the run happens once (the first pass).
+    #[serde(default)]
+    pub cron: Option<String>,
     pub time_zone: String,
     pub families: Option<Vec<String>>,
-    /// When the first backup is due; now when left out.
+    /// When the first backup is due (cron: the first run at or after it); now when left out.
     pub first_due_ms: Option<i64>,
     #[serde(default)]
     pub keep_last: Option<u32>,

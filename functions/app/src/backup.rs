@@ -1,5 +1,5 @@
-//! Backups: a `backup.capture` run captures every object of the chosen families with its payload
-//! (assignments and scope tags included where Graph expands them). Payloads are stored once per
+//! Backups: a `backup.capture` run captures every object of the chosen families with its payload,
+//! assignments and scope tags (`TenantClient::read_family`: list with `$expand`, else `$batch`). Payloads are stored once per
 //! content hash (`BLOB#<hash>`), so an unchanged policy is referenced, not stored again; payloads
 //! over DynamoDB's item limit go through the store's compression and chunking. A family that fails
 //! to read is a failed unit: the set is Partial and says which family and why.
@@ -39,7 +39,7 @@ pub async fn capture_family(
     family: &Family,
 ) -> Result<Captured, ApiError> {
     let objects = client
-        .list_all(&family.list_query())
+        .read_family(family)
         .await
         .map_err(|e| ApiError::Conflict(format!("{} could not be read completely: {e}", family.label)))?;
     let mut out = Captured {

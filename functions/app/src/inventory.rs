@@ -79,7 +79,7 @@ pub async fn sync_family(
     family: &Family,
 ) -> Result<FamilySync, ApiError> {
     let now = state.clock.now_millis();
-    let objects = match client.list_all(&family.list_query()).await {
+    let objects = match client.read_family(family).await {
         Ok(o) => o,
         Err(e) => {
             let marker = obj(json!({

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod openapi;
 pub mod provider;
 pub mod registry;
+pub mod restore;
 pub mod router;
 pub mod routes;
 pub mod runs;

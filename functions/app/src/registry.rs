@@ -137,7 +137,7 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        audit, backups, environments, health, inventory, invitations, members, openapi, operations, provider,
+        audit, backups, environments, health, inventory, invitations, members, openapi, operations, provider, restores,
         workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
@@ -416,7 +416,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => "post-backup-schedules" {
             access: Cap(BackupManage),
-            summary: "Schedule backups every N minutes (the scheduler starts each due backup exactly once)",
+            summary: "Schedule backups every N minutes or by a cron expression in a time zone (each due backup starts exactly once)",
             tag: "backups", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::BackupScheduleCreate>),
             example: Some(|| json!({"every_minutes": 1440, "time_zone": "Europe/Berlin"})),
@@ -436,6 +436,54 @@ pub fn routes() -> Vec<Route> {
             tag: "backups", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: backups::delete_schedule,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores" => "post-restores" {
+            access: Cap(RestorePreview),
+            summary: "Draft a restore of a backup set (of this or another environment) into this environment",
+            tag: "restores", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::RestoreCreate>),
+            example: Some(|| json!({"backup_set_id": "{set}", "include_assignments": true})),
+            status: 201, body: Body::Json(schema::<api::Restore>),
+            handler: restores::create,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/restores" => "get-restores" {
+            access: Cap(RestorePreview),
+            summary: "Restores into this environment, newest first, with readiness, preview and run",
+            tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::RestoreList>),
+            handler: restores::list,
+        }),
+        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}" => "get-restore" {
+            access: Cap(RestorePreview),
+            summary: "A restore with its readiness checks, latest preview and run",
+            tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Restore>),
+            handler: restores::get,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/previews" => "post-restore-preview" {
+            access: Cap(RestorePreview),
+            summary: "Preview: match every item to live, diff, map groups; fingerprinted, expires in 15 minutes",
+            tag: "restores", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::RestorePreviewRequest>),
+            example: Some(|| json!({"group_mapping": {}})),
+            status: 201, body: Body::Json(schema::<api::RestorePreview>),
+            handler: restores::preview,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/confirm" => "post-restore-confirm" {
+            access: Cap(RestoreExecute),
+            summary: "Confirm the latest preview (id, fingerprint, typed environment name): starts restore.execute",
+            tag: "restores", table: Write, sends: ["restore-execute"], query: NONE,
+            request: Some(schema::<api::RestoreConfirm>),
+            example: Some(|| json!({"preview_id": "{preview}", "fingerprint": "{fingerprint}", "confirm": "Contoso (demo)"})),
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: restores::confirm,
+        }),
+        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/cancel" => "post-restore-cancel" {
+            access: Cap(RestorePreview),
+            summary: "Cancel a restore that was not confirmed; creates no run",
+            tag: "restores", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Restore>),
+            handler: restores::cancel,
         }),
         route!(GET "/api/v1/workspaces/{ws}/operations" => "get-operations" {
             access: Cap(OperationsView),

@@ -25,12 +25,118 @@ pub fn next_after(due_ms: i64, every_ms: i64, now_ms: i64) -> i64 {
     due_ms + missed * every_ms
 }
 
+pub const MIN_EVERY_MINUTES: u32 = 15;
+pub const MAX_EVERY_MINUTES: u32 = 31 * 24 * 60;
+
+/// When a schedule fires: a fixed interval, or a cron expression in an IANA time zone.
+#[derive(Debug, Clone)]
+pub enum Cadence {
+    Every { minutes: u32 },
+    Cron { cron: Box<croner::Cron>, tz: chrono_tz::Tz },
+}
+
+/// Parses an IANA time zone name (`Europe/Berlin`, `UTC`).
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse::<chrono_tz::Tz>()
+        .map_err(|_| "must be an IANA time zone such as Europe/Berlin, or UTC".to_owned())
+}
+
+impl Cadence {
+    pub fn every(minutes: u32) -> Result<Cadence, String> {
+        if !(MIN_EVERY_MINUTES..=MAX_EVERY_MINUTES).contains(&minutes) {
+            return Err("must be from 15 minutes to 31 days".into());
+        }
+        Ok(Cadence::Every { minutes })
+    }
+
+    /// A standard five-field expression (minute hour day-of-month month day-of-week; names and
+    /// `@daily`-style nicknames allowed), Vixie semantics: day-of-month OR day-of-week.
+    pub fn cron(expr: &str, tz: chrono_tz::Tz) -> Result<Cadence, String> {
+        use croner::parser::{CronParser, Seconds, Year};
+        let cron = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(expr)
+            .map_err(|e| format!("is not a five-field cron expression: {e}"))?;
+        let cadence = Cadence::Cron {
+            cron: Box::new(cron),
+            tz,
+        };
+        // A day of runs at the 15-minute floor: every gap must respect it, and it must run at all.
+        let mut at = cadence.after(0).ok_or("never matches a date (e.g. 30 February)")?;
+        for _ in 0..96 {
+            let Some(next) = cadence.after(at) else { break };
+            if next - at < i64::from(MIN_EVERY_MINUTES) * 60_000 {
+                return Err("runs more often than every 15 minutes".into());
+            }
+            at = next;
+        }
+        Ok(cadence)
+    }
+
+    /// The schedule stored in a `backup_schedule` item.
+    pub fn of(i: &Item) -> Result<Cadence, String> {
+        match i.get("cron").and_then(Value::as_str) {
+            Some(expr) => Cadence::cron(expr, time_zone(&s(i, "time_zone"))?),
+            None => Cadence::every(n(i, "every_minutes") as u32),
+        }
+    }
+
+    /// The first run strictly after `ms`. Cron searches move in real time, so a repeated local
+    /// hour yields each instant once and a skipped one moves to the first minute after the gap.
+    pub fn after(&self, ms: i64) -> Option<i64> {
+        match self {
+            Cadence::Every { minutes } => Some(ms + i64::from(*minutes) * 60_000),
+            Cadence::Cron { cron, tz } => {
+                use chrono::TimeZone;
+                let start = tz.timestamp_millis_opt(ms).single()?;
+                cron.find_next_occurrence(&start, false)
+                    .ok()
+                    .map(|t| t.timestamp_millis())
+            }
+        }
+    }
+
+    /// The first due time of a new schedule starting at `start_ms`.
+    pub fn first(&self, start_ms: i64) -> Option<i64> {
+        match self {
+            Cadence::Every { .. } => Some(start_ms),
+            Cadence::Cron { .. } => self.after(start_ms - 1),
+        }
+    }
+
+    /// The due time after `due_ms` once it has been claimed at `now_ms`: missed runs are not
+    /// replayed, the next one is strictly in the future.
+    pub fn next_due(&self, due_ms: i64, now_ms: i64) -> Option<i64> {
+        match self {
+            Cadence::Every { minutes } => Some(next_after(due_ms, i64::from(*minutes) * 60_000, now_ms)),
+            Cadence::Cron { .. } => self.after(due_ms.max(now_ms)),
+        }
+    }
+
+    /// `next` and the runs after it, `count` in all.
+    pub fn upcoming(&self, next: i64, count: usize) -> Vec<i64> {
+        std::iter::successors(Some(next), |t| self.after(*t))
+            .take(count)
+            .collect()
+    }
+}
+
+/// Far in the future: a schedule whose cron stopped matching (not reachable through the API).
+const NEVER_MS: i64 = 999_999_999_999_999;
+
 pub fn to_api(i: &Item) -> api::BackupSchedule {
-    let every = n(i, "every_minutes").max(1);
     let next = n(i, "next_due_ms");
+    let cron = i.get("cron").and_then(Value::as_str).map(str::to_owned);
     api::BackupSchedule {
         id: s(i, "schedule_id"),
-        every_minutes: every as u32,
+        every_minutes: if cron.is_none() {
+            Some(n(i, "every_minutes") as u32)
+        } else {
+            None
+        },
+        cron,
         time_zone: s(i, "time_zone"),
         families: i
             .get("families")
@@ -39,7 +145,7 @@ pub fn to_api(i: &Item) -> api::BackupSchedule {
         next_due_ms: next,
         keep_last: i.get("keep_last").and_then(Value::as_u64).map(|v| v as u32),
         keep_days: i.get("keep_days").and_then(Value::as_u64).map(|v| v as u32),
-        upcoming_ms: (0..5).map(|k| next + k * every * 60_000).collect(),
+        upcoming_ms: Cadence::of(i).map(|c| c.upcoming(next, 5)).unwrap_or_default(),
         created_by: s(i, "created_by_email"),
     }
 }
@@ -57,8 +163,14 @@ pub async fn run_due(state: &AppState) -> Result<usize, ApiError> {
         if due_ms > now {
             continue;
         }
-        let every_ms = n(&sched, "every_minutes").max(1) * 60_000;
-        let next = next_after(due_ms, every_ms, now);
+        let cadence = match Cadence::of(&sched) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(schedule = %s(&sched, "schedule_id"), error = %e, "unreadable schedule; skipped");
+                continue;
+            }
+        };
+        let next = cadence.next_due(due_ms, now).unwrap_or(NEVER_MS);
         let (ws, env, id) = (
             s(&sched, "workspace_id"),
             s(&sched, "environment_id"),
@@ -157,4 +269,89 @@ async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> 
         crate::routes::backups::record_set(state, &scope, &started.run, &families).await?;
     }
     Ok(started.created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn ms(t: time::OffsetDateTime) -> i64 {
+        t.unix_timestamp() * 1000
+    }
+
+    fn berlin(expr: &str) -> Cadence {
+        Cadence::cron(expr, time_zone("Europe/Berlin").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_skipped_local_time_runs_once_after_the_gap() {
+        // 2030-03-31 02:00 CET jumps to 03:00 CEST: 02:30 does not exist that day.
+        let c = berlin("30 2 * * *");
+        let first = c.first(ms(datetime!(2030-03-30 00:00 UTC))).unwrap();
+        assert_eq!(
+            c.upcoming(first, 4),
+            [
+                ms(datetime!(2030-03-30 01:30 UTC)), // 02:30 CET
+                ms(datetime!(2030-03-31 01:00 UTC)), // 03:00 CEST, the first minute after the gap
+                ms(datetime!(2030-04-01 00:30 UTC)), // 02:30 CEST
+                ms(datetime!(2030-04-02 00:30 UTC)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_local_time_runs_once() {
+        // 2030-10-27 03:00 CEST falls back to 02:00 CET: 02:30 happens twice, the run once.
+        let c = berlin("30 2 * * *");
+        let first = c.first(ms(datetime!(2030-10-26 00:00 UTC))).unwrap();
+        assert_eq!(
+            c.upcoming(first, 3),
+            [
+                ms(datetime!(2030-10-26 00:30 UTC)),
+                ms(datetime!(2030-10-27 00:30 UTC)),
+                ms(datetime!(2030-10-28 01:30 UTC)),
+            ]
+        );
+        // An interval-style expression runs through both passes in real time.
+        let c = berlin("*/30 * * * *");
+        let first = c.first(ms(datetime!(2030-10-27 00:00 UTC))).unwrap();
+        let runs = c.upcoming(first, 4);
+        assert!(runs.windows(2).all(|w| w[1] - w[0] == 30 * 60_000), "{runs:?}");
+    }
+
+    #[test]
+    fn next_due_skips_missed_runs_and_stays_in_the_future() {
+        let c = berlin("0 3 * * 1-5");
+        let due = ms(datetime!(2030-04-01 01:00 UTC)); // Monday 03:00 CEST
+        assert_eq!(c.next_due(due, due), Some(ms(datetime!(2030-04-02 01:00 UTC))));
+        // Claimed late on Friday evening: the next run is Monday's.
+        let late = ms(datetime!(2030-04-05 20:00 UTC));
+        assert_eq!(c.next_due(due, late), Some(ms(datetime!(2030-04-08 01:00 UTC))));
+        let every = Cadence::every(60).unwrap();
+        assert_eq!(every.next_due(0, 0), Some(3_600_000));
+        assert_eq!(every.next_due(0, 3 * 3_600_000 + 5), Some(4 * 3_600_000));
+    }
+
+    #[test]
+    fn bad_expressions_and_zones_are_refused() {
+        let utc = time_zone("UTC").unwrap();
+        for expr in [
+            "",
+            "* * * *",
+            "0 0 * * * *",
+            "61 * * * *",
+            "0 25 * * *",
+            "x y z",
+            "*/5 * * * *",
+        ] {
+            assert!(Cadence::cron(expr, utc).is_err(), "{expr:?}");
+        }
+        assert!(Cadence::cron("0 0 30 2 *", utc).unwrap_err().contains("never"));
+        assert!(Cadence::cron("0 6 * * MON-FRI", utc).is_ok());
+        assert!(Cadence::cron("@daily", utc).is_ok());
+        assert!(time_zone("Mars/Olympus Mons").is_err());
+        assert!(time_zone("europe/berlin").is_err());
+        assert!(Cadence::every(14).is_err() && Cadence::every(31 * 24 * 60 + 1).is_err());
+    }
 }

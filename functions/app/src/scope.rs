@@ -114,6 +114,11 @@ impl EnvScope {
     pub fn environment_id(&self) -> &EnvironmentId {
         &self.environment_id
     }
+    /// The same actor's scope on another environment of the workspace, for reads the caller has
+    /// already checked the entitlement of (a restore's source).
+    pub(crate) fn sibling(&self, environment_id: EnvironmentId) -> EnvScope {
+        EnvScope::new(self.workspace.clone(), environment_id, Proof::checked())
+    }
     /// The partition of environment-owned items.
     pub fn pk(&self) -> String {
         env_pk(&self.workspace.workspace_id, &self.environment_id)

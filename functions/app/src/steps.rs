@@ -87,6 +87,14 @@ pub fn steps() -> &'static [Step] {
             handler: |s, b| Box::pin(backup_prune(s, b)),
         },
         Step {
+            function: "step-restore-execute",
+            queue: "restore-execute",
+            operation: OperationType::RestoreExecute,
+            summary: "Restores one item: re-read, create or update, assign, verify; written at most once",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(restore_execute(s, b)),
+        },
+        Step {
             function: "step-provider-verify",
             queue: "provider-verify",
             operation: OperationType::ProviderVerify,
@@ -376,6 +384,24 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
     crate::runs::record(&state, &m.run_id, &m.item, result, detail)
         .await
         .map_err(api_to_step)?;
+    Ok(())
+}
+
+/// `restore.execute`: one unit per item.
+#[tracing::instrument(skip_all)]
+async fn restore_execute(state: AppState, body: String) -> Result<(), StepError> {
+    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let Some((scope, client)) = graph_step(&state, &m).await? else {
+        return Ok(());
+    };
+    let outcome = crate::restore::execute::unit(&state, &scope, &client, &m)
+        .await
+        .map_err(api_to_step)?;
+    if let Some((result, detail)) = outcome {
+        crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+            .await
+            .map_err(api_to_step)?;
+    }
     Ok(())
 }
 

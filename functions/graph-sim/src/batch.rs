@@ -183,6 +183,7 @@ pub(crate) fn handle(
 }
 
 fn run_item(shared: &Shared, w: &mut World, caller: &Caller, version: Version, item: &Item, ids: &ReqIds) -> GraphResp {
+    w.tenants[caller.tenant_index].stats.batch_items += 1;
     let url = item.url.trim_start_matches('/');
     if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("v1.0/") || url.starts_with("beta/")
     {

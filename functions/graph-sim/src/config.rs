@@ -121,6 +121,9 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     pub graph_requests: u64,
     pub batch_requests: u64,
+    /// Requests that arrived inside a `$batch` (also in `graph_requests`, each counted and
+    /// throttled on its own); `graph_requests - batch_items` is what went over the wire.
+    pub batch_items: u64,
     pub token_requests: u64,
     /// Answered 429 (fault or rate limit).
     pub throttled: u64,

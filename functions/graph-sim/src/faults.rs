@@ -94,6 +94,8 @@ pub struct ServerErrors {
     pub statuses: Vec<u16>,
     /// `Retry-After` on 503 answers.
     pub retry_after: Option<f64>,
+    /// Only POST/PUT/PATCH/DELETE fail; reads pass.
+    pub writes_only: bool,
 }
 
 impl Default for ServerErrors {
@@ -103,6 +105,7 @@ impl Default for ServerErrors {
             fraction: 0.0,
             statuses: vec![503],
             retry_after: None,
+            writes_only: false,
         }
     }
 }
@@ -246,7 +249,7 @@ impl Faults {
         } else {
             (&self.server_errors, &mut st.error_count, "error")
         };
-        if let Some(e) = errors {
+        if let Some(e) = errors.as_ref().filter(|e| !e.writes_only || d.is_write) {
             *counter += 1;
             let nth = e.every_nth.is_some_and(|n| n > 0 && counter.is_multiple_of(n));
             if nth || (e.fraction > 0.0 && draw(kind) < e.fraction) {

@@ -194,6 +194,51 @@ impl Simulator {
         self.tenant_op(tenant, |t| graph::snapshot(shared, t, family).unwrap_or_default())
     }
 
+    /// Deletes an object behind the API's back (an admin deleting it in the portal). True if it existed.
+    pub fn delete_object(&self, tenant: &str, family: &str, id: &str) -> bool {
+        let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
+        self.tenant_op(tenant, |t| {
+            let list = t.objects_mut(def.family);
+            let before = list.len();
+            list.retain(|o| o.id != id);
+            list.len() != before
+        })
+    }
+
+    /// Sets top-level properties of an object (an admin editing it in the portal). True if it existed.
+    pub fn patch_object(&self, tenant: &str, family: &str, id: &str, props: Value) -> bool {
+        let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
+        self.tenant_op(tenant, |t| match (t.find_mut(def.family, id), props) {
+            (Some(o), Value::Object(p)) => {
+                o.props.extend(p);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Adds a security group with `display_name`; returns its id.
+    pub fn add_group(&self, tenant: &str, display_name: &str) -> String {
+        let nick: String = display_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let props = serde_json::json!({
+            "@odata.type": "#microsoft.graph.group", "displayName": display_name,
+            "mailEnabled": false, "mailNickname": nick, "securityEnabled": true, "groupTypes": [],
+        });
+        self.add_object(tenant, "groups", props)
+    }
+
+    /// Adds an object with `props` (an admin creating it in the portal); returns its new id.
+    pub fn add_object(&self, tenant: &str, family: &str, props: Value) -> String {
+        let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
+        self.tenant_op(tenant, |t| {
+            let id = t.rng.guid();
+            let mut props = props.as_object().cloned().unwrap_or_default();
+            props.insert("id".into(), Value::String(id.clone()));
+            t.objects_mut(def.family).push(state::Obj::new(id.clone(), props));
+            id
+        })
+    }
+
     fn tenant_op<R>(&self, tenant: &str, f: impl FnOnce(&mut state::Tenant) -> R) -> R {
         self.shared.with_tenant(tenant, f).unwrap_or_else(|e| panic!("{e}"))
     }

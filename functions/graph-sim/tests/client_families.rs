@@ -1,7 +1,7 @@
 //! Every family of the Graph client's catalog (`atlas_graph::families::FAMILIES`) is served with the client's
 //! paths, API version and permission area; and the write semantics of the families added for it.
 
-use atlas_graph::families::{Assign, FAMILIES, PermissionArea};
+use atlas_graph::families::{Assign, AssignmentsRead, FAMILIES, PermissionArea};
 use atlas_graph_sim::{READ_ROLES, SimConfig, SimHandle, Simulator, TenantInfo, TenantSpec};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -122,6 +122,42 @@ async fn every_client_family_is_served_with_its_permission() {
             let path = format!("/{}{}", f.version.as_str(), f.assignments_batch_url(id));
             let (status, body) = env.get(&reader, &path).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+        // The full read the backup plans: the list expands assignments where the catalog says so.
+        let (status, body) = env.get(&reader, &f.full_list_query()).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", f.full_list_query());
+        let first = &body["value"][0];
+        let listed = f.assignments == AssignmentsRead::ListExpand && !f.refetch_items;
+        assert_eq!(first["assignments"].is_array(), listed, "{}", f.code);
+        if listed {
+            let context = first["assignments@odata.context"].as_str().unwrap();
+            assert!(
+                context.contains(&format!("('{}')/assignments", first["id"].as_str().unwrap())),
+                "{context}"
+            );
+        }
+        if f.assignments == AssignmentsRead::Batch {
+            // The mixed-type list cannot expand them; each object's type collection answers.
+            let expand = format!("{}?$expand=assignments", f.list_path());
+            assert_eq!(env.get(&reader, &expand).await.0, StatusCode::BAD_REQUEST, "{expand}");
+            let url = f.object_assignments_batch_url(first).unwrap();
+            let batch = json!({"requests": [{"id": "1", "method": "GET", "url": url}]});
+            let (status, body) = env.call(&reader, Method::POST, "/beta/$batch", Some(batch)).await;
+            assert_eq!(status, StatusCode::OK);
+            let answer = &body["responses"][0];
+            assert_eq!(answer["status"], 200, "{url}: {answer}");
+            let context = answer["body"]["@odata.context"].as_str().unwrap();
+            assert!(
+                context.contains(&format!("('{}')/assignments", first["id"].as_str().unwrap())),
+                "{context}"
+            );
+        }
+        if f.refetch_items {
+            let url = f.refetch_batch_url(id);
+            let batch = json!({"requests": [{"id": "1", "method": "GET", "url": url}]});
+            let (_, body) = env.call(&reader, Method::POST, "/beta/$batch", Some(batch)).await;
+            let answer = &body["responses"][0]["body"];
+            assert!(answer["assignments"].is_array(), "{url}: {answer}");
         }
     }
     // Without the family's area → 403 (scope tags also accept DeviceManagementConfiguration, graph-brief §5).

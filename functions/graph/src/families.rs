@@ -144,6 +144,17 @@ pub struct SettingsRead {
     pub per_child: Option<(&'static str, &'static str)>,
 }
 
+/// How a full read gets each object's assignments (graph-brief §2, §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignmentsRead {
+    /// The list takes `$expand=assignments`.
+    ListExpand,
+    /// The list cannot expand them: `GET {item}/assignments` per object through `$batch`.
+    Batch,
+    /// Not assignable.
+    None,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
     Create,
@@ -164,8 +175,10 @@ pub struct Family {
     /// Items per list page the service is known to use (`configurationPolicies`: 25).
     pub page_size: Option<u32>,
     pub settings: Option<SettingsRead>,
-    /// The list omits content (script bodies): GET each object by id.
+    /// The list omits content (script bodies): GET each object by id (through `$batch`, with
+    /// `$expand=assignments`).
     pub refetch_items: bool,
+    pub assignments: AssignmentsRead,
     pub create: Create,
     pub update: Update,
     pub assign: Assign,
@@ -226,6 +239,7 @@ const fn family(
         page_size: None,
         settings: None,
         refetch_items: false,
+        assignments: AssignmentsRead::ListExpand,
         create: Create::Post,
         update: Update::Patch,
         assign: ASSIGN,
@@ -374,6 +388,7 @@ pub static FAMILIES: &[Family] = &[
     family("roleScopeTags", "Scope tags", "/deviceManagement/roleScopeTags", Rbac),
     Family {
         assign: Assign::None,
+        assignments: AssignmentsRead::None,
         strip: &["payloads"],
         strip_on_update: &["platform"],
         ..family(
@@ -409,6 +424,9 @@ pub static FAMILIES: &[Family] = &[
         create: Create::PostToTypeCollection,
         update: Update::PatchOnTypeCollection,
         assign: Assign::TypeCollectionAction,
+        // The mixed-type list's base type (`managedAppPolicy`) has no `assignments`; each object's
+        // live on its type collection (`iosManagedAppProtections/{id}/assignments`).
+        assignments: AssignmentsRead::Batch,
         strip: &["apps", "exemptAppLockerFiles", "protectedAppLockerFiles"],
         ..family(
             "managedAppPolicies",
@@ -430,6 +448,7 @@ pub static FAMILIES: &[Family] = &[
         create: Create::PostThenLocalizedMessages,
         update: Update::PatchThenLocalizedMessages,
         assign: Assign::None,
+        assignments: AssignmentsRead::None,
         strip: &["defaultLocale", "localizedNotificationMessages"],
         ..family(
             "notificationMessageTemplates",
@@ -458,12 +477,53 @@ impl Family {
         }
     }
 
+    /// The list path for a full read: the family's `$expand` plus `assignments` where the list
+    /// can expand them (refetched families get them with each object instead).
+    pub fn full_list_query(&self) -> String {
+        let assignments = self.assignments == AssignmentsRead::ListExpand && !self.refetch_items;
+        match (self.expand, assignments) {
+            (Some(e), true) => format!("{}?$expand=assignments,{e}", self.list_path()),
+            (None, true) => format!("{}?$expand=assignments", self.list_path()),
+            _ => self.list_query(),
+        }
+    }
+
     /// `/beta/deviceManagement/configurationPolicies/{id}`, with the family's `$expand`.
     pub fn item_path(&self, id: &str) -> String {
         match self.expand {
             Some(expand) => format!("{}/{id}?$expand={expand}", self.list_path()),
             None => format!("{}/{id}", self.list_path()),
         }
+    }
+
+    /// One object re-read in full, relative to the version (for `$batch`), assignments included.
+    pub fn refetch_batch_url(&self, id: &str) -> String {
+        let mut expand = vec![];
+        if self.assignments != AssignmentsRead::None {
+            expand.push("assignments");
+        }
+        expand.extend(self.expand);
+        if expand.is_empty() {
+            format!("{}/{id}", self.collection)
+        } else {
+            format!("{}/{id}?$expand={}", self.collection, expand.join(","))
+        }
+    }
+
+    /// Where an object's assignments are read, relative to the version (for `$batch`): under the
+    /// object's type collection for a mixed-type list, else under the family's collection.
+    pub fn object_assignments_batch_url(&self, object: &Value) -> Option<String> {
+        let id = object.get("id")?.as_str()?;
+        if self.create != Create::PostToTypeCollection {
+            return Some(self.assignments_batch_url(id));
+        }
+        let ty = object.get("@odata.type")?.as_str()?.strip_prefix("#microsoft.graph.")?;
+        let plural = match ty.strip_suffix('y') {
+            Some(stem) => format!("{stem}ies"),
+            None => format!("{ty}s"),
+        };
+        let parent = self.collection.rsplit_once('/')?.0;
+        Some(format!("{parent}/{plural}/{id}/assignments"))
     }
 
     /// `{item}/assignments`, relative to the version (for `$batch`).
@@ -641,6 +701,35 @@ mod tests {
             c.strip_for_write(&live, WriteMode::Update)
                 .get("scheduledActionsForRule")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn full_reads_take_assignments_from_the_list_or_per_object() {
+        let c = Family::by_code("deviceCompliancePolicies").unwrap();
+        assert_eq!(
+            c.full_list_query(),
+            "/beta/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)"
+        );
+        let f = Family::by_code("assignmentFilters").unwrap();
+        assert_eq!(f.full_list_query(), "/beta/deviceManagement/assignmentFilters");
+        let s = Family::by_code("deviceManagementScripts").unwrap();
+        assert_eq!(s.full_list_query(), "/beta/deviceManagement/deviceManagementScripts");
+        assert_eq!(
+            s.refetch_batch_url("s1"),
+            "/deviceManagement/deviceManagementScripts/s1?$expand=assignments"
+        );
+        let m = Family::by_code("managedAppPolicies").unwrap();
+        assert_eq!(m.full_list_query(), "/beta/deviceAppManagement/managedAppPolicies");
+        let ios = json!({"id": "T_1", "@odata.type": "#microsoft.graph.iosManagedAppProtection"});
+        assert_eq!(
+            m.object_assignments_batch_url(&ios).unwrap(),
+            "/deviceAppManagement/iosManagedAppProtections/T_1/assignments"
+        );
+        let wip = json!({"id": "w", "@odata.type": "#microsoft.graph.mdmWindowsInformationProtectionPolicy"});
+        assert_eq!(
+            m.object_assignments_batch_url(&wip).unwrap(),
+            "/deviceAppManagement/mdmWindowsInformationProtectionPolicies/w/assignments"
         );
     }
 

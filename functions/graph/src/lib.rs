@@ -13,6 +13,7 @@ mod config;
 mod credential;
 mod error;
 pub mod families;
+mod read;
 mod retry;
 mod token;
 

@@ -252,49 +252,59 @@ pub async fn create_schedule(
     scope: EnvScope,
     JsonBody(body): JsonBody<api::BackupScheduleCreate>,
 ) -> ApiResult<(StatusCode, Json<api::BackupSchedule>)> {
+    use crate::schedules::{Cadence, time_zone};
     let mut f = Fields::default();
-    if !(15..=31 * 24 * 60).contains(&body.every_minutes) {
-        f.push("every_minutes", "must be from 15 minutes to 31 days");
-    }
-    let tz_ok = body.time_zone == "UTC"
-        || (body.time_zone.contains('/')
-            && body.time_zone.len() <= 64
-            && body
-                .time_zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
-    if !tz_ok {
-        f.push("time_zone", "must be an IANA time zone such as Europe/Berlin, or UTC");
-    }
+    let tz = f.check("time_zone", time_zone(&body.time_zone));
+    let cadence = match (body.every_minutes, body.cron.as_deref()) {
+        (Some(_), Some(_)) => {
+            f.push("cron", "give either cron or every_minutes, not both");
+            None
+        }
+        (None, None) => {
+            f.push("every_minutes", "give every_minutes or cron");
+            None
+        }
+        (Some(m), None) => f.check("every_minutes", Cadence::every(m)),
+        // Checked even when the zone is wrong, so both mistakes are named at once.
+        (None, Some(expr)) => f
+            .check("cron", Cadence::cron(expr, tz.unwrap_or(chrono_tz::UTC)))
+            .filter(|_| tz.is_some()),
+    };
     check_families(&mut f, &body.families);
     let now = state.clock.now_millis();
     if body.first_due_ms.is_some_and(|d| d < now - 60_000) {
         f.push("first_due_ms", "must not be in the past");
     }
+    if body.keep_last == Some(0) {
+        f.push("keep_last", "keeps at least one set");
+    }
+    if body.keep_days == Some(0) {
+        f.push("keep_days", "keeps at least one day");
+    }
     f.finish()?;
+    let Some(cadence) = cadence else {
+        return Err(ApiError::internal("schedule validated without a cadence"));
+    };
+    let due = cadence
+        .first(body.first_due_ms.unwrap_or(now).max(now))
+        .ok_or_else(|| ApiError::field("cron", "has no run in the future"))?;
     let id = state.ids.next_id();
-    let due = body.first_due_ms.unwrap_or(now);
     let (ws, env) = (
         scope.workspace().workspace_id().to_string(),
         scope.environment_id().to_string(),
     );
-    if body.keep_last == Some(0) || body.keep_days == Some(0) {
-        return Err(ApiError::field(
-            "keep_last",
-            "retention keeps at least one set or one day",
-        ));
-    }
     let item = obj(json!({
         "PK": scope.pk(), "SK": format!("SCHEDULE#{id}"), "entity": "backup_schedule", "schedule_id": id,
         "keep_last": body.keep_last, "keep_days": body.keep_days,
-        "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "time_zone": body.time_zone,
+        "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "cron": body.cron,
+        "time_zone": body.time_zone,
         "families": body.families, "next_due_ms": due, "created_by": scope.workspace().actor().user_id,
         "created_by_email": scope.workspace().actor().email, "created_ms": now,
         "GSI1PK": crate::schedules::DUE, "GSI1SK": crate::schedules::due_sk(due, &ws, &env, &id),
     }));
     let ev = crate::audit::NewEvent::success("backup.schedule.create", format!("backup-schedule/{id}"))
         .env(scope.environment_id())
-        .meta(json!({"every_minutes": body.every_minutes, "time_zone": body.time_zone}));
+        .meta(json!({"every_minutes": body.every_minutes, "cron": body.cron, "time_zone": body.time_zone}));
     crate::audit::commit(
         &state,
         scope.workspace(),

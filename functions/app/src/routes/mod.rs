@@ -10,4 +10,5 @@ pub mod members;
 pub mod openapi;
 pub mod operations;
 pub mod provider;
+pub mod restores;
 pub mod workspaces;

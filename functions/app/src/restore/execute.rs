@@ -1,0 +1,314 @@
+//! One restore unit: one item written at most once, however often its message arrives.
+
+use atlas_graph::families::{Family, WriteMode};
+use atlas_graph::{GraphError, TenantClient};
+use atlas_store::{Key, TxItem, Update};
+use serde_json::{Value, json};
+
+use super::graph_ops;
+use super::plan::{LiveReader, live_hash};
+use crate::error::ApiError;
+use crate::runs::{ItemResult, WorkMessage};
+use crate::scope::EnvScope;
+use crate::state::AppState;
+use crate::tenancy::{obj, s};
+
+fn unit_key(run_id: &str, key: &str) -> Key {
+    Key::new(format!("RUN#{run_id}"), format!("UNIT#{key}"))
+}
+
+/// What Graph said, for the item's result: code, request id, status.
+fn failure(name: &str, family: &str, what: &str, e: &GraphError) -> Value {
+    json!({
+        "result": "failed", "name": name, "family": family, "reason": format!("{what}: {e}"),
+        "code": e.code(), "request_id": e.request_id(), "status": e.status(),
+    })
+}
+
+fn failed(name: &str, family: &str, reason: String) -> (ItemResult, Value) {
+    (
+        ItemResult::Failed,
+        json!({"result": "failed", "name": name, "family": family, "reason": reason}),
+    )
+}
+
+/// Whether a create's outcome is unknown: it may have landed although we saw an error.
+fn ambiguous(e: &GraphError) -> bool {
+    matches!(e, GraphError::Timeout { .. } | GraphError::Network { .. }) || e.status().is_some_and(|s| s >= 500)
+}
+
+/// Runs a unit; `None` when its result was already recorded (a redelivery).
+pub async fn unit(
+    state: &AppState,
+    scope: &EnvScope,
+    client: &TenantClient,
+    m: &WorkMessage,
+) -> Result<Option<(ItemResult, Value)>, ApiError> {
+    let recorded = Key::new(format!("RUN#{}", m.run_id), format!("ITEM#{}", m.item));
+    if state.table.get(&recorded).await?.is_some() {
+        return Ok(None);
+    }
+    let restore_id = m.params["restore_id"].as_str().unwrap_or_default();
+    let preview_id = m.params["preview_id"].as_str().unwrap_or_default();
+    let draft = state
+        .table
+        .get(&super::draft_key(scope, restore_id))
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the restore draft is gone".into()))?;
+    let preview = state
+        .table
+        .get(&super::preview_key(scope, restore_id, preview_id))
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the confirmed preview is gone".into()))?;
+    let Some(plan) = preview["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["key"] == m.item.as_str()))
+        .cloned()
+    else {
+        return Ok(Some(failed(
+            "",
+            "",
+            format!("{} is not in the confirmed preview", m.item),
+        )));
+    };
+    let name = plan["name"].as_str().unwrap_or_default().to_owned();
+    let code = plan["family"].as_str().unwrap_or_default().to_owned();
+    let Some(family) = Family::by_code(&code) else {
+        return Ok(Some(failed(&name, &code, format!("{code} is not a family"))));
+    };
+    let src_pk = super::source_pk(scope, &draft);
+    let payload = super::payload(state, &src_pk, plan["hash"].as_str().unwrap_or_default()).await?;
+    let assign: Option<Vec<Value>> = plan["assign"].as_array().cloned();
+    let source_env = s(&draft, "source_environment_id");
+    let source_id = plan["source_id"].as_str().unwrap_or_default().to_owned();
+
+    let ukey = unit_key(&m.run_id, &m.item);
+    let unit = state.table.get(&ukey).await?.unwrap_or_default();
+    let phase = s(&unit, "phase");
+    let set_phase = |phase: &'static str, target: Option<String>| {
+        let mut u = Update::new().set("phase", phase);
+        if let Some(t) = target {
+            u = u.set("target_id", t);
+        }
+        u
+    };
+    let action = plan["action"].as_str().unwrap_or_default();
+    let stale = |what: &str| {
+        failed(
+            &name,
+            &code,
+            format!("Stale: {what} changed since the preview; nothing was written. Preview again."),
+        )
+    };
+
+    let (target_id, result) = match action {
+        "unchanged" => {
+            let id = plan["target_id"].as_str().unwrap_or_default();
+            let live = graph_ops::read_live(client, family, id, assign.is_some())
+                .await
+                .map_err(|e| ApiError::Conflict(e.to_string()));
+            return Ok(Some(match live {
+                Ok(Some(o)) if live_hash(&o) == plan["live_hash"].as_str().unwrap_or("") => (
+                    ItemResult::Succeeded,
+                    json!({"result": "unchanged", "name": name, "family": code, "target_id": id}),
+                ),
+                Ok(_) => stale("the live object"),
+                Err(e) => failed(&name, &code, super::api_message(&e)),
+            }));
+        }
+        "create" => {
+            let mut target = unit.get("target_id").and_then(Value::as_str).map(str::to_owned);
+            if target.is_none() {
+                let mut reader = LiveReader::new(state, scope, client, &source_env, false).await?;
+                let found = reader.find(family, &source_id, &name).await?;
+                match (phase.as_str(), found.target_id) {
+                    // A crash after the POST: the object we created is there; adopt it.
+                    ("creating", Some(id)) => target = Some(id),
+                    ("creating", None) => {}
+                    (_, Some(_)) => return Ok(Some(stale("an object with this identity appeared"))),
+                    (_, None) => {}
+                }
+            }
+            let id = match target {
+                Some(id) => id,
+                None => {
+                    state
+                        .table
+                        .put(
+                            obj(json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "creating"})),
+                            None,
+                        )
+                        .await?;
+                    match graph_ops::create(client, family, &payload).await {
+                        Ok(id) => id,
+                        Err(e) => {
+                            let adopted = if ambiguous(&e) {
+                                let mut reader = LiveReader::new(state, scope, client, &source_env, false).await?;
+                                reader
+                                    .find(family, &source_id, &name)
+                                    .await
+                                    .ok()
+                                    .and_then(|l| l.target_id)
+                            } else {
+                                None
+                            };
+                            match adopted {
+                                Some(id) => id,
+                                None => {
+                                    note_approval(state, scope, &code, &e).await?;
+                                    return Ok(Some((ItemResult::Failed, failure(&name, &code, "create", &e))));
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            if phase != "created" && phase != "completed" {
+                record_created(state, scope, &ukey, &source_env, &code, &source_id, &id, &m.run_id).await?;
+            }
+            if phase != "completed" {
+                if let Err(e) = graph_ops::complete_create(client, family, &id, &payload).await {
+                    let mut d = failure(&name, &code, "created, but its settings could not be written", &e);
+                    d["target_id"] = json!(id);
+                    return Ok(Some((ItemResult::Failed, d)));
+                }
+                state.table.update(&ukey, &set_phase("completed", None), None).await?;
+            }
+            (id, "created")
+        }
+        "update" => {
+            let id = plan["target_id"].as_str().unwrap_or_default().to_owned();
+            if phase.is_empty() {
+                // Re-read before the write: a change since the preview stops this item.
+                let live = graph_ops::read_live(client, family, &id, assign.is_some()).await;
+                match live {
+                    Ok(Some(o)) if live_hash(&o) == plan["live_hash"].as_str().unwrap_or("") => {}
+                    Ok(_) => return Ok(Some(stale("the live object"))),
+                    Err(e) => return Ok(Some((ItemResult::Failed, failure(&name, &code, "re-read", &e)))),
+                }
+                state
+                    .table
+                    .put(
+                        obj(json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "writing", "target_id": id})),
+                        None,
+                    )
+                    .await?;
+            }
+            if phase != "completed" {
+                // PATCH and PUT carry the full desired state: repeating one after a crash is safe.
+                if let Err(e) = graph_ops::update(client, family, &id, &payload).await {
+                    note_approval(state, scope, &code, &e).await?;
+                    let mut d = failure(&name, &code, "update", &e);
+                    d["target_id"] = json!(id);
+                    return Ok(Some((ItemResult::Failed, d)));
+                }
+                state.table.update(&ukey, &set_phase("completed", None), None).await?;
+            }
+            (id, "updated")
+        }
+        other => {
+            return Ok(Some((
+                ItemResult::Skipped,
+                json!({"result": "skipped", "name": name, "family": code, "reason": format!("planned as {other}")}),
+            )));
+        }
+    };
+
+    if let Some(want) = &assign
+        && family.assign != atlas_graph::families::Assign::None
+        && let Err(e) = graph_ops::assign(client, family, &target_id, &payload, want).await
+    {
+        note_approval(state, scope, &code, &e).await?;
+        let mut d = failure(
+            &name,
+            &code,
+            &format!("{result}, but its assignments could not be written"),
+            &e,
+        );
+        d["target_id"] = json!(target_id);
+        return Ok(Some((ItemResult::Failed, d)));
+    }
+
+    let verification = verify(client, family, &target_id, &payload, assign.as_deref()).await;
+    Ok(Some((
+        ItemResult::Succeeded,
+        json!({"result": result, "name": name, "family": code, "target_id": target_id, "verification": verification}),
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_created(
+    state: &AppState,
+    scope: &EnvScope,
+    ukey: &Key,
+    source_env: &str,
+    family: &str,
+    source_id: &str,
+    id: &str,
+    run_id: &str,
+) -> Result<(), ApiError> {
+    let map = super::mapping_key(&scope.pk(), source_env, family, source_id);
+    let tx = vec![
+        TxItem::Put {
+            item: obj(
+                json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "created", "target_id": id}),
+            ),
+            cond: None,
+        },
+        TxItem::Put {
+            item: obj(
+                json!({"PK": map.pk, "SK": map.sk, "entity": "restore_mapping", "target_id": id, "run_id": run_id,
+                "at_ms": state.clock.now_millis()}),
+            ),
+            cond: None,
+        },
+    ];
+    state.table.transact(tx).await?;
+    Ok(())
+}
+
+/// A write refused for Multi Admin Approval flags the family in readiness from now on.
+async fn note_approval(state: &AppState, scope: &EnvScope, family: &str, e: &GraphError) -> Result<(), ApiError> {
+    let maa = matches!(e, GraphError::ApprovalRequired(_)) || e.to_string().contains("x-msft-approval-justification");
+    if maa {
+        let k = super::maa_key(&scope.pk(), family);
+        let item = obj(
+            json!({"PK": k.pk, "SK": k.sk, "entity": "maa_flag", "family": family, "at_ms": state.clock.now_millis()}),
+        );
+        state.table.put(item, None).await?;
+    }
+    Ok(())
+}
+
+/// Reads the written object back and names every planned field or assignment that differs.
+async fn verify(client: &TenantClient, family: &Family, id: &str, payload: &Value, assign: Option<&[Value]>) -> Value {
+    let live = match graph_ops::read_live(client, family, id, assign.is_some()).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return json!({"ok": false, "mismatches": ["the object is not there"]}),
+        Err(e) => return json!({"ok": false, "mismatches": [format!("could not read it back: {e}")]}),
+    };
+    let want = graph_ops::body(family, payload, WriteMode::Update);
+    let have = graph_ops::body(family, &live, WriteMode::Update);
+    let mut mismatches: Vec<String> = want
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| have.get(k.as_str()) != Some(v))
+        .map(|(k, _)| format!("/{k}"))
+        .collect();
+    if let Some(want) = assign {
+        let mut w: Vec<String> = want.iter().map(graph_ops::target_key).collect();
+        let mut h: Vec<String> = live["assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(graph_ops::target_key)
+            .collect();
+        w.sort();
+        h.sort();
+        if w != h && family.assign != atlas_graph::families::Assign::None {
+            mismatches.push("assignments".into());
+        }
+    }
+    json!({"ok": mismatches.is_empty(), "mismatches": mismatches})
+}

@@ -1,0 +1,423 @@
+//! Writes with each family's create / update / assign semantics (graph-brief §2, §2.1), and the
+//! live reads restore compares against.
+
+use atlas_graph::families::{Assign, Create, Family, STRIP_ALWAYS, Update, WriteMode};
+use atlas_graph::{GraphError, TenantClient};
+use serde_json::{Map, Value, json};
+
+/// A live object as restore compares it: `GET {item}` (with the family's `$expand`) and, when
+/// assignments matter, its `assignments`. `None` when it does not exist.
+pub async fn read_live(
+    client: &TenantClient,
+    family: &Family,
+    id: &str,
+    with_assignments: bool,
+) -> Result<Option<Value>, GraphError> {
+    let mut object = match client.get(&family.item_path(id)).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if with_assignments && family.assign != Assign::None {
+        let list = client
+            .list_all(&format!("{}/{id}/assignments", family.list_path()))
+            .await?;
+        object["assignments"] = Value::Array(list);
+    }
+    Ok(Some(object))
+}
+
+/// The name Intune shows: `displayName`, or `name` for the settings catalog.
+pub fn name_of(object: &Value) -> String {
+    object
+        .get("displayName")
+        .or(object.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The writable body: what a write sends, and what is compared.
+pub fn body(family: &Family, object: &Value, mode: WriteMode) -> Value {
+    family.strip_for_write(object, mode)
+}
+
+/// An assignment as the `assign` actions take it: target and family fields, without ids.
+pub fn clean_assignment(a: &Value) -> Option<Value> {
+    if a.get("source").and_then(Value::as_str) == Some("policySets") {
+        return None; // inherited from a policy set: not ours to write
+    }
+    let mut a = a.clone();
+    if let Value::Object(m) = &mut a {
+        for k in ["id", "sourceId", "source"] {
+            m.remove(k);
+        }
+        m.retain(|k, _| !(k.contains("@odata.") && k != "@odata.type"));
+    }
+    Some(a)
+}
+
+/// A stable key for an assignment target: kind, group, filter.
+pub fn target_key(a: &Value) -> String {
+    let t = &a["target"];
+    let kind = t["@odata.type"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("#microsoft.graph.");
+    format!(
+        "{kind}|{}|{}|{}",
+        t["groupId"].as_str().unwrap_or(""),
+        t["deviceAndAppManagementAssignmentFilterId"].as_str().unwrap_or(""),
+        t["deviceAndAppManagementAssignmentFilterType"].as_str().unwrap_or("")
+    )
+}
+
+/// "include group SG-Pilot", "all devices (filter include …)".
+pub fn describe_target(a: &Value, group_name: impl Fn(&str) -> Option<String>) -> String {
+    let t = &a["target"];
+    let kind = t["@odata.type"].as_str().unwrap_or("");
+    let group = || {
+        let id = t["groupId"].as_str().unwrap_or("");
+        group_name(id).unwrap_or_else(|| id.to_owned())
+    };
+    let mut d = if kind.ends_with("exclusionGroupAssignmentTarget") {
+        format!("exclude group {}", group())
+    } else if kind.ends_with("groupAssignmentTarget") {
+        format!("include group {}", group())
+    } else if kind.ends_with("allDevicesAssignmentTarget") {
+        "all devices".to_owned()
+    } else if kind.ends_with("allLicensedUsersAssignmentTarget") {
+        "all users".to_owned()
+    } else {
+        kind.trim_start_matches("#microsoft.graph.").to_owned()
+    };
+    if let Some(f) = t["deviceAndAppManagementAssignmentFilterId"]
+        .as_str()
+        .filter(|f| !f.is_empty())
+    {
+        let ty = t["deviceAndAppManagementAssignmentFilterType"]
+            .as_str()
+            .unwrap_or("include");
+        d.push_str(&format!(" (filter {ty} {f})"));
+    }
+    d
+}
+
+fn id_of(created: &Value) -> Result<String, GraphError> {
+    created
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| GraphError::InvalidInput("the create answered without an id".into()))
+}
+
+fn pick(body: &Value, keys: &[&str]) -> Value {
+    let mut m = Map::new();
+    for k in keys {
+        if let Some(v) = body.get(*k) {
+            m.insert((*k).to_owned(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+/// Compliance creates need exactly one block action (graph-brief §2.1).
+fn with_block_action(mut body: Value) -> Value {
+    let has_block = body["scheduledActionsForRule"].as_array().is_some_and(|rules| {
+        rules.iter().any(|r| {
+            r["scheduledActionConfigurations"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|a| a["actionType"] == "block"))
+        })
+    });
+    if !has_block {
+        body["scheduledActionsForRule"] = json!([{"ruleName": "PasswordRequired", "scheduledActionConfigurations": [
+            {"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": ""}]}]);
+    }
+    body
+}
+
+/// `#microsoft.graph.iosManagedAppProtection` → `/beta/deviceAppManagement/iosManagedAppProtections`.
+fn type_collection(payload: &Value) -> Result<String, GraphError> {
+    let ty = payload["@odata.type"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("#microsoft.graph."))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| GraphError::InvalidInput("the app protection policy has no @odata.type".into()))?;
+    let mut c = ty.to_owned();
+    if let Some(first) = c.get_mut(0..1) {
+        first.make_ascii_lowercase();
+    }
+    Ok(format!(
+        "/beta/deviceAppManagement/{c}{}",
+        if c.ends_with('s') { "" } else { "s" }
+    ))
+}
+
+/// ADMX values as `updateDefinitionValues` takes them.
+fn definition_entries(payload: &Value) -> Vec<Value> {
+    let base = "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions";
+    payload["definitionValues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|dv| {
+            let def = dv["definition"]["id"].as_str()?;
+            let presentations: Vec<Value> = dv["presentationValues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let pid = p["presentation"]["id"].as_str()?;
+                    let mut v = pick(p, &["@odata.type", "value", "values"]);
+                    v["presentation@odata.bind"] = json!(format!("{base}('{def}')/presentations('{pid}')"));
+                    Some(v)
+                })
+                .collect();
+            Some(json!({
+                "enabled": dv["enabled"].as_bool().unwrap_or(true),
+                "definition@odata.bind": format!("{base}('{def}')"),
+                "presentationValues": presentations,
+            }))
+        })
+        .collect()
+}
+
+fn clean_settings(payload: &Value, key: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = payload[key].as_array().cloned().unwrap_or_default();
+    for s in &mut out {
+        if let Value::Object(m) = s {
+            m.retain(|k, _| !(k.contains("@odata.") && k != "@odata.type"));
+            for k in STRIP_ALWAYS {
+                if *k != "id" {
+                    m.remove(*k);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Creates the object (the first write only) and returns its new id. The follow-up writes some
+/// families need are [`complete_create`], run once the id is recorded.
+pub async fn create(client: &TenantClient, family: &Family, payload: &Value) -> Result<String, GraphError> {
+    let body = body(family, payload, WriteMode::Create);
+    let base = family.list_path();
+    let created = match family.create {
+        Create::Post | Create::PostThenTargetApps | Create::PostThenLocalizedMessages => {
+            client.post(&base, &body).await?
+        }
+        Create::PostWithBlockAction => client.post(&base, &with_block_action(body)).await?,
+        Create::PostThenDefinitionValues => {
+            let meta = pick(&body, &["displayName", "description", "roleScopeTagIds"]);
+            client.post(&base, &meta).await?
+        }
+        Create::TemplateCreateInstance => {
+            let template = payload["templateId"]
+                .as_str()
+                .ok_or_else(|| GraphError::InvalidInput("the intent has no templateId".into()))?;
+            let mut req = pick(&body, &["displayName", "description", "roleScopeTagIds"]);
+            req["settingsDelta"] = Value::Array(clean_settings(payload, "settings"));
+            client
+                .post(
+                    &format!("/beta/deviceManagement/templates/{template}/createInstance"),
+                    &req,
+                )
+                .await?
+        }
+        Create::PostToTypeCollection => client.post(&type_collection(payload)?, &body).await?,
+    };
+    id_of(&created)
+}
+
+/// The writes after the create: ADMX values, targeted apps, localized messages.
+pub async fn complete_create(
+    client: &TenantClient,
+    family: &Family,
+    id: &str,
+    payload: &Value,
+) -> Result<(), GraphError> {
+    let item = format!("{}/{id}", family.list_path());
+    match family.create {
+        Create::PostThenDefinitionValues => {
+            let added = definition_entries(payload);
+            if !added.is_empty() {
+                let req = json!({"added": added, "updated": [], "deletedIds": []});
+                client.post(&format!("{item}/updateDefinitionValues"), &req).await?;
+            }
+        }
+        Create::PostThenTargetApps => target_apps(client, &item, payload).await?,
+        Create::PostToTypeCollection => {
+            target_apps(client, &format!("{}/{id}", type_collection(payload)?), payload).await?
+        }
+        Create::PostThenLocalizedMessages => {
+            for m in payload["localizedNotificationMessages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let msg = pick(m, &["locale", "subject", "messageTemplate", "isDefault"]);
+                client
+                    .post(&format!("{item}/localizedNotificationMessages"), &msg)
+                    .await?;
+            }
+        }
+        Create::Post | Create::PostWithBlockAction | Create::TemplateCreateInstance => {}
+    }
+    Ok(())
+}
+
+async fn target_apps(client: &TenantClient, item: &str, payload: &Value) -> Result<(), GraphError> {
+    let Some(apps) = payload["apps"].as_array().filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let apps: Vec<Value> = apps
+        .iter()
+        .map(|a| pick(a, &["mobileAppIdentifier", "version"]))
+        .collect();
+    let mut req = json!({"apps": apps});
+    if let Some(g) = payload.get("appGroupType") {
+        req["appGroupType"] = g.clone();
+    }
+    client.post(&format!("{item}/targetApps"), &req).await.map(|_| ())
+}
+
+/// Writes the backup's state over an existing object, per the family's update semantics.
+pub async fn update(client: &TenantClient, family: &Family, id: &str, payload: &Value) -> Result<(), GraphError> {
+    let body = body(family, payload, WriteMode::Update);
+    let item = format!("{}/{id}", family.list_path());
+    match family.update {
+        Update::Patch => client.patch(&item, &body).await.map(|_| ()),
+        Update::Put => client.put(&item, &body).await.map(|_| ()),
+        Update::ScheduleActionsThenPatch => {
+            let rules = clean_settings(payload, "scheduledActionsForRule");
+            if !rules.is_empty() {
+                let req = json!({"deviceComplianceScheduledActionForRules": rules});
+                client.post(&format!("{item}/scheduleActionsForRules"), &req).await?;
+            }
+            client.patch(&item, &body).await.map(|_| ())
+        }
+        Update::PatchThenDefinitionValues => {
+            let meta = pick(&body, &["displayName", "description", "roleScopeTagIds"]);
+            client.patch(&item, &meta).await?;
+            let added = definition_entries(payload);
+            if !added.is_empty() {
+                let live = client.list_all(&format!("{item}/definitionValues")).await?;
+                let deleted: Vec<Value> = live.iter().filter_map(|v| v.get("id").cloned()).collect();
+                let req = json!({"added": added, "updated": [], "deletedIds": deleted});
+                client.post(&format!("{item}/updateDefinitionValues"), &req).await?;
+            }
+            Ok(())
+        }
+        Update::UpdateSettingsAction => {
+            let req = json!({"settings": clean_settings(payload, "settings")});
+            client.post(&format!("{item}/updateSettings"), &req).await.map(|_| ())
+        }
+        Update::PatchThenSetPriority => {
+            client.patch(&item, &body).await?;
+            if let Some(p) = payload.get("priority").filter(|p| p.is_number()) {
+                client
+                    .post(&format!("{item}/setPriority"), &json!({"priority": p}))
+                    .await?;
+            }
+            Ok(())
+        }
+        Update::PatchOnTypeCollection => client
+            .patch(&format!("{}/{id}", type_collection(payload)?), &body)
+            .await
+            .map(|_| ()),
+        Update::PatchThenLocalizedMessages => {
+            client.patch(&item, &body).await?;
+            for m in payload["localizedNotificationMessages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let Some(locale) = m["locale"].as_str() else { continue };
+                let msg = pick(m, &["subject", "messageTemplate", "isDefault"]);
+                client
+                    .patch(&format!("{item}/localizedNotificationMessages/{id}_{locale}"), &msg)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Replaces the object's assignments with `assignments` (already mapped to the target's groups).
+pub async fn assign(
+    client: &TenantClient,
+    family: &Family,
+    id: &str,
+    payload: &Value,
+    assignments: &[Value],
+) -> Result<(), GraphError> {
+    let item = format!("{}/{id}", family.list_path());
+    match family.assign {
+        Assign::Action { action, body_key } => {
+            let req = json!({ body_key: assignments });
+            client.post(&format!("{item}/{action}"), &req).await.map(|_| ())
+        }
+        Assign::TypeCollectionAction => {
+            let req = json!({"assignments": assignments});
+            client
+                .post(&format!("{}/{id}/assign", type_collection(payload)?), &req)
+                .await
+                .map(|_| ())
+        }
+        Assign::PerTarget => {
+            // Autopilot: one POST per group target; existing targets are kept, missing ones added.
+            let live = client.list_all(&format!("{item}/assignments")).await?;
+            let have: Vec<String> = live.iter().map(target_key).collect();
+            for a in assignments {
+                if !have.contains(&target_key(a)) {
+                    let req = json!({"target": a["target"]});
+                    client.post(&format!("{item}/assignments"), &req).await?;
+                }
+            }
+            Ok(())
+        }
+        Assign::None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_protection_type_collections() {
+        let p = json!({"@odata.type": "#microsoft.graph.iosManagedAppProtection"});
+        assert_eq!(
+            type_collection(&p).unwrap(),
+            "/beta/deviceAppManagement/iosManagedAppProtections"
+        );
+        let w = json!({"@odata.type": "#microsoft.graph.mdmWindowsInformationProtectionPolicy"});
+        assert_eq!(
+            type_collection(&w).unwrap(),
+            "/beta/deviceAppManagement/mdmWindowsInformationProtectionPolicies"
+        );
+    }
+
+    #[test]
+    fn compliance_creates_get_exactly_one_block_action() {
+        let b = with_block_action(json!({"displayName": "x"}));
+        assert_eq!(
+            b["scheduledActionsForRule"][0]["scheduledActionConfigurations"][0]["actionType"],
+            "block"
+        );
+        let kept = json!({"scheduledActionsForRule": [{"ruleName": "r", "scheduledActionConfigurations": [{"actionType": "block", "gracePeriodHours": 12}]}]});
+        assert_eq!(with_block_action(kept.clone()), kept);
+    }
+
+    #[test]
+    fn assignments_lose_ids_and_policy_set_entries() {
+        let a = json!({"id": "x_y", "source": "direct", "sourceId": "s", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}});
+        assert_eq!(
+            clean_assignment(&a).unwrap(),
+            json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g"}})
+        );
+        assert!(clean_assignment(&json!({"source": "policySets", "target": {}})).is_none());
+        assert_eq!(describe_target(&a, |_| Some("Pilot".into())), "include group Pilot");
+    }
+}

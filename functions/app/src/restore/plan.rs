@@ -1,0 +1,636 @@
+//! The preview: each chosen item matched to live and classified, groups mapped, the whole
+//! fingerprinted over the plan and the live state it read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use atlas_api_types as api;
+use atlas_graph::TenantClient;
+use atlas_graph::families::{Family, WriteMode};
+use atlas_store::{Item, Query};
+use serde_json::{Value, json};
+
+use super::graph_ops::{self, name_of};
+use crate::error::ApiError;
+use crate::scope::EnvScope;
+use crate::state::AppState;
+use crate::tenancy::{n, s};
+
+/// A client for the scope's tenant, through its provider connection.
+pub async fn target_client(state: &AppState, scope: &EnvScope) -> Result<TenantClient, ApiError> {
+    let conn = state
+        .table
+        .get(&crate::provider::key(scope))
+        .await?
+        .filter(|c| c.get("lifecycle").and_then(Value::as_str) == Some("consented"))
+        .ok_or_else(|| ApiError::Conflict("the environment's provider connection is not operable".into()))?;
+    let app = crate::routes::provider::app_identity(state, scope, &conn).await?;
+    Ok(state.graph.tenant(&s(&conn, "tenant_id"), app))
+}
+
+fn graph_conflict(what: &str, e: atlas_graph::GraphError) -> ApiError {
+    ApiError::Conflict(format!("{what} could not be read: {e}"))
+}
+
+/// One item's live match.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub target_id: Option<String>,
+    pub matched_by: &'static str,
+    pub object: Option<Value>,
+    pub warnings: Vec<String>,
+    pub conflict: Option<String>,
+}
+
+impl Live {
+    /// What the fingerprint and the stale checks compare: `-` when nothing matched.
+    pub fn hash(&self) -> String {
+        match &self.object {
+            Some(o) => live_hash(o),
+            None => "-".into(),
+        }
+    }
+}
+
+pub fn live_hash(o: &Value) -> String {
+    let mut assignments: Vec<String> = o["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(graph_ops::target_key)
+        .collect();
+    assignments.sort();
+    let mut body = o.clone();
+    if let Value::Object(m) = &mut body {
+        for k in ["assignments", "lastModifiedDateTime", "@odata.context"] {
+            m.remove(k);
+        }
+    }
+    crate::backup::content_hash(&json!({"body": body, "assignments": assignments}))
+}
+
+/// Reads live for every item: one list per family, then each matched object with its assignments.
+pub struct LiveReader<'a> {
+    pub client: &'a TenantClient,
+    pub with_assignments: bool,
+    lists: HashMap<&'static str, Vec<Value>>,
+    mappings: HashMap<String, String>,
+}
+
+impl<'a> LiveReader<'a> {
+    pub async fn new(
+        state: &AppState,
+        scope: &EnvScope,
+        client: &'a TenantClient,
+        source_env: &str,
+        with_assignments: bool,
+    ) -> Result<LiveReader<'a>, ApiError> {
+        let prefix = format!("RESTOREMAP#{source_env}#");
+        let mappings = state
+            .table
+            .query_all(Query::partition(scope.pk()).begins_with(prefix.clone()))
+            .await?
+            .iter()
+            .map(|m| (s(m, "SK").trim_start_matches(&prefix).to_owned(), s(m, "target_id")))
+            .collect();
+        Ok(LiveReader {
+            client,
+            with_assignments,
+            lists: HashMap::new(),
+            mappings,
+        })
+    }
+
+    async fn list(&mut self, family: &'static Family) -> Result<&Vec<Value>, ApiError> {
+        if !self.lists.contains_key(family.code) {
+            let list = self
+                .client
+                .list_all(&family.list_query())
+                .await
+                .map_err(|e| graph_conflict(family.label, e))?;
+            self.lists.insert(family.code, list);
+        }
+        Ok(&self.lists[family.code])
+    }
+
+    /// Matches by original id, then by a recorded restore mapping, then by family + exact name.
+    pub async fn find(&mut self, family: &'static Family, source_id: &str, name: &str) -> Result<Live, ApiError> {
+        let mapped = self.mappings.get(&format!("{}#{source_id}", family.code)).cloned();
+        let list = self.list(family).await?;
+        let has = |id: &str| list.iter().any(|o| o["id"] == id);
+        let mut live = Live {
+            target_id: None,
+            matched_by: "none",
+            object: None,
+            warnings: Vec::new(),
+            conflict: None,
+        };
+        if has(source_id) {
+            live.target_id = Some(source_id.to_owned());
+            live.matched_by = "id";
+        } else if let Some(m) = mapped.filter(|m| has(m)) {
+            live.target_id = Some(m);
+            live.matched_by = "restore_mapping";
+        } else if !name.is_empty() {
+            let same: Vec<&Value> = list.iter().filter(|o| name_of(o) == name).collect();
+            match same.as_slice() {
+                [] => {}
+                [one] => {
+                    live.target_id = one["id"].as_str().map(str::to_owned);
+                    live.matched_by = "name";
+                    live.warnings.push(format!(
+                        "Matched by name only: a live {} is named \"{name}\"; check it is the same policy.",
+                        family.label
+                    ));
+                }
+                many => {
+                    live.matched_by = "name";
+                    live.conflict = Some(format!(
+                        "{} live objects are named \"{name}\": which one to write is ambiguous.",
+                        many.len()
+                    ));
+                }
+            }
+        }
+        if let Some(id) = live.target_id.clone() {
+            live.object = graph_ops::read_live(self.client, family, &id, self.with_assignments)
+                .await
+                .map_err(|e| graph_conflict(family.label, e))?;
+            if live.object.is_none() {
+                // Deleted between the list and the read: nothing to update.
+                live.target_id = None;
+                live.matched_by = "none";
+            }
+        }
+        Ok(live)
+    }
+}
+
+/// Maps a group to the target: the operator's choice, the same id, then the same display name.
+async fn map_group(
+    target: &TenantClient,
+    source: Option<&TenantClient>,
+    id: &str,
+    chosen: Option<&Option<String>>,
+) -> Result<api::GroupMapping, ApiError> {
+    let get = |c: &TenantClient, gid: String| {
+        let c = c.clone();
+        async move {
+            match c.get(&format!("/v1.0/groups/{gid}")).await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(graph_conflict("Groups", e)),
+            }
+        }
+    };
+    let mut m = api::GroupMapping {
+        source_group_id: id.to_owned(),
+        source_name: None,
+        target_group_id: None,
+        target_name: None,
+        resolution: "unmapped".into(),
+    };
+    if let Some(src) = source {
+        m.source_name = get(src, id.to_owned())
+            .await?
+            .and_then(|g| g["displayName"].as_str().map(str::to_owned));
+    }
+    match chosen {
+        Some(None) => m.resolution = "dropped".into(),
+        Some(Some(t)) => {
+            let g = get(target, t.clone()).await?.ok_or_else(|| {
+                ApiError::field(&format!("group_mapping.{id}"), "names no group of the target tenant")
+            })?;
+            m.target_group_id = Some(t.clone());
+            m.target_name = g["displayName"].as_str().map(str::to_owned);
+            m.resolution = "chosen".into();
+        }
+        None => {
+            if let Some(g) = get(target, id.to_owned()).await? {
+                m.target_group_id = Some(id.to_owned());
+                m.target_name = g["displayName"].as_str().map(str::to_owned);
+                m.source_name = m.source_name.or(m.target_name.clone());
+                m.resolution = "id".into();
+            } else if let Some(name) = m.source_name.clone() {
+                let q = format!("/v1.0/groups?$filter=displayName eq '{}'", name.replace('\'', "''"));
+                let hits = target.list_all(&q).await.map_err(|e| graph_conflict("Groups", e))?;
+                if let [one] = hits.as_slice() {
+                    m.target_group_id = one["id"].as_str().map(str::to_owned);
+                    m.target_name = Some(name);
+                    m.resolution = "name".into();
+                }
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn filters_of(payload: &Value) -> Vec<String> {
+    payload["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str())
+        .filter(|f| !f.is_empty() && *f != "00000000-0000-0000-0000-000000000000")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Assignment filters are tenant-local: the same id, else the source filter's name in the target.
+/// `None`: no match, a blocker — never silently dropped, which would widen the assignment.
+async fn map_filters(
+    target: &TenantClient,
+    source: Option<&TenantClient>,
+    ids: &[String],
+) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+    let mut out = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let path = "/beta/deviceManagement/assignmentFilters";
+    let live = target
+        .list_all(path)
+        .await
+        .map_err(|e| graph_conflict("Assignment filters", e))?;
+    for id in ids {
+        if live.iter().any(|f| f["id"] == id.as_str()) {
+            out.insert(id.clone(), (Some(id.clone()), id.clone()));
+            continue;
+        }
+        let name = match source {
+            Some(src) => match src.get(&format!("{path}/{id}")).await {
+                Ok(f) => f["displayName"].as_str().map(str::to_owned),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(graph_conflict("Assignment filters", e)),
+            },
+            None => None,
+        };
+        let hits: Vec<&Value> = name
+            .as_deref()
+            .map(|n| live.iter().filter(|f| f["displayName"] == n).collect())
+            .unwrap_or_default();
+        let mapped = match hits.as_slice() {
+            [one] => one["id"].as_str().map(str::to_owned),
+            _ => None,
+        };
+        out.insert(id.clone(), (mapped, name.unwrap_or_else(|| id.clone())));
+    }
+    Ok(out)
+}
+
+fn groups_of(payload: &Value) -> Vec<String> {
+    payload["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["target"]["groupId"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The assignments to write, mapped to the target's groups; dropped ones described apart.
+fn desired_assignments(
+    payload: &Value,
+    groups: &BTreeMap<String, api::GroupMapping>,
+    filters: &BTreeMap<String, (Option<String>, String)>,
+    describe: &impl Fn(&Value) -> String,
+) -> (Vec<Value>, Vec<String>) {
+    let mut keep = Vec::new();
+    let mut dropped = Vec::new();
+    for a in payload["assignments"].as_array().into_iter().flatten() {
+        let Some(mut a) = graph_ops::clean_assignment(a) else {
+            continue;
+        };
+        let filter = a["target"]["deviceAndAppManagementAssignmentFilterId"]
+            .as_str()
+            .map(str::to_owned);
+        if let Some((Some(to), _)) = filter.and_then(|f| filters.get(&f)) {
+            a["target"]["deviceAndAppManagementAssignmentFilterId"] = json!(to);
+        }
+        if let Some(gid) = a["target"]["groupId"].as_str().map(str::to_owned) {
+            match groups.get(&gid) {
+                Some(g) if g.resolution == "dropped" => {
+                    dropped.push(describe(&a));
+                    continue;
+                }
+                Some(g) => {
+                    if let Some(t) = &g.target_group_id {
+                        a["target"]["groupId"] = json!(t);
+                    }
+                }
+                None => {}
+            }
+        }
+        keep.push(a);
+    }
+    (keep, dropped)
+}
+
+fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::FieldChange> {
+    let mut want = graph_ops::body(family, payload, WriteMode::Update);
+    let mut have = graph_ops::body(family, live, WriteMode::Update);
+    atlas_domain::redact::redact(&mut want);
+    atlas_domain::redact::redact(&mut have);
+    let mut out = Vec::new();
+    for (k, v) in want.as_object().into_iter().flatten() {
+        let before = have.get(k).cloned().unwrap_or(Value::Null);
+        for c in atlas_domain::diff::diff(&json!({ k: before }), &json!({ k: v })) {
+            out.push(api::FieldChange {
+                path: c.path,
+                before: c.before,
+                after: c.after,
+            });
+        }
+    }
+    out
+}
+
+/// Why a matched object cannot take the backup's state, if it cannot.
+fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String> {
+    let ty = |v: &Value| v["@odata.type"].as_str().map(str::to_owned);
+    if let (Some(a), Some(b)) = (ty(live), ty(payload))
+        && a != b
+    {
+        return Some(format!(
+            "The live object is a {a}, the backup a {b}: Graph cannot change an object's type."
+        ));
+    }
+    if family.code == "configurationPolicies" {
+        for k in ["platforms", "technologies"] {
+            if live.get(k).is_some() && payload.get(k).is_some() && live[k] != payload[k] {
+                return Some(format!(
+                    "{k} differs ({} live, {} in the backup): Graph refuses to change it once created.",
+                    live[k], payload[k]
+                ));
+            }
+        }
+    }
+    None
+}
+
+pub struct Planned {
+    pub item: Item,
+}
+
+/// Builds and stores a preview of `draft`. Reads live; writes nothing to Graph.
+pub async fn preview(
+    state: &AppState,
+    scope: &EnvScope,
+    draft: &Item,
+    mapping: &BTreeMap<String, Option<String>>,
+) -> Result<Planned, ApiError> {
+    let restore_id = s(draft, "restore_id");
+    let with_assignments = draft
+        .get("include_assignments")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let source_env = s(draft, "source_environment_id");
+    let src_pk = super::source_pk(scope, draft);
+    let client = target_client(state, scope).await?;
+    let source_client = if source_env == scope.environment_id().as_str() {
+        Some(client.clone())
+    } else {
+        match atlas_domain::EnvironmentId::parse(&source_env) {
+            Ok(env) => target_client(state, &scope.sibling(env)).await.ok(),
+            Err(_) => None,
+        }
+    };
+    let items = super::chosen_items(state, &src_pk, draft).await?;
+
+    let guid = |v: &str| v.len() == 36 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    for (k, v) in mapping {
+        if !guid(k) {
+            return Err(ApiError::field(
+                &format!("group_mapping.{k}"),
+                "keys are source group ids (GUIDs)",
+            ));
+        }
+        if v.as_deref().is_some_and(|v| !guid(v)) {
+            return Err(ApiError::field(
+                &format!("group_mapping.{k}"),
+                "is a target group id (GUID) or null to drop",
+            ));
+        }
+    }
+    let mut payloads = Vec::new();
+    let mut group_ids: Vec<String> = Vec::new();
+    let mut filter_ids: Vec<String> = Vec::new();
+    for (family, id, name, hash) in &items {
+        let p = super::payload(state, &src_pk, hash).await?;
+        if with_assignments {
+            group_ids.extend(groups_of(&p));
+            filter_ids.extend(filters_of(&p));
+        }
+        payloads.push((family.clone(), id.clone(), name.clone(), hash.clone(), p));
+    }
+    group_ids.sort();
+    group_ids.dedup();
+    filter_ids.sort();
+    filter_ids.dedup();
+    let filters = map_filters(&client, source_client.as_ref(), &filter_ids).await?;
+    for k in mapping.keys() {
+        if !group_ids.contains(k) {
+            return Err(ApiError::field(
+                &format!("group_mapping.{k}"),
+                "is not a group the chosen items are assigned to",
+            ));
+        }
+    }
+    let mut groups = BTreeMap::new();
+    for g in &group_ids {
+        let m = map_group(&client, source_client.as_ref(), g, mapping.get(g)).await?;
+        groups.insert(g.clone(), m);
+    }
+    let group_name = |id: &str| {
+        groups
+            .values()
+            .find(|g| g.target_group_id.as_deref() == Some(id) || g.source_group_id == id)
+            .and_then(|g| g.target_name.clone().or(g.source_name.clone()))
+    };
+    let describe = |a: &Value| graph_ops::describe_target(a, group_name);
+
+    let mut reader = LiveReader::new(state, scope, &client, &source_env, with_assignments).await?;
+    let mut planned = Vec::new();
+    let mut summary = api::PreviewSummary::default();
+    for (code, source_id, name, hash, payload) in &payloads {
+        let family = Family::by_code(code).ok_or_else(|| ApiError::Conflict(format!("{code} is not a family")))?;
+        let live = reader.find(family, source_id, name).await?;
+        let (assign, dropped) = if with_assignments && payload.get("assignments").is_some() {
+            let (a, d) = desired_assignments(payload, &groups, &filters, &describe);
+            (Some(a), d)
+        } else {
+            (None, Vec::new())
+        };
+        let mut warnings = live.warnings.clone();
+        if with_assignments
+            && payload.get("assignments").is_none()
+            && family.assign != atlas_graph::families::Assign::None
+        {
+            warnings.push("The backup holds no assignments for this item: they are left as they are.".into());
+        }
+        let mut changes = Vec::new();
+        let mut assignments = api::AssignmentChanges {
+            dropped,
+            ..Default::default()
+        };
+        let mut conflict = live.conflict.clone();
+        let action = match (&live.object, &conflict) {
+            (_, Some(_)) => "conflict",
+            (None, None) => {
+                assignments.added = assign.iter().flatten().map(&describe).collect();
+                "create"
+            }
+            (Some(o), None) => {
+                conflict = conflict_of(family, o, payload);
+                changes = field_changes(family, o, payload);
+                if let Some(want) = &assign {
+                    let have: Vec<Value> = o["assignments"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(graph_ops::clean_assignment)
+                        .collect();
+                    let hk: Vec<String> = have.iter().map(graph_ops::target_key).collect();
+                    let wk: Vec<String> = want.iter().map(graph_ops::target_key).collect();
+                    assignments.added = want
+                        .iter()
+                        .filter(|a| !hk.contains(&graph_ops::target_key(a)))
+                        .map(&describe)
+                        .collect();
+                    assignments.removed = have
+                        .iter()
+                        .filter(|a| !wk.contains(&graph_ops::target_key(a)))
+                        .map(&describe)
+                        .collect();
+                    assignments.unchanged = want.len().saturating_sub(assignments.added.len()) as u64;
+                }
+                if conflict.is_some() {
+                    "conflict"
+                } else if changes.is_empty() && assignments.added.is_empty() && assignments.removed.is_empty() {
+                    "unchanged"
+                } else {
+                    "update"
+                }
+            }
+        };
+        match action {
+            "create" => summary.create += 1,
+            "update" => summary.update += 1,
+            "unchanged" => summary.unchanged += 1,
+            _ => summary.conflict += 1,
+        }
+        planned.push(json!({
+            "key": format!("{code}/{source_id}"), "family": code, "source_id": source_id, "name": name,
+            "hash": hash, "action": action, "target_id": live.target_id, "matched_by": live.matched_by,
+            "warnings": warnings, "conflict": conflict, "changes": changes, "assignments": assignments,
+            "live_hash": live.hash(), "assign": assign,
+        }));
+    }
+
+    let readiness = super::readiness(state, scope, draft).await?;
+    let mut blockers: Vec<String> = readiness
+        .checks
+        .iter()
+        .filter(|c| c.status == atlas_domain::Status::Blocked.as_str())
+        .map(|c| c.message.clone())
+        .collect();
+    for g in groups.values().filter(|g| g.resolution == "unmapped") {
+        blockers.push(format!(
+            "Group {} has no match in the target: map it or drop its assignments.",
+            g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone())
+        ));
+    }
+    for (_, name) in filters.values().filter(|(to, _)| to.is_none()) {
+        blockers.push(format!(
+            "Assignment filter {name} has no match in the target: restore the filter first, or restore without assignments."
+        ));
+    }
+    for p in &planned {
+        if let Some(c) = p["conflict"].as_str() {
+            blockers.push(format!("{}: {c}", p["name"].as_str().unwrap_or_default()));
+        }
+    }
+
+    let groups: Vec<api::GroupMapping> = groups.into_values().collect();
+    let fingerprint = crate::backup::content_hash(&json!({
+        "restore": restore_id, "assignments": with_assignments,
+        "items": planned.iter().map(|p| json!([p["key"], p["action"], p["target_id"], p["live_hash"], p["hash"], p["assign"]])).collect::<Vec<_>>(),
+        "filters": filters, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
+    }));
+    let preview_id = state.ids.next_id();
+    let now = state.clock.now_millis();
+    let item = crate::tenancy::obj(json!({
+        "PK": scope.pk(), "SK": format!("RESTORE#{restore_id}#PREVIEW#{preview_id}"), "entity": "restore_preview",
+        "preview_id": preview_id, "restore_id": restore_id, "fingerprint": fingerprint, "created_ms": now,
+        "expires_ms": now + super::PREVIEW_TTL_MS, "items": planned, "groups": groups, "blockers": blockers,
+        "summary": summary, "include_assignments": with_assignments,
+    }));
+    Ok(Planned { item })
+}
+
+pub fn preview_api(i: &Item, _now_ms: i64) -> Option<api::RestorePreview> {
+    let items = i["items"]
+        .as_array()?
+        .iter()
+        .map(|p| api::PreviewItem {
+            key: p["key"].as_str().unwrap_or_default().to_owned(),
+            family: p["family"].as_str().unwrap_or_default().to_owned(),
+            source_id: p["source_id"].as_str().unwrap_or_default().to_owned(),
+            name: p["name"].as_str().unwrap_or_default().to_owned(),
+            action: p["action"].as_str().unwrap_or_default().to_owned(),
+            target_id: p["target_id"].as_str().map(str::to_owned),
+            matched_by: p["matched_by"].as_str().unwrap_or_default().to_owned(),
+            warnings: serde_json::from_value(p["warnings"].clone()).unwrap_or_default(),
+            conflict: p["conflict"].as_str().map(str::to_owned),
+            changes: serde_json::from_value(p["changes"].clone()).unwrap_or_default(),
+            assignments: serde_json::from_value(p["assignments"].clone()).unwrap_or_default(),
+        })
+        .collect();
+    Some(api::RestorePreview {
+        id: s(i, "preview_id"),
+        restore_id: s(i, "restore_id"),
+        fingerprint: s(i, "fingerprint"),
+        created_ms: n(i, "created_ms"),
+        expires_ms: n(i, "expires_ms"),
+        summary: serde_json::from_value(i["summary"].clone()).unwrap_or_default(),
+        items,
+        groups: serde_json::from_value(i["groups"].clone()).unwrap_or_default(),
+        blockers: serde_json::from_value(i["blockers"].clone()).unwrap_or_default(),
+    })
+}
+
+/// Re-reads live for every planned item and names those whose live state differs from what
+/// the preview read (or that now match differently).
+pub async fn stale_items(
+    state: &AppState,
+    scope: &EnvScope,
+    draft: &Item,
+    preview: &Item,
+) -> Result<Vec<String>, ApiError> {
+    let client = target_client(state, scope).await?;
+    let with_assignments = preview["include_assignments"].as_bool().unwrap_or(true);
+    let mut reader = LiveReader::new(
+        state,
+        scope,
+        &client,
+        &s(draft, "source_environment_id"),
+        with_assignments,
+    )
+    .await?;
+    let mut stale = Vec::new();
+    for p in preview["items"].as_array().into_iter().flatten() {
+        let Some(family) = p["family"].as_str().and_then(Family::by_code) else {
+            continue;
+        };
+        let live = reader
+            .find(
+                family,
+                p["source_id"].as_str().unwrap_or_default(),
+                p["name"].as_str().unwrap_or_default(),
+            )
+            .await?;
+        if live.target_id.as_deref() != p["target_id"].as_str() || live.hash() != p["live_hash"].as_str().unwrap_or("")
+        {
+            stale.push(p["name"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    Ok(stale)
+}

@@ -1,0 +1,674 @@
+//! Restore runs against the simulator (spec 006): deleted items recreated once, a second tenant
+//! with group mapping, refused confirmations that write nothing, authority re-checked at
+//! execution, write faults that make an honest Partial, double delivery without duplicates.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use atlas_api_types as api;
+use atlas_tests::app::{MANAGER, Mode, OPERATOR, OWNER, TestApp, eventually, spawn_app, spawn_without_workers};
+use serde_json::{Value, json};
+
+const WS: &str = "/api/v1/workspaces/ws-demo";
+
+fn sim() -> &'static atlas_graph_sim::Simulator {
+    &atlas_tests::sim::shared().sim
+}
+
+fn names(tenant: &str, family: &str) -> Vec<String> {
+    sim()
+        .objects(tenant, family)
+        .iter()
+        .map(|o| {
+            o["displayName"]
+                .as_str()
+                .or(o["name"].as_str())
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn backup(app: &TestApp, env: &str, families: &[&str]) -> api::BackupSetDetail {
+    let v = app
+        .run_to_completion(&format!("{env}/backups"), json!({"families": families}))
+        .await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    app.get_as(OWNER, &format!("{env}/backups/{}", v.run.id))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn draft(app: &TestApp, env: &str, body: Value) -> api::Restore {
+    let res = app.post_as(OWNER, &format!("{env}/restores"), body).await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+async fn preview(app: &TestApp, env: &str, restore: &str, body: Value) -> api::RestorePreview {
+    let res = app
+        .post_as(OWNER, &format!("{env}/restores/{restore}/previews"), body)
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    res.json().await.unwrap()
+}
+
+fn confirm_body(p: &api::RestorePreview, name: &str) -> Value {
+    json!({"preview_id": p.id, "fingerprint": p.fingerprint, "confirm": name})
+}
+
+async fn wait_run(app: &TestApp, run: &str) -> api::OperationView {
+    let view = format!("{WS}/operations/{run}");
+    eventually("the restore run to complete", Duration::from_secs(60), || async {
+        let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
+        (v.run.state == "completed").then_some(v)
+    })
+    .await
+}
+
+async fn confirm_and_wait(app: &TestApp, env: &str, restore: &str, body: Value) -> api::OperationView {
+    let res = app
+        .post_as(OWNER, &format!("{env}/restores/{restore}/confirm"), body)
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
+    let run: api::OperationRun = res.json().await.unwrap();
+    assert_eq!(run.operation_type, "restore.execute");
+    wait_run(app, &run.id).await
+}
+
+async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-rs1").await;
+    let set = backup(
+        &app,
+        &env,
+        &[
+            "deviceConfigurations",
+            "deviceCompliancePolicies",
+            "configurationPolicies",
+        ],
+    )
+    .await;
+    let pick = |family: &str, n: usize| -> api::BackupItem {
+        set.items.iter().filter(|i| i.family == family).nth(n).unwrap().clone()
+    };
+    let deleted = [
+        pick("deviceConfigurations", 0),
+        pick("deviceCompliancePolicies", 0),
+        pick("configurationPolicies", 0),
+    ];
+    let edited = pick("deviceConfigurations", 1);
+    let counts = |t: &str| {
+        [
+            "deviceConfigurations",
+            "deviceCompliancePolicies",
+            "configurationPolicies",
+        ]
+        .map(|f| sim().objects(t, f).len())
+    };
+    let before = counts(&tenant);
+    for d in &deleted {
+        assert!(sim().delete_object(&tenant, &d.family, &d.id));
+    }
+    assert!(sim().patch_object(
+        &tenant,
+        "deviceConfigurations",
+        &edited.id,
+        json!({"description": "edited in the portal"})
+    ));
+
+    let mut keys: Vec<String> = deleted.iter().map(|d| format!("{}/{}", d.family, d.id)).collect();
+    keys.push(format!("deviceConfigurations/{}", edited.id));
+    let r = draft(&app, &env, json!({"backup_set_id": set.set.id, "items": keys})).await;
+    assert_eq!(r.state, "draft");
+    assert_ne!(r.readiness.status, "blocked", "{:?}", r.readiness.checks);
+    assert_eq!(r.environment_name, "env-rs1");
+
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    assert_eq!(
+        (p.summary.create, p.summary.update, p.summary.conflict),
+        (3, 1, 0),
+        "{:?}",
+        p.items
+    );
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    let upd = p.items.iter().find(|i| i.action == "update").unwrap();
+    assert_eq!(
+        (upd.matched_by.as_str(), upd.target_id.as_deref()),
+        ("id", Some(edited.id.as_str()))
+    );
+    assert!(
+        upd.changes.iter().any(|c| c.path == "/description"),
+        "{:?}",
+        upd.changes
+    );
+    assert!(
+        p.items
+            .iter()
+            .filter(|i| i.action == "create")
+            .all(|i| i.matched_by == "none")
+    );
+
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs1")).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    let results: BTreeSet<&str> = v.items.iter().map(|i| i.detail["result"].as_str().unwrap()).collect();
+    assert_eq!(results, BTreeSet::from(["created", "updated"]));
+    for i in &v.items {
+        assert_eq!(i.detail["verification"]["ok"], true, "{i:?}");
+    }
+    assert_eq!(counts(&tenant), before, "each deleted item created exactly once");
+    for d in &deleted {
+        assert!(names(&tenant, &d.family).contains(&d.name), "{} is back", d.name);
+    }
+    let live = sim().objects(&tenant, "deviceConfigurations");
+    let back = live.iter().find(|o| o["id"] == edited.id.as_str()).unwrap();
+    assert_ne!(
+        back["description"], "edited in the portal",
+        "the update wrote the backup's state"
+    );
+
+    let after: api::Restore = app
+        .get_as(OWNER, &format!("{env}/restores/{}", r.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after.state, "confirmed");
+    assert_eq!(after.run.as_ref().map(|r| r.id.as_str()), Some(v.run.id.as_str()));
+
+    // The same restore again: the recreated objects are found through their restore mapping.
+    let r2 = draft(&app, &env, json!({"backup_set_id": set.set.id, "items": keys})).await;
+    let p2 = preview(&app, &env, &r2.id, json!({})).await;
+    assert_eq!(p2.summary.create, 0, "{:?}", p2.items);
+    assert!(
+        p2.items
+            .iter()
+            .filter(|i| i.key != format!("deviceConfigurations/{}", edited.id))
+            .all(|i| i.matched_by == "restore_mapping")
+    );
+    let v2 = confirm_and_wait(&app, &env, &r2.id, confirm_body(&p2, "env-rs1")).await;
+    assert_eq!(v2.run.outcome.as_deref(), Some("succeeded"), "{:?}", v2.items);
+    assert_eq!(counts(&tenant), before, "running it again creates nothing");
+
+    let audit: api::AuditPage = app
+        .get_as(
+            OWNER,
+            &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 2);
+    app.stop().await;
+}
+
+async fn restore_runs(app: &TestApp) -> usize {
+    let page: api::OperationPage = app
+        .get_as(OWNER, &format!("{WS}/operations?operation_type=restore.execute"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page.items.len()
+}
+
+async fn refused_confirmations_write_nothing(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-rs2").await;
+    let set = backup(&app, &env, &["deviceConfigurations"]).await;
+    let (gone, kept) = (&set.items[0], &set.items[1]);
+    assert!(sim().delete_object(&tenant, "deviceConfigurations", &gone.id));
+    sim().patch_object(
+        &tenant,
+        "deviceConfigurations",
+        &kept.id,
+        json!({"description": "drifted"}),
+    );
+    let keys = [
+        format!("deviceConfigurations/{}", gone.id),
+        format!("deviceConfigurations/{}", kept.id),
+    ];
+    let r = draft(&app, &env, json!({"backup_set_id": set.set.id, "items": keys})).await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let count = sim().objects(&tenant, "deviceConfigurations").len();
+    let url = format!("{env}/restores/{}/confirm", r.id);
+    let refused = |body: Value, why: &'static str| {
+        let (app, url) = (&app, &url);
+        async move {
+            let res = app.post_as(OWNER, url, body).await;
+            assert_eq!(res.status(), 409, "{why}");
+            let problem: Value = res.json().await.unwrap();
+            problem["detail"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+
+    let d = refused(confirm_body(&p, "env-rs2-typo"), "mistyped").await;
+    assert!(d.contains("typed name"), "{d}");
+    let mut wrong = confirm_body(&p, "env-rs2");
+    wrong["fingerprint"] = json!("0".repeat(64));
+    assert!(refused(wrong, "mismatched").await.contains("fingerprint"));
+    // An operator may preview but not confirm.
+    assert_eq!(
+        app.post_as(OPERATOR, &url, confirm_body(&p, "env-rs2")).await.status(),
+        403
+    );
+
+    // Live changed after the preview: stale.
+    sim().patch_object(
+        &tenant,
+        "deviceConfigurations",
+        &kept.id,
+        json!({"description": "drifted again"}),
+    );
+    assert!(refused(confirm_body(&p, "env-rs2"), "stale").await.contains("Stale"));
+
+    // A fresh preview, expired by the clock passing its deadline.
+    let p2 = preview(&app, &env, &r.id, json!({})).await;
+    let state = &app.app().state;
+    let key = atlas_store::Key::new(
+        format!("WS#ws-demo#ENV#env-rs2"),
+        format!("RESTORE#{}#PREVIEW#{}", r.id, p2.id),
+    );
+    let past = state.clock.now_millis() - 1;
+    state
+        .table
+        .update(&key, &atlas_store::Update::new().set("expires_ms", past), None)
+        .await
+        .unwrap();
+    assert!(
+        refused(confirm_body(&p2, "env-rs2"), "expired")
+            .await
+            .contains("expired")
+    );
+    // The first preview is no longer the latest.
+    assert!(
+        refused(confirm_body(&p, "env-rs2"), "superseded")
+            .await
+            .contains("latest")
+    );
+
+    assert_eq!(restore_runs(&app).await, 0, "no run");
+    assert_eq!(
+        sim().objects(&tenant, "deviceConfigurations").len(),
+        count,
+        "nothing written"
+    );
+    let ok: api::AuditPage = app
+        .get_as(
+            OWNER,
+            &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(ok.items.is_empty(), "no success audit");
+    let denied: api::AuditPage = app
+        .get_as(
+            OWNER,
+            &format!("{WS}/audit-events?action=restore.confirm&outcome=denied"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(denied.items.len(), 5, "each refusal is audited as denied");
+
+    // Cancel: the draft ends, nothing else is created.
+    let c = app
+        .post_as(OWNER, &format!("{env}/restores/{}/cancel", r.id), json!({}))
+        .await;
+    assert_eq!(c.status(), 200);
+    let p3 = app
+        .post_as(OWNER, &format!("{env}/restores/{}/previews", r.id), json!({}))
+        .await;
+    assert_eq!(p3.status(), 409, "a cancelled restore cannot be previewed");
+    assert_eq!(restore_runs(&app).await, 0);
+    app.stop().await;
+}
+
+async fn second_tenant_with_group_mapping(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (ta, env_a) = app.connected_env("env-rs3a").await;
+    let (tb, env_b) = app.connected_env("env-rs3b").await;
+    let set = backup(&app, &env_a, &["deviceConfigurations"]).await;
+    // An item assigned to at least one group.
+    let (item, payload) = {
+        let mut found = None;
+        for i in &set.items {
+            let p: Value = app
+                .get_as(
+                    OWNER,
+                    &format!("{env_a}/backups/{}/items/{}/{}", set.set.id, i.family, i.id),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            if p["assignments"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["target"]["groupId"].is_string()))
+            {
+                found = Some((i.clone(), p));
+                break;
+            }
+        }
+        found.expect("a backed-up item with group assignments")
+    };
+    let groups: BTreeSet<String> = payload["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["target"]["groupId"].as_str().map(str::to_owned))
+        .collect();
+    // Seeded tenants share group naming patterns: give A's groups names B cannot have.
+    for (n, g) in groups.iter().enumerate() {
+        assert!(sim().patch_object(&ta, "groups", g, json!({"displayName": format!("rs3-only-in-a-{n}")})));
+    }
+    let key = format!("deviceConfigurations/{}", item.id);
+    let body = json!({"backup_set_id": set.set.id, "source_environment_id": "env-rs3a", "items": [key]});
+    let r = draft(&app, &env_b, body).await;
+    assert_eq!(r.source_environment_id, "env-rs3a");
+
+    // No group of tenant A exists in tenant B: every one is unmapped and blocks confirmation.
+    let p = preview(&app, &env_b, &r.id, json!({})).await;
+    assert_eq!(p.summary.create, 1);
+    assert!(p.groups.iter().all(|g| g.resolution == "unmapped"), "{:?}", p.groups);
+    assert_eq!(p.groups.len(), groups.len());
+    assert!(p.blockers.iter().any(|b| b.contains("no match in the target")));
+    let res = app
+        .post_as(
+            OWNER,
+            &format!("{env_b}/restores/{}/confirm", r.id),
+            confirm_body(&p, "env-rs3b"),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(
+        sim()
+            .objects(&tb, "deviceConfigurations")
+            .iter()
+            .all(|o| o["displayName"] != item.name.as_str())
+    );
+
+    // The first group gets a same-named twin in B (matched by name); the rest are mapped to it
+    // by the operator, except one dropped when there are several.
+    let first = groups.iter().next().unwrap().clone();
+    let a_groups = sim().objects(&ta, "groups");
+    let first_name = a_groups.iter().find(|g| g["id"] == first.as_str()).unwrap()["displayName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let twin = sim().add_group(&tb, &first_name);
+    // Assignment filters are tenant-local too: B gets same-named twins of the ones used.
+    let a_filters = sim().objects(&ta, "assignmentFilters");
+    for a in payload["assignments"].as_array().unwrap() {
+        let Some(fid) = a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str() else {
+            continue;
+        };
+        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid) {
+            let twin = json!({"@odata.type": f["@odata.type"], "displayName": f["displayName"], "platform": f["platform"], "rule": f["rule"]});
+            sim().add_object(&tb, "assignmentFilters", twin);
+        }
+    }
+    let mut mapping = serde_json::Map::new();
+    for (n, g) in groups.iter().skip(1).enumerate() {
+        mapping.insert(g.clone(), if n == 0 { json!(twin) } else { Value::Null });
+    }
+    let bad = app
+        .post_as(
+            OWNER,
+            &format!("{env_b}/restores/{}/previews", r.id),
+            json!({"group_mapping": {first.clone(): "00000000-0000-4000-8000-000000000000"}}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400, "a target group that does not exist is a field error");
+    let p2 = preview(&app, &env_b, &r.id, json!({"group_mapping": mapping})).await;
+    assert!(p2.blockers.is_empty(), "{:?}", p2.blockers);
+    let g1 = p2.groups.iter().find(|g| g.source_group_id == first).unwrap();
+    assert_eq!(
+        (g1.resolution.as_str(), g1.target_group_id.as_deref()),
+        ("name", Some(twin.as_str()))
+    );
+    let v = confirm_and_wait(&app, &env_b, &r.id, confirm_body(&p2, "env-rs3b")).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    let created = sim()
+        .objects(&tb, "deviceConfigurations")
+        .into_iter()
+        .find(|o| o["displayName"] == item.name.as_str())
+        .expect("created in tenant B");
+    let targets: Vec<&str> = created["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["target"]["groupId"].as_str())
+        .collect();
+    assert!(!targets.is_empty() && targets.iter().all(|g| *g == twin), "{targets:?}");
+    app.stop().await;
+}
+
+async fn capability_removed_after_confirmation_blocks(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    let (tenant, env) = app.connected_env("env-rs4").await;
+    let body = json!({"families": ["deviceConfigurations"]});
+    let res = app.post_as(OWNER, &format!("{env}/backups"), body).await;
+    let run: api::OperationRun = res.json().await.unwrap();
+    app.deliver("backup-capture").await;
+    let set: api::BackupSetDetail = app
+        .get_as(OWNER, &format!("{env}/backups/{}", run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gone = &set.items[0];
+    sim().delete_object(&tenant, "deviceConfigurations", &gone.id);
+    let key = format!("deviceConfigurations/{}", gone.id);
+    let res = app
+        .post_as(
+            MANAGER,
+            &format!("{env}/restores"),
+            json!({"backup_set_id": set.set.id, "items": [key]}),
+        )
+        .await;
+    let r: api::Restore = res.json().await.unwrap();
+    let p: api::RestorePreview = app
+        .post_as(MANAGER, &format!("{env}/restores/{}/previews", r.id), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post_as(
+            MANAGER,
+            &format!("{env}/restores/{}/confirm", r.id),
+            confirm_body(&p, "env-rs4"),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+    let demote = app
+        .patch_as(OWNER, &format!("{WS}/members/u-manager"), json!({"role": "operator"}))
+        .await;
+    assert_eq!(demote.status(), 200);
+    assert_eq!(app.deliver("restore-execute").await, 1);
+    let v: api::OperationView = app
+        .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.run.outcome.as_deref(), Some("blocked"));
+    assert!(
+        v.run.reason.as_deref().unwrap_or("").contains("restore.execute"),
+        "{:?}",
+        v.run.reason
+    );
+    assert!(
+        !names(&tenant, "deviceConfigurations").contains(&gone.name),
+        "nothing written"
+    );
+    let audit: api::AuditPage = app
+        .get_as(OWNER, &format!("{WS}/audit-events?action=run.finish&outcome=denied"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(audit.items.iter().any(|e| e.target == format!("run/{}", run.id)));
+    app.stop().await;
+}
+
+const CLEAN_FAMILIES: [&str; 4] = [
+    "deviceConfigurations",
+    "deviceCompliancePolicies",
+    "assignmentFilters",
+    "windowsFeatureUpdateProfiles",
+];
+
+/// Deletes every object of the clean families and drafts their restore (creates only, one write each).
+async fn everything_deleted(app: &TestApp, slug: &str) -> (String, String, api::Restore, usize) {
+    let (tenant, env) = app.connected_env(slug).await;
+    let body = json!({"families": CLEAN_FAMILIES});
+    let res = app.post_as(OWNER, &format!("{env}/backups"), body).await;
+    let run: api::OperationRun = res.json().await.unwrap();
+    if !app.config.run_workers {
+        app.deliver("backup-capture").await;
+    }
+    let set: api::BackupSetDetail = eventually("the backup", Duration::from_secs(30), || async {
+        let d: api::BackupSetDetail = app
+            .get_as(OWNER, &format!("{env}/backups/{}", run.id))
+            .await
+            .json()
+            .await
+            .ok()?;
+        (d.set.status == "complete").then_some(d)
+    })
+    .await;
+    for i in &set.items {
+        assert!(sim().delete_object(&tenant, &i.family, &i.id));
+    }
+    let body = json!({"backup_set_id": set.set.id, "include_assignments": false});
+    let r = draft(app, &env, body).await;
+    (tenant, env, r, set.items.len())
+}
+
+async fn write_faults_make_an_honest_partial(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env, r, n) = everything_deleted(&app, "env-rs5").await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    assert_eq!(p.summary.create as usize, n);
+    sim().set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            server_errors: Some(atlas_graph_sim::ServerErrors {
+                every_nth: Some(20),
+                statuses: vec![500],
+                writes_only: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs5")).await;
+    sim().clear_faults(&tenant);
+    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.status, "needs_attention", "never shown as complete");
+    let failed: BTreeSet<String> = v
+        .items
+        .iter()
+        .filter(|i| i.result == "failed")
+        .map(|i| i.detail["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed.len(), n / 20, "5 % of {n} writes failed: {:?}", v.items);
+    for i in v.items.iter().filter(|i| i.result == "failed") {
+        assert_eq!(i.detail["status"], 500, "{i:?}");
+        assert!(i.detail["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{i:?}");
+    }
+    let mut missing = BTreeSet::new();
+    for f in CLEAN_FAMILIES {
+        let live = names(&tenant, f);
+        for i in p.items.iter().filter(|i| i.family == f) {
+            if !live.contains(&i.name) {
+                missing.insert(i.name.clone());
+            }
+        }
+    }
+    assert_eq!(failed, missing, "exactly the failed items are the ones not restored");
+    let restore: api::Restore = app
+        .get_as(OWNER, &format!("{env}/restores/{}", r.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(restore.run.unwrap().outcome.as_deref(), Some("partially_succeeded"));
+    app.stop().await;
+}
+
+async fn double_delivery_creates_no_duplicates(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    let (tenant, env, r, n) = everything_deleted(&app, "env-rs6").await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let res = app
+        .post_as(
+            OWNER,
+            &format!("{env}/restores/{}/confirm", r.id),
+            confirm_body(&p, "env-rs6"),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+    assert_eq!(app.deliver_each("restore-execute", 2).await, n);
+    let v: api::OperationView = app
+        .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.run.outcome.as_deref(), v.run.succeeded as usize),
+        (Some("succeeded"), n),
+        "{:?}",
+        v.items
+    );
+    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
+    assert_eq!(total, n, "every item created once");
+    for f in CLEAN_FAMILIES {
+        let mut live = names(&tenant, f);
+        let len = live.len();
+        live.sort();
+        live.dedup();
+        assert_eq!(live.len(), len, "no duplicate names in {f}");
+    }
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(
+    same_tenant_restore_recreates_deleted_items_once,
+    double_delivery_creates_no_duplicates
+);
+
+mod embedded_only {
+    use super::*;
+
+    #[tokio::test]
+    async fn refused_confirmations_write_nothing() {
+        super::refused_confirmations_write_nothing(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn second_tenant_with_group_mapping() {
+        super::second_tenant_with_group_mapping(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn capability_removed_after_confirmation_blocks() {
+        super::capability_removed_after_confirmation_blocks(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn write_faults_make_an_honest_partial() {
+        super::write_faults_make_an_honest_partial(Mode::Embedded).await;
+    }
+}
