@@ -93,6 +93,46 @@ async fn run_a_backup_and_watch_it_complete() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn restore_with_preview_and_typed_confirmation() {
+    let s = Stack::start("restore").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("[data-testid=run-backup]").await;
+    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
+    // Someone deletes a policy in Intune after the backup.
+    let gone = s.delete_in_tenant("contoso.demo.test", "deviceConfigurations").await;
+
+    s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
+    s.click("a[href*='/restores?set=']").await;
+    s.check_label("Only the items I choose").await;
+    s.check_label(&gone).await;
+    s.screenshot("select").await;
+    s.click("[data-testid=restore-create]").await;
+    s.find("[data-testid=readiness][data-status=ready]").await;
+    s.click("[data-testid=run-preview]").await;
+    s.wait_text("[data-testid=preview-summary]", "1 create").await;
+    s.wait_text("[data-testid=preview-summary]", "0 conflict").await;
+    s.wait_text("[data-testid=preview-items] tr[data-action=create]", &gone).await;
+    s.wait_text("[data-testid=preview-expiry]", "expires in").await;
+    s.screenshot("preview").await;
+
+    // The confirm button stays disabled until the environment's name is typed exactly.
+    let title = s.find("h1").await.text().await.expect("title");
+    let name = title.strip_prefix("Restore into ").expect("the target's name").to_owned();
+    let button = s.find("form.confirm button[type=submit]").await;
+    s.fill("#restore-confirm-confirm", "not the name").await;
+    assert_eq!(button.attr("disabled").await.expect("attr").as_deref(), Some("true"));
+    s.fill("#restore-confirm-confirm", &name).await;
+    s.screenshot("confirm").await;
+    button.click().await.expect("confirm");
+    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
+    s.wait_text("[data-testid=restore-outcome]", "succeeded").await;
+    s.wait_text("[data-testid=run-items]", "created").await;
+    s.screenshot("results").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     let s = Stack::start("hub").await;
     s.sign_in("owner@demo.test").await;

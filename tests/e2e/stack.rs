@@ -53,6 +53,8 @@ where
 
 pub struct Stack {
     pub url: String,
+    /// The Graph simulator atlas-local runs (its admin API is under `/_sim`).
+    pub sim: String,
     pub browser: Client,
     name: String,
     _driver: Process,
@@ -127,7 +129,8 @@ impl Stack {
             .connect(&driver_url)
             .await
             .expect("a Chromium session through chromedriver");
-        Stack { url, browser, name: name.to_owned(), _driver: driver, _app: app, _dir: dir }
+        let sim = format!("http://127.0.0.1:{sim_port}");
+        Stack { url, sim, browser, name: name.to_owned(), _driver: driver, _app: app, _dir: dir }
     }
 
     pub async fn goto(&self, path: &str) {
@@ -155,6 +158,19 @@ impl Stack {
 
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Ticks the checkbox or radio whose label contains `text`.
+    pub async fn check_label(&self, text: &str) {
+        let xpath = format!("//label[contains(normalize-space(.), {})]/input", xpath_literal(text));
+        let el = self
+            .browser
+            .wait()
+            .at_most(DEADLINE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no control labelled {text:?}: {e}"));
+        el.click().await.expect("check");
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
@@ -208,9 +224,68 @@ impl Stack {
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
     }
 
+    /// Deletes one object of `family` in the simulated tenant the way a tenant admin would, through
+    /// Graph with an app of our own; answers its display name.
+    pub async fn delete_in_tenant(&self, tenant: &str, family: &str) -> String {
+        let http = reqwest::Client::new();
+        let ok = |r: reqwest::Response| {
+            assert!(r.status().is_success(), "{} answered {}", r.url(), r.status());
+            r
+        };
+        let app = json!({"client_id": "e2e-tenant-admin", "secret": "e2e-secret"});
+        ok(http.post(format!("{}/_sim/apps", self.sim)).json(&app).send().await.expect("sim apps"));
+        let consent = json!({"client_id": "e2e-tenant-admin"});
+        ok(http.post(format!("{}/_sim/tenants/{tenant}/consent", self.sim)).json(&consent).send().await.expect("consent"));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", "e2e-tenant-admin"),
+            ("client_secret", "e2e-secret"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ];
+        let token: Value = ok(http.post(format!("{}/{tenant}/oauth2/v2.0/token", self.sim)).form(&form).send().await.expect("token"))
+            .json()
+            .await
+            .expect("token json");
+        let token = token["access_token"].as_str().expect("access_token").to_owned();
+        let objects: Value = ok(http.get(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim)).send().await.expect("objects"))
+            .json()
+            .await
+            .expect("objects json");
+        let list = objects.as_array().or_else(|| objects["value"].as_array()).expect("a list of objects");
+        let first = list.first().expect("the tenant has objects of this family");
+        let id = first["id"].as_str().expect("id");
+        let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
+        ok(http.delete(url).bearer_auth(token).send().await.expect("delete"));
+        first["displayName"].as_str().or(first["name"].as_str()).unwrap_or(id).to_owned()
+    }
+
     pub async fn close(self) {
         let _ = self.browser.clone().close().await;
     }
+}
+
+impl Drop for Stack {
+    /// A failing test leaves a picture of the page it failed on (`<test>-failure.png`).
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), self.screenshot("failure")).await;
+                })
+            });
+        }
+    }
+}
+
+/// `text` as an XPath string literal (XPath 1 has no escapes: split on double quotes).
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('"') {
+        return format!("\"{text}\"");
+    }
+    let parts: Vec<String> = text.split('"').map(|p| format!("\"{p}\"")).collect();
+    format!("concat({})", parts.join(", '\"', "))
 }
 
 fn chromium_binary() -> Option<String> {

@@ -65,6 +65,10 @@ pub enum Route {
         set: String,
         other: String,
     },
+    #[at("/workspaces/:ws/environments/:env/restores")]
+    Restores { ws: String, env: String },
+    #[at("/workspaces/:ws/environments/:env/restores/:restore")]
+    Restore { ws: String, env: String, restore: String },
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -86,7 +90,9 @@ impl Route {
             | Route::Backups { ws, .. }
             | Route::BackupSet { ws, .. }
             | Route::BackupItem { ws, .. }
-            | Route::BackupDiff { ws, .. } => Some(ws),
+            | Route::BackupDiff { ws, .. }
+            | Route::Restores { ws, .. }
+            | Route::Restore { ws, .. } => Some(ws),
             _ => None,
         }
     }

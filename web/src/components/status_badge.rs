@@ -22,8 +22,9 @@ fn status_look(status: Status) -> (&'static str, &'static str) {
 /// Maps internal states the API also sends (backup sets, outcomes, ghosts) onto the vocabulary.
 pub fn canonical(value: &str) -> Status {
     Status::parse(value).unwrap_or(match value {
-        "complete" | "succeeded" | "success" | "granted" | "consented" | "active" => Status::Ready,
-        "partial" | "partially_succeeded" | "pending" | "consent_pending" | "created" => Status::NeedsAttention,
+        "complete" | "succeeded" | "success" | "granted" | "consented" | "active" | "created" | "updated"
+        | "unchanged" => Status::Ready,
+        "partial" | "partially_succeeded" | "pending" | "consent_pending" => Status::NeedsAttention,
         "failed" | "error" | "consent_failed" | "declined" => Status::Failed,
         "denied" | "disabled" | "revoked" | "cancelled" => Status::Blocked,
         "queued" => Status::Running,

@@ -140,7 +140,9 @@ fn Schedules(props: &EnvProps) -> Html {
     let list = use_load(key.clone(), |(ws, env)| async move {
         api::get::<BackupScheduleList>(&format!("{}/backup-schedules", paths::env(&ws, &env))).await
     });
+    let kind = use_state(|| "interval".to_owned());
     let every = use_state(|| "1440".to_owned());
+    let cron = use_state(|| "30 2 * * *".to_owned());
     let tz = use_state(|| "UTC".to_owned());
     let keep_last = use_state(|| "7".to_owned());
     let keep_days = use_state(String::new);
@@ -148,6 +150,7 @@ fn Schedules(props: &EnvProps) -> Html {
     let busy = use_state(|| false);
     let can_manage = session.can(&key.0, Capability::BackupManage);
     let create = {
+        let (kind, cron) = (kind.clone(), cron.clone());
         let (every, tz, keep_last, keep_days, error, busy, key, reload) =
             (every.clone(), tz.clone(), keep_last.clone(), keep_days.clone(), error.clone(), busy.clone(), key.clone(), list.reload.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -155,7 +158,8 @@ fn Schedules(props: &EnvProps) -> Html {
             let num = |s: &str| s.trim().parse::<u32>().ok();
             let body = BackupScheduleCreate {
                 // An unparsable number goes as 0 so the server names the field.
-                every_minutes: num(&every).unwrap_or(0),
+                every_minutes: (*kind == "interval").then(|| num(&every).unwrap_or(0)),
+                cron: (*kind == "cron").then(|| (*cron).clone()),
                 time_zone: (*tz).clone(),
                 families: None,
                 first_due_ms: None,
@@ -204,7 +208,7 @@ fn Schedules(props: &EnvProps) -> Html {
                         let remove = remove.clone();
                         html! {
                             <li class="card">
-                                <p><strong>{ every_text(s.every_minutes) }</strong>{ format!(" \u{b7} {} \u{b7} retention: {}", s.time_zone, retention(s)) }</p>
+                                <p><strong>{ when_text(s) }</strong>{ format!(" \u{b7} {} \u{b7} retention: {}", s.time_zone, retention(s)) }</p>
                                 <p class="muted">{ "Next runs: " }{ s.upcoming_ms.iter().map(|m| format::time(*m)).collect::<Vec<_>>().join(", ") }</p>
                                 if can_manage {
                                     <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| remove.emit(id.clone()))}>{ "Delete schedule" }</button>
@@ -217,10 +221,19 @@ fn Schedules(props: &EnvProps) -> Html {
             if can_manage {
                 <form class="form" onsubmit={create} aria-label="New schedule">
                     <h3>{ "New schedule" }</h3>
-                    <SelectField id="sched-every" label="Every" value={(*every).clone()}
-                        options={vec![("60".into(), "hour".into()), ("360".into(), "6 hours".into()), ("720".into(), "12 hours".into()),
-                            ("1440".into(), "day".into()), ("10080".into(), "week".into())]}
-                        onchange={{ let s = every.clone(); Callback::from(move |v| s.set(v)) }} error={field("every_minutes")} />
+                    <SelectField id="sched-kind" label="Runs" value={(*kind).clone()}
+                        options={vec![("interval".into(), "At a fixed interval".into()), ("cron".into(), "At cron times".into())]}
+                        onchange={{ let s = kind.clone(); Callback::from(move |v| s.set(v)) }} />
+                    if *kind == "interval" {
+                        <SelectField id="sched-every" label="Every" value={(*every).clone()}
+                            options={vec![("60".into(), "hour".into()), ("360".into(), "6 hours".into()), ("720".into(), "12 hours".into()),
+                                ("1440".into(), "day".into()), ("10080".into(), "week".into())]}
+                            onchange={{ let s = every.clone(); Callback::from(move |v| s.set(v)) }} error={field("every_minutes")} />
+                    } else {
+                        <TextField id="sched-cron" label="Cron (minute hour day month weekday)" value={(*cron).clone()}
+                            hint="Evaluated in the time zone below, e.g. 30 2 * * * for 02:30 every day"
+                            onchange={{ let s = cron.clone(); Callback::from(move |v| s.set(v)) }} error={field("cron")} />
+                    }
                     <TextField id="sched-tz" label="Time zone (IANA)" value={(*tz).clone()}
                         onchange={{ let s = tz.clone(); Callback::from(move |v| s.set(v)) }} error={field("time_zone")} />
                     <TextField id="sched-keep-last" label="Keep the newest N sets" kind="number" value={(*keep_last).clone()}
@@ -232,6 +245,14 @@ fn Schedules(props: &EnvProps) -> Html {
                 </form>
             }
         </section>
+    }
+}
+
+fn when_text(s: &BackupSchedule) -> String {
+    match (&s.cron, s.every_minutes) {
+        (Some(cron), _) => format!("At \u{201c}{cron}\u{201d}"),
+        (None, Some(m)) => every_text(m),
+        (None, None) => "Unscheduled".into(),
     }
 }
 
@@ -250,6 +271,12 @@ fn retention(s: &BackupSchedule) -> String {
         (None, Some(d)) => format!("{d} days"),
         (Some(n), Some(d)) => format!("newest {n} and anything under {d} days"),
     }
+}
+
+/// Opens the restore page with this set chosen.
+#[derive(Clone, PartialEq, serde::Serialize)]
+struct RestoreQuery {
+    set: String,
 }
 
 #[derive(Properties, PartialEq)]
@@ -303,6 +330,10 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     { " \u{b7} " }<Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link<Route>>
                 }
             </p>
+            if session.can(&ws, Capability::RestorePreview) {
+                <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
+                    query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
+            }
             if d.set.status == "partial" || d.set.status == "failed" {
                 <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
             }

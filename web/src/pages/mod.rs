@@ -8,6 +8,7 @@ pub mod members;
 pub mod not_found;
 pub mod operations;
 pub mod provider;
+pub mod restore;
 pub mod sign_in;
 pub mod workspace;
 pub mod workspaces;
@@ -37,6 +38,8 @@ pub fn page(route: Route) -> Html {
             html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
         }
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
+        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
+        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
         Route::NotFound => html! { <not_found::NotFound /> },
     }

@@ -1,7 +1,7 @@
 //! The operations hub (filtered only by `environment_id` and `operation_type` in the URL) and the
 //! canonical run viewer, which shows a banner when the selected environment is not the run's.
 
-use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView};
+use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView, RunItem};
 use atlas_domain::OperationType;
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
@@ -179,24 +179,43 @@ pub fn RunPage(props: &RunProps) -> Html {
                 <RunProgress run={r.clone()} />
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ "Items" }</h2>
-                    if v.items.is_empty() {
-                        <Empty>{ "No per-item results yet." }</Empty>
-                    } else {
-                        <div class="table-wrap"><table class="table">
-                            <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Result" }</th><th scope="col">{ "Detail" }</th></tr></thead>
-                            <tbody>{ for v.items.iter().map(|i| html! {
-                                <tr>
-                                    <td>{ &i.item }</td>
-                                    <td><StatusBadge status={i.result.clone()} /></td>
-                                    <td><code class="detail">{ detail(&i.detail) }</code></td>
-                                </tr>
-                            }) }</tbody>
-                        </table></div>
-                    }
+                    <RunItems items={v.items.clone()} />
                 </section>
             </>
         }
     })
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RunItemsProps {
+    pub items: Vec<RunItem>,
+}
+
+/// Per-item results of a run: what happened to each unit, with its detail.
+#[component]
+pub fn RunItems(props: &RunItemsProps) -> Html {
+    if props.items.is_empty() {
+        return html! { <Empty>{ "No per-item results yet." }</Empty> };
+    }
+    html! {
+        <div class="table-wrap"><table class="table" data-testid="run-items">
+            <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Result" }</th><th scope="col">{ "Detail" }</th></tr></thead>
+            <tbody>{ for props.items.iter().map(|i| html! {
+                <tr data-result={i.result.clone()}>
+                    <td>
+                        { i.detail.get("name").and_then(|n| n.as_str()).map(str::to_owned).unwrap_or_else(|| i.item.clone()) }
+                        <br /><span class="muted">{ &i.item }</span>
+                    </td>
+                    <td>
+                        <StatusBadge status={i.result.clone()} />
+                        // What was done (created, updated…) says more than succeeded.
+                        { format!(" {}", i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result)) }
+                    </td>
+                    <td><code class="detail">{ detail(&i.detail) }</code></td>
+                </tr>
+            }) }</tbody>
+        </table></div>
+    }
 }
 
 fn detail(v: &serde_json::Value) -> String {
