@@ -16,15 +16,31 @@ async fn sign_in_and_choose_a_workspace() {
     s.sign_in("owner@demo.test").await;
     s.find("[data-testid=workspace-ws-demo]").await;
     // Pinning is a real round trip: the button's pressed state comes back from the API.
-    s.click("[data-testid=workspace-ws-demo] button[aria-pressed=false]").await;
-    s.find("[data-testid=workspace-ws-demo] button[aria-pressed=true]").await;
+    s.click("[data-testid=workspace-ws-demo] button[aria-pressed=false]")
+        .await;
+    s.find("[data-testid=workspace-ws-demo] button[aria-pressed=true]")
+        .await;
     s.screenshot("chooser").await;
     s.click("[data-testid=workspace-ws-demo] h2 a").await;
     s.wait_text("[data-testid=current-workspace]", "ws-demo").await;
     // Contoso is connected from the start, Fabrikam is not.
-    s.find("[data-testid=environment-env-contoso] .badge[data-status=ready]").await;
-    s.find("[data-testid=environment-env-fabrikam] .badge[data-status=not_configured]").await;
+    s.find("[data-testid=environment-env-contoso] .badge[data-status=ready]")
+        .await;
+    s.find("[data-testid=environment-env-fabrikam] .badge[data-status=not_configured]")
+        .await;
     s.screenshot("overview").await;
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    s.goto(WS).await;
+    s.find("[data-testid=environment-env-contoso]").await;
+    s.press('\u{E004}').await;
+    let focused = s.browser.active_element().await.expect("focus");
+    assert_eq!(focused.text().await.expect("text"), "Skip to content");
+    s.press('\u{E007}').await;
+    let focused = s.browser.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("main"));
+    // A phone-sized window.
+    s.assert_fits(390, 844).await;
+    s.screenshot("overview-390").await;
     s.close().await;
 }
 
@@ -41,8 +57,14 @@ async fn connect_a_provider_through_consent() {
     s.click("[data-testid=open-consent]").await;
     s.find("[data-testid=consent-result][data-outcome=granted]").await;
     s.click("[data-testid=verify]").await;
-    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
-    s.find("[data-testid=connection-status] .badge[data-status=ready]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.find("[data-testid=connection-status] .badge[data-status=ready]")
+        .await;
     s.find("[data-testid=permission-posture]").await;
     s.screenshot("connected").await;
     s.close().await;
@@ -54,12 +76,22 @@ async fn sync_inventory_then_filter_and_open_an_item() {
     s.sign_in("owner@demo.test").await;
     s.goto(CONTOSO).await;
     s.click("[data-testid=sync-inventory]").await;
-    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
     s.find("[data-testid=last-sync] .badge[data-status=ready]").await;
     s.screenshot("environment").await;
 
     s.goto(&format!("{CONTOSO}/inventory")).await;
-    let first = s.find("[data-testid=inventory-table] tbody tr td a").await.text().await.expect("name");
+    let first = s
+        .find("[data-testid=inventory-table] tbody tr td a")
+        .await
+        .text()
+        .await
+        .expect("name");
     s.screenshot("list").await;
     // Searching by the first item's name keeps it and drops others.
     s.fill("#inv-search", &first).await;
@@ -80,9 +112,16 @@ async fn run_a_backup_and_watch_it_complete() {
     s.click("[data-testid=run-backup]").await;
     // Progress shows counts and a percentage while the run moves.
     s.find("[data-testid=live-run] [role=progressbar][aria-valuenow]").await;
-    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "done \u{b7}").await;
-    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
-    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "100%").await;
+    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "done \u{b7}")
+        .await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "100%")
+        .await;
     s.find("[data-testid=backup-sets] tr[data-status=complete]").await;
     s.screenshot("completed").await;
     s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
@@ -98,7 +137,12 @@ async fn restore_with_preview_and_typed_confirmation() {
     s.sign_in("owner@demo.test").await;
     s.goto(&format!("{CONTOSO}/backups")).await;
     s.click("[data-testid=run-backup]").await;
-    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
     // Someone deletes a policy in Intune after the backup.
     let gone = s.delete_in_tenant("contoso.demo.test", "deviceConfigurations").await;
 
@@ -112,20 +156,29 @@ async fn restore_with_preview_and_typed_confirmation() {
     s.click("[data-testid=run-preview]").await;
     s.wait_text("[data-testid=preview-summary]", "1 create").await;
     s.wait_text("[data-testid=preview-summary]", "0 conflict").await;
-    s.wait_text("[data-testid=preview-items] tr[data-action=create]", &gone).await;
+    s.wait_text("[data-testid=preview-items] tr[data-action=create]", &gone)
+        .await;
     s.wait_text("[data-testid=preview-expiry]", "expires in").await;
     s.screenshot("preview").await;
 
     // The confirm button stays disabled until the environment's name is typed exactly.
     let title = s.find("h1").await.text().await.expect("title");
-    let name = title.strip_prefix("Restore into ").expect("the target's name").to_owned();
+    let name = title
+        .strip_prefix("Restore into ")
+        .expect("the target's name")
+        .to_owned();
     let button = s.find("form.confirm button[type=submit]").await;
     s.fill("#restore-confirm-confirm", "not the name").await;
     assert_eq!(button.attr("disabled").await.expect("attr").as_deref(), Some("true"));
     s.fill("#restore-confirm-confirm", &name).await;
     s.screenshot("confirm").await;
     button.click().await.expect("confirm");
-    s.wait_attr("[data-testid=live-run] [data-testid=run-progress]", "data-state", "completed").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
     s.wait_text("[data-testid=restore-outcome]", "succeeded").await;
     s.wait_text("[data-testid=run-items]", "created").await;
     s.screenshot("results").await;
@@ -144,11 +197,21 @@ async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     s.goto(FABRIKAM).await;
     s.wait_text("[data-testid=selected-environment]", "env-fabrikam").await;
     // The hub's filters live in the URL.
-    s.goto(&format!("{WS}/operations?environment_id=env-contoso&operation_type=inventory.sync")).await;
+    s.goto(&format!(
+        "{WS}/operations?environment_id=env-contoso&operation_type=inventory.sync"
+    ))
+    .await;
     s.find(&format!("[data-testid=run-table] tr[data-run=\"{run}\"]")).await;
-    assert_eq!(s.find("#hub-env").await.prop("value").await.expect("value").as_deref(), Some("env-contoso"));
+    assert_eq!(
+        s.find("#hub-env").await.prop("value").await.expect("value").as_deref(),
+        Some("env-contoso")
+    );
     s.screenshot("hub").await;
-    s.click(&format!("[data-testid=run-table] tr[data-run=\"{run}\"] a")).await;
+    s.assert_fits(390, 844).await;
+    s.screenshot("hub-390").await;
+    s.browser.set_window_size(1280, 900).await.expect("resize");
+    s.click(&format!("[data-testid=run-table] tr[data-run=\"{run}\"] a"))
+        .await;
     s.wait_text("[data-testid=context-mismatch]", "env-contoso").await;
     let url = s.browser.current_url().await.expect("url");
     assert_eq!(url.path(), format!("{WS}/operations/{run}"));
@@ -163,22 +226,45 @@ async fn readonly_sees_no_mutating_controls_and_a_direct_post_is_refused() {
     s.goto(CONTOSO).await;
     s.wait_text("section[aria-labelledby=sync-title]", "Never synced").await;
     s.find("[data-testid=permission-posture]").await;
-    assert!(!s.exists("[data-testid=sync-inventory]").await, "no sync button for readonly");
+    assert!(
+        !s.exists("[data-testid=sync-inventory]").await,
+        "no sync button for readonly"
+    );
     s.screenshot("environment").await;
     s.goto(&format!("{CONTOSO}/backups")).await;
     s.find("#sets-title").await;
     s.find("#sched-title").await;
-    assert!(!s.exists("[data-testid=run-backup]").await, "no backup button for readonly");
-    assert!(!s.exists("form[aria-label='New schedule']").await, "no schedule editor for readonly");
+    assert!(
+        !s.exists("[data-testid=run-backup]").await,
+        "no backup button for readonly"
+    );
+    assert!(
+        !s.exists("form[aria-label='New schedule']").await,
+        "no schedule editor for readonly"
+    );
     s.goto(&format!("{CONTOSO}/provider")).await;
     s.find("[data-testid=connection-status]").await;
     assert!(!s.exists("[data-testid=disable]").await && !s.exists("[data-testid=verify]").await);
     s.goto(&format!("{WS}/members")).await;
     s.find("[data-testid=members-table]").await;
-    assert!(!s.exists("form[aria-label='Invite someone']").await, "no invitation form for readonly");
+    assert!(
+        !s.exists("form[aria-label='Invite someone']").await,
+        "no invitation form for readonly"
+    );
     // Hiding is not authorization: the API refuses the same action when called directly.
-    assert_eq!(s.fetch_status("POST", "/api/v1/workspaces/ws-demo/environments/env-contoso/inventory/sync").await, 403);
-    assert_eq!(s.fetch_status("POST", "/api/v1/workspaces/ws-demo/environments/env-contoso/backups").await, 403);
+    assert_eq!(
+        s.fetch_status(
+            "POST",
+            "/api/v1/workspaces/ws-demo/environments/env-contoso/inventory/sync"
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        s.fetch_status("POST", "/api/v1/workspaces/ws-demo/environments/env-contoso/backups")
+            .await,
+        403
+    );
     s.screenshot("members").await;
     s.close().await;
 }

@@ -28,7 +28,10 @@ impl Drop for Process {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
 }
 
 fn target_dir() -> PathBuf {
@@ -46,7 +49,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -72,8 +78,13 @@ impl Stack {
             "{} has no built web app: run `cargo xtask web` (cargo xtask test does)",
             web.display()
         );
-        let bin = std::env::var_os("ATLAS_LOCAL_BIN").map_or_else(|| target_dir().join("debug/atlas-local"), PathBuf::from);
-        assert!(bin.is_file(), "{} is missing: `cargo build -p atlas-local` first", bin.display());
+        let bin =
+            std::env::var_os("ATLAS_LOCAL_BIN").map_or_else(|| target_dir().join("debug/atlas-local"), PathBuf::from);
+        assert!(
+            bin.is_file(),
+            "{} is missing: `cargo build -p atlas-local` first",
+            bin.display()
+        );
         let (port, sim_port) = (free_port(), free_port());
         let app = Command::new(&bin)
             .env("ATLAS_HOST", "127.0.0.1")
@@ -85,7 +96,10 @@ impl Stack {
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        let app = Process { name: "atlas-local", child: app };
+        let app = Process {
+            name: "atlas-local",
+            child: app,
+        };
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         poll("atlas-local to answer /api/health", DEADLINE, || {
@@ -102,7 +116,10 @@ impl Stack {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{chromedriver}: {e} (install the chromium-driver package)"));
-        let driver = Process { name: "chromedriver", child: driver };
+        let driver = Process {
+            name: "chromedriver",
+            child: driver,
+        };
         let driver_url = format!("http://127.0.0.1:{driver_port}");
         poll("chromedriver to be ready", DEADLINE, || {
             let req = http.get(format!("{driver_url}/status")).send();
@@ -113,7 +130,12 @@ impl Stack {
         })
         .await;
 
-        let mut args = vec!["--headless=new", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"];
+        let mut args = vec![
+            "--headless=new",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1280,900",
+        ];
         // Root (CI containers) cannot use Chromium's sandbox.
         if unsafe { libc::geteuid() } == 0 {
             args.push("--no-sandbox");
@@ -130,11 +152,22 @@ impl Stack {
             .await
             .expect("a Chromium session through chromedriver");
         let sim = format!("http://127.0.0.1:{sim_port}");
-        Stack { url, sim, browser, name: name.to_owned(), _driver: driver, _app: app, _dir: dir }
+        Stack {
+            url,
+            sim,
+            browser,
+            name: name.to_owned(),
+            _driver: driver,
+            _app: app,
+            _dir: dir,
+        }
     }
 
     pub async fn goto(&self, path: &str) {
-        self.browser.goto(&format!("{}{path}", self.url)).await.expect("navigate");
+        self.browser
+            .goto(&format!("{}{path}", self.url))
+            .await
+            .expect("navigate");
     }
 
     /// Signs in through the app's button and the local issuer's user picker.
@@ -157,7 +190,11 @@ impl Stack {
     }
 
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     /// Ticks the checkbox or radio whose label contains `text`.
@@ -191,16 +228,52 @@ impl Stack {
 
     /// Waits until the element carries the attribute with this value.
     pub async fn wait_attr(&self, css: &str, attr: &str, value: &str) {
-        poll(&format!("{css} to have {attr}={value:?}"), Duration::from_secs(90), || async {
-            let el = self.browser.find(Locator::Css(css)).await.ok()?;
-            (el.attr(attr).await.ok()??.as_str() == value).then_some(())
-        })
+        poll(
+            &format!("{css} to have {attr}={value:?}"),
+            Duration::from_secs(90),
+            || async {
+                let el = self.browser.find(Locator::Css(css)).await.ok()?;
+                (el.attr(attr).await.ok()??.as_str() == value).then_some(())
+            },
+        )
         .await
     }
 
     /// Whether any element matches, now.
     pub async fn exists(&self, css: &str) -> bool {
-        !self.browser.find_all(Locator::Css(css)).await.expect("query").is_empty()
+        !self
+            .browser
+            .find_all(Locator::Css(css))
+            .await
+            .expect("query")
+            .is_empty()
+    }
+
+    /// Presses a key (WebDriver code, e.g. `\u{E004}` for Tab) wherever the focus is.
+    pub async fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.browser.perform_actions(keys).await.expect("key press");
+    }
+
+    /// Resizes the window and checks the page needs no sideways scrolling at that width (wide
+    /// tables scroll inside their own box).
+    pub async fn assert_fits(&self, width: u32, height: u32) {
+        self.browser.set_window_size(width, height).await.expect("resize");
+        poll(&format!("the page to fit {width} px"), DEADLINE, || async {
+            let v = self
+                .browser
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth];",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            (v[0].as_u64()? <= v[1].as_u64()?).then_some(())
+        })
+        .await;
     }
 
     /// Saves a PNG under `target/e2e-screenshots/<test>-<label>.png`.
@@ -220,7 +293,11 @@ impl Stack {
             fetch(path, { method, headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" }, body: method === "GET" ? undefined : "{}" })
               .then(r => done(r.status), e => done(String(e)));
         "#;
-        let v = self.browser.execute_async(script, vec![json!(method), json!(path)]).await.expect("fetch");
+        let v = self
+            .browser
+            .execute_async(script, vec![json!(method), json!(path)])
+            .await
+            .expect("fetch");
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
     }
 
@@ -233,30 +310,56 @@ impl Stack {
             r
         };
         let app = json!({"client_id": "e2e-tenant-admin", "secret": "e2e-secret"});
-        ok(http.post(format!("{}/_sim/apps", self.sim)).json(&app).send().await.expect("sim apps"));
+        ok(http
+            .post(format!("{}/_sim/apps", self.sim))
+            .json(&app)
+            .send()
+            .await
+            .expect("sim apps"));
         let consent = json!({"client_id": "e2e-tenant-admin"});
-        ok(http.post(format!("{}/_sim/tenants/{tenant}/consent", self.sim)).json(&consent).send().await.expect("consent"));
+        ok(http
+            .post(format!("{}/_sim/tenants/{tenant}/consent", self.sim))
+            .json(&consent)
+            .send()
+            .await
+            .expect("consent"));
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", "e2e-tenant-admin"),
             ("client_secret", "e2e-secret"),
             ("scope", "https://graph.microsoft.com/.default"),
         ];
-        let token: Value = ok(http.post(format!("{}/{tenant}/oauth2/v2.0/token", self.sim)).form(&form).send().await.expect("token"))
-            .json()
+        let token: Value = ok(http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.sim))
+            .form(&form)
+            .send()
             .await
-            .expect("token json");
+            .expect("token"))
+        .json()
+        .await
+        .expect("token json");
         let token = token["access_token"].as_str().expect("access_token").to_owned();
-        let objects: Value = ok(http.get(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim)).send().await.expect("objects"))
-            .json()
+        let objects: Value = ok(http
+            .get(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim))
+            .send()
             .await
-            .expect("objects json");
-        let list = objects.as_array().or_else(|| objects["value"].as_array()).expect("a list of objects");
+            .expect("objects"))
+        .json()
+        .await
+        .expect("objects json");
+        let list = objects
+            .as_array()
+            .or_else(|| objects["value"].as_array())
+            .expect("a list of objects");
         let first = list.first().expect("the tenant has objects of this family");
         let id = first["id"].as_str().expect("id");
         let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
         ok(http.delete(url).bearer_auth(token).send().await.expect("delete"));
-        first["displayName"].as_str().or(first["name"].as_str()).unwrap_or(id).to_owned()
+        first["displayName"]
+            .as_str()
+            .or(first["name"].as_str())
+            .unwrap_or(id)
+            .to_owned()
     }
 
     pub async fn close(self) {
@@ -292,8 +395,12 @@ fn chromium_binary() -> Option<String> {
     if let Ok(b) = std::env::var("CHROMIUM") {
         return Some(b);
     }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .map(str::to_owned)
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .map(str::to_owned)
 }

@@ -90,7 +90,11 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={}", enc(v)))
         .collect();
-    if q.is_empty() { path.to_owned() } else { format!("{path}?{}", q.join("&")) }
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    }
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

@@ -155,13 +155,19 @@ fn Authed(props: &AuthedProps) -> Html {
         }
     });
     let me = use_load(has_token, |has| async move {
-        if has { api::get::<Me>("/api/v1/me").await } else { Err(api::ApiError::Unauthorized) }
+        if has {
+            api::get::<Me>("/api/v1/me").await
+        } else {
+            Err(api::ApiError::Unauthorized)
+        }
     });
     if !has_token {
         return html! {};
     }
     load::view(&me, "load your profile", |me: &Me| {
-        let session = Session { me: Rc::new(me.clone()) };
+        let session = Session {
+            me: Rc::new(me.clone()),
+        };
         html! {
             <ContextProvider<Session> context={session}>
                 <Shell route={props.route.clone()} />
@@ -188,7 +194,10 @@ fn Shell(props: &ShellProps) -> Html {
     let ws = props.route.workspace().map(str::to_owned);
     let selected = {
         let ws = ws.clone();
-        use_state(move || ws.as_ref().and_then(|w| selected_environment(w).map(|e| (w.clone(), e))))
+        use_state(move || {
+            ws.as_ref()
+                .and_then(|w| selected_environment(w).map(|e| (w.clone(), e)))
+        })
     };
     let selection = Selection {
         set: {

@@ -39,7 +39,10 @@ fn redirect_uri() -> String {
 }
 
 fn random(bytes: usize) -> Result<String, String> {
-    let crypto = web_sys::window().ok_or("no window")?.crypto().map_err(|_| "no crypto")?;
+    let crypto = web_sys::window()
+        .ok_or("no window")?
+        .crypto()
+        .map_err(|_| "no crypto")?;
     let mut buf = vec![0u8; bytes];
     crypto
         .get_random_values_with_u8_array(&mut buf)

@@ -30,5 +30,9 @@ pub fn duration(ms: i64) -> String {
 /// Time from now until `ms`, as `in 3 min 5 s` or `expired`.
 pub fn until(ms: i64) -> String {
     let left = ms - now_ms();
-    if left <= 0 { "expired".into() } else { format!("in {}", duration(left)) }
+    if left <= 0 {
+        "expired".into()
+    } else {
+        format!("in {}", duration(left))
+    }
 }

@@ -32,7 +32,9 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
         }
     });
     match &props.error {
-        ApiError::Unauthorized => html! { <p role="status">{ "Your session has ended; taking you to sign in\u{2026}" }</p> },
+        ApiError::Unauthorized => {
+            html! { <p role="status">{ "Your session has ended; taking you to sign in\u{2026}" }</p> }
+        }
         ApiError::NotFound => html! { <NotFound /> },
         ApiError::Forbidden => html! {
             <div class="alert" role="alert" data-testid="forbidden">

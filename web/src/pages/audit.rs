@@ -46,7 +46,9 @@ fn audit_path(ws: &str, f: &Filters, suffix: &str, cursor: &str) -> String {
 pub fn AuditPageView(props: &WsProps) -> Html {
     let ws = props.ws.clone();
     let navigator = use_navigator();
-    let filters: Filters = use_location().and_then(|l| l.query::<Filters>().ok()).unwrap_or_default();
+    let filters: Filters = use_location()
+        .and_then(|l| l.query::<Filters>().ok())
+        .unwrap_or_default();
     let draft = use_state(|| filters.clone());
     let envs = use_load(ws.clone(), |ws| async move {
         api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
@@ -75,10 +77,22 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         })
     };
     let load_more = {
-        let (more, next, more_error, ws, filters) = (more.clone(), next.clone(), more_error.clone(), ws.clone(), filters.clone());
+        let (more, next, more_error, ws, filters) = (
+            more.clone(),
+            next.clone(),
+            more_error.clone(),
+            ws.clone(),
+            filters.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
             let Some(cursor) = (*next).clone() else { return };
-            let (more, next, more_error, ws, f) = (more.clone(), next.clone(), more_error.clone(), ws.clone(), filters.clone());
+            let (more, next, more_error, ws, f) = (
+                more.clone(),
+                next.clone(),
+                more_error.clone(),
+                ws.clone(),
+                filters.clone(),
+            );
             spawn_local(async move {
                 match api::get::<AuditPage>(&audit_path(&ws, &f, "", &cursor)).await {
                     Ok(p) => {

@@ -2,8 +2,8 @@
 //! compare of two sets, and the schedule editor with its next runs and retention.
 
 use atlas_api_types::{
-    BackupDiff, BackupItem, BackupSchedule, BackupScheduleCreate, BackupScheduleList, BackupSetDetail,
-    BackupSetList, BackupStart, Confirm, Environment, OperationRun,
+    BackupDiff, BackupItem, BackupSchedule, BackupScheduleCreate, BackupScheduleList, BackupSetDetail, BackupSetList,
+    BackupStart, Confirm, Environment, OperationRun,
 };
 use atlas_domain::Capability;
 use yew::platform::spawn_local;
@@ -66,7 +66,12 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                 && !from.is_empty()
                 && !to.is_empty()
             {
-                nav.push(&Route::BackupDiff { ws: key.0.clone(), env: key.1.clone(), set: (*from).clone(), other: (*to).clone() });
+                nav.push(&Route::BackupDiff {
+                    ws: key.0.clone(),
+                    env: key.1.clone(),
+                    set: (*from).clone(),
+                    other: (*to).clone(),
+                });
             }
         })
     };
@@ -151,8 +156,16 @@ fn Schedules(props: &EnvProps) -> Html {
     let can_manage = session.can(&key.0, Capability::BackupManage);
     let create = {
         let (kind, cron) = (kind.clone(), cron.clone());
-        let (every, tz, keep_last, keep_days, error, busy, key, reload) =
-            (every.clone(), tz.clone(), keep_last.clone(), keep_days.clone(), error.clone(), busy.clone(), key.clone(), list.reload.clone());
+        let (every, tz, keep_last, keep_days, error, busy, key, reload) = (
+            every.clone(),
+            tz.clone(),
+            keep_last.clone(),
+            keep_days.clone(),
+            error.clone(),
+            busy.clone(),
+            key.clone(),
+            list.reload.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let num = |s: &str| s.trim().parse::<u32>().ok();
@@ -169,7 +182,9 @@ fn Schedules(props: &EnvProps) -> Html {
             let (error, busy, (ws, env), reload) = (error.clone(), busy.clone(), key.clone(), reload.clone());
             busy.set(true);
             spawn_local(async move {
-                match api::post::<_, BackupSchedule>(&format!("{}/backup-schedules", paths::env(&ws, &env)), &body).await {
+                match api::post::<_, BackupSchedule>(&format!("{}/backup-schedules", paths::env(&ws, &env)), &body)
+                    .await
+                {
                     Ok(_) => {
                         error.set(None);
                         reload.emit(());
@@ -293,7 +308,9 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
     let detail = use_load(key.clone(), |(ws, env, set)| async move {
         api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &env), api::enc(&set))).await
     });
-    let env = use_load(key.clone(), |(ws, env, _)| async move { api::get::<Environment>(&paths::env(&ws, &env)).await });
+    let env = use_load(key.clone(), |(ws, env, _)| async move {
+        api::get::<Environment>(&paths::env(&ws, &env)).await
+    });
     let confirming = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
@@ -301,7 +318,8 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
     let delete = {
         let (error, busy, key, navigator) = (error.clone(), busy.clone(), key.clone(), navigator.clone());
         Callback::from(move |confirm: String| {
-            let (error, busy, (ws, env, set), navigator) = (error.clone(), busy.clone(), key.clone(), navigator.clone());
+            let (error, busy, (ws, env, set), navigator) =
+                (error.clone(), busy.clone(), key.clone(), navigator.clone());
             busy.set(true);
             spawn_local(async move {
                 let path = format!("{}/backups/{}", paths::env(&ws, &env), api::enc(&set));
@@ -319,56 +337,58 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
     };
     let (ws, env_id, set_id) = key.clone();
     let env_name = env.state.ready().map(|e| e.display_name.clone()).unwrap_or_default();
-    load::view(&detail, "load the backup set", |d: &BackupSetDetail| html! {
-        <>
-            <div class="page-head">
-                <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
-                <StatusBadge status={d.set.status.clone()} />
-            </div>
-            <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
-                if let Some(r) = &d.set.run {
-                    { " \u{b7} " }<Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link<Route>>
+    load::view(&detail, "load the backup set", |d: &BackupSetDetail| {
+        html! {
+            <>
+                <div class="page-head">
+                    <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
+                    <StatusBadge status={d.set.status.clone()} />
+                </div>
+                <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
+                    if let Some(r) = &d.set.run {
+                        { " \u{b7} " }<Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link<Route>>
+                    }
+                </p>
+                if session.can(&ws, Capability::RestorePreview) {
+                    <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
+                        query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
                 }
-            </p>
-            if session.can(&ws, Capability::RestorePreview) {
-                <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
-                    query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
-            }
-            if d.set.status == "partial" || d.set.status == "failed" {
-                <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
-            }
-            <section class="panel" aria-labelledby="items-title">
-                <h2 id="items-title">{ format!("{} items", d.items.len()) }</h2>
-                if d.items.is_empty() {
-                    <Empty>{ "This set holds no items." }</Empty>
-                } else {
-                    <div class="table-wrap"><table class="table" data-testid="backup-items">
-                        <thead><tr><th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Content hash" }</th></tr></thead>
-                        <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
-                            <tr>
-                                <td><Link<Route> to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>
-                                <td>{ &i.family }</td>
-                                <td><code>{ i.hash.chars().take(12).collect::<String>() }</code></td>
-                            </tr>
-                        }) }</tbody>
-                    </table></div>
+                if d.set.status == "partial" || d.set.status == "failed" {
+                    <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
                 }
-            </section>
-            if session.can(&ws, Capability::BackupManage) {
-                <section class="panel panel--danger" aria-labelledby="del-title">
-                    <h2 id="del-title">{ "Delete this set" }</h2>
-                    if *confirming {
-                        <ConfirmDialog id="delete-set" title="Delete the backup set" expected={env_name.clone()} action_label="Delete set"
-                            busy={*busy} error={(*error).clone()} on_confirm={delete.clone()}
-                            on_cancel={{ let c = confirming.clone(); Callback::from(move |()| c.set(false)) }}>
-                            <p>{ "The set and its captured items are removed. Restores can no longer use it." }</p>
-                        </ConfirmDialog>
+                <section class="panel" aria-labelledby="items-title">
+                    <h2 id="items-title">{ format!("{} items", d.items.len()) }</h2>
+                    if d.items.is_empty() {
+                        <Empty>{ "This set holds no items." }</Empty>
                     } else {
-                        <button type="button" class="button button--danger" onclick={{ let c = confirming.clone(); Callback::from(move |_: MouseEvent| c.set(true)) }}>{ "Delete set\u{2026}" }</button>
+                        <div class="table-wrap"><table class="table" data-testid="backup-items">
+                            <thead><tr><th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Content hash" }</th></tr></thead>
+                            <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
+                                <tr>
+                                    <td><Link<Route> to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>
+                                    <td>{ &i.family }</td>
+                                    <td><code>{ i.hash.chars().take(12).collect::<String>() }</code></td>
+                                </tr>
+                            }) }</tbody>
+                        </table></div>
                     }
                 </section>
-            }
-        </>
+                if session.can(&ws, Capability::BackupManage) {
+                    <section class="panel panel--danger" aria-labelledby="del-title">
+                        <h2 id="del-title">{ "Delete this set" }</h2>
+                        if *confirming {
+                            <ConfirmDialog id="delete-set" title="Delete the backup set" expected={env_name.clone()} action_label="Delete set"
+                                busy={*busy} error={(*error).clone()} on_confirm={delete.clone()}
+                                on_cancel={{ let c = confirming.clone(); Callback::from(move |()| c.set(false)) }}>
+                                <p>{ "The set and its captured items are removed. Restores can no longer use it." }</p>
+                            </ConfirmDialog>
+                        } else {
+                            <button type="button" class="button button--danger" onclick={{ let c = confirming.clone(); Callback::from(move |_: MouseEvent| c.set(true)) }}>{ "Delete set\u{2026}" }</button>
+                        }
+                    </section>
+                }
+            </>
+        }
     })
 }
 
@@ -383,9 +403,21 @@ pub struct BackupItemProps {
 
 #[component]
 pub fn BackupItemPage(props: &BackupItemProps) -> Html {
-    let key = (props.ws.clone(), props.env.clone(), props.set.clone(), props.family.clone(), props.item.clone());
+    let key = (
+        props.ws.clone(),
+        props.env.clone(),
+        props.set.clone(),
+        props.family.clone(),
+        props.item.clone(),
+    );
     let json = use_load(key.clone(), |(ws, env, set, family, item)| async move {
-        let path = format!("{}/backups/{}/items/{}/{}", paths::env(&ws, &env), api::enc(&set), api::enc(&family), api::enc(&item));
+        let path = format!(
+            "{}/backups/{}/items/{}/{}",
+            paths::env(&ws, &env),
+            api::enc(&set),
+            api::enc(&family),
+            api::enc(&item)
+        );
         api::get::<serde_json::Value>(&path).await
     });
     let (ws, env, set, family, item) = key;
@@ -411,14 +443,26 @@ pub struct DiffProps {
 
 #[component]
 pub fn BackupDiffPage(props: &DiffProps) -> Html {
-    let key = (props.ws.clone(), props.env.clone(), props.set.clone(), props.other.clone());
+    let key = (
+        props.ws.clone(),
+        props.env.clone(),
+        props.set.clone(),
+        props.other.clone(),
+    );
     let diff = use_load(key.clone(), |(ws, env, set, other)| async move {
-        let path = format!("{}/backups/{}/diff?with={}", paths::env(&ws, &env), api::enc(&set), api::enc(&other));
+        let path = format!(
+            "{}/backups/{}/diff?with={}",
+            paths::env(&ws, &env),
+            api::enc(&set),
+            api::enc(&other)
+        );
         api::get::<BackupDiff>(&path).await
     });
     let (ws, env, ..) = key;
-    let item_list = |items: &[BackupItem]| html! {
-        <ul>{ for items.iter().map(|i| html! { <li>{ &i.name }<span class="muted">{ format!(" ({})", i.family) }</span></li> }) }</ul>
+    let item_list = |items: &[BackupItem]| {
+        html! {
+            <ul>{ for items.iter().map(|i| html! { <li>{ &i.name }<span class="muted">{ format!(" ({})", i.family) }</span></li> }) }</ul>
+        }
     };
     html! {
         <>

@@ -31,7 +31,12 @@ struct Filters {
 fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
     with_query(
         &format!("{}/inventory", paths::env(ws, env)),
-        &[("family", &f.family), ("status", &f.status), ("search", &f.search), ("cursor", cursor)],
+        &[
+            ("family", &f.family),
+            ("status", &f.status),
+            ("search", &f.search),
+            ("cursor", cursor),
+        ],
     )
 }
 
@@ -40,7 +45,9 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
     let key = (props.ws.clone(), props.env.clone());
     use_select_environment(&props.ws, &props.env);
     let navigator = use_navigator();
-    let filters: Filters = use_location().and_then(|l| l.query::<Filters>().ok()).unwrap_or_default();
+    let filters: Filters = use_location()
+        .and_then(|l| l.query::<Filters>().ok())
+        .unwrap_or_default();
     let search = use_state(|| filters.search.clone());
     let page = use_load((key.clone(), filters.clone()), |((ws, env), f)| async move {
         api::get::<InventoryPage>(&list_path(&ws, &env, &f, "")).await
@@ -68,30 +75,61 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         let (navigator, key) = (navigator.clone(), key.clone());
         move |f: Filters| {
             if let Some(nav) = &navigator {
-                let _ = nav.push_with_query(&Route::Inventory { ws: key.0.clone(), env: key.1.clone() }, &f);
+                let _ = nav.push_with_query(
+                    &Route::Inventory {
+                        ws: key.0.clone(),
+                        env: key.1.clone(),
+                    },
+                    &f,
+                );
             }
         }
     };
     let set_family = {
         let (push, filters) = (push.clone(), filters.clone());
-        Callback::from(move |v: String| push(Filters { family: v, ..filters.clone() }))
+        Callback::from(move |v: String| {
+            push(Filters {
+                family: v,
+                ..filters.clone()
+            })
+        })
     };
     let set_status = {
         let (push, filters) = (push.clone(), filters.clone());
-        Callback::from(move |v: String| push(Filters { status: v, ..filters.clone() }))
+        Callback::from(move |v: String| {
+            push(Filters {
+                status: v,
+                ..filters.clone()
+            })
+        })
     };
     let onsubmit = {
         let (push, filters, search) = (push.clone(), filters.clone(), search.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            push(Filters { search: (*search).clone(), ..filters.clone() });
+            push(Filters {
+                search: (*search).clone(),
+                ..filters.clone()
+            });
         })
     };
     let load_more = {
-        let (more, next, more_error, key, filters) = (more.clone(), next.clone(), more_error.clone(), key.clone(), filters.clone());
+        let (more, next, more_error, key, filters) = (
+            more.clone(),
+            next.clone(),
+            more_error.clone(),
+            key.clone(),
+            filters.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
             let Some(cursor) = (*next).clone() else { return };
-            let (more, next, more_error, (ws, env), f) = (more.clone(), next.clone(), more_error.clone(), key.clone(), filters.clone());
+            let (more, next, more_error, (ws, env), f) = (
+                more.clone(),
+                next.clone(),
+                more_error.clone(),
+                key.clone(),
+                filters.clone(),
+            );
             spawn_local(async move {
                 match api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await {
                     Ok(p) => {
@@ -174,38 +212,50 @@ pub struct ItemProps {
 
 #[component]
 pub fn InventoryItemPage(props: &ItemProps) -> Html {
-    let key = (props.ws.clone(), props.env.clone(), props.family.clone(), props.item.clone());
+    let key = (
+        props.ws.clone(),
+        props.env.clone(),
+        props.family.clone(),
+        props.item.clone(),
+    );
     let item = use_load(key.clone(), |(ws, env, family, item)| async move {
-        let path = format!("{}/inventory/{}/{}", paths::env(&ws, &env), api::enc(&family), api::enc(&item));
+        let path = format!(
+            "{}/inventory/{}/{}",
+            paths::env(&ws, &env),
+            api::enc(&family),
+            api::enc(&item)
+        );
         api::get::<InventoryItem>(&path).await
     });
-    load::view(&item, "load the item", |i: &InventoryItem| html! {
-        <>
-            <div class="page-head">
-                <h1>{ &i.name }</h1>
-                if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
-            </div>
-            <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
-            <dl class="facts">
-                <div class="fact"><dt>{ "Family" }</dt><dd>{ &i.family }</dd></div>
-                <div class="fact"><dt>{ "Platform" }</dt><dd>{ i.platform.clone().unwrap_or_default() }</dd></div>
-                <div class="fact"><dt>{ "Assignments" }</dt><dd>{ &i.assignment_summary }</dd></div>
-                <div class="fact"><dt>{ "Scope tags" }</dt><dd>{ i.scope_tags.join(", ") }</dd></div>
-                <div class="fact"><dt>{ "Last modified in Intune" }</dt><dd>{ i.last_modified.clone().unwrap_or_default() }</dd></div>
-                <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format::time(i.last_seen_ms) }</dd></div>
-                if let Some(d) = i.deleted_ms {
-                    <div class="fact"><dt>{ "Deleted" }</dt><dd>{ format::time(d) }</dd></div>
-                }
-            </dl>
-            <section class="panel" aria-labelledby="payload-title">
-                <h2 id="payload-title">{ "Payload" }</h2>
-                <p class="muted">{ "Secret-looking values are redacted." }</p>
-                { i.payload.clone().map(|p| html! { <JsonView value={p} label="Item payload" /> }).unwrap_or_else(|| html! { <Empty>{ "No payload stored." }</Empty> }) }
-            </section>
-            <section class="panel" aria-labelledby="history-title">
-                <h2 id="history-title">{ "History" }</h2>
-                <JsonView value={i.history.clone()} label="Item history" />
-            </section>
-        </>
+    load::view(&item, "load the item", |i: &InventoryItem| {
+        html! {
+            <>
+                <div class="page-head">
+                    <h1>{ &i.name }</h1>
+                    if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                </div>
+                <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
+                <dl class="facts">
+                    <div class="fact"><dt>{ "Family" }</dt><dd>{ &i.family }</dd></div>
+                    <div class="fact"><dt>{ "Platform" }</dt><dd>{ i.platform.clone().unwrap_or_default() }</dd></div>
+                    <div class="fact"><dt>{ "Assignments" }</dt><dd>{ &i.assignment_summary }</dd></div>
+                    <div class="fact"><dt>{ "Scope tags" }</dt><dd>{ i.scope_tags.join(", ") }</dd></div>
+                    <div class="fact"><dt>{ "Last modified in Intune" }</dt><dd>{ i.last_modified.clone().unwrap_or_default() }</dd></div>
+                    <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format::time(i.last_seen_ms) }</dd></div>
+                    if let Some(d) = i.deleted_ms {
+                        <div class="fact"><dt>{ "Deleted" }</dt><dd>{ format::time(d) }</dd></div>
+                    }
+                </dl>
+                <section class="panel" aria-labelledby="payload-title">
+                    <h2 id="payload-title">{ "Payload" }</h2>
+                    <p class="muted">{ "Secret-looking values are redacted." }</p>
+                    { i.payload.clone().map(|p| html! { <JsonView value={p} label="Item payload" /> }).unwrap_or_else(|| html! { <Empty>{ "No payload stored." }</Empty> }) }
+                </section>
+                <section class="panel" aria-labelledby="history-title">
+                    <h2 id="history-title">{ "History" }</h2>
+                    <JsonView value={i.history.clone()} label="Item history" />
+                </section>
+            </>
+        }
     })
 }

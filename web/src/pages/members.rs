@@ -20,7 +20,10 @@ use crate::pages::workspace::WsProps;
 use crate::session::use_session;
 
 fn role_options() -> Vec<(String, String)> {
-    Role::ALL.iter().map(|r| (r.as_str().to_owned(), r.as_str().to_owned())).collect()
+    Role::ALL
+        .iter()
+        .map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))
+        .collect()
 }
 
 fn env_text(e: &Environments) -> String {
@@ -50,8 +53,15 @@ fn Entitlement(props: &EntitlementProps) -> Html {
     let toggle_all = {
         let cb = props.onchange.clone();
         Callback::from(move |e: Event| {
-            let checked = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.checked());
-            cb.emit(if checked { Environments::All(AllEnvironments::All) } else { Environments::Only(Vec::new()) });
+            let checked = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .is_some_and(|i| i.checked());
+            cb.emit(if checked {
+                Environments::All(AllEnvironments::All)
+            } else {
+                Environments::Only(Vec::new())
+            });
         })
     };
     html! {
@@ -81,7 +91,9 @@ pub fn MembersPage(props: &WsProps) -> Html {
     let session = use_session();
     let ws = props.ws.clone();
     let can_manage = session.can(&ws, Capability::MembersManage);
-    let members = use_load(ws.clone(), |ws| async move { api::get::<MemberList>(&format!("{}/members", paths::ws(&ws))).await });
+    let members = use_load(ws.clone(), |ws| async move {
+        api::get::<MemberList>(&format!("{}/members", paths::ws(&ws))).await
+    });
     let invitations = use_load((ws.clone(), can_manage), |(ws, can)| async move {
         if can {
             api::get::<InvitationList>(&format!("{}/invitations", paths::ws(&ws))).await
@@ -103,10 +115,13 @@ pub fn MembersPage(props: &WsProps) -> Html {
     let save = {
         let (editing, error, ws, reload) = (editing.clone(), error.clone(), ws.clone(), members.reload.clone());
         Callback::from(move |_: MouseEvent| {
-            let Some((user, patch)) = (*editing).clone() else { return };
+            let Some((user, patch)) = (*editing).clone() else {
+                return;
+            };
             let (editing, error, ws, reload) = (editing.clone(), error.clone(), ws.clone(), reload.clone());
             spawn_local(async move {
-                match api::patch::<_, Member>(&format!("{}/members/{}", paths::ws(&ws), api::enc(&user)), &patch).await {
+                match api::patch::<_, Member>(&format!("{}/members/{}", paths::ws(&ws), api::enc(&user)), &patch).await
+                {
                     Ok(_) => {
                         error.set(None);
                         editing.set(None);
@@ -125,12 +140,29 @@ pub fn MembersPage(props: &WsProps) -> Html {
     let inv_error = use_state(|| None::<ApiError>);
     let created = use_state(|| None::<InvitationCreated>);
     let invite = {
-        let (email, role, inv_envs, inv_error, created, ws, reload) =
-            (email.clone(), role.clone(), inv_envs.clone(), inv_error.clone(), created.clone(), ws.clone(), invitations.reload.clone());
+        let (email, role, inv_envs, inv_error, created, ws, reload) = (
+            email.clone(),
+            role.clone(),
+            inv_envs.clone(),
+            inv_error.clone(),
+            created.clone(),
+            ws.clone(),
+            invitations.reload.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let body = InvitationCreate { email: (*email).clone(), role: (*role).clone(), environments: (*inv_envs).clone() };
-            let (inv_error, created, ws, reload, email) = (inv_error.clone(), created.clone(), ws.clone(), reload.clone(), email.clone());
+            let body = InvitationCreate {
+                email: (*email).clone(),
+                role: (*role).clone(),
+                environments: (*inv_envs).clone(),
+            };
+            let (inv_error, created, ws, reload, email) = (
+                inv_error.clone(),
+                created.clone(),
+                ws.clone(),
+                reload.clone(),
+                email.clone(),
+            );
             spawn_local(async move {
                 match api::post::<_, InvitationCreated>(&format!("{}/invitations", paths::ws(&ws)), &body).await {
                     Ok(c) => {

@@ -34,7 +34,13 @@ pub fn page(route: Route) -> Html {
         }
         Route::Backups { ws, env } => html! { <backups::BackupsPage {ws} {env} /> },
         Route::BackupSet { ws, env, set } => html! { <backups::BackupSetPage {ws} {env} {set} /> },
-        Route::BackupItem { ws, env, set, family, item } => {
+        Route::BackupItem {
+            ws,
+            env,
+            set,
+            family,
+            item,
+        } => {
             html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
         }
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },

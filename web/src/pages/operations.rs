@@ -101,7 +101,11 @@ pub fn OperationsPage(props: &WsProps) -> Html {
         env_options.push((query.environment_id.clone(), query.environment_id.clone()));
     }
     let mut type_options = vec![(String::new(), "All operations".to_owned())];
-    type_options.extend(OperationType::ALL.iter().map(|t| (t.as_str().to_owned(), t.label().to_owned())));
+    type_options.extend(
+        OperationType::ALL
+            .iter()
+            .map(|t| (t.as_str().to_owned(), t.label().to_owned())),
+    );
     html! {
         <>
             <div class="page-head">
@@ -124,7 +128,10 @@ pub fn OperationsPage(props: &WsProps) -> Html {
 fn hub_path(ws: &str, q: &HubQuery, suffix: &str) -> String {
     with_query(
         &format!("{}/operations{suffix}", paths::ws(ws)),
-        &[("environment_id", &q.environment_id), ("operation_type", &q.operation_type)],
+        &[
+            ("environment_id", &q.environment_id),
+            ("operation_type", &q.operation_type),
+        ],
     )
 }
 
@@ -139,10 +146,17 @@ pub struct RunProps {
 #[component]
 pub fn RunPage(props: &RunProps) -> Html {
     let selected = selected_environment(&props.ws);
-    let view = use_load((props.ws.clone(), props.run.clone(), selected.clone()), |(ws, run, sel)| async move {
-        let path = format!("{}/operations/{}", paths::ws(&ws), api::enc(&run));
-        api::get::<OperationView>(&with_query(&path, &[("selected_environment_id", sel.as_deref().unwrap_or(""))])).await
-    });
+    let view = use_load(
+        (props.ws.clone(), props.run.clone(), selected.clone()),
+        |(ws, run, sel)| async move {
+            let path = format!("{}/operations/{}", paths::ws(&ws), api::enc(&run));
+            api::get::<OperationView>(&with_query(
+                &path,
+                &[("selected_environment_id", sel.as_deref().unwrap_or(""))],
+            ))
+            .await
+        },
+    );
     let running = view.state.ready().is_some_and(|v| v.run.state != "completed");
     use_interval(1000, running, view.reload.clone());
     let ws = props.ws.clone();

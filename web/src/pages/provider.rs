@@ -2,7 +2,7 @@
 //! rotate and disable actions, each confirmed with the environment's typed name.
 
 use atlas_api_types::{
-    ConsentStart, Confirm, CredentialRotate, DedicatedApp, Environment, OperationRun, ProviderConnection,
+    Confirm, ConsentStart, CredentialRotate, DedicatedApp, Environment, OperationRun, ProviderConnection,
     ProviderConnectionCreate,
 };
 use atlas_domain::Capability;
@@ -42,8 +42,12 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
     use_select_environment(&props.ws, &props.env);
-    let returned: ReturnQuery = use_location().and_then(|l| l.query::<ReturnQuery>().ok()).unwrap_or_default();
-    let env = use_load(key.clone(), |(ws, env)| async move { api::get::<Environment>(&paths::env(&ws, &env)).await });
+    let returned: ReturnQuery = use_location()
+        .and_then(|l| l.query::<ReturnQuery>().ok())
+        .unwrap_or_default();
+    let env = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<Environment>(&paths::env(&ws, &env)).await
+    });
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
     });
@@ -80,8 +84,14 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         }
     };
     let create = {
-        let (act, base, tenant, mode, client_id, client_secret) =
-            (act.clone(), base.clone(), tenant.clone(), mode.clone(), client_id.clone(), client_secret.clone());
+        let (act, base, tenant, mode, client_id, client_secret) = (
+            act.clone(),
+            base.clone(),
+            tenant.clone(),
+            mode.clone(),
+            client_id.clone(),
+            client_secret.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let body = ProviderConnectionCreate {
@@ -92,7 +102,9 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 }),
             };
             let base = base.clone();
-            act(Box::pin(async move { api::post::<_, ProviderConnection>(&base, &body).await.map(drop) }));
+            act(Box::pin(async move {
+                api::post::<_, ProviderConnection>(&base, &body).await.map(drop)
+            }));
         })
     };
     let start_consent = {
@@ -121,7 +133,10 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         let (act, base, new_secret, dialog) = (act.clone(), base.clone(), new_secret.clone(), dialog.clone());
         Callback::from(move |confirm: String| {
             let (base, dialog) = (base.clone(), dialog.clone());
-            let body = CredentialRotate { client_secret: (*new_secret).clone(), confirm };
+            let body = CredentialRotate {
+                client_secret: (*new_secret).clone(),
+                confirm,
+            };
             act(Box::pin(async move {
                 api::put::<_, ProviderConnection>(&format!("{base}/credential"), &body).await?;
                 dialog.set(Dialog::None);
@@ -187,35 +202,41 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             2
         };
         let step_item = |n: u8, label: &str| {
-            let state = if step > n || (n == 4 && c.status == "ready") { "done" } else if step == n { "current" } else { "todo" };
+            let state = if step > n || (n == 4 && c.status == "ready") {
+                "done"
+            } else if step == n {
+                "current"
+            } else {
+                "todo"
+            };
             html! {
                 <li class={classes!("steps__item", format!("steps__item--{state}"))}
                     aria-current={(state == "current").then_some("step")}>{ format!("{n}. {label}") }</li>
             }
         };
-                        let danger = match *dialog {
-                            Dialog::None => html! {
-                                <div class="actions">
-                                    if c.app_mode.as_deref() == Some("dedicated") {
-                                        <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)}>{ "Rotate client secret\u{2026}" }</button>
-                                    }
-                                    <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
-                                </div>
-                            },
-                            Dialog::Rotate => html! {
-                                <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
-                                    busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
-                                    <TextField id="new-secret" label="New client secret" kind="password" value={(*new_secret).clone()} autocomplete="off"
-                                        onchange={{ let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("client_secret")} />
-                                </ConfirmDialog>
-                            },
-                            Dialog::Disable => html! {
-                                <ConfirmDialog id="disable" title="Disable the connection" expected={env_name.clone()} action_label="Disable connection"
-                                    busy={*busy} error={err.clone()} on_confirm={disable.clone()} on_cancel={cancel.clone()}>
-                                    <p>{ "No Graph call will be made for this environment until it is connected again. Syncs and backups stop." }</p>
-                                </ConfirmDialog>
-                            },
-                        };
+        let danger = match *dialog {
+            Dialog::None => html! {
+                <div class="actions">
+                    if c.app_mode.as_deref() == Some("dedicated") {
+                        <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)}>{ "Rotate client secret\u{2026}" }</button>
+                    }
+                    <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
+                </div>
+            },
+            Dialog::Rotate => html! {
+                <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
+                    busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
+                    <TextField id="new-secret" label="New client secret" kind="password" value={(*new_secret).clone()} autocomplete="off"
+                        onchange={{ let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("client_secret")} />
+                </ConfirmDialog>
+            },
+            Dialog::Disable => html! {
+                <ConfirmDialog id="disable" title="Disable the connection" expected={env_name.clone()} action_label="Disable connection"
+                    busy={*busy} error={err.clone()} on_confirm={disable.clone()} on_cancel={cancel.clone()}>
+                    <p>{ "No Graph call will be made for this environment until it is connected again. Syncs and backups stop." }</p>
+                </ConfirmDialog>
+            },
+        };
         html! {
             <>
                 <ol class="steps" aria-label="Connection steps">

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use atlas_api_types::{
-    BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore,
-    RestoreConfirm, RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
+    BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
+    RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
 };
 use atlas_domain::Capability;
 use serde::Deserialize;
@@ -45,8 +45,12 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     use_select_environment(&props.ws, &props.env);
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    let query: SelectQuery = use_location().and_then(|l| l.query::<SelectQuery>().ok()).unwrap_or_default();
-    let list = use_load(key.clone(), |(ws, env)| async move { api::get::<RestoreList>(&restores_path(&ws, &env)).await });
+    let query: SelectQuery = use_location()
+        .and_then(|l| l.query::<SelectQuery>().ok())
+        .unwrap_or_default();
+    let list = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<RestoreList>(&restores_path(&ws, &env)).await
+    });
     let envs = use_load(key.0.clone(), |ws| async move {
         api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
     });
@@ -55,12 +59,17 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &src))).await
     });
     let set = use_state(|| query.set.clone().unwrap_or_default());
-    let detail = use_load((key.0.clone(), (*source).clone(), (*set).clone()), |(ws, src, set)| async move {
-        if set.is_empty() {
-            return Ok(None);
-        }
-        api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &src), api::enc(&set))).await.map(Some)
-    });
+    let detail = use_load(
+        (key.0.clone(), (*source).clone(), (*set).clone()),
+        |(ws, src, set)| async move {
+            if set.is_empty() {
+                return Ok(None);
+            }
+            api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &src), api::enc(&set)))
+                .await
+                .map(Some)
+        },
+    );
     let all_items = use_state(|| true);
     let chosen = use_state(Vec::<String>::new);
     let with_assignments = use_state(|| true);
@@ -69,8 +78,15 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     let navigator = use_navigator();
     let create = {
         let (source, set, all_items, chosen, with_assignments, accept_partial, error, key, navigator) = (
-            source.clone(), set.clone(), all_items.clone(), chosen.clone(), with_assignments.clone(),
-            accept_partial.clone(), error.clone(), key.clone(), navigator.clone(),
+            source.clone(),
+            set.clone(),
+            all_items.clone(),
+            chosen.clone(),
+            with_assignments.clone(),
+            accept_partial.clone(),
+            error.clone(),
+            key.clone(),
+            navigator.clone(),
         );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -103,7 +119,11 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     }
     let mut set_options = vec![(String::new(), "Choose a backup set".to_owned())];
     if let Some(l) = sets.state.ready() {
-        set_options.extend(l.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))));
+        set_options.extend(
+            l.items
+                .iter()
+                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
+        );
     }
     html! {
         <>
@@ -217,16 +237,33 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
     let busy = use_state(|| false);
     let started = use_state(|| None::<OperationRun>);
     let now = use_state(format::now_ms);
-    let current_preview = (*preview).clone().or_else(|| restore.state.ready().and_then(|r| r.preview.clone()));
-    let open = restore.state.ready().is_some_and(|r| r.state == "draft" || r.state == "previewed");
+    let current_preview = (*preview)
+        .clone()
+        .or_else(|| restore.state.ready().and_then(|r| r.preview.clone()));
+    let open = restore
+        .state
+        .ready()
+        .is_some_and(|r| r.state == "draft" || r.state == "previewed");
     {
         let now = now.clone();
-        use_interval(1000, open && current_preview.is_some(), Callback::from(move |()| now.set(format::now_ms())));
+        use_interval(
+            1000,
+            open && current_preview.is_some(),
+            Callback::from(move |()| now.set(format::now_ms())),
+        );
     }
     let run_preview = {
-        let (base, preview, mapping, error, busy) = (base.clone(), preview.clone(), mapping.clone(), error.clone(), busy.clone());
+        let (base, preview, mapping, error, busy) = (
+            base.clone(),
+            preview.clone(),
+            mapping.clone(),
+            error.clone(),
+            busy.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
-            let body = RestorePreviewRequest { group_mapping: (*mapping).clone() };
+            let body = RestorePreviewRequest {
+                group_mapping: (*mapping).clone(),
+            };
             let (base, preview, error, busy) = (base.clone(), preview.clone(), error.clone(), busy.clone());
             busy.set(true);
             spawn_local(async move {
@@ -242,12 +279,28 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
         })
     };
     let confirm = {
-        let (base, error, busy, started, current) = (base.clone(), error.clone(), busy.clone(), started.clone(), current_preview.clone());
+        let (base, error, busy, started, current) = (
+            base.clone(),
+            error.clone(),
+            busy.clone(),
+            started.clone(),
+            current_preview.clone(),
+        );
         let reload = restore.reload.clone();
         Callback::from(move |typed: String| {
             let Some(p) = current.clone() else { return };
-            let body = RestoreConfirm { preview_id: p.id.clone(), fingerprint: p.fingerprint.clone(), confirm: typed };
-            let (base, error, busy, started, reload) = (base.clone(), error.clone(), busy.clone(), started.clone(), reload.clone());
+            let body = RestoreConfirm {
+                preview_id: p.id.clone(),
+                fingerprint: p.fingerprint.clone(),
+                confirm: typed,
+            };
+            let (base, error, busy, started, reload) = (
+                base.clone(),
+                error.clone(),
+                busy.clone(),
+                started.clone(),
+                reload.clone(),
+            );
             busy.set(true);
             spawn_local(async move {
                 match api::post::<_, OperationRun>(&format!("{base}/confirm"), &body).await {
@@ -478,10 +531,12 @@ fn Results(props: &ResultsProps) -> Html {
     let view = use_load((props.ws.clone(), props.run.clone()), |(ws, run)| async move {
         api::get::<OperationView>(&format!("{}/operations/{}", paths::ws(&ws), api::enc(&run))).await
     });
-    load::view(&view, "load the results", |v: &OperationView| html! {
-        <>
-            <p data-testid="restore-outcome"><StatusBadge status={v.run.status.clone()} />{ format!(" {}", v.run.outcome.clone().unwrap_or_default()) }</p>
-            <RunItems items={v.items.clone()} />
-        </>
+    load::view(&view, "load the results", |v: &OperationView| {
+        html! {
+            <>
+                <p data-testid="restore-outcome"><StatusBadge status={v.run.status.clone()} />{ format!(" {}", v.run.outcome.clone().unwrap_or_default()) }</p>
+                <RunItems items={v.items.clone()} />
+            </>
+        }
     })
 }

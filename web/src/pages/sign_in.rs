@@ -64,7 +64,9 @@ pub fn CallbackPage() -> Html {
     let error = use_state(|| None::<String>);
     {
         let error = error.clone();
-        let query = location.and_then(|l| l.query::<CallbackQuery>().ok()).unwrap_or_default();
+        let query = location
+            .and_then(|l| l.query::<CallbackQuery>().ok())
+            .unwrap_or_default();
         use_effect_with((), move |()| {
             spawn_local(async move {
                 let result = match (query.code, query.state, query.error) {

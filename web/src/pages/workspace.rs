@@ -20,7 +20,10 @@ pub struct WsProps {
 #[component]
 pub fn WorkspacePage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
-    let workspace = use_load(ws.clone(), |ws| async move { api::get::<Workspace>(&paths::ws(&ws)).await });
+    let workspace = use_load(
+        ws.clone(),
+        |ws| async move { api::get::<Workspace>(&paths::ws(&ws)).await },
+    );
     let envs = use_load(ws.clone(), |ws| async move {
         api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
     });
@@ -72,14 +75,22 @@ struct EnvCardProps {
 fn EnvCard(props: &EnvCardProps) -> Html {
     let e = &props.env;
     let active = e.lifecycle == "active";
-    let conn = use_load((props.ws.clone(), e.id.clone(), active), |(ws, env, active)| async move {
-        if !active {
-            return Ok(None);
-        }
-        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await.map(Some)
-    });
+    let conn = use_load(
+        (props.ws.clone(), e.id.clone(), active),
+        |(ws, env, active)| async move {
+            if !active {
+                return Ok(None);
+            }
+            api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env)))
+                .await
+                .map(Some)
+        },
+    );
     let status = match &conn.state {
-        Load::Ready(c) => c.as_ref().as_ref().map_or_else(|| e.status.clone(), |c| c.status.clone()),
+        Load::Ready(c) => c
+            .as_ref()
+            .as_ref()
+            .map_or_else(|| e.status.clone(), |c| c.status.clone()),
         Load::Loading => String::new(),
         Load::Failed(_) => "unknown".into(),
     };

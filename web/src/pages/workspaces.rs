@@ -19,7 +19,11 @@ pub fn WorkspacesPage() -> Html {
     let search = use_state(String::new);
     let sort = use_state(|| "name".to_owned());
     let list = use_load(((*search).clone(), (*sort).clone()), |(search, sort)| async move {
-        api::get::<WorkspaceList>(&with_query("/api/v1/workspaces", &[("search", &search), ("sort", &sort)])).await
+        api::get::<WorkspaceList>(&with_query(
+            "/api/v1/workspaces",
+            &[("search", &search), ("sort", &sort)],
+        ))
+        .await
     });
     let pin_error = use_state(|| None::<ApiError>);
     let toggle_pin = {
@@ -28,7 +32,11 @@ pub fn WorkspacesPage() -> Html {
             let (reload, pin_error) = (reload.clone(), pin_error.clone());
             spawn_local(async move {
                 let path = format!("{}/pin", paths::ws(&ws));
-                let r = if pinned { api::delete::<()>(&path, None).await } else { api::put_unit(&path).await };
+                let r = if pinned {
+                    api::delete::<()>(&path, None).await
+                } else {
+                    api::put_unit(&path).await
+                };
                 match r {
                     Ok(()) => {
                         pin_error.set(None);
