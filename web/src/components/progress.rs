@@ -13,10 +13,11 @@ pub struct RunProgressProps {
 /// Percent of units finished (succeeded, failed or skipped).
 pub fn percent(run: &OperationRun) -> u64 {
     let done = run.succeeded + run.failed + run.skipped;
-    if run.total == 0 {
-        if run.state == "completed" { 100 } else { 0 }
-    } else {
-        (done * 100 / run.total).min(100)
+    match (done * 100).checked_div(run.total) {
+        Some(pct) => pct.min(100),
+        // No units at all: done once completed.
+        None if run.state == "completed" => 100,
+        None => 0,
     }
 }
 
