@@ -268,10 +268,7 @@ async fn refused_confirmations_write_nothing(mode: Mode) {
     // A fresh preview, expired by the clock passing its deadline.
     let p2 = preview(&app, &env, &r.id, json!({})).await;
     let state = &app.app().state;
-    let key = atlas_store::Key::new(
-        format!("WS#ws-demo#ENV#env-rs2"),
-        format!("RESTORE#{}#PREVIEW#{}", r.id, p2.id),
-    );
+    let key = atlas_store::Key::new("WS#ws-demo#ENV#env-rs2", format!("RESTORE#{}#PREVIEW#{}", r.id, p2.id));
     let past = state.clock.now_millis() - 1;
     state
         .table
