@@ -101,7 +101,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                                     <p class="muted">{ "Last verified " }{ format::time(v.at_ms) }</p>
                                 }
                                 <h3>{ "Permission posture" }</h3>
-                                { posture(c) }
+                                { posture(c, true) }
                             </>
                         }) }
                     </section>
@@ -144,27 +144,47 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
     })
 }
 
-pub fn posture(c: &ProviderConnection) -> Html {
+/// The permission posture from the last verification. `compact` lists only what is missing (for
+/// the environment page); otherwise every permission with what it blocks.
+pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
     let Some(v) = &c.verification else {
         return html! { <Empty>{ "Not verified yet: verify the connection to see which permissions are granted." }</Empty> };
     };
     if !v.token_ok {
         return html! { <p class="form-error">{ "No token could be acquired: " }{ v.error.clone().unwrap_or_default() }</p> };
     }
-    let missing = v.permissions.iter().filter(|p| !p.granted).count();
+    let missing: Vec<_> = v.permissions.iter().filter(|p| !p.granted).collect();
+    let summary = html! {
+        <p data-testid="permission-posture">{ format!("{} of {} required permissions granted", v.permissions.len() - missing.len(), v.permissions.len()) }</p>
+    };
+    if compact {
+        return html! {
+            <>
+                { summary }
+                if !missing.is_empty() {
+                    <ul>{ for missing.iter().map(|p| html! {
+                        <li><SeverityBadge severity="high" />{ " " }<code>{ &p.permission }</code>{ format!(" \u{2014} blocks {}", p.blocks.join(", ")) }</li>
+                    }) }</ul>
+                }
+            </>
+        };
+    }
     html! {
         <>
-            <p>{ format!("{} of {} required permissions granted", v.permissions.len() - missing, v.permissions.len()) }</p>
-            <div class="table-wrap"><table class="table" data-testid="permission-posture">
-                <thead><tr><th scope="col">{ "Permission" }</th><th scope="col">{ "Granted" }</th><th scope="col">{ "Blocks" }</th></tr></thead>
+            { summary }
+            <div class="table-wrap"><table class="table">
+                <thead><tr><th scope="col">{ "Permission" }</th><th scope="col">{ "Granted" }</th><th scope="col">{ "Needed for" }</th></tr></thead>
                 <tbody>{ for v.permissions.iter().map(|p| html! {
                     <tr>
                         <td><code>{ &p.permission }</code></td>
-                        <td>if p.granted { <StatusBadge status="ready" /> } else { <SeverityBadge severity="high" /> }</td>
+                        <td>if p.granted { <span class="badge badge--ok">{ "\u{2713} Granted" }</span> } else { <SeverityBadge severity="high" />{ " Missing" } }</td>
                         <td>{ p.blocks.join(", ") }</td>
                     </tr>
                 }) }</tbody>
             </table></div>
+            if !v.probes.is_empty() {
+                <p class="muted">{ format!("{} of {} policy families answered the probe", v.probes.iter().filter(|p| p.ok).count(), v.probes.len()) }</p>
+            }
         </>
     }
 }

@@ -263,7 +263,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                             }) }</ul>
                         }
                     }) }
-                    <form class="form" onsubmit={invite} aria-label="Invite someone">
+                    <form class="form" onsubmit={invite} aria-label="Invite someone" novalidate=true>
                         <h3>{ "Invite someone" }</h3>
                         <TextField id="invite-email" label="Email" kind="email" value={(*email).clone()} required=true
                             onchange={{ let s = email.clone(); Callback::from(move |v| s.set(v)) }} error={inv_err.as_ref().and_then(|e| e.field("email"))} />

@@ -217,8 +217,11 @@ pub fn RunItems(props: &RunItemsProps) -> Html {
             <tbody>{ for props.items.iter().map(|i| html! {
                 <tr data-result={i.result.clone()}>
                     <td>
-                        { i.detail.get("name").and_then(|n| n.as_str()).map(str::to_owned).unwrap_or_else(|| i.item.clone()) }
-                        <br /><span class="muted">{ &i.item }</span>
+                        if let Some(name) = i.detail.get("name").and_then(|n| n.as_str()) {
+                            { name }<br /><span class="muted">{ &i.item }</span>
+                        } else {
+                            { &i.item }
+                        }
                     </td>
                     <td>
                         <StatusBadge status={i.result.clone()} />
@@ -232,10 +235,19 @@ pub fn RunItems(props: &RunItemsProps) -> Html {
     }
 }
 
+/// A unit's detail as `key: value` pairs, leaving out what the other columns show.
 fn detail(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::Object(m) if m.is_empty() => String::new(),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "name" | "family" | "result"))
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                v => format!("{k}: {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" \u{b7} "),
         v => v.to_string(),
     }
 }

@@ -299,7 +299,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                             <LiveRun ws={key.0.clone()} run={run.clone()} on_done={on_verified.clone()} />
                         }
                         <h3>{ "Permission posture" }</h3>
-                        { posture(c) }
+                        { posture(c, false) }
                     </section>
                 }
                 if c.configured && lifecycle != "disabled" && can_manage {
