@@ -228,22 +228,41 @@ async fn members_invite_with_field_errors_change_a_role_and_audit() {
     s.fill("#invite-email", "not-an-email").await;
     s.click("form[aria-label='Invite someone'] button[type=submit]").await;
     s.find("#invite-email-error").await;
-    assert_eq!(s.find("#invite-email").await.attr("aria-invalid").await.expect("attr").as_deref(), Some("true"));
+    assert_eq!(
+        s.find("#invite-email")
+            .await
+            .attr("aria-invalid")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("true")
+    );
     s.screenshot("field-error").await;
     s.fill("#invite-email", "new.person@demo.test").await;
     s.click("form[aria-label='Invite someone'] button[type=submit]").await;
-    s.wait_text("[data-testid=invitation-token]", "new.person@demo.test").await;
+    s.wait_text("[data-testid=invitation-token]", "new.person@demo.test")
+        .await;
     // Change the operator's role.
     s.click("button[aria-label='Change role of operator@demo.test']").await;
     let select = s.find("tr[data-member='operator@demo.test'] select").await;
     select.select_by_value("manager").await.expect("choose manager");
-    s.click("tr[data-member='operator@demo.test'] button.button:not(.button--quiet)").await;
+    s.click("tr[data-member='operator@demo.test'] button.button:not(.button--quiet)")
+        .await;
     s.wait_text("tr[data-member='operator@demo.test']", "manager").await;
     s.screenshot("members").await;
     // Both changes are in the audit log, and the action filter lives in the URL.
     s.goto(&format!("{WS}/audit?action=invitation.create")).await;
-    s.wait_text("[data-testid=audit-table] tbody", "invitation.create").await;
-    assert_eq!(s.find("#audit-action").await.prop("value").await.expect("value").as_deref(), Some("invitation.create"));
+    s.wait_text("[data-testid=audit-table] tbody", "invitation.create")
+        .await;
+    assert_eq!(
+        s.find("#audit-action")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("invitation.create")
+    );
     s.screenshot("audit").await;
     s.close().await;
 }
