@@ -326,6 +326,7 @@ async fn an_outsider_gets_the_not_found_page() {
     let text = s.wait_text("[data-testid=not-found]", "Page not found").await;
     // Exactly what an unknown address shows: nothing about the workspace.
     assert!(!text.contains("ws-demo") && !text.to_lowercase().contains("permission"));
+    assert!(!s.exists(".wsnav").await, "no workspace navigation for a non-member");
     s.goto(CONTOSO).await;
     s.find("[data-testid=not-found]").await;
     s.screenshot("not-found").await;

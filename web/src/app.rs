@@ -191,7 +191,12 @@ fn Shell(props: &ShellProps) -> Html {
             nav.push(&Route::SignIn);
         }
     });
-    let ws = props.route.workspace().map(str::to_owned);
+    // Only a member sees the workspace's navigation; anyone else is looking at a not-found page.
+    let ws = props
+        .route
+        .workspace()
+        .filter(|w| session.is_member(w))
+        .map(str::to_owned);
     let selected = {
         let ws = ws.clone();
         use_state(move || {

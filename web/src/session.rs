@@ -14,6 +14,10 @@ pub struct Session {
 
 impl Session {
     /// Whether I hold `cap` in `ws`. Only hides controls: the server checks every request again.
+    pub fn is_member(&self, ws: &str) -> bool {
+        self.me.memberships.iter().any(|m| m.workspace_id == ws)
+    }
+
     pub fn can(&self, ws: &str, cap: Capability) -> bool {
         self.me
             .memberships
@@ -34,14 +38,17 @@ pub struct Selection {
     pub set: Callback<(String, String)>,
 }
 
-/// Marks `env` as the environment the operator works in (UI context only, see below).
+/// Marks `env` as the environment the operator works in (UI context only, see below), once the
+/// page has loaded it: an address that answered 404 selects nothing.
 #[hook]
-pub fn use_select_environment(ws: &str, env: &str) {
+pub fn use_select_environment(ws: &str, env: &str, loaded: bool) {
     let selection = use_context::<Selection>();
-    use_effect_with((ws.to_owned(), env.to_owned()), move |key| {
-        select_environment(&key.0, &key.1);
-        if let Some(s) = selection {
-            s.set.emit(key.clone());
+    use_effect_with((ws.to_owned(), env.to_owned(), loaded), move |(ws, env, loaded)| {
+        if *loaded {
+            select_environment(ws, env);
+            if let Some(s) = selection {
+                s.set.emit((ws.clone(), env.clone()));
+            }
         }
     });
 }

@@ -28,10 +28,10 @@ use crate::session::{use_select_environment, use_session};
 pub fn BackupsPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    use_select_environment(&props.ws, &props.env);
     let sets = use_load(key.clone(), |(ws, env)| async move {
         api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &env))).await
     });
+    use_select_environment(&props.ws, &props.env, sets.state.ready().is_some());
     let started = use_state(|| None::<OperationRun>);
     let error = use_state(|| None::<ApiError>);
     let run_now = {

@@ -28,10 +28,10 @@ pub struct EnvProps {
 pub fn EnvironmentPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    use_select_environment(&props.ws, &props.env);
     let env = use_load(key.clone(), |(ws, env)| async move {
         api::get::<Environment>(&paths::env(&ws, &env)).await
     });
+    use_select_environment(&props.ws, &props.env, env.state.ready().is_some());
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
     });

@@ -43,7 +43,6 @@ fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
 #[component]
 pub fn InventoryListPage(props: &EnvProps) -> Html {
     let key = (props.ws.clone(), props.env.clone());
-    use_select_environment(&props.ws, &props.env);
     let navigator = use_navigator();
     let filters: Filters = use_location()
         .and_then(|l| l.query::<Filters>().ok())
@@ -52,6 +51,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
     let page = use_load((key.clone(), filters.clone()), |((ws, env), f)| async move {
         api::get::<InventoryPage>(&list_path(&ws, &env, &f, "")).await
     });
+    use_select_environment(&props.ws, &props.env, page.state.ready().is_some());
     // Families seen in an unfiltered first page, for the family filter.
     let families = use_load(key.clone(), |(ws, env)| async move {
         let all = api::get::<InventoryPage>(&list_path(&ws, &env, &Filters::default(), "")).await?;

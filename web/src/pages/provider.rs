@@ -41,7 +41,6 @@ enum Dialog {
 pub fn ProviderPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    use_select_environment(&props.ws, &props.env);
     let returned: ReturnQuery = use_location()
         .and_then(|l| l.query::<ReturnQuery>().ok())
         .unwrap_or_default();
@@ -51,6 +50,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
     });
+    use_select_environment(&props.ws, &props.env, conn.state.ready().is_some());
     let base = format!("{}/provider-connection", paths::env(&key.0, &key.1));
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);

@@ -42,7 +42,6 @@ struct SelectQuery {
 /// Step 1: the restores into this environment, and a new one from a chosen set.
 #[component]
 pub fn RestoresPage(props: &EnvProps) -> Html {
-    use_select_environment(&props.ws, &props.env);
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
     let query: SelectQuery = use_location()
@@ -51,6 +50,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     let list = use_load(key.clone(), |(ws, env)| async move {
         api::get::<RestoreList>(&restores_path(&ws, &env)).await
     });
+    use_select_environment(&props.ws, &props.env, list.state.ready().is_some());
     let envs = use_load(key.0.clone(), |ws| async move {
         api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
     });
@@ -219,7 +219,6 @@ pub struct RestoreProps {
 /// Steps 2 to 6 for one restore.
 #[component]
 pub fn RestorePage(props: &RestoreProps) -> Html {
-    use_select_environment(&props.ws, &props.env);
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone(), props.restore.clone());
     let base = format!("{}/{}", restores_path(&key.0, &key.1), api::enc(&key.2));
@@ -230,6 +229,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             async move { api::get::<Restore>(&base).await }
         })
     };
+    use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
     // A fresh preview replaces the draft's until the draft is loaded again.
     let preview = use_state(|| None::<RestorePreview>);
     let mapping = use_state(BTreeMap::<String, Option<String>>::new);
