@@ -21,6 +21,11 @@ async fn sign_in_and_choose_a_workspace() {
     s.find("[data-testid=workspace-ws-demo] button[aria-pressed=true]")
         .await;
     s.screenshot("chooser").await;
+    // Search is answered by the API: nothing matches, then the workspace is back.
+    s.fill("#ws-search", "no such workspace").await;
+    s.wait_text(".empty", "No workspace matches").await;
+    s.fill("#ws-search", "demo").await;
+    s.find("[data-testid=workspace-ws-demo]").await;
     s.click("[data-testid=workspace-ws-demo] h2 a").await;
     s.wait_text("[data-testid=current-workspace]", "ws-demo").await;
     // Contoso is connected from the start, Fabrikam is not.

@@ -1,6 +1,7 @@
 //! The workspace chooser: search, sort, pins, environment badges and last activity.
 
 use atlas_api_types::{WorkspaceList, WorkspaceSummary};
+use gloo_timers::callback::Timeout;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -16,7 +17,18 @@ use crate::hooks::use_load;
 
 #[component]
 pub fn WorkspacesPage() -> Html {
+    // What is typed, and (a quarter second after typing stops) what is searched for.
+    let typed = use_state(String::new);
     let search = use_state(String::new);
+    let pending = use_mut_ref(|| None::<Timeout>);
+    let on_type = {
+        let (typed, search, pending) = (typed.clone(), search.clone(), pending.clone());
+        Callback::from(move |v: String| {
+            typed.set(v.clone());
+            let search = search.clone();
+            *pending.borrow_mut() = Some(Timeout::new(250, move || search.set(v)));
+        })
+    };
     let sort = use_state(|| "name".to_owned());
     let list = use_load(((*search).clone(), (*sort).clone()), |(search, sort)| async move {
         api::get::<WorkspaceList>(&with_query(
@@ -52,8 +64,7 @@ pub fn WorkspacesPage() -> Html {
         <>
             <h1>{ "Your workspaces" }</h1>
             <form class="toolbar" role="search" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
-                <TextField id="ws-search" label="Search" kind="search" value={(*search).clone()}
-                    onchange={{ let s = search.clone(); Callback::from(move |v| s.set(v)) }} />
+                <TextField id="ws-search" label="Search" kind="search" value={(*typed).clone()} onchange={on_type} />
                 <SelectField id="ws-sort" label="Sort by" value={(*sort).clone()}
                     options={vec![("name".into(), "Name".into()), ("last_activity".into(), "Last activity".into())]}
                     onchange={{ let s = sort.clone(); Callback::from(move |v| s.set(v)) }} />
