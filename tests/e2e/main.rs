@@ -184,8 +184,8 @@ async fn restore_with_preview_and_typed_confirmation() {
         "completed",
     )
     .await;
-    s.wait_text("[data-testid=restore-outcome]", "succeeded").await;
-    s.wait_text("[data-testid=run-items]", "created").await;
+    s.wait_text("[data-testid=restore-outcome]", "Succeeded").await;
+    s.find("[data-testid=run-items] [data-outcome=created]").await;
     s.screenshot("results").await;
     s.close().await;
 }

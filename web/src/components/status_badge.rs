@@ -78,3 +78,25 @@ pub fn DeletedBadge() -> Html {
         </span>
     }
 }
+
+#[derive(Properties, PartialEq)]
+pub struct OutcomeBadgeProps {
+    /// An outcome or result as the API words it (`success`, `denied`, `succeeded`, `created`…).
+    pub outcome: AttrValue,
+}
+
+/// Outcomes are not statuses: an audit event "succeeded", it is not "Ready". The word is the
+/// API's, the colour follows the canonical status it maps to.
+#[component]
+pub fn OutcomeBadge(props: &OutcomeBadgeProps) -> Html {
+    let (class, icon) = status_look(canonical(&props.outcome));
+    let mut label = props.outcome.replace('_', " ");
+    if let Some(first) = label.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    html! {
+        <span class={classes!("badge", class)} data-outcome={props.outcome.clone()}>
+            <span class="badge__icon" aria-hidden="true">{ icon }</span>{ label }
+        </span>
+    }
+}

@@ -12,7 +12,7 @@ use crate::components::csv::CsvButton;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::OutcomeBadge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
@@ -150,7 +150,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>
                                     <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td><StatusBadge status={e.outcome.clone()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                    <td><OutcomeBadge outcome={e.outcome.clone()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>

@@ -18,7 +18,7 @@ use crate::components::field::{SelectField, TextField};
 use crate::components::json::JsonView;
 use crate::components::live_run::LiveRun;
 use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::{OutcomeBadge, StatusBadge};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -110,7 +110,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.clone()}>
                                         <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
-                                        <td><StatusBadge status={s.status.clone()} />{ format!(" {}", s.status) }</td>
+                                        <td><OutcomeBadge outcome={s.status.clone()} /></td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
                                             <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>

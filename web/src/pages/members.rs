@@ -13,7 +13,7 @@ use crate::api::{self, ApiError, paths};
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::OutcomeBadge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
@@ -256,7 +256,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted"><StatusBadge status={i.status.clone()} />{ " expires " }{ format::time(i.expires_ms) }</p>
+                                        <p class="muted"><OutcomeBadge outcome={i.status.clone()} />{ " expires " }{ format::time(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }

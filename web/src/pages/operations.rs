@@ -13,7 +13,7 @@ use crate::components::csv::CsvButton;
 use crate::components::field::SelectField;
 use crate::components::load::{self, Empty};
 use crate::components::progress::RunProgress;
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::{OutcomeBadge, StatusBadge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
@@ -224,9 +224,8 @@ pub fn RunItems(props: &RunItemsProps) -> Html {
                         }
                     </td>
                     <td>
-                        <StatusBadge status={i.result.clone()} />
                         // What was done (created, updated…) says more than succeeded.
-                        { format!(" {}", i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result)) }
+                        <OutcomeBadge outcome={i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result).to_owned()} />
                     </td>
                     <td><code class="detail">{ detail(&i.detail) }</code></td>
                 </tr>

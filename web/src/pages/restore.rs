@@ -22,7 +22,7 @@ use crate::components::error::FormError;
 use crate::components::field::{SelectField, value_of};
 use crate::components::live_run::LiveRun;
 use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::{OutcomeBadge, StatusBadge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
@@ -534,7 +534,7 @@ fn Results(props: &ResultsProps) -> Html {
     load::view(&view, "load the results", |v: &OperationView| {
         html! {
             <>
-                <p data-testid="restore-outcome"><StatusBadge status={v.run.status.clone()} />{ format!(" {}", v.run.outcome.clone().unwrap_or_default()) }</p>
+                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.clone().unwrap_or_else(|| v.run.state.clone())} /></p>
                 <RunItems items={v.items.clone()} />
             </>
         }
