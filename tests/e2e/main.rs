@@ -212,6 +212,13 @@ async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
         Some("env-contoso")
     );
     s.screenshot("hub").await;
+    // The CSV export is fetched with the session's token and saved as a file.
+    s.click(".page-head button").await;
+    let csv = s.downloaded("operations.csv").await;
+    assert!(
+        csv.contains(&run) && csv.contains("inventory.sync"),
+        "the CSV lists the run: {csv}"
+    );
     s.assert_fits(390, 844).await;
     s.screenshot("hub-390").await;
     s.browser.set_window_size(1280, 900).await.expect("resize");

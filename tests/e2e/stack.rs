@@ -61,6 +61,8 @@ pub struct Stack {
     pub url: String,
     /// The Graph simulator atlas-local runs (its admin API is under `/_sim`).
     pub sim: String,
+    /// Where the browser saves downloads.
+    pub downloads: PathBuf,
     pub browser: Client,
     name: String,
     _driver: Process,
@@ -140,7 +142,12 @@ impl Stack {
         if unsafe { libc::geteuid() } == 0 {
             args.push("--no-sandbox");
         }
-        let mut options = json!({ "args": args });
+        let downloads = dir.0.join("downloads");
+        std::fs::create_dir_all(&downloads).expect("downloads dir");
+        let mut options = json!({
+            "args": args,
+            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false },
+        });
         if let Some(binary) = chromium_binary() {
             options["binary"] = json!(binary);
         }
@@ -156,6 +163,7 @@ impl Stack {
             url,
             sim,
             browser,
+            downloads,
             name: name.to_owned(),
             _driver: driver,
             _app: app,
@@ -274,6 +282,16 @@ impl Stack {
             (v[0].as_u64()? <= v[1].as_u64()?).then_some(())
         })
         .await;
+    }
+
+    /// The text of a finished download, once it is there.
+    pub async fn downloaded(&self, file: &str) -> String {
+        let path = self.downloads.join(file);
+        poll(&format!("the download {file}"), DEADLINE, || {
+            let path = path.clone();
+            async move { std::fs::read_to_string(path).ok().filter(|t| !t.is_empty()) }
+        })
+        .await
     }
 
     /// Saves a PNG under `target/e2e-screenshots/<test>-<label>.png`.

@@ -19,7 +19,12 @@ fn save(text: &str, filename: &str) -> Option<()> {
     a.set_href(&url);
     a.set_download(filename);
     a.click();
-    web_sys::Url::revoke_object_url(&url).ok()
+    // Revoked a little later: the download reads the blob after `click` returns.
+    gloo_timers::callback::Timeout::new(10_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+    Some(())
 }
 
 #[derive(Properties, PartialEq)]
