@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use atlas_api_types::Me;
 use atlas_domain::Capability;
+use wasm_bindgen::JsCast as _;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -189,6 +190,19 @@ fn Shell(props: &ShellProps) -> Html {
         api::set_token(None);
         if let Some(nav) = &navigator {
             nav.push(&Route::SignIn);
+        }
+    });
+    // A new page moves keyboard and screen-reader focus to its content, as a page load would.
+    // Changing only the query (filters) keeps focus where the operator is.
+    let first = use_mut_ref(|| true);
+    use_effect_with(props.route.clone(), move |_| {
+        if !std::mem::replace(&mut *first.borrow_mut(), false)
+            && let Some(main) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("main"))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = main.focus();
         }
     });
     // Only a member sees the workspace's navigation; anyone else is looking at a not-found page.
