@@ -29,16 +29,18 @@ fn names(tenant: &str, family: &str) -> Vec<String> {
         .collect()
 }
 
+async fn get<T: serde::de::DeserializeOwned>(app: &TestApp, path: &str) -> T {
+    let res = app.get_as(OWNER, path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
 async fn backup(app: &TestApp, env: &str, families: &[&str]) -> api::BackupSetDetail {
     let v = app
         .run_to_completion(&format!("{env}/backups"), json!({"families": families}))
         .await;
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
-    app.get_as(OWNER, &format!("{env}/backups/{}", v.run.id))
-        .await
-        .json()
-        .await
-        .unwrap()
+    get(app, &format!("{env}/backups/{}", v.run.id)).await
 }
 
 async fn draft(app: &TestApp, env: &str, body: Value) -> api::Restore {
@@ -169,12 +171,7 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
         "the update wrote the backup's state"
     );
 
-    let after: api::Restore = app
-        .get_as(OWNER, &format!("{env}/restores/{}", r.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: api::Restore = get(&app, &format!("{env}/restores/{}", r.id)).await;
     assert_eq!(after.state, "confirmed");
     assert_eq!(after.run.as_ref().map(|r| r.id.as_str()), Some(v.run.id.as_str()));
 
@@ -192,26 +189,17 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
     assert_eq!(v2.run.outcome.as_deref(), Some("succeeded"), "{:?}", v2.items);
     assert_eq!(counts(&tenant), before, "running it again creates nothing");
 
-    let audit: api::AuditPage = app
-        .get_as(
-            OWNER,
-            &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: api::AuditPage = get(
+        &app,
+        &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
+    )
+    .await;
     assert_eq!(audit.items.len(), 2);
     app.stop().await;
 }
 
 async fn restore_runs(app: &TestApp) -> usize {
-    let page: api::OperationPage = app
-        .get_as(OWNER, &format!("{WS}/operations?operation_type=restore.execute"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: api::OperationPage = get(app, &format!("{WS}/operations?operation_type=restore.execute")).await;
     page.items.len()
 }
 
@@ -293,25 +281,17 @@ async fn refused_confirmations_write_nothing(mode: Mode) {
         count,
         "nothing written"
     );
-    let ok: api::AuditPage = app
-        .get_as(
-            OWNER,
-            &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ok: api::AuditPage = get(
+        &app,
+        &format!("{WS}/audit-events?action=restore.confirm&outcome=success"),
+    )
+    .await;
     assert!(ok.items.is_empty(), "no success audit");
-    let denied: api::AuditPage = app
-        .get_as(
-            OWNER,
-            &format!("{WS}/audit-events?action=restore.confirm&outcome=denied"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let denied: api::AuditPage = get(
+        &app,
+        &format!("{WS}/audit-events?action=restore.confirm&outcome=denied"),
+    )
+    .await;
     assert_eq!(denied.items.len(), 5, "each refusal is audited as denied");
 
     // Cancel: the draft ends, nothing else is created.
@@ -336,15 +316,11 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
     let (item, payload) = {
         let mut found = None;
         for i in &set.items {
-            let p: Value = app
-                .get_as(
-                    OWNER,
-                    &format!("{env_a}/backups/{}/items/{}/{}", set.set.id, i.family, i.id),
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
+            let p: Value = get(
+                &app,
+                &format!("{env_a}/backups/{}/items/{}/{}", set.set.id, i.family, i.id),
+            )
+            .await;
             if p["assignments"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|a| a["target"]["groupId"].is_string()))
@@ -400,14 +376,21 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .unwrap()
         .to_owned();
     let twin = sim().add_group(&tb, &first_name);
-    // Assignment filters are tenant-local too: B gets same-named twins of the ones used.
+    // Assignment filters are tenant-local too: B gets one same-named twin of each one used
+    // (renamed first: seeded tenants share filter names).
+    let filters: BTreeSet<String> = payload["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str())
+        .map(str::to_owned)
+        .collect();
     let a_filters = sim().objects(&ta, "assignmentFilters");
-    for a in payload["assignments"].as_array().unwrap() {
-        let Some(fid) = a["target"]["deviceAndAppManagementAssignmentFilterId"].as_str() else {
-            continue;
-        };
-        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid) {
-            let twin = json!({"@odata.type": f["@odata.type"], "displayName": f["displayName"], "platform": f["platform"], "rule": f["rule"]});
+    for (n, fid) in filters.iter().enumerate() {
+        if let Some(f) = a_filters.iter().find(|f| f["id"] == fid.as_str()) {
+            let name = format!("rs3-filter-{n}");
+            assert!(sim().patch_object(&ta, "assignmentFilters", fid, json!({"displayName": name})));
+            let twin = json!({"@odata.type": f["@odata.type"], "displayName": name, "platform": f["platform"], "rule": f["rule"]});
             sim().add_object(&tb, "assignmentFilters", twin);
         }
     }
@@ -444,6 +427,18 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         .filter_map(|a| a["target"]["groupId"].as_str())
         .collect();
     assert!(!targets.is_empty() && targets.iter().all(|g| *g == twin), "{targets:?}");
+    let b_filters: Vec<Value> = sim()
+        .objects(&tb, "assignmentFilters")
+        .iter()
+        .map(|f| f["id"].clone())
+        .collect();
+    for a in created["assignments"].as_array().unwrap() {
+        let f = &a["target"]["deviceAndAppManagementAssignmentFilterId"];
+        assert!(
+            f.is_null() || f == "" || b_filters.contains(f),
+            "filter {f} mapped to tenant B's"
+        );
+    }
     app.stop().await;
 }
 
@@ -454,12 +449,7 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
     let res = app.post_as(OWNER, &format!("{env}/backups"), body).await;
     let run: api::OperationRun = res.json().await.unwrap();
     app.deliver("backup-capture").await;
-    let set: api::BackupSetDetail = app
-        .get_as(OWNER, &format!("{env}/backups/{}", run.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let set: api::BackupSetDetail = get(&app, &format!("{env}/backups/{}", run.id)).await;
     let gone = &set.items[0];
     sim().delete_object(&tenant, "deviceConfigurations", &gone.id);
     let key = format!("deviceConfigurations/{}", gone.id);
@@ -491,12 +481,7 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
         .await;
     assert_eq!(demote.status(), 200);
     assert_eq!(app.deliver("restore-execute").await, 1);
-    let v: api::OperationView = app
-        .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
     assert_eq!(v.run.outcome.as_deref(), Some("blocked"));
     assert!(
         v.run.reason.as_deref().unwrap_or("").contains("restore.execute"),
@@ -507,13 +492,25 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
         !names(&tenant, "deviceConfigurations").contains(&gone.name),
         "nothing written"
     );
-    let audit: api::AuditPage = app
-        .get_as(OWNER, &format!("{WS}/audit-events?action=run.finish&outcome=denied"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: api::AuditPage = get(&app, &format!("{WS}/audit-events?action=run.finish&outcome=denied")).await;
     assert!(audit.items.iter().any(|e| e.target == format!("run/{}", run.id)));
+    app.stop().await;
+}
+
+/// Every family, nothing changed since the backup: every item matches by id and nothing differs
+/// (no false diffs from read-only fields, expansions or assignment reads).
+async fn an_untouched_tenant_previews_unchanged(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (_, env) = app.connected_env("env-rs7").await;
+    let all: Vec<&str> = atlas_graph::families::FAMILIES.iter().map(|f| f.code).collect();
+    let set = backup(&app, &env, &all).await;
+    let r = draft(&app, &env, json!({"backup_set_id": set.set.id})).await;
+    assert_eq!(r.items.len(), set.items.len());
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let changed: Vec<_> = p.items.iter().filter(|i| i.action != "unchanged").collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    assert!(p.items.iter().all(|i| i.matched_by == "id"));
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     app.stop().await;
 }
 
@@ -593,12 +590,7 @@ async fn write_faults_make_an_honest_partial(mode: Mode) {
         }
     }
     assert_eq!(failed, missing, "exactly the failed items are the ones not restored");
-    let restore: api::Restore = app
-        .get_as(OWNER, &format!("{env}/restores/{}", r.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let restore: api::Restore = get(&app, &format!("{env}/restores/{}", r.id)).await;
     assert_eq!(restore.run.unwrap().outcome.as_deref(), Some("partially_succeeded"));
     app.stop().await;
 }
@@ -617,12 +609,7 @@ async fn double_delivery_creates_no_duplicates(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     assert_eq!(app.deliver_each("restore-execute", 2).await, n);
-    let v: api::OperationView = app
-        .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
     assert_eq!(
         (v.run.outcome.as_deref(), v.run.succeeded as usize),
         (Some("succeeded"), n),
@@ -662,6 +649,11 @@ mod embedded_only {
     #[tokio::test]
     async fn capability_removed_after_confirmation_blocks() {
         super::capability_removed_after_confirmation_blocks(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn an_untouched_tenant_previews_unchanged() {
+        super::an_untouched_tenant_previews_unchanged(Mode::Embedded).await;
     }
 
     #[tokio::test]

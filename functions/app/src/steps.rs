@@ -394,9 +394,15 @@ async fn restore_execute(state: AppState, body: String) -> Result<(), StepError>
     let Some((scope, client)) = graph_step(&state, &m).await? else {
         return Ok(());
     };
-    let outcome = crate::restore::execute::unit(&state, &scope, &client, &m)
-        .await
-        .map_err(api_to_step)?;
+    let outcome = match crate::restore::execute::unit(&state, &scope, &client, &m).await {
+        Ok(o) => o,
+        // Retrying cannot help (the draft, preview or payload is gone): the item fails, with why.
+        Err(crate::error::ApiError::Conflict(why)) => Some((
+            crate::runs::ItemResult::Failed,
+            serde_json::json!({"result": "failed", "reason": why}),
+        )),
+        Err(e) => return Err(api_to_step(e)),
+    };
     if let Some((result, detail)) = outcome {
         crate::runs::record(&state, &m.run_id, &m.item, result, detail)
             .await

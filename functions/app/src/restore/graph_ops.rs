@@ -19,9 +19,11 @@ pub async fn read_live(
         Err(e) => return Err(e),
     };
     if with_assignments && family.assign != Assign::None {
-        let list = client
-            .list_all(&format!("{}/{id}/assignments", family.list_path()))
-            .await?;
+        // Mixed-type lists (app protection) keep assignments under the object's type collection.
+        let url = family
+            .object_assignments_batch_url(&object)
+            .unwrap_or_else(|| family.assignments_batch_url(id));
+        let list = client.list_all(&format!("/{}{url}", family.version.as_str())).await?;
         object["assignments"] = Value::Array(list);
     }
     Ok(Some(object))
@@ -148,10 +150,14 @@ fn type_collection(payload: &Value) -> Result<String, GraphError> {
     if let Some(first) = c.get_mut(0..1) {
         first.make_ascii_lowercase();
     }
-    Ok(format!(
-        "/beta/deviceAppManagement/{c}{}",
-        if c.ends_with('s') { "" } else { "s" }
-    ))
+    let plural = if let Some(stem) = c.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if c.ends_with('s') {
+        c
+    } else {
+        format!("{c}s")
+    };
+    Ok(format!("/beta/deviceAppManagement/{plural}"))
 }
 
 /// ADMX values as `updateDefinitionValues` takes them.
