@@ -71,6 +71,17 @@ async fn consent_granted_through_the_callback(mode: Mode) {
     let c = connection(&app).await;
     assert_eq!(c.lifecycle.as_deref(), Some("consented"));
     assert_eq!(c.status, "unknown", "consented but not verified yet");
+    // The environment and the chooser show the connection's status, not just the lifecycle.
+    let env: api::Environment = app
+        .get_as(OWNER, "/api/v1/workspaces/ws-demo/environments/env-contoso")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(env.status, "unknown");
+    let list: api::WorkspaceList = app.get_as(OWNER, "/api/v1/workspaces").await.json().await.unwrap();
+    let demo = list.items.iter().find(|w| w.id == "ws-demo").unwrap();
+    assert_eq!(demo.environment_statuses.get("unknown"), Some(&1));
 
     // The browser repeats the callback: the same answer, nothing changes.
     let snap = app.snapshot().await;

@@ -1,11 +1,15 @@
-//! The one client for the TenantAtlas API: every call goes through `send`, which turns HTTP
-//! statuses and problem+json bodies into `ApiError`. Per-resource calls stay one-liners on top.
+//! The one client for the TenantAtlas API: every call goes through `send`, which adds the bearer
+//! token and turns HTTP statuses and problem+json bodies into `ApiError`. Pages map the error to a
+//! view with `components::error::ErrorView` (401 → sign-in, 403 → permission, 404 → not found).
 
 use std::fmt;
 
 use atlas_api_types::Problem;
 use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+const TOKEN_KEY: &str = "atlas.token";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -13,7 +17,7 @@ pub enum ApiError {
     Unauthorized,
     /// 403: signed in, but not allowed.
     Forbidden,
-    /// 404 without a problem body worth showing.
+    /// 404: absent, or not ours to see; the two are indistinguishable on purpose.
     NotFound,
     /// An `application/problem+json` answer, with any field errors.
     Problem(Problem),
@@ -29,7 +33,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unauthorized => f.write_str("Your session has ended. Sign in again."),
-            Self::Forbidden => f.write_str("You do not have access to this."),
+            Self::Forbidden => f.write_str("You do not have permission to do this."),
             Self::NotFound => f.write_str("Not found."),
             Self::Problem(problem) => match &problem.detail {
                 Some(detail) => write!(f, "{}: {detail}", problem.title),
@@ -42,22 +46,114 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// `GET path` (same origin, e.g. `/api/health`).
-pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    send(Request::get(path)).await
+impl ApiError {
+    /// The message for one form field, from a problem's field errors (`query.` prefixes ignored).
+    pub fn field(&self, name: &str) -> Option<String> {
+        let Self::Problem(p) = self else { return None };
+        let msgs: Vec<&str> = p
+            .errors
+            .iter()
+            .filter(|e| e.field == name || e.field.strip_prefix("query.") == Some(name))
+            .map(|e| e.message.as_str())
+            .collect();
+        (!msgs.is_empty()).then(|| msgs.join("; "))
+    }
 }
 
-async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
-    let response = request
-        .header("Accept", "application/json, application/problem+json")
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    if response.ok() {
-        let body = body(&response).await?;
-        return serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()));
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// The bearer token of this tab's session (sessionStorage: gone when the tab closes).
+pub fn token() -> Option<String> {
+    storage()?.get_item(TOKEN_KEY).ok()?
+}
+
+pub fn set_token(token: Option<&str>) {
+    if let Some(s) = storage() {
+        let _ = match token {
+            Some(t) => s.set_item(TOKEN_KEY, t),
+            None => s.remove_item(TOKEN_KEY),
+        };
     }
-    Err(error(&response).await)
+}
+
+/// Percent-encodes a query value or path segment.
+pub fn enc(value: &str) -> String {
+    String::from(js_sys::encode_uri_component(value))
+}
+
+/// `path?k=v&…`, leaving out empty values.
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let q: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    }
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(send(Request::get(path), None::<&()>).await?).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    decode(send(Request::post(path), Some(body)).await?).await
+}
+
+/// A POST without a body (starting runs, consent, verification).
+pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(send(Request::post(path), None::<&()>).await?).await
+}
+
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    decode(send(Request::patch(path), Some(body)).await?).await
+}
+
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    decode(send(Request::put(path), Some(body)).await?).await
+}
+
+/// PUT or DELETE whose answer carries no body worth reading (204).
+pub async fn put_unit(path: &str) -> Result<(), ApiError> {
+    send(Request::put(path), None::<&()>).await.map(drop)
+}
+
+pub async fn delete<B: Serialize>(path: &str, body: Option<&B>) -> Result<(), ApiError> {
+    send(Request::delete(path), body).await.map(drop)
+}
+
+/// A text answer (CSV exports).
+pub async fn get_text(path: &str) -> Result<String, ApiError> {
+    let response = send(Request::get(path), None::<&()>).await?;
+    response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn send<B: Serialize>(request: RequestBuilder, body: Option<&B>) -> Result<Response, ApiError> {
+    let mut request = request.header("Accept", "application/json, application/problem+json");
+    if let Some(token) = token() {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request.json(body),
+        None => request.build(),
+    }
+    .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.ok() {
+        Ok(response)
+    } else {
+        Err(error(&response).await)
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let body = response.text().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 async fn error(response: &Response) -> ApiError {
@@ -72,7 +168,7 @@ async fn error(response: &Response) -> ApiError {
         .get("content-type")
         .is_some_and(|kind| kind.starts_with("application/problem+json"));
     if is_problem
-        && let Ok(body) = body(response).await
+        && let Ok(body) = response.text().await
         && let Ok(problem) = serde_json::from_str::<Problem>(&body)
     {
         return ApiError::Problem(problem);
@@ -80,6 +176,15 @@ async fn error(response: &Response) -> ApiError {
     ApiError::Status(response.status())
 }
 
-async fn body(response: &Response) -> Result<String, ApiError> {
-    response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+/// Paths of the API, built in one place from typed ids.
+pub mod paths {
+    use super::enc;
+
+    pub fn ws(ws: &str) -> String {
+        format!("/api/v1/workspaces/{}", enc(ws))
+    }
+
+    pub fn env(ws: &str, env: &str) -> String {
+        format!("{}/environments/{}", self::ws(ws), enc(env))
+    }
 }

@@ -2,8 +2,12 @@
 
 mod api;
 mod app;
+mod auth;
 mod components;
+mod format;
+mod hooks;
 mod pages;
+mod session;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

@@ -2,6 +2,7 @@
 //! what the tests need on a fresh machine and runs every check. Standard library only, so it
 //! builds in seconds before anything else.
 
+mod browser;
 mod pyenv;
 mod token;
 mod web;
@@ -214,6 +215,11 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
         )
     })?;
+    let mut chromedriver = PathBuf::new();
+    step("install Chromium and chromedriver (apt-get, when missing)", &mut || {
+        chromedriver = browser::ensure()?;
+        Ok(())
+    })?;
     if !quick {
         step("cargo fmt --check", &mut || {
             run(root, cargo().args(["fmt", "--all", "--check"]))
@@ -276,13 +282,34 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         if ok { Ok(()) } else { Err("some tests failed".into()) }
     });
     drop(moto);
+    // The browser suite runs against the built web app and atlas-local as child processes.
+    let browser_res = step("build the web app (release) and atlas-local", &mut || {
+        build_web(root, true)?;
+        run(root, cargo().args(["build", "--quiet", "-p", "atlas-local"]))
+    })
+    .and_then(|()| {
+        step("browser suite (headless Chromium over WebDriver)", &mut || {
+            let mut cmd = cargo();
+            cmd.args(["test", "-p", "atlas-tests", "--test", "e2e", "--", "--test-threads=2"])
+                .env("ATLAS_WEB_DIR", root.join("web/dist"))
+                .env("CHROMEDRIVER", &chromedriver);
+            let (ok, c) = run_counting(root, &mut cmd)?;
+            counts.0 += c.0;
+            counts.1 += c.1;
+            if ok {
+                Ok(())
+            } else {
+                Err("some browser tests failed".into())
+            }
+        })
+    });
     say("step times:");
     for (name, t) in &times {
         eprintln!("  {:>7.1} s  {name}", t.as_secs_f64());
     }
     // One closing line for the whole run (cargo prints one per test binary).
     println!("total: {} passed, {} failed", counts.0, counts.1);
-    res
+    res.and(browser_res)
 }
 
 /// Runs cargo test, passing its output through while adding up its `test result:` lines.

@@ -60,6 +60,27 @@ pub fn workspace_api(i: &Item) -> api::Workspace {
     }
 }
 
+/// An environment's canonical status: its lifecycle when it is not active, else its provider
+/// connection's (not configured, ready, needs attention, blocked …).
+pub async fn current_status(state: &AppState, env: &Item) -> Result<Status, ApiError> {
+    let lifecycle = s(env, "lifecycle");
+    if lifecycle != "active" {
+        return Ok(environment_status(&lifecycle));
+    }
+    let conn = state
+        .table
+        .get(&Key::new(format!("{}#{}", s(env, "PK"), s(env, "SK")), "PROVIDER"))
+        .await?;
+    Ok(crate::provider::status(conn.as_ref(), state.clock.now_millis()).0)
+}
+
+/// [`environment_api`] with the provider connection's status.
+pub async fn environment_view(state: &AppState, env: &Item) -> Result<api::Environment, ApiError> {
+    let mut v = environment_api(env);
+    v.status = current_status(state, env).await?.as_str().to_owned();
+    Ok(v)
+}
+
 pub fn environment_api(i: &Item) -> api::Environment {
     let lifecycle = s(i, "lifecycle");
     api::Environment {

@@ -1,1 +1,9 @@
+pub mod confirm;
+pub mod csv;
+pub mod error;
+pub mod field;
+pub mod json;
+pub mod live_run;
+pub mod load;
+pub mod progress;
 pub mod status_badge;

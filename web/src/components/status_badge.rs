@@ -1,62 +1,102 @@
-//! A service status as a coloured badge. The text label carries the meaning; colour and the
-//! icon only reinforce it, so the badge reads the same to screen readers and colour-blind users.
+//! The one badge for the canonical status vocabulary and severities. The text label carries the
+//! meaning; colour and icon only reinforce it, so it reads the same to screen readers.
 
+use atlas_domain::{Severity, Status};
 use yew::prelude::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Ok,
-    Degraded,
-    Unknown,
+fn status_look(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Ready => ("badge--ok", "\u{2713}"),
+        Status::NeedsAttention => ("badge--warn", "!"),
+        Status::Blocked => ("badge--bad", "\u{2298}"),
+        Status::Running => ("badge--info", "\u{21bb}"),
+        Status::Failed => ("badge--bad", "\u{2715}"),
+        Status::Expired => ("badge--warn", "\u{231b}"),
+        Status::NotConfigured => ("badge--muted", "\u{2013}"),
+        Status::Unknown => ("badge--muted", "?"),
+        Status::Historical => ("badge--muted", "\u{2022}"),
+        Status::Superseded => ("badge--muted", "\u{2192}"),
+    }
 }
 
-impl Status {
-    /// Maps the API's status strings; anything unrecognised is `Unknown`, never `Ok`.
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "ok" => Self::Ok,
-            "degraded" => Self::Degraded,
-            _ => Self::Unknown,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Ok => "Operational",
-            Self::Degraded => "Degraded",
-            Self::Unknown => "Unknown",
-        }
-    }
-
-    fn class(self) -> &'static str {
-        match self {
-            Self::Ok => "badge--ok",
-            Self::Degraded => "badge--degraded",
-            Self::Unknown => "badge--unknown",
-        }
-    }
-
-    fn icon(self) -> &'static str {
-        match self {
-            Self::Ok => "\u{2713}",
-            Self::Degraded => "!",
-            Self::Unknown => "?",
-        }
-    }
+/// Maps internal states the API also sends (backup sets, outcomes, ghosts) onto the vocabulary.
+pub fn canonical(value: &str) -> Status {
+    Status::parse(value).unwrap_or(match value {
+        "complete" | "succeeded" | "success" | "granted" | "consented" | "active" | "created" | "updated"
+        | "unchanged" => Status::Ready,
+        "partial" | "partially_succeeded" | "pending" | "consent_pending" => Status::NeedsAttention,
+        "failed" | "error" | "consent_failed" | "declined" => Status::Failed,
+        "denied" | "disabled" | "revoked" | "cancelled" => Status::Blocked,
+        "queued" => Status::Running,
+        "deleted" | "accepted" => Status::Historical,
+        _ => Status::Unknown,
+    })
 }
 
 #[derive(Properties, PartialEq)]
 pub struct StatusBadgeProps {
-    pub status: Status,
+    /// A canonical code (`ready`, `needs_attention`, …) or an internal state mapped by [`canonical`].
+    pub status: AttrValue,
 }
 
 #[component]
 pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
-    let status = props.status;
+    let status = canonical(&props.status);
+    let (class, icon) = status_look(status);
     html! {
-        <span class={classes!("badge", status.class())}>
-            <span class="badge__icon" aria-hidden="true">{ status.icon() }</span>
+        <span class={classes!("badge", class)} data-status={status.as_str()}>
+            <span class="badge__icon" aria-hidden="true">{ icon }</span>
             { status.label() }
+        </span>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SeverityBadgeProps {
+    pub severity: AttrValue,
+}
+
+#[component]
+pub fn SeverityBadge(props: &SeverityBadgeProps) -> Html {
+    let severity = Severity::parse(&props.severity).unwrap_or(Severity::Info);
+    let (class, label) = match severity {
+        Severity::Critical => ("badge--bad", "Critical"),
+        Severity::High => ("badge--bad", "High"),
+        Severity::Medium => ("badge--warn", "Medium"),
+        Severity::Low => ("badge--info", "Low"),
+        Severity::Info => ("badge--muted", "Info"),
+    };
+    html! { <span class={classes!("badge", class)} data-severity={severity.as_str()}>{ label }</span> }
+}
+
+/// The ghost marker: gone from Intune, kept here.
+#[component]
+pub fn DeletedBadge() -> Html {
+    html! {
+        <span class="badge badge--ghost" title="Deleted in Intune; kept as a ghost">
+            <span class="badge__icon" aria-hidden="true">{ "\u{1f47b}" }</span>{ "Deleted" }
+        </span>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct OutcomeBadgeProps {
+    /// An outcome or result as the API words it (`success`, `denied`, `succeeded`, `created`…).
+    pub outcome: AttrValue,
+}
+
+/// Outcomes are not statuses: an audit event "succeeded", it is not "Ready". The word is the
+/// API's, the colour follows the canonical status it maps to.
+#[component]
+pub fn OutcomeBadge(props: &OutcomeBadgeProps) -> Html {
+    let (class, icon) = status_look(canonical(&props.outcome));
+    let mut label = props.outcome.replace('_', " ");
+    if let Some(first) = label.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    html! {
+        <span class={classes!("badge", class)} data-outcome={props.outcome.clone()}>
+            <span class="badge__icon" aria-hidden="true">{ icon }</span>{ label }
         </span>
     }
 }

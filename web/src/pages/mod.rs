@@ -1,2 +1,52 @@
-pub mod home;
+//! Pages, one file per area, and the route → page mapping for the signed-in shell.
+
+pub mod audit;
+pub mod backups;
+pub mod environment;
+pub mod inventory;
+pub mod members;
 pub mod not_found;
+pub mod operations;
+pub mod provider;
+pub mod restore;
+pub mod sign_in;
+pub mod workspace;
+pub mod workspaces;
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+
+pub fn page(route: Route) -> Html {
+    match route {
+        Route::Home | Route::Workspaces => html! { <workspaces::WorkspacesPage /> },
+        Route::Workspace { ws } => html! { <workspace::WorkspacePage {ws} /> },
+        Route::Operations { ws } => html! { <operations::OperationsPage {ws} /> },
+        Route::Run { ws, run } => html! { <operations::RunPage {ws} {run} /> },
+        Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
+        Route::Members { ws } => html! { <members::MembersPage {ws} /> },
+        Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
+        Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },
+        Route::Inventory { ws, env } => html! { <inventory::InventoryListPage {ws} {env} /> },
+        Route::InventoryItem { ws, env, family, item } => {
+            html! { <inventory::InventoryItemPage {ws} {env} {family} {item} /> }
+        }
+        Route::Backups { ws, env } => html! { <backups::BackupsPage {ws} {env} /> },
+        Route::BackupSet { ws, env, set } => html! { <backups::BackupSetPage {ws} {env} {set} /> },
+        Route::BackupItem {
+            ws,
+            env,
+            set,
+            family,
+            item,
+        } => {
+            html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
+        }
+        Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
+        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
+        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
+        Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
+        Route::NotFound => html! { <not_found::NotFound /> },
+    }
+}

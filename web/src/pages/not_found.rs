@@ -1,4 +1,5 @@
-//! Shown for any path the router does not know.
+//! One not-found page for unknown addresses and for records that are absent or not ours to see:
+//! it says nothing about whether anything exists there.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -6,12 +7,12 @@ use yew_router::prelude::*;
 use crate::app::Route;
 
 #[component]
-pub fn NotFoundPage() -> Html {
+pub fn NotFound() -> Html {
     html! {
-        <section class="panel" aria-labelledby="not-found-title">
+        <section class="panel" aria-labelledby="not-found-title" data-testid="not-found">
             <h1 id="not-found-title">{ "Page not found" }</h1>
-            <p>{ "There is nothing at this address." }</p>
-            <Link<Route> to={Route::Home} classes="button">{ "Back to the start page" }</Link<Route>>
+            <p>{ "There is nothing here, or it is not available to you." }</p>
+            <Link<Route> to={Route::Workspaces} classes="button">{ "Go to your workspaces" }</Link<Route>>
         </section>
     }
 }

@@ -16,18 +16,17 @@ use crate::state::AppState;
 use crate::tenancy::{self, LIFECYCLES, obj};
 
 pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::EnvironmentList>> {
-    let items = tenancy::visible_environments(&state, &scope)
-        .await?
-        .iter()
-        .map(tenancy::environment_api)
-        .collect();
+    let mut items = Vec::new();
+    for e in tenancy::visible_environments(&state, &scope).await? {
+        items.push(tenancy::environment_view(&state, &e).await?);
+    }
     Ok(Json(api::EnvironmentList { items }))
 }
 
 pub async fn get(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::Environment>> {
-    Ok(Json(tenancy::environment_api(
-        &tenancy::environment(&state, &scope).await?,
-    )))
+    Ok(Json(
+        tenancy::environment_view(&state, &tenancy::environment(&state, &scope).await?).await?,
+    ))
 }
 
 fn domain(s: &str) -> Result<String, &'static str> {
@@ -137,5 +136,5 @@ pub async fn patch(
         .await
         .map_err(ApiError::from)?;
     let item = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(tenancy::environment_api(&item)))
+    Ok(Json(tenancy::environment_view(&state, &item).await?))
 }

@@ -95,7 +95,7 @@ pub async fn list(State(state): State<AppState>, actor: Actor, q: QueryMap) -> A
                 atlas_domain::EnvironmentId::parse(&s(&e, "environment_id")).is_ok_and(|id| entitlement.allows(&id));
             if visible {
                 count += 1;
-                let st = tenancy::environment_status(&s(&e, "lifecycle"));
+                let st = tenancy::current_status(&state, &e).await?;
                 *statuses.entry(st.as_str().to_owned()).or_insert(0) += 1;
             }
         }

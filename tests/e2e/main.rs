@@ -1,0 +1,348 @@
+//! The browser suite: the operators' web app in headless Chromium, over WebDriver, against the
+//! local stack and the Graph simulator. Each test starts its own stack and saves screenshots
+//! under `target/e2e-screenshots/`. Run by `cargo xtask test` (after building the web app).
+
+mod stack;
+
+use stack::Stack;
+
+const WS: &str = "/workspaces/ws-demo";
+const CONTOSO: &str = "/workspaces/ws-demo/environments/env-contoso";
+const FABRIKAM: &str = "/workspaces/ws-demo/environments/env-fabrikam";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_and_choose_a_workspace() {
+    let s = Stack::start("choose-workspace").await;
+    s.sign_in("owner@demo.test").await;
+    s.find("[data-testid=workspace-ws-demo]").await;
+    // Pinning is a real round trip: the button's pressed state comes back from the API.
+    s.click("[data-testid=workspace-ws-demo] button[aria-pressed=false]")
+        .await;
+    s.find("[data-testid=workspace-ws-demo] button[aria-pressed=true]")
+        .await;
+    s.screenshot("chooser").await;
+    // Search is answered by the API: nothing matches, then the workspace is back.
+    s.fill("#ws-search", "no such workspace").await;
+    s.wait_text(".empty", "No workspace matches").await;
+    s.fill("#ws-search", "demo").await;
+    s.find("[data-testid=workspace-ws-demo]").await;
+    s.click("[data-testid=workspace-ws-demo] h2 a").await;
+    s.wait_text("[data-testid=current-workspace]", "ws-demo").await;
+    // Contoso is connected from the start, Fabrikam is not.
+    s.find("[data-testid=environment-env-contoso] .badge[data-status=ready]")
+        .await;
+    s.find("[data-testid=environment-env-fabrikam] .badge[data-status=not_configured]")
+        .await;
+    s.screenshot("overview").await;
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    s.goto(WS).await;
+    s.find("[data-testid=environment-env-contoso]").await;
+    s.press('\u{E004}').await;
+    let focused = s.browser.active_element().await.expect("focus");
+    assert_eq!(focused.text().await.expect("text"), "Skip to content");
+    s.press('\u{E007}').await;
+    let focused = s.browser.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("main"));
+    // A phone-sized window.
+    s.assert_fits(390, 844).await;
+    s.screenshot("overview-390").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_a_provider_through_consent() {
+    let s = Stack::start("provider-consent").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(&format!("{FABRIKAM}/provider")).await;
+    s.fill("#tenant", "fabrikam.demo.test").await;
+    s.click("[data-testid=create-connection]").await;
+    s.click("[data-testid=start-consent]").await;
+    // The consent page (the simulator's admin consent) sends the browser back through the
+    // callback webhook to this page.
+    s.click("[data-testid=open-consent]").await;
+    s.find("[data-testid=consent-result][data-outcome=granted]").await;
+    s.click("[data-testid=verify]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.find("[data-testid=connection-status] .badge[data-status=ready]")
+        .await;
+    s.find("[data-testid=permission-posture]").await;
+    s.screenshot("connected").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_inventory_then_filter_and_open_an_item() {
+    let s = Stack::start("inventory").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.find("[data-testid=last-sync] .badge[data-status=ready]").await;
+    s.screenshot("environment").await;
+
+    s.goto(&format!("{CONTOSO}/inventory")).await;
+    let first = s
+        .find("[data-testid=inventory-table] tbody tr td a")
+        .await
+        .text()
+        .await
+        .expect("name");
+    s.screenshot("list").await;
+    // Searching by the first item's name keeps it and drops others.
+    s.fill("#inv-search", &first).await;
+    s.click("form[role=search] button[type=submit]").await;
+    s.wait_text("[data-testid=inventory-table] tbody", &first).await;
+    s.click("[data-testid=inventory-table] tbody tr td a").await;
+    s.wait_text("h1", &first).await;
+    s.find("[data-testid=json]").await;
+    s.screenshot("item").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_a_backup_and_watch_it_complete() {
+    let s = Stack::start("backup").await;
+    s.sign_in("operator@demo.test").await;
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("[data-testid=run-backup]").await;
+    // Progress shows counts and a percentage while the run moves.
+    s.find("[data-testid=live-run] [role=progressbar][aria-valuenow]").await;
+    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "done \u{b7}")
+        .await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.wait_text("[data-testid=live-run] [data-testid=run-progress]", "100%")
+        .await;
+    s.find("[data-testid=backup-sets] tr[data-status=complete]").await;
+    s.screenshot("completed").await;
+    s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
+    s.click("[data-testid=backup-items] tbody tr td a").await;
+    s.find("[data-testid=json]").await;
+    s.screenshot("item").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_with_preview_and_typed_confirmation() {
+    let s = Stack::start("restore").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("[data-testid=run-backup]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    // Someone deletes a policy in Intune after the backup.
+    let gone = s.delete_in_tenant("contoso.demo.test", "deviceConfigurations").await;
+
+    s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
+    s.click("a[href*='/restores?set=']").await;
+    s.check_label("Only the items I choose").await;
+    s.check_label(&gone).await;
+    s.screenshot("select").await;
+    s.click("[data-testid=restore-create]").await;
+    s.find("[data-testid=readiness][data-status=ready]").await;
+    s.click("[data-testid=run-preview]").await;
+    s.wait_text("[data-testid=preview-summary]", "1 create").await;
+    s.wait_text("[data-testid=preview-summary]", "0 conflict").await;
+    s.wait_text("[data-testid=preview-items] tr[data-action=create]", &gone)
+        .await;
+    s.wait_text("[data-testid=preview-expiry]", "expires in").await;
+    s.screenshot("preview").await;
+
+    // The confirm button stays disabled until the environment's name is typed exactly.
+    let title = s.find("h1").await.text().await.expect("title");
+    let name = title
+        .strip_prefix("Restore into ")
+        .expect("the target's name")
+        .to_owned();
+    let button = s.find("form.confirm button[type=submit]").await;
+    s.fill("#restore-confirm-confirm", "not the name").await;
+    assert_eq!(button.attr("disabled").await.expect("attr").as_deref(), Some("true"));
+    s.fill("#restore-confirm-confirm", &name).await;
+    s.screenshot("confirm").await;
+    button.click().await.expect("confirm");
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.wait_text("[data-testid=restore-outcome]", "Succeeded").await;
+    s.find("[data-testid=run-items] [data-outcome=created]").await;
+    s.screenshot("results").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
+    let s = Stack::start("hub").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    let live = s.find("[data-testid=live-run]").await;
+    let run = live.attr("data-run").await.expect("attr").expect("the run id");
+    // Another environment becomes the selected one.
+    s.goto(FABRIKAM).await;
+    s.wait_text("[data-testid=selected-environment]", "env-fabrikam").await;
+    // The hub's filters live in the URL.
+    s.goto(&format!(
+        "{WS}/operations?environment_id=env-contoso&operation_type=inventory.sync"
+    ))
+    .await;
+    s.find(&format!("[data-testid=run-table] tr[data-run=\"{run}\"]")).await;
+    assert_eq!(
+        s.find("#hub-env").await.prop("value").await.expect("value").as_deref(),
+        Some("env-contoso")
+    );
+    s.screenshot("hub").await;
+    // The CSV export is fetched with the session's token and saved as a file.
+    s.click(".page-head button").await;
+    let csv = s.downloaded("operations.csv").await;
+    assert!(
+        csv.contains(&run) && csv.contains("inventory.sync"),
+        "the CSV lists the run: {csv}"
+    );
+    s.assert_fits(390, 844).await;
+    s.screenshot("hub-390").await;
+    s.browser.set_window_size(1280, 900).await.expect("resize");
+    s.click(&format!("[data-testid=run-table] tr[data-run=\"{run}\"] a"))
+        .await;
+    s.wait_text("[data-testid=context-mismatch]", "env-contoso").await;
+    let url = s.browser.current_url().await.expect("url");
+    assert_eq!(url.path(), format!("{WS}/operations/{run}"));
+    s.screenshot("run-with-banner").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_invite_with_field_errors_change_a_role_and_audit() {
+    let s = Stack::start("members").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(&format!("{WS}/members")).await;
+    // The API's problem+json field error lands under the field it names.
+    s.fill("#invite-email", "not-an-email").await;
+    s.click("form[aria-label='Invite someone'] button[type=submit]").await;
+    s.find("#invite-email-error").await;
+    assert_eq!(
+        s.find("#invite-email")
+            .await
+            .attr("aria-invalid")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("true")
+    );
+    s.screenshot("field-error").await;
+    s.fill("#invite-email", "new.person@demo.test").await;
+    s.click("form[aria-label='Invite someone'] button[type=submit]").await;
+    s.wait_text("[data-testid=invitation-token]", "new.person@demo.test")
+        .await;
+    // Change the operator's role.
+    s.click("button[aria-label='Change role of operator@demo.test']").await;
+    let select = s.find("tr[data-member='operator@demo.test'] select").await;
+    select.select_by_value("manager").await.expect("choose manager");
+    s.click("tr[data-member='operator@demo.test'] button.button:not(.button--quiet)")
+        .await;
+    s.wait_text("tr[data-member='operator@demo.test']", "manager").await;
+    s.screenshot("members").await;
+    // Both changes are in the audit log, and the action filter lives in the URL.
+    s.goto(&format!("{WS}/audit?action=invitation.create")).await;
+    s.wait_text("[data-testid=audit-table] tbody", "invitation.create")
+        .await;
+    assert_eq!(
+        s.find("#audit-action")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("invitation.create")
+    );
+    s.screenshot("audit").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readonly_sees_no_mutating_controls_and_a_direct_post_is_refused() {
+    let s = Stack::start("readonly").await;
+    s.sign_in("readonly@demo.test").await;
+    s.goto(CONTOSO).await;
+    s.wait_text("section[aria-labelledby=sync-title]", "Never synced").await;
+    s.find("[data-testid=permission-posture]").await;
+    assert!(
+        !s.exists("[data-testid=sync-inventory]").await,
+        "no sync button for readonly"
+    );
+    s.screenshot("environment").await;
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.find("#sets-title").await;
+    s.find("#sched-title").await;
+    assert!(
+        !s.exists("[data-testid=run-backup]").await,
+        "no backup button for readonly"
+    );
+    assert!(
+        !s.exists("form[aria-label='New schedule']").await,
+        "no schedule editor for readonly"
+    );
+    s.goto(&format!("{CONTOSO}/provider")).await;
+    s.find("[data-testid=connection-status]").await;
+    assert!(!s.exists("[data-testid=disable]").await && !s.exists("[data-testid=verify]").await);
+    s.goto(&format!("{WS}/members")).await;
+    s.find("[data-testid=members-table]").await;
+    assert!(
+        !s.exists("form[aria-label='Invite someone']").await,
+        "no invitation form for readonly"
+    );
+    // Hiding is not authorization: the API refuses the same action when called directly.
+    assert_eq!(
+        s.fetch_status(
+            "POST",
+            "/api/v1/workspaces/ws-demo/environments/env-contoso/inventory/sync"
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        s.fetch_status("POST", "/api/v1/workspaces/ws-demo/environments/env-contoso/backups")
+            .await,
+        403
+    );
+    s.screenshot("members").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outsider_gets_the_not_found_page() {
+    let s = Stack::start("outsider").await;
+    s.sign_in("outsider@other.test").await;
+    assert!(!s.exists("[data-testid=workspace-ws-demo]").await);
+    s.goto(WS).await;
+    let text = s.wait_text("[data-testid=not-found]", "Page not found").await;
+    // Exactly what an unknown address shows: nothing about the workspace.
+    assert!(!text.contains("ws-demo") && !text.to_lowercase().contains("permission"));
+    assert!(!s.exists(".wsnav").await, "no workspace navigation for a non-member");
+    s.goto(CONTOSO).await;
+    s.find("[data-testid=not-found]").await;
+    s.screenshot("not-found").await;
+    s.goto("/no/such/page").await;
+    s.find("[data-testid=not-found]").await;
+    s.close().await;
+}

@@ -1,0 +1,424 @@
+//! What each browser test runs against: `atlas-local` (API, web app, workers, local OIDC issuer
+//! and the Graph simulator) on free loopback ports with a fresh data directory, and chromedriver
+//! driving headless Chromium. Both are child processes stopped by PID when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atlas_tests::TempDir;
+use atlas_tests::moto::free_port;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// How long any one expectation may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Process {
+    name: &'static str,
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("stopped {} (pid {})", self.name, self.child.id());
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Polls `check` until it answers `Some`, or panics with `what` at the deadline.
+pub async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub struct Stack {
+    pub url: String,
+    /// The Graph simulator atlas-local runs (its admin API is under `/_sim`).
+    pub sim: String,
+    /// Where the browser saves downloads.
+    pub downloads: PathBuf,
+    pub browser: Client,
+    name: String,
+    _driver: Process,
+    _app: Process,
+    _dir: TempDir,
+}
+
+impl Stack {
+    /// Starts the app and a browser session; `name` names the test's screenshots.
+    pub async fn start(name: &str) -> Stack {
+        let dir = TempDir::new();
+        let web = std::env::var_os("ATLAS_WEB_DIR").map_or_else(|| root().join("web/dist"), PathBuf::from);
+        assert!(
+            web.join("index.html").is_file(),
+            "{} has no built web app: run `cargo xtask web` (cargo xtask test does)",
+            web.display()
+        );
+        let bin =
+            std::env::var_os("ATLAS_LOCAL_BIN").map_or_else(|| target_dir().join("debug/atlas-local"), PathBuf::from);
+        assert!(
+            bin.is_file(),
+            "{} is missing: `cargo build -p atlas-local` first",
+            bin.display()
+        );
+        let (port, sim_port) = (free_port(), free_port());
+        let app = Command::new(&bin)
+            .env("ATLAS_HOST", "127.0.0.1")
+            .env("ATLAS_PORT", port.to_string())
+            .env("ATLAS_SIM_PORT", sim_port.to_string())
+            .env("ATLAS_DATA_DIR", dir.0.join("data"))
+            .env("ATLAS_WEB_DIR", &web)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let app = Process {
+            name: "atlas-local",
+            child: app,
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        poll("atlas-local to answer /api/health", DEADLINE, || {
+            let req = http.get(format!("{url}/api/health")).send();
+            async move { req.await.ok().filter(|r| r.status().is_success()).map(drop) }
+        })
+        .await;
+
+        let driver_port = free_port();
+        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{chromedriver}: {e} (install the chromium-driver package)"));
+        let driver = Process {
+            name: "chromedriver",
+            child: driver,
+        };
+        let driver_url = format!("http://127.0.0.1:{driver_port}");
+        poll("chromedriver to be ready", DEADLINE, || {
+            let req = http.get(format!("{driver_url}/status")).send();
+            async move {
+                let body: Value = req.await.ok()?.json().await.ok()?;
+                (body["value"]["ready"] == true).then_some(())
+            }
+        })
+        .await;
+
+        let mut args = vec![
+            "--headless=new",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1280,900",
+        ];
+        // Root (CI containers) cannot use Chromium's sandbox.
+        if unsafe { libc::geteuid() } == 0 {
+            args.push("--no-sandbox");
+        }
+        let downloads = dir.0.join("downloads");
+        std::fs::create_dir_all(&downloads).expect("downloads dir");
+        let mut options = json!({
+            "args": args,
+            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false },
+        });
+        if let Some(binary) = chromium_binary() {
+            options["binary"] = json!(binary);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver_url)
+            .await
+            .expect("a Chromium session through chromedriver");
+        let sim = format!("http://127.0.0.1:{sim_port}");
+        Stack {
+            url,
+            sim,
+            browser,
+            downloads,
+            name: name.to_owned(),
+            _driver: driver,
+            _app: app,
+            _dir: dir,
+        }
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.browser
+            .goto(&format!("{}{path}", self.url))
+            .await
+            .expect("navigate");
+    }
+
+    /// Signs in through the app's button and the local issuer's user picker.
+    pub async fn sign_in(&self, email: &str) {
+        self.goto("/workspaces").await;
+        self.click("[data-testid=sign-in]").await;
+        self.click(&format!("button[value=\"{email}\"]")).await;
+        self.wait_text("[data-testid=signed-in-as]", email).await;
+    }
+
+    /// The element, once it is on the page.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.browser
+            .wait()
+            .at_most(DEADLINE)
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css} within {DEADLINE:?}: {e}"))
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Ticks the checkbox or radio whose label contains `text`.
+    pub async fn check_label(&self, text: &str) {
+        let xpath = format!("//label[contains(normalize-space(.), {})]/input", xpath_literal(text));
+        let el = self
+            .browser
+            .wait()
+            .at_most(DEADLINE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no control labelled {text:?}: {e}"));
+        el.click().await.expect("check");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        el.clear().await.expect("clear");
+        el.send_keys(text).await.expect("type");
+    }
+
+    /// Waits until the element's text contains `text`; answers the whole text.
+    pub async fn wait_text(&self, css: &str, text: &str) -> String {
+        poll(&format!("{css} to contain {text:?}"), DEADLINE, || async {
+            let el = self.browser.find(Locator::Css(css)).await.ok()?;
+            let t = el.text().await.ok()?;
+            t.contains(text).then_some(t)
+        })
+        .await
+    }
+
+    /// Waits until the element carries the attribute with this value.
+    pub async fn wait_attr(&self, css: &str, attr: &str, value: &str) {
+        poll(
+            &format!("{css} to have {attr}={value:?}"),
+            Duration::from_secs(90),
+            || async {
+                let el = self.browser.find(Locator::Css(css)).await.ok()?;
+                (el.attr(attr).await.ok()??.as_str() == value).then_some(())
+            },
+        )
+        .await
+    }
+
+    /// Whether any element matches, now.
+    pub async fn exists(&self, css: &str) -> bool {
+        !self
+            .browser
+            .find_all(Locator::Css(css))
+            .await
+            .expect("query")
+            .is_empty()
+    }
+
+    /// Presses a key (WebDriver code, e.g. `\u{E004}` for Tab) wherever the focus is.
+    pub async fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.browser.perform_actions(keys).await.expect("key press");
+    }
+
+    /// Resizes the window and checks the page needs no sideways scrolling at that width (wide
+    /// tables scroll inside their own box).
+    pub async fn assert_fits(&self, width: u32, height: u32) {
+        self.browser.set_window_size(width, height).await.expect("resize");
+        poll(&format!("the page to fit {width} px"), DEADLINE, || async {
+            let v = self
+                .browser
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth];",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            (v[0].as_u64()? <= v[1].as_u64()?).then_some(())
+        })
+        .await;
+    }
+
+    /// The text of a finished download, once it is there.
+    pub async fn downloaded(&self, file: &str) -> String {
+        let path = self.downloads.join(file);
+        poll(&format!("the download {file}"), DEADLINE, || {
+            let path = path.clone();
+            async move { std::fs::read_to_string(path).ok().filter(|t| !t.is_empty()) }
+        })
+        .await
+    }
+
+    /// Saves a PNG under `target/e2e-screenshots/<test>-<label>.png`.
+    pub async fn screenshot(&self, label: &str) {
+        let png = self.browser.screenshot().await.expect("screenshot");
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{}-{label}.png", self.name)), png).expect("write screenshot");
+    }
+
+    /// A request from inside the page with the signed-in tab's token, as a script could send it:
+    /// answers the HTTP status.
+    pub async fn fetch_status(&self, method: &str, path: &str) -> u16 {
+        let script = r#"
+            const [method, path, done] = arguments;
+            const token = sessionStorage.getItem("atlas.token");
+            fetch(path, { method, headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" }, body: method === "GET" ? undefined : "{}" })
+              .then(r => done(r.status), e => done(String(e)));
+        "#;
+        let v = self
+            .browser
+            .execute_async(script, vec![json!(method), json!(path)])
+            .await
+            .expect("fetch");
+        v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
+    }
+
+    /// Deletes one object of `family` in the simulated tenant the way a tenant admin would, through
+    /// Graph with an app of our own; answers its display name.
+    pub async fn delete_in_tenant(&self, tenant: &str, family: &str) -> String {
+        let http = reqwest::Client::new();
+        let ok = |r: reqwest::Response| {
+            assert!(r.status().is_success(), "{} answered {}", r.url(), r.status());
+            r
+        };
+        let app = json!({"client_id": "e2e-tenant-admin", "secret": "e2e-secret"});
+        ok(http
+            .post(format!("{}/_sim/apps", self.sim))
+            .json(&app)
+            .send()
+            .await
+            .expect("sim apps"));
+        let consent = json!({"client_id": "e2e-tenant-admin"});
+        ok(http
+            .post(format!("{}/_sim/tenants/{tenant}/consent", self.sim))
+            .json(&consent)
+            .send()
+            .await
+            .expect("consent"));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", "e2e-tenant-admin"),
+            ("client_secret", "e2e-secret"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ];
+        let token: Value = ok(http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.sim))
+            .form(&form)
+            .send()
+            .await
+            .expect("token"))
+        .json()
+        .await
+        .expect("token json");
+        let token = token["access_token"].as_str().expect("access_token").to_owned();
+        let objects: Value = ok(http
+            .get(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim))
+            .send()
+            .await
+            .expect("objects"))
+        .json()
+        .await
+        .expect("objects json");
+        let list = objects
+            .as_array()
+            .or_else(|| objects["value"].as_array())
+            .expect("a list of objects");
+        let first = list.first().expect("the tenant has objects of this family");
+        let id = first["id"].as_str().expect("id");
+        let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
+        ok(http.delete(url).bearer_auth(token).send().await.expect("delete"));
+        first["displayName"]
+            .as_str()
+            .or(first["name"].as_str())
+            .unwrap_or(id)
+            .to_owned()
+    }
+
+    pub async fn close(self) {
+        let _ = self.browser.clone().close().await;
+    }
+}
+
+impl Drop for Stack {
+    /// A failing test leaves a picture of the page it failed on (`<test>-failure.png`).
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), self.screenshot("failure")).await;
+                })
+            });
+        }
+    }
+}
+
+/// `text` as an XPath string literal (XPath 1 has no escapes: split on double quotes).
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('"') {
+        return format!("\"{text}\"");
+    }
+    let parts: Vec<String> = text.split('"').map(|p| format!("\"{p}\"")).collect();
+    format!("concat({})", parts.join(", '\"', "))
+}
+
+fn chromium_binary() -> Option<String> {
+    if let Ok(b) = std::env::var("CHROMIUM") {
+        return Some(b);
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .map(str::to_owned)
+}

@@ -1,0 +1,30 @@
+//! Loading and empty states, shared so every page says them the same way.
+
+use yew::prelude::*;
+
+use crate::components::error::ErrorView;
+use crate::hooks::{Load, Loaded};
+
+/// Renders the data, or the loading or error state of a [`Loaded`].
+pub fn view<T>(loaded: &Loaded<T>, action: &'static str, render: impl FnOnce(&T) -> Html) -> Html {
+    match &loaded.state {
+        Load::Loading => html! { <Loading /> },
+        Load::Failed(error) => html! { <ErrorView error={error.clone()} {action} retry={loaded.reload.clone()} /> },
+        Load::Ready(data) => render(data),
+    }
+}
+
+#[component]
+pub fn Loading() -> Html {
+    html! { <p class="muted loading" role="status" aria-live="polite">{ "Loading\u{2026}" }</p> }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct EmptyProps {
+    pub children: Html,
+}
+
+#[component]
+pub fn Empty(props: &EmptyProps) -> Html {
+    html! { <div class="empty" role="status">{ props.children.clone() }</div> }
+}

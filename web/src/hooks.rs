@@ -1,0 +1,126 @@
+//! Hooks every page uses: load something from the API (with reload), and poll.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+
+use gloo_timers::callback::Interval;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use crate::api::ApiError;
+
+/// What a page shows: loading, the data, or why it failed.
+#[derive(Debug, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Ready(Rc<T>),
+    Failed(ApiError),
+}
+
+impl<T> Clone for Load<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Loading => Self::Loading,
+            Self::Ready(v) => Self::Ready(v.clone()),
+            Self::Failed(e) => Self::Failed(e.clone()),
+        }
+    }
+}
+
+impl<T> Load<T> {
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Self::Ready(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+pub struct Loaded<T> {
+    pub state: Load<T>,
+    /// Fetches again, keeping the current data on screen until the answer arrives (no flicker
+    /// while polling).
+    pub reload: Callback<()>,
+}
+
+impl<T> Loaded<T> {
+    /// A field error of the failed load (bad filter values), for the filter's control.
+    pub fn field_error(&self, name: &str) -> Option<String> {
+        match &self.state {
+            Load::Failed(e) => e.field(name),
+            _ => None,
+        }
+    }
+}
+
+/// Loads `fetch(deps)` whenever `deps` change; answers to superseded requests are dropped.
+#[hook]
+pub fn use_load<T, D, F, Fut>(deps: D, fetch: F) -> Loaded<T>
+where
+    T: 'static,
+    D: PartialEq + Clone + 'static,
+    F: Fn(D) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let state = use_state(|| Load::<T>::Loading);
+    let generation = use_mut_ref(|| Rc::new(Cell::new(0u32)));
+    let tick = use_reducer(|| Tick(0));
+    let fetch = Rc::new(fetch);
+    let last_deps = use_mut_ref(|| None::<D>);
+    {
+        let state = state.clone();
+        let generation = generation.borrow().clone();
+        use_effect_with((deps, tick.0), move |(deps, _)| {
+            let changed = last_deps.borrow().as_ref() != Some(deps);
+            if changed {
+                *last_deps.borrow_mut() = Some(deps.clone());
+                state.set(Load::Loading);
+            }
+            let mine = generation.get().wrapping_add(1);
+            generation.set(mine);
+            let deps = deps.clone();
+            spawn_local(async move {
+                let result = fetch(deps).await;
+                if generation.get() == mine {
+                    state.set(match result {
+                        Ok(v) => Load::Ready(Rc::new(v)),
+                        Err(e) => Load::Failed(e),
+                    });
+                }
+            });
+        });
+    }
+    let reload = {
+        let tick = tick.dispatcher();
+        Callback::from(move |()| tick.dispatch(()))
+    };
+    Loaded {
+        state: (*state).clone(),
+        reload,
+    }
+}
+
+/// A counter bumped relative to its current value, so any clone of the dispatcher reloads.
+#[derive(PartialEq)]
+struct Tick(u32);
+
+impl Reducible for Tick {
+    type Action = ();
+    fn reduce(self: Rc<Self>, (): ()) -> Rc<Self> {
+        Rc::new(Tick(self.0.wrapping_add(1)))
+    }
+}
+
+/// Calls `tick` every `ms` while `active`.
+#[hook]
+pub fn use_interval(ms: u32, active: bool, tick: Callback<()>) {
+    // The latest callback, so an interval started earlier never calls a stale one.
+    let latest = use_mut_ref(|| tick.clone());
+    *latest.borrow_mut() = tick;
+    let tick = latest;
+    use_effect_with(active, move |active| {
+        let interval = active.then(|| Interval::new(ms, move || tick.borrow().emit(())));
+        move || drop(interval)
+    });
+}

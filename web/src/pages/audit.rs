@@ -1,0 +1,166 @@
+//! The audit log: filters (environment, outcome, actor, action), cursor pages and CSV.
+
+use atlas_api_types::{AuditEvent, AuditPage, EnvironmentList};
+use serde::{Deserialize, Serialize};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError, paths, with_query};
+use crate::app::Route;
+use crate::components::csv::CsvButton;
+use crate::components::error::FormError;
+use crate::components::field::{SelectField, TextField};
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::OutcomeBadge;
+use crate::format;
+use crate::hooks::use_load;
+use crate::pages::workspace::WsProps;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct Filters {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    environment_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    outcome: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    actor: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    action: String,
+}
+
+fn audit_path(ws: &str, f: &Filters, suffix: &str, cursor: &str) -> String {
+    with_query(
+        &format!("{}/audit-events{suffix}", paths::ws(ws)),
+        &[
+            ("environment_id", &f.environment_id),
+            ("outcome", &f.outcome),
+            ("actor", &f.actor),
+            ("action", &f.action),
+            ("cursor", cursor),
+        ],
+    )
+}
+
+#[component]
+pub fn AuditPageView(props: &WsProps) -> Html {
+    let ws = props.ws.clone();
+    let navigator = use_navigator();
+    let filters: Filters = use_location()
+        .and_then(|l| l.query::<Filters>().ok())
+        .unwrap_or_default();
+    let draft = use_state(|| filters.clone());
+    let envs = use_load(ws.clone(), |ws| async move {
+        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+    });
+    let page = use_load((ws.clone(), filters.clone()), |(ws, f)| async move {
+        api::get::<AuditPage>(&audit_path(&ws, &f, "", "")).await
+    });
+    let more = use_state(Vec::<AuditEvent>::new);
+    let next = use_state(|| None::<String>);
+    let more_error = use_state(|| None::<ApiError>);
+    {
+        let (more, next) = (more.clone(), next.clone());
+        let first = page.state.ready().and_then(|p| p.next.clone());
+        use_effect_with(first, move |n| {
+            more.set(Vec::new());
+            next.set(n.clone());
+        });
+    }
+    let onsubmit = {
+        let (navigator, draft, ws) = (navigator.clone(), draft.clone(), ws.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(nav) = &navigator {
+                let _ = nav.push_with_query(&Route::Audit { ws: ws.clone() }, &*draft);
+            }
+        })
+    };
+    let load_more = {
+        let (more, next, more_error, ws, filters) = (
+            more.clone(),
+            next.clone(),
+            more_error.clone(),
+            ws.clone(),
+            filters.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let Some(cursor) = (*next).clone() else { return };
+            let (more, next, more_error, ws, f) = (
+                more.clone(),
+                next.clone(),
+                more_error.clone(),
+                ws.clone(),
+                filters.clone(),
+            );
+            spawn_local(async move {
+                match api::get::<AuditPage>(&audit_path(&ws, &f, "", &cursor)).await {
+                    Ok(p) => {
+                        let mut all = (*more).clone();
+                        all.extend(p.items);
+                        more.set(all);
+                        next.set(p.next);
+                    }
+                    Err(e) => more_error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let set = |apply: fn(&mut Filters, String)| {
+        let draft = draft.clone();
+        Callback::from(move |v: String| {
+            let mut d = (*draft).clone();
+            apply(&mut d, v);
+            draft.set(d);
+        })
+    };
+    let mut env_options = vec![(String::new(), "All environments".to_owned())];
+    if let Some(list) = envs.state.ready() {
+        env_options.extend(list.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
+    }
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Audit log" }</h1>
+                <CsvButton path={audit_path(&ws, &filters, "/export.csv", "")} filename="audit-log.csv" />
+            </div>
+            <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
+                <SelectField id="audit-env" label="Environment" value={draft.environment_id.clone()} options={env_options}
+                    onchange={set(|f, v| f.environment_id = v)} error={page.field_error("environment_id")} />
+                <SelectField id="audit-outcome" label="Outcome" value={draft.outcome.clone()}
+                    options={vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())]}
+                    onchange={set(|f, v| f.outcome = v)} error={page.field_error("outcome")} />
+                <TextField id="audit-actor" label="Actor" value={draft.actor.clone()} onchange={set(|f, v| f.actor = v)} error={page.field_error("actor")} />
+                <TextField id="audit-action" label="Action" value={draft.action.clone()} onchange={set(|f, v| f.action = v)} error={page.field_error("action")} />
+                <button type="submit" class="button">{ "Apply filters" }</button>
+            </form>
+            { load::view(&page, "load the audit log", |p: &AuditPage| {
+                if p.items.is_empty() {
+                    return html! { <Empty>{ "No audit event matches." }</Empty> };
+                }
+                html! {
+                    <>
+                        <div class="table-wrap"><table class="table" data-testid="audit-table">
+                            <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Action" }</th>
+                                <th scope="col">{ "Target" }</th><th scope="col">{ "Environment" }</th><th scope="col">{ "Outcome" }</th></tr></thead>
+                            <tbody>{ for p.items.iter().chain(more.iter()).map(|e| html! {
+                                <tr data-action={e.action.clone()} data-outcome={e.outcome.clone()}>
+                                    <td>{ format::time(e.at_ms) }</td>
+                                    <td>{ if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() } }</td>
+                                    <td><code>{ &e.action }</code></td>
+                                    <td>{ &e.target }</td>
+                                    <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
+                                    <td><OutcomeBadge outcome={e.outcome.clone()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                </tr>
+                            }) }</tbody>
+                        </table></div>
+                        if next.is_some() {
+                            <button type="button" class="button button--quiet" onclick={load_more.clone()}>{ "Load more" }</button>
+                        }
+                        <FormError error={(*more_error).clone()} />
+                    </>
+                }
+            }) }
+        </>
+    }
+}

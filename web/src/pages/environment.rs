@@ -1,0 +1,190 @@
+//! An environment: connection health, permission posture, last sync and last backup, and the
+//! way to its inventory, backups and runs.
+
+use atlas_api_types::{BackupSetList, Environment, OperationPage, OperationRun, ProviderConnection};
+use atlas_domain::Capability;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError, paths};
+use crate::app::Route;
+use crate::components::error::FormError;
+use crate::components::live_run::LiveRun;
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::{SeverityBadge, StatusBadge};
+use crate::format;
+use crate::hooks::use_load;
+use crate::pages::operations::HubQuery;
+use crate::session::{use_select_environment, use_session};
+
+#[derive(Properties, PartialEq, Clone)]
+pub struct EnvProps {
+    pub ws: String,
+    pub env: String,
+}
+
+#[component]
+pub fn EnvironmentPage(props: &EnvProps) -> Html {
+    let session = use_session();
+    let key = (props.ws.clone(), props.env.clone());
+    let env = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<Environment>(&paths::env(&ws, &env)).await
+    });
+    use_select_environment(&props.ws, &props.env, env.state.ready().is_some());
+    let conn = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
+    });
+    let last_sync = use_load(key.clone(), |(ws, env)| async move {
+        let path = format!(
+            "{}/operations?environment_id={}&operation_type=inventory.sync&limit=1",
+            paths::ws(&ws),
+            api::enc(&env)
+        );
+        api::get::<OperationPage>(&path).await
+    });
+    let backups = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &env))).await
+    });
+    let started = use_state(|| None::<OperationRun>);
+    let error = use_state(|| None::<ApiError>);
+    let sync = {
+        let (started, error, key) = (started.clone(), error.clone(), key.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (started, error, (ws, env)) = (started.clone(), error.clone(), key.clone());
+            spawn_local(async move {
+                match api::post_empty::<OperationRun>(&format!("{}/inventory/sync", paths::env(&ws, &env))).await {
+                    Ok(run) => {
+                        error.set(None);
+                        started.set(Some(run));
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let on_done = {
+        let reload = last_sync.reload.clone();
+        Callback::from(move |_| reload.emit(()))
+    };
+    let (ws, env_id) = key.clone();
+    let can_sync = session.can(&ws, Capability::InventorySync);
+    let conn_status = conn.state.ready().map(|c| c.status.clone());
+    load::view(&env, "load the environment", |e: &Environment| {
+        // An active environment is as healthy as its provider connection.
+        let status = match (&conn_status, e.lifecycle.as_str()) {
+            (Some(c), "active") => c.clone(),
+            _ => e.status.clone(),
+        };
+        html! {
+            <>
+                <div class="page-head">
+                    <h1>{ &e.display_name }</h1>
+                    <StatusBadge {status} />
+                </div>
+                <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
+                <nav class="subnav" aria-label="Environment">
+                    <Link<Route> to={Route::Provider { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Provider connection" }</Link<Route>>
+                    <Link<Route> to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link<Route>>
+                    <Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link<Route>>
+                    <Link<Route> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link<Route>>
+                    <Link<Route, HubQuery> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
+                        query={Some(HubQuery { environment_id: env_id.clone(), operation_type: String::new() })}>{ "Operations" }</Link<Route, HubQuery>>
+                </nav>
+                <div class="grid">
+                    <section class="panel" aria-labelledby="conn-title">
+                        <h2 id="conn-title">{ "Connection health" }</h2>
+                        { load::view(&conn, "load the provider connection", |c: &ProviderConnection| html! {
+                            <>
+                                <p><StatusBadge status={c.status.clone()} />{ " " }{ &c.status_reason }</p>
+                                if let Some(v) = &c.verification {
+                                    <p class="muted">{ "Last verified " }{ format::time(v.at_ms) }</p>
+                                }
+                                <h3>{ "Permission posture" }</h3>
+                                { posture(c, true) }
+                            </>
+                        }) }
+                    </section>
+                    <section class="panel" aria-labelledby="sync-title">
+                        <h2 id="sync-title">{ "Last inventory sync" }</h2>
+                        { load::view(&last_sync, "load the last sync", |p: &OperationPage| match p.items.first() {
+                            None => html! { <Empty>{ "Never synced." }</Empty> },
+                            Some(r) => html! {
+                                <p data-testid="last-sync">
+                                    <StatusBadge status={r.status.clone()} />{ " " }
+                                    <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>>
+                                    { format!(" \u{b7} {} of {} families", r.succeeded, r.total) }
+                                </p>
+                            },
+                        }) }
+                        if can_sync {
+                            <button type="button" class="button" onclick={sync.clone()} data-testid="sync-inventory">{ "Sync inventory" }</button>
+                        }
+                        <FormError error={(*error).clone()} />
+                        if let Some(run) = &*started {
+                            <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
+                        }
+                    </section>
+                    <section class="panel" aria-labelledby="backup-title">
+                        <h2 id="backup-title">{ "Last backup" }</h2>
+                        { load::view(&backups, "load the backups", |b: &BackupSetList| match b.items.first() {
+                            None => html! { <Empty>{ "No backup yet." }</Empty> },
+                            Some(s) => html! {
+                                <p>
+                                    <StatusBadge status={s.status.clone()} />{ " " }
+                                    <Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>>
+                                    { format!(" \u{b7} {} families", s.families.len()) }
+                                </p>
+                            },
+                        }) }
+                    </section>
+                </div>
+            </>
+        }
+    })
+}
+
+/// The permission posture from the last verification. `compact` lists only what is missing (for
+/// the environment page); otherwise every permission with what it blocks.
+pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
+    let Some(v) = &c.verification else {
+        return html! { <Empty>{ "Not verified yet: verify the connection to see which permissions are granted." }</Empty> };
+    };
+    if !v.token_ok {
+        return html! { <p class="form-error">{ "No token could be acquired: " }{ v.error.clone().unwrap_or_default() }</p> };
+    }
+    let missing: Vec<_> = v.permissions.iter().filter(|p| !p.granted).collect();
+    let summary = html! {
+        <p data-testid="permission-posture">{ format!("{} of {} required permissions granted", v.permissions.len() - missing.len(), v.permissions.len()) }</p>
+    };
+    if compact {
+        return html! {
+            <>
+                { summary }
+                if !missing.is_empty() {
+                    <ul>{ for missing.iter().map(|p| html! {
+                        <li><SeverityBadge severity="high" />{ " " }<code>{ &p.permission }</code>{ format!(" \u{2014} blocks {}", p.blocks.join(", ")) }</li>
+                    }) }</ul>
+                }
+            </>
+        };
+    }
+    html! {
+        <>
+            { summary }
+            <div class="table-wrap"><table class="table">
+                <thead><tr><th scope="col">{ "Permission" }</th><th scope="col">{ "Granted" }</th><th scope="col">{ "Needed for" }</th></tr></thead>
+                <tbody>{ for v.permissions.iter().map(|p| html! {
+                    <tr>
+                        <td><code>{ &p.permission }</code></td>
+                        <td>if p.granted { <span class="badge badge--ok">{ "\u{2713} Granted" }</span> } else { <SeverityBadge severity="high" />{ " Missing" } }</td>
+                        <td>{ p.blocks.join(", ") }</td>
+                    </tr>
+                }) }</tbody>
+            </table></div>
+            if !v.probes.is_empty() {
+                <p class="muted">{ format!("{} of {} policy families answered the probe", v.probes.iter().filter(|p| p.ok).count(), v.probes.len()) }</p>
+            }
+        </>
+    }
+}

@@ -1,0 +1,261 @@
+//! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
+
+use atlas_api_types::{InventoryItem, InventoryPage};
+use serde::{Deserialize, Serialize};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError, paths, with_query};
+use crate::app::Route;
+use crate::components::error::FormError;
+use crate::components::field::{SelectField, TextField};
+use crate::components::json::JsonView;
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::{DeletedBadge, StatusBadge};
+use crate::format;
+use crate::hooks::use_load;
+use crate::pages::environment::EnvProps;
+use crate::session::use_select_environment;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct Filters {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    family: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    search: String,
+}
+
+fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
+    with_query(
+        &format!("{}/inventory", paths::env(ws, env)),
+        &[
+            ("family", &f.family),
+            ("status", &f.status),
+            ("search", &f.search),
+            ("cursor", cursor),
+        ],
+    )
+}
+
+#[component]
+pub fn InventoryListPage(props: &EnvProps) -> Html {
+    let key = (props.ws.clone(), props.env.clone());
+    let navigator = use_navigator();
+    let filters: Filters = use_location()
+        .and_then(|l| l.query::<Filters>().ok())
+        .unwrap_or_default();
+    let search = use_state(|| filters.search.clone());
+    let page = use_load((key.clone(), filters.clone()), |((ws, env), f)| async move {
+        api::get::<InventoryPage>(&list_path(&ws, &env, &f, "")).await
+    });
+    use_select_environment(&props.ws, &props.env, page.state.ready().is_some());
+    // Families seen in an unfiltered first page, for the family filter.
+    let families = use_load(key.clone(), |(ws, env)| async move {
+        let all = api::get::<InventoryPage>(&list_path(&ws, &env, &Filters::default(), "")).await?;
+        let mut f: Vec<String> = all.items.into_iter().map(|i| i.family).collect();
+        f.sort();
+        f.dedup();
+        Ok(f)
+    });
+    let more = use_state(Vec::<InventoryItem>::new);
+    let next = use_state(|| None::<String>);
+    let more_error = use_state(|| None::<ApiError>);
+    {
+        let (more, next) = (more.clone(), next.clone());
+        let first_next = page.state.ready().and_then(|p| p.next.clone());
+        use_effect_with(first_next, move |n| {
+            more.set(Vec::new());
+            next.set(n.clone());
+        });
+    }
+    let push = {
+        let (navigator, key) = (navigator.clone(), key.clone());
+        move |f: Filters| {
+            if let Some(nav) = &navigator {
+                let _ = nav.push_with_query(
+                    &Route::Inventory {
+                        ws: key.0.clone(),
+                        env: key.1.clone(),
+                    },
+                    &f,
+                );
+            }
+        }
+    };
+    let set_family = {
+        let (push, filters) = (push.clone(), filters.clone());
+        Callback::from(move |v: String| {
+            push(Filters {
+                family: v,
+                ..filters.clone()
+            })
+        })
+    };
+    let set_status = {
+        let (push, filters) = (push.clone(), filters.clone());
+        Callback::from(move |v: String| {
+            push(Filters {
+                status: v,
+                ..filters.clone()
+            })
+        })
+    };
+    let onsubmit = {
+        let (push, filters, search) = (push.clone(), filters.clone(), search.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            push(Filters {
+                search: (*search).clone(),
+                ..filters.clone()
+            });
+        })
+    };
+    let load_more = {
+        let (more, next, more_error, key, filters) = (
+            more.clone(),
+            next.clone(),
+            more_error.clone(),
+            key.clone(),
+            filters.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let Some(cursor) = (*next).clone() else { return };
+            let (more, next, more_error, (ws, env), f) = (
+                more.clone(),
+                next.clone(),
+                more_error.clone(),
+                key.clone(),
+                filters.clone(),
+            );
+            spawn_local(async move {
+                match api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await {
+                    Ok(p) => {
+                        let mut all = (*more).clone();
+                        all.extend(p.items);
+                        more.set(all);
+                        next.set(p.next);
+                    }
+                    Err(e) => more_error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let mut family_options = vec![(String::new(), "All families".to_owned())];
+    if let Some(list) = families.state.ready() {
+        family_options.extend(list.iter().map(|f| (f.clone(), f.clone())));
+    }
+    if !filters.family.is_empty() && !family_options.iter().any(|(v, _)| *v == filters.family) {
+        family_options.push((filters.family.clone(), filters.family.clone()));
+    }
+    let filtered = filters != Filters::default();
+    let (ws, env) = key.clone();
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Inventory" }</h1>
+                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+            </div>
+            <form class="toolbar" role="search" {onsubmit}>
+                <SelectField id="inv-family" label="Family" value={filters.family.clone()} options={family_options}
+                    onchange={set_family} error={page.field_error("family")} />
+                <SelectField id="inv-status" label="Status" value={filters.status.clone()}
+                    options={vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())]}
+                    onchange={set_status} error={page.field_error("status")} />
+                <TextField id="inv-search" label="Search by name" kind="search" value={(*search).clone()}
+                    onchange={{ let s = search.clone(); Callback::from(move |v| s.set(v)) }} />
+                <button type="submit" class="button">{ "Search" }</button>
+            </form>
+            { load::view(&page, "load the inventory", |p: &InventoryPage| {
+                if p.items.is_empty() {
+                    return html! { <Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty> };
+                }
+                let rows = p.items.iter().chain(more.iter());
+                html! {
+                    <>
+                        <div class="table-wrap"><table class="table" data-testid="inventory-table">
+                            <thead><tr>
+                                <th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Platform" }</th>
+                                <th scope="col">{ "Assignments" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Last seen" }</th>
+                            </tr></thead>
+                            <tbody>{ for rows.map(|i| html! {
+                                <tr data-item={i.id.clone()}>
+                                    <td><Link<Route> to={Route::InventoryItem { ws: ws.clone(), env: env.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>
+                                    <td>{ &i.family }</td>
+                                    <td>{ i.platform.clone().unwrap_or_default() }</td>
+                                    <td>{ &i.assignment_summary }</td>
+                                    <td>if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
+                                    <td>{ format::time(i.last_seen_ms) }</td>
+                                </tr>
+                            }) }</tbody>
+                        </table></div>
+                        if next.is_some() {
+                            <button type="button" class="button button--quiet" onclick={load_more.clone()}>{ "Load more" }</button>
+                        }
+                        <FormError error={(*more_error).clone()} />
+                    </>
+                }
+            }) }
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ItemProps {
+    pub ws: String,
+    pub env: String,
+    pub family: String,
+    pub item: String,
+}
+
+#[component]
+pub fn InventoryItemPage(props: &ItemProps) -> Html {
+    let key = (
+        props.ws.clone(),
+        props.env.clone(),
+        props.family.clone(),
+        props.item.clone(),
+    );
+    let item = use_load(key.clone(), |(ws, env, family, item)| async move {
+        let path = format!(
+            "{}/inventory/{}/{}",
+            paths::env(&ws, &env),
+            api::enc(&family),
+            api::enc(&item)
+        );
+        api::get::<InventoryItem>(&path).await
+    });
+    load::view(&item, "load the item", |i: &InventoryItem| {
+        html! {
+            <>
+                <div class="page-head">
+                    <h1>{ &i.name }</h1>
+                    if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                </div>
+                <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
+                <dl class="facts">
+                    <div class="fact"><dt>{ "Family" }</dt><dd>{ &i.family }</dd></div>
+                    <div class="fact"><dt>{ "Platform" }</dt><dd>{ i.platform.clone().unwrap_or_default() }</dd></div>
+                    <div class="fact"><dt>{ "Assignments" }</dt><dd>{ &i.assignment_summary }</dd></div>
+                    <div class="fact"><dt>{ "Scope tags" }</dt><dd>{ i.scope_tags.join(", ") }</dd></div>
+                    <div class="fact"><dt>{ "Last modified in Intune" }</dt><dd>{ i.last_modified.clone().unwrap_or_default() }</dd></div>
+                    <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format::time(i.last_seen_ms) }</dd></div>
+                    if let Some(d) = i.deleted_ms {
+                        <div class="fact"><dt>{ "Deleted" }</dt><dd>{ format::time(d) }</dd></div>
+                    }
+                </dl>
+                <section class="panel" aria-labelledby="payload-title">
+                    <h2 id="payload-title">{ "Payload" }</h2>
+                    <p class="muted">{ "Secret-looking values are redacted." }</p>
+                    { i.payload.clone().map(|p| html! { <JsonView value={p} label="Item payload" /> }).unwrap_or_else(|| html! { <Empty>{ "No payload stored." }</Empty> }) }
+                </section>
+                <section class="panel" aria-labelledby="history-title">
+                    <h2 id="history-title">{ "History" }</h2>
+                    <JsonView value={i.history.clone()} label="Item history" />
+                </section>
+            </>
+        }
+    })
+}

@@ -1,0 +1,252 @@
+//! The operations hub (filtered only by `environment_id` and `operation_type` in the URL) and the
+//! canonical run viewer, which shows a banner when the selected environment is not the run's.
+
+use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView, RunItem};
+use atlas_domain::OperationType;
+use serde::{Deserialize, Serialize};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, paths, with_query};
+use crate::app::Route;
+use crate::components::csv::CsvButton;
+use crate::components::field::SelectField;
+use crate::components::load::{self, Empty};
+use crate::components::progress::RunProgress;
+use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::format;
+use crate::hooks::{use_interval, use_load};
+use crate::pages::workspace::WsProps;
+use crate::session::selected_environment;
+
+#[derive(Properties, PartialEq)]
+pub struct RunTableProps {
+    pub ws: String,
+    pub runs: Vec<OperationRun>,
+}
+
+#[component]
+pub fn RunTable(props: &RunTableProps) -> Html {
+    if props.runs.is_empty() {
+        return html! { <Empty>{ "No operations yet." }</Empty> };
+    }
+    html! {
+        <div class="table-wrap">
+            <table class="table" data-testid="run-table">
+                <thead><tr>
+                    <th scope="col">{ "Operation" }</th><th scope="col">{ "Environment" }</th>
+                    <th scope="col">{ "Status" }</th><th scope="col">{ "Items" }</th>
+                    <th scope="col">{ "Started" }</th><th scope="col">{ "Duration" }</th>
+                </tr></thead>
+                <tbody>
+                    { for props.runs.iter().map(|r| html! {
+                        <tr data-run={r.id.clone()} data-type={r.operation_type.clone()}>
+                            <td><Link<Route> to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link<Route>></td>
+                            <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
+                            <td><StatusBadge status={r.status.clone()} /></td>
+                            <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
+                                if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
+                            <td>{ format::time(r.created_ms) }</td>
+                            <td>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HubQuery {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub environment_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation_type: String,
+}
+
+#[component]
+pub fn OperationsPage(props: &WsProps) -> Html {
+    let ws = props.ws.clone();
+    let location = use_location();
+    let navigator = use_navigator();
+    let query: HubQuery = location.and_then(|l| l.query::<HubQuery>().ok()).unwrap_or_default();
+    let envs = use_load(ws.clone(), |ws| async move {
+        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+    });
+    let runs = use_load((ws.clone(), query.clone()), |(ws, q)| async move {
+        api::get::<OperationPage>(&hub_path(&ws, &q, "")).await
+    });
+    let running = runs
+        .state
+        .ready()
+        .is_some_and(|p| p.items.iter().any(|r| r.state != "completed"));
+    use_interval(1500, running, runs.reload.clone());
+    let set = |key: &'static str| {
+        let (navigator, query, ws) = (navigator.clone(), query.clone(), ws.clone());
+        Callback::from(move |v: String| {
+            let mut q = query.clone();
+            match key {
+                "environment_id" => q.environment_id = v,
+                _ => q.operation_type = v,
+            }
+            if let Some(nav) = &navigator {
+                let _ = nav.push_with_query(&Route::Operations { ws: ws.clone() }, &q);
+            }
+        })
+    };
+    let mut env_options = vec![(String::new(), "All environments".to_owned())];
+    if let Some(list) = envs.state.ready() {
+        env_options.extend(list.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
+    } else if !query.environment_id.is_empty() {
+        env_options.push((query.environment_id.clone(), query.environment_id.clone()));
+    }
+    let mut type_options = vec![(String::new(), "All operations".to_owned())];
+    type_options.extend(
+        OperationType::ALL
+            .iter()
+            .map(|t| (t.as_str().to_owned(), t.label().to_owned())),
+    );
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Operations" }</h1>
+                <CsvButton path={hub_path(&ws, &query, "/export.csv")} filename="operations.csv" />
+            </div>
+            <form class="toolbar" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
+                <SelectField id="hub-env" label="Environment" value={query.environment_id.clone()} options={env_options}
+                    onchange={set("environment_id")} error={runs.field_error("environment_id")} />
+                <SelectField id="hub-type" label="Operation type" value={query.operation_type.clone()} options={type_options}
+                    onchange={set("operation_type")} error={runs.field_error("operation_type")} />
+            </form>
+            { load::view(&runs, "load the operations", |page: &OperationPage| html! {
+                <RunTable ws={ws.clone()} runs={page.items.clone()} />
+            }) }
+        </>
+    }
+}
+
+fn hub_path(ws: &str, q: &HubQuery, suffix: &str) -> String {
+    with_query(
+        &format!("{}/operations{suffix}", paths::ws(ws)),
+        &[
+            ("environment_id", &q.environment_id),
+            ("operation_type", &q.operation_type),
+        ],
+    )
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RunProps {
+    pub ws: String,
+    pub run: String,
+}
+
+/// The canonical run viewer. The selected environment is sent only so the API can report a
+/// mismatch; it never decides whether the run may be seen.
+#[component]
+pub fn RunPage(props: &RunProps) -> Html {
+    let selected = selected_environment(&props.ws);
+    let view = use_load(
+        (props.ws.clone(), props.run.clone(), selected.clone()),
+        |(ws, run, sel)| async move {
+            let path = format!("{}/operations/{}", paths::ws(&ws), api::enc(&run));
+            api::get::<OperationView>(&with_query(
+                &path,
+                &[("selected_environment_id", sel.as_deref().unwrap_or(""))],
+            ))
+            .await
+        },
+    );
+    let running = view.state.ready().is_some_and(|v| v.run.state != "completed");
+    use_interval(1000, running, view.reload.clone());
+    let ws = props.ws.clone();
+    load::view(&view, "load the run", |v: &OperationView| {
+        let r = &v.run;
+        html! {
+            <>
+                if v.context_mismatch {
+                    <div class="banner" role="note" data-testid="context-mismatch">
+                        <p>
+                            { "This run belongs to " }
+                            <strong>{ r.environment_id.clone().unwrap_or_else(|| "no environment".into()) }</strong>
+                            { ", not to the environment you have selected (" }
+                            <strong>{ selected.clone().unwrap_or_default() }</strong>
+                            { "). You are seeing it at its canonical address; nothing was changed." }
+                        </p>
+                        if let Some(env) = &r.environment_id {
+                            <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ "Switch to the run's environment" }</Link<Route>>
+                        }
+                    </div>
+                }
+                <div class="page-head">
+                    <h1>{ &r.label }</h1>
+                    <StatusBadge status={r.status.clone()} />
+                </div>
+                <dl class="facts">
+                    <div class="fact"><dt>{ "Type" }</dt><dd><code>{ &r.operation_type }</code></dd></div>
+                    <div class="fact"><dt>{ "Environment" }</dt><dd>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
+                    <div class="fact"><dt>{ "Started by" }</dt><dd>{ &r.initiator }</dd></div>
+                    <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.clone().unwrap_or_else(|| r.state.clone()) }</dd></div>
+                    <div class="fact"><dt>{ "Created" }</dt><dd>{ format::time(r.created_ms) }</dd></div>
+                    <div class="fact"><dt>{ "Duration" }</dt><dd>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
+                </dl>
+                <RunProgress run={r.clone()} />
+                <section class="panel" aria-labelledby="items-title">
+                    <h2 id="items-title">{ "Items" }</h2>
+                    <RunItems items={v.items.clone()} />
+                </section>
+            </>
+        }
+    })
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RunItemsProps {
+    pub items: Vec<RunItem>,
+}
+
+/// Per-item results of a run: what happened to each unit, with its detail.
+#[component]
+pub fn RunItems(props: &RunItemsProps) -> Html {
+    if props.items.is_empty() {
+        return html! { <Empty>{ "No per-item results yet." }</Empty> };
+    }
+    html! {
+        <div class="table-wrap"><table class="table" data-testid="run-items">
+            <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Result" }</th><th scope="col">{ "Detail" }</th></tr></thead>
+            <tbody>{ for props.items.iter().map(|i| html! {
+                <tr data-result={i.result.clone()}>
+                    <td>
+                        if let Some(name) = i.detail.get("name").and_then(|n| n.as_str()) {
+                            { name }<br /><span class="muted">{ &i.item }</span>
+                        } else {
+                            { &i.item }
+                        }
+                    </td>
+                    <td>
+                        // What was done (created, updated…) says more than succeeded.
+                        <OutcomeBadge outcome={i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result).to_owned()} />
+                    </td>
+                    <td><code class="detail">{ detail(&i.detail) }</code></td>
+                </tr>
+            }) }</tbody>
+        </table></div>
+    }
+}
+
+/// A unit's detail as `key: value` pairs, leaving out what the other columns show.
+fn detail(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "name" | "family" | "result"))
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                v => format!("{k}: {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" \u{b7} "),
+        v => v.to_string(),
+    }
+}

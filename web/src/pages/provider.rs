@@ -1,0 +1,324 @@
+//! The provider connection wizard: create → consent → return → verify, and the high-risk
+//! rotate and disable actions, each confirmed with the environment's typed name.
+
+use atlas_api_types::{
+    Confirm, ConsentStart, CredentialRotate, DedicatedApp, Environment, OperationRun, ProviderConnection,
+    ProviderConnectionCreate,
+};
+use atlas_domain::Capability;
+use serde::Deserialize;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError, paths};
+use crate::app::Route;
+use crate::components::confirm::ConfirmDialog;
+use crate::components::error::FormError;
+use crate::components::field::{SelectField, TextField};
+use crate::components::live_run::LiveRun;
+use crate::components::load;
+use crate::components::status_badge::StatusBadge;
+use crate::format;
+use crate::hooks::use_load;
+use crate::pages::environment::{EnvProps, posture};
+use crate::session::{use_select_environment, use_session};
+
+#[derive(Deserialize, Default, Clone, PartialEq)]
+struct ReturnQuery {
+    consent: Option<String>,
+    reason: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dialog {
+    None,
+    Rotate,
+    Disable,
+}
+
+#[component]
+pub fn ProviderPage(props: &EnvProps) -> Html {
+    let session = use_session();
+    let key = (props.ws.clone(), props.env.clone());
+    let returned: ReturnQuery = use_location()
+        .and_then(|l| l.query::<ReturnQuery>().ok())
+        .unwrap_or_default();
+    let env = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<Environment>(&paths::env(&ws, &env)).await
+    });
+    let conn = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
+    });
+    use_select_environment(&props.ws, &props.env, conn.state.ready().is_some());
+    let base = format!("{}/provider-connection", paths::env(&key.0, &key.1));
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+    let consent = use_state(|| None::<ConsentStart>);
+    let verifying = use_state(|| None::<OperationRun>);
+    let dialog = use_state(|| Dialog::None);
+
+    // Form state for step 1.
+    let tenant = use_state(String::new);
+    let mode = use_state(|| "platform".to_owned());
+    let client_id = use_state(String::new);
+    let client_secret = use_state(String::new);
+    let new_secret = use_state(String::new);
+
+    // Runs one request; on success reloads the connection and hands the answer to `then`.
+    let act = {
+        let (error, busy, reload) = (error.clone(), busy.clone(), conn.reload.clone());
+        move |fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>>>>| {
+            let (error, busy, reload) = (error.clone(), busy.clone(), reload.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match fut.await {
+                    Ok(()) => {
+                        error.set(None);
+                        reload.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let create = {
+        let (act, base, tenant, mode, client_id, client_secret) = (
+            act.clone(),
+            base.clone(),
+            tenant.clone(),
+            mode.clone(),
+            client_id.clone(),
+            client_secret.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let body = ProviderConnectionCreate {
+                tenant: (*tenant).clone(),
+                dedicated_app: (*mode == "dedicated").then(|| DedicatedApp {
+                    client_id: (*client_id).clone(),
+                    client_secret: (*client_secret).clone(),
+                }),
+            };
+            let base = base.clone();
+            act(Box::pin(async move {
+                api::post::<_, ProviderConnection>(&base, &body).await.map(drop)
+            }));
+        })
+    };
+    let start_consent = {
+        let (act, base, consent) = (act.clone(), base.clone(), consent.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (base, consent) = (base.clone(), consent.clone());
+            act(Box::pin(async move {
+                let start = api::post_empty::<ConsentStart>(&format!("{base}/consent")).await?;
+                consent.set(Some(start));
+                Ok(())
+            }));
+        })
+    };
+    let verify = {
+        let (act, base, verifying) = (act.clone(), base.clone(), verifying.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (base, verifying) = (base.clone(), verifying.clone());
+            act(Box::pin(async move {
+                let run = api::post_empty::<OperationRun>(&format!("{base}/verify")).await?;
+                verifying.set(Some(run));
+                Ok(())
+            }));
+        })
+    };
+    let rotate = {
+        let (act, base, new_secret, dialog) = (act.clone(), base.clone(), new_secret.clone(), dialog.clone());
+        Callback::from(move |confirm: String| {
+            let (base, dialog) = (base.clone(), dialog.clone());
+            let body = CredentialRotate {
+                client_secret: (*new_secret).clone(),
+                confirm,
+            };
+            act(Box::pin(async move {
+                api::put::<_, ProviderConnection>(&format!("{base}/credential"), &body).await?;
+                dialog.set(Dialog::None);
+                Ok(())
+            }));
+        })
+    };
+    let disable = {
+        let (act, base, dialog) = (act.clone(), base.clone(), dialog.clone());
+        Callback::from(move |confirm: String| {
+            let (base, dialog) = (base.clone(), dialog.clone());
+            act(Box::pin(async move {
+                api::post::<_, ProviderConnection>(&format!("{base}/disable"), &Confirm { confirm }).await?;
+                dialog.set(Dialog::None);
+                Ok(())
+            }));
+        })
+    };
+    let open = |d: Dialog| {
+        let (dialog, error) = (dialog.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            error.set(None);
+            dialog.set(d);
+        })
+    };
+    let cancel = {
+        let (dialog, error) = (dialog.clone(), error.clone());
+        Callback::from(move |()| {
+            error.set(None);
+            dialog.set(Dialog::None);
+        })
+    };
+    let on_verified = {
+        let reload = conn.reload.clone();
+        Callback::from(move |_| reload.emit(()))
+    };
+    let can_manage = session.can(&key.0, Capability::ProviderManage);
+    let can_verify = session.can(&key.0, Capability::ProviderVerify);
+    let err = (*error).clone();
+    let field = |name: &str| err.as_ref().and_then(|e| e.field(name));
+
+    let env_name = env.state.ready().map(|e| e.display_name.clone()).unwrap_or_default();
+    let return_banner = returned.consent.as_ref().map(|outcome| {
+        let (class, text) = match outcome.as_str() {
+            "granted" => ("banner banner--ok", "Admin consent was granted. Verify the connection to check its permissions.".to_owned()),
+            "declined" => ("banner banner--warn", "The administrator declined consent. Start consent again when ready.".to_owned()),
+            "rejected" => ("banner banner--warn", format!("The consent answer was rejected ({}). Start consent again.",
+                returned.reason.clone().unwrap_or_else(|| "unknown reason".into()))),
+            _ => ("banner banner--warn", "Consent ended with an error. Start consent again.".to_owned()),
+        };
+        html! { <div class={class} role="status" data-testid="consent-result" data-outcome={outcome.clone()}>{ text }</div> }
+    });
+
+    let body = load::view(&conn, "load the provider connection", |c: &ProviderConnection| {
+        let lifecycle = c.lifecycle.clone().unwrap_or_default();
+        let step = if !c.configured {
+            1
+        } else if lifecycle == "consented" {
+            4
+        } else if lifecycle == "disabled" {
+            0
+        } else {
+            2
+        };
+        let step_item = |n: u8, label: &str| {
+            let state = if step > n || (n == 4 && c.status == "ready") {
+                "done"
+            } else if step == n {
+                "current"
+            } else {
+                "todo"
+            };
+            html! {
+                <li class={classes!("steps__item", format!("steps__item--{state}"))}
+                    aria-current={(state == "current").then_some("step")}>{ format!("{n}. {label}") }</li>
+            }
+        };
+        let danger = match *dialog {
+            Dialog::None => html! {
+                <div class="actions">
+                    if c.app_mode.as_deref() == Some("dedicated") {
+                        <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)}>{ "Rotate client secret\u{2026}" }</button>
+                    }
+                    <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
+                </div>
+            },
+            Dialog::Rotate => html! {
+                <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
+                    busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
+                    <TextField id="new-secret" label="New client secret" kind="password" value={(*new_secret).clone()} autocomplete="off"
+                        onchange={{ let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("client_secret")} />
+                </ConfirmDialog>
+            },
+            Dialog::Disable => html! {
+                <ConfirmDialog id="disable" title="Disable the connection" expected={env_name.clone()} action_label="Disable connection"
+                    busy={*busy} error={err.clone()} on_confirm={disable.clone()} on_cancel={cancel.clone()}>
+                    <p>{ "No Graph call will be made for this environment until it is connected again. Syncs and backups stop." }</p>
+                </ConfirmDialog>
+            },
+        };
+        html! {
+            <>
+                <ol class="steps" aria-label="Connection steps">
+                    { step_item(1, "Create") }{ step_item(2, "Consent") }{ step_item(3, "Return") }{ step_item(4, "Verify") }
+                </ol>
+                <section class="panel" aria-labelledby="conn-state">
+                    <h2 id="conn-state">{ "Status" }</h2>
+                    <p data-testid="connection-status"><StatusBadge status={c.status.clone()} />{ " " }{ &c.status_reason }</p>
+                    if c.configured {
+                        <dl class="facts">
+                            <div class="fact"><dt>{ "Tenant" }</dt><dd>{ c.tenant.clone().unwrap_or_default() }</dd></div>
+                            <div class="fact"><dt>{ "App" }</dt><dd>{ c.app_mode.clone().unwrap_or_default() }</dd></div>
+                            <div class="fact"><dt>{ "Lifecycle" }</dt><dd>{ lifecycle.clone() }</dd></div>
+                            if let Some(cr) = &c.credential {
+                                <div class="fact"><dt>{ "Credential" }</dt><dd>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</dd></div>
+                            }
+                        </dl>
+                    }
+                </section>
+                if step == 1 && can_manage {
+                    <form class="panel form" aria-labelledby="create-title" onsubmit={create.clone()}>
+                        <h2 id="create-title">{ "1. Create the connection" }</h2>
+                        <TextField id="tenant" label="Tenant (GUID or verified domain)" value={(*tenant).clone()} required=true
+                            onchange={{ let t = tenant.clone(); Callback::from(move |v| t.set(v)) }} error={field("tenant")} />
+                        <SelectField id="app-mode" label="App identity" value={(*mode).clone()}
+                            options={vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())]}
+                            onchange={{ let m = mode.clone(); Callback::from(move |v| m.set(v)) }} />
+                        if *mode == "dedicated" {
+                            <TextField id="client-id" label="Client id" value={(*client_id).clone()}
+                                onchange={{ let t = client_id.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_id")} />
+                            <TextField id="client-secret" label="Client secret" kind="password" value={(*client_secret).clone()} autocomplete="off"
+                                onchange={{ let t = client_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_secret")} />
+                        }
+                        <FormError error={err.clone()} />
+                        <button type="submit" class="button" disabled={*busy} data-testid="create-connection">{ "Create connection" }</button>
+                    </form>
+                }
+                if step == 2 && can_manage {
+                    <section class="panel" aria-labelledby="consent-title">
+                        <h2 id="consent-title">{ "2. Grant admin consent" }</h2>
+                        <p>{ "A Global Administrator of the tenant grants TenantAtlas read access. You come back here afterwards." }</p>
+                        if let Some(start) = &*consent {
+                            <p><a class="button" href={start.consent_url.clone()} data-testid="open-consent">{ "Open admin consent" }</a></p>
+                            <p class="muted">{ "This link works once and expires " }{ format::until(start.expires_ms) }{ "." }</p>
+                        } else {
+                            <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start admin consent" }</button>
+                        }
+                        <FormError error={err.clone()} />
+                    </section>
+                }
+                if step == 4 {
+                    <section class="panel" aria-labelledby="verify-title">
+                        <h2 id="verify-title">{ "4. Verify" }</h2>
+                        <p>{ "Signs in to the tenant, compares granted permissions and probes each policy family." }</p>
+                        if can_verify {
+                            <button type="button" class="button" onclick={verify.clone()} disabled={*busy || verifying.is_some()} data-testid="verify">{ "Verify connection" }</button>
+                        }
+                        if *dialog == Dialog::None { <FormError error={err.clone()} /> }
+                        if let Some(run) = &*verifying {
+                            <LiveRun ws={key.0.clone()} run={run.clone()} on_done={on_verified.clone()} />
+                        }
+                        <h3>{ "Permission posture" }</h3>
+                        { posture(c, false) }
+                    </section>
+                }
+                if c.configured && lifecycle != "disabled" && can_manage {
+                    <section class="panel panel--danger" aria-labelledby="danger-title">
+                        <h2 id="danger-title">{ "High-risk actions" }</h2>
+                        { danger.clone() }
+                    </section>
+                }
+            </>
+        }
+    });
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Provider connection" }</h1>
+                <Link<Route> to={Route::Environment { ws: key.0.clone(), env: key.1.clone() }}>{ if env_name.is_empty() { key.1.clone() } else { env_name.clone() } }</Link<Route>>
+            </div>
+            { return_banner.unwrap_or_default() }
+            { body }
+        </>
+    }
+}

@@ -1,0 +1,542 @@
+//! The restore wizard: select a backup set and items → readiness → preview against live
+//! (create / update / unchanged / conflict, group mapping) → confirmation bound to that preview,
+//! with the typed environment name and the preview's expiry counting down → live progress →
+//! per-item results. The server re-checks everything; this page only makes it visible.
+
+use std::collections::BTreeMap;
+
+use atlas_api_types::{
+    BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
+    RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
+};
+use atlas_domain::Capability;
+use serde::Deserialize;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, ApiError, paths};
+use crate::app::Route;
+use crate::components::confirm::ConfirmDialog;
+use crate::components::error::FormError;
+use crate::components::field::{SelectField, value_of};
+use crate::components::live_run::LiveRun;
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::format;
+use crate::hooks::{use_interval, use_load};
+use crate::pages::environment::EnvProps;
+use crate::pages::operations::RunItems;
+use crate::session::{use_select_environment, use_session};
+
+fn restores_path(ws: &str, env: &str) -> String {
+    format!("{}/restores", paths::env(ws, env))
+}
+
+#[derive(Deserialize, Default)]
+struct SelectQuery {
+    set: Option<String>,
+    source: Option<String>,
+}
+
+/// Step 1: the restores into this environment, and a new one from a chosen set.
+#[component]
+pub fn RestoresPage(props: &EnvProps) -> Html {
+    let session = use_session();
+    let key = (props.ws.clone(), props.env.clone());
+    let query: SelectQuery = use_location()
+        .and_then(|l| l.query::<SelectQuery>().ok())
+        .unwrap_or_default();
+    let list = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<RestoreList>(&restores_path(&ws, &env)).await
+    });
+    use_select_environment(&props.ws, &props.env, list.state.ready().is_some());
+    let envs = use_load(key.0.clone(), |ws| async move {
+        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+    });
+    let source = use_state(|| query.source.clone().unwrap_or_else(|| props.env.clone()));
+    let sets = use_load((key.0.clone(), (*source).clone()), |(ws, src)| async move {
+        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &src))).await
+    });
+    let set = use_state(|| query.set.clone().unwrap_or_default());
+    let detail = use_load(
+        (key.0.clone(), (*source).clone(), (*set).clone()),
+        |(ws, src, set)| async move {
+            if set.is_empty() {
+                return Ok(None);
+            }
+            api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &src), api::enc(&set)))
+                .await
+                .map(Some)
+        },
+    );
+    let all_items = use_state(|| true);
+    let chosen = use_state(Vec::<String>::new);
+    let with_assignments = use_state(|| true);
+    let accept_partial = use_state(|| false);
+    let error = use_state(|| None::<ApiError>);
+    let navigator = use_navigator();
+    let create = {
+        let (source, set, all_items, chosen, with_assignments, accept_partial, error, key, navigator) = (
+            source.clone(),
+            set.clone(),
+            all_items.clone(),
+            chosen.clone(),
+            with_assignments.clone(),
+            accept_partial.clone(),
+            error.clone(),
+            key.clone(),
+            navigator.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let body = RestoreCreate {
+                backup_set_id: (*set).clone(),
+                source_environment_id: (*source != key.1).then(|| (*source).clone()),
+                items: (!*all_items).then(|| (*chosen).clone()),
+                include_assignments: Some(*with_assignments),
+                accept_partial: Some(*accept_partial),
+            };
+            let (error, (ws, env), navigator) = (error.clone(), key.clone(), navigator.clone());
+            spawn_local(async move {
+                match api::post::<_, Restore>(&restores_path(&ws, &env), &body).await {
+                    Ok(r) => {
+                        if let Some(nav) = navigator {
+                            nav.push(&Route::Restore { ws, env, restore: r.id });
+                        }
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let (ws, env) = key.clone();
+    let can = session.can(&ws, Capability::RestorePreview);
+    let err = (*error).clone();
+    let mut env_options: Vec<(String, String)> = Vec::new();
+    if let Some(l) = envs.state.ready() {
+        env_options.extend(l.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
+    }
+    let mut set_options = vec![(String::new(), "Choose a backup set".to_owned())];
+    if let Some(l) = sets.state.ready() {
+        set_options.extend(
+            l.items
+                .iter()
+                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
+        );
+    }
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Restore" }</h1>
+                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+            </div>
+            if can {
+                <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
+                    <h2 id="select-title">{ "1. Select what to restore" }</h2>
+                    <p class="muted">{ "Into this environment. Nothing is written until you confirm a preview." }</p>
+                    <SelectField id="restore-source" label="Backup of environment" value={(*source).clone()} options={env_options}
+                        error={err.as_ref().and_then(|e| e.field("source_environment_id"))}
+                        onchange={{ let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) }} />
+                    <SelectField id="restore-set" label="Backup set" value={(*set).clone()} options={set_options}
+                        error={err.as_ref().and_then(|e| e.field("backup_set_id"))}
+                        onchange={{ let s = set.clone(); Callback::from(move |v| s.set(v)) }} />
+                    <fieldset class="field">
+                        <legend>{ "Items" }</legend>
+                        <label class="check"><input type="radio" name="restore-scope" checked={*all_items}
+                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(true)) }} />{ " Every item in the set" }</label>
+                        <label class="check"><input type="radio" name="restore-scope" checked={!*all_items}
+                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(false)) }} />{ " Only the items I choose" }</label>
+                    </fieldset>
+                    if !*all_items {
+                        { match detail.state.ready().cloned().flatten() {
+                            Some(d) => html! {
+                                <fieldset class="field restore-items">
+                                    <legend>{ format!("Choose items ({} in the set)", d.items.len()) }</legend>
+                                    { for d.items.iter().map(|i| {
+                                        let k = format!("{}/{}", i.family, i.id);
+                                        let on = chosen.contains(&k);
+                                        let chosen = chosen.clone();
+                                        let onchange = Callback::from(move |_: Event| {
+                                            let mut next: Vec<String> = chosen.iter().filter(|c| **c != k).cloned().collect();
+                                            if !on { next.push(k.clone()); }
+                                            chosen.set(next);
+                                        });
+                                        html! { <label class="check"><input type="checkbox" checked={on} {onchange} />{ format!(" {} ({})", i.name, i.family) }</label> }
+                                    }) }
+                                </fieldset>
+                            },
+                            _ => html! { <p class="muted">{ "Choose a backup set to list its items." }</p> },
+                        } }
+                    }
+                    <label class="check"><input type="checkbox" checked={*with_assignments}
+                        onchange={{ let a = with_assignments.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Restore assignments too" }</label>
+                    <label class="check"><input type="checkbox" checked={*accept_partial}
+                        onchange={{ let a = accept_partial.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Go on even if the set is partial" }</label>
+                    <FormError error={err.clone()} />
+                    <div class="actions"><button type="submit" class="button" disabled={set.is_empty()} data-testid="restore-create">{ "Check readiness" }</button></div>
+                </form>
+            }
+            <section class="panel" aria-labelledby="restores-title">
+                <h2 id="restores-title">{ "Restores into this environment" }</h2>
+                { load::view(&list, "load the restores", |l: &RestoreList| {
+                    if l.items.is_empty() {
+                        return html! { <Empty>{ "No restore yet." }</Empty> };
+                    }
+                    html! {
+                        <div class="table-wrap"><table class="table">
+                            <thead><tr><th scope="col">{ "Created" }</th><th scope="col">{ "From" }</th><th scope="col">{ "State" }</th><th scope="col">{ "Readiness" }</th></tr></thead>
+                            <tbody>{ for l.items.iter().map(|r| html! {
+                                <tr>
+                                    <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
+                                    <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
+                                    <td>{ &r.state }</td>
+                                    <td><StatusBadge status={r.readiness.status.clone()} /></td>
+                                </tr>
+                            }) }</tbody>
+                        </table></div>
+                    }
+                }) }
+            </section>
+        </>
+    }
+}
+
+fn checked(e: &Event) -> bool {
+    use wasm_bindgen::JsCast as _;
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .is_some_and(|i| i.checked())
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RestoreProps {
+    pub ws: String,
+    pub env: String,
+    pub restore: String,
+}
+
+/// Steps 2 to 6 for one restore.
+#[component]
+pub fn RestorePage(props: &RestoreProps) -> Html {
+    let session = use_session();
+    let key = (props.ws.clone(), props.env.clone(), props.restore.clone());
+    let base = format!("{}/{}", restores_path(&key.0, &key.1), api::enc(&key.2));
+    let restore = {
+        let base = base.clone();
+        use_load(key.clone(), move |_| {
+            let base = base.clone();
+            async move { api::get::<Restore>(&base).await }
+        })
+    };
+    use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
+    // A fresh preview replaces the draft's until the draft is loaded again.
+    let preview = use_state(|| None::<RestorePreview>);
+    let mapping = use_state(BTreeMap::<String, Option<String>>::new);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+    let started = use_state(|| None::<OperationRun>);
+    let now = use_state(format::now_ms);
+    let current_preview = (*preview)
+        .clone()
+        .or_else(|| restore.state.ready().and_then(|r| r.preview.clone()));
+    let open = restore
+        .state
+        .ready()
+        .is_some_and(|r| r.state == "draft" || r.state == "previewed");
+    {
+        let now = now.clone();
+        use_interval(
+            1000,
+            open && current_preview.is_some(),
+            Callback::from(move |()| now.set(format::now_ms())),
+        );
+    }
+    let run_preview = {
+        let (base, preview, mapping, error, busy) = (
+            base.clone(),
+            preview.clone(),
+            mapping.clone(),
+            error.clone(),
+            busy.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let body = RestorePreviewRequest {
+                group_mapping: (*mapping).clone(),
+            };
+            let (base, preview, error, busy) = (base.clone(), preview.clone(), error.clone(), busy.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match api::post::<_, RestorePreview>(&format!("{base}/previews"), &body).await {
+                    Ok(p) => {
+                        error.set(None);
+                        preview.set(Some(p));
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let confirm = {
+        let (base, error, busy, started, current) = (
+            base.clone(),
+            error.clone(),
+            busy.clone(),
+            started.clone(),
+            current_preview.clone(),
+        );
+        let reload = restore.reload.clone();
+        Callback::from(move |typed: String| {
+            let Some(p) = current.clone() else { return };
+            let body = RestoreConfirm {
+                preview_id: p.id.clone(),
+                fingerprint: p.fingerprint.clone(),
+                confirm: typed,
+            };
+            let (base, error, busy, started, reload) = (
+                base.clone(),
+                error.clone(),
+                busy.clone(),
+                started.clone(),
+                reload.clone(),
+            );
+            busy.set(true);
+            spawn_local(async move {
+                match api::post::<_, OperationRun>(&format!("{base}/confirm"), &body).await {
+                    Ok(run) => {
+                        error.set(None);
+                        started.set(Some(run));
+                        reload.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let cancel = {
+        let (base, error, reload, preview) = (base.clone(), error.clone(), restore.reload.clone(), preview.clone());
+        Callback::from(move |()| {
+            let (base, error, reload, preview) = (base.clone(), error.clone(), reload.clone(), preview.clone());
+            spawn_local(async move {
+                match api::post_empty::<Restore>(&format!("{base}/cancel")).await {
+                    Ok(_) => {
+                        preview.set(None);
+                        reload.emit(());
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let on_done = {
+        let reload = restore.reload.clone();
+        Callback::from(move |_| reload.emit(()))
+    };
+    let (ws, env, _) = key.clone();
+    let can_execute = session.can(&ws, Capability::RestoreExecute);
+    let err = (*error).clone();
+    load::view(&restore, "load the restore", |r: &Restore| {
+        let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= *now);
+        let confirmable = current_preview.as_ref().is_some_and(|p| p.blockers.is_empty())
+            && !expired
+            && r.readiness.status != "blocked"
+            && can_execute;
+        let run = (*started).clone().or_else(|| r.run.clone());
+        html! {
+            <>
+                <div class="page-head">
+                    <h1>{ format!("Restore into {}", r.environment_name) }</h1>
+                    <Link<Route> to={Route::Restores { ws: ws.clone(), env: env.clone() }}>{ "All restores" }</Link<Route>>
+                </div>
+                <p class="muted">{ format!("From backup set {} of {} \u{b7} {} \u{b7} assignments {} \u{b7} state: {}",
+                    r.backup_set_id, r.source_environment_id,
+                    if r.items.is_empty() { "every item".to_owned() } else { format!("{} chosen items", r.items.len()) },
+                    if r.include_assignments { "included" } else { "left out" }, r.state) }</p>
+                <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.clone()}>
+                    <div class="panel__header">
+                        <h2 id="ready-title">{ "2. Readiness" }</h2>
+                        <StatusBadge status={r.readiness.status.clone()} />
+                    </div>
+                    <ul class="checks">{ for r.readiness.checks.iter().map(|c| html! {
+                        <li><StatusBadge status={c.status.clone()} />{ " " }{ &c.message }</li>
+                    }) }</ul>
+                </section>
+                if open {
+                    <section class="panel" aria-labelledby="preview-title">
+                        <div class="panel__header">
+                            <h2 id="preview-title">{ "3. Preview against live" }</h2>
+                            <button type="button" class="button" onclick={run_preview.clone()} disabled={*busy} data-testid="run-preview">
+                                { if current_preview.is_some() { "Preview again" } else { "Preview" } }
+                            </button>
+                        </div>
+                        { current_preview.as_ref().map_or_else(
+                            || html! { <Empty>{ "Read the tenant's live configuration and see what the restore would do." }</Empty> },
+                            |p| preview_view(p, &mapping),
+                        ) }
+                    </section>
+                    if let Some(p) = &current_preview {
+                        <section class="panel panel--danger" aria-labelledby="confirm-title-h">
+                            <h2 id="confirm-title-h">{ "4. Confirm" }</h2>
+                            <p data-testid="preview-expiry">
+                                if expired { <StatusBadge status="expired" />{ " This preview expired: preview again." } }
+                                else { { format!("This preview expires {}.", countdown(p.expires_ms - *now)) } }
+                            </p>
+                            if !p.blockers.is_empty() {
+                                <div class="alert" role="alert"><p class="alert__title">{ "Cannot confirm yet" }</p>
+                                    <ul>{ for p.blockers.iter().map(|b| html! { <li>{ b }</li> }) }</ul></div>
+                            }
+                            if !can_execute {
+                                <p class="muted">{ "Confirming a restore needs the restore.execute permission: a manager must confirm." }</p>
+                            }
+                            if confirmable {
+                                <ConfirmDialog id="restore-confirm" title="Write this preview to the tenant" expected={r.environment_name.clone()}
+                                    action_label="Confirm restore" busy={*busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
+                                    <p>{ format!("{} to create, {} to update, {} unchanged. Only what this preview shows is written; if live changes first, the confirmation is refused.",
+                                        p.summary.create, p.summary.update, p.summary.unchanged) }</p>
+                                </ConfirmDialog>
+                            } else {
+                                <FormError error={err.clone()} />
+                                <button type="button" class="button button--quiet" onclick={cancel.reform(|_: MouseEvent| ())}>{ "Cancel this restore" }</button>
+                            }
+                        </section>
+                    } else {
+                        <FormError error={err.clone()} />
+                    }
+                }
+                if let Some(run) = run {
+                    <section class="panel" aria-labelledby="progress-title">
+                        <h2 id="progress-title">{ "5. Progress" }</h2>
+                        <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
+                    </section>
+                    if run.state == "completed" || r.run.as_ref().is_some_and(|x| x.state == "completed") {
+                        <section class="panel" aria-labelledby="results-title">
+                            <h2 id="results-title">{ "6. Results per item" }</h2>
+                            <Results ws={ws.clone()} run={run.id.clone()} />
+                        </section>
+                    }
+                }
+            </>
+        }
+    })
+}
+
+fn countdown(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    format!("in {}:{:02}", s / 60, s % 60)
+}
+
+fn preview_view(p: &RestorePreview, mapping: &UseStateHandle<BTreeMap<String, Option<String>>>) -> Html {
+    html! {
+        <div data-testid="preview" data-preview={p.id.clone()}>
+            <p class="badges" data-testid="preview-summary">
+                <span class="chip chip--create">{ format!("{} create", p.summary.create) }</span>
+                <span class="chip chip--update">{ format!("{} update", p.summary.update) }</span>
+                <span class="chip">{ format!("{} unchanged", p.summary.unchanged) }</span>
+                <span class="chip chip--conflict">{ format!("{} conflict", p.summary.conflict) }</span>
+            </p>
+            if p.items.is_empty() {
+                <Empty>{ "Nothing to restore." }</Empty>
+            } else {
+                <div class="table-wrap"><table class="table" data-testid="preview-items">
+                    <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Action" }</th><th scope="col">{ "Matched by" }</th><th scope="col">{ "Changes" }</th></tr></thead>
+                    <tbody>{ for p.items.iter().map(preview_row) }</tbody>
+                </table></div>
+            }
+            if !p.groups.is_empty() {
+                <h3>{ "Group mapping" }</h3>
+                <p class="muted">{ "Groups in the backup's assignments, and the group each becomes in this tenant. Change a mapping, then preview again." }</p>
+                <div class="table-wrap"><table class="table" data-testid="group-mapping">
+                    <thead><tr><th scope="col">{ "In the backup" }</th><th scope="col">{ "Resolution" }</th><th scope="col">{ "In this tenant" }</th></tr></thead>
+                    <tbody>{ for p.groups.iter().map(|g| {
+                        let src = g.source_group_id.clone();
+                        let current = mapping.get(&src).cloned();
+                        let value = match &current {
+                            Some(None) => "\u{2205}drop".to_owned(),
+                            Some(Some(t)) => t.clone(),
+                            None => String::new(),
+                        };
+                        let m = mapping.clone();
+                        let onchange = Callback::from(move |e: Event| {
+                            let v = value_of(&e);
+                            let mut next = (*m).clone();
+                            match v.as_str() {
+                                "" => { next.remove(&src); }
+                                "\u{2205}drop" => { next.insert(src.clone(), None); }
+                                id => { next.insert(src.clone(), Some(id.to_owned())); }
+                            }
+                            m.set(next);
+                        });
+                        let id = format!("map-{}", g.source_group_id);
+                        html! {
+                            <tr data-resolution={g.resolution.clone()}>
+                                <td>{ g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone()) }</td>
+                                <td><StatusBadge status={if g.resolution == "unmapped" { "blocked" } else { "ready" }} />{ format!(" {}", g.resolution) }</td>
+                                <td>
+                                    { g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default() }
+                                    <label class="visually-hidden" for={id.clone()}>{ format!("Target group id for {}", g.source_name.clone().unwrap_or_default()) }</label>
+                                    <input id={id} class="mapping" list="drop-option" placeholder="target group id, or \u{2205}drop" value={value} {onchange} />
+                                </td>
+                            </tr>
+                        }
+                    }) }</tbody>
+                </table></div>
+                <datalist id="drop-option"><option value={"\u{2205}drop"}>{ "Drop this group's assignments" }</option></datalist>
+            }
+        </div>
+    }
+}
+
+fn preview_row(i: &PreviewItem) -> Html {
+    html! {
+        <tr data-action={i.action.clone()}>
+            <td>{ &i.name }<br /><span class="muted">{ &i.family }</span>
+                { for i.warnings.iter().map(|w| html! { <p class="muted">{ "\u{26a0} " }{ w }</p> }) }
+                if let Some(c) = &i.conflict { <p class="form-error">{ c }</p> }
+            </td>
+            <td><span class={classes!("chip", format!("chip--{}", i.action))}>{ &i.action }</span></td>
+            <td>{ &i.matched_by }</td>
+            <td>
+                if i.changes.is_empty() && i.assignments.added.is_empty() && i.assignments.removed.is_empty() {
+                    <span class="muted">{ "\u{2014}" }</span>
+                } else {
+                    <details class="change">
+                        <summary>{ format!("{} fields, assignments +{} \u{2212}{}", i.changes.len(), i.assignments.added.len(), i.assignments.removed.len()) }</summary>
+                        <ul>{ for i.changes.iter().map(|c| html! {
+                            <li><code>{ &c.path }</code>{ ": " }
+                                <code>{ c.before.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code>
+                                { " \u{2192} " }
+                                <code>{ c.after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code></li>
+                        }) }
+                        { for i.assignments.added.iter().map(|a| html! { <li>{ "+ " }{ a }</li> }) }
+                        { for i.assignments.removed.iter().map(|a| html! { <li>{ "\u{2212} " }{ a }</li> }) }
+                        { for i.assignments.dropped.iter().map(|a| html! { <li>{ "dropped: " }{ a }</li> }) }
+                        </ul>
+                    </details>
+                }
+            </td>
+        </tr>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ResultsProps {
+    ws: String,
+    run: String,
+}
+
+#[component]
+fn Results(props: &ResultsProps) -> Html {
+    let view = use_load((props.ws.clone(), props.run.clone()), |(ws, run)| async move {
+        api::get::<OperationView>(&format!("{}/operations/{}", paths::ws(&ws), api::enc(&run))).await
+    });
+    load::view(&view, "load the results", |v: &OperationView| {
+        html! {
+            <>
+                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.clone().unwrap_or_else(|| v.run.state.clone())} /></p>
+                <RunItems items={v.items.clone()} />
+            </>
+        }
+    })
+}

@@ -1,0 +1,108 @@
+//! A workspace's overview: its environments with their status, and the latest runs.
+
+use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::api::{self, paths};
+use crate::app::Route;
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::StatusBadge;
+use crate::format;
+use crate::hooks::{Load, use_load};
+use crate::pages::operations::RunTable;
+
+#[derive(Properties, PartialEq)]
+pub struct WsProps {
+    pub ws: String,
+}
+
+#[component]
+pub fn WorkspacePage(props: &WsProps) -> Html {
+    let ws = props.ws.clone();
+    let workspace = use_load(
+        ws.clone(),
+        |ws| async move { api::get::<Workspace>(&paths::ws(&ws)).await },
+    );
+    let envs = use_load(ws.clone(), |ws| async move {
+        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+    });
+    let runs = use_load(ws.clone(), |ws| async move {
+        api::get::<OperationPage>(&format!("{}/operations?limit=5", paths::ws(&ws))).await
+    });
+    load::view(&workspace, "load the workspace", |w: &Workspace| {
+        html! {
+            <>
+                <h1>{ &w.name }</h1>
+                <p class="muted">{ format!("{} owner{} \u{b7} created {} \u{b7} last activity {}", w.owner_count,
+                    if w.owner_count == 1 { "" } else { "s" }, format::time(w.created_ms), format::time_opt(w.last_activity_ms)) }</p>
+                <section class="panel" aria-labelledby="envs-title">
+                    <h2 id="envs-title">{ "Managed environments" }</h2>
+                    { load::view(&envs, "load the environments", |list: &EnvironmentList| {
+                        if list.items.is_empty() {
+                            return html! { <Empty>{ "No environments you are entitled to. An owner can add one or entitle you." }</Empty> };
+                        }
+                        html! {
+                            <ul class="cards" data-testid="environment-list">
+                                { for list.items.iter().map(|e| html! { <EnvCard ws={ws.clone()} env={e.clone()} /> }) }
+                            </ul>
+                        }
+                    }) }
+                </section>
+                <section class="panel" aria-labelledby="runs-title">
+                    <div class="panel__header">
+                        <h2 id="runs-title">{ "Latest operations" }</h2>
+                        <Link<Route> to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link<Route>>
+                    </div>
+                    { load::view(&runs, "load the operations", |page: &OperationPage| html! {
+                        <RunTable ws={ws.clone()} runs={page.items.clone()} />
+                    }) }
+                </section>
+            </>
+        }
+    })
+}
+
+#[derive(Properties, PartialEq)]
+struct EnvCardProps {
+    ws: String,
+    env: Environment,
+}
+
+/// An environment with its health: an active environment is as healthy as its provider
+/// connection, so the card asks the connection.
+#[component]
+fn EnvCard(props: &EnvCardProps) -> Html {
+    let e = &props.env;
+    let active = e.lifecycle == "active";
+    let conn = use_load(
+        (props.ws.clone(), e.id.clone(), active),
+        |(ws, env, active)| async move {
+            if !active {
+                return Ok(None);
+            }
+            api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env)))
+                .await
+                .map(Some)
+        },
+    );
+    let status = match &conn.state {
+        Load::Ready(c) => c
+            .as_ref()
+            .as_ref()
+            .map_or_else(|| e.status.clone(), |c| c.status.clone()),
+        Load::Loading => String::new(),
+        Load::Failed(_) => "unknown".into(),
+    };
+    html! {
+        <li class="card" data-testid={format!("environment-{}", e.id)}>
+            <div class="card__head">
+                <h3 class="card__title">
+                    <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
+                </h3>
+                if !status.is_empty() { <StatusBadge status={status} /> }
+            </div>
+            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ &e.lifecycle }</p>
+        </li>
+    }
+}

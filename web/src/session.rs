@@ -1,0 +1,70 @@
+//! The signed-in session as a context: who I am and what I may do in each workspace. The token
+//! itself lives in sessionStorage (see `api::token`); this holds what `/api/v1/me` said.
+
+use std::rc::Rc;
+
+use atlas_api_types::Me;
+use atlas_domain::Capability;
+use yew::prelude::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub me: Rc<Me>,
+}
+
+impl Session {
+    /// Whether I hold `cap` in `ws`. Only hides controls: the server checks every request again.
+    pub fn is_member(&self, ws: &str) -> bool {
+        self.me.memberships.iter().any(|m| m.workspace_id == ws)
+    }
+
+    pub fn can(&self, ws: &str, cap: Capability) -> bool {
+        self.me
+            .memberships
+            .iter()
+            .any(|m| m.workspace_id == ws && m.capabilities.iter().any(|c| c == cap.as_str()))
+    }
+}
+
+/// The session; pages render only inside the signed-in shell, so it is always there.
+#[hook]
+pub fn use_session() -> Session {
+    use_context::<Session>().expect("pages render inside the session provider")
+}
+
+/// The selected environment as shown by the shell; pages change it with [`use_select_environment`].
+#[derive(Clone, PartialEq)]
+pub struct Selection {
+    pub set: Callback<(String, String)>,
+}
+
+/// Marks `env` as the environment the operator works in (UI context only, see below), once the
+/// page has loaded it: an address that answered 404 selects nothing.
+#[hook]
+pub fn use_select_environment(ws: &str, env: &str, loaded: bool) {
+    let selection = use_context::<Selection>();
+    use_effect_with((ws.to_owned(), env.to_owned(), loaded), move |(ws, env, loaded)| {
+        if *loaded {
+            select_environment(ws, env);
+            if let Some(s) = selection {
+                s.set.emit((ws.clone(), env.clone()));
+            }
+        }
+    });
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// The environment the operator last worked in, per workspace: UI context only. The server never
+/// remembers it; the run viewer sends it so the API can say whether the run's environment differs.
+pub fn selected_environment(ws: &str) -> Option<String> {
+    storage()?.get_item(&format!("atlas.env.{ws}")).ok()?
+}
+
+fn select_environment(ws: &str, env: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(&format!("atlas.env.{ws}"), env);
+    }
+}
