@@ -90,6 +90,8 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
             "deviceConfigurations",
             "deviceCompliancePolicies",
             "configurationPolicies",
+            "groupPolicyConfigurations",
+            "intents",
         ],
     )
     .await;
@@ -100,6 +102,8 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
         pick("deviceConfigurations", 0),
         pick("deviceCompliancePolicies", 0),
         pick("configurationPolicies", 0),
+        pick("groupPolicyConfigurations", 0),
+        pick("intents", 0),
     ];
     let edited = pick("deviceConfigurations", 1);
     let counts = |t: &str| {
@@ -107,6 +111,8 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
             "deviceConfigurations",
             "deviceCompliancePolicies",
             "configurationPolicies",
+            "groupPolicyConfigurations",
+            "intents",
         ]
         .map(|f| sim().objects(t, f).len())
     };
@@ -131,7 +137,7 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
     let p = preview(&app, &env, &r.id, json!({})).await;
     assert_eq!(
         (p.summary.create, p.summary.update, p.summary.conflict),
-        (3, 1, 0),
+        (5, 1, 0),
         "{:?}",
         p.items
     );
@@ -163,6 +169,23 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
     assert_eq!(counts(&tenant), before, "each deleted item created exactly once");
     for d in &deleted {
         assert!(names(&tenant, &d.family).contains(&d.name), "{} is back", d.name);
+    }
+    // Settings live apart from the object: they came back too, as many as were backed up.
+    for (family, nav) in [
+        ("configurationPolicies", "settings"),
+        ("groupPolicyConfigurations", "definitionValues"),
+        ("intents", "settings"),
+    ] {
+        let d = deleted.iter().find(|d| d.family == family).unwrap();
+        let backed_up: Value = get(&app, &format!("{env}/backups/{}/items/{family}/{}", set.set.id, d.id)).await;
+        let live = sim().objects(&tenant, family);
+        let back = live
+            .iter()
+            .find(|o| o["displayName"].as_str().or(o["name"].as_str()) == Some(d.name.as_str()))
+            .unwrap();
+        let n = backed_up[nav].as_array().map(Vec::len).unwrap_or(0);
+        assert!(n > 0, "{family}: the backup holds its {nav}: {backed_up}");
+        assert_eq!(back[nav].as_array().map(Vec::len), Some(n), "{family}: {nav} restored");
     }
     let live = sim().objects(&tenant, "deviceConfigurations");
     let back = live.iter().find(|o| o["id"] == edited.id.as_str()).unwrap();

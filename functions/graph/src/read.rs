@@ -27,9 +27,19 @@ impl TenantClient {
                 Some((i, url))
             })
             .collect();
-        if per_object.is_empty() {
-            return Ok(objects);
+        if !per_object.is_empty() {
+            self.read_per_object(family, &mut objects, per_object).await?;
         }
+        self.read_settings(family, &mut objects).await?;
+        Ok(objects)
+    }
+
+    async fn read_per_object(
+        &self,
+        family: &Family,
+        objects: &mut [Value],
+        per_object: Vec<(usize, String)>,
+    ) -> Result<(), GraphError> {
         let requests = per_object
             .iter()
             .map(|(i, url)| BatchRequest::get(i.to_string(), url.clone()))
@@ -50,6 +60,75 @@ impl TenantClient {
                 map.insert("assignments".into(), value);
             }
         }
-        Ok(objects)
+        Ok(())
+    }
+
+    /// Reads what the object's own GET leaves out — settings catalog and intent `settings`, ADMX
+    /// `definitionValues` with their `presentationValues` — into each object, under the same name.
+    /// A restore writes them back; without them a policy would come back empty.
+    pub async fn read_settings(&self, family: &Family, objects: &mut [Value]) -> Result<(), GraphError> {
+        let Some(settings) = family.settings else {
+            return Ok(());
+        };
+        let requests: Vec<BatchRequest> = objects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let id = o.get("id")?.as_str()?;
+                let mut url = format!("{}/{id}/{}", family.collection, settings.path);
+                if !settings.query.is_empty() {
+                    url = format!("{url}?{}", settings.query);
+                }
+                Some(BatchRequest::get(i.to_string(), url))
+            })
+            .collect();
+        if requests.is_empty() {
+            return Ok(());
+        }
+        for answer in self.batch(family.version, requests).await? {
+            let item = answer.result?;
+            if let Some(object) = answer.id.parse::<usize>().ok().and_then(|i| objects.get_mut(i))
+                && let Some(map) = object.as_object_mut()
+            {
+                let value = item.body.get("value").cloned().unwrap_or(Value::Array(vec![]));
+                map.insert(settings.path.into(), value);
+            }
+        }
+        let Some((child, query)) = settings.per_child else {
+            return Ok(());
+        };
+        // ADMX: each definition value's presentation values, one batch item per value.
+        let mut requests = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            let Some(id) = o.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            for (j, v) in o[settings.path].as_array().into_iter().flatten().enumerate() {
+                let Some(vid) = v.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let url = format!("{}/{id}/{}/{vid}/{child}?{query}", family.collection, settings.path);
+                requests.push(BatchRequest::get(format!("{i}.{j}"), url));
+            }
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        for answer in self.batch(family.version, requests).await? {
+            let item = answer.result?;
+            let Some((i, j)) = answer.id.split_once('.') else {
+                continue;
+            };
+            let (Ok(i), Ok(j)) = (i.parse::<usize>(), j.parse::<usize>()) else {
+                continue;
+            };
+            if let Some(v) = objects.get_mut(i).and_then(|o| o[settings.path].get_mut(j))
+                && let Some(map) = v.as_object_mut()
+            {
+                let value = item.body.get("value").cloned().unwrap_or(Value::Array(vec![]));
+                map.insert(child.into(), value);
+            }
+        }
+        Ok(())
     }
 }

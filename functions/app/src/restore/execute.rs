@@ -1,6 +1,6 @@
 //! One restore unit: one item written at most once, however often its message arrives.
 
-use atlas_graph::families::{Family, WriteMode};
+use atlas_graph::families::Family;
 use atlas_graph::{GraphError, TenantClient};
 use atlas_store::{Key, TxItem, Update};
 use serde_json::{Value, json};
@@ -287,8 +287,8 @@ async fn verify(client: &TenantClient, family: &Family, id: &str, payload: &Valu
         Ok(None) => return json!({"ok": false, "mismatches": ["the object is not there"]}),
         Err(e) => return json!({"ok": false, "mismatches": [format!("could not read it back: {e}")]}),
     };
-    let want = graph_ops::body(family, payload, WriteMode::Update);
-    let have = graph_ops::body(family, &live, WriteMode::Update);
+    let want = graph_ops::comparable(family, payload);
+    let have = graph_ops::comparable(family, &live);
     let mut mismatches: Vec<String> = want
         .as_object()
         .into_iter()

@@ -18,6 +18,9 @@ pub async fn read_live(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
+    if family.settings.is_some() {
+        client.read_settings(family, std::slice::from_mut(&mut object)).await?;
+    }
     if with_assignments && family.assign != Assign::None {
         // Mixed-type lists (app protection) keep assignments under the object's type collection.
         let url = family
@@ -42,6 +45,42 @@ pub fn name_of(object: &Value) -> String {
 /// The writable body: what a write sends, and what is compared.
 pub fn body(family: &Family, object: &Value, mode: WriteMode) -> Value {
     family.strip_for_write(object, mode)
+}
+
+/// What restore compares: the writable body, plus the settings some families keep apart from
+/// it (ADMX definition values are written by an action, not in the body).
+pub fn comparable(family: &Family, object: &Value) -> Value {
+    let mut b = body(family, object, WriteMode::Update);
+    if let (Some(s), Value::Object(m)) = (family.settings, &mut b)
+        && let Some(v) = object.get(s.path)
+    {
+        let mut v = v.clone();
+        normalize_settings(&mut v, None);
+        m.insert(s.path.to_owned(), v);
+    }
+    b
+}
+
+/// Settings as content: the service gives every value and presentation a fresh id and timestamps
+/// on each write, so those are left out; a definition or presentation keeps its id, which names
+/// what is set.
+fn normalize_settings(v: &mut Value, parent: Option<&str>) {
+    match v {
+        Value::Object(m) => {
+            let keep_id = matches!(parent, Some("definition" | "presentation"));
+            m.retain(|k, _| {
+                !(k.contains("@odata.") && k != "@odata.type"
+                    || (k == "id" && !keep_id)
+                    || k == "createdDateTime"
+                    || k == "lastModifiedDateTime")
+            });
+            for (k, child) in m.iter_mut() {
+                normalize_settings(child, Some(k.as_str()));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| normalize_settings(i, parent)),
+        _ => {}
+    }
 }
 
 /// An assignment as the `assign` actions take it: target and family fields, without ids.

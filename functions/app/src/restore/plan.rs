@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use atlas_api_types as api;
 use atlas_graph::TenantClient;
-use atlas_graph::families::{Family, WriteMode};
+use atlas_graph::families::Family;
 use atlas_store::{Item, Query};
 use serde_json::{Value, json};
 
@@ -325,8 +325,8 @@ fn desired_assignments(
 }
 
 fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::FieldChange> {
-    let mut want = graph_ops::body(family, payload, WriteMode::Update);
-    let mut have = graph_ops::body(family, live, WriteMode::Update);
+    let mut want = graph_ops::comparable(family, payload);
+    let mut have = graph_ops::comparable(family, live);
     atlas_domain::redact::redact(&mut want);
     atlas_domain::redact::redact(&mut have);
     let mut out = Vec::new();
