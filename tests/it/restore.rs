@@ -63,7 +63,7 @@ fn confirm_body(p: &api::RestorePreview, name: &str) -> Value {
 
 async fn wait_run(app: &TestApp, run: &str) -> api::OperationView {
     let view = format!("{WS}/operations/{run}");
-    eventually("the restore run to complete", Duration::from_secs(60), || async {
+    eventually("the restore run to complete", Duration::from_secs(120), || async {
         let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
         (v.run.state == "completed").then_some(v)
     })
@@ -560,7 +560,7 @@ async fn everything_deleted(app: &TestApp, slug: &str) -> (String, String, api::
     if !app.config.run_workers {
         app.deliver("backup-capture").await;
     }
-    let set: api::BackupSetDetail = eventually("the backup", Duration::from_secs(30), || async {
+    let set: api::BackupSetDetail = eventually("the backup", Duration::from_secs(120), || async {
         let d: api::BackupSetDetail = app
             .get_as(OWNER, &format!("{env}/backups/{}", run.id))
             .await

@@ -221,7 +221,7 @@ impl TestApp {
         assert_eq!(res.status(), 202, "{path}");
         let run: atlas_api_types::OperationRun = res.json().await.expect("run");
         let view = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
-        eventually("the run to complete", Duration::from_secs(30), || async {
+        eventually("the run to complete", Duration::from_secs(120), || async {
             let v: atlas_api_types::OperationView = self.get_as(OWNER, &view).await.json().await.ok()?;
             (v.run.state == "completed").then_some(v)
         })
