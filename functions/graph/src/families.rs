@@ -274,6 +274,8 @@ pub static FAMILIES: &[Family] = &[
         )
     },
     Family {
+        // The list expands settings (as `GET {id}?$expand=settings` does), so no per-object read.
+        expand: Some("settings"),
         page_size: Some(25),
         settings: Some(SettingsRead {
             path: "settings",

@@ -73,6 +73,8 @@ impl TenantClient {
         let requests: Vec<BatchRequest> = objects
             .iter()
             .enumerate()
+            // Already expanded by the list: nothing to read.
+            .filter(|(_, o)| !o.get(settings.path).is_some_and(Value::is_array))
             .filter_map(|(i, o)| {
                 let id = o.get("id")?.as_str()?;
                 let mut url = format!("{}/{id}/{}", family.collection, settings.path);
