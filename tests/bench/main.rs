@@ -192,6 +192,9 @@ async fn backup_bench(args: &[String]) {
         .to_owned();
     assert_eq!(app.client.get(&back).send().await.unwrap().status(), 303);
     sim.sim.reset_stats(&tenant);
+    // The simulator's tenant lives in this process: what it holds before the run starts is not
+    // the product's, so it is printed apart.
+    println!("rss_before_run_mib={}", rss_kib() / 1024);
     let t = Instant::now();
     let res = app
         .post_as(OWNER, &format!("{ws}/environments/env-bench/backups"), json!({}))
