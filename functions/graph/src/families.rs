@@ -519,13 +519,24 @@ impl Family {
         if self.create != Create::PostToTypeCollection {
             return Some(self.assignments_batch_url(id));
         }
-        let ty = object.get("@odata.type")?.as_str()?.strip_prefix("#microsoft.graph.")?;
+        Some(format!("{}/{id}/assignments", self.type_collection(object)?))
+    }
+
+    /// A mixed-type list's per-type collection for `object`, relative to the version:
+    /// `#microsoft.graph.iosManagedAppProtection` → `/deviceAppManagement/iosManagedAppProtections`.
+    pub fn type_collection(&self, object: &Value) -> Option<String> {
+        let ty = object
+            .get("@odata.type")?
+            .as_str()?
+            .strip_prefix("#microsoft.graph.")
+            .filter(|t| !t.is_empty())?;
         let plural = match ty.strip_suffix('y') {
             Some(stem) => format!("{stem}ies"),
+            None if ty.ends_with('s') => ty.to_owned(),
             None => format!("{ty}s"),
         };
         let parent = self.collection.rsplit_once('/')?.0;
-        Some(format!("{parent}/{plural}/{id}/assignments"))
+        Some(format!("{parent}/{plural}"))
     }
 
     /// `{item}/assignments`, relative to the version (for `$batch`).

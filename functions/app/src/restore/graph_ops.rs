@@ -178,25 +178,13 @@ fn with_block_action(mut body: Value) -> Value {
     body
 }
 
-/// `#microsoft.graph.iosManagedAppProtection` → `/beta/deviceAppManagement/iosManagedAppProtections`.
+/// The per-type collection app protection writes go to (`/beta/deviceAppManagement/iosManagedAppProtections`).
 fn type_collection(payload: &Value) -> Result<String, GraphError> {
-    let ty = payload["@odata.type"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("#microsoft.graph."))
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| GraphError::InvalidInput("the app protection policy has no @odata.type".into()))?;
-    let mut c = ty.to_owned();
-    if let Some(first) = c.get_mut(0..1) {
-        first.make_ascii_lowercase();
-    }
-    let plural = if let Some(stem) = c.strip_suffix('y') {
-        format!("{stem}ies")
-    } else if c.ends_with('s') {
-        c
-    } else {
-        format!("{c}s")
-    };
-    Ok(format!("/beta/deviceAppManagement/{plural}"))
+    let family = Family::by_code("managedAppPolicies").expect("app protection is in the catalog");
+    family
+        .type_collection(payload)
+        .map(|c| format!("/{}{c}", family.version.as_str()))
+        .ok_or_else(|| GraphError::InvalidInput("the app protection policy has no @odata.type".into()))
 }
 
 /// ADMX values as `updateDefinitionValues` takes them.
