@@ -316,27 +316,44 @@ impl RawTable for DynamoTable {
             };
             writes.push(w);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
-                    e.as_service_error()
-                {
-                    let reasons = c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
-                        .collect();
-                    return Err(TableError::TransactionCanceled { reasons });
-                }
-                Err(map_err(e))
+        // A transaction cancelled only because another one touched the same item at the same
+        // time (TransactionConflict) is retried here: callers read a cancellation as "a condition
+        // failed", and must never mistake a conflict for one.
+        let mut attempt = 0u32;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes.clone()))
+                .send()
+                .await;
+            let e = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            else {
+                return Err(map_err(e));
+            };
+            let codes: Vec<Option<String>> = c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect();
+            if codes.iter().flatten().any(|c| c == "ConditionalCheckFailed") {
+                let reasons = codes
+                    .into_iter()
+                    .map(|c| c.filter(|c| c == "ConditionalCheckFailed"))
+                    .collect();
+                return Err(TableError::TransactionCanceled { reasons });
             }
+            attempt += 1;
+            if attempt >= 8 {
+                return Err(TableError::Throttled);
+            }
+            let jitter = u64::from(std::process::id() ^ attempt.wrapping_mul(2_654_435_761)) % 20;
+            tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
         }
     }
 
