@@ -54,6 +54,16 @@ pub fn logs() -> String {
     String::from_utf8_lossy(&atlas_app::telemetry::init_capturing().lock().expect("log buffer")).into_owned()
 }
 
+/// The last `n` WARN and ERROR lines of the process's log, for a timeout's message.
+pub fn recent_warnings(n: usize) -> String {
+    let all = logs();
+    let bad: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    bad[bad.len().saturating_sub(n)..].join("\n")
+}
+
 pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
     atlas_app::telemetry::init_capturing();
     let app = local::start(config.clone()).await.expect("the local stack starts");
@@ -106,10 +116,12 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
+        if start.elapsed() >= deadline {
+            panic!(
+                "timed out after {deadline:?} waiting for {what}; the process's last warnings:\n{}",
+                recent_warnings(40)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

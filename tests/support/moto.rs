@@ -30,6 +30,19 @@ pub fn binary() -> PathBuf {
     if venv.exists() { venv } else { "moto_server".into() }
 }
 
+/// The command that serves moto on `port`: the venv's Python running `moto_server.py` (moto with
+/// DynamoDB requests serialized, see that file), next to `moto_server`.
+pub fn command(moto_server: &std::path::Path, port: u16) -> Command {
+    let python = match moto_server.parent() {
+        Some(dir) if dir.join("python").exists() => dir.join("python"),
+        _ => PathBuf::from("python3"),
+    };
+    let mut cmd = Command::new(python);
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("support/moto_server.py"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    cmd
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,8 +70,7 @@ pub fn endpoint() -> String {
             }
             let port = free_port();
             let bin = binary();
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let child = command(&bin, port)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

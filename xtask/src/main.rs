@@ -168,9 +168,11 @@ fn free_port() -> Result<u16, String> {
 
 fn start_moto(bin: &Path) -> Result<(Service, String), String> {
     let port = free_port()?;
-    let exe = pyenv::exe(bin, "moto_server");
+    // moto with DynamoDB requests serialized: tests/support/moto_server.py says why.
+    let exe = pyenv::exe(bin, "python");
     let mut cmd = Command::new(&exe);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    cmd.arg(root().join("tests/support/moto_server.py"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     pyenv::offline_aws_env(&mut cmd);

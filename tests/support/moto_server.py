@@ -1,0 +1,28 @@
+"""moto_server with every DynamoDB request serialized; SQS and its long polls stay concurrent.
+
+moto's TransactWriteItems deep-copies each table it touches and, when the transaction is
+cancelled, puts that copy back, erasing whatever other request threads wrote meanwhile; its
+UpdateItem is an unlocked read-modify-write. Real DynamoDB isolates both per item, so under the
+threaded server concurrent units of one run lost each other's records and counts (a run then
+never reached its total). One lock around the DynamoDB handler restores DynamoDB's isolation.
+"""
+
+import sys
+import threading
+
+from moto.dynamodb.responses import DynamoHandler
+from moto.server import main
+
+_lock = threading.RLock()
+_call_action = DynamoHandler.call_action
+
+
+def _serialized(self):
+    with _lock:
+        return _call_action(self)
+
+
+DynamoHandler.call_action = _serialized
+
+if __name__ == "__main__":
+    sys.exit(main())
