@@ -23,7 +23,31 @@ pub struct TestApp {
     app: Option<LocalApp>,
 }
 
+/// Where the stack's Graph client goes, and as which platform app.
+pub struct GraphTarget {
+    pub graph_base: String,
+    pub login_base: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
 pub fn config(mode: Mode, dir: &TempDir) -> Config {
+    // Graph is the shared simulator; the platform app is registered there.
+    let sim = crate::sim::shared();
+    config_with_graph(
+        mode,
+        dir,
+        GraphTarget {
+            graph_base: sim.base_url.clone(),
+            login_base: sim.base_url.clone(),
+            client_id: crate::sim::CLIENT_ID.into(),
+            client_secret: crate::sim::CLIENT_SECRET.into(),
+        },
+    )
+}
+
+/// [`config`] against any Graph endpoint (the benchmark's out-of-process simulator).
+pub fn config_with_graph(mode: Mode, dir: &TempDir, graph: GraphTarget) -> Config {
     let mut c = Config::embedded(dir.0.join("data"));
     if mode == Mode::Aws {
         c.storage = Storage::Aws {
@@ -33,11 +57,9 @@ pub fn config(mode: Mode, dir: &TempDir) -> Config {
         };
     }
     c.web_dir = dir.0.join("web");
-    // Graph is the shared simulator; the platform app is registered there.
-    let sim = crate::sim::shared();
-    c.provider.graph_base = sim.base_url.clone();
-    c.provider.login_base = sim.base_url.clone();
-    c.provider.platform_app = Some((crate::sim::CLIENT_ID.into(), crate::sim::CLIENT_SECRET.into()));
+    c.provider.graph_base = graph.graph_base;
+    c.provider.login_base = graph.login_base;
+    c.provider.platform_app = Some((graph.client_id, graph.client_secret));
     // Tests tick the scheduler themselves.
     c.scheduler_every = Duration::from_secs(3_600);
     c
@@ -66,6 +88,11 @@ pub fn recent_warnings(n: usize) -> String {
 
 pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
     atlas_app::telemetry::init_capturing();
+    start_stack(config, dir).await
+}
+
+/// [`spawn_with`] without the in-memory log capture (the benchmark measures memory).
+pub async fn start_stack(config: Config, dir: TempDir) -> TestApp {
     let app = local::start(config.clone()).await.expect("the local stack starts");
     TestApp {
         url: app.url(),
@@ -197,8 +224,15 @@ impl TestApp {
 
     /// [`Self::connected_env`] on a tenant with `policies_per_family` objects in each family.
     pub async fn connected_env_with(&self, slug: &str, policies_per_family: Option<usize>) -> (String, String) {
-        let ws = "/api/v1/workspaces/ws-demo";
         let (tenant, domain) = crate::sim::new_tenant_with(policies_per_family);
+        let env = self.connect(slug, &tenant, &domain).await;
+        (tenant, env)
+    }
+
+    /// Creates environment `slug` for `tenant` and connects the platform app through admin consent
+    /// (the endpoint must grant it without a browser, as the simulator does). Returns its path.
+    pub async fn connect(&self, slug: &str, tenant: &str, domain: &str) -> String {
+        let ws = "/api/v1/workspaces/ws-demo";
         let env =
             serde_json::json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
         assert_eq!(
@@ -219,12 +253,15 @@ impl TestApp {
             .await
             .expect("consent");
         let url = start["consent_url"].as_str().expect("consent url");
-        let back = self.client.get(url).send().await.expect("consent").headers()["location"]
-            .to_str()
-            .expect("location")
+        let consent = self.client.get(url).send().await.expect("consent");
+        let back = consent
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_else(|| panic!("admin consent answered {} without a redirect", consent.status()))
             .to_owned();
         assert_eq!(self.client.get(&back).send().await.expect("callback").status(), 303);
-        (tenant, format!("{ws}/environments/{slug}"))
+        format!("{ws}/environments/{slug}")
     }
 
     /// Starts a run with `POST path` and waits until it completes.

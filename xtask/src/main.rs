@@ -16,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   up [--port N] [--data-dir DIR] [--dev-web]   build the web app and run everything locally (default 127.0.0.1:8080)
   test [--quick]                               install test tools, then fmt, clippy, template lint and every test
   token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
-  bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]]
+  bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
+         [--graph-url URL [--login-url URL] [--tenant GUID --client-id ID --client-secret S]]]
                                                measure store, queue and API latency, or a full backup (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";
@@ -28,22 +29,38 @@ fn main() -> ExitCode {
         Some("up") => up(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("gen") => gen_files(&root),
+        // The backup bench runs the simulator as its own process, so it is built first.
         Some("bench") => run(
             &root,
-            cargo()
-                .args([
-                    "run",
-                    "--quiet",
-                    "--profile",
-                    "bench-local",
-                    "-p",
-                    "atlas-tests",
-                    "--bin",
-                    "atlas-bench",
-                    "--",
-                ])
-                .args(&args[1..]),
-        ),
+            cargo().args([
+                "build",
+                "--quiet",
+                "--profile",
+                "bench-local",
+                "-p",
+                "atlas-graph-sim",
+                "--bin",
+                "graph-sim",
+            ]),
+        )
+        .and_then(|()| {
+            run(
+                &root,
+                cargo()
+                    .args([
+                        "run",
+                        "--quiet",
+                        "--profile",
+                        "bench-local",
+                        "-p",
+                        "atlas-tests",
+                        "--bin",
+                        "atlas-bench",
+                        "--",
+                    ])
+                    .args(&args[1..]),
+            )
+        }),
         Some("token") => match args.get(1) {
             Some(email) => {
                 let base = flag(&args, "--url").unwrap_or("http://127.0.0.1:8080");

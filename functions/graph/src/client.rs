@@ -2,6 +2,7 @@
 //! (budget → token → concurrency permit → send → classify → retry).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,6 +37,27 @@ struct Inner {
     tenants: Mutex<HashMap<String, Arc<TenantState>>>,
     writes: Budget,
     requests: Budget,
+    counters: Counters,
+}
+
+/// What this process sent to Graph, for operators' figures and benchmarks; token requests are not
+/// Graph requests and are not counted.
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    throttled: AtomicU64,
+    server_errors: AtomicU64,
+}
+
+/// A snapshot of [`GraphClient::counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphCounters {
+    /// HTTP requests sent to Graph, retries included; a `$batch` is one.
+    pub sent: u64,
+    /// Of those, answered 429.
+    pub throttled: u64,
+    /// Of those, answered 5xx.
+    pub server_errors: u64,
 }
 
 type TokenSlot = Arc<tokio::sync::Mutex<Option<AccessToken>>>;
@@ -75,6 +97,7 @@ impl GraphClient {
                 requests: Budget::new(config.app_requests_per_20s, config.budget_window),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
+                counters: Counters::default(),
                 config,
             }),
         })
@@ -82,6 +105,15 @@ impl GraphClient {
 
     pub fn config(&self) -> &GraphConfig {
         &self.inner.config
+    }
+
+    pub fn counters(&self) -> GraphCounters {
+        let c = &self.inner.counters;
+        GraphCounters {
+            sent: c.sent.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+            server_errors: c.server_errors.load(Ordering::Relaxed),
+        }
     }
 
     /// A handle for one tenant as one app. Cheap; handles for the same tenant share its limits,
@@ -568,6 +600,7 @@ impl TenantClient {
                     for (name, value) in req.headers {
                         builder = builder.header(name.as_str(), value.as_str());
                     }
+                    inner.counters.sent.fetch_add(1, Ordering::Relaxed);
                     read(builder.send().await).await
                 };
                 let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -590,6 +623,11 @@ impl TenantClient {
                     }
                 };
                 let request_id = header(&headers, "request-id");
+                match status {
+                    429 => inner.counters.throttled.fetch_add(1, Ordering::Relaxed),
+                    500.. => inner.counters.server_errors.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
                 if (200..300).contains(&status) {
                     debug!(status, request_id = request_id.as_deref().unwrap_or(""), %client_request_id, elapsed_ms, "ok");
                     let body = if bytes.iter().all(u8::is_ascii_whitespace) {

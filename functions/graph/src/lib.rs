@@ -19,7 +19,7 @@ mod token;
 
 pub use batch::{BatchItem, BatchRequest, BatchResponse, MAX_BATCH};
 pub use budget::SlidingWindow;
-pub use client::{GraphClient, GraphRequest, GraphResponse, TenantClient};
+pub use client::{GraphClient, GraphCounters, GraphRequest, GraphResponse, TenantClient};
 pub use config::{GRAPH_DEFAULT_SCOPE, GraphConfig, MICROSOFT_GRAPH_BASE, MICROSOFT_LOGIN_BASE};
 pub use credential::{AppIdentity, CertificateCredential, ClientSecret, Credential};
 pub use error::{AuthError, ErrorBody, GraphError, ResponseError, parse_error_body};

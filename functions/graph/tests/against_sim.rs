@@ -228,7 +228,14 @@ async fn throttled_pages_are_retried_and_the_list_is_whole() {
         .set_faults(&env.tenant, Faults::throttle_fraction(0.4, Some(0.02)));
     let items = env.tc.list_all(POLICIES).await.unwrap();
     assert_eq!(ids(&items).len(), 60);
-    assert!(env.sim.stats(&env.tenant).throttled >= 1);
+    let stats = env.sim.stats(&env.tenant);
+    assert!(stats.throttled >= 1);
+    // The client's own counters agree with what the server saw: every attempt, every 429.
+    let c = env.graph.counters();
+    assert_eq!(
+        (c.sent, c.throttled, c.server_errors),
+        (stats.graph_requests, stats.throttled, 0)
+    );
 }
 
 #[tokio::test]
@@ -248,7 +255,10 @@ async fn server_errors_are_retried_and_the_list_is_whole() {
     );
     let items = env.tc.list_all(POLICIES).await.unwrap();
     assert_eq!(ids(&items).len(), 60);
-    assert!(env.sim.stats(&env.tenant).server_errors >= 2);
+    let stats = env.sim.stats(&env.tenant);
+    assert!(stats.server_errors >= 2);
+    let c = env.graph.counters();
+    assert_eq!((c.sent, c.server_errors), (stats.graph_requests, stats.server_errors));
 }
 
 #[tokio::test]

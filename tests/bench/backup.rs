@@ -1,0 +1,433 @@
+//! `atlas-bench backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
+//! [--graph-url URL [--login-url URL] [--tenant GUID --client-id ID --client-secret S]]`
+//!
+//! A full backup of one tenant through the local stack (embedded store or DynamoDB/SQS on
+//! moto_server, queue workers, the real Graph client). By default the bundled simulator runs as its
+//! own process (`graph-sim`), so the figures are the product's alone; `--graph-url` points at any
+//! Graph-compatible endpoint instead. The last line is
+//! `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`, where R counts the HTTP
+//! requests the Graph client sent (a `$batch` is one, retries count) and L counts objects missing
+//! or captured without their assignments or script content.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atlas_graph::families::{AssignmentsRead, FAMILIES};
+use atlas_graph_sim::{Faults, RateLimit, ServerErrors, Stats};
+use atlas_store::{Key, Query};
+use atlas_tests::TempDir;
+use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
+use serde_json::{Value, json};
+
+const BENCH_TENANT: &str = "bbbbbbbb-0000-4000-8000-000000000001";
+const BENCH_DOMAIN: &str = "bench.sim.test";
+const CLIENT_ID: &str = "7a7a7a7a-1111-4222-8333-944444444444";
+const CLIENT_SECRET: &str = "bench-platform-secret-value";
+
+/// Peak resident memory of a process (`self` or a PID), in KiB.
+pub fn peak_rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+/// The simulator's `/_sim` admin API, when the endpoint has one.
+struct Admin {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    async fn probe(graph_url: &str) -> Option<Admin> {
+        let http = reqwest::Client::new();
+        let base = format!("{}/_sim", graph_url.trim_end_matches('/'));
+        let ok = http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        ok.then_some(Admin { base, http })
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("the simulator's admin API answers")
+    }
+
+    async fn stats(&self, tenant: &str) -> Stats {
+        let r = self
+            .send(reqwest::Method::GET, &format!("/tenants/{tenant}/stats"), None)
+            .await;
+        r.json().await.expect("stats")
+    }
+
+    async fn objects(&self, tenant: &str, family: &str) -> Vec<Value> {
+        let r = self
+            .send(
+                reqwest::Method::GET,
+                &format!("/tenants/{tenant}/objects/{family}"),
+                None,
+            )
+            .await;
+        r.json().await.expect("objects")
+    }
+}
+
+/// The Graph endpoint of the run, and the simulator process this bench started, if any.
+struct Endpoint {
+    graph_url: String,
+    login_url: String,
+    admin: Option<Admin>,
+    child: Option<Child>,
+}
+
+impl Endpoint {
+    /// Starts `graph-sim` (built next to this binary) on a free loopback port.
+    async fn spawn_simulator() -> Endpoint {
+        let exe = std::env::current_exe()
+            .expect("own path")
+            .with_file_name(format!("graph-sim{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            exe.exists(),
+            "{} is missing: `cargo xtask bench backup` builds it",
+            exe.display()
+        );
+        let port = atlas_tests::moto::free_port();
+        let child = Command::new(&exe)
+            .args(["--port", &port.to_string(), "--tenants", "0"])
+            .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+        atlas_tests::moto::wait_for_port(port, Duration::from_secs(30));
+        let url = format!("http://127.0.0.1:{port}");
+        Endpoint {
+            admin: Some(Admin::probe(&url).await.expect("the simulator serves /_sim")),
+            graph_url: url.clone(),
+            login_url: url,
+            child: Some(child),
+        }
+    }
+
+    fn simulator_rss_mib(&self) -> Option<u64> {
+        self.child.as_ref().map(|c| peak_rss_kib(&c.id().to_string()) / 1024)
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The simulator families holding a catalog family's objects (app protection is a view over two).
+fn sim_families(code: &str) -> Vec<&str> {
+    match code {
+        "managedAppPolicies" => vec!["iosManagedAppProtections", "androidManagedAppProtections"],
+        other => vec![other],
+    }
+}
+
+/// Objects of the set missing, or captured without the simulator's assignments or script content.
+async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set: &str) -> usize {
+    let table = &app.app().state.table;
+    let mut lost = 0;
+    for f in FAMILIES {
+        let items = table
+            .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set}#ITEM#{}#", f.code)))
+            .await
+            .unwrap();
+        let hashes: std::collections::HashMap<String, String> = items
+            .iter()
+            .map(|i| {
+                (
+                    i["item_id"].as_str().unwrap().to_owned(),
+                    i["hash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        for sf in sim_families(f.code) {
+            for want in admin.objects(tenant, sf).await {
+                let Some(hash) = want["id"].as_str().and_then(|id| hashes.get(id)) else {
+                    lost += 1;
+                    continue;
+                };
+                let blob = table.get(&Key::new(pk, format!("BLOB#{hash}"))).await.unwrap();
+                let got = blob.as_ref().and_then(|b| b.get("payload"));
+                let same = |key: &str| want.get(key).is_none_or(|w| got.and_then(|g| g.get(key)) == Some(w));
+                let complete = got.is_some()
+                    && (f.assignments == AssignmentsRead::None || same("assignments"))
+                    && ["scriptContent", "detectionScriptContent", "remediationScriptContent"]
+                        .iter()
+                        .all(|k| same(k));
+                if !complete {
+                    lost += 1;
+                }
+            }
+        }
+    }
+    lost
+}
+
+/// Without `/_sim`: objects a fresh listing of each family finds that the set does not hold.
+async fn lost_by_listing(app: &TestApp, client: &atlas_graph::TenantClient, pk: &str, set: &str) -> usize {
+    let table = &app.app().state.table;
+    let mut lost = 0;
+    for f in FAMILIES {
+        let held: std::collections::HashSet<String> = table
+            .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set}#ITEM#{}#", f.code)))
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["item_id"].as_str().map(str::to_owned))
+            .collect();
+        match client.list_all(&f.full_list_query()).await {
+            Ok(live) => {
+                lost += live
+                    .iter()
+                    .filter(|o| !o["id"].as_str().is_some_and(|id| held.contains(id)))
+                    .count()
+            }
+            Err(e) => println!("{}: cannot list to compare ({e})", f.code),
+        }
+    }
+    lost
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+pub async fn run(args: &[String]) {
+    let policies: usize = flag(args, "--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
+    let throttle = args.iter().any(|a| a == "--throttle");
+    let batch_faults: f64 = flag(args, "--batch-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let mode = match flag(args, "--backend").as_deref() {
+        None | Some("embedded") => Mode::Embedded,
+        Some("dynamodb") => Mode::Aws,
+        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
+    };
+
+    let endpoint = match flag(args, "--graph-url") {
+        None => Endpoint::spawn_simulator().await,
+        Some(url) => Endpoint {
+            login_url: flag(args, "--login-url").unwrap_or_else(|| url.clone()),
+            admin: Admin::probe(&url).await,
+            graph_url: url,
+            child: None,
+        },
+    };
+    let tenant = flag(args, "--tenant").unwrap_or_else(|| BENCH_TENANT.into());
+    let domain = flag(args, "--domain").unwrap_or_else(|| BENCH_DOMAIN.into());
+    let client_id = flag(args, "--client-id").unwrap_or_else(|| CLIENT_ID.into());
+    let client_secret = flag(args, "--client-secret").unwrap_or_else(|| CLIENT_SECRET.into());
+    let limit = RateLimit::default();
+
+    // Seed the tenant and its faults where the endpoint is a simulator; otherwise the tenant is
+    // whatever it holds, and the app must already be registered there.
+    let mut expected = None;
+    if let Some(admin) = &endpoint.admin {
+        use reqwest::Method;
+        let app = json!({"client_id": client_id, "secret": client_secret});
+        assert!(admin.send(Method::POST, "/apps", Some(app)).await.status().is_success());
+        let per_family = policies.div_ceil(FAMILIES.len());
+        let spec = json!({"id": tenant, "domains": [domain], "policies_per_family": per_family});
+        let created = admin.send(Method::POST, "/tenants", Some(spec)).await.status();
+        assert!(created == 201 || created == 409, "create the bench tenant: {created}");
+        let faults = Faults {
+            // Intune's published limits, enforced by the simulator.
+            rate_limit: throttle.then(|| limit.clone()),
+            batch_item_errors: (batch_faults > 0.0).then(|| ServerErrors {
+                fraction: batch_faults / 100.0,
+                statuses: vec![503, 500, 504],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let faults = serde_json::to_value(faults).expect("faults");
+        let path = format!("/tenants/{tenant}/faults");
+        assert!(admin.send(Method::PUT, &path, Some(faults)).await.status().is_success());
+        let objects = admin.stats(&tenant).await.objects;
+        let count = |pick: &dyn Fn(&atlas_graph::families::Family) -> bool| -> usize {
+            FAMILIES
+                .iter()
+                .filter(|f| pick(f))
+                .flat_map(|f| sim_families(f.code))
+                .map(|sf| objects.get(sf).copied().unwrap_or(0))
+                .sum()
+        };
+        expected = Some((
+            count(&|_| true),
+            count(&|f| f.refetch_items || f.assignments == AssignmentsRead::Batch),
+        ));
+    } else {
+        assert!(
+            !throttle && batch_faults == 0.0,
+            "--throttle and --batch-faults need the simulator's /_sim API, which {} does not serve",
+            endpoint.graph_url
+        );
+    }
+
+    let dir = TempDir::new();
+    let (target_id, target_secret) = (client_id.clone(), client_secret.clone());
+    let target = GraphTarget {
+        graph_base: endpoint.graph_url.clone(),
+        login_base: endpoint.login_url.clone(),
+        client_id,
+        client_secret,
+    };
+    let app = start_stack(config_with_graph(mode, &dir, target), dir).await;
+    let ws = "/api/v1/workspaces/ws-demo";
+    connect(&app, &tenant, &domain).await;
+
+    if let Some(admin) = &endpoint.admin {
+        let path = format!("/tenants/{tenant}/stats");
+        admin.send(reqwest::Method::DELETE, &path, None).await;
+    }
+    let graph = app.app().state.graph.clone();
+    let lister = graph.tenant(
+        &tenant,
+        atlas_graph::AppIdentity::with_secret(target_id.clone(), target_secret.clone()),
+    );
+    let before = graph.counters();
+    println!("rss_before_run_mib={}", peak_rss_kib("self") / 1024);
+    let t = Instant::now();
+    let res = app
+        .post_as(OWNER, &format!("{ws}/environments/env-bench/backups"), json!({}))
+        .await;
+    let run: atlas_api_types::OperationRun = res.json().await.unwrap();
+    let view = loop {
+        let v: atlas_api_types::OperationView = app
+            .get_as(OWNER, &format!("{ws}/operations/{}", run.id))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v.run.state == "completed" {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = t.elapsed().as_secs_f64();
+    let rss_mib = peak_rss_kib("self") / 1024;
+    let after = graph.counters();
+    let sent = after.sent - before.sent;
+    let captured: u64 = view
+        .items
+        .iter()
+        .filter_map(|i| i.detail.get("items").and_then(Value::as_u64))
+        .sum();
+    let pk = "WS#ws-demo#ENV#env-bench";
+    let (stats, lost) = match &endpoint.admin {
+        Some(admin) => (
+            Some(admin.stats(&tenant).await),
+            lost_objects(&app, admin, &tenant, pk, &run.id).await,
+        ),
+        None => (None, lost_by_listing(&app, &lister, pk, &run.id).await),
+    };
+    app.stop().await;
+
+    let policies = expected.map_or(captured as usize, |(e, _)| e);
+    println!(
+        "outcome={} families={} failed_units={} captured={captured} of {}",
+        view.run.outcome.unwrap_or_default(),
+        view.run.total,
+        view.run.failed,
+        expected.map_or("(unknown: no /_sim)".to_owned(), |(e, b)| format!(
+            "{e} ({b} through $batch)"
+        )),
+    );
+    println!(
+        "graph client: sent={sent} answered_429={} answered_5xx={} per_policy={:.3}",
+        after.throttled - before.throttled,
+        after.server_errors - before.server_errors,
+        sent as f64 / policies.max(1) as f64
+    );
+    if let Some(stats) = &stats {
+        print_simulator_figures(stats, &limit, throttle, seconds);
+    }
+    if let Some(mib) = endpoint.simulator_rss_mib() {
+        println!("simulator process (not the product): peak_rss_mib={mib}");
+    }
+    if endpoint.admin.is_none() {
+        println!("items_lost compares the set with a fresh listing (ids only): the endpoint has no /_sim");
+    }
+    println!(
+        "backup policies={policies} seconds={seconds:.1} graph_requests={sent} rss_mib={rss_mib} items_lost={lost}"
+    );
+}
+
+/// Connects env-bench and verifies the connection, waiting until it is Ready, so the run measures
+/// the backup alone.
+async fn connect(app: &TestApp, tenant: &str, domain: &str) {
+    let env = app.connect("env-bench", tenant, domain).await;
+    let conn = format!("{env}/provider-connection");
+    let verify = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(verify.status(), 202, "start verification");
+    let start = Instant::now();
+    loop {
+        let c: atlas_api_types::ProviderConnection = app.get_as(OWNER, &conn).await.json().await.unwrap();
+        if c.status == "ready" {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the connection is {} ({}), not ready",
+            c.status,
+            c.status_reason
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn print_simulator_figures(stats: &Stats, limit: &RateLimit, throttle: bool, seconds: f64) {
+    let wire = stats.graph_requests - stats.batch_items;
+    // The limiter counts every request and batch item, not the `$batch` envelope.
+    let counted = stats.graph_requests - stats.batch_requests;
+    println!(
+        "simulator saw: http_requests={wire} batch_calls={} batch_items={} counted_by_throttle={counted} answered_429={} answered_5xx={}",
+        stats.batch_requests, stats.batch_items, stats.throttled, stats.server_errors,
+    );
+    // Intune's ceiling (the client's own budget keeps to it too). With the first window free, R
+    // counted requests cannot all be admitted before floor((R-1)/L) windows have passed; that bound
+    // over the time the last request actually arrived is the fraction of the ceiling the request
+    // stream achieved (storing the last objects afterwards is not throttled).
+    let window = limit.window_ms / 1000;
+    let per_second: Vec<u64> = (0..=seconds as u64)
+        .map(|s| stats.admitted_per_second.get(&s).copied().unwrap_or(0))
+        .collect();
+    let fullest = per_second
+        .windows(window as usize)
+        .map(|w| w.iter().sum::<u64>())
+        .max()
+        .unwrap_or_else(|| per_second.iter().sum());
+    let min_seconds = (counted.saturating_sub(1) / u64::from(limit.max_requests) * window) as f64;
+    let requests_seconds = stats.last_admitted_ms as f64 / 1000.0;
+    let fraction = if min_seconds > 0.0 {
+        format!("{:.0}%", 100.0 * min_seconds / requests_seconds.max(min_seconds))
+    } else {
+        "n/a (fewer requests than one window allows)".to_owned()
+    };
+    println!(
+        "throttle: enforced_by_simulator={} ceiling={}/{window}s counted={counted} min_seconds={min_seconds:.0} \
+         last_request_at={requests_seconds:.1}s fullest_window={:.0}% ceiling_fraction={fraction}",
+        if throttle { "yes" } else { "no" },
+        limit.max_requests,
+        100.0 * fullest as f64 / f64::from(limit.max_requests),
+    );
+    println!("admitted_per_second={per_second:?}");
+}
