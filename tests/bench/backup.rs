@@ -352,7 +352,8 @@ pub async fn run(args: &[String]) {
         )),
     );
     println!(
-        "graph client: sent={sent} answered_429={} answered_5xx={} per_policy={:.3}",
+        "graph client: sent={sent} batch_items={} answered_429={} answered_5xx={} per_policy={:.3}",
+        after.batch_items - before.batch_items,
         after.throttled - before.throttled,
         after.server_errors - before.server_errors,
         sent as f64 / policies.max(1) as f64

@@ -162,6 +162,7 @@ impl TenantClient {
                 })
                 .collect();
             let writes = chunk.iter().filter(|p| p.method != Method::GET).count() as u32;
+            self.client.count_batch_items(chunk.len());
             let body = json!({ "requests": wire });
             let response = self
                 .execute(Prepared {
@@ -203,6 +204,7 @@ impl TenantClient {
                     continue;
                 };
                 let status = answer.status;
+                self.client.count_answer(status);
                 if is_retryable_status(status, is_repeatable(&p.method)) && p.retry < config.max_retries {
                     let retry_after = answer
                         .headers

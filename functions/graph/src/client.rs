@@ -45,6 +45,7 @@ struct Inner {
 #[derive(Default)]
 struct Counters {
     sent: AtomicU64,
+    batch_items: AtomicU64,
     throttled: AtomicU64,
     server_errors: AtomicU64,
 }
@@ -54,9 +55,11 @@ struct Counters {
 pub struct GraphCounters {
     /// HTTP requests sent to Graph, retries included; a `$batch` is one.
     pub sent: u64,
-    /// Of those, answered 429.
+    /// Requests sent inside those `$batch` calls.
+    pub batch_items: u64,
+    /// Answers 429, to requests or batch items.
     pub throttled: u64,
-    /// Of those, answered 5xx.
+    /// Answers 5xx, to requests or batch items.
     pub server_errors: u64,
 }
 
@@ -107,10 +110,24 @@ impl GraphClient {
         &self.inner.config
     }
 
+    pub(crate) fn count_answer(&self, status: u16) {
+        let c = &self.inner.counters;
+        match status {
+            429 => c.throttled.fetch_add(1, Ordering::Relaxed),
+            500.. => c.server_errors.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+    }
+
+    pub(crate) fn count_batch_items(&self, n: usize) {
+        self.inner.counters.batch_items.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     pub fn counters(&self) -> GraphCounters {
         let c = &self.inner.counters;
         GraphCounters {
             sent: c.sent.load(Ordering::Relaxed),
+            batch_items: c.batch_items.load(Ordering::Relaxed),
             throttled: c.throttled.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
         }
@@ -211,7 +228,7 @@ pub(crate) struct Prepared<'a> {
 /// Graph for one tenant, as one app.
 #[derive(Clone)]
 pub struct TenantClient {
-    client: GraphClient,
+    pub(crate) client: GraphClient,
     tenant_id: String,
     tenant_key: String,
     app_key: String,
@@ -623,11 +640,7 @@ impl TenantClient {
                     }
                 };
                 let request_id = header(&headers, "request-id");
-                match status {
-                    429 => inner.counters.throttled.fetch_add(1, Ordering::Relaxed),
-                    500.. => inner.counters.server_errors.fetch_add(1, Ordering::Relaxed),
-                    _ => 0,
-                };
+                self.client.count_answer(status);
                 if (200..300).contains(&status) {
                     debug!(status, request_id = request_id.as_deref().unwrap_or(""), %client_request_id, elapsed_ms, "ok");
                     let body = if bytes.iter().all(u8::is_ascii_whitespace) {

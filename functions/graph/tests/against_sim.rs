@@ -344,6 +344,17 @@ async fn batch_retries_failed_items_and_follows_next_links_in_item_bodies() {
     let stats = env.sim.stats(&env.tenant);
     assert!(stats.batch_requests >= 3, "{stats:?}");
     assert!(stats.server_errors >= 1 && stats.throttled >= 1, "{stats:?}");
+    // The client counts batch items and their 429/5xx answers as the server does.
+    let c = env.graph.counters();
+    assert_eq!(
+        (c.sent, c.batch_items, c.throttled, c.server_errors),
+        (
+            stats.graph_requests - stats.batch_items,
+            stats.batch_items,
+            stats.throttled,
+            stats.server_errors
+        )
+    );
 }
 
 #[tokio::test]
