@@ -1,5 +1,5 @@
 //! `atlas-bench backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
-//! [--graph-url URL [--login-url URL] [--tenant GUID --client-id ID --client-secret S]]`
+//! [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]`
 //!
 //! A full backup of one tenant through the local stack (embedded store or DynamoDB/SQS on
 //! moto_server, queue workers, the real Graph client). By default the bundled simulator runs as its

@@ -17,7 +17,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   test [--quick]                               install test tools, then fmt, clippy, template lint and every test
   token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
   bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
-         [--graph-url URL [--login-url URL] [--tenant GUID --client-id ID --client-secret S]]]
+         [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]]
                                                measure store, queue and API latency, or a full backup (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";

@@ -31,6 +31,9 @@ pub struct SimConfig {
     /// Reject scope tag, group and filter ids that do not exist in the tenant (stricter than Graph is known
     /// to be, so a restore that forgets to map ids fails loudly).
     pub strict_references: bool,
+    /// Serve the `/_sim` admin API (off: only what Microsoft serves, for clients that must not
+    /// depend on it).
+    pub admin_api: bool,
 }
 
 impl Default for SimConfig {
@@ -46,6 +49,7 @@ impl Default for SimConfig {
             default_roles: ALL_ROLES.iter().map(|r| r.to_string()).collect(),
             initial_faults: Faults::default(),
             strict_references: true,
+            admin_api: true,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use atlas_graph_sim::{Faults, SimConfig, Simulator, Throttle};
 
 const USAGE: &str = "usage: graph-sim [--host IP] [--port N] [--tenants N] [--policies N] [--throttle FRACTION] [--seed S] \
-[--client-id GUID] [--client-secret S]";
+[--client-id GUID] [--client-secret S] [--no-admin]";
 
 struct Args {
     config: SimConfig,
@@ -24,6 +24,11 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.into());
+        }
+        if flag == "--no-admin" {
+            // Only what Microsoft serves: no `/_sim` seeding, faults or stats.
+            config.admin_api = false;
+            continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");

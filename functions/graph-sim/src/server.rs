@@ -17,16 +17,21 @@ const ODATA_JSON: &str =
 const DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"5","ScaleUnit":"003","RoleInstance":"AM2PEPF0000SIM"}}"#;
 
 pub(crate) fn router(sim: Sim) -> Router {
-    Router::new()
+    let admin = sim.config.admin_api;
+    let graph = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
         .route("/{tenant}/v2.0/adminconsent", get(auth::admin_consent_v2))
         .route("/{tenant}/adminconsent", get(auth::admin_consent_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(auth::jwks))
         .route("/{tenant}/discovery/keys", get(auth::jwks))
         .route("/v1.0/{*rest}", any(graph_entry))
-        .route("/beta/{*rest}", any(graph_entry))
-        .nest("/_sim", admin::router())
-        .with_state(sim)
+        .route("/beta/{*rest}", any(graph_entry));
+    let graph = if admin {
+        graph.nest("/_sim", admin::router())
+    } else {
+        graph
+    };
+    graph.with_state(sim)
 }
 
 /// A JSON response with Graph's content type and the given extra headers.
