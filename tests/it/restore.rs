@@ -658,6 +658,56 @@ async fn double_delivery_creates_no_duplicates(mode: Mode) {
     app.stop().await;
 }
 
+/// Multi Admin Approval is flagged from the tenant's access policies before any write, only for
+/// the families a policy protects; a write it holds fails that item, and the family stays flagged.
+async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env, r, n) = everything_deleted(&app, "env-rs7").await;
+    assert!(
+        !r.readiness.checks.iter().any(|c| c.code == "approval"),
+        "no MAA policy yet: {:?}",
+        r.readiness.checks
+    );
+    sim().set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            approval_policies: vec!["compliancePolicy".into()],
+            ..Default::default()
+        },
+    );
+    let body = json!({"backup_set_id": r.backup_set_id, "include_assignments": false});
+    let r = draft(&app, &env, body).await;
+    let flagged: Vec<&api::ReadinessCheck> = r.readiness.checks.iter().filter(|c| c.code == "approval").collect();
+    assert_eq!(flagged.len(), 1, "{:?}", r.readiness.checks);
+    assert_eq!(flagged[0].family.as_deref(), Some("deviceCompliancePolicies"));
+    assert_eq!(flagged[0].status, "needs_attention");
+    assert!(
+        flagged[0].message.contains("compliancePolicy"),
+        "{}",
+        flagged[0].message
+    );
+    assert_eq!(r.readiness.status, "needs_attention");
+
+    // Confirming is allowed (needs attention, not blocked); the held writes fail their items only.
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs7")).await;
+    sim().clear_faults(&tenant);
+    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{:?}", v.items);
+    let compliance = p
+        .items
+        .iter()
+        .filter(|i| i.family == "deviceCompliancePolicies")
+        .count();
+    let failed: Vec<&api::RunItem> = v.items.iter().filter(|i| i.result == "failed").collect();
+    assert_eq!(failed.len(), compliance, "{:?}", v.items);
+    assert!(
+        failed.iter().all(|i| i.detail["family"] == "deviceCompliancePolicies"),
+        "{failed:?}"
+    );
+    assert_eq!(v.run.succeeded as usize, n - compliance);
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     same_tenant_restore_recreates_deleted_items_once,
     double_delivery_creates_no_duplicates
@@ -684,6 +734,11 @@ mod embedded_only {
     #[tokio::test]
     async fn an_untouched_tenant_previews_unchanged() {
         super::an_untouched_tenant_previews_unchanged(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn multi_admin_approval_is_flagged_before_any_write() {
+        super::multi_admin_approval_is_flagged_before_any_write(Mode::Embedded).await;
     }
 
     #[tokio::test]

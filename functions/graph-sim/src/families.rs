@@ -787,3 +787,37 @@ pub(crate) const APP_PROTECTIONS: &[Family] = &[Family::IosAppProtections, Famil
 pub(crate) fn allowed(roles: &[String], needed: &[&str]) -> bool {
     needed.is_empty() || roles.iter().any(|r| needed.iter().any(|n| n.eq_ignore_ascii_case(r)))
 }
+
+/// The Multi Admin Approval `policyType` that protects writes to a family (Intune's MAA areas:
+/// apps, scripts, compliance, configuration, app protection, endpoint security, filters, RBAC).
+pub(crate) fn approval_policy_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "deviceCompliancePolicies" | "notificationMessageTemplates" => "compliancePolicy",
+        "configurationPolicies"
+        | "deviceConfigurations"
+        | "groupPolicyConfigurations"
+        | "windowsFeatureUpdateProfiles" => "configurationPolicy",
+        "intents" => "endpointSecurityPolicy",
+        "deviceManagementScripts" | "deviceShellScripts" | "deviceHealthScripts" => "script",
+        "iosManagedAppProtections"
+        | "androidManagedAppProtections"
+        | "managedAppPolicies"
+        | "targetedManagedAppConfigurations" => "appProtectionPolicy",
+        "mobileAppConfigurations" => "app",
+        "assignmentFilters" => "filter",
+        "roleScopeTags" => "role",
+        _ => return None,
+    })
+}
+
+/// Every `policyType` [`approval_policy_type`] names.
+pub(crate) const APPROVAL_POLICY_TYPES: &[&str] = &[
+    "app",
+    "appProtectionPolicy",
+    "compliancePolicy",
+    "configurationPolicy",
+    "endpointSecurityPolicy",
+    "filter",
+    "role",
+    "script",
+];

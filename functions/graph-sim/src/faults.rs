@@ -35,6 +35,10 @@ pub struct Faults {
     /// Multi Admin Approval (graph-brief §4.3) on Intune writes: 400 without `x-msft-approval-justification`,
     /// 403 `ApprovalRequired` with `x-msft-approval-code` with it.
     pub approval_required: bool,
+    /// Multi Admin Approval access policies in the tenant, by `policyType` (`compliancePolicy`,
+    /// `configurationPolicy`, `script`, …): writes to the families they protect need approval as with
+    /// `approval_required`, and `GET deviceManagement/operationApprovalPolicies` lists them.
+    pub approval_policies: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -202,6 +202,14 @@ pub(crate) fn execute(
     ids: &ReqIds,
     batch_item: bool,
 ) -> GraphResp {
+    if req.version == Version::Beta
+        && req
+            .raw_path
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case("deviceManagement/operationApprovalPolicies")
+    {
+        return approval_policies(w, caller, req, ids);
+    }
     let routed = route(&req.raw_path);
     let template = routed
         .as_ref()
@@ -245,7 +253,10 @@ pub(crate) fn execute(
     if t.faults.forbids(def.name) || !families::allowed(&caller.roles, needed) {
         return forbidden(ids, def, &req.raw_path);
     }
-    if write && t.faults.approval_required && !def.directory {
+    let protected = t.faults.approval_required
+        || families::approval_policy_type(def.name)
+            .is_some_and(|ty| t.faults.approval_policies.iter().any(|p| p == ty));
+    if write && protected && !def.directory {
         if req.header("x-msft-approval-justification").is_none() {
             return bad_request(
                 ids,
@@ -276,6 +287,66 @@ pub(crate) fn execute(
         strict: shared.config.strict_references,
     };
     dispatch(&cx, t, &route)
+}
+
+/// `GET /beta/deviceManagement/operationApprovalPolicies`: the tenant's MAA access policies (read-only
+/// here). `approval_required` stands for a policy of every type.
+fn approval_policies(w: &mut World, caller: &Caller, req: &GraphReq, ids: &ReqIds) -> GraphResp {
+    let t = &mut w.tenants[caller.tenant_index];
+    t.count_request(&req.method, "deviceManagement/operationApprovalPolicies");
+    t.count_admitted();
+    if req.method != "GET" {
+        return error(
+            ids,
+            405,
+            "BadRequest",
+            "The operation approval policies are read-only here.",
+        );
+    }
+    const READ: &[&str] = &[
+        "DeviceManagementRBAC.Read.All",
+        "DeviceManagementRBAC.ReadWrite.All",
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ];
+    if !caller.roles.iter().any(|r| READ.contains(&r.as_str())) {
+        return error(
+            ids,
+            403,
+            "Forbidden",
+            &intune_message(
+                ids,
+                "Application is not authorized to perform this operation",
+                &req.raw_path,
+            ),
+        );
+    }
+    let types: Vec<&str> = if t.faults.approval_required {
+        families::APPROVAL_POLICY_TYPES.to_vec()
+    } else {
+        t.faults.approval_policies.iter().map(String::as_str).collect()
+    };
+    let tenant = t.info.id.clone();
+    let value: Vec<Value> = types
+        .iter()
+        .map(|ty| {
+            json!({
+                "@odata.type": "#microsoft.graph.operationApprovalPolicy",
+                "id": guid_from(
+                    crate::rng::hash_parts(1, &[tenant.as_str(), "maa", ty]),
+                    crate::rng::hash_parts(2, &[tenant.as_str(), "maa", ty]),
+                ),
+                "displayName": format!("MAA: {ty}"),
+                "description": "",
+                "policyType": ty,
+                "policyPlatform": "notApplicable",
+                "approverGroupIds": [],
+                "lastModifiedDateTime": "2026-05-01T00:00:00Z",
+            })
+        })
+        .collect();
+    let context = "https://graph.microsoft.com/beta/$metadata#deviceManagement/operationApprovalPolicies";
+    GraphResp::json(200, json!({"@odata.context": context, "value": value}))
 }
 
 fn forbidden(ids: &ReqIds, def: &FamilyDef, path: &str) -> GraphResp {

@@ -564,6 +564,25 @@ impl Family {
         self.permission.write()
     }
 
+    /// The Multi Admin Approval `policyType` (of `/beta/deviceManagement/operationApprovalPolicies`)
+    /// whose policies put writes to this family on hold for a second administrator (graph-brief §4.3).
+    pub fn approval_policy_type(&self) -> Option<&'static str> {
+        Some(match self.code {
+            "deviceCompliancePolicies" | "notificationMessageTemplates" => "compliancePolicy",
+            "configurationPolicies"
+            | "deviceConfigurations"
+            | "groupPolicyConfigurations"
+            | "windowsFeatureUpdateProfiles" => "configurationPolicy",
+            "intents" => "endpointSecurityPolicy",
+            "deviceManagementScripts" | "deviceShellScripts" | "deviceHealthScripts" => "script",
+            "managedAppPolicies" | "targetedManagedAppConfigurations" => "appProtectionPolicy",
+            "mobileAppConfigurations" => "app",
+            "assignmentFilters" => "filter",
+            "roleScopeTags" => "role",
+            _ => return None,
+        })
+    }
+
     /// A copy of `object` ready to send: read-only fields and OData annotations removed. The top-level
     /// keys of [`STRIP_ALWAYS`], [`STRIP_ICD`] and this family's lists go; annotations
     /// (`*@odata.context`, `*@odata.nextLink`, `*@odata.id`, `prop@odata.type`) go at every depth, but a

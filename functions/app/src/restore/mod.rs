@@ -10,6 +10,8 @@ pub mod execute;
 pub mod graph_ops;
 pub mod plan;
 
+use std::collections::BTreeSet;
+
 use atlas_api_types as api;
 use atlas_domain::{Capability, EnvironmentId, Status};
 use atlas_graph::families::Family;
@@ -126,10 +128,13 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
     };
     checks.push(check("provider", provider_status, why, None));
 
+    // MAA access policies of the tenant by `policyType`, or why they could not be read.
+    let mut approval: Option<Result<BTreeSet<String>, String>> = None;
     if provider_status != Status::Blocked {
         match plan::target_client(state, scope).await {
             Ok(client) => match client.token().await {
                 Ok(token) => {
+                    approval = Some(approval_policy_types(&client).await);
                     for f in &families {
                         if f.permission.can_write(&token.roles) {
                             continue;
@@ -195,13 +200,29 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
         .query_all(Query::partition(scope.pk()).begins_with("MAA#"))
         .await?;
     for f in &families {
-        if maa.iter().any(|m| s(m, "family") == f.code) {
-            let msg = format!(
+        let policy = f
+            .approval_policy_type()
+            .filter(|t| matches!(&approval, Some(Ok(types)) if types.contains(*t)));
+        let msg = if let Some(t) = policy {
+            format!(
+                "{}: a Multi Admin Approval policy ({t}) protects it in this tenant; each write waits for a second administrator's approval.",
+                f.label
+            )
+        } else if maa.iter().any(|m| s(m, "family") == f.code) {
+            format!(
                 "{}: a write needed Multi Admin Approval; writes wait for an approver.",
                 f.label
-            );
-            checks.push(check("approval", Status::NeedsAttention, msg, Some(f.code)));
-        }
+            )
+        } else {
+            continue;
+        };
+        checks.push(check("approval", Status::NeedsAttention, msg, Some(f.code)));
+    }
+    if let Some(Err(why)) = &approval {
+        let msg = format!(
+            "Multi Admin Approval policies could not be read ({why}); a write that needs approval is reported when it happens."
+        );
+        checks.push(check("approval", Status::Ready, msg, None));
     }
     checks.push(check(
         "family",
@@ -229,6 +250,18 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
         status: worst.as_str().to_owned(),
         checks,
     })
+}
+
+/// The `policyType`s of the tenant's Multi Admin Approval access policies.
+async fn approval_policy_types(client: &atlas_graph::TenantClient) -> Result<BTreeSet<String>, String> {
+    let policies = client
+        .list_all("/beta/deviceManagement/operationApprovalPolicies")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(policies
+        .iter()
+        .filter_map(|p| p.get("policyType").and_then(Value::as_str).map(str::to_owned))
+        .collect())
 }
 
 pub fn api_message(e: &ApiError) -> String {
