@@ -109,6 +109,55 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     app.stop().await;
 }
 
+/// A unit that crashed after recording its result but before ending its run: the redelivered
+/// message counts nothing again and ends the run.
+async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    consented(&app).await;
+    let run: api::OperationRun = app
+        .post_as(OPERATOR, &format!("{CONN}/verify"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let state = &app.app().state;
+    let q = state.queues.get("provider-verify").unwrap().clone();
+    let got = q
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    let item = body["item"].as_str().unwrap();
+    // The first delivery got as far as recording, then the process died.
+    let detail = json!({"reason": "recorded before the crash"});
+    assert!(
+        atlas_app::runs::record_unit(state, &run.id, item, atlas_app::runs::ItemResult::Skipped, detail)
+            .await
+            .unwrap()
+    );
+    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
+    assert_ne!(v.run.state, "completed", "the crash left the run open");
+
+    // SQS delivers the message again (the first receive was never deleted).
+    let step = atlas_app::steps::steps()
+        .iter()
+        .find(|s| s.queue == "provider-verify")
+        .copied()
+        .unwrap();
+    let failed = atlas_app::steps::handle_batch(state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
+    assert!(failed.is_empty());
+    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
+    assert_eq!(v.run.state, "completed");
+    assert_eq!(
+        (v.run.total, v.run.succeeded, v.run.failed, v.run.skipped),
+        (1, 0, 0, 1),
+        "counted once, as first recorded"
+    );
+    assert_eq!(v.items.len(), 1);
+    app.stop().await;
+}
+
 async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     let app = spawn_without_workers(mode).await;
     consented(&app).await;
@@ -241,6 +290,7 @@ async fn viewer_and_hub(mode: Mode) {
 
 atlas_tests::on_both_backends!(
     runs_dedupe_and_are_recorded_once,
+    a_crash_between_recording_and_finishing_is_healed_by_redelivery,
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,
     viewer_and_hub,

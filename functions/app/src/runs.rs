@@ -306,6 +306,21 @@ pub async fn record(
     result: ItemResult,
     detail: Value,
 ) -> Result<bool, ApiError> {
+    let recorded = record_unit(state, run_id, item, result, detail).await?;
+    // Also after a redelivery: the unit may have crashed between recording and ending its run.
+    finish_if_complete(state, run_id).await?;
+    Ok(recorded)
+}
+
+/// The first half of [`record`]: the unit's record and its count, in one transaction; false when
+/// the unit had already been recorded (nothing is counted twice).
+pub async fn record_unit(
+    state: &AppState,
+    run_id: &str,
+    item: &str,
+    result: ItemResult,
+    detail: Value,
+) -> Result<bool, ApiError> {
     let rec = obj(json!({
         "PK": format!("RUN#{run_id}"), "SK": format!("ITEM#{item}"), "entity": "run_item", "run_id": run_id,
         "item": item, "result": result.as_str(), "detail": detail, "at_ms": state.clock.now_millis(),
@@ -322,12 +337,14 @@ pub async fn record(
         },
     ];
     match state.table.transact(tx).await {
-        Ok(()) => {}
-        Err(TableError::TransactionCanceled { reasons }) if reasons.first().is_some_and(Option::is_some) => {
-            return Ok(false);
-        }
-        Err(e) => return Err(e.into()),
+        Ok(()) => Ok(true),
+        Err(TableError::TransactionCanceled { reasons }) if reasons.first().is_some_and(Option::is_some) => Ok(false),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Ends the run when every unit is counted. Safe to call again: [`finish`] is conditional.
+async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), ApiError> {
     let run = state.table.get(&run_key(run_id)).await?.ok_or(ApiError::NotFound)?;
     let total = run["counts"]["total"].as_u64().unwrap_or(0) as i64;
     let (ok, failed, skipped) = (
@@ -345,7 +362,7 @@ pub async fn record(
         };
         finish(state, run_id, outcome, None).await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Ends an active run with an outcome, releasing its marker and lock, audited. A run that already
