@@ -19,10 +19,10 @@ use atlas_tests::TempDir;
 use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
 use serde_json::{Value, json};
 
-const BENCH_TENANT: &str = "bbbbbbbb-0000-4000-8000-000000000001";
-const BENCH_DOMAIN: &str = "bench.sim.test";
-const CLIENT_ID: &str = "7a7a7a7a-1111-4222-8333-944444444444";
-const CLIENT_SECRET: &str = "bench-platform-secret-value";
+pub(crate) const BENCH_TENANT: &str = "bbbbbbbb-0000-4000-8000-000000000001";
+pub(crate) const BENCH_DOMAIN: &str = "bench.sim.test";
+pub(crate) const CLIENT_ID: &str = "7a7a7a7a-1111-4222-8333-944444444444";
+pub(crate) const CLIENT_SECRET: &str = "bench-platform-secret-value";
 
 /// Peak resident memory of a process (`self` or a PID), in KiB.
 pub fn peak_rss_kib(pid: &str) -> u64 {
@@ -37,7 +37,7 @@ pub fn peak_rss_kib(pid: &str) -> u64 {
 }
 
 /// The simulator's `/_sim` admin API, when the endpoint has one.
-struct Admin {
+pub(crate) struct Admin {
     base: String,
     http: reqwest::Client,
 }
@@ -54,7 +54,7 @@ impl Admin {
         ok.then_some(Admin { base, http })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
@@ -62,14 +62,14 @@ impl Admin {
         req.send().await.expect("the simulator's admin API answers")
     }
 
-    async fn stats(&self, tenant: &str) -> Stats {
+    pub(crate) async fn stats(&self, tenant: &str) -> Stats {
         let r = self
             .send(reqwest::Method::GET, &format!("/tenants/{tenant}/stats"), None)
             .await;
         r.json().await.expect("stats")
     }
 
-    async fn objects(&self, tenant: &str, family: &str) -> Vec<Value> {
+    pub(crate) async fn objects(&self, tenant: &str, family: &str) -> Vec<Value> {
         let r = self
             .send(
                 reqwest::Method::GET,
@@ -82,16 +82,16 @@ impl Admin {
 }
 
 /// The Graph endpoint of the run, and the simulator process this bench started, if any.
-struct Endpoint {
-    graph_url: String,
-    login_url: String,
-    admin: Option<Admin>,
+pub(crate) struct Endpoint {
+    pub(crate) graph_url: String,
+    pub(crate) login_url: String,
+    pub(crate) admin: Option<Admin>,
     child: Option<Child>,
 }
 
 impl Endpoint {
     /// Starts `graph-sim` (built next to this binary) on a free loopback port.
-    async fn spawn_simulator() -> Endpoint {
+    pub(crate) async fn spawn_simulator() -> Endpoint {
         let exe = std::env::current_exe()
             .expect("own path")
             .with_file_name(format!("graph-sim{}", std::env::consts::EXE_SUFFIX));
@@ -117,7 +117,7 @@ impl Endpoint {
         }
     }
 
-    fn simulator_rss_mib(&self) -> Option<u64> {
+    pub(crate) fn simulator_rss_mib(&self) -> Option<u64> {
         self.child.as_ref().map(|c| peak_rss_kib(&c.id().to_string()) / 1024)
     }
 }
@@ -132,7 +132,7 @@ impl Drop for Endpoint {
 }
 
 /// The simulator families holding a catalog family's objects (app protection is a view over two).
-fn sim_families(code: &str) -> Vec<&str> {
+pub(crate) fn sim_families(code: &str) -> Vec<&str> {
     match code {
         "managedAppPolicies" => vec!["iosManagedAppProtections", "androidManagedAppProtections"],
         other => vec![other],
@@ -205,7 +205,7 @@ async fn lost_by_listing(app: &TestApp, client: &atlas_graph::TenantClient, pk: 
     lost
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
+pub(crate) fn flag(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
@@ -374,7 +374,7 @@ pub async fn run(args: &[String]) {
 
 /// Connects env-bench and verifies the connection, waiting until it is Ready, so the run measures
 /// the backup alone.
-async fn connect(app: &TestApp, tenant: &str, domain: &str) {
+pub(crate) async fn connect(app: &TestApp, tenant: &str, domain: &str) {
     let env = app.connect("env-bench", tenant, domain).await;
     let conn = format!("{env}/provider-connection");
     let verify = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;

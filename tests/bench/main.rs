@@ -3,6 +3,7 @@
 //! Prints figures; asserts nothing. Counts are bounded so a run takes seconds.
 
 mod backup;
+mod restore;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,9 +52,10 @@ fn item(i: usize) -> atlas_store::Item {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("backup") {
-        backup::run(&args[1..]).await;
-        return;
+    match args.first().map(String::as_str) {
+        Some("backup") => return backup::run(&args[1..]).await,
+        Some("restore") => return restore::run(&args[1..]).await,
+        _ => {}
     }
     println!("| operation | count | throughput | p50 | p99 | max |");
     println!("|---|---|---|---|---|---|");

@@ -18,7 +18,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
   bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
          [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]]
-                                               measure store, queue and API latency, or a full backup (docs/benchmarks.md)
+  bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
+                                               measure store, queue and API latency, a full backup, or a restore
+                                               of N deleted objects (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";
 
@@ -29,7 +31,7 @@ fn main() -> ExitCode {
         Some("up") => up(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("gen") => gen_files(&root),
-        // The backup bench runs the simulator as its own process, so it is built first.
+        // The backup and restore benches run the simulator as its own process, so it is built first.
         Some("bench") => run(
             &root,
             cargo().args([

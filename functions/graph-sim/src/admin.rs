@@ -25,6 +25,10 @@ pub(crate) fn router() -> Router<Sim> {
         .route("/tenants/{tenant}/consent", post(consent))
         .route("/tenants/{tenant}/stats", get(stats).delete(reset_stats))
         .route("/tenants/{tenant}/objects/{family}", get(objects))
+        .route(
+            "/tenants/{tenant}/objects/{family}/{id}",
+            axum::routing::delete(delete_object),
+        )
 }
 
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
@@ -154,6 +158,19 @@ async fn objects(State(sim): State<Sim>, Path((tenant, family)): Path<(String, S
     match sim.with_tenant(&tenant, |t| graph::snapshot(shared, t, &family)) {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => fail(StatusCode::NOT_FOUND, format!("unknown family '{family}'")),
+        Err(e) => fail(StatusCode::NOT_FOUND, e),
+    }
+}
+
+/// An admin deleting an object in the portal (no Graph request is counted).
+async fn delete_object(State(sim): State<Sim>, Path((tenant, family, id)): Path<(String, String, String)>) -> Response {
+    let Some(def) = crate::families::by_name(&family) else {
+        return fail(StatusCode::NOT_FOUND, format!("unknown family '{family}'"));
+    };
+    let removed = sim.with_tenant(&tenant, |t| t.remove(def.family, &id));
+    match removed {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => fail(StatusCode::NOT_FOUND, format!("no {family} object '{id}'")),
         Err(e) => fail(StatusCode::NOT_FOUND, e),
     }
 }

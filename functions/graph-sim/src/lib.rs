@@ -197,12 +197,7 @@ impl Simulator {
     /// Deletes an object behind the API's back (an admin deleting it in the portal). True if it existed.
     pub fn delete_object(&self, tenant: &str, family: &str, id: &str) -> bool {
         let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
-        self.tenant_op(tenant, |t| {
-            let list = t.objects_mut(def.family);
-            let before = list.len();
-            list.retain(|o| o.id != id);
-            list.len() != before
-        })
+        self.tenant_op(tenant, |t| t.remove(def.family, id))
     }
 
     /// Sets top-level properties of an object (an admin editing it in the portal). True if it existed.

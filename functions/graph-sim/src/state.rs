@@ -119,6 +119,14 @@ impl Tenant {
         self.data.entry(family).or_default()
     }
 
+    /// Removes an object; true if it existed.
+    pub(crate) fn remove(&mut self, family: Family, id: &str) -> bool {
+        let list = self.objects_mut(family);
+        let before = list.len();
+        list.retain(|o| o.id != id);
+        list.len() != before
+    }
+
     pub(crate) fn find(&self, family: Family, id: &str) -> Option<&Obj> {
         self.objects(family).iter().find(|o| o.id.eq_ignore_ascii_case(id))
     }

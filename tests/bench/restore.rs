@@ -1,0 +1,228 @@
+//! `atlas-bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]`
+//!
+//! Same-tenant restore of N deleted objects through the local stack against the simulator (its own
+//! process): back up, delete every captured object in the "portal", draft, preview, confirm, and
+//! time the `restore.execute` run. Writes are paced by Intune's per-tenant write ceiling (200 per
+//! 20 s), which the Graph client keeps to; `--throttle` makes the simulator enforce it too. The
+//! last line is `restore items=N seconds=S graph_requests=R writes=W rss_mib=M created=C failed=F
+//! lost=L duplicates=D`, where L counts objects neither back nor reported failed and D objects
+//! created twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use atlas_graph::families::FAMILIES;
+use atlas_graph_sim::{Faults, RateLimit, ServerErrors};
+use atlas_tests::TempDir;
+use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::backup::{
+    Admin, BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, connect, flag, peak_rss_kib, sim_families,
+};
+
+const ENV: &str = "/api/v1/workspaces/ws-demo/environments/env-bench";
+
+async fn post<T: serde::de::DeserializeOwned>(app: &TestApp, path: &str, body: Value) -> T {
+    let res = app.post_as(OWNER, path, body).await;
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    assert!(status.is_success(), "POST {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
+}
+
+async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::OperationView {
+    loop {
+        let v: atlas_api_types::OperationView = app
+            .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v.run.state == "completed" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Display names of the tenant's objects, per catalog family.
+async fn live_names(admin: &Admin, tenant: &str) -> BTreeMap<&'static str, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for f in FAMILIES {
+        let mut names = Vec::new();
+        for sf in sim_families(f.code) {
+            for o in admin.objects(tenant, sf).await {
+                let name = o["displayName"].as_str().or(o["name"].as_str()).unwrap_or("");
+                names.push(name.to_owned());
+            }
+        }
+        out.insert(f.code, names);
+    }
+    out
+}
+
+pub async fn run(args: &[String]) {
+    let policies: usize = flag(args, "--policies").and_then(|v| v.parse().ok()).unwrap_or(200);
+    let throttle = args.iter().any(|a| a == "--throttle");
+    let write_faults: f64 = flag(args, "--write-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let mode = match flag(args, "--backend").as_deref() {
+        None | Some("embedded") => Mode::Embedded,
+        Some("dynamodb") => Mode::Aws,
+        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
+    };
+    let endpoint = Endpoint::spawn_simulator().await;
+    let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
+    let tenant = BENCH_TENANT;
+    let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
+    assert!(
+        admin
+            .send(Method::POST, "/apps", Some(app_spec))
+            .await
+            .status()
+            .is_success()
+    );
+    let per_family = policies.div_ceil(FAMILIES.len());
+    let spec = json!({"id": tenant, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
+    assert_eq!(admin.send(Method::POST, "/tenants", Some(spec)).await.status(), 201);
+
+    let dir = TempDir::new();
+    let target = GraphTarget {
+        graph_base: endpoint.graph_url.clone(),
+        login_base: endpoint.login_url.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+    };
+    let app = start_stack(config_with_graph(mode, &dir, target), dir).await;
+    connect(&app, tenant, BENCH_DOMAIN).await;
+
+    let run: atlas_api_types::OperationRun = post(&app, &format!("{ENV}/backups"), json!({})).await;
+    let backup = wait_run(&app, &run.id).await;
+    assert_eq!(backup.run.outcome.as_deref(), Some("succeeded"), "{:?}", backup.items);
+    let set: atlas_api_types::BackupSetDetail = app
+        .get_as(OWNER, &format!("{ENV}/backups/{}", run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let before = live_names(admin, tenant).await;
+
+    // The portal admin deletes every captured object.
+    for i in &set.items {
+        let mut gone = false;
+        for sf in sim_families(&i.family) {
+            let path = format!("/tenants/{tenant}/objects/{sf}/{}", i.id);
+            gone |= admin.send(Method::DELETE, &path, None).await.status() == 204;
+        }
+        assert!(gone, "delete {} {}", i.family, i.id);
+    }
+
+    let draft: atlas_api_types::Restore = post(
+        &app,
+        &format!("{ENV}/restores"),
+        json!({"backup_set_id": set.set.id, "include_assignments": true}),
+    )
+    .await;
+    let t_preview = Instant::now();
+    let preview: atlas_api_types::RestorePreview =
+        post(&app, &format!("{ENV}/restores/{}/previews", draft.id), json!({})).await;
+    let preview_seconds = t_preview.elapsed().as_secs_f64();
+    let planned: BTreeMap<&str, usize> = preview.items.iter().fold(BTreeMap::new(), |mut m, i| {
+        *m.entry(i.action.as_str()).or_default() += 1;
+        m
+    });
+    assert!(preview.blockers.is_empty(), "{:?}", preview.blockers);
+
+    let faults = Faults {
+        rate_limit: throttle.then(RateLimit::default),
+        server_errors: (write_faults > 0.0).then(|| ServerErrors {
+            fraction: write_faults / 100.0,
+            statuses: vec![500],
+            writes_only: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let faults = serde_json::to_value(faults).unwrap();
+    let faults_path = format!("/tenants/{tenant}/faults");
+    assert!(
+        admin
+            .send(Method::PUT, &faults_path, Some(faults))
+            .await
+            .status()
+            .is_success()
+    );
+    admin
+        .send(Method::DELETE, &format!("/tenants/{tenant}/stats"), None)
+        .await;
+    let graph = app.app().state.graph.clone();
+    let counters = graph.counters();
+
+    let t = Instant::now();
+    let body = json!({"preview_id": preview.id, "fingerprint": preview.fingerprint, "confirm": "env-bench"});
+    let run: atlas_api_types::OperationRun = post(&app, &format!("{ENV}/restores/{}/confirm", draft.id), body).await;
+    let view = wait_run(&app, &run.id).await;
+    let seconds = t.elapsed().as_secs_f64();
+    let rss_mib = peak_rss_kib("self") / 1024;
+    let sent = graph.counters().sent - counters.sent;
+    let stats = admin.stats(tenant).await;
+    admin.send(Method::DELETE, &faults_path, None).await;
+    app.stop().await;
+
+    let writes: u64 = stats
+        .requests
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET ") && k.as_str() != "POST $batch")
+        .map(|(_, n)| n)
+        .sum();
+    let mut results: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed_names = BTreeSet::new();
+    for i in &view.items {
+        let r = i.detail["result"].as_str().unwrap_or("?").to_owned();
+        if r == "failed" {
+            failed_names.insert((
+                i.detail["family"].as_str().unwrap_or("").to_owned(),
+                i.detail["name"].as_str().unwrap_or("").to_owned(),
+            ));
+        }
+        *results.entry(r).or_default() += 1;
+    }
+    let after = live_names(admin, tenant).await;
+    let (mut lost, mut duplicates) = (0, 0);
+    for (family, names) in &before {
+        let back = &after[family];
+        for n in names {
+            let count = back.iter().filter(|b| *b == n).count();
+            let expected = names.iter().filter(|b| *b == n).count();
+            if count < expected && !failed_names.contains(&(family.to_string(), n.clone())) {
+                lost += 1;
+            }
+            if count > expected {
+                duplicates += 1;
+            }
+        }
+    }
+    let items = view.items.len();
+    println!("preview: {items} items planned {planned:?} in {preview_seconds:.1} s");
+    println!(
+        "outcome={} results={results:?}",
+        view.run.outcome.as_deref().unwrap_or("")
+    );
+    println!(
+        "simulator saw: http_requests={} writes={writes} answered_429={} answered_5xx={} (write ceiling {} per {} s)",
+        stats.graph_requests - stats.batch_items,
+        stats.throttled,
+        stats.server_errors,
+        RateLimit::default().max_writes,
+        RateLimit::default().window_ms / 1000,
+    );
+    if let Some(mib) = endpoint.simulator_rss_mib() {
+        println!("simulator process (not the product): peak_rss_mib={mib}");
+    }
+    println!(
+        "restore items={items} seconds={seconds:.1} graph_requests={sent} writes={writes} rss_mib={rss_mib} created={} failed={} lost={lost} duplicates={duplicates}",
+        results.get("created").copied().unwrap_or(0),
+        results.get("failed").copied().unwrap_or(0),
+    );
+}
