@@ -658,6 +658,77 @@ async fn double_delivery_creates_no_duplicates(mode: Mode) {
     app.stop().await;
 }
 
+/// Filters deleted with the items that use them come back in the same restore, and the restored
+/// assignments point at the recreated filters (their new ids), never at the deleted ones.
+async fn filters_recreated_by_the_same_restore_are_used_by_its_assignments(mode: Mode) {
+    const FILTER: &str = "deviceAndAppManagementAssignmentFilterId";
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-rs8").await;
+    let set = backup(&app, &env, &CLEAN_FAMILIES).await;
+    let filter_name = |id: &str| {
+        sim()
+            .objects(&tenant, "assignmentFilters")
+            .iter()
+            .find(|f| f["id"] == id)
+            .and_then(|f| f["displayName"].as_str().map(str::to_owned))
+    };
+    let filtered = |t: &str| -> BTreeSet<(String, String, String)> {
+        let mut out = BTreeSet::new();
+        for f in CLEAN_FAMILIES {
+            for o in sim().objects(t, f) {
+                for a in o["assignments"].as_array().into_iter().flatten() {
+                    if let Some(name) = a["target"][FILTER].as_str().and_then(&filter_name) {
+                        out.insert((f.to_owned(), o["displayName"].as_str().unwrap_or("").to_owned(), name));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let before = filtered(&tenant);
+    assert!(!before.is_empty(), "the seeded tenant assigns with filters");
+    let old_filters: BTreeSet<String> = sim()
+        .objects(&tenant, "assignmentFilters")
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    for i in &set.items {
+        assert!(sim().delete_object(&tenant, &i.family, &i.id));
+    }
+
+    let r = draft(
+        &app,
+        &env,
+        json!({"backup_set_id": set.set.id, "include_assignments": true}),
+    )
+    .await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    assert!(
+        p.items
+            .iter()
+            .any(|i| i.warnings.iter().any(|w| w.contains("recreated by this restore"))),
+        "the operator is told which assignments wait for a filter"
+    );
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs8")).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(
+        filtered(&tenant),
+        before,
+        "every filtered assignment is back, on its filter"
+    );
+    for f in CLEAN_FAMILIES {
+        for o in sim().objects(&tenant, f) {
+            for a in o["assignments"].as_array().into_iter().flatten() {
+                if let Some(id) = a["target"][FILTER].as_str() {
+                    assert!(!old_filters.contains(id), "{f}: assigned with a deleted filter id {id}");
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
 /// Multi Admin Approval is flagged from the tenant's access policies before any write, only for
 /// the families a policy protects; a write it holds fails that item, and the family stays flagged.
 async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
@@ -710,6 +781,7 @@ async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
 
 atlas_tests::on_both_backends!(
     same_tenant_restore_recreates_deleted_items_once,
+    filters_recreated_by_the_same_restore_are_used_by_its_assignments,
     double_delivery_creates_no_duplicates
 );
 

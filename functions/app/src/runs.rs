@@ -344,7 +344,7 @@ pub async fn record_unit(
 }
 
 /// Ends the run when every unit is counted. Safe to call again: [`finish`] is conditional.
-async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), ApiError> {
+pub async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), ApiError> {
     let run = state.table.get(&run_key(run_id)).await?.ok_or(ApiError::NotFound)?;
     let total = run["counts"]["total"].as_u64().unwrap_or(0) as i64;
     let (ok, failed, skipped) = (

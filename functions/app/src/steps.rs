@@ -405,10 +405,16 @@ async fn restore_execute(state: AppState, body: String) -> Result<(), StepError>
         )),
         Err(e) => return Err(api_to_step(e)),
     };
-    if let Some((result, detail)) = outcome {
-        crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+    match outcome {
+        Some((result, detail)) => {
+            crate::runs::record(&state, &m.run_id, &m.item, result, detail)
+                .await
+                .map_err(api_to_step)?;
+        }
+        // Recorded by an earlier delivery that may have crashed before ending the run.
+        None => crate::runs::finish_if_complete(&state, &m.run_id)
             .await
-            .map_err(api_to_step)?;
+            .map_err(api_to_step)?,
     }
     Ok(())
 }

@@ -78,7 +78,7 @@ pub async fn unit(
     };
     let src_pk = super::source_pk(scope, &draft);
     let payload = super::payload(state, &src_pk, plan["hash"].as_str().unwrap_or_default()).await?;
-    let assign: Option<Vec<Value>> = plan["assign"].as_array().cloned();
+    let mut assign: Option<Vec<Value>> = plan["assign"].as_array().cloned();
     let source_env = s(&draft, "source_environment_id");
     let source_id = plan["source_id"].as_str().unwrap_or_default().to_owned();
 
@@ -214,6 +214,32 @@ pub async fn unit(
         }
     };
 
+    let waits: Vec<String> = plan["await_filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    if let Some(want) = assign.as_mut()
+        && !waits.is_empty()
+    {
+        match filters_created_by_this_run(state, scope, &m.run_id, &source_env, &waits).await? {
+            Ok(created) => {
+                for a in want.iter_mut() {
+                    let key = "deviceAndAppManagementAssignmentFilterId";
+                    if let Some(to) = a["target"][key].as_str().and_then(|f| created.get(f)) {
+                        a["target"][key] = json!(to);
+                    }
+                }
+            }
+            Err(why) => {
+                let mut d = json!({"result": "failed", "name": name, "family": code, "target_id": target_id});
+                d["reason"] = json!(format!("{result}, but its assignments were not written: {why}"));
+                return Ok(Some((ItemResult::Failed, d)));
+            }
+        }
+    }
+
     if let Some(want) = &assign
         && family.assign != atlas_graph::families::Assign::None
         && let Err(e) = graph_ops::assign(client, family, &target_id, &payload, want).await
@@ -234,6 +260,47 @@ pub async fn unit(
         ItemResult::Succeeded,
         json!({"result": result, "name": name, "family": code, "target_id": target_id, "verification": verification}),
     )))
+}
+
+/// How long a unit waits for the assignment filters its assignments use, when sibling units of
+/// the same run recreate them (they are queued first); then the message is retried.
+const FILTER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Source filter id → the id this run created it under, once each filter's unit has created it.
+/// `Err(why)` when a filter's unit ended without creating it.
+async fn filters_created_by_this_run(
+    state: &AppState,
+    scope: &EnvScope,
+    run_id: &str,
+    source_env: &str,
+    filters: &[String],
+) -> Result<Result<std::collections::BTreeMap<String, String>, String>, ApiError> {
+    let deadline = tokio::time::Instant::now() + FILTER_WAIT;
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        let mut created = std::collections::BTreeMap::new();
+        for fid in filters {
+            let map = super::mapping_key(&scope.pk(), source_env, "assignmentFilters", fid);
+            if let Some(to) = state.table.get(&map).await?.and_then(|m| m.get("target_id").cloned()) {
+                created.insert(fid.clone(), to.as_str().unwrap_or_default().to_owned());
+                continue;
+            }
+            let unit = Key::new(format!("RUN#{run_id}"), format!("ITEM#assignmentFilters/{fid}"));
+            if let Some(done) = state.table.get(&unit).await? {
+                let why = done["detail"]["reason"].as_str().unwrap_or("it was not restored");
+                let name = done["detail"]["name"].as_str().unwrap_or(fid);
+                return Ok(Err(format!("its assignment filter {name} was not recreated ({why})")));
+            }
+        }
+        if created.len() == filters.len() {
+            return Ok(Ok(created));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Unavailable);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,7 +1,7 @@
 //! The preview: each chosen item matched to live and classified, groups mapped, the whole
 //! fingerprinted over the plan and the live state it read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use atlas_api_types as api;
 use atlas_graph::TenantClient;
@@ -426,6 +426,17 @@ pub async fn preview(
     filter_ids.sort();
     filter_ids.dedup();
     let filters = map_filters(&client, source_client.as_ref(), &filter_ids).await?;
+    // Unmatched filters this restore recreates: assignments using them wait for them at execution.
+    let in_run: BTreeSet<String> = filters
+        .iter()
+        .filter(|(fid, (to, _))| {
+            to.is_none()
+                && payloads
+                    .iter()
+                    .any(|(code, id, ..)| code == "assignmentFilters" && id == *fid)
+        })
+        .map(|(fid, _)| fid.clone())
+        .collect();
     for k in mapping.keys() {
         if !group_ids.contains(k) {
             return Err(ApiError::field(
@@ -460,6 +471,21 @@ pub async fn preview(
             (None, Vec::new())
         };
         let mut warnings = live.warnings.clone();
+        let await_filters: Vec<&String> = in_run
+            .iter()
+            .filter(|fid| {
+                assign
+                    .iter()
+                    .flatten()
+                    .any(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"] == fid.as_str())
+            })
+            .collect();
+        for fid in &await_filters {
+            let name = filters.get(*fid).map(|(_, n)| n.as_str()).unwrap_or(fid.as_str());
+            warnings.push(format!(
+                "Assignment filter {name} is recreated by this restore: these assignments are written once it exists."
+            ));
+        }
         if with_assignments
             && payload.get("assignments").is_none()
             && family.assign != atlas_graph::families::Assign::None
@@ -521,7 +547,7 @@ pub async fn preview(
             "key": format!("{code}/{source_id}"), "family": code, "source_id": source_id, "name": name,
             "hash": hash, "action": action, "target_id": live.target_id, "matched_by": live.matched_by,
             "warnings": warnings, "conflict": conflict, "changes": changes, "assignments": assignments,
-            "live_hash": live.hash(), "assign": assign,
+            "live_hash": live.hash(), "assign": assign, "await_filters": await_filters,
         }));
     }
 
@@ -538,9 +564,12 @@ pub async fn preview(
             g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone())
         ));
     }
-    for (_, name) in filters.values().filter(|(to, _)| to.is_none()) {
+    for (_, (_, name)) in filters
+        .iter()
+        .filter(|(fid, (to, _))| to.is_none() && !in_run.contains(*fid))
+    {
         blockers.push(format!(
-            "Assignment filter {name} has no match in the target: restore the filter first, or restore without assignments."
+            "Assignment filter {name} has no match in the target: restore it too (in this restore or before), or restore without assignments."
         ));
     }
     for p in &planned {

@@ -273,13 +273,15 @@ pub async fn confirm(
         return Err(refuse(&state, &scope, &id, why).await);
     }
 
-    let units: Vec<(String, Value)> = preview["items"]
+    let mut units: Vec<(String, Value)> = preview["items"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| p["key"].as_str())
         .map(|k| (k.to_owned(), json!({"restore_id": id, "preview_id": body.preview_id})))
         .collect();
+    // Assignment filters first: items whose assignments use a filter this run creates wait for it.
+    units.sort_by_key(|(k, _)| !k.starts_with("assignmentFilters/"));
     let started = crate::runs::start(
         &state,
         &scope,
