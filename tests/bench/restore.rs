@@ -108,8 +108,10 @@ pub async fn run(args: &[String]) {
         .unwrap();
     let before = live_names(admin, tenant).await;
 
-    // The portal admin deletes every captured object.
-    for i in &set.items {
+    // The portal admin deletes every captured object but the scope tags (Intune's built-in
+    // Default tag cannot be deleted, and the others are what the objects are tagged with).
+    let chosen: Vec<&atlas_api_types::BackupItem> = set.items.iter().filter(|i| i.family != "roleScopeTags").collect();
+    for i in &chosen {
         let mut gone = false;
         for sf in sim_families(&i.family) {
             let path = format!("/tenants/{tenant}/objects/{sf}/{}", i.id);
@@ -121,7 +123,10 @@ pub async fn run(args: &[String]) {
     let draft: atlas_api_types::Restore = post(
         &app,
         &format!("{ENV}/restores"),
-        json!({"backup_set_id": set.set.id, "include_assignments": true}),
+        json!({
+            "backup_set_id": set.set.id, "include_assignments": true,
+            "items": chosen.iter().map(|i| format!("{}/{}", i.family, i.id)).collect::<Vec<_>>(),
+        }),
     )
     .await;
     let t_preview = Instant::now();
@@ -178,9 +183,19 @@ pub async fn run(args: &[String]) {
         .sum();
     let mut results: BTreeMap<String, usize> = BTreeMap::new();
     let mut failed_names = BTreeSet::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for i in &view.items {
         let r = i.detail["result"].as_str().unwrap_or("?").to_owned();
         if r == "failed" {
+            let why = i.detail["reason"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(160)
+                .collect::<String>();
+            *reasons
+                .entry(format!("{}: {why}", i.detail["family"].as_str().unwrap_or("")))
+                .or_default() += 1;
             failed_names.insert((
                 i.detail["family"].as_str().unwrap_or("").to_owned(),
                 i.detail["name"].as_str().unwrap_or("").to_owned(),
@@ -209,6 +224,9 @@ pub async fn run(args: &[String]) {
         "outcome={} results={results:?}",
         view.run.outcome.as_deref().unwrap_or("")
     );
+    for (why, n) in reasons.iter().take(10) {
+        println!("  failed ×{n}: {why}");
+    }
     println!(
         "simulator saw: http_requests={} writes={writes} answered_429={} answered_5xx={} (write ceiling {} per {} s)",
         stats.graph_requests - stats.batch_items,
