@@ -424,6 +424,19 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
             sim().add_object(&tb, "assignmentFilters", twin);
         }
     }
+    // Scope tags are matched by name across tenants: B gets a twin of each custom tag used.
+    let custom_tags = payload["roleScopeTagIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .filter(|t| *t != "0");
+    for (n, tid) in custom_tags.enumerate() {
+        let name = format!("rs3-tag-{n}");
+        assert!(sim().patch_object(&ta, "roleScopeTags", tid, json!({"displayName": name})));
+        let twin = json!({"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": name});
+        sim().add_object(&tb, "roleScopeTags", twin);
+    }
     let mut mapping = serde_json::Map::new();
     for (n, g) in groups.iter().skip(1).enumerate() {
         mapping.insert(g.clone(), if n == 0 { json!(twin) } else { Value::Null });
@@ -729,6 +742,75 @@ async fn filters_recreated_by_the_same_restore_are_used_by_its_assignments(mode:
     app.stop().await;
 }
 
+/// Across tenants a scope tag is matched by name, never by id (tenant B's tag "1" is another
+/// tag); a tag with no match blocks confirmation rather than tagging with the wrong one.
+async fn scope_tags_are_mapped_by_name_across_tenants(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (ta, env_a) = app.connected_env("env-rs9a").await;
+    let (tb, env_b) = app.connected_env("env-rs9b").await;
+    let objs = sim().objects(&ta, "deviceConfigurations");
+    let (x, y) = (
+        objs[0]["id"].as_str().unwrap().to_owned(),
+        objs[1]["id"].as_str().unwrap().to_owned(),
+    );
+    assert!(sim().patch_object(&ta, "roleScopeTags", "1", json!({"displayName": "rs9-shared"})));
+    assert!(sim().patch_object(&ta, "roleScopeTags", "2", json!({"displayName": "rs9-only-in-a"})));
+    let tagged = |name: &str, tags: Value| json!({"displayName": name, "roleScopeTagIds": tags});
+    assert!(sim().patch_object(&ta, "deviceConfigurations", &x, tagged("rs9-x", json!(["0", "1"]))));
+    assert!(sim().patch_object(&ta, "deviceConfigurations", &y, tagged("rs9-y", json!(["2"]))));
+    let twin = sim().add_object(
+        &tb,
+        "roleScopeTags",
+        json!({"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "rs9-shared", "isBuiltIn": false}),
+    );
+    let set = backup(&app, &env_a, &["deviceConfigurations"]).await;
+    let restore = |id: &str| {
+        json!({
+            "backup_set_id": set.set.id, "source_environment_id": "env-rs9a", "include_assignments": false,
+            "items": [format!("deviceConfigurations/{id}")],
+        })
+    };
+
+    let r = draft(&app, &env_b, restore(&x)).await;
+    let p = preview(&app, &env_b, &r.id, json!({})).await;
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    let v = confirm_and_wait(&app, &env_b, &r.id, confirm_body(&p, "env-rs9b")).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    let created = sim()
+        .objects(&tb, "deviceConfigurations")
+        .into_iter()
+        .find(|o| o["displayName"] == "rs9-x")
+        .expect("created in tenant B");
+    assert_eq!(
+        created["roleScopeTagIds"],
+        json!(["0", twin]),
+        "tagged with B's tag of that name"
+    );
+
+    let r = draft(&app, &env_b, restore(&y)).await;
+    let p = preview(&app, &env_b, &r.id, json!({})).await;
+    assert!(
+        p.blockers.iter().any(|b| b.contains("Scope tag rs9-only-in-a")),
+        "{:?}",
+        p.blockers
+    );
+    let res = app
+        .post_as(
+            OWNER,
+            &format!("{env_b}/restores/{}/confirm", r.id),
+            confirm_body(&p, "env-rs9b"),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(
+        sim()
+            .objects(&tb, "deviceConfigurations")
+            .iter()
+            .all(|o| o["displayName"] != "rs9-y")
+    );
+    app.stop().await;
+}
+
 /// Multi Admin Approval is flagged from the tenant's access policies before any write, only for
 /// the families a policy protects; a write it holds fails that item, and the family stays flagged.
 async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
@@ -806,6 +888,11 @@ mod embedded_only {
     #[tokio::test]
     async fn an_untouched_tenant_previews_unchanged() {
         super::an_untouched_tenant_previews_unchanged(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn scope_tags_are_mapped_by_name_across_tenants() {
+        super::scope_tags_are_mapped_by_name_across_tenants(Mode::Embedded).await;
     }
 
     #[tokio::test]

@@ -32,6 +32,14 @@ fn failed(name: &str, family: &str, reason: String) -> (ItemResult, Value) {
     )
 }
 
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Whether a create's outcome is unknown: it may have landed although we saw an error.
 fn ambiguous(e: &GraphError) -> bool {
     matches!(e, GraphError::Timeout { .. } | GraphError::Network { .. }) || e.status().is_some_and(|s| s >= 500)
@@ -78,6 +86,9 @@ pub async fn unit(
     };
     let src_pk = super::source_pk(scope, &draft);
     let payload = super::payload(state, &src_pk, plan["hash"].as_str().unwrap_or_default()).await?;
+    let tag_map: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(plan["scope_tags"].clone()).unwrap_or_default();
+    let mut payload = super::plan::with_scope_tags(&payload, &tag_map);
     let mut assign: Option<Vec<Value>> = plan["assign"].as_array().cloned();
     let source_env = s(&draft, "source_environment_id");
     let source_id = plan["source_id"].as_str().unwrap_or_default().to_owned();
@@ -93,6 +104,13 @@ pub async fn unit(
         u
     };
     let action = plan["action"].as_str().unwrap_or_default();
+    let tag_waits = strings(&plan["await_tags"]);
+    if !tag_waits.is_empty() && matches!(action, "create" | "update") {
+        match created_by_this_run(state, scope, &m.run_id, &source_env, "roleScopeTags", &tag_waits).await? {
+            Ok(created) => payload = super::plan::with_scope_tags(&payload, &created),
+            Err(why) => return Ok(Some(failed(&name, &code, format!("Not written: {why}.")))),
+        }
+    }
     let stale = |what: &str| {
         failed(
             &name,
@@ -214,16 +232,11 @@ pub async fn unit(
         }
     };
 
-    let waits: Vec<String> = plan["await_filters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.as_str().map(str::to_owned))
-        .collect();
+    let waits = strings(&plan["await_filters"]);
     if let Some(want) = assign.as_mut()
         && !waits.is_empty()
     {
-        match filters_created_by_this_run(state, scope, &m.run_id, &source_env, &waits).await? {
+        match created_by_this_run(state, scope, &m.run_id, &source_env, "assignmentFilters", &waits).await? {
             Ok(created) => {
                 for a in want.iter_mut() {
                     let key = "deviceAndAppManagementAssignmentFilterId";
@@ -262,34 +275,40 @@ pub async fn unit(
     )))
 }
 
-/// How long a unit waits for the assignment filters its assignments use, when sibling units of
+/// How long a unit waits for the scope tags or assignment filters it uses, when sibling units of
 /// the same run recreate them (they are queued first); then the message is retried.
-const FILTER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+const DEPENDENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Source filter id → the id this run created it under, once each filter's unit has created it.
-/// `Err(why)` when a filter's unit ended without creating it.
-async fn filters_created_by_this_run(
+/// Source id → the id this run created it under, once each `family` object's unit has created
+/// it. `Err(why)` when one's unit ended without creating it.
+async fn created_by_this_run(
     state: &AppState,
     scope: &EnvScope,
     run_id: &str,
     source_env: &str,
+    family: &str,
     filters: &[String],
 ) -> Result<Result<std::collections::BTreeMap<String, String>, String>, ApiError> {
-    let deadline = tokio::time::Instant::now() + FILTER_WAIT;
+    let what = if family == "roleScopeTags" {
+        "scope tag"
+    } else {
+        "assignment filter"
+    };
+    let deadline = tokio::time::Instant::now() + DEPENDENCY_WAIT;
     let mut delay = std::time::Duration::from_millis(100);
     loop {
         let mut created = std::collections::BTreeMap::new();
         for fid in filters {
-            let map = super::mapping_key(&scope.pk(), source_env, "assignmentFilters", fid);
+            let map = super::mapping_key(&scope.pk(), source_env, family, fid);
             if let Some(to) = state.table.get(&map).await?.and_then(|m| m.get("target_id").cloned()) {
                 created.insert(fid.clone(), to.as_str().unwrap_or_default().to_owned());
                 continue;
             }
-            let unit = Key::new(format!("RUN#{run_id}"), format!("ITEM#assignmentFilters/{fid}"));
+            let unit = Key::new(format!("RUN#{run_id}"), format!("ITEM#{family}/{fid}"));
             if let Some(done) = state.table.get(&unit).await? {
                 let why = done["detail"]["reason"].as_str().unwrap_or("it was not restored");
                 let name = done["detail"]["name"].as_str().unwrap_or(fid);
-                return Ok(Err(format!("its assignment filter {name} was not recreated ({why})")));
+                return Ok(Err(format!("its {what} {name} was not recreated ({why})")));
             }
         }
         if created.len() == filters.len() {

@@ -277,6 +277,74 @@ async fn map_filters(
     Ok(out)
 }
 
+fn tags_of(payload: &Value) -> Vec<String> {
+    payload["roleScopeTagIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Scope tags are tenant-local: tag "1" of one tenant may be another tag in the next, so across
+/// tenants a tag is matched by name only; within the tenant by id. The built-in Default ("0")
+/// exists everywhere. `None`: no match, a blocker — a wrong tag would widen or narrow who sees it.
+async fn map_scope_tags(
+    target: &TenantClient,
+    source: Option<&TenantClient>,
+    same_tenant: bool,
+    ids: &[String],
+) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+    let mut out = BTreeMap::new();
+    let custom: Vec<&String> = ids.iter().filter(|t| t.as_str() != "0").collect();
+    if custom.is_empty() {
+        return Ok(out);
+    }
+    let path = "/beta/deviceManagement/roleScopeTags";
+    let live = target
+        .list_all(path)
+        .await
+        .map_err(|e| graph_conflict("Scope tags", e))?;
+    for id in custom {
+        if same_tenant {
+            let here = live.iter().any(|t| t["id"] == id.as_str());
+            out.insert(id.clone(), (here.then(|| id.clone()), id.clone()));
+            continue;
+        }
+        let name = match source {
+            Some(src) => match src.get(&format!("{path}/{id}")).await {
+                Ok(t) => t["displayName"].as_str().map(str::to_owned),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(graph_conflict("Scope tags", e)),
+            },
+            None => None,
+        };
+        let hits: Vec<&Value> = name
+            .as_deref()
+            .map(|n| live.iter().filter(|t| t["displayName"] == n).collect())
+            .unwrap_or_default();
+        let mapped = match hits.as_slice() {
+            [one] => one["id"].as_str().map(str::to_owned),
+            _ => None,
+        };
+        out.insert(id.clone(), (mapped, name.unwrap_or_else(|| id.clone())));
+    }
+    Ok(out)
+}
+
+/// `payload` with its scope tag ids replaced by their targets (unmapped ones left as they are).
+pub fn with_scope_tags(payload: &Value, tags: &BTreeMap<String, String>) -> Value {
+    let mut out = payload.clone();
+    if let Some(ids) = out.get_mut("roleScopeTagIds").and_then(Value::as_array_mut) {
+        for t in ids.iter_mut() {
+            if let Some(to) = t.as_str().and_then(|s| tags.get(s)) {
+                *t = json!(to);
+            }
+        }
+    }
+    out
+}
+
 fn groups_of(payload: &Value) -> Vec<String> {
     payload["assignments"]
         .as_array()
@@ -413,8 +481,10 @@ pub async fn preview(
     let mut payloads = Vec::new();
     let mut group_ids: Vec<String> = Vec::new();
     let mut filter_ids: Vec<String> = Vec::new();
+    let mut tag_ids: Vec<String> = Vec::new();
     for (family, id, name, hash) in &items {
         let p = super::payload(state, &src_pk, hash).await?;
+        tag_ids.extend(tags_of(&p));
         if with_assignments {
             group_ids.extend(groups_of(&p));
             filter_ids.extend(filters_of(&p));
@@ -426,6 +496,25 @@ pub async fn preview(
     filter_ids.sort();
     filter_ids.dedup();
     let filters = map_filters(&client, source_client.as_ref(), &filter_ids).await?;
+    tag_ids.sort();
+    tag_ids.dedup();
+    let same_tenant = source_env == scope.environment_id().as_str();
+    let tags = map_scope_tags(&client, source_client.as_ref(), same_tenant, &tag_ids).await?;
+    let tag_targets: BTreeMap<String, String> = tags
+        .iter()
+        .filter_map(|(from, (to, _))| to.clone().map(|to| (from.clone(), to)))
+        .collect();
+    // Unmatched tags this restore recreates: items tagged with them wait for them at execution.
+    let tags_in_run: BTreeSet<String> = tags
+        .iter()
+        .filter(|(tid, (to, _))| {
+            to.is_none()
+                && payloads
+                    .iter()
+                    .any(|(code, id, ..)| code == "roleScopeTags" && id == *tid)
+        })
+        .map(|(tid, _)| tid.clone())
+        .collect();
     // Unmatched filters this restore recreates: assignments using them wait for them at execution.
     let in_run: BTreeSet<String> = filters
         .iter()
@@ -463,6 +552,11 @@ pub async fn preview(
     let mut summary = api::PreviewSummary::default();
     for (code, source_id, name, hash, payload) in &payloads {
         let family = Family::by_code(code).ok_or_else(|| ApiError::Conflict(format!("{code} is not a family")))?;
+        let payload = &with_scope_tags(payload, &tag_targets);
+        let await_tags: Vec<&String> = tags_of(payload)
+            .into_iter()
+            .filter_map(|t| tags_in_run.get(&t))
+            .collect();
         let live = reader.find(family, source_id, name).await?;
         let (assign, dropped) = if with_assignments && payload.get("assignments").is_some() {
             let (a, d) = desired_assignments(payload, &groups, &filters, &describe);
@@ -480,6 +574,12 @@ pub async fn preview(
                     .any(|a| a["target"]["deviceAndAppManagementAssignmentFilterId"] == fid.as_str())
             })
             .collect();
+        for tid in &await_tags {
+            let name = tags.get(*tid).map(|(_, n)| n.as_str()).unwrap_or(tid.as_str());
+            warnings.push(format!(
+                "Scope tag {name} is recreated by this restore: this item is written once it exists."
+            ));
+        }
         for fid in &await_filters {
             let name = filters.get(*fid).map(|(_, n)| n.as_str()).unwrap_or(fid.as_str());
             warnings.push(format!(
@@ -548,6 +648,7 @@ pub async fn preview(
             "hash": hash, "action": action, "target_id": live.target_id, "matched_by": live.matched_by,
             "warnings": warnings, "conflict": conflict, "changes": changes, "assignments": assignments,
             "live_hash": live.hash(), "assign": assign, "await_filters": await_filters,
+            "scope_tags": tag_targets, "await_tags": await_tags,
         }));
     }
 
@@ -572,6 +673,14 @@ pub async fn preview(
             "Assignment filter {name} has no match in the target: restore it too (in this restore or before), or restore without assignments."
         ));
     }
+    for (_, (_, name)) in tags
+        .iter()
+        .filter(|(tid, (to, _))| to.is_none() && !tags_in_run.contains(*tid))
+    {
+        blockers.push(format!(
+            "Scope tag {name} has no match in the target: create it there or restore it too; a different tag would change who can see these items."
+        ));
+    }
     for p in &planned {
         if let Some(c) = p["conflict"].as_str() {
             blockers.push(format!("{}: {c}", p["name"].as_str().unwrap_or_default()));
@@ -582,7 +691,7 @@ pub async fn preview(
     let fingerprint = crate::backup::content_hash(&json!({
         "restore": restore_id, "assignments": with_assignments,
         "items": planned.iter().map(|p| json!([p["key"], p["action"], p["target_id"], p["live_hash"], p["hash"], p["assign"]])).collect::<Vec<_>>(),
-        "filters": filters, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
+        "filters": filters, "tags": tags, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
     }));
     let preview_id = state.ids.next_id();
     let now = state.clock.now_millis();

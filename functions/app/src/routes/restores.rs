@@ -280,8 +280,12 @@ pub async fn confirm(
         .filter_map(|p| p["key"].as_str())
         .map(|k| (k.to_owned(), json!({"restore_id": id, "preview_id": body.preview_id})))
         .collect();
-    // Assignment filters first: items whose assignments use a filter this run creates wait for it.
-    units.sort_by_key(|(k, _)| !k.starts_with("assignmentFilters/"));
+    // Scope tags, then assignment filters, first: items using ones this run creates wait for them.
+    units.sort_by_key(|(k, _)| match k.split('/').next() {
+        Some("roleScopeTags") => 0,
+        Some("assignmentFilters") => 1,
+        _ => 2,
+    });
     let started = crate::runs::start(
         &state,
         &scope,
