@@ -276,8 +276,9 @@ pub async fn unit(
 }
 
 /// How long a unit waits for the scope tags or assignment filters it uses, when sibling units of
-/// the same run recreate them (they are queued first); then the message is retried.
-const DEPENDENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// the same run recreate them (they are queued first); then the message is retried. Well inside
+/// the step Lambda's 29 s timeout, leaving room for the unit's own writes.
+const DEPENDENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Source id → the id this run created it under, once each `family` object's unit has created
 /// it. `Err(why)` when one's unit ended without creating it.
