@@ -235,24 +235,24 @@ fn filters_of(payload: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Assignment filters are tenant-local: the same id, else the source filter's name in the target.
-/// `None`: no match, a blocker — never silently dropped, which would widen the assignment.
-async fn map_filters(
+/// Maps tenant-local references (`what`, listed at `path`) to the target: by id where ids are
+/// global (filter GUIDs) or within the tenant, else by the source object's name, uniquely.
+/// `None`: no match, a blocker — never silently dropped or swapped, which would widen an
+/// assignment or change who can see an object.
+async fn map_by_name(
     target: &TenantClient,
     source: Option<&TenantClient>,
+    (what, path): (&str, &str),
     ids: &[String],
+    by_id: bool,
 ) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
     let mut out = BTreeMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let path = "/beta/deviceManagement/assignmentFilters";
-    let live = target
-        .list_all(path)
-        .await
-        .map_err(|e| graph_conflict("Assignment filters", e))?;
+    let live = target.list_all(path).await.map_err(|e| graph_conflict(what, e))?;
     for id in ids {
-        if live.iter().any(|f| f["id"] == id.as_str()) {
+        if by_id && live.iter().any(|f| f["id"] == id.as_str()) {
             out.insert(id.clone(), (Some(id.clone()), id.clone()));
             continue;
         }
@@ -260,7 +260,7 @@ async fn map_filters(
             Some(src) => match src.get(&format!("{path}/{id}")).await {
                 Ok(f) => f["displayName"].as_str().map(str::to_owned),
                 Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(graph_conflict("Assignment filters", e)),
+                Err(e) => return Err(graph_conflict(what, e)),
             },
             None => None,
         };
@@ -277,6 +277,16 @@ async fn map_filters(
     Ok(out)
 }
 
+/// Assignment filter ids are GUIDs: the same id is the same filter, else the source's name.
+async fn map_filters(
+    target: &TenantClient,
+    source: Option<&TenantClient>,
+    ids: &[String],
+) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+    let filters = ("Assignment filters", "/beta/deviceManagement/assignmentFilters");
+    map_by_name(target, source, filters, ids, true).await
+}
+
 fn tags_of(payload: &Value) -> Vec<String> {
     payload["roleScopeTagIds"]
         .as_array()
@@ -288,48 +298,16 @@ fn tags_of(payload: &Value) -> Vec<String> {
 
 /// Scope tags are tenant-local: tag "1" of one tenant may be another tag in the next, so across
 /// tenants a tag is matched by name only; within the tenant by id. The built-in Default ("0")
-/// exists everywhere. `None`: no match, a blocker — a wrong tag would widen or narrow who sees it.
+/// exists everywhere.
 async fn map_scope_tags(
     target: &TenantClient,
     source: Option<&TenantClient>,
     same_tenant: bool,
     ids: &[String],
 ) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
-    let mut out = BTreeMap::new();
-    let custom: Vec<&String> = ids.iter().filter(|t| t.as_str() != "0").collect();
-    if custom.is_empty() {
-        return Ok(out);
-    }
-    let path = "/beta/deviceManagement/roleScopeTags";
-    let live = target
-        .list_all(path)
-        .await
-        .map_err(|e| graph_conflict("Scope tags", e))?;
-    for id in custom {
-        if same_tenant {
-            let here = live.iter().any(|t| t["id"] == id.as_str());
-            out.insert(id.clone(), (here.then(|| id.clone()), id.clone()));
-            continue;
-        }
-        let name = match source {
-            Some(src) => match src.get(&format!("{path}/{id}")).await {
-                Ok(t) => t["displayName"].as_str().map(str::to_owned),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(graph_conflict("Scope tags", e)),
-            },
-            None => None,
-        };
-        let hits: Vec<&Value> = name
-            .as_deref()
-            .map(|n| live.iter().filter(|t| t["displayName"] == n).collect())
-            .unwrap_or_default();
-        let mapped = match hits.as_slice() {
-            [one] => one["id"].as_str().map(str::to_owned),
-            _ => None,
-        };
-        out.insert(id.clone(), (mapped, name.unwrap_or_else(|| id.clone())));
-    }
-    Ok(out)
+    let custom: Vec<String> = ids.iter().filter(|t| t.as_str() != "0").cloned().collect();
+    let tags = ("Scope tags", "/beta/deviceManagement/roleScopeTags");
+    map_by_name(target, source, tags, &custom, same_tenant).await
 }
 
 /// `payload` with its scope tag ids replaced by their targets (unmapped ones left as they are).
