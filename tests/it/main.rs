@@ -2,6 +2,7 @@
 
 mod api;
 mod backups;
+mod budget;
 mod contract;
 mod derived;
 mod identity;

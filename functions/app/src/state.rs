@@ -88,7 +88,15 @@ impl AppState {
         let mut started = Self::connect_storage(config, clock, ids).await?;
         let st = &mut started.state;
         st.provider = Arc::new(config.provider.clone());
-        st.graph = graph_client(&config.provider)?;
+        // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
+        // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
+        let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
+            Storage::Aws { .. } => Some(Arc::new(TableBudget {
+                table: st.table.clone(),
+            })),
+            Storage::Embedded { .. } => None,
+        };
+        st.graph = graph_client_with(&config.provider, shared)?;
         st.public_url = config
             .public_url
             .clone()
@@ -311,10 +319,64 @@ impl crate::secrets::KeyWrapper for Unset {
 }
 
 fn graph_client(p: &ProviderSettings) -> Result<atlas_graph::GraphClient, StartError> {
+    graph_client_with(p, None)
+}
+
+fn graph_client_with(
+    p: &ProviderSettings,
+    shared_writes: Option<Arc<dyn atlas_graph::SharedBudget>>,
+) -> Result<atlas_graph::GraphClient, StartError> {
     let config = atlas_graph::GraphConfig {
         graph_base: p.graph_base.trim_end_matches('/').to_owned(),
         login_base: p.login_base.trim_end_matches('/').to_owned(),
         ..atlas_graph::GraphConfig::default()
     };
-    atlas_graph::GraphClient::new(config).map_err(|e| StartError(format!("graph client: {e}")))
+    atlas_graph::GraphClient::with_shared_writes(config, shared_writes)
+        .map_err(|e| StartError(format!("graph client: {e}")))
+}
+
+/// A Graph budget kept in the table: one counter per key and fixed slot, taken with a
+/// conditional atomic add, expiring by TTL. Slots follow the wall clock, as Graph's windows do
+/// (never a test's manual clock, which would never reach the next slot).
+pub struct TableBudget {
+    pub table: Table,
+}
+
+/// The partition of a shared Graph budget counter.
+pub fn budget_pk(key: &str) -> String {
+    format!("GRAPHBUDGET#{key}")
+}
+
+impl atlas_graph::SharedBudget for TableBudget {
+    fn take<'a>(
+        &'a self,
+        key: &'a str,
+        units: u32,
+        limit: u32,
+        slot: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), std::time::Duration>> + Send + 'a>> {
+        use atlas_store::{Cond, Key, TableError, Update};
+        Box::pin(async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let slot_ms = (slot.as_millis() as i64).max(1);
+            let index = now / slot_ms;
+            let key = Key::new(budget_pk(key), format!("{index:015}"));
+            let update = Update::new().add("n", i64::from(units)).set("ttl", now / 1000 + 3_600);
+            let room = i64::from(limit.saturating_sub(units));
+            let cond = Cond::Or(vec![Cond::AttrNotExists("n".into()), Cond::Le("n".into(), room.into())]);
+            match self.table.update(&key, &update, Some(cond)).await {
+                Ok(_) => Ok(()),
+                Err(TableError::ConditionFailed) => Err(std::time::Duration::from_millis(
+                    ((index + 1) * slot_ms - now).max(1) as u64,
+                )),
+                // The table is unavailable: Graph's own 429s still pace the writes.
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared Graph budget unavailable; writing on the local budget");
+                    Ok(())
+                }
+            }
+        })
+    }
 }

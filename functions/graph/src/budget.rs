@@ -95,6 +95,40 @@ impl Budget {
     }
 }
 
+/// A budget several processes share (step Lambdas writing to one tenant side by side), kept
+/// outside them. `take` takes `units` from `key`'s allowance of `limit` for the fixed slot of
+/// length `slot` containing now, or says how long until the next slot.
+pub trait SharedBudget: Send + Sync {
+    fn take<'a>(
+        &'a self,
+        key: &'a str,
+        units: u32,
+        limit: u32,
+        slot: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), std::time::Duration>> + Send + 'a>>;
+}
+
+/// A sliding window of `window` meets at most `SHARED_SLOTS + 1` fixed slots of
+/// `window / SHARED_SLOTS`, and one more when requests arrive up to a slot late; giving each slot
+/// `limit / (SHARED_SLOTS + 2)` keeps any window of arrivals at or under `limit`, at 80 % of its
+/// throughput.
+pub const SHARED_SLOTS: u32 = 8;
+
+/// Takes `units` from a shared per-window `limit`, waiting for later slots as needed.
+pub(crate) async fn take_shared(
+    shared: &dyn SharedBudget,
+    key: &str,
+    units: u32,
+    limit: u32,
+    window: std::time::Duration,
+) {
+    let slot = window / SHARED_SLOTS;
+    let per_slot = (limit / (SHARED_SLOTS + 2)).max(units);
+    while let Err(wait) = shared.take(key, units, per_slot, slot).await {
+        tokio::time::sleep(wait).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,8 @@ struct Inner {
     tenants: Mutex<HashMap<String, Arc<TenantState>>>,
     writes: Budget,
     requests: Budget,
+    /// The tenant write budget shared with other processes, where there are several.
+    shared_writes: Option<Arc<dyn crate::budget::SharedBudget>>,
     counters: Counters,
 }
 
@@ -81,6 +83,15 @@ impl std::fmt::Debug for GraphClient {
 
 impl GraphClient {
     pub fn new(config: GraphConfig) -> Result<Self, GraphError> {
+        Self::with_shared_writes(config, None)
+    }
+
+    /// A client whose per-tenant write budget is also taken from `shared`, so processes writing
+    /// to one tenant side by side stay under its ceiling together.
+    pub fn with_shared_writes(
+        config: GraphConfig,
+        shared: Option<Arc<dyn crate::budget::SharedBudget>>,
+    ) -> Result<Self, GraphError> {
         config.validate()?;
         let http = reqwest::Client::builder()
             .use_rustls_tls()
@@ -101,6 +112,7 @@ impl GraphClient {
                 tokens: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
+                shared_writes: shared,
                 config,
             }),
         })
@@ -596,6 +608,11 @@ impl TenantClient {
                 inner.requests.acquire(&self.app_key, req.request_units).await;
                 if req.write_units > 0 {
                     inner.writes.acquire(&self.tenant_key, req.write_units).await;
+                    if let Some(shared) = &inner.shared_writes {
+                        let (limit, window) = (config.tenant_writes_per_20s, config.budget_window);
+                        crate::budget::take_shared(shared.as_ref(), &self.tenant_key, req.write_units, limit, window)
+                            .await;
+                    }
                 }
                 let token = self.token().await?;
                 let client_request_id = new_guid();

@@ -18,7 +18,7 @@ mod retry;
 mod token;
 
 pub use batch::{BatchItem, BatchRequest, BatchResponse, MAX_BATCH};
-pub use budget::SlidingWindow;
+pub use budget::{SHARED_SLOTS, SharedBudget, SlidingWindow};
 pub use client::{GraphClient, GraphCounters, GraphRequest, GraphResponse, TenantClient};
 pub use config::{GRAPH_DEFAULT_SCOPE, GraphConfig, MICROSOFT_GRAPH_BASE, MICROSOFT_LOGIN_BASE};
 pub use credential::{AppIdentity, CertificateCredential, ClientSecret, Credential};
