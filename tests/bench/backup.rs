@@ -212,15 +212,20 @@ pub(crate) fn flag(args: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
+/// `--backend embedded|dynamodb` (embedded by default).
+pub(crate) fn backend(args: &[String]) -> Mode {
+    match flag(args, "--backend").as_deref() {
+        None | Some("embedded") => Mode::Embedded,
+        Some("dynamodb") => Mode::Aws,
+        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
+    }
+}
+
 pub async fn run(args: &[String]) {
     let policies: usize = flag(args, "--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let throttle = args.iter().any(|a| a == "--throttle");
     let batch_faults: f64 = flag(args, "--batch-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    let mode = match flag(args, "--backend").as_deref() {
-        None | Some("embedded") => Mode::Embedded,
-        Some("dynamodb") => Mode::Aws,
-        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
-    };
+    let mode = backend(args);
 
     let endpoint = match flag(args, "--graph-url") {
         None => Endpoint::spawn_simulator().await,

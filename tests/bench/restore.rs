@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use atlas_graph::families::FAMILIES;
 use atlas_graph_sim::{Faults, RateLimit, ServerErrors};
 use atlas_tests::TempDir;
-use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
+use atlas_tests::app::{GraphTarget, OWNER, TestApp, config_with_graph, start_stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::backup::{
-    Admin, BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, connect, flag, peak_rss_kib, sim_families,
+    Admin, BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, backend, connect, flag, peak_rss_kib,
+    sim_families,
 };
 
 const ENV: &str = "/api/v1/workspaces/ws-demo/environments/env-bench";
@@ -67,11 +68,7 @@ pub async fn run(args: &[String]) {
     let policies: usize = flag(args, "--policies").and_then(|v| v.parse().ok()).unwrap_or(200);
     let throttle = args.iter().any(|a| a == "--throttle");
     let write_faults: f64 = flag(args, "--write-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    let mode = match flag(args, "--backend").as_deref() {
-        None | Some("embedded") => Mode::Embedded,
-        Some("dynamodb") => Mode::Aws,
-        Some(other) => panic!("--backend is embedded or dynamodb, not {other}"),
-    };
+    let mode = backend(args);
     let endpoint = Endpoint::spawn_simulator().await;
     let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
     let tenant = BENCH_TENANT;

@@ -39,14 +39,18 @@ async fn consented(app: &TestApp) {
 }
 
 /// Delivers every queued message of a step by hand, `times` times each.
-async fn deliver(app: &TestApp, queue: &str, times: usize) -> usize {
-    let state = &app.app().state;
-    let q = state.queues.get(queue).unwrap().clone();
-    let step = atlas_app::steps::steps()
+fn step_of(queue: &str) -> atlas_app::steps::Step {
+    atlas_app::steps::steps()
         .iter()
         .find(|s| s.queue == queue)
         .copied()
-        .unwrap();
+        .unwrap()
+}
+
+async fn deliver(app: &TestApp, queue: &str, times: usize) -> usize {
+    let state = &app.app().state;
+    let q = state.queues.get(queue).unwrap().clone();
+    let step = step_of(queue);
     let got = q
         .receive(10, Duration::from_secs(30), Duration::from_secs(1))
         .await
@@ -140,11 +144,7 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
     assert_ne!(v.run.state, "completed", "the crash left the run open");
 
     // SQS delivers the message again (the first receive was never deleted).
-    let step = atlas_app::steps::steps()
-        .iter()
-        .find(|s| s.queue == "provider-verify")
-        .copied()
-        .unwrap();
+    let step = step_of("provider-verify");
     let failed = atlas_app::steps::handle_batch(state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
     assert!(failed.is_empty());
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();

@@ -482,28 +482,15 @@ pub async fn preview(
         .iter()
         .filter_map(|(from, (to, _))| to.clone().map(|to| (from.clone(), to)))
         .collect();
-    // Unmatched tags this restore recreates: items tagged with them wait for them at execution.
-    let tags_in_run: BTreeSet<String> = tags
-        .iter()
-        .filter(|(tid, (to, _))| {
-            to.is_none()
-                && payloads
-                    .iter()
-                    .any(|(code, id, ..)| code == "roleScopeTags" && id == *tid)
-        })
-        .map(|(tid, _)| tid.clone())
-        .collect();
-    // Unmatched filters this restore recreates: assignments using them wait for them at execution.
-    let in_run: BTreeSet<String> = filters
-        .iter()
-        .filter(|(fid, (to, _))| {
-            to.is_none()
-                && payloads
-                    .iter()
-                    .any(|(code, id, ..)| code == "assignmentFilters" && id == *fid)
-        })
-        .map(|(fid, _)| fid.clone())
-        .collect();
+    // Unmatched references this restore recreates: the items using them wait for them at execution.
+    let recreated_here = |family: &str, refs: &BTreeMap<String, (Option<String>, String)>| -> BTreeSet<String> {
+        refs.iter()
+            .filter(|(rid, (to, _))| to.is_none() && payloads.iter().any(|(code, id, ..)| code == family && id == *rid))
+            .map(|(rid, _)| rid.clone())
+            .collect()
+    };
+    let tags_in_run = recreated_here("roleScopeTags", &tags);
+    let in_run = recreated_here("assignmentFilters", &filters);
     for k in mapping.keys() {
         if !group_ids.contains(k) {
             return Err(ApiError::field(
