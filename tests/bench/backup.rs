@@ -315,18 +315,7 @@ pub async fn run(args: &[String]) {
         .post_as(OWNER, &format!("{ws}/environments/env-bench/backups"), json!({}))
         .await;
     let run: atlas_api_types::OperationRun = res.json().await.unwrap();
-    let view = loop {
-        let v: atlas_api_types::OperationView = app
-            .get_as(OWNER, &format!("{ws}/operations/{}", run.id))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v.run.state == "completed" {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let view = wait_run(&app, &run.id).await;
     let seconds = t.elapsed().as_secs_f64();
     let rss_mib = peak_rss_kib("self") / 1024;
     let after = graph.counters();
@@ -375,6 +364,22 @@ pub async fn run(args: &[String]) {
     println!(
         "backup policies={policies} seconds={seconds:.1} graph_requests={sent} rss_mib={rss_mib} items_lost={lost}"
     );
+}
+
+/// Polls the run until it completes (the bench measures, so no deadline of its own).
+pub(crate) async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::OperationView {
+    loop {
+        let v: atlas_api_types::OperationView = app
+            .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v.run.state == "completed" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Connects env-bench and verifies the connection, waiting until it is Ready, so the run measures

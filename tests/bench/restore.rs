@@ -9,7 +9,7 @@
 //! created twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use atlas_graph::families::FAMILIES;
 use atlas_graph_sim::{Faults, RateLimit, ServerErrors};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::backup::{
     Admin, BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, backend, connect, flag, peak_rss_kib,
-    sim_families,
+    sim_families, wait_run,
 };
 
 const ENV: &str = "/api/v1/workspaces/ws-demo/environments/env-bench";
@@ -31,21 +31,6 @@ async fn post<T: serde::de::DeserializeOwned>(app: &TestApp, path: &str, body: V
     let text = res.text().await.unwrap_or_default();
     assert!(status.is_success(), "POST {path}: {status} {text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
-}
-
-async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::OperationView {
-    loop {
-        let v: atlas_api_types::OperationView = app
-            .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v.run.state == "completed" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Display names of the tenant's objects, per catalog family.
