@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::identity::Actor;
-use crate::scope::{WorkspaceScope, ws_pk};
+use crate::scope::{Entitlement, WorkspaceScope, ws_pk};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +194,58 @@ pub fn to_api(i: &Item) -> AuditEvent {
     }
 }
 
+/// The event as `reader` may see it, or `None` when it concerns an environment the reader is not
+/// entitled to: its own, or one its metadata names under an `…environment_id` key (a restore's
+/// source). Environment lists in metadata (`environments` of a grant) keep only the visible ones,
+/// as the member list does.
+pub fn for_reader(reader: &WorkspaceScope, mut ev: AuditEvent) -> Option<AuditEvent> {
+    let entitled = |raw: &str| EnvironmentId::parse(raw).is_ok_and(|e| reader.entitled_to(&e));
+    if ev.environment_id.as_deref().is_some_and(|e| !entitled(e)) {
+        return None;
+    }
+    if *reader.entitlement() == Entitlement::All {
+        return Some(ev);
+    }
+    if names_unseen(&ev.metadata, &entitled) {
+        return None;
+    }
+    keep_seen(&mut ev.metadata, &entitled);
+    Some(ev)
+}
+
+fn names_env(key: &str) -> bool {
+    key == "environment_id" || key.ends_with("_environment_id")
+}
+
+/// Whether `v` names, under an `…environment_id` key, an environment that is not `entitled`.
+/// A value that is no environment id names none.
+fn names_unseen(v: &Value, entitled: &dyn Fn(&str) -> bool) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| match v.as_str() {
+            Some(id) if names_env(k) => EnvironmentId::parse(id).is_ok() && !entitled(id),
+            _ => names_unseen(v, entitled),
+        }),
+        Value::Array(a) => a.iter().any(|v| names_unseen(v, entitled)),
+        _ => false,
+    }
+}
+
+/// Drops the environments the reader is not `entitled` to from `environments` lists.
+fn keep_seen(v: &mut Value, entitled: &dyn Fn(&str) -> bool) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                match v {
+                    Value::Array(ids) if k == "environments" => ids.retain(|i| i.as_str().is_some_and(entitled)),
+                    v => keep_seen(v, entitled),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| keep_seen(v, entitled)),
+        _ => {}
+    }
+}
+
 /// Hub filters; the environment has been checked against the scope.
 #[derive(Debug, Default, Clone)]
 pub struct Filters {
@@ -239,13 +291,11 @@ pub async fn list(
     loop {
         let page = state.table.query(&q).await?;
         for i in &page.items {
-            let ev = to_api(i);
-            let visible = match &ev.environment_id {
-                Some(e) => EnvironmentId::parse(e).map(|e| scope.entitled_to(&e)).unwrap_or(false),
-                None => true,
+            let Some(ev) = for_reader(scope, to_api(i)) else {
+                continue;
             };
-            let matches = visible
-                && f.actor
+            let matches = f
+                .actor
                     .as_ref()
                     .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
                 && f.action.as_ref().is_none_or(|a| *a == ev.action)

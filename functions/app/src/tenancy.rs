@@ -182,9 +182,20 @@ pub async fn parse_grant(
     });
     let entitlement = match envs {
         None => None,
-        Some(api::Environments::All(_)) => Some(Entitlement::All),
+        Some(api::Environments::All(_)) => {
+            // "all" spans environments a partly entitled granter cannot see.
+            if *scope.entitlement() != Entitlement::All {
+                fields.push(
+                    "environments",
+                    "can be \"all\" only when you are entitled to all environments",
+                );
+            }
+            Some(Entitlement::All)
+        }
         Some(api::Environments::Only(ids)) => {
-            let existing: BTreeSet<String> = all_environments(state, scope)
+            // Only environments the granter can see: an unseen one gets the same answer as a
+            // missing one, so this is no existence oracle.
+            let existing: BTreeSet<String> = visible_environments(state, scope)
                 .await?
                 .iter()
                 .map(|i| s(i, "environment_id"))

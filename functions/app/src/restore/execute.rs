@@ -45,7 +45,8 @@ fn ambiguous(e: &GraphError) -> bool {
     matches!(e, GraphError::Timeout { .. } | GraphError::Network { .. }) || e.status().is_some_and(|s| s >= 500)
 }
 
-/// Runs a unit; `None` when its result was already recorded (a redelivery).
+/// Runs a unit; `None` when its result was already recorded (a redelivery), or when the run was
+/// just ended Blocked.
 pub async fn unit(
     state: &AppState,
     scope: &EnvScope,
@@ -63,6 +64,13 @@ pub async fn unit(
         .get(&super::draft_key(scope, restore_id))
         .await?
         .ok_or_else(|| ApiError::Conflict("the restore draft is gone".into()))?;
+    // The run's re-check covers the target; the source is re-checked here, before anything is
+    // read from it or written. The run ends Blocked (audited); later units find it ended.
+    if !super::source_entitled(scope, &draft) {
+        let why = "The initiator is no longer entitled to the restore's source environment.";
+        crate::runs::finish(state, &m.run_id, "blocked", Some(why.into())).await?;
+        return Ok(None);
+    }
     let preview = state
         .table
         .get(&super::preview_key(scope, restore_id, preview_id))

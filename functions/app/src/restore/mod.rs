@@ -54,6 +54,13 @@ pub fn source_pk(scope: &EnvScope, draft: &Item) -> String {
     }
 }
 
+/// Whether the actor is entitled to the draft's source environment as well as the target (the
+/// scope's). A restore reads the source's backup, so one whose source the actor cannot see is
+/// treated as absent everywhere it is loaded, and blocks its run at execution.
+pub fn source_entitled(scope: &EnvScope, draft: &Item) -> bool {
+    EnvironmentId::parse(&s(draft, "source_environment_id")).is_ok_and(|src| scope.workspace().entitled_to(&src))
+}
+
 /// The chosen items' `(family, source id, name, blob hash)`, from the backup set.
 pub async fn chosen_items(
     state: &AppState,

@@ -66,7 +66,12 @@ pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiRe
         .query_all(Query::partition(scope.pk()).begins_with("INVITE#"))
         .await?
         .iter()
-        .map(|i| invitation_api(i, now))
+        .map(|i| {
+            let mut v = invitation_api(i, now);
+            let visible = crate::routes::members::entitlement_for(&scope, entitlement_of(i));
+            v.environments = tenancy::environments_api(&visible);
+            v
+        })
         .collect();
     Ok(Json(api::InvitationList { items }))
 }

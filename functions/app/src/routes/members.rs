@@ -2,18 +2,39 @@
 
 use atlas_api_types as api;
 use atlas_domain::Role;
-use atlas_store::{Cond, Key, TxItem, Update};
+use atlas_store::{Cond, Item, Key, TxItem, Update};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::audit::{self, NewEvent};
+use crate::auth::entitlement_of;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody};
-use crate::scope::WorkspaceScope;
+use crate::scope::{Entitlement, WorkspaceScope};
 use crate::state::AppState;
 use crate::tenancy::{self, s};
+
+/// A member's (or invitation's) environments as `reader` may see them. A list keeps only the
+/// environments the reader is entitled to (it may end up empty); `"all"` stays `"all"`, which
+/// names no environment.
+pub fn entitlement_for(reader: &WorkspaceScope, e: Entitlement) -> Entitlement {
+    match (reader.entitlement(), e) {
+        (_, Entitlement::All) => Entitlement::All,
+        (Entitlement::All, only) => only,
+        (Entitlement::Only(_), Entitlement::Only(ids)) => {
+            Entitlement::Only(ids.into_iter().filter(|e| reader.entitled_to(e)).collect())
+        }
+    }
+}
+
+/// [`tenancy::member_api`] filtered for `reader` (see [`entitlement_for`]).
+pub fn member_view(reader: &WorkspaceScope, item: &Item) -> api::Member {
+    let mut m = tenancy::member_api(item);
+    m.environments = tenancy::environments_api(&entitlement_for(reader, entitlement_of(item)));
+    m
+}
 
 pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::MemberList>> {
     let items = state
@@ -21,7 +42,7 @@ pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiRe
         .query_all(atlas_store::Query::partition(scope.pk()).begins_with("MEMBER#"))
         .await?
         .iter()
-        .map(tenancy::member_api)
+        .map(|m| member_view(&scope, m))
         .collect();
     Ok(Json(api::MemberList { items }))
 }
@@ -57,6 +78,22 @@ pub async fn patch(
     f.finish()?;
     let key = tenancy::member_key(scope.workspace_id(), user.as_str());
     let current = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+    let entitlement = match (scope.entitlement(), entitlement) {
+        // A manager entitled to some environments changes only those: the member keeps the
+        // environments the manager cannot see, and "all" (which spans them) is not narrowed.
+        (Entitlement::Only(_), Some(Entitlement::Only(chosen))) => match entitlement_of(&current) {
+            Entitlement::All => {
+                return Err(ApiError::field(
+                    "environments",
+                    "this member is entitled to all environments; only a member entitled to all can narrow that",
+                ));
+            }
+            Entitlement::Only(had) => Some(Entitlement::Only(
+                had.into_iter().filter(|e| !scope.entitled_to(e)).chain(chosen).collect(),
+            )),
+        },
+        (_, e) => e,
+    };
     let old = Role::parse(&s(&current, "role")).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
     let new = role.unwrap_or(old);
     let mut update = Update::new().set("role", new.as_str());
@@ -83,7 +120,7 @@ pub async fn patch(
             _ => e.into(),
         })?;
     let item = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(tenancy::member_api(&item)))
+    Ok(Json(member_view(&scope, &item)))
 }
 
 pub async fn delete(

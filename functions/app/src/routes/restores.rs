@@ -21,7 +21,12 @@ type RestorePath = Path<(String, String, String)>;
 
 async fn load(state: &AppState, scope: &EnvScope, id: &str) -> ApiResult<atlas_store::Item> {
     RunId::parse(id).map_err(|_| ApiError::NotFound)?;
-    state.table.get(&draft_key(scope, id)).await?.ok_or(ApiError::NotFound)
+    let draft = state.table.get(&draft_key(scope, id)).await?.ok_or(ApiError::NotFound)?;
+    // Sourced from an environment the actor cannot see: as absent as a missing restore.
+    if !restore::source_entitled(scope, &draft) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(draft)
 }
 
 pub async fn create(
@@ -119,7 +124,8 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope) -> ApiResult<J
         .query_all(Query::partition(scope.pk()).begins_with("RESTORE#"))
         .await?;
     let mut items = Vec::new();
-    for d in drafts.iter().rev().filter(|d| s(d, "entity") == "restore") {
+    let visible = |d: &&atlas_store::Item| s(d, "entity") == "restore" && restore::source_entitled(&scope, d);
+    for d in drafts.iter().rev().filter(visible) {
         items.push(restore::to_api(&state, &scope, d).await?);
     }
     Ok(Json(api::RestoreList { items }))
