@@ -178,7 +178,7 @@ pub async fn preview(
     ];
     let ev = NewEvent::success("restore.preview", format!("restore/{id}"))
         .env(scope.environment_id())
-        .meta(json!({"preview_id": pid, "summary": summary, "blockers": p["blockers"]}));
+        .meta(json!({"preview_id": pid, "summary": summary, "blockers": p["blockers"], "source_environment_id": s(&draft, "source_environment_id")}));
     audit::commit(&state, scope.workspace(), changes, ev)
         .await
         .map_err(|e| match audit::failed_at(&e) {
@@ -191,13 +191,18 @@ pub async fn preview(
 
 /// A refused confirmation: 409 with the reason, and a denied audit event. No run, nothing written.
 async fn refuse(state: &AppState, scope: &EnvScope, id: &str, reason: String) -> ApiError {
+    // The source, so the audit log hides the event from whoever cannot see it.
+    let source = match state.table.get(&draft_key(scope, id)).await {
+        Ok(d) => d.map(|d| s(&d, "source_environment_id")),
+        Err(e) => return e.into(),
+    };
     let ev = NewEvent {
         action: "restore.confirm".into(),
         target: format!("restore/{id}"),
         environment_id: Some(scope.environment_id().clone()),
         outcome: Outcome::Denied,
         reason: Some(reason.clone()),
-        metadata: json!({}),
+        metadata: json!({"source_environment_id": source}),
     };
     let ws = scope.workspace();
     if let Err(e) = audit::record_denial(state, ws.workspace_id(), ws.actor(), ws.request_id(), ev).await {
@@ -316,7 +321,7 @@ pub async fn confirm(
     }];
     let ev = NewEvent::success("restore.confirm", format!("restore/{id}"))
         .env(scope.environment_id())
-        .meta(json!({"preview_id": body.preview_id, "run_id": run_id, "items": preview["items"].as_array().map(Vec::len)}));
+        .meta(json!({"preview_id": body.preview_id, "run_id": run_id, "items": preview["items"].as_array().map(Vec::len), "source_environment_id": s(&draft, "source_environment_id")}));
     match audit::commit(&state, scope.workspace(), changes, ev).await {
         Ok(()) => {}
         Err(TableError::TransactionCanceled { .. }) => {
@@ -349,7 +354,9 @@ pub async fn cancel(
             Cond::eq("state", "previewed"),
         ])),
     }];
-    let ev = NewEvent::success("restore.cancel", format!("restore/{id}")).env(scope.environment_id());
+    let ev = NewEvent::success("restore.cancel", format!("restore/{id}"))
+        .env(scope.environment_id())
+        .meta(json!({"source_environment_id": s(&draft, "source_environment_id")}));
     audit::commit(&state, scope.workspace(), changes, ev)
         .await
         .map_err(|e| match audit::failed_at(&e) {
