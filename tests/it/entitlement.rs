@@ -115,10 +115,7 @@ async fn restore_ids(app: &TestApp, user: &str, env: &str) -> Vec<String> {
 /// Every load route of a restore, as `user`: each status (bodies checked by the caller).
 async fn load_statuses(app: &TestApp, user: &str, env: &str, id: &str, confirm: &Value) -> Vec<(String, u16)> {
     let base = format!("{env}/restores/{id}");
-    let mut out = vec![(
-        "get".to_owned(),
-        app.get_as(user, &base).await.status().as_u16(),
-    )];
+    let mut out = vec![("get".to_owned(), app.get_as(user, &base).await.status().as_u16())];
     for (what, path, body) in [
         ("preview", format!("{base}/previews"), json!({})),
         ("confirm", format!("{base}/confirm"), confirm.clone()),
@@ -135,10 +132,14 @@ async fn load_statuses(app: &TestApp, user: &str, env: &str, id: &str, confirm: 
 /// entitled elsewhere get 404 too. Nothing is written by any of these.
 async fn a_restore_from_an_unseen_source_is_absent(mode: Mode) {
     let app = spawn_app(mode).await;
-    let (env_a, env_b, _tb, set, key) = two_envs_and_a_backup(&app, "env-en1a", "env-en1b", "en1-only-in-a", false).await;
+    let (env_a, env_b, _tb, set, key) =
+        two_envs_and_a_backup(&app, "env-en1a", "env-en1b", "en1-only-in-a", false).await;
     // Also a restore within B, which stays visible: the list is filtered, not emptied.
     let set_b = app
-        .run_to_completion(&format!("{env_b}/backups"), json!({"families": ["deviceConfigurations"]}))
+        .run_to_completion(
+            &format!("{env_b}/backups"),
+            json!({"families": ["deviceConfigurations"]}),
+        )
         .await;
     let b_key = {
         let d: api::BackupSetDetail = app
@@ -155,7 +156,10 @@ async fn a_restore_from_an_unseen_source_is_absent(mode: Mode) {
     let p = preview_as(&app, MANAGER, &env_b, &r.id).await;
     assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     let confirm = confirm_body(&p, "env-en1b");
-    assert_eq!(restore_ids(&app, MANAGER, &env_b).await, vec![r.id.clone(), within_b.id.clone()]);
+    assert_eq!(
+        restore_ids(&app, MANAGER, &env_b).await,
+        vec![r.id.clone(), within_b.id.clone()]
+    );
 
     // Entitlement to the source is removed between preview and confirm.
     entitle(&app, "u-manager", json!(["env-en1b"])).await;
@@ -180,15 +184,26 @@ async fn a_restore_from_an_unseen_source_is_absent(mode: Mode) {
     assert_eq!(restore_ids(&app, MANAGER, &env_b).await, vec![within_b.id.clone()]);
     // Creating one from the unseen source: 404, as for a source that does not exist.
     let res = app
-        .post_as(MANAGER, &format!("{env_b}/restores"), restore_body(&set, "env-en1a", &key))
+        .post_as(
+            MANAGER,
+            &format!("{env_b}/restores"),
+            restore_body(&set, "env-en1a", &key),
+        )
         .await;
     assert_eq!(res.status(), 404);
     let res = app
-        .post_as(MANAGER, &format!("{env_b}/restores"), restore_body(&set, "env-nowhere", &key))
+        .post_as(
+            MANAGER,
+            &format!("{env_b}/restores"),
+            restore_body(&set, "env-nowhere", &key),
+        )
         .await;
     assert_eq!(res.status(), 404);
     for user in [OUTSIDER, READONLY] {
-        assert_eq!(app.get_as(user, &format!("{env_b}/restores/{}", r.id)).await.status(), 404);
+        assert_eq!(
+            app.get_as(user, &format!("{env_b}/restores/{}", r.id)).await.status(),
+            404
+        );
         assert_eq!(app.get_as(user, &format!("{env_b}/restores")).await.status(), 404);
         assert_eq!(app.get_as(user, &format!("{env_a}/restores")).await.status(), 404);
     }
@@ -216,12 +231,18 @@ async fn a_restore_from_an_unseen_source_is_absent(mode: Mode) {
     assert!(csv(&app, OWNER).await.contains(&r.id));
 
     // The owner sees it all along; entitled again, the manager does too.
-    assert_eq!(app.get_as(OWNER, &format!("{env_b}/restores/{}", r.id)).await.status(), 200);
+    assert_eq!(
+        app.get_as(OWNER, &format!("{env_b}/restores/{}", r.id)).await.status(),
+        200
+    );
     entitle(&app, "u-manager", json!(["env-en1a", "env-en1b"])).await;
     let res = app.get_as(MANAGER, &format!("{env_b}/restores/{}", r.id)).await;
     assert_eq!(res.status(), 200);
     let back: api::Restore = res.json().await.unwrap();
-    assert_eq!((back.state.as_str(), back.readiness.status.as_str() != "blocked"), ("previewed", true));
+    assert_eq!(
+        (back.state.as_str(), back.readiness.status.as_str() != "blocked"),
+        ("previewed", true)
+    );
     app.stop().await;
 }
 
@@ -293,7 +314,9 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
         ("both@demo.test", json!(["env-contoso", "env-fabrikam"])),
         ("fab@demo.test", json!(["env-fabrikam"])),
     ] {
-        let res = app.post_as(OWNER, &format!("{WS}/invitations"), invite(email, envs)).await;
+        let res = app
+            .post_as(OWNER, &format!("{WS}/invitations"), invite(email, envs))
+            .await;
         assert_eq!(res.status(), 201);
     }
     // Members are managed by owners: the manager becomes an owner entitled to Contoso only.
@@ -347,7 +370,14 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     let text = invitations(MANAGER).await;
     assert!(!text.contains("env-fabrikam"), "{text}");
     let list: api::InvitationList = serde_json::from_str(&text).unwrap();
-    let inv = |email: &str| list.items.iter().find(|i| i.email == email).unwrap().environments.clone();
+    let inv = |email: &str| {
+        list.items
+            .iter()
+            .find(|i| i.email == email)
+            .unwrap()
+            .environments
+            .clone()
+    };
     assert_eq!(inv("both@demo.test"), only(&["env-contoso"]));
     assert_eq!(inv("fab@demo.test"), only(&[]));
     assert!(invitations(OWNER).await.contains("env-fabrikam"));
@@ -381,10 +411,20 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     );
     refused(invite("n@demo.test", json!("all")), invitations_path).await;
     refused(json!({"environments": "all"}), op.clone()).await;
-    refused(json!({"environments": ["env-contoso"]}), format!("{WS}/members/u-owner")).await;
+    refused(
+        json!({"environments": ["env-contoso"]}),
+        format!("{WS}/members/u-owner"),
+    )
+    .await;
     assert_eq!(app.snapshot().await, before, "refused grants write nothing");
 
-    let res = app.patch_as(MANAGER, &op, json!({"role": "readonly", "environments": ["env-contoso"]})).await;
+    let res = app
+        .patch_as(
+            MANAGER,
+            &op,
+            json!({"role": "readonly", "environments": ["env-contoso"]}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let shown: api::Member = res.json().await.unwrap();
     assert_eq!(shown.environments, only(&["env-contoso"]));
@@ -404,17 +444,29 @@ async fn audit_log_shows_only_entitled_environments(mode: Mode) {
     let app = spawn_app(mode).await;
     entitle(&app, "u-operator", json!(["env-contoso", "env-fabrikam"])).await;
     let res = app
-        .patch_as(OWNER, &format!("{WS}/environments/env-fabrikam"), json!({"display_name": "Fabrikam EU"}))
+        .patch_as(
+            OWNER,
+            &format!("{WS}/environments/env-fabrikam"),
+            json!({"display_name": "Fabrikam EU"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let res = app
-        .patch_as(OWNER, &format!("{WS}/environments/env-contoso"), json!({"display_name": "Contoso EU"}))
+        .patch_as(
+            OWNER,
+            &format!("{WS}/environments/env-contoso"),
+            json!({"display_name": "Contoso EU"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     entitle(&app, "u-manager", json!(["env-contoso"])).await;
 
     let owner = audit_all(&app, OWNER, "").await;
-    assert!(owner.iter().any(|e| e.environment_id.as_deref() == Some("env-fabrikam")));
+    assert!(
+        owner
+            .iter()
+            .any(|e| e.environment_id.as_deref() == Some("env-fabrikam"))
+    );
     let seen = audit_all(&app, MANAGER, "").await;
     let text = serde_json::to_string(&seen).unwrap();
     assert!(!text.contains("env-fabrikam"), "{text}");
@@ -459,7 +511,10 @@ async fn audit_log_shows_only_entitled_environments(mode: Mode) {
     assert_eq!(unseen, answer("env-nope").await);
     assert_eq!(unseen, answer("Not%20An%20Id").await);
     let res = app
-        .get_as(MANAGER, &format!("{WS}/audit-events/export.csv?environment_id=env-fabrikam"))
+        .get_as(
+            MANAGER,
+            &format!("{WS}/audit-events/export.csv?environment_id=env-fabrikam"),
+        )
         .await;
     assert_eq!(res.status(), 400);
     let scoped = audit_all(&app, OWNER, "?environment_id=env-fabrikam").await;

@@ -296,8 +296,8 @@ pub async fn list(
             };
             let matches = f
                 .actor
-                    .as_ref()
-                    .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
+                .as_ref()
+                .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
                 && f.action.as_ref().is_none_or(|a| *a == ev.action)
                 && f.outcome.is_none_or(|o| o.as_str() == ev.outcome);
             if matches {

@@ -89,7 +89,10 @@ pub async fn patch(
                 ));
             }
             Entitlement::Only(had) => Some(Entitlement::Only(
-                had.into_iter().filter(|e| !scope.entitled_to(e)).chain(chosen).collect(),
+                had.into_iter()
+                    .filter(|e| !scope.entitled_to(e))
+                    .chain(chosen)
+                    .collect(),
             )),
         },
         (_, e) => e,

@@ -21,7 +21,11 @@ type RestorePath = Path<(String, String, String)>;
 
 async fn load(state: &AppState, scope: &EnvScope, id: &str) -> ApiResult<atlas_store::Item> {
     RunId::parse(id).map_err(|_| ApiError::NotFound)?;
-    let draft = state.table.get(&draft_key(scope, id)).await?.ok_or(ApiError::NotFound)?;
+    let draft = state
+        .table
+        .get(&draft_key(scope, id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     // Sourced from an environment the actor cannot see: as absent as a missing restore.
     if !restore::source_entitled(scope, &draft) {
         return Err(ApiError::NotFound);
