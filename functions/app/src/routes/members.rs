@@ -79,8 +79,8 @@ pub async fn patch(
     let key = tenancy::member_key(scope.workspace_id(), user.as_str());
     let current = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
     let entitlement = match (scope.entitlement(), entitlement) {
-        // A manager entitled to some environments changes only those: the member keeps the
-        // environments the manager cannot see, and "all" (which spans them) is not narrowed.
+        // A granter entitled to some environments changes only those: the member keeps the
+        // environments the granter cannot see, and "all" (which spans them) is not narrowed.
         (Entitlement::Only(_), Some(Entitlement::Only(chosen))) => match entitlement_of(&current) {
             Entitlement::All => {
                 return Err(ApiError::field(
