@@ -69,7 +69,10 @@ async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["code_challenge"].len(), 43, "base64url of a SHA-256");
     assert!(q["nonce"].len() >= 16);
-    assert_eq!(q["redirect_uri"], format!("{}/api/v1/provider/consent-callback", app.url));
+    assert_eq!(
+        q["redirect_uri"],
+        format!("{}/api/v1/provider/consent-callback", app.url)
+    );
     assert_eq!(q["state"], state);
     assert!(!q.contains_key("code_verifier"), "the verifier never leaves the server");
     // Nor does the stored state record surface anywhere a caller could read it.
@@ -78,10 +81,15 @@ async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
 
     // Microsoft's admin-consent callback, self-completed: nothing is proven, nothing changes.
     let snap = app.snapshot().await;
-    let res = callback(&app, &[("state", state.as_str()), ("admin_consent", "True"), ("tenant", TENANT)]).await;
+    let res = callback(
+        &app,
+        &[("state", state.as_str()), ("admin_consent", "True"), ("tenant", TENANT)],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert!(
-        location(&res).ends_with("/workspaces/ws-demo/environments/env-contoso/provider?consent=rejected&reason=no_code"),
+        location(&res)
+            .ends_with("/workspaces/ws-demo/environments/env-contoso/provider?consent=rejected&reason=no_code"),
         "{}",
         location(&res)
     );
@@ -90,7 +98,10 @@ async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
     assert_eq!(new[0]["outcome"], "denied");
     assert_eq!(new[0]["metadata"]["reason"], "no_code");
     let c = connection(&app).await;
-    assert_eq!((c.lifecycle.as_deref(), c.status.as_str()), (Some("consent_pending"), "not_configured"));
+    assert_eq!(
+        (c.lifecycle.as_deref(), c.status.as_str()),
+        (Some("consent_pending"), "not_configured")
+    );
     assert_eq!(
         app.post_as(OWNER, &format!("{CONN}/verify"), json!({})).await.status(),
         409,
@@ -106,7 +117,10 @@ async fn declined_and_failed_consent_need_attention(mode: Mode) {
     let q = [
         ("state", state.as_str()),
         ("error", "access_denied"),
-        ("error_description", "AADSTS65004: User declined to consent to access the app."),
+        (
+            "error_description",
+            "AADSTS65004: User declined to consent to access the app.",
+        ),
     ];
     let res = callback(&app, &q).await;
     assert!(location(&res).ends_with("consent=declined"));
@@ -251,7 +265,6 @@ async fn credential_actions_are_confirmed_and_secrets_never_leave(mode: Mode) {
     app.stop().await;
 }
 
-
 const WS: &str = "/api/v1/workspaces/ws-demo";
 
 fn sim() -> &'static atlas_graph_sim::Simulator {
@@ -318,15 +331,29 @@ async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
         "no wids in the ID token: the roles were read from Graph"
     );
     let c = connection_at(&app, &conn).await;
-    assert_eq!((c.lifecycle.as_deref(), c.status.as_str()), (Some("consented"), "unknown"));
-    let admin = sim().users(&tenant).into_iter().find(|u| u.key == "global-admin").unwrap();
+    assert_eq!(
+        (c.lifecycle.as_deref(), c.status.as_str()),
+        (Some("consented"), "unknown")
+    );
+    let admin = sim()
+        .users(&tenant)
+        .into_iter()
+        .find(|u| u.key == "global-admin")
+        .unwrap();
     let proven = c.consent.as_ref().and_then(|c| c.proven_by.clone()).expect("the proof");
     assert_eq!(
         (proven.oid.as_str(), proven.upn.as_str(), proven.role.as_str()),
-        (admin.id.as_str(), admin.user_principal_name.as_str(), "Global Administrator")
+        (
+            admin.id.as_str(),
+            admin.user_principal_name.as_str(),
+            "Global Administrator"
+        )
     );
     let ev = events(&app, OWNER, WS, "provider.consent.callback").await;
-    let ok = ev.iter().find(|e| e.outcome == "success").expect("the callback's event");
+    let ok = ev
+        .iter()
+        .find(|e| e.outcome == "success")
+        .expect("the callback's event");
     assert_eq!(ok.metadata["proven_by"]["upn"], admin.user_principal_name.as_str());
     assert_eq!(ok.metadata["proven_by"]["role_source"], "graph");
     let stored = serde_json::to_string(&app.snapshot().await).unwrap();
@@ -381,7 +408,10 @@ async fn only_an_administrator_of_the_tenant_proves_it(mode: Mode) {
     let to = follow(&app, &back).await;
     assert!(to.ends_with("consent=rejected&reason=not_admin"), "{to}");
     assert!(not_ready(&connection_at(&app, &conn).await));
-    assert_eq!(app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await.status(), 409);
+    assert_eq!(
+        app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await.status(),
+        409
+    );
 
     // An administrator of another tenant signs in there with our request: the code is that tenant's.
     let (other, _) = atlas_tests::sim::new_tenant();
@@ -472,7 +502,10 @@ async fn only_an_administrator_of_the_tenant_proves_it(mode: Mode) {
     let back = app.sign_in(&url, "intune-admin").await;
     assert!(follow(&app, &back).await.ends_with("consent=granted"));
     let c = connection_at(&app, &conn).await;
-    assert_eq!(c.consent.and_then(|c| c.proven_by).map(|p| p.role).as_deref(), Some("Intune Administrator"));
+    assert_eq!(
+        c.consent.and_then(|c| c.proven_by).map(|p| p.role).as_deref(),
+        Some("Intune Administrator")
+    );
     app.stop().await;
 }
 
@@ -525,11 +558,24 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
     let app = spawn_app(mode).await;
     let (tenant, domain) = atlas_tests::sim::new_tenant();
     let ours = app.connect("env-first", &tenant, &domain).await;
-    let res = app.post_as(OWNER, &format!("{ours}/provider-connection/verify"), json!({})).await;
-    assert_eq!(verified(&app, &format!("{ours}/provider-connection"), res).await.status, "ready");
+    let res = app
+        .post_as(OWNER, &format!("{ours}/provider-connection/verify"), json!({}))
+        .await;
+    assert_eq!(
+        verified(&app, &format!("{ours}/provider-connection"), res).await.status,
+        "ready"
+    );
 
     const OTHER: &str = "outsider@other.test";
-    let theirs = platform_connection(&app, OTHER, "/api/v1/workspaces/ws-other", "env-claim", &tenant, &domain).await;
+    let theirs = platform_connection(
+        &app,
+        OTHER,
+        "/api/v1/workspaces/ws-other",
+        "env-claim",
+        &tenant,
+        &domain,
+    )
+    .await;
     let url = consent_url(&app, OTHER, &theirs).await;
     let state = reqwest::Url::parse(&url)
         .unwrap()
@@ -540,14 +586,27 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
         .into_owned();
     let res = callback(
         &app,
-        &[("state", state.as_str()), ("admin_consent", "True"), ("tenant", tenant.as_str())],
+        &[
+            ("state", state.as_str()),
+            ("admin_consent", "True"),
+            ("tenant", tenant.as_str()),
+        ],
     )
     .await;
     assert!(location(&res).ends_with("consent=rejected&reason=no_code"));
     let c: api::ProviderConnection = app.get_as(OTHER, &theirs).await.json().await.unwrap();
     assert_ne!(c.lifecycle.as_deref(), Some("consented"));
-    assert_eq!(app.post_as(OTHER, &format!("{theirs}/verify"), json!({})).await.status(), 409);
-    assert!(events(&app, OWNER, WS, "provider.tenant.claimed_elsewhere").await.is_empty());
+    assert_eq!(
+        app.post_as(OTHER, &format!("{theirs}/verify"), json!({}))
+            .await
+            .status(),
+        409
+    );
+    assert!(
+        events(&app, OWNER, WS, "provider.tenant.claimed_elsewhere")
+            .await
+            .is_empty()
+    );
 
     // With the proof: allowed alongside, and the first workspace's owners are told.
     let back = app.sign_in(&url, "global-admin").await;
@@ -564,9 +623,19 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
     assert_eq!(c.status, "ready", "{}", c.status_reason);
     let told = events(&app, OWNER, WS, "provider.tenant.claimed_elsewhere").await;
     assert_eq!(told.len(), 1, "{told:?}");
-    let admin = sim().users(&tenant).into_iter().find(|u| u.key == "global-admin").unwrap();
+    let admin = sim()
+        .users(&tenant)
+        .into_iter()
+        .find(|u| u.key == "global-admin")
+        .unwrap();
     assert_eq!(told[0].environment_id.as_deref(), Some("env-first"));
-    assert!(told[0].reason.as_deref().unwrap_or_default().contains(&admin.user_principal_name));
+    assert!(
+        told[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&admin.user_principal_name)
+    );
     let text = serde_json::to_string(&told[0]).unwrap();
     assert!(!text.contains("ws-other") && !text.contains("env-claim"), "{text}");
     // The claimant's own log says the tenant belonged to another workspace first.
@@ -599,7 +668,12 @@ async fn connections_consented_without_proof_need_a_new_sign_in(mode: Mode) {
     assert!(c.status_reason.contains("sign in again"), "{}", c.status_reason);
     let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
     assert_eq!(res.status(), 409);
-    let env: api::Environment = app.get_as(OWNER, &format!("{WS}/environments/env-old")).await.json().await.unwrap();
+    let env: api::Environment = app
+        .get_as(OWNER, &format!("{WS}/environments/env-old"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(env.status, "ready");
     // Re-consent with proof restores it.
     let url = consent_url(&app, OWNER, &conn).await;
@@ -637,4 +711,3 @@ async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api:
 async fn connection_at(app: &TestApp, conn: &str) -> api::ProviderConnection {
     app.get_as(OWNER, conn).await.json().await.unwrap()
 }
-

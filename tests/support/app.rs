@@ -270,7 +270,10 @@ impl TestApp {
         let page = self.client.get(url.clone()).send().await.expect("sign-in page");
         assert_eq!(page.status(), 200, "the sign-in page");
         let html = page.text().await.expect("page");
-        assert!(html.contains(&format!("data-testid=\"sign-in-{user}\"")), "no button for {user}");
+        assert!(
+            html.contains(&format!("data-testid=\"sign-in-{user}\"")),
+            "no button for {user}"
+        );
         let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         form.push(("user".into(), user.into()));
         let mut action = url.clone();

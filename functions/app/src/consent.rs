@@ -82,9 +82,14 @@ pub struct Issued {
 /// What the first use of a state hands the callback.
 #[derive(Debug, Clone)]
 pub enum Consumed {
-    First { verifier: String, nonce: String },
+    First {
+        verifier: String,
+        nonce: String,
+    },
     /// The very same callback again (the browser reloaded): the result recorded the first time.
-    Repeat { result: Option<String> },
+    Repeat {
+        result: Option<String>,
+    },
 }
 
 fn random_b64(n: usize) -> Result<String, ApiError> {
@@ -106,7 +111,10 @@ pub async fn issue(
     // RFC 7636: 43 characters of base64url from 32 random bytes.
     let verifier = random_b64(32)?;
     let nonce = random_b64(18)?;
-    let code_challenge = B64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+    let code_challenge = B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     let exp_ms = state.clock.now_millis() + VALID_MS;
     let claims = StateClaims {
         n: B64.encode(raw),

@@ -301,7 +301,10 @@ pub async fn seed_proven_consent(state: &AppState, ws: &str, env: &str) -> Resul
                 update,
                 cond: Some(Cond::eq("version", crate::provider::version(&conn))),
             },
-            atlas_store::TxItem::Put { item: claim, cond: None },
+            atlas_store::TxItem::Put {
+                item: claim,
+                cond: None,
+            },
         ])
         .await?;
     let owner = obj(json!({

@@ -304,11 +304,13 @@ mod tests {
     }
 
     fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> Item {
-        conn(json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
-            "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
-            "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
-            "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
-        }}))
+        conn(
+            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
+                "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
+                "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
+                "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
+            }}),
+        )
     }
 
     #[test]
@@ -329,7 +331,13 @@ mod tests {
             "consent without a proof of administration"
         );
         assert_eq!(
-            status(Some(&conn(json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}}))), now).0,
+            status(
+                Some(&conn(
+                    json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}})
+                )),
+                now
+            )
+            .0,
             Status::Unknown
         );
         let mut unproven = verified(now - 1_000, true, true, true);

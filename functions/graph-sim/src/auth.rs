@@ -97,7 +97,6 @@ impl Signer {
         let claims = B64URL.decode(claims).map_err(|_| "IDX14100: JWT is not well formed.")?;
         serde_json::from_slice(&claims).map_err(|_| "IDX14100: JWT is not well formed.")
     }
-
 }
 
 pub(crate) fn now_secs() -> u64 {

@@ -145,7 +145,9 @@ fn protocol_errors(req: &AuthRequest) -> Option<Response> {
             "AADSTS900144: The request body must contain the following parameter: 'scope'.",
         ));
     }
-    if req.get("code_challenge").is_some() && !matches!(req.get("code_challenge_method").unwrap_or("plain"), "plain" | "S256") {
+    if req.get("code_challenge").is_some()
+        && !matches!(req.get("code_challenge_method").unwrap_or("plain"), "plain" | "S256")
+    {
         return Some(redirect_error(
             req,
             "invalid_request",
@@ -196,7 +198,13 @@ pub(crate) async fn authorize_page(
         .params
         .iter()
         .filter(|(k, _)| k != "user")
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, html_escape(k), html_escape(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                html_escape(k),
+                html_escape(v)
+            )
+        })
         .collect();
     let buttons: String = tenant
         .users
@@ -291,12 +299,28 @@ pub(crate) async fn authorize_sign_in(State(sim): State<Sim>, Path(tenant_key): 
         }
         match tenant.consent.clone() {
             ConsentBehavior::Grant => {
-                let roles = consented_roles(shared, &req.app, &scopes.iter().filter(|s| is_graph_default(s)).cloned().collect::<Vec<_>>());
+                let roles = consented_roles(
+                    shared,
+                    &req.app,
+                    &scopes
+                        .iter()
+                        .filter(|s| is_graph_default(s))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
                 let sp_id = match tenant.grants.get(&client_id) {
                     Some(g) => g.sp_id.clone(),
                     None => tenant.rng.guid(),
                 };
-                let roles = if wants_app_permissions { roles } else { tenant.grants.get(&client_id).map(|g| g.roles.clone()).unwrap_or_default() };
+                let roles = if wants_app_permissions {
+                    roles
+                } else {
+                    tenant
+                        .grants
+                        .get(&client_id)
+                        .map(|g| g.roles.clone())
+                        .unwrap_or_default()
+                };
                 tenant.grants.insert(client_id.clone(), Grant { roles, sp_id });
             }
             ConsentBehavior::Decline => {
@@ -421,7 +445,10 @@ pub(crate) fn redeem(
         }
     }
     let Some(user) = tenant.user(&pending.user_id).cloned() else {
-        return Err(invalid_grant(50034, "The user account does not exist in this directory."));
+        return Err(invalid_grant(
+            50034,
+            "The user account does not exist in this directory.",
+        ));
     };
     let lifetime = shared.config.token_lifetime.as_secs();
     let now = now_secs();
@@ -533,7 +560,12 @@ pub(crate) fn my_directory_roles(
     version: &str,
 ) -> GraphResp {
     if method != "GET" {
-        return error(ids, 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.");
+        return error(
+            ids,
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        );
     }
     let Some(user) = user else {
         return error(
@@ -543,7 +575,12 @@ pub(crate) fn my_directory_roles(
             "/me request is only valid with delegated authentication flow.",
         );
     };
-    let allowed = ["User.Read", "Directory.Read.All", "RoleManagement.Read.Directory", "User.Read.All"];
+    let allowed = [
+        "User.Read",
+        "Directory.Read.All",
+        "RoleManagement.Read.Directory",
+        "User.Read.All",
+    ];
     if !scopes.iter().any(|s| allowed.iter().any(|a| a.eq_ignore_ascii_case(s))) {
         return error(
             ids,
@@ -558,7 +595,9 @@ pub(crate) fn my_directory_roles(
             ids,
             404,
             "Request_ResourceNotFound",
-            &format!("Resource '{user}' does not exist or one of its queried reference-property objects are not present."),
+            &format!(
+                "Resource '{user}' does not exist or one of its queried reference-property objects are not present."
+            ),
         );
     };
     let value: Vec<Value> = u

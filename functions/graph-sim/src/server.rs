@@ -147,7 +147,8 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
                 };
                 let delay = t.faults.delay_for(&draw, false);
                 let resp = if login::is_my_directory_roles(rest) {
-                    w.tenants[caller.tenant_index].count_request(&req.method, "me/transitiveMemberOf/microsoft.graph.directoryRole");
+                    w.tenants[caller.tenant_index]
+                        .count_request(&req.method, "me/transitiveMemberOf/microsoft.graph.directoryRole");
                     login::my_directory_roles(
                         &w,
                         caller.tenant_index,

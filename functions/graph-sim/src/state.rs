@@ -126,7 +126,9 @@ impl Tenant {
 
     pub(crate) fn user(&self, key_or_id: &str) -> Option<&SimUser> {
         self.users.iter().find(|u| {
-            u.key == key_or_id || u.id.eq_ignore_ascii_case(key_or_id) || u.user_principal_name.eq_ignore_ascii_case(key_or_id)
+            u.key == key_or_id
+                || u.id.eq_ignore_ascii_case(key_or_id)
+                || u.user_principal_name.eq_ignore_ascii_case(key_or_id)
         })
     }
     pub(crate) fn objects(&self, family: Family) -> &[Obj] {
@@ -225,7 +227,12 @@ pub(crate) struct Shared {
 fn default_users(seed: u64, domain: &str) -> Vec<SimUser> {
     [
         ("global-admin", "admin", "Megan Bowen", vec![GLOBAL_ADMINISTRATOR]),
-        ("intune-admin", "intune.admin", "Isaiah Langer", vec![INTUNE_ADMINISTRATOR]),
+        (
+            "intune-admin",
+            "intune.admin",
+            "Isaiah Langer",
+            vec![INTUNE_ADMINISTRATOR],
+        ),
         (
             "privileged-role-admin",
             "roles.admin",
@@ -238,7 +245,10 @@ fn default_users(seed: u64, domain: &str) -> Vec<SimUser> {
     .enumerate()
     .map(|(i, (key, local, name, roles))| SimUser {
         key: key.into(),
-        id: crate::rng::guid_from(mix(seed ^ (0x5EED_0000 + i as u64)), mix(seed.rotate_left(17) ^ i as u64)),
+        id: crate::rng::guid_from(
+            mix(seed ^ (0x5EED_0000 + i as u64)),
+            mix(seed.rotate_left(17) ^ i as u64),
+        ),
         user_principal_name: format!("{local}@{domain}"),
         display_name: name.into(),
         roles: roles.into_iter().map(str::to_string).collect(),

@@ -100,7 +100,14 @@ impl Env {
         query(&to)
     }
 
-    async fn redeem(&self, tenant: &str, client: &str, code: &str, verifier: &str, redirect: &str) -> (StatusCode, Value) {
+    async fn redeem(
+        &self,
+        tenant: &str,
+        client: &str,
+        code: &str,
+        verifier: &str,
+        redirect: &str,
+    ) -> (StatusCode, Value) {
         let res = self
             .http
             .post(self.sim.token_url(tenant))
@@ -133,7 +140,12 @@ impl Env {
     async fn verifies(&self, tenant: &str, jwt: &str) -> bool {
         let header: Value = serde_json::from_slice(&B64.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap();
         let keys = self.jwks(tenant).await;
-        let Some(key) = keys["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]) else {
+        let Some(key) = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+        else {
             return false;
         };
         let n = B64.decode(key["n"].as_str().unwrap()).unwrap();
@@ -148,7 +160,13 @@ impl Env {
 #[tokio::test]
 async fn the_sign_in_page_lists_the_tenants_users_and_checks_the_client_first() {
     let env = Env::start().await;
-    let res = env.http.get(env.authorize(&env.tenant.id)).query(&env.params(CLIENT)).send().await.unwrap();
+    let res = env
+        .http
+        .get(env.authorize(&env.tenant.id))
+        .query(&env.params(CLIENT))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     for key in ["global-admin", "intune-admin", "privileged-role-admin", "user"] {
@@ -157,17 +175,33 @@ async fn the_sign_in_page_lists_the_tenants_users_and_checks_the_client_first() 
     assert!(html.contains("Global Administrator") && html.contains("Intune Administrator"));
     let users = env.sim.users(&env.tenant.id);
     assert_eq!(users.len(), 4);
-    assert!(users.iter().all(|u| u.user_principal_name.ends_with(&env.tenant.domains[0])));
+    assert!(
+        users
+            .iter()
+            .all(|u| u.user_principal_name.ends_with(&env.tenant.domains[0]))
+    );
 
     // An unknown client or an unregistered redirect URI is a page, never a redirect.
     let mut p = env.params(CLIENT);
     p[0].1 = "99999999-9999-4999-8999-999999999999".into();
-    let res = env.http.get(env.authorize(&env.tenant.id)).query(&p).send().await.unwrap();
+    let res = env
+        .http
+        .get(env.authorize(&env.tenant.id))
+        .query(&p)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("AADSTS700016"));
     let mut p = env.params(CLIENT);
     p[2].1 = "https://evil.example/cb".into();
-    let res = env.http.get(env.authorize(&env.tenant.id)).query(&p).send().await.unwrap();
+    let res = env
+        .http
+        .get(env.authorize(&env.tenant.id))
+        .query(&p)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("AADSTS50011"));
 }
@@ -206,8 +240,14 @@ async fn an_admin_consents_by_signing_in_and_the_code_is_redeemed_once_with_pkce
     let id = claims(body["id_token"].as_str().unwrap());
     let admin = env.sim.users(t).into_iter().find(|u| u.key == "global-admin").unwrap();
     assert_eq!(id["iss"], format!("{}/{t}/v2.0", env.sim.base_url));
-    assert_eq!((id["aud"].as_str(), id["tid"].as_str()), (Some(CLIENT), Some(t.as_str())));
-    assert_eq!((id["nonce"].as_str(), id["oid"].as_str()), (Some("n-1"), Some(admin.id.as_str())));
+    assert_eq!(
+        (id["aud"].as_str(), id["tid"].as_str()),
+        (Some(CLIENT), Some(t.as_str()))
+    );
+    assert_eq!(
+        (id["nonce"].as_str(), id["oid"].as_str()),
+        (Some("n-1"), Some(admin.id.as_str()))
+    );
     assert_eq!(id["preferred_username"], admin.user_principal_name.as_str());
     assert!(id.get("wids").is_none(), "this app does not ask for directory roles");
     assert!(env.verifies(t, body["id_token"].as_str().unwrap()).await);
@@ -222,14 +262,34 @@ async fn an_admin_consents_by_signing_in_and_the_code_is_redeemed_once_with_pkce
     assert_eq!(body["error_codes"][0], 54005);
 
     // A wrong verifier spends the code too; a wrong redirect URI or tenant is refused.
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
-    let (status, body) = env.redeem(t, CLIENT, &code, "wrong-verifier-wrong-verifier-wrong-verifier", REDIRECT).await;
-    assert_eq!((status, body["error_codes"][0].as_u64()), (StatusCode::BAD_REQUEST, Some(501481)));
-    assert_eq!(env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await.1["error_codes"][0], 54005);
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
+    let (status, body) = env
+        .redeem(
+            t,
+            CLIENT,
+            &code,
+            "wrong-verifier-wrong-verifier-wrong-verifier",
+            REDIRECT,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (StatusCode::BAD_REQUEST, Some(501481))
+    );
+    assert_eq!(
+        env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await.1["error_codes"][0],
+        54005
+    );
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(t, CLIENT, &code, VERIFIER, "http://127.0.0.1:9/other").await;
     assert_eq!(body["error_codes"][0], 500112);
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(&env.other.id, CLIENT, &code, VERIFIER, REDIRECT).await;
     assert_eq!(body["error_codes"][0], 700005);
 
@@ -244,19 +304,34 @@ async fn roles_are_in_wids_only_when_the_app_asks_and_always_through_graph() {
     let t = &env.tenant.id;
     env.sim.grant(t, WIDS_CLIENT, atlas_graph_sim::ALL_ROLES);
     env.sim.grant(t, CLIENT, atlas_graph_sim::ALL_ROLES);
-    let code = get(&env.sign_in(t, WIDS_CLIENT, "intune-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, WIDS_CLIENT, "intune-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(t, WIDS_CLIENT, &code, VERIFIER, REDIRECT).await;
     let id = claims(body["id_token"].as_str().unwrap());
-    let wids: Vec<&str> = id["wids"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(wids.contains(&INTUNE_ADMINISTRATOR) && !wids.contains(&GLOBAL_ADMINISTRATOR), "{wids:?}");
+    let wids: Vec<&str> = id["wids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        wids.contains(&INTUNE_ADMINISTRATOR) && !wids.contains(&GLOBAL_ADMINISTRATOR),
+        "{wids:?}"
+    );
 
     // The delegated token reads the user's directory roles; an app-only token may not use /me.
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await;
     let access = body["access_token"].as_str().unwrap();
     let roles: Value = env
         .http
-        .get(format!("{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole", env.sim.base_url))
+        .get(format!(
+            "{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole",
+            env.sim.base_url
+        ))
         .bearer_auth(access)
         .send()
         .await
@@ -264,14 +339,22 @@ async fn roles_are_in_wids_only_when_the_app_asks_and_always_through_graph() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = roles["value"].as_array().unwrap().iter().filter_map(|r| r["roleTemplateId"].as_str()).collect();
+    let ids: Vec<&str> = roles["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["roleTemplateId"].as_str())
+        .collect();
     assert_eq!(ids, [GLOBAL_ADMINISTRATOR]);
     assert_eq!(roles["value"][0]["displayName"], "Global Administrator");
     let code = get(&env.sign_in(t, CLIENT, "user").await, "code").unwrap().to_owned();
     let (_, body) = env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await;
     let plain: Value = env
         .http
-        .get(format!("{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole", env.sim.base_url))
+        .get(format!(
+            "{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole",
+            env.sim.base_url
+        ))
         .bearer_auth(body["access_token"].as_str().unwrap())
         .send()
         .await
@@ -297,7 +380,10 @@ async fn roles_are_in_wids_only_when_the_app_asks_and_always_through_graph() {
         .unwrap();
     let res = env
         .http
-        .get(format!("{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole", env.sim.base_url))
+        .get(format!(
+            "{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole",
+            env.sim.base_url
+        ))
         .bearer_auth(app_token["access_token"].as_str().unwrap())
         .send()
         .await
@@ -311,7 +397,10 @@ async fn discovery_names_the_tenant_and_a_fault_signs_with_an_unpublished_key() 
     let t = &env.tenant.id;
     let doc: Value = env
         .http
-        .get(format!("{}/{t}/v2.0/.well-known/openid-configuration", env.sim.base_url))
+        .get(format!(
+            "{}/{t}/v2.0/.well-known/openid-configuration",
+            env.sim.base_url
+        ))
         .send()
         .await
         .unwrap()
@@ -330,11 +419,15 @@ async fn discovery_names_the_tenant_and_a_fault_signs_with_an_unpublished_key() 
             ..Faults::default()
         },
     );
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await;
     assert!(!env.verifies(t, body["id_token"].as_str().unwrap()).await);
     env.sim.clear_faults(t);
-    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code").unwrap().to_owned();
+    let code = get(&env.sign_in(t, CLIENT, "global-admin").await, "code")
+        .unwrap()
+        .to_owned();
     let (_, body) = env.redeem(t, CLIENT, &code, VERIFIER, REDIRECT).await;
     assert!(env.verifies(t, body["id_token"].as_str().unwrap()).await);
 }

@@ -328,12 +328,24 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
 /// Why a consent return proved nothing, in plain words (the callback's `reason`).
 fn rejection_text(reason: Option<&str>) -> String {
     let why = match reason {
-        Some("no_code") => "The page came back without a sign-in. Only a tenant administrator signing in proves the tenant is yours; start consent again and sign in.",
-        Some("not_admin") => "The account that signed in is not a Global Administrator, Intune Administrator or Privileged Role Administrator of this tenant. Start consent again and sign in with an administrator account.",
-        Some("wrong_tenant") => "The account that signed in belongs to another tenant. Start consent again and sign in with an administrator of this environment's tenant.",
-        Some("code_rejected") => "Microsoft refused the sign-in's one-time code (already used, expired, or issued by another tenant). Start consent again.",
-        Some("bad_signature") | Some("invalid_token") => "The sign-in's identity token failed its checks, so it was not trusted. Start consent again; if it keeps happening, contact support.",
-        Some("unverifiable") => "The sign-in could not be checked with Microsoft just now. Start consent again in a moment.",
+        Some("no_code") => {
+            "The page came back without a sign-in. Only a tenant administrator signing in proves the tenant is yours; start consent again and sign in."
+        }
+        Some("not_admin") => {
+            "The account that signed in is not a Global Administrator, Intune Administrator or Privileged Role Administrator of this tenant. Start consent again and sign in with an administrator account."
+        }
+        Some("wrong_tenant") => {
+            "The account that signed in belongs to another tenant. Start consent again and sign in with an administrator of this environment's tenant."
+        }
+        Some("code_rejected") => {
+            "Microsoft refused the sign-in's one-time code (already used, expired, or issued by another tenant). Start consent again."
+        }
+        Some("bad_signature") | Some("invalid_token") => {
+            "The sign-in's identity token failed its checks, so it was not trusted. Start consent again; if it keeps happening, contact support."
+        }
+        Some("unverifiable") => {
+            "The sign-in could not be checked with Microsoft just now. Start consent again in a moment."
+        }
         Some("expired") => "The consent request expired (after 15 minutes). Start consent again.",
         Some("replayed") => "This consent request was already used. Start consent again.",
         _ => "The consent answer was rejected. Start consent again.",

@@ -6,7 +6,6 @@
 //! user's directory roles from `wids` or, when the app's tokens do not carry it, from a delegated
 //! `GET /me/transitiveMemberOf/microsoft.graph.directoryRole`. Tokens are used once and dropped.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
@@ -90,16 +89,15 @@ pub struct Redemption<'a> {
     pub redirect_uri: &'a str,
 }
 
-fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
+/// A client per proof: consent is rare, and a pooled client must not outlive the runtime that
+/// made it (each Lambda invocation and test has its own).
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -133,7 +131,8 @@ pub async fn prove(r: &Redemption<'_>) -> Result<Proof, Rejection> {
         ("code_verifier", r.verifier),
         ("scope", "openid profile https://graph.microsoft.com/.default"),
     ];
-    let res = http()
+    let http = http();
+    let res = http
         .post(format!("{base}/{}/oauth2/v2.0/token", r.tenant_id))
         .form(&form)
         .send()
@@ -154,7 +153,7 @@ pub async fn prove(r: &Redemption<'_>) -> Result<Proof, Rejection> {
         .await
         .map_err(|_| Rejection::Redeem("the token response is not JSON".into()))?;
     let id_token = tokens.id_token.ok_or(Rejection::NoIdToken)?;
-    let keys = tenant_keys(base, r.tenant_id).await?;
+    let keys = tenant_keys(&http, base, r.tenant_id).await?;
     let claims = verify_id_token(&id_token, &keys, &format!("{base}/{}/v2.0", r.tenant_id), r.client_id)?;
     check_claims(&claims, r.tenant_id, r.nonce)?;
     let upn = claims.preferred_username.clone().unwrap_or_else(|| claims.oid.clone());
@@ -164,7 +163,7 @@ pub async fn prove(r: &Redemption<'_>) -> Result<Proof, Rejection> {
             let token = tokens
                 .access_token
                 .ok_or_else(|| Rejection::Roles("no delegated access token was issued".into()))?;
-            (directory_roles(r.graph_base, &token).await?, "graph")
+            (directory_roles(&http, r.graph_base, &token).await?, "graph")
         }
     };
     let role = role.ok_or_else(|| Rejection::NotAdmin(upn.clone()))?;
@@ -178,9 +177,9 @@ pub async fn prove(r: &Redemption<'_>) -> Result<Proof, Rejection> {
 }
 
 /// `{login}/{tenant}/discovery/v2.0/keys`.
-async fn tenant_keys(base: &str, tenant: &str) -> Result<JwkSet, Rejection> {
+async fn tenant_keys(http: &reqwest::Client, base: &str, tenant: &str) -> Result<JwkSet, Rejection> {
     let url = format!("{base}/{tenant}/discovery/v2.0/keys");
-    let body: Value = http()
+    let body: Value = http
         .get(&url)
         .send()
         .await
@@ -200,7 +199,9 @@ fn verify_id_token(token: &str, keys: &JwkSet, issuer: &str, client_id: &str) ->
     let jwk = keys
         .keys
         .iter()
-        .find(|k| k.common.key_id.as_deref() == Some(kid.as_str()) && matches!(k.algorithm, AlgorithmParameters::RSA(_)))
+        .find(|k| {
+            k.common.key_id.as_deref() == Some(kid.as_str()) && matches!(k.algorithm, AlgorithmParameters::RSA(_))
+        })
         .ok_or(Rejection::Signature)?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| Rejection::Signature)?;
     let mut v = Validation::new(Algorithm::RS256);
@@ -239,7 +240,11 @@ fn admin_role<'a>(held: impl Iterator<Item = &'a str> + Clone) -> Option<&'stati
 }
 
 /// The signed-in user's activated directory roles, through Graph with the delegated token.
-async fn directory_roles(graph_base: &str, token: &str) -> Result<Option<&'static str>, Rejection> {
+async fn directory_roles(
+    http: &reqwest::Client,
+    graph_base: &str,
+    token: &str,
+) -> Result<Option<&'static str>, Rejection> {
     let mut url = format!(
         "{}/v1.0/me/transitiveMemberOf/microsoft.graph.directoryRole?$select=id,displayName,roleTemplateId",
         graph_base.trim_end_matches('/')
@@ -247,7 +252,7 @@ async fn directory_roles(graph_base: &str, token: &str) -> Result<Option<&'stati
     let mut held: Vec<String> = Vec::new();
     // Few users hold more than a page of roles; a bound keeps a bad nextLink from looping.
     for _ in 0..10 {
-        let res = http()
+        let res = http
             .get(&url)
             .bearer_auth(token)
             .send()
@@ -256,10 +261,7 @@ async fn directory_roles(graph_base: &str, token: &str) -> Result<Option<&'stati
         if !res.status().is_success() {
             return Err(Rejection::Roles(format!("Graph answered {}", res.status().as_u16())));
         }
-        let page: Value = res
-            .json()
-            .await
-            .map_err(|_| Rejection::Roles("not JSON".into()))?;
+        let page: Value = res.json().await.map_err(|_| Rejection::Roles("not JSON".into()))?;
         held.extend(
             page.get("value")
                 .and_then(Value::as_array)
@@ -295,7 +297,11 @@ mod tests {
         assert_eq!(check_claims(&claims(t, Some("n1")), t, "n1"), Ok(()));
         assert_eq!(check_claims(&claims(t, Some("n2")), t, "n1"), Err(Rejection::Nonce));
         assert_eq!(check_claims(&claims(t, None), t, "n1"), Err(Rejection::Nonce));
-        assert_eq!(check_claims(&claims(t, None), t, ""), Err(Rejection::Nonce), "an empty nonce never matches");
+        assert_eq!(
+            check_claims(&claims(t, None), t, ""),
+            Err(Rejection::Nonce),
+            "an empty nonce never matches"
+        );
         let other = "22222222-2222-4222-8222-222222222222";
         assert_eq!(
             check_claims(&claims(other, Some("n1")), t, "n1"),
@@ -312,7 +318,13 @@ mod tests {
             Some("Intune Administrator")
         );
         assert_eq!(
-            admin_role(["3A2C62DB-5318-420D-8D74-23AFFEE5D9D5", "62e90394-69f5-4237-9190-012177145e10"].into_iter()),
+            admin_role(
+                [
+                    "3A2C62DB-5318-420D-8D74-23AFFEE5D9D5",
+                    "62e90394-69f5-4237-9190-012177145e10"
+                ]
+                .into_iter()
+            ),
             Some("Global Administrator")
         );
         // Helpdesk Administrator: an admin, but not of Intune.

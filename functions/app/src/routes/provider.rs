@@ -255,7 +255,15 @@ pub async fn consent_callback(
         // `admin_consent=True` (or anything else) without a code: nothing was proven. The state
         // stays usable for the real sign-in.
         let why = proof::Rejection::NoCode;
-        deny(&state, rid.as_deref(), &claims, (&ws, &env), &why, json!({"admin_consent": q.get("admin_consent")})).await?;
+        deny(
+            &state,
+            rid.as_deref(),
+            &claims,
+            (&ws, &env),
+            &why,
+            json!({"admin_consent": q.get("admin_consent")}),
+        )
+        .await?;
         return Ok(redirect(format!("{web}?consent=rejected&reason={}", why.code())));
     };
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes());
@@ -321,12 +329,17 @@ async fn consent_error(
     error: String,
     web: &str,
 ) -> ApiResult<Response> {
-    let description = q.get("error_description").map(|d| d.chars().take(500).collect::<String>());
+    let description = q
+        .get("error_description")
+        .map(|d| d.chars().take(500).collect::<String>());
     let fingerprint = format!("error|{error}|{}", description.as_deref().unwrap_or(""));
     match consent::consume(state, claims, &fingerprint).await? {
         Ok(Consumed::First { .. }) => {}
         Ok(Consumed::Repeat { result }) => {
-            return Ok(redirect(format!("{web}?consent={}", result.as_deref().unwrap_or("error"))));
+            return Ok(redirect(format!(
+                "{web}?consent={}",
+                result.as_deref().unwrap_or("error")
+            )));
         }
         Err(e) => return reject(state, rid, e).await,
     }
@@ -504,7 +517,9 @@ async fn record_proof(
             }
         }
     }
-    Err(ApiError::Conflict("the tenant's claim changed meanwhile; start consent again".into()))
+    Err(ApiError::Conflict(
+        "the tenant's claim changed meanwhile; start consent again".into(),
+    ))
 }
 
 /// The product itself, as the actor of events it writes on its own.
@@ -665,11 +680,7 @@ async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> ApiRes
                 .cloned()
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
-            let secret = state
-                .secrets
-                .open(context, &sealed)
-                .await
-                .map_err(ApiError::internal)?;
+            let secret = state.secrets.open(context, &sealed).await.map_err(ApiError::internal)?;
             Ok(atlas_graph::AppIdentity::with_secret(
                 s(conn, "client_id"),
                 secret.expose_str().map_err(ApiError::internal)?,
