@@ -64,42 +64,46 @@ impl AuthRequest {
 
 /// Checks what must hold before anything may be sent to `redirect_uri` (errors are a page), then
 /// what is reported to the client by redirect.
-fn check(w: &World, tenant_key: &str, params: Vec<(String, String)>) -> Result<AuthRequest, Response> {
+/// Errors are boxed: a `Response` is large, and this is not a hot path.
+fn check(w: &World, tenant_key: &str, params: Vec<(String, String)>) -> Result<AuthRequest, Box<Response>> {
     if is_general(tenant_key) {
         // The product signs in against the tenant it manages; the general endpoints are not modelled.
-        return Err(error_page(
+        return Err(Box::new(error_page(
             90002,
             &format!("Tenant '{tenant_key}' is not modelled by this simulator; use a tenant id or domain."),
-        ));
+        )));
     }
     let Some(ti) = w.tenant_index(tenant_key) else {
-        return Err(error_page(90002, &format!("Tenant '{tenant_key}' not found.")));
+        return Err(Box::new(error_page(
+            90002,
+            &format!("Tenant '{tenant_key}' not found."),
+        )));
     };
     let Some(client_id) = field(&params, "client_id").map(str::to_ascii_lowercase) else {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             900144,
             "The request body must contain the following parameter: 'client_id'.",
-        ));
+        )));
     };
     let Some(app) = w.apps.get(&client_id).cloned() else {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             700016,
             &format!("Application with identifier '{client_id}' was not found in the directory."),
-        ));
+        )));
     };
     let Some(redirect_uri) = field(&params, "redirect_uri").map(str::to_string) else {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             900144,
             "The request body must contain the following parameter: 'redirect_uri'.",
-        ));
+        )));
     };
     if !app.redirect_uris.is_empty() && !app.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             50011,
             &format!(
                 "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
             ),
-        ));
+        )));
     }
     Ok(AuthRequest {
         tenant_index: ti,
@@ -188,7 +192,7 @@ pub(crate) async fn authorize_page(
     let w = sim.world();
     let req = match check(&w, &tenant_key, query_params(q.as_deref())) {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     if let Some(r) = protocol_errors(&req) {
         return r;
@@ -253,7 +257,7 @@ pub(crate) async fn authorize_sign_in(State(sim): State<Sim>, Path(tenant_key): 
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let req = match check(&w, &tenant_key, params) {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     if let Some(r) = protocol_errors(&req) {
         return r;
@@ -437,7 +441,7 @@ pub(crate) fn redeem(
         } else {
             verifier.to_string()
         };
-        if &computed != challenge {
+        if computed != *challenge {
             return Err(invalid_grant(
                 501481,
                 "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
