@@ -57,9 +57,11 @@ async fn connect_a_provider_through_consent() {
     s.fill("#tenant", "fabrikam.demo.test").await;
     s.click("[data-testid=create-connection]").await;
     s.click("[data-testid=start-consent]").await;
-    // The consent page (the simulator's admin consent) sends the browser back through the
-    // callback webhook to this page.
+    // The tenant's sign-in page (the simulator's): the Global Administrator signs in and
+    // consents; Entra sends the browser back through the callback webhook, which redeems the
+    // code and checks the administrator, to this page.
     s.click("[data-testid=open-consent]").await;
+    s.click("[data-testid=sign-in-global-admin]").await;
     s.find("[data-testid=consent-result][data-outcome=granted]").await;
     s.click("[data-testid=verify]").await;
     s.wait_attr(

@@ -54,19 +54,8 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
         f.insert("consent_state", percent_decode(state));
         if !r.path.contains("/provider/") {
-            // Sub-resources act on a consented connection: complete the consent.
-            let res = app
-                .client
-                .get(format!("{}/api/v1/provider/consent-callback", app.url))
-                .query(&[
-                    ("state", f["consent_state"].as_str()),
-                    ("admin_consent", "True"),
-                    ("tenant", f["tenant_id"].as_str()),
-                ])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 303, "fixture consent callback");
+            // Sub-resources act on a consented connection (its tenant's proof seeded).
+            app.seed_consent("ws-demo", "env-contoso").await;
         }
     }
     if r.path.contains("{schedule}") {

@@ -11,31 +11,12 @@ const WS: &str = "/api/v1/workspaces/ws-demo";
 const CONN: &str = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection";
 
 /// A consented connection on env-contoso (whose tenant the simulator does not know, so the
-/// verification itself fails: the runs' mechanics are what these tests look at).
+/// verification itself fails: the runs' mechanics are what these tests look at). Its proof of
+/// tenant administration is seeded, as local mode seeds its demo tenant.
 async fn consented(app: &TestApp) {
     let body = json!({"tenant": "11111111-1111-4111-8111-111111111111"});
     assert_eq!(app.post_as(OWNER, CONN, body).await.status(), 201);
-    let start: api::ConsentStart = app
-        .post_as(OWNER, &format!("{CONN}/consent"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let state = reqwest::Url::parse(&start.consent_url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let res = app
-        .client
-        .get(format!("{}/api/v1/provider/consent-callback", app.url))
-        .query(&[("state", state.as_str()), ("admin_consent", "True")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    app.seed_consent("ws-demo", "env-contoso").await;
 }
 
 /// Delivers every queued message of a step by hand, `times` times each.

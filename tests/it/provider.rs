@@ -1,6 +1,8 @@
-//! Provider connections: admin consent through the signed state and the callback webhook,
-//! declined and failed consent, rejected states (forged, replayed, expired, other tenant), the
-//! high-risk credential actions, and secrets that never come back out — on both backends.
+//! Provider connections: consent as a tenant administrator's authorization-code sign-in that the
+//! product redeems and checks (ADR 0016) — the self-completed callback, non-admins, admins of
+//! another tenant, forged signatures, reused codes, the Graph fallback for roles, a second
+//! workspace's claim —, declined and failed consent, rejected states, the high-risk credential
+//! actions, and secrets that never come back out; on both backends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +50,7 @@ fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn consent_granted_through_the_callback(mode: Mode) {
+async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
     let app = spawn_app(mode).await;
     let before: api::ProviderConnection = connection(&app).await;
     assert_eq!((before.configured, before.status.as_str()), (false, "not_configured"));
@@ -57,50 +59,54 @@ async fn consent_granted_through_the_callback(mode: Mode) {
     assert_eq!(created.credential.as_ref().map(|c| c.version), Some(1));
 
     let (url, state) = start(&app).await;
-    assert!(url.contains("/contoso.demo.test/v2.0/adminconsent?"), "{url}");
-    assert!(url.contains("client_id=55555555-5555-4555-8555-555555555555"));
-    assert!(url.contains(&format!(
-        "redirect_uri={}",
-        urlencode(&format!("{}/api/v1/provider/consent-callback", app.url))
-    )));
-
-    let q = [("state", state.as_str()), ("admin_consent", "True"), ("tenant", TENANT)];
-    let res = callback(&app, &q).await;
-    assert_eq!(res.status(), 303);
-    assert!(location(&res).ends_with("/workspaces/ws-demo/environments/env-contoso/provider?consent=granted"));
-    let c = connection(&app).await;
-    assert_eq!(c.lifecycle.as_deref(), Some("consented"));
-    assert_eq!(c.status, "unknown", "consented but not verified yet");
-    // The environment and the chooser show the connection's status, not just the lifecycle.
-    let env: api::Environment = app
-        .get_as(OWNER, "/api/v1/workspaces/ws-demo/environments/env-contoso")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(env.status, "unknown");
-    let list: api::WorkspaceList = app.get_as(OWNER, "/api/v1/workspaces").await.json().await.unwrap();
-    let demo = list.items.iter().find(|w| w.id == "ws-demo").unwrap();
-    assert_eq!(demo.environment_statuses.get("unknown"), Some(&1));
-
-    // The browser repeats the callback: the same answer, nothing changes.
-    let snap = app.snapshot().await;
-    let res = callback(&app, &q).await;
-    assert_eq!(res.status(), 303);
-    assert!(location(&res).ends_with("consent=granted"));
-    assert_eq!(app.snapshot().await, snap);
-
-    // A replay saying something else is rejected, audited, and changes nothing else.
-    let res = callback(&app, &[("state", state.as_str()), ("error", "access_denied")]).await;
-    assert!(location(&res).ends_with("consent=rejected&reason=replayed"));
-    let after = app.snapshot().await;
-    let new: Vec<_> = after.iter().filter(|i| !snap.contains(i)).collect();
-    assert_eq!(new.len(), 1);
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    assert_eq!(parsed.path(), format!("/{TENANT}/oauth2/v2.0/authorize"), "{url}");
+    let q: std::collections::BTreeMap<String, String> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "55555555-5555-4555-8555-555555555555");
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["response_mode"], "query");
+    assert_eq!(q["scope"], "openid profile https://graph.microsoft.com/.default");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43, "base64url of a SHA-256");
+    assert!(q["nonce"].len() >= 16);
     assert_eq!(
-        (new[0]["outcome"].as_str(), new[0]["reason"].as_str()),
-        (Some("denied"), Some("the consent state was replayed"))
+        q["redirect_uri"],
+        format!("{}/api/v1/provider/consent-callback", app.url)
     );
-    assert_eq!(connection(&app).await.lifecycle.as_deref(), Some("consented"));
+    assert_eq!(q["state"], state);
+    assert!(!q.contains_key("code_verifier"), "the verifier never leaves the server");
+    // Nor does the stored state record surface anywhere a caller could read it.
+    let view = app.get_as(OWNER, CONN).await.text().await.unwrap();
+    assert!(!view.contains(&q["nonce"]));
+
+    // Microsoft's admin-consent callback, self-completed: nothing is proven, nothing changes.
+    let snap = app.snapshot().await;
+    let res = callback(
+        &app,
+        &[("state", state.as_str()), ("admin_consent", "True"), ("tenant", TENANT)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        location(&res)
+            .ends_with("/workspaces/ws-demo/environments/env-contoso/provider?consent=rejected&reason=no_code"),
+        "{}",
+        location(&res)
+    );
+    let new: Vec<_> = app.snapshot().await.into_iter().filter(|i| !snap.contains(i)).collect();
+    assert_eq!(new.len(), 1, "only the denial's audit event: {new:?}");
+    assert_eq!(new[0]["outcome"], "denied");
+    assert_eq!(new[0]["metadata"]["reason"], "no_code");
+    let c = connection(&app).await;
+    assert_eq!(
+        (c.lifecycle.as_deref(), c.status.as_str()),
+        (Some("consent_pending"), "not_configured")
+    );
+    assert_eq!(
+        app.post_as(OWNER, &format!("{CONN}/verify"), json!({})).await.status(),
+        409,
+        "nothing to verify"
+    );
     app.stop().await;
 }
 
@@ -108,33 +114,37 @@ async fn declined_and_failed_consent_need_attention(mode: Mode) {
     let app = spawn_app(mode).await;
     create(&app).await;
     let (_, state) = start(&app).await;
-    let res = callback(
-        &app,
-        &[
-            ("state", state.as_str()),
-            ("admin_consent", "False"),
-            ("tenant", TENANT),
-        ],
-    )
-    .await;
+    let q = [
+        ("state", state.as_str()),
+        ("error", "access_denied"),
+        (
+            "error_description",
+            "AADSTS65004: User declined to consent to access the app.",
+        ),
+    ];
+    let res = callback(&app, &q).await;
     assert!(location(&res).ends_with("consent=declined"));
     let c = connection(&app).await;
     assert_eq!(
         (c.status.as_str(), c.lifecycle.as_deref()),
         ("needs_attention", Some("consent_failed"))
     );
+    // The browser repeats it: the same page, nothing changes.
+    let snap = app.snapshot().await;
+    assert!(location(&callback(&app, &q).await).ends_with("consent=declined"));
+    assert_eq!(app.snapshot().await, snap);
 
     let (_, state) = start(&app).await;
     let q = [
         ("state", state.as_str()),
-        ("error", "access_denied"),
-        ("error_description", "AADSTS65004: User declined to consent"),
+        ("error", "consent_required"),
+        ("error_description", "AADSTS90094: Admin consent is required"),
     ];
     let res = callback(&app, &q).await;
     assert!(location(&res).ends_with("consent=error"));
     let c = connection(&app).await;
     assert_eq!(c.status, "needs_attention");
-    assert!(c.status_reason.contains("AADSTS65004"), "{}", c.status_reason);
+    assert!(c.status_reason.contains("AADSTS90094"), "{}", c.status_reason);
     let events: api::AuditPage = app
         .get_as(
             OWNER,
@@ -148,7 +158,7 @@ async fn declined_and_failed_consent_need_attention(mode: Mode) {
     app.stop().await;
 }
 
-async fn forged_expired_and_foreign_states_are_rejected(mode: Mode) {
+async fn forged_expired_and_replayed_states_are_rejected(mode: Mode) {
     let app = spawn_app(mode).await;
     create(&app).await;
     let (_, state) = start(&app).await;
@@ -159,24 +169,17 @@ async fn forged_expired_and_foreign_states_are_rejected(mode: Mode) {
     forged.pop();
     forged.push(if state.ends_with('A') { 'B' } else { 'A' });
     for bad in [forged.as_str(), "eyJuIjoieCJ9.c2lnbmF0dXJl", "nonsense"] {
-        let res = callback(&app, &[("state", bad), ("admin_consent", "True"), ("tenant", TENANT)]).await;
+        let res = callback(&app, &[("state", bad), ("code", "1.abc")]).await;
         assert_eq!(res.status(), 400, "{bad}");
         assert!(res.headers().get("location").is_none());
     }
     assert_eq!(app.snapshot().await, snap, "a forged state changes nothing");
 
-    // Another tenant named in the callback: rejected and audited; the state stays usable.
-    let res = callback(
-        &app,
-        &[
-            ("state", state.as_str()),
-            ("admin_consent", "True"),
-            ("tenant", "99999999-9999-4999-8999-999999999999"),
-        ],
-    )
-    .await;
-    assert!(location(&res).ends_with("reason=tenant_mismatch"));
-    assert_eq!(connection(&app).await.lifecycle.as_deref(), Some("consent_pending"));
+    // Replayed: the state was used by a callback saying something else.
+    let first = [("state", state.as_str()), ("error", "access_denied")];
+    assert!(location(&callback(&app, &first).await).ends_with("consent=declined"));
+    let res = callback(&app, &[("state", state.as_str()), ("code", "1.another")]).await;
+    assert!(location(&res).ends_with("consent=rejected&reason=replayed"));
 
     // Expired: issued by a clock 16 minutes behind.
     let mut past = app.app().state.clone();
@@ -184,15 +187,11 @@ async fn forged_expired_and_foreign_states_are_rejected(mode: Mode) {
     past.clock = Arc::new(clock);
     let ws = atlas_domain::WorkspaceId::parse("ws-demo").unwrap();
     let env = atlas_domain::EnvironmentId::parse("env-contoso").unwrap();
-    let (old, _) = atlas_app::consent::issue(&past, &past.secrets, &ws, &env, "u-owner")
+    let old = atlas_app::consent::issue(&past, &past.secrets, &ws, &env, "u-owner")
         .await
         .unwrap();
     let snap = app.snapshot().await;
-    let res = callback(
-        &app,
-        &[("state", old.as_str()), ("admin_consent", "True"), ("tenant", TENANT)],
-    )
-    .await;
+    let res = callback(&app, &[("state", old.token.as_str()), ("code", "1.abc")]).await;
     assert!(location(&res).ends_with("consent=rejected&reason=expired"));
     let new: Vec<_> = app.snapshot().await.into_iter().filter(|i| !snap.contains(i)).collect();
     assert_eq!(new.len(), 1, "only the audit event of the rejection");
@@ -266,74 +265,120 @@ async fn credential_actions_are_confirmed_and_secrets_never_leave(mode: Mode) {
     app.stop().await;
 }
 
-fn urlencode(s: &str) -> String {
-    form_urlencoded_byte(s)
+const WS: &str = "/api/v1/workspaces/ws-demo";
+
+fn sim() -> &'static atlas_graph_sim::Simulator {
+    &atlas_tests::sim::shared().sim
 }
 
-fn form_urlencoded_byte(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-atlas_tests::on_both_backends!(
-    consent_granted_through_the_callback,
-    declined_and_failed_consent_need_attention,
-    forged_expired_and_foreign_states_are_rejected,
-    credential_actions_are_confirmed_and_secrets_never_leave,
-);
-
-/// Start → the simulator's admin consent → callback → verify → Ready, with the platform app.
-async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
-    let app = spawn_app(mode).await;
-    let (tenant, domain) = atlas_tests::sim::new_tenant();
-    let env = json!({"slug": "env-sim", "display_name": "Simulated", "tenant_id": tenant, "primary_domain": domain});
-    assert_eq!(
-        app.post_as(OWNER, "/api/v1/workspaces/ws-demo/environments", env)
-            .await
-            .status(),
-        201
-    );
-    let conn = "/api/v1/workspaces/ws-demo/environments/env-sim/provider-connection";
-    let res = app.post_as(OWNER, conn, json!({"tenant": domain})).await;
+/// An environment `slug` of `ws` on `tenant` with a platform-app connection; returns the
+/// connection's path.
+async fn platform_connection(app: &TestApp, as_user: &str, ws: &str, slug: &str, tenant: &str, domain: &str) -> String {
+    let env = json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
+    let res = app.post_as(as_user, &format!("{ws}/environments"), env).await;
+    assert_eq!(res.status(), 201);
+    let conn = format!("{ws}/environments/{slug}/provider-connection");
+    let res = app.post_as(as_user, &conn, json!({"tenant": domain})).await;
     assert_eq!(res.status(), 201);
     let c: api::ProviderConnection = res.json().await.unwrap();
     assert_eq!(c.app_mode.as_deref(), Some("platform"));
+    conn
+}
 
-    let res = app.post_as(OWNER, &format!("{conn}/consent"), json!({})).await;
-    let start: api::ConsentStart = res.json().await.unwrap();
-    // The tenant administrator's browser: the simulator consents and redirects to our callback.
-    let res = app.client.get(&start.consent_url).send().await.unwrap();
-    assert_eq!(res.status(), 302);
-    let back = location(&res);
+async fn consent_url(app: &TestApp, as_user: &str, conn: &str) -> String {
+    let res = app.post_as(as_user, &format!("{conn}/consent"), json!({})).await;
+    assert_eq!(res.status(), 200);
+    res.json::<api::ConsentStart>().await.unwrap().consent_url
+}
+
+/// Follows Entra's redirect to our callback; returns where the callback sends the browser.
+async fn follow(app: &TestApp, back: &str) -> String {
     assert!(
         back.starts_with(&format!("{}/api/v1/provider/consent-callback?", app.url)),
         "{back}"
     );
-    let res = app.client.get(&back).send().await.unwrap();
+    let res = app.client.get(back).send().await.unwrap();
     assert_eq!(res.status(), 303);
-    assert!(location(&res).ends_with("/environments/env-sim/provider?consent=granted"));
+    location(&res)
+}
+
+async fn events(app: &TestApp, as_user: &str, ws: &str, action: &str) -> Vec<api::AuditEvent> {
+    let page: api::AuditPage = app
+        .get_as(as_user, &format!("{ws}/audit-events?action={action}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page.items
+}
+
+/// Start → the tenant's Global Administrator signs in (consenting) → the callback redeems and
+/// checks → verify → Ready, with the platform app; the browser's reload changes nothing; the
+/// roles come from Graph because the platform app's ID tokens carry no `wids`.
+async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let conn = platform_connection(&app, OWNER, WS, "env-sim", &tenant, &domain).await;
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(back.contains("code="), "{back}");
+    let before_roles = sim().stats(&tenant).count("GET", "transitiveMemberOf");
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("/environments/env-sim/provider?consent=granted"), "{to}");
+    assert_eq!(
+        sim().stats(&tenant).count("GET", "transitiveMemberOf"),
+        before_roles + 1,
+        "no wids in the ID token: the roles were read from Graph"
+    );
+    let c = connection_at(&app, &conn).await;
+    assert_eq!(
+        (c.lifecycle.as_deref(), c.status.as_str()),
+        (Some("consented"), "unknown")
+    );
+    let admin = sim()
+        .users(&tenant)
+        .into_iter()
+        .find(|u| u.key == "global-admin")
+        .unwrap();
+    let proven = c.consent.as_ref().and_then(|c| c.proven_by.clone()).expect("the proof");
+    assert_eq!(
+        (proven.oid.as_str(), proven.upn.as_str(), proven.role.as_str()),
+        (
+            admin.id.as_str(),
+            admin.user_principal_name.as_str(),
+            "Global Administrator"
+        )
+    );
+    let ev = events(&app, OWNER, WS, "provider.consent.callback").await;
+    let ok = ev
+        .iter()
+        .find(|e| e.outcome == "success")
+        .expect("the callback's event");
+    assert_eq!(ok.metadata["proven_by"]["upn"], admin.user_principal_name.as_str());
+    assert_eq!(ok.metadata["proven_by"]["role_source"], "graph");
+    let stored = serde_json::to_string(&app.snapshot().await).unwrap();
+    assert!(!stored.contains("eyJ"), "no token is kept anywhere");
+
+    // The browser reloads the callback: the same answer, nothing changes (the code is not redeemed again).
+    let snap = app.snapshot().await;
+    let res = app.client.get(&back).send().await.unwrap();
+    assert!(location(&res).ends_with("consent=granted"));
+    assert_eq!(app.snapshot().await, snap);
 
     let res = app
         .post_as("operator@demo.test", &format!("{conn}/verify"), json!({}))
         .await;
     assert_eq!(res.status(), 202, "operators hold provider.verify");
-    let c = verified(&app, conn, res).await;
+    let c = verified(&app, &conn, res).await;
     let v = c.verification.as_ref().unwrap();
     assert!(v.token_ok);
     assert!(v.permissions.iter().all(|p| p.granted), "{:?}", v.permissions);
     assert_eq!(c.status, "ready", "{}", c.status_reason);
 
     // Revoked consent: the next verification says Blocked, with Graph's reason.
-    atlas_tests::sim::shared()
-        .sim
-        .revoke(&tenant, atlas_tests::sim::CLIENT_ID);
+    sim().revoke(&tenant, atlas_tests::sim::CLIENT_ID);
     let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
-    let c = verified(&app, conn, res).await;
+    let c = verified(&app, &conn, res).await;
     assert_eq!(
         c.status,
         "blocked",
@@ -343,6 +388,313 @@ async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
     );
     app.stop().await;
 }
+
+/// Who may not prove it: a plain user of a tenant that already consented to the platform app
+/// (the attack: the grant exists, so Entra asks nothing and issues a code), a plain user where
+/// consent is still needed (Entra refuses), an administrator of another tenant, a token signed
+/// with a key the tenant does not publish, and a code already redeemed. None activates.
+async fn only_an_administrator_of_the_tenant_proves_it(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    // Another workspace's consent made the multi-tenant app's grant exist already.
+    sim().grant(&tenant, atlas_tests::sim::CLIENT_ID, atlas_graph_sim::ALL_ROLES);
+    let conn = platform_connection(&app, OWNER, WS, "env-sim", &tenant, &domain).await;
+    let not_ready = |c: &api::ProviderConnection| c.lifecycle.as_deref() != Some("consented") && c.status != "ready";
+
+    // A plain user: Entra issues a code (nothing to consent to), the product refuses.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "user").await;
+    assert!(back.contains("code="), "{back}");
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("consent=rejected&reason=not_admin"), "{to}");
+    assert!(not_ready(&connection_at(&app, &conn).await));
+    assert_eq!(
+        app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await.status(),
+        409
+    );
+
+    // An administrator of another tenant signs in there with our request: the code is that tenant's.
+    let (other, _) = atlas_tests::sim::new_tenant();
+    let url = consent_url(&app, OWNER, &conn).await;
+    let foreign = url.replacen(&format!("/{tenant}/"), &format!("/{other}/"), 1);
+    let back = app.sign_in(&foreign, "global-admin").await;
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("consent=rejected&reason=code_rejected"), "{to}");
+    assert!(not_ready(&connection_at(&app, &conn).await));
+
+    // A forged ID token: signed with a key the tenant does not publish.
+    sim().set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            unpublished_signing_key: true,
+            ..Default::default()
+        },
+    );
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    let to = follow(&app, &back).await;
+    sim().clear_faults(&tenant);
+    assert!(to.ends_with("consent=rejected&reason=bad_signature"), "{to}");
+    assert!(not_ready(&connection_at(&app, &conn).await));
+
+    // A code redeemed before (by whoever intercepted it): Entra refuses the second redemption.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    let code = reqwest::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let stolen = app
+        .client
+        .post(sim().token_url(&tenant))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", atlas_tests::sim::CLIENT_ID),
+            ("client_secret", atlas_tests::sim::CLIENT_SECRET),
+            ("code", code.as_str()),
+            ("redirect_uri", &format!("{}/api/v1/provider/consent-callback", app.url)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), 400, "no PKCE verifier: refused, and the code is spent");
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("consent=rejected&reason=code_rejected"), "{to}");
+    // The same code under a fresh state: still spent.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let state = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let res = callback(&app, &[("state", state.as_str()), ("code", code.as_str())]).await;
+    assert!(location(&res).ends_with("consent=rejected&reason=code_rejected"));
+    assert!(not_ready(&connection_at(&app, &conn).await));
+
+    // Where consent is still needed, a plain user cannot give it: Entra's error comes back.
+    let (fresh, fresh_domain) = atlas_tests::sim::new_tenant();
+    let conn2 = platform_connection(&app, OWNER, WS, "env-fresh", &fresh, &fresh_domain).await;
+    let url = consent_url(&app, OWNER, &conn2).await;
+    let back = app.sign_in(&url, "user").await;
+    assert!(back.contains("error=consent_required"), "{back}");
+    assert!(back.contains("AADSTS90094"), "{back}");
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("consent=error"), "{to}");
+    assert_eq!(connection_at(&app, &conn2).await.status, "needs_attention");
+
+    // Every refusal is audited with its reason; then an Intune Administrator (who cannot consent,
+    // but needs not: the grant exists) proves it.
+    let denied: Vec<String> = events(&app, OWNER, WS, "provider.consent.callback")
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == "denied")
+        .map(|e| e.metadata["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for reason in ["not_admin", "code_rejected", "bad_signature"] {
+        assert!(denied.iter().any(|r| r == reason), "{reason} in {denied:?}");
+    }
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "intune-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let c = connection_at(&app, &conn).await;
+    assert_eq!(
+        c.consent.and_then(|c| c.proven_by).map(|p| p.role).as_deref(),
+        Some("Intune Administrator")
+    );
+    app.stop().await;
+}
+
+/// With an app whose ID tokens carry `wids` (groupMembershipClaims: DirectoryRole) the roles are
+/// read from the token, and Graph is not asked.
+async fn roles_come_from_wids_when_the_token_has_them(mode: Mode) {
+    const WIDS_APP: &str = "7b7b7b7b-1111-4222-8333-955555555555";
+    let s = atlas_tests::sim::shared();
+    s.sim.register_app_spec(atlas_graph_sim::AppSpec {
+        client_id: WIDS_APP.into(),
+        secret: Some("wids-app-secret-value".into()),
+        group_membership_claims: Some("DirectoryRole".into()),
+        ..Default::default()
+    });
+    let dir = atlas_tests::TempDir::new();
+    let config = atlas_tests::app::config_with_graph(
+        mode,
+        &dir,
+        atlas_tests::app::GraphTarget {
+            graph_base: s.base_url.clone(),
+            login_base: s.base_url.clone(),
+            client_id: WIDS_APP.into(),
+            client_secret: "wids-app-secret-value".into(),
+        },
+    );
+    let app = atlas_tests::app::spawn_with(config, dir).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let conn = platform_connection(&app, OWNER, WS, "env-wids", &tenant, &domain).await;
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "privileged-role-admin").await;
+    let before = sim().stats(&tenant).count("GET", "transitiveMemberOf");
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    assert_eq!(sim().stats(&tenant).count("GET", "transitiveMemberOf"), before);
+    let ev = events(&app, OWNER, WS, "provider.consent.callback").await;
+    let ok = ev.iter().find(|e| e.outcome == "success").unwrap();
+    assert_eq!(ok.metadata["proven_by"]["role_source"], "wids");
+    assert_eq!(ok.metadata["proven_by"]["role"], "Privileged Role Administrator");
+
+    // A plain user's `wids` hold only the default user role.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "user").await;
+    assert!(follow(&app, &back).await.ends_with("consent=rejected&reason=not_admin"));
+    app.stop().await;
+}
+
+/// A tenant connected by one workspace: another workspace's environment on the same tenant
+/// cannot become Ready by the self-completed callback; with an administrator's sign-in it can,
+/// and the first workspace is told (naming the administrator, not the other workspace).
+async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let ours = app.connect("env-first", &tenant, &domain).await;
+    let res = app
+        .post_as(OWNER, &format!("{ours}/provider-connection/verify"), json!({}))
+        .await;
+    assert_eq!(
+        verified(&app, &format!("{ours}/provider-connection"), res).await.status,
+        "ready"
+    );
+
+    const OTHER: &str = "outsider@other.test";
+    let theirs = platform_connection(
+        &app,
+        OTHER,
+        "/api/v1/workspaces/ws-other",
+        "env-claim",
+        &tenant,
+        &domain,
+    )
+    .await;
+    let url = consent_url(&app, OTHER, &theirs).await;
+    let state = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let res = callback(
+        &app,
+        &[
+            ("state", state.as_str()),
+            ("admin_consent", "True"),
+            ("tenant", tenant.as_str()),
+        ],
+    )
+    .await;
+    assert!(location(&res).ends_with("consent=rejected&reason=no_code"));
+    let c: api::ProviderConnection = app.get_as(OTHER, &theirs).await.json().await.unwrap();
+    assert_ne!(c.lifecycle.as_deref(), Some("consented"));
+    assert_eq!(
+        app.post_as(OTHER, &format!("{theirs}/verify"), json!({}))
+            .await
+            .status(),
+        409
+    );
+    assert!(
+        events(&app, OWNER, WS, "provider.tenant.claimed_elsewhere")
+            .await
+            .is_empty()
+    );
+
+    // With the proof: allowed alongside, and the first workspace's owners are told.
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let res = app.post_as(OTHER, &format!("{theirs}/verify"), json!({})).await;
+    let run: api::OperationRun = res.json().await.unwrap();
+    let path = format!("/api/v1/workspaces/ws-other/operations/{}", run.id);
+    atlas_tests::app::eventually("the verification", Duration::from_secs(20), || async {
+        let v: api::OperationView = app.get_as(OTHER, &path).await.json().await.unwrap();
+        (v.run.state == "completed").then_some(())
+    })
+    .await;
+    let c: api::ProviderConnection = app.get_as(OTHER, &theirs).await.json().await.unwrap();
+    assert_eq!(c.status, "ready", "{}", c.status_reason);
+    let told = events(&app, OWNER, WS, "provider.tenant.claimed_elsewhere").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    let admin = sim()
+        .users(&tenant)
+        .into_iter()
+        .find(|u| u.key == "global-admin")
+        .unwrap();
+    assert_eq!(told[0].environment_id.as_deref(), Some("env-first"));
+    assert!(
+        told[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&admin.user_principal_name)
+    );
+    let text = serde_json::to_string(&told[0]).unwrap();
+    assert!(!text.contains("ws-other") && !text.contains("env-claim"), "{text}");
+    // The claimant's own log says the tenant belonged to another workspace first.
+    let mine = events(&app, OTHER, "/api/v1/workspaces/ws-other", "provider.consent.callback").await;
+    let ok = mine.iter().find(|e| e.outcome == "success").unwrap();
+    assert_eq!(ok.metadata["tenant_owner"], "another_workspace");
+    app.stop().await;
+}
+
+/// A connection consented and verified before proofs existed is not Ready, and cannot be
+/// verified until an administrator signs in.
+async fn connections_consented_without_proof_need_a_new_sign_in(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    sim().grant(&tenant, atlas_tests::sim::CLIENT_ID, atlas_graph_sim::ALL_ROLES);
+    let conn = platform_connection(&app, OWNER, WS, "env-old", &tenant, &domain).await;
+    // Yesterday's data: consented (the callback alone said so) and verified.
+    let key = atlas_store::Key::new("WS#ws-demo#ENV#env-old", "PROVIDER");
+    let now = app.app().state.clock.now_millis();
+    let update = atlas_store::Update::new()
+        .set("lifecycle", "consented")
+        .set("consent", json!({"outcome": "granted", "at_ms": now}))
+        .set(
+            "verification",
+            json!({"at_ms": now, "token_ok": true, "error": null, "permissions": [], "probes": []}),
+        );
+    app.app().state.table.update(&key, &update, None).await.unwrap();
+    let c = connection_at(&app, &conn).await;
+    assert_eq!(c.status, "needs_attention");
+    assert!(c.status_reason.contains("sign in again"), "{}", c.status_reason);
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(res.status(), 409);
+    let env: api::Environment = app
+        .get_as(OWNER, &format!("{WS}/environments/env-old"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(env.status, "ready");
+    // Re-consent with proof restores it.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(verified(&app, &conn, res).await.status, "ready");
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(
+    consent_url_is_a_pkce_code_sign_in_against_the_tenant,
+    declined_and_failed_consent_need_attention,
+    forged_expired_and_replayed_states_are_rejected,
+    credential_actions_are_confirmed_and_secrets_never_leave,
+    consent_flow_end_to_end_against_the_simulator,
+    only_an_administrator_of_the_tenant_proves_it,
+    roles_come_from_wids_when_the_token_has_them,
+    a_second_workspace_needs_the_same_proof_and_the_first_is_told,
+    connections_consented_without_proof_need_a_new_sign_in,
+);
 
 /// Waits for the verification run to complete, then reads the connection.
 async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api::ProviderConnection {
@@ -358,15 +710,4 @@ async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api:
 
 async fn connection_at(app: &TestApp, conn: &str) -> api::ProviderConnection {
     app.get_as(OWNER, conn).await.json().await.unwrap()
-}
-
-mod end_to_end {
-    #[tokio::test]
-    async fn embedded() {
-        super::consent_flow_end_to_end_against_the_simulator(atlas_tests::app::Mode::Embedded).await;
-    }
-    #[tokio::test]
-    async fn dynamodb() {
-        super::consent_flow_end_to_end_against_the_simulator(atlas_tests::app::Mode::Aws).await;
-    }
 }

@@ -229,8 +229,9 @@ impl TestApp {
         (tenant, env)
     }
 
-    /// Creates environment `slug` for `tenant` and connects the platform app through admin consent
-    /// (the endpoint must grant it without a browser, as the simulator does). Returns its path.
+    /// Creates environment `slug` for `tenant` and connects the platform app: the tenant's Global
+    /// Administrator signs in on the simulator's page (consenting), and the callback proves it.
+    /// Returns its path.
     pub async fn connect(&self, slug: &str, tenant: &str, domain: &str) -> String {
         let ws = "/api/v1/workspaces/ws-demo";
         let env =
@@ -253,15 +254,41 @@ impl TestApp {
             .await
             .expect("consent");
         let url = start["consent_url"].as_str().expect("consent url");
-        let consent = self.client.get(url).send().await.expect("consent");
-        let back = consent
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_else(|| panic!("admin consent answered {} without a redirect", consent.status()))
-            .to_owned();
-        assert_eq!(self.client.get(&back).send().await.expect("callback").status(), 303);
+        let back = self.sign_in(url, "global-admin").await;
+        let res = self.client.get(&back).send().await.expect("callback");
+        assert_eq!(res.status(), 303);
+        let to = res.headers()["location"].to_str().expect("location");
+        assert!(to.ends_with("consent=granted"), "{to}");
         format!("{ws}/environments/{slug}")
+    }
+
+    /// A user of the simulated tenant picks their account on the sign-in page that `consent_url`
+    /// opens (the form's `user` button), as a browser would. Returns where Entra sends the browser
+    /// back (the callback with `code` and `state`, or an error redirect).
+    pub async fn sign_in(&self, consent_url: &str, user: &str) -> String {
+        let url = reqwest::Url::parse(consent_url).expect("consent url");
+        let page = self.client.get(url.clone()).send().await.expect("sign-in page");
+        assert_eq!(page.status(), 200, "the sign-in page");
+        let html = page.text().await.expect("page");
+        assert!(
+            html.contains(&format!("data-testid=\"sign-in-{user}\"")),
+            "no button for {user}"
+        );
+        let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        form.push(("user".into(), user.into()));
+        let mut action = url.clone();
+        action.set_query(None);
+        let res = self.client.post(action).form(&form).send().await.expect("sign in");
+        assert_eq!(res.status(), 302, "sign-in answered {}", res.status());
+        res.headers()["location"].to_str().expect("location").to_owned()
+    }
+
+    /// A provider connection created through the API, marked consented with a seeded proof of
+    /// tenant administration (for tests of what follows consent on tenants the simulator lacks).
+    pub async fn seed_consent(&self, ws: &str, env: &str) {
+        atlas_app::local::seed_proven_consent(&self.app().state, ws, env)
+            .await
+            .expect("seeded consent");
     }
 
     /// Starts a run with `POST path` and waits until it completes.

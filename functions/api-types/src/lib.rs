@@ -304,6 +304,21 @@ pub struct ConsentResult {
     pub at_ms: i64,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The tenant administrator whose sign-in proved the tenant is this workspace's to manage.
+    #[serde(default)]
+    pub proven_by: Option<ConsentProof>,
+}
+
+/// Who proved administration of the tenant by signing in (never a token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConsentProof {
+    /// The administrator's object id in the tenant.
+    pub oid: String,
+    pub upn: String,
+    /// `Global Administrator`, `Privileged Role Administrator` or `Intune Administrator`.
+    pub role: String,
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,9 @@
-//! The admin-consent `state`: signed (HMAC-SHA-256), bound to workspace, environment and
-//! initiator, expiring after 15 minutes, and single-use through a conditional write. The
-//! callback trusts nothing else in the query string: Microsoft's own `tenant` can be forged.
+//! The consent sign-in's `state`: signed (HMAC-SHA-256), bound to workspace, environment and
+//! initiator, expiring after 15 minutes, and single-use through a conditional write. Its record
+//! also keeps what must never travel through the browser: the PKCE verifier and the nonce the ID
+//! token has to echo. The callback trusts nothing else in the query string (see `proof`).
+
+pub mod proof;
 
 use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_store::{Cond, Key, TableError, Update};
@@ -66,16 +69,52 @@ fn nonce_key(n: &str) -> Key {
     Key::new(format!("CONSENT#{n}"), "CONSENT")
 }
 
-/// Issues a state for an initiator, and records it as unused.
+/// A started consent sign-in: the signed state, and what the authorize URL carries of the
+/// server-side secrets (the PKCE challenge, the nonce).
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub expires_ms: i64,
+    pub code_challenge: String,
+    pub nonce: String,
+}
+
+/// What the first use of a state hands the callback.
+#[derive(Debug, Clone)]
+pub enum Consumed {
+    First {
+        verifier: String,
+        nonce: String,
+    },
+    /// The very same callback again (the browser reloaded): the result recorded the first time.
+    Repeat {
+        result: Option<String>,
+    },
+}
+
+fn random_b64(n: usize) -> Result<String, ApiError> {
+    let mut raw = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
+    Ok(B64.encode(raw))
+}
+
+/// Issues a state for an initiator, and records it as unused with a fresh PKCE verifier and nonce.
 pub async fn issue(
     state: &AppState,
     secrets: &SecretBox,
     ws: &WorkspaceId,
     env: &EnvironmentId,
     by: &str,
-) -> Result<(String, i64), ApiError> {
+) -> Result<Issued, ApiError> {
     let mut raw = [0u8; 24];
     aws_lc_rs::rand::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
+    // RFC 7636: 43 characters of base64url from 32 random bytes.
+    let verifier = random_b64(32)?;
+    let nonce = random_b64(18)?;
+    let code_challenge = B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     let exp_ms = state.clock.now_millis() + VALID_MS;
     let claims = StateClaims {
         n: B64.encode(raw),
@@ -89,13 +128,18 @@ pub async fn issue(
     let item = json!({
         "PK": format!("CONSENT#{}", claims.n), "SK": "CONSENT", "entity": "consent_state",
         "workspace_id": claims.ws, "environment_id": claims.env, "initiator": by, "exp_ms": exp_ms,
-        "used": false, "ttl": exp_ms / 1000 + 86_400,
+        "used": false, "ttl": exp_ms / 1000 + 86_400, "verifier": verifier, "nonce": nonce,
     });
     state
         .table
         .put(item.as_object().cloned().unwrap_or_default(), Some(Cond::NotExists))
         .await?;
-    Ok((format!("{}.{}", B64.encode(&payload), B64.encode(tag.as_ref())), exp_ms))
+    Ok(Issued {
+        token: format!("{}.{}", B64.encode(&payload), B64.encode(tag.as_ref())),
+        expires_ms: exp_ms,
+        code_challenge,
+        nonce,
+    })
 }
 
 /// Checks the signature and expiry; does not consume.
@@ -123,12 +167,12 @@ pub async fn verify(
 }
 
 /// Marks the state used, recording what the callback said (`fingerprint`). A repeat of the very
-/// same callback is recognised (`Ok(false)`): the browser may reload; anything else is a replay.
+/// same callback is recognised: the browser may reload; anything else is a replay.
 pub async fn consume(
     state: &AppState,
     claims: &StateClaims,
     fingerprint: &str,
-) -> Result<Result<bool, StateError>, ApiError> {
+) -> Result<Result<Consumed, StateError>, ApiError> {
     let upd = Update::new()
         .set("used", true)
         .set("fingerprint", fingerprint)
@@ -142,16 +186,46 @@ pub async fn consume(
         )
         .await
     {
-        Ok(_) => Ok(Ok(true)),
+        Ok(rec) => {
+            let field = |k: &str| rec.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            Ok(Ok(Consumed::First {
+                verifier: field("verifier"),
+                nonce: field("nonce"),
+            }))
+        }
         Err(TableError::ConditionFailed) => {
             let rec = state.table.get(&nonce_key(&claims.n)).await?;
             let same = rec.as_ref().and_then(|r| r.get("fingerprint")).and_then(|f| f.as_str()) == Some(fingerprint);
             Ok(if same {
-                Ok(false)
+                let result = rec
+                    .as_ref()
+                    .and_then(|r| r.get("result"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                Ok(Consumed::Repeat { result })
             } else {
                 Err(StateError::Replayed(claims.clone()))
             })
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records the callback's result on the used state, so a reload shows the same page.
+pub fn result_update(claims: &StateClaims, result: &str) -> atlas_store::TxItem {
+    atlas_store::TxItem::Update {
+        key: nonce_key(&claims.n),
+        update: Update::new().set("result", result).remove("verifier"),
+        cond: Some(Cond::Exists),
+    }
+}
+
+/// [`result_update`] on its own, for results that change nothing else.
+pub async fn record_result(state: &AppState, claims: &StateClaims, result: &str) -> Result<(), ApiError> {
+    let upd = Update::new().set("result", result).remove("verifier");
+    state
+        .table
+        .update(&nonce_key(&claims.n), &upd, Some(Cond::Exists))
+        .await?;
+    Ok(())
 }

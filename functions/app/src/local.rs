@@ -242,13 +242,13 @@ pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::pr
         "PK": scope.pk(), "SK": "PROVIDER", "entity": "provider_connection",
         "workspace_id": ws.as_str(), "environment_id": env_id.as_str(),
         "tenant": crate::tenancy::s(&env_item, "tenant_id"), "tenant_id": crate::tenancy::s(&env_item, "tenant_id"),
-        "app_mode": "platform", "client_id": client_id, "lifecycle": "consented",
-        "consent": {"outcome": "granted", "at_ms": now}, "created_ms": now, "version": 1,
+        "app_mode": "platform", "client_id": client_id, "lifecycle": "created", "created_ms": now, "version": 1,
     }));
     match state.table.put(conn, Some(Cond::NotExists)).await {
         Ok(()) | Err(TableError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
     }
+    seed_proven_consent(state, DEMO_WORKSPACE, env).await?;
     crate::routes::provider::verify_in(state, &scope).await?;
     let item = state
         .table
@@ -263,4 +263,56 @@ pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::pr
         verification: verification.ok_or_else(|| crate::ApiError::internal("no verification recorded"))?,
         tenant_id: Some(crate::tenancy::s(&item, "tenant_id")),
     })
+}
+
+/// A seeded fact: the connection of `ws`/`env` is consented and its tenant's administration was
+/// proven out of band (local mode's demo tenant; tests of what follows consent). Writes the proof
+/// on the connection, the tenant claim, and the tenant's owner when it has none. Idempotent: a
+/// connection that already holds a proof keeps it.
+pub async fn seed_proven_consent(state: &AppState, ws: &str, env: &str) -> Result<(), crate::ApiError> {
+    use crate::tenancy::s;
+    let key = atlas_store::Key::new(format!("WS#{ws}#ENV#{env}"), "PROVIDER");
+    let conn = state.table.get(&key).await?.ok_or(crate::ApiError::NotFound)?;
+    if crate::provider::proof(&conn).is_some() {
+        return Ok(());
+    }
+    let tenant = s(&conn, "tenant_id");
+    let now = state.clock.now_millis();
+    let proof_id = state.ids.next_id();
+    let proof = json!({
+        "id": proof_id, "oid": "seed", "upn": "seeded", "role": "Global Administrator", "role_source": "seed",
+        "tenant_id": tenant, "at_ms": now, "initiator": "system",
+    });
+    let claim = obj(json!({
+        "PK": crate::provider::claim_pk(&tenant), "SK": format!("WS#{ws}#ENV#{env}"), "entity": "tenant_claim",
+        "tenant_id": tenant, "workspace_id": ws, "environment_id": env, "proof_id": proof_id,
+        "oid": "seed", "upn": "seeded", "role": "Global Administrator", "at_ms": now,
+    }));
+    let update = atlas_store::Update::new()
+        .set("lifecycle", "consented")
+        .set("consent", json!({"outcome": "granted", "at_ms": now, "proof": proof}))
+        .remove("verification")
+        .add("version", 1);
+    state
+        .table
+        .transact(vec![
+            atlas_store::TxItem::Update {
+                key,
+                update,
+                cond: Some(Cond::eq("version", crate::provider::version(&conn))),
+            },
+            atlas_store::TxItem::Put {
+                item: claim,
+                cond: None,
+            },
+        ])
+        .await?;
+    let owner = obj(json!({
+        "PK": crate::provider::claim_pk(&tenant), "SK": "OWNER", "entity": "tenant_owner",
+        "tenant_id": tenant, "workspace_id": ws, "environment_id": env, "at_ms": now,
+    }));
+    match state.table.put(owner, Some(Cond::NotExists)).await {
+        Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -64,6 +64,14 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
         }
         _ => {}
     }
+    if proof(c).is_none() {
+        // Consent recorded before ownership had to be proven (or never proven): the grant alone
+        // does not make the tenant this workspace's.
+        return (
+            Status::NeedsAttention,
+            "A tenant administrator must sign in again to prove this tenant is yours to manage.".into(),
+        );
+    }
     let Some(v) = c.get("verification").and_then(Value::as_object) else {
         return (Status::Unknown, "Consent granted; not verified yet.".into());
     };
@@ -152,6 +160,15 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
             at_ms: x.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
             error: x.get("error").and_then(Value::as_str).map(str::to_owned),
             error_description: x.get("error_description").and_then(Value::as_str).map(str::to_owned),
+            proven_by: x.get("proof").and_then(Value::as_object).map(|p| {
+                let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                api::ConsentProof {
+                    oid: g("oid"),
+                    upn: g("upn"),
+                    role: g("role"),
+                    at_ms: p.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
+                }
+            }),
         }),
         // Only the metadata: the sealed bytes stay in the table.
         credential: c
@@ -167,6 +184,25 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok()),
     }
+}
+
+/// The proof of tenant administration recorded with the consent, if any.
+pub fn proof(c: &Item) -> Option<&serde_json::Map<String, Value>> {
+    c.get("consent")?.get("proof")?.as_object()
+}
+
+/// The ownership record of one proven connection: `TENANTCLAIM#{tenant}` holds one per
+/// workspace environment that proved it, and `OWNER` for the first.
+pub fn claim_key(tenant_id: &str, ws: &str, env: &str) -> Key {
+    Key::new(claim_pk(tenant_id), format!("WS#{ws}#ENV#{env}"))
+}
+
+pub fn claim_pk(tenant_id: &str) -> String {
+    format!("TENANTCLAIM#{}", tenant_id.to_ascii_lowercase())
+}
+
+pub fn owner_key(tenant_id: &str) -> Key {
+    Key::new(claim_pk(tenant_id), "OWNER")
 }
 
 /// The stored record's version, for optimistic writes.
@@ -268,11 +304,13 @@ mod tests {
     }
 
     fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> Item {
-        conn(json!({"lifecycle": "consented", "verification": {
-            "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
-            "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
-            "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
-        }}))
+        conn(
+            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
+                "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
+                "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
+                "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
+            }}),
+        )
     }
 
     #[test]
@@ -289,7 +327,25 @@ mod tests {
         assert!(why.contains("AADSTS65004"));
         assert_eq!(
             status(Some(&conn(json!({"lifecycle": "consented"}))), now).0,
+            Status::NeedsAttention,
+            "consent without a proof of administration"
+        );
+        assert_eq!(
+            status(
+                Some(&conn(
+                    json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}})
+                )),
+                now
+            )
+            .0,
             Status::Unknown
+        );
+        let mut unproven = verified(now - 1_000, true, true, true);
+        unproven.insert("consent".into(), json!({"outcome": "granted"}));
+        assert_eq!(
+            status(Some(&unproven), now).0,
+            Status::NeedsAttention,
+            "a connection verified before proofs were required is not Ready"
         );
         assert_eq!(
             status(Some(&conn(json!({"lifecycle": "disabled"}))), now).0,
@@ -320,7 +376,7 @@ mod tests {
             "sign-in refused"
         );
         let expired = conn(
-            json!({"lifecycle": "consented", "verification": {"at_ms": now, "token_ok": false, "error": "AADSTS7000222: the client secret expired"}}),
+            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {"at_ms": now, "token_ok": false, "error": "AADSTS7000222: the client secret expired"}}),
         );
         assert_eq!(status(Some(&expired), now).0, Status::Expired);
     }

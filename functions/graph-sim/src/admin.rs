@@ -23,6 +23,7 @@ pub(crate) fn router() -> Router<Sim> {
             get(get_faults).put(put_faults).delete(delete_faults),
         )
         .route("/tenants/{tenant}/consent", post(consent))
+        .route("/tenants/{tenant}/users", get(users))
         .route("/tenants/{tenant}/stats", get(stats).delete(reset_stats))
         .route("/tenants/{tenant}/objects/{family}", get(objects))
         .route(
@@ -137,6 +138,13 @@ async fn consent(State(sim): State<Sim>, Path(tenant): Path<String>, body: Bytes
         }
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn users(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
+    match sim.with_tenant(&tenant, |t| t.users.clone()) {
+        Ok(u) => Json(u).into_response(),
+        Err(e) => fail(StatusCode::NOT_FOUND, e),
+    }
 }
 
 async fn stats(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {

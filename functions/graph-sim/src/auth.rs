@@ -22,7 +22,7 @@ use crate::state::{Grant, Shared, Tenant, World};
 use crate::{Sim, json_response};
 
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
-const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+pub(crate) const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub(crate) struct Signer {
@@ -36,19 +36,33 @@ impl Signer {
     /// One RSA-2048 key per process: generating it costs tens of milliseconds, too much per test.
     pub(crate) fn global() -> &'static Signer {
         static SIGNER: OnceLock<Signer> = OnceLock::new();
-        SIGNER.get_or_init(|| {
-            let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
-            let public = key.public_key();
-            let n = public.modulus().big_endian_without_leading_zero().to_vec();
-            let e = public.exponent().big_endian_without_leading_zero().to_vec();
-            let kid = B64URL.encode(&n[..20]);
-            Signer {
-                key,
-                kid,
-                n: B64URL.encode(&n),
-                e: B64URL.encode(&e),
-            }
-        })
+        SIGNER.get_or_init(Signer::generate)
+    }
+
+    /// A key no tenant publishes: what signs a forged ID token.
+    pub(crate) fn unpublished() -> &'static Signer {
+        static SIGNER: OnceLock<Signer> = OnceLock::new();
+        SIGNER.get_or_init(Signer::generate)
+    }
+
+    pub(crate) fn generate() -> Signer {
+        let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
+        let public = key.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let kid = B64URL.encode(&n[..20]);
+        Signer {
+            key,
+            kid,
+            n: B64URL.encode(&n),
+            e: B64URL.encode(&e),
+        }
+    }
+
+    /// This key as a JWK, with the issuer template Entra publishes.
+    pub(crate) fn jwk(&self) -> Value {
+        json!({"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": self.n, "e": self.e,
+               "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"})
     }
 
     pub(crate) fn sign(&self, claims: &Value) -> String {
@@ -83,11 +97,6 @@ impl Signer {
         let claims = B64URL.decode(claims).map_err(|_| "IDX14100: JWT is not well formed.")?;
         serde_json::from_slice(&claims).map_err(|_| "IDX14100: JWT is not well formed.")
     }
-
-    pub(crate) fn jwks(&self) -> Value {
-        json!({"keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": self.n, "e": self.e,
-                         "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}]})
-    }
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -97,7 +106,7 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn is_general(tenant: &str) -> bool {
+pub(crate) fn is_general(tenant: &str) -> bool {
     ["common", "organizations", "consumers"]
         .iter()
         .any(|g| g.eq_ignore_ascii_case(tenant))
@@ -130,7 +139,7 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -182,7 +191,7 @@ pub(crate) async fn token(
     }
 }
 
-type AadErr = (StatusCode, &'static str, u32, String);
+pub(crate) type AadErr = (StatusCode, &'static str, u32, String);
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -220,7 +229,7 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
     };
     w.tenants[ti].stats.token_requests += 1;
     let grant_type = field(f, "grant_type").unwrap_or_default();
-    if grant_type != "client_credentials" {
+    if !["client_credentials", "authorization_code"].contains(&grant_type) {
         return Err((
             bad,
             "unsupported_grant_type",
@@ -239,8 +248,10 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
     let client_id = field(f, "client_id")
         .ok_or_else(|| missing("client_id"))?
         .to_ascii_lowercase();
-    let scope = field(f, "scope").ok_or_else(|| missing("scope"))?;
-    check_scope(scope)?;
+    if grant_type == "client_credentials" {
+        let scope = field(f, "scope").ok_or_else(|| missing("scope"))?;
+        check_scope(scope)?;
+    }
     let tenant = &w.tenants[ti];
     let Some(app) = w.apps.get(&client_id).cloned() else {
         return Err((
@@ -285,6 +296,9 @@ fn issue_token(shared: &Shared, w: &mut World, tenant_key: &str, f: &[(String, S
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
         ));
     };
+    if grant_type == "authorization_code" {
+        return crate::login::redeem(shared, w, ti, &app, f);
+    }
     let grant = tenant.grants.get(&client_id).filter(|_| !tenant.faults.consent_revoked).ok_or_else(|| {
         (
             unauthorized,
@@ -475,6 +489,10 @@ fn audience_matches(shared: &Shared, tenant: &Tenant, tenant_key: &str, aud: &st
 pub(crate) struct Caller {
     pub tenant_index: usize,
     pub roles: Vec<String>,
+    /// The signed-in user's object id, for a delegated token (`scp`); `None` for app-only.
+    pub user: Option<String>,
+    /// Delegated scopes (`scp`, space-separated in the token).
+    pub scopes: Vec<String>,
 }
 
 /// Validates `Authorization: Bearer …` for Graph. Err carries the 401 message.
@@ -515,9 +533,18 @@ pub(crate) fn authenticate(shared: &Shared, w: &World, headers: &HeaderMap) -> R
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
+    let scopes: Vec<String> = claims["scp"]
+        .as_str()
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let user = (!scopes.is_empty())
+        .then(|| claims["oid"].as_str().map(str::to_string))
+        .flatten();
     Ok(Caller {
         tenant_index: ti,
         roles,
+        user,
+        scopes,
     })
 }
 
@@ -538,7 +565,7 @@ pub(crate) async fn admin_consent_v1(
     admin_consent(&sim, &tenant, q.as_deref().unwrap_or_default(), false)
 }
 
-fn error_page(code: u32, message: &str) -> Response {
+pub(crate) fn error_page(code: u32, message: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p></body></html>",
         message.replace('<', "&lt;")
@@ -668,7 +695,7 @@ fn admin_consent(shared: &Shared, tenant_key: &str, query: &str, v2: bool) -> Re
 
 /// `.default` grants the app's required roles (or the simulator's defaults); explicit
 /// `https://graph.microsoft.com/{Role}` scopes grant those roles.
-fn consented_roles(shared: &Shared, app: &AppSpec, scopes: &[String]) -> Vec<String> {
+pub(crate) fn consented_roles(shared: &Shared, app: &AppSpec, scopes: &[String]) -> Vec<String> {
     let mut roles: Vec<String> = Vec::new();
     for s in scopes {
         let role = s
@@ -691,7 +718,13 @@ fn consented_roles(shared: &Shared, app: &AppSpec, scopes: &[String]) -> Vec<Str
     roles
 }
 
-/// `GET /{tenant}/discovery/v2.0/keys`: the signing key, for clients that want to verify tokens.
-pub(crate) async fn jwks(State(sim): State<Sim>) -> Response {
-    json_response(StatusCode::OK, &[], Some(sim.signer.jwks()))
+/// `GET /{tenant}/discovery/v2.0/keys`: the tenant's ID-token key and the access-token key.
+pub(crate) async fn jwks(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
+    let tenant_key = {
+        let mut w = sim.world();
+        w.tenant_mut(&tenant).map(|t| t.id_signer().jwk())
+    };
+    let mut keys: Vec<Value> = tenant_key.into_iter().collect();
+    keys.push(sim.signer.jwk());
+    json_response(StatusCode::OK, &[], Some(json!({"keys": keys})))
 }

@@ -115,6 +115,48 @@ pub struct AppSpec {
     /// Base64 DER RSA public key (SPKI or PKCS#1) of the certificate; when set, client assertions must be
     /// signed with it (RS256 or PS256).
     pub public_key: Option<String>,
+    /// The manifest's `groupMembershipClaims` (`None`, `SecurityGroup`, `DirectoryRole`, `All`, …):
+    /// ID tokens carry the signed-in user's directory roles in `wids` only with `DirectoryRole` or `All`.
+    pub group_membership_claims: Option<String>,
+}
+
+impl AppSpec {
+    /// Whether ID tokens for this app carry `wids`.
+    pub fn emits_wids(&self) -> bool {
+        self.group_membership_claims
+            .as_deref()
+            .is_some_and(|g| g.split(',').any(|p| ["DirectoryRole", "All"].contains(&p.trim())))
+    }
+}
+
+/// Directory role template ids (the same in every tenant).
+pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+pub const INTUNE_ADMINISTRATOR: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
+pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+/// In every member's `wids`: the default user role.
+pub const DEFAULT_USER_ROLE: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
+
+/// A directory role's display name, for the role template ids the simulator knows.
+pub fn role_name(template_id: &str) -> &'static str {
+    match template_id {
+        GLOBAL_ADMINISTRATOR => "Global Administrator",
+        INTUNE_ADMINISTRATOR => "Intune Administrator",
+        PRIVILEGED_ROLE_ADMINISTRATOR => "Privileged Role Administrator",
+        _ => "Directory role",
+    }
+}
+
+/// A user of a tenant who can sign in at `/{tenant}/oauth2/v2.0/authorize`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimUser {
+    /// Stable handle: the sign-in page's button is `data-testid="sign-in-{key}"`.
+    pub key: String,
+    /// Object id (the ID token's `oid`).
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    /// Directory role template ids held (directly or through a group).
+    pub roles: Vec<String>,
 }
 
 /// Counters for one tenant.

@@ -39,6 +39,9 @@ pub struct Faults {
     /// `configurationPolicy`, `script`, …): writes to the families they protect need approval as with
     /// `approval_required`, and `GET deviceManagement/operationApprovalPolicies` lists them.
     pub approval_policies: Vec<String>,
+    /// ID tokens are signed with a key the tenant does not publish at `/{tenant}/discovery/v2.0/keys`
+    /// (a forged token, as a relying party sees it).
+    pub unpublished_signing_key: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ mod config;
 mod families;
 mod faults;
 mod graph;
+mod login;
 mod odata;
 mod rng;
 mod seed;
@@ -37,7 +38,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{AppSpec, ConsentBehavior, SimConfig, Stats, TenantInfo, TenantSpec};
+pub use config::{
+    AppSpec, ConsentBehavior, DEFAULT_USER_ROLE, GLOBAL_ADMINISTRATOR, INTUNE_ADMINISTRATOR,
+    PRIVILEGED_ROLE_ADMINISTRATOR, SimConfig, SimUser, Stats, TenantInfo, TenantSpec,
+};
 pub use families::{ALL_ROLES, READ_ROLES};
 pub use faults::{Delay, Faults, PagingFault, RateLimit, ServerErrors, Throttle};
 
@@ -123,6 +127,12 @@ impl Simulator {
 
     pub fn tenants(&self) -> Vec<TenantInfo> {
         self.shared.world().tenants.iter().map(|t| t.info.clone()).collect()
+    }
+
+    /// The users who can sign in to the tenant (a Global Administrator, an Intune Administrator,
+    /// a Privileged Role Administrator and a plain user).
+    pub fn users(&self, tenant: &str) -> Vec<SimUser> {
+        self.tenant_op(tenant, |t| t.users.clone())
     }
 
     /// Registers a multi-tenant app with a client secret (see [`AppSpec`] for redirect URIs, roles, certificates).

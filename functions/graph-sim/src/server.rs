@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::faults::Draw;
 use crate::odata::{GraphReq, GraphResp, ReqIds, Version, error, inner_date};
-use crate::{Sim, admin, auth, batch, graph};
+use crate::{Sim, admin, auth, batch, graph, login};
 
 const ODATA_JSON: &str =
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -22,6 +22,14 @@ pub(crate) fn router(sim: Sim) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
         .route("/{tenant}/v2.0/adminconsent", get(auth::admin_consent_v2))
         .route("/{tenant}/adminconsent", get(auth::admin_consent_v1))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(login::authorize_page).post(login::authorize_sign_in),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(login::openid_configuration),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(auth::jwks))
         .route("/{tenant}/discovery/keys", get(auth::jwks))
         .route("/v1.0/{*rest}", any(graph_entry))
@@ -138,7 +146,19 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
                     batch_item: false,
                 };
                 let delay = t.faults.delay_for(&draw, false);
-                let resp = if !is_batch {
+                let resp = if login::is_my_directory_roles(rest) {
+                    w.tenants[caller.tenant_index]
+                        .count_request(&req.method, "me/transitiveMemberOf/microsoft.graph.directoryRole");
+                    login::my_directory_roles(
+                        &w,
+                        caller.tenant_index,
+                        caller.user.as_deref(),
+                        &caller.scopes,
+                        &req.method,
+                        &ids,
+                        version.as_str(),
+                    )
+                } else if !is_batch {
                     graph::execute(&sim, &mut w, &caller, &req, &ids, false)
                 } else if req.method != "POST" {
                     error(&ids, 405, "MethodNotAllowed", "$batch accepts POST only.")

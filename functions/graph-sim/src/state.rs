@@ -8,7 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Signer;
-use crate::config::{AppSpec, ConsentBehavior, SimConfig, Stats, TenantInfo, TenantSpec};
+use crate::config::{
+    AppSpec, ConsentBehavior, GLOBAL_ADMINISTRATOR, INTUNE_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR, SimConfig,
+    SimUser, Stats, TenantInfo, TenantSpec,
+};
 use crate::families::{FAMILIES, Family};
 use crate::faults::{FaultState, Faults};
 use crate::rng::{Rng, is_guid, mix};
@@ -108,9 +111,26 @@ pub(crate) struct Tenant {
     pub stats_since: std::time::Instant,
     pub data: BTreeMap<Family, Vec<Obj>>,
     pub rng: Rng,
+    /// Who can sign in at the authorize endpoint.
+    pub users: Vec<SimUser>,
+    /// The tenant's ID-token signing key, made on first use (RSA generation is slow).
+    pub id_signer: Option<std::sync::Arc<Signer>>,
 }
 
 impl Tenant {
+    pub(crate) fn id_signer(&mut self) -> std::sync::Arc<Signer> {
+        self.id_signer
+            .get_or_insert_with(|| std::sync::Arc::new(Signer::generate()))
+            .clone()
+    }
+
+    pub(crate) fn user(&self, key_or_id: &str) -> Option<&SimUser> {
+        self.users.iter().find(|u| {
+            u.key == key_or_id
+                || u.id.eq_ignore_ascii_case(key_or_id)
+                || u.user_principal_name.eq_ignore_ascii_case(key_or_id)
+        })
+    }
     pub(crate) fn objects(&self, family: Family) -> &[Obj] {
         self.data.get(&family).map(Vec::as_slice).unwrap_or_default()
     }
@@ -172,6 +192,8 @@ pub(crate) struct World {
     pub tenants: Vec<Tenant>,
     /// Keyed by lower-case client id.
     pub apps: BTreeMap<String, AppSpec>,
+    /// Authorization codes issued by the authorize endpoint, by code.
+    pub codes: BTreeMap<String, crate::login::PendingCode>,
 }
 
 impl World {
@@ -199,6 +221,39 @@ pub(crate) struct Shared {
     pub instance: String,
     seq: AtomicU64,
     world: Mutex<World>,
+}
+
+/// Every tenant's users: one per administrator role the product cares about, and a plain user.
+fn default_users(seed: u64, domain: &str) -> Vec<SimUser> {
+    [
+        ("global-admin", "admin", "Megan Bowen", vec![GLOBAL_ADMINISTRATOR]),
+        (
+            "intune-admin",
+            "intune.admin",
+            "Isaiah Langer",
+            vec![INTUNE_ADMINISTRATOR],
+        ),
+        (
+            "privileged-role-admin",
+            "roles.admin",
+            "Patti Fernandez",
+            vec![PRIVILEGED_ROLE_ADMINISTRATOR],
+        ),
+        ("user", "adele.vance", "Adele Vance", vec![]),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (key, local, name, roles))| SimUser {
+        key: key.into(),
+        id: crate::rng::guid_from(
+            mix(seed ^ (0x5EED_0000 + i as u64)),
+            mix(seed.rotate_left(17) ^ i as u64),
+        ),
+        user_principal_name: format!("{local}@{domain}"),
+        display_name: name.into(),
+        roles: roles.into_iter().map(str::to_string).collect(),
+    })
+    .collect()
 }
 
 const ORG_NAMES: &[&str] = &[
@@ -230,6 +285,7 @@ impl Shared {
             world: Mutex::new(World {
                 tenants: Vec::new(),
                 apps: BTreeMap::new(),
+                codes: BTreeMap::new(),
             }),
         }
     }
@@ -287,6 +343,7 @@ impl Shared {
                 return Err(format!("domain '{d}' is already verified by another tenant"));
             }
         }
+        let users = default_users(seed, &domains[0]);
         let n = spec.policies_per_family.unwrap_or(self.config.policies_per_family);
         let data = seed::seed_tenant(rng.next_u64(), n, &short);
         let info = TenantInfo {
@@ -304,6 +361,8 @@ impl Shared {
             stats_since: std::time::Instant::now(),
             data,
             rng,
+            users,
+            id_signer: None,
         });
         Ok(info)
     }

@@ -181,10 +181,9 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     let env_name = env.state.ready().map(|e| e.display_name.clone()).unwrap_or_default();
     let return_banner = returned.consent.as_ref().map(|outcome| {
         let (class, text) = match outcome.as_str() {
-            "granted" => ("banner banner--ok", "Admin consent was granted. Verify the connection to check its permissions.".to_owned()),
+            "granted" => ("banner banner--ok", "A tenant administrator signed in and proved this tenant is yours to manage. Verify the connection to check its permissions.".to_owned()),
             "declined" => ("banner banner--warn", "The administrator declined consent. Start consent again when ready.".to_owned()),
-            "rejected" => ("banner banner--warn", format!("The consent answer was rejected ({}). Start consent again.",
-                returned.reason.clone().unwrap_or_else(|| "unknown reason".into()))),
+            "rejected" => ("banner banner--warn", rejection_text(returned.reason.as_deref())),
             _ => ("banner banner--warn", "Consent ended with an error. Start consent again.".to_owned()),
         };
         html! { <div class={class} role="status" data-testid="consent-result" data-outcome={outcome.clone()}>{ text }</div> }
@@ -194,7 +193,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         let lifecycle = c.lifecycle.clone().unwrap_or_default();
         let step = if !c.configured {
             1
-        } else if lifecycle == "consented" {
+        } else if lifecycle == "consented" && c.consent.as_ref().is_some_and(|x| x.proven_by.is_some()) {
             4
         } else if lifecycle == "disabled" {
             0
@@ -245,6 +244,9 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 <section class="panel" aria-labelledby="conn-state">
                     <h2 id="conn-state">{ "Status" }</h2>
                     <p data-testid="connection-status"><StatusBadge status={c.status.clone()} />{ " " }{ &c.status_reason }</p>
+                    if let Some(p) = c.consent.as_ref().and_then(|x| x.proven_by.as_ref()) {
+                        <p class="muted" data-testid="consent-proof">{ format!("Tenant administration proven by {} ({}).", p.upn, p.role) }</p>
+                    }
                     if c.configured {
                         <dl class="facts">
                             <div class="fact"><dt>{ "Tenant" }</dt><dd>{ c.tenant.clone().unwrap_or_default() }</dd></div>
@@ -276,13 +278,13 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 }
                 if step == 2 && can_manage {
                     <section class="panel" aria-labelledby="consent-title">
-                        <h2 id="consent-title">{ "2. Grant admin consent" }</h2>
-                        <p>{ "A Global Administrator of the tenant grants TenantAtlas read access. You come back here afterwards." }</p>
+                        <h2 id="consent-title">{ "2. Sign in as a tenant administrator" }</h2>
+                        <p>{ "A Global Administrator, Intune Administrator or Privileged Role Administrator of the tenant signs in. This proves the tenant is yours to manage; a Global Administrator is also asked to grant TenantAtlas its permissions if the tenant has not yet. You come back here afterwards." }</p>
                         if let Some(start) = &*consent {
-                            <p><a class="button" href={start.consent_url.clone()} data-testid="open-consent">{ "Open admin consent" }</a></p>
+                            <p><a class="button" href={start.consent_url.clone()} data-testid="open-consent">{ "Sign in to the tenant" }</a></p>
                             <p class="muted">{ "This link works once and expires " }{ format::until(start.expires_ms) }{ "." }</p>
                         } else {
-                            <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start admin consent" }</button>
+                            <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start sign-in" }</button>
                         }
                         <FormError error={err.clone()} />
                     </section>
@@ -321,4 +323,32 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             { body }
         </>
     }
+}
+
+/// Why a consent return proved nothing, in plain words (the callback's `reason`).
+fn rejection_text(reason: Option<&str>) -> String {
+    let why = match reason {
+        Some("no_code") => {
+            "The page came back without a sign-in. Only a tenant administrator signing in proves the tenant is yours; start consent again and sign in."
+        }
+        Some("not_admin") => {
+            "The account that signed in is not a Global Administrator, Intune Administrator or Privileged Role Administrator of this tenant. Start consent again and sign in with an administrator account."
+        }
+        Some("wrong_tenant") => {
+            "The account that signed in belongs to another tenant. Start consent again and sign in with an administrator of this environment's tenant."
+        }
+        Some("code_rejected") => {
+            "Microsoft refused the sign-in's one-time code (already used, expired, or issued by another tenant). Start consent again."
+        }
+        Some("bad_signature") | Some("invalid_token") => {
+            "The sign-in's identity token failed its checks, so it was not trusted. Start consent again; if it keeps happening, contact support."
+        }
+        Some("unverifiable") => {
+            "The sign-in could not be checked with Microsoft just now. Start consent again in a moment."
+        }
+        Some("expired") => "The consent request expired (after 15 minutes). Start consent again.",
+        Some("replayed") => "This consent request was already used. Start consent again.",
+        _ => "The consent answer was rejected. Start consent again.",
+    };
+    why.to_owned()
 }

@@ -1,5 +1,6 @@
-//! The provider connection of an environment, its admin consent, and the high-risk credential
-//! actions. The consent callback is public: the signed `state` is its only authority.
+//! The provider connection of an environment, its consent, and the high-risk credential actions.
+//! The consent callback is public: the signed `state` names the connection, and only a tenant
+//! administrator's authorization code, redeemed and checked here, activates it (ADR 0016).
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, TenantId, WorkspaceId};
@@ -11,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::audit::{self, NewEvent, Outcome};
-use crate::consent::{self, StateError};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+use crate::consent::{self, Consumed, StateError, proof};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody, QueryMap, RequestId};
 use crate::identity::Actor;
@@ -23,11 +27,14 @@ use crate::tenancy::{self, obj, s};
 pub const CALLBACK_PATH: &str = "/api/v1/provider/consent-callback";
 pub const CALLBACK_QUERY: &[&str] = &[
     "state",
+    "code",
+    "session_state",
     "tenant",
     "admin_consent",
     "scope",
     "error",
     "error_description",
+    "error_subcode",
     "error_uri",
 ];
 
@@ -144,7 +151,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, view(&state, Some(&item))))
 }
 
-/// Starts admin consent: a consent URL carrying a fresh single-use state.
+/// Starts consent: an OpenID Connect authorization-code sign-in of a tenant administrator
+/// against the environment's tenant (PKCE S256, nonce), asking for `.default` so that an admin
+/// who has not consented yet is offered admin consent on the same page.
 pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ConsentStart>> {
     let conn = load(&state, &scope)
         .await?
@@ -153,7 +162,7 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
         return Err(ApiError::Conflict("the connection is disabled".into()));
     }
     let ws = scope.workspace();
-    let (token, expires_ms) = consent::issue(
+    let issued = consent::issue(
         &state,
         &state.secrets,
         ws.workspace_id(),
@@ -162,15 +171,20 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
     )
     .await?;
     let redirect = format!("{}{CALLBACK_PATH}", state.public_url);
-    let tenant = s(&conn, "tenant");
+    let tenant = s(&conn, "tenant_id");
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", &s(&conn, "client_id"))
-        .append_pair("scope", "https://graph.microsoft.com/.default")
+        .append_pair("response_type", "code")
         .append_pair("redirect_uri", &redirect)
-        .append_pair("state", &token)
+        .append_pair("response_mode", "query")
+        .append_pair("scope", CONSENT_SCOPE)
+        .append_pair("state", &issued.token)
+        .append_pair("nonce", &issued.nonce)
+        .append_pair("code_challenge", &issued.code_challenge)
+        .append_pair("code_challenge_method", "S256")
         .finish();
     let url = format!(
-        "{}/{tenant}/v2.0/adminconsent?{query}",
+        "{}/{tenant}/oauth2/v2.0/authorize?{query}",
         state.provider.login_base.trim_end_matches('/')
     );
     let changes = vec![TxItem::Update {
@@ -184,9 +198,12 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
     audit::commit(&state, ws, changes, ev).await.map_err(ApiError::from)?;
     Ok(Json(api::ConsentStart {
         consent_url: url,
-        expires_ms,
+        expires_ms: issued.expires_ms,
     }))
 }
+
+/// OpenID Connect sign-in plus every permission statically configured for the app.
+pub const CONSENT_SCOPE: &str = "openid profile https://graph.microsoft.com/.default";
 
 /// A consented connection keeps its state while a new consent is pending.
 fn consent_lifecycle(conn: &Item) -> &'static str {
@@ -205,7 +222,8 @@ fn redirect(to: String) -> Response {
         .into_response()
 }
 
-/// The consent callback webhook (its own Lambda). Authenticated by the signed state only.
+/// The consent callback webhook (its own Lambda). The signed state names the connection; only
+/// the authorization code, redeemed here and checked (`consent::proof`), proves anything.
 pub async fn consent_callback(
     State(state): State<AppState>,
     RequestId(rid): RequestId,
@@ -226,79 +244,291 @@ pub async fn consent_callback(
         (Ok(w), Ok(e)) => (w, e),
         _ => return Err(ApiError::field("query.state", "is not a consent request we started")),
     };
-    let error = q.get("error").map(str::to_owned);
-    let granted = error.is_none() && q.get("admin_consent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let fingerprint = format!(
-        "{}|{}|{}",
-        q.get("admin_consent").unwrap_or(""),
-        q.get("tenant").unwrap_or(""),
-        error.as_deref().unwrap_or("")
-    );
     let web = format!("{}/workspaces/{ws}/environments/{env}/provider", state.public_url);
-
     let key = Key::new(format!("WS#{ws}#ENV#{env}"), "PROVIDER");
     let conn = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    // Microsoft's `tenant` can be forged; it must at least name this environment's tenant.
-    let tenant_ok = q
-        .get("tenant")
-        .is_none_or(|t| t.eq_ignore_ascii_case(&s(&conn, "tenant_id")));
-    if granted && !tenant_ok {
-        let actor = initiator(&claims);
-        let ev = NewEvent {
-            action: "provider.consent.callback".into(),
-            target: "provider-connection".into(),
-            environment_id: Some(env.clone()),
-            outcome: Outcome::Denied,
-            reason: Some("the callback named another tenant".into()),
-            metadata: json!({"tenant": q.get("tenant")}),
-        };
-        audit::record_denial(&state, &ws, &actor, rid.as_deref(), ev).await?;
-        return Ok(redirect(format!("{web}?consent=rejected&reason=tenant_mismatch")));
+
+    if let Some(error) = q.get("error").map(str::to_owned) {
+        return consent_error(&state, rid, &claims, (&ws, &env), &conn, &q, error, &web).await;
     }
-    match consent::consume(&state, &claims, &fingerprint).await? {
-        Ok(true) => {}
+    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+        // `admin_consent=True` (or anything else) without a code: nothing was proven. The state
+        // stays usable for the real sign-in.
+        let why = proof::Rejection::NoCode;
+        deny(
+            &state,
+            rid.as_deref(),
+            &claims,
+            (&ws, &env),
+            &why,
+            json!({"admin_consent": q.get("admin_consent")}),
+        )
+        .await?;
+        return Ok(redirect(format!("{web}?consent=rejected&reason={}", why.code())));
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code.as_bytes());
+    let fingerprint = format!("code|{}", B64.encode(&digest.as_ref()[..18]));
+    let (verifier, nonce) = match consent::consume(&state, &claims, &fingerprint).await? {
+        Ok(Consumed::First { verifier, nonce }) => (verifier, nonce),
         // The browser repeated the same callback: show the same result, change nothing.
-        Ok(false) => {
+        Ok(Consumed::Repeat { result }) => {
             return Ok(redirect(format!(
                 "{web}?consent={}",
-                if granted { "granted" } else { "declined" }
+                result.as_deref().unwrap_or("rejected&reason=replayed")
             )));
         }
         Err(e) => return reject(&state, rid, e).await,
-    }
-    let now = state.clock.now_millis();
-    let outcome = if granted {
-        "granted"
-    } else if error.is_some() {
-        "error"
-    } else {
-        "declined"
     };
+    let tenant_id = s(&conn, "tenant_id");
+    let ctx = format!("provider-credential/{ws}/{env}");
+    let app = app_identity_in(&state, &ctx, &conn).await?;
+    let secret = match &app.credential {
+        atlas_graph::Credential::Secret(s) => s.expose().to_owned(),
+        atlas_graph::Credential::Certificate(_) => {
+            let why = proof::Rejection::Credential("only a client secret is supported here".into());
+            deny(&state, rid.as_deref(), &claims, (&ws, &env), &why, json!({})).await?;
+            return Ok(redirect(format!("{web}?consent=rejected&reason={}", why.code())));
+        }
+    };
+    let redirect_uri = format!("{}{CALLBACK_PATH}", state.public_url);
+    let proven = proof::prove(&proof::Redemption {
+        login_base: &state.provider.login_base,
+        graph_base: &state.provider.graph_base,
+        tenant_id: &tenant_id,
+        client_id: &app.client_id,
+        client_secret: &secret,
+        code,
+        verifier: &verifier,
+        nonce: &nonce,
+        redirect_uri: &redirect_uri,
+    })
+    .await;
+    let proven = match proven {
+        Ok(p) => p,
+        Err(why) => {
+            let result = format!("rejected&reason={}", why.code());
+            consent::record_result(&state, &claims, &result).await?;
+            deny(&state, rid.as_deref(), &claims, (&ws, &env), &why, json!({})).await?;
+            return Ok(redirect(format!("{web}?consent={result}")));
+        }
+    };
+    record_proof(&state, rid.as_deref(), &claims, (&ws, &env), &conn, &proven).await?;
+    Ok(redirect(format!("{web}?consent=granted")))
+}
+
+/// The administrator declined, or Entra refused: recorded on the connection (it needs
+/// attention), nothing granted.
+#[allow(clippy::too_many_arguments)]
+async fn consent_error(
+    state: &AppState,
+    rid: Option<String>,
+    claims: &consent::StateClaims,
+    (ws, env): (&WorkspaceId, &EnvironmentId),
+    conn: &Item,
+    q: &QueryMap,
+    error: String,
+    web: &str,
+) -> ApiResult<Response> {
+    let description = q
+        .get("error_description")
+        .map(|d| d.chars().take(500).collect::<String>());
+    let fingerprint = format!("error|{error}|{}", description.as_deref().unwrap_or(""));
+    match consent::consume(state, claims, &fingerprint).await? {
+        Ok(Consumed::First { .. }) => {}
+        Ok(Consumed::Repeat { result }) => {
+            return Ok(redirect(format!(
+                "{web}?consent={}",
+                result.as_deref().unwrap_or("error")
+            )));
+        }
+        Err(e) => return reject(state, rid, e).await,
+    }
+    let outcome = if error == "access_denied" { "declined" } else { "error" };
     let consent = json!({
-        "outcome": outcome, "at_ms": now, "error": error,
-        "error_description": q.get("error_description").map(|d| d.chars().take(500).collect::<String>()),
+        "outcome": outcome, "at_ms": state.clock.now_millis(), "error": error, "error_description": description,
     });
-    let update = Update::new()
-        .set("lifecycle", if granted { "consented" } else { "consent_failed" })
-        .set("consent", consent.clone())
-        .remove("verification")
-        .add("version", 1);
-    let changes = vec![TxItem::Update {
-        key,
-        update,
-        cond: Some(Cond::eq("version", provider::version(&conn))),
-    }];
+    let mut changes = Vec::new();
+    // A connection already proven keeps its proof: a later refused sign-in does not undo it.
+    if provider::proof(conn).is_none() {
+        changes.push(TxItem::Update {
+            key: Key::of(conn).map_err(ApiError::from)?,
+            update: Update::new()
+                .set("lifecycle", "consent_failed")
+                .set("consent", consent.clone())
+                .remove("verification")
+                .add("version", 1),
+            cond: Some(Cond::eq("version", provider::version(conn))),
+        });
+    }
+    changes.push(consent::result_update(claims, outcome));
     let ev = NewEvent {
         action: "provider.consent.callback".into(),
         target: "provider-connection".into(),
         environment_id: Some(env.clone()),
-        outcome: if granted { Outcome::Success } else { Outcome::Failed },
-        reason: (!granted).then(|| format!("consent {outcome}")),
+        outcome: Outcome::Failed,
+        reason: Some(format!("consent {outcome}")),
         metadata: consent,
     };
-    let tx = audit::with_event(&state, &ws, &initiator(&claims), rid.as_deref(), changes, ev);
+    let tx = audit::with_event(state, ws, &initiator(claims), rid.as_deref(), changes, ev);
     state.table.transact(tx).await?;
     Ok(redirect(format!("{web}?consent={outcome}")))
+}
+
+/// A callback that proved nothing: audited with its reason; the connection is unchanged.
+async fn deny(
+    state: &AppState,
+    rid: Option<&str>,
+    claims: &consent::StateClaims,
+    (ws, env): (&WorkspaceId, &EnvironmentId),
+    why: &proof::Rejection,
+    extra: Value,
+) -> ApiResult<()> {
+    tracing::warn!(request_id = ?rid, reason = why.code(), "consent callback proved nothing");
+    let mut metadata = json!({"reason": why.code()});
+    if let (Some(m), Value::Object(e)) = (metadata.as_object_mut(), extra) {
+        m.extend(e);
+    }
+    let ev = NewEvent {
+        action: "provider.consent.callback".into(),
+        target: "provider-connection".into(),
+        environment_id: Some(env.clone()),
+        outcome: Outcome::Denied,
+        reason: Some(why.to_string()),
+        metadata,
+    };
+    audit::record_denial(state, ws, &initiator(claims), rid, ev).await
+}
+
+/// Most workspaces told at once that another proved the same tenant (a transaction's budget).
+const MAX_NOTIFIED: usize = 20;
+
+/// Activates the connection with its proof, and records the tenant claim in the same
+/// transaction: the first workspace to prove a tenant owns it (`OWNER`, written only if absent);
+/// a later one, having proven it too, is allowed alongside, and every other workspace holding a
+/// claim on the tenant is told through an audit event of its own.
+async fn record_proof(
+    state: &AppState,
+    rid: Option<&str>,
+    claims: &consent::StateClaims,
+    (ws, env): (&WorkspaceId, &EnvironmentId),
+    conn: &Item,
+    p: &proof::Proof,
+) -> ApiResult<()> {
+    let tenant = s(conn, "tenant_id");
+    let now = state.clock.now_millis();
+    let proof_id = state.ids.next_id();
+    let proof = json!({
+        "id": proof_id, "oid": p.oid, "upn": p.upn, "role": p.role, "role_source": p.role_source,
+        "tenant_id": p.tenant_id, "at_ms": now, "initiator": claims.by,
+    });
+    let consent = json!({"outcome": "granted", "at_ms": now, "proof": proof});
+    // Two attempts: a concurrent first claim of the same tenant makes the `OWNER` write fail once.
+    for attempt in 0..2 {
+        let owner = state.table.get(&provider::owner_key(&tenant)).await?;
+        let others: Vec<Item> = state
+            .table
+            .query_all(atlas_store::Query::partition(provider::claim_pk(&tenant)).begins_with("WS#"))
+            .await?
+            .into_iter()
+            .filter(|c| s(c, "workspace_id") != ws.as_str())
+            .collect();
+        let mut changes = vec![
+            TxItem::Update {
+                key: Key::of(conn).map_err(ApiError::from)?,
+                update: Update::new()
+                    .set("lifecycle", "consented")
+                    .set("consent", consent.clone())
+                    .remove("verification")
+                    .add("version", 1),
+                cond: Some(Cond::eq("version", provider::version(conn))),
+            },
+            TxItem::Put {
+                item: tenancy::obj(json!({
+                    "PK": provider::claim_pk(&tenant), "SK": format!("WS#{ws}#ENV#{env}"), "entity": "tenant_claim",
+                    "tenant_id": tenant, "workspace_id": ws.as_str(), "environment_id": env.as_str(),
+                    "proof_id": proof_id, "oid": p.oid, "upn": p.upn, "role": p.role, "at_ms": now,
+                })),
+                cond: None,
+            },
+            consent::result_update(claims, "granted"),
+        ];
+        let owner_ws = owner.as_ref().map(|o| s(o, "workspace_id"));
+        if owner.is_none() {
+            changes.push(TxItem::Put {
+                item: tenancy::obj(json!({
+                    "PK": provider::claim_pk(&tenant), "SK": "OWNER", "entity": "tenant_owner",
+                    "tenant_id": tenant, "workspace_id": ws.as_str(), "environment_id": env.as_str(), "at_ms": now,
+                })),
+                cond: Some(Cond::NotExists),
+            });
+        }
+        let mut told: Vec<String> = Vec::new();
+        for other in others.iter() {
+            let other_ws = s(other, "workspace_id");
+            if told.contains(&other_ws) || told.len() >= MAX_NOTIFIED {
+                continue;
+            }
+            let (Ok(ows), Ok(oenv)) = (
+                WorkspaceId::parse(&other_ws),
+                EnvironmentId::parse(&s(other, "environment_id")),
+            ) else {
+                continue;
+            };
+            // Told in their own workspace, naming the proving administrator, never the other workspace.
+            let ev = NewEvent {
+                action: "provider.tenant.claimed_elsewhere".into(),
+                target: "provider-connection".into(),
+                environment_id: Some(oenv),
+                outcome: Outcome::Success,
+                reason: Some(format!(
+                    "{} ({}) proved administration of this tenant to connect it to another workspace",
+                    p.upn, p.role
+                )),
+                metadata: json!({"tenant_id": tenant, "proven_by": {"upn": p.upn, "role": p.role}, "at_ms": now}),
+            };
+            changes.push(TxItem::Put {
+                item: audit::item(state, &ows, &system_actor(), None, ev),
+                cond: Some(Cond::NotExists),
+            });
+            told.push(other_ws);
+        }
+        let ev = NewEvent {
+            action: "provider.consent.callback".into(),
+            target: "provider-connection".into(),
+            environment_id: Some(env.clone()),
+            outcome: Outcome::Success,
+            reason: None,
+            metadata: json!({
+                "outcome": "granted", "tenant_id": tenant,
+                "proven_by": {"oid": p.oid, "upn": p.upn, "role": p.role, "role_source": p.role_source},
+                "tenant_owner": if owner_ws.as_deref().is_none_or(|o| o == ws.as_str()) { "this_workspace" } else { "another_workspace" },
+                "workspaces_told": told.len(),
+            }),
+        };
+        let tx = audit::with_event(state, ws, &initiator(claims), rid, changes, ev);
+        match state.table.transact(tx).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt == 0 && owner.is_none() && audit::failed_at(&e) == Some(3) => continue,
+            Err(e) => {
+                return Err(match audit::failed_at(&e) {
+                    Some(0) => ApiError::Conflict("the connection changed meanwhile; start consent again".into()),
+                    _ => e.into(),
+                });
+            }
+        }
+    }
+    Err(ApiError::Conflict(
+        "the tenant's claim changed meanwhile; start consent again".into(),
+    ))
+}
+
+/// The product itself, as the actor of events it writes on its own.
+fn system_actor() -> Actor {
+    Actor {
+        user_id: "system".into(),
+        email: "system@tenantatlas".into(),
+        name: "System".into(),
+    }
 }
 
 /// The initiator named by the state, as the audit event's actor.
@@ -325,7 +555,7 @@ async fn reject(state: &AppState, rid: Option<String>, e: StateError) -> ApiResu
         environment_id: Some(env.clone()),
         outcome: Outcome::Denied,
         reason: Some(format!("the consent state was {reason}")),
-        metadata: json!({}),
+        metadata: json!({"reason": reason}),
     };
     audit::record_denial(state, &ws, &initiator(claims), rid.as_deref(), ev).await?;
     Ok(redirect(format!(
@@ -437,6 +667,11 @@ pub(crate) async fn app_identity(
     scope: &EnvScope,
     conn: &Item,
 ) -> ApiResult<atlas_graph::AppIdentity> {
+    app_identity_in(state, &credential_context(scope), conn).await
+}
+
+/// [`app_identity`] where the scope is only known from a signed consent state.
+async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
     match s(conn, "app_mode").as_str() {
         "dedicated" => {
             let sealed: crate::secrets::Sealed = conn
@@ -445,11 +680,7 @@ pub(crate) async fn app_identity(
                 .cloned()
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
-            let secret = state
-                .secrets
-                .open(&credential_context(scope), &sealed)
-                .await
-                .map_err(ApiError::internal)?;
+            let secret = state.secrets.open(context, &sealed).await.map_err(ApiError::internal)?;
             Ok(atlas_graph::AppIdentity::with_secret(
                 s(conn, "client_id"),
                 secret.expose_str().map_err(ApiError::internal)?,
@@ -483,6 +714,7 @@ pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
         "consented" => {}
         _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
     }
+    require_proof(state, scope, &conn).await?;
     let app = app_identity(state, scope, &conn).await?;
     let tenant = s(&conn, "tenant_id");
     let mut found = provider::verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
@@ -522,6 +754,34 @@ pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
         })
 }
 
+/// A connection is verified only with a recorded proof of tenant administration whose claim
+/// record still stands: consent recorded without one (before proofs were required) needs a new
+/// sign-in.
+async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
+    let unproven = || {
+        ApiError::Conflict(
+            "ownership of the tenant has not been proven: a tenant administrator must sign in again".into(),
+        )
+    };
+    let id = provider::proof(conn)
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str)
+        .ok_or_else(unproven)?;
+    let claim = state
+        .table
+        .get(&provider::claim_key(
+            &s(conn, "tenant_id"),
+            scope.workspace().workspace_id().as_str(),
+            scope.environment_id().as_str(),
+        ))
+        .await?
+        .ok_or_else(unproven)?;
+    if s(&claim, "proof_id") != id {
+        return Err(unproven());
+    }
+    Ok(())
+}
+
 /// How long a verification run may take before the reconciler calls it stuck.
 pub const VERIFY_DEADLINE_MS: i64 = 10 * 60 * 1000;
 
@@ -536,6 +796,7 @@ pub async fn start_verify(State(state): State<AppState>, scope: EnvScope) -> Api
         "consented" => {}
         _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
     }
+    require_proof(&state, &scope, &conn).await?;
     let started = crate::runs::start(
         &state,
         &scope,
