@@ -374,20 +374,24 @@ fn ensure_secrets(ctx: &mut Ctx, data: &mut BTreeMap<Family, Vec<Obj>>) {
         (DC_OMA_URI, &["windows10CustomConfiguration"][..]),
         (DC_RESTRICTIONS, &["windows10GeneralConfiguration"][..]),
     ];
-    let mut slot = configs.len();
     for (variant, types) in wanted {
         if has(configs, types) {
             continue;
         }
-        // Take the last object that is not itself one of the wanted kinds.
-        while slot > 0 {
-            slot -= 1;
-            let t = odata(&configs[slot]);
-            if !wanted.iter().any(|(_, ts)| ts.iter().any(|x| t == format!("#microsoft.graph.{x}"))) {
-                let id = configs[slot].id.clone();
-                configs[slot] = device_configuration_of(ctx, slot, id, variant);
-                break;
-            }
+        // Replace the last object whose kind is not needed, or is shown by another object too.
+        let group_of = |o: &Obj| {
+            let t = odata(o);
+            wanted
+                .iter()
+                .position(|(_, ts)| ts.iter().any(|x| t == format!("#microsoft.graph.{x}")))
+        };
+        let spare = (0..configs.len()).rev().find(|&i| match group_of(&configs[i]) {
+            None => true,
+            Some(g) => configs.iter().filter(|o| group_of(o) == Some(g)).count() > 1,
+        });
+        if let Some(slot) = spare {
+            let id = configs[slot].id.clone();
+            configs[slot] = device_configuration_of(ctx, slot, id, variant);
         }
     }
 }
