@@ -95,6 +95,11 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let app = spawn_app(mode).await;
     let (tenant, env) = app.connected_env("env-redact").await;
     let s = seeded(&tenant);
+    // The reader is entitled to the environment: redaction, not entitlement, is what hides secrets.
+    let res = app
+        .patch_as(OWNER, &format!("{WS}/members/u-readonly"), json!({"environments": "all"}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
     assert!(s.min_length.is_number(), "{:?}", s.min_length);
     let mut secrets: Vec<&str> = vec![s.psk.as_str()];
     secrets.extend(s.tokens.iter().map(String::as_str));
@@ -104,7 +109,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     for who in [OWNER, READONLY] {
         let wifi: api::InventoryItem =
             get_as(&app, who, &format!("{env}/inventory/deviceConfigurations/{}", s.wifi_id)).await;
-        let payload = wifi.payload.expect("payload");
+        let payload = wifi.payload.clone().expect("payload");
         assert_eq!(payload["preSharedKey"], MASK, "{who}");
         assert_eq!(payload["ssid"], sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "ssid"));
         let policy: api::InventoryItem =
@@ -118,10 +123,10 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
             &format!("{env}/inventory/deviceConfigurations/{}", s.restrictions_id),
         )
         .await;
-        let payload = restrictions.payload.expect("payload");
+        let payload = restrictions.payload.clone().expect("payload");
         assert_eq!(payload["passwordMinimumLength"], s.min_length, "{who}: a length is not a secret");
         assert!(!serde_json::to_string(&payload).unwrap().contains(MASK), "{payload}");
-        let all = serde_json::to_string(&(&wifi.history, &policy, &restrictions)).unwrap();
+        let all = serde_json::to_string(&(&wifi, &policy, &restrictions)).unwrap();
         assert_hidden("inventory", &all, &secrets);
         assert_hidden("inventory", &serde_json::to_string(&payload).unwrap(), &secrets);
     }
