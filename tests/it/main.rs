@@ -12,6 +12,6 @@ mod local;
 mod matrix;
 mod operations;
 mod provider;
+mod redaction;
 mod restore;
 mod tenancy;
-mod redaction;

@@ -97,7 +97,11 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let s = seeded(&tenant);
     // The reader is entitled to the environment: redaction, not entitlement, is what hides secrets.
     let res = app
-        .patch_as(OWNER, &format!("{WS}/members/u-readonly"), json!({"environments": "all"}))
+        .patch_as(
+            OWNER,
+            &format!("{WS}/members/u-readonly"),
+            json!({"environments": "all"}),
+        )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
     assert!(s.min_length.is_number(), "{:?}", s.min_length);
@@ -107,15 +111,29 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     // Inventory, for a writer and a reader.
     run(&app, &format!("{env}/inventory/sync"), json!({})).await;
     for who in [OWNER, READONLY] {
-        let wifi: api::InventoryItem =
-            get_as(&app, who, &format!("{env}/inventory/deviceConfigurations/{}", s.wifi_id)).await;
+        let wifi: api::InventoryItem = get_as(
+            &app,
+            who,
+            &format!("{env}/inventory/deviceConfigurations/{}", s.wifi_id),
+        )
+        .await;
         let payload = wifi.payload.clone().expect("payload");
         assert_eq!(payload["preSharedKey"], MASK, "{who}");
-        assert_eq!(payload["ssid"], sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "ssid"));
-        let policy: api::InventoryItem =
-            get_as(&app, who, &format!("{env}/inventory/configurationPolicies/{}", s.policy_id)).await;
+        assert_eq!(
+            payload["ssid"],
+            sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "ssid")
+        );
+        let policy: api::InventoryItem = get_as(
+            &app,
+            who,
+            &format!("{env}/inventory/configurationPolicies/{}", s.policy_id),
+        )
+        .await;
         let text = serde_json::to_string(&policy).unwrap();
-        assert!(text.contains("encryptedValueToken"), "the setting and its state stay visible: {text}");
+        assert!(
+            text.contains("encryptedValueToken"),
+            "the setting and its state stay visible: {text}"
+        );
         assert!(text.contains(MASK), "{text}");
         let restrictions: api::InventoryItem = get_as(
             &app,
@@ -124,7 +142,10 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         )
         .await;
         let payload = restrictions.payload.clone().expect("payload");
-        assert_eq!(payload["passwordMinimumLength"], s.min_length, "{who}: a length is not a secret");
+        assert_eq!(
+            payload["passwordMinimumLength"], s.min_length,
+            "{who}: a length is not a secret"
+        );
         assert!(!serde_json::to_string(&payload).unwrap().contains(MASK), "{payload}");
         let all = serde_json::to_string(&(&wifi, &policy, &restrictions)).unwrap();
         assert_hidden("inventory", &all, &secrets);
@@ -159,7 +180,12 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     // The portal changes the key and the length: both are changes, only the key is masked.
     let new_psk = "Changed-In-The-Portal-7731";
     let longer = json!(s.min_length.as_i64().unwrap() + 3);
-    assert!(sim().patch_object(&tenant, "deviceConfigurations", &s.wifi_id, json!({"preSharedKey": new_psk})));
+    assert!(sim().patch_object(
+        &tenant,
+        "deviceConfigurations",
+        &s.wifi_id,
+        json!({"preSharedKey": new_psk})
+    ));
     assert!(sim().patch_object(
         &tenant,
         "deviceConfigurations",
@@ -180,13 +206,23 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         let wifi = fields(&s.wifi_id).expect("a changed key is a changed item");
         assert_eq!(wifi.len(), 1, "{wifi:?}");
         assert_eq!(
-            (wifi[0].path.as_str(), wifi[0].before.clone(), wifi[0].after.clone(), wifi[0].secret),
+            (
+                wifi[0].path.as_str(),
+                wifi[0].before.clone(),
+                wifi[0].after.clone(),
+                wifi[0].secret
+            ),
             ("/preSharedKey", Some(json!(MASK)), Some(json!(MASK)), true)
         );
         let r = fields(&s.restrictions_id).expect("a changed length is a changed item");
         assert_eq!(
             (r[0].path.as_str(), r[0].before.clone(), r[0].after.clone(), r[0].secret),
-            ("/passwordMinimumLength", Some(s.min_length.clone()), Some(longer.clone()), false)
+            (
+                "/passwordMinimumLength",
+                Some(s.min_length.clone()),
+                Some(longer.clone()),
+                false
+            )
         );
         assert!(
             d.changed.iter().all(|c| c.item.id != s.policy_id),
@@ -201,7 +237,11 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         format!("configurationPolicies/{}", s.policy_id),
     ];
     let res = app
-        .post_as(OWNER, &format!("{env}/restores"), json!({"backup_set_id": first, "items": items}))
+        .post_as(
+            OWNER,
+            &format!("{env}/restores"),
+            json!({"backup_set_id": first, "items": items}),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let r: api::Restore = res.json().await.unwrap();
@@ -215,7 +255,11 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let item = |id: &str| p.items.iter().find(|i| i.source_id == id).unwrap().clone();
     let wifi = item(&s.wifi_id);
     assert_eq!(wifi.action, "update", "{wifi:?}");
-    let key = wifi.changes.iter().find(|c| c.path == "/preSharedKey").expect("the key is shown as changed");
+    let key = wifi
+        .changes
+        .iter()
+        .find(|c| c.path == "/preSharedKey")
+        .expect("the key is shown as changed");
     assert_eq!(
         (key.before.clone(), key.after.clone(), key.secret),
         (Some(json!(MASK)), Some(json!(MASK)), true)
@@ -226,8 +270,15 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         .iter()
         .find(|c| c.path == "/passwordMinimumLength")
         .expect("the length is shown");
-    assert_eq!((len.before.clone(), len.after.clone(), len.secret), (Some(longer), Some(s.min_length.clone()), false));
-    assert_eq!(item(&s.policy_id).action, "unchanged", "the same secret token is no change");
+    assert_eq!(
+        (len.before.clone(), len.after.clone(), len.secret),
+        (Some(longer), Some(s.min_length.clone()), false)
+    );
+    assert_eq!(
+        item(&s.policy_id).action,
+        "unchanged",
+        "the same secret token is no change"
+    );
     // A previewer who cannot execute reads the same masked preview.
     let seen: api::Restore = get_as(&app, OPERATOR, &format!("{env}/restores/{}", r.id)).await;
     assert_hidden("stored preview", &serde_json::to_string(&seen).unwrap(), &secrets);
@@ -254,18 +305,34 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     .await;
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
     // The restore wrote the real key (the one captured), not the mask.
-    assert_eq!(sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "preSharedKey"), json!(s.psk));
     assert_eq!(
-        sim_prop(&tenant, "deviceConfigurations", &s.restrictions_id, "passwordMinimumLength"),
+        sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "preSharedKey"),
+        json!(s.psk)
+    );
+    assert_eq!(
+        sim_prop(
+            &tenant,
+            "deviceConfigurations",
+            &s.restrictions_id,
+            "passwordMinimumLength"
+        ),
         s.min_length
     );
     let mut tokens = Vec::new();
     let policy = sim().objects(&tenant, "configurationPolicies");
-    secret_setting_values(policy.iter().find(|o| o["id"] == s.policy_id.as_str()).unwrap(), &mut tokens);
+    secret_setting_values(
+        policy.iter().find(|o| o["id"] == s.policy_id.as_str()).unwrap(),
+        &mut tokens,
+    );
     assert_eq!(tokens, s.tokens, "the secret setting value is intact");
     // The run's items and the audit trail hold no secret either.
     assert_hidden("run", &serde_json::to_string(&v).unwrap(), &secrets);
-    let audit = app.get_as(OWNER, &format!("{WS}/audit-events?limit=200")).await.text().await.unwrap();
+    let audit = app
+        .get_as(OWNER, &format!("{WS}/audit-events?limit=200"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_hidden("audit", &audit, &secrets);
     app.stop().await;
 }

@@ -123,10 +123,16 @@ mod tests {
         let d = diff_redacted(&a, &b);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(d[0].path, "/passwordMinimumLength");
-        assert_eq!((d[0].before.clone(), d[0].after.clone()), (Some(json!(8)), Some(json!(12))));
+        assert_eq!(
+            (d[0].before.clone(), d[0].after.clone()),
+            (Some(json!(8)), Some(json!(12)))
+        );
         assert!(!d[0].secret);
         assert_eq!(d[1].path, "/preSharedKey");
-        assert_eq!((d[1].before.clone(), d[1].after.clone()), (Some(json!(MASK)), Some(json!(MASK))));
+        assert_eq!(
+            (d[1].before.clone(), d[1].after.clone()),
+            (Some(json!(MASK)), Some(json!(MASK)))
+        );
         assert!(d[1].secret);
         assert!(!format!("{d:?}").contains("psk\""));
     }
@@ -169,12 +175,22 @@ mod tests {
         let b = json!({"s": {"@odata.type": "#microsoft.graph.omaSettingString", "isEncrypted": true, "value": "v2"}});
         let d = diff_redacted(&a, &b);
         let v = d.iter().find(|c| c.path == "/s/value").expect("value change reported");
-        assert_eq!((v.before.clone(), v.after.clone()), (Some(json!(MASK)), Some(json!(MASK))));
+        assert_eq!(
+            (v.before.clone(), v.after.clone()),
+            (Some(json!(MASK)), Some(json!(MASK)))
+        );
     }
 
     #[test]
     fn property_redaction_never_drops_or_adds_a_change() {
-        let keys = ["preSharedKey", "passwordMinimumLength", "ssid", "clientSecret", "passwordRequired", "note"];
+        let keys = [
+            "preSharedKey",
+            "passwordMinimumLength",
+            "ssid",
+            "clientSecret",
+            "passwordRequired",
+            "note",
+        ];
         for seed in 0..400u64 {
             let mut g = crate::redact::tests::Gen::new(seed);
             let mut doc = || {

@@ -81,8 +81,20 @@ const SECRET_HEADS: &[&str] = &[
 
 /// Words that, before `key`, make it a secret key (`preSharedKey`, `privateKey`, `apiKey`).
 const SECRET_KEY_QUALIFIERS: &[&str] = &[
-    "shared", "private", "api", "access", "secret", "signing", "encryption", "wep", "network",
-    "account", "subscription", "license", "product", "recovery",
+    "shared",
+    "private",
+    "api",
+    "access",
+    "secret",
+    "signing",
+    "encryption",
+    "wep",
+    "network",
+    "account",
+    "subscription",
+    "license",
+    "product",
+    "recovery",
 ];
 
 /// Plist keys in Apple custom profiles that hold secrets.
@@ -175,7 +187,8 @@ pub fn looks_secret(value: &str) -> bool {
     let jwt = v.starts_with("eyJ")
         && v.len() > 40
         && v.split('.').count() == 3
-        && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c)));
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c)));
     let pem = v.contains("-----BEGIN ");
     let lower = v.to_ascii_lowercase();
     let keyed = ["accountkey=", "sharedaccesskey=", "sharedaccesssignature=", "password="]
@@ -228,7 +241,9 @@ fn walk(value: &Value, ptr: &str, out: &mut Vec<String>) {
             }
             if ty.starts_with("omasetting")
                 && (m.get("isEncrypted") == Some(&Value::Bool(true))
-                    || m.get("secretReferenceValueId").and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+                    || m.get("secretReferenceValueId")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| !s.is_empty()))
             {
                 secret_here.push("value");
             }
@@ -333,7 +348,10 @@ pub(crate) mod tests {
         assert_eq!(v["settings"][0]["preSharedKey"], MASK);
         assert_eq!(v["settings"][0]["name"], "x");
         assert_eq!(v["settings"][1]["value"], MASK);
-        assert_eq!(v["hash"], "0123456789abcdef0123456789abcdef01234567", "a hash is not a secret");
+        assert_eq!(
+            v["hash"], "0123456789abcdef0123456789abcdef01234567",
+            "a hash is not a secret"
+        );
         assert_eq!(v["isEncrypted"], true);
         assert!(v["note"].as_str().unwrap().starts_with("a normal"));
     }
@@ -359,16 +377,39 @@ pub(crate) mod tests {
     #[test]
     fn key_names_are_judged_by_their_head_noun() {
         for k in [
-            "preSharedKey", "wifiPassword", "clientSecret", "client_secret", "accessToken", "privateKey",
-            "apiKey", "connectionString", "encryptedPfxBlob", "certContent", "presharedkey", "AuthPassword",
-            "vpnSharedSecret", "proxyCredentials",
+            "preSharedKey",
+            "wifiPassword",
+            "clientSecret",
+            "client_secret",
+            "accessToken",
+            "privateKey",
+            "apiKey",
+            "connectionString",
+            "encryptedPfxBlob",
+            "certContent",
+            "presharedkey",
+            "AuthPassword",
+            "vpnSharedSecret",
+            "proxyCredentials",
         ] {
             assert!(is_secret_key(k), "{k} is a secret");
         }
         for k in [
-            "passwordMinimumLength", "passwordRequired", "passwordExpirationDays", "secretReferenceValueId",
-            "isEncrypted", "preSharedKeyIsSet", "tokenExpiryDays", "key", "value", "keyValuePairs",
-            "publicKey", "credentialType", "passwordRequiredType", "edgeBlockPasswordManager", "scriptContent",
+            "passwordMinimumLength",
+            "passwordRequired",
+            "passwordExpirationDays",
+            "secretReferenceValueId",
+            "isEncrypted",
+            "preSharedKeyIsSet",
+            "tokenExpiryDays",
+            "key",
+            "value",
+            "keyValuePairs",
+            "publicKey",
+            "credentialType",
+            "passwordRequiredType",
+            "edgeBlockPasswordManager",
+            "scriptContent",
         ] {
             assert!(!is_secret_key(k), "{k} is not a secret");
         }
@@ -407,7 +448,11 @@ pub(crate) mod tests {
             s(3)["choiceSettingValue"]["value"],
             "device_vendor_msft_policy_config_browser_allowpasswordmanager_1"
         );
-        assert_eq!(s(1)["settingDefinitionId"], "com.apple.wifi.managed_password", "the definition stays visible");
+        assert_eq!(
+            s(1)["settingDefinitionId"],
+            "com.apple.wifi.managed_password",
+            "the definition stays visible"
+        );
     }
 
     #[test]
@@ -444,7 +489,9 @@ pub(crate) mod tests {
     #[test]
     fn credential_shaped_free_text_is_masked_but_scripts_and_ids_are_not() {
         assert!(looks_secret("-----BEGIN PRIVATE KEY-----\nMIIE..."));
-        assert!(looks_secret("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=="));
+        assert!(looks_secret(
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=="
+        ));
         assert!(!looks_secret("V3JpdGUtSG9zdCAiaGVsbG8iCg=="));
         assert!(!looks_secret("804339ad-1553-4478-a742-138fb5807418_1"));
         assert!(!looks_secret("0123456789abcdef0123456789abcdef01234567"));
@@ -464,10 +511,22 @@ pub(crate) mod tests {
         }
     }
 
-    const SECRET_KEYS: &[&str] = &["preSharedKey", "sharedSecret", "wifiPassword", "clientSecret", "privateKey"];
+    const SECRET_KEYS: &[&str] = &[
+        "preSharedKey",
+        "sharedSecret",
+        "wifiPassword",
+        "clientSecret",
+        "privateKey",
+    ];
     const PLAIN_KEYS: &[&str] = &[
-        "passwordMinimumLength", "passwordRequired", "displayName", "ssid", "passwordExpirationDays",
-        "connectAutomatically", "omaUri", "description",
+        "passwordMinimumLength",
+        "passwordRequired",
+        "displayName",
+        "ssid",
+        "passwordExpirationDays",
+        "connectAutomatically",
+        "omaUri",
+        "description",
     ];
 
     fn gen_doc(g: &mut Gen, depth: u32, planted: &mut Vec<String>) -> Value {

@@ -356,7 +356,9 @@ fn ensure_secrets(ctx: &mut Ctx, data: &mut BTreeMap<Family, Vec<Obj>>) {
     let odata = |o: &Obj| o.props["@odata.type"].as_str().unwrap_or_default().to_owned();
     if let Some(policies) = data.get_mut(&Family::ConfigurationPolicies)
         && let Some(last) = policies.len().checked_sub(1)
-        && !policies.iter().any(|p| p.props["name"].as_str().is_some_and(|n| n.contains("Wi-Fi")))
+        && !policies
+            .iter()
+            .any(|p| p.props["name"].as_str().is_some_and(|n| n.contains("Wi-Fi")))
     {
         let id = policies[last].id.clone();
         policies[last] = settings_policy_of(ctx, last, id, SC_WIFI);
@@ -370,7 +372,10 @@ fn ensure_secrets(ctx: &mut Ctx, data: &mut BTreeMap<Family, Vec<Obj>>) {
             .any(|o| types.iter().any(|t| odata(o) == format!("#microsoft.graph.{t}")))
     };
     let wanted = [
-        (DC_WINDOWS_WIFI, &["windowsWifiConfiguration", "iosWiFiConfiguration"][..]),
+        (
+            DC_WINDOWS_WIFI,
+            &["windowsWifiConfiguration", "iosWiFiConfiguration"][..],
+        ),
         (DC_OMA_URI, &["windows10CustomConfiguration"][..]),
         (DC_RESTRICTIONS, &["windows10GeneralConfiguration"][..]),
     ];
@@ -2013,14 +2018,20 @@ mod tests {
                 .iter()
                 .map(|o| o.props["@odata.type"].as_str().unwrap().to_owned())
                 .collect();
-            for want in ["windowsWifiConfiguration|iosWiFiConfiguration", "windows10CustomConfiguration", "windows10GeneralConfiguration"] {
+            for want in [
+                "windowsWifiConfiguration|iosWiFiConfiguration",
+                "windows10CustomConfiguration",
+                "windows10GeneralConfiguration",
+            ] {
                 assert!(
                     types.iter().any(|t| want.split('|').any(|w| t.ends_with(w))),
                     "seed {seed}: {want} in {types:?}"
                 );
             }
             let sealed = t[&Family::ConfigurationPolicies].iter().any(|p| {
-                serde_json::to_string(&p.navs["settings"]).unwrap().contains("\"valueState\":\"encryptedValueToken\"")
+                serde_json::to_string(&p.navs["settings"])
+                    .unwrap()
+                    .contains("\"valueState\":\"encryptedValueToken\"")
             });
             assert!(sealed, "seed {seed}: a secret setting value, read back as a token");
             let oma = t[&Family::DeviceConfigurations]
