@@ -13,5 +13,6 @@ mod local;
 mod matrix;
 mod operations;
 mod provider;
+mod redaction;
 mod restore;
 mod tenancy;

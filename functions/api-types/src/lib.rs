@@ -559,6 +559,10 @@ pub struct FieldChange {
     pub before: Option<serde_json::Value>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub after: Option<serde_json::Value>,
+    /// A secret is involved: its values are shown as `[redacted]`, but the change is real (the
+    /// values differ) and a restore writes the real value.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 /// A backup schedule: every `every_minutes`, or at the times of a `cron` expression in `time_zone`.

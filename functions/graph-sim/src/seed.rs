@@ -342,7 +342,63 @@ pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Fam
         Family::NotificationTemplates,
         (0..n).map(|i| notification_template(&mut ctx, i)).collect(),
     );
+    ctx.rng = Rng::new(seed ^ 0x5EC2_E75E_ED00_0001);
+    ensure_secrets(&mut ctx, &mut data);
     data
+}
+
+/// Every tenant shows what redaction must handle, whatever its seed drew: a Wi-Fi profile with a
+/// pre-shared key, a settings-catalog policy with a secret setting value, an OMA-URI profile with
+/// an encrypted value and a device-restrictions profile with password-length settings. A missing
+/// one replaces the content of the last objects (their ids stay), drawn from an rng of its own so
+/// nothing else changes.
+fn ensure_secrets(ctx: &mut Ctx, data: &mut BTreeMap<Family, Vec<Obj>>) {
+    let odata = |o: &Obj| o.props["@odata.type"].as_str().unwrap_or_default().to_owned();
+    if let Some(policies) = data.get_mut(&Family::ConfigurationPolicies)
+        && let Some(last) = policies.len().checked_sub(1)
+        && !policies
+            .iter()
+            .any(|p| p.props["name"].as_str().is_some_and(|n| n.contains("Wi-Fi")))
+    {
+        let id = policies[last].id.clone();
+        policies[last] = settings_policy_of(ctx, last, id, SC_WIFI);
+    }
+    let Some(configs) = data.get_mut(&Family::DeviceConfigurations) else {
+        return;
+    };
+    let has = |configs: &[Obj], types: &[&str]| {
+        configs
+            .iter()
+            .any(|o| types.iter().any(|t| odata(o) == format!("#microsoft.graph.{t}")))
+    };
+    let wanted = [
+        (
+            DC_WINDOWS_WIFI,
+            &["windowsWifiConfiguration", "iosWiFiConfiguration"][..],
+        ),
+        (DC_OMA_URI, &["windows10CustomConfiguration"][..]),
+        (DC_RESTRICTIONS, &["windows10GeneralConfiguration"][..]),
+    ];
+    for (variant, types) in wanted {
+        if has(configs, types) {
+            continue;
+        }
+        // Replace the last object whose kind is not needed, or is shown by another object too.
+        let group_of = |o: &Obj| {
+            let t = odata(o);
+            wanted
+                .iter()
+                .position(|(_, ts)| ts.iter().any(|x| t == format!("#microsoft.graph.{x}")))
+        };
+        let spare = (0..configs.len()).rev().find(|&i| match group_of(&configs[i]) {
+            None => true,
+            Some(g) => configs.iter().filter(|o| group_of(o) == Some(g)).count() > 1,
+        });
+        if let Some(slot) = spare {
+            let id = configs[slot].id.clone();
+            configs[slot] = device_configuration_of(ctx, slot, id, variant);
+        }
+    }
 }
 
 fn platform_static(p: &str) -> &'static str {
@@ -618,10 +674,12 @@ fn wifi_group(rng: &mut Rng, ssid: &str) -> Value {
             {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
              "settingDefinitionId": format!("{p}_encryptiontype"), "settingInstanceTemplateReference": null,
              "choiceSettingValue": {"settingValueTemplateReference": null, "value": format!("{p}_encryptiontype_1"), "children": []}},
+            // A secret setting: written in plain text, read back as a token (`Obj::set_settings`).
             {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
              "settingDefinitionId": format!("{p}_password"), "settingInstanceTemplateReference": null,
-             "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationStringSettingValue",
-                                    "settingValueTemplateReference": null, "value": secret(rng, 20)}},
+             "simpleSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSecretSettingValue",
+                                    "settingValueTemplateReference": null, "value": secret(rng, 20),
+                                    "valueState": "notEncrypted"}},
             {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
              "settingDefinitionId": format!("{p}_autojoin"), "settingInstanceTemplateReference": null,
              "choiceSettingValue": {"settingValueTemplateReference": null, "value": format!("{p}_autojoin_true"), "children": []}}
@@ -640,6 +698,13 @@ const SSIDS: &[&str] = &[
 fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
     let variant = (i + ctx.rng.below(2)) % 5;
+    settings_policy_of(ctx, i, id, variant)
+}
+
+/// Variant 2 is the macOS Wi-Fi policy, whose password is a secret setting value.
+const SC_WIFI: usize = 2;
+
+fn settings_policy_of(ctx: &mut Ctx, i: usize, id: String, variant: usize) -> Obj {
     let (platforms, technologies, area, template) = match variant {
         0 => (
             "windows10",
@@ -740,6 +805,15 @@ fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
 fn device_configuration(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
     let variant = (i + ctx.rng.below(3)) % 6;
+    device_configuration_of(ctx, i, id, variant)
+}
+
+/// Device configuration variants with secrets (or settings that only look like one).
+const DC_RESTRICTIONS: usize = 0;
+const DC_OMA_URI: usize = 1;
+const DC_WINDOWS_WIFI: usize = 3;
+
+fn device_configuration_of(ctx: &mut Ctx, i: usize, id: String, variant: usize) -> Obj {
     let rng = &mut ctx.rng;
     let (odata, prefix, area, extra, filter_platform) = match variant {
         0 => (
@@ -1934,6 +2008,39 @@ mod tests {
                 .iter()
                 .all(|o| o.id.starts_with("A_"))
         );
+    }
+
+    #[test]
+    fn every_tenant_has_the_secrets_redaction_must_handle() {
+        for seed in 0..40 {
+            let t = seed_tenant(seed, 5, "contoso");
+            let types: Vec<String> = t[&Family::DeviceConfigurations]
+                .iter()
+                .map(|o| o.props["@odata.type"].as_str().unwrap().to_owned())
+                .collect();
+            for want in [
+                "windowsWifiConfiguration|iosWiFiConfiguration",
+                "windows10CustomConfiguration",
+                "windows10GeneralConfiguration",
+            ] {
+                assert!(
+                    types.iter().any(|t| want.split('|').any(|w| t.ends_with(w))),
+                    "seed {seed}: {want} in {types:?}"
+                );
+            }
+            let sealed = t[&Family::ConfigurationPolicies].iter().any(|p| {
+                serde_json::to_string(&p.navs["settings"])
+                    .unwrap()
+                    .contains("\"valueState\":\"encryptedValueToken\"")
+            });
+            assert!(sealed, "seed {seed}: a secret setting value, read back as a token");
+            let oma = t[&Family::DeviceConfigurations]
+                .iter()
+                .find(|o| o.props["@odata.type"] == json!("#microsoft.graph.windows10CustomConfiguration"))
+                .unwrap();
+            assert_eq!(oma.props["omaSettings"][0]["value"], json!(crate::state::MASK));
+            assert_eq!(seed_tenant(seed, 5, "contoso")[&Family::DeviceConfigurations].len(), 5);
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl Obj {
                     m.entry("@odata.type")
                         .or_insert(json!("#microsoft.graph.deviceManagementConfigurationSetting"));
                 }
+                seal_secret_values(&mut s);
                 s
             })
             .collect();
@@ -89,6 +90,33 @@ impl Obj {
 
     pub(crate) fn assignments(&self) -> &[Value] {
         self.navs.get("assignments").map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// Graph keeps a settings-catalog secret to itself: a `…SecretSettingValue` written `notEncrypted`
+/// is stored and returned as an opaque token with `valueState: encryptedValueToken`; a token
+/// written back (a restore of what was read) is kept as it is.
+fn seal_secret_values(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let secret = m
+                .get("@odata.type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with("SecretSettingValue"));
+            if secret && m.get("valueState").and_then(Value::as_str) != Some("encryptedValueToken") {
+                let plain = m.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let token = format!(
+                    "{:016x}{:016x}",
+                    crate::rng::hash_parts(0x5EC1, &[&plain]),
+                    crate::rng::hash_parts(0x5EC2, &[&plain])
+                );
+                m.insert("value".into(), json!(token));
+                m.insert("valueState".into(), json!("encryptedValueToken"));
+            }
+            m.values_mut().for_each(seal_secret_values);
+        }
+        Value::Array(items) => items.iter_mut().for_each(seal_secret_values),
+        _ => {}
     }
 }
 

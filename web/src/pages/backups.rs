@@ -486,7 +486,10 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
                                     <div class="table-wrap"><table class="table">
                                         <thead><tr><th scope="col">{ "Field" }</th><th scope="col">{ "Before" }</th><th scope="col">{ "After" }</th></tr></thead>
                                         <tbody>{ for c.fields.iter().map(|f| html! {
-                                            <tr><td><code>{ &f.path }</code></td>
+                                            <tr><td><code>{ &f.path }</code>
+                                                if f.secret {
+                                                    { " " }<span class="chip chip--secret" title="A secret differs: its values are hidden.">{ "secret changed" }</span>
+                                                }</td>
                                                 <td><code>{ f.before.as_ref().map(|v| v.to_string()).unwrap_or_default() }</code></td>
                                                 <td><code>{ f.after.as_ref().map(|v| v.to_string()).unwrap_or_default() }</code></td></tr>
                                         }) }</tbody>

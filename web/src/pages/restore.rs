@@ -507,7 +507,12 @@ fn preview_row(i: &PreviewItem) -> Html {
                             <li><code>{ &c.path }</code>{ ": " }
                                 <code>{ c.before.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code>
                                 { " \u{2192} " }
-                                <code>{ c.after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code></li>
+                                <code>{ c.after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code>
+                                if c.secret {
+                                    { " " }<span class="chip chip--secret" data-testid="secret-change"
+                                        title="A secret differs: its values are hidden here; the restore writes the captured value.">
+                                        { "secret changed" }</span>
+                                }</li>
                         }) }
                         { for i.assignments.added.iter().map(|a| html! { <li>{ "+ " }{ a }</li> }) }
                         { for i.assignments.removed.iter().map(|a| html! { <li>{ "\u{2212} " }{ a }</li> }) }

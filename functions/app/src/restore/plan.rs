@@ -371,22 +371,23 @@ fn desired_assignments(
 }
 
 fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::FieldChange> {
-    let mut want = graph_ops::comparable(family, payload);
-    let mut have = graph_ops::comparable(family, live);
-    atlas_domain::redact::redact(&mut want);
-    atlas_domain::redact::redact(&mut have);
-    let mut out = Vec::new();
+    // Compared on the real values, then masked: a changed secret is shown as a masked change.
+    let want = graph_ops::comparable(family, payload);
+    let have = graph_ops::comparable(family, live);
+    let mut changes = Vec::new();
     for (k, v) in want.as_object().into_iter().flatten() {
         let before = have.get(k).cloned().unwrap_or(Value::Null);
-        for c in atlas_domain::diff::diff(&json!({ k: before }), &json!({ k: v })) {
-            out.push(api::FieldChange {
-                path: c.path,
-                before: c.before,
-                after: c.after,
-            });
-        }
+        changes.extend(atlas_domain::diff::diff(&json!({ k: before }), &json!({ k: v })));
     }
-    out
+    atlas_domain::diff::mask_changes(&have, &want, changes)
+        .into_iter()
+        .map(|c| api::FieldChange {
+            path: c.path,
+            before: c.before,
+            after: c.after,
+            secret: c.secret,
+        })
+        .collect()
 }
 
 /// Why a matched object cannot take the backup's state, if it cannot.

@@ -148,15 +148,14 @@ async fn set_items(
         .collect())
 }
 
+/// The captured payload as written, secrets included: diff it with `diff_redacted`, never show it.
 async fn payload(state: &AppState, scope: &EnvScope, hash: &str) -> ApiResult<Value> {
     let blob = state
         .table
         .get(&Key::new(scope.pk(), format!("BLOB#{hash}")))
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut p = blob.get("payload").cloned().unwrap_or(Value::Null);
-    atlas_domain::redact::redact(&mut p);
-    Ok(p)
+    Ok(blob.get("payload").cloned().unwrap_or(Value::Null))
 }
 
 /// Added, removed and changed objects between two sets, with field-level changes.
@@ -188,7 +187,7 @@ pub async fn diff(
             None => out.added.push(item.clone()),
             Some(old) if old.hash == item.hash => out.unchanged += 1,
             Some(old) => {
-                let changes = atlas_domain::diff::diff(
+                let changes = atlas_domain::diff::diff_redacted(
                     &payload(&state, &scope, &old.hash).await?,
                     &payload(&state, &scope, &item.hash).await?,
                 );
@@ -198,6 +197,7 @@ pub async fn diff(
                         path: c.path,
                         before: c.before,
                         after: c.after,
+                        secret: c.secret,
                     })
                     .collect();
                 out.changed.push(api::ChangedItem {
