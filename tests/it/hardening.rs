@@ -20,10 +20,18 @@ async fn problem(res: reqwest::Response, status: u16) -> api::Problem {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = res.bytes().await.unwrap();
-    assert!(body.len() < 8 * 1024, "a bounded problem body, got {} bytes", body.len());
+    assert!(
+        body.len() < 8 * 1024,
+        "a bounded problem body, got {} bytes",
+        body.len()
+    );
     let p: api::Problem = serde_json::from_slice(&body).unwrap();
     assert_eq!(p.status, status);
-    assert_eq!(p.request_id.as_deref(), Some(id.as_str()), "stamped with the request id");
+    assert_eq!(
+        p.request_id.as_deref(),
+        Some(id.as_str()),
+        "stamped with the request id"
+    );
     p
 }
 
@@ -58,7 +66,9 @@ async fn long_uris_and_huge_inputs_get_bounded_4xx(mode: Mode) {
 
     // 1,000 undeclared query keys: at most 20 echoed, then a count of the rest.
     let keys: Vec<String> = (0..1_000).map(|i| format!("k{i}")).collect();
-    let res = app.get_as(OWNER, &format!("{WS}/audit-events?{}", keys.join("&"))).await;
+    let res = app
+        .get_as(OWNER, &format!("{WS}/audit-events?{}", keys.join("&")))
+        .await;
     let p = problem(res, 400).await;
     assert_eq!(p.errors.len(), 21);
     assert_eq!(p.errors[0].field, "query.k0");
@@ -150,7 +160,10 @@ async fn denials_store_only_a_validated_request_id(mode: Mode) {
         .collect();
     stored.sort();
     answered.sort();
-    assert_eq!(stored, answered, "the audit log holds the ids the caller was answered with");
+    assert_eq!(
+        stored, answered,
+        "the audit log holds the ids the caller was answered with"
+    );
     app.stop().await;
 }
 
@@ -171,7 +184,11 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
         let p = problem(res, 400).await;
         assert_eq!(fields(&p), ["name"], "{bad:?}");
         let res = app
-            .patch_as(OWNER, &format!("{WS}/environments/env-contoso"), json!({"display_name": bad}))
+            .patch_as(
+                OWNER,
+                &format!("{WS}/environments/env-contoso"),
+                json!({"display_name": bad}),
+            )
             .await;
         let p = problem(res, 400).await;
         assert_eq!(fields(&p), ["display_name"], "{bad:?}");
@@ -188,8 +205,14 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
     let schedules = format!("{WS}/environments/env-contoso/backup-schedules");
     let now = app.app().state.clock.now_millis();
     for (body, field) in [
-        (json!({"every_minutes": 60, "time_zone": "UTC", "keep_last": 1_000_000}), "keep_last"),
-        (json!({"every_minutes": 60, "time_zone": "UTC", "keep_days": 100_000}), "keep_days"),
+        (
+            json!({"every_minutes": 60, "time_zone": "UTC", "keep_last": 1_000_000}),
+            "keep_last",
+        ),
+        (
+            json!({"every_minutes": 60, "time_zone": "UTC", "keep_days": 100_000}),
+            "keep_days",
+        ),
         (json!({"every_minutes": 5, "time_zone": "UTC"}), "every_minutes"),
         (json!({"every_minutes": 100_000, "time_zone": "UTC"}), "every_minutes"),
         (json!({"cron": "61 * * * *", "time_zone": "UTC"}), "cron"),
@@ -226,7 +249,11 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
         .await;
     assert_eq!(res.status(), 201);
     let res = app
-        .patch_as(OWNER, &format!("{WS}/environments/env-contoso"), json!({"display_name": "Zürich — مؤسسة"}))
+        .patch_as(
+            OWNER,
+            &format!("{WS}/environments/env-contoso"),
+            json!({"display_name": "Zürich — مؤسسة"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     app.stop().await;
@@ -246,7 +273,11 @@ async fn workspace_slugs_reveal_nothing_and_creation_has_a_quota(mode: Mode) {
     let res = create(OWNER, "Alpha Corp", "alpha").await;
     assert_eq!(res.status(), 201);
     let mine: api::Workspace = res.json().await.unwrap();
-    assert!(mine.id.starts_with("ws-") && mine.id != "alpha", "a minted id: {}", mine.id);
+    assert!(
+        mine.id.starts_with("ws-") && mine.id != "alpha",
+        "a minted id: {}",
+        mine.id
+    );
     assert_eq!(mine.slug, "alpha");
 
     // Another user with the same slug, and with the slug of someone else's workspace id: both
@@ -258,7 +289,12 @@ async fn workspace_slugs_reveal_nothing_and_creation_has_a_quota(mode: Mode) {
         assert!(theirs.id != mine.id && theirs.id != slug);
         assert_eq!(theirs.slug, slug);
         // They own what they created and nothing else.
-        assert_eq!(app.get_as(OUTSIDER, &format!("/api/v1/workspaces/{}", theirs.id)).await.status(), 200);
+        assert_eq!(
+            app.get_as(OUTSIDER, &format!("/api/v1/workspaces/{}", theirs.id))
+                .await
+                .status(),
+            200
+        );
     }
     assert_eq!(app.get_as(OUTSIDER, WS).await.status(), 404);
     // The only conflict is with one's own handle.
@@ -277,7 +313,11 @@ async fn workspace_slugs_reveal_nothing_and_creation_has_a_quota(mode: Mode) {
     let l: api::WorkspaceList = app.get_as(OUTSIDER, "/api/v1/workspaces").await.json().await.unwrap();
     let mut slugs: Vec<&str> = l.items.iter().map(|w| w.slug.as_str()).collect();
     slugs.sort();
-    assert_eq!(slugs, ["alpha", "ws-demo", "ws-other", "ws-other"], "three created plus ws-other");
+    assert_eq!(
+        slugs,
+        ["alpha", "ws-demo", "ws-other", "ws-other"],
+        "three created plus ws-other"
+    );
     app.stop().await;
 }
 
@@ -299,7 +339,10 @@ fn assert_browser_headers(h: &axum::http::HeaderMap) {
     ] {
         assert!(csp.split(';').any(|d| d.trim() == directive), "{directive:?} in {csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
+        "{csp}"
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-frame-options"], "DENY");
@@ -333,7 +376,10 @@ fn the_web_page_has_no_inline_script_or_style() {
         let tag_end = rest[at..].find('>').unwrap() + at;
         let tag = &rest[at..=tag_end];
         assert!(tag.contains(" src=\""), "a script from a file: {tag}");
-        assert!(rest[tag_end + 1..].starts_with("</script>"), "with no inline body: {tag}");
+        assert!(
+            rest[tag_end + 1..].starts_with("</script>"),
+            "with no inline body: {tag}"
+        );
         scripts += 1;
         rest = &rest[tag_end..];
     }
@@ -350,7 +396,11 @@ fn the_web_page_has_no_inline_script_or_style() {
     // Yew components set no `style` attribute either (the CSP would drop it).
     for entry in walk(&repo("web/src")) {
         let src = std::fs::read_to_string(&entry).unwrap();
-        assert!(!src.contains(" style={") && !src.contains(" style=\""), "{}", entry.display());
+        assert!(
+            !src.contains(" style={") && !src.contains(" style=\""),
+            "{}",
+            entry.display()
+        );
     }
 }
 
@@ -450,7 +500,10 @@ async fn the_demo_sign_in_serves_only_on_loopback_unless_allowed() {
         Ok(_) => panic!("started on a non-loopback address with the demo sign-in"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("0.0.0.0") && err.contains("--allow-remote-demo-signin"), "{err}");
+    assert!(
+        err.contains("0.0.0.0") && err.contains("--allow-remote-demo-signin"),
+        "{err}"
+    );
     assert!(!dir.0.join("data").exists(), "refused before touching anything");
 
     // Explicitly allowed: it serves.

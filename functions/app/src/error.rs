@@ -97,11 +97,7 @@ impl ApiError {
                 "unavailable",
                 "The service is busy; retry later",
             ),
-            ApiError::UriTooLong(_) => (
-                StatusCode::URI_TOO_LONG,
-                "uri-too-long",
-                "The request URI is too long",
-            ),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "The request URI is too long"),
             ApiError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota", "A quota is used up"),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -133,7 +133,11 @@ pub fn secure_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
             .mode(0o600)
             .open(&db)
             .map_err(|e| err(&db, e))?;
-        for f in [db.clone(), dir.join(format!("{}-wal", crate::state::EMBEDDED_DB_FILE)), dir.join(format!("{}-shm", crate::state::EMBEDDED_DB_FILE))] {
+        for f in [
+            db.clone(),
+            dir.join(format!("{}-wal", crate::state::EMBEDDED_DB_FILE)),
+            dir.join(format!("{}-shm", crate::state::EMBEDDED_DB_FILE)),
+        ] {
             if f.exists() {
                 std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(|e| err(&f, e))?;
             }

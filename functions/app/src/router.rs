@@ -57,7 +57,12 @@ pub fn with_web(
     build(state, routes, Some(web_dir), extra)
 }
 
-fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>, extra: Option<(&str, Router<AppState>)>) -> Router {
+fn build(
+    state: AppState,
+    routes: &[Route],
+    web_dir: Option<PathBuf>,
+    extra: Option<(&str, Router<AppState>)>,
+) -> Router {
     let mut router = Router::new();
     for r in routes {
         let guard = crate::auth::Guard::for_route(state.clone(), r);

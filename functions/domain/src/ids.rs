@@ -267,9 +267,21 @@ mod tests {
     #[test]
     fn display_names_refuse_direction_and_invisible_characters() {
         for bad in [
-            "Conto\u{202E}os", "a\u{202A}b", "a\u{2066}b", "a\u{2069}b", "a\u{200E}b", "a\u{200F}b",
-            "a\u{061C}b", "a\u{200B}b", "a\u{200C}b", "a\u{200D}b", "a\u{2060}b", "\u{FEFF}ab",
-            "a\u{2028}b", "a\u{7}b", "a\u{9F}b",
+            "Conto\u{202E}os",
+            "a\u{202A}b",
+            "a\u{2066}b",
+            "a\u{2069}b",
+            "a\u{200E}b",
+            "a\u{200F}b",
+            "a\u{061C}b",
+            "a\u{200B}b",
+            "a\u{200C}b",
+            "a\u{200D}b",
+            "a\u{2060}b",
+            "\u{FEFF}ab",
+            "a\u{2028}b",
+            "a\u{7}b",
+            "a\u{9F}b",
         ] {
             assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
         }

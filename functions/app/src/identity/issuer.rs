@@ -698,7 +698,10 @@ mod tests {
         let q = authorize_query("http://127.0.0.1:8080/cb").replace("state=s", "state=%22%3E%3Cscript%3E");
         let html = sign_in_page(&iss.authorize_request(&params(&q)).unwrap());
         assert!(!html.contains("<script>"));
-        assert!(!html.contains("<style>"), "no inline style under the content security policy");
+        assert!(
+            !html.contains("<style>"),
+            "no inline style under the content security policy"
+        );
         assert!(html.contains("&quot;&gt;&lt;script&gt;"));
         assert!(html.contains("owner@demo.test"));
     }

@@ -188,7 +188,9 @@ pub async fn create(
     let tx = vec![
         TxItem::Update {
             key: quota_key(&actor),
-            update: atlas_store::Update::new().add("created", 1).set("entity", "workspace_quota"),
+            update: atlas_store::Update::new()
+                .add("created", 1)
+                .set("entity", "workspace_quota"),
             cond: Some(Cond::Or(vec![
                 Cond::AttrNotExists("created".into()),
                 Cond::Lt("created".into(), json!(quota)),
