@@ -6,6 +6,7 @@ mod budget;
 mod contract;
 mod derived;
 mod entitlement;
+mod hardening;
 mod identity;
 mod inventory;
 mod lambda;

@@ -15,7 +15,7 @@ const WASM_FILE: &str = "atlas-web.wasm";
 const OUT_NAME: &str = "atlas-web";
 const RELEASE_PROFILE: &str = "release-web";
 /// Copied from `web/` into `web/dist` as they are.
-const STATIC_FILES: [&str; 2] = ["index.html", "style.css"];
+const STATIC_FILES: [&str; 3] = ["index.html", "boot.js", "style.css"];
 /// What rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
 const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",

@@ -116,7 +116,8 @@ pub struct WorkspaceList {
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceCreate {
     pub name: String,
-    /// Lowercase letters, digits and dashes; becomes the workspace id.
+    /// Lowercase letters, digits and dashes: a handle unique among the workspaces you created (the
+    /// id is minted; use the returned `id` in paths).
     pub slug: String,
 }
 

@@ -19,7 +19,6 @@ use crate::audit::{self, NewEvent, Outcome};
 use crate::error::ApiError;
 use crate::identity::{Actor, AuthError};
 use crate::registry::{Access, Route};
-use crate::router::REQUEST_ID;
 use crate::scope::{Entitlement, EnvScope, Proof, WorkspaceScope, ws_pk};
 use crate::state::AppState;
 
@@ -111,11 +110,8 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
 
 async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = req.into_parts();
-    let request_id = parts
-        .headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // Stored with a denial: only a validated id, never the raw header.
+    let request_id = crate::extract::request_id(&parts.headers);
 
     // Who is calling comes first: an anonymous caller learns nothing else, not even a 400.
     let actor = match g.access {

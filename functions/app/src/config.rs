@@ -38,7 +38,15 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Whether local mode runs the step workers (tests turn them off to deliver by hand).
     pub run_workers: bool,
+    /// Whether the password-less demo sign-in may serve on a non-loopback address (anyone who
+    /// reaches it signs in as any demo user).
+    pub allow_remote_demo_signin: bool,
+    /// How many workspaces one user may create.
+    pub workspace_quota: u32,
 }
+
+/// The default of [`Config::workspace_quota`].
+pub const DEFAULT_WORKSPACE_QUOTA: u32 = 10;
 
 /// How Microsoft Graph and the sign-in service are reached, and with which platform app.
 #[derive(Clone, PartialEq, Eq)]
@@ -159,6 +167,15 @@ impl Config {
             public_url: get("ATLAS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             kms_key_id: get("ATLAS_KMS_KEY_ID"),
             run_workers: get("ATLAS_WORKERS").is_none_or(|v| v != "0" && v != "false"),
+            allow_remote_demo_signin: get("ATLAS_ALLOW_REMOTE_DEMO_SIGNIN").is_some_and(|v| v == "1" || v == "true"),
+            workspace_quota: match get("ATLAS_WORKSPACE_QUOTA") {
+                Some(q) => q
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError(format!("ATLAS_WORKSPACE_QUOTA must be a positive number: {q:?}")))?,
+                None => DEFAULT_WORKSPACE_QUOTA,
+            },
             identity: match get("ATLAS_OIDC_ISSUER") {
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
@@ -195,6 +212,8 @@ impl Config {
             public_url: None,
             kms_key_id: None,
             run_workers: true,
+            allow_remote_demo_signin: false,
+            workspace_quota: DEFAULT_WORKSPACE_QUOTA,
         }
     }
 }
@@ -260,6 +279,12 @@ mod tests {
                 .contains("ATLAS_TABLE")
         );
         assert!(cfg(&[("ATLAS_PORT", "http")]).unwrap_err().0.contains("ATLAS_PORT"));
+        assert!(
+            cfg(&[("ATLAS_WORKSPACE_QUOTA", "0")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_WORKSPACE_QUOTA")
+        );
         assert!(
             cfg(&[("ATLAS_STORAGE", "mongo")])
                 .unwrap_err()

@@ -35,6 +35,12 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("busy, retry later")]
     Unavailable,
+    /// The path and query are longer than [`crate::router::URI_LIMIT`]: 414.
+    #[error("uri too long")]
+    UriTooLong(usize),
+    /// A per-user quota is used up: 429 with what to do.
+    #[error("quota: {0}")]
+    Quota(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -91,6 +97,8 @@ impl ApiError {
                 "unavailable",
                 "The service is busy; retry later",
             ),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "The request URI is too long"),
+            ApiError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota", "A quota is used up"),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -102,9 +110,13 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (status, kind, title) = self.parts();
         let (detail, errors) = match self {
-            ApiError::BadRequest(f) | ApiError::Unprocessable(f) => (None, f.clone()),
-            ApiError::Conflict(reason) => (Some(reason.clone()), Vec::new()),
+            ApiError::BadRequest(f) | ApiError::Unprocessable(f) => (None, bounded(f)),
+            ApiError::Conflict(reason) | ApiError::Quota(reason) => (Some(truncate(reason, MAX_MESSAGE)), Vec::new()),
             ApiError::TooLarge(limit) => (Some(format!("The limit is {limit} bytes.")), Vec::new()),
+            ApiError::UriTooLong(limit) => (
+                Some(format!("The path and query may be at most {limit} bytes.")),
+                Vec::new(),
+            ),
             _ => (None, Vec::new()),
         };
         Problem {
@@ -117,6 +129,45 @@ impl ApiError {
         }
     }
 }
+
+/// At most this many field errors are echoed; the rest are counted in a last entry.
+pub const MAX_FIELD_ERRORS: usize = 20;
+/// Field names echo what the caller sent, so they are cut to this many characters.
+pub const MAX_FIELD_NAME: usize = 100;
+pub const MAX_MESSAGE: usize = 300;
+
+/// Cuts `s` to `max` characters, marking the cut.
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
+/// Caller input decides how many errors there are and how long their names are: a problem body
+/// stays small whatever was sent.
+fn bounded(errors: &[FieldError]) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = errors
+        .iter()
+        .take(MAX_FIELD_ERRORS)
+        .map(|e| FieldError {
+            field: truncate(&e.field, MAX_FIELD_NAME),
+            message: truncate(&e.message, MAX_MESSAGE),
+        })
+        .collect();
+    if errors.len() > MAX_FIELD_ERRORS {
+        out.push(FieldError {
+            field: "body".into(),
+            message: format!("and {} more", errors.len() - MAX_FIELD_ERRORS),
+        });
+    }
+    out
+}
+
+/// The problem a response carries, for the router to stamp with the request id without reading
+/// the body back.
+#[derive(Clone)]
+pub struct ProblemExt(pub Problem);
 
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
@@ -147,6 +198,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
+        res.extensions_mut().insert(ProblemExt(problem));
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let ApiError::Unauthorized = self {

@@ -135,18 +135,27 @@ impl Fields {
     }
 }
 
-/// The request id the router assigned (or the caller sent), for audit events.
+/// The request id the router assigned (or the caller sent and the router kept), for audit events.
 pub struct RequestId(pub Option<String>);
+
+/// A request id worth keeping: up to 64 letters, digits, `-`, `_` or `.`.
+pub fn valid_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The request's id if it is a valid one (the router replaces any other, so this is belt and braces
+/// for code that runs outside it).
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(crate::router::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_owned)
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let id = parts
-            .headers
-            .get(crate::router::REQUEST_ID)
-            .and_then(|v| v.to_str().ok());
-        // Stored in audit events: only a plain token of reasonable length is kept.
-        let ok = id.filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
-        Ok(RequestId(ok.map(str::to_owned)))
+        Ok(RequestId(request_id(&parts.headers)))
     }
 }

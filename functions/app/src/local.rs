@@ -34,6 +34,10 @@ impl LocalApp {
 
 /// Starts everything and returns once the server listens (port 0 picks a free port).
 pub async fn start(config: Config) -> Result<LocalApp, StartError> {
+    check_demo_signin_bind(&config)?;
+    if let crate::config::Storage::Embedded { data_dir } = &config.storage {
+        secure_data_dir(data_dir)?;
+    }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -48,10 +52,11 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let mut app = router::with_web(state.clone(), &registry::routes(), config.web_dir.clone());
-    if let Some(issuer) = &state.issuer {
-        app = app.nest("/oidc", crate::identity::issuer::router(issuer.clone()));
-    }
+    let oidc = state
+        .issuer
+        .as_ref()
+        .map(|issuer| ("/oidc", crate::identity::issuer::router(issuer.clone())));
+    let app = router::with_web(state.clone(), &registry::routes(), config.web_dir.clone(), oidc);
     let mut rx = stopped.clone();
     tasks.spawn(async move {
         let shutdown = async move {
@@ -72,6 +77,78 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
         stop,
         tasks,
     })
+}
+
+/// The bundled issuer signs anyone in as any demo user without a password: it serves only on a
+/// loopback address unless the operator says otherwise.
+pub fn check_demo_signin_bind(config: &Config) -> Result<(), StartError> {
+    if !matches!(config.identity, crate::config::Identity::Local { .. }) || config.bind.ip().is_loopback() {
+        return Ok(());
+    }
+    if config.allow_remote_demo_signin {
+        tracing::warn!(
+            bind = %config.bind,
+            "the password-less demo sign-in is reachable from other machines: anyone who reaches it can sign in"
+        );
+        return Ok(());
+    }
+    Err(StartError(format!(
+        "refusing to listen on {}: local mode's demo sign-in needs no password, so it serves only on a \
+         loopback address (127.0.0.1 or ::1). Set ATLAS_HOST=127.0.0.1, configure an external sign-in \
+         with ATLAS_OIDC_ISSUER, or, knowing that anyone who reaches this address can sign in, pass \
+         --allow-remote-demo-signin (ATLAS_ALLOW_REMOTE_DEMO_SIGNIN=1)",
+        config.bind
+    )))
+}
+
+/// The data directory holds the database and the master key: only its owner may enter it (0700)
+/// and read the database (0600). A directory that already holds the database is ours, and is
+/// tightened if it was created looser (by an older version or by hand).
+pub fn secure_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    let err = |p: &std::path::Path, e: std::io::Error| StartError(format!("{}: {e}", p.display()));
+    let db = dir.join(crate::state::EMBEDDED_DB_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let existed = dir.exists();
+        if !existed {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| err(dir, e))?;
+        } else if db.exists() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(dir, e))?;
+        } else {
+            let mode = std::fs::metadata(dir).map_err(|e| err(dir, e))?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is open to other users");
+            }
+        }
+        // Created empty with its final mode, so SQLite never makes it world-readable; SQLite gives
+        // its -wal and -shm files the database's mode.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&db)
+            .map_err(|e| err(&db, e))?;
+        for f in [
+            db.clone(),
+            dir.join(format!("{}-wal", crate::state::EMBEDDED_DB_FILE)),
+            dir.join(format!("{}-shm", crate::state::EMBEDDED_DB_FILE)),
+        ] {
+            if f.exists() {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(|e| err(&f, e))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+        let _ = db;
+    }
+    Ok(())
 }
 
 /// Runs until Ctrl-C (or SIGTERM), then stops gracefully.

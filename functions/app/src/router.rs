@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use atlas_api_types::Problem;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -15,11 +14,21 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::{ApiError, ProblemExt};
 use crate::registry::Route;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest path and query answered; longer ones get 414 before any handler runs.
+pub const URI_LIMIT: usize = 8 * 1024;
+
+/// The web app's policy: its own scripts and the WASM they compile, its own stylesheet (the one
+/// dynamic width is a class, not a `style` attribute), calls to its own origin only, never framed.
+/// The API sends the same: a JSON or problem body rendered as a document runs nothing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 #[derive(Clone, Default)]
 struct MakeUlid;
@@ -34,20 +43,34 @@ impl MakeRequestId for MakeUlid {
 
 /// The API routes only; anything else is a 404 problem.
 pub fn api(state: AppState, routes: &[Route]) -> Router {
-    build(state, routes, None)
+    build(state, routes, None, None)
 }
 
-/// The API routes, with the web app served from `web_dir` for every non-API path.
-pub fn with_web(state: AppState, routes: &[Route], web_dir: PathBuf) -> Router {
-    build(state, routes, Some(web_dir))
+/// The API routes, with the web app served from `web_dir` for every non-API path, and `extra`
+/// (local mode's sign-in issuer) nested under its prefix, behind the same layers.
+pub fn with_web(
+    state: AppState,
+    routes: &[Route],
+    web_dir: PathBuf,
+    extra: Option<(&str, Router<AppState>)>,
+) -> Router {
+    build(state, routes, Some(web_dir), extra)
 }
 
-fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router {
+fn build(
+    state: AppState,
+    routes: &[Route],
+    web_dir: Option<PathBuf>,
+    extra: Option<(&str, Router<AppState>)>,
+) -> Router {
     let mut router = Router::new();
     for r in routes {
         let guard = crate::auth::Guard::for_route(state.clone(), r);
         let handler = (r.handler)().route_layer(middleware::from_fn_with_state(guard, crate::auth::guard));
         router = router.route(r.path, handler);
+    }
+    if let Some((prefix, nested)) = extra {
+        router = router.nest(prefix, nested);
     }
     let web = web_dir.map(|d| ServeDir::new(&d).fallback(ServeFile::new(d.join("index.html"))));
     router
@@ -58,7 +81,9 @@ fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router 
             res
         })
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::BODY_LIMIT))
+        .layer(middleware::from_fn(limit_uri))
         .layer(middleware::from_fn(stamp_problems))
+        .layer(middleware::from_fn(browser_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .headers()
@@ -78,6 +103,7 @@ fn build(state: AppState, routes: &[Route], web_dir: Option<PathBuf>) -> Router 
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUlid))
+        .layer(middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
 }
 
@@ -106,33 +132,64 @@ fn not_built() -> Html<&'static str> {
     )
 }
 
-/// Adds the request id to every problem body, so a user can quote it.
+/// A caller's `x-request-id` is kept only when it is a plain token of reasonable length (it is
+/// logged, stamped on problems and stored in audit events); any other is replaced by a minted one.
+async fn drop_unusable_request_id(mut req: Request, next: Next) -> Response {
+    let usable = req
+        .headers()
+        .get(REQUEST_ID)
+        .is_none_or(|v| v.to_str().is_ok_and(crate::extract::valid_request_id));
+    if !usable {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// 414 for an over-long path and query, before routing work or any handler reads it.
+async fn limit_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > URI_LIMIT {
+        return ApiError::UriTooLong(URI_LIMIT).into_response();
+    }
+    next.run(req).await
+}
+
+/// The browser hardening headers, on every answer (web app, API, sign-in pages) unless a handler
+/// chose its own.
+async fn browser_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    res
+}
+
+/// Adds the request id to every problem body, so a user can quote it. The problem travels with
+/// the response, so the body is rendered again rather than read back and parsed.
 async fn stamp_problems(req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let res = next.run(req).await;
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    let Some(id) = id.filter(|_| is_problem) else {
+    let mut res = next.run(req).await;
+    let Some(id) = id else { return res };
+    let Some(ProblemExt(mut problem)) = res.extensions_mut().remove::<ProblemExt>() else {
         return res;
     };
-    let (parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return ApiError::Internal("unreadable problem body".into()).into_response();
+    problem.request_id = Some(id);
+    let Ok(body) = serde_json::to_vec(&problem) else {
+        return res;
     };
-    let body = match serde_json::from_slice::<Problem>(&bytes) {
-        Ok(mut p) => {
-            p.request_id = Some(id);
-            serde_json::to_vec(&p).unwrap_or_else(|_| bytes.to_vec())
-        }
-        Err(_) => bytes.to_vec(),
-    };
-    let mut res = Response::from_parts(parts, Body::from(body));
+    *res.body_mut() = Body::from(body);
     res.headers_mut().remove(header::CONTENT_LENGTH);
     res
 }

@@ -15,6 +15,9 @@ use crate::identity::issuer::LocalIssuer;
 use crate::identity::jwt::{JwksVerifier, JwtConfig};
 use crate::secrets::{KmsKey, LocalKeyFile, SecretBox};
 
+/// The embedded store's database file, in the data directory.
+pub const EMBEDDED_DB_FILE: &str = "atlas.db";
+
 /// After this many receives a message is moved to its dead-letter queue (the template matches it).
 pub const MAX_RECEIVES: u32 = 5;
 
@@ -33,6 +36,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// One Graph client per process: pooled connections, token cache, budgets.
     pub graph: atlas_graph::GraphClient,
+    /// How many workspaces one user may create.
+    pub workspace_quota: u32,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -88,6 +93,7 @@ impl AppState {
         let mut started = Self::connect_storage(config, clock, ids).await?;
         let st = &mut started.state;
         st.provider = Arc::new(config.provider.clone());
+        st.workspace_quota = config.workspace_quota;
         // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
         // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
         let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
@@ -162,7 +168,7 @@ impl AppState {
         let names: Vec<&str> = crate::steps::steps().iter().map(|s| s.queue).collect();
         match &config.storage {
             Storage::Embedded { data_dir } => {
-                let store = EmbeddedStore::open(&data_dir.join("atlas.db"), clock.clone())
+                let store = EmbeddedStore::open(&data_dir.join(EMBEDDED_DB_FILE), clock.clone())
                     .map_err(|e| StartError(e.to_string()))?;
                 let mut main = BTreeMap::new();
                 let mut dead = BTreeMap::new();
@@ -186,6 +192,7 @@ impl AppState {
                     provider: Arc::new(ProviderSettings::default()),
                     public_url: "http://localhost".into(),
                     graph: graph_client(&ProviderSettings::default())?,
+                    workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
                 };
                 Ok(Started {
                     state,
@@ -238,6 +245,7 @@ impl AppState {
                     provider: Arc::new(ProviderSettings::default()),
                     public_url: "http://localhost".into(),
                     graph: graph_client(&ProviderSettings::default())?,
+                    workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
                 };
                 Ok(Started { state, store: None })
             }

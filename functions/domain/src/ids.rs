@@ -187,16 +187,32 @@ impl From<Email> for String {
     }
 }
 
-/// A display name: trimmed, 1–120 characters, no control characters.
+/// A display name: trimmed, 1–120 characters, no control characters, and nothing that makes it
+/// read differently from what it is: no bidirectional overrides, embeddings or isolates and no
+/// invisible characters. A typed confirmation compares names, so what a user sees is what is there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
+
+/// Characters that reorder or hide text: bidirectional marks, embeddings, overrides and isolates
+/// (U+200E/F, U+061C, U+202A–202E, U+2066–2069), zero-width characters (U+200B–200D, U+2060,
+/// U+FEFF), and line/paragraph separators (U+2028/2029).
+pub fn is_deceptive_char(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        | '\u{061C}' | '\u{2060}' | '\u{FEFF}' | '\u{2028}' | '\u{2029}')
+}
 
 impl DisplayName {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let t = s.trim();
         if t.is_empty() || t.chars().count() > 120 || t.chars().any(char::is_control) {
             return Err(IdError("must be 1 to 120 characters without control characters"));
+        }
+        if t.chars().any(is_deceptive_char) {
+            return Err(IdError(
+                "must not contain invisible or text-direction characters (such as U+202E or U+200B)",
+            ));
         }
         Ok(Self(t.to_owned()))
     }
@@ -246,5 +262,31 @@ mod tests {
         }
         assert!(DisplayName::parse("  ").is_err());
         assert_eq!(DisplayName::parse(" Contoso ").unwrap().as_str(), "Contoso");
+    }
+
+    #[test]
+    fn display_names_refuse_direction_and_invisible_characters() {
+        for bad in [
+            "Conto\u{202E}os",
+            "a\u{202A}b",
+            "a\u{2066}b",
+            "a\u{2069}b",
+            "a\u{200E}b",
+            "a\u{200F}b",
+            "a\u{061C}b",
+            "a\u{200B}b",
+            "a\u{200C}b",
+            "a\u{200D}b",
+            "a\u{2060}b",
+            "\u{FEFF}ab",
+            "a\u{2028}b",
+            "a\u{7}b",
+            "a\u{9F}b",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in ["Contoso (demo)", "Zürich AG", "東京", "مؤسسة", "Ünïcödé — ok"] {
+            assert_eq!(DisplayName::parse(good).unwrap().as_str(), good);
+        }
     }
 }

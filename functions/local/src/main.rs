@@ -11,9 +11,37 @@ use atlas_graph_sim::{SimConfig, Simulator, TenantSpec};
 /// The platform app registration of local mode (the simulator knows it; Microsoft does not).
 const DEMO_CLIENT_ID: &str = "6f1b9c1e-2d3a-4b5c-8d9e-0a1b2c3d4e5f";
 
+const HELP: &str = "\
+atlas-local: TenantAtlas in one process (web app, API, workers, scheduler, embedded store)
+
+usage:
+  atlas-local [serve] [--allow-remote-demo-signin]
+  atlas-local gen <repo-root>
+  atlas-local --help
+
+options:
+  --allow-remote-demo-signin
+      Serve the password-less demo sign-in on a non-loopback ATLAS_HOST (e.g. 0.0.0.0).
+      Anyone who reaches the address can then sign in as any demo user; without this flag
+      (or ATLAS_ALLOW_REMOTE_DEMO_SIGNIN=1) the server refuses to start on such an address.
+
+environment:
+  ATLAS_HOST, ATLAS_PORT        where to listen (default 127.0.0.1:8080)
+  ATLAS_DATA_DIR                the embedded store (default .atlas-data, created 0700)
+  ATLAS_WORKSPACE_QUOTA         workspaces one user may create (default 10)
+  ATLAS_OIDC_ISSUER, ATLAS_OIDC_AUDIENCE
+                                an external sign-in instead of the demo one
+";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let allow_remote = args.iter().any(|a| a == "--allow-remote-demo-signin");
+    args.retain(|a| a != "--allow-remote-demo-signin");
     match args.first().map(String::as_str) {
         Some("gen") => {
             let root = std::path::PathBuf::from(args.get(1).map(String::as_str).unwrap_or("."));
@@ -27,23 +55,26 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        None | Some("serve") => match serve().await {
+        None | Some("serve") if args.len() <= 1 => match serve(allow_remote).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE
             }
         },
-        Some(other) => {
-            eprintln!("usage: atlas-local [serve | gen <repo-root>] (unknown: {other})");
+        _ => {
+            eprintln!("unknown arguments: {}\n\n{HELP}", args.join(" "));
             ExitCode::from(2)
         }
     }
 }
 
-async fn serve() -> Result<(), String> {
+async fn serve(allow_remote_demo_signin: bool) -> Result<(), String> {
     atlas_app::telemetry::init();
     let mut config = atlas_app::Config::from_env().map_err(|e| e.to_string())?;
+    config.allow_remote_demo_signin |= allow_remote_demo_signin;
+    // Before the simulator starts on the same address: refuse early, with the reason.
+    atlas_app::local::check_demo_signin_bind(&config).map_err(|e| e.to_string())?;
     let mut sim = None;
     if config.provider.simulate {
         let port: u16 = std::env::var("ATLAS_SIM_PORT")

@@ -34,7 +34,8 @@ pub fn RunProgress(props: &RunProgressProps) -> Html {
             </div>
             <div class="progress" role="progressbar" aria-label={format!("{} progress", run.label)}
                 aria-valuemin="0" aria-valuemax="100" aria-valuenow={pct.to_string()}>
-                <div class="progress__bar" style={format!("width:{pct}%")}></div>
+                // A class per 5 %: the content security policy allows no inline style.
+                <div class={classes!("progress__bar", format!("progress__bar--{}", pct / 5 * 5))}></div>
             </div>
             <p class="muted">
                 { format!("{} succeeded, {} failed, {} skipped", run.succeeded, run.failed, run.skipped) }

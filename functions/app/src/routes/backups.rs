@@ -247,6 +247,26 @@ fn check_families(f: &mut Fields, list: &Option<Vec<String>>) {
     }
 }
 
+/// Bounds on what a schedule stores and computes with, beyond the cadence's own checks.
+fn check_schedule_bounds(f: &mut Fields, body: &api::BackupScheduleCreate, now: i64) {
+    const MAX_KEEP_LAST: u32 = 1_000;
+    const MAX_KEEP_DAYS: u32 = 3_660;
+    const MAX_CRON_CHARS: usize = 100;
+    const MAX_FIRST_DUE_AHEAD_MS: i64 = 366 * 24 * 3_600_000;
+    if body.keep_last.is_some_and(|k| k > MAX_KEEP_LAST) {
+        f.push("keep_last", format!("keeps at most {MAX_KEEP_LAST} sets"));
+    }
+    if body.keep_days.is_some_and(|k| k > MAX_KEEP_DAYS) {
+        f.push("keep_days", format!("keeps at most {MAX_KEEP_DAYS} days (10 years)"));
+    }
+    if body.cron.as_ref().is_some_and(|c| c.chars().count() > MAX_CRON_CHARS) {
+        f.push("cron", format!("must be at most {MAX_CRON_CHARS} characters"));
+    }
+    if body.first_due_ms.is_some_and(|d| d > now + MAX_FIRST_DUE_AHEAD_MS) {
+        f.push("first_due_ms", "must be within a year from now");
+    }
+}
+
 pub async fn create_schedule(
     State(state): State<AppState>,
     scope: EnvScope,
@@ -281,6 +301,7 @@ pub async fn create_schedule(
     if body.keep_days == Some(0) {
         f.push("keep_days", "keeps at least one day");
     }
+    check_schedule_bounds(&mut f, &body, now);
     f.finish()?;
     let Some(cadence) = cadence else {
         return Err(ApiError::internal("schedule validated without a cadence"));

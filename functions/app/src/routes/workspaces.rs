@@ -127,7 +127,25 @@ fn ws_pk_str(w: &atlas_store::Item) -> String {
     format!("WS#{}", s(w, "workspace_id"))
 }
 
-/// Creates a workspace; the creator becomes its first owner.
+/// The workspace id minted for a new workspace: never derived from what the caller typed, so a
+/// create cannot probe which ids exist.
+fn mint_workspace_id(state: &AppState) -> ApiResult<WorkspaceId> {
+    WorkspaceId::parse(&format!("ws-{}", state.ids.next_id().to_ascii_lowercase())).map_err(ApiError::internal)
+}
+
+/// The creator's own record of a slug: a slug is a handle unique among the workspaces one user
+/// created, and says nothing about anyone else's.
+fn slug_key(actor: &Actor, slug: &WorkspaceId) -> Key {
+    Key::new(format!("USER#{}", actor.user_id), format!("WS_SLUG#{slug}"))
+}
+
+/// How many workspaces the user has created, for the quota.
+fn quota_key(actor: &Actor) -> Key {
+    Key::new(format!("USER#{}", actor.user_id), "WS_QUOTA")
+}
+
+/// Creates a workspace; the creator becomes its first owner. The id is minted; the slug must be
+/// unique among the creator's own workspaces; a user creates at most the configured quota.
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
@@ -136,13 +154,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<api::Workspace>)> {
     let mut f = Fields::default();
     let name = f.check("name", DisplayName::parse(&body.name));
-    let ws = f.check("slug", WorkspaceId::parse(&body.slug));
+    let slug = f.check("slug", WorkspaceId::parse(&body.slug));
     f.finish()?;
-    let (name, ws) = (name.expect("checked"), ws.expect("checked"));
+    let (name, slug) = (name.expect("checked"), slug.expect("checked"));
+    let ws = mint_workspace_id(&state)?;
     let now = state.clock.now_millis();
     let workspace = obj(json!({
         "PK": ws_pk(&ws), "SK": "WORKSPACE", "entity": "workspace", "workspace_id": ws.as_str(),
-        "name": name.as_str(), "slug": ws.as_str(), "owner_count": 1, "created_ms": now, "last_activity_ms": now,
+        "name": name.as_str(), "slug": slug.as_str(), "owner_count": 1, "created_ms": now, "last_activity_ms": now,
+        "created_by": actor.user_id,
     }));
     let member = obj(json!({
         "PK": ws_pk(&ws), "SK": format!("MEMBER#{}", actor.user_id), "entity": "membership",
@@ -151,14 +171,35 @@ pub async fn create(
         "GSI1PK": format!("USER#{}", actor.user_id), "GSI1SK": format!("WS#{ws}"),
     }));
     let email = obj(json!({"PK": ws_pk(&ws), "SK": format!("MEMBER_EMAIL#{}", actor.email), "user_id": actor.user_id}));
+    let handle = slug_key(&actor, &slug);
+    let handle = obj(json!({
+        "PK": handle.pk, "SK": handle.sk, "entity": "workspace_slug", "slug": slug.as_str(), "workspace_id": ws.as_str(),
+    }));
     let event = audit::item(
         &state,
         &ws,
         &actor,
         request_id.as_deref(),
-        NewEvent::success("workspace.create", format!("workspace/{ws}")).meta(json!({"name": name.as_str()})),
+        NewEvent::success("workspace.create", format!("workspace/{ws}"))
+            .meta(json!({"name": name.as_str(), "slug": slug.as_str()})),
     );
+    let quota = i64::from(state.workspace_quota);
+    // The order matters: a cancellation's reasons are read by position below.
     let tx = vec![
+        TxItem::Update {
+            key: quota_key(&actor),
+            update: atlas_store::Update::new()
+                .add("created", 1)
+                .set("entity", "workspace_quota"),
+            cond: Some(Cond::Or(vec![
+                Cond::AttrNotExists("created".into()),
+                Cond::Lt("created".into(), json!(quota)),
+            ])),
+        },
+        TxItem::Put {
+            item: handle,
+            cond: Some(Cond::NotExists),
+        },
         TxItem::Put {
             item: workspace.clone(),
             cond: Some(Cond::NotExists),
@@ -177,8 +218,19 @@ pub async fn create(
         },
     ];
     state.table.transact(tx).await.map_err(|e| match e {
-        atlas_store::TableError::TransactionCanceled { .. } => {
-            ApiError::Conflict("a workspace with this slug exists".into())
+        atlas_store::TableError::TransactionCanceled { reasons } => {
+            let failed = |i: usize| reasons.get(i).is_some_and(Option::is_some);
+            if failed(0) {
+                ApiError::Quota(format!(
+                    "You have created {quota} workspaces, the most one user may create. Ask an owner of an \
+                     existing workspace to invite you, or ask your administrator to raise the limit."
+                ))
+            } else if failed(1) {
+                ApiError::Conflict("you already have a workspace with this slug; choose another".into())
+            } else {
+                // A minted id collided or the store raced: nothing was written; trying again works.
+                ApiError::Conflict("the workspace could not be created; nothing was written, try again".into())
+            }
         }
         other => other.into(),
     })?;
