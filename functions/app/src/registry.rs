@@ -118,6 +118,8 @@ impl std::fmt::Debug for Route {
 /// Declares a route; the method is written once, so the handler cannot be mounted on another,
 /// and `access` has no default, so a route without a declared capability does not compile.
 macro_rules! route {
+    (@required) => { &[] };
+    (@required $required:expr) => { $required };
     ($method:ident $path:literal => $function:literal {
         access: $access:expr,
         summary: $summary:literal,
@@ -142,11 +144,7 @@ macro_rules! route {
             table: TableAccess::$table,
             sends: &[$($q),*],
             query: $query,
-            required_query: {
-                let required: &'static [&'static str] = &[];
-                $(let required: &'static [&'static str] = $required;)?
-                required
-            },
+            required_query: route!(@required $($required)?),
             request: $request,
             example: $example,
             status: $status,
