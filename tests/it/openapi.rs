@@ -84,10 +84,7 @@ fn validator(doc: &Value, schema: &Value) -> Result<jsonschema::Validator, Strin
         Value::Object(m) => m.clone(),
         other => return Err(format!("a schema must be an object, not {other}")),
     };
-    root.insert(
-        "$schema".into(),
-        json!("https://json-schema.org/draft/2020-12/schema"),
-    );
+    root.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
     root.insert(
         "components".into(),
         json!({"schemas": closed(&doc["components"]["schemas"])}),
@@ -112,7 +109,11 @@ fn the_document_is_structurally_complete() {
         .filter(|(_, r)| resolve(&doc, r).is_none())
         .map(|(at, r)| format!("{r} (at {at})"))
         .collect();
-    assert!(dangling.is_empty(), "references that resolve nowhere:\n{}", dangling.join("\n"));
+    assert!(
+        dangling.is_empty(),
+        "references that resolve nowhere:\n{}",
+        dangling.join("\n")
+    );
 
     // Every component schema is a valid 2020-12 schema, and compiles with its references.
     for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
@@ -174,7 +175,9 @@ fn the_document_is_structurally_complete() {
         }
         for p in problems {
             assert_eq!(
-                responses.get(p).map(|x| &x["content"]["application/problem+json"]["schema"]["$ref"]),
+                responses
+                    .get(p)
+                    .map(|x| &x["content"]["application/problem+json"]["schema"]["$ref"]),
                 Some(&json!("#/components/schemas/Problem")),
                 "{name}: {p} is declared as a problem"
             );
@@ -205,12 +208,23 @@ fn the_document_is_structurally_complete() {
         .values()
         .map(|item| item.as_object().unwrap().len())
         .sum();
-    assert_eq!(documented, rs.len(), "the document has operations the registry does not");
+    assert_eq!(
+        documented,
+        rs.len(),
+        "the document has operations the registry does not"
+    );
 }
 
 /// Checks one answer against what the document declares for `r` at that status. Returns
 /// `Err` with route, status and every field that disagrees.
-fn check(doc: &Value, r: &Route, case: &str, status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> Result<(), String> {
+fn check(
+    doc: &Value,
+    r: &Route,
+    case: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> Result<(), String> {
     let name = format!("{} {} ({}) {case} → {status}", r.method, r.path, r.function);
     let op = operation(doc, r);
     let declared = op["responses"]
@@ -234,13 +248,18 @@ fn check(doc: &Value, r: &Route, case: &str, status: u16, headers: &reqwest::hea
         return if body.is_empty() {
             Ok(())
         } else {
-            Err(format!("{name}: declared without content, but answered {media:?}: {body}"))
+            Err(format!(
+                "{name}: declared without content, but answered {media:?}: {body}"
+            ))
         };
     };
     let media = media.ok_or_else(|| format!("{name}: no Content-Type; declared {:?}", content.keys()))?;
-    let schema = &content
-        .get(&media)
-        .ok_or_else(|| format!("{name}: answered {media}, declared {:?}", content.keys().collect::<Vec<_>>()))?["schema"];
+    let schema = &content.get(&media).ok_or_else(|| {
+        format!(
+            "{name}: answered {media}, declared {:?}",
+            content.keys().collect::<Vec<_>>()
+        )
+    })?["schema"];
     let instance = if media == "application/json" || media.ends_with("+json") {
         serde_json::from_str(body).map_err(|e| format!("{name}: {media} that is not JSON ({e}): {body}"))?
     } else {
@@ -296,7 +315,10 @@ fn fill(r: &Route, f: &BTreeMap<&'static str, String>) -> String {
     for (k, v) in f {
         p = p.replace(&format!("{{{k}}}"), v);
     }
-    assert!(!p.contains('{'), "{r:?}: the OpenAPI test has no value for a parameter of {p}");
+    assert!(
+        !p.contains('{'),
+        "{r:?}: the OpenAPI test has no value for a parameter of {p}"
+    );
     p
 }
 
@@ -327,7 +349,11 @@ struct Call<'a> {
     extra: bool,
 }
 
-async fn call(app: &TestApp, c: Call<'_>, f: &BTreeMap<&'static str, String>) -> (u16, reqwest::header::HeaderMap, String) {
+async fn call(
+    app: &TestApp,
+    c: Call<'_>,
+    f: &BTreeMap<&'static str, String>,
+) -> (u16, reqwest::header::HeaderMap, String) {
     let r = c.r;
     let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap();
     let mut req = app.req(method, &fill(r, f), c.as_user);
@@ -385,10 +411,18 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         // The consent callback: a connection waiting for consent, and the state it was sent with.
         let (tenant, domain) = atlas_tests::sim::new_tenant();
         let env = json!({"slug": "env-cb", "display_name": "Callback", "tenant_id": tenant, "primary_domain": domain});
-        assert_eq!(app.post_as(OWNER, &format!("{WS}/environments"), env).await.status(), 201);
+        assert_eq!(
+            app.post_as(OWNER, &format!("{WS}/environments"), env).await.status(),
+            201
+        );
         let conn = format!("{WS}/environments/env-cb/provider-connection");
         assert_eq!(app.post_as(OWNER, &conn, json!({"tenant": tenant})).await.status(), 201);
-        let start: Value = app.post_as(OWNER, &format!("{conn}/consent"), json!({})).await.json().await.unwrap();
+        let start: Value = app
+            .post_as(OWNER, &format!("{conn}/consent"), json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
         let url = reqwest::Url::parse(start["consent_url"].as_str().unwrap()).unwrap();
         let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
         f.insert("consent_state", state);
@@ -410,7 +444,11 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     // Typed confirmations in the examples name the demo environment: this one takes its name.
     let rename = |slug: &'static str, name: &'static str| async move {
         let res = app
-            .patch_as(OWNER, &format!("{WS}/environments/{slug}"), json!({"display_name": name}))
+            .patch_as(
+                OWNER,
+                &format!("{WS}/environments/{slug}"),
+                json!({"display_name": name}),
+            )
             .await;
         assert_eq!(res.status(), 200, "world: rename {slug}");
     };
@@ -438,7 +476,12 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     assert!(objects.len() >= 2, "world: the tenant has {family}");
     let changed = objects[0]["id"].as_str().unwrap().to_owned();
     let deleted = objects[1]["id"].as_str().unwrap().to_owned();
-    assert!(sim.patch_object(&tenant, family, &changed, json!({"description": "changed for the diff"})));
+    assert!(sim.patch_object(
+        &tenant,
+        family,
+        &changed,
+        json!({"description": "changed for the diff"})
+    ));
     assert!(sim.delete_object(&tenant, family, &deleted));
     run(app, &format!("{env}/inventory/sync"), json!({})).await;
     run(app, &format!("{env}/backups"), json!({})).await;
@@ -456,13 +499,18 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         )
         .await;
     assert_eq!(res.status(), 201, "world: schedule");
-    f.insert("schedule", res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    f.insert(
+        "schedule",
+        res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned(),
+    );
 
     let base = format!("{env}/restores");
     let res = app.post_as(OWNER, &base, json!({"backup_set_id": f["set"]})).await;
     assert_eq!(res.status(), 201, "world: restore");
     let restore = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let res = app.post_as(OWNER, &format!("{base}/{restore}/previews"), json!({})).await;
+    let res = app
+        .post_as(OWNER, &format!("{base}/{restore}/previews"), json!({}))
+        .await;
     assert_eq!(res.status(), 201, "world: preview");
     let preview: Value = res.json().await.unwrap();
     f.insert("preview", preview["id"].as_str().unwrap().to_owned());
@@ -502,7 +550,10 @@ async fn every_route_answers_as_documented(mode: Mode) {
         // Problems first: none of them changes anything. The invitation is the outsider's to accept.
         let as_user = match r.access {
             Access::Public => None,
-            Access::SignedIn if r.example.is_some_and(|e| e().to_string().contains("{invitation_token}")) => {
+            Access::SignedIn
+                if r.example
+                    .is_some_and(|e| e().to_string().contains("{invitation_token}")) =>
+            {
                 Some(OUTSIDER)
             }
             _ => owner,
@@ -510,16 +561,34 @@ async fn every_route_answers_as_documented(mode: Mode) {
         expect(
             "with an undeclared query key",
             400,
-            call(&app, Call { extra: true, ..base(as_user) }, &f).await,
+            call(
+                &app,
+                Call {
+                    extra: true,
+                    ..base(as_user)
+                },
+                &f,
+            )
+            .await,
         );
         for k in r.required_query {
             let body = expect(
                 &format!("without required query key {k}"),
                 400,
-                call(&app, Call { without: Some(k), ..base(as_user) }, &f).await,
+                call(
+                    &app,
+                    Call {
+                        without: Some(k),
+                        ..base(as_user)
+                    },
+                    &f,
+                )
+                .await,
             );
             if !body.contains(&format!("\"query.{k}\"")) {
-                unnamed.push(format!("{name} without {k}: the problem does not name query.{k}: {body}"));
+                unnamed.push(format!(
+                    "{name} without {k}: the problem does not name query.{k}: {body}"
+                ));
             }
         }
         if r.access != Access::Public {
@@ -538,7 +607,10 @@ async fn every_route_answers_as_documented(mode: Mode) {
         failures.len(),
         failures.join("\n\n")
     );
-    println!("openapi ({mode:?}): {} routes, {checked} answers, all as documented", all.len());
+    println!(
+        "openapi ({mode:?}): {} routes, {checked} answers, all as documented",
+        all.len()
+    );
 }
 
 #[tokio::test]

@@ -138,7 +138,9 @@ pub fn build(routes: &[Route]) -> OpenApi {
             Body::FreeForm(what) => ResponseBuilder::new().description(what).content(
                 "application/json",
                 ContentBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Object).description(Some(what))))
+                    .schema(Some(
+                        ObjectBuilder::new().schema_type(Type::Object).description(Some(what)),
+                    ))
                     .build(),
             ),
             Body::OpenApi => ResponseBuilder::new().description("The OpenAPI document").content(
