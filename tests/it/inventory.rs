@@ -191,13 +191,7 @@ async fn a_ghost_that_reappears_is_restored_with_history(mode: Mode) {
         .await
         .unwrap();
     assert_eq!(d.status, "active");
-    let events: Vec<&str> = d
-        .history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
+    let events: Vec<&str> = d.history.iter().map(|h| h.event.as_str()).collect();
     assert_eq!(events.last(), Some(&"restored"));
     app.stop().await;
 }

@@ -12,6 +12,7 @@ mod inventory;
 mod lambda;
 mod local;
 mod matrix;
+mod openapi;
 mod operations;
 mod provider;
 mod redaction;

@@ -475,10 +475,21 @@ pub struct InventoryItem {
     pub status: String,
     pub deleted_ms: Option<i64>,
     pub last_seen_ms: i64,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub history: serde_json::Value,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// What syncs saw happen to it, oldest first (the last 50 events).
+    pub history: Vec<InventoryEvent>,
+    /// The object as Graph returned it (secret-looking values redacted); `null` in lists.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub payload: Option<serde_json::Value>,
+}
+
+/// One event in an inventory item's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InventoryEvent {
+    /// `seen` (first sync that found it), `changed`, `deleted` (gone from Intune) or `restored`
+    /// (back after being deleted).
+    pub event: String,
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -556,9 +567,9 @@ pub struct ChangedItem {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct FieldChange {
     pub path: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Any JSON value; absent (`null`) when the field did not exist on that side.
     pub before: Option<serde_json::Value>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Any JSON value; absent (`null`) when the field does not exist on that side.
     pub after: Option<serde_json::Value>,
     /// A secret is involved: its values are shown as `[redacted]`, but the change is real (the
     /// values differ) and a restore writes the real value.

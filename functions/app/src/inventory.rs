@@ -200,7 +200,11 @@ pub fn item_api(i: &Item, with_payload: bool) -> api::InventoryItem {
         status: s(i, "status"),
         deleted_ms: i.get("deleted_ms").and_then(Value::as_i64),
         last_seen_ms: n(i, "last_seen_ms"),
-        history: i.get("history").cloned().unwrap_or(json!([])),
+        // Written only by the sync step, always as a list of events.
+        history: i
+            .get("history")
+            .and_then(|h| serde_json::from_value(h.clone()).ok())
+            .unwrap_or_default(),
         payload: with_payload.then_some(payload),
     }
 }

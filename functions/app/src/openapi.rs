@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use atlas_api_types::{FieldError, Problem};
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -11,7 +12,7 @@ use utoipa::openapi::{
     Required, ResponseBuilder, Type, extensions::ExtensionsBuilder, schema::Schema,
 };
 
-use crate::registry::{Access, Body, Route, routes};
+use crate::registry::{Access, Body, NamedSchema, Route, routes};
 
 pub fn document() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
@@ -49,6 +50,18 @@ fn problem(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+/// A response header holding a URL path.
+fn location(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(string())
+        .description(Some(description))
+        .build()
+}
+
 pub fn build(routes: &[Route]) -> OpenApi {
     let mut components = ComponentsBuilder::new()
         .schema_from::<Problem>()
@@ -74,21 +87,31 @@ pub fn build(routes: &[Route]) -> OpenApi {
                     .name(p)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                    .schema(Some(string())),
             );
         }
         for q in r.query {
+            let required = if r.required_query.contains(q) {
+                Required::True
+            } else {
+                Required::False
+            };
             op = op.parameter(
                 ParameterBuilder::new()
                     .name(*q)
                     .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                    .required(required)
+                    .schema(Some(string())),
             );
         }
+        // Every route refuses undeclared query keys and malformed path ids with a 400.
+        op = op.response(
+            "400",
+            problem("Malformed input (body, path or query), with the fields at fault"),
+        );
         if let Some(req) = r.request {
-            let (name, schema) = req();
-            components = components.schema(name.clone(), schema);
+            let NamedSchema { name, schema, refs } = req();
+            components = components.schema(name.clone(), schema).schemas_from_iter(refs);
             let mut content = ContentBuilder::new().schema(Some(Ref::from_schema_name(name)));
             if let Some(ex) = r.example {
                 content = content.example(Some(ex()));
@@ -99,30 +122,46 @@ pub fn build(routes: &[Route]) -> OpenApi {
                     .content("application/json", content.build())
                     .build(),
             ));
-            op = op.response("400", problem("Malformed input, with the fields at fault"));
+            op = op
+                .response("413", problem("The body is larger than the limit"))
+                .response("415", problem("The body is not application/json"));
         }
         let ok = match r.body {
             Body::Json(f) => {
-                let (name, schema) = f();
-                components = components.schema(name.clone(), schema);
+                let NamedSchema { name, schema, refs } = f();
+                components = components.schema(name.clone(), schema).schemas_from_iter(refs);
                 ResponseBuilder::new().description("OK").content(
                     "application/json",
                     ContentBuilder::new().schema(Some(Ref::from_schema_name(name))).build(),
                 )
             }
+            Body::FreeForm(what) => ResponseBuilder::new().description(what).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(
+                        ObjectBuilder::new().schema_type(Type::Object).description(Some(what)),
+                    ))
+                    .build(),
+            ),
             Body::OpenApi => ResponseBuilder::new().description("The OpenAPI document").content(
                 "application/json",
                 ContentBuilder::new()
                     .schema(Some(RefOr::T(Schema::Object(ObjectBuilder::new().build()))))
                     .build(),
             ),
+            Body::Empty if r.status == 303 => ResponseBuilder::new()
+                .description("See the web app")
+                .header("Location", location("Where the browser goes next")),
             Body::Empty => ResponseBuilder::new().description("Done; no content"),
-            Body::Csv => ResponseBuilder::new().description("A CSV file").content(
-                "text/csv",
-                ContentBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                    .build(),
-            ),
+            Body::Csv => ResponseBuilder::new()
+                .description("A CSV file")
+                .content("text/csv", ContentBuilder::new().schema(Some(string())).build()),
+        };
+        // Accepted work is an operation run; the header is its canonical address.
+        let ok = if r.status == 202 {
+            ok.header("Location", location("The run's canonical address"))
+        } else {
+            ok
         };
         op = op
             .response(r.status.to_string(), ok.build())
@@ -178,6 +217,23 @@ mod tests {
             assert!(op["x-capability"].is_string(), "{r:?}");
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        // Every `$ref` names a schema the document holds (nested types included).
+        fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    out.extend(m.get("$ref").and_then(|r| r.as_str()));
+                    m.values().for_each(|x| refs(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").expect("a schema reference");
+            assert!(doc["components"]["schemas"][name].is_object(), "{r} does not resolve");
+        }
         assert_eq!(
             path_params("/api/v1/workspaces/{ws}/environments/{env}/x"),
             ["ws", "env"]

@@ -57,13 +57,29 @@ pub enum Body {
     Empty,
     /// A CSV download.
     Csv,
+    /// A JSON object whose shape is not ours (e.g. a policy exactly as Graph returned it), with
+    /// what it is.
+    FreeForm(&'static str),
+}
+
+/// A named schema and every schema it refers to (so each `$ref` of the document resolves).
+pub struct NamedSchema {
+    pub name: String,
+    pub schema: RefOr<Schema>,
+    pub refs: Vec<(String, RefOr<Schema>)>,
 }
 
 /// A named schema, produced on demand.
-pub type SchemaFn = fn() -> (String, RefOr<Schema>);
+pub type SchemaFn = fn() -> NamedSchema;
 
-pub fn schema<T: utoipa::ToSchema>() -> (String, RefOr<Schema>) {
-    (T::name().into_owned(), T::schema())
+pub fn schema<T: utoipa::ToSchema>() -> NamedSchema {
+    let mut refs = Vec::new();
+    T::schemas(&mut refs);
+    NamedSchema {
+        name: T::name().into_owned(),
+        schema: T::schema(),
+        refs,
+    }
 }
 
 #[derive(Clone)]
@@ -81,6 +97,8 @@ pub struct Route {
     pub sends: &'static [&'static str],
     /// The query parameters it accepts; any other key is a 400 naming it.
     pub query: &'static [&'static str],
+    /// Those of `query` the route cannot answer without (a 400 naming the key when left out).
+    pub required_query: &'static [&'static str],
     /// The JSON request body, if any.
     pub request: Option<SchemaFn>,
     /// A valid request body, for the documentation and the authorization matrix test.
@@ -100,6 +118,8 @@ impl std::fmt::Debug for Route {
 /// Declares a route; the method is written once, so the handler cannot be mounted on another,
 /// and `access` has no default, so a route without a declared capability does not compile.
 macro_rules! route {
+    (@required) => { &[] };
+    (@required $required:expr) => { $required };
     ($method:ident $path:literal => $function:literal {
         access: $access:expr,
         summary: $summary:literal,
@@ -107,6 +127,7 @@ macro_rules! route {
         table: $table:ident,
         sends: [$($q:literal),* $(,)?],
         query: $query:expr,
+        $(required_query: $required:expr,)?
         request: $request:expr,
         example: $example:expr,
         status: $status:literal,
@@ -123,6 +144,7 @@ macro_rules! route {
             table: TableAccess::$table,
             sends: &[$($q),*],
             query: $query,
+            required_query: route!(@required $($required)?),
             request: $request,
             example: $example,
             status: $status,
@@ -316,7 +338,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/v1/provider/consent-callback" => "get-provider-consent-callback" {
             access: Public,
             summary: "The admin-consent callback webhook (authenticated by its signed state); redirects to the web app",
-            tag: "provider", table: Write, sends: [], query: provider::CALLBACK_QUERY, request: None,
+            tag: "provider", table: Write, sends: [], query: provider::CALLBACK_QUERY, required_query: &["state"], request: None,
             example: Some(|| json!({"state": "{consent_state}", "admin_consent": "True", "tenant": "{tenant_id}"})),
             status: 303, body: Body::Empty,
             handler: provider::consent_callback,
@@ -402,7 +424,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => "get-backup-diff" {
             access: Cap(BackupView),
             summary: "Diff of two sets: added, removed and changed objects with field-level changes",
-            tag: "backups", table: Read, sends: [], query: &["with"], request: None,
+            tag: "backups", table: Read, sends: [], query: &["with"], required_query: &["with"], request: None,
             example: Some(|| json!({"with": "{set}"})),
             status: 200, body: Body::Json(schema::<api::BackupDiff>),
             handler: backups::diff,
@@ -411,7 +433,7 @@ pub fn routes() -> Vec<Route> {
             access: Cap(BackupView),
             summary: "A captured object's JSON (secret-looking values redacted)",
             tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
-            status: 200, body: Body::OpenApi,
+            status: 200, body: Body::FreeForm("The object exactly as Graph returned it when captured (secret-looking values redacted); its shape is Microsoft Graph's, per family"),
             handler: backups::item,
         }),
         route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => "post-backup-schedules" {
@@ -552,6 +574,15 @@ mod tests {
         assert_eq!(mp.len(), rs.len(), "method + path pairs are unique");
         let steps: BTreeSet<_> = crate::steps::steps().iter().map(|s| s.function).collect();
         assert!(names.is_disjoint(&steps));
+    }
+
+    #[test]
+    fn required_query_keys_are_declared_query_keys() {
+        for r in routes() {
+            for k in r.required_query {
+                assert!(r.query.contains(k), "{r:?}: required query key {k} is not in `query`");
+            }
+        }
     }
 
     #[test]

@@ -253,7 +253,9 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                 </section>
                 <section class="panel" aria-labelledby="history-title">
                     <h2 id="history-title">{ "History" }</h2>
-                    <JsonView value={i.history.clone()} label="Item history" />
+                    <ol aria-label="Item history">{ for i.history.iter().map(|e| html! {
+                        <li>{ &e.event }<span class="muted">{ format!(" {}", format::time(e.at_ms)) }</span></li>
+                    }) }</ol>
                 </section>
             </>
         }
