@@ -94,7 +94,13 @@ pub async fn run(args: &[String]) {
     let endpoint = Endpoint::spawn_simulator().await;
     let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
     let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
-    assert!(admin.send(Method::POST, "/apps", Some(app_spec)).await.status().is_success());
+    assert!(
+        admin
+            .send(Method::POST, "/apps", Some(app_spec))
+            .await
+            .status()
+            .is_success()
+    );
     let per_family = policies.div_ceil(atlas_graph::families::FAMILIES.len());
     let spec = json!({"id": BENCH_TENANT, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
     let created = admin.send(Method::POST, "/tenants", Some(spec)).await.status();
@@ -102,7 +108,7 @@ pub async fn run(args: &[String]) {
     let faults = serde_json::to_value(Faults::default()).expect("faults");
     let path = format!("/tenants/{BENCH_TENANT}/faults");
     assert!(admin.send(Method::PUT, &path, Some(faults)).await.status().is_success());
-    let objects: u64 = admin.stats(BENCH_TENANT).await.objects.values().sum();
+    let objects: usize = admin.stats(BENCH_TENANT).await.objects.values().sum();
 
     let dir = TempDir::new();
     let target = GraphTarget {

@@ -312,14 +312,22 @@ async fn retention_and_deletion(mode: Mode) {
     assert!(count("BLOB#").await > 0, "within the grace period");
     let later = later_state(&app, atlas_app::backup::PAYLOAD_GRACE_MS + 60_000);
     assert!(atlas_app::backup::sweep_payloads(&later, pk).await.unwrap() > 0);
-    assert_eq!((count("BLOB#").await, count("BLOBREF#").await), (0, 0), "no payload outlives its sets");
+    assert_eq!(
+        (count("BLOB#").await, count("BLOBREF#").await),
+        (0, 0),
+        "no payload outlives its sets"
+    );
     app.stop().await;
 }
 
 /// A manual backup of assignment filters, delivered by hand; returns the set id.
 async fn manual_backup(app: &atlas_tests::app::TestApp, env: &str) -> String {
     let res = app
-        .post_as(OWNER, &format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
+        .post_as(
+            OWNER,
+            &format!("{env}/backups"),
+            json!({"families": ["assignmentFilters"]}),
+        )
         .await;
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
@@ -364,8 +372,16 @@ async fn retention_never_deletes_the_last_complete_set(mode: Mode) {
     sim.clear_faults(&tenant);
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
     let status = |id: &str| sets.items.iter().find(|s| s.id == id).map(|s| s.status.clone());
-    assert_eq!(status(&good).as_deref(), Some("complete"), "the last good backup survives: {sets:?}");
-    assert_eq!(status(&failed).as_deref(), Some("failed"), "newer than the kept set: kept");
+    assert_eq!(
+        status(&good).as_deref(),
+        Some("complete"),
+        "the last good backup survives: {sets:?}"
+    );
+    assert_eq!(
+        status(&failed).as_deref(),
+        Some("failed"),
+        "newer than the kept set: kept"
+    );
     assert_eq!(status(&old), None, "an older complete set beyond keep_last goes");
     assert_eq!(sets.items.len(), 3);
     assert_eq!(sets.items[0].status, "failed", "the scheduled backup failed too");
@@ -393,10 +409,21 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
     const ROUNDS: usize = 24;
     for round in 0..ROUNDS {
         // Each round is a grace period and a minute later than the last.
-        let state = later_state(&app, (round as i64 + 1) * (atlas_app::backup::PAYLOAD_GRACE_MS + 60_000));
+        let state = later_state(
+            &app,
+            (round as i64 + 1) * (atlas_app::backup::PAYLOAD_GRACE_MS + 60_000),
+        );
         // One object changes every round, so the sweep has real garbage to take.
-        let changing = sim.objects(&tenant, "assignmentFilters")[0]["id"].as_str().unwrap().to_owned();
-        assert!(sim.patch_object(&tenant, "assignmentFilters", &changing, json!({"description": format!("round {round}")})));
+        let changing = sim.objects(&tenant, "assignmentFilters")[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(sim.patch_object(
+            &tenant,
+            "assignmentFilters",
+            &changing,
+            json!({"description": format!("round {round}")})
+        ));
         let res = app
             .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
             .await;
@@ -413,14 +440,20 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
         }
         let mut messages = Vec::new();
         while messages.len() < families.len() {
-            messages.extend(queue.receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO).await.unwrap());
+            messages.extend(
+                queue
+                    .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+                    .await
+                    .unwrap(),
+            );
         }
         let before = round % (families.len() + 1);
         let deliver = |ms: Vec<atlas_store::Received>| {
             let (state, queue) = (state.clone(), queue.clone());
             async move {
                 for m in ms {
-                    let failed = atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())]).await;
+                    let failed =
+                        atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())]).await;
                     assert!(failed.is_empty(), "the capture step failed");
                     queue.delete(&m.receipt).await.unwrap();
                 }
@@ -441,7 +474,10 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
         assert_eq!(d.set.status, "complete", "round {round}: {:?}", d.set.unreadable);
         let table = &app.app().state.table;
         for i in &d.items {
-            let blob = table.get(&atlas_store::Key::new(pk, format!("BLOB#{}", i.hash))).await.unwrap();
+            let blob = table
+                .get(&atlas_store::Key::new(pk, format!("BLOB#{}", i.hash)))
+                .await
+                .unwrap();
             assert!(
                 blob.is_some_and(|b| b["payload"]["id"] == i.id.as_str()),
                 "round {round} (backup split {before}/{}): {}/{} has no payload",
@@ -467,25 +503,48 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     let lost_id = items.keys().next().unwrap().clone();
     let table = &app.app().state.table;
     let rec = table
-        .get(&atlas_store::Key::new(pk, format!("BACKUP#{first}#ITEM#assignmentFilters#{lost_id}")))
+        .get(&atlas_store::Key::new(
+            pk,
+            format!("BACKUP#{first}#ITEM#assignmentFilters#{lost_id}"),
+        ))
         .await
         .unwrap()
         .unwrap();
     let hash = rec["hash"].as_str().unwrap();
     // Lose the payload's mark but not the payload (as a store fault would): the next backup takes
     // the mark for absence and rewrites the payload, so it stays complete.
-    table.delete(&atlas_app::backup::blob_ref_key(pk, hash), None).await.unwrap();
+    table
+        .delete(&atlas_app::backup::blob_ref_key(pk, hash), None)
+        .await
+        .unwrap();
     let second = manual_backup(&app, &env).await;
-    let d: api::BackupSetDetail = app.get_as(OWNER, &format!("{env}/backups/{second}")).await.json().await.unwrap();
+    let d: api::BackupSetDetail = app
+        .get_as(OWNER, &format!("{env}/backups/{second}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(d.set.status, "complete");
     // A payload lost between the backup's writes and its check (a store fault, injected by a
     // wrapper of the real table): the family fails, naming the item.
     let res = app
-        .post_as(OWNER, &format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
+        .post_as(
+            OWNER,
+            &format!("{env}/backups"),
+            json!({"families": ["assignmentFilters", "deviceCompliancePolicies"]}),
+        )
         .await;
     let run: api::OperationRun = res.json().await.unwrap();
     let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
-    let got = queue.receive(1, std::time::Duration::from_secs(60), std::time::Duration::ZERO).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.extend(
+            queue
+                .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+                .await
+                .unwrap(),
+        );
+    }
     let mut state = app.app().state.clone();
     state.table = atlas_store::Table::new(std::sync::Arc::new(DropMarkAfterItems {
         inner: app.app().state.table.raw(),
@@ -493,9 +552,20 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         pk: pk.to_owned(),
     }));
     let step = atlas_app::steps::find("step-backup-capture").unwrap();
-    assert!(atlas_app::steps::handle_batch(&state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await.is_empty());
-    queue.delete(&got[0].receipt).await.unwrap();
-    let d: api::BackupSetDetail = app.get_as(OWNER, &format!("{env}/backups/{}", run.id)).await.json().await.unwrap();
+    for m in &got {
+        assert!(
+            atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())])
+                .await
+                .is_empty()
+        );
+        queue.delete(&m.receipt).await.unwrap();
+    }
+    let d: api::BackupSetDetail = app
+        .get_as(OWNER, &format!("{env}/backups/{}", run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(d.set.status, "partial");
     assert_eq!(d.set.unreadable, [format!("assignmentFilters/{lost_id}")]);
     let v: api::OperationView = app
@@ -504,8 +574,13 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         .json()
         .await
         .unwrap();
-    let reason = v.items[0].detail["reason"].as_str().unwrap();
-    assert!(reason.contains(&lost_id) && reason.contains("no stored payload"), "{reason}");
+    let failed = v.items.iter().find(|i| i.result == "failed").unwrap();
+    assert_eq!(failed.item, "assignmentFilters");
+    let reason = failed.detail["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&lost_id) && reason.contains("no stored payload"),
+        "{reason}"
+    );
     app.stop().await;
 }
 

@@ -200,7 +200,10 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
     let unreadable: Vec<String> = set
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("unreadable_")?, v.as_array()?)))
-        .flat_map(|(family, ids)| ids.iter().filter_map(move |id| Some(format!("{family}/{}", id.as_str()?))))
+        .flat_map(|(family, ids)| {
+            ids.iter()
+                .filter_map(move |id| Some(format!("{family}/{}", id.as_str()?)))
+        })
         .collect();
     let status = match &run_view {
         Some(r) if r.state != "completed" => "running",
@@ -331,11 +334,7 @@ pub async fn settle(state: &AppState, run_id: &str) -> Result<(), ApiError> {
     if s(&run, "status") != "completed" {
         return Ok(());
     }
-    let pk = format!(
-        "WS#{}#ENV#{}",
-        s(&run, "workspace_id"),
-        s(&run, "environment_id")
-    );
+    let pk = format!("WS#{}#ENV#{}", s(&run, "workspace_id"), s(&run, "environment_id"));
     let set_key = Key::new(&pk, format!("BACKUPSET#{run_id}"));
     let Some(set) = state.table.get(&set_key).await? else {
         return Ok(());
@@ -377,7 +376,11 @@ pub struct Retention {
 
 impl Retention {
     pub fn of(v: &Value) -> Self {
-        let keep = |k: &str| v.get(k).and_then(Value::as_u64).map(|v| v.min(u64::from(u32::MAX)) as u32);
+        let keep = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .map(|v| v.min(u64::from(u32::MAX)) as u32)
+        };
         Self {
             keep_last: keep("keep_last"),
             keep_days: keep("keep_days"),
@@ -445,7 +448,12 @@ mod tests {
         }
     }
 
-    fn prune(sets: &[api::BackupSet], keep_last: Option<u32>, keep_days: Option<u32>, keep_partial: bool) -> Vec<String> {
+    fn prune(
+        sets: &[api::BackupSet],
+        keep_last: Option<u32>,
+        keep_days: Option<u32>,
+        keep_partial: bool,
+    ) -> Vec<String> {
         let rules = Retention {
             keep_last,
             keep_days,

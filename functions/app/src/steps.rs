@@ -431,9 +431,7 @@ async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
         return Ok(());
     };
     let rules = crate::backup::Retention::of(&m.params);
-    let deleted = crate::backup::prune(&state, &scope, rules)
-        .await
-        .map_err(api_to_step)?;
+    let deleted = crate::backup::prune(&state, &scope, rules).await.map_err(api_to_step)?;
     let detail = serde_json::json!({"deleted": deleted});
     crate::runs::record(&state, &m.run_id, &m.item, crate::runs::ItemResult::Succeeded, detail)
         .await

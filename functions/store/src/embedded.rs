@@ -445,7 +445,9 @@ fn apply_one(tx: &Transaction<'_>, w: TxItem) -> Result<Result<Option<Item>, Tab
     };
     let old = read(tx, &key)?;
     let ok = match &w {
-        TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => holds(cond, old.as_ref()),
+        TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
+            holds(cond, old.as_ref())
+        }
         TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
     };
     if !ok {

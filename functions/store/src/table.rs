@@ -421,7 +421,11 @@ impl Table {
         self.write_chunks(&all).await?;
         let keys: Vec<Option<Key>> = raw
             .iter()
-            .map(|w| matches!(w, TxItem::Put { .. } | TxItem::Delete { .. }).then(|| w.key().ok()).flatten())
+            .map(|w| {
+                matches!(w, TxItem::Put { .. } | TxItem::Delete { .. })
+                    .then(|| w.key().ok())
+                    .flatten()
+            })
             .collect();
         let results = match self.raw.batch(raw).await {
             Ok(r) => r,
@@ -450,7 +454,9 @@ impl Table {
             .into_iter()
             .map(|e| match e {
                 Some(e) => Err(e),
-                None => done.next().unwrap_or(Err(TableError::Unavailable("a write went unanswered".into()))),
+                None => done
+                    .next()
+                    .unwrap_or(Err(TableError::Unavailable("a write went unanswered".into()))),
             })
             .collect())
     }
