@@ -366,9 +366,18 @@ pub async fn run(args: &[String]) {
     );
 }
 
-/// Polls the run until it completes (the bench measures, so no deadline of its own).
+/// How long a bench waits for its run before failing rather than hanging (the slowest measured run,
+/// 10,000 policies against the throttled simulator, took minutes).
+pub(crate) const WAIT_RUN_DEADLINE: Duration = Duration::from_secs(60 * 60);
+
+/// Polls the run until it completes; panics after [`WAIT_RUN_DEADLINE`].
 pub(crate) async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::OperationView {
+    let start = Instant::now();
     loop {
+        assert!(
+            start.elapsed() < WAIT_RUN_DEADLINE,
+            "run {id} did not complete within {WAIT_RUN_DEADLINE:?}"
+        );
         let v: atlas_api_types::OperationView = app
             .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{id}"))
             .await

@@ -3,6 +3,7 @@
 //! Prints figures; asserts nothing. Counts are bounded so a run takes seconds.
 
 mod backup;
+mod reads;
 mod restore;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("backup") => return backup::run(&args[1..]).await,
         Some("restore") => return restore::run(&args[1..]).await,
+        Some("reads-during-backup") => return reads::run(&args[1..]).await,
         _ => {}
     }
     println!("| operation | count | throughput | p50 | p99 | max |");

@@ -19,8 +19,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
          [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]]
   bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
-                                               measure store, queue and API latency, a full backup, or a restore
-                                               of N deleted objects (docs/benchmarks.md)
+  bench reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
+                                               measure store, queue and API latency, a full backup, a restore
+                                               of N deleted objects, or read latency during a backup (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
   web [--dev]                                  build the web app into web/dist and print its size";
 

@@ -510,6 +510,9 @@ pub struct BackupSet {
     pub families: Vec<String>,
     pub status: String,
     pub run: Option<OperationRun>,
+    /// Items whose payload was not stored when the run ended (`family/id`); any makes the set partial.
+    #[serde(default)]
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -598,6 +601,9 @@ pub struct BackupSchedule {
     /// The next five due times, to show operators when it will run.
     pub upcoming_ms: Vec<i64>,
     pub created_by: String,
+    /// Retention: partial sets count toward `keep_last` too.
+    #[serde(default)]
+    pub keep_partial: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -626,4 +632,7 @@ pub struct BackupScheduleCreate {
     pub keep_last: Option<u32>,
     #[serde(default)]
     pub keep_days: Option<u32>,
+    /// Partial sets count toward `keep_last` like complete ones (by default only complete sets do).
+    #[serde(default)]
+    pub keep_partial: Option<bool>,
 }

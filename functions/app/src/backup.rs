@@ -5,17 +5,60 @@
 //! to read is a failed unit: the set is Partial and says which family and why.
 //!
 //! Items (environment partition): `BACKUPSET#<set>` (the set), `BACKUP#<set>#ITEM#<family>#<id>`
-//! (one per captured object), `BLOB#<hash>` (payloads by content).
+//! (one per captured object), `BLOB#<hash>` (payloads by content) and `BLOBREF#<hash>` (a small
+//! mark per payload: when a backup last referenced it).
+//!
+//! Payload lifecycle (ADR 0020): a backup touches a payload's mark (conditional on the mark
+//! existing) before it writes an item referencing the payload; a mark exists only while its payload
+//! does. The sweep deletes a payload only when no item references it and its mark is older than
+//! [`PAYLOAD_GRACE_MS`], each delete conditional on the mark still being that old, so a backup that
+//! references the payload meanwhile always wins. Writes go in pages: one flush per page locally.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use atlas_api_types as api;
 use atlas_graph::families::Family;
-use atlas_store::{Cond, Item, Query, TableError};
+use atlas_store::{Cond, Item, Key, Query, TableError, TxItem, Update};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::scope::EnvScope;
 use crate::state::AppState;
 use crate::tenancy::{n, obj, s};
+
+/// How long a payload stays after a backup last referenced it, even when no set does. Longer than
+/// any capture run (2 h deadline), so it covers a backup's time between touching a payload and
+/// writing the items that reference it, with a wide margin for clock skew between functions.
+pub const PAYLOAD_GRACE_MS: i64 = 6 * 60 * 60 * 1000;
+/// Objects written per page: one flush per page on the embedded store.
+pub const PAGE: usize = 100;
+
+pub fn blob_key(pk: &str, hash: &str) -> Key {
+    Key::new(pk, format!("BLOB#{hash}"))
+}
+
+pub fn blob_ref_key(pk: &str, hash: &str) -> Key {
+    Key::new(pk, format!("BLOBREF#{hash}"))
+}
+
+fn refused(results: Vec<Result<(), TableError>>) -> Result<Vec<bool>, ApiError> {
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(()) => Ok(false),
+            Err(TableError::ConditionFailed) => Ok(true),
+            Err(e) => Err(e.into()),
+        })
+        .collect()
+}
+
+fn all_written(results: Vec<Result<(), TableError>>) -> Result<(), ApiError> {
+    for r in results {
+        r?;
+    }
+    Ok(())
+}
 
 pub fn content_hash(v: &Value) -> String {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
@@ -46,38 +89,127 @@ pub async fn capture_family(
         items: objects.len(),
         stored: 0,
     };
-    for object in &objects {
-        let Some(id) = object.get("id").and_then(Value::as_str) else {
-            continue;
-        };
-        let hash = content_hash(object);
-        let blob = obj(json!({
-            "PK": scope.pk(), "SK": format!("BLOB#{hash}"), "entity": "backup_blob", "hash": hash, "payload": object,
-        }));
-        match state.table.put(blob, Some(Cond::NotExists)).await {
-            Ok(()) => out.stored += 1,
-            Err(TableError::ConditionFailed) => {} // the same content is already kept
-            Err(e) => return Err(e.into()),
+    let pk = scope.pk();
+    let (ws, env) = (
+        scope.workspace().workspace_id().as_str().to_owned(),
+        scope.environment_id().as_str().to_owned(),
+    );
+    let mut hashes: Vec<(String, String)> = Vec::with_capacity(objects.len());
+    for page in objects.chunks(PAGE) {
+        let now = state.clock.now_millis();
+        let mut payloads: BTreeMap<String, &Value> = BTreeMap::new();
+        let mut rows = Vec::with_capacity(page.len());
+        for object in page {
+            let Some(id) = object.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let hash = content_hash(object);
+            payloads.insert(hash.clone(), object);
+            let name = object
+                .get("displayName")
+                .or(object.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            rows.push(obj(json!({
+                "PK": pk, "SK": format!("BACKUP#{set_id}#ITEM#{}#{id}", family.code), "entity": "backup_item",
+                "set_id": set_id, "family": family.code, "item_id": id, "name": name, "hash": hash,
+            })));
         }
-        let name = object
-            .get("displayName")
-            .or(object.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let item = obj(json!({
-            "PK": scope.pk(), "SK": format!("BACKUP#{set_id}#ITEM#{}#{id}", family.code), "entity": "backup_item",
-            "set_id": set_id, "family": family.code, "item_id": id, "name": name, "hash": hash,
-        }));
-        state.table.put(item, None).await?;
+        // 1. Mark every payload as referenced now; a refused mark means the payload is not stored.
+        let touches = payloads
+            .keys()
+            .map(|h| TxItem::Update {
+                key: blob_ref_key(&pk, h),
+                update: Update::new().set("last_referenced_ms", now),
+                cond: Some(Cond::Exists),
+            })
+            .collect();
+        let missing: Vec<(&String, &&Value)> = payloads
+            .iter()
+            .zip(refused(state.table.batch(touches).await?)?)
+            .filter_map(|(p, missing)| missing.then_some(p))
+            .collect();
+        // 2. Store the missing payloads, then their marks: a mark never exists without its payload.
+        if !missing.is_empty() {
+            let blobs = missing
+                .iter()
+                .map(|(hash, object)| TxItem::Put {
+                    item: obj(json!({
+                        "PK": pk, "SK": format!("BLOB#{hash}"), "entity": "backup_blob", "hash": hash,
+                        "workspace_id": ws, "environment_id": env, "written_ms": now, "payload": object,
+                    })),
+                    cond: None,
+                })
+                .collect();
+            all_written(state.table.batch(blobs).await?)?;
+            let marks = missing
+                .iter()
+                .map(|(hash, _)| TxItem::Put {
+                    item: obj(json!({
+                        "PK": pk, "SK": format!("BLOBREF#{hash}"), "entity": "backup_blob_ref", "hash": hash,
+                        "workspace_id": ws, "environment_id": env, "last_referenced_ms": now,
+                    })),
+                    cond: None,
+                })
+                .collect();
+            all_written(state.table.batch(marks).await?)?;
+            out.stored += missing.len();
+        }
+        // 3. The items referencing them.
+        hashes.extend(rows.iter().map(|i| (s(i, "item_id"), s(i, "hash"))));
+        let items = rows.into_iter().map(|item| TxItem::Put { item, cond: None }).collect();
+        all_written(state.table.batch(items).await?)?;
+    }
+    // The family counts as captured only if every item's payload is stored: its hashes against the
+    // environment's payload marks (small items, read in pages; a mark exists only with its payload).
+    let stored = stored_hashes(state, &pk).await?;
+    let unreadable: Vec<String> = hashes
+        .iter()
+        .filter(|(_, h)| !stored.contains(h))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !unreadable.is_empty() {
+        // The unit fails (recorded once), so the set can never read as complete.
+        let set_key = Key::new(&pk, format!("BACKUPSET#{set_id}"));
+        let update = Update::new().set(&format!("unreadable_{}", family.code), json!(unreadable));
+        state.table.update(&set_key, &update, Some(Cond::Exists)).await?;
+        return Err(ApiError::Conflict(format!(
+            "{} of {} objects of {} have no stored payload: {}",
+            unreadable.len(),
+            hashes.len(),
+            family.label,
+            unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        )));
     }
     Ok(out)
 }
 
+async fn stored_hashes(state: &AppState, pk: &str) -> Result<BTreeSet<String>, ApiError> {
+    Ok(state
+        .table
+        .query_all(Query::partition(pk).begins_with("BLOBREF#"))
+        .await?
+        .iter()
+        .map(|m| s(m, "hash"))
+        .collect())
+}
+
 pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
     let run_view = run.map(crate::runs::to_api);
+    // Written by each family's capture when some of its items have no stored payload.
+    let unreadable: Vec<String> = set
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("unreadable_")?, v.as_array()?)))
+        .flat_map(|(family, ids)| {
+            ids.iter()
+                .filter_map(move |id| Some(format!("{family}/{}", id.as_str()?)))
+        })
+        .collect();
     let status = match &run_view {
         Some(r) if r.state != "completed" => "running",
         Some(r) => match r.outcome.as_deref() {
+            // Never complete with an unreadable item, whatever the run says.
+            Some("succeeded") if !unreadable.is_empty() => "partial",
             Some("succeeded") => "complete",
             Some("partially_succeeded") => "partial",
             _ => "failed",
@@ -94,14 +226,19 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
             .unwrap_or_default(),
         status: status.to_owned(),
         run: run_view,
+        unreadable,
     }
 }
 
 /// The sets of an environment, newest first.
 pub async fn sets(state: &AppState, scope: &EnvScope) -> Result<Vec<api::BackupSet>, ApiError> {
+    sets_of(state, &scope.pk()).await
+}
+
+async fn sets_of(state: &AppState, pk: &str) -> Result<Vec<api::BackupSet>, ApiError> {
     let sets = state
         .table
-        .query_all(Query::partition(scope.pk()).begins_with("BACKUPSET#").backward())
+        .query_all(Query::partition(pk).begins_with("BACKUPSET#").backward())
         .await?;
     let mut out = Vec::with_capacity(sets.len());
     for set in sets {
@@ -111,69 +248,251 @@ pub async fn sets(state: &AppState, scope: &EnvScope) -> Result<Vec<api::BackupS
     Ok(out)
 }
 
-/// Deletes a set and its items, then the payloads no remaining set references. Idempotent.
+/// Deletes a set and its items, then sweeps the payloads nothing references. Idempotent.
 pub async fn delete_set(state: &AppState, scope: &EnvScope, set_id: &str) -> Result<usize, ApiError> {
+    let n = delete_set_items(state, &scope.pk(), set_id).await?;
+    sweep_payloads(state, &scope.pk()).await?;
+    Ok(n)
+}
+
+async fn delete_set_items(state: &AppState, pk: &str, set_id: &str) -> Result<usize, ApiError> {
     let items = state
         .table
-        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
+        .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set_id}#ITEM#")))
         .await?;
-    for i in &items {
-        state.table.delete(&atlas_store::Key::of(i)?, None).await?;
+    for page in items.chunks(PAGE) {
+        let deletes = page
+            .iter()
+            .map(|i| Key::of(i).map(|key| TxItem::Delete { key, cond: None }))
+            .collect::<Result<Vec<_>, _>>()?;
+        all_written(state.table.batch(deletes).await?)?;
     }
     state
         .table
-        .delete(&atlas_store::Key::new(scope.pk(), format!("BACKUPSET#{set_id}")), None)
+        .delete(&Key::new(pk, format!("BACKUPSET#{set_id}")), None)
         .await?;
-    collect_blobs(state, scope).await?;
     Ok(items.len())
 }
 
-/// Removes payloads that no backup item references any more.
-async fn collect_blobs(state: &AppState, scope: &EnvScope) -> Result<(), ApiError> {
-    let referenced: std::collections::BTreeSet<String> = state
+/// Deletes the payloads of the environment `pk` that no backup item references and no backup
+/// referenced within [`PAYLOAD_GRACE_MS`]. Returns how many it deleted.
+pub async fn sweep_payloads(state: &AppState, pk: &str) -> Result<usize, ApiError> {
+    sweep_payloads_with(state, pk, || async {}).await
+}
+
+/// [`sweep_payloads`], awaiting `between` after reading what is referenced and before deleting:
+/// tests run a backup there to prove the interleaving cannot lose a payload.
+pub async fn sweep_payloads_with<F, Fut>(state: &AppState, pk: &str, between: F) -> Result<usize, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let cutoff = state.clock.now_millis() - PAYLOAD_GRACE_MS;
+    let referenced: BTreeSet<String> = state
         .table
-        .query_all(Query::partition(scope.pk()).begins_with("BACKUP#"))
+        .query_all(Query::partition(pk).begins_with("BACKUP#"))
         .await?
         .iter()
         .map(|i| s(i, "hash"))
         .collect();
-    for blob in state
+    let stale: Vec<String> = state
         .table
-        .query_all(Query::partition(scope.pk()).begins_with("BLOB#"))
+        .query_all(Query::partition(pk).begins_with("BLOBREF#"))
         .await?
-    {
-        if !referenced.contains(&s(&blob, "hash")) {
-            state.table.delete(&atlas_store::Key::of(&blob)?, None).await?;
+        .iter()
+        .filter(|m| n(m, "last_referenced_ms") < cutoff && !referenced.contains(&s(m, "hash")))
+        .map(|m| s(m, "hash"))
+        .collect();
+    between().await;
+    let mut deleted = 0;
+    for hash in stale {
+        // Conditional on the mark still being stale: a backup that touched it since keeps it.
+        let still_stale = Some(Cond::Lt("last_referenced_ms".into(), cutoff.into()));
+        match state.table.delete(&blob_ref_key(pk, &hash), still_stale).await {
+            Ok(_) => {}
+            Err(TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
         }
-    }
-    Ok(())
-}
-
-/// Retention: keeps the newest `keep_last` completed sets (when set) and every set younger than
-/// `keep_days` (when set); running sets are never pruned. Returns the deleted set ids.
-pub async fn prune(
-    state: &AppState,
-    scope: &EnvScope,
-    keep_last: Option<u32>,
-    keep_days: Option<u32>,
-) -> Result<Vec<String>, ApiError> {
-    if keep_last.is_none() && keep_days.is_none() {
-        return Ok(Vec::new());
-    }
-    let now = state.clock.now_millis();
-    let mut completed = 0u32;
-    let mut deleted = Vec::new();
-    for set in sets(state, scope).await? {
-        if set.status == "running" {
-            continue;
-        }
-        completed += 1;
-        let within_last = keep_last.is_some_and(|n| completed <= n);
-        let within_days = keep_days.is_some_and(|d| now - set.created_ms < i64::from(d) * 86_400_000);
-        if !within_last && !within_days {
-            delete_set(state, scope, &set.id).await?;
-            deleted.push(set.id);
+        // The mark is gone, so a backup now writes the payload afresh (`written_ms` after the
+        // cutoff) rather than relying on this copy: only an old copy is deleted.
+        let old_copy = Some(Cond::Lt("written_ms".into(), cutoff.into()));
+        match state.table.delete(&blob_key(pk, &hash), old_copy).await {
+            Ok(_) => deleted += 1,
+            Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(deleted)
+}
+
+/// After a capture run ended: starts the schedule's retention (once), so pruning never overlaps
+/// the backup it follows. Safe to call again, from any delivery of the run's messages.
+pub async fn settle(state: &AppState, run_id: &str) -> Result<(), ApiError> {
+    let Some(run) = state.table.get(&crate::runs::run_key(run_id)).await? else {
+        return Ok(());
+    };
+    if s(&run, "status") != "completed" {
+        return Ok(());
+    }
+    let pk = format!("WS#{}#ENV#{}", s(&run, "workspace_id"), s(&run, "environment_id"));
+    let set_key = Key::new(&pk, format!("BACKUPSET#{run_id}"));
+    let Some(set) = state.table.get(&set_key).await? else {
+        return Ok(());
+    };
+    let Some(retention) = set.get("retention").filter(|r| r.is_object()) else {
+        return Ok(());
+    };
+    if set.get("prune_run").is_some() {
+        return Ok(());
+    }
+    let Some(scope) = crate::runs::scope_of(state, &run).await? else {
+        return Ok(());
+    };
+    let units = vec![("prune".to_owned(), retention.clone())];
+    let started = crate::runs::start(
+        state,
+        &scope,
+        atlas_domain::OperationType::BackupPrune,
+        "backup-prune",
+        units,
+        10 * 60_000,
+    )
+    .await?;
+    let update = Update::new().set("prune_run", s(&started.run, "run_id"));
+    state.table.update(&set_key, &update, Some(Cond::Exists)).await?;
+    Ok(())
+}
+
+/// Retention rules (a schedule's `keep_last`, `keep_days`, `keep_partial`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    /// Keep the newest N good sets, and everything newer than the Nth.
+    pub keep_last: Option<u32>,
+    /// Keep every set younger than this many days.
+    pub keep_days: Option<u32>,
+    /// Partial sets count as good for `keep_last` (by default only complete ones do).
+    pub keep_partial: bool,
+}
+
+impl Retention {
+    pub fn of(v: &Value) -> Self {
+        let keep = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .map(|v| v.min(u64::from(u32::MAX)) as u32)
+        };
+        Self {
+            keep_last: keep("keep_last"),
+            keep_days: keep("keep_days"),
+            keep_partial: v.get("keep_partial").and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+}
+
+/// The sets (newest first) that retention deletes. `keep_last` counts complete sets (and partial
+/// ones under `keep_partial`) and keeps every set newer than the last one it keeps, so failed or
+/// empty sets never push a good set out; the newest complete set and unfinished sets are kept
+/// whatever the rules say.
+pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<String> {
+    if rules.keep_last.is_none() && rules.keep_days.is_none() {
+        return Vec::new();
+    }
+    let good = |s: &api::BackupSet| s.status == "complete" || (rules.keep_partial && s.status == "partial");
+    let newest_complete = sets.iter().position(|s| s.status == "complete");
+    let mut counted = 0u32;
+    let mut out = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        let window_open = rules.keep_last.is_some_and(|n| counted < n);
+        if good(set) {
+            counted += 1;
+        }
+        let within_last = window_open;
+        let within_days = rules
+            .keep_days
+            .is_some_and(|d| now_ms - set.created_ms < i64::from(d) * 86_400_000);
+        let unfinished = matches!(set.status.as_str(), "running" | "unknown");
+        if !(within_last || within_days || unfinished || newest_complete == Some(i)) {
+            out.push(set.id.clone());
+        }
+    }
+    out
+}
+
+/// Retention: deletes the sets [`to_prune`] names, then sweeps payloads. Returns the deleted ids.
+pub async fn prune(state: &AppState, scope: &EnvScope, rules: Retention) -> Result<Vec<String>, ApiError> {
+    let pk = scope.pk();
+    let doomed = to_prune(&sets_of(state, &pk).await?, rules, state.clock.now_millis());
+    for id in &doomed {
+        delete_set_items(state, &pk, id).await?;
+    }
+    if !doomed.is_empty() {
+        sweep_payloads(state, &pk).await?;
+    }
+    Ok(doomed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn set(id: &str, status: &str, age_days: i64) -> api::BackupSet {
+        api::BackupSet {
+            id: id.into(),
+            created_ms: 100 * DAY - age_days * DAY,
+            families: vec![],
+            status: status.into(),
+            run: None,
+            unreadable: vec![],
+        }
+    }
+
+    fn prune(
+        sets: &[api::BackupSet],
+        keep_last: Option<u32>,
+        keep_days: Option<u32>,
+        keep_partial: bool,
+    ) -> Vec<String> {
+        let rules = Retention {
+            keep_last,
+            keep_days,
+            keep_partial,
+        };
+        to_prune(sets, rules, 100 * DAY)
+    }
+
+    #[test]
+    fn failed_and_partial_sets_never_push_a_complete_one_out() {
+        let sets = [
+            set("f2", "failed", 0),
+            set("f1", "failed", 1),
+            set("p1", "partial", 2),
+            set("c2", "complete", 3),
+            set("c1", "complete", 4),
+            set("f0", "failed", 5),
+        ];
+        assert_eq!(prune(&sets, Some(1), None, false), ["c1", "f0"]);
+        // Partial sets count only when the policy says so; the newest complete set stays anyway.
+        assert_eq!(prune(&sets, Some(1), None, true), ["c1", "f0"]);
+        assert_eq!(prune(&sets[..5], Some(1), None, true), ["c1"]);
+        assert_eq!(prune(&sets, Some(2), None, false), ["f0"]);
+        // Nothing good yet: nothing to make room for.
+        assert!(prune(&sets[..3], Some(1), None, false).is_empty());
+    }
+
+    #[test]
+    fn the_newest_complete_set_and_running_ones_are_always_kept() {
+        let sets = [
+            set("r", "running", 10),
+            set("f", "failed", 30),
+            set("c2", "complete", 31),
+            set("c1", "complete", 32),
+        ];
+        // Everything is older than 7 days, yet the newest complete set and the running one stay.
+        assert_eq!(prune(&sets, None, Some(7), false), ["f", "c1"]);
+        // The failed set is newer than the set keep_last keeps: kept.
+        assert_eq!(prune(&sets, Some(1), Some(25), false), ["c1"]);
+        assert!(prune(&sets, None, None, false).is_empty(), "no rule, no pruning");
+    }
 }

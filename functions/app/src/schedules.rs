@@ -145,6 +145,7 @@ pub fn to_api(i: &Item) -> api::BackupSchedule {
         next_due_ms: next,
         keep_last: i.get("keep_last").and_then(Value::as_u64).map(|v| v as u32),
         keep_days: i.get("keep_days").and_then(Value::as_u64).map(|v| v as u32),
+        keep_partial: i.get("keep_partial").and_then(Value::as_bool),
         upcoming_ms: Cadence::of(i).map(|c| c.upcoming(next, 5)).unwrap_or_default(),
         created_by: s(i, "created_by_email"),
     }
@@ -191,12 +192,9 @@ pub async fn run_due(state: &AppState) -> Result<usize, ApiError> {
             Err(TableError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
+        // Retention runs after this backup has ended (`backup::settle`), never beside it.
         if start_backup(state, &sched).await? {
             started += 1;
-        }
-        if sched.get("keep_last").is_some_and(|v| !v.is_null()) || sched.get("keep_days").is_some_and(|v| !v.is_null())
-        {
-            start_prune(state, &sched).await?;
         }
     }
     Ok(started)
@@ -224,23 +222,13 @@ async fn creator_scope(state: &AppState, sched: &Item) -> Result<Option<crate::s
     Ok(Some(EnvScope::new(ws_scope, env, Proof::checked())))
 }
 
-/// A `backup.prune` run applying the schedule's retention.
-async fn start_prune(state: &AppState, sched: &Item) -> Result<(), ApiError> {
-    let Some(scope) = creator_scope(state, sched).await? else {
-        return Ok(());
-    };
-    let params = json!({"keep_last": sched.get("keep_last"), "keep_days": sched.get("keep_days")});
-    let units = vec![("prune".to_owned(), params)];
-    crate::runs::start(
-        state,
-        &scope,
-        atlas_domain::OperationType::BackupPrune,
-        "backup-prune",
-        units,
-        10 * 60_000,
-    )
-    .await?;
-    Ok(())
+/// The schedule's retention rules, if it has any, as the prune step reads them.
+fn retention(sched: &Item) -> Option<Value> {
+    let set = |k: &str| sched.get(k).is_some_and(|v| !v.is_null());
+    (set("keep_last") || set("keep_days")).then(|| {
+        json!({"keep_last": sched.get("keep_last"), "keep_days": sched.get("keep_days"),
+               "keep_partial": sched.get("keep_partial").and_then(Value::as_bool).unwrap_or(false)})
+    })
 }
 
 /// Starts the schedule's backup as its creator; the step re-checks their authority at execution.
@@ -266,7 +254,7 @@ async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> 
     )
     .await?;
     if started.created {
-        crate::routes::backups::record_set(state, &scope, &started.run, &families).await?;
+        crate::routes::backups::record_set_retaining(state, &scope, &started.run, &families, retention(sched)).await?;
     }
     Ok(started.created)
 }

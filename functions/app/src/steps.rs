@@ -370,6 +370,8 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
         return Ok(());
     };
     let Some((scope, client)) = graph_step(&state, &m).await? else {
+        // The run ended (perhaps by an earlier delivery that crashed before settling it).
+        crate::backup::settle(&state, &m.run_id).await.map_err(api_to_step)?;
         return Ok(());
     };
     let (result, detail) = match crate::backup::capture_family(&state, &scope, &m.run_id, &client, family).await {
@@ -386,6 +388,8 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
     crate::runs::record(&state, &m.run_id, &m.item, result, detail)
         .await
         .map_err(api_to_step)?;
+    // The last unit ends the run: verify the set, then start its retention.
+    crate::backup::settle(&state, &m.run_id).await.map_err(api_to_step)?;
     Ok(())
 }
 
@@ -426,10 +430,8 @@ async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
     let Some(scope) = begin_scoped(&state, &m).await? else {
         return Ok(());
     };
-    let keep = |k: &str| m.params.get(k).and_then(Value::as_u64).map(|v| v as u32);
-    let deleted = crate::backup::prune(&state, &scope, keep("keep_last"), keep("keep_days"))
-        .await
-        .map_err(api_to_step)?;
+    let rules = crate::backup::Retention::of(&m.params);
+    let deleted = crate::backup::prune(&state, &scope, rules).await.map_err(api_to_step)?;
     let detail = serde_json::json!({"deleted": deleted});
     crate::runs::record(&state, &m.run_id, &m.item, crate::runs::ItemResult::Succeeded, detail)
         .await

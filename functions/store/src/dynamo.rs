@@ -258,6 +258,94 @@ impl RawTable for DynamoTable {
         Ok(Page { items, next })
     }
 
+    async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<Option<Item>, TableError>>, TableError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        // Unconditional puts and deletes go through BatchWriteItem, 25 a call (it takes no
+        // condition and returns no old item); conditional writes one by one.
+        let mut out: Vec<Option<Result<Option<Item>, TableError>>> = Vec::with_capacity(writes.len());
+        let mut plain: Vec<(usize, WriteRequest)> = Vec::new();
+        for w in writes {
+            let i = out.len();
+            match w {
+                TxItem::Put { item, cond: None } => {
+                    let req = to_attrs(&item)
+                        .and_then(|a| PutRequest::builder().set_item(Some(a)).build().map_err(build))
+                        .map(|p| WriteRequest::builder().put_request(p).build());
+                    match req {
+                        Ok(r) => {
+                            plain.push((i, r));
+                            out.push(None);
+                        }
+                        Err(e) => out.push(Some(Err(e))),
+                    }
+                }
+                TxItem::Delete { key, cond: None } => {
+                    let req = DeleteRequest::builder()
+                        .set_key(Some(Self::key(&key)))
+                        .build()
+                        .map_err(build)
+                        .map(|d| WriteRequest::builder().delete_request(d).build());
+                    match req {
+                        Ok(r) => {
+                            plain.push((i, r));
+                            out.push(None);
+                        }
+                        Err(e) => out.push(Some(Err(e))),
+                    }
+                }
+                TxItem::Put { item, cond } => out.push(Some(self.put(item, cond).await)),
+                TxItem::Update { key, update, cond } => {
+                    out.push(Some(self.update(&key, &update, cond).await.map(Some)))
+                }
+                TxItem::Delete { key, cond } => out.push(Some(self.delete(&key, cond).await)),
+                TxItem::Check { key, cond } => out.push(Some(match self.get(&key).await {
+                    Ok(i) if cond.eval(i.as_ref()) => Ok(None),
+                    Ok(_) => Err(TableError::ConditionFailed),
+                    Err(e) => Err(e),
+                })),
+            }
+        }
+        for chunk in plain.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            let mut res = Ok(None);
+            // Unprocessed items are retried with a growing pause, as the SDK guide advises.
+            for attempt in 0..8u32 {
+                let sent = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(o) => {
+                        pending = o
+                            .unprocessed_items
+                            .and_then(|mut m| m.remove(&self.table))
+                            .unwrap_or_default();
+                        if pending.is_empty() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        res = Err(map_err(e));
+                        break;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            if res.is_ok() && !pending.is_empty() {
+                res = Err(TableError::Throttled);
+            }
+            for (i, _) in chunk {
+                out[*i] = Some(res.clone());
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(TableError::Unavailable("a write went unanswered".into()))))
+            .collect())
+    }
+
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
         let mut writes = Vec::with_capacity(items.len());
         for it in items {

@@ -1,7 +1,7 @@
 //! The embedded backend: one SQLite file (WAL, `synchronous=FULL`) holding the table and the
 //! queues, so local mode is durable and a crash loses no acknowledged write.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,14 +34,21 @@ CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
 ";
 
-/// The open store. Cheap to clone; every clone shares one connection.
+/// Idle read connections kept open; more are opened while many reads overlap, then closed.
+const IDLE_READERS: usize = 8;
+
+/// The open store. Cheap to clone; every clone shares one writer connection and one pool of
+/// readers: with WAL, a reader sees the last commit and never waits for the writer.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
+    /// The one writer (SQLite allows one at a time); queue operations use it too.
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     sent: Notify,
@@ -69,6 +76,8 @@ impl EmbeddedStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+                path: path.to_owned(),
                 clock,
                 ids: Arc::new(UlidIds),
                 sent: Notify::new(),
@@ -105,6 +114,33 @@ impl EmbeddedStore {
         f(&mut c)
     }
 
+    /// Runs a read on a pooled reader connection, outside the writer's lock.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, TableError>) -> Result<T, TableError> {
+        let idle = self
+            .inner
+            .readers
+            .lock()
+            .map_err(|_| TableError::Unavailable("store lock poisoned".into()))?
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.inner.path).map_err(io)?;
+                c.busy_timeout(Duration::from_secs(5)).map_err(io)?;
+                // A reader never writes, by construction.
+                c.pragma_update(None, "query_only", true).map_err(io)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.inner.readers.lock()
+            && pool.len() < IDLE_READERS
+        {
+            pool.push(conn);
+        }
+        out
+    }
+
     fn with_conn_q<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
         let mut c = self
             .inner
@@ -128,7 +164,7 @@ struct EmbeddedTable {
     store: EmbeddedStore,
 }
 
-fn read(tx: &Transaction<'_>, key: &Key) -> Result<Option<Item>, TableError> {
+fn read(tx: &Connection, key: &Key) -> Result<Option<Item>, TableError> {
     let body: Option<String> = tx
         .query_row(
             "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
@@ -275,14 +311,7 @@ impl RawTable for EmbeddedTable {
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let key = key.clone();
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    read(&tx, &key)
-                })
-            })
-            .await
+        self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
@@ -341,7 +370,7 @@ impl RawTable for EmbeddedTable {
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
         let q = q.clone();
-        self.store.blocking(move |s| s.with_conn(|c| query(c, &q))).await
+        self.store.blocking(move |s| s.with_reader(|c| query(c, &q))).await
     }
 
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
@@ -380,6 +409,23 @@ impl RawTable for EmbeddedTable {
             .await
     }
 
+    async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<Option<Item>, TableError>>, TableError> {
+        // One transaction, so one flush for the whole batch; each write keeps its own condition.
+        self.store
+            .blocking(move |s| {
+                s.with_conn(|c| {
+                    let tx = c.transaction().map_err(io)?;
+                    let mut out = Vec::with_capacity(writes.len());
+                    for w in writes {
+                        out.push(apply_one(&tx, w)?);
+                    }
+                    tx.commit().map_err(io)?;
+                    Ok(out)
+                })
+            })
+            .await
+    }
+
     async fn ping(&self) -> Result<(), TableError> {
         self.store
             .blocking(|s| s.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(io)))
@@ -387,8 +433,35 @@ impl RawTable for EmbeddedTable {
     }
 
     async fn dump(&self) -> Result<Vec<Item>, TableError> {
-        self.store.blocking(|s| s.with_conn(|c| dump(c))).await
+        self.store.blocking(|s| s.with_reader(dump)).await
     }
+}
+
+/// One write of a batch: `Ok(Err(..))` is that write's refusal, `Err` a failure of the store.
+fn apply_one(tx: &Transaction<'_>, w: TxItem) -> Result<Result<Option<Item>, TableError>, TableError> {
+    let key = match w.key() {
+        Ok(k) => k,
+        Err(e) => return Ok(Err(e)),
+    };
+    let old = read(tx, &key)?;
+    let ok = match &w {
+        TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
+            holds(cond, old.as_ref())
+        }
+        TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
+    };
+    if !ok {
+        return Ok(Err(TableError::ConditionFailed));
+    }
+    Ok(match w {
+        TxItem::Put { item, .. } => write(tx, &item).map(|()| old),
+        TxItem::Update { update, .. } => match updated(&key, old, &update) {
+            Ok(item) => write(tx, &item).map(|()| Some(item)),
+            Err(e) => Err(e),
+        },
+        TxItem::Delete { .. } => remove(tx, &key).map(|()| old),
+        TxItem::Check { .. } => Ok(None),
+    })
 }
 
 fn dump(conn: &Connection) -> Result<Vec<Item>, TableError> {

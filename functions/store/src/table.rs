@@ -201,6 +201,27 @@ pub trait RawTable: Send + Sync + 'static {
     async fn query(&self, q: &Query) -> Result<Page, TableError>;
     /// All or nothing. Callers have checked the item count and distinct keys.
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError>;
+    /// Independent writes, each with its own condition, answered one result per write, in order:
+    /// for a put or delete the replaced item, for an update the new item, for a check `None`. Not
+    /// atomic: some may fail while others are written. The embedded store commits them in one
+    /// transaction (one flush); this default, which DynamoDB uses, sends them one by one, since
+    /// `BatchWriteItem` takes no conditions. `Err` only when nothing could be tried.
+    async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<Option<Item>, TableError>>, TableError> {
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            out.push(match w {
+                TxItem::Put { item, cond } => self.put(item, cond).await,
+                TxItem::Update { key, update, cond } => self.update(&key, &update, cond).await.map(Some),
+                TxItem::Delete { key, cond } => self.delete(&key, cond).await,
+                TxItem::Check { key, cond } => match self.get(&key).await {
+                    Ok(i) if cond.eval(i.as_ref()) => Ok(None),
+                    Ok(_) => Err(TableError::ConditionFailed),
+                    Err(e) => Err(e),
+                },
+            });
+        }
+        Ok(out)
+    }
     /// A cheap round trip proving the table answers.
     async fn ping(&self) -> Result<(), TableError>;
     /// Every raw item, in key order. For tests and diagnostics only: no request or step path
@@ -228,6 +249,11 @@ impl Table {
 
     pub fn kind(&self) -> &'static str {
         self.raw.kind()
+    }
+
+    /// The backend under the codec: tests wrap it to inject a fault at a chosen write.
+    pub fn raw(&self) -> Arc<dyn RawTable> {
+        self.raw.clone()
     }
 
     pub async fn ping(&self) -> Result<(), TableError> {
@@ -363,6 +389,76 @@ impl Table {
             self.delete_chunks(&chunks).await;
         }
         res
+    }
+
+    /// Independent writes (see [`RawTable::batch`]), one result per write, in order: `Ok(())`
+    /// or why that write was refused (`ConditionFailed` when its condition did not hold). Puts
+    /// go through the large-item codec like [`Table::put`].
+    pub async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<(), TableError>>, TableError> {
+        let mut chunks: Vec<Vec<Item>> = Vec::with_capacity(writes.len());
+        let mut raw = Vec::with_capacity(writes.len());
+        let mut early: Vec<Option<TableError>> = Vec::with_capacity(writes.len());
+        for w in writes {
+            let enc = match w {
+                TxItem::Put { item, cond } => Key::of(&item)
+                    .and_then(|key| codec::encode(item, &key, &ulid::Ulid::new().to_string()))
+                    .map(|enc| (TxItem::Put { item: enc.main, cond }, enc.chunks)),
+                TxItem::Update { key, update, cond } => {
+                    check_update(&update).map(|()| (TxItem::Update { key, update, cond }, Vec::new()))
+                }
+                other => Ok((other, Vec::new())),
+            };
+            match enc {
+                Ok((w, c)) => {
+                    raw.push(w);
+                    chunks.push(c);
+                    early.push(None);
+                }
+                Err(e) => early.push(Some(e)),
+            }
+        }
+        let all: Vec<Item> = chunks.iter().flatten().cloned().collect();
+        self.write_chunks(&all).await?;
+        let keys: Vec<Option<Key>> = raw
+            .iter()
+            .map(|w| {
+                matches!(w, TxItem::Put { .. } | TxItem::Delete { .. })
+                    .then(|| w.key().ok())
+                    .flatten()
+            })
+            .collect();
+        let results = match self.raw.batch(raw).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.delete_chunks(&all).await;
+                return Err(e);
+            }
+        };
+        let mut done = Vec::with_capacity(results.len());
+        for ((res, c), key) in results.into_iter().zip(chunks).zip(keys) {
+            match res {
+                Ok(old) => {
+                    if let (Some(old), Some(key)) = (old, key) {
+                        self.drop_chunks_of(&key, &old).await;
+                    }
+                    done.push(Ok(()));
+                }
+                Err(e) => {
+                    self.delete_chunks(&c).await;
+                    done.push(Err(e));
+                }
+            }
+        }
+        let mut done = done.into_iter();
+        Ok(early
+            .into_iter()
+            .map(|e| match e {
+                Some(e) => Err(e),
+                None => done
+                    .next()
+                    .unwrap_or(Err(TableError::Unavailable("a write went unanswered".into()))),
+            })
+            .collect())
     }
 
     async fn decode(&self, item: Item) -> Result<Item, TableError> {

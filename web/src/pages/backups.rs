@@ -178,6 +178,7 @@ fn Schedules(props: &EnvProps) -> Html {
                 first_due_ms: None,
                 keep_last: num(&keep_last),
                 keep_days: num(&keep_days),
+                keep_partial: None,
             };
             let (error, busy, (ws, env), reload) = (error.clone(), busy.clone(), key.clone(), reload.clone());
             busy.set(true);

@@ -222,11 +222,23 @@ pub async fn record_set(
     run: &atlas_store::Item,
     families: &[String],
 ) -> ApiResult<()> {
+    record_set_retaining(state, scope, run, families, None).await
+}
+
+/// The set a capture run fills; `retention` (a schedule's rules) is applied once the run ended.
+pub async fn record_set_retaining(
+    state: &AppState,
+    scope: &EnvScope,
+    run: &atlas_store::Item,
+    families: &[String],
+    retention: Option<Value>,
+) -> ApiResult<()> {
     let id = s(run, "run_id");
     let set = obj(json!({
         "PK": scope.pk(), "SK": format!("BACKUPSET#{id}"), "entity": "backup_set", "set_id": id,
         "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
         "families": families, "created_ms": crate::tenancy::n(run, "created_ms"),
+        "retention": retention,
     }));
     match state.table.put(set, Some(Cond::NotExists)).await {
         Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
@@ -316,7 +328,7 @@ pub async fn create_schedule(
     );
     let item = obj(json!({
         "PK": scope.pk(), "SK": format!("SCHEDULE#{id}"), "entity": "backup_schedule", "schedule_id": id,
-        "keep_last": body.keep_last, "keep_days": body.keep_days,
+        "keep_last": body.keep_last, "keep_days": body.keep_days, "keep_partial": body.keep_partial,
         "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "cron": body.cron,
         "time_zone": body.time_zone,
         "families": body.families, "next_due_ms": due, "created_by": scope.workspace().actor().user_id,
