@@ -14,3 +14,4 @@ mod operations;
 mod provider;
 mod restore;
 mod tenancy;
+mod honest_state;

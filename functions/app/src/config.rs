@@ -38,6 +38,10 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Whether local mode runs the step workers (tests turn them off to deliver by hand).
     pub run_workers: bool,
+    /// DynamoDB against a protocol server (tests) without KMS: the local key file. Tests put it in
+    /// their own temporary directory, so it goes when the directory does; unset, a file named
+    /// after the table in the system temp directory.
+    pub key_file: Option<PathBuf>,
 }
 
 /// How Microsoft Graph and the sign-in service are reached, and with which platform app.
@@ -159,6 +163,7 @@ impl Config {
             public_url: get("ATLAS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             kms_key_id: get("ATLAS_KMS_KEY_ID"),
             run_workers: get("ATLAS_WORKERS").is_none_or(|v| v != "0" && v != "false"),
+            key_file: None,
             identity: match get("ATLAS_OIDC_ISSUER") {
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
@@ -195,6 +200,7 @@ impl Config {
             public_url: None,
             kms_key_id: None,
             run_workers: true,
+            key_file: None,
         }
     }
 }
