@@ -81,11 +81,7 @@ async fn revoked_consent_blocks_the_connection_and_restore_readiness(mode: Mode)
         .await;
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
     let set: api::BackupSetDetail = get(&app, &format!("{env}/backups/{}", v.run.id)).await;
-    let keys: Vec<String> = set
-        .items
-        .iter()
-        .map(|i| format!("{}/{}", i.family, i.id))
-        .collect();
+    let keys: Vec<String> = set.items.iter().map(|i| format!("{}/{}", i.family, i.id)).collect();
     let res = app
         .post_as(
             OWNER,
@@ -184,7 +180,12 @@ async fn a_store_that_cannot_write_is_degraded_and_the_failing_run_says_why(mode
     );
     let unit = &v.items[0];
     assert_eq!(unit.result, "failed");
-    assert!(unit.detail["reason"].as_str().unwrap().contains("the store cannot write"));
+    assert!(
+        unit.detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the store cannot write")
+    );
     app.stop().await;
 }
 

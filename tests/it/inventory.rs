@@ -243,10 +243,7 @@ async fn sync_under(app: &TestApp, tenant: &str, env: &str, faults: atlas_graph_
     assert!(reason.contains(why), "{reason}");
     let configs = page(app, env, "?family=deviceConfigurations&limit=500").await.items;
     assert_eq!(configs.len(), live, "{why}");
-    assert!(
-        configs.iter().all(|i| i.status == "active"),
-        "{why}: nothing ghosted"
-    );
+    assert!(configs.iter().all(|i| i.status == "active"), "{why}: nothing ghosted");
 }
 
 /// More objects than one page (Intune's deviceConfigurations pages by 100): a missing nextLink, a
@@ -267,13 +264,29 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
         paging_families: only_configs.clone(),
         ..Faults::default()
     };
-    sync_under(&app, &tenant, &env, missing_link, "@odata.count is 105 but the pages held 100", 105).await;
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        missing_link,
+        "@odata.count is 105 but the pages held 100",
+        105,
+    )
+    .await;
     let short_page = Faults {
         paging: Some(PagingFault::ShortPage),
         paging_families: only_configs.clone(),
         ..Faults::default()
     };
-    sync_under(&app, &tenant, &env, short_page, "@odata.count is 105 but the pages held 55", 105).await;
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        short_page,
+        "@odata.count is 105 but the pages held 55",
+        105,
+    )
+    .await;
     // Nothing on the wire says the list is short: the 5 left-out objects' own GETs find them.
     let uncounted = Faults {
         paging: Some(PagingFault::MissingNextLink),
@@ -281,7 +294,15 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
         no_count: true,
         ..Faults::default()
     };
-    sync_under(&app, &tenant, &env, uncounted, "left out 5 object(s) that still exist", 105).await;
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        uncounted,
+        "left out 5 object(s) that still exist",
+        105,
+    )
+    .await;
 
     // Healthy again, and a deletion in Intune is a ghost once its GET answers 404, even with no count.
     let sim = &atlas_tests::sim::shared().sim;
@@ -304,8 +325,13 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     assert_eq!(unit.detail["ghosted"], 1);
     let state = configs_state(&app, &env).await;
     assert_eq!((state.status.as_str(), state.count), ("ok", Some(104)));
-    let ghosts = page(&app, &env, "?family=deviceConfigurations&status=deleted").await.items;
-    assert_eq!(ghosts.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), [gone.as_str()]);
+    let ghosts = page(&app, &env, "?family=deviceConfigurations&status=deleted")
+        .await
+        .items;
+    assert_eq!(
+        ghosts.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        [gone.as_str()]
+    );
     app.stop().await;
 }
 

@@ -254,7 +254,9 @@ pub async fn family_states(state: &AppState, scope: &EnvScope) -> Result<Vec<api
         .map(|m| {
             let code = s(m, "family");
             api::InventoryFamily {
-                label: Family::by_code(&code).map(|f| f.label.to_owned()).unwrap_or_else(|| code.clone()),
+                label: Family::by_code(&code)
+                    .map(|f| f.label.to_owned())
+                    .unwrap_or_else(|| code.clone()),
                 family: code,
                 status: s(m, "status"),
                 at_ms: n(m, "at_ms"),

@@ -391,7 +391,11 @@ pub async fn record_run_failure(state: &crate::state::AppState, scope: &EnvScope
     };
     let failure = serde_json::json!({"kind": kind, "reason": e.to_string(), "at_ms": state.clock.now_millis()});
     let update = atlas_store::Update::new().set("run_failure", failure);
-    match state.table.update(&key(scope), &update, Some(atlas_store::Cond::Exists)).await {
+    match state
+        .table
+        .update(&key(scope), &update, Some(atlas_store::Cond::Exists))
+        .await
+    {
         Ok(_) => tracing::warn!(kind, error = %e, "a run could not sign in; the provider connection is marked"),
         Err(err) => tracing::warn!(kind, error = %err, "could not mark the provider connection"),
     }

@@ -411,7 +411,10 @@ mod tests {
         };
         let mut st = FaultState::default();
         for _ in 0..3 {
-            assert!(f.decide(&mut st, &draw("/beta/scripts/hot?$expand=assignments"), true).is_some());
+            assert!(
+                f.decide(&mut st, &draw("/beta/scripts/hot?$expand=assignments"), true)
+                    .is_some()
+            );
             assert!(f.decide(&mut st, &draw("/beta/scripts/cool"), true).is_none());
         }
     }

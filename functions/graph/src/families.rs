@@ -764,10 +764,7 @@ mod tests {
             f.counted_list_query(),
             "/beta/deviceManagement/assignmentFilters?$count=true"
         );
-        assert_eq!(
-            c.counted_list_query(),
-            format!("{}&$count=true", c.full_list_query())
-        );
+        assert_eq!(c.counted_list_query(), format!("{}&$count=true", c.full_list_query()));
         let m = Family::by_code("managedAppPolicies").unwrap();
         assert_eq!(m.full_list_query(), "/beta/deviceAppManagement/managedAppPolicies");
         let ios = json!({"id": "T_1", "@odata.type": "#microsoft.graph.iosManagedAppProtection"});

@@ -508,7 +508,10 @@ fn expect_family_incomplete(r: Result<atlas_graph::FamilyRead, GraphError>) -> (
             reason,
             ..
         }) => (pages_read, items_read, reason),
-        Ok(read) => panic!("a broken list came back as {} objects instead of an error", read.objects.len()),
+        Ok(read) => panic!(
+            "a broken list came back as {} objects instead of an error",
+            read.objects.len()
+        ),
         Err(e) => panic!("expected Incomplete, got {e:?}"),
     }
 }
@@ -546,7 +549,11 @@ async fn a_short_page_is_an_incomplete_family_read() {
         },
     );
     let (pages, items, reason) = expect_family_incomplete(env.tc.read_family(family("deviceConfigurations")).await);
-    assert_eq!((pages, items), (4, 30), "page 1 held 5 of its 10, the nextLink went on at 10");
+    assert_eq!(
+        (pages, items),
+        (4, 30),
+        "page 1 held 5 of its 10, the nextLink went on at 10"
+    );
     assert!(reason.contains("@odata.count is 35 but the pages held 30"), "{reason}");
 }
 
@@ -556,7 +563,9 @@ async fn a_short_page_is_an_incomplete_family_read() {
 async fn without_a_count_the_objects_own_gets_tell_deleted_from_left_out() {
     let env = env_paged(25, 10).await;
     let fam = family("deviceConfigurations");
-    let all: Vec<String> = ids(&env.sim.objects(&env.tenant, "deviceConfigurations")).into_iter().collect();
+    let all: Vec<String> = ids(&env.sim.objects(&env.tenant, "deviceConfigurations"))
+        .into_iter()
+        .collect();
     env.sim.set_faults(
         &env.tenant,
         Faults {
