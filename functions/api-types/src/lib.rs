@@ -475,6 +475,7 @@ pub struct InventoryPage {
     pub next: Option<String>,
     /// Each synced family's last sync: a family `unknown` after an incomplete read shows when and why.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub families: Vec<InventoryFamily>,
 }
 
