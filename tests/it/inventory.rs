@@ -252,7 +252,19 @@ async fn sync_under(app: &TestApp, tenant: &str, env: &str, faults: atlas_graph_
 async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     use atlas_graph_sim::{Faults, PagingFault};
     let app = spawn_app(mode).await;
-    let (tenant, env) = app.connected_env_with("env-inv4", Some(105)).await;
+    let (tenant, env) = app.connected_env("env-inv4").await;
+    // 105 device configurations (two pages); the other families stay small.
+    let sim = &atlas_tests::sim::shared().sim;
+    let existing = sim.objects(&tenant, "deviceConfigurations");
+    let odata_type = existing[0]["@odata.type"].clone();
+    for i in existing.len()..105 {
+        sim.add_object(
+            &tenant,
+            "deviceConfigurations",
+            json!({"@odata.type": odata_type, "displayName": format!("Bulk profile {i}"), "roleScopeTagIds": ["0"]}),
+        );
+    }
+    assert_eq!(sim.objects(&tenant, "deviceConfigurations").len(), 105);
     let v = sync(&app, &env).await;
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
     let ok = configs_state(&app, &env).await;
@@ -305,7 +317,6 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     .await;
 
     // Healthy again, and a deletion in Intune is a ghost once its GET answers 404, even with no count.
-    let sim = &atlas_tests::sim::shared().sim;
     let gone = sim.objects(&tenant, "deviceConfigurations")[104]["id"]
         .as_str()
         .unwrap()
