@@ -743,26 +743,24 @@ fn collection(
     if (q.count || spec.always_count) && count_allowed && !t.faults.no_count {
         body.insert("@odata.count".into(), json!(total));
     }
-    if end < total {
-        if fault != Some(PagingFault::MissingNextLink) {
-            let mut params: Vec<(String, String)> = cx
-                .req
-                .query
-                .iter()
-                .filter(|(k, _)| {
-                    !["$skiptoken", "skiptoken", "$skip", "skip"]
-                        .iter()
-                        .any(|s| s.eq_ignore_ascii_case(k))
-                })
-                .cloned()
-                .collect();
-            let dead = fault == Some(PagingFault::DeadNextLink);
-            params.push(("$skiptoken".into(), skip_token(end, dead, spec.cosmos)));
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))),
-            );
-        }
+    if end < total && fault != Some(PagingFault::MissingNextLink) {
+        let mut params: Vec<(String, String)> = cx
+            .req
+            .query
+            .iter()
+            .filter(|(k, _)| {
+                !["$skiptoken", "skiptoken", "$skip", "skip"]
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(k))
+            })
+            .cloned()
+            .collect();
+        let dead = fault == Some(PagingFault::DeadNextLink);
+        params.push(("$skiptoken".into(), skip_token(end, dead, spec.cosmos)));
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))),
+        );
     }
     body.insert("value".into(), Value::Array(page));
     GraphResp::json(200, Value::Object(body))

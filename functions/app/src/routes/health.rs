@@ -15,8 +15,11 @@ const PROBE_TTL: Duration = Duration::from_secs(2);
 /// A store that takes longer than this to write is as good as unable to.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The last write probe per running stack (keyed by its queues, unique per state), and when.
-static PROBES: Mutex<Option<HashMap<usize, (Instant, Option<String>)>>> = Mutex::new(None);
+/// When a probe ran, and why the store could not write (`None`: it could).
+type Probe = (Instant, Option<String>);
+
+/// The last write probe per running stack (keyed by its queues, unique per state).
+static PROBES: Mutex<Option<HashMap<usize, Probe>>> = Mutex::new(None);
 
 /// 200 when the table answers and takes a write, 503 (same body, `degraded`, with why) when it does not.
 #[tracing::instrument(skip_all)]
