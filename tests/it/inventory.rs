@@ -13,7 +13,8 @@ async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     let res = app.post_as(OWNER, &format!("{env}/inventory/sync"), json!({})).await;
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
-    eventually("the sync run to complete", Duration::from_secs(120), || async {
+    // A DynamoDB-mode sync of every family on a shared, busy machine can take minutes.
+    eventually("the sync run to complete", Duration::from_secs(300), || async {
         let v: api::OperationView = app
             .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
             .await
@@ -196,8 +197,153 @@ async fn a_ghost_that_reappears_is_restored_with_history(mode: Mode) {
     app.stop().await;
 }
 
+async fn page(app: &TestApp, env: &str, query: &str) -> api::InventoryPage {
+    app.get_as(OWNER, &format!("{env}/inventory{query}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The deviceConfigurations family's last sync as the inventory shows it.
+async fn configs_state(app: &TestApp, env: &str) -> api::InventoryFamily {
+    let p = page(app, env, "?family=deviceConfigurations&limit=500").await;
+    assert_eq!(p.families.len(), 1, "{:?}", p.families);
+    p.families.into_iter().next().unwrap()
+}
+
+/// Syncs under `faults` and checks the family went Unknown with a reason naming `why`, and that all
+/// `live` objects are still there, active: a list that ended early deleted nothing.
+async fn sync_under(app: &TestApp, tenant: &str, env: &str, faults: atlas_graph_sim::Faults, why: &str, live: usize) {
+    let sim = &atlas_tests::sim::shared().sim;
+    sim.set_faults(tenant, faults);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let v = sync(app, env).await;
+    sim.clear_faults(tenant);
+    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{why}");
+    let failed: Vec<&str> = v
+        .items
+        .iter()
+        .filter(|i| i.result == "failed")
+        .map(|i| i.item.as_str())
+        .collect();
+    assert_eq!(failed, ["deviceConfigurations"], "{why}");
+    let state = configs_state(app, env).await;
+    assert_eq!(state.status, "unknown", "{why}");
+    assert!(state.at_ms >= started, "{why}: when");
+    let reason = state.reason.unwrap_or_default();
+    assert!(reason.contains(why), "{reason}");
+    let configs = page(app, env, "?family=deviceConfigurations&limit=500").await.items;
+    assert_eq!(configs.len(), live, "{why}");
+    assert!(configs.iter().all(|i| i.status == "active"), "{why}: nothing ghosted");
+}
+
+/// More objects than one page (Intune's deviceConfigurations pages by 100): a missing nextLink, a
+/// short page, and a list that ends early without `@odata.count` each leave the family Unknown, with
+/// when and why, and ghost nothing; afterwards a real deletion is ghosted on the GET's 404.
+async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
+    use atlas_graph_sim::{Faults, PagingFault};
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-inv4").await;
+    // 105 device configurations (two pages); the other families stay small.
+    let sim = &atlas_tests::sim::shared().sim;
+    let existing = sim.objects(&tenant, "deviceConfigurations");
+    let odata_type = existing[0]["@odata.type"].clone();
+    for i in existing.len()..105 {
+        sim.add_object(
+            &tenant,
+            "deviceConfigurations",
+            json!({"@odata.type": odata_type, "displayName": format!("Bulk profile {i}"), "roleScopeTagIds": ["0"]}),
+        );
+    }
+    assert_eq!(sim.objects(&tenant, "deviceConfigurations").len(), 105);
+    let v = sync(&app, &env).await;
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    let ok = configs_state(&app, &env).await;
+    assert_eq!((ok.status.as_str(), ok.count, ok.reason), ("ok", Some(105), None));
+    let only_configs = vec!["deviceConfigurations".to_owned()];
+
+    let missing_link = Faults {
+        paging: Some(PagingFault::MissingNextLink),
+        paging_families: only_configs.clone(),
+        ..Faults::default()
+    };
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        missing_link,
+        "@odata.count is 105 but the pages held 100",
+        105,
+    )
+    .await;
+    let short_page = Faults {
+        paging: Some(PagingFault::ShortPage),
+        paging_families: only_configs.clone(),
+        ..Faults::default()
+    };
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        short_page,
+        "@odata.count is 105 but the pages held 55",
+        105,
+    )
+    .await;
+    // Nothing on the wire says the list is short: the 5 left-out objects' own GETs find them.
+    let uncounted = Faults {
+        paging: Some(PagingFault::MissingNextLink),
+        paging_families: only_configs.clone(),
+        no_count: true,
+        ..Faults::default()
+    };
+    sync_under(
+        &app,
+        &tenant,
+        &env,
+        uncounted,
+        "left out 5 object(s) that still exist",
+        105,
+    )
+    .await;
+
+    // Healthy again, and a deletion in Intune is a ghost once its GET answers 404, even with no count.
+    let gone = sim.objects(&tenant, "deviceConfigurations")[104]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sim.delete_object(&tenant, "deviceConfigurations", &gone));
+    sim.set_faults(
+        &tenant,
+        Faults {
+            no_count: true,
+            ..Faults::default()
+        },
+    );
+    let v = sync(&app, &env).await;
+    sim.clear_faults(&tenant);
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    let unit = v.items.iter().find(|i| i.item == "deviceConfigurations").unwrap();
+    assert_eq!(unit.detail["ghosted"], 1);
+    let state = configs_state(&app, &env).await;
+    assert_eq!((state.status.as_str(), state.count), ("ok", Some(104)));
+    let ghosts = page(&app, &env, "?family=deviceConfigurations&status=deleted")
+        .await
+        .items;
+    assert_eq!(
+        ghosts.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        [gone.as_str()]
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     sync_reads_every_family_and_keeps_ghosts,
     a_family_that_fails_is_unknown_and_nothing_is_ghosted,
     a_ghost_that_reappears_is_restored_with_history,
+    a_truncated_list_is_unknown_and_never_a_deletion,
 );

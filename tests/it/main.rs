@@ -7,6 +7,7 @@ mod contract;
 mod derived;
 mod entitlement;
 mod hardening;
+mod honest_state;
 mod identity;
 mod inventory;
 mod lambda;

@@ -55,6 +55,8 @@ pub fn config_with_graph(mode: Mode, dir: &TempDir, graph: GraphTarget) -> Confi
             endpoint: Some(moto::endpoint()),
             queue_urls: Default::default(),
         };
+        // In the test's own directory, removed with it (not one more file left in the system temp).
+        c.key_file = Some(dir.0.join("master.key"));
     }
     c.web_dir = dir.0.join("web");
     c.provider.graph_base = graph.graph_base;

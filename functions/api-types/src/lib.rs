@@ -20,6 +20,9 @@ pub struct Health {
     pub storage: String,
     /// Which queue adapter serves this process: `embedded` or `sqs`.
     pub queue: String,
+    /// Why the status is `degraded`: `the store cannot write: …` (a full disk, a read-only volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// An `application/problem+json` body (RFC 9457).
@@ -497,6 +500,10 @@ pub struct InventoryEvent {
 pub struct InventoryPage {
     pub items: Vec<InventoryItem>,
     pub next: Option<String>,
+    /// Each synced family's last sync: a family `unknown` after an incomplete read shows when and why.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub families: Vec<InventoryFamily>,
 }
 
 /// A point-in-time capture of an environment's policies. `status`: `running`, `complete`,
@@ -635,4 +642,23 @@ pub struct BackupScheduleCreate {
     /// Partial sets count toward `keep_last` like complete ones (by default only complete sets do).
     #[serde(default)]
     pub keep_partial: Option<bool>,
+}
+
+/// One policy family's last inventory sync. `status`: `ok`, or `unknown` when the read failed or
+/// was incomplete (a list that ended early, a missing object that could not be confirmed deleted):
+/// then nothing of the family was changed or ghosted, and `reason` says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InventoryFamily {
+    pub family: String,
+    pub label: String,
+    pub status: String,
+    /// When that sync read the family.
+    pub at_ms: i64,
+    pub reason: Option<String>,
+    /// Objects read, for an `ok` family.
+    pub count: Option<u64>,
+    /// Objects listed but not read in full (left as before).
+    #[serde(default)]
+    pub unread: u64,
 }

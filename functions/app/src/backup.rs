@@ -72,6 +72,9 @@ pub struct Captured {
     pub items: usize,
     /// Payloads written now; the rest were already stored by an earlier backup.
     pub stored: usize,
+    /// Objects the list named that could not be read in full (retried later in the read, then given
+    /// up): `{id, name, reason}`. Each fails alone; the family's other objects are captured.
+    pub failed: Vec<Value>,
 }
 
 pub async fn capture_family(
@@ -81,13 +84,25 @@ pub async fn capture_family(
     client: &atlas_graph::TenantClient,
     family: &Family,
 ) -> Result<Captured, ApiError> {
-    let objects = client
-        .read_family(family)
-        .await
-        .map_err(|e| ApiError::Conflict(format!("{} could not be read completely: {e}", family.label)))?;
+    let read = match client.read_family(family).await {
+        Ok(read) => read,
+        Err(e) => {
+            crate::provider::record_run_failure(state, scope, &e).await;
+            return Err(ApiError::Conflict(format!(
+                "{} could not be read completely: {e}",
+                family.label
+            )));
+        }
+    };
+    let objects = read.objects;
     let mut out = Captured {
         items: objects.len(),
         stored: 0,
+        failed: read
+            .failed
+            .iter()
+            .map(|f| json!({"id": f.id, "name": f.name, "reason": f.error.to_string()}))
+            .collect(),
     };
     let pk = scope.pk();
     let (ws, env) = (

@@ -43,6 +43,10 @@ pub struct Config {
     pub allow_remote_demo_signin: bool,
     /// How many workspaces one user may create.
     pub workspace_quota: u32,
+    /// DynamoDB against a protocol server (tests) without KMS: the local key file. Tests put it in
+    /// their own temporary directory, so it goes when the directory does; unset, a file named
+    /// after the table in the system temp directory.
+    pub key_file: Option<PathBuf>,
 }
 
 /// The default of [`Config::workspace_quota`].
@@ -176,6 +180,7 @@ impl Config {
                     .ok_or_else(|| ConfigError(format!("ATLAS_WORKSPACE_QUOTA must be a positive number: {q:?}")))?,
                 None => DEFAULT_WORKSPACE_QUOTA,
             },
+            key_file: None,
             identity: match get("ATLAS_OIDC_ISSUER") {
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
@@ -214,6 +219,7 @@ impl Config {
             run_workers: true,
             allow_remote_demo_signin: false,
             workspace_quota: DEFAULT_WORKSPACE_QUOTA,
+            key_file: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! through the store's codec) and `WS#ws#ENV#env / INVFAM#<family>` (the family's last sync).
 
 use atlas_api_types as api;
+use atlas_graph::Presence;
 use atlas_graph::families::{FAMILIES, Family};
 use atlas_store::{Item, Query, TxItem};
 use serde_json::{Value, json};
@@ -68,10 +69,15 @@ pub struct FamilySync {
     pub changed: usize,
     pub ghosted: usize,
     pub restored: usize,
+    /// Listed but not read in full (after retries): left as the last sync saw them.
+    pub unread: usize,
 }
 
 /// Syncs one family into the environment's inventory. The read is complete or it is an error:
-/// then nothing of the family changes but its Unknown marker.
+/// then nothing of the family changes but its Unknown marker (with when and why). An object the
+/// list no longer names is ghosted only when its own GET answers 404; a list that left out an object
+/// that still exists, or a missing object that cannot be confirmed deleted, makes the family Unknown
+/// and ghosts nothing (a truncated list is never a deletion).
 pub async fn sync_family(
     state: &AppState,
     scope: &EnvScope,
@@ -79,18 +85,12 @@ pub async fn sync_family(
     family: &Family,
 ) -> Result<FamilySync, ApiError> {
     let now = state.clock.now_millis();
-    let objects = match client.read_family(family).await {
-        Ok(o) => o,
+    let read = match client.read_family(family).await {
+        Ok(r) => r,
         Err(e) => {
-            let marker = obj(json!({
-                "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",
-                "family": family.code, "status": "unknown", "at_ms": now, "error": e.to_string(),
-            }));
-            state.table.put(marker, None).await?;
-            return Err(ApiError::Conflict(format!(
-                "{} could not be read completely: {e}",
-                family.label
-            )));
+            crate::provider::record_run_failure(state, scope, &e).await;
+            let why = format!("{} could not be read completely: {e}", family.label);
+            return Err(mark_unknown(state, scope, family, now, why).await);
         }
     };
     let stored = state
@@ -99,8 +99,14 @@ pub async fn sync_family(
         .await?;
     let mut by_id: std::collections::BTreeMap<String, Item> =
         stored.into_iter().map(|i| (s(&i, "item_id"), i)).collect();
+    // Listed but not read in full: they exist; they stay as the last sync saw them.
+    for f in &read.failed {
+        by_id.remove(&f.id);
+    }
+    let objects = read.objects;
     let mut out = FamilySync {
         seen: objects.len(),
+        unread: read.failed.len(),
         ..FamilySync::default()
     };
     let mut writes = Vec::new();
@@ -151,7 +157,50 @@ pub async fn sync_family(
         }
         writes.push(item);
     }
-    // What the complete read did not return is a ghost now (once).
+    // What the list did not name is a ghost now (once), if its own GET proves it deleted.
+    let missing: Vec<String> = by_id
+        .iter()
+        .filter(|(_, i)| s(i, "status") != "deleted")
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !missing.is_empty() {
+        let (mut live, mut unconfirmed, mut why) = (0usize, 0usize, None);
+        match client.confirm_absent(family, &missing).await {
+            Ok(answers) => {
+                for (_, presence) in answers {
+                    match presence {
+                        Presence::Gone => {}
+                        Presence::Present => live += 1,
+                        Presence::Unconfirmed(e) => {
+                            unconfirmed += 1;
+                            why.get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                unconfirmed = missing.len();
+                why = Some(e.to_string());
+            }
+        }
+        if live > 0 {
+            let why = format!(
+                "the list of {} ended early: it left out {live} object(s) that still exist (read {} of at least {})",
+                family.label,
+                objects.len() + out.unread,
+                objects.len() + out.unread + live
+            );
+            return Err(mark_unknown(state, scope, family, now, why).await);
+        }
+        if unconfirmed > 0 {
+            let why = format!(
+                "{unconfirmed} object(s) of {} missing from the list could not be confirmed deleted: {}",
+                family.label,
+                why.unwrap_or_default()
+            );
+            return Err(mark_unknown(state, scope, family, now, why).await);
+        }
+    }
     for (_, mut gone) in by_id {
         if s(&gone, "status") == "deleted" {
             continue;
@@ -169,7 +218,7 @@ pub async fn sync_family(
     }
     let marker = obj(json!({
         "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",
-        "family": family.code, "status": "ok", "at_ms": now, "count": objects.len(),
+        "family": family.code, "status": "ok", "at_ms": now, "count": objects.len(), "unread": out.unread,
     }));
     state
         .table
@@ -179,6 +228,44 @@ pub async fn sync_family(
         }])
         .await?;
     Ok(out)
+}
+
+/// Records the family Unknown as of `now`, with why, and gives the error its run unit fails with.
+async fn mark_unknown(state: &AppState, scope: &EnvScope, family: &Family, now: i64, why: String) -> ApiError {
+    let marker = obj(json!({
+        "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",
+        "family": family.code, "status": "unknown", "at_ms": now, "error": why,
+    }));
+    match state.table.put(marker, None).await {
+        Ok(()) => ApiError::Conflict(why),
+        Err(e) => e.into(),
+    }
+}
+
+/// The last sync of each family of the environment that has been synced: `ok`, or `unknown` with
+/// when and why.
+pub async fn family_states(state: &AppState, scope: &EnvScope) -> Result<Vec<api::InventoryFamily>, ApiError> {
+    let markers = state
+        .table
+        .query_all(Query::partition(scope.pk()).begins_with("INVFAM#".to_owned()))
+        .await?;
+    Ok(markers
+        .iter()
+        .map(|m| {
+            let code = s(m, "family");
+            api::InventoryFamily {
+                label: Family::by_code(&code)
+                    .map(|f| f.label.to_owned())
+                    .unwrap_or_else(|| code.clone()),
+                family: code,
+                status: s(m, "status"),
+                at_ms: n(m, "at_ms"),
+                reason: m.get("error").and_then(Value::as_str).map(str::to_owned),
+                count: m.get("count").and_then(Value::as_u64),
+                unread: m.get("unread").and_then(Value::as_u64).unwrap_or(0),
+            }
+        })
+        .collect())
 }
 
 pub fn item_api(i: &Item, with_payload: bool) -> api::InventoryItem {

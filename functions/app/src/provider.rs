@@ -72,6 +72,9 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
             "A tenant administrator must sign in again to prove this tenant is yours to manage.".into(),
         );
     }
+    if let Some(st) = run_failure_status(c) {
+        return st;
+    }
     let Some(v) = c.get("verification").and_then(Value::as_object) else {
         return (Status::Unknown, "Consent granted; not verified yet.".into());
     };
@@ -291,6 +294,78 @@ pub async fn verify_with(
             probes,
         },
         tenant_id: token.tenant_id.clone(),
+    }
+}
+
+/// A run's sign-in failure newer than the last verification: the connection cannot be used until
+/// consent is granted again or the credential replaced, and a verification shows it works again.
+fn run_failure_status(c: &Item) -> Option<(Status, String)> {
+    let f = c.get("run_failure")?;
+    let verified_at = c
+        .get("verification")
+        .and_then(|v| v.get("at_ms"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if f.get("at_ms").and_then(Value::as_i64).unwrap_or(0) <= verified_at {
+        return None;
+    }
+    let why = f.get("reason").and_then(Value::as_str).unwrap_or_default();
+    Some(match f.get("kind").and_then(Value::as_str).unwrap_or_default() {
+        "consent_revoked" => (
+            Status::Blocked,
+            format!("A run found admin consent revoked in the tenant: {why}. Grant admin consent again, then verify."),
+        ),
+        "credential_expired" => (
+            Status::Expired,
+            format!("A run found the credential expired: {why}. Replace it, then verify."),
+        ),
+        _ => (
+            Status::Blocked,
+            format!("A run could not sign in with the credential: {why}. Replace it, then verify."),
+        ),
+    })
+}
+
+/// What a Graph error says about the connection itself: consent revoked (AADSTS7000229 the service
+/// principal is gone, AADSTS65001 no consent, a token Graph still refuses with 401), the credential
+/// expired (AADSTS7000222) or invalid (AADSTS7000215 wrong secret, any other `invalid_client`).
+/// `None` for errors about one request (throttling, 5xx, a missing permission, a bad request).
+pub fn auth_failure(e: &atlas_graph::GraphError) -> Option<&'static str> {
+    use atlas_graph::GraphError;
+    match e {
+        GraphError::Auth(a) => {
+            let has = |code: i64| a.error_codes.contains(&code);
+            if has(7000229) || has(65001) || has(700016) || a.code == "unauthorized_client" {
+                Some("consent_revoked")
+            } else if has(7000222) {
+                Some("credential_expired")
+            } else if has(7000215) || a.code == "invalid_client" {
+                Some("invalid_credentials")
+            } else {
+                None
+            }
+        }
+        GraphError::Http(r) if r.status == 401 => Some("consent_revoked"),
+        GraphError::Incomplete { source: Some(s), .. } => auth_failure(s),
+        _ => None,
+    }
+}
+
+/// Records on the connection that a run could not sign in (see [`auth_failure`]), so its status and
+/// restore readiness say so; the next successful verification supersedes it. Other errors: nothing.
+pub async fn record_run_failure(state: &crate::state::AppState, scope: &EnvScope, e: &atlas_graph::GraphError) {
+    let Some(kind) = auth_failure(e) else {
+        return;
+    };
+    let failure = serde_json::json!({"kind": kind, "reason": e.to_string(), "at_ms": state.clock.now_millis()});
+    let update = atlas_store::Update::new().set("run_failure", failure);
+    match state
+        .table
+        .update(&key(scope), &update, Some(atlas_store::Cond::Exists))
+        .await
+    {
+        Ok(_) => tracing::warn!(kind, error = %e, "a run could not sign in; the provider connection is marked"),
+        Err(err) => tracing::warn!(kind, error = %err, "could not mark the provider connection"),
     }
 }
 

@@ -268,16 +268,38 @@ impl KeyWrapper for KmsKey {
 mod tests {
     use super::*;
 
-    fn temp_key() -> (std::path::PathBuf, LocalKeyFile) {
+    /// A key file's directory, removed with the key when the test ends (even when it fails).
+    struct KeyDir {
+        dir: std::path::PathBuf,
+        path: std::path::PathBuf,
+    }
+
+    impl Drop for KeyDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn temp_key() -> (KeyDir, LocalKeyFile) {
         let dir = std::env::temp_dir().join(format!("atlas-secrets-{}-{}", std::process::id(), ulid::Ulid::new()));
         let path = dir.join("master.key");
         let k = LocalKeyFile::open(&path).unwrap();
-        (path, k)
+        (KeyDir { dir, path }, k)
+    }
+
+    #[test]
+    fn a_temp_key_is_removed_with_its_directory() {
+        let (guard, _key) = temp_key();
+        let (dir, path) = (guard.dir.clone(), guard.path.clone());
+        assert!(path.exists());
+        drop(guard);
+        assert!(!dir.exists(), "{}", dir.display());
     }
 
     #[tokio::test]
     async fn seal_open_roundtrip_and_binding() {
-        let (path, key) = temp_key();
+        let (key_dir, key) = temp_key();
+        let path = &key_dir.path;
         let sb = SecretBox::new(Arc::new(key));
         let sealed = sb.seal("cred/ws-a/env-1", b"s3cret-value").await.unwrap();
         assert!(!sealed.ciphertext.contains("s3cret"));
@@ -293,12 +315,12 @@ mod tests {
         tampered.ciphertext = B64.encode(b"garbage-garbage-garbage-garbage");
         assert!(sb.open("cred/ws-a/env-1", &tampered).await.is_err());
         // The same key file reopens to the same key; a different one cannot open.
-        let again = SecretBox::new(Arc::new(LocalKeyFile::open(&path).unwrap()));
+        let again = SecretBox::new(Arc::new(LocalKeyFile::open(path).unwrap()));
         assert_eq!(
             again.open("cred/ws-a/env-1", &sealed).await.unwrap().expose(),
             b"s3cret-value"
         );
-        let (_, other) = temp_key();
+        let (_other_dir, other) = temp_key();
         assert!(
             SecretBox::new(Arc::new(other))
                 .open("cred/ws-a/env-1", &sealed)
@@ -309,7 +331,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
         }
     }
 }

@@ -128,7 +128,10 @@ impl AppState {
                 },
             ) => {
                 // Protocol-server mode (tests): a key file next to nothing persistent.
-                let path = std::env::temp_dir().join(format!("atlas-{table}-master.key"));
+                let path = config
+                    .key_file
+                    .clone()
+                    .unwrap_or_else(|| std::env::temp_dir().join(format!("atlas-{table}-master.key")));
                 SecretBox::new(Arc::new(
                     LocalKeyFile::open(&path).map_err(|e| StartError(e.to_string()))?,
                 ))

@@ -305,13 +305,26 @@ async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> 
     let (result, detail) = match crate::inventory::sync_family(&state, &scope, &client, family).await {
         Ok(r) => (
             ItemResult::Succeeded,
-            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored}),
+            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored, "unread": r.unread}),
         ),
         Err(crate::error::ApiError::Conflict(why)) => (
             ItemResult::Failed,
             serde_json::json!({"family": family.code, "reason": why}),
         ),
-        Err(e) => return Err(api_to_step(e)),
+        // A full disk: the run fails saying so, and so does the unit (when the store still takes
+        // those small writes; else the message is retried and the run says it when it can).
+        Err(e) => match crate::routes::health::store_write_failure(&e) {
+            Some(why) => {
+                crate::runs::finish(&state, &m.run_id, "failed", Some(why.clone()))
+                    .await
+                    .map_err(api_to_step)?;
+                (
+                    ItemResult::Failed,
+                    serde_json::json!({"family": family.code, "reason": why}),
+                )
+            }
+            None => return Err(api_to_step(e)),
+        },
     };
     crate::runs::record(&state, &m.run_id, &m.item, result, detail)
         .await
@@ -375,15 +388,37 @@ async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> 
         return Ok(());
     };
     let (result, detail) = match crate::backup::capture_family(&state, &scope, &m.run_id, &client, family).await {
-        Ok(c) => (
+        Ok(c) if c.failed.is_empty() => (
             ItemResult::Succeeded,
             serde_json::json!({"family": family.code, "items": c.items, "stored": c.stored}),
+        ),
+        // The family's other objects are captured; the set is partial and names the objects missing.
+        Ok(c) => (
+            ItemResult::Failed,
+            serde_json::json!({
+                "family": family.code, "items": c.items, "stored": c.stored,
+                "reason": format!("{} of {} objects could not be read: {}", c.failed.len(), c.items + c.failed.len(), c.failed[0]["reason"].as_str().unwrap_or_default()),
+                "failed_items": c.failed,
+            }),
         ),
         Err(crate::error::ApiError::Conflict(why)) => (
             ItemResult::Failed,
             serde_json::json!({"family": family.code, "reason": why}),
         ),
-        Err(e) => return Err(api_to_step(e)),
+        // A full disk: the run fails saying so, and so does the unit (when the store still takes
+        // those small writes; else the message is retried and the run says it when it can).
+        Err(e) => match crate::routes::health::store_write_failure(&e) {
+            Some(why) => {
+                crate::runs::finish(&state, &m.run_id, "failed", Some(why.clone()))
+                    .await
+                    .map_err(api_to_step)?;
+                (
+                    ItemResult::Failed,
+                    serde_json::json!({"family": family.code, "reason": why}),
+                )
+            }
+            None => return Err(api_to_step(e)),
+        },
     };
     crate::runs::record(&state, &m.run_id, &m.item, result, detail)
         .await

@@ -25,8 +25,15 @@ pub struct Faults {
     /// Slow responses. The operation runs first, then the response waits: a client that times out and
     /// retries a POST creates a duplicate, as it would against Graph.
     pub delay: Option<Delay>,
-    /// Broken paging on every paged list of the tenant.
+    /// Broken paging on every paged list of the tenant (or of `paging_families`).
     pub paging: Option<PagingFault>,
+    /// The page (1-based) that `paging` breaks; `None`: the first.
+    pub paging_page: Option<usize>,
+    /// Family names whose lists `paging` breaks; empty: every paged list.
+    pub paging_families: Vec<String>,
+    /// Lists answer without `@odata.count` even when asked, as a collection that ignores `$count`
+    /// would: only the missing objects' own GETs can then tell a short list from deletions.
+    pub no_count: bool,
     /// Token endpoint: 401 `invalid_client` (AADSTS7000229); Graph: 401 for every token of the tenant.
     /// Unlike [`crate::SimHandle::revoke`] this leaves the grant in place, so clearing the fault restores it.
     pub consent_revoked: bool,
@@ -55,6 +62,9 @@ pub struct Throttle {
     pub retry_after: Option<f64>,
     /// Only POST/PUT/PATCH/DELETE are throttled ("writes can be throttled while reads still pass").
     pub writes_only: bool,
+    /// Only requests (or `$batch` items) whose URL contains one of these are throttled: one hot
+    /// object that keeps answering 429 while its neighbours pass. Empty: every request.
+    pub paths: Vec<String>,
 }
 
 impl Default for Throttle {
@@ -64,6 +74,7 @@ impl Default for Throttle {
             fraction: 0.0,
             retry_after: Some(1.0),
             writes_only: false,
+            paths: Vec::new(),
         }
     }
 }
@@ -142,8 +153,11 @@ impl Default for Delay {
 pub enum PagingFault {
     /// The first page carries an `@odata.nextLink` whose skip token is dead: following it returns 404.
     DeadNextLink,
-    /// The first page has no `@odata.nextLink` although more items exist (`@odata.count` still tells the truth).
+    /// The page has no `@odata.nextLink` although more items exist (`@odata.count` still tells the truth).
     MissingNextLink,
+    /// The page leaves out the second half of its items (at least one) while its `@odata.nextLink`
+    /// goes on after them, so the pages together hold fewer items than `@odata.count`.
+    ShortPage,
 }
 
 impl Faults {
@@ -228,6 +242,7 @@ impl Faults {
         if let Some(t) = &self.throttle
             && allow_throttle
             && (!t.writes_only || d.is_write)
+            && (t.paths.is_empty() || t.paths.iter().any(|p| d.url.contains(p.as_str())))
         {
             st.throttle_count += 1;
             let nth = t
@@ -286,6 +301,14 @@ impl Faults {
         let hit =
             delay.fraction >= 1.0 || unit(hash_parts(d.seed, &[d.tenant, "delay", d.method, d.url])) < delay.fraction;
         hit.then(|| Duration::from_millis(delay.ms))
+    }
+
+    /// The paging fault for page `page_no` (1-based) of a list of `family`, if it breaks that page.
+    pub(crate) fn paging_for(&self, family: &str, page_no: usize) -> Option<PagingFault> {
+        let fault = self.paging?;
+        let on_family =
+            self.paging_families.is_empty() || self.paging_families.iter().any(|f| f.eq_ignore_ascii_case(family));
+        (on_family && page_no == self.paging_page.unwrap_or(1).max(1)).then_some(fault)
     }
 
     pub(crate) fn forbids(&self, family: &str) -> bool {
@@ -352,6 +375,51 @@ mod tests {
         let n = run();
         assert_eq!(n, run());
         assert!((200..400).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn paging_faults_break_the_chosen_page_of_the_chosen_families() {
+        let f = Faults {
+            paging: Some(PagingFault::ShortPage),
+            paging_page: Some(2),
+            paging_families: vec!["deviceConfigurations".into()],
+            ..Faults::default()
+        };
+        assert_eq!(f.paging_for("deviceConfigurations", 2), Some(PagingFault::ShortPage));
+        assert_eq!(f.paging_for("deviceConfigurations", 1), None);
+        assert_eq!(f.paging_for("configurationPolicies", 2), None);
+        let all = Faults {
+            paging: Some(PagingFault::MissingNextLink),
+            ..Faults::default()
+        };
+        assert_eq!(all.paging_for("groups", 1), Some(PagingFault::MissingNextLink));
+        assert_eq!(all.paging_for("groups", 2), None);
+        let parsed: Faults =
+            serde_json::from_str(r#"{"paging":"short_page","paging_page":3,"no_count":true}"#).unwrap();
+        assert_eq!(
+            (parsed.paging, parsed.paging_page, parsed.no_count),
+            (Some(PagingFault::ShortPage), Some(3), true)
+        );
+    }
+
+    #[test]
+    fn a_path_throttle_hits_only_its_paths() {
+        let f = Faults {
+            throttle: Some(Throttle {
+                fraction: 1.0,
+                paths: vec!["/scripts/hot".into()],
+                ..Throttle::default()
+            }),
+            ..Faults::default()
+        };
+        let mut st = FaultState::default();
+        for _ in 0..3 {
+            assert!(
+                f.decide(&mut st, &draw("/beta/scripts/hot?$expand=assignments"), true)
+                    .is_some()
+            );
+            assert!(f.decide(&mut st, &draw("/beta/scripts/cool"), true).is_none());
+        }
     }
 
     #[test]

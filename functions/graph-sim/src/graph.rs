@@ -725,11 +725,13 @@ fn collection(
     };
     let total = items.len();
     let end = offset.saturating_add(size).min(total);
-    let page: Vec<Value> = items
-        .into_iter()
-        .skip(offset)
-        .take(end.saturating_sub(offset))
-        .collect();
+    let fault = t.faults.paging_for(def.name, offset / size + 1);
+    // A short page keeps its first half; its nextLink still starts after the whole page.
+    let kept = match fault {
+        Some(PagingFault::ShortPage) if end < total => (end - offset) / 2,
+        _ => end.saturating_sub(offset),
+    };
+    let page: Vec<Value> = items.into_iter().skip(offset).take(kept).collect();
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context));
     let count_allowed = !def.directory
@@ -738,30 +740,27 @@ fn collection(
                 .req
                 .header("consistencylevel")
                 .is_some_and(|v| v.eq_ignore_ascii_case("eventual")));
-    if (q.count || spec.always_count) && count_allowed {
+    if (q.count || spec.always_count) && count_allowed && !t.faults.no_count {
         body.insert("@odata.count".into(), json!(total));
     }
-    if end < total {
-        let fault = t.faults.paging;
-        if fault != Some(PagingFault::MissingNextLink) {
-            let mut params: Vec<(String, String)> = cx
-                .req
-                .query
-                .iter()
-                .filter(|(k, _)| {
-                    !["$skiptoken", "skiptoken", "$skip", "skip"]
-                        .iter()
-                        .any(|s| s.eq_ignore_ascii_case(k))
-                })
-                .cloned()
-                .collect();
-            let dead = fault == Some(PagingFault::DeadNextLink);
-            params.push(("$skiptoken".into(), skip_token(end, dead, spec.cosmos)));
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))),
-            );
-        }
+    if end < total && fault != Some(PagingFault::MissingNextLink) {
+        let mut params: Vec<(String, String)> = cx
+            .req
+            .query
+            .iter()
+            .filter(|(k, _)| {
+                !["$skiptoken", "skiptoken", "$skip", "skip"]
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(k))
+            })
+            .cloned()
+            .collect();
+        let dead = fault == Some(PagingFault::DeadNextLink);
+        params.push(("$skiptoken".into(), skip_token(end, dead, spec.cosmos)));
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(format!("{}/{}?{}", cx.base(), cx.req.raw_path, encode_query(&params))),
+        );
     }
     body.insert("value".into(), Value::Array(page));
     GraphResp::json(200, Value::Object(body))

@@ -490,6 +490,15 @@ impl Family {
         }
     }
 
+    /// [`Family::full_list_query`] asking for `$count=true`, so a list that ends early (a page without
+    /// `@odata.nextLink` before the end, a short page) shows against `@odata.count`. Intune collections
+    /// take OData's `$count` without `ConsistencyLevel`, which only directory objects need.
+    pub fn counted_list_query(&self) -> String {
+        let q = self.full_list_query();
+        let sep = if q.contains('?') { '&' } else { '?' };
+        format!("{q}{sep}$count=true")
+    }
+
     /// `/beta/deviceManagement/configurationPolicies/{id}`, with the family's `$expand`.
     pub fn item_path(&self, id: &str) -> String {
         match self.expand {
@@ -751,6 +760,11 @@ mod tests {
             s.refetch_batch_url("s1"),
             "/deviceManagement/deviceManagementScripts/s1?$expand=assignments"
         );
+        assert_eq!(
+            f.counted_list_query(),
+            "/beta/deviceManagement/assignmentFilters?$count=true"
+        );
+        assert_eq!(c.counted_list_query(), format!("{}&$count=true", c.full_list_query()));
         let m = Family::by_code("managedAppPolicies").unwrap();
         assert_eq!(m.full_list_query(), "/beta/deviceAppManagement/managedAppPolicies");
         let ios = json!({"id": "T_1", "@odata.type": "#microsoft.graph.iosManagedAppProtection"});

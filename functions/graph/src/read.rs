@@ -2,17 +2,59 @@
 //! route Graph offers — the list with `$expand=assignments` where it can, else `$batch` (20 per
 //! call, failed items retried one by one) for the assignments, or for the whole object when the
 //! list leaves content out (scripts).
+//!
+//! The list is read to its end or not at all (`$count=true` is compared with what the pages held).
+//! Per-object reads fail per object: an item that stays throttled after the batch client's retries
+//! is sent once more after the rest of the family, and if it still fails it is reported on its own
+//! while the family's other objects stand. Only a refusal that concerns the whole family (401, 403)
+//! fails the family.
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::families::{AssignmentsRead, Family};
-use crate::{BatchRequest, GraphError, TenantClient};
+use crate::{ApiVersion, BatchRequest, BatchResponse, GraphError, TenantClient};
+
+/// One family read in full.
+#[derive(Debug, Default)]
+pub struct FamilyRead {
+    /// Every object the list named and whose own reads all succeeded: content, assignments, settings.
+    pub objects: Vec<Value>,
+    /// Objects the list named whose own reads still failed at the end; never in `objects`.
+    pub failed: Vec<FailedObject>,
+}
+
+/// An object that could not be read in full, and why.
+#[derive(Debug)]
+pub struct FailedObject {
+    pub id: String,
+    pub name: String,
+    pub error: GraphError,
+}
+
+/// Whether an object that a list left out still exists, by its own GET.
+#[derive(Debug)]
+pub enum Presence {
+    /// 404: deleted.
+    Gone,
+    /// The GET found it: the list was short.
+    Present,
+    /// The GET failed otherwise (throttled, 5xx …): no proof either way.
+    Unconfirmed(GraphError),
+}
+
+/// An error that says the whole family cannot be read (the credential or the permission), not one item.
+fn fails_family(e: &GraphError) -> bool {
+    matches!(e, GraphError::Auth(_)) || matches!(e.status(), Some(401 | 403))
+}
 
 impl TenantClient {
     /// Every object of `family`, complete, or an error: never a list missing an object or an
-    /// object missing its assignments.
-    pub async fn read_family(&self, family: &Family) -> Result<Vec<Value>, GraphError> {
-        let mut objects = self.list_all(&family.full_list_query()).await?;
+    /// object missing its assignments. Objects whose per-object reads failed are in `failed`.
+    pub async fn read_family(&self, family: &Family) -> Result<FamilyRead, GraphError> {
+        let mut objects = self.list_all(&family.counted_list_query()).await?;
+        let mut failed: BTreeMap<usize, GraphError> = BTreeMap::new();
         let per_object: Vec<(usize, String)> = objects
             .iter()
             .enumerate()
@@ -28,10 +70,70 @@ impl TenantClient {
             })
             .collect();
         if !per_object.is_empty() {
-            self.read_per_object(family, &mut objects, per_object).await?;
+            self.read_per_object(family, &mut objects, per_object, &mut failed)
+                .await?;
         }
-        self.read_settings(family, &mut objects).await?;
-        Ok(objects)
+        self.read_settings_into(family, &mut objects, &mut failed).await?;
+        let mut out = FamilyRead::default();
+        for (i, object) in objects.into_iter().enumerate() {
+            match failed.remove(&i) {
+                Some(error) => out.failed.push(FailedObject {
+                    id: str_field(&object, &["id"]),
+                    name: str_field(&object, &["displayName", "name"]),
+                    error,
+                }),
+                None => out.objects.push(object),
+            }
+        }
+        Ok(out)
+    }
+
+    /// For each id a complete-looking list left out: does the object's own GET (batched) answer 404?
+    /// Only that is proof of a deletion; a list that ended early leaves out objects that still exist.
+    pub async fn confirm_absent(&self, family: &Family, ids: &[String]) -> Result<Vec<(String, Presence)>, GraphError> {
+        let requests = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| BatchRequest::get(i.to_string(), format!("{}/{id}", family.collection)))
+            .collect();
+        let answers = self.batch_with_second_pass(family.version, requests).await?;
+        Ok(ids
+            .iter()
+            .cloned()
+            .zip(answers)
+            .map(|(id, a)| {
+                let presence = match a.result {
+                    Ok(_) => Presence::Present,
+                    Err(e) if e.is_not_found() => Presence::Gone,
+                    Err(e) => Presence::Unconfirmed(e),
+                };
+                (id, presence)
+            })
+            .collect())
+    }
+
+    /// `batch`, then the items that failed transiently (still throttled, 5xx, timed out) once more
+    /// after all the others: a hot item gets time to cool off without holding up its neighbours.
+    async fn batch_with_second_pass(
+        &self,
+        version: ApiVersion,
+        requests: Vec<BatchRequest>,
+    ) -> Result<Vec<BatchResponse>, GraphError> {
+        let mut answers = self.batch(version, requests.clone()).await?;
+        let again: Vec<usize> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.result.as_ref().is_err_and(is_transient))
+            .map(|(i, _)| i)
+            .collect();
+        if again.is_empty() {
+            return Ok(answers);
+        }
+        let retry = again.iter().map(|&i| requests[i].clone()).collect();
+        for (i, answer) in again.into_iter().zip(self.batch(version, retry).await?) {
+            answers[i] = answer;
+        }
+        Ok(answers)
     }
 
     async fn read_per_object(
@@ -39,14 +141,25 @@ impl TenantClient {
         family: &Family,
         objects: &mut [Value],
         per_object: Vec<(usize, String)>,
+        failed: &mut BTreeMap<usize, GraphError>,
     ) -> Result<(), GraphError> {
         let requests = per_object
             .iter()
             .map(|(i, url)| BatchRequest::get(i.to_string(), url.clone()))
             .collect();
-        for answer in self.batch(family.version, requests).await? {
-            let item = answer.result?;
-            let Some(object) = answer.id.parse::<usize>().ok().and_then(|i| objects.get_mut(i)) else {
+        for answer in self.batch_with_second_pass(family.version, requests).await? {
+            let Ok(i) = answer.id.parse::<usize>() else {
+                continue;
+            };
+            let item = match answer.result {
+                Ok(item) => item,
+                Err(e) if fails_family(&e) => return Err(e),
+                Err(e) => {
+                    failed.insert(i, e);
+                    continue;
+                }
+            };
+            let Some(object) = objects.get_mut(i) else {
                 continue;
             };
             if family.refetch_items {
@@ -65,14 +178,31 @@ impl TenantClient {
 
     /// Reads what the object's own GET leaves out — settings catalog and intent `settings`, ADMX
     /// `definitionValues` with their `presentationValues` — into each object, under the same name.
-    /// A restore writes them back; without them a policy would come back empty.
+    /// A restore writes them back; without them a policy would come back empty. Any failure fails.
     pub async fn read_settings(&self, family: &Family, objects: &mut [Value]) -> Result<(), GraphError> {
+        let mut failed = BTreeMap::new();
+        self.read_settings_into(family, objects, &mut failed).await?;
+        match failed.into_values().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// [`TenantClient::read_settings`], with per-object failures put in `failed` (objects already
+    /// there are skipped).
+    async fn read_settings_into(
+        &self,
+        family: &Family,
+        objects: &mut [Value],
+        failed: &mut BTreeMap<usize, GraphError>,
+    ) -> Result<(), GraphError> {
         let Some(settings) = family.settings else {
             return Ok(());
         };
         let requests: Vec<BatchRequest> = objects
             .iter()
             .enumerate()
+            .filter(|(i, _)| !failed.contains_key(i))
             // Already expanded by the list: nothing to read.
             .filter(|(_, o)| !o.get(settings.path).is_some_and(Value::is_array))
             .filter_map(|(i, o)| {
@@ -84,16 +214,23 @@ impl TenantClient {
                 Some(BatchRequest::get(i.to_string(), url))
             })
             .collect();
-        if requests.is_empty() {
-            return Ok(());
-        }
-        for answer in self.batch(family.version, requests).await? {
-            let item = answer.result?;
-            if let Some(object) = answer.id.parse::<usize>().ok().and_then(|i| objects.get_mut(i))
-                && let Some(map) = object.as_object_mut()
-            {
-                let value = item.body.get("value").cloned().unwrap_or(Value::Array(vec![]));
-                map.insert(settings.path.into(), value);
+        if !requests.is_empty() {
+            for answer in self.batch_with_second_pass(family.version, requests).await? {
+                let Ok(i) = answer.id.parse::<usize>() else {
+                    continue;
+                };
+                let item = match answer.result {
+                    Ok(item) => item,
+                    Err(e) if fails_family(&e) => return Err(e),
+                    Err(e) => {
+                        failed.insert(i, e);
+                        continue;
+                    }
+                };
+                if let Some(map) = objects.get_mut(i).and_then(Value::as_object_mut) {
+                    let value = item.body.get("value").cloned().unwrap_or(Value::Array(vec![]));
+                    map.insert(settings.path.into(), value);
+                }
             }
         }
         let Some((child, query)) = settings.per_child else {
@@ -102,6 +239,9 @@ impl TenantClient {
         // ADMX: each definition value's presentation values, one batch item per value.
         let mut requests = Vec::new();
         for (i, o) in objects.iter().enumerate() {
+            if failed.contains_key(&i) {
+                continue;
+            }
             let Some(id) = o.get("id").and_then(Value::as_str) else {
                 continue;
             };
@@ -116,13 +256,20 @@ impl TenantClient {
         if requests.is_empty() {
             return Ok(());
         }
-        for answer in self.batch(family.version, requests).await? {
-            let item = answer.result?;
+        for answer in self.batch_with_second_pass(family.version, requests).await? {
             let Some((i, j)) = answer.id.split_once('.') else {
                 continue;
             };
             let (Ok(i), Ok(j)) = (i.parse::<usize>(), j.parse::<usize>()) else {
                 continue;
+            };
+            let item = match answer.result {
+                Ok(item) => item,
+                Err(e) if fails_family(&e) => return Err(e),
+                Err(e) => {
+                    failed.entry(i).or_insert(e);
+                    continue;
+                }
             };
             if let Some(v) = objects.get_mut(i).and_then(|o| o[settings.path].get_mut(j))
                 && let Some(map) = v.as_object_mut()
@@ -133,4 +280,20 @@ impl TenantClient {
         }
         Ok(())
     }
+}
+
+/// Worth one more try later: still throttled, a 5xx, a timeout or a dropped connection.
+fn is_transient(e: &GraphError) -> bool {
+    match e {
+        GraphError::Throttled(_) | GraphError::Timeout { .. } | GraphError::Network { .. } => true,
+        GraphError::Http(r) => r.status >= 500,
+        _ => false,
+    }
+}
+
+fn str_field(v: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
 }

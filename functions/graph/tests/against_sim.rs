@@ -36,7 +36,20 @@ struct Env {
 /// A fresh simulator with one tenant (`policies` objects per family), our app consented with every role,
 /// and a client with short backoffs.
 async fn env_with(policies: usize, tweak: impl FnOnce(&mut GraphConfig)) -> Env {
-    let sim = Simulator::start(SimConfig::default()).await.expect("simulator starts");
+    env_sim(SimConfig::default(), policies, tweak).await
+}
+
+/// [`env_with`] on a simulator that pages every list by `page_size`.
+async fn env_paged(policies: usize, page_size: usize) -> Env {
+    let config = SimConfig {
+        page_size: Some(page_size),
+        ..SimConfig::default()
+    };
+    env_sim(config, policies, |_| {}).await
+}
+
+async fn env_sim(config: SimConfig, policies: usize, tweak: impl FnOnce(&mut GraphConfig)) -> Env {
+    let sim = Simulator::start(config).await.expect("simulator starts");
     let tenant = sim
         .add_tenant(TenantSpec {
             policies_per_family: Some(policies),
@@ -481,6 +494,150 @@ async fn a_missing_next_link_is_incomplete_not_a_shorter_list() {
     let (pages, items, reason, _) = expect_incomplete(env.tc.list_all(POLICIES).await);
     assert_eq!((pages, items), (1, 25));
     assert!(reason.contains("@odata.count is 60"), "{reason}");
+}
+
+fn family(code: &str) -> &'static atlas_graph::families::Family {
+    atlas_graph::families::Family::by_code(code).unwrap()
+}
+
+fn expect_family_incomplete(r: Result<atlas_graph::FamilyRead, GraphError>) -> (u32, usize, String) {
+    match r {
+        Err(GraphError::Incomplete {
+            pages_read,
+            items_read,
+            reason,
+            ..
+        }) => (pages_read, items_read, reason),
+        Ok(read) => panic!(
+            "a broken list came back as {} objects instead of an error",
+            read.objects.len()
+        ),
+        Err(e) => panic!("expected Incomplete, got {e:?}"),
+    }
+}
+
+/// deviceConfigurations answers `@odata.count` only when asked: the family read asks.
+#[tokio::test]
+async fn a_family_read_asks_for_the_count_and_sees_a_later_page_without_next_link() {
+    let env = env_paged(35, 10).await;
+    env.sim.set_faults(
+        &env.tenant,
+        Faults {
+            paging: Some(PagingFault::MissingNextLink),
+            paging_page: Some(2),
+            paging_families: vec!["deviceConfigurations".into()],
+            ..Faults::default()
+        },
+    );
+    let (pages, items, reason) = expect_family_incomplete(env.tc.read_family(family("deviceConfigurations")).await);
+    assert_eq!((pages, items), (2, 20));
+    assert!(reason.contains("@odata.count is 35"), "{reason}");
+    // Another family's lists are untouched by the fault.
+    let filters = env.tc.read_family(family("assignmentFilters")).await.unwrap();
+    assert_eq!(filters.objects.len(), 35);
+}
+
+#[tokio::test]
+async fn a_short_page_is_an_incomplete_family_read() {
+    let env = env_paged(35, 10).await;
+    env.sim.set_faults(
+        &env.tenant,
+        Faults {
+            paging: Some(PagingFault::ShortPage),
+            paging_families: vec!["deviceConfigurations".into()],
+            ..Faults::default()
+        },
+    );
+    let (pages, items, reason) = expect_family_incomplete(env.tc.read_family(family("deviceConfigurations")).await);
+    assert_eq!(
+        (pages, items),
+        (4, 30),
+        "page 1 held 5 of its 10, the nextLink went on at 10"
+    );
+    assert!(reason.contains("@odata.count is 35 but the pages held 30"), "{reason}");
+}
+
+/// A list that ignores `$count` and ends early looks complete; the left-out objects' own GETs tell a
+/// deletion (404) from an object that is still there.
+#[tokio::test]
+async fn without_a_count_the_objects_own_gets_tell_deleted_from_left_out() {
+    let env = env_paged(25, 10).await;
+    let fam = family("deviceConfigurations");
+    let all: Vec<String> = ids(&env.sim.objects(&env.tenant, "deviceConfigurations"))
+        .into_iter()
+        .collect();
+    env.sim.set_faults(
+        &env.tenant,
+        Faults {
+            paging: Some(PagingFault::MissingNextLink),
+            no_count: true,
+            ..Faults::default()
+        },
+    );
+    let read = env.tc.read_family(fam).await.unwrap();
+    assert_eq!(read.objects.len(), 10, "nothing on the wire tells the list is short");
+    let listed = ids(&read.objects);
+    let missing: Vec<String> = all.iter().filter(|id| !listed.contains(*id)).cloned().collect();
+    assert_eq!(missing.len(), 15);
+    env.tc
+        .delete(&format!("{DEVICE_CONFIGS}/{}", missing[0]))
+        .await
+        .unwrap();
+    let answers = env.tc.confirm_absent(fam, &missing).await.unwrap();
+    assert_eq!(answers.len(), 15);
+    for (id, presence) in &answers {
+        let want_gone = *id == missing[0];
+        assert_eq!(
+            matches!(presence, atlas_graph::Presence::Gone),
+            want_gone,
+            "{id}: {presence:?}"
+        );
+        assert_eq!(
+            matches!(presence, atlas_graph::Presence::Present),
+            !want_gone,
+            "{id}: {presence:?}"
+        );
+    }
+}
+
+/// One object that answers 429 every time fails alone, after the batch client's retries and a second
+/// pass at the end of the read; the family's other objects are read in full.
+#[tokio::test]
+async fn one_persistently_throttled_object_fails_alone() {
+    let env = env(6).await;
+    let fam = family("deviceManagementScripts");
+    let objects = env.sim.objects(&env.tenant, "deviceManagementScripts");
+    let hot = objects[2]["id"].as_str().unwrap().to_owned();
+    env.sim.set_faults(
+        &env.tenant,
+        Faults {
+            throttle: Some(Throttle {
+                fraction: 1.0,
+                retry_after: Some(0.01),
+                paths: vec![format!("deviceManagementScripts/{hot}")],
+                ..Throttle::default()
+            }),
+            ..Faults::default()
+        },
+    );
+    let read = env.tc.read_family(fam).await.unwrap();
+    assert_eq!(read.objects.len(), 5);
+    assert!(!ids(&read.objects).contains(&hot));
+    // The others are whole: content (scripts are re-read for it) and assignments.
+    for o in &read.objects {
+        assert!(o["scriptContent"].is_string(), "{o}");
+        assert!(o["assignments"].is_array(), "{o}");
+    }
+    assert_eq!(read.failed.len(), 1);
+    assert_eq!(read.failed[0].id, hot);
+    assert!(!read.failed[0].name.is_empty());
+    assert!(
+        matches!(read.failed[0].error, GraphError::Throttled(_)),
+        "{:?}",
+        read.failed[0].error
+    );
+    // Retried in the batch client (4 retries) and once more in a second pass: 2 × 5 answers of 429.
+    assert_eq!(env.graph.counters().throttled, 10);
 }
 
 #[tokio::test]

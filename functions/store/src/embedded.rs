@@ -55,7 +55,12 @@ struct Inner {
 }
 
 fn io(e: rusqlite::Error) -> TableError {
-    TableError::Unavailable(format!("embedded store: {e}"))
+    use rusqlite::ErrorCode::{DiskFull, ReadOnly};
+    match e.sqlite_error_code() {
+        // A full disk or a read-only file: say so the way every backend does.
+        Some(DiskFull | ReadOnly) => TableError::Unavailable(format!("{}: embedded store: {e}", crate::CANNOT_WRITE)),
+        _ => TableError::Unavailable(format!("embedded store: {e}")),
+    }
 }
 
 fn qio(e: rusqlite::Error) -> QueueError {

@@ -15,5 +15,5 @@ pub mod table;
 pub use clock::{Clock, IdGen, ManualClock, SequentialIds, SystemClock, UlidIds};
 pub use expr::{Cond, SkCond, Update, UpdateOp};
 pub use queue::{OutMessage, Queue, QueueError, QueueSpec, Received};
-pub use table::{Index, Item, Key, Page, Query, RawTable, Table, TableError, TxItem};
+pub use table::{CANNOT_WRITE, Index, Item, Key, Page, Query, RawTable, Table, TableError, TxItem};
 pub mod aws;

@@ -234,7 +234,21 @@ pub trait RawTable: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Table {
     raw: Arc<dyn RawTable>,
+    /// Shared by every clone: see [`Table::refuse_writes`].
+    refusal: Arc<std::sync::RwLock<Option<WriteRefusal>>>,
 }
+
+/// Writes the store refuses, as a full disk or a read-only volume would.
+#[derive(Debug, Clone)]
+struct WriteRefusal {
+    reason: String,
+    /// Only keys whose sort key starts with one of these; empty: every write.
+    sk_prefixes: Vec<String>,
+}
+
+/// The message of a write the store could not make (a full disk, a read-only volume, an injected
+/// refusal): callers and health checks recognise it by this prefix.
+pub const CANNOT_WRITE: &str = "the store cannot write";
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,7 +258,33 @@ impl std::fmt::Debug for Table {
 
 impl Table {
     pub fn new(raw: Arc<dyn RawTable>) -> Self {
-        Self { raw }
+        Self {
+            raw,
+            refusal: Arc::default(),
+        }
+    }
+
+    /// Fault injection at the port, the same on every backend (no root tricks needed to fill a disk):
+    /// while `reason` is set, writes to items whose sort key starts with one of `sk_prefixes` (all
+    /// writes when empty) fail with [`TableError::Unavailable`] `"the store cannot write: {reason}"`,
+    /// as a full disk fails them; reads still answer. `None` lifts it. Nothing in the product sets it:
+    /// tests and drills do.
+    pub fn refuse_writes(&self, reason: Option<&str>, sk_prefixes: &[&str]) {
+        let refusal = reason.map(|r| WriteRefusal {
+            reason: r.to_owned(),
+            sk_prefixes: sk_prefixes.iter().map(|p| (*p).to_owned()).collect(),
+        });
+        *self.refusal.write().unwrap_or_else(|e| e.into_inner()) = refusal;
+    }
+
+    fn check_write(&self, key: &Key) -> Result<(), TableError> {
+        let guard = self.refusal.read().unwrap_or_else(|e| e.into_inner());
+        match &*guard {
+            Some(r) if r.sk_prefixes.is_empty() || r.sk_prefixes.iter().any(|p| key.sk.starts_with(p.as_str())) => {
+                Err(TableError::Unavailable(format!("{CANNOT_WRITE}: {}", r.reason)))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -275,6 +315,7 @@ impl Table {
     /// Writes the item; with `Cond::NotExists` a second create fails with `ConditionFailed`.
     pub async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), TableError> {
         let key = Key::of(&item)?;
+        self.check_write(&key)?;
         let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
         self.write_chunks(&enc.chunks).await?;
         match self.raw.put(enc.main, cond).await {
@@ -293,12 +334,14 @@ impl Table {
 
     pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         check_update(update)?;
+        self.check_write(key)?;
         let item = self.raw.update(key, update, cond).await?;
         self.decode(item).await
     }
 
     /// Atomically adds `by` to a number attribute and returns its new value.
     pub async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, TableError> {
+        self.check_write(key)?;
         let item = self.raw.update(key, &Update::new().add(attr, by), None).await?;
         item.get(attr)
             .and_then(Value::as_i64)
@@ -306,6 +349,7 @@ impl Table {
     }
 
     pub async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<bool, TableError> {
+        self.check_write(key)?;
         let old = self.raw.delete(key, cond).await?;
         match old {
             Some(old) => {
@@ -364,7 +408,11 @@ impl Table {
         let mut chunks = Vec::new();
         let mut out = Vec::with_capacity(items.len());
         for it in items {
-            if !seen.insert(it.key()?) {
+            let key = it.key()?;
+            if !matches!(it, TxItem::Check { .. }) {
+                self.check_write(&key)?;
+            }
+            if !seen.insert(key) {
                 return Err(TableError::Validation(
                     "a transaction cannot touch one item twice".into(),
                 ));

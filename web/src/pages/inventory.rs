@@ -1,6 +1,6 @@
 //! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
 
-use atlas_api_types::{InventoryItem, InventoryPage};
+use atlas_api_types::{InventoryFamily, InventoryItem, InventoryPage};
 use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -169,12 +169,14 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
             { load::view(&page, "load the inventory", |p: &InventoryPage| {
+                let unknown = unknown_families(&p.families);
                 if p.items.is_empty() {
-                    return html! { <Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty> };
+                    return html! { <>{ unknown }<Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty></> };
                 }
                 let rows = p.items.iter().chain(more.iter());
                 html! {
                     <>
+                        { unknown }
                         <div class="table-wrap"><table class="table" data-testid="inventory-table">
                             <thead><tr>
                                 <th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Platform" }</th>
@@ -199,6 +201,27 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 }
             }) }
         </>
+    }
+}
+
+/// Families whose last sync could not read them completely: their items are as an earlier sync saw
+/// them and nothing was ghosted, so the page says which, since when and why.
+fn unknown_families(families: &[InventoryFamily]) -> Html {
+    let unknown: Vec<&InventoryFamily> = families.iter().filter(|f| f.status == "unknown").collect();
+    if unknown.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <div class="alert" role="status" data-testid="inventory-unknown">
+            <p class="alert__title">{ "Some families could not be read completely" }</p>
+            <p>{ "Their items are shown as an earlier sync saw them; nothing in them was marked deleted." }</p>
+            <ul>{ for unknown.iter().map(|f| html! {
+                <li data-family={f.family.clone()}>
+                    <StatusBadge status="unknown" />{ " " }<strong>{ &f.label }</strong>
+                    { format!(" since {}: ", format::time(f.at_ms)) }{ f.reason.clone().unwrap_or_default() }
+                </li>
+            }) }</ul>
+        </div>
     }
 }
 

@@ -1,25 +1,43 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use atlas_api_types::Health;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde_json::json;
 
 use crate::{AppState, VERSION};
 
-/// 200 when the table answers, 503 (same body, `degraded`) when it does not.
+/// How long a write probe's answer stands: health checks every few seconds cost one write, not one each.
+const PROBE_TTL: Duration = Duration::from_secs(2);
+/// A store that takes longer than this to write is as good as unable to.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// When a probe ran, and why the store could not write (`None`: it could).
+type Probe = (Instant, Option<String>);
+
+/// The last write probe per running stack (keyed by its queues, unique per state).
+static PROBES: Mutex<Option<HashMap<usize, Probe>>> = Mutex::new(None);
+
+/// 200 when the table answers and takes a write, 503 (same body, `degraded`, with why) when it does not.
 #[tracing::instrument(skip_all)]
 pub async fn get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let ok = match state.table.ping().await {
-        Ok(()) => true,
+    let problem = match state.table.ping().await {
+        Ok(()) => write_problem(&state).await,
         Err(e) => {
             tracing::warn!(error = %e, "health: table did not answer");
-            false
+            Some(format!("the store does not answer: {e}"))
         }
     };
+    let ok = problem.is_none();
     let body = Health {
         status: if ok { "ok" } else { "degraded" }.to_owned(),
         version: VERSION.to_owned(),
         storage: state.table.kind().to_owned(),
         queue: state.queues.kind().to_owned(),
+        problem,
     };
     (
         if ok {
@@ -29,4 +47,49 @@ pub async fn get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         },
         Json(body),
     )
+}
+
+/// Why the store cannot write, if it cannot: one small item rewritten in place, within a bound,
+/// remembered for [`PROBE_TTL`].
+async fn write_problem(state: &AppState) -> Option<String> {
+    let id = std::sync::Arc::as_ptr(&state.queues) as usize;
+    let now = Instant::now();
+    {
+        let cache = PROBES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, answer)) = cache.as_ref().and_then(|c| c.get(&id))
+            && now.duration_since(*at) < PROBE_TTL
+        {
+            return answer.clone();
+        }
+    }
+    let probe = crate::tenancy::obj(json!({"PK": "HEALTH", "SK": "WRITE_PROBE", "at_ms": state.clock.now_millis()}));
+    let answer = match tokio::time::timeout(PROBE_TIMEOUT, state.table.put(probe, None)).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(cannot_write(&e.to_string())),
+        Err(_) => Some(format!(
+            "{}: a write took longer than {PROBE_TIMEOUT:?}",
+            atlas_store::CANNOT_WRITE
+        )),
+    };
+    if let Some(why) = &answer {
+        tracing::warn!(problem = %why, "health: the store cannot write");
+    }
+    let mut cache = PROBES.lock().unwrap_or_else(|e| e.into_inner());
+    cache.get_or_insert_with(HashMap::new).insert(id, (now, answer.clone()));
+    answer
+}
+
+/// `the store cannot write: …` from a store error's text, however deep the prefix sits.
+fn cannot_write(error: &str) -> String {
+    match error.find(atlas_store::CANNOT_WRITE) {
+        Some(i) => error[i..].to_owned(),
+        None => format!("{}: {error}", atlas_store::CANNOT_WRITE),
+    }
+}
+
+/// For a step whose store write failed as a full disk fails it: `the store cannot write: …`, so the
+/// failed unit (and its run) says why. `None` for any other error.
+pub fn store_write_failure(error: &crate::error::ApiError) -> Option<String> {
+    let text = error.to_string();
+    text.contains(atlas_store::CANNOT_WRITE).then(|| cannot_write(&text))
 }

@@ -58,6 +58,8 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
         .begins_with(prefix)
         .limit(200)
         .after(q.get("cursor").map(str::to_owned));
+    let mut families = inventory::family_states(&state, &scope).await?;
+    families.retain(|f| family.is_none_or(|want| f.family == want));
     let mut out: Vec<Item> = Vec::new();
     for _ in 0..20 {
         let page = state.table.query(&query).await?;
@@ -79,6 +81,7 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
                     return Ok(Json(api::InventoryPage {
                         items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
                         next,
+                        families,
                     }));
                 }
             }
@@ -89,6 +92,7 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
                 return Ok(Json(api::InventoryPage {
                     items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
                     next: None,
+                    families,
                 }));
             }
         }
@@ -97,6 +101,7 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
     Ok(Json(api::InventoryPage {
         items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
         next,
+        families,
     }))
 }
 
