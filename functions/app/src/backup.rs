@@ -38,10 +38,11 @@ pub async fn capture_family(
     client: &atlas_graph::TenantClient,
     family: &Family,
 ) -> Result<Captured, ApiError> {
-    let objects = client
-        .read_family(family)
-        .await
-        .map_err(|e| ApiError::Conflict(format!("{} could not be read completely: {e}", family.label)))?;
+    let objects = client.read_family(family).await.map_err(|e| match e.must_wait() {
+        // Throttled for longer than a unit should hold its worker: come back later.
+        Some(wait) => ApiError::Wait(wait),
+        None => ApiError::Conflict(format!("{} could not be read completely: {e}", family.label)),
+    })?;
     let mut out = Captured {
         items: objects.len(),
         stored: 0,

@@ -35,6 +35,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("busy, retry later")]
     Unavailable,
+    /// An upstream (Graph) asked us to come back after this long: queued work re-queues itself
+    /// with that delay instead of holding its worker.
+    #[error("must wait {0:?}")]
+    Wait(std::time::Duration),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -86,7 +90,7 @@ impl ApiError {
                 "method-not-allowed",
                 "This resource does not support the method",
             ),
-            ApiError::Unavailable => (
+            ApiError::Unavailable | ApiError::Wait(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "The service is busy; retry later",
@@ -149,6 +153,11 @@ impl IntoResponse for ApiError {
         let mut res = (status, body).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::Wait(d) = &self
+            && let Ok(v) = HeaderValue::from_str(&d.as_secs().max(1).to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if let ApiError::Unauthorized = self {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

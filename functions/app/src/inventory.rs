@@ -81,6 +81,8 @@ pub async fn sync_family(
     let now = state.clock.now_millis();
     let objects = match client.read_family(family).await {
         Ok(o) => o,
+        // Throttled for longer than a unit should hold its worker: nothing is known yet, come back.
+        Err(e) if e.must_wait().is_some() => return Err(ApiError::Wait(e.must_wait().unwrap_or_default())),
         Err(e) => {
             let marker = obj(json!({
                 "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",

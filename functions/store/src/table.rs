@@ -230,6 +230,11 @@ impl Table {
         self.raw.kind()
     }
 
+    /// The backend underneath, so a wrapper (tests' failure injection) can stand in front of it.
+    pub fn raw(&self) -> Arc<dyn RawTable> {
+        self.raw.clone()
+    }
+
     pub async fn ping(&self) -> Result<(), TableError> {
         self.raw.ping().await
     }
