@@ -1,7 +1,7 @@
 //! Backups of an environment: start a capture run, list sets, a set's items, an item's payload.
 
 use atlas_api_types as api;
-use atlas_store::{Cond, Key, Query, TableError};
+use atlas_store::{Cond, Key, Query};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};

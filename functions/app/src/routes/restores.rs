@@ -2,7 +2,7 @@
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, OperationType, RunId};
-use atlas_store::{Cond, Query, TableError, TxItem, Update};
+use atlas_store::{Cond, Query, TxItem, Update};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
