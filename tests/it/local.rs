@@ -150,3 +150,68 @@ async fn demo_data_is_seeded_once() {
     assert_eq!(envs.len(), 2, "a restart keeps the data and does not duplicate it");
     app.stop().await;
 }
+
+/// Issue 22 item 5: stopping (what SIGTERM and Ctrl-C do) completes within 10 s while a unit is
+/// in flight, sleeping through a tenant's 429s; its message goes back to the queue, so a restarted
+/// process finishes the backup.
+async fn a_stop_completes_within_ten_seconds_with_a_throttled_unit_in_flight(mode: Mode) {
+    use atlas_tests::app::OWNER;
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-stop").await;
+    let sim = &atlas_tests::sim::shared().sim;
+    // Under the bound, so the unit sleeps through each Retry-After instead of re-queueing.
+    let throttle = atlas_graph_sim::Throttle {
+        fraction: 1.0,
+        retry_after: Some(8.0),
+        ..Default::default()
+    };
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            throttle: Some(throttle),
+            ..Default::default()
+        },
+    );
+    let res = app
+        .post_as(
+            OWNER,
+            &format!("{env}/backups"),
+            json!({"families": ["deviceConfigurations"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: atlas_api_types::OperationRun = res.json().await.unwrap();
+    let state = app.app().state.clone();
+    eventually("the unit to be in flight", Duration::from_secs(20), || async {
+        let r = state.table.get(&run_key(&run.id)).await.unwrap()?;
+        (r["status"] == "running").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = std::time::Instant::now();
+    let (config, dir) = app.stop().await;
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(10), "the stop took {took:?}");
+    drop(state);
+
+    sim.clear_faults(&tenant);
+    let app = spawn_with(config, dir).await;
+    let state = app.app().state.clone();
+    let done = eventually(
+        "the restarted process to finish the backup",
+        Duration::from_secs(60),
+        || async {
+            state
+                .table
+                .get(&run_key(&run.id))
+                .await
+                .unwrap()
+                .filter(|r| r["status"] == "completed")
+        },
+    )
+    .await;
+    assert_eq!(done["outcome"], "succeeded", "{done:?}");
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(a_stop_completes_within_ten_seconds_with_a_throttled_unit_in_flight);

@@ -275,4 +275,394 @@ atlas_tests::on_both_backends!(
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,
     viewer_and_hub,
+    a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_completes,
+    a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft,
+    a_throttled_tenant_does_not_delay_another_tenants_backup,
 );
+
+/// Failure injection at the ports: the process "dies" at its `at`-th write (a table write or a
+/// queue send): that write and every operation after it fail, as if the process had been killed.
+mod crash {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use atlas_store::{
+        Cond, Item, Key, OutMessage, Page, Query, Queue, QueueError, RawTable, Received, TableError, TxItem, Update,
+    };
+
+    pub struct Crash {
+        at: usize,
+        writes: AtomicUsize,
+        dead: AtomicBool,
+    }
+
+    impl Crash {
+        pub fn at(at: usize) -> Arc<Self> {
+            Arc::new(Self {
+                at,
+                writes: AtomicUsize::new(0),
+                dead: AtomicBool::new(false),
+            })
+        }
+        pub fn died(&self) -> bool {
+            self.dead.load(Ordering::SeqCst)
+        }
+        fn alive(&self) -> Result<(), ()> {
+            if self.died() { Err(()) } else { Ok(()) }
+        }
+        fn write(&self) -> Result<(), ()> {
+            self.alive()?;
+            if self.writes.fetch_add(1, Ordering::SeqCst) + 1 >= self.at {
+                self.dead.store(true, Ordering::SeqCst);
+                return Err(());
+            }
+            Ok(())
+        }
+    }
+
+    fn gone() -> TableError {
+        TableError::Unavailable("the process was killed".into())
+    }
+
+    pub struct CrashTable(pub Arc<dyn RawTable>, pub Arc<Crash>);
+
+    #[async_trait]
+    impl RawTable for CrashTable {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+            self.1.alive().map_err(|_| gone())?;
+            self.0.get(key).await
+        }
+        async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+            self.1.write().map_err(|_| gone())?;
+            self.0.put(item, cond).await
+        }
+        async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
+            self.1.write().map_err(|_| gone())?;
+            self.0.update(key, update, cond).await
+        }
+        async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+            self.1.write().map_err(|_| gone())?;
+            self.0.delete(key, cond).await
+        }
+        async fn query(&self, q: &Query) -> Result<Page, TableError> {
+            self.1.alive().map_err(|_| gone())?;
+            self.0.query(q).await
+        }
+        async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
+            self.1.write().map_err(|_| gone())?;
+            self.0.transact(items).await
+        }
+        async fn ping(&self) -> Result<(), TableError> {
+            self.0.ping().await
+        }
+        async fn dump(&self) -> Result<Vec<Item>, TableError> {
+            self.0.dump().await
+        }
+    }
+
+    pub struct CrashQueue(pub Arc<dyn Queue>, pub Arc<Crash>);
+
+    fn q_gone() -> QueueError {
+        QueueError::Unavailable("the process was killed".into())
+    }
+
+    #[async_trait]
+    impl Queue for CrashQueue {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<Vec<String>, QueueError> {
+            self.1.write().map_err(|_| q_gone())?;
+            self.0.send_batch(messages).await
+        }
+        async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>, QueueError> {
+            self.1.alive().map_err(|_| q_gone())?;
+            self.0.receive(max, visibility, wait).await
+        }
+        async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+            self.1.write().map_err(|_| q_gone())?;
+            self.0.delete(receipt).await
+        }
+        async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+            self.1.write().map_err(|_| q_gone())?;
+            self.0.change_visibility(receipt, visibility).await
+        }
+        async fn depth(&self) -> Result<u64, QueueError> {
+            self.0.depth().await
+        }
+    }
+
+    /// The app's state with both ports behind `crash`.
+    pub fn state(state: &atlas_app::AppState, crash: &Arc<Crash>) -> atlas_app::AppState {
+        let mut s = state.clone();
+        s.table = atlas_store::Table::new(Arc::new(CrashTable(state.table.raw(), crash.clone())));
+        let c = crash.clone();
+        s.queues = Arc::new(state.queues.wrapped(move |q| Arc::new(CrashQueue(q, c.clone()))));
+        s
+    }
+
+    /// What a restarted process does first: its outbox sweep, at a time past the grace period.
+    pub async fn restart_sweep(state: &atlas_app::AppState) -> usize {
+        struct Later(i64);
+        impl atlas_store::Clock for Later {
+            fn now(&self) -> time::OffsetDateTime {
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap()
+            }
+        }
+        let mut later = state.clone();
+        later.clock = Arc::new(Later(state.clock.now_millis() + 60_000));
+        atlas_app::runs::sweep_outbox(&later).await.expect("sweep")
+    }
+}
+
+/// `POST path` through a process that dies at its `crash`-th write.
+async fn post_crashing(
+    app: &TestApp,
+    crash: &std::sync::Arc<crash::Crash>,
+    path: &str,
+    body: serde_json::Value,
+) -> u16 {
+    use tower::ServiceExt;
+    let state = crash::state(&app.app().state, crash);
+    let router = atlas_app::router::api(state, &atlas_app::registry::routes());
+    let req = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {}", app.token(OWNER)))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    router.oneshot(req).await.unwrap().status().as_u16()
+}
+
+/// The runs indexed under an environment.
+async fn env_runs(app: &TestApp, slug: &str) -> std::collections::BTreeSet<String> {
+    app.app()
+        .state
+        .table
+        .query_all(atlas_store::Query::partition(format!("WS#ws-demo#ENV#{slug}")).begins_with("RUN#"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i["run_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn wait_completed(app: &TestApp, run: &str) -> api::OperationView {
+    eventually("the run to complete", Duration::from_secs(60), || async {
+        let v: api::OperationView = app
+            .get_as(OWNER, &format!("{WS}/operations/{run}"))
+            .await
+            .json()
+            .await
+            .ok()?;
+        (v.run.state == "completed").then_some(v)
+    })
+    .await
+}
+
+/// Issue 22 item 4: a process killed at any write of `POST …/backups` leaves either nothing (no
+/// run, no lock, no set) or a run that, once a restarted process swept the outbox, completes
+/// and is listed — never a queued run without its messages.
+async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_completes(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (_, env) = app.connected_env("env-crash").await;
+    let state = app.app().state.clone();
+    let path = format!("{env}/backups");
+    let body = json!({"families": ["deviceConfigurations"]});
+    let (mut nothing, mut recovered) = (0, 0);
+    for at in 1.. {
+        let before = env_runs(&app, "env-crash").await;
+        let c = crash::Crash::at(at);
+        let status = post_crashing(&app, &c, &path, body.clone()).await;
+        if !c.died() {
+            assert_eq!(status, 202, "the start succeeds once no write fails");
+            let new: Vec<_> = env_runs(&app, "env-crash").await.difference(&before).cloned().collect();
+            assert_eq!(new.len(), 1);
+            assert_eq!(
+                wait_completed(&app, &new[0]).await.run.outcome.as_deref(),
+                Some("succeeded")
+            );
+            break;
+        }
+        crash::restart_sweep(&state).await;
+        let new: Vec<_> = env_runs(&app, "env-crash").await.difference(&before).cloned().collect();
+        let sets: api::BackupSetList = app.get_as(OWNER, &path).await.json().await.unwrap();
+        match new.as_slice() {
+            [] => {
+                nothing += 1;
+                let lock = state
+                    .table
+                    .get(&atlas_store::Key::new(
+                        "WS#ws-demo#ENV#env-crash",
+                        "ACTIVE#backup.capture",
+                    ))
+                    .await
+                    .unwrap();
+                assert!(lock.is_none(), "crash at write {at}: no run, so no lock");
+            }
+            [run] => {
+                recovered += 1;
+                let v = wait_completed(&app, run).await;
+                assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "crash at write {at}");
+                let listed: api::BackupSetList = app.get_as(OWNER, &path).await.json().await.unwrap();
+                let set = listed.items.iter().find(|s| &s.id == run);
+                assert!(set.is_some(), "crash at write {at}: the completed backup is listed");
+                assert_eq!(set.unwrap().status, "complete");
+            }
+            more => panic!("crash at write {at}: {} runs started", more.len()),
+        }
+        // Whatever happened, no set exists without its run.
+        let runs = env_runs(&app, "env-crash").await;
+        assert!(sets.items.iter().all(|s| runs.contains(&s.id)), "crash at write {at}");
+        let outbox = state
+            .table
+            .query_all(atlas_store::Query::gsi1(atlas_app::runs::OUTBOX))
+            .await
+            .unwrap();
+        assert!(
+            outbox.iter().all(|o| !runs.contains(o["run_id"].as_str().unwrap())),
+            "crash at write {at}: the sweep left nothing owed"
+        );
+        assert!(at < 40, "the start never got through");
+    }
+    assert!(nothing > 0, "some crash came before the commit");
+    assert!(recovered > 0, "some crash came after the commit, before the send");
+    app.stop().await;
+}
+
+/// The same for a restore's confirmation: killed at any write, the draft is still previewed
+/// with no run, or it is confirmed and its run completes — never a restore writing to the tenant
+/// while its draft says previewed.
+async fn a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (_, env) = app.connected_env("env-crashrs").await;
+    let backup = app
+        .run_to_completion(&format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
+        .await;
+    let (mut nothing, mut recovered) = (0, 0);
+    for at in 1.. {
+        let draft: api::Restore = app
+            .post_as(
+                OWNER,
+                &format!("{env}/restores"),
+                json!({"backup_set_id": backup.run.id}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let preview: api::RestorePreview = app
+            .post_as(OWNER, &format!("{env}/restores/{}/previews", draft.id), json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let before = env_runs(&app, "env-crashrs").await;
+        let c = crash::Crash::at(at);
+        let body = json!({"preview_id": preview.id, "fingerprint": preview.fingerprint, "confirm": "env-crashrs"});
+        let status = post_crashing(&app, &c, &format!("{env}/restores/{}/confirm", draft.id), body).await;
+        if !c.died() {
+            assert_eq!(status, 202);
+        } else {
+            crash::restart_sweep(&app.app().state).await;
+        }
+        let new: Vec<_> = env_runs(&app, "env-crashrs")
+            .await
+            .difference(&before)
+            .cloned()
+            .collect();
+        let after: api::Restore = app
+            .get_as(OWNER, &format!("{env}/restores/{}", draft.id))
+            .await
+            .json()
+            .await
+            .unwrap();
+        match new.as_slice() {
+            [] => {
+                nothing += 1;
+                assert_eq!(after.state, "previewed", "crash at write {at}: no run, draft untouched");
+            }
+            [run] => {
+                assert_eq!(
+                    after.state, "confirmed",
+                    "crash at write {at}: the run and the draft move together"
+                );
+                assert_eq!(
+                    wait_completed(&app, run).await.run.outcome.as_deref(),
+                    Some("succeeded")
+                );
+                if !c.died() {
+                    break;
+                }
+                recovered += 1;
+            }
+            more => panic!("crash at write {at}: {} runs started", more.len()),
+        }
+        assert!(at < 40, "the confirmation never got through");
+    }
+    assert!(
+        nothing > 0 && recovered > 0,
+        "crashes before ({nothing}) and after ({recovered}) the commit"
+    );
+    app.stop().await;
+}
+
+/// Issue 22 item 5: a tenant answering every request with 429 `Retry-After: 120` does not hold
+/// back another tenant's backup: its units give their slots back and wait in the queue.
+async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (slow_tenant, slow) = app.connected_env("env-slow").await;
+    let (_, fast) = app.connected_env("env-fast").await;
+    let all = json!({});
+    // How long the fast tenant's backup takes alone.
+    let t = std::time::Instant::now();
+    app.run_to_completion(&format!("{fast}/backups"), all.clone()).await;
+    let alone = t.elapsed();
+
+    atlas_tests::sim::shared().sim.set_faults(
+        &slow_tenant,
+        atlas_graph_sim::Faults {
+            throttle: Some(atlas_graph_sim::Throttle {
+                fraction: 1.0,
+                retry_after: Some(120.0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let res = app.post_as(OWNER, &format!("{slow}/backups"), all.clone()).await;
+    assert_eq!(res.status(), 202);
+    let slow_run: api::OperationRun = res.json().await.unwrap();
+    // Let the throttled units take the workers first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = std::time::Instant::now();
+    let v = app.run_to_completion(&format!("{fast}/backups"), all).await;
+    let beside = t.elapsed();
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert!(
+        beside < alone + Duration::from_secs(5),
+        "the fast tenant's backup took {beside:?} beside the throttled one, {alone:?} alone"
+    );
+    // The throttled backup waits; nothing of it failed for being throttled.
+    let s: api::OperationView = app
+        .get_as(OWNER, &format!("{WS}/operations/{}", slow_run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s.run.state, "running");
+    assert_eq!(s.run.failed, 0, "{:?}", s.items);
+    assert!(
+        atlas_tests::app::logs().contains("unit re-queued to wait"),
+        "the throttled units were re-queued"
+    );
+    atlas_tests::sim::shared().sim.clear_faults(&slow_tenant);
+    app.stop().await;
+}

@@ -86,6 +86,8 @@ pub async fn capture_family(
 ) -> Result<Captured, ApiError> {
     let read = match client.read_family(family).await {
         Ok(read) => read,
+        // Throttled for longer than a unit should hold its worker: come back later.
+        Err(e) if e.must_wait().is_some() => return Err(ApiError::Wait(e.must_wait().unwrap_or_default())),
         Err(e) => {
             crate::provider::record_run_failure(state, scope, &e).await;
             return Err(ApiError::Conflict(format!(

@@ -41,6 +41,10 @@ pub enum ApiError {
     /// A per-user quota is used up: 429 with what to do.
     #[error("quota: {0}")]
     Quota(String),
+    /// An upstream (Graph) asked us to come back after this long: queued work re-queues itself
+    /// with that delay instead of holding its worker.
+    #[error("must wait {0:?}")]
+    Wait(std::time::Duration),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -92,7 +96,7 @@ impl ApiError {
                 "method-not-allowed",
                 "This resource does not support the method",
             ),
-            ApiError::Unavailable => (
+            ApiError::Unavailable | ApiError::Wait(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "The service is busy; retry later",
@@ -201,6 +205,11 @@ impl IntoResponse for ApiError {
         res.extensions_mut().insert(ProblemExt(problem));
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::Wait(d) = &self
+            && let Ok(v) = HeaderValue::from_str(&d.as_secs().max(1).to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if let ApiError::Unauthorized = self {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -87,6 +87,8 @@ pub async fn sync_family(
     let now = state.clock.now_millis();
     let read = match client.read_family(family).await {
         Ok(r) => r,
+        // Throttled for longer than a unit should hold its worker: nothing is known yet, come back.
+        Err(e) if e.must_wait().is_some() => return Err(ApiError::Wait(e.must_wait().unwrap_or_default())),
         Err(e) => {
             crate::provider::record_run_failure(state, scope, &e).await;
             let why = format!("{} could not be read completely: {e}", family.label);

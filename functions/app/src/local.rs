@@ -1,5 +1,6 @@
-//! Local mode: every route, the web app, the step workers and the scheduler in one process on
-//! the embedded store. Stopping waits for in-flight steps; unfinished messages stay queued.
+//! Local mode: every route, the web app, the step workers, the scheduler and the outbox sweep in
+//! one process on the embedded store. Stopping gives in-flight steps a grace period, then
+//! releases their messages back to the queue; unfinished messages stay queued.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,10 +26,17 @@ impl LocalApp {
         format!("http://{}", self.addr)
     }
 
-    /// Graceful stop: no new requests or receives; in-flight work finishes.
+    /// Graceful stop: no new requests or receives; in-flight work finishes or, after
+    /// [`steps::STOP_GRACE`], goes back to the queue. Done within [`STOP_WITHIN`] whatever hangs.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let drained =
+            tokio::time::timeout(STOP_WITHIN, async { while self.tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("stop took too long; abandoning what is left (queued work stays queued)");
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
     }
 }
 
@@ -71,6 +79,7 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
         tasks.spawn(steps::run_dead_letters(state.clone(), *step, stopped.clone()));
     }
     tasks.spawn(run_scheduler(state.clone(), config.scheduler_every, stopped.clone()));
+    tasks.spawn(run_outbox_sweep(state.clone(), stopped.clone()));
     Ok(LocalApp {
         addr,
         state,
@@ -193,6 +202,33 @@ async fn run_scheduler(state: AppState, every: Duration, mut stop: watch::Receiv
             _ = timer.tick() => {
                 if let Err(e) = scheduler::tick(&state).await {
                     tracing::warn!(error = %e, "scheduler tick failed");
+                }
+            }
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        }
+    }
+}
+
+/// A stop (SIGTERM, Ctrl-C) completes within this, whatever is in flight.
+pub const STOP_WITHIN: Duration = Duration::from_secs(8);
+/// How often local mode sends what run starts left in the outbox (a crash between commit and
+/// send); the first sweep runs at start, so work a killed process owed is sent on restart.
+pub const OUTBOX_SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+async fn run_outbox_sweep(state: AppState, mut stop: watch::Receiver<bool>) {
+    // On DynamoDB (a protocol server in tests) a GSI query is not free: sweep less often there.
+    let every = if state.queues.kind() == "sqs" {
+        OUTBOX_SWEEP_EVERY * 5
+    } else {
+        OUTBOX_SWEEP_EVERY
+    };
+    let mut timer = tokio::time::interval(every);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {
+                if let Err(e) = crate::runs::sweep_outbox(&state).await {
+                    tracing::warn!(error = %e, "outbox sweep failed; the next one retries");
                 }
             }
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return,

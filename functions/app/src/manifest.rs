@@ -87,7 +87,8 @@ pub fn functions() -> Vec<FunctionSpec> {
             queue: s.queue.to_owned(),
         },
         table: s.table,
-        sends: Vec::new(),
+        // A unit Graph asks to wait re-queues itself with a delay (ADR 0022).
+        sends: vec![s.queue.to_owned()],
         secrets: crate::registry::USES_SECRETS.contains(&s.function),
     }));
     out.extend(steps::steps().iter().map(|s| FunctionSpec {

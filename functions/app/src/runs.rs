@@ -1,16 +1,17 @@
-//! Operation runs: the execution truth of every queued action. A run is written (queued) and its
-//! work sent in one motion; each unit of work is recorded once, however often its message
+//! Operation runs: the execution truth of every queued action. A run is written (queued) with its
+//! work in one commit (a transactional outbox, drained to the queue); each unit of work is recorded once, however often its message
 //! arrives; the run completes when every unit is accounted for; a run whose authority vanished
 //! before it executed ends Blocked; one stuck past its deadline is reconciled to Failed.
 //!
 //! Items: `RUN#<id> / RUN` (the run, canonical address; GSI1 lists a workspace's runs),
 //! `RUN#<id> / ACTIVE` (GSI1 `RUNS#ACTIVE` by deadline, for the reconciler), `RUN#<id> /
 //! ITEM#<key>` (one per unit of work), `<scope pk> / RUN#<id>` (the environment's index) and
-//! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope).
+//! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
+//! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
 
 use atlas_api_types as api;
 use atlas_domain::{Capability, OperationType, Role, Status, WorkspaceId};
-use atlas_store::{Cond, Item, Key, OutMessage, TableError, TxItem, Update};
+use atlas_store::{Cond, Item, Key, OutMessage, Query, SkCond, TableError, TxItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -56,6 +57,10 @@ pub struct WorkMessage {
     pub item: String,
     #[serde(default)]
     pub params: Value,
+    /// The run's environment (`<workspace>/<environment>`): local workers share their slots
+    /// fairly between environments by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
 
 /// The canonical status of a run.
@@ -114,10 +119,78 @@ pub async fn start(
     items: Vec<(String, Value)>,
     deadline_ms: i64,
 ) -> Result<Started, ApiError> {
+    start_with(state, scope, Start::new(state, kind, queue, items, deadline_ms)).await
+}
+
+/// A run to start, with the writes that must happen in the same commit (a backup's set, a
+/// restore draft's move to confirmed).
+pub struct Start {
+    /// Chosen up front so the caller's writes can name the run.
+    pub id: String,
+    pub kind: OperationType,
+    pub queue: String,
+    pub items: Vec<(String, Value)>,
+    pub deadline_ms: i64,
+    /// Committed with the run, or nothing is: their conditions guard the caller's state.
+    pub also: Vec<TxItem>,
+    /// The conflict reported when one of `also`'s conditions does not hold.
+    pub conflict: String,
+}
+
+impl Start {
+    pub fn new(
+        state: &AppState,
+        kind: OperationType,
+        queue: &str,
+        items: Vec<(String, Value)>,
+        deadline_ms: i64,
+    ) -> Self {
+        Self {
+            id: state.ids.next_id(),
+            kind,
+            queue: queue.to_owned(),
+            items,
+            deadline_ms,
+            also: Vec::new(),
+            conflict: "the records changed meanwhile; nothing was started".into(),
+        }
+    }
+
+    pub fn also(mut self, changes: Vec<TxItem>, conflict: impl Into<String>) -> Self {
+        self.also = changes;
+        self.conflict = conflict.into();
+        self
+    }
+}
+
+/// The partition (GSI1) of every outbox item not yet drained, by creation time.
+pub const OUTBOX: &str = "OUTBOX";
+/// Messages per outbox item at least; more when a run has very many units, so the outbox never
+/// takes more than [`MAX_OUTBOX_ITEMS`] of the transaction's 100 writes.
+const OUTBOX_MESSAGES: usize = 250;
+const MAX_OUTBOX_ITEMS: usize = 40;
+/// The sweep leaves younger outbox items to the process that wrote them, which drains right
+/// after its commit: a double send is harmless, but needless.
+pub const OUTBOX_GRACE_MS: i64 = 5_000;
+
+/// The run, its marker, dedupe lock and index, the caller's writes and the run's first messages
+/// (the outbox) are one commit: a crash before it leaves nothing, a crash after it leaves a run
+/// whose messages the drainer sends. The messages are then sent at once ([`drain`]); whatever a
+/// crash or an unavailable queue leaves in the outbox, the sweep ([`sweep_outbox`]) sends later.
+pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Result<Started, ApiError> {
+    let Start {
+        id,
+        kind,
+        queue,
+        items,
+        deadline_ms,
+        also,
+        conflict,
+    } = start;
     let ws = scope.workspace();
-    let id = state.ids.next_id();
     let now = state.clock.now_millis();
-    let run = obj(json!({
+    let empty = items.is_empty();
+    let mut run = obj(json!({
         "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": kind.as_str(),
         "workspace_id": ws.workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
         "initiator_id": ws.actor().user_id, "initiator_email": ws.actor().email, "queue": queue,
@@ -125,6 +198,18 @@ pub async fn start(
         "counts": {"total": items.len(), "succeeded": 0, "failed": 0, "skipped": 0},
         "GSI1PK": format!("RUNS#{}", ws.workspace_id()), "GSI1SK": format!("RUN#{id}"),
     }));
+    if empty {
+        // Nothing to queue: the run is born complete, holding no lock.
+        for (k, v) in [
+            ("status", json!("completed")),
+            ("outcome", json!("succeeded")),
+            ("reason", json!("Nothing to do.")),
+            ("started_ms", json!(now)),
+            ("ended_ms", json!(now)),
+        ] {
+            run.insert(k.into(), v);
+        }
+    }
     let marker = obj(json!({
         "PK": format!("RUN#{id}"), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
         "workspace_id": ws.workspace_id().as_str(),
@@ -138,30 +223,48 @@ pub async fn start(
         "PK": scope.pk(), "SK": format!("RUN#{id}"), "entity": "run_ref", "run_id": id, "type": kind.as_str(),
         "workspace_id": ws.workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
     }));
-    let changes = vec![
-        TxItem::Put {
-            item: run.clone(),
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: marker,
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: lock,
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: index,
-            cond: Some(Cond::NotExists),
-        },
-    ];
+    let put = |item: Item| TxItem::Put {
+        item,
+        cond: Some(Cond::NotExists),
+    };
+    let mut changes = vec![put(run)];
+    if !empty {
+        changes.push(put(marker));
+        changes.push(put(lock));
+    }
+    changes.push(put(index));
+    let also_at = changes.len();
+    let also_len = also.len();
+    changes.extend(also);
+    let bodies = items
+        .into_iter()
+        .map(|(item, params)| {
+            serde_json::to_string(&WorkMessage {
+                run_id: id.clone(),
+                item,
+                params,
+                env: Some(format!("{}/{}", ws.workspace_id(), scope.environment_id())),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    let per_item = OUTBOX_MESSAGES.max(bodies.len().div_ceil(MAX_OUTBOX_ITEMS));
+    for (n, chunk) in bodies.chunks(per_item).enumerate() {
+        changes.push(put(obj(json!({
+            "PK": format!("RUN#{id}"), "SK": format!("OUTBOX#{n:04}"), "entity": "run_outbox", "run_id": id,
+            "queue": queue, "bodies": chunk, "created_ms": now,
+            "GSI1PK": OUTBOX, "GSI1SK": format!("{now:015}#{id}#{n:04}"),
+        }))));
+    }
+    if changes.len() + 2 > atlas_store::table::MAX_TX_ITEMS {
+        return Err(ApiError::internal("a run start does not fit one transaction"));
+    }
     let ev = NewEvent::success("run.start", format!("run/{id}"))
         .env(scope.environment_id())
-        .meta(json!({"type": kind.as_str(), "items": items.len()}));
+        .meta(json!({"type": kind.as_str(), "items": bodies.len()}));
     match audit::commit(state, ws, changes, ev).await {
         Ok(()) => {}
-        Err(e) if audit::failed_at(&e) == Some(2) => {
+        Err(e) if !empty && audit::failed_at(&e) == Some(2) => {
             let lock = state.table.get(&lock_key(&scope.pk(), kind)).await?;
             let existing = match lock.as_ref().map(|l| s(l, "run_id")) {
                 Some(rid) => state.table.get(&run_key(&rid)).await?,
@@ -172,38 +275,78 @@ pub async fn start(
                 None => Err(ApiError::Conflict("another run just finished; start again".into())),
             };
         }
+        Err(e) if audit::failed_at(&e).is_some_and(|i| (also_at..also_at + also_len).contains(&i)) => {
+            return Err(ApiError::Conflict(conflict));
+        }
         Err(e) => return Err(e.into()),
     }
-    let messages: Result<Vec<OutMessage>, _> = items
-        .into_iter()
-        .map(|(item, params)| {
-            serde_json::to_string(&WorkMessage {
-                run_id: id.clone(),
-                item,
-                params,
-            })
-            .map(OutMessage::new)
-        })
-        .collect();
-    let sent = match messages {
-        Ok(m) if m.is_empty() => Ok(Vec::new()),
-        Ok(m) => state.queues.get(queue)?.send_batch(m).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = sent {
-        tracing::error!(run_id = %id, error = %e, "could not queue the run's work");
-        finish(
-            state,
-            &id,
-            "failed",
-            Some("The work could not be queued; nothing was done.".into()),
-        )
-        .await?;
-    } else if run["counts"]["total"] == 0 {
-        finish(state, &id, "succeeded", Some("Nothing to do.".into())).await?;
+    // Committed: the work is owed. Sent now, or by the sweep if this fails or the process dies.
+    if let Err(e) = drain(state, &id).await {
+        tracing::warn!(run_id = %id, error = %e, "the run's work stays in the outbox until the next sweep");
     }
     let run = state.table.get(&run_key(&id)).await?.ok_or(ApiError::NotFound)?;
     Ok(Started { run, created: true })
+}
+
+/// Sends a run's outbox to its queue, deleting each outbox item only after its messages were
+/// accepted. A crash in between sends them again: every unit is idempotent, so that is harmless.
+/// The outbox of a run that already ended is dropped unsent. Returns how many messages were sent.
+pub async fn drain(state: &AppState, run_id: &str) -> Result<usize, ApiError> {
+    let pending = state
+        .table
+        .query_all(Query::partition(format!("RUN#{run_id}")).begins_with("OUTBOX#"))
+        .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let active = state
+        .table
+        .get(&run_key(run_id))
+        .await?
+        .is_some_and(|r| matches!(s(&r, "status").as_str(), "queued" | "running"));
+    let mut sent = 0;
+    for item in pending {
+        if active {
+            let bodies: Vec<OutMessage> = item
+                .get("bodies")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(OutMessage::new)
+                .collect();
+            let n = bodies.len();
+            if n > 0 {
+                state.queues.get(&s(&item, "queue"))?.send_batch(bodies).await?;
+            }
+            sent += n;
+        }
+        state.table.delete(&Key::of(&item)?, None).await?;
+    }
+    Ok(sent)
+}
+
+/// Drains every outbox item older than [`OUTBOX_GRACE_MS`]: what a crash between a start's commit
+/// and its send left behind, or a queue that was unavailable then. Runs on the scheduler tick
+/// (AWS) and on a short timer (local mode). Returns how many messages were sent.
+pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
+    let before = state.clock.now_millis() - OUTBOX_GRACE_MS;
+    let q = Query::gsi1(OUTBOX).sk(SkCond::Lt(format!("{before:015}"))).limit(100);
+    // A bounded page per sweep; the next sweep continues.
+    let page = state.table.query(&q).await?;
+    let mut runs: Vec<String> = page.items.iter().map(|i| s(i, "run_id")).collect();
+    runs.dedup();
+    let mut sent = 0;
+    for run_id in runs {
+        match drain(state, &run_id).await {
+            Ok(n) => sent += n,
+            Err(e) => tracing::warn!(run_id = %run_id, error = %e, "outbox not drained; the next sweep retries"),
+        }
+    }
+    if sent > 0 {
+        tracing::info!(sent, "outbox swept");
+    }
+    Ok(sent)
 }
 
 /// What a step should do with its message.

@@ -8,23 +8,41 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::steps::ReconcileRequest;
 
-/// The scheduler's Lambda function name and the queues it sends to.
+/// The scheduler's Lambda function name and the queues it sends to: every step's, since it also
+/// drains the outbox of runs whose start crashed before sending.
 pub const FUNCTION: &str = "scheduler-tick";
-pub const SENDS: &[&str] = &["run-reconcile", "backup-capture", "backup-prune"];
+pub const SENDS: &[&str] = &[
+    "run-reconcile",
+    "backup-capture",
+    "backup-prune",
+    "inventory-sync",
+    "restore-execute",
+    "provider-verify",
+];
 pub const RATE: &str = "rate(1 minute)";
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct TickReport {
     pub enqueued: usize,
+    /// Messages sent from the outbox (starts whose own send did not happen).
+    pub swept: usize,
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
+    // First, so a queue outage here does not hold back the outbox.
+    let swept = crate::runs::sweep_outbox(state).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "outbox sweep failed; the next tick retries");
+        0
+    });
     let body = serde_json::to_string(&ReconcileRequest {
         requested_at_ms: state.clock.now_millis(),
     })
     .map_err(ApiError::internal)?;
     state.queues.get("run-reconcile")?.send(OutMessage::new(body)).await?;
     let backups = crate::schedules::run_due(state).await?;
-    Ok(TickReport { enqueued: 1 + backups })
+    Ok(TickReport {
+        enqueued: 1 + backups,
+        swept,
+    })
 }

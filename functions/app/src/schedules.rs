@@ -243,19 +243,8 @@ async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> 
             .map(|f| f.code.to_owned())
             .collect(),
     };
-    let units = families.iter().map(|f| (f.clone(), json!({}))).collect();
-    let started = crate::runs::start(
-        state,
-        &scope,
-        atlas_domain::OperationType::BackupCapture,
-        "backup-capture",
-        units,
-        crate::routes::backups::CAPTURE_DEADLINE_MS,
-    )
-    .await?;
-    if started.created {
-        crate::routes::backups::record_set_retaining(state, &scope, &started.run, &families, retention(sched)).await?;
-    }
+    let start = crate::routes::backups::capture_start(state, &scope, &families, retention(sched));
+    let started = crate::runs::start_with(state, &scope, start).await?;
     Ok(started.created)
 }
 

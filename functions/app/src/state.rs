@@ -66,6 +66,16 @@ impl Queues {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.main.keys().map(String::as_str)
     }
+
+    /// The same queues, each passed through `wrap` (tests inject failures at the port).
+    pub fn wrapped(&self, wrap: impl Fn(Arc<dyn Queue>) -> Arc<dyn Queue>) -> Queues {
+        let each = |m: &BTreeMap<String, Arc<dyn Queue>>| m.iter().map(|(k, q)| (k.clone(), wrap(q.clone()))).collect();
+        Queues {
+            kind: self.kind,
+            main: each(&self.main),
+            dead: each(&self.dead),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +350,8 @@ fn graph_client_with(
     let config = atlas_graph::GraphConfig {
         graph_base: p.graph_base.trim_end_matches('/').to_owned(),
         login_base: p.login_base.trim_end_matches('/').to_owned(),
+        // A longer Retry-After re-queues the unit with that delay (ADR 0022).
+        max_retry_wait: crate::steps::MAX_RETRY_WAIT,
         ..atlas_graph::GraphConfig::default()
     };
     atlas_graph::GraphClient::with_shared_writes(config, shared_writes)

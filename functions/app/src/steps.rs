@@ -27,6 +27,10 @@ pub enum StepError {
     /// A transient failure: the message is redelivered after its visibility timeout.
     #[error("retryable: {0}")]
     Retry(String),
+    /// The unit must wait this long (Graph's `Retry-After`): it is re-queued with that delay and
+    /// its worker freed for other work.
+    #[error("must wait {0:?}")]
+    Defer(Duration),
 }
 
 impl From<TableError> for StepError {
@@ -112,7 +116,10 @@ pub fn dead_letter_function(step: &Step) -> String {
 }
 
 fn api_to_step(e: crate::error::ApiError) -> StepError {
-    StepError::Retry(e.to_string())
+    match e {
+        crate::error::ApiError::Wait(d) => StepError::Defer(d),
+        e => StepError::Retry(e.to_string()),
+    }
 }
 
 /// `provider.verify`: one unit per run.
@@ -151,23 +158,104 @@ pub fn find(function: &str) -> Option<Step> {
 }
 
 /// Runs one batch; returns the ids of the messages that failed (the SQS partial batch response).
+/// The messages run side by side, so one slow unit does not hold back the others of the batch.
 pub async fn handle_batch(state: &AppState, step: &Step, messages: Vec<(String, String)>) -> Vec<String> {
-    let mut failed = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
     for (id, body) in messages {
-        if let Err(e) = (step.handler)(state.clone(), body).await {
-            tracing::warn!(step = step.function, message_id = %id, error = %e, "step failed; the message will be retried");
-            failed.push(id);
+        let (state, step) = (state.clone(), *step);
+        running.spawn(async move {
+            match handle_one(&state, &step, body).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(step = step.function, message_id = %id, error = %e, "step failed; the message will be retried");
+                    Some(id)
+                }
+            }
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok(Some(id)) => failed.push(id),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(step = step.function, error = %e, "a step task panicked; its message will be retried")
+            }
         }
     }
     failed
 }
 
-/// How long a locally received message stays hidden while its step runs.
-pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
+/// The longest Graph `Retry-After` a unit sleeps through; a longer one re-queues it (ADR 0022).
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// A unit re-queued this often for throttling takes the ordinary retry path (and, in the end,
+/// the dead-letter queue), so a tenant that never lets up cannot keep it alive forever.
+pub const MAX_DEFERRALS: u64 = 60;
 
-/// A local worker: receives from the step's queue until `shutdown` turns true. A message is
-/// deleted only after its step succeeded, so a crash or shutdown loses nothing.
+/// Runs the step on one message. A unit that must wait is re-queued with that delay and counts
+/// as handled: it gives its worker back instead of sleeping.
+pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
+    match (step.handler)(state.clone(), body.clone()).await {
+        Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
+        other => other,
+    }
+}
+
+/// Sends a fresh copy of `body` with a delay. A fresh copy, not a visibility change: a released
+/// receive counts toward the dead-letter limit, and waiting is not failing. `count` marks a
+/// deferral the unit asked for (capped by [`MAX_DEFERRALS`]), not a slot given back for fairness.
+async fn requeue(state: &AppState, step: &Step, body: &str, wait: Duration, count: bool) -> Result<(), StepError> {
+    let mut value: Value = serde_json::from_str(body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| StepError::Malformed("the message is not an object".into()))?;
+    let deferred = obj.get("deferred").and_then(Value::as_u64).unwrap_or(0);
+    if count {
+        if deferred >= MAX_DEFERRALS {
+            return Err(StepError::Retry(format!("still throttled after {deferred} deferrals")));
+        }
+        obj.insert("deferred".into(), Value::from(deferred + 1));
+    }
+    let delay = wait.clamp(Duration::from_secs(1), Duration::from_secs(900));
+    let queue = state.queues.get(step.queue).map_err(api_to_step)?;
+    queue
+        .send(atlas_store::OutMessage::new(value.to_string()).delayed(delay))
+        .await
+        .map_err(|e| StepError::Retry(e.to_string()))?;
+    tracing::info!(
+        step = step.function,
+        delay_s = delay.as_secs(),
+        deferred = deferred + u64::from(count),
+        "unit re-queued to wait"
+    );
+    Ok(())
+}
+
+/// How long a locally received message stays hidden while its step runs; a running unit extends it.
+pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
+/// Units one local worker runs at once, across tenants.
+pub const LOCAL_CONCURRENCY: usize = 16;
+/// Units of one environment a local worker runs at once (Graph allows a tenant 4 requests in
+/// flight anyway): the rest wait in the queue, so other tenants' work gets the free slots.
+pub const PER_TENANT: usize = 4;
+/// On stop, in-flight units get this long to finish; the rest are released back to the queue.
+pub const STOP_GRACE: Duration = Duration::from_secs(6);
+
+/// The fairness key of a message: the environment of its run, or "" for system work.
+fn tenant_of(body: &str) -> String {
+    serde_json::from_str::<crate::runs::WorkMessage>(body)
+        .ok()
+        .and_then(|m| m.env)
+        .unwrap_or_default()
+}
+
+/// A local worker: receives from the step's queue until `shutdown` turns true, running up to
+/// [`LOCAL_CONCURRENCY`] units at once, at most [`PER_TENANT`] of one environment; a receive does
+/// not wait for the previous ones to finish. A message is deleted only after its step succeeded,
+/// so a crash or shutdown loses nothing.
 pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiver<bool>) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
     let queue = match state.queues.get(step.queue) {
         Ok(q) => q.clone(),
         Err(e) => {
@@ -175,9 +263,23 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
             return;
         }
     };
+    // Receipts of the units in flight, by task, and how many each tenant has.
+    let inflight: Arc<Mutex<HashMap<u64, String>>> = Arc::default();
+    let mut next_key = 0u64;
+    let per_tenant: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let mut running = tokio::task::JoinSet::new();
     while !*shutdown.borrow() {
+        while running.try_join_next().is_some() {}
+        let free = LOCAL_CONCURRENCY.saturating_sub(running.len());
+        if free == 0 {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = shutdown.changed() => break,
+            }
+            continue;
+        }
         let batch = tokio::select! {
-            r = queue.receive(10, LOCAL_VISIBILITY, Duration::from_secs(1)) => r,
+            r = queue.receive(free.min(10) as u32, LOCAL_VISIBILITY, Duration::from_secs(1)) => r,
             _ = shutdown.changed() => break,
         };
         let batch = match batch {
@@ -188,16 +290,54 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
                 continue;
             }
         };
-        // The messages of one receive run side by side, like concurrent Lambda invocations, so a
-        // backup's families overlap. Shutting down lets them finish; unreceived work stays queued.
-        let mut running = tokio::task::JoinSet::new();
         for m in batch {
-            let (state, queue) = (state.clone(), queue.clone());
+            let tenant = tenant_of(&m.body);
+            let admitted = {
+                let mut busy = per_tenant.lock().unwrap_or_else(|p| p.into_inner());
+                let n = busy.entry(tenant.clone()).or_default();
+                if tenant.is_empty() || *n < PER_TENANT {
+                    *n += 1;
+                    true
+                } else {
+                    false
+                }
+            };
+            if !admitted {
+                // The tenant has its share running: this unit waits in the queue, not in a slot.
+                if requeue(&state, &step, &m.body, Duration::from_secs(3), false)
+                    .await
+                    .is_ok()
+                {
+                    let _ = queue.delete(&m.receipt).await;
+                }
+                continue;
+            }
+            let (state, queue, per_tenant, inflight2) =
+                (state.clone(), queue.clone(), per_tenant.clone(), inflight.clone());
             let span =
                 tracing::info_span!("step", step = step.function, message_id = %m.id, receive_count = m.receive_count);
+            next_key += 1;
+            let key = next_key;
+            inflight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, m.receipt.clone());
             running.spawn(
                 async move {
-                    match (step.handler)(state, m.body).await {
+                    let work = handle_one(&state, &step, m.body);
+                    tokio::pin!(work);
+                    // A long unit keeps its message hidden, so it is not delivered twice meanwhile.
+                    let mut beat = tokio::time::interval(LOCAL_VISIBILITY / 2);
+                    beat.tick().await;
+                    let result = loop {
+                        tokio::select! {
+                            r = &mut work => break r,
+                            _ = beat.tick() => {
+                                let _ = queue.change_visibility(&m.receipt, LOCAL_VISIBILITY).await;
+                            }
+                        }
+                    };
+                    match result {
                         Ok(()) => {
                             if let Err(e) = queue.delete(&m.receipt).await {
                                 tracing::warn!(error = %e, "could not delete a finished message; it will run again");
@@ -205,11 +345,35 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
                         }
                         Err(e) => tracing::warn!(error = %e, "step failed; the message will be retried"),
                     }
+                    if let Some(n) = per_tenant.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&tenant) {
+                        *n = n.saturating_sub(1);
+                    }
+                    inflight2.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
                 }
                 .instrument(span),
             );
         }
+    }
+    // Stopping: in-flight units get a grace period; what is still running then is abandoned and
+    // its message made visible again at once (units are idempotent, so a re-run is safe).
+    let finished = tokio::time::timeout(STOP_GRACE, async { while running.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        running.abort_all();
         while running.join_next().await.is_some() {}
+        let left: Vec<String> = inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
+        for receipt in &left {
+            let _ = queue.change_visibility(receipt, Duration::ZERO).await;
+        }
+        tracing::info!(
+            step = step.function,
+            released = left.len(),
+            "stopped; unfinished units were released to the queue"
+        );
     }
 }
 

@@ -574,12 +574,15 @@ impl TenantClient {
         }
     }
 
-    async fn wait_while_paused(&self) {
+    /// Sleeps while the tenant is paused by a 429; a pause longer than `max_retry_wait` is
+    /// returned instead (the remaining wait).
+    async fn wait_while_paused(&self) -> Result<(), Duration> {
         loop {
             let until = *lock(&self.state.paused_until);
             match until.map(|u| u.saturating_duration_since(Instant::now())) {
+                Some(wait) if wait > self.client.inner.config.max_retry_wait => return Err(wait),
                 Some(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
-                _ => return,
+                _ => return Ok(()),
             }
         }
     }
@@ -604,7 +607,19 @@ impl TenantClient {
             let mut retry = 0u32;
             let mut reauthenticated = false;
             loop {
-                self.wait_while_paused().await;
+                if let Err(wait) = self.wait_while_paused().await {
+                    return Err(GraphError::Throttled(Box::new(ResponseError {
+                        method: method.clone(),
+                        path: path.clone(),
+                        status: 429,
+                        code: "TooManyRequests".into(),
+                        message: "the tenant is throttled; not sent".into(),
+                        request_id: None,
+                        client_request_id: None,
+                        retry_after: Some(wait),
+                        approval_code: None,
+                    })));
+                }
                 inner.requests.acquire(&self.app_key, req.request_units).await;
                 if req.write_units > 0 {
                     inner.writes.acquire(&self.tenant_key, req.write_units).await;
@@ -684,7 +699,9 @@ impl TenantClient {
                     continue;
                 }
                 let retry_after = retry_after(&headers);
-                if is_retryable_status(status, req.repeatable) && retry < config.max_retries {
+                // A Retry-After longer than the caller sits through ends the request with it.
+                let too_long = retry_after.is_some_and(|d| d > config.max_retry_wait);
+                if is_retryable_status(status, req.repeatable) && retry < config.max_retries && !too_long {
                     let delay = retry_after.unwrap_or_else(|| full_jitter(retry, config.backoff_base, config.backoff_cap));
                     if status == 429 {
                         self.pause_tenant(delay);
@@ -694,6 +711,9 @@ impl TenantClient {
                     tokio::time::sleep(delay).await;
                     retry += 1;
                     continue;
+                }
+                if let (true, 429, Some(d)) = (too_long, status, retry_after) {
+                    self.pause_tenant(d);
                 }
                 let body = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
                 let err = status_error(

@@ -37,6 +37,9 @@ pub struct GraphConfig {
     pub budget_window: Duration,
     /// Guard against a server that pages forever.
     pub max_pages: u32,
+    /// The longest `Retry-After` a request sleeps through. A longer one is returned as the error
+    /// (see [`crate::GraphError::must_wait`]) so queued work can give its slot to other tenants.
+    pub max_retry_wait: Duration,
 }
 
 impl Default for GraphConfig {
@@ -56,6 +59,7 @@ impl Default for GraphConfig {
             app_requests_per_20s: 2000,
             budget_window: Duration::from_secs(20),
             max_pages: 10_000,
+            max_retry_wait: Duration::MAX,
         }
     }
 }

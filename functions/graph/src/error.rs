@@ -120,6 +120,13 @@ impl GraphError {
         self.response().and_then(|r| r.client_request_id.as_deref())
     }
 
+    /// How long Graph asked us to stay away (`Retry-After` on a 429 or 503) when the request gave
+    /// up instead of sleeping through it: the caller should come back then, not fail the work.
+    pub fn must_wait(&self) -> Option<Duration> {
+        let r = self.response()?;
+        matches!(r.status, 429 | 503).then_some(r.retry_after?)
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, GraphError::Http(r) if r.status == 404)
     }

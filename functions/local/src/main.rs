@@ -131,7 +131,8 @@ async fn serve(allow_remote_demo_signin: bool) -> Result<(), String> {
     tracing::info!("stopping: finishing in-flight work");
     app.shutdown().await;
     if let Some(s) = sim {
-        s.stop().await;
+        // The stop must finish within 10 s; a hung request to the simulator cannot hold it.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), s.stop()).await;
     }
     tracing::info!("stopped");
     Ok(())

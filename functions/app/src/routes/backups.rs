@@ -1,7 +1,7 @@
 //! Backups of an environment: start a capture run, list sets, a set's items, an item's payload.
 
 use atlas_api_types as api;
-use atlas_store::{Cond, Key, Query, TableError};
+use atlas_store::{Cond, Key, Query};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -45,19 +45,7 @@ pub async fn start(
     if conn.as_ref().and_then(|c| c.get("lifecycle")).and_then(Value::as_str) != Some("consented") {
         return Err(ApiError::Conflict("connect the environment's provider first".into()));
     }
-    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
-    let started = crate::runs::start(
-        &state,
-        &scope,
-        atlas_domain::OperationType::BackupCapture,
-        "backup-capture",
-        units,
-        CAPTURE_DEADLINE_MS,
-    )
-    .await?;
-    if started.created {
-        record_set(&state, &scope, &started.run, &families).await?;
-    }
+    let started = crate::runs::start_with(&state, &scope, capture_start(&state, &scope, &families, None)).await?;
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
@@ -216,34 +204,35 @@ pub async fn diff(
 }
 
 /// The set a capture run fills.
-pub async fn record_set(
+/// A capture run over `families` whose set record is written in the same commit as the run, so
+/// a completed backup is always listed.
+///
+/// `retention` (a schedule's rules) is kept on the set and applied once the run ended.
+pub fn capture_start(
     state: &AppState,
     scope: &EnvScope,
-    run: &atlas_store::Item,
-    families: &[String],
-) -> ApiResult<()> {
-    record_set_retaining(state, scope, run, families, None).await
-}
-
-/// The set a capture run fills; `retention` (a schedule's rules) is applied once the run ended.
-pub async fn record_set_retaining(
-    state: &AppState,
-    scope: &EnvScope,
-    run: &atlas_store::Item,
     families: &[String],
     retention: Option<Value>,
-) -> ApiResult<()> {
-    let id = s(run, "run_id");
+) -> crate::runs::Start {
+    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
+    let start = crate::runs::Start::new(
+        state,
+        atlas_domain::OperationType::BackupCapture,
+        "backup-capture",
+        units,
+        CAPTURE_DEADLINE_MS,
+    );
     let set = obj(json!({
-        "PK": scope.pk(), "SK": format!("BACKUPSET#{id}"), "entity": "backup_set", "set_id": id,
+        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
         "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "families": families, "created_ms": crate::tenancy::n(run, "created_ms"),
+        "families": families, "created_ms": state.clock.now_millis(),
         "retention": retention,
     }));
-    match state.table.put(set, Some(Cond::NotExists)).await {
-        Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    let also = vec![atlas_store::TxItem::Put {
+        item: set,
+        cond: Some(Cond::NotExists),
+    }];
+    start.also(also, "the backup set already exists")
 }
 
 fn check_families(f: &mut Fields, list: &Option<Vec<String>>) {

@@ -2,7 +2,7 @@
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, OperationType, RunId};
-use atlas_store::{Cond, Query, TableError, TxItem, Update};
+use atlas_store::{Cond, Query, TxItem, Update};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -301,44 +301,39 @@ pub async fn confirm(
         Some("assignmentFilters") => 1,
         _ => 2,
     });
-    let started = crate::runs::start(
+    // The draft moves to confirmed in the run's own commit: no restore writes to the tenant while
+    // its draft still says previewed, and no confirmed draft is left without its run.
+    let start = crate::runs::Start::new(
         &state,
-        &scope,
         OperationType::RestoreExecute,
         restore::QUEUE,
         units,
         restore::DEADLINE_MS,
-    )
-    .await?;
-    let run_id = s(&started.run, "run_id");
-    if !started.created {
-        let why = format!("Another restore into this environment is running (run {run_id}): wait for it.");
-        return Err(refuse(&state, &scope, &id, why).await);
-    }
-    let changes = vec![TxItem::Update {
-        key: draft_key(&scope, &id),
-        update: Update::new()
-            .set("state", "confirmed")
-            .set("run_id", run_id.as_str())
-            .set("confirmed_preview_id", body.preview_id.as_str()),
-        cond: Some(Cond::eq("state", "previewed")),
-    }];
+    );
     let ev = NewEvent::success("restore.confirm", format!("restore/{id}"))
         .env(scope.environment_id())
-        .meta(json!({"preview_id": body.preview_id, "run_id": run_id, "items": preview["items"].as_array().map(Vec::len), "source_environment_id": s(&draft, "source_environment_id")}));
-    match audit::commit(&state, scope.workspace(), changes, ev).await {
-        Ok(()) => {}
-        Err(TableError::TransactionCanceled { .. }) => {
-            crate::runs::finish(
-                &state,
-                &run_id,
-                "cancelled",
-                Some("The restore was confirmed twice.".into()),
-            )
-            .await?;
-            return Err(ApiError::Conflict("the restore was confirmed concurrently".into()));
-        }
-        Err(e) => return Err(e.into()),
+        .meta(json!({"preview_id": body.preview_id, "run_id": start.id, "items": preview["items"].as_array().map(Vec::len), "source_environment_id": s(&draft, "source_environment_id")}));
+    let ws = scope.workspace();
+    let also = vec![
+        TxItem::Update {
+            key: draft_key(&scope, &id),
+            update: Update::new()
+                .set("state", "confirmed")
+                .set("run_id", start.id.as_str())
+                .set("confirmed_preview_id", body.preview_id.as_str()),
+            cond: Some(Cond::eq("state", "previewed")),
+        },
+        TxItem::Put {
+            item: audit::item(&state, ws.workspace_id(), ws.actor(), ws.request_id(), ev),
+            cond: Some(Cond::NotExists),
+        },
+    ];
+    let start = start.also(also, "the restore was confirmed concurrently");
+    let started = crate::runs::start_with(&state, &scope, start).await?;
+    if !started.created {
+        let run_id = s(&started.run, "run_id");
+        let why = format!("Another restore into this environment is running (run {run_id}): wait for it.");
+        return Err(refuse(&state, &scope, &id, why).await);
     }
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
