@@ -289,10 +289,23 @@ pub fn item_api(i: &Item, with_payload: bool) -> api::InventoryItem {
         status: s(i, "status"),
         deleted_ms: i.get("deleted_ms").and_then(Value::as_i64),
         last_seen_ms: n(i, "last_seen_ms"),
-        // Written only by the sync step, always as a list of events.
+        // Written only by the sync step as `{event, at_ms}`; read leniently, as stores differ in
+        // how they hand numbers back.
         history: i
             .get("history")
-            .and_then(|h| serde_json::from_value(h.clone()).ok())
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|e| api::InventoryEvent {
+                        event: e.get("event").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        at_ms: e
+                            .get("at_ms")
+                            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+                            .or_else(|| e.get("at_ms").and_then(Value::as_str).and_then(|s| s.parse().ok()))
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         payload: with_payload.then_some(payload),
     }
