@@ -64,7 +64,7 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             .post_as(
                 OWNER,
                 path,
-                json!({"every_minutes": 60, "time_zone": "UTC", "first_due_ms": 4_000_000_000_000i64}),
+                json!({"every_minutes": 60, "time_zone": "UTC", "first_due_ms": far_future_ms()}),
             )
             .await;
         assert_eq!(res.status(), 201, "fixture schedule");
@@ -337,4 +337,13 @@ async fn authorization_matrix_embedded() {
 #[tokio::test]
 async fn authorization_matrix_dynamodb() {
     matrix(Mode::Aws).await;
+}
+
+/// A due time that never comes during a test, within the schedules' bound (five years ahead).
+fn far_future_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    now + 300 * 86_400_000
 }

@@ -447,6 +447,13 @@ impl Table {
         let mut raw = Vec::with_capacity(writes.len());
         let mut early: Vec<Option<TableError>> = Vec::with_capacity(writes.len());
         for w in writes {
+            // A refused write (full disk) fails alone, as the others' results say.
+            if !matches!(w, TxItem::Check { .. })
+                && let Err(e) = w.key().and_then(|k| self.check_write(&k))
+            {
+                early.push(Some(e));
+                continue;
+            }
             let enc = match w {
                 TxItem::Put { item, cond } => Key::of(&item)
                     .and_then(|key| codec::encode(item, &key, &ulid::Ulid::new().to_string()))

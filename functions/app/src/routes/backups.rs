@@ -253,7 +253,7 @@ fn check_schedule_bounds(f: &mut Fields, body: &api::BackupScheduleCreate, now: 
     const MAX_KEEP_LAST: u32 = 1_000;
     const MAX_KEEP_DAYS: u32 = 3_660;
     const MAX_CRON_CHARS: usize = 100;
-    const MAX_FIRST_DUE_AHEAD_MS: i64 = 366 * 24 * 3_600_000;
+    const MAX_FIRST_DUE_AHEAD_MS: i64 = 5 * 366 * 24 * 3_600_000;
     if body.keep_last.is_some_and(|k| k > MAX_KEEP_LAST) {
         f.push("keep_last", format!("keeps at most {MAX_KEEP_LAST} sets"));
     }
@@ -264,7 +264,7 @@ fn check_schedule_bounds(f: &mut Fields, body: &api::BackupScheduleCreate, now: 
         f.push("cron", format!("must be at most {MAX_CRON_CHARS} characters"));
     }
     if body.first_due_ms.is_some_and(|d| d > now + MAX_FIRST_DUE_AHEAD_MS) {
-        f.push("first_due_ms", "must be within a year from now");
+        f.push("first_due_ms", "must be within five years from now");
     }
 }
 
