@@ -519,87 +519,109 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     f
 }
 
-async fn every_route_answers_as_documented(mode: Mode) {
-    let doc = document();
+/// One route's answers: how many were checked and which disagree with the document.
+async fn check_route(mode: Mode, doc: std::sync::Arc<Value>, r: Route) -> (usize, Vec<String>) {
+    let doc = &*doc;
+    let r = &r;
     let mut failures = Vec::new();
     let mut checked = 0;
-    let all = routes();
-    for r in &all {
-        let app = spawn_app(mode).await;
-        let served: Value = app.get("/api/openapi.json").await.json().await.unwrap();
-        assert_eq!(served, doc, "the served document is the derived one");
-        let f = world(&app, r).await;
-        let name = format!("{} {} ({})", r.method, r.path, r.function);
-        let mut unnamed = Vec::new();
-        let mut expect = |case: &str, want: u16, (status, headers, body): (u16, reqwest::header::HeaderMap, String)| {
-            checked += 1;
-            if status != want {
-                failures.push(format!("{name} {case}: expected {want}, got {status}: {body}"));
-            } else if let Err(e) = check(&doc, r, case, status, &headers, &body) {
-                failures.push(e);
-            }
-            body
-        };
-        let owner = Some(OWNER);
-        let base = |as_user| Call {
-            r,
-            as_user,
-            without: None,
-            extra: false,
-        };
-        // Problems first: none of them changes anything. The invitation is the outsider's to accept.
-        let as_user = match r.access {
-            Access::Public => None,
-            Access::SignedIn
-                if r.example
-                    .is_some_and(|e| e().to_string().contains("{invitation_token}")) =>
-            {
-                Some(OUTSIDER)
-            }
-            _ => owner,
-        };
-        expect(
-            "with an undeclared query key",
+    let app = spawn_app(mode).await;
+    let served: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert_eq!(&served, doc, "the served document is the derived one");
+    let f = world(&app, r).await;
+    let name = format!("{} {} ({})", r.method, r.path, r.function);
+    let mut unnamed = Vec::new();
+    let mut expect = |case: &str, want: u16, (status, headers, body): (u16, reqwest::header::HeaderMap, String)| {
+        checked += 1;
+        if status != want {
+            failures.push(format!("{name} {case}: expected {want}, got {status}: {body}"));
+        } else if let Err(e) = check(&doc, r, case, status, &headers, &body) {
+            failures.push(e);
+        }
+        body
+    };
+    let owner = Some(OWNER);
+    let base = |as_user| Call {
+        r,
+        as_user,
+        without: None,
+        extra: false,
+    };
+    // Problems first: none of them changes anything. The invitation is the outsider's to accept.
+    let as_user = match r.access {
+        Access::Public => None,
+        Access::SignedIn
+            if r.example
+                .is_some_and(|e| e().to_string().contains("{invitation_token}")) =>
+        {
+            Some(OUTSIDER)
+        }
+        _ => owner,
+    };
+    expect(
+        "with an undeclared query key",
+        400,
+        call(
+            &app,
+            Call {
+                extra: true,
+                ..base(as_user)
+            },
+            &f,
+        )
+        .await,
+    );
+    for k in r.required_query {
+        let body = expect(
+            &format!("without required query key {k}"),
             400,
             call(
                 &app,
                 Call {
-                    extra: true,
+                    without: Some(k),
                     ..base(as_user)
                 },
                 &f,
             )
             .await,
         );
-        for k in r.required_query {
-            let body = expect(
-                &format!("without required query key {k}"),
-                400,
-                call(
-                    &app,
-                    Call {
-                        without: Some(k),
-                        ..base(as_user)
-                    },
-                    &f,
-                )
-                .await,
-            );
-            if !body.contains(&format!("\"query.{k}\"")) {
-                unnamed.push(format!(
-                    "{name} without {k}: the problem does not name query.{k}: {body}"
-                ));
-            }
+        if !body.contains(&format!("\"query.{k}\"")) {
+            unnamed.push(format!(
+                "{name} without {k}: the problem does not name query.{k}: {body}"
+            ));
         }
-        if r.access != Access::Public {
-            expect("anonymous", 401, call(&app, base(None), &f).await);
-        }
-        if matches!(r.access, Access::Capability(_)) {
-            expect("as an outsider", 404, call(&app, base(Some(OUTSIDER)), &f).await);
-        }
-        expect("as the owner", r.status, call(&app, base(as_user), &f).await);
-        failures.append(&mut unnamed);
-        app.stop().await;
+    }
+    if r.access != Access::Public {
+        expect("anonymous", 401, call(&app, base(None), &f).await);
+    }
+    if matches!(r.access, Access::Capability(_)) {
+        expect("as an outsider", 404, call(&app, base(Some(OUTSIDER)), &f).await);
+    }
+    expect("as the owner", r.status, call(&app, base(as_user), &f).await);
+    failures.append(&mut unnamed);
+    app.stop().await;
+    (checked, failures)
+}
+
+async fn every_route_answers_as_documented(mode: Mode) {
+    let doc = std::sync::Arc::new(document());
+    let all = routes();
+    // Each route gets its own stack; they wait on runs and the simulator more than on the CPU, so
+    // a few at a time.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(6));
+    let mut tasks = tokio::task::JoinSet::new();
+    for r in all.iter().cloned() {
+        let (doc, gate) = (doc.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _slot = gate.acquire_owned().await.expect("gate");
+            check_route(mode, doc, r).await
+        });
+    }
+    let (mut checked, mut failures) = (0, Vec::new());
+    while let Some(done) = tasks.join_next().await {
+        let (n, mut f) = done.expect("a route's check panicked");
+        checked += n;
+        failures.append(&mut f);
     }
     assert!(
         failures.is_empty(),
