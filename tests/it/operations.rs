@@ -646,8 +646,11 @@ async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
     let v = app.run_to_completion(&format!("{fast}/backups"), all).await;
     let beside = t.elapsed();
     assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    // The throttled tenant answers `Retry-After: 120`: a worker held by it would delay the fast
+    // backup by minutes. The margin absorbs a shared CI machine (other tests load the same
+    // protocol server), not a stall.
     assert!(
-        beside < alone + Duration::from_secs(5),
+        beside < alone + Duration::from_secs(30),
         "the fast tenant's backup took {beside:?} beside the throttled one, {alone:?} alone"
     );
     // The throttled backup waits; nothing of it failed for being throttled.
