@@ -535,7 +535,7 @@ async fn check_route(mode: Mode, doc: std::sync::Arc<Value>, r: Route) -> (usize
         checked += 1;
         if status != want {
             failures.push(format!("{name} {case}: expected {want}, got {status}: {body}"));
-        } else if let Err(e) = check(&doc, r, case, status, &headers, &body) {
+        } else if let Err(e) = check(doc, r, case, status, &headers, &body) {
             failures.push(e);
         }
         body
