@@ -1,23 +1,33 @@
 //! `moto_server`, the DynamoDB/SQS-protocol server the AWS-backend tests talk to.
 //!
-//! `cargo xtask test` starts one on a free loopback port, passes `ATLAS_MOTO_ENDPOINT`, and stops
-//! it by its PID afterwards. A plain `cargo test` starts one here instead, stopped at exit.
+//! `cargo xtask test` starts [`SHARDS`] of them on free loopback ports, passes their endpoints in
+//! `ATLAS_MOTO_ENDPOINT` (comma-separated), and stops them by PID afterwards. A plain `cargo test`
+//! starts them here instead, stopped at exit.
+//!
+//! Why several: moto is one Python process, bound to one core by its interpreter lock, and the
+//! DynamoDB tests wait on it. Each test uses its own table and queues, so a test talks to one
+//! server only and tests are dealt round-robin over the servers.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-static ENDPOINT: OnceLock<String> = OnceLock::new();
-static CHILD: Mutex<Option<Child>> = Mutex::new(None);
+/// How many servers a test run uses when it starts them itself (and `cargo xtask test` too).
+pub const SHARDS: usize = 2;
 
-extern "C" fn stop_child() {
-    if let Ok(mut g) = CHILD.lock()
-        && let Some(mut c) = g.take()
-    {
-        let _ = c.kill();
-        let _ = c.wait();
+static ENDPOINTS: OnceLock<Vec<String>> = OnceLock::new();
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+static CHILDREN: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+
+extern "C" fn stop_children() {
+    if let Ok(mut g) = CHILDREN.lock() {
+        for mut c in g.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -62,14 +72,22 @@ pub fn wait_for_port(port: u16, deadline: Duration) {
     }
 }
 
+/// The endpoint for one test's table and queues: the next server, round-robin.
 pub fn endpoint() -> String {
-    ENDPOINT
-        .get_or_init(|| {
-            if let Ok(e) = std::env::var("ATLAS_MOTO_ENDPOINT") {
-                return e;
-            }
-            let port = free_port();
-            let bin = binary();
+    let all = ENDPOINTS.get_or_init(|| {
+        if let Ok(e) = std::env::var("ATLAS_MOTO_ENDPOINT") {
+            return e
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        // SAFETY: registers a plain `extern "C"` function with no captured state.
+        unsafe { libc::atexit(stop_children) };
+        let bin = binary();
+        let ports: Vec<u16> = (0..SHARDS).map(|_| free_port()).collect();
+        for &port in &ports {
             let child = command(&bin, port)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -80,11 +98,16 @@ pub fn endpoint() -> String {
                         bin.display()
                     )
                 });
-            *CHILD.lock().expect("moto lock") = Some(child);
-            // SAFETY: registers a plain `extern "C"` function with no captured state.
-            unsafe { libc::atexit(stop_child) };
-            wait_for_port(port, Duration::from_secs(60));
-            format!("http://127.0.0.1:{port}")
-        })
-        .clone()
+            CHILDREN.lock().expect("moto lock").push(child);
+        }
+        ports
+            .into_iter()
+            .map(|port| {
+                wait_for_port(port, Duration::from_secs(60));
+                format!("http://127.0.0.1:{port}")
+            })
+            .collect()
+    });
+    assert!(!all.is_empty(), "ATLAS_MOTO_ENDPOINT names no endpoint");
+    all[NEXT.fetch_add(1, Ordering::Relaxed) % all.len()].clone()
 }

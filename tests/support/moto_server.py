@@ -1,4 +1,4 @@
-"""moto_server with every DynamoDB request serialized; SQS and its long polls stay concurrent.
+"""moto_server with every DynamoDB request serialized (SQS and its long polls stay concurrent) and its backend lookup cached.
 
 moto's TransactWriteItems deep-copies each table it touches and, when the transaction is
 cancelled, puts that copy back, erasing whatever other request threads wrote meanwhile; its
@@ -11,6 +11,7 @@ import sys
 import threading
 
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _lock = threading.RLock()
@@ -23,6 +24,21 @@ def _serialized(self):
 
 
 DynamoHandler.call_action = _serialized
+
+# moto finds each request's backend by listing its package directory and trying some hundred URL
+# patterns, under one global lock: about a third of its time in the test suite. A host always
+# maps to the same backend, so the answer is kept.
+_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+_backends: dict = {}
+
+
+def _cached_backend(self, host):
+    if host not in _backends:
+        _backends[host] = _backend_for_host(self, host)
+    return _backends[host]
+
+
+DomainDispatcherApplication.get_backend_for_host = _cached_backend
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -280,7 +280,10 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
     step("lint infra/template.yaml (cfn-lint, sam validate --lint)", &mut || {
         pyenv::lint_template(root, &bin)
     })?;
-    let (moto, endpoint) = start_moto(&bin)?;
+    // Two servers: one moto is bound to one core and the DynamoDB tests wait on it
+    // (tests/support/moto.rs deals tests over them).
+    let motos = [start_moto(&bin)?, start_moto(&bin)?];
+    let endpoint = motos.iter().map(|m| m.1.as_str()).collect::<Vec<_>>().join(",");
     let mut counts = (0u64, 0u64);
     let res = step("cargo test (embedded and DynamoDB/SQS backends)", &mut || {
         let mut cmd = cargo();
@@ -296,6 +299,9 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             "--",
             // Passing tests' output too: the matrix prints how many routes and cases it covered.
             "--show-output",
+            // Most tests wait on a run, a queue or moto rather than on the CPU: four at a time
+            // keeps both cores busy (and both moto servers).
+            "--test-threads=4",
         ])
         .env("ATLAS_MOTO_ENDPOINT", &endpoint)
         .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server"));
@@ -303,7 +309,7 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         counts = c;
         if ok { Ok(()) } else { Err("some tests failed".into()) }
     });
-    drop(moto);
+    drop(motos);
     // The browser suite runs against the built web app and atlas-local as child processes.
     let browser_res = step("build the web app (release) and atlas-local", &mut || {
         build_web(root, true)?;

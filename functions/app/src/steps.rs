@@ -212,7 +212,7 @@ async fn requeue(state: &AppState, step: &Step, body: &str, wait: Duration, coun
     let deferred = obj.get("deferred").and_then(Value::as_u64).unwrap_or(0);
     if count {
         if deferred >= MAX_DEFERRALS {
-            return Err(StepError::Retry(format!("still throttled after {deferred} deferrals")));
+            return Err(StepError::Retry(format!("still waiting after {deferred} deferrals")));
         }
         obj.insert("deferred".into(), Value::from(deferred + 1));
     }

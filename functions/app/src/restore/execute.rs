@@ -283,10 +283,13 @@ pub async fn unit(
     )))
 }
 
-/// How long a unit waits for the scope tags or assignment filters it uses, when sibling units of
-/// the same run recreate them (they are queued first); then the message is retried. Well inside
-/// the step Lambda's 29 s timeout, leaving room for the unit's own writes.
-const DEPENDENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a unit polls for the scope tags or assignment filters it uses, when sibling units of
+/// the same run recreate them (they are queued first). Short: past it the unit re-queues itself
+/// ([`DEPENDENCY_REQUEUE`]) and gives its worker back, so waiting units can never fill every
+/// slot while the units they wait for sit in the queue.
+const DEPENDENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The delay of that re-queue; the step's deferral cap bounds how often it happens.
+const DEPENDENCY_REQUEUE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Source id → the id this run created it under, once each `family` object's unit has created
 /// it. `Err(why)` when one's unit ended without creating it.
@@ -324,10 +327,10 @@ async fn created_by_this_run(
             return Ok(Ok(created));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Unavailable);
+            return Err(ApiError::Wait(DEPENDENCY_REQUEUE));
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+        delay = (delay * 2).min(std::time::Duration::from_millis(500));
     }
 }
 
