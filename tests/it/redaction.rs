@@ -3,8 +3,6 @@
 //! for every reader; `passwordMinimumLength` stays visible; a secret that changed between backup
 //! and live is a masked change in the preview, and the restore writes its real value.
 
-use std::time::Duration;
-
 use atlas_api_types as api;
 use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app};
 use serde_json::{Value, json};
@@ -293,7 +291,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         .await;
     assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
     let run: api::OperationRun = res.json().await.unwrap();
-    let v = eventually("the restore to complete", Duration::from_secs(120), || async {
+    let v = eventually("the restore to complete", app.run_deadline(), || async {
         let v: api::OperationView = app
             .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
             .await

@@ -63,7 +63,7 @@ fn confirm_body(p: &api::RestorePreview, name: &str) -> Value {
 
 async fn wait_run(app: &TestApp, run: &str) -> api::OperationView {
     let view = format!("{WS}/operations/{run}");
-    eventually("the restore run to complete", Duration::from_secs(120), || async {
+    eventually("the restore run to complete", app.run_deadline(), || async {
         let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
         (v.run.state == "completed").then_some(v)
     })
@@ -573,7 +573,7 @@ async fn everything_deleted(app: &TestApp, slug: &str) -> (String, String, api::
     if !app.config.run_workers {
         app.deliver("backup-capture").await;
     }
-    let set: api::BackupSetDetail = eventually("the backup", Duration::from_secs(120), || async {
+    let set: api::BackupSetDetail = eventually("the backup", app.run_deadline(), || async {
         let d: api::BackupSetDetail = app
             .get_as(OWNER, &format!("{env}/backups/{}", run.id))
             .await
@@ -635,6 +635,48 @@ async fn write_faults_make_an_honest_partial(mode: Mode) {
     assert_eq!(failed, missing, "exactly the failed items are the ones not restored");
     let restore: api::Restore = get(&app, &format!("{env}/restores/{}", r.id)).await;
     assert_eq!(restore.run.unwrap().outcome.as_deref(), Some("partially_succeeded"));
+    app.stop().await;
+}
+
+/// A write answered 429 with a `Retry-After` longer than a unit sleeps through re-queues its unit
+/// with that delay (the worker goes on with other work) instead of failing the item: once Graph
+/// lets up, every item is restored, and once.
+async fn a_long_retry_after_requeues_the_write_instead_of_failing_it(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env, r, n) = everything_deleted(&app, "env-rs10").await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    sim().reset_stats(&tenant);
+    let wait = atlas_app::steps::MAX_RETRY_WAIT.as_secs_f64() + 2.0;
+    sim().set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            throttle: Some(atlas_graph_sim::Throttle {
+                every_nth: Some(1),
+                retry_after: Some(wait),
+                writes_only: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    // Graph lets up as soon as it has refused one write.
+    let relent = {
+        let tenant = tenant.clone();
+        tokio::spawn(async move {
+            eventually("a refused write", Duration::from_secs(60), || async {
+                (sim().stats(&tenant).throttled > 0).then_some(())
+            })
+            .await;
+            sim().clear_faults(&tenant);
+        })
+    };
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs10")).await;
+    relent.await.expect("the fault task");
+    assert!(sim().stats(&tenant).throttled > 0, "a write was refused");
+    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.succeeded as usize, n);
+    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
+    assert_eq!(total, n, "every item created once");
     app.stop().await;
 }
 
@@ -904,5 +946,10 @@ mod embedded_only {
     #[tokio::test]
     async fn write_faults_make_an_honest_partial() {
         super::write_faults_make_an_honest_partial(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn a_long_retry_after_requeues_the_write_instead_of_failing_it() {
+        super::a_long_retry_after_requeues_the_write_instead_of_failing_it(Mode::Embedded).await;
     }
 }

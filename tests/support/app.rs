@@ -293,13 +293,22 @@ impl TestApp {
             .expect("seeded consent");
     }
 
+    /// How long a test waits for a run: moto, one Python process shared by the tests running at
+    /// once, answers the DynamoDB backend's requests tens of times slower than the embedded store.
+    pub fn run_deadline(&self) -> Duration {
+        match self.config.storage {
+            atlas_app::config::Storage::Aws { .. } => Duration::from_secs(300),
+            _ => Duration::from_secs(120),
+        }
+    }
+
     /// Starts a run with `POST path` and waits until it completes.
     pub async fn run_to_completion(&self, path: &str, body: serde_json::Value) -> atlas_api_types::OperationView {
         let res = self.post_as(OWNER, path, body).await;
         assert_eq!(res.status(), 202, "{path}");
         let run: atlas_api_types::OperationRun = res.json().await.expect("run");
         let view = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
-        eventually("the run to complete", Duration::from_secs(120), || async {
+        eventually("the run to complete", self.run_deadline(), || async {
             let v: atlas_api_types::OperationView = self.get_as(OWNER, &view).await.json().await.ok()?;
             (v.run.state == "completed").then_some(v)
         })

@@ -112,6 +112,36 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// The host crates' tests: lib, bins and tests are every target in this workspace, so building
+/// these is also what clippy's `--all-targets` would lint.
+const HOST_TESTS: [&str; 7] = [
+    "test",
+    "--workspace",
+    "--exclude",
+    "atlas-web",
+    "--lib",
+    "--bins",
+    "--tests",
+];
+
+/// A cargo command for the host crates in `cargo xtask test`: unless `quick`, with clippy-driver as
+/// the workspace's rustc wrapper and warnings denied, the way `cargo clippy -- -D warnings` runs it.
+/// Every host build of the test run goes through here, so none of them rebuilds another's crates.
+fn host(mut cmd: Command, quick: bool) -> Command {
+    if !quick {
+        let driver = Command::new("rustup")
+            .args(["which", "clippy-driver"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "clippy-driver".into());
+        cmd.env("RUSTC_WORKSPACE_WRAPPER", driver)
+            .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+    }
+    cmd
+}
+
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
         .position(|a| a == name)
@@ -246,19 +276,17 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         step("cargo fmt --check", &mut || {
             run(root, cargo().args(["fmt", "--all", "--check"]))
         })?;
-        step("clippy (host crates)", &mut || {
+        step("clippy and build (host crates, every target; atlas-local)", &mut || {
+            // Linted while built for the tests, as `cargo clippy` lints (clippy-driver as the
+            // workspace's rustc wrapper): the dependencies compile once instead of once for
+            // clippy and again for the tests. `host()` gives the later steps the same wrapper,
+            // so what is built here is fresh for them.
+            run(root, host(cargo(), quick).args(HOST_TESTS).arg("--no-run"))?;
+            // `--workspace`, so its dependencies keep the workspace's features (with `-p` alone,
+            // cargo resolves other features and compiles many of them again).
             run(
                 root,
-                cargo().args([
-                    "clippy",
-                    "--workspace",
-                    "--exclude",
-                    "atlas-web",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
+                host(cargo(), quick).args(["build", "--workspace", "--exclude", "atlas-web", "--bin", "atlas-local"]),
             )
         })?;
         step("clippy (web app, wasm32)", &mut || {
@@ -286,25 +314,19 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
     let endpoint = motos.iter().map(|m| m.1.as_str()).collect::<Vec<_>>().join(",");
     let mut counts = (0u64, 0u64);
     let res = step("cargo test (embedded and DynamoDB/SQS backends)", &mut || {
-        let mut cmd = cargo();
-        cmd.args([
-            "test",
-            "--workspace",
-            "--exclude",
-            "atlas-web",
-            "--lib",
-            "--bins",
-            "--tests",
-            "--no-fail-fast",
-            "--",
-            // Passing tests' output too: the matrix prints how many routes and cases it covered.
-            "--show-output",
-            // Most tests wait on a run, a queue or moto rather than on the CPU: four at a time
-            // keeps both cores busy (and both moto servers).
-            "--test-threads=4",
-        ])
-        .env("ATLAS_MOTO_ENDPOINT", &endpoint)
-        .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server"));
+        let mut cmd = host(cargo(), quick);
+        cmd.args(HOST_TESTS)
+            .args([
+                "--no-fail-fast",
+                "--",
+                // Passing tests' output too: the matrix prints how many routes and cases it covered.
+                "--show-output",
+                // Most tests wait on a run, a queue or moto rather than on the CPU: four at a time
+                // keeps both cores busy (and both moto servers).
+                "--test-threads=4",
+            ])
+            .env("ATLAS_MOTO_ENDPOINT", &endpoint)
+            .env("ATLAS_MOTO_SERVER", pyenv::exe(&bin, "moto_server"));
         let (ok, c) = run_counting(root, &mut cmd)?;
         counts = c;
         if ok { Ok(()) } else { Err("some tests failed".into()) }
@@ -313,11 +335,22 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
     // The browser suite runs against the built web app and atlas-local as child processes.
     let browser_res = step("build the web app (release) and atlas-local", &mut || {
         build_web(root, true)?;
-        run(root, cargo().args(["build", "--quiet", "-p", "atlas-local"]))
+        run(
+            root,
+            host(cargo(), quick).args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--exclude",
+                "atlas-web",
+                "--bin",
+                "atlas-local",
+            ]),
+        )
     })
     .and_then(|()| {
         step("browser suite (headless Chromium over WebDriver)", &mut || {
-            let mut cmd = cargo();
+            let mut cmd = host(cargo(), quick);
             cmd.args(["test", "-p", "atlas-tests", "--test", "e2e", "--", "--test-threads=2"])
                 .env("ATLAS_WEB_DIR", root.join("web/dist"))
                 .env("CHROMEDRIVER", &chromedriver);

@@ -27,8 +27,13 @@ pub async fn target_client(state: &AppState, scope: &EnvScope) -> Result<TenantC
     Ok(state.graph.tenant(&s(&conn, "tenant_id"), app))
 }
 
+/// A read the plan needs failed. A tenant Graph asked to wait is not a conflict: queued work
+/// re-queues itself with the wait, and a preview answers 503 with it.
 fn graph_conflict(what: &str, e: atlas_graph::GraphError) -> ApiError {
-    ApiError::Conflict(format!("{what} could not be read: {e}"))
+    match e.must_wait() {
+        Some(wait) => ApiError::Wait(wait),
+        None => ApiError::Conflict(format!("{what} could not be read: {e}")),
+    }
 }
 
 /// One item's live match.
