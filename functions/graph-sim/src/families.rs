@@ -182,6 +182,39 @@ const fn intune(family: Family, name: &'static str, path: &'static str, base_typ
     }
 }
 
+/// The iOS and Android app protections, alike but for their names.
+const fn app_protection(family: Family, name: &'static str, path: &'static str, base_type: &'static str) -> FamilyDef {
+    FamilyDef {
+        v1: true,
+        read_roles: APPS_READ,
+        write_roles: APPS_WRITE,
+        patch_status: 204,
+        delete_status: 204,
+        assign: Some(MANAGED_APP_ASSIGN),
+        navs: &["assignments", "apps"],
+        has_version: true,
+        id_style: IdStyle::TPrefixed,
+        ..intune(family, name, path, base_type)
+    }
+}
+
+/// The assign body of app protections and managed-app configurations alike.
+const MANAGED_APP_ASSIGN: AssignDef = assign(
+    "assignments",
+    204,
+    false,
+    "microsoft.graph.targetedManagedAppPolicyAssignment",
+);
+
+/// The assign body of Windows and macOS scripts alike.
+const SCRIPT_ASSIGN: AssignDef = AssignDef {
+    key: "deviceManagementScriptAssignments",
+    extra_keys: &["deviceManagementScriptGroupAssignments"],
+    status: 200,
+    returns_value: false,
+    assignment_type: "microsoft.graph.deviceManagementScriptAssignment",
+};
+
 pub(crate) static FAMILIES: &[FamilyDef] = &[
     FamilyDef {
         name_prop: "name",
@@ -240,50 +273,18 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
             "microsoft.graph.deviceCompliancePolicy",
         )
     },
-    FamilyDef {
-        v1: true,
-        read_roles: APPS_READ,
-        write_roles: APPS_WRITE,
-        patch_status: 204,
-        delete_status: 204,
-        assign: Some(assign(
-            "assignments",
-            204,
-            false,
-            "microsoft.graph.targetedManagedAppPolicyAssignment",
-        )),
-        navs: &["assignments", "apps"],
-        has_version: true,
-        id_style: IdStyle::TPrefixed,
-        ..intune(
-            Family::IosAppProtections,
-            "iosManagedAppProtections",
-            "deviceAppManagement/iosManagedAppProtections",
-            "microsoft.graph.iosManagedAppProtection",
-        )
-    },
-    FamilyDef {
-        v1: true,
-        read_roles: APPS_READ,
-        write_roles: APPS_WRITE,
-        patch_status: 204,
-        delete_status: 204,
-        assign: Some(assign(
-            "assignments",
-            204,
-            false,
-            "microsoft.graph.targetedManagedAppPolicyAssignment",
-        )),
-        navs: &["assignments", "apps"],
-        has_version: true,
-        id_style: IdStyle::TPrefixed,
-        ..intune(
-            Family::AndroidAppProtections,
-            "androidManagedAppProtections",
-            "deviceAppManagement/androidManagedAppProtections",
-            "microsoft.graph.androidManagedAppProtection",
-        )
-    },
+    app_protection(
+        Family::IosAppProtections,
+        "iosManagedAppProtections",
+        "deviceAppManagement/iosManagedAppProtections",
+        "microsoft.graph.iosManagedAppProtection",
+    ),
+    app_protection(
+        Family::AndroidAppProtections,
+        "androidManagedAppProtections",
+        "deviceAppManagement/androidManagedAppProtections",
+        "microsoft.graph.androidManagedAppProtection",
+    ),
     FamilyDef {
         v1: true,
         read_roles: APPS_READ,
@@ -335,13 +336,7 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
     FamilyDef {
         read_roles: SCRIPTS_READ,
         write_roles: SCRIPTS_WRITE,
-        assign: Some(AssignDef {
-            key: "deviceManagementScriptAssignments",
-            extra_keys: &["deviceManagementScriptGroupAssignments"],
-            status: 200,
-            returns_value: false,
-            assignment_type: "microsoft.graph.deviceManagementScriptAssignment",
-        }),
+        assign: Some(SCRIPT_ASSIGN),
         ..intune(
             Family::Scripts,
             "deviceManagementScripts",
@@ -352,13 +347,7 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
     FamilyDef {
         read_roles: SCRIPTS_READ,
         write_roles: SCRIPTS_WRITE,
-        assign: Some(AssignDef {
-            key: "deviceManagementScriptAssignments",
-            extra_keys: &["deviceManagementScriptGroupAssignments"],
-            status: 200,
-            returns_value: false,
-            assignment_type: "microsoft.graph.deviceManagementScriptAssignment",
-        }),
+        assign: Some(SCRIPT_ASSIGN),
         ..intune(
             Family::ShellScripts,
             "deviceShellScripts",
@@ -475,12 +464,7 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         read_roles: APPS_READ,
         write_roles: APPS_WRITE,
         patch_status: 204,
-        assign: Some(assign(
-            "assignments",
-            204,
-            false,
-            "microsoft.graph.targetedManagedAppPolicyAssignment",
-        )),
+        assign: Some(MANAGED_APP_ASSIGN),
         navs: &["assignments", "apps"],
         has_version: true,
         id_style: IdStyle::APrefixed,

@@ -27,7 +27,7 @@ use actions::{
 };
 use assign::{add_assignment, delete_assignment};
 pub(crate) use read::snapshot;
-use read::{get, get_nav, get_nav_item, get_sub_nav, list};
+use read::{get, get_nav, get_nav_item, list};
 pub(crate) use route::{Route, Target, route};
 use write::{create, delete, patch, put};
 
@@ -293,7 +293,7 @@ fn dispatch(cx: &Cx<'_>, t: &mut Tenant, route: &Route) -> GraphResp {
         ("POST", Target::Nav(id, nav)) if nav == "localizedNotificationMessages" => {
             add_localized_message(cx, t, def, id)
         }
-        ("GET", Target::NavItem(id, nav, nid)) => get_nav_item(cx, t, def, id, nav, nid),
+        ("GET", Target::NavItem(id, nav, nid)) => get_nav_item(cx, t, def, id, nav, nid, None),
         ("DELETE", Target::NavItem(id, nav, nid)) if nav == "assignments" && def.assign.is_some() => {
             delete_assignment(cx, t, def, id, nid)
         }
@@ -305,7 +305,7 @@ fn dispatch(cx: &Cx<'_>, t: &mut Tenant, route: &Route) -> GraphResp {
         {
             delete_nav_item(cx, t, def, id, nav, nid)
         }
-        ("GET", Target::SubNav(id, nav, nid, sub)) => get_sub_nav(cx, t, def, id, nav, nid, sub),
+        ("GET", Target::SubNav(id, nav, nid, sub)) => get_nav_item(cx, t, def, id, nav, nid, Some(sub)),
         ("POST", Target::Action(id, action)) => run_action(cx, t, def, id, action),
         ("GET", Target::Function(id, f, params)) => run_function(cx, t, def, id, f, params),
         _ => no_route(cx.ids, route_shape(&route.target), &method, &cx.req.raw_path),

@@ -430,30 +430,8 @@ pub(super) fn get_nav(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: 
     GraphResp::json(200, Value::Object(body))
 }
 
-/// For `{id}/{nav}/{nid}…`: the query, the object's family and id, and a copy of the navigation item (keys
-/// match case-insensitively, as Graph's do).
-fn read_nav_item(
-    cx: &Cx<'_>,
-    t: &Tenant,
-    def: &'static FamilyDef,
-    id: &str,
-    nav: &str,
-    nid: &str,
-) -> Result<(Query, &'static FamilyDef, String, Value), GraphResp> {
-    let q = cx.query()?;
-    let Some((d, obj)) = find(t, def, id) else {
-        return Err(not_found(cx, def, id));
-    };
-    let item = obj.navs.get(nav).and_then(|v| {
-        v.iter()
-            .find(|i| i["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid)))
-    });
-    match item {
-        Some(item) => Ok((q, d, obj.id.clone(), item.clone())),
-        None => Err(not_found(cx, def, nid)),
-    }
-}
-
+/// `GET {id}/{nav}/{nid}`, and with `sub` `GET {id}/{nav}/{nid}/{sub}` (ADMX
+/// `definitionValues/{dv}/presentationValues`).
 pub(super) fn get_nav_item(
     cx: &Cx<'_>,
     t: &mut Tenant,
@@ -461,37 +439,34 @@ pub(super) fn get_nav_item(
     id: &str,
     nav: &str,
     nid: &str,
+    sub: Option<&str>,
 ) -> GraphResp {
-    let (q, d, obj_id, item) = match read_nav_item(cx, t, def, id, nav, nid) {
-        Ok(r) => r,
+    let q = match cx.query() {
+        Ok(q) => q,
         Err(e) => return e,
     };
-    let mut item = [item];
-    shape_nav_items(nav, &mut item, &q.expand);
-    let [mut item] = item;
-    item["@odata.context"] = json!(format!("{}{}('{}')/{nav}/$entity", cx.meta(), d.path, obj_id));
-    GraphResp::json(200, item)
-}
-
-/// `GET {id}/definitionValues/{dv}/presentationValues` (ADMX).
-pub(super) fn get_sub_nav(
-    cx: &Cx<'_>,
-    t: &mut Tenant,
-    def: &'static FamilyDef,
-    id: &str,
-    nav: &str,
-    nid: &str,
-    sub: &str,
-) -> GraphResp {
-    let (q, d, obj_id, item) = match read_nav_item(cx, t, def, id, nav, nid) {
-        Ok(r) => r,
-        Err(e) => return e,
+    let Some((d, obj)) = find(t, def, id) else {
+        return not_found(cx, def, id);
     };
-    let Some(Value::Array(mut values)) = item.get(sub).cloned() else {
+    let Some(item) = obj.navs.get(nav).and_then(|v| {
+        v.iter()
+            .find(|i| i["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(nid)))
+    }) else {
+        return not_found(cx, def, nid);
+    };
+    let Some(sub) = sub else {
+        let mut item = [item.clone()];
+        shape_nav_items(nav, &mut item, &q.expand);
+        let [mut item] = item;
+        item["@odata.context"] = json!(format!("{}{}('{}')/{nav}/$entity", cx.meta(), d.path, obj.id));
+        return GraphResp::json(200, item);
+    };
+    let Some(Value::Array(values)) = item.get(sub) else {
         return cx.bad(&format!("Resource not found for the segment '{sub}'."));
     };
+    let mut values = values.clone();
     shape_nav_items(sub, &mut values, &q.expand);
-    let context = format!("{}{}('{}')/{nav}('{nid}')/{sub}", cx.meta(), d.path, obj_id);
+    let context = format!("{}{}('{}')/{nav}('{nid}')/{sub}", cx.meta(), d.path, obj.id);
     GraphResp::json(200, json!({"@odata.context": context, "value": values}))
 }
 
