@@ -1,6 +1,4 @@
-//! The static catalogs tenants are seeded from and Graph's built-in read-only tables: group and tag names,
-//! filter rules, settings catalog definitions, app ids, endpoint security templates, ADMX definitions,
-//! enrollment types and feature update versions.
+//! Static catalogs: the names, settings, apps, templates, ADMX definitions and versions tenants are built from.
 
 use serde_json::{Value, json};
 

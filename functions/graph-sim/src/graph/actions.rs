@@ -1,5 +1,4 @@
-//! Bound actions and functions other than assignment: compliance scheduled actions, app targeting, ADMX
-//! definition values, enrollment priority, localized notification messages, `createInstance`, OMA secrets.
+//! The other bound actions and functions: scheduled actions, targetApps, ADMX values, priority, messages, secrets.
 
 use serde_json::{Map, Value, json};
 
@@ -320,11 +319,7 @@ pub(super) fn add_definition_value(cx: &Cx<'_>, t: &mut Tenant, def: &'static Fa
     let mut shown = [v];
     shape_nav_items("definitionValues", &mut shown, &[]);
     let [mut v] = shown;
-    v["@odata.context"] = json!(format!(
-        "{}{}('{policy_id}')/definitionValues/$entity",
-        cx.meta(),
-        def.path
-    ));
+    v["@odata.context"] = cx.nav_entity_context(def, &policy_id, "definitionValues");
     GraphResp::json(201, v)
 }
 
@@ -423,11 +418,7 @@ pub(super) fn add_localized_message(cx: &Cx<'_>, t: &mut Tenant, def: &'static F
     );
     list.push(msg.clone());
     let mut msg = msg;
-    msg["@odata.context"] = json!(format!(
-        "{}{}('{template_id}')/localizedNotificationMessages/$entity",
-        cx.meta(),
-        def.path
-    ));
+    msg["@odata.context"] = cx.nav_entity_context(def, &template_id, "localizedNotificationMessages");
     GraphResp::json(201, msg)
 }
 
@@ -483,11 +474,7 @@ pub(super) fn patch_localized_message(
     }
     list[pos]["lastModifiedDateTime"] = json!(now());
     let mut msg = list[pos].clone();
-    msg["@odata.context"] = json!(format!(
-        "{}{}('{template_id}')/localizedNotificationMessages/$entity",
-        cx.meta(),
-        def.path
-    ));
+    msg["@odata.context"] = cx.nav_entity_context(def, &template_id, "localizedNotificationMessages");
     GraphResp::json(200, msg)
 }
 

@@ -1,5 +1,4 @@
-//! Assignments: `assign`, `POST`/`DELETE {id}/assignments`, Autopilot device assignment, with Graph's target
-//! and filter validation.
+//! Assignments: `assign`, `POST`/`DELETE {id}/assignments` and Autopilot's device assign, as Graph validates them.
 
 use serde_json::{Map, Value, json};
 
@@ -181,12 +180,7 @@ pub(super) fn add_assignment(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDe
     }
     list.push(a.clone());
     let mut a = a;
-    a["@odata.context"] = json!(format!(
-        "{}{}('{}')/assignments/$entity",
-        cx.meta(),
-        def.path,
-        policy_id
-    ));
+    a["@odata.context"] = cx.nav_entity_context(def, &policy_id, "assignments");
     GraphResp::json(201, a)
 }
 

@@ -1,8 +1,4 @@
-//! Graph resource handling shared by direct requests and `$batch` items: routing, faults, permissions, and the
-//! per-family semantics of graph-brief §2 (create/update/assign quirks, read-only fields, paging, `$expand`).
-//! One file per concern: `route` (URL → family and target), `read` (GET, paging, `$select`/`$expand`/`$filter`),
-//! `write` (create/update/delete and their validation), `assign` (assignments), `actions` (the other bound
-//! actions and functions).
+//! One Graph request, direct or a `$batch` item: stats, faults, permissions, approval, then its concern's handler.
 
 mod actions;
 mod assign;
@@ -46,6 +42,11 @@ impl Cx<'_> {
 
     fn meta(&self) -> String {
         format!("{}/{}/$metadata#", self.shared.base_url, self.version().as_str())
+    }
+
+    /// `@odata.context` of one item of `{id}/{nav}`.
+    fn nav_entity_context(&self, def: &FamilyDef, id: &str, nav: &str) -> Value {
+        json!(format!("{}{}('{id}')/{nav}/$entity", self.meta(), def.path))
     }
 
     fn base(&self) -> String {

@@ -1,5 +1,4 @@
-//! Reads: collections with Graph's paging, `$select`, `$expand`, `$filter`, `$orderby` and `$count`, items,
-//! navigations, the computed fields Graph adds, and the read-only views (templates, ADMX catalog, organization).
+//! Reads: items, navigations and collections with Graph's paging, `$select`/`$expand`/`$filter`/`$orderby`/`$count`.
 
 use std::borrow::Cow;
 
@@ -458,7 +457,7 @@ pub(super) fn get_nav_item(
         let mut item = [item.clone()];
         shape_nav_items(nav, &mut item, &q.expand);
         let [mut item] = item;
-        item["@odata.context"] = json!(format!("{}{}('{}')/{nav}/$entity", cx.meta(), d.path, obj.id));
+        item["@odata.context"] = cx.nav_entity_context(d, &obj.id, nav);
         return GraphResp::json(200, item);
     };
     let Some(Value::Array(values)) = item.get(sub) else {

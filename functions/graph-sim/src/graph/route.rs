@@ -1,4 +1,4 @@
-//! Request routing: a Graph URL path to its family and target (collection, item, navigation, action, function).
+//! Routing: a Graph URL path to its family and target (collection, item, navigation, action, function).
 
 use percent_encoding::percent_decode_str;
 

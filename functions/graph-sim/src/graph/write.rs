@@ -1,5 +1,4 @@
-//! Writes: create, PATCH, PUT and DELETE with Graph's write quirks (server-managed and read-only fields,
-//! `@odata.type` checks, scope tags, versions, immutable fields).
+//! Writes: POST, PATCH, PUT and DELETE with Graph's write quirks (read-only fields, types, versions, immutables).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
