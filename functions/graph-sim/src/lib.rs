@@ -18,6 +18,7 @@
 mod admin;
 mod auth;
 mod batch;
+mod catalog;
 mod config;
 mod families;
 mod faults;

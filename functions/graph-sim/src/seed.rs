@@ -9,6 +9,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::catalog::{
+    ADMX_AREAS, ANDROID_APPS, AUDIENCES, DEFAULT_ENROLLMENT_SUFFIX, Def, FEATURE_UPDATES, FILTER_KINDS, GP_DEFINITIONS,
+    GpDefinition, GpKind, GpPresentation, IOS_APPS, IOS_DEFS, SSIDS, TAGS, TEMPLATES, WIN_DEFS, gp_definition_json,
+    gp_presentation_json, gp_value_type,
+};
 use crate::families::Family;
 use crate::rng::Rng;
 use crate::state::Obj;
@@ -66,6 +71,13 @@ impl Ctx {
             }
         }
         json!(tags)
+    }
+
+    /// `obj` with its seeded assignments (see [`Ctx::assignments`]).
+    fn assigned(&mut self, mut obj: Obj, kind: AssignKind, platform_filter: Option<&str>) -> Obj {
+        let assignments = self.assignments(&obj.id, kind, platform_filter);
+        obj.navs.insert("assignments".into(), assignments);
+        obj
     }
 
     /// 0–3 assignments: group include/exclude, all devices or all users, sometimes with a filter.
@@ -234,23 +246,6 @@ fn put(m: &mut Map<String, Value>, v: Value) {
         m.extend(o);
     }
 }
-
-const AUDIENCES: &[&str] = &[
-    "Pilot Devices",
-    "All Windows",
-    "Finance Users",
-    "Kiosk Devices",
-    "iOS Corporate",
-    "Android Work Profile",
-    "Developers",
-    "Executives",
-    "Contractors",
-    "Helpdesk",
-    "macOS Fleet",
-    "Shared PCs",
-];
-
-const TAGS: &[&str] = &["EMEA", "AMER", "APAC", "Helpdesk", "Servers", "Retail"];
 
 /// Seeds one tenant: `n` objects per policy family, at least 3 groups, up to 4 custom scope tags.
 pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Family, Vec<Obj>> {
@@ -480,34 +475,10 @@ fn seed_tags(rng: &mut Rng, custom: usize) -> Vec<Obj> {
 }
 
 fn seed_filters(ctx: &mut Ctx, n: usize) -> Vec<Obj> {
-    const KINDS: &[(&str, &str, &str)] = &[
-        (
-            "windows10AndLater",
-            "Windows 11",
-            "(device.osVersion -startsWith \"10.0.22\")",
-        ),
-        (
-            "windows10AndLater",
-            "Corporate Windows",
-            "(device.deviceOwnership -eq \"Corporate\")",
-        ),
-        ("iOS", "iPads", "(device.model -contains \"iPad\")"),
-        ("android", "Samsung", "(device.manufacturer -eq \"samsung\")"),
-        (
-            "macOS",
-            "Apple silicon",
-            "(device.model -startsWith \"Mac\") and (device.osVersion -startsWith \"14\")",
-        ),
-        (
-            "androidForWork",
-            "Work profile Pixel",
-            "(device.manufacturer -eq \"Google\")",
-        ),
-    ];
     (0..n)
         .map(|i| {
             let id = ctx.rng.guid();
-            let (platform, label, rule) = KINDS[(i + ctx.rng.below(2)) % KINDS.len()];
+            let (platform, label, rule) = FILTER_KINDS[(i + ctx.rng.below(2)) % FILTER_KINDS.len()];
             let mut m = base(
                 &id,
                 "deviceAndAppManagementAssignmentFilter",
@@ -526,109 +497,6 @@ fn seed_filters(ctx: &mut Ctx, n: usize) -> Vec<Obj> {
         })
         .collect()
 }
-
-/// A settings catalog setting instance.
-enum Def {
-    Choice(&'static str, &'static [&'static str]),
-    Int(&'static str, i64, i64),
-    Str(&'static str, &'static [&'static str]),
-}
-
-const WIN_DEFS: &[Def] = &[
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_allowarchivescanning",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_allowbehaviormonitoring",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_allowcloudprotection",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_allowemailscanning",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_allowrealtimemonitoring",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_defender_cloudblocklevel",
-        &["_0", "_2", "_4", "_6"],
-    ),
-    Def::Int("device_vendor_msft_policy_config_defender_avgcpuloadfactor", 10, 80),
-    Def::Int(
-        "device_vendor_msft_policy_config_defender_daystoretaincleanedmalware",
-        0,
-        90,
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_browser_allowpasswordmanager",
-        &["_0", "_1"],
-    ),
-    Def::Choice("device_vendor_msft_bitlocker_requiredeviceencryption", &["_0", "_1"]),
-    Def::Choice(
-        "device_vendor_msft_policy_config_devicelock_devicepasswordenabled",
-        &["_0", "_1"],
-    ),
-    Def::Int("device_vendor_msft_policy_config_devicelock_minimumpasswordage", 1, 30),
-    Def::Int(
-        "device_vendor_msft_policy_config_devicelock_maxinactivitytimedevicelock",
-        1,
-        15,
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_experience_allowcortana",
-        &["_0", "_1"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_privacy_letappsaccesscamera",
-        &["_0", "_1", "_2"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_policy_config_update_allowautoupdate",
-        &["_0", "_1", "_2", "_3", "_4", "_5"],
-    ),
-    Def::Int("device_vendor_msft_policy_config_update_activehoursstart", 6, 10),
-    Def::Int("device_vendor_msft_policy_config_update_activehoursend", 17, 22),
-    Def::Choice(
-        "device_vendor_msft_firewall_mdmstore_domainprofile_enablefirewall",
-        &["_false", "_true"],
-    ),
-    Def::Choice(
-        "device_vendor_msft_firewall_mdmstore_publicprofile_enablefirewall",
-        &["_false", "_true"],
-    ),
-    Def::Str(
-        "device_vendor_msft_policy_config_localpoliciessecurityoptions_interactivelogon_messagetextforusersattemptingtologon",
-        &[
-            "Authorised use only.",
-            "This device is managed by Contoso IT.",
-            "Unauthorised access is prohibited.",
-        ],
-    ),
-];
-
-const IOS_DEFS: &[Def] = &[
-    Def::Choice("com.apple.applicationaccess_allowcamera", &["_false", "_true"]),
-    Def::Choice("com.apple.applicationaccess_allowscreenshot", &["_false", "_true"]),
-    Def::Choice("com.apple.applicationaccess_allowairdrop", &["_false", "_true"]),
-    Def::Choice("com.apple.applicationaccess_forceencryptedbackup", &["_false", "_true"]),
-    Def::Int("com.apple.mobiledevice.passwordpolicy_minlength", 4, 12),
-    Def::Int("com.apple.mobiledevice.passwordpolicy_maxinactivity", 1, 15),
-];
-
-const ADMX_AREAS: &[&str] = &[
-    "terminalserver",
-    "windowsexplorer",
-    "officeupdate",
-    "edge",
-    "onedrive",
-    "printers",
-];
 
 fn setting_value(rng: &mut Rng, def: &Def) -> Value {
     match def {
@@ -686,14 +554,6 @@ fn wifi_group(rng: &mut Rng, ssid: &str) -> Value {
         ]}]
     })
 }
-
-const SSIDS: &[&str] = &[
-    "CORP-WLAN",
-    "Contoso-Secure",
-    "Fabrikam-Guest",
-    "Warehouse-IoT",
-    "Retail-POS",
-];
 
 fn settings_policy(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
@@ -795,11 +655,7 @@ fn settings_policy_of(ctx: &mut Ctx, i: usize, id: String, variant: usize) -> Ob
         "iOS" => "iOS",
         _ => "windows10AndLater",
     };
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::SettingsCatalog, Some(filter_platform)),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::SettingsCatalog, Some(filter_platform))
 }
 
 fn device_configuration(ctx: &mut Ctx, i: usize) -> Obj {
@@ -903,11 +759,7 @@ fn device_configuration_of(ctx: &mut Ctx, i: usize, id: String, variant: usize) 
     put(&mut m, extra);
     let mut obj = Obj::new(id.clone(), m);
     obj.protect_oma_settings();
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::DeviceConfiguration, Some(filter_platform)),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::DeviceConfiguration, Some(filter_platform))
 }
 
 /// A compliance rule's actions: exactly one `block`, sometimes a notification first.
@@ -972,25 +824,8 @@ fn compliance_policy(ctx: &mut Ctx, i: usize) -> Obj {
     let mut obj = Obj::new(id.clone(), m);
     obj.navs
         .insert("scheduledActionsForRule".into(), compliance_actions(&mut ctx.rng));
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::Compliance, Some(fp)),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::Compliance, Some(fp))
 }
-
-const IOS_APPS: &[&str] = &[
-    "com.microsoft.office.outlook",
-    "com.microsoft.skype.teams",
-    "com.microsoft.msedge",
-    "com.microsoft.officemobile",
-];
-const ANDROID_APPS: &[&str] = &[
-    "com.microsoft.office.outlook",
-    "com.microsoft.teams",
-    "com.microsoft.emmx",
-    "com.microsoft.office.officehubrow",
-];
 
 pub(crate) fn app_entry(ios: bool, app: &str) -> Value {
     if ios {
@@ -1051,80 +886,8 @@ fn app_protection(ctx: &mut Ctx, i: usize, ios: bool) -> Obj {
     let apps: Vec<Value> = apps_src[..napps].iter().map(|a| app_entry(ios, a)).collect();
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("apps".into(), apps);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::AppProtection, None),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::AppProtection, None)
 }
-
-/// Legacy endpoint security templates (`deviceManagement/templates`), with their default settings.
-pub(crate) struct Template {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub template_type: &'static str,
-    pub subtype: &'static str,
-    pub settings: &'static [(&'static str, &'static str)],
-}
-
-pub(crate) const TEMPLATES: &[Template] = &[
-    Template {
-        id: "4356d05c-a4ab-4a07-9ece-739f7c792910",
-        display_name: "Microsoft Defender Firewall",
-        template_type: "endpointSecurityFirewall",
-        subtype: "firewall",
-        settings: &[
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTP",
-                "true",
-            ),
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallIdleTimeoutForSecurityAssociationInSeconds",
-                "300",
-            ),
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallCertificateRevocationListCheckMethod",
-                "\"deviceDefault\"",
-            ),
-        ],
-    },
-    Template {
-        id: "d1174162-1dd2-4976-affc-6667049ab0ae",
-        display_name: "BitLocker",
-        template_type: "endpointSecurityDiskEncryption",
-        subtype: "diskEncryption",
-        settings: &[
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice",
-                "true",
-            ),
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerRecoveryPasswordRotation",
-                "\"enabledForAzureAd\"",
-            ),
-            (
-                "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerDisableWarningForOtherDiskEncryption",
-                "true",
-            ),
-        ],
-    },
-    Template {
-        id: "e44c2ca3-2f9a-400a-a113-6cc88efd773d",
-        display_name: "Endpoint detection and response",
-        template_type: "endpointSecurityEndpointDetectionAndResponse",
-        subtype: "endpointDetectionAndResponse",
-        settings: &[
-            (
-                "deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_allowSampleSharing",
-                "true",
-            ),
-            (
-                "deviceConfiguration--windowsDefenderAdvancedThreatProtectionConfiguration_enableExpeditedTelemetryReporting",
-                "false",
-            ),
-        ],
-    },
-];
 
 /// An intent setting instance from a definition id and its JSON value.
 pub(crate) fn intent_setting(id: String, definition_id: &str, value_json: &str) -> Value {
@@ -1170,11 +933,7 @@ fn intent(ctx: &mut Ctx, i: usize) -> Obj {
         .collect();
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("settings".into(), settings);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::Intent, Some("windows10AndLater")),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::Intent, Some("windows10AndLater"))
 }
 
 fn script(ctx: &mut Ctx, i: usize) -> Obj {
@@ -1226,12 +985,7 @@ fn script(ctx: &mut Ctx, i: usize) -> Obj {
         json!({"scriptContent": B64.encode(body), "runAsAccount": if ctx.rng.chance(0.7) { "system" } else { "user" },
                "enforceSignatureCheck": false, "fileName": file, "roleScopeTagIds": tags, "runAs32Bit": false}),
     );
-    let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::Script, Some("windows10AndLater")),
-    );
-    obj
+    ctx.assigned(Obj::new(id, m), AssignKind::Script, Some("windows10AndLater"))
 }
 
 fn shell_script(ctx: &mut Ctx, i: usize) -> Obj {
@@ -1274,12 +1028,7 @@ fn shell_script(ctx: &mut Ctx, i: usize) -> Obj {
                "fileName": file, "executionFrequency": rng.pick(&["PT0S", "PT15M", "P1D", "P1W"]),
                "retryCount": rng.range(0, 3), "blockExecutionNotifications": rng.chance(0.5), "roleScopeTagIds": tags}),
     );
-    let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::Script, Some("macOS")),
-    );
-    obj
+    ctx.assigned(Obj::new(id, m), AssignKind::Script, Some("macOS"))
 }
 
 /// A remediation assignment's `runSchedule`.
@@ -1350,147 +1099,6 @@ fn health_script(ctx: &mut Ctx, i: usize) -> Obj {
     obj
 }
 
-/// ADMX presentation kinds (graph-brief §2.1): which value type each takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GpKind {
-    Text,
-    CheckBox,
-    Decimal,
-    Dropdown(&'static [&'static str]),
-}
-
-pub(crate) struct GpPresentation {
-    pub id: &'static str,
-    pub label: &'static str,
-    pub kind: GpKind,
-}
-
-/// A built-in ADMX definition of `deviceManagement/groupPolicyDefinitions`.
-pub(crate) struct GpDefinition {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub class_type: &'static str,
-    pub category_path: &'static str,
-    pub presentations: &'static [GpPresentation],
-}
-
-pub(crate) const GP_DEFINITIONS: &[GpDefinition] = &[
-    GpDefinition {
-        id: "0f4a43c1-1e0c-4c4b-8f51-2b3a7f1d9e01",
-        display_name: "Configure the home page URL",
-        class_type: "machine",
-        category_path: "\\Microsoft Edge\\Startup, home page and new tab page",
-        presentations: &[GpPresentation {
-            id: "6a1d3e2b-5c4f-4e8a-9b7d-0c1e2f3a4b01",
-            label: "Home page URL",
-            kind: GpKind::Text,
-        }],
-    },
-    GpDefinition {
-        id: "1b5e7d20-3a6f-4d2c-9e84-6f7a8b9c0d02",
-        display_name: "Turn on PowerShell Script Block Logging",
-        class_type: "machine",
-        category_path: "\\Windows Components\\Windows PowerShell",
-        presentations: &[GpPresentation {
-            id: "7b2e4f3c-6d50-4f9b-8c8e-1d2f3a4b5c02",
-            label: "Log script block invocation start / stop events:",
-            kind: GpKind::CheckBox,
-        }],
-    },
-    GpDefinition {
-        id: "2c6f8e31-4b70-4e3d-8f95-7a8b9c0d1e03",
-        display_name: "Configure Automatic Updates",
-        class_type: "machine",
-        category_path: "\\Windows Components\\Windows Update\\Manage end user experience",
-        presentations: &[
-            GpPresentation {
-                id: "8c3f5a4d-7e61-4a0c-9d9f-2e3a4b5c6d03",
-                label: "Configure automatic updating:",
-                kind: GpKind::Dropdown(&["2", "3", "4", "5", "7"]),
-            },
-            GpPresentation {
-                id: "9d4a6b5e-8f72-4b1d-8eaa-3f4b5c6d7e04",
-                label: "Scheduled install time",
-                kind: GpKind::Decimal,
-            },
-        ],
-    },
-    GpDefinition {
-        id: "3d7a9f42-5c81-4f4e-9aa6-8b9c0d1e2f04",
-        display_name: "Prevent access to registry editing tools",
-        class_type: "user",
-        category_path: "\\System",
-        presentations: &[GpPresentation {
-            id: "ae5b7c6f-9a83-4c2e-9fbb-4a5c6d7e8f05",
-            label: "Disable regedit from running silently?",
-            kind: GpKind::Dropdown(&["1", "2"]),
-        }],
-    },
-    GpDefinition {
-        id: "4e8b0a53-6d92-4a5f-8bb7-9c0d1e2f3a05",
-        display_name: "Remove Recycle Bin icon from desktop",
-        class_type: "user",
-        category_path: "\\Desktop",
-        presentations: &[],
-    },
-    GpDefinition {
-        id: "5f9c1b64-7ea3-4b60-9cc8-0d1e2f3a4b06",
-        display_name: "Specify intranet Microsoft update service location",
-        class_type: "machine",
-        category_path: "\\Windows Components\\Windows Update\\Manage updates offered from Windows Server Update Service",
-        presentations: &[
-            GpPresentation {
-                id: "bf6c8d7a-ab94-4d3f-8acc-5b6d7e8f9a06",
-                label: "Set the intranet update service for detecting updates:",
-                kind: GpKind::Text,
-            },
-            GpPresentation {
-                id: "c07d9e8b-bca5-4e40-9bdd-6c7e8f9a0b07",
-                label: "Set the intranet statistics server:",
-                kind: GpKind::Text,
-            },
-        ],
-    },
-];
-
-const GP_CATALOG_TIME: &str = "2024-05-14T18:25:53.1420000Z";
-
-pub(crate) fn gp_definition_json(d: &GpDefinition) -> Value {
-    json!({"@odata.type": "#microsoft.graph.groupPolicyDefinition", "id": d.id, "displayName": d.display_name,
-           "classType": d.class_type, "categoryPath": d.category_path, "explainText": format!("{} (ADMX-backed).", d.display_name),
-           "supportedOn": "At least Windows 10", "policyType": "admxBacked", "hasRelatedDefinitions": false,
-           "groupStatus": "available", "version": "1.0", "minDeviceCspVersion": "10.0", "minUserCspVersion": "10.0",
-           "lastModifiedDateTime": GP_CATALOG_TIME})
-}
-
-pub(crate) fn gp_presentation_json(p: &GpPresentation) -> Value {
-    let mut v = json!({"id": p.id, "label": p.label, "lastModifiedDateTime": GP_CATALOG_TIME});
-    let extra = match p.kind {
-        GpKind::Text => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationTextBox",
-                               "defaultValue": "", "required": false, "maxLength": 1023}),
-        GpKind::CheckBox => {
-            json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationCheckBox", "defaultChecked": false})
-        }
-        GpKind::Decimal => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationDecimalTextBox",
-                                  "defaultValue": 3, "spin": true, "spinStep": 1, "required": true,
-                                  "minValue": 0, "maxValue": 23}),
-        GpKind::Dropdown(items) => json!({"@odata.type": "#microsoft.graph.groupPolicyPresentationDropdownList",
-                                          "defaultItem": null, "required": true,
-                                          "items": items.iter().map(|i| json!({"displayName": format!("Option {i}"), "value": i})).collect::<Vec<_>>()}),
-    };
-    put(v.as_object_mut().expect("object"), extra);
-    v
-}
-
-/// The `@odata.type` of a presentation value for `kind`.
-pub(crate) fn gp_value_type(kind: GpKind) -> &'static str {
-    match kind {
-        GpKind::Text | GpKind::Dropdown(_) => "#microsoft.graph.groupPolicyPresentationValueText",
-        GpKind::CheckBox => "#microsoft.graph.groupPolicyPresentationValueBoolean",
-        GpKind::Decimal => "#microsoft.graph.groupPolicyPresentationValueDecimal",
-    }
-}
-
 /// A stored presentation value; `presentation` is shown only with `$expand=presentation`.
 pub(crate) fn gp_presentation_value(id: String, p: &GpPresentation, value: Value, ts: &str) -> Value {
     json!({"@odata.type": gp_value_type(p.kind), "id": id, "value": value, "createdDateTime": ts,
@@ -1553,11 +1161,7 @@ fn group_policy_configuration(ctx: &mut Ctx, i: usize) -> Obj {
         .collect();
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("definitionValues".into(), values);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::GroupPolicy, Some("windows10AndLater")),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::GroupPolicy, Some("windows10AndLater"))
 }
 
 fn autopilot_profile(ctx: &mut Ctx, i: usize) -> Obj {
@@ -1610,21 +1214,6 @@ fn autopilot_profile(ctx: &mut Ctx, i: usize) -> Obj {
     obj.navs.insert("assignments".into(), assignments);
     obj
 }
-
-/// `deviceEnrollmentConfigurationType` for an enrollment configuration's `@odata.type`.
-pub(crate) fn enrollment_type(odata: &str) -> &'static str {
-    match odata.trim_start_matches("#microsoft.graph.") {
-        "deviceEnrollmentPlatformRestrictionConfiguration" => "singlePlatformRestriction",
-        "deviceEnrollmentPlatformRestrictionsConfiguration" => "platformRestrictions",
-        "windows10EnrollmentCompletionPageConfiguration" => "windows10EnrollmentCompletionPageConfiguration",
-        "deviceEnrollmentLimitConfiguration" => "limit",
-        "deviceEnrollmentWindowsHelloForBusinessConfiguration" => "windowsHelloForBusiness",
-        _ => "unknown",
-    }
-}
-
-/// Default enrollment configurations end in this and sit at priority 0.
-pub(crate) const DEFAULT_ENROLLMENT_SUFFIX: &str = "_DefaultLimit";
 
 fn enrollment_configuration(ctx: &mut Ctx, i: usize) -> Obj {
     let guid = ctx.rng.guid();
@@ -1701,17 +1290,12 @@ fn enrollment_configuration(ctx: &mut Ctx, i: usize) -> Obj {
         json!({"priority": i, "version": ctx.rng.range(1, 4), "roleScopeTagIds": tags}),
     );
     put(&mut m, extra);
-    let mut obj = Obj::new(id.clone(), m);
     let platform = if odata.starts_with("deviceEnrollmentPlatform") {
         None
     } else {
         Some("windows10AndLater")
     };
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::Enrollment, platform),
-    );
-    obj
+    ctx.assigned(Obj::new(id, m), AssignKind::Enrollment, platform)
 }
 
 fn mobile_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
@@ -1757,12 +1341,7 @@ fn mobile_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
         json!({"targetedMobileApps": [app], "version": ctx.rng.range(1, 5), "roleScopeTagIds": tags}),
     );
     put(&mut m, extra);
-    let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::MobileAppConfig, Some(platform)),
-    );
-    obj
+    ctx.assigned(Obj::new(id, m), AssignKind::MobileAppConfig, Some(platform))
 }
 
 fn targeted_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
@@ -1805,31 +1384,8 @@ fn targeted_app_configuration(ctx: &mut Ctx, i: usize) -> Obj {
     );
     let mut obj = Obj::new(id.clone(), m);
     obj.navs.insert("apps".into(), apps);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::AppProtection, None),
-    );
-    obj
+    ctx.assigned(obj, AssignKind::AppProtection, None)
 }
-
-/// Feature update versions Intune offers, with their display name and end of support.
-pub(crate) const FEATURE_UPDATES: &[(&str, &str, &str)] = &[
-    (
-        "Windows 10, version 22H2",
-        "Windows 10, version 22H2",
-        "2025-10-14T00:00:00Z",
-    ),
-    (
-        "Windows 11, version 23H2",
-        "Windows 11, version 23H2",
-        "2026-11-10T00:00:00Z",
-    ),
-    (
-        "Windows 11, version 24H2",
-        "Windows 11, version 24H2",
-        "2027-10-12T00:00:00Z",
-    ),
-];
 
 fn feature_update_profile(ctx: &mut Ctx, i: usize) -> Obj {
     let id = ctx.rng.guid();
@@ -1858,12 +1414,7 @@ fn feature_update_profile(ctx: &mut Ctx, i: usize) -> Obj {
             json!({"offerStartDateTimeInUTC": null, "offerEndDateTimeInUTC": null, "offerIntervalInDays": null})
         }}),
     );
-    let mut obj = Obj::new(id.clone(), m);
-    obj.navs.insert(
-        "assignments".into(),
-        ctx.assignments(&id, AssignKind::FeatureUpdate, Some("windows10AndLater")),
-    );
-    obj
+    ctx.assigned(Obj::new(id, m), AssignKind::FeatureUpdate, Some("windows10AndLater"))
 }
 
 /// A localized notification message; ids are `{templateId}_{locale}`.
