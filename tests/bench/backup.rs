@@ -378,14 +378,16 @@ pub(crate) async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::Operat
             start.elapsed() < WAIT_RUN_DEADLINE,
             "run {id} did not complete within {WAIT_RUN_DEADLINE:?}"
         );
-        let v: atlas_api_types::OperationView = app
+        let res = app
             .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v.run.state == "completed" {
-            return v;
+            .await;
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        // A failed poll is reported and polled again: the readers' errors are the figure's to count.
+        match serde_json::from_str::<atlas_api_types::OperationView>(&body) {
+            Ok(v) if v.run.state == "completed" => return v,
+            Ok(_) => {}
+            Err(_) => eprintln!("polling run {id}: {status} {body}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -26,6 +26,8 @@ const RUN_DEADLINE: Duration = Duration::from_secs(30 * 60);
 struct Samples {
     ok: Vec<Duration>,
     errors: usize,
+    /// The first failed answer (status and body), so a figure with errors says what they were.
+    first_error: Option<String>,
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -59,13 +61,26 @@ async fn load(app: Arc<TestApp>, rate: u32, run_id: Option<String>, stop: impl F
             let token = app.token(OWNER);
             let t = Instant::now();
             let res = app.req(Method::GET, &path, None).bearer_auth(token).send().await;
-            let ok = match res {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
+            let failed = match res {
+                Ok(r) => {
+                    let status = r.status();
+                    match r.bytes().await {
+                        Ok(_) if status.is_success() => None,
+                        Ok(body) => Some(format!("{status} {}", String::from_utf8_lossy(&body))),
+                        Err(e) => Some(format!("{status}, body unreadable: {e}")),
+                    }
+                }
+                Err(e) => Some(e.to_string()),
             };
             let took = t.elapsed();
             let mut s = samples.lock().expect("samples");
-            if ok { s.ok.push(took) } else { s.errors += 1 }
+            match failed {
+                None => s.ok.push(took),
+                Some(why) => {
+                    s.errors += 1;
+                    s.first_error.get_or_insert(why);
+                }
+            }
         });
     }
     while tasks.join_next().await.is_some() {}
@@ -84,6 +99,9 @@ fn report(name: &str, rate: u32, mut s: Samples, seconds: f64) -> (f64, f64, f64
         (s.ok.len() + s.errors) as f64 / seconds.max(0.001),
         s.errors
     );
+    if let Some(why) = &s.first_error {
+        println!("{name}: first error: {why}");
+    }
     (p50, p99, max, s.ok.len() + s.errors)
 }
 
