@@ -497,9 +497,9 @@ pub async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> Ap
     }
 }
 
-/// Verifies the connection now and records the permission posture (the `provider.verify` step,
-/// and the demo seed).
-pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
+/// The connection, when it can be verified: created, consented, not disabled, and proven to be
+/// this workspace's tenant. Else a conflict saying what is missing.
+pub async fn verifiable(state: &AppState, scope: &EnvScope) -> ApiResult<Item> {
     let conn = load(state, scope)
         .await?
         .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
@@ -509,6 +509,13 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
         _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
     }
     require_proof(state, scope, &conn).await?;
+    Ok(conn)
+}
+
+/// Verifies the connection now and records the permission posture (the `provider.verify` step,
+/// and the demo seed).
+pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
+    let conn = verifiable(state, scope).await?;
     let app = app_identity(state, scope, &conn).await?;
     let tenant = s(&conn, "tenant_id");
     let mut found = verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
@@ -551,7 +558,7 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
 /// A connection is verified only with a recorded proof of tenant administration whose claim
 /// record still stands: consent recorded without one (before proofs were required) needs a new
 /// sign-in.
-pub async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
+async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
     let unproven = || {
         ApiError::Conflict(
             "ownership of the tenant has not been proven: a tenant administrator must sign in again".into(),

@@ -140,11 +140,11 @@ pub fn unit_span(step: &Step, message_id: &str, body: &str) -> tracing::Span {
         environment_id = tracing::field::Empty,
     );
     if !run_id.is_empty() {
-        span.record("run_id", run_id.as_str());
+        span.record("run_id", tracing::field::display(&run_id));
     }
     if let (Some(ws), Some(env)) = (ws, env) {
-        span.record("workspace_id", ws.as_str());
-        span.record("environment_id", env.as_str());
+        span.record("workspace_id", tracing::field::display(&ws));
+        span.record("environment_id", tracing::field::display(&env));
     }
     span
 }

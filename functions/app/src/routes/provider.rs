@@ -663,15 +663,7 @@ pub const VERIFY_DEADLINE_MS: i64 = 10 * 60 * 1000;
 /// Starts a `provider.verify` run (or returns the active one) and answers 202 with it; the
 /// canonical viewer shows its progress and result.
 pub async fn start_verify(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Response> {
-    let conn = provider::load(&state, &scope)
-        .await?
-        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
-    match s(&conn, "lifecycle").as_str() {
-        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
-        "consented" => {}
-        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
-    }
-    provider::require_proof(&state, &scope, &conn).await?;
+    provider::verifiable(&state, &scope).await?;
     let started = crate::runs::start(
         &state,
         &scope,

@@ -50,19 +50,22 @@ pub trait StepWork: Sync {
     /// A store that cannot write (a full disk) fails the run and the unit, saying so, instead of
     /// retrying the message.
     const FULL_STORE_FAILS_RUN: bool = false;
+    /// A unit per policy family (its item is the family's code): an unknown family is skipped,
+    /// and a failed unit names its family.
+    const PER_FAMILY: bool = false;
 
     /// The detail of a unit whose item this step cannot work at all: recorded Skipped before the
     /// run is begun. `None` for a workable item.
-    fn unworkable(&self, _m: &WorkMessage) -> Option<Value> {
-        None
+    fn unworkable(&self, m: &WorkMessage) -> Option<Value> {
+        (Self::PER_FAMILY && Family::by_code(&m.item).is_none()).then(|| json!({"reason": "unknown family"}))
     }
 
     async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError>;
 
     /// The detail of a unit that failed for `why` where retrying cannot help (a conflict: the
     /// records it needs are gone or changed, the connection cannot be used). `None`: retried.
-    fn failed(&self, _m: &WorkMessage, _why: &str) -> Option<Value> {
-        None
+    fn failed(&self, m: &WorkMessage, why: &str) -> Option<Value> {
+        Self::PER_FAMILY.then(|| json!({"family": m.item, "reason": why}))
     }
 
     /// After the unit was recorded, or found its run already ended.
@@ -96,8 +99,11 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     if m.env.is_none() {
         // A message from before runs named their environment: the span learns it from the run.
         let span = tracing::Span::current();
-        span.record("workspace_id", scope.workspace().workspace_id().as_str());
-        span.record("environment_id", scope.environment_id().as_str());
+        span.record(
+            "workspace_id",
+            tracing::field::display(scope.workspace().workspace_id()),
+        );
+        span.record("environment_id", tracing::field::display(scope.environment_id()));
     }
     let u = Unit {
         state,
@@ -113,13 +119,18 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
         },
         // A full disk: the run fails saying so, and so does the unit (when the store still takes
         // those small writes; else the message is retried and the run says it when it can).
+        // The unit is recorded before the run ends, so no reader sees the run ended without it.
         Err(e) => match e.store_write_failure().filter(|_| W::FULL_STORE_FAILS_RUN) {
             Some(why) => {
-                runs::finish(state, &m.run_id, RunOutcome::Failed, Some(why.clone()))
+                let detail = w.failed(&m, &why).unwrap_or_else(|| json!({"reason": why}));
+                let first = runs::record_unit(state, &m.run_id, &m.item, ItemResult::Failed, detail)
                     .await
                     .map_err(api_to_step)?;
-                let detail = w.failed(&m, &why).unwrap_or_else(|| json!({"reason": why}));
-                Done::Record(ItemResult::Failed, detail)
+                runs::finish(state, &m.run_id, RunOutcome::Failed, Some(why))
+                    .await
+                    .map_err(api_to_step)?;
+                logged(ItemResult::Failed, first);
+                Done::AlreadyRecorded
             }
             None => return Err(api_to_step(e)),
         },
@@ -136,8 +147,12 @@ async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: V
     let first = runs::record(state, &m.run_id, &m.item, result, detail)
         .await
         .map_err(api_to_step)?;
-    tracing::info!(result = result.as_str(), repeated = !first, "unit recorded");
+    logged(result, first);
     Ok(())
+}
+
+fn logged(result: ItemResult, first: bool) {
+    tracing::info!(result = result.as_str(), repeated = !first, "unit recorded");
 }
 
 /// Begins a unit: re-checks its run (`runs::begin`), rebuilds the initiator's scope and, for a
@@ -185,19 +200,9 @@ async fn begin(
     Ok(Some((scope, Some(client))))
 }
 
-/// A unit per policy family: an unknown family is skipped; a failed family says which.
+/// The family of a per-family unit ([`StepWork::unworkable`] skipped the unknown ones).
 fn family_of(m: &WorkMessage) -> Result<&'static Family, ApiError> {
     Family::by_code(&m.item).ok_or_else(|| ApiError::internal("unknown family"))
-}
-
-fn unknown_family(m: &WorkMessage) -> Option<Value> {
-    Family::by_code(&m.item)
-        .is_none()
-        .then(|| json!({"reason": "unknown family"}))
-}
-
-fn family_failed(m: &WorkMessage, why: &str) -> Option<Value> {
-    Some(json!({"family": m.item, "reason": why}))
 }
 
 /// `provider.verify`: one unit per run.
@@ -231,10 +236,7 @@ pub struct InventorySync;
 impl StepWork for InventorySync {
     const GRAPH: bool = true;
     const FULL_STORE_FAILS_RUN: bool = true;
-
-    fn unworkable(&self, m: &WorkMessage) -> Option<Value> {
-        unknown_family(m)
-    }
+    const PER_FAMILY: bool = true;
 
     async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
         let family = family_of(u.message)?;
@@ -243,10 +245,6 @@ impl StepWork for InventorySync {
             ItemResult::Succeeded,
             json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored, "unread": r.unread}),
         ))
-    }
-
-    fn failed(&self, m: &WorkMessage, why: &str) -> Option<Value> {
-        family_failed(m, why)
     }
 }
 
@@ -257,10 +255,7 @@ pub struct BackupCapture;
 impl StepWork for BackupCapture {
     const GRAPH: bool = true;
     const FULL_STORE_FAILS_RUN: bool = true;
-
-    fn unworkable(&self, m: &WorkMessage) -> Option<Value> {
-        unknown_family(m)
-    }
+    const PER_FAMILY: bool = true;
 
     async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
         let family = family_of(u.message)?;
@@ -280,10 +275,6 @@ impl StepWork for BackupCapture {
                 "failed_items": c.failed,
             }),
         ))
-    }
-
-    fn failed(&self, m: &WorkMessage, why: &str) -> Option<Value> {
-        family_failed(m, why)
     }
 
     /// The last unit ends the run: verify the set, then start its retention.
