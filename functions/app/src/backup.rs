@@ -449,6 +449,41 @@ pub async fn prune(state: &AppState, scope: &EnvScope, rules: Retention) -> Resu
     Ok(doomed)
 }
 
+/// How long a capture run may take before the reconciler calls it stuck.
+pub const CAPTURE_DEADLINE_MS: i64 = 2 * 60 * 60 * 1000;
+
+/// The set a capture run fills.
+/// A capture run over `families` whose set record is written in the same commit as the run, so
+/// a completed backup is always listed.
+///
+/// `retention` (a schedule's rules) is kept on the set and applied once the run ended.
+pub fn capture_start(
+    state: &AppState,
+    scope: &EnvScope,
+    families: &[String],
+    retention: Option<Value>,
+) -> crate::runs::Start {
+    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
+    let start = crate::runs::Start::new(
+        state,
+        atlas_domain::OperationType::BackupCapture,
+        "backup-capture",
+        units,
+        CAPTURE_DEADLINE_MS,
+    );
+    let set = obj(json!({
+        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
+        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
+        "families": families, "created_ms": state.clock.now_millis(),
+        "retention": retention,
+    }));
+    let also = vec![TxItem::Put {
+        item: set,
+        cond: Some(Cond::NotExists),
+    }];
+    start.also(also, "the backup set already exists")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,39 +548,4 @@ mod tests {
         assert_eq!(prune(&sets, Some(1), Some(25), false), ["c1"]);
         assert!(prune(&sets, None, None, false).is_empty(), "no rule, no pruning");
     }
-}
-
-/// How long a capture run may take before the reconciler calls it stuck.
-pub const CAPTURE_DEADLINE_MS: i64 = 2 * 60 * 60 * 1000;
-
-/// The set a capture run fills.
-/// A capture run over `families` whose set record is written in the same commit as the run, so
-/// a completed backup is always listed.
-///
-/// `retention` (a schedule's rules) is kept on the set and applied once the run ended.
-pub fn capture_start(
-    state: &AppState,
-    scope: &EnvScope,
-    families: &[String],
-    retention: Option<Value>,
-) -> crate::runs::Start {
-    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
-    let start = crate::runs::Start::new(
-        state,
-        atlas_domain::OperationType::BackupCapture,
-        "backup-capture",
-        units,
-        CAPTURE_DEADLINE_MS,
-    );
-    let set = obj(json!({
-        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
-        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "families": families, "created_ms": state.clock.now_millis(),
-        "retention": retention,
-    }));
-    let also = vec![TxItem::Put {
-        item: set,
-        cond: Some(Cond::NotExists),
-    }];
-    start.also(also, "the backup set already exists")
 }

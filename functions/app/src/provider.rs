@@ -372,94 +372,6 @@ pub async fn record_run_failure(state: &crate::state::AppState, scope: &EnvScope
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn conn(v: Value) -> Item {
-        v.as_object().cloned().unwrap()
-    }
-
-    fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> Item {
-        conn(
-            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
-                "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
-                "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
-                "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
-            }}),
-        )
-    }
-
-    #[test]
-    fn status_follows_lifecycle_consent_posture_and_freshness() {
-        let now = 10 * FRESH_MS;
-        assert_eq!(status(None, now).0, Status::NotConfigured);
-        assert_eq!(
-            status(Some(&conn(json!({"lifecycle": "consent_pending"}))), now).0,
-            Status::NotConfigured
-        );
-        let declined = conn(json!({"lifecycle": "consent_failed", "consent": {"error_description": "AADSTS65004"}}));
-        let (st, why) = status(Some(&declined), now);
-        assert_eq!(st, Status::NeedsAttention);
-        assert!(why.contains("AADSTS65004"));
-        assert_eq!(
-            status(Some(&conn(json!({"lifecycle": "consented"}))), now).0,
-            Status::NeedsAttention,
-            "consent without a proof of administration"
-        );
-        assert_eq!(
-            status(
-                Some(&conn(
-                    json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}})
-                )),
-                now
-            )
-            .0,
-            Status::Unknown
-        );
-        let mut unproven = verified(now - 1_000, true, true, true);
-        unproven.insert("consent".into(), json!({"outcome": "granted"}));
-        assert_eq!(
-            status(Some(&unproven), now).0,
-            Status::NeedsAttention,
-            "a connection verified before proofs were required is not Ready"
-        );
-        assert_eq!(
-            status(Some(&conn(json!({"lifecycle": "disabled"}))), now).0,
-            Status::Blocked
-        );
-        assert_eq!(
-            status(Some(&verified(now - 1_000, true, true, true)), now).0,
-            Status::Ready
-        );
-        assert_eq!(
-            status(Some(&verified(now - FRESH_MS - 1, true, true, true)), now).0,
-            Status::NeedsAttention,
-            "stale after 24 h"
-        );
-        assert_eq!(
-            status(Some(&verified(now, false, true, true)), now).0,
-            Status::NeedsAttention,
-            "missing permission"
-        );
-        assert_eq!(
-            status(Some(&verified(now, true, false, true)), now).0,
-            Status::NeedsAttention,
-            "a family unreadable"
-        );
-        assert_eq!(
-            status(Some(&verified(now, true, true, false)), now).0,
-            Status::Blocked,
-            "sign-in refused"
-        );
-        let expired = conn(
-            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {"at_ms": now, "token_ok": false, "error": "AADSTS7000222: the client secret expired"}}),
-        );
-        assert_eq!(status(Some(&expired), now).0, Status::Expired);
-    }
-}
-
 /// The environment's connection, if one was created.
 pub async fn load(state: &AppState, scope: &EnvScope) -> ApiResult<Option<Item>> {
     Ok(state.table.get(&key(scope)).await?)
@@ -581,4 +493,92 @@ async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiRe
         return Err(unproven());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conn(v: Value) -> Item {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> Item {
+        conn(
+            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
+                "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
+                "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
+                "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
+            }}),
+        )
+    }
+
+    #[test]
+    fn status_follows_lifecycle_consent_posture_and_freshness() {
+        let now = 10 * FRESH_MS;
+        assert_eq!(status(None, now).0, Status::NotConfigured);
+        assert_eq!(
+            status(Some(&conn(json!({"lifecycle": "consent_pending"}))), now).0,
+            Status::NotConfigured
+        );
+        let declined = conn(json!({"lifecycle": "consent_failed", "consent": {"error_description": "AADSTS65004"}}));
+        let (st, why) = status(Some(&declined), now);
+        assert_eq!(st, Status::NeedsAttention);
+        assert!(why.contains("AADSTS65004"));
+        assert_eq!(
+            status(Some(&conn(json!({"lifecycle": "consented"}))), now).0,
+            Status::NeedsAttention,
+            "consent without a proof of administration"
+        );
+        assert_eq!(
+            status(
+                Some(&conn(
+                    json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}})
+                )),
+                now
+            )
+            .0,
+            Status::Unknown
+        );
+        let mut unproven = verified(now - 1_000, true, true, true);
+        unproven.insert("consent".into(), json!({"outcome": "granted"}));
+        assert_eq!(
+            status(Some(&unproven), now).0,
+            Status::NeedsAttention,
+            "a connection verified before proofs were required is not Ready"
+        );
+        assert_eq!(
+            status(Some(&conn(json!({"lifecycle": "disabled"}))), now).0,
+            Status::Blocked
+        );
+        assert_eq!(
+            status(Some(&verified(now - 1_000, true, true, true)), now).0,
+            Status::Ready
+        );
+        assert_eq!(
+            status(Some(&verified(now - FRESH_MS - 1, true, true, true)), now).0,
+            Status::NeedsAttention,
+            "stale after 24 h"
+        );
+        assert_eq!(
+            status(Some(&verified(now, false, true, true)), now).0,
+            Status::NeedsAttention,
+            "missing permission"
+        );
+        assert_eq!(
+            status(Some(&verified(now, true, false, true)), now).0,
+            Status::NeedsAttention,
+            "a family unreadable"
+        );
+        assert_eq!(
+            status(Some(&verified(now, true, true, false)), now).0,
+            Status::Blocked,
+            "sign-in refused"
+        );
+        let expired = conn(
+            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {"at_ms": now, "token_ok": false, "error": "AADSTS7000222: the client secret expired"}}),
+        );
+        assert_eq!(status(Some(&expired), now).0, Status::Expired);
+    }
 }
