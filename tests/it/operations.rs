@@ -46,6 +46,15 @@ async fn deliver(app: &TestApp, queue: &str, times: usize) -> usize {
     got.len()
 }
 
+/// The operator starts a `provider.verify` run on the consented connection.
+async fn verify_started(app: &TestApp) -> api::OperationRun {
+    app.post_as(OPERATOR, &format!("{CONN}/verify"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn view(app: &TestApp, email: &str, id: &str, query: &str) -> reqwest::Response {
     app.get_as(email, &format!("{WS}/operations/{id}{query}")).await
 }
@@ -99,12 +108,7 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
 async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: Mode) {
     let app = spawn_without_workers(mode).await;
     consented(&app).await;
-    let run: api::OperationRun = app
-        .post_as(OPERATOR, &format!("{CONN}/verify"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let run = verify_started(&app).await;
     let state = &app.app().state;
     let q = state.queues.get("provider-verify").unwrap().clone();
     let got = q
@@ -142,12 +146,7 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
 async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     let app = spawn_without_workers(mode).await;
     consented(&app).await;
-    let run: api::OperationRun = app
-        .post_as(OPERATOR, &format!("{CONN}/verify"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let run = verify_started(&app).await;
     // Between queueing and execution the operator is demoted to readonly.
     let res = app
         .patch_as(OWNER, &format!("{WS}/members/u-operator"), json!({"role": "readonly"}))
@@ -269,6 +268,29 @@ async fn viewer_and_hub(mode: Mode) {
     app.stop().await;
 }
 
+/// Every log line of a unit is written inside one span naming its run, workspace, environment and
+/// operation type, so an operator can find all of a run's lines by any of them.
+async fn a_step_log_line_carries_the_run_and_its_scope(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    consented(&app).await;
+    let run = verify_started(&app).await;
+    assert_eq!(deliver(&app, "provider-verify", 1).await, 1);
+    let logs = atlas_tests::app::logs();
+    let run_field = format!("run_id={}", run.id);
+    let line = logs
+        .lines()
+        .find(|l| l.contains("unit recorded") && l.contains(&run_field))
+        .unwrap_or_else(|| panic!("no `unit recorded` line names {run_field}"));
+    for field in [
+        "workspace_id=ws-demo",
+        "environment_id=env-contoso",
+        "operation_type=provider.verify",
+    ] {
+        assert!(line.contains(field), "{field} is missing from: {line}");
+    }
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     runs_dedupe_and_are_recorded_once,
     a_crash_between_recording_and_finishing_is_healed_by_redelivery,
@@ -278,6 +300,7 @@ atlas_tests::on_both_backends!(
     a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_completes,
     a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft,
     a_throttled_tenant_does_not_delay_another_tenants_backup,
+    a_step_log_line_carries_the_run_and_its_scope,
 );
 
 /// Failure injection at the ports: the process "dies" at its `at`-th write (a table write or a

@@ -6,20 +6,19 @@
 
 use std::collections::BTreeSet;
 
-use atlas_domain::{EnvironmentId, Role, WorkspaceId};
+use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_store::Key;
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::audit::{self, NewEvent, Outcome};
 use crate::error::ApiError;
 use crate::identity::{Actor, AuthError};
 use crate::registry::{Access, Route};
-use crate::scope::{Entitlement, EnvScope, Proof, WorkspaceScope, ws_pk};
+use crate::scope::{EnvScope, Proof, WorkspaceScope, ws_pk};
 use crate::state::AppState;
 
 /// What the guard of one route knows.
@@ -69,37 +68,8 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, ApiE
     })
 }
 
-/// A stored membership, as the guard needs it.
-pub struct Membership {
-    pub role: Role,
-    pub entitlement: Entitlement,
-}
-
-pub fn entitlement_of(item: &atlas_store::Item) -> Entitlement {
-    match item.get("environments") {
-        Some(Value::Array(ids)) => Entitlement::Only(
-            ids.iter()
-                .filter_map(Value::as_str)
-                .filter_map(|s| EnvironmentId::parse(s).ok())
-                .collect::<BTreeSet<_>>(),
-        ),
-        _ => Entitlement::All,
-    }
-}
-
-pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> Result<Option<Membership>, ApiError> {
-    let item = state
-        .table
-        .get(&Key::new(ws_pk(ws), format!("MEMBER#{user_id}")))
-        .await?;
-    Ok(item.and_then(|m| {
-        let role = Role::parse(m.get("role")?.as_str()?)?;
-        Some(Membership {
-            role,
-            entitlement: entitlement_of(&m),
-        })
-    }))
-}
+// Routes still name `auth::entitlement_of`; the lookup itself is the tenancy service's.
+pub use crate::tenancy::{Membership, entitlement_of, membership};
 
 pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
     match check(&g, req).await {

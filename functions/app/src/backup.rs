@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use atlas_api_types as api;
+use atlas_domain::{RunOutcome, RunState};
 use atlas_graph::families::Family;
 use atlas_store::{Cond, Item, Key, Query, TableError, TxItem, Update};
 use serde_json::{Value, json};
@@ -222,13 +223,13 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
                 .filter_map(move |id| Some(format!("{family}/{}", id.as_str()?)))
         })
         .collect();
-    let status = match &run_view {
-        Some(r) if r.state != "completed" => "running",
-        Some(r) => match r.outcome.as_deref() {
+    let status = match run {
+        Some(r) if crate::runs::state_of(r) != Some(RunState::Completed) => "running",
+        Some(r) => match RunOutcome::parse(&s(r, "outcome")) {
             // Never complete with an unreadable item, whatever the run says.
-            Some("succeeded") if !unreadable.is_empty() => "partial",
-            Some("succeeded") => "complete",
-            Some("partially_succeeded") => "partial",
+            Some(RunOutcome::Succeeded) if !unreadable.is_empty() => "partial",
+            Some(RunOutcome::Succeeded) => "complete",
+            Some(RunOutcome::PartiallySucceeded) => "partial",
             _ => "failed",
         },
         None => "unknown",
@@ -348,7 +349,7 @@ pub async fn settle(state: &AppState, run_id: &str) -> Result<(), ApiError> {
     let Some(run) = state.table.get(&crate::runs::run_key(run_id)).await? else {
         return Ok(());
     };
-    if s(&run, "status") != "completed" {
+    if crate::runs::state_of(&run) != Some(RunState::Completed) {
         return Ok(());
     }
     let pk = format!("WS#{}#ENV#{}", s(&run, "workspace_id"), s(&run, "environment_id"));
@@ -446,6 +447,41 @@ pub async fn prune(state: &AppState, scope: &EnvScope, rules: Retention) -> Resu
         sweep_payloads(state, &pk).await?;
     }
     Ok(doomed)
+}
+
+/// How long a capture run may take before the reconciler calls it stuck.
+pub const CAPTURE_DEADLINE_MS: i64 = 2 * 60 * 60 * 1000;
+
+/// The set a capture run fills.
+/// A capture run over `families` whose set record is written in the same commit as the run, so
+/// a completed backup is always listed.
+///
+/// `retention` (a schedule's rules) is kept on the set and applied once the run ended.
+pub fn capture_start(
+    state: &AppState,
+    scope: &EnvScope,
+    families: &[String],
+    retention: Option<Value>,
+) -> crate::runs::Start {
+    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
+    let start = crate::runs::Start::new(
+        state,
+        atlas_domain::OperationType::BackupCapture,
+        "backup-capture",
+        units,
+        CAPTURE_DEADLINE_MS,
+    );
+    let set = obj(json!({
+        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
+        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
+        "families": families, "created_ms": state.clock.now_millis(),
+        "retention": retention,
+    }));
+    let also = vec![TxItem::Put {
+        item: set,
+        cond: Some(Cond::NotExists),
+    }];
+    start.also(also, "the backup set already exists")
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("busy, retry later")]
     Unavailable,
-    /// The path and query are longer than [`crate::router::URI_LIMIT`]: 414.
+    /// The path and query are longer than the router's `URI_LIMIT`: 414.
     #[error("uri too long")]
     UriTooLong(usize),
     /// A per-user quota is used up: 429 with what to do.
@@ -219,3 +219,52 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Field errors collected while parsing a request into domain types.
+#[derive(Default)]
+pub struct Fields(pub Vec<FieldError>);
+
+impl Fields {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(FieldError {
+                    field: field.to_owned(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::BadRequest(self.0))
+        }
+    }
+}
+
+/// `the store cannot write: …` from a store error's text, however deep the prefix sits.
+pub fn cannot_write(error: &str) -> String {
+    match error.find(atlas_store::CANNOT_WRITE) {
+        Some(i) => error[i..].to_owned(),
+        None => format!("{}: {error}", atlas_store::CANNOT_WRITE),
+    }
+}
+
+impl ApiError {
+    /// For a step whose store write failed as a full disk fails it: `the store cannot write: …`,
+    /// so the failed unit (and its run) says why. `None` for any other error.
+    pub fn store_write_failure(&self) -> Option<String> {
+        let text = self.to_string();
+        text.contains(atlas_store::CANNOT_WRITE).then(|| cannot_write(&text))
+    }
+}

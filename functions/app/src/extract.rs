@@ -103,37 +103,7 @@ impl QueryMap {
     }
 }
 
-/// Field errors collected while parsing a request into domain types.
-#[derive(Default)]
-pub struct Fields(pub Vec<FieldError>);
-
-impl Fields {
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.0.push(FieldError {
-                    field: field.to_owned(),
-                    message: e.to_string(),
-                });
-                None
-            }
-        }
-    }
-    pub fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        });
-    }
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::BadRequest(self.0))
-        }
-    }
-}
+pub use crate::error::Fields;
 
 /// The request id the router assigned (or the caller sent and the router kept), for audit events.
 pub struct RequestId(pub Option<String>);

@@ -362,7 +362,7 @@ pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::pr
         Err(e) => return Err(e.into()),
     }
     seed_proven_consent(state, DEMO_WORKSPACE, env).await?;
-    crate::routes::provider::verify_in(state, &scope).await?;
+    crate::provider::verify(state, &scope).await?;
     let item = state
         .table
         .get(&crate::provider::key(&scope))

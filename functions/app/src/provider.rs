@@ -5,10 +5,13 @@
 
 use atlas_api_types as api;
 use atlas_domain::Status;
-use atlas_store::{Item, Key};
-use serde_json::Value;
+use atlas_store::{Cond, Item, Key, TxItem, Update};
+use serde_json::{Value, json};
 
+use crate::audit::{self, NewEvent, Outcome};
+use crate::error::{ApiError, ApiResult};
 use crate::scope::EnvScope;
+use crate::state::AppState;
 use crate::tenancy::{n, s};
 
 /// A verification older than this makes a Ready connection Needs attention.
@@ -367,6 +370,129 @@ pub async fn record_run_failure(state: &crate::state::AppState, scope: &EnvScope
         Ok(_) => tracing::warn!(kind, error = %e, "a run could not sign in; the provider connection is marked"),
         Err(err) => tracing::warn!(kind, error = %err, "could not mark the provider connection"),
     }
+}
+
+/// The environment's connection, if one was created.
+pub async fn load(state: &AppState, scope: &EnvScope) -> ApiResult<Option<Item>> {
+    Ok(state.table.get(&key(scope)).await?)
+}
+
+/// The app identity a connection signs in with; the dedicated secret is opened only here.
+pub async fn app_identity(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
+    app_identity_in(state, &credential_context(scope), conn).await
+}
+
+/// [`app_identity`] where the scope is only known from a signed consent state.
+pub async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
+    match s(conn, "app_mode").as_str() {
+        "dedicated" => {
+            let sealed: crate::secrets::Sealed = conn
+                .get("credential")
+                .and_then(|c| c.get("sealed"))
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
+            let secret = state.secrets.open(context, &sealed).await.map_err(ApiError::internal)?;
+            Ok(atlas_graph::AppIdentity::with_secret(
+                s(conn, "client_id"),
+                secret.expose_str().map_err(ApiError::internal)?,
+            ))
+        }
+        _ => {
+            let (id, secret) = state
+                .provider
+                .platform_app
+                .clone()
+                .ok_or_else(|| ApiError::Conflict("this installation has no platform app registration".into()))?;
+            Ok(atlas_graph::AppIdentity::with_secret(id, secret))
+        }
+    }
+}
+
+/// The connection, when it can be verified: created, consented, not disabled, and proven to be
+/// this workspace's tenant. Else a conflict saying what is missing.
+pub async fn verifiable(state: &AppState, scope: &EnvScope) -> ApiResult<Item> {
+    let conn = load(state, scope)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
+    match s(&conn, "lifecycle").as_str() {
+        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
+        "consented" => {}
+        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
+    }
+    require_proof(state, scope, &conn).await?;
+    Ok(conn)
+}
+
+/// Verifies the connection now and records the permission posture (the `provider.verify` step,
+/// and the demo seed).
+pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
+    let conn = verifiable(state, scope).await?;
+    let app = app_identity(state, scope, &conn).await?;
+    let tenant = s(&conn, "tenant_id");
+    let mut found = verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
+    if let Some(tid) = &found.tenant_id
+        && !tid.eq_ignore_ascii_case(&tenant)
+    {
+        found.verification.token_ok = false;
+        found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
+    }
+    let v = serde_json::to_value(&found.verification).map_err(ApiError::internal)?;
+    let mut with = conn.clone();
+    with.insert("verification".into(), v.clone());
+    let (st, reason) = status(Some(&with), state.clock.now_millis());
+    let update = Update::new().set("verification", v).add("version", 1);
+    let changes = vec![TxItem::Update {
+        key: key(scope),
+        update,
+        cond: Some(Cond::eq("version", version(&conn))),
+    }];
+    let ev = NewEvent {
+        action: "provider.verify".into(),
+        target: "provider-connection".into(),
+        environment_id: Some(scope.environment_id().clone()),
+        outcome: if st == atlas_domain::Status::Ready {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        },
+        reason: (st != atlas_domain::Status::Ready).then(|| reason.clone()),
+        metadata: json!({"status": st.as_str()}),
+    };
+    audit::commit(state, scope.workspace(), changes, ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the connection changed meanwhile; verify again".into()),
+            _ => e.into(),
+        })
+}
+
+/// A connection is verified only with a recorded proof of tenant administration whose claim
+/// record still stands: consent recorded without one (before proofs were required) needs a new
+/// sign-in.
+async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
+    let unproven = || {
+        ApiError::Conflict(
+            "ownership of the tenant has not been proven: a tenant administrator must sign in again".into(),
+        )
+    };
+    let id = proof(conn)
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str)
+        .ok_or_else(unproven)?;
+    let claim = state
+        .table
+        .get(&claim_key(
+            &s(conn, "tenant_id"),
+            scope.workspace().workspace_id().as_str(),
+            scope.environment_id().as_str(),
+        ))
+        .await?
+        .ok_or_else(unproven)?;
+    if s(&claim, "proof_id") != id {
+        return Err(unproven());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
 
 use atlas_api_types as api;
-use atlas_domain::{Capability, OperationType, Role, Status, WorkspaceId};
+pub use atlas_domain::ItemResult;
+use atlas_domain::{Capability, OperationType, Role, RunOutcome, RunState, Status, WorkspaceId};
 use atlas_store::{Cond, Item, Key, OutMessage, Query, SkCond, TableError, TxItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -63,16 +64,22 @@ pub struct WorkMessage {
     pub env: Option<String>,
 }
 
+/// A run item's state; `None` for a value no run is written with.
+pub fn state_of(run: &Item) -> Option<RunState> {
+    RunState::parse(&s(run, "status"))
+}
+
+/// Queued or running: the run may still do work and end.
+pub fn is_active(run: &Item) -> bool {
+    state_of(run).is_some_and(RunState::is_active)
+}
+
 /// The canonical status of a run.
 pub fn status(run: &Item) -> Status {
-    match (s(run, "status").as_str(), s(run, "outcome").as_str()) {
-        ("queued" | "running", _) => Status::Running,
-        (_, "succeeded") => Status::Ready,
-        (_, "partially_succeeded") => Status::NeedsAttention,
-        (_, "blocked") => Status::Blocked,
-        (_, "cancelled") => Status::Historical,
-        _ => Status::Failed,
+    if is_active(run) {
+        return Status::Running;
     }
+    RunOutcome::parse(&s(run, "outcome")).map_or(Status::Failed, RunOutcome::status)
 }
 
 pub fn to_api(run: &Item) -> api::OperationRun {
@@ -194,15 +201,15 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Res
         "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": kind.as_str(),
         "workspace_id": ws.workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
         "initiator_id": ws.actor().user_id, "initiator_email": ws.actor().email, "queue": queue,
-        "status": "queued", "created_ms": now, "deadline_ms": now + deadline_ms,
+        "status": RunState::Queued.as_str(), "created_ms": now, "deadline_ms": now + deadline_ms,
         "counts": {"total": items.len(), "succeeded": 0, "failed": 0, "skipped": 0},
         "GSI1PK": format!("RUNS#{}", ws.workspace_id()), "GSI1SK": format!("RUN#{id}"),
     }));
     if empty {
         // Nothing to queue: the run is born complete, holding no lock.
         for (k, v) in [
-            ("status", json!("completed")),
-            ("outcome", json!("succeeded")),
+            ("status", json!(RunState::Completed.as_str())),
+            ("outcome", json!(RunOutcome::Succeeded.as_str())),
             ("reason", json!("Nothing to do.")),
             ("started_ms", json!(now)),
             ("ended_ms", json!(now)),
@@ -299,11 +306,7 @@ pub async fn drain(state: &AppState, run_id: &str) -> Result<usize, ApiError> {
     if pending.is_empty() {
         return Ok(0);
     }
-    let active = state
-        .table
-        .get(&run_key(run_id))
-        .await?
-        .is_some_and(|r| matches!(s(&r, "status").as_str(), "queued" | "running"));
+    let active = state.table.get(&run_key(run_id)).await?.is_some_and(|r| is_active(&r));
     let mut sent = 0;
     for item in pending {
         if active {
@@ -364,7 +367,7 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
     let Some(run) = state.table.get(&run_key(run_id)).await? else {
         return Ok(Begin::Finished);
     };
-    if !matches!(s(&run, "status").as_str(), "queued" | "running") {
+    if !is_active(&run) {
         return Ok(Begin::Finished);
     }
     let kind = OperationType::parse(&s(&run, "type")).ok_or_else(|| ApiError::internal("unknown run type"))?;
@@ -373,7 +376,7 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
         .get("environment_id")
         .and_then(Value::as_str)
         .and_then(|e| atlas_domain::EnvironmentId::parse(e).ok());
-    let member = crate::auth::membership(state, &ws, &s(&run, "initiator_id")).await?;
+    let member = crate::tenancy::membership(state, &ws, &s(&run, "initiator_id")).await?;
     let reason = match (&member, &env) {
         (None, _) => Some("The initiator is no longer a member of the workspace.".to_owned()),
         (Some(m), Some(e)) if !m.entitlement.allows(e) => {
@@ -398,11 +401,11 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
         (r, _) => r,
     };
     if let Some(reason) = reason {
-        finish(state, run_id, "blocked", Some(reason)).await?;
+        finish(state, run_id, RunOutcome::Blocked, Some(reason)).await?;
         return Ok(Begin::Finished);
     }
     let started = Update::new()
-        .set("status", "running")
+        .set("status", RunState::Running.as_str())
         .set_if_absent("started_ms", state.clock.now_millis());
     match state
         .table
@@ -410,8 +413,8 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
             &run_key(run_id),
             &started,
             Some(Cond::Or(vec![
-                Cond::eq("status", "queued"),
-                Cond::eq("status", "running"),
+                Cond::eq("status", RunState::Queued.as_str()),
+                Cond::eq("status", RunState::Running.as_str()),
             ])),
         )
         .await
@@ -419,24 +422,6 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
         Ok(run) => Ok(Begin::Proceed(run)),
         Err(TableError::ConditionFailed) => Ok(Begin::Finished),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// A unit's result. Recorded once per run and item: a redelivered message changes nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemResult {
-    Succeeded,
-    Failed,
-    Skipped,
-}
-
-impl ItemResult {
-    fn as_str(self) -> &'static str {
-        match self {
-            ItemResult::Succeeded => "succeeded",
-            ItemResult::Failed => "failed",
-            ItemResult::Skipped => "skipped",
-        }
     }
 }
 
@@ -495,29 +480,26 @@ pub async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), Ap
         n(&run, "count_failed"),
         n(&run, "count_skipped"),
     );
-    if ok + failed + skipped >= total && matches!(s(&run, "status").as_str(), "queued" | "running") {
-        let outcome = if failed == 0 {
-            "succeeded"
-        } else if ok + skipped > 0 {
-            "partially_succeeded"
-        } else {
-            "failed"
-        };
-        finish(state, run_id, outcome, None).await?;
+    if ok + failed + skipped >= total && is_active(&run) {
+        finish(state, run_id, RunOutcome::of_counts(ok, failed, skipped), None).await?;
     }
     Ok(())
 }
 
 /// Ends an active run with an outcome, releasing its marker and lock, audited. A run that already
 /// ended is left alone.
-pub async fn finish(state: &AppState, run_id: &str, outcome: &str, reason: Option<String>) -> Result<(), ApiError> {
+pub async fn finish(
+    state: &AppState,
+    run_id: &str,
+    outcome: RunOutcome,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
     let Some(run) = state.table.get(&run_key(run_id)).await? else {
         return Ok(());
     };
-    let prior = s(&run, "status");
-    if !matches!(prior.as_str(), "queued" | "running") {
+    let Some(prior) = state_of(&run).filter(|st| st.is_active()) else {
         return Ok(());
-    }
+    };
     let ws = WorkspaceId::parse(&s(&run, "workspace_id")).map_err(ApiError::internal)?;
     let scope_pk = match run.get("environment_id").and_then(Value::as_str) {
         Some(e) => format!("{}#ENV#{e}", ws_pk(&ws)),
@@ -530,8 +512,8 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: &str, reason: Optio
         "succeeded": n(&run, "count_succeeded"), "failed": n(&run, "count_failed"), "skipped": n(&run, "count_skipped"),
     });
     let mut update = Update::new()
-        .set("status", "completed")
-        .set("outcome", outcome)
+        .set("status", RunState::Completed.as_str())
+        .set("outcome", outcome.as_str())
         .set("ended_ms", now)
         .set("counts", counts);
     if let Some(r) = &reason {
@@ -570,12 +552,12 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: &str, reason: Optio
         target: format!("run/{run_id}"),
         environment_id: env,
         outcome: match outcome {
-            "succeeded" => Outcome::Success,
-            "blocked" => Outcome::Denied,
+            RunOutcome::Succeeded => Outcome::Success,
+            RunOutcome::Blocked => Outcome::Denied,
             _ => Outcome::Failed,
         },
         reason: reason.clone(),
-        metadata: json!({"type": kind.as_str(), "outcome": outcome}),
+        metadata: json!({"type": kind.as_str(), "outcome": outcome.as_str()}),
     };
     let tx = audit::with_event(state, &ws, &initiator, None, changes, ev);
     match state.table.transact(tx).await {
@@ -602,7 +584,7 @@ pub async fn scope_of(state: &AppState, run: &Item) -> Result<Option<EnvScope>, 
     else {
         return Ok(None);
     };
-    let Some(m) = crate::auth::membership(state, &ws, &s(run, "initiator_id")).await? else {
+    let Some(m) = crate::tenancy::membership(state, &ws, &s(run, "initiator_id")).await? else {
         return Ok(None);
     };
     let actor = Actor {

@@ -209,7 +209,7 @@ async fn creator_scope(state: &AppState, sched: &Item) -> Result<Option<crate::s
     ) else {
         return Ok(None);
     };
-    let Some(m) = crate::auth::membership(state, &ws, &s(sched, "created_by")).await? else {
+    let Some(m) = crate::tenancy::membership(state, &ws, &s(sched, "created_by")).await? else {
         tracing::warn!(schedule = %s(sched, "schedule_id"), "the schedule's creator left the workspace; not started");
         return Ok(None);
     };
@@ -243,7 +243,7 @@ async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> 
             .map(|f| f.code.to_owned())
             .collect(),
     };
-    let start = crate::routes::backups::capture_start(state, &scope, &families, retention(sched));
+    let start = crate::backup::capture_start(state, &scope, &families, retention(sched));
     let started = crate::runs::start_with(state, &scope, start).await?;
     Ok(started.created)
 }

@@ -1,7 +1,8 @@
 //! Scopes: proof that the caller may act in a workspace (and environment) with a capability.
 //! Handlers cannot build one: the fields are private and the proof's constructor is crate-private,
-//! called only by the guard in [`crate::auth`]. Repository functions take a scope and derive
-//! their keys from it, so a handler that wants workspace data must first be given a scope.
+//! called only by the HTTP guard (`auth.rs`) and the re-check of queued work (`runs::scope_of`).
+//! Repository functions take a scope and derive their keys from it, so a handler that wants
+//! workspace data must first be given a scope.
 
 use std::collections::BTreeSet;
 

@@ -16,6 +16,10 @@ use tracing::Instrument;
 use crate::registry::TableAccess;
 use crate::state::AppState;
 
+mod unit;
+use unit::api_to_step;
+pub use unit::{Done, StepWork, Unit};
+
 pub type StepFuture = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,7 @@ pub fn steps() -> &'static [Step] {
             operation: OperationType::InventorySync,
             summary: "Syncs one policy family of an environment's inventory, with ghost detection",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(inventory_sync(s, b)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::InventorySync)),
         },
         Step {
             function: "step-backup-capture",
@@ -81,7 +85,7 @@ pub fn steps() -> &'static [Step] {
             operation: OperationType::BackupCapture,
             summary: "Captures one policy family of an environment into a backup set",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(backup_capture(s, b)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::BackupCapture)),
         },
         Step {
             function: "step-backup-prune",
@@ -89,7 +93,7 @@ pub fn steps() -> &'static [Step] {
             operation: OperationType::BackupPrune,
             summary: "Applies a schedule's retention: deletes the sets it no longer keeps",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(backup_prune(s, b)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::BackupPrune)),
         },
         Step {
             function: "step-restore-execute",
@@ -97,7 +101,7 @@ pub fn steps() -> &'static [Step] {
             operation: OperationType::RestoreExecute,
             summary: "Restores one item: re-read, create or update, assign, verify; written at most once",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(restore_execute(s, b)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::RestoreExecute)),
         },
         Step {
             function: "step-provider-verify",
@@ -105,7 +109,7 @@ pub fn steps() -> &'static [Step] {
             operation: OperationType::ProviderVerify,
             summary: "Verifies a provider connection: token, permissions, one read per family",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(provider_verify(s, b)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::ProviderVerify)),
         },
     ]
 }
@@ -115,42 +119,34 @@ pub fn dead_letter_function(step: &Step) -> String {
     format!("{}-dead-letters", step.function)
 }
 
-fn api_to_step(e: crate::error::ApiError) -> StepError {
-    match e {
-        crate::error::ApiError::Wait(d) => StepError::Defer(d),
-        e => StepError::Retry(e.to_string()),
+/// The span every log line of one message's handling is written in: the step, and the run, its
+/// workspace and environment and its operation type, so a unit's lines can be found by any of
+/// them. A message that names no environment gets it from its run once the unit has begun.
+pub fn unit_span(step: &Step, message_id: &str, body: &str) -> tracing::Span {
+    let m = serde_json::from_str::<crate::runs::WorkMessage>(body).ok();
+    let run_id = m.as_ref().map(|m| m.run_id.clone()).unwrap_or_default();
+    let (ws, env) = m
+        .as_ref()
+        .and_then(|m| m.env.as_deref())
+        .and_then(|e| e.split_once('/'))
+        .map_or((None, None), |(w, e)| (Some(w.to_owned()), Some(e.to_owned())));
+    let span = tracing::info_span!(
+        "unit",
+        step = step.function,
+        message_id = %message_id,
+        operation_type = %step.operation,
+        run_id = tracing::field::Empty,
+        workspace_id = tracing::field::Empty,
+        environment_id = tracing::field::Empty,
+    );
+    if !run_id.is_empty() {
+        span.record("run_id", tracing::field::display(&run_id));
     }
-}
-
-/// `provider.verify`: one unit per run.
-#[tracing::instrument(skip_all)]
-async fn provider_verify(state: AppState, body: String) -> Result<(), StepError> {
-    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    tracing::Span::current().record("run_id", m.run_id.as_str());
-    let Some(scope) = begin_scoped(&state, &m).await? else {
-        return Ok(());
-    };
-    let (result, detail) = match crate::routes::provider::verify_in(&state, &scope).await {
-        Ok(()) => {
-            let conn = state.table.get(&crate::provider::key(&scope)).await?;
-            let (st, reason) = crate::provider::status(conn.as_ref(), state.clock.now_millis());
-            let ok = st == atlas_domain::Status::Ready;
-            let r = if ok {
-                crate::runs::ItemResult::Succeeded
-            } else {
-                crate::runs::ItemResult::Failed
-            };
-            (r, serde_json::json!({"status": st.as_str(), "reason": reason}))
-        }
-        Err(crate::error::ApiError::Conflict(why)) => {
-            (crate::runs::ItemResult::Failed, serde_json::json!({"reason": why}))
-        }
-        Err(e) => return Err(api_to_step(e)),
-    };
-    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
-        .await
-        .map_err(api_to_step)?;
-    Ok(())
+    if let (Some(ws), Some(env)) = (ws, env) {
+        span.record("workspace_id", tracing::field::display(&ws));
+        span.record("environment_id", tracing::field::display(&env));
+    }
+    span
 }
 
 pub fn find(function: &str) -> Option<Step> {
@@ -163,15 +159,19 @@ pub async fn handle_batch(state: &AppState, step: &Step, messages: Vec<(String, 
     let mut running = tokio::task::JoinSet::new();
     for (id, body) in messages {
         let (state, step) = (state.clone(), *step);
-        running.spawn(async move {
-            match handle_one(&state, &step, body).await {
-                Ok(()) => None,
-                Err(e) => {
-                    tracing::warn!(step = step.function, message_id = %id, error = %e, "step failed; the message will be retried");
-                    Some(id)
+        let span = unit_span(&step, &id, &body);
+        running.spawn(
+            async move {
+                match handle_one(&state, &step, body).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(step = step.function, message_id = %id, error = %e, "step failed; the message will be retried");
+                        Some(id)
+                    }
                 }
             }
-        });
+            .instrument(span),
+        );
     }
     let mut failed = Vec::new();
     while let Some(done) = running.join_next().await {
@@ -314,8 +314,8 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
             }
             let (state, queue, per_tenant, inflight2) =
                 (state.clone(), queue.clone(), per_tenant.clone(), inflight.clone());
-            let span =
-                tracing::info_span!("step", step = step.function, message_id = %m.id, receive_count = m.receive_count);
+            let span = tracing::info_span!("step", receive_count = m.receive_count);
+            let span = span.in_scope(|| unit_span(&step, &m.id, &m.body));
             next_key += 1;
             let key = next_key;
             inflight
@@ -393,7 +393,6 @@ pub struct ReconcileRequest {
 
 /// Fails every active run whose deadline passed. Each end is conditional on the run's status
 /// not having changed meanwhile, so a run that just finished is left alone. Safe to run twice.
-#[tracing::instrument(skip_all)]
 async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
     let req: ReconcileRequest = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let now = state.clock.now_millis();
@@ -405,7 +404,7 @@ async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
             continue;
         };
         let reason = "The run did not finish before its deadline; the reconciler stopped it.";
-        crate::runs::finish(&state, run_id, "failed", Some(reason.into()))
+        crate::runs::finish(&state, run_id, atlas_domain::RunOutcome::Failed, Some(reason.into()))
             .await
             .map_err(api_to_step)?;
         // A marker whose run ended by itself meanwhile is left over: remove it.
@@ -441,221 +440,6 @@ pub async fn run_dead_letters(state: AppState, step: Step, mut shutdown: watch::
                 }
                 Err(e) => tracing::warn!(error = %e, "could not record a dead-lettered message; it stays"),
             }
-        }
-    }
-}
-
-/// `inventory.sync`: one unit per family.
-#[tracing::instrument(skip_all)]
-async fn inventory_sync(state: AppState, body: String) -> Result<(), StepError> {
-    use crate::runs::ItemResult;
-    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    tracing::Span::current().record("run_id", m.run_id.as_str());
-    let Some(family) = atlas_graph::families::Family::by_code(&m.item) else {
-        crate::runs::record(
-            &state,
-            &m.run_id,
-            &m.item,
-            ItemResult::Skipped,
-            serde_json::json!({"reason": "unknown family"}),
-        )
-        .await
-        .map_err(api_to_step)?;
-        return Ok(());
-    };
-    let Some((scope, client)) = graph_step(&state, &m).await? else {
-        return Ok(());
-    };
-    let (result, detail) = match crate::inventory::sync_family(&state, &scope, &client, family).await {
-        Ok(r) => (
-            ItemResult::Succeeded,
-            serde_json::json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored, "unread": r.unread}),
-        ),
-        Err(crate::error::ApiError::Conflict(why)) => (
-            ItemResult::Failed,
-            serde_json::json!({"family": family.code, "reason": why}),
-        ),
-        // A full disk: the run fails saying so, and so does the unit (when the store still takes
-        // those small writes; else the message is retried and the run says it when it can).
-        Err(e) => match crate::routes::health::store_write_failure(&e) {
-            Some(why) => {
-                crate::runs::finish(&state, &m.run_id, "failed", Some(why.clone()))
-                    .await
-                    .map_err(api_to_step)?;
-                (
-                    ItemResult::Failed,
-                    serde_json::json!({"family": family.code, "reason": why}),
-                )
-            }
-            None => return Err(api_to_step(e)),
-        },
-    };
-    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
-        .await
-        .map_err(api_to_step)?;
-    Ok(())
-}
-
-/// What a Graph-reading step needs once its run is re-checked: the scope and a tenant client.
-/// `None` when the run ended (or was just ended Blocked) and the message is only acknowledged.
-async fn graph_step(
-    state: &AppState,
-    m: &crate::runs::WorkMessage,
-) -> Result<Option<(crate::scope::EnvScope, atlas_graph::TenantClient)>, StepError> {
-    let Some(scope) = begin_scoped(state, m).await? else {
-        return Ok(None);
-    };
-    let conn = state.table.get(&crate::provider::key(&scope)).await?;
-    let lifecycle = conn
-        .as_ref()
-        .and_then(|c| c.get("lifecycle"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let Some(conn) = conn.filter(|_| lifecycle == "consented") else {
-        let why = format!(
-            "The provider connection is not operable ({}).",
-            if lifecycle.is_empty() { "none" } else { &lifecycle }
-        );
-        crate::runs::finish(state, &m.run_id, "blocked", Some(why))
-            .await
-            .map_err(api_to_step)?;
-        return Ok(None);
-    };
-    let app = crate::routes::provider::app_identity(state, &scope, &conn)
-        .await
-        .map_err(api_to_step)?;
-    let tenant = conn
-        .get("tenant_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let client = state.graph.tenant(&tenant, app);
-    Ok(Some((scope, client)))
-}
-
-/// `backup.capture`: one unit per family.
-#[tracing::instrument(skip_all)]
-async fn backup_capture(state: AppState, body: String) -> Result<(), StepError> {
-    use crate::runs::ItemResult;
-    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    let Some(family) = atlas_graph::families::Family::by_code(&m.item) else {
-        let detail = serde_json::json!({"reason": "unknown family"});
-        crate::runs::record(&state, &m.run_id, &m.item, ItemResult::Skipped, detail)
-            .await
-            .map_err(api_to_step)?;
-        return Ok(());
-    };
-    let Some((scope, client)) = graph_step(&state, &m).await? else {
-        // The run ended (perhaps by an earlier delivery that crashed before settling it).
-        crate::backup::settle(&state, &m.run_id).await.map_err(api_to_step)?;
-        return Ok(());
-    };
-    let (result, detail) = match crate::backup::capture_family(&state, &scope, &m.run_id, &client, family).await {
-        Ok(c) if c.failed.is_empty() => (
-            ItemResult::Succeeded,
-            serde_json::json!({"family": family.code, "items": c.items, "stored": c.stored}),
-        ),
-        // The family's other objects are captured; the set is partial and names the objects missing.
-        Ok(c) => (
-            ItemResult::Failed,
-            serde_json::json!({
-                "family": family.code, "items": c.items, "stored": c.stored,
-                "reason": format!("{} of {} objects could not be read: {}", c.failed.len(), c.items + c.failed.len(), c.failed[0]["reason"].as_str().unwrap_or_default()),
-                "failed_items": c.failed,
-            }),
-        ),
-        Err(crate::error::ApiError::Conflict(why)) => (
-            ItemResult::Failed,
-            serde_json::json!({"family": family.code, "reason": why}),
-        ),
-        // A full disk: the run fails saying so, and so does the unit (when the store still takes
-        // those small writes; else the message is retried and the run says it when it can).
-        Err(e) => match crate::routes::health::store_write_failure(&e) {
-            Some(why) => {
-                crate::runs::finish(&state, &m.run_id, "failed", Some(why.clone()))
-                    .await
-                    .map_err(api_to_step)?;
-                (
-                    ItemResult::Failed,
-                    serde_json::json!({"family": family.code, "reason": why}),
-                )
-            }
-            None => return Err(api_to_step(e)),
-        },
-    };
-    crate::runs::record(&state, &m.run_id, &m.item, result, detail)
-        .await
-        .map_err(api_to_step)?;
-    // The last unit ends the run: verify the set, then start its retention.
-    crate::backup::settle(&state, &m.run_id).await.map_err(api_to_step)?;
-    Ok(())
-}
-
-/// `restore.execute`: one unit per item.
-#[tracing::instrument(skip_all)]
-async fn restore_execute(state: AppState, body: String) -> Result<(), StepError> {
-    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    let Some((scope, client)) = graph_step(&state, &m).await? else {
-        return Ok(());
-    };
-    let outcome = match crate::restore::execute::unit(&state, &scope, &client, &m).await {
-        Ok(o) => o,
-        // Retrying cannot help (the draft, preview or payload is gone): the item fails, with why.
-        Err(crate::error::ApiError::Conflict(why)) => Some((
-            crate::runs::ItemResult::Failed,
-            serde_json::json!({"result": "failed", "reason": why}),
-        )),
-        Err(e) => return Err(api_to_step(e)),
-    };
-    match outcome {
-        Some((result, detail)) => {
-            crate::runs::record(&state, &m.run_id, &m.item, result, detail)
-                .await
-                .map_err(api_to_step)?;
-        }
-        // Recorded by an earlier delivery that may have crashed before ending the run.
-        None => crate::runs::finish_if_complete(&state, &m.run_id)
-            .await
-            .map_err(api_to_step)?,
-    }
-    Ok(())
-}
-
-/// `backup.prune`: one unit.
-#[tracing::instrument(skip_all)]
-async fn backup_prune(state: AppState, body: String) -> Result<(), StepError> {
-    let m: crate::runs::WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    let Some(scope) = begin_scoped(&state, &m).await? else {
-        return Ok(());
-    };
-    let rules = crate::backup::Retention::of(&m.params);
-    let deleted = crate::backup::prune(&state, &scope, rules).await.map_err(api_to_step)?;
-    let detail = serde_json::json!({"deleted": deleted});
-    crate::runs::record(&state, &m.run_id, &m.item, crate::runs::ItemResult::Succeeded, detail)
-        .await
-        .map_err(api_to_step)?;
-    Ok(())
-}
-
-/// Begins a unit of a run: re-checks it (`runs::begin`) and rebuilds the initiator's scope.
-/// `None` when the run ended, or was just ended Blocked, and the message is only acknowledged.
-async fn begin_scoped(
-    state: &AppState,
-    m: &crate::runs::WorkMessage,
-) -> Result<Option<crate::scope::EnvScope>, StepError> {
-    let run = match crate::runs::begin(state, &m.run_id).await.map_err(api_to_step)? {
-        crate::runs::Begin::Proceed(run) => run,
-        crate::runs::Begin::Finished => return Ok(None),
-    };
-    match crate::runs::scope_of(state, &run).await.map_err(api_to_step)? {
-        Some(scope) => Ok(Some(scope)),
-        None => {
-            let why = Some("The initiator lost access.".to_owned());
-            crate::runs::finish(state, &m.run_id, "blocked", why)
-                .await
-                .map_err(api_to_step)?;
-            Ok(None)
         }
     }
 }

@@ -11,7 +11,7 @@ pub fn init() {
             .json()
             .with_env_filter(filter)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .without_time() // CloudWatch stamps each line
             .try_init()
     } else {

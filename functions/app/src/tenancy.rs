@@ -8,9 +8,8 @@ use atlas_domain::{Capability, EnvironmentId, Role, Status, UserId, WorkspaceId}
 use atlas_store::{Item, Key, Query};
 use serde_json::{Value, json};
 
-use crate::auth::entitlement_of;
 use crate::error::ApiError;
-use crate::extract::Fields;
+use crate::error::Fields;
 use crate::scope::{Entitlement, EnvScope, WorkspaceScope, ws_pk};
 use crate::state::AppState;
 
@@ -38,6 +37,35 @@ pub fn workspace_key(ws: &WorkspaceId) -> Key {
 
 pub fn env_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
     Key::new(ws_pk(ws), format!("ENV#{env}"))
+}
+
+/// A stored membership, as the guard and the re-check of queued work need it.
+pub struct Membership {
+    pub role: Role,
+    pub entitlement: Entitlement,
+}
+
+pub fn entitlement_of(item: &atlas_store::Item) -> Entitlement {
+    match item.get("environments") {
+        Some(Value::Array(ids)) => Entitlement::Only(
+            ids.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|s| EnvironmentId::parse(s).ok())
+                .collect::<BTreeSet<_>>(),
+        ),
+        _ => Entitlement::All,
+    }
+}
+
+pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> Result<Option<Membership>, ApiError> {
+    let item = state.table.get(&member_key(ws, user_id)).await?;
+    Ok(item.and_then(|m| {
+        let role = Role::parse(m.get("role")?.as_str()?)?;
+        Some(Membership {
+            role,
+            entitlement: entitlement_of(&m),
+        })
+    }))
 }
 
 /// The canonical status an environment shows before a provider connection exists.

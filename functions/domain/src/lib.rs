@@ -6,5 +6,6 @@ pub mod ids;
 pub mod redact;
 
 pub use catalog::{Capability, OperationType, Role, Severity, Status};
+pub use catalog::{ItemResult, RunOutcome, RunState};
 pub use ids::{DisplayName, Email, EnvironmentId, IdError, InvitationId, RunId, TenantId, UserId, WorkspaceId};
 pub mod diff;

@@ -78,7 +78,7 @@ pub async fn unit(
     // read from it or written. The run ends Blocked (audited); later units find it ended.
     if !super::source_entitled(scope, &draft) {
         let why = "The initiator is no longer entitled to the restore's source environment.";
-        crate::runs::finish(state, &m.run_id, "blocked", Some(why.into())).await?;
+        crate::runs::finish(state, &m.run_id, atlas_domain::RunOutcome::Blocked, Some(why.into())).await?;
         return Ok(None);
     }
     let preview = state

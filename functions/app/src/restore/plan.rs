@@ -23,7 +23,7 @@ pub async fn target_client(state: &AppState, scope: &EnvScope) -> Result<TenantC
         .await?
         .filter(|c| c.get("lifecycle").and_then(Value::as_str) == Some("consented"))
         .ok_or_else(|| ApiError::Conflict("the environment's provider connection is not operable".into()))?;
-    let app = crate::routes::provider::app_identity(state, scope, &conn).await?;
+    let app = crate::provider::app_identity(state, scope, &conn).await?;
     Ok(state.graph.tenant(&s(&conn, "tenant_id"), app))
 }
 

@@ -15,8 +15,6 @@ use crate::scope::EnvScope;
 use crate::state::AppState;
 use crate::tenancy::{obj, s};
 
-pub const CAPTURE_DEADLINE_MS: i64 = 2 * 60 * 60 * 1000;
-
 pub async fn start(
     State(state): State<AppState>,
     scope: EnvScope,
@@ -45,7 +43,8 @@ pub async fn start(
     if conn.as_ref().and_then(|c| c.get("lifecycle")).and_then(Value::as_str) != Some("consented") {
         return Err(ApiError::Conflict("connect the environment's provider first".into()));
     }
-    let started = crate::runs::start_with(&state, &scope, capture_start(&state, &scope, &families, None)).await?;
+    let started =
+        crate::runs::start_with(&state, &scope, backup::capture_start(&state, &scope, &families, None)).await?;
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
@@ -201,38 +200,6 @@ pub async fn diff(
         .map(|(_, v)| v.clone())
         .collect();
     Ok(Json(out))
-}
-
-/// The set a capture run fills.
-/// A capture run over `families` whose set record is written in the same commit as the run, so
-/// a completed backup is always listed.
-///
-/// `retention` (a schedule's rules) is kept on the set and applied once the run ended.
-pub fn capture_start(
-    state: &AppState,
-    scope: &EnvScope,
-    families: &[String],
-    retention: Option<Value>,
-) -> crate::runs::Start {
-    let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
-    let start = crate::runs::Start::new(
-        state,
-        atlas_domain::OperationType::BackupCapture,
-        "backup-capture",
-        units,
-        CAPTURE_DEADLINE_MS,
-    );
-    let set = obj(json!({
-        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
-        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "families": families, "created_ms": state.clock.now_millis(),
-        "retention": retention,
-    }));
-    let also = vec![atlas_store::TxItem::Put {
-        item: set,
-        cond: Some(Cond::NotExists),
-    }];
-    start.also(also, "the backup set already exists")
 }
 
 fn check_families(f: &mut Fields, list: &Option<Vec<String>>) {

@@ -65,7 +65,7 @@ async fn write_problem(state: &AppState) -> Option<String> {
     let probe = crate::tenancy::obj(json!({"PK": "HEALTH", "SK": "WRITE_PROBE", "at_ms": state.clock.now_millis()}));
     let answer = match tokio::time::timeout(PROBE_TIMEOUT, state.table.put(probe, None)).await {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(cannot_write(&e.to_string())),
+        Ok(Err(e)) => Some(crate::error::cannot_write(&e.to_string())),
         Err(_) => Some(format!(
             "{}: a write took longer than {PROBE_TIMEOUT:?}",
             atlas_store::CANNOT_WRITE
@@ -77,19 +77,4 @@ async fn write_problem(state: &AppState) -> Option<String> {
     let mut cache = PROBES.lock().unwrap_or_else(|e| e.into_inner());
     cache.get_or_insert_with(HashMap::new).insert(id, (now, answer.clone()));
     answer
-}
-
-/// `the store cannot write: …` from a store error's text, however deep the prefix sits.
-fn cannot_write(error: &str) -> String {
-    match error.find(atlas_store::CANNOT_WRITE) {
-        Some(i) => error[i..].to_owned(),
-        None => format!("{}: {error}", atlas_store::CANNOT_WRITE),
-    }
-}
-
-/// For a step whose store write failed as a full disk fails it: `the store cannot write: …`, so the
-/// failed unit (and its run) says why. `None` for any other error.
-pub fn store_write_failure(error: &crate::error::ApiError) -> Option<String> {
-    let text = error.to_string();
-    text.contains(atlas_store::CANNOT_WRITE).then(|| cannot_write(&text))
 }

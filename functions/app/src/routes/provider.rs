@@ -38,16 +38,12 @@ pub const CALLBACK_QUERY: &[&str] = &[
     "error_uri",
 ];
 
-async fn load(state: &AppState, scope: &EnvScope) -> ApiResult<Option<Item>> {
-    Ok(state.table.get(&provider::key(scope)).await?)
-}
-
 fn view(state: &AppState, conn: Option<&Item>) -> Json<api::ProviderConnection> {
     Json(provider::to_api(conn, state.clock.now_millis()))
 }
 
 pub async fn get(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ProviderConnection>> {
-    let conn = load(&state, &scope).await?;
+    let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
 
@@ -155,7 +151,7 @@ pub async fn create(
 /// against the environment's tenant (PKCE S256, nonce), asking for `.default` so that an admin
 /// who has not consented yet is offered admin consent on the same page.
 pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ConsentStart>> {
-    let conn = load(&state, &scope)
+    let conn = provider::load(&state, &scope)
         .await?
         .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
     if s(&conn, "lifecycle") == "disabled" {
@@ -281,7 +277,7 @@ pub async fn consent_callback(
     };
     let tenant_id = s(&conn, "tenant_id");
     let ctx = format!("provider-credential/{ws}/{env}");
-    let app = app_identity_in(&state, &ctx, &conn).await?;
+    let app = provider::app_identity_in(&state, &ctx, &conn).await?;
     let secret = match &app.credential {
         atlas_graph::Credential::Secret(s) => s.expose().to_owned(),
         atlas_graph::Credential::Certificate(_) => {
@@ -588,7 +584,7 @@ pub async fn rotate_credential(
         ));
     }
     confirm(&state, &scope, &body.confirm).await?;
-    let conn = load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
+    let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
     if s(&conn, "app_mode") != "dedicated" {
         return Err(ApiError::Conflict(
             "the platform app's credential is managed by the installation, not here".into(),
@@ -627,7 +623,7 @@ pub async fn rotate_credential(
             Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
             _ => e.into(),
         })?;
-    let conn = load(&state, &scope).await?;
+    let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
 
@@ -637,7 +633,7 @@ pub async fn disable(
     JsonBody(body): JsonBody<api::Confirm>,
 ) -> ApiResult<Json<api::ProviderConnection>> {
     confirm(&state, &scope, &body.confirm).await?;
-    let conn = load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
+    let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
     if s(&conn, "lifecycle") == "disabled" {
         return Err(ApiError::Conflict("the connection is already disabled".into()));
     }
@@ -657,129 +653,8 @@ pub async fn disable(
             Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
             _ => e.into(),
         })?;
-    let conn = load(&state, &scope).await?;
+    let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
-}
-
-/// The app identity a connection signs in with; the dedicated secret is opened only here.
-pub(crate) async fn app_identity(
-    state: &AppState,
-    scope: &EnvScope,
-    conn: &Item,
-) -> ApiResult<atlas_graph::AppIdentity> {
-    app_identity_in(state, &credential_context(scope), conn).await
-}
-
-/// [`app_identity`] where the scope is only known from a signed consent state.
-async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
-    match s(conn, "app_mode").as_str() {
-        "dedicated" => {
-            let sealed: crate::secrets::Sealed = conn
-                .get("credential")
-                .and_then(|c| c.get("sealed"))
-                .cloned()
-                .and_then(|v| serde_json::from_value(v).ok())
-                .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
-            let secret = state.secrets.open(context, &sealed).await.map_err(ApiError::internal)?;
-            Ok(atlas_graph::AppIdentity::with_secret(
-                s(conn, "client_id"),
-                secret.expose_str().map_err(ApiError::internal)?,
-            ))
-        }
-        _ => {
-            let (id, secret) = state
-                .provider
-                .platform_app
-                .clone()
-                .ok_or_else(|| ApiError::Conflict("this installation has no platform app registration".into()))?;
-            Ok(atlas_graph::AppIdentity::with_secret(id, secret))
-        }
-    }
-}
-
-/// Verifies the connection now (synchronously; it becomes a `provider.verify` operation run
-/// once the run backbone exists) and records the permission posture.
-pub async fn verify(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ProviderConnection>> {
-    verify_in(&state, &scope).await?;
-    let conn = load(&state, &scope).await?;
-    Ok(view(&state, conn.as_ref()))
-}
-
-pub async fn verify_in(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
-    let conn = load(state, scope)
-        .await?
-        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
-    match s(&conn, "lifecycle").as_str() {
-        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
-        "consented" => {}
-        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
-    }
-    require_proof(state, scope, &conn).await?;
-    let app = app_identity(state, scope, &conn).await?;
-    let tenant = s(&conn, "tenant_id");
-    let mut found = provider::verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
-    if let Some(tid) = &found.tenant_id
-        && !tid.eq_ignore_ascii_case(&tenant)
-    {
-        found.verification.token_ok = false;
-        found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
-    }
-    let v = serde_json::to_value(&found.verification).map_err(ApiError::internal)?;
-    let mut with = conn.clone();
-    with.insert("verification".into(), v.clone());
-    let (st, reason) = provider::status(Some(&with), state.clock.now_millis());
-    let update = Update::new().set("verification", v).add("version", 1);
-    let changes = vec![TxItem::Update {
-        key: provider::key(scope),
-        update,
-        cond: Some(Cond::eq("version", provider::version(&conn))),
-    }];
-    let ev = NewEvent {
-        action: "provider.verify".into(),
-        target: "provider-connection".into(),
-        environment_id: Some(scope.environment_id().clone()),
-        outcome: if st == atlas_domain::Status::Ready {
-            Outcome::Success
-        } else {
-            Outcome::Failed
-        },
-        reason: (st != atlas_domain::Status::Ready).then(|| reason.clone()),
-        metadata: json!({"status": st.as_str()}),
-    };
-    audit::commit(state, scope.workspace(), changes, ev)
-        .await
-        .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; verify again".into()),
-            _ => e.into(),
-        })
-}
-
-/// A connection is verified only with a recorded proof of tenant administration whose claim
-/// record still stands: consent recorded without one (before proofs were required) needs a new
-/// sign-in.
-async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
-    let unproven = || {
-        ApiError::Conflict(
-            "ownership of the tenant has not been proven: a tenant administrator must sign in again".into(),
-        )
-    };
-    let id = provider::proof(conn)
-        .and_then(|p| p.get("id"))
-        .and_then(Value::as_str)
-        .ok_or_else(unproven)?;
-    let claim = state
-        .table
-        .get(&provider::claim_key(
-            &s(conn, "tenant_id"),
-            scope.workspace().workspace_id().as_str(),
-            scope.environment_id().as_str(),
-        ))
-        .await?
-        .ok_or_else(unproven)?;
-    if s(&claim, "proof_id") != id {
-        return Err(unproven());
-    }
-    Ok(())
 }
 
 /// How long a verification run may take before the reconciler calls it stuck.
@@ -788,15 +663,7 @@ pub const VERIFY_DEADLINE_MS: i64 = 10 * 60 * 1000;
 /// Starts a `provider.verify` run (or returns the active one) and answers 202 with it; the
 /// canonical viewer shows its progress and result.
 pub async fn start_verify(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Response> {
-    let conn = load(&state, &scope)
-        .await?
-        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
-    match s(&conn, "lifecycle").as_str() {
-        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
-        "consented" => {}
-        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
-    }
-    require_proof(&state, &scope, &conn).await?;
+    provider::verifiable(&state, &scope).await?;
     let started = crate::runs::start(
         &state,
         &scope,

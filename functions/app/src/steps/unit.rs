@@ -1,0 +1,319 @@
+//! The step unit: what every unit of a run does around its step's work, written once. It begins
+//! the unit (re-checks the run, its initiator's membership, entitlement and capability, the
+//! environment and, for a step that reads Graph, the provider connection), runs the work, records
+//! the unit's result (ending the run when it was the last) and lets the step finish up. Errors are
+//! mapped to the message's fate here and only here: a unit that cannot succeed is recorded failed,
+//! a transient failure retries the message, a Graph `Retry-After` defers it.
+
+use atlas_domain::{ItemResult, RunOutcome};
+use atlas_graph::TenantClient;
+use atlas_graph::families::Family;
+use serde_json::{Value, json};
+
+use super::StepError;
+use crate::error::ApiError;
+use crate::runs::{self, WorkMessage};
+use crate::scope::EnvScope;
+use crate::state::AppState;
+
+/// How a step's work ended.
+pub enum Done {
+    /// Record this result; the run ends when it was the last unit.
+    Record(ItemResult, Value),
+    /// An earlier delivery recorded the unit and may have crashed before ending the run.
+    AlreadyRecorded,
+}
+
+/// What a step's work is given once its unit has begun.
+pub struct Unit<'a> {
+    pub state: &'a AppState,
+    pub message: &'a WorkMessage,
+    /// The initiator's scope, rebuilt from the re-checked membership.
+    pub scope: EnvScope,
+    client: Option<TenantClient>,
+}
+
+impl Unit<'_> {
+    /// The environment's tenant, signed in as its connection: only a step that reads Graph has one.
+    pub fn client(&self) -> Result<&TenantClient, ApiError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("this step does not read Graph"))
+    }
+}
+
+/// A step's own part of a unit; [`run`] does the rest.
+#[async_trait::async_trait]
+pub trait StepWork: Sync {
+    /// The work reads Graph: its unit also needs an operable provider connection.
+    const GRAPH: bool;
+    /// A store that cannot write (a full disk) fails the run and the unit, saying so, instead of
+    /// retrying the message.
+    const FULL_STORE_FAILS_RUN: bool = false;
+    /// A unit per policy family (its item is the family's code): an unknown family is skipped,
+    /// and a failed unit names its family.
+    const PER_FAMILY: bool = false;
+
+    /// The detail of a unit whose item this step cannot work at all: recorded Skipped before the
+    /// run is begun. `None` for a workable item.
+    fn unworkable(&self, m: &WorkMessage) -> Option<Value> {
+        (Self::PER_FAMILY && Family::by_code(&m.item).is_none()).then(|| json!({"reason": "unknown family"}))
+    }
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError>;
+
+    /// The detail of a unit that failed for `why` where retrying cannot help (a conflict: the
+    /// records it needs are gone or changed, the connection cannot be used). `None`: retried.
+    fn failed(&self, m: &WorkMessage, why: &str) -> Option<Value> {
+        Self::PER_FAMILY.then(|| json!({"family": m.item, "reason": why}))
+    }
+
+    /// After the unit was recorded, or found its run already ended.
+    async fn after(&self, _state: &AppState, _run_id: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The one mapping of a service error to a message's fate outside the work itself.
+pub(super) fn api_to_step(e: ApiError) -> StepError {
+    match e {
+        ApiError::Wait(d) => StepError::Defer(d),
+        e => StepError::Retry(e.to_string()),
+    }
+}
+
+/// Runs one unit of `W`'s step for the message `body`. Log lines are written inside the span
+/// the caller opened with [`super::unit_span`].
+pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(), StepError> {
+    let m: WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let state = &state;
+    if let Some(detail) = w.unworkable(&m) {
+        record(state, &m, ItemResult::Skipped, detail).await?;
+        return Ok(());
+    }
+    let Some((scope, client)) = begin(state, &m, W::GRAPH).await.map_err(api_to_step)? else {
+        // The run ended (perhaps by an earlier delivery that crashed before finishing up).
+        w.after(state, &m.run_id).await.map_err(api_to_step)?;
+        return Ok(());
+    };
+    if m.env.is_none() {
+        // A message from before runs named their environment: the span learns it from the run.
+        let span = tracing::Span::current();
+        span.record(
+            "workspace_id",
+            tracing::field::display(scope.workspace().workspace_id()),
+        );
+        span.record("environment_id", tracing::field::display(scope.environment_id()));
+    }
+    let u = Unit {
+        state,
+        message: &m,
+        scope,
+        client,
+    };
+    let done = match w.work(&u).await {
+        Ok(done) => done,
+        Err(ApiError::Conflict(why)) => match w.failed(&m, &why) {
+            Some(detail) => Done::Record(ItemResult::Failed, detail),
+            None => return Err(api_to_step(ApiError::Conflict(why))),
+        },
+        // A full disk: the run fails saying so, and so does the unit (when the store still takes
+        // those small writes; else the message is retried and the run says it when it can).
+        // The unit is recorded before the run ends, so no reader sees the run ended without it.
+        Err(e) => match e.store_write_failure().filter(|_| W::FULL_STORE_FAILS_RUN) {
+            Some(why) => {
+                let detail = w.failed(&m, &why).unwrap_or_else(|| json!({"reason": why}));
+                let first = runs::record_unit(state, &m.run_id, &m.item, ItemResult::Failed, detail)
+                    .await
+                    .map_err(api_to_step)?;
+                runs::finish(state, &m.run_id, RunOutcome::Failed, Some(why))
+                    .await
+                    .map_err(api_to_step)?;
+                logged(ItemResult::Failed, first);
+                Done::AlreadyRecorded
+            }
+            None => return Err(api_to_step(e)),
+        },
+    };
+    match done {
+        Done::Record(result, detail) => record(state, &m, result, detail).await?,
+        Done::AlreadyRecorded => runs::finish_if_complete(state, &m.run_id).await.map_err(api_to_step)?,
+    }
+    w.after(state, &m.run_id).await.map_err(api_to_step)
+}
+
+/// Records the unit's result, ending the run when it was the last.
+async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: Value) -> Result<(), StepError> {
+    let first = runs::record(state, &m.run_id, &m.item, result, detail)
+        .await
+        .map_err(api_to_step)?;
+    logged(result, first);
+    Ok(())
+}
+
+fn logged(result: ItemResult, first: bool) {
+    tracing::info!(result = result.as_str(), repeated = !first, "unit recorded");
+}
+
+/// Begins a unit: re-checks its run (`runs::begin`), rebuilds the initiator's scope and, for a
+/// step that reads Graph, signs in to the environment's tenant. `None` when the run ended, or
+/// was just ended Blocked, and the message is only acknowledged.
+async fn begin(
+    state: &AppState,
+    m: &WorkMessage,
+    graph: bool,
+) -> Result<Option<(EnvScope, Option<TenantClient>)>, ApiError> {
+    let run = match runs::begin(state, &m.run_id).await? {
+        runs::Begin::Proceed(run) => run,
+        runs::Begin::Finished => return Ok(None),
+    };
+    let Some(scope) = runs::scope_of(state, &run).await? else {
+        let why = Some("The initiator lost access.".to_owned());
+        runs::finish(state, &m.run_id, RunOutcome::Blocked, why).await?;
+        return Ok(None);
+    };
+    if !graph {
+        return Ok(Some((scope, None)));
+    }
+    let conn = state.table.get(&crate::provider::key(&scope)).await?;
+    let lifecycle = conn
+        .as_ref()
+        .and_then(|c| c.get("lifecycle"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let Some(conn) = conn.filter(|_| lifecycle == "consented") else {
+        let why = format!(
+            "The provider connection is not operable ({}).",
+            if lifecycle.is_empty() { "none" } else { &lifecycle }
+        );
+        runs::finish(state, &m.run_id, RunOutcome::Blocked, Some(why)).await?;
+        return Ok(None);
+    };
+    let app = crate::provider::app_identity(state, &scope, &conn).await?;
+    let tenant = conn
+        .get("tenant_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let client = state.graph.tenant(&tenant, app);
+    Ok(Some((scope, Some(client))))
+}
+
+/// The family of a per-family unit ([`StepWork::unworkable`] skipped the unknown ones).
+fn family_of(m: &WorkMessage) -> Result<&'static Family, ApiError> {
+    Family::by_code(&m.item).ok_or_else(|| ApiError::internal("unknown family"))
+}
+
+/// `provider.verify`: one unit per run.
+pub struct ProviderVerify;
+
+#[async_trait::async_trait]
+impl StepWork for ProviderVerify {
+    const GRAPH: bool = false;
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+        crate::provider::verify(u.state, &u.scope).await?;
+        let conn = crate::provider::load(u.state, &u.scope).await?;
+        let (st, reason) = crate::provider::status(conn.as_ref(), u.state.clock.now_millis());
+        let result = if st == atlas_domain::Status::Ready {
+            ItemResult::Succeeded
+        } else {
+            ItemResult::Failed
+        };
+        Ok(Done::Record(result, json!({"status": st.as_str(), "reason": reason})))
+    }
+
+    fn failed(&self, _m: &WorkMessage, why: &str) -> Option<Value> {
+        Some(json!({"reason": why}))
+    }
+}
+
+/// `inventory.sync`: one unit per family.
+pub struct InventorySync;
+
+#[async_trait::async_trait]
+impl StepWork for InventorySync {
+    const GRAPH: bool = true;
+    const FULL_STORE_FAILS_RUN: bool = true;
+    const PER_FAMILY: bool = true;
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+        let family = family_of(u.message)?;
+        let r = crate::inventory::sync_family(u.state, &u.scope, u.client()?, family).await?;
+        Ok(Done::Record(
+            ItemResult::Succeeded,
+            json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored, "unread": r.unread}),
+        ))
+    }
+}
+
+/// `backup.capture`: one unit per family.
+pub struct BackupCapture;
+
+#[async_trait::async_trait]
+impl StepWork for BackupCapture {
+    const GRAPH: bool = true;
+    const FULL_STORE_FAILS_RUN: bool = true;
+    const PER_FAMILY: bool = true;
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+        let family = family_of(u.message)?;
+        let c = crate::backup::capture_family(u.state, &u.scope, &u.message.run_id, u.client()?, family).await?;
+        if c.failed.is_empty() {
+            return Ok(Done::Record(
+                ItemResult::Succeeded,
+                json!({"family": family.code, "items": c.items, "stored": c.stored}),
+            ));
+        }
+        // The family's other objects are captured; the set is partial and names the objects missing.
+        Ok(Done::Record(
+            ItemResult::Failed,
+            json!({
+                "family": family.code, "items": c.items, "stored": c.stored,
+                "reason": format!("{} of {} objects could not be read: {}", c.failed.len(), c.items + c.failed.len(), c.failed[0]["reason"].as_str().unwrap_or_default()),
+                "failed_items": c.failed,
+            }),
+        ))
+    }
+
+    /// The last unit ends the run: verify the set, then start its retention.
+    async fn after(&self, state: &AppState, run_id: &str) -> Result<(), ApiError> {
+        crate::backup::settle(state, run_id).await
+    }
+}
+
+/// `restore.execute`: one unit per item.
+pub struct RestoreExecute;
+
+#[async_trait::async_trait]
+impl StepWork for RestoreExecute {
+    const GRAPH: bool = true;
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+        let outcome = crate::restore::execute::unit(u.state, &u.scope, u.client()?, u.message).await?;
+        Ok(match outcome {
+            Some((result, detail)) => Done::Record(result, detail),
+            None => Done::AlreadyRecorded,
+        })
+    }
+
+    /// Retrying cannot help (the draft, preview or payload is gone): the item fails, with why.
+    fn failed(&self, _m: &WorkMessage, why: &str) -> Option<Value> {
+        Some(json!({"result": ItemResult::Failed.as_str(), "reason": why}))
+    }
+}
+
+/// `backup.prune`: one unit.
+pub struct BackupPrune;
+
+#[async_trait::async_trait]
+impl StepWork for BackupPrune {
+    const GRAPH: bool = false;
+
+    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+        let rules = crate::backup::Retention::of(&u.message.params);
+        let deleted = crate::backup::prune(u.state, &u.scope, rules).await?;
+        Ok(Done::Record(ItemResult::Succeeded, json!({"deleted": deleted})))
+    }
+}
