@@ -77,7 +77,7 @@ async fn two_envs_and_a_backup(
         run.id
     } else {
         let v = app.run_to_completion(&format!("{env_a}/backups"), body).await;
-        assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+        assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
         v.run.id
     };
     (env_a, env_b, tb, set, format!("deviceConfigurations/{x}"))
@@ -275,7 +275,7 @@ async fn execution_blocks_when_the_source_is_no_longer_entitled(mode: Mode) {
         (v.run.state == "completed").then_some(v)
     })
     .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("blocked"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("blocked"));
     assert!(
         v.run.reason.as_deref().unwrap_or("").contains("source environment"),
         "{:?}",

@@ -80,7 +80,7 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     assert!(v.run.duration_ms.is_some());
     // The unknown tenant cannot sign in: the unit failed, and the run says so, never success.
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (v.run.outcome.map(|o| o.as_str()), v.run.status.as_str()),
         (Some("failed"), "failed")
     );
     // Once finished, a new start makes a new run.
@@ -156,7 +156,7 @@ async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     deliver(&app, "provider-verify", 1).await;
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (v.run.outcome.map(|o| o.as_str()), v.run.status.as_str()),
         (Some("blocked"), "blocked")
     );
     assert!(
@@ -193,7 +193,7 @@ async fn dead_letters_become_failed_items(mode: Mode) {
     // What the dead-letter consumer does with a message that exhausted its receives:
     atlas_app::runs::dead_letter(&app.app().state, &m.body).await.unwrap();
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
-    assert_eq!((v.run.outcome.as_deref(), v.run.failed), (Some("failed"), 1));
+    assert_eq!((v.run.outcome.map(|o| o.as_str()), v.run.failed), (Some("failed"), 1));
     assert!(v.items[0].detail["reason"].as_str().unwrap().contains("dead-letter"));
     app.stop().await;
 }
@@ -486,7 +486,7 @@ async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_com
             let new: Vec<_> = env_runs(&app, "env-crash").await.difference(&before).cloned().collect();
             assert_eq!(new.len(), 1);
             assert_eq!(
-                wait_completed(&app, &new[0]).await.run.outcome.as_deref(),
+                wait_completed(&app, &new[0]).await.run.outcome.map(|o| o.as_str()),
                 Some("succeeded")
             );
             break;
@@ -510,7 +510,11 @@ async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_com
             [run] => {
                 recovered += 1;
                 let v = wait_completed(&app, run).await;
-                assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "crash at write {at}");
+                assert_eq!(
+                    v.run.outcome.map(|o| o.as_str()),
+                    Some("succeeded"),
+                    "crash at write {at}"
+                );
                 let listed: api::BackupSetList = app.get_as(OWNER, &path).await.json().await.unwrap();
                 let set = listed.items.iter().find(|s| &s.id == run);
                 assert!(set.is_some(), "crash at write {at}: the completed backup is listed");
@@ -595,7 +599,7 @@ async fn a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft(mod
                     "crash at write {at}: the run and the draft move together"
                 );
                 assert_eq!(
-                    wait_completed(&app, run).await.run.outcome.as_deref(),
+                    wait_completed(&app, run).await.run.outcome.map(|o| o.as_str()),
                     Some("succeeded")
                 );
                 if !c.died() {
@@ -645,7 +649,7 @@ async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
     let t = std::time::Instant::now();
     let v = app.run_to_completion(&format!("{fast}/backups"), all).await;
     let beside = t.elapsed();
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     // The throttled tenant answers `Retry-After: 120`: a worker held by it would delay the fast
     // backup by minutes. The margin absorbs a shared CI machine (other tests load the same
     // protocol server), not a stall.

@@ -29,9 +29,9 @@ struct Filters {
     action: String,
 }
 
-fn audit_path(ws: &str, f: &Filters, suffix: &str, cursor: &str) -> String {
+fn audit_path(path: &str, f: &Filters, cursor: &str) -> String {
     with_query(
-        &format!("{}/audit-events{suffix}", paths::ws(ws)),
+        path,
         &[
             ("environment_id", &f.environment_id),
             ("outcome", &f.outcome),
@@ -51,10 +51,10 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         .unwrap_or_default();
     let draft = use_state(|| filters.clone());
     let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let page = use_load((ws.clone(), filters.clone()), |(ws, f)| async move {
-        api::get::<AuditPage>(&audit_path(&ws, &f, "", "")).await
+        api::get::<AuditPage>(&audit_path(&paths::audit_events(&ws), &f, "")).await
     });
     let more = use_state(Vec::<AuditEvent>::new);
     let next = use_state(|| None::<String>);
@@ -94,7 +94,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 filters.clone(),
             );
             spawn_local(async move {
-                match api::get::<AuditPage>(&audit_path(&ws, &f, "", &cursor)).await {
+                match api::get::<AuditPage>(&audit_path(&paths::audit_events(&ws), &f, &cursor)).await {
                     Ok(p) => {
                         let mut all = (*more).clone();
                         all.extend(p.items);
@@ -122,7 +122,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Audit log" }</h1>
-                <CsvButton path={audit_path(&ws, &filters, "/export.csv", "")} filename="audit-log.csv" />
+                <CsvButton path={audit_path(&paths::audit_events_export(&ws), &filters, "")} filename="audit-log.csv" />
             </div>
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
                 <SelectField id="audit-env" label="Environment" value={draft.environment_id.clone()} options={env_options}
@@ -144,13 +144,13 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                             <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Action" }</th>
                                 <th scope="col">{ "Target" }</th><th scope="col">{ "Environment" }</th><th scope="col">{ "Outcome" }</th></tr></thead>
                             <tbody>{ for p.items.iter().chain(more.iter()).map(|e| html! {
-                                <tr data-action={e.action.clone()} data-outcome={e.outcome.clone()}>
+                                <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
                                     <td>{ format::time(e.at_ms) }</td>
                                     <td>{ if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() } }</td>
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>
                                     <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td><OutcomeBadge outcome={e.outcome.clone()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                    <td><OutcomeBadge outcome={e.outcome.as_str()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>

@@ -5,12 +5,12 @@ use atlas_api_types::{
     BackupDiff, BackupItem, BackupSchedule, BackupScheduleCreate, BackupScheduleList, BackupSetDetail, BackupSetList,
     BackupStart, Confirm, Environment, OperationRun,
 };
-use atlas_domain::Capability;
+use atlas_domain::{BackupSetStatus, Capability};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError, paths};
+use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::error::FormError;
@@ -29,7 +29,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
     let sets = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &env))).await
+        api::get::<BackupSetList>(&paths::backups(&ws, &env)).await
     });
     use_select_environment(&props.ws, &props.env, sets.state.ready().is_some());
     let started = use_state(|| None::<OperationRun>);
@@ -39,7 +39,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let (started, error, (ws, env), reload) = (started.clone(), error.clone(), key.clone(), reload.clone());
             spawn_local(async move {
-                let path = format!("{}/backups", paths::env(&ws, &env));
+                let path = paths::backups(&ws, &env);
                 match api::post::<_, OperationRun>(&path, &BackupStart::default()).await {
                     Ok(run) => {
                         error.set(None);
@@ -108,9 +108,9 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                             <div class="table-wrap"><table class="table" data-testid="backup-sets">
                                 <thead><tr><th scope="col">{ "Taken" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Families" }</th><th scope="col">{ "Run" }</th></tr></thead>
                                 <tbody>{ for list.items.iter().map(|s| html! {
-                                    <tr data-set={s.id.clone()} data-status={s.status.clone()}>
+                                    <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
                                         <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
-                                        <td><OutcomeBadge outcome={s.status.clone()} /></td>
+                                        <td><OutcomeBadge outcome={s.status.as_str()} /></td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
                                             <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
@@ -143,7 +143,7 @@ fn Schedules(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
     let list = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<BackupScheduleList>(&format!("{}/backup-schedules", paths::env(&ws, &env))).await
+        api::get::<BackupScheduleList>(&paths::backup_schedules(&ws, &env)).await
     });
     let kind = use_state(|| "interval".to_owned());
     let every = use_state(|| "1440".to_owned());
@@ -183,9 +183,7 @@ fn Schedules(props: &EnvProps) -> Html {
             let (error, busy, (ws, env), reload) = (error.clone(), busy.clone(), key.clone(), reload.clone());
             busy.set(true);
             spawn_local(async move {
-                match api::post::<_, BackupSchedule>(&format!("{}/backup-schedules", paths::env(&ws, &env)), &body)
-                    .await
-                {
+                match api::post::<_, BackupSchedule>(&paths::backup_schedules(&ws, &env), &body).await {
                     Ok(_) => {
                         error.set(None);
                         reload.emit(());
@@ -201,7 +199,7 @@ fn Schedules(props: &EnvProps) -> Html {
         Callback::from(move |id: String| {
             let (error, (ws, env), reload) = (error.clone(), key.clone(), reload.clone());
             spawn_local(async move {
-                let path = format!("{}/backup-schedules/{}", paths::env(&ws, &env), api::enc(&id));
+                let path = paths::backup_schedule(&ws, &env, &id);
                 match api::delete::<()>(&path, None).await {
                     Ok(()) => reload.emit(()),
                     Err(e) => error.set(Some(e)),
@@ -307,10 +305,10 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone(), props.set.clone());
     let detail = use_load(key.clone(), |(ws, env, set)| async move {
-        api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &env), api::enc(&set))).await
+        api::get::<BackupSetDetail>(&paths::backup(&ws, &env, &set)).await
     });
     let env = use_load(key.clone(), |(ws, env, _)| async move {
-        api::get::<Environment>(&paths::env(&ws, &env)).await
+        api::get::<Environment>(&paths::environment(&ws, &env)).await
     });
     let confirming = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
@@ -323,7 +321,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                 (error.clone(), busy.clone(), key.clone(), navigator.clone());
             busy.set(true);
             spawn_local(async move {
-                let path = format!("{}/backups/{}", paths::env(&ws, &env), api::enc(&set));
+                let path = paths::backup(&ws, &env, &set);
                 match api::delete(&path, Some(&Confirm { confirm })).await {
                     Ok(()) => {
                         if let Some(nav) = navigator {
@@ -343,7 +341,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
-                    <StatusBadge status={d.set.status.clone()} />
+                    <StatusBadge status={d.set.status.as_str()} />
                 </div>
                 <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
                     if let Some(r) = &d.set.run {
@@ -354,7 +352,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
                         query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
                 }
-                if d.set.status == "partial" || d.set.status == "failed" {
+                if matches!(d.set.status, BackupSetStatus::Partial | BackupSetStatus::Failed) {
                     <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
                 }
                 <section class="panel" aria-labelledby="items-title">
@@ -412,14 +410,7 @@ pub fn BackupItemPage(props: &BackupItemProps) -> Html {
         props.item.clone(),
     );
     let json = use_load(key.clone(), |(ws, env, set, family, item)| async move {
-        let path = format!(
-            "{}/backups/{}/items/{}/{}",
-            paths::env(&ws, &env),
-            api::enc(&set),
-            api::enc(&family),
-            api::enc(&item)
-        );
-        api::get::<serde_json::Value>(&path).await
+        api::get::<serde_json::Value>(&paths::backup_item(&ws, &env, &set, &family, &item)).await
     });
     let (ws, env, set, family, item) = key;
     html! {
@@ -451,13 +442,7 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
         props.other.clone(),
     );
     let diff = use_load(key.clone(), |(ws, env, set, other)| async move {
-        let path = format!(
-            "{}/backups/{}/diff?with={}",
-            paths::env(&ws, &env),
-            api::enc(&set),
-            api::enc(&other)
-        );
-        api::get::<BackupDiff>(&path).await
+        api::get::<BackupDiff>(&with_query(&paths::backup_diff(&ws, &env, &set), &[("with", &other)])).await
     });
     let (ws, env, ..) = key;
     let item_list = |items: &[BackupItem]| {

@@ -1,6 +1,6 @@
 //! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
 
-use atlas_api_types::{InventoryFamily, InventoryItem, InventoryPage};
+use atlas_api_types::{FamilySyncStatus, InventoryFamily, InventoryItem, InventoryPage, InventoryStatus};
 use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -30,7 +30,7 @@ struct Filters {
 
 fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
     with_query(
-        &format!("{}/inventory", paths::env(ws, env)),
+        &paths::inventory(ws, env),
         &[
             ("family", &f.family),
             ("status", &f.status),
@@ -188,7 +188,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                     <td>{ &i.family }</td>
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
-                                    <td>if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
+                                    <td>if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
                                     <td>{ format::time(i.last_seen_ms) }</td>
                                 </tr>
                             }) }</tbody>
@@ -207,7 +207,10 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
 /// Families whose last sync could not read them completely: their items are as an earlier sync saw
 /// them and nothing was ghosted, so the page says which, since when and why.
 fn unknown_families(families: &[InventoryFamily]) -> Html {
-    let unknown: Vec<&InventoryFamily> = families.iter().filter(|f| f.status == "unknown").collect();
+    let unknown: Vec<&InventoryFamily> = families
+        .iter()
+        .filter(|f| f.status == FamilySyncStatus::Unknown)
+        .collect();
     if unknown.is_empty() {
         return Html::default();
     }
@@ -242,20 +245,14 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
         props.item.clone(),
     );
     let item = use_load(key.clone(), |(ws, env, family, item)| async move {
-        let path = format!(
-            "{}/inventory/{}/{}",
-            paths::env(&ws, &env),
-            api::enc(&family),
-            api::enc(&item)
-        );
-        api::get::<InventoryItem>(&path).await
+        api::get::<InventoryItem>(&paths::inventory_item(&ws, &env, &family, &item)).await
     });
     load::view(&item, "load the item", |i: &InventoryItem| {
         html! {
             <>
                 <div class="page-head">
                     <h1>{ &i.name }</h1>
-                    if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                    if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
                 </div>
                 <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
                 <dl class="facts">

@@ -9,7 +9,7 @@ use atlas_api_types::{
     BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
     RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
 };
-use atlas_domain::Capability;
+use atlas_domain::{Capability, RestoreState, RunOutcome, RunState, Status};
 use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -29,10 +29,6 @@ use crate::pages::environment::EnvProps;
 use crate::pages::operations::RunItems;
 use crate::session::{use_select_environment, use_session};
 
-fn restores_path(ws: &str, env: &str) -> String {
-    format!("{}/restores", paths::env(ws, env))
-}
-
 #[derive(Deserialize, Default)]
 struct SelectQuery {
     set: Option<String>,
@@ -48,15 +44,15 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         .and_then(|l| l.query::<SelectQuery>().ok())
         .unwrap_or_default();
     let list = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<RestoreList>(&restores_path(&ws, &env)).await
+        api::get::<RestoreList>(&paths::restores(&ws, &env)).await
     });
     use_select_environment(&props.ws, &props.env, list.state.ready().is_some());
     let envs = use_load(key.0.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let source = use_state(|| query.source.clone().unwrap_or_else(|| props.env.clone()));
     let sets = use_load((key.0.clone(), (*source).clone()), |(ws, src)| async move {
-        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &src))).await
+        api::get::<BackupSetList>(&paths::backups(&ws, &src)).await
     });
     let set = use_state(|| query.set.clone().unwrap_or_default());
     let detail = use_load(
@@ -65,7 +61,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             if set.is_empty() {
                 return Ok(None);
             }
-            api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &src), api::enc(&set)))
+            api::get::<BackupSetDetail>(&paths::backup(&ws, &src, &set))
                 .await
                 .map(Some)
         },
@@ -99,7 +95,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             };
             let (error, (ws, env), navigator) = (error.clone(), key.clone(), navigator.clone());
             spawn_local(async move {
-                match api::post::<_, Restore>(&restores_path(&ws, &env), &body).await {
+                match api::post::<_, Restore>(&paths::restores(&ws, &env), &body).await {
                     Ok(r) => {
                         if let Some(nav) = navigator {
                             nav.push(&Route::Restore { ws, env, restore: r.id });
@@ -190,8 +186,8 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                                 <tr>
                                     <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
-                                    <td>{ &r.state }</td>
-                                    <td><StatusBadge status={r.readiness.status.clone()} /></td>
+                                    <td>{ r.state.as_str() }</td>
+                                    <td><StatusBadge status={r.readiness.status.as_str()} /></td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
@@ -221,12 +217,13 @@ pub struct RestoreProps {
 pub fn RestorePage(props: &RestoreProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone(), props.restore.clone());
-    let base = format!("{}/{}", restores_path(&key.0, &key.1), api::enc(&key.2));
+    // The restore's ids; its paths are built where they are used.
+    let base = key.clone();
     let restore = {
         let base = base.clone();
         use_load(key.clone(), move |_| {
             let base = base.clone();
-            async move { api::get::<Restore>(&base).await }
+            async move { api::get::<Restore>(&paths::restore(&base.0, &base.1, &base.2)).await }
         })
     };
     use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
@@ -243,7 +240,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
     let open = restore
         .state
         .ready()
-        .is_some_and(|r| r.state == "draft" || r.state == "previewed");
+        .is_some_and(|r| matches!(r.state, RestoreState::Draft | RestoreState::Previewed));
     {
         let now = now.clone();
         use_interval(
@@ -267,7 +264,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             let (base, preview, error, busy) = (base.clone(), preview.clone(), error.clone(), busy.clone());
             busy.set(true);
             spawn_local(async move {
-                match api::post::<_, RestorePreview>(&format!("{base}/previews"), &body).await {
+                match api::post::<_, RestorePreview>(&paths::restore_previews(&base.0, &base.1, &base.2), &body).await {
                     Ok(p) => {
                         error.set(None);
                         preview.set(Some(p));
@@ -303,7 +300,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             );
             busy.set(true);
             spawn_local(async move {
-                match api::post::<_, OperationRun>(&format!("{base}/confirm"), &body).await {
+                match api::post::<_, OperationRun>(&paths::restore_confirm(&base.0, &base.1, &base.2), &body).await {
                     Ok(run) => {
                         error.set(None);
                         started.set(Some(run));
@@ -320,7 +317,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
         Callback::from(move |()| {
             let (base, error, reload, preview) = (base.clone(), error.clone(), reload.clone(), preview.clone());
             spawn_local(async move {
-                match api::post_empty::<Restore>(&format!("{base}/cancel")).await {
+                match api::post_empty::<Restore>(&paths::restore_cancel(&base.0, &base.1, &base.2)).await {
                     Ok(_) => {
                         preview.set(None);
                         reload.emit(());
@@ -341,7 +338,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
         let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= *now);
         let confirmable = current_preview.as_ref().is_some_and(|p| p.blockers.is_empty())
             && !expired
-            && r.readiness.status != "blocked"
+            && r.readiness.status != Status::Blocked
             && can_execute;
         let run = (*started).clone().or_else(|| r.run.clone());
         html! {
@@ -354,13 +351,13 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                     r.backup_set_id, r.source_environment_id,
                     if r.items.is_empty() { "every item".to_owned() } else { format!("{} chosen items", r.items.len()) },
                     if r.include_assignments { "included" } else { "left out" }, r.state) }</p>
-                <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.clone()}>
+                <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.as_str()}>
                     <div class="panel__header">
                         <h2 id="ready-title">{ "2. Readiness" }</h2>
-                        <StatusBadge status={r.readiness.status.clone()} />
+                        <StatusBadge status={r.readiness.status.as_str()} />
                     </div>
                     <ul class="checks">{ for r.readiness.checks.iter().map(|c| html! {
-                        <li><StatusBadge status={c.status.clone()} />{ " " }{ &c.message }</li>
+                        <li><StatusBadge status={c.status.as_str()} />{ " " }{ &c.message }</li>
                     }) }</ul>
                 </section>
                 if open {
@@ -410,7 +407,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         <h2 id="progress-title">{ "5. Progress" }</h2>
                         <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
                     </section>
-                    if run.state == "completed" || r.run.as_ref().is_some_and(|x| x.state == "completed") {
+                    if run.state == RunState::Completed || r.run.as_ref().is_some_and(|x| x.state == RunState::Completed) {
                         <section class="panel" aria-labelledby="results-title">
                             <h2 id="results-title">{ "6. Results per item" }</h2>
                             <Results ws={ws.clone()} run={run.id.clone()} />
@@ -534,12 +531,12 @@ struct ResultsProps {
 #[component]
 fn Results(props: &ResultsProps) -> Html {
     let view = use_load((props.ws.clone(), props.run.clone()), |(ws, run)| async move {
-        api::get::<OperationView>(&format!("{}/operations/{}", paths::ws(&ws), api::enc(&run))).await
+        api::get::<OperationView>(&paths::operation(&ws, &run)).await
     });
     load::view(&view, "load the results", |v: &OperationView| {
         html! {
             <>
-                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.clone().unwrap_or_else(|| v.run.state.clone())} /></p>
+                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)} /></p>
                 <RunItems items={v.items.clone()} />
             </>
         }
