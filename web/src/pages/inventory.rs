@@ -2,11 +2,10 @@
 
 use atlas_api_types::{FamilySyncStatus, InventoryFamily, InventoryItem, InventoryPage, InventoryStatus};
 use serde::{Deserialize, Serialize};
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError, paths, with_query};
+use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
@@ -14,7 +13,7 @@ use crate::components::json::JsonView;
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::{DeletedBadge, StatusBadge};
 use crate::format;
-use crate::hooks::use_load;
+use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
 use crate::session::use_select_environment;
 
@@ -60,17 +59,16 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         f.dedup();
         Ok(f)
     });
-    let more = use_state(Vec::<InventoryItem>::new);
-    let next = use_state(|| None::<String>);
-    let more_error = use_state(|| None::<ApiError>);
-    {
-        let (more, next) = (more.clone(), next.clone());
-        let first_next = page.state.ready().and_then(|p| p.next.clone());
-        use_effect_with(first_next, move |n| {
-            more.set(Vec::new());
-            next.set(n.clone());
-        });
-    }
+    let more = {
+        let (key, filters) = (key.clone(), filters.clone());
+        use_more(page.state.ready().and_then(|p| p.next.clone()), move |cursor| {
+            let ((ws, env), f) = (key.clone(), filters.clone());
+            async move {
+                let p = api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await?;
+                Ok((p.items, p.next))
+            }
+        })
+    };
     let push = {
         let (navigator, key) = (navigator.clone(), key.clone());
         move |f: Filters| {
@@ -113,36 +111,6 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
             });
         })
     };
-    let load_more = {
-        let (more, next, more_error, key, filters) = (
-            more.clone(),
-            next.clone(),
-            more_error.clone(),
-            key.clone(),
-            filters.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            let Some(cursor) = (*next).clone() else { return };
-            let (more, next, more_error, (ws, env), f) = (
-                more.clone(),
-                next.clone(),
-                more_error.clone(),
-                key.clone(),
-                filters.clone(),
-            );
-            spawn_local(async move {
-                match api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await {
-                    Ok(p) => {
-                        let mut all = (*more).clone();
-                        all.extend(p.items);
-                        more.set(all);
-                        next.set(p.next);
-                    }
-                    Err(e) => more_error.set(Some(e)),
-                }
-            });
-        })
-    };
     let mut family_options = vec![(String::new(), "All families".to_owned())];
     if let Some(list) = families.state.ready() {
         family_options.extend(list.iter().map(|f| (f.clone(), f.clone())));
@@ -173,7 +141,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 if p.items.is_empty() {
                     return html! { <>{ unknown }<Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty></> };
                 }
-                let rows = p.items.iter().chain(more.iter());
+                let rows = p.items.iter().chain(more.items());
                 html! {
                     <>
                         { unknown }
@@ -193,10 +161,10 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                 </tr>
                             }) }</tbody>
                         </table></div>
-                        if next.is_some() {
-                            <button type="button" class="button button--quiet" onclick={load_more.clone()}>{ "Load more" }</button>
+                        if more.has_next() {
+                            <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
                         }
-                        <FormError error={(*more_error).clone()} />
+                        <FormError error={more.error()} />
                     </>
                 }
             }) }
