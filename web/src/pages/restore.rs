@@ -4,6 +4,7 @@
 //! per-item results. The server re-checks everything; this page only makes it visible.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use atlas_api_types::{
     BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
@@ -205,6 +206,61 @@ fn checked(e: &Event) -> bool {
         .is_some_and(|i| i.checked())
 }
 
+/// Steps 2 to 6's own state: a fresh preview (it replaces the draft's until the draft is loaded
+/// again), the operator's group mapping, the run a confirmation started, a request under way, why
+/// the last one failed, and the clock the expiry countdown reads.
+#[derive(Clone, PartialEq)]
+struct Flow {
+    preview: Option<RestorePreview>,
+    mapping: BTreeMap<String, Option<String>>,
+    started: Option<OperationRun>,
+    busy: bool,
+    error: Option<ApiError>,
+    now: i64,
+}
+
+enum FlowAction {
+    Busy(bool),
+    Previewed(RestorePreview),
+    Started(OperationRun),
+    Cancelled,
+    Failed(ApiError),
+    /// Source group → target group, or `None` to drop its assignments.
+    Map(String, Option<String>),
+    /// Back to matching the source group by id, then name.
+    Unmap(String),
+    Tick(i64),
+}
+
+impl Reducible for Flow {
+    type Action = FlowAction;
+
+    fn reduce(self: Rc<Self>, action: FlowAction) -> Rc<Self> {
+        let mut f = (*self).clone();
+        match action {
+            FlowAction::Busy(on) => f.busy = on,
+            FlowAction::Previewed(p) => {
+                f.error = None;
+                f.preview = Some(p);
+            }
+            FlowAction::Started(run) => {
+                f.error = None;
+                f.started = Some(run);
+            }
+            FlowAction::Cancelled => f.preview = None,
+            FlowAction::Failed(e) => f.error = Some(e),
+            FlowAction::Map(src, target) => {
+                f.mapping.insert(src, target);
+            }
+            FlowAction::Unmap(src) => {
+                f.mapping.remove(&src);
+            }
+            FlowAction::Tick(now) => f.now = now,
+        }
+        Rc::new(f)
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct RestoreProps {
     pub ws: String,
@@ -227,62 +283,48 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
         })
     };
     use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
-    // A fresh preview replaces the draft's until the draft is loaded again.
-    let preview = use_state(|| None::<RestorePreview>);
-    let mapping = use_state(BTreeMap::<String, Option<String>>::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
-    let started = use_state(|| None::<OperationRun>);
-    let now = use_state(format::now_ms);
-    let current_preview = (*preview)
+    let flow = use_reducer(|| Flow {
+        preview: None,
+        mapping: BTreeMap::new(),
+        started: None,
+        busy: false,
+        error: None,
+        now: format::now_ms(),
+    });
+    let current_preview = flow
+        .preview
         .clone()
         .or_else(|| restore.state.ready().and_then(|r| r.preview.clone()));
     let open = restore
         .state
         .ready()
         .is_some_and(|r| matches!(r.state, RestoreState::Draft | RestoreState::Previewed));
-    {
-        let now = now.clone();
-        use_interval(
-            1000,
-            open && current_preview.is_some(),
-            Callback::from(move |()| now.set(format::now_ms())),
-        );
-    }
+    use_interval(
+        1000,
+        open && current_preview.is_some(),
+        flow.dispatcher()
+            .to_callback()
+            .reform(|()| FlowAction::Tick(format::now_ms())),
+    );
     let run_preview = {
-        let (base, preview, mapping, error, busy) = (
-            base.clone(),
-            preview.clone(),
-            mapping.clone(),
-            error.clone(),
-            busy.clone(),
-        );
+        let (base, flow) = (base.clone(), flow.clone());
         Callback::from(move |_: MouseEvent| {
             let body = RestorePreviewRequest {
-                group_mapping: (*mapping).clone(),
+                group_mapping: flow.mapping.clone(),
             };
-            let (base, preview, error, busy) = (base.clone(), preview.clone(), error.clone(), busy.clone());
-            busy.set(true);
+            let (base, dispatch) = (base.clone(), flow.dispatcher());
+            dispatch.dispatch(FlowAction::Busy(true));
             spawn_local(async move {
                 match api::post::<_, RestorePreview>(&paths::restore_previews(&base.0, &base.1, &base.2), &body).await {
-                    Ok(p) => {
-                        error.set(None);
-                        preview.set(Some(p));
-                    }
-                    Err(e) => error.set(Some(e)),
+                    Ok(p) => dispatch.dispatch(FlowAction::Previewed(p)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
-                busy.set(false);
+                dispatch.dispatch(FlowAction::Busy(false));
             });
         })
     };
     let confirm = {
-        let (base, error, busy, started, current) = (
-            base.clone(),
-            error.clone(),
-            busy.clone(),
-            started.clone(),
-            current_preview.clone(),
-        );
+        let (base, dispatch, current) = (base.clone(), flow.dispatcher(), current_preview.clone());
         let reload = restore.reload.clone();
         Callback::from(move |typed: String| {
             let Some(p) = current.clone() else { return };
@@ -291,38 +333,31 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                 fingerprint: p.fingerprint.clone(),
                 confirm: typed,
             };
-            let (base, error, busy, started, reload) = (
-                base.clone(),
-                error.clone(),
-                busy.clone(),
-                started.clone(),
-                reload.clone(),
-            );
-            busy.set(true);
+            let (base, dispatch, reload) = (base.clone(), dispatch.clone(), reload.clone());
+            dispatch.dispatch(FlowAction::Busy(true));
             spawn_local(async move {
                 match api::post::<_, OperationRun>(&paths::restore_confirm(&base.0, &base.1, &base.2), &body).await {
                     Ok(run) => {
-                        error.set(None);
-                        started.set(Some(run));
+                        dispatch.dispatch(FlowAction::Started(run));
                         reload.emit(());
                     }
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
-                busy.set(false);
+                dispatch.dispatch(FlowAction::Busy(false));
             });
         })
     };
     let cancel = {
-        let (base, error, reload, preview) = (base.clone(), error.clone(), restore.reload.clone(), preview.clone());
+        let (base, dispatch, reload) = (base.clone(), flow.dispatcher(), restore.reload.clone());
         Callback::from(move |()| {
-            let (base, error, reload, preview) = (base.clone(), error.clone(), reload.clone(), preview.clone());
+            let (base, dispatch, reload) = (base.clone(), dispatch.clone(), reload.clone());
             spawn_local(async move {
                 match api::post_empty::<Restore>(&paths::restore_cancel(&base.0, &base.1, &base.2)).await {
                     Ok(_) => {
-                        preview.set(None);
+                        dispatch.dispatch(FlowAction::Cancelled);
                         reload.emit(());
                     }
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
             });
         })
@@ -333,14 +368,14 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
     };
     let (ws, env, _) = key.clone();
     let can_execute = session.can(&ws, Capability::RestoreExecute);
-    let err = (*error).clone();
+    let err = flow.error.clone();
     load::view(&restore, "load the restore", |r: &Restore| {
-        let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= *now);
+        let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= flow.now);
         let confirmable = current_preview.as_ref().is_some_and(|p| p.blockers.is_empty())
             && !expired
             && r.readiness.status != Status::Blocked
             && can_execute;
-        let run = (*started).clone().or_else(|| r.run.clone());
+        let run = flow.started.clone().or_else(|| r.run.clone());
         html! {
             <>
                 <div class="page-head">
@@ -364,13 +399,13 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                     <section class="panel" aria-labelledby="preview-title">
                         <div class="panel__header">
                             <h2 id="preview-title">{ "3. Preview against live" }</h2>
-                            <button type="button" class="button" onclick={run_preview.clone()} disabled={*busy} data-testid="run-preview">
+                            <button type="button" class="button" onclick={run_preview.clone()} disabled={flow.busy} data-testid="run-preview">
                                 { if current_preview.is_some() { "Preview again" } else { "Preview" } }
                             </button>
                         </div>
                         { current_preview.as_ref().map_or_else(
                             || html! { <Empty>{ "Read the tenant's live configuration and see what the restore would do." }</Empty> },
-                            |p| preview_view(p, &mapping),
+                            |p| preview_view(p, &flow.mapping, &flow.dispatcher()),
                         ) }
                     </section>
                     if let Some(p) = &current_preview {
@@ -378,7 +413,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             <h2 id="confirm-title-h">{ "4. Confirm" }</h2>
                             <p data-testid="preview-expiry">
                                 if expired { <StatusBadge status="expired" />{ " This preview expired: preview again." } }
-                                else { { format!("This preview expires {}.", countdown(p.expires_ms - *now)) } }
+                                else { { format!("This preview expires {}.", countdown(p.expires_ms - flow.now)) } }
                             </p>
                             if !p.blockers.is_empty() {
                                 <div class="alert" role="alert"><p class="alert__title">{ "Cannot confirm yet" }</p>
@@ -389,7 +424,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             }
                             if confirmable {
                                 <ConfirmDialog id="restore-confirm" title="Write this preview to the tenant" expected={r.environment_name.clone()}
-                                    action_label="Confirm restore" busy={*busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
+                                    action_label="Confirm restore" busy={flow.busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
                                     <p>{ format!("{} to create, {} to update, {} unchanged. Only what this preview shows is written; if live changes first, the confirmation is refused.",
                                         p.summary.create, p.summary.update, p.summary.unchanged) }</p>
                                 </ConfirmDialog>
@@ -424,7 +459,11 @@ fn countdown(ms: i64) -> String {
     format!("in {}:{:02}", s / 60, s % 60)
 }
 
-fn preview_view(p: &RestorePreview, mapping: &UseStateHandle<BTreeMap<String, Option<String>>>) -> Html {
+fn preview_view(
+    p: &RestorePreview,
+    mapping: &BTreeMap<String, Option<String>>,
+    flow: &UseReducerDispatcher<Flow>,
+) -> Html {
     html! {
         <div data-testid="preview" data-preview={p.id.clone()}>
             <p class="badges" data-testid="preview-summary">
@@ -454,16 +493,13 @@ fn preview_view(p: &RestorePreview, mapping: &UseStateHandle<BTreeMap<String, Op
                             Some(Some(t)) => t.clone(),
                             None => String::new(),
                         };
-                        let m = mapping.clone();
-                        let onchange = Callback::from(move |e: Event| {
+                        let onchange = flow.to_callback().reform(move |e: Event| {
                             let v = value_of(&e);
-                            let mut next = (*m).clone();
                             match v.as_str() {
-                                "" => { next.remove(&src); }
-                                "\u{2205}drop" => { next.insert(src.clone(), None); }
-                                id => { next.insert(src.clone(), Some(id.to_owned())); }
+                                "" => FlowAction::Unmap(src.clone()),
+                                "\u{2205}drop" => FlowAction::Map(src.clone(), None),
+                                id => FlowAction::Map(src.clone(), Some(id.to_owned())),
                             }
-                            m.set(next);
                         });
                         let id = format!("map-{}", g.source_group_id);
                         html! {
