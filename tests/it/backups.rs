@@ -2,6 +2,8 @@
 //! referenced not stored again, partial backups that say which family failed, item JSON.
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, spawn_app};
 use serde_json::json;
 
@@ -565,7 +567,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     assert_eq!(d.set.status, "partial");
     assert_eq!(d.set.unreadable, [format!("assignmentFilters/{lost_id}")]);
     let v: api::OperationView = app
-        .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{}", run.id))
+        .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
         .await
         .json()
         .await

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
 use atlas_graph_sim::{Faults, Throttle};
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, eventually, spawn_app};
 use serde_json::json;
 
@@ -128,7 +130,7 @@ async fn revoked_consent_blocks_the_connection_and_restore_readiness(mode: Mode)
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     eventually("the verification to complete", Duration::from_secs(30), || async {
-        let v: api::OperationView = get(&app, &format!("/api/v1/workspaces/ws-demo/operations/{}", run.id)).await;
+        let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
         (v.run.state == "completed").then_some(())
     })
     .await;

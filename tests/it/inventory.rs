@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, eventually, spawn_app};
 use serde_json::json;
-
-const WS: &str = "/api/v1/workspaces/ws-demo";
 
 async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     let res = app.post_as(OWNER, &format!("{env}/inventory/sync"), json!({})).await;
@@ -16,7 +16,7 @@ async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     // A DynamoDB-mode sync of every family on a shared, busy machine can take minutes.
     eventually("the sync run to complete", Duration::from_secs(300), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+            .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
             .await
             .json()
             .await

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app, spawn_without_workers};
 use serde_json::json;
 
@@ -57,7 +59,7 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     assert_eq!(res.status(), 202);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let run: api::OperationRun = res.json().await.unwrap();
-    assert_eq!(location, format!("{WS}/operations/{}", run.id));
+    assert_eq!(location, paths::operation(DEMO_WS, &run.id));
     assert_eq!(
         (run.operation_type.as_str(), run.label.as_str(), run.status.as_str()),
         ("provider.verify", "Verify provider", "running")
@@ -150,7 +152,11 @@ async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
         .unwrap();
     // Between queueing and execution the operator is demoted to readonly.
     let res = app
-        .patch_as(OWNER, &format!("{WS}/members/u-operator"), json!({"role": "readonly"}))
+        .patch_as(
+            OWNER,
+            &paths::member(DEMO_WS, "u-operator"),
+            json!({"role": "readonly"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     deliver(&app, "provider-verify", 1).await;
@@ -228,7 +234,7 @@ async fn viewer_and_hub(mode: Mode) {
     assert!(!v.context_mismatch);
     assert_eq!(view(&app, "outsider@other.test", &run.id, "").await.status(), 404);
     assert_eq!(
-        app.get_as(OWNER, &format!("{WS}/operations/01jnothere0000000000000000"))
+        app.get_as(OWNER, &paths::operation(DEMO_WS, "01jnothere0000000000000000"))
             .await
             .status(),
         404
@@ -457,7 +463,7 @@ async fn env_runs(app: &TestApp, slug: &str) -> std::collections::BTreeSet<Strin
 async fn wait_completed(app: &TestApp, run: &str) -> api::OperationView {
     eventually("the run to complete", Duration::from_secs(60), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{run}"))
+            .get_as(OWNER, &paths::operation(DEMO_WS, run))
             .await
             .json()
             .await
@@ -659,7 +665,7 @@ async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
     );
     // The throttled backup waits; nothing of it failed for being throttled.
     let s: api::OperationView = app
-        .get_as(OWNER, &format!("{WS}/operations/{}", slow_run.id))
+        .get_as(OWNER, &paths::operation(DEMO_WS, &slow_run.id))
         .await
         .json()
         .await

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, logs, spawn_app};
 use reqwest::Method;
 use serde_json::json;
@@ -670,7 +672,7 @@ async fn connections_consented_without_proof_need_a_new_sign_in(mode: Mode) {
     let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
     assert_eq!(res.status(), 409);
     let env: api::Environment = app
-        .get_as(OWNER, &format!("{WS}/environments/env-old"))
+        .get_as(OWNER, &paths::environment(DEMO_WS, "env-old"))
         .await
         .json()
         .await
@@ -700,7 +702,7 @@ atlas_tests::on_both_backends!(
 /// Waits for the verification run to complete, then reads the connection.
 async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api::ProviderConnection {
     let run: api::OperationRun = started.json().await.unwrap();
-    let path = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
+    let path = paths::operation(DEMO_WS, &run.id);
     atlas_tests::app::eventually("the verification run to complete", Duration::from_secs(20), || async {
         let v: api::OperationView = app.get_as(OWNER, &path).await.json().await.unwrap();
         (v.run.state == "completed").then_some(())

@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app};
 use serde_json::{Value, json};
 
@@ -104,7 +106,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/members/u-readonly"),
+            &paths::member(DEMO_WS, "u-readonly"),
             json!({"environments": "all"}),
         )
         .await;
@@ -300,7 +302,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let run: api::OperationRun = res.json().await.unwrap();
     let v = eventually("the restore to complete", Duration::from_secs(120), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+            .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
             .await
             .json()
             .await

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{MANAGER, Mode, OPERATOR, OWNER, TestApp, eventually, spawn_app, spawn_without_workers};
 use serde_json::{Value, json};
 
@@ -62,7 +64,7 @@ fn confirm_body(p: &api::RestorePreview, name: &str) -> Value {
 }
 
 async fn wait_run(app: &TestApp, run: &str) -> api::OperationView {
-    let view = format!("{WS}/operations/{run}");
+    let view = paths::operation(DEMO_WS, run);
     eventually("the restore run to complete", Duration::from_secs(120), || async {
         let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
         (v.run.state == "completed").then_some(v)
@@ -520,11 +522,11 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     let demote = app
-        .patch_as(OWNER, &format!("{WS}/members/u-manager"), json!({"role": "operator"}))
+        .patch_as(OWNER, &paths::member(DEMO_WS, "u-manager"), json!({"role": "operator"}))
         .await;
     assert_eq!(demote.status(), 200);
     assert_eq!(app.deliver("restore-execute").await, 1);
-    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("blocked"));
     assert!(
         v.run.reason.as_deref().unwrap_or("").contains("restore.execute"),
@@ -660,7 +662,7 @@ async fn double_delivery_creates_no_duplicates(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     assert_eq!(app.deliver_each("restore-execute", 2).await, n);
-    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
     assert_eq!(
         (v.run.outcome.map(|o| o.as_str()), v.run.succeeded as usize),
         (Some("succeeded"), n),

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+// Codes are matched as `tt`, not `literal`: utoipa's derive reads a rename only from a bare
+// literal token, and a `literal` fragment reaches it wrapped (the schema then lists variant names).
 macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:tt),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
