@@ -8,7 +8,6 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::OutcomeBadge;
@@ -122,10 +121,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                                 </tr>
                             }) }</tbody>
                         </table></div>
-                        if more.has_next() {
-                            <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
-                        }
-                        <FormError error={more.error()} />
+                        { load::more_footer(&more) }
                     </>
                 }
             }) }

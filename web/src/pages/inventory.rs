@@ -7,7 +7,6 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::json::JsonView;
 use crate::components::load::{self, Empty};
@@ -161,10 +160,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                 </tr>
                             }) }</tbody>
                         </table></div>
-                        if more.has_next() {
-                            <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
-                        }
-                        <FormError error={more.error()} />
+                        { load::more_footer(&more) }
                     </>
                 }
             }) }
