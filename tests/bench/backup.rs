@@ -338,7 +338,7 @@ pub async fn run(args: &[String]) {
     let policies = expected.map_or(captured as usize, |(e, _)| e);
     println!(
         "outcome={} families={} failed_units={} captured={captured} of {}",
-        view.run.outcome.unwrap_or_default(),
+        view.run.outcome.map(|o| o.as_str()).unwrap_or_default(),
         view.run.total,
         view.run.failed,
         expected.map_or("(unknown: no /_sim)".to_owned(), |(e, b)| format!(

@@ -173,7 +173,7 @@ pub async fn run(args: &[String]) {
     let (p50, p99, max, requests) = report("during backup", rate, during, seconds);
     println!(
         "backup: outcome={} objects={objects} seconds={seconds:.1}",
-        view.run.outcome.unwrap_or_default()
+        view.run.outcome.map(|o| o.as_str()).unwrap_or_default()
     );
     match Arc::try_unwrap(app) {
         Ok(app) => {

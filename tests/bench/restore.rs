@@ -81,7 +81,12 @@ pub async fn run(args: &[String]) {
 
     let run: atlas_api_types::OperationRun = post(&app, &format!("{ENV}/backups"), json!({})).await;
     let backup = wait_run(&app, &run.id).await;
-    assert_eq!(backup.run.outcome.as_deref(), Some("succeeded"), "{:?}", backup.items);
+    assert_eq!(
+        backup.run.outcome.map(|o| o.as_str()),
+        Some("succeeded"),
+        "{:?}",
+        backup.items
+    );
     let set: atlas_api_types::BackupSetDetail = app
         .get_as(OWNER, &format!("{ENV}/backups/{}", run.id))
         .await
@@ -204,7 +209,7 @@ pub async fn run(args: &[String]) {
     println!("preview: {items} items planned {planned:?} in {preview_seconds:.1} s");
     println!(
         "outcome={} results={results:?}",
-        view.run.outcome.as_deref().unwrap_or("")
+        view.run.outcome.map(|o| o.as_str()).unwrap_or("")
     );
     for (why, n) in reasons.iter().take(10) {
         println!("  failed ×{n}: {why}");

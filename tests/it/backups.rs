@@ -2,6 +2,8 @@
 //! referenced not stored again, partial backups that say which family failed, item JSON.
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, spawn_app};
 use serde_json::json;
 
@@ -9,7 +11,7 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
     let app = spawn_app(mode).await;
     let (tenant, env) = app.connected_env("env-bk").await;
     let v = app.run_to_completion(&format!("{env}/backups"), json!({})).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     let stored: u64 = v.items.iter().map(|i| i.detail["stored"].as_u64().unwrap()).sum();
     let sim = &atlas_tests::sim::shared().sim;
     let expected: usize = atlas_graph::families::FAMILIES
@@ -141,7 +143,7 @@ async fn batch_item_faults_lose_nothing(mode: Mode) {
         .await;
     let stats = sim.stats(&tenant);
     sim.clear_faults(&tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     assert!(stats.batch_items > 100, "{stats:?}");
     assert!(stats.server_errors > 0, "the faults hit: {stats:?}");
     let expected: usize = families.iter().map(|f| sim.objects(&tenant, f).len()).sum();
@@ -166,7 +168,7 @@ async fn a_family_that_fails_makes_the_backup_partial(mode: Mode) {
     let v = app.run_to_completion(&format!("{env}/backups"), body).await;
     sim.clear_faults(&tenant);
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (v.run.outcome.map(|o| o.as_str()), v.run.status.as_str()),
         (Some("partially_succeeded"), "needs_attention")
     );
     let failed = v.items.iter().find(|i| i.result == "failed").unwrap();
@@ -371,17 +373,13 @@ async fn retention_never_deletes_the_last_complete_set(mode: Mode) {
     assert_eq!(app.deliver("backup-prune").await, 1, "retention ran after it ended");
     sim.clear_faults(&tenant);
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
-    let status = |id: &str| sets.items.iter().find(|s| s.id == id).map(|s| s.status.clone());
+    let status = |id: &str| sets.items.iter().find(|s| s.id == id).map(|s| s.status.as_str());
     assert_eq!(
-        status(&good).as_deref(),
+        status(&good),
         Some("complete"),
         "the last good backup survives: {sets:?}"
     );
-    assert_eq!(
-        status(&failed).as_deref(),
-        Some("failed"),
-        "newer than the kept set: kept"
-    );
+    assert_eq!(status(&failed), Some("failed"), "newer than the kept set: kept");
     assert_eq!(status(&old), None, "an older complete set beyond keep_last goes");
     assert_eq!(sets.items.len(), 3);
     assert_eq!(sets.items[0].status, "failed", "the scheduled backup failed too");
@@ -569,7 +567,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     assert_eq!(d.set.status, "partial");
     assert_eq!(d.set.unreadable, [format!("assignmentFilters/{lost_id}")]);
     let v: api::OperationView = app
-        .get_as(OWNER, &format!("/api/v1/workspaces/ws-demo/operations/{}", run.id))
+        .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
         .await
         .json()
         .await

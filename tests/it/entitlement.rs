@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{
     MANAGER, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, TestApp, eventually, spawn_app, spawn_without_workers,
 };
@@ -19,7 +21,7 @@ fn sim() -> &'static atlas_graph_sim::Simulator {
 /// Limits `user` to `envs` (an array of environment ids, or "all"), as the owner.
 async fn entitle(app: &TestApp, user: &str, envs: Value) {
     let res = app
-        .patch_as(OWNER, &format!("{WS}/members/{user}"), json!({"environments": envs}))
+        .patch_as(OWNER, &paths::member(DEMO_WS, user), json!({"environments": envs}))
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
 }
@@ -46,7 +48,7 @@ async fn audit_all(app: &TestApp, as_user: &str, query: &str) -> Vec<api::AuditE
 }
 
 async fn csv(app: &TestApp, as_user: &str) -> String {
-    let res = app.get_as(as_user, &format!("{WS}/audit-events/export.csv")).await;
+    let res = app.get_as(as_user, &paths::audit_events_export(DEMO_WS)).await;
     assert_eq!(res.status(), 200);
     res.text().await.unwrap()
 }
@@ -77,7 +79,7 @@ async fn two_envs_and_a_backup(
         run.id
     } else {
         let v = app.run_to_completion(&format!("{env_a}/backups"), body).await;
-        assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+        assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
         v.run.id
     };
     (env_a, env_b, tb, set, format!("deviceConfigurations/{x}"))
@@ -269,13 +271,13 @@ async fn execution_blocks_when_the_source_is_no_longer_entitled(mode: Mode) {
     entitle(&app, "u-manager", json!(["env-en2b"])).await;
     // Delivered twice, as SQS may: the second delivery finds the run ended.
     assert_eq!(app.deliver_each("restore-execute", 2).await, 1);
-    let view = format!("{WS}/operations/{}", run.id);
+    let view = paths::operation(DEMO_WS, &run.id);
     let v: api::OperationView = eventually("the run to end", Duration::from_secs(30), || async {
         let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
         (v.run.state == "completed").then_some(v)
     })
     .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("blocked"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("blocked"));
     assert!(
         v.run.reason.as_deref().unwrap_or("").contains("source environment"),
         "{:?}",
@@ -315,7 +317,7 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
         ("fab@demo.test", json!(["env-fabrikam"])),
     ] {
         let res = app
-            .post_as(OWNER, &format!("{WS}/invitations"), invite(email, envs))
+            .post_as(OWNER, &paths::invitations(DEMO_WS), invite(email, envs))
             .await;
         assert_eq!(res.status(), 201);
     }
@@ -323,7 +325,7 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/members/u-manager"),
+            &paths::member(DEMO_WS, "u-manager"),
             json!({"role": "owner", "environments": ["env-contoso"]}),
         )
         .await;
@@ -332,7 +334,7 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     let members = |user: &'static str| {
         let app = &app;
         async move {
-            let res = app.get_as(user, &format!("{WS}/members")).await;
+            let res = app.get_as(user, &paths::members(DEMO_WS)).await;
             assert_eq!(res.status(), 200);
             let text = res.text().await.unwrap();
             let list: api::MemberList = serde_json::from_str(&text).unwrap();
@@ -362,7 +364,7 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     let invitations = |user: &'static str| {
         let app = &app;
         async move {
-            let res = app.get_as(user, &format!("{WS}/invitations")).await;
+            let res = app.get_as(user, &paths::invitations(DEMO_WS)).await;
             assert_eq!(res.status(), 200);
             res.text().await.unwrap()
         }
@@ -399,12 +401,12 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
             errors.to_string().replace("env-nope", "env-fabrikam")
         }
     };
-    let op = format!("{WS}/members/u-operator");
+    let op = paths::member(DEMO_WS, "u-operator");
     assert_eq!(
         refused(json!({"environments": ["env-fabrikam"]}), op.clone()).await,
         refused(json!({"environments": ["env-nope"]}), op.clone()).await
     );
-    let invitations_path = format!("{WS}/invitations");
+    let invitations_path = paths::invitations(DEMO_WS);
     assert_eq!(
         refused(invite("n@demo.test", json!(["env-fabrikam"])), invitations_path.clone()).await,
         refused(invite("n@demo.test", json!(["env-nope"])), invitations_path.clone()).await
@@ -413,7 +415,7 @@ async fn members_and_invitations_show_only_entitled_environments(mode: Mode) {
     refused(json!({"environments": "all"}), op.clone()).await;
     refused(
         json!({"environments": ["env-contoso"]}),
-        format!("{WS}/members/u-owner"),
+        paths::member(DEMO_WS, "u-owner"),
     )
     .await;
     assert_eq!(app.snapshot().await, before, "refused grants write nothing");
@@ -446,7 +448,7 @@ async fn audit_log_shows_only_entitled_environments(mode: Mode) {
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/environments/env-fabrikam"),
+            &paths::environment(DEMO_WS, "env-fabrikam"),
             json!({"display_name": "Fabrikam EU"}),
         )
         .await;
@@ -454,7 +456,7 @@ async fn audit_log_shows_only_entitled_environments(mode: Mode) {
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/environments/env-contoso"),
+            &paths::environment(DEMO_WS, "env-contoso"),
             json!({"display_name": "Contoso EU"}),
         )
         .await;

@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
 use atlas_app::{local, registry, router};
 use atlas_tests::TempDir;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OUTSIDER, OWNER, READONLY, TestApp, config, spawn_app, spawn_with};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -128,7 +130,7 @@ async fn denials_store_only_a_validated_request_id(mode: Mode) {
     let app = spawn_app(mode).await;
     let invite = json!({"email": "x@demo.test", "role": "readonly", "environments": "all"});
     let send = |rid: String| {
-        app.req(Method::POST, &format!("{WS}/invitations"), Some(READONLY))
+        app.req(Method::POST, &paths::invitations(DEMO_WS), Some(READONLY))
             .header("x-request-id", rid)
             .json(&invite)
             .send()
@@ -186,7 +188,7 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
         let res = app
             .patch_as(
                 OWNER,
-                &format!("{WS}/environments/env-contoso"),
+                &paths::environment(DEMO_WS, "env-contoso"),
                 json!({"display_name": bad}),
             )
             .await;
@@ -196,7 +198,7 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
     let res = app
         .post_as(
             OWNER,
-            &format!("{WS}/environments"),
+            &paths::environments(DEMO_WS),
             json!({"slug": "env-x", "display_name": "Lit\u{202D}ware", "tenant_id": "33333333-3333-4333-8333-333333333333", "primary_domain": "litware.test"}),
         )
         .await;
@@ -251,7 +253,7 @@ async fn names_and_schedules_refuse_what_they_cannot_hold(mode: Mode) {
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/environments/env-contoso"),
+            &paths::environment(DEMO_WS, "env-contoso"),
             json!({"display_name": "Zürich — مؤسسة"}),
         )
         .await;

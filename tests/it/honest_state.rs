@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
 use atlas_graph_sim::{Faults, Throttle};
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, eventually, spawn_app};
 use serde_json::json;
 
@@ -45,7 +47,12 @@ async fn one_throttled_object_fails_alone_and_the_rest_is_captured(mode: Mode) {
         )
         .await;
     sim().clear_faults(&tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{:?}", v.items);
+    assert_eq!(
+        v.run.outcome.map(|o| o.as_str()),
+        Some("partially_succeeded"),
+        "{:?}",
+        v.items
+    );
     let unit = |code: &str| v.items.iter().find(|i| i.item == code).unwrap();
     assert_eq!(unit("assignmentFilters").result, "succeeded");
     let s = unit("deviceManagementScripts");
@@ -79,7 +86,7 @@ async fn revoked_consent_blocks_the_connection_and_restore_readiness(mode: Mode)
     let v = app
         .run_to_completion(&format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
         .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     let set: api::BackupSetDetail = get(&app, &format!("{env}/backups/{}", v.run.id)).await;
     let keys: Vec<String> = set.items.iter().map(|i| format!("{}/{}", i.family, i.id)).collect();
     let res = app
@@ -106,7 +113,7 @@ async fn revoked_consent_blocks_the_connection_and_restore_readiness(mode: Mode)
     let v = app
         .run_to_completion(&format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
         .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("failed"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("failed"));
     let c: api::ProviderConnection = get(&app, &conn).await;
     assert_eq!(c.status, "blocked", "{}", c.status_reason);
     assert!(c.status_reason.contains("consent revoked"), "{}", c.status_reason);
@@ -123,7 +130,7 @@ async fn revoked_consent_blocks_the_connection_and_restore_readiness(mode: Mode)
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     eventually("the verification to complete", Duration::from_secs(30), || async {
-        let v: api::OperationView = get(&app, &format!("/api/v1/workspaces/ws-demo/operations/{}", run.id)).await;
+        let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
         (v.run.state == "completed").then_some(())
     })
     .await;
@@ -172,7 +179,7 @@ async fn a_store_that_cannot_write_is_degraded_and_the_failing_run_says_why(mode
         .run_to_completion(&format!("{env}/backups"), json!({"families": ["assignmentFilters"]}))
         .await;
     table.refuse_writes(None, &[]);
-    assert_eq!(v.run.outcome.as_deref(), Some("failed"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("failed"));
     let reason = v.run.reason.clone().unwrap_or_default();
     assert!(
         reason.starts_with("the store cannot write: No space left on device"),

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, eventually, spawn_app};
 use serde_json::json;
-
-const WS: &str = "/api/v1/workspaces/ws-demo";
 
 async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     let res = app.post_as(OWNER, &format!("{env}/inventory/sync"), json!({})).await;
@@ -16,7 +16,7 @@ async fn sync(app: &TestApp, env: &str) -> api::OperationView {
     // A DynamoDB-mode sync of every family on a shared, busy machine can take minutes.
     eventually("the sync run to complete", Duration::from_secs(300), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+            .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
             .await
             .json()
             .await
@@ -43,7 +43,7 @@ async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
     let v = sync(&app, &env).await;
     let families = atlas_graph::families::FAMILIES.len() as u64;
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.total, v.run.succeeded),
+        (v.run.outcome.map(|o| o.as_str()), v.run.total, v.run.succeeded),
         (Some("succeeded"), families, families)
     );
 
@@ -152,7 +152,7 @@ async fn a_family_that_fails_is_unknown_and_nothing_is_ghosted(mode: Mode) {
     let v = sync(&app, &env).await;
     sim.clear_faults(&tenant);
     assert_eq!(
-        v.run.outcome.as_deref(),
+        v.run.outcome.map(|o| o.as_str()),
         Some("partially_succeeded"),
         "never shown as success"
     );
@@ -223,7 +223,7 @@ async fn sync_under(app: &TestApp, tenant: &str, env: &str, faults: atlas_graph_
         .as_millis() as i64;
     let v = sync(app, env).await;
     sim.clear_faults(tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{why}");
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("partially_succeeded"), "{why}");
     let failed: Vec<&str> = v
         .items
         .iter()
@@ -261,7 +261,7 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     }
     assert_eq!(sim.objects(&tenant, "deviceConfigurations").len(), 105);
     let v = sync(&app, &env).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     let ok = configs_state(&app, &env).await;
     assert_eq!((ok.status.as_str(), ok.count, ok.reason), ("ok", Some(105), None));
     let only_configs = vec!["deviceConfigurations".to_owned()];
@@ -326,7 +326,7 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     );
     let v = sync(&app, &env).await;
     sim.clear_faults(&tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     let unit = v.items.iter().find(|i| i.item == "deviceConfigurations").unwrap();
     assert_eq!(unit.detail["ghosted"], 1);
     let state = configs_state(&app, &env).await;

@@ -8,8 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use atlas_api_types::paths;
 use atlas_app::registry::{Access, Route, routes};
 use atlas_store::{Key, Update};
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OUTSIDER, OWNER, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -386,7 +388,11 @@ async fn call(
 /// Starts a run and waits for it; returns its id.
 async fn run(app: &TestApp, path: &str, body: Value) -> String {
     let view = app.run_to_completion(path, body).await;
-    assert_eq!(view.run.outcome.as_deref(), Some("succeeded"), "{path}: {view:?}");
+    assert_eq!(
+        view.run.outcome.map(|o| o.as_str()),
+        Some("succeeded"),
+        "{path}: {view:?}"
+    );
     view.run.id
 }
 
@@ -398,7 +404,7 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     let res = app
         .post_as(
             OWNER,
-            &format!("{WS}/invitations"),
+            &paths::invitations(DEMO_WS),
             json!({"email": OUTSIDER, "role": "readonly", "environments": "all"}),
         )
         .await;
@@ -412,7 +418,7 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         let (tenant, domain) = atlas_tests::sim::new_tenant();
         let env = json!({"slug": "env-cb", "display_name": "Callback", "tenant_id": tenant, "primary_domain": domain});
         assert_eq!(
-            app.post_as(OWNER, &format!("{WS}/environments"), env).await.status(),
+            app.post_as(OWNER, &paths::environments(DEMO_WS), env).await.status(),
             201
         );
         let conn = format!("{WS}/environments/env-cb/provider-connection");
@@ -444,11 +450,7 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     // Typed confirmations in the examples name the demo environment: this one takes its name.
     let rename = |slug: &'static str, name: &'static str| async move {
         let res = app
-            .patch_as(
-                OWNER,
-                &format!("{WS}/environments/{slug}"),
-                json!({"display_name": name}),
-            )
+            .patch_as(OWNER, &paths::environment(DEMO_WS, slug), json!({"display_name": name}))
             .await;
         assert_eq!(res.status(), 200, "world: rename {slug}");
     };

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app, spawn_without_workers};
 use serde_json::json;
 
@@ -66,7 +68,7 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     assert_eq!(res.status(), 202);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let run: api::OperationRun = res.json().await.unwrap();
-    assert_eq!(location, format!("{WS}/operations/{}", run.id));
+    assert_eq!(location, paths::operation(DEMO_WS, &run.id));
     assert_eq!(
         (run.operation_type.as_str(), run.label.as_str(), run.status.as_str()),
         ("provider.verify", "Verify provider", "running")
@@ -89,7 +91,7 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     assert!(v.run.duration_ms.is_some());
     // The unknown tenant cannot sign in: the unit failed, and the run says so, never success.
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (v.run.outcome.map(|o| o.as_str()), v.run.status.as_str()),
         (Some("failed"), "failed")
     );
     // Once finished, a new start makes a new run.
@@ -149,13 +151,17 @@ async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     let run = verify_started(&app).await;
     // Between queueing and execution the operator is demoted to readonly.
     let res = app
-        .patch_as(OWNER, &format!("{WS}/members/u-operator"), json!({"role": "readonly"}))
+        .patch_as(
+            OWNER,
+            &paths::member(DEMO_WS, "u-operator"),
+            json!({"role": "readonly"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     deliver(&app, "provider-verify", 1).await;
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.status.as_str()),
+        (v.run.outcome.map(|o| o.as_str()), v.run.status.as_str()),
         (Some("blocked"), "blocked")
     );
     assert!(
@@ -192,7 +198,7 @@ async fn dead_letters_become_failed_items(mode: Mode) {
     // What the dead-letter consumer does with a message that exhausted its receives:
     atlas_app::runs::dead_letter(&app.app().state, &m.body).await.unwrap();
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
-    assert_eq!((v.run.outcome.as_deref(), v.run.failed), (Some("failed"), 1));
+    assert_eq!((v.run.outcome.map(|o| o.as_str()), v.run.failed), (Some("failed"), 1));
     assert!(v.items[0].detail["reason"].as_str().unwrap().contains("dead-letter"));
     app.stop().await;
 }
@@ -227,7 +233,7 @@ async fn viewer_and_hub(mode: Mode) {
     assert!(!v.context_mismatch);
     assert_eq!(view(&app, "outsider@other.test", &run.id, "").await.status(), 404);
     assert_eq!(
-        app.get_as(OWNER, &format!("{WS}/operations/01jnothere0000000000000000"))
+        app.get_as(OWNER, &paths::operation(DEMO_WS, "01jnothere0000000000000000"))
             .await
             .status(),
         404
@@ -480,7 +486,7 @@ async fn env_runs(app: &TestApp, slug: &str) -> std::collections::BTreeSet<Strin
 async fn wait_completed(app: &TestApp, run: &str) -> api::OperationView {
     eventually("the run to complete", Duration::from_secs(60), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{run}"))
+            .get_as(OWNER, &paths::operation(DEMO_WS, run))
             .await
             .json()
             .await
@@ -509,7 +515,7 @@ async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_com
             let new: Vec<_> = env_runs(&app, "env-crash").await.difference(&before).cloned().collect();
             assert_eq!(new.len(), 1);
             assert_eq!(
-                wait_completed(&app, &new[0]).await.run.outcome.as_deref(),
+                wait_completed(&app, &new[0]).await.run.outcome.map(|o| o.as_str()),
                 Some("succeeded")
             );
             break;
@@ -533,7 +539,11 @@ async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_com
             [run] => {
                 recovered += 1;
                 let v = wait_completed(&app, run).await;
-                assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "crash at write {at}");
+                assert_eq!(
+                    v.run.outcome.map(|o| o.as_str()),
+                    Some("succeeded"),
+                    "crash at write {at}"
+                );
                 let listed: api::BackupSetList = app.get_as(OWNER, &path).await.json().await.unwrap();
                 let set = listed.items.iter().find(|s| &s.id == run);
                 assert!(set.is_some(), "crash at write {at}: the completed backup is listed");
@@ -618,7 +628,7 @@ async fn a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft(mod
                     "crash at write {at}: the run and the draft move together"
                 );
                 assert_eq!(
-                    wait_completed(&app, run).await.run.outcome.as_deref(),
+                    wait_completed(&app, run).await.run.outcome.map(|o| o.as_str()),
                     Some("succeeded")
                 );
                 if !c.died() {
@@ -668,7 +678,7 @@ async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
     let t = std::time::Instant::now();
     let v = app.run_to_completion(&format!("{fast}/backups"), all).await;
     let beside = t.elapsed();
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"));
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     // The throttled tenant answers `Retry-After: 120`: a worker held by it would delay the fast
     // backup by minutes. The margin absorbs a shared CI machine (other tests load the same
     // protocol server), not a stall.
@@ -678,7 +688,7 @@ async fn a_throttled_tenant_does_not_delay_another_tenants_backup(mode: Mode) {
     );
     // The throttled backup waits; nothing of it failed for being throttled.
     let s: api::OperationView = app
-        .get_as(OWNER, &format!("{WS}/operations/{}", slow_run.id))
+        .get_as(OWNER, &paths::operation(DEMO_WS, &slow_run.id))
         .await
         .json()
         .await

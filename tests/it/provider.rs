@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, logs, spawn_app};
 use reqwest::Method;
 use serde_json::json;
@@ -99,7 +101,7 @@ async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
     assert_eq!(new[0]["metadata"]["reason"], "no_code");
     let c = connection(&app).await;
     assert_eq!(
-        (c.lifecycle.as_deref(), c.status.as_str()),
+        (c.lifecycle.map(|l| l.as_str()), c.status.as_str()),
         (Some("consent_pending"), "not_configured")
     );
     assert_eq!(
@@ -126,7 +128,7 @@ async fn declined_and_failed_consent_need_attention(mode: Mode) {
     assert!(location(&res).ends_with("consent=declined"));
     let c = connection(&app).await;
     assert_eq!(
-        (c.status.as_str(), c.lifecycle.as_deref()),
+        (c.status.as_str(), c.lifecycle.map(|l| l.as_str())),
         ("needs_attention", Some("consent_failed"))
     );
     // The browser repeats it: the same page, nothing changes.
@@ -332,7 +334,7 @@ async fn consent_flow_end_to_end_against_the_simulator(mode: Mode) {
     );
     let c = connection_at(&app, &conn).await;
     assert_eq!(
-        (c.lifecycle.as_deref(), c.status.as_str()),
+        (c.lifecycle.map(|l| l.as_str()), c.status.as_str()),
         (Some("consented"), "unknown")
     );
     let admin = sim()
@@ -399,7 +401,8 @@ async fn only_an_administrator_of_the_tenant_proves_it(mode: Mode) {
     // Another workspace's consent made the multi-tenant app's grant exist already.
     sim().grant(&tenant, atlas_tests::sim::CLIENT_ID, atlas_graph_sim::ALL_ROLES);
     let conn = platform_connection(&app, OWNER, WS, "env-sim", &tenant, &domain).await;
-    let not_ready = |c: &api::ProviderConnection| c.lifecycle.as_deref() != Some("consented") && c.status != "ready";
+    let not_ready =
+        |c: &api::ProviderConnection| c.lifecycle.map(|l| l.as_str()) != Some("consented") && c.status != "ready";
 
     // A plain user: Entra issues a code (nothing to consent to), the product refuses.
     let url = consent_url(&app, OWNER, &conn).await;
@@ -503,7 +506,7 @@ async fn only_an_administrator_of_the_tenant_proves_it(mode: Mode) {
     assert!(follow(&app, &back).await.ends_with("consent=granted"));
     let c = connection_at(&app, &conn).await;
     assert_eq!(
-        c.consent.and_then(|c| c.proven_by).map(|p| p.role).as_deref(),
+        c.consent.and_then(|c| c.proven_by).map(|p| p.role.as_str()),
         Some("Intune Administrator")
     );
     app.stop().await;
@@ -595,7 +598,7 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
     .await;
     assert!(location(&res).ends_with("consent=rejected&reason=no_code"));
     let c: api::ProviderConnection = app.get_as(OTHER, &theirs).await.json().await.unwrap();
-    assert_ne!(c.lifecycle.as_deref(), Some("consented"));
+    assert_ne!(c.lifecycle.map(|l| l.as_str()), Some("consented"));
     assert_eq!(
         app.post_as(OTHER, &format!("{theirs}/verify"), json!({}))
             .await
@@ -669,7 +672,7 @@ async fn connections_consented_without_proof_need_a_new_sign_in(mode: Mode) {
     let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
     assert_eq!(res.status(), 409);
     let env: api::Environment = app
-        .get_as(OWNER, &format!("{WS}/environments/env-old"))
+        .get_as(OWNER, &paths::environment(DEMO_WS, "env-old"))
         .await
         .json()
         .await
@@ -699,7 +702,7 @@ atlas_tests::on_both_backends!(
 /// Waits for the verification run to complete, then reads the connection.
 async fn verified(app: &TestApp, conn: &str, started: reqwest::Response) -> api::ProviderConnection {
     let run: api::OperationRun = started.json().await.unwrap();
-    let path = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
+    let path = paths::operation(DEMO_WS, &run.id);
     atlas_tests::app::eventually("the verification run to complete", Duration::from_secs(20), || async {
         let v: api::OperationView = app.get_as(OWNER, &path).await.json().await.unwrap();
         (v.run.state == "completed").then_some(())

@@ -4,6 +4,8 @@
 //! and live is a masked change in the preview, and the restore writes its real value.
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OPERATOR, OWNER, READONLY, TestApp, eventually, spawn_app};
 use serde_json::{Value, json};
 
@@ -22,7 +24,12 @@ async fn get_as<T: serde::de::DeserializeOwned>(app: &TestApp, who: &str, path: 
 
 async fn run(app: &TestApp, path: &str, body: Value) -> api::OperationView {
     let v = app.run_to_completion(path, body).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{path}: {:?}", v.items);
+    assert_eq!(
+        v.run.outcome.map(|o| o.as_str()),
+        Some("succeeded"),
+        "{path}: {:?}",
+        v.items
+    );
     v
 }
 
@@ -97,7 +104,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let res = app
         .patch_as(
             OWNER,
-            &format!("{WS}/members/u-readonly"),
+            &paths::member(DEMO_WS, "u-readonly"),
             json!({"environments": "all"}),
         )
         .await;
@@ -293,7 +300,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
     let run: api::OperationRun = res.json().await.unwrap();
     let v = eventually("the restore to complete", app.run_deadline(), || async {
         let v: api::OperationView = app
-            .get_as(OWNER, &format!("{WS}/operations/{}", run.id))
+            .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
             .await
             .json()
             .await
@@ -301,7 +308,7 @@ async fn secrets_are_masked_in_every_view_and_a_changed_one_is_restored(mode: Mo
         (v.run.state == "completed").then_some(v)
     })
     .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     // The restore wrote the real key (the one captured), not the mask.
     assert_eq!(
         sim_prop(&tenant, "deviceConfigurations", &s.wifi_id, "preSharedKey"),

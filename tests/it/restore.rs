@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{MANAGER, Mode, OPERATOR, OWNER, TestApp, eventually, spawn_app, spawn_without_workers};
 use serde_json::{Value, json};
 
@@ -39,7 +41,7 @@ async fn backup(app: &TestApp, env: &str, families: &[&str]) -> api::BackupSetDe
     let v = app
         .run_to_completion(&format!("{env}/backups"), json!({"families": families}))
         .await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     get(app, &format!("{env}/backups/{}", v.run.id)).await
 }
 
@@ -62,7 +64,7 @@ fn confirm_body(p: &api::RestorePreview, name: &str) -> Value {
 }
 
 async fn wait_run(app: &TestApp, run: &str) -> api::OperationView {
-    let view = format!("{WS}/operations/{run}");
+    let view = paths::operation(DEMO_WS, run);
     eventually("the restore run to complete", app.run_deadline(), || async {
         let v: api::OperationView = app.get_as(OWNER, &view).await.json().await.ok()?;
         (v.run.state == "completed").then_some(v)
@@ -160,7 +162,7 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
     );
 
     let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs1")).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     let results: BTreeSet<&str> = v.items.iter().map(|i| i.detail["result"].as_str().unwrap()).collect();
     assert_eq!(results, BTreeSet::from(["created", "updated"]));
     for i in &v.items {
@@ -209,7 +211,7 @@ async fn same_tenant_restore_recreates_deleted_items_once(mode: Mode) {
             .all(|i| i.matched_by == "restore_mapping")
     );
     let v2 = confirm_and_wait(&app, &env, &r2.id, confirm_body(&p2, "env-rs1")).await;
-    assert_eq!(v2.run.outcome.as_deref(), Some("succeeded"), "{:?}", v2.items);
+    assert_eq!(v2.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v2.items);
     assert_eq!(counts(&tenant), before, "running it again creates nothing");
 
     let audit: api::AuditPage = get(
@@ -457,7 +459,7 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
         ("name", Some(twin.as_str()))
     );
     let v = confirm_and_wait(&app, &env_b, &r.id, confirm_body(&p2, "env-rs3b")).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     let created = sim()
         .objects(&tb, "deviceConfigurations")
         .into_iter()
@@ -520,12 +522,12 @@ async fn capability_removed_after_confirmation_blocks(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     let demote = app
-        .patch_as(OWNER, &format!("{WS}/members/u-manager"), json!({"role": "operator"}))
+        .patch_as(OWNER, &paths::member(DEMO_WS, "u-manager"), json!({"role": "operator"}))
         .await;
     assert_eq!(demote.status(), 200);
     assert_eq!(app.deliver("restore-execute").await, 1);
-    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("blocked"));
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("blocked"));
     assert!(
         v.run.reason.as_deref().unwrap_or("").contains("restore.execute"),
         "{:?}",
@@ -610,7 +612,12 @@ async fn write_faults_make_an_honest_partial(mode: Mode) {
     );
     let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs5")).await;
     sim().clear_faults(&tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{:?}", v.items);
+    assert_eq!(
+        v.run.outcome.map(|o| o.as_str()),
+        Some("partially_succeeded"),
+        "{:?}",
+        v.items
+    );
     assert_eq!(v.run.status, "needs_attention", "never shown as complete");
     let failed: BTreeSet<String> = v
         .items
@@ -634,7 +641,10 @@ async fn write_faults_make_an_honest_partial(mode: Mode) {
     }
     assert_eq!(failed, missing, "exactly the failed items are the ones not restored");
     let restore: api::Restore = get(&app, &format!("{env}/restores/{}", r.id)).await;
-    assert_eq!(restore.run.unwrap().outcome.as_deref(), Some("partially_succeeded"));
+    assert_eq!(
+        restore.run.unwrap().outcome.map(|o| o.as_str()),
+        Some("partially_succeeded")
+    );
     app.stop().await;
 }
 
@@ -673,7 +683,7 @@ async fn a_long_retry_after_requeues_the_write_instead_of_failing_it(mode: Mode)
     let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs10")).await;
     relent.await.expect("the fault task");
     assert!(sim().stats(&tenant).throttled > 0, "a write was refused");
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     assert_eq!(v.run.succeeded as usize, n);
     let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
     assert_eq!(total, n, "every item created once");
@@ -694,9 +704,9 @@ async fn double_delivery_creates_no_duplicates(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     assert_eq!(app.deliver_each("restore-execute", 2).await, n);
-    let v: api::OperationView = get(&app, &format!("{WS}/operations/{}", run.id)).await;
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
     assert_eq!(
-        (v.run.outcome.as_deref(), v.run.succeeded as usize),
+        (v.run.outcome.map(|o| o.as_str()), v.run.succeeded as usize),
         (Some("succeeded"), n),
         "{:?}",
         v.items
@@ -767,7 +777,7 @@ async fn filters_recreated_by_the_same_restore_are_used_by_its_assignments(mode:
         "the operator is told which assignments wait for a filter"
     );
     let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs8")).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     assert_eq!(
         filtered(&tenant),
         before,
@@ -818,7 +828,7 @@ async fn scope_tags_are_mapped_by_name_across_tenants(mode: Mode) {
     let p = preview(&app, &env_b, &r.id, json!({})).await;
     assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     let v = confirm_and_wait(&app, &env_b, &r.id, confirm_body(&p, "env-rs9b")).await;
-    assert_eq!(v.run.outcome.as_deref(), Some("succeeded"), "{:?}", v.items);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     let created = sim()
         .objects(&tb, "deviceConfigurations")
         .into_iter()
@@ -888,7 +898,12 @@ async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
     let p = preview(&app, &env, &r.id, json!({})).await;
     let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs7")).await;
     sim().clear_faults(&tenant);
-    assert_eq!(v.run.outcome.as_deref(), Some("partially_succeeded"), "{:?}", v.items);
+    assert_eq!(
+        v.run.outcome.map(|o| o.as_str()),
+        Some("partially_succeeded"),
+        "{:?}",
+        v.items
+    );
     let compliance = p
         .items
         .iter()

@@ -2,6 +2,8 @@
 //! environments, the chooser, `/me`, bad input that changes nothing, and the audit hub.
 
 use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{MANAGER, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -21,14 +23,14 @@ async fn audit(app: &TestApp, query: &str) -> Vec<api::AuditEvent> {
 
 async fn readonly_denial_is_audited_and_exported(mode: Mode) {
     let app = spawn_app(mode).await;
-    assert_eq!(app.get_as(OUTSIDER, &format!("{WS}/audit-events")).await.status(), 404);
-    assert_eq!(app.get_as(OWNER, &format!("{WS}/audit-events")).await.status(), 200);
+    assert_eq!(app.get_as(OUTSIDER, &paths::audit_events(DEMO_WS)).await.status(), 404);
+    assert_eq!(app.get_as(OWNER, &paths::audit_events(DEMO_WS)).await.status(), 200);
 
     let before = app.snapshot().await;
     let res = app
         .post_as(
             READONLY,
-            &format!("{WS}/invitations"),
+            &paths::invitations(DEMO_WS),
             json!({"email": "x@demo.test", "role": "readonly", "environments": "all"}),
         )
         .await;
@@ -50,7 +52,7 @@ async fn readonly_denial_is_audited_and_exported(mode: Mode) {
     assert!(e.reason.as_deref().unwrap().contains("members.manage"));
     assert!(e.request_id.is_some());
 
-    let csv = app.get_as(OWNER, &format!("{WS}/audit-events/export.csv")).await;
+    let csv = app.get_as(OWNER, &paths::audit_events_export(DEMO_WS)).await;
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = csv.text().await.unwrap();
@@ -65,7 +67,7 @@ async fn readonly_denial_is_audited_and_exported(mode: Mode) {
 async fn invitation_lifecycle(mode: Mode) {
     let app = spawn_app(mode).await;
     let invite = json!({"email": "Outsider@Other.test", "role": "operator", "environments": ["env-contoso"]});
-    let res = app.post_as(OWNER, &format!("{WS}/invitations"), invite.clone()).await;
+    let res = app.post_as(OWNER, &paths::invitations(DEMO_WS), invite.clone()).await;
     assert_eq!(res.status(), 201);
     let created: api::InvitationCreated = res.json().await.unwrap();
     assert_eq!(created.invitation.email, OUTSIDER, "emails are normalized");
@@ -74,14 +76,14 @@ async fn invitation_lifecycle(mode: Mode) {
     // A second pending invitation for the same email, or one for an existing member: 409.
     let before = app.snapshot().await;
     assert_eq!(
-        app.post_as(OWNER, &format!("{WS}/invitations"), invite.clone())
+        app.post_as(OWNER, &paths::invitations(DEMO_WS), invite.clone())
             .await
             .status(),
         409
     );
     let member = json!({"email": MANAGER, "role": "operator", "environments": "all"});
     assert_eq!(
-        app.post_as(OWNER, &format!("{WS}/invitations"), member).await.status(),
+        app.post_as(OWNER, &paths::invitations(DEMO_WS), member).await.status(),
         409
     );
     assert_eq!(app.snapshot().await, before, "conflicts change nothing");
@@ -101,13 +103,13 @@ async fn invitation_lifecycle(mode: Mode) {
     assert!(m.capabilities.contains(&"backup.run".to_owned()));
     // Now a member entitled to one environment.
     assert_eq!(
-        app.get_as(OUTSIDER, &format!("{WS}/environments/env-contoso"))
+        app.get_as(OUTSIDER, &paths::environment(DEMO_WS, "env-contoso"))
             .await
             .status(),
         200
     );
     assert_eq!(
-        app.get_as(OUTSIDER, &format!("{WS}/environments/env-fabrikam"))
+        app.get_as(OUTSIDER, &paths::environment(DEMO_WS, "env-fabrikam"))
             .await
             .status(),
         404
@@ -121,7 +123,7 @@ async fn invitation_lifecycle(mode: Mode) {
     );
 
     let list: api::InvitationList = app
-        .get_as(OWNER, &format!("{WS}/invitations"))
+        .get_as(OWNER, &paths::invitations(DEMO_WS))
         .await
         .json()
         .await
@@ -134,14 +136,14 @@ async fn invitation_lifecycle(mode: Mode) {
     let created: api::InvitationCreated = app
         .post_as(
             OWNER,
-            &format!("{WS}/invitations"),
+            &paths::invitations(DEMO_WS),
             json!({"email": "late@demo.test", "role": "readonly", "environments": "all"}),
         )
         .await
         .json()
         .await
         .unwrap();
-    let path = format!("{WS}/invitations/{}", created.invitation.id);
+    let path = paths::invitation(DEMO_WS, &created.invitation.id);
     assert_eq!(app.delete_as(OWNER, &path).await.status(), 204);
     assert_eq!(app.delete_as(OWNER, &path).await.status(), 409);
     app.stop().await;
@@ -149,7 +151,7 @@ async fn invitation_lifecycle(mode: Mode) {
 
 async fn last_owner_is_protected(mode: Mode) {
     let app = spawn_app(mode).await;
-    let me = format!("{WS}/members/u-owner");
+    let me = paths::member(DEMO_WS, "u-owner");
     let before = app.snapshot().await;
     let res = app.patch_as(OWNER, &me, json!({"role": "manager"})).await;
     assert_eq!(res.status(), 409);
@@ -159,7 +161,7 @@ async fn last_owner_is_protected(mode: Mode) {
 
     // With a second owner, the first may step down.
     assert_eq!(
-        app.patch_as(OWNER, &format!("{WS}/members/u-manager"), json!({"role": "owner"}))
+        app.patch_as(OWNER, &paths::member(DEMO_WS, "u-manager"), json!({"role": "owner"}))
             .await
             .status(),
         200
@@ -171,13 +173,13 @@ async fn last_owner_is_protected(mode: Mode) {
     assert_eq!(ws.owner_count, 1);
     // The new sole owner cannot leave either; removing another member works.
     assert_eq!(
-        app.delete_as(MANAGER, &format!("{WS}/members/u-manager"))
+        app.delete_as(MANAGER, &paths::member(DEMO_WS, "u-manager"))
             .await
             .status(),
         409
     );
     assert_eq!(
-        app.delete_as(MANAGER, &format!("{WS}/members/u-operator"))
+        app.delete_as(MANAGER, &paths::member(DEMO_WS, "u-operator"))
             .await
             .status(),
         204
@@ -193,7 +195,7 @@ async fn last_owner_is_protected(mode: Mode) {
 async fn environments_and_entitlements(mode: Mode) {
     let app = spawn_app(mode).await;
     let new = json!({"slug": "env-litware", "display_name": "Litware", "tenant_id": "33333333-3333-4333-8333-333333333333", "primary_domain": "Litware.onmicrosoft.com"});
-    let res = app.post_as(MANAGER, &format!("{WS}/environments"), new.clone()).await;
+    let res = app.post_as(MANAGER, &paths::environments(DEMO_WS), new.clone()).await;
     assert_eq!(res.status(), 201);
     let env: api::Environment = res.json().await.unwrap();
     assert_eq!(
@@ -202,17 +204,17 @@ async fn environments_and_entitlements(mode: Mode) {
     );
 
     let before = app.snapshot().await;
-    let res = app.post_as(MANAGER, &format!("{WS}/environments"), new.clone()).await;
+    let res = app.post_as(MANAGER, &paths::environments(DEMO_WS), new.clone()).await;
     assert_eq!(res.status(), 409);
     let mut same_tenant = new.clone();
     same_tenant["slug"] = json!("env-litware-2");
-    let res = app.post_as(MANAGER, &format!("{WS}/environments"), same_tenant).await;
+    let res = app.post_as(MANAGER, &paths::environments(DEMO_WS), same_tenant).await;
     assert_eq!(res.status(), 409);
     assert!(problem(res).await.detail.unwrap().contains("tenant"));
     assert_eq!(app.snapshot().await, before);
 
     let list: api::EnvironmentList = app
-        .get_as(READONLY, &format!("{WS}/environments"))
+        .get_as(READONLY, &paths::environments(DEMO_WS))
         .await
         .json()
         .await
@@ -223,7 +225,7 @@ async fn environments_and_entitlements(mode: Mode) {
         "only entitled ones"
     );
     let list: api::EnvironmentList = app
-        .get_as(OPERATOR, &format!("{WS}/environments"))
+        .get_as(OPERATOR, &paths::environments(DEMO_WS))
         .await
         .json()
         .await
@@ -233,7 +235,7 @@ async fn environments_and_entitlements(mode: Mode) {
     let res = app
         .patch_as(
             MANAGER,
-            &format!("{WS}/environments/env-litware"),
+            &paths::environment(DEMO_WS, "env-litware"),
             json!({"lifecycle": "suspended"}),
         )
         .await;
@@ -255,7 +257,7 @@ async fn bad_input_is_refused_by_name_and_changes_nothing(mode: Mode) {
         (Method::GET, format!("{WS}/environments/env%20x"), None, 400, "path.env"),
         (
             Method::POST,
-            format!("{WS}/environments"),
+            paths::environments(DEMO_WS),
             Some(
                 json!({"slug": "env-a", "display_name": "A", "tenant_id": "33333333-3333-4333-8333-333333333333", "primary_domain": "a.test", "colour": "red"}),
             ),
@@ -264,21 +266,21 @@ async fn bad_input_is_refused_by_name_and_changes_nothing(mode: Mode) {
         ),
         (
             Method::POST,
-            format!("{WS}/environments"),
+            paths::environments(DEMO_WS),
             Some(json!({"slug": "env-a", "display_name": "A", "tenant_id": "not-a-guid", "primary_domain": "a.test"})),
             400,
             "tenant_id",
         ),
         (
             Method::POST,
-            format!("{WS}/invitations"),
+            paths::invitations(DEMO_WS),
             Some(json!({"email": "nope", "role": "king", "environments": ["env-zzz"]})),
             400,
             "email",
         ),
         (
             Method::PATCH,
-            format!("{WS}/members/u-operator"),
+            paths::member(DEMO_WS, "u-operator"),
             Some(json!({"role": 7})),
             400,
             "role",
@@ -419,7 +421,7 @@ async fn workspace_chooser(mode: Mode) {
     assert_eq!(demo.environment_statuses.get("not_configured"), Some(&2));
 
     assert_eq!(
-        app.req(Method::PUT, &format!("{WS}/pin"), Some(OWNER))
+        app.req(Method::PUT, &paths::workspace_pin(DEMO_WS), Some(OWNER))
             .send()
             .await
             .unwrap()
@@ -437,7 +439,7 @@ async fn workspace_chooser(mode: Mode) {
         .unwrap();
     assert_eq!(names(l), ["Alpha Corp"]);
     assert_eq!(app.get_as(OWNER, "/api/v1/workspaces?sort=size").await.status(), 400);
-    assert_eq!(app.delete_as(OWNER, &format!("{WS}/pin")).await.status(), 204);
+    assert_eq!(app.delete_as(OWNER, &paths::workspace_pin(DEMO_WS)).await.status(), 204);
     let l: api::WorkspaceList = app
         .get_as(OWNER, "/api/v1/workspaces?sort=last_activity")
         .await
@@ -459,7 +461,7 @@ async fn audit_hub_pages_and_filters(mode: Mode) {
     for i in 0..7 {
         let body = json!({"email": format!("p{i}@demo.test"), "role": "readonly", "environments": "all"});
         assert_eq!(
-            app.post_as(OWNER, &format!("{WS}/invitations"), body).await.status(),
+            app.post_as(OWNER, &paths::invitations(DEMO_WS), body).await.status(),
             201
         );
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use atlas_api_types::paths;
 use atlas_app::config::{Config, Storage};
 use atlas_app::local::{self, LocalApp};
 
@@ -211,6 +212,8 @@ impl TestApp {
     }
 }
 
+/// The seeded demo workspace.
+pub const DEMO_WS: &str = "ws-demo";
 pub const OWNER: &str = "owner@demo.test";
 pub const MANAGER: &str = "manager@demo.test";
 pub const OPERATOR: &str = "operator@demo.test";
@@ -235,14 +238,11 @@ impl TestApp {
     /// Administrator signs in on the simulator's page (consenting), and the callback proves it.
     /// Returns its path.
     pub async fn connect(&self, slug: &str, tenant: &str, domain: &str) -> String {
-        let ws = "/api/v1/workspaces/ws-demo";
+        let ws = DEMO_WS;
         let env =
             serde_json::json!({"slug": slug, "display_name": slug, "tenant_id": tenant, "primary_domain": domain});
-        assert_eq!(
-            self.post_as(OWNER, &format!("{ws}/environments"), env).await.status(),
-            201
-        );
-        let conn = format!("{ws}/environments/{slug}/provider-connection");
+        assert_eq!(self.post_as(OWNER, &paths::environments(ws), env).await.status(), 201);
+        let conn = paths::provider_connection(ws, slug);
         assert_eq!(
             self.post_as(OWNER, &conn, serde_json::json!({"tenant": tenant}))
                 .await
@@ -250,7 +250,7 @@ impl TestApp {
             201
         );
         let start: serde_json::Value = self
-            .post_as(OWNER, &format!("{conn}/consent"), serde_json::json!({}))
+            .post_as(OWNER, &paths::provider_consent(ws, slug), serde_json::json!({}))
             .await
             .json()
             .await
@@ -261,7 +261,7 @@ impl TestApp {
         assert_eq!(res.status(), 303);
         let to = res.headers()["location"].to_str().expect("location");
         assert!(to.ends_with("consent=granted"), "{to}");
-        format!("{ws}/environments/{slug}")
+        paths::environment(ws, slug)
     }
 
     /// A user of the simulated tenant picks their account on the sign-in page that `consent_url`
@@ -307,7 +307,7 @@ impl TestApp {
         let res = self.post_as(OWNER, path, body).await;
         assert_eq!(res.status(), 202, "{path}");
         let run: atlas_api_types::OperationRun = res.json().await.expect("run");
-        let view = format!("/api/v1/workspaces/ws-demo/operations/{}", run.id);
+        let view = paths::operation(DEMO_WS, &run.id);
         eventually("the run to complete", self.run_deadline(), || async {
             let v: atlas_api_types::OperationView = self.get_as(OWNER, &view).await.json().await.ok()?;
             (v.run.state == "completed").then_some(v)

@@ -78,10 +78,8 @@ pub fn set_token(token: Option<&str>) {
     }
 }
 
-/// Percent-encodes a query value or path segment.
-pub fn enc(value: &str) -> String {
-    String::from(js_sys::encode_uri_component(value))
-}
+/// Percent-encodes a query value (as `encodeURIComponent` does).
+pub use atlas_api_types::paths::encode as enc;
 
 /// `path?k=v&…`, leaving out empty values.
 pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
@@ -176,15 +174,5 @@ async fn error(response: &Response) -> ApiError {
     ApiError::Status(response.status())
 }
 
-/// Paths of the API, built in one place from typed ids.
-pub mod paths {
-    use super::enc;
-
-    pub fn ws(ws: &str) -> String {
-        format!("/api/v1/workspaces/{}", enc(ws))
-    }
-
-    pub fn env(ws: &str, env: &str) -> String {
-        format!("{}/environments/{}", self::ws(ws), enc(env))
-    }
-}
+/// Paths of the API: the builders shared with the route registry and the tests.
+pub use atlas_api_types::paths;

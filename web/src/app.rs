@@ -157,7 +157,7 @@ fn Authed(props: &AuthedProps) -> Html {
     });
     let me = use_load(has_token, |has| async move {
         if has {
-            api::get::<Me>("/api/v1/me").await
+            api::get::<Me>(&api::paths::me()).await
         } else {
             Err(api::ApiError::Unauthorized)
         }

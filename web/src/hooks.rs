@@ -1,4 +1,4 @@
-//! Hooks every page uses: load something from the API (with reload), and poll.
+//! Hooks every page uses: load something from the API (with reload), page through a list, and poll.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -123,4 +123,98 @@ pub fn use_interval(ms: u32, active: bool, tick: Callback<()>) {
         let interval = active.then(|| Interval::new(ms, move || tick.borrow().emit(())));
         move || drop(interval)
     });
+}
+
+/// The items a cursor-paged list fetched after its first page ("Load more"), the cursor for the
+/// next, and why the last fetch failed.
+pub struct More<T: Clone + 'static> {
+    state: UseReducerHandle<Paging<T>>,
+    /// Fetches the page after the last one shown and appends it.
+    pub load: Callback<MouseEvent>,
+}
+
+impl<T: Clone + 'static> More<T> {
+    pub fn items(&self) -> &[T] {
+        &self.state.items
+    }
+
+    /// Whether there is a page to load.
+    pub fn has_next(&self) -> bool {
+        self.state.next.is_some()
+    }
+
+    pub fn error(&self) -> Option<ApiError> {
+        self.state.error.clone()
+    }
+}
+
+struct Paging<T> {
+    items: Vec<T>,
+    next: Option<String>,
+    error: Option<ApiError>,
+}
+
+enum PagingAction<T> {
+    /// A new first page (new filters, a reload): start over from its cursor.
+    Reset(Option<String>),
+    Loaded(Vec<T>, Option<String>),
+    Failed(ApiError),
+}
+
+impl<T: Clone> Reducible for Paging<T> {
+    type Action = PagingAction<T>;
+
+    fn reduce(self: Rc<Self>, action: PagingAction<T>) -> Rc<Self> {
+        let mut s = Paging {
+            items: self.items.clone(),
+            next: self.next.clone(),
+            error: self.error.clone(),
+        };
+        match action {
+            PagingAction::Reset(next) => {
+                s.items = Vec::new();
+                s.next = next;
+            }
+            PagingAction::Loaded(items, next) => {
+                s.items.extend(items);
+                s.next = next;
+            }
+            PagingAction::Failed(e) => s.error = Some(e),
+        }
+        Rc::new(s)
+    }
+}
+
+/// Paging after a first page loaded with [`use_load`]: `first_next` is that page's cursor;
+/// `fetch(cursor)` answers a page's items and the cursor after it.
+#[hook]
+pub fn use_more<T, F, Fut>(first_next: Option<String>, fetch: F) -> More<T>
+where
+    T: Clone + 'static,
+    F: Fn(String) -> Fut + 'static,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ApiError>> + 'static,
+{
+    let state = use_reducer(|| Paging {
+        items: Vec::new(),
+        next: None,
+        error: None,
+    });
+    {
+        let dispatch = state.dispatcher();
+        use_effect_with(first_next, move |n| dispatch.dispatch(PagingAction::Reset(n.clone())));
+    }
+    let load = {
+        let (dispatch, next) = (state.dispatcher(), state.next.clone());
+        Callback::from(move |_: MouseEvent| {
+            let Some(cursor) = next.clone() else { return };
+            let (dispatch, page) = (dispatch.clone(), fetch(cursor));
+            spawn_local(async move {
+                dispatch.dispatch(match page.await {
+                    Ok((items, next)) => PagingAction::Loaded(items, next),
+                    Err(e) => PagingAction::Failed(e),
+                })
+            });
+        })
+    };
+    More { state, load }
 }

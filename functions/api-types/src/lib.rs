@@ -3,6 +3,11 @@
 mod restore;
 pub use restore::*;
 
+pub use atlas_domain::{
+    AdminRole, BackupSetStatus, ConnectionLifecycle, ConsentOutcome, EnvironmentLifecycle, EventOutcome,
+    FamilySyncStatus, HealthStatus, InventoryStatus, InvitationStatus, OperationType, RestoreState, Role, RunOutcome,
+    RunState, Status,
+};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -13,7 +18,7 @@ use utoipa::ToSchema;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Health {
     /// `ok` when storage and queue answered, `degraded` otherwise.
-    pub status: String,
+    pub status: HealthStatus,
     /// The build's version.
     pub version: String,
     /// Which table adapter serves this process: `embedded` or `dynamodb`.
@@ -85,7 +90,7 @@ pub struct Me {
 pub struct MyMembership {
     pub workspace_id: String,
     pub workspace_name: String,
-    pub role: String,
+    pub role: Role,
     pub environments: Environments,
     /// Capability codes this member holds in the workspace.
     pub capabilities: Vec<String>,
@@ -98,7 +103,7 @@ pub struct WorkspaceSummary {
     pub id: String,
     pub name: String,
     pub slug: String,
-    pub role: String,
+    pub role: Role,
     pub pinned: bool,
     /// Environments this member can see.
     pub environment_count: u32,
@@ -144,9 +149,9 @@ pub struct Environment {
     pub tenant_id: String,
     pub primary_domain: String,
     /// `active`, `suspended` or `archived`.
-    pub lifecycle: String,
+    pub lifecycle: EnvironmentLifecycle,
     /// The canonical status shown to operators.
-    pub status: String,
+    pub status: Status,
     pub created_ms: i64,
 }
 
@@ -183,7 +188,7 @@ pub struct Member {
     pub user_id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub environments: Environments,
     pub joined_ms: i64,
 }
@@ -216,10 +221,10 @@ pub struct InvitationCreate {
 pub struct Invitation {
     pub id: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub environments: Environments,
     /// `pending`, `accepted`, `revoked` or `expired`.
-    pub status: String,
+    pub status: InvitationStatus,
     pub invited_by: String,
     pub created_ms: i64,
     pub expires_ms: i64,
@@ -259,7 +264,7 @@ pub struct AuditEvent {
     pub workspace_id: String,
     pub environment_id: Option<String>,
     /// `success`, `denied` or `failed`.
-    pub outcome: String,
+    pub outcome: EventOutcome,
     pub reason: Option<String>,
     pub request_id: Option<String>,
     /// Context of the action; secret-looking values are redacted.
@@ -282,7 +287,7 @@ pub struct ProviderConnection {
     /// False until a connection is created; `status` is then `not_configured`.
     pub configured: bool,
     /// Canonical: `ready`, `needs_attention`, `blocked`, `expired`, `not_configured` or `unknown`.
-    pub status: String,
+    pub status: Status,
     /// Why, in an operator's words.
     pub status_reason: String,
     /// The tenant as entered: a GUID or a verified domain.
@@ -293,7 +298,7 @@ pub struct ProviderConnection {
     pub app_mode: Option<String>,
     pub client_id: Option<String>,
     /// `created`, `consent_pending`, `consented`, `consent_failed` or `disabled`.
-    pub lifecycle: Option<String>,
+    pub lifecycle: Option<ConnectionLifecycle>,
     pub consent: Option<ConsentResult>,
     /// Whether a credential is stored, and when it was set; never the credential itself.
     pub credential: Option<CredentialInfo>,
@@ -304,7 +309,7 @@ pub struct ProviderConnection {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ConsentResult {
     /// `granted`, `declined` or `error`.
-    pub outcome: String,
+    pub outcome: ConsentOutcome,
     pub at_ms: i64,
     pub error: Option<String>,
     pub error_description: Option<String>,
@@ -321,7 +326,7 @@ pub struct ConsentProof {
     pub oid: String,
     pub upn: String,
     /// `Global Administrator`, `Privileged Role Administrator` or `Intune Administrator`.
-    pub role: String,
+    pub role: AdminRole,
     pub at_ms: i64,
 }
 
@@ -411,18 +416,18 @@ pub struct Confirm {
 pub struct OperationRun {
     pub id: String,
     /// The stable type code, e.g. `provider.verify`.
-    pub operation_type: String,
+    pub operation_type: OperationType,
     /// The operator label, e.g. "Verify provider".
     pub label: String,
     pub workspace_id: String,
     pub environment_id: Option<String>,
     pub initiator: String,
     /// `queued`, `running` or `completed`.
-    pub state: String,
+    pub state: RunState,
     /// `succeeded`, `partially_succeeded`, `failed`, `blocked` or `cancelled`, once completed.
-    pub outcome: Option<String>,
+    pub outcome: Option<RunOutcome>,
     /// Canonical: `running`, `ready`, `needs_attention`, `failed`, `blocked` or `historical`.
-    pub status: String,
+    pub status: Status,
     pub reason: Option<String>,
     pub created_ms: i64,
     pub started_ms: Option<i64>,
@@ -475,7 +480,7 @@ pub struct InventoryItem {
     pub scope_tags: Vec<String>,
     pub payload_hash: String,
     /// `active`, or `deleted` for a ghost: gone from Intune, kept here.
-    pub status: String,
+    pub status: InventoryStatus,
     pub deleted_ms: Option<i64>,
     pub last_seen_ms: i64,
     /// What syncs saw happen to it, oldest first (the last 50 events).
@@ -515,7 +520,7 @@ pub struct BackupSet {
     pub id: String,
     pub created_ms: i64,
     pub families: Vec<String>,
-    pub status: String,
+    pub status: BackupSetStatus,
     pub run: Option<OperationRun>,
     /// Items whose payload was not stored when the run ended (`family/id`); any makes the set partial.
     #[serde(default)]
@@ -652,7 +657,7 @@ pub struct BackupScheduleCreate {
 pub struct InventoryFamily {
     pub family: String,
     pub label: String,
-    pub status: String,
+    pub status: FamilySyncStatus,
     /// When that sync read the family.
     pub at_ms: i64,
     pub reason: Option<String>,
@@ -662,3 +667,5 @@ pub struct InventoryFamily {
     #[serde(default)]
     pub unread: u64,
 }
+
+pub mod paths;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-use crate::{FieldChange, OperationRun};
+use crate::{FieldChange, OperationRun, RestoreState, Status};
 
 /// `POST …/environments/{env}/restores`: a draft restoring a backup set into `{env}` (the target).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -48,7 +48,7 @@ pub struct Restore {
     pub include_assignments: bool,
     pub accept_partial: bool,
     /// `draft`, `previewed`, `confirmed` (a run exists) or `cancelled`.
-    pub state: String,
+    pub state: RestoreState,
     pub readiness: Readiness,
     /// The latest preview.
     pub preview: Option<RestorePreview>,
@@ -68,7 +68,7 @@ pub struct RestoreList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Readiness {
-    pub status: String,
+    pub status: Status,
     pub checks: Vec<ReadinessCheck>,
 }
 
@@ -78,7 +78,7 @@ pub struct ReadinessCheck {
     /// `provider`, `permission`, `backup`, `family`, `approval` or `authority`.
     pub code: String,
     /// `ready`, `needs_attention` or `blocked`.
-    pub status: String,
+    pub status: Status,
     pub message: String,
     pub family: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! and its event are written in one transaction (see [`tx_items`]); denials are recorded alone.
 
 use atlas_api_types::AuditEvent;
-use atlas_domain::{EnvironmentId, WorkspaceId, redact};
+use atlas_domain::{EnvironmentId, EventOutcome, WorkspaceId, redact};
 use atlas_store::{Cond, Item, Key, Query, SkCond, TxItem, Update};
 use serde_json::{Value, json};
 
@@ -187,7 +187,9 @@ pub fn to_api(i: &Item) -> AuditEvent {
         target: s("target").unwrap_or_default(),
         workspace_id: s("workspace_id").unwrap_or_default(),
         environment_id: s("environment_id"),
-        outcome: s("outcome").unwrap_or_default(),
+        outcome: s("outcome")
+            .and_then(|o| EventOutcome::parse(&o))
+            .unwrap_or(EventOutcome::Failed),
         reason: s("reason"),
         request_id: s("request_id"),
         metadata: i.get("metadata").cloned().unwrap_or(Value::Null),
@@ -299,7 +301,7 @@ pub async fn list(
                 .as_ref()
                 .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
                 && f.action.as_ref().is_none_or(|a| *a == ev.action)
-                && f.outcome.is_none_or(|o| o.as_str() == ev.outcome);
+                && f.outcome.is_none_or(|o| o.as_str() == ev.outcome.as_str());
             if matches {
                 out.push(ev);
             }

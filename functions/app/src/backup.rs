@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use atlas_api_types as api;
-use atlas_domain::{RunOutcome, RunState};
+use atlas_domain::{BackupSetStatus, RunOutcome, RunState};
 use atlas_graph::families::Family;
 use atlas_store::{Cond, Item, Key, Query, TableError, TxItem, Update};
 use serde_json::{Value, json};
@@ -223,16 +223,16 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
                 .filter_map(move |id| Some(format!("{family}/{}", id.as_str()?)))
         })
         .collect();
-    let status = match run {
-        Some(r) if crate::runs::state_of(r) != Some(RunState::Completed) => "running",
-        Some(r) => match RunOutcome::parse(&s(r, "outcome")) {
+    let status = match &run_view {
+        Some(r) if r.state != RunState::Completed => BackupSetStatus::Running,
+        Some(r) => match r.outcome {
             // Never complete with an unreadable item, whatever the run says.
-            Some(RunOutcome::Succeeded) if !unreadable.is_empty() => "partial",
-            Some(RunOutcome::Succeeded) => "complete",
-            Some(RunOutcome::PartiallySucceeded) => "partial",
-            _ => "failed",
+            Some(RunOutcome::Succeeded) if !unreadable.is_empty() => BackupSetStatus::Partial,
+            Some(RunOutcome::Succeeded) => BackupSetStatus::Complete,
+            Some(RunOutcome::PartiallySucceeded) => BackupSetStatus::Partial,
+            _ => BackupSetStatus::Failed,
         },
-        None => "unknown",
+        None => BackupSetStatus::Unknown,
     };
     api::BackupSet {
         id: s(set, "set_id"),
@@ -242,7 +242,7 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
-        status: status.to_owned(),
+        status,
         run: run_view,
         unreadable,
     }
@@ -415,8 +415,10 @@ pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<S
     if rules.keep_last.is_none() && rules.keep_days.is_none() {
         return Vec::new();
     }
-    let good = |s: &api::BackupSet| s.status == "complete" || (rules.keep_partial && s.status == "partial");
-    let newest_complete = sets.iter().position(|s| s.status == "complete");
+    let good = |s: &api::BackupSet| {
+        s.status == BackupSetStatus::Complete || (rules.keep_partial && s.status == BackupSetStatus::Partial)
+    };
+    let newest_complete = sets.iter().position(|s| s.status == BackupSetStatus::Complete);
     let mut counted = 0u32;
     let mut out = Vec::new();
     for (i, set) in sets.iter().enumerate() {
@@ -428,7 +430,7 @@ pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<S
         let within_days = rules
             .keep_days
             .is_some_and(|d| now_ms - set.created_ms < i64::from(d) * 86_400_000);
-        let unfinished = matches!(set.status.as_str(), "running" | "unknown");
+        let unfinished = matches!(set.status, BackupSetStatus::Running | BackupSetStatus::Unknown);
         if !(within_last || within_days || unfinished || newest_complete == Some(i)) {
             out.push(set.id.clone());
         }
@@ -491,11 +493,12 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     fn set(id: &str, status: &str, age_days: i64) -> api::BackupSet {
+        let status = BackupSetStatus::parse(status).expect("a set status");
         api::BackupSet {
             id: id.into(),
             created_ms: 100 * DAY - age_days * DAY,
             families: vec![],
-            status: status.into(),
+            status,
             run: None,
             unreadable: vec![],
         }

@@ -7,6 +7,7 @@
 //! through the store's codec) and `WS#ws#ENV#env / INVFAM#<family>` (the family's last sync).
 
 use atlas_api_types as api;
+use atlas_domain::{FamilySyncStatus, InventoryStatus};
 use atlas_graph::Presence;
 use atlas_graph::families::{FAMILIES, Family};
 use atlas_store::{Item, Query, TxItem};
@@ -260,7 +261,8 @@ pub async fn family_states(state: &AppState, scope: &EnvScope) -> Result<Vec<api
                     .map(|f| f.label.to_owned())
                     .unwrap_or_else(|| code.clone()),
                 family: code,
-                status: s(m, "status"),
+                // `ok` only when the read was whole: anything else is not trusted.
+                status: FamilySyncStatus::parse(&s(m, "status")).unwrap_or(FamilySyncStatus::Unknown),
                 at_ms: n(m, "at_ms"),
                 reason: m.get("error").and_then(Value::as_str).map(str::to_owned),
                 count: m.get("count").and_then(Value::as_u64),
@@ -286,7 +288,7 @@ pub fn item_api(i: &Item, with_payload: bool) -> api::InventoryItem {
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
         payload_hash: s(i, "payload_hash"),
-        status: s(i, "status"),
+        status: InventoryStatus::parse(&s(i, "status")).unwrap_or(InventoryStatus::Active),
         deleted_ms: i.get("deleted_ms").and_then(Value::as_i64),
         last_seen_ms: n(i, "last_seen_ms"),
         // Written only by the sync step as `{event, at_ms}`; read leniently, as stores differ in

@@ -4,7 +4,7 @@
 //! and the last verification with its freshness.
 
 use atlas_api_types as api;
-use atlas_domain::Status;
+use atlas_domain::{AdminRole, ConnectionLifecycle, ConsentOutcome, Status};
 use atlas_store::{Cond, Item, Key, TxItem, Update};
 use serde_json::{Value, json};
 
@@ -140,7 +140,7 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
     let Some(c) = conn else {
         return api::ProviderConnection {
             configured: false,
-            status: st.as_str().into(),
+            status: st,
             status_reason: reason,
             tenant: None,
             tenant_id: None,
@@ -154,15 +154,20 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
     };
     api::ProviderConnection {
         configured: true,
-        status: st.as_str().into(),
+        status: st,
         status_reason: reason,
         tenant: opt(c, "tenant"),
         tenant_id: opt(c, "tenant_id"),
         app_mode: opt(c, "app_mode"),
         client_id: opt(c, "client_id"),
-        lifecycle: opt(c, "lifecycle"),
+        lifecycle: opt(c, "lifecycle").and_then(|l| ConnectionLifecycle::parse(&l)),
         consent: c.get("consent").and_then(Value::as_object).map(|x| api::ConsentResult {
-            outcome: x.get("outcome").and_then(Value::as_str).unwrap_or_default().into(),
+            // Only `granted` is ever stored without an error; anything else is an error.
+            outcome: x
+                .get("outcome")
+                .and_then(Value::as_str)
+                .and_then(ConsentOutcome::parse)
+                .unwrap_or(ConsentOutcome::Error),
             at_ms: x.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
             error: x.get("error").and_then(Value::as_str).map(str::to_owned),
             error_description: x.get("error_description").and_then(Value::as_str).map(str::to_owned),
@@ -171,7 +176,8 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
                 api::ConsentProof {
                     oid: g("oid"),
                     upn: g("upn"),
-                    role: g("role"),
+                    // Proofs are minted only for these roles; an unknown one reads as the broadest.
+                    role: AdminRole::parse(&g("role")).unwrap_or(AdminRole::GlobalAdministrator),
                     at_ms: p.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
                 }
             }),

@@ -120,7 +120,7 @@ impl std::fmt::Debug for Route {
 macro_rules! route {
     (@required) => { &[] };
     (@required $required:expr) => { $required };
-    ($method:ident $path:literal => $function:literal {
+    ($method:ident $path:expr => $function:literal {
         access: $access:expr,
         summary: $summary:literal,
         tag: $tag:literal,
@@ -164,38 +164,39 @@ pub fn routes() -> Vec<Route> {
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
+    use atlas_api_types::paths::template as T;
     use atlas_domain::Capability::*;
     use serde_json::json;
     vec![
-        route!(GET "/api/health" => "get-health" {
+        route!(GET T::HEALTH => "get-health" {
             access: Public,
             summary: "Service health: version and which storage and queue serve it",
             tag: "system", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Health>),
             handler: health::get,
         }),
-        route!(GET "/api/openapi.json" => "get-openapi" {
+        route!(GET T::OPENAPI => "get-openapi" {
             access: Public,
             summary: "This API's OpenAPI document",
             tag: "system", table: None, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::OpenApi,
             handler: openapi::get,
         }),
-        route!(GET "/api/v1/me" => "get-me" {
+        route!(GET T::ME => "get-me" {
             access: SignedIn,
             summary: "The signed-in user, their memberships and capabilities per workspace",
             tag: "identity", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Me>),
             handler: workspaces::me,
         }),
-        route!(GET "/api/v1/workspaces" => "get-workspaces" {
+        route!(GET T::WORKSPACES => "get-workspaces" {
             access: SignedIn,
             summary: "The workspace chooser: my workspaces with search, sort, pins and environment badges",
             tag: "workspaces", table: Read, sends: [], query: &["search", "sort"], request: None, example: None,
             status: 200, body: Body::Json(schema::<api::WorkspaceList>),
             handler: workspaces::list,
         }),
-        route!(POST "/api/v1/workspaces" => "post-workspaces" {
+        route!(POST T::WORKSPACES => "post-workspaces" {
             access: SignedIn,
             summary: "Create a workspace; the creator becomes its owner",
             tag: "workspaces", table: Write, sends: [], query: NONE,
@@ -204,35 +205,35 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::Workspace>),
             handler: workspaces::create,
         }),
-        route!(GET "/api/v1/workspaces/{ws}" => "get-workspace" {
+        route!(GET T::WORKSPACE => "get-workspace" {
             access: Cap(WorkspaceView),
             summary: "A workspace",
             tag: "workspaces", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Workspace>),
             handler: workspaces::get,
         }),
-        route!(PUT "/api/v1/workspaces/{ws}/pin" => "put-workspace-pin" {
+        route!(PUT T::WORKSPACE_PIN => "put-workspace-pin" {
             access: Cap(WorkspaceView),
             summary: "Pin the workspace to the top of my chooser",
             tag: "workspaces", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: workspaces::pin,
         }),
-        route!(DELETE "/api/v1/workspaces/{ws}/pin" => "delete-workspace-pin" {
+        route!(DELETE T::WORKSPACE_PIN => "delete-workspace-pin" {
             access: Cap(WorkspaceView),
             summary: "Unpin the workspace",
             tag: "workspaces", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: workspaces::unpin,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments" => "get-environments" {
+        route!(GET T::ENVIRONMENTS => "get-environments" {
             access: Cap(WorkspaceView),
             summary: "The managed environments I am entitled to",
             tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::EnvironmentList>),
             handler: environments::list,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments" => "post-environments" {
+        route!(POST T::ENVIRONMENTS => "post-environments" {
             access: Cap(EnvironmentsManage),
             summary: "Add a managed environment (one Entra tenant)",
             tag: "environments", table: Write, sends: [], query: NONE,
@@ -241,14 +242,14 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::Environment>),
             handler: environments::create,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}" => "get-environment" {
+        route!(GET T::ENVIRONMENT => "get-environment" {
             access: Cap(WorkspaceView),
             summary: "A managed environment",
             tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Environment>),
             handler: environments::get,
         }),
-        route!(PATCH "/api/v1/workspaces/{ws}/environments/{env}" => "patch-environment" {
+        route!(PATCH T::ENVIRONMENT => "patch-environment" {
             access: Cap(EnvironmentsManage),
             summary: "Rename an environment or change its lifecycle",
             tag: "environments", table: Write, sends: [], query: NONE,
@@ -257,14 +258,14 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::Environment>),
             handler: environments::patch,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/members" => "get-members" {
+        route!(GET T::MEMBERS => "get-members" {
             access: Cap(WorkspaceView),
             summary: "Members of the workspace with their roles and environments",
             tag: "members", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::MemberList>),
             handler: members::list,
         }),
-        route!(PATCH "/api/v1/workspaces/{ws}/members/{user}" => "patch-member" {
+        route!(PATCH T::MEMBER => "patch-member" {
             access: Cap(MembersManage),
             summary: "Change a member's role or environments (the last owner stays an owner)",
             tag: "members", table: Write, sends: [], query: NONE,
@@ -273,21 +274,21 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::Member>),
             handler: members::patch,
         }),
-        route!(DELETE "/api/v1/workspaces/{ws}/members/{user}" => "delete-member" {
+        route!(DELETE T::MEMBER => "delete-member" {
             access: Cap(MembersManage),
             summary: "Remove a member (not the last owner)",
             tag: "members", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: members::delete,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/invitations" => "get-invitations" {
+        route!(GET T::INVITATIONS => "get-invitations" {
             access: Cap(MembersManage),
             summary: "Invitations of the workspace",
             tag: "members", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::InvitationList>),
             handler: invitations::list,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/invitations" => "post-invitations" {
+        route!(POST T::INVITATIONS => "post-invitations" {
             access: Cap(MembersManage),
             summary: "Invite someone by email; the answer holds the one-time acceptance token",
             tag: "members", table: Write, sends: [], query: NONE,
@@ -296,14 +297,14 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::InvitationCreated>),
             handler: invitations::create,
         }),
-        route!(DELETE "/api/v1/workspaces/{ws}/invitations/{invitation}" => "delete-invitation" {
+        route!(DELETE T::INVITATION => "delete-invitation" {
             access: Cap(MembersManage),
             summary: "Revoke a pending invitation",
             tag: "members", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: invitations::revoke,
         }),
-        route!(POST "/api/v1/invitations/accept" => "post-invitation-accept" {
+        route!(POST T::INVITATION_ACCEPT => "post-invitation-accept" {
             access: SignedIn,
             summary: "Accept an invitation with its token (the signed-in email must match)",
             tag: "members", table: Write, sends: [], query: NONE,
@@ -312,14 +313,14 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::MyMembership>),
             handler: invitations::accept,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/provider-connection" => "get-provider-connection" {
+        route!(GET T::PROVIDER_CONNECTION => "get-provider-connection" {
             access: Cap(WorkspaceView),
             summary: "The environment's provider connection: status, consent, permission posture (never credentials)",
             tag: "provider", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::get,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection" => "post-provider-connection" {
+        route!(POST T::PROVIDER_CONNECTION => "post-provider-connection" {
             access: Cap(ProviderManage),
             summary: "Create the provider connection (the platform app, or a dedicated app registration)",
             tag: "provider", table: Write, sends: [], query: NONE,
@@ -328,14 +329,14 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::create,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/consent" => "post-provider-consent" {
+        route!(POST T::PROVIDER_CONSENT => "post-provider-consent" {
             access: Cap(ProviderManage),
             summary: "Start admin consent: a consent URL with a signed, single-use state valid for 15 minutes",
             tag: "provider", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::ConsentStart>),
             handler: provider::start_consent,
         }),
-        route!(GET "/api/v1/provider/consent-callback" => "get-provider-consent-callback" {
+        route!(GET T::PROVIDER_CONSENT_CALLBACK => "get-provider-consent-callback" {
             access: Public,
             summary: "The admin-consent callback webhook (authenticated by its signed state); redirects to the web app",
             tag: "provider", table: Write, sends: [], query: provider::CALLBACK_QUERY, required_query: &["state"], request: None,
@@ -343,14 +344,14 @@ pub fn routes() -> Vec<Route> {
             status: 303, body: Body::Empty,
             handler: provider::consent_callback,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/verify" => "post-provider-verify" {
+        route!(POST T::PROVIDER_VERIFY => "post-provider-verify" {
             access: Cap(ProviderVerify),
             summary: "Verify the connection as a provider.verify run: sign in, compare permissions, probe each family",
             tag: "provider", table: Write, sends: ["provider-verify"], query: NONE, request: None, example: None,
             status: 202, body: Body::Json(schema::<api::OperationRun>),
             handler: provider::start_verify,
         }),
-        route!(PUT "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/credential" => "put-provider-credential" {
+        route!(PUT T::PROVIDER_CREDENTIAL => "put-provider-credential" {
             access: Cap(ProviderManage),
             summary: "Rotate the dedicated app's client secret (high risk: confirm with the environment's name)",
             tag: "provider", table: Write, sends: [], query: NONE,
@@ -359,7 +360,7 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::rotate_credential,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/disable" => "post-provider-disable" {
+        route!(POST T::PROVIDER_DISABLE => "post-provider-disable" {
             access: Cap(ProviderManage),
             summary: "Disable the connection: no Graph call is made for it (high risk: confirm with the environment's name)",
             tag: "provider", table: Write, sends: [], query: NONE,
@@ -368,28 +369,28 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::ProviderConnection>),
             handler: provider::disable,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/inventory/sync" => "post-inventory-sync" {
+        route!(POST T::INVENTORY_SYNC => "post-inventory-sync" {
             access: Cap(InventorySync),
             summary: "Start an inventory.sync run: every policy family read to the end, ghosts detected",
             tag: "inventory", table: Write, sends: ["inventory-sync"], query: NONE, request: None, example: None,
             status: 202, body: Body::Json(schema::<api::OperationRun>),
             handler: inventory::start_sync,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/inventory" => "get-inventory" {
+        route!(GET T::INVENTORY => "get-inventory" {
             access: Cap(InventoryView),
             summary: "The environment's inventory with family, status (active or deleted) and search filters",
             tag: "inventory", table: Read, sends: [], query: inventory::LIST_QUERY, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::InventoryPage>),
             handler: inventory::list,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/inventory/{family}/{item}" => "get-inventory-item" {
+        route!(GET T::INVENTORY_ITEM => "get-inventory-item" {
             access: Cap(InventoryView),
             summary: "One inventory item with its payload (secret-looking values redacted) and history",
             tag: "inventory", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::InventoryItem>),
             handler: inventory::get,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backups" => "post-backups" {
+        route!(POST T::BACKUPS => "post-backups" {
             access: Cap(BackupRun),
             summary: "Start a backup.capture run of the chosen families (all when left out)",
             tag: "backups", table: Write, sends: ["backup-capture"], query: NONE,
@@ -398,21 +399,21 @@ pub fn routes() -> Vec<Route> {
             status: 202, body: Body::Json(schema::<api::OperationRun>),
             handler: backups::start,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups" => "get-backups" {
+        route!(GET T::BACKUPS => "get-backups" {
             access: Cap(BackupView),
             summary: "Backup sets, newest first, each complete, partial, failed or running",
             tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::BackupSetList>),
             handler: backups::list,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => "get-backup" {
+        route!(GET T::BACKUP => "get-backup" {
             access: Cap(BackupView),
             summary: "A backup set and its items",
             tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::BackupSetDetail>),
             handler: backups::get,
         }),
-        route!(DELETE "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => "delete-backup" {
+        route!(DELETE T::BACKUP => "delete-backup" {
             access: Cap(BackupManage),
             summary: "Delete a backup set (high risk: confirm with the environment's display name)",
             tag: "backups", table: Write, sends: [], query: NONE,
@@ -421,7 +422,7 @@ pub fn routes() -> Vec<Route> {
             status: 204, body: Body::Empty,
             handler: backups::delete,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => "get-backup-diff" {
+        route!(GET T::BACKUP_DIFF => "get-backup-diff" {
             access: Cap(BackupView),
             summary: "Diff of two sets: added, removed and changed objects with field-level changes",
             tag: "backups", table: Read, sends: [], query: &["with"], required_query: &["with"], request: None,
@@ -429,14 +430,14 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::BackupDiff>),
             handler: backups::diff,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}" => "get-backup-item" {
+        route!(GET T::BACKUP_ITEM => "get-backup-item" {
             access: Cap(BackupView),
             summary: "A captured object's JSON (secret-looking values redacted)",
             tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::FreeForm("The object exactly as Graph returned it when captured (secret-looking values redacted); its shape is Microsoft Graph's, per family"),
             handler: backups::item,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => "post-backup-schedules" {
+        route!(POST T::BACKUP_SCHEDULES => "post-backup-schedules" {
             access: Cap(BackupManage),
             summary: "Schedule backups every N minutes or by a cron expression in a time zone (each due backup starts exactly once)",
             tag: "backups", table: Write, sends: [], query: NONE,
@@ -445,21 +446,21 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::BackupSchedule>),
             handler: backups::create_schedule,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => "get-backup-schedules" {
+        route!(GET T::BACKUP_SCHEDULES => "get-backup-schedules" {
             access: Cap(BackupView),
             summary: "Backup schedules with their next runs",
             tag: "backups", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::BackupScheduleList>),
             handler: backups::list_schedules,
         }),
-        route!(DELETE "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules/{schedule}" => "delete-backup-schedule" {
+        route!(DELETE T::BACKUP_SCHEDULE => "delete-backup-schedule" {
             access: Cap(BackupManage),
             summary: "Delete a backup schedule",
             tag: "backups", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: backups::delete_schedule,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores" => "post-restores" {
+        route!(POST T::RESTORES => "post-restores" {
             access: Cap(RestorePreview),
             summary: "Draft a restore of a backup set (of this or another environment) into this environment",
             tag: "restores", table: Write, sends: [], query: NONE,
@@ -468,21 +469,21 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::Restore>),
             handler: restores::create,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/restores" => "get-restores" {
+        route!(GET T::RESTORES => "get-restores" {
             access: Cap(RestorePreview),
             summary: "Restores into this environment, newest first, with readiness, preview and run",
             tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::RestoreList>),
             handler: restores::list,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}" => "get-restore" {
+        route!(GET T::RESTORE => "get-restore" {
             access: Cap(RestorePreview),
             summary: "A restore with its readiness checks, latest preview and run",
             tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Restore>),
             handler: restores::get,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/previews" => "post-restore-preview" {
+        route!(POST T::RESTORE_PREVIEWS => "post-restore-preview" {
             access: Cap(RestorePreview),
             summary: "Preview: match every item to live, diff, map groups; fingerprinted, expires in 15 minutes",
             tag: "restores", table: Write, sends: [], query: NONE,
@@ -491,7 +492,7 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::RestorePreview>),
             handler: restores::preview,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/confirm" => "post-restore-confirm" {
+        route!(POST T::RESTORE_CONFIRM => "post-restore-confirm" {
             access: Cap(RestoreExecute),
             summary: "Confirm the latest preview (id, fingerprint, typed environment name): starts restore.execute",
             tag: "restores", table: Write, sends: ["restore-execute"], query: NONE,
@@ -500,42 +501,42 @@ pub fn routes() -> Vec<Route> {
             status: 202, body: Body::Json(schema::<api::OperationRun>),
             handler: restores::confirm,
         }),
-        route!(POST "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/cancel" => "post-restore-cancel" {
+        route!(POST T::RESTORE_CANCEL => "post-restore-cancel" {
             access: Cap(RestorePreview),
             summary: "Cancel a restore that was not confirmed; creates no run",
             tag: "restores", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Restore>),
             handler: restores::cancel,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/operations" => "get-operations" {
+        route!(GET T::OPERATIONS => "get-operations" {
             access: Cap(OperationsView),
             summary: "The operations hub: runs newest first, filtered by environment_id, operation_type and status",
             tag: "operations", table: Read, sends: [], query: operations::HUB_QUERY, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::OperationPage>),
             handler: operations::list,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/operations/export.csv" => "get-operations-csv" {
+        route!(GET T::OPERATIONS_EXPORT => "get-operations-csv" {
             access: Cap(OperationsView),
             summary: "The operations hub as CSV",
             tag: "operations", table: Read, sends: [], query: operations::HUB_FILTERS, request: None, example: None,
             status: 200, body: Body::Csv,
             handler: operations::export,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/operations/{run}" => "get-operation" {
+        route!(GET T::OPERATION => "get-operation" {
             access: Cap(OperationsView),
             summary: "The canonical run viewer (legitimate from the run; reports a selected-environment mismatch)",
             tag: "operations", table: Read, sends: [], query: &["selected_environment_id"], request: None, example: None,
             status: 200, body: Body::Json(schema::<api::OperationView>),
             handler: operations::get,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/audit-events" => "get-audit-events" {
+        route!(GET T::AUDIT_EVENTS => "get-audit-events" {
             access: Cap(AuditView),
             summary: "The audit log, newest first, with filters and cursor pages",
             tag: "audit", table: Read, sends: [], query: audit::LIST_QUERY, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::AuditPage>),
             handler: audit::list,
         }),
-        route!(GET "/api/v1/workspaces/{ws}/audit-events/export.csv" => "get-audit-events-csv" {
+        route!(GET T::AUDIT_EVENTS_EXPORT => "get-audit-events-csv" {
             access: Cap(AuditView),
             summary: "The audit log as CSV (streamed; cells escaped against formula injection)",
             tag: "audit", table: Read, sends: [], query: audit::FILTERS, request: None, example: None,
@@ -601,5 +602,16 @@ mod tests {
                 "function names start with their method: {r:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_path_builder_has_a_route_and_every_route_a_builder() {
+        use atlas_api_types::paths::template;
+        let declared: BTreeSet<_> = routes().iter().map(|r| r.path).collect();
+        let built: BTreeSet<_> = template::ALL.iter().copied().collect();
+        assert_eq!(
+            declared, built,
+            "the registry and atlas_api_types::paths name the same paths"
+        );
     }
 }

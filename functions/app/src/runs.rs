@@ -90,14 +90,15 @@ pub fn to_api(run: &Item) -> api::OperationRun {
     let ended = run.get("ended_ms").and_then(Value::as_i64);
     api::OperationRun {
         id: s(run, "run_id"),
-        operation_type: s(run, "type"),
+        // Runs are created only with a catalog type.
+        operation_type: kind.unwrap_or(OperationType::RunReconcile),
         label: kind.map(|k| k.label().to_owned()).unwrap_or_default(),
         workspace_id: s(run, "workspace_id"),
         environment_id: run.get("environment_id").and_then(Value::as_str).map(str::to_owned),
         initiator: s(run, "initiator_email"),
-        state: s(run, "status"),
-        outcome: run.get("outcome").and_then(Value::as_str).map(str::to_owned),
-        status: status(run).as_str().to_owned(),
+        state: RunState::parse(&s(run, "status")).unwrap_or(RunState::Completed),
+        outcome: run.get("outcome").and_then(Value::as_str).and_then(RunOutcome::parse),
+        status: status(run),
         reason: run.get("reason").and_then(Value::as_str).map(str::to_owned),
         created_ms: n(run, "created_ms"),
         started_ms: started,

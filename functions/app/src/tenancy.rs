@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use atlas_api_types as api;
-use atlas_domain::{Capability, EnvironmentId, Role, Status, UserId, WorkspaceId};
+use atlas_domain::{Capability, EnvironmentId, EnvironmentLifecycle, Role, Status, UserId, WorkspaceId};
 use atlas_store::{Item, Key, Query};
 use serde_json::{Value, json};
 
@@ -105,7 +105,7 @@ pub async fn current_status(state: &AppState, env: &Item) -> Result<Status, ApiE
 /// [`environment_api`] with the provider connection's status.
 pub async fn environment_view(state: &AppState, env: &Item) -> Result<api::Environment, ApiError> {
     let mut v = environment_api(env);
-    v.status = current_status(state, env).await?.as_str().to_owned();
+    v.status = current_status(state, env).await?;
     Ok(v)
 }
 
@@ -117,8 +117,9 @@ pub fn environment_api(i: &Item) -> api::Environment {
         display_name: s(i, "display_name"),
         tenant_id: s(i, "tenant_id"),
         primary_domain: s(i, "primary_domain"),
-        status: environment_status(&lifecycle).as_str().to_owned(),
-        lifecycle,
+        status: environment_status(&lifecycle),
+        // Written only from the three lifecycles; an unknown one shows as the most restrictive.
+        lifecycle: EnvironmentLifecycle::parse(&lifecycle).unwrap_or(EnvironmentLifecycle::Archived),
         created_ms: n(i, "created_ms"),
     }
 }
@@ -142,7 +143,7 @@ pub fn member_api(i: &Item) -> api::Member {
         user_id: s(i, "user_id"),
         email: s(i, "email"),
         name: s(i, "name"),
-        role: s(i, "role"),
+        role: Role::parse(&s(i, "role")).unwrap_or(Role::Readonly),
         environments: environments_api(&entitlement_of(i)),
         joined_ms: n(i, "joined_ms"),
     }

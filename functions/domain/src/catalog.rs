@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+// Codes are matched as `tt`, not `literal`: utoipa's derive reads a rename only from a bare
+// literal token, and a `literal` fragment reaches it wrapped (the schema then lists variant names).
 macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:tt),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $(#[serde(rename = $s)] $variant),*
         }
@@ -25,6 +28,13 @@ macro_rules! string_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// Compares with the wire code, as a client reading the JSON would.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
             }
         }
     };
@@ -186,71 +196,10 @@ impl OperationType {
     }
 }
 
-string_enum!(
-    /// Where an operation run is in its life. A run is written `queued`, a unit that begins it
-    /// makes it `running`, and it ends `completed` with a [`RunOutcome`].
-    RunState {
-        Queued = "queued",
-        Running = "running",
-        Completed = "completed",
-    }
-);
-
-impl RunState {
-    /// Queued or running: work may still happen, and the run may still end.
-    pub fn is_active(self) -> bool {
-        !matches!(self, RunState::Completed)
-    }
-}
-
-string_enum!(
-    /// How a completed run ended. `blocked`: its authority or its environment vanished before
-    /// it executed.
-    RunOutcome {
-        Succeeded = "succeeded",
-        PartiallySucceeded = "partially_succeeded",
-        Failed = "failed",
-        Blocked = "blocked",
-        Cancelled = "cancelled",
-    }
-);
-
-impl RunOutcome {
-    /// The canonical status a run with this outcome shows.
-    pub fn status(self) -> Status {
-        match self {
-            RunOutcome::Succeeded => Status::Ready,
-            RunOutcome::PartiallySucceeded => Status::NeedsAttention,
-            RunOutcome::Failed => Status::Failed,
-            RunOutcome::Blocked => Status::Blocked,
-            RunOutcome::Cancelled => Status::Historical,
-        }
-    }
-
-    /// The outcome of a run whose every unit is recorded, from the units' counts.
-    pub fn of_counts(succeeded: i64, failed: i64, skipped: i64) -> Self {
-        if failed == 0 {
-            RunOutcome::Succeeded
-        } else if succeeded + skipped > 0 {
-            RunOutcome::PartiallySucceeded
-        } else {
-            RunOutcome::Failed
-        }
-    }
-}
-
-string_enum!(
-    /// The result of one unit of a run, recorded once however often its message arrives.
-    ItemResult {
-        Succeeded = "succeeded",
-        Failed = "failed",
-        Skipped = "skipped",
-    }
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::{ItemResult, RunOutcome, RunState};
 
     #[test]
     fn codes_round_trip_and_are_unique() {

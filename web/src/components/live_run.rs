@@ -1,6 +1,6 @@
 //! A run that was just started, followed until it completes: counts and percent as they move.
 
-use atlas_api_types::{OperationRun, OperationView};
+use atlas_api_types::{OperationRun, OperationView, RunState};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -22,10 +22,10 @@ pub struct LiveRunProps {
 #[component]
 pub fn LiveRun(props: &LiveRunProps) -> Html {
     let view = use_load((props.ws.clone(), props.run.id.clone()), |(ws, run)| async move {
-        api::get::<OperationView>(&format!("{}/operations/{}", paths::ws(&ws), api::enc(&run))).await
+        api::get::<OperationView>(&paths::operation(&ws, &run)).await
     });
     let run = view.state.ready().map_or_else(|| props.run.clone(), |v| v.run.clone());
-    let done = run.state == "completed";
+    let done = run.state == RunState::Completed;
     use_interval(800, !done, view.reload.clone());
     {
         let on_done = props.on_done.clone();

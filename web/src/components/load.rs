@@ -2,8 +2,8 @@
 
 use yew::prelude::*;
 
-use crate::components::error::ErrorView;
-use crate::hooks::{Load, Loaded};
+use crate::components::error::{ErrorView, FormError};
+use crate::hooks::{Load, Loaded, More};
 
 /// Renders the data, or the loading or error state of a [`Loaded`].
 pub fn view<T>(loaded: &Loaded<T>, action: &'static str, render: impl FnOnce(&T) -> Html) -> Html {
@@ -27,4 +27,16 @@ pub struct EmptyProps {
 #[component]
 pub fn Empty(props: &EmptyProps) -> Html {
     html! { <div class="empty" role="status">{ props.children.clone() }</div> }
+}
+
+/// Under a paged list: "Load more" while there is a next page, and why the last one failed.
+pub fn more_footer<T: Clone + 'static>(more: &More<T>) -> Html {
+    html! {
+        <>
+            if more.has_next() {
+                <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
+            }
+            <FormError error={more.error()} />
+        </>
+    }
 }

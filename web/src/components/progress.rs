@@ -1,6 +1,6 @@
 //! A run's progress: counts and percent while it runs, its outcome once done.
 
-use atlas_api_types::OperationRun;
+use atlas_api_types::{OperationRun, RunState};
 use yew::prelude::*;
 
 use crate::components::status_badge::StatusBadge;
@@ -16,7 +16,7 @@ pub fn percent(run: &OperationRun) -> u64 {
     match (done * 100).checked_div(run.total) {
         Some(pct) => pct.min(100),
         // No units at all: done once completed.
-        None if run.state == "completed" => 100,
+        None if run.state == RunState::Completed => 100,
         None => 0,
     }
 }
@@ -27,9 +27,9 @@ pub fn RunProgress(props: &RunProgressProps) -> Html {
     let pct = percent(run);
     let done = run.succeeded + run.failed + run.skipped;
     html! {
-        <div class="progress-block" data-testid="run-progress" data-state={run.state.clone()}>
+        <div class="progress-block" data-testid="run-progress" data-state={run.state.as_str()}>
             <div class="progress-block__head">
-                <StatusBadge status={run.status.clone()} />
+                <StatusBadge status={run.status.as_str()} />
                 <span>{ format!("{done} of {} done \u{b7} {pct}%", run.total) }</span>
             </div>
             <div class="progress" role="progressbar" aria-label={format!("{} progress", run.label)}

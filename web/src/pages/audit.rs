@@ -1,20 +1,18 @@
 //! The audit log: filters (environment, outcome, actor, action), cursor pages and CSV.
 
-use atlas_api_types::{AuditEvent, AuditPage, EnvironmentList};
+use atlas_api_types::{AuditPage, EnvironmentList};
 use serde::{Deserialize, Serialize};
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError, paths, with_query};
+use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::OutcomeBadge;
 use crate::format;
-use crate::hooks::use_load;
+use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -29,9 +27,9 @@ struct Filters {
     action: String,
 }
 
-fn audit_path(ws: &str, f: &Filters, suffix: &str, cursor: &str) -> String {
+fn audit_path(path: &str, f: &Filters, cursor: &str) -> String {
     with_query(
-        &format!("{}/audit-events{suffix}", paths::ws(ws)),
+        path,
         &[
             ("environment_id", &f.environment_id),
             ("outcome", &f.outcome),
@@ -51,22 +49,21 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         .unwrap_or_default();
     let draft = use_state(|| filters.clone());
     let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let page = use_load((ws.clone(), filters.clone()), |(ws, f)| async move {
-        api::get::<AuditPage>(&audit_path(&ws, &f, "", "")).await
+        api::get::<AuditPage>(&audit_path(&paths::audit_events(&ws), &f, "")).await
     });
-    let more = use_state(Vec::<AuditEvent>::new);
-    let next = use_state(|| None::<String>);
-    let more_error = use_state(|| None::<ApiError>);
-    {
-        let (more, next) = (more.clone(), next.clone());
-        let first = page.state.ready().and_then(|p| p.next.clone());
-        use_effect_with(first, move |n| {
-            more.set(Vec::new());
-            next.set(n.clone());
-        });
-    }
+    let more = {
+        let (ws, filters) = (ws.clone(), filters.clone());
+        use_more(page.state.ready().and_then(|p| p.next.clone()), move |cursor| {
+            let (ws, f) = (ws.clone(), filters.clone());
+            async move {
+                let p = api::get::<AuditPage>(&audit_path(&paths::audit_events(&ws), &f, &cursor)).await?;
+                Ok((p.items, p.next))
+            }
+        })
+    };
     let onsubmit = {
         let (navigator, draft, ws) = (navigator.clone(), draft.clone(), ws.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -74,36 +71,6 @@ pub fn AuditPageView(props: &WsProps) -> Html {
             if let Some(nav) = &navigator {
                 let _ = nav.push_with_query(&Route::Audit { ws: ws.clone() }, &*draft);
             }
-        })
-    };
-    let load_more = {
-        let (more, next, more_error, ws, filters) = (
-            more.clone(),
-            next.clone(),
-            more_error.clone(),
-            ws.clone(),
-            filters.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            let Some(cursor) = (*next).clone() else { return };
-            let (more, next, more_error, ws, f) = (
-                more.clone(),
-                next.clone(),
-                more_error.clone(),
-                ws.clone(),
-                filters.clone(),
-            );
-            spawn_local(async move {
-                match api::get::<AuditPage>(&audit_path(&ws, &f, "", &cursor)).await {
-                    Ok(p) => {
-                        let mut all = (*more).clone();
-                        all.extend(p.items);
-                        more.set(all);
-                        next.set(p.next);
-                    }
-                    Err(e) => more_error.set(Some(e)),
-                }
-            });
         })
     };
     let set = |apply: fn(&mut Filters, String)| {
@@ -122,7 +89,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Audit log" }</h1>
-                <CsvButton path={audit_path(&ws, &filters, "/export.csv", "")} filename="audit-log.csv" />
+                <CsvButton path={audit_path(&paths::audit_events_export(&ws), &filters, "")} filename="audit-log.csv" />
             </div>
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
                 <SelectField id="audit-env" label="Environment" value={draft.environment_id.clone()} options={env_options}
@@ -143,21 +110,18 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                         <div class="table-wrap"><table class="table" data-testid="audit-table">
                             <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Action" }</th>
                                 <th scope="col">{ "Target" }</th><th scope="col">{ "Environment" }</th><th scope="col">{ "Outcome" }</th></tr></thead>
-                            <tbody>{ for p.items.iter().chain(more.iter()).map(|e| html! {
-                                <tr data-action={e.action.clone()} data-outcome={e.outcome.clone()}>
+                            <tbody>{ for p.items.iter().chain(more.items()).map(|e| html! {
+                                <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
                                     <td>{ format::time(e.at_ms) }</td>
                                     <td>{ if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() } }</td>
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>
                                     <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td><OutcomeBadge outcome={e.outcome.clone()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                    <td><OutcomeBadge outcome={e.outcome.as_str()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
-                        if next.is_some() {
-                            <button type="button" class="button button--quiet" onclick={load_more.clone()}>{ "Load more" }</button>
-                        }
-                        <FormError error={(*more_error).clone()} />
+                        { load::more_footer(&more) }
                     </>
                 }
             }) }

@@ -2,12 +2,12 @@
 //! way to its inventory, backups and runs.
 
 use atlas_api_types::{BackupSetList, Environment, OperationPage, OperationRun, ProviderConnection};
-use atlas_domain::Capability;
+use atlas_domain::{Capability, EnvironmentLifecycle};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError, paths};
+use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::live_run::LiveRun;
@@ -29,22 +29,25 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
     let env = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<Environment>(&paths::env(&ws, &env)).await
+        api::get::<Environment>(&paths::environment(&ws, &env)).await
     });
     use_select_environment(&props.ws, &props.env, env.state.ready().is_some());
     let conn = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
+        api::get::<ProviderConnection>(&paths::provider_connection(&ws, &env)).await
     });
     let last_sync = use_load(key.clone(), |(ws, env)| async move {
-        let path = format!(
-            "{}/operations?environment_id={}&operation_type=inventory.sync&limit=1",
-            paths::ws(&ws),
-            api::enc(&env)
+        let path = with_query(
+            &paths::operations(&ws),
+            &[
+                ("environment_id", &env),
+                ("operation_type", "inventory.sync"),
+                ("limit", "1"),
+            ],
         );
         api::get::<OperationPage>(&path).await
     });
     let backups = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &env))).await
+        api::get::<BackupSetList>(&paths::backups(&ws, &env)).await
     });
     let started = use_state(|| None::<OperationRun>);
     let error = use_state(|| None::<ApiError>);
@@ -53,7 +56,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let (started, error, (ws, env)) = (started.clone(), error.clone(), key.clone());
             spawn_local(async move {
-                match api::post_empty::<OperationRun>(&format!("{}/inventory/sync", paths::env(&ws, &env))).await {
+                match api::post_empty::<OperationRun>(&paths::inventory_sync(&ws, &env)).await {
                     Ok(run) => {
                         error.set(None);
                         started.set(Some(run));
@@ -69,18 +72,18 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
     };
     let (ws, env_id) = key.clone();
     let can_sync = session.can(&ws, Capability::InventorySync);
-    let conn_status = conn.state.ready().map(|c| c.status.clone());
+    let conn_status = conn.state.ready().map(|c| c.status);
     load::view(&env, "load the environment", |e: &Environment| {
         // An active environment is as healthy as its provider connection.
-        let status = match (&conn_status, e.lifecycle.as_str()) {
-            (Some(c), "active") => c.clone(),
-            _ => e.status.clone(),
+        let status = match (conn_status, e.lifecycle) {
+            (Some(c), EnvironmentLifecycle::Active) => c,
+            _ => e.status,
         };
         html! {
             <>
                 <div class="page-head">
                     <h1>{ &e.display_name }</h1>
-                    <StatusBadge {status} />
+                    <StatusBadge status={status.as_str()} />
                 </div>
                 <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
                 <nav class="subnav" aria-label="Environment">
@@ -96,7 +99,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                         <h2 id="conn-title">{ "Connection health" }</h2>
                         { load::view(&conn, "load the provider connection", |c: &ProviderConnection| html! {
                             <>
-                                <p><StatusBadge status={c.status.clone()} />{ " " }{ &c.status_reason }</p>
+                                <p><StatusBadge status={c.status.as_str()} />{ " " }{ &c.status_reason }</p>
                                 if let Some(v) = &c.verification {
                                     <p class="muted">{ "Last verified " }{ format::time(v.at_ms) }</p>
                                 }
@@ -111,7 +114,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             None => html! { <Empty>{ "Never synced." }</Empty> },
                             Some(r) => html! {
                                 <p data-testid="last-sync">
-                                    <StatusBadge status={r.status.clone()} />{ " " }
+                                    <StatusBadge status={r.status.as_str()} />{ " " }
                                     <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>>
                                     { format!(" \u{b7} {} of {} families", r.succeeded, r.total) }
                                 </p>
@@ -131,7 +134,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             None => html! { <Empty>{ "No backup yet." }</Empty> },
                             Some(s) => html! {
                                 <p>
-                                    <StatusBadge status={s.status.clone()} />{ " " }
+                                    <StatusBadge status={s.status.as_str()} />{ " " }
                                     <Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>>
                                     { format!(" \u{b7} {} families", s.families.len()) }
                                 </p>

@@ -1,20 +1,18 @@
 //! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
 
-use atlas_api_types::{InventoryFamily, InventoryItem, InventoryPage};
+use atlas_api_types::{FamilySyncStatus, InventoryFamily, InventoryItem, InventoryPage, InventoryStatus};
 use serde::{Deserialize, Serialize};
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, ApiError, paths, with_query};
+use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::json::JsonView;
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::{DeletedBadge, StatusBadge};
 use crate::format;
-use crate::hooks::use_load;
+use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
 use crate::session::use_select_environment;
 
@@ -30,7 +28,7 @@ struct Filters {
 
 fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
     with_query(
-        &format!("{}/inventory", paths::env(ws, env)),
+        &paths::inventory(ws, env),
         &[
             ("family", &f.family),
             ("status", &f.status),
@@ -60,17 +58,16 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         f.dedup();
         Ok(f)
     });
-    let more = use_state(Vec::<InventoryItem>::new);
-    let next = use_state(|| None::<String>);
-    let more_error = use_state(|| None::<ApiError>);
-    {
-        let (more, next) = (more.clone(), next.clone());
-        let first_next = page.state.ready().and_then(|p| p.next.clone());
-        use_effect_with(first_next, move |n| {
-            more.set(Vec::new());
-            next.set(n.clone());
-        });
-    }
+    let more = {
+        let (key, filters) = (key.clone(), filters.clone());
+        use_more(page.state.ready().and_then(|p| p.next.clone()), move |cursor| {
+            let ((ws, env), f) = (key.clone(), filters.clone());
+            async move {
+                let p = api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await?;
+                Ok((p.items, p.next))
+            }
+        })
+    };
     let push = {
         let (navigator, key) = (navigator.clone(), key.clone());
         move |f: Filters| {
@@ -113,36 +110,6 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
             });
         })
     };
-    let load_more = {
-        let (more, next, more_error, key, filters) = (
-            more.clone(),
-            next.clone(),
-            more_error.clone(),
-            key.clone(),
-            filters.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            let Some(cursor) = (*next).clone() else { return };
-            let (more, next, more_error, (ws, env), f) = (
-                more.clone(),
-                next.clone(),
-                more_error.clone(),
-                key.clone(),
-                filters.clone(),
-            );
-            spawn_local(async move {
-                match api::get::<InventoryPage>(&list_path(&ws, &env, &f, &cursor)).await {
-                    Ok(p) => {
-                        let mut all = (*more).clone();
-                        all.extend(p.items);
-                        more.set(all);
-                        next.set(p.next);
-                    }
-                    Err(e) => more_error.set(Some(e)),
-                }
-            });
-        })
-    };
     let mut family_options = vec![(String::new(), "All families".to_owned())];
     if let Some(list) = families.state.ready() {
         family_options.extend(list.iter().map(|f| (f.clone(), f.clone())));
@@ -173,7 +140,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 if p.items.is_empty() {
                     return html! { <>{ unknown }<Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty></> };
                 }
-                let rows = p.items.iter().chain(more.iter());
+                let rows = p.items.iter().chain(more.items());
                 html! {
                     <>
                         { unknown }
@@ -188,15 +155,12 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                     <td>{ &i.family }</td>
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
-                                    <td>if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
+                                    <td>if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
                                     <td>{ format::time(i.last_seen_ms) }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
-                        if next.is_some() {
-                            <button type="button" class="button button--quiet" onclick={load_more.clone()}>{ "Load more" }</button>
-                        }
-                        <FormError error={(*more_error).clone()} />
+                        { load::more_footer(&more) }
                     </>
                 }
             }) }
@@ -207,7 +171,10 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
 /// Families whose last sync could not read them completely: their items are as an earlier sync saw
 /// them and nothing was ghosted, so the page says which, since when and why.
 fn unknown_families(families: &[InventoryFamily]) -> Html {
-    let unknown: Vec<&InventoryFamily> = families.iter().filter(|f| f.status == "unknown").collect();
+    let unknown: Vec<&InventoryFamily> = families
+        .iter()
+        .filter(|f| f.status == FamilySyncStatus::Unknown)
+        .collect();
     if unknown.is_empty() {
         return Html::default();
     }
@@ -242,20 +209,14 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
         props.item.clone(),
     );
     let item = use_load(key.clone(), |(ws, env, family, item)| async move {
-        let path = format!(
-            "{}/inventory/{}/{}",
-            paths::env(&ws, &env),
-            api::enc(&family),
-            api::enc(&item)
-        );
-        api::get::<InventoryItem>(&path).await
+        api::get::<InventoryItem>(&paths::inventory_item(&ws, &env, &family, &item)).await
     });
     load::view(&item, "load the item", |i: &InventoryItem| {
         html! {
             <>
                 <div class="page-head">
                     <h1>{ &i.name }</h1>
-                    if i.status == "deleted" { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                    if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
                 </div>
                 <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
                 <dl class="facts">

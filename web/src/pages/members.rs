@@ -4,7 +4,7 @@ use atlas_api_types::{
     AllEnvironments, EnvironmentList, Environments, Invitation, InvitationCreate, InvitationCreated, InvitationList,
     Member, MemberList, MemberPatch,
 };
-use atlas_domain::{Capability, Role};
+use atlas_domain::{Capability, InvitationStatus, Role};
 use wasm_bindgen::JsCast as _;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -92,17 +92,17 @@ pub fn MembersPage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
     let can_manage = session.can(&ws, Capability::MembersManage);
     let members = use_load(ws.clone(), |ws| async move {
-        api::get::<MemberList>(&format!("{}/members", paths::ws(&ws))).await
+        api::get::<MemberList>(&paths::members(&ws)).await
     });
     let invitations = use_load((ws.clone(), can_manage), |(ws, can)| async move {
         if can {
-            api::get::<InvitationList>(&format!("{}/invitations", paths::ws(&ws))).await
+            api::get::<InvitationList>(&paths::invitations(&ws)).await
         } else {
             Ok(InvitationList { items: Vec::new() })
         }
     });
     let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let all_envs: Vec<(String, String)> = envs
         .state
@@ -120,8 +120,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
             };
             let (editing, error, ws, reload) = (editing.clone(), error.clone(), ws.clone(), reload.clone());
             spawn_local(async move {
-                match api::patch::<_, Member>(&format!("{}/members/{}", paths::ws(&ws), api::enc(&user)), &patch).await
-                {
+                match api::patch::<_, Member>(&paths::member(&ws, &user), &patch).await {
                     Ok(_) => {
                         error.set(None);
                         editing.set(None);
@@ -164,7 +163,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                 email.clone(),
             );
             spawn_local(async move {
-                match api::post::<_, InvitationCreated>(&format!("{}/invitations", paths::ws(&ws)), &body).await {
+                match api::post::<_, InvitationCreated>(&paths::invitations(&ws), &body).await {
                     Ok(c) => {
                         inv_error.set(None);
                         created.set(Some(c));
@@ -181,7 +180,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
         Callback::from(move |id: String| {
             let (inv_error, ws, reload) = (inv_error.clone(), ws.clone(), reload.clone());
             spawn_local(async move {
-                match api::delete::<()>(&format!("{}/invitations/{}", paths::ws(&ws), api::enc(&id)), None).await {
+                match api::delete::<()>(&paths::invitation(&ws, &id), None).await {
                     Ok(()) => reload.emit(()),
                     Err(e) => inv_error.set(Some(e)),
                 }
@@ -209,7 +208,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                     let (editing, m, error) = (editing.clone(), m.clone(), error.clone());
                                     Callback::from(move |_: MouseEvent| {
                                         error.set(None);
-                                        editing.set(Some((m.user_id.clone(), MemberPatch { role: Some(m.role.clone()), environments: Some(m.environments.clone()) })));
+                                        editing.set(Some((m.user_id.clone(), MemberPatch { role: Some(m.role.as_str().to_owned()), environments: Some(m.environments.clone()) })));
                                     })
                                 };
                                 html! {
@@ -228,7 +227,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                                 <FormError error={err.clone()} />
                                             </td>
                                         } else {
-                                            <td>{ &m.role }</td>
+                                            <td>{ m.role.as_str() }</td>
                                             <td>{ env_text(&m.environments) }</td>
                                             <td>{ format::time(m.joined_ms) }</td>
                                             if can_manage {
@@ -246,7 +245,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                 <section class="panel" aria-labelledby="inv-title">
                     <h2 id="inv-title">{ "Invitations" }</h2>
                     { load::view(&invitations, "load the invitations", |list: &InvitationList| {
-                        let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.status == "pending").collect();
+                        let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.status == InvitationStatus::Pending).collect();
                         if pending.is_empty() {
                             return html! { <Empty>{ "No pending invitation." }</Empty> };
                         }
@@ -256,7 +255,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted"><OutcomeBadge outcome={i.status.clone()} />{ " expires " }{ format::time(i.expires_ms) }</p>
+                                        <p class="muted"><OutcomeBadge outcome={i.status.as_str()} />{ " expires " }{ format::time(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }

@@ -2,7 +2,7 @@
 //! canonical run viewer, which shows a banner when the selected environment is not the run's.
 
 use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView, RunItem};
-use atlas_domain::OperationType;
+use atlas_domain::{OperationType, RunOutcome, RunState};
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -40,10 +40,10 @@ pub fn RunTable(props: &RunTableProps) -> Html {
                 </tr></thead>
                 <tbody>
                     { for props.runs.iter().map(|r| html! {
-                        <tr data-run={r.id.clone()} data-type={r.operation_type.clone()}>
+                        <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
                             <td><Link<Route> to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link<Route>></td>
                             <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                            <td><StatusBadge status={r.status.clone()} /></td>
+                            <td><StatusBadge status={r.status.as_str()} /></td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
                                 if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
                             <td>{ format::time(r.created_ms) }</td>
@@ -71,15 +71,15 @@ pub fn OperationsPage(props: &WsProps) -> Html {
     let navigator = use_navigator();
     let query: HubQuery = location.and_then(|l| l.query::<HubQuery>().ok()).unwrap_or_default();
     let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let runs = use_load((ws.clone(), query.clone()), |(ws, q)| async move {
-        api::get::<OperationPage>(&hub_path(&ws, &q, "")).await
+        api::get::<OperationPage>(&hub_path(&paths::operations(&ws), &q)).await
     });
     let running = runs
         .state
         .ready()
-        .is_some_and(|p| p.items.iter().any(|r| r.state != "completed"));
+        .is_some_and(|p| p.items.iter().any(|r| r.state != RunState::Completed));
     use_interval(1500, running, runs.reload.clone());
     let set = |key: &'static str| {
         let (navigator, query, ws) = (navigator.clone(), query.clone(), ws.clone());
@@ -110,7 +110,7 @@ pub fn OperationsPage(props: &WsProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Operations" }</h1>
-                <CsvButton path={hub_path(&ws, &query, "/export.csv")} filename="operations.csv" />
+                <CsvButton path={hub_path(&paths::operations_export(&ws), &query)} filename="operations.csv" />
             </div>
             <form class="toolbar" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
                 <SelectField id="hub-env" label="Environment" value={query.environment_id.clone()} options={env_options}
@@ -125,9 +125,9 @@ pub fn OperationsPage(props: &WsProps) -> Html {
     }
 }
 
-fn hub_path(ws: &str, q: &HubQuery, suffix: &str) -> String {
+fn hub_path(path: &str, q: &HubQuery) -> String {
     with_query(
-        &format!("{}/operations{suffix}", paths::ws(ws)),
+        path,
         &[
             ("environment_id", &q.environment_id),
             ("operation_type", &q.operation_type),
@@ -149,7 +149,7 @@ pub fn RunPage(props: &RunProps) -> Html {
     let view = use_load(
         (props.ws.clone(), props.run.clone(), selected.clone()),
         |(ws, run, sel)| async move {
-            let path = format!("{}/operations/{}", paths::ws(&ws), api::enc(&run));
+            let path = paths::operation(&ws, &run);
             api::get::<OperationView>(&with_query(
                 &path,
                 &[("selected_environment_id", sel.as_deref().unwrap_or(""))],
@@ -157,7 +157,7 @@ pub fn RunPage(props: &RunProps) -> Html {
             .await
         },
     );
-    let running = view.state.ready().is_some_and(|v| v.run.state != "completed");
+    let running = view.state.ready().is_some_and(|v| v.run.state != RunState::Completed);
     use_interval(1000, running, view.reload.clone());
     let ws = props.ws.clone();
     load::view(&view, "load the run", |v: &OperationView| {
@@ -180,13 +180,13 @@ pub fn RunPage(props: &RunProps) -> Html {
                 }
                 <div class="page-head">
                     <h1>{ &r.label }</h1>
-                    <StatusBadge status={r.status.clone()} />
+                    <StatusBadge status={r.status.as_str()} />
                 </div>
                 <dl class="facts">
-                    <div class="fact"><dt>{ "Type" }</dt><dd><code>{ &r.operation_type }</code></dd></div>
+                    <div class="fact"><dt>{ "Type" }</dt><dd><code>{ r.operation_type.as_str() }</code></dd></div>
                     <div class="fact"><dt>{ "Environment" }</dt><dd>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
                     <div class="fact"><dt>{ "Started by" }</dt><dd>{ &r.initiator }</dd></div>
-                    <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.clone().unwrap_or_else(|| r.state.clone()) }</dd></div>
+                    <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str) }</dd></div>
                     <div class="fact"><dt>{ "Created" }</dt><dd>{ format::time(r.created_ms) }</dd></div>
                     <div class="fact"><dt>{ "Duration" }</dt><dd>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
                 </dl>

@@ -5,7 +5,7 @@ use atlas_api_types::{
     Confirm, ConsentStart, CredentialRotate, DedicatedApp, Environment, OperationRun, ProviderConnection,
     ProviderConnectionCreate,
 };
-use atlas_domain::Capability;
+use atlas_domain::{Capability, ConnectionLifecycle, Status};
 use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -45,13 +45,14 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         .and_then(|l| l.query::<ReturnQuery>().ok())
         .unwrap_or_default();
     let env = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<Environment>(&paths::env(&ws, &env)).await
+        api::get::<Environment>(&paths::environment(&ws, &env)).await
     });
     let conn = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env))).await
+        api::get::<ProviderConnection>(&paths::provider_connection(&ws, &env)).await
     });
     use_select_environment(&props.ws, &props.env, conn.state.ready().is_some());
-    let base = format!("{}/provider-connection", paths::env(&key.0, &key.1));
+    // The connection's ids; its paths are built where they are used.
+    let base = key.clone();
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
     let consent = use_state(|| None::<ConsentStart>);
@@ -103,7 +104,9 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             };
             let base = base.clone();
             act(Box::pin(async move {
-                api::post::<_, ProviderConnection>(&base, &body).await.map(drop)
+                api::post::<_, ProviderConnection>(&paths::provider_connection(&base.0, &base.1), &body)
+                    .await
+                    .map(drop)
             }));
         })
     };
@@ -112,7 +115,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let (base, consent) = (base.clone(), consent.clone());
             act(Box::pin(async move {
-                let start = api::post_empty::<ConsentStart>(&format!("{base}/consent")).await?;
+                let start = api::post_empty::<ConsentStart>(&paths::provider_consent(&base.0, &base.1)).await?;
                 consent.set(Some(start));
                 Ok(())
             }));
@@ -123,7 +126,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let (base, verifying) = (base.clone(), verifying.clone());
             act(Box::pin(async move {
-                let run = api::post_empty::<OperationRun>(&format!("{base}/verify")).await?;
+                let run = api::post_empty::<OperationRun>(&paths::provider_verify(&base.0, &base.1)).await?;
                 verifying.set(Some(run));
                 Ok(())
             }));
@@ -138,7 +141,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 confirm,
             };
             act(Box::pin(async move {
-                api::put::<_, ProviderConnection>(&format!("{base}/credential"), &body).await?;
+                api::put::<_, ProviderConnection>(&paths::provider_credential(&base.0, &base.1), &body).await?;
                 dialog.set(Dialog::None);
                 Ok(())
             }));
@@ -149,7 +152,8 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         Callback::from(move |confirm: String| {
             let (base, dialog) = (base.clone(), dialog.clone());
             act(Box::pin(async move {
-                api::post::<_, ProviderConnection>(&format!("{base}/disable"), &Confirm { confirm }).await?;
+                api::post::<_, ProviderConnection>(&paths::provider_disable(&base.0, &base.1), &Confirm { confirm })
+                    .await?;
                 dialog.set(Dialog::None);
                 Ok(())
             }));
@@ -190,18 +194,19 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     });
 
     let body = load::view(&conn, "load the provider connection", |c: &ProviderConnection| {
-        let lifecycle = c.lifecycle.clone().unwrap_or_default();
         let step = if !c.configured {
             1
-        } else if lifecycle == "consented" && c.consent.as_ref().is_some_and(|x| x.proven_by.is_some()) {
+        } else if c.lifecycle == Some(ConnectionLifecycle::Consented)
+            && c.consent.as_ref().is_some_and(|x| x.proven_by.is_some())
+        {
             4
-        } else if lifecycle == "disabled" {
+        } else if c.lifecycle == Some(ConnectionLifecycle::Disabled) {
             0
         } else {
             2
         };
         let step_item = |n: u8, label: &str| {
-            let state = if step > n || (n == 4 && c.status == "ready") {
+            let state = if step > n || (n == 4 && c.status == Status::Ready) {
                 "done"
             } else if step == n {
                 "current"
@@ -243,7 +248,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 </ol>
                 <section class="panel" aria-labelledby="conn-state">
                     <h2 id="conn-state">{ "Status" }</h2>
-                    <p data-testid="connection-status"><StatusBadge status={c.status.clone()} />{ " " }{ &c.status_reason }</p>
+                    <p data-testid="connection-status"><StatusBadge status={c.status.as_str()} />{ " " }{ &c.status_reason }</p>
                     if let Some(p) = c.consent.as_ref().and_then(|x| x.proven_by.as_ref()) {
                         <p class="muted" data-testid="consent-proof">{ format!("Tenant administration proven by {} ({}).", p.upn, p.role) }</p>
                     }
@@ -251,7 +256,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         <dl class="facts">
                             <div class="fact"><dt>{ "Tenant" }</dt><dd>{ c.tenant.clone().unwrap_or_default() }</dd></div>
                             <div class="fact"><dt>{ "App" }</dt><dd>{ c.app_mode.clone().unwrap_or_default() }</dd></div>
-                            <div class="fact"><dt>{ "Lifecycle" }</dt><dd>{ lifecycle.clone() }</dd></div>
+                            <div class="fact"><dt>{ "Lifecycle" }</dt><dd>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</dd></div>
                             if let Some(cr) = &c.credential {
                                 <div class="fact"><dt>{ "Credential" }</dt><dd>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</dd></div>
                             }
@@ -304,7 +309,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         { posture(c, false) }
                     </section>
                 }
-                if c.configured && lifecycle != "disabled" && can_manage {
+                if c.configured && c.lifecycle != Some(ConnectionLifecycle::Disabled) && can_manage {
                     <section class="panel panel--danger" aria-labelledby="danger-title">
                         <h2 id="danger-title">{ "High-risk actions" }</h2>
                         { danger.clone() }

@@ -4,12 +4,13 @@
 //! per-item results. The server re-checks everything; this page only makes it visible.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use atlas_api_types::{
     BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
     RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
 };
-use atlas_domain::Capability;
+use atlas_domain::{Capability, RestoreState, RunOutcome, RunState, Status};
 use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -29,10 +30,6 @@ use crate::pages::environment::EnvProps;
 use crate::pages::operations::RunItems;
 use crate::session::{use_select_environment, use_session};
 
-fn restores_path(ws: &str, env: &str) -> String {
-    format!("{}/restores", paths::env(ws, env))
-}
-
 #[derive(Deserialize, Default)]
 struct SelectQuery {
     set: Option<String>,
@@ -48,15 +45,15 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         .and_then(|l| l.query::<SelectQuery>().ok())
         .unwrap_or_default();
     let list = use_load(key.clone(), |(ws, env)| async move {
-        api::get::<RestoreList>(&restores_path(&ws, &env)).await
+        api::get::<RestoreList>(&paths::restores(&ws, &env)).await
     });
     use_select_environment(&props.ws, &props.env, list.state.ready().is_some());
     let envs = use_load(key.0.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let source = use_state(|| query.source.clone().unwrap_or_else(|| props.env.clone()));
     let sets = use_load((key.0.clone(), (*source).clone()), |(ws, src)| async move {
-        api::get::<BackupSetList>(&format!("{}/backups", paths::env(&ws, &src))).await
+        api::get::<BackupSetList>(&paths::backups(&ws, &src)).await
     });
     let set = use_state(|| query.set.clone().unwrap_or_default());
     let detail = use_load(
@@ -65,7 +62,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             if set.is_empty() {
                 return Ok(None);
             }
-            api::get::<BackupSetDetail>(&format!("{}/backups/{}", paths::env(&ws, &src), api::enc(&set)))
+            api::get::<BackupSetDetail>(&paths::backup(&ws, &src, &set))
                 .await
                 .map(Some)
         },
@@ -99,7 +96,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             };
             let (error, (ws, env), navigator) = (error.clone(), key.clone(), navigator.clone());
             spawn_local(async move {
-                match api::post::<_, Restore>(&restores_path(&ws, &env), &body).await {
+                match api::post::<_, Restore>(&paths::restores(&ws, &env), &body).await {
                     Ok(r) => {
                         if let Some(nav) = navigator {
                             nav.push(&Route::Restore { ws, env, restore: r.id });
@@ -190,8 +187,8 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                                 <tr>
                                     <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
-                                    <td>{ &r.state }</td>
-                                    <td><StatusBadge status={r.readiness.status.clone()} /></td>
+                                    <td>{ r.state.as_str() }</td>
+                                    <td><StatusBadge status={r.readiness.status.as_str()} /></td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
@@ -209,6 +206,61 @@ fn checked(e: &Event) -> bool {
         .is_some_and(|i| i.checked())
 }
 
+/// Steps 2 to 6's own state: a fresh preview (it replaces the draft's until the draft is loaded
+/// again), the operator's group mapping, the run a confirmation started, a request under way, why
+/// the last one failed, and the clock the expiry countdown reads.
+#[derive(Clone, PartialEq)]
+struct Flow {
+    preview: Option<RestorePreview>,
+    mapping: BTreeMap<String, Option<String>>,
+    started: Option<OperationRun>,
+    busy: bool,
+    error: Option<ApiError>,
+    now: i64,
+}
+
+enum FlowAction {
+    Busy(bool),
+    Previewed(RestorePreview),
+    Started(OperationRun),
+    Cancelled,
+    Failed(ApiError),
+    /// Source group → target group, or `None` to drop its assignments.
+    Map(String, Option<String>),
+    /// Back to matching the source group by id, then name.
+    Unmap(String),
+    Tick(i64),
+}
+
+impl Reducible for Flow {
+    type Action = FlowAction;
+
+    fn reduce(self: Rc<Self>, action: FlowAction) -> Rc<Self> {
+        let mut f = (*self).clone();
+        match action {
+            FlowAction::Busy(on) => f.busy = on,
+            FlowAction::Previewed(p) => {
+                f.error = None;
+                f.preview = Some(p);
+            }
+            FlowAction::Started(run) => {
+                f.error = None;
+                f.started = Some(run);
+            }
+            FlowAction::Cancelled => f.preview = None,
+            FlowAction::Failed(e) => f.error = Some(e),
+            FlowAction::Map(src, target) => {
+                f.mapping.insert(src, target);
+            }
+            FlowAction::Unmap(src) => {
+                f.mapping.remove(&src);
+            }
+            FlowAction::Tick(now) => f.now = now,
+        }
+        Rc::new(f)
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct RestoreProps {
     pub ws: String,
@@ -221,71 +273,58 @@ pub struct RestoreProps {
 pub fn RestorePage(props: &RestoreProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone(), props.restore.clone());
-    let base = format!("{}/{}", restores_path(&key.0, &key.1), api::enc(&key.2));
+    // The restore's ids; its paths are built where they are used.
+    let base = key.clone();
     let restore = {
         let base = base.clone();
         use_load(key.clone(), move |_| {
             let base = base.clone();
-            async move { api::get::<Restore>(&base).await }
+            async move { api::get::<Restore>(&paths::restore(&base.0, &base.1, &base.2)).await }
         })
     };
     use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
-    // A fresh preview replaces the draft's until the draft is loaded again.
-    let preview = use_state(|| None::<RestorePreview>);
-    let mapping = use_state(BTreeMap::<String, Option<String>>::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
-    let started = use_state(|| None::<OperationRun>);
-    let now = use_state(format::now_ms);
-    let current_preview = (*preview)
+    let flow = use_reducer(|| Flow {
+        preview: None,
+        mapping: BTreeMap::new(),
+        started: None,
+        busy: false,
+        error: None,
+        now: format::now_ms(),
+    });
+    let current_preview = flow
+        .preview
         .clone()
         .or_else(|| restore.state.ready().and_then(|r| r.preview.clone()));
     let open = restore
         .state
         .ready()
-        .is_some_and(|r| r.state == "draft" || r.state == "previewed");
-    {
-        let now = now.clone();
-        use_interval(
-            1000,
-            open && current_preview.is_some(),
-            Callback::from(move |()| now.set(format::now_ms())),
-        );
-    }
+        .is_some_and(|r| matches!(r.state, RestoreState::Draft | RestoreState::Previewed));
+    use_interval(
+        1000,
+        open && current_preview.is_some(),
+        flow.dispatcher()
+            .to_callback()
+            .reform(|()| FlowAction::Tick(format::now_ms())),
+    );
     let run_preview = {
-        let (base, preview, mapping, error, busy) = (
-            base.clone(),
-            preview.clone(),
-            mapping.clone(),
-            error.clone(),
-            busy.clone(),
-        );
+        let (base, flow) = (base.clone(), flow.clone());
         Callback::from(move |_: MouseEvent| {
             let body = RestorePreviewRequest {
-                group_mapping: (*mapping).clone(),
+                group_mapping: flow.mapping.clone(),
             };
-            let (base, preview, error, busy) = (base.clone(), preview.clone(), error.clone(), busy.clone());
-            busy.set(true);
+            let (base, dispatch) = (base.clone(), flow.dispatcher());
+            dispatch.dispatch(FlowAction::Busy(true));
             spawn_local(async move {
-                match api::post::<_, RestorePreview>(&format!("{base}/previews"), &body).await {
-                    Ok(p) => {
-                        error.set(None);
-                        preview.set(Some(p));
-                    }
-                    Err(e) => error.set(Some(e)),
+                match api::post::<_, RestorePreview>(&paths::restore_previews(&base.0, &base.1, &base.2), &body).await {
+                    Ok(p) => dispatch.dispatch(FlowAction::Previewed(p)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
-                busy.set(false);
+                dispatch.dispatch(FlowAction::Busy(false));
             });
         })
     };
     let confirm = {
-        let (base, error, busy, started, current) = (
-            base.clone(),
-            error.clone(),
-            busy.clone(),
-            started.clone(),
-            current_preview.clone(),
-        );
+        let (base, dispatch, current) = (base.clone(), flow.dispatcher(), current_preview.clone());
         let reload = restore.reload.clone();
         Callback::from(move |typed: String| {
             let Some(p) = current.clone() else { return };
@@ -294,38 +333,31 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                 fingerprint: p.fingerprint.clone(),
                 confirm: typed,
             };
-            let (base, error, busy, started, reload) = (
-                base.clone(),
-                error.clone(),
-                busy.clone(),
-                started.clone(),
-                reload.clone(),
-            );
-            busy.set(true);
+            let (base, dispatch, reload) = (base.clone(), dispatch.clone(), reload.clone());
+            dispatch.dispatch(FlowAction::Busy(true));
             spawn_local(async move {
-                match api::post::<_, OperationRun>(&format!("{base}/confirm"), &body).await {
+                match api::post::<_, OperationRun>(&paths::restore_confirm(&base.0, &base.1, &base.2), &body).await {
                     Ok(run) => {
-                        error.set(None);
-                        started.set(Some(run));
+                        dispatch.dispatch(FlowAction::Started(run));
                         reload.emit(());
                     }
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
-                busy.set(false);
+                dispatch.dispatch(FlowAction::Busy(false));
             });
         })
     };
     let cancel = {
-        let (base, error, reload, preview) = (base.clone(), error.clone(), restore.reload.clone(), preview.clone());
+        let (base, dispatch, reload) = (base.clone(), flow.dispatcher(), restore.reload.clone());
         Callback::from(move |()| {
-            let (base, error, reload, preview) = (base.clone(), error.clone(), reload.clone(), preview.clone());
+            let (base, dispatch, reload) = (base.clone(), dispatch.clone(), reload.clone());
             spawn_local(async move {
-                match api::post_empty::<Restore>(&format!("{base}/cancel")).await {
+                match api::post_empty::<Restore>(&paths::restore_cancel(&base.0, &base.1, &base.2)).await {
                     Ok(_) => {
-                        preview.set(None);
+                        dispatch.dispatch(FlowAction::Cancelled);
                         reload.emit(());
                     }
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => dispatch.dispatch(FlowAction::Failed(e)),
                 }
             });
         })
@@ -336,14 +368,14 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
     };
     let (ws, env, _) = key.clone();
     let can_execute = session.can(&ws, Capability::RestoreExecute);
-    let err = (*error).clone();
+    let err = flow.error.clone();
     load::view(&restore, "load the restore", |r: &Restore| {
-        let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= *now);
+        let expired = current_preview.as_ref().is_some_and(|p| p.expires_ms <= flow.now);
         let confirmable = current_preview.as_ref().is_some_and(|p| p.blockers.is_empty())
             && !expired
-            && r.readiness.status != "blocked"
+            && r.readiness.status != Status::Blocked
             && can_execute;
-        let run = (*started).clone().or_else(|| r.run.clone());
+        let run = flow.started.clone().or_else(|| r.run.clone());
         html! {
             <>
                 <div class="page-head">
@@ -354,26 +386,26 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                     r.backup_set_id, r.source_environment_id,
                     if r.items.is_empty() { "every item".to_owned() } else { format!("{} chosen items", r.items.len()) },
                     if r.include_assignments { "included" } else { "left out" }, r.state) }</p>
-                <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.clone()}>
+                <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.as_str()}>
                     <div class="panel__header">
                         <h2 id="ready-title">{ "2. Readiness" }</h2>
-                        <StatusBadge status={r.readiness.status.clone()} />
+                        <StatusBadge status={r.readiness.status.as_str()} />
                     </div>
                     <ul class="checks">{ for r.readiness.checks.iter().map(|c| html! {
-                        <li><StatusBadge status={c.status.clone()} />{ " " }{ &c.message }</li>
+                        <li><StatusBadge status={c.status.as_str()} />{ " " }{ &c.message }</li>
                     }) }</ul>
                 </section>
                 if open {
                     <section class="panel" aria-labelledby="preview-title">
                         <div class="panel__header">
                             <h2 id="preview-title">{ "3. Preview against live" }</h2>
-                            <button type="button" class="button" onclick={run_preview.clone()} disabled={*busy} data-testid="run-preview">
+                            <button type="button" class="button" onclick={run_preview.clone()} disabled={flow.busy} data-testid="run-preview">
                                 { if current_preview.is_some() { "Preview again" } else { "Preview" } }
                             </button>
                         </div>
                         { current_preview.as_ref().map_or_else(
                             || html! { <Empty>{ "Read the tenant's live configuration and see what the restore would do." }</Empty> },
-                            |p| preview_view(p, &mapping),
+                            |p| preview_view(p, &flow.mapping, &flow.dispatcher()),
                         ) }
                     </section>
                     if let Some(p) = &current_preview {
@@ -381,7 +413,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             <h2 id="confirm-title-h">{ "4. Confirm" }</h2>
                             <p data-testid="preview-expiry">
                                 if expired { <StatusBadge status="expired" />{ " This preview expired: preview again." } }
-                                else { { format!("This preview expires {}.", countdown(p.expires_ms - *now)) } }
+                                else { { format!("This preview expires {}.", countdown(p.expires_ms - flow.now)) } }
                             </p>
                             if !p.blockers.is_empty() {
                                 <div class="alert" role="alert"><p class="alert__title">{ "Cannot confirm yet" }</p>
@@ -392,7 +424,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             }
                             if confirmable {
                                 <ConfirmDialog id="restore-confirm" title="Write this preview to the tenant" expected={r.environment_name.clone()}
-                                    action_label="Confirm restore" busy={*busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
+                                    action_label="Confirm restore" busy={flow.busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
                                     <p>{ format!("{} to create, {} to update, {} unchanged. Only what this preview shows is written; if live changes first, the confirmation is refused.",
                                         p.summary.create, p.summary.update, p.summary.unchanged) }</p>
                                 </ConfirmDialog>
@@ -410,7 +442,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         <h2 id="progress-title">{ "5. Progress" }</h2>
                         <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
                     </section>
-                    if run.state == "completed" || r.run.as_ref().is_some_and(|x| x.state == "completed") {
+                    if run.state == RunState::Completed || r.run.as_ref().is_some_and(|x| x.state == RunState::Completed) {
                         <section class="panel" aria-labelledby="results-title">
                             <h2 id="results-title">{ "6. Results per item" }</h2>
                             <Results ws={ws.clone()} run={run.id.clone()} />
@@ -427,7 +459,11 @@ fn countdown(ms: i64) -> String {
     format!("in {}:{:02}", s / 60, s % 60)
 }
 
-fn preview_view(p: &RestorePreview, mapping: &UseStateHandle<BTreeMap<String, Option<String>>>) -> Html {
+fn preview_view(
+    p: &RestorePreview,
+    mapping: &BTreeMap<String, Option<String>>,
+    flow: &UseReducerDispatcher<Flow>,
+) -> Html {
     html! {
         <div data-testid="preview" data-preview={p.id.clone()}>
             <p class="badges" data-testid="preview-summary">
@@ -457,16 +493,13 @@ fn preview_view(p: &RestorePreview, mapping: &UseStateHandle<BTreeMap<String, Op
                             Some(Some(t)) => t.clone(),
                             None => String::new(),
                         };
-                        let m = mapping.clone();
-                        let onchange = Callback::from(move |e: Event| {
+                        let onchange = flow.to_callback().reform(move |e: Event| {
                             let v = value_of(&e);
-                            let mut next = (*m).clone();
                             match v.as_str() {
-                                "" => { next.remove(&src); }
-                                "\u{2205}drop" => { next.insert(src.clone(), None); }
-                                id => { next.insert(src.clone(), Some(id.to_owned())); }
+                                "" => FlowAction::Unmap(src.clone()),
+                                "\u{2205}drop" => FlowAction::Map(src.clone(), None),
+                                id => FlowAction::Map(src.clone(), Some(id.to_owned())),
                             }
-                            m.set(next);
                         });
                         let id = format!("map-{}", g.source_group_id);
                         html! {
@@ -534,12 +567,12 @@ struct ResultsProps {
 #[component]
 fn Results(props: &ResultsProps) -> Html {
     let view = use_load((props.ws.clone(), props.run.clone()), |(ws, run)| async move {
-        api::get::<OperationView>(&format!("{}/operations/{}", paths::ws(&ws), api::enc(&run))).await
+        api::get::<OperationView>(&paths::operation(&ws, &run)).await
     });
     load::view(&view, "load the results", |v: &OperationView| {
         html! {
             <>
-                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.clone().unwrap_or_else(|| v.run.state.clone())} /></p>
+                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)} /></p>
                 <RunItems items={v.items.clone()} />
             </>
         }

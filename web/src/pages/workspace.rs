@@ -1,10 +1,11 @@
 //! A workspace's overview: its environments with their status, and the latest runs.
 
 use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
+use atlas_domain::{EnvironmentLifecycle, Status};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api::{self, paths};
+use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::StatusBadge;
@@ -20,15 +21,14 @@ pub struct WsProps {
 #[component]
 pub fn WorkspacePage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
-    let workspace = use_load(
-        ws.clone(),
-        |ws| async move { api::get::<Workspace>(&paths::ws(&ws)).await },
-    );
+    let workspace = use_load(ws.clone(), |ws| async move {
+        api::get::<Workspace>(&paths::workspace(&ws)).await
+    });
     let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&format!("{}/environments", paths::ws(&ws))).await
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
     let runs = use_load(ws.clone(), |ws| async move {
-        api::get::<OperationPage>(&format!("{}/operations?limit=5", paths::ws(&ws))).await
+        api::get::<OperationPage>(&with_query(&paths::operations(&ws), &[("limit", "5")])).await
     });
     load::view(&workspace, "load the workspace", |w: &Workspace| {
         html! {
@@ -74,25 +74,22 @@ struct EnvCardProps {
 #[component]
 fn EnvCard(props: &EnvCardProps) -> Html {
     let e = &props.env;
-    let active = e.lifecycle == "active";
+    let active = e.lifecycle == EnvironmentLifecycle::Active;
     let conn = use_load(
         (props.ws.clone(), e.id.clone(), active),
         |(ws, env, active)| async move {
             if !active {
                 return Ok(None);
             }
-            api::get::<ProviderConnection>(&format!("{}/provider-connection", paths::env(&ws, &env)))
+            api::get::<ProviderConnection>(&paths::provider_connection(&ws, &env))
                 .await
                 .map(Some)
         },
     );
     let status = match &conn.state {
-        Load::Ready(c) => c
-            .as_ref()
-            .as_ref()
-            .map_or_else(|| e.status.clone(), |c| c.status.clone()),
-        Load::Loading => String::new(),
-        Load::Failed(_) => "unknown".into(),
+        Load::Ready(c) => c.as_ref().as_ref().map_or(Some(e.status), |c| Some(c.status)),
+        Load::Loading => None,
+        Load::Failed(_) => Some(Status::Unknown),
     };
     html! {
         <li class="card" data-testid={format!("environment-{}", e.id)}>
@@ -100,9 +97,9 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 <h3 class="card__title">
                     <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
                 </h3>
-                if !status.is_empty() { <StatusBadge status={status} /> }
+                if let Some(status) = status { <StatusBadge status={status.as_str()} /> }
             </div>
-            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ &e.lifecycle }</p>
+            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
         </li>
     }
 }

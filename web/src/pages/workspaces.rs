@@ -32,7 +32,7 @@ pub fn WorkspacesPage() -> Html {
     let sort = use_state(|| "name".to_owned());
     let list = use_load(((*search).clone(), (*sort).clone()), |(search, sort)| async move {
         api::get::<WorkspaceList>(&with_query(
-            "/api/v1/workspaces",
+            &paths::workspaces(),
             &[("search", &search), ("sort", &sort)],
         ))
         .await
@@ -43,7 +43,7 @@ pub fn WorkspacesPage() -> Html {
         Callback::from(move |(ws, pinned): (String, bool)| {
             let (reload, pin_error) = (reload.clone(), pin_error.clone());
             spawn_local(async move {
-                let path = format!("{}/pin", paths::ws(&ws));
+                let path = paths::workspace_pin(&ws);
                 let r = if pinned {
                     api::delete::<()>(&path, None).await
                 } else {

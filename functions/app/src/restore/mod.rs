@@ -13,7 +13,7 @@ pub mod plan;
 use std::collections::BTreeSet;
 
 use atlas_api_types as api;
-use atlas_domain::{Capability, EnvironmentId, Status};
+use atlas_domain::{Capability, EnvironmentId, RestoreState, Status};
 use atlas_graph::families::Family;
 use atlas_store::{Item, Key, Query};
 use serde_json::Value;
@@ -106,7 +106,7 @@ pub fn strings(i: &Item, k: &str) -> Vec<String> {
 fn check(code: &str, status: Status, message: impl Into<String>, family: Option<&str>) -> api::ReadinessCheck {
     api::ReadinessCheck {
         code: code.to_owned(),
-        status: status.as_str().to_owned(),
+        status,
         message: message.into(),
         family: family.map(str::to_owned),
     }
@@ -246,17 +246,14 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
             None,
         ));
     }
-    let worst = if checks.iter().any(|c| c.status == Status::Blocked.as_str()) {
+    let worst = if checks.iter().any(|c| c.status == Status::Blocked) {
         Status::Blocked
-    } else if checks.iter().any(|c| c.status == Status::NeedsAttention.as_str()) {
+    } else if checks.iter().any(|c| c.status == Status::NeedsAttention) {
         Status::NeedsAttention
     } else {
         Status::Ready
     };
-    Ok(api::Readiness {
-        status: worst.as_str().to_owned(),
-        checks,
-    })
+    Ok(api::Readiness { status: worst, checks })
 }
 
 /// The `policyType`s of the tenant's Multi Admin Approval access policies.
@@ -301,7 +298,7 @@ pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &Item) -> Result<
         readiness(state, scope, draft).await?
     } else {
         api::Readiness {
-            status: Status::Historical.as_str().to_owned(),
+            status: Status::Historical,
             checks: Vec::new(),
         }
     };
@@ -317,7 +314,7 @@ pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &Item) -> Result<
             .and_then(Value::as_bool)
             .unwrap_or(true),
         accept_partial: draft.get("accept_partial").and_then(Value::as_bool).unwrap_or(false),
-        state: s(draft, "state"),
+        state: RestoreState::parse(&s(draft, "state")).unwrap_or(RestoreState::Cancelled),
         readiness,
         preview,
         run,

@@ -627,7 +627,7 @@ pub async fn preview(
     let mut blockers: Vec<String> = readiness
         .checks
         .iter()
-        .filter(|c| c.status == atlas_domain::Status::Blocked.as_str())
+        .filter(|c| c.status == atlas_domain::Status::Blocked)
         .map(|c| c.message.clone())
         .collect();
     for g in groups.values().filter(|g| g.resolution == "unmapped") {

@@ -84,7 +84,7 @@ fn row(e: &api::AuditEvent) -> String {
         e.action.clone(),
         e.target.clone(),
         e.environment_id.clone().unwrap_or_default(),
-        e.outcome.clone(),
+        e.outcome.to_string(),
         e.reason.clone().unwrap_or_default(),
         e.request_id.clone().unwrap_or_default(),
         e.metadata.to_string(),

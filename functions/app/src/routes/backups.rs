@@ -364,7 +364,7 @@ pub async fn delete(
         .await?
         .ok_or(ApiError::NotFound)?;
     let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
-    if crate::backup::set_api(&set, run.as_ref()).status == "running" {
+    if crate::backup::set_api(&set, run.as_ref()).status == atlas_domain::BackupSetStatus::Running {
         return Err(ApiError::Conflict("the backup is still running".into()));
     }
     let items = crate::backup::delete_set(&state, &scope, &set_id).await?;

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use atlas_api_types::Health;
+use atlas_api_types::{Health, HealthStatus};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,7 +33,7 @@ pub async fn get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     };
     let ok = problem.is_none();
     let body = Health {
-        status: if ok { "ok" } else { "degraded" }.to_owned(),
+        status: if ok { HealthStatus::Ok } else { HealthStatus::Degraded },
         version: VERSION.to_owned(),
         storage: state.table.kind().to_owned(),
         queue: state.queues.kind().to_owned(),

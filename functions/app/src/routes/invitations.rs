@@ -2,7 +2,7 @@
 //! accepted by a signed-in user whose verified email matches, or revoked.
 
 use atlas_api_types as api;
-use atlas_domain::{Email, InvitationId, Role, WorkspaceId};
+use atlas_domain::{Email, InvitationId, InvitationStatus, Role, WorkspaceId};
 use atlas_store::{Cond, Item, Key, Query, TxItem, Update};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -37,12 +37,10 @@ fn token_key(hash: &str) -> Key {
     Key::new(format!("INVTOKEN#{hash}"), "INVTOKEN")
 }
 
-fn status(i: &Item, now: i64) -> String {
-    let st = s(i, "status");
-    if st == "pending" && n(i, "expires_ms") <= now {
-        "expired".into()
-    } else {
-        st
+fn status(i: &Item, now: i64) -> InvitationStatus {
+    match InvitationStatus::parse(&s(i, "status")).unwrap_or(InvitationStatus::Revoked) {
+        InvitationStatus::Pending if n(i, "expires_ms") <= now => InvitationStatus::Expired,
+        st => st,
     }
 }
 
@@ -50,7 +48,7 @@ fn invitation_api(i: &Item, now: i64) -> api::Invitation {
     api::Invitation {
         id: s(i, "invitation_id"),
         email: s(i, "email"),
-        role: s(i, "role"),
+        role: Role::parse(&s(i, "role")).unwrap_or(Role::Readonly),
         environments: tenancy::environments_api(&entitlement_of(i)),
         status: status(i, now),
         invited_by: s(i, "invited_by"),
@@ -285,7 +283,7 @@ pub async fn accept(
     Ok(Json(api::MyMembership {
         workspace_id: ws.to_string(),
         workspace_name: s(&w, "name"),
-        role: role.as_str().to_owned(),
+        role,
         environments: tenancy::environments_api(&entitlement),
         capabilities: tenancy::capability_codes(role),
     }))

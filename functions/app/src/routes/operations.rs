@@ -127,13 +127,13 @@ pub async fn export(State(state): State<AppState>, scope: WorkspaceScope, q: Que
         for r in items {
             let cells = [
                 r.id,
-                r.operation_type,
+                r.operation_type.to_string(),
                 r.label,
                 r.environment_id.unwrap_or_default(),
                 r.initiator,
-                r.state,
-                r.outcome.unwrap_or_default(),
-                r.status,
+                r.state.to_string(),
+                r.outcome.map(|o| o.to_string()).unwrap_or_default(),
+                r.status.to_string(),
                 r.reason.unwrap_or_default(),
                 r.created_ms.to_string(),
                 r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),

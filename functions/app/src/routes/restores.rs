@@ -266,11 +266,11 @@ pub async fn confirm(
     }
     let preview = preview.unwrap_or_default();
     let readiness = restore::readiness(&state, &scope, &draft).await?;
-    if readiness.status == atlas_domain::Status::Blocked.as_str() {
+    if readiness.status == atlas_domain::Status::Blocked {
         let why = readiness
             .checks
             .iter()
-            .filter(|c| c.status == atlas_domain::Status::Blocked.as_str())
+            .filter(|c| c.status == atlas_domain::Status::Blocked)
             .map(|c| c.message.as_str())
             .collect::<Vec<_>>()
             .join(" ");

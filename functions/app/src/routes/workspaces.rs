@@ -46,7 +46,7 @@ pub async fn me(State(state): State<AppState>, actor: Actor) -> ApiResult<Json<a
         memberships_out.push(api::MyMembership {
             workspace_id: s(&w, "workspace_id"),
             workspace_name: s(&w, "name"),
-            role: role.as_str().to_owned(),
+            role,
             environments: tenancy::environments_api(&entitlement_of(&m)),
             capabilities: tenancy::capability_codes(role),
         });
@@ -105,7 +105,7 @@ pub async fn list(State(state): State<AppState>, actor: Actor, q: QueryMap) -> A
             id,
             name,
             slug,
-            role: s(&m, "role"),
+            role: Role::parse(&s(&m, "role")).unwrap_or(Role::Readonly),
             environment_count: count,
             environment_statuses: statuses,
             last_activity_ms: w.get("last_activity_ms").and_then(serde_json::Value::as_i64),

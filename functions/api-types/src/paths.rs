@@ -1,0 +1,135 @@
+//! The API's paths, written once: each route's template (the router's `{param}` syntax, used by
+//! the route registry) and a builder that fills it with percent-encoded segments (used by the web
+//! client and the tests). A builder fills its own template, so the two cannot drift apart.
+
+macro_rules! paths {
+    ($($(#[$m:meta])* $name:ident = $tpl:literal => fn $build:ident($($arg:ident),*);)*) => {
+        /// The templates, as the route registry declares them.
+        pub mod template {
+            $($(#[$m])* pub const $name: &str = $tpl;)*
+
+            /// Every template, for tests that prove the registry declares each one.
+            pub const ALL: &[&str] = &[$($name),*];
+        }
+
+        $($(#[$m])* pub fn $build($($arg: &str),*) -> String {
+            fill($tpl, &[$($arg),*])
+        })*
+    };
+}
+
+paths! {
+    /// `GET`: service health.
+    HEALTH = "/api/health" => fn health();
+    /// `GET`: this API's OpenAPI document.
+    OPENAPI = "/api/openapi.json" => fn openapi();
+    ME = "/api/v1/me" => fn me();
+    WORKSPACES = "/api/v1/workspaces" => fn workspaces();
+    WORKSPACE = "/api/v1/workspaces/{ws}" => fn workspace(ws);
+    WORKSPACE_PIN = "/api/v1/workspaces/{ws}/pin" => fn workspace_pin(ws);
+    ENVIRONMENTS = "/api/v1/workspaces/{ws}/environments" => fn environments(ws);
+    ENVIRONMENT = "/api/v1/workspaces/{ws}/environments/{env}" => fn environment(ws, env);
+    MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
+    MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
+    INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);
+    INVITATION = "/api/v1/workspaces/{ws}/invitations/{invitation}" => fn invitation(ws, invitation);
+    INVITATION_ACCEPT = "/api/v1/invitations/accept" => fn invitation_accept();
+    PROVIDER_CONNECTION = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection"
+        => fn provider_connection(ws, env);
+    PROVIDER_CONSENT = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/consent"
+        => fn provider_consent(ws, env);
+    PROVIDER_CONSENT_CALLBACK = "/api/v1/provider/consent-callback" => fn provider_consent_callback();
+    PROVIDER_VERIFY = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/verify"
+        => fn provider_verify(ws, env);
+    PROVIDER_CREDENTIAL = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/credential"
+        => fn provider_credential(ws, env);
+    PROVIDER_DISABLE = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/disable"
+        => fn provider_disable(ws, env);
+    INVENTORY_SYNC = "/api/v1/workspaces/{ws}/environments/{env}/inventory/sync" => fn inventory_sync(ws, env);
+    INVENTORY = "/api/v1/workspaces/{ws}/environments/{env}/inventory" => fn inventory(ws, env);
+    INVENTORY_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/inventory/{family}/{item}"
+        => fn inventory_item(ws, env, family, item);
+    BACKUPS = "/api/v1/workspaces/{ws}/environments/{env}/backups" => fn backups(ws, env);
+    BACKUP = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => fn backup(ws, env, set);
+    BACKUP_DIFF = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => fn backup_diff(ws, env, set);
+    BACKUP_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}"
+        => fn backup_item(ws, env, set, family, item);
+    BACKUP_SCHEDULES = "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => fn backup_schedules(ws, env);
+    BACKUP_SCHEDULE = "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules/{schedule}"
+        => fn backup_schedule(ws, env, schedule);
+    RESTORES = "/api/v1/workspaces/{ws}/environments/{env}/restores" => fn restores(ws, env);
+    RESTORE = "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}" => fn restore(ws, env, restore);
+    RESTORE_PREVIEWS = "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/previews"
+        => fn restore_previews(ws, env, restore);
+    RESTORE_CONFIRM = "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/confirm"
+        => fn restore_confirm(ws, env, restore);
+    RESTORE_CANCEL = "/api/v1/workspaces/{ws}/environments/{env}/restores/{restore}/cancel"
+        => fn restore_cancel(ws, env, restore);
+    OPERATIONS = "/api/v1/workspaces/{ws}/operations" => fn operations(ws);
+    OPERATIONS_EXPORT = "/api/v1/workspaces/{ws}/operations/export.csv" => fn operations_export(ws);
+    OPERATION = "/api/v1/workspaces/{ws}/operations/{run}" => fn operation(ws, run);
+    AUDIT_EVENTS = "/api/v1/workspaces/{ws}/audit-events" => fn audit_events(ws);
+    AUDIT_EVENTS_EXPORT = "/api/v1/workspaces/{ws}/audit-events/export.csv" => fn audit_events_export(ws);
+}
+
+/// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The template with each `{param}` replaced, in order, by an encoded argument.
+fn fill(template: &str, args: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16 * args.len());
+    let mut args = args.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+        // The macro gives each builder exactly one argument per placeholder.
+        out.push_str(&encode(args.next().expect("one argument per placeholder")));
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builders_fill_their_templates_with_encoded_segments() {
+        assert_eq!(
+            environment("ws-demo", "env-contoso"),
+            "/api/v1/workspaces/ws-demo/environments/env-contoso"
+        );
+        assert_eq!(
+            backup_item("w", "e", "s 1", "deviceConfigurations", "a/b?c#d"),
+            "/api/v1/workspaces/w/environments/e/backups/s%201/items/deviceConfigurations/a%2Fb%3Fc%23d"
+        );
+        assert_eq!(operations_export("w"), "/api/v1/workspaces/w/operations/export.csv");
+        assert_eq!(me(), template::ME);
+    }
+
+    #[test]
+    fn encoding_matches_encode_uri_component() {
+        assert_eq!(encode("AZaz09-_.!~*'()"), "AZaz09-_.!~*'()");
+        assert_eq!(encode("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
+    }
+
+    #[test]
+    fn templates_are_unique() {
+        let mut all = template::ALL.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), template::ALL.len());
+    }
+}

@@ -1,0 +1,167 @@
+//! The backups of an environment: run one now with live progress, the sets, and a compare of two.
+
+use std::rc::Rc;
+
+use atlas_api_types::{BackupSetList, BackupStart, OperationRun};
+use atlas_domain::Capability;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::schedules::Schedules;
+use crate::api::{self, ApiError, paths};
+use crate::app::Route;
+use crate::components::error::FormError;
+use crate::components::field::SelectField;
+use crate::components::live_run::LiveRun;
+use crate::components::load::{self, Empty};
+use crate::components::status_badge::OutcomeBadge;
+use crate::format;
+use crate::hooks::use_load;
+use crate::pages::environment::EnvProps;
+use crate::session::{use_select_environment, use_session};
+
+/// What the page holds beyond the loaded sets: the run it started, why starting one failed, and
+/// the two sets chosen for a compare.
+#[derive(Clone, Default, PartialEq)]
+struct State {
+    started: Option<OperationRun>,
+    error: Option<ApiError>,
+    from: String,
+    to: String,
+}
+
+enum Action {
+    Started(OperationRun),
+    Failed(ApiError),
+    From(String),
+    To(String),
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        match action {
+            Action::Started(run) => {
+                s.error = None;
+                s.started = Some(run);
+            }
+            Action::Failed(e) => s.error = Some(e),
+            Action::From(v) => s.from = v,
+            Action::To(v) => s.to = v,
+        }
+        Rc::new(s)
+    }
+}
+
+#[component]
+pub fn BackupsPage(props: &EnvProps) -> Html {
+    let session = use_session();
+    let key = (props.ws.clone(), props.env.clone());
+    let sets = use_load(key.clone(), |(ws, env)| async move {
+        api::get::<BackupSetList>(&paths::backups(&ws, &env)).await
+    });
+    use_select_environment(&props.ws, &props.env, sets.state.ready().is_some());
+    let state = use_reducer(State::default);
+    let run_now = {
+        let (dispatch, key, reload) = (state.dispatcher(), key.clone(), sets.reload.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (dispatch, (ws, env), reload) = (dispatch.clone(), key.clone(), reload.clone());
+            spawn_local(async move {
+                let path = paths::backups(&ws, &env);
+                match api::post::<_, OperationRun>(&path, &BackupStart::default()).await {
+                    Ok(run) => {
+                        dispatch.dispatch(Action::Started(run));
+                        reload.emit(());
+                    }
+                    Err(e) => dispatch.dispatch(Action::Failed(e)),
+                }
+            });
+        })
+    };
+    let on_done = {
+        let reload = sets.reload.clone();
+        Callback::from(move |_| reload.emit(()))
+    };
+    let navigator = use_navigator();
+    let compare = {
+        let (state, navigator, key) = (state.clone(), navigator.clone(), key.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(nav) = &navigator
+                && !state.from.is_empty()
+                && !state.to.is_empty()
+            {
+                nav.push(&Route::BackupDiff {
+                    ws: key.0.clone(),
+                    env: key.1.clone(),
+                    set: state.from.clone(),
+                    other: state.to.clone(),
+                });
+            }
+        })
+    };
+    let (ws, env) = key.clone();
+    let can_run = session.can(&ws, Capability::BackupRun);
+    html! {
+        <>
+            <div class="page-head">
+                <h1>{ "Backups" }</h1>
+                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+            </div>
+            if can_run {
+                <section class="panel" aria-labelledby="run-title">
+                    <h2 id="run-title">{ "Back up now" }</h2>
+                    <p>{ "Captures every policy family with its assignments. A family that cannot be read makes the set partial, never complete." }</p>
+                    <button type="button" class="button" onclick={run_now} data-testid="run-backup">{ "Run backup now" }</button>
+                    <FormError error={state.error.clone()} />
+                    if let Some(run) = &state.started {
+                        <LiveRun ws={ws.clone()} run={run.clone()} {on_done} />
+                    }
+                </section>
+            }
+            <section class="panel" aria-labelledby="sets-title">
+                <h2 id="sets-title">{ "Backup sets" }</h2>
+                { load::view(&sets, "load the backup sets", |list: &BackupSetList| {
+                    if list.items.is_empty() {
+                        return html! { <Empty>{ "No backup yet." }</Empty> };
+                    }
+                    let options: Vec<(String, String)> = std::iter::once((String::new(), "Choose a set".to_owned()))
+                        .chain(list.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))))
+                        .collect();
+                    html! {
+                        <>
+                            <div class="table-wrap"><table class="table" data-testid="backup-sets">
+                                <thead><tr><th scope="col">{ "Taken" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Families" }</th><th scope="col">{ "Run" }</th></tr></thead>
+                                <tbody>{ for list.items.iter().map(|s| html! {
+                                    <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
+                                        <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
+                                        <td><OutcomeBadge outcome={s.status.as_str()} /></td>
+                                        <td>{ s.families.len() }</td>
+                                        <td>{ s.run.as_ref().map(|r| html! {
+                                            <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
+                                                { format!("{}/{} items", r.succeeded, r.total) }
+                                            </Link<Route>>
+                                        }).unwrap_or_default() }</td>
+                                    </tr>
+                                }) }</tbody>
+                            </table></div>
+                            if list.items.len() > 1 {
+                                <form class="toolbar" onsubmit={compare.clone()} aria-label="Compare two sets">
+                                    <SelectField id="diff-from" label="Compare from" value={state.from.clone()} options={options.clone()}
+                                        onchange={state.dispatcher().to_callback().reform(Action::From)} />
+                                    <SelectField id="diff-to" label="to" value={state.to.clone()} options={options}
+                                        onchange={state.dispatcher().to_callback().reform(Action::To)} />
+                                    <button type="submit" class="button" disabled={state.from.is_empty() || state.to.is_empty()}>{ "Compare" }</button>
+                                </form>
+                            }
+                        </>
+                    }
+                }) }
+            </section>
+            <Schedules ws={ws.clone()} env={env.clone()} />
+        </>
+    }
+}
