@@ -50,15 +50,35 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
+const USAGE: &str = "usage: atlas-bench [backup|restore|reads-during-backup] [options]
+  (no command)          store, queue and API latency on loopback
+  backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--graph-url URL ...]
+  restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
+  reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
+Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
+
 #[tokio::main]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("backup") => return backup::run(&args[1..]).await,
-        Some("restore") => return restore::run(&args[1..]).await,
-        Some("reads-during-backup") => return reads::run(&args[1..]).await,
-        _ => {}
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return std::process::ExitCode::SUCCESS;
     }
+    match args.first().map(String::as_str) {
+        Some("backup") => backup::run(&args[1..]).await,
+        Some("restore") => restore::run(&args[1..]).await,
+        Some("reads-during-backup") => reads::run(&args[1..]).await,
+        None => micro().await,
+        Some(other) => {
+            eprintln!("atlas-bench: unknown command `{other}`\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+/// Store, queue and API latency on loopback (the bench with no command).
+async fn micro() {
     println!("| operation | count | throughput | p50 | p99 | max |");
     println!("|---|---|---|---|---|---|");
     let dir = TempDir::new();
