@@ -40,16 +40,6 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Graph asked the tenant to wait longer than a unit sleeps ([`crate::steps::MAX_RETRY_WAIT`]):
-/// the unit re-queues itself with that delay rather than failing its item. Its phase record
-/// makes the retry resume where it stopped (a 429 means the write was not applied).
-fn wait_if_throttled(e: &GraphError) -> Result<(), ApiError> {
-    match e.must_wait() {
-        Some(wait) => Err(ApiError::Wait(wait)),
-        None => Ok(()),
-    }
-}
-
 /// Whether a create's outcome is unknown: it may have landed although we saw an error.
 fn ambiguous(e: &GraphError) -> bool {
     matches!(e, GraphError::Timeout { .. } | GraphError::Network { .. }) || e.status().is_some_and(|s| s >= 500)
@@ -142,7 +132,7 @@ pub async fn unit(
             let id = plan["target_id"].as_str().unwrap_or_default();
             let live = graph_ops::read_live(client, family, id, assign.is_some()).await;
             if let Err(e) = &live {
-                wait_if_throttled(e)?;
+                super::wait_if_throttled(e)?;
             }
             let live = live.map_err(|e| ApiError::Conflict(e.to_string()));
             return Ok(Some(match live {
@@ -193,7 +183,7 @@ pub async fn unit(
                             match adopted {
                                 Some(id) => id,
                                 None => {
-                                    wait_if_throttled(&e)?;
+                                    super::wait_if_throttled(&e)?;
                                     note_approval(state, scope, &code, &e).await?;
                                     return Ok(Some((ItemResult::Failed, failure(&name, &code, "create", &e))));
                                 }
@@ -207,7 +197,7 @@ pub async fn unit(
             }
             if phase != "completed" {
                 if let Err(e) = graph_ops::complete_create(client, family, &id, &payload).await {
-                    wait_if_throttled(&e)?;
+                    super::wait_if_throttled(&e)?;
                     let mut d = failure(&name, &code, "created, but its settings could not be written", &e);
                     d["target_id"] = json!(id);
                     return Ok(Some((ItemResult::Failed, d)));
@@ -225,7 +215,7 @@ pub async fn unit(
                     Ok(Some(o)) if live_hash(&o) == plan["live_hash"].as_str().unwrap_or("") => {}
                     Ok(_) => return Ok(Some(stale("the live object"))),
                     Err(e) => {
-                        wait_if_throttled(&e)?;
+                        super::wait_if_throttled(&e)?;
                         return Ok(Some((ItemResult::Failed, failure(&name, &code, "re-read", &e))));
                     }
                 }
@@ -240,7 +230,7 @@ pub async fn unit(
             if phase != "completed" {
                 // PATCH and PUT carry the full desired state: repeating one after a crash is safe.
                 if let Err(e) = graph_ops::update(client, family, &id, &payload).await {
-                    wait_if_throttled(&e)?;
+                    super::wait_if_throttled(&e)?;
                     note_approval(state, scope, &code, &e).await?;
                     let mut d = failure(&name, &code, "update", &e);
                     d["target_id"] = json!(id);
@@ -283,7 +273,7 @@ pub async fn unit(
         && family.assign != atlas_graph::families::Assign::None
         && let Err(e) = graph_ops::assign(client, family, &target_id, &payload, want).await
     {
-        wait_if_throttled(&e)?;
+        super::wait_if_throttled(&e)?;
         note_approval(state, scope, &code, &e).await?;
         let mut d = failure(
             &name,

@@ -268,6 +268,17 @@ async fn approval_policy_types(client: &atlas_graph::TenantClient) -> Result<BTr
         .collect())
 }
 
+/// Graph asked the tenant to wait longer than a unit sleeps ([`crate::steps::MAX_RETRY_WAIT`]):
+/// the unit re-queues itself with that delay rather than failing its item (its phase record makes
+/// the retry resume where it stopped; a 429 means the write was not applied), and a preview
+/// answers 503.
+pub(crate) fn wait_if_throttled(e: &atlas_graph::GraphError) -> Result<(), ApiError> {
+    match e.must_wait() {
+        Some(wait) => Err(ApiError::Wait(wait)),
+        None => Ok(()),
+    }
+}
+
 pub fn api_message(e: &ApiError) -> String {
     match e {
         ApiError::Conflict(m) => m.clone(),

@@ -30,9 +30,9 @@ pub async fn target_client(state: &AppState, scope: &EnvScope) -> Result<TenantC
 /// A read the plan needs failed. A tenant Graph asked to wait is not a conflict: queued work
 /// re-queues itself with the wait, and a preview answers 503 with it.
 fn graph_conflict(what: &str, e: atlas_graph::GraphError) -> ApiError {
-    match e.must_wait() {
-        Some(wait) => ApiError::Wait(wait),
-        None => ApiError::Conflict(format!("{what} could not be read: {e}")),
+    match super::wait_if_throttled(&e) {
+        Err(wait) => wait,
+        Ok(()) => ApiError::Conflict(format!("{what} could not be read: {e}")),
     }
 }
 
