@@ -179,7 +179,8 @@ async fn restore_with_preview_and_typed_confirmation() {
     assert_eq!(button.attr("disabled").await.expect("attr").as_deref(), Some("true"));
     s.fill("#restore-confirm-confirm", &name).await;
     s.screenshot("confirm").await;
-    button.click().await.expect("confirm");
+    // Clicked once the page has re-rendered it enabled (a click on the disabled button does nothing).
+    s.click("form.confirm button[type=submit]:not([disabled])").await;
     s.wait_attr(
         "[data-testid=live-run] [data-testid=run-progress]",
         "data-state",

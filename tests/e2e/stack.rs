@@ -11,8 +11,9 @@ use atlas_tests::moto::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-/// How long any one expectation may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+/// How long a page may take to show what a test waits for. Generous: on a loaded two-core CI
+/// machine the suite runs 2.5 times slower than alone, and a deadline only costs time on failure.
+pub const DEADLINE: Duration = Duration::from_secs(60);
 
 struct Process {
     name: &'static str,
@@ -79,6 +80,9 @@ impl Stack {
             .env("ATLAS_DATA_DIR", dir.0.join("data"))
             .env("ATLAS_WEB_DIR", &web)
             .env("RUST_LOG", "warn")
+            // Two headless browsers driven flat out share the two cores with this stack; lowered
+            // workers would wait behind them (an operator's browser is mostly idle).
+            .env("ATLAS_WORKER_NICE", "0")
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
@@ -181,12 +185,23 @@ impl Stack {
             .unwrap_or_else(|e| panic!("no element {css} within {DEADLINE:?}: {e}"))
     }
 
+    /// Clicks the element once it is on the page. A render may replace it between finding and
+    /// clicking (a stale element), so the pair is retried until the deadline.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let mut last = String::new();
+        let clicked = tokio::time::timeout(DEADLINE, async {
+            loop {
+                match self.find(css).await.click().await {
+                    Ok(_) => return,
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        if clicked.is_err() {
+            panic!("click {css} within {DEADLINE:?}: {last}");
+        }
     }
 
     /// Ticks the checkbox or radio whose label contains `text`.
@@ -202,10 +217,24 @@ impl Stack {
         el.click().await.expect("check");
     }
 
+    /// Replaces the field's text, then waits until the field holds exactly it (a render that
+    /// put a stale value back would otherwise go unnoticed until a later step).
     pub async fn fill(&self, css: &str, text: &str) {
         let el = self.find(css).await;
         el.clear().await.expect("clear");
         el.send_keys(text).await.expect("type");
+        poll(&format!("{css} to hold {text:?}"), DEADLINE, || async {
+            let v = self
+                .browser
+                .find(Locator::Css(css))
+                .await
+                .ok()?
+                .prop("value")
+                .await
+                .ok()??;
+            (v == text).then_some(())
+        })
+        .await;
     }
 
     /// Waits until the element's text contains `text`; answers the whole text.
@@ -378,6 +407,22 @@ impl Drop for Stack {
             tokio::task::block_in_place(|| {
                 handle.block_on(async {
                     let _ = tokio::time::timeout(Duration::from_secs(5), self.screenshot("failure")).await;
+                    // The page's text too, for a CI log that keeps no pictures.
+                    let text = tokio::time::timeout(Duration::from_secs(5), async {
+                        let body = self.browser.find(Locator::Css("body")).await.ok()?;
+                        body.text().await.ok()
+                    })
+                    .await;
+                    if let Ok(Some(text)) = text {
+                        let url = self
+                            .browser
+                            .current_url()
+                            .await
+                            .map(|u| u.to_string())
+                            .unwrap_or_default();
+                        let text: String = text.chars().take(3000).collect();
+                        eprintln!("--- {} failed on {url}; the page read:\n{text}\n---", self.name);
+                    }
                 })
             });
         }

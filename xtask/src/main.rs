@@ -256,11 +256,18 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         times.push((name.to_owned(), t.elapsed()));
         r.map_err(|e| format!("{name}: {e}"))
     };
+    // The Python tools download while the Rust checks compile (pip waits on the network, cargo on
+    // the cores); they are first needed by the template lint.
+    let pip_started = Instant::now();
+    let pip = std::thread::spawn({
+        let root = root.to_owned();
+        move || {
+            let r = pyenv::ensure_pyenv(&root);
+            (r, pip_started.elapsed())
+        }
+    });
+    let mut pip = Some(pip);
     let mut bin = PathBuf::new();
-    step("install Python tools (moto, cfn-lint, aws-sam-cli)", &mut || {
-        bin = pyenv::ensure_pyenv(root)?;
-        Ok(())
-    })?;
     step("install the wasm32 target", &mut || {
         run(
             root,
@@ -276,19 +283,35 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         step("cargo fmt --check", &mut || {
             run(root, cargo().args(["fmt", "--all", "--check"]))
         })?;
-        step("clippy and build (host crates, every target; atlas-local)", &mut || {
-            // Linted while built for the tests, as `cargo clippy` lints (clippy-driver as the
-            // workspace's rustc wrapper): the dependencies compile once instead of once for
-            // clippy and again for the tests. `host()` gives the later steps the same wrapper,
-            // so what is built here is fresh for them.
-            run(root, host(cargo(), quick).args(HOST_TESTS).arg("--no-run"))?;
-            // `--workspace`, so its dependencies keep the workspace's features (with `-p` alone,
-            // cargo resolves other features and compiles many of them again).
-            run(
-                root,
-                host(cargo(), quick).args(["build", "--workspace", "--exclude", "atlas-web", "--bin", "atlas-local"]),
-            )
-        })?;
+        step(
+            "clippy and build (host crates, every target; atlas-local; the Lambdas alone)",
+            &mut || {
+                // Linted while built for the tests, as `cargo clippy` lints (clippy-driver as the
+                // workspace's rustc wrapper): the dependencies compile once instead of once for
+                // clippy and again for the tests. `host()` gives the later steps the same wrapper,
+                // so what is built here is fresh for them.
+                run(root, host(cargo(), quick).args(HOST_TESTS).arg("--no-run"))?;
+                // `--workspace`, so its dependencies keep the workspace's features (with `-p` alone,
+                // cargo resolves other features and compiles many of them again).
+                run(
+                    root,
+                    host(cargo(), quick).args([
+                        "build",
+                        "--workspace",
+                        "--exclude",
+                        "atlas-web",
+                        "--bin",
+                        "atlas-local",
+                    ]),
+                )?;
+                // The Lambdas alone, as `sam build` compiles them: without atlas-app's `local` feature,
+                // which the workspace builds above unify in (atlas-local and the tests enable it).
+                run(
+                    root,
+                    host(cargo(), quick).args(["check", "--quiet", "-p", "atlas-lambdas", "--bins"]),
+                )
+            },
+        )?;
         step("clippy (web app, wasm32)", &mut || {
             run(
                 root,
@@ -305,6 +328,19 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             )
         })?;
     }
+    step(
+        "install Python tools (moto, cfn-lint, aws-sam-cli): the wait for the background install",
+        &mut || {
+            let (r, took) = pip
+                .take()
+                .ok_or("already awaited")?
+                .join()
+                .map_err(|_| "the install panicked".to_owned())?;
+            say(&format!("Python tools ready after {:.1} s", took.as_secs_f64()));
+            bin = r?;
+            Ok(())
+        },
+    )?;
     step("lint infra/template.yaml (cfn-lint, sam validate --lint)", &mut || {
         pyenv::lint_template(root, &bin)
     })?;

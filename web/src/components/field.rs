@@ -36,8 +36,16 @@ pub struct TextFieldProps {
 
 #[component]
 pub fn TextField(props: &TextFieldProps) -> Html {
-    let onchange = props.onchange.clone();
-    let oninput = Callback::from(move |e: InputEvent| onchange.emit(value_of(&e)));
+    let oninput = {
+        let cb = props.onchange.clone();
+        Callback::from(move |e: InputEvent| cb.emit(value_of(&e)))
+    };
+    // Also on `change`: a value set without typing (a browser's autofill or clear, WebDriver's
+    // clear) fires no `input`, and the next render would put the stale value back.
+    let onchange = {
+        let cb = props.onchange.clone();
+        Callback::from(move |e: Event| cb.emit(value_of(&e)))
+    };
     let hint_id = format!("{}-hint", props.id);
     let error_id = format!("{}-error", props.id);
     let described: Vec<&str> = [
@@ -54,7 +62,7 @@ pub fn TextField(props: &TextFieldProps) -> Html {
                 <span class="field__hint" id={hint_id.clone()}>{ hint }</span>
             }
             <input id={props.id.clone()} name={props.id.clone()} type={props.kind.clone()}
-                value={props.value.clone()} {oninput} required={props.required}
+                value={props.value.clone()} {oninput} {onchange} required={props.required}
                 autocomplete={props.autocomplete.clone()}
                 aria-invalid={props.error.is_some().to_string()}
                 aria-describedby={(!described.is_empty()).then(|| described.join(" "))} />
