@@ -2,15 +2,18 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, body::Bytes};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::audit::Actor;
 use crate::config::{AppSpec, ConsentBehavior, TenantSpec};
+use crate::families::FamilyDef;
 use crate::faults::Faults;
+use crate::state::Tenant;
 use crate::{Sim, graph};
 
 pub(crate) fn router() -> Router<Sim> {
@@ -25,11 +28,12 @@ pub(crate) fn router() -> Router<Sim> {
         .route("/tenants/{tenant}/consent", post(consent))
         .route("/tenants/{tenant}/users", get(users))
         .route("/tenants/{tenant}/stats", get(stats).delete(reset_stats))
-        .route("/tenants/{tenant}/objects/{family}", get(objects))
+        .route("/tenants/{tenant}/objects/{family}", get(objects).post(create_object))
         .route(
             "/tenants/{tenant}/objects/{family}/{id}",
-            axum::routing::delete(delete_object),
+            axum::routing::delete(delete_object).patch(patch_object),
         )
+        .route("/tenants/{tenant}/audit", get(audit_events))
 }
 
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
@@ -170,15 +174,96 @@ async fn objects(State(sim): State<Sim>, Path((tenant, family)): Path<(String, S
     }
 }
 
-/// An admin deleting an object in the portal (no Graph request is counted).
-async fn delete_object(State(sim): State<Sim>, Path((tenant, family, id)): Path<(String, String, String)>) -> Response {
-    let Some(def) = crate::families::by_name(&family) else {
-        return fail(StatusCode::NOT_FOUND, format!("unknown family '{family}'"));
+/// The admin behind a portal change, named by `X-Sim-Actor` (a user's key, id or UPN, or another
+/// UPN); without it, the tenant's Global Administrator. It is the audit event's `actor`.
+const ACTOR_HEADER: &str = "x-sim-actor";
+
+/// Runs a portal write on the tenant as the admin `X-Sim-Actor` names; Err is the status and message.
+fn portal_write<R>(
+    sim: &Sim,
+    tenant: &str,
+    family: &str,
+    headers: &HeaderMap,
+    write: impl FnOnce(&mut Tenant, &'static FamilyDef, Actor, u64) -> R,
+) -> Result<R, (StatusCode, String)> {
+    let def = match crate::families::by_name(family) {
+        Some(def) if def.stored => def,
+        _ => return Err((StatusCode::NOT_FOUND, format!("unknown family '{family}'"))),
     };
-    let removed = sim.with_tenant(&tenant, |t| t.remove(def.family, &id));
-    match removed {
+    let key = match headers.get(ACTOR_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return Err((StatusCode::BAD_REQUEST, "X-Sim-Actor is not visible ASCII".into())),
+    };
+    let delay = sim.config.audit_delay_ms;
+    sim.with_tenant(tenant, |t| {
+        let actor = t.portal_actor(key).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        Ok(write(t, def, actor, delay))
+    })
+    .map_err(|e| (StatusCode::NOT_FOUND, e))?
+}
+
+/// An admin deleting an object in the portal (no Graph request is counted).
+async fn delete_object(
+    State(sim): State<Sim>,
+    Path((tenant, family, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match portal_write(&sim, &tenant, &family, &headers, |t, def, actor, delay| {
+        t.portal_delete(def, &id, actor, delay)
+    }) {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => fail(StatusCode::NOT_FOUND, format!("no {family} object '{id}'")),
+        Err((status, e)) => fail(status, e),
+    }
+}
+
+/// An admin setting top-level properties in the portal: the body's properties replace the object's.
+async fn patch_object(
+    State(sim): State<Sim>,
+    Path((tenant, family, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let props = match parse::<Map<String, Value>>(&body) {
+        Ok(p) if p.keys().any(|k| k.eq_ignore_ascii_case("id")) => {
+            return fail(StatusCode::BAD_REQUEST, "id cannot be changed");
+        }
+        Ok(p) => p,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+    };
+    match portal_write(&sim, &tenant, &family, &headers, |t, def, actor, delay| {
+        t.portal_patch(def, &id, props, actor, delay)
+    }) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => fail(StatusCode::NOT_FOUND, format!("no {family} object '{id}'")),
+        Err((status, e)) => fail(status, e),
+    }
+}
+
+/// An admin creating an object in the portal from the body's properties; answers its id.
+async fn create_object(
+    State(sim): State<Sim>,
+    Path((tenant, family)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let props = match parse::<Map<String, Value>>(&body) {
+        Ok(p) => p,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+    };
+    match portal_write(&sim, &tenant, &family, &headers, |t, def, actor, delay| {
+        t.portal_create(def, props, actor, delay)
+    }) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err((status, e)) => fail(status, e),
+    }
+}
+
+/// The tenant's audit events visible now, newest first (what `deviceManagement/auditEvents` serves).
+async fn audit_events(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
+    match sim.with_tenant(&tenant, |t| t.audit.visible()) {
+        Ok(v) => Json(v).into_response(),
         Err(e) => fail(StatusCode::NOT_FOUND, e),
     }
 }

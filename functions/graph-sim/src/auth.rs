@@ -488,6 +488,8 @@ fn audience_matches(shared: &Shared, tenant: &Tenant, tenant_key: &str, aud: &st
 /// The caller behind a Graph bearer token.
 pub(crate) struct Caller {
     pub tenant_index: usize,
+    /// The token's `appid`, lower-case.
+    pub app_id: String,
     pub roles: Vec<String>,
     /// The signed-in user's object id, for a delegated token (`scp`); `None` for app-only.
     pub user: Option<String>,
@@ -542,6 +544,7 @@ pub(crate) fn authenticate(shared: &Shared, w: &World, headers: &HeaderMap) -> R
         .flatten();
     Ok(Caller {
         tenant_index: ti,
+        app_id: appid,
         roles,
         user,
         scopes,

@@ -34,6 +34,9 @@ pub struct SimConfig {
     /// Serve the `/_sim` admin API (off: only what Microsoft serves, for clients that must not
     /// depend on it).
     pub admin_api: bool,
+    /// How long an audit event stays hidden from `deviceManagement/auditEvents` after the change
+    /// (Intune's appear after minutes; tests use 0).
+    pub audit_delay_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -50,6 +53,7 @@ impl Default for SimConfig {
             initial_faults: Faults::default(),
             strict_references: true,
             admin_api: true,
+            audit_delay_ms: 0,
         }
     }
 }

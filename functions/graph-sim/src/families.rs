@@ -33,6 +33,8 @@ pub(crate) enum Family {
     RoleScopeTags,
     Groups,
     Organization,
+    /// `deviceManagement/auditEvents`: the tenant's Intune audit log, read-only (see `audit.rs`).
+    AuditEvents,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -559,6 +561,36 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
             "microsoft.graph.organization",
         )
     },
+    FamilyDef {
+        v1: true,
+        // The docs name DeviceManagementApps.*; Intune grants the log to any DeviceManagement* read role
+        // (IntuneCD reads it with DeviceManagementConfiguration.Read.All, graph-brief §3).
+        read_roles: AUDIT_READ,
+        create_status: 0,
+        patch_status: 0,
+        delete_status: 0,
+        navs: &[],
+        stored: false,
+        ..intune(
+            Family::AuditEvents,
+            "auditEvents",
+            "deviceManagement/auditEvents",
+            "microsoft.graph.auditEvent",
+        )
+    },
+];
+
+const AUDIT_READ: &[&str] = &[
+    "DeviceManagementApps.Read.All",
+    "DeviceManagementApps.ReadWrite.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+    "DeviceManagementServiceConfig.Read.All",
+    "DeviceManagementServiceConfig.ReadWrite.All",
+    "DeviceManagementRBAC.Read.All",
+    "DeviceManagementRBAC.ReadWrite.All",
+    "DeviceManagementScripts.Read.All",
+    "DeviceManagementScripts.ReadWrite.All",
 ];
 
 pub(crate) fn def(family: Family) -> &'static FamilyDef {

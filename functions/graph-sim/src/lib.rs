@@ -16,6 +16,7 @@
 //! ```
 
 mod admin;
+mod audit;
 mod auth;
 mod batch;
 mod catalog;
@@ -205,22 +206,34 @@ impl Simulator {
         self.tenant_op(tenant, |t| graph::snapshot(shared, t, family).unwrap_or_default())
     }
 
-    /// Deletes an object behind the API's back (an admin deleting it in the portal). True if it existed.
+    /// Deletes an object behind the API's back (an admin deleting it in the portal, audited as the
+    /// tenant's Global Administrator). True if it existed.
     pub fn delete_object(&self, tenant: &str, family: &str, id: &str) -> bool {
         let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
-        self.tenant_op(tenant, |t| t.remove(def.family, id))
+        let delay = self.shared.config.audit_delay_ms;
+        self.tenant_op(tenant, |t| {
+            let actor = t.portal_actor(None).unwrap_or_else(|e| panic!("{e}"));
+            t.portal_delete(def, id, actor, delay)
+        })
     }
 
-    /// Sets top-level properties of an object (an admin editing it in the portal). True if it existed.
+    /// Sets top-level properties of an object (an admin editing it in the portal, audited as the
+    /// tenant's Global Administrator). True if it existed.
     pub fn patch_object(&self, tenant: &str, family: &str, id: &str, props: Value) -> bool {
         let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
-        self.tenant_op(tenant, |t| match (t.find_mut(def.family, id), props) {
-            (Some(o), Value::Object(p)) => {
-                o.props.extend(p);
-                true
+        let delay = self.shared.config.audit_delay_ms;
+        self.tenant_op(tenant, |t| match props {
+            Value::Object(p) => {
+                let actor = t.portal_actor(None).unwrap_or_else(|e| panic!("{e}"));
+                t.portal_patch(def, id, p, actor, delay)
             }
             _ => false,
         })
+    }
+
+    /// The tenant's Intune audit events visible now (see `SimConfig::audit_delay_ms`), newest first.
+    pub fn audit_events(&self, tenant: &str) -> Vec<Value> {
+        self.tenant_op(tenant, |t| t.audit.visible())
     }
 
     /// Adds a security group with `display_name`; returns its id.
@@ -233,15 +246,14 @@ impl Simulator {
         self.add_object(tenant, "groups", props)
     }
 
-    /// Adds an object with `props` (an admin creating it in the portal); returns its new id.
+    /// Adds an object with `props` (an admin creating it in the portal, audited as the tenant's
+    /// Global Administrator); returns its new id.
     pub fn add_object(&self, tenant: &str, family: &str, props: Value) -> String {
         let def = families::by_name(family).unwrap_or_else(|| panic!("unknown family {family}"));
+        let delay = self.shared.config.audit_delay_ms;
         self.tenant_op(tenant, |t| {
-            let id = t.rng.guid();
-            let mut props = props.as_object().cloned().unwrap_or_default();
-            props.insert("id".into(), Value::String(id.clone()));
-            t.objects_mut(def.family).push(state::Obj::new(id.clone(), props));
-            id
+            let actor = t.portal_actor(None).unwrap_or_else(|e| panic!("{e}"));
+            t.portal_create(def, props.as_object().cloned().unwrap_or_default(), actor, delay)
         })
     }
 

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use atlas_graph_sim::{Faults, SimConfig, Simulator, Throttle};
 
 const USAGE: &str = "usage: graph-sim [--host IP] [--port N] [--tenants N] [--policies N] [--throttle FRACTION] [--seed S] \
-[--client-id GUID] [--client-secret S] [--no-admin]";
+[--client-id GUID] [--client-secret S] [--audit-delay-ms MS] [--no-admin]";
 
 struct Args {
     config: SimConfig,
@@ -38,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
             "--tenants" => config.tenants = value.parse().map_err(|e| bad(&e))?,
             "--policies" => config.policies_per_family = value.parse().map_err(|e| bad(&e))?,
             "--seed" => config.seed = value.parse().map_err(|e| bad(&e))?,
+            "--audit-delay-ms" => config.audit_delay_ms = value.parse().map_err(|e| bad(&e))?,
             "--throttle" => {
                 let fraction: f64 = value.parse().map_err(|e| bad(&e))?;
                 if !(0.0..=1.0).contains(&fraction) {

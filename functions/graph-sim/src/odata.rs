@@ -549,10 +549,23 @@ fn lookup<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-/// Strings compare case-insensitively, as Graph's `eq` does for display names.
+/// An ISO 8601 timestamp with offset (`2026-12-05T10:00:00.1234567Z`), cheaply ruled out otherwise.
+fn datetime(s: &str) -> Option<time::OffsetDateTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Strings compare case-insensitively, as Graph's `eq` does for display names; timestamps as instants.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => Some(x.to_lowercase().cmp(&y.to_lowercase())),
+        (Value::String(x), Value::String(y)) => match (datetime(x), datetime(y)) {
+            // DateTimeOffset compares as an instant: `…00Z` and `…00.0000001Z` differ in length.
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => Some(x.to_lowercase().cmp(&y.to_lowercase())),
+        },
         (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
         (Value::Number(x), Value::String(y)) | (Value::String(y), Value::Number(x)) => {
             x.as_f64()?.partial_cmp(&y.parse::<f64>().ok()?)
@@ -631,10 +644,11 @@ mod tests {
 
     #[test]
     fn filters() {
-        let obj = json!({"displayName": "SG-Intune-Pilot", "isBuiltIn": false, "version": 3})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let obj = json!({"displayName": "SG-Intune-Pilot", "isBuiltIn": false, "version": 3,
+                         "at": "2026-12-05T10:00:00.5000000Z"})
+        .as_object()
+        .cloned()
+        .unwrap();
         for (f, want) in [
             ("displayName eq 'sg-intune-pilot'", true),
             ("isBuiltIn eq false", true),
@@ -642,6 +656,9 @@ mod tests {
             ("version gt 2 and startswith(displayName,'SG-')", true),
             ("not (version ge 3) or displayName eq 'x'", false),
             ("displayName eq 'O''Brien'", false),
+            ("at gt 2026-12-05T10:00:00Z", true),
+            ("at gt 2026-12-05T10:00:00.5000001Z", false),
+            ("at ge 2026-12-05T10:00:00.5Z", true),
         ] {
             assert_eq!(Filter::parse(f).unwrap().matches(&obj), want, "{f}");
         }

@@ -7,12 +7,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
 
+use crate::audit::{Actor, AuditLog, Change, Op};
 use crate::auth::Signer;
 use crate::config::{
     AppSpec, ConsentBehavior, GLOBAL_ADMINISTRATOR, INTUNE_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR, SimConfig,
     SimUser, Stats, TenantInfo, TenantSpec,
 };
-use crate::families::{FAMILIES, Family};
+use crate::families::{FAMILIES, Family, FamilyDef};
 use crate::faults::{FaultState, Faults};
 use crate::rng::{Rng, is_guid, mix};
 use crate::seed;
@@ -143,6 +144,8 @@ pub(crate) struct Tenant {
     pub users: Vec<SimUser>,
     /// The tenant's ID-token signing key, made on first use (RSA generation is slow).
     pub id_signer: Option<std::sync::Arc<Signer>>,
+    /// The Intune audit log (`deviceManagement/auditEvents`).
+    pub audit: AuditLog,
 }
 
 impl Tenant {
@@ -159,6 +162,104 @@ impl Tenant {
                 || u.user_principal_name.eq_ignore_ascii_case(key_or_id)
         })
     }
+    /// Appends an audit event for a change to one object (visible after `SimConfig::audit_delay_ms`).
+    pub(crate) fn audit(&mut self, delay_ms: u64, change: Change<'_>) {
+        let id = self.info.id.clone();
+        self.audit
+            .record(&id, std::time::Duration::from_millis(delay_ms), change);
+    }
+
+    /// The administrator behind a portal change: `key` names a user of the tenant (key, id or UPN)
+    /// or another UPN (a guest admin); none is the tenant's first user, its Global Administrator.
+    pub(crate) fn portal_actor(&self, key: Option<&str>) -> Result<Actor, String> {
+        let key = key.map(str::trim).filter(|k| !k.is_empty());
+        if let Some(u) = key.map_or(self.users.first(), |k| self.user(k)) {
+            return Ok(Actor::portal_user(u.user_principal_name.clone(), Some(u.id.clone())));
+        }
+        match key {
+            Some(upn) if upn.contains('@') => Ok(Actor::portal_user(upn.to_string(), None)),
+            Some(k) => Err(format!("actor '{k}' is neither a user of the tenant nor a UPN")),
+            None => Err("the tenant has no users".into()),
+        }
+    }
+
+    /// An admin creating an object in the portal (no Graph request is counted); returns its id.
+    pub(crate) fn portal_create(
+        &mut self,
+        def: &'static FamilyDef,
+        mut props: Map<String, Value>,
+        actor: Actor,
+        delay_ms: u64,
+    ) -> String {
+        let id = self.rng.guid();
+        props.insert("id".into(), Value::String(id.clone()));
+        let obj = Obj::new(id.clone(), props);
+        self.portal_audit(def, Op::Create, None, Some(&obj), actor, delay_ms);
+        self.objects_mut(def.family).push(obj);
+        id
+    }
+
+    /// An admin setting top-level properties in the portal. False if there is no such object.
+    pub(crate) fn portal_patch(
+        &mut self,
+        def: &'static FamilyDef,
+        id: &str,
+        props: Map<String, Value>,
+        actor: Actor,
+        delay_ms: u64,
+    ) -> bool {
+        let Some(obj) = self.find_mut(def.family, id) else {
+            return false;
+        };
+        let before = obj.clone();
+        obj.props.extend(props);
+        let after = obj.clone();
+        self.portal_audit(def, Op::Patch, Some(&before), Some(&after), actor, delay_ms);
+        true
+    }
+
+    /// An admin deleting an object in the portal. False if there is no such object.
+    pub(crate) fn portal_delete(&mut self, def: &'static FamilyDef, id: &str, actor: Actor, delay_ms: u64) -> bool {
+        let Some(before) = self.find(def.family, id).cloned() else {
+            return false;
+        };
+        self.remove(def.family, &before.id);
+        self.portal_audit(def, Op::Delete, Some(&before), None, actor, delay_ms);
+        true
+    }
+
+    /// The audit event of a portal change; the portal's request has no `client-request-id` of ours,
+    /// so the correlation id is made up (unique per tenant).
+    fn portal_audit(
+        &mut self,
+        def: &'static FamilyDef,
+        op: Op,
+        before: Option<&Obj>,
+        after: Option<&Obj>,
+        actor: Actor,
+        delay_ms: u64,
+    ) {
+        let Some(resource_id) = after.or(before).map(|o| o.id.clone()) else {
+            return;
+        };
+        let n = self.audit.seq().to_string();
+        let correlation_id = crate::rng::guid_from(
+            crate::rng::hash_parts(0xC0, &[&self.info.id, &n]),
+            crate::rng::hash_parts(0xC1, &[&self.info.id, &n]),
+        );
+        let change = Change {
+            def,
+            op,
+            action: None,
+            resource_id: &resource_id,
+            before,
+            after,
+            actor,
+            correlation_id: &correlation_id,
+        };
+        self.audit(delay_ms, change);
+    }
+
     pub(crate) fn objects(&self, family: Family) -> &[Obj] {
         self.data.get(&family).map(Vec::as_slice).unwrap_or_default()
     }
@@ -391,6 +492,7 @@ impl Shared {
             rng,
             users,
             id_signer: None,
+            audit: AuditLog::default(),
         });
         Ok(info)
     }

@@ -6,6 +6,7 @@
 //! retries of 429/5xx honouring `Retry-After` (else full-jitter backoff), and typed errors that keep
 //! Graph's code and request ids. Lists are read to their end or fail with [`GraphError::Incomplete`].
 
+mod audit;
 mod batch;
 mod budget;
 mod client;
@@ -17,6 +18,7 @@ mod read;
 mod retry;
 mod token;
 
+pub use audit::{AuditActor, AuditEvent, AuditProperty, AuditResource, audit_events_path};
 pub use batch::{BatchItem, BatchRequest, BatchResponse, MAX_BATCH};
 pub use budget::{SHARED_SLOTS, SharedBudget, SlidingWindow};
 pub use client::{GraphClient, GraphCounters, GraphRequest, GraphResponse, TenantClient};

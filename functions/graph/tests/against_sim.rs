@@ -815,3 +815,356 @@ async fn multi_admin_approval_is_a_typed_error_with_the_approval_code() {
     // Reads are not gated.
     env.tc.get(&path).await.unwrap();
 }
+
+// The Intune audit log as a change feed (`audit_events_since`).
+
+const DEVICE_CONFIGS_V1: &str = "/v1.0/deviceManagement/deviceConfigurations";
+
+/// The ids of the first `n` device configurations.
+async fn device_config_ids(env: &Env, n: usize) -> Vec<String> {
+    let items = env.tc.list_all(DEVICE_CONFIGS_V1).await.unwrap();
+    let mut ids: Vec<String> = items.iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
+    ids.truncate(n);
+    assert_eq!(ids.len(), n, "the tenant is seeded with enough device configurations");
+    ids
+}
+
+async fn rename(env: &Env, id: &str, name: &str) {
+    env.tc
+        .patch(&format!("{DEVICE_CONFIGS_V1}/{id}"), &json!({"displayName": name}))
+        .await
+        .unwrap();
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Waits (polling, 2 s deadline) until the wall clock has passed `ms`.
+async fn clock_past(ms: i64) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while now_ms() <= ms {
+        assert!(Instant::now() < deadline, "the clock did not pass {ms}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_graph_patch_is_in_the_audit_feed_with_old_and_new_values_and_the_app_as_actor() {
+    let env = env(3).await;
+    let id = device_config_ids(&env, 1).await.remove(0);
+    let before = env.tc.get(&format!("{DEVICE_CONFIGS_V1}/{id}")).await.unwrap();
+    let old_name = before["displayName"].as_str().unwrap().to_owned();
+    assert!(
+        env.tc.audit_events_since(0).await.unwrap().is_empty(),
+        "reads are not audited"
+    );
+
+    rename(&env, &id, "Renamed by the app").await;
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.activity_operation_type, "Patch");
+    assert_eq!(e.activity_result, "Success");
+    assert_eq!(e.component_name, "DeviceConfiguration");
+    assert_eq!(e.activity_type, "Patch DeviceConfiguration");
+    assert_eq!(e.actor.kind, "Application");
+    assert_eq!(e.actor.application_id.as_deref(), Some(CLIENT));
+    assert_eq!(e.actor.user_principal_name, None);
+    assert!(e.actor_name().is_some());
+    assert!(
+        e.activity_ms().is_some_and(|ms| (now_ms() - ms).abs() < 60_000),
+        "{e:?}"
+    );
+    assert!(!e.correlation_id.is_empty());
+    let r = &e.resources[0];
+    assert_eq!(r.resource_id, id);
+    assert_eq!(r.display_name, "Renamed by the app");
+    let ty = before["@odata.type"].as_str().unwrap().rsplit('.').next().unwrap();
+    assert!(r.kind.eq_ignore_ascii_case(ty), "{} vs {ty}", r.kind);
+    assert_ne!(r.kind, ty, "PascalCase, as Intune names types");
+    let changed: Vec<_> = r
+        .modified_properties
+        .iter()
+        .map(|p| (p.display_name.as_str(), p.old_value.as_deref(), p.new_value.as_deref()))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![("displayName", Some(old_name.as_str()), Some("Renamed by the app"))]
+    );
+
+    // An assign is an Action naming the assignments it changed; a delete a Delete.
+    env.tc
+        .post(
+            &format!("{DEVICE_CONFIGS_V1}/{id}/assign"),
+            &json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}]}),
+        )
+        .await
+        .unwrap();
+    env.tc.delete(&format!("{DEVICE_CONFIGS_V1}/{id}")).await.unwrap();
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    let ops: Vec<&str> = events.iter().map(|e| e.activity_operation_type.as_str()).collect();
+    assert_eq!(ops, vec!["Delete", "Action", "Patch"], "newest first");
+    assert_eq!(events[1].activity_type, "Assign DeviceConfiguration");
+    let assigned = &events[1].resources[0].modified_properties;
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(assigned[0].display_name, "assignments");
+    assert!(
+        assigned[0]
+            .new_value
+            .as_deref()
+            .unwrap()
+            .contains("allDevicesAssignmentTarget")
+    );
+    assert_eq!(events[0].resources[0].resource_id, id);
+}
+
+#[tokio::test]
+async fn a_portal_write_through_sim_is_in_the_audit_feed_with_the_user_as_actor() {
+    let env = env(3).await;
+    let id = device_config_ids(&env, 1).await.remove(0);
+    let admin = env
+        .sim
+        .users(&env.tenant)
+        .into_iter()
+        .find(|u| u.key == "intune-admin")
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/_sim/tenants/{}/objects/deviceConfigurations/{id}",
+        env.sim.base_url, env.tenant
+    );
+    // An actor who is nobody is refused and changes nothing.
+    let refused = http
+        .patch(&url)
+        .header("X-Sim-Actor", "nobody")
+        .json(&json!({"description": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(env.tc.audit_events_since(0).await.unwrap().is_empty());
+
+    let patched = http
+        .patch(&url)
+        .header("X-Sim-Actor", "intune-admin")
+        .json(&json!({"description": "Changed in the portal"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 204);
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.activity_operation_type, "Patch");
+    assert_eq!(e.actor.kind, "ItPro");
+    assert_eq!(
+        e.actor.user_principal_name.as_deref(),
+        Some(admin.user_principal_name.as_str())
+    );
+    assert_eq!(e.actor.user_id.as_deref(), Some(admin.id.as_str()));
+    assert_eq!(e.actor_name(), Some(admin.user_principal_name.as_str()));
+    let p = &e.resources[0].modified_properties;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        (p[0].display_name.as_str(), p[0].new_value.as_deref()),
+        ("description", Some("Changed in the portal"))
+    );
+
+    // Existing callers send no actor: the Global Administrator deletes.
+    let deleted = http.delete(&url).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(events[0].activity_operation_type, "Delete");
+    assert!(
+        events[0]
+            .actor
+            .user_principal_name
+            .as_deref()
+            .is_some_and(|u| u.starts_with("admin@")),
+        "{:?}",
+        events[0].actor
+    );
+}
+
+#[tokio::test]
+async fn the_audit_feed_returns_only_newer_events_newest_first() {
+    let env = env(5).await;
+    let ids = device_config_ids(&env, 4).await;
+    rename(&env, &ids[0], "first").await;
+    let first = env.tc.audit_events_since(0).await.unwrap();
+    let cursor = first[0].activity_ms().unwrap() + 1;
+    clock_past(cursor + 1).await;
+    for (i, id) in ids[1..].iter().enumerate() {
+        rename(&env, id, &format!("later {i}")).await;
+    }
+    let newer = env.tc.audit_events_since(cursor).await.unwrap();
+    let named: Vec<&str> = newer.iter().map(|e| e.resources[0].resource_id.as_str()).collect();
+    assert_eq!(named, vec![ids[3].as_str(), ids[2].as_str(), ids[1].as_str()]);
+    let times: Vec<&str> = newer.iter().map(|e| e.activity_date_time.as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    assert!(env.tc.audit_events_since(now_ms() + 60_000).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_audit_feed_reads_every_page_once_and_retries_throttled_pages() {
+    let env = env_paged(12, 3).await;
+    let ids = device_config_ids(&env, 10).await;
+    for id in &ids {
+        rename(&env, id, &format!("paged {id}")).await;
+    }
+    env.sim.reset_stats(&env.tenant);
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(events.len(), 10);
+    let unique: HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(unique.len(), 10, "no event twice");
+    let named: HashSet<&str> = events.iter().map(|e| e.resources[0].resource_id.as_str()).collect();
+    assert_eq!(named, ids.iter().map(String::as_str).collect());
+    assert_eq!(env.sim.stats(&env.tenant).count("GET", "auditEvents"), 4, "pages of 3");
+
+    // `$top` sets the page size.
+    let page = env.tc.get("/v1.0/deviceManagement/auditEvents?$top=4").await.unwrap();
+    assert_eq!(page["value"].as_array().unwrap().len(), 4);
+    assert!(page["@odata.nextLink"].is_string());
+
+    // Throttled pages are retried and the feed is whole.
+    env.sim
+        .set_faults(&env.tenant, Faults::throttle_fraction(0.5, Some(0.02)));
+    let again = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(again, events);
+    assert!(env.sim.stats(&env.tenant).throttled >= 1);
+}
+
+#[tokio::test]
+async fn a_page_of_the_audit_feed_that_keeps_failing_is_an_error_not_a_shorter_feed() {
+    let env = env_paged(6, 2).await;
+    for id in device_config_ids(&env, 5).await {
+        rename(&env, &id, "x").await;
+    }
+    env.sim.set_faults(
+        &env.tenant,
+        Faults {
+            paging: Some(PagingFault::DeadNextLink),
+            paging_families: vec!["auditEvents".into()],
+            ..Faults::default()
+        },
+    );
+    match env.tc.audit_events_since(0).await {
+        Err(GraphError::Incomplete { pages_read, .. }) => assert_eq!(pages_read, 1),
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn audit_events_need_a_device_management_role_and_appear_after_the_delay() {
+    let config = SimConfig {
+        audit_delay_ms: 300,
+        ..SimConfig::default()
+    };
+    let env = env_sim(config, 2, |_| {}).await;
+    let id = device_config_ids(&env, 1).await.remove(0);
+    rename(&env, &id, "delayed").await;
+    assert!(
+        env.tc.audit_events_since(0).await.unwrap().is_empty(),
+        "not visible yet"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let events = loop {
+        let events = env.tc.audit_events_since(0).await.unwrap();
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "the event never became visible");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(events[0].resources[0].resource_id, id);
+
+    let groups_only = "44444444-4444-4444-8444-444444444444";
+    env.sim.register_app(groups_only, SECRET);
+    env.sim.grant(&env.tenant, groups_only, &["Group.Read.All"]);
+    let tc = env
+        .graph
+        .tenant(&env.tenant, AppIdentity::with_secret(groups_only, SECRET));
+    let err = tc.audit_events_since(0).await.unwrap_err();
+    assert!(err.is_forbidden(), "{err:?}");
+}
+
+#[tokio::test]
+async fn batch_writes_and_portal_creates_are_audited_one_event_each_and_groups_are_not() {
+    let env = env(3).await;
+    let ids = device_config_ids(&env, 2).await;
+    let requests = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            BatchRequest::new(
+                i.to_string(),
+                Method::PATCH,
+                format!("/deviceManagement/deviceConfigurations/{id}"),
+            )
+            .body(json!({"description": format!("batched {i}")}))
+        })
+        .collect();
+    let answers = env.tc.batch(ApiVersion::V1, requests).await.unwrap();
+    assert!(answers.iter().all(|a| a.result.is_ok()), "{answers:?}");
+    // Entra's objects are audited by Entra, not in Intune's log.
+    env.tc
+        .post(
+            "/v1.0/groups",
+            &json!({"displayName": "SG-Audit", "mailEnabled": false, "mailNickname": "sgaudit", "securityEnabled": true}),
+        )
+        .await
+        .unwrap();
+    let created = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/tenants/{}/objects/assignmentFilters",
+            env.sim.base_url, env.tenant
+        ))
+        .header("X-Sim-Actor", "roles.admin@".to_owned() + &env.sim.tenants()[0].domains[0])
+        .json(&json!({"displayName": "Portal filter", "platform": "windows10AndLater", "rule": "(device.model -eq \"x\")"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let new_id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let events = env.tc.audit_events_since(0).await.unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let create = &events[0];
+    assert_eq!(create.activity_operation_type, "Create");
+    assert_eq!(create.component_name, "AssignmentFilter");
+    assert!(
+        create
+            .actor
+            .user_principal_name
+            .as_deref()
+            .unwrap()
+            .starts_with("roles.admin@")
+    );
+    assert_eq!(create.resources[0].resource_id, new_id);
+    let name = create.resources[0]
+        .modified_properties
+        .iter()
+        .find(|p| p.display_name == "displayName")
+        .unwrap();
+    assert_eq!(
+        (name.old_value.as_deref(), name.new_value.as_deref()),
+        (None, Some("Portal filter"))
+    );
+    let patched: HashSet<&str> = events[1..]
+        .iter()
+        .map(|e| e.resources[0].resource_id.as_str())
+        .collect();
+    assert_eq!(patched, ids.iter().map(String::as_str).collect());
+    assert!(
+        events[1..]
+            .iter()
+            .all(|e| e.actor.application_id.as_deref() == Some(CLIENT))
+    );
+}

@@ -8,6 +8,7 @@ mod write;
 
 use serde_json::{Map, Value, json};
 
+use crate::audit::{Actor, Change, Op};
 use crate::auth::Caller;
 use crate::families::{self, FamilyDef};
 use crate::faults::{Draw, Injected};
@@ -16,7 +17,7 @@ use crate::odata::{
 };
 use crate::rng::guid_from;
 use crate::seed::graph_time;
-use crate::state::{Shared, Tenant, World};
+use crate::state::{Obj, Shared, Tenant, World};
 
 use actions::{
     add_definition_value, add_localized_message, delete_nav_item, patch_localized_message, run_action, run_function,
@@ -84,6 +85,13 @@ pub(crate) fn execute(
         .as_ref()
         .map(|r| r.template.clone())
         .unwrap_or_else(|_| "(unrouted)".into());
+    // Audit events name the app by its registration's display name (as the token's `app_displayname`).
+    let app_name = req.is_write().then(|| {
+        w.apps
+            .get(&caller.app_id)
+            .and_then(|a| a.display_name.clone())
+            .unwrap_or_else(|| "TenantAtlas".into())
+    });
     let t = &mut w.tenants[caller.tenant_index];
     t.count_request(&req.method, &template);
     let tenant_id = t.info.id.clone();
@@ -155,7 +163,92 @@ pub(crate) fn execute(
         ids,
         strict: shared.config.strict_references,
     };
-    dispatch(&cx, t, &route)
+    let Some(app_name) = app_name.filter(|_| !def.directory) else {
+        return dispatch(&cx, t, &route);
+    };
+    let target_id = match &route.target {
+        Target::Collection => None,
+        Target::Item(id)
+        | Target::Nav(id, _)
+        | Target::NavItem(id, ..)
+        | Target::SubNav(id, ..)
+        | Target::Action(id, _)
+        | Target::Function(id, ..) => Some(id.clone()),
+    };
+    let before = target_id.as_deref().and_then(|id| t.find(def.family, id).cloned());
+    let resp = dispatch(&cx, t, &route);
+    if (200..300).contains(&resp.status) {
+        audit_write(&cx, t, caller, &route, app_name, target_id, before, &resp);
+    }
+    resp
+}
+
+/// Appends the audit event of a write that succeeded (see `audit.rs`).
+#[allow(clippy::too_many_arguments)]
+fn audit_write(
+    cx: &Cx<'_>,
+    t: &mut Tenant,
+    caller: &Caller,
+    route: &Route,
+    app_name: String,
+    target_id: Option<String>,
+    before: Option<Obj>,
+    resp: &GraphResp,
+) {
+    let method = cx.req.method.to_ascii_uppercase();
+    let (op, action) = match (&route.target, method.as_str()) {
+        (Target::Collection, _) => (Op::Create, None),
+        (Target::Item(_), "DELETE") => (Op::Delete, None),
+        (Target::Action(_, a), _) => (Op::Action, Some(a.as_str())),
+        // PATCH/PUT of the object, or a write to one of its navigations (assignments, settings …).
+        _ => (Op::Patch, None),
+    };
+    let Some(id) = target_id.or_else(|| {
+        resp.body
+            .as_ref()
+            .and_then(|b| b.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }) else {
+        return;
+    };
+    let after = if op == Op::Delete {
+        None
+    } else {
+        t.find(route.def.family, &id).cloned()
+    };
+    let user = caller
+        .user
+        .as_deref()
+        .and_then(|oid| t.users.iter().find(|u| u.id.eq_ignore_ascii_case(oid)));
+    let actor = match user {
+        Some(u) => Actor::User {
+            upn: u.user_principal_name.clone(),
+            user_id: Some(u.id.clone()),
+            app_id: caller.app_id.clone(),
+            app_name,
+        },
+        None => Actor::App {
+            app_id: caller.app_id.clone(),
+            display_name: app_name,
+            sp_id: t
+                .grants
+                .get(&caller.app_id)
+                .map(|g| g.sp_id.clone())
+                .unwrap_or_default(),
+        },
+    };
+    let change = Change {
+        def: route.def,
+        op,
+        action,
+        resource_id: &id,
+        before: before.as_ref(),
+        after: after.as_ref(),
+        actor,
+        correlation_id: &cx.ids.client_request_id,
+    };
+    t.audit(cx.shared.config.audit_delay_ms, change);
 }
 
 /// `GET /beta/deviceManagement/operationApprovalPolicies`: the tenant's MAA access policies (read-only

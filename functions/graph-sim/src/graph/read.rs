@@ -33,6 +33,19 @@ fn objects<'t>(t: &'t Tenant, def: &'static FamilyDef) -> Vec<(&'static FamilyDe
             .iter()
             .map(|d| (def, Cow::Owned(gp_definition_obj(d))))
             .collect(),
+        Family::AuditEvents => t
+            .audit
+            .visible()
+            .into_iter()
+            .map(|e| {
+                let id = e["id"].as_str().unwrap_or_default().to_string();
+                let props = match e {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                (def, Cow::Owned(Obj::new(id, props)))
+            })
+            .collect(),
         f => t.objects(f).iter().map(|o| (def, Cow::Borrowed(o))).collect(),
     }
 }
