@@ -12,6 +12,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use atlas_app::records::backups;
+use atlas_domain::{EnvironmentId, RunId, WorkspaceId};
 use atlas_graph::families::{AssignmentsRead, FAMILIES};
 use atlas_graph_sim::{Faults, RateLimit, ServerErrors, Stats};
 use atlas_store::{Key, Query};
@@ -140,12 +142,12 @@ pub(crate) fn sim_families(code: &str) -> Vec<&str> {
 }
 
 /// Objects of the set missing, or captured without the simulator's assignments or script content.
-async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set: &str) -> usize {
+async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set: &RunId) -> usize {
     let table = &app.app().state.table;
     let mut lost = 0;
     for f in FAMILIES {
         let items = table
-            .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set}#ITEM#{}#", f.code)))
+            .query_all(Query::partition(pk).begins_with(backups::items_of_family(set, f.code)))
             .await
             .unwrap();
         let hashes: std::collections::HashMap<String, String> = items
@@ -163,7 +165,7 @@ async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set:
                     lost += 1;
                     continue;
                 };
-                let blob = table.get(&Key::new(pk, format!("BLOB#{hash}"))).await.unwrap();
+                let blob = table.get(&Key::new(pk, backups::blob_sk(hash))).await.unwrap();
                 let got = blob.as_ref().and_then(|b| b.get("payload"));
                 let same = |key: &str| want.get(key).is_none_or(|w| got.and_then(|g| g.get(key)) == Some(w));
                 let complete = got.is_some()
@@ -181,12 +183,12 @@ async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set:
 }
 
 /// Without `/_sim`: objects a fresh listing of each family finds that the set does not hold.
-async fn lost_by_listing(app: &TestApp, client: &atlas_graph::TenantClient, pk: &str, set: &str) -> usize {
+async fn lost_by_listing(app: &TestApp, client: &atlas_graph::TenantClient, pk: &str, set: &RunId) -> usize {
     let table = &app.app().state.table;
     let mut lost = 0;
     for f in FAMILIES {
         let held: std::collections::HashSet<String> = table
-            .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set}#ITEM#{}#", f.code)))
+            .query_all(Query::partition(pk).begins_with(backups::items_of_family(set, f.code)))
             .await
             .unwrap()
             .iter()
@@ -325,13 +327,17 @@ pub async fn run(args: &[String]) {
         .iter()
         .filter_map(|i| i.detail.get("items").and_then(Value::as_u64))
         .sum();
-    let pk = "WS#ws-demo#ENV#env-bench";
+    let pk = &atlas_app::records::keys::env_pk(
+        &WorkspaceId::parse("ws-demo").expect("id"),
+        &EnvironmentId::parse("env-bench").expect("id"),
+    );
+    let set = RunId::parse(&run.id).expect("a run id");
     let (stats, lost) = match &endpoint.admin {
         Some(admin) => (
             Some(admin.stats(&tenant).await),
-            lost_objects(&app, admin, &tenant, pk, &run.id).await,
+            lost_objects(&app, admin, &tenant, pk, &set).await,
         ),
-        None => (None, lost_by_listing(&app, &lister, pk, &run.id).await),
+        None => (None, lost_by_listing(&app, &lister, pk, &set).await),
     };
     app.stop().await;
 

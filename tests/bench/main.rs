@@ -43,8 +43,16 @@ where
     summary(name, samples, start.elapsed());
 }
 
+/// The store bench's own partition: synthetic rows measured at the store port, below the app's
+/// records (no app entity lives here).
+const BENCH_PK: &str = "bench";
+
+fn row_sk(i: usize) -> String {
+    format!("row-{i:06}")
+}
+
 fn item(i: usize) -> atlas_store::Item {
-    json!({"PK": "WS#bench", "SK": format!("ITEM#{i:06}"), "entity": "bench", "n": i, "payload": "x".repeat(512)})
+    json!({"PK": BENCH_PK, "SK": row_sk(i), "entity": "bench", "n": i, "payload": "x".repeat(512)})
         .as_object()
         .cloned()
         .unwrap()
@@ -63,6 +71,10 @@ async fn main() -> std::process::ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
         return std::process::ExitCode::SUCCESS;
+    }
+    // The stack's own log (a 500's cause, say) only when asked: it would drown the figures.
+    if std::env::var_os("RUST_LOG").is_some() {
+        atlas_app::telemetry::init();
     }
     match args.first().map(String::as_str) {
         Some("backup") => backup::run(&args[1..]).await,
@@ -92,18 +104,15 @@ async fn micro() {
     timed("embedded: get", 2_000, |i| {
         let t = t.clone();
         async move {
-            t.get(&Key::new("WS#bench", format!("ITEM#{i:06}")))
-                .await
-                .unwrap()
-                .unwrap();
+            t.get(&Key::new(BENCH_PK, row_sk(i))).await.unwrap().unwrap();
         }
     })
     .await;
     timed("embedded: query page of 100", 200, |i| {
         let t = t.clone();
         async move {
-            let q = Query::partition("WS#bench")
-                .sk(atlas_store::SkCond::Ge(format!("ITEM#{:06}", (i * 7) % 1_900)))
+            let q = Query::partition(BENCH_PK)
+                .sk(atlas_store::SkCond::Ge(row_sk((i * 7) % 1_900)))
                 .limit(100);
             assert_eq!(t.query(&q).await.unwrap().items.len(), 100);
         }
@@ -122,7 +131,7 @@ async fn micro() {
         }
     })
     .await;
-    let big = json!({"PK": "WS#bench", "SK": "BIG", "payload": "{\"omaSetting\":\"value\"}".repeat(50_000)})
+    let big = json!({"PK": BENCH_PK, "SK": "big", "payload": "{\"omaSetting\":\"value\"}".repeat(50_000)})
         .as_object()
         .cloned()
         .unwrap();
@@ -130,7 +139,7 @@ async fn micro() {
         let (t, big) = (t.clone(), big.clone());
         async move {
             t.put(big, None).await.unwrap();
-            t.get(&Key::new("WS#bench", "BIG")).await.unwrap().unwrap();
+            t.get(&Key::new(BENCH_PK, "big")).await.unwrap().unwrap();
         }
     })
     .await;

@@ -25,6 +25,8 @@ const RUN_DEADLINE: Duration = Duration::from_secs(30 * 60);
 #[derive(Default)]
 struct Samples {
     ok: Vec<Duration>,
+    /// The same latencies per route, so a slow route is named.
+    by_route: std::collections::BTreeMap<&'static str, Vec<Duration>>,
     errors: usize,
     /// The first failed answer (status and body), so a figure with errors says what they were.
     first_error: Option<String>,
@@ -41,11 +43,11 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 async fn load(app: Arc<TestApp>, rate: u32, run_id: Option<String>, stop: impl Fn() -> bool) -> Samples {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let mut paths = vec![
-        format!("{WS}/environments"),
-        format!("{WS}/environments/env-bench/backups"),
+        ("environments", format!("{WS}/environments")),
+        ("backup sets", format!("{WS}/environments/env-bench/backups")),
     ];
     if let Some(id) = run_id {
-        paths.push(format!("{WS}/operations/{id}"));
+        paths.push(("run view", format!("{WS}/operations/{id}")));
     }
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -54,7 +56,7 @@ async fn load(app: Arc<TestApp>, rate: u32, run_id: Option<String>, stop: impl F
     while !stop() {
         tick.tick().await;
         let (app, samples) = (app.clone(), samples.clone());
-        let path = paths[i % paths.len()].clone();
+        let (route, path) = paths[i % paths.len()].clone();
         i += 1;
         tasks.spawn(async move {
             // A fresh token per request (they last 10 minutes), minted before the clock starts.
@@ -75,7 +77,10 @@ async fn load(app: Arc<TestApp>, rate: u32, run_id: Option<String>, stop: impl F
             let took = t.elapsed();
             let mut s = samples.lock().expect("samples");
             match failed {
-                None => s.ok.push(took),
+                None => {
+                    s.ok.push(took);
+                    s.by_route.entry(route).or_default().push(took);
+                }
                 Some(why) => {
                     s.errors += 1;
                     s.first_error.get_or_insert(why);
@@ -99,6 +104,16 @@ fn report(name: &str, rate: u32, mut s: Samples, seconds: f64) -> (f64, f64, f64
         (s.ok.len() + s.errors) as f64 / seconds.max(0.001),
         s.errors
     );
+    for (route, lat) in &mut s.by_route {
+        lat.sort();
+        println!(
+            "{name}:   {route}: requests={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+            lat.len(),
+            pct(lat, 0.50),
+            pct(lat, 0.99),
+            pct(lat, 1.0)
+        );
+    }
     if let Some(why) = &s.first_error {
         println!("{name}: first error: {why}");
     }
@@ -135,7 +150,10 @@ pub async fn run(args: &[String]) {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
     };
-    let app = Arc::new(start_stack(config_with_graph(mode, &dir, target), dir).await);
+    // The product's default worker priority, which the test harness turns off.
+    let mut config = config_with_graph(mode, &dir, target);
+    config.worker_nice = atlas_app::config::DEFAULT_WORKER_NICE;
+    let app = Arc::new(start_stack(config, dir).await);
     connect(&app, BENCH_TENANT, BENCH_DOMAIN).await;
 
     // Idle: the same load with nothing running, for comparison.
