@@ -3,6 +3,7 @@
 
 use atlas_api_types as api;
 use atlas_api_types::paths;
+use atlas_app::records::backups as backup_keys;
 use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, spawn_app};
 use serde_json::json;
@@ -61,16 +62,17 @@ async fn captured(
     family: &str,
 ) -> std::collections::BTreeMap<String, serde_json::Value> {
     let table = &app.app().state.table;
-    let pk = format!("WS#ws-demo#ENV#{env_slug}");
+    let pk = atlas_tests::app::demo_env_pk(env_slug);
+    let set = atlas_domain::RunId::parse(set).unwrap();
     let items = table
-        .query_all(atlas_store::Query::partition(&pk).begins_with(format!("BACKUP#{set}#ITEM#{family}#")))
+        .query_all(atlas_store::Query::partition(&pk).begins_with(backup_keys::items_of_family(&set, family)))
         .await
         .unwrap();
     let mut out = std::collections::BTreeMap::new();
     for i in items {
         let hash = i["hash"].as_str().unwrap();
         let blob = table
-            .get(&atlas_store::Key::new(&pk, format!("BLOB#{hash}")))
+            .get(&atlas_store::Key::new(&pk, backup_keys::blob_sk(hash)))
             .await
             .unwrap()
             .unwrap();
@@ -473,7 +475,7 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
         let table = &app.app().state.table;
         for i in &d.items {
             let blob = table
-                .get(&atlas_store::Key::new(pk, format!("BLOB#{}", i.hash)))
+                .get(&atlas_store::Key::new(pk, backup_keys::blob_sk(&i.hash)))
                 .await
                 .unwrap();
             assert!(
@@ -503,7 +505,11 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     let rec = table
         .get(&atlas_store::Key::new(
             pk,
-            format!("BACKUP#{first}#ITEM#assignmentFilters#{lost_id}"),
+            backup_keys::item_sk(
+                &atlas_domain::RunId::parse(&first).unwrap(),
+                "assignmentFilters",
+                &lost_id,
+            ),
         ))
         .await
         .unwrap()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use atlas_api_types as api;
 use atlas_api_types::paths;
+use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_tests::app::DEMO_WS;
 use atlas_tests::app::{Mode, OWNER, TestApp, eventually, spawn_app};
 use serde_json::json;
@@ -175,7 +176,14 @@ async fn a_ghost_that_reappears_is_restored_with_history(mode: Mode) {
     let one = items(&app, &env, "?family=assignmentFilters").await.remove(0);
     // As if an earlier sync had not found it.
     let table = &app.app().state.table;
-    let key = atlas_store::Key::new("WS#ws-demo#ENV#env-inv3", format!("INV#assignmentFilters#{}", one.id));
+    let (ws, env_id) = (
+        WorkspaceId::parse("ws-demo").unwrap(),
+        EnvironmentId::parse("env-inv3").unwrap(),
+    );
+    let key = atlas_store::Key::new(
+        atlas_app::records::keys::env_pk(&ws, &env_id),
+        atlas_app::records::inventory::item_sk("assignmentFilters", &one.id),
+    );
     table
         .update(
             &key,

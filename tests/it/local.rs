@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use atlas_app::records::runs::{run_pk, workspace_runs_gsi};
 use atlas_app::steps::{ACTIVE_RUNS, ReconcileRequest, active_run_sk};
+use atlas_domain::WorkspaceId;
 use atlas_store::{Item, Key, OutMessage};
 use atlas_tests::app::{Mode, eventually, spawn_app, spawn_with};
 use serde_json::json;
@@ -10,14 +12,14 @@ use serde_json::json;
 /// A running run and its active marker, as `runs::start` writes them.
 async fn stuck_run(table: &atlas_store::Table, id: &str, deadline_ms: i64) {
     let run = json!({
-        "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": "provider.verify",
+        "PK": run_pk(id), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": "provider.verify",
         "workspace_id": "ws-demo", "environment_id": "env-contoso", "initiator_id": "u-owner",
         "initiator_email": "owner@demo.test", "status": "running", "created_ms": 1, "deadline_ms": deadline_ms,
         "counts": {"total": 1, "succeeded": 0, "failed": 0, "skipped": 0},
-        "GSI1PK": "RUNS#ws-demo", "GSI1SK": format!("RUN#{id}"),
+        "GSI1PK": workspace_runs_gsi(&WorkspaceId::parse("ws-demo").unwrap()), "GSI1SK": run_pk(id),
     });
     let marker = json!({
-        "PK": format!("RUN#{id}"), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
+        "PK": run_pk(id), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
         "GSI1PK": ACTIVE_RUNS, "GSI1SK": active_run_sk(deadline_ms, id),
     });
     let lock = json!({"PK": "WS#ws-demo#ENV#env-contoso", "SK": "ACTIVE#provider.verify", "run_id": id});
@@ -28,7 +30,7 @@ async fn stuck_run(table: &atlas_store::Table, id: &str, deadline_ms: i64) {
 }
 
 fn run_key(id: &str) -> Key {
-    Key::new(format!("RUN#{id}"), "RUN")
+    atlas_app::records::runs::run_key(id)
 }
 
 async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {

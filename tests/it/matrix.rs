@@ -75,15 +75,20 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
     if r.path.contains("{set}") || r.path.contains("{item}") || restores {
         // A captured backup and a synced inventory item, written as the steps would.
         let (set, item) = ("01jfixture0000000000000000", "fixture-item");
-        let env = "WS#ws-demo#ENV#env-contoso";
+        use atlas_app::records::{backups, inventory, keys, runs};
+        let env = keys::env_pk(
+            &atlas_domain::WorkspaceId::parse("ws-demo").unwrap(),
+            &atlas_domain::EnvironmentId::parse("env-contoso").unwrap(),
+        );
+        let set_id = atlas_domain::RunId::parse(set).unwrap();
         let rows = [
-            json!({"PK": env, "SK": format!("BACKUPSET#{set}"), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
-            json!({"PK": env, "SK": format!("BACKUP#{set}#ITEM#deviceConfigurations#{item}"), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
-            json!({"PK": env, "SK": "BLOB#h1", "entity": "backup_blob", "hash": "h1", "payload": {"id": item, "displayName": "Fixture"}}),
-            json!({"PK": format!("RUN#{set}"), "SK": "RUN", "entity": "operation_run", "run_id": set, "type": "backup.capture",
+            json!({"PK": env, "SK": backups::set_sk(&set_id), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
+            json!({"PK": env, "SK": backups::item_sk(&set_id, "deviceConfigurations", item), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
+            json!({"PK": env, "SK": backups::blob_sk("h1"), "entity": "backup_blob", "hash": "h1", "payload": {"id": item, "displayName": "Fixture"}}),
+            json!({"PK": runs::run_pk(set), "SK": "RUN", "entity": "operation_run", "run_id": set, "type": "backup.capture",
                 "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": "succeeded",
                 "counts": {"total": 1}}),
-            json!({"PK": env, "SK": format!("INV#deviceConfigurations#{item}"), "entity": "inventory_item", "item_id": item, "family": "deviceConfigurations", "name": "Fixture", "status": "active", "payload": {"id": item}}),
+            json!({"PK": env, "SK": inventory::item_sk("deviceConfigurations", item), "entity": "inventory_item", "item_id": item, "family": "deviceConfigurations", "name": "Fixture", "status": "active", "payload": {"id": item}}),
         ];
         for row in rows {
             app.app()

@@ -460,7 +460,10 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     f.insert("tenant_id", tenant.clone());
     // Rotating a credential is for a customer's own app registration.
     if r.request.is_some_and(|s| s().name == "CredentialRotate") {
-        let key = Key::new(format!("WS#ws-demo#ENV#{ENV}"), "PROVIDER");
+        let key = Key::new(
+            atlas_tests::app::demo_env_pk(ENV),
+            atlas_app::records::provider::CONNECTION_SK,
+        );
         let point = Update::new()
             .set("app_mode", "dedicated")
             .set("client_id", "55555555-5555-4555-8555-555555555555");

@@ -475,7 +475,10 @@ async fn env_runs(app: &TestApp, slug: &str) -> std::collections::BTreeSet<Strin
     app.app()
         .state
         .table
-        .query_all(atlas_store::Query::partition(format!("WS#ws-demo#ENV#{slug}")).begins_with("RUN#"))
+        .query_all(
+            atlas_store::Query::partition(atlas_tests::app::demo_env_pk(slug))
+                .begins_with(atlas_app::records::runs::run_ref_sk("")),
+        )
         .await
         .unwrap()
         .iter()

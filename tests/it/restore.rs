@@ -281,7 +281,11 @@ async fn refused_confirmations_write_nothing(mode: Mode) {
     // A fresh preview, expired by the clock passing its deadline.
     let p2 = preview(&app, &env, &r.id, json!({})).await;
     let state = &app.app().state;
-    let key = atlas_store::Key::new("WS#ws-demo#ENV#env-rs2", format!("RESTORE#{}#PREVIEW#{}", r.id, p2.id));
+    let id = |raw: &str| atlas_domain::RunId::parse(raw).unwrap();
+    let key = atlas_store::Key::new(
+        atlas_tests::app::demo_env_pk("env-rs2"),
+        atlas_app::records::restore::preview_sk(&id(&r.id), &id(&p2.id)),
+    );
     let past = state.clock.now_millis() - 1;
     state
         .table

@@ -274,9 +274,24 @@ async fn bad_input_is_refused_by_name_and_changes_nothing(mode: Mode) {
         (
             Method::POST,
             paths::invitations(DEMO_WS),
-            Some(json!({"email": "nope", "role": "king", "environments": ["env-zzz"]})),
+            Some(json!({"email": "nope", "role": "owner", "environments": ["env-zzz"]})),
             400,
             "email",
+        ),
+        // The role is a closed vocabulary: refused by name before anything else is read.
+        (
+            Method::POST,
+            paths::invitations(DEMO_WS),
+            Some(json!({"email": "new@example.test", "role": "king", "environments": "all"})),
+            400,
+            "role",
+        ),
+        (
+            Method::PATCH,
+            paths::environment(DEMO_WS, "env-contoso"),
+            Some(json!({"lifecycle": "paused"})),
+            400,
+            "lifecycle",
         ),
         (
             Method::PATCH,
@@ -328,6 +343,30 @@ async fn bad_input_is_refused_by_name_and_changes_nothing(mode: Mode) {
                 "{method} {path}: expected field {field} in {:?}",
                 p.errors
             );
+        }
+    }
+    // A closed vocabulary's message names the values it allows.
+    for (path, body, field) in [
+        (paths::member(DEMO_WS, "u-operator"), json!({"role": "king"}), "role"),
+        (
+            paths::environment(DEMO_WS, "env-contoso"),
+            json!({"lifecycle": "paused"}),
+            "lifecycle",
+        ),
+    ] {
+        let p = problem(app.patch_as(OWNER, &path, body).await).await;
+        let e = p.errors.iter().find(|e| e.field == field).expect(field);
+        assert!(
+            e.message.contains("paused") || e.message.contains("king"),
+            "{field}: {}",
+            e.message
+        );
+        for allowed in if field == "role" {
+            &["owner", "manager", "operator", "readonly"][..]
+        } else {
+            &["active", "suspended", "archived"][..]
+        } {
+            assert!(e.message.contains(allowed), "{field}: {} lacks {allowed}", e.message);
         }
     }
     // The readonly member filtering by an environment they are not entitled to: refused like an unknown one.

@@ -65,6 +65,9 @@ pub fn config_with_graph(mode: Mode, dir: &TempDir, graph: GraphTarget) -> Confi
     c.provider.platform_app = Some((graph.client_id, graph.client_secret));
     // Tests tick the scheduler themselves.
     c.scheduler_every = Duration::from_secs(3_600);
+    // The suite runs four stacks beside two moto servers on two cores: lowered workers would
+    // wait behind moto and the other tests' clients. The read bench measures the default.
+    c.worker_nice = 0;
     c
 }
 
@@ -214,6 +217,14 @@ impl TestApp {
 
 /// The seeded demo workspace.
 pub const DEMO_WS: &str = "ws-demo";
+
+/// The partition of a demo workspace environment, from the records layer's key function.
+pub fn demo_env_pk(env: &str) -> String {
+    atlas_app::records::keys::env_pk(
+        &atlas_domain::WorkspaceId::parse(DEMO_WS).expect("the demo workspace id"),
+        &atlas_domain::EnvironmentId::parse(env).expect("an environment id"),
+    )
+}
 pub const OWNER: &str = "owner@demo.test";
 pub const MANAGER: &str = "manager@demo.test";
 pub const OPERATOR: &str = "operator@demo.test";

@@ -127,6 +127,24 @@ pub async fn query_sort_key_conditions_both_directions(b: Backend) {
         ["A#1"]
     );
     assert!(t.query(&Query::partition("WS#none")).await.unwrap().items.is_empty());
+    // The edges of a prefix: a longer key, the next character, a key that sorts just past it
+    // and non-ASCII keys. The embedded store bounds the prefix on both sides; DynamoDB must agree.
+    for sk in ["A", "A#", "A$", "A#\u{7f}", "A#\u{e9}", "A#\u{10ffff}", "A\u{e9}", "Z"] {
+        t.put(item(json!({"PK": "WS#edge", "SK": sk})), None).await.unwrap();
+    }
+    let e = Query::partition("WS#edge");
+    assert_eq!(
+        sks(t.query(&e.clone().begins_with("A#")).await.unwrap()),
+        ["A#", "A#\u{7f}", "A#\u{e9}", "A#\u{10ffff}"]
+    );
+    assert_eq!(
+        sks(t.query(&e.clone().begins_with("A#").backward().limit(2)).await.unwrap()),
+        ["A#\u{10ffff}", "A#\u{e9}"]
+    );
+    assert_eq!(
+        sks(t.query(&e.clone().begins_with("A").backward()).await.unwrap()),
+        ["A\u{e9}", "A$", "A#\u{10ffff}", "A#\u{e9}", "A#\u{7f}", "A#", "A"]
+    );
 }
 
 /// Writes `n` items in transactions of 100 (the limit), which also proves large transactions.

@@ -179,7 +179,7 @@ pub struct EnvironmentCreate {
 pub struct EnvironmentPatch {
     pub display_name: Option<String>,
     /// `active`, `suspended` or `archived`.
-    pub lifecycle: Option<String>,
+    pub lifecycle: Option<EnvironmentLifecycle>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +203,7 @@ pub struct MemberList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub environments: Option<Environments>,
 }
 
@@ -212,7 +212,7 @@ pub struct MemberPatch {
 #[serde(deny_unknown_fields)]
 pub struct InvitationCreate {
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub environments: Environments,
 }
 

@@ -2,39 +2,20 @@
 //! and its event are written in one transaction (see [`tx_items`]); denials are recorded alone.
 
 use atlas_api_types::AuditEvent;
-use atlas_domain::{EnvironmentId, EventOutcome, WorkspaceId, redact};
-use atlas_store::{Cond, Item, Key, Query, SkCond, TxItem, Update};
+use atlas_domain::{EnvironmentId, WorkspaceId, redact};
+use atlas_store::{Cond, Item, TxItem, Update};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::ServiceResult;
 use crate::identity::Actor;
-use crate::scope::{Entitlement, WorkspaceScope, ws_pk};
+use crate::records::audit::{self as audit_records, AUDIT_END, AUDIT_PREFIX, AuditEventRecord, audit_sk};
+use crate::records::tenancy::workspace_key;
+use crate::records::{self, Record};
+use crate::scope::{Entitlement, WorkspaceScope};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Denied,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Denied => "denied",
-            Outcome::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "success" => Some(Outcome::Success),
-            "denied" => Some(Outcome::Denied),
-            "failed" => Some(Outcome::Failed),
-            _ => None,
-        }
-    }
-}
+/// How an audited action ended: the domain's vocabulary.
+pub use atlas_domain::EventOutcome as Outcome;
 
 /// What a handler says about its action; who, where and when come from the scope and clock.
 #[derive(Debug, Clone)]
@@ -70,32 +51,34 @@ impl NewEvent {
     }
 }
 
-pub fn item(state: &AppState, ws: &WorkspaceId, actor: &Actor, request_id: Option<&str>, ev: NewEvent) -> Item {
+/// The event's record: who, where and when from the caller, what from `ev`; metadata redacted.
+pub fn record(
+    state: &AppState,
+    ws: &WorkspaceId,
+    actor: &Actor,
+    request_id: Option<&str>,
+    ev: NewEvent,
+) -> AuditEventRecord {
     let id = state.ids.next_id();
     let mut metadata = ev.metadata;
     redact::redact(&mut metadata);
-    let mut v = json!({
-        "PK": ws_pk(ws),
-        "SK": format!("AUDIT#{id}"),
-        "entity": "audit_event",
-        "id": id,
-        "at_ms": state.clock.now_millis(),
-        "workspace_id": ws.as_str(),
-        "actor_id": actor.user_id,
-        "actor_email": actor.email,
-        "action": ev.action,
-        "target": ev.target,
-        "outcome": ev.outcome.as_str(),
-        "reason": ev.reason,
-        "request_id": request_id,
-        "metadata": metadata,
-    });
-    if let Some(env) = &ev.environment_id {
-        v["environment_id"] = json!(env.as_str());
-        v["GSI1PK"] = json!(format!("AUDIT#{ws}#ENV#{env}"));
-        v["GSI1SK"] = json!(format!("AUDIT#{id}"));
-    }
-    v.as_object().cloned().unwrap_or_default()
+    AuditEventRecord::new(
+        id,
+        state.clock.now_millis(),
+        ws.clone(),
+        actor,
+        ev.action,
+        ev.target,
+        ev.environment_id,
+        ev.outcome,
+        ev.reason,
+        request_id.map(str::to_owned),
+        metadata,
+    )
+}
+
+pub fn item(state: &AppState, ws: &WorkspaceId, actor: &Actor, request_id: Option<&str>, ev: NewEvent) -> Item {
+    record(state, ws, actor, request_id, ev).to_item()
 }
 
 /// Adds the event and the workspace's last-activity stamp to a transaction. When the change
@@ -109,7 +92,7 @@ pub fn with_event(
     ev: NewEvent,
 ) -> Vec<TxItem> {
     let now = state.clock.now_millis();
-    let ws_key = Key::new(ws_pk(ws), "WORKSPACE");
+    let ws_key = workspace_key(ws);
     let mut stamped = false;
     for c in changes.iter_mut() {
         if let TxItem::Update { key, update, .. } = c
@@ -128,10 +111,7 @@ pub fn with_event(
             cond: Some(Cond::Exists),
         });
     }
-    changes.push(TxItem::Put {
-        item: item(state, ws, actor, request_id, ev),
-        cond: Some(Cond::NotExists),
-    });
+    changes.push(record(state, ws, actor, request_id, ev).create());
     changes
 }
 
@@ -168,32 +148,12 @@ pub async fn record_denial(
     actor: &Actor,
     request_id: Option<&str>,
     ev: NewEvent,
-) -> Result<(), ApiError> {
+) -> ServiceResult<()> {
     state
         .table
         .put(item(state, ws, actor, request_id, ev), Some(Cond::NotExists))
-        .await
-        .map_err(ApiError::from)
-}
-
-pub fn to_api(i: &Item) -> AuditEvent {
-    let s = |k: &str| i.get(k).and_then(Value::as_str).map(str::to_owned);
-    AuditEvent {
-        id: s("id").unwrap_or_default(),
-        at_ms: i.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
-        actor_id: s("actor_id").unwrap_or_default(),
-        actor_email: s("actor_email").unwrap_or_default(),
-        action: s("action").unwrap_or_default(),
-        target: s("target").unwrap_or_default(),
-        workspace_id: s("workspace_id").unwrap_or_default(),
-        environment_id: s("environment_id"),
-        outcome: s("outcome")
-            .and_then(|o| EventOutcome::parse(&o))
-            .unwrap_or(EventOutcome::Failed),
-        reason: s("reason"),
-        request_id: s("request_id"),
-        metadata: i.get("metadata").cloned().unwrap_or(Value::Null),
-    }
+        .await?;
+    Ok(())
 }
 
 /// The event as `reader` may see it, or `None` when it concerns an environment the reader is not
@@ -266,7 +226,7 @@ fn bound(ms: i64, high: bool) -> String {
     } else {
         ulid::Ulid::from_parts(ms.max(0) as u64, 0)
     };
-    format!("AUDIT#{}", u.to_string().to_lowercase())
+    audit_sk(&u.to_string().to_lowercase())
 }
 
 /// Newest first. Reads raw pages until `limit` events matched or a read budget is spent; the
@@ -277,23 +237,22 @@ pub async fn list(
     f: &Filters,
     cursor: Option<String>,
     limit: usize,
-) -> Result<(Vec<AuditEvent>, Option<String>), ApiError> {
-    let lo = f.from_ms.map(|ms| bound(ms, false)).unwrap_or_else(|| "AUDIT#".into());
-    let hi = f.to_ms.map(|ms| bound(ms, true)).unwrap_or_else(|| "AUDIT#~".into());
-    let mut q = match &f.environment {
-        Some(env) => Query::gsi1(format!("AUDIT#{}#ENV#{env}", scope.workspace_id())),
-        None => Query::partition(scope.pk()),
-    }
-    .sk(SkCond::Between(lo, hi))
-    .backward()
-    .limit(100)
-    .after(cursor);
+) -> ServiceResult<(Vec<AuditEvent>, Option<String>)> {
+    let lo = f
+        .from_ms
+        .map(|ms| bound(ms, false))
+        .unwrap_or_else(|| AUDIT_PREFIX.into());
+    let hi = f.to_ms.map(|ms| bound(ms, true)).unwrap_or_else(|| AUDIT_END.into());
+    let mut q = audit_records::between(scope.workspace_id(), f.environment.as_ref(), lo, hi)
+        .backward()
+        .limit(100)
+        .after(cursor);
     let mut out = Vec::new();
     let mut budget = 20; // pages of 100
     loop {
-        let page = state.table.query(&q).await?;
-        for i in &page.items {
-            let Some(ev) = for_reader(scope, to_api(i)) else {
+        let page = records::query::<AuditEventRecord>(&state.table, &q).await?;
+        for r in page.items {
+            let Some(ev) = for_reader(scope, r.into()) else {
                 continue;
             };
             let matches = f
@@ -301,7 +260,7 @@ pub async fn list(
                 .as_ref()
                 .is_none_or(|a| *a == ev.actor_id || *a == ev.actor_email)
                 && f.action.as_ref().is_none_or(|a| *a == ev.action)
-                && f.outcome.is_none_or(|o| o.as_str() == ev.outcome.as_str());
+                && f.outcome.is_none_or(|o| o == ev.outcome);
             if matches {
                 out.push(ev);
             }
@@ -314,16 +273,7 @@ pub async fn list(
                     // Stop exactly after the last returned event so nothing is skipped.
                     out.truncate(limit);
                     let last = out.last().expect("non-empty");
-                    let mut key = Item::new();
-                    key.insert("PK".into(), json!(scope.pk()));
-                    key.insert("SK".into(), json!(format!("AUDIT#{}", last.id)));
-                    if let Some(env) = &f.environment {
-                        key.insert(
-                            "GSI1PK".into(),
-                            json!(format!("AUDIT#{}#ENV#{env}", scope.workspace_id())),
-                        );
-                        key.insert("GSI1SK".into(), json!(format!("AUDIT#{}", last.id)));
-                    }
+                    let key = audit_records::cursor_key(scope.workspace_id(), f.environment.as_ref(), &last.id);
                     return Ok((out, Some(atlas_store::table::encode_cursor(&key))));
                 }
                 return Ok((out, next));

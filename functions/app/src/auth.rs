@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::Key;
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
@@ -18,7 +17,7 @@ use crate::audit::{self, NewEvent, Outcome};
 use crate::error::ApiError;
 use crate::identity::{Actor, AuthError};
 use crate::registry::{Access, Route};
-use crate::scope::{EnvScope, Proof, WorkspaceScope, ws_pk};
+use crate::scope::{EnvScope, Proof, WorkspaceScope};
 use crate::state::AppState;
 
 /// What the guard of one route knows.
@@ -136,7 +135,7 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
         let exists = g
             .state
             .table
-            .get(&Key::new(ws_pk(&ws), format!("ENV#{env}")))
+            .get(&crate::records::tenancy::env_key(&ws, env))
             .await?
             .is_some();
         if !exists {
@@ -154,7 +153,7 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
                 metadata: serde_json::json!({"method": g.method.as_str()}),
             };
             if let Err(e) = audit::record_denial(&g.state, &ws, &actor, request_id.as_deref(), ev).await {
-                tracing::error!(error = %e, "could not audit a denial");
+                tracing::error!(error = %ApiError::from(e), "could not audit a denial");
             }
         }
         return Err(ApiError::Forbidden);

@@ -18,15 +18,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use atlas_api_types as api;
-use atlas_domain::{BackupSetStatus, RunOutcome, RunState};
+use atlas_domain::{BackupSetStatus, RunId, RunOutcome, RunState};
 use atlas_graph::families::Family;
-use atlas_store::{Cond, Item, Key, Query, TableError, TxItem, Update};
+use atlas_store::{Cond, Key, Query, TableError, TxItem};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::backups::{
+    self as rec, BackupItemRecord, BackupSetRecord, BlobRecord, BlobRefRecord, LAST_REFERENCED_MS, PayloadOf,
+    WRITTEN_MS,
+};
+use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{n, obj, s};
 
 /// How long a payload stays after a backup last referenced it, even when no set does. Longer than
 /// any capture run (2 h deadline), so it covers a backup's time between touching a payload and
@@ -36,14 +40,14 @@ pub const PAYLOAD_GRACE_MS: i64 = 6 * 60 * 60 * 1000;
 pub const PAGE: usize = 100;
 
 pub fn blob_key(pk: &str, hash: &str) -> Key {
-    Key::new(pk, format!("BLOB#{hash}"))
+    Key::new(pk, rec::blob_sk(hash))
 }
 
 pub fn blob_ref_key(pk: &str, hash: &str) -> Key {
-    Key::new(pk, format!("BLOBREF#{hash}"))
+    Key::new(pk, rec::blob_ref_sk(hash))
 }
 
-fn refused(results: Vec<Result<(), TableError>>) -> Result<Vec<bool>, ApiError> {
+fn refused(results: Vec<Result<(), TableError>>) -> ServiceResult<Vec<bool>> {
     results
         .into_iter()
         .map(|r| match r {
@@ -54,7 +58,7 @@ fn refused(results: Vec<Result<(), TableError>>) -> Result<Vec<bool>, ApiError> 
         .collect()
 }
 
-fn all_written(results: Vec<Result<(), TableError>>) -> Result<(), ApiError> {
+fn all_written(results: Vec<Result<(), TableError>>) -> ServiceResult<()> {
     for r in results {
         r?;
     }
@@ -84,14 +88,15 @@ pub async fn capture_family(
     set_id: &str,
     client: &atlas_graph::TenantClient,
     family: &Family,
-) -> Result<Captured, ApiError> {
+) -> ServiceResult<Captured> {
+    let set = RunId::parse(set_id).map_err(|e| ServiceError::Permanent(format!("backup set id: {e}")))?;
     let read = match client.read_family(family).await {
         Ok(read) => read,
         // Throttled for longer than a unit should hold its worker: come back later.
-        Err(e) if e.must_wait().is_some() => return Err(ApiError::Wait(e.must_wait().unwrap_or_default())),
+        Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
         Err(e) => {
             crate::provider::record_run_failure(state, scope, &e).await;
-            return Err(ApiError::Conflict(format!(
+            return Err(ServiceError::Conflict(format!(
                 "{} could not be read completely: {e}",
                 family.label
             )));
@@ -108,10 +113,8 @@ pub async fn capture_family(
             .collect(),
     };
     let pk = scope.pk();
-    let (ws, env) = (
-        scope.workspace().workspace_id().as_str().to_owned(),
-        scope.environment_id().as_str().to_owned(),
-    );
+    let records = scope.records(&state.table);
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
     let mut hashes: Vec<(String, String)> = Vec::with_capacity(objects.len());
     for page in objects.chunks(PAGE) {
         let now = state.clock.now_millis();
@@ -128,19 +131,12 @@ pub async fn capture_family(
                 .or(object.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            rows.push(obj(json!({
-                "PK": pk, "SK": format!("BACKUP#{set_id}#ITEM#{}#{id}", family.code), "entity": "backup_item",
-                "set_id": set_id, "family": family.code, "item_id": id, "name": name, "hash": hash,
-            })));
+            rows.push(BackupItemRecord::new(ws, env, &set, family.code, id, name, &hash));
         }
         // 1. Mark every payload as referenced now; a refused mark means the payload is not stored.
         let touches = payloads
             .keys()
-            .map(|h| TxItem::Update {
-                key: blob_ref_key(&pk, h),
-                update: Update::new().set("last_referenced_ms", now),
-                cond: Some(Cond::Exists),
-            })
+            .map(|h| rec::touch_blob_ref(records.key(rec::blob_ref_sk(h)), now))
             .collect();
         let missing: Vec<(&String, &&Value)> = payloads
             .iter()
@@ -151,31 +147,32 @@ pub async fn capture_family(
         if !missing.is_empty() {
             let blobs = missing
                 .iter()
-                .map(|(hash, object)| TxItem::Put {
-                    item: obj(json!({
-                        "PK": pk, "SK": format!("BLOB#{hash}"), "entity": "backup_blob", "hash": hash,
-                        "workspace_id": ws, "environment_id": env, "written_ms": now, "payload": object,
-                    })),
-                    cond: None,
+                .map(|(hash, object)| {
+                    let blob = BlobRecord {
+                        of: PayloadOf::new(ws, env, hash),
+                        written_ms: now,
+                        payload: (**object).clone(),
+                    };
+                    blob.put()
                 })
                 .collect();
             all_written(state.table.batch(blobs).await?)?;
             let marks = missing
                 .iter()
-                .map(|(hash, _)| TxItem::Put {
-                    item: obj(json!({
-                        "PK": pk, "SK": format!("BLOBREF#{hash}"), "entity": "backup_blob_ref", "hash": hash,
-                        "workspace_id": ws, "environment_id": env, "last_referenced_ms": now,
-                    })),
-                    cond: None,
+                .map(|(hash, _)| {
+                    let mark = BlobRefRecord {
+                        of: PayloadOf::new(ws, env, hash),
+                        last_referenced_ms: now,
+                    };
+                    mark.put()
                 })
                 .collect();
             all_written(state.table.batch(marks).await?)?;
             out.stored += missing.len();
         }
         // 3. The items referencing them.
-        hashes.extend(rows.iter().map(|i| (s(i, "item_id"), s(i, "hash"))));
-        let items = rows.into_iter().map(|item| TxItem::Put { item, cond: None }).collect();
+        hashes.extend(rows.iter().map(|i| (i.item_id.clone(), i.hash.clone())));
+        let items = rows.iter().map(Record::put).collect();
         all_written(state.table.batch(items).await?)?;
     }
     // The family counts as captured only if every item's payload is stored: its hashes against the
@@ -188,10 +185,12 @@ pub async fn capture_family(
         .collect();
     if !unreadable.is_empty() {
         // The unit fails (recorded once), so the set can never read as complete.
-        let set_key = Key::new(&pk, format!("BACKUPSET#{set_id}"));
-        let update = Update::new().set(&format!("unreadable_{}", family.code), json!(unreadable));
-        state.table.update(&set_key, &update, Some(Cond::Exists)).await?;
-        return Err(ApiError::Conflict(format!(
+        let update = rec::mark_unreadable(family.code, &unreadable);
+        state
+            .table
+            .update(&records.key(rec::set_sk(&set)), &update, Some(Cond::Exists))
+            .await?;
+        return Err(ServiceError::Conflict(format!(
             "{} of {} objects of {} have no stored payload: {}",
             unreadable.len(),
             hashes.len(),
@@ -202,27 +201,20 @@ pub async fn capture_family(
     Ok(out)
 }
 
-async fn stored_hashes(state: &AppState, pk: &str) -> Result<BTreeSet<String>, ApiError> {
-    Ok(state
-        .table
-        .query_all(Query::partition(pk).begins_with("BLOBREF#"))
-        .await?
-        .iter()
-        .map(|m| s(m, "hash"))
-        .collect())
+async fn stored_hashes(state: &AppState, pk: &str) -> ServiceResult<BTreeSet<String>> {
+    Ok(
+        records::query_all::<BlobRefRecord>(&state.table, Query::partition(pk).begins_with(rec::BLOB_REFS))
+            .await?
+            .into_iter()
+            .map(|m| m.of.hash)
+            .collect(),
+    )
 }
 
-pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
+pub fn set_api(set: &BackupSetRecord, run: Option<&crate::records::runs::OperationRun>) -> api::BackupSet {
     let run_view = run.map(crate::runs::to_api);
     // Written by each family's capture when some of its items have no stored payload.
-    let unreadable: Vec<String> = set
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("unreadable_")?, v.as_array()?)))
-        .flat_map(|(family, ids)| {
-            ids.iter()
-                .filter_map(move |id| Some(format!("{family}/{}", id.as_str()?)))
-        })
-        .collect();
+    let unreadable = set.unreadable();
     let status = match &run_view {
         Some(r) if r.state != RunState::Completed => BackupSetStatus::Running,
         Some(r) => match r.outcome {
@@ -235,97 +227,199 @@ pub fn set_api(set: &Item, run: Option<&Item>) -> api::BackupSet {
         None => BackupSetStatus::Unknown,
     };
     api::BackupSet {
-        id: s(set, "set_id"),
-        created_ms: n(set, "created_ms"),
-        families: set
-            .get("families")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
+        id: set.set_id.clone(),
+        created_ms: set.created_ms,
+        families: set.families.clone(),
         status,
         run: run_view,
         unreadable,
     }
 }
 
+/// A set of the scope's environment with its run, `None` when there is no such set.
+pub async fn set_view(state: &AppState, scope: &EnvScope, set: &RunId) -> ServiceResult<Option<api::BackupSet>> {
+    let Some(rec) = scope
+        .records(&state.table)
+        .get::<BackupSetRecord>(rec::set_sk(set))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let run = crate::runs::get(state, set.as_str()).await?;
+    Ok(Some(set_api(&rec, run.as_ref())))
+}
+
+/// A set's items, `None` when there is no such set.
+pub async fn set_items(
+    state: &AppState,
+    scope: &EnvScope,
+    set: &RunId,
+) -> ServiceResult<Option<Vec<BackupItemRecord>>> {
+    let records = scope.records(&state.table);
+    if records.get::<BackupSetRecord>(rec::set_sk(set)).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        records::query_all(&state.table, records.query(rec::items_of(set))).await?,
+    ))
+}
+
+/// One item of a set.
+pub async fn item(
+    state: &AppState,
+    scope: &EnvScope,
+    set: &RunId,
+    family: &str,
+    item_id: &str,
+) -> ServiceResult<Option<BackupItemRecord>> {
+    Ok(scope
+        .records(&state.table)
+        .get(rec::item_sk(set, family, item_id))
+        .await?)
+}
+
+/// A payload of the scope's environment as captured, secrets included: redact or diff it with
+/// masking before it is shown.
+pub async fn payload(state: &AppState, scope: &EnvScope, hash: &str) -> ServiceResult<Option<Value>> {
+    Ok(scope
+        .records(&state.table)
+        .get::<BlobRecord>(rec::blob_sk(hash))
+        .await?
+        .map(|b| b.payload))
+}
+
+/// Live or captured field changes as the API shows them.
+pub fn field_changes(changes: Vec<atlas_domain::diff::Change>) -> Vec<api::FieldChange> {
+    changes
+        .into_iter()
+        .map(|c| api::FieldChange {
+            path: c.path,
+            before: c.before,
+            after: c.after,
+            secret: c.secret,
+        })
+        .collect()
+}
+
+/// Added, removed and changed objects from set `from` to set `to`, with field-level changes
+/// (secret-looking values masked).
+pub async fn diff(state: &AppState, scope: &EnvScope, from: &RunId, to: &RunId) -> ServiceResult<api::BackupDiff> {
+    let by_key = |items: Vec<BackupItemRecord>| -> BTreeMap<(String, String), api::BackupItem> {
+        items
+            .iter()
+            .map(|i| ((i.family.clone(), i.item_id.clone()), api::BackupItem::from(i)))
+            .collect()
+    };
+    let a = by_key(set_items(state, scope, from).await?.ok_or(ServiceError::NotFound)?);
+    let b = by_key(
+        set_items(state, scope, to)
+            .await?
+            .ok_or_else(|| ServiceError::field("query.with", "is not a backup set of this environment"))?,
+    );
+    // Captured as written, secrets included: only ever diffed with masking.
+    let payload = |hash: String| async move { payload(state, scope, &hash).await?.ok_or(ServiceError::NotFound) };
+    let mut out = api::BackupDiff {
+        from: from.to_string(),
+        to: to.to_string(),
+        added: vec![],
+        removed: vec![],
+        changed: vec![],
+        unchanged: 0,
+    };
+    for (k, item) in &b {
+        match a.get(k) {
+            None => out.added.push(item.clone()),
+            Some(old) if old.hash == item.hash => out.unchanged += 1,
+            Some(old) => {
+                let before = payload(old.hash.clone()).await?;
+                let after = payload(item.hash.clone()).await?;
+                out.changed.push(api::ChangedItem {
+                    item: item.clone(),
+                    fields: field_changes(atlas_domain::diff::diff_redacted(&before, &after)),
+                });
+            }
+        }
+    }
+    out.removed = a
+        .iter()
+        .filter(|(k, _)| !b.contains_key(*k))
+        .map(|(_, v)| v.clone())
+        .collect();
+    Ok(out)
+}
+
 /// The sets of an environment, newest first.
-pub async fn sets(state: &AppState, scope: &EnvScope) -> Result<Vec<api::BackupSet>, ApiError> {
+pub async fn sets(state: &AppState, scope: &EnvScope) -> ServiceResult<Vec<api::BackupSet>> {
     sets_of(state, &scope.pk()).await
 }
 
-async fn sets_of(state: &AppState, pk: &str) -> Result<Vec<api::BackupSet>, ApiError> {
-    let sets = state
-        .table
-        .query_all(Query::partition(pk).begins_with("BACKUPSET#").backward())
-        .await?;
+async fn sets_of(state: &AppState, pk: &str) -> ServiceResult<Vec<api::BackupSet>> {
+    let sets: Vec<BackupSetRecord> =
+        records::query_all(&state.table, Query::partition(pk).begins_with(rec::SETS).backward()).await?;
     let mut out = Vec::with_capacity(sets.len());
     for set in sets {
-        let run = state.table.get(&crate::runs::run_key(&s(&set, "set_id"))).await?;
+        let run = crate::runs::get(state, &set.set_id).await?;
         out.push(set_api(&set, run.as_ref()));
     }
     Ok(out)
 }
 
 /// Deletes a set and its items, then sweeps the payloads nothing references. Idempotent.
-pub async fn delete_set(state: &AppState, scope: &EnvScope, set_id: &str) -> Result<usize, ApiError> {
-    let n = delete_set_items(state, &scope.pk(), set_id).await?;
+pub async fn delete_set(state: &AppState, scope: &EnvScope, set_id: &RunId) -> ServiceResult<usize> {
+    let n = delete_set_items(state, scope, set_id).await?;
     sweep_payloads(state, &scope.pk()).await?;
     Ok(n)
 }
 
-async fn delete_set_items(state: &AppState, pk: &str, set_id: &str) -> Result<usize, ApiError> {
-    let items = state
-        .table
-        .query_all(Query::partition(pk).begins_with(format!("BACKUP#{set_id}#ITEM#")))
-        .await?;
+async fn delete_set_items(state: &AppState, scope: &EnvScope, set_id: &RunId) -> ServiceResult<usize> {
+    let records = scope.records(&state.table);
+    let items: Vec<BackupItemRecord> = records::query_all(&state.table, records.query(rec::items_of(set_id))).await?;
     for page in items.chunks(PAGE) {
         let deletes = page
             .iter()
-            .map(|i| Key::of(i).map(|key| TxItem::Delete { key, cond: None }))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|i| TxItem::Delete {
+                key: i.key(),
+                cond: None,
+            })
+            .collect();
         all_written(state.table.batch(deletes).await?)?;
     }
-    state
-        .table
-        .delete(&Key::new(pk, format!("BACKUPSET#{set_id}")), None)
-        .await?;
+    state.table.delete(&records.key(rec::set_sk(set_id)), None).await?;
     Ok(items.len())
 }
 
 /// Deletes the payloads of the environment `pk` that no backup item references and no backup
 /// referenced within [`PAYLOAD_GRACE_MS`]. Returns how many it deleted.
-pub async fn sweep_payloads(state: &AppState, pk: &str) -> Result<usize, ApiError> {
+pub async fn sweep_payloads(state: &AppState, pk: &str) -> ServiceResult<usize> {
     sweep_payloads_with(state, pk, || async {}).await
 }
 
 /// [`sweep_payloads`], awaiting `between` after reading what is referenced and before deleting:
 /// tests run a backup there to prove the interleaving cannot lose a payload.
-pub async fn sweep_payloads_with<F, Fut>(state: &AppState, pk: &str, between: F) -> Result<usize, ApiError>
+pub async fn sweep_payloads_with<F, Fut>(state: &AppState, pk: &str, between: F) -> ServiceResult<usize>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ()>,
 {
     let cutoff = state.clock.now_millis() - PAYLOAD_GRACE_MS;
-    let referenced: BTreeSet<String> = state
-        .table
-        .query_all(Query::partition(pk).begins_with("BACKUP#"))
-        .await?
-        .iter()
-        .map(|i| s(i, "hash"))
-        .collect();
-    let stale: Vec<String> = state
-        .table
-        .query_all(Query::partition(pk).begins_with("BLOBREF#"))
-        .await?
-        .iter()
-        .filter(|m| n(m, "last_referenced_ms") < cutoff && !referenced.contains(&s(m, "hash")))
-        .map(|m| s(m, "hash"))
-        .collect();
+    let referenced: BTreeSet<String> =
+        records::query_all::<BackupItemRecord>(&state.table, Query::partition(pk).begins_with(rec::ITEMS))
+            .await?
+            .into_iter()
+            .map(|i| i.hash)
+            .collect();
+    let stale: Vec<String> =
+        records::query_all::<BlobRefRecord>(&state.table, Query::partition(pk).begins_with(rec::BLOB_REFS))
+            .await?
+            .into_iter()
+            .filter(|m| m.last_referenced_ms < cutoff && !referenced.contains(&m.of.hash))
+            .map(|m| m.of.hash)
+            .collect();
     between().await;
     let mut deleted = 0;
     for hash in stale {
         // Conditional on the mark still being stale: a backup that touched it since keeps it.
-        let still_stale = Some(Cond::Lt("last_referenced_ms".into(), cutoff.into()));
+        let still_stale = Some(rec::older_than(LAST_REFERENCED_MS, cutoff));
         match state.table.delete(&blob_ref_key(pk, &hash), still_stale).await {
             Ok(_) => {}
             Err(TableError::ConditionFailed) => continue,
@@ -333,7 +427,7 @@ where
         }
         // The mark is gone, so a backup now writes the payload afresh (`written_ms` after the
         // cutoff) rather than relying on this copy: only an old copy is deleted.
-        let old_copy = Some(Cond::Lt("written_ms".into(), cutoff.into()));
+        let old_copy = Some(rec::older_than(WRITTEN_MS, cutoff));
         match state.table.delete(&blob_key(pk, &hash), old_copy).await {
             Ok(_) => deleted += 1,
             Err(TableError::ConditionFailed) => {}
@@ -345,27 +439,30 @@ where
 
 /// After a capture run ended: starts the schedule's retention (once), so pruning never overlaps
 /// the backup it follows. Safe to call again, from any delivery of the run's messages.
-pub async fn settle(state: &AppState, run_id: &str) -> Result<(), ApiError> {
-    let Some(run) = state.table.get(&crate::runs::run_key(run_id)).await? else {
+pub async fn settle(state: &AppState, run_id: &str) -> ServiceResult<()> {
+    let Some(run) = crate::runs::get(state, run_id).await? else {
         return Ok(());
     };
-    if crate::runs::state_of(&run) != Some(RunState::Completed) {
+    if run.status != RunState::Completed {
         return Ok(());
     }
-    let pk = format!("WS#{}#ENV#{}", s(&run, "workspace_id"), s(&run, "environment_id"));
-    let set_key = Key::new(&pk, format!("BACKUPSET#{run_id}"));
-    let Some(set) = state.table.get(&set_key).await? else {
+    let Ok(set_id) = RunId::parse(run_id) else {
         return Ok(());
     };
-    let Some(retention) = set.get("retention").filter(|r| r.is_object()) else {
-        return Ok(());
-    };
-    if set.get("prune_run").is_some() {
-        return Ok(());
-    }
+    // The run names its workspace and environment; the set lives in that environment.
     let Some(scope) = crate::runs::scope_of(state, &run).await? else {
         return Ok(());
     };
+    let set_key = scope.records(&state.table).key(rec::set_sk(&set_id));
+    let Some(set) = records::get::<BackupSetRecord>(&state.table, &set_key).await? else {
+        return Ok(());
+    };
+    let Some(retention) = set.retention() else {
+        return Ok(());
+    };
+    if set.prune_run.is_some() {
+        return Ok(());
+    }
     let units = vec![("prune".to_owned(), retention.clone())];
     let started = crate::runs::start(
         state,
@@ -376,7 +473,7 @@ pub async fn settle(state: &AppState, run_id: &str) -> Result<(), ApiError> {
         10 * 60_000,
     )
     .await?;
-    let update = Update::new().set("prune_run", s(&started.run, "run_id"));
+    let update = rec::set_prune_run(started.run.run_id.as_str());
     state.table.update(&set_key, &update, Some(Cond::Exists)).await?;
     Ok(())
 }
@@ -439,11 +536,12 @@ pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<S
 }
 
 /// Retention: deletes the sets [`to_prune`] names, then sweeps payloads. Returns the deleted ids.
-pub async fn prune(state: &AppState, scope: &EnvScope, rules: Retention) -> Result<Vec<String>, ApiError> {
+pub async fn prune(state: &AppState, scope: &EnvScope, rules: Retention) -> ServiceResult<Vec<String>> {
     let pk = scope.pk();
     let doomed = to_prune(&sets_of(state, &pk).await?, rules, state.clock.now_millis());
     for id in &doomed {
-        delete_set_items(state, &pk, id).await?;
+        let set = RunId::parse(id).map_err(|e| ServiceError::Permanent(format!("backup set {id}: {e}")))?;
+        delete_set_items(state, scope, &set).await?;
     }
     if !doomed.is_empty() {
         sweep_payloads(state, &pk).await?;
@@ -473,17 +571,15 @@ pub fn capture_start(
         units,
         CAPTURE_DEADLINE_MS,
     );
-    let set = obj(json!({
-        "PK": scope.pk(), "SK": format!("BACKUPSET#{}", start.id), "entity": "backup_set", "set_id": start.id,
-        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "families": families, "created_ms": state.clock.now_millis(),
-        "retention": retention,
-    }));
-    let also = vec![TxItem::Put {
-        item: set,
-        cond: Some(Cond::NotExists),
-    }];
-    start.also(also, "the backup set already exists")
+    let set = BackupSetRecord::new(
+        scope.workspace().workspace_id(),
+        scope.environment_id(),
+        &start.id,
+        families,
+        state.clock.now_millis(),
+        retention,
+    );
+    start.also(vec![set.create()], "the backup set already exists")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     /// One SQLite file under `data_dir` holds the table and the queues.
+    #[cfg(feature = "local")]
     Embedded { data_dir: PathBuf },
     /// DynamoDB and SQS. With an `endpoint` (a protocol server on loopback) the table and queues
     /// are created on start; in AWS the template owns them and passes the queue URLs.
@@ -18,7 +19,11 @@ pub enum Storage {
     },
 }
 
+/// The local step workers' default `nice` (see `local::worker_runtime`).
+pub const DEFAULT_WORKER_NICE: i32 = 10;
+
 #[derive(Debug, Clone)]
+
 pub struct Config {
     pub storage: Storage,
     /// Where the local server listens.
@@ -38,6 +43,9 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Whether local mode runs the step workers (tests turn them off to deliver by hand).
     pub run_workers: bool,
+    /// How much the local step workers yield the CPU to request handling (`nice`, 0–19;
+    /// `ATLAS_WORKER_NICE`, default 10). 0 runs them at the process's priority.
+    pub worker_nice: i32,
     /// Whether the password-less demo sign-in may serve on a non-loopback address (anyone who
     /// reaches it signs in as any demo user).
     pub allow_remote_demo_signin: bool,
@@ -88,6 +96,7 @@ impl Default for ProviderSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     /// The bundled OIDC issuer, mounted at `<public url>/oidc` (local mode and tests).
+    #[cfg(feature = "local")]
     Local { audience: String },
     /// An external OIDC issuer (Entra ID, Cognito): tokens are checked against its JWKS.
     External {
@@ -111,11 +120,20 @@ impl Config {
     /// Reads from any lookup, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let storage = match get("ATLAS_STORAGE").as_deref().unwrap_or("embedded") {
+            #[cfg(feature = "local")]
             "embedded" => Storage::Embedded {
                 data_dir: get("ATLAS_DATA_DIR")
                     .map(PathBuf::from)
                     .unwrap_or_else(|| ".atlas-data".into()),
             },
+            #[cfg(not(feature = "local"))]
+            "embedded" => {
+                return Err(ConfigError(
+                    "ATLAS_STORAGE=embedded (the default) is local mode's store, which this build leaves out \
+                     (cargo feature `local`): set ATLAS_STORAGE=dynamodb"
+                        .into(),
+                ));
+            }
             "dynamodb" => {
                 let table =
                     get("ATLAS_TABLE").ok_or_else(|| ConfigError("ATLAS_TABLE is required with dynamodb".into()))?;
@@ -171,6 +189,14 @@ impl Config {
             public_url: get("ATLAS_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             kms_key_id: get("ATLAS_KMS_KEY_ID"),
             run_workers: get("ATLAS_WORKERS").is_none_or(|v| v != "0" && v != "false"),
+            worker_nice: match get("ATLAS_WORKER_NICE") {
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| (0..=19).contains(n))
+                    .ok_or_else(|| ConfigError(format!("ATLAS_WORKER_NICE must be 0 to 19: {v:?}")))?,
+                None => DEFAULT_WORKER_NICE,
+            },
             allow_remote_demo_signin: get("ATLAS_ALLOW_REMOTE_DEMO_SIGNIN").is_some_and(|v| v == "1" || v == "true"),
             workspace_quota: match get("ATLAS_WORKSPACE_QUOTA") {
                 Some(q) => q
@@ -182,9 +208,18 @@ impl Config {
             },
             key_file: None,
             identity: match get("ATLAS_OIDC_ISSUER") {
+                #[cfg(feature = "local")]
                 None => Identity::Local {
                     audience: get("ATLAS_OIDC_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
                 },
+                #[cfg(not(feature = "local"))]
+                None => {
+                    return Err(ConfigError(
+                        "ATLAS_OIDC_ISSUER is required: the bundled demo sign-in is local mode's, which this \
+                         build leaves out (cargo feature `local`)"
+                            .into(),
+                    ));
+                }
                 Some(issuer) => {
                     let issuer = issuer.trim_end_matches('/').to_owned();
                     Identity::External {
@@ -201,6 +236,7 @@ impl Config {
     }
 
     /// Local defaults on a given data directory (used by tests and `atlas-local`).
+    #[cfg(feature = "local")]
     pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             storage: Storage::Embedded {
@@ -217,6 +253,7 @@ impl Config {
             public_url: None,
             kms_key_id: None,
             run_workers: true,
+            worker_nice: DEFAULT_WORKER_NICE,
             allow_remote_demo_signin: false,
             workspace_quota: DEFAULT_WORKSPACE_QUOTA,
             key_file: None,

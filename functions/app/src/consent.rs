@@ -6,15 +6,16 @@
 pub mod proof;
 
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::{Cond, Key, TableError, Update};
+use atlas_store::{Cond, TableError, Update};
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::error::ApiError;
-use crate::secrets::{Sealed, SecretBox};
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::provider::{ConsentStateRecord, SigningKeyRecord, consent_state_key, signing_key_key};
+use crate::records::{self, Record};
+use crate::secrets::SecretBox;
 use crate::state::AppState;
 
 pub const VALID_MS: i64 = 15 * 60 * 1000;
@@ -41,23 +42,17 @@ pub enum StateError {
 }
 
 /// The HMAC key, made once, kept sealed in the table so every function shares it.
-async fn key(state: &AppState, secrets: &SecretBox) -> Result<hmac::Key, ApiError> {
-    let k = Key::new("SYSTEM", "CONSENT_STATE_KEY");
+async fn key(state: &AppState, secrets: &SecretBox) -> ServiceResult<hmac::Key> {
     const CONTEXT: &str = "system/consent-state-key";
-    let load = |item: atlas_store::Item| -> Option<Sealed> { serde_json::from_value(item.get("sealed")?.clone()).ok() };
-    if let Some(sealed) = state.table.get(&k).await?.and_then(load) {
-        let raw = secrets.open(CONTEXT, &sealed).await.map_err(ApiError::internal)?;
+    if let Some(k) = records::get::<SigningKeyRecord>(&state.table, &signing_key_key()).await? {
+        let raw = secrets.open(CONTEXT, &k.sealed).await.map_err(permanent)?;
         return Ok(hmac::Key::new(hmac::HMAC_SHA256, raw.expose()));
     }
     let mut fresh = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| ApiError::internal("no randomness"))?;
-    let sealed = secrets.seal(CONTEXT, &fresh).await.map_err(ApiError::internal)?;
-    let item = json!({"PK": "SYSTEM", "SK": "CONSENT_STATE_KEY", "entity": "signing_key", "sealed": sealed});
-    match state
-        .table
-        .put(item.as_object().cloned().unwrap_or_default(), Some(Cond::NotExists))
-        .await
-    {
+    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| permanent("no randomness"))?;
+    let sealed = secrets.seal(CONTEXT, &fresh).await.map_err(permanent)?;
+    let item = SigningKeyRecord { sealed }.to_item();
+    match state.table.put(item, Some(Cond::NotExists)).await {
         Ok(()) => Ok(hmac::Key::new(hmac::HMAC_SHA256, &fresh)),
         // Another process made it first: use theirs.
         Err(TableError::ConditionFailed) => Box::pin(key(state, secrets)).await,
@@ -65,8 +60,9 @@ async fn key(state: &AppState, secrets: &SecretBox) -> Result<hmac::Key, ApiErro
     }
 }
 
-fn nonce_key(n: &str) -> Key {
-    Key::new(format!("CONSENT#{n}"), "CONSENT")
+/// A server fault: answered as a 500, its detail logged.
+fn permanent(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Permanent(e.to_string())
 }
 
 /// A started consent sign-in: the signed state, and what the authorize URL carries of the
@@ -92,9 +88,9 @@ pub enum Consumed {
     },
 }
 
-fn random_b64(n: usize) -> Result<String, ApiError> {
+fn random_b64(n: usize) -> ServiceResult<String> {
     let mut raw = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| permanent("no randomness"))?;
     Ok(B64.encode(raw))
 }
 
@@ -105,9 +101,9 @@ pub async fn issue(
     ws: &WorkspaceId,
     env: &EnvironmentId,
     by: &str,
-) -> Result<Issued, ApiError> {
+) -> ServiceResult<Issued> {
     let mut raw = [0u8; 24];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| permanent("no randomness"))?;
     // RFC 7636: 43 characters of base64url from 32 random bytes.
     let verifier = random_b64(32)?;
     let nonce = random_b64(18)?;
@@ -123,17 +119,23 @@ pub async fn issue(
         by: by.to_owned(),
         exp_ms,
     };
-    let payload = serde_json::to_vec(&claims).map_err(ApiError::internal)?;
+    let payload = serde_json::to_vec(&claims).map_err(permanent)?;
     let tag = hmac::sign(&key(state, secrets).await?, &payload);
-    let item = json!({
-        "PK": format!("CONSENT#{}", claims.n), "SK": "CONSENT", "entity": "consent_state",
-        "workspace_id": claims.ws, "environment_id": claims.env, "initiator": by, "exp_ms": exp_ms,
-        "used": false, "ttl": exp_ms / 1000 + 86_400, "verifier": verifier, "nonce": nonce,
-    });
-    state
-        .table
-        .put(item.as_object().cloned().unwrap_or_default(), Some(Cond::NotExists))
-        .await?;
+    let record = ConsentStateRecord {
+        n: claims.n.clone(),
+        workspace_id: claims.ws.clone(),
+        environment_id: claims.env.clone(),
+        initiator: by.to_owned(),
+        exp_ms,
+        used: false,
+        ttl: exp_ms / 1000 + 86_400,
+        verifier: Some(verifier),
+        nonce: nonce.clone(),
+        fingerprint: None,
+        used_ms: None,
+        result: None,
+    };
+    state.table.put(record.to_item(), Some(Cond::NotExists)).await?;
     Ok(Issued {
         token: format!("{}.{}", B64.encode(&payload), B64.encode(tag.as_ref())),
         expires_ms: exp_ms,
@@ -147,7 +149,7 @@ pub async fn verify(
     state: &AppState,
     secrets: &SecretBox,
     token: &str,
-) -> Result<Result<StateClaims, StateError>, ApiError> {
+) -> ServiceResult<Result<StateClaims, StateError>> {
     let Some((p, t)) = token.split_once('.') else {
         return Ok(Err(StateError::Forged));
     };
@@ -172,7 +174,7 @@ pub async fn consume(
     state: &AppState,
     claims: &StateClaims,
     fingerprint: &str,
-) -> Result<Result<Consumed, StateError>, ApiError> {
+) -> ServiceResult<Result<Consumed, StateError>> {
     let upd = Update::new()
         .set("used", true)
         .set("fingerprint", fingerprint)
@@ -180,29 +182,24 @@ pub async fn consume(
     match state
         .table
         .update(
-            &nonce_key(&claims.n),
+            &consent_state_key(&claims.n),
             &upd,
             Some(Cond::And(vec![Cond::Exists, Cond::eq("used", false)])),
         )
         .await
     {
         Ok(rec) => {
-            let field = |k: &str| rec.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let rec = ConsentStateRecord::from_item(rec)?;
             Ok(Ok(Consumed::First {
-                verifier: field("verifier"),
-                nonce: field("nonce"),
+                verifier: rec.verifier.unwrap_or_default(),
+                nonce: rec.nonce,
             }))
         }
         Err(TableError::ConditionFailed) => {
-            let rec = state.table.get(&nonce_key(&claims.n)).await?;
-            let same = rec.as_ref().and_then(|r| r.get("fingerprint")).and_then(|f| f.as_str()) == Some(fingerprint);
-            Ok(if same {
-                let result = rec
-                    .as_ref()
-                    .and_then(|r| r.get("result"))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned);
-                Ok(Consumed::Repeat { result })
+            let rec: Option<ConsentStateRecord> = records::get(&state.table, &consent_state_key(&claims.n)).await?;
+            let rec = rec.filter(|r| r.fingerprint.as_deref() == Some(fingerprint));
+            Ok(if let Some(rec) = rec {
+                Ok(Consumed::Repeat { result: rec.result })
             } else {
                 Err(StateError::Replayed(claims.clone()))
             })
@@ -214,18 +211,18 @@ pub async fn consume(
 /// Records the callback's result on the used state, so a reload shows the same page.
 pub fn result_update(claims: &StateClaims, result: &str) -> atlas_store::TxItem {
     atlas_store::TxItem::Update {
-        key: nonce_key(&claims.n),
+        key: consent_state_key(&claims.n),
         update: Update::new().set("result", result).remove("verifier"),
         cond: Some(Cond::Exists),
     }
 }
 
 /// [`result_update`] on its own, for results that change nothing else.
-pub async fn record_result(state: &AppState, claims: &StateClaims, result: &str) -> Result<(), ApiError> {
+pub async fn record_result(state: &AppState, claims: &StateClaims, result: &str) -> ServiceResult<()> {
     let upd = Update::new().set("result", result).remove("verifier");
     state
         .table
-        .update(&nonce_key(&claims.n), &upd, Some(Cond::Exists))
+        .update(&consent_state_key(&claims.n), &upd, Some(Cond::Exists))
         .await?;
     Ok(())
 }

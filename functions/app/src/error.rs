@@ -244,10 +244,15 @@ impl Fields {
         });
     }
     pub fn finish(self) -> Result<(), ApiError> {
+        self.checked().map_err(ApiError::from)
+    }
+
+    /// The same, for a service: [`ServiceError::Invalid`] naming every field collected.
+    pub fn checked(self) -> ServiceResult<()> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::BadRequest(self.0))
+            Err(ServiceError::Invalid(self.0))
         }
     }
 }
@@ -266,5 +271,88 @@ impl ApiError {
     pub fn store_write_failure(&self) -> Option<String> {
         let text = self.to_string();
         text.contains(atlas_store::CANNOT_WRITE).then(|| cannot_write(&text))
+    }
+}
+
+/// What a service reports, by kind. Services and steps return it; it is mapped to an HTTP answer
+/// once (`From<ServiceError> for ApiError`) and to a step's outcome once (`steps::unit`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input cannot be used: the offending fields.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// Absent, or not visible in the caller's scope.
+    #[error("not found")]
+    NotFound,
+    /// The caller's role lacks what the action needs.
+    #[error("forbidden")]
+    Forbidden,
+    /// The state does not allow it, or a create found the record there.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Will fail the same way if retried (a revoked consent, a rejected payload).
+    #[error("{0}")]
+    Permanent(String),
+    /// Come back after this long (an upstream's `Retry-After`, a dependency not ready yet).
+    #[error("must wait {0:?}")]
+    Wait(std::time::Duration),
+    /// May succeed if retried: the store or the network failed underneath.
+    #[error("transient: {0}")]
+    Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ServiceError::Invalid(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+}
+
+impl ServiceError {
+    /// For a step whose store write failed as a full disk fails it: `the store cannot write: …`,
+    /// so the failed unit (and its run) says why. `None` for any other error.
+    pub fn store_write_failure(&self) -> Option<String> {
+        let text = self.to_string();
+        text.contains(atlas_store::CANNOT_WRITE).then(|| cannot_write(&text))
+    }
+}
+
+impl From<TableError> for ServiceError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::ConditionFailed => ServiceError::Conflict("the record changed or already exists".into()),
+            TableError::TransactionCanceled { .. } => {
+                ServiceError::Conflict("the records changed; nothing was written".into())
+            }
+            TableError::BadCursor => ServiceError::field("cursor", "is not a cursor this API returned"),
+            other => ServiceError::Transient(Box::new(other)),
+        }
+    }
+}
+
+impl From<QueueError> for ServiceError {
+    fn from(e: QueueError) -> Self {
+        ServiceError::Transient(Box::new(e))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(fields) => ApiError::BadRequest(fields),
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Wait(d) => ApiError::Wait(d),
+            ServiceError::Transient(source) => match source.downcast::<TableError>() {
+                Ok(t) => ApiError::from(*t),
+                Err(other) => ApiError::Internal(other.to_string()),
+            },
+            ServiceError::Permanent(m) => ApiError::Internal(m),
+        }
     }
 }

@@ -10,13 +10,13 @@ use atlas_api_types as api;
 use atlas_domain::{FamilySyncStatus, InventoryStatus};
 use atlas_graph::Presence;
 use atlas_graph::families::{FAMILIES, Family};
-use atlas_store::{Item, Query, TxItem};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::inventory::{self as rec, InventoryFamily, InventoryItem, Normalized};
+use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{n, obj, s};
 
 fn hash(v: &Value) -> String {
     // serde_json's maps are ordered, so equal payloads serialize identically.
@@ -32,19 +32,25 @@ fn str_of(v: &Value, keys: &[&str]) -> Option<String> {
 }
 
 /// The normalized view of one Graph object.
-pub fn normalize(family: &Family, object: &Value) -> Value {
+pub fn normalize(object: &Value) -> Normalized {
     let assignments = object.get("assignments").and_then(Value::as_array);
     let groups = assignments.map(|a| a.len()).unwrap_or(0);
-    json!({
-        "id": str_of(object, &["id"]),
-        "name": str_of(object, &["displayName", "name"]).unwrap_or_default(),
-        "odata_type": str_of(object, &["@odata.type"]),
-        "platform": str_of(object, &["platforms", "platform"]).or_else(|| str_of(object, &["@odata.type"]).map(|t| platform_of(&t))),
-        "last_modified": str_of(object, &["lastModifiedDateTime", "modifiedDateTime"]),
-        "assignment_summary": if assignments.is_none() { "unknown".to_owned() } else if groups == 0 { "unassigned".to_owned() } else { format!("{groups} assignment(s)") },
-        "scope_tags": object.get("roleScopeTagIds").cloned().unwrap_or(json!([])),
-        "family": family.code,
-    })
+    Normalized {
+        id: str_of(object, &["id"]),
+        name: str_of(object, &["displayName", "name"]).unwrap_or_default(),
+        odata_type: str_of(object, &["@odata.type"]),
+        platform: str_of(object, &["platforms", "platform"])
+            .or_else(|| str_of(object, &["@odata.type"]).map(|t| platform_of(&t))),
+        last_modified: str_of(object, &["lastModifiedDateTime", "modifiedDateTime"]),
+        assignment_summary: if assignments.is_none() {
+            "unknown".to_owned()
+        } else if groups == 0 {
+            "unassigned".to_owned()
+        } else {
+            format!("{groups} assignment(s)")
+        },
+        scope_tags: object.get("roleScopeTagIds").cloned().unwrap_or(json!([])),
+    }
 }
 
 fn platform_of(odata_type: &str) -> String {
@@ -84,24 +90,23 @@ pub async fn sync_family(
     scope: &EnvScope,
     client: &atlas_graph::TenantClient,
     family: &Family,
-) -> Result<FamilySync, ApiError> {
+) -> ServiceResult<FamilySync> {
     let now = state.clock.now_millis();
     let read = match client.read_family(family).await {
         Ok(r) => r,
         // Throttled for longer than a unit should hold its worker: nothing is known yet, come back.
-        Err(e) if e.must_wait().is_some() => return Err(ApiError::Wait(e.must_wait().unwrap_or_default())),
+        Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
         Err(e) => {
             crate::provider::record_run_failure(state, scope, &e).await;
             let why = format!("{} could not be read completely: {e}", family.label);
             return Err(mark_unknown(state, scope, family, now, why).await);
         }
     };
-    let stored = state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with(format!("INV#{}#", family.code)))
-        .await?;
-    let mut by_id: std::collections::BTreeMap<String, Item> =
-        stored.into_iter().map(|i| (s(&i, "item_id"), i)).collect();
+    let env = scope.records(&state.table);
+    let stored: Vec<InventoryItem> =
+        records::query_all(&state.table, env.query(rec::items_prefix(Some(family.code)))).await?;
+    let mut by_id: std::collections::BTreeMap<String, InventoryItem> =
+        stored.into_iter().map(|i| (i.item_id.clone(), i)).collect();
     // Listed but not read in full: they exist; they stay as the last sync saw them.
     for f in &read.failed {
         by_id.remove(&f.id);
@@ -119,20 +124,17 @@ pub async fn sync_family(
         };
         let h = hash(object);
         let prior = by_id.remove(id);
-        let mut history = prior
-            .as_ref()
-            .and_then(|p| p.get("history").cloned())
-            .unwrap_or(json!([]));
+        let mut history = prior.as_ref().map(|p| p.history.clone()).unwrap_or(json!([]));
         let event = match &prior {
             None => {
                 out.added += 1;
                 Some("seen")
             }
-            Some(p) if s(p, "status") == "deleted" => {
+            Some(p) if p.status == InventoryStatus::Deleted => {
                 out.restored += 1;
                 Some("restored")
             }
-            Some(p) if s(p, "payload_hash") != h => {
+            Some(p) if p.payload_hash != h => {
                 out.changed += 1;
                 Some("changed")
             }
@@ -146,24 +148,26 @@ pub async fn sync_family(
                 list.drain(..len - 50);
             }
         }
-        let mut item = obj(json!({
-            "PK": scope.pk(), "SK": format!("INV#{}#{id}", family.code), "entity": "inventory_item",
-            "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-            "item_id": id, "family": family.code, "status": "active", "payload_hash": h, "payload": object,
-            "first_seen_ms": prior.as_ref().map(|p| n(p, "first_seen_ms")).unwrap_or(now), "last_seen_ms": now,
-            "history": history,
-        }));
-        if let Value::Object(norm) = normalize(family, object) {
-            for (k, v) in norm {
-                item.entry(k).or_insert(v);
-            }
-        }
-        writes.push(item);
+        writes.push(InventoryItem {
+            pk: scope.pk(),
+            workspace_id: scope.workspace().workspace_id().as_str().to_owned(),
+            environment_id: scope.environment_id().as_str().to_owned(),
+            item_id: id.to_owned(),
+            family: family.code.to_owned(),
+            status: InventoryStatus::Active,
+            payload_hash: h,
+            payload: object.clone(),
+            first_seen_ms: prior.as_ref().map(|p| p.first_seen_ms).unwrap_or(now),
+            last_seen_ms: now,
+            history,
+            deleted_ms: None,
+            view: normalize(object),
+        });
     }
     // What the list did not name is a ghost now (once), if its own GET proves it deleted.
     let missing: Vec<String> = by_id
         .iter()
-        .filter(|(_, i)| s(i, "status") != "deleted")
+        .filter(|(_, i)| i.status != InventoryStatus::Deleted)
         .map(|(id, _)| id.clone())
         .collect();
     if !missing.is_empty() {
@@ -205,112 +209,70 @@ pub async fn sync_family(
         }
     }
     for (_, mut gone) in by_id {
-        if s(&gone, "status") == "deleted" {
+        if gone.status == InventoryStatus::Deleted {
             continue;
         }
         out.ghosted += 1;
-        gone.insert("status".into(), json!("deleted"));
-        gone.insert("deleted_ms".into(), json!(now));
-        if let Some(list) = gone.get_mut("history").and_then(Value::as_array_mut) {
+        gone.status = InventoryStatus::Deleted;
+        gone.deleted_ms = Some(now);
+        if let Some(list) = gone.history.as_array_mut() {
             list.push(json!({"event": "deleted", "at_ms": now}));
         }
         writes.push(gone);
     }
     for w in writes {
-        state.table.put(w, None).await?;
+        state.table.put(w.to_item(), None).await?;
     }
-    let marker = obj(json!({
-        "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",
-        "family": family.code, "status": "ok", "at_ms": now, "count": objects.len(), "unread": out.unread,
-    }));
-    state
-        .table
-        .transact(vec![TxItem::Put {
-            item: marker,
-            cond: None,
-        }])
-        .await?;
+    let marker = InventoryFamily {
+        pk: scope.pk(),
+        family: family.code.to_owned(),
+        status: FamilySyncStatus::Ok,
+        at_ms: now,
+        count: Some(objects.len() as u64),
+        unread: Some(out.unread as u64),
+        error: None,
+    };
+    state.table.transact(vec![marker.put()]).await?;
     Ok(out)
 }
 
 /// Records the family Unknown as of `now`, with why, and gives the error its run unit fails with.
-async fn mark_unknown(state: &AppState, scope: &EnvScope, family: &Family, now: i64, why: String) -> ApiError {
-    let marker = obj(json!({
-        "PK": scope.pk(), "SK": format!("INVFAM#{}", family.code), "entity": "inventory_family",
-        "family": family.code, "status": "unknown", "at_ms": now, "error": why,
-    }));
-    match state.table.put(marker, None).await {
-        Ok(()) => ApiError::Conflict(why),
+async fn mark_unknown(state: &AppState, scope: &EnvScope, family: &Family, now: i64, why: String) -> ServiceError {
+    let marker = InventoryFamily {
+        pk: scope.pk(),
+        family: family.code.to_owned(),
+        status: FamilySyncStatus::Unknown,
+        at_ms: now,
+        count: None,
+        unread: None,
+        error: Some(why.clone()),
+    };
+    match state.table.put(marker.to_item(), None).await {
+        Ok(()) => ServiceError::Conflict(why),
         Err(e) => e.into(),
     }
 }
 
 /// The last sync of each family of the environment that has been synced: `ok`, or `unknown` with
 /// when and why.
-pub async fn family_states(state: &AppState, scope: &EnvScope) -> Result<Vec<api::InventoryFamily>, ApiError> {
-    let markers = state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with("INVFAM#".to_owned()))
-        .await?;
+pub async fn family_states(state: &AppState, scope: &EnvScope) -> ServiceResult<Vec<api::InventoryFamily>> {
+    let env = scope.records(&state.table);
+    let markers: Vec<InventoryFamily> = records::query_all(&state.table, env.query(rec::FAMILIES_PREFIX)).await?;
     Ok(markers
-        .iter()
-        .map(|m| {
-            let code = s(m, "family");
-            api::InventoryFamily {
-                label: Family::by_code(&code)
-                    .map(|f| f.label.to_owned())
-                    .unwrap_or_else(|| code.clone()),
-                family: code,
-                // `ok` only when the read was whole: anything else is not trusted.
-                status: FamilySyncStatus::parse(&s(m, "status")).unwrap_or(FamilySyncStatus::Unknown),
-                at_ms: n(m, "at_ms"),
-                reason: m.get("error").and_then(Value::as_str).map(str::to_owned),
-                count: m.get("count").and_then(Value::as_u64),
-                unread: m.get("unread").and_then(Value::as_u64).unwrap_or(0),
-            }
+        .into_iter()
+        .map(|m| api::InventoryFamily {
+            label: Family::by_code(&m.family)
+                .map(|f| f.label.to_owned())
+                .unwrap_or_else(|| m.family.clone()),
+            family: m.family,
+            // `ok` only when the read was whole: anything else is not trusted.
+            status: m.status,
+            at_ms: m.at_ms,
+            reason: m.error,
+            count: m.count,
+            unread: m.unread.unwrap_or(0),
         })
         .collect())
-}
-
-pub fn item_api(i: &Item, with_payload: bool) -> api::InventoryItem {
-    let mut payload = i.get("payload").cloned().unwrap_or(Value::Null);
-    atlas_domain::redact::redact(&mut payload);
-    api::InventoryItem {
-        id: s(i, "item_id"),
-        family: s(i, "family"),
-        name: s(i, "name"),
-        platform: i.get("platform").and_then(Value::as_str).map(str::to_owned),
-        last_modified: i.get("last_modified").and_then(Value::as_str).map(str::to_owned),
-        assignment_summary: s(i, "assignment_summary"),
-        scope_tags: i
-            .get("scope_tags")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
-        payload_hash: s(i, "payload_hash"),
-        status: InventoryStatus::parse(&s(i, "status")).unwrap_or(InventoryStatus::Active),
-        deleted_ms: i.get("deleted_ms").and_then(Value::as_i64),
-        last_seen_ms: n(i, "last_seen_ms"),
-        // Written only by the sync step as `{event, at_ms}`; read leniently, as stores differ in
-        // how they hand numbers back.
-        history: i
-            .get("history")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .map(|e| api::InventoryEvent {
-                        event: e.get("event").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        at_ms: e
-                            .get("at_ms")
-                            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
-                            .or_else(|| e.get("at_ms").and_then(Value::as_str).and_then(|s| s.parse().ok()))
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        payload: with_payload.then_some(payload),
-    }
 }
 
 pub fn families() -> &'static [Family] {

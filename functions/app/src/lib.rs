@@ -11,10 +11,12 @@ pub mod extract;
 pub mod identity;
 pub mod inventory;
 pub mod lambda;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod manifest;
 pub mod openapi;
 pub mod provider;
+pub mod records;
 pub mod registry;
 pub mod restore;
 pub mod router;

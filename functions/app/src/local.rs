@@ -5,12 +5,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use atlas_domain::ConnectionLifecycle;
 use atlas_store::{Cond, Item, TableError};
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::records::Record;
+use crate::records::provider::{AppMode, ConnectionRecord};
+use crate::scope::Entitlement;
 use crate::state::{AppState, StartError};
 use crate::{registry, router, scheduler, steps};
 
@@ -19,6 +22,8 @@ pub struct LocalApp {
     pub state: AppState,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The step workers' own runtime (see [`worker_runtime`]); `None` when workers are off.
+    workers: Option<tokio::runtime::Runtime>,
 }
 
 impl LocalApp {
@@ -37,6 +42,46 @@ impl LocalApp {
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
+        if let Some(rt) = self.workers.take() {
+            // Its tasks are done or aborted; a runtime cannot be dropped inside async code.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for LocalApp {
+    fn drop(&mut self) {
+        if let Some(rt) = self.workers.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The step workers (backups, restores, inventory) run on their own runtime whose threads run at
+/// a lower CPU priority, so on a small machine a 10,000-object backup does not queue the API's
+/// reads behind its JSON and hashing work (issue 22: read p99 during a backup). The request
+/// handlers keep the caller's runtime at normal priority. Blocking store calls made by a step run
+/// on this runtime's blocking threads, also lowered.
+fn worker_runtime(nice: i32) -> Result<tokio::runtime::Runtime, StartError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("atlas-worker")
+        .on_thread_start(move || lower_priority(nice))
+        .enable_all()
+        .build()
+        .map_err(|e| StartError(format!("cannot start the step workers: {e}")))
+}
+
+/// `nice` for the calling thread (Linux applies `setpriority` per thread); 0 leaves it alone.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread; no memory is shared.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }
 
@@ -74,9 +119,19 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    for step in steps::steps().iter().filter(|_| config.run_workers) {
-        tasks.spawn(steps::run_worker(state.clone(), *step, stopped.clone()));
-        tasks.spawn(steps::run_dead_letters(state.clone(), *step, stopped.clone()));
+    let workers = if config.run_workers {
+        Some(worker_runtime(config.worker_nice)?)
+    } else {
+        None
+    };
+    if let Some(rt) = &workers {
+        for step in steps::steps() {
+            tasks.spawn_on(steps::run_worker(state.clone(), *step, stopped.clone()), rt.handle());
+            tasks.spawn_on(
+                steps::run_dead_letters(state.clone(), *step, stopped.clone()),
+                rt.handle(),
+            );
+        }
     }
     tasks.spawn(run_scheduler(state.clone(), config.scheduler_every, stopped.clone()));
     tasks.spawn(run_outbox_sweep(state.clone(), stopped.clone()));
@@ -85,6 +140,7 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
         state,
         stop,
         tasks,
+        workers,
     })
 }
 
@@ -239,20 +295,25 @@ async fn run_outbox_sweep(state: AppState, mut stop: watch::Receiver<bool>) {
 pub const DEMO_WORKSPACE: &str = "ws-demo";
 pub const OTHER_WORKSPACE: &str = "ws-other";
 
-fn obj(v: serde_json::Value) -> Item {
-    v.as_object().cloned().unwrap_or_default()
-}
-
 /// Demo data, written once in one transaction: conditional creates make a restart (or a second
 /// process) a no-op. The demo users are those of the local issuer.
 pub async fn seed_demo(state: &AppState) -> Result<bool, TableError> {
+    use crate::records::tenancy::{EnvironmentRecord, MemberRecord, TenantLockRecord, WorkspaceRecord};
+    use atlas_domain::{EnvironmentId, EnvironmentLifecycle, Role, WorkspaceId};
     let now = state.clock.now_millis();
-    let mut items = Vec::new();
-    let mut workspace = |ws: &str, name: &str, owners: u32| {
-        items.push(json!({
-            "PK": format!("WS#{ws}"), "SK": "WORKSPACE", "entity": "workspace", "workspace_id": ws,
-            "name": name, "slug": ws, "owner_count": owners, "created_ms": now, "last_activity_ms": now,
-        }));
+    let id = |ws: &str| WorkspaceId::parse(ws).expect("a demo workspace id is valid");
+    let mut items: Vec<Item> = Vec::new();
+    let mut workspace = |ws: &str, name: &str, owners: i64| {
+        let w = WorkspaceRecord {
+            workspace_id: id(ws),
+            name: name.into(),
+            slug: ws.into(),
+            owner_count: owners,
+            created_ms: now,
+            last_activity_ms: Some(now),
+            created_by: None,
+        };
+        items.push(w.to_item());
     };
     workspace(DEMO_WORKSPACE, "Demo MSP", 1);
     workspace(OTHER_WORKSPACE, "Other Corp", 1);
@@ -279,36 +340,47 @@ pub async fn seed_demo(state: &AppState) -> Result<bool, TableError> {
             "tailspin.other.test",
         ),
     ] {
-        items.push(json!({
-            "PK": format!("WS#{ws}"), "SK": format!("ENV#{env}"), "entity": "environment",
-            "workspace_id": ws, "environment_id": env, "display_name": name, "tenant_id": tenant,
-            "primary_domain": domain, "lifecycle": "active", "created_ms": now,
-        }));
-        items.push(json!({"PK": format!("WS#{ws}"), "SK": format!("TENANT#{tenant}"), "entity": "tenant_lock", "environment_id": env}));
+        let env = EnvironmentId::parse(env).expect("a demo environment id is valid");
+        let e = EnvironmentRecord {
+            workspace_id: id(ws),
+            environment_id: env.clone(),
+            display_name: name.into(),
+            tenant_id: tenant.into(),
+            primary_domain: domain.into(),
+            lifecycle: EnvironmentLifecycle::Active,
+            created_ms: now,
+        };
+        items.push(e.to_item());
+        let lock = TenantLockRecord {
+            workspace_id: Some(id(ws)),
+            tenant_id: tenant.into(),
+            environment_id: env,
+        };
+        items.push(lock.to_item());
     }
-    let grants: [(&str, &str, serde_json::Value); 5] = [
-        (DEMO_WORKSPACE, "owner", json!("all")),
-        (DEMO_WORKSPACE, "manager", json!("all")),
-        (DEMO_WORKSPACE, "operator", json!("all")),
-        (DEMO_WORKSPACE, "readonly", json!(["env-contoso"])),
-        (OTHER_WORKSPACE, "owner", json!("all")),
+    let contoso = || Entitlement::Only([EnvironmentId::parse("env-contoso").expect("valid")].into());
+    let grants: [(&str, Role, Entitlement); 5] = [
+        (DEMO_WORKSPACE, Role::Owner, Entitlement::All),
+        (DEMO_WORKSPACE, Role::Manager, Entitlement::All),
+        (DEMO_WORKSPACE, Role::Operator, Entitlement::All),
+        (DEMO_WORKSPACE, Role::Readonly, contoso()),
+        (OTHER_WORKSPACE, Role::Owner, Entitlement::All),
     ];
     for (user, (ws, role, envs)) in crate::identity::DEMO_USERS.iter().zip(grants) {
-        items.push(json!({
-            "PK": format!("WS#{ws}"), "SK": format!("MEMBER#{}", user.user_id), "entity": "membership",
-            "workspace_id": ws, "user_id": user.user_id, "email": user.email, "name": user.name,
-            "role": role, "environments": envs, "joined_ms": now,
-            "GSI1PK": format!("USER#{}", user.user_id), "GSI1SK": format!("WS#{ws}"),
-        }));
-        items.push(
-            json!({"PK": format!("WS#{ws}"), "SK": format!("MEMBER_EMAIL#{}", user.email), "user_id": user.user_id}),
-        );
+        let actor = crate::identity::Actor {
+            user_id: user.user_id.into(),
+            email: user.email.into(),
+            name: user.name.into(),
+        };
+        let m = MemberRecord::new(id(ws), &actor, role, envs, now);
+        items.push(m.to_item());
+        items.push(m.email_entry().to_item());
     }
-    items.push(json!({"PK": "SYSTEM", "SK": "SEED#demo", "entity": "seed", "version": 2}));
+    items.push(crate::records::tenancy::SeedMarkRecord { version: 2 }.to_item());
     let tx: Vec<atlas_store::TxItem> = items
         .into_iter()
-        .map(|v| atlas_store::TxItem::Put {
-            item: obj(v),
+        .map(|item| atlas_store::TxItem::Put {
+            item,
             cond: Some(Cond::NotExists),
         })
         .collect();
@@ -349,32 +421,38 @@ pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::pr
         env_id.clone(),
         Proof::checked(),
     );
-    let env_item = crate::tenancy::environment(state, &scope).await?;
+    let env_record = crate::tenancy::environment_record(state, &scope).await?;
     let now = state.clock.now_millis();
-    let conn = obj(json!({
-        "PK": scope.pk(), "SK": "PROVIDER", "entity": "provider_connection",
-        "workspace_id": ws.as_str(), "environment_id": env_id.as_str(),
-        "tenant": crate::tenancy::s(&env_item, "tenant_id"), "tenant_id": crate::tenancy::s(&env_item, "tenant_id"),
-        "app_mode": "platform", "client_id": client_id, "lifecycle": "created", "created_ms": now, "version": 1,
-    }));
-    match state.table.put(conn, Some(Cond::NotExists)).await {
+    let conn = ConnectionRecord {
+        workspace_id: ws.clone(),
+        environment_id: env_id.clone(),
+        tenant: env_record.tenant_id.clone(),
+        tenant_id: env_record.tenant_id,
+        app_mode: AppMode::Platform,
+        client_id,
+        lifecycle: ConnectionLifecycle::Created,
+        created_ms: now,
+        version: 1,
+        credential: None,
+        consent: None,
+        verification: None,
+        run_failure: None,
+        disabled_ms: None,
+    };
+    match state.table.put(conn.to_item(), Some(Cond::NotExists)).await {
         Ok(()) | Err(TableError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
     }
     seed_proven_consent(state, DEMO_WORKSPACE, env).await?;
     crate::provider::verify(state, &scope).await?;
-    let item = state
-        .table
-        .get(&crate::provider::key(&scope))
+    let conn = crate::provider::load(state, &scope)
         .await?
         .ok_or(crate::ApiError::NotFound)?;
-    let verification = item
-        .get("verification")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok());
     Ok(crate::provider::Found {
-        verification: verification.ok_or_else(|| crate::ApiError::internal("no verification recorded"))?,
-        tenant_id: Some(crate::tenancy::s(&item, "tenant_id")),
+        verification: conn
+            .verification
+            .ok_or_else(|| crate::ApiError::internal("no verification recorded"))?,
+        tenant_id: Some(conn.tenant_id),
     })
 }
 
@@ -383,48 +461,60 @@ pub async fn seed_demo_provider(state: &AppState, env: &str) -> Result<crate::pr
 /// on the connection, the tenant claim, and the tenant's owner when it has none. Idempotent: a
 /// connection that already holds a proof keeps it.
 pub async fn seed_proven_consent(state: &AppState, ws: &str, env: &str) -> Result<(), crate::ApiError> {
-    use crate::tenancy::s;
-    let key = atlas_store::Key::new(format!("WS#{ws}#ENV#{env}"), "PROVIDER");
-    let conn = state.table.get(&key).await?.ok_or(crate::ApiError::NotFound)?;
-    if crate::provider::proof(&conn).is_some() {
+    use crate::records::provider::{AdminProof, ConnectionConsent, TenantClaimRecord, TenantOwnerRecord};
+    let key = crate::records::provider::connection_key(
+        &atlas_domain::WorkspaceId::parse(ws).map_err(crate::ApiError::internal)?,
+        &atlas_domain::EnvironmentId::parse(env).map_err(crate::ApiError::internal)?,
+    );
+    let conn: ConnectionRecord = crate::records::get(&state.table, &key)
+        .await?
+        .ok_or(crate::ApiError::NotFound)?;
+    if conn.proof().is_some() {
         return Ok(());
     }
-    let tenant = s(&conn, "tenant_id");
+    let tenant = conn.tenant_id.clone();
     let now = state.clock.now_millis();
     let proof_id = state.ids.next_id();
-    let proof = json!({
-        "id": proof_id, "oid": "seed", "upn": "seeded", "role": "Global Administrator", "role_source": "seed",
-        "tenant_id": tenant, "at_ms": now, "initiator": "system",
-    });
-    let claim = obj(json!({
-        "PK": crate::provider::claim_pk(&tenant), "SK": format!("WS#{ws}#ENV#{env}"), "entity": "tenant_claim",
-        "tenant_id": tenant, "workspace_id": ws, "environment_id": env, "proof_id": proof_id,
-        "oid": "seed", "upn": "seeded", "role": "Global Administrator", "at_ms": now,
-    }));
-    let update = atlas_store::Update::new()
-        .set("lifecycle", "consented")
-        .set("consent", json!({"outcome": "granted", "at_ms": now, "proof": proof}))
-        .remove("verification")
-        .add("version", 1);
+    let consent = ConnectionConsent {
+        outcome: atlas_domain::ConsentOutcome::Granted,
+        at_ms: now,
+        error: None,
+        error_description: None,
+        proof: Some(AdminProof {
+            id: proof_id.clone(),
+            oid: "seed".into(),
+            upn: "seeded".into(),
+            role: "Global Administrator".into(),
+            role_source: "seed".into(),
+            tenant_id: tenant.clone(),
+            at_ms: now,
+            initiator: "system".into(),
+        }),
+    };
+    let claim = TenantClaimRecord {
+        tenant_id: tenant.clone(),
+        workspace_id: ws.into(),
+        environment_id: env.into(),
+        proof_id: proof_id.clone(),
+        oid: "seed".into(),
+        upn: "seeded".into(),
+        role: "Global Administrator".into(),
+        at_ms: now,
+    };
     state
         .table
         .transact(vec![
-            atlas_store::TxItem::Update {
-                key,
-                update,
-                cond: Some(Cond::eq("version", crate::provider::version(&conn))),
-            },
-            atlas_store::TxItem::Put {
-                item: claim,
-                cond: None,
-            },
+            conn.record_consent(ConnectionLifecycle::Consented, &consent),
+            claim.put(),
         ])
         .await?;
-    let owner = obj(json!({
-        "PK": crate::provider::claim_pk(&tenant), "SK": "OWNER", "entity": "tenant_owner",
-        "tenant_id": tenant, "workspace_id": ws, "environment_id": env, "at_ms": now,
-    }));
-    match state.table.put(owner, Some(Cond::NotExists)).await {
+    let owner = TenantOwnerRecord {
+        tenant_id: tenant,
+        workspace_id: ws.into(),
+        environment_id: env.into(),
+        at_ms: now,
+    };
+    match state.table.put(owner.to_item(), Some(Cond::NotExists)).await {
         Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }

@@ -78,7 +78,7 @@ pub fn functions() -> Vec<FunctionSpec> {
             },
             table: r.table,
             sends: r.sends.iter().map(|s| s.to_string()).collect(),
-            secrets: crate::registry::USES_SECRETS.contains(&r.function),
+            secrets: r.secrets,
         })
         .collect();
     out.extend(steps::steps().iter().map(|s| FunctionSpec {
@@ -89,7 +89,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         table: s.table,
         // A unit Graph asks to wait re-queues itself with a delay (ADR 0022).
         sends: vec![s.queue.to_owned()],
-        secrets: crate::registry::USES_SECRETS.contains(&s.function),
+        secrets: s.secrets,
     }));
     out.extend(steps::steps().iter().map(|s| FunctionSpec {
         name: steps::dead_letter_function(s),

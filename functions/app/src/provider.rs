@@ -4,21 +4,22 @@
 //! and the last verification with its freshness.
 
 use atlas_api_types as api;
-use atlas_domain::{AdminRole, ConnectionLifecycle, ConsentOutcome, Status};
-use atlas_store::{Cond, Item, Key, TxItem, Update};
-use serde_json::{Value, json};
+use atlas_domain::{AdminRole, ConnectionLifecycle, Status};
+use atlas_store::Key;
+use serde_json::json;
 
 use crate::audit::{self, NewEvent, Outcome};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
+use crate::records;
+use crate::records::provider::{AppMode, ConnectionRecord, RunFailure, RunFailureKind, TenantClaimRecord};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{n, s};
 
 /// A verification older than this makes a Ready connection Needs attention.
 pub const FRESH_MS: i64 = 24 * 3_600_000;
 
 pub fn key(scope: &EnvScope) -> Key {
-    Key::new(scope.pk(), "PROVIDER")
+    crate::records::provider::connection_key(scope.workspace().workspace_id(), scope.environment_id())
 }
 
 pub fn credential_context(scope: &EnvScope) -> String {
@@ -29,35 +30,31 @@ pub fn credential_context(scope: &EnvScope) -> String {
     )
 }
 
-fn opt(i: &Item, k: &str) -> Option<String> {
-    i.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
 /// The canonical status and its reason.
-pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
-    let Some(c) = conn else {
+pub fn status(connection: Option<&ConnectionRecord>, now_ms: i64) -> (Status, String) {
+    let Some(c) = connection else {
         return (
             Status::NotConfigured,
             "No provider connection yet: create one, then grant admin consent.".into(),
         );
     };
-    let consent_error = || {
-        c.get("consent")
-            .and_then(|x| x.get("error_description").or(x.get("error")))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    match s(c, "lifecycle").as_str() {
-        "disabled" => return (Status::Blocked, "Disabled by an operator; Graph is not called.".into()),
-        "created" | "consent_pending" => {
+    match c.lifecycle {
+        ConnectionLifecycle::Disabled => {
+            return (Status::Blocked, "Disabled by an operator; Graph is not called.".into());
+        }
+        ConnectionLifecycle::Created | ConnectionLifecycle::ConsentPending => {
             return (
                 Status::NotConfigured,
                 "Waiting for a tenant administrator to grant admin consent.".into(),
             );
         }
-        "consent_failed" => {
-            let e = consent_error();
+        ConnectionLifecycle::ConsentFailed => {
+            // A refused consent always stores Entra's description, null when it sent none.
+            let e = c
+                .consent
+                .as_ref()
+                .and_then(|x| x.error_description.as_deref())
+                .unwrap_or("");
             let why = if e.is_empty() {
                 "Admin consent was declined.".to_owned()
             } else {
@@ -65,9 +62,9 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
             };
             return (Status::NeedsAttention, why);
         }
-        _ => {}
+        ConnectionLifecycle::Consented => {}
     }
-    if proof(c).is_none() {
+    if c.proof().is_none() {
         // Consent recorded before ownership had to be proven (or never proven): the grant alone
         // does not make the tenant this workspace's.
         return (
@@ -78,12 +75,11 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
     if let Some(st) = run_failure_status(c) {
         return st;
     }
-    let Some(v) = c.get("verification").and_then(Value::as_object) else {
+    let Some(v) = &c.verification else {
         return (Status::Unknown, "Consent granted; not verified yet.".into());
     };
-    let at = v.get("at_ms").and_then(Value::as_i64).unwrap_or(0);
-    if !v.get("token_ok").and_then(Value::as_bool).unwrap_or(false) {
-        let err = v.get("error").and_then(Value::as_str).unwrap_or("no token");
+    if !v.token_ok {
+        let err = v.error.as_deref().unwrap_or("no token");
         let expired = err.contains("expired") || err.contains("AADSTS7000222");
         return if expired {
             (Status::Expired, format!("The credential has expired: {err}"))
@@ -91,39 +87,26 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
             (Status::Blocked, format!("Could not sign in to the tenant: {err}"))
         };
     }
-    let missing: Vec<String> = v
-        .get("permissions")
-        .and_then(Value::as_array)
-        .map(|ps| {
-            ps.iter()
-                .filter(|p| p.get("granted") == Some(&Value::Bool(false)))
-                .filter_map(|p| p.get("permission").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let missing: Vec<&str> = v
+        .permissions
+        .iter()
+        .filter(|p| !p.granted)
+        .map(|p| p.permission.as_str())
+        .collect();
     if !missing.is_empty() {
         return (
             Status::NeedsAttention,
             format!("Missing permissions: {}.", missing.join(", ")),
         );
     }
-    let failed: Vec<String> = v
-        .get("probes")
-        .and_then(Value::as_array)
-        .map(|ps| {
-            ps.iter()
-                .filter(|p| p.get("ok") == Some(&Value::Bool(false)))
-                .filter_map(|p| p.get("family").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let failed: Vec<&str> = v.probes.iter().filter(|p| !p.ok).map(|p| p.family.as_str()).collect();
     if !failed.is_empty() {
         return (
             Status::NeedsAttention,
             format!("Reads failed for: {}.", failed.join(", ")),
         );
     }
-    if now_ms - at > FRESH_MS {
+    if now_ms - v.at_ms > FRESH_MS {
         return (
             Status::NeedsAttention,
             "Last verified more than 24 hours ago; verify again.".into(),
@@ -135,9 +118,9 @@ pub fn status(conn: Option<&Item>, now_ms: i64) -> (Status, String) {
     )
 }
 
-pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
-    let (st, reason) = status(conn, now_ms);
-    let Some(c) = conn else {
+pub fn to_api(connection: Option<&ConnectionRecord>, now_ms: i64) -> api::ProviderConnection {
+    let (st, reason) = status(connection, now_ms);
+    let Some(c) = connection else {
         return api::ProviderConnection {
             configured: false,
             status: st,
@@ -156,71 +139,35 @@ pub fn to_api(conn: Option<&Item>, now_ms: i64) -> api::ProviderConnection {
         configured: true,
         status: st,
         status_reason: reason,
-        tenant: opt(c, "tenant"),
-        tenant_id: opt(c, "tenant_id"),
-        app_mode: opt(c, "app_mode"),
-        client_id: opt(c, "client_id"),
-        lifecycle: opt(c, "lifecycle").and_then(|l| ConnectionLifecycle::parse(&l)),
-        consent: c.get("consent").and_then(Value::as_object).map(|x| api::ConsentResult {
-            // Only `granted` is ever stored without an error; anything else is an error.
-            outcome: x
-                .get("outcome")
-                .and_then(Value::as_str)
-                .and_then(ConsentOutcome::parse)
-                .unwrap_or(ConsentOutcome::Error),
-            at_ms: x.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
-            error: x.get("error").and_then(Value::as_str).map(str::to_owned),
-            error_description: x.get("error_description").and_then(Value::as_str).map(str::to_owned),
-            proven_by: x.get("proof").and_then(Value::as_object).map(|p| {
-                let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                api::ConsentProof {
-                    oid: g("oid"),
-                    upn: g("upn"),
-                    // Proofs are minted only for these roles; an unknown one reads as the broadest.
-                    role: AdminRole::parse(&g("role")).unwrap_or(AdminRole::GlobalAdministrator),
-                    at_ms: p.get("at_ms").and_then(Value::as_i64).unwrap_or_default(),
-                }
+        tenant: Some(c.tenant.clone()),
+        tenant_id: Some(c.tenant_id.clone()),
+        app_mode: Some(c.app_mode.as_str().to_owned()),
+        client_id: Some(c.client_id.clone()),
+        lifecycle: Some(c.lifecycle),
+        consent: c.consent.as_ref().map(|x| api::ConsentResult {
+            outcome: x.outcome,
+            at_ms: x.at_ms,
+            error: x.error.clone(),
+            error_description: x.error_description.clone(),
+            proven_by: x.proof.as_ref().map(|p| api::ConsentProof {
+                oid: p.oid.clone(),
+                upn: p.upn.clone(),
+                // Proofs are minted only for these roles; an unknown one reads as the broadest.
+                role: AdminRole::parse(&p.role).unwrap_or(AdminRole::GlobalAdministrator),
+                at_ms: p.at_ms,
             }),
         }),
         // Only the metadata: the sealed bytes stay in the table.
-        credential: c
-            .get("credential")
-            .and_then(Value::as_object)
-            .map(|x| api::CredentialInfo {
-                kind: x.get("kind").and_then(Value::as_str).unwrap_or_default().into(),
-                version: x.get("version").and_then(Value::as_u64).unwrap_or_default() as u32,
-                set_ms: x.get("set_ms").and_then(Value::as_i64).unwrap_or_default(),
-            }),
-        verification: c
-            .get("verification")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok()),
+        credential: c.credential.as_ref().map(|x| api::CredentialInfo {
+            kind: x.kind.clone(),
+            version: x.version,
+            set_ms: x.set_ms,
+        }),
+        verification: c.verification.clone(),
     }
 }
 
-/// The proof of tenant administration recorded with the consent, if any.
-pub fn proof(c: &Item) -> Option<&serde_json::Map<String, Value>> {
-    c.get("consent")?.get("proof")?.as_object()
-}
-
-/// The ownership record of one proven connection: `TENANTCLAIM#{tenant}` holds one per
-/// workspace environment that proved it, and `OWNER` for the first.
-pub fn claim_key(tenant_id: &str, ws: &str, env: &str) -> Key {
-    Key::new(claim_pk(tenant_id), format!("WS#{ws}#ENV#{env}"))
-}
-
-pub fn claim_pk(tenant_id: &str) -> String {
-    format!("TENANTCLAIM#{}", tenant_id.to_ascii_lowercase())
-}
-
-pub fn owner_key(tenant_id: &str) -> Key {
-    Key::new(claim_pk(tenant_id), "OWNER")
-}
-
-/// The stored record's version, for optimistic writes.
-pub fn version(c: &Item) -> i64 {
-    n(c, "version")
-}
+pub use crate::records::provider::{claim_key, claim_pk, owner_key};
 
 /// What a verification found, stored on the connection and shown as its permission posture.
 pub struct Found {
@@ -308,27 +255,23 @@ pub async fn verify_with(
 
 /// A run's sign-in failure newer than the last verification: the connection cannot be used until
 /// consent is granted again or the credential replaced, and a verification shows it works again.
-fn run_failure_status(c: &Item) -> Option<(Status, String)> {
-    let f = c.get("run_failure")?;
-    let verified_at = c
-        .get("verification")
-        .and_then(|v| v.get("at_ms"))
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    if f.get("at_ms").and_then(Value::as_i64).unwrap_or(0) <= verified_at {
+fn run_failure_status(c: &ConnectionRecord) -> Option<(Status, String)> {
+    let f = c.run_failure.as_ref()?;
+    let verified_at = c.verification.as_ref().map_or(0, |v| v.at_ms);
+    if f.at_ms <= verified_at {
         return None;
     }
-    let why = f.get("reason").and_then(Value::as_str).unwrap_or_default();
-    Some(match f.get("kind").and_then(Value::as_str).unwrap_or_default() {
-        "consent_revoked" => (
+    let why = &f.reason;
+    Some(match f.kind {
+        RunFailureKind::ConsentRevoked => (
             Status::Blocked,
             format!("A run found admin consent revoked in the tenant: {why}. Grant admin consent again, then verify."),
         ),
-        "credential_expired" => (
+        RunFailureKind::CredentialExpired => (
             Status::Expired,
             format!("A run found the credential expired: {why}. Replace it, then verify."),
         ),
-        _ => (
+        RunFailureKind::InvalidCredentials => (
             Status::Blocked,
             format!("A run could not sign in with the credential: {why}. Replace it, then verify."),
         ),
@@ -339,22 +282,22 @@ fn run_failure_status(c: &Item) -> Option<(Status, String)> {
 /// principal is gone, AADSTS65001 no consent, a token Graph still refuses with 401), the credential
 /// expired (AADSTS7000222) or invalid (AADSTS7000215 wrong secret, any other `invalid_client`).
 /// `None` for errors about one request (throttling, 5xx, a missing permission, a bad request).
-pub fn auth_failure(e: &atlas_graph::GraphError) -> Option<&'static str> {
+pub fn auth_failure(e: &atlas_graph::GraphError) -> Option<RunFailureKind> {
     use atlas_graph::GraphError;
     match e {
         GraphError::Auth(a) => {
             let has = |code: i64| a.error_codes.contains(&code);
             if has(7000229) || has(65001) || has(700016) || a.code == "unauthorized_client" {
-                Some("consent_revoked")
+                Some(RunFailureKind::ConsentRevoked)
             } else if has(7000222) {
-                Some("credential_expired")
+                Some(RunFailureKind::CredentialExpired)
             } else if has(7000215) || a.code == "invalid_client" {
-                Some("invalid_credentials")
+                Some(RunFailureKind::InvalidCredentials)
             } else {
                 None
             }
         }
-        GraphError::Http(r) if r.status == 401 => Some("consent_revoked"),
+        GraphError::Http(r) if r.status == 401 => Some(RunFailureKind::ConsentRevoked),
         GraphError::Incomplete { source: Some(s), .. } => auth_failure(s),
         _ => None,
     }
@@ -366,50 +309,67 @@ pub async fn record_run_failure(state: &crate::state::AppState, scope: &EnvScope
     let Some(kind) = auth_failure(e) else {
         return;
     };
-    let failure = serde_json::json!({"kind": kind, "reason": e.to_string(), "at_ms": state.clock.now_millis()});
-    let update = atlas_store::Update::new().set("run_failure", failure);
-    match state
-        .table
-        .update(&key(scope), &update, Some(atlas_store::Cond::Exists))
-        .await
-    {
-        Ok(_) => tracing::warn!(kind, error = %e, "a run could not sign in; the provider connection is marked"),
+    let failure = RunFailure {
+        kind,
+        reason: e.to_string(),
+        at_ms: state.clock.now_millis(),
+    };
+    let kind = kind.as_str();
+    match records::provider::mark_run_failure(&state.table, &key(scope), &failure).await {
+        Ok(()) => tracing::warn!(kind, error = %e, "a run could not sign in; the provider connection is marked"),
         Err(err) => tracing::warn!(kind, error = %err, "could not mark the provider connection"),
     }
 }
 
 /// The environment's connection, if one was created.
-pub async fn load(state: &AppState, scope: &EnvScope) -> ApiResult<Option<Item>> {
-    Ok(state.table.get(&key(scope)).await?)
+pub async fn load(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<ConnectionRecord>> {
+    Ok(records::get(&state.table, &key(scope)).await?)
+}
+
+/// The environment's connection when it is consented (Graph may be called with it), else `None`.
+pub async fn consented(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<ConnectionRecord>> {
+    Ok(load(state, scope)
+        .await?
+        .filter(|c| c.lifecycle == ConnectionLifecycle::Consented))
 }
 
 /// The app identity a connection signs in with; the dedicated secret is opened only here.
-pub async fn app_identity(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
+pub async fn app_identity(
+    state: &AppState,
+    scope: &EnvScope,
+    conn: &ConnectionRecord,
+) -> ServiceResult<atlas_graph::AppIdentity> {
     app_identity_in(state, &credential_context(scope), conn).await
 }
 
 /// [`app_identity`] where the scope is only known from a signed consent state.
-pub async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> ApiResult<atlas_graph::AppIdentity> {
-    match s(conn, "app_mode").as_str() {
-        "dedicated" => {
-            let sealed: crate::secrets::Sealed = conn
-                .get("credential")
-                .and_then(|c| c.get("sealed"))
-                .cloned()
-                .and_then(|v| serde_json::from_value(v).ok())
-                .ok_or_else(|| ApiError::Conflict("the connection has no credential".into()))?;
-            let secret = state.secrets.open(context, &sealed).await.map_err(ApiError::internal)?;
+pub async fn app_identity_in(
+    state: &AppState,
+    context: &str,
+    conn: &ConnectionRecord,
+) -> ServiceResult<atlas_graph::AppIdentity> {
+    match conn.app_mode {
+        AppMode::Dedicated => {
+            let credential = conn
+                .credential
+                .as_ref()
+                .ok_or_else(|| ServiceError::Conflict("the connection has no credential".into()))?;
+            // Retried as any failure underneath is: the master key may be back.
+            let secret = state
+                .secrets
+                .open(context, &credential.sealed)
+                .await
+                .map_err(|e| ServiceError::Transient(Box::new(e)))?;
             Ok(atlas_graph::AppIdentity::with_secret(
-                s(conn, "client_id"),
-                secret.expose_str().map_err(ApiError::internal)?,
+                conn.client_id.clone(),
+                secret.expose_str().map_err(|e| ServiceError::Transient(Box::new(e)))?,
             ))
         }
-        _ => {
-            let (id, secret) = state
-                .provider
-                .platform_app
-                .clone()
-                .ok_or_else(|| ApiError::Conflict("this installation has no platform app registration".into()))?;
+        AppMode::Platform => {
+            let (id, secret) =
+                state.provider.platform_app.clone().ok_or_else(|| {
+                    ServiceError::Conflict("this installation has no platform app registration".into())
+                })?;
             Ok(atlas_graph::AppIdentity::with_secret(id, secret))
         }
     }
@@ -417,14 +377,14 @@ pub async fn app_identity_in(state: &AppState, context: &str, conn: &Item) -> Ap
 
 /// The connection, when it can be verified: created, consented, not disabled, and proven to be
 /// this workspace's tenant. Else a conflict saying what is missing.
-pub async fn verifiable(state: &AppState, scope: &EnvScope) -> ApiResult<Item> {
+pub async fn verifiable(state: &AppState, scope: &EnvScope) -> ServiceResult<ConnectionRecord> {
     let conn = load(state, scope)
         .await?
-        .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
-    match s(&conn, "lifecycle").as_str() {
-        "disabled" => return Err(ApiError::Conflict("the connection is disabled".into())),
-        "consented" => {}
-        _ => return Err(ApiError::Conflict("admin consent has not been granted yet".into())),
+        .ok_or_else(|| ServiceError::Conflict("create the provider connection first".into()))?;
+    match conn.lifecycle {
+        ConnectionLifecycle::Disabled => return Err(ServiceError::Conflict("the connection is disabled".into())),
+        ConnectionLifecycle::Consented => {}
+        _ => return Err(ServiceError::Conflict("admin consent has not been granted yet".into())),
     }
     require_proof(state, scope, &conn).await?;
     Ok(conn)
@@ -432,27 +392,21 @@ pub async fn verifiable(state: &AppState, scope: &EnvScope) -> ApiResult<Item> {
 
 /// Verifies the connection now and records the permission posture (the `provider.verify` step,
 /// and the demo seed).
-pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
+pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
     let conn = verifiable(state, scope).await?;
     let app = app_identity(state, scope, &conn).await?;
-    let tenant = s(&conn, "tenant_id");
-    let mut found = verify_with(&state.graph, &tenant, app, state.clock.now_millis()).await;
+    let tenant = &conn.tenant_id;
+    let mut found = verify_with(&state.graph, tenant, app, state.clock.now_millis()).await;
     if let Some(tid) = &found.tenant_id
-        && !tid.eq_ignore_ascii_case(&tenant)
+        && !tid.eq_ignore_ascii_case(tenant)
     {
         found.verification.token_ok = false;
         found.verification.error = Some(format!("the token is for tenant {tid}, not this environment's"));
     }
-    let v = serde_json::to_value(&found.verification).map_err(ApiError::internal)?;
     let mut with = conn.clone();
-    with.insert("verification".into(), v.clone());
+    with.verification = Some(found.verification.clone());
     let (st, reason) = status(Some(&with), state.clock.now_millis());
-    let update = Update::new().set("verification", v).add("version", 1);
-    let changes = vec![TxItem::Update {
-        key: key(scope),
-        update,
-        cond: Some(Cond::eq("version", version(&conn))),
-    }];
+    let changes = vec![conn.record_verification(&found.verification)];
     let ev = NewEvent {
         action: "provider.verify".into(),
         target: "provider-connection".into(),
@@ -468,7 +422,7 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
     audit::commit(state, scope.workspace(), changes, ev)
         .await
         .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; verify again".into()),
+            Some(0) => ServiceError::Conflict("the connection changed meanwhile; verify again".into()),
             _ => e.into(),
         })
 }
@@ -476,26 +430,24 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ApiResult<()> {
 /// A connection is verified only with a recorded proof of tenant administration whose claim
 /// record still stands: consent recorded without one (before proofs were required) needs a new
 /// sign-in.
-async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiResult<()> {
+async fn require_proof(state: &AppState, scope: &EnvScope, conn: &ConnectionRecord) -> ServiceResult<()> {
     let unproven = || {
-        ApiError::Conflict(
+        ServiceError::Conflict(
             "ownership of the tenant has not been proven: a tenant administrator must sign in again".into(),
         )
     };
-    let id = proof(conn)
-        .and_then(|p| p.get("id"))
-        .and_then(Value::as_str)
-        .ok_or_else(unproven)?;
-    let claim = state
-        .table
-        .get(&claim_key(
-            &s(conn, "tenant_id"),
+    let id = &conn.proof().ok_or_else(unproven)?.id;
+    let claim: TenantClaimRecord = records::get(
+        &state.table,
+        &claim_key(
+            &conn.tenant_id,
             scope.workspace().workspace_id().as_str(),
             scope.environment_id().as_str(),
-        ))
-        .await?
-        .ok_or_else(unproven)?;
-    if s(&claim, "proof_id") != id {
+        ),
+    )
+    .await?
+    .ok_or_else(unproven)?;
+    if &claim.proof_id != id {
         return Err(unproven());
     }
     Ok(())
@@ -504,15 +456,32 @@ async fn require_proof(state: &AppState, scope: &EnvScope, conn: &Item) -> ApiRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::records::Record;
+    use serde_json::{Value, json};
 
-    fn conn(v: Value) -> Item {
-        v.as_object().cloned().unwrap()
+    /// A connection as stored, with `extra` attributes over a created one.
+    fn conn(extra: Value) -> ConnectionRecord {
+        let mut item = json!({
+            "PK": "WS#ws-a#ENV#env-a", "SK": "PROVIDER", "entity": "provider_connection",
+            "workspace_id": "ws-a", "environment_id": "env-a", "tenant": "a.test",
+            "tenant_id": "11111111-1111-4111-8111-111111111111", "app_mode": "platform",
+            "client_id": "c", "lifecycle": "created", "created_ms": 1, "version": 1,
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        item.extend(extra.as_object().cloned().unwrap());
+        ConnectionRecord::from_item(item).unwrap()
     }
 
-    fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> Item {
+    fn proof() -> Value {
+        json!({"id": "p1", "oid": "o", "upn": "admin@a.test", "role": "Global Administrator", "role_source": "wids",
+            "tenant_id": "11111111-1111-4111-8111-111111111111", "at_ms": 1, "initiator": "u-1"})
+    }
+
+    fn verified(at_ms: i64, granted: bool, probe_ok: bool, token_ok: bool) -> ConnectionRecord {
         conn(
-            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {
+            json!({"lifecycle": "consented", "consent": {"outcome": "granted", "at_ms": 1, "proof": proof()}, "verification": {
                 "at_ms": at_ms, "token_ok": token_ok, "error": if token_ok { Value::Null } else { json!("invalid_client") },
                 "permissions": [{"permission": "DeviceManagementConfiguration.Read.All", "granted": granted, "blocks": []}],
                 "probes": [{"family": "deviceConfigurations", "ok": probe_ok, "error": null}],
@@ -528,10 +497,15 @@ mod tests {
             status(Some(&conn(json!({"lifecycle": "consent_pending"}))), now).0,
             Status::NotConfigured
         );
-        let declined = conn(json!({"lifecycle": "consent_failed", "consent": {"error_description": "AADSTS65004"}}));
+        let declined = conn(json!({"lifecycle": "consent_failed", "consent": {
+            "outcome": "error", "at_ms": 1, "error": "consent_required", "error_description": "AADSTS65004"}}));
         let (st, why) = status(Some(&declined), now);
         assert_eq!(st, Status::NeedsAttention);
         assert!(why.contains("AADSTS65004"));
+        // Entra sent no description: stored as null, read as declined.
+        let bare = conn(json!({"lifecycle": "consent_failed", "consent": {
+            "outcome": "declined", "at_ms": 1, "error": "access_denied", "error_description": null}}));
+        assert_eq!(status(Some(&bare), now).1, "Admin consent was declined.");
         assert_eq!(
             status(Some(&conn(json!({"lifecycle": "consented"}))), now).0,
             Status::NeedsAttention,
@@ -540,7 +514,7 @@ mod tests {
         assert_eq!(
             status(
                 Some(&conn(
-                    json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}})
+                    json!({"lifecycle": "consented", "consent": {"outcome": "granted", "at_ms": 1, "proof": proof()}})
                 )),
                 now
             )
@@ -548,7 +522,7 @@ mod tests {
             Status::Unknown
         );
         let mut unproven = verified(now - 1_000, true, true, true);
-        unproven.insert("consent".into(), json!({"outcome": "granted"}));
+        unproven.consent = Some(serde_json::from_value(json!({"outcome": "granted", "at_ms": 1})).unwrap());
         assert_eq!(
             status(Some(&unproven), now).0,
             Status::NeedsAttention,
@@ -582,9 +556,46 @@ mod tests {
             Status::Blocked,
             "sign-in refused"
         );
-        let expired = conn(
-            json!({"lifecycle": "consented", "consent": {"proof": {"oid": "o"}}, "verification": {"at_ms": now, "token_ok": false, "error": "AADSTS7000222: the client secret expired"}}),
-        );
+        let mut expired = verified(now, true, true, false);
+        if let Some(v) = expired.verification.as_mut() {
+            v.error = Some("AADSTS7000222: the client secret expired".into());
+        }
         assert_eq!(status(Some(&expired), now).0, Status::Expired);
+    }
+
+    #[test]
+    fn a_run_failure_newer_than_the_verification_decides_the_status() {
+        let now = 10 * FRESH_MS;
+        let mut c = verified(now - 1_000, true, true, true);
+        c.run_failure = Some(RunFailure {
+            kind: RunFailureKind::CredentialExpired,
+            reason: "AADSTS7000222".into(),
+            at_ms: now - 500,
+        });
+        let (st, why) = status(Some(&c), now);
+        assert_eq!(st, Status::Expired);
+        assert!(why.contains("AADSTS7000222"), "{why}");
+        c.run_failure.as_mut().unwrap().at_ms = now - 2_000;
+        assert_eq!(status(Some(&c), now).0, Status::Ready, "superseded by the verification");
+    }
+
+    #[test]
+    fn the_api_shape_shows_metadata_never_the_sealed_secret() {
+        let c = conn(json!({"app_mode": "dedicated", "lifecycle": "consented",
+            "consent": {"outcome": "granted", "at_ms": 2, "proof": proof()},
+            "credential": {"kind": "secret", "version": 3, "set_ms": 4,
+                "sealed": {"v": 1, "kid": "k", "wrapped_key": "w", "nonce": "n", "ciphertext": "x"}}}));
+        let a = to_api(Some(&c), 10);
+        assert_eq!(a.app_mode.as_deref(), Some("dedicated"));
+        assert_eq!(a.lifecycle, Some(ConnectionLifecycle::Consented));
+        let proven = a.consent.as_ref().and_then(|x| x.proven_by.as_ref()).unwrap();
+        assert_eq!(
+            (proven.role, proven.upn.as_str()),
+            (AdminRole::GlobalAdministrator, "admin@a.test")
+        );
+        let cred = a.credential.unwrap();
+        assert_eq!((cred.kind.as_str(), cred.version, cred.set_ms), ("secret", 3, 4));
+        let text = serde_json::to_string(&to_api(Some(&c), 10)).unwrap();
+        assert!(!text.contains("ciphertext") && !text.contains("wrapped_key"), "{text}");
     }
 }

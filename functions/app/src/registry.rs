@@ -107,6 +107,8 @@ pub struct Route {
     pub status: u16,
     pub body: Body,
     pub handler: fn() -> MethodRouter<AppState>,
+    /// Seals or opens secrets (provider credentials, consent state): the template grants it the KMS key.
+    pub secrets: bool,
 }
 
 impl std::fmt::Debug for Route {
@@ -120,8 +122,11 @@ impl std::fmt::Debug for Route {
 macro_rules! route {
     (@required) => { &[] };
     (@required $required:expr) => { $required };
+    (@secrets) => { false };
+    (@secrets $secrets:literal) => { $secrets };
     ($method:ident $path:expr => $function:literal {
         access: $access:expr,
+        $(secrets: $secrets:literal,)?
         summary: $summary:literal,
         tag: $tag:literal,
         table: $table:ident,
@@ -150,6 +155,7 @@ macro_rules! route {
             status: $status,
             body: $body,
             handler: || axum::routing::on(axum::routing::MethodFilter::$method, $handler),
+            secrets: route!(@secrets $($secrets)?),
         }
     };
 }
@@ -322,6 +328,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::PROVIDER_CONNECTION => "post-provider-connection" {
             access: Cap(ProviderManage),
+            secrets: true,
             summary: "Create the provider connection (the platform app, or a dedicated app registration)",
             tag: "provider", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::ProviderConnectionCreate>),
@@ -331,6 +338,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::PROVIDER_CONSENT => "post-provider-consent" {
             access: Cap(ProviderManage),
+            secrets: true,
             summary: "Start admin consent: a consent URL with a signed, single-use state valid for 15 minutes",
             tag: "provider", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::ConsentStart>),
@@ -338,6 +346,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(GET T::PROVIDER_CONSENT_CALLBACK => "get-provider-consent-callback" {
             access: Public,
+            secrets: true,
             summary: "The admin-consent callback webhook (authenticated by its signed state); redirects to the web app",
             tag: "provider", table: Write, sends: [], query: provider::CALLBACK_QUERY, required_query: &["state"], request: None,
             example: Some(|| json!({"state": "{consent_state}", "admin_consent": "True", "tenant": "{tenant_id}"})),
@@ -353,6 +362,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(PUT T::PROVIDER_CREDENTIAL => "put-provider-credential" {
             access: Cap(ProviderManage),
+            secrets: true,
             summary: "Rotate the dedicated app's client secret (high risk: confirm with the environment's name)",
             tag: "provider", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::CredentialRotate>),
@@ -462,6 +472,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::RESTORES => "post-restores" {
             access: Cap(RestorePreview),
+            secrets: true,
             summary: "Draft a restore of a backup set (of this or another environment) into this environment",
             tag: "restores", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::RestoreCreate>),
@@ -471,6 +482,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(GET T::RESTORES => "get-restores" {
             access: Cap(RestorePreview),
+            secrets: true,
             summary: "Restores into this environment, newest first, with readiness, preview and run",
             tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::RestoreList>),
@@ -478,6 +490,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(GET T::RESTORE => "get-restore" {
             access: Cap(RestorePreview),
+            secrets: true,
             summary: "A restore with its readiness checks, latest preview and run",
             tag: "restores", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Restore>),
@@ -485,6 +498,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::RESTORE_PREVIEWS => "post-restore-preview" {
             access: Cap(RestorePreview),
+            secrets: true,
             summary: "Preview: match every item to live, diff, map groups; fingerprinted, expires in 15 minutes",
             tag: "restores", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::RestorePreviewRequest>),
@@ -494,6 +508,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::RESTORE_CONFIRM => "post-restore-confirm" {
             access: Cap(RestoreExecute),
+            secrets: true,
             summary: "Confirm the latest preview (id, fingerprint, typed environment name): starts restore.execute",
             tag: "restores", table: Write, sends: ["restore-execute"], query: NONE,
             request: Some(schema::<api::RestoreConfirm>),
@@ -503,6 +518,7 @@ pub fn routes() -> Vec<Route> {
         }),
         route!(POST T::RESTORE_CANCEL => "post-restore-cancel" {
             access: Cap(RestorePreview),
+            secrets: true,
             summary: "Cancel a restore that was not confirmed; creates no run",
             tag: "restores", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Restore>),
@@ -545,17 +561,6 @@ pub fn routes() -> Vec<Route> {
         }),
     ]
 }
-
-/// Functions that open or seal secrets: the template grants them the KMS key.
-pub const USES_SECRETS: &[&str] = &[
-    "post-provider-connection",
-    "post-provider-consent",
-    "get-provider-consent-callback",
-    "put-provider-credential",
-    "step-provider-verify",
-    "step-inventory-sync",
-    "step-backup-capture",
-];
 
 pub fn find(function: &str) -> Option<Route> {
     routes().into_iter().find(|r| r.function == function)

@@ -48,6 +48,7 @@ pub fn api(state: AppState, routes: &[Route]) -> Router {
 
 /// The API routes, with the web app served from `web_dir` for every non-API path, and `extra`
 /// (local mode's sign-in issuer) nested under its prefix, behind the same layers.
+#[cfg(feature = "local")]
 pub fn with_web(
     state: AppState,
     routes: &[Route],

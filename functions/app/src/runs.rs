@@ -9,31 +9,26 @@
 //! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
 //! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
 
-use atlas_api_types as api;
 pub use atlas_domain::ItemResult;
-use atlas_domain::{Capability, OperationType, Role, RunOutcome, RunState, Status, WorkspaceId};
-use atlas_store::{Cond, Item, Key, OutMessage, Query, SkCond, TableError, TxItem, Update};
+use atlas_domain::{Capability, OperationType, Role, RunOutcome, RunState};
+use atlas_store::{Cond, Key, OutMessage, TableError, TxItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{self, NewEvent, Outcome};
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Actor;
-use crate::scope::{EnvScope, ws_pk};
+use crate::records::runs::{
+    self as rec, Counts, OperationRun, RunItem, RunLock, RunMarker, RunOutbox, RunRef, marker_key, scope_pk,
+};
+pub use crate::records::runs::{OUTBOX, run_key};
+use crate::records::{self, Record};
+use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::steps::{ACTIVE_RUNS, active_run_sk};
-use crate::tenancy::{n, obj, s};
 
-pub fn run_key(id: &str) -> Key {
-    Key::new(format!("RUN#{id}"), "RUN")
-}
-
-fn marker_key(id: &str) -> Key {
-    Key::new(format!("RUN#{id}"), "ACTIVE")
-}
-
-fn lock_key(scope_pk: &str, kind: OperationType) -> Key {
-    Key::new(scope_pk.to_owned(), format!("ACTIVE#{}", kind.as_str()))
+/// Reads a run by id.
+pub async fn get(state: &AppState, run_id: &str) -> ServiceResult<Option<OperationRun>> {
+    Ok(records::get(&state.table, &run_key(run_id)).await?)
 }
 
 /// The capability a run type needs — checked when it starts and again when it executes.
@@ -64,55 +59,12 @@ pub struct WorkMessage {
     pub env: Option<String>,
 }
 
-/// A run item's state; `None` for a value no run is written with.
-pub fn state_of(run: &Item) -> Option<RunState> {
-    RunState::parse(&s(run, "status"))
-}
-
-/// Queued or running: the run may still do work and end.
-pub fn is_active(run: &Item) -> bool {
-    state_of(run).is_some_and(RunState::is_active)
-}
-
-/// The canonical status of a run.
-pub fn status(run: &Item) -> Status {
-    if is_active(run) {
-        return Status::Running;
-    }
-    RunOutcome::parse(&s(run, "outcome")).map_or(Status::Failed, RunOutcome::status)
-}
-
-pub fn to_api(run: &Item) -> api::OperationRun {
-    // Units are counted by atomic adds on `count_*`; `counts.total` is fixed at the start.
-    let count = |k: &str| n(run, &format!("count_{k}")).max(0) as u64;
-    let kind = OperationType::parse(&s(run, "type"));
-    let started = run.get("started_ms").and_then(Value::as_i64);
-    let ended = run.get("ended_ms").and_then(Value::as_i64);
-    api::OperationRun {
-        id: s(run, "run_id"),
-        // Runs are created only with a catalog type.
-        operation_type: kind.unwrap_or(OperationType::RunReconcile),
-        label: kind.map(|k| k.label().to_owned()).unwrap_or_default(),
-        workspace_id: s(run, "workspace_id"),
-        environment_id: run.get("environment_id").and_then(Value::as_str).map(str::to_owned),
-        initiator: s(run, "initiator_email"),
-        state: RunState::parse(&s(run, "status")).unwrap_or(RunState::Completed),
-        outcome: run.get("outcome").and_then(Value::as_str).and_then(RunOutcome::parse),
-        status: status(run),
-        reason: run.get("reason").and_then(Value::as_str).map(str::to_owned),
-        created_ms: n(run, "created_ms"),
-        started_ms: started,
-        ended_ms: ended,
-        duration_ms: started.zip(ended).map(|(a, b)| b - a),
-        total: run["counts"]["total"].as_u64().unwrap_or(0),
-        succeeded: count("succeeded"),
-        failed: count("failed"),
-        skipped: count("skipped"),
-    }
+pub fn to_api(run: &OperationRun) -> atlas_api_types::OperationRun {
+    run.to_api()
 }
 
 pub struct Started {
-    pub run: Item,
+    pub run: OperationRun,
     /// False when an active run of the same type and scope was returned instead.
     pub created: bool,
 }
@@ -126,7 +78,7 @@ pub async fn start(
     queue: &str,
     items: Vec<(String, Value)>,
     deadline_ms: i64,
-) -> Result<Started, ApiError> {
+) -> ServiceResult<Started> {
     start_with(state, scope, Start::new(state, kind, queue, items, deadline_ms)).await
 }
 
@@ -171,8 +123,6 @@ impl Start {
     }
 }
 
-/// The partition (GSI1) of every outbox item not yet drained, by creation time.
-pub const OUTBOX: &str = "OUTBOX";
 /// Messages per outbox item at least; more when a run has very many units, so the outbox never
 /// takes more than [`MAX_OUTBOX_ITEMS`] of the transaction's 100 writes.
 const OUTBOX_MESSAGES: usize = 250;
@@ -185,7 +135,7 @@ pub const OUTBOX_GRACE_MS: i64 = 5_000;
 /// (the outbox) are one commit: a crash before it leaves nothing, a crash after it leaves a run
 /// whose messages the drainer sends. The messages are then sent at once ([`drain`]); whatever a
 /// crash or an unavailable queue leaves in the outbox, the sweep ([`sweep_outbox`]) sends later.
-pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Result<Started, ApiError> {
+pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> ServiceResult<Started> {
     let Start {
         id,
         kind,
@@ -196,51 +146,59 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Res
         conflict,
     } = start;
     let ws = scope.workspace();
+    let ws_id = ws.workspace_id();
     let now = state.clock.now_millis();
     let empty = items.is_empty();
-    let mut run = obj(json!({
-        "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": kind.as_str(),
-        "workspace_id": ws.workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "initiator_id": ws.actor().user_id, "initiator_email": ws.actor().email, "queue": queue,
-        "status": RunState::Queued.as_str(), "created_ms": now, "deadline_ms": now + deadline_ms,
-        "counts": {"total": items.len(), "succeeded": 0, "failed": 0, "skipped": 0},
-        "GSI1PK": format!("RUNS#{}", ws.workspace_id()), "GSI1SK": format!("RUN#{id}"),
-    }));
+    let mut run = OperationRun {
+        run_id: id.clone(),
+        kind,
+        workspace_id: ws_id.as_str().to_owned(),
+        environment_id: Some(scope.environment_id().as_str().to_owned()),
+        initiator_id: ws.actor().user_id.clone(),
+        initiator_email: ws.actor().email.clone(),
+        queue: Some(queue.clone()),
+        status: RunState::Queued,
+        created_ms: now,
+        deadline_ms: now + deadline_ms,
+        counts: Counts {
+            total: items.len() as u64,
+            succeeded: 0,
+            failed: 0,
+            skipped: 0,
+        },
+        count_succeeded: 0,
+        count_failed: 0,
+        count_skipped: 0,
+        outcome: None,
+        reason: None,
+        started_ms: None,
+        ended_ms: None,
+        gsi1pk: rec::workspace_runs_gsi(ws_id),
+        gsi1sk: rec::run_ref_sk(&id),
+    };
     if empty {
         // Nothing to queue: the run is born complete, holding no lock.
-        for (k, v) in [
-            ("status", json!(RunState::Completed.as_str())),
-            ("outcome", json!(RunOutcome::Succeeded.as_str())),
-            ("reason", json!("Nothing to do.")),
-            ("started_ms", json!(now)),
-            ("ended_ms", json!(now)),
-        ] {
-            run.insert(k.into(), v);
-        }
+        run.status = RunState::Completed;
+        run.outcome = Some(RunOutcome::Succeeded);
+        run.reason = Some("Nothing to do.".into());
+        run.started_ms = Some(now);
+        run.ended_ms = Some(now);
     }
-    let marker = obj(json!({
-        "PK": format!("RUN#{id}"), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
-        "workspace_id": ws.workspace_id().as_str(),
-        "GSI1PK": ACTIVE_RUNS, "GSI1SK": active_run_sk(now + deadline_ms, &id),
-    }));
-    let lock = obj(json!({
-        "PK": scope.pk(), "SK": format!("ACTIVE#{}", kind.as_str()), "entity": "run_lock", "run_id": id,
-        "workspace_id": ws.workspace_id().as_str(),
-    }));
-    let index = obj(json!({
-        "PK": scope.pk(), "SK": format!("RUN#{id}"), "entity": "run_ref", "run_id": id, "type": kind.as_str(),
-        "workspace_id": ws.workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-    }));
-    let put = |item: Item| TxItem::Put {
-        item,
-        cond: Some(Cond::NotExists),
+    let env_pk = scope_pk(ws_id, Some(scope.environment_id()));
+    let lock = RunLock::new(env_pk.clone(), kind, &id, ws_id);
+    let index = RunRef {
+        pk: env_pk,
+        run_id: id.clone(),
+        kind,
+        workspace_id: ws_id.as_str().to_owned(),
+        environment_id: scope.environment_id().as_str().to_owned(),
     };
-    let mut changes = vec![put(run)];
+    let mut changes = vec![run.create()];
     if !empty {
-        changes.push(put(marker));
-        changes.push(put(lock));
+        changes.push(RunMarker::new(&id, ws_id, now + deadline_ms).create());
+        changes.push(lock.create());
     }
-    changes.push(put(index));
+    changes.push(index.create());
     let also_at = changes.len();
     let also_len = also.len();
     changes.extend(also);
@@ -251,21 +209,19 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Res
                 run_id: id.clone(),
                 item,
                 params,
-                env: Some(format!("{}/{}", ws.workspace_id(), scope.environment_id())),
+                env: Some(format!("{}/{}", ws_id, scope.environment_id())),
             })
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ServiceError::Permanent(e.to_string()))?;
     let per_item = OUTBOX_MESSAGES.max(bodies.len().div_ceil(MAX_OUTBOX_ITEMS));
     for (n, chunk) in bodies.chunks(per_item).enumerate() {
-        changes.push(put(obj(json!({
-            "PK": format!("RUN#{id}"), "SK": format!("OUTBOX#{n:04}"), "entity": "run_outbox", "run_id": id,
-            "queue": queue, "bodies": chunk, "created_ms": now,
-            "GSI1PK": OUTBOX, "GSI1SK": format!("{now:015}#{id}#{n:04}"),
-        }))));
+        changes.push(RunOutbox::new(&id, n, &queue, chunk.to_vec(), now).create());
     }
     if changes.len() + 2 > atlas_store::table::MAX_TX_ITEMS {
-        return Err(ApiError::internal("a run start does not fit one transaction"));
+        return Err(ServiceError::Permanent(
+            "a run start does not fit one transaction".into(),
+        ));
     }
     let ev = NewEvent::success("run.start", format!("run/{id}"))
         .env(scope.environment_id())
@@ -273,18 +229,18 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Res
     match audit::commit(state, ws, changes, ev).await {
         Ok(()) => {}
         Err(e) if !empty && audit::failed_at(&e) == Some(2) => {
-            let lock = state.table.get(&lock_key(&scope.pk(), kind)).await?;
-            let existing = match lock.as_ref().map(|l| s(l, "run_id")) {
-                Some(rid) => state.table.get(&run_key(&rid)).await?,
+            let lock: Option<RunLock> = records::get(&state.table, &lock.key()).await?;
+            let existing = match lock {
+                Some(l) => get(state, &l.run_id).await?,
                 None => None,
             };
             return match existing {
                 Some(run) => Ok(Started { run, created: false }),
-                None => Err(ApiError::Conflict("another run just finished; start again".into())),
+                None => Err(ServiceError::Conflict("another run just finished; start again".into())),
             };
         }
         Err(e) if audit::failed_at(&e).is_some_and(|i| (also_at..also_at + also_len).contains(&i)) => {
-            return Err(ApiError::Conflict(conflict));
+            return Err(ServiceError::Conflict(conflict));
         }
         Err(e) => return Err(e.into()),
     }
@@ -292,40 +248,30 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Res
     if let Err(e) = drain(state, &id).await {
         tracing::warn!(run_id = %id, error = %e, "the run's work stays in the outbox until the next sweep");
     }
-    let run = state.table.get(&run_key(&id)).await?.ok_or(ApiError::NotFound)?;
+    let run = get(state, &id).await?.ok_or(ServiceError::NotFound)?;
     Ok(Started { run, created: true })
 }
 
 /// Sends a run's outbox to its queue, deleting each outbox item only after its messages were
 /// accepted. A crash in between sends them again: every unit is idempotent, so that is harmless.
 /// The outbox of a run that already ended is dropped unsent. Returns how many messages were sent.
-pub async fn drain(state: &AppState, run_id: &str) -> Result<usize, ApiError> {
-    let pending = state
-        .table
-        .query_all(Query::partition(format!("RUN#{run_id}")).begins_with("OUTBOX#"))
-        .await?;
+pub async fn drain(state: &AppState, run_id: &str) -> ServiceResult<usize> {
+    let pending: Vec<RunOutbox> = records::query_all(&state.table, rec::outbox_query(run_id)).await?;
     if pending.is_empty() {
         return Ok(0);
     }
-    let active = state.table.get(&run_key(run_id)).await?.is_some_and(|r| is_active(&r));
+    let active = get(state, run_id).await?.is_some_and(|r| r.is_active());
     let mut sent = 0;
-    for item in pending {
+    for outbox in pending {
         if active {
-            let bodies: Vec<OutMessage> = item
-                .get("bodies")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(OutMessage::new)
-                .collect();
-            let n = bodies.len();
+            let n = outbox.bodies.len();
             if n > 0 {
-                state.queues.get(&s(&item, "queue"))?.send_batch(bodies).await?;
+                let bodies = outbox.bodies.iter().map(OutMessage::new).collect();
+                state.queues.get(&outbox.queue)?.send_batch(bodies).await?;
             }
             sent += n;
         }
-        state.table.delete(&Key::of(&item)?, None).await?;
+        state.table.delete(&outbox.key(), None).await?;
     }
     Ok(sent)
 }
@@ -333,12 +279,11 @@ pub async fn drain(state: &AppState, run_id: &str) -> Result<usize, ApiError> {
 /// Drains every outbox item older than [`OUTBOX_GRACE_MS`]: what a crash between a start's commit
 /// and its send left behind, or a queue that was unavailable then. Runs on the scheduler tick
 /// (AWS) and on a short timer (local mode). Returns how many messages were sent.
-pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
-    let before = state.clock.now_millis() - OUTBOX_GRACE_MS;
-    let q = Query::gsi1(OUTBOX).sk(SkCond::Lt(format!("{before:015}"))).limit(100);
+pub async fn sweep_outbox(state: &AppState) -> ServiceResult<usize> {
+    let q = rec::outbox_before(state.clock.now_millis() - OUTBOX_GRACE_MS).limit(100);
     // A bounded page per sweep; the next sweep continues.
-    let page = state.table.query(&q).await?;
-    let mut runs: Vec<String> = page.items.iter().map(|i| s(i, "run_id")).collect();
+    let page = records::query::<RunOutbox>(&state.table, &q).await?;
+    let mut runs: Vec<String> = page.items.into_iter().map(|i| i.run_id).collect();
     runs.dedup();
     let mut sent = 0;
     for run_id in runs {
@@ -356,7 +301,7 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
 /// What a step should do with its message.
 pub enum Begin {
     /// Do the work; the run is running.
-    Proceed(Item),
+    Proceed(Box<OperationRun>),
     /// The run already ended (blocked, cancelled, reconciled): acknowledge and do nothing.
     Finished,
 }
@@ -364,20 +309,17 @@ pub enum Begin {
 /// At execution: the run must still be active, its initiator still a member entitled to the
 /// environment and holding the capability, and the environment still active. Otherwise the run
 /// ends Blocked with the reason, audited.
-pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
-    let Some(run) = state.table.get(&run_key(run_id)).await? else {
+pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
+    let Some(run) = get(state, run_id).await? else {
         return Ok(Begin::Finished);
     };
-    if !is_active(&run) {
+    if !run.is_active() {
         return Ok(Begin::Finished);
     }
-    let kind = OperationType::parse(&s(&run, "type")).ok_or_else(|| ApiError::internal("unknown run type"))?;
-    let ws = WorkspaceId::parse(&s(&run, "workspace_id")).map_err(ApiError::internal)?;
-    let env = run
-        .get("environment_id")
-        .and_then(Value::as_str)
-        .and_then(|e| atlas_domain::EnvironmentId::parse(e).ok());
-    let member = crate::tenancy::membership(state, &ws, &s(&run, "initiator_id")).await?;
+    let kind = run.kind;
+    let ws = run.workspace().map_err(ServiceError::Permanent)?;
+    let env = run.environment();
+    let member = crate::tenancy::membership(state, &ws, &run.initiator_id).await?;
     let reason = match (&member, &env) {
         (None, _) => Some("The initiator is no longer a member of the workspace.".to_owned()),
         (Some(m), Some(e)) if !m.entitlement.allows(e) => {
@@ -391,14 +333,11 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
         _ => None,
     };
     let reason = match (reason, &env) {
-        (None, Some(e)) => {
-            let item = state.table.get(&crate::tenancy::env_key(&ws, e)).await?;
-            match item.map(|i| s(&i, "lifecycle")) {
-                Some(l) if l == "active" => None,
-                Some(l) => Some(format!("The environment is {l}.")),
-                None => Some("The environment no longer exists.".into()),
-            }
-        }
+        (None, Some(e)) => match rec::environment_lifecycle(&state.table, &ws, e).await? {
+            Some(l) if l == "active" => None,
+            Some(l) => Some(format!("The environment is {l}.")),
+            None => Some("The environment no longer exists.".into()),
+        },
         (r, _) => r,
     };
     if let Some(reason) = reason {
@@ -420,7 +359,7 @@ pub async fn begin(state: &AppState, run_id: &str) -> Result<Begin, ApiError> {
         )
         .await
     {
-        Ok(run) => Ok(Begin::Proceed(run)),
+        Ok(run) => Ok(Begin::Proceed(Box::new(OperationRun::from_item(run)?))),
         Err(TableError::ConditionFailed) => Ok(Begin::Finished),
         Err(e) => Err(e.into()),
     }
@@ -434,7 +373,7 @@ pub async fn record(
     item: &str,
     result: ItemResult,
     detail: Value,
-) -> Result<bool, ApiError> {
+) -> ServiceResult<bool> {
     let recorded = record_unit(state, run_id, item, result, detail).await?;
     // Also after a redelivery: the unit may have crashed between recording and ending its run.
     finish_if_complete(state, run_id).await?;
@@ -449,16 +388,16 @@ pub async fn record_unit(
     item: &str,
     result: ItemResult,
     detail: Value,
-) -> Result<bool, ApiError> {
-    let rec = obj(json!({
-        "PK": format!("RUN#{run_id}"), "SK": format!("ITEM#{item}"), "entity": "run_item", "run_id": run_id,
-        "item": item, "result": result.as_str(), "detail": detail, "at_ms": state.clock.now_millis(),
-    }));
+) -> ServiceResult<bool> {
+    let unit = RunItem {
+        run_id: run_id.to_owned(),
+        item: item.to_owned(),
+        result,
+        detail,
+        at_ms: state.clock.now_millis(),
+    };
     let tx = vec![
-        TxItem::Put {
-            item: rec,
-            cond: Some(Cond::NotExists),
-        },
+        unit.create(),
         TxItem::Update {
             key: run_key(run_id),
             update: Update::new().add(&format!("count_{}", result.as_str()), 1),
@@ -473,15 +412,11 @@ pub async fn record_unit(
 }
 
 /// Ends the run when every unit is counted. Safe to call again: [`finish`] is conditional.
-pub async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), ApiError> {
-    let run = state.table.get(&run_key(run_id)).await?.ok_or(ApiError::NotFound)?;
-    let total = run["counts"]["total"].as_u64().unwrap_or(0) as i64;
-    let (ok, failed, skipped) = (
-        n(&run, "count_succeeded"),
-        n(&run, "count_failed"),
-        n(&run, "count_skipped"),
-    );
-    if ok + failed + skipped >= total && is_active(&run) {
+pub async fn finish_if_complete(state: &AppState, run_id: &str) -> ServiceResult<()> {
+    let run = get(state, run_id).await?.ok_or(ServiceError::NotFound)?;
+    let total = run.counts.total as i64;
+    let (ok, failed, skipped) = run.counted();
+    if ok + failed + skipped >= total && run.is_active() {
         finish(state, run_id, RunOutcome::of_counts(ok, failed, skipped), None).await?;
     }
     Ok(())
@@ -489,34 +424,30 @@ pub async fn finish_if_complete(state: &AppState, run_id: &str) -> Result<(), Ap
 
 /// Ends an active run with an outcome, releasing its marker and lock, audited. A run that already
 /// ended is left alone.
-pub async fn finish(
-    state: &AppState,
-    run_id: &str,
-    outcome: RunOutcome,
-    reason: Option<String>,
-) -> Result<(), ApiError> {
-    let Some(run) = state.table.get(&run_key(run_id)).await? else {
+pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason: Option<String>) -> ServiceResult<()> {
+    let Some(run) = get(state, run_id).await? else {
         return Ok(());
     };
-    let Some(prior) = state_of(&run).filter(|st| st.is_active()) else {
+    if !run.is_active() {
         return Ok(());
-    };
-    let ws = WorkspaceId::parse(&s(&run, "workspace_id")).map_err(ApiError::internal)?;
-    let scope_pk = match run.get("environment_id").and_then(Value::as_str) {
-        Some(e) => format!("{}#ENV#{e}", ws_pk(&ws)),
-        None => ws_pk(&ws),
-    };
-    let kind = OperationType::parse(&s(&run, "type")).ok_or_else(|| ApiError::internal("unknown run type"))?;
+    }
+    let prior = run.status;
+    let ws = run.workspace().map_err(ServiceError::Permanent)?;
+    let env = run.environment();
+    let kind = run.kind;
     let now = state.clock.now_millis();
-    let counts = json!({
-        "total": run["counts"]["total"],
-        "succeeded": n(&run, "count_succeeded"), "failed": n(&run, "count_failed"), "skipped": n(&run, "count_skipped"),
-    });
+    let (ok, failed, skipped) = run.counted();
+    let counts = Counts {
+        total: run.counts.total,
+        succeeded: ok,
+        failed,
+        skipped,
+    };
     let mut update = Update::new()
         .set("status", RunState::Completed.as_str())
         .set("outcome", outcome.as_str())
         .set("ended_ms", now)
-        .set("counts", counts);
+        .set("counts", json!(counts));
     if let Some(r) = &reason {
         update = update.set("reason", r.as_str());
     }
@@ -532,22 +463,19 @@ pub async fn finish(
         },
     ];
     // The dedupe lock is released only if it is still this run's.
-    let lock = state.table.get(&lock_key(&scope_pk, kind)).await?;
-    if lock.as_ref().is_some_and(|l| s(l, "run_id") == run_id) {
+    let lock_key = Key::new(run.scope_pk(), rec::lock_sk(kind));
+    let lock: Option<RunLock> = records::get(&state.table, &lock_key).await?;
+    if lock.is_some_and(|l| l.run_id == run_id) {
         changes.push(TxItem::Delete {
-            key: lock_key(&scope_pk, kind),
+            key: lock_key,
             cond: Some(Cond::eq("run_id", run_id)),
         });
     }
     let initiator = Actor {
-        user_id: s(&run, "initiator_id"),
-        email: s(&run, "initiator_email"),
+        user_id: run.initiator_id.clone(),
+        email: run.initiator_email.clone(),
         name: String::new(),
     };
-    let env = run
-        .get("environment_id")
-        .and_then(Value::as_str)
-        .and_then(|e| atlas_domain::EnvironmentId::parse(e).ok());
     let ev = NewEvent {
         action: "run.finish".into(),
         target: format!("run/{run_id}"),
@@ -575,22 +503,18 @@ pub fn role_of(r: &str) -> Option<Role> {
 
 /// The initiator's scope for a run's environment, rebuilt at execution after [`begin`] re-checked
 /// membership, entitlement and capability.
-pub async fn scope_of(state: &AppState, run: &Item) -> Result<Option<EnvScope>, ApiError> {
+pub async fn scope_of(state: &AppState, run: &OperationRun) -> ServiceResult<Option<EnvScope>> {
     use crate::scope::{Proof, WorkspaceScope};
-    let ws = WorkspaceId::parse(&s(run, "workspace_id")).map_err(ApiError::internal)?;
-    let Some(env) = run
-        .get("environment_id")
-        .and_then(Value::as_str)
-        .and_then(|e| atlas_domain::EnvironmentId::parse(e).ok())
-    else {
+    let ws = run.workspace().map_err(ServiceError::Permanent)?;
+    let Some(env) = run.environment() else {
         return Ok(None);
     };
-    let Some(m) = crate::tenancy::membership(state, &ws, &s(run, "initiator_id")).await? else {
+    let Some(m) = crate::tenancy::membership(state, &ws, &run.initiator_id).await? else {
         return Ok(None);
     };
     let actor = Actor {
-        user_id: s(run, "initiator_id"),
-        email: s(run, "initiator_email"),
+        user_id: run.initiator_id.clone(),
+        email: run.initiator_email.clone(),
         name: String::new(),
     };
     let ws_scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, None, Proof::checked());
@@ -599,7 +523,7 @@ pub async fn scope_of(state: &AppState, run: &Item) -> Result<Option<EnvScope>, 
 
 /// A message that exhausted its receives: its unit is recorded as failed, so the run shows it
 /// rather than waiting for it. Anything that is not a unit of a run is only logged.
-pub async fn dead_letter(state: &AppState, body: &str) -> Result<(), ApiError> {
+pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
     match serde_json::from_str::<WorkMessage>(body) {
         Ok(m) => {
             let detail = json!({"reason": "The work failed on every attempt and was moved to the dead-letter queue."});

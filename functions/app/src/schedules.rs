@@ -3,18 +3,13 @@
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::{Cond, Item, Key, Query, SkCond, TableError, Update};
+use atlas_store::{Cond, TableError, Update};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::ServiceResult;
+pub use crate::records::schedules::{BackupSchedule, DUE, due_sk};
+use crate::records::{self, Record};
 use crate::state::AppState;
-use crate::tenancy::{n, s};
-
-pub const DUE: &str = "SCHEDULES#DUE";
-
-pub fn due_sk(due_ms: i64, ws: &str, env: &str, id: &str) -> String {
-    format!("{due_ms:015}#{ws}#{env}#{id}")
-}
 
 /// The first due time strictly after `now`, on the schedule's grid.
 pub fn next_after(due_ms: i64, every_ms: i64, now_ms: i64) -> i64 {
@@ -76,10 +71,10 @@ impl Cadence {
     }
 
     /// The schedule stored in a `backup_schedule` item.
-    pub fn of(i: &Item) -> Result<Cadence, String> {
-        match i.get("cron").and_then(Value::as_str) {
-            Some(expr) => Cadence::cron(expr, time_zone(&s(i, "time_zone"))?),
-            None => Cadence::every(n(i, "every_minutes") as u32),
+    pub fn of(i: &BackupSchedule) -> Result<Cadence, String> {
+        match i.cron.as_deref() {
+            Some(expr) => Cadence::cron(expr, time_zone(&i.time_zone)?),
+            None => Cadence::every(i.every_minutes.unwrap_or(0)),
         }
     }
 
@@ -126,65 +121,116 @@ impl Cadence {
 /// Far in the future: a schedule whose cron stopped matching (not reachable through the API).
 const NEVER_MS: i64 = 999_999_999_999_999;
 
-pub fn to_api(i: &Item) -> api::BackupSchedule {
-    let next = n(i, "next_due_ms");
-    let cron = i.get("cron").and_then(Value::as_str).map(str::to_owned);
+pub fn to_api(i: &BackupSchedule) -> api::BackupSchedule {
+    let next = i.next_due_ms;
     api::BackupSchedule {
-        id: s(i, "schedule_id"),
-        every_minutes: if cron.is_none() {
-            Some(n(i, "every_minutes") as u32)
+        id: i.schedule_id.clone(),
+        every_minutes: if i.cron.is_none() {
+            Some(i.every_minutes.unwrap_or(0))
         } else {
             None
         },
-        cron,
-        time_zone: s(i, "time_zone"),
-        families: i
-            .get("families")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()),
+        cron: i.cron.clone(),
+        time_zone: i.time_zone.clone(),
+        families: i.families.clone(),
         next_due_ms: next,
-        keep_last: i.get("keep_last").and_then(Value::as_u64).map(|v| v as u32),
-        keep_days: i.get("keep_days").and_then(Value::as_u64).map(|v| v as u32),
-        keep_partial: i.get("keep_partial").and_then(Value::as_bool),
+        keep_last: i.keep_last,
+        keep_days: i.keep_days,
+        keep_partial: i.keep_partial,
         upcoming_ms: Cadence::of(i).map(|c| c.upcoming(next, 5)).unwrap_or_default(),
-        created_by: s(i, "created_by_email"),
+        created_by: i.created_by_email.clone(),
     }
 }
 
+/// Creates a schedule whose first run is due at `due_ms` (the route checked the request and
+/// computed it from the cadence).
+pub async fn create(
+    state: &AppState,
+    scope: &crate::scope::EnvScope,
+    body: &api::BackupScheduleCreate,
+    due_ms: i64,
+) -> ServiceResult<BackupSchedule> {
+    let id = state.ids.next_id();
+    let (ws, env) = (
+        scope.workspace().workspace_id().to_string(),
+        scope.environment_id().to_string(),
+    );
+    let actor = scope.workspace().actor();
+    let sched = BackupSchedule {
+        pk: scope.pk(),
+        gsi1pk: DUE.into(),
+        gsi1sk: due_sk(due_ms, &ws, &env, &id),
+        schedule_id: id,
+        workspace_id: ws,
+        environment_id: env,
+        every_minutes: body.every_minutes,
+        cron: body.cron.clone(),
+        time_zone: body.time_zone.clone(),
+        families: body.families.clone(),
+        keep_last: body.keep_last,
+        keep_days: body.keep_days,
+        keep_partial: body.keep_partial,
+        next_due_ms: due_ms,
+        last_due_ms: None,
+        created_by: actor.user_id.clone(),
+        created_by_email: actor.email.clone(),
+        created_ms: state.clock.now_millis(),
+    };
+    let ev = crate::audit::NewEvent::success(
+        "backup.schedule.create",
+        format!("backup-schedule/{}", sched.schedule_id),
+    )
+    .env(scope.environment_id())
+    .meta(json!({"every_minutes": body.every_minutes, "cron": body.cron, "time_zone": body.time_zone}));
+    crate::audit::commit(state, scope.workspace(), vec![sched.create()], ev).await?;
+    Ok(sched)
+}
+
+/// Deletes a schedule of the scope's environment; `NotFound` when there is none.
+pub async fn delete(state: &AppState, scope: &crate::scope::EnvScope, id: &str) -> ServiceResult<()> {
+    let records = scope.records(&state.table);
+    let sched = records
+        .get::<BackupSchedule>(crate::records::schedules::schedule_sk(id))
+        .await?
+        .ok_or(crate::error::ServiceError::NotFound)?;
+    let ev = crate::audit::NewEvent::success("backup.schedule.delete", format!("backup-schedule/{id}"))
+        .env(scope.environment_id());
+    let gone = atlas_store::TxItem::Delete {
+        key: sched.key(),
+        cond: Some(Cond::Exists),
+    };
+    crate::audit::commit(state, scope.workspace(), vec![gone], ev).await?;
+    Ok(())
+}
+
 /// Starts every due backup once. Returns how many were started.
-pub async fn run_due(state: &AppState) -> Result<usize, ApiError> {
+pub async fn run_due(state: &AppState) -> ServiceResult<usize> {
     let now = state.clock.now_millis();
-    let due = state
-        .table
-        .query_all(Query::gsi1(DUE).sk(SkCond::Lt(format!("{:015}~", now))))
-        .await?;
+    let due: Vec<BackupSchedule> = records::query_all(&state.table, crate::records::schedules::due_by(now)).await?;
     let mut started = 0;
     for sched in due {
-        let due_ms = n(&sched, "next_due_ms");
+        let due_ms = sched.next_due_ms;
         if due_ms > now {
             continue;
         }
         let cadence = match Cadence::of(&sched) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(schedule = %s(&sched, "schedule_id"), error = %e, "unreadable schedule; skipped");
+                tracing::warn!(schedule = %sched.schedule_id, error = %e, "unreadable schedule; skipped");
                 continue;
             }
         };
         let next = cadence.next_due(due_ms, now).unwrap_or(NEVER_MS);
-        let (ws, env, id) = (
-            s(&sched, "workspace_id"),
-            s(&sched, "environment_id"),
-            s(&sched, "schedule_id"),
-        );
         let claim = Update::new()
             .set("next_due_ms", next)
-            .set("GSI1SK", due_sk(next, &ws, &env, &id))
+            .set(
+                "GSI1SK",
+                due_sk(next, &sched.workspace_id, &sched.environment_id, &sched.schedule_id),
+            )
             .set("last_due_ms", due_ms);
-        let key = Key::of(&sched)?;
         match state
             .table
-            .update(&key, &claim, Some(Cond::eq("next_due_ms", due_ms)))
+            .update(&sched.key(), &claim, Some(Cond::eq("next_due_ms", due_ms)))
             .await
         {
             Ok(_) => {}
@@ -201,21 +247,21 @@ pub async fn run_due(state: &AppState) -> Result<usize, ApiError> {
 }
 
 /// The schedule creator's scope, if they are still a member; runs re-check it at execution.
-async fn creator_scope(state: &AppState, sched: &Item) -> Result<Option<crate::scope::EnvScope>, ApiError> {
+async fn creator_scope(state: &AppState, sched: &BackupSchedule) -> ServiceResult<Option<crate::scope::EnvScope>> {
     use crate::scope::{EnvScope, Proof, WorkspaceScope};
     let (Ok(ws), Ok(env)) = (
-        WorkspaceId::parse(&s(sched, "workspace_id")),
-        EnvironmentId::parse(&s(sched, "environment_id")),
+        WorkspaceId::parse(&sched.workspace_id),
+        EnvironmentId::parse(&sched.environment_id),
     ) else {
         return Ok(None);
     };
-    let Some(m) = crate::tenancy::membership(state, &ws, &s(sched, "created_by")).await? else {
-        tracing::warn!(schedule = %s(sched, "schedule_id"), "the schedule's creator left the workspace; not started");
+    let Some(m) = crate::tenancy::membership(state, &ws, &sched.created_by).await? else {
+        tracing::warn!(schedule = %sched.schedule_id, "the schedule's creator left the workspace; not started");
         return Ok(None);
     };
     let actor = crate::identity::Actor {
-        user_id: s(sched, "created_by"),
-        email: s(sched, "created_by_email"),
+        user_id: sched.created_by.clone(),
+        email: sched.created_by_email.clone(),
         name: String::new(),
     };
     let ws_scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, None, Proof::checked());
@@ -223,21 +269,20 @@ async fn creator_scope(state: &AppState, sched: &Item) -> Result<Option<crate::s
 }
 
 /// The schedule's retention rules, if it has any, as the prune step reads them.
-fn retention(sched: &Item) -> Option<Value> {
-    let set = |k: &str| sched.get(k).is_some_and(|v| !v.is_null());
-    (set("keep_last") || set("keep_days")).then(|| {
-        json!({"keep_last": sched.get("keep_last"), "keep_days": sched.get("keep_days"),
-               "keep_partial": sched.get("keep_partial").and_then(Value::as_bool).unwrap_or(false)})
+fn retention(sched: &BackupSchedule) -> Option<Value> {
+    (sched.keep_last.is_some() || sched.keep_days.is_some()).then(|| {
+        json!({"keep_last": sched.keep_last, "keep_days": sched.keep_days,
+               "keep_partial": sched.keep_partial.unwrap_or(false)})
     })
 }
 
 /// Starts the schedule's backup as its creator; the step re-checks their authority at execution.
-async fn start_backup(state: &AppState, sched: &Item) -> Result<bool, ApiError> {
+async fn start_backup(state: &AppState, sched: &BackupSchedule) -> ServiceResult<bool> {
     let Some(scope) = creator_scope(state, sched).await? else {
         return Ok(false);
     };
-    let families: Vec<String> = match sched.get("families").and_then(Value::as_array) {
-        Some(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+    let families: Vec<String> = match &sched.families {
+        Some(a) => a.clone(),
         None => atlas_graph::families::FAMILIES
             .iter()
             .map(|f| f.code.to_owned())

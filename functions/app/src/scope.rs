@@ -126,10 +126,4 @@ impl EnvScope {
     }
 }
 
-pub fn ws_pk(ws: &WorkspaceId) -> String {
-    format!("WS#{ws}")
-}
-
-pub fn env_pk(ws: &WorkspaceId, env: &EnvironmentId) -> String {
-    format!("WS#{ws}#ENV#{env}")
-}
+pub use crate::records::keys::{env_pk, ws_pk};

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+#[cfg(feature = "local")]
 use atlas_store::embedded::EmbeddedStore;
 use atlas_store::sqs::SqsQueue;
 use atlas_store::{Clock, IdGen, Queue, QueueSpec, SystemClock, Table, UlidIds};
 
 use crate::config::{Config, Identity, ProviderSettings, Storage};
-use crate::error::ApiError;
 use crate::identity::TokenVerifier;
+#[cfg(feature = "local")]
 use crate::identity::issuer::LocalIssuer;
 use crate::identity::jwt::{JwksVerifier, JwtConfig};
 use crate::secrets::{KmsKey, LocalKeyFile, SecretBox};
@@ -29,6 +30,7 @@ pub struct AppState {
     pub ids: Arc<dyn IdGen>,
     pub verifier: Arc<dyn TokenVerifier>,
     /// The bundled issuer, in local mode only.
+    #[cfg(feature = "local")]
     pub issuer: Option<Arc<LocalIssuer>>,
     pub secrets: SecretBox,
     pub provider: Arc<ProviderSettings>,
@@ -52,10 +54,10 @@ impl Queues {
         self.kind
     }
 
-    pub fn get(&self, name: &str) -> Result<&Arc<dyn Queue>, ApiError> {
+    pub fn get(&self, name: &str) -> Result<&Arc<dyn Queue>, crate::error::ServiceError> {
         self.main
             .get(name)
-            .ok_or_else(|| ApiError::Internal(format!("queue {name} is not configured")))
+            .ok_or_else(|| crate::error::ServiceError::Permanent(format!("queue {name} is not configured")))
     }
 
     /// The dead-letter queue of `name`, where the process can reach it (not in AWS mode).
@@ -85,6 +87,7 @@ pub struct StartError(pub String);
 /// The process's connections, plus the embedded store when there is one.
 pub struct Started {
     pub state: AppState,
+    #[cfg(feature = "local")]
     pub store: Option<EmbeddedStore>,
 }
 
@@ -110,6 +113,7 @@ impl AppState {
             Storage::Aws { .. } => Some(Arc::new(TableBudget {
                 table: st.table.clone(),
             })),
+            #[cfg(feature = "local")]
             Storage::Embedded { .. } => None,
         };
         st.graph = graph_client_with(&config.provider, shared)?;
@@ -123,9 +127,11 @@ impl AppState {
                 let conf = atlas_store::aws::sdk_config(endpoint.as_deref()).await;
                 SecretBox::new(Arc::new(KmsKey::new(aws_sdk_kms::Client::new(&conf), key_id)))
             }
+            #[cfg(feature = "local")]
             (Some(_), Storage::Embedded { .. }) => {
                 return Err(StartError("ATLAS_KMS_KEY_ID needs ATLAS_STORAGE=dynamodb".into()));
             }
+            #[cfg(feature = "local")]
             (None, Storage::Embedded { data_dir }) => SecretBox::new(Arc::new(
                 LocalKeyFile::open(&data_dir.join("master.key")).map_err(|e| StartError(e.to_string()))?,
             )),
@@ -151,6 +157,7 @@ impl AppState {
             }
         };
         match &config.identity {
+            #[cfg(feature = "local")]
             Identity::Local { audience } => {
                 let key = issuer_key(&st.table).await?;
                 let url = format!("{}/oidc", public_url.trim_end_matches('/'));
@@ -173,6 +180,30 @@ impl AppState {
         Ok(started)
     }
 
+    /// The state over connected storage, before the configuration's identity, secrets and
+    /// provider settings are applied.
+    fn unconfigured(
+        table: Table,
+        queues: Queues,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Result<AppState, StartError> {
+        Ok(AppState {
+            table,
+            queues: Arc::new(queues),
+            clock,
+            ids,
+            verifier: Arc::new(NoTokens),
+            #[cfg(feature = "local")]
+            issuer: None,
+            secrets: SecretBox::new(Arc::new(Unset)),
+            provider: Arc::new(ProviderSettings::default()),
+            public_url: "http://localhost".into(),
+            graph: graph_client(&ProviderSettings::default())?,
+            workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
+        })
+    }
+
     async fn connect_storage(
         config: &Config,
         clock: Arc<dyn Clock>,
@@ -180,6 +211,7 @@ impl AppState {
     ) -> Result<Started, StartError> {
         let names: Vec<&str> = crate::steps::steps().iter().map(|s| s.queue).collect();
         match &config.storage {
+            #[cfg(feature = "local")]
             Storage::Embedded { data_dir } => {
                 let store = EmbeddedStore::open(&data_dir.join(EMBEDDED_DB_FILE), clock.clone())
                     .map_err(|e| StartError(e.to_string()))?;
@@ -190,23 +222,12 @@ impl AppState {
                     main.insert(n.to_owned(), store.queue(&m).map_err(|e| StartError(e.to_string()))?);
                     dead.insert(n.to_owned(), store.queue(&d).map_err(|e| StartError(e.to_string()))?);
                 }
-                let state = AppState {
-                    table: Table::new(store.table()),
-                    queues: Arc::new(Queues {
-                        kind: "embedded",
-                        main,
-                        dead,
-                    }),
-                    clock,
-                    ids,
-                    verifier: Arc::new(NoTokens),
-                    issuer: None,
-                    secrets: SecretBox::new(Arc::new(Unset)),
-                    provider: Arc::new(ProviderSettings::default()),
-                    public_url: "http://localhost".into(),
-                    graph: graph_client(&ProviderSettings::default())?,
-                    workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
+                let queues = Queues {
+                    kind: "embedded",
+                    main,
+                    dead,
                 };
+                let state = Self::unconfigured(Table::new(store.table()), queues, clock, ids)?;
                 Ok(Started {
                     state,
                     store: Some(store),
@@ -243,24 +264,17 @@ impl AppState {
                         }
                     }
                 }
-                let state = AppState {
-                    table: atlas_store::Table::new(Arc::new(raw)),
-                    queues: Arc::new(Queues {
-                        kind: "sqs",
-                        main,
-                        dead,
-                    }),
-                    clock,
-                    ids,
-                    verifier: Arc::new(NoTokens),
-                    issuer: None,
-                    secrets: SecretBox::new(Arc::new(Unset)),
-                    provider: Arc::new(ProviderSettings::default()),
-                    public_url: "http://localhost".into(),
-                    graph: graph_client(&ProviderSettings::default())?,
-                    workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
+                let queues = Queues {
+                    kind: "sqs",
+                    main,
+                    dead,
                 };
-                Ok(Started { state, store: None })
+                let state = Self::unconfigured(atlas_store::Table::new(Arc::new(raw)), queues, clock, ids)?;
+                Ok(Started {
+                    state,
+                    #[cfg(feature = "local")]
+                    store: None,
+                })
             }
         }
     }
@@ -279,41 +293,31 @@ impl TokenVerifier for NoTokens {
 }
 
 /// The local issuer's signing key, made once and kept in the store so tokens outlive restarts.
+#[cfg(feature = "local")]
 async fn issuer_key(table: &Table) -> Result<Vec<u8>, StartError> {
+    use crate::records::Record;
+    use crate::records::tenancy::{IssuerKeyRecord, issuer_key_key};
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let key = atlas_store::Key::new("SYSTEM", "ISSUER_KEY");
     let err = |e: atlas_store::TableError| StartError(format!("issuer key: {e}"));
-    if let Some(item) = table.get(&key).await.map_err(err)?
-        && let Some(k) = item
-            .get("pkcs8")
-            .and_then(|v| v.as_str())
-            .and_then(|s| b64.decode(s).ok())
-    {
+    let read = |k: Option<IssuerKeyRecord>| k.and_then(|k| b64.decode(k.pkcs8).ok());
+    if let Some(k) = read(crate::records::get(table, &issuer_key_key()).await.map_err(err)?) {
         return Ok(k);
     }
     let fresh = LocalIssuer::generate_key();
-    let item =
-        serde_json::json!({"PK": "SYSTEM", "SK": "ISSUER_KEY", "entity": "issuer_key", "pkcs8": b64.encode(&fresh)});
-    match table
-        .put(
-            item.as_object().cloned().unwrap_or_default(),
-            Some(atlas_store::Cond::NotExists),
-        )
-        .await
-    {
+    let item = IssuerKeyRecord {
+        pkcs8: b64.encode(&fresh),
+    }
+    .to_item();
+    match table.put(item, Some(atlas_store::Cond::NotExists)).await {
         Ok(()) => Ok(fresh),
         // Another process made one first: use theirs.
         Err(atlas_store::TableError::ConditionFailed) => {
-            let item = table
-                .get(&key)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| StartError("issuer key vanished".into()))?;
-            item.get("pkcs8")
-                .and_then(|v| v.as_str())
-                .and_then(|s| b64.decode(s).ok())
-                .ok_or_else(|| StartError("issuer key is unreadable".into()))
+            let theirs = crate::records::get(table, &issuer_key_key()).await.map_err(err)?;
+            if theirs.is_none() {
+                return Err(StartError("issuer key vanished".into()));
+            }
+            read(theirs).ok_or_else(|| StartError("issuer key is unreadable".into()))
         }
         Err(e) => Err(err(e)),
     }
@@ -365,11 +369,6 @@ pub struct TableBudget {
     pub table: Table,
 }
 
-/// The partition of a shared Graph budget counter.
-pub fn budget_pk(key: &str) -> String {
-    format!("GRAPHBUDGET#{key}")
-}
-
 impl atlas_graph::SharedBudget for TableBudget {
     fn take<'a>(
         &'a self,
@@ -378,14 +377,14 @@ impl atlas_graph::SharedBudget for TableBudget {
         limit: u32,
         slot: std::time::Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), std::time::Duration>> + Send + 'a>> {
-        use atlas_store::{Cond, Key, TableError, Update};
+        use atlas_store::{Cond, TableError, Update};
         Box::pin(async move {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
             let slot_ms = (slot.as_millis() as i64).max(1);
             let index = now / slot_ms;
-            let key = Key::new(budget_pk(key), format!("{index:015}"));
+            let key = crate::records::provider::budget_key(key, index);
             let update = Update::new().add("n", i64::from(units)).set("ttl", now / 1000 + 3_600);
             let room = i64::from(limit.saturating_sub(units));
             let cond = Cond::Or(vec![Cond::AttrNotExists("n".into()), Cond::Le("n".into(), room.into())]);

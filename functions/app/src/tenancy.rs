@@ -5,39 +5,18 @@ use std::collections::BTreeSet;
 
 use atlas_api_types as api;
 use atlas_domain::{Capability, EnvironmentId, EnvironmentLifecycle, Role, Status, UserId, WorkspaceId};
-use atlas_store::{Item, Key, Query};
-use serde_json::{Value, json};
+use atlas_store::{Item, Query};
+use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::error::Fields;
-use crate::scope::{Entitlement, EnvScope, WorkspaceScope, ws_pk};
+use crate::error::{Fields, ServiceError, ServiceResult};
+use crate::records::tenancy::{
+    ENV_PREFIX, EnvironmentRecord, MemberRecord, WorkspaceRecord, env_sk, stored_entitlement,
+};
+use crate::records::{self, Record};
+use crate::scope::{Entitlement, EnvScope, WorkspaceScope};
 use crate::state::AppState;
 
-pub const LIFECYCLES: &[&str] = &["active", "suspended", "archived"];
-
-pub fn s(i: &Item, k: &str) -> String {
-    i.get(k).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-pub fn n(i: &Item, k: &str) -> i64 {
-    i.get(k).and_then(Value::as_i64).unwrap_or_default()
-}
-
-pub fn obj(v: Value) -> Item {
-    v.as_object().cloned().unwrap_or_default()
-}
-
-pub fn member_key(ws: &WorkspaceId, user: &str) -> Key {
-    Key::new(ws_pk(ws), format!("MEMBER#{user}"))
-}
-
-pub fn workspace_key(ws: &WorkspaceId) -> Key {
-    Key::new(ws_pk(ws), "WORKSPACE")
-}
-
-pub fn env_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
-    Key::new(ws_pk(ws), format!("ENV#{env}"))
-}
+pub use crate::records::tenancy::{env_key, member_key, workspace_key};
 
 /// A stored membership, as the guard and the re-check of queued work need it.
 pub struct Membership {
@@ -46,81 +25,79 @@ pub struct Membership {
 }
 
 pub fn entitlement_of(item: &atlas_store::Item) -> Entitlement {
-    match item.get("environments") {
-        Some(Value::Array(ids)) => Entitlement::Only(
-            ids.iter()
-                .filter_map(Value::as_str)
-                .filter_map(|s| EnvironmentId::parse(s).ok())
-                .collect::<BTreeSet<_>>(),
-        ),
-        _ => Entitlement::All,
-    }
+    stored_entitlement::from_value(item.get("environments").unwrap_or(&Value::Null))
 }
 
-pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> Result<Option<Membership>, ApiError> {
-    let item = state.table.get(&member_key(ws, user_id)).await?;
-    Ok(item.and_then(|m| {
-        let role = Role::parse(m.get("role")?.as_str()?)?;
-        Some(Membership {
-            role,
-            entitlement: entitlement_of(&m),
-        })
+pub async fn member(state: &AppState, ws: &WorkspaceId, user_id: &str) -> ServiceResult<Option<MemberRecord>> {
+    Ok(records::get(&state.table, &member_key(ws, user_id)).await?)
+}
+
+pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> ServiceResult<Option<Membership>> {
+    Ok(member(state, ws, user_id).await?.map(|m| Membership {
+        role: m.role,
+        entitlement: m.environments,
     }))
 }
 
+pub async fn workspace(state: &AppState, ws: &WorkspaceId) -> ServiceResult<Option<WorkspaceRecord>> {
+    Ok(records::get(&state.table, &workspace_key(ws)).await?)
+}
+
 /// The canonical status an environment shows before a provider connection exists.
-pub fn environment_status(lifecycle: &str) -> Status {
+pub fn environment_status(lifecycle: EnvironmentLifecycle) -> Status {
     match lifecycle {
-        "suspended" => Status::Blocked,
-        "archived" => Status::Historical,
-        _ => Status::NotConfigured,
+        EnvironmentLifecycle::Suspended => Status::Blocked,
+        EnvironmentLifecycle::Archived => Status::Historical,
+        EnvironmentLifecycle::Active => Status::NotConfigured,
     }
 }
 
-pub fn workspace_api(i: &Item) -> api::Workspace {
-    api::Workspace {
-        id: s(i, "workspace_id"),
-        name: s(i, "name"),
-        slug: s(i, "slug"),
-        owner_count: n(i, "owner_count").max(0) as u32,
-        created_ms: n(i, "created_ms"),
-        last_activity_ms: i.get("last_activity_ms").and_then(Value::as_i64),
+impl From<&WorkspaceRecord> for api::Workspace {
+    fn from(w: &WorkspaceRecord) -> Self {
+        api::Workspace {
+            id: w.workspace_id.to_string(),
+            name: w.name.clone(),
+            slug: w.slug.clone(),
+            owner_count: w.owner_count.max(0) as u32,
+            created_ms: w.created_ms,
+            last_activity_ms: w.last_activity_ms,
+        }
     }
 }
 
 /// An environment's canonical status: its lifecycle when it is not active, else its provider
 /// connection's (not configured, ready, needs attention, blocked …).
-pub async fn current_status(state: &AppState, env: &Item) -> Result<Status, ApiError> {
-    let lifecycle = s(env, "lifecycle");
-    if lifecycle != "active" {
-        return Ok(environment_status(&lifecycle));
+pub async fn current_status(state: &AppState, env: &EnvironmentRecord) -> ServiceResult<Status> {
+    if env.lifecycle != EnvironmentLifecycle::Active {
+        return Ok(environment_status(env.lifecycle));
     }
-    let conn = state
-        .table
-        .get(&Key::new(format!("{}#{}", s(env, "PK"), s(env, "SK")), "PROVIDER"))
-        .await?;
-    Ok(crate::provider::status(conn.as_ref(), state.clock.now_millis()).0)
+    let connection: Option<crate::records::provider::ConnectionRecord> = records::get(
+        &state.table,
+        &crate::records::provider::connection_key(&env.workspace_id, &env.environment_id),
+    )
+    .await?;
+    Ok(crate::provider::status(connection.as_ref(), state.clock.now_millis()).0)
 }
 
-/// [`environment_api`] with the provider connection's status.
-pub async fn environment_view(state: &AppState, env: &Item) -> Result<api::Environment, ApiError> {
-    let mut v = environment_api(env);
+/// The environment's API shape with the provider connection's status.
+pub async fn environment_view(state: &AppState, env: &EnvironmentRecord) -> ServiceResult<api::Environment> {
+    let mut v = api::Environment::from(env);
     v.status = current_status(state, env).await?;
     Ok(v)
 }
 
-pub fn environment_api(i: &Item) -> api::Environment {
-    let lifecycle = s(i, "lifecycle");
-    api::Environment {
-        id: s(i, "environment_id"),
-        workspace_id: s(i, "workspace_id"),
-        display_name: s(i, "display_name"),
-        tenant_id: s(i, "tenant_id"),
-        primary_domain: s(i, "primary_domain"),
-        status: environment_status(&lifecycle),
-        // Written only from the three lifecycles; an unknown one shows as the most restrictive.
-        lifecycle: EnvironmentLifecycle::parse(&lifecycle).unwrap_or(EnvironmentLifecycle::Archived),
-        created_ms: n(i, "created_ms"),
+impl From<&EnvironmentRecord> for api::Environment {
+    fn from(e: &EnvironmentRecord) -> Self {
+        api::Environment {
+            id: e.environment_id.to_string(),
+            workspace_id: e.workspace_id.to_string(),
+            display_name: e.display_name.clone(),
+            tenant_id: e.tenant_id.clone(),
+            primary_domain: e.primary_domain.clone(),
+            status: environment_status(e.lifecycle),
+            lifecycle: e.lifecycle,
+            created_ms: e.created_ms,
+        }
     }
 }
 
@@ -132,46 +109,59 @@ pub fn environments_api(e: &Entitlement) -> api::Environments {
 }
 
 pub fn environments_value(e: &Entitlement) -> Value {
-    match e {
-        Entitlement::All => json!("all"),
-        Entitlement::Only(ids) => json!(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>()),
-    }
+    stored_entitlement::to_value(e)
 }
 
-pub fn member_api(i: &Item) -> api::Member {
-    api::Member {
-        user_id: s(i, "user_id"),
-        email: s(i, "email"),
-        name: s(i, "name"),
-        role: Role::parse(&s(i, "role")).unwrap_or(Role::Readonly),
-        environments: environments_api(&entitlement_of(i)),
-        joined_ms: n(i, "joined_ms"),
+impl From<&MemberRecord> for api::Member {
+    fn from(m: &MemberRecord) -> Self {
+        api::Member {
+            user_id: m.user_id.clone(),
+            email: m.email.clone(),
+            name: m.name.clone(),
+            role: m.role,
+            environments: environments_api(&m.environments),
+            joined_ms: m.joined_ms,
+        }
     }
 }
 
 /// The workspace's environments, whatever the caller's entitlement (for validation).
-pub async fn all_environments(state: &AppState, scope: &WorkspaceScope) -> Result<Vec<Item>, ApiError> {
-    Ok(state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with("ENV#"))
-        .await?)
+pub async fn all_environments(state: &AppState, scope: &WorkspaceScope) -> ServiceResult<Vec<EnvironmentRecord>> {
+    workspace_environments(state, scope.workspace_id()).await
+}
+
+/// The environments of a workspace the caller is a member of (the chooser filters them).
+pub async fn workspace_environments(state: &AppState, ws: &WorkspaceId) -> ServiceResult<Vec<EnvironmentRecord>> {
+    Ok(records::query_all(
+        &state.table,
+        Query::partition(crate::records::keys::ws_pk(ws)).begins_with(ENV_PREFIX),
+    )
+    .await?)
 }
 
 /// The environments this member may see.
-pub async fn visible_environments(state: &AppState, scope: &WorkspaceScope) -> Result<Vec<Item>, ApiError> {
+pub async fn visible_environments(state: &AppState, scope: &WorkspaceScope) -> ServiceResult<Vec<EnvironmentRecord>> {
     Ok(all_environments(state, scope)
         .await?
         .into_iter()
-        .filter(|i| EnvironmentId::parse(&s(i, "environment_id")).is_ok_and(|e| scope.entitled_to(&e)))
+        .filter(|e| scope.entitled_to(&e.environment_id))
         .collect())
 }
 
-pub async fn environment(state: &AppState, scope: &EnvScope) -> Result<Item, ApiError> {
-    state
-        .table
-        .get(&env_key(scope.workspace().workspace_id(), scope.environment_id()))
+/// The scope's environment record.
+pub async fn environment_record(state: &AppState, scope: &EnvScope) -> ServiceResult<EnvironmentRecord> {
+    scope
+        .workspace()
+        .records(&state.table)
+        .get(env_sk(scope.environment_id()))
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
+}
+
+/// The scope's environment as its stored item, for the areas that still read it attribute by
+/// attribute; [`environment_record`] is the typed read.
+pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<Item> {
+    Ok(environment_record(state, scope).await?.to_item())
 }
 
 /// Validates a hub's `environment_id` filter: it must be an environment of this workspace the
@@ -180,35 +170,34 @@ pub async fn hub_environment(
     state: &AppState,
     scope: &WorkspaceScope,
     raw: Option<&str>,
-) -> Result<Option<EnvironmentId>, ApiError> {
+) -> ServiceResult<Option<EnvironmentId>> {
     let Some(raw) = raw else { return Ok(None) };
     let refuse = || {
-        ApiError::field(
+        ServiceError::field(
             "query.environment_id",
             "is not an environment of this workspace you can see",
         )
     };
     let env = EnvironmentId::parse(raw).map_err(|_| refuse())?;
-    if !scope.entitled_to(&env) || state.table.get(&env_key(scope.workspace_id(), &env)).await?.is_none() {
+    if !scope.entitled_to(&env)
+        || scope
+            .records(&state.table)
+            .get::<EnvironmentRecord>(env_sk(&env))
+            .await?
+            .is_none()
+    {
         return Err(refuse());
     }
     Ok(Some(env))
 }
 
-/// Parses a role and an environment list from a request, checking the environments exist.
+/// Parses an environment list from a request, checking the environments exist.
 pub async fn parse_grant(
     state: &AppState,
     scope: &WorkspaceScope,
     fields: &mut Fields,
-    role: Option<&str>,
     envs: Option<&api::Environments>,
-) -> Result<(Option<Role>, Option<Entitlement>), ApiError> {
-    let role = role.and_then(|r| {
-        fields.check(
-            "role",
-            Role::parse(r).ok_or("must be owner, manager, operator or readonly"),
-        )
-    });
+) -> ServiceResult<Option<Entitlement>> {
     let entitlement = match envs {
         None => None,
         Some(api::Environments::All(_)) => {
@@ -224,15 +213,15 @@ pub async fn parse_grant(
         Some(api::Environments::Only(ids)) => {
             // Only environments the granter can see: an unseen one gets the same answer as a
             // missing one, so this is no existence oracle.
-            let existing: BTreeSet<String> = visible_environments(state, scope)
+            let existing: BTreeSet<EnvironmentId> = visible_environments(state, scope)
                 .await?
-                .iter()
-                .map(|i| s(i, "environment_id"))
+                .into_iter()
+                .map(|e| e.environment_id)
                 .collect();
             let mut set = BTreeSet::new();
             for id in ids {
                 match EnvironmentId::parse(id) {
-                    Ok(e) if existing.contains(e.as_str()) => {
+                    Ok(e) if existing.contains(&e) => {
                         set.insert(e);
                     }
                     _ => fields.push(
@@ -247,7 +236,7 @@ pub async fn parse_grant(
             Some(Entitlement::Only(set))
         }
     };
-    Ok((role, entitlement))
+    Ok(entitlement)
 }
 
 /// Capability codes of a role, for `/me`.
@@ -258,6 +247,6 @@ pub fn capability_codes(role: Role) -> Vec<String> {
         .collect()
 }
 
-pub fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    UserId::parse(raw).map_err(|e| ApiError::field("path.user", e.0))
+pub fn user_id(raw: &str) -> ServiceResult<UserId> {
+    UserId::parse(raw).map_err(|e| ServiceError::field("path.user", e.0))
 }

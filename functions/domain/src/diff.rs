@@ -67,7 +67,7 @@ pub fn mask_changes(a: &Value, b: &Value, changes: Vec<Change>) -> Vec<Change> {
         .collect()
 }
 
-fn escape(k: &str) -> String {
+pub(crate) fn escape(k: &str) -> String {
     k.replace('~', "~0").replace('/', "~1")
 }
 

@@ -16,3 +16,5 @@ pub use states::{
     AdminRole, BackupSetStatus, ConnectionLifecycle, ConsentOutcome, EnvironmentLifecycle, EventOutcome,
     FamilySyncStatus, HealthStatus, InventoryStatus, InvitationStatus, RestoreState,
 };
+pub mod drift;
+pub mod findings;

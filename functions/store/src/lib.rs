@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod codec;
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod expr;
 pub mod queue;

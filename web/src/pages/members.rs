@@ -134,7 +134,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
 
     // Invitation form.
     let email = use_state(String::new);
-    let role = use_state(|| "readonly".to_owned());
+    let role = use_state(|| Role::Readonly);
     let inv_envs = use_state(|| Environments::All(AllEnvironments::All));
     let inv_error = use_state(|| None::<ApiError>);
     let created = use_state(|| None::<InvitationCreated>);
@@ -152,7 +152,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
             e.prevent_default();
             let body = InvitationCreate {
                 email: (*email).clone(),
-                role: (*role).clone(),
+                role: *role,
                 environments: (*inv_envs).clone(),
             };
             let (inv_error, created, ws, reload, email) = (
@@ -208,16 +208,16 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                     let (editing, m, error) = (editing.clone(), m.clone(), error.clone());
                                     Callback::from(move |_: MouseEvent| {
                                         error.set(None);
-                                        editing.set(Some((m.user_id.clone(), MemberPatch { role: Some(m.role.as_str().to_owned()), environments: Some(m.environments.clone()) })));
+                                        editing.set(Some((m.user_id.clone(), MemberPatch { role: Some(m.role), environments: Some(m.environments.clone()) })));
                                     })
                                 };
                                 html! {
                                     <tr data-member={m.email.clone()}>
                                         <td>{ &m.name }<br /><span class="muted">{ &m.email }</span></td>
                                         if let Some(p) = edit_this {
-                                            <td><SelectField id={format!("role-{}", m.user_id)} label="Role" value={p.role.clone().unwrap_or_default()} options={role_options()}
+                                            <td><SelectField id={format!("role-{}", m.user_id)} label="Role" value={p.role.map(|r| r.as_str().to_owned()).unwrap_or_default()} options={role_options()}
                                                 error={err.as_ref().and_then(|e| e.field("role"))}
-                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { role: Some(v), ..p.clone() })))) }} /></td>
+                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) }} /></td>
                                             <td><Entitlement id={format!("envs-{}", m.user_id)} all={all_envs.clone()} value={p.environments.clone().unwrap_or(Environments::Only(Vec::new()))}
                                                 onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) }} /></td>
                                             <td>{ format::time(m.joined_ms) }</td>
@@ -266,8 +266,8 @@ pub fn MembersPage(props: &WsProps) -> Html {
                         <h3>{ "Invite someone" }</h3>
                         <TextField id="invite-email" label="Email" kind="email" value={(*email).clone()} required=true
                             onchange={{ let s = email.clone(); Callback::from(move |v| s.set(v)) }} error={inv_err.as_ref().and_then(|e| e.field("email"))} />
-                        <SelectField id="invite-role" label="Role" value={(*role).clone()} options={role_options()}
-                            onchange={{ let s = role.clone(); Callback::from(move |v| s.set(v)) }} error={inv_err.as_ref().and_then(|e| e.field("role"))} />
+                        <SelectField id="invite-role" label="Role" value={role.as_str().to_owned()} options={role_options()}
+                            onchange={{ let s = role.clone(); Callback::from(move |v: String| if let Some(r) = Role::parse(&v) { s.set(r) }) }} error={inv_err.as_ref().and_then(|e| e.field("role"))} />
                         <Entitlement id="invite-envs" all={all_envs.clone()} value={(*inv_envs).clone()}
                             onchange={{ let s = inv_envs.clone(); Callback::from(move |v| s.set(v)) }} />
                         <FormError error={inv_err.clone()} />

@@ -1,6 +1,7 @@
 //! Who is calling: bearer JWTs verified against the issuer's JWKS, and — in local mode — the
 //! bundled OIDC issuer with the seeded demo users.
 
+#[cfg(feature = "local")]
 pub mod issuer;
 pub mod jwt;
 
@@ -36,6 +37,7 @@ pub trait TokenVerifier: Send + Sync + 'static {
 }
 
 /// A seeded user of local mode.
+#[cfg(feature = "local")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoUser {
     pub user_id: &'static str,
@@ -44,6 +46,7 @@ pub struct DemoUser {
 }
 
 /// The demo users of local mode. Memberships for them are seeded by `local::seed_demo`.
+#[cfg(feature = "local")]
 pub const DEMO_USERS: &[DemoUser] = &[
     DemoUser {
         user_id: "u-owner",

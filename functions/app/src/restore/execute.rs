@@ -1,21 +1,19 @@
 //! One restore unit: one item written at most once, however often its message arrives.
 
+use atlas_domain::EnvironmentId;
 use atlas_graph::families::Family;
 use atlas_graph::{GraphError, TenantClient};
-use atlas_store::{Key, TxItem, Update};
+use atlas_store::Key;
 use serde_json::{Value, json};
 
 use super::graph_ops;
 use super::plan::{LiveReader, live_hash};
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
+use crate::records::Record;
+use crate::records::restore::{self as rec, MaaFlagRecord, RestoreMappingRecord, unit_key};
 use crate::runs::{ItemResult, WorkMessage};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{obj, s};
-
-fn unit_key(run_id: &str, key: &str) -> Key {
-    Key::new(format!("RUN#{run_id}"), format!("UNIT#{key}"))
-}
 
 /// What Graph said, for the item's result: code, request id, status.
 fn failure(name: &str, family: &str, what: &str, e: &GraphError) -> Value {
@@ -32,14 +30,6 @@ fn failed(name: &str, family: &str, reason: String) -> (ItemResult, Value) {
     )
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Whether a create's outcome is unknown: it may have landed although we saw an error.
 fn ambiguous(e: &GraphError) -> bool {
     matches!(e, GraphError::Timeout { .. } | GraphError::Network { .. }) || e.status().is_some_and(|s| s >= 500)
@@ -52,18 +42,16 @@ pub async fn unit(
     scope: &EnvScope,
     client: &TenantClient,
     m: &WorkMessage,
-) -> Result<Option<(ItemResult, Value)>, ApiError> {
-    let recorded = Key::new(format!("RUN#{}", m.run_id), format!("ITEM#{}", m.item));
-    if state.table.get(&recorded).await?.is_some() {
+) -> ServiceResult<Option<(ItemResult, Value)>> {
+    if state.table.get(&rec::run_item_key(&m.run_id, &m.item)).await?.is_some() {
         return Ok(None);
     }
     let restore_id = m.params["restore_id"].as_str().unwrap_or_default();
     let preview_id = m.params["preview_id"].as_str().unwrap_or_default();
-    let draft = state
-        .table
-        .get(&super::draft_key(scope, restore_id))
+    let draft_gone = || ServiceError::Conflict("the restore draft is gone".into());
+    let draft = super::draft(state, scope, &super::restore_id(restore_id).map_err(|_| draft_gone())?)
         .await?
-        .ok_or_else(|| ApiError::Conflict("the restore draft is gone".into()))?;
+        .ok_or_else(draft_gone)?;
     // The run's re-check covers the target; the source is re-checked here, before anything is
     // read from it or written. The run ends Blocked (audited); later units find it ended.
     if !super::source_entitled(scope, &draft) {
@@ -71,50 +59,34 @@ pub async fn unit(
         crate::runs::finish(state, &m.run_id, atlas_domain::RunOutcome::Blocked, Some(why.into())).await?;
         return Ok(None);
     }
-    let preview = state
-        .table
-        .get(&super::preview_key(scope, restore_id, preview_id))
+    let preview = super::preview(state, scope, restore_id, preview_id)
         .await?
-        .ok_or_else(|| ApiError::Conflict("the confirmed preview is gone".into()))?;
-    let Some(plan) = preview["items"]
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["key"] == m.item.as_str()))
-        .cloned()
-    else {
+        .ok_or_else(|| ServiceError::Conflict("the confirmed preview is gone".into()))?;
+    let Some(plan) = preview.plan.items.into_iter().find(|p| p.key == m.item) else {
         return Ok(Some(failed(
             "",
             "",
             format!("{} is not in the confirmed preview", m.item),
         )));
     };
-    let name = plan["name"].as_str().unwrap_or_default().to_owned();
-    let code = plan["family"].as_str().unwrap_or_default().to_owned();
+    let name = plan.name.clone();
+    let code = plan.family.clone();
     let Some(family) = Family::by_code(&code) else {
         return Ok(Some(failed(&name, &code, format!("{code} is not a family"))));
     };
-    let src_pk = super::source_pk(scope, &draft);
-    let payload = super::payload(state, &src_pk, plan["hash"].as_str().unwrap_or_default()).await?;
-    let tag_map: std::collections::BTreeMap<String, String> =
-        serde_json::from_value(plan["scope_tags"].clone()).unwrap_or_default();
-    let mut payload = super::plan::with_scope_tags(&payload, &tag_map);
-    let mut assign: Option<Vec<Value>> = plan["assign"].as_array().cloned();
-    let source_env = s(&draft, "source_environment_id");
-    let source_id = plan["source_id"].as_str().unwrap_or_default().to_owned();
+    let payload = super::payload(state, &super::source_scope(scope, &draft), &plan.hash).await?;
+    let mut payload = super::plan::with_scope_tags(&payload, &plan.scope_tags);
+    let mut assign: Option<Vec<Value>> = plan.assign.clone();
+    let source_env = draft.source_environment_id.clone();
+    let source_id = plan.source_id.clone();
 
     let ukey = unit_key(&m.run_id, &m.item);
-    let unit = state.table.get(&ukey).await?.unwrap_or_default();
-    let phase = s(&unit, "phase");
-    let set_phase = |phase: &'static str, target: Option<String>| {
-        let mut u = Update::new().set("phase", phase);
-        if let Some(t) = target {
-            u = u.set("target_id", t);
-        }
-        u
-    };
-    let action = plan["action"].as_str().unwrap_or_default();
-    let tag_waits = strings(&plan["await_tags"]);
+    let unit = rec::read_unit(state.table.get(&ukey).await?)?;
+    let phase = unit.phase.clone();
+    let action = plan.action.as_str();
+    let tag_waits = &plan.await_tags;
     if !tag_waits.is_empty() && matches!(action, "create" | "update") {
-        match created_by_this_run(state, scope, &m.run_id, &source_env, "roleScopeTags", &tag_waits).await? {
+        match created_by_this_run(state, scope, &m.run_id, &source_env, "roleScopeTags", tag_waits).await? {
             Ok(created) => payload = super::plan::with_scope_tags(&payload, &created),
             Err(why) => return Ok(Some(failed(&name, &code, format!("Not written: {why}.")))),
         }
@@ -129,23 +101,23 @@ pub async fn unit(
 
     let (target_id, result) = match action {
         "unchanged" => {
-            let id = plan["target_id"].as_str().unwrap_or_default();
+            let id = plan.target_id.as_deref().unwrap_or_default();
             let live = graph_ops::read_live(client, family, id, assign.is_some()).await;
             if let Err(e) = &live {
                 super::wait_if_throttled(e)?;
             }
-            let live = live.map_err(|e| ApiError::Conflict(e.to_string()));
+            let live = live.map_err(|e| ServiceError::Conflict(e.to_string()));
             return Ok(Some(match live {
-                Ok(Some(o)) if live_hash(&o) == plan["live_hash"].as_str().unwrap_or("") => (
+                Ok(Some(o)) if live_hash(&o) == plan.live_hash => (
                     ItemResult::Succeeded,
                     json!({"result": "unchanged", "name": name, "family": code, "target_id": id}),
                 ),
                 Ok(_) => stale("the live object"),
-                Err(e) => failed(&name, &code, super::api_message(&e)),
+                Err(e) => failed(&name, &code, super::message(e)),
             }));
         }
         "create" => {
-            let mut target = unit.get("target_id").and_then(Value::as_str).map(str::to_owned);
+            let mut target = unit.target_id.clone();
             if target.is_none() {
                 let mut reader = LiveReader::new(state, scope, client, &source_env, false).await?;
                 let found = reader.find(family, &source_id, &name).await?;
@@ -160,13 +132,7 @@ pub async fn unit(
             let id = match target {
                 Some(id) => id,
                 None => {
-                    state
-                        .table
-                        .put(
-                            obj(json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "creating"})),
-                            None,
-                        )
-                        .await?;
+                    state.table.put(rec::unit_item(&ukey, "creating", None), None).await?;
                     match graph_ops::create(client, family, &payload).await {
                         Ok(id) => id,
                         Err(e) => {
@@ -202,17 +168,17 @@ pub async fn unit(
                     d["target_id"] = json!(id);
                     return Ok(Some((ItemResult::Failed, d)));
                 }
-                state.table.update(&ukey, &set_phase("completed", None), None).await?;
+                state.table.update(&ukey, &rec::unit_phase("completed"), None).await?;
             }
             (id, "created")
         }
         "update" => {
-            let id = plan["target_id"].as_str().unwrap_or_default().to_owned();
+            let id = plan.target_id.clone().unwrap_or_default();
             if phase.is_empty() {
                 // Re-read before the write: a change since the preview stops this item.
                 let live = graph_ops::read_live(client, family, &id, assign.is_some()).await;
                 match live {
-                    Ok(Some(o)) if live_hash(&o) == plan["live_hash"].as_str().unwrap_or("") => {}
+                    Ok(Some(o)) if live_hash(&o) == plan.live_hash => {}
                     Ok(_) => return Ok(Some(stale("the live object"))),
                     Err(e) => {
                         super::wait_if_throttled(&e)?;
@@ -221,10 +187,7 @@ pub async fn unit(
                 }
                 state
                     .table
-                    .put(
-                        obj(json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "writing", "target_id": id})),
-                        None,
-                    )
+                    .put(rec::unit_item(&ukey, "writing", Some(&id)), None)
                     .await?;
             }
             if phase != "completed" {
@@ -236,7 +199,7 @@ pub async fn unit(
                     d["target_id"] = json!(id);
                     return Ok(Some((ItemResult::Failed, d)));
                 }
-                state.table.update(&ukey, &set_phase("completed", None), None).await?;
+                state.table.update(&ukey, &rec::unit_phase("completed"), None).await?;
             }
             (id, "updated")
         }
@@ -248,11 +211,11 @@ pub async fn unit(
         }
     };
 
-    let waits = strings(&plan["await_filters"]);
+    let waits = &plan.await_filters;
     if let Some(want) = assign.as_mut()
         && !waits.is_empty()
     {
-        match created_by_this_run(state, scope, &m.run_id, &source_env, "assignmentFilters", &waits).await? {
+        match created_by_this_run(state, scope, &m.run_id, &source_env, "assignmentFilters", waits).await? {
             Ok(created) => {
                 for a in want.iter_mut() {
                     let key = "deviceAndAppManagementAssignmentFilterId";
@@ -309,26 +272,36 @@ async fn created_by_this_run(
     source_env: &str,
     family: &str,
     filters: &[String],
-) -> Result<Result<std::collections::BTreeMap<String, String>, String>, ApiError> {
+) -> ServiceResult<Result<std::collections::BTreeMap<String, String>, String>> {
     let what = if family == "roleScopeTags" {
         "scope tag"
     } else {
         "assignment filter"
     };
+    let source_env = EnvironmentId::parse(source_env).ok();
+    let records = scope.records(&state.table);
     let deadline = tokio::time::Instant::now() + DEPENDENCY_WAIT;
     let mut delay = std::time::Duration::from_millis(100);
     loop {
         let mut created = std::collections::BTreeMap::new();
         for fid in filters {
-            let map = super::mapping_key(&scope.pk(), source_env, family, fid);
-            if let Some(to) = state.table.get(&map).await?.and_then(|m| m.get("target_id").cloned()) {
-                created.insert(fid.clone(), to.as_str().unwrap_or_default().to_owned());
+            let mapped = match &source_env {
+                Some(env) => {
+                    records
+                        .get::<RestoreMappingRecord>(rec::mapping_sk(env, family, fid))
+                        .await?
+                }
+                None => None,
+            };
+            if let Some(to) = mapped {
+                created.insert(fid.clone(), to.target_id);
                 continue;
             }
-            let unit = Key::new(format!("RUN#{run_id}"), format!("ITEM#{family}/{fid}"));
+            let unit = rec::run_item_key(run_id, &format!("{family}/{fid}"));
             if let Some(done) = state.table.get(&unit).await? {
-                let why = done["detail"]["reason"].as_str().unwrap_or("it was not restored");
-                let name = done["detail"]["name"].as_str().unwrap_or(fid);
+                let (name, why) = rec::run_item_reason(&done);
+                let why = why.unwrap_or_else(|| "it was not restored".into());
+                let name = name.unwrap_or_else(|| fid.clone());
                 return Ok(Err(format!("its {what} {name} was not recreated ({why})")));
             }
         }
@@ -336,7 +309,7 @@ async fn created_by_this_run(
             return Ok(Ok(created));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Wait(DEPENDENCY_REQUEUE));
+            return Err(ServiceError::Wait(DEPENDENCY_REQUEUE));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(std::time::Duration::from_millis(500));
@@ -353,36 +326,29 @@ async fn record_created(
     source_id: &str,
     id: &str,
     run_id: &str,
-) -> Result<(), ApiError> {
-    let map = super::mapping_key(&scope.pk(), source_env, family, source_id);
-    let tx = vec![
-        TxItem::Put {
-            item: obj(
-                json!({"PK": ukey.pk, "SK": ukey.sk, "entity": "restore_unit", "phase": "created", "target_id": id}),
-            ),
-            cond: None,
-        },
-        TxItem::Put {
-            item: obj(
-                json!({"PK": map.pk, "SK": map.sk, "entity": "restore_mapping", "target_id": id, "run_id": run_id,
-                "at_ms": state.clock.now_millis()}),
-            ),
-            cond: None,
-        },
-    ];
+) -> ServiceResult<()> {
+    let unit = atlas_store::TxItem::Put {
+        item: rec::unit_item(ukey, "created", Some(id)),
+        cond: None,
+    };
+    let mut tx = vec![unit];
+    // A source that names no environment has no mapping to keep (its draft could not be loaded).
+    if let Ok(source_env) = EnvironmentId::parse(source_env) {
+        let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+        let at = state.clock.now_millis();
+        tx.push(RestoreMappingRecord::new(ws, env, (&source_env, family, source_id), id, run_id, at).put());
+    }
     state.table.transact(tx).await?;
     Ok(())
 }
 
 /// A write refused for Multi Admin Approval flags the family in readiness from now on.
-async fn note_approval(state: &AppState, scope: &EnvScope, family: &str, e: &GraphError) -> Result<(), ApiError> {
+async fn note_approval(state: &AppState, scope: &EnvScope, family: &str, e: &GraphError) -> ServiceResult<()> {
     let maa = matches!(e, GraphError::ApprovalRequired(_)) || e.to_string().contains("x-msft-approval-justification");
     if maa {
-        let k = super::maa_key(&scope.pk(), family);
-        let item = obj(
-            json!({"PK": k.pk, "SK": k.sk, "entity": "maa_flag", "family": family, "at_ms": state.clock.now_millis()}),
-        );
-        state.table.put(item, None).await?;
+        let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+        let flag = MaaFlagRecord::new(ws, env, family, state.clock.now_millis());
+        state.table.put(flag.to_item(), None).await?;
     }
     Ok(())
 }

@@ -7,100 +7,108 @@
 //! `RUN#<run>/UNIT#<key>` (a unit's progress: the created id before anything else).
 
 pub mod execute;
+pub mod flow;
 pub mod graph_ops;
 pub mod plan;
 
 use std::collections::BTreeSet;
 
 use atlas_api_types as api;
-use atlas_domain::{Capability, EnvironmentId, RestoreState, Status};
+use atlas_domain::{Capability, EnvironmentId, RunId, Status};
 use atlas_graph::families::Family;
-use atlas_store::{Item, Key, Query};
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::scope::{EnvScope, env_pk};
+use crate::error::{ServiceError, ServiceResult};
+use crate::records;
+use crate::records::backups::{self as backup_rec, BackupItemRecord, BackupSetRecord, BlobRecord};
+use crate::records::restore::{self as rec, MaaFlagRecord, RestoreDraftRecord, RestorePreviewRecord};
+use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{n, s};
 
 pub const PREVIEW_TTL_MS: i64 = 15 * 60_000;
 pub const DEADLINE_MS: i64 = 2 * 60 * 60_000;
 pub const QUEUE: &str = "restore-execute";
 
-pub fn draft_key(scope: &EnvScope, id: &str) -> Key {
-    Key::new(scope.pk(), format!("RESTORE#{id}"))
+/// A restore id as the path names it: one that cannot be a restore's is as absent as a missing one.
+pub fn restore_id(raw: &str) -> ServiceResult<RunId> {
+    RunId::parse(raw).map_err(|_| ServiceError::NotFound)
 }
 
-pub fn preview_key(scope: &EnvScope, restore: &str, preview: &str) -> Key {
-    Key::new(scope.pk(), format!("RESTORE#{restore}#PREVIEW#{preview}"))
+/// A draft of the scope's environment, whatever its source.
+pub async fn draft(state: &AppState, scope: &EnvScope, id: &RunId) -> ServiceResult<Option<RestoreDraftRecord>> {
+    Ok(scope.records(&state.table).get(rec::draft_sk(id)).await?)
 }
 
-pub fn mapping_key(target_pk: &str, source_env: &str, family: &str, source_id: &str) -> Key {
-    Key::new(
-        target_pk.to_owned(),
-        format!("RESTOREMAP#{source_env}#{family}#{source_id}"),
-    )
+/// A preview of a draft of the scope's environment.
+pub async fn preview(
+    state: &AppState,
+    scope: &EnvScope,
+    restore: &str,
+    preview: &str,
+) -> ServiceResult<Option<RestorePreviewRecord>> {
+    let (Ok(restore), Ok(preview)) = (RunId::parse(restore), RunId::parse(preview)) else {
+        return Ok(None);
+    };
+    Ok(scope
+        .records(&state.table)
+        .get(rec::preview_sk(&restore, &preview))
+        .await?)
 }
 
-pub fn maa_key(target_pk: &str, family: &str) -> Key {
-    Key::new(target_pk.to_owned(), format!("MAA#{family}"))
+/// The draft's source environment, `None` when it names none.
+fn source_env(draft: &RestoreDraftRecord) -> Option<EnvironmentId> {
+    EnvironmentId::parse(&draft.source_environment_id).ok()
 }
 
-/// The draft's source partition.
-pub fn source_pk(scope: &EnvScope, draft: &Item) -> String {
-    match EnvironmentId::parse(&s(draft, "source_environment_id")) {
-        Ok(src) => env_pk(scope.workspace().workspace_id(), &src),
-        Err(_) => scope.pk(),
+/// The scope of the draft's source environment, for reading its backup (the entitlement to it
+/// is checked by [`source_entitled`] wherever a draft is loaded).
+pub fn source_scope(scope: &EnvScope, draft: &RestoreDraftRecord) -> EnvScope {
+    match source_env(draft) {
+        Some(src) => scope.sibling(src),
+        None => scope.clone(),
     }
 }
 
 /// Whether the actor is entitled to the draft's source environment as well as the target (the
 /// scope's). A restore reads the source's backup, so one whose source the actor cannot see is
 /// treated as absent everywhere it is loaded, and blocks its run at execution.
-pub fn source_entitled(scope: &EnvScope, draft: &Item) -> bool {
-    EnvironmentId::parse(&s(draft, "source_environment_id")).is_ok_and(|src| scope.workspace().entitled_to(&src))
+pub fn source_entitled(scope: &EnvScope, draft: &RestoreDraftRecord) -> bool {
+    source_env(draft).is_some_and(|src| scope.workspace().entitled_to(&src))
 }
 
 /// The chosen items' `(family, source id, name, blob hash)`, from the backup set.
 pub async fn chosen_items(
     state: &AppState,
-    source_pk: &str,
-    draft: &Item,
-) -> Result<Vec<(String, String, String, String)>, ApiError> {
-    let set = s(draft, "backup_set_id");
-    let chosen: Vec<String> = strings(draft, "items");
+    source: &EnvScope,
+    draft: &RestoreDraftRecord,
+) -> ServiceResult<Vec<(String, String, String, String)>> {
+    let gone = |key: &str| ServiceError::Conflict(format!("{key} is no longer in the backup set"));
+    let set = RunId::parse(&draft.backup_set_id).ok();
+    let records = source.records(&state.table);
     let mut out = Vec::new();
-    for key in chosen {
+    for key in &draft.items {
         let Some((family, id)) = key.split_once('/') else {
             continue;
         };
-        let rec = state
-            .table
-            .get(&Key::new(
-                source_pk.to_owned(),
-                format!("BACKUP#{set}#ITEM#{family}#{id}"),
-            ))
+        let Some(set) = &set else {
+            return Err(gone(key));
+        };
+        let rec = records
+            .get::<BackupItemRecord>(backup_rec::item_sk(set, family, id))
             .await?
-            .ok_or_else(|| ApiError::Conflict(format!("{key} is no longer in the backup set")))?;
-        out.push((family.to_owned(), id.to_owned(), s(&rec, "name"), s(&rec, "hash")));
+            .ok_or_else(|| gone(key))?;
+        out.push((family.to_owned(), id.to_owned(), rec.name, rec.hash));
     }
     Ok(out)
 }
 
-pub async fn payload(state: &AppState, source_pk: &str, hash: &str) -> Result<Value, ApiError> {
-    let blob = state
-        .table
-        .get(&Key::new(source_pk.to_owned(), format!("BLOB#{hash}")))
+pub async fn payload(state: &AppState, source: &EnvScope, hash: &str) -> ServiceResult<Value> {
+    let blob = source
+        .records(&state.table)
+        .get::<BlobRecord>(backup_rec::blob_sk(hash))
         .await?
-        .ok_or_else(|| ApiError::Conflict("the backup's payload is gone (the set was deleted)".into()))?;
-    Ok(blob.get("payload").cloned().unwrap_or(Value::Null))
-}
-
-pub fn strings(i: &Item, k: &str) -> Vec<String> {
-    i.get(k)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+        .ok_or_else(|| ServiceError::Conflict("the backup's payload is gone (the set was deleted)".into()))?;
+    Ok(blob.payload)
 }
 
 fn check(code: &str, status: Status, message: impl Into<String>, family: Option<&str>) -> api::ReadinessCheck {
@@ -114,10 +122,15 @@ fn check(code: &str, status: Status, message: impl Into<String>, family: Option<
 
 /// Readiness of a draft: provider, write permissions, backup completeness, families, Multi
 /// Admin Approval, and whether this actor may confirm.
-pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Result<api::Readiness, ApiError> {
+pub async fn readiness(
+    state: &AppState,
+    scope: &EnvScope,
+    draft: &RestoreDraftRecord,
+) -> ServiceResult<api::Readiness> {
     let mut checks = Vec::new();
     let families: Vec<&'static Family> = {
-        let mut f: Vec<&'static Family> = strings(draft, "items")
+        let mut f: Vec<&'static Family> = draft
+            .items
             .iter()
             .filter_map(|k| k.split_once('/').and_then(|(f, _)| Family::by_code(f)))
             .collect();
@@ -126,8 +139,8 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
         f
     };
 
-    let conn = state.table.get(&crate::provider::key(scope)).await?;
-    let (st, why) = crate::provider::status(conn.as_ref(), state.clock.now_millis());
+    let connection = crate::provider::load(state, scope).await?;
+    let (st, why) = crate::provider::status(connection.as_ref(), state.clock.now_millis());
     let provider_status = match st {
         Status::Ready => Status::Ready,
         Status::Unknown | Status::NeedsAttention => Status::NeedsAttention,
@@ -161,16 +174,21 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
                     None,
                 )),
             },
-            Err(e) => checks.push(check("permission", Status::Blocked, api_message(&e), None)),
+            Err(e) => checks.push(check("permission", Status::Blocked, message(e), None)),
         }
     }
 
-    let src_pk = source_pk(scope, draft);
-    let set_id = s(draft, "backup_set_id");
-    let set = state
-        .table
-        .get(&Key::new(src_pk.clone(), format!("BACKUPSET#{set_id}")))
-        .await?;
+    let source = source_scope(scope, draft);
+    let set_id = RunId::parse(&draft.backup_set_id).ok();
+    let set = match &set_id {
+        Some(id) => {
+            source
+                .records(&state.table)
+                .get::<BackupSetRecord>(backup_rec::set_sk(id))
+                .await?
+        }
+        None => None,
+    };
     match set {
         None => checks.push(check(
             "backup",
@@ -179,9 +197,9 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
             None,
         )),
         Some(set) => {
-            let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
+            let run = crate::runs::get(state, set.set_id.as_str()).await?;
             let view = crate::backup::set_api(&set, run.as_ref());
-            let accept = draft.get("accept_partial").and_then(Value::as_bool).unwrap_or(false);
+            let accept = draft.accept_partial;
             let c = match view.status.as_str() {
                 "complete" => check("backup", Status::Ready, "The backup set is complete.", None),
                 "partial" if accept => check(
@@ -202,10 +220,8 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
         }
     }
 
-    let maa = state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with("MAA#"))
-        .await?;
+    let records = scope.records(&state.table);
+    let maa: Vec<MaaFlagRecord> = records::query_all(&state.table, records.query(rec::MAA)).await?;
     for f in &families {
         let policy = f
             .approval_policy_type()
@@ -215,7 +231,7 @@ pub async fn readiness(state: &AppState, scope: &EnvScope, draft: &Item) -> Resu
                 "{}: a Multi Admin Approval policy ({t}) protects it in this tenant; each write waits for a second administrator's approval.",
                 f.label
             )
-        } else if maa.iter().any(|m| s(m, "family") == f.code) {
+        } else if maa.iter().any(|m| m.family == f.code) {
             format!(
                 "{}: a write needed Multi Admin Approval; writes wait for an approver.",
                 f.label
@@ -272,40 +288,36 @@ async fn approval_policy_types(client: &atlas_graph::TenantClient) -> Result<BTr
 /// the unit re-queues itself with that delay rather than failing its item (its phase record makes
 /// the retry resume where it stopped; a 429 means the write was not applied), and a preview
 /// answers 503.
-pub(crate) fn wait_if_throttled(e: &atlas_graph::GraphError) -> Result<(), ApiError> {
+pub(crate) fn wait_if_throttled(e: &atlas_graph::GraphError) -> ServiceResult<()> {
     match e.must_wait() {
-        Some(wait) => Err(ApiError::Wait(wait)),
+        Some(wait) => Err(ServiceError::Wait(wait)),
         None => Ok(()),
     }
 }
 
-pub fn api_message(e: &ApiError) -> String {
+/// What a refusal or a failed item says: a conflict's reason as it is, else the error as the API
+/// names it.
+pub fn message(e: ServiceError) -> String {
     match e {
-        ApiError::Conflict(m) => m.clone(),
-        e => e.to_string(),
+        ServiceError::Conflict(m) => m,
+        e => crate::error::ApiError::from(e).to_string(),
     }
 }
 
 /// The API view of a draft.
-pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &Item) -> Result<api::Restore, ApiError> {
-    let env = crate::tenancy::environment(state, scope).await?;
-    let preview = match draft.get("preview_id").and_then(Value::as_str) {
-        Some(p) => state
-            .table
-            .get(&preview_key(scope, &s(draft, "restore_id"), p))
+pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &RestoreDraftRecord) -> ServiceResult<api::Restore> {
+    let env = crate::tenancy::environment_record(state, scope).await?;
+    let preview = match &draft.preview_id {
+        Some(p) => preview(state, scope, &draft.restore_id, p)
             .await?
-            .and_then(|i| plan::preview_api(&i, state.clock.now_millis())),
+            .map(|p| api::RestorePreview::from(&p)),
         None => None,
     };
-    let run = match draft.get("run_id").and_then(Value::as_str) {
-        Some(r) => state
-            .table
-            .get(&crate::runs::run_key(r))
-            .await?
-            .map(|r| crate::runs::to_api(&r)),
+    let run = match &draft.run_id {
+        Some(r) => crate::runs::get(state, r).await?.map(|r| r.to_api()),
         None => None,
     };
-    let readiness = if matches!(s(draft, "state").as_str(), "draft" | "previewed") {
+    let readiness = if draft.is_open() {
         readiness(state, scope, draft).await?
     } else {
         api::Readiness {
@@ -314,22 +326,19 @@ pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &Item) -> Result<
         }
     };
     Ok(api::Restore {
-        id: s(draft, "restore_id"),
+        id: draft.restore_id.clone(),
         environment_id: scope.environment_id().to_string(),
-        environment_name: s(&env, "display_name"),
-        source_environment_id: s(draft, "source_environment_id"),
-        backup_set_id: s(draft, "backup_set_id"),
-        items: strings(draft, "items"),
-        include_assignments: draft
-            .get("include_assignments")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        accept_partial: draft.get("accept_partial").and_then(Value::as_bool).unwrap_or(false),
-        state: RestoreState::parse(&s(draft, "state")).unwrap_or(RestoreState::Cancelled),
+        environment_name: env.display_name,
+        source_environment_id: draft.source_environment_id.clone(),
+        backup_set_id: draft.backup_set_id.clone(),
+        items: draft.items.clone(),
+        include_assignments: draft.include_assignments,
+        accept_partial: draft.accept_partial,
+        state: draft.state,
         readiness,
         preview,
         run,
-        created_by: s(draft, "created_by_email"),
-        created_ms: n(draft, "created_ms"),
+        created_by: draft.created_by_email.clone(),
+        created_ms: draft.created_ms,
     })
 }

@@ -4,35 +4,35 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use atlas_api_types as api;
+use atlas_domain::{EnvironmentId, RunId};
 use atlas_graph::TenantClient;
 use atlas_graph::families::Family;
-use atlas_store::{Item, Query};
 use serde_json::{Value, json};
 
 use super::graph_ops::{self, name_of};
-use crate::error::ApiError;
+use crate::error::{ServiceError, ServiceResult};
+use crate::records;
+use crate::records::restore::{
+    self as rec, Plan, PlannedItem, RestoreDraftRecord, RestoreMappingRecord, RestorePreviewRecord,
+};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{n, s};
 
 /// A client for the scope's tenant, through its provider connection.
-pub async fn target_client(state: &AppState, scope: &EnvScope) -> Result<TenantClient, ApiError> {
-    let conn = state
-        .table
-        .get(&crate::provider::key(scope))
+pub async fn target_client(state: &AppState, scope: &EnvScope) -> ServiceResult<TenantClient> {
+    let conn = crate::provider::consented(state, scope)
         .await?
-        .filter(|c| c.get("lifecycle").and_then(Value::as_str) == Some("consented"))
-        .ok_or_else(|| ApiError::Conflict("the environment's provider connection is not operable".into()))?;
+        .ok_or_else(|| ServiceError::Conflict("the environment's provider connection is not operable".into()))?;
     let app = crate::provider::app_identity(state, scope, &conn).await?;
-    Ok(state.graph.tenant(&s(&conn, "tenant_id"), app))
+    Ok(state.graph.tenant(&conn.tenant_id, app))
 }
 
 /// A read the plan needs failed. A tenant Graph asked to wait is not a conflict: queued work
 /// re-queues itself with the wait, and a preview answers 503 with it.
-fn graph_conflict(what: &str, e: atlas_graph::GraphError) -> ApiError {
+fn graph_conflict(what: &str, e: atlas_graph::GraphError) -> ServiceError {
     match super::wait_if_throttled(&e) {
         Err(wait) => wait,
-        Ok(()) => ApiError::Conflict(format!("{what} could not be read: {e}")),
+        Ok(()) => ServiceError::Conflict(format!("{what} could not be read: {e}")),
     }
 }
 
@@ -88,15 +88,19 @@ impl<'a> LiveReader<'a> {
         client: &'a TenantClient,
         source_env: &str,
         with_assignments: bool,
-    ) -> Result<LiveReader<'a>, ApiError> {
-        let prefix = format!("RESTOREMAP#{source_env}#");
-        let mappings = state
-            .table
-            .query_all(Query::partition(scope.pk()).begins_with(prefix.clone()))
-            .await?
-            .iter()
-            .map(|m| (s(m, "SK").trim_start_matches(&prefix).to_owned(), s(m, "target_id")))
-            .collect();
+    ) -> ServiceResult<LiveReader<'a>> {
+        // A source that names no environment has restored nothing anywhere.
+        let mappings = match EnvironmentId::parse(source_env) {
+            Ok(source_env) => {
+                let records = scope.records(&state.table);
+                records::query_all::<RestoreMappingRecord>(&state.table, records.query(rec::mappings_of(&source_env)))
+                    .await?
+                    .into_iter()
+                    .filter_map(|m| Some((m.mapped(&source_env)?.to_owned(), m.target_id)))
+                    .collect()
+            }
+            Err(_) => HashMap::new(),
+        };
         Ok(LiveReader {
             client,
             with_assignments,
@@ -105,7 +109,7 @@ impl<'a> LiveReader<'a> {
         })
     }
 
-    async fn list(&mut self, family: &'static Family) -> Result<&Vec<Value>, ApiError> {
+    async fn list(&mut self, family: &'static Family) -> ServiceResult<&Vec<Value>> {
         if !self.lists.contains_key(family.code) {
             let list = self
                 .client
@@ -118,7 +122,7 @@ impl<'a> LiveReader<'a> {
     }
 
     /// Matches by original id, then by a recorded restore mapping, then by family + exact name.
-    pub async fn find(&mut self, family: &'static Family, source_id: &str, name: &str) -> Result<Live, ApiError> {
+    pub async fn find(&mut self, family: &'static Family, source_id: &str, name: &str) -> ServiceResult<Live> {
         let mapped = self.mappings.get(&format!("{}#{source_id}", family.code)).cloned();
         let list = self.list(family).await?;
         let has = |id: &str| list.iter().any(|o| o["id"] == id);
@@ -176,7 +180,7 @@ async fn map_group(
     source: Option<&TenantClient>,
     id: &str,
     chosen: Option<&Option<String>>,
-) -> Result<api::GroupMapping, ApiError> {
+) -> ServiceResult<api::GroupMapping> {
     let get = |c: &TenantClient, gid: String| {
         let c = c.clone();
         async move {
@@ -203,7 +207,7 @@ async fn map_group(
         Some(None) => m.resolution = "dropped".into(),
         Some(Some(t)) => {
             let g = get(target, t.clone()).await?.ok_or_else(|| {
-                ApiError::field(&format!("group_mapping.{id}"), "names no group of the target tenant")
+                ServiceError::field(&format!("group_mapping.{id}"), "names no group of the target tenant")
             })?;
             m.target_group_id = Some(t.clone());
             m.target_name = g["displayName"].as_str().map(str::to_owned);
@@ -250,7 +254,7 @@ async fn map_by_name(
     (what, path): (&str, &str),
     ids: &[String],
     by_id: bool,
-) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let mut out = BTreeMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -287,7 +291,7 @@ async fn map_filters(
     target: &TenantClient,
     source: Option<&TenantClient>,
     ids: &[String],
-) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let filters = ("Assignment filters", "/beta/deviceManagement/assignmentFilters");
     map_by_name(target, source, filters, ids, true).await
 }
@@ -309,7 +313,7 @@ async fn map_scope_tags(
     source: Option<&TenantClient>,
     same_tenant: bool,
     ids: &[String],
-) -> Result<BTreeMap<String, (Option<String>, String)>, ApiError> {
+) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let custom: Vec<String> = ids.iter().filter(|t| t.as_str() != "0").cloned().collect();
     let tags = ("Scope tags", "/beta/deviceManagement/roleScopeTags");
     map_by_name(target, source, tags, &custom, same_tenant).await
@@ -384,15 +388,7 @@ fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::Fie
         let before = have.get(k).cloned().unwrap_or(Value::Null);
         changes.extend(atlas_domain::diff::diff(&json!({ k: before }), &json!({ k: v })));
     }
-    atlas_domain::diff::mask_changes(&have, &want, changes)
-        .into_iter()
-        .map(|c| api::FieldChange {
-            path: c.path,
-            before: c.before,
-            after: c.after,
-            secret: c.secret,
-        })
-        .collect()
+    crate::backup::field_changes(atlas_domain::diff::mask_changes(&have, &want, changes))
 }
 
 /// Why a matched object cannot take the backup's state, if it cannot.
@@ -419,44 +415,41 @@ fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String>
 }
 
 pub struct Planned {
-    pub item: Item,
+    pub record: RestorePreviewRecord,
 }
 
 /// Builds and stores a preview of `draft`. Reads live; writes nothing to Graph.
 pub async fn preview(
     state: &AppState,
     scope: &EnvScope,
-    draft: &Item,
+    draft: &RestoreDraftRecord,
     mapping: &BTreeMap<String, Option<String>>,
-) -> Result<Planned, ApiError> {
-    let restore_id = s(draft, "restore_id");
-    let with_assignments = draft
-        .get("include_assignments")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let source_env = s(draft, "source_environment_id");
-    let src_pk = super::source_pk(scope, draft);
+) -> ServiceResult<Planned> {
+    let restore_id = super::restore_id(&draft.restore_id)?;
+    let with_assignments = draft.include_assignments;
+    let source_env = draft.source_environment_id.clone();
+    let source = super::source_scope(scope, draft);
     let client = target_client(state, scope).await?;
     let source_client = if source_env == scope.environment_id().as_str() {
         Some(client.clone())
     } else {
-        match atlas_domain::EnvironmentId::parse(&source_env) {
+        match EnvironmentId::parse(&source_env) {
             Ok(env) => target_client(state, &scope.sibling(env)).await.ok(),
             Err(_) => None,
         }
     };
-    let items = super::chosen_items(state, &src_pk, draft).await?;
+    let items = super::chosen_items(state, &source, draft).await?;
 
     let guid = |v: &str| v.len() == 36 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     for (k, v) in mapping {
         if !guid(k) {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 &format!("group_mapping.{k}"),
                 "keys are source group ids (GUIDs)",
             ));
         }
         if v.as_deref().is_some_and(|v| !guid(v)) {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 &format!("group_mapping.{k}"),
                 "is a target group id (GUID) or null to drop",
             ));
@@ -467,7 +460,7 @@ pub async fn preview(
     let mut filter_ids: Vec<String> = Vec::new();
     let mut tag_ids: Vec<String> = Vec::new();
     for (family, id, name, hash) in &items {
-        let p = super::payload(state, &src_pk, hash).await?;
+        let p = super::payload(state, &source, hash).await?;
         tag_ids.extend(tags_of(&p));
         if with_assignments {
             group_ids.extend(groups_of(&p));
@@ -499,7 +492,7 @@ pub async fn preview(
     let in_run = recreated_here("assignmentFilters", &filters);
     for k in mapping.keys() {
         if !group_ids.contains(k) {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 &format!("group_mapping.{k}"),
                 "is not a group the chosen items are assigned to",
             ));
@@ -522,7 +515,7 @@ pub async fn preview(
     let mut planned = Vec::new();
     let mut summary = api::PreviewSummary::default();
     for (code, source_id, name, hash, payload) in &payloads {
-        let family = Family::by_code(code).ok_or_else(|| ApiError::Conflict(format!("{code} is not a family")))?;
+        let family = Family::by_code(code).ok_or_else(|| ServiceError::Conflict(format!("{code} is not a family")))?;
         let payload = &with_scope_tags(payload, &tag_targets);
         let await_tags: Vec<&String> = tags_of(payload)
             .into_iter()
@@ -614,13 +607,25 @@ pub async fn preview(
             "unchanged" => summary.unchanged += 1,
             _ => summary.conflict += 1,
         }
-        planned.push(json!({
-            "key": format!("{code}/{source_id}"), "family": code, "source_id": source_id, "name": name,
-            "hash": hash, "action": action, "target_id": live.target_id, "matched_by": live.matched_by,
-            "warnings": warnings, "conflict": conflict, "changes": changes, "assignments": assignments,
-            "live_hash": live.hash(), "assign": assign, "await_filters": await_filters,
-            "scope_tags": tag_targets, "await_tags": await_tags,
-        }));
+        planned.push(PlannedItem {
+            key: format!("{code}/{source_id}"),
+            family: code.clone(),
+            source_id: source_id.clone(),
+            name: name.clone(),
+            hash: hash.clone(),
+            action: action.to_owned(),
+            live_hash: live.hash(),
+            target_id: live.target_id,
+            matched_by: live.matched_by.to_owned(),
+            warnings,
+            conflict,
+            changes,
+            assignments,
+            assign,
+            await_filters: await_filters.into_iter().cloned().collect(),
+            scope_tags: tag_targets.clone(),
+            await_tags: await_tags.into_iter().cloned().collect(),
+        });
     }
 
     let readiness = super::readiness(state, scope, draft).await?;
@@ -653,57 +658,33 @@ pub async fn preview(
         ));
     }
     for p in &planned {
-        if let Some(c) = p["conflict"].as_str() {
-            blockers.push(format!("{}: {c}", p["name"].as_str().unwrap_or_default()));
+        if let Some(c) = &p.conflict {
+            blockers.push(format!("{}: {c}", p.name));
         }
     }
 
     let groups: Vec<api::GroupMapping> = groups.into_values().collect();
     let fingerprint = crate::backup::content_hash(&json!({
         "restore": restore_id, "assignments": with_assignments,
-        "items": planned.iter().map(|p| json!([p["key"], p["action"], p["target_id"], p["live_hash"], p["hash"], p["assign"]])).collect::<Vec<_>>(),
+        "items": planned.iter().map(|p| json!([p.key, p.action, p.target_id, p.live_hash, p.hash, p.assign])).collect::<Vec<_>>(),
         "filters": filters, "tags": tags, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
     }));
-    let preview_id = state.ids.next_id();
+    let preview_id =
+        RunId::parse(&state.ids.next_id()).map_err(|e| ServiceError::Permanent(format!("preview id: {e}")))?;
     let now = state.clock.now_millis();
-    let item = crate::tenancy::obj(json!({
-        "PK": scope.pk(), "SK": format!("RESTORE#{restore_id}#PREVIEW#{preview_id}"), "entity": "restore_preview",
-        "preview_id": preview_id, "restore_id": restore_id, "fingerprint": fingerprint, "created_ms": now,
-        "expires_ms": now + super::PREVIEW_TTL_MS, "items": planned, "groups": groups, "blockers": blockers,
-        "summary": summary, "include_assignments": with_assignments,
-    }));
-    Ok(Planned { item })
-}
-
-pub fn preview_api(i: &Item, _now_ms: i64) -> Option<api::RestorePreview> {
-    let items = i["items"]
-        .as_array()?
-        .iter()
-        .map(|p| api::PreviewItem {
-            key: p["key"].as_str().unwrap_or_default().to_owned(),
-            family: p["family"].as_str().unwrap_or_default().to_owned(),
-            source_id: p["source_id"].as_str().unwrap_or_default().to_owned(),
-            name: p["name"].as_str().unwrap_or_default().to_owned(),
-            action: p["action"].as_str().unwrap_or_default().to_owned(),
-            target_id: p["target_id"].as_str().map(str::to_owned),
-            matched_by: p["matched_by"].as_str().unwrap_or_default().to_owned(),
-            warnings: serde_json::from_value(p["warnings"].clone()).unwrap_or_default(),
-            conflict: p["conflict"].as_str().map(str::to_owned),
-            changes: serde_json::from_value(p["changes"].clone()).unwrap_or_default(),
-            assignments: serde_json::from_value(p["assignments"].clone()).unwrap_or_default(),
-        })
-        .collect();
-    Some(api::RestorePreview {
-        id: s(i, "preview_id"),
-        restore_id: s(i, "restore_id"),
-        fingerprint: s(i, "fingerprint"),
-        created_ms: n(i, "created_ms"),
-        expires_ms: n(i, "expires_ms"),
-        summary: serde_json::from_value(i["summary"].clone()).unwrap_or_default(),
-        items,
-        groups: serde_json::from_value(i["groups"].clone()).unwrap_or_default(),
-        blockers: serde_json::from_value(i["blockers"].clone()).unwrap_or_default(),
-    })
+    let plan = Plan {
+        fingerprint,
+        created_ms: now,
+        expires_ms: now + super::PREVIEW_TTL_MS,
+        items: planned,
+        groups,
+        blockers,
+        summary,
+        include_assignments: with_assignments,
+    };
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+    let record = RestorePreviewRecord::new(ws, env, &preview_id, &restore_id, plan);
+    Ok(Planned { record })
 }
 
 /// Re-reads live for every planned item and names those whose live state differs from what
@@ -711,34 +692,20 @@ pub fn preview_api(i: &Item, _now_ms: i64) -> Option<api::RestorePreview> {
 pub async fn stale_items(
     state: &AppState,
     scope: &EnvScope,
-    draft: &Item,
-    preview: &Item,
-) -> Result<Vec<String>, ApiError> {
+    draft: &RestoreDraftRecord,
+    preview: &RestorePreviewRecord,
+) -> ServiceResult<Vec<String>> {
     let client = target_client(state, scope).await?;
-    let with_assignments = preview["include_assignments"].as_bool().unwrap_or(true);
-    let mut reader = LiveReader::new(
-        state,
-        scope,
-        &client,
-        &s(draft, "source_environment_id"),
-        with_assignments,
-    )
-    .await?;
+    let with_assignments = preview.plan.include_assignments;
+    let mut reader = LiveReader::new(state, scope, &client, &draft.source_environment_id, with_assignments).await?;
     let mut stale = Vec::new();
-    for p in preview["items"].as_array().into_iter().flatten() {
-        let Some(family) = p["family"].as_str().and_then(Family::by_code) else {
+    for p in &preview.plan.items {
+        let Some(family) = Family::by_code(&p.family) else {
             continue;
         };
-        let live = reader
-            .find(
-                family,
-                p["source_id"].as_str().unwrap_or_default(),
-                p["name"].as_str().unwrap_or_default(),
-            )
-            .await?;
-        if live.target_id.as_deref() != p["target_id"].as_str() || live.hash() != p["live_hash"].as_str().unwrap_or("")
-        {
-            stale.push(p["name"].as_str().unwrap_or_default().to_owned());
+        let live = reader.find(family, &p.source_id, &p.name).await?;
+        if live.target_id != p.target_id || live.hash() != p.live_hash {
+            stale.push(p.name.clone());
         }
     }
     Ok(stale)

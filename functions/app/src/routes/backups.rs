@@ -1,19 +1,18 @@
 //! Backups of an environment: start a capture run, list sets, a set's items, an item's payload.
 
 use atlas_api_types as api;
-use atlas_store::{Cond, Key, Query};
+use atlas_domain::RunId;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::backup;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{obj, s};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -39,8 +38,7 @@ pub async fn start(
         }
     };
     f.finish()?;
-    let conn = state.table.get(&crate::provider::key(&scope)).await?;
-    if conn.as_ref().and_then(|c| c.get("lifecycle")).and_then(Value::as_str) != Some("consented") {
+    if crate::provider::consented(&state, &scope).await?.is_none() {
         return Err(ApiError::Conflict("connect the environment's provider first".into()));
     }
     let started =
@@ -54,33 +52,27 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope) -> ApiResult<J
     }))
 }
 
+/// The set named in the path: an id that cannot be a set's is as absent as a missing set.
+fn set_id(raw: &str) -> ApiResult<RunId> {
+    RunId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
 pub async fn get(
     State(state): State<AppState>,
     scope: EnvScope,
     Path((_, _, set_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<api::BackupSetDetail>> {
-    let set = state
-        .table
-        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
+    let set = self::set_id(&set_id)?;
+    let view = backup::set_view(&state, &scope, &set)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
-    let items = state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
+    let items = backup::set_items(&state, &scope, &set)
         .await?
+        .ok_or(ApiError::NotFound)?
         .iter()
-        .map(|i| api::BackupItem {
-            family: s(i, "family"),
-            id: s(i, "item_id"),
-            name: s(i, "name"),
-            hash: s(i, "hash"),
-        })
+        .map(api::BackupItem::from)
         .collect();
-    Ok(Json(api::BackupSetDetail {
-        set: backup::set_api(&set, run.as_ref()),
-        items,
-    }))
+    Ok(Json(api::BackupSetDetail { set: view, items }))
 }
 
 /// One captured object's JSON, as a download; secret-looking values are redacted.
@@ -89,60 +81,15 @@ pub async fn item(
     scope: EnvScope,
     Path((_, _, set_id, family, item)): Path<(String, String, String, String, String)>,
 ) -> ApiResult<Response> {
-    let rec = state
-        .table
-        .get(&Key::new(scope.pk(), format!("BACKUP#{set_id}#ITEM#{family}#{item}")))
+    let rec = backup::item(&state, &scope, &self::set_id(&set_id)?, &family, &item)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let blob = state
-        .table
-        .get(&Key::new(scope.pk(), format!("BLOB#{}", s(&rec, "hash"))))
+    let mut payload = backup::payload(&state, &scope, &rec.hash)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut payload = blob.get("payload").cloned().unwrap_or(Value::Null);
     atlas_domain::redact::redact(&mut payload);
     let name = format!("attachment; filename=\"{family}-{item}.json\"");
     Ok(([(header::CONTENT_DISPOSITION, name)], Json(payload)).into_response())
-}
-
-async fn set_items(
-    state: &AppState,
-    scope: &EnvScope,
-    set_id: &str,
-) -> ApiResult<std::collections::BTreeMap<(String, String), api::BackupItem>> {
-    if state
-        .table
-        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound);
-    }
-    Ok(state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with(format!("BACKUP#{set_id}#ITEM#")))
-        .await?
-        .iter()
-        .map(|i| {
-            let item = api::BackupItem {
-                family: s(i, "family"),
-                id: s(i, "item_id"),
-                name: s(i, "name"),
-                hash: s(i, "hash"),
-            };
-            ((item.family.clone(), item.id.clone()), item)
-        })
-        .collect())
-}
-
-/// The captured payload as written, secrets included: diff it with `diff_redacted`, never show it.
-async fn payload(state: &AppState, scope: &EnvScope, hash: &str) -> ApiResult<Value> {
-    let blob = state
-        .table
-        .get(&Key::new(scope.pk(), format!("BLOB#{hash}")))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(blob.get("payload").cloned().unwrap_or(Value::Null))
 }
 
 /// Added, removed and changed objects between two sets, with field-level changes.
@@ -155,51 +102,10 @@ pub async fn diff(
     let other = q
         .get("with")
         .ok_or_else(|| ApiError::field("query.with", "names the set to compare with"))?;
-    atlas_domain::RunId::parse(other).map_err(|e| ApiError::field("query.with", e.0))?;
-    let a = set_items(&state, &scope, &set_id).await?;
-    let b = set_items(&state, &scope, other).await.map_err(|e| match e {
-        ApiError::NotFound => ApiError::field("query.with", "is not a backup set of this environment"),
-        e => e,
-    })?;
-    let mut out = api::BackupDiff {
-        from: set_id.clone(),
-        to: other.to_owned(),
-        added: vec![],
-        removed: vec![],
-        changed: vec![],
-        unchanged: 0,
-    };
-    for (k, item) in &b {
-        match a.get(k) {
-            None => out.added.push(item.clone()),
-            Some(old) if old.hash == item.hash => out.unchanged += 1,
-            Some(old) => {
-                let changes = atlas_domain::diff::diff_redacted(
-                    &payload(&state, &scope, &old.hash).await?,
-                    &payload(&state, &scope, &item.hash).await?,
-                );
-                let fields = changes
-                    .into_iter()
-                    .map(|c| api::FieldChange {
-                        path: c.path,
-                        before: c.before,
-                        after: c.after,
-                        secret: c.secret,
-                    })
-                    .collect();
-                out.changed.push(api::ChangedItem {
-                    item: item.clone(),
-                    fields,
-                });
-            }
-        }
-    }
-    out.removed = a
-        .iter()
-        .filter(|(k, _)| !b.contains_key(*k))
-        .map(|(_, v)| v.clone())
-        .collect();
-    Ok(Json(out))
+    let other = RunId::parse(other).map_err(|e| ApiError::field("query.with", e.0))?;
+    Ok(Json(
+        backup::diff(&state, &scope, &self::set_id(&set_id)?, &other).await?,
+    ))
 }
 
 fn check_families(f: &mut Fields, list: &Option<Vec<String>>) {
@@ -277,45 +183,21 @@ pub async fn create_schedule(
     let due = cadence
         .first(body.first_due_ms.unwrap_or(now).max(now))
         .ok_or_else(|| ApiError::field("cron", "has no run in the future"))?;
-    let id = state.ids.next_id();
-    let (ws, env) = (
-        scope.workspace().workspace_id().to_string(),
-        scope.environment_id().to_string(),
-    );
-    let item = obj(json!({
-        "PK": scope.pk(), "SK": format!("SCHEDULE#{id}"), "entity": "backup_schedule", "schedule_id": id,
-        "keep_last": body.keep_last, "keep_days": body.keep_days, "keep_partial": body.keep_partial,
-        "workspace_id": ws, "environment_id": env, "every_minutes": body.every_minutes, "cron": body.cron,
-        "time_zone": body.time_zone,
-        "families": body.families, "next_due_ms": due, "created_by": scope.workspace().actor().user_id,
-        "created_by_email": scope.workspace().actor().email, "created_ms": now,
-        "GSI1PK": crate::schedules::DUE, "GSI1SK": crate::schedules::due_sk(due, &ws, &env, &id),
-    }));
-    let ev = crate::audit::NewEvent::success("backup.schedule.create", format!("backup-schedule/{id}"))
-        .env(scope.environment_id())
-        .meta(json!({"every_minutes": body.every_minutes, "cron": body.cron, "time_zone": body.time_zone}));
-    crate::audit::commit(
-        &state,
-        scope.workspace(),
-        vec![atlas_store::TxItem::Put {
-            item: item.clone(),
-            cond: Some(Cond::NotExists),
-        }],
-        ev,
-    )
-    .await
-    .map_err(ApiError::from)?;
-    Ok((StatusCode::CREATED, Json(crate::schedules::to_api(&item))))
+    let sched = crate::schedules::create(&state, &scope, &body, due).await?;
+    Ok((StatusCode::CREATED, Json(crate::schedules::to_api(&sched))))
 }
 
 pub async fn list_schedules(
     State(state): State<AppState>,
     scope: EnvScope,
 ) -> ApiResult<Json<api::BackupScheduleList>> {
-    let items = state
-        .table
-        .query_all(Query::partition(scope.pk()).begins_with("SCHEDULE#"))
-        .await?;
+    let items: Vec<crate::schedules::BackupSchedule> = crate::records::query_all(
+        &state.table,
+        scope
+            .records(&state.table)
+            .query(crate::records::schedules::SCHEDULES_PREFIX),
+    )
+    .await?;
     Ok(Json(api::BackupScheduleList {
         items: items.iter().map(crate::schedules::to_api).collect(),
     }))
@@ -326,21 +208,7 @@ pub async fn delete_schedule(
     scope: EnvScope,
     Path((_, _, id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let key = Key::new(scope.pk(), format!("SCHEDULE#{id}"));
-    state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    let ev = crate::audit::NewEvent::success("backup.schedule.delete", format!("backup-schedule/{id}"))
-        .env(scope.environment_id());
-    crate::audit::commit(
-        &state,
-        scope.workspace(),
-        vec![atlas_store::TxItem::Delete {
-            key,
-            cond: Some(Cond::Exists),
-        }],
-        ev,
-    )
-    .await
-    .map_err(ApiError::from)?;
+    crate::schedules::delete(&state, &scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -351,23 +219,21 @@ pub async fn delete(
     Path((_, _, set_id)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<api::Confirm>,
 ) -> ApiResult<StatusCode> {
-    let env = crate::tenancy::environment(&state, &scope).await?;
-    if body.confirm.trim() != s(&env, "display_name") {
+    let env = crate::tenancy::environment_record(&state, &scope).await?;
+    if body.confirm.trim() != env.display_name {
         return Err(ApiError::Unprocessable(vec![api::FieldError {
             field: "confirm".into(),
             message: "type the environment's display name exactly to confirm".into(),
         }]));
     }
-    let set = state
-        .table
-        .get(&Key::new(scope.pk(), format!("BACKUPSET#{set_id}")))
+    let set = self::set_id(&set_id)?;
+    let view = backup::set_view(&state, &scope, &set)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let run = state.table.get(&crate::runs::run_key(&set_id)).await?;
-    if crate::backup::set_api(&set, run.as_ref()).status == atlas_domain::BackupSetStatus::Running {
+    if view.status == atlas_domain::BackupSetStatus::Running {
         return Err(ApiError::Conflict("the backup is still running".into()));
     }
-    let items = crate::backup::delete_set(&state, &scope, &set_id).await?;
+    let items = backup::delete_set(&state, &scope, &set).await?;
     let ev = crate::audit::NewEvent::success("backup.delete", format!("backup/{set_id}"))
         .env(scope.environment_id())
         .meta(json!({"items": items}));

@@ -1,8 +1,8 @@
 //! Managed environments: one Entra tenant each.
 
 use atlas_api_types as api;
-use atlas_domain::{DisplayName, EnvironmentId, TenantId};
-use atlas_store::{Cond, Key, TxItem, Update};
+use atlas_domain::{DisplayName, EnvironmentId, EnvironmentLifecycle, TenantId};
+use atlas_store::{Cond, TxItem, Update};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,9 +11,11 @@ use serde_json::json;
 use crate::audit::{self, NewEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody};
+use crate::records::Record;
+use crate::records::tenancy::{EnvironmentRecord, TenantLockRecord, env_sk};
 use crate::scope::{EnvScope, WorkspaceScope};
 use crate::state::AppState;
-use crate::tenancy::{self, LIFECYCLES, obj};
+use crate::tenancy;
 
 pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::EnvironmentList>> {
     let mut items = Vec::new();
@@ -25,7 +27,7 @@ pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiRe
 
 pub async fn get(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::Environment>> {
     Ok(Json(
-        tenancy::environment_view(&state, &tenancy::environment(&state, &scope).await?).await?,
+        tenancy::environment_view(&state, &tenancy::environment_record(&state, &scope).await?).await?,
     ))
 }
 
@@ -63,26 +65,21 @@ pub async fn create(
         tenant.expect("ok"),
         primary.expect("ok"),
     );
-    let ws = scope.workspace_id();
-    let item = obj(json!({
-        "PK": scope.pk(), "SK": format!("ENV#{id}"), "entity": "environment", "workspace_id": ws.as_str(),
-        "environment_id": id.as_str(), "display_name": name.as_str(), "tenant_id": tenant.as_str(),
-        "primary_domain": primary, "lifecycle": "active", "created_ms": state.clock.now_millis(),
-    }));
-    let tenant_lock = obj(json!({
-        "PK": scope.pk(), "SK": format!("TENANT#{}", tenant.as_str()), "entity": "tenant_lock",
-        "environment_id": id.as_str(),
-    }));
-    let changes = vec![
-        TxItem::Put {
-            item: item.clone(),
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: tenant_lock,
-            cond: Some(Cond::NotExists),
-        },
-    ];
+    let env = EnvironmentRecord {
+        workspace_id: scope.workspace_id().clone(),
+        environment_id: id.clone(),
+        display_name: name.as_str().to_owned(),
+        tenant_id: tenant.as_str().to_owned(),
+        primary_domain: primary,
+        lifecycle: EnvironmentLifecycle::Active,
+        created_ms: state.clock.now_millis(),
+    };
+    let tenant_lock = TenantLockRecord {
+        workspace_id: Some(env.workspace_id.clone()),
+        tenant_id: env.tenant_id.clone(),
+        environment_id: id.clone(),
+    };
+    let changes = vec![env.create(), tenant_lock.create()];
     let ev = NewEvent::success("environment.create", format!("environment/{id}"))
         .env(&id)
         .meta(json!({"display_name": name.as_str(), "tenant_id": tenant.as_str()}));
@@ -93,7 +90,7 @@ pub async fn create(
             Some(1) => ApiError::Conflict("an environment for this tenant exists in the workspace".into()),
             _ => e.into(),
         })?;
-    Ok((StatusCode::CREATED, Json(tenancy::environment_api(&item))))
+    Ok((StatusCode::CREATED, Json(api::Environment::from(&env))))
 }
 
 pub async fn patch(
@@ -106,16 +103,10 @@ pub async fn patch(
         .display_name
         .as_deref()
         .and_then(|n| f.check("display_name", DisplayName::parse(n)));
-    if let Some(l) = &body.lifecycle
-        && !LIFECYCLES.contains(&l.as_str())
-    {
-        f.push("lifecycle", "must be active, suspended or archived");
-    }
     if body.display_name.is_none() && body.lifecycle.is_none() {
         f.push("body", "changes nothing: give display_name or lifecycle");
     }
     f.finish()?;
-    let ws = scope.workspace().workspace_id();
     let mut update = Update::new();
     if let Some(n) = &name {
         update = update.set("display_name", n.as_str());
@@ -123,7 +114,8 @@ pub async fn patch(
     if let Some(l) = &body.lifecycle {
         update = update.set("lifecycle", l.as_str());
     }
-    let key: Key = tenancy::env_key(ws, scope.environment_id());
+    let records = scope.workspace().records(&state.table);
+    let key = records.key(env_sk(scope.environment_id()));
     let changes = vec![TxItem::Update {
         key: key.clone(),
         update,
@@ -135,6 +127,6 @@ pub async fn patch(
     audit::commit(&state, scope.workspace(), changes, ev)
         .await
         .map_err(ApiError::from)?;
-    let item = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(tenancy::environment_view(&state, &item).await?))
+    let env = tenancy::environment_record(&state, &scope).await?;
+    Ok(Json(tenancy::environment_view(&state, &env).await?))
 }

@@ -6,7 +6,6 @@ use atlas_api_types::{Health, HealthStatus};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::json;
 
 use crate::{AppState, VERSION};
 
@@ -62,7 +61,9 @@ async fn write_problem(state: &AppState) -> Option<String> {
             return answer.clone();
         }
     }
-    let probe = crate::tenancy::obj(json!({"PK": "HEALTH", "SK": "WRITE_PROBE", "at_ms": state.clock.now_millis()}));
+    let probe = crate::records::Record::to_item(&crate::records::health::WriteProbe {
+        at_ms: state.clock.now_millis(),
+    });
     let answer = match tokio::time::timeout(PROBE_TIMEOUT, state.table.put(probe, None)).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(crate::error::cannot_write(&e.to_string())),

@@ -1,26 +1,26 @@
 //! The environment's inventory: start a sync run, list with filters, and one item's detail.
 
 use atlas_api_types as api;
-use atlas_store::{Item, Key, Query};
+use atlas_store::Item;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryMap;
 use crate::inventory;
+use crate::records::inventory::{self as rec, InventoryItem};
+use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::s;
 
 pub const LIST_QUERY: &[&str] = &["family", "status", "search", "cursor", "limit"];
 /// A sync of every family may take a while on a large tenant.
 pub const SYNC_DEADLINE_MS: i64 = 60 * 60 * 1000;
 
 pub async fn start_sync(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Response> {
-    let conn = state.table.get(&crate::provider::key(&scope)).await?;
-    if conn.as_ref().and_then(|c| c.get("lifecycle")).and_then(Value::as_str) != Some("consented") {
+    if crate::provider::consented(&state, &scope).await?.is_none() {
         return Err(ApiError::Conflict("connect the environment's provider first".into()));
     }
     let units = inventory::families()
@@ -50,36 +50,33 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
     }
     let search = q.get("search").map(str::to_lowercase);
     let limit = q.int("limit", 1, 500)?.unwrap_or(100) as usize;
-    let prefix = match family {
-        Some(f) => format!("INV#{f}#"),
-        None => "INV#".to_owned(),
-    };
-    let mut query = Query::partition(scope.pk())
-        .begins_with(prefix)
+    let mut query = scope
+        .records(&state.table)
+        .query(rec::items_prefix(family))
         .limit(200)
         .after(q.get("cursor").map(str::to_owned));
     let mut families = inventory::family_states(&state, &scope).await?;
     families.retain(|f| family.is_none_or(|want| f.family == want));
-    let mut out: Vec<Item> = Vec::new();
+    let mut out: Vec<InventoryItem> = Vec::new();
     for _ in 0..20 {
-        let page = state.table.query(&query).await?;
+        let page = records::query::<InventoryItem>(&state.table, &query).await?;
         let count = page.items.len();
         for (idx, i) in page.items.into_iter().enumerate() {
-            let ok = status.is_none_or(|st| s(&i, "status") == st)
+            let ok = status.is_none_or(|st| i.status.as_str() == st)
                 && search
                     .as_ref()
-                    .is_none_or(|needle| s(&i, "name").to_lowercase().contains(needle));
+                    .is_none_or(|needle| i.view.name.to_lowercase().contains(needle));
             if ok {
                 out.push(i);
                 if out.len() == limit {
-                    let last = out.last().expect("non-empty");
+                    let last = out.last().expect("non-empty").key();
                     let mut key = Item::new();
-                    key.insert("PK".into(), json!(scope.pk()));
-                    key.insert("SK".into(), last["SK"].clone());
+                    key.insert("PK".into(), json!(last.pk));
+                    key.insert("SK".into(), json!(last.sk));
                     let more = page.next.is_some() || idx + 1 < count;
                     let next = more.then(|| atlas_store::table::encode_cursor(&key));
                     return Ok(Json(api::InventoryPage {
-                        items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
+                        items: out.iter().map(|i| i.to_api(false)).collect(),
                         next,
                         families,
                     }));
@@ -90,7 +87,7 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
             Some(n) => query.cursor = Some(n),
             None => {
                 return Ok(Json(api::InventoryPage {
-                    items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
+                    items: out.iter().map(|i| i.to_api(false)).collect(),
                     next: None,
                     families,
                 }));
@@ -99,7 +96,7 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
     }
     let next = query.cursor.take();
     Ok(Json(api::InventoryPage {
-        items: out.iter().map(|i| inventory::item_api(i, false)).collect(),
+        items: out.iter().map(|i| i.to_api(false)).collect(),
         next,
         families,
     }))
@@ -114,10 +111,10 @@ pub async fn get(
     if atlas_graph::families::Family::by_code(&family).is_none() {
         return Err(ApiError::NotFound);
     }
-    let i = state
-        .table
-        .get(&Key::new(scope.pk(), format!("INV#{family}#{item}")))
+    let i: InventoryItem = scope
+        .records(&state.table)
+        .get(rec::item_sk(&family, &item))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(inventory::item_api(&i, true)))
+    Ok(Json(i.to_api(true)))
 }

@@ -2,19 +2,20 @@
 
 use atlas_api_types as api;
 use atlas_domain::Role;
-use atlas_store::{Cond, Item, Key, TxItem, Update};
+use atlas_store::{Cond, TxItem, Update};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::audit::{self, NewEvent};
-use crate::auth::entitlement_of;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody};
+use crate::records::tenancy::{MEMBER_PREFIX, MemberRecord, member_sk};
+use crate::records::{self, Record};
 use crate::scope::{Entitlement, WorkspaceScope};
 use crate::state::AppState;
-use crate::tenancy::{self, s};
+use crate::tenancy;
 
 /// A member's (or invitation's) environments as `reader` may see them. A list keeps only the
 /// environments the reader is entitled to (it may end up empty); `"all"` stays `"all"`, which
@@ -29,17 +30,16 @@ pub fn entitlement_for(reader: &WorkspaceScope, e: Entitlement) -> Entitlement {
     }
 }
 
-/// [`tenancy::member_api`] filtered for `reader` (see [`entitlement_for`]).
-pub fn member_view(reader: &WorkspaceScope, item: &Item) -> api::Member {
-    let mut m = tenancy::member_api(item);
-    m.environments = tenancy::environments_api(&entitlement_for(reader, entitlement_of(item)));
-    m
+/// The member's API shape filtered for `reader` (see [`entitlement_for`]).
+pub fn member_view(reader: &WorkspaceScope, m: &MemberRecord) -> api::Member {
+    let mut v = api::Member::from(m);
+    v.environments = tenancy::environments_api(&entitlement_for(reader, m.environments.clone()));
+    v
 }
 
 pub async fn list(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::MemberList>> {
-    let items = state
-        .table
-        .query_all(atlas_store::Query::partition(scope.pk()).begins_with("MEMBER#"))
+    let ws = scope.records(&state.table);
+    let items = records::query_all::<MemberRecord>(&state.table, ws.query(MEMBER_PREFIX))
         .await?
         .iter()
         .map(|m| member_view(&scope, m))
@@ -70,18 +70,19 @@ pub async fn patch(
 ) -> ApiResult<Json<api::Member>> {
     let user = tenancy::user_id(&user)?;
     let mut f = Fields::default();
-    let (role, entitlement) =
-        tenancy::parse_grant(&state, &scope, &mut f, body.role.as_deref(), body.environments.as_ref()).await?;
+    let entitlement = tenancy::parse_grant(&state, &scope, &mut f, body.environments.as_ref()).await?;
     if body.role.is_none() && body.environments.is_none() {
         f.push("body", "changes nothing: give role or environments");
     }
     f.finish()?;
-    let key = tenancy::member_key(scope.workspace_id(), user.as_str());
-    let current = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+    let ws = scope.records(&state.table);
+    let sk = member_sk(user.as_str());
+    let key = ws.key(sk.clone());
+    let current: MemberRecord = ws.get(sk.clone()).await?.ok_or(ApiError::NotFound)?;
     let entitlement = match (scope.entitlement(), entitlement) {
         // A granter entitled to some environments changes only those: the member keeps the
         // environments the granter cannot see, and "all" (which spans them) is not narrowed.
-        (Entitlement::Only(_), Some(Entitlement::Only(chosen))) => match entitlement_of(&current) {
+        (Entitlement::Only(_), Some(Entitlement::Only(chosen))) => match current.environments {
             Entitlement::All => {
                 return Err(ApiError::field(
                     "environments",
@@ -97,8 +98,8 @@ pub async fn patch(
         },
         (_, e) => e,
     };
-    let old = Role::parse(&s(&current, "role")).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
-    let new = role.unwrap_or(old);
+    let old = current.role;
+    let new = body.role.unwrap_or(old);
     let mut update = Update::new().set("role", new.as_str());
     if let Some(e) = &entitlement {
         update = update.set("environments", tenancy::environments_value(e));
@@ -122,8 +123,8 @@ pub async fn patch(
             Some(1) => ApiError::Conflict(LAST_OWNER.into()),
             _ => e.into(),
         })?;
-    let item = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(member_view(&scope, &item)))
+    let m: MemberRecord = ws.get(sk).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(member_view(&scope, &m)))
 }
 
 pub async fn delete(
@@ -132,24 +133,25 @@ pub async fn delete(
     Path((_, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let user = tenancy::user_id(&user)?;
-    let key = tenancy::member_key(scope.workspace_id(), user.as_str());
-    let current = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-    let role = s(&current, "role");
+    let ws = scope.records(&state.table);
+    let sk = member_sk(user.as_str());
+    let current: MemberRecord = ws.get(sk.clone()).await?.ok_or(ApiError::NotFound)?;
+    let role = current.role;
     let mut changes = vec![
         TxItem::Delete {
-            key,
+            key: ws.key(sk),
             cond: Some(Cond::eq("role", role.as_str())),
         },
         TxItem::Delete {
-            key: Key::new(scope.pk(), format!("MEMBER_EMAIL#{}", s(&current, "email"))),
+            key: current.email_entry().key(),
             cond: None,
         },
     ];
-    if role == Role::Owner.as_str() {
+    if role == Role::Owner {
         changes.push(owner_count_change(&scope, -1));
     }
     let ev = NewEvent::success("member.remove", format!("member/{user}"))
-        .meta(json!({"role": role, "email": s(&current, "email")}));
+        .meta(json!({"role": role.as_str(), "email": current.email}));
     audit::commit(&state, &scope, changes, ev)
         .await
         .map_err(|e| match audit::failed_at(&e) {

@@ -4,21 +4,21 @@
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, OperationType};
-use atlas_store::{Item, Query};
+use atlas_store::Item;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryMap;
+use crate::records::runs::{self as rec, OperationRun, RunItem};
+use crate::records::{self, Record};
 use crate::routes::audit::csv_cell;
-use crate::runs;
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
-use crate::tenancy::{self, s};
+use crate::tenancy;
 
 pub const HUB_FILTERS: &[&str] = &["environment_id", "operation_type", "status"];
 pub const HUB_QUERY: &[&str] = &["environment_id", "operation_type", "status", "cursor", "limit"];
@@ -53,13 +53,13 @@ async fn filters(state: &AppState, scope: &WorkspaceScope, q: &QueryMap) -> ApiR
     })
 }
 
-fn visible(scope: &WorkspaceScope, run: &Item, f: &Filters) -> bool {
-    let env = run.get("environment_id").and_then(Value::as_str);
+fn visible(scope: &WorkspaceScope, run: &OperationRun, f: &Filters) -> bool {
+    let env = run.environment_id.as_deref();
     let entitled = env.is_none_or(|e| EnvironmentId::parse(e).is_ok_and(|e| scope.entitled_to(&e)));
     entitled
         && f.env.as_ref().is_none_or(|want| env == Some(want.as_str()))
-        && f.kind.is_none_or(|k| s(run, "type") == k.as_str())
-        && f.status.as_ref().is_none_or(|st| runs::status(run).as_str() == st)
+        && f.kind.is_none_or(|k| run.kind == k)
+        && f.status.as_ref().is_none_or(|st| run.status().as_str() == st)
 }
 
 /// Newest first, filtered while paging with a read budget; the cursor continues exactly.
@@ -70,20 +70,16 @@ async fn page(
     cursor: Option<String>,
     limit: usize,
 ) -> ApiResult<(Vec<api::OperationRun>, Option<String>)> {
-    let mut q = Query::gsi1(format!("RUNS#{}", scope.workspace_id()))
-        .begins_with("RUN#")
-        .backward()
-        .limit(100)
-        .after(cursor);
-    let mut out: Vec<Item> = Vec::new();
+    let mut q = rec::workspace_runs(scope.workspace_id()).limit(100).after(cursor);
+    let mut out: Vec<OperationRun> = Vec::new();
     for _ in 0..20 {
-        let p = state.table.query(&q).await?;
+        let p = records::query::<OperationRun>(&state.table, &q).await?;
         let count = p.items.len();
         for (idx, run) in p.items.into_iter().enumerate() {
             if visible(scope, &run, f) {
                 out.push(run);
                 if out.len() == limit {
-                    let last = out.last().expect("non-empty");
+                    let last = out.last().expect("non-empty").to_item();
                     let mut key = Item::new();
                     for k in ["PK", "SK", "GSI1PK", "GSI1SK"] {
                         if let Some(v) = last.get(k) {
@@ -92,17 +88,17 @@ async fn page(
                     }
                     let more = p.next.is_some() || idx + 1 < count;
                     let next = more.then(|| atlas_store::table::encode_cursor(&key));
-                    return Ok((out.iter().map(runs::to_api).collect(), next));
+                    return Ok((out.iter().map(OperationRun::to_api).collect(), next));
                 }
             }
         }
         match p.next {
             Some(n) => q.cursor = Some(n),
-            None => return Ok((out.iter().map(runs::to_api).collect(), None)),
+            None => return Ok((out.iter().map(OperationRun::to_api).collect(), None)),
         }
     }
     let next = q.cursor.take();
-    Ok((out.iter().map(runs::to_api).collect(), next))
+    Ok((out.iter().map(OperationRun::to_api).collect(), next))
 }
 
 pub async fn list(
@@ -170,15 +166,12 @@ pub async fn get(
     Path((_, run_id)): Path<(String, String)>,
     q: QueryMap,
 ) -> ApiResult<Json<api::OperationView>> {
-    let run = state
-        .table
-        .get(&runs::run_key(&run_id))
+    let run: OperationRun = scope
+        .records(&state.table)
+        .owned(&rec::run_key(&run_id))
         .await?
         .ok_or(ApiError::NotFound)?;
-    if s(&run, "workspace_id") != scope.workspace_id().as_str() {
-        return Err(ApiError::NotFound);
-    }
-    let env = run.get("environment_id").and_then(Value::as_str).map(str::to_owned);
+    let env = run.environment_id.clone();
     if let Some(e) = &env
         && !EnvironmentId::parse(e).is_ok_and(|e| scope.entitled_to(&e))
     {
@@ -190,27 +183,21 @@ pub async fn get(
         (Some(_), None) => true,
         _ => false,
     };
-    let items = state
-        .table
-        .query_all(Query::partition(format!("RUN#{run_id}")).begins_with("ITEM#"))
+    let items = records::query_all::<RunItem>(&state.table, rec::items_query(&run_id))
         .await?
         .iter()
-        .map(|i| api::RunItem {
-            item: s(i, "item"),
-            result: s(i, "result"),
-            detail: i.get("detail").cloned().unwrap_or(Value::Null),
-        })
+        .map(api::RunItem::from)
         .collect();
     Ok(Json(api::OperationView {
-        run: runs::to_api(&run),
+        run: run.to_api(),
         context_mismatch,
         items,
     }))
 }
 
 /// The answer to starting a run: 202, the run, and its canonical address in `Location`.
-pub fn accepted(scope: &crate::scope::EnvScope, run: &Item) -> Response {
-    let run = runs::to_api(run);
+pub fn accepted(scope: &crate::scope::EnvScope, run: &OperationRun) -> Response {
+    let run = run.to_api();
     let location = format!(
         "/api/v1/workspaces/{}/operations/{}",
         scope.workspace().workspace_id(),

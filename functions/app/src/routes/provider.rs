@@ -3,8 +3,8 @@
 //! administrator's authorization code, redeemed and checked here, activates it (ADR 0016).
 
 use atlas_api_types as api;
-use atlas_domain::{EnvironmentId, TenantId, WorkspaceId};
-use atlas_store::{Cond, Item, Key, TxItem, Update};
+use atlas_domain::{ConnectionLifecycle, ConsentOutcome, EnvironmentId, TenantId, WorkspaceId};
+use atlas_store::{Cond, TxItem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -20,9 +20,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody, QueryMap, RequestId};
 use crate::identity::Actor;
 use crate::provider::{self, credential_context};
+use crate::records::provider::{
+    AdminProof, AppMode, ConnectionConsent, ConnectionRecord, StoredCredential, TenantClaimRecord, TenantOwnerRecord,
+    claims_of, connection_key,
+};
+use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
-use crate::tenancy::{self, obj, s};
+use crate::tenancy;
 
 pub const CALLBACK_PATH: &str = "/api/v1/provider/consent-callback";
 pub const CALLBACK_QUERY: &[&str] = &[
@@ -38,7 +43,7 @@ pub const CALLBACK_QUERY: &[&str] = &[
     "error_uri",
 ];
 
-fn view(state: &AppState, conn: Option<&Item>) -> Json<api::ProviderConnection> {
+fn view(state: &AppState, conn: Option<&ConnectionRecord>) -> Json<api::ProviderConnection> {
     Json(provider::to_api(conn, state.clock.now_millis()))
 }
 
@@ -68,12 +73,12 @@ pub async fn create(
     scope: EnvScope,
     JsonBody(body): JsonBody<api::ProviderConnectionCreate>,
 ) -> ApiResult<(StatusCode, Json<api::ProviderConnection>)> {
-    let env = tenancy::environment(&state, &scope).await?;
+    let env = tenancy::environment_record(&state, &scope).await?;
     let mut f = Fields::default();
     let tenant = f.check("tenant", domain_or_guid(&body.tenant));
     if let Some(t) = &tenant
         && TenantId::parse(t).is_ok()
-        && *t != s(&env, "tenant_id")
+        && *t != env.tenant_id
     {
         f.push("tenant", "is not this environment's tenant");
     }
@@ -92,59 +97,64 @@ pub async fn create(
                 );
             }
             (
-                "dedicated",
+                AppMode::Dedicated,
                 app.client_id.to_ascii_lowercase(),
                 Some(app.client_secret.clone()),
             )
         }
         None => match &state.provider.platform_app {
-            Some((id, _)) => ("platform", id.clone(), None),
+            Some((id, _)) => (AppMode::Platform, id.clone(), None),
             None => {
                 f.push(
                     "dedicated_app",
                     "is required: this installation has no platform app registration",
                 );
-                ("platform", String::new(), None)
+                (AppMode::Platform, String::new(), None)
             }
         },
     };
     f.finish()?;
+    let Some(tenant) = tenant else {
+        return Err(ApiError::internal("a checked tenant is missing"));
+    };
     let now = state.clock.now_millis();
-    let mut item = obj(json!({
-        "PK": scope.pk(), "SK": "PROVIDER", "entity": "provider_connection",
-        "workspace_id": scope.workspace().workspace_id().as_str(), "environment_id": scope.environment_id().as_str(),
-        "tenant": tenant, "tenant_id": s(&env, "tenant_id"), "app_mode": mode, "client_id": client_id,
-        "lifecycle": "created", "created_ms": now, "version": 1,
-    }));
-    if let Some(secret) = secret {
-        let sealed = state
-            .secrets
-            .seal(&credential_context(&scope), secret.as_bytes())
-            .await
-            .map_err(ApiError::internal)?;
-        item.insert(
-            "credential".into(),
-            json!({"kind": "secret", "version": 1, "set_ms": now, "sealed": sealed}),
-        );
-    }
+    let credential = match secret {
+        Some(secret) => {
+            let sealed = state
+                .secrets
+                .seal(&credential_context(&scope), secret.as_bytes())
+                .await
+                .map_err(ApiError::internal)?;
+            Some(StoredCredential::secret(1, now, sealed))
+        }
+        None => None,
+    };
+    let conn = ConnectionRecord {
+        workspace_id: scope.workspace().workspace_id().clone(),
+        environment_id: scope.environment_id().clone(),
+        tenant,
+        tenant_id: env.tenant_id,
+        app_mode: mode,
+        client_id,
+        lifecycle: ConnectionLifecycle::Created,
+        created_ms: now,
+        version: 1,
+        credential,
+        consent: None,
+        verification: None,
+        run_failure: None,
+        disabled_ms: None,
+    };
     let ev = NewEvent::success("provider.create", "provider-connection")
         .env(scope.environment_id())
-        .meta(json!({"tenant": item.get("tenant"), "app_mode": mode, "client_id": client_id}));
-    audit::commit(
-        &state,
-        scope.workspace(),
-        vec![TxItem::Put {
-            item: item.clone(),
-            cond: Some(Cond::NotExists),
-        }],
-        ev,
-    )
-    .await
-    .map_err(|e| match audit::failed_at(&e) {
-        Some(0) => ApiError::Conflict("this environment already has a provider connection".into()),
-        _ => e.into(),
-    })?;
-    Ok((StatusCode::CREATED, view(&state, Some(&item))))
+        .meta(json!({"tenant": conn.tenant, "app_mode": mode.as_str(), "client_id": conn.client_id}));
+    audit::commit(&state, scope.workspace(), vec![conn.create()], ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("this environment already has a provider connection".into()),
+            _ => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, view(&state, Some(&conn))))
 }
 
 /// Starts consent: an OpenID Connect authorization-code sign-in of a tenant administrator
@@ -154,7 +164,7 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
     let conn = provider::load(&state, &scope)
         .await?
         .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
-    if s(&conn, "lifecycle") == "disabled" {
+    if conn.lifecycle == ConnectionLifecycle::Disabled {
         return Err(ApiError::Conflict("the connection is disabled".into()));
     }
     let ws = scope.workspace();
@@ -167,9 +177,9 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
     )
     .await?;
     let redirect = format!("{}{CALLBACK_PATH}", state.public_url);
-    let tenant = s(&conn, "tenant_id");
+    let tenant = &conn.tenant_id;
     let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", &s(&conn, "client_id"))
+        .append_pair("client_id", &conn.client_id)
         .append_pair("response_type", "code")
         .append_pair("redirect_uri", &redirect)
         .append_pair("response_mode", "query")
@@ -183,13 +193,7 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
         "{}/{tenant}/oauth2/v2.0/authorize?{query}",
         state.provider.login_base.trim_end_matches('/')
     );
-    let changes = vec![TxItem::Update {
-        key: provider::key(&scope),
-        update: Update::new()
-            .set("lifecycle", consent_lifecycle(&conn))
-            .add("version", 1),
-        cond: Some(Cond::eq("version", provider::version(&conn))),
-    }];
+    let changes = vec![conn.set_lifecycle(consent_lifecycle(&conn))];
     let ev = NewEvent::success("provider.consent.start", "provider-connection").env(scope.environment_id());
     audit::commit(&state, ws, changes, ev).await.map_err(ApiError::from)?;
     Ok(Json(api::ConsentStart {
@@ -202,11 +206,11 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
 pub const CONSENT_SCOPE: &str = "openid profile https://graph.microsoft.com/.default";
 
 /// A consented connection keeps its state while a new consent is pending.
-fn consent_lifecycle(conn: &Item) -> &'static str {
-    if s(conn, "lifecycle") == "consented" {
-        "consented"
+fn consent_lifecycle(conn: &ConnectionRecord) -> ConnectionLifecycle {
+    if conn.lifecycle == ConnectionLifecycle::Consented {
+        ConnectionLifecycle::Consented
     } else {
-        "consent_pending"
+        ConnectionLifecycle::ConsentPending
     }
 }
 
@@ -241,8 +245,8 @@ pub async fn consent_callback(
         _ => return Err(ApiError::field("query.state", "is not a consent request we started")),
     };
     let web = format!("{}/workspaces/{ws}/environments/{env}/provider", state.public_url);
-    let key = Key::new(format!("WS#{ws}#ENV#{env}"), "PROVIDER");
-    let conn = state.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+    let key = connection_key(&ws, &env);
+    let conn: ConnectionRecord = records::get(&state.table, &key).await?.ok_or(ApiError::NotFound)?;
 
     if let Some(error) = q.get("error").map(str::to_owned) {
         return consent_error(&state, rid, &claims, (&ws, &env), &conn, &q, error, &web).await;
@@ -275,7 +279,7 @@ pub async fn consent_callback(
         }
         Err(e) => return reject(&state, rid, e).await,
     };
-    let tenant_id = s(&conn, "tenant_id");
+    let tenant_id = &conn.tenant_id;
     let ctx = format!("provider-credential/{ws}/{env}");
     let app = provider::app_identity_in(&state, &ctx, &conn).await?;
     let secret = match &app.credential {
@@ -290,7 +294,7 @@ pub async fn consent_callback(
     let proven = proof::prove(&proof::Redemption {
         login_base: &state.provider.login_base,
         graph_base: &state.provider.graph_base,
-        tenant_id: &tenant_id,
+        tenant_id,
         client_id: &app.client_id,
         client_secret: &secret,
         code,
@@ -320,7 +324,7 @@ async fn consent_error(
     rid: Option<String>,
     claims: &consent::StateClaims,
     (ws, env): (&WorkspaceId, &EnvironmentId),
-    conn: &Item,
+    conn: &ConnectionRecord,
     q: &QueryMap,
     error: String,
     web: &str,
@@ -339,23 +343,28 @@ async fn consent_error(
         }
         Err(e) => return reject(state, rid, e).await,
     }
-    let outcome = if error == "access_denied" { "declined" } else { "error" };
-    let consent = json!({
-        "outcome": outcome, "at_ms": state.clock.now_millis(), "error": error, "error_description": description,
+    let outcome = if error == "access_denied" {
+        ConsentOutcome::Declined
+    } else {
+        ConsentOutcome::Error
+    };
+    let at_ms = state.clock.now_millis();
+    let metadata = json!({
+        "outcome": outcome.as_str(), "at_ms": at_ms, "error": error, "error_description": description,
     });
     let mut changes = Vec::new();
     // A connection already proven keeps its proof: a later refused sign-in does not undo it.
-    if provider::proof(conn).is_none() {
-        changes.push(TxItem::Update {
-            key: Key::of(conn).map_err(ApiError::from)?,
-            update: Update::new()
-                .set("lifecycle", "consent_failed")
-                .set("consent", consent.clone())
-                .remove("verification")
-                .add("version", 1),
-            cond: Some(Cond::eq("version", provider::version(conn))),
-        });
+    if conn.proof().is_none() {
+        let consent = ConnectionConsent {
+            outcome,
+            at_ms,
+            error: Some(error),
+            error_description: description,
+            proof: None,
+        };
+        changes.push(conn.record_consent(ConnectionLifecycle::ConsentFailed, &consent));
     }
+    let outcome = outcome.as_str();
     changes.push(consent::result_update(claims, outcome));
     let ev = NewEvent {
         action: "provider.consent.callback".into(),
@@ -363,7 +372,7 @@ async fn consent_error(
         environment_id: Some(env.clone()),
         outcome: Outcome::Failed,
         reason: Some(format!("consent {outcome}")),
-        metadata: consent,
+        metadata,
     };
     let tx = audit::with_event(state, ws, &initiator(claims), rid.as_deref(), changes, ev);
     state.table.transact(tx).await?;
@@ -392,7 +401,7 @@ async fn deny(
         reason: Some(why.to_string()),
         metadata,
     };
-    audit::record_denial(state, ws, &initiator(claims), rid, ev).await
+    Ok(audit::record_denial(state, ws, &initiator(claims), rid, ev).await?)
 }
 
 /// Most workspaces told at once that another proved the same tenant (a transaction's budget).
@@ -407,66 +416,70 @@ async fn record_proof(
     rid: Option<&str>,
     claims: &consent::StateClaims,
     (ws, env): (&WorkspaceId, &EnvironmentId),
-    conn: &Item,
+    conn: &ConnectionRecord,
     p: &proof::Proof,
 ) -> ApiResult<()> {
-    let tenant = s(conn, "tenant_id");
+    let tenant = conn.tenant_id.clone();
     let now = state.clock.now_millis();
     let proof_id = state.ids.next_id();
-    let proof = json!({
-        "id": proof_id, "oid": p.oid, "upn": p.upn, "role": p.role, "role_source": p.role_source,
-        "tenant_id": p.tenant_id, "at_ms": now, "initiator": claims.by,
-    });
-    let consent = json!({"outcome": "granted", "at_ms": now, "proof": proof});
+    let consent = ConnectionConsent {
+        outcome: ConsentOutcome::Granted,
+        at_ms: now,
+        error: None,
+        error_description: None,
+        proof: Some(AdminProof {
+            id: proof_id.clone(),
+            oid: p.oid.clone(),
+            upn: p.upn.clone(),
+            role: p.role.clone(),
+            role_source: p.role_source.to_owned(),
+            tenant_id: p.tenant_id.clone(),
+            at_ms: now,
+            initiator: claims.by.clone(),
+        }),
+    };
     // Two attempts: a concurrent first claim of the same tenant makes the `OWNER` write fail once.
     for attempt in 0..2 {
-        let owner = state.table.get(&provider::owner_key(&tenant)).await?;
-        let others: Vec<Item> = state
-            .table
-            .query_all(atlas_store::Query::partition(provider::claim_pk(&tenant)).begins_with("WS#"))
+        let owner: Option<TenantOwnerRecord> = records::get(&state.table, &provider::owner_key(&tenant)).await?;
+        let others: Vec<TenantClaimRecord> = records::query_all(&state.table, claims_of(&tenant))
             .await?
             .into_iter()
-            .filter(|c| s(c, "workspace_id") != ws.as_str())
+            .filter(|c: &TenantClaimRecord| c.workspace_id != ws.as_str())
             .collect();
         let mut changes = vec![
-            TxItem::Update {
-                key: Key::of(conn).map_err(ApiError::from)?,
-                update: Update::new()
-                    .set("lifecycle", "consented")
-                    .set("consent", consent.clone())
-                    .remove("verification")
-                    .add("version", 1),
-                cond: Some(Cond::eq("version", provider::version(conn))),
-            },
-            TxItem::Put {
-                item: tenancy::obj(json!({
-                    "PK": provider::claim_pk(&tenant), "SK": format!("WS#{ws}#ENV#{env}"), "entity": "tenant_claim",
-                    "tenant_id": tenant, "workspace_id": ws.as_str(), "environment_id": env.as_str(),
-                    "proof_id": proof_id, "oid": p.oid, "upn": p.upn, "role": p.role, "at_ms": now,
-                })),
-                cond: None,
-            },
+            conn.record_consent(ConnectionLifecycle::Consented, &consent),
+            TenantClaimRecord {
+                tenant_id: tenant.clone(),
+                workspace_id: ws.to_string(),
+                environment_id: env.to_string(),
+                proof_id: proof_id.clone(),
+                oid: p.oid.clone(),
+                upn: p.upn.clone(),
+                role: p.role.clone(),
+                at_ms: now,
+            }
+            .put(),
             consent::result_update(claims, "granted"),
         ];
-        let owner_ws = owner.as_ref().map(|o| s(o, "workspace_id"));
+        let owner_ws = owner.as_ref().map(|o| o.workspace_id.clone());
         if owner.is_none() {
-            changes.push(TxItem::Put {
-                item: tenancy::obj(json!({
-                    "PK": provider::claim_pk(&tenant), "SK": "OWNER", "entity": "tenant_owner",
-                    "tenant_id": tenant, "workspace_id": ws.as_str(), "environment_id": env.as_str(), "at_ms": now,
-                })),
-                cond: Some(Cond::NotExists),
-            });
+            let first = TenantOwnerRecord {
+                tenant_id: tenant.clone(),
+                workspace_id: ws.to_string(),
+                environment_id: env.to_string(),
+                at_ms: now,
+            };
+            changes.push(first.create());
         }
         let mut told: Vec<String> = Vec::new();
         for other in others.iter() {
-            let other_ws = s(other, "workspace_id");
+            let other_ws = other.workspace_id.clone();
             if told.contains(&other_ws) || told.len() >= MAX_NOTIFIED {
                 continue;
             }
             let (Ok(ows), Ok(oenv)) = (
                 WorkspaceId::parse(&other_ws),
-                EnvironmentId::parse(&s(other, "environment_id")),
+                EnvironmentId::parse(&other.environment_id),
             ) else {
                 continue;
             };
@@ -562,8 +575,8 @@ async fn reject(state: &AppState, rid: Option<String>, e: StateError) -> ApiResu
 
 /// High-risk actions are confirmed by typing the environment's display name.
 async fn confirm(state: &AppState, scope: &EnvScope, typed: &str) -> ApiResult<()> {
-    let env = tenancy::environment(state, scope).await?;
-    if typed.trim() != s(&env, "display_name") {
+    let env = tenancy::environment_record(state, scope).await?;
+    if typed.trim() != env.display_name {
         return Err(ApiError::Unprocessable(vec![atlas_api_types::FieldError {
             field: "confirm".into(),
             message: "type the environment's display name exactly to confirm".into(),
@@ -585,35 +598,19 @@ pub async fn rotate_credential(
     }
     confirm(&state, &scope, &body.confirm).await?;
     let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
-    if s(&conn, "app_mode") != "dedicated" {
+    if conn.app_mode != AppMode::Dedicated {
         return Err(ApiError::Conflict(
             "the platform app's credential is managed by the installation, not here".into(),
         ));
     }
-    let version = conn
-        .get("credential")
-        .and_then(|c| c.get("version"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        + 1;
+    let version = conn.credential.as_ref().map_or(0, |c| c.version) + 1;
     let now = state.clock.now_millis();
     let sealed = state
         .secrets
         .seal(&credential_context(&scope), body.client_secret.as_bytes())
         .await
         .map_err(ApiError::internal)?;
-    let update = Update::new()
-        .set(
-            "credential",
-            json!({"kind": "secret", "version": version, "set_ms": now, "sealed": sealed}),
-        )
-        .remove("verification")
-        .add("version", 1);
-    let changes = vec![TxItem::Update {
-        key: provider::key(&scope),
-        update,
-        cond: Some(Cond::eq("version", provider::version(&conn))),
-    }];
+    let changes = vec![conn.replace_credential(&StoredCredential::secret(version, now, sealed))];
     let ev = NewEvent::success("provider.credential.rotate", "provider-connection")
         .env(scope.environment_id())
         .meta(json!({"credential_version": version}));
@@ -634,18 +631,10 @@ pub async fn disable(
 ) -> ApiResult<Json<api::ProviderConnection>> {
     confirm(&state, &scope, &body.confirm).await?;
     let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
-    if s(&conn, "lifecycle") == "disabled" {
+    if conn.lifecycle == ConnectionLifecycle::Disabled {
         return Err(ApiError::Conflict("the connection is already disabled".into()));
     }
-    let update = Update::new()
-        .set("lifecycle", "disabled")
-        .set("disabled_ms", state.clock.now_millis())
-        .add("version", 1);
-    let changes = vec![TxItem::Update {
-        key: provider::key(&scope),
-        update,
-        cond: Some(Cond::eq("version", provider::version(&conn))),
-    }];
+    let changes = vec![conn.disable(state.clock.now_millis())];
     let ev = NewEvent::success("provider.disable", "provider-connection").env(scope.environment_id());
     audit::commit(&state, scope.workspace(), changes, ev)
         .await

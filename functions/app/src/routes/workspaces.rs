@@ -4,33 +4,29 @@ use std::collections::BTreeMap;
 
 use atlas_api_types as api;
 use atlas_domain::{DisplayName, Role, WorkspaceId};
-use atlas_store::{Cond, Key, Query, TxItem};
+use atlas_store::{Cond, TxItem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::audit::{self, NewEvent};
-use crate::auth::entitlement_of;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody, QueryMap, RequestId};
 use crate::identity::Actor;
-use crate::scope::{WorkspaceScope, ws_pk};
+use crate::records::tenancy::{self as tenancy_records, MemberRecord, PinRecord, SlugRecord, WorkspaceRecord};
+use crate::records::{self, Record};
+use crate::scope::{Entitlement, WorkspaceScope};
 use crate::state::AppState;
-use crate::tenancy::{self, obj, s};
+use crate::tenancy;
 
 /// The actor's memberships, from the user's index (GSI1), and their workspaces.
-async fn memberships(state: &AppState, actor: &Actor) -> ApiResult<Vec<(atlas_store::Item, atlas_store::Item)>> {
-    let ms = state
-        .table
-        .query_all(Query::gsi1(format!("USER#{}", actor.user_id)).begins_with("WS#"))
-        .await?;
+async fn memberships(state: &AppState, actor: &Actor) -> ApiResult<Vec<(MemberRecord, WorkspaceRecord)>> {
+    let ms: Vec<MemberRecord> =
+        records::query_all(&state.table, tenancy_records::memberships_of(&actor.user_id)).await?;
     let mut out = Vec::new();
     for m in ms {
-        let Ok(ws) = WorkspaceId::parse(&s(&m, "workspace_id")) else {
-            continue;
-        };
-        if let Some(w) = state.table.get(&tenancy::workspace_key(&ws)).await? {
+        if let Some(w) = tenancy::workspace(state, &m.workspace_id).await? {
             out.push((m, w));
         }
     }
@@ -40,15 +36,12 @@ async fn memberships(state: &AppState, actor: &Actor) -> ApiResult<Vec<(atlas_st
 pub async fn me(State(state): State<AppState>, actor: Actor) -> ApiResult<Json<api::Me>> {
     let mut memberships_out = Vec::new();
     for (m, w) in memberships(&state, &actor).await? {
-        let Some(role) = Role::parse(&s(&m, "role")) else {
-            continue;
-        };
         memberships_out.push(api::MyMembership {
-            workspace_id: s(&w, "workspace_id"),
-            workspace_name: s(&w, "name"),
-            role,
-            environments: tenancy::environments_api(&entitlement_of(&m)),
-            capabilities: tenancy::capability_codes(role),
+            workspace_id: w.workspace_id.to_string(),
+            workspace_name: w.name,
+            role: m.role,
+            environments: tenancy::environments_api(&m.environments),
+            capabilities: tenancy::capability_codes(m.role),
         });
     }
     Ok(Json(api::Me {
@@ -66,49 +59,46 @@ pub async fn list(State(state): State<AppState>, actor: Actor, q: QueryMap) -> A
         return Err(ApiError::field("query.sort", "must be name or last_activity"));
     }
     let search = q.get("search").map(str::to_lowercase);
-    let pins: Vec<String> = state
-        .table
-        .query_all(Query::partition(format!("USER#{}", actor.user_id)).begins_with("PIN#"))
-        .await?
-        .iter()
-        .map(|p| s(p, "workspace_id"))
-        .collect();
+    let pins: Vec<WorkspaceId> =
+        records::query_all::<PinRecord>(&state.table, tenancy_records::pins_of(&actor.user_id))
+            .await?
+            .into_iter()
+            .map(|p| p.workspace_id)
+            .collect();
     let mut items = Vec::new();
     for (m, w) in memberships(&state, &actor).await? {
-        let name = s(&w, "name");
-        let slug = s(&w, "slug");
+        let WorkspaceRecord {
+            workspace_id,
+            name,
+            slug,
+            last_activity_ms,
+            ..
+        } = w;
         if let Some(needle) = &search
             && !name.to_lowercase().contains(needle)
             && !slug.contains(needle)
         {
             continue;
         }
-        let entitlement = entitlement_of(&m);
-        let envs = state
-            .table
-            .query_all(Query::partition(ws_pk_str(&w)).begins_with("ENV#"))
-            .await?;
+        let envs = tenancy::workspace_environments(&state, &workspace_id).await?;
         let mut statuses = BTreeMap::new();
         let mut count = 0;
         for e in envs {
-            let visible =
-                atlas_domain::EnvironmentId::parse(&s(&e, "environment_id")).is_ok_and(|id| entitlement.allows(&id));
-            if visible {
+            if m.environments.allows(&e.environment_id) {
                 count += 1;
                 let st = tenancy::current_status(&state, &e).await?;
                 *statuses.entry(st.as_str().to_owned()).or_insert(0) += 1;
             }
         }
-        let id = s(&w, "workspace_id");
         items.push(api::WorkspaceSummary {
-            pinned: pins.contains(&id),
-            id,
+            pinned: pins.contains(&workspace_id),
+            id: workspace_id.into(),
             name,
             slug,
-            role: Role::parse(&s(&m, "role")).unwrap_or(Role::Readonly),
+            role: m.role,
             environment_count: count,
             environment_statuses: statuses,
-            last_activity_ms: w.get("last_activity_ms").and_then(serde_json::Value::as_i64),
+            last_activity_ms,
         });
     }
     items.sort_by(|a, b| {
@@ -123,25 +113,10 @@ pub async fn list(State(state): State<AppState>, actor: Actor, q: QueryMap) -> A
     Ok(Json(api::WorkspaceList { items }))
 }
 
-fn ws_pk_str(w: &atlas_store::Item) -> String {
-    format!("WS#{}", s(w, "workspace_id"))
-}
-
 /// The workspace id minted for a new workspace: never derived from what the caller typed, so a
 /// create cannot probe which ids exist.
 fn mint_workspace_id(state: &AppState) -> ApiResult<WorkspaceId> {
     WorkspaceId::parse(&format!("ws-{}", state.ids.next_id().to_ascii_lowercase())).map_err(ApiError::internal)
-}
-
-/// The creator's own record of a slug: a slug is a handle unique among the workspaces one user
-/// created, and says nothing about anyone else's.
-fn slug_key(actor: &Actor, slug: &WorkspaceId) -> Key {
-    Key::new(format!("USER#{}", actor.user_id), format!("WS_SLUG#{slug}"))
-}
-
-/// How many workspaces the user has created, for the quota.
-fn quota_key(actor: &Actor) -> Key {
-    Key::new(format!("USER#{}", actor.user_id), "WS_QUOTA")
 }
 
 /// Creates a workspace; the creator becomes its first owner. The id is minted; the slug must be
@@ -159,22 +134,22 @@ pub async fn create(
     let (name, slug) = (name.expect("checked"), slug.expect("checked"));
     let ws = mint_workspace_id(&state)?;
     let now = state.clock.now_millis();
-    let workspace = obj(json!({
-        "PK": ws_pk(&ws), "SK": "WORKSPACE", "entity": "workspace", "workspace_id": ws.as_str(),
-        "name": name.as_str(), "slug": slug.as_str(), "owner_count": 1, "created_ms": now, "last_activity_ms": now,
-        "created_by": actor.user_id,
-    }));
-    let member = obj(json!({
-        "PK": ws_pk(&ws), "SK": format!("MEMBER#{}", actor.user_id), "entity": "membership",
-        "workspace_id": ws.as_str(), "user_id": actor.user_id, "email": actor.email, "name": actor.name,
-        "role": "owner", "environments": "all", "joined_ms": now,
-        "GSI1PK": format!("USER#{}", actor.user_id), "GSI1SK": format!("WS#{ws}"),
-    }));
-    let email = obj(json!({"PK": ws_pk(&ws), "SK": format!("MEMBER_EMAIL#{}", actor.email), "user_id": actor.user_id}));
-    let handle = slug_key(&actor, &slug);
-    let handle = obj(json!({
-        "PK": handle.pk, "SK": handle.sk, "entity": "workspace_slug", "slug": slug.as_str(), "workspace_id": ws.as_str(),
-    }));
+    let workspace = WorkspaceRecord {
+        workspace_id: ws.clone(),
+        name: name.as_str().to_owned(),
+        slug: slug.as_str().to_owned(),
+        owner_count: 1,
+        created_ms: now,
+        last_activity_ms: Some(now),
+        created_by: Some(actor.user_id.clone()),
+    };
+    let member = MemberRecord::new(ws.clone(), &actor, Role::Owner, Entitlement::All, now);
+    let email = member.email_entry();
+    let handle = SlugRecord {
+        user_id: actor.user_id.clone(),
+        slug: slug.clone(),
+        workspace_id: ws.clone(),
+    };
     let event = audit::item(
         &state,
         &ws,
@@ -187,7 +162,7 @@ pub async fn create(
     // The order matters: a cancellation's reasons are read by position below.
     let tx = vec![
         TxItem::Update {
-            key: quota_key(&actor),
+            key: tenancy_records::quota_key(&actor.user_id),
             update: atlas_store::Update::new()
                 .add("created", 1)
                 .set("entity", "workspace_quota"),
@@ -196,22 +171,10 @@ pub async fn create(
                 Cond::Lt("created".into(), json!(quota)),
             ])),
         },
-        TxItem::Put {
-            item: handle,
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: workspace.clone(),
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: member,
-            cond: Some(Cond::NotExists),
-        },
-        TxItem::Put {
-            item: email,
-            cond: Some(Cond::NotExists),
-        },
+        handle.create(),
+        workspace.create(),
+        member.create(),
+        email.create(),
         TxItem::Put {
             item: event,
             cond: Some(Cond::NotExists),
@@ -234,35 +197,28 @@ pub async fn create(
         }
         other => other.into(),
     })?;
-    Ok((StatusCode::CREATED, Json(tenancy::workspace_api(&workspace))))
+    Ok((StatusCode::CREATED, Json(api::Workspace::from(&workspace))))
 }
 
 pub async fn get(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::Workspace>> {
-    let w = state
-        .table
-        .get(&tenancy::workspace_key(scope.workspace_id()))
+    let w = tenancy::workspace(&state, scope.workspace_id())
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(tenancy::workspace_api(&w)))
-}
-
-fn pin_key(scope: &WorkspaceScope) -> Key {
-    Key::new(
-        format!("USER#{}", scope.actor().user_id),
-        format!("PIN#{}", scope.workspace_id()),
-    )
+    Ok(Json(api::Workspace::from(&w)))
 }
 
 pub async fn pin(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<StatusCode> {
-    let item = obj(json!({
-        "PK": format!("USER#{}", scope.actor().user_id), "SK": format!("PIN#{}", scope.workspace_id()),
-        "entity": "pin", "workspace_id": scope.workspace_id().as_str(), "pinned_ms": state.clock.now_millis(),
-    }));
-    state.table.put(item, None).await?;
+    let pin = PinRecord {
+        user_id: scope.actor().user_id.clone(),
+        workspace_id: scope.workspace_id().clone(),
+        pinned_ms: state.clock.now_millis(),
+    };
+    state.table.put(pin.to_item(), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn unpin(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<StatusCode> {
-    state.table.delete(&pin_key(&scope), None).await?;
+    let key = tenancy_records::pin_key(&scope.actor().user_id, scope.workspace_id());
+    state.table.delete(&key, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

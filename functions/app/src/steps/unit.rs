@@ -11,7 +11,7 @@ use atlas_graph::families::Family;
 use serde_json::{Value, json};
 
 use super::StepError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ServiceError, ServiceResult};
 use crate::runs::{self, WorkMessage};
 use crate::scope::EnvScope;
 use crate::state::AppState;
@@ -35,10 +35,10 @@ pub struct Unit<'a> {
 
 impl Unit<'_> {
     /// The environment's tenant, signed in as its connection: only a step that reads Graph has one.
-    pub fn client(&self) -> Result<&TenantClient, ApiError> {
+    pub fn client(&self) -> ServiceResult<&TenantClient> {
         self.client
             .as_ref()
-            .ok_or_else(|| ApiError::internal("this step does not read Graph"))
+            .ok_or_else(|| ServiceError::Permanent("this step does not read Graph".into()))
     }
 }
 
@@ -60,7 +60,7 @@ pub trait StepWork: Sync {
         (Self::PER_FAMILY && Family::by_code(&m.item).is_none()).then(|| json!({"reason": "unknown family"}))
     }
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError>;
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done>;
 
     /// The detail of a unit that failed for `why` where retrying cannot help (a conflict: the
     /// records it needs are gone or changed, the connection cannot be used). `None`: retried.
@@ -69,16 +69,17 @@ pub trait StepWork: Sync {
     }
 
     /// After the unit was recorded, or found its run already ended.
-    async fn after(&self, _state: &AppState, _run_id: &str) -> Result<(), ApiError> {
+    async fn after(&self, _state: &AppState, _run_id: &str) -> ServiceResult<()> {
         Ok(())
     }
 }
 
-/// The one mapping of a service error to a message's fate outside the work itself.
-pub(super) fn api_to_step(e: ApiError) -> StepError {
+/// The one mapping of a service error to a message's fate: a wait defers the message, anything
+/// else retries it (a unit that cannot succeed was recorded failed before it got here).
+pub(super) fn service_to_step(e: ServiceError) -> StepError {
     match e {
-        ApiError::Wait(d) => StepError::Defer(d),
-        e => StepError::Retry(e.to_string()),
+        ServiceError::Wait(d) => StepError::Defer(d),
+        e => StepError::Retry(ApiError::from(e).to_string()),
     }
 }
 
@@ -91,9 +92,9 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
         record(state, &m, ItemResult::Skipped, detail).await?;
         return Ok(());
     }
-    let Some((scope, client)) = begin(state, &m, W::GRAPH).await.map_err(api_to_step)? else {
+    let Some((scope, client)) = begin(state, &m, W::GRAPH).await.map_err(service_to_step)? else {
         // The run ended (perhaps by an earlier delivery that crashed before finishing up).
-        w.after(state, &m.run_id).await.map_err(api_to_step)?;
+        w.after(state, &m.run_id).await.map_err(service_to_step)?;
         return Ok(());
     };
     if m.env.is_none() {
@@ -113,9 +114,9 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     };
     let done = match w.work(&u).await {
         Ok(done) => done,
-        Err(ApiError::Conflict(why)) => match w.failed(&m, &why) {
+        Err(ServiceError::Conflict(why)) => match w.failed(&m, &why) {
             Some(detail) => Done::Record(ItemResult::Failed, detail),
-            None => return Err(api_to_step(ApiError::Conflict(why))),
+            None => return Err(service_to_step(ServiceError::Conflict(why))),
         },
         // A full disk: the run fails saying so, and so does the unit (when the store still takes
         // those small writes; else the message is retried and the run says it when it can).
@@ -125,28 +126,30 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
                 let detail = w.failed(&m, &why).unwrap_or_else(|| json!({"reason": why}));
                 let first = runs::record_unit(state, &m.run_id, &m.item, ItemResult::Failed, detail)
                     .await
-                    .map_err(api_to_step)?;
+                    .map_err(service_to_step)?;
                 runs::finish(state, &m.run_id, RunOutcome::Failed, Some(why))
                     .await
-                    .map_err(api_to_step)?;
+                    .map_err(service_to_step)?;
                 logged(ItemResult::Failed, first);
                 Done::AlreadyRecorded
             }
-            None => return Err(api_to_step(e)),
+            None => return Err(service_to_step(e)),
         },
     };
     match done {
         Done::Record(result, detail) => record(state, &m, result, detail).await?,
-        Done::AlreadyRecorded => runs::finish_if_complete(state, &m.run_id).await.map_err(api_to_step)?,
+        Done::AlreadyRecorded => runs::finish_if_complete(state, &m.run_id)
+            .await
+            .map_err(service_to_step)?,
     }
-    w.after(state, &m.run_id).await.map_err(api_to_step)
+    w.after(state, &m.run_id).await.map_err(service_to_step)
 }
 
 /// Records the unit's result, ending the run when it was the last.
 async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: Value) -> Result<(), StepError> {
     let first = runs::record(state, &m.run_id, &m.item, result, detail)
         .await
-        .map_err(api_to_step)?;
+        .map_err(service_to_step)?;
     logged(result, first);
     Ok(())
 }
@@ -162,7 +165,7 @@ async fn begin(
     state: &AppState,
     m: &WorkMessage,
     graph: bool,
-) -> Result<Option<(EnvScope, Option<TenantClient>)>, ApiError> {
+) -> ServiceResult<Option<(EnvScope, Option<TenantClient>)>> {
     let run = match runs::begin(state, &m.run_id).await? {
         runs::Begin::Proceed(run) => run,
         runs::Begin::Finished => return Ok(None),
@@ -175,34 +178,24 @@ async fn begin(
     if !graph {
         return Ok(Some((scope, None)));
     }
-    let conn = state.table.get(&crate::provider::key(&scope)).await?;
-    let lifecycle = conn
-        .as_ref()
-        .and_then(|c| c.get("lifecycle"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let Some(conn) = conn.filter(|_| lifecycle == "consented") else {
+    let conn = crate::provider::load(state, &scope).await?;
+    let lifecycle = conn.as_ref().map(|c| c.lifecycle);
+    let Some(conn) = conn.filter(|c| c.lifecycle == atlas_domain::ConnectionLifecycle::Consented) else {
         let why = format!(
             "The provider connection is not operable ({}).",
-            if lifecycle.is_empty() { "none" } else { &lifecycle }
+            lifecycle.map_or("none", |l| l.as_str())
         );
         runs::finish(state, &m.run_id, RunOutcome::Blocked, Some(why)).await?;
         return Ok(None);
     };
     let app = crate::provider::app_identity(state, &scope, &conn).await?;
-    let tenant = conn
-        .get("tenant_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let client = state.graph.tenant(&tenant, app);
+    let client = state.graph.tenant(&conn.tenant_id, app);
     Ok(Some((scope, Some(client))))
 }
 
 /// The family of a per-family unit ([`StepWork::unworkable`] skipped the unknown ones).
-fn family_of(m: &WorkMessage) -> Result<&'static Family, ApiError> {
-    Family::by_code(&m.item).ok_or_else(|| ApiError::internal("unknown family"))
+fn family_of(m: &WorkMessage) -> ServiceResult<&'static Family> {
+    Family::by_code(&m.item).ok_or_else(|| ServiceError::Permanent("unknown family".into()))
 }
 
 /// `provider.verify`: one unit per run.
@@ -212,10 +205,10 @@ pub struct ProviderVerify;
 impl StepWork for ProviderVerify {
     const GRAPH: bool = false;
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         crate::provider::verify(u.state, &u.scope).await?;
-        let conn = crate::provider::load(u.state, &u.scope).await?;
-        let (st, reason) = crate::provider::status(conn.as_ref(), u.state.clock.now_millis());
+        let connection = crate::provider::load(u.state, &u.scope).await?;
+        let (st, reason) = crate::provider::status(connection.as_ref(), u.state.clock.now_millis());
         let result = if st == atlas_domain::Status::Ready {
             ItemResult::Succeeded
         } else {
@@ -238,7 +231,7 @@ impl StepWork for InventorySync {
     const FULL_STORE_FAILS_RUN: bool = true;
     const PER_FAMILY: bool = true;
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let family = family_of(u.message)?;
         let r = crate::inventory::sync_family(u.state, &u.scope, u.client()?, family).await?;
         Ok(Done::Record(
@@ -257,7 +250,7 @@ impl StepWork for BackupCapture {
     const FULL_STORE_FAILS_RUN: bool = true;
     const PER_FAMILY: bool = true;
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let family = family_of(u.message)?;
         let c = crate::backup::capture_family(u.state, &u.scope, &u.message.run_id, u.client()?, family).await?;
         if c.failed.is_empty() {
@@ -278,7 +271,7 @@ impl StepWork for BackupCapture {
     }
 
     /// The last unit ends the run: verify the set, then start its retention.
-    async fn after(&self, state: &AppState, run_id: &str) -> Result<(), ApiError> {
+    async fn after(&self, state: &AppState, run_id: &str) -> ServiceResult<()> {
         crate::backup::settle(state, run_id).await
     }
 }
@@ -290,7 +283,7 @@ pub struct RestoreExecute;
 impl StepWork for RestoreExecute {
     const GRAPH: bool = true;
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let outcome = crate::restore::execute::unit(u.state, &u.scope, u.client()?, u.message).await?;
         Ok(match outcome {
             Some((result, detail)) => Done::Record(result, detail),
@@ -311,7 +304,7 @@ pub struct BackupPrune;
 impl StepWork for BackupPrune {
     const GRAPH: bool = false;
 
-    async fn work(&self, u: &Unit<'_>) -> Result<Done, ApiError> {
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let rules = crate::backup::Retention::of(&u.message.params);
         let deleted = crate::backup::prune(u.state, &u.scope, rules).await?;
         Ok(Done::Record(ItemResult::Succeeded, json!({"deleted": deleted})))

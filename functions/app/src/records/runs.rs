@@ -1,0 +1,545 @@
+//! Operation runs as stored: the run, its active marker, the dedupe lock, the environment's index
+//! entry, the outbox and one record per unit of work.
+//!
+//! Items: `RUN#<id> / RUN` (the run, canonical address; GSI1 `RUNS#<ws>` lists a workspace's
+//! runs), `RUN#<id> / ACTIVE` (GSI1 `RUNS#ACTIVE` by deadline, for the reconciler), `RUN#<id> /
+//! ITEM#<key>` (one per unit), `<scope pk> / RUN#<id>` (the environment's index),
+//! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
+//! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
+
+use atlas_api_types as api;
+use atlas_domain::{EnvironmentId, ItemResult, OperationType, RunOutcome, RunState, Status, WorkspaceId};
+use atlas_store::{Key, Query, SkCond};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::keys::{env_pk, ws_pk};
+use super::{Owned, Record};
+
+/// The partition (GSI1) of every active run's marker, by deadline.
+pub const ACTIVE_RUNS: &str = "RUNS#ACTIVE";
+/// The partition (GSI1) of every outbox item not yet drained, by creation time.
+pub const OUTBOX: &str = "OUTBOX";
+
+/// A run's own partition.
+pub fn run_pk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+
+/// The run's canonical address.
+pub fn run_key(run_id: &str) -> Key {
+    Key::new(run_pk(run_id), "RUN")
+}
+
+/// The run's active marker.
+pub fn marker_key(run_id: &str) -> Key {
+    Key::new(run_pk(run_id), "ACTIVE")
+}
+
+/// The GSI1 sort key of an active run: its deadline, zero-padded so text order is time order.
+pub fn active_run_sk(deadline_ms: i64, run_id: &str) -> String {
+    format!("{deadline_ms:015}#{run_id}")
+}
+
+/// The partition a run's lock and index live in: its environment's, or its workspace's.
+pub fn scope_pk(ws: &WorkspaceId, env: Option<&EnvironmentId>) -> String {
+    match env {
+        Some(e) => env_pk(ws, e),
+        None => ws_pk(ws),
+    }
+}
+
+/// The sort key of the dedupe lock of a run type.
+pub fn lock_sk(kind: OperationType) -> String {
+    format!("ACTIVE#{}", kind.as_str())
+}
+
+/// The sort key of a run in its environment's index, and of the run in its workspace's GSI1.
+pub fn run_ref_sk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+
+/// The GSI1 partition listing a workspace's runs.
+pub fn workspace_runs_gsi(ws: &WorkspaceId) -> String {
+    format!("RUNS#{ws}")
+}
+
+/// The sort key of a unit's record.
+pub fn item_sk(item: &str) -> String {
+    format!("ITEM#{item}")
+}
+
+fn outbox_sk(n: usize) -> String {
+    format!("OUTBOX#{n:04}")
+}
+
+/// A run's outbox items.
+pub fn outbox_query(run_id: &str) -> Query {
+    Query::partition(run_pk(run_id)).begins_with("OUTBOX#")
+}
+
+/// Outbox items written before `before_ms`, oldest first.
+pub fn outbox_before(before_ms: i64) -> Query {
+    Query::gsi1(OUTBOX).sk(SkCond::Lt(format!("{before_ms:015}")))
+}
+
+/// Markers of runs whose deadline is before `now_ms`.
+pub fn overdue_markers(now_ms: i64) -> Query {
+    Query::gsi1(ACTIVE_RUNS).sk(SkCond::Lt(active_run_sk(now_ms, "")))
+}
+
+/// A run's unit records.
+pub fn items_query(run_id: &str) -> Query {
+    Query::partition(run_pk(run_id)).begins_with("ITEM#")
+}
+
+/// A workspace's runs, newest first (GSI1).
+pub fn workspace_runs(ws: &WorkspaceId) -> Query {
+    Query::gsi1(workspace_runs_gsi(ws)).begins_with("RUN#").backward()
+}
+
+fn ws_pk_str(ws: &str) -> String {
+    format!("WS#{ws}")
+}
+
+/// The lifecycle of an environment, as the re-check of queued work needs it (`None`: gone).
+/// Only this attribute is read; the environment record itself belongs to tenancy.
+pub async fn environment_lifecycle(
+    table: &atlas_store::Table,
+    ws: &WorkspaceId,
+    env: &EnvironmentId,
+) -> Result<Option<String>, atlas_store::TableError> {
+    #[derive(Deserialize)]
+    struct Lifecycle {
+        #[serde(default)]
+        lifecycle: String,
+    }
+    match table.get(&Key::new(ws_pk(ws), format!("ENV#{env}"))).await? {
+        Some(item) => serde_json::from_value::<Lifecycle>(Value::Object(item))
+            .map(|l| Some(l.lifecycle))
+            .map_err(|e| atlas_store::TableError::Corrupt(format!("environment record: {e}"))),
+        None => Ok(None),
+    }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// The counts fixed at the start (`total`) and copied from the atomic `count_*` when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u64,
+    #[serde(default)]
+    pub succeeded: i64,
+    #[serde(default)]
+    pub failed: i64,
+    #[serde(default)]
+    pub skipped: i64,
+}
+
+/// `RUN#<id> / RUN`: the run. The run's identity, type, workspace, state and total are required;
+/// the rest is read leniently, as the viewer always has (test fixtures write runs with less).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRun {
+    pub run_id: String,
+    #[serde(rename = "type")]
+    pub kind: OperationType,
+    pub workspace_id: String,
+    /// Every run is started on an environment; the reader keeps a workspace-wide run possible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_id: Option<String>,
+    #[serde(default)]
+    pub initiator_id: String,
+    #[serde(default)]
+    pub initiator_email: String,
+    /// Absent on runs written before it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    pub status: RunState,
+    #[serde(default)]
+    pub created_ms: i64,
+    #[serde(default)]
+    pub deadline_ms: i64,
+    pub counts: Counts,
+    /// Units counted so far by atomic adds; absent until the first one of its kind.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count_succeeded: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count_failed: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count_skipped: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "String::is_empty")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "String::is_empty")]
+    pub gsi1sk: String,
+}
+
+impl Record for OperationRun {
+    const ENTITY: &'static str = "operation_run";
+    fn key(&self) -> Key {
+        run_key(&self.run_id)
+    }
+}
+
+impl Owned for OperationRun {
+    fn workspace_id(&self) -> &str {
+        &self.workspace_id
+    }
+}
+
+impl OperationRun {
+    /// Queued or running: the run may still do work and end.
+    pub fn is_active(&self) -> bool {
+        self.status.is_active()
+    }
+
+    /// The canonical status of a run.
+    pub fn status(&self) -> Status {
+        if self.is_active() {
+            return Status::Running;
+        }
+        self.outcome.map_or(Status::Failed, RunOutcome::status)
+    }
+
+    pub fn workspace(&self) -> Result<WorkspaceId, String> {
+        WorkspaceId::parse(&self.workspace_id).map_err(|e| e.to_string())
+    }
+
+    /// The run's environment, when it names a valid one.
+    pub fn environment(&self) -> Option<EnvironmentId> {
+        self.environment_id
+            .as_deref()
+            .and_then(|e| EnvironmentId::parse(e).ok())
+    }
+
+    /// The partition of the run's lock and index: its environment's as recorded, or its
+    /// workspace's.
+    pub fn scope_pk(&self) -> String {
+        let ws = ws_pk_str(&self.workspace_id);
+        match &self.environment_id {
+            Some(e) => format!("{ws}#ENV#{e}"),
+            None => ws,
+        }
+    }
+
+    /// The units counted so far: succeeded, failed, skipped.
+    pub fn counted(&self) -> (i64, i64, i64) {
+        (self.count_succeeded, self.count_failed, self.count_skipped)
+    }
+
+    pub fn to_api(&self) -> api::OperationRun {
+        // Units are counted by atomic adds on `count_*`; `counts.total` is fixed at the start.
+        let count = |n: i64| n.max(0) as u64;
+        api::OperationRun {
+            id: self.run_id.clone(),
+            operation_type: self.kind,
+            label: self.kind.label().to_owned(),
+            workspace_id: self.workspace_id.clone(),
+            environment_id: self.environment_id.clone(),
+            initiator: self.initiator_email.clone(),
+            state: self.status,
+            outcome: self.outcome,
+            status: self.status(),
+            reason: self.reason.clone(),
+            created_ms: self.created_ms,
+            started_ms: self.started_ms,
+            ended_ms: self.ended_ms,
+            duration_ms: self.started_ms.zip(self.ended_ms).map(|(a, b)| b - a),
+            total: self.counts.total,
+            succeeded: count(self.count_succeeded),
+            failed: count(self.count_failed),
+            skipped: count(self.count_skipped),
+        }
+    }
+}
+
+impl From<&OperationRun> for api::OperationRun {
+    fn from(r: &OperationRun) -> Self {
+        r.to_api()
+    }
+}
+
+/// `RUN#<id> / ACTIVE`: indexes an active run by its deadline for the reconciler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMarker {
+    pub run_id: String,
+    /// Absent on markers written before it was stored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub workspace_id: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+}
+
+impl RunMarker {
+    pub fn new(run_id: &str, ws: &WorkspaceId, deadline_ms: i64) -> Self {
+        Self {
+            run_id: run_id.to_owned(),
+            workspace_id: ws.as_str().to_owned(),
+            gsi1pk: ACTIVE_RUNS.to_owned(),
+            gsi1sk: active_run_sk(deadline_ms, run_id),
+        }
+    }
+}
+
+impl Record for RunMarker {
+    const ENTITY: &'static str = "run_marker";
+    fn key(&self) -> Key {
+        marker_key(&self.run_id)
+    }
+}
+
+/// `<scope pk> / ACTIVE#<type>`: the one active run of a type on a scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLock {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub run_id: String,
+    /// Absent on locks written before it was stored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub workspace_id: String,
+}
+
+impl RunLock {
+    pub fn new(scope_pk: String, kind: OperationType, run_id: &str, ws: &WorkspaceId) -> Self {
+        Self {
+            pk: scope_pk,
+            sk: lock_sk(kind),
+            run_id: run_id.to_owned(),
+            workspace_id: ws.as_str().to_owned(),
+        }
+    }
+}
+
+impl Record for RunLock {
+    const ENTITY: &'static str = "run_lock";
+    fn key(&self) -> Key {
+        Key::new(self.pk.clone(), self.sk.clone())
+    }
+}
+
+/// `<scope pk> / RUN#<id>`: the run in its environment's index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    pub run_id: String,
+    #[serde(rename = "type")]
+    pub kind: OperationType,
+    pub workspace_id: String,
+    pub environment_id: String,
+}
+
+impl Record for RunRef {
+    const ENTITY: &'static str = "run_ref";
+    fn key(&self) -> Key {
+        Key::new(self.pk.clone(), run_ref_sk(&self.run_id))
+    }
+}
+
+/// `RUN#<id> / OUTBOX#<n>`: messages committed with the run's start, not yet sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutbox {
+    pub run_id: String,
+    pub queue: String,
+    pub bodies: Vec<String>,
+    pub created_ms: i64,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    #[serde(rename = "SK", default, skip_serializing)]
+    pub sk: String,
+}
+
+impl RunOutbox {
+    pub fn new(run_id: &str, n: usize, queue: &str, bodies: Vec<String>, now_ms: i64) -> Self {
+        Self {
+            run_id: run_id.to_owned(),
+            queue: queue.to_owned(),
+            bodies,
+            created_ms: now_ms,
+            gsi1pk: OUTBOX.to_owned(),
+            gsi1sk: format!("{now_ms:015}#{run_id}#{n:04}"),
+            sk: outbox_sk(n),
+        }
+    }
+}
+
+impl Record for RunOutbox {
+    const ENTITY: &'static str = "run_outbox";
+    fn key(&self) -> Key {
+        Key::new(run_pk(&self.run_id), self.sk.clone())
+    }
+}
+
+/// `RUN#<id> / ITEM#<key>`: one unit's result, written once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunItem {
+    pub run_id: String,
+    pub item: String,
+    pub result: ItemResult,
+    #[serde(default)]
+    pub detail: Value,
+    pub at_ms: i64,
+}
+
+impl Record for RunItem {
+    const ENTITY: &'static str = "run_item";
+    fn key(&self) -> Key {
+        Key::new(run_pk(&self.run_id), item_sk(&self.item))
+    }
+}
+
+impl From<&RunItem> for api::RunItem {
+    fn from(i: &RunItem) -> Self {
+        api::RunItem {
+            item: i.item.clone(),
+            result: i.result.as_str().to_owned(),
+            detail: i.detail.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atlas_store::Item;
+    use serde_json::json;
+
+    fn item(v: Value) -> Item {
+        v.as_object().cloned().unwrap()
+    }
+
+    /// A run as `runs::start_with` on main wrote it, after two units were counted.
+    fn stored_run() -> Item {
+        let (id, now) = ("r-1", 1_000_i64);
+        item(json!({
+            "PK": format!("RUN#{id}"), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": "backup.capture",
+            "workspace_id": "ws-a", "environment_id": "env-b",
+            "initiator_id": "u-1", "initiator_email": "o@x.test", "queue": "backup-capture",
+            "status": "queued", "created_ms": now, "deadline_ms": now + 60_000,
+            "counts": {"total": 3, "succeeded": 0, "failed": 0, "skipped": 0},
+            "GSI1PK": "RUNS#ws-a", "GSI1SK": format!("RUN#{id}"),
+            "count_succeeded": 2, "count_failed": 1,
+        }))
+    }
+
+    #[test]
+    fn a_run_stored_by_main_decodes_and_round_trips() {
+        let old = stored_run();
+        let run = OperationRun::from_item(old.clone()).unwrap();
+        assert_eq!(run.kind, OperationType::BackupCapture);
+        assert_eq!(run.status, RunState::Queued);
+        assert_eq!(run.counted(), (2, 1, 0));
+        assert_eq!(run.environment().unwrap().as_str(), "env-b");
+        assert_eq!(run.to_item(), old);
+        assert_eq!(OperationRun::from_item(run.to_item()).unwrap(), run);
+    }
+
+    #[test]
+    fn an_ended_run_shows_its_outcome_and_duration() {
+        let mut old = stored_run();
+        for (k, v) in [
+            ("status", json!("completed")),
+            ("outcome", json!("partially_succeeded")),
+            ("reason", json!("why")),
+            ("started_ms", json!(1_100)),
+            ("ended_ms", json!(1_600)),
+        ] {
+            old.insert(k.into(), v);
+        }
+        let run = OperationRun::from_item(old.clone()).unwrap();
+        assert_eq!(run.to_item(), old);
+        let a = run.to_api();
+        assert_eq!(a.status, RunOutcome::PartiallySucceeded.status());
+        assert_eq!(a.duration_ms, Some(500));
+        assert_eq!((a.total, a.succeeded, a.failed, a.skipped), (3, 2, 1, 0));
+        assert_eq!(a.reason.as_deref(), Some("why"));
+    }
+
+    #[test]
+    fn a_fixture_run_with_few_attributes_still_reads() {
+        // As tests/it/matrix.rs writes a finished backup's run.
+        let old = item(
+            json!({"PK": "RUN#s", "SK": "RUN", "entity": "operation_run", "run_id": "s", "type": "backup.capture",
+            "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": "succeeded",
+            "counts": {"total": 1}}),
+        );
+        let run = OperationRun::from_item(old).unwrap();
+        assert_eq!(run.to_api().status, Status::Ready);
+    }
+
+    #[test]
+    fn a_run_without_its_status_is_corrupt() {
+        let mut old = stored_run();
+        old.remove("status");
+        assert!(OperationRun::from_item(old).is_err());
+    }
+
+    #[test]
+    fn marker_lock_ref_outbox_and_item_keep_their_stored_shape() {
+        let ws = WorkspaceId::parse("ws-a").unwrap();
+        let env = EnvironmentId::parse("env-b").unwrap();
+        let (id, now) = ("r-1", 1_000_i64);
+        let marker = item(json!({
+            "PK": format!("RUN#{id}"), "SK": "ACTIVE", "entity": "run_marker", "run_id": id,
+            "workspace_id": "ws-a", "GSI1PK": ACTIVE_RUNS, "GSI1SK": active_run_sk(now, id),
+        }));
+        assert_eq!(RunMarker::new(id, &ws, now).to_item(), marker);
+        assert_eq!(RunMarker::from_item(marker).unwrap().run_id, id);
+
+        let lock = item(json!({
+            "PK": "WS#ws-a#ENV#env-b", "SK": "ACTIVE#inventory.sync", "entity": "run_lock", "run_id": id,
+            "workspace_id": "ws-a",
+        }));
+        let typed = RunLock::new(scope_pk(&ws, Some(&env)), OperationType::InventorySync, id, &ws);
+        assert_eq!(typed.to_item(), lock);
+        // Locks written by tests and older code carry no workspace.
+        let bare = item(json!({"PK": "WS#ws-a#ENV#env-b", "SK": "ACTIVE#inventory.sync", "run_id": id}));
+        assert_eq!(RunLock::from_item(bare).unwrap().run_id, id);
+
+        let index = item(json!({
+            "PK": "WS#ws-a#ENV#env-b", "SK": format!("RUN#{id}"), "entity": "run_ref", "run_id": id,
+            "type": "inventory.sync", "workspace_id": "ws-a", "environment_id": "env-b",
+        }));
+        let r = RunRef::from_item(index.clone()).unwrap();
+        assert_eq!(r.to_item(), index);
+
+        let outbox = item(json!({
+            "PK": format!("RUN#{id}"), "SK": "OUTBOX#0001", "entity": "run_outbox", "run_id": id,
+            "queue": "q", "bodies": ["a", "b"], "created_ms": now,
+            "GSI1PK": OUTBOX, "GSI1SK": format!("{now:015}#{id}#0001"),
+        }));
+        assert_eq!(
+            RunOutbox::new(id, 1, "q", vec!["a".into(), "b".into()], now).to_item(),
+            outbox
+        );
+        let read = RunOutbox::from_item(outbox).unwrap();
+        assert_eq!(
+            (read.bodies.len(), read.queue.as_str(), read.sk.as_str()),
+            (2, "q", "OUTBOX#0001")
+        );
+
+        let unit = item(json!({
+            "PK": format!("RUN#{id}"), "SK": "ITEM#policies", "entity": "run_item", "run_id": id,
+            "item": "policies", "result": "failed", "detail": {"reason": "x"}, "at_ms": now,
+        }));
+        let u = RunItem::from_item(unit.clone()).unwrap();
+        assert_eq!(u.result, ItemResult::Failed);
+        assert_eq!(u.to_item(), unit);
+        assert_eq!(api::RunItem::from(&u).result, "failed");
+    }
+}
