@@ -1,6 +1,8 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
+mod drift;
 mod restore;
+pub use drift::*;
 pub use restore::*;
 
 pub use atlas_domain::{

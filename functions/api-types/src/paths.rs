@@ -70,6 +70,18 @@ paths! {
     OPERATION = "/api/v1/workspaces/{ws}/operations/{run}" => fn operation(ws, run);
     AUDIT_EVENTS = "/api/v1/workspaces/{ws}/audit-events" => fn audit_events(ws);
     AUDIT_EVENTS_EXPORT = "/api/v1/workspaces/{ws}/audit-events/export.csv" => fn audit_events_export(ws);
+    BASELINES = "/api/v1/workspaces/{ws}/baselines" => fn baselines(ws);
+    BASELINE = "/api/v1/workspaces/{ws}/baselines/{baseline}" => fn baseline(ws, baseline);
+    BASELINE_SNAPSHOTS = "/api/v1/workspaces/{ws}/baselines/{baseline}/snapshots" => fn baseline_snapshots(ws, baseline);
+    BASELINE_ASSIGNMENT = "/api/v1/workspaces/{ws}/environments/{env}/baselines/{baseline}"
+        => fn baseline_assignment(ws, env, baseline);
+    DRIFT = "/api/v1/workspaces/{ws}/environments/{env}/drift" => fn drift(ws, env);
+    DRIFT_DETECT = "/api/v1/workspaces/{ws}/environments/{env}/drift/detect" => fn drift_detect(ws, env);
+    DRIFT_CHANGES = "/api/v1/workspaces/{ws}/environments/{env}/drift/changes" => fn drift_changes(ws, env);
+    FINDINGS = "/api/v1/workspaces/{ws}/findings" => fn findings(ws);
+    FINDINGS_EXPORT = "/api/v1/workspaces/{ws}/findings/export.csv" => fn findings_export(ws);
+    FINDINGS_TRIAGE = "/api/v1/workspaces/{ws}/findings/triage" => fn findings_triage(ws);
+    FINDING = "/api/v1/workspaces/{ws}/findings/{finding}" => fn finding(ws, finding);
 }
 
 /// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.
