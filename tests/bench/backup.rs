@@ -64,6 +64,23 @@ impl Admin {
         req.send().await.expect("the simulator's admin API answers")
     }
 
+    /// [`Admin::send`] as a named portal user (the audit log's actor).
+    pub(crate) async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        actor: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-sim-actor", actor)
+            .json(&body)
+            .send()
+            .await
+            .expect("the simulator's admin API answers")
+    }
+
     pub(crate) async fn stats(&self, tenant: &str) -> Stats {
         let r = self
             .send(reqwest::Method::GET, &format!("/tenants/{tenant}/stats"), None)

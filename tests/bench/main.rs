@@ -3,6 +3,7 @@
 //! Prints figures; asserts nothing. Counts are bounded so a run takes seconds.
 
 mod backup;
+mod drift;
 mod reads;
 mod restore;
 
@@ -58,10 +59,11 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [backup|restore|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [backup|restore|drift|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--graph-url URL ...]
   restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
+  drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
 Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
 
@@ -78,6 +80,7 @@ async fn main() -> std::process::ExitCode {
     }
     match args.first().map(String::as_str) {
         Some("backup") => backup::run(&args[1..]).await,
+        Some("drift") => drift::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,
         Some("reads-during-backup") => reads::run(&args[1..]).await,
         None => micro().await,

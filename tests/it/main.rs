@@ -5,6 +5,7 @@ mod backups;
 mod budget;
 mod contract;
 mod derived;
+mod drift;
 mod entitlement;
 mod hardening;
 mod honest_state;

@@ -72,7 +72,8 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("schedule", sched["id"].as_str().unwrap().to_owned());
     }
     let restores = r.path.contains("/restores");
-    if r.path.contains("{set}") || r.path.contains("{item}") || restores {
+    let drift = r.path.contains("/baselines") || r.path.contains("/drift") || r.path.contains("/findings");
+    if r.path.contains("{set}") || r.path.contains("{item}") || restores || drift {
         // A captured backup and a synced inventory item, written as the steps would.
         let (set, item) = ("01jfixture0000000000000000", "fixture-item");
         use atlas_app::records::{backups, inventory, keys, runs};
@@ -85,6 +86,8 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             json!({"PK": env, "SK": backups::set_sk(&set_id), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
             json!({"PK": env, "SK": backups::item_sk(&set_id, "deviceConfigurations", item), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
             json!({"PK": env, "SK": backups::blob_sk("h1"), "entity": "backup_blob", "hash": "h1", "payload": {"id": item, "displayName": "Fixture"}}),
+            json!({"PK": env, "SK": backups::blob_ref_sk("h1"), "entity": "backup_blob_ref", "hash": "h1", "last_referenced_ms": 1}),
+            json!({"PK": env, "SK": inventory::family_sk("deviceConfigurations"), "entity": "inventory_family", "family": "deviceConfigurations", "status": "ok", "at_ms": 1}),
             json!({"PK": runs::run_pk(set), "SK": "RUN", "entity": "operation_run", "run_id": set, "type": "backup.capture",
                 "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": "succeeded",
                 "counts": {"total": 1}}),
@@ -113,6 +116,62 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             .set("tenant_id", tenant)
             .set("app_mode", "platform");
         app.app().state.table.update(&key, &point, None).await.unwrap();
+    }
+    if drift {
+        // A baseline of env-contoso with one snapshot, assigned to it, and a finding.
+        let body = json!({"name": "Fixture baseline", "source_environment_id": "env-contoso", "families": ["deviceConfigurations"]});
+        let res = app.post_as(OWNER, "/api/v1/workspaces/ws-demo/baselines", body).await;
+        assert_eq!(res.status(), 201, "fixture baseline");
+        let b: Value = res.json().await.unwrap();
+        let id = b["id"].as_str().unwrap().to_owned();
+        let res = app
+            .post_as(
+                OWNER,
+                &format!("/api/v1/workspaces/ws-demo/baselines/{id}/snapshots"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "fixture snapshot");
+        let assign = format!("/api/v1/workspaces/ws-demo/environments/env-contoso/baselines/{id}");
+        let res = app
+            .req(Method::PUT, &assign, Some(OWNER))
+            .json(&json!({"priority": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "fixture assignment");
+        let env = atlas_domain::EnvironmentId::parse("env-contoso").unwrap();
+        let d = atlas_app::findings::Detection {
+            environment_id: env.clone(),
+            source: atlas_domain::findings::FindingSource::Drift,
+            object_key: format!("{id}/deviceConfigurations/fixture-item"),
+            property: "/description".into(),
+            severity: atlas_domain::findings::Severity::Medium,
+            title: "Fixture differs".into(),
+            family: Some("deviceConfigurations".into()),
+            object_id: Some("fixture-item".into()),
+            baseline_object_id: Some("fixture-item".into()),
+            object_name: "Fixture".into(),
+            kind: Some(atlas_domain::drift::DriftKind::Changed),
+            desired: Some(json!("a")),
+            current: Some(json!("b")),
+            matched_by: None,
+            baseline_id: Some(id.clone()),
+            changed_by: None,
+        };
+        let cover = atlas_app::findings::Coverage {
+            environment_id: &env,
+            source: atlas_domain::findings::FindingSource::Drift,
+            family: Some("deviceConfigurations"),
+            baselines: None,
+        };
+        let ws = atlas_domain::WorkspaceId::parse("ws-demo").unwrap();
+        atlas_app::findings::observe(&app.app().state, &ws, vec![d.clone()], &cover)
+            .await
+            .unwrap();
+        f.insert("finding", d.fingerprint());
+        f.insert("finding_id", d.fingerprint());
+        f.insert("baseline", id);
     }
     if r.path.contains("{restore}") {
         let base = "/api/v1/workspaces/ws-demo/environments/env-contoso/restores";
@@ -259,6 +318,8 @@ async fn matrix(mode: Mode) {
                         ("item", "nothing-here".into()),
                         ("schedule", "01jnothere0000000000000000".into()),
                         ("restore", "01jnothere0000000000000000".into()),
+                        ("baseline", "01jnothere0000000000000000".into()),
+                        ("finding", "nothing-here".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atlas_api_types::paths;
+use atlas_api_types::{self as api, paths};
 use atlas_app::registry::{Access, Route, routes};
 use atlas_store::{Key, Update};
 use atlas_tests::app::DEMO_WS;
@@ -440,9 +440,18 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         f.insert("env", "env-contoso".to_owned());
         return f;
     }
-    let with_data = ["/inventory", "/backup", "/restores", "/operations", "/audit-events"]
-        .iter()
-        .any(|p| r.path.contains(p));
+    let with_data = [
+        "/inventory",
+        "/backup",
+        "/restores",
+        "/operations",
+        "/audit-events",
+        "/baselines",
+        "/drift",
+        "/findings",
+    ]
+    .iter()
+    .any(|p| r.path.contains(p));
     if !r.path.contains("{env}") && !with_data {
         return f;
     }
@@ -508,6 +517,42 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         "schedule",
         res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned(),
     );
+
+    // A baseline captured from the first set, assigned and detected: a changed and a missing finding.
+    let res = app
+        .post_as(
+            OWNER,
+            &paths::baselines(DEMO_WS),
+            json!({"name": "World gold", "source_environment_id": ENV, "families": [family], "report_extra": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "world: baseline");
+    let baseline = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_as(
+            OWNER,
+            &paths::baseline_snapshots(DEMO_WS, &baseline),
+            json!({"from_backup_set_id": f["set"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "world: snapshot");
+    let res = app
+        .req(
+            Method::PUT,
+            &paths::baseline_assignment(DEMO_WS, ENV, &baseline),
+            Some(OWNER),
+        )
+        .json(&json!({"priority": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "world: assignment");
+    run(app, &paths::drift_detect(DEMO_WS, ENV), json!({})).await;
+    let found: api::FindingPage = app.get_as(OWNER, &paths::findings(DEMO_WS)).await.json().await.unwrap();
+    assert_eq!(found.total, 2, "world: a changed and a missing policy");
+    f.insert("finding", found.items[0].id.clone());
+    f.insert("finding_id", found.items[0].id.clone());
+    f.insert("baseline", baseline);
 
     let base = format!("{env}/restores");
     let res = app.post_as(OWNER, &base, json!({"backup_set_id": f["set"]})).await;

@@ -219,6 +219,11 @@ impl TestApp {
 pub const DEMO_WS: &str = "ws-demo";
 
 /// The partition of a demo workspace environment, from the records layer's key function.
+/// The demo workspace's partition key.
+pub fn demo_ws_pk() -> String {
+    atlas_app::records::keys::ws_pk(&atlas_domain::WorkspaceId::parse(DEMO_WS).expect("the demo workspace id"))
+}
+
 pub fn demo_env_pk(env: &str) -> String {
     atlas_app::records::keys::env_pk(
         &atlas_domain::WorkspaceId::parse(DEMO_WS).expect("the demo workspace id"),

@@ -281,3 +281,21 @@ pub async fn list(
         }
     }
 }
+
+/// One CSV cell: quoted, with quotes doubled, and a leading `'` before anything a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return).
+pub fn csv_cell(v: &str) -> String {
+    let guarded = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{v}")
+    } else {
+        v.to_owned()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+/// Unix milliseconds as ISO 8601 UTC with milliseconds (`2026-12-05T10:00:00.000Z`).
+pub fn iso8601(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

@@ -47,7 +47,7 @@ pub fn blob_ref_key(pk: &str, hash: &str) -> Key {
     Key::new(pk, rec::blob_ref_sk(hash))
 }
 
-fn refused(results: Vec<Result<(), TableError>>) -> ServiceResult<Vec<bool>> {
+pub(crate) fn refused(results: Vec<Result<(), TableError>>) -> ServiceResult<Vec<bool>> {
     results
         .into_iter()
         .map(|r| match r {
@@ -58,7 +58,7 @@ fn refused(results: Vec<Result<(), TableError>>) -> ServiceResult<Vec<bool>> {
         .collect()
 }
 
-fn all_written(results: Vec<Result<(), TableError>>) -> ServiceResult<()> {
+pub(crate) fn all_written(results: Vec<Result<(), TableError>>) -> ServiceResult<()> {
     for r in results {
         r?;
     }
@@ -402,12 +402,20 @@ where
     Fut: Future<Output = ()>,
 {
     let cutoff = state.clock.now_millis() - PAYLOAD_GRACE_MS;
-    let referenced: BTreeSet<String> =
+    let mut referenced: BTreeSet<String> =
         records::query_all::<BackupItemRecord>(&state.table, Query::partition(pk).begins_with(rec::ITEMS))
             .await?
             .into_iter()
             .map(|i| i.hash)
             .collect();
+    // Baseline snapshots share the payloads of the backups they were captured from.
+    let snapshot_items = Query::partition(pk).begins_with(crate::records::drift::SNAPSHOT_ITEMS);
+    referenced.extend(
+        records::query_all::<crate::records::drift::SnapshotItem>(&state.table, snapshot_items)
+            .await?
+            .into_iter()
+            .map(|i| i.hash),
+    );
     let stale: Vec<String> =
         records::query_all::<BlobRefRecord>(&state.table, Query::partition(pk).begins_with(rec::BLOB_REFS))
             .await?

@@ -51,6 +51,9 @@ pub struct Config {
     pub allow_remote_demo_signin: bool,
     /// How many workspaces one user may create.
     pub workspace_quota: u32,
+    /// How often the change feed polls each environment with a baseline (`ATLAS_DRIFT_POLL_SECONDS`,
+    /// 10 to 86,400; default 300).
+    pub drift_poll_seconds: u64,
     /// DynamoDB against a protocol server (tests) without KMS: the local key file. Tests put it in
     /// their own temporary directory, so it goes when the directory does; unset, a file named
     /// after the table in the system temp directory.
@@ -206,6 +209,14 @@ impl Config {
                     .ok_or_else(|| ConfigError(format!("ATLAS_WORKSPACE_QUOTA must be a positive number: {q:?}")))?,
                 None => DEFAULT_WORKSPACE_QUOTA,
             },
+            drift_poll_seconds: match get("ATLAS_DRIFT_POLL_SECONDS") {
+                Some(q) => q
+                    .parse()
+                    .ok()
+                    .filter(|n| (10..=86_400).contains(n))
+                    .ok_or_else(|| ConfigError(format!("ATLAS_DRIFT_POLL_SECONDS must be 10 to 86400: {q:?}")))?,
+                None => crate::drift::baselines::DEFAULT_POLL_SECONDS,
+            },
             key_file: None,
             identity: match get("ATLAS_OIDC_ISSUER") {
                 #[cfg(feature = "local")]
@@ -256,6 +267,7 @@ impl Config {
             worker_nice: DEFAULT_WORKER_NICE,
             allow_remote_demo_signin: false,
             workspace_quota: DEFAULT_WORKSPACE_QUOTA,
+            drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             key_file: None,
         }
     }

@@ -122,47 +122,16 @@ pub async fn sync_family(
         let Some(id) = object.get("id").and_then(Value::as_str) else {
             continue;
         };
-        let h = hash(object);
         let prior = by_id.remove(id);
-        let mut history = prior.as_ref().map(|p| p.history.clone()).unwrap_or(json!([]));
-        let event = match &prior {
-            None => {
-                out.added += 1;
-                Some("seen")
-            }
-            Some(p) if p.status == InventoryStatus::Deleted => {
-                out.restored += 1;
-                Some("restored")
-            }
-            Some(p) if p.payload_hash != h => {
-                out.changed += 1;
-                Some("changed")
-            }
-            Some(_) => None,
+        let Some((item, event)) = seen(scope, family, object, prior.as_ref(), now) else {
+            continue;
         };
-        let Some(event) = event else { continue };
-        if let Some(list) = history.as_array_mut() {
-            list.push(json!({"event": event, "at_ms": now}));
-            let len = list.len();
-            if len > 50 {
-                list.drain(..len - 50);
-            }
+        match event {
+            "seen" => out.added += 1,
+            "restored" => out.restored += 1,
+            _ => out.changed += 1,
         }
-        writes.push(InventoryItem {
-            pk: scope.pk(),
-            workspace_id: scope.workspace().workspace_id().as_str().to_owned(),
-            environment_id: scope.environment_id().as_str().to_owned(),
-            item_id: id.to_owned(),
-            family: family.code.to_owned(),
-            status: InventoryStatus::Active,
-            payload_hash: h,
-            payload: object.clone(),
-            first_seen_ms: prior.as_ref().map(|p| p.first_seen_ms).unwrap_or(now),
-            last_seen_ms: now,
-            history,
-            deleted_ms: None,
-            view: normalize(object),
-        });
+        writes.push(item);
     }
     // What the list did not name is a ghost now (once), if its own GET proves it deleted.
     let missing: Vec<String> = by_id
@@ -208,17 +177,11 @@ pub async fn sync_family(
             return Err(mark_unknown(state, scope, family, now, why).await);
         }
     }
-    for (_, mut gone) in by_id {
-        if gone.status == InventoryStatus::Deleted {
-            continue;
+    for (_, gone) in by_id {
+        if let Some(ghost) = ghosted(gone, now) {
+            out.ghosted += 1;
+            writes.push(ghost);
         }
-        out.ghosted += 1;
-        gone.status = InventoryStatus::Deleted;
-        gone.deleted_ms = Some(now);
-        if let Some(list) = gone.history.as_array_mut() {
-            list.push(json!({"event": "deleted", "at_ms": now}));
-        }
-        writes.push(gone);
     }
     for w in writes {
         state.table.put(w.to_item(), None).await?;
@@ -234,6 +197,94 @@ pub async fn sync_family(
     };
     state.table.transact(vec![marker.put()]).await?;
     Ok(out)
+}
+
+/// `object` as the inventory item to write, and the history event it adds (`seen`, `restored` or
+/// `changed`); `None` when the stored item already holds exactly this payload.
+fn seen(
+    scope: &EnvScope,
+    family: &Family,
+    object: &Value,
+    prior: Option<&InventoryItem>,
+    now: i64,
+) -> Option<(InventoryItem, &'static str)> {
+    let id = object.get("id").and_then(Value::as_str)?;
+    let h = hash(object);
+    let event = match prior {
+        None => "seen",
+        Some(p) if p.status == InventoryStatus::Deleted => "restored",
+        Some(p) if p.payload_hash != h => "changed",
+        Some(_) => return None,
+    };
+    let mut history = prior.map(|p| p.history.clone()).unwrap_or(json!([]));
+    if let Some(list) = history.as_array_mut() {
+        list.push(json!({"event": event, "at_ms": now}));
+        let len = list.len();
+        if len > 50 {
+            list.drain(..len - 50);
+        }
+    }
+    let item = InventoryItem {
+        pk: scope.pk(),
+        workspace_id: scope.workspace().workspace_id().as_str().to_owned(),
+        environment_id: scope.environment_id().as_str().to_owned(),
+        item_id: id.to_owned(),
+        family: family.code.to_owned(),
+        status: InventoryStatus::Active,
+        payload_hash: h,
+        payload: object.clone(),
+        first_seen_ms: prior.map(|p| p.first_seen_ms).unwrap_or(now),
+        last_seen_ms: now,
+        history,
+        deleted_ms: None,
+        view: normalize(object),
+    };
+    Some((item, event))
+}
+
+/// The item as a ghost (deleted at `now`), unless it already is one.
+fn ghosted(mut gone: InventoryItem, now: i64) -> Option<InventoryItem> {
+    if gone.status == InventoryStatus::Deleted {
+        return None;
+    }
+    gone.status = InventoryStatus::Deleted;
+    gone.deleted_ms = Some(now);
+    if let Some(list) = gone.history.as_array_mut() {
+        list.push(json!({"event": "deleted", "at_ms": now}));
+    }
+    Some(gone)
+}
+
+/// What the change feed read of some objects of a family: each read object written as
+/// [`sync_family`] would, each object Graph answered 404 for made a ghost. The family's sync
+/// marker is left alone (only a full read says the family is complete).
+pub async fn apply_objects(
+    state: &AppState,
+    scope: &EnvScope,
+    family: &Family,
+    objects: &[Value],
+    gone: &[String],
+) -> ServiceResult<usize> {
+    let now = state.clock.now_millis();
+    let env = scope.records(&state.table);
+    let mut writes = Vec::new();
+    for object in objects {
+        let Some(id) = object.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let prior: Option<InventoryItem> = env.get(rec::item_sk(family.code, id)).await?;
+        writes.extend(seen(scope, family, object, prior.as_ref(), now).map(|(i, _)| i));
+    }
+    for id in gone {
+        if let Some(prior) = env.get::<InventoryItem>(rec::item_sk(family.code, id)).await? {
+            writes.extend(ghosted(prior, now));
+        }
+    }
+    let n = writes.len();
+    for w in writes {
+        state.table.put(w.to_item(), None).await?;
+    }
+    Ok(n)
 }
 
 /// Records the family Unknown as of `now`, with why, and gives the error its run unit fails with.

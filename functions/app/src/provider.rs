@@ -333,6 +333,15 @@ pub async fn consented(state: &AppState, scope: &EnvScope) -> ServiceResult<Opti
         .filter(|c| c.lifecycle == ConnectionLifecycle::Consented))
 }
 
+/// A Graph client signed in to the environment's tenant, when its connection is consented.
+pub async fn tenant_client(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<atlas_graph::TenantClient>> {
+    let Some(conn) = consented(state, scope).await? else {
+        return Ok(None);
+    };
+    let app = app_identity(state, scope, &conn).await?;
+    Ok(Some(state.graph.tenant(&conn.tenant_id, app)))
+}
+
 /// The app identity a connection signs in with; the dedicated secret is opened only here.
 pub async fn app_identity(
     state: &AppState,

@@ -165,8 +165,8 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        audit, backups, environments, health, inventory, invitations, members, openapi, operations, provider, restores,
-        workspaces,
+        audit, backups, drift, environments, health, inventory, invitations, members, openapi, operations, provider,
+        restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -558,6 +558,112 @@ pub fn routes() -> Vec<Route> {
             tag: "audit", table: Read, sends: [], query: audit::FILTERS, request: None, example: None,
             status: 200, body: Body::Csv,
             handler: audit::export,
+        }),
+        route!(GET T::BASELINES => "get-baselines" {
+            access: Cap(WorkspaceView),
+            summary: "Baseline profiles of the workspace, with their assignments to environments I can see",
+            tag: "drift", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::BaselineList>),
+            handler: drift::list_baselines,
+        }),
+        route!(POST T::BASELINES => "post-baselines" {
+            access: Cap(BaselineManage),
+            summary: "Create a baseline profile: a source environment, its families or objects, ignored properties",
+            tag: "drift", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::BaselineCreate>),
+            example: Some(|| json!({"name": "Gold: Windows", "source_environment_id": "env-contoso", "families": ["deviceConfigurations", "configurationPolicies"], "ignored_properties": ["/description"], "report_extra": true})),
+            status: 201, body: Body::Json(schema::<api::Baseline>),
+            handler: drift::create_baseline,
+        }),
+        route!(GET T::BASELINE => "get-baseline" {
+            access: Cap(WorkspaceView),
+            summary: "A baseline profile",
+            tag: "drift", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Baseline>),
+            handler: drift::get_baseline,
+        }),
+        route!(GET T::BASELINE_SNAPSHOTS => "get-baseline-snapshots" {
+            access: Cap(WorkspaceView),
+            summary: "A baseline's immutable snapshots, newest first",
+            tag: "drift", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::BaselineSnapshotList>),
+            handler: drift::list_snapshots,
+        }),
+        route!(POST T::BASELINE_SNAPSHOTS => "post-baseline-snapshots" {
+            access: Cap(BaselineManage),
+            summary: "Capture a baseline snapshot from a complete backup set of its source environment (the newest by default)",
+            tag: "drift", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::SnapshotCreate>),
+            example: Some(|| json!({})),
+            status: 201, body: Body::Json(schema::<api::BaselineSnapshot>),
+            handler: drift::capture_snapshot,
+        }),
+        route!(PUT T::BASELINE_ASSIGNMENT => "put-baseline-assignment" {
+            access: Cap(BaselineManage),
+            summary: "Assign a baseline to the environment (priority, pinned snapshot, object overrides); its change feed starts",
+            tag: "drift", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::BaselineAssign>),
+            example: Some(|| json!({"priority": 10})),
+            status: 200, body: Body::Json(schema::<api::BaselineAssignment>),
+            handler: drift::assign,
+        }),
+        route!(DELETE T::BASELINE_ASSIGNMENT => "delete-baseline-assignment" {
+            access: Cap(BaselineManage),
+            summary: "Remove a baseline from the environment",
+            tag: "drift", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 204, body: Body::Empty,
+            handler: drift::unassign,
+        }),
+        route!(GET T::DRIFT => "get-drift" {
+            access: Cap(InventoryView),
+            summary: "The environment's drift: assigned baselines, open drift findings by kind, the change feed's last poll",
+            tag: "drift", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::DriftSummary>),
+            handler: drift::summary,
+        }),
+        route!(POST T::DRIFT_DETECT => "post-drift-detect" {
+            access: Cap(BaselineManage),
+            summary: "Start a drift.detect run: each covered family read from Graph and compared with the baselines",
+            tag: "drift", table: Write, sends: ["drift-detect"], query: drift::DETECT_QUERY, request: None, example: None,
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: drift::start_detect,
+        }),
+        route!(GET T::DRIFT_CHANGES => "get-drift-changes" {
+            access: Cap(InventoryView),
+            summary: "Changes the change feed saw in the environment's Intune audit log: who, what, when, old and new values",
+            tag: "drift", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::DriftChangeList>),
+            handler: drift::changes,
+        }),
+        route!(GET T::FINDINGS => "get-findings" {
+            access: Cap(WorkspaceView),
+            summary: "The findings hub: every source, filtered by environment, status (or open), severity, source, owner, overdue",
+            tag: "findings", table: Read, sends: [], query: drift::FINDINGS_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::FindingPage>),
+            handler: drift::list_findings,
+        }),
+        route!(GET T::FINDINGS_EXPORT => "get-findings-csv" {
+            access: Cap(WorkspaceView),
+            summary: "The findings hub as CSV (ISO 8601 times; cells escaped against formula injection)",
+            tag: "findings", table: Read, sends: [], query: drift::FINDINGS_FILTERS, request: None, example: None,
+            status: 200, body: Body::Csv,
+            handler: drift::export_findings,
+        }),
+        route!(POST T::FINDINGS_TRIAGE => "post-findings-triage" {
+            access: Cap(FindingsTriage),
+            summary: "Triage findings in bulk: a status, an owner or both; each finding answers on its own",
+            tag: "findings", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::FindingsTriage>),
+            example: Some(|| json!({"ids": ["{finding_id}"], "status": "acknowledged"})),
+            status: 200, body: Body::Json(schema::<api::TriageResult>),
+            handler: drift::triage,
+        }),
+        route!(GET T::FINDING => "get-finding" {
+            access: Cap(WorkspaceView),
+            summary: "A finding with its history: transitions, detections, desired vs current",
+            tag: "findings", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::FindingDetail>),
+            handler: drift::get_finding,
         }),
     ]
 }

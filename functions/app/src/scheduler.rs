@@ -18,6 +18,8 @@ pub const SENDS: &[&str] = &[
     "inventory-sync",
     "restore-execute",
     "provider-verify",
+    "drift-detect",
+    "drift-poll",
 ];
 pub const RATE: &str = "rate(1 minute)";
 
@@ -41,8 +43,9 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
     .map_err(ApiError::internal)?;
     state.queues.get("run-reconcile")?.send(OutMessage::new(body)).await?;
     let backups = crate::schedules::run_due(state).await?;
+    let polls = crate::drift::feed::send_due(state).await?;
     Ok(TickReport {
-        enqueued: 1 + backups,
+        enqueued: 1 + backups + polls,
         swept,
     })
 }

@@ -91,6 +91,12 @@ impl WorkspaceScope {
     pub fn pk(&self) -> String {
         ws_pk(&self.workspace_id)
     }
+    /// The same member's scope on an environment they are entitled to (the caller checks that the
+    /// environment exists): for workspace-owned surfaces that name an environment (a baseline's source).
+    pub(crate) fn environment(&self, env: &EnvironmentId) -> Option<EnvScope> {
+        self.entitled_to(env)
+            .then(|| EnvScope::new(self.clone(), env.clone(), Proof::checked()))
+    }
 }
 
 /// A member entitled to an environment of the workspace, holding the route's capability.

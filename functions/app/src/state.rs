@@ -40,6 +40,8 @@ pub struct AppState {
     pub graph: atlas_graph::GraphClient,
     /// How many workspaces one user may create.
     pub workspace_quota: u32,
+    /// How often the change feed polls an environment with a baseline, in seconds.
+    pub drift_poll_seconds: u64,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -107,6 +109,7 @@ impl AppState {
         let st = &mut started.state;
         st.provider = Arc::new(config.provider.clone());
         st.workspace_quota = config.workspace_quota;
+        st.drift_poll_seconds = config.drift_poll_seconds;
         // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
         // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
         let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
@@ -201,6 +204,7 @@ impl AppState {
             public_url: "http://localhost".into(),
             graph: graph_client(&ProviderSettings::default())?,
             workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
+            drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
         })
     }
 

@@ -122,7 +122,47 @@ pub fn steps() -> &'static [Step] {
             table: TableAccess::Write,
             handler: |s, b| Box::pin(unit::run(s, b, unit::ProviderVerify)),
         },
+        Step {
+            function: "step-drift-detect",
+            queue: crate::drift::DETECT_QUEUE,
+            operation: OperationType::DriftDetect,
+            secrets: true,
+            summary: "Reads one policy family of an environment and compares it with its baselines: findings open, update or resolve",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(unit::run(s, b, unit::DriftDetect)),
+        },
+        Step {
+            function: "step-drift-poll",
+            queue: crate::drift::feed::POLL_QUEUE,
+            operation: OperationType::DriftDetect,
+            secrets: true,
+            summary: "Reads an environment's Intune audit log since its cursor, refetches what changed and re-evaluates its drift",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(drift_poll(s, b)),
+        },
     ]
+}
+
+/// One change-feed poll (not an operation run: it runs every few minutes per environment and
+/// reports what it did in its log line; what it finds shows as findings and changes).
+async fn drift_poll(state: AppState, body: String) -> Result<(), StepError> {
+    let m: crate::drift::feed::PollMessage =
+        serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    let span = tracing::Span::current();
+    span.record("workspace_id", tracing::field::display(&m.workspace_id));
+    span.record("environment_id", tracing::field::display(&m.environment_id));
+    let polled = crate::drift::feed::poll(&state, &m).await.map_err(service_to_step)?;
+    tracing::info!(
+        events = polled.events,
+        changes = polled.changes,
+        refetched = polled.refetched,
+        gone = polled.gone,
+        opened = polled.opened,
+        resolved = polled.resolved,
+        skipped = polled.skipped.as_deref().unwrap_or(""),
+        "change feed polled"
+    );
+    Ok(())
 }
 
 /// The dead-letter consumer of a step's queue, named after the step.

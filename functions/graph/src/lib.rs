@@ -25,7 +25,7 @@ pub use client::{GraphClient, GraphCounters, GraphRequest, GraphResponse, Tenant
 pub use config::{GRAPH_DEFAULT_SCOPE, GraphConfig, MICROSOFT_GRAPH_BASE, MICROSOFT_LOGIN_BASE};
 pub use credential::{AppIdentity, CertificateCredential, ClientSecret, Credential};
 pub use error::{AuthError, ErrorBody, GraphError, ResponseError, parse_error_body};
-pub use read::{FailedObject, FamilyRead, Presence};
+pub use read::{FailedObject, FamilyRead, ObjectsRead, Presence};
 pub use reqwest::Method;
 pub use retry::{full_jitter, parse_retry_after};
 pub use token::AccessToken;

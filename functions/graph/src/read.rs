@@ -25,6 +25,15 @@ pub struct FamilyRead {
     pub failed: Vec<FailedObject>,
 }
 
+/// Named objects read one by one ([`TenantClient::read_objects`]).
+#[derive(Debug, Default)]
+pub struct ObjectsRead {
+    pub objects: Vec<Value>,
+    /// Ids whose GET answered 404: deleted.
+    pub gone: Vec<String>,
+    pub failed: Vec<FailedObject>,
+}
+
 /// An object that could not be read in full, and why.
 #[derive(Debug)]
 pub struct FailedObject {
@@ -76,6 +85,74 @@ impl TenantClient {
         self.read_settings_into(family, &mut objects, &mut failed).await?;
         let mut out = FamilyRead::default();
         for (i, object) in objects.into_iter().enumerate() {
+            match failed.remove(&i) {
+                Some(error) => out.failed.push(FailedObject {
+                    id: str_field(&object, &["id"]),
+                    name: str_field(&object, &["displayName", "name"]),
+                    error,
+                }),
+                None => out.objects.push(object),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The objects `ids` of `family`, each read as [`TenantClient::read_family`] reads it (content,
+    /// assignments, settings), for a change feed that names what changed: an object whose GET
+    /// answers 404 is in `gone`, one whose reads still failed is in `failed`.
+    pub async fn read_objects(&self, family: &Family, ids: &[String]) -> Result<ObjectsRead, GraphError> {
+        let assignments_later = !family.refetch_items && family.assignments == AssignmentsRead::Batch;
+        let requests = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let url = if assignments_later {
+                    match family.expand {
+                        Some(e) => format!("{}/{id}?$expand={e}", family.collection),
+                        None => format!("{}/{id}", family.collection),
+                    }
+                } else {
+                    family.refetch_batch_url(id)
+                };
+                BatchRequest::get(i.to_string(), url)
+            })
+            .collect();
+        let mut out = ObjectsRead::default();
+        let mut read: Vec<Value> = Vec::new();
+        for answer in self.batch_with_second_pass(family.version, requests).await? {
+            let Some(id) = answer.id.parse::<usize>().ok().and_then(|i| ids.get(i)) else {
+                continue;
+            };
+            match answer.result {
+                Ok(item) => {
+                    let mut body = item.body;
+                    if let Some(map) = body.as_object_mut() {
+                        map.remove("@odata.context");
+                    }
+                    read.push(body);
+                }
+                Err(e) if e.is_not_found() => out.gone.push(id.clone()),
+                Err(e) if fails_family(&e) => return Err(e),
+                Err(e) => out.failed.push(FailedObject {
+                    id: id.clone(),
+                    name: String::new(),
+                    error: e,
+                }),
+            }
+        }
+        let mut failed: BTreeMap<usize, GraphError> = BTreeMap::new();
+        if assignments_later {
+            let per_object = read
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| Some((i, family.object_assignments_batch_url(o)?)))
+                .collect::<Vec<_>>();
+            if !per_object.is_empty() {
+                self.read_per_object(family, &mut read, per_object, &mut failed).await?;
+            }
+        }
+        self.read_settings_into(family, &mut read, &mut failed).await?;
+        for (i, object) in read.into_iter().enumerate() {
             match failed.remove(&i) {
                 Some(error) => out.failed.push(FailedObject {
                     id: str_field(&object, &["id"]),

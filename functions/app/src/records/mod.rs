@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod drift;
 pub mod health;
 pub mod inventory;
 pub mod keys;

@@ -61,16 +61,7 @@ pub async fn list(
     Ok(Json(api::AuditPage { items, next }))
 }
 
-/// One CSV cell: quoted, with quotes doubled, and a leading `'` before anything a spreadsheet
-/// would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return).
-pub fn csv_cell(v: &str) -> String {
-    let guarded = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_owned()
-    };
-    format!("\"{}\"", guarded.replace('"', "\"\""))
-}
+pub use crate::audit::csv_cell;
 
 const HEADER: &str =
     "id,time_ms,actor_id,actor_email,action,target,environment_id,outcome,reason,request_id,metadata\r\n";

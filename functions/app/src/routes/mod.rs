@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod drift;
 pub mod environments;
 pub mod health;
 pub mod inventory;

@@ -295,6 +295,11 @@ impl StepWork for RestoreExecute {
     fn failed(&self, _m: &WorkMessage, why: &str) -> Option<Value> {
         Some(json!({"result": ItemResult::Failed.as_str(), "reason": why}))
     }
+
+    /// Once the run ended, drift re-checks the families it wrote.
+    async fn after(&self, state: &AppState, run_id: &str) -> ServiceResult<()> {
+        crate::drift::recheck_after_restore(state, run_id).await
+    }
 }
 
 /// `backup.prune`: one unit.
@@ -308,5 +313,35 @@ impl StepWork for BackupPrune {
         let rules = crate::backup::Retention::of(&u.message.params);
         let deleted = crate::backup::prune(u.state, &u.scope, rules).await?;
         Ok(Done::Record(ItemResult::Succeeded, json!({"deleted": deleted})))
+    }
+}
+
+/// `drift.detect`: one unit per family: read it from Graph (unless the message says the stored
+/// inventory is fresh), then compare it with the environment's baselines.
+pub struct DriftDetect;
+
+#[async_trait::async_trait]
+impl StepWork for DriftDetect {
+    const GRAPH: bool = true;
+    const FULL_STORE_FAILS_RUN: bool = true;
+    const PER_FAMILY: bool = true;
+
+    async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
+        let family = family_of(u.message)?;
+        let read = if crate::drift::refresh_requested(&u.message.params) {
+            Some(crate::inventory::sync_family(u.state, &u.scope, u.client()?, family).await?)
+        } else {
+            None
+        };
+        let d = crate::drift::evaluate_family(u.state, &u.scope, family.code, &Default::default()).await?;
+        Ok(Done::Record(
+            ItemResult::Succeeded,
+            json!({
+                "family": family.code, "read": read.map(|r| r.seen), "compared": d.compared,
+                "missing": d.missing, "extra": d.extra, "changed": d.changed, "shadowed": d.shadowed,
+                "opened": d.observed.opened, "reopened": d.observed.reopened, "updated": d.observed.updated,
+                "resolved": d.observed.resolved,
+            }),
+        ))
     }
 }

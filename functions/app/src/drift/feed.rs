@@ -1,0 +1,363 @@
+//! The change feed (spec 015, "Change feed"): every few minutes per environment with a baseline,
+//! read the tenant's Intune audit log since the cursor, refetch only the objects it names, update
+//! the inventory with them, re-evaluate their families' drift and record each change with who made
+//! it. The nightly `drift.detect` run stays the safety net for what the log does not say.
+//!
+//! - The scheduler tick claims each due cursor with a conditional write (two ticks send one poll).
+//! - Events appear in the log minutes after the change: the read overlaps the cursor by
+//!   [`OVERLAP_MS`], and an event already recorded (`DRIFTCHANGE#<id>`) is not worked again.
+//! - A change is recorded only after its object was refetched and its family evaluated, so a crash
+//!   in between works it again at the next poll. An object whose read failed holds the cursor
+//!   before its event; a log read that fails advances nothing.
+//! - The poll runs with the authority of the member who assigned the first baseline, re-checked
+//!   at every poll: without `baseline.manage` on the environment, nothing is read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use atlas_domain::{Capability, EnvironmentId, EnvironmentLifecycle, WorkspaceId};
+use atlas_graph::AuditEvent;
+use atlas_graph::families::Family;
+use atlas_store::{OutMessage, TableError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::identity::Actor;
+use crate::records::drift::{self as rec, DriftChangeRecord, DriftWatch};
+use crate::records::inventory::{self as irec, InventoryItem};
+use crate::records::{self, Record};
+use crate::scope::{EnvScope, Proof, WorkspaceScope};
+use crate::state::AppState;
+
+/// The queue of change-feed polls (one message per environment and due time).
+pub const POLL_QUEUE: &str = "drift-poll";
+/// How far before the cursor each read starts: the log shows events minutes after the change.
+pub const OVERLAP_MS: i64 = 10 * 60 * 1000;
+/// Most changes listed by the change view.
+const LIST_LIMIT: usize = 200;
+
+/// One poll of one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollMessage {
+    pub workspace_id: WorkspaceId,
+    pub environment_id: EnvironmentId,
+}
+
+/// Claims every due cursor and sends its poll. Returns how many were sent.
+pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
+    let now = state.clock.now_millis();
+    let due: Vec<DriftWatch> = records::query_all(&state.table, rec::watches_due_by(now)).await?;
+    let mut sent = 0;
+    for w in due.into_iter().filter(|w| w.next_due_ms <= now) {
+        let every = i64::try_from(w.poll_seconds).unwrap_or(300) * 1000;
+        let (claim, cond) = w.claim(now + every);
+        match state.table.update(&w.key(), &claim, Some(cond)).await {
+            Ok(_) => {}
+            Err(TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let body = serde_json::to_string(&PollMessage {
+            workspace_id: w.workspace_id.clone(),
+            environment_id: w.environment_id.clone(),
+        })
+        .map_err(|e| ServiceError::Permanent(e.to_string()))?;
+        state.queues.get(POLL_QUEUE)?.send(OutMessage::new(body)).await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Polled {
+    /// Events read (the overlap included).
+    pub events: usize,
+    /// Events new to this poll and about a covered family.
+    pub changes: usize,
+    /// Objects read from Graph.
+    pub refetched: usize,
+    /// Objects Graph answered 404 for: ghosts now.
+    pub gone: usize,
+    /// Families re-evaluated.
+    pub families: Vec<String>,
+    pub opened: usize,
+    pub resolved: usize,
+    /// Why nothing was read, when nothing was.
+    pub skipped: Option<String>,
+}
+
+fn skipped(why: &str) -> Polled {
+    Polled {
+        skipped: Some(why.into()),
+        ..Polled::default()
+    }
+}
+
+/// The authority the poll runs with, re-checked now.
+async fn authority(state: &AppState, w: &DriftWatch) -> ServiceResult<Option<EnvScope>> {
+    let Some(m) = crate::tenancy::membership(state, &w.workspace_id, &w.user_id).await? else {
+        return Ok(None);
+    };
+    if !m.role.can(Capability::BaselineManage) || !m.entitlement.allows(&w.environment_id) {
+        return Ok(None);
+    }
+    let actor = Actor {
+        user_id: w.user_id.clone(),
+        email: w.user_email.clone(),
+        name: String::new(),
+    };
+    let ws = WorkspaceScope::new(
+        actor,
+        w.workspace_id.clone(),
+        m.role,
+        m.entitlement,
+        None,
+        Proof::checked(),
+    );
+    Ok(Some(EnvScope::new(ws, w.environment_id.clone(), Proof::checked())))
+}
+
+/// Reads the environment's audit log since its cursor and works what it names.
+pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> {
+    let key = rec::watch_key(&msg.workspace_id, &msg.environment_id);
+    let Some(w) = records::get::<DriftWatch>(&state.table, &key).await? else {
+        return Ok(skipped("no baseline is assigned any more"));
+    };
+    let Some(scope) = authority(state, &w).await? else {
+        tracing::warn!(user = %w.user_email, "the member who assigned the baseline lost access; the change feed is paused");
+        return Ok(skipped("the member who assigned the baseline lost access"));
+    };
+    match crate::tenancy::environment_record(state, &scope).await {
+        Ok(e) if e.lifecycle == EnvironmentLifecycle::Active => {}
+        Ok(_) => return Ok(skipped("the environment is not active")),
+        Err(ServiceError::NotFound) => return Ok(skipped("the environment is gone")),
+        Err(e) => return Err(e),
+    }
+    let Some(client) = crate::provider::tenant_client(state, &scope).await? else {
+        return Ok(skipped("the provider connection is not consented"));
+    };
+    sweep_if_due(state, &scope, &w).await?;
+    let since = (w.cursor_ms - OVERLAP_MS).max(0);
+    let mut events = match client.audit_events_since(since).await {
+        Ok(e) => e,
+        Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
+        Err(e) => {
+            crate::provider::record_run_failure(state, &scope, &e).await;
+            return Err(ServiceError::Permanent(format!("the audit log could not be read: {e}")));
+        }
+    };
+    // Oldest first: the cursor only moves over what was worked.
+    events.sort_by_key(|e| (e.activity_ms().unwrap_or(0), e.id.clone()));
+    let mut out = Polled {
+        events: events.len(),
+        ..Polled::default()
+    };
+    let covered = super::covered_families(state, &scope).await?;
+    let env = scope.records(&state.table);
+    // Per event: is it new, and which covered family and object does it concern?
+    let mut work: Vec<(AuditEvent, Option<&'static Family>)> = Vec::new();
+    for ev in events {
+        if env.get::<DriftChangeRecord>(rec::change_sk(&ev.id)).await?.is_some() {
+            continue;
+        }
+        let family = match ev.resources.first() {
+            Some(r) => family_of(state, &scope, &client, &covered, &r.resource_id).await?,
+            None => None,
+        };
+        work.push((ev, family));
+    }
+    // Refetch each named object once, by family.
+    let mut ids: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (ev, family) in &work {
+        if let (Some(f), Some(r)) = (family, ev.resources.first()) {
+            ids.entry(f.code).or_default().insert(r.resource_id.clone());
+        }
+    }
+    let mut unread: BTreeSet<String> = BTreeSet::new();
+    for (code, ids) in &ids {
+        let Some(family) = Family::by_code(code) else { continue };
+        let ids: Vec<String> = ids.iter().cloned().collect();
+        let read = match client.read_objects(family, &ids).await {
+            Ok(r) => r,
+            Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
+            Err(e) => {
+                return Err(ServiceError::Permanent(format!(
+                    "{} could not be read: {e}",
+                    family.label
+                )));
+            }
+        };
+        out.refetched += read.objects.len();
+        out.gone += read.gone.len();
+        unread.extend(read.failed.iter().map(|f| f.id.clone()));
+        crate::inventory::apply_objects(state, &scope, family, &read.objects, &read.gone).await?;
+    }
+    // Re-evaluate the touched families, naming who changed each object.
+    let mut actors: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
+    for (ev, family) in &work {
+        if let (Some(f), Some(r), Some(who)) = (family, ev.resources.first(), ev.actor_name()) {
+            actors
+                .entry(f.code)
+                .or_default()
+                .insert(r.resource_id.clone(), who.to_owned());
+        }
+    }
+    for code in ids.keys() {
+        let by = actors.remove(code).unwrap_or_default();
+        match super::evaluate_family(state, &scope, code, &by).await {
+            Ok(d) => {
+                out.opened += d.observed.opened + d.observed.reopened;
+                out.resolved += d.observed.resolved;
+            }
+            // Never read in full yet (or the last read was short): the next full read evaluates it.
+            Err(ServiceError::Conflict(why)) => tracing::info!(family = code, %why, "drift not evaluated"),
+            Err(e) => return Err(e),
+        }
+        out.families.push((*code).to_owned());
+    }
+    // Record the changes worked, and move the cursor up to the first one that was not.
+    let now = state.clock.now_millis();
+    let mut cursor = w.cursor_ms;
+    for (ev, family) in &work {
+        let at = ev.activity_ms().unwrap_or(now);
+        let resource = ev.resources.first();
+        if resource.is_some_and(|r| unread.contains(&r.resource_id)) {
+            break;
+        }
+        cursor = cursor.max(at);
+        // Changes outside the baselines' families are recorded too: shown, and not worked again.
+        out.changes += usize::from(family.is_some());
+        let change = change_record(&scope, ev, family.map(|f| f.code), now);
+        match state
+            .table
+            .put(change.to_item(), Some(atlas_store::Cond::NotExists))
+            .await
+        {
+            Ok(()) | Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (advance, cond) = DriftWatch::advance(cursor, now);
+    match state.table.update(&key, &advance, Some(cond)).await {
+        Ok(_) | Err(TableError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(out)
+}
+
+/// Starts the nightly full `drift.detect` run when it is due (once per due time, whatever the
+/// number of pollers).
+async fn sweep_if_due(state: &AppState, scope: &EnvScope, w: &DriftWatch) -> ServiceResult<()> {
+    let now = state.clock.now_millis();
+    if w.next_sweep_ms > now {
+        return Ok(());
+    }
+    let (claim, cond) = w.claim_sweep(now + super::baselines::SWEEP_EVERY_MS);
+    match state.table.update(&w.key(), &claim, Some(cond)).await {
+        Ok(_) => {}
+        Err(TableError::ConditionFailed) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    match super::start_detect(state, scope, None).await {
+        Ok(started) => tracing::info!(run_id = %started.run.run_id, "nightly drift sweep started"),
+        Err(ServiceError::Conflict(why)) => tracing::info!(%why, "nightly drift sweep not started"),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Which covered family an audited object belongs to: its inventory item's, else (a new object)
+/// the first covered family whose GET finds it.
+async fn family_of(
+    state: &AppState,
+    scope: &EnvScope,
+    client: &atlas_graph::TenantClient,
+    covered: &BTreeSet<String>,
+    id: &str,
+) -> ServiceResult<Option<&'static Family>> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    let env = scope.records(&state.table);
+    for code in covered {
+        if env.get::<InventoryItem>(irec::item_sk(code, id)).await?.is_some() {
+            return Ok(Family::by_code(code));
+        }
+    }
+    for code in covered {
+        let Some(family) = Family::by_code(code) else { continue };
+        match client.read_objects(family, &[id.to_owned()]).await {
+            Ok(r) if !r.objects.is_empty() => return Ok(Some(family)),
+            Ok(_) => {}
+            Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
+            Err(e) => {
+                return Err(ServiceError::Permanent(format!(
+                    "{} could not be read: {e}",
+                    family.label
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn change_record(scope: &EnvScope, ev: &AuditEvent, family: Option<&str>, now: i64) -> DriftChangeRecord {
+    let r = ev.resources.first();
+    let properties: Vec<Value> = r
+        .map(|r| {
+            r.modified_properties
+                .iter()
+                .map(|p| {
+                    let secret = atlas_domain::redact::is_secret_key(&p.display_name)
+                        || p.old_value.as_deref().is_some_and(atlas_domain::redact::looks_secret)
+                        || p.new_value.as_deref().is_some_and(atlas_domain::redact::looks_secret);
+                    let shown = |v: &Option<String>| match (secret, v) {
+                        (_, None) => Value::Null,
+                        (true, Some(_)) => Value::String(atlas_domain::redact::MASK.into()),
+                        (false, Some(s)) => Value::String(s.clone()),
+                    };
+                    json!({"name": p.display_name, "old": shown(&p.old_value), "new": shown(&p.new_value)})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    DriftChangeRecord {
+        workspace_id: scope.workspace().workspace_id().clone(),
+        environment_id: scope.environment_id().clone(),
+        event_id: ev.id.clone(),
+        at_ms: ev.activity_ms().unwrap_or(now),
+        actor: ev.actor_name().unwrap_or("unknown").to_owned(),
+        activity: ev.activity_type.clone(),
+        operation: ev.activity_operation_type.clone(),
+        family: family.map(str::to_owned),
+        object_id: r.map(|r| r.resource_id.clone()).unwrap_or_default(),
+        object_name: r.map(|r| r.display_name.clone()).unwrap_or_default(),
+        properties: Value::Array(properties),
+        seen_ms: now,
+    }
+}
+
+/// The environment's recorded changes, newest first (at most 200).
+pub async fn changes(state: &AppState, scope: &EnvScope) -> ServiceResult<atlas_api_types::DriftChangeList> {
+    let env = scope.records(&state.table);
+    let mut all: Vec<DriftChangeRecord> = records::query_all(&state.table, env.query(rec::CHANGES)).await?;
+    all.sort_by(|a, b| (b.at_ms, &b.event_id).cmp(&(a.at_ms, &a.event_id)));
+    all.truncate(LIST_LIMIT);
+    Ok(atlas_api_types::DriftChangeList {
+        items: all
+            .into_iter()
+            .map(|c| atlas_api_types::DriftChange {
+                id: c.event_id,
+                at_ms: c.at_ms,
+                actor: c.actor,
+                activity: c.activity,
+                operation: c.operation,
+                family: c.family,
+                object_id: c.object_id,
+                object_name: c.object_name,
+                properties: c.properties,
+                seen_ms: c.seen_ms,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,392 @@
+//! Drift (spec 015): an environment's objects compared with the baselines assigned to it, one
+//! policy family at a time, from stored payloads only — the inventory (kept current by a sync or
+//! by the change feed) on one side and a snapshot's payloads on the other. What differs becomes
+//! findings (`findings::observe`); what no longer differs resolves them.
+//!
+//! A family whose last read was incomplete is not evaluated: no finding opens and none resolves
+//! on data that may be short (spec 013).
+
+pub mod baselines;
+pub mod feed;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use atlas_domain::drift::{self as core, Candidate, DriftKind, Names};
+use atlas_domain::findings::{FindingSource, Severity};
+use atlas_domain::{FamilySyncStatus, InventoryStatus, OperationType};
+use serde_json::{Value, json};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::findings::{Coverage, Detection, Observed};
+use crate::records::backups::{self as brec, BlobRecord};
+use crate::records::drift::BaselineProfile;
+use crate::records::inventory::{self as irec, InventoryFamily, InventoryItem};
+use crate::records::keys::env_pk;
+use crate::records::{self};
+use crate::scope::EnvScope;
+use crate::state::AppState;
+
+/// The queue of `drift.detect` units (one per family).
+pub const DETECT_QUEUE: &str = "drift-detect";
+/// A detect run that has not ended after this long is failed by the reconciler.
+pub const DETECT_DEADLINE_MS: i64 = 60 * 60 * 1000;
+
+/// What evaluating one family found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FamilyDrift {
+    /// Baseline objects compared (all profiles).
+    pub compared: usize,
+    pub missing: usize,
+    pub extra: usize,
+    /// Differing properties.
+    pub changed: usize,
+    /// Pairs left to a higher-priority profile covering the same object.
+    pub shadowed: usize,
+    pub observed: Observed,
+}
+
+/// Display names of the tenant-local objects payloads reference, from one environment's inventory.
+async fn names(state: &AppState, pk: &str) -> ServiceResult<Names> {
+    let mut n = Names::default();
+    for (family, slot) in [("assignmentFilters", 0), ("roleScopeTags", 1)] {
+        let q = atlas_store::Query::partition(pk).begins_with(irec::items_prefix(Some(family)));
+        for i in records::query_all::<InventoryItem>(&state.table, q).await? {
+            if i.status != InventoryStatus::Active {
+                continue;
+            }
+            let map = if slot == 0 { &mut n.filters } else { &mut n.scope_tags };
+            map.insert(i.item_id.clone(), i.view.name.clone());
+        }
+    }
+    Ok(n)
+}
+
+/// Secret-looking values are masked; the fact that they differ is kept.
+fn masked(path: &str, v: Option<Value>, secrets: &[String]) -> Option<Value> {
+    let secret_path = secrets.iter().any(|s| atlas_domain::redact::is_within(path, s))
+        || path.split('/').any(|seg| {
+            !seg.is_empty()
+                && (atlas_domain::redact::is_secret_key(seg) || atlas_domain::redact::is_secret_definition(seg))
+        });
+    v.map(|mut v| {
+        if secret_path {
+            v = Value::String(atlas_domain::redact::MASK.into());
+        } else {
+            atlas_domain::redact::redact(&mut v);
+        }
+        v
+    })
+}
+
+fn severity(kind: DriftKind) -> Severity {
+    match kind {
+        DriftKind::Missing => Severity::High,
+        DriftKind::Changed => Severity::Medium,
+        DriftKind::Extra => Severity::Low,
+    }
+}
+
+/// Evaluates `family` of the scope's environment against every baseline assigned to it.
+/// `changed_by` names who last changed an object (by its id), when the change feed knows it.
+pub async fn evaluate_family(
+    state: &AppState,
+    scope: &EnvScope,
+    family: &str,
+    changed_by: &BTreeMap<String, String>,
+) -> ServiceResult<FamilyDrift> {
+    let env = scope.records(&state.table);
+    let marker: Option<InventoryFamily> = env.get(irec::family_sk(family)).await?;
+    match marker {
+        Some(m) if m.status == FamilySyncStatus::Ok => {}
+        Some(m) => {
+            return Err(ServiceError::Conflict(format!(
+                "{family} was not read completely ({}); its findings are left as they were",
+                m.error.unwrap_or_default()
+            )));
+        }
+        None => {
+            return Err(ServiceError::Conflict(format!(
+                "{family} has not been read from this environment yet"
+            )));
+        }
+    }
+    let ws_scope = scope.workspace();
+    let mut profiles: Vec<(BaselineProfile, crate::records::drift::AssignmentRecord)> = Vec::new();
+    for a in baselines::assignments(state, scope).await? {
+        match baselines::profile(state, ws_scope, &a.profile_id).await {
+            Ok(p) if p.families.iter().any(|f| f == family) => profiles.push((p, a)),
+            Ok(_) | Err(ServiceError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let current: Vec<InventoryItem> = records::query_all(&state.table, env.query(irec::items_prefix(Some(family))))
+        .await?
+        .into_iter()
+        .filter(|i: &InventoryItem| i.status == InventoryStatus::Active)
+        .collect();
+    let env_candidates: Vec<Candidate> = current
+        .iter()
+        .map(|i| Candidate::from_payload(family, &i.payload))
+        .collect();
+    let env_names = names(state, &scope.pk()).await?;
+    let mut source_names: BTreeMap<String, Names> = BTreeMap::new();
+    let mut claimed: BTreeSet<usize> = BTreeSet::new();
+    let mut detections = Vec::new();
+    let mut out = FamilyDrift::default();
+    let env_id = scope.environment_id().clone();
+    for (p, a) in &profiles {
+        let (_, mut items) = baselines::snapshot_items(state, ws_scope, p, a, family).await?;
+        let wanted: BTreeSet<&str> = p
+            .objects
+            .iter()
+            .filter(|o| o.family == family)
+            .map(|o| o.id.as_str())
+            .collect();
+        if !wanted.is_empty() {
+            items.retain(|i| wanted.contains(i.item_id.as_str()));
+        }
+        let src_pk = env_pk(&p.workspace_id, &p.source_environment_id);
+        if !source_names.contains_key(&src_pk) {
+            let n = names(state, &src_pk).await?;
+            source_names.insert(src_pk.clone(), n);
+        }
+        let src_names = &source_names[&src_pk];
+        let mut payloads = Vec::with_capacity(items.len());
+        for i in &items {
+            let key = atlas_store::Key::new(src_pk.clone(), brec::blob_sk(&i.hash));
+            let blob: BlobRecord = records::get(&state.table, &key).await?.ok_or_else(|| {
+                ServiceError::Conflict(format!(
+                    "the payload of {}/{} in snapshot {} of baseline \"{}\" is not stored",
+                    family, i.item_id, i.number, p.name
+                ))
+            })?;
+            payloads.push(blob.payload);
+        }
+        let base_candidates: Vec<Candidate> = payloads.iter().map(|v| Candidate::from_payload(family, v)).collect();
+        let same_tenant = p.source_environment_id == env_id;
+        let m = core::match_objects(&base_candidates, &env_candidates, same_tenant, &a.overrides);
+        out.compared += items.len();
+        for pair in &m.pairs {
+            if !claimed.insert(pair.env) {
+                out.shadowed += 1;
+                continue;
+            }
+            let (b, e) = (&items[pair.baseline], &current[pair.env]);
+            let desired = core::normalize(family, &payloads[pair.baseline], src_names, &p.ignored_properties);
+            let now_doc = core::normalize(family, &e.payload, &env_names, &p.ignored_properties);
+            let secrets: Vec<String> = atlas_domain::redact::secret_pointers(&desired)
+                .into_iter()
+                .chain(atlas_domain::redact::secret_pointers(&now_doc))
+                .collect();
+            for d in core::compare(&desired, &now_doc) {
+                out.changed += 1;
+                detections.push(Detection {
+                    environment_id: env_id.clone(),
+                    source: FindingSource::Drift,
+                    object_key: format!("{}/{family}/{}", p.profile_id, b.item_id),
+                    property: d.path.clone(),
+                    severity: severity(DriftKind::Changed),
+                    title: format!("{}: {} differs from baseline \"{}\"", e.view.name, d.path, p.name),
+                    family: Some(family.to_owned()),
+                    object_id: Some(e.item_id.clone()),
+                    baseline_object_id: Some(b.item_id.clone()),
+                    object_name: e.view.name.clone(),
+                    kind: Some(DriftKind::Changed),
+                    desired: masked(&d.path, d.desired, &secrets),
+                    current: masked(&d.path, d.current, &secrets),
+                    matched_by: Some(pair.matched_by),
+                    baseline_id: Some(p.profile_id.clone()),
+                    changed_by: changed_by.get(&e.item_id).cloned(),
+                });
+            }
+        }
+        for &bi in &m.missing {
+            let b = &items[bi];
+            out.missing += 1;
+            detections.push(Detection {
+                environment_id: env_id.clone(),
+                source: FindingSource::Drift,
+                object_key: format!("{}/{family}/{}", p.profile_id, b.item_id),
+                property: String::new(),
+                severity: severity(DriftKind::Missing),
+                title: format!("{} is missing (baseline \"{}\")", b.name, p.name),
+                family: Some(family.to_owned()),
+                object_id: None,
+                baseline_object_id: Some(b.item_id.clone()),
+                object_name: b.name.clone(),
+                kind: Some(DriftKind::Missing),
+                desired: Some(json!({"displayName": b.name})),
+                current: None,
+                matched_by: None,
+                baseline_id: Some(p.profile_id.clone()),
+                changed_by: None,
+            });
+        }
+    }
+    // Extra: what no profile claimed, reported by the first profile that asks for it.
+    if let Some((p, _)) = profiles.iter().find(|(p, _)| p.report_extra) {
+        for (ei, e) in current.iter().enumerate() {
+            if claimed.contains(&ei) {
+                continue;
+            }
+            out.extra += 1;
+            detections.push(Detection {
+                environment_id: env_id.clone(),
+                source: FindingSource::Drift,
+                object_key: format!("{}/{family}/extra:{}", p.profile_id, e.item_id),
+                property: String::new(),
+                severity: severity(DriftKind::Extra),
+                title: format!("{} is not in baseline \"{}\"", e.view.name, p.name),
+                family: Some(family.to_owned()),
+                object_id: Some(e.item_id.clone()),
+                baseline_object_id: None,
+                object_name: e.view.name.clone(),
+                kind: Some(DriftKind::Extra),
+                desired: None,
+                current: Some(json!({"displayName": e.view.name})),
+                matched_by: None,
+                baseline_id: Some(p.profile_id.clone()),
+                changed_by: changed_by.get(&e.item_id).cloned(),
+            });
+        }
+    }
+    let assigned: BTreeSet<String> = profiles.iter().map(|(p, _)| p.profile_id.clone()).collect();
+    let coverage = Coverage {
+        environment_id: &env_id,
+        source: FindingSource::Drift,
+        family: Some(family),
+        baselines: Some(&assigned),
+    };
+    out.observed = crate::findings::observe(state, ws_scope.workspace_id(), detections, &coverage).await?;
+    Ok(out)
+}
+
+/// The families the environment's baselines cover (`only`, when given, narrows them).
+pub async fn covered_families(state: &AppState, scope: &EnvScope) -> ServiceResult<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for a in baselines::assignments(state, scope).await? {
+        match baselines::profile(state, scope.workspace(), &a.profile_id).await {
+            Ok(p) => out.extend(p.families),
+            Err(ServiceError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Starts a `drift.detect` run over the families the environment's baselines cover (or `only`
+/// those of them): each unit reads its family from Graph, then compares.
+pub async fn start_detect(
+    state: &AppState,
+    scope: &EnvScope,
+    only: Option<&BTreeSet<String>>,
+) -> ServiceResult<crate::runs::Started> {
+    let mut families = covered_families(state, scope).await?;
+    if families.is_empty() {
+        return Err(ServiceError::Conflict(
+            "no baseline is assigned to this environment: assign one first".into(),
+        ));
+    }
+    if let Some(only) = only {
+        families.retain(|f| only.contains(f));
+        if families.is_empty() {
+            return Err(ServiceError::Conflict(
+                "none of these families is covered by the environment's baselines".into(),
+            ));
+        }
+    }
+    if crate::provider::consented(state, scope).await?.is_none() {
+        return Err(ServiceError::Conflict(
+            "connect the environment's provider first".into(),
+        ));
+    }
+    let units = families.into_iter().map(|f| (f, json!({"refresh": true}))).collect();
+    crate::runs::start(
+        state,
+        scope,
+        OperationType::DriftDetect,
+        DETECT_QUEUE,
+        units,
+        DETECT_DEADLINE_MS,
+    )
+    .await
+}
+
+/// The environment's drift at a glance.
+pub async fn summary(state: &AppState, scope: &EnvScope) -> ServiceResult<atlas_api_types::DriftSummary> {
+    let assignments = baselines::assignments(state, scope).await?;
+    let filter = crate::findings::Filter {
+        environment_id: Some(scope.environment_id().clone()),
+        source: Some(FindingSource::Drift),
+        ..Default::default()
+    };
+    let mut open: BTreeMap<String, u64> = DriftKind::ALL.iter().map(|k| (k.to_string(), 0)).collect();
+    for f in crate::findings::matching(state, scope.workspace(), &filter).await? {
+        if let (true, Some(kind)) = (f.status.is_open(), f.kind) {
+            *open.entry(kind.to_string()).or_default() += 1;
+        }
+    }
+    let watch: Option<crate::records::drift::DriftWatch> = records::get(
+        &state.table,
+        &crate::records::drift::watch_key(scope.workspace().workspace_id(), scope.environment_id()),
+    )
+    .await?;
+    Ok(atlas_api_types::DriftSummary {
+        environment_id: scope.environment_id().to_string(),
+        assignments: assignments.iter().map(baselines::assignment_api).collect(),
+        open,
+        polled_ms: watch.as_ref().and_then(|w| w.polled_ms),
+        poll_seconds: watch.map_or(state.drift_poll_seconds, |w| w.poll_seconds),
+    })
+}
+
+/// Whether a unit's message asks for a Graph read before comparing.
+pub fn refresh_requested(params: &Value) -> bool {
+    params.get("refresh").and_then(Value::as_bool).unwrap_or(true)
+}
+
+/// After a restore run ended: one `drift.detect` run over the families it wrote that baselines
+/// cover, so findings about what the restore put back resolve without waiting for the nightly sweep.
+/// Started at most once per restore run, from any delivery of its last unit.
+pub async fn recheck_after_restore(state: &AppState, run_id: &str) -> ServiceResult<()> {
+    let Some(run) = crate::runs::get(state, run_id).await? else {
+        return Ok(());
+    };
+    if run.status.is_active() {
+        return Ok(());
+    }
+    let Some(scope) = crate::runs::scope_of(state, &run).await? else {
+        return Ok(());
+    };
+    let items: Vec<crate::records::runs::RunItem> =
+        records::query_all(&state.table, crate::records::runs::items_query(run_id)).await?;
+    let written: BTreeSet<String> = items
+        .iter()
+        .filter(|i| i.result == atlas_domain::ItemResult::Succeeded)
+        .filter_map(|i| i.item.split('/').next().map(str::to_owned))
+        .collect();
+    let covered = covered_families(state, &scope).await?;
+    let families: BTreeSet<String> = written.intersection(&covered).cloned().collect();
+    if families.is_empty() {
+        return Ok(());
+    }
+    let once = atlas_store::Update::new().set("drift_recheck", true);
+    let first = atlas_store::Cond::AttrNotExists("drift_recheck".into());
+    match state
+        .table
+        .update(&crate::records::runs::run_key(run_id), &once, Some(first))
+        .await
+    {
+        Ok(_) => {}
+        Err(atlas_store::TableError::ConditionFailed) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    match start_detect(state, &scope, Some(&families)).await {
+        Ok(started) => tracing::info!(run_id = %started.run.run_id, "drift re-check after the restore started"),
+        Err(e @ (ServiceError::Conflict(_) | ServiceError::Forbidden)) => {
+            tracing::info!(error = %e, "no drift re-check after the restore")
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! Baselines, drift and findings against the simulator (spec 015): an unchanged tenant opens no
+//! finding; a change made in the portal is found through the audit log with who made it; missing
+//! and extra objects; dedupe, triage, auto-resolve and reopen; a stale transition writes nothing.
+
+use atlas_api_types as api;
+use atlas_api_types::paths;
+use atlas_app::drift::feed::{PollMessage, poll};
+use atlas_domain::findings::FindingStatus;
+use atlas_domain::{EnvironmentId, WorkspaceId};
+use atlas_tests::app::{DEMO_WS, MANAGER, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, TestApp, spawn_app};
+use serde_json::json;
+
+const FAMILIES: [&str; 2] = ["deviceConfigurations", "deviceCompliancePolicies"];
+
+async fn findings(app: &TestApp, query: &str) -> api::FindingPage {
+    let res = app
+        .get_as(OWNER, &format!("{}?{query}", paths::findings(DEMO_WS)))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn poll_env(app: &TestApp, env: &str) -> atlas_app::drift::feed::Polled {
+    let msg = PollMessage {
+        workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
+        environment_id: EnvironmentId::parse(env).unwrap(),
+    };
+    poll(&app.app().state, &msg).await.expect("the poll works")
+}
+
+/// A backup of the families, a baseline from it, assigned to its own environment.
+async fn baseline_of(app: &TestApp, env_path: &str, slug: &str, name: &str) -> api::Baseline {
+    let v = app
+        .run_to_completion(&format!("{env_path}/backups"), json!({"families": FAMILIES}))
+        .await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
+    let body = json!({"name": name, "source_environment_id": slug, "families": FAMILIES, "report_extra": true});
+    let res = app.post_as(MANAGER, &paths::baselines(DEMO_WS), body.clone()).await;
+    assert_eq!(res.status(), 201);
+    let b: api::Baseline = res.json().await.unwrap();
+    // Names are unique in the workspace, whatever their case.
+    let mut again = body;
+    again["name"] = json!(name.to_uppercase());
+    assert_eq!(
+        app.post_as(MANAGER, &paths::baselines(DEMO_WS), again).await.status(),
+        409
+    );
+    // Not assignable before its first snapshot.
+    let assign = paths::baseline_assignment(DEMO_WS, slug, &b.id);
+    let res = app
+        .req(reqwest::Method::PUT, &assign, Some(MANAGER))
+        .json(&json!({"priority": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let res = app
+        .post_as(MANAGER, &paths::baseline_snapshots(DEMO_WS, &b.id), json!({}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let snap: api::BaselineSnapshot = res.json().await.unwrap();
+    assert_eq!((snap.number, snap.from_backup_set_id.as_str()), (1, v.run.id.as_str()));
+    let res = app
+        .req(reqwest::Method::PUT, &assign, Some(MANAGER))
+        .json(&json!({"priority": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // An operator may not manage baselines.
+    let res = app
+        .req(reqwest::Method::PUT, &assign, Some(OPERATOR))
+        .json(&json!({"priority": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    b
+}
+
+async fn drift_lifecycle(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let slug = atlas_tests::unique("env-dr");
+    let (tenant, env) = app.connected_env_with(&slug, Some(3)).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    let b = baseline_of(&app, &env, &slug, &format!("Gold {slug}")).await;
+
+    // Unchanged: detect twice, and "edits" that change nothing an admin configured (new
+    // timestamps and versions) — no finding.
+    for _ in 0..2 {
+        let v = app
+            .run_to_completion(&paths::drift_detect(DEMO_WS, &slug), json!({}))
+            .await;
+        assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{v:?}");
+    }
+    for o in sim.objects(&tenant, FAMILIES[0]) {
+        let id = o["id"].as_str().unwrap();
+        assert!(sim.patch_object(&tenant, FAMILIES[0], id, json!({"displayName": o["displayName"]})));
+    }
+    let p = poll_env(&app, &slug).await;
+    assert_eq!((p.refetched, p.opened), (3, 0), "{p:?}");
+    assert_eq!(findings(&app, "status=open").await.total, 0);
+
+    // A change in the portal: found through the audit log, with who made it.
+    let objects = sim.objects(&tenant, FAMILIES[0]);
+    let (changed, deleted) = (objects[0]["id"].as_str().unwrap(), objects[1]["id"].as_str().unwrap());
+    let before = objects[0]["description"].clone();
+    assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "changed by hand"})));
+    assert!(sim.delete_object(&tenant, FAMILIES[0], deleted));
+    let extra = sim.add_object(
+        &tenant,
+        FAMILIES[0],
+        json!({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": "Shadow IT profile"}),
+    );
+    let p = poll_env(&app, &slug).await;
+    assert_eq!(p.opened, 3, "{p:?}");
+    let open = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    assert_eq!(open.total, 3, "{:#?}", open.items);
+    let by_kind = |k: &str| {
+        open.items
+            .iter()
+            .find(|f| f.kind.map(|x| x.as_str()) == Some(k))
+            .unwrap()
+            .clone()
+    };
+    let ch = by_kind("changed");
+    assert_eq!(ch.property, "/description");
+    assert_eq!(
+        (ch.desired.clone(), ch.current.clone()),
+        (Some(before.clone()), Some(json!("changed by hand")))
+    );
+    assert!(ch.changed_by.as_deref().is_some_and(|a| a.contains('@')), "{ch:?}");
+    assert_eq!(ch.object.as_ref().unwrap().id.as_deref(), Some(changed));
+    assert_eq!(ch.baseline_id.as_deref(), Some(b.id.as_str()));
+    assert_eq!(
+        by_kind("missing").object.unwrap().baseline_object_id.as_deref(),
+        Some(deleted)
+    );
+    assert_eq!(by_kind("extra").object.unwrap().id.as_deref(), Some(extra.as_str()));
+    let changes: api::DriftChangeList = app
+        .get_as(OWNER, &paths::drift_changes(DEMO_WS, &slug))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let c = changes
+        .items
+        .iter()
+        .find(|c| c.object_id == changed)
+        .expect("the change is recorded");
+    assert_eq!(c.actor, ch.changed_by.clone().unwrap());
+
+    // Seen again by a full detection: the same findings, counted, never duplicated.
+    app.run_to_completion(&paths::drift_detect(DEMO_WS, &slug), json!({}))
+        .await;
+    let again = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    assert_eq!(again.total, 3);
+    let ch2 = again.items.iter().find(|f| f.id == ch.id).unwrap();
+    assert_eq!(ch2.count, 2);
+
+    // Triage: the readonly member cannot, the operator can, one step at a time.
+    let triage = paths::findings_triage(DEMO_WS);
+    let body = json!({"ids": [ch.id], "status": "acknowledged"});
+    assert_eq!(app.post_as(READONLY, &triage, body.clone()).await.status(), 403);
+    let res = app.post_as(OPERATOR, &triage, body).await;
+    assert_eq!(res.status(), 200);
+    let t: api::TriageResult = res.json().await.unwrap();
+    assert_eq!(t.items[0].status, 200);
+    let skip = json!({"ids": [by_kind("missing").id, "nope-not-a-finding"], "status": "in_progress"});
+    let t: api::TriageResult = app.post_as(OPERATOR, &triage, skip).await.json().await.unwrap();
+    assert_eq!(t.items.iter().map(|i| i.status).collect::<Vec<_>>(), [409, 404]);
+    let bad = json!({"ids": [ch.id], "status": "resolved"});
+    assert_eq!(
+        app.post_as(OPERATOR, &triage, bad).await.status(),
+        400,
+        "resolving needs a reason"
+    );
+
+    // The change undone in the portal: the next poll resolves the finding by itself.
+    assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": before})));
+    let p = poll_env(&app, &slug).await;
+    assert_eq!(p.resolved, 1, "{p:?}");
+    let d: api::FindingDetail = app
+        .get_as(OWNER, &paths::finding(DEMO_WS, &ch.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d.finding.status, FindingStatus::Resolved);
+    // And done again: reopened, the same finding.
+    assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "again"})));
+    poll_env(&app, &slug).await;
+    let d: api::FindingDetail = app
+        .get_as(OWNER, &paths::finding(DEMO_WS, &ch.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d.finding.status, FindingStatus::Reopened);
+    let moves: Vec<(Option<FindingStatus>, String)> = d
+        .history
+        .iter()
+        .filter(|e| e.kind == "transition")
+        .map(|e| (e.to, e.actor.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (Some(FindingStatus::Acknowledged), OPERATOR.to_owned()),
+            (Some(FindingStatus::Resolved), "system".to_owned()),
+            (Some(FindingStatus::Reopened), "system".to_owned()),
+        ]
+    );
+
+    // Others see nothing: an outsider gets 404 for the finding.
+    assert_eq!(
+        app.get_as(OUTSIDER, &paths::finding(DEMO_WS, &ch.id)).await.status(),
+        404
+    );
+    let csv = app
+        .get_as(
+            OWNER,
+            &format!("{}?environment_id={slug}", paths::findings_export(DEMO_WS)),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("Z\""), "ISO 8601 times: {csv}");
+    app.stop().await;
+}
+
+/// A transition reads the finding's version and status; a write that read an older one (a stale
+/// triage, a racing detection, a write that is not a transition) changes nothing, and no audit
+/// event claims otherwise.
+async fn a_stale_transition_is_refused_and_writes_nothing(mode: Mode) {
+    use atlas_app::findings::{Coverage, Detection, observe, transition};
+    use atlas_app::records::drift::{FindingRecord, finding_sk};
+    use atlas_domain::findings::{FindingSource, Severity};
+    let app = spawn_app(mode).await;
+    let state = &app.app().state;
+    let ws = WorkspaceId::parse(DEMO_WS).unwrap();
+    let env = EnvironmentId::parse("env-contoso").unwrap();
+    let d = Detection {
+        environment_id: env.clone(),
+        source: FindingSource::Drift,
+        object_key: "b/deviceConfigurations/x".into(),
+        property: "/description".into(),
+        severity: Severity::Medium,
+        title: "x differs".into(),
+        family: Some("deviceConfigurations".into()),
+        object_id: Some("x".into()),
+        baseline_object_id: Some("x".into()),
+        object_name: "x".into(),
+        kind: Some(atlas_domain::drift::DriftKind::Changed),
+        desired: Some(json!("a")),
+        current: Some(json!("b")),
+        matched_by: None,
+        baseline_id: Some("b".into()),
+        changed_by: None,
+    };
+    let cover = Coverage {
+        environment_id: &env,
+        source: FindingSource::Drift,
+        family: Some("deviceConfigurations"),
+        baselines: None,
+    };
+    let o = observe(state, &ws, vec![d.clone(), d.clone()], &cover).await.unwrap();
+    assert_eq!(o.opened, 1, "one finding per fingerprint");
+    let key = atlas_store::Key::new(atlas_tests::app::demo_ws_pk(), finding_sk(&d.fingerprint()));
+    let read = || async {
+        atlas_app::records::get::<FindingRecord>(&state.table, &key)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let stale = read().await;
+    let audit_count = || async {
+        let q = atlas_store::Query::partition(atlas_tests::app::demo_ws_pk())
+            .begins_with(atlas_app::records::audit::AUDIT_PREFIX);
+        state.table.query_all(q).await.unwrap().len()
+    };
+    let owner = atlas_app::identity::Actor {
+        user_id: "u-owner".into(),
+        email: OWNER.into(),
+        name: "Owner".into(),
+    };
+    transition(state, &ws, &owner, None, &stale, FindingStatus::Acknowledged, None)
+        .await
+        .unwrap();
+    let events = audit_count().await;
+    // The same move from the stale read: refused, nothing written.
+    let e = transition(
+        state,
+        &ws,
+        &owner,
+        None,
+        &stale,
+        FindingStatus::Resolved,
+        Some("r".into()),
+    )
+    .await;
+    assert!(matches!(e, Err(atlas_app::error::ServiceError::Conflict(_))), "{e:?}");
+    assert_eq!(audit_count().await, events);
+    assert_eq!(read().await.status, FindingStatus::Acknowledged);
+    // A write that is not a transition, from the stale read: refused by the version condition.
+    let mut direct = stale.clone();
+    direct.status = FindingStatus::FalsePositive;
+    let r = state.table.transact(vec![direct.replace(Some(stale.version))]).await;
+    assert!(r.is_err(), "a direct status write must be refused");
+    assert_eq!(read().await.status, FindingStatus::Acknowledged);
+    // A move the table does not allow is refused before anything is written.
+    let now = read().await;
+    let e = transition(state, &ws, &owner, None, &now, FindingStatus::Reopened, None).await;
+    assert!(matches!(e, Err(atlas_app::error::ServiceError::Conflict(_))));
+    assert_eq!(audit_count().await, events);
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(drift_lifecycle, a_stale_transition_is_refused_and_writes_nothing);
