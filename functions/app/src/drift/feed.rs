@@ -258,7 +258,7 @@ async fn sweep_if_due(state: &AppState, scope: &EnvScope, w: &DriftWatch) -> Ser
         Err(TableError::ConditionFailed) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
-    match super::start_detect(state, scope, None).await {
+    match super::start_detect(state, scope, None, true).await {
         Ok(started) => tracing::info!(run_id = %started.run.run_id, "nightly drift sweep started"),
         Err(ServiceError::Conflict(why)) => tracing::info!(%why, "nightly drift sweep not started"),
         Err(e) => return Err(e),

@@ -275,11 +275,12 @@ pub async fn covered_families(state: &AppState, scope: &EnvScope) -> ServiceResu
 }
 
 /// Starts a `drift.detect` run over the families the environment's baselines cover (or `only`
-/// those of them): each unit reads its family from Graph, then compares.
+/// those of them): each unit reads its family from Graph (unless `refresh` is off), then compares.
 pub async fn start_detect(
     state: &AppState,
     scope: &EnvScope,
     only: Option<&BTreeSet<String>>,
+    refresh: bool,
 ) -> ServiceResult<crate::runs::Started> {
     let mut families = covered_families(state, scope).await?;
     if families.is_empty() {
@@ -300,7 +301,7 @@ pub async fn start_detect(
             "connect the environment's provider first".into(),
         ));
     }
-    let units = families.into_iter().map(|f| (f, json!({"refresh": true}))).collect();
+    let units = families.into_iter().map(|f| (f, json!({"refresh": refresh}))).collect();
     crate::runs::start(
         state,
         scope,
@@ -381,7 +382,7 @@ pub async fn recheck_after_restore(state: &AppState, run_id: &str) -> ServiceRes
         Err(atlas_store::TableError::ConditionFailed) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
-    match start_detect(state, &scope, Some(&families)).await {
+    match start_detect(state, &scope, Some(&families), true).await {
         Ok(started) => tracing::info!(run_id = %started.run.run_id, "drift re-check after the restore started"),
         Err(e @ (ServiceError::Conflict(_) | ServiceError::Forbidden)) => {
             tracing::info!(error = %e, "no drift re-check after the restore")

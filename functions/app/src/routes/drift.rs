@@ -39,7 +39,7 @@ pub const FINDINGS_QUERY: &[&str] = &[
     "cursor",
     "limit",
 ];
-pub const DETECT_QUERY: &[&str] = &["families"];
+pub const DETECT_QUERY: &[&str] = &["families", "refresh"];
 
 pub async fn create_baseline(
     State(state): State<AppState>,
@@ -117,7 +117,8 @@ pub async fn changes(State(state): State<AppState>, scope: EnvScope) -> ApiResul
     Ok(Json(feed::changes(&state, &scope).await?))
 }
 
-/// `?families=a,b` narrows the run to those of the covered families.
+/// `?families=a,b` narrows the run to those of the covered families; `?refresh=false` compares
+/// the stored inventory without reading Graph (after the change feed or a sync brought it up to date).
 pub async fn start_detect(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -> ApiResult<Response> {
     let only: Option<BTreeSet<String>> = q.get("families").map(|f| {
         f.split(',')
@@ -136,7 +137,12 @@ pub async fn start_detect(State(state): State<AppState>, scope: EnvScope, q: Que
             format!("{bad:?} is not a policy family"),
         ));
     }
-    let started = drift::start_detect(&state, &scope, only.as_ref()).await?;
+    let refresh = match q.get("refresh") {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(ApiError::field("query.refresh", "must be true or false")),
+    };
+    let started = drift::start_detect(&state, &scope, only.as_ref(), refresh).await?;
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
