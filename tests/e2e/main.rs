@@ -349,3 +349,53 @@ async fn an_outsider_gets_the_not_found_page() {
     s.find("[data-testid=not-found]").await;
     s.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triaged() {
+    let s = Stack::start("drift").await;
+    s.sign_in("owner@demo.test").await;
+    // The golden state: a backup of Contoso, captured as a baseline and assigned to it.
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("[data-testid=run-backup]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.goto(&format!("{WS}/baselines")).await;
+    s.fill("#baseline-name", "Contoso gold").await;
+    s.select("#baseline-source", "env-contoso").await;
+    s.click("input[name=family][value=deviceConfigurations]").await;
+    s.click("button#baseline-create").await;
+    s.click("li.baseline button.capture-snapshot").await;
+    s.wait_text("li.baseline [data-testid=latest-snapshot]", "1").await;
+    s.select("li.baseline select.assign-env", "env-contoso").await;
+    s.click("li.baseline button.assign:not([disabled])").await;
+    s.find("li.baseline li.assignment[data-env=env-contoso]").await;
+    s.screenshot("baseline").await;
+
+    // Someone changes a policy through Graph: the change feed finds it within its poll interval.
+    s.patch_in_tenant(
+        "contoso.demo.test",
+        "deviceConfigurations",
+        serde_json::json!({"description": "changed outside TenantAtlas"}),
+    )
+    .await;
+    let hub = format!("{WS}/findings?status=open");
+    s.reload_until(&hub, "#findings-table tr.finding", std::time::Duration::from_secs(90))
+        .await;
+    s.wait_text("#findings-table", "/description").await;
+    s.screenshot("hub").await;
+
+    // Triage: acknowledged in bulk, then the detail shows it with its history.
+    s.click("#findings-table tr.finding input.finding-check").await;
+    s.select("#triage-status", "acknowledged").await;
+    s.click("button#triage-apply:not([disabled])").await;
+    s.wait_text(".triage-result", "1").await;
+    s.click("#findings-table tr.finding a").await;
+    s.wait_text(".finding-status", "acknowledged").await;
+    s.wait_text("body", "changed outside TenantAtlas").await;
+    s.screenshot("detail").await;
+    s.close().await;
+}

@@ -83,6 +83,9 @@ impl Stack {
             // Two headless browsers driven flat out share the two cores with this stack; lowered
             // workers would wait behind them (an operator's browser is mostly idle).
             .env("ATLAS_WORKER_NICE", "0")
+            // The change feed polls every 10 s on a 1 s scheduler tick: a drift test waits seconds.
+            .env("ATLAS_DRIFT_POLL_SECONDS", "10")
+            .env("ATLAS_SCHEDULER_SECS", "1")
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
@@ -332,9 +335,74 @@ impl Stack {
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
     }
 
+    /// Chooses the option with this value in a `<select>`, then waits until the select holds it.
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self.find(css).await;
+        el.select_by_value(value).await.expect("select");
+        poll(&format!("{css} to hold {value:?}"), DEADLINE, || async {
+            let v = self
+                .browser
+                .find(Locator::Css(css))
+                .await
+                .ok()?
+                .prop("value")
+                .await
+                .ok()??;
+            (v == value).then_some(())
+        })
+        .await;
+    }
+
+    /// Opens `path` again and again until `css` is on the page (for what the server finds by
+    /// itself, such as a finding from the change feed).
+    pub async fn reload_until(&self, path: &str, css: &str, deadline: Duration) {
+        poll(&format!("{css} on {path}"), deadline, || async {
+            self.goto(path).await;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            self.browser.find(Locator::Css(css)).await.ok().map(drop)
+        })
+        .await;
+    }
+
     /// Deletes one object of `family` in the simulated tenant the way a tenant admin would, through
     /// Graph with an app of our own; answers its display name.
     pub async fn delete_in_tenant(&self, tenant: &str, family: &str) -> String {
+        let (token, first) = self.tenant_admin(tenant, family).await;
+        let id = first["id"].as_str().expect("id");
+        let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
+        let res = reqwest::Client::new()
+            .delete(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("delete");
+        assert!(res.status().is_success(), "delete answered {}", res.status());
+        first["displayName"]
+            .as_str()
+            .or(first["name"].as_str())
+            .unwrap_or(id)
+            .to_owned()
+    }
+
+    /// Changes one object of `family` in the simulated tenant through Graph, as an app of the
+    /// tenant's admin would; answers the object's id.
+    pub async fn patch_in_tenant(&self, tenant: &str, family: &str, props: Value) -> String {
+        let (token, first) = self.tenant_admin(tenant, family).await;
+        let id = first["id"].as_str().expect("id").to_owned();
+        let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
+        let res = reqwest::Client::new()
+            .patch(url)
+            .bearer_auth(token)
+            .json(&props)
+            .send()
+            .await
+            .expect("patch");
+        assert!(res.status().is_success(), "patch answered {}", res.status());
+        id
+    }
+
+    /// A Graph token of an app the tenant's admin consented to, and the first object of `family`.
+    async fn tenant_admin(&self, tenant: &str, family: &str) -> (String, Value) {
         let http = reqwest::Client::new();
         let ok = |r: reqwest::Response| {
             assert!(r.status().is_success(), "{} answered {}", r.url(), r.status());
@@ -383,14 +451,7 @@ impl Stack {
             .or_else(|| objects["value"].as_array())
             .expect("a list of objects");
         let first = list.first().expect("the tenant has objects of this family");
-        let id = first["id"].as_str().expect("id");
-        let url = format!("{}/beta/deviceManagement/{family}/{id}", self.sim);
-        ok(http.delete(url).bearer_auth(token).send().await.expect("delete"));
-        first["displayName"]
-            .as_str()
-            .or(first["name"].as_str())
-            .unwrap_or(id)
-            .to_owned()
+        (token, first.clone())
     }
 
     pub async fn close(self) {

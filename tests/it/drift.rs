@@ -318,4 +318,110 @@ async fn a_stale_transition_is_refused_and_writes_nothing(mode: Mode) {
     app.stop().await;
 }
 
+/// A baseline of one tenant compared with another: objects match by display name (ids differ),
+/// a renamed one by similarity (shown as such), and one the other tenant lacks is missing.
+async fn cross_tenant_matching_by_name_and_similarity(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    let (a_slug, b_slug) = (atlas_tests::unique("env-xa"), atlas_tests::unique("env-xb"));
+    let (tenant_a, env_a) = app.connected_env_with(&a_slug, Some(3)).await;
+    let (tenant_b, _) = app.connected_env_with(&b_slug, Some(0)).await;
+    let family = FAMILIES[0];
+    let source = sim.objects(&tenant_a, family);
+    assert_eq!(source.len(), 3);
+    // Tenant B holds copies of the first two: one as is, one renamed and changed.
+    let copy = |o: &serde_json::Value| {
+        let mut p = o.clone();
+        let m = p.as_object_mut().unwrap();
+        for k in [
+            "id",
+            "assignments",
+            "createdDateTime",
+            "lastModifiedDateTime",
+            "version",
+            "roleScopeTagIds",
+        ] {
+            m.remove(k);
+        }
+        p
+    };
+    let same = sim.add_object(&tenant_b, family, copy(&source[0]));
+    let mut renamed = copy(&source[1]);
+    let name = source[1]["displayName"].as_str().unwrap().to_owned();
+    renamed["displayName"] = json!(format!("{name} v2"));
+    renamed["description"] = json!("drifted in tenant B");
+    let renamed_id = sim.add_object(&tenant_b, family, renamed);
+
+    let v = app
+        .run_to_completion(&format!("{env_a}/backups"), json!({"families": [family]}))
+        .await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
+    // Assignments name each tenant's own groups and tags: compared only within a tenant here.
+    let body = json!({"name": format!("Cross {a_slug}"), "source_environment_id": a_slug, "families": [family],
+        "ignored_properties": ["/assignments", "/roleScopeTagIds"]});
+    let b: api::Baseline = app
+        .post_as(MANAGER, &paths::baselines(DEMO_WS), body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post_as(MANAGER, &paths::baseline_snapshots(DEMO_WS, &b.id), json!({}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .req(
+            reqwest::Method::PUT,
+            &paths::baseline_assignment(DEMO_WS, &b_slug, &b.id),
+            Some(MANAGER),
+        )
+        .json(&json!({"priority": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v = app
+        .run_to_completion(&paths::drift_detect(DEMO_WS, &b_slug), json!({}))
+        .await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{v:?}");
+    let open = findings(&app, &format!("status=open&environment_id={b_slug}")).await;
+    let about = |id: &str| {
+        open.items
+            .iter()
+            .filter(|f| f.object.as_ref().and_then(|o| o.id.as_deref()) == Some(id))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        about(&same).is_empty(),
+        "the same policy by name is not drift: {:#?}",
+        open.items
+    );
+    let r = about(&renamed_id);
+    assert!(!r.is_empty(), "{:#?}", open.items);
+    assert!(
+        r.iter()
+            .all(|f| f.matched_by == Some(atlas_domain::drift::MatchedBy::Similarity)),
+        "{r:#?}"
+    );
+    assert!(r.iter().any(|f| f.property == "/description"), "{r:#?}");
+    let missing: Vec<_> = open
+        .items
+        .iter()
+        .filter(|f| f.kind.map(|k| k.as_str()) == Some("missing"))
+        .collect();
+    assert_eq!(missing.len(), 1, "{:#?}", open.items);
+    assert_eq!(
+        missing[0].object.as_ref().unwrap().baseline_object_id.as_deref(),
+        source[2]["id"].as_str()
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(drift_lifecycle, a_stale_transition_is_refused_and_writes_nothing);
+
+mod embedded_only {
+    #[tokio::test]
+    async fn cross_tenant_matching_by_name_and_similarity() {
+        super::cross_tenant_matching_by_name_and_similarity(atlas_tests::app::Mode::Embedded).await;
+    }
+}
