@@ -228,6 +228,17 @@ async fn drift_lifecycle(mode: Mode) {
         .unwrap();
     assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
     assert!(csv.lines().nth(1).unwrap().contains("Z\""), "ISO 8601 times: {csv}");
+
+    // Removing the baseline from the environment resolves what it found there.
+    let assign = paths::baseline_assignment(DEMO_WS, &slug, &b.id);
+    assert_eq!(app.delete_as(MANAGER, &assign).await.status(), 204);
+    assert_eq!(
+        findings(&app, &format!("status=open&environment_id={slug}"))
+            .await
+            .total,
+        0
+    );
+    assert_eq!(app.delete_as(MANAGER, &assign).await.status(), 404);
     app.stop().await;
 }
 

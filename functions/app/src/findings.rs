@@ -213,8 +213,7 @@ pub async fn observe(
         if seen.contains(&f.finding_id) || !coverage.covers(f) || !f.status.is_open() {
             continue;
         }
-        let mut next = f.clone();
-        next.last_seen_ms = f.last_seen_ms;
+        let next = f.clone();
         let why = Some("no longer detected".to_owned());
         match transition_with(state, ws, &sys, None, f, next, FindingStatus::Resolved, why).await {
             Ok(_) => out.resolved += 1,

@@ -418,6 +418,15 @@ pub async fn unassign(state: &AppState, scope: &EnvScope, id: &str) -> ServiceRe
         Err(e) if crate::audit::failed_at(&e) == Some(0) => return Err(ServiceError::NotFound),
         Err(e) => return Err(e.into()),
     }
+    // What this baseline found here is no longer asked for: its open findings resolve.
+    let only: BTreeSet<String> = BTreeSet::from([id.to_owned()]);
+    let coverage = crate::findings::Coverage {
+        environment_id: scope.environment_id(),
+        source: atlas_domain::findings::FindingSource::Drift,
+        family: None,
+        baselines: Some(&only),
+    };
+    crate::findings::observe(state, ws.workspace_id(), Vec::new(), &coverage).await?;
     if assignments(state, scope).await?.is_empty() {
         state
             .table
