@@ -67,6 +67,11 @@ async fn baseline_of(app: &TestApp, env_path: &str, slug: &str, name: &str) -> a
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // The assignment started the first detection: a detect now joins it.
+    let v = app
+        .run_to_completion(&paths::drift_detect(DEMO_WS, slug), json!({}))
+        .await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{v:?}");
     // An operator may not manage baselines.
     let res = app
         .req(reqwest::Method::PUT, &assign, Some(OPERATOR))
@@ -428,7 +433,61 @@ async fn cross_tenant_matching_by_name_and_similarity(mode: Mode) {
     app.stop().await;
 }
 
-atlas_tests::on_both_backends!(drift_lifecycle, a_stale_transition_is_refused_and_writes_nothing);
+/// A restore that puts a drifted policy back resolves its finding by itself: the restore's end
+/// starts a drift re-check of the families it wrote.
+async fn a_restore_resolves_the_drift_it_undoes(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let slug = atlas_tests::unique("env-drr");
+    let (tenant, env) = app.connected_env_with(&slug, Some(2)).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    baseline_of(&app, &env, &slug, &format!("Restore {slug}")).await;
+    let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
+    let set = sets.items[0].id.clone();
+    let id = sim.objects(&tenant, FAMILIES[0])[0]["id"].as_str().unwrap().to_owned();
+    assert!(sim.patch_object(&tenant, FAMILIES[0], &id, json!({"description": "drifted"})));
+    poll_env(&app, &slug).await;
+    let open = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    assert_eq!(open.total, 1, "{:#?}", open.items);
+    let finding = open.items[0].id.clone();
+
+    let draft: api::Restore = app
+        .post_as(
+            OWNER,
+            &format!("{env}/restores"),
+            json!({"backup_set_id": set, "items": [format!("{}/{id}", FAMILIES[0])]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post_as(OWNER, &format!("{env}/restores/{}/previews", draft.id), json!({}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let p: api::RestorePreview = res.json().await.unwrap();
+    let body = json!({"preview_id": p.id, "fingerprint": p.fingerprint, "confirm": slug});
+    let res = app
+        .post_as(OWNER, &format!("{env}/restores/{}/confirm", draft.id), body)
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
+    let path = paths::finding(DEMO_WS, &finding);
+    atlas_tests::app::eventually(
+        "the finding to resolve after the restore",
+        app.run_deadline(),
+        || async {
+            let d: api::FindingDetail = app.get_as(OWNER, &path).await.json().await.ok()?;
+            (d.finding.status == FindingStatus::Resolved).then_some(())
+        },
+    )
+    .await;
+    app.stop().await;
+}
+
+atlas_tests::on_both_backends!(
+    drift_lifecycle,
+    a_stale_transition_is_refused_and_writes_nothing,
+    a_restore_resolves_the_drift_it_undoes,
+);
 
 mod embedded_only {
     #[tokio::test]

@@ -333,8 +333,8 @@ pub async fn capture(
     }
 }
 
-/// Assigns (or re-assigns) a profile to the scope's environment, and makes sure the environment's
-/// change feed is watched.
+/// Assigns (or re-assigns) a profile to the scope's environment, makes sure the environment's
+/// change feed is watched, and starts the first detection of the profile's families.
 pub async fn assign(
     state: &AppState,
     scope: &EnvScope,
@@ -374,6 +374,16 @@ pub async fn assign(
         .meta(json!({"priority": a.priority, "snapshot": a.snapshot, "overrides": a.overrides.len()}));
     crate::audit::commit(state, ws, vec![a.put()], ev).await?;
     watch(state, scope, now).await?;
+    // The first comparison now, not at the nightly sweep: the change feed only re-evaluates
+    // families already read in full.
+    let families: BTreeSet<String> = p.families.iter().cloned().collect();
+    match super::start_detect(state, scope, Some(&families), true).await {
+        Ok(_) => {}
+        Err(e @ (ServiceError::Conflict(_) | ServiceError::Forbidden)) => {
+            tracing::info!(error = %e, "no drift detection started with the assignment")
+        }
+        Err(e) => return Err(e),
+    }
     Ok(assignment_api(&a))
 }
 
