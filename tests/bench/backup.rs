@@ -136,6 +136,36 @@ impl Endpoint {
         }
     }
 
+    /// Registers the bench's platform app and creates the bench tenant with about `policies`
+    /// policies spread over the families (an existing tenant is kept).
+    pub(crate) async fn bench_tenant(&self, policies: usize) -> &Admin {
+        let admin = self.admin.as_ref().expect("the simulator serves /_sim");
+        let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
+        assert!(
+            admin
+                .send(reqwest::Method::POST, "/apps", Some(app_spec))
+                .await
+                .status()
+                .is_success()
+        );
+        let per_family = policies.div_ceil(atlas_graph::families::FAMILIES.len());
+        let spec = json!({"id": BENCH_TENANT, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
+        let created = admin.send(reqwest::Method::POST, "/tenants", Some(spec)).await.status();
+        assert!(created == 201 || created == 409, "create the bench tenant: {created}");
+        admin
+    }
+
+    /// A stack's configuration for `mode` in `dir`, its Graph this endpoint.
+    pub(crate) fn stack_config(&self, mode: Mode, dir: &TempDir) -> atlas_app::config::Config {
+        let target = atlas_tests::app::GraphTarget {
+            graph_base: self.graph_url.clone(),
+            login_base: self.login_url.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+        };
+        atlas_tests::app::config_with_graph(mode, dir, target)
+    }
+
     pub(crate) fn simulator_rss_mib(&self) -> Option<u64> {
         self.child.as_ref().map(|c| peak_rss_kib(&c.id().to_string()) / 1024)
     }

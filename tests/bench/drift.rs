@@ -20,13 +20,11 @@ use std::time::{Duration, Instant};
 
 use atlas_graph::families::FAMILIES;
 use atlas_tests::TempDir;
-use atlas_tests::app::{GraphTarget, OWNER, TestApp, config_with_graph, start_stack};
+use atlas_tests::app::{OWNER, TestApp, start_stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::backup::{
-    BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, backend, connect, flag, sim_families, wait_run,
-};
+use crate::backup::{BENCH_DOMAIN, BENCH_TENANT, Endpoint, backend, connect, flag, sim_families, wait_run};
 
 const WS: &str = "ws-demo";
 const ENV: &str = "env-bench";
@@ -109,27 +107,9 @@ pub async fn run(args: &[String]) {
     let poll_seconds: u64 = flag(args, "--poll-seconds").and_then(|v| v.parse().ok()).unwrap_or(10);
     let mode = backend(args);
     let endpoint = Endpoint::spawn_simulator().await;
-    let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
-    let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
-    assert!(
-        admin
-            .send(Method::POST, "/apps", Some(app_spec))
-            .await
-            .status()
-            .is_success()
-    );
-    let per_family = policies.div_ceil(FAMILIES.len());
-    let spec = json!({"id": BENCH_TENANT, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
-    assert_eq!(admin.send(Method::POST, "/tenants", Some(spec)).await.status(), 201);
-
+    let admin = endpoint.bench_tenant(policies).await;
     let dir = TempDir::new();
-    let target = GraphTarget {
-        graph_base: endpoint.graph_url.clone(),
-        login_base: endpoint.login_url.clone(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-    };
-    let mut config = config_with_graph(mode, &dir, target);
+    let mut config = endpoint.stack_config(mode, &dir);
     config.drift_poll_seconds = poll_seconds.max(10);
     config.scheduler_every = Duration::from_secs(1);
     let app = start_stack(config, dir).await;

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use atlas_graph_sim::Faults;
 use atlas_tests::TempDir;
-use atlas_tests::app::{GraphTarget, OWNER, TestApp, config_with_graph, start_stack};
+use atlas_tests::app::{OWNER, TestApp, start_stack};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::backup::{BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, backend, connect, flag};
+use crate::backup::{BENCH_DOMAIN, BENCH_TENANT, Endpoint, backend, connect, flag};
 
 const WS: &str = "/api/v1/workspaces/ws-demo";
 /// A backup that has not ended by then is a failure of the bench, not a figure.
@@ -125,33 +125,15 @@ pub async fn run(args: &[String]) {
     let rate: u32 = flag(args, "--rate").and_then(|v| v.parse().ok()).unwrap_or(200).max(1);
     let mode = backend(args);
     let endpoint = Endpoint::spawn_simulator().await;
-    let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
-    let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
-    assert!(
-        admin
-            .send(Method::POST, "/apps", Some(app_spec))
-            .await
-            .status()
-            .is_success()
-    );
-    let per_family = policies.div_ceil(atlas_graph::families::FAMILIES.len());
-    let spec = json!({"id": BENCH_TENANT, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
-    let created = admin.send(Method::POST, "/tenants", Some(spec)).await.status();
-    assert!(created == 201 || created == 409, "create the bench tenant: {created}");
+    let admin = endpoint.bench_tenant(policies).await;
     let faults = serde_json::to_value(Faults::default()).expect("faults");
     let path = format!("/tenants/{BENCH_TENANT}/faults");
     assert!(admin.send(Method::PUT, &path, Some(faults)).await.status().is_success());
     let objects: usize = admin.stats(BENCH_TENANT).await.objects.values().sum();
 
     let dir = TempDir::new();
-    let target = GraphTarget {
-        graph_base: endpoint.graph_url.clone(),
-        login_base: endpoint.login_url.clone(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-    };
     // The product's default worker priority, which the test harness turns off.
-    let mut config = config_with_graph(mode, &dir, target);
+    let mut config = endpoint.stack_config(mode, &dir);
     config.worker_nice = atlas_app::config::DEFAULT_WORKER_NICE;
     let app = Arc::new(start_stack(config, dir).await);
     connect(&app, BENCH_TENANT, BENCH_DOMAIN).await;

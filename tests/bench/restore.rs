@@ -14,13 +14,12 @@ use std::time::Instant;
 use atlas_graph::families::FAMILIES;
 use atlas_graph_sim::{Faults, RateLimit, ServerErrors};
 use atlas_tests::TempDir;
-use atlas_tests::app::{GraphTarget, OWNER, TestApp, config_with_graph, start_stack};
+use atlas_tests::app::{OWNER, TestApp, start_stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::backup::{
-    Admin, BENCH_DOMAIN, BENCH_TENANT, CLIENT_ID, CLIENT_SECRET, Endpoint, backend, connect, flag, peak_rss_kib,
-    sim_families, wait_run,
+    Admin, BENCH_DOMAIN, BENCH_TENANT, Endpoint, backend, connect, flag, peak_rss_kib, sim_families, wait_run,
 };
 
 const ENV: &str = "/api/v1/workspaces/ws-demo/environments/env-bench";
@@ -55,28 +54,10 @@ pub async fn run(args: &[String]) {
     let write_faults: f64 = flag(args, "--write-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let mode = backend(args);
     let endpoint = Endpoint::spawn_simulator().await;
-    let admin = endpoint.admin.as_ref().expect("the simulator serves /_sim");
+    let admin = endpoint.bench_tenant(policies).await;
     let tenant = BENCH_TENANT;
-    let app_spec = json!({"client_id": CLIENT_ID, "secret": CLIENT_SECRET});
-    assert!(
-        admin
-            .send(Method::POST, "/apps", Some(app_spec))
-            .await
-            .status()
-            .is_success()
-    );
-    let per_family = policies.div_ceil(FAMILIES.len());
-    let spec = json!({"id": tenant, "domains": [BENCH_DOMAIN], "policies_per_family": per_family});
-    assert_eq!(admin.send(Method::POST, "/tenants", Some(spec)).await.status(), 201);
-
     let dir = TempDir::new();
-    let target = GraphTarget {
-        graph_base: endpoint.graph_url.clone(),
-        login_base: endpoint.login_url.clone(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-    };
-    let app = start_stack(config_with_graph(mode, &dir, target), dir).await;
+    let app = start_stack(endpoint.stack_config(mode, &dir), dir).await;
     connect(&app, tenant, BENCH_DOMAIN).await;
 
     let run: atlas_api_types::OperationRun = post(&app, &format!("{ENV}/backups"), json!({})).await;

@@ -142,14 +142,7 @@ async fn run_a_backup_and_watch_it_complete() {
 async fn restore_with_preview_and_typed_confirmation() {
     let s = Stack::start("restore").await;
     s.sign_in("owner@demo.test").await;
-    s.goto(&format!("{CONTOSO}/backups")).await;
-    s.click("[data-testid=run-backup]").await;
-    s.wait_attr(
-        "[data-testid=live-run] [data-testid=run-progress]",
-        "data-state",
-        "completed",
-    )
-    .await;
+    s.backup_now(CONTOSO).await;
     // Someone deletes a policy in Intune after the backup.
     let gone = s.delete_in_tenant("contoso.demo.test", "deviceConfigurations").await;
 
@@ -355,14 +348,7 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     let s = Stack::start("drift").await;
     s.sign_in("owner@demo.test").await;
     // The golden state: a backup of Contoso, captured as a baseline and assigned to it.
-    s.goto(&format!("{CONTOSO}/backups")).await;
-    s.click("[data-testid=run-backup]").await;
-    s.wait_attr(
-        "[data-testid=live-run] [data-testid=run-progress]",
-        "data-state",
-        "completed",
-    )
-    .await;
+    s.backup_now(CONTOSO).await;
     s.goto(&format!("{WS}/baselines")).await;
     s.fill("#baseline-name", "Contoso gold").await;
     s.select("#baseline-source", "env-contoso").await;

@@ -226,7 +226,12 @@ impl Stack {
         let el = self.find(css).await;
         el.clear().await.expect("clear");
         el.send_keys(text).await.expect("type");
-        poll(&format!("{css} to hold {text:?}"), DEADLINE, || async {
+        self.wait_value(css, text).await;
+    }
+
+    /// Waits until the field's value is exactly `value`.
+    async fn wait_value(&self, css: &str, value: &str) {
+        poll(&format!("{css} to hold {value:?}"), DEADLINE, || async {
             let v = self
                 .browser
                 .find(Locator::Css(css))
@@ -235,7 +240,7 @@ impl Stack {
                 .prop("value")
                 .await
                 .ok()??;
-            (v == text).then_some(())
+            (v == value).then_some(())
         })
         .await;
     }
@@ -335,22 +340,24 @@ impl Stack {
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
     }
 
+    /// Runs a backup of the environment at `env` (its path) from its backups page and waits
+    /// until the run completed.
+    pub async fn backup_now(&self, env: &str) {
+        self.goto(&format!("{env}/backups")).await;
+        self.click("[data-testid=run-backup]").await;
+        self.wait_attr(
+            "[data-testid=live-run] [data-testid=run-progress]",
+            "data-state",
+            "completed",
+        )
+        .await;
+    }
+
     /// Chooses the option with this value in a `<select>`, then waits until the select holds it.
     pub async fn select(&self, css: &str, value: &str) {
         let el = self.find(css).await;
         el.select_by_value(value).await.expect("select");
-        poll(&format!("{css} to hold {value:?}"), DEADLINE, || async {
-            let v = self
-                .browser
-                .find(Locator::Css(css))
-                .await
-                .ok()?
-                .prop("value")
-                .await
-                .ok()??;
-            (v == value).then_some(())
-        })
-        .await;
+        self.wait_value(css, value).await;
     }
 
     /// Opens `path` again and again until `css` is on the page (for what the server finds by

@@ -20,6 +20,17 @@ async fn findings(app: &TestApp, query: &str) -> api::FindingPage {
     res.json().await.unwrap()
 }
 
+/// `PUT path` with a JSON body as `user`; answers the status.
+async fn put(app: &TestApp, user: &str, path: &str, body: serde_json::Value) -> u16 {
+    app.req(reqwest::Method::PUT, path, Some(user))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn poll_env(app: &TestApp, env: &str) -> atlas_app::drift::feed::Polled {
     let msg = PollMessage {
         workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
@@ -47,39 +58,21 @@ async fn baseline_of(app: &TestApp, env_path: &str, slug: &str, name: &str) -> a
     );
     // Not assignable before its first snapshot.
     let assign = paths::baseline_assignment(DEMO_WS, slug, &b.id);
-    let res = app
-        .req(reqwest::Method::PUT, &assign, Some(MANAGER))
-        .json(&json!({"priority": 10}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 409);
+    assert_eq!(put(app, MANAGER, &assign, json!({"priority": 10})).await, 409);
     let res = app
         .post_as(MANAGER, &paths::baseline_snapshots(DEMO_WS, &b.id), json!({}))
         .await;
     assert_eq!(res.status(), 201);
     let snap: api::BaselineSnapshot = res.json().await.unwrap();
     assert_eq!((snap.number, snap.from_backup_set_id.as_str()), (1, v.run.id.as_str()));
-    let res = app
-        .req(reqwest::Method::PUT, &assign, Some(MANAGER))
-        .json(&json!({"priority": 10}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(put(app, MANAGER, &assign, json!({"priority": 10})).await, 200);
     // The assignment started the first detection: a detect now joins it.
     let v = app
         .run_to_completion(&paths::drift_detect(DEMO_WS, slug), json!({}))
         .await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{v:?}");
     // An operator may not manage baselines.
-    let res = app
-        .req(reqwest::Method::PUT, &assign, Some(OPERATOR))
-        .json(&json!({"priority": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(put(app, OPERATOR, &assign, json!({"priority": 1})).await, 403);
     b
 }
 
@@ -385,17 +378,8 @@ async fn cross_tenant_matching_by_name_and_similarity(mode: Mode) {
         .post_as(MANAGER, &paths::baseline_snapshots(DEMO_WS, &b.id), json!({}))
         .await;
     assert_eq!(res.status(), 201);
-    let res = app
-        .req(
-            reqwest::Method::PUT,
-            &paths::baseline_assignment(DEMO_WS, &b_slug, &b.id),
-            Some(MANAGER),
-        )
-        .json(&json!({"priority": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let assign = paths::baseline_assignment(DEMO_WS, &b_slug, &b.id);
+    assert_eq!(put(&app, MANAGER, &assign, json!({"priority": 1})).await, 200);
     let v = app
         .run_to_completion(&paths::drift_detect(DEMO_WS, &b_slug), json!({}))
         .await;

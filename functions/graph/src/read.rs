@@ -83,18 +83,8 @@ impl TenantClient {
                 .await?;
         }
         self.read_settings_into(family, &mut objects, &mut failed).await?;
-        let mut out = FamilyRead::default();
-        for (i, object) in objects.into_iter().enumerate() {
-            match failed.remove(&i) {
-                Some(error) => out.failed.push(FailedObject {
-                    id: str_field(&object, &["id"]),
-                    name: str_field(&object, &["displayName", "name"]),
-                    error,
-                }),
-                None => out.objects.push(object),
-            }
-        }
-        Ok(out)
+        let (objects, failed) = split_failed(objects, failed);
+        Ok(FamilyRead { objects, failed })
     }
 
     /// The objects `ids` of `family`, each read as [`TenantClient::read_family`] reads it (content,
@@ -152,16 +142,9 @@ impl TenantClient {
             }
         }
         self.read_settings_into(family, &mut read, &mut failed).await?;
-        for (i, object) in read.into_iter().enumerate() {
-            match failed.remove(&i) {
-                Some(error) => out.failed.push(FailedObject {
-                    id: str_field(&object, &["id"]),
-                    name: str_field(&object, &["displayName", "name"]),
-                    error,
-                }),
-                None => out.objects.push(object),
-            }
-        }
+        let (objects, failed) = split_failed(read, failed);
+        out.objects = objects;
+        out.failed.extend(failed);
         Ok(out)
     }
 
@@ -357,6 +340,23 @@ impl TenantClient {
         }
         Ok(())
     }
+}
+
+/// The objects read in full, and those whose reads failed (by index in `objects`), with why.
+fn split_failed(objects: Vec<Value>, mut failed: BTreeMap<usize, GraphError>) -> (Vec<Value>, Vec<FailedObject>) {
+    let mut ok = Vec::with_capacity(objects.len());
+    let mut bad = Vec::new();
+    for (i, object) in objects.into_iter().enumerate() {
+        match failed.remove(&i) {
+            Some(error) => bad.push(FailedObject {
+                id: str_field(&object, &["id"]),
+                name: str_field(&object, &["displayName", "name"]),
+                error,
+            }),
+            None => ok.push(object),
+        }
+    }
+    (ok, bad)
 }
 
 /// Worth one more try later: still throttled, a 5xx, a timeout or a dropped connection.
