@@ -244,6 +244,19 @@ async fn drift_lifecycle(mode: Mode) {
         0
     );
     assert_eq!(app.delete_as(MANAGER, &assign).await.status(), 404);
+
+    // A fresh capture: a backup of the baseline's families whose set becomes snapshot 2.
+    let captures = paths::baseline_captures(DEMO_WS, &b.id);
+    assert_eq!(app.post_as(OPERATOR, &captures, json!({})).await.status(), 403);
+    let v = app.run_to_completion(&captures, json!({})).await;
+    assert_eq!(v.run.operation_type, "backup.capture");
+    let snaps = paths::baseline_snapshots(DEMO_WS, &b.id);
+    let s = atlas_tests::app::eventually("the fresh snapshot", app.run_deadline(), || async {
+        let l: api::BaselineSnapshotList = app.get_as(OWNER, &snaps).await.json().await.ok()?;
+        l.items.into_iter().find(|s| s.number == 2)
+    })
+    .await;
+    assert_eq!(s.from_backup_set_id, v.run.id);
     app.stop().await;
 }
 

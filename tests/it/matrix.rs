@@ -41,8 +41,10 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
     let needs_run = r.path.contains("{run}");
     let creates_connection = r.path.ends_with("/provider-connection") && r.method == "POST";
     // Everything about an environment acts on its connected provider, but creating the connection.
-    let needs_connection =
-        (r.path.contains("{env}") && !creates_connection) || r.path.contains("/provider/") || needs_run;
+    let needs_connection = (r.path.contains("{env}") && !creates_connection)
+        || r.path.contains("/provider/")
+        || r.path.contains("/captures")
+        || needs_run;
     if needs_connection {
         let conn = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider-connection";
         let body = json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": "fixture-secret-value"}});
@@ -140,6 +142,15 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "fixture assignment");
+        // The assignment started a first detection: let it end, so it writes nothing during the
+        // cases (a 403 must change nothing).
+        let runs = "/api/v1/workspaces/ws-demo/operations?operation_type=drift.detect";
+        atlas_tests::app::eventually("the first detection to end", app.run_deadline(), || async {
+            let page: Value = app.get_as(OWNER, runs).await.json().await.ok()?;
+            let items = page["items"].as_array()?;
+            items.iter().all(|r| r["state"] == "completed").then_some(())
+        })
+        .await;
         let env = atlas_domain::EnvironmentId::parse("env-contoso").unwrap();
         let d = atlas_app::findings::Detection {
             environment_id: env.clone(),

@@ -73,6 +73,7 @@ paths! {
     BASELINES = "/api/v1/workspaces/{ws}/baselines" => fn baselines(ws);
     BASELINE = "/api/v1/workspaces/{ws}/baselines/{baseline}" => fn baseline(ws, baseline);
     BASELINE_SNAPSHOTS = "/api/v1/workspaces/{ws}/baselines/{baseline}/snapshots" => fn baseline_snapshots(ws, baseline);
+    BASELINE_CAPTURES = "/api/v1/workspaces/{ws}/baselines/{baseline}/captures" => fn baseline_captures(ws, baseline);
     BASELINE_ASSIGNMENT = "/api/v1/workspaces/{ws}/environments/{env}/baselines/{baseline}"
         => fn baseline_assignment(ws, env, baseline);
     DRIFT = "/api/v1/workspaces/{ws}/environments/{env}/drift" => fn drift(ws, env);

@@ -465,6 +465,21 @@ pub async fn settle(state: &AppState, run_id: &str) -> ServiceResult<()> {
     let Some(set) = records::get::<BackupSetRecord>(&state.table, &set_key).await? else {
         return Ok(());
     };
+    if let Some(baseline) = &set.baseline {
+        // A fresh baseline capture: the snapshot is taken from this set (idempotent per set).
+        let from = atlas_api_types::SnapshotCreate {
+            from_backup_set_id: Some(set.set_id.clone()),
+        };
+        match crate::drift::baselines::capture(state, scope.workspace(), baseline, &from).await {
+            Ok(s) => {
+                tracing::info!(baseline = %baseline, number = s.number, "baseline snapshot captured from its backup")
+            }
+            Err(e @ (ServiceError::Conflict(_) | ServiceError::NotFound | ServiceError::Invalid(_))) => {
+                tracing::warn!(baseline = %baseline, error = %e, "no baseline snapshot from this backup")
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let Some(retention) = set.retention() else {
         return Ok(());
     };
@@ -571,6 +586,26 @@ pub fn capture_start(
     families: &[String],
     retention: Option<Value>,
 ) -> crate::runs::Start {
+    capture_start_with(state, scope, families, retention, None)
+}
+
+/// A backup whose set, once complete, becomes a snapshot of the baseline `baseline`.
+pub fn capture_start_for_baseline(
+    state: &AppState,
+    scope: &EnvScope,
+    families: &[String],
+    baseline: &str,
+) -> crate::runs::Start {
+    capture_start_with(state, scope, families, None, Some(baseline.to_owned()))
+}
+
+fn capture_start_with(
+    state: &AppState,
+    scope: &EnvScope,
+    families: &[String],
+    retention: Option<Value>,
+    baseline: Option<String>,
+) -> crate::runs::Start {
     let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
     let start = crate::runs::Start::new(
         state,
@@ -579,7 +614,7 @@ pub fn capture_start(
         units,
         CAPTURE_DEADLINE_MS,
     );
-    let set = BackupSetRecord::new(
+    let mut set = BackupSetRecord::new(
         scope.workspace().workspace_id(),
         scope.environment_id(),
         &start.id,
@@ -587,6 +622,7 @@ pub fn capture_start(
         state.clock.now_millis(),
         retention,
     );
+    set.baseline = baseline;
     start.also(vec![set.create()], "the backup set already exists")
 }
 

@@ -598,6 +598,13 @@ pub fn routes() -> Vec<Route> {
             status: 201, body: Body::Json(schema::<api::BaselineSnapshot>),
             handler: drift::capture_snapshot,
         }),
+        route!(POST T::BASELINE_CAPTURES => "post-baseline-captures" {
+            access: Cap(BaselineManage),
+            summary: "A fresh capture: back up the baseline's families in its source environment; the complete set becomes its next snapshot",
+            tag: "drift", table: Write, sends: ["backup-capture"], query: NONE, request: None, example: None,
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: drift::capture_fresh,
+        }),
         route!(PUT T::BASELINE_ASSIGNMENT => "put-baseline-assignment" {
             access: Cap(BaselineManage),
             summary: "Assign a baseline to the environment (priority, pinned snapshot, object overrides); its change feed starts",

@@ -243,6 +243,14 @@ pub async fn capture(
                 )
             })?,
     };
+    // Capturing a set already captured answers that snapshot (a backup's settling may repeat).
+    if let Some(done) = snapshots(state, scope, id)
+        .await?
+        .into_iter()
+        .find(|s| s.from_backup_set_id == set.id)
+    {
+        return Ok(done);
+    }
     let set_id = RunId::parse(&set.id).map_err(|e| ServiceError::Permanent(format!("backup set id: {e}")))?;
     let wanted: BTreeSet<(&str, &str)> = p.objects.iter().map(|o| (o.family.as_str(), o.id.as_str())).collect();
     let families: BTreeSet<&str> = p.families.iter().map(String::as_str).collect();
@@ -331,6 +339,20 @@ pub async fn capture(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A fresh capture: a backup of the profile's families in its source environment, whose set
+/// becomes the next snapshot once it is complete (a partial backup makes no snapshot, and says so).
+pub async fn capture_fresh(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<crate::runs::Started> {
+    let p = profile(state, scope, id).await?;
+    let source = entitled_environment(state, scope, &p.source_environment_id).await?;
+    if crate::provider::consented(state, &source).await?.is_none() {
+        return Err(ServiceError::Conflict(
+            "the source environment's provider connection is not consented".into(),
+        ));
+    }
+    let start = crate::backup::capture_start_for_baseline(state, &source, &p.families, &p.profile_id);
+    crate::runs::start_with(state, &source, start).await
 }
 
 /// Assigns (or re-assigns) a profile to the scope's environment, makes sure the environment's

@@ -70,6 +70,10 @@ pub struct BackupSetRecord {
     /// The retention run started for this set (at most one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune_run: Option<String>,
+    /// A baseline profile to capture a snapshot of from this set once it is complete (a fresh
+    /// capture: `POST …/baselines/{id}/captures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
     /// Attributes written by later updates (`unreadable_<family>`), and the item's own keys.
     #[serde(flatten)]
     rest: Map<String, Value>,
@@ -93,6 +97,7 @@ impl BackupSetRecord {
             created_ms,
             retention,
             prune_run: None,
+            baseline: None,
             rest: Map::new(),
         }
     }

@@ -81,6 +81,15 @@ pub async fn capture_snapshot(
     ))
 }
 
+pub async fn capture_fresh(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let started = baselines::capture_fresh(&state, &scope, &id).await?;
+    Ok(crate::routes::operations::accepted_in(&scope, &started.run))
+}
+
 pub async fn list_snapshots(
     State(state): State<AppState>,
     scope: WorkspaceScope,

@@ -197,11 +197,12 @@ pub async fn get(
 
 /// The answer to starting a run: 202, the run, and its canonical address in `Location`.
 pub fn accepted(scope: &crate::scope::EnvScope, run: &OperationRun) -> Response {
+    accepted_in(scope.workspace(), run)
+}
+
+/// [`accepted`] for a run a workspace-level route started (in one of its environments).
+pub fn accepted_in(scope: &WorkspaceScope, run: &OperationRun) -> Response {
     let run = run.to_api();
-    let location = format!(
-        "/api/v1/workspaces/{}/operations/{}",
-        scope.workspace().workspace_id(),
-        run.id
-    );
+    let location = atlas_api_types::paths::operation(scope.workspace_id().as_str(), &run.id);
     (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(run)).into_response()
 }
