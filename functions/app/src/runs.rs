@@ -226,23 +226,34 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
     let ev = NewEvent::success("run.start", format!("run/{id}"))
         .env(scope.environment_id())
         .meta(json!({"type": kind.as_str(), "items": bodies.len()}));
-    match audit::commit(state, ws, changes, ev).await {
-        Ok(()) => {}
-        Err(e) if !empty && audit::failed_at(&e) == Some(2) => {
-            let lock: Option<RunLock> = records::get(&state.table, &lock.key()).await?;
-            let existing = match lock {
-                Some(l) => get(state, &l.run_id).await?,
-                None => None,
-            };
-            return match existing {
-                Some(run) => Ok(Started { run, created: false }),
-                None => Err(ServiceError::Conflict("another run just finished; start again".into())),
-            };
+    // The lock names the active run of this type; when that run ends between our commit and our
+    // read of the lock, the way is free: commit again (a few times at most).
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match audit::commit(state, ws, changes.clone(), ev.clone()).await {
+            Ok(()) => break,
+            Err(e) if !empty && audit::failed_at(&e) == Some(2) => {
+                let lock: Option<RunLock> = records::get(&state.table, &lock.key()).await?;
+                let existing = match lock {
+                    Some(l) => get(state, &l.run_id).await?,
+                    None => None,
+                };
+                match existing {
+                    Some(run) if run.status.is_active() => return Ok(Started { run, created: false }),
+                    _ if attempts < 3 => continue,
+                    _ => {
+                        return Err(ServiceError::Conflict(
+                            "another run of this type keeps starting and ending; start again".into(),
+                        ));
+                    }
+                }
+            }
+            Err(e) if audit::failed_at(&e).is_some_and(|i| (also_at..also_at + also_len).contains(&i)) => {
+                return Err(ServiceError::Conflict(conflict));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) if audit::failed_at(&e).is_some_and(|i| (also_at..also_at + also_len).contains(&i)) => {
-            return Err(ServiceError::Conflict(conflict));
-        }
-        Err(e) => return Err(e.into()),
     }
     // Committed: the work is owed. Sent now, or by the sweep if this fails or the process dies.
     if let Err(e) = drain(state, &id).await {
