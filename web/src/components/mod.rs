@@ -2,6 +2,7 @@ pub mod confirm;
 pub mod csv;
 pub mod error;
 pub mod field;
+pub mod findings;
 pub mod json;
 pub mod live_run;
 pub mod load;
