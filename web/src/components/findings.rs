@@ -31,25 +31,12 @@ pub fn needs_reason(to: FindingStatus) -> bool {
     matches!(to, FindingStatus::Resolved | FindingStatus::FalsePositive)
 }
 
-#[derive(Properties, PartialEq)]
-pub struct FindingStatusTagProps {
-    pub status: FindingStatus,
-}
-
 /// The status as its code (`new`, `in_progress`…), open statuses highlighted.
-#[component]
-pub fn FindingStatusTag(props: &FindingStatusTagProps) -> Html {
-    let s = props.status;
+pub fn status_tag(s: FindingStatus) -> Html {
     html! {
         <span class={classes!("chip", "finding-status", s.is_open().then_some("chip--update"))}
             data-status={s.as_str()} title={status_label(s)}>{ s.as_str() }</span>
     }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct SideBySideProps {
-    pub desired: Option<serde_json::Value>,
-    pub current: Option<serde_json::Value>,
 }
 
 fn pretty(v: &Option<serde_json::Value>, absent: &str) -> Html {
@@ -62,14 +49,13 @@ fn pretty(v: &Option<serde_json::Value>, absent: &str) -> Html {
 }
 
 /// Desired (baseline) and current (environment) values in two columns, each pretty-printed.
-#[component]
-pub fn SideBySide(props: &SideBySideProps) -> Html {
+pub fn side_by_side(desired: &Option<serde_json::Value>, current: &Option<serde_json::Value>) -> Html {
     html! {
         <div class="table-wrap"><table class="table side-by-side" data-testid="side-by-side">
             <thead><tr><th scope="col">{ "Desired (baseline)" }</th><th scope="col">{ "Current (environment)" }</th></tr></thead>
             <tbody><tr>
-                <td class="desired">{ pretty(&props.desired, "Not in the baseline") }</td>
-                <td class="current">{ pretty(&props.current, "Not in the environment") }</td>
+                <td class="desired">{ pretty(desired, "Not in the baseline") }</td>
+                <td class="current">{ pretty(current, "Not in the environment") }</td>
             </tr></tbody>
         </table></div>
     }

@@ -61,7 +61,7 @@ pub fn BaselinesPage(props: &WsProps) -> Html {
                 html! {
                     <ul class="cards" data-testid="baseline-list">
                         { for l.items.iter().map(|b| html! {
-                            <BaselineCard ws={ws.clone()} baseline={b.clone()} envs={names.clone()} {can_manage} reload={list.reload.clone()} />
+                            <BaselineCard key={b.id.clone()} ws={ws.clone()} baseline={b.clone()} envs={names.clone()} {can_manage} reload={list.reload.clone()} />
                         }) }
                     </ul>
                 }

@@ -12,7 +12,7 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
 use crate::components::error::FormError;
-use crate::components::findings::{FindingStatusTag, SideBySide};
+use crate::components::findings::{side_by_side, status_tag};
 use crate::components::live_run::LiveRun;
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::SeverityBadge;
@@ -165,7 +165,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                 <tbody>{ for p.items.iter().chain(more.items()).map(|f| html! {
                                     <tr class="finding" data-id={f.id.clone()} data-kind={f.kind.map(|k| k.as_str())}>
                                         <td>
-                                            <SeverityBadge severity={f.severity.as_str()} />{ " " }<FindingStatusTag status={f.status} />
+                                            <SeverityBadge severity={f.severity.as_str()} />{ " " }{ status_tag(f.status) }
                                             <p><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>></p>
                                             <p class="muted">
                                                 { f.kind.map(|k| k.as_str()).unwrap_or_default() }
@@ -174,7 +174,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                             </p>
                                             if let Some(who) = &f.changed_by { <p class="muted">{ format!("Changed by {who}") }</p> }
                                         </td>
-                                        <td><SideBySide desired={f.desired.clone()} current={f.current.clone()} /></td>
+                                        <td>{ side_by_side(&f.desired, &f.current) }</td>
                                     </tr>
                                 }) }</tbody>
                             </table></div>

@@ -12,7 +12,7 @@ use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::field::TextField;
-use crate::components::findings::{FindingStatusTag, SideBySide, TRIAGE_STATUSES, needs_reason, status_label, triage};
+use crate::components::findings::{TRIAGE_STATUSES, needs_reason, side_by_side, status_label, status_tag, triage};
 use crate::components::load;
 use crate::components::status_badge::SeverityBadge;
 use crate::families;
@@ -51,7 +51,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                         { "Back to the findings" }</Link<Route, FindingsQuery>>
                 </div>
                 <dl class="facts" data-testid="finding-facts">
-                    <div class="fact"><dt>{ "Status" }</dt><dd><FindingStatusTag status={f.status} /></dd></div>
+                    <div class="fact"><dt>{ "Status" }</dt><dd>{ status_tag(f.status) }</dd></div>
                     <div class="fact"><dt>{ "Severity" }</dt><dd><SeverityBadge severity={f.severity.as_str()} /></dd></div>
                     <div class="fact"><dt>{ "Source" }</dt><dd>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</dd></div>
                     <div class="fact"><dt>{ "Environment" }</dt><dd>
@@ -69,7 +69,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                 </dl>
                 <section class="panel" aria-labelledby="finding-values-title">
                     <h2 id="finding-values-title">{ "Desired vs current" }</h2>
-                    <SideBySide desired={f.desired.clone()} current={f.current.clone()} />
+                    { side_by_side(&f.desired, &f.current) }
                 </section>
                 if can_triage {
                     <Triage ws={ws.clone()} finding={f.clone()} reload={reload.clone()} />

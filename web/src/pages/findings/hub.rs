@@ -17,7 +17,7 @@ use crate::app::Route;
 use crate::components::csv::CsvButton;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
-use crate::components::findings::{FindingStatusTag, TRIAGE_STATUSES, needs_reason, status_label, summary, triage};
+use crate::components::findings::{TRIAGE_STATUSES, needs_reason, status_label, status_tag, summary, triage};
 use crate::components::load::{self, Empty};
 use crate::components::status_badge::SeverityBadge;
 use crate::format;
@@ -89,6 +89,11 @@ pub fn FindingsPage(props: &WsProps) -> Html {
         .and_then(|l| l.query::<FindingsQuery>().ok())
         .unwrap_or_default();
     let search = use_state(|| query.search.clone());
+    {
+        // A chip or the back button changes the query: the box shows its search.
+        let search = search.clone();
+        use_effect_with(query.search.clone(), move |s| search.set(s.clone()));
+    }
     let envs = use_load(ws.clone(), |ws| async move {
         api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
@@ -347,7 +352,7 @@ fn Table(props: &TableProps) -> Html {
                                 checked={checked.contains(&f.id)} onchange={toggle(f.id.clone())} /></td>
                         }
                         <td><SeverityBadge severity={f.severity.as_str()} /></td>
-                        <td><FindingStatusTag status={f.status} /></td>
+                        <td>{ status_tag(f.status) }</td>
                         <td><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
                         <td>{ &f.environment_id }</td>
