@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -54,6 +55,10 @@ impl<T> Loaded<T> {
     }
 }
 
+/// A fetch whose future is boxed, so the loading machinery is compiled once per answer type
+/// rather than once per call site.
+type Fetch<T, D> = Rc<dyn Fn(D) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>>>;
+
 /// Loads `fetch(deps)` whenever `deps` change; answers to superseded requests are dropped.
 #[hook]
 pub fn use_load<T, D, F, Fut>(deps: D, fetch: F) -> Loaded<T>
@@ -63,10 +68,19 @@ where
     F: Fn(D) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
+    let fetch: Fetch<T, D> = Rc::new(move |d| Box::pin(fetch(d)));
+    use_load_boxed(deps, fetch)
+}
+
+#[hook]
+fn use_load_boxed<T, D>(deps: D, fetch: Fetch<T, D>) -> Loaded<T>
+where
+    T: 'static,
+    D: PartialEq + Clone + 'static,
+{
     let state = use_state(|| Load::<T>::Loading);
     let generation = use_mut_ref(|| Rc::new(Cell::new(0u32)));
     let tick = use_reducer(|| Tick(0));
-    let fetch = Rc::new(fetch);
     let last_deps = use_mut_ref(|| None::<D>);
     {
         let state = state.clone();
@@ -79,9 +93,9 @@ where
             }
             let mine = generation.get().wrapping_add(1);
             generation.set(mine);
-            let deps = deps.clone();
+            let request = fetch(deps.clone());
             spawn_local(async move {
-                let result = fetch(deps).await;
+                let result = request.await;
                 if generation.get() == mine {
                     state.set(match result {
                         Ok(v) => Load::Ready(Rc::new(v)),
