@@ -1,5 +1,6 @@
 //! Hooks every page uses: load something from the API (with reload), page through a list, and poll.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,13 +14,13 @@ use crate::api::ApiError;
 
 /// What a page shows: loading, the data, or why it failed.
 #[derive(Debug, PartialEq)]
-pub enum Load<T> {
+pub enum Load<T: ?Sized> {
     Loading,
     Ready(Rc<T>),
     Failed(ApiError),
 }
 
-impl<T> Clone for Load<T> {
+impl<T: ?Sized> Clone for Load<T> {
     fn clone(&self) -> Self {
         match self {
             Self::Loading => Self::Loading,
@@ -55,9 +56,9 @@ impl<T> Loaded<T> {
     }
 }
 
-/// A fetch whose future is boxed, so the loading machinery is compiled once per answer type
-/// rather than once per call site.
-type Fetch<T, D> = Rc<dyn Fn(D) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>>>;
+/// A fetch with its future boxed and its answer type erased, so the loading machinery is compiled
+/// once per kind of `deps` rather than once per call site.
+type Fetch<D> = Rc<dyn Fn(D) -> Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>>;
 
 /// Loads `fetch(deps)` whenever `deps` change; answers to superseded requests are dropped.
 #[hook]
@@ -68,17 +69,27 @@ where
     F: Fn(D) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
-    let fetch: Fetch<T, D> = Rc::new(move |d| Box::pin(fetch(d)));
-    use_load_boxed(deps, fetch)
+    let fetch = Rc::new(fetch);
+    let erased: Fetch<D> = Rc::new(move |d| {
+        let answer = fetch(d);
+        Box::pin(async move { answer.await.map(|v| Rc::new(v) as Rc<dyn Any>) })
+    });
+    let (state, reload) = use_load_erased(deps, erased);
+    let state = match state {
+        Load::Loading => Load::Loading,
+        Load::Failed(e) => Load::Failed(e),
+        // Only this hook's fetch fills the state, so the answer is always a `T`.
+        Load::Ready(v) => v.downcast::<T>().map_or(Load::Loading, Load::Ready),
+    };
+    Loaded { state, reload }
 }
 
 #[hook]
-fn use_load_boxed<T, D>(deps: D, fetch: Fetch<T, D>) -> Loaded<T>
+fn use_load_erased<D>(deps: D, fetch: Fetch<D>) -> (Load<dyn Any>, Callback<()>)
 where
-    T: 'static,
     D: PartialEq + Clone + 'static,
 {
-    let state = use_state(|| Load::<T>::Loading);
+    let state = use_state(|| Load::<dyn Any>::Loading);
     let generation = use_mut_ref(|| Rc::new(Cell::new(0u32)));
     let tick = use_reducer(|| Tick(0));
     let last_deps = use_mut_ref(|| None::<D>);
@@ -98,7 +109,7 @@ where
                 let result = request.await;
                 if generation.get() == mine {
                     state.set(match result {
-                        Ok(v) => Load::Ready(Rc::new(v)),
+                        Ok(v) => Load::Ready(v),
                         Err(e) => Load::Failed(e),
                     });
                 }
@@ -109,10 +120,7 @@ where
         let tick = tick.dispatcher();
         Callback::from(move |()| tick.dispatch(()))
     };
-    Loaded {
-        state: (*state).clone(),
-        reload,
-    }
+    ((*state).clone(), reload)
 }
 
 /// A counter bumped relative to its current value, so any clone of the dispatcher reloads.
