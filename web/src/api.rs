@@ -3,6 +3,8 @@
 //! view with `components::error::ErrorView` (401 → sign-in, 403 → permission, 404 → not found).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use atlas_api_types::Problem;
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -100,7 +102,8 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    parse(&text(Request::post(path), Some(json(body)?)).await?)
+    let body = json(body)?;
+    parse(&text(Request::post(path), Some(body)).await?)
 }
 
 /// A POST without a body (starting runs, consent, verification).
@@ -109,21 +112,23 @@ pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> 
 }
 
 pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    parse(&text(Request::patch(path), Some(json(body)?)).await?)
+    let body = json(body)?;
+    parse(&text(Request::patch(path), Some(body)).await?)
 }
 
 pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    parse(&text(Request::put(path), Some(json(body)?)).await?)
+    let body = json(body)?;
+    parse(&text(Request::put(path), Some(body)).await?)
 }
 
 /// PUT or DELETE whose answer carries no body worth reading (204).
 pub async fn put_unit(path: &str) -> Result<(), ApiError> {
-    send(Request::put(path), None).await.map(drop)
+    exchange(Request::put(path), None, false).await.map(drop)
 }
 
 pub async fn delete<B: Serialize>(path: &str, body: Option<&B>) -> Result<(), ApiError> {
     let body = body.map(json).transpose()?;
-    send(Request::delete(path), body).await.map(drop)
+    exchange(Request::delete(path), body, false).await.map(drop)
 }
 
 /// A text answer (CSV exports).
@@ -142,9 +147,23 @@ fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ApiError> {
 }
 
 /// The answer's body as text.
-async fn text(request: RequestBuilder, body: Option<String>) -> Result<String, ApiError> {
-    let response = send(request, body).await?;
-    response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+fn text(request: RequestBuilder, body: Option<String>) -> Exchange {
+    exchange(request, body, true)
+}
+
+/// The network part of a call, boxed: every typed call above awaits this one future, so the
+/// request and response machinery is compiled once instead of inside each caller's future.
+type Exchange = Pin<Box<dyn Future<Output = Result<String, ApiError>>>>;
+
+/// Sends the request; the answer's body as text when `read`, else empty.
+fn exchange(request: RequestBuilder, body: Option<String>, read: bool) -> Exchange {
+    Box::pin(async move {
+        let response = send(request, body).await?;
+        if !read {
+            return Ok(String::new());
+        }
+        response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+    })
 }
 
 async fn send(request: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
