@@ -8,25 +8,18 @@ use crate::hooks::{Load, Loaded, More};
 /// Renders the data, or the loading or error state of a [`Loaded`].
 pub fn view<T>(loaded: &Loaded<T>, action: &'static str, render: impl FnOnce(&T) -> Html) -> Html {
     match &loaded.state {
-        Load::Loading => html! { <Loading /> },
+        Load::Loading => loading(),
         Load::Failed(error) => html! { <ErrorView error={error.clone()} {action} retry={loaded.reload.clone()} /> },
         Load::Ready(data) => render(data),
     }
 }
 
-#[component]
-pub fn Loading() -> Html {
+pub fn loading() -> Html {
     html! { <p class="muted loading" role="status" aria-live="polite">{ "Loading\u{2026}" }</p> }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct EmptyProps {
-    pub children: Html,
-}
-
-#[component]
-pub fn Empty(props: &EmptyProps) -> Html {
-    html! { <div class="empty" role="status">{ props.children.clone() }</div> }
+pub fn empty(children: Html) -> Html {
+    html! { <div class="empty" role="status">{ children }</div> }
 }
 
 /// Under a paged list: "Load more" while there is a next page, and why the last one failed.

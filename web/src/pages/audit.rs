@@ -9,8 +9,8 @@ use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
 use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
@@ -103,7 +103,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
             </form>
             { load::view(&page, "load the audit log", |p: &AuditPage| {
                 if p.items.is_empty() {
-                    return html! { <Empty>{ "No audit event matches." }</Empty> };
+                    return html! { { load::empty(html! { <>{ "No audit event matches." }</> }) } };
                 }
                 html! {
                     <>
@@ -117,7 +117,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>
                                     <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td><OutcomeBadge outcome={e.outcome.as_str()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                    <td>{ outcome_badge(e.outcome.as_str()) }{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>

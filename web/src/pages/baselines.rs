@@ -17,7 +17,7 @@ use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField, value_of};
-use crate::components::load::{self, Empty};
+use crate::components::load;
 use crate::families::{self, FAMILIES};
 use crate::format;
 use crate::hooks::use_load;
@@ -56,7 +56,7 @@ pub fn BaselinesPage(props: &WsProps) -> Html {
             <p class="muted">{ "A baseline is the golden configuration captured from a source environment; drift detection compares assigned environments with it." }</p>
             { load::view(&list, "load the baselines", |l: &BaselineList| {
                 if l.items.is_empty() {
-                    return html! { <Empty>{ "No baseline yet." }</Empty> };
+                    return html! { { load::empty(html! { <>{ "No baseline yet." }</> }) } };
                 }
                 html! {
                     <ul class="cards" data-testid="baseline-list">

@@ -14,8 +14,8 @@ use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::findings::{side_by_side, status_tag};
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::SeverityBadge;
+use crate::components::load;
+use crate::components::status_badge::severity_badge;
 use crate::families;
 use crate::format;
 use crate::hooks::{use_load, use_more};
@@ -127,8 +127,8 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                             <p class="muted" data-testid="drift-polled">{ format!("Last polled {} (every {} s)", format::time_opt(s.polled_ms), s.poll_seconds) }</p>
                             <h3>{ "Assigned baselines" }</h3>
                             if s.assignments.is_empty() {
-                                <Empty>{ "No baseline is assigned to this environment. " }
-                                    <Link<Route> to={Route::Baselines { ws: ws.clone() }}>{ "Assign one on the baselines page." }</Link<Route>></Empty>
+                                { load::empty(html! { <>{ "No baseline is assigned to this environment. " }
+                                    <Link<Route> to={Route::Baselines { ws: ws.clone() }}>{ "Assign one on the baselines page." }</Link<Route>></> }) }
                             } else {
                                 <ul class="checks">{ for s.assignments.iter().map(|a| html! {
                                     <li data-baseline={a.baseline_id.clone()}>{ baseline_name(&a.baseline_id) }
@@ -156,7 +156,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                 </div>
                 { load::view(&findings, "load the drift findings", |p: &FindingPage| {
                     if p.items.is_empty() {
-                        return html! { <Empty>{ "No open drift." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No open drift." }</> }) } };
                     }
                     html! {
                         <>
@@ -165,7 +165,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                 <tbody>{ for p.items.iter().chain(more.items()).map(|f| html! {
                                     <tr class="finding" data-id={f.id.clone()} data-kind={f.kind.map(|k| k.as_str())}>
                                         <td>
-                                            <SeverityBadge severity={f.severity.as_str()} />{ " " }{ status_tag(f.status) }
+                                            { severity_badge(f.severity.as_str()) }{ " " }{ status_tag(f.status) }
                                             <p><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>></p>
                                             <p class="muted">
                                                 { f.kind.map(|k| k.as_str()).unwrap_or_default() }
@@ -187,7 +187,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                 <h2 id="drift-changes-title">{ "Recent changes" }</h2>
                 { load::view(&changes, "load the recent changes", |l: &DriftChangeList| {
                     if l.items.is_empty() {
-                        return html! { <Empty>{ "No change seen yet." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No change seen yet." }</> }) } };
                     }
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="drift-changes">

@@ -8,9 +8,9 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::field::{SelectField, TextField};
-use crate::components::json::JsonView;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::{DeletedBadge, StatusBadge};
+use crate::components::json::json_view;
+use crate::components::load;
+use crate::components::status_badge::{deleted_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
@@ -138,7 +138,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
             { load::view(&page, "load the inventory", |p: &InventoryPage| {
                 let unknown = unknown_families(&p.families);
                 if p.items.is_empty() {
-                    return html! { <>{ unknown }<Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty></> };
+                    return html! { <>{ unknown }{ load::empty(html! { <>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</> }) }</> };
                 }
                 let rows = p.items.iter().chain(more.items());
                 html! {
@@ -155,7 +155,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                     <td>{ &i.family }</td>
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
-                                    <td>if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
+                                    <td>if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }</td>
                                     <td>{ format::time(i.last_seen_ms) }</td>
                                 </tr>
                             }) }</tbody>
@@ -184,7 +184,7 @@ fn unknown_families(families: &[InventoryFamily]) -> Html {
             <p>{ "Their items are shown as an earlier sync saw them; nothing in them was marked deleted." }</p>
             <ul>{ for unknown.iter().map(|f| html! {
                 <li data-family={f.family.clone()}>
-                    <StatusBadge status="unknown" />{ " " }<strong>{ &f.label }</strong>
+                    { status_badge("unknown") }{ " " }<strong>{ &f.label }</strong>
                     { format!(" since {}: ", format::time(f.at_ms)) }{ f.reason.clone().unwrap_or_default() }
                 </li>
             }) }</ul>
@@ -216,7 +216,7 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &i.name }</h1>
-                    if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                    if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }
                 </div>
                 <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
                 <dl class="facts">
@@ -233,7 +233,7 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                 <section class="panel" aria-labelledby="payload-title">
                     <h2 id="payload-title">{ "Payload" }</h2>
                     <p class="muted">{ "Secret-looking values are redacted." }</p>
-                    { i.payload.clone().map(|p| html! { <JsonView value={p} label="Item payload" /> }).unwrap_or_else(|| html! { <Empty>{ "No payload stored." }</Empty> }) }
+                    { i.payload.clone().map(|p| html! { { json_view(&p, "Item payload") } }).unwrap_or_else(|| html! { { load::empty(html! { <>{ "No payload stored." }</> }) } }) }
                 </section>
                 <section class="panel" aria-labelledby="history-title">
                     <h2 id="history-title">{ "History" }</h2>

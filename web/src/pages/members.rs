@@ -12,8 +12,8 @@ use yew::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
@@ -196,7 +196,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                 <h2 id="members-title">{ "Members" }</h2>
                 { load::view(&members, "load the members", |list: &MemberList| {
                     if list.items.is_empty() {
-                        return html! { <Empty>{ "No members." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No members." }</> }) } };
                     }
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="members-table">
@@ -247,7 +247,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     { load::view(&invitations, "load the invitations", |list: &InvitationList| {
                         let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.status == InvitationStatus::Pending).collect();
                         if pending.is_empty() {
-                            return html! { <Empty>{ "No pending invitation." }</Empty> };
+                            return html! { { load::empty(html! { <>{ "No pending invitation." }</> }) } };
                         }
                         html! {
                             <ul class="cards">{ for pending.into_iter().map(|i| {
@@ -255,7 +255,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted"><OutcomeBadge outcome={i.status.as_str()} />{ " expires " }{ format::time(i.expires_ms) }</p>
+                                        <p class="muted">{ outcome_badge(i.status.as_str()) }{ " expires " }{ format::time(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }

@@ -11,9 +11,9 @@ use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
 use crate::components::field::SelectField;
-use crate::components::load::{self, Empty};
+use crate::components::load;
 use crate::components::progress::RunProgress;
-use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
@@ -28,7 +28,7 @@ pub struct RunTableProps {
 #[component]
 pub fn RunTable(props: &RunTableProps) -> Html {
     if props.runs.is_empty() {
-        return html! { <Empty>{ "No operations yet." }</Empty> };
+        return html! { { load::empty(html! { <>{ "No operations yet." }</> }) } };
     }
     html! {
         <div class="table-wrap">
@@ -43,7 +43,7 @@ pub fn RunTable(props: &RunTableProps) -> Html {
                         <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
                             <td><Link<Route> to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link<Route>></td>
                             <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                            <td><StatusBadge status={r.status.as_str()} /></td>
+                            <td>{ status_badge(r.status.as_str()) }</td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
                                 if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
                             <td>{ format::time(r.created_ms) }</td>
@@ -180,7 +180,7 @@ pub fn RunPage(props: &RunProps) -> Html {
                 }
                 <div class="page-head">
                     <h1>{ &r.label }</h1>
-                    <StatusBadge status={r.status.as_str()} />
+                    { status_badge(r.status.as_str()) }
                 </div>
                 <dl class="facts">
                     <div class="fact"><dt>{ "Type" }</dt><dd><code>{ r.operation_type.as_str() }</code></dd></div>
@@ -209,7 +209,7 @@ pub struct RunItemsProps {
 #[component]
 pub fn RunItems(props: &RunItemsProps) -> Html {
     if props.items.is_empty() {
-        return html! { <Empty>{ "No per-item results yet." }</Empty> };
+        return html! { { load::empty(html! { <>{ "No per-item results yet." }</> }) } };
     }
     html! {
         <div class="table-wrap"><table class="table" data-testid="run-items">
@@ -225,7 +225,7 @@ pub fn RunItems(props: &RunItemsProps) -> Html {
                     </td>
                     <td>
                         // What was done (created, updated…) says more than succeeded.
-                        <OutcomeBadge outcome={i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result).to_owned()} />
+                        { outcome_badge(i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result)) }
                     </td>
                     <td><code class="detail">{ detail(&i.detail) }</code></td>
                 </tr>

@@ -18,7 +18,7 @@ use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::{EnvProps, posture};
@@ -248,7 +248,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 </ol>
                 <section class="panel" aria-labelledby="conn-state">
                     <h2 id="conn-state">{ "Status" }</h2>
-                    <p data-testid="connection-status"><StatusBadge status={c.status.as_str()} />{ " " }{ &c.status_reason }</p>
+                    <p data-testid="connection-status">{ status_badge(c.status.as_str()) }{ " " }{ &c.status_reason }</p>
                     if let Some(p) = c.consent.as_ref().and_then(|x| x.proven_by.as_ref()) {
                         <p class="muted" data-testid="consent-proof">{ format!("Tenant administration proven by {} ({}).", p.upn, p.role) }</p>
                     }

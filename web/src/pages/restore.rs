@@ -22,8 +22,8 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, value_of};
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::components::load;
+use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
@@ -178,7 +178,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                 <h2 id="restores-title">{ "Restores into this environment" }</h2>
                 { load::view(&list, "load the restores", |l: &RestoreList| {
                     if l.items.is_empty() {
-                        return html! { <Empty>{ "No restore yet." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No restore yet." }</> }) } };
                     }
                     html! {
                         <div class="table-wrap"><table class="table">
@@ -188,7 +188,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                                     <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
                                     <td>{ r.state.as_str() }</td>
-                                    <td><StatusBadge status={r.readiness.status.as_str()} /></td>
+                                    <td>{ status_badge(r.readiness.status.as_str()) }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
@@ -389,10 +389,10 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                 <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.as_str()}>
                     <div class="panel__header">
                         <h2 id="ready-title">{ "2. Readiness" }</h2>
-                        <StatusBadge status={r.readiness.status.as_str()} />
+                        { status_badge(r.readiness.status.as_str()) }
                     </div>
                     <ul class="checks">{ for r.readiness.checks.iter().map(|c| html! {
-                        <li><StatusBadge status={c.status.as_str()} />{ " " }{ &c.message }</li>
+                        <li>{ status_badge(c.status.as_str()) }{ " " }{ &c.message }</li>
                     }) }</ul>
                 </section>
                 if open {
@@ -404,7 +404,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             </button>
                         </div>
                         { current_preview.as_ref().map_or_else(
-                            || html! { <Empty>{ "Read the tenant's live configuration and see what the restore would do." }</Empty> },
+                            || html! { { load::empty(html! { <>{ "Read the tenant's live configuration and see what the restore would do." }</> }) } },
                             |p| preview_view(p, &flow.mapping, &flow.dispatcher()),
                         ) }
                     </section>
@@ -412,7 +412,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         <section class="panel panel--danger" aria-labelledby="confirm-title-h">
                             <h2 id="confirm-title-h">{ "4. Confirm" }</h2>
                             <p data-testid="preview-expiry">
-                                if expired { <StatusBadge status="expired" />{ " This preview expired: preview again." } }
+                                if expired { { status_badge("expired") }{ " This preview expired: preview again." } }
                                 else { { format!("This preview expires {}.", countdown(p.expires_ms - flow.now)) } }
                             </p>
                             if !p.blockers.is_empty() {
@@ -473,7 +473,7 @@ fn preview_view(
                 <span class="chip chip--conflict">{ format!("{} conflict", p.summary.conflict) }</span>
             </p>
             if p.items.is_empty() {
-                <Empty>{ "Nothing to restore." }</Empty>
+                { load::empty(html! { <>{ "Nothing to restore." }</> }) }
             } else {
                 <div class="table-wrap"><table class="table" data-testid="preview-items">
                     <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Action" }</th><th scope="col">{ "Matched by" }</th><th scope="col">{ "Changes" }</th></tr></thead>
@@ -505,7 +505,7 @@ fn preview_view(
                         html! {
                             <tr data-resolution={g.resolution.clone()}>
                                 <td>{ g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone()) }</td>
-                                <td><StatusBadge status={if g.resolution == "unmapped" { "blocked" } else { "ready" }} />{ format!(" {}", g.resolution) }</td>
+                                <td>{ status_badge(if g.resolution == "unmapped" { "blocked" } else { "ready" }) }{ format!(" {}", g.resolution) }</td>
                                 <td>
                                     { g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default() }
                                     <label class="visually-hidden" for={id.clone()}>{ format!("Target group id for {}", g.source_name.clone().unwrap_or_default()) }</label>
@@ -572,7 +572,7 @@ fn Results(props: &ResultsProps) -> Html {
     load::view(&view, "load the results", |v: &OperationView| {
         html! {
             <>
-                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)} /></p>
+                <p data-testid="restore-outcome">{ outcome_badge(v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)) }</p>
                 <RunItems items={v.items.clone()} />
             </>
         }

@@ -7,8 +7,8 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::load;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
 use crate::pages::findings::{FindingsQuery, findings_path};
@@ -70,7 +70,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                     <h2 id="envs-title">{ "Managed environments" }</h2>
                     { load::view(&envs, "load the environments", |list: &EnvironmentList| {
                         if list.items.is_empty() {
-                            return html! { <Empty>{ "No environments you are entitled to. An owner can add one or entitle you." }</Empty> };
+                            return html! { { load::empty(html! { <>{ "No environments you are entitled to. An owner can add one or entitle you." }</> }) } };
                         }
                         html! {
                             <ul class="cards" data-testid="environment-list">
@@ -128,7 +128,7 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 <h3 class="card__title">
                     <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
                 </h3>
-                if let Some(status) = status { <StatusBadge status={status.as_str()} /> }
+                if let Some(status) = status { { status_badge(status.as_str()) } }
             </div>
             <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
             if let Some(n) = open.state.ready().copied().filter(|n| *n > 0) {

@@ -14,8 +14,8 @@ use crate::app::Route;
 use crate::components::error::FormError;
 use crate::components::field::SelectField;
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -126,7 +126,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                 <h2 id="sets-title">{ "Backup sets" }</h2>
                 { load::view(&sets, "load the backup sets", |list: &BackupSetList| {
                     if list.items.is_empty() {
-                        return html! { <Empty>{ "No backup yet." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No backup yet." }</> }) } };
                     }
                     let options: Vec<(String, String)> = std::iter::once((String::new(), "Choose a set".to_owned()))
                         .chain(list.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))))
@@ -138,7 +138,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
                                         <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
-                                        <td><OutcomeBadge outcome={s.status.as_str()} /></td>
+                                        <td>{ outcome_badge(s.status.as_str()) }</td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
                                             <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>

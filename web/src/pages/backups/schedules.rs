@@ -11,7 +11,7 @@ use yew::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
+use crate::components::load;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -144,7 +144,7 @@ pub(super) fn Schedules(props: &EnvProps) -> Html {
             <h2 id="sched-title">{ "Schedules" }</h2>
             { load::view(&list, "load the schedules", |l: &BackupScheduleList| {
                 if l.items.is_empty() {
-                    return html! { <Empty>{ "No schedule: backups run only when started by hand." }</Empty> };
+                    return html! { { load::empty(html! { <>{ "No schedule: backups run only when started by hand." }</> }) } };
                 }
                 html! {
                     <ul class="cards" data-testid="schedules">{ for l.items.iter().map(|s| {

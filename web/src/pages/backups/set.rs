@@ -11,8 +11,8 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::load;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::session::use_session;
@@ -96,7 +96,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
-                    <StatusBadge status={d.set.status.as_str()} />
+                    { status_badge(d.set.status.as_str()) }
                 </div>
                 <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
                     if let Some(r) = &d.set.run {
@@ -113,7 +113,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ format!("{} items", d.items.len()) }</h2>
                     if d.items.is_empty() {
-                        <Empty>{ "This set holds no items." }</Empty>
+                        { load::empty(html! { <>{ "This set holds no items." }</> }) }
                     } else {
                         <div class="table-wrap"><table class="table" data-testid="backup-items">
                             <thead><tr><th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Content hash" }</th></tr></thead>

@@ -14,7 +14,7 @@ use crate::components::error::FormError;
 use crate::components::field::TextField;
 use crate::components::findings::{TRIAGE_STATUSES, needs_reason, side_by_side, status_label, status_tag, triage};
 use crate::components::load;
-use crate::components::status_badge::SeverityBadge;
+use crate::components::status_badge::severity_badge;
 use crate::families;
 use crate::format;
 use crate::hooks::use_load;
@@ -52,7 +52,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                 </div>
                 <dl class="facts" data-testid="finding-facts">
                     <div class="fact"><dt>{ "Status" }</dt><dd>{ status_tag(f.status) }</dd></div>
-                    <div class="fact"><dt>{ "Severity" }</dt><dd><SeverityBadge severity={f.severity.as_str()} /></dd></div>
+                    <div class="fact"><dt>{ "Severity" }</dt><dd>{ severity_badge(f.severity.as_str()) }</dd></div>
                     <div class="fact"><dt>{ "Source" }</dt><dd>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</dd></div>
                     <div class="fact"><dt>{ "Environment" }</dt><dd>
                         <Link<Route> to={Route::Drift { ws: ws.clone(), env: f.environment_id.clone() }}>{ &f.environment_id }</Link<Route>></dd></div>

@@ -2,8 +2,6 @@
 //! overdue, search), cursor pages, CSV, and bulk triage of the checked rows with each item's
 //! outcome.
 
-use std::collections::BTreeSet;
-
 use atlas_api_types::{EnvironmentList, Finding, FindingPage, FindingSource, FindingStatus, FindingsTriage, Severity};
 use atlas_domain::Capability;
 use serde::{Deserialize, Serialize};
@@ -18,8 +16,8 @@ use crate::components::csv::CsvButton;
 use crate::components::error::FormError;
 use crate::components::field::{SelectField, TextField};
 use crate::components::findings::{TRIAGE_STATUSES, needs_reason, status_label, status_tag, summary, triage};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::SeverityBadge;
+use crate::components::load;
+use crate::components::status_badge::severity_badge;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
@@ -206,7 +204,7 @@ pub fn FindingsPage(props: &WsProps) -> Html {
                     <>
                         <p class="muted" data-testid="findings-total">{ format!("{} finding{} match", p.total, if p.total == 1 { "" } else { "s" }) }</p>
                         if items.is_empty() {
-                            <Empty>{ "No finding matches." }</Empty>
+                            { load::empty(html! { <>{ "No finding matches." }</> }) }
                         } else {
                             <Table ws={ws.clone()} {items} {can_triage} reload={page.reload.clone()} />
                             { load::more_footer(&more) }
@@ -229,7 +227,8 @@ struct TableProps {
 /// The table with row checkboxes and, for triagers, the bulk bar above it.
 #[component]
 fn Table(props: &TableProps) -> Html {
-    let checked = use_state(BTreeSet::<String>::new);
+    // Checked ids, sorted and without repeats (a set, kept as a Vec: smaller bundle than a BTreeSet).
+    let checked = use_state(Vec::<String>::new);
     let status = use_state(String::new);
     let reason = use_state(String::new);
     let owner = use_state(String::new);
@@ -240,13 +239,16 @@ fn Table(props: &TableProps) -> Html {
         let checked = checked.clone();
         Callback::from(move |_: Event| {
             let mut next = (*checked).clone();
-            if !next.remove(&id) {
-                next.insert(id.clone());
+            match next.binary_search(&id) {
+                Ok(at) => drop(next.remove(at)),
+                Err(at) => next.insert(at, id.clone()),
             }
             checked.set(next);
         })
     };
-    let all_ids: BTreeSet<String> = props.items.iter().map(|f| f.id.clone()).collect();
+    let mut all_ids: Vec<String> = props.items.iter().map(|f| f.id.clone()).collect();
+    all_ids.sort_unstable();
+    all_ids.dedup();
     let toggle_all = {
         let (checked, all_ids) = (checked.clone(), all_ids.clone());
         Callback::from(move |e: Event| {
@@ -254,7 +256,7 @@ fn Table(props: &TableProps) -> Html {
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
                 .is_some_and(|i| i.checked());
-            checked.set(if on { all_ids.clone() } else { BTreeSet::new() });
+            checked.set(if on { all_ids.clone() } else { Vec::new() });
         })
     };
     let apply = {
@@ -273,7 +275,11 @@ fn Table(props: &TableProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let body = FindingsTriage {
                 // Only rows still shown: a reload may have dropped some that were checked.
-                ids: checked.iter().filter(|id| all_ids.contains(*id)).cloned().collect(),
+                ids: checked
+                    .iter()
+                    .filter(|id| all_ids.binary_search(id).is_ok())
+                    .cloned()
+                    .collect(),
                 status: FindingStatus::parse(&status),
                 owner: (!owner.trim().is_empty()).then(|| owner.trim().to_owned()),
                 reason: (!reason.trim().is_empty()).then(|| reason.trim().to_owned()),
@@ -292,7 +298,7 @@ fn Table(props: &TableProps) -> Html {
                     Ok(r) => {
                         error.set(None);
                         result.set(Some(summary(&r)));
-                        checked.set(BTreeSet::new());
+                        checked.set(Vec::new());
                         reload.emit(());
                     }
                     Err(e) => {
@@ -349,9 +355,9 @@ fn Table(props: &TableProps) -> Html {
                     <tr class="finding" data-id={f.id.clone()} data-status={f.status.as_str()}>
                         if props.can_triage {
                             <td><input type="checkbox" class="finding-check" value={f.id.clone()} aria-label={format!("Check {}", f.title)}
-                                checked={checked.contains(&f.id)} onchange={toggle(f.id.clone())} /></td>
+                                checked={checked.binary_search(&f.id).is_ok()} onchange={toggle(f.id.clone())} /></td>
                         }
-                        <td><SeverityBadge severity={f.severity.as_str()} /></td>
+                        <td>{ severity_badge(f.severity.as_str()) }</td>
                         <td>{ status_tag(f.status) }</td>
                         <td><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
