@@ -125,7 +125,7 @@ fn switch(route: Route) -> Html {
     match route {
         Route::SignIn => public(html! { <pages::sign_in::SignInPage /> }),
         Route::Callback => public(html! { <pages::sign_in::CallbackPage /> }),
-        Route::NotFound => public(html! { <pages::not_found::NotFound /> }),
+        Route::NotFound => public(html! { { pages::not_found::not_found() } }),
         route => html! { <Authed {route} /> },
     }
 }

@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::components::error::{ErrorView, FormError};
+use crate::components::error::{ErrorView, FormErrorProps, form_error};
 use crate::hooks::{Load, Loaded, More};
 
 /// Renders the data, or the loading or error state of a [`Loaded`].
@@ -29,7 +29,7 @@ pub fn more_footer<T: Clone + 'static>(more: &More<T>) -> Html {
             if more.has_next() {
                 <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
             }
-            <FormError error={more.error()} />
+            { form_error(&yew::props!(FormErrorProps { error: more.error() })) }
         </>
     }
 }

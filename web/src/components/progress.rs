@@ -21,8 +21,7 @@ pub fn percent(run: &OperationRun) -> u64 {
     }
 }
 
-#[component]
-pub fn RunProgress(props: &RunProgressProps) -> Html {
+pub fn run_progress(props: &RunProgressProps) -> Html {
     let run = &props.run;
     let pct = percent(run);
     let done = run.succeeded + run.failed + run.skipped;

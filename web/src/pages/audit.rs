@@ -8,7 +8,7 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::field::{SelectField, TextField};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::load;
 use crate::components::status_badge::outcome_badge;
 use crate::format;
@@ -92,13 +92,10 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 <CsvButton path={audit_path(&paths::audit_events_export(&ws), &filters, "")} filename="audit-log.csv" />
             </div>
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
-                <SelectField id="audit-env" label="Environment" value={draft.environment_id.clone()} options={env_options}
-                    onchange={set(|f, v| f.environment_id = v)} error={page.field_error("environment_id")} />
-                <SelectField id="audit-outcome" label="Outcome" value={draft.outcome.clone()}
-                    options={vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())]}
-                    onchange={set(|f, v| f.outcome = v)} error={page.field_error("outcome")} />
-                <TextField id="audit-actor" label="Actor" value={draft.actor.clone()} onchange={set(|f, v| f.actor = v)} error={page.field_error("actor")} />
-                <TextField id="audit-action" label="Action" value={draft.action.clone()} onchange={set(|f, v| f.action = v)} error={page.field_error("action")} />
+                { select_field(&yew::props!(SelectFieldProps { id: "audit-env", label: "Environment", value: draft.environment_id.clone(), options: env_options, onchange: set(|f, v| f.environment_id = v), error: page.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "audit-outcome", label: "Outcome", value: draft.outcome.clone(), options: vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())], onchange: set(|f, v| f.outcome = v), error: page.field_error("outcome") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-actor", label: "Actor", value: draft.actor.clone(), onchange: set(|f, v| f.actor = v), error: page.field_error("actor") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-action", label: "Action", value: draft.action.clone(), onchange: set(|f, v| f.action = v), error: page.field_error("action") })) }
                 <button type="submit" class="button">{ "Apply filters" }</button>
             </form>
             { load::view(&page, "load the audit log", |p: &AuditPage| {

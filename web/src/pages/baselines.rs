@@ -15,8 +15,8 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField, value_of};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field, value_of};
 use crate::components::load;
 use crate::families::{self, FAMILIES};
 use crate::format;
@@ -177,10 +177,8 @@ fn CreateForm(props: &CreateProps) -> Html {
         <section class="panel" aria-labelledby="baseline-create-title">
             <h2 id="baseline-create-title">{ "New baseline" }</h2>
             <form class="form" {onsubmit}>
-                <TextField id="baseline-name" label="Name" value={draft.name.clone()} onchange={edit(|d, v| d.name = v)}
-                    error={err("name")} required=true />
-                <SelectField id="baseline-source" label="Source environment" value={draft.source_environment_id.clone()}
-                    options={sources} onchange={edit(|d, v| d.source_environment_id = v)} error={err("source_environment_id")} />
+                { text_field(&yew::props!(TextFieldProps { id: "baseline-name", label: "Name", value: draft.name.clone(), onchange: edit(|d, v| d.name = v), error: err("name"), required: true })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "baseline-source", label: "Source environment", value: draft.source_environment_id.clone(), options: sources, onchange: edit(|d, v| d.source_environment_id = v), error: err("source_environment_id") })) }
                 <fieldset class={classes!("field", families_error.as_ref().map(|_| "field--invalid"))}>
                     <legend>{ "Policy families" }</legend>
                     { for FAMILIES.iter().map(|(code, label)| {
@@ -206,7 +204,7 @@ fn CreateForm(props: &CreateProps) -> Html {
                 </div>
                 <label class="check"><input type="checkbox" id="baseline-report-extra" checked={draft.report_extra} onchange={on_extra} />
                     { " Report objects found in an environment but not in the baseline" }</label>
-                <FormError error={(*error).clone()} />
+                { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                 <div class="actions">
                     <button type="submit" id="baseline-create" class="button" disabled={*busy}>{ "Create baseline" }</button>
                 </div>
@@ -351,12 +349,11 @@ fn BaselineCard(props: &CardProps) -> Html {
                             { for env_options.iter().map(|(v, l)| html! { <option value={v.clone()} selected={*v == *assign_env}>{ l }</option> }) }
                         </select>
                     </div>
-                    <TextField id={format!("assign-priority-{}", b.id)} label="Priority" kind="number" value={(*priority).clone()}
-                        onchange={{ let p = priority.clone(); Callback::from(move |v| p.set(v)) }} error={prio_error} />
+                    { text_field(&yew::props!(TextFieldProps { id: format!("assign-priority-{}", b.id), label: "Priority", kind: "number", value: (*priority).clone(), onchange: { let p = priority.clone(); Callback::from(move |v| p.set(v)) }, error: prio_error })) }
                     <button type="submit" class="button button--quiet assign" disabled={assign_env.is_empty()}>{ "Assign to environment" }</button>
                 </form>
             }
-            <FormError error={(*error).clone()} />
+            { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
         </li>
     }
 }

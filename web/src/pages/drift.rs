@@ -11,7 +11,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
+use crate::components::error::{FormErrorProps, form_error};
 use crate::components::findings::{side_by_side, status_tag};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
@@ -142,7 +142,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                 if can_detect {
                     <button type="button" id="detect-now" class="button" onclick={detect}>{ "Detect now" }</button>
                 }
-                <FormError error={(*error).clone()} />
+                { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                 if let Some(run) = &*started {
                     <LiveRun ws={ws.clone()} run={run.clone()} {on_done} />
                 }

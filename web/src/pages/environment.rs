@@ -9,7 +9,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
+use crate::components::error::{FormErrorProps, form_error};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::status_badge::{severity_badge, status_badge};
@@ -124,7 +124,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                         if can_sync {
                             <button type="button" class="button" onclick={sync.clone()} data-testid="sync-inventory">{ "Sync inventory" }</button>
                         }
-                        <FormError error={(*error).clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                         if let Some(run) = &*started {
                             <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
                         }

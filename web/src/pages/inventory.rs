@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::field::{SelectField, TextField};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::json::json_view;
 use crate::components::load;
 use crate::components::status_badge::{deleted_badge, status_badge};
@@ -126,13 +126,9 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
             </div>
             <form class="toolbar" role="search" {onsubmit}>
-                <SelectField id="inv-family" label="Family" value={filters.family.clone()} options={family_options}
-                    onchange={set_family} error={page.field_error("family")} />
-                <SelectField id="inv-status" label="Status" value={filters.status.clone()}
-                    options={vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())]}
-                    onchange={set_status} error={page.field_error("status")} />
-                <TextField id="inv-search" label="Search by name" kind="search" value={(*search).clone()}
-                    onchange={{ let s = search.clone(); Callback::from(move |v| s.set(v)) }} />
+                { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "inv-status", label: "Status", value: filters.status.clone(), options: vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())], onchange: set_status, error: page.field_error("status") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "inv-search", label: "Search by name", kind: "search", value: (*search).clone(), onchange: { let s = search.clone(); Callback::from(move |v| s.set(v)) } })) }
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
             { load::view(&page, "load the inventory", |p: &InventoryPage| {

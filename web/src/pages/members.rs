@@ -10,8 +10,8 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::load;
 use crate::components::status_badge::outcome_badge;
 use crate::format;
@@ -43,8 +43,7 @@ struct EntitlementProps {
 }
 
 /// "All environments" or a chosen subset, as a fieldset of checkboxes.
-#[component]
-fn Entitlement(props: &EntitlementProps) -> Html {
+fn entitlement(props: &EntitlementProps) -> Html {
     let is_all = matches!(props.value, Environments::All(_));
     let chosen: Vec<String> = match &props.value {
         Environments::Only(l) => l.clone(),
@@ -215,16 +214,13 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                     <tr data-member={m.email.clone()}>
                                         <td>{ &m.name }<br /><span class="muted">{ &m.email }</span></td>
                                         if let Some(p) = edit_this {
-                                            <td><SelectField id={format!("role-{}", m.user_id)} label="Role" value={p.role.map(|r| r.as_str().to_owned()).unwrap_or_default()} options={role_options()}
-                                                error={err.as_ref().and_then(|e| e.field("role"))}
-                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) }} /></td>
-                                            <td><Entitlement id={format!("envs-{}", m.user_id)} all={all_envs.clone()} value={p.environments.clone().unwrap_or(Environments::Only(Vec::new()))}
-                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) }} /></td>
+                                            <td>{ select_field(&yew::props!(SelectFieldProps { id: format!("role-{}", m.user_id), label: "Role", value: p.role.map(|r| r.as_str().to_owned()).unwrap_or_default(), options: role_options(), error: err.as_ref().and_then(|e| e.field("role")), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) } })) }</td>
+                                            <td>{ entitlement(&yew::props!(EntitlementProps { id: format!("envs-{}", m.user_id), all: all_envs.clone(), value: p.environments.clone().unwrap_or(Environments::Only(Vec::new())), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) } })) }</td>
                                             <td>{ format::time(m.joined_ms) }</td>
                                             <td class="actions">
                                                 <button type="button" class="button" onclick={save.clone()}>{ "Save" }</button>
                                                 <button type="button" class="button button--quiet" onclick={{ let e = editing.clone(); Callback::from(move |_: MouseEvent| e.set(None)) }}>{ "Cancel" }</button>
-                                                <FormError error={err.clone()} />
+                                                { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                                             </td>
                                         } else {
                                             <td>{ m.role.as_str() }</td>
@@ -264,13 +260,10 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     }) }
                     <form class="form" onsubmit={invite} aria-label="Invite someone" novalidate=true>
                         <h3>{ "Invite someone" }</h3>
-                        <TextField id="invite-email" label="Email" kind="email" value={(*email).clone()} required=true
-                            onchange={{ let s = email.clone(); Callback::from(move |v| s.set(v)) }} error={inv_err.as_ref().and_then(|e| e.field("email"))} />
-                        <SelectField id="invite-role" label="Role" value={role.as_str().to_owned()} options={role_options()}
-                            onchange={{ let s = role.clone(); Callback::from(move |v: String| if let Some(r) = Role::parse(&v) { s.set(r) }) }} error={inv_err.as_ref().and_then(|e| e.field("role"))} />
-                        <Entitlement id="invite-envs" all={all_envs.clone()} value={(*inv_envs).clone()}
-                            onchange={{ let s = inv_envs.clone(); Callback::from(move |v| s.set(v)) }} />
-                        <FormError error={inv_err.clone()} />
+                        { text_field(&yew::props!(TextFieldProps { id: "invite-email", label: "Email", kind: "email", value: (*email).clone(), required: true, onchange: { let s = email.clone(); Callback::from(move |v| s.set(v)) }, error: inv_err.as_ref().and_then(|e| e.field("email")) })) }
+                        { select_field(&yew::props!(SelectFieldProps { id: "invite-role", label: "Role", value: role.as_str().to_owned(), options: role_options(), onchange: { let s = role.clone(); Callback::from(move |v: String| if let Some(r) = Role::parse(&v) { s.set(r) }) }, error: inv_err.as_ref().and_then(|e| e.field("role")) })) }
+                        { entitlement(&yew::props!(EntitlementProps { id: "invite-envs", all: all_envs.clone(), value: (*inv_envs).clone(), onchange: { let s = inv_envs.clone(); Callback::from(move |v| s.set(v)) } })) }
+                        { form_error(&yew::props!(FormErrorProps { error: inv_err.clone() })) }
                         <button type="submit" class="button">{ "Send invitation" }</button>
                     </form>
                     if let Some(c) = &*created {

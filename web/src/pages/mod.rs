@@ -54,6 +54,6 @@ pub fn page(route: Route) -> Html {
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
-        Route::NotFound => html! { <not_found::NotFound /> },
+        Route::NotFound => html! { { not_found::not_found() } },
     }
 }

@@ -10,9 +10,9 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::field::SelectField;
+use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::load;
-use crate::components::progress::RunProgress;
+use crate::components::progress::{RunProgressProps, run_progress};
 use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
@@ -25,8 +25,7 @@ pub struct RunTableProps {
     pub runs: Vec<OperationRun>,
 }
 
-#[component]
-pub fn RunTable(props: &RunTableProps) -> Html {
+pub fn run_table(props: &RunTableProps) -> Html {
     if props.runs.is_empty() {
         return html! { { load::empty(html! { <>{ "No operations yet." }</> }) } };
     }
@@ -113,13 +112,11 @@ pub fn OperationsPage(props: &WsProps) -> Html {
                 <CsvButton path={hub_path(&paths::operations_export(&ws), &query)} filename="operations.csv" />
             </div>
             <form class="toolbar" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
-                <SelectField id="hub-env" label="Environment" value={query.environment_id.clone()} options={env_options}
-                    onchange={set("environment_id")} error={runs.field_error("environment_id")} />
-                <SelectField id="hub-type" label="Operation type" value={query.operation_type.clone()} options={type_options}
-                    onchange={set("operation_type")} error={runs.field_error("operation_type")} />
+                { select_field(&yew::props!(SelectFieldProps { id: "hub-env", label: "Environment", value: query.environment_id.clone(), options: env_options, onchange: set("environment_id"), error: runs.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "hub-type", label: "Operation type", value: query.operation_type.clone(), options: type_options, onchange: set("operation_type"), error: runs.field_error("operation_type") })) }
             </form>
             { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                <RunTable ws={ws.clone()} runs={page.items.clone()} />
+                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
             }) }
         </>
     }
@@ -190,10 +187,10 @@ pub fn RunPage(props: &RunProps) -> Html {
                     <div class="fact"><dt>{ "Created" }</dt><dd>{ format::time(r.created_ms) }</dd></div>
                     <div class="fact"><dt>{ "Duration" }</dt><dd>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
                 </dl>
-                <RunProgress run={r.clone()} />
+                { run_progress(&yew::props!(RunProgressProps { run: r.clone() })) }
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ "Items" }</h2>
-                    <RunItems items={v.items.clone()} />
+                    { run_items(&yew::props!(RunItemsProps { items: v.items.clone() })) }
                 </section>
             </>
         }
@@ -206,8 +203,7 @@ pub struct RunItemsProps {
 }
 
 /// Per-item results of a run: what happened to each unit, with its detail.
-#[component]
-pub fn RunItems(props: &RunItemsProps) -> Html {
+pub fn run_items(props: &RunItemsProps) -> Html {
     if props.items.is_empty() {
         return html! { { load::empty(html! { <>{ "No per-item results yet." }</> }) } };
     }

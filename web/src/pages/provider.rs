@@ -14,8 +14,8 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::status_badge::status_badge;
@@ -230,8 +230,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             Dialog::Rotate => html! {
                 <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
                     busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
-                    <TextField id="new-secret" label="New client secret" kind="password" value={(*new_secret).clone()} autocomplete="off"
-                        onchange={{ let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("client_secret")} />
+                    { text_field(&yew::props!(TextFieldProps { id: "new-secret", label: "New client secret", kind: "password", value: (*new_secret).clone(), autocomplete: "off", onchange: { let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }, error: field("client_secret") })) }
                 </ConfirmDialog>
             },
             Dialog::Disable => html! {
@@ -266,18 +265,13 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 if step == 1 && can_manage {
                     <form class="panel form" aria-labelledby="create-title" onsubmit={create.clone()}>
                         <h2 id="create-title">{ "1. Create the connection" }</h2>
-                        <TextField id="tenant" label="Tenant (GUID or verified domain)" value={(*tenant).clone()} required=true
-                            onchange={{ let t = tenant.clone(); Callback::from(move |v| t.set(v)) }} error={field("tenant")} />
-                        <SelectField id="app-mode" label="App identity" value={(*mode).clone()}
-                            options={vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())]}
-                            onchange={{ let m = mode.clone(); Callback::from(move |v| m.set(v)) }} />
+                        { text_field(&yew::props!(TextFieldProps { id: "tenant", label: "Tenant (GUID or verified domain)", value: (*tenant).clone(), required: true, onchange: { let t = tenant.clone(); Callback::from(move |v| t.set(v)) }, error: field("tenant") })) }
+                        { select_field(&yew::props!(SelectFieldProps { id: "app-mode", label: "App identity", value: (*mode).clone(), options: vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())], onchange: { let m = mode.clone(); Callback::from(move |v| m.set(v)) } })) }
                         if *mode == "dedicated" {
-                            <TextField id="client-id" label="Client id" value={(*client_id).clone()}
-                                onchange={{ let t = client_id.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_id")} />
-                            <TextField id="client-secret" label="Client secret" kind="password" value={(*client_secret).clone()} autocomplete="off"
-                                onchange={{ let t = client_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_secret")} />
+                            { text_field(&yew::props!(TextFieldProps { id: "client-id", label: "Client id", value: (*client_id).clone(), onchange: { let t = client_id.clone(); Callback::from(move |v| t.set(v)) }, error: field("dedicated_app.client_id") })) }
+                            { text_field(&yew::props!(TextFieldProps { id: "client-secret", label: "Client secret", kind: "password", value: (*client_secret).clone(), autocomplete: "off", onchange: { let t = client_secret.clone(); Callback::from(move |v| t.set(v)) }, error: field("dedicated_app.client_secret") })) }
                         }
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                         <button type="submit" class="button" disabled={*busy} data-testid="create-connection">{ "Create connection" }</button>
                     </form>
                 }
@@ -291,7 +285,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         } else {
                             <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start sign-in" }</button>
                         }
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     </section>
                 }
                 if step == 4 {
@@ -301,7 +295,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         if can_verify {
                             <button type="button" class="button" onclick={verify.clone()} disabled={*busy || verifying.is_some()} data-testid="verify">{ "Verify connection" }</button>
                         }
-                        if *dialog == Dialog::None { <FormError error={err.clone()} /> }
+                        if *dialog == Dialog::None { { form_error(&yew::props!(FormErrorProps { error: err.clone() })) } }
                         if let Some(run) = &*verifying {
                             <LiveRun ws={key.0.clone()} run={run.clone()} on_done={on_verified.clone()} />
                         }

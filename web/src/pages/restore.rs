@@ -19,15 +19,15 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, value_of};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, select_field, value_of};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
-use crate::pages::operations::RunItems;
+use crate::pages::operations::{RunItemsProps, run_items};
 use crate::session::{use_select_environment, use_session};
 
 #[derive(Deserialize, Default)]
@@ -132,12 +132,8 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
                     <h2 id="select-title">{ "1. Select what to restore" }</h2>
                     <p class="muted">{ "Into this environment. Nothing is written until you confirm a preview." }</p>
-                    <SelectField id="restore-source" label="Backup of environment" value={(*source).clone()} options={env_options}
-                        error={err.as_ref().and_then(|e| e.field("source_environment_id"))}
-                        onchange={{ let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) }} />
-                    <SelectField id="restore-set" label="Backup set" value={(*set).clone()} options={set_options}
-                        error={err.as_ref().and_then(|e| e.field("backup_set_id"))}
-                        onchange={{ let s = set.clone(); Callback::from(move |v| s.set(v)) }} />
+                    { select_field(&yew::props!(SelectFieldProps { id: "restore-source", label: "Backup of environment", value: (*source).clone(), options: env_options, error: err.as_ref().and_then(|e| e.field("source_environment_id")), onchange: { let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) } })) }
+                    { select_field(&yew::props!(SelectFieldProps { id: "restore-set", label: "Backup set", value: (*set).clone(), options: set_options, error: err.as_ref().and_then(|e| e.field("backup_set_id")), onchange: { let s = set.clone(); Callback::from(move |v| s.set(v)) } })) }
                     <fieldset class="field">
                         <legend>{ "Items" }</legend>
                         <label class="check"><input type="radio" name="restore-scope" checked={*all_items}
@@ -170,7 +166,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                         onchange={{ let a = with_assignments.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Restore assignments too" }</label>
                     <label class="check"><input type="checkbox" checked={*accept_partial}
                         onchange={{ let a = accept_partial.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Go on even if the set is partial" }</label>
-                    <FormError error={err.clone()} />
+                    { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     <div class="actions"><button type="submit" class="button" disabled={set.is_empty()} data-testid="restore-create">{ "Check readiness" }</button></div>
                 </form>
             }
@@ -429,12 +425,12 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                                         p.summary.create, p.summary.update, p.summary.unchanged) }</p>
                                 </ConfirmDialog>
                             } else {
-                                <FormError error={err.clone()} />
+                                { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                                 <button type="button" class="button button--quiet" onclick={cancel.reform(|_: MouseEvent| ())}>{ "Cancel this restore" }</button>
                             }
                         </section>
                     } else {
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     }
                 }
                 if let Some(run) = run {
@@ -573,7 +569,7 @@ fn Results(props: &ResultsProps) -> Html {
         html! {
             <>
                 <p data-testid="restore-outcome">{ outcome_badge(v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)) }</p>
-                <RunItems items={v.items.clone()} />
+                { run_items(&yew::props!(RunItemsProps { items: v.items.clone() })) }
             </>
         }
     })

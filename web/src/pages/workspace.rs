@@ -12,7 +12,7 @@ use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
 use crate::pages::findings::{FindingsQuery, findings_path};
-use crate::pages::operations::RunTable;
+use crate::pages::operations::{RunTableProps, run_table};
 
 /// Open findings matching `q` (only the total is read).
 async fn open_count(ws: String, env: String) -> Result<u64, api::ApiError> {
@@ -85,7 +85,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                         <Link<Route> to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link<Route>>
                     </div>
                     { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                        <RunTable ws={ws.clone()} runs={page.items.clone()} />
+                        { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
                     }) }
                 </section>
             </>

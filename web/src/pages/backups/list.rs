@@ -11,8 +11,8 @@ use yew_router::prelude::*;
 use super::schedules::Schedules;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
-use crate::components::error::FormError;
-use crate::components::field::SelectField;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::status_badge::outcome_badge;
@@ -116,7 +116,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                     <h2 id="run-title">{ "Back up now" }</h2>
                     <p>{ "Captures every policy family with its assignments. A family that cannot be read makes the set partial, never complete." }</p>
                     <button type="button" class="button" onclick={run_now} data-testid="run-backup">{ "Run backup now" }</button>
-                    <FormError error={state.error.clone()} />
+                    { form_error(&yew::props!(FormErrorProps { error: state.error.clone() })) }
                     if let Some(run) = &state.started {
                         <LiveRun ws={ws.clone()} run={run.clone()} {on_done} />
                     }
@@ -150,10 +150,8 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                             </table></div>
                             if list.items.len() > 1 {
                                 <form class="toolbar" onsubmit={compare.clone()} aria-label="Compare two sets">
-                                    <SelectField id="diff-from" label="Compare from" value={state.from.clone()} options={options.clone()}
-                                        onchange={state.dispatcher().to_callback().reform(Action::From)} />
-                                    <SelectField id="diff-to" label="to" value={state.to.clone()} options={options}
-                                        onchange={state.dispatcher().to_callback().reform(Action::To)} />
+                                    { select_field(&yew::props!(SelectFieldProps { id: "diff-from", label: "Compare from", value: state.from.clone(), options: options.clone(), onchange: state.dispatcher().to_callback().reform(Action::From) })) }
+                                    { select_field(&yew::props!(SelectFieldProps { id: "diff-to", label: "to", value: state.to.clone(), options: options, onchange: state.dispatcher().to_callback().reform(Action::To) })) }
                                     <button type="submit" class="button" disabled={state.from.is_empty() || state.to.is_empty()}>{ "Compare" }</button>
                                 </form>
                             }

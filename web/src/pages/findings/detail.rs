@@ -10,8 +10,8 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
-use crate::components::error::FormError;
-use crate::components::field::TextField;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{TextFieldProps, text_field};
 use crate::components::findings::{TRIAGE_STATUSES, needs_reason, side_by_side, status_label, status_tag, triage};
 use crate::components::load;
 use crate::components::status_badge::severity_badge;
@@ -194,9 +194,7 @@ fn Triage(props: &TriageProps) -> Html {
             if moves.is_empty() {
                 <p class="muted">{ format!("No triage move is allowed from {}.", status_label(f.status)) }</p>
             } else {
-                <TextField id="triage-reason" label="Reason" value={(*reason).clone()}
-                    hint={AttrValue::Static("Needed to resolve or mark as false positive.")}
-                    onchange={{ let r = reason.clone(); Callback::from(move |v| r.set(v)) }} error={field_error("reason")} />
+                { text_field(&yew::props!(TextFieldProps { id: "triage-reason", label: "Reason", value: (*reason).clone(), hint: AttrValue::Static("Needed to resolve or mark as false positive."), onchange: { let r = reason.clone(); Callback::from(move |v| r.set(v)) }, error: field_error("reason") })) }
                 <div class="actions">
                     { for moves.iter().map(|to| html! {
                         <button type="button" class="button triage-move" data-status={to.as_str()}
@@ -206,11 +204,10 @@ fn Triage(props: &TriageProps) -> Html {
                 </div>
             }
             <div class="toolbar">
-                <TextField id="finding-owner" label="Owner (email, empty to clear)" value={(*owner).clone()}
-                    onchange={{ let o = owner.clone(); Callback::from(move |v| o.set(v)) }} error={field_error("owner")} />
+                { text_field(&yew::props!(TextFieldProps { id: "finding-owner", label: "Owner (email, empty to clear)", value: (*owner).clone(), onchange: { let o = owner.clone(); Callback::from(move |v| o.set(v)) }, error: field_error("owner") })) }
                 <button type="button" class="button button--quiet" id="finding-owner-save" disabled={*busy} onclick={send(None, true)}>{ "Set owner" }</button>
             </div>
-            if let Some(Refused::Error(e)) = &*refused { <FormError error={Some(e.clone())} /> }
+            if let Some(Refused::Error(e)) = &*refused { { form_error(&yew::props!(FormErrorProps { error: Some(e.clone()) })) } }
         </section>
     }
 }

@@ -13,8 +13,8 @@ use yew_router::prelude::*;
 use crate::api::{ApiError, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::findings::{TRIAGE_STATUSES, needs_reason, status_label, status_tag, summary, triage};
 use crate::components::load;
 use crate::components::status_badge::severity_badge;
@@ -184,18 +184,12 @@ pub fn FindingsPage(props: &WsProps) -> Html {
                 { chip("Open", open_q) }{ chip("Overdue", overdue_q) }{ chip("All", FindingsQuery::default()) }
             </p>
             <form class="toolbar" {onsubmit} aria-label="Filter the findings">
-                <SelectField id="findings-env" label="Environment" value={query.environment_id.clone()} options={env_options}
-                    onchange={set(|q, v| q.environment_id = v)} error={page.field_error("environment_id")} />
-                <SelectField id="findings-status" label="Status" value={query.status.clone()} options={status_options}
-                    onchange={set(|q, v| q.status = v)} error={page.field_error("status")} />
-                <SelectField id="findings-severity" label="Severity" value={query.severity.clone()} options={severity_options}
-                    onchange={set(|q, v| q.severity = v)} error={page.field_error("severity")} />
-                <SelectField id="findings-source" label="Source" value={query.source.clone()} options={source_options}
-                    onchange={set(|q, v| q.source = v)} error={page.field_error("source")} />
-                <SelectField id="findings-overdue" label="Due" value={query.overdue.clone()} options={overdue_options}
-                    onchange={set(|q, v| q.overdue = v)} error={page.field_error("overdue")} />
-                <TextField id="findings-search" label="Search" kind="search" value={(*search).clone()}
-                    onchange={{ let s = search.clone(); Callback::from(move |v| s.set(v)) }} error={page.field_error("search")} />
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-env", label: "Environment", value: query.environment_id.clone(), options: env_options, onchange: set(|q, v| q.environment_id = v), error: page.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-status", label: "Status", value: query.status.clone(), options: status_options, onchange: set(|q, v| q.status = v), error: page.field_error("status") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-severity", label: "Severity", value: query.severity.clone(), options: severity_options, onchange: set(|q, v| q.severity = v), error: page.field_error("severity") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-source", label: "Source", value: query.source.clone(), options: source_options, onchange: set(|q, v| q.source = v), error: page.field_error("source") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-overdue", label: "Due", value: query.overdue.clone(), options: overdue_options, onchange: set(|q, v| q.overdue = v), error: page.field_error("overdue") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "findings-search", label: "Search", kind: "search", value: (*search).clone(), onchange: { let s = search.clone(); Callback::from(move |v| s.set(v)) }, error: page.field_error("search") })) }
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
             { load::view(&page, "load the findings", |p: &FindingPage| {
@@ -327,18 +321,14 @@ fn Table(props: &TableProps) -> Html {
                 <div class="panel triage-bar" aria-label="Triage the checked findings">
                     <p>{ format!("{} checked", checked.len()) }</p>
                     <div class="toolbar">
-                        <SelectField id="triage-status" label="Move to" value={(*status).clone()} options={status_options}
-                            onchange={{ let s = status.clone(); Callback::from(move |v| s.set(v)) }} error={err("status")} />
-                        <TextField id="triage-reason" label="Reason" value={(*reason).clone()}
-                            hint={missing_reason.then_some(AttrValue::Static("Needed to resolve or mark as false positive."))}
-                            onchange={{ let r = reason.clone(); Callback::from(move |v| r.set(v)) }} error={err("reason")} />
-                        <TextField id="triage-owner" label="Owner (email)" value={(*owner).clone()}
-                            onchange={{ let o = owner.clone(); Callback::from(move |v| o.set(v)) }} error={err("owner")} />
+                        { select_field(&yew::props!(SelectFieldProps { id: "triage-status", label: "Move to", value: (*status).clone(), options: status_options, onchange: { let s = status.clone(); Callback::from(move |v| s.set(v)) }, error: err("status") })) }
+                        { text_field(&yew::props!(TextFieldProps { id: "triage-reason", label: "Reason", value: (*reason).clone(), hint: missing_reason.then_some(AttrValue::Static("Needed to resolve or mark as false positive.")), onchange: { let r = reason.clone(); Callback::from(move |v| r.set(v)) }, error: err("reason") })) }
+                        { text_field(&yew::props!(TextFieldProps { id: "triage-owner", label: "Owner (email)", value: (*owner).clone(), onchange: { let o = owner.clone(); Callback::from(move |v| o.set(v)) }, error: err("owner") })) }
                         <button type="button" id="triage-apply" class="button" onclick={apply}
                             disabled={*busy || checked.is_empty() || nothing || missing_reason}>{ "Apply" }</button>
                     </div>
                     if let Some(r) = &*result { <p class="triage-result" role="status">{ r }</p> }
-                    <FormError error={(*error).clone()} />
+                    { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                 </div>
             }
             <div class="table-wrap"><table class="table" id="findings-table" data-testid="findings-table">
