@@ -58,7 +58,9 @@ impl<T> Loaded<T> {
 
 /// A fetch with its future boxed and its answer type erased, so the loading machinery is compiled
 /// once per kind of `deps` rather than once per call site.
-type Fetch<D> = Rc<dyn Fn(D) -> Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>>;
+type Fetch<D> = Rc<dyn Fn(D) -> Erased>;
+
+type Erased = Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>;
 
 /// Loads `fetch(deps)` whenever `deps` change; answers to superseded requests are dropped.
 #[hook]
@@ -69,11 +71,7 @@ where
     F: Fn(D) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
-    let fetch = Rc::new(fetch);
-    let erased: Fetch<D> = Rc::new(move |d| {
-        let answer = fetch(d);
-        Box::pin(async move { answer.await.map(|v| Rc::new(v) as Rc<dyn Any>) })
-    });
+    let erased: Fetch<D> = Rc::new(move |d| erase::<T>(Box::pin(fetch(d))));
     let (state, reload) = use_load_erased(deps, erased);
     let state = match state {
         Load::Loading => Load::Loading,
@@ -82,6 +80,12 @@ where
         Load::Ready(v) => v.downcast::<T>().map_or(Load::Loading, Load::Ready),
     };
     Loaded { state, reload }
+}
+
+/// The answer of a boxed typed fetch as `Rc<dyn Any>`: compiled once per answer type, where an
+/// `async` block in `use_load` would be compiled once per call site.
+fn erase<T: 'static>(typed: Pin<Box<dyn Future<Output = Result<T, ApiError>>>>) -> Erased {
+    Box::pin(async move { typed.await.map(|v| Rc::new(v) as Rc<dyn Any>) })
 }
 
 #[hook]
