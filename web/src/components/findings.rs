@@ -52,7 +52,7 @@ fn pretty(v: &Option<serde_json::Value>, absent: &str) -> Html {
 pub fn side_by_side(desired: &Option<serde_json::Value>, current: &Option<serde_json::Value>) -> Html {
     html! {
         <div class="table-wrap"><table class="table side-by-side" data-testid="side-by-side">
-            <thead><tr><th scope="col">{ "Desired (baseline)" }</th><th scope="col">{ "Current (environment)" }</th></tr></thead>
+            <thead><tr>{ crate::components::markup::th("Desired (baseline)") }{ crate::components::markup::th("Current (environment)") }</tr></thead>
             <tbody><tr>
                 <td class="desired">{ pretty(desired, "Not in the baseline") }</td>
                 <td class="current">{ pretty(current, "Not in the environment") }</td>

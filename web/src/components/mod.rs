@@ -6,5 +6,6 @@ pub mod findings;
 pub mod json;
 pub mod live_run;
 pub mod load;
+pub mod markup;
 pub mod progress;
 pub mod status_badge;

@@ -105,8 +105,8 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 html! {
                     <>
                         <div class="table-wrap"><table class="table" data-testid="audit-table">
-                            <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Action" }</th>
-                                <th scope="col">{ "Target" }</th><th scope="col">{ "Environment" }</th><th scope="col">{ "Outcome" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("Who") }{ crate::components::markup::th("Action") }
+                                { crate::components::markup::th("Target") }{ crate::components::markup::th("Environment") }{ crate::components::markup::th("Outcome") }</tr></thead>
                             <tbody>{ for p.items.iter().chain(more.items()).map(|e| html! {
                                 <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
                                     <td>{ format::time(e.at_ms) }</td>

@@ -161,7 +161,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                     html! {
                         <>
                             <div class="table-wrap"><table class="table" data-testid="drift-findings">
-                                <thead><tr><th scope="col">{ "Finding" }</th><th scope="col">{ "Desired vs current" }</th></tr></thead>
+                                <thead><tr>{ crate::components::markup::th("Finding") }{ crate::components::markup::th("Desired vs current") }</tr></thead>
                                 <tbody>{ for p.items.iter().chain(more.items()).map(|f| html! {
                                     <tr class="finding" data-id={f.id.clone()} data-kind={f.kind.map(|k| k.as_str())}>
                                         <td>
@@ -191,8 +191,8 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                     }
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="drift-changes">
-                            <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Activity" }</th>
-                                <th scope="col">{ "Object" }</th><th scope="col">{ "Properties (old \u{2192} new)" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("Who") }{ crate::components::markup::th("Activity") }
+                                { crate::components::markup::th("Object") }{ crate::components::markup::th("Properties (old \u{2192} new)") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|c| html! {
                                 <tr class="change" data-id={c.id.clone()}>
                                     <td>{ format::time(c.at_ms) }</td>

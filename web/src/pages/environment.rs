@@ -177,7 +177,7 @@ pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
         <>
             { summary }
             <div class="table-wrap"><table class="table">
-                <thead><tr><th scope="col">{ "Permission" }</th><th scope="col">{ "Granted" }</th><th scope="col">{ "Needed for" }</th></tr></thead>
+                <thead><tr>{ crate::components::markup::th("Permission") }{ crate::components::markup::th("Granted") }{ crate::components::markup::th("Needed for") }</tr></thead>
                 <tbody>{ for v.permissions.iter().map(|p| html! {
                     <tr>
                         <td><code>{ &p.permission }</code></td>

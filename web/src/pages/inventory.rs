@@ -142,8 +142,8 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                         { unknown }
                         <div class="table-wrap"><table class="table" data-testid="inventory-table">
                             <thead><tr>
-                                <th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Platform" }</th>
-                                <th scope="col">{ "Assignments" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Last seen" }</th>
+                                { crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Platform") }
+                                { crate::components::markup::th("Assignments") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Last seen") }
                             </tr></thead>
                             <tbody>{ for rows.map(|i| html! {
                                 <tr data-item={i.id.clone()}>
@@ -216,14 +216,14 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                 </div>
                 <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
                 <dl class="facts">
-                    <div class="fact"><dt>{ "Family" }</dt><dd>{ &i.family }</dd></div>
-                    <div class="fact"><dt>{ "Platform" }</dt><dd>{ i.platform.clone().unwrap_or_default() }</dd></div>
-                    <div class="fact"><dt>{ "Assignments" }</dt><dd>{ &i.assignment_summary }</dd></div>
-                    <div class="fact"><dt>{ "Scope tags" }</dt><dd>{ i.scope_tags.join(", ") }</dd></div>
-                    <div class="fact"><dt>{ "Last modified in Intune" }</dt><dd>{ i.last_modified.clone().unwrap_or_default() }</dd></div>
-                    <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format::time(i.last_seen_ms) }</dd></div>
+                    { crate::components::markup::fact("Family", html! { <>{ &i.family }</> }) }
+                    { crate::components::markup::fact("Platform", html! { <>{ i.platform.clone().unwrap_or_default() }</> }) }
+                    { crate::components::markup::fact("Assignments", html! { <>{ &i.assignment_summary }</> }) }
+                    { crate::components::markup::fact("Scope tags", html! { <>{ i.scope_tags.join(", ") }</> }) }
+                    { crate::components::markup::fact("Last modified in Intune", html! { <>{ i.last_modified.clone().unwrap_or_default() }</> }) }
+                    { crate::components::markup::fact("Last seen", html! { <>{ format::time(i.last_seen_ms) }</> }) }
                     if let Some(d) = i.deleted_ms {
-                        <div class="fact"><dt>{ "Deleted" }</dt><dd>{ format::time(d) }</dd></div>
+                        { crate::components::markup::fact("Deleted", html! { <>{ format::time(d) }</> }) }
                     }
                 </dl>
                 <section class="panel" aria-labelledby="payload-title">

@@ -199,7 +199,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     }
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="members-table">
-                            <thead><tr><th scope="col">{ "Member" }</th><th scope="col">{ "Role" }</th><th scope="col">{ "Environments" }</th><th scope="col">{ "Joined" }</th>
+                            <thead><tr>{ crate::components::markup::th("Member") }{ crate::components::markup::th("Role") }{ crate::components::markup::th("Environments") }{ crate::components::markup::th("Joined") }
                                 if can_manage { <th scope="col"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
                             <tbody>{ for list.items.iter().map(|m| {
                                 let edit_this = editing.as_ref().filter(|(u, _)| *u == m.user_id).map(|(_, p)| p.clone());

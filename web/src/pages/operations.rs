@@ -33,9 +33,9 @@ pub fn run_table(props: &RunTableProps) -> Html {
         <div class="table-wrap">
             <table class="table" data-testid="run-table">
                 <thead><tr>
-                    <th scope="col">{ "Operation" }</th><th scope="col">{ "Environment" }</th>
-                    <th scope="col">{ "Status" }</th><th scope="col">{ "Items" }</th>
-                    <th scope="col">{ "Started" }</th><th scope="col">{ "Duration" }</th>
+                    { crate::components::markup::th("Operation") }{ crate::components::markup::th("Environment") }
+                    { crate::components::markup::th("Status") }{ crate::components::markup::th("Items") }
+                    { crate::components::markup::th("Started") }{ crate::components::markup::th("Duration") }
                 </tr></thead>
                 <tbody>
                     { for props.runs.iter().map(|r| html! {
@@ -180,12 +180,12 @@ pub fn RunPage(props: &RunProps) -> Html {
                     { status_badge(r.status.as_str()) }
                 </div>
                 <dl class="facts">
-                    <div class="fact"><dt>{ "Type" }</dt><dd><code>{ r.operation_type.as_str() }</code></dd></div>
-                    <div class="fact"><dt>{ "Environment" }</dt><dd>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
-                    <div class="fact"><dt>{ "Started by" }</dt><dd>{ &r.initiator }</dd></div>
+                    { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }
+                    { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</> }) }
+                    { crate::components::markup::fact("Started by", html! { <>{ &r.initiator }</> }) }
                     <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str) }</dd></div>
-                    <div class="fact"><dt>{ "Created" }</dt><dd>{ format::time(r.created_ms) }</dd></div>
-                    <div class="fact"><dt>{ "Duration" }</dt><dd>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
+                    { crate::components::markup::fact("Created", html! { <>{ format::time(r.created_ms) }</> }) }
+                    { crate::components::markup::fact("Duration", html! { <>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</> }) }
                 </dl>
                 { run_progress(&yew::props!(RunProgressProps { run: r.clone() })) }
                 <section class="panel" aria-labelledby="items-title">
@@ -209,7 +209,7 @@ pub fn run_items(props: &RunItemsProps) -> Html {
     }
     html! {
         <div class="table-wrap"><table class="table" data-testid="run-items">
-            <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Result" }</th><th scope="col">{ "Detail" }</th></tr></thead>
+            <thead><tr>{ crate::components::markup::th("Item") }{ crate::components::markup::th("Result") }{ crate::components::markup::th("Detail") }</tr></thead>
             <tbody>{ for props.items.iter().map(|i| html! {
                 <tr data-result={i.result.clone()}>
                     <td>

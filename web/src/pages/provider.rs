@@ -253,11 +253,11 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                     }
                     if c.configured {
                         <dl class="facts">
-                            <div class="fact"><dt>{ "Tenant" }</dt><dd>{ c.tenant.clone().unwrap_or_default() }</dd></div>
-                            <div class="fact"><dt>{ "App" }</dt><dd>{ c.app_mode.clone().unwrap_or_default() }</dd></div>
-                            <div class="fact"><dt>{ "Lifecycle" }</dt><dd>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</dd></div>
+                            { crate::components::markup::fact("Tenant", html! { <>{ c.tenant.clone().unwrap_or_default() }</> }) }
+                            { crate::components::markup::fact("App", html! { <>{ c.app_mode.clone().unwrap_or_default() }</> }) }
+                            { crate::components::markup::fact("Lifecycle", html! { <>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</> }) }
                             if let Some(cr) = &c.credential {
-                                <div class="fact"><dt>{ "Credential" }</dt><dd>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</dd></div>
+                                { crate::components::markup::fact("Credential", html! { <>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</> }) }
                             }
                         </dl>
                     }

@@ -178,7 +178,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                     }
                     html! {
                         <div class="table-wrap"><table class="table">
-                            <thead><tr><th scope="col">{ "Created" }</th><th scope="col">{ "From" }</th><th scope="col">{ "State" }</th><th scope="col">{ "Readiness" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("Created") }{ crate::components::markup::th("From") }{ crate::components::markup::th("State") }{ crate::components::markup::th("Readiness") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|r| html! {
                                 <tr>
                                     <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
@@ -472,7 +472,7 @@ fn preview_view(
                 { load::empty(html! { <>{ "Nothing to restore." }</> }) }
             } else {
                 <div class="table-wrap"><table class="table" data-testid="preview-items">
-                    <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Action" }</th><th scope="col">{ "Matched by" }</th><th scope="col">{ "Changes" }</th></tr></thead>
+                    <thead><tr>{ crate::components::markup::th("Item") }{ crate::components::markup::th("Action") }{ crate::components::markup::th("Matched by") }{ crate::components::markup::th("Changes") }</tr></thead>
                     <tbody>{ for p.items.iter().map(preview_row) }</tbody>
                 </table></div>
             }
@@ -480,7 +480,7 @@ fn preview_view(
                 <h3>{ "Group mapping" }</h3>
                 <p class="muted">{ "Groups in the backup's assignments, and the group each becomes in this tenant. Change a mapping, then preview again." }</p>
                 <div class="table-wrap"><table class="table" data-testid="group-mapping">
-                    <thead><tr><th scope="col">{ "In the backup" }</th><th scope="col">{ "Resolution" }</th><th scope="col">{ "In this tenant" }</th></tr></thead>
+                    <thead><tr>{ crate::components::markup::th("In the backup") }{ crate::components::markup::th("Resolution") }{ crate::components::markup::th("In this tenant") }</tr></thead>
                     <tbody>{ for p.groups.iter().map(|g| {
                         let src = g.source_group_id.clone();
                         let current = mapping.get(&src).cloned();

@@ -54,7 +54,7 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
                                 <details class="change">
                                     <summary>{ &c.item.name }<span class="muted">{ format!(" ({}, {} fields)", c.item.family, c.fields.len()) }</span></summary>
                                     <div class="table-wrap"><table class="table">
-                                        <thead><tr><th scope="col">{ "Field" }</th><th scope="col">{ "Before" }</th><th scope="col">{ "After" }</th></tr></thead>
+                                        <thead><tr>{ crate::components::markup::th("Field") }{ crate::components::markup::th("Before") }{ crate::components::markup::th("After") }</tr></thead>
                                         <tbody>{ for c.fields.iter().map(|f| html! {
                                             <tr><td><code>{ &f.path }</code>
                                                 if f.secret {

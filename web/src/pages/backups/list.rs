@@ -134,7 +134,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                     html! {
                         <>
                             <div class="table-wrap"><table class="table" data-testid="backup-sets">
-                                <thead><tr><th scope="col">{ "Taken" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Families" }</th><th scope="col">{ "Run" }</th></tr></thead>
+                                <thead><tr>{ crate::components::markup::th("Taken") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Families") }{ crate::components::markup::th("Run") }</tr></thead>
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
                                         <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>

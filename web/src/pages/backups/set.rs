@@ -116,7 +116,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                         { load::empty(html! { <>{ "This set holds no items." }</> }) }
                     } else {
                         <div class="table-wrap"><table class="table" data-testid="backup-items">
-                            <thead><tr><th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Content hash" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Content hash") }</tr></thead>
                             <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
                                 <tr>
                                     <td><Link<Route> to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>

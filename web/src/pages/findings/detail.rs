@@ -51,21 +51,21 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                         { "Back to the findings" }</Link<Route, FindingsQuery>>
                 </div>
                 <dl class="facts" data-testid="finding-facts">
-                    <div class="fact"><dt>{ "Status" }</dt><dd>{ status_tag(f.status) }</dd></div>
-                    <div class="fact"><dt>{ "Severity" }</dt><dd>{ severity_badge(f.severity.as_str()) }</dd></div>
-                    <div class="fact"><dt>{ "Source" }</dt><dd>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</dd></div>
-                    <div class="fact"><dt>{ "Environment" }</dt><dd>
-                        <Link<Route> to={Route::Drift { ws: ws.clone(), env: f.environment_id.clone() }}>{ &f.environment_id }</Link<Route>></dd></div>
-                    <div class="fact"><dt>{ "Object" }</dt><dd>{ f.object.as_ref().map_or_else(|| "\u{2014}".to_owned(),
-                        |o| format!("{} ({})", o.name, families::label(&o.family))) }</dd></div>
-                    <div class="fact"><dt>{ "Property" }</dt><dd>if f.property.is_empty() { { "The whole object" } } else { <code>{ &f.property }</code> }</dd></div>
-                    <div class="fact"><dt>{ "Matched by" }</dt><dd>{ dash(f.matched_by.map(|m| m.as_str())) }</dd></div>
-                    <div class="fact"><dt>{ "First seen" }</dt><dd>{ format::time(f.first_seen_ms) }</dd></div>
-                    <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format!("{} ({} detection{})", format::time(f.last_seen_ms), f.count, if f.count == 1 { "" } else { "s" }) }</dd></div>
+                    { crate::components::markup::fact("Status", html! { <>{ status_tag(f.status) }</> }) }
+                    { crate::components::markup::fact("Severity", html! { <>{ severity_badge(f.severity.as_str()) }</> }) }
+                    { crate::components::markup::fact("Source", html! { <>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</> }) }
+                    { crate::components::markup::fact("Environment", html! { <>
+                        <Link<Route> to={Route::Drift { ws: ws.clone(), env: f.environment_id.clone() }}>{ &f.environment_id }</Link<Route>></> }) }
+                    { crate::components::markup::fact("Object", html! { <>{ f.object.as_ref().map_or_else(|| "\u{2014}".to_owned(),
+                        |o| format!("{} ({})", o.name, families::label(&o.family))) }</> }) }
+                    { crate::components::markup::fact("Property", html! { <>if f.property.is_empty() { { "The whole object" } } else { <code>{ &f.property }</code> }</> }) }
+                    { crate::components::markup::fact("Matched by", html! { <>{ dash(f.matched_by.map(|m| m.as_str())) }</> }) }
+                    { crate::components::markup::fact("First seen", html! { <>{ format::time(f.first_seen_ms) }</> }) }
+                    { crate::components::markup::fact("Last seen", html! { <>{ format!("{} ({} detection{})", format::time(f.last_seen_ms), f.count, if f.count == 1 { "" } else { "s" }) }</> }) }
                     <div class="fact"><dt>{ "Owner" }</dt><dd data-testid="finding-owner">{ dash(f.owner.as_deref()) }</dd></div>
-                    <div class="fact"><dt>{ "Due" }</dt><dd>{ format::time_opt(f.due_ms) }
-                        if f.overdue { { " " }<span class="badge badge--bad overdue">{ "Overdue" }</span> }</dd></div>
-                    <div class="fact"><dt>{ "Changed by" }</dt><dd>{ dash(f.changed_by.as_deref()) }</dd></div>
+                    { crate::components::markup::fact("Due", html! { <>{ format::time_opt(f.due_ms) }
+                        if f.overdue { { " " }<span class="badge badge--bad overdue">{ "Overdue" }</span> }</> }) }
+                    { crate::components::markup::fact("Changed by", html! { <>{ dash(f.changed_by.as_deref()) }</> }) }
                 </dl>
                 <section class="panel" aria-labelledby="finding-values-title">
                     <h2 id="finding-values-title">{ "Desired vs current" }</h2>
@@ -77,8 +77,8 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                 <section class="panel" aria-labelledby="finding-history-title">
                     <h2 id="finding-history-title">{ "History" }</h2>
                     <div class="table-wrap"><table class="table" data-testid="finding-history">
-                        <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "What" }</th><th scope="col">{ "Status" }</th>
-                            <th scope="col">{ "Who" }</th><th scope="col">{ "Reason" }</th></tr></thead>
+                        <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("What") }{ crate::components::markup::th("Status") }
+                            { crate::components::markup::th("Who") }{ crate::components::markup::th("Reason") }</tr></thead>
                         <tbody>{ for d.history.iter().map(|e| html! {
                             <tr data-kind={e.kind.clone()}>
                                 <td>{ format::time(e.at_ms) }</td>

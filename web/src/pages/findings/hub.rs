@@ -337,9 +337,9 @@ fn Table(props: &TableProps) -> Html {
                         <th scope="col"><input type="checkbox" aria-label="Check all" onchange={toggle_all}
                             checked={!all_ids.is_empty() && *checked == all_ids} /></th>
                     }
-                    <th scope="col">{ "Severity" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Title" }</th>
-                    <th scope="col">{ "Environment" }</th><th scope="col">{ "Object" }</th><th scope="col">{ "Last seen" }</th>
-                    <th scope="col">{ "Count" }</th><th scope="col">{ "Owner" }</th><th scope="col">{ "Due" }</th>
+                    { crate::components::markup::th("Severity") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Title") }
+                    { crate::components::markup::th("Environment") }{ crate::components::markup::th("Object") }{ crate::components::markup::th("Last seen") }
+                    { crate::components::markup::th("Count") }{ crate::components::markup::th("Owner") }{ crate::components::markup::th("Due") }
                 </tr></thead>
                 <tbody>{ for props.items.iter().map(|f| html! {
                     <tr class="finding" data-id={f.id.clone()} data-status={f.status.as_str()}>
