@@ -31,6 +31,14 @@ impl<T: ?Sized> Clone for Load<T> {
 }
 
 impl<T> Load<T> {
+    /// Why the load failed, if it did.
+    pub fn failed(&self) -> Option<&ApiError> {
+        match self {
+            Self::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub fn ready(&self) -> Option<&T> {
         match self {
             Self::Ready(v) => Some(v),

@@ -2,15 +2,24 @@
 
 use yew::prelude::*;
 
+use crate::api::ApiError;
 use crate::components::error::{ErrorView, FormErrorProps, form_error};
 use crate::hooks::{Load, Loaded, More};
 
 /// Renders the data, or the loading or error state of a [`Loaded`].
 pub fn view<T>(loaded: &Loaded<T>, action: &'static str, render: impl FnOnce(&T) -> Html) -> Html {
     match &loaded.state {
-        Load::Loading => loading(),
-        Load::Failed(error) => html! { <ErrorView error={error.clone()} {action} retry={loaded.reload.clone()} /> },
         Load::Ready(data) => render(data),
+        state => not_ready(state.failed(), action, &loaded.reload),
+    }
+}
+
+/// The loading or error state, built here once rather than at every [`view`] call site.
+#[inline(never)]
+fn not_ready(error: Option<&ApiError>, action: &'static str, retry: &Callback<()>) -> Html {
+    match error {
+        None => loading(),
+        Some(error) => html! { <ErrorView error={error.clone()} {action} retry={retry.clone()} /> },
     }
 }
 
