@@ -20,7 +20,7 @@ use crate::families;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
-use crate::pages::findings::FindingsQuery;
+use crate::pages::findings::{FindingsQuery, QueryPairs};
 use crate::session::use_session;
 
 fn open_drift_path(ws: &str, env: &str, cursor: &str) -> String {
@@ -150,9 +150,9 @@ pub fn DriftPage(props: &EnvProps) -> Html {
             <section class="panel" aria-labelledby="drift-findings-title">
                 <div class="panel__header">
                     <h2 id="drift-findings-title">{ "Open drift findings" }</h2>
-                    <Link<Route, FindingsQuery> to={Route::Findings { ws: ws.clone() }}
-                        query={Some(FindingsQuery { environment_id: env.clone(), status: "open".into(), source: "drift".into(), ..FindingsQuery::default() })}>
-                        { "In the findings hub" }</Link<Route, FindingsQuery>>
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }}
+                        query={Some(FindingsQuery { environment_id: env.clone(), status: "open".into(), source: "drift".into(), ..FindingsQuery::default() }.pairs())}>
+                        { "In the findings hub" }</Link<Route, QueryPairs>>
                 </div>
                 { load::view(&findings, "load the drift findings", |p: &FindingPage| {
                     if p.items.is_empty() {

@@ -15,7 +15,7 @@ use crate::components::load;
 use crate::components::status_badge::{severity_badge, status_badge};
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::operations::HubQuery;
+use crate::pages::findings::QueryPairs;
 use crate::session::{use_select_environment, use_session};
 
 #[derive(Properties, PartialEq, Clone)]
@@ -92,8 +92,8 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link<Route>>
                     <Link<Route> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link<Route>>
                     <Link<Route> to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link<Route>>
-                    <Link<Route, HubQuery> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
-                        query={Some(HubQuery { environment_id: env_id.clone(), operation_type: String::new() })}>{ "Operations" }</Link<Route, HubQuery>>
+                    <Link<Route, QueryPairs> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
+                        query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link<Route, QueryPairs>>
                 </nav>
                 <div class="grid">
                     <section class="panel" aria-labelledby="conn-title">

@@ -11,7 +11,7 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
-use crate::pages::findings::{FindingsQuery, findings_path};
+use crate::pages::findings::{FindingsQuery, QueryPairs, findings_path};
 use crate::pages::operations::{RunTableProps, run_table};
 
 /// Open findings matching `q` (only the total is read).
@@ -26,12 +26,15 @@ async fn open_count(ws: String, env: String) -> Result<u64, api::ApiError> {
 }
 
 /// The hub's address for `env`'s open findings (all environments when empty).
-fn open_query(env: &str) -> Option<FindingsQuery> {
-    Some(FindingsQuery {
-        environment_id: env.to_owned(),
-        status: "open".into(),
-        ..FindingsQuery::default()
-    })
+fn open_query(env: &str) -> Option<QueryPairs> {
+    Some(
+        FindingsQuery {
+            environment_id: env.to_owned(),
+            status: "open".into(),
+            ..FindingsQuery::default()
+        }
+        .pairs(),
+    )
 }
 
 #[derive(Properties, PartialEq)]
@@ -59,11 +62,11 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                 <p class="muted">{ format!("{} owner{} \u{b7} created {} \u{b7} last activity {}", w.owner_count,
                     if w.owner_count == 1 { "" } else { "s" }, format::time(w.created_ms), format::time_opt(w.last_activity_ms)) }</p>
                 <nav class="subnav" aria-label="Workspace">
-                    <Link<Route, FindingsQuery> to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
                         { match open.state.ready() {
                             Some(n) => format!("Findings ({n} open)"),
                             None => "Findings".to_owned(),
-                        } }</Link<Route, FindingsQuery>>
+                        } }</Link<Route, QueryPairs>>
                     <Link<Route> to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link<Route>>
                 </nav>
                 <section class="panel" aria-labelledby="envs-title">
@@ -133,8 +136,8 @@ fn EnvCard(props: &EnvCardProps) -> Html {
             <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
             if let Some(n) = open.state.ready().copied().filter(|n| *n > 0) {
                 <p data-testid="open-findings">
-                    <Link<Route, FindingsQuery> to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
-                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link<Route, FindingsQuery>>
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
+                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link<Route, QueryPairs>>
                 </p>
             }
         </li>

@@ -15,6 +15,7 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
+use crate::pages::findings::QueryPairs;
 use crate::session::use_session;
 
 /// The delete dialog: open or not, a request under way, and why the last one failed.
@@ -43,12 +44,6 @@ impl Reducible for State {
         }
         Rc::new(s)
     }
-}
-
-/// Opens the restore page with this set chosen.
-#[derive(Clone, PartialEq, serde::Serialize)]
-struct RestoreQuery {
-    set: String,
 }
 
 #[derive(Properties, PartialEq)]
@@ -104,8 +99,8 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     }
                 </p>
                 if session.can(&ws, Capability::RestorePreview) {
-                    <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
-                        query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
+                    <p><Link<Route, QueryPairs> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
+                        query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link<Route, QueryPairs>></p>
                 }
                 if matches!(d.set.status, BackupSetStatus::Partial | BackupSetStatus::Failed) {
                     <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>

@@ -18,7 +18,7 @@ use crate::components::status_badge::severity_badge;
 use crate::families;
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::findings::FindingsQuery;
+use crate::pages::findings::{FindingsQuery, QueryPairs};
 use crate::session::use_session;
 
 #[derive(Properties, PartialEq)]
@@ -46,9 +46,9 @@ pub fn FindingPage(props: &FindingProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &f.title }</h1>
-                    <Link<Route, FindingsQuery> to={Route::Findings { ws: ws.clone() }}
-                        query={Some(FindingsQuery { environment_id: f.environment_id.clone(), ..FindingsQuery::default() })}>
-                        { "Back to the findings" }</Link<Route, FindingsQuery>>
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }}
+                        query={Some(FindingsQuery { environment_id: f.environment_id.clone(), ..FindingsQuery::default() }.pairs())}>
+                        { "Back to the findings" }</Link<Route, QueryPairs>>
                 </div>
                 <dl class="facts" data-testid="finding-facts">
                     { crate::components::markup::fact("Status", html! { <>{ status_tag(f.status) }</> }) }
