@@ -3,6 +3,8 @@
 //! view with `components::error::ErrorView` (401 → sign-in, 403 → permission, 404 → not found).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use atlas_api_types::Problem;
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -96,48 +98,81 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    decode(send(Request::get(path), None::<&()>).await?).await
+    parse(&text(Request::get(path), None).await?)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    decode(send(Request::post(path), Some(body)).await?).await
+    let body = json(body)?;
+    parse(&text(Request::post(path), Some(body)).await?)
 }
 
 /// A POST without a body (starting runs, consent, verification).
 pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    decode(send(Request::post(path), None::<&()>).await?).await
+    parse(&text(Request::post(path), None).await?)
 }
 
 pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    decode(send(Request::patch(path), Some(body)).await?).await
+    let body = json(body)?;
+    parse(&text(Request::patch(path), Some(body)).await?)
 }
 
 pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    decode(send(Request::put(path), Some(body)).await?).await
+    let body = json(body)?;
+    parse(&text(Request::put(path), Some(body)).await?)
 }
 
 /// PUT or DELETE whose answer carries no body worth reading (204).
 pub async fn put_unit(path: &str) -> Result<(), ApiError> {
-    send(Request::put(path), None::<&()>).await.map(drop)
+    exchange(Request::put(path), None, false).await.map(drop)
 }
 
 pub async fn delete<B: Serialize>(path: &str, body: Option<&B>) -> Result<(), ApiError> {
-    send(Request::delete(path), body).await.map(drop)
+    let body = body.map(json).transpose()?;
+    exchange(Request::delete(path), body, false).await.map(drop)
 }
 
 /// A text answer (CSV exports).
 pub async fn get_text(path: &str) -> Result<String, ApiError> {
-    let response = send(Request::get(path), None::<&()>).await?;
-    response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+    text(Request::get(path), None).await
 }
 
-async fn send<B: Serialize>(request: RequestBuilder, body: Option<&B>) -> Result<Response, ApiError> {
+/// A request body as JSON text. Serializing here keeps the network code below free of the body's
+/// type, so it is compiled once rather than once per request and answer type.
+fn json<B: Serialize>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))
+}
+
+fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ApiError> {
+    serde_json::from_str(body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The answer's body as text.
+fn text(request: RequestBuilder, body: Option<String>) -> Exchange {
+    exchange(request, body, true)
+}
+
+/// The network part of a call, boxed: every typed call above awaits this one future, so the
+/// request and response machinery is compiled once instead of inside each caller's future.
+type Exchange = Pin<Box<dyn Future<Output = Result<String, ApiError>>>>;
+
+/// Sends the request; the answer's body as text when `read`, else empty.
+fn exchange(request: RequestBuilder, body: Option<String>, read: bool) -> Exchange {
+    Box::pin(async move {
+        let response = send(request, body).await?;
+        if !read {
+            return Ok(String::new());
+        }
+        response.text().await.map_err(|e| ApiError::Network(e.to_string()))
+    })
+}
+
+async fn send(request: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
     let mut request = request.header("Accept", "application/json, application/problem+json");
     if let Some(token) = token() {
         request = request.header("Authorization", &format!("Bearer {token}"));
     }
     let request = match body {
-        Some(body) => request.json(body),
+        Some(body) => request.header("Content-Type", "application/json").body(body),
         None => request.build(),
     }
     .map_err(|e| ApiError::Network(e.to_string()))?;
@@ -147,11 +182,6 @@ async fn send<B: Serialize>(request: RequestBuilder, body: Option<&B>) -> Result
     } else {
         Err(error(&response).await)
     }
-}
-
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    let body = response.text().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    serde_json::from_str(&body).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 async fn error(response: &Response) -> ApiError {

@@ -34,8 +34,16 @@ pub enum Route {
     Audit { ws: String },
     #[at("/workspaces/:ws/members")]
     Members { ws: String },
+    #[at("/workspaces/:ws/baselines")]
+    Baselines { ws: String },
+    #[at("/workspaces/:ws/findings")]
+    Findings { ws: String },
+    #[at("/workspaces/:ws/findings/:finding")]
+    Finding { ws: String, finding: String },
     #[at("/workspaces/:ws/environments/:env")]
     Environment { ws: String, env: String },
+    #[at("/workspaces/:ws/environments/:env/drift")]
+    Drift { ws: String, env: String },
     #[at("/workspaces/:ws/environments/:env/provider")]
     Provider { ws: String, env: String },
     #[at("/workspaces/:ws/environments/:env/inventory")]
@@ -84,6 +92,10 @@ impl Route {
             | Route::Run { ws, .. }
             | Route::Audit { ws }
             | Route::Members { ws }
+            | Route::Baselines { ws }
+            | Route::Findings { ws }
+            | Route::Finding { ws, .. }
+            | Route::Drift { ws, .. }
             | Route::Environment { ws, .. }
             | Route::Provider { ws, .. }
             | Route::Inventory { ws, .. }
@@ -113,7 +125,7 @@ fn switch(route: Route) -> Html {
     match route {
         Route::SignIn => public(html! { <pages::sign_in::SignInPage /> }),
         Route::Callback => public(html! { <pages::sign_in::CallbackPage /> }),
-        Route::NotFound => public(html! { <pages::not_found::NotFound /> }),
+        Route::NotFound => public(html! { { pages::not_found::not_found() } }),
         route => html! { <Authed {route} /> },
     }
 }
@@ -237,6 +249,8 @@ fn Shell(props: &ShellProps) -> Html {
                 <ul>
                     { link(Route::Workspace { ws: ws.clone() }, "Overview") }
                     { link(Route::Operations { ws: ws.clone() }, "Operations") }
+                    { link(Route::Findings { ws: ws.clone() }, "Findings") }
+                    { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }

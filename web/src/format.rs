@@ -19,7 +19,9 @@ pub fn now_ms() -> i64 {
 pub fn duration(ms: i64) -> String {
     let s = ms / 1000;
     if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
+        // Tenths of a second, rounded, in integers: no float formatting code in the bundle.
+        let tenths = (ms + 50) / 100;
+        format!("{}.{} s", tenths / 10, tenths % 10)
     } else if s < 3600 {
         format!("{} min {} s", s / 60, s % 60)
     } else {

@@ -1,7 +1,9 @@
 //! Hooks every page uses: load something from the API (with reload), page through a list, and poll.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -12,13 +14,13 @@ use crate::api::ApiError;
 
 /// What a page shows: loading, the data, or why it failed.
 #[derive(Debug, PartialEq)]
-pub enum Load<T> {
+pub enum Load<T: ?Sized> {
     Loading,
     Ready(Rc<T>),
     Failed(ApiError),
 }
 
-impl<T> Clone for Load<T> {
+impl<T: ?Sized> Clone for Load<T> {
     fn clone(&self) -> Self {
         match self {
             Self::Loading => Self::Loading,
@@ -29,6 +31,14 @@ impl<T> Clone for Load<T> {
 }
 
 impl<T> Load<T> {
+    /// Why the load failed, if it did.
+    pub fn failed(&self) -> Option<&ApiError> {
+        match self {
+            Self::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub fn ready(&self) -> Option<&T> {
         match self {
             Self::Ready(v) => Some(v),
@@ -54,6 +64,12 @@ impl<T> Loaded<T> {
     }
 }
 
+/// A fetch with its future boxed and its answer type erased, so the loading machinery is compiled
+/// once per kind of `deps` rather than once per call site.
+type Fetch<D> = Rc<dyn Fn(D) -> Erased>;
+
+type Erased = Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>;
+
 /// Loads `fetch(deps)` whenever `deps` change; answers to superseded requests are dropped.
 #[hook]
 pub fn use_load<T, D, F, Fut>(deps: D, fetch: F) -> Loaded<T>
@@ -63,10 +79,31 @@ where
     F: Fn(D) -> Fut + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
-    let state = use_state(|| Load::<T>::Loading);
+    let erased: Fetch<D> = Rc::new(move |d| erase::<T>(Box::pin(fetch(d))));
+    let (state, reload) = use_load_erased(deps, erased);
+    let state = match state {
+        Load::Loading => Load::Loading,
+        Load::Failed(e) => Load::Failed(e),
+        // Only this hook's fetch fills the state, so the answer is always a `T`.
+        Load::Ready(v) => v.downcast::<T>().map_or(Load::Loading, Load::Ready),
+    };
+    Loaded { state, reload }
+}
+
+/// The answer of a boxed typed fetch as `Rc<dyn Any>`: compiled once per answer type, where an
+/// `async` block in `use_load` would be compiled once per call site.
+fn erase<T: 'static>(typed: Pin<Box<dyn Future<Output = Result<T, ApiError>>>>) -> Erased {
+    Box::pin(async move { typed.await.map(|v| Rc::new(v) as Rc<dyn Any>) })
+}
+
+#[hook]
+fn use_load_erased<D>(deps: D, fetch: Fetch<D>) -> (Load<dyn Any>, Callback<()>)
+where
+    D: PartialEq + Clone + 'static,
+{
+    let state = use_state(|| Load::<dyn Any>::Loading);
     let generation = use_mut_ref(|| Rc::new(Cell::new(0u32)));
     let tick = use_reducer(|| Tick(0));
-    let fetch = Rc::new(fetch);
     let last_deps = use_mut_ref(|| None::<D>);
     {
         let state = state.clone();
@@ -79,12 +116,12 @@ where
             }
             let mine = generation.get().wrapping_add(1);
             generation.set(mine);
-            let deps = deps.clone();
+            let request = fetch(deps.clone());
             spawn_local(async move {
-                let result = fetch(deps).await;
+                let result = request.await;
                 if generation.get() == mine {
                     state.set(match result {
-                        Ok(v) => Load::Ready(Rc::new(v)),
+                        Ok(v) => Load::Ready(v),
                         Err(e) => Load::Failed(e),
                     });
                 }
@@ -95,10 +132,7 @@ where
         let tick = tick.dispatcher();
         Callback::from(move |()| tick.dispatch(()))
     };
-    Loaded {
-        state: (*state).clone(),
-        reload,
-    }
+    ((*state).clone(), reload)
 }
 
 /// A counter bumped relative to its current value, so any clone of the dispatcher reloads.

@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod auth;
 mod components;
+mod families;
 mod format;
 mod hooks;
 mod pages;

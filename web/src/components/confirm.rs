@@ -4,8 +4,8 @@
 use yew::prelude::*;
 
 use crate::api::ApiError;
-use crate::components::error::FormError;
-use crate::components::field::TextField;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{TextFieldProps, text_field};
 
 #[derive(Properties, PartialEq)]
 pub struct ConfirmProps {
@@ -40,11 +40,8 @@ pub fn ConfirmDialog(props: &ConfirmProps) -> Html {
         <form class="confirm" role="alertdialog" aria-labelledby={format!("{}-title", props.id)} {onsubmit}>
             <h3 id={format!("{}-title", props.id)}>{ &props.title }</h3>
             { props.children.clone() }
-            <TextField id={format!("{}-confirm", props.id)}
-                label={format!("Type \u{201c}{}\u{201d} to confirm", props.expected)}
-                value={(*typed).clone()} onchange={{ let t = typed.clone(); Callback::from(move |v| t.set(v)) }}
-                error={field_error} autocomplete="off" />
-            <FormError error={props.error.clone()} />
+            { text_field(&yew::props!(TextFieldProps { id: format!("{}-confirm", props.id), label: format!("Type \u{201c}{}\u{201d} to confirm", props.expected), value: (*typed).clone(), onchange: { let t = typed.clone(); Callback::from(move |v| t.set(v)) }, error: field_error, autocomplete: "off" })) }
+            { form_error(&yew::props!(FormErrorProps { error: props.error.clone() })) }
             <div class="actions">
                 <button type="submit" class="button button--danger" disabled={!matches || props.busy}>{ &props.action_label }</button>
                 <button type="button" class="button button--quiet" onclick={props.on_cancel.reform(|_: MouseEvent| ())}>{ "Cancel" }</button>

@@ -6,7 +6,7 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::components::error::FormError;
+use crate::components::error::{FormErrorProps, form_error};
 
 fn save(text: &str, filename: &str) -> Option<()> {
     let parts = js_sys::Array::of1(&text.into());
@@ -59,7 +59,7 @@ pub fn CsvButton(props: &CsvButtonProps) -> Html {
             <button type="button" class="button button--quiet" {onclick} disabled={*busy}>
                 { if *busy { "Preparing CSV\u{2026}" } else { "Download CSV" } }
             </button>
-            <FormError error={(*error).clone()} />
+            { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
         </>
     }
 }

@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
-use crate::pages::not_found::NotFound;
+use crate::pages::not_found::not_found;
 
 #[derive(Properties, PartialEq)]
 pub struct ErrorViewProps {
@@ -35,7 +35,7 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
         ApiError::Unauthorized => {
             html! { <p role="status">{ "Your session has ended; taking you to sign in\u{2026}" }</p> }
         }
-        ApiError::NotFound => html! { <NotFound /> },
+        ApiError::NotFound => html! { { not_found() } },
         ApiError::Forbidden => html! {
             <div class="alert" role="alert" data-testid="forbidden">
                 <p class="alert__title">{ "You do not have permission for this" }</p>
@@ -80,8 +80,7 @@ pub struct FormErrorProps {
     pub error: Option<ApiError>,
 }
 
-#[component]
-pub fn FormError(props: &FormErrorProps) -> Html {
+pub fn form_error(props: &FormErrorProps) -> Html {
     match &props.error {
         None => html! {},
         Some(ApiError::Problem(p)) if !p.errors.is_empty() => html! {

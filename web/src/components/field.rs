@@ -34,8 +34,7 @@ pub struct TextFieldProps {
     pub autocomplete: Option<AttrValue>,
 }
 
-#[component]
-pub fn TextField(props: &TextFieldProps) -> Html {
+pub fn text_field(props: &TextFieldProps) -> Html {
     let oninput = {
         let cb = props.onchange.clone();
         Callback::from(move |e: InputEvent| cb.emit(value_of(&e)))
@@ -85,8 +84,7 @@ pub struct SelectFieldProps {
     pub error: Option<String>,
 }
 
-#[component]
-pub fn SelectField(props: &SelectFieldProps) -> Html {
+pub fn select_field(props: &SelectFieldProps) -> Html {
     let cb = props.onchange.clone();
     let onchange = Callback::from(move |e: Event| cb.emit(value_of(&e)));
     let error_id = format!("{}-error", props.id);

@@ -2,16 +2,9 @@
 
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct JsonViewProps {
-    pub value: serde_json::Value,
-    pub label: AttrValue,
-}
-
-#[component]
-pub fn JsonView(props: &JsonViewProps) -> Html {
-    let text = serde_json::to_string_pretty(&props.value).unwrap_or_default();
+pub fn json_view(value: &serde_json::Value, label: &'static str) -> Html {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
     html! {
-        <pre class="json" tabindex="0" aria-label={props.label.clone()} data-testid="json">{ text }</pre>
+        <pre class="json" tabindex="0" aria-label={label} data-testid="json">{ text }</pre>
     }
 }

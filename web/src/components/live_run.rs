@@ -7,7 +7,7 @@ use yew_router::prelude::*;
 use crate::api::{self, paths};
 use crate::app::Route;
 use crate::components::error::ErrorView;
-use crate::components::progress::RunProgress;
+use crate::components::progress::{RunProgressProps, run_progress};
 use crate::hooks::{Load, use_interval, use_load};
 
 #[derive(Properties, PartialEq)]
@@ -42,7 +42,7 @@ pub fn LiveRun(props: &LiveRunProps) -> Html {
                 <strong>{ &run.label }</strong>{ " \u{b7} " }
                 <Link<Route> to={Route::Run { ws: props.ws.clone(), run: run.id.clone() }}>{ "Open the run" }</Link<Route>>
             </p>
-            <RunProgress run={run.clone()} />
+            { run_progress(&yew::props!(RunProgressProps { run: run.clone() })) }
             if let Load::Failed(e) = &view.state {
                 <ErrorView error={e.clone()} action="follow the run" />
             }

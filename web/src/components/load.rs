@@ -2,31 +2,33 @@
 
 use yew::prelude::*;
 
-use crate::components::error::{ErrorView, FormError};
+use crate::api::ApiError;
+use crate::components::error::{ErrorView, FormErrorProps, form_error};
 use crate::hooks::{Load, Loaded, More};
 
 /// Renders the data, or the loading or error state of a [`Loaded`].
 pub fn view<T>(loaded: &Loaded<T>, action: &'static str, render: impl FnOnce(&T) -> Html) -> Html {
     match &loaded.state {
-        Load::Loading => html! { <Loading /> },
-        Load::Failed(error) => html! { <ErrorView error={error.clone()} {action} retry={loaded.reload.clone()} /> },
         Load::Ready(data) => render(data),
+        state => not_ready(state.failed(), action, &loaded.reload),
     }
 }
 
-#[component]
-pub fn Loading() -> Html {
+/// The loading or error state, built here once rather than at every [`view`] call site.
+#[inline(never)]
+fn not_ready(error: Option<&ApiError>, action: &'static str, retry: &Callback<()>) -> Html {
+    match error {
+        None => loading(),
+        Some(error) => html! { <ErrorView error={error.clone()} {action} retry={retry.clone()} /> },
+    }
+}
+
+pub fn loading() -> Html {
     html! { <p class="muted loading" role="status" aria-live="polite">{ "Loading\u{2026}" }</p> }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct EmptyProps {
-    pub children: Html,
-}
-
-#[component]
-pub fn Empty(props: &EmptyProps) -> Html {
-    html! { <div class="empty" role="status">{ props.children.clone() }</div> }
+pub fn empty(children: Html) -> Html {
+    html! { <div class="empty" role="status">{ children }</div> }
 }
 
 /// Under a paged list: "Load more" while there is a next page, and why the last one failed.
@@ -36,7 +38,7 @@ pub fn more_footer<T: Clone + 'static>(more: &More<T>) -> Html {
             if more.has_next() {
                 <button type="button" class="button button--quiet" onclick={more.load.clone()}>{ "Load more" }</button>
             }
-            <FormError error={more.error()} />
+            { form_error(&yew::props!(FormErrorProps { error: more.error() })) }
         </>
     }
 }

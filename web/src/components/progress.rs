@@ -3,7 +3,7 @@
 use atlas_api_types::{OperationRun, RunState};
 use yew::prelude::*;
 
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::status_badge;
 
 #[derive(Properties, PartialEq)]
 pub struct RunProgressProps {
@@ -21,15 +21,14 @@ pub fn percent(run: &OperationRun) -> u64 {
     }
 }
 
-#[component]
-pub fn RunProgress(props: &RunProgressProps) -> Html {
+pub fn run_progress(props: &RunProgressProps) -> Html {
     let run = &props.run;
     let pct = percent(run);
     let done = run.succeeded + run.failed + run.skipped;
     html! {
         <div class="progress-block" data-testid="run-progress" data-state={run.state.as_str()}>
             <div class="progress-block__head">
-                <StatusBadge status={run.status.as_str()} />
+                { status_badge(run.status.as_str()) }
                 <span>{ format!("{done} of {} done \u{b7} {pct}%", run.total) }</span>
             </div>
             <div class="progress" role="progressbar" aria-label={format!("{} progress", run.label)}

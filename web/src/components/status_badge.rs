@@ -33,15 +33,11 @@ pub fn canonical(value: &str) -> Status {
     })
 }
 
-#[derive(Properties, PartialEq)]
-pub struct StatusBadgeProps {
-    /// A canonical code (`ready`, `needs_attention`, …) or an internal state mapped by [`canonical`].
-    pub status: AttrValue,
-}
-
-#[component]
-pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
-    let status = canonical(&props.status);
+/// The badge of a canonical code (`ready`, `needs_attention`, …) or an internal state mapped by
+/// [`canonical`]. A plain function rather than a component: it has no state, and each component
+/// costs the bundle its own copy of Yew's lifecycle code.
+pub fn status_badge(status: &str) -> Html {
+    let status = canonical(status);
     let (class, icon) = status_look(status);
     html! {
         <span class={classes!("badge", class)} data-status={status.as_str()}>
@@ -51,14 +47,8 @@ pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct SeverityBadgeProps {
-    pub severity: AttrValue,
-}
-
-#[component]
-pub fn SeverityBadge(props: &SeverityBadgeProps) -> Html {
-    let severity = Severity::parse(&props.severity).unwrap_or(Severity::Info);
+pub fn severity_badge(severity: &str) -> Html {
+    let severity = Severity::parse(severity).unwrap_or(Severity::Info);
     let (class, label) = match severity {
         Severity::Critical => ("badge--bad", "Critical"),
         Severity::High => ("badge--bad", "High"),
@@ -70,8 +60,7 @@ pub fn SeverityBadge(props: &SeverityBadgeProps) -> Html {
 }
 
 /// The ghost marker: gone from Intune, kept here.
-#[component]
-pub fn DeletedBadge() -> Html {
+pub fn deleted_badge() -> Html {
     html! {
         <span class="badge badge--ghost" title="Deleted in Intune; kept as a ghost">
             <span class="badge__icon" aria-hidden="true">{ "\u{1f47b}" }</span>{ "Deleted" }
@@ -79,23 +68,17 @@ pub fn DeletedBadge() -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct OutcomeBadgeProps {
-    /// An outcome or result as the API words it (`success`, `denied`, `succeeded`, `created`…).
-    pub outcome: AttrValue,
-}
-
+/// An outcome or result as the API words it (`success`, `denied`, `succeeded`, `created`…).
 /// Outcomes are not statuses: an audit event "succeeded", it is not "Ready". The word is the
 /// API's, the colour follows the canonical status it maps to.
-#[component]
-pub fn OutcomeBadge(props: &OutcomeBadgeProps) -> Html {
-    let (class, icon) = status_look(canonical(&props.outcome));
-    let mut label = props.outcome.replace('_', " ");
+pub fn outcome_badge(outcome: &str) -> Html {
+    let (class, icon) = status_look(canonical(outcome));
+    let mut label = outcome.replace('_', " ");
     if let Some(first) = label.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
     html! {
-        <span class={classes!("badge", class)} data-outcome={props.outcome.clone()}>
+        <span class={classes!("badge", class)} data-outcome={outcome.to_owned()}>
             <span class="badge__icon" aria-hidden="true">{ icon }</span>{ label }
         </span>
     }

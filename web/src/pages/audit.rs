@@ -8,9 +8,9 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
@@ -92,24 +92,21 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 <CsvButton path={audit_path(&paths::audit_events_export(&ws), &filters, "")} filename="audit-log.csv" />
             </div>
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
-                <SelectField id="audit-env" label="Environment" value={draft.environment_id.clone()} options={env_options}
-                    onchange={set(|f, v| f.environment_id = v)} error={page.field_error("environment_id")} />
-                <SelectField id="audit-outcome" label="Outcome" value={draft.outcome.clone()}
-                    options={vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())]}
-                    onchange={set(|f, v| f.outcome = v)} error={page.field_error("outcome")} />
-                <TextField id="audit-actor" label="Actor" value={draft.actor.clone()} onchange={set(|f, v| f.actor = v)} error={page.field_error("actor")} />
-                <TextField id="audit-action" label="Action" value={draft.action.clone()} onchange={set(|f, v| f.action = v)} error={page.field_error("action")} />
+                { select_field(&yew::props!(SelectFieldProps { id: "audit-env", label: "Environment", value: draft.environment_id.clone(), options: env_options, onchange: set(|f, v| f.environment_id = v), error: page.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "audit-outcome", label: "Outcome", value: draft.outcome.clone(), options: vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())], onchange: set(|f, v| f.outcome = v), error: page.field_error("outcome") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-actor", label: "Actor", value: draft.actor.clone(), onchange: set(|f, v| f.actor = v), error: page.field_error("actor") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-action", label: "Action", value: draft.action.clone(), onchange: set(|f, v| f.action = v), error: page.field_error("action") })) }
                 <button type="submit" class="button">{ "Apply filters" }</button>
             </form>
             { load::view(&page, "load the audit log", |p: &AuditPage| {
                 if p.items.is_empty() {
-                    return html! { <Empty>{ "No audit event matches." }</Empty> };
+                    return html! { { load::empty(html! { <>{ "No audit event matches." }</> }) } };
                 }
                 html! {
                     <>
                         <div class="table-wrap"><table class="table" data-testid="audit-table">
-                            <thead><tr><th scope="col">{ "When" }</th><th scope="col">{ "Who" }</th><th scope="col">{ "Action" }</th>
-                                <th scope="col">{ "Target" }</th><th scope="col">{ "Environment" }</th><th scope="col">{ "Outcome" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("Who") }{ crate::components::markup::th("Action") }
+                                { crate::components::markup::th("Target") }{ crate::components::markup::th("Environment") }{ crate::components::markup::th("Outcome") }</tr></thead>
                             <tbody>{ for p.items.iter().chain(more.items()).map(|e| html! {
                                 <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
                                     <td>{ format::time(e.at_ms) }</td>
@@ -117,7 +114,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>
                                     <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td><OutcomeBadge outcome={e.outcome.as_str()} />{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
+                                    <td>{ outcome_badge(e.outcome.as_str()) }{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>

@@ -9,13 +9,13 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
+use crate::components::error::{FormErrorProps, form_error};
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::{SeverityBadge, StatusBadge};
+use crate::components::load;
+use crate::components::status_badge::{severity_badge, status_badge};
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::operations::HubQuery;
+use crate::pages::findings::QueryPairs;
 use crate::session::{use_select_environment, use_session};
 
 #[derive(Properties, PartialEq, Clone)]
@@ -83,7 +83,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &e.display_name }</h1>
-                    <StatusBadge status={status.as_str()} />
+                    { status_badge(status.as_str()) }
                 </div>
                 <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
                 <nav class="subnav" aria-label="Environment">
@@ -91,15 +91,16 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link<Route> to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link<Route>>
                     <Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link<Route>>
                     <Link<Route> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link<Route>>
-                    <Link<Route, HubQuery> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
-                        query={Some(HubQuery { environment_id: env_id.clone(), operation_type: String::new() })}>{ "Operations" }</Link<Route, HubQuery>>
+                    <Link<Route> to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link<Route>>
+                    <Link<Route, QueryPairs> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
+                        query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link<Route, QueryPairs>>
                 </nav>
                 <div class="grid">
                     <section class="panel" aria-labelledby="conn-title">
                         <h2 id="conn-title">{ "Connection health" }</h2>
                         { load::view(&conn, "load the provider connection", |c: &ProviderConnection| html! {
                             <>
-                                <p><StatusBadge status={c.status.as_str()} />{ " " }{ &c.status_reason }</p>
+                                <p>{ status_badge(c.status.as_str()) }{ " " }{ &c.status_reason }</p>
                                 if let Some(v) = &c.verification {
                                     <p class="muted">{ "Last verified " }{ format::time(v.at_ms) }</p>
                                 }
@@ -111,10 +112,10 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <section class="panel" aria-labelledby="sync-title">
                         <h2 id="sync-title">{ "Last inventory sync" }</h2>
                         { load::view(&last_sync, "load the last sync", |p: &OperationPage| match p.items.first() {
-                            None => html! { <Empty>{ "Never synced." }</Empty> },
+                            None => html! { { load::empty(html! { <>{ "Never synced." }</> }) } },
                             Some(r) => html! {
                                 <p data-testid="last-sync">
-                                    <StatusBadge status={r.status.as_str()} />{ " " }
+                                    { status_badge(r.status.as_str()) }{ " " }
                                     <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>>
                                     { format!(" \u{b7} {} of {} families", r.succeeded, r.total) }
                                 </p>
@@ -123,7 +124,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                         if can_sync {
                             <button type="button" class="button" onclick={sync.clone()} data-testid="sync-inventory">{ "Sync inventory" }</button>
                         }
-                        <FormError error={(*error).clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                         if let Some(run) = &*started {
                             <LiveRun ws={ws.clone()} run={run.clone()} on_done={on_done.clone()} />
                         }
@@ -131,10 +132,10 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <section class="panel" aria-labelledby="backup-title">
                         <h2 id="backup-title">{ "Last backup" }</h2>
                         { load::view(&backups, "load the backups", |b: &BackupSetList| match b.items.first() {
-                            None => html! { <Empty>{ "No backup yet." }</Empty> },
+                            None => html! { { load::empty(html! { <>{ "No backup yet." }</> }) } },
                             Some(s) => html! {
                                 <p>
-                                    <StatusBadge status={s.status.as_str()} />{ " " }
+                                    { status_badge(s.status.as_str()) }{ " " }
                                     <Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>>
                                     { format!(" \u{b7} {} families", s.families.len()) }
                                 </p>
@@ -151,7 +152,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
 /// the environment page); otherwise every permission with what it blocks.
 pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
     let Some(v) = &c.verification else {
-        return html! { <Empty>{ "Not verified yet: verify the connection to see which permissions are granted." }</Empty> };
+        return html! { { load::empty(html! { <>{ "Not verified yet: verify the connection to see which permissions are granted." }</> }) } };
     };
     if !v.token_ok {
         return html! { <p class="form-error">{ "No token could be acquired: " }{ v.error.clone().unwrap_or_default() }</p> };
@@ -166,7 +167,7 @@ pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
                 { summary }
                 if !missing.is_empty() {
                     <ul>{ for missing.iter().map(|p| html! {
-                        <li><SeverityBadge severity="high" />{ " " }<code>{ &p.permission }</code>{ format!(" \u{2014} blocks {}", p.blocks.join(", ")) }</li>
+                        <li>{ severity_badge("high") }{ " " }<code>{ &p.permission }</code>{ format!(" \u{2014} blocks {}", p.blocks.join(", ")) }</li>
                     }) }</ul>
                 }
             </>
@@ -176,11 +177,11 @@ pub fn posture(c: &ProviderConnection, compact: bool) -> Html {
         <>
             { summary }
             <div class="table-wrap"><table class="table">
-                <thead><tr><th scope="col">{ "Permission" }</th><th scope="col">{ "Granted" }</th><th scope="col">{ "Needed for" }</th></tr></thead>
+                <thead><tr>{ crate::components::markup::th("Permission") }{ crate::components::markup::th("Granted") }{ crate::components::markup::th("Needed for") }</tr></thead>
                 <tbody>{ for v.permissions.iter().map(|p| html! {
                     <tr>
                         <td><code>{ &p.permission }</code></td>
-                        <td>if p.granted { <span class="badge badge--ok">{ "\u{2713} Granted" }</span> } else { <SeverityBadge severity="high" />{ " Missing" } }</td>
+                        <td>if p.granted { <span class="badge badge--ok">{ "\u{2713} Granted" }</span> } else { { severity_badge("high") }{ " Missing" } }</td>
                         <td>{ p.blocks.join(", ") }</td>
                     </tr>
                 }) }</tbody>

@@ -7,10 +7,10 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::field::{SelectField, TextField};
-use crate::components::json::JsonView;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::{DeletedBadge, StatusBadge};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::json::json_view;
+use crate::components::load;
+use crate::components::status_badge::{deleted_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
@@ -126,19 +126,15 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
             </div>
             <form class="toolbar" role="search" {onsubmit}>
-                <SelectField id="inv-family" label="Family" value={filters.family.clone()} options={family_options}
-                    onchange={set_family} error={page.field_error("family")} />
-                <SelectField id="inv-status" label="Status" value={filters.status.clone()}
-                    options={vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())]}
-                    onchange={set_status} error={page.field_error("status")} />
-                <TextField id="inv-search" label="Search by name" kind="search" value={(*search).clone()}
-                    onchange={{ let s = search.clone(); Callback::from(move |v| s.set(v)) }} />
+                { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "inv-status", label: "Status", value: filters.status.clone(), options: vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())], onchange: set_status, error: page.field_error("status") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "inv-search", label: "Search by name", kind: "search", value: (*search).clone(), onchange: { let s = search.clone(); Callback::from(move |v| s.set(v)) } })) }
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
             { load::view(&page, "load the inventory", |p: &InventoryPage| {
                 let unknown = unknown_families(&p.families);
                 if p.items.is_empty() {
-                    return html! { <>{ unknown }<Empty>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</Empty></> };
+                    return html! { <>{ unknown }{ load::empty(html! { <>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</> }) }</> };
                 }
                 let rows = p.items.iter().chain(more.items());
                 html! {
@@ -146,8 +142,8 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                         { unknown }
                         <div class="table-wrap"><table class="table" data-testid="inventory-table">
                             <thead><tr>
-                                <th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Platform" }</th>
-                                <th scope="col">{ "Assignments" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Last seen" }</th>
+                                { crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Platform") }
+                                { crate::components::markup::th("Assignments") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Last seen") }
                             </tr></thead>
                             <tbody>{ for rows.map(|i| html! {
                                 <tr data-item={i.id.clone()}>
@@ -155,7 +151,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                     <td>{ &i.family }</td>
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
-                                    <td>if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }</td>
+                                    <td>if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }</td>
                                     <td>{ format::time(i.last_seen_ms) }</td>
                                 </tr>
                             }) }</tbody>
@@ -184,7 +180,7 @@ fn unknown_families(families: &[InventoryFamily]) -> Html {
             <p>{ "Their items are shown as an earlier sync saw them; nothing in them was marked deleted." }</p>
             <ul>{ for unknown.iter().map(|f| html! {
                 <li data-family={f.family.clone()}>
-                    <StatusBadge status="unknown" />{ " " }<strong>{ &f.label }</strong>
+                    { status_badge("unknown") }{ " " }<strong>{ &f.label }</strong>
                     { format!(" since {}: ", format::time(f.at_ms)) }{ f.reason.clone().unwrap_or_default() }
                 </li>
             }) }</ul>
@@ -216,24 +212,24 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &i.name }</h1>
-                    if i.status == InventoryStatus::Deleted { <DeletedBadge /> } else { <StatusBadge status="ready" /> }
+                    if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }
                 </div>
                 <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
                 <dl class="facts">
-                    <div class="fact"><dt>{ "Family" }</dt><dd>{ &i.family }</dd></div>
-                    <div class="fact"><dt>{ "Platform" }</dt><dd>{ i.platform.clone().unwrap_or_default() }</dd></div>
-                    <div class="fact"><dt>{ "Assignments" }</dt><dd>{ &i.assignment_summary }</dd></div>
-                    <div class="fact"><dt>{ "Scope tags" }</dt><dd>{ i.scope_tags.join(", ") }</dd></div>
-                    <div class="fact"><dt>{ "Last modified in Intune" }</dt><dd>{ i.last_modified.clone().unwrap_or_default() }</dd></div>
-                    <div class="fact"><dt>{ "Last seen" }</dt><dd>{ format::time(i.last_seen_ms) }</dd></div>
+                    { crate::components::markup::fact("Family", html! { <>{ &i.family }</> }) }
+                    { crate::components::markup::fact("Platform", html! { <>{ i.platform.clone().unwrap_or_default() }</> }) }
+                    { crate::components::markup::fact("Assignments", html! { <>{ &i.assignment_summary }</> }) }
+                    { crate::components::markup::fact("Scope tags", html! { <>{ i.scope_tags.join(", ") }</> }) }
+                    { crate::components::markup::fact("Last modified in Intune", html! { <>{ i.last_modified.clone().unwrap_or_default() }</> }) }
+                    { crate::components::markup::fact("Last seen", html! { <>{ format::time(i.last_seen_ms) }</> }) }
                     if let Some(d) = i.deleted_ms {
-                        <div class="fact"><dt>{ "Deleted" }</dt><dd>{ format::time(d) }</dd></div>
+                        { crate::components::markup::fact("Deleted", html! { <>{ format::time(d) }</> }) }
                     }
                 </dl>
                 <section class="panel" aria-labelledby="payload-title">
                     <h2 id="payload-title">{ "Payload" }</h2>
                     <p class="muted">{ "Secret-looking values are redacted." }</p>
-                    { i.payload.clone().map(|p| html! { <JsonView value={p} label="Item payload" /> }).unwrap_or_else(|| html! { <Empty>{ "No payload stored." }</Empty> }) }
+                    { i.payload.clone().map(|p| html! { { json_view(&p, "Item payload") } }).unwrap_or_else(|| html! { { load::empty(html! { <>{ "No payload stored." }</> }) } }) }
                 </section>
                 <section class="panel" aria-labelledby="history-title">
                     <h2 id="history-title">{ "History" }</h2>

@@ -10,10 +10,10 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
@@ -43,8 +43,7 @@ struct EntitlementProps {
 }
 
 /// "All environments" or a chosen subset, as a fieldset of checkboxes.
-#[component]
-fn Entitlement(props: &EntitlementProps) -> Html {
+fn entitlement(props: &EntitlementProps) -> Html {
     let is_all = matches!(props.value, Environments::All(_));
     let chosen: Vec<String> = match &props.value {
         Environments::Only(l) => l.clone(),
@@ -196,11 +195,11 @@ pub fn MembersPage(props: &WsProps) -> Html {
                 <h2 id="members-title">{ "Members" }</h2>
                 { load::view(&members, "load the members", |list: &MemberList| {
                     if list.items.is_empty() {
-                        return html! { <Empty>{ "No members." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No members." }</> }) } };
                     }
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="members-table">
-                            <thead><tr><th scope="col">{ "Member" }</th><th scope="col">{ "Role" }</th><th scope="col">{ "Environments" }</th><th scope="col">{ "Joined" }</th>
+                            <thead><tr>{ crate::components::markup::th("Member") }{ crate::components::markup::th("Role") }{ crate::components::markup::th("Environments") }{ crate::components::markup::th("Joined") }
                                 if can_manage { <th scope="col"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
                             <tbody>{ for list.items.iter().map(|m| {
                                 let edit_this = editing.as_ref().filter(|(u, _)| *u == m.user_id).map(|(_, p)| p.clone());
@@ -215,16 +214,13 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                     <tr data-member={m.email.clone()}>
                                         <td>{ &m.name }<br /><span class="muted">{ &m.email }</span></td>
                                         if let Some(p) = edit_this {
-                                            <td><SelectField id={format!("role-{}", m.user_id)} label="Role" value={p.role.map(|r| r.as_str().to_owned()).unwrap_or_default()} options={role_options()}
-                                                error={err.as_ref().and_then(|e| e.field("role"))}
-                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) }} /></td>
-                                            <td><Entitlement id={format!("envs-{}", m.user_id)} all={all_envs.clone()} value={p.environments.clone().unwrap_or(Environments::Only(Vec::new()))}
-                                                onchange={{ let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) }} /></td>
+                                            <td>{ select_field(&yew::props!(SelectFieldProps { id: format!("role-{}", m.user_id), label: "Role", value: p.role.map(|r| r.as_str().to_owned()).unwrap_or_default(), options: role_options(), error: err.as_ref().and_then(|e| e.field("role")), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) } })) }</td>
+                                            <td>{ entitlement(&yew::props!(EntitlementProps { id: format!("envs-{}", m.user_id), all: all_envs.clone(), value: p.environments.clone().unwrap_or(Environments::Only(Vec::new())), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) } })) }</td>
                                             <td>{ format::time(m.joined_ms) }</td>
                                             <td class="actions">
                                                 <button type="button" class="button" onclick={save.clone()}>{ "Save" }</button>
                                                 <button type="button" class="button button--quiet" onclick={{ let e = editing.clone(); Callback::from(move |_: MouseEvent| e.set(None)) }}>{ "Cancel" }</button>
-                                                <FormError error={err.clone()} />
+                                                { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                                             </td>
                                         } else {
                                             <td>{ m.role.as_str() }</td>
@@ -247,7 +243,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     { load::view(&invitations, "load the invitations", |list: &InvitationList| {
                         let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.status == InvitationStatus::Pending).collect();
                         if pending.is_empty() {
-                            return html! { <Empty>{ "No pending invitation." }</Empty> };
+                            return html! { { load::empty(html! { <>{ "No pending invitation." }</> }) } };
                         }
                         html! {
                             <ul class="cards">{ for pending.into_iter().map(|i| {
@@ -255,7 +251,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted"><OutcomeBadge outcome={i.status.as_str()} />{ " expires " }{ format::time(i.expires_ms) }</p>
+                                        <p class="muted">{ outcome_badge(i.status.as_str()) }{ " expires " }{ format::time(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }
@@ -264,13 +260,10 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     }) }
                     <form class="form" onsubmit={invite} aria-label="Invite someone" novalidate=true>
                         <h3>{ "Invite someone" }</h3>
-                        <TextField id="invite-email" label="Email" kind="email" value={(*email).clone()} required=true
-                            onchange={{ let s = email.clone(); Callback::from(move |v| s.set(v)) }} error={inv_err.as_ref().and_then(|e| e.field("email"))} />
-                        <SelectField id="invite-role" label="Role" value={role.as_str().to_owned()} options={role_options()}
-                            onchange={{ let s = role.clone(); Callback::from(move |v: String| if let Some(r) = Role::parse(&v) { s.set(r) }) }} error={inv_err.as_ref().and_then(|e| e.field("role"))} />
-                        <Entitlement id="invite-envs" all={all_envs.clone()} value={(*inv_envs).clone()}
-                            onchange={{ let s = inv_envs.clone(); Callback::from(move |v| s.set(v)) }} />
-                        <FormError error={inv_err.clone()} />
+                        { text_field(&yew::props!(TextFieldProps { id: "invite-email", label: "Email", kind: "email", value: (*email).clone(), required: true, onchange: { let s = email.clone(); Callback::from(move |v| s.set(v)) }, error: inv_err.as_ref().and_then(|e| e.field("email")) })) }
+                        { select_field(&yew::props!(SelectFieldProps { id: "invite-role", label: "Role", value: role.as_str().to_owned(), options: role_options(), onchange: { let s = role.clone(); Callback::from(move |v: String| if let Some(r) = Role::parse(&v) { s.set(r) }) }, error: inv_err.as_ref().and_then(|e| e.field("role")) })) }
+                        { entitlement(&yew::props!(EntitlementProps { id: "invite-envs", all: all_envs.clone(), value: (*inv_envs).clone(), onchange: { let s = inv_envs.clone(); Callback::from(move |v| s.set(v)) } })) }
+                        { form_error(&yew::props!(FormErrorProps { error: inv_err.clone() })) }
                         <button type="submit" class="button">{ "Send invitation" }</button>
                     </form>
                     if let Some(c) = &*created {

@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod backups;
+pub mod baselines;
+pub mod drift;
 pub mod environment;
+pub mod findings;
 pub mod inventory;
 pub mod members;
 pub mod not_found;
@@ -26,6 +29,10 @@ pub fn page(route: Route) -> Html {
         Route::Run { ws, run } => html! { <operations::RunPage {ws} {run} /> },
         Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         Route::Members { ws } => html! { <members::MembersPage {ws} /> },
+        Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
+        Route::Findings { ws } => html! { <findings::FindingsPage {ws} /> },
+        Route::Finding { ws, finding } => html! { <findings::FindingPage {ws} {finding} /> },
+        Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
         Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },
         Route::Inventory { ws, env } => html! { <inventory::InventoryListPage {ws} {env} /> },
@@ -47,6 +54,6 @@ pub fn page(route: Route) -> Html {
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
-        Route::NotFound => html! { <not_found::NotFound /> },
+        Route::NotFound => html! { { not_found::not_found() } },
     }
 }

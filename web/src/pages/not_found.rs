@@ -6,8 +6,7 @@ use yew_router::prelude::*;
 
 use crate::app::Route;
 
-#[component]
-pub fn NotFound() -> Html {
+pub fn not_found() -> Html {
     html! {
         <section class="panel" aria-labelledby="not-found-title" data-testid="not-found">
             <h1 id="not-found-title">{ "Page not found" }</h1>

@@ -10,10 +10,10 @@ use yew_router::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
-use crate::components::field::SelectField;
-use crate::components::load::{self, Empty};
-use crate::components::progress::RunProgress;
-use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::components::field::{SelectFieldProps, select_field};
+use crate::components::load;
+use crate::components::progress::{RunProgressProps, run_progress};
+use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
@@ -25,25 +25,24 @@ pub struct RunTableProps {
     pub runs: Vec<OperationRun>,
 }
 
-#[component]
-pub fn RunTable(props: &RunTableProps) -> Html {
+pub fn run_table(props: &RunTableProps) -> Html {
     if props.runs.is_empty() {
-        return html! { <Empty>{ "No operations yet." }</Empty> };
+        return html! { { load::empty(html! { <>{ "No operations yet." }</> }) } };
     }
     html! {
         <div class="table-wrap">
             <table class="table" data-testid="run-table">
                 <thead><tr>
-                    <th scope="col">{ "Operation" }</th><th scope="col">{ "Environment" }</th>
-                    <th scope="col">{ "Status" }</th><th scope="col">{ "Items" }</th>
-                    <th scope="col">{ "Started" }</th><th scope="col">{ "Duration" }</th>
+                    { crate::components::markup::th("Operation") }{ crate::components::markup::th("Environment") }
+                    { crate::components::markup::th("Status") }{ crate::components::markup::th("Items") }
+                    { crate::components::markup::th("Started") }{ crate::components::markup::th("Duration") }
                 </tr></thead>
                 <tbody>
                     { for props.runs.iter().map(|r| html! {
                         <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
                             <td><Link<Route> to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link<Route>></td>
                             <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                            <td><StatusBadge status={r.status.as_str()} /></td>
+                            <td>{ status_badge(r.status.as_str()) }</td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
                                 if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
                             <td>{ format::time(r.created_ms) }</td>
@@ -113,13 +112,11 @@ pub fn OperationsPage(props: &WsProps) -> Html {
                 <CsvButton path={hub_path(&paths::operations_export(&ws), &query)} filename="operations.csv" />
             </div>
             <form class="toolbar" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
-                <SelectField id="hub-env" label="Environment" value={query.environment_id.clone()} options={env_options}
-                    onchange={set("environment_id")} error={runs.field_error("environment_id")} />
-                <SelectField id="hub-type" label="Operation type" value={query.operation_type.clone()} options={type_options}
-                    onchange={set("operation_type")} error={runs.field_error("operation_type")} />
+                { select_field(&yew::props!(SelectFieldProps { id: "hub-env", label: "Environment", value: query.environment_id.clone(), options: env_options, onchange: set("environment_id"), error: runs.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "hub-type", label: "Operation type", value: query.operation_type.clone(), options: type_options, onchange: set("operation_type"), error: runs.field_error("operation_type") })) }
             </form>
             { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                <RunTable ws={ws.clone()} runs={page.items.clone()} />
+                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
             }) }
         </>
     }
@@ -180,20 +177,20 @@ pub fn RunPage(props: &RunProps) -> Html {
                 }
                 <div class="page-head">
                     <h1>{ &r.label }</h1>
-                    <StatusBadge status={r.status.as_str()} />
+                    { status_badge(r.status.as_str()) }
                 </div>
                 <dl class="facts">
-                    <div class="fact"><dt>{ "Type" }</dt><dd><code>{ r.operation_type.as_str() }</code></dd></div>
-                    <div class="fact"><dt>{ "Environment" }</dt><dd>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
-                    <div class="fact"><dt>{ "Started by" }</dt><dd>{ &r.initiator }</dd></div>
+                    { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }
+                    { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</> }) }
+                    { crate::components::markup::fact("Started by", html! { <>{ &r.initiator }</> }) }
                     <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str) }</dd></div>
-                    <div class="fact"><dt>{ "Created" }</dt><dd>{ format::time(r.created_ms) }</dd></div>
-                    <div class="fact"><dt>{ "Duration" }</dt><dd>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</dd></div>
+                    { crate::components::markup::fact("Created", html! { <>{ format::time(r.created_ms) }</> }) }
+                    { crate::components::markup::fact("Duration", html! { <>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</> }) }
                 </dl>
-                <RunProgress run={r.clone()} />
+                { run_progress(&yew::props!(RunProgressProps { run: r.clone() })) }
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ "Items" }</h2>
-                    <RunItems items={v.items.clone()} />
+                    { run_items(&yew::props!(RunItemsProps { items: v.items.clone() })) }
                 </section>
             </>
         }
@@ -206,14 +203,13 @@ pub struct RunItemsProps {
 }
 
 /// Per-item results of a run: what happened to each unit, with its detail.
-#[component]
-pub fn RunItems(props: &RunItemsProps) -> Html {
+pub fn run_items(props: &RunItemsProps) -> Html {
     if props.items.is_empty() {
-        return html! { <Empty>{ "No per-item results yet." }</Empty> };
+        return html! { { load::empty(html! { <>{ "No per-item results yet." }</> }) } };
     }
     html! {
         <div class="table-wrap"><table class="table" data-testid="run-items">
-            <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Result" }</th><th scope="col">{ "Detail" }</th></tr></thead>
+            <thead><tr>{ crate::components::markup::th("Item") }{ crate::components::markup::th("Result") }{ crate::components::markup::th("Detail") }</tr></thead>
             <tbody>{ for props.items.iter().map(|i| html! {
                 <tr data-result={i.result.clone()}>
                     <td>
@@ -225,7 +221,7 @@ pub fn RunItems(props: &RunItemsProps) -> Html {
                     </td>
                     <td>
                         // What was done (created, updated…) says more than succeeded.
-                        <OutcomeBadge outcome={i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result).to_owned()} />
+                        { outcome_badge(i.detail.get("result").and_then(|r| r.as_str()).unwrap_or(&i.result)) }
                     </td>
                     <td><code class="detail">{ detail(&i.detail) }</code></td>
                 </tr>

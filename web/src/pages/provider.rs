@@ -14,11 +14,11 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
-use crate::components::status_badge::StatusBadge;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::{EnvProps, posture};
@@ -230,8 +230,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             Dialog::Rotate => html! {
                 <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
                     busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
-                    <TextField id="new-secret" label="New client secret" kind="password" value={(*new_secret).clone()} autocomplete="off"
-                        onchange={{ let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("client_secret")} />
+                    { text_field(&yew::props!(TextFieldProps { id: "new-secret", label: "New client secret", kind: "password", value: (*new_secret).clone(), autocomplete: "off", onchange: { let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }, error: field("client_secret") })) }
                 </ConfirmDialog>
             },
             Dialog::Disable => html! {
@@ -248,17 +247,17 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 </ol>
                 <section class="panel" aria-labelledby="conn-state">
                     <h2 id="conn-state">{ "Status" }</h2>
-                    <p data-testid="connection-status"><StatusBadge status={c.status.as_str()} />{ " " }{ &c.status_reason }</p>
+                    <p data-testid="connection-status">{ status_badge(c.status.as_str()) }{ " " }{ &c.status_reason }</p>
                     if let Some(p) = c.consent.as_ref().and_then(|x| x.proven_by.as_ref()) {
                         <p class="muted" data-testid="consent-proof">{ format!("Tenant administration proven by {} ({}).", p.upn, p.role) }</p>
                     }
                     if c.configured {
                         <dl class="facts">
-                            <div class="fact"><dt>{ "Tenant" }</dt><dd>{ c.tenant.clone().unwrap_or_default() }</dd></div>
-                            <div class="fact"><dt>{ "App" }</dt><dd>{ c.app_mode.clone().unwrap_or_default() }</dd></div>
-                            <div class="fact"><dt>{ "Lifecycle" }</dt><dd>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</dd></div>
+                            { crate::components::markup::fact("Tenant", html! { <>{ c.tenant.clone().unwrap_or_default() }</> }) }
+                            { crate::components::markup::fact("App", html! { <>{ c.app_mode.clone().unwrap_or_default() }</> }) }
+                            { crate::components::markup::fact("Lifecycle", html! { <>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</> }) }
                             if let Some(cr) = &c.credential {
-                                <div class="fact"><dt>{ "Credential" }</dt><dd>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</dd></div>
+                                { crate::components::markup::fact("Credential", html! { <>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</> }) }
                             }
                         </dl>
                     }
@@ -266,18 +265,13 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 if step == 1 && can_manage {
                     <form class="panel form" aria-labelledby="create-title" onsubmit={create.clone()}>
                         <h2 id="create-title">{ "1. Create the connection" }</h2>
-                        <TextField id="tenant" label="Tenant (GUID or verified domain)" value={(*tenant).clone()} required=true
-                            onchange={{ let t = tenant.clone(); Callback::from(move |v| t.set(v)) }} error={field("tenant")} />
-                        <SelectField id="app-mode" label="App identity" value={(*mode).clone()}
-                            options={vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())]}
-                            onchange={{ let m = mode.clone(); Callback::from(move |v| m.set(v)) }} />
+                        { text_field(&yew::props!(TextFieldProps { id: "tenant", label: "Tenant (GUID or verified domain)", value: (*tenant).clone(), required: true, onchange: { let t = tenant.clone(); Callback::from(move |v| t.set(v)) }, error: field("tenant") })) }
+                        { select_field(&yew::props!(SelectFieldProps { id: "app-mode", label: "App identity", value: (*mode).clone(), options: vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())], onchange: { let m = mode.clone(); Callback::from(move |v| m.set(v)) } })) }
                         if *mode == "dedicated" {
-                            <TextField id="client-id" label="Client id" value={(*client_id).clone()}
-                                onchange={{ let t = client_id.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_id")} />
-                            <TextField id="client-secret" label="Client secret" kind="password" value={(*client_secret).clone()} autocomplete="off"
-                                onchange={{ let t = client_secret.clone(); Callback::from(move |v| t.set(v)) }} error={field("dedicated_app.client_secret")} />
+                            { text_field(&yew::props!(TextFieldProps { id: "client-id", label: "Client id", value: (*client_id).clone(), onchange: { let t = client_id.clone(); Callback::from(move |v| t.set(v)) }, error: field("dedicated_app.client_id") })) }
+                            { text_field(&yew::props!(TextFieldProps { id: "client-secret", label: "Client secret", kind: "password", value: (*client_secret).clone(), autocomplete: "off", onchange: { let t = client_secret.clone(); Callback::from(move |v| t.set(v)) }, error: field("dedicated_app.client_secret") })) }
                         }
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                         <button type="submit" class="button" disabled={*busy} data-testid="create-connection">{ "Create connection" }</button>
                     </form>
                 }
@@ -291,7 +285,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         } else {
                             <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start sign-in" }</button>
                         }
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     </section>
                 }
                 if step == 4 {
@@ -301,7 +295,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         if can_verify {
                             <button type="button" class="button" onclick={verify.clone()} disabled={*busy || verifying.is_some()} data-testid="verify">{ "Verify connection" }</button>
                         }
-                        if *dialog == Dialog::None { <FormError error={err.clone()} /> }
+                        if *dialog == Dialog::None { { form_error(&yew::props!(FormErrorProps { error: err.clone() })) } }
                         if let Some(run) = &*verifying {
                             <LiveRun ws={key.0.clone()} run={run.clone()} on_done={on_verified.clone()} />
                         }

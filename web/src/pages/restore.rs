@@ -19,15 +19,15 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, value_of};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, select_field, value_of};
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::{OutcomeBadge, StatusBadge};
+use crate::components::load;
+use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
-use crate::pages::operations::RunItems;
+use crate::pages::operations::{RunItemsProps, run_items};
 use crate::session::{use_select_environment, use_session};
 
 #[derive(Deserialize, Default)]
@@ -132,12 +132,8 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
                     <h2 id="select-title">{ "1. Select what to restore" }</h2>
                     <p class="muted">{ "Into this environment. Nothing is written until you confirm a preview." }</p>
-                    <SelectField id="restore-source" label="Backup of environment" value={(*source).clone()} options={env_options}
-                        error={err.as_ref().and_then(|e| e.field("source_environment_id"))}
-                        onchange={{ let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) }} />
-                    <SelectField id="restore-set" label="Backup set" value={(*set).clone()} options={set_options}
-                        error={err.as_ref().and_then(|e| e.field("backup_set_id"))}
-                        onchange={{ let s = set.clone(); Callback::from(move |v| s.set(v)) }} />
+                    { select_field(&yew::props!(SelectFieldProps { id: "restore-source", label: "Backup of environment", value: (*source).clone(), options: env_options, error: err.as_ref().and_then(|e| e.field("source_environment_id")), onchange: { let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) } })) }
+                    { select_field(&yew::props!(SelectFieldProps { id: "restore-set", label: "Backup set", value: (*set).clone(), options: set_options, error: err.as_ref().and_then(|e| e.field("backup_set_id")), onchange: { let s = set.clone(); Callback::from(move |v| s.set(v)) } })) }
                     <fieldset class="field">
                         <legend>{ "Items" }</legend>
                         <label class="check"><input type="radio" name="restore-scope" checked={*all_items}
@@ -170,7 +166,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                         onchange={{ let a = with_assignments.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Restore assignments too" }</label>
                     <label class="check"><input type="checkbox" checked={*accept_partial}
                         onchange={{ let a = accept_partial.clone(); Callback::from(move |e: Event| a.set(checked(&e))) }} />{ " Go on even if the set is partial" }</label>
-                    <FormError error={err.clone()} />
+                    { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     <div class="actions"><button type="submit" class="button" disabled={set.is_empty()} data-testid="restore-create">{ "Check readiness" }</button></div>
                 </form>
             }
@@ -178,17 +174,17 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                 <h2 id="restores-title">{ "Restores into this environment" }</h2>
                 { load::view(&list, "load the restores", |l: &RestoreList| {
                     if l.items.is_empty() {
-                        return html! { <Empty>{ "No restore yet." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No restore yet." }</> }) } };
                     }
                     html! {
                         <div class="table-wrap"><table class="table">
-                            <thead><tr><th scope="col">{ "Created" }</th><th scope="col">{ "From" }</th><th scope="col">{ "State" }</th><th scope="col">{ "Readiness" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("Created") }{ crate::components::markup::th("From") }{ crate::components::markup::th("State") }{ crate::components::markup::th("Readiness") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|r| html! {
                                 <tr>
                                     <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
                                     <td>{ r.state.as_str() }</td>
-                                    <td><StatusBadge status={r.readiness.status.as_str()} /></td>
+                                    <td>{ status_badge(r.readiness.status.as_str()) }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
@@ -389,10 +385,10 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                 <section class="panel" aria-labelledby="ready-title" data-testid="readiness" data-status={r.readiness.status.as_str()}>
                     <div class="panel__header">
                         <h2 id="ready-title">{ "2. Readiness" }</h2>
-                        <StatusBadge status={r.readiness.status.as_str()} />
+                        { status_badge(r.readiness.status.as_str()) }
                     </div>
                     <ul class="checks">{ for r.readiness.checks.iter().map(|c| html! {
-                        <li><StatusBadge status={c.status.as_str()} />{ " " }{ &c.message }</li>
+                        <li>{ status_badge(c.status.as_str()) }{ " " }{ &c.message }</li>
                     }) }</ul>
                 </section>
                 if open {
@@ -404,7 +400,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             </button>
                         </div>
                         { current_preview.as_ref().map_or_else(
-                            || html! { <Empty>{ "Read the tenant's live configuration and see what the restore would do." }</Empty> },
+                            || html! { { load::empty(html! { <>{ "Read the tenant's live configuration and see what the restore would do." }</> }) } },
                             |p| preview_view(p, &flow.mapping, &flow.dispatcher()),
                         ) }
                     </section>
@@ -412,7 +408,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         <section class="panel panel--danger" aria-labelledby="confirm-title-h">
                             <h2 id="confirm-title-h">{ "4. Confirm" }</h2>
                             <p data-testid="preview-expiry">
-                                if expired { <StatusBadge status="expired" />{ " This preview expired: preview again." } }
+                                if expired { { status_badge("expired") }{ " This preview expired: preview again." } }
                                 else { { format!("This preview expires {}.", countdown(p.expires_ms - flow.now)) } }
                             </p>
                             if !p.blockers.is_empty() {
@@ -429,12 +425,12 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                                         p.summary.create, p.summary.update, p.summary.unchanged) }</p>
                                 </ConfirmDialog>
                             } else {
-                                <FormError error={err.clone()} />
+                                { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                                 <button type="button" class="button button--quiet" onclick={cancel.reform(|_: MouseEvent| ())}>{ "Cancel this restore" }</button>
                             }
                         </section>
                     } else {
-                        <FormError error={err.clone()} />
+                        { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     }
                 }
                 if let Some(run) = run {
@@ -473,10 +469,10 @@ fn preview_view(
                 <span class="chip chip--conflict">{ format!("{} conflict", p.summary.conflict) }</span>
             </p>
             if p.items.is_empty() {
-                <Empty>{ "Nothing to restore." }</Empty>
+                { load::empty(html! { <>{ "Nothing to restore." }</> }) }
             } else {
                 <div class="table-wrap"><table class="table" data-testid="preview-items">
-                    <thead><tr><th scope="col">{ "Item" }</th><th scope="col">{ "Action" }</th><th scope="col">{ "Matched by" }</th><th scope="col">{ "Changes" }</th></tr></thead>
+                    <thead><tr>{ crate::components::markup::th("Item") }{ crate::components::markup::th("Action") }{ crate::components::markup::th("Matched by") }{ crate::components::markup::th("Changes") }</tr></thead>
                     <tbody>{ for p.items.iter().map(preview_row) }</tbody>
                 </table></div>
             }
@@ -484,7 +480,7 @@ fn preview_view(
                 <h3>{ "Group mapping" }</h3>
                 <p class="muted">{ "Groups in the backup's assignments, and the group each becomes in this tenant. Change a mapping, then preview again." }</p>
                 <div class="table-wrap"><table class="table" data-testid="group-mapping">
-                    <thead><tr><th scope="col">{ "In the backup" }</th><th scope="col">{ "Resolution" }</th><th scope="col">{ "In this tenant" }</th></tr></thead>
+                    <thead><tr>{ crate::components::markup::th("In the backup") }{ crate::components::markup::th("Resolution") }{ crate::components::markup::th("In this tenant") }</tr></thead>
                     <tbody>{ for p.groups.iter().map(|g| {
                         let src = g.source_group_id.clone();
                         let current = mapping.get(&src).cloned();
@@ -505,7 +501,7 @@ fn preview_view(
                         html! {
                             <tr data-resolution={g.resolution.clone()}>
                                 <td>{ g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone()) }</td>
-                                <td><StatusBadge status={if g.resolution == "unmapped" { "blocked" } else { "ready" }} />{ format!(" {}", g.resolution) }</td>
+                                <td>{ status_badge(if g.resolution == "unmapped" { "blocked" } else { "ready" }) }{ format!(" {}", g.resolution) }</td>
                                 <td>
                                     { g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default() }
                                     <label class="visually-hidden" for={id.clone()}>{ format!("Target group id for {}", g.source_name.clone().unwrap_or_default()) }</label>
@@ -572,8 +568,8 @@ fn Results(props: &ResultsProps) -> Html {
     load::view(&view, "load the results", |v: &OperationView| {
         html! {
             <>
-                <p data-testid="restore-outcome"><OutcomeBadge outcome={v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)} /></p>
-                <RunItems items={v.items.clone()} />
+                <p data-testid="restore-outcome">{ outcome_badge(v.run.outcome.map_or_else(|| v.run.state.as_str(), RunOutcome::as_str)) }</p>
+                { run_items(&yew::props!(RunItemsProps { items: v.items.clone() })) }
             </>
         }
     })

@@ -1,17 +1,41 @@
 //! A workspace's overview: its environments with their status, and the latest runs.
 
-use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
+use atlas_api_types::{Environment, EnvironmentList, FindingPage, OperationPage, ProviderConnection, Workspace};
 use atlas_domain::{EnvironmentLifecycle, Status};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::load;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
-use crate::pages::operations::RunTable;
+use crate::pages::findings::{FindingsQuery, QueryPairs, findings_path};
+use crate::pages::operations::{RunTableProps, run_table};
+
+/// Open findings matching `q` (only the total is read).
+async fn open_count(ws: String, env: String) -> Result<u64, api::ApiError> {
+    let q = FindingsQuery {
+        environment_id: env,
+        status: "open".into(),
+        ..FindingsQuery::default()
+    };
+    let page = api::get::<FindingPage>(&findings_path(&paths::findings(&ws), &q, "", "1")).await?;
+    Ok(page.total)
+}
+
+/// The hub's address for `env`'s open findings (all environments when empty).
+fn open_query(env: &str) -> Option<QueryPairs> {
+    Some(
+        FindingsQuery {
+            environment_id: env.to_owned(),
+            status: "open".into(),
+            ..FindingsQuery::default()
+        }
+        .pairs(),
+    )
+}
 
 #[derive(Properties, PartialEq)]
 pub struct WsProps {
@@ -30,17 +54,26 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
     let runs = use_load(ws.clone(), |ws| async move {
         api::get::<OperationPage>(&with_query(&paths::operations(&ws), &[("limit", "5")])).await
     });
+    let open = use_load(ws.clone(), |ws| open_count(ws, String::new()));
     load::view(&workspace, "load the workspace", |w: &Workspace| {
         html! {
             <>
                 <h1>{ &w.name }</h1>
                 <p class="muted">{ format!("{} owner{} \u{b7} created {} \u{b7} last activity {}", w.owner_count,
                     if w.owner_count == 1 { "" } else { "s" }, format::time(w.created_ms), format::time_opt(w.last_activity_ms)) }</p>
+                <nav class="subnav" aria-label="Workspace">
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
+                        { match open.state.ready() {
+                            Some(n) => format!("Findings ({n} open)"),
+                            None => "Findings".to_owned(),
+                        } }</Link<Route, QueryPairs>>
+                    <Link<Route> to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link<Route>>
+                </nav>
                 <section class="panel" aria-labelledby="envs-title">
                     <h2 id="envs-title">{ "Managed environments" }</h2>
                     { load::view(&envs, "load the environments", |list: &EnvironmentList| {
                         if list.items.is_empty() {
-                            return html! { <Empty>{ "No environments you are entitled to. An owner can add one or entitle you." }</Empty> };
+                            return html! { { load::empty(html! { <>{ "No environments you are entitled to. An owner can add one or entitle you." }</> }) } };
                         }
                         html! {
                             <ul class="cards" data-testid="environment-list">
@@ -55,7 +88,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                         <Link<Route> to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link<Route>>
                     </div>
                     { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                        <RunTable ws={ws.clone()} runs={page.items.clone()} />
+                        { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
                     }) }
                 </section>
             </>
@@ -86,6 +119,7 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 .map(Some)
         },
     );
+    let open = use_load((props.ws.clone(), e.id.clone()), |(ws, env)| open_count(ws, env));
     let status = match &conn.state {
         Load::Ready(c) => c.as_ref().as_ref().map_or(Some(e.status), |c| Some(c.status)),
         Load::Loading => None,
@@ -97,9 +131,15 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 <h3 class="card__title">
                     <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
                 </h3>
-                if let Some(status) = status { <StatusBadge status={status.as_str()} /> }
+                if let Some(status) = status { { status_badge(status.as_str()) } }
             </div>
             <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
+            if let Some(n) = open.state.ready().copied().filter(|n| *n > 0) {
+                <p data-testid="open-findings">
+                    <Link<Route, QueryPairs> to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
+                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link<Route, QueryPairs>>
+                </p>
+            }
         </li>
     }
 }

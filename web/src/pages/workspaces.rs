@@ -8,10 +8,10 @@ use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::load;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
 
@@ -64,18 +64,16 @@ pub fn WorkspacesPage() -> Html {
         <>
             <h1>{ "Your workspaces" }</h1>
             <form class="toolbar" role="search" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
-                <TextField id="ws-search" label="Search" kind="search" value={(*typed).clone()} onchange={on_type} />
-                <SelectField id="ws-sort" label="Sort by" value={(*sort).clone()}
-                    options={vec![("name".into(), "Name".into()), ("last_activity".into(), "Last activity".into())]}
-                    onchange={{ let s = sort.clone(); Callback::from(move |v| s.set(v)) }} />
+                { text_field(&yew::props!(TextFieldProps { id: "ws-search", label: "Search", kind: "search", value: (*typed).clone(), onchange: on_type })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "ws-sort", label: "Sort by", value: (*sort).clone(), options: vec![("name".into(), "Name".into()), ("last_activity".into(), "Last activity".into())], onchange: { let s = sort.clone(); Callback::from(move |v| s.set(v)) } })) }
             </form>
-            <FormError error={(*pin_error).clone()} />
+            { form_error(&yew::props!(FormErrorProps { error: (*pin_error).clone() })) }
             { load::view(&list, "load your workspaces", |list: &WorkspaceList| {
                 if list.items.is_empty() {
-                    return html! { <Empty>
+                    return html! { { load::empty(html! { <>
                         if filtering { { "No workspace matches that search." } }
                         else { { "You are not a member of any workspace yet. Ask an owner for an invitation." } }
-                    </Empty> };
+                    </> }) } };
                 }
                 html! {
                     <ul class="cards" data-testid="workspace-list">
@@ -105,7 +103,7 @@ fn card(w: &WorkspaceSummary, toggle_pin: Callback<(String, bool)>) -> Html {
                 if w.environment_count == 1 { "" } else { "s" }) }</p>
             <p class="badges" aria-label="Environments by status">
                 { for w.environment_statuses.iter().map(|(status, n)| html! {
-                    <span class="badge-count"><StatusBadge status={status.clone()} />{ format!(" \u{d7} {n}") }</span>
+                    <span class="badge-count">{ status_badge(&(status.clone())) }{ format!(" \u{d7} {n}") }</span>
                 }) }
             </p>
             <p class="muted">{ "Last activity: " }{ format::time_opt(w.last_activity_ms) }</p>

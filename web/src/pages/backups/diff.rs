@@ -6,7 +6,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
-use crate::components::load::{self, Empty};
+use crate::components::load;
 use crate::hooks::use_load;
 
 #[derive(Properties, PartialEq)]
@@ -44,7 +44,7 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
                 <div data-testid="backup-diff">
                     <p>{ format!("{} added \u{b7} {} removed \u{b7} {} changed \u{b7} {} unchanged", d.added.len(), d.removed.len(), d.changed.len(), d.unchanged) }</p>
                     if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
-                        <Empty>{ "No difference between the two sets." }</Empty>
+                        { load::empty(html! { <>{ "No difference between the two sets." }</> }) }
                     }
                     if !d.added.is_empty() { <section class="panel"><h2>{ "Added" }</h2>{ item_list(&d.added) }</section> }
                     if !d.removed.is_empty() { <section class="panel"><h2>{ "Removed" }</h2>{ item_list(&d.removed) }</section> }
@@ -54,7 +54,7 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
                                 <details class="change">
                                     <summary>{ &c.item.name }<span class="muted">{ format!(" ({}, {} fields)", c.item.family, c.fields.len()) }</span></summary>
                                     <div class="table-wrap"><table class="table">
-                                        <thead><tr><th scope="col">{ "Field" }</th><th scope="col">{ "Before" }</th><th scope="col">{ "After" }</th></tr></thead>
+                                        <thead><tr>{ crate::components::markup::th("Field") }{ crate::components::markup::th("Before") }{ crate::components::markup::th("After") }</tr></thead>
                                         <tbody>{ for c.fields.iter().map(|f| html! {
                                             <tr><td><code>{ &f.path }</code>
                                                 if f.secret {

@@ -5,7 +5,7 @@ use yew_router::prelude::*;
 
 use crate::api::{self, paths};
 use crate::app::Route;
-use crate::components::json::JsonView;
+use crate::components::json::json_view;
 use crate::components::load;
 use crate::hooks::use_load;
 
@@ -38,7 +38,7 @@ pub fn BackupItemPage(props: &BackupItemProps) -> Html {
                 <Link<Route> to={Route::BackupSet { ws, env, set }}>{ "Back to the set" }</Link<Route>>
             </div>
             <p class="muted">{ "The captured object as stored in the backup; secret-looking values are redacted." }</p>
-            { load::view(&json, "load the captured object", |v: &serde_json::Value| html! { <JsonView value={v.clone()} label="Captured object" /> }) }
+            { load::view(&json, "load the captured object", |v: &serde_json::Value| html! { { json_view(v, "Captured object") } }) }
         </>
     }
 }

@@ -11,11 +11,11 @@ use yew_router::prelude::*;
 use super::schedules::Schedules;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
-use crate::components::error::FormError;
-use crate::components::field::SelectField;
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::live_run::LiveRun;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::OutcomeBadge;
+use crate::components::load;
+use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -116,7 +116,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                     <h2 id="run-title">{ "Back up now" }</h2>
                     <p>{ "Captures every policy family with its assignments. A family that cannot be read makes the set partial, never complete." }</p>
                     <button type="button" class="button" onclick={run_now} data-testid="run-backup">{ "Run backup now" }</button>
-                    <FormError error={state.error.clone()} />
+                    { form_error(&yew::props!(FormErrorProps { error: state.error.clone() })) }
                     if let Some(run) = &state.started {
                         <LiveRun ws={ws.clone()} run={run.clone()} {on_done} />
                     }
@@ -126,7 +126,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                 <h2 id="sets-title">{ "Backup sets" }</h2>
                 { load::view(&sets, "load the backup sets", |list: &BackupSetList| {
                     if list.items.is_empty() {
-                        return html! { <Empty>{ "No backup yet." }</Empty> };
+                        return html! { { load::empty(html! { <>{ "No backup yet." }</> }) } };
                     }
                     let options: Vec<(String, String)> = std::iter::once((String::new(), "Choose a set".to_owned()))
                         .chain(list.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))))
@@ -134,11 +134,11 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                     html! {
                         <>
                             <div class="table-wrap"><table class="table" data-testid="backup-sets">
-                                <thead><tr><th scope="col">{ "Taken" }</th><th scope="col">{ "Status" }</th><th scope="col">{ "Families" }</th><th scope="col">{ "Run" }</th></tr></thead>
+                                <thead><tr>{ crate::components::markup::th("Taken") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Families") }{ crate::components::markup::th("Run") }</tr></thead>
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
                                         <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
-                                        <td><OutcomeBadge outcome={s.status.as_str()} /></td>
+                                        <td>{ outcome_badge(s.status.as_str()) }</td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
                                             <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
@@ -150,10 +150,8 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                             </table></div>
                             if list.items.len() > 1 {
                                 <form class="toolbar" onsubmit={compare.clone()} aria-label="Compare two sets">
-                                    <SelectField id="diff-from" label="Compare from" value={state.from.clone()} options={options.clone()}
-                                        onchange={state.dispatcher().to_callback().reform(Action::From)} />
-                                    <SelectField id="diff-to" label="to" value={state.to.clone()} options={options}
-                                        onchange={state.dispatcher().to_callback().reform(Action::To)} />
+                                    { select_field(&yew::props!(SelectFieldProps { id: "diff-from", label: "Compare from", value: state.from.clone(), options: options.clone(), onchange: state.dispatcher().to_callback().reform(Action::From) })) }
+                                    { select_field(&yew::props!(SelectFieldProps { id: "diff-to", label: "to", value: state.to.clone(), options: options, onchange: state.dispatcher().to_callback().reform(Action::To) })) }
                                     <button type="submit" class="button" disabled={state.from.is_empty() || state.to.is_empty()}>{ "Compare" }</button>
                                 </form>
                             }

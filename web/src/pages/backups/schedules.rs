@@ -9,9 +9,9 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
-use crate::components::error::FormError;
-use crate::components::field::{SelectField, TextField};
-use crate::components::load::{self, Empty};
+use crate::components::error::{FormErrorProps, form_error};
+use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::load;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -144,7 +144,7 @@ pub(super) fn Schedules(props: &EnvProps) -> Html {
             <h2 id="sched-title">{ "Schedules" }</h2>
             { load::view(&list, "load the schedules", |l: &BackupScheduleList| {
                 if l.items.is_empty() {
-                    return html! { <Empty>{ "No schedule: backups run only when started by hand." }</Empty> };
+                    return html! { { load::empty(html! { <>{ "No schedule: backups run only when started by hand." }</> }) } };
                 }
                 html! {
                     <ul class="cards" data-testid="schedules">{ for l.items.iter().map(|s| {
@@ -165,26 +165,17 @@ pub(super) fn Schedules(props: &EnvProps) -> Html {
             if can_manage {
                 <form class="form" onsubmit={create} aria-label="New schedule">
                     <h3>{ "New schedule" }</h3>
-                    <SelectField id="sched-kind" label="Runs" value={form.kind.clone()}
-                        options={vec![("interval".into(), "At a fixed interval".into()), ("cron".into(), "At cron times".into())]}
-                        onchange={set(Action::Kind)} />
+                    { select_field(&yew::props!(SelectFieldProps { id: "sched-kind", label: "Runs", value: form.kind.clone(), options: vec![("interval".into(), "At a fixed interval".into()), ("cron".into(), "At cron times".into())], onchange: set(Action::Kind) })) }
                     if form.kind == "interval" {
-                        <SelectField id="sched-every" label="Every" value={form.every.clone()}
-                            options={vec![("60".into(), "hour".into()), ("360".into(), "6 hours".into()), ("720".into(), "12 hours".into()),
-                                ("1440".into(), "day".into()), ("10080".into(), "week".into())]}
-                            onchange={set(Action::Every)} error={field("every_minutes")} />
+                        { select_field(&yew::props!(SelectFieldProps { id: "sched-every", label: "Every", value: form.every.clone(), options: vec![("60".into(), "hour".into()), ("360".into(), "6 hours".into()), ("720".into(), "12 hours".into()),
+                                ("1440".into(), "day".into()), ("10080".into(), "week".into())], onchange: set(Action::Every), error: field("every_minutes") })) }
                     } else {
-                        <TextField id="sched-cron" label="Cron (minute hour day month weekday)" value={form.cron.clone()}
-                            hint="Evaluated in the time zone below, e.g. 30 2 * * * for 02:30 every day"
-                            onchange={set(Action::Cron)} error={field("cron")} />
+                        { text_field(&yew::props!(TextFieldProps { id: "sched-cron", label: "Cron (minute hour day month weekday)", value: form.cron.clone(), hint: "Evaluated in the time zone below, e.g. 30 2 * * * for 02:30 every day", onchange: set(Action::Cron), error: field("cron") })) }
                     }
-                    <TextField id="sched-tz" label="Time zone (IANA)" value={form.tz.clone()}
-                        onchange={set(Action::Tz)} error={field("time_zone")} />
-                    <TextField id="sched-keep-last" label="Keep the newest N sets" kind="number" value={form.keep_last.clone()}
-                        onchange={set(Action::KeepLast)} error={field("keep_last")} />
-                    <TextField id="sched-keep-days" label="Keep sets younger than N days" kind="number" value={form.keep_days.clone()}
-                        onchange={set(Action::KeepDays)} error={field("keep_days")} />
-                    <FormError error={err.clone()} />
+                    { text_field(&yew::props!(TextFieldProps { id: "sched-tz", label: "Time zone (IANA)", value: form.tz.clone(), onchange: set(Action::Tz), error: field("time_zone") })) }
+                    { text_field(&yew::props!(TextFieldProps { id: "sched-keep-last", label: "Keep the newest N sets", kind: "number", value: form.keep_last.clone(), onchange: set(Action::KeepLast), error: field("keep_last") })) }
+                    { text_field(&yew::props!(TextFieldProps { id: "sched-keep-days", label: "Keep sets younger than N days", kind: "number", value: form.keep_days.clone(), onchange: set(Action::KeepDays), error: field("keep_days") })) }
+                    { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     <button type="submit" class="button" disabled={form.busy}>{ "Add schedule" }</button>
                 </form>
             }

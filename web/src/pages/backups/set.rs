@@ -11,10 +11,11 @@ use yew_router::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
-use crate::components::load::{self, Empty};
-use crate::components::status_badge::StatusBadge;
+use crate::components::load;
+use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
+use crate::pages::findings::QueryPairs;
 use crate::session::use_session;
 
 /// The delete dialog: open or not, a request under way, and why the last one failed.
@@ -43,12 +44,6 @@ impl Reducible for State {
         }
         Rc::new(s)
     }
-}
-
-/// Opens the restore page with this set chosen.
-#[derive(Clone, PartialEq, serde::Serialize)]
-struct RestoreQuery {
-    set: String,
 }
 
 #[derive(Properties, PartialEq)]
@@ -96,7 +91,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
-                    <StatusBadge status={d.set.status.as_str()} />
+                    { status_badge(d.set.status.as_str()) }
                 </div>
                 <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
                     if let Some(r) = &d.set.run {
@@ -104,8 +99,8 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     }
                 </p>
                 if session.can(&ws, Capability::RestorePreview) {
-                    <p><Link<Route, RestoreQuery> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
-                        query={Some(RestoreQuery { set: set_id.clone() })}>{ "Restore from this set\u{2026}" }</Link<Route, RestoreQuery>></p>
+                    <p><Link<Route, QueryPairs> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
+                        query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link<Route, QueryPairs>></p>
                 }
                 if matches!(d.set.status, BackupSetStatus::Partial | BackupSetStatus::Failed) {
                     <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
@@ -113,10 +108,10 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ format!("{} items", d.items.len()) }</h2>
                     if d.items.is_empty() {
-                        <Empty>{ "This set holds no items." }</Empty>
+                        { load::empty(html! { <>{ "This set holds no items." }</> }) }
                     } else {
                         <div class="table-wrap"><table class="table" data-testid="backup-items">
-                            <thead><tr><th scope="col">{ "Name" }</th><th scope="col">{ "Family" }</th><th scope="col">{ "Content hash" }</th></tr></thead>
+                            <thead><tr>{ crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Content hash") }</tr></thead>
                             <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
                                 <tr>
                                     <td><Link<Route> to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>

@@ -1,0 +1,8 @@
+//! Findings: the workspace's hub (filters, bulk triage, CSV) and one finding's detail with its
+//! history and the triage moves its status allows. One file per page.
+
+mod detail;
+mod hub;
+
+pub use detail::FindingPage;
+pub use hub::{FindingsPage, FindingsQuery, QueryPairs, findings_path};
