@@ -349,17 +349,29 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.sign_in("owner@demo.test").await;
     // The golden state: a backup of Contoso, captured as a baseline and assigned to it.
     s.backup_now(CONTOSO).await;
-    s.goto(&format!("{WS}/baselines")).await;
-    s.fill("#baseline-name", "Contoso gold").await;
-    s.select("#baseline-source", "env-contoso").await;
-    s.click("input[name=family][value=deviceConfigurations]").await;
-    s.click("button#baseline-create").await;
-    s.click("li.baseline button.capture-snapshot").await;
-    s.wait_text("li.baseline [data-testid=latest-snapshot]", "1").await;
-    s.select("li.baseline select.assign-env", "env-contoso").await;
-    s.click("li.baseline button.assign:not([disabled])").await;
-    s.find("li.baseline li.assignment[data-env=env-contoso]").await;
-    s.screenshot("baseline").await;
+    // The baseline pages are not in the bundle yet (docs: web/Cargo.toml `baseline-pages`): the
+    // baseline is made through the API, as the signed-in owner.
+    let api = "/api/v1/workspaces/ws-demo";
+    let (status, b) = s
+        .fetch_json(
+            "POST",
+            &format!("{api}/baselines"),
+            serde_json::json!({"name": "Contoso gold", "source_environment_id": "env-contoso", "families": ["deviceConfigurations"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
+    let id = b["id"].as_str().expect("the baseline's id");
+    let (status, snap) = s
+        .fetch_json(
+            "POST",
+            &format!("{api}/baselines/{id}/snapshots"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{snap}");
+    let assign = format!("{api}/environments/env-contoso/baselines/{id}");
+    let (status, a) = s.fetch_json("PUT", &assign, serde_json::json!({"priority": 1})).await;
+    assert_eq!(status, 200, "{a}");
 
     // Someone changes a policy through Graph: the change feed finds it within its poll interval.
     s.patch_in_tenant(

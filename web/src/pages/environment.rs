@@ -91,7 +91,9 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link<Route> to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link<Route>>
                     <Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link<Route>>
                     <Link<Route> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link<Route>>
-                    <Link<Route> to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link<Route>>
+                    if cfg!(feature = "baseline-pages") {
+                        <Link<Route> to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link<Route>>
+                    }
                     <Link<Route, QueryPairs> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link<Route, QueryPairs>>
                 </nav>

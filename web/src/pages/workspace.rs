@@ -67,7 +67,9 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                             Some(n) => format!("Findings ({n} open)"),
                             None => "Findings".to_owned(),
                         } }</Link<Route, QueryPairs>>
-                    <Link<Route> to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link<Route>>
+                    if cfg!(feature = "baseline-pages") {
+                        <Link<Route> to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link<Route>>
+                    }
                 </nav>
                 <section class="panel" aria-labelledby="envs-title">
                     <h2 id="envs-title">{ "Managed environments" }</h2>
