@@ -31,6 +31,12 @@ async fn put(app: &TestApp, user: &str, path: &str, body: serde_json::Value) -> 
         .as_u16()
 }
 
+async fn detail(app: &TestApp, id: &str) -> api::FindingDetail {
+    let res = app.get_as(OWNER, &paths::finding(DEMO_WS, id)).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 async fn poll_env(app: &TestApp, env: &str) -> atlas_app::drift::feed::Polled {
     let msg = PollMessage {
         workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
@@ -185,22 +191,12 @@ async fn drift_lifecycle(mode: Mode) {
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": before})));
     let p = poll_env(&app, &slug).await;
     assert_eq!(p.resolved, 1, "{p:?}");
-    let d: api::FindingDetail = app
-        .get_as(OWNER, &paths::finding(DEMO_WS, &ch.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let d = detail(&app, &ch.id).await;
     assert_eq!(d.finding.status, FindingStatus::Resolved);
     // And done again: reopened, the same finding.
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "again"})));
     poll_env(&app, &slug).await;
-    let d: api::FindingDetail = app
-        .get_as(OWNER, &paths::finding(DEMO_WS, &ch.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let d = detail(&app, &ch.id).await;
     assert_eq!(d.finding.status, FindingStatus::Reopened);
     let moves: Vec<(Option<FindingStatus>, String)> = d
         .history
