@@ -147,18 +147,24 @@ pub async fn query_sort_key_conditions_both_directions(b: Backend) {
     );
 }
 
+/// A sort key of the contract's synthetic rows (the store port's own tests, below the app's
+/// records: no app entity lives in these partitions), `i` zero-padded to `width` digits.
+fn synthetic_sk(prefix: &str, i: usize, width: usize) -> String {
+    format!("{prefix}#{i:0width$}")
+}
+
 /// Writes `n` items in transactions of 100 (the limit), which also proves large transactions.
 async fn fill(b: &Backend, pk: &str, n: usize, gsi: bool) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     let items: Vec<Item> = (0..n)
         .map(|i| {
-            let sk = format!("ITEM#{i:05}");
+            let sk = synthetic_sk("ITEM", i, 5);
             all.insert(sk.clone());
             let mut v = json!({"PK": pk, "SK": sk, "i": i});
             if gsi {
                 // Many items share a GSI sort key, so paging must not rely on its uniqueness.
                 v["GSI1PK"] = json!(format!("{pk}#BYSTATUS"));
-                v["GSI1SK"] = json!(format!("S#{}", i % 7));
+                v["GSI1SK"] = json!(synthetic_sk("S", i % 7, 1));
             }
             item(v)
         })
@@ -229,7 +235,7 @@ pub async fn bad_cursor_is_refused(b: Backend) {
     // A real cursor of another partition does not continue this one.
     for i in 0..3 {
         b.table
-            .put(item(json!({"PK": "WS#a", "SK": format!("I#{i}")})), None)
+            .put(item(json!({"PK": "WS#a", "SK": synthetic_sk("I", i, 1)})), None)
             .await
             .unwrap();
     }
@@ -313,7 +319,7 @@ pub async fn transaction_with_one_failing_condition_writes_nothing(b: Backend) {
 pub async fn transaction_limits_are_enforced(b: Backend) {
     let too_many: Vec<TxItem> = (0..101)
         .map(|i| TxItem::Put {
-            item: item(json!({"PK": "WS#l", "SK": format!("I#{i}")})),
+            item: item(json!({"PK": "WS#l", "SK": synthetic_sk("I", i, 1)})),
             cond: None,
         })
         .collect();
