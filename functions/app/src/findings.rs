@@ -132,7 +132,7 @@ pub async fn observe(
     let existing: BTreeMap<String, FindingRecord> = all(state, ws)
         .await?
         .into_iter()
-        .filter(|f| coverage.covers(f) || f.environment_id == *coverage.environment_id)
+        .filter(|f| f.environment_id == *coverage.environment_id)
         .map(|f| (f.finding_id.clone(), f))
         .collect();
     let mut out = Observed::default();

@@ -185,11 +185,14 @@ pub async fn profile(state: &AppState, scope: &WorkspaceScope, id: &str) -> Serv
 
 pub async fn get(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<api::Baseline> {
     let p = profile(state, scope, id).await?;
-    let all = list(state, scope).await?;
-    Ok(all
-        .into_iter()
-        .find(|b| b.id == p.profile_id)
-        .unwrap_or_else(|| to_api(&p, Vec::new())))
+    let ws = scope.records(&state.table);
+    let assignments: Vec<AssignmentRecord> = records::query_all(&state.table, ws.query(rec::ASSIGNMENTS)).await?;
+    let mine = assignments
+        .iter()
+        .filter(|a| a.profile_id == p.profile_id && scope.entitled_to(&a.environment_id))
+        .map(assignment_api)
+        .collect();
+    Ok(to_api(&p, mine))
 }
 
 pub async fn snapshots(
@@ -475,6 +478,23 @@ pub async fn assignments(state: &AppState, scope: &EnvScope) -> ServiceResult<Ve
         records::query_all(&state.table, ws.query(rec::assignments_of(scope.environment_id()))).await?;
     all.sort_by(|a, b| (a.priority, &a.profile_id).cmp(&(b.priority, &b.profile_id)));
     Ok(all)
+}
+
+/// The environment's assignments with their profiles, highest priority first (an assignment whose
+/// profile is gone is left out).
+pub async fn assigned_profiles(
+    state: &AppState,
+    scope: &EnvScope,
+) -> ServiceResult<Vec<(BaselineProfile, AssignmentRecord)>> {
+    let mut out = Vec::new();
+    for a in assignments(state, scope).await? {
+        match profile(state, scope.workspace(), &a.profile_id).await {
+            Ok(p) => out.push((p, a)),
+            Err(ServiceError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// The snapshot an assignment compares with, and its items of `family`.

@@ -9,7 +9,7 @@
 pub mod baselines;
 pub mod feed;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use atlas_domain::drift::{self as core, Candidate, DriftKind, Names};
 use atlas_domain::findings::{FindingSource, Severity};
@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use crate::error::{ServiceError, ServiceResult};
 use crate::findings::{Coverage, Detection, Observed};
 use crate::records::backups::{self as brec, BlobRecord};
-use crate::records::drift::BaselineProfile;
 use crate::records::inventory::{self as irec, InventoryFamily, InventoryItem};
 use crate::records::keys::env_pk;
 use crate::records::{self};
@@ -47,18 +46,22 @@ pub struct FamilyDrift {
 
 /// Display names of the tenant-local objects payloads reference, from one environment's inventory.
 async fn names(state: &AppState, pk: &str) -> ServiceResult<Names> {
-    let mut n = Names::default();
-    for (family, slot) in [("assignmentFilters", 0), ("roleScopeTags", 1)] {
-        let q = atlas_store::Query::partition(pk).begins_with(irec::items_prefix(Some(family)));
-        for i in records::query_all::<InventoryItem>(&state.table, q).await? {
-            if i.status != InventoryStatus::Active {
-                continue;
-            }
-            let map = if slot == 0 { &mut n.filters } else { &mut n.scope_tags };
-            map.insert(i.item_id.clone(), i.view.name.clone());
-        }
-    }
-    Ok(n)
+    Ok(Names {
+        filters: active_names(state, pk, "assignmentFilters").await?,
+        scope_tags: active_names(state, pk, "roleScopeTags").await?,
+        ..Names::default()
+    })
+}
+
+/// Id → display name of a family's active inventory items.
+async fn active_names(state: &AppState, pk: &str, family: &str) -> ServiceResult<HashMap<String, String>> {
+    let q = atlas_store::Query::partition(pk).begins_with(irec::items_prefix(Some(family)));
+    Ok(records::query_all::<InventoryItem>(&state.table, q)
+        .await?
+        .into_iter()
+        .filter(|i| i.status == InventoryStatus::Active)
+        .map(|i| (i.item_id, i.view.name))
+        .collect())
 }
 
 /// Secret-looking values are masked; the fact that they differ is kept.
@@ -111,14 +114,8 @@ pub async fn evaluate_family(
         }
     }
     let ws_scope = scope.workspace();
-    let mut profiles: Vec<(BaselineProfile, crate::records::drift::AssignmentRecord)> = Vec::new();
-    for a in baselines::assignments(state, scope).await? {
-        match baselines::profile(state, ws_scope, &a.profile_id).await {
-            Ok(p) if p.families.iter().any(|f| f == family) => profiles.push((p, a)),
-            Ok(_) | Err(ServiceError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let mut profiles = baselines::assigned_profiles(state, scope).await?;
+    profiles.retain(|(p, _)| p.families.iter().any(|f| f == family));
     let current: Vec<InventoryItem> = records::query_all(&state.table, env.query(irec::items_prefix(Some(family))))
         .await?
         .into_iter()
@@ -263,15 +260,11 @@ pub async fn evaluate_family(
 
 /// The families the environment's baselines cover (`only`, when given, narrows them).
 pub async fn covered_families(state: &AppState, scope: &EnvScope) -> ServiceResult<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
-    for a in baselines::assignments(state, scope).await? {
-        match baselines::profile(state, scope.workspace(), &a.profile_id).await {
-            Ok(p) => out.extend(p.families),
-            Err(ServiceError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
+    Ok(baselines::assigned_profiles(state, scope)
+        .await?
+        .into_iter()
+        .flat_map(|(p, _)| p.families)
+        .collect())
 }
 
 /// Starts a `drift.detect` run over the families the environment's baselines cover (or `only`

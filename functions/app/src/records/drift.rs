@@ -359,10 +359,7 @@ impl DriftWatch {
     pub fn advance(cursor_ms: i64, now_ms: i64) -> (Update, Cond) {
         (
             Update::new().set("cursor_ms", cursor_ms).set("polled_ms", now_ms),
-            Cond::Or(vec![
-                Cond::Lt("cursor_ms".into(), cursor_ms.into()),
-                Cond::eq("cursor_ms", cursor_ms),
-            ]),
+            Cond::Le("cursor_ms".into(), cursor_ms.into()),
         )
     }
 }
