@@ -1,6 +1,7 @@
 //! The application: handlers, the route and step registries, errors, configuration and the
 //! edges that serve them — one Lambda per route or step, or everything in one local process.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backup;

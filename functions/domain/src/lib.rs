@@ -16,5 +16,6 @@ pub use states::{
     AdminRole, BackupSetStatus, ConnectionLifecycle, ConsentOutcome, EnvironmentLifecycle, EventOutcome,
     FamilySyncStatus, HealthStatus, InventoryStatus, InvitationStatus, RestoreState,
 };
+pub mod alerts;
 pub mod drift;
 pub mod findings;

@@ -9,6 +9,7 @@
 //! partition. Records kept in their own partition for fan-out (a run, a backup set) carry their
 //! workspace and are checked by [`Owned`] when read through the handle.
 
+pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod drift;
