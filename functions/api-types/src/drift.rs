@@ -200,6 +200,9 @@ pub struct FindingDetail {
     pub finding: Finding,
     /// Oldest first.
     pub history: Vec<FindingEvent>,
+    /// Its risk acceptances, newest first (spec 016).
+    #[serde(default)]
+    pub exceptions: Vec<crate::Exception>,
 }
 
 /// `POST /workspaces/{ws}/findings/triage`: one action on many findings.

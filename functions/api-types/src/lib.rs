@@ -1,8 +1,10 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
 mod drift;
+mod exceptions;
 mod restore;
 pub use drift::*;
+pub use exceptions::*;
 pub use restore::*;
 
 pub use atlas_domain::{

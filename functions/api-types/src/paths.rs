@@ -83,6 +83,13 @@ paths! {
     FINDINGS_EXPORT = "/api/v1/workspaces/{ws}/findings/export.csv" => fn findings_export(ws);
     FINDINGS_TRIAGE = "/api/v1/workspaces/{ws}/findings/triage" => fn findings_triage(ws);
     FINDING = "/api/v1/workspaces/{ws}/findings/{finding}" => fn finding(ws, finding);
+    FINDING_EXCEPTIONS = "/api/v1/workspaces/{ws}/findings/{finding}/exceptions" => fn finding_exceptions(ws, finding);
+    EXCEPTIONS = "/api/v1/workspaces/{ws}/exceptions" => fn exceptions(ws);
+    EXCEPTION = "/api/v1/workspaces/{ws}/exceptions/{exception}" => fn exception(ws, exception);
+    EXCEPTION_APPROVE = "/api/v1/workspaces/{ws}/exceptions/{exception}/approve" => fn exception_approve(ws, exception);
+    EXCEPTION_REJECT = "/api/v1/workspaces/{ws}/exceptions/{exception}/reject" => fn exception_reject(ws, exception);
+    EXCEPTION_REVOKE = "/api/v1/workspaces/{ws}/exceptions/{exception}/revoke" => fn exception_revoke(ws, exception);
+    GOVERNANCE_POLICY = "/api/v1/workspaces/{ws}/governance-policy" => fn governance_policy(ws);
 }
 
 /// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.

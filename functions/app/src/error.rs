@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Missing capability: 403.
     #[error("forbidden")]
     Forbidden,
+    /// Refused for a reason the caller can act on (self-approval): 403 with that reason.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Absent, or not visible to this actor: the same 404 either way.
     #[error("not found")]
     NotFound,
@@ -70,7 +73,7 @@ impl ApiError {
                 "The request cannot be processed",
             ),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required"),
-            ApiError::Forbidden => (
+            ApiError::Forbidden | ApiError::Refused(_) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "You do not have permission for this action",
@@ -115,7 +118,9 @@ impl ApiError {
         let (status, kind, title) = self.parts();
         let (detail, errors) = match self {
             ApiError::BadRequest(f) | ApiError::Unprocessable(f) => (None, bounded(f)),
-            ApiError::Conflict(reason) | ApiError::Quota(reason) => (Some(truncate(reason, MAX_MESSAGE)), Vec::new()),
+            ApiError::Conflict(reason) | ApiError::Quota(reason) | ApiError::Refused(reason) => {
+                (Some(truncate(reason, MAX_MESSAGE)), Vec::new())
+            }
             ApiError::TooLarge(limit) => (Some(format!("The limit is {limit} bytes.")), Vec::new()),
             ApiError::UriTooLong(limit) => (
                 Some(format!("The path and query may be at most {limit} bytes.")),
@@ -287,6 +292,9 @@ pub enum ServiceError {
     /// The caller's role lacks what the action needs.
     #[error("forbidden")]
     Forbidden,
+    /// Not allowed for a reason the caller can act on (a requester approving their own request).
+    #[error("refused: {0}")]
+    Refused(String),
     /// The state does not allow it, or a create found the record there.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -346,6 +354,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(fields) => ApiError::BadRequest(fields),
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::Refused(why) => ApiError::Refused(why),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Wait(d) => ApiError::Wait(d),
             ServiceError::Transient(source) => match source.downcast::<TableError>() {

@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use atlas_api_types as api;
+use atlas_domain::alerts::AlertEventType;
 use atlas_domain::findings::{FindingSource, FindingStatus, Severity, SlaPolicy, allowed};
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::TableError;
+use atlas_store::{TableError, TxItem};
 use serde_json::{Value, json};
 
+use crate::alerts::NewAlert;
 use crate::audit::NewEvent;
 use crate::error::{Fields, ServiceError, ServiceResult};
 use crate::identity::Actor;
@@ -97,7 +99,7 @@ pub struct Observed {
     pub raced: usize,
 }
 
-fn event(f: &FindingRecord, state: &AppState, kind: &str, actor: &str) -> FindingEventRecord {
+pub(crate) fn event(f: &FindingRecord, state: &AppState, kind: &str, actor: &str) -> FindingEventRecord {
     FindingEventRecord {
         workspace_id: f.workspace_id.clone(),
         finding_id: f.finding_id.clone(),
@@ -129,6 +131,7 @@ pub async fn observe(
     coverage: &Coverage<'_>,
 ) -> ServiceResult<Observed> {
     let now = state.clock.now_millis();
+    let policy = crate::exceptions::policy(state, ws).await?;
     let existing: BTreeMap<String, FindingRecord> = all(state, ws)
         .await?
         .into_iter()
@@ -169,20 +172,69 @@ pub async fn observe(
                     count: 1,
                     owner: None,
                     changed_by: d.changed_by.clone(),
+                    exception_id: None,
+                    pinned: None,
+                    due_ms: policy.sla.due_ms(d.severity, now),
+                    sla_next_ms: policy.sla.due_ms(d.severity, now),
+                    sla_step: 0,
                     version: 1,
                 };
                 let mut ev = event(&f, state, "detected", d.changed_by.as_deref().unwrap_or("system"));
                 ev.to = Some(FindingStatus::New);
                 (ev.desired, ev.current) = (d.desired.clone(), d.current.clone());
                 out.opened += 1;
-                state.table.transact(vec![f.replace(None), ev.create()]).await
+                let alert = alert_item(
+                    state,
+                    &f,
+                    AlertEventType::FindingCreated,
+                    json!({"kind": f.kind, "property": f.property}),
+                );
+                state.table.transact(vec![f.replace(None), ev.create(), alert]).await
             }
             Some(f) if f.status == FindingStatus::Resolved => {
                 let mut next = seen_again(f, &d, now);
                 next.opened_ms = now;
                 out.reopened += 1;
                 let why = Some("detected again after it was resolved".to_owned());
-                match transition_with(state, ws, &sys, None, f, next, FindingStatus::Reopened, why).await {
+                let moved = transition_with(
+                    state,
+                    ws,
+                    &sys,
+                    None,
+                    f,
+                    next,
+                    FindingStatus::Reopened,
+                    why,
+                    Also::default(),
+                );
+                match moved.await {
+                    Ok(_) => Ok(()),
+                    Err(ServiceError::Conflict(_)) => Err(TableError::ConditionFailed),
+                    Err(e) => return Err(e),
+                }
+            }
+            // Watched while accepted: another value than the one accepted reopens it.
+            Some(f) if f.status == FindingStatus::RiskAccepted && f.pinned.is_some() && d.current != f.pinned => {
+                let next = seen_again(f, &d, now);
+                out.reopened += 1;
+                let who = d.changed_by.as_deref().unwrap_or("system");
+                let why = "changed after its risk was accepted";
+                let mut also = Also::default();
+                if let Some(id) = &f.exception_id {
+                    also.items = crate::exceptions::void_items(state, ws, id, who, why).await?;
+                }
+                let moved = transition_with(
+                    state,
+                    ws,
+                    &sys,
+                    None,
+                    f,
+                    next,
+                    FindingStatus::Reopened,
+                    Some(why.into()),
+                    also,
+                );
+                match moved.await {
                     Ok(_) => Ok(()),
                     Err(ServiceError::Conflict(_)) => Err(TableError::ConditionFailed),
                     Err(e) => return Err(e),
@@ -215,7 +267,18 @@ pub async fn observe(
         }
         let next = f.clone();
         let why = Some("no longer detected".to_owned());
-        match transition_with(state, ws, &sys, None, f, next, FindingStatus::Resolved, why).await {
+        let moved = transition_with(
+            state,
+            ws,
+            &sys,
+            None,
+            f,
+            next,
+            FindingStatus::Resolved,
+            why,
+            Also::default(),
+        );
+        match moved.await {
             Ok(_) => out.resolved += 1,
             Err(ServiceError::Conflict(_)) => out.raced += 1,
             Err(e) => return Err(e),
@@ -252,11 +315,22 @@ pub async fn transition(
     to: FindingStatus,
     reason: Option<String>,
 ) -> ServiceResult<FindingRecord> {
-    transition_with(state, ws, actor, request_id, f, f.clone(), to, reason).await
+    transition_with(state, ws, actor, request_id, f, f.clone(), to, reason, Also::default()).await
 }
 
+/// What else a status move writes in its transaction (an exception's change and history), and
+/// the audit event that names it when it is not a plain `finding.transition`.
+#[derive(Default)]
+pub(crate) struct Also {
+    pub items: Vec<TxItem>,
+    pub audit: Option<NewEvent>,
+}
+
+/// [`transition`] with the finding as the caller changed it (`next`) and what else to write.
+/// Reopening fixes a new due date from the workspace policy, restarts the SLA steps, drops the
+/// ended exception and reports `finding.reopened`; closing withdraws a requested exception.
 #[allow(clippy::too_many_arguments)]
-async fn transition_with(
+pub(crate) async fn transition_with(
     state: &AppState,
     ws: &WorkspaceId,
     actor: &Actor,
@@ -265,6 +339,7 @@ async fn transition_with(
     mut next: FindingRecord,
     to: FindingStatus,
     reason: Option<String>,
+    also: Also,
 ) -> ServiceResult<FindingRecord> {
     if !allowed(f.status, to) {
         return Err(ServiceError::Conflict(format!(
@@ -274,29 +349,73 @@ async fn transition_with(
     }
     next.status = to;
     next.version = f.version + 1;
+    let mut items = Vec::new();
     if to == FindingStatus::Reopened {
-        next.opened_ms = state.clock.now_millis();
+        let now = state.clock.now_millis();
+        let policy = crate::exceptions::policy(state, ws).await?;
+        next.opened_ms = now;
+        next.due_ms = policy.sla.due_ms(next.severity, now);
+        next.sla_next_ms = next.due_ms;
+        next.sla_step = 0;
+        next.exception_id = None;
+        next.pinned = None;
+        let data = json!({"reason": reason, "from": f.status});
+        items.push(alert_item(state, &next, AlertEventType::FindingReopened, data));
+    } else if !to.is_open() && to != FindingStatus::RiskAccepted {
+        if let Some(id) = &f.exception_id {
+            let why = format!("the finding was closed as {to}");
+            items.extend(crate::exceptions::withdraw_items(state, ws, id, &actor.email, &why).await?);
+        }
+        next.exception_id = None;
     }
     let mut ev = event(&next, state, "transition", &actor.email);
     (ev.from, ev.to, ev.reason) = (Some(f.status), Some(to), reason.clone());
-    let audit = NewEvent::success("finding.transition", format!("finding/{}", f.finding_id))
-        .env(&f.environment_id)
-        .meta(json!({"from": f.status, "to": to, "reason": reason, "title": f.title}));
-    let tx = crate::audit::with_event(
-        state,
-        ws,
-        actor,
-        request_id,
-        vec![next.transition(f.status, f.version), ev.create()],
-        audit,
-    );
+    let audit = also.audit.unwrap_or_else(|| {
+        NewEvent::success("finding.transition", format!("finding/{}", f.finding_id))
+            .env(&f.environment_id)
+            .meta(json!({"from": f.status, "to": to, "reason": reason, "title": f.title}))
+    });
+    let mut changes = vec![next.transition(f.status, f.version), ev.create()];
+    changes.extend(items);
+    changes.extend(also.items);
+    let tx = crate::audit::with_event(state, ws, actor, request_id, changes, audit);
     match state.table.transact(tx).await {
         Ok(()) => Ok(next),
-        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(
-            "the finding changed meanwhile; reload it and try again".into(),
-        )),
+        Err(e @ TableError::TransactionCanceled { .. }) => {
+            let what = if crate::audit::failed_at(&e) == Some(0) {
+                "finding"
+            } else {
+                "exception"
+            };
+            Err(ServiceError::Conflict(format!(
+                "the {what} changed meanwhile; reload it and try again"
+            )))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The web app's page of a finding (alerts link to it).
+pub fn link(ws: &WorkspaceId, finding_id: &str) -> String {
+    format!("/workspaces/{ws}/findings/{finding_id}")
+}
+
+/// The alert-outbox write reporting `kind` about this finding, deduped per opening.
+pub(crate) fn alert_item(state: &AppState, f: &FindingRecord, kind: AlertEventType, data: Value) -> TxItem {
+    crate::alerts::event_item(
+        state,
+        &f.workspace_id,
+        NewAlert {
+            kind,
+            environment_id: Some(f.environment_id.clone()),
+            severity: Some(f.severity),
+            object: format!("finding/{}", f.finding_id),
+            state: format!("{}:{}", f.status, f.opened_ms),
+            title: f.title.clone(),
+            link: link(&f.workspace_id, &f.finding_id),
+            data,
+        },
+    )
 }
 
 /// Sets or clears a finding's owner, with its history entry and audit event.
@@ -327,7 +446,11 @@ async fn set_owner(
 }
 
 pub fn to_api(f: &FindingRecord, now_ms: i64) -> api::Finding {
-    let sla = SlaPolicy::default();
+    // Findings opened before due dates were stored get theirs from the default policy.
+    let due = f
+        .due_ms
+        .or_else(|| SlaPolicy::default().due_ms(f.severity, f.opened_ms))
+        .filter(|_| f.status.is_open());
     api::Finding {
         id: f.finding_id.clone(),
         environment_id: f.environment_id.to_string(),
@@ -351,12 +474,8 @@ pub fn to_api(f: &FindingRecord, now_ms: i64) -> api::Finding {
         last_seen_ms: f.last_seen_ms,
         count: f.count,
         owner: f.owner.clone(),
-        due_ms: f
-            .status
-            .is_open()
-            .then(|| sla.due_ms(f.severity, f.opened_ms))
-            .flatten(),
-        overdue: sla.overdue(f.severity, f.status, f.opened_ms, now_ms),
+        due_ms: due,
+        overdue: due.is_some_and(|d| now_ms > d),
         changed_by: f.changed_by.clone(),
         version: f.version,
     }
@@ -443,7 +562,7 @@ pub async fn page(
     })
 }
 
-async fn visible(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<FindingRecord> {
+pub(crate) async fn visible(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<FindingRecord> {
     let f: FindingRecord = scope
         .records(&state.table)
         .get(rec::finding_sk(id))
@@ -460,7 +579,13 @@ pub async fn detail(state: &AppState, scope: &WorkspaceScope, id: &str) -> Servi
     let f = visible(state, scope, id).await?;
     let ws = scope.records(&state.table);
     let history: Vec<FindingEventRecord> = records::query_all(&state.table, ws.query(rec::finding_events(id))).await?;
+    let filter = crate::exceptions::Filter {
+        finding_id: Some(f.finding_id.clone()),
+        ..Default::default()
+    };
+    let exceptions = crate::exceptions::list(state, scope, &filter).await?.items;
     Ok(api::FindingDetail {
+        exceptions,
         finding: to_api(&f, state.clock.now_millis()),
         history: history
             .into_iter()

@@ -165,8 +165,8 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        audit, backups, drift, environments, health, inventory, invitations, members, openapi, operations, provider,
-        restores, workspaces,
+        audit, backups, drift, environments, exceptions, health, inventory, invitations, members, openapi, operations,
+        provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -671,6 +671,72 @@ pub fn routes() -> Vec<Route> {
             tag: "findings", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::FindingDetail>),
             handler: drift::get_finding,
+        }),
+        route!(POST T::FINDING_EXCEPTIONS => "post-finding-exceptions" {
+            access: Cap(FindingsTriage),
+            summary: "Request a risk acceptance for an open finding: justification, ticket, an expiry within the workspace's cap",
+            tag: "exceptions", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::ExceptionRequest>),
+            example: Some(|| json!({"justification": "Legacy kiosk devices need this until they are replaced", "ticket_url": "https://tickets.example.com/CHG-1042", "expires_ms": 4102444800000_i64})),
+            status: 201, body: Body::Json(schema::<api::Exception>),
+            handler: exceptions::request,
+        }),
+        route!(GET T::EXCEPTIONS => "get-exceptions" {
+            access: Cap(WorkspaceView),
+            summary: "Risk acceptances in my environments, newest first: who requested and approved each, until when, why",
+            tag: "exceptions", table: Read, sends: [], query: exceptions::LIST_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::ExceptionList>),
+            handler: exceptions::list,
+        }),
+        route!(GET T::EXCEPTION => "get-exception" {
+            access: Cap(WorkspaceView),
+            summary: "A risk acceptance with its history (requested, approved, warned, expired, revoked, voided)",
+            tag: "exceptions", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::ExceptionDetail>),
+            handler: exceptions::detail,
+        }),
+        route!(POST T::EXCEPTION_APPROVE => "post-exception-approve" {
+            access: Cap(FindingsAcceptRisk),
+            summary: "Approve a requested risk acceptance (not your own): the finding becomes risk_accepted with its value pinned",
+            tag: "exceptions", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::ExceptionDecision>),
+            example: Some(|| json!({"reason": "Compensating control: kiosk VLAN"})),
+            status: 200, body: Body::Json(schema::<api::Exception>),
+            handler: exceptions::approve,
+        }),
+        route!(POST T::EXCEPTION_REJECT => "post-exception-reject" {
+            access: Cap(FindingsAcceptRisk),
+            summary: "Reject a requested risk acceptance, with the reason",
+            tag: "exceptions", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::ExceptionDecision>),
+            example: Some(|| json!({"reason": "Replace the devices instead"})),
+            status: 200, body: Body::Json(schema::<api::Exception>),
+            handler: exceptions::reject,
+        }),
+        route!(POST T::EXCEPTION_REVOKE => "post-exception-revoke" {
+            access: Cap(FindingsTriage),
+            summary: "Revoke an accepted risk (findings.accept_risk; the finding reopens) or withdraw a request (its requester)",
+            tag: "exceptions", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::ExceptionDecision>),
+            example: Some(|| json!({"reason": "The devices were replaced"})),
+            status: 200, body: Body::Json(schema::<api::Exception>),
+            handler: exceptions::revoke,
+        }),
+        route!(GET T::GOVERNANCE_POLICY => "get-governance-policy" {
+            access: Cap(WorkspaceView),
+            summary: "The workspace's governance policy: SLA days by severity, escalation, the longest risk acceptance",
+            tag: "exceptions", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::GovernancePolicy>),
+            handler: exceptions::get_policy,
+        }),
+        route!(PUT T::GOVERNANCE_POLICY => "put-governance-policy" {
+            access: Cap(MembersManage),
+            summary: "Set the workspace's governance policy (audited with the old and new values)",
+            tag: "exceptions", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::GovernancePolicy>),
+            example: Some(|| json!({"sla": {"critical_days": 1, "high_days": 7, "medium_days": 30, "low_days": 90}, "escalate_after_days": 3, "exception_max_days": 60, "exception_warn_days": 7})),
+            status: 200, body: Body::Json(schema::<api::GovernancePolicy>),
+            handler: exceptions::put_policy,
         }),
     ]
 }

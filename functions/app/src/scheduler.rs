@@ -44,6 +44,18 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
     state.queues.get("run-reconcile")?.send(OutMessage::new(body)).await?;
     let backups = crate::schedules::run_due(state).await?;
     let polls = crate::drift::feed::send_due(state).await?;
+    // Expiry warnings, expiries and SLA steps: a failure here must not hold back the rest.
+    match crate::exceptions::sweep(state).await {
+        Ok(s) if s != crate::exceptions::Swept::default() => tracing::info!(
+            warned = s.warned,
+            expired = s.expired,
+            sla_steps = s.sla_steps,
+            raced = s.raced,
+            "governance sweep"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "governance sweep failed; the next tick retries"),
+    }
     Ok(TickReport {
         enqueued: 1 + backups + polls,
         swept,

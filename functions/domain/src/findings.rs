@@ -47,18 +47,19 @@ string_enum!(
 /// | `acknowledged`                | `in_progress`                                        |
 /// | any open status¹              | `resolved`, `risk_accepted`, `false_positive`        |
 /// | `resolved`                    | `reopened` (the detection recurred)                  |
+/// | `risk_accepted`               | `reopened` (its exception expired, was revoked, or the accepted value changed) |
 ///
 /// ¹ open: `new`, `acknowledged`, `in_progress`, `reopened` ([`FindingStatus::is_open`]);
 /// `reopened` behaves like `new`. Nothing else is allowed: no status moves to itself, `new`
-/// cannot skip to `in_progress`, and `risk_accepted` / `false_positive` are left only by the
-/// exceptions workflow (a later issue), never by triage.
+/// cannot skip to `in_progress`, `risk_accepted` is entered and left only by the exceptions
+/// workflow (spec 016), never by triage, and `false_positive` is final.
 pub fn allowed(from: FindingStatus, to: FindingStatus) -> bool {
     use FindingStatus::*;
     match (from, to) {
         (New | Reopened, Acknowledged) => true,
         (Acknowledged, InProgress) => true,
         (f, Resolved | RiskAccepted | FalsePositive) => f.is_open(),
-        (Resolved, Reopened) => true,
+        (Resolved | RiskAccepted, Reopened) => true,
         _ => false,
     }
 }
@@ -121,6 +122,107 @@ impl SlaPolicy {
     }
 }
 
+string_enum!(
+    /// Where a risk acceptance is: `requested → active → expired | revoked | voided`, or
+    /// `requested → rejected | withdrawn | expired`.
+    ExceptionStatus {
+        Requested = "requested",
+        Active = "active",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+        Revoked = "revoked",
+        Expired = "expired",
+        Voided = "voided",
+    }
+);
+
+impl ExceptionStatus {
+    /// Requested or active: the finding's one current exception.
+    pub fn is_current(self) -> bool {
+        matches!(self, ExceptionStatus::Requested | ExceptionStatus::Active)
+    }
+}
+
+/// A workspace's governance policy: SLA days, escalation, and how long a risk may be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GovernancePolicy {
+    pub sla: SlaPolicy,
+    /// How long after a finding's due date its environment's managers are told (the owner is
+    /// told at the due date).
+    pub escalate_after_days: u32,
+    /// The longest a risk may be accepted: every exception expires (no permanent acceptance).
+    pub exception_max_days: u32,
+    /// How long before an exception expires the warning goes out.
+    pub exception_warn_days: u32,
+}
+
+impl Default for GovernancePolicy {
+    fn default() -> Self {
+        GovernancePolicy {
+            sla: SlaPolicy::default(),
+            escalate_after_days: 3,
+            exception_max_days: 90,
+            exception_warn_days: 7,
+        }
+    }
+}
+
+impl GovernancePolicy {
+    pub const MAX_EXCEPTION_DAYS: u32 = 365;
+    pub const MAX_SLA_DAYS: u32 = 365;
+
+    /// The fields that are out of range, with why.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let sla = [
+            ("sla.critical_days", self.sla.critical_days),
+            ("sla.high_days", self.sla.high_days),
+            ("sla.medium_days", self.sla.medium_days),
+            ("sla.low_days", self.sla.low_days),
+        ];
+        for (field, days) in sla {
+            if days == 0 || days > Self::MAX_SLA_DAYS {
+                out.push((field, format!("must be 1 to {} days", Self::MAX_SLA_DAYS)));
+            }
+        }
+        if self.escalate_after_days == 0 || self.escalate_after_days > 90 {
+            out.push(("escalate_after_days", "must be 1 to 90 days".into()));
+        }
+        if self.exception_max_days == 0 || self.exception_max_days > Self::MAX_EXCEPTION_DAYS {
+            out.push((
+                "exception_max_days",
+                format!(
+                    "must be 1 to {} days (no permanent acceptance)",
+                    Self::MAX_EXCEPTION_DAYS
+                ),
+            ));
+        }
+        if self.exception_warn_days == 0 || self.exception_warn_days >= self.exception_max_days.max(1) {
+            out.push((
+                "exception_warn_days",
+                "must be at least 1 day and less than exception_max_days".into(),
+            ));
+        }
+        out
+    }
+
+    /// The latest expiry an exception requested at `now_ms` may have.
+    pub fn latest_expiry_ms(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(i64::from(self.exception_max_days) * DAY_MS)
+    }
+
+    /// When the expiry warning of an exception expiring at `expires_ms` is due.
+    pub fn warn_at_ms(&self, expires_ms: i64) -> i64 {
+        expires_ms.saturating_sub(i64::from(self.exception_warn_days) * DAY_MS)
+    }
+
+    /// When managers are told about a finding due at `due_ms` and still open.
+    pub fn escalate_at_ms(&self, due_ms: i64) -> i64 {
+        due_ms.saturating_add(i64::from(self.escalate_after_days) * DAY_MS)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +235,7 @@ mod tests {
             (Acknowledged, InProgress),
             (InProgress, Resolved),
             (Resolved, Reopened),
+            (RiskAccepted, Reopened),
             (Reopened, Acknowledged),
         ];
         for open in [New, Acknowledged, InProgress, Reopened] {
@@ -251,6 +354,40 @@ mod tests {
                 ..SlaPolicy::default()
             }
         );
+    }
+
+    #[test]
+    fn governance_policy_defaults_and_ranges() {
+        let p = GovernancePolicy::default();
+        assert!(p.problems().is_empty());
+        assert_eq!(
+            (p.exception_max_days, p.exception_warn_days, p.escalate_after_days),
+            (90, 7, 3)
+        );
+        let now = 1_700_000_000_000;
+        assert_eq!(p.latest_expiry_ms(now), now + 90 * DAY_MS);
+        assert_eq!(p.warn_at_ms(now + 30 * DAY_MS), now + 23 * DAY_MS);
+        assert_eq!(p.escalate_at_ms(now), now + 3 * DAY_MS);
+        let bad = GovernancePolicy {
+            exception_max_days: 0,
+            exception_warn_days: 0,
+            sla: SlaPolicy {
+                high_days: 0,
+                ..SlaPolicy::default()
+            },
+            ..p
+        };
+        let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["sla.high_days", "exception_max_days", "exception_warn_days"]);
+        let forever = GovernancePolicy {
+            exception_max_days: 10_000,
+            ..p
+        };
+        assert_eq!(forever.problems()[0].0, "exception_max_days");
+        // Stored policies keep the defaults for what they do not set.
+        let stored: GovernancePolicy = serde_json::from_str(r#"{"exception_max_days": 30}"#).unwrap();
+        assert_eq!(stored.sla, SlaPolicy::default());
+        assert_eq!(stored.exception_warn_days, 7);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use atlas_domain::drift::{DriftKind, MatchedBy};
 use atlas_domain::findings::{FindingSource, FindingStatus, Severity};
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::{Cond, Key, Query, SkCond, TxItem, Update};
+use atlas_store::{Cond, Item, Key, Query, SkCond, TxItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,6 +26,8 @@ pub const FINDINGS: &str = "FINDING#";
 pub const CHANGES: &str = "DRIFTCHANGE#";
 /// Sort-key prefix of every snapshot item of a source environment (the payload sweep's references).
 pub const SNAPSHOT_ITEMS: &str = "SNAPITEM#";
+/// The GSI1 partition of every open finding with an SLA step ahead, by that step's time.
+pub const FINDINGS_SLA: &str = "FINDING#SLA";
 /// The GSI1 partition of every change-feed cursor, by its next poll.
 pub const WATCH_DUE: &str = "DRIFT#DUE";
 const WATCH_SK: &str = "DRIFTWATCH";
@@ -81,6 +83,11 @@ pub fn watch_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
 
 pub fn watch_due_sk(due_ms: i64, ws: &str, env: &str) -> String {
     format!("{due_ms:015}#{ws}#{env}")
+}
+
+/// Open findings whose next SLA step is at or before `now_ms`.
+pub fn findings_sla_due_by(now_ms: i64) -> Query {
+    Query::gsi1(FINDINGS_SLA).sk(SkCond::Lt(format!("{now_ms:015}~")))
 }
 
 /// Cursors due at or before `now_ms`.
@@ -239,6 +246,21 @@ pub struct FindingRecord {
     pub owner: Option<String>,
     #[serde(default)]
     pub changed_by: Option<String>,
+    /// Its requested or active exception (one at a time; spec 016).
+    #[serde(default)]
+    pub exception_id: Option<String>,
+    /// The value whose risk was accepted: a detection seeing another value reopens the finding.
+    #[serde(default)]
+    pub pinned: Option<Value>,
+    /// Fixed when it opens or reopens, from the workspace policy then in force.
+    #[serde(default)]
+    pub due_ms: Option<i64>,
+    /// The next SLA step's time (the due date, then the managers' escalation); none when done.
+    #[serde(default)]
+    pub sla_next_ms: Option<i64>,
+    /// SLA steps reported since it last opened: 0, 1 (owner told), 2 (managers told).
+    #[serde(default)]
+    pub sla_step: u8,
     pub version: u64,
 }
 
@@ -246,6 +268,20 @@ impl Record for FindingRecord {
     const ENTITY: &'static str = "finding";
     fn key(&self) -> Key {
         Key::new(ws_pk(&self.workspace_id), finding_sk(&self.finding_id))
+    }
+
+    /// Stored with its SLA-index entry while it is open and has an SLA step ahead, so the tick
+    /// finds it; a closed finding leaves the index by the same write that closes it.
+    fn to_item(&self) -> Item {
+        let mut item = super::base_item(self);
+        if let Some(at) = self.sla_next_ms.filter(|_| self.status.is_open()) {
+            item.insert("GSI1PK".into(), FINDINGS_SLA.into());
+            item.insert(
+                "GSI1SK".into(),
+                format!("{at:015}#{}#{}", self.workspace_id, self.finding_id).into(),
+            );
+        }
+        item
     }
 }
 

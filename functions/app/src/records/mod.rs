@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod drift;
+pub mod exceptions;
 pub mod health;
 pub mod inventory;
 pub mod keys;
@@ -42,17 +43,7 @@ pub trait Record: Serialize + DeserializeOwned {
 
     /// The item to store: the struct's attributes plus `PK`, `SK` and `entity`.
     fn to_item(&self) -> Item {
-        let mut item = match serde_json::to_value(self) {
-            Ok(Value::Object(m)) => m,
-            // A record is always a struct; anything else is a programming error caught by tests.
-            _ => panic!("record {} does not serialize to an object", Self::ENTITY),
-        };
-        let key = self.key();
-        let (pk, sk) = (key.pk, key.sk);
-        item.insert("PK".into(), Value::String(pk));
-        item.insert("SK".into(), Value::String(sk));
-        item.insert("entity".into(), Value::String(Self::ENTITY.into()));
-        item
+        base_item(self)
     }
 
     fn from_item(item: Item) -> Result<Self, TableError> {
@@ -75,6 +66,22 @@ pub trait Record: Serialize + DeserializeOwned {
             cond: None,
         }
     }
+}
+
+/// A record's attributes plus `PK`, `SK` and `entity` (what [`Record::to_item`] stores unless a
+/// record adds derived attributes, such as an index entry that follows its status).
+pub fn base_item<R: Record + ?Sized>(r: &R) -> Item {
+    let mut item = match serde_json::to_value(r) {
+        Ok(Value::Object(m)) => m,
+        // A record is always a struct; anything else is a programming error caught by tests.
+        _ => panic!("record {} does not serialize to an object", R::ENTITY),
+    };
+    let key = r.key();
+    let (pk, sk) = (key.pk, key.sk);
+    item.insert("PK".into(), Value::String(pk));
+    item.insert("SK".into(), Value::String(sk));
+    item.insert("entity".into(), Value::String(R::ENTITY.into()));
+    item
 }
 
 /// A record stored outside its workspace's partition that names its workspace.

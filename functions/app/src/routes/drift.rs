@@ -155,7 +155,7 @@ pub async fn start_detect(State(state): State<AppState>, scope: EnvScope, q: Que
     Ok(crate::routes::operations::accepted(&scope, &started.run))
 }
 
-fn parse_or<T>(q: &QueryMap, key: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> ApiResult<Option<T>> {
+pub(crate) fn parse_or<T>(q: &QueryMap, key: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> ApiResult<Option<T>> {
     match q.get(key) {
         None => Ok(None),
         Some(v) => parse(v)

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backups;
 pub mod drift;
 pub mod environments;
+pub mod exceptions;
 pub mod health;
 pub mod inventory;
 pub mod invitations;
