@@ -7,6 +7,7 @@ mod contract;
 mod derived;
 mod drift;
 mod entitlement;
+mod exceptions;
 mod hardening;
 mod honest_state;
 mod identity;

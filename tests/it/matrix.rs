@@ -74,7 +74,10 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("schedule", sched["id"].as_str().unwrap().to_owned());
     }
     let restores = r.path.contains("/restores");
-    let drift = r.path.contains("/baselines") || r.path.contains("/drift") || r.path.contains("/findings");
+    let drift = r.path.contains("/baselines")
+        || r.path.contains("/drift")
+        || r.path.contains("/findings")
+        || r.path.contains("/exceptions");
     if r.path.contains("{set}") || r.path.contains("{item}") || restores || drift {
         // A captured backup and a synced inventory item, written as the steps would.
         let (set, item) = ("01jfixture0000000000000000", "fixture-item");
@@ -183,6 +186,16 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("finding", d.fingerprint());
         f.insert("finding_id", d.fingerprint());
         f.insert("baseline", id);
+        if r.path.contains("{exception}") {
+            // Requested by the operator: the manager may approve or reject it (not their own),
+            // and the operator may withdraw it.
+            let body = json!({"justification": "Fixture", "expires_ms": atlas_app::exceptions::days_from_now(30)});
+            let path = format!("/api/v1/workspaces/ws-demo/findings/{}/exceptions", d.fingerprint());
+            let res = app.post_as("operator@demo.test", &path, body).await;
+            assert_eq!(res.status(), 201, "fixture exception");
+            let e: Value = res.json().await.unwrap();
+            f.insert("exception", e["id"].as_str().unwrap().to_owned());
+        }
     }
     if r.path.contains("{restore}") {
         let base = "/api/v1/workspaces/ws-demo/environments/env-contoso/restores";
@@ -331,6 +344,7 @@ async fn matrix(mode: Mode) {
                         ("restore", "01jnothere0000000000000000".into()),
                         ("baseline", "01jnothere0000000000000000".into()),
                         ("finding", "nothing-here".into()),
+                        ("exception", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

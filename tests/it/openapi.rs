@@ -12,7 +12,7 @@ use atlas_api_types::{self as api, paths};
 use atlas_app::registry::{Access, Route, routes};
 use atlas_store::{Key, Update};
 use atlas_tests::app::DEMO_WS;
-use atlas_tests::app::{Mode, OUTSIDER, OWNER, TestApp, spawn_app};
+use atlas_tests::app::{Mode, OPERATOR, OUTSIDER, OWNER, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -449,6 +449,7 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         "/baselines",
         "/drift",
         "/findings",
+        "/exceptions",
     ]
     .iter()
     .any(|p| r.path.contains(p));
@@ -553,6 +554,15 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     f.insert("finding", found.items[0].id.clone());
     f.insert("finding_id", found.items[0].id.clone());
     f.insert("baseline", baseline);
+    // A risk acceptance of the other finding, requested by the operator: the owner may approve,
+    // reject or withdraw it, and the first finding stays free for a new request.
+    let body = json!({"justification": "World", "expires_ms": atlas_app::exceptions::days_from_now(30)});
+    let res = app
+        .post_as(OPERATOR, &paths::finding_exceptions(DEMO_WS, &found.items[1].id), body)
+        .await;
+    assert_eq!(res.status(), 201, "world: exception");
+    let exception = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    f.insert("exception", exception);
 
     let base = format!("{env}/restores");
     let res = app.post_as(OWNER, &base, json!({"backup_set_id": f["set"]})).await;

@@ -95,6 +95,14 @@ pub async fn set_policy(
     Ok(policy_to_api(&next))
 }
 
+/// Unix ms `days` from the wall clock (the request example's expiry).
+pub fn days_from_now(days: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    now + days * 24 * 60 * 60 * 1000
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
 

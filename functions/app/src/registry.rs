@@ -677,7 +677,8 @@ pub fn routes() -> Vec<Route> {
             summary: "Request a risk acceptance for an open finding: justification, ticket, an expiry within the workspace's cap",
             tag: "exceptions", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::ExceptionRequest>),
-            example: Some(|| json!({"justification": "Legacy kiosk devices need this until they are replaced", "ticket_url": "https://tickets.example.com/CHG-1042", "expires_ms": 4102444800000_i64})),
+            // The expiry must be within the workspace's cap from now: the example is 30 days out.
+            example: Some(|| json!({"justification": "Legacy kiosk devices need this until they are replaced", "ticket_url": "https://tickets.example.com/CHG-1042", "expires_ms": crate::exceptions::days_from_now(30)})),
             status: 201, body: Body::Json(schema::<api::Exception>),
             handler: exceptions::request,
         }),
