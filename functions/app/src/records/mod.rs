@@ -70,7 +70,7 @@ pub trait Record: Serialize + DeserializeOwned {
 
 /// A record's attributes plus `PK`, `SK` and `entity` (what [`Record::to_item`] stores unless a
 /// record adds derived attributes, such as an index entry that follows its status).
-pub fn base_item<R: Record + ?Sized>(r: &R) -> Item {
+pub fn base_item<R: Record>(r: &R) -> Item {
     let mut item = match serde_json::to_value(r) {
         Ok(Value::Object(m)) => m,
         // A record is always a struct; anything else is a programming error caught by tests.
