@@ -19,9 +19,9 @@ pub mod workspace;
 pub mod workspaces;
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::app::Route;
+use crate::router::Redirect;
 
 pub fn page(route: Route) -> Html {
     match route {
@@ -59,7 +59,7 @@ pub fn page(route: Route) -> Html {
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
-        Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
+        Route::SignIn | Route::Callback => html! { <Redirect to={Route::Workspaces} /> },
         Route::NotFound => html! { { not_found::not_found() } },
     }
 }
