@@ -403,9 +403,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Workspace { ws: ws.clone() }, "Overview") }
                     { link(Route::Operations { ws: ws.clone() }, "Operations") }
                     { link(Route::Findings { ws: ws.clone() }, "Findings") }
-                    if cfg!(feature = "baseline-pages") {
-                        { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
-                    }
+                    { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }

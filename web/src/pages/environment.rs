@@ -90,9 +90,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link>
                     <Link to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link>
                     <Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link>
-                    if cfg!(feature = "baseline-pages") {
-                        <Link to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link>
-                    }
+                    <Link to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link>
                     <Link to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link>
                 </nav>

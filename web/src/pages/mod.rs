@@ -2,9 +2,7 @@
 
 pub mod audit;
 pub mod backups;
-#[cfg(feature = "baseline-pages")]
 pub mod baselines;
-#[cfg(feature = "baseline-pages")]
 pub mod drift;
 pub mod environment;
 pub mod findings;
@@ -31,13 +29,9 @@ pub fn page(route: Route) -> Html {
         Route::Run { ws, run } => html! { <operations::RunPage {ws} {run} /> },
         Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         Route::Members { ws } => html! { <members::MembersPage {ws} /> },
-        #[cfg(feature = "baseline-pages")]
         Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
-        #[cfg(not(feature = "baseline-pages"))]
-        Route::Baselines { .. } | Route::Drift { .. } => html! { { not_found::not_found() } },
         Route::Findings { ws } => html! { <findings::FindingsPage {ws} /> },
         Route::Finding { ws, finding } => html! { <findings::FindingPage {ws} {finding} /> },
-        #[cfg(feature = "baseline-pages")]
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
         Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },

@@ -68,9 +68,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                             Some(n) => format!("Findings ({n} open)"),
                             None => "Findings".to_owned(),
                         } }</Link>
-                    if cfg!(feature = "baseline-pages") {
-                        <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
-                    }
+                    <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
                 </nav>
                 <section class="panel" aria-labelledby="envs-title">
                     <h2 id="envs-title">{ "Managed environments" }</h2>
