@@ -215,17 +215,3 @@ pub fn Link(props: &LinkProps) -> Html {
         <a class={props.classes.clone()} {href} {onclick}>{ props.children.clone() }</a>
     }
 }
-
-#[derive(Properties, PartialEq)]
-pub struct RedirectProps {
-    pub to: Route,
-}
-
-/// Goes to `to` once rendered.
-#[component]
-pub fn Redirect(props: &RedirectProps) -> Html {
-    let navigator = use_navigator();
-    let to = props.to.clone();
-    use_effect_with((), move |()| navigator.push(&to));
-    html! {}
-}

@@ -19,7 +19,6 @@ pub mod workspaces;
 use yew::prelude::*;
 
 use crate::app::Route;
-use crate::router::Redirect;
 
 pub fn page(route: Route) -> Html {
     match route {
@@ -53,7 +52,7 @@ pub fn page(route: Route) -> Html {
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
-        Route::SignIn | Route::Callback => html! { <Redirect to={Route::Workspaces} /> },
-        Route::NotFound => html! { { not_found::not_found() } },
+        // The app shell renders these without a session (`app::switch`): they never reach here.
+        Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
     }
 }
