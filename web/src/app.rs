@@ -12,7 +12,7 @@ use crate::api;
 use crate::components::load::{self};
 use crate::hooks::use_load;
 use crate::pages;
-use crate::router::{Link, Router, decode, use_location, use_navigator};
+use crate::router::{Link, Router, decode, use_navigator};
 use crate::session::{Selection, Session, selected_environment};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,7 +270,8 @@ pub fn current_path() -> String {
         .unwrap_or_else(|| "/workspaces".into())
 }
 
-fn switch(route: Route) -> Html {
+/// The page of a route: the router renders it after its children, again when the location changes.
+pub fn switch(route: Route) -> Html {
     match route {
         Route::SignIn => public(html! { <pages::sign_in::SignInPage /> }),
         Route::Callback => public(html! { <pages::sign_in::CallbackPage /> }),
@@ -296,15 +297,8 @@ pub fn App() -> Html {
     html! {
         <Router>
             <a class="skip-link" href="#main">{ "Skip to content" }</a>
-            <Switch />
         </Router>
     }
-}
-
-/// The page of the current route.
-#[component]
-fn Switch() -> Html {
-    switch(Route::recognize(&use_location().path))
 }
 
 #[derive(Properties, PartialEq)]

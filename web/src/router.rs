@@ -1,5 +1,5 @@
 //! A small client-side router: the current [`Location`] in a context, updated on `popstate` and
-//! on our own pushes; [`Navigator`] to push or replace; [`Link`] for `<a href>` that navigates in
+//! on our own pushes, and the page of the current route; [`Navigator`] to push or replace; [`Link`] for `<a href>` that navigates in
 //! place. The routes themselves (`Route::recognize`, `Route::to_path`) are in `app.rs`.
 //! In-house rather than yew-router: that crate's generic recognizer and serde query
 //! (de)serialization cost the bundle ~58 KB.
@@ -144,7 +144,8 @@ pub struct RouterProps {
     pub children: Html,
 }
 
-/// Provides the [`Location`] and the [`Navigator`] to everything inside it.
+/// Provides the [`Location`] and the [`Navigator`] to everything inside it: its children, then
+/// the page of the current route (`app::switch`).
 #[component]
 pub fn Router(props: &RouterProps) -> Html {
     let location = use_state_eq(Location::current);
@@ -169,6 +170,7 @@ pub fn Router(props: &RouterProps) -> Html {
         <ContextProvider<Navigator> context={navigator}>
             <ContextProvider<Location> context={(*location).clone()}>
                 { props.children.clone() }
+                { crate::app::switch(Route::recognize(&location.path)) }
             </ContextProvider<Location>>
         </ContextProvider<Navigator>>
     }
