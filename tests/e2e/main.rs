@@ -347,31 +347,28 @@ async fn an_outsider_gets_the_not_found_page() {
 async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triaged() {
     let s = Stack::start("drift").await;
     s.sign_in("owner@demo.test").await;
-    // The golden state: a backup of Contoso, captured as a baseline and assigned to it.
+    // The golden state: a backup of Contoso, captured as a baseline and assigned to it, all on
+    // the baselines page, reached from the workspace navigation.
     s.backup_now(CONTOSO).await;
-    // The baseline pages are not in the bundle yet (docs: web/Cargo.toml `baseline-pages`): the
-    // baseline is made through the API, as the signed-in owner.
-    let api = "/api/v1/workspaces/ws-demo";
-    let (status, b) = s
-        .fetch_json(
-            "POST",
-            &format!("{api}/baselines"),
-            serde_json::json!({"name": "Contoso gold", "source_environment_id": "env-contoso", "families": ["deviceConfigurations"]}),
-        )
+    s.goto(WS).await;
+    s.click(&format!(".wsnav a[href='{WS}/baselines']")).await;
+    s.wait_text("h1", "Baselines").await;
+    s.fill("#baseline-name", "Contoso gold").await;
+    s.select("#baseline-source", "env-contoso").await;
+    s.click("input[name=family][value=deviceConfigurations]").await;
+    s.click("button#baseline-create:not([disabled])").await;
+    let card = "[data-testid=baseline-list] li.baseline";
+    s.wait_text(&format!("{card} .card__title"), "Contoso gold").await;
+    s.wait_text(&format!("{card} [data-testid=latest-snapshot]"), "No snapshot yet")
         .await;
-    assert_eq!(status, 201, "{b}");
-    let id = b["id"].as_str().expect("the baseline's id");
-    let (status, snap) = s
-        .fetch_json(
-            "POST",
-            &format!("{api}/baselines/{id}/snapshots"),
-            serde_json::json!({}),
-        )
+    s.click(&format!("{card} button.capture-snapshot")).await;
+    s.wait_text(&format!("{card} [data-testid=latest-snapshot]"), "Latest snapshot: #1")
         .await;
-    assert_eq!(status, 201, "{snap}");
-    let assign = format!("{api}/environments/env-contoso/baselines/{id}");
-    let (status, a) = s.fetch_json("PUT", &assign, serde_json::json!({"priority": 1})).await;
-    assert_eq!(status, 200, "{a}");
+    s.select(&format!("{card} select.assign-env"), "env-contoso").await;
+    s.click(&format!("{card} button.assign:not([disabled])")).await;
+    s.wait_text(&format!("{card} li.assignment[data-env=env-contoso]"), "Contoso")
+        .await;
+    s.screenshot("baselines").await;
 
     // Someone changes a policy through Graph: the change feed finds it within its poll interval.
     s.patch_in_tenant(
@@ -385,6 +382,28 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
         .await;
     s.wait_text("#findings-table", "/description").await;
     s.screenshot("hub").await;
+
+    // Contoso's drift page, from its environment page: the finding with the baseline's value
+    // and the tenant's side by side.
+    s.goto(CONTOSO).await;
+    s.click(&format!("nav.subnav a[href='{CONTOSO}/drift']")).await;
+    let row = "[data-testid=drift-findings] tr.finding[data-kind=changed]";
+    s.wait_text(row, "/description").await;
+    let current = s
+        .wait_text(
+            &format!("{row} [data-testid=side-by-side] td.current"),
+            "changed outside TenantAtlas",
+        )
+        .await;
+    let desired = s.find(&format!("{row} [data-testid=side-by-side] td.desired")).await;
+    let desired = desired.text().await.expect("the desired side");
+    assert!(
+        !desired.contains("changed outside TenantAtlas") && desired != current,
+        "desired {desired:?}, current {current:?}"
+    );
+    s.screenshot("drift").await;
+    s.goto(&hub).await;
+    s.find("#findings-table tr.finding").await;
 
     // Triage: acknowledged in bulk, then the detail shows it with its history.
     s.click("#findings-table tr.finding input.finding-check").await;

@@ -325,24 +325,6 @@ impl Stack {
 
     /// A request from inside the page with the signed-in tab's token, as a script could send it:
     /// answers the HTTP status.
-    /// Calls the API from the page as the signed-in user (its token), with a JSON body; answers
-    /// the status and the JSON answer (`null` when there is none).
-    pub async fn fetch_json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let script = r#"
-            const [method, path, body, done] = arguments;
-            const token = sessionStorage.getItem("atlas.token");
-            fetch(path, { method, headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" }, body: JSON.stringify(body) })
-              .then(r => r.text().then(t => done([r.status, t ? JSON.parse(t) : null])), e => done(String(e)));
-        "#;
-        let v = self
-            .browser
-            .execute_async(script, vec![json!(method), json!(path), body])
-            .await
-            .expect("fetch");
-        let status = v[0].as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16;
-        (status, v[1].clone())
-    }
-
     pub async fn fetch_status(&self, method: &str, path: &str) -> u16 {
         let script = r#"
             const [method, path, done] = arguments;

@@ -3,63 +3,81 @@
 use std::rc::Rc;
 
 use atlas_api_types::Me;
+use atlas_api_types::paths::encode;
 use atlas_domain::Capability;
 use wasm_bindgen::JsCast as _;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api;
 use crate::components::load::{self};
 use crate::hooks::use_load;
 use crate::pages;
+use crate::router::{Link, Router, decode, use_navigator};
 use crate::session::{Selection, Session, selected_environment};
 
-#[derive(Debug, Clone, PartialEq, Eq, Routable)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    #[at("/")]
     Home,
-    #[at("/sign-in")]
     SignIn,
-    #[at("/auth/callback")]
     Callback,
-    #[at("/workspaces")]
     Workspaces,
-    #[at("/workspaces/:ws")]
-    Workspace { ws: String },
-    #[at("/workspaces/:ws/operations")]
-    Operations { ws: String },
-    #[at("/workspaces/:ws/operations/:run")]
-    Run { ws: String, run: String },
-    #[at("/workspaces/:ws/audit")]
-    Audit { ws: String },
-    #[at("/workspaces/:ws/members")]
-    Members { ws: String },
-    #[at("/workspaces/:ws/baselines")]
-    Baselines { ws: String },
-    #[at("/workspaces/:ws/findings")]
-    Findings { ws: String },
-    #[at("/workspaces/:ws/findings/:finding")]
-    Finding { ws: String, finding: String },
-    #[at("/workspaces/:ws/environments/:env")]
-    Environment { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/drift")]
-    Drift { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/provider")]
-    Provider { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/inventory")]
-    Inventory { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/inventory/:family/:item")]
+    Workspace {
+        ws: String,
+    },
+    Operations {
+        ws: String,
+    },
+    Run {
+        ws: String,
+        run: String,
+    },
+    Audit {
+        ws: String,
+    },
+    Members {
+        ws: String,
+    },
+    Baselines {
+        ws: String,
+    },
+    Findings {
+        ws: String,
+    },
+    Finding {
+        ws: String,
+        finding: String,
+    },
+    Environment {
+        ws: String,
+        env: String,
+    },
+    Drift {
+        ws: String,
+        env: String,
+    },
+    Provider {
+        ws: String,
+        env: String,
+    },
+    Inventory {
+        ws: String,
+        env: String,
+    },
     InventoryItem {
         ws: String,
         env: String,
         family: String,
         item: String,
     },
-    #[at("/workspaces/:ws/environments/:env/backups")]
-    Backups { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/backups/:set")]
-    BackupSet { ws: String, env: String, set: String },
-    #[at("/workspaces/:ws/environments/:env/backups/:set/items/:family/:item")]
+    Backups {
+        ws: String,
+        env: String,
+    },
+    BackupSet {
+        ws: String,
+        env: String,
+        set: String,
+    },
     BackupItem {
         ws: String,
         env: String,
@@ -67,23 +85,149 @@ pub enum Route {
         family: String,
         item: String,
     },
-    #[at("/workspaces/:ws/environments/:env/backups/:set/diff/:other")]
     BackupDiff {
         ws: String,
         env: String,
         set: String,
         other: String,
     },
-    #[at("/workspaces/:ws/environments/:env/restores")]
-    Restores { ws: String, env: String },
-    #[at("/workspaces/:ws/environments/:env/restores/:restore")]
-    Restore { ws: String, env: String, restore: String },
-    #[not_found]
-    #[at("/404")]
+    Restores {
+        ws: String,
+        env: String,
+    },
+    Restore {
+        ws: String,
+        env: String,
+        restore: String,
+    },
     NotFound,
 }
 
 impl Route {
+    /// The route of a browser path (percent-encoded, as `location.pathname` gives it), NotFound
+    /// when it names none. One trailing `/` is ignored.
+    pub fn recognize(path: &str) -> Route {
+        Self::parse(path).unwrap_or(Route::NotFound)
+    }
+
+    fn parse(path: &str) -> Option<Route> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        if path.is_empty() {
+            return Some(Route::Home);
+        }
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        Some(match segments.as_slice() {
+            ["sign-in"] => Route::SignIn,
+            ["auth", "callback"] => Route::Callback,
+            ["404"] => Route::NotFound,
+            ["workspaces"] => Route::Workspaces,
+            ["workspaces", ws] => Route::Workspace { ws: param(ws)? },
+            ["workspaces", ws, "operations"] => Route::Operations { ws: param(ws)? },
+            ["workspaces", ws, "operations", run] => Route::Run {
+                ws: param(ws)?,
+                run: param(run)?,
+            },
+            ["workspaces", ws, "audit"] => Route::Audit { ws: param(ws)? },
+            ["workspaces", ws, "members"] => Route::Members { ws: param(ws)? },
+            ["workspaces", ws, "baselines"] => Route::Baselines { ws: param(ws)? },
+            ["workspaces", ws, "findings"] => Route::Findings { ws: param(ws)? },
+            ["workspaces", ws, "findings", finding] => Route::Finding {
+                ws: param(ws)?,
+                finding: param(finding)?,
+            },
+            ["workspaces", ws, "environments", env, rest @ ..] => {
+                let (ws, env) = (param(ws)?, param(env)?);
+                match rest {
+                    [] => Route::Environment { ws, env },
+                    ["drift"] => Route::Drift { ws, env },
+                    ["provider"] => Route::Provider { ws, env },
+                    ["inventory"] => Route::Inventory { ws, env },
+                    ["inventory", family, item] => Route::InventoryItem {
+                        ws,
+                        env,
+                        family: param(family)?,
+                        item: param(item)?,
+                    },
+                    ["backups"] => Route::Backups { ws, env },
+                    ["backups", set] => Route::BackupSet {
+                        ws,
+                        env,
+                        set: param(set)?,
+                    },
+                    ["backups", set, "items", family, item] => Route::BackupItem {
+                        ws,
+                        env,
+                        set: param(set)?,
+                        family: param(family)?,
+                        item: param(item)?,
+                    },
+                    ["backups", set, "diff", other] => Route::BackupDiff {
+                        ws,
+                        env,
+                        set: param(set)?,
+                        other: param(other)?,
+                    },
+                    ["restores"] => Route::Restores { ws, env },
+                    ["restores", restore] => Route::Restore {
+                        ws,
+                        env,
+                        restore: param(restore)?,
+                    },
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The browser path of the route, each segment percent-encoded.
+    pub fn to_path(&self) -> String {
+        const WS: &str = "workspaces";
+        const ENV: &str = "environments";
+        let segments: Vec<&str> = match self {
+            Route::Home => vec![],
+            Route::SignIn => vec!["sign-in"],
+            Route::Callback => vec!["auth", "callback"],
+            Route::NotFound => vec!["404"],
+            Route::Workspaces => vec![WS],
+            Route::Workspace { ws } => vec![WS, ws],
+            Route::Operations { ws } => vec![WS, ws, "operations"],
+            Route::Run { ws, run } => vec![WS, ws, "operations", run],
+            Route::Audit { ws } => vec![WS, ws, "audit"],
+            Route::Members { ws } => vec![WS, ws, "members"],
+            Route::Baselines { ws } => vec![WS, ws, "baselines"],
+            Route::Findings { ws } => vec![WS, ws, "findings"],
+            Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
+            Route::Environment { ws, env } => vec![WS, ws, ENV, env],
+            Route::Drift { ws, env } => vec![WS, ws, ENV, env, "drift"],
+            Route::Provider { ws, env } => vec![WS, ws, ENV, env, "provider"],
+            Route::Inventory { ws, env } => vec![WS, ws, ENV, env, "inventory"],
+            Route::InventoryItem { ws, env, family, item } => vec![WS, ws, ENV, env, "inventory", family, item],
+            Route::Backups { ws, env } => vec![WS, ws, ENV, env, "backups"],
+            Route::BackupSet { ws, env, set } => vec![WS, ws, ENV, env, "backups", set],
+            Route::BackupItem {
+                ws,
+                env,
+                set,
+                family,
+                item,
+            } => vec![WS, ws, ENV, env, "backups", set, "items", family, item],
+            Route::BackupDiff { ws, env, set, other } => vec![WS, ws, ENV, env, "backups", set, "diff", other],
+            Route::Restores { ws, env } => vec![WS, ws, ENV, env, "restores"],
+            Route::Restore { ws, env, restore } => vec![WS, ws, ENV, env, "restores", restore],
+        };
+        if segments.is_empty() {
+            return "/".into();
+        }
+        // The fixed segments are unreserved characters: encoding leaves them as they are.
+        let mut path = String::new();
+        for s in segments {
+            path.push('/');
+            path.push_str(&encode(s));
+        }
+        path
+    }
+
     /// The workspace a route belongs to, for the workspace navigation.
     fn workspace(&self) -> Option<&str> {
         match self {
@@ -111,6 +255,11 @@ impl Route {
     }
 }
 
+/// A route parameter: a non-empty segment, percent-decoded.
+fn param(segment: &str) -> Option<String> {
+    Some(segment).filter(|s| !s.is_empty()).and_then(decode)
+}
+
 /// Where the browser is now (path and query), to come back to after signing in.
 pub fn current_path() -> String {
     web_sys::window()
@@ -121,7 +270,8 @@ pub fn current_path() -> String {
         .unwrap_or_else(|| "/workspaces".into())
 }
 
-fn switch(route: Route) -> Html {
+/// The page of a route: the router renders it after its children, again when the location changes.
+pub fn switch(route: Route) -> Html {
     match route {
         Route::SignIn => public(html! { <pages::sign_in::SignInPage /> }),
         Route::Callback => public(html! { <pages::sign_in::CallbackPage /> }),
@@ -135,7 +285,7 @@ fn public(content: Html) -> Html {
     html! {
         <>
             <header class="topbar">
-                <Link<Route> to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link<Route>>
+                <Link to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link>
             </header>
             <main id="main" class="content" tabindex="-1">{ content }</main>
         </>
@@ -145,10 +295,9 @@ fn public(content: Html) -> Html {
 #[component]
 pub fn App() -> Html {
     html! {
-        <BrowserRouter>
+        <Router>
             <a class="skip-link" href="#main">{ "Skip to content" }</a>
-            <Switch<Route> render={switch} />
-        </BrowserRouter>
+        </Router>
     }
 }
 
@@ -163,8 +312,8 @@ fn Authed(props: &AuthedProps) -> Html {
     let navigator = use_navigator();
     let has_token = api::token().is_some();
     use_effect_with(has_token, move |has| {
-        if !*has && let Some(nav) = navigator {
-            let _ = nav.push_with_query(&Route::SignIn, &[("return", current_path())]);
+        if !*has {
+            navigator.push_with_query(&Route::SignIn, &[("return", current_path())]);
         }
     });
     let me = use_load(has_token, |has| async move {
@@ -200,9 +349,7 @@ fn Shell(props: &ShellProps) -> Html {
     let navigator = use_navigator();
     let sign_out = Callback::from(move |_: MouseEvent| {
         api::set_token(None);
-        if let Some(nav) = &navigator {
-            nav.push(&Route::SignIn);
-        }
+        navigator.push(&Route::SignIn);
     });
     // A new page moves keyboard and screen-reader focus to its content, as a page load would.
     // Changing only the query (filters) keeps focus where the operator is.
@@ -240,7 +387,7 @@ fn Shell(props: &ShellProps) -> Html {
         let link = |to: Route, label: &str| {
             let current = to == props.route;
             html! {
-                <li><Link<Route> {to} classes={classes!("nav__link", current.then_some("nav__link--current"))}>{ label }</Link<Route>></li>
+                <li><Link {to} classes={classes!("nav__link", current.then_some("nav__link--current"))}>{ label }</Link></li>
             }
         };
         let selected = (*selected).clone().filter(|(w, _)| w == ws).map(|(_, e)| e);
@@ -250,9 +397,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Workspace { ws: ws.clone() }, "Overview") }
                     { link(Route::Operations { ws: ws.clone() }, "Operations") }
                     { link(Route::Findings { ws: ws.clone() }, "Findings") }
-                    if cfg!(feature = "baseline-pages") {
-                        { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
-                    }
+                    { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }
@@ -261,7 +406,7 @@ fn Shell(props: &ShellProps) -> Html {
                 if let Some(env) = selected {
                     <p class="wsnav__env muted" data-testid="selected-environment">
                         { "Environment: " }
-                        <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env }</Link<Route>>
+                        <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env }</Link>
                     </p>
                 }
             </nav>
@@ -270,7 +415,7 @@ fn Shell(props: &ShellProps) -> Html {
     html! {
         <>
             <header class="topbar">
-                <Link<Route> to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link<Route>>
+                <Link to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link>
                 if let Some(ws) = &ws {
                     <span class="topbar__ws" data-testid="current-workspace">{ ws }</span>
                 }
@@ -286,5 +431,162 @@ fn Shell(props: &ShellProps) -> Html {
                 </ContextProvider<Selection>>
             </main>
         </>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+    use crate::router::{Location, href};
+
+    /// Every variant, with parameters that need encoding.
+    fn every_route(p: &str) -> Vec<Route> {
+        let s = || p.to_owned();
+        vec![
+            Route::Home,
+            Route::SignIn,
+            Route::Callback,
+            Route::Workspaces,
+            Route::Workspace { ws: s() },
+            Route::Operations { ws: s() },
+            Route::Run { ws: s(), run: s() },
+            Route::Audit { ws: s() },
+            Route::Members { ws: s() },
+            Route::Baselines { ws: s() },
+            Route::Findings { ws: s() },
+            Route::Finding { ws: s(), finding: s() },
+            Route::Environment { ws: s(), env: s() },
+            Route::Drift { ws: s(), env: s() },
+            Route::Provider { ws: s(), env: s() },
+            Route::Inventory { ws: s(), env: s() },
+            Route::InventoryItem {
+                ws: s(),
+                env: s(),
+                family: s(),
+                item: s(),
+            },
+            Route::Backups { ws: s(), env: s() },
+            Route::BackupSet {
+                ws: s(),
+                env: s(),
+                set: s(),
+            },
+            Route::BackupItem {
+                ws: s(),
+                env: s(),
+                set: s(),
+                family: s(),
+                item: s(),
+            },
+            Route::BackupDiff {
+                ws: s(),
+                env: s(),
+                set: s(),
+                other: s(),
+            },
+            Route::Restores { ws: s(), env: s() },
+            Route::Restore {
+                ws: s(),
+                env: s(),
+                restore: s(),
+            },
+            Route::NotFound,
+        ]
+    }
+
+    #[test]
+    fn every_route_comes_back_from_its_path() {
+        for p in ["ws-1", "a b/c%d?e#f", "operations", "é+ü"] {
+            for route in every_route(p) {
+                let path = route.to_path();
+                assert!(path.starts_with('/'), "{path}");
+                assert_eq!(Route::recognize(&path), route, "{path}");
+                if route != Route::Home {
+                    assert_eq!(Route::recognize(&format!("{path}/")), route, "{path}/");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paths_are_the_documented_ones() {
+        let (ws, env) = ("w".to_owned(), "e".to_owned());
+        let cases = [
+            (Route::Home, "/"),
+            (Route::SignIn, "/sign-in"),
+            (Route::Callback, "/auth/callback"),
+            (Route::Workspaces, "/workspaces"),
+            (Route::Workspace { ws: ws.clone() }, "/workspaces/w"),
+            (
+                Route::Run {
+                    ws: ws.clone(),
+                    run: "r 1".into(),
+                },
+                "/workspaces/w/operations/r%201",
+            ),
+            (Route::Baselines { ws: ws.clone() }, "/workspaces/w/baselines"),
+            (
+                Route::Drift {
+                    ws: ws.clone(),
+                    env: env.clone(),
+                },
+                "/workspaces/w/environments/e/drift",
+            ),
+            (
+                Route::BackupItem {
+                    ws: ws.clone(),
+                    env: env.clone(),
+                    set: "s".into(),
+                    family: "f".into(),
+                    item: "a/b".into(),
+                },
+                "/workspaces/w/environments/e/backups/s/items/f/a%2Fb",
+            ),
+            (
+                Route::BackupDiff {
+                    ws,
+                    env,
+                    set: "s".into(),
+                    other: "o".into(),
+                },
+                "/workspaces/w/environments/e/backups/s/diff/o",
+            ),
+            (Route::NotFound, "/404"),
+        ];
+        for (route, path) in cases {
+            assert_eq!(route.to_path(), path);
+            assert_eq!(Route::recognize(path), route);
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        assert_eq!(Route::recognize(""), Route::Home);
+        for path in [
+            "/nope",
+            "workspaces",
+            "/workspaces/w/nope",
+            "/workspaces//operations",
+            "/workspaces/w/environments/e/backups/s/items/f",
+            "/workspaces/w/environments/e/x",
+            "/workspaces/%FF",
+        ] {
+            assert_eq!(Route::recognize(path), Route::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn queries_are_encoded_and_decoded() {
+        let to = Route::Findings { ws: "w".into() };
+        let url = href(&to, &[("search", "a b&c=d".into()), ("status", "open".into())]);
+        assert_eq!(url, "/workspaces/w/findings?search=a%20b%26c%3Dd&status=open");
+        let (path, search) = url.split_once('?').unwrap();
+        let l = Location::parse(path, &format!("?{search}"));
+        assert_eq!(l.get("search"), Some("a b&c=d"));
+        assert_eq!(l.get("status"), Some("open"));
+        assert_eq!(l.get("owner"), None);
+        // Forms write spaces as `+`.
+        assert_eq!(Location::parse("/", "?q=a+b%2B").get("q"), Some("a b+"));
+        assert_eq!(Location::parse("/", "").query, vec![]);
     }
 }

@@ -8,6 +8,7 @@ mod families;
 mod format;
 mod hooks;
 mod pages;
+mod router;
 mod session;
 
 fn main() {

@@ -314,17 +314,19 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
             },
         )?;
         step("clippy (web app, wasm32)", &mut || {
-            let clippy = |features: &[&str]| {
-                run(
-                    root,
-                    cargo()
-                        .args(["clippy", "-p", "atlas-web", "--target", "wasm32-unknown-unknown"])
-                        .args(features)
-                        .args(["--", "-D", "warnings"]),
-                )
-            };
-            // The pages built into the app, and those kept out of the bundle for now.
-            clippy(&[]).and_then(|()| clippy(&["--features", "baseline-pages"]))
+            run(
+                root,
+                cargo().args([
+                    "clippy",
+                    "-p",
+                    "atlas-web",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )
         })?;
     }
     step(

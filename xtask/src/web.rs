@@ -14,6 +14,8 @@ const WASM_FILE: &str = "atlas-web.wasm";
 /// wasm-bindgen's `--out-name`: gives `atlas-web.js` and `atlas-web_bg.wasm`.
 const OUT_NAME: &str = "atlas-web";
 const RELEASE_PROFILE: &str = "release-web";
+/// The product budget for the release wasm, gzipped: 400 KiB.
+const GZIP_BUDGET: u64 = 400 * 1024;
 /// Copied from `web/` into `web/dist` as they are.
 const STATIC_FILES: [&str; 3] = ["index.html", "boot.js", "style.css"];
 /// What rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
@@ -27,7 +29,8 @@ const WASM_FEATURES: [&str; 6] = [
 ];
 
 /// Builds the web app into `<root>/web/dist` (index.html, atlas-web.js, atlas-web_bg.wasm, style.css).
-/// release = true uses `--profile release-web` (already defined in the root Cargo.toml) and runs `wasm-opt -Oz` when available.
+/// release = true uses `--profile release-web` (already defined in the root Cargo.toml) and runs `wasm-opt -Oz` when available,
+/// then fails when the gzipped wasm is over [`GZIP_BUDGET`].
 pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
     let started = Instant::now();
     let profile = if release { RELEASE_PROFILE } else { "dev" };
@@ -93,6 +96,17 @@ pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
         wasm_bytes / 1024,
         gzipped / 1024
     );
+    if release {
+        eprintln!("web: wasm gzipped {gzipped} B, budget {GZIP_BUDGET} B");
+        if gzipped > GZIP_BUDGET {
+            return Err(format!(
+                "the web app is over its size budget: the wasm is {gzipped} B gzipped, {} B over the {GZIP_BUDGET} B \
+                 ({} KiB) budget; see docs/benchmarks.md for what to trim",
+                gzipped - GZIP_BUDGET,
+                GZIP_BUDGET / 1024
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -3,11 +3,11 @@
 //! shows its title, detail and request id.
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::Route;
 use crate::pages::not_found::not_found;
+use crate::router::use_navigator;
 
 #[derive(Properties, PartialEq)]
 pub struct ErrorViewProps {
@@ -26,9 +26,7 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
     use_effect_with(unauthorized, move |unauthorized| {
         if *unauthorized {
             api::set_token(None);
-            if let Some(nav) = navigator {
-                let _ = nav.push_with_query(&Route::SignIn, &[("return", crate::app::current_path())]);
-            }
+            navigator.push_with_query(&Route::SignIn, &[("return", crate::app::current_path())]);
         }
     });
     match &props.error {

@@ -2,13 +2,13 @@
 
 use atlas_api_types::{OperationRun, OperationView, RunState};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths};
 use crate::app::Route;
 use crate::components::error::ErrorView;
 use crate::components::progress::{RunProgressProps, run_progress};
 use crate::hooks::{Load, use_interval, use_load};
+use crate::router::Link;
 
 #[derive(Properties, PartialEq)]
 pub struct LiveRunProps {
@@ -40,7 +40,7 @@ pub fn LiveRun(props: &LiveRunProps) -> Html {
         <div class="live-run" aria-live="polite" data-testid="live-run" data-run={run.id.clone()}>
             <p>
                 <strong>{ &run.label }</strong>{ " \u{b7} " }
-                <Link<Route> to={Route::Run { ws: props.ws.clone(), run: run.id.clone() }}>{ "Open the run" }</Link<Route>>
+                <Link to={Route::Run { ws: props.ws.clone(), run: run.id.clone() }}>{ "Open the run" }</Link>
             </p>
             { run_progress(&yew::props!(RunProgressProps { run: run.clone() })) }
             if let Load::Failed(e) = &view.state {

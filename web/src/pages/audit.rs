@@ -1,9 +1,7 @@
 //! The audit log: filters (environment, outcome, actor, action), cursor pages and CSV.
 
 use atlas_api_types::{AuditPage, EnvironmentList};
-use serde::{Deserialize, Serialize};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
@@ -14,17 +12,34 @@ use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
+use crate::router::{Location, QueryPairs, pairs, use_location, use_navigator};
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 struct Filters {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     environment_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     outcome: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     actor: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     action: String,
+}
+
+impl Filters {
+    fn from_location(l: &Location) -> Self {
+        Self {
+            environment_id: l.value("environment_id"),
+            outcome: l.value("outcome"),
+            actor: l.value("actor"),
+            action: l.value("action"),
+        }
+    }
+
+    fn pairs(&self) -> QueryPairs {
+        pairs(&[
+            ("environment_id", &self.environment_id),
+            ("outcome", &self.outcome),
+            ("actor", &self.actor),
+            ("action", &self.action),
+        ])
+    }
 }
 
 fn audit_path(path: &str, f: &Filters, cursor: &str) -> String {
@@ -44,9 +59,7 @@ fn audit_path(path: &str, f: &Filters, cursor: &str) -> String {
 pub fn AuditPageView(props: &WsProps) -> Html {
     let ws = props.ws.clone();
     let navigator = use_navigator();
-    let filters: Filters = use_location()
-        .and_then(|l| l.query::<Filters>().ok())
-        .unwrap_or_default();
+    let filters = Filters::from_location(&use_location());
     let draft = use_state(|| filters.clone());
     let envs = use_load(ws.clone(), |ws| async move {
         api::get::<EnvironmentList>(&paths::environments(&ws)).await
@@ -68,9 +81,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
         let (navigator, draft, ws) = (navigator.clone(), draft.clone(), ws.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            if let Some(nav) = &navigator {
-                let _ = nav.push_with_query(&Route::Audit { ws: ws.clone() }, &*draft);
-            }
+            navigator.push_with_query(&Route::Audit { ws: ws.clone() }, &draft.pairs());
         })
     };
     let set = |apply: fn(&mut Filters, String)| {

@@ -11,7 +11,6 @@ use atlas_domain::Capability;
 use wasm_bindgen::JsCast as _;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
@@ -22,6 +21,7 @@ use crate::families::{self, FAMILIES};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
+use crate::router::Link;
 use crate::session::use_session;
 
 /// Environment id → display name, in the workspace's order.
@@ -330,7 +330,7 @@ fn BaselineCard(props: &CardProps) -> Html {
             } else {
                 <ul class="checks">{ for b.assignments.iter().map(|a| html! {
                     <li class="assignment" data-env={a.environment_id.clone()}>
-                        <Link<Route> to={Route::Drift { ws: props.ws.clone(), env: a.environment_id.clone() }}>{ env_name(&props.envs, &a.environment_id) }</Link<Route>>
+                        <Link to={Route::Drift { ws: props.ws.clone(), env: a.environment_id.clone() }}>{ env_name(&props.envs, &a.environment_id) }</Link>
                         { format!(" \u{b7} priority {} \u{b7} {}", a.priority, a.snapshot.map_or_else(|| "newest snapshot".to_owned(), |n| format!("snapshot #{n}"))) }
                         if props.can_manage {
                             { " " }<button type="button" class="button button--quiet remove-assignment" onclick={remove(a.environment_id.clone())}>{ "Remove" }</button>

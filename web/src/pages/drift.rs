@@ -7,7 +7,6 @@ use atlas_domain::Capability;
 use serde_json::Value;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
@@ -20,7 +19,8 @@ use crate::families;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
-use crate::pages::findings::{FindingsQuery, QueryPairs};
+use crate::pages::findings::FindingsQuery;
+use crate::router::Link;
 use crate::session::use_session;
 
 fn open_drift_path(ws: &str, env: &str, cursor: &str) -> String {
@@ -111,7 +111,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Drift" }</h1>
-                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ "Back to the environment" }</Link<Route>>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ "Back to the environment" }</Link>
             </div>
             <section class="panel" aria-labelledby="drift-summary-title">
                 <h2 id="drift-summary-title">{ "Summary" }</h2>
@@ -128,7 +128,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                             <h3>{ "Assigned baselines" }</h3>
                             if s.assignments.is_empty() {
                                 { load::empty(html! { <>{ "No baseline is assigned to this environment. " }
-                                    <Link<Route> to={Route::Baselines { ws: ws.clone() }}>{ "Assign one on the baselines page." }</Link<Route>></> }) }
+                                    <Link to={Route::Baselines { ws: ws.clone() }}>{ "Assign one on the baselines page." }</Link></> }) }
                             } else {
                                 <ul class="checks">{ for s.assignments.iter().map(|a| html! {
                                     <li data-baseline={a.baseline_id.clone()}>{ baseline_name(&a.baseline_id) }
@@ -150,9 +150,9 @@ pub fn DriftPage(props: &EnvProps) -> Html {
             <section class="panel" aria-labelledby="drift-findings-title">
                 <div class="panel__header">
                     <h2 id="drift-findings-title">{ "Open drift findings" }</h2>
-                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }}
+                    <Link to={Route::Findings { ws: ws.clone() }}
                         query={Some(FindingsQuery { environment_id: env.clone(), status: "open".into(), source: "drift".into(), ..FindingsQuery::default() }.pairs())}>
-                        { "In the findings hub" }</Link<Route, QueryPairs>>
+                        { "In the findings hub" }</Link>
                 </div>
                 { load::view(&findings, "load the drift findings", |p: &FindingPage| {
                     if p.items.is_empty() {
@@ -166,7 +166,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                     <tr class="finding" data-id={f.id.clone()} data-kind={f.kind.map(|k| k.as_str())}>
                                         <td>
                                             { severity_badge(f.severity.as_str()) }{ " " }{ status_tag(f.status) }
-                                            <p><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>></p>
+                                            <p><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link></p>
                                             <p class="muted">
                                                 { f.kind.map(|k| k.as_str()).unwrap_or_default() }
                                                 if let Some(o) = &f.object { { format!(" \u{b7} {} ({})", o.name, families::label(&o.family)) } }

@@ -5,7 +5,6 @@ use atlas_api_types::{BackupSetList, Environment, OperationPage, OperationRun, P
 use atlas_domain::{Capability, EnvironmentLifecycle};
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
@@ -15,7 +14,7 @@ use crate::components::load;
 use crate::components::status_badge::{severity_badge, status_badge};
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::findings::QueryPairs;
+use crate::router::Link;
 use crate::session::{use_select_environment, use_session};
 
 #[derive(Properties, PartialEq, Clone)]
@@ -87,15 +86,13 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                 </div>
                 <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
                 <nav class="subnav" aria-label="Environment">
-                    <Link<Route> to={Route::Provider { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Provider connection" }</Link<Route>>
-                    <Link<Route> to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link<Route>>
-                    <Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link<Route>>
-                    <Link<Route> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link<Route>>
-                    if cfg!(feature = "baseline-pages") {
-                        <Link<Route> to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link<Route>>
-                    }
-                    <Link<Route, QueryPairs> to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
-                        query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link<Route, QueryPairs>>
+                    <Link to={Route::Provider { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Provider connection" }</Link>
+                    <Link to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link>
+                    <Link to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link>
+                    <Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link>
+                    <Link to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link>
+                    <Link to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
+                        query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link>
                 </nav>
                 <div class="grid">
                     <section class="panel" aria-labelledby="conn-title">
@@ -118,7 +115,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             Some(r) => html! {
                                 <p data-testid="last-sync">
                                     { status_badge(r.status.as_str()) }{ " " }
-                                    <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>>
+                                    <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link>
                                     { format!(" \u{b7} {} of {} families", r.succeeded, r.total) }
                                 </p>
                             },
@@ -138,7 +135,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             Some(s) => html! {
                                 <p>
                                     { status_badge(s.status.as_str()) }{ " " }
-                                    <Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>>
+                                    <Link to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link>
                                     { format!(" \u{b7} {} families", s.families.len()) }
                                 </p>
                             },

@@ -1,9 +1,7 @@
 //! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
 
 use atlas_api_types::{FamilySyncStatus, InventoryFamily, InventoryItem, InventoryPage, InventoryStatus};
-use serde::{Deserialize, Serialize};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
@@ -14,16 +12,33 @@ use crate::components::status_badge::{deleted_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
+use crate::router::{Link, Location, QueryPairs, pairs, use_location, use_navigator};
 use crate::session::use_select_environment;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 struct Filters {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     family: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     status: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     search: String,
+}
+
+impl Filters {
+    fn from_location(l: &Location) -> Self {
+        Self {
+            family: l.value("family"),
+            status: l.value("status"),
+            search: l.value("search"),
+        }
+    }
+
+    /// The URL's query: the filters set, in order.
+    fn pairs(&self) -> QueryPairs {
+        pairs(&[
+            ("family", &self.family),
+            ("status", &self.status),
+            ("search", &self.search),
+        ])
+    }
 }
 
 fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
@@ -42,9 +57,7 @@ fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
 pub fn InventoryListPage(props: &EnvProps) -> Html {
     let key = (props.ws.clone(), props.env.clone());
     let navigator = use_navigator();
-    let filters: Filters = use_location()
-        .and_then(|l| l.query::<Filters>().ok())
-        .unwrap_or_default();
+    let filters = Filters::from_location(&use_location());
     let search = use_state(|| filters.search.clone());
     let page = use_load((key.clone(), filters.clone()), |((ws, env), f)| async move {
         api::get::<InventoryPage>(&list_path(&ws, &env, &f, "")).await
@@ -71,15 +84,13 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
     let push = {
         let (navigator, key) = (navigator.clone(), key.clone());
         move |f: Filters| {
-            if let Some(nav) = &navigator {
-                let _ = nav.push_with_query(
-                    &Route::Inventory {
-                        ws: key.0.clone(),
-                        env: key.1.clone(),
-                    },
-                    &f,
-                );
-            }
+            navigator.push_with_query(
+                &Route::Inventory {
+                    ws: key.0.clone(),
+                    env: key.1.clone(),
+                },
+                &f.pairs(),
+            );
         }
     };
     let set_family = {
@@ -123,7 +134,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Inventory" }</h1>
-                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
             </div>
             <form class="toolbar" role="search" {onsubmit}>
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
@@ -147,7 +158,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                             </tr></thead>
                             <tbody>{ for rows.map(|i| html! {
                                 <tr data-item={i.id.clone()}>
-                                    <td><Link<Route> to={Route::InventoryItem { ws: ws.clone(), env: env.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>
+                                    <td><Link to={Route::InventoryItem { ws: ws.clone(), env: env.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link></td>
                                     <td>{ &i.family }</td>
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
@@ -214,7 +225,7 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                     <h1>{ &i.name }</h1>
                     if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }
                 </div>
-                <p><Link<Route> to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link<Route>></p>
+                <p><Link to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link></p>
                 <dl class="facts">
                     { crate::components::markup::fact("Family", html! { <>{ &i.family }</> }) }
                     { crate::components::markup::fact("Platform", html! { <>{ i.platform.clone().unwrap_or_default() }</> }) }

@@ -2,9 +2,7 @@
 
 pub mod audit;
 pub mod backups;
-#[cfg(feature = "baseline-pages")]
 pub mod baselines;
-#[cfg(feature = "baseline-pages")]
 pub mod drift;
 pub mod environment;
 pub mod findings;
@@ -19,7 +17,6 @@ pub mod workspace;
 pub mod workspaces;
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::app::Route;
 
@@ -31,13 +28,9 @@ pub fn page(route: Route) -> Html {
         Route::Run { ws, run } => html! { <operations::RunPage {ws} {run} /> },
         Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         Route::Members { ws } => html! { <members::MembersPage {ws} /> },
-        #[cfg(feature = "baseline-pages")]
         Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
-        #[cfg(not(feature = "baseline-pages"))]
-        Route::Baselines { .. } | Route::Drift { .. } => html! { { not_found::not_found() } },
         Route::Findings { ws } => html! { <findings::FindingsPage {ws} /> },
         Route::Finding { ws, finding } => html! { <findings::FindingPage {ws} {finding} /> },
-        #[cfg(feature = "baseline-pages")]
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
         Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },
@@ -59,7 +52,7 @@ pub fn page(route: Route) -> Html {
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
-        Route::SignIn | Route::Callback => html! { <Redirect<Route> to={Route::Workspaces} /> },
-        Route::NotFound => html! { { not_found::not_found() } },
+        // The app shell renders these without a session (`app::switch`): they never reach here.
+        Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
     }
 }

@@ -3,9 +3,7 @@
 
 use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView, RunItem};
 use atlas_domain::{OperationType, RunOutcome, RunState};
-use serde::{Deserialize, Serialize};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
@@ -17,6 +15,7 @@ use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
+use crate::router::{Link, Location, QueryPairs, pairs, use_location, use_navigator};
 use crate::session::selected_environment;
 
 #[derive(Properties, PartialEq)]
@@ -40,7 +39,7 @@ pub fn run_table(props: &RunTableProps) -> Html {
                 <tbody>
                     { for props.runs.iter().map(|r| html! {
                         <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
-                            <td><Link<Route> to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link<Route>></td>
+                            <td><Link to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link></td>
                             <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
                             <td>{ status_badge(r.status.as_str()) }</td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
@@ -55,20 +54,33 @@ pub fn run_table(props: &RunTableProps) -> Html {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct HubQuery {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub environment_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub operation_type: String,
+}
+
+impl HubQuery {
+    fn from_location(l: &Location) -> Self {
+        Self {
+            environment_id: l.value("environment_id"),
+            operation_type: l.value("operation_type"),
+        }
+    }
+
+    fn pairs(&self) -> QueryPairs {
+        pairs(&[
+            ("environment_id", &self.environment_id),
+            ("operation_type", &self.operation_type),
+        ])
+    }
 }
 
 #[component]
 pub fn OperationsPage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
-    let location = use_location();
     let navigator = use_navigator();
-    let query: HubQuery = location.and_then(|l| l.query::<HubQuery>().ok()).unwrap_or_default();
+    let query = HubQuery::from_location(&use_location());
     let envs = use_load(ws.clone(), |ws| async move {
         api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
@@ -88,9 +100,7 @@ pub fn OperationsPage(props: &WsProps) -> Html {
                 "environment_id" => q.environment_id = v,
                 _ => q.operation_type = v,
             }
-            if let Some(nav) = &navigator {
-                let _ = nav.push_with_query(&Route::Operations { ws: ws.clone() }, &q);
-            }
+            navigator.push_with_query(&Route::Operations { ws: ws.clone() }, &q.pairs());
         })
     };
     let mut env_options = vec![(String::new(), "All environments".to_owned())];
@@ -171,7 +181,7 @@ pub fn RunPage(props: &RunProps) -> Html {
                             { "). You are seeing it at its canonical address; nothing was changed." }
                         </p>
                         if let Some(env) = &r.environment_id {
-                            <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ "Switch to the run's environment" }</Link<Route>>
+                            <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ "Switch to the run's environment" }</Link>
                         }
                     </div>
                 }

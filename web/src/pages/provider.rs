@@ -6,10 +6,8 @@ use atlas_api_types::{
     ProviderConnectionCreate,
 };
 use atlas_domain::{Capability, ConnectionLifecycle, Status};
-use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
@@ -22,12 +20,22 @@ use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::{EnvProps, posture};
+use crate::router::{Link, Location, use_location};
 use crate::session::{use_select_environment, use_session};
 
-#[derive(Deserialize, Default, Clone, PartialEq)]
+#[derive(Default, Clone, PartialEq)]
 struct ReturnQuery {
     consent: Option<String>,
     reason: Option<String>,
+}
+
+impl ReturnQuery {
+    fn from_location(l: &Location) -> Self {
+        Self {
+            consent: l.get("consent").map(str::to_owned),
+            reason: l.get("reason").map(str::to_owned),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -41,9 +49,7 @@ enum Dialog {
 pub fn ProviderPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    let returned: ReturnQuery = use_location()
-        .and_then(|l| l.query::<ReturnQuery>().ok())
-        .unwrap_or_default();
+    let returned = ReturnQuery::from_location(&use_location());
     let env = use_load(key.clone(), |(ws, env)| async move {
         api::get::<Environment>(&paths::environment(&ws, &env)).await
     });
@@ -316,7 +322,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Provider connection" }</h1>
-                <Link<Route> to={Route::Environment { ws: key.0.clone(), env: key.1.clone() }}>{ if env_name.is_empty() { key.1.clone() } else { env_name.clone() } }</Link<Route>>
+                <Link to={Route::Environment { ws: key.0.clone(), env: key.1.clone() }}>{ if env_name.is_empty() { key.1.clone() } else { env_name.clone() } }</Link>
             </div>
             { return_banner.unwrap_or_default() }
             { body }

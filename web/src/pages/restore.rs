@@ -11,10 +11,8 @@ use atlas_api_types::{
     RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
 };
 use atlas_domain::{Capability, RestoreState, RunOutcome, RunState, Status};
-use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
@@ -28,12 +26,22 @@ use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
 use crate::pages::operations::{RunItemsProps, run_items};
+use crate::router::{Link, Location, use_location, use_navigator};
 use crate::session::{use_select_environment, use_session};
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct SelectQuery {
     set: Option<String>,
     source: Option<String>,
+}
+
+impl SelectQuery {
+    fn from_location(l: &Location) -> Self {
+        Self {
+            set: l.get("set").map(str::to_owned),
+            source: l.get("source").map(str::to_owned),
+        }
+    }
 }
 
 /// Step 1: the restores into this environment, and a new one from a chosen set.
@@ -41,9 +49,7 @@ struct SelectQuery {
 pub fn RestoresPage(props: &EnvProps) -> Html {
     let session = use_session();
     let key = (props.ws.clone(), props.env.clone());
-    let query: SelectQuery = use_location()
-        .and_then(|l| l.query::<SelectQuery>().ok())
-        .unwrap_or_default();
+    let query = SelectQuery::from_location(&use_location());
     let list = use_load(key.clone(), |(ws, env)| async move {
         api::get::<RestoreList>(&paths::restores(&ws, &env)).await
     });
@@ -97,11 +103,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             let (error, (ws, env), navigator) = (error.clone(), key.clone(), navigator.clone());
             spawn_local(async move {
                 match api::post::<_, Restore>(&paths::restores(&ws, &env), &body).await {
-                    Ok(r) => {
-                        if let Some(nav) = navigator {
-                            nav.push(&Route::Restore { ws, env, restore: r.id });
-                        }
-                    }
+                    Ok(r) => navigator.push(&Route::Restore { ws, env, restore: r.id }),
                     Err(e) => error.set(Some(e)),
                 }
             });
@@ -126,7 +128,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Restore" }</h1>
-                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
             </div>
             if can {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
@@ -181,7 +183,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                             <thead><tr>{ crate::components::markup::th("Created") }{ crate::components::markup::th("From") }{ crate::components::markup::th("State") }{ crate::components::markup::th("Readiness") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|r| html! {
                                 <tr>
-                                    <td><Link<Route> to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link<Route>></td>
+                                    <td><Link to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
                                     <td>{ r.state.as_str() }</td>
                                     <td>{ status_badge(r.readiness.status.as_str()) }</td>
@@ -376,7 +378,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ format!("Restore into {}", r.environment_name) }</h1>
-                    <Link<Route> to={Route::Restores { ws: ws.clone(), env: env.clone() }}>{ "All restores" }</Link<Route>>
+                    <Link to={Route::Restores { ws: ws.clone(), env: env.clone() }}>{ "All restores" }</Link>
                 </div>
                 <p class="muted">{ format!("From backup set {} of {} \u{b7} {} \u{b7} assignments {} \u{b7} state: {}",
                     r.backup_set_id, r.source_environment_id,

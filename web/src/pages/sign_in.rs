@@ -1,26 +1,14 @@
 //! Sign-in (authorization code + PKCE through the configured issuer) and its callback.
 
-use serde::Deserialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::history::{BrowserHistory, History};
-use yew_router::prelude::*;
 
 use crate::auth;
-
-#[derive(Deserialize, Default)]
-struct SignInQuery {
-    #[serde(rename = "return")]
-    return_to: Option<String>,
-}
+use crate::router::{Link, use_location, use_navigator};
 
 #[component]
 pub fn SignInPage() -> Html {
-    let location = use_location();
-    let return_to = location
-        .and_then(|l| l.query::<SignInQuery>().ok())
-        .and_then(|q| q.return_to)
-        .unwrap_or_else(|| "/workspaces".into());
+    let return_to = use_location().get("return").unwrap_or("/workspaces").to_owned();
     let error = use_state(|| None::<String>);
     let busy = use_state(|| false);
     let onclick = {
@@ -50,33 +38,24 @@ pub fn SignInPage() -> Html {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 #[component]
 pub fn CallbackPage() -> Html {
     let location = use_location();
+    let navigator = use_navigator();
     let error = use_state(|| None::<String>);
     {
         let error = error.clone();
-        let query = location
-            .and_then(|l| l.query::<CallbackQuery>().ok())
-            .unwrap_or_default();
         use_effect_with((), move |()| {
             spawn_local(async move {
-                let result = match (query.code, query.state, query.error) {
-                    (_, _, Some(e)) => Err(format!("{e}: {}", query.error_description.unwrap_or_default())),
+                let q = |name| location.get(name).map(str::to_owned);
+                let result = match (q("code"), q("state"), q("error")) {
+                    (_, _, Some(e)) => Err(format!("{e}: {}", location.value("error_description"))),
                     (Some(code), Some(state), None) => auth::finish(&code, &state).await,
                     _ => Err("the sign-in answer is incomplete; start again".into()),
                 };
                 match result {
                     // The return path may carry a query, so it goes to history as it is.
-                    Ok(to) => BrowserHistory::new().replace(to),
+                    Ok(to) => navigator.replace_url(&to),
                     Err(e) => error.set(Some(e)),
                 }
             });
@@ -87,7 +66,7 @@ pub fn CallbackPage() -> Html {
             <h1 id="callback-title">{ "Signing in" }</h1>
             if let Some(e) = &*error {
                 <p class="form-error" role="alert">{ e }</p>
-                <Link<crate::app::Route> to={crate::app::Route::SignIn} classes="button">{ "Start again" }</Link<crate::app::Route>>
+                <Link to={crate::app::Route::SignIn} classes="button">{ "Start again" }</Link>
             } else {
                 <p class="muted" role="status">{ "Finishing sign-in\u{2026}" }</p>
             }

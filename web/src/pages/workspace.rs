@@ -3,7 +3,6 @@
 use atlas_api_types::{Environment, EnvironmentList, FindingPage, OperationPage, ProviderConnection, Workspace};
 use atlas_domain::{EnvironmentLifecycle, Status};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
@@ -11,8 +10,10 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
-use crate::pages::findings::{FindingsQuery, QueryPairs, findings_path};
+use crate::pages::findings::{FindingsQuery, findings_path};
 use crate::pages::operations::{RunTableProps, run_table};
+use crate::router::Link;
+use crate::router::QueryPairs;
 
 /// Open findings matching `q` (only the total is read).
 async fn open_count(ws: String, env: String) -> Result<u64, api::ApiError> {
@@ -62,14 +63,12 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                 <p class="muted">{ format!("{} owner{} \u{b7} created {} \u{b7} last activity {}", w.owner_count,
                     if w.owner_count == 1 { "" } else { "s" }, format::time(w.created_ms), format::time_opt(w.last_activity_ms)) }</p>
                 <nav class="subnav" aria-label="Workspace">
-                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
+                    <Link to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
                         { match open.state.ready() {
                             Some(n) => format!("Findings ({n} open)"),
                             None => "Findings".to_owned(),
-                        } }</Link<Route, QueryPairs>>
-                    if cfg!(feature = "baseline-pages") {
-                        <Link<Route> to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link<Route>>
-                    }
+                        } }</Link>
+                    <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
                 </nav>
                 <section class="panel" aria-labelledby="envs-title">
                     <h2 id="envs-title">{ "Managed environments" }</h2>
@@ -87,7 +86,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                 <section class="panel" aria-labelledby="runs-title">
                     <div class="panel__header">
                         <h2 id="runs-title">{ "Latest operations" }</h2>
-                        <Link<Route> to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link<Route>>
+                        <Link to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link>
                     </div>
                     { load::view(&runs, "load the operations", |page: &OperationPage| html! {
                         { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
@@ -131,15 +130,15 @@ fn EnvCard(props: &EnvCardProps) -> Html {
         <li class="card" data-testid={format!("environment-{}", e.id)}>
             <div class="card__head">
                 <h3 class="card__title">
-                    <Link<Route> to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link<Route>>
+                    <Link to={Route::Environment { ws: props.ws.clone(), env: e.id.clone() }}>{ &e.display_name }</Link>
                 </h3>
                 if let Some(status) = status { { status_badge(status.as_str()) } }
             </div>
             <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
             if let Some(n) = open.state.ready().copied().filter(|n| *n > 0) {
                 <p data-testid="open-findings">
-                    <Link<Route, QueryPairs> to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
-                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link<Route, QueryPairs>>
+                    <Link to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
+                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link>
                 </p>
             }
         </li>

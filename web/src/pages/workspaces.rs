@@ -4,7 +4,6 @@ use atlas_api_types::{WorkspaceList, WorkspaceSummary};
 use gloo_timers::callback::Timeout;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
@@ -14,6 +13,7 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
+use crate::router::Link;
 
 #[component]
 pub fn WorkspacesPage() -> Html {
@@ -92,7 +92,7 @@ fn card(w: &WorkspaceSummary, toggle_pin: Callback<(String, bool)>) -> Html {
         <li class="card" data-testid={format!("workspace-{}", w.id)}>
             <div class="card__head">
                 <h2 class="card__title">
-                    <Link<Route> to={Route::Workspace { ws: w.id.clone() }}>{ &w.name }</Link<Route>>
+                    <Link to={Route::Workspace { ws: w.id.clone() }}>{ &w.name }</Link>
                 </h2>
                 <button type="button" class="button button--quiet" {onclick} aria-pressed={w.pinned.to_string()}
                     aria-label={format!("{} {}", if w.pinned { "Unpin" } else { "Pin" }, w.name)}>

@@ -2,12 +2,12 @@
 
 use atlas_api_types::{BackupDiff, BackupItem};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::load;
 use crate::hooks::use_load;
+use crate::router::Link;
 
 #[derive(Properties, PartialEq)]
 pub struct DiffProps {
@@ -38,7 +38,7 @@ pub fn BackupDiffPage(props: &DiffProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Compare backup sets" }</h1>
-                <Link<Route> to={Route::Backups { ws, env }}>{ "Back to backups" }</Link<Route>>
+                <Link to={Route::Backups { ws, env }}>{ "Back to backups" }</Link>
             </div>
             { load::view(&diff, "compare the sets", |d: &BackupDiff| html! {
                 <div data-testid="backup-diff">

@@ -1,13 +1,13 @@
 //! One captured object of a set, as stored (secret-looking values redacted).
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, paths};
 use crate::app::Route;
 use crate::components::json::json_view;
 use crate::components::load;
 use crate::hooks::use_load;
+use crate::router::Link;
 
 #[derive(Properties, PartialEq)]
 pub struct BackupItemProps {
@@ -35,7 +35,7 @@ pub fn BackupItemPage(props: &BackupItemProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ format!("{family} / {item}") }</h1>
-                <Link<Route> to={Route::BackupSet { ws, env, set }}>{ "Back to the set" }</Link<Route>>
+                <Link to={Route::BackupSet { ws, env, set }}>{ "Back to the set" }</Link>
             </div>
             <p class="muted">{ "The captured object as stored in the backup; secret-looking values are redacted." }</p>
             { load::view(&json, "load the captured object", |v: &serde_json::Value| html! { { json_view(v, "Captured object") } }) }

@@ -6,7 +6,6 @@ use atlas_api_types::{BackupSetList, BackupStart, OperationRun};
 use atlas_domain::Capability;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use super::schedules::Schedules;
 use crate::api::{self, ApiError, paths};
@@ -19,6 +18,7 @@ use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
+use crate::router::{Link, use_navigator};
 use crate::session::{use_select_environment, use_session};
 
 /// What the page holds beyond the loaded sets: the run it started, why starting one failed, and
@@ -90,11 +90,8 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
         let (state, navigator, key) = (state.clone(), navigator.clone(), key.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            if let Some(nav) = &navigator
-                && !state.from.is_empty()
-                && !state.to.is_empty()
-            {
-                nav.push(&Route::BackupDiff {
+            if !state.from.is_empty() && !state.to.is_empty() {
+                navigator.push(&Route::BackupDiff {
                     ws: key.0.clone(),
                     env: key.1.clone(),
                     set: state.from.clone(),
@@ -109,7 +106,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Backups" }</h1>
-                <Link<Route> to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link<Route>>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
             </div>
             if can_run {
                 <section class="panel" aria-labelledby="run-title">
@@ -137,13 +134,13 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                 <thead><tr>{ crate::components::markup::th("Taken") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Families") }{ crate::components::markup::th("Run") }</tr></thead>
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
-                                        <td><Link<Route> to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link<Route>></td>
+                                        <td><Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link></td>
                                         <td>{ outcome_badge(s.status.as_str()) }</td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
-                                            <Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
+                                            <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
                                                 { format!("{}/{} items", r.succeeded, r.total) }
-                                            </Link<Route>>
+                                            </Link>
                                         }).unwrap_or_default() }</td>
                                     </tr>
                                 }) }</tbody>

@@ -6,7 +6,6 @@ use atlas_api_types::{BackupItem, BackupSetDetail, BackupSetStatus, Confirm, Env
 use atlas_domain::Capability;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
@@ -15,7 +14,7 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::findings::QueryPairs;
+use crate::router::{Link, use_navigator};
 use crate::session::use_session;
 
 /// The delete dialog: open or not, a request under way, and why the last one failed.
@@ -73,11 +72,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
             spawn_local(async move {
                 let path = paths::backup(&ws, &env, &set);
                 match api::delete(&path, Some(&Confirm { confirm })).await {
-                    Ok(()) => {
-                        if let Some(nav) = navigator {
-                            nav.push(&Route::Backups { ws, env });
-                        }
-                    }
+                    Ok(()) => navigator.push(&Route::Backups { ws, env }),
                     Err(e) => dispatch.dispatch(Action::Failed(e)),
                 }
                 dispatch.dispatch(Action::Busy(false));
@@ -93,14 +88,14 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     <h1>{ format!("Backup of {}", format::time(d.set.created_ms)) }</h1>
                     { status_badge(d.set.status.as_str()) }
                 </div>
-                <p><Link<Route> to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link<Route>>
+                <p><Link to={Route::Backups { ws: ws.clone(), env: env_id.clone() }}>{ "Back to backups" }</Link>
                     if let Some(r) = &d.set.run {
-                        { " \u{b7} " }<Link<Route> to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link<Route>>
+                        { " \u{b7} " }<Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link>
                     }
                 </p>
                 if session.can(&ws, Capability::RestorePreview) {
-                    <p><Link<Route, QueryPairs> to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
-                        query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link<Route, QueryPairs>></p>
+                    <p><Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
+                        query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link></p>
                 }
                 if matches!(d.set.status, BackupSetStatus::Partial | BackupSetStatus::Failed) {
                     <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
@@ -114,7 +109,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                             <thead><tr>{ crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Content hash") }</tr></thead>
                             <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
                                 <tr>
-                                    <td><Link<Route> to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link<Route>></td>
+                                    <td><Link to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link></td>
                                     <td>{ &i.family }</td>
                                     <td><code>{ i.hash.chars().take(12).collect::<String>() }</code></td>
                                 </tr>

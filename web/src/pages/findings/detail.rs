@@ -6,7 +6,6 @@ use atlas_domain::Capability;
 use atlas_domain::findings::allowed;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
@@ -18,7 +17,8 @@ use crate::components::status_badge::severity_badge;
 use crate::families;
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::findings::{FindingsQuery, QueryPairs};
+use crate::pages::findings::FindingsQuery;
+use crate::router::Link;
 use crate::session::use_session;
 
 #[derive(Properties, PartialEq)]
@@ -46,16 +46,16 @@ pub fn FindingPage(props: &FindingProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &f.title }</h1>
-                    <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }}
+                    <Link to={Route::Findings { ws: ws.clone() }}
                         query={Some(FindingsQuery { environment_id: f.environment_id.clone(), ..FindingsQuery::default() }.pairs())}>
-                        { "Back to the findings" }</Link<Route, QueryPairs>>
+                        { "Back to the findings" }</Link>
                 </div>
                 <dl class="facts" data-testid="finding-facts">
                     { crate::components::markup::fact("Status", html! { <>{ status_tag(f.status) }</> }) }
                     { crate::components::markup::fact("Severity", html! { <>{ severity_badge(f.severity.as_str()) }</> }) }
                     { crate::components::markup::fact("Source", html! { <>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</> }) }
                     { crate::components::markup::fact("Environment", html! { <>
-                        <Link<Route> to={Route::Environment { ws: ws.clone(), env: f.environment_id.clone() }}>{ &f.environment_id }</Link<Route>></> }) }
+                        <Link to={Route::Environment { ws: ws.clone(), env: f.environment_id.clone() }}>{ &f.environment_id }</Link></> }) }
                     { crate::components::markup::fact("Object", html! { <>{ f.object.as_ref().map_or_else(|| "\u{2014}".to_owned(),
                         |o| format!("{} ({})", o.name, families::label(&o.family))) }</> }) }
                     { crate::components::markup::fact("Property", html! { <>if f.property.is_empty() { { "The whole object" } } else { <code>{ &f.property }</code> }</> }) }

@@ -4,11 +4,9 @@
 
 use atlas_api_types::{EnvironmentList, Finding, FindingPage, FindingSource, FindingStatus, FindingsTriage, Severity};
 use atlas_domain::Capability;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast as _;
 use yew::platform::spawn_local;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::api::{ApiError, paths, with_query};
 use crate::app::Route;
@@ -21,38 +19,41 @@ use crate::components::status_badge::severity_badge;
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
+use crate::router::{Link, Location, QueryPairs, pairs, use_location, use_navigator};
 use crate::session::use_session;
 use crate::{api, families};
 
 /// The hub's filters, as its URL query.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FindingsQuery {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub environment_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub severity: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub overdue: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub owner: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub baseline_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub search: String,
 }
 
-/// A link's query as ordered pairs. Every link with a query carries this one type, so the
-/// router's `Link` is compiled once for all of them rather than once per query struct.
-pub type QueryPairs = Vec<(&'static str, String)>;
-
 impl FindingsQuery {
+    /// The filters in the URL's query; absent ones empty.
+    pub fn from_location(l: &Location) -> Self {
+        Self {
+            environment_id: l.value("environment_id"),
+            status: l.value("status"),
+            severity: l.value("severity"),
+            source: l.value("source"),
+            overdue: l.value("overdue"),
+            owner: l.value("owner"),
+            baseline_id: l.value("baseline_id"),
+            search: l.value("search"),
+        }
+    }
+
     /// The pairs this query serializes to: fields in order, empty ones left out.
     pub fn pairs(&self) -> QueryPairs {
-        [
+        pairs(&[
             ("environment_id", &self.environment_id),
             ("status", &self.status),
             ("severity", &self.severity),
@@ -61,11 +62,7 @@ impl FindingsQuery {
             ("owner", &self.owner),
             ("baseline_id", &self.baseline_id),
             ("search", &self.search),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.clone()))
-        .collect()
+        ])
     }
 }
 
@@ -107,9 +104,7 @@ pub fn FindingsPage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
     let can_triage = session.can(&ws, Capability::FindingsTriage);
     let navigator = use_navigator();
-    let query: FindingsQuery = use_location()
-        .and_then(|l| l.query::<FindingsQuery>().ok())
-        .unwrap_or_default();
+    let query = FindingsQuery::from_location(&use_location());
     let search = use_state(|| query.search.clone());
     {
         // A chip or the back button changes the query: the box shows its search.
@@ -135,9 +130,7 @@ pub fn FindingsPage(props: &WsProps) -> Html {
     let push = {
         let (navigator, ws) = (navigator.clone(), ws.clone());
         Callback::from(move |q: FindingsQuery| {
-            if let Some(nav) = &navigator {
-                let _ = nav.push_with_query(&Route::Findings { ws: ws.clone() }, &q);
-            }
+            navigator.push_with_query(&Route::Findings { ws: ws.clone() }, &q.pairs());
         })
     };
     let set = |apply: fn(&mut FindingsQuery, String)| {
@@ -185,8 +178,8 @@ pub fn FindingsPage(props: &WsProps) -> Html {
     let chip = |label: &str, q: FindingsQuery| {
         let current = q == query;
         html! {
-            <Link<Route, QueryPairs> to={Route::Findings { ws: ws.clone() }} query={Some(q.pairs())}
-                classes={classes!("chip", current.then_some("chip--update"))}>{ label.to_owned() }</Link<Route, QueryPairs>>
+            <Link to={Route::Findings { ws: ws.clone() }} query={Some(q.pairs())}
+                classes={classes!("chip", current.then_some("chip--update"))}>{ label.to_owned() }</Link>
         }
     };
     let open_q = FindingsQuery {
@@ -373,7 +366,7 @@ fn Table(props: &TableProps) -> Html {
                         }
                         <td>{ severity_badge(f.severity.as_str()) }</td>
                         <td>{ status_tag(f.status) }</td>
-                        <td><Link<Route> to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link<Route>>
+                        <td><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
                         <td>{ &f.environment_id }</td>
                         <td>{ f.object.as_ref().map(|o| format!("{} ({})", o.name, families::label(&o.family))).unwrap_or_else(|| "\u{2014}".into()) }</td>

@@ -5,4 +5,4 @@ mod detail;
 mod hub;
 
 pub use detail::FindingPage;
-pub use hub::{FindingsPage, FindingsQuery, QueryPairs, findings_path};
+pub use hub::{FindingsPage, FindingsQuery, findings_path};
