@@ -369,6 +369,14 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         if ok { Ok(()) } else { Err("some tests failed".into()) }
     });
     drop(motos);
+    // The web app's pure logic (route recognition and paths) runs on the host too.
+    let web_res = step("web app unit tests (host)", &mut || {
+        let (ok, c) = run_counting(root, cargo().args(["test", "-p", "atlas-web", "--lib"]))?;
+        counts.0 += c.0;
+        counts.1 += c.1;
+        if ok { Ok(()) } else { Err("some web app tests failed".into()) }
+    });
+    let res = res.and(web_res);
     // The browser suite runs against the built web app and atlas-local as child processes.
     let browser_res = step("build the web app (release) and atlas-local", &mut || {
         build_web(root, true)?;
