@@ -374,7 +374,11 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         let (ok, c) = run_counting(root, cargo().args(["test", "-p", "atlas-web", "--lib"]))?;
         counts.0 += c.0;
         counts.1 += c.1;
-        if ok { Ok(()) } else { Err("some web app tests failed".into()) }
+        if ok {
+            Ok(())
+        } else {
+            Err("some web app tests failed".into())
+        }
     });
     let res = res.and(web_res);
     // The browser suite runs against the built web app and atlas-local as child processes.

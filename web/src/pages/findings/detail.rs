@@ -18,6 +18,7 @@ use crate::families;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::findings::FindingsQuery;
+use crate::pages::findings::exceptions::Exceptions;
 use crate::router::Link;
 use crate::session::use_session;
 
@@ -74,6 +75,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                 if can_triage {
                     <Triage ws={ws.clone()} finding={f.clone()} reload={reload.clone()} />
                 }
+                <Exceptions ws={ws.clone()} finding={f.clone()} items={d.exceptions.clone()} reload={reload.clone()} />
                 <section class="panel" aria-labelledby="finding-history-title">
                     <h2 id="finding-history-title">{ "History" }</h2>
                     <div class="table-wrap"><table class="table" data-testid="finding-history">

@@ -2,6 +2,7 @@
 //! history and the triage moves its status allows. One file per page.
 
 mod detail;
+mod exceptions;
 mod hub;
 
 pub use detail::FindingPage;
