@@ -414,5 +414,28 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.wait_text(".finding-status", "acknowledged").await;
     s.wait_text("body", "changed outside TenantAtlas").await;
     s.screenshot("detail").await;
+
+    // Risk acceptance: the owner requests it on the finding's page; they cannot approve their
+    // own request; a manager, signed in apart, approves it and the finding is risk_accepted.
+    let finding_page = s.current_path().await;
+    s.fill("#exception-justification", "Kiosks are replaced next quarter")
+        .await;
+    s.fill("#exception-days", "30").await;
+    s.click("button#exception-request:not([disabled])").await;
+    s.wait_attr("li.exception", "data-status", "requested").await;
+    s.wait_text("[data-testid=exceptions]", "another member approves it")
+        .await;
+    assert!(
+        !s.exists("#exception-approve").await,
+        "no approve button on one's own request"
+    );
+    s.sign_out().await;
+    s.sign_in("manager@demo.test").await;
+    s.goto(&finding_page).await;
+    s.click("button#exception-approve:not([disabled])").await;
+    s.wait_attr("li.exception", "data-status", "active").await;
+    s.wait_text(".finding-status", "risk_accepted").await;
+    s.wait_text("li.exception", "decided by manager@demo.test").await;
+    s.screenshot("risk-accepted").await;
     s.close().await;
 }

@@ -177,6 +177,18 @@ impl Stack {
         self.wait_text("[data-testid=signed-in-as]", email).await;
     }
 
+    /// Signs out with the header's button and waits for the sign-in page.
+    pub async fn sign_out(&self) {
+        self.click("header.topbar button.button--quiet").await;
+        self.find("[data-testid=sign-in]").await;
+    }
+
+    /// The path the browser is on now.
+    pub async fn current_path(&self) -> String {
+        let url = self.browser.current_url().await.expect("the current URL");
+        url.path().to_owned()
+    }
+
     /// The element, once it is on the page.
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.browser
