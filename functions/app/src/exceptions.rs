@@ -361,16 +361,16 @@ async fn with_finding(
     Ok((e, f))
 }
 
-/// Approves a requested exception: a different member than the requester (403 with the reason
-/// otherwise). The finding moves to `risk_accepted` with its current value pinned.
-pub async fn approve(
+/// A decision's checks: the reason (required or not), then the exception still requested.
+async fn requested(
     state: &AppState,
     scope: &WorkspaceScope,
     id: &str,
     body: &api::ExceptionDecision,
-) -> ServiceResult<api::Exception> {
+    reason_required: bool,
+) -> ServiceResult<(ExceptionRecord, FindingRecord)> {
     let mut fields = Fields::default();
-    check_reason(body.reason.as_deref(), false, &mut fields);
+    check_reason(body.reason.as_deref(), reason_required, &mut fields);
     fields.checked()?;
     let (e, f) = with_finding(state, scope, id).await?;
     if e.status != ExceptionStatus::Requested {
@@ -379,6 +379,18 @@ pub async fn approve(
             e.status
         )));
     }
+    Ok((e, f))
+}
+
+/// Approves a requested exception: a different member than the requester (403 with the reason
+/// otherwise). The finding moves to `risk_accepted` with its current value pinned.
+pub async fn approve(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    id: &str,
+    body: &api::ExceptionDecision,
+) -> ServiceResult<api::Exception> {
+    let (e, f) = requested(state, scope, id, body, false).await?;
     let actor = scope.actor();
     if e.requested_by_user == actor.user_id {
         return Err(ServiceError::Refused(
@@ -437,16 +449,7 @@ pub async fn reject(
     id: &str,
     body: &api::ExceptionDecision,
 ) -> ServiceResult<api::Exception> {
-    let mut fields = Fields::default();
-    check_reason(body.reason.as_deref(), true, &mut fields);
-    fields.checked()?;
-    let (e, f) = with_finding(state, scope, id).await?;
-    if e.status != ExceptionStatus::Requested {
-        return Err(ServiceError::Conflict(format!(
-            "the exception is {}, not requested",
-            e.status
-        )));
-    }
+    let (e, f) = requested(state, scope, id, body, true).await?;
     let actor = scope.actor();
     let mut next_e = e.clone();
     next_e.status = ExceptionStatus::Rejected;
@@ -572,17 +575,15 @@ pub(crate) async fn void_items(
     by: &str,
     why: &str,
 ) -> ServiceResult<Vec<TxItem>> {
-    let Some(e) = load(state, ws, id).await? else {
-        return Ok(Vec::new());
-    };
-    if e.status != ExceptionStatus::Active {
-        return Ok(Vec::new());
-    }
-    let next = ended(&e, ExceptionStatus::Voided, by, why, state.clock.now_millis());
-    Ok(vec![
-        next.replace(Some(e.version)),
-        history(state, &e, "voided", by, Some(why)),
-    ])
+    end_items(
+        state,
+        ws,
+        id,
+        (ExceptionStatus::Active, ExceptionStatus::Voided),
+        by,
+        why,
+    )
+    .await
 }
 
 /// The writes that withdraw a requested exception because its finding closed (the caller
@@ -594,16 +595,36 @@ pub(crate) async fn withdraw_items(
     by: &str,
     why: &str,
 ) -> ServiceResult<Vec<TxItem>> {
+    end_items(
+        state,
+        ws,
+        id,
+        (ExceptionStatus::Requested, ExceptionStatus::Withdrawn),
+        by,
+        why,
+    )
+    .await
+}
+
+/// Ends the exception (`from → to`) when it is still `from`, with its history entry.
+async fn end_items(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: &str,
+    (from, to): (ExceptionStatus, ExceptionStatus),
+    by: &str,
+    why: &str,
+) -> ServiceResult<Vec<TxItem>> {
     let Some(e) = load(state, ws, id).await? else {
         return Ok(Vec::new());
     };
-    if e.status != ExceptionStatus::Requested {
+    if e.status != from {
         return Ok(Vec::new());
     }
-    let next = ended(&e, ExceptionStatus::Withdrawn, by, why, state.clock.now_millis());
+    let next = ended(&e, to, by, why, state.clock.now_millis());
     Ok(vec![
         next.replace(Some(e.version)),
-        history(state, &e, "withdrawn", by, Some(why)),
+        history(state, &e, to.as_str(), by, Some(why)),
     ])
 }
 

@@ -195,23 +195,8 @@ pub async fn observe(
                 let mut next = seen_again(f, &d, now);
                 next.opened_ms = now;
                 out.reopened += 1;
-                let why = Some("detected again after it was resolved".to_owned());
-                let moved = transition_with(
-                    state,
-                    ws,
-                    &sys,
-                    None,
-                    f,
-                    next,
-                    FindingStatus::Reopened,
-                    why,
-                    Also::default(),
-                );
-                match moved.await {
-                    Ok(_) => Ok(()),
-                    Err(ServiceError::Conflict(_)) => Err(TableError::ConditionFailed),
-                    Err(e) => return Err(e),
-                }
+                let why = "detected again after it was resolved";
+                reopen(state, ws, f, next, why, Also::default()).await?
             }
             // Watched while accepted: another value than the one accepted reopens it.
             Some(f) if f.status == FindingStatus::RiskAccepted && f.pinned.is_some() && d.current != f.pinned => {
@@ -223,22 +208,7 @@ pub async fn observe(
                 if let Some(id) = &f.exception_id {
                     also.items = crate::exceptions::void_items(state, ws, id, who, why).await?;
                 }
-                let moved = transition_with(
-                    state,
-                    ws,
-                    &sys,
-                    None,
-                    f,
-                    next,
-                    FindingStatus::Reopened,
-                    Some(why.into()),
-                    also,
-                );
-                match moved.await {
-                    Ok(_) => Ok(()),
-                    Err(ServiceError::Conflict(_)) => Err(TableError::ConditionFailed),
-                    Err(e) => return Err(e),
-                }
+                reopen(state, ws, f, next, why, also).await?
             }
             Some(f) => {
                 let next = seen_again(f, &d, now);
@@ -285,6 +255,35 @@ pub async fn observe(
         }
     }
     Ok(out)
+}
+
+/// A detection pass reopening `f` as `next`: a write another writer got to first is a race
+/// (seen again next pass), any other failure the pass's.
+async fn reopen(
+    state: &AppState,
+    ws: &WorkspaceId,
+    f: &FindingRecord,
+    next: FindingRecord,
+    why: &str,
+    also: Also,
+) -> ServiceResult<Result<(), TableError>> {
+    let sys = system();
+    let moved = transition_with(
+        state,
+        ws,
+        &sys,
+        None,
+        f,
+        next,
+        FindingStatus::Reopened,
+        Some(why.into()),
+        also,
+    );
+    match moved.await {
+        Ok(_) => Ok(Ok(())),
+        Err(ServiceError::Conflict(_)) => Ok(Err(TableError::ConditionFailed)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The finding as this detection sees it: the newest values, one more sighting.
