@@ -566,48 +566,10 @@ pub async fn revoke(
     }
 }
 
-/// The writes that void an active exception whose accepted value changed (the caller reopens
-/// its finding in the same transaction). Empty when it is no longer active.
-pub(crate) async fn void_items(
-    state: &AppState,
-    ws: &WorkspaceId,
-    id: &str,
-    by: &str,
-    why: &str,
-) -> ServiceResult<Vec<TxItem>> {
-    end_items(
-        state,
-        ws,
-        id,
-        (ExceptionStatus::Active, ExceptionStatus::Voided),
-        by,
-        why,
-    )
-    .await
-}
-
-/// The writes that withdraw a requested exception because its finding closed (the caller
-/// closes the finding in the same transaction). Empty when it is not requested.
-pub(crate) async fn withdraw_items(
-    state: &AppState,
-    ws: &WorkspaceId,
-    id: &str,
-    by: &str,
-    why: &str,
-) -> ServiceResult<Vec<TxItem>> {
-    end_items(
-        state,
-        ws,
-        id,
-        (ExceptionStatus::Requested, ExceptionStatus::Withdrawn),
-        by,
-        why,
-    )
-    .await
-}
-
-/// Ends the exception (`from → to`) when it is still `from`, with its history entry.
-async fn end_items(
+/// The writes that end an exception (`from → to`) when it is still `from`, with its history
+/// entry; empty otherwise. The caller moves its finding in the same transaction: a detection
+/// voids an active one whose accepted value changed, closing a finding withdraws a request.
+pub(crate) async fn end_items(
     state: &AppState,
     ws: &WorkspaceId,
     id: &str,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use atlas_api_types as api;
 use atlas_domain::alerts::AlertEventType;
-use atlas_domain::findings::{FindingSource, FindingStatus, Severity, SlaPolicy, allowed};
+use atlas_domain::findings::{ExceptionStatus, FindingSource, FindingStatus, Severity, SlaPolicy, allowed};
 use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_store::{TableError, TxItem};
 use serde_json::{Value, json};
@@ -140,7 +140,6 @@ pub async fn observe(
         .collect();
     let mut out = Observed::default();
     let mut seen = BTreeSet::new();
-    let sys = system();
     for d in detections {
         let id = d.fingerprint();
         if !seen.insert(id.clone()) {
@@ -196,7 +195,7 @@ pub async fn observe(
                 next.opened_ms = now;
                 out.reopened += 1;
                 let why = "detected again after it was resolved";
-                reopen(state, ws, f, next, why, Also::default()).await?
+                in_pass(state, ws, f, next, FindingStatus::Reopened, why, Also::default()).await?
             }
             // Watched while accepted: another value than the one accepted reopens it.
             Some(f) if f.status == FindingStatus::RiskAccepted && f.pinned.is_some() && d.current != f.pinned => {
@@ -206,9 +205,10 @@ pub async fn observe(
                 let why = "changed after its risk was accepted";
                 let mut also = Also::default();
                 if let Some(id) = &f.exception_id {
-                    also.items = crate::exceptions::void_items(state, ws, id, who, why).await?;
+                    let void = (ExceptionStatus::Active, ExceptionStatus::Voided);
+                    also.items = crate::exceptions::end_items(state, ws, id, void, who, why).await?;
                 }
-                reopen(state, ws, f, next, why, also).await?
+                in_pass(state, ws, f, next, FindingStatus::Reopened, why, also).await?
             }
             Some(f) => {
                 let next = seen_again(f, &d, now);
@@ -235,50 +235,36 @@ pub async fn observe(
         if seen.contains(&f.finding_id) || !coverage.covers(f) || !f.status.is_open() {
             continue;
         }
-        let next = f.clone();
-        let why = Some("no longer detected".to_owned());
-        let moved = transition_with(
+        let moved = in_pass(
             state,
             ws,
-            &sys,
-            None,
             f,
-            next,
+            f.clone(),
             FindingStatus::Resolved,
-            why,
+            "no longer detected",
             Also::default(),
         );
-        match moved.await {
-            Ok(_) => out.resolved += 1,
-            Err(ServiceError::Conflict(_)) => out.raced += 1,
-            Err(e) => return Err(e),
+        match moved.await? {
+            Ok(()) => out.resolved += 1,
+            Err(_) => out.raced += 1,
         }
     }
     Ok(out)
 }
 
-/// A detection pass reopening `f` as `next`: a write another writer got to first is a race
-/// (seen again next pass), any other failure the pass's.
-async fn reopen(
+/// A detection pass moving `f` (as `next`) to `to`: a write another writer got to first is a
+/// race (seen again next pass), any other failure the pass's.
+async fn in_pass(
     state: &AppState,
     ws: &WorkspaceId,
     f: &FindingRecord,
     next: FindingRecord,
+    to: FindingStatus,
     why: &str,
     also: Also,
 ) -> ServiceResult<Result<(), TableError>> {
     let sys = system();
-    let moved = transition_with(
-        state,
-        ws,
-        &sys,
-        None,
-        f,
-        next,
-        FindingStatus::Reopened,
-        Some(why.into()),
-        also,
-    );
+    let moved = transition_with(state, ws, &sys, None, f, next, to, Some(why.into()), also);
     match moved.await {
         Ok(_) => Ok(Ok(())),
         Err(ServiceError::Conflict(_)) => Ok(Err(TableError::ConditionFailed)),
@@ -363,7 +349,8 @@ pub(crate) async fn transition_with(
     } else if !to.is_open() && to != FindingStatus::RiskAccepted {
         if let Some(id) = &f.exception_id {
             let why = format!("the finding was closed as {to}");
-            items.extend(crate::exceptions::withdraw_items(state, ws, id, &actor.email, &why).await?);
+            let withdraw = (ExceptionStatus::Requested, ExceptionStatus::Withdrawn);
+            items.extend(crate::exceptions::end_items(state, ws, id, withdraw, &actor.email, &why).await?);
         }
         next.exception_id = None;
     }
