@@ -15,6 +15,7 @@ mod inventory;
 mod lambda;
 mod local;
 mod matrix;
+mod notifications;
 mod openapi;
 mod operations;
 mod provider;

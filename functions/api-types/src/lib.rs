@@ -2,9 +2,11 @@
 
 mod drift;
 mod exceptions;
+mod notifications;
 mod restore;
 pub use drift::*;
 pub use exceptions::*;
+pub use notifications::*;
 pub use restore::*;
 
 pub use atlas_domain::{

@@ -24,6 +24,9 @@ paths! {
     /// `GET`: this API's OpenAPI document.
     OPENAPI = "/api/openapi.json" => fn openapi();
     ME = "/api/v1/me" => fn me();
+    MY_NOTIFICATIONS = "/api/v1/me/notifications" => fn my_notifications();
+    MY_NOTIFICATIONS_READ = "/api/v1/me/notifications/read" => fn my_notifications_read();
+    MY_NOTIFICATION_PREFS = "/api/v1/me/notification-preferences" => fn my_notification_prefs();
     WORKSPACES = "/api/v1/workspaces" => fn workspaces();
     WORKSPACE = "/api/v1/workspaces/{ws}" => fn workspace(ws);
     WORKSPACE_PIN = "/api/v1/workspaces/{ws}/pin" => fn workspace_pin(ws);

@@ -18,6 +18,7 @@ pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod manifest;
+pub mod notifications;
 pub mod openapi;
 pub mod provider;
 pub mod records;

@@ -165,8 +165,8 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        audit, backups, drift, environments, exceptions, health, inventory, invitations, members, openapi, operations,
-        provider, restores, workspaces,
+        audit, backups, drift, environments, exceptions, health, inventory, invitations, members, notifications,
+        openapi, operations, provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -194,6 +194,38 @@ pub fn routes() -> Vec<Route> {
             tag: "identity", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Me>),
             handler: workspaces::me,
+        }),
+        route!(GET T::MY_NOTIFICATIONS => "get-my-notifications" {
+            access: SignedIn,
+            summary: "My notifications, newest first, with the unread count; only what I can still see",
+            tag: "identity", table: Read, sends: [], query: notifications::PAGE_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::NotificationPage>),
+            handler: notifications::list,
+        }),
+        route!(POST T::MY_NOTIFICATIONS_READ => "post-my-notifications-read" {
+            access: SignedIn,
+            summary: "Mark my notifications read, up to one of them or all",
+            tag: "identity", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::NotificationsRead>),
+            example: Some(|| json!({})),
+            status: 204, body: Body::Empty,
+            handler: notifications::read,
+        }),
+        route!(GET T::MY_NOTIFICATION_PREFS => "get-my-notification-prefs" {
+            access: SignedIn,
+            summary: "Which of my runs' endings notify me (opt-in)",
+            tag: "identity", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::NotificationPrefs>),
+            handler: notifications::get_prefs,
+        }),
+        route!(PUT T::MY_NOTIFICATION_PREFS => "put-my-notification-prefs" {
+            access: SignedIn,
+            summary: "Opt in or out of notifications when my runs complete, fail or are blocked",
+            tag: "identity", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::NotificationPrefs>),
+            example: Some(|| json!({"run_completed": false, "run_failed": true, "run_blocked": true})),
+            status: 200, body: Body::Json(schema::<api::NotificationPrefs>),
+            handler: notifications::put_prefs,
         }),
         route!(GET T::WORKSPACES => "get-workspaces" {
             access: SignedIn,

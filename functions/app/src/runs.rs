@@ -482,6 +482,8 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
             cond: Some(Cond::eq("run_id", run_id)),
         });
     }
+    // The initiator's notification, when they asked for this ending: with the ending or not at all.
+    changes.extend(crate::notifications::run_ended_items(state, &ws, &run, outcome).await?);
     let initiator = Actor {
         user_id: run.initiator_id.clone(),
         email: run.initiator_email.clone(),

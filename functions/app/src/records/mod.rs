@@ -17,6 +17,7 @@ pub mod exceptions;
 pub mod health;
 pub mod inventory;
 pub mod keys;
+pub mod notifications;
 pub mod provider;
 pub mod restore;
 pub mod runs;

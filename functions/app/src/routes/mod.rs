@@ -9,6 +9,7 @@ pub mod health;
 pub mod inventory;
 pub mod invitations;
 pub mod members;
+pub mod notifications;
 pub mod openapi;
 pub mod operations;
 pub mod provider;
