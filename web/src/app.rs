@@ -13,7 +13,7 @@ use crate::components::load::{self};
 use crate::hooks::use_load;
 use crate::pages;
 use crate::router::{Link, Router, decode, use_navigator};
-use crate::session::{Selection, Session, selected_environment};
+use crate::session::{SELECT_EVENT, Selection, Session, selected_environment};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -295,7 +295,7 @@ fn public(content: Html) -> Html {
 #[component]
 pub fn App() -> Html {
     html! {
-        <Router>
+        <Router render={switch as fn(Route) -> Html}>
             <a class="skip-link" href="#main">{ "Skip to content" }</a>
         </Router>
     }
@@ -383,6 +383,29 @@ fn Shell(props: &ShellProps) -> Html {
             Callback::from(move |key| selected.set(Some(key)))
         },
     };
+    {
+        // Pages of the second bundle select through storage and an event (`session`).
+        let selected = selected.clone();
+        use_effect_with(ws.clone(), move |ws| {
+            let ws = ws.clone();
+            let heard = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+                if let Some(w) = &ws
+                    && let Some(e) = selected_environment(w)
+                {
+                    selected.set(Some((w.clone(), e)));
+                }
+            });
+            let window = web_sys::window();
+            if let Some(w) = &window {
+                let _ = w.add_event_listener_with_callback(SELECT_EVENT, heard.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(w) = &window {
+                    let _ = w.remove_event_listener_with_callback(SELECT_EVENT, heard.as_ref().unchecked_ref());
+                }
+            }
+        });
+    }
     let nav = ws.as_ref().map(|ws| {
         let link = |to: Route, label: &str| {
             let current = to == props.route;

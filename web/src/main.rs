@@ -1,16 +1,5 @@
-//! TenantAtlas operators' web app: a client-side rendered Yew app served next to the API.
-
-mod api;
-mod app;
-mod auth;
-mod components;
-mod families;
-mod format;
-mod hooks;
-mod pages;
-mod router;
-mod session;
+//! The main bundle: the app shell and its everyday pages.
 
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    yew::Renderer::<atlas_web::app::App>::new().render();
 }

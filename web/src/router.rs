@@ -126,22 +126,41 @@ impl Navigator {
     }
 
     fn go(&self, url: &str, replace: bool) {
-        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-            let null = wasm_bindgen::JsValue::NULL;
-            let _ = if replace {
-                history.replace_state_with_url(&null, "", Some(url))
-            } else {
-                history.push_state_with_url(&null, "", Some(url))
-            };
+        if let Some(w) = web_sys::window() {
+            if let Ok(history) = w.history() {
+                let null = wasm_bindgen::JsValue::NULL;
+                let _ = if replace {
+                    history.replace_state_with_url(&null, "", Some(url))
+                } else {
+                    history.push_state_with_url(&null, "", Some(url))
+                };
+            }
+            // The other bundle's router follows (a page of one bundle links to the other's).
+            if let Ok(e) = web_sys::Event::new(NAVIGATE) {
+                let _ = w.dispatch_event(&e);
+            }
         }
         self.set.set(Location::current());
     }
 }
 
-#[derive(Properties, PartialEq)]
+/// The window event a push or replace fires, for the router of the other bundle.
+const NAVIGATE: &str = "atlas:navigate";
+
+#[derive(Properties)]
 pub struct RouterProps {
     #[prop_or_default]
     pub children: Html,
+    /// The page of a route (`app::switch` for the shell, `pages::more_page` for the second bundle).
+    pub render: fn(Route) -> Html,
+}
+
+impl PartialEq for RouterProps {
+    /// A router's page function is fixed for its life (each bundle passes its own): only the
+    /// children decide whether it renders again.
+    fn eq(&self, other: &Self) -> bool {
+        self.children == other.children
+    }
 }
 
 /// Provides the [`Location`] and the [`Navigator`] to everything inside it: its children, then
@@ -157,11 +176,15 @@ pub fn Router(props: &RouterProps) -> Html {
             let on_pop = Closure::<dyn Fn()>::new(move || set.set(Location::current()));
             let window = web_sys::window();
             if let Some(w) = &window {
-                let _ = w.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+                for kind in ["popstate", NAVIGATE] {
+                    let _ = w.add_event_listener_with_callback(kind, on_pop.as_ref().unchecked_ref());
+                }
             }
             move || {
                 if let Some(w) = &window {
-                    let _ = w.remove_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+                    for kind in ["popstate", NAVIGATE] {
+                        let _ = w.remove_event_listener_with_callback(kind, on_pop.as_ref().unchecked_ref());
+                    }
                 }
             }
         });
@@ -170,7 +193,7 @@ pub fn Router(props: &RouterProps) -> Html {
         <ContextProvider<Navigator> context={navigator}>
             <ContextProvider<Location> context={(*location).clone()}>
                 { props.children.clone() }
-                { crate::app::switch(Route::recognize(&location.path)) }
+                { (props.render)(Route::recognize(&location.path)) }
             </ContextProvider<Location>>
         </ContextProvider<Navigator>>
     }

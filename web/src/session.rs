@@ -63,8 +63,15 @@ pub fn selected_environment(ws: &str) -> Option<String> {
     storage()?.get_item(&format!("atlas.env.{ws}")).ok()?
 }
 
+/// The window event telling the shell that a page (of either bundle) selected an environment.
+pub const SELECT_EVENT: &str = "atlas:select";
+
 fn select_environment(ws: &str, env: &str) {
     if let Some(s) = storage() {
         let _ = s.set_item(&format!("atlas.env.{ws}"), env);
+    }
+    // A page of the second bundle has no `Selection` context: the shell hears this instead.
+    if let (Some(w), Ok(e)) = (web_sys::window(), web_sys::Event::new(SELECT_EVENT)) {
+        let _ = w.dispatch_event(&e);
     }
 }

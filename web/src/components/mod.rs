@@ -4,6 +4,7 @@ pub mod error;
 pub mod field;
 pub mod findings;
 pub mod json;
+pub mod lazy;
 pub mod live_run;
 pub mod load;
 pub mod markup;

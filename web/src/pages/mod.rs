@@ -1,4 +1,5 @@
-//! Pages, one file per area, and the route → page mapping for the signed-in shell.
+//! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`) and the
+//! second bundle (`more_page`, ADR 0027).
 
 pub mod audit;
 pub mod backups;
@@ -26,12 +27,8 @@ pub fn page(route: Route) -> Html {
         Route::Workspace { ws } => html! { <workspace::WorkspacePage {ws} /> },
         Route::Operations { ws } => html! { <operations::OperationsPage {ws} /> },
         Route::Run { ws, run } => html! { <operations::RunPage {ws} {run} /> },
-        Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
-        Route::Members { ws } => html! { <members::MembersPage {ws} /> },
-        Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
         Route::Findings { ws } => html! { <findings::FindingsPage {ws} /> },
         Route::Finding { ws, finding } => html! { <findings::FindingPage {ws} {finding} /> },
-        Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
         Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },
         Route::Inventory { ws, env } => html! { <inventory::InventoryListPage {ws} {env} /> },
@@ -50,9 +47,28 @@ pub fn page(route: Route) -> Html {
             html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
         }
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
-        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
-        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
+        // The second bundle's pages: loaded the first time one is opened.
+        Route::Audit { .. }
+        | Route::Members { .. }
+        | Route::Baselines { .. }
+        | Route::Drift { .. }
+        | Route::Restores { .. }
+        | Route::Restore { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
+    }
+}
+
+/// The pages of the second bundle (`atlas-web-more`); nothing for the others, which the main
+/// bundle renders itself.
+pub fn more_page(route: Route) -> Html {
+    match route {
+        Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
+        Route::Members { ws } => html! { <members::MembersPage {ws} /> },
+        Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
+        Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
+        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
+        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
+        _ => Html::default(),
     }
 }
