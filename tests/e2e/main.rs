@@ -4,7 +4,9 @@
 
 mod stack;
 
-use stack::Stack;
+use std::time::Duration;
+
+use stack::{Stack, poll};
 
 const WS: &str = "/workspaces/ws-demo";
 const CONTOSO: &str = "/workspaces/ws-demo/environments/env-contoso";
@@ -378,7 +380,7 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     )
     .await;
     let hub = format!("{WS}/findings?status=open");
-    s.reload_until(&hub, "#findings-table tr.finding", std::time::Duration::from_secs(90))
+    s.reload_until(&hub, "#findings-table tr.finding", Duration::from_secs(90))
         .await;
     s.wait_text("#findings-table", "/description").await;
     s.screenshot("hub").await;
@@ -437,5 +439,43 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.wait_text(".finding-status", "risk_accepted").await;
     s.wait_text("li.exception", "decided by manager@demo.test").await;
     s.screenshot("risk-accepted").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_i_opted_in_for_rings_the_bell_and_links_to_the_run() {
+    let s = Stack::start("bell").await;
+    s.sign_in("owner@demo.test").await;
+    // Opt in from the bell's panel: my completed runs tell me.
+    s.goto(WS).await;
+    s.click("button#bell").await;
+    s.find("[aria-label=Notifications] p.muted").await;
+    s.click("input[name=run_completed]").await;
+    // Stored: after a reload the box is still ticked.
+    poll("the preference to be stored", Duration::from_secs(20), || async {
+        s.goto(WS).await;
+        s.click("button#bell").await;
+        let input = s.find("input[name=run_completed]").await;
+        (input.prop("checked").await.ok()?? == "true").then_some(())
+    })
+    .await;
+    s.backup_now(CONTOSO).await;
+    s.reload_until(WS, "[data-testid=unread]", Duration::from_secs(30))
+        .await;
+    s.wait_text("[data-testid=unread]", "1").await;
+    s.click("button#bell").await;
+    s.wait_text("[data-testid=notifications] li.notification--unread", "completed")
+        .await;
+    s.screenshot("bell").await;
+    // The link opens the workspace's run viewer.
+    s.click("[data-testid=notifications] li.notification a").await;
+    s.find("[data-testid=run-progress]").await;
+    assert!(s.current_path().await.starts_with("/workspaces/ws-demo/operations/"));
+    s.click("button#bell").await;
+    s.click("button#bell-read-all").await;
+    poll("the unread badge to go", Duration::from_secs(10), || async {
+        (!s.exists("[data-testid=unread]").await).then_some(())
+    })
+    .await;
     s.close().await;
 }

@@ -179,7 +179,7 @@ impl Stack {
 
     /// Signs out with the header's button and waits for the sign-in page.
     pub async fn sign_out(&self) {
-        self.click("header.topbar button.button--quiet").await;
+        self.click("button#sign-out").await;
         self.find("[data-testid=sign-in]").await;
     }
 

@@ -121,6 +121,12 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Res
     parse(&text(Request::put(path), Some(body)).await?)
 }
 
+/// A POST whose answer carries no body (204).
+pub async fn post_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), ApiError> {
+    let body = json(body)?;
+    exchange(Request::post(path), Some(body), false).await.map(drop)
+}
+
 /// PUT or DELETE whose answer carries no body worth reading (204).
 pub async fn put_unit(path: &str) -> Result<(), ApiError> {
     exchange(Request::put(path), None, false).await.map(drop)

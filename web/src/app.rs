@@ -443,8 +443,9 @@ fn Shell(props: &ShellProps) -> Html {
                     <span class="topbar__ws" data-testid="current-workspace">{ ws }</span>
                 }
                 <span class="topbar__spacer"></span>
+                <crate::components::bell::Bell />
                 <span class="topbar__user" data-testid="signed-in-as">{ &session.me.email }</span>
-                <button type="button" class="button button--quiet" onclick={sign_out}>{ "Sign out" }</button>
+                <button type="button" id="sign-out" class="button button--quiet" onclick={sign_out}>{ "Sign out" }</button>
             </header>
             { nav.unwrap_or_default() }
             // Focusable so the skip link moves keyboard focus, not just the scroll position.

@@ -1,3 +1,4 @@
+pub mod bell;
 pub mod confirm;
 pub mod csv;
 pub mod error;
