@@ -439,6 +439,11 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.wait_text(".finding-status", "risk_accepted").await;
     s.wait_text("li.exception", "decided by manager@demo.test").await;
     s.screenshot("risk-accepted").await;
+    // The workspace's list of risk acceptances (a page of the second bundle) answers who and why.
+    s.click(&format!(".wsnav a[href='{WS}/exceptions']")).await;
+    let row = "[data-testid=exceptions-table] tr.exception[data-status=active]";
+    s.wait_text(row, "Kiosks are replaced next quarter").await;
+    s.wait_text(row, "manager@demo.test").await;
     s.close().await;
 }
 

@@ -43,6 +43,9 @@ pub enum Route {
     Findings {
         ws: String,
     },
+    Exceptions {
+        ws: String,
+    },
     Finding {
         ws: String,
         finding: String,
@@ -131,6 +134,7 @@ impl Route {
             ["workspaces", ws, "members"] => Route::Members { ws: param(ws)? },
             ["workspaces", ws, "baselines"] => Route::Baselines { ws: param(ws)? },
             ["workspaces", ws, "findings"] => Route::Findings { ws: param(ws)? },
+            ["workspaces", ws, "exceptions"] => Route::Exceptions { ws: param(ws)? },
             ["workspaces", ws, "findings", finding] => Route::Finding {
                 ws: param(ws)?,
                 finding: param(finding)?,
@@ -197,6 +201,7 @@ impl Route {
             Route::Members { ws } => vec![WS, ws, "members"],
             Route::Baselines { ws } => vec![WS, ws, "baselines"],
             Route::Findings { ws } => vec![WS, ws, "findings"],
+            Route::Exceptions { ws } => vec![WS, ws, "exceptions"],
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
             Route::Drift { ws, env } => vec![WS, ws, ENV, env, "drift"],
@@ -238,6 +243,7 @@ impl Route {
             | Route::Members { ws }
             | Route::Baselines { ws }
             | Route::Findings { ws }
+            | Route::Exceptions { ws }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
             | Route::Environment { ws, .. }
@@ -420,6 +426,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Workspace { ws: ws.clone() }, "Overview") }
                     { link(Route::Operations { ws: ws.clone() }, "Operations") }
                     { link(Route::Findings { ws: ws.clone() }, "Findings") }
+                    { link(Route::Exceptions { ws: ws.clone() }, "Risk acceptances") }
                     { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
@@ -478,6 +485,7 @@ mod tests {
             Route::Members { ws: s() },
             Route::Baselines { ws: s() },
             Route::Findings { ws: s() },
+            Route::Exceptions { ws: s() },
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },
             Route::Drift { ws: s(), env: s() },

@@ -53,7 +53,8 @@ pub fn page(route: Route) -> Html {
         | Route::Baselines { .. }
         | Route::Drift { .. }
         | Route::Restores { .. }
-        | Route::Restore { .. } => html! { <crate::components::lazy::Lazy /> },
+        | Route::Restore { .. }
+        | Route::Exceptions { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
     }
@@ -69,6 +70,7 @@ pub fn more_page(route: Route) -> Html {
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
+        Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },
         _ => Html::default(),
     }
 }

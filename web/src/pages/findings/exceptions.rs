@@ -8,9 +8,13 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
+use crate::app::Route;
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{TextFieldProps, text_field};
+use crate::components::load;
 use crate::format;
+use crate::hooks::use_load;
+use crate::router::Link;
 use crate::session::use_session;
 
 #[derive(Properties, PartialEq)]
@@ -133,5 +137,57 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
             }
             if error.as_ref().is_some_and(|e| e.field("reason").is_none()) { { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) } }
         </section>
+    }
+}
+
+/// The workspace's risk acceptances (second bundle): who requested and decided each, until when
+/// and why, filtered by status; each links to its finding.
+#[component]
+pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
+    let status = use_state(String::new);
+    let list = use_load((props.ws.clone(), (*status).clone()), |(ws, status)| async move {
+        let path = api::with_query(&paths::exceptions(&ws), &[("status", status.as_str())]);
+        api::get::<atlas_api_types::ExceptionList>(&path).await
+    });
+    let ws = props.ws.clone();
+    let chip = |value: &'static str, label: &'static str| {
+        let (status, current) = (status.clone(), *status == value);
+        html! {
+            <button type="button" class={classes!("chip", current.then_some("chip--update"))} aria-pressed={current.to_string()}
+                onclick={Callback::from(move |_: MouseEvent| status.set(value.to_owned()))}>{ label }</button>
+        }
+    };
+    html! {
+        <>
+            <div class="page-head"><h1>{ "Risk acceptances" }</h1></div>
+            <div class="toolbar" role="group" aria-label="Status">
+                { chip("", "All") }{ chip("requested", "Requested") }{ chip("active", "Active") }
+                { chip("expired", "Expired") }{ chip("revoked", "Revoked") }{ chip("voided", "Voided") }
+            </div>
+            { load::view(&list, "load the risk acceptances", |l: &atlas_api_types::ExceptionList| {
+                if l.items.is_empty() {
+                    return load::empty(html! { <>{ "No risk acceptance matches." }</> });
+                }
+                html! {
+                    <div class="table-wrap"><table class="table" data-testid="exceptions-table">
+                        <thead><tr>{ crate::components::markup::th("Finding") }{ crate::components::markup::th("Status") }
+                            { crate::components::markup::th("Requested") }{ crate::components::markup::th("Decided") }
+                            { crate::components::markup::th("Until") }{ crate::components::markup::th("Why") }</tr></thead>
+                        <tbody>{ for l.items.iter().map(|e| html! {
+                            <tr class="exception" data-id={e.id.clone()} data-status={e.status.as_str()}>
+                                <td><Link to={Route::Finding { ws: ws.clone(), finding: e.finding_id.clone() }}>{ &e.finding_title }</Link>
+                                    <span class="muted">{ format!(" \u{b7} {}", e.environment_id) }</span></td>
+                                <td><span class="chip">{ e.status.as_str() }</span></td>
+                                <td>{ format!("{} {}", e.requested_by, format::time(e.requested_ms)) }</td>
+                                <td>{ e.decided_by.as_ref().map(|by| format!("{by} {}", format::time_opt(e.decided_ms))).unwrap_or_default() }</td>
+                                <td>{ format::time(e.expires_ms) }</td>
+                                <td>{ &e.justification }
+                                    if let Some(why) = e.end_reason.as_ref().or(e.decision_reason.as_ref()) { <p class="muted">{ why }</p> }</td>
+                            </tr>
+                        }) }</tbody>
+                    </table></div>
+                }
+            }) }
+        </>
     }
 }

@@ -6,4 +6,5 @@ mod exceptions;
 mod hub;
 
 pub use detail::FindingPage;
+pub use exceptions::ExceptionsPage;
 pub use hub::{FindingsPage, FindingsQuery, findings_path};
