@@ -319,7 +319,7 @@ pub async fn run(args: &[String]) {
                 ..Default::default()
             }),
             // Graph's round trip: every answer (the token endpoint's too) comes L ms late.
-            delay: (latency_ms > 0).then(|| Delay {
+            delay: (latency_ms > 0).then_some(Delay {
                 ms: latency_ms,
                 fraction: 1.0,
                 token_endpoint: true,
