@@ -464,7 +464,8 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
         if received == 0 && !held.is_empty() {
             // Nothing new: wait for a unit to end (a held one may then start), or look again soon.
             tokio::select! {
-                _ = running.join_next() => {}
+                // An empty set would answer at once: never spin on it.
+                _ = running.join_next(), if !running.is_empty() => {}
                 _ = tokio::time::sleep(HELD_POLL) => {}
                 _ = shutdown.changed() => break,
             }
