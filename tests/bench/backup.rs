@@ -1,13 +1,20 @@
 //! `atlas-bench backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
-//! [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]`
+//! [--latency-ms L] [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]`
+//!
+//! `--latency-ms L` makes the simulator answer every request L ms late (a `$batch` envelope once,
+//! not per item): Graph's round trip, which on loopback is otherwise about zero.
 //!
 //! A full backup of one tenant through the local stack (embedded store or DynamoDB/SQS on
 //! moto_server, queue workers, the real Graph client). By default the bundled simulator runs as its
 //! own process (`graph-sim`), so the figures are the product's alone; `--graph-url` points at any
 //! Graph-compatible endpoint instead. The last line is
-//! `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L`, where R counts the HTTP
-//! requests the Graph client sent (a `$batch` is one, retries count) and L counts objects missing
-//! or captured without their assignments or script content.
+//! `backup policies=N seconds=S graph_requests=R rss_mib=M items_lost=L in_flight_max=X
+//! in_flight_mean=Y start_ms=A finish_ms=B`, where R counts the HTTP requests the Graph client sent
+//! (a `$batch` is one, retries count), L counts objects missing or captured without their
+//! assignments or script content, X and Y are the Graph requests in flight as the simulator saw
+//! them (arrival to answer, latency included; mean over the first arrival to the last answer), A is
+//! the time from sending `POST …/backups` to the first Graph request's arrival and B from the last
+//! Graph answer to the run's end (`ended_ms`). S is from sending the POST to the run's `ended_ms`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +22,7 @@ use std::time::{Duration, Instant};
 use atlas_app::records::backups;
 use atlas_domain::{EnvironmentId, RunId, WorkspaceId};
 use atlas_graph::families::{AssignmentsRead, FAMILIES};
-use atlas_graph_sim::{Faults, RateLimit, ServerErrors, Stats};
+use atlas_graph_sim::{Delay, Faults, RateLimit, ServerErrors, Stats};
 use atlas_store::{Key, Query};
 use atlas_tests::TempDir;
 use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
@@ -274,6 +281,7 @@ pub async fn run(args: &[String]) {
     let policies: usize = flag(args, "--policies").and_then(|v| v.parse().ok()).unwrap_or(1_000);
     let throttle = args.iter().any(|a| a == "--throttle");
     let batch_faults: f64 = flag(args, "--batch-faults").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let latency_ms: u64 = flag(args, "--latency-ms").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mode = backend(args);
 
     let endpoint = match flag(args, "--graph-url") {
@@ -310,6 +318,12 @@ pub async fn run(args: &[String]) {
                 statuses: vec![503, 500, 504],
                 ..Default::default()
             }),
+            // Graph's round trip: every answer (the token endpoint's too) comes L ms late.
+            delay: (latency_ms > 0).then_some(Delay {
+                ms: latency_ms,
+                fraction: 1.0,
+                token_endpoint: true,
+            }),
             ..Default::default()
         };
         let faults = serde_json::to_value(faults).expect("faults");
@@ -330,8 +344,8 @@ pub async fn run(args: &[String]) {
         ));
     } else {
         assert!(
-            !throttle && batch_faults == 0.0,
-            "--throttle and --batch-faults need the simulator's /_sim API, which {} does not serve",
+            !throttle && batch_faults == 0.0 && latency_ms == 0,
+            "--throttle, --batch-faults and --latency-ms need the simulator's /_sim API, which {} does not serve",
             endpoint.graph_url
         );
     }
@@ -360,12 +374,16 @@ pub async fn run(args: &[String]) {
     let before = graph.counters();
     println!("rss_before_run_mib={}", peak_rss_kib("self") / 1024);
     let t = Instant::now();
+    let posted_unix_ms = unix_ms();
     let res = app
         .post_as(OWNER, &format!("{ws}/environments/env-bench/backups"), json!({}))
         .await;
     let run: atlas_api_types::OperationRun = res.json().await.unwrap();
     let view = wait_run(&app, &run.id).await;
-    let seconds = t.elapsed().as_secs_f64();
+    // The run's own end, not when the poll saw it (polls are 100 ms apart).
+    let seconds = view.run.ended_ms.map_or(t.elapsed().as_secs_f64(), |end| {
+        (end - posted_unix_ms as i64) as f64 / 1000.0
+    });
     let rss_mib = peak_rss_kib("self") / 1024;
     let after = graph.counters();
     let sent = after.sent - before.sent;
@@ -414,9 +432,27 @@ pub async fn run(args: &[String]) {
     if endpoint.admin.is_none() {
         println!("items_lost compares the set with a fresh listing (ids only): the endpoint has no /_sim");
     }
+    // Concurrency and start-up as the simulator saw them (arrival to answer, latency included).
+    let ms = |v: Option<i64>| v.map_or("n/a".to_owned(), |v| v.to_string());
+    let (in_flight_max, in_flight_mean, start_ms, finish_ms) = match &stats {
+        Some(s) => (
+            s.in_flight_max.to_string(),
+            s.in_flight_mean().map_or("n/a".to_owned(), |m| format!("{m:.1}")),
+            ms(s.first_arrival_unix_ms.map(|a| a as i64 - posted_unix_ms as i64)),
+            ms(view.run.ended_ms.zip(s.last_answer_unix_ms).map(|(e, l)| e - l as i64)),
+        ),
+        None => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
+    };
     println!(
-        "backup policies={policies} seconds={seconds:.1} graph_requests={sent} rss_mib={rss_mib} items_lost={lost}"
+        "backup policies={policies} seconds={seconds:.2} graph_requests={sent} rss_mib={rss_mib} items_lost={lost} \
+         in_flight_max={in_flight_max} in_flight_mean={in_flight_mean} start_ms={start_ms} finish_ms={finish_ms}"
     );
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// How long a bench waits for its run before failing rather than hanging (the slowest measured run,

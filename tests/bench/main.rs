@@ -61,7 +61,7 @@ fn item(i: usize) -> atlas_store::Item {
 
 const USAGE: &str = "usage: atlas-bench [backup|restore|drift|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
-  backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--graph-url URL ...]
+  backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
   restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]

@@ -16,7 +16,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   up [--port N] [--data-dir DIR] [--dev-web]   build the web app and run everything locally (default 127.0.0.1:8080)
   test [--quick]                               install test tools, then fmt, clippy, template lint and every test
   token <email> [--url URL]                    print a bearer token for a demo user of the running local stack
-  bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT]
+  bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L]
          [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]]
   bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   bench drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]

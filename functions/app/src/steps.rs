@@ -285,18 +285,32 @@ async fn requeue(state: &AppState, step: &Step, body: &str, wait: Duration, coun
 /// How long a locally received message stays hidden while its step runs; a running unit extends it.
 #[cfg(feature = "local")]
 pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
-/// Units one local worker runs at once, across tenants.
+/// Units one local worker runs at once, across tenants: enough that one backup's 17 families run
+/// at once with [`KEEP_FREE`] slots left for others. A unit mostly waits on Graph, whose per-tenant
+/// in-flight limit and budget bound the real load.
 #[cfg(feature = "local")]
-pub const LOCAL_CONCURRENCY: usize = 16;
-/// Units of one environment a local worker runs at once (Graph allows a tenant 4 requests in
-/// flight anyway): the rest wait in the queue, so other tenants' work gets the free slots.
+pub const LOCAL_CONCURRENCY: usize = 24;
+/// Units of one environment a local worker runs at once while other tenants could use the slots:
+/// each tenant's fair share.
 #[cfg(feature = "local")]
 pub const PER_TENANT: usize = 4;
+/// Slots a tenant over its share leaves free. A backup's families are one unit each (17); while
+/// the worker has more than this many slots free, a tenant may borrow them (up to 20 of 24), so one
+/// backup reads all its families side by side. Any other tenant still finds this many free for its share, and a
+/// borrowed slot comes back when its unit ends (units are one family: seconds).
+#[cfg(feature = "local")]
+pub const KEEP_FREE: usize = PER_TENANT;
+/// Units received while their tenant is at its limit, held in memory (message kept hidden) and
+/// started as soon as that tenant has a slot, instead of going back to the queue for a second.
+#[cfg(feature = "local")]
+const MAX_HELD: usize = 64;
 /// How long a unit of a tenant with every slot busy waits in the queue before it is received
-/// again: the queue's shortest delay, so a slot freed is taken within about a second (with 3 s a
-/// 204-item restore took 34.8 s instead of 21 s, most of it in these waits).
+/// again, when [`MAX_HELD`] units are held already: the queue's shortest delay.
 #[cfg(feature = "local")]
 const TENANT_BUSY_WAIT: Duration = Duration::from_secs(1);
+/// With units held and nothing received, how soon the queue is looked at again.
+#[cfg(feature = "local")]
+const HELD_POLL: Duration = Duration::from_millis(50);
 /// On stop, in-flight units get this long to finish; the rest are released back to the queue.
 #[cfg(feature = "local")]
 pub const STOP_GRACE: Duration = Duration::from_secs(6);
@@ -310,14 +324,32 @@ fn tenant_of(body: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Takes a slot for a unit of `tenant` if it may run now, with `running` units in flight: system
+/// work always, a tenant under its share whenever a slot is free, a tenant over it only while more
+/// than [`KEEP_FREE`] slots stay free for others.
+#[cfg(feature = "local")]
+fn take_slot(busy: &std::sync::Mutex<std::collections::HashMap<String, usize>>, tenant: &str, running: usize) -> bool {
+    let mut busy = busy.lock().unwrap_or_else(|p| p.into_inner());
+    let n = busy.entry(tenant.to_owned()).or_default();
+    let free = LOCAL_CONCURRENCY.saturating_sub(running);
+    let ok = free > 0 && (tenant.is_empty() || *n < PER_TENANT || free > KEEP_FREE);
+    if ok {
+        *n += 1;
+    }
+    ok
+}
+
 /// A local worker: receives from the step's queue until `shutdown` turns true, running up to
-/// [`LOCAL_CONCURRENCY`] units at once, at most [`PER_TENANT`] of one environment; a receive does
-/// not wait for the previous ones to finish. A message is deleted only after its step succeeded,
-/// so a crash or shutdown loses nothing.
+/// [`LOCAL_CONCURRENCY`] units at once; a tenant runs [`PER_TENANT`] of them, more only while
+/// [`KEEP_FREE`] slots stay free for others. A unit whose tenant is at its limit is held (its
+/// message kept hidden) and starts when that tenant has a slot. A receive does not wait for the
+/// previous ones to finish. A message is deleted only after its step succeeded, so a crash or
+/// shutdown loses nothing.
 #[cfg(feature = "local")]
 pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiver<bool>) {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, VecDeque};
     use std::sync::{Arc, Mutex};
+    use tokio::time::Instant;
     let queue = match state.queues.get(step.queue) {
         Ok(q) => q.clone(),
         Err(e) => {
@@ -330,18 +362,83 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
     let mut next_key = 0u64;
     let per_tenant: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let mut running = tokio::task::JoinSet::new();
+    // Units waiting for their tenant's slot, oldest first, with when their message was last hidden.
+    let mut held: VecDeque<(String, atlas_store::Received, Instant)> = VecDeque::new();
+    let mut start = |tenant: String, m: atlas_store::Received, running: &mut tokio::task::JoinSet<()>| {
+        let (state, queue, per_tenant, inflight2) =
+            (state.clone(), queue.clone(), per_tenant.clone(), inflight.clone());
+        let span = tracing::info_span!("step", receive_count = m.receive_count);
+        let span = span.in_scope(|| unit_span(&step, &m.id, &m.body));
+        next_key += 1;
+        let key = next_key;
+        inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, m.receipt.clone());
+        running.spawn(
+            async move {
+                let work = handle_one(&state, &step, m.body);
+                tokio::pin!(work);
+                // A long unit keeps its message hidden, so it is not delivered twice meanwhile.
+                let mut beat = tokio::time::interval(LOCAL_VISIBILITY / 2);
+                beat.tick().await;
+                let result = loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        _ = beat.tick() => {
+                            let _ = queue.change_visibility(&m.receipt, LOCAL_VISIBILITY).await;
+                        }
+                    }
+                };
+                match result {
+                    Ok(()) => {
+                        if let Err(e) = queue.delete(&m.receipt).await {
+                            tracing::warn!(error = %e, "could not delete a finished message; it will run again");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "step failed; the message will be retried"),
+                }
+                if let Some(n) = per_tenant.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&tenant) {
+                    *n = n.saturating_sub(1);
+                }
+                inflight2.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            }
+            .instrument(span),
+        );
+    };
     while !*shutdown.borrow() {
         while running.try_join_next().is_some() {}
+        // Held units whose tenant has room now go first, oldest first.
+        let mut i = 0;
+        while i < held.len() {
+            if take_slot(&per_tenant, &held[i].0, running.len()) {
+                if let Some((tenant, m, _)) = held.remove(i) {
+                    start(tenant, m, &mut running);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        for (_, m, hidden) in held.iter_mut().filter(|h| h.2.elapsed() >= LOCAL_VISIBILITY / 2) {
+            let _ = queue.change_visibility(&m.receipt, LOCAL_VISIBILITY).await;
+            *hidden = Instant::now();
+        }
         let free = LOCAL_CONCURRENCY.saturating_sub(running.len());
-        if free == 0 {
+        if (free == 0 || held.len() >= MAX_HELD) && !running.is_empty() {
             tokio::select! {
                 _ = running.join_next() => {}
                 _ = shutdown.changed() => break,
             }
             continue;
         }
+        // With units held, a receive does not sit out its wait while a slot may free.
+        let wait = if held.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
         let batch = tokio::select! {
-            r = queue.receive(free.min(10) as u32, LOCAL_VISIBILITY, Duration::from_secs(1)) => r,
+            r = queue.receive(free.clamp(1, 10) as u32, LOCAL_VISIBILITY, wait) => r,
             _ = shutdown.changed() => break,
         };
         let batch = match batch {
@@ -352,66 +449,31 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
                 continue;
             }
         };
+        let received = batch.len();
         for m in batch {
             let tenant = tenant_of(&m.body);
-            let admitted = {
-                let mut busy = per_tenant.lock().unwrap_or_else(|p| p.into_inner());
-                let n = busy.entry(tenant.clone()).or_default();
-                if tenant.is_empty() || *n < PER_TENANT {
-                    *n += 1;
-                    true
-                } else {
-                    false
-                }
-            };
-            if !admitted {
-                // The tenant has its share running: this unit waits in the queue, not in a slot.
-                if requeue(&state, &step, &m.body, TENANT_BUSY_WAIT, false).await.is_ok() {
-                    let _ = queue.delete(&m.receipt).await;
-                }
-                continue;
+            if take_slot(&per_tenant, &tenant, running.len()) {
+                start(tenant, m, &mut running);
+            } else if held.len() < MAX_HELD {
+                held.push_back((tenant, m, Instant::now()));
+            } else if requeue(&state, &step, &m.body, TENANT_BUSY_WAIT, false).await.is_ok() {
+                // Too many held already: this one waits in the queue, not in memory.
+                let _ = queue.delete(&m.receipt).await;
             }
-            let (state, queue, per_tenant, inflight2) =
-                (state.clone(), queue.clone(), per_tenant.clone(), inflight.clone());
-            let span = tracing::info_span!("step", receive_count = m.receive_count);
-            let span = span.in_scope(|| unit_span(&step, &m.id, &m.body));
-            next_key += 1;
-            let key = next_key;
-            inflight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, m.receipt.clone());
-            running.spawn(
-                async move {
-                    let work = handle_one(&state, &step, m.body);
-                    tokio::pin!(work);
-                    // A long unit keeps its message hidden, so it is not delivered twice meanwhile.
-                    let mut beat = tokio::time::interval(LOCAL_VISIBILITY / 2);
-                    beat.tick().await;
-                    let result = loop {
-                        tokio::select! {
-                            r = &mut work => break r,
-                            _ = beat.tick() => {
-                                let _ = queue.change_visibility(&m.receipt, LOCAL_VISIBILITY).await;
-                            }
-                        }
-                    };
-                    match result {
-                        Ok(()) => {
-                            if let Err(e) = queue.delete(&m.receipt).await {
-                                tracing::warn!(error = %e, "could not delete a finished message; it will run again");
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "step failed; the message will be retried"),
-                    }
-                    if let Some(n) = per_tenant.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&tenant) {
-                        *n = n.saturating_sub(1);
-                    }
-                    inflight2.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-                }
-                .instrument(span),
-            );
         }
+        if received == 0 && !held.is_empty() {
+            // Nothing new: wait for a unit to end (a held one may then start), or look again soon.
+            tokio::select! {
+                // An empty set would answer at once: never spin on it.
+                _ = running.join_next(), if !running.is_empty() => {}
+                _ = tokio::time::sleep(HELD_POLL) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+    // Held units never started: their messages are made visible again at once.
+    for (_, m, _) in held.drain(..) {
+        let _ = queue.change_visibility(&m.receipt, Duration::ZERO).await;
     }
     // Stopping: in-flight units get a grace period; what is still running then is abandoned and
     // its message made visible again at once (units are idempotent, so a re-run is safe).

@@ -188,9 +188,59 @@ pub struct Stats {
     pub objects: BTreeMap<String, usize>,
     /// Assignments per family.
     pub assignments: BTreeMap<String, usize>,
+    /// Graph requests (a `$batch` envelope is one; token requests are not Graph) being answered at
+    /// once, at most: from arrival until the answer, latency (`Faults::delay`) included.
+    #[serde(default)]
+    pub in_flight_max: u64,
+    /// Every Graph request's time from arrival to answer, added up, in microseconds. Over the span
+    /// from the first arrival to the last answer it is the mean number in flight.
+    #[serde(default)]
+    pub in_flight_us: u64,
+    /// Wall clock (Unix milliseconds) of the first Graph request's arrival since the reset.
+    #[serde(default)]
+    pub first_arrival_unix_ms: Option<u64>,
+    /// Wall clock (Unix milliseconds) of the last answer to a Graph request since the reset.
+    #[serde(default)]
+    pub last_answer_unix_ms: Option<u64>,
+    /// The Graph requests since the reset in arrival order (the first [`RECORD_LIMIT`]), so a test
+    /// can assert which requests overlapped instead of timing them.
+    #[serde(default)]
+    pub recorded: Vec<Recorded>,
+}
+
+/// How many requests [`Stats::recorded`] keeps.
+pub const RECORD_LIMIT: usize = 20_000;
+
+/// One Graph request as the simulator saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub method: String,
+    /// Path under the version, with the query: `deviceManagement/deviceConfigurations?$expand=…`,
+    /// or `$batch`.
+    pub path: String,
+    /// Microseconds since the reset.
+    pub arrived_us: u64,
+    /// Microseconds since the reset; `None` while it is still being answered.
+    pub answered_us: Option<u64>,
+    /// Other Graph requests of the tenant in flight when it arrived.
+    pub in_flight_at_arrival: u64,
+}
+
+impl Recorded {
+    /// Whether the two were in flight at the same time (one arrived before the other was answered).
+    pub fn overlaps(&self, other: &Recorded) -> bool {
+        let end = |r: &Recorded| r.answered_us.unwrap_or(u64::MAX);
+        self.arrived_us < end(other) && other.arrived_us < end(self)
+    }
 }
 
 impl Stats {
+    /// Mean Graph requests in flight between the first arrival and the last answer.
+    pub fn in_flight_mean(&self) -> Option<f64> {
+        let span_ms = self.last_answer_unix_ms?.checked_sub(self.first_arrival_unix_ms?)?;
+        (span_ms > 0).then(|| self.in_flight_us as f64 / 1000.0 / span_ms as f64)
+    }
+
     /// Requests with this method whose route contains the family path segment (e.g. `"configurationPolicies"`).
     pub fn count(&self, method: &str, family: &str) -> u64 {
         self.requests

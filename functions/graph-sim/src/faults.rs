@@ -49,7 +49,15 @@ pub struct Faults {
     /// ID tokens are signed with a key the tenant does not publish at `/{tenant}/discovery/v2.0/keys`
     /// (a forged token, as a relying party sees it).
     pub unpublished_signing_key: bool,
+    /// A test hook, not Graph behaviour: every answer waits until this many Graph requests of the
+    /// tenant are in flight at once (then the gate stays open until faults are set again), or
+    /// [`GATE_MAX_WAIT`] at most. A client that reads side by side opens it at once; one that sends
+    /// a request at a time waits the maximum, and [`crate::Stats::recorded`] shows no overlap.
+    pub hold_until_in_flight: Option<u64>,
 }
+
+/// The longest [`Faults::hold_until_in_flight`] holds an answer.
+pub const GATE_MAX_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -201,6 +209,8 @@ pub(crate) struct FaultState {
     item_error_count: u64,
     attempts: HashMap<String, u64>,
     window: VecDeque<(Instant, bool)>,
+    /// [`Faults::hold_until_in_flight`] was reached since the faults were set.
+    pub(crate) gate_open: bool,
 }
 
 impl FaultState {

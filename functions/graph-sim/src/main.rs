@@ -2,9 +2,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use atlas_graph_sim::{Faults, SimConfig, Simulator, Throttle};
+use atlas_graph_sim::{Delay, SimConfig, Simulator, Throttle};
 
-const USAGE: &str = "usage: graph-sim [--host IP] [--port N] [--tenants N] [--policies N] [--throttle FRACTION] [--seed S] \
+const USAGE: &str = "usage: graph-sim [--host IP] [--port N] [--tenants N] [--policies N] [--throttle FRACTION] [--latency-ms L] [--seed S] \
 [--client-id GUID] [--client-secret S] [--audit-delay-ms MS] [--no-admin]";
 
 struct Args {
@@ -44,14 +44,19 @@ fn parse_args() -> Result<Args, String> {
                 if !(0.0..=1.0).contains(&fraction) {
                     return Err(bad(&"must be a fraction between 0 and 1"));
                 }
-                config.initial_faults = Faults {
-                    throttle: Some(Throttle {
-                        fraction,
-                        retry_after: Some(1.5),
-                        ..Throttle::default()
-                    }),
-                    ..Faults::default()
-                };
+                config.initial_faults.throttle = Some(Throttle {
+                    fraction,
+                    retry_after: Some(1.5),
+                    ..Throttle::default()
+                });
+            }
+            // Graph's round trip: every answer (a `$batch` envelope once) comes this late.
+            "--latency-ms" => {
+                config.initial_faults.delay = Some(Delay {
+                    ms: value.parse().map_err(|e| bad(&e))?,
+                    fraction: 1.0,
+                    token_endpoint: true,
+                });
             }
             "--client-id" => client_id = Some(value),
             "--client-secret" => client_secret = Some(value),

@@ -130,11 +130,17 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
         body_invalid,
     };
     let is_batch = rest.eq_ignore_ascii_case("$batch") || rest.eq_ignore_ascii_case("%24batch");
-    let (resp, delay) = {
+    let recorded_path = match uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    };
+    let (resp, delay, arrival) = {
         let mut w = sim.world();
         match auth::authenticate(&sim, &w, &headers) {
-            Err(msg) => (unauthorized(&ids, msg), None),
+            Err(msg) => (unauthorized(&ids, msg), None, None),
             Ok(caller) => {
+                let arrival = w.tenants[caller.tenant_index].arrived(&req.method, &recorded_path);
+                let gate = w.tenants[caller.tenant_index].gate();
                 let t = &w.tenants[caller.tenant_index];
                 let url = req.url_for_hash();
                 let draw = Draw {
@@ -167,12 +173,26 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
                 } else {
                     batch::handle(&sim, &mut w, &caller, version, req.body.as_ref(), &ids)
                 };
-                (resp, delay)
+                (resp, delay, Some((caller.tenant_index, arrival, gate)))
             }
         }
     };
+    // A test's gate (`Faults::hold_until_in_flight`): wait until enough requests are in flight.
+    let arrival = match arrival {
+        Some((tenant, arrival, Some(mut gate))) => {
+            let _ = tokio::time::timeout(crate::faults::GATE_MAX_WAIT, gate.changed()).await;
+            Some((tenant, arrival))
+        }
+        Some((tenant, arrival, None)) => Some((tenant, arrival)),
+        None => None,
+    };
+    // Latency (`Faults::delay`) once per request: a `$batch` envelope waits once, not per item.
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    to_response(resp, &ids)
+    let response = to_response(resp, &ids);
+    if let Some((tenant, arrival)) = arrival {
+        sim.world().tenants[tenant].answered(arrival);
+    }
+    response
 }

@@ -138,6 +138,10 @@ pub(crate) struct Tenant {
     pub stats: Stats,
     /// When `stats` were last reset: the origin of `Stats::admitted_per_second`.
     pub stats_since: std::time::Instant,
+    /// Graph requests of the tenant being answered now.
+    pub in_flight: u64,
+    /// Bumped when [`Faults::hold_until_in_flight`] opens: held answers wait for it.
+    pub gate: tokio::sync::watch::Sender<u64>,
     pub data: BTreeMap<Family, Vec<Obj>>,
     pub rng: Rng,
     /// Who can sign in at the authorize endpoint.
@@ -304,6 +308,61 @@ impl Tenant {
         self.stats_since = std::time::Instant::now();
     }
 
+    /// A Graph request arrived (`path` under the version, with its query): counted in flight and
+    /// recorded. Returns its arrival, for [`Tenant::answered`].
+    pub(crate) fn arrived(&mut self, method: &str, path: &str) -> Arrival {
+        let at = std::time::Instant::now();
+        let unix_ms = unix_ms();
+        self.stats.first_arrival_unix_ms.get_or_insert(unix_ms);
+        let index = (self.stats.recorded.len() < crate::config::RECORD_LIMIT).then(|| {
+            self.stats.recorded.push(crate::config::Recorded {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                arrived_us: at.saturating_duration_since(self.stats_since).as_micros() as u64,
+                answered_us: None,
+                in_flight_at_arrival: self.in_flight,
+            });
+            self.stats.recorded.len() - 1
+        });
+        self.in_flight += 1;
+        self.stats.in_flight_max = self.stats.in_flight_max.max(self.in_flight);
+        Arrival {
+            at,
+            index,
+            since: self.stats_since,
+        }
+    }
+
+    /// With [`Faults::hold_until_in_flight`] set and not yet reached, what an answer must wait for;
+    /// reaching it opens the gate for every held answer.
+    pub(crate) fn gate(&mut self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let n = self.faults.hold_until_in_flight?;
+        if self.fault_state.gate_open {
+            return None;
+        }
+        if self.in_flight >= n {
+            self.fault_state.gate_open = true;
+            self.gate.send_modify(|g| *g += 1);
+            return None;
+        }
+        Some(self.gate.subscribe())
+    }
+
+    /// The answer to a request that [`Tenant::arrived`] is going out.
+    pub(crate) fn answered(&mut self, arrival: Arrival) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        // A reset in between starts the figures afresh: this request belongs to the old ones.
+        if arrival.since != self.stats_since {
+            return;
+        }
+        let now = std::time::Instant::now();
+        self.stats.in_flight_us += now.saturating_duration_since(arrival.at).as_micros() as u64;
+        self.stats.last_answer_unix_ms = Some(unix_ms());
+        if let Some(r) = arrival.index.and_then(|i| self.stats.recorded.get_mut(i)) {
+            r.answered_us = Some(now.saturating_duration_since(self.stats_since).as_micros() as u64);
+        }
+    }
+
     /// A request or batch item the rate limiter let through.
     pub(crate) fn count_admitted(&mut self) {
         let since = self.stats_since.elapsed();
@@ -315,6 +374,19 @@ impl Tenant {
         self.stats.graph_requests += 1;
         *self.stats.requests.entry(format!("{method} {route}")).or_insert(0) += 1;
     }
+}
+
+/// Where a request stands in [`Tenant::arrived`]'s figures.
+pub(crate) struct Arrival {
+    at: std::time::Instant,
+    index: Option<usize>,
+    since: std::time::Instant,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 pub(crate) struct World {
@@ -488,6 +560,8 @@ impl Shared {
             fault_state: FaultState::default(),
             stats: Stats::default(),
             stats_since: std::time::Instant::now(),
+            in_flight: 0,
+            gate: tokio::sync::watch::channel(0).0,
             data,
             rng,
             users,

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 use tracing::{debug, warn};
@@ -18,6 +20,10 @@ use crate::{ApiVersion, GraphError};
 
 /// Graph's limit on requests per `$batch`.
 pub const MAX_BATCH: usize = 20;
+/// `$batch` calls of reads one [`TenantClient::batch`] keeps in flight. At Graph's 100–300 ms round
+/// trip one call at a time moves at most 20 items per round trip; the tenant's in-flight limit
+/// and budget bound the total across calls.
+pub const BATCHES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct BatchRequest {
@@ -130,51 +136,37 @@ impl TenantClient {
         // Items waiting out a retry delay, with the time they may be sent again.
         let mut deferred: Vec<(tokio::time::Instant, Pending)> = Vec::new();
 
+        // Reads go out several `$batch` calls at a time, so a family's assignment and settings reads
+        // do not wait a round trip each; the tenant's budget and in-flight limit still pace them
+        // (`execute`). Writes keep one call in flight: an error must not leave other writes' answers
+        // unread.
+        let all_reads = requests.iter().all(|r| is_repeatable(&r.method));
+        let parallel = if all_reads { BATCHES_IN_FLIGHT } else { 1 };
+        let mut in_flight = FuturesUnordered::new();
         loop {
-            if queue.is_empty() {
-                let Some(earliest) = deferred.iter().map(|(t, _)| *t).min() else {
-                    break;
-                };
-                debug!(items = deferred.len(), "waiting to re-send batch items");
-                tokio::time::sleep_until(earliest).await;
-            }
             let now = tokio::time::Instant::now();
             let (ready, later): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(t, _)| *t <= now);
             deferred = later;
             queue.extend(ready.into_iter().map(|(_, p)| p));
-            let chunk: Vec<Pending> = queue.drain(..queue.len().min(MAX_BATCH)).collect();
-            let wire: Vec<Value> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let mut r = json!({"id": (i + 1).to_string(), "method": p.method.as_str(), "url": p.url});
-                    let mut headers = p.headers.clone();
-                    if let Some(body) = &p.body {
-                        if !headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
-                            headers.insert("Content-Type".into(), "application/json".into());
-                        }
-                        r["body"] = body.clone();
-                    }
-                    if !headers.is_empty() {
-                        r["headers"] = json!(headers);
-                    }
-                    r
-                })
-                .collect();
-            let writes = chunk.iter().filter(|p| p.method != Method::GET).count() as u32;
-            self.client.count_batch_items(chunk.len());
-            let body = json!({ "requests": wire });
-            let response = self
-                .execute(Prepared {
-                    method: Method::POST,
-                    url: batch_url.clone(),
-                    body: Some(&body),
-                    headers: &[],
-                    repeatable: chunk.iter().all(|p| is_repeatable(&p.method)),
-                    request_units: chunk.len() as u32,
-                    write_units: writes,
-                })
-                .await?;
+            while in_flight.len() < parallel && !queue.is_empty() {
+                let chunk: Vec<Pending> = queue.drain(..queue.len().min(MAX_BATCH)).collect();
+                in_flight.push(self.send_chunk(&batch_url, chunk));
+            }
+            let earliest = deferred.iter().map(|(t, _)| *t).min();
+            let (chunk, response) = match (in_flight.is_empty(), earliest) {
+                (true, None) => break,
+                (true, Some(t)) => {
+                    debug!(items = deferred.len(), "waiting to re-send batch items");
+                    tokio::time::sleep_until(t).await;
+                    continue;
+                }
+                (false, None) => in_flight.next().await.expect("not empty"),
+                (false, Some(t)) => tokio::select! {
+                    done = in_flight.next() => done.expect("not empty"),
+                    () = tokio::time::sleep_until(t) => continue,
+                },
+            };
+            let response = response?;
             let mut answers = parse_batch_answers(&response.body).map_err(|message| GraphError::Decode {
                 path: batch_path.clone(),
                 message,
@@ -294,6 +286,47 @@ impl TenantClient {
                 result: result.unwrap_or_else(|| Err(GraphError::InvalidInput("batch item was never answered".into()))),
             })
             .collect())
+    }
+
+    /// One `$batch` call of `chunk`; the chunk comes back with the answer so its items can be matched.
+    async fn send_chunk(
+        &self,
+        batch_url: &reqwest::Url,
+        chunk: Vec<Pending>,
+    ) -> (Vec<Pending>, Result<crate::GraphResponse, GraphError>) {
+        let wire: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut r = json!({"id": (i + 1).to_string(), "method": p.method.as_str(), "url": p.url});
+                let mut headers = p.headers.clone();
+                if let Some(body) = &p.body {
+                    if !headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+                        headers.insert("Content-Type".into(), "application/json".into());
+                    }
+                    r["body"] = body.clone();
+                }
+                if !headers.is_empty() {
+                    r["headers"] = json!(headers);
+                }
+                r
+            })
+            .collect();
+        let writes = chunk.iter().filter(|p| p.method != Method::GET).count() as u32;
+        self.client.count_batch_items(chunk.len());
+        let body = json!({ "requests": wire });
+        let response = self
+            .execute(Prepared {
+                method: Method::POST,
+                url: batch_url.clone(),
+                body: Some(&body),
+                headers: &[],
+                repeatable: chunk.iter().all(|p| is_repeatable(&p.method)),
+                request_units: chunk.len() as u32,
+                write_units: writes,
+            })
+            .await;
+        (chunk, response)
     }
 
     /// Adds one page of a GET item to `pg`: the next page's batch URL, the finished item, or why the

@@ -107,8 +107,8 @@ impl GraphClient {
                 http,
                 login_base: config.login_base.trim_end_matches('/').to_owned(),
                 graph_base,
-                writes: Budget::new(config.tenant_writes_per_20s, config.budget_window),
-                requests: Budget::new(config.app_requests_per_20s, config.budget_window),
+                writes: Budget::new(config.tenant_writes_per_20s, local_window(config.budget_window)),
+                requests: Budget::new(config.app_requests_per_20s, local_window(config.budget_window)),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
@@ -172,6 +172,14 @@ impl GraphClient {
             tenant_key,
         }
     }
+}
+
+/// Our windows are 1/64 longer than Graph's (about 0.3 s of 20 s): we stamp a request when we send
+/// it, Graph counts it when it arrives, and a request can arrive later than the next one sent
+/// after its slot frees. Without the margin the first requests after a window slides land inside
+/// Graph's window, and with 16 in flight every one of them answers 429.
+fn local_window(window: Duration) -> Duration {
+    window + window / 64
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -445,88 +453,26 @@ impl TenantClient {
     /// page, a page without `value`, a foreign or repeating nextLink, or fewer items than the first
     /// page's `@odata.count` is [`GraphError::Incomplete`]: never a shorter list.
     pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
-        let max_pages = self.config().max_pages;
+        let mut pages = self.list_pages(path)?;
         let mut items = Vec::new();
-        let mut pages = 0u32;
-        let mut expected: Option<u64> = None;
-        let mut seen = HashSet::new();
-        let mut next = Some(self.resolve(path)?);
-        let incomplete =
-            |pages: u32, items: usize, reason: String, source: Option<GraphError>| GraphError::Incomplete {
-                path: path.to_owned(),
-                pages_read: pages,
-                items_read: items,
-                reason,
-                source: source.map(Box::new),
-            };
-        while let Some(url) = next.take() {
-            if pages >= max_pages {
-                return Err(incomplete(
-                    pages,
-                    items.len(),
-                    format!("stopped after {max_pages} pages"),
-                    None,
-                ));
-            }
-            let response = self
-                .execute(Prepared {
-                    method: Method::GET,
-                    url,
-                    body: None,
-                    headers: &[],
-                    repeatable: true,
-                    request_units: 1,
-                    write_units: 0,
-                })
-                .await;
-            let body = match response {
-                Ok(r) => r.body,
-                Err(e) if pages == 0 => return Err(e),
-                Err(e) => {
-                    let reason = format!("page {} failed", pages + 1);
-                    return Err(incomplete(pages, items.len(), reason, Some(e)));
-                }
-            };
-            let Value::Object(mut page) = body else {
-                let reason = format!("page {} is not a JSON object", pages + 1);
-                return Err(incomplete(pages, items.len(), reason, None));
-            };
-            let Some(Value::Array(values)) = page.remove("value") else {
-                let reason = format!("page {} has no value array", pages + 1);
-                return Err(incomplete(pages, items.len(), reason, None));
-            };
-            if pages == 0 {
-                expected = page.get("@odata.count").and_then(Value::as_u64);
-            }
-            pages += 1;
-            items.extend(values);
-            next = match page.remove("@odata.nextLink") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(link)) => {
-                    let url = self
-                        .resolve_next_link(&link)
-                        .map_err(|reason| incomplete(pages, items.len(), reason, None))?;
-                    if !seen.insert(url.to_string()) {
-                        return Err(incomplete(
-                            pages,
-                            items.len(),
-                            "nextLink repeats an earlier page".into(),
-                            None,
-                        ));
-                    }
-                    Some(url)
-                }
-                Some(_) => return Err(incomplete(pages, items.len(), "nextLink is not a string".into(), None)),
-            };
+        while let Some(page) = pages.next_page().await? {
+            items.extend(page);
         }
-        if let Some(expected) = expected
-            && (items.len() as u64) < expected
-        {
-            let reason = format!("@odata.count is {expected} but the pages held {}", items.len());
-            return Err(incomplete(pages, items.len(), reason, None));
-        }
-        debug!(tenant = %self.tenant_id, path, pages, items = items.len(), "list read to the end");
         Ok(items)
+    }
+
+    /// [`TenantClient::list_all`] a page at a time, so a caller can work on a page while the next
+    /// is read. The same checks: the last page is returned only after them.
+    pub(crate) fn list_pages(&self, path: &str) -> Result<ListPages<'_>, GraphError> {
+        Ok(ListPages {
+            client: self,
+            path: path.to_owned(),
+            next: Some(self.resolve(path)?),
+            pages: 0,
+            items: 0,
+            expected: None,
+            seen: HashSet::new(),
+        })
     }
 
     /// `path` (`/beta/…`) under the Graph base, or a full URL that is already under it.
@@ -620,20 +566,23 @@ impl TenantClient {
                         approval_code: None,
                     })));
                 }
-                inner.requests.acquire(&self.app_key, req.request_units).await;
-                if req.write_units > 0 {
-                    inner.writes.acquire(&self.tenant_key, req.write_units).await;
-                    if let Some(shared) = &inner.shared_writes {
-                        let (limit, window) = (config.tenant_writes_per_20s, config.budget_window);
-                        crate::budget::take_shared(shared.as_ref(), &self.tenant_key, req.write_units, limit, window)
-                            .await;
-                    }
-                }
                 let token = self.token().await?;
                 let client_request_id = new_guid();
-                let started = Instant::now();
-                let outcome = {
+                let (started, outcome) = {
+                    // The permit first, then the budget: the budget's log then records when the
+                    // request is actually sent, not when it began waiting for a free connection,
+                    // so many requests queued at the permit cannot bunch up past the ceiling.
                     let _permit = self.state.permits.acquire().await.map_err(|_| GraphError::InvalidInput("client closed".into()))?;
+                    inner.requests.acquire(&self.app_key, req.request_units).await;
+                    if req.write_units > 0 {
+                        inner.writes.acquire(&self.tenant_key, req.write_units).await;
+                        if let Some(shared) = &inner.shared_writes {
+                            let (limit, window) = (config.tenant_writes_per_20s, config.budget_window);
+                            crate::budget::take_shared(shared.as_ref(), &self.tenant_key, req.write_units, limit, window)
+                                .await;
+                        }
+                    }
+                    let started = Instant::now();
                     let mut builder = inner
                         .http
                         .request(req.method.clone(), req.url.clone())
@@ -650,7 +599,7 @@ impl TenantClient {
                         builder = builder.header(name.as_str(), value.as_str());
                     }
                     inner.counters.sent.fetch_add(1, Ordering::Relaxed);
-                    read(builder.send().await).await
+                    (started, read(builder.send().await).await)
                 };
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let (status, headers, bytes) = match outcome {
@@ -736,6 +685,92 @@ impl TenantClient {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// A collection read page by page ([`TenantClient::list_pages`]).
+pub(crate) struct ListPages<'a> {
+    client: &'a TenantClient,
+    path: String,
+    next: Option<Url>,
+    pages: u32,
+    items: usize,
+    expected: Option<u64>,
+    seen: HashSet<String>,
+}
+
+impl ListPages<'_> {
+    fn incomplete(&self, reason: String, source: Option<GraphError>) -> GraphError {
+        GraphError::Incomplete {
+            path: self.path.clone(),
+            pages_read: self.pages,
+            items_read: self.items,
+            reason,
+            source: source.map(Box::new),
+        }
+    }
+
+    /// The next page's items; `None` after the last. An error ends the list (never a shorter one).
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Vec<Value>>, GraphError> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let max_pages = self.client.config().max_pages;
+        if self.pages >= max_pages {
+            return Err(self.incomplete(format!("stopped after {max_pages} pages"), None));
+        }
+        let response = self
+            .client
+            .execute(Prepared {
+                method: Method::GET,
+                url,
+                body: None,
+                headers: &[],
+                repeatable: true,
+                request_units: 1,
+                write_units: 0,
+            })
+            .await;
+        let body = match response {
+            Ok(r) => r.body,
+            Err(e) if self.pages == 0 => return Err(e),
+            Err(e) => return Err(self.incomplete(format!("page {} failed", self.pages + 1), Some(e))),
+        };
+        let Value::Object(mut page) = body else {
+            return Err(self.incomplete(format!("page {} is not a JSON object", self.pages + 1), None));
+        };
+        let Some(Value::Array(values)) = page.remove("value") else {
+            return Err(self.incomplete(format!("page {} has no value array", self.pages + 1), None));
+        };
+        if self.pages == 0 {
+            self.expected = page.get("@odata.count").and_then(Value::as_u64);
+        }
+        self.pages += 1;
+        self.items += values.len();
+        self.next = match page.remove("@odata.nextLink") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(link)) => {
+                let url = self
+                    .client
+                    .resolve_next_link(&link)
+                    .map_err(|reason| self.incomplete(reason, None))?;
+                if !self.seen.insert(url.to_string()) {
+                    return Err(self.incomplete("nextLink repeats an earlier page".into(), None));
+                }
+                Some(url)
+            }
+            Some(_) => return Err(self.incomplete("nextLink is not a string".into(), None)),
+        };
+        if self.next.is_none() {
+            if let Some(expected) = self.expected
+                && (self.items as u64) < expected
+            {
+                let reason = format!("@odata.count is {expected} but the pages held {}", self.items);
+                return Err(self.incomplete(reason, None));
+            }
+            debug!(tenant = %self.client.tenant_id, path = %self.path, pages = self.pages, items = self.items, "list read to the end");
+        }
+        Ok(Some(values))
     }
 }
 

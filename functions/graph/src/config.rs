@@ -27,7 +27,10 @@ pub struct GraphConfig {
     pub backoff_cap: Duration,
     /// A cached token is replaced this long before it expires (at most half its lifetime).
     pub token_refresh_margin: Duration,
-    /// Requests in flight per tenant (across apps and clones of the client).
+    /// Requests in flight per tenant (across apps and clones of the client). Intune states its
+    /// limits as rates, not as requests in flight; this only keeps one tenant from holding every
+    /// connection. The rates bind first: 2,000 requests per 20 s is 100 a second, and at a 150 ms
+    /// round trip 100 a second need 15 requests in flight (a `$batch` of 20 reads counts 20).
     pub tenant_concurrency: usize,
     /// Writes (POST, PUT, PATCH, DELETE; `$batch` items count one each) per tenant per `budget_window`.
     pub tenant_writes_per_20s: u32,
@@ -54,7 +57,7 @@ impl Default for GraphConfig {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(60),
             token_refresh_margin: Duration::from_secs(5 * 60),
-            tenant_concurrency: 4,
+            tenant_concurrency: 16,
             tenant_writes_per_20s: 200,
             app_requests_per_20s: 2000,
             budget_window: Duration::from_secs(20),

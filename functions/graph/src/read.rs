@@ -5,16 +5,20 @@
 //!
 //! The list is read to its end or not at all (`$count=true` is compared with what the pages held).
 //! Per-object reads fail per object: an item that stays throttled after the batch client's retries
-//! is sent once more after the rest of the family, and if it still fails it is reported on its own
+//! is sent once more after the rest of its chunk (20 objects), and if it still fails it is reported on its own
 //! while the family's other objects stand. Only a refusal that concerns the whole family (401, 403)
 //! fails the family.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::families::{AssignmentsRead, Family};
 use crate::{ApiVersion, BatchRequest, BatchResponse, GraphError, TenantClient};
+
+/// Listed objects per chunk of per-object reads: one full `$batch`.
+const PIPELINE_CHUNK: usize = crate::MAX_BATCH;
 
 /// One family read in full.
 #[derive(Debug, Default)]
@@ -61,9 +65,73 @@ fn fails_family(e: &GraphError) -> bool {
 impl TenantClient {
     /// Every object of `family`, complete, or an error: never a list missing an object or an
     /// object missing its assignments. Objects whose per-object reads failed are in `failed`.
+    ///
+    /// Pipelined: as pages arrive, their objects' own reads (content, assignments, settings) start
+    /// in chunks of one `$batch` each while later pages are still being read. Every request still
+    /// goes through the tenant's budget and in-flight limit, so this fills the budget sooner but
+    /// never past it.
     pub async fn read_family(&self, family: &Family) -> Result<FamilyRead, GraphError> {
-        let mut objects = self.list_all(&family.counted_list_query()).await?;
+        let per_object_work =
+            family.refetch_items || family.assignments == AssignmentsRead::Batch || family.settings.is_some();
+        let mut pages = self.list_pages(&family.counted_list_query())?;
+        let mut objects: Vec<Value> = Vec::new();
+        // Objects listed but not yet handed to a chunk: from `objects.len()` on.
+        let mut pending: Vec<Value> = Vec::new();
+        let mut chunks = tokio::task::JoinSet::new();
+        let mut spawn = |base: usize, chunk: Vec<Value>| {
+            let (client, family) = (self.clone(), *family);
+            chunks.spawn(
+                async move {
+                    let mut chunk = chunk;
+                    let mut failed = BTreeMap::new();
+                    client.read_objects_of(&family, &mut chunk, &mut failed).await?;
+                    Ok::<_, GraphError>((base, chunk, failed))
+                }
+                .instrument(tracing::Span::current()),
+            );
+        };
+        let mut next_base = 0;
+        while let Some(page) = pages.next_page().await? {
+            if !per_object_work {
+                objects.extend(page);
+                continue;
+            }
+            pending.extend(page);
+            while pending.len() >= PIPELINE_CHUNK {
+                let rest = pending.split_off(PIPELINE_CHUNK);
+                spawn(next_base, std::mem::replace(&mut pending, rest));
+                next_base += PIPELINE_CHUNK;
+            }
+        }
+        if !pending.is_empty() {
+            let n = pending.len();
+            spawn(next_base, pending);
+            next_base += n;
+        }
         let mut failed: BTreeMap<usize, GraphError> = BTreeMap::new();
+        if per_object_work {
+            let mut done: Vec<(usize, Vec<Value>)> = Vec::new();
+            while let Some(joined) = chunks.join_next().await {
+                let (base, chunk, chunk_failed) =
+                    joined.map_err(|e| GraphError::InvalidInput(format!("a read task ended: {e}")))??;
+                failed.extend(chunk_failed.into_iter().map(|(i, e)| (base + i, e)));
+                done.push((base, chunk));
+            }
+            done.sort_by_key(|(base, _)| *base);
+            objects = done.into_iter().flat_map(|(_, chunk)| chunk).collect();
+            debug_assert_eq!(objects.len(), next_base);
+        }
+        let (objects, failed) = split_failed(objects, failed);
+        Ok(FamilyRead { objects, failed })
+    }
+
+    /// The per-object reads of listed objects: content or assignments, then settings.
+    async fn read_objects_of(
+        &self,
+        family: &Family,
+        objects: &mut [Value],
+        failed: &mut BTreeMap<usize, GraphError>,
+    ) -> Result<(), GraphError> {
         let per_object: Vec<(usize, String)> = objects
             .iter()
             .enumerate()
@@ -79,12 +147,9 @@ impl TenantClient {
             })
             .collect();
         if !per_object.is_empty() {
-            self.read_per_object(family, &mut objects, per_object, &mut failed)
-                .await?;
+            self.read_per_object(family, objects, per_object, failed).await?;
         }
-        self.read_settings_into(family, &mut objects, &mut failed).await?;
-        let (objects, failed) = split_failed(objects, failed);
-        Ok(FamilyRead { objects, failed })
+        self.read_settings_into(family, objects, failed).await
     }
 
     /// The objects `ids` of `family`, each read as [`TenantClient::read_family`] reads it (content,
