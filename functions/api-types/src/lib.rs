@@ -1,7 +1,9 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
+mod alerts;
 mod drift;
 mod restore;
+pub use alerts::*;
 pub use drift::*;
 pub use restore::*;
 

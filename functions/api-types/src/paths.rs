@@ -83,6 +83,20 @@ paths! {
     FINDINGS_EXPORT = "/api/v1/workspaces/{ws}/findings/export.csv" => fn findings_export(ws);
     FINDINGS_TRIAGE = "/api/v1/workspaces/{ws}/findings/triage" => fn findings_triage(ws);
     FINDING = "/api/v1/workspaces/{ws}/findings/{finding}" => fn finding(ws, finding);
+    ALERT_RULES = "/api/v1/workspaces/{ws}/alert-rules" => fn alert_rules(ws);
+    ALERT_RULE = "/api/v1/workspaces/{ws}/alert-rules/{rule}" => fn alert_rule(ws, rule);
+    ALERT_RULE_SNOOZE = "/api/v1/workspaces/{ws}/alert-rules/{rule}/snooze" => fn alert_rule_snooze(ws, rule);
+    ALERT_DESTINATIONS = "/api/v1/workspaces/{ws}/alert-destinations" => fn alert_destinations(ws);
+    ALERT_DESTINATION = "/api/v1/workspaces/{ws}/alert-destinations/{destination}"
+        => fn alert_destination(ws, destination);
+    ALERT_DESTINATION_ROTATE = "/api/v1/workspaces/{ws}/alert-destinations/{destination}/rotate-secret"
+        => fn alert_destination_rotate(ws, destination);
+    ALERT_DESTINATION_TEST = "/api/v1/workspaces/{ws}/alert-destinations/{destination}/test"
+        => fn alert_destination_test(ws, destination);
+    ALERT_DELIVERIES = "/api/v1/workspaces/{ws}/alert-deliveries" => fn alert_deliveries(ws);
+    ALERT_DELIVERY = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}" => fn alert_delivery(ws, delivery);
+    ALERT_DELIVERY_REDELIVER = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}/redeliver"
+        => fn alert_delivery_redeliver(ws, delivery);
 }
 
 /// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.

@@ -42,6 +42,7 @@ pub fn capability(kind: OperationType) -> Capability {
         OperationType::DriftDetect => Capability::BaselineManage,
         OperationType::EvidenceBuild => Capability::EvidenceExport,
         OperationType::RunReconcile => Capability::OperationsView,
+        OperationType::AlertDeliver => Capability::AlertsManage,
     }
 }
 

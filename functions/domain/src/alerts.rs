@@ -20,3 +20,37 @@ string_enum!(
         Test = "test",
     }
 );
+
+impl AlertEventType {
+    /// Finding events carry a severity a rule may require a minimum of.
+    pub fn is_finding(self) -> bool {
+        matches!(
+            self,
+            AlertEventType::FindingCreated | AlertEventType::FindingReopened | AlertEventType::FindingSlaBreached
+        )
+    }
+}
+
+string_enum!(
+    /// Where a rule's alerts go.
+    DestinationKind {
+        Webhook = "webhook",
+        Teams = "teams",
+        Email = "email",
+    }
+);
+
+string_enum!(
+    /// A delivery's state: one per matched (event, rule, destination).
+    DeliveryStatus {
+        /// Sending, or waiting for its next attempt.
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Every attempt of the retry window failed; the message went to the dead-letter queue.
+        Failed = "failed",
+        /// The rule was snoozed when the event matched: recorded, not sent.
+        Suppressed = "suppressed",
+        /// The rule or destination was deleted or disabled before it could be sent.
+        Cancelled = "cancelled",
+    }
+);
