@@ -543,6 +543,10 @@ pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
                 .await
                 .map(|_| ())
         }
+        Err(_) if crate::alerts::deliver::DeliverMessage::parse(body).is_some() => {
+            let m = crate::alerts::deliver::DeliverMessage::parse(body).ok_or(ServiceError::NotFound)?;
+            crate::alerts::deliver::dead_letter(state, &m).await
+        }
         Err(_) => {
             tracing::warn!(
                 bytes = body.len(),

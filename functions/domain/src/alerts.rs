@@ -41,16 +41,15 @@ string_enum!(
 );
 
 string_enum!(
-    /// A delivery's state: one per matched (event, rule, destination).
+    /// A delivery's state: one per matched (event, rule, destination). Pending: sending, or
+    /// waiting for its next attempt. Failed: every attempt of the retry window failed (its message
+    /// went to the dead-letter queue). Suppressed: the rule was snoozed when the event matched,
+    /// recorded, not sent. Cancelled: the rule or destination was deleted or disabled first.
     DeliveryStatus {
-        /// Sending, or waiting for its next attempt.
         Pending = "pending",
         Delivered = "delivered",
-        /// Every attempt of the retry window failed; the message went to the dead-letter queue.
         Failed = "failed",
-        /// The rule was snoozed when the event matched: recorded, not sent.
         Suppressed = "suppressed",
-        /// The rule or destination was deleted or disabled before it could be sent.
         Cancelled = "cancelled",
     }
 );

@@ -3,6 +3,16 @@
 //! A service that reports something (a finding opened, an exception expiring, a run failed)
 //! adds [`event_item`] to the transaction that makes the change, so the event exists if and only
 //! if the change does. The dispatcher then turns pending events into deliveries.
+//!
+//! `rules` and `destinations` are the workspace's configuration; `dispatch` matches events to
+//! rules; `deliver` is the `alert-deliver` step (sign, send, record, retry); `deliveries` is the
+//! history, redeliver and the test event.
+
+pub mod deliver;
+pub mod deliveries;
+pub mod destinations;
+pub mod dispatch;
+pub mod rules;
 
 use atlas_domain::alerts::AlertEventType;
 use atlas_domain::{EnvironmentId, Severity, WorkspaceId};

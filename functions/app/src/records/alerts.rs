@@ -84,6 +84,19 @@ pub const INCIDENTS: &str = "ALERTINC#";
 pub const DELIVERIES: &str = "ALERTDLV#";
 pub const ATTEMPTS: &str = "ALERTATT#";
 
+/// Every rule of a workspace (the dispatcher has no member's scope: it reads as the system).
+pub fn rules_query(ws: &WorkspaceId) -> Query {
+    Query::partition(ws_pk(ws)).begins_with(RULES)
+}
+
+pub fn destination_key(ws: &WorkspaceId, destination_id: &str) -> Key {
+    Key::new(ws_pk(ws), destination_sk(destination_id))
+}
+
+pub fn rule_key(ws: &WorkspaceId, rule_id: &str) -> Key {
+    Key::new(ws_pk(ws), rule_sk(rule_id))
+}
+
 pub fn rule_sk(rule_id: &str) -> String {
     format!("{RULES}{rule_id}")
 }
@@ -110,6 +123,14 @@ pub fn delivery_id(event_id: &str, rule_id: &str, destination_id: &str) -> Strin
 pub fn is_delivery_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 200 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
+
+/// Whether `id` could be a rule's or destination's id (the ids this service mints).
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The rule id of a test event's delivery: a test goes to one destination, past every rule.
+pub const TEST_RULE: &str = "test";
 
 pub fn attempts_prefix(delivery_id: &str) -> String {
     format!("{ATTEMPTS}{delivery_id}#")
@@ -223,6 +244,8 @@ pub struct AlertIncidentRecord {
     pub state: String,
     pub event_id: String,
     pub at_ms: i64,
+    /// After this the same incident alerts again (a condition that came back a day later is news).
+    pub until_ms: i64,
 }
 
 impl Record for AlertIncidentRecord {
@@ -258,6 +281,9 @@ pub struct AlertDeliveryRecord {
     pub series: u32,
     /// The retry window of the current series counts from here.
     pub series_started_ms: i64,
+    /// The number of the current series' first attempt (its backoff counts from it).
+    #[serde(default)]
+    pub series_first_attempt: u32,
     #[serde(default)]
     pub next_attempt_ms: Option<i64>,
     /// A step sending attempt `attempts` holds this lease; another copy of the message waits.
