@@ -185,7 +185,7 @@ pub async fn send_test(
         object: format!("alert_destination/{}", dest.destination_id),
         state: "test".into(),
         title: format!("Test alert for \"{}\"", dest.name),
-        link: "/alerts".into(),
+        link: format!("/workspaces/{}/alerts", scope.workspace_id()),
         data: json!({"destination_id": dest.destination_id, "sent_by": scope.actor().email}),
     };
     let item = super::event_item(state, scope.workspace_id(), alert);

@@ -114,14 +114,19 @@ pub fn delivery_key(ws: &WorkspaceId, delivery_id: &str) -> Key {
 }
 
 /// A delivery's id from what it delivers: the same event, rule and destination always make the
-/// same id, so a re-dispatch after a crash finds the delivery it already wrote.
+/// same id, so a re-dispatch after a crash finds the delivery it already wrote. The event id
+/// first (ids sort by time), then a hash of the rule and destination: a path id of at most 64
+/// lowercase characters.
 pub fn delivery_id(event_id: &str, rule_id: &str, destination_id: &str) -> String {
-    format!("{event_id}.{rule_id}.{destination_id}")
+    let material = format!("{rule_id}\n{destination_id}");
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material.as_bytes());
+    let hex: String = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", event_id.to_ascii_lowercase())
 }
 
 /// Whether `id` could be a delivery id (so a path segment never shapes a key it should not).
 pub fn is_delivery_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 200 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// Whether `id` could be a rule's or destination's id (the ids this service mints).
@@ -287,7 +292,8 @@ pub struct AlertDeliveryRecord {
     #[serde(default)]
     pub next_attempt_ms: Option<i64>,
     /// A step sending attempt `attempts` holds this lease; another copy of the message waits.
-    #[serde(default)]
+    /// Absent when free (the step's condition tests for its absence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until_ms: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
@@ -334,9 +340,12 @@ mod tests {
 
     #[test]
     fn delivery_ids_are_deterministic_and_keys_sort_by_event() {
-        assert_eq!(delivery_id("01A", "r", "d"), "01A.r.d");
-        assert!(delivery_sk(&delivery_id("01A", "r", "d")) < delivery_sk(&delivery_id("01B", "r", "d")));
-        assert!(is_delivery_id("01A.r.d") && !is_delivery_id("a#b") && !is_delivery_id(""));
+        let id = delivery_id("01ja", "r", "d");
+        assert_eq!(id, delivery_id("01ja", "r", "d"));
+        assert_ne!(id, delivery_id("01ja", "r", "e"));
+        assert!(id.starts_with("01ja-") && id.len() == 21, "{id}");
+        assert!(delivery_sk(&delivery_id("01ja", "r", "d")) < delivery_sk(&delivery_id("01jb", "r", "d")));
+        assert!(is_delivery_id(&id) && !is_delivery_id("a#b") && !is_delivery_id(""));
         assert_eq!(attempt_sk("x", 3), "ALERTATT#x#00003");
     }
 
