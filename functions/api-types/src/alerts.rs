@@ -58,8 +58,12 @@ pub struct AlertRulePatch {
 pub struct AlertRuleSnooze {
     /// Why (required, 1–500 characters): it is audited and shown on the rule.
     pub reason: String,
-    /// When the snooze ends (epoch ms): in the future and at most 30 days ahead.
-    pub until_ms: i64,
+    /// When the snooze ends (epoch ms): in the future and at most 30 days ahead. Give this or `hours`.
+    #[serde(default)]
+    pub until_ms: Option<i64>,
+    /// How long the snooze lasts from now, in hours (1–720). Give this or `until_ms`.
+    #[serde(default)]
+    pub hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -716,7 +716,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Snooze a rule with a reason for at most 30 days: its matches are recorded as suppressed (audited)",
             tag: "alerts", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::AlertRuleSnooze>),
-            example: Some(|| json!({"reason": "Planned maintenance", "until_ms": 4102444800000i64})),
+            example: Some(|| json!({"reason": "Planned maintenance", "hours": 48})),
             status: 200, body: Body::Json(schema::<api::AlertRule>),
             handler: alerts::snooze_rule,
         }),

@@ -298,25 +298,33 @@ pub async fn snooze(
         f.push("reason", format!("say why, in 1 to {MAX_REASON} characters"));
     }
     let now = state.clock.now_millis();
-    if body.until_ms <= now {
-        f.push("until_ms", "must be in the future");
-    } else if body.until_ms - now > MAX_SNOOZE_MS {
+    let (field, until) = match (body.until_ms, body.hours) {
+        (Some(u), None) => ("until_ms", u),
+        (None, Some(h)) => ("hours", now + i64::from(h) * 3_600_000),
+        _ => {
+            f.push("until_ms", "give either until_ms (epoch ms) or hours, not both");
+            ("until_ms", now)
+        }
+    };
+    if until <= now && f.0.is_empty() {
+        f.push(field, "the snooze must end in the future");
+    } else if until - now > MAX_SNOOZE_MS {
         f.push(
-            "until_ms",
-            "a rule can be snoozed for at most 30 days; snooze again when it ends, or disable the rule",
+            field,
+            "a rule can be snoozed for at most 30 days (720 hours); snooze again when it ends, or disable the rule",
         );
     }
     f.checked()?;
     let prior = rule(state, scope, id).await?;
     let mut next = prior.clone();
     next.snooze = Some(Snooze {
-        until_ms: body.until_ms,
+        until_ms: until,
         reason: reason.to_owned(),
         by: scope.actor().email.clone(),
         at_ms: now,
     });
     let ev = NewEvent::success("alert_rule.snooze", format!("alert_rule/{id}"))
-        .meta(json!({"until_ms": body.until_ms, "reason": reason}));
+        .meta(json!({"until_ms": until, "reason": reason}));
     let next = replace(state, scope, &prior, next, ev).await?;
     Ok(to_api(&next, scope))
 }

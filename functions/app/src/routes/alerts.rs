@@ -4,7 +4,8 @@ use atlas_api_types as api;
 use atlas_domain::alerts::DeliveryStatus;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::alerts::{deliveries, destinations, rules};
 use crate::error::{ApiError, ApiResult};
@@ -126,15 +127,19 @@ pub async fn rotate_secret(
     Ok(Json(destinations::rotate(&state, &scope, &id, &body).await?))
 }
 
+/// 202 with the delivery, and where to follow it.
+fn accepted(scope: &WorkspaceScope, d: api::AlertDelivery) -> Response {
+    let location = atlas_api_types::paths::alert_delivery(scope.workspace_id().as_str(), &d.id);
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(d)).into_response()
+}
+
 pub async fn send_test(
     State(state): State<AppState>,
     scope: WorkspaceScope,
     Path((_, id)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<api::AlertDelivery>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(deliveries::send_test(&state, &scope, &id).await?),
-    ))
+) -> ApiResult<Response> {
+    let d = deliveries::send_test(&state, &scope, &id).await?;
+    Ok(accepted(&scope, d))
 }
 
 pub async fn list_deliveries(
@@ -172,9 +177,7 @@ pub async fn redeliver(
     State(state): State<AppState>,
     scope: WorkspaceScope,
     Path((_, id)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<api::AlertDelivery>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(deliveries::redeliver(&state, &scope, &id).await?),
-    ))
+) -> ApiResult<Response> {
+    let d = deliveries::redeliver(&state, &scope, &id).await?;
+    Ok(accepted(&scope, d))
 }
