@@ -162,8 +162,8 @@ pub async fn run(args: &[String]) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let s = seen.lock().unwrap();
-    let reported = reported.lock().unwrap();
+    let s = std::mem::take(&mut *seen.lock().unwrap());
+    let reported = std::mem::take(&mut *reported.lock().unwrap());
     let last = s.accepted_at.values().max().copied().unwrap_or_else(Instant::now);
     let seconds = last.duration_since(start).as_secs_f64();
     let delivered = s.accepted_at.len();
@@ -188,6 +188,5 @@ pub async fn run(args: &[String]) {
     println!(
         "alerts events={n} seconds={seconds:.1} delivered={delivered} duplicates={duplicates} lost={lost} p99_delivery_ms={p99}"
     );
-    drop(s);
     app.stop().await;
 }
