@@ -64,13 +64,7 @@ pub async fn run(args: &[String]) {
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let (seen, secret) = (s2.clone(), k2.clone());
             async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
+                let h = |k: &str| atlas_tests::header_text(&headers, k);
                 let (id, ts, sig) = (h("atlas-event-id"), h("atlas-timestamp"), h("atlas-signature"));
                 let key = secret.lock().unwrap().clone();
                 let mut s = seen.lock().unwrap();

@@ -47,13 +47,7 @@ impl Receiver {
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let (g, s) = (g.clone(), s.clone());
                 async move {
-                    let h = |k: &str| {
-                        headers
-                            .get(k)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
+                    let h = |k: &str| atlas_tests::header_text(&headers, k);
                     g.lock().unwrap().push(Got {
                         event_id: h("atlas-event-id"),
                         timestamp: h("atlas-timestamp"),
@@ -105,16 +99,15 @@ fn deadline(app: &TestApp) -> Duration {
     app.run_deadline()
 }
 
-async fn webhook(app: &TestApp, url: &str) -> api::DestinationCreated {
-    let res = app
-        .post_as(
-            OWNER,
-            &paths::alert_destinations(DEMO_WS),
-            json!({"name": "Receiver", "kind": "webhook", "url": url}),
-        )
-        .await;
+async fn destination(app: &TestApp, kind: &str, url: &str) -> api::DestinationCreated {
+    let body = json!({"name": format!("Receiver ({kind})"), "kind": kind, "url": url});
+    let res = app.post_as(OWNER, &paths::alert_destinations(DEMO_WS), body).await;
     assert_eq!(res.status(), 201);
     res.json().await.unwrap()
+}
+
+async fn webhook(app: &TestApp, url: &str) -> api::DestinationCreated {
+    destination(app, "webhook", url).await
 }
 
 async fn delivery(app: &TestApp, id: &str) -> api::AlertDeliveryDetail {
@@ -211,13 +204,8 @@ async fn retries_until_delivered_with_every_attempt_recorded(mode: Mode) {
         .unwrap();
     assert_eq!(rx.served.load(Ordering::SeqCst), 5);
     // Listed newest first, filterable by status.
-    let page: api::AlertDeliveryPage = app
-        .get_as(OWNER, &format!("{}?status=delivered", paths::alert_deliveries(DEMO_WS)))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 1);
+    let page = deliveries(&app, "?status=delivered").await;
+    assert_eq!(page.len(), 1);
     app.stop().await;
 }
 
@@ -245,16 +233,8 @@ async fn a_receiver_down_past_the_window_is_dead_lettered(mode: Mode) {
         "the failed delivery's message is in the dead-letter queue: {dead:?}"
     );
     // Listed as failed.
-    let page: api::AlertDeliveryPage = app
-        .get_as(OWNER, &format!("{}?status=failed", paths::alert_deliveries(DEMO_WS)))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        page.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-        [d.id.as_str()]
-    );
+    let page = deliveries(&app, "?status=failed").await;
+    assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [d.id.as_str()]);
     app.stop().await;
 }
 
@@ -279,8 +259,11 @@ async fn report(app: &TestApp, alert: NewAlert) {
     dispatch::after_commit(state, &[item]).await;
 }
 
-async fn deliveries(app: &TestApp) -> Vec<api::AlertDelivery> {
-    let res = app.get_as(OWNER, &paths::alert_deliveries(DEMO_WS)).await;
+/// The delivery history, with a `?query` or "".
+async fn deliveries(app: &TestApp, query: &str) -> Vec<api::AlertDelivery> {
+    let res = app
+        .get_as(OWNER, &format!("{}{query}", paths::alert_deliveries(DEMO_WS)))
+        .await;
     assert_eq!(res.status(), 200);
     res.json::<api::AlertDeliveryPage>().await.unwrap().items
 }
@@ -303,7 +286,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
     report(&app, finding_event("env-contoso", Severity::Low, "finding/b")).await; // below the minimum
     report(&app, finding_event("env-fabrikam", Severity::High, "finding/c")).await; // another environment
     eventually("one delivery", deadline(&app), || async {
-        let all = deliveries(&app).await;
+        let all = deliveries(&app, "").await;
         (all.len() == 1 && all[0].status == "delivered").then_some(())
     })
     .await;
@@ -328,7 +311,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
         .unwrap();
     assert_eq!(res.status(), 200);
     report(&app, finding_event("env-contoso", Severity::High, "finding/d")).await;
-    let all = deliveries(&app).await;
+    let all = deliveries(&app, "").await;
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].status, "suppressed", "newest first: {all:?}");
     // The sweep dispatches an event its writer left pending (a crash after the commit).
@@ -351,7 +334,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
     state.table.transact(vec![item]).await.unwrap();
     eventually("the swept event's delivery", deadline(&app), || async {
         dispatch::sweep(state).await.ok();
-        let all = deliveries(&app).await;
+        let all = deliveries(&app, "").await;
         (all.len() == 3 && all[0].status == "delivered").then_some(())
     })
     .await;
@@ -363,12 +346,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = texts(&audit["items"], "action");
     for a in [
         "alert_rule.create",
         "alert_rule.snooze",
@@ -378,6 +356,22 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }
     app.stop().await;
+}
+
+/// A 400's first field error: its field and message.
+async fn first_error(res: reqwest::Response) -> (String, String) {
+    assert_eq!(res.status(), 400);
+    let p: Value = res.json().await.unwrap();
+    let e = &p["errors"][0];
+    (
+        e["field"].as_str().unwrap().into(),
+        e["message"].as_str().unwrap().into(),
+    )
+}
+
+/// `key` of every object in the list `v`.
+fn texts<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
+    v.as_array().unwrap().iter().map(|e| e[key].as_str().unwrap()).collect()
 }
 
 fn now_ms() -> i64 {
@@ -495,12 +489,7 @@ async fn refusals_are_self_explanatory_and_change_nothing(mode: Mode) {
     assert_eq!(res.status(), 400);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let p: Value = res.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = texts(&p["errors"], "field");
     for f in [
         "name",
         "event_types[0]",
@@ -516,43 +505,22 @@ async fn refusals_are_self_explanatory_and_change_nothing(mode: Mode) {
         "the allowed event types are listed: {msg}"
     );
     // https only (this stack does not allow http on loopback).
-    let res = app
-        .post_as(
-            OWNER,
-            &paths::alert_destinations(DEMO_WS),
-            json!({"name": "Plain", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}),
-        )
-        .await;
-    assert_eq!(res.status(), 400);
-    let p: Value = res.json().await.unwrap();
-    assert!(
-        p["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK"),
-        "{p}"
-    );
-    let res = app
-        .post_as(
-            OWNER,
-            &paths::alert_destinations(DEMO_WS),
-            json!({"name": "Plain", "kind": "webhook", "url": "http://hooks.example.com/x"}),
-        )
-        .await;
-    assert_eq!(res.status(), 400);
+    let stack = &app;
+    let refused = |url: &'static str| async move {
+        let body = json!({"name": "Plain", "kind": "webhook", "url": url});
+        let res = stack.post_as(OWNER, &paths::alert_destinations(DEMO_WS), body).await;
+        assert_eq!(res.status(), 400, "{url}");
+        let p: Value = res.json().await.unwrap();
+        p["errors"][0]["message"].as_str().unwrap().to_owned()
+    };
+    let loopback = refused("http://127.0.0.1:9/hook").await;
+    assert!(loopback.contains("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK"), "{loopback}");
+    assert!(refused("http://hooks.example.com/x").await.contains("https"));
     assert_eq!(app.snapshot().await, before, "refused input changes nothing");
 
     // A Teams destination: its URL sealed and shown masked.
     let teams_url = "https://prod-01.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t";
-    let res = app
-        .post_as(
-            OWNER,
-            &paths::alert_destinations(DEMO_WS),
-            json!({"name": "Teams", "kind": "teams", "url": teams_url}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let teams: api::DestinationCreated = res.json().await.unwrap();
+    let teams = destination(&app, "teams", teams_url).await;
     assert!(teams.secret.is_none());
     assert_eq!(
         teams.destination.url.as_deref(),
@@ -585,16 +553,13 @@ async fn refusals_are_self_explanatory_and_change_nothing(mode: Mode) {
     )
     .await
     .unwrap();
-    assert_eq!(res.status(), 400);
-    let p: Value = res.json().await.unwrap();
-    assert_eq!(p["errors"][0]["field"], "until_ms");
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("30 days"), "{p}");
+    let (field, message) = first_error(res).await;
+    assert_eq!(field, "until_ms");
+    assert!(message.contains("30 days"), "{message}");
     let res = put(json!({"reason": " ", "until_ms": now_ms() + 86_400_000}), OWNER)
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
-    let p: Value = res.json().await.unwrap();
-    assert_eq!(p["errors"][0]["field"], "reason");
+    assert_eq!(first_error(res).await.0, "reason");
     assert_eq!(app.snapshot().await, before, "a refused snooze changes nothing");
     let res = put(
         json!({"reason": "Quiet week", "until_ms": now_ms() + 7 * 86_400_000}),

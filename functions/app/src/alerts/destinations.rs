@@ -6,7 +6,6 @@
 use atlas_api_types as api;
 use atlas_domain::WorkspaceId;
 use atlas_domain::alerts::DestinationKind;
-use atlas_store::{Cond, TxItem};
 use base64::Engine as _;
 use serde_json::json;
 
@@ -266,17 +265,9 @@ async fn replace(
 ) -> ServiceResult<AlertDestinationRecord> {
     next.version = prior.version + 1;
     next.updated_ms = state.clock.now_millis();
-    let write = TxItem::Put {
-        item: next.to_item(),
-        cond: Some(Cond::eq("version", prior.version)),
-    };
-    match crate::audit::commit(state, scope, vec![write], ev).await {
-        Ok(()) => Ok(next),
-        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(
-            "the destination changed meanwhile; read it again and retry".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let write = super::replace_at(next.to_item(), prior.version);
+    super::commit_versioned(state, scope, write, ev, "destination").await?;
+    Ok(next)
 }
 
 pub async fn patch(
@@ -323,17 +314,8 @@ pub async fn patch(
 pub async fn delete(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<()> {
     let prior = destination(state, scope, id).await?;
     let ev = NewEvent::success("alert_destination.delete", format!("alert_destination/{id}")).meta(summary(&prior));
-    let del = TxItem::Delete {
-        key: prior.key(),
-        cond: Some(Cond::eq("version", prior.version)),
-    };
-    match crate::audit::commit(state, scope, vec![del], ev).await {
-        Ok(()) => Ok(()),
-        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(
-            "the destination changed meanwhile; read it again and retry".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let del = super::delete_at(prior.key(), prior.version);
+    super::commit_versioned(state, scope, del, ev, "destination").await
 }
 
 /// A new signing secret, shown once; the old one keeps signing (as the second `v1=`) for the

@@ -19,8 +19,10 @@ use atlas_domain::{EnvironmentId, Severity, WorkspaceId};
 use atlas_store::TxItem;
 use serde_json::Value;
 
+use crate::error::{ServiceError, ServiceResult};
 use crate::records::Record;
 use crate::records::alerts::{AlertEventRecord, EVENTS_PENDING, pending_sk};
+use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
 /// An event a service reports.
@@ -58,4 +60,38 @@ pub fn event_item(state: &AppState, ws: &WorkspaceId, alert: NewAlert) -> TxItem
         at_ms,
     }
     .create()
+}
+
+/// Commits one change of a record read at `version` (a rule, a destination: `write` is
+/// conditional on it) with its audit event; a concurrent change is a 409 naming `what`.
+async fn commit_versioned(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    write: TxItem,
+    ev: crate::audit::NewEvent,
+    what: &str,
+) -> ServiceResult<()> {
+    match crate::audit::commit(state, scope, vec![write], ev).await {
+        Ok(()) => Ok(()),
+        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(format!(
+            "the {what} changed meanwhile; read it again and retry"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The write that replaces a record read at `version`.
+fn replace_at(item: atlas_store::Item, version: u64) -> TxItem {
+    TxItem::Put {
+        item,
+        cond: Some(atlas_store::Cond::eq("version", version)),
+    }
+}
+
+/// The write that deletes a record read at `version`.
+fn delete_at(key: atlas_store::Key, version: u64) -> TxItem {
+    TxItem::Delete {
+        key,
+        cond: Some(atlas_store::Cond::eq("version", version)),
+    }
 }

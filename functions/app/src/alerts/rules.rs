@@ -4,7 +4,6 @@
 use atlas_api_types as api;
 use atlas_domain::alerts::AlertEventType;
 use atlas_domain::{EnvironmentId, Severity};
-use atlas_store::{Cond, TxItem};
 use serde_json::json;
 
 use crate::audit::NewEvent;
@@ -222,17 +221,9 @@ async fn replace(
 ) -> ServiceResult<AlertRuleRecord> {
     next.version = prior.version + 1;
     next.updated_ms = state.clock.now_millis();
-    let write = TxItem::Put {
-        item: next.to_item(),
-        cond: Some(Cond::eq("version", prior.version)),
-    };
-    match crate::audit::commit(state, scope, vec![write], ev).await {
-        Ok(()) => Ok(next),
-        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(
-            "the rule changed meanwhile; read it again and retry".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let write = super::replace_at(next.to_item(), prior.version);
+    super::commit_versioned(state, scope, write, ev, "rule").await?;
+    Ok(next)
 }
 
 pub async fn patch(
@@ -273,17 +264,8 @@ pub async fn patch(
 pub async fn delete(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<()> {
     let prior = rule(state, scope, id).await?;
     let ev = NewEvent::success("alert_rule.delete", format!("alert_rule/{id}")).meta(summary(&prior));
-    let del = TxItem::Delete {
-        key: prior.key(),
-        cond: Some(Cond::eq("version", prior.version)),
-    };
-    match crate::audit::commit(state, scope, vec![del], ev).await {
-        Ok(()) => Ok(()),
-        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(
-            "the rule changed meanwhile; read it again and retry".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let del = super::delete_at(prior.key(), prior.version);
+    super::commit_versioned(state, scope, del, ev, "rule").await
 }
 
 pub async fn snooze(
