@@ -16,6 +16,9 @@ use crate::state::AppState;
 use super::NewAlert;
 use super::deliver::{DeliverMessage, enqueue, payload};
 
+/// A pending delivery this far past its next attempt has no message left to carry it.
+const STUCK_MS: i64 = 30 * 60_000;
+
 pub fn to_api(d: &AlertDeliveryRecord) -> api::AlertDelivery {
     api::AlertDelivery {
         id: d.delivery_id.clone(),
@@ -129,12 +132,15 @@ pub async fn detail(state: &AppState, scope: &WorkspaceScope, id: &str) -> Servi
 /// a pending one is still trying). Audited.
 pub async fn redeliver(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<api::AlertDelivery> {
     let d = delivery(state, scope, id).await?;
-    if d.status == DeliveryStatus::Pending {
+    let now = state.clock.now_millis();
+    // A pending delivery whose next attempt is long overdue lost its message (a send that failed
+    // after a redeliver's commit): redelivering it is the way out.
+    let stuck = d.next_attempt_ms.is_none_or(|t| t < now - STUCK_MS);
+    if d.status == DeliveryStatus::Pending && !stuck {
         return Err(ServiceError::Conflict(
             "the delivery is still being attempted; redeliver it once it is delivered or failed".into(),
         ));
     }
-    let now = state.clock.now_millis();
     let update = Update::new()
         .set("status", DeliveryStatus::Pending.as_str())
         .set("series", d.series + 1)
@@ -163,8 +169,8 @@ pub async fn redeliver(state: &AppState, scope: &WorkspaceScope, id: &str) -> Se
         }
         Err(e) => return Err(e.into()),
     }
-    // Committed: if this send fails the delivery shows pending with its next attempt due; the
-    // operator can see it and the message is sent again by the next redeliver.
+    // Committed: if this send fails the delivery shows pending with its next attempt due; once
+    // that is 30 minutes overdue, redeliver accepts it again.
     enqueue(state, &DeliverMessage::new(scope.workspace_id(), id, d.attempts, now)).await?;
     let d = delivery(state, scope, id).await?;
     Ok(to_api(&d))
