@@ -2,6 +2,7 @@
 //! API through the whole local stack (token check, scope guard, table reads), on loopback.
 //! Prints figures; asserts nothing. Counts are bounded so a run takes seconds.
 
+mod alerts;
 mod backup;
 mod drift;
 mod reads;
@@ -59,8 +60,9 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [backup|restore|drift|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
+  alerts --events N [--fail PCT]
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
   restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
@@ -79,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         atlas_app::telemetry::init();
     }
     match args.first().map(String::as_str) {
+        Some("alerts") => alerts::run(&args[1..]).await,
         Some("backup") => backup::run(&args[1..]).await,
         Some("drift") => drift::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,

@@ -1,5 +1,6 @@
 //! One integration-test binary, so the workspace links it once.
 
+mod alerts;
 mod api;
 mod backups;
 mod budget;

@@ -197,6 +197,12 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             f.insert("exception", e["id"].as_str().unwrap().to_owned());
         }
     }
+    if r.path.contains("/alert-") {
+        let w = app.alert_world().await;
+        f.insert("destination", w.destination);
+        f.insert("rule", w.rule);
+        f.insert("delivery", w.delivery);
+    }
     if r.path.contains("{restore}") {
         let base = "/api/v1/workspaces/ws-demo/environments/env-contoso/restores";
         let res = app.post_as(OWNER, base, json!({"backup_set_id": f["set"]})).await;
@@ -253,7 +259,12 @@ fn fill(path: &str, f: &BTreeMap<&str, String>) -> String {
 fn body(r: &Route, f: &BTreeMap<&str, String>) -> Option<Value> {
     let mut v = r.example.map(|e| e())?;
     if let Value::Object(m) = &mut v {
-        for val in m.values_mut() {
+        // Placeholders as values and inside lists of values (`"destinations": ["{destination}"]`).
+        let values = m.values_mut().flat_map(|val| match val {
+            Value::Array(a) => a.iter_mut().collect::<Vec<_>>(),
+            other => vec![other],
+        });
+        for val in values {
             if let Value::String(s) = val
                 && let Some(k) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
                 && let Some(x) = f.get(k)
@@ -345,6 +356,9 @@ async fn matrix(mode: Mode) {
                         ("baseline", "01jnothere0000000000000000".into()),
                         ("finding", "nothing-here".into()),
                         ("exception", "01jnothere0000000000000000".into()),
+                        ("rule", "01jnothere0000000000000000".into()),
+                        ("destination", "01jnothere0000000000000000".into()),
+                        ("delivery", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

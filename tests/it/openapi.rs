@@ -328,7 +328,12 @@ fn fill(r: &Route, f: &BTreeMap<&'static str, String>) -> String {
 fn example(r: &Route, f: &BTreeMap<&'static str, String>) -> Option<Value> {
     let mut v = r.example.map(|e| e())?;
     if let Value::Object(m) = &mut v {
-        for val in m.values_mut() {
+        // Placeholders as values and inside lists of values (`"destinations": ["{destination}"]`).
+        let values = m.values_mut().flat_map(|val| match val {
+            Value::Array(a) => a.iter_mut().collect::<Vec<_>>(),
+            other => vec![other],
+        });
+        for val in values {
             if let Value::String(s) = val
                 && let Some(k) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
             {
@@ -433,6 +438,13 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
         f.insert("consent_state", state);
         f.insert("tenant_id", tenant);
+        return f;
+    }
+    if r.path.contains("/alert-") {
+        let w = app.alert_world().await;
+        f.insert("destination", w.destination);
+        f.insert("rule", w.rule);
+        f.insert("delivery", w.delivery);
         return f;
     }
     if r.path.ends_with("/provider-connection") && r.method == "POST" {

@@ -378,3 +378,77 @@ pub async fn spawn_without_workers(mode: Mode) -> TestApp {
     c.run_workers = false;
     spawn_with(c, dir).await
 }
+
+/// The ids an alerts route acts on (spec 016).
+pub struct AlertWorld {
+    pub destination: String,
+    pub rule: String,
+    /// A suppressed delivery (its rule is snoozed): final, so redeliver may act on it, and
+    /// nothing sends in the background meanwhile.
+    pub delivery: String,
+}
+
+impl TestApp {
+    /// A webhook destination, a snoozed rule for `run.failed` and one suppressed delivery of a
+    /// reported event.
+    pub async fn alert_world(&self) -> AlertWorld {
+        let res = self
+            .post_as(
+                OWNER,
+                &paths::alert_destinations(DEMO_WS),
+                serde_json::json!({"name": "Fixture hook", "kind": "webhook", "url": "https://hooks.example.com/atlas"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "fixture destination");
+        let dest: serde_json::Value = res.json().await.expect("destination");
+        let destination = dest["destination"]["id"].as_str().expect("id").to_owned();
+        let res = self
+            .post_as(
+                OWNER,
+                &paths::alert_rules(DEMO_WS),
+                serde_json::json!({"name": "Fixture rule", "event_types": ["run.failed"], "destinations": [destination]}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "fixture rule");
+        let rule: serde_json::Value = res.json().await.expect("rule");
+        let rule = rule["id"].as_str().expect("id").to_owned();
+        let res = self
+            .req(
+                reqwest::Method::PUT,
+                &paths::alert_rule_snooze(DEMO_WS, &rule),
+                Some(OWNER),
+            )
+            .json(&serde_json::json!({"reason": "Fixture", "hours": 24}))
+            .send()
+            .await
+            .expect("snooze");
+        assert_eq!(res.status(), 200, "fixture snooze");
+        let state = &self.app().state;
+        let ws = atlas_domain::WorkspaceId::parse(DEMO_WS).expect("ws");
+        let alert = atlas_app::alerts::NewAlert {
+            kind: atlas_domain::alerts::AlertEventType::RunFailed,
+            environment_id: Some(atlas_domain::EnvironmentId::parse("env-contoso").expect("env")),
+            severity: Some(atlas_domain::Severity::High),
+            object: "run/fixture".into(),
+            state: "failed".into(),
+            title: "Fixture run failed".into(),
+            link: format!("/workspaces/{DEMO_WS}/operations/fixture"),
+            data: serde_json::json!({}),
+        };
+        let item = atlas_app::alerts::event_item(state, &ws, alert);
+        state.table.transact(vec![item.clone()]).await.expect("event");
+        atlas_app::alerts::dispatch::after_commit(state, &[item]).await;
+        let page: serde_json::Value = self
+            .get_as(OWNER, &paths::alert_deliveries(DEMO_WS))
+            .await
+            .json()
+            .await
+            .expect("deliveries");
+        let delivery = page["items"][0]["id"].as_str().expect("a delivery").to_owned();
+        AlertWorld {
+            destination,
+            rule,
+            delivery,
+        }
+    }
+}

@@ -104,3 +104,12 @@ macro_rules! on_both_backends {
         mod dynamodb { $( #[tokio::test] async fn $case() { super::$case($crate::app::Mode::Aws).await; } )* }
     };
 }
+
+/// A request header as text ("" when absent or not text): the alert receivers read theirs so.
+pub fn header_text(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -19,6 +19,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L]
          [--graph-url URL [--login-url URL] [--tenant GUID --domain D --client-id ID --client-secret S]]]
   bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
+  bench alerts --events N [--fail PCT]
   bench drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
   bench reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
                                                measure store, queue and API latency, a full backup, a restore

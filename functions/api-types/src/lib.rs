@@ -1,9 +1,11 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
+mod alerts;
 mod drift;
 mod exceptions;
 mod notifications;
 mod restore;
+pub use alerts::*;
 pub use drift::*;
 pub use exceptions::*;
 pub use notifications::*;

@@ -93,6 +93,20 @@ paths! {
     EXCEPTION_REJECT = "/api/v1/workspaces/{ws}/exceptions/{exception}/reject" => fn exception_reject(ws, exception);
     EXCEPTION_REVOKE = "/api/v1/workspaces/{ws}/exceptions/{exception}/revoke" => fn exception_revoke(ws, exception);
     GOVERNANCE_POLICY = "/api/v1/workspaces/{ws}/governance-policy" => fn governance_policy(ws);
+    ALERT_RULES = "/api/v1/workspaces/{ws}/alert-rules" => fn alert_rules(ws);
+    ALERT_RULE = "/api/v1/workspaces/{ws}/alert-rules/{rule}" => fn alert_rule(ws, rule);
+    ALERT_RULE_SNOOZE = "/api/v1/workspaces/{ws}/alert-rules/{rule}/snooze" => fn alert_rule_snooze(ws, rule);
+    ALERT_DESTINATIONS = "/api/v1/workspaces/{ws}/alert-destinations" => fn alert_destinations(ws);
+    ALERT_DESTINATION = "/api/v1/workspaces/{ws}/alert-destinations/{destination}"
+        => fn alert_destination(ws, destination);
+    ALERT_DESTINATION_ROTATE = "/api/v1/workspaces/{ws}/alert-destinations/{destination}/rotate-secret"
+        => fn alert_destination_rotate(ws, destination);
+    ALERT_DESTINATION_TEST = "/api/v1/workspaces/{ws}/alert-destinations/{destination}/test"
+        => fn alert_destination_test(ws, destination);
+    ALERT_DELIVERIES = "/api/v1/workspaces/{ws}/alert-deliveries" => fn alert_deliveries(ws);
+    ALERT_DELIVERY = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}" => fn alert_delivery(ws, delivery);
+    ALERT_DELIVERY_REDELIVER = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}/redeliver"
+        => fn alert_delivery_redeliver(ws, delivery);
 }
 
 /// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.

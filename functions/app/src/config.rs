@@ -58,6 +58,52 @@ pub struct Config {
     /// their own temporary directory, so it goes when the directory does; unset, a file named
     /// after the table in the system temp directory.
     pub key_file: Option<PathBuf>,
+    /// Alert delivery: retries and which webhook URLs are allowed (spec 016).
+    pub alerts: AlertSettings,
+}
+
+/// How alert deliveries retry, and whether a plain-http webhook on loopback is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// How long a delivery keeps retrying before it fails (`ATLAS_ALERT_RETRY_WINDOW_SECS`, default 24 h).
+    pub retry_window: Duration,
+    /// The first backoff; each next one doubles (`ATLAS_ALERT_RETRY_BASE_MS`, default 30 s).
+    pub retry_base: Duration,
+    /// Local and development only: a webhook or Teams URL may be `http://` when its host is a
+    /// loopback address (`ATLAS_ALERT_ALLOW_HTTP_LOOPBACK=1`). Everything else must be https.
+    pub allow_http_loopback: bool,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            retry_window: Duration::from_secs(24 * 3600),
+            retry_base: Duration::from_millis(30_000),
+            allow_http_loopback: false,
+        }
+    }
+}
+
+impl AlertSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let num = |key: &str, min: u64, max: u64| -> Result<Option<u64>, ConfigError> {
+            get(key)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or_else(|| ConfigError(format!("{key} must be {min} to {max}: {v:?}")))
+                })
+                .transpose()
+        };
+        Ok(Self {
+            retry_window: num("ATLAS_ALERT_RETRY_WINDOW_SECS", 1, 7 * 86_400)?
+                .map_or(d.retry_window, Duration::from_secs),
+            retry_base: num("ATLAS_ALERT_RETRY_BASE_MS", 1, 3_600_000)?.map_or(d.retry_base, Duration::from_millis),
+            allow_http_loopback: get("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK").is_some_and(|v| v == "1" || v == "true"),
+        })
+    }
 }
 
 /// The default of [`Config::workspace_quota`].
@@ -218,6 +264,7 @@ impl Config {
                 None => crate::drift::baselines::DEFAULT_POLL_SECONDS,
             },
             key_file: None,
+            alerts: AlertSettings::from_lookup(&get)?,
             identity: match get("ATLAS_OIDC_ISSUER") {
                 #[cfg(feature = "local")]
                 None => Identity::Local {
@@ -269,6 +316,7 @@ impl Config {
             workspace_quota: DEFAULT_WORKSPACE_QUOTA,
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             key_file: None,
+            alerts: AlertSettings::default(),
         }
     }
 }

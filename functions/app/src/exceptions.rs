@@ -647,7 +647,7 @@ pub async fn sweep(state: &AppState) -> ServiceResult<Swept> {
                 history(state, &e, "expiring", &sys.email, None),
                 exception_alert(state, &e, AlertEventType::ExceptionExpiring),
             ];
-            let done = state.table.transact(changes).await;
+            let done = findings::reported(state, changes).await;
             out.warned += usize::from(done.is_ok());
             done.map_err(ServiceError::from)
         } else {
@@ -687,7 +687,7 @@ pub async fn sweep(state: &AppState) -> ServiceResult<Swept> {
                 Some(f) => {
                     let mut changes = unlink(state, &f, &next, &e, "expired", &sys.email, Some(why));
                     changes.push(exception_alert(state, &e, AlertEventType::ExceptionExpired));
-                    state.table.transact(changes).await.map_err(ServiceError::from)
+                    findings::reported(state, changes).await.map_err(ServiceError::from)
                 }
                 None => state.table.transact(writes).await.map_err(ServiceError::from),
             };
@@ -757,9 +757,7 @@ async fn sla_step(state: &AppState, f: &FindingRecord, policy: &GovernancePolicy
             data,
         },
     );
-    state
-        .table
-        .transact(vec![next.replace(Some(f.version)), ev.create(), alert])
+    findings::reported(state, vec![next.replace(Some(f.version)), ev.create(), alert])
         .await
         .map_err(ServiceError::from)
 }

@@ -188,7 +188,7 @@ pub async fn observe(
                     AlertEventType::FindingCreated,
                     json!({"kind": f.kind, "property": f.property}),
                 );
-                state.table.transact(vec![f.replace(None), ev.create(), alert]).await
+                reported(state, vec![f.replace(None), ev.create(), alert]).await
             }
             Some(f) if f.status == FindingStatus::Resolved => {
                 let mut next = seen_again(f, &d, now);
@@ -365,7 +365,7 @@ pub(crate) async fn transition_with(
     changes.extend(items);
     changes.extend(also.items);
     let tx = crate::audit::with_event(state, ws, actor, request_id, changes, audit);
-    match state.table.transact(tx).await {
+    match reported(state, tx).await {
         Ok(()) => Ok(next),
         Err(e @ TableError::TransactionCanceled { .. }) => {
             let what = if crate::audit::failed_at(&e) == Some(0) {
@@ -379,6 +379,14 @@ pub(crate) async fn transition_with(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Commits `tx`, then dispatches the alert events in it right away (the scheduler's sweep does it
+/// otherwise, a tick later).
+pub(crate) async fn reported(state: &AppState, tx: Vec<TxItem>) -> Result<(), TableError> {
+    state.table.transact(tx.clone()).await?;
+    crate::alerts::dispatch::after_commit(state, &tx).await;
+    Ok(())
 }
 
 /// The web app's page of a finding (alerts link to it).

@@ -286,6 +286,10 @@ async fn run_outbox_sweep(state: AppState, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = crate::runs::sweep_outbox(&state).await {
                     tracing::warn!(error = %e, "outbox sweep failed; the next one retries");
                 }
+                // Locally alert events a writer left pending go out within seconds, not a tick.
+                if let Err(e) = crate::alerts::dispatch::sweep(&state).await {
+                    tracing::warn!(error = %e, "alert dispatch failed; the next sweep retries");
+                }
             }
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
         }

@@ -414,8 +414,30 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
     }
     let mut with = conn.clone();
     with.verification = Some(found.verification.clone());
-    let (st, reason) = status(Some(&with), state.clock.now_millis());
-    let changes = vec![conn.record_verification(&found.verification)];
+    let now = state.clock.now_millis();
+    let (st, reason) = status(Some(&with), now);
+    let (before, _) = status(Some(&conn), now);
+    let mut changes = vec![conn.record_verification(&found.verification)];
+    // A verification that leaves the connection worse than it found it is news (spec 016).
+    let degraded = (st != atlas_domain::Status::Ready && st != before).then(|| {
+        let env = scope.environment_id();
+        let ws = scope.workspace().workspace_id();
+        crate::alerts::event_item(
+            state,
+            ws,
+            crate::alerts::NewAlert {
+                kind: atlas_domain::alerts::AlertEventType::ConnectionDegraded,
+                environment_id: Some(env.clone()),
+                severity: Some(atlas_domain::Severity::High),
+                object: format!("provider-connection/{env}"),
+                state: st.as_str().to_owned(),
+                title: format!("The provider connection of {env} is {}: {reason}", st.label()),
+                link: format!("/workspaces/{ws}/environments/{env}/provider"),
+                data: json!({"status": st.as_str(), "was": before.as_str(), "reason": reason}),
+            },
+        )
+    });
+    changes.extend(degraded.clone());
     let ev = NewEvent {
         action: "provider.verify".into(),
         target: "provider-connection".into(),
@@ -433,7 +455,11 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
         .map_err(|e| match audit::failed_at(&e) {
             Some(0) => ServiceError::Conflict("the connection changed meanwhile; verify again".into()),
             _ => e.into(),
-        })
+        })?;
+    if let Some(a) = degraded {
+        crate::alerts::dispatch::after_commit(state, &[a]).await;
+    }
+    Ok(())
 }
 
 /// A connection is verified only with a recorded proof of tenant administration whose claim

@@ -42,6 +42,7 @@ pub fn capability(kind: OperationType) -> Capability {
         OperationType::DriftDetect => Capability::BaselineManage,
         OperationType::EvidenceBuild => Capability::EvidenceExport,
         OperationType::RunReconcile => Capability::OperationsView,
+        OperationType::AlertDeliver => Capability::AlertsManage,
     }
 }
 
@@ -501,13 +502,53 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
         reason: reason.clone(),
         metadata: json!({"type": kind.as_str(), "outcome": outcome.as_str()}),
     };
+    // A run that did not succeed is news (spec 016): its alert event commits with its end.
+    let alert = run_alert(&run, outcome, reason.as_deref()).map(|a| crate::alerts::event_item(state, &ws, a));
+    changes.extend(alert.clone());
     let tx = audit::with_event(state, &ws, &initiator, None, changes, ev);
     match state.table.transact(tx).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            if let Some(a) = alert {
+                crate::alerts::dispatch::after_commit(state, &[a]).await;
+            }
+            Ok(())
+        }
         // Someone else ended it first.
         Err(TableError::TransactionCanceled { reasons }) if reasons.first().is_some_and(Option::is_some) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The alert a run's end reports: failed, blocked and partial runs; nothing for the rest.
+fn run_alert(run: &OperationRun, outcome: RunOutcome, reason: Option<&str>) -> Option<crate::alerts::NewAlert> {
+    use atlas_domain::alerts::AlertEventType as T;
+    let (kind, severity, word) = match outcome {
+        RunOutcome::Failed => (T::RunFailed, atlas_domain::Severity::High, "failed"),
+        RunOutcome::Blocked => (T::RunBlocked, atlas_domain::Severity::Medium, "was blocked"),
+        RunOutcome::PartiallySucceeded => (T::RunPartial, atlas_domain::Severity::Medium, "partly failed"),
+        _ => return None,
+    };
+    let env = run.environment();
+    let title = match &env {
+        Some(e) => format!("{} {word} in {e}", run.kind.label()),
+        None => format!("{} {word}", run.kind.label()),
+    };
+    Some(crate::alerts::NewAlert {
+        kind,
+        environment_id: env,
+        severity: Some(severity),
+        object: format!("run/{}", run.run_id),
+        state: outcome.as_str().to_owned(),
+        title,
+        link: format!("/workspaces/{}/operations/{}", run.workspace_id, run.run_id),
+        data: json!({
+            "run_id": run.run_id,
+            "operation_type": run.kind.as_str(),
+            "outcome": outcome.as_str(),
+            "reason": reason,
+            "counts": {"total": run.counts.total, "succeeded": run.count_succeeded, "failed": run.count_failed, "skipped": run.count_skipped},
+        }),
+    })
 }
 
 pub fn role_of(r: &str) -> Option<Role> {
@@ -543,6 +584,10 @@ pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
             record(state, &m.run_id, &m.item, ItemResult::Failed, detail)
                 .await
                 .map(|_| ())
+        }
+        Err(_) if crate::alerts::deliver::DeliverMessage::parse(body).is_some() => {
+            let m = crate::alerts::deliver::DeliverMessage::parse(body).ok_or(ServiceError::NotFound)?;
+            crate::alerts::deliver::dead_letter(state, &m).await
         }
         Err(_) => {
             tracing::warn!(

@@ -20,6 +20,7 @@ pub const SENDS: &[&str] = &[
     "provider-verify",
     "drift-detect",
     "drift-poll",
+    "alert-deliver",
 ];
 pub const RATE: &str = "rate(1 minute)";
 
@@ -28,6 +29,8 @@ pub struct TickReport {
     pub enqueued: usize,
     /// Messages sent from the outbox (starts whose own send did not happen).
     pub swept: usize,
+    /// Alert events dispatched (those their writer left pending).
+    pub alerts: usize,
 }
 
 #[tracing::instrument(skip_all)]
@@ -56,8 +59,14 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "governance sweep failed; the next tick retries"),
     }
+    // Alert events a writer did not dispatch itself (it crashed, or the queue was down).
+    let alerts = crate::alerts::dispatch::sweep(state).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "alert dispatch failed; the next tick retries");
+        0
+    });
     Ok(TickReport {
         enqueued: 1 + backups + polls,
         swept,
+        alerts,
     })
 }

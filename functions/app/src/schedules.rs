@@ -239,11 +239,48 @@ pub async fn run_due(state: &AppState) -> ServiceResult<usize> {
             Err(e) => return Err(e.into()),
         }
         // Retention runs after this backup has ended (`backup::settle`), never beside it.
-        if start_backup(state, &sched).await? {
-            started += 1;
+        match start_backup(state, &sched).await {
+            Ok(Some(true)) => started += 1,
+            // A backup of the environment was running already: it covers this due time.
+            Ok(Some(false)) => {}
+            Ok(None) => {
+                let why = "the schedule's creator is no longer a member of the workspace";
+                missed(state, &sched, due_ms, why).await;
+            }
+            Err(e) => {
+                missed(state, &sched, due_ms, &format!("the backup could not start: {e}")).await;
+                return Err(e);
+            }
         }
     }
     Ok(started)
+}
+
+/// A due time that started no backup of its own: the `backup.missed` alert (spec 016). The due
+/// time is claimed already, so nothing else will start it; the event is written alone.
+async fn missed(state: &AppState, sched: &BackupSchedule, due_ms: i64, why: &str) {
+    let (Ok(ws), Ok(env)) = (
+        WorkspaceId::parse(&sched.workspace_id),
+        EnvironmentId::parse(&sched.environment_id),
+    ) else {
+        return;
+    };
+    let alert = crate::alerts::NewAlert {
+        kind: atlas_domain::alerts::AlertEventType::BackupMissed,
+        environment_id: Some(env.clone()),
+        severity: Some(atlas_domain::Severity::Medium),
+        object: format!("backup-schedule/{}", sched.schedule_id),
+        // Each due time is its own incident.
+        state: format!("missed-{due_ms}"),
+        title: format!("A scheduled backup of {env} did not run"),
+        link: format!("/workspaces/{ws}/environments/{env}/backups"),
+        data: json!({"schedule_id": sched.schedule_id, "due_ms": due_ms, "reason": why}),
+    };
+    let item = crate::alerts::event_item(state, &ws, alert);
+    match state.table.transact(vec![item.clone()]).await {
+        Ok(()) => crate::alerts::dispatch::after_commit(state, &[item]).await,
+        Err(e) => tracing::warn!(schedule = %sched.schedule_id, error = %e, "backup.missed alert not written"),
+    }
 }
 
 /// The schedule creator's scope, if they are still a member; runs re-check it at execution.
@@ -277,9 +314,10 @@ fn retention(sched: &BackupSchedule) -> Option<Value> {
 }
 
 /// Starts the schedule's backup as its creator; the step re-checks their authority at execution.
-async fn start_backup(state: &AppState, sched: &BackupSchedule) -> ServiceResult<bool> {
+/// `None`: the creator left, so nothing started; `Some(false)`: a backup was running already.
+async fn start_backup(state: &AppState, sched: &BackupSchedule) -> ServiceResult<Option<bool>> {
     let Some(scope) = creator_scope(state, sched).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let families: Vec<String> = match &sched.families {
         Some(a) => a.clone(),
@@ -290,7 +328,7 @@ async fn start_backup(state: &AppState, sched: &BackupSchedule) -> ServiceResult
     };
     let start = crate::backup::capture_start(state, &scope, &families, retention(sched));
     let started = crate::runs::start_with(state, &scope, start).await?;
-    Ok(started.created)
+    Ok(Some(started.created))
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub struct AppState {
     pub workspace_quota: u32,
     /// How often the change feed polls an environment with a baseline, in seconds.
     pub drift_poll_seconds: u64,
+    /// Alert delivery's retry window, backoff and URL policy.
+    pub alerts: Arc<crate::config::AlertSettings>,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -110,6 +112,7 @@ impl AppState {
         st.provider = Arc::new(config.provider.clone());
         st.workspace_quota = config.workspace_quota;
         st.drift_poll_seconds = config.drift_poll_seconds;
+        st.alerts = Arc::new(config.alerts.clone());
         // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
         // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
         let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
@@ -205,6 +208,7 @@ impl AppState {
             graph: graph_client(&ProviderSettings::default())?,
             workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
+            alerts: Arc::default(),
         })
     }
 

@@ -140,7 +140,26 @@ pub fn steps() -> &'static [Step] {
             table: TableAccess::Write,
             handler: |s, b| Box::pin(drift_poll(s, b)),
         },
+        Step {
+            function: crate::alerts::deliver::FUNCTION,
+            queue: crate::alerts::deliver::QUEUE,
+            operation: OperationType::AlertDeliver,
+            secrets: true,
+            summary: "Sends one alert delivery (signed webhook or Teams card), records the attempt, retries with backoff",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(alert_deliver(s, b)),
+        },
     ]
+}
+
+/// One alert delivery attempt (not an operation run: its history is the delivery's attempts).
+async fn alert_deliver(state: AppState, body: String) -> Result<(), StepError> {
+    if crate::alerts::deliver::DeliverMessage::parse(&body).is_none() {
+        return Err(StepError::Malformed("not an alert delivery message".into()));
+    }
+    crate::alerts::deliver::handle(&state, &body)
+        .await
+        .map_err(service_to_step)
 }
 
 /// One change-feed poll (not an operation run: it runs every few minutes per environment and

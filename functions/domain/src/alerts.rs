@@ -20,3 +20,36 @@ string_enum!(
         Test = "test",
     }
 );
+
+impl AlertEventType {
+    /// Finding events carry a severity a rule may require a minimum of.
+    pub fn is_finding(self) -> bool {
+        matches!(
+            self,
+            AlertEventType::FindingCreated | AlertEventType::FindingReopened | AlertEventType::FindingSlaBreached
+        )
+    }
+}
+
+string_enum!(
+    /// Where a rule's alerts go.
+    DestinationKind {
+        Webhook = "webhook",
+        Teams = "teams",
+        Email = "email",
+    }
+);
+
+string_enum!(
+    /// A delivery's state: one per matched (event, rule, destination). Pending: sending, or
+    /// waiting for its next attempt. Failed: every attempt of the retry window failed (its message
+    /// went to the dead-letter queue). Suppressed: the rule was snoozed when the event matched,
+    /// recorded, not sent. Cancelled: the rule or destination was deleted or disabled first.
+    DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+        Suppressed = "suppressed",
+        Cancelled = "cancelled",
+    }
+);

@@ -178,6 +178,7 @@ string_enum!(
         RunReconcile = "run.reconcile",
         DriftDetect = "drift.detect",
         EvidenceBuild = "evidence.build",
+        AlertDeliver = "alert.deliver",
     }
 );
 
@@ -192,6 +193,7 @@ impl OperationType {
             OperationType::RunReconcile => "Reconcile stuck runs",
             OperationType::DriftDetect => "Detect drift",
             OperationType::EvidenceBuild => "Build evidence pack",
+            OperationType::AlertDeliver => "Deliver alert",
         }
     }
 }

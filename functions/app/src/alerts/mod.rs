@@ -3,14 +3,26 @@
 //! A service that reports something (a finding opened, an exception expiring, a run failed)
 //! adds [`event_item`] to the transaction that makes the change, so the event exists if and only
 //! if the change does. The dispatcher then turns pending events into deliveries.
+//!
+//! `rules` and `destinations` are the workspace's configuration; `dispatch` matches events to
+//! rules; `deliver` is the `alert-deliver` step (sign, send, record, retry); `deliveries` is the
+//! history, redeliver and the test event.
+
+pub mod deliver;
+pub mod deliveries;
+pub mod destinations;
+pub mod dispatch;
+pub mod rules;
 
 use atlas_domain::alerts::AlertEventType;
 use atlas_domain::{EnvironmentId, Severity, WorkspaceId};
 use atlas_store::TxItem;
 use serde_json::Value;
 
+use crate::error::{ServiceError, ServiceResult};
 use crate::records::Record;
 use crate::records::alerts::{AlertEventRecord, EVENTS_PENDING, pending_sk};
+use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
 /// An event a service reports.
@@ -48,4 +60,38 @@ pub fn event_item(state: &AppState, ws: &WorkspaceId, alert: NewAlert) -> TxItem
         at_ms,
     }
     .create()
+}
+
+/// Commits one change of a record read at `version` (a rule, a destination: `write` is
+/// conditional on it) with its audit event; a concurrent change is a 409 naming `what`.
+async fn commit_versioned(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    write: TxItem,
+    ev: crate::audit::NewEvent,
+    what: &str,
+) -> ServiceResult<()> {
+    match crate::audit::commit(state, scope, vec![write], ev).await {
+        Ok(()) => Ok(()),
+        Err(e) if crate::audit::failed_at(&e) == Some(0) => Err(ServiceError::Conflict(format!(
+            "the {what} changed meanwhile; read it again and retry"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The write that replaces a record read at `version`.
+fn replace_at(item: atlas_store::Item, version: u64) -> TxItem {
+    TxItem::Put {
+        item,
+        cond: Some(atlas_store::Cond::eq("version", version)),
+    }
+}
+
+/// The write that deletes a record read at `version`.
+fn delete_at(key: atlas_store::Key, version: u64) -> TxItem {
+    TxItem::Delete {
+        key,
+        cond: Some(atlas_store::Cond::eq("version", version)),
+    }
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource.
 
+pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod drift;
