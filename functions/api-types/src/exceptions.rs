@@ -1,6 +1,6 @@
 //! Exceptions (risk acceptance) and the governance policy (spec 016): what the routes take and answer.
 
-pub use atlas_domain::findings::ExceptionStatus;
+pub use atlas_domain::findings::{ExceptionStatus, GovernancePolicy, SlaPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -81,27 +81,4 @@ pub struct ExceptionDetail {
 pub struct ExceptionList {
     /// Newest request first.
     pub items: Vec<Exception>,
-}
-
-/// SLA days per severity (info has no due date).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct SlaDays {
-    pub critical_days: u32,
-    pub high_days: u32,
-    pub medium_days: u32,
-    pub low_days: u32,
-}
-
-/// `GET|PUT /workspaces/{ws}/governance-policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct GovernancePolicy {
-    pub sla: SlaDays,
-    /// Days after a finding's due date its environment's managers are told (1–90).
-    pub escalate_after_days: u32,
-    /// The longest a risk may be accepted, in days (1–365; no permanent acceptance).
-    pub exception_max_days: u32,
-    /// Days before an exception's expiry the warning goes out (less than the maximum).
-    pub exception_warn_days: u32,
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use atlas_api_types as api;
 use atlas_domain::alerts::AlertEventType;
-use atlas_domain::findings::{ExceptionStatus, FindingStatus, GovernancePolicy, SlaPolicy};
+use atlas_domain::findings::{ExceptionStatus, FindingStatus, GovernancePolicy};
 use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_store::{TableError, TxItem};
 use serde_json::json;
@@ -40,42 +40,14 @@ pub async fn policy(state: &AppState, ws: &WorkspaceId) -> ServiceResult<Governa
     Ok(stored.map(|r| r.policy).unwrap_or_default())
 }
 
-pub fn policy_to_api(p: &GovernancePolicy) -> api::GovernancePolicy {
-    api::GovernancePolicy {
-        sla: api::SlaDays {
-            critical_days: p.sla.critical_days,
-            high_days: p.sla.high_days,
-            medium_days: p.sla.medium_days,
-            low_days: p.sla.low_days,
-        },
-        escalate_after_days: p.escalate_after_days,
-        exception_max_days: p.exception_max_days,
-        exception_warn_days: p.exception_warn_days,
-    }
-}
-
-fn policy_from_api(p: &api::GovernancePolicy) -> GovernancePolicy {
-    GovernancePolicy {
-        sla: SlaPolicy {
-            critical_days: p.sla.critical_days,
-            high_days: p.sla.high_days,
-            medium_days: p.sla.medium_days,
-            low_days: p.sla.low_days,
-        },
-        escalate_after_days: p.escalate_after_days,
-        exception_max_days: p.exception_max_days,
-        exception_warn_days: p.exception_warn_days,
-    }
-}
-
 /// Replaces the policy, audited with the old and new values. New due dates and caps apply to
 /// what opens or is requested from now on.
 pub async fn set_policy(
     state: &AppState,
     scope: &WorkspaceScope,
-    body: &api::GovernancePolicy,
-) -> ServiceResult<api::GovernancePolicy> {
-    let next = policy_from_api(body);
+    body: &GovernancePolicy,
+) -> ServiceResult<GovernancePolicy> {
+    let next = *body;
     let mut f = Fields::default();
     for (field, why) in next.problems() {
         f.push(field, why);
@@ -89,10 +61,10 @@ pub async fn set_policy(
         updated_ms: state.clock.now_millis(),
         updated_by: scope.actor().email.clone(),
     };
-    let audit = NewEvent::success("governance_policy.update", "governance-policy")
-        .meta(json!({"old": policy_to_api(&old), "new": body}));
+    let audit =
+        NewEvent::success("governance_policy.update", "governance-policy").meta(json!({"old": old, "new": body}));
     crate::audit::commit(state, scope, vec![rec.put()], audit).await?;
-    Ok(policy_to_api(&next))
+    Ok(next)
 }
 
 /// Unix ms `days` from the wall clock (the request example's expiry).

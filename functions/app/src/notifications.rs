@@ -11,8 +11,8 @@ use atlas_store::TxItem;
 use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Actor;
 use crate::records::notifications::{
-    NotificationRecord, NotifyPrefs, PrefsRecord, ReadState, notification_key, notifications_after, notifications_of,
-    prefs_key, state_key,
+    NotificationRecord, PrefsRecord, ReadState, notification_key, notifications_after, notifications_of, prefs_key,
+    state_key,
 };
 use crate::records::runs::OperationRun;
 use crate::records::tenancy::{MemberRecord, memberships_of};
@@ -24,18 +24,13 @@ use crate::state::AppState;
 const UNREAD_CAP: u32 = 100;
 pub const MAX_PAGE: u32 = 100;
 
-async fn prefs_of(state: &AppState, user: &str) -> ServiceResult<NotifyPrefs> {
+async fn prefs_of(state: &AppState, user: &str) -> ServiceResult<api::NotificationPrefs> {
     let stored: Option<PrefsRecord> = records::get(&state.table, &prefs_key(user)).await?;
     Ok(stored.map(|p| p.prefs).unwrap_or_default())
 }
 
 pub async fn prefs(state: &AppState, actor: &Actor) -> ServiceResult<api::NotificationPrefs> {
-    let p = prefs_of(state, &actor.user_id).await?;
-    Ok(api::NotificationPrefs {
-        run_completed: p.run_completed,
-        run_failed: p.run_failed,
-        run_blocked: p.run_blocked,
-    })
+    prefs_of(state, &actor.user_id).await
 }
 
 pub async fn set_prefs(
@@ -45,18 +40,14 @@ pub async fn set_prefs(
 ) -> ServiceResult<api::NotificationPrefs> {
     let rec = PrefsRecord {
         user_id: actor.user_id.clone(),
-        prefs: NotifyPrefs {
-            run_completed: body.run_completed,
-            run_failed: body.run_failed,
-            run_blocked: body.run_blocked,
-        },
+        prefs: *body,
     };
     state.table.put(rec.to_item(), None).await?;
     Ok(*body)
 }
 
 /// The kind of notification a run's ending makes, and whether these prefs ask for it.
-fn kind_for(outcome: RunOutcome, p: &NotifyPrefs) -> Option<&'static str> {
+fn kind_for(outcome: RunOutcome, p: &api::NotificationPrefs) -> Option<&'static str> {
     match outcome {
         RunOutcome::Succeeded if p.run_completed => Some("run.completed"),
         RunOutcome::PartiallySucceeded if p.run_failed => Some("run.partial"),

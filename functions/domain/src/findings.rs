@@ -80,6 +80,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Days allowed to close a finding, by severity (a workspace policy); `info` has no due date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SlaPolicy {
     pub critical_days: u32,
@@ -143,8 +144,10 @@ impl ExceptionStatus {
     }
 }
 
-/// A workspace's governance policy: SLA days, escalation, and how long a risk may be accepted.
+/// A workspace's governance policy: SLA days, escalation, and how long a risk may be accepted
+/// (`GET|PUT /workspaces/{ws}/governance-policy`; what a PUT leaves out keeps its default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct GovernancePolicy {
     pub sla: SlaPolicy,

@@ -57,23 +57,12 @@ impl Record for NotificationRecord {
     }
 }
 
-/// What the user opted in to: `USER#<user> / NOTIFYPREF`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotifyPrefs {
-    #[serde(default)]
-    pub run_completed: bool,
-    #[serde(default)]
-    pub run_failed: bool,
-    #[serde(default)]
-    pub run_blocked: bool,
-}
-
-/// The prefs as stored (the user id is the partition).
+/// What the user opted in to, as stored: `USER#<user> / NOTIFYPREF`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrefsRecord {
     pub user_id: String,
     #[serde(flatten)]
-    pub prefs: NotifyPrefs,
+    pub prefs: atlas_api_types::NotificationPrefs,
 }
 
 impl Record for PrefsRecord {

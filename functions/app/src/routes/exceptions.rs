@@ -80,8 +80,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     scope: WorkspaceScope,
 ) -> ApiResult<Json<api::GovernancePolicy>> {
-    let p = exceptions::policy(&state, scope.workspace_id()).await?;
-    Ok(Json(exceptions::policy_to_api(&p)))
+    Ok(Json(exceptions::policy(&state, scope.workspace_id()).await?))
 }
 
 pub async fn put_policy(
