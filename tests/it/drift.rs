@@ -261,7 +261,7 @@ async fn drift_lifecycle(mode: Mode) {
 /// event claims otherwise.
 async fn a_stale_transition_is_refused_and_writes_nothing(mode: Mode) {
     use atlas_app::findings::{Coverage, Detection, observe, transition};
-    use atlas_app::records::drift::{FindingRecord, finding_sk};
+    use atlas_app::records::drift::{FindingRecord, finding_key};
     use atlas_domain::findings::{FindingSource, Severity};
     let app = spawn_app(mode).await;
     let state = &app.app().state;
@@ -293,7 +293,7 @@ async fn a_stale_transition_is_refused_and_writes_nothing(mode: Mode) {
     };
     let o = observe(state, &ws, vec![d.clone(), d.clone()], &cover).await.unwrap();
     assert_eq!(o.opened, 1, "one finding per fingerprint");
-    let key = atlas_store::Key::new(atlas_tests::app::demo_ws_pk(), finding_sk(&d.fingerprint()));
+    let key = finding_key(&WorkspaceId::parse(DEMO_WS).unwrap(), &d.fingerprint());
     let read = || async {
         atlas_app::records::get::<FindingRecord>(&state.table, &key)
             .await

@@ -147,10 +147,15 @@ pub async fn query_sort_key_conditions_both_directions(b: Backend) {
     );
 }
 
-/// A sort key of the contract's synthetic rows (the store port's own tests, below the app's
-/// records: no app entity lives in these partitions), `i` zero-padded to `width` digits.
+/// A key of the contract's synthetic rows (the store port's own tests, below the app's records:
+/// no app entity lives in these partitions): `prefix#suffix`.
+fn synthetic_key(prefix: &str, suffix: &str) -> String {
+    [prefix, suffix].join("#")
+}
+
+/// A synthetic sort key: `prefix#` and `i` zero-padded to `width` digits.
 fn synthetic_sk(prefix: &str, i: usize, width: usize) -> String {
-    format!("{prefix}#{i:0width$}")
+    synthetic_key(prefix, &format!("{i:0width$}"))
 }
 
 /// Writes `n` items in transactions of 100 (the limit), which also proves large transactions.
@@ -163,7 +168,7 @@ async fn fill(b: &Backend, pk: &str, n: usize, gsi: bool) -> BTreeSet<String> {
             let mut v = json!({"PK": pk, "SK": sk, "i": i});
             if gsi {
                 // Many items share a GSI sort key, so paging must not rely on its uniqueness.
-                v["GSI1PK"] = json!(format!("{pk}#BYSTATUS"));
+                v["GSI1PK"] = json!(synthetic_key(pk, "BYSTATUS"));
                 v["GSI1SK"] = json!(synthetic_sk("S", i % 7, 1));
             }
             item(v)

@@ -18,11 +18,11 @@ use crate::alerts::NewAlert;
 use crate::audit::NewEvent;
 use crate::error::{Fields, ServiceError, ServiceResult};
 use crate::findings::{self, Also};
-use crate::records::drift::{FindingRecord, finding_sk, findings_sla_due_by};
+use crate::records::drift::{FindingRecord, finding_key, finding_sk, findings_sla_due_by};
 use crate::records::exceptions::{
-    ExceptionEventRecord, ExceptionRecord, PolicyRecord, exception_events, exception_sk, exceptions_due_by, policy_key,
+    ExceptionEventRecord, ExceptionRecord, PolicyRecord, exception_events, exception_key, exception_sk,
+    exceptions_due_by, policy_key,
 };
-use crate::records::keys::ws_pk;
 use crate::records::{self, Record};
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
@@ -104,7 +104,7 @@ pub fn to_api(e: &ExceptionRecord) -> api::Exception {
 }
 
 async fn load(state: &AppState, ws: &WorkspaceId, id: &str) -> ServiceResult<Option<ExceptionRecord>> {
-    Ok(records::get(&state.table, &atlas_store::Key::new(ws_pk(ws), exception_sk(id))).await?)
+    Ok(records::get(&state.table, &exception_key(ws, id)).await?)
 }
 
 /// An exception in an environment the member sees; 404 otherwise.
@@ -629,11 +629,7 @@ pub async fn sweep(state: &AppState) -> ServiceResult<Swept> {
                 next.replace(Some(e.version)),
                 history(state, &e, "expired", &sys.email, Some(why)),
             ];
-            let f: Option<FindingRecord> = records::get(
-                &state.table,
-                &atlas_store::Key::new(ws_pk(&ws), finding_sk(&e.finding_id)),
-            )
-            .await?;
+            let f: Option<FindingRecord> = records::get(&state.table, &finding_key(&ws, &e.finding_id)).await?;
             let done = match f {
                 Some(f) if e.status == ExceptionStatus::Active && f.status == FindingStatus::RiskAccepted => {
                     writes.push(exception_alert(state, &e, AlertEventType::ExceptionExpired));

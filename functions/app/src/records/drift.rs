@@ -69,6 +69,10 @@ pub fn finding_sk(id: &str) -> String {
     format!("{FINDINGS}{id}")
 }
 
+pub fn finding_key(ws: &WorkspaceId, id: &str) -> Key {
+    Key::new(ws_pk(ws), finding_sk(id))
+}
+
 pub fn finding_events(id: &str) -> String {
     format!("FINDINGEV#{id}#")
 }
@@ -267,7 +271,7 @@ pub struct FindingRecord {
 impl Record for FindingRecord {
     const ENTITY: &'static str = "finding";
     fn key(&self) -> Key {
-        Key::new(ws_pk(&self.workspace_id), finding_sk(&self.finding_id))
+        finding_key(&self.workspace_id, &self.finding_id)
     }
 
     /// Stored with its SLA-index entry while it is open and has an SLA step ahead, so the tick
@@ -289,13 +293,7 @@ impl FindingRecord {
     /// This record written over the stored one only if that is still at `seen_version` (a new
     /// record: only if none exists). The one way a finding is written.
     pub fn replace(&self, seen_version: Option<u64>) -> TxItem {
-        TxItem::Put {
-            item: self.to_item(),
-            cond: Some(match seen_version {
-                None => Cond::NotExists,
-                Some(v) => Cond::eq("version", v),
-            }),
-        }
+        super::versioned_put(self.to_item(), seen_version)
     }
 
     /// A write that checks the finding is still at `version` and `status` (for a status move).

@@ -2,7 +2,7 @@
 
 use atlas_domain::findings::{ExceptionStatus, GovernancePolicy};
 use atlas_domain::{EnvironmentId, WorkspaceId};
-use atlas_store::{Cond, Item, Key, Query, SkCond, TxItem};
+use atlas_store::{Item, Key, Query, SkCond, TxItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -16,6 +16,10 @@ const POLICY_SK: &str = "POLICY#GOVERNANCE";
 
 pub fn exception_sk(id: &str) -> String {
     format!("{EXCEPTIONS}{id}")
+}
+
+pub fn exception_key(ws: &WorkspaceId, id: &str) -> Key {
+    Key::new(ws_pk(ws), exception_sk(id))
 }
 
 pub fn exception_events(id: &str) -> String {
@@ -92,20 +96,14 @@ impl ExceptionRecord {
     /// This record over the stored one only if that is still at `seen_version` (new: only if
     /// none exists).
     pub fn replace(&self, seen_version: Option<u64>) -> TxItem {
-        TxItem::Put {
-            item: self.to_item(),
-            cond: Some(match seen_version {
-                None => Cond::NotExists,
-                Some(v) => Cond::eq("version", v),
-            }),
-        }
+        super::versioned_put(self.to_item(), seen_version)
     }
 }
 
 impl Record for ExceptionRecord {
     const ENTITY: &'static str = "finding_exception";
     fn key(&self) -> Key {
-        Key::new(ws_pk(&self.workspace_id), exception_sk(&self.exception_id))
+        exception_key(&self.workspace_id, &self.exception_id)
     }
 
     /// Stored with its due-index entry while it is current, so the tick finds it.

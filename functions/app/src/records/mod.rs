@@ -85,6 +85,18 @@ pub fn base_item<R: Record>(r: &R) -> Item {
     item
 }
 
+/// A versioned record's write: over the stored one only if that is still at `seen_version` (a
+/// new record: only if none exists). The one way findings and exceptions are written.
+pub fn versioned_put(item: Item, seen_version: Option<u64>) -> TxItem {
+    TxItem::Put {
+        item,
+        cond: Some(match seen_version {
+            None => Cond::NotExists,
+            Some(v) => Cond::eq("version", v),
+        }),
+    }
+}
+
 /// A record stored outside its workspace's partition that names its workspace.
 pub trait Owned: Record {
     fn workspace_id(&self) -> &str;
