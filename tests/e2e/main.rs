@@ -6,7 +6,7 @@ mod stack;
 
 use std::time::Duration;
 
-use stack::{Stack, poll};
+use stack::{Hook, Stack, poll};
 
 const WS: &str = "/workspaces/ws-demo";
 const CONTOSO: &str = "/workspaces/ws-demo/environments/env-contoso";
@@ -372,6 +372,23 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
         .await;
     s.screenshot("baselines").await;
 
+    // Alerts, on their page: a signed webhook (its secret shown once) and a rule for new findings.
+    let hook = Hook::start().await;
+    s.click(&format!(".wsnav a[href='{WS}/alerts']")).await;
+    s.wait_text("h1", "Alerts").await;
+    s.fill("#destination-name", "SOC webhook").await;
+    s.fill("#destination-url", &hook.url).await;
+    s.click("button#destination-create").await;
+    s.wait_text("[data-testid=destination-secret]", "whsec_").await;
+    s.wait_text("[data-testid=destinations-table] tr.destination", "SOC webhook")
+        .await;
+    s.fill("#rule-name", "New findings").await;
+    s.click("input[name=event_type][value='finding.created']").await;
+    s.click("input[name=rule_destination]").await;
+    s.click("button#rule-create").await;
+    s.wait_text("[data-testid=rules-table] tr.rule", "New findings").await;
+    s.screenshot("alerts").await;
+
     // Someone changes a policy through Graph: the change feed finds it within its poll interval.
     s.patch_in_tenant(
         "contoso.demo.test",
@@ -384,6 +401,23 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
         .await;
     s.wait_text("#findings-table", "/description").await;
     s.screenshot("hub").await;
+
+    // The finding reached the webhook, signed; the delivery history says so with its attempt.
+    let delivered =
+        "[data-testid=deliveries-table] tr.delivery[data-event-type='finding.created'][data-status=delivered]";
+    s.reload_until(&format!("{WS}/alerts"), delivered, Duration::from_secs(60))
+        .await;
+    let got = hook.got();
+    assert!(
+        got.iter()
+            .any(|(kind, sig)| kind == "finding.created" && sig.starts_with("v1=")),
+        "the receiver got a signed finding.created: {got:?}"
+    );
+    s.click(&format!("{delivered} a")).await;
+    s.wait_text("[data-testid=attempts-table] tr.attempt[data-ok=true]", "HTTP 200")
+        .await;
+    s.find("button#redeliver").await;
+    s.screenshot("delivery").await;
 
     // Contoso's drift page, from its environment page: the finding with the baseline's value
     // and the tenant's side by side.

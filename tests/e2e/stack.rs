@@ -86,6 +86,8 @@ impl Stack {
             // The change feed polls every 10 s on a 1 s scheduler tick: a drift test waits seconds.
             .env("ATLAS_DRIFT_POLL_SECONDS", "10")
             .env("ATLAS_SCHEDULER_SECS", "1")
+            // The alerts test's receiver listens on loopback over plain http.
+            .env("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK", "1")
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
@@ -530,4 +532,42 @@ fn chromium_binary() -> Option<String> {
     .into_iter()
     .find(|p| Path::new(p).is_file())
     .map(str::to_owned)
+}
+
+/// A webhook receiver on loopback: answers 200 and keeps each request's event type and headers.
+pub struct Hook {
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Hook {
+    pub async fn start() -> Hook {
+        let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+        let g = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let g = g.clone();
+                async move {
+                    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let signature = atlas_tests::header_text(&headers, "atlas-signature");
+                    let kind = body["type"].as_str().unwrap_or_default().to_owned();
+                    g.lock().expect("hook log").push((kind, signature));
+                    "thanks"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Hook { url, got, _task: task }
+    }
+
+    /// (event type, `Atlas-Signature` header) of every request so far.
+    pub fn got(&self) -> Vec<(String, String)> {
+        self.got.lock().expect("hook log").clone()
+    }
 }

@@ -46,6 +46,13 @@ pub enum Route {
     Exceptions {
         ws: String,
     },
+    Alerts {
+        ws: String,
+    },
+    AlertDelivery {
+        ws: String,
+        delivery: String,
+    },
     Finding {
         ws: String,
         finding: String,
@@ -135,6 +142,11 @@ impl Route {
             ["workspaces", ws, "baselines"] => Route::Baselines { ws: param(ws)? },
             ["workspaces", ws, "findings"] => Route::Findings { ws: param(ws)? },
             ["workspaces", ws, "exceptions"] => Route::Exceptions { ws: param(ws)? },
+            ["workspaces", ws, "alerts"] => Route::Alerts { ws: param(ws)? },
+            ["workspaces", ws, "alerts", "deliveries", delivery] => Route::AlertDelivery {
+                ws: param(ws)?,
+                delivery: param(delivery)?,
+            },
             ["workspaces", ws, "findings", finding] => Route::Finding {
                 ws: param(ws)?,
                 finding: param(finding)?,
@@ -202,6 +214,8 @@ impl Route {
             Route::Baselines { ws } => vec![WS, ws, "baselines"],
             Route::Findings { ws } => vec![WS, ws, "findings"],
             Route::Exceptions { ws } => vec![WS, ws, "exceptions"],
+            Route::Alerts { ws } => vec![WS, ws, "alerts"],
+            Route::AlertDelivery { ws, delivery } => vec![WS, ws, "alerts", "deliveries", delivery],
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
             Route::Drift { ws, env } => vec![WS, ws, ENV, env, "drift"],
@@ -244,6 +258,8 @@ impl Route {
             | Route::Baselines { ws }
             | Route::Findings { ws }
             | Route::Exceptions { ws }
+            | Route::Alerts { ws }
+            | Route::AlertDelivery { ws, .. }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
             | Route::Environment { ws, .. }
@@ -428,6 +444,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Findings { ws: ws.clone() }, "Findings") }
                     { link(Route::Exceptions { ws: ws.clone() }, "Risk acceptances") }
                     { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
+                    { link(Route::Alerts { ws: ws.clone() }, "Alerts") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }
@@ -486,6 +503,8 @@ mod tests {
             Route::Baselines { ws: s() },
             Route::Findings { ws: s() },
             Route::Exceptions { ws: s() },
+            Route::Alerts { ws: s() },
+            Route::AlertDelivery { ws: s(), delivery: s() },
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },
             Route::Drift { ws: s(), env: s() },

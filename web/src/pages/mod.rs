@@ -1,6 +1,7 @@
 //! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`) and the
 //! second bundle (`more_page`, ADR 0027).
 
+pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod baselines;
@@ -54,7 +55,9 @@ pub fn page(route: Route) -> Html {
         | Route::Drift { .. }
         | Route::Restores { .. }
         | Route::Restore { .. }
-        | Route::Exceptions { .. } => html! { <crate::components::lazy::Lazy /> },
+        | Route::Exceptions { .. }
+        | Route::Alerts { .. }
+        | Route::AlertDelivery { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
     }
@@ -71,6 +74,8 @@ pub fn more_page(route: Route) -> Html {
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },
+        Route::Alerts { ws } => html! { <alerts::AlertsPage {ws} /> },
+        Route::AlertDelivery { ws, delivery } => html! { <alerts::DeliveryPage {ws} {delivery} /> },
         _ => Html::default(),
     }
 }
