@@ -35,6 +35,7 @@ both!([
     transaction_with_one_failing_condition_writes_nothing,
     transaction_limits_are_enforced,
     atomic_counters_do_not_lose_increments,
+    concurrent_writes_each_stand_alone,
     large_payloads_round_trip,
     reserved_attributes_are_refused,
     queue_send_receive_delete,

@@ -362,6 +362,68 @@ pub async fn atomic_counters_do_not_lose_increments(b: Backend) {
     assert_eq!(b.table.increment(&k, "n", -5).await.unwrap(), 15);
 }
 
+/// Many writes at once (the embedded store commits them in groups): each stands or falls alone.
+/// One conditional create of a shared key wins; a transaction whose check fails writes nothing
+/// while the ones beside it write everything.
+pub async fn concurrent_writes_each_stand_alone(b: Backend) {
+    let t = b.table.clone();
+    t.put(item(json!({"PK": "WS#g", "SK": "GATE", "open": true})), None)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let claim = t
+                .put(
+                    item(json!({"PK": "WS#g", "SK": "CLAIM", "by": i})),
+                    Some(Cond::NotExists),
+                )
+                .await;
+            // Every fourth transaction requires the gate closed: it must fail, and alone.
+            let gate = if i % 4 == 0 {
+                Cond::eq("open", false)
+            } else {
+                Cond::eq("open", true)
+            };
+            let own = ["OWN#", &format!("{i:02}")].concat();
+            let tx = t
+                .transact(vec![
+                    TxItem::Put {
+                        item: item(json!({"PK": "WS#g", "SK": own, "i": i})),
+                        cond: Some(Cond::NotExists),
+                    },
+                    TxItem::Check {
+                        key: Key::new("WS#g", "GATE"),
+                        cond: gate,
+                    },
+                ])
+                .await;
+            (i, claim.is_ok(), tx.is_ok())
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (i, claimed, wrote) = task.await.unwrap();
+        if claimed {
+            winners.push(i);
+        }
+        assert_eq!(wrote, i % 4 != 0, "transaction {i}");
+    }
+    assert_eq!(winners.len(), 1, "one conditional create wins: {winners:?}");
+    let claim = t.get(&Key::new("WS#g", "CLAIM")).await.unwrap().unwrap();
+    assert_eq!(claim["by"], json!(winners[0]));
+    let own: Vec<u64> = t
+        .query(&Query::partition("WS#g").sk(SkCond::BeginsWith("OWN#".into())))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|it| it["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(own, (0..40).filter(|i| i % 4 != 0).collect::<Vec<u64>>());
+}
+
 fn noise(len: usize, mut x: u64) -> String {
     (0..len)
         .map(|_| {

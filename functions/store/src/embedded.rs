@@ -1,14 +1,21 @@
 //! The embedded backend: one SQLite file (WAL, `synchronous=FULL`) holding the table and the
 //! queues, so local mode is durable and a crash loses no acknowledged write.
+//!
+//! Writes go to one writer thread that **group-commits**: the writes waiting when it is free run
+//! in one SQLite transaction, each under its own savepoint (a write whose condition fails rolls
+//! back alone), then one `COMMIT` — one flush for the group — and only then does each caller get
+//! its answer. Each write still sees the ones before it, so conditions behave as if serial.
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use tokio::sync::Notify;
+use tokio::sync::oneshot;
 
 use crate::clock::{Clock, IdGen, UlidIds};
 use crate::expr::{Cond, SkCond, Update};
@@ -37,6 +44,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt) WHERE r
 /// Idle read connections kept open; more are opened while many reads overlap, then closed.
 const IDLE_READERS: usize = 8;
 
+/// At most this many writes share one commit.
+const GROUP_MAX: usize = 256;
+
+/// Reports a write's answer once its group's commit is known (`Err`: the commit failed).
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A write for the writer thread: given the connection inside the group's transaction (or why
+/// there is none), it runs and says whether to keep its changes, and how to report.
+type Job = Box<dyn FnOnce(Result<&Connection, String>) -> (bool, Finish) + Send>;
+
 /// The open store. Cheap to clone; every clone shares one writer connection and one pool of
 /// readers: with WAL, a reader sees the last commit and never waits for the writer.
 #[derive(Clone)]
@@ -45,8 +62,8 @@ pub struct EmbeddedStore {
 }
 
 struct Inner {
-    /// The one writer (SQLite allows one at a time); queue operations use it too.
-    conn: Mutex<Connection>,
+    /// The writer thread's inbox (SQLite allows one writer at a time); queue operations use it too.
+    writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
@@ -78,9 +95,14 @@ impl EmbeddedStore {
         conn.pragma_update(None, "synchronous", "FULL").map_err(io)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(io)?;
         conn.execute_batch(SCHEMA).map_err(io)?;
+        let (writer, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("atlas-store-writer".into())
+            .spawn(move || write_groups(&conn, &jobs))
+            .map_err(|e| TableError::Unavailable(format!("embedded store writer: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                writer,
                 readers: Mutex::new(Vec::new()),
                 path: path.to_owned(),
                 clock,
@@ -96,27 +118,55 @@ impl EmbeddedStore {
 
     /// Creates the queue (and records its dead-letter settings) if missing.
     pub fn queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, QueueError> {
-        self.with_conn_q(|c| {
-            c.execute(
-                "INSERT INTO queues (name, max_receives, dead_letter) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET max_receives = ?2, dead_letter = ?3",
-                params![spec.name, spec.max_receives, spec.dead_letter],
-            )
-            .map_err(qio)
-        })?;
+        // Synchronous, at start-up: on a connection of its own (SQLite serializes it with the
+        // writer thread's transactions).
+        let c = Connection::open(&self.inner.path).map_err(qio)?;
+        c.busy_timeout(Duration::from_secs(5)).map_err(qio)?;
+        c.execute(
+            "INSERT INTO queues (name, max_receives, dead_letter) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET max_receives = ?2, dead_letter = ?3",
+            params![spec.name, spec.max_receives, spec.dead_letter],
+        )
+        .map_err(qio)?;
         Ok(Arc::new(EmbeddedQueue {
             store: self.clone(),
             spec: spec.clone(),
         }))
     }
 
-    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, TableError>) -> Result<T, TableError> {
-        let mut c = self
-            .inner
-            .conn
-            .lock()
-            .map_err(|_| TableError::Unavailable("store lock poisoned".into()))?;
-        f(&mut c)
+    /// Runs `f` on the writer thread in the next group; answers once the group committed.
+    async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        unavailable: fn(String) -> E,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn| match conn {
+            Err(why) => {
+                let _ = tx.send(Err(unavailable(why)));
+                (false, Box::new(|_| {}))
+            }
+            Ok(c) => {
+                let r = f(c);
+                let keep = r.is_ok();
+                let finish: Finish = Box::new(move |committed| {
+                    let _ = tx.send(match committed {
+                        Err(why) if keep => Err(unavailable(why)),
+                        _ => r,
+                    });
+                });
+                (keep, finish)
+            }
+        });
+        if self.inner.writer.send(job).is_err() {
+            return Err(unavailable("embedded store: the writer has stopped".into()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(unavailable("embedded store: a write panicked".into())))
     }
 
     /// Runs a read on a pooled reader connection, outside the writer's lock.
@@ -146,21 +196,67 @@ impl EmbeddedStore {
         out
     }
 
-    fn with_conn_q<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError>) -> Result<T, QueueError> {
-        let mut c = self
-            .inner
-            .conn
-            .lock()
-            .map_err(|_| QueueError::Unavailable("store lock poisoned".into()))?;
-        f(&mut c)
-    }
-
     /// Runs blocking SQLite work off the async workers.
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&EmbeddedStore) -> T + Send + 'static) -> T {
         let me = self.clone();
         match tokio::task::spawn_blocking(move || f(&me)).await {
             Ok(v) => v,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// The writer thread: takes the writes waiting, runs them in one transaction, each under a
+/// savepoint, commits once, then answers each. Ends when every store handle is gone.
+fn write_groups(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+    let msg = |e: rusqlite::Error| format!("embedded store: {e}");
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = msg(e);
+            for job in group {
+                let _ = job(Err(why.clone()));
+            }
+            continue;
+        }
+        let mut finishers = Vec::with_capacity(group.len());
+        for job in group {
+            // A failed write's error (a full disk) may have ended the whole transaction: the
+            // rest of the group must not run outside it.
+            if conn.is_autocommit() {
+                let _ = job(Err("embedded store: the transaction was rolled back".into()));
+                continue;
+            }
+            if let Err(e) = conn.execute_batch("SAVEPOINT w") {
+                let _ = job(Err(msg(e)));
+                continue;
+            }
+            let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(conn))));
+            let keep = matches!(ran, Ok((true, _)));
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch(if keep { "RELEASE w" } else { "ROLLBACK TO w; RELEASE w" });
+            }
+            // A write that panicked dropped its answer: its caller hears the writer failed it.
+            if let Ok((_, finish)) = ran {
+                finishers.push(finish);
+            }
+        }
+        let committed = if conn.is_autocommit() {
+            Err("embedded store: the transaction was rolled back".to_owned())
+        } else {
+            conn.execute_batch("COMMIT").map_err(msg)
+        };
+        if committed.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for finish in finishers {
+            finish(committed.clone());
         }
     }
 }
@@ -185,7 +281,7 @@ fn parse(body: &str) -> Result<Item, TableError> {
     serde_json::from_str(body).map_err(|e| TableError::Corrupt(e.to_string()))
 }
 
-fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+fn write(tx: &Connection, item: &Item) -> Result<(), TableError> {
     let key = Key::of(item)?;
     let s = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_owned);
     // As in DynamoDB, an item is in the index only when it has both index keys.
@@ -203,7 +299,7 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
     Ok(())
 }
 
-fn remove(tx: &Transaction<'_>, key: &Key) -> Result<(), TableError> {
+fn remove(tx: &Connection, key: &Key) -> Result<(), TableError> {
     tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk])
         .map_err(io)?;
     Ok(())
@@ -343,57 +439,42 @@ impl RawTable for EmbeddedTable {
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    let old = read(&tx, &Key::of(&item)?)?;
-                    if !holds(&cond, old.as_ref()) {
-                        return Err(TableError::ConditionFailed);
-                    }
-                    write(&tx, &item)?;
-                    tx.commit().map_err(io)?;
-                    Ok(old)
-                })
-            })
-            .await
+        let f = move |c: &Connection| {
+            let old = read(c, &Key::of(&item)?)?;
+            if !holds(&cond, old.as_ref()) {
+                return Err(TableError::ConditionFailed);
+            }
+            write(c, &item)?;
+            Ok(old)
+        };
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         let (key, update) = (key.clone(), update.clone());
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    let old = read(&tx, &key)?;
-                    if !holds(&cond, old.as_ref()) {
-                        return Err(TableError::ConditionFailed);
-                    }
-                    let item = updated(&key, old, &update)?;
-                    write(&tx, &item)?;
-                    tx.commit().map_err(io)?;
-                    Ok(item)
-                })
-            })
-            .await
+        let f = move |c: &Connection| {
+            let old = read(c, &key)?;
+            if !holds(&cond, old.as_ref()) {
+                return Err(TableError::ConditionFailed);
+            }
+            let item = updated(&key, old, &update)?;
+            write(c, &item)?;
+            Ok(item)
+        };
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
         let key = key.clone();
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    let old = read(&tx, &key)?;
-                    if !holds(&cond, old.as_ref()) {
-                        return Err(TableError::ConditionFailed);
-                    }
-                    remove(&tx, &key)?;
-                    tx.commit().map_err(io)?;
-                    Ok(old)
-                })
-            })
-            .await
+        let f = move |c: &Connection| {
+            let old = read(c, &key)?;
+            if !holds(&cond, old.as_ref()) {
+                return Err(TableError::ConditionFailed);
+            }
+            remove(c, &key)?;
+            Ok(old)
+        };
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
@@ -402,62 +483,52 @@ impl RawTable for EmbeddedTable {
     }
 
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    let mut reasons = Vec::with_capacity(items.len());
-                    let mut olds = Vec::with_capacity(items.len());
-                    for it in &items {
-                        let old = read(&tx, &it.key()?)?;
-                        let ok = match it {
-                            TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
-                                holds(cond, old.as_ref())
-                            }
-                            TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
-                        };
-                        reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
-                        olds.push(old);
+        let f = move |c: &Connection| {
+            let mut reasons = Vec::with_capacity(items.len());
+            let mut olds = Vec::with_capacity(items.len());
+            for it in &items {
+                let old = read(c, &it.key()?)?;
+                let ok = match it {
+                    TxItem::Put { cond, .. } | TxItem::Update { cond, .. } | TxItem::Delete { cond, .. } => {
+                        holds(cond, old.as_ref())
                     }
-                    if reasons.iter().any(Option::is_some) {
-                        // Dropping the transaction rolls back: nothing was written anyway.
-                        return Err(TableError::TransactionCanceled { reasons });
-                    }
-                    for (it, old) in items.into_iter().zip(olds) {
-                        match it {
-                            TxItem::Put { item, .. } => write(&tx, &item)?,
-                            TxItem::Update { key, update, .. } => write(&tx, &updated(&key, old, &update)?)?,
-                            TxItem::Delete { key, .. } => remove(&tx, &key)?,
-                            TxItem::Check { .. } => {}
-                        }
-                    }
-                    tx.commit().map_err(io)
-                })
-            })
-            .await
+                    TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
+                };
+                reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
+                olds.push(old);
+            }
+            if reasons.iter().any(Option::is_some) {
+                // Nothing was written; the savepoint is rolled back all the same.
+                return Err(TableError::TransactionCanceled { reasons });
+            }
+            for (it, old) in items.into_iter().zip(olds) {
+                match it {
+                    TxItem::Put { item, .. } => write(c, &item)?,
+                    TxItem::Update { key, update, .. } => write(c, &updated(&key, old, &update)?)?,
+                    TxItem::Delete { key, .. } => remove(c, &key)?,
+                    TxItem::Check { .. } => {}
+                }
+            }
+            Ok(())
+        };
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<Option<Item>, TableError>>, TableError> {
-        // One transaction, so one flush for the whole batch; each write keeps its own condition.
-        self.store
-            .blocking(move |s| {
-                s.with_conn(|c| {
-                    let tx = c.transaction().map_err(io)?;
-                    let mut out = Vec::with_capacity(writes.len());
-                    for w in writes {
-                        out.push(apply_one(&tx, w)?);
-                    }
-                    tx.commit().map_err(io)?;
-                    Ok(out)
-                })
-            })
-            .await
+        // One savepoint for the batch; each write keeps its own condition.
+        let f = move |c: &Connection| {
+            let mut out = Vec::with_capacity(writes.len());
+            for w in writes {
+                out.push(apply_one(c, w)?);
+            }
+            Ok(out)
+        };
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn ping(&self) -> Result<(), TableError> {
-        self.store
-            .blocking(|s| s.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(io)))
-            .await
+        let f = |c: &Connection| c.query_row("SELECT 1", [], |_| Ok(())).map_err(io);
+        self.store.write(f, TableError::Unavailable).await
     }
 
     async fn dump(&self) -> Result<Vec<Item>, TableError> {
@@ -466,7 +537,7 @@ impl RawTable for EmbeddedTable {
 }
 
 /// One write of a batch: `Ok(Err(..))` is that write's refusal, `Err` a failure of the store.
-fn apply_one(tx: &Transaction<'_>, w: TxItem) -> Result<Result<Option<Item>, TableError>, TableError> {
+fn apply_one(tx: &Connection, w: TxItem) -> Result<Result<Option<Item>, TableError>, TableError> {
     let key = match w.key() {
         Ok(k) => k,
         Err(e) => return Ok(Err(e)),
@@ -504,12 +575,11 @@ struct EmbeddedQueue {
 }
 
 impl EmbeddedQueue {
-    fn try_receive(&self, max: u32, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+    async fn try_receive(&self, max: u32, visibility: Duration) -> Result<Vec<Received>, QueueError> {
         let now = self.store.inner.clock.now_millis();
         let ids = self.store.inner.ids.clone();
         let spec = self.spec.clone();
-        self.store.with_conn_q(|c| {
-            let tx = c.transaction().map_err(qio)?;
+        let f = move |tx: &Connection| {
             let mut out = Vec::new();
             loop {
                 let ready: Vec<(String, String, u32)> = {
@@ -561,9 +631,9 @@ impl EmbeddedQueue {
                     break;
                 }
             }
-            tx.commit().map_err(qio)?;
             Ok(out)
-        })
+        };
+        self.store.write(f, QueueError::Unavailable).await
     }
 }
 
@@ -582,30 +652,24 @@ impl Queue for EmbeddedQueue {
         let now = self.store.inner.clock.now_millis();
         let ids = self.store.inner.ids.clone();
         let name = self.spec.name.clone();
-        let out = self
-            .store
-            .blocking(move |s| {
-                s.with_conn_q(|c| {
-                    let tx = c.transaction().map_err(qio)?;
-                    let mut seq: i64 = tx
-                        .query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| r.get(0))
-                        .map_err(qio)?;
-                    let mut out = Vec::with_capacity(messages.len());
-                    for m in messages {
-                        seq += 1;
-                        let id = ids.next_id();
-                        tx.execute(
-                            "INSERT INTO messages (id, queue, seq, body, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![id, name, seq, m.body, now + m.delay.as_millis() as i64],
-                        )
-                        .map_err(qio)?;
-                        out.push(id);
-                    }
-                    tx.commit().map_err(qio)?;
-                    Ok(out)
-                })
-            })
-            .await?;
+        let f = move |tx: &Connection| {
+            let mut seq: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| r.get(0))
+                .map_err(qio)?;
+            let mut out = Vec::with_capacity(messages.len());
+            for m in messages {
+                seq += 1;
+                let id = ids.next_id();
+                tx.execute(
+                    "INSERT INTO messages (id, queue, seq, body, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, name, seq, m.body, now + m.delay.as_millis() as i64],
+                )
+                .map_err(qio)?;
+                out.push(id);
+            }
+            Ok(out)
+        };
+        let out = self.store.write(f, QueueError::Unavailable).await?;
         self.store.inner.sent.notify_waiters();
         Ok(out)
     }
@@ -615,13 +679,7 @@ impl Queue for EmbeddedQueue {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.store.inner.sent.notified();
-            let got = {
-                let me = EmbeddedQueue {
-                    store: self.store.clone(),
-                    spec: self.spec.clone(),
-                };
-                self.store.blocking(move |_| me.try_receive(max, visibility)).await?
-            };
+            let got = self.try_receive(max, visibility).await?;
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
@@ -633,53 +691,48 @@ impl Queue for EmbeddedQueue {
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
         let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
-        self.store
-            .blocking(move |s| {
-                s.with_conn_q(|c| {
-                    c.execute(
-                        "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2",
-                        params![receipt, name],
-                    )
-                    .map_err(qio)?;
-                    Ok(())
-                })
-            })
-            .await
+        let f = move |c: &Connection| {
+            c.execute(
+                "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2",
+                params![receipt, name],
+            )
+            .map_err(qio)?;
+            Ok(())
+        };
+        self.store.write(f, QueueError::Unavailable).await
     }
 
     async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
         let until = self.store.inner.clock.now_millis() + visibility.as_millis() as i64;
         let (receipt, name) = (receipt.to_owned(), self.spec.name.clone());
-        self.store
-            .blocking(move |s| {
-                s.with_conn_q(|c| {
-                    let n = c
-                        .execute(
-                            "UPDATE messages SET visible_at = ?3 WHERE receipt = ?1 AND queue = ?2",
-                            params![receipt, name, until],
-                        )
-                        .map_err(qio)?;
-                    if n == 0 {
-                        return Err(QueueError::Validation("the receipt is no longer valid".into()));
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        let f = move |c: &Connection| {
+            let n = c
+                .execute(
+                    "UPDATE messages SET visible_at = ?3 WHERE receipt = ?1 AND queue = ?2",
+                    params![receipt, name, until],
+                )
+                .map_err(qio)?;
+            if n == 0 {
+                return Err(QueueError::Validation("the receipt is no longer valid".into()));
+            }
+            Ok(())
+        };
+        self.store.write(f, QueueError::Unavailable).await
     }
 
     async fn depth(&self) -> Result<u64, QueueError> {
         let name = self.spec.name.clone();
-        self.store
-            .blocking(move |s| {
-                s.with_conn_q(|c| {
-                    c.query_row("SELECT COUNT(*) FROM messages WHERE queue = ?1", params![name], |r| {
-                        r.get(0)
-                    })
-                    .map_err(qio)
-                })
+        // A read, on a reader: it never waits for a write group.
+        let f = move |c: &Connection| {
+            c.query_row("SELECT COUNT(*) FROM messages WHERE queue = ?1", params![name], |r| {
+                r.get(0)
             })
+            .map_err(io)
+        };
+        self.store
+            .blocking(move |s| s.with_reader(f))
             .await
+            .map_err(|e| QueueError::Unavailable(e.to_string()))
     }
 }
 
