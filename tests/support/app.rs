@@ -55,6 +55,7 @@ pub fn config_with_graph(mode: Mode, dir: &TempDir, graph: GraphTarget) -> Confi
             table: unique("app"),
             endpoint: Some(moto::endpoint()),
             queue_urls: Default::default(),
+            dlq_urls: Default::default(),
         };
         // In the test's own directory, removed with it (not one more file left in the system temp).
         c.key_file = Some(dir.0.join("master.key"));

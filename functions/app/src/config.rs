@@ -16,6 +16,8 @@ pub enum Storage {
         table: String,
         endpoint: Option<String>,
         queue_urls: BTreeMap<String, String>,
+        /// Dead-letter queue URLs, for the steps that send to their own (`ATLAS_DLQ_URL_…`).
+        dlq_urls: BTreeMap<String, String>,
     },
 }
 
@@ -190,10 +192,15 @@ impl Config {
                     .iter()
                     .filter_map(|s| get(&queue_url_var(s.queue)).map(|u| (s.queue.to_owned(), u)))
                     .collect();
+                let dlq_urls = crate::steps::steps()
+                    .iter()
+                    .filter_map(|s| get(&dlq_url_var(s.queue)).map(|u| (s.queue.to_owned(), u)))
+                    .collect();
                 Storage::Aws {
                     table,
                     endpoint: get("ATLAS_AWS_ENDPOINT"),
                     queue_urls,
+                    dlq_urls,
                 }
             }
             other => {
@@ -326,6 +333,11 @@ pub fn queue_url_var(queue: &str) -> String {
     format!("ATLAS_QUEUE_URL_{}", queue.to_uppercase().replace('-', "_"))
 }
 
+/// `alert-deliver` → `ATLAS_DLQ_URL_ALERT_DELIVER`: its dead-letter queue, as the template sets it.
+pub fn dlq_url_var(queue: &str) -> String {
+    format!("ATLAS_DLQ_URL_{}", queue.to_uppercase().replace('-', "_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +366,7 @@ mod tests {
             ("ATLAS_STORAGE", "dynamodb"),
             ("ATLAS_TABLE", "t"),
             ("ATLAS_QUEUE_URL_RUN_RECONCILE", "https://sqs/q"),
+            ("ATLAS_DLQ_URL_ALERT_DELIVER", "https://sqs/dlq"),
         ])
         .unwrap();
         match c.storage {
@@ -361,12 +374,17 @@ mod tests {
                 table,
                 endpoint,
                 queue_urls,
+                dlq_urls,
             } => {
                 assert_eq!(table, "t");
                 assert_eq!(endpoint, None);
                 assert_eq!(
                     queue_urls.get("run-reconcile").map(String::as_str),
                     Some("https://sqs/q")
+                );
+                assert_eq!(
+                    dlq_urls.get("alert-deliver").map(String::as_str),
+                    Some("https://sqs/dlq")
                 );
             }
             other => panic!("{other:?}"),

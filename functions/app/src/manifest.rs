@@ -43,6 +43,9 @@ pub struct FunctionSpec {
     pub kind: Kind,
     pub table: TableAccess,
     pub sends: Vec<String>,
+    /// Queues whose dead-letter queue it sends to itself (a step that gives up on a message
+    /// deliberately, as alert delivery does when its retry window ends).
+    pub dead_letters: Vec<String>,
     /// Seals or opens secrets: may use the KMS key.
     pub secrets: bool,
 }
@@ -78,6 +81,7 @@ pub fn functions() -> Vec<FunctionSpec> {
             },
             table: r.table,
             sends: r.sends.iter().map(|s| s.to_string()).collect(),
+            dead_letters: Vec::new(),
             secrets: r.secrets,
         })
         .collect();
@@ -89,6 +93,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         table: s.table,
         // A unit Graph asks to wait re-queues itself with a delay (ADR 0022).
         sends: vec![s.queue.to_owned()],
+        dead_letters: vec![s.queue.to_owned()],
         secrets: s.secrets,
     }));
     out.extend(steps::steps().iter().map(|s| FunctionSpec {
@@ -98,6 +103,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         },
         table: TableAccess::Write,
         sends: Vec::new(),
+        dead_letters: Vec::new(),
         secrets: false,
     }));
     out.push(FunctionSpec {
@@ -108,6 +114,7 @@ pub fn functions() -> Vec<FunctionSpec> {
         // Claims due schedules and starts their runs.
         table: TableAccess::Write,
         sends: scheduler::SENDS.iter().map(|s| s.to_string()).collect(),
+        dead_letters: Vec::new(),
         secrets: false,
     });
     out
@@ -181,10 +188,13 @@ fn function(t: &mut String, f: &FunctionSpec) {
       CodeUri: ../functions/lambdas
 "
     );
-    if !f.sends.is_empty() {
+    if !f.sends.is_empty() || !f.dead_letters.is_empty() {
         t.push_str("      Environment:\n        Variables:\n");
         for q in &f.sends {
             let _ = writeln!(t, "          {}: !Ref {}", crate::config::queue_url_var(q), queue_id(q));
+        }
+        for q in &f.dead_letters {
+            let _ = writeln!(t, "          {}: !Ref {}", crate::config::dlq_url_var(q), dlq_id(q));
         }
     }
     t.push_str("      Events:\n");
@@ -242,12 +252,17 @@ fn function(t: &mut String, f: &FunctionSpec) {
         }
     }
     let table = f.table.actions();
-    if table.is_empty() && f.sends.is_empty() && !f.secrets {
+    if table.is_empty() && f.sends.is_empty() && f.dead_letters.is_empty() && !f.secrets {
         return;
     }
     t.push_str("      Policies:\n        - Statement:\n");
-    if !f.sends.is_empty() {
-        let arns: Vec<String> = f.sends.iter().map(|q| format!("!GetAtt {}.Arn", queue_id(q))).collect();
+    if !f.sends.is_empty() || !f.dead_letters.is_empty() {
+        let arns: Vec<String> = f
+            .sends
+            .iter()
+            .map(|q| format!("!GetAtt {}.Arn", queue_id(q)))
+            .chain(f.dead_letters.iter().map(|q| format!("!GetAtt {}.Arn", dlq_id(q))))
+            .collect();
         let _ = write!(
             t,
             "            - Effect: Allow\n              Action: [sqs:SendMessage]\n              Resource: [{}]\n",

@@ -64,7 +64,8 @@ impl Queues {
             .ok_or_else(|| crate::error::ServiceError::Permanent(format!("queue {name} is not configured")))
     }
 
-    /// The dead-letter queue of `name`, where the process can reach it (not in AWS mode).
+    /// The dead-letter queue of `name`, where the process can reach it (in AWS: the steps given
+    /// `ATLAS_DLQ_URL_…`).
     pub fn dead_letter(&self, name: &str) -> Option<&Arc<dyn Queue>> {
         self.dead.get(name)
     }
@@ -245,6 +246,7 @@ impl AppState {
                 table,
                 endpoint,
                 queue_urls,
+                dlq_urls,
             } => {
                 let conf = atlas_store::aws::sdk_config(endpoint.as_deref()).await;
                 let raw = atlas_store::dynamo::DynamoTable::new(atlas_store::aws::dynamo_client(&conf), table);
@@ -269,6 +271,9 @@ impl AppState {
                     for n in names {
                         if let Some(url) = queue_urls.get(n) {
                             main.insert(n.to_owned(), Arc::new(SqsQueue::new(sqs.clone(), url, n)));
+                        }
+                        if let Some(url) = dlq_urls.get(n) {
+                            dead.insert(n.to_owned(), Arc::new(SqsQueue::new(sqs.clone(), url, n)));
                         }
                     }
                 }
