@@ -22,7 +22,14 @@ use serde_json::{Value, json};
 
 /// A stack with a fast backoff and `window`; `smtp` as given; plain http on loopback allowed
 /// when `loopback`; `outbox` false takes the outbox away (AWS without SMTP).
-async fn stack(mode: Mode, smtp: Option<String>, loopback: bool, outbox: bool, window: Duration, workers: bool) -> TestApp {
+async fn stack(
+    mode: Mode,
+    smtp: Option<String>,
+    loopback: bool,
+    outbox: bool,
+    window: Duration,
+    workers: bool,
+) -> TestApp {
     let dir = TempDir::new();
     let mut c = atlas_tests::app::config(mode, &dir);
     c.alerts.allow_http_loopback = loopback;
@@ -49,7 +56,9 @@ async fn email_destination(app: &TestApp, as_user: &str, ws: &str, to: &[&str]) 
 }
 
 async fn send_test(app: &TestApp, as_user: &str, ws: &str, dest: &str) -> api::AlertDelivery {
-    let res = app.post_as(as_user, &paths::alert_destination_test(ws, dest), json!({})).await;
+    let res = app
+        .post_as(as_user, &paths::alert_destination_test(ws, dest), json!({}))
+        .await;
     assert_eq!(res.status(), 202);
     res.json().await.unwrap()
 }
@@ -70,10 +79,14 @@ async fn until_status(app: &TestApp, as_user: &str, ws: &str, id: &str, status: 
 
 /// Until the delivery has at least one attempt.
 async fn first_attempt(app: &TestApp, id: &str) -> api::AlertDeliveryDetail {
-    eventually(&format!("delivery {id} to be attempted"), app.run_deadline(), || async {
-        let d = delivery(app, OWNER, DEMO_WS, id).await;
-        (!d.attempts.is_empty()).then_some(d)
-    })
+    eventually(
+        &format!("delivery {id} to be attempted"),
+        app.run_deadline(),
+        || async {
+            let d = delivery(app, OWNER, DEMO_WS, id).await;
+            (!d.attempts.is_empty()).then_some(d)
+        },
+    )
     .await
 }
 
@@ -109,7 +122,10 @@ async fn email_is_delivered_over_smtp(mode: Mode) {
     let a = &done.attempts[0];
     assert!(a.ok && a.http_status.is_none());
     assert_eq!(a.status.as_deref(), Some("smtp 250"));
-    assert!(a.response.starts_with("250") && a.response.contains("queued as sink-1"), "{a:?}");
+    assert!(
+        a.response.starts_with("250") && a.response.contains("queued as sink-1"),
+        "{a:?}"
+    );
     let got = eventually("the message at the SMTP server", app.run_deadline(), || async {
         sink.received().into_iter().next()
     })
@@ -122,7 +138,10 @@ async fn email_is_delivered_over_smtp(mode: Mode) {
     assert_eq!(subject, "[test] Test alert for \"SOC mailbox\"");
     let event_id = done.delivery.event_id.clone();
     let message_id = header(&got.data, "Message-ID").unwrap();
-    assert_eq!(message_id, format!("<{}.alert@atlas.example>", event_id.to_ascii_lowercase()));
+    assert_eq!(
+        message_id,
+        format!("<{}.alert@atlas.example>", event_id.to_ascii_lowercase())
+    );
     assert!(body_text(&got.data).contains(&event_id), "{}", got.data);
     assert!(header(&got.data, "To").unwrap().contains("soc@example.com"));
 
@@ -185,7 +204,11 @@ async fn without_smtp_email_goes_to_the_workspace_outbox(mode: Mode) {
 
     // Another workspace: its member sees only its own outbox, and not this one.
     let res = app
-        .post_as(OUTSIDER, &paths::workspaces(), json!({"name": "Other MSP", "slug": "other-msp"}))
+        .post_as(
+            OUTSIDER,
+            &paths::workspaces(),
+            json!({"name": "Other MSP", "slug": "other-msp"}),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let other: Value = res.json().await.unwrap();
@@ -245,7 +268,10 @@ async fn email_without_smtp_or_outbox_is_refused(mode: Mode) {
         .await;
     let (field, message) = first_error(res).await;
     assert_eq!(field, "kind");
-    assert!(message.contains("ATLAS_SMTP_URL") && message.contains("SES"), "{message}");
+    assert!(
+        message.contains("ATLAS_SMTP_URL") && message.contains("SES"),
+        "{message}"
+    );
     assert_eq!(app.snapshot().await, before);
     app.stop().await;
 }
@@ -272,7 +298,12 @@ async fn a_down_smtp_server_is_retried_then_failed(mode: Mode) {
     })
     .await;
     assert!(failed.attempts.len() >= 2, "{failed:?}");
-    assert!(failed.attempts.iter().all(|a| !a.ok && a.error.as_deref().unwrap().contains("SMTP")));
+    assert!(
+        failed
+            .attempts
+            .iter()
+            .all(|a| !a.ok && a.error.as_deref().unwrap().contains("SMTP"))
+    );
     let reason = failed.delivery.reason.unwrap();
     assert!(reason.contains("retry window") && reason.contains("SMTP"), "{reason}");
     app.stop().await;
@@ -306,12 +337,28 @@ async fn private_targets_are_refused_at_create(mode: Mode) {
             "https://169.254.169.254/latest/meta-data/",
             "resolves to a link-local address (169.254.169.254)",
         ),
-        ("teams", "https://[fd00::5]/workflows", "resolves to a unique-local address (fd00::5)"),
-        ("webhook", "https://[::ffff:192.168.1.10]/x", "resolves to a private address"),
-        ("webhook", "https://127.0.0.1/hook", "resolves to a loopback address (127.0.0.1)"),
+        (
+            "teams",
+            "https://[fd00::5]/workflows",
+            "resolves to a unique-local address (fd00::5)",
+        ),
+        (
+            "webhook",
+            "https://[::ffff:192.168.1.10]/x",
+            "resolves to a private address",
+        ),
+        (
+            "webhook",
+            "https://127.0.0.1/hook",
+            "resolves to a loopback address (127.0.0.1)",
+        ),
         ("webhook", "https://0.0.0.0/hook", "resolves to a unspecified address"),
         ("teams", "https://224.0.0.1/x", "resolves to a multicast address"),
-        ("webhook", "https://user:pw@hooks.example.com/x", "must not carry credentials"),
+        (
+            "webhook",
+            "https://user:pw@hooks.example.com/x",
+            "must not carry credentials",
+        ),
     ] {
         let res = app
             .post_as(
@@ -339,7 +386,9 @@ async fn private_targets_are_refused_at_create(mode: Mode) {
             "url",
         ),
     ] {
-        let res = app.post_as(OWNER, &paths::alert_destinations(DEMO_WS), body.clone()).await;
+        let res = app
+            .post_as(OWNER, &paths::alert_destinations(DEMO_WS), body.clone())
+            .await;
         assert_eq!(first_error(res).await.0, field, "{body}");
     }
     assert_eq!(app.snapshot().await, before, "refused targets write nothing");
@@ -364,7 +413,11 @@ async fn private_targets_are_refused_at_create(mode: Mode) {
         )
         .await;
     let (field, message) = first_error(res).await;
-    assert_eq!((field.as_str(), message.contains("192.168.0.1")), ("url", true), "{message}");
+    assert_eq!(
+        (field.as_str(), message.contains("192.168.0.1")),
+        ("url", true),
+        "{message}"
+    );
     assert_eq!(app.snapshot().await, before);
     app.stop().await;
 }
@@ -423,10 +476,20 @@ async fn a_redirect_is_a_failed_attempt_and_not_followed(mode: Mode) {
     assert!(!a.ok);
     assert_eq!(a.http_status, Some(302));
     assert_eq!(a.status.as_deref(), Some("http 302"));
-    assert!(a.error.as_deref().unwrap().contains("redirects are not followed"), "{a:?}");
-    assert_eq!(seen.delivery.status, "pending", "a redirect is retried like any failure");
+    assert!(
+        a.error.as_deref().unwrap().contains("redirects are not followed"),
+        "{a:?}"
+    );
+    assert_eq!(
+        seen.delivery.status, "pending",
+        "a redirect is retried like any failure"
+    );
     assert_eq!(mover.hits.load(Ordering::SeqCst), 1);
-    assert_eq!(elsewhere.hits.load(Ordering::SeqCst), 0, "the redirect was not followed");
+    assert_eq!(
+        elsewhere.hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
     app.stop().await;
 }
 

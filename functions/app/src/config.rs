@@ -468,7 +468,11 @@ mod tests {
 
     #[test]
     fn email_settings_read_and_never_print_the_password() {
-        let c = cfg(&[("ATLAS_SMTP_URL", "smtps://user:pa55word@email-smtp.eu-west-1.amazonaws.com:465")]).unwrap();
+        let c = cfg(&[(
+            "ATLAS_SMTP_URL",
+            "smtps://user:pa55word@email-smtp.eu-west-1.amazonaws.com:465",
+        )])
+        .unwrap();
         let smtp = c.alerts.smtp.clone().unwrap();
         assert_eq!(smtp.redacted(), "smtps://email-smtp.eu-west-1.amazonaws.com:465");
         assert!(!format!("{c:?}").contains("pa55word"));
@@ -476,10 +480,24 @@ mod tests {
         assert_eq!(c.alerts.outbox_dir, Some(PathBuf::from(".atlas-data/outbox")));
         let aws = cfg(&[("ATLAS_STORAGE", "dynamodb"), ("ATLAS_TABLE", "t")]).unwrap();
         assert_eq!(aws.alerts.outbox_dir, None, "AWS has no outbox");
-        assert!(cfg(&[("ATLAS_SMTP_URL", "http://relay")]).unwrap_err().0.contains("ATLAS_SMTP_URL"));
+        assert!(
+            cfg(&[("ATLAS_SMTP_URL", "http://relay")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_SMTP_URL")
+        );
         assert!(cfg(&[("ATLAS_SMTP_URL", "smtp://relay?tls=maybe")]).is_err());
-        assert!(cfg(&[("ATLAS_ALERT_FROM", "not an address")]).unwrap_err().0.contains("ATLAS_ALERT_FROM"));
-        let c = cfg(&[("ATLAS_SMTP_URL", "smtp://127.0.0.1:2525"), ("ATLAS_ALERT_FROM", "Ops <ops@example.com>")]).unwrap();
+        assert!(
+            cfg(&[("ATLAS_ALERT_FROM", "not an address")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_ALERT_FROM")
+        );
+        let c = cfg(&[
+            ("ATLAS_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("ATLAS_ALERT_FROM", "Ops <ops@example.com>"),
+        ])
+        .unwrap();
         assert_eq!(c.alerts.smtp.unwrap().expose(), "smtp://127.0.0.1:2525");
         assert_eq!(c.alerts.from, "Ops <ops@example.com>");
     }

@@ -302,7 +302,10 @@ mod tests {
         for want in ["env-a", "finding/1", "open", "https://atlas/x", "Event id:     01JABC"] {
             assert!(b.contains(want), "{want} in {b}");
         }
-        assert_eq!(subject(&json!({"type": "test", "title": "T", "severity": null})), "[test] T");
+        assert_eq!(
+            subject(&json!({"type": "test", "title": "T", "severity": null})),
+            "[test] T"
+        );
         let from: Mailbox = "TenantAtlas <alerts@example.com>".parse().unwrap();
         assert_eq!(message_id("01JABC", &from), "<01jabc.alert@example.com>");
     }

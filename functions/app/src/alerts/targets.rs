@@ -194,7 +194,11 @@ mod tests {
         for addr in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "172.32.0.1"] {
             assert_eq!(blocked(ip(addr), false), None, "{addr}");
         }
-        assert_eq!(blocked(ip("127.0.0.1"), true), None, "loopback with the development flag");
+        assert_eq!(
+            blocked(ip("127.0.0.1"), true),
+            None,
+            "loopback with the development flag"
+        );
         assert!(blocked(ip("10.0.0.5"), true).is_some(), "the flag allows loopback only");
         assert_eq!(
             blocked(ip("10.0.0.5"), false).unwrap().to_string(),
@@ -205,8 +209,14 @@ mod tests {
     #[test]
     fn literals_are_checked_without_dns() {
         let u = |s: &str| reqwest::Url::parse(s).unwrap();
-        assert_eq!(check_literal(&u("https://[fd00::1]/x"), false).unwrap().kind, "unique-local");
-        assert_eq!(check_literal(&u("https://169.254.169.254/latest"), false).unwrap().kind, "link-local");
+        assert_eq!(
+            check_literal(&u("https://[fd00::1]/x"), false).unwrap().kind,
+            "unique-local"
+        );
+        assert_eq!(
+            check_literal(&u("https://169.254.169.254/latest"), false).unwrap().kind,
+            "link-local"
+        );
         assert_eq!(check_literal(&u("https://hooks.example.com/x"), false), None);
     }
 
