@@ -101,11 +101,10 @@ impl SmtpUrl {
         };
         let url = reqwest::Url::parse(raw.trim()).map_err(|_| bad())?;
         let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
-        let scheme_ok = match (url.scheme(), tls.as_deref()) {
-            ("smtp", None | Some("required" | "opportunistic")) => true,
-            ("smtps", None) => true,
-            _ => false,
-        };
+        let scheme_ok = matches!(
+            (url.scheme(), tls.as_deref()),
+            ("smtp", None | Some("required" | "opportunistic")) | ("smtps", None)
+        );
         if !scheme_ok || url.host_str().is_none_or(str::is_empty) {
             return Err(bad());
         }
