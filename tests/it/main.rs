@@ -1,6 +1,7 @@
 //! One integration-test binary, so the workspace links it once.
 
 mod alerts;
+mod alerts_email;
 mod api;
 mod backups;
 mod budget;

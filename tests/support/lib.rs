@@ -5,6 +5,7 @@ pub mod app;
 pub mod contract;
 pub mod moto;
 pub mod sim;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! The Python tools that `cargo xtask` drives: `moto_server` (the DynamoDB/SQS-protocol server the test
-//! harness starts on loopback), `cfn-lint` and the AWS SAM CLI (`sam validate --lint`, `sam build`,
+//! harness starts on loopback), `aiosmtpd` (the SMTP server the email alert tests start on loopback),
+//! `cfn-lint` and the AWS SAM CLI (`sam validate --lint`, `sam build`,
 //! `sam deploy`).
 //!
 //! They live in a private virtualenv at `<root>/target/pyenv`, installed from the exact pins in
@@ -34,10 +35,10 @@ const LOCK_DIR: &str = "target/pyenv.lock";
 /// A lock older than this is taken to be left over from a killed process.
 const LOCK_STALE_AFTER: Duration = Duration::from_secs(20 * 60);
 /// Programs that must exist in the venv for it to count as installed.
-const TOOLS: &[&str] = &["moto_server", "cfn-lint", "sam"];
+const TOOLS: &[&str] = &["moto_server", "aiosmtpd", "cfn-lint", "sam"];
 
-/// Creates (once) a Python venv at `<root>/target/pyenv` with the pinned `moto[server]`, `cfn-lint`
-/// and `aws-sam-cli` from `xtask/requirements.txt` and returns the venv's bin dir. Re-runs pip only
+/// Creates (once) a Python venv at `<root>/target/pyenv` with the pinned `moto[server]`, `aiosmtpd`,
+/// `cfn-lint` and `aws-sam-cli` from `xtask/requirements.txt` and returns the venv's bin dir. Re-runs pip only
 /// when requirements.txt changed since the last install (stamp file), or when the venv is broken.
 ///
 /// The interpreter is `python3` (`python` on Windows), or `$ATLAS_PYTHON` when set.

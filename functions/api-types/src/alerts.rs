@@ -207,9 +207,13 @@ pub struct AlertAttempt {
     pub http_status: Option<u16>,
     pub error: Option<String>,
     pub latency_ms: u64,
-    /// The first 512 bytes of the answer.
+    /// The first 512 bytes of the answer (a webhook's body, an SMTP server's reply).
     pub response: String,
     pub ok: bool,
+    /// What the attempt came to in a word: `http 200`, `smtp 250`, `outbox` (written to the
+    /// local outbox, no SMTP configured), or the SMTP code of a refusal; absent when nothing answered.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,4 +233,30 @@ pub struct AlertDeliveryPage {
     /// Newest first.
     pub items: Vec<AlertDelivery>,
     pub next_cursor: Option<String>,
+}
+
+/// One email alert in the local outbox (`GET /workspaces/{ws}/alerts/outbox`): written as
+/// `<data dir>/outbox/<delivery id>.eml` because no SMTP URL is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlertOutboxMessage {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// `<…>`: derived from the event id, the same for every redelivery.
+    pub message_id: String,
+    /// The plain-text body.
+    pub body: String,
+    /// When it was written (epoch ms).
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlertOutboxList {
+    /// Newest first.
+    pub items: Vec<AlertOutboxMessage>,
 }

@@ -107,6 +107,7 @@ paths! {
     ALERT_DELIVERY = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}" => fn alert_delivery(ws, delivery);
     ALERT_DELIVERY_REDELIVER = "/api/v1/workspaces/{ws}/alert-deliveries/{delivery}/redeliver"
         => fn alert_delivery_redeliver(ws, delivery);
+    ALERT_OUTBOX = "/api/v1/workspaces/{ws}/alerts/outbox" => fn alert_outbox(ws);
 }
 
 /// Percent-encodes a path segment or query value as JavaScript's `encodeURIComponent` does.

@@ -74,6 +74,68 @@ pub struct AlertSettings {
     /// Local and development only: a webhook or Teams URL may be `http://` when its host is a
     /// loopback address (`ATLAS_ALERT_ALLOW_HTTP_LOOPBACK=1`). Everything else must be https.
     pub allow_http_loopback: bool,
+    /// Where email alerts are sent (`ATLAS_SMTP_URL`): a relay or, in AWS, the SES SMTP endpoint.
+    pub smtp: Option<SmtpUrl>,
+    /// The sender of email alerts (`ATLAS_ALERT_FROM`, default `TenantAtlas <alerts@localhost>`).
+    pub from: String,
+    /// With no SMTP URL, email alerts are written here as `<delivery id>.eml`
+    /// (`ATLAS_ALERT_OUTBOX_DIR`; in local mode `<data dir>/outbox` by default; none in AWS).
+    pub outbox_dir: Option<PathBuf>,
+}
+
+/// The default sender of email alerts.
+pub const DEFAULT_ALERT_FROM: &str = "TenantAtlas <alerts@localhost>";
+
+/// An SMTP connection URL: `smtp://host:port` (plain, a local relay), `smtp://…?tls=required`
+/// (STARTTLS) or `smtps://user:pass@host:465` (TLS from the start; the SES SMTP endpoint). It
+/// may hold a password, so it never prints: `Debug` and [`SmtpUrl::redacted`] show scheme, host
+/// and port only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let bad = || {
+            ConfigError(
+                "ATLAS_SMTP_URL must be smtp://host[:port][?tls=required|opportunistic] or                  smtps://[user:password@]host[:port]"
+                    .into(),
+            )
+        };
+        let url = reqwest::Url::parse(raw.trim()).map_err(|_| bad())?;
+        let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+        let scheme_ok = matches!(
+            (url.scheme(), tls.as_deref()),
+            ("smtp", None | Some("required" | "opportunistic")) | ("smtps", None)
+        );
+        if !scheme_ok || url.host_str().is_none_or(str::is_empty) {
+            return Err(bad());
+        }
+        Ok(Self(raw.trim().to_owned()))
+    }
+
+    /// The URL itself, password included: only the SMTP transport reads it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `smtps://email-smtp.eu-west-1.amazonaws.com:465`: what logs and answers may show.
+    pub fn redacted(&self) -> String {
+        match reqwest::Url::parse(&self.0) {
+            Ok(u) => format!(
+                "{}://{}{}",
+                u.scheme(),
+                u.host_str().unwrap_or_default(),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+            Err(_) => "smtp://…".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmtpUrl({})", self.redacted())
+    }
 }
 
 impl Default for AlertSettings {
@@ -82,6 +144,9 @@ impl Default for AlertSettings {
             retry_window: Duration::from_secs(24 * 3600),
             retry_base: Duration::from_millis(30_000),
             allow_http_loopback: false,
+            smtp: None,
+            from: DEFAULT_ALERT_FROM.into(),
+            outbox_dir: None,
         }
     }
 }
@@ -104,6 +169,19 @@ impl AlertSettings {
                 .map_or(d.retry_window, Duration::from_secs),
             retry_base: num("ATLAS_ALERT_RETRY_BASE_MS", 1, 3_600_000)?.map_or(d.retry_base, Duration::from_millis),
             allow_http_loopback: get("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK").is_some_and(|v| v == "1" || v == "true"),
+            smtp: get("ATLAS_SMTP_URL")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| SmtpUrl::parse(&v))
+                .transpose()?,
+            from: match get("ATLAS_ALERT_FROM").filter(|v| !v.trim().is_empty()) {
+                Some(v) => {
+                    v.parse::<lettre::message::Mailbox>()
+                        .map_err(|_| ConfigError(format!("ATLAS_ALERT_FROM is not an address: {v:?}")))?;
+                    v
+                }
+                None => d.from,
+            },
+            outbox_dir: get("ATLAS_ALERT_OUTBOX_DIR").map(PathBuf::from),
         })
     }
 }
@@ -209,6 +287,17 @@ impl Config {
                 )));
             }
         };
+        let alerts = AlertSettings::from_lookup(&get)?;
+        // Local mode's outbox is in its data directory; AWS has none (an email destination
+        // needs ATLAS_SMTP_URL there).
+        #[cfg(feature = "local")]
+        let alerts = match (&alerts.outbox_dir, &storage) {
+            (None, Storage::Embedded { data_dir }) => AlertSettings {
+                outbox_dir: Some(data_dir.join("outbox")),
+                ..alerts
+            },
+            _ => alerts,
+        };
         let host = get("ATLAS_HOST").unwrap_or_else(|| "127.0.0.1".into());
         let port: u16 = match get("ATLAS_PORT") {
             Some(p) => p
@@ -271,7 +360,7 @@ impl Config {
                 None => crate::drift::baselines::DEFAULT_POLL_SECONDS,
             },
             key_file: None,
-            alerts: AlertSettings::from_lookup(&get)?,
+            alerts,
             identity: match get("ATLAS_OIDC_ISSUER") {
                 #[cfg(feature = "local")]
                 None => Identity::Local {
@@ -303,10 +392,13 @@ impl Config {
     /// Local defaults on a given data directory (used by tests and `atlas-local`).
     #[cfg(feature = "local")]
     pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir: PathBuf = data_dir.into();
+        let alerts = AlertSettings {
+            outbox_dir: Some(data_dir.join("outbox")),
+            ..AlertSettings::default()
+        };
         Self {
-            storage: Storage::Embedded {
-                data_dir: data_dir.into(),
-            },
+            storage: Storage::Embedded { data_dir },
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             web_dir: "web/dist".into(),
             scheduler_every: Duration::from_secs(60),
@@ -323,7 +415,7 @@ impl Config {
             workspace_quota: DEFAULT_WORKSPACE_QUOTA,
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             key_file: None,
-            alerts: AlertSettings::default(),
+            alerts,
         }
     }
 }
@@ -389,6 +481,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn email_settings_read_and_never_print_the_password() {
+        let c = cfg(&[(
+            "ATLAS_SMTP_URL",
+            "smtps://user:pa55word@email-smtp.eu-west-1.amazonaws.com:465",
+        )])
+        .unwrap();
+        let smtp = c.alerts.smtp.clone().unwrap();
+        assert_eq!(smtp.redacted(), "smtps://email-smtp.eu-west-1.amazonaws.com:465");
+        assert!(!format!("{c:?}").contains("pa55word"));
+        assert_eq!(c.alerts.from, DEFAULT_ALERT_FROM);
+        assert_eq!(c.alerts.outbox_dir, Some(PathBuf::from(".atlas-data/outbox")));
+        let aws = cfg(&[("ATLAS_STORAGE", "dynamodb"), ("ATLAS_TABLE", "t")]).unwrap();
+        assert_eq!(aws.alerts.outbox_dir, None, "AWS has no outbox");
+        assert!(
+            cfg(&[("ATLAS_SMTP_URL", "http://relay")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_SMTP_URL")
+        );
+        assert!(cfg(&[("ATLAS_SMTP_URL", "smtp://relay?tls=maybe")]).is_err());
+        assert!(
+            cfg(&[("ATLAS_ALERT_FROM", "not an address")])
+                .unwrap_err()
+                .0
+                .contains("ATLAS_ALERT_FROM")
+        );
+        let c = cfg(&[
+            ("ATLAS_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("ATLAS_ALERT_FROM", "Ops <ops@example.com>"),
+        ])
+        .unwrap();
+        assert_eq!(c.alerts.smtp.unwrap().expose(), "smtp://127.0.0.1:2525");
+        assert_eq!(c.alerts.from, "Ops <ops@example.com>");
     }
 
     #[test]

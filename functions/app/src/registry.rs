@@ -905,6 +905,13 @@ pub fn routes() -> Vec<Route> {
             status: 202, body: Body::Json(schema::<api::AlertDelivery>),
             handler: alerts::redeliver,
         }),
+        route!(GET T::ALERT_OUTBOX => "get-alert-outbox" {
+            access: Cap(WorkspaceView),
+            summary: "Email alerts written to the local outbox (no SMTP configured), this workspace's only, newest first",
+            tag: "alerts", table: Read, sends: [], query: alerts::OUTBOX_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::AlertOutboxList>),
+            handler: alerts::list_outbox,
+        }),
     ]
 }
 

@@ -165,13 +165,20 @@ pub fn teams_card(p: &Value) -> Value {
     })
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
+/// The delivery client: no redirects, and a resolver that hands the connector only public
+/// addresses (loopback too when `allow_loopback`): the addresses checked are the ones connected to.
+fn client(allow_loopback: bool) -> &'static reqwest::Client {
+    static STRICT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    static LOOPBACK: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let cell = if allow_loopback { &LOOPBACK } else { &STRICT };
+    cell.get_or_init(|| {
         reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
             // A redirect could carry the signed body somewhere the operator never configured.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(super::targets::CheckedResolver { allow_loopback }))
+            // A proxy would resolve the name itself, past the check.
+            .no_proxy()
             .user_agent(concat!("TenantAtlas-Alerts/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default()
@@ -182,21 +189,69 @@ fn client() -> &'static reqwest::Client {
 struct Sent {
     ok: bool,
     http_status: Option<u16>,
+    /// `http 200`, `smtp 250`, `outbox`…
+    status: Option<String>,
     error: Option<String>,
     latency_ms: u64,
     response: String,
+    /// More to write with the attempt (an email's outbox entry).
+    extra: Option<TxItem>,
 }
 
-async fn send(state: &AppState, dest: &AlertDestinationRecord, ev: &AlertEventRecord) -> ServiceResult<Sent> {
-    let opened = super::destinations::open_for_send(state, dest).await?;
+impl Sent {
+    fn refused(error: String) -> Self {
+        Sent {
+            ok: false,
+            http_status: None,
+            status: None,
+            error: Some(error),
+            latency_ms: 0,
+            response: String::new(),
+            extra: None,
+        }
+    }
+}
+
+async fn send(
+    state: &AppState,
+    d: &AlertDeliveryRecord,
+    dest: &AlertDestinationRecord,
+    ev: &AlertEventRecord,
+) -> ServiceResult<Sent> {
     let p = payload(state, ev);
+    if dest.kind == DestinationKind::Email {
+        let email = super::email::compose(state, dest, &p, state.clock.now_millis())?;
+        let o = super::email::deliver(state, d, email, RESPONSE_BYTES).await?;
+        return Ok(Sent {
+            ok: o.ok,
+            http_status: None,
+            status: o.status,
+            error: o.error,
+            latency_ms: o.latency_ms,
+            response: o.response,
+            extra: o.outbox.as_ref().map(super::email::outbox_item),
+        });
+    }
+    let opened = super::destinations::open_for_send(state, dest).await?;
+    let allow_loopback = state.alerts.allow_http_loopback;
+    // Checked again at every send (DNS can change since create): a literal here, a name in the
+    // client's resolver, which connects only to the addresses it checked.
+    let Ok(url) = reqwest::Url::parse(&opened.url) else {
+        return Ok(Sent::refused("the destination's URL is not valid".into()));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Ok(Sent::refused("refused: the URL carries credentials".into()));
+    }
+    if let Some(b) = super::targets::check_literal(&url, allow_loopback) {
+        return Ok(Sent::refused(format!("refused: the URL {b}")));
+    }
     let (body, signed) = match dest.kind {
         DestinationKind::Teams => (teams_card(&p).to_string(), false),
         _ => (p.to_string(), true),
     };
     let timestamp = state.clock.now_millis() / 1000;
-    let mut req = client()
-        .post(&opened.url)
+    let mut req = client(allow_loopback)
+        .post(url)
         .header("content-type", "application/json")
         .header("Atlas-Event-Id", &ev.event_id)
         .header("Atlas-Timestamp", timestamp.to_string());
@@ -210,28 +265,41 @@ async fn send(state: &AppState, dest: &AlertDestinationRecord, ev: &AlertEventRe
             let status = r.status();
             let bytes = r.bytes().await.unwrap_or_default();
             let cut = &bytes[..bytes.len().min(RESPONSE_BYTES)];
+            let error = if status.is_redirection() {
+                Some(format!(
+                    "the receiver answered {status}, a redirect; redirects are not followed"
+                ))
+            } else {
+                (!status.is_success()).then(|| format!("the receiver answered {status}"))
+            };
             Sent {
                 ok: status.is_success(),
                 http_status: Some(status.as_u16()),
-                error: (!status.is_success()).then(|| format!("the receiver answered {status}")),
+                status: Some(format!("http {}", status.as_u16())),
+                error,
                 latency_ms: started.elapsed().as_millis() as u64,
                 response: String::from_utf8_lossy(cut).into_owned(),
+                extra: None,
             }
         }
         Err(e) => Sent {
             ok: false,
             http_status: None,
+            status: None,
             // reqwest's message names the URL; a Teams URL is a secret, so only the kind is kept.
             error: Some(send_error(&e)),
             latency_ms: started.elapsed().as_millis() as u64,
             response: String::new(),
+            extra: None,
         },
     };
     Ok(sent)
 }
 
 fn send_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(b) = super::targets::blocked_in(e) {
+        format!("refused: the host {b}")
+    } else if e.is_timeout() {
         format!("no answer within {} s", SEND_TIMEOUT.as_secs())
     } else if e.is_connect() {
         "could not connect to the receiver".into()
@@ -316,7 +384,7 @@ pub async fn handle(state: &AppState, body: &str) -> ServiceResult<()> {
         }
         Err(e) => return Err(e.into()),
     }
-    let sent = send(state, &dest, &ev).await?;
+    let sent = send(state, &d, &dest, &ev).await?;
     let n = d.attempts;
     let at = state.clock.now_millis();
     tracing::info!(
@@ -338,6 +406,7 @@ pub async fn handle(state: &AppState, body: &str) -> ServiceResult<()> {
         latency_ms: sent.latency_ms,
         response: sent.response,
         ok: sent.ok,
+        status: sent.status.clone(),
     };
     let mut update = Update::new()
         .set("attempts", n + 1)
@@ -374,7 +443,7 @@ pub async fn handle(state: &AppState, body: &str) -> ServiceResult<()> {
             update = update.set("next_attempt_ms", next_at);
         }
     }
-    let tx = vec![
+    let mut tx = vec![
         attempt.create(),
         TxItem::Update {
             key: key.clone(),
@@ -382,6 +451,7 @@ pub async fn handle(state: &AppState, body: &str) -> ServiceResult<()> {
             cond: Some(Cond::eq("attempts", n)),
         },
     ];
+    tx.extend(sent.extra);
     match state.table.transact(tx).await {
         Ok(()) => {}
         // Recorded by another copy already.

@@ -122,6 +122,7 @@ pub async fn detail(state: &AppState, scope: &WorkspaceScope, id: &str) -> Servi
                 latency_ms: a.latency_ms,
                 response: a.response,
                 ok: a.ok,
+                status: a.status,
             })
             .collect(),
         payload: ev.map(|e| payload(state, &e)).unwrap_or(serde_json::Value::Null),

@@ -1,4 +1,5 @@
-//! Alert destinations (workspace-owned): a signed webhook or a Microsoft Teams Workflows URL.
+//! Alert destinations (workspace-owned): a signed webhook, a Microsoft Teams Workflows URL or
+//! email recipients. A webhook or Teams URL must reach a public address (see `targets`).
 //! A webhook's signing secret is 32 random bytes shown once, at create and at rotate, and sealed
 //! like a provider's client secret; a Teams URL is a bearer credential, so it is sealed too and
 //! shown masked. Neither is ever returned again, logged, or put in an audit event.
@@ -19,6 +20,8 @@ use crate::state::AppState;
 
 const MAX_NAME: usize = 100;
 const MAX_URL: usize = 2_000;
+/// How many addresses one email destination may send to.
+pub const MAX_RECIPIENTS: usize = 20;
 /// How long the previous secret keeps signing after a rotation, unless the caller says.
 pub const DEFAULT_GRACE_HOURS: u32 = 24;
 const MAX_GRACE_HOURS: u32 = 168;
@@ -61,6 +64,13 @@ fn check_url(state: &AppState, f: &mut Fields, raw: &str) -> Option<reqwest::Url
             return None;
         }
     };
+    if !url.username().is_empty() || url.password().is_some() {
+        f.push(
+            "url",
+            "must not carry credentials (user:password@); a webhook is authenticated by its signature",
+        );
+        return None;
+    }
     let host = url.host_str().unwrap_or_default();
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host
@@ -83,6 +93,54 @@ fn check_url(state: &AppState, f: &mut Fields, raw: &str) -> Option<reqwest::Url
             None
         }
     }
+}
+
+/// [`check_url`], then where the URL leads: a host that resolves to a private, loopback (without
+/// the development flag), link-local, unique-local, multicast or unspecified address is refused.
+async fn check_target(state: &AppState, f: &mut Fields, raw: &str) -> Option<reqwest::Url> {
+    let url = check_url(state, f, raw)?;
+    match super::targets::check_at_create(&url, state.alerts.allow_http_loopback).await {
+        Some(blocked) => {
+            f.push("url", blocked.to_string());
+            None
+        }
+        None => Some(url),
+    }
+}
+
+/// 1 to [`MAX_RECIPIENTS`] addresses (`name@domain`, no display names), trimmed and deduplicated.
+fn check_recipients(f: &mut Fields, given: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if given.is_empty() || given.len() > MAX_RECIPIENTS {
+        f.push(
+            "recipients",
+            format!("an email destination needs 1 to {MAX_RECIPIENTS} addresses"),
+        );
+    }
+    for (i, r) in given.iter().enumerate() {
+        let r = r.trim();
+        match r.parse::<lettre::Address>() {
+            Ok(a) if r.len() <= 254 && !r.contains(['<', '>', ' ']) => {
+                let a = a.to_string();
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
+                    out.push(a);
+                }
+            }
+            _ => f.push(
+                &format!("recipients[{i}]"),
+                format!("{r:?} is not an email address (name@example.com)"),
+            ),
+        }
+    }
+    out
+}
+
+/// Whether this deployment can send an email alert: an SMTP URL, or (local mode) an outbox.
+fn email_refusal(state: &AppState) -> Option<&'static str> {
+    (state.alerts.smtp.is_none() && state.alerts.outbox_dir.is_none()).then_some(
+        "email destinations need an SMTP endpoint, and this deployment has none: set ATLAS_SMTP_URL \
+         (in AWS, the SES SMTP endpoint: the template's SmtpUrl parameter)",
+    )
 }
 
 fn hint(url: &reqwest::Url) -> String {
@@ -154,6 +212,7 @@ fn summary(d: &AlertDestinationRecord) -> serde_json::Value {
         "name": d.name,
         "kind": d.kind,
         "url": to_api(d).url,
+        "recipients": d.recipients,
         "enabled": d.enabled,
         "secret_version": d.secret_version,
     })
@@ -170,24 +229,41 @@ pub async fn create(
         f.push("name", format!("must be 1 to {MAX_NAME} characters"));
     }
     let kind = DestinationKind::parse(&body.kind);
+    let mut recipients = Vec::new();
     let url = match (kind, &body.url) {
         (None, _) => {
-            f.push("kind", "must be webhook or teams");
+            f.push("kind", "must be webhook, teams or email");
             None
         }
-        (Some(DestinationKind::Email), _) => {
-            f.push("kind", "email destinations are not available yet; use webhook or teams");
+        (Some(DestinationKind::Email), url) => {
+            if let Some(why) = email_refusal(state) {
+                f.push("kind", why);
+            }
+            if url.is_some() {
+                f.push("url", "an email destination has recipients, not a URL");
+            }
+            recipients = check_recipients(&mut f, &body.recipients);
             None
         }
         (Some(_), None) => {
             f.push("url", "is required for a webhook or Teams destination");
             None
         }
-        (Some(_), Some(u)) => check_url(state, &mut f, u),
+        (Some(_), Some(u)) => {
+            if !body.recipients.is_empty() {
+                f.push("recipients", "only email destinations have recipients");
+            }
+            check_target(state, &mut f, u).await
+        }
     };
     f.checked()?;
-    let (Some(kind), Some(url)) = (kind, url) else {
-        return Err(ServiceError::field("url", "is required"));
+    let Some(kind) = kind else {
+        return Err(ServiceError::field("kind", "is required"));
+    };
+    let url = match (kind, url) {
+        (DestinationKind::Email, _) => None,
+        (_, Some(u)) => Some(u),
+        (_, None) => return Err(ServiceError::field("url", "is required")),
     };
     let ws = scope.workspace_id().clone();
     let id = state.ids.next_id();
@@ -212,12 +288,13 @@ pub async fn create(
         version: 1,
     };
     let mut shown = None;
-    match kind {
-        DestinationKind::Teams => {
+    match (kind, url) {
+        (DestinationKind::Email, _) | (_, None) => d.recipients = recipients,
+        (DestinationKind::Teams, Some(url)) => {
             d.sealed_url = Some(seal(state, &ws, &id, "url", url.as_str().as_bytes()).await?);
             d.url_hint = Some(hint(&url));
         }
-        _ => {
+        (DestinationKind::Webhook, Some(url)) => {
             let secret = new_secret()?;
             d.url = Some(url.to_string());
             d.secret = Some(seal(state, &ws, &id, "secret", secret.expose()).await?);
@@ -286,10 +363,20 @@ pub async fn patch(
         }
         next.name = n.to_owned();
     }
-    if body.recipients.is_some() {
-        f.push("recipients", "only email destinations have recipients");
+    let email = prior.kind == DestinationKind::Email;
+    match (&body.recipients, email) {
+        (Some(_), false) => f.push("recipients", "only email destinations have recipients"),
+        (Some(r), true) => next.recipients = check_recipients(&mut f, r),
+        (None, _) => {}
     }
-    let url = body.url.as_ref().and_then(|u| check_url(state, &mut f, u));
+    let url = match (&body.url, email) {
+        (Some(_), true) => {
+            f.push("url", "an email destination has recipients, not a URL");
+            None
+        }
+        (Some(u), false) => check_target(state, &mut f, u).await,
+        (None, _) => None,
+    };
     if let Some(e) = body.enabled {
         next.enabled = e;
     }

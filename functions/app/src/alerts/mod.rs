@@ -12,7 +12,9 @@ pub mod deliver;
 pub mod deliveries;
 pub mod destinations;
 pub mod dispatch;
+pub mod email;
 pub mod rules;
+pub mod targets;
 
 use atlas_domain::alerts::AlertEventType;
 use atlas_domain::{EnvironmentId, Severity, WorkspaceId};

@@ -3,7 +3,8 @@
 //! `ALERTEVT#<event>`, `ALERTRULE#<rule>`, `ALERTDEST#<destination>`,
 //! `ALERTINC#<rule>#<hash of environment, object, state>`, `ALERTDLV#<delivery>` (the delivery id
 //! begins with the event id, so the sort key orders deliveries by event time) and
-//! `ALERTATT#<delivery>#<n>` (one per attempt).
+//! `ALERTATT#<delivery>#<n>` (one per attempt) and `ALERTOUTBOX#<delivery>` (an email written to
+//! the local outbox instead of sent: the workspace's index of its outbox files).
 
 use atlas_domain::alerts::{AlertEventType, DeliveryStatus, DestinationKind};
 use atlas_domain::{EnvironmentId, Severity, WorkspaceId};
@@ -83,6 +84,11 @@ pub const DESTINATIONS: &str = "ALERTDEST#";
 pub const INCIDENTS: &str = "ALERTINC#";
 pub const DELIVERIES: &str = "ALERTDLV#";
 pub const ATTEMPTS: &str = "ALERTATT#";
+pub const OUTBOX: &str = "ALERTOUTBOX#";
+
+pub fn outbox_sk(delivery_id: &str) -> String {
+    format!("{OUTBOX}{delivery_id}")
+}
 
 /// Every rule of a workspace (the dispatcher has no member's scope: it reads as the system).
 pub fn rules_query(ws: &WorkspaceId) -> Query {
@@ -325,12 +331,45 @@ pub struct AlertAttemptRecord {
     #[serde(default)]
     pub response: String,
     pub ok: bool,
+    /// What the attempt came to in a word: `http 200`, `smtp 250`, `outbox`, or the SMTP code of
+    /// a refusal (`smtp 550`); absent when nothing answered.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 impl Record for AlertAttemptRecord {
     const ENTITY: &'static str = "alert_attempt";
     fn key(&self) -> Key {
         Key::new(ws_pk(&self.workspace_id), attempt_sk(&self.delivery_id, self.n))
+    }
+}
+
+/// `<ws pk> / ALERTOUTBOX#<delivery>`: an email alert written to the outbox (no SMTP URL is
+/// configured). The message itself is `<outbox dir>/<delivery id>.eml`; this is what the
+/// workspace's outbox route lists, so no route ever lists the directory across workspaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertOutboxRecord {
+    pub workspace_id: WorkspaceId,
+    pub delivery_id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    #[serde(default)]
+    pub environment_id: Option<EnvironmentId>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    /// The plain-text body, as in the file.
+    pub body: String,
+    /// The file's name in the outbox directory.
+    pub file: String,
+    pub at_ms: i64,
+}
+
+impl Record for AlertOutboxRecord {
+    const ENTITY: &'static str = "alert_outbox";
+    fn key(&self) -> Key {
+        Key::new(ws_pk(&self.workspace_id), outbox_sk(&self.delivery_id))
     }
 }
 

@@ -7,13 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::alerts::{deliveries, destinations, rules};
+use crate::alerts::{deliveries, destinations, email, rules};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap};
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
 pub const DELIVERIES_QUERY: &[&str] = &["status", "rule_id", "destination_id", "cursor", "limit"];
+pub const OUTBOX_QUERY: &[&str] = &["limit"];
 
 pub async fn list_rules(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::AlertRuleList>> {
     Ok(Json(api::AlertRuleList {
@@ -180,4 +181,14 @@ pub async fn redeliver(
 ) -> ApiResult<Response> {
     let d = deliveries::redeliver(&state, &scope, &id).await?;
     Ok(accepted(&scope, d))
+}
+
+/// The workspace's email outbox (local mode without SMTP): newest first, at most `limit` (1–200, 50).
+pub async fn list_outbox(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    q: QueryMap,
+) -> ApiResult<Json<api::AlertOutboxList>> {
+    let limit = q.int("limit", 1, 200)?.unwrap_or(50) as usize;
+    Ok(Json(email::outbox(&state, &scope, limit).await?))
 }
