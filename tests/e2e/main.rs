@@ -414,10 +414,24 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
         "the receiver got a signed finding.created: {got:?}"
     );
     s.click(&format!("{delivered} a")).await;
-    s.wait_text("[data-testid=attempts-table] tr.attempt[data-ok=true]", "HTTP 200")
+    s.wait_text("[data-testid=attempts-table] tr.attempt[data-ok=true]", "200")
         .await;
     s.find("button#redeliver").await;
     s.screenshot("delivery").await;
+    // No SMTP relay here: an email destination's test event lands in the outbox the page shows.
+    s.goto(&format!("{WS}/alerts")).await;
+    s.select("#destination-kind", "email").await;
+    s.fill("#destination-name", "Ops mail").await;
+    s.fill("#destination-recipients", "ops@example.com").await;
+    s.click("button#destination-create").await;
+    let mail = "[data-testid=destinations-table] tr.destination[data-kind=email]";
+    s.wait_text(mail, "ops@example.com").await;
+    s.click(&format!("{mail} button.send-test")).await;
+    let outbox = "[data-testid=outbox] li.outbox-message";
+    s.reload_until(&format!("{WS}/alerts"), outbox, Duration::from_secs(30))
+        .await;
+    s.wait_text(outbox, "ops@example.com").await;
+    s.screenshot("outbox").await;
 
     // Contoso's drift page, from its environment page: the finding with the baseline's value
     // and the tenant's side by side.

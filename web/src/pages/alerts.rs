@@ -4,7 +4,7 @@
 
 use atlas_api_types::{
     AlertDelivery, AlertDeliveryDetail, AlertDeliveryPage, AlertDestination, AlertDestinationCreate,
-    AlertDestinationList, AlertRule, AlertRuleCreate, AlertRuleList, AlertRulePatch, AlertRuleSnooze,
+    AlertDestinationList, AlertOutboxList, AlertRule, AlertRuleCreate, AlertRuleList, AlertRulePatch, AlertRuleSnooze,
     DestinationCreated, EnvironmentList,
 };
 use atlas_domain::Capability;
@@ -113,6 +113,12 @@ pub fn AlertsPage(props: &WsProps) -> Html {
                         environments={envs.state.ready().map(|e| e.items.iter().map(|e| (e.id.clone(), e.display_name.clone())).collect::<Vec<_>>()).unwrap_or_default()} />
                 }) }
             </section>
+            if destinations.iter().any(|d| d.kind == "email") {
+                <section class="panel" aria-labelledby="outbox-title">
+                    <h2 id="outbox-title">{ "Email outbox" }</h2>
+                    <Outbox ws={ws.clone()} sent={*sent} />
+                </section>
+            }
             <section class="panel" aria-labelledby="deliveries-title">
                 <h2 id="deliveries-title">{ "Delivery history" }</h2>
                 <Deliveries ws={ws.clone()} {destinations} sent={*sent} />
@@ -669,7 +675,8 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                                     <tr class="attempt" data-ok={a.ok.to_string()}>
                                         <td>{ if a.series == 0 { format!("{}", a.n + 1) } else { format!("{} (redelivery {})", a.n + 1, a.series) } }</td>
                                         <td>{ format::time(a.at_ms) }</td>
-                                        <td>{ a.http_status.map(|s| format!("HTTP {s}")).or_else(|| a.error.clone()).unwrap_or_default() }</td>
+                                        <td>{ a.status.clone().or_else(|| a.http_status.map(|s| format!("HTTP {s}"))).unwrap_or_default() }
+                                            if let Some(e) = a.error.as_ref().filter(|_| !a.ok) { <span class="muted">{ format!(" {e}") }</span> }</td>
                                         <td>{ format!("{} ms", a.latency_ms) }</td>
                                         <td><code class="snippet">{ &a.response }</code></td>
                                     </tr>
@@ -678,6 +685,42 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                         }
                         { json_view(&d.payload, "Body sent") }
                     </>
+                }
+            }) }
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct OutboxProps {
+    ws: String,
+    sent: u32,
+}
+
+/// The email alerts written to the local outbox because no SMTP relay is configured: what would
+/// have been sent, to whom, and when.
+#[component]
+fn Outbox(props: &OutboxProps) -> Html {
+    let list = use_load((props.ws.clone(), props.sent), |(ws, _)| async move {
+        api::get::<AlertOutboxList>(&with_query(&paths::alert_outbox(&ws), &[("limit", "20")])).await
+    });
+    html! {
+        <>
+            <p class="muted">{ "No SMTP relay is configured (ATLAS_SMTP_URL), so email alerts are written here and to the data directory's outbox instead of being sent." }</p>
+            { load::view(&list, "load the outbox", |l: &AlertOutboxList| {
+                if l.items.is_empty() {
+                    return load::empty(html! { <>{ "No email written yet." }</> });
+                }
+                html! {
+                    <ul class="checks" data-testid="outbox">{ for l.items.iter().map(|m| html! {
+                        <li class="outbox-message" data-delivery={m.delivery_id.clone()}>
+                            <details>
+                                <summary><strong>{ &m.subject }</strong>
+                                    <span class="muted">{ format!(" \u{b7} to {} \u{b7} {}", m.to.join(", "), format::time(m.at_ms)) }</span></summary>
+                                <pre class="snippet">{ &m.body }</pre>
+                            </details>
+                        </li>
+                    }) }</ul>
                 }
             }) }
         </>
