@@ -687,6 +687,82 @@ async fn connections_consented_without_proof_need_a_new_sign_in(mode: Mode) {
     app.stop().await;
 }
 
+/// Each verification is kept as a dated posture report; a permission the tenant does not grant
+/// is a finding (source `permission`) and makes the environment Needs attention, here and in the
+/// workspace view; granting it again resolves the finding and the next report is Ready. Reports
+/// are the workspace's: an outsider gets 404.
+async fn posture_reports_each_verification_and_a_missing_permission_is_a_finding(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let conn = platform_connection(&app, OWNER, WS, "env-post", &tenant, &domain).await;
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let posture = paths::environment_posture(DEMO_WS, "env-post");
+    let p: api::EnvironmentPosture = app.get_as(OWNER, &posture).await.json().await.unwrap();
+    assert_eq!(
+        (p.status.as_str(), p.latest.is_none()),
+        ("unknown", true),
+        "never verified is not Ready"
+    );
+
+    // The tenant's admin takes the apps permission away: the next verification sees it.
+    let fewer: Vec<&str> = atlas_graph_sim::ALL_ROLES
+        .iter()
+        .copied()
+        .filter(|r| !r.starts_with("DeviceManagementApps."))
+        .collect();
+    sim().grant(&tenant, atlas_tests::sim::CLIENT_ID, &fewer);
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    verified(&app, &conn, res).await;
+    let p: api::EnvironmentPosture = app.get_as(OWNER, &posture).await.json().await.unwrap();
+    assert_eq!(p.status.as_str(), "needs_attention", "{}", p.status_reason);
+    assert_eq!(p.missing, vec!["DeviceManagementApps.Read.All".to_owned()]);
+    let latest = p.latest.expect("the report");
+    assert!(latest.token_ok && latest.verified_ms > 0);
+    let apps = latest.permissions.iter().find(|x| !x.granted).expect("the missing one");
+    assert!(!apps.blocks.is_empty(), "it says what it blocks");
+    let findings = format!("{}?environment_id=env-post&source=permission", paths::findings(DEMO_WS));
+    let page: api::FindingPage = app.get_as(OWNER, &findings).await.json().await.unwrap();
+    assert_eq!(page.items.len(), 1, "{:?}", page.items);
+    assert_eq!(page.items[0].status.as_str(), "new");
+    assert!(page.items[0].title.contains("DeviceManagementApps.Read.All"));
+    let all: api::WorkspacePosture = app
+        .get_as(OWNER, &paths::workspace_posture(DEMO_WS))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = all
+        .items
+        .iter()
+        .find(|e| e.environment_id == "env-post")
+        .expect("listed");
+    assert_eq!(mine.status.as_str(), "needs_attention");
+    assert!(mine.history.is_empty(), "the workspace view has the latest report only");
+
+    // Granted again: Ready, two reports, the finding resolved by the verification itself.
+    sim().grant(&tenant, atlas_tests::sim::CLIENT_ID, atlas_graph_sim::ALL_ROLES);
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    verified(&app, &conn, res).await;
+    let p: api::EnvironmentPosture = app.get_as(OWNER, &posture).await.json().await.unwrap();
+    assert_eq!(p.status.as_str(), "ready", "{}", p.status_reason);
+    assert_eq!(p.history.len(), 1, "the earlier report is kept");
+    assert!(!p.history[0].permissions.iter().all(|x| x.granted));
+    let page: api::FindingPage = app.get_as(OWNER, &findings).await.json().await.unwrap();
+    assert_eq!(page.items[0].status.as_str(), "resolved");
+
+    // Another workspace's member: not found, whichever view.
+    assert_eq!(app.get_as("outsider@other.test", &posture).await.status(), 404);
+    assert_eq!(
+        app.get_as("outsider@other.test", &paths::workspace_posture(DEMO_WS))
+            .await
+            .status(),
+        404
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     consent_url_is_a_pkce_code_sign_in_against_the_tenant,
     declined_and_failed_consent_need_attention,
@@ -697,6 +773,7 @@ atlas_tests::on_both_backends!(
     roles_come_from_wids_when_the_token_has_them,
     a_second_workspace_needs_the_same_proof_and_the_first_is_told,
     connections_consented_without_proof_need_a_new_sign_in,
+    posture_reports_each_verification_and_a_missing_permission_is_a_finding,
 );
 
 /// Waits for the verification run to complete, then reads the connection.

@@ -4,11 +4,13 @@ mod alerts;
 mod drift;
 mod exceptions;
 mod notifications;
+mod posture;
 mod restore;
 pub use alerts::*;
 pub use drift::*;
 pub use exceptions::*;
 pub use notifications::*;
+pub use posture::*;
 pub use restore::*;
 
 pub use atlas_domain::{

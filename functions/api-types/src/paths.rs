@@ -32,6 +32,8 @@ paths! {
     WORKSPACE_PIN = "/api/v1/workspaces/{ws}/pin" => fn workspace_pin(ws);
     ENVIRONMENTS = "/api/v1/workspaces/{ws}/environments" => fn environments(ws);
     ENVIRONMENT = "/api/v1/workspaces/{ws}/environments/{env}" => fn environment(ws, env);
+    ENVIRONMENT_POSTURE = "/api/v1/workspaces/{ws}/environments/{env}/posture" => fn environment_posture(ws, env);
+    WORKSPACE_POSTURE = "/api/v1/workspaces/{ws}/posture" => fn workspace_posture(ws);
     MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
     MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);

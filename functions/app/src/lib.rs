@@ -20,6 +20,7 @@ pub mod local;
 pub mod manifest;
 pub mod notifications;
 pub mod openapi;
+pub mod posture;
 pub mod provider;
 pub mod records;
 pub mod registry;

@@ -186,7 +186,8 @@ pub async fn verify_with(
 ) -> Found {
     use atlas_graph::families::FAMILIES;
     let client = graph.tenant(tenant, app);
-    let token = match client.token().await {
+    // Not the cached token: a verification reports the roles the tenant grants now.
+    let token = match client.fresh_token().await {
         Ok(t) => t,
         Err(e) => {
             return Found {
@@ -418,6 +419,8 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
     let (st, reason) = status(Some(&with), now);
     let (before, _) = status(Some(&conn), now);
     let mut changes = vec![conn.record_verification(&found.verification)];
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+    changes.push(crate::posture::report_item(state, ws, env, &found.verification));
     // A verification that leaves the connection worse than it found it is news (spec 016).
     let degraded = (st != atlas_domain::Status::Ready && st != before).then(|| {
         let env = scope.environment_id();
@@ -458,6 +461,11 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
         })?;
     if let Some(a) = degraded {
         crate::alerts::dispatch::after_commit(state, &[a]).await;
+    }
+    // The report is stored; its findings follow (a failure here is caught up by the next
+    // verification, which sees the same permissions).
+    if let Err(e) = crate::posture::observe(state, ws, env, &found.verification).await {
+        tracing::warn!(error = %e, environment_id = %env, "permission findings not updated");
     }
     Ok(())
 }

@@ -166,7 +166,7 @@ const NONE: &[&str] = &[];
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
         alerts, audit, backups, drift, environments, exceptions, health, inventory, invitations, members,
-        notifications, openapi, operations, provider, restores, workspaces,
+        notifications, openapi, operations, posture, provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -350,6 +350,20 @@ pub fn routes() -> Vec<Route> {
             example: Some(|| json!({"token": "{invitation_token}"})),
             status: 200, body: Body::Json(schema::<api::MyMembership>),
             handler: invitations::accept,
+        }),
+        route!(GET T::ENVIRONMENT_POSTURE => "get-environment-posture" {
+            access: Cap(WorkspaceView),
+            summary: "The environment's permission posture: each required permission, granted or not, what it blocks, when verified; its reports, newest first",
+            tag: "provider", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::EnvironmentPosture>),
+            handler: posture::environment,
+        }),
+        route!(GET T::WORKSPACE_POSTURE => "get-workspace-posture" {
+            access: Cap(WorkspaceView),
+            summary: "The permission posture of every environment I am entitled to (stale or unverified is never Ready)",
+            tag: "provider", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::WorkspacePosture>),
+            handler: posture::workspace,
         }),
         route!(GET T::PROVIDER_CONNECTION => "get-provider-connection" {
             access: Cap(WorkspaceView),

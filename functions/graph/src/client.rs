@@ -293,6 +293,15 @@ impl TenantClient {
         Ok(token)
     }
 
+    /// A token fetched now, replacing the cached one: what the tenant grants at this moment (a
+    /// cached token keeps the roles it was issued with, as Entra's do).
+    pub async fn fresh_token(&self) -> Result<AccessToken, GraphError> {
+        let mut slot = self.token_slot.lock().await;
+        let token = self.fetch_token().await?;
+        *slot = Some(token.clone());
+        Ok(token)
+    }
+
     /// Drops `stale` from the cache unless another task has already replaced it.
     async fn forget_token(&self, stale: &AccessToken) {
         let mut slot = self.token_slot.lock().await;

@@ -18,6 +18,7 @@ pub mod health;
 pub mod inventory;
 pub mod keys;
 pub mod notifications;
+pub mod posture;
 pub mod provider;
 pub mod restore;
 pub mod runs;

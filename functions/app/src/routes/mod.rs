@@ -13,6 +13,7 @@ pub mod members;
 pub mod notifications;
 pub mod openapi;
 pub mod operations;
+pub mod posture;
 pub mod provider;
 pub mod restores;
 pub mod workspaces;
