@@ -76,6 +76,14 @@ async fn connect_a_provider_through_consent() {
         .await;
     s.find("[data-testid=permission-posture]").await;
     s.screenshot("connected").await;
+    // The workspace's permission posture (second bundle) shows the report just made: Ready,
+    // every permission granted.
+    s.click(&format!(".wsnav a[href='{WS}/posture']")).await;
+    let fabrikam = "section.posture[data-env=env-fabrikam]";
+    s.wait_attr(fabrikam, "data-status", "ready").await;
+    s.find(&format!("{fabrikam} tr.permission[data-granted=true]")).await;
+    assert!(!s.exists(&format!("{fabrikam} tr.permission[data-granted=false]")).await);
+    s.screenshot("posture").await;
     s.close().await;
 }
 

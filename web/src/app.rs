@@ -49,6 +49,9 @@ pub enum Route {
     Alerts {
         ws: String,
     },
+    Posture {
+        ws: String,
+    },
     AlertDelivery {
         ws: String,
         delivery: String,
@@ -143,6 +146,7 @@ impl Route {
             ["workspaces", ws, "findings"] => Route::Findings { ws: param(ws)? },
             ["workspaces", ws, "exceptions"] => Route::Exceptions { ws: param(ws)? },
             ["workspaces", ws, "alerts"] => Route::Alerts { ws: param(ws)? },
+            ["workspaces", ws, "posture"] => Route::Posture { ws: param(ws)? },
             ["workspaces", ws, "alerts", "deliveries", delivery] => Route::AlertDelivery {
                 ws: param(ws)?,
                 delivery: param(delivery)?,
@@ -215,6 +219,7 @@ impl Route {
             Route::Findings { ws } => vec![WS, ws, "findings"],
             Route::Exceptions { ws } => vec![WS, ws, "exceptions"],
             Route::Alerts { ws } => vec![WS, ws, "alerts"],
+            Route::Posture { ws } => vec![WS, ws, "posture"],
             Route::AlertDelivery { ws, delivery } => vec![WS, ws, "alerts", "deliveries", delivery],
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
@@ -259,6 +264,7 @@ impl Route {
             | Route::Findings { ws }
             | Route::Exceptions { ws }
             | Route::Alerts { ws }
+            | Route::Posture { ws }
             | Route::AlertDelivery { ws, .. }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
@@ -445,6 +451,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Exceptions { ws: ws.clone() }, "Risk acceptances") }
                     { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     { link(Route::Alerts { ws: ws.clone() }, "Alerts") }
+                    { link(Route::Posture { ws: ws.clone() }, "Permissions") }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }
@@ -504,6 +511,7 @@ mod tests {
             Route::Findings { ws: s() },
             Route::Exceptions { ws: s() },
             Route::Alerts { ws: s() },
+            Route::Posture { ws: s() },
             Route::AlertDelivery { ws: s(), delivery: s() },
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod members;
 pub mod not_found;
 pub mod operations;
+pub mod posture;
 pub mod provider;
 pub mod restore;
 pub mod sign_in;
@@ -57,6 +58,7 @@ pub fn page(route: Route) -> Html {
         | Route::Restore { .. }
         | Route::Exceptions { .. }
         | Route::Alerts { .. }
+        | Route::Posture { .. }
         | Route::AlertDelivery { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
@@ -75,6 +77,7 @@ pub fn more_page(route: Route) -> Html {
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },
         Route::Alerts { ws } => html! { <alerts::AlertsPage {ws} /> },
+        Route::Posture { ws } => html! { <posture::PosturePage {ws} /> },
         Route::AlertDelivery { ws, delivery } => html! { <alerts::DeliveryPage {ws} {delivery} /> },
         _ => Html::default(),
     }
