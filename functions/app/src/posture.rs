@@ -117,12 +117,7 @@ pub fn status(latest: Option<&api::PostureReport>, now_ms: i64) -> (Status, Stri
             format!("Last verified {age_days} days ago: verify again to know the tenant's permissions now."),
         );
     }
-    let missing: Vec<&str> = r
-        .permissions
-        .iter()
-        .filter(|p| !p.granted)
-        .map(|p| p.permission.as_str())
-        .collect();
+    let missing = crate::provider::missing_permissions(&r.permissions);
     if !missing.is_empty() {
         return (
             Status::NeedsAttention,

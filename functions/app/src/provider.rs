@@ -87,12 +87,7 @@ pub fn status(connection: Option<&ConnectionRecord>, now_ms: i64) -> (Status, St
             (Status::Blocked, format!("Could not sign in to the tenant: {err}"))
         };
     }
-    let missing: Vec<&str> = v
-        .permissions
-        .iter()
-        .filter(|p| !p.granted)
-        .map(|p| p.permission.as_str())
-        .collect();
+    let missing = missing_permissions(&v.permissions);
     if !missing.is_empty() {
         return (
             Status::NeedsAttention,
@@ -168,6 +163,15 @@ pub fn to_api(connection: Option<&ConnectionRecord>, now_ms: i64) -> api::Provid
 }
 
 pub use crate::records::provider::{claim_key, claim_pk, owner_key};
+
+/// The permissions a verification found not granted.
+pub fn missing_permissions(permissions: &[api::PermissionPosture]) -> Vec<&str> {
+    permissions
+        .iter()
+        .filter(|p| !p.granted)
+        .map(|p| p.permission.as_str())
+        .collect()
+}
 
 /// What a verification found, stored on the connection and shown as its permission posture.
 pub struct Found {

@@ -56,6 +56,16 @@ fn field(outcome: &Outcome, name: &str) -> Option<String> {
     }
 }
 
+/// The Disable/Enable and Delete buttons of a rule's or a destination's row.
+fn toggle_and_delete(enabled: bool, toggle: Callback<MouseEvent>, delete: Callback<MouseEvent>) -> Html {
+    html! {
+        <>
+            <button type="button" class="button button--quiet toggle" onclick={toggle}>{ if enabled { "Disable" } else { "Enable" } }</button>
+            <button type="button" class="button button--quiet delete" onclick={delete}>{ "Delete" }</button>
+        </>
+    }
+}
+
 fn label(t: &str) -> &str {
     match t {
         "finding.created" => "Finding created",
@@ -277,8 +287,7 @@ fn Destinations(props: &DestinationsProps) -> Html {
                                     if d.kind == "webhook" {
                                         <button type="button" class="button button--quiet rotate" onclick={action(d, "rotate")}>{ "Rotate secret" }</button>
                                     }
-                                    <button type="button" class="button button--quiet toggle" onclick={action(d, "toggle")}>{ if d.enabled { "Disable" } else { "Enable" } }</button>
-                                    <button type="button" class="button button--quiet delete" onclick={action(d, "delete")}>{ "Delete" }</button>
+                                    { toggle_and_delete(d.enabled, action(d, "toggle"), action(d, "delete")) }
                                 </td>
                             }
                         </tr>
@@ -472,8 +481,7 @@ fn Rules(props: &RulesProps) -> Html {
                                     } else {
                                         <button type="button" class="button button--quiet snooze" onclick={action(r, "snooze")}>{ "Snooze" }</button>
                                     }
-                                    <button type="button" class="button button--quiet toggle" onclick={action(r, "toggle")}>{ if r.enabled { "Disable" } else { "Enable" } }</button>
-                                    <button type="button" class="button button--quiet delete" onclick={action(r, "delete")}>{ "Delete" }</button>
+                                    { toggle_and_delete(r.enabled, action(r, "toggle"), action(r, "delete")) }
                                 </td>
                             }
                         </tr>
