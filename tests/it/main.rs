@@ -2,6 +2,7 @@
 
 mod alerts;
 mod api;
+mod audit_chain;
 mod backups;
 mod budget;
 mod contract;

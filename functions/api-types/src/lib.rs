@@ -288,6 +288,36 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
+/// `GET …/audit/verify`: the workspace's audit hash chain checked from seq 1 to its head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditVerification {
+    /// Chained events checked before the first broken link (all of them when none is broken).
+    pub verified_events: u64,
+    /// The head as the workspace item records it (0 and the genesis hash for an empty chain).
+    pub head_seq: u64,
+    pub head_hash: String,
+    /// The first link that does not hold; `null` when the whole chain verifies.
+    pub first_broken: Option<AuditChainBreak>,
+    /// Events written before the chain existed (no `seq`): not covered by the chain.
+    pub unchained_events: u64,
+    /// When seq 1 was written (ms), if the chain has begun.
+    pub chain_start_ms: Option<i64>,
+    /// In words: "chain starts at seq 1 at <time>; N earlier events unchained", or "".
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditChainBreak {
+    pub seq: u64,
+    /// The event at `seq`; for a missing seq, the next event found after the gap (`null` when the
+    /// chain's tail is missing).
+    pub event_id: Option<String>,
+    /// `hash mismatch`, `prev_hash mismatch` or `missing seq`.
+    pub reason: String,
+}
+
 /// `GET …/environments/{env}/provider-connection`. Credentials are never part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

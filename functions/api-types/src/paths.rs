@@ -73,6 +73,7 @@ paths! {
     OPERATION = "/api/v1/workspaces/{ws}/operations/{run}" => fn operation(ws, run);
     AUDIT_EVENTS = "/api/v1/workspaces/{ws}/audit-events" => fn audit_events(ws);
     AUDIT_EVENTS_EXPORT = "/api/v1/workspaces/{ws}/audit-events/export.csv" => fn audit_events_export(ws);
+    AUDIT_VERIFY = "/api/v1/workspaces/{ws}/audit/verify" => fn audit_verify(ws);
     BASELINES = "/api/v1/workspaces/{ws}/baselines" => fn baselines(ws);
     BASELINE = "/api/v1/workspaces/{ws}/baselines/{baseline}" => fn baseline(ws, baseline);
     BASELINE_SNAPSHOTS = "/api/v1/workspaces/{ws}/baselines/{baseline}/snapshots" => fn baseline_snapshots(ws, baseline);

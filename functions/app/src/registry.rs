@@ -591,6 +591,13 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Csv,
             handler: audit::export,
         }),
+        route!(GET T::AUDIT_VERIFY => "get-audit-verify" {
+            access: Cap(AuditView),
+            summary: "Verifies the workspace's audit hash chain and names its first broken link",
+            tag: "audit", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::AuditVerification>),
+            handler: audit::verify,
+        }),
         route!(GET T::BASELINES => "get-baselines" {
             access: Cap(WorkspaceView),
             summary: "Baseline profiles of the workspace, with their assignments to environments I can see",

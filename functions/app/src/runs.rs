@@ -506,7 +506,7 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
     let alert = run_alert(&run, outcome, reason.as_deref()).map(|a| crate::alerts::event_item(state, &ws, a));
     changes.extend(alert.clone());
     let tx = audit::with_event(state, &ws, &initiator, None, changes, ev);
-    match state.table.transact(tx).await {
+    match audit::transact(state, tx).await {
         Ok(()) => {
             if let Some(a) = alert {
                 crate::alerts::dispatch::after_commit(state, &[a]).await;
