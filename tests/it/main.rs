@@ -9,6 +9,7 @@ mod contract;
 mod derived;
 mod drift;
 mod entitlement;
+mod evidence;
 mod exceptions;
 mod hardening;
 mod honest_state;

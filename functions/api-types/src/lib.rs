@@ -307,6 +307,55 @@ pub struct AuditVerification {
     pub note: String,
 }
 
+/// `POST …/evidence`: build an evidence pack of the workspace, or of one environment, for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceStart {
+    /// One environment; the whole workspace when left out (needs access to every environment).
+    #[serde(default)]
+    pub environment_id: Option<String>,
+    /// The period, Unix milliseconds: `from` ≤ t < `to`, at most 400 days.
+    pub from: i64,
+    pub to: i64,
+}
+
+/// An evidence pack: what it covers, its state, and the ZIP's size and SHA-256 once built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidencePack {
+    pub id: String,
+    pub workspace_id: String,
+    pub environment_id: Option<String>,
+    /// `building`, `ready` or `failed`.
+    pub status: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub created_ms: i64,
+    pub created_by: String,
+    /// The `evidence.build` run that builds it.
+    pub run_id: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub files: Option<u32>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidencePackList {
+    /// Newest first.
+    pub items: Vec<EvidencePack>,
+}
+
+/// A short-lived download link of a ready pack: no bearer token needed, valid until `expires_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidenceLink {
+    pub url: String,
+    pub expires_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditChainBreak {
