@@ -634,7 +634,7 @@ pub fn routes() -> Vec<Route> {
             access: Public,
             summary: "Download an evidence pack's ZIP through a link's token (expired or forged: 404)",
             tag: "evidence", table: Read, sends: [], query: evidence::DOWNLOAD_QUERY, required_query: &["token"], request: None,
-            example: None,
+            example: Some(|| json!({"token": "{evidence_token}"})),
             status: 200, body: Body::Zip,
             handler: evidence::download,
         }),

@@ -56,7 +56,9 @@ pub const DOWNLOAD_QUERY: &[&str] = &["token"];
 
 /// `GET /api/v1/evidence-download?token=…`: the ZIP, authorized by the link's token alone.
 pub async fn download(State(state): State<AppState>, q: QueryMap) -> ApiResult<Response> {
-    let token = q.get("token").unwrap_or_default();
+    let token = q
+        .get("token")
+        .ok_or_else(|| ApiError::field("query.token", "is required: the link's token"))?;
     let Some((pack, bytes)) = evidence::download(&state, token).await? else {
         return Err(ApiError::NotFound);
     };
