@@ -282,6 +282,10 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         chromedriver = browser::ensure()?;
         Ok(())
     })?;
+    step(
+        "install openssl (apt-get, when missing; evidence packs are verified with it)",
+        &mut || browser::ensure_openssl(),
+    )?;
     if !quick {
         step("cargo fmt --check", &mut || {
             run(root, cargo().args(["fmt", "--all", "--check"]))
