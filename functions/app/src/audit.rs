@@ -616,3 +616,82 @@ pub fn iso8601(ms: i64) -> String {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, prev: &str) -> AuditEventRecord {
+        let actor = Actor {
+            user_id: "u-1".into(),
+            email: "one@example.test".into(),
+            name: "One".into(),
+        };
+        let mut r = AuditEventRecord::new(
+            format!("01jx{seq}"),
+            5,
+            WorkspaceId::parse("ws-a").unwrap(),
+            &actor,
+            "member.remove".into(),
+            "member/u-2".into(),
+            None,
+            Outcome::Success,
+            None,
+            Some("req-1".into()),
+            json!({"z": 1, "a": {"y": [2, {"c": true, "b": null}], "x": "s"}}),
+        );
+        r.seq = Some(seq);
+        r.prev_hash = Some(prev.to_owned());
+        r.hash = Some(chain_hash(&r));
+        r
+    }
+
+    #[test]
+    fn the_canonical_form_is_sorted_compact_json_of_the_documented_fields() {
+        let r = event(1, GENESIS);
+        let want = format!(
+            "{{\"action\":\"member.remove\",\"actor_email\":\"one@example.test\",\"actor_id\":\"u-1\",\"at_ms\":5,\
+             \"environment_id\":null,\"id\":\"01jx1\",\"metadata\":{{\"a\":{{\"x\":\"s\",\"y\":[2,{{\"b\":null,\"c\":true}}]}},\"z\":1}},\
+             \"outcome\":\"success\",\"prev_hash\":\"{GENESIS}\",\"reason\":null,\"request_id\":\"req-1\",\"seq\":1,\
+             \"target\":\"member/u-2\",\"workspace_id\":\"ws-a\"}}"
+        );
+        assert_eq!(String::from_utf8(canonical(&r)).unwrap(), want);
+        use sha2::Digest;
+        assert_eq!(
+            r.hash.as_deref(),
+            Some(hex(&sha2::Sha256::digest(want.as_bytes())).as_str())
+        );
+    }
+
+    #[test]
+    fn the_first_broken_link_is_named() {
+        let a = event(1, GENESIS);
+        let b = event(2, a.hash.as_deref().unwrap());
+        let c = event(3, b.hash.as_deref().unwrap());
+        let head = c.hash.clone().unwrap();
+        let chain = vec![a.clone(), b.clone(), c.clone()];
+        assert_eq!(check_chain(&chain, 3, &head), (3, None));
+
+        let mut edited = chain.clone();
+        edited[1].metadata = json!({"z": 2});
+        let (n, brk) = check_chain(&edited, 3, &head);
+        let brk = brk.unwrap();
+        assert_eq!((n, brk.seq, brk.reason.as_str()), (1, 2, "hash mismatch"));
+
+        let gap = vec![a.clone(), c.clone()];
+        let brk = check_chain(&gap, 3, &head).1.unwrap();
+        assert_eq!(
+            (brk.seq, brk.event_id.as_deref(), brk.reason.as_str()),
+            (2, Some("01jx3"), "missing seq")
+        );
+
+        let mut rechained = chain.clone();
+        rechained[1].prev_hash = Some(GENESIS.into());
+        rechained[1].hash = Some(chain_hash(&rechained[1]));
+        let brk = check_chain(&rechained, 3, &head).1.unwrap();
+        assert_eq!((brk.seq, brk.reason.as_str()), (2, "prev_hash mismatch"));
+
+        let brk = check_chain(&chain[..2], 3, &head).1.unwrap();
+        assert_eq!((brk.seq, brk.event_id, brk.reason.as_str()), (3, None, "missing seq"));
+    }
+}
