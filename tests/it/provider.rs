@@ -658,6 +658,12 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
     );
     let text = serde_json::to_string(&told[0]).unwrap();
     assert!(!text.contains("ws-other") && !text.contains("env-claim"), "{text}");
+    // One callback chained events in two workspaces: each chain holds, seq by seq.
+    for (who, ws) in [(OWNER, DEMO_WS), (OTHER, "ws-other")] {
+        let v: api::AuditVerification = app.get_as(who, &paths::audit_verify(ws)).await.json().await.unwrap();
+        assert_eq!(v.first_broken, None, "{ws}: {v:?}");
+        assert!(v.head_seq > 0 && v.verified_events == v.head_seq, "{ws}: {v:?}");
+    }
     // The claimant's own log says the tenant belonged to another workspace first.
     let mine = events(&app, OTHER, "/api/v1/workspaces/ws-other", "provider.consent.callback").await;
     let ok = mine.iter().find(|e| e.outcome == "success").unwrap();
