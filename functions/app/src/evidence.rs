@@ -255,16 +255,35 @@ pub async fn list(
     env: Option<&EnvironmentId>,
 ) -> ServiceResult<Vec<api::EvidencePack>> {
     let all: Vec<EvidencePackRecord> = records::query_all(&state.table, rec::packs_of(scope.workspace_id())).await?;
-    Ok(all
-        .iter()
+    let mut out = Vec::new();
+    for p in all
+        .into_iter()
         .filter(|p| visible(scope, p) && env.is_none_or(|e| p.environment_id.as_ref() == Some(e)))
-        .map(to_api)
-        .collect())
+    {
+        out.push(to_api(&settled(state, p).await?));
+    }
+    Ok(out)
+}
+
+/// A pack still `building` whose run ended without it (reconciled past its deadline, blocked
+/// before it began) is shown `failed`, with the run's reason.
+async fn settled(state: &AppState, mut p: EvidencePackRecord) -> ServiceResult<EvidencePackRecord> {
+    if p.status == "building"
+        && let Some(run) = crate::runs::get(state, &p.run_id).await?
+        && !run.is_active()
+    {
+        p.status = "failed".into();
+        p.reason = run
+            .reason
+            .clone()
+            .or_else(|| Some("the build run ended without the pack".into()));
+    }
+    Ok(p)
 }
 
 pub async fn get(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<EvidencePackRecord> {
     let p: Option<EvidencePackRecord> = records::get(&state.table, &rec::pack_key(scope.workspace_id(), id)).await?;
-    p.filter(|p| visible(scope, p)).ok_or(ServiceError::NotFound)
+    settled(state, p.filter(|p| visible(scope, p)).ok_or(ServiceError::NotFound)?).await
 }
 
 /// A download link for a ready pack: `<public url>/api/v1/evidence-download?token=<token>`.
