@@ -5,6 +5,7 @@
 mod alerts;
 mod backup;
 mod drift;
+mod evidence;
 mod reads;
 mod restore;
 
@@ -66,6 +67,7 @@ const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|reads-durin
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
   restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
+  evidence --objects N --days D
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
 Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
 
@@ -84,6 +86,7 @@ async fn main() -> std::process::ExitCode {
         Some("alerts") => alerts::run(&args[1..]).await,
         Some("backup") => backup::run(&args[1..]).await,
         Some("drift") => drift::run(&args[1..]).await,
+        Some("evidence") => evidence::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,
         Some("reads-during-backup") => reads::run(&args[1..]).await,
         None => micro().await,

@@ -3,12 +3,14 @@
 mod alerts;
 mod alerts_email;
 mod api;
+mod audit_chain;
 mod backups;
 mod budget;
 mod contract;
 mod derived;
 mod drift;
 mod entitlement;
+mod evidence;
 mod exceptions;
 mod hardening;
 mod honest_state;

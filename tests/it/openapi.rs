@@ -447,6 +447,29 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         f.insert("delivery", w.delivery);
         return f;
     }
+    if r.path.contains("/evidence/") || r.path.contains("evidence-download") {
+        // A ready evidence pack of the workspace and a download link's token.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let pack = run(
+            app,
+            &paths::evidence(DEMO_WS),
+            json!({"from": now - 86_400_000, "to": now}),
+        )
+        .await;
+        let link: Value = app
+            .post_as(OWNER, &paths::evidence_link(DEMO_WS, &pack), json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = link["url"].as_str().unwrap();
+        f.insert("evidence_token", url.split("token=").nth(1).unwrap().to_owned());
+        f.insert("pack", pack);
+        return f;
+    }
     if r.path.ends_with("/provider-connection") && r.method == "POST" {
         // Creating the connection: the demo environment has none yet.
         f.insert("env", "env-contoso".to_owned());

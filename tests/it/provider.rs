@@ -18,6 +18,23 @@ const CONN: &str = "/api/v1/workspaces/ws-demo/environments/env-contoso/provider
 const SECRET: &str = "SUPER-SECRET-MARKER-8c1f2d";
 const TENANT: &str = "11111111-1111-4111-8111-111111111111";
 
+/// The items new or changed since `snap`, but for the audit chain's head on the workspace item
+/// (`audit_seq`, `audit_head`), which every audited write moves with its event.
+async fn changed_since(app: &TestApp, snap: &[atlas_store::Item]) -> Vec<atlas_store::Item> {
+    let strip = |mut i: atlas_store::Item| {
+        i.remove("audit_seq");
+        i.remove("audit_head");
+        i
+    };
+    let before: Vec<_> = snap.iter().cloned().map(strip).collect();
+    app.snapshot()
+        .await
+        .into_iter()
+        .map(strip)
+        .filter(|i| !before.contains(i))
+        .collect()
+}
+
 async fn create(app: &TestApp) -> api::ProviderConnection {
     let body = json!({"tenant": "contoso.demo.test", "dedicated_app": {"client_id": "55555555-5555-4555-8555-555555555555", "client_secret": SECRET}});
     let res = app.post_as(OWNER, CONN, body).await;
@@ -95,7 +112,7 @@ async fn consent_url_is_a_pkce_code_sign_in_against_the_tenant(mode: Mode) {
         "{}",
         location(&res)
     );
-    let new: Vec<_> = app.snapshot().await.into_iter().filter(|i| !snap.contains(i)).collect();
+    let new = changed_since(&app, &snap).await;
     assert_eq!(new.len(), 1, "only the denial's audit event: {new:?}");
     assert_eq!(new[0]["outcome"], "denied");
     assert_eq!(new[0]["metadata"]["reason"], "no_code");
@@ -195,7 +212,7 @@ async fn forged_expired_and_replayed_states_are_rejected(mode: Mode) {
     let snap = app.snapshot().await;
     let res = callback(&app, &[("state", old.token.as_str()), ("code", "1.abc")]).await;
     assert!(location(&res).ends_with("consent=rejected&reason=expired"));
-    let new: Vec<_> = app.snapshot().await.into_iter().filter(|i| !snap.contains(i)).collect();
+    let new = changed_since(&app, &snap).await;
     assert_eq!(new.len(), 1, "only the audit event of the rejection");
     assert_eq!(new[0]["outcome"], "denied");
     app.stop().await;
@@ -223,7 +240,7 @@ async fn credential_actions_are_confirmed_and_secrets_never_leave(mode: Mode) {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let changed: Vec<_> = app.snapshot().await.into_iter().filter(|i| !snap.contains(i)).collect();
+    let changed = changed_since(&app, &snap).await;
     assert!(
         changed.iter().all(|i| i["outcome"] == "denied"),
         "only the denial was recorded: {changed:?}"
@@ -641,6 +658,12 @@ async fn a_second_workspace_needs_the_same_proof_and_the_first_is_told(mode: Mod
     );
     let text = serde_json::to_string(&told[0]).unwrap();
     assert!(!text.contains("ws-other") && !text.contains("env-claim"), "{text}");
+    // One callback chained events in two workspaces: each chain holds, seq by seq.
+    for (who, ws) in [(OWNER, DEMO_WS), (OTHER, "ws-other")] {
+        let v: api::AuditVerification = app.get_as(who, &paths::audit_verify(ws)).await.json().await.unwrap();
+        assert_eq!(v.first_broken, None, "{ws}: {v:?}");
+        assert!(v.head_seq > 0 && v.verified_events == v.head_seq, "{ws}: {v:?}");
+    }
     // The claimant's own log says the tenant belonged to another workspace first.
     let mine = events(&app, OTHER, "/api/v1/workspaces/ws-other", "provider.consent.callback").await;
     let ok = mine.iter().find(|e| e.outcome == "success").unwrap();

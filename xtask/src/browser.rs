@@ -51,3 +51,19 @@ pub fn ensure() -> Result<PathBuf, String> {
     }
     which("chromedriver").ok_or_else(|| "chromedriver is still not on PATH".into())
 }
+
+/// The evidence pack test verifies packs with the `openssl` binary (the Debian package
+/// `openssl`; `sha256sum` is coreutils): installed with apt-get when missing.
+pub fn ensure_openssl() -> Result<(), String> {
+    if which("openssl").is_some() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err("the evidence pack test needs openssl: sudo apt-get install openssl".into());
+    }
+    apt_get(&["update", "-q"])?;
+    apt_get(&["install", "-y", "-q", "--no-install-recommends", "openssl"])?;
+    which("openssl")
+        .map(drop)
+        .ok_or_else(|| "openssl is still not on PATH".into())
+}

@@ -21,6 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   bench alerts --events N [--fail PCT]
   bench drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
+  bench evidence --objects N --days D
   bench reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
                                                measure store, queue and API latency, a full backup, a restore
                                                of N deleted objects, or read latency during a backup (docs/benchmarks.md)
@@ -281,6 +282,10 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         chromedriver = browser::ensure()?;
         Ok(())
     })?;
+    step(
+        "install openssl (apt-get, when missing; evidence packs are verified with it)",
+        &mut || browser::ensure_openssl(),
+    )?;
     if !quick {
         step("cargo fmt --check", &mut || {
             run(root, cargo().args(["fmt", "--all", "--check"]))

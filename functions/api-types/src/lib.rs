@@ -290,6 +290,85 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
+/// `GET …/audit/verify`: the workspace's audit hash chain checked from seq 1 to its head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditVerification {
+    /// Chained events checked before the first broken link (all of them when none is broken).
+    pub verified_events: u64,
+    /// The head as the workspace item records it (0 and the genesis hash for an empty chain).
+    pub head_seq: u64,
+    pub head_hash: String,
+    /// The first link that does not hold; `null` when the whole chain verifies.
+    pub first_broken: Option<AuditChainBreak>,
+    /// Events written before the chain existed (no `seq`): not covered by the chain.
+    pub unchained_events: u64,
+    /// When seq 1 was written (ms), if the chain has begun.
+    pub chain_start_ms: Option<i64>,
+    /// In words: "chain starts at seq 1 at <time>; N earlier events unchained", or "".
+    pub note: String,
+}
+
+/// `POST …/evidence`: build an evidence pack of the workspace, or of one environment, for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceStart {
+    /// One environment; the whole workspace when left out (needs access to every environment).
+    #[serde(default)]
+    pub environment_id: Option<String>,
+    /// The period, Unix milliseconds: `from` ≤ t < `to`, at most 400 days.
+    pub from: i64,
+    pub to: i64,
+}
+
+/// An evidence pack: what it covers, its state, and the ZIP's size and SHA-256 once built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidencePack {
+    pub id: String,
+    pub workspace_id: String,
+    pub environment_id: Option<String>,
+    /// `building`, `ready` or `failed`.
+    pub status: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub created_ms: i64,
+    pub created_by: String,
+    /// The `evidence.build` run that builds it.
+    pub run_id: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub files: Option<u32>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidencePackList {
+    /// Newest first.
+    pub items: Vec<EvidencePack>,
+}
+
+/// A short-lived download link of a ready pack: no bearer token needed, valid until `expires_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EvidenceLink {
+    pub url: String,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditChainBreak {
+    pub seq: u64,
+    /// The event at `seq`; for a missing seq, the next event found after the gap (`null` when the
+    /// chain's tail is missing).
+    pub event_id: Option<String>,
+    /// `hash mismatch`, `prev_hash mismatch` or `missing seq`.
+    pub reason: String,
+}
+
 /// `GET …/environments/{env}/provider-connection`. Credentials are never part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

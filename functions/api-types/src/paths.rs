@@ -75,6 +75,11 @@ paths! {
     OPERATION = "/api/v1/workspaces/{ws}/operations/{run}" => fn operation(ws, run);
     AUDIT_EVENTS = "/api/v1/workspaces/{ws}/audit-events" => fn audit_events(ws);
     AUDIT_EVENTS_EXPORT = "/api/v1/workspaces/{ws}/audit-events/export.csv" => fn audit_events_export(ws);
+    AUDIT_VERIFY = "/api/v1/workspaces/{ws}/audit/verify" => fn audit_verify(ws);
+    EVIDENCE = "/api/v1/workspaces/{ws}/evidence" => fn evidence(ws);
+    EVIDENCE_PACK = "/api/v1/workspaces/{ws}/evidence/{pack}" => fn evidence_pack(ws, pack);
+    EVIDENCE_LINK = "/api/v1/workspaces/{ws}/evidence/{pack}/link" => fn evidence_link(ws, pack);
+    EVIDENCE_DOWNLOAD = "/api/v1/evidence-download" => fn evidence_download();
     BASELINES = "/api/v1/workspaces/{ws}/baselines" => fn baselines(ws);
     BASELINE = "/api/v1/workspaces/{ws}/baselines/{baseline}" => fn baseline(ws, baseline);
     BASELINE_SNAPSHOTS = "/api/v1/workspaces/{ws}/baselines/{baseline}/snapshots" => fn baseline_snapshots(ws, baseline);

@@ -384,7 +384,7 @@ pub(crate) async fn transition_with(
 /// Commits `tx`, then dispatches the alert events in it right away (the scheduler's sweep does it
 /// otherwise, a tick later).
 pub(crate) async fn reported(state: &AppState, tx: Vec<TxItem>) -> Result<(), TableError> {
-    state.table.transact(tx.clone()).await?;
+    crate::audit::transact(state, tx.clone()).await?;
     crate::alerts::dispatch::after_commit(state, &tx).await;
     Ok(())
 }

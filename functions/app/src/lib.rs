@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod drift;
 pub mod error;
+pub mod evidence;
 pub mod exceptions;
 pub mod extract;
 pub mod findings;

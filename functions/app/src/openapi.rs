@@ -156,6 +156,9 @@ pub fn build(routes: &[Route]) -> OpenApi {
             Body::Csv => ResponseBuilder::new()
                 .description("A CSV file")
                 .content("text/csv", ContentBuilder::new().schema(Some(string())).build()),
+            Body::Zip => ResponseBuilder::new()
+                .description("A ZIP file")
+                .content("application/zip", ContentBuilder::new().schema(Some(string())).build()),
         };
         // Accepted work is an operation run; the header is its canonical address.
         let ok = if r.status == 202 {

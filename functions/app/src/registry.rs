@@ -57,6 +57,8 @@ pub enum Body {
     Empty,
     /// A CSV download.
     Csv,
+    /// A ZIP download (an evidence pack).
+    Zip,
     /// A JSON object whose shape is not ours (e.g. a policy exactly as Graph returned it), with
     /// what it is.
     FreeForm(&'static str),
@@ -165,7 +167,7 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        alerts, audit, backups, drift, environments, exceptions, health, inventory, invitations, members,
+        alerts, audit, backups, drift, environments, evidence, exceptions, health, inventory, invitations, members,
         notifications, openapi, operations, posture, provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
@@ -604,6 +606,51 @@ pub fn routes() -> Vec<Route> {
             tag: "audit", table: Read, sends: [], query: audit::FILTERS, request: None, example: None,
             status: 200, body: Body::Csv,
             handler: audit::export,
+        }),
+        route!(GET T::AUDIT_VERIFY => "get-audit-verify" {
+            access: Cap(AuditView),
+            summary: "Verifies the workspace's audit hash chain and names its first broken link",
+            tag: "audit", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::AuditVerification>),
+            handler: audit::verify,
+        }),
+        route!(POST T::EVIDENCE => "post-evidence" {
+            access: Cap(EvidenceExport),
+            summary: "Start an evidence.build run: a signed evidence pack of the workspace or one environment for a period",
+            tag: "evidence", table: Write, sends: ["evidence-build"], query: NONE,
+            request: Some(schema::<api::EvidenceStart>),
+            example: Some(|| json!({"environment_id": "env-contoso", "from": 1_790_000_000_000_i64, "to": 1_797_000_000_000_i64})),
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: evidence::start,
+        }),
+        route!(GET T::EVIDENCE => "get-evidence" {
+            access: Cap(EvidenceExport),
+            summary: "The workspace's evidence packs, newest first (filter environment_id): status, period, size, SHA-256",
+            tag: "evidence", table: Read, sends: [], query: evidence::LIST_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::EvidencePackList>),
+            handler: evidence::list,
+        }),
+        route!(GET T::EVIDENCE_PACK => "get-evidence-pack" {
+            access: Cap(EvidenceExport),
+            summary: "One evidence pack",
+            tag: "evidence", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::EvidencePack>),
+            handler: evidence::get,
+        }),
+        route!(POST T::EVIDENCE_LINK => "post-evidence-link" {
+            access: Cap(EvidenceExport),
+            summary: "A download link for a ready pack, valid 5 minutes (an HMAC token; no bearer token needed)",
+            tag: "evidence", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 201, body: Body::Json(schema::<api::EvidenceLink>),
+            handler: evidence::link,
+        }),
+        route!(GET T::EVIDENCE_DOWNLOAD => "get-evidence-download" {
+            access: Public,
+            summary: "Download an evidence pack's ZIP through a link's token (expired or forged: 404)",
+            tag: "evidence", table: Read, sends: [], query: evidence::DOWNLOAD_QUERY, required_query: &["token"], request: None,
+            example: Some(|| json!({"token": "{evidence_token}"})),
+            status: 200, body: Body::Zip,
+            handler: evidence::download,
         }),
         route!(GET T::BASELINES => "get-baselines" {
             access: Cap(WorkspaceView),

@@ -137,6 +137,18 @@ pub const OUTBOX_GRACE_MS: i64 = 5_000;
 /// whose messages the drainer sends. The messages are then sent at once ([`drain`]); whatever a
 /// crash or an unavailable queue leaves in the outbox, the sweep ([`sweep_outbox`]) sends later.
 pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> ServiceResult<Started> {
+    start_in(state, scope.workspace(), Some(scope.environment_id()), start).await
+}
+
+/// [`start_with`] in a workspace, or one of its environments (`env`; the caller checked the
+/// scope is entitled to it). A workspace-level run (an evidence pack of the whole workspace) is
+/// indexed and deduplicated in the workspace's partition.
+pub async fn start_in(
+    state: &AppState,
+    ws: &crate::scope::WorkspaceScope,
+    env: Option<&atlas_domain::EnvironmentId>,
+    start: Start,
+) -> ServiceResult<Started> {
     let Start {
         id,
         kind,
@@ -146,7 +158,6 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
         also,
         conflict,
     } = start;
-    let ws = scope.workspace();
     let ws_id = ws.workspace_id();
     let now = state.clock.now_millis();
     let empty = items.is_empty();
@@ -154,7 +165,7 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
         run_id: id.clone(),
         kind,
         workspace_id: ws_id.as_str().to_owned(),
-        environment_id: Some(scope.environment_id().as_str().to_owned()),
+        environment_id: env.map(|e| e.as_str().to_owned()),
         initiator_id: ws.actor().user_id.clone(),
         initiator_email: ws.actor().email.clone(),
         queue: Some(queue.clone()),
@@ -185,14 +196,14 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
         run.started_ms = Some(now);
         run.ended_ms = Some(now);
     }
-    let env_pk = scope_pk(ws_id, Some(scope.environment_id()));
+    let env_pk = scope_pk(ws_id, env);
     let lock = RunLock::new(env_pk.clone(), kind, &id, ws_id);
     let index = RunRef {
         pk: env_pk,
         run_id: id.clone(),
         kind,
         workspace_id: ws_id.as_str().to_owned(),
-        environment_id: scope.environment_id().as_str().to_owned(),
+        environment_id: env.map(|e| e.as_str().to_owned()).unwrap_or_default(),
     };
     let mut changes = vec![run.create()];
     if !empty {
@@ -210,7 +221,7 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
                 run_id: id.clone(),
                 item,
                 params,
-                env: Some(format!("{}/{}", ws_id, scope.environment_id())),
+                env: env.map(|e| format!("{ws_id}/{e}")),
             })
         })
         .collect::<Result<Vec<_>, _>>()
@@ -224,9 +235,9 @@ pub async fn start_with(state: &AppState, scope: &EnvScope, start: Start) -> Ser
             "a run start does not fit one transaction".into(),
         ));
     }
-    let ev = NewEvent::success("run.start", format!("run/{id}"))
-        .env(scope.environment_id())
-        .meta(json!({"type": kind.as_str(), "items": bodies.len()}));
+    let mut ev =
+        NewEvent::success("run.start", format!("run/{id}")).meta(json!({"type": kind.as_str(), "items": bodies.len()}));
+    ev.environment_id = env.cloned();
     // The lock names the active run of this type; when that run ends between our commit and our
     // read of the lock, the way is free: commit again (a few times at most).
     let mut attempts = 0;
@@ -506,7 +517,7 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
     let alert = run_alert(&run, outcome, reason.as_deref()).map(|a| crate::alerts::event_item(state, &ws, a));
     changes.extend(alert.clone());
     let tx = audit::with_event(state, &ws, &initiator, None, changes, ev);
-    match state.table.transact(tx).await {
+    match audit::transact(state, tx).await {
         Ok(()) => {
             if let Some(a) = alert {
                 crate::alerts::dispatch::after_commit(state, &[a]).await;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub drift_poll_seconds: u64,
     /// Alert delivery's retry window, backoff and URL policy.
     pub alerts: Arc<crate::config::AlertSettings>,
+    /// Evidence packs and their signing key (ADR 0030).
+    pub evidence: Arc<crate::evidence::EvidenceStore>,
 }
 
 /// The work queues by their logical name (`run-reconcile`, …), with their dead-letter queues.
@@ -114,6 +116,17 @@ impl AppState {
         st.workspace_quota = config.workspace_quota;
         st.drift_poll_seconds = config.drift_poll_seconds;
         st.alerts = Arc::new(config.alerts.clone());
+        // Packs and the local signing key: in the data directory; with the protocol server next
+        // to the test's key file; in AWS the design is S3 and KMS (ADR 0030), /tmp until then.
+        let evidence_dir = match &config.storage {
+            #[cfg(feature = "local")]
+            Storage::Embedded { data_dir } => data_dir.join("evidence"),
+            Storage::Aws { table, .. } => match config.key_file.as_ref().and_then(|k| k.parent()) {
+                Some(dir) => dir.join("evidence"),
+                None => std::env::temp_dir().join(format!("atlas-{table}-evidence")),
+            },
+        };
+        st.evidence = Arc::new(crate::evidence::EvidenceStore::new(evidence_dir));
         // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
         // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
         let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
@@ -210,6 +223,9 @@ impl AppState {
             workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             alerts: Arc::default(),
+            evidence: Arc::new(crate::evidence::EvidenceStore::new(
+                std::env::temp_dir().join("atlas-evidence"),
+            )),
         })
     }
 

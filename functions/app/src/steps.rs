@@ -149,7 +149,24 @@ pub fn steps() -> &'static [Step] {
             table: TableAccess::Write,
             handler: |s, b| Box::pin(alert_deliver(s, b)),
         },
+        Step {
+            function: crate::evidence::FUNCTION,
+            queue: crate::evidence::QUEUE,
+            operation: OperationType::EvidenceBuild,
+            secrets: false,
+            summary: "Builds one evidence pack: the period's records, audit chain, manifest, SHA256SUMS and Ed25519 signature",
+            table: TableAccess::Write,
+            handler: |s, b| Box::pin(evidence_build(s, b)),
+        },
     ]
+}
+
+/// One evidence pack build (a one-unit `evidence.build` run; the unit checks its own scope, as a
+/// workspace-wide run has no environment for the shared unit code).
+async fn evidence_build(state: AppState, body: String) -> Result<(), StepError> {
+    crate::evidence::build_step(&state, &body)
+        .await
+        .map_err(service_to_step)
 }
 
 /// One alert delivery attempt (not an operation run: its history is the delivery's attempts).

@@ -61,6 +61,16 @@ pub struct AuditEventRecord {
     pub metadata: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_id: Option<EnvironmentId>,
+    /// The event's place in its workspace's hash chain (1, 2, …); absent on events written before
+    /// the chain existed. Set by `audit::transact` when the event commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The previous event's `hash` (64 zeros for seq 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    /// SHA-256 (hex) of the event's canonical form, see `audit::canonical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
     #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
     gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
@@ -99,10 +109,22 @@ impl AuditEventRecord {
             request_id,
             metadata,
             environment_id,
+            seq: None,
+            prev_hash: None,
+            hash: None,
             gsi1pk,
             gsi1sk,
         }
     }
+}
+
+/// The workspace item's attributes holding the chain's head: the last `seq` and its `hash`.
+pub const HEAD_SEQ: &str = "audit_seq";
+pub const HEAD_HASH: &str = "audit_head";
+
+/// Every event of the workspace, oldest id first (the chain is re-sorted by `seq` by the reader).
+pub fn all_events(ws: &WorkspaceId) -> Query {
+    Query::partition(ws_pk(ws)).sk(SkCond::Between(AUDIT_PREFIX.into(), AUDIT_END.into()))
 }
 
 impl Record for AuditEventRecord {

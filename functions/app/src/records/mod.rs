@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod drift;
+pub mod evidence;
 pub mod exceptions;
 pub mod health;
 pub mod inventory;

@@ -140,6 +140,11 @@ fn tokio_stream_from(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// `GET …/audit/verify`: the hash chain checked from seq 1 to the head.
+pub async fn verify(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::AuditVerification>> {
+    Ok(Json(audit::verify(&state, scope.workspace_id()).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::csv_cell;

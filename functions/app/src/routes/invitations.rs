@@ -230,11 +230,13 @@ pub async fn accept(
     }
     let ev = NewEvent::success("invitation.accept", format!("invitation/{id}")).meta(json!({"role": role.as_str()}));
     let tx = audit::with_event(&state, &ws, &actor, request_id.as_deref(), changes, ev);
-    state.table.transact(tx).await.map_err(|e| match audit::failed_at(&e) {
-        Some(0 | 1) => ApiError::Conflict("you are already a member of this workspace".into()),
-        Some(_) => ApiError::Conflict("the invitation changed meanwhile".into()),
-        None => e.into(),
-    })?;
+    audit::transact(&state, tx)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0 | 1) => ApiError::Conflict("you are already a member of this workspace".into()),
+            Some(_) => ApiError::Conflict("the invitation changed meanwhile".into()),
+            None => e.into(),
+        })?;
     let w = tenancy::workspace(&state, &ws).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(api::MyMembership {
         workspace_id: ws.to_string(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod backups;
 pub mod drift;
 pub mod environments;
+pub mod evidence;
 pub mod exceptions;
 pub mod health;
 pub mod inventory;

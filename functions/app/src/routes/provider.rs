@@ -375,7 +375,7 @@ async fn consent_error(
         metadata,
     };
     let tx = audit::with_event(state, ws, &initiator(claims), rid.as_deref(), changes, ev);
-    state.table.transact(tx).await?;
+    audit::transact(state, tx).await?;
     Ok(redirect(format!("{web}?consent={outcome}")))
 }
 
@@ -515,7 +515,7 @@ async fn record_proof(
             }),
         };
         let tx = audit::with_event(state, ws, &initiator(claims), rid, changes, ev);
-        match state.table.transact(tx).await {
+        match audit::transact(state, tx).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt == 0 && owner.is_none() && audit::failed_at(&e) == Some(3) => continue,
             Err(e) => {

@@ -180,7 +180,7 @@ pub async fn create(
             cond: Some(Cond::NotExists),
         },
     ];
-    state.table.transact(tx).await.map_err(|e| match e {
+    audit::transact(&state, tx).await.map_err(|e| match e {
         atlas_store::TableError::TransactionCanceled { reasons } => {
             let failed = |i: usize| reasons.get(i).is_some_and(Option::is_some);
             if failed(0) {
