@@ -540,3 +540,27 @@ async fn a_run_i_opted_in_for_rings_the_bell_and_links_to_the_run() {
     .await;
     s.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_an_evidence_pack_and_download_it() {
+    let s = Stack::start("evidence").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(WS).await;
+    s.click(&format!(".wsnav a[href='{WS}/evidence']")).await;
+    s.wait_text("h1", "Evidence").await;
+    s.click("button#evidence-build").await;
+    let ready = "[data-testid=evidence-table] tr.evidence-pack[data-status=ready]";
+    s.find(ready).await;
+    let id = s
+        .find(ready)
+        .await
+        .attr("data-id")
+        .await
+        .expect("attr")
+        .expect("the pack's id");
+    s.screenshot("packs").await;
+    s.click(&format!("{ready} button.download")).await;
+    let zip = s.downloaded_bytes(&format!("evidence-{id}.zip")).await;
+    assert_eq!(&zip[..2], b"PK", "a ZIP");
+    s.close().await;
+}

@@ -329,6 +329,16 @@ impl Stack {
         .await
     }
 
+    /// The bytes of a finished download (Chromium renames it from `.crdownload` when done).
+    pub async fn downloaded_bytes(&self, file: &str) -> Vec<u8> {
+        let path = self.downloads.join(file);
+        poll(&format!("the download {file}"), DEADLINE, || {
+            let path = path.clone();
+            async move { std::fs::read(path).ok().filter(|b| !b.is_empty()) }
+        })
+        .await
+    }
+
     /// Saves a PNG under `target/e2e-screenshots/<test>-<label>.png`.
     pub async fn screenshot(&self, label: &str) {
         let png = self.browser.screenshot().await.expect("screenshot");

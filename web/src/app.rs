@@ -52,6 +52,9 @@ pub enum Route {
     Posture {
         ws: String,
     },
+    Evidence {
+        ws: String,
+    },
     AlertDelivery {
         ws: String,
         delivery: String,
@@ -147,6 +150,7 @@ impl Route {
             ["workspaces", ws, "exceptions"] => Route::Exceptions { ws: param(ws)? },
             ["workspaces", ws, "alerts"] => Route::Alerts { ws: param(ws)? },
             ["workspaces", ws, "posture"] => Route::Posture { ws: param(ws)? },
+            ["workspaces", ws, "evidence"] => Route::Evidence { ws: param(ws)? },
             ["workspaces", ws, "alerts", "deliveries", delivery] => Route::AlertDelivery {
                 ws: param(ws)?,
                 delivery: param(delivery)?,
@@ -220,6 +224,7 @@ impl Route {
             Route::Exceptions { ws } => vec![WS, ws, "exceptions"],
             Route::Alerts { ws } => vec![WS, ws, "alerts"],
             Route::Posture { ws } => vec![WS, ws, "posture"],
+            Route::Evidence { ws } => vec![WS, ws, "evidence"],
             Route::AlertDelivery { ws, delivery } => vec![WS, ws, "alerts", "deliveries", delivery],
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
@@ -265,6 +270,7 @@ impl Route {
             | Route::Exceptions { ws }
             | Route::Alerts { ws }
             | Route::Posture { ws }
+            | Route::Evidence { ws }
             | Route::AlertDelivery { ws, .. }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
@@ -452,6 +458,9 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
                     { link(Route::Alerts { ws: ws.clone() }, "Alerts") }
                     { link(Route::Posture { ws: ws.clone() }, "Permissions") }
+                    if session.can(ws, Capability::EvidenceExport) {
+                        { link(Route::Evidence { ws: ws.clone() }, "Evidence") }
+                    }
                     if session.can(ws, Capability::AuditView) {
                         { link(Route::Audit { ws: ws.clone() }, "Audit log") }
                     }
@@ -512,6 +521,7 @@ mod tests {
             Route::Exceptions { ws: s() },
             Route::Alerts { ws: s() },
             Route::Posture { ws: s() },
+            Route::Evidence { ws: s() },
             Route::AlertDelivery { ws: s(), delivery: s() },
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },

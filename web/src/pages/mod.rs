@@ -7,6 +7,7 @@ pub mod backups;
 pub mod baselines;
 pub mod drift;
 pub mod environment;
+pub mod evidence;
 pub mod findings;
 pub mod inventory;
 pub mod members;
@@ -59,6 +60,7 @@ pub fn page(route: Route) -> Html {
         | Route::Exceptions { .. }
         | Route::Alerts { .. }
         | Route::Posture { .. }
+        | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
@@ -78,6 +80,7 @@ pub fn more_page(route: Route) -> Html {
         Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },
         Route::Alerts { ws } => html! { <alerts::AlertsPage {ws} /> },
         Route::Posture { ws } => html! { <posture::PosturePage {ws} /> },
+        Route::Evidence { ws } => html! { <evidence::EvidencePage {ws} /> },
         Route::AlertDelivery { ws, delivery } => html! { <alerts::DeliveryPage {ws} {delivery} /> },
         _ => Html::default(),
     }
