@@ -386,7 +386,7 @@ pub async fn concurrent_writes_each_stand_alone(b: Backend) {
             } else {
                 Cond::eq("open", true)
             };
-            let own = ["OWN#", &format!("{i:02}")].concat();
+            let own = synthetic_sk("OWN", i as usize, 2);
             let tx = t
                 .transact(vec![
                     TxItem::Put {
