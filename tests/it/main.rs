@@ -7,6 +7,7 @@ mod audit_chain;
 mod backups;
 mod budget;
 mod contract;
+mod dashboard;
 mod derived;
 mod drift;
 mod entitlement;

@@ -1,12 +1,14 @@
 //! Request and response types shared by the functions and the web app, so the contract cannot drift.
 
 mod alerts;
+mod dashboard;
 mod drift;
 mod exceptions;
 mod notifications;
 mod posture;
 mod restore;
 pub use alerts::*;
+pub use dashboard::*;
 pub use drift::*;
 pub use exceptions::*;
 pub use notifications::*;

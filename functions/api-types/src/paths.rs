@@ -34,6 +34,7 @@ paths! {
     ENVIRONMENT = "/api/v1/workspaces/{ws}/environments/{env}" => fn environment(ws, env);
     ENVIRONMENT_POSTURE = "/api/v1/workspaces/{ws}/environments/{env}/posture" => fn environment_posture(ws, env);
     WORKSPACE_POSTURE = "/api/v1/workspaces/{ws}/posture" => fn workspace_posture(ws);
+    DASHBOARD = "/api/v1/workspaces/{ws}/dashboard" => fn dashboard(ws);
     MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
     MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);

@@ -725,7 +725,8 @@ async fn sla_step(state: &AppState, f: &FindingRecord, policy: &GovernancePolicy
             data,
         },
     );
-    findings::reported(state, vec![next.replace(Some(f.version)), ev.create(), alert])
-        .await
-        .map_err(ServiceError::from)
+    let mut tx = vec![next.replace(Some(f.version)), ev.create(), alert];
+    let tallies = crate::records::dashboard::finding_changes(Some(f), &next, state.clock.now_millis());
+    crate::records::dashboard::push_merged(&mut tx, tallies);
+    findings::reported(state, tx).await.map_err(ServiceError::from)
 }

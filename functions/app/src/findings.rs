@@ -20,6 +20,7 @@ use crate::alerts::NewAlert;
 use crate::audit::NewEvent;
 use crate::error::{Fields, ServiceError, ServiceResult};
 use crate::identity::Actor;
+use crate::records::dashboard as rec_dash;
 use crate::records::drift::{self as rec, FindingEventRecord, FindingRecord};
 use crate::records::{self, Record};
 use crate::scope::WorkspaceScope;
@@ -188,7 +189,9 @@ pub async fn observe(
                     AlertEventType::FindingCreated,
                     json!({"kind": f.kind, "property": f.property}),
                 );
-                reported(state, vec![f.replace(None), ev.create(), alert]).await
+                let mut tx = vec![f.replace(None), ev.create(), alert];
+                rec_dash::push_merged(&mut tx, rec_dash::finding_changes(None, &f, now));
+                reported(state, tx).await
             }
             Some(f) if f.status == FindingStatus::Resolved => {
                 let mut next = seen_again(f, &d, now);
@@ -364,6 +367,8 @@ pub(crate) async fn transition_with(
     let mut changes = vec![next.transition(f.status, f.version), ev.create()];
     changes.extend(items);
     changes.extend(also.items);
+    let tallies = rec_dash::finding_changes(Some(f), &next, state.clock.now_millis());
+    rec_dash::push_merged(&mut changes, tallies);
     let tx = crate::audit::with_event(state, ws, actor, request_id, changes, audit);
     match reported(state, tx).await {
         Ok(()) => Ok(next),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod consent;
+pub mod dashboard;
 pub mod drift;
 pub mod error;
 pub mod evidence;

@@ -23,15 +23,20 @@ pub const STALE_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// Reports kept in an environment's view.
 const HISTORY: u32 = 20;
 
-/// The report of a verification, to write in the transaction recording it.
-pub fn report_item(state: &AppState, ws: &WorkspaceId, env: &EnvironmentId, v: &api::Verification) -> TxItem {
-    PostureReportRecord {
+/// The report of a verification and the dashboard's posture counters, to write in the
+/// transaction recording it.
+pub fn report_items(state: &AppState, ws: &WorkspaceId, env: &EnvironmentId, v: &api::Verification) -> Vec<TxItem> {
+    let missing = crate::provider::missing_permissions(&v.permissions).len();
+    let report = PostureReportRecord {
         workspace_id: ws.clone(),
         environment_id: env.clone(),
         report_id: state.ids.next_id(),
         verification: v.clone(),
-    }
-    .create()
+    };
+    vec![
+        report.create(),
+        crate::records::dashboard::posture(ws, env, missing, v.token_ok, v.at_ms),
+    ]
 }
 
 /// The findings a verification implies: one per permission not granted. A verification that

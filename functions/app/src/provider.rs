@@ -424,7 +424,7 @@ pub async fn verify(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
     let (before, _) = status(Some(&conn), now);
     let mut changes = vec![conn.record_verification(&found.verification)];
     let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
-    changes.push(crate::posture::report_item(state, ws, env, &found.verification));
+    changes.extend(crate::posture::report_items(state, ws, env, &found.verification));
     // A verification that leaves the connection worse than it found it is news (spec 016).
     let degraded = (st != atlas_domain::Status::Ready && st != before).then(|| {
         let env = scope.environment_id();

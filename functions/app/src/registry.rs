@@ -167,8 +167,8 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        alerts, audit, backups, drift, environments, evidence, exceptions, health, inventory, invitations, members,
-        notifications, openapi, operations, posture, provider, restores, workspaces,
+        alerts, audit, backups, dashboard, drift, environments, evidence, exceptions, health, inventory, invitations,
+        members, notifications, openapi, operations, posture, provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -366,6 +366,13 @@ pub fn routes() -> Vec<Route> {
             tag: "provider", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::WorkspacePosture>),
             handler: posture::workspace,
+        }),
+        route!(GET T::DASHBOARD => "get-dashboard" {
+            access: Cap(WorkspaceView),
+            summary: "The dashboard: what needs attention first, each entitled environment's numbers (open and overdue findings, last backup, missing permissions, baseline alignment), and 30- or 90-day trends",
+            tag: "workspaces", table: Read, sends: [], query: dashboard::QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::Dashboard>),
+            handler: dashboard::get,
         }),
         route!(GET T::PROVIDER_CONNECTION => "get-provider-connection" {
             access: Cap(WorkspaceView),

@@ -494,6 +494,11 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
             cond: Some(Cond::eq("run_id", run_id)),
         });
     }
+    if let Some(env) = &env {
+        changes.extend(crate::records::dashboard::run_ended(
+            &ws, env, run_id, kind, outcome, now,
+        ));
+    }
     // The initiator's notification, when they asked for this ending: with the ending or not at all.
     changes.extend(crate::notifications::run_ended_items(state, &ws, &run, outcome).await?);
     let initiator = Actor {

@@ -41,6 +41,8 @@ pub struct FamilyDrift {
     pub changed: usize,
     /// Pairs left to a higher-priority profile covering the same object.
     pub shadowed: usize,
+    /// Matched objects with at least one differing property.
+    pub drifted: usize,
     pub observed: Observed,
 }
 
@@ -175,7 +177,9 @@ pub async fn evaluate_family(
                 .into_iter()
                 .chain(atlas_domain::redact::secret_pointers(&now_doc))
                 .collect();
+            let mut differs = false;
             for d in core::compare(&desired, &now_doc) {
+                differs = true;
                 out.changed += 1;
                 detections.push(Detection {
                     environment_id: env_id.clone(),
@@ -196,6 +200,7 @@ pub async fn evaluate_family(
                     changed_by: changed_by.get(&e.item_id).cloned(),
                 });
             }
+            out.drifted += usize::from(differs);
         }
         for &bi in &m.missing {
             let b = &items[bi];
@@ -255,6 +260,12 @@ pub async fn evaluate_family(
         baselines: Some(&assigned),
     };
     out.observed = crate::findings::observe(state, ws_scope.workspace_id(), detections, &coverage).await?;
+    // Baseline alignment for the dashboard: objects compared once, and those matching exactly.
+    let total = out.compared.saturating_sub(out.shadowed);
+    let aligned = total.saturating_sub(out.drifted + out.missing);
+    let at = state.clock.now_millis();
+    let align = crate::records::dashboard::alignment(ws_scope.workspace_id(), &env_id, family, total, aligned, at);
+    state.table.transact(vec![align]).await?;
     Ok(out)
 }
 

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod backups;
+pub mod dashboard;
 pub mod drift;
 pub mod evidence;
 pub mod exceptions;
