@@ -4,6 +4,7 @@
 
 mod alerts;
 mod backup;
+mod dashboard;
 mod drift;
 mod evidence;
 mod reads;
@@ -61,12 +62,13 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
   alerts --events N [--fail PCT]
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
   restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
+  dashboard --findings N [--requests R]
   evidence --objects N --days D
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
 Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
@@ -85,6 +87,7 @@ async fn main() -> std::process::ExitCode {
     match args.first().map(String::as_str) {
         Some("alerts") => alerts::run(&args[1..]).await,
         Some("backup") => backup::run(&args[1..]).await,
+        Some("dashboard") => dashboard::run(&args[1..]).await,
         Some("drift") => drift::run(&args[1..]).await,
         Some("evidence") => evidence::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,

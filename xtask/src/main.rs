@@ -21,6 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench restore --policies N [--backend embedded|dynamodb] [--throttle] [--write-faults PCT]
   bench alerts --events N [--fail PCT]
   bench drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
+  bench dashboard --findings N [--requests R]
   bench evidence --objects N --days D
   bench reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
                                                measure store, queue and API latency, a full backup, a restore
