@@ -460,6 +460,17 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
         "desired {desired:?}, current {current:?}"
     );
     s.screenshot("drift").await;
+    // The workspace's landing page is its dashboard: Contoso's tile counts the open finding,
+    // shows the last backup and the baseline alignment; the trends are drawn, with their numbers.
+    s.goto(WS).await;
+    let tile = "[data-testid=dashboard] [data-testid=dash-env-contoso]";
+    s.wait_text(&format!("{tile} [data-testid=last-backup]"), "ago").await;
+    s.wait_text(tile, "baseline objects aligned").await;
+    s.find(&format!("{tile} .sev")).await;
+    s.find("[data-testid=chart-open] svg polyline").await;
+    s.find("[data-testid=chart-backups] svg rect.chart__bar").await;
+    s.find("[data-testid=chart-backups] details.chart__numbers table").await;
+    s.screenshot("dashboard").await;
     s.goto(&hub).await;
     s.find("#findings-table tr.finding").await;
 

@@ -120,6 +120,11 @@ impl Navigator {
         self.go(&href(to, query), false);
     }
 
+    /// Moves to `url` (a path of the app, with its query if any), as a new history entry.
+    pub fn push_url(&self, url: &str) {
+        self.go(url, false);
+    }
+
     /// Replaces the current history entry with `url` (a path, with its query if any).
     pub fn replace_url(&self, url: &str) {
         self.go(url, true);

@@ -1,4 +1,5 @@
 pub mod bell;
+pub mod charts;
 pub mod confirm;
 pub mod csv;
 pub mod error;

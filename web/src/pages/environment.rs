@@ -94,6 +94,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link>
                 </nav>
+                <crate::pages::dashboard::DashboardView ws={ws.clone()} env={Some(env_id.clone())} />
                 <div class="grid">
                     <section class="panel" aria-labelledby="conn-title">
                         <h2 id="conn-title">{ "Connection health" }</h2>

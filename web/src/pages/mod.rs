@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod baselines;
+pub mod dashboard;
 pub mod drift;
 pub mod environment;
 pub mod evidence;

@@ -1,6 +1,6 @@
 //! A workspace's overview: its environments with their status, and the latest runs.
 
-use atlas_api_types::{Environment, EnvironmentList, FindingPage, OperationPage, ProviderConnection, Workspace};
+use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
 use atlas_domain::{EnvironmentLifecycle, Status};
 use yew::prelude::*;
 
@@ -10,21 +10,11 @@ use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{Load, use_load};
-use crate::pages::findings::{FindingsQuery, findings_path};
+use crate::pages::dashboard::DashboardView;
+use crate::pages::findings::FindingsQuery;
 use crate::pages::operations::{RunTableProps, run_table};
 use crate::router::Link;
 use crate::router::QueryPairs;
-
-/// Open findings matching `q` (only the total is read).
-async fn open_count(ws: String, env: String) -> Result<u64, api::ApiError> {
-    let q = FindingsQuery {
-        environment_id: env,
-        status: "open".into(),
-        ..FindingsQuery::default()
-    };
-    let page = api::get::<FindingPage>(&findings_path(&paths::findings(&ws), &q, "", "1")).await?;
-    Ok(page.total)
-}
 
 /// The hub's address for `env`'s open findings (all environments when empty).
 fn open_query(env: &str) -> Option<QueryPairs> {
@@ -55,7 +45,6 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
     let runs = use_load(ws.clone(), |ws| async move {
         api::get::<OperationPage>(&with_query(&paths::operations(&ws), &[("limit", "5")])).await
     });
-    let open = use_load(ws.clone(), |ws| open_count(ws, String::new()));
     load::view(&workspace, "load the workspace", |w: &Workspace| {
         html! {
             <>
@@ -63,13 +52,10 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                 <p class="muted">{ format!("{} owner{} \u{b7} created {} \u{b7} last activity {}", w.owner_count,
                     if w.owner_count == 1 { "" } else { "s" }, format::time(w.created_ms), format::time_opt(w.last_activity_ms)) }</p>
                 <nav class="subnav" aria-label="Workspace">
-                    <Link to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">
-                        { match open.state.ready() {
-                            Some(n) => format!("Findings ({n} open)"),
-                            None => "Findings".to_owned(),
-                        } }</Link>
+                    <Link to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">{ "Open findings" }</Link>
                     <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
                 </nav>
+                <DashboardView ws={ws.clone()} />
                 <section class="panel" aria-labelledby="envs-title">
                     <h2 id="envs-title">{ "Managed environments" }</h2>
                     { load::view(&envs, "load the environments", |list: &EnvironmentList| {
@@ -120,7 +106,6 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 .map(Some)
         },
     );
-    let open = use_load((props.ws.clone(), e.id.clone()), |(ws, env)| open_count(ws, env));
     let status = match &conn.state {
         Load::Ready(c) => c.as_ref().as_ref().map_or(Some(e.status), |c| Some(c.status)),
         Load::Loading => None,
@@ -135,12 +120,10 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 if let Some(status) = status { { status_badge(status.as_str()) } }
             </div>
             <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
-            if let Some(n) = open.state.ready().copied().filter(|n| *n > 0) {
-                <p data-testid="open-findings">
-                    <Link to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
-                        { format!("{n} open finding{}", if n == 1 { "" } else { "s" }) }</Link>
-                </p>
-            }
+            <p>
+                <Link to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
+                    { "Open findings" }</Link>
+            </p>
         </li>
     }
 }
