@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use atlas_app::registry::{Access, Route, routes};
+use atlas_app::registry::{Access, Route, TableAccess, routes};
 use atlas_domain::Role;
 use atlas_tests::app::{Mode, OUTSIDER, OWNER, TestApp, spawn_app};
 use reqwest::Method;
@@ -359,7 +359,13 @@ fn assert_leaks_nothing(body: &str, reference: &Value, case: &str) {
 
 async fn matrix(mode: Mode) {
     let mut cases = 0;
-    let all = routes();
+    // Authorization happens before any store is touched, so every route runs on the embedded
+    // store; on DynamoDB (moto, tens of times slower) the routes that write, where a refusal must
+    // leave the real protocol server unchanged.
+    let all: Vec<Route> = routes()
+        .into_iter()
+        .filter(|r| mode == Mode::Embedded || r.table == TableAccess::Write)
+        .collect();
     for r in &all {
         let app = spawn_app(mode).await;
         let f = fixtures(&app, "env-contoso", r).await;
