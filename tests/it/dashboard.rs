@@ -230,3 +230,34 @@ atlas_tests::on_both_backends!(
     counters_follow_every_move_and_trends_walk_back,
     a_backup_shows_in_the_tile_and_the_trend,
 );
+
+/// Findings stored before the dashboard kept counters (written here without them) are counted
+/// once at start-up: the counters then agree with a recount, and a second start changes nothing.
+#[tokio::test]
+async fn data_from_before_the_dashboard_is_counted_once() {
+    use atlas_app::records::Record;
+    let app = spawn_app(Mode::Embedded).await;
+    let state = app.app().state.clone();
+    for (i, sev) in [Severity::High, Severity::High, Severity::Low].iter().enumerate() {
+        let f: FindingRecord = serde_json::from_value(json!({
+            "workspace_id": DEMO_WS, "environment_id": ENV, "finding_id": format!("old-{i}"),
+            "source": "drift", "status": "new", "severity": sev, "title": "t",
+            "first_seen_ms": 0, "last_seen_ms": 0, "opened_ms": 0, "count": 1, "version": 1
+        }))
+        .unwrap();
+        state.table.put(f.to_item(), None).await.unwrap();
+    }
+    // The app's start-up already counted (nothing then) and left its marker: take it away, as a
+    // data dir from before this release would be.
+    state.table.delete(&dash::recount_marker(), None).await.unwrap();
+    assert_eq!(
+        atlas_app::dashboard::recount_once(&state).await.unwrap(),
+        3,
+        "every environment of the demo data"
+    );
+    counters_agree_with_a_recount(&state).await;
+    let t = dashboard(&app, OWNER, "").await;
+    assert_eq!((tile(&t, ENV).open.high, tile(&t, ENV).open.low), (2, 1));
+    assert_eq!(atlas_app::dashboard::recount_once(&state).await.unwrap(), 0, "once");
+    app.stop().await;
+}
