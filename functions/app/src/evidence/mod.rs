@@ -48,6 +48,72 @@ pub const MAX_PERIOD_MS: i64 = 400 * 86_400_000;
 /// What `manifest.json` names as its generator.
 pub const GENERATOR: &str = concat!("tenantatlas-evidence/", env!("CARGO_PKG_VERSION"));
 
+/// What a function needs of the evidence bucket and keys in AWS (the template's generated part
+/// grants it, ADR 0032): the build step stores and signs (and keys pseudonyms with the sealed
+/// link key), the link route presigns GETs (a presigned URL carries its signer's permissions),
+/// the download route reads with the link key, and the scheduler's sweep deletes.
+pub struct AwsAccess {
+    pub s3: &'static [&'static str],
+    pub sign: bool,
+    pub link_key: bool,
+}
+
+pub fn aws_access(function: &str) -> Option<AwsAccess> {
+    let (s3, sign, link_key): (&'static [&'static str], bool, bool) = match function {
+        FUNCTION => (&["s3:PutObject", "s3:PutObjectRetention"], true, true),
+        "post-evidence-link" => (&["s3:GetObject"], false, false),
+        "get-evidence-download" => (&["s3:GetObject"], false, true),
+        crate::scheduler::FUNCTION => (&["s3:DeleteObject", "s3:DeleteObjectVersion"], false, false),
+        _ => return None,
+    };
+    Some(AwsAccess { s3, sign, link_key })
+}
+
+impl AwsAccess {
+    /// The environment lines (under `Variables:`).
+    pub fn variables(&self) -> String {
+        let mut v = String::from("          ATLAS_EVIDENCE_BUCKET: !Ref EvidenceBucket\n");
+        if self.sign {
+            v.push_str("          ATLAS_EVIDENCE_KEY_ID: !GetAtt EvidenceSigningKey.Arn\n");
+            v.push_str("          ATLAS_EVIDENCE_SIGNING_ALGORITHM: !Ref EvidenceSigningAlgorithm\n");
+        }
+        v
+    }
+
+    /// The policy statements (under `Statement:`). `secrets`: the function already has
+    /// `kms:Encrypt`/`Decrypt` on the product key.
+    pub fn statements(&self, secrets: bool) -> String {
+        let mut v = format!(
+            "            - Effect: Allow\n              Action: [{}]\n              Resource: !Sub \"${{EvidenceBucket.Arn}}/evidence/*\"\n",
+            self.s3.join(", ")
+        );
+        // SSE-KMS with the product key: a put makes a data key, a get opens it; the link key
+        // is sealed by the same key.
+        let mut kms: Vec<&str> = Vec::new();
+        if self.s3.contains(&"s3:PutObject") {
+            kms.push("kms:GenerateDataKey");
+        }
+        if !secrets && (self.link_key || self.s3.iter().any(|a| *a == "s3:PutObject" || *a == "s3:GetObject")) {
+            kms.push("kms:Decrypt");
+        }
+        if !secrets && self.link_key {
+            kms.push("kms:Encrypt");
+        }
+        if !kms.is_empty() {
+            v.push_str(&format!(
+                "            - Effect: Allow\n              Action: [{}]\n              Resource: !GetAtt SecretsKey.Arn\n",
+                kms.join(", ")
+            ));
+        }
+        if self.sign {
+            v.push_str(
+                "            - Effect: Allow\n              Action: [kms:Sign, kms:GetPublicKey]\n              Resource: !GetAtt EvidenceSigningKey.Arn\n",
+            );
+        }
+        v
+    }
+}
+
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
 const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 
