@@ -336,6 +336,10 @@ async fn aws_a_pack_in_s3_signed_by_kms_verifies_through_a_presigned_get() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["signature"]["algorithm"], "ECDSA-P256-SHA256");
+    // Under KMS's 4 KiB limit for a RAW message (Ed25519 has no DIGEST fallback).
+    let manifest_len = std::fs::metadata(dir.join("manifest.json")).unwrap().len();
+    assert!(manifest_len <= 4096, "{manifest_len}");
+    eprintln!("evidence in S3: manifest.json {manifest_len} bytes");
     assert!(manifest["signature"]["key_id"].as_str().unwrap().len() > 8);
     // A changed manifest byte fails the signature.
     let m = dir.join("manifest.json");

@@ -752,16 +752,8 @@ pub async fn build_step(state: &AppState, body: &str) -> ServiceResult<()> {
         crate::runs::finish(state, &m.run_id, RunOutcome::Blocked, Some(why.into())).await?;
         return Ok(());
     }
-    match build(state, &pack).await {
-        Ok(built) => {
-            let sha = hex(&Sha256::digest(&built.zip));
-            let size = built.zip.len() as u64;
-            // A failed put fails the unit before the record says `ready`: the step retries a
-            // transient error like any other, and a pack is never listed ready without its ZIP.
-            let retain_until = pack
-                .retain_until_ms
-                .unwrap_or_else(|| state.clock.now_millis() + 365 * DAY_MS);
-            let version = state.evidence.put(&ws, &pack.pack_id, built.zip, retain_until).await?;
+    match build_and_store(state, &ws, &pack).await {
+        Ok((built, sha, size, version)) => {
             state
                 .table
                 .update(&key, &rec::built(size, &sha, built.files, version.as_deref()), None)
@@ -782,6 +774,25 @@ pub async fn build_step(state: &AppState, body: &str) -> ServiceResult<()> {
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// Builds the ZIP and stores it: its hash, size and the stored object's version. A failed put
+/// fails here, before the record says `ready`: a transient error retries the message like any
+/// other, a permanent one marks the pack failed; a pack is never listed ready without its ZIP.
+async fn build_and_store(
+    state: &AppState,
+    ws: &WorkspaceId,
+    pack: &EvidencePackRecord,
+) -> ServiceResult<(Built, String, u64, Option<String>)> {
+    let mut built = build(state, pack).await?;
+    let zip = std::mem::take(&mut built.zip);
+    let sha = hex(&Sha256::digest(&zip));
+    let size = zip.len() as u64;
+    let retain_until = pack
+        .retain_until_ms
+        .unwrap_or_else(|| state.clock.now_millis() + 365 * DAY_MS);
+    let version = state.evidence.put(ws, &pack.pack_id, zip, retain_until).await?;
+    Ok((built, sha, size, version))
 }
 
 async fn write_atomically(path: &Path, bytes: &[u8]) -> ServiceResult<()> {
