@@ -272,6 +272,14 @@ fn SettingsPanel(props: &WsProps) -> Html {
     }
 }
 
+fn events(n: u64) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
+    }
+}
+
 /// "Verify audit chain": `GET …/audit/verify`, and what it found.
 #[component]
 fn VerifyChain(props: &WsProps) -> Html {
@@ -295,16 +303,20 @@ fn VerifyChain(props: &WsProps) -> Html {
             let (class, text) = match &v.first_broken {
                 None => (
                     "chip chip--create",
-                    format!("Intact: {} events checked, head seq {}.", v.verified_events, v.head_seq),
+                    format!(
+                        "Intact: {} checked, head seq {}.",
+                        events(v.verified_events),
+                        v.head_seq
+                    ),
                 ),
                 Some(b) => (
                     "chip chip--conflict",
                     format!(
-                        "Broken at seq {} (event {}): {}. {} events checked before it.",
+                        "Broken at seq {} (event {}): {}. {} checked before it.",
                         b.seq,
                         b.event_id.clone().unwrap_or_else(|| "missing".into()),
                         b.reason,
-                        v.verified_events
+                        events(v.verified_events)
                     ),
                 ),
             };

@@ -167,7 +167,8 @@ impl S3Store {
         let msg = format!("{status} {code}: {}", xml_tag(&text, "Message").unwrap_or_default());
         if status.is_server_error() || status.as_u16() == 429 || code == "SlowDown" {
             Err(err(what, msg))
-        } else if status.as_u16() == 404 {
+        } else if status.as_u16() == 404 && (code == "NoSuchKey" || code == "NoSuchVersion" || code.is_empty()) {
+            // The object (HEAD answers without a body); a missing bucket is a permanent error.
             Err(ServiceError::NotFound)
         } else {
             Err(ServiceError::Permanent(format!("evidence storage (S3 {what}): {msg}")))
