@@ -378,6 +378,81 @@ async fn aws_a_pack_in_s3_signed_by_kms_verifies_through_a_presigned_get() {
     app.stop().await;
 }
 
+/// A put that fails (S3 unreachable) fails the unit for a retry and leaves the pack `building`
+/// with no object: never listed ready without its ZIP. The retry stores it and the pack is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_a_failed_put_is_retried_and_never_lists_a_ready_pack() {
+    let dir = atlas_tests::TempDir::new();
+    let mut c = atlas_tests::app::config(Mode::Aws, &dir);
+    c.run_workers = false;
+    c.evidence.bucket = Some(atlas_tests::moto::bucket_name());
+    let app = spawn_with(c.clone(), dir).await;
+    let now = now_ms();
+    let res = app
+        .post_as(
+            OWNER,
+            &paths::evidence(DEMO_WS),
+            json!({"from": now - DAY_MS, "to": now}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+
+    // The same stack, but its S3 endpoint refuses connections.
+    let mut unreachable = c.clone();
+    unreachable.evidence.s3_endpoint = Some(format!("http://127.0.0.1:{}", atlas_tests::moto::free_port()));
+    let tmp = atlas_tests::TempDir::new();
+    let mut down = app.app().state.clone();
+    down.evidence = std::sync::Arc::new(
+        atlas_app::state::evidence_store(&unreachable, tmp.0.join("evidence"))
+            .await
+            .unwrap(),
+    );
+    let state = app.app().state.clone();
+    let q = state.queues.get(atlas_app::evidence::QUEUE).unwrap().clone();
+    let step = *atlas_app::steps::steps()
+        .iter()
+        .find(|s| s.queue == atlas_app::evidence::QUEUE)
+        .unwrap();
+    let got = q
+        .receive(10, std::time::Duration::from_secs(30), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let batch = vec![(got[0].id.clone(), got[0].body.clone())];
+    let failed = atlas_app::steps::handle_batch(&down, &step, batch.clone()).await;
+    assert_eq!(failed.len(), 1, "the unit fails for a retry");
+    let pack: api::EvidencePack = app
+        .get_as(OWNER, &paths::evidence_pack(DEMO_WS, &run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pack.status, "building", "{pack:?}");
+    assert_eq!(pack.sha256, None);
+    let atlas_app::evidence::PackStore::S3(s3) = state.evidence.packs() else {
+        panic!("S3");
+    };
+    let key = s3.key(DEMO_WS, &run.id).unwrap();
+    assert!(matches!(
+        s3.head(&key).await,
+        Err(atlas_app::error::ServiceError::NotFound)
+    ));
+
+    // The retry reaches S3.
+    assert!(atlas_app::steps::handle_batch(&state, &step, batch).await.is_empty());
+    q.delete(&got[0].receipt).await.unwrap();
+    let pack: api::EvidencePack = app
+        .get_as(OWNER, &paths::evidence_pack(DEMO_WS, &run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pack.status, "ready", "{pack:?}");
+    assert!(s3.head(&key).await.is_ok());
+    app.stop().await;
+}
+
 /// Settings: owners only, validated (a problem+json field error, nothing changes), audited; a
 /// pack records its retention date, and once past it the sweep deletes the ZIP and marks the
 /// pack expired, which can no longer be downloaded (its link: 409; an earlier link: 404).

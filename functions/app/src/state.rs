@@ -310,9 +310,9 @@ impl AppState {
 }
 
 /// Evidence packs: the data directory, or with `ATLAS_EVIDENCE_BUCKET` S3 (created with Object
-/// Lock on a protocol server, as the template does in AWS) and with `ATLAS_EVIDENCE_KEY_ID` a
+/// Lock on the protocol server, as the template does in AWS) and with `ATLAS_EVIDENCE_KEY_ID` a
 /// KMS signing key (ADR 0032).
-async fn evidence_store(
+pub async fn evidence_store(
     config: &Config,
     dir: std::path::PathBuf,
 ) -> Result<crate::evidence::EvidenceStore, StartError> {
@@ -343,6 +343,9 @@ async fn evidence_store(
                 Some(endpoint) => s3::Addressing::Path { endpoint },
                 None => s3::Addressing::VirtualHost,
             };
+            // The protocol server's S3 (tests): create what the template would. An explicit
+            // ATLAS_S3_ENDPOINT is someone's S3 with its bucket made.
+            let on_protocol_server = endpoint.is_some() && ev.s3_endpoint.is_none();
             let store = s3::S3Store::new(
                 bucket,
                 "evidence/",
@@ -351,7 +354,7 @@ async fn evidence_store(
                 ev.sse_key_id.clone().or_else(|| config.kms_key_id.clone()),
                 credentials,
             );
-            if endpoint.is_some() {
+            if on_protocol_server {
                 store
                     .ensure_bucket()
                     .await
