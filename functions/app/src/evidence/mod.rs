@@ -125,7 +125,7 @@ pub struct EvidenceStore {
     packs: PackStore,
     /// In AWS: the KMS key that signs manifests; `None` signs with the local Ed25519 key.
     kms: Option<kms::KmsSigner>,
-    /// With a KMS signer: the link and pseudonym secret, sealed in the table.
+    /// In AWS: the link and pseudonym secret, sealed in the table.
     sealed_link_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
@@ -195,10 +195,10 @@ impl EvidenceStore {
     }
 
     /// The secret download links and e-mail pseudonyms are keyed with: derived from the local
-    /// signing key, or with a KMS signer a random key sealed by the master key in the table
-    /// (created once; ADR 0032).
+    /// signing key, or in AWS (packs in S3 or a KMS signer) a random key sealed by the master key
+    /// in the table (created once; ADR 0032), the same in every function.
     pub async fn link_key(&self, state: &AppState) -> ServiceResult<[u8; 32]> {
-        if self.kms.is_none() {
+        if self.kms.is_none() && matches!(self.packs, PackStore::Local { .. }) {
             return Ok(self.key()?.link_key);
         }
         self.sealed_link_key
