@@ -456,9 +456,8 @@ async fn aws_a_failed_put_is_retried_and_never_lists_a_ready_pack() {
 /// Settings: owners only, validated (a problem+json field error, nothing changes), audited; a
 /// pack records its retention date, and once past it the sweep deletes the ZIP and marks the
 /// pack expired, which can no longer be downloaded (its link: 409; an earlier link: 404).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn settings_are_validated_and_a_pack_past_retention_is_swept() {
-    let app = spawn_app(Mode::Embedded).await;
+async fn settings_are_validated_and_a_pack_past_retention_is_swept(mode: Mode) {
+    let app = spawn_app(mode).await;
     let path = paths::evidence_settings(DEMO_WS);
     let s: api::EvidenceSettings = app.get_as(OWNER, &path).await.json().await.unwrap();
     assert_eq!(s, api::EvidenceSettings::default());
@@ -558,6 +557,7 @@ async fn settings_are_validated_and_a_pack_past_retention_is_swept() {
 }
 
 atlas_tests::on_both_backends!(
+    settings_are_validated_and_a_pack_past_retention_is_swept,
     the_demo_pack_verifies_offline_and_any_changed_byte_fails,
     a_pack_of_an_environment_not_entitled_is_404_and_writes_nothing,
 );

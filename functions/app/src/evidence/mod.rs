@@ -275,12 +275,13 @@ impl EvidenceStore {
 /// comes first.
 async fn sealed_link_key(state: &AppState) -> ServiceResult<[u8; 32]> {
     const CONTEXT: &str = "evidence-link-key";
+    // KMS unavailable: worth a retry; a blob that does not open: not.
+    let secret_err = |e: crate::secrets::SecretError| match e {
+        crate::secrets::SecretError::KeyUnavailable(_) => ServiceError::Transient(Box::new(e)),
+        crate::secrets::SecretError::Unopenable => ServiceError::Permanent(format!("evidence link key: {e}")),
+    };
     let open = |r: LinkKeyRecord| async move {
-        let s = state
-            .secrets
-            .open(CONTEXT, &r.sealed)
-            .await
-            .map_err(|e| ServiceError::Permanent(e.to_string()))?;
+        let s = state.secrets.open(CONTEXT, &r.sealed).await.map_err(secret_err)?;
         <[u8; 32]>::try_from(s.expose())
             .map_err(|_| ServiceError::Permanent("the evidence link key is not 32 bytes".into()))
     };
@@ -289,11 +290,7 @@ async fn sealed_link_key(state: &AppState) -> ServiceResult<[u8; 32]> {
     }
     let mut fresh = [0u8; 32];
     aws_lc_rs::rand::fill(&mut fresh).map_err(|_| io("no randomness"))?;
-    let sealed = state
-        .secrets
-        .seal(CONTEXT, &fresh)
-        .await
-        .map_err(|e| ServiceError::Permanent(e.to_string()))?;
+    let sealed = state.secrets.seal(CONTEXT, &fresh).await.map_err(secret_err)?;
     let item = LinkKeyRecord { sealed }.to_item();
     match state.table.put(item, Some(atlas_store::Cond::NotExists)).await {
         Ok(()) => Ok(fresh),
