@@ -305,12 +305,16 @@ async fn aws_a_pack_in_s3_signed_by_kms_verifies_through_a_presigned_get() {
         "{}",
         link.url
     );
-    assert!(link.url.contains("X-Amz-Expires=60&"), "{}", link.url);
+    assert!(link.url.contains("&X-Amz-Expires=60&"), "{}", link.url);
     assert!(link.url.contains("X-Amz-Signature="), "{}", link.url);
     assert!((link.expires_ms - now_ms() - 60_000).abs() < 5_000);
     let started = std::time::Instant::now();
     let res = app.client.get(&link.url).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"evidence-{}.zip\"", pack.id).as_str()
+    );
     let zip = res.bytes().await.unwrap().to_vec();
     let get_ms = started.elapsed().as_millis();
     use sha2::Digest;

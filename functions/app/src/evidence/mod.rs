@@ -528,7 +528,12 @@ pub async fn link(state: &AppState, scope: &WorkspaceScope, id: &str) -> Service
         // S3 checks the signature against its own clock: the wall clock, not the app's.
         let now = std::time::SystemTime::now();
         let url = s3
-            .presign_get(&s3.key(scope.workspace_id().as_str(), id)?, PRESIGNED_TTL, now)
+            .presign_get(
+                &s3.key(scope.workspace_id().as_str(), id)?,
+                PRESIGNED_TTL,
+                now,
+                Some(&format!("evidence-{id}.zip")),
+            )
             .await?;
         let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)

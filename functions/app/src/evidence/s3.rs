@@ -243,8 +243,16 @@ impl S3Store {
         }
     }
 
-    /// A GET of the object presigned for `ttl` (query-string SigV4, `UNSIGNED-PAYLOAD`).
-    pub async fn presign_get(&self, key: &str, ttl: Duration, now: SystemTime) -> ServiceResult<String> {
+    /// A GET of the object presigned for `ttl` (query-string SigV4, `UNSIGNED-PAYLOAD`). With
+    /// `filename`, S3 answers `Content-Disposition: attachment; filename="<filename>"` and
+    /// `Content-Type: application/zip` (signed `response-*` parameters).
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        now: SystemTime,
+        filename: Option<&str>,
+    ) -> ServiceResult<String> {
         let identity = self.identity().await?;
         let mut settings = SigningSettings::default();
         settings.signature_location = SignatureLocation::QueryParams;
@@ -258,12 +266,20 @@ impl S3Store {
             .build()
             .map_err(|e| err("presigning", e))?
             .into();
-        let url = self.url(key);
+        let mut url = self.url(key);
+        let mut first = true;
+        if let Some(name) = filename {
+            url.push_str(&format!(
+                "?response-content-disposition={}&response-content-type={}",
+                enc(&format!("attachment; filename=\"{name}\"")),
+                enc("application/zip")
+            ));
+            first = false;
+        }
         let req = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::UnsignedPayload)
             .map_err(|e| err("presigning", e))?;
         let (instructions, _) = sign(req, &params).map_err(|e| err("presigning", e))?.into_parts();
         let mut out = url;
-        let mut first = true;
         for (k, v) in instructions.params() {
             out.push(if first { '?' } else { '&' });
             first = false;
@@ -364,7 +380,7 @@ mod tests {
         );
         // And ours: the same parameters, encoded into the URL.
         let ours = s3
-            .presign_get("test.txt", Duration::from_secs(86_400), at)
+            .presign_get("test.txt", Duration::from_secs(86_400), at, None)
             .await
             .unwrap();
         assert!(ours.starts_with("https://examplebucket.s3.amazonaws.com/examplebucket/test.txt?"));
