@@ -1351,3 +1351,54 @@ fn readme(pack: &EvidencePackRecord, alg: kms::Algorithm) -> String {
         to = crate::audit::iso8601(pack.to_ms),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A download token works until its expiry, for its pack only, under its key only.
+    #[test]
+    fn tokens_expire_and_cannot_be_forged() {
+        let key = [7u8; 32];
+        let ws = WorkspaceId::parse("ws-demo").unwrap();
+        let t = token(&key, &ws, "01PACK", 1_000);
+        assert_eq!(check_token(&key, &t, 1_000), Some((ws.clone(), "01PACK".to_owned())));
+        assert_eq!(check_token(&key, &t, 1_001), None, "expired");
+        assert_eq!(check_token(&[8u8; 32], &t, 0), None, "another deployment's key");
+        // Another pack or a later expiry in the claim, with the original MAC.
+        let (_, mac) = t.split_once('.').unwrap();
+        for claim in ["ws-demo.01OTHER.1000", "ws-demo.01PACK.9999999999999"] {
+            let forged = format!("{}.{mac}", b64u().encode(claim));
+            assert_eq!(check_token(&key, &forged, 0), None, "{claim}");
+        }
+        assert_eq!(check_token(&key, "x.y", 0), None);
+    }
+
+    #[test]
+    fn the_readme_names_the_command_of_its_algorithm() {
+        let pack = EvidencePackRecord {
+            workspace_id: WorkspaceId::parse("ws-demo").unwrap(),
+            pack_id: "01PACK".into(),
+            environment_id: None,
+            status: "ready".into(),
+            from_ms: 0,
+            to_ms: 1,
+            created_ms: 0,
+            created_by: "a@b.c".into(),
+            run_id: "01PACK".into(),
+            size: None,
+            sha256: None,
+            files: None,
+            reason: None,
+            retain_until_ms: None,
+            object_version: None,
+            expired_ms: None,
+        };
+        let ed = readme(&pack, kms::Algorithm::Ed25519);
+        assert!(ed.contains("openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin"));
+        assert!(ed.contains("Signature Verified Successfully"));
+        let ec = readme(&pack, kms::Algorithm::EcdsaP256Sha256);
+        assert!(ec.contains("openssl dgst -sha256 -verify public_key.pem -signature manifest.sig manifest.json"));
+        assert!(ec.contains("Verified OK") && !ec.contains("pkeyutl"));
+    }
+}
