@@ -111,3 +111,30 @@ pub fn endpoint() -> String {
     assert!(!all.is_empty(), "ATLAS_MOTO_ENDPOINT names no endpoint");
     all[NEXT.fetch_add(1, Ordering::Relaxed) % all.len()].clone()
 }
+
+/// Creates a KMS asymmetric signing key on the protocol server (`key_spec`: `ECC_NIST_P256`;
+/// moto has no `ECC_NIST_EDWARDS25519`) and returns its id. moto does not check signatures: the
+/// Authorization header only names the service and region.
+pub async fn kms_signing_key(endpoint: &str, key_spec: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/", endpoint.trim_end_matches('/')))
+        .header("x-amz-target", "TrentService.CreateKey")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(serde_json::json!({"KeySpec": key_spec, "KeyUsage": "SIGN_VERIFY"}).to_string())
+        .send()
+        .await
+        .expect("KMS CreateKey");
+    assert!(res.status().is_success(), "KMS CreateKey: {}", res.status());
+    let v: serde_json::Value = res.json().await.expect("CreateKey's answer");
+    v["KeyMetadata"]["KeyId"].as_str().expect("a key id").to_owned()
+}
+
+/// A bucket name of this test (lowercase, digits and dashes); the stack creates the bucket with
+/// Object Lock at start, as the template does in AWS.
+pub fn bucket_name() -> String {
+    crate::unique("atlas-evidence")
+}

@@ -331,7 +331,7 @@ pub struct EvidencePack {
     pub id: String,
     pub workspace_id: String,
     pub environment_id: Option<String>,
-    /// `building`, `ready` or `failed`.
+    /// `building`, `ready`, `failed` or `expired` (past its retention: deleted, not downloadable).
     pub status: String,
     pub from_ms: i64,
     pub to_ms: i64,
@@ -343,6 +343,35 @@ pub struct EvidencePack {
     pub sha256: Option<String>,
     pub files: Option<u32>,
     pub reason: Option<String>,
+    /// Kept (in AWS: locked against deletion) until then; then deleted. `null` for packs started
+    /// before retention existed.
+    #[serde(default)]
+    pub retain_until_ms: Option<i64>,
+}
+
+/// `GET/PUT …/evidence/settings`: how long packs are kept and whether they name members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// Days a new pack is kept, 30 to 3,650 (default 365).
+    pub retention_days: u32,
+    /// Members' e-mail addresses in packs; pseudonyms when `false` (the default).
+    pub include_emails: bool,
+}
+
+impl EvidenceSettings {
+    pub const MIN_RETENTION_DAYS: u32 = 30;
+    pub const MAX_RETENTION_DAYS: u32 = 3650;
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+            include_emails: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

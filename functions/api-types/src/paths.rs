@@ -78,6 +78,7 @@ paths! {
     AUDIT_EVENTS_EXPORT = "/api/v1/workspaces/{ws}/audit-events/export.csv" => fn audit_events_export(ws);
     AUDIT_VERIFY = "/api/v1/workspaces/{ws}/audit/verify" => fn audit_verify(ws);
     EVIDENCE = "/api/v1/workspaces/{ws}/evidence" => fn evidence(ws);
+    EVIDENCE_SETTINGS = "/api/v1/workspaces/{ws}/evidence/settings" => fn evidence_settings(ws);
     EVIDENCE_PACK = "/api/v1/workspaces/{ws}/evidence/{pack}" => fn evidence_pack(ws, pack);
     EVIDENCE_LINK = "/api/v1/workspaces/{ws}/evidence/{pack}/link" => fn evidence_link(ws, pack);
     EVIDENCE_DOWNLOAD = "/api/v1/evidence-download" => fn evidence_download();

@@ -62,6 +62,25 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     /// Alert delivery: retries and which webhook URLs are allowed (spec 016).
     pub alerts: AlertSettings,
+    /// Evidence packs in AWS: the bucket and the signing key (ADR 0032). Unset, packs and the
+    /// Ed25519 key stay in the data directory.
+    pub evidence: EvidenceSettings,
+}
+
+/// Where evidence packs are stored and what signs them in AWS (ADR 0032).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EvidenceSettings {
+    /// The pack bucket (`ATLAS_EVIDENCE_BUCKET`): packs are `evidence/<ws>/<pack>.zip` there.
+    pub bucket: Option<String>,
+    /// A path-style S3 endpoint (`ATLAS_S3_ENDPOINT`); unset, the protocol server's endpoint in
+    /// tests, or `https://<bucket>.s3.<region>.amazonaws.com` in AWS.
+    pub s3_endpoint: Option<String>,
+    /// The KMS key objects are encrypted with (`ATLAS_EVIDENCE_SSE_KEY_ID`; default the bucket's).
+    pub sse_key_id: Option<String>,
+    /// The KMS asymmetric key that signs manifests (`ATLAS_EVIDENCE_KEY_ID`).
+    pub signing_key_id: Option<String>,
+    /// `ED25519_SHA_512` (default) or `ECDSA_SHA_256` (`ATLAS_EVIDENCE_SIGNING_ALGORITHM`).
+    pub signing_algorithm: Option<String>,
 }
 
 /// How alert deliveries retry, and whether a plain-http webhook on loopback is allowed.
@@ -361,6 +380,13 @@ impl Config {
             },
             key_file: None,
             alerts,
+            evidence: EvidenceSettings {
+                bucket: get("ATLAS_EVIDENCE_BUCKET"),
+                s3_endpoint: get("ATLAS_S3_ENDPOINT"),
+                sse_key_id: get("ATLAS_EVIDENCE_SSE_KEY_ID"),
+                signing_key_id: get("ATLAS_EVIDENCE_KEY_ID"),
+                signing_algorithm: get("ATLAS_EVIDENCE_SIGNING_ALGORITHM"),
+            },
             identity: match get("ATLAS_OIDC_ISSUER") {
                 #[cfg(feature = "local")]
                 None => Identity::Local {
@@ -416,6 +442,7 @@ impl Config {
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             key_file: None,
             alerts,
+            evidence: EvidenceSettings::default(),
         }
     }
 }

@@ -188,8 +188,12 @@ fn function(t: &mut String, f: &FunctionSpec) {
       CodeUri: ../functions/lambdas
 "
     );
-    if !f.sends.is_empty() || !f.dead_letters.is_empty() {
+    let evidence = crate::evidence::aws_access(&f.name);
+    if !f.sends.is_empty() || !f.dead_letters.is_empty() || evidence.is_some() {
         t.push_str("      Environment:\n        Variables:\n");
+        if let Some(e) = &evidence {
+            t.push_str(&e.variables());
+        }
         for q in &f.sends {
             let _ = writeln!(t, "          {}: !Ref {}", crate::config::queue_url_var(q), queue_id(q));
         }
@@ -252,7 +256,7 @@ fn function(t: &mut String, f: &FunctionSpec) {
         }
     }
     let table = f.table.actions();
-    if table.is_empty() && f.sends.is_empty() && f.dead_letters.is_empty() && !f.secrets {
+    if table.is_empty() && f.sends.is_empty() && f.dead_letters.is_empty() && !f.secrets && evidence.is_none() {
         return;
     }
     t.push_str("      Policies:\n        - Statement:\n");
@@ -268,6 +272,9 @@ fn function(t: &mut String, f: &FunctionSpec) {
             "            - Effect: Allow\n              Action: [sqs:SendMessage]\n              Resource: [{}]\n",
             arns.join(", ")
         );
+    }
+    if let Some(e) = &evidence {
+        t.push_str(&e.statements(f.secrets));
     }
     if f.secrets {
         t.push_str(

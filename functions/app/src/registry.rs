@@ -637,6 +637,22 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::EvidencePackList>),
             handler: evidence::list,
         }),
+        route!(GET T::EVIDENCE_SETTINGS => "get-evidence-settings" {
+            access: Cap(EvidenceExport),
+            summary: "The workspace's evidence settings: retention of new packs (days), member e-mails in packs",
+            tag: "evidence", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::EvidenceSettings>),
+            handler: evidence::get_settings,
+        }),
+        route!(PUT T::EVIDENCE_SETTINGS => "put-evidence-settings" {
+            access: Cap(MembersManage),
+            summary: "Set the workspace's evidence settings (retention 30 to 3,650 days; audited with the old and new values)",
+            tag: "evidence", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::EvidenceSettings>),
+            example: Some(|| json!({"retention_days": 730, "include_emails": false})),
+            status: 200, body: Body::Json(schema::<api::EvidenceSettings>),
+            handler: evidence::put_settings,
+        }),
         route!(GET T::EVIDENCE_PACK => "get-evidence-pack" {
             access: Cap(EvidenceExport),
             summary: "One evidence pack",

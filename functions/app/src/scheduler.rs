@@ -59,6 +59,7 @@ pub async fn tick(state: &AppState) -> Result<TickReport, ApiError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "governance sweep failed; the next tick retries"),
     }
+    crate::evidence::sweep_logged(state).await; // Evidence packs past their retention (ADR 0032).
     // Alert events a writer did not dispatch itself (it crashed, or the queue was down).
     let alerts = crate::alerts::dispatch::sweep(state).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "alert dispatch failed; the next tick retries");

@@ -117,7 +117,7 @@ impl AppState {
         st.drift_poll_seconds = config.drift_poll_seconds;
         st.alerts = Arc::new(config.alerts.clone());
         // Packs and the local signing key: in the data directory; with the protocol server next
-        // to the test's key file; in AWS the design is S3 and KMS (ADR 0030), /tmp until then.
+        // to the test's key file; with a bucket (and a KMS signing key) in S3 (ADR 0032).
         let evidence_dir = match &config.storage {
             #[cfg(feature = "local")]
             Storage::Embedded { data_dir } => data_dir.join("evidence"),
@@ -126,7 +126,7 @@ impl AppState {
                 None => std::env::temp_dir().join(format!("atlas-{table}-evidence")),
             },
         };
-        st.evidence = Arc::new(crate::evidence::EvidenceStore::new(evidence_dir));
+        st.evidence = Arc::new(evidence_store(config, evidence_dir).await?);
         // Step Lambdas write to one tenant side by side: in AWS the tenant's write budget is
         // kept in the table, so together they stay under Intune's ceiling (ADR 0015).
         let shared: Option<Arc<dyn atlas_graph::SharedBudget>> = match config.storage {
@@ -307,6 +307,75 @@ impl AppState {
             }
         }
     }
+}
+
+/// Evidence packs: the data directory, or with `ATLAS_EVIDENCE_BUCKET` S3 (created with Object
+/// Lock on the protocol server, as the template does in AWS) and with `ATLAS_EVIDENCE_KEY_ID` a
+/// KMS signing key (ADR 0032).
+pub async fn evidence_store(
+    config: &Config,
+    dir: std::path::PathBuf,
+) -> Result<crate::evidence::EvidenceStore, StartError> {
+    use crate::evidence::{PackStore, kms, s3};
+    let ev = &config.evidence;
+    let endpoint = match &config.storage {
+        Storage::Aws { endpoint, .. } => endpoint.clone(),
+        #[cfg(feature = "local")]
+        Storage::Embedded { .. } => None,
+    };
+    if ev.bucket.is_none() && ev.signing_key_id.is_none() {
+        return Ok(crate::evidence::EvidenceStore::new(dir));
+    }
+    if !matches!(config.storage, Storage::Aws { .. }) {
+        return Err(StartError(
+            "ATLAS_EVIDENCE_BUCKET and ATLAS_EVIDENCE_KEY_ID need ATLAS_STORAGE=dynamodb".into(),
+        ));
+    }
+    let conf = atlas_store::aws::sdk_config(endpoint.as_deref()).await;
+    let packs = match &ev.bucket {
+        None => PackStore::Local { dir: dir.clone() },
+        Some(bucket) => {
+            let credentials = conf
+                .credentials_provider()
+                .ok_or_else(|| StartError("no AWS credentials for the evidence bucket".into()))?;
+            let region = conf.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+            let addressing = match ev.s3_endpoint.clone().or(endpoint.clone()) {
+                Some(endpoint) => s3::Addressing::Path { endpoint },
+                None => s3::Addressing::VirtualHost,
+            };
+            // The protocol server's S3 (tests): create what the template would. An explicit
+            // ATLAS_S3_ENDPOINT is someone's S3 with its bucket made.
+            let on_protocol_server = endpoint.is_some() && ev.s3_endpoint.is_none();
+            let store = s3::S3Store::new(
+                bucket,
+                "evidence/",
+                region,
+                addressing,
+                ev.sse_key_id.clone().or_else(|| config.kms_key_id.clone()),
+                credentials,
+            );
+            if on_protocol_server {
+                store
+                    .ensure_bucket()
+                    .await
+                    .map_err(|e| StartError(format!("evidence bucket: {e}")))?;
+            }
+            PackStore::S3(store)
+        }
+    };
+    let signer = match &ev.signing_key_id {
+        None => None,
+        Some(key_id) => {
+            let name = ev.signing_algorithm.as_deref().unwrap_or("ED25519_SHA_512");
+            let alg = kms::Algorithm::from_kms(name).ok_or_else(|| {
+                StartError(format!(
+                    "ATLAS_EVIDENCE_SIGNING_ALGORITHM must be ED25519_SHA_512 or ECDSA_SHA_256: {name:?}"
+                ))
+            })?;
+            Some(kms::KmsSigner::new(aws_sdk_kms::Client::new(&conf), key_id, alg))
+        }
+    };
+    Ok(crate::evidence::EvidenceStore::with(dir, packs, signer))
 }
 
 /// Refuses every token; replaced during start by the configured verifier.

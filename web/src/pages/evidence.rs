@@ -1,8 +1,13 @@
 //! Evidence Overview (issue 16), a page of the second bundle: the workspace's evidence packs
 //! (filtered by environment only), "Build pack" for a period, and download through a short-lived
-//! link. Each pack shows its status, period, size and the ZIP's SHA-256.
+//! link. Each pack shows its status, period, size, the ZIP's SHA-256 and its retention date. The
+//! evidence settings (retention of new packs, member e-mails in packs) and "Verify audit chain".
 
-use atlas_api_types::{EnvironmentList, EvidenceLink, EvidencePack, EvidencePackList, EvidenceStart, OperationRun};
+use atlas_api_types::{
+    AuditVerification, EnvironmentList, EvidenceLink, EvidencePack, EvidencePackList, EvidenceSettings, EvidenceStart,
+    OperationRun,
+};
+use wasm_bindgen::JsCast;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -99,7 +104,9 @@ pub fn EvidencePage(props: &WsProps) -> Html {
     html! {
         <>
             <div class="page-head"><h1>{ "Evidence" }</h1></div>
-            <p class="muted">{ "Evidence packs an auditor can verify offline: a ZIP with the period's environments, baselines, findings with every transition, risk acceptances, changes, backups and restores, and the hash-chained audit log — with SHA256SUMS and a detached Ed25519 signature over its manifest (README.txt inside says how to check both)." }</p>
+            <p class="muted">{ "Evidence packs an auditor can verify offline: a ZIP with the period's environments, baselines, findings with every transition, risk acceptances, changes, backups and restores, and the hash-chained audit log — with SHA256SUMS and a detached signature over its manifest (README.txt inside says how to check both)." }</p>
+            <SettingsPanel ws={ws.clone()} />
+            <VerifyChain ws={ws.clone()} />
             <form class="form" onsubmit={build} aria-label="Build an evidence pack">
                 { select_field(&yew::props!(SelectFieldProps { id: "evidence-env", label: "Scope", value: (*env).clone(), options: env_options.clone(), onchange: set(&env), error: field("environment_id") })) }
                 { text_field(&yew::props!(TextFieldProps { id: "evidence-from", label: "From", kind: AttrValue::Static("date"), value: (*from).clone(), onchange: set(&from), error: field("from") })) }
@@ -118,7 +125,7 @@ pub fn EvidencePage(props: &WsProps) -> Html {
                 }
                 html! {
                     <div class="table-wrap"><table class="table" data-testid="evidence-table">
-                        <thead><tr>{ th("Built") }{ th("Scope") }{ th("Period") }{ th("Status") }{ th("Size") }{ th("SHA-256") }{ th("") }</tr></thead>
+                        <thead><tr>{ th("Built") }{ th("Scope") }{ th("Period") }{ th("Status") }{ th("Size") }{ th("SHA-256") }{ th("Kept until") }{ th("") }</tr></thead>
                         <tbody>{ for l.items.iter().map(|p| html! { <PackRow ws={ws.clone()} pack={p.clone()} /> }) }</tbody>
                     </table></div>
                 }
@@ -163,6 +170,7 @@ fn PackRow(props: &PackRowProps) -> Html {
                 if let Some(r) = &p.reason { <span class="muted">{ format!(" {r}") }</span> }</td>
             <td>{ p.size.map(size).unwrap_or_default() }</td>
             <td><code class="snippet">{ p.sha256.clone().unwrap_or_default() }</code></td>
+            <td class="retain-until">{ p.retain_until_ms.map(day).unwrap_or_default() }</td>
             <td>
                 if p.status == "ready" {
                     <button type="button" class="button button--quiet download" onclick={download}>{ "Download" }</button>
@@ -170,5 +178,160 @@ fn PackRow(props: &PackRowProps) -> Html {
                 { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
             </td>
         </tr>
+    }
+}
+
+/// The workspace's evidence settings: retention of new packs and member e-mails in packs. Saving
+/// needs `members.manage` (owners); the server's field errors show under the field.
+#[component]
+fn SettingsPanel(props: &WsProps) -> Html {
+    let ws = props.ws.clone();
+    let loaded = use_load(ws.clone(), |ws| async move {
+        api::get::<EvidenceSettings>(&paths::evidence_settings(&ws)).await
+    });
+    let days = use_state(|| None::<String>);
+    let emails = use_state(|| None::<bool>);
+    let error = use_state(|| None::<ApiError>);
+    let saved = use_state(|| false);
+    let current = loaded.state.ready().copied();
+    let days_value = (*days)
+        .clone()
+        .or_else(|| current.map(|c| c.retention_days.to_string()))
+        .unwrap_or_default();
+    let emails_value = (*emails).or(current.map(|c| c.include_emails)).unwrap_or(false);
+    let save = {
+        let (ws, error, saved, reload, days_value) = (
+            ws.clone(),
+            error.clone(),
+            saved.clone(),
+            loaded.reload.clone(),
+            days_value.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let body = EvidenceSettings {
+                // Not a number: 0, which the server refuses with the field's message.
+                retention_days: days_value.trim().parse().unwrap_or(0),
+                include_emails: emails_value,
+            };
+            let (path, error, saved, reload) = (
+                paths::evidence_settings(&ws),
+                error.clone(),
+                saved.clone(),
+                reload.clone(),
+            );
+            spawn_local(async move {
+                match api::put::<_, EvidenceSettings>(&path, &body).await {
+                    Ok(_) => {
+                        error.set(None);
+                        saved.set(true);
+                        reload.emit(());
+                    }
+                    Err(e) => {
+                        saved.set(false);
+                        error.set(Some(e));
+                    }
+                }
+            });
+        })
+    };
+    let on_days = {
+        let days = days.clone();
+        Callback::from(move |v: String| days.set(Some(v)))
+    };
+    let on_emails = {
+        let emails = emails.clone();
+        Callback::from(move |e: Event| {
+            let on = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .is_some_and(|i| i.checked());
+            emails.set(Some(on));
+        })
+    };
+    let field = |name: &str| error.as_ref().and_then(|e| e.field(name));
+    html! {
+        <details class="panel" id="evidence-settings">
+            <summary>{ "Settings" }</summary>
+            <form class="form" onsubmit={save} aria-label="Evidence settings">
+                { text_field(&yew::props!(TextFieldProps { id: "evidence-retention", label: "Keep new packs for (days, 30 to 3,650)", kind: AttrValue::Static("number"), value: days_value, onchange: on_days, error: field("retention_days") })) }
+                <label class="check"><input type="checkbox" id="evidence-include-emails" checked={emails_value} onchange={on_emails} />
+                    { " Include members' e-mail addresses in packs" }</label>
+                if emails_value {
+                    <p class="banner banner--warn" role="note">{ "Packs will name every member by e-mail address. Anyone holding a pack sees them, and a pack cannot be recalled once downloaded. Leave this off to use stable pseudonyms instead." }</p>
+                }
+                if error.as_ref().is_some_and(|e| e.field("retention_days").is_none()) {
+                    { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
+                }
+                <div class="actions">
+                    <button type="submit" class="button" id="evidence-settings-save">{ "Save settings" }</button>
+                    if *saved { <span class="muted">{ " Saved. The retention applies to packs built from now on." }</span> }
+                </div>
+            </form>
+        </details>
+    }
+}
+
+fn events(n: u64) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
+    }
+}
+
+/// "Verify audit chain": `GET …/audit/verify`, and what it found.
+#[component]
+fn VerifyChain(props: &WsProps) -> Html {
+    let result = use_state(|| None::<Result<AuditVerification, ApiError>>);
+    let busy = use_state(|| false);
+    let verify = {
+        let (ws, result, busy) = (props.ws.clone(), result.clone(), busy.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (path, result, busy) = (paths::audit_verify(&ws), result.clone(), busy.clone());
+            busy.set(true);
+            spawn_local(async move {
+                result.set(Some(api::get::<AuditVerification>(&path).await));
+                busy.set(false);
+            });
+        })
+    };
+    let outcome = match &*result {
+        None => html! {},
+        Some(Err(e)) => form_error(&yew::props!(FormErrorProps { error: Some(e.clone()) })),
+        Some(Ok(v)) => {
+            let (class, text) = match &v.first_broken {
+                None => (
+                    "chip chip--create",
+                    format!(
+                        "Intact: {} checked, head seq {}.",
+                        events(v.verified_events),
+                        v.head_seq
+                    ),
+                ),
+                Some(b) => (
+                    "chip chip--conflict",
+                    format!(
+                        "Broken at seq {} (event {}): {}. {} checked before it.",
+                        b.seq,
+                        b.event_id.clone().unwrap_or_else(|| "missing".into()),
+                        b.reason,
+                        events(v.verified_events)
+                    ),
+                ),
+            };
+            html! {
+                <p id="audit-verify-result" data-intact={v.first_broken.is_none().to_string()}>
+                    <span class={class}>{ text }</span>
+                    if !v.note.is_empty() { <span class="muted">{ format!(" {}", v.note) }</span> }
+                </p>
+            }
+        }
+    };
+    html! {
+        <div class="toolbar">
+            <button type="button" class="button button--quiet" id="audit-verify" disabled={*busy} onclick={verify}>{ "Verify audit chain" }</button>
+            { outcome }
+        </div>
     }
 }

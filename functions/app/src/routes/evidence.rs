@@ -52,6 +52,22 @@ pub async fn link(
     Ok((StatusCode::CREATED, Json(evidence::link(&state, &scope, &id).await?)))
 }
 
+pub async fn get_settings(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+) -> ApiResult<Json<api::EvidenceSettings>> {
+    Ok(Json(evidence::settings(&state, scope.workspace_id()).await?))
+}
+
+/// `PUT …/evidence/settings`: owners only (`members.manage`), audited with old and new values.
+pub async fn put_settings(
+    State(state): State<AppState>,
+    scope: WorkspaceScope,
+    JsonBody(body): JsonBody<api::EvidenceSettings>,
+) -> ApiResult<Json<api::EvidenceSettings>> {
+    Ok(Json(evidence::set_settings(&state, &scope, body).await?))
+}
+
 pub const DOWNLOAD_QUERY: &[&str] = &["token"];
 
 /// `GET /api/v1/evidence-download?token=…`: the ZIP, authorized by the link's token alone.

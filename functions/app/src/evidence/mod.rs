@@ -2,13 +2,19 @@
 //! starts an `evidence.build` run with the pack's record; its one unit reads the period's records,
 //! writes the JSON files, `audit.jsonl`, `summary.html` and `README.txt`, then `manifest.json`
 //! (every file's SHA-256 and size), `SHA256SUMS`, an Ed25519 signature over the manifest's bytes
-//! and the public key. Stored under the evidence directory; downloaded through a link carrying an
-//! HMAC token valid five minutes.
+//! and the public key. Stored under the evidence directory, or in S3 in AWS (ADR 0032: SSE-KMS,
+//! Object Lock until the pack's retention date, a KMS key signing the manifest); downloaded
+//! through a link carrying an HMAC token valid five minutes, or in AWS a presigned S3 GET valid
+//! 60 seconds. Packs past their retention are deleted by the scheduler's sweep.
+
+pub mod kms;
+pub mod s3;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use atlas_api_types as api;
 use atlas_domain::{EnvironmentId, ItemResult, OperationType, RunOutcome, WorkspaceId, redact};
@@ -21,7 +27,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::records::audit::{self as audit_records, AuditEventRecord};
-use crate::records::evidence::{self as rec, EvidencePackRecord, env_parts, ws_parts};
+use crate::records::evidence::{
+    self as rec, EvidencePackRecord, EvidenceSettingsRecord, LinkKeyRecord, env_parts, ws_parts,
+};
 use crate::records::runs::OperationRun;
 use crate::records::{self, Record};
 use crate::scope::{Entitlement, WorkspaceScope};
@@ -32,18 +40,101 @@ pub const FUNCTION: &str = "step-evidence-build";
 pub const DEADLINE_MS: i64 = 15 * 60_000;
 /// How long a download link works.
 pub const LINK_TTL_MS: i64 = 5 * 60_000;
+/// How long a presigned S3 GET works (AWS).
+pub const PRESIGNED_TTL: Duration = Duration::from_secs(60);
+const DAY_MS: i64 = 86_400_000;
 /// The longest period one pack covers.
 pub const MAX_PERIOD_MS: i64 = 400 * 86_400_000;
 /// What `manifest.json` names as its generator.
 pub const GENERATOR: &str = concat!("tenantatlas-evidence/", env!("CARGO_PKG_VERSION"));
 
+/// What a function needs of the evidence bucket and keys in AWS (the template's generated part
+/// grants it, ADR 0032): the build step stores and signs (and keys pseudonyms with the sealed
+/// link key), the link route presigns GETs (a presigned URL carries its signer's permissions),
+/// the download route reads with the link key, and the scheduler's sweep deletes.
+pub struct AwsAccess {
+    pub s3: &'static [&'static str],
+    pub sign: bool,
+    pub link_key: bool,
+}
+
+pub fn aws_access(function: &str) -> Option<AwsAccess> {
+    let (s3, sign, link_key): (&'static [&'static str], bool, bool) = match function {
+        FUNCTION => (&["s3:PutObject", "s3:PutObjectRetention"], true, true),
+        "post-evidence-link" => (&["s3:GetObject"], false, false),
+        "get-evidence-download" => (&["s3:GetObject"], false, true),
+        crate::scheduler::FUNCTION => (&["s3:DeleteObject", "s3:DeleteObjectVersion"], false, false),
+        _ => return None,
+    };
+    Some(AwsAccess { s3, sign, link_key })
+}
+
+impl AwsAccess {
+    /// The environment lines (under `Variables:`).
+    pub fn variables(&self) -> String {
+        let mut v = String::from("          ATLAS_EVIDENCE_BUCKET: !Ref EvidenceBucket\n");
+        if self.sign {
+            v.push_str("          ATLAS_EVIDENCE_KEY_ID: !GetAtt EvidenceSigningKey.Arn\n");
+            v.push_str("          ATLAS_EVIDENCE_SIGNING_ALGORITHM: !Ref EvidenceSigningAlgorithm\n");
+        }
+        v
+    }
+
+    /// The policy statements (under `Statement:`). `secrets`: the function already has
+    /// `kms:Encrypt`/`Decrypt` on the product key.
+    pub fn statements(&self, secrets: bool) -> String {
+        let mut v = format!(
+            "            - Effect: Allow\n              Action: [{}]\n              Resource: !Sub \"${{EvidenceBucket.Arn}}/evidence/*\"\n",
+            self.s3.join(", ")
+        );
+        // SSE-KMS with the product key: a put makes a data key, a get opens it; the link key
+        // is sealed by the same key.
+        let mut kms: Vec<&str> = Vec::new();
+        if self.s3.contains(&"s3:PutObject") {
+            kms.push("kms:GenerateDataKey");
+        }
+        if !secrets && (self.link_key || self.s3.iter().any(|a| *a == "s3:PutObject" || *a == "s3:GetObject")) {
+            kms.push("kms:Decrypt");
+        }
+        if !secrets && self.link_key {
+            kms.push("kms:Encrypt");
+        }
+        if !kms.is_empty() {
+            v.push_str(&format!(
+                "            - Effect: Allow\n              Action: [{}]\n              Resource: !GetAtt SecretsKey.Arn\n",
+                kms.join(", ")
+            ));
+        }
+        if self.sign {
+            v.push_str(
+                "            - Effect: Allow\n              Action: [kms:Sign, kms:GetPublicKey]\n              Resource: !GetAtt EvidenceSigningKey.Arn\n",
+            );
+        }
+        v
+    }
+}
+
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
 const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 
-/// Where packs and the local signing key live, and the key once loaded.
+/// Where packs live, what signs them, and the link key (ADR 0030, 0032).
 pub struct EvidenceStore {
+    /// The local signing key's directory (and the packs', stored locally).
     dir: PathBuf,
     key: OnceLock<Arc<SigningKey>>,
+    packs: PackStore,
+    /// In AWS: the KMS key that signs manifests; `None` signs with the local Ed25519 key.
+    kms: Option<kms::KmsSigner>,
+    /// In AWS: the link and pseudonym secret, sealed in the table.
+    sealed_link_key: tokio::sync::OnceCell<[u8; 32]>,
+}
+
+/// Where the ZIPs are.
+pub enum PackStore {
+    /// `<dir>/<ws>/<pack>.zip`, written to `.part` and renamed.
+    Local { dir: PathBuf },
+    /// `<prefix><ws>/<pack>.zip` in a bucket with Object Lock.
+    S3(s3::S3Store),
 }
 
 pub struct SigningKey {
@@ -53,10 +144,106 @@ pub struct SigningKey {
 }
 
 impl EvidenceStore {
+    /// Packs and the Ed25519 key in `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self::with(dir.clone(), PackStore::Local { dir }, None)
+    }
+
+    pub fn with(dir: PathBuf, packs: PackStore, kms: Option<kms::KmsSigner>) -> Self {
         Self {
-            dir: dir.into(),
+            dir,
             key: OnceLock::new(),
+            packs,
+            kms,
+            sealed_link_key: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn packs(&self) -> &PackStore {
+        &self.packs
+    }
+
+    /// The signature algorithm of new packs.
+    pub fn algorithm(&self) -> kms::Algorithm {
+        self.kms.as_ref().map_or(kms::Algorithm::Ed25519, |k| k.algorithm)
+    }
+
+    /// Which key signs: the KMS key's id, or `local:<first 16 hex of the public key's SHA-256>`.
+    pub fn key_id(&self) -> ServiceResult<String> {
+        match &self.kms {
+            Some(k) => Ok(k.key_id.clone()),
+            None => Ok(format!(
+                "local:{}",
+                &hex(&Sha256::digest(self.key()?.pair.public_key().as_ref()))[..16]
+            )),
+        }
+    }
+
+    pub async fn sign(&self, msg: &[u8]) -> ServiceResult<Vec<u8>> {
+        match &self.kms {
+            Some(k) => k.sign(msg).await,
+            None => Ok(self.key()?.sign(msg)),
+        }
+    }
+
+    pub async fn public_pem(&self) -> ServiceResult<String> {
+        match &self.kms {
+            Some(k) => k.public_pem().await,
+            None => Ok(self.key()?.public_pem()),
+        }
+    }
+
+    /// The secret download links and e-mail pseudonyms are keyed with: derived from the local
+    /// signing key, or in AWS (packs in S3 or a KMS signer) a random key sealed by the master key
+    /// in the table (created once; ADR 0032), the same in every function.
+    pub async fn link_key(&self, state: &AppState) -> ServiceResult<[u8; 32]> {
+        if self.kms.is_none() && matches!(self.packs, PackStore::Local { .. }) {
+            return Ok(self.key()?.link_key);
+        }
+        self.sealed_link_key
+            .get_or_try_init(|| sealed_link_key(state))
+            .await
+            .copied()
+    }
+
+    /// Stores the ZIP; in S3 locked until `retain_until_ms`. Returns the object's version.
+    pub async fn put(
+        &self,
+        ws: &WorkspaceId,
+        pack: &str,
+        zip: Vec<u8>,
+        retain_until_ms: i64,
+    ) -> ServiceResult<Option<String>> {
+        match &self.packs {
+            PackStore::Local { .. } => {
+                write_atomically(&self.path(ws, pack), &zip).await?;
+                Ok(None)
+            }
+            PackStore::S3(s3) => Ok(s3
+                .put(&s3.key(ws.as_str(), pack)?, zip, retain_until_ms)
+                .await?
+                .version_id),
+        }
+    }
+
+    pub async fn read(&self, ws: &WorkspaceId, pack: &str) -> ServiceResult<Vec<u8>> {
+        match &self.packs {
+            PackStore::Local { .. } => tokio::fs::read(self.path(ws, pack)).await.map_err(io),
+            PackStore::S3(s3) => s3.get(&s3.key(ws.as_str(), pack)?).await,
+        }
+    }
+
+    /// Deletes the ZIP (gone already: fine). In S3 the locked version, which Object Lock refuses
+    /// before its retention date.
+    pub async fn delete(&self, ws: &WorkspaceId, pack: &str, version: Option<&str>) -> ServiceResult<()> {
+        match &self.packs {
+            PackStore::Local { .. } => match tokio::fs::remove_file(self.path(ws, pack)).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io(e)),
+            },
+            PackStore::S3(s3) => s3.delete(&s3.key(ws.as_str(), pack)?, version).await,
         }
     }
 
@@ -64,19 +251,56 @@ impl EvidenceStore {
         &self.dir
     }
 
-    /// The pack's ZIP: `<dir>/<ws>/<pack>.zip`.
+    /// The pack's ZIP stored locally: `<dir>/<ws>/<pack>.zip`.
     pub fn path(&self, ws: &WorkspaceId, pack: &str) -> PathBuf {
-        self.dir.join(ws.as_str()).join(format!("{pack}.zip"))
+        let dir = match &self.packs {
+            PackStore::Local { dir } => dir,
+            PackStore::S3(_) => &self.dir,
+        };
+        dir.join(ws.as_str()).join(format!("{pack}.zip"))
     }
 
-    /// The Ed25519 key, generated once into `<dir>/signing-key.pk8` (mode 0600). In AWS the
-    /// design is a KMS asymmetric key (ADR 0030).
+    /// The local Ed25519 key, generated once into `<dir>/signing-key.pk8` (mode 0600). In AWS a
+    /// KMS asymmetric key signs instead (ADR 0032).
     pub fn key(&self) -> ServiceResult<Arc<SigningKey>> {
         if let Some(k) = self.key.get() {
             return Ok(k.clone());
         }
         let k = Arc::new(load_or_create_key(&self.dir.join("signing-key.pk8"))?);
         Ok(self.key.get_or_init(|| k).clone())
+    }
+}
+
+/// The link key in AWS: read, or made (32 random bytes sealed by the master key) by whoever
+/// comes first.
+async fn sealed_link_key(state: &AppState) -> ServiceResult<[u8; 32]> {
+    const CONTEXT: &str = "evidence-link-key";
+    // KMS unavailable: worth a retry; a blob that does not open: not.
+    let secret_err = |e: crate::secrets::SecretError| match e {
+        crate::secrets::SecretError::KeyUnavailable(_) => ServiceError::Transient(Box::new(e)),
+        crate::secrets::SecretError::Unopenable => ServiceError::Permanent(format!("evidence link key: {e}")),
+    };
+    let open = |r: LinkKeyRecord| async move {
+        let s = state.secrets.open(CONTEXT, &r.sealed).await.map_err(secret_err)?;
+        <[u8; 32]>::try_from(s.expose())
+            .map_err(|_| ServiceError::Permanent("the evidence link key is not 32 bytes".into()))
+    };
+    if let Some(r) = records::get::<LinkKeyRecord>(&state.table, &rec::link_key_key()).await? {
+        return open(r).await;
+    }
+    let mut fresh = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| io("no randomness"))?;
+    let sealed = state.secrets.seal(CONTEXT, &fresh).await.map_err(secret_err)?;
+    let item = LinkKeyRecord { sealed }.to_item();
+    match state.table.put(item, Some(atlas_store::Cond::NotExists)).await {
+        Ok(()) => Ok(fresh),
+        Err(atlas_store::TableError::ConditionFailed) => {
+            let theirs = records::get::<LinkKeyRecord>(&state.table, &rec::link_key_key())
+                .await?
+                .ok_or_else(|| io("the evidence link key vanished"))?;
+            open(theirs).await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -136,12 +360,12 @@ impl SigningKey {
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
         format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
     }
+}
 
-    fn mac(&self, msg: &[u8]) -> Vec<u8> {
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.link_key).expect("HMAC takes any key length");
-        m.update(msg);
-        m.finalize().into_bytes().to_vec()
-    }
+fn mac(key: &[u8; 32], msg: &[u8]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(msg);
+    m.finalize().into_bytes().to_vec()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -195,6 +419,7 @@ pub async fn start(state: &AppState, scope: &WorkspaceScope, body: api::Evidence
         }
         None => {}
     }
+    let retention = settings(state, scope.workspace_id()).await?.retention_days;
     let start = crate::runs::Start::new(
         state,
         OperationType::EvidenceBuild,
@@ -216,6 +441,9 @@ pub async fn start(state: &AppState, scope: &WorkspaceScope, body: api::Evidence
         sha256: None,
         files: None,
         reason: None,
+        retain_until_ms: Some(now + i64::from(retention) * DAY_MS),
+        object_version: None,
+        expired_ms: None,
     };
     let start = start.also(vec![pack.create()], "the evidence pack could not be recorded");
     let started = crate::runs::start_in(state, scope, env.as_ref(), start).await?;
@@ -237,6 +465,7 @@ pub fn to_api(p: &EvidencePackRecord) -> api::EvidencePack {
         sha256: p.sha256.clone(),
         files: p.files,
         reason: p.reason.clone(),
+        retain_until_ms: p.retain_until_ms,
     }
 }
 
@@ -286,14 +515,41 @@ pub async fn get(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceR
     settled(state, p.filter(|p| visible(scope, p)).ok_or(ServiceError::NotFound)?).await
 }
 
-/// A download link for a ready pack: `<public url>/api/v1/evidence-download?token=<token>`.
+/// A download link for a ready pack: `<public url>/api/v1/evidence-download?token=<token>`, or
+/// with S3 storage a GET of the object presigned for 60 seconds. Either is issued only here,
+/// after the route authorized the caller (404 unless they see the pack, 403 without the
+/// capability); an expired pack is 409 like any pack not ready.
 pub async fn link(state: &AppState, scope: &WorkspaceScope, id: &str) -> ServiceResult<api::EvidenceLink> {
     let p = get(state, scope, id).await?;
     if p.status != "ready" {
         return Err(ServiceError::Conflict(format!("the pack is {}, not ready", p.status)));
     }
+    if let PackStore::S3(s3) = state.evidence.packs() {
+        // S3 checks the signature against its own clock: the wall clock, not the app's.
+        let now = std::time::SystemTime::now();
+        let url = s3
+            .presign_get(
+                &s3.key(scope.workspace_id().as_str(), id)?,
+                PRESIGNED_TTL,
+                now,
+                Some(&format!("evidence-{id}.zip")),
+            )
+            .await?;
+        let now_ms = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        return Ok(api::EvidenceLink {
+            url,
+            expires_ms: now_ms + PRESIGNED_TTL.as_millis() as i64,
+        });
+    }
     let expires_ms = state.clock.now_millis() + LINK_TTL_MS;
-    let token = token(&*state.evidence.key()?, scope.workspace_id(), id, expires_ms);
+    let token = token(
+        &state.evidence.link_key(state).await?,
+        scope.workspace_id(),
+        id,
+        expires_ms,
+    );
     Ok(api::EvidenceLink {
         url: format!(
             "{}{}?token={token}",
@@ -309,18 +565,18 @@ fn b64u() -> base64::engine::GeneralPurpose {
 }
 
 /// `<base64url(ws.pack.expires)>.<base64url(HMAC-SHA256)>`.
-pub fn token(key: &SigningKey, ws: &WorkspaceId, pack: &str, expires_ms: i64) -> String {
+pub fn token(key: &[u8; 32], ws: &WorkspaceId, pack: &str, expires_ms: i64) -> String {
     let claim = format!("{ws}.{pack}.{expires_ms}");
-    let mac = key.mac(claim.as_bytes());
+    let mac = mac(key, claim.as_bytes());
     format!("{}.{}", b64u().encode(claim), b64u().encode(mac))
 }
 
 /// The pack a token names, if its MAC holds and it has not expired.
-pub fn check_token(key: &SigningKey, token: &str, now_ms: i64) -> Option<(WorkspaceId, String)> {
+pub fn check_token(key: &[u8; 32], token: &str, now_ms: i64) -> Option<(WorkspaceId, String)> {
     let (claim, mac) = token.split_once('.')?;
     let claim = b64u().decode(claim).ok()?;
     let mac = b64u().decode(mac).ok()?;
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.link_key).ok()?;
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
     m.update(&claim);
     m.verify_slice(&mac).ok()?;
     let claim = String::from_utf8(claim).ok()?;
@@ -332,17 +588,132 @@ pub fn check_token(key: &SigningKey, token: &str, now_ms: i64) -> Option<(Worksp
     Some((WorkspaceId::parse(ws).ok()?, pack.to_owned()))
 }
 
-/// The ZIP a valid link names (and its record), or `None` (expired, forged, gone).
+/// The ZIP a valid link names (and its record), or `None` (expired, forged, gone, or the pack
+/// past its retention).
 pub async fn download(state: &AppState, token: &str) -> ServiceResult<Option<(EvidencePackRecord, Vec<u8>)>> {
-    let Some((ws, pack)) = check_token(&*state.evidence.key()?, token, state.clock.now_millis()) else {
+    let key = state.evidence.link_key(state).await?;
+    let Some((ws, pack)) = check_token(&key, token, state.clock.now_millis()) else {
         return Ok(None);
     };
     let p: Option<EvidencePackRecord> = records::get(&state.table, &rec::pack_key(&ws, &pack)).await?;
     let Some(p) = p.filter(|p| p.status == "ready") else {
         return Ok(None);
     };
-    let bytes = tokio::fs::read(state.evidence.path(&ws, &pack)).await.map_err(io)?;
-    Ok(Some((p, bytes)))
+    match state.evidence.read(&ws, &pack).await {
+        Ok(bytes) => Ok(Some((p, bytes))),
+        Err(ServiceError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+// ---- settings and retention ----
+
+/// The workspace's evidence settings: the defaults until an owner sets them (`include_emails`
+/// then still honours the workspace item's older `evidence_include_emails`).
+pub async fn settings(state: &AppState, ws: &WorkspaceId) -> ServiceResult<api::EvidenceSettings> {
+    let stored: Option<EvidenceSettingsRecord> = records::get(&state.table, &rec::settings_key(ws)).await?;
+    Ok(match stored {
+        Some(r) => api::EvidenceSettings {
+            retention_days: r.retention_days,
+            include_emails: r.include_emails,
+        },
+        None => {
+            let ws_item = state.table.get(&crate::records::tenancy::workspace_key(ws)).await?;
+            api::EvidenceSettings {
+                include_emails: rec::include_emails(ws_item.as_ref()),
+                ..api::EvidenceSettings::default()
+            }
+        }
+    })
+}
+
+/// Replaces the settings (400 with field errors and nothing written when invalid), audited with
+/// the old and new values. The retention applies to packs started from now on.
+pub async fn set_settings(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    body: api::EvidenceSettings,
+) -> ServiceResult<api::EvidenceSettings> {
+    let mut f = crate::error::Fields::default();
+    let (lo, hi) = (
+        api::EvidenceSettings::MIN_RETENTION_DAYS,
+        api::EvidenceSettings::MAX_RETENTION_DAYS,
+    );
+    if !(lo..=hi).contains(&body.retention_days) {
+        f.push("retention_days", format!("must be {lo} to {hi} days"));
+    }
+    f.checked()?;
+    let ws = scope.workspace_id();
+    let old = settings(state, ws).await?;
+    let r = EvidenceSettingsRecord {
+        workspace_id: ws.clone(),
+        retention_days: body.retention_days,
+        include_emails: body.include_emails,
+        updated_ms: state.clock.now_millis(),
+        updated_by: scope.actor().email.clone(),
+    };
+    let audit = crate::audit::NewEvent::success("evidence_settings.update", "evidence-settings")
+        .meta(json!({"old": old, "new": body}));
+    crate::audit::commit(state, scope, vec![r.put()], audit).await?;
+    Ok(body)
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Packs past their retention: ZIP deleted, record marked `expired`.
+    pub expired: usize,
+    /// Deletions that failed (storage down, or Object Lock still holding): retried next tick.
+    pub failed: usize,
+}
+
+/// [`sweep`] from the scheduler's tick: a failure is logged, and the next tick retries.
+pub async fn sweep_logged(state: &AppState) {
+    match sweep(state).await {
+        Ok(s) if s != Swept::default() => {
+            tracing::info!(expired = s.expired, failed = s.failed, "evidence retention sweep")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "evidence retention sweep failed; the next tick retries"),
+    }
+}
+
+/// Deletes the packs past their retention date: the ZIP first (so a failure leaves the pack
+/// listed and retried), then the record is marked `expired` and leaves the retention index.
+pub async fn sweep(state: &AppState) -> ServiceResult<Swept> {
+    let now = state.clock.now_millis();
+    let mut out = Swept::default();
+    let due: Vec<EvidencePackRecord> = records::query_all(&state.table, rec::packs_due_by(now)).await?;
+    for p in due {
+        if p.status == "expired" || p.retain_until_ms.is_none_or(|t| t > now) {
+            continue;
+        }
+        if let Err(e) = state
+            .evidence
+            .delete(&p.workspace_id, &p.pack_id, p.object_version.as_deref())
+            .await
+        {
+            tracing::warn!(error = %e, pack = %p.pack_id, "evidence pack past retention not deleted; the next tick retries");
+            out.failed += 1;
+            continue;
+        }
+        let cond = atlas_store::Cond::AttrExists("GSI1PK".into());
+        match state
+            .table
+            .update(
+                &rec::pack_key(&p.workspace_id, &p.pack_id),
+                &rec::expired(now),
+                Some(cond),
+            )
+            .await
+        {
+            Ok(_) => out.expired += 1,
+            // Another tick swept it first.
+            Err(atlas_store::TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
 }
 
 // ---- the step ----
@@ -383,15 +754,11 @@ pub async fn build_step(state: &AppState, body: &str) -> ServiceResult<()> {
         crate::runs::finish(state, &m.run_id, RunOutcome::Blocked, Some(why.into())).await?;
         return Ok(());
     }
-    match build(state, &pack).await {
-        Ok(built) => {
-            let path = state.evidence.path(&ws, &pack.pack_id);
-            write_atomically(&path, &built.zip).await?;
-            let sha = hex(&Sha256::digest(&built.zip));
-            let size = built.zip.len() as u64;
+    match build_and_store(state, &ws, &pack).await {
+        Ok((built, sha, size, version)) => {
             state
                 .table
-                .update(&key, &rec::built(size, &sha, built.files), None)
+                .update(&key, &rec::built(size, &sha, built.files, version.as_deref()), None)
                 .await?;
             crate::runs::record(
                 state,
@@ -409,6 +776,25 @@ pub async fn build_step(state: &AppState, body: &str) -> ServiceResult<()> {
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// Builds the ZIP and stores it: its hash, size and the stored object's version. A failed put
+/// fails here, before the record says `ready`: a transient error retries the message like any
+/// other, a permanent one marks the pack failed; a pack is never listed ready without its ZIP.
+async fn build_and_store(
+    state: &AppState,
+    ws: &WorkspaceId,
+    pack: &EvidencePackRecord,
+) -> ServiceResult<(Built, String, u64, Option<String>)> {
+    let mut built = build(state, pack).await?;
+    let zip = std::mem::take(&mut built.zip);
+    let sha = hex(&Sha256::digest(&zip));
+    let size = zip.len() as u64;
+    let retain_until = pack
+        .retain_until_ms
+        .unwrap_or_else(|| state.clock.now_millis() + 365 * DAY_MS);
+    let version = state.evidence.put(ws, &pack.pack_id, zip, retain_until).await?;
+    Ok((built, sha, size, version))
 }
 
 async fn write_atomically(path: &Path, bytes: &[u8]) -> ServiceResult<()> {
@@ -459,8 +845,7 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
     let ws = &pack.workspace_id;
     let only = pack.environment_id.as_ref();
     let env_ok = |i: &Item| only.is_none_or(|e| text(i, "environment_id") == e.as_str());
-    let ws_item = state.table.get(&crate::records::tenancy::workspace_key(ws)).await?;
-    let include_emails = rec::include_emails(ws_item.as_ref());
+    let include_emails = settings(state, ws).await?.include_emails;
 
     // Environments, with their connection's state.
     let mut environments = Vec::new();
@@ -625,7 +1010,7 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
     audit.sort_by_key(|r| (r.seq.unwrap_or(0), r.at_ms));
     let verification = crate::audit::verify(state, ws).await?;
 
-    let mut pseud = Pseudonyms::new(state, ws, include_emails)?;
+    let mut pseud = Pseudonyms::new(state, ws, include_emails).await?;
     let mut files = FileSet::default();
     let mut objects = 0u64;
     let mut json_file = |files: &mut FileSet, name: &str, mut v: Value, pseud: &mut Pseudonyms| -> ServiceResult<()> {
@@ -676,9 +1061,9 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
         &mut pseud,
     );
     files.add("summary.html", summary.into_bytes());
-    files.add("README.txt", readme(pack).into_bytes());
-    let key = state.evidence.key()?;
-    files.add("public_key.pem", key.public_pem().into_bytes());
+    let alg = state.evidence.algorithm();
+    files.add("README.txt", readme(pack, alg).into_bytes());
+    files.add("public_key.pem", state.evidence.public_pem().await?.into_bytes());
 
     // SHA256SUMS lists every file above; the manifest lists them and SHA256SUMS, and is signed.
     let mut sums = String::new();
@@ -700,11 +1085,12 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
             "head_seq": verification.head_seq, "head_hash": verification.head_hash,
             "verified_events": verification.verified_events, "first_broken": verification.first_broken,
         },
-        "signature": {"algorithm": "Ed25519", "file": "manifest.sig", "public_key": "public_key.pem", "over": "manifest.json"},
+        "signature": {"algorithm": alg.manifest_name(), "key_id": state.evidence.key_id()?, "file": "manifest.sig", "public_key": "public_key.pem", "over": "manifest.json"},
+        "retain_until": pack.retain_until_ms.map(crate::audit::iso8601),
         "files": files.entries.iter().map(|(name, b)| json!({"path": name, "size": b.len(), "sha256": hex(&Sha256::digest(b))})).collect::<Vec<_>>(),
     });
     let manifest = serde_json::to_vec_pretty(&manifest).map_err(io)?;
-    let sig = key.sign(&manifest);
+    let sig = state.evidence.sign(&manifest).await?;
     files.add("manifest.json", manifest);
     files.add("manifest.sig", sig);
     let count = files.entries.len() as u32;
@@ -755,13 +1141,13 @@ struct Pseudonyms {
 }
 
 impl Pseudonyms {
-    fn new(state: &AppState, ws: &WorkspaceId, include: bool) -> ServiceResult<Self> {
+    async fn new(state: &AppState, ws: &WorkspaceId, include: bool) -> ServiceResult<Self> {
         if include {
             return Ok(Self { key: None });
         }
-        let k = state.evidence.key()?;
+        let k = state.evidence.link_key(state).await?;
         let mut h = Sha256::new();
-        h.update(k.link_key);
+        h.update(k);
         h.update(ws.as_str().as_bytes());
         Ok(Self {
             key: Some(h.finalize().into()),
@@ -923,22 +1309,22 @@ fn summary_html(
     h
 }
 
-fn readme(pack: &EvidencePackRecord) -> String {
+fn readme(pack: &EvidencePackRecord, alg: kms::Algorithm) -> String {
     format!(
         "TenantAtlas evidence pack {id}\n\
          Workspace {ws}{env}; period {from} to {to} (UTC).\n\
          \n\
-         Files: manifest.json lists every file with its SHA-256 and size; manifest.sig is an\n\
-         Ed25519 signature over the exact bytes of manifest.json; public_key.pem is the key that\n\
-         signed it (compare it with the one your TenantAtlas administrator published).\n\
+         Files: manifest.json lists every file with its SHA-256 and size; manifest.sig is\n\
+         {sig_kind} over the exact bytes of manifest.json; public_key.pem is the key\n\
+         that signed it (compare it with the one your TenantAtlas administrator published).\n\
          \n\
          Verify, in this directory (GNU coreutils; OpenSSL 3 or later):\n\
          \n\
          sha256sum -c SHA256SUMS\n\
-         openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin -in manifest.json -sigfile manifest.sig\n\
+         {verify}\n\
          grep -q \"$(sha256sum SHA256SUMS | cut -c1-64)\" manifest.json && echo \"SHA256SUMS: listed in the signed manifest\"\n\
          \n\
-         The first prints OK for every file; the second prints \"Signature Verified Successfully\";\n\
+         The first prints OK for every file; the second prints \"{verified}\";\n\
          the third ties SHA256SUMS to the signed manifest (which lists every file's SHA-256 and size).\n\
          Any changed byte makes one of them fail.\n\
          \n\
@@ -949,6 +1335,12 @@ fn readme(pack: &EvidencePackRecord) -> String {
          When e-mail addresses are pseudonymized (manifest.json \"emails\"), hashes of events naming\n\
          one cannot be recomputed from this file; the prev_hash links still can be followed.\n",
         id = pack.pack_id,
+        sig_kind = alg.describe(),
+        verify = alg.verify_command(),
+        verified = match alg {
+            kms::Algorithm::Ed25519 => "Signature Verified Successfully",
+            kms::Algorithm::EcdsaP256Sha256 => "Verified OK",
+        },
         ws = pack.workspace_id,
         env = pack
             .environment_id
@@ -958,4 +1350,55 @@ fn readme(pack: &EvidencePackRecord) -> String {
         from = crate::audit::iso8601(pack.from_ms),
         to = crate::audit::iso8601(pack.to_ms),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A download token works until its expiry, for its pack only, under its key only.
+    #[test]
+    fn tokens_expire_and_cannot_be_forged() {
+        let key = [7u8; 32];
+        let ws = WorkspaceId::parse("ws-demo").unwrap();
+        let t = token(&key, &ws, "01PACK", 1_000);
+        assert_eq!(check_token(&key, &t, 1_000), Some((ws.clone(), "01PACK".to_owned())));
+        assert_eq!(check_token(&key, &t, 1_001), None, "expired");
+        assert_eq!(check_token(&[8u8; 32], &t, 0), None, "another deployment's key");
+        // Another pack or a later expiry in the claim, with the original MAC.
+        let (_, mac) = t.split_once('.').unwrap();
+        for claim in ["ws-demo.01OTHER.1000", "ws-demo.01PACK.9999999999999"] {
+            let forged = format!("{}.{mac}", b64u().encode(claim));
+            assert_eq!(check_token(&key, &forged, 0), None, "{claim}");
+        }
+        assert_eq!(check_token(&key, "x.y", 0), None);
+    }
+
+    #[test]
+    fn the_readme_names_the_command_of_its_algorithm() {
+        let pack = EvidencePackRecord {
+            workspace_id: WorkspaceId::parse("ws-demo").unwrap(),
+            pack_id: "01PACK".into(),
+            environment_id: None,
+            status: "ready".into(),
+            from_ms: 0,
+            to_ms: 1,
+            created_ms: 0,
+            created_by: "a@b.c".into(),
+            run_id: "01PACK".into(),
+            size: None,
+            sha256: None,
+            files: None,
+            reason: None,
+            retain_until_ms: None,
+            object_version: None,
+            expired_ms: None,
+        };
+        let ed = readme(&pack, kms::Algorithm::Ed25519);
+        assert!(ed.contains("openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin"));
+        assert!(ed.contains("Signature Verified Successfully"));
+        let ec = readme(&pack, kms::Algorithm::EcdsaP256Sha256);
+        assert!(ec.contains("openssl dgst -sha256 -verify public_key.pem -signature manifest.sig manifest.json"));
+        assert!(ec.contains("Verified OK") && !ec.contains("pkeyutl"));
+    }
 }
