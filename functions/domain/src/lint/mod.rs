@@ -6,7 +6,7 @@
 mod pattern;
 mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -305,11 +305,10 @@ pub fn run(input: &LintInput, settings: &LintSettings) -> LintReport {
 
 /// Object ids named in `related`, deduplicated and sorted.
 pub(crate) fn sorted_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    ids.into_iter()
-        .map(String::from)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+    let mut v: Vec<&str> = ids.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter().map(String::from).collect()
 }
 
 /// Lowercase hex sha256.

@@ -2,7 +2,7 @@
 //! (property names are cited in each rule's rationale) and returns what it found; [`super::run`]
 //! adds the rule id and the effective severity.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -475,20 +475,21 @@ const VOLATILE: &[&str] = &[
     "secretReferenceValueId",
 ];
 
-/// JSON with sorted keys (whatever serde_json's map order), without `VOLATILE` keys below the top.
-fn canon(v: &Value, out: &mut String) {
+/// JSON with sorted keys (whatever serde_json's map order), without `VOLATILE` keys below the
+/// top and without `skip_top` keys at the top.
+fn canon(v: &Value, skip_top: &[&str], out: &mut String) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().filter(|k| !VOLATILE.contains(&k.as_str())).collect();
-            keys.sort();
+            let mut keys: Vec<&String> = m.keys().filter(|k| !skip_top.contains(&k.as_str())).collect();
+            keys.sort_unstable();
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                push_json_str(k, out);
                 out.push(':');
-                canon(&m[k], out);
+                canon(&m[k], VOLATILE, out);
             }
             out.push('}');
         }
@@ -498,17 +499,33 @@ fn canon(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                canon(e, out);
+                canon(e, VOLATILE, out);
             }
             out.push(']');
         }
-        other => out.push_str(&other.to_string()),
+        Value::String(s) => push_json_str(s, out),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
     }
+}
+
+fn push_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn canon_str(v: &Value) -> String {
     let mut s = String::new();
-    canon(v, &mut s);
+    canon(v, VOLATILE, &mut s);
     s
 }
 
@@ -556,16 +573,17 @@ fn escape_ptr(k: &str) -> String {
 }
 
 /// Related ids listed per conflict or duplicate at most (the count is in the message).
-const RELATED_CAP: usize = 25;
+const RELATED_CAP: usize = 10;
 
 fn conflicts(c: &Ctx<'_>) -> Vec<Found> {
     struct Entry {
         obj: usize,
         prop: String,
-        value: String,
+        /// The value, interned per key (long canonical strings compare slowly).
+        value: u32,
     }
     // Index by setting key; only objects with an include target take part.
-    let mut by_key: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, (HashMap<String, u32>, Vec<Entry>)> = BTreeMap::new();
     let mut includes: Vec<Vec<&str>> = vec![Vec::new(); c.objs.len()];
     let mut broad = vec![false; c.objs.len()];
     for (i, x) in c.objs.iter().enumerate() {
@@ -583,35 +601,33 @@ fn conflicts(c: &Ctx<'_>) -> Vec<Found> {
             continue;
         }
         for (key, prop, value) in settings_of(x) {
-            by_key.entry(key).or_default().push(Entry { obj: i, prop, value });
+            let (values, entries) = by_key.entry(key).or_default();
+            let next = values.len() as u32;
+            let value = *values.entry(value).or_insert(next);
+            entries.push(Entry { obj: i, prop, value });
         }
     }
     let mut out = Vec::new();
-    for (key, entries) in by_key {
-        if entries.len() < 2 || entries.iter().all(|e| e.value == entries[0].value) {
+    for (key, (values, entries)) in by_key {
+        if entries.len() < 2 || values.len() < 2 {
             continue;
         }
         // target → value → objects; broad: value → objects.
-        let mut per_target: BTreeMap<&str, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
-        let mut broad_by_value: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        let mut all_by_value: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut per_target: HashMap<&str, BTreeMap<u32, Vec<usize>>> = HashMap::new();
+        let mut broad_by_value: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        let mut all_by_value: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for e in &entries {
-            all_by_value.entry(&e.value).or_default().push(e.obj);
+            all_by_value.entry(e.value).or_default().push(e.obj);
             if broad[e.obj] {
-                broad_by_value.entry(&e.value).or_default().push(e.obj);
+                broad_by_value.entry(e.value).or_default().push(e.obj);
             }
             for g in &includes[e.obj] {
-                per_target
-                    .entry(g)
-                    .or_default()
-                    .entry(&e.value)
-                    .or_default()
-                    .push(e.obj);
+                per_target.entry(g).or_default().entry(e.value).or_default().push(e.obj);
             }
         }
         for e in &entries {
             let mut related: BTreeSet<usize> = BTreeSet::new();
-            let take = |m: &BTreeMap<&str, Vec<usize>>, related: &mut BTreeSet<usize>| {
+            let take = |m: &BTreeMap<u32, Vec<usize>>, related: &mut BTreeSet<usize>| {
                 for (v, objs) in m {
                     if *v == e.value {
                         continue;
@@ -644,7 +660,8 @@ fn conflicts(c: &Ctx<'_>) -> Vec<Found> {
             let mut f = x.found(
                 Some(e.prop.clone()),
                 format!(
-                    "{shown} is set differently in {} other polic{} with overlapping targets",
+                    "{shown} is set differently in {}{} other polic{} with overlapping targets",
+                    if related.len() >= RELATED_CAP { "at least " } else { "" },
                     related.len(),
                     if related.len() == 1 { "y" } else { "ies" }
                 ),
@@ -663,16 +680,12 @@ fn duplicates(c: &Ctx<'_>) -> Vec<Found> {
             continue;
         }
         let Some(m) = x.p().as_object() else { continue };
-        let mut content = serde_json::Map::new();
-        for (k, v) in m {
-            if !META.contains(&k.as_str()) {
-                content.insert(k.clone(), v.clone());
-            }
-        }
-        if content.keys().all(|k| k == "@odata.type") {
+        if m.keys().all(|k| k == "@odata.type" || META.contains(&k.as_str())) {
             continue; // nothing but a type: not evidence of duplication
         }
-        let digest = super::digest(&canon_str(&Value::Object(content)));
+        let mut content = String::new();
+        canon(x.p(), META, &mut content);
+        let digest = super::digest(&content);
         groups.entry((x.o.family.as_str(), digest)).or_default().push(i);
     }
     let mut out = Vec::new();
