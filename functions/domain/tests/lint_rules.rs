@@ -1180,3 +1180,28 @@ fn lint_10000_policies_in_under_two_seconds() {
     assert!(took.as_secs_f64() < budget, "{took:?}");
     eprintln!("lint of 10,000 policies: {took:?}");
 }
+
+#[test]
+fn lint_catalogue_serialises_for_the_api() {
+    let v = serde_json::to_value(lint::rule("LINT015").unwrap()).unwrap();
+    assert_eq!(v["id"], "LINT015");
+    assert_eq!(v["severity"], "high");
+    assert_eq!(v["families"], json!(["deviceManagementScripts", "deviceHealthScripts"]));
+    let report = lint::run(
+        &input(vec![obj(
+            "deviceManagementScripts",
+            "s",
+            script(json!({"runAsAccount": "system"})),
+        )]),
+        &LintSettings::default(),
+    );
+    let v = serde_json::to_value(&report).unwrap();
+    let hit = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["rule_id"] == "LINT015")
+        .unwrap();
+    assert_eq!(hit["property"], "/enforceSignatureCheck");
+    assert_eq!(hit["object_name"], "WIN - Inventory - PS 01");
+}

@@ -60,8 +60,8 @@ pub struct LintInput {
     pub now_ms: i64,
 }
 
-/// A rule's entry in the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A rule's entry in the catalogue (serialises for the API's rule list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
     pub id: &'static str,
     pub title: &'static str,
