@@ -380,6 +380,89 @@ fn lint005_conflicting_settings_on_overlapping_targets() {
         )
         .is_empty()
     );
+    // Nested settings compare one level down.
+    let fw = |state: &str| {
+        dc(
+            "windows10EndpointProtectionConfiguration",
+            json!({"firewallProfileDomain": {"firewallEnabled": state, "inboundConnectionsBlocked": true}}),
+            vec![all_devices()],
+        )
+    };
+    let h = hits(
+        "LINT005",
+        vec![
+            obj("deviceConfigurations", "f1", fw("allowed")),
+            obj("deviceConfigurations", "f2", fw("blocked")),
+        ],
+    );
+    assert_eq!(ids(&h), ["f1", "f2"]);
+    assert_eq!(h[0].property.as_deref(), Some("/firewallProfileDomain/firewallEnabled"));
+    // Two Wi-Fi profiles for two networks are two profiles, not a conflict.
+    let wifi = |ssid: &str| {
+        dc(
+            "windows10WiFiConfiguration",
+            json!({"ssid": ssid, "networkName": ssid}),
+            vec![inc("g-pilot")],
+        )
+    };
+    assert!(
+        hits(
+            "LINT005",
+            vec![
+                obj("deviceConfigurations", "w1", wifi("CORP")),
+                obj("deviceConfigurations", "w2", wifi("GUEST"))
+            ]
+        )
+        .is_empty()
+    );
+    // Custom profiles conflict on the same OMA-URI only.
+    let oma = |uri: &str, v: i64| {
+        dc(
+            "windows10CustomConfiguration",
+            json!({"omaSettings": [{"@odata.type": "#microsoft.graph.omaSettingInteger", "displayName": "x", "omaUri": uri, "value": v}]}),
+            vec![inc("g-pilot")],
+        )
+    };
+    const URI: &str = "./Device/Vendor/MSFT/Policy/Config/System/AllowTelemetry";
+    let h = hits(
+        "LINT005",
+        vec![
+            obj("deviceConfigurations", "o1", oma(URI, 1)),
+            obj("deviceConfigurations", "o2", oma(URI, 3)),
+        ],
+    );
+    assert_eq!(ids(&h), ["o1", "o2"]);
+    assert_eq!(h[0].property.as_deref(), Some("/omaSettings/0/value"));
+    assert!(
+        hits(
+            "LINT005",
+            vec![
+                obj("deviceConfigurations", "o1", oma(URI, 1)),
+                obj("deviceConfigurations", "o3", oma("./Device/Other", 3))
+            ]
+        )
+        .is_empty()
+    );
+    // Settings-catalog collections (Apple Wi-Fi payloads …) are not single values.
+    let coll = |ssid: &str| {
+        sc(
+            vec![json!({"settingInstance": {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance",
+                "settingDefinitionId": "com.apple.wifi.managed_com.apple.wifi.managed",
+                "groupSettingCollectionValue": [{"children": [{"settingDefinitionId": "ssid", "value": ssid}]}]}})],
+            vec![inc("g-pilot")],
+        )
+    };
+    assert!(
+        hits(
+            "LINT005",
+            vec![
+                obj("configurationPolicies", "c1", coll("A")),
+                obj("configurationPolicies", "c2", coll("B"))
+            ]
+        )
+        .is_empty()
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ rules! {
         "A target of `allLicensedUsersAssignmentTarget` or `allDevicesAssignmentTarget` on a family the workspace marks high-risk (scripts, feature updates by default): one mistake reaches every device at once.",
         "Target a pilot ring group first; widen through groups, with filters where needed.";
     "LINT005", High, &["configurationPolicies", "deviceConfigurations"], "Conflicting setting values across overlapping targets",
-        "Two policies set the same setting (settings catalog `settingInstance.settingDefinitionId`, or the same property of the same `@odata.type` device configuration) to different values and their include targets overlap (a common group, or All Users / All Devices): Intune reports a conflict and applies neither reliably.",
+        "Two policies set the same single-valued setting (settings catalog choice/simple `settingInstance.settingDefinitionId`; a device configuration's scalar property, or one level into an object property, of the same `@odata.type`; a custom profile's `omaSettings[].omaUri`) to different values and their include targets overlap (a common group, or All Users / All Devices): Intune reports a conflict and applies neither reliably. Multi-instance profiles (Wi-Fi, VPN, certificates, e-mail, custom payloads) and collections are not compared property by property.",
         "Keep the setting in one policy, or make the targets disjoint.";
     "LINT006", Low, &[], "Identical duplicate",
         "Two objects of one family have the same content once names, ids, timestamps, scope tags and assignments are set aside: a duplicate drifts independently and doubles review work.",
@@ -540,26 +540,95 @@ fn unconfigured(v: &Value) -> bool {
     }
 }
 
-/// (setting key, property, canonical value) of each setting an object configures.
+/// Device-configuration types of which a device takes several instances side by side (Wi-Fi,
+/// VPN, certificates, e-mail, custom payloads): two of them with different values are two
+/// profiles, not a conflict. Matched case-insensitively as substrings of `@odata.type`.
+const MULTI_INSTANCE: &[&str] = &[
+    "wifi",
+    "vpn",
+    "certificate",
+    "pkcs",
+    "scep",
+    "pfx",
+    "trustedroot",
+    "email",
+    "custom",
+    "wiredNetwork",
+];
+
+/// Settings-catalog instance types that hold one value (collections hold several by design).
+const SINGLE_VALUE_INSTANCES: &[&str] = &[
+    "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+    "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+];
+
+/// (setting key, property, canonical value) of each single-valued setting an object configures.
 fn settings_of(x: &Obj<'_>) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     match x.o.family.as_str() {
         "configurationPolicies" => {
             for s in x.p().get("settings").and_then(Value::as_array).into_iter().flatten() {
-                let inst = s.get("settingInstance").unwrap_or(s);
-                if let Some(def) = inst.get("settingDefinitionId").and_then(Value::as_str) {
+                let Some(inst) = s.get("settingInstance") else { continue };
+                let single = inst
+                    .get("@odata.type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| SINGLE_VALUE_INSTANCES.contains(&t));
+                if let Some(def) = inst
+                    .get("settingDefinitionId")
+                    .and_then(Value::as_str)
+                    .filter(|_| single)
+                {
                     out.push((format!("sc:{def}"), format!("setting:{def}"), canon_str(inst)));
                 }
             }
         }
         "deviceConfigurations" => {
-            if let Some(m) = x.p().as_object() {
-                let t = x.odata();
-                for (k, v) in m {
-                    if META.contains(&k.as_str()) || k == "@odata.type" || unconfigured(v) {
-                        continue;
+            let t = x.odata();
+            // Custom (OMA-URI) profiles: the same `omaUri` with different values is a conflict.
+            for (i, oma) in x
+                .p()
+                .get("omaSettings")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(uri) = oma.get("omaUri").and_then(Value::as_str) {
+                    let value = oma.get("value").map(canon_str).unwrap_or_default();
+                    out.push((
+                        format!("oma:{}", uri.to_lowercase()),
+                        format!("/omaSettings/{i}/value"),
+                        value,
+                    ));
+                }
+            }
+            let lower = t.to_lowercase();
+            if MULTI_INSTANCE.iter().any(|m| lower.contains(&m.to_lowercase())) {
+                return out;
+            }
+            let Some(m) = x.p().as_object() else { return out };
+            for (k, v) in m {
+                if META.contains(&k.as_str()) || k == "@odata.type" || unconfigured(v) {
+                    continue;
+                }
+                match v {
+                    // One level of nesting (`firewallProfileDomain`, `bitLockerSystemDrivePolicy`):
+                    // each scalar is its own setting.
+                    Value::Object(inner) => {
+                        for (ik, iv) in inner {
+                            if ik == "@odata.type" || unconfigured(iv) || iv.is_object() || iv.is_array() {
+                                continue;
+                            }
+                            out.push((
+                                format!("dc:{t}#{k}/{ik}"),
+                                format!("/{}/{}", escape_ptr(k), escape_ptr(ik)),
+                                canon_str(iv),
+                            ));
+                        }
                     }
-                    out.push((format!("dc:{t}#{k}"), format!("/{}", escape_ptr(k)), canon_str(v)));
+                    // Lists (allowed apps, exclusions) merge or differ by design.
+                    Value::Array(_) => {}
+                    _ => out.push((format!("dc:{t}#{k}"), format!("/{}", escape_ptr(k)), canon_str(v))),
                 }
             }
         }
