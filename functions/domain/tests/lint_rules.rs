@@ -784,7 +784,9 @@ fn lint019_bitlocker_not_required() {
     // A firewall-only endpoint protection profile does not configure BitLocker.
     let fw = dc(
         "windows10EndpointProtectionConfiguration",
-        json!({"bitLockerEncryptDevice": false, "firewallProfileDomain": {"firewallEnabled": "allowed"}}),
+        json!({"bitLockerEncryptDevice": false, "firewallProfileDomain": {"firewallEnabled": "allowed"},
+                   "bitLockerSystemDrivePolicy": {"@odata.type": "microsoft.graph.bitLockerSystemDrivePolicy",
+                       "encryptionMethod": null, "startupAuthenticationRequired": false, "recoveryOptions": null}}),
         vec![inc("g-pilot")],
     );
     assert!(hits("LINT019", vec![obj("deviceConfigurations", "fw", fw)]).is_empty());

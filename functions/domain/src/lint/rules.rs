@@ -530,12 +530,14 @@ fn canon_str(v: &Value) -> String {
 }
 
 /// Whether a device-configuration value means "not configured" (Graph booleans default to
-/// `false`, enums to `notConfigured`).
+/// `false`, enums to `notConfigured`, complex values to objects of those).
 fn unconfigured(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(false) => true,
         Value::String(s) => s.is_empty() || s == "notConfigured",
         Value::Array(a) => a.is_empty(),
+        // Graph returns complex properties as objects of nulls when nothing is set in them.
+        Value::Object(m) => m.iter().all(|(k, v)| k == "@odata.type" || unconfigured(v)),
         _ => false,
     }
 }
