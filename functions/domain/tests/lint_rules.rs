@@ -1234,7 +1234,10 @@ fn lint_times_parse_as_graph_writes_them() {
 fn lint_10000_policies_in_under_two_seconds() {
     // 10,000 settings-catalog policies on 49 groups, every one setting the same 10 keys with
     // two different values: the worst case for the conflict and duplicate indexes.
-    let objects: Vec<LintObject> = (0..10_000)
+    // Debug builds are several times slower than release: they run a fifth of the set, so that
+    // `cargo test` stays quick; `cargo test --release … lint_10000` checks the 2 s target.
+    let n = if cfg!(debug_assertions) { 2_000 } else { 10_000 };
+    let objects: Vec<LintObject> = (0..n)
         .map(|i| {
             let settings = (0..10)
                 .map(|k| {
@@ -1253,17 +1256,16 @@ fn lint_10000_policies_in_under_two_seconds() {
     let start = Instant::now();
     let r = lint::run(&inp, &LintSettings::default());
     let took = start.elapsed();
-    assert!(r.hits.iter().filter(|h| h.rule_id == "LINT005").count() == 100_000);
+    assert!(r.hits.iter().filter(|h| h.rule_id == "LINT005").count() == n * 10);
     assert!(
         r.hits
             .iter()
             .filter(|h| h.rule_id == "LINT005")
             .all(|h| h.related.len() <= 10)
     );
-    // Debug builds are several times slower than release; the 2 s target is for release.
-    let budget = if cfg!(debug_assertions) { 20.0 } else { 2.0 };
+    let budget = if cfg!(debug_assertions) { 10.0 } else { 2.0 };
     assert!(took.as_secs_f64() < budget, "{took:?}");
-    eprintln!("lint of 10,000 policies: {took:?}");
+    eprintln!("lint of {n} policies: {took:?}");
 }
 
 #[test]
