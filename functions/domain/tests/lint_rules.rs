@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use base64::Engine as _;
+
 use atlas_domain::Severity;
 use atlas_domain::lint::{
     self, Directory, GroupInfo, LintHit, LintInput, LintObject, LintSettings, NamedRef, RULES, RuleSetting,
@@ -1291,4 +1293,148 @@ fn lint_catalogue_serialises_for_the_api() {
         .unwrap();
     assert_eq!(hit["property"], "/enforceSignatureCheck");
     assert_eq!(hit["object_name"], "WIN - Inventory - PS 01");
+}
+
+#[test]
+fn lint_a_simulator_shaped_tenant() {
+    // One object per family in the shapes `atlas-graph-sim` seeds (and Graph returns), with the
+    // directory's filters and scope tags left to the objects.
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    const RTP: &str = "device_vendor_msft_policy_config_defender_allowrealtimemonitoring";
+    let objects = vec![
+        obj(
+            "configurationPolicies",
+            "sc-1",
+            with(
+                sc(
+                    vec![sc_setting(RTP, &format!("{RTP}_1"))],
+                    vec![target("groupAssignmentTarget", Some("g-pilot"), Some("f-1"))],
+                ),
+                json!({"name": "WIN - Defender AV - SC 01", "technologies": "mdm,microsoftSense", "templateReference": {
+                "templateId": "804339ad-1553-4478-a742-138fb5807418_1", "templateFamily": "endpointSecurityAntivirus",
+                "templateDisplayName": "Microsoft Defender Antivirus", "templateDisplayVersion": "Version 1"}}),
+            ),
+        ),
+        obj(
+            "deviceConfigurations",
+            "dc-1",
+            dc(
+                "windows10GeneralConfiguration",
+                json!({
+            "passwordRequired": true, "passwordMinimumLength": 8, "passwordRequiredType": "alphanumeric",
+            "defenderRequireRealTimeMonitoring": true, "smartScreenEnableAppInstallControl": false,
+            "deviceManagementApplicabilityRuleOsEdition": null}),
+                vec![all_devices()],
+            ),
+        ),
+        obj(
+            "deviceCompliancePolicies",
+            "cp-1",
+            with(
+                compliance(
+                    "iosCompliancePolicy",
+                    json!({"passcodeRequired": true, "passcodeMinimumLength": 4,
+                "osMinimumVersion": "17.0", "securityBlockJailbrokenDevices": true, "displayName": "IOS - Compliance - CP 01"}),
+                    json!([action("block", 0), action("notification", 24)]),
+                ),
+                json!({"assignments": [inc("g-ring2")]}),
+            ),
+        ),
+        obj(
+            "deviceManagementScripts",
+            "ps-1",
+            script(json!({"runAsAccount": "system",
+            "scriptContent": b64("Get-ComputerInfo | Out-File C:\\\\inv.txt")})),
+        ),
+        obj(
+            "deviceHealthScripts",
+            "hs-1",
+            json!({"@odata.type": "#microsoft.graph.deviceHealthScript",
+            "displayName": "WIN - Remediate - Spooler", "description": "Restarts the spooler", "publisher": "IT",
+            "runAsAccount": "user", "enforceSignatureCheck": false, "roleScopeTagIds": ["7"],
+            "detectionScriptContent": b64("exit 0"), "remediationScriptContent": "",
+            "assignments": [inc("g-pilot")]}),
+        ),
+        obj(
+            "windowsAutopilotDeploymentProfiles",
+            "ap-1",
+            json!({
+            "@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile",
+            "displayName": "WIN - Autopilot - User-driven", "description": "Autopilot user-driven",
+            "deviceNameTemplate": "CON-%SERIAL%", "roleScopeTagIds": ["0"],
+            "outOfBoxExperienceSettings": {"hidePrivacySettings": true, "hideEULA": true, "userType": "administrator",
+                "deviceUsageType": "singleUser", "skipKeyboardSelectionPage": true, "hideEscapeLink": true},
+            "assignments": [inc("g-pilot")]}),
+        ),
+        obj(
+            "managedAppPolicies",
+            "mam-1",
+            app(json!({"minimumPinLength": 4, "periodOfflineBeforeWipeIsEnforced": "P90D"})),
+        ),
+        obj(
+            "assignmentFilters",
+            "f-1",
+            json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter",
+            "displayName": "FLT - Corporate 01", "description": "Devices matching: Corporate", "platform": "windows10AndLater",
+            "rule": "(device.deviceOwnership -eq \"Corporate\")", "roleScopeTags": ["0"], "payloads": []}),
+        ),
+        obj(
+            "assignmentFilters",
+            "f-2",
+            json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter",
+            "displayName": "FLT - Kiosk 02", "description": "Devices matching: Kiosk", "platform": "windows10AndLater",
+            "rule": "(device.model -startsWith \"Kiosk\")", "roleScopeTags": ["7"], "payloads": []}),
+        ),
+        obj(
+            "roleScopeTags",
+            "0",
+            json!({"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Default",
+            "description": "Built-in scope tag", "isBuiltIn": true}),
+        ),
+        obj(
+            "roleScopeTags",
+            "7",
+            json!({"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Berlin",
+            "description": "Scope for Berlin administrators", "isBuiltIn": false}),
+        ),
+        obj(
+            "deviceEnrollmentConfigurations",
+            "ec-1",
+            json!({
+            "@odata.type": "#microsoft.graph.deviceEnrollmentLimitConfiguration", "displayName": "All users and all devices",
+            "description": "This is the default Device Limit configuration applied with the lowest priority to all users regardless of group membership.",
+            "priority": 0, "version": 1, "roleScopeTagIds": ["0"], "limit": 15, "assignments": [all_users()]}),
+        ),
+        obj(
+            "notificationMessageTemplates",
+            "nt-1",
+            json!({
+            "@odata.type": "#microsoft.graph.notificationMessageTemplate", "displayName": "Noncompliance notice",
+            "description": "Sent on noncompliance", "brandingOptions": "includeCompanyLogo", "roleScopeTagIds": ["0"]}),
+        ),
+    ];
+    let mut inp = input(objects);
+    inp.directory.filters = None;
+    inp.directory.scope_tags = None;
+    let r = lint::run(&inp, &LintSettings::default());
+    let got: Vec<(&str, &str)> = r
+        .hits
+        .iter()
+        .map(|h| (h.rule_id.as_str(), h.object_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("LINT011", "f-2"),
+            ("LINT015", "ps-1"),
+            ("LINT017", "cp-1"),
+            ("LINT017", "dc-1"),
+            ("LINT025", "ap-1"),
+            ("LINT032", "mam-1"),
+        ],
+        "{:#?}",
+        r.hits
+    );
+    let out: Vec<&str> = r.not_evaluated.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(out, ["LINT007", "LINT009"]);
 }

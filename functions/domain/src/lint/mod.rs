@@ -1,7 +1,7 @@
 //! The offline policy lint (spec 021): rules over a backup set or the inventory, with no Graph
 //! calls. Pure functions: [`run`] takes the stored payloads, what we know of the directory and
 //! the workspace's [`LintSettings`], and returns a [`LintReport`]. Every rule is listed in
-//! [`RULES`]; the checks live in [`rules`].
+//! [`RULES`]; the checks live in the `rules` module.
 
 mod pattern;
 mod rules;
