@@ -19,3 +19,4 @@ pub use states::{
 pub mod alerts;
 pub mod drift;
 pub mod findings;
+pub mod lint;
