@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use atlas_api_types as api;
 use atlas_api_types::paths;
-use atlas_app::findings::{Coverage, Detection, observe};
-use atlas_domain::findings::{FindingSource, Severity};
-use atlas_domain::{EnvironmentId, WorkspaceId};
+use atlas_app::findings::Detection;
+use atlas_domain::findings::Severity;
 use atlas_store::ManualClock;
 use atlas_tests::app::{DEMO_WS, Mode, OWNER, spawn_app};
+use atlas_tests::findings::drift_detection;
 use serde_json::json;
 
 use crate::backup::flag;
@@ -27,37 +27,11 @@ const DAYS: usize = 90;
 const ENVS: [&str; 2] = ["env-contoso", "env-fabrikam"];
 
 fn detection(env: &str, family: &str, i: usize) -> Detection {
-    Detection {
-        environment_id: EnvironmentId::parse(env).unwrap(),
-        source: FindingSource::Drift,
-        object_key: format!("b1/{family}/obj-{i}"),
-        property: "/passwordMinimumLength".into(),
-        severity: Severity::ALL[i % 4],
-        title: format!("Policy {i}: password length differs"),
-        family: Some(family.into()),
-        object_id: Some(format!("obj-{i}")),
-        baseline_object_id: Some(format!("obj-{i}")),
-        object_name: format!("Policy {i}"),
-        kind: Some(atlas_domain::drift::DriftKind::Changed),
-        desired: Some(json!(14)),
-        current: Some(json!(6)),
-        matched_by: None,
-        baseline_id: Some("b1".into()),
-        changed_by: None,
-    }
+    drift_detection(env, family, &format!("obj-{i}"), Severity::ALL[i % 4], json!(6))
 }
 
 async fn pass(state: &atlas_app::state::AppState, env: &str, family: &str, ds: Vec<Detection>) {
-    let env_id = EnvironmentId::parse(env).unwrap();
-    let cover = Coverage {
-        environment_id: &env_id,
-        source: FindingSource::Drift,
-        family: Some(family),
-        baselines: None,
-    };
-    observe(state, &WorkspaceId::parse(DEMO_WS).unwrap(), ds, &cover)
-        .await
-        .expect("a detection pass");
+    atlas_tests::findings::detect(state, DEMO_WS, env, family, ds).await;
 }
 
 pub async fn run(args: &[String]) {

@@ -8,51 +8,26 @@ use std::time::Duration;
 
 use atlas_api_types as api;
 use atlas_api_types::paths;
-use atlas_app::findings::{Coverage, Detection, observe};
+use atlas_app::findings::Detection;
 use atlas_app::records::dashboard as dash;
 use atlas_app::records::drift::FindingRecord;
 use atlas_app::state::AppState;
-use atlas_domain::findings::{FindingSource, Severity};
+use atlas_domain::findings::Severity;
 use atlas_domain::{EnvironmentId, WorkspaceId};
 use atlas_store::{ManualClock, Query};
 use atlas_tests::app::{DEMO_WS, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, TestApp, demo_ws_pk, spawn_app};
+use atlas_tests::findings::drift_detection;
 use serde_json::json;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const ENV: &str = "env-contoso";
 
 fn detection(object: &str, severity: Severity) -> Detection {
-    Detection {
-        environment_id: EnvironmentId::parse(ENV).unwrap(),
-        source: FindingSource::Drift,
-        object_key: format!("b1/deviceConfigurations/{object}"),
-        property: "/passwordMinimumLength".into(),
-        severity,
-        title: format!("{object}: password length differs"),
-        family: Some("deviceConfigurations".into()),
-        object_id: Some(object.into()),
-        baseline_object_id: Some(object.into()),
-        object_name: object.into(),
-        kind: Some(atlas_domain::drift::DriftKind::Changed),
-        desired: Some(json!(14)),
-        current: Some(json!(6)),
-        matched_by: None,
-        baseline_id: Some("b1".into()),
-        changed_by: None,
-    }
+    drift_detection(ENV, "deviceConfigurations", object, severity, json!(6))
 }
 
 async fn detect(state: &AppState, ds: Vec<Detection>) {
-    let env = EnvironmentId::parse(ENV).unwrap();
-    let cover = Coverage {
-        environment_id: &env,
-        source: FindingSource::Drift,
-        family: Some("deviceConfigurations"),
-        baselines: None,
-    };
-    observe(state, &WorkspaceId::parse(DEMO_WS).unwrap(), ds, &cover)
-        .await
-        .expect("the detection pass works");
+    atlas_tests::findings::detect(state, DEMO_WS, ENV, "deviceConfigurations", ds).await;
 }
 
 async fn dashboard(app: &TestApp, user: &str, query: &str) -> api::Dashboard {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod contract;
+pub mod findings;
 pub mod moto;
 pub mod sim;
 pub mod smtp;

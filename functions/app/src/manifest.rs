@@ -50,6 +50,16 @@ pub struct FunctionSpec {
     pub secrets: bool,
 }
 
+/// The queues whose steps call Microsoft Graph for a tenant.
+pub const GRAPH_STEPS: &[&str] = &[
+    "backup-capture",
+    "inventory-sync",
+    "restore-execute",
+    "drift-detect",
+    "drift-poll",
+    "provider-verify",
+];
+
 pub enum Kind {
     Http {
         method: String,
@@ -230,6 +240,13 @@ fn function(t: &mut String, f: &FunctionSpec) {
 ",
                 queue_id(queue)
             );
+            // The steps that read or write a tenant through Graph: their concurrent invocations
+            // (each up to 10 units side by side) bound the fan-out any tenant sees (ADR 0028).
+            if GRAPH_STEPS.contains(&queue.as_str()) {
+                t.push_str(
+                    "            ScalingConfig:\n              MaximumConcurrency: !Ref GraphStepMaxConcurrency\n",
+                );
+            }
         }
         Kind::DeadLetter { queue } => {
             let _ = write!(
