@@ -7,6 +7,7 @@ mod backup;
 mod dashboard;
 mod drift;
 mod evidence;
+mod lint;
 mod reads;
 mod restore;
 
@@ -62,7 +63,7 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|lint|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
   alerts --events N [--fail PCT]
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
@@ -70,6 +71,7 @@ const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|e
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
   dashboard --findings N [--requests R]
   evidence --objects N --days D
+  lint --policies N
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
 Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
 
@@ -90,6 +92,7 @@ async fn main() -> std::process::ExitCode {
         Some("dashboard") => dashboard::run(&args[1..]).await,
         Some("drift") => drift::run(&args[1..]).await,
         Some("evidence") => evidence::run(&args[1..]).await,
+        Some("lint") => lint::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,
         Some("reads-during-backup") => reads::run(&args[1..]).await,
         None => micro().await,
