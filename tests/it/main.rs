@@ -18,6 +18,7 @@ mod honest_state;
 mod identity;
 mod inventory;
 mod lambda;
+mod lint;
 mod local;
 mod matrix;
 mod notifications;

@@ -35,6 +35,8 @@ paths! {
     ENVIRONMENT_POSTURE = "/api/v1/workspaces/{ws}/environments/{env}/posture" => fn environment_posture(ws, env);
     WORKSPACE_POSTURE = "/api/v1/workspaces/{ws}/posture" => fn workspace_posture(ws);
     DASHBOARD = "/api/v1/workspaces/{ws}/dashboard" => fn dashboard(ws);
+    LINT_RULES = "/api/v1/workspaces/{ws}/lint-rules" => fn lint_rules(ws);
+    ENVIRONMENT_LINT = "/api/v1/workspaces/{ws}/environments/{env}/lint" => fn environment_lint(ws, env);
     MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
     MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod identity;
 pub mod inventory;
 pub mod lambda;
+pub mod lint;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod manifest;

@@ -168,7 +168,7 @@ const NONE: &[&str] = &[];
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
         alerts, audit, backups, dashboard, drift, environments, evidence, exceptions, health, inventory, invitations,
-        members, notifications, openapi, operations, posture, provider, restores, workspaces,
+        lint, members, notifications, openapi, operations, posture, provider, restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -373,6 +373,20 @@ pub fn routes() -> Vec<Route> {
             tag: "workspaces", table: Read, sends: [], query: dashboard::QUERY, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::Dashboard>),
             handler: dashboard::get,
+        }),
+        route!(GET T::LINT_RULES => "get-lint-rules" {
+            access: Cap(WorkspaceView),
+            summary: "The offline policy lint's rules: id, title, severity, rationale (the Graph properties read) and fix hint",
+            tag: "lint", table: None, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::LintRuleList>),
+            handler: lint::rules,
+        }),
+        route!(GET T::ENVIRONMENT_LINT => "get-environment-lint" {
+            access: Cap(WorkspaceView),
+            summary: "Lint the environment's current inventory with every rule (no Graph call): hits, and the rules that could not run and why",
+            tag: "lint", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::LintReport>),
+            handler: lint::environment,
         }),
         route!(GET T::PROVIDER_CONNECTION => "get-provider-connection" {
             access: Cap(WorkspaceView),

@@ -11,6 +11,7 @@ pub mod exceptions;
 pub mod health;
 pub mod inventory;
 pub mod invitations;
+pub mod lint;
 pub mod members;
 pub mod notifications;
 pub mod openapi;
