@@ -112,20 +112,11 @@ pub async fn view(
     let mut environments = Vec::new();
     for env in &envs {
         let c = counters.get(&env.environment_id);
-        let tile = tile(env, c);
-        attention.extend(needs_attention(
-            scope,
-            env,
-            c,
-            &tile,
-            expiring.get(&env.environment_id),
-            now,
-        ));
-        environments.push(tile);
-    }
-    for tile in &mut environments {
-        if tile.status == Status::NotConfigured {
-            tile.status = if attention.iter().any(|a| a.environment_id == tile.environment_id) {
+        let mut tile = tile(env, c);
+        let asks = needs_attention(scope, env, c, &tile, expiring.get(&env.environment_id), now);
+        // An active environment is as healthy as what it asks of its operators.
+        if env.lifecycle == EnvironmentLifecycle::Active {
+            tile.status = if !asks.is_empty() {
                 Status::NeedsAttention
             } else if tile.last_good_backup_ms.is_some() && tile.posture_verified_ms.is_some() {
                 Status::Ready
@@ -133,6 +124,8 @@ pub async fn view(
                 Status::Unknown
             };
         }
+        attention.extend(asks);
+        environments.push(tile);
     }
     attention.sort_by(|a, b| {
         (b.weight, b.count)
@@ -252,10 +245,7 @@ fn needs_attention(
         );
     }
     for kind in WATCHED_RUNS {
-        let attr = rec::last_run_attr(kind);
-        let outcome = opt_text(c, &attr);
-        if let Some(o @ ("failed" | "blocked")) = outcome.as_deref() {
-            let run = opt_text(c, &format!("{attr}_run")).unwrap_or_default();
+        if let Some((o @ ("failed" | "blocked"), run)) = c.and_then(|c| rec::last_run(c, kind)) {
             let title = format!("The last \u{201c}{}\u{201d} run in {name} {o}", kind.label());
             push("failed_run", 90, 1, title, format!("/workspaces/{ws}/operations/{run}"));
         }

@@ -149,6 +149,13 @@ pub fn last_run_attr(kind: OperationType) -> String {
     format!("last_{}", kind.as_str().replace('.', "_"))
 }
 
+/// The last run of `kind` as the counter item holds it: its outcome and run id.
+pub fn last_run(item: &Item, kind: OperationType) -> Option<(&str, &str)> {
+    let attr = last_run_attr(kind);
+    let outcome = text(item, &attr)?;
+    Some((outcome, text(item, &format!("{attr}_run")).unwrap_or_default()))
+}
+
 /// What a run's end adds: the day's backup outcome or failure counts, and the counter's last
 /// run of its kind (and last backup).
 pub fn run_ended(

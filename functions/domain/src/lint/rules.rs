@@ -621,22 +621,28 @@ fn settings_of(x: &Obj<'_>) -> Vec<(String, String, String)> {
                             if ik == "@odata.type" || unconfigured(iv) || iv.is_object() || iv.is_array() {
                                 continue;
                             }
-                            out.push((
-                                format!("dc:{t}#{k}/{ik}"),
-                                format!("/{}/{}", escape_ptr(k), escape_ptr(ik)),
-                                canon_str(iv),
-                            ));
+                            let ptr = format!("/{}/{}", escape_ptr(k), escape_ptr(ik));
+                            out.push((setting_of(t, &ptr), ptr, canon_str(iv)));
                         }
                     }
                     // Lists (allowed apps, exclusions) merge or differ by design.
                     Value::Array(_) => {}
-                    _ => out.push((format!("dc:{t}#{k}"), format!("/{}", escape_ptr(k)), canon_str(v))),
+                    _ => {
+                        let ptr = format!("/{}", escape_ptr(k));
+                        out.push((setting_of(t, &ptr), ptr, canon_str(v)));
+                    }
                 }
             }
         }
         _ => {}
     }
     out
+}
+
+/// A device configuration setting's identity: its profile type and its pointer (which starts
+/// with `/` and escapes its own slashes, so the two parts cannot run into each other).
+fn setting_of(odata_type: &str, ptr: &str) -> String {
+    ["dc:", odata_type, ptr].concat()
 }
 
 fn escape_ptr(k: &str) -> String {
