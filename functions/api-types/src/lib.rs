@@ -7,6 +7,7 @@ mod exceptions;
 mod lint;
 mod notifications;
 mod posture;
+mod promotion;
 mod restore;
 pub use alerts::*;
 pub use dashboard::*;
@@ -15,6 +16,7 @@ pub use exceptions::*;
 pub use lint::*;
 pub use notifications::*;
 pub use posture::*;
+pub use promotion::*;
 pub use restore::*;
 
 pub use atlas_domain::{

@@ -37,6 +37,16 @@ paths! {
     DASHBOARD = "/api/v1/workspaces/{ws}/dashboard" => fn dashboard(ws);
     LINT_RULES = "/api/v1/workspaces/{ws}/lint-rules" => fn lint_rules(ws);
     ENVIRONMENT_LINT = "/api/v1/workspaces/{ws}/environments/{env}/lint" => fn environment_lint(ws, env);
+    COMPARE = "/api/v1/workspaces/{ws}/compare" => fn compare(ws);
+    MAPPINGS = "/api/v1/workspaces/{ws}/mappings" => fn mappings(ws);
+    PROMOTIONS = "/api/v1/workspaces/{ws}/promotions" => fn promotions(ws);
+    PROMOTION = "/api/v1/workspaces/{ws}/promotions/{promotion}" => fn promotion(ws, promotion);
+    PROMOTION_PLAN = "/api/v1/workspaces/{ws}/promotions/{promotion}/plan" => fn promotion_plan(ws, promotion);
+    PROMOTION_DRY_RUN = "/api/v1/workspaces/{ws}/promotions/{promotion}/dry-run" => fn promotion_dry_run(ws, promotion);
+    PROMOTION_APPROVE = "/api/v1/workspaces/{ws}/promotions/{promotion}/approve" => fn promotion_approve(ws, promotion);
+    PROMOTION_CUTOVER = "/api/v1/workspaces/{ws}/promotions/{promotion}/cutover" => fn promotion_cutover(ws, promotion);
+    PROMOTION_ROLLBACK = "/api/v1/workspaces/{ws}/promotions/{promotion}/rollback" => fn promotion_rollback(ws, promotion);
+    PROMOTION_CANCEL = "/api/v1/workspaces/{ws}/promotions/{promotion}/cancel" => fn promotion_cancel(ws, promotion);
     MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
     MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);
