@@ -24,6 +24,7 @@ mod matrix;
 mod notifications;
 mod openapi;
 mod operations;
+mod promotion;
 mod provider;
 mod redaction;
 mod restore;
