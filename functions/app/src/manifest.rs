@@ -95,16 +95,21 @@ pub fn functions() -> Vec<FunctionSpec> {
             secrets: r.secrets,
         })
         .collect();
-    out.extend(steps::steps().iter().map(|s| FunctionSpec {
-        name: s.function.to_owned(),
-        kind: Kind::Step {
-            queue: s.queue.to_owned(),
-        },
-        table: s.table,
-        // A unit Graph asks to wait re-queues itself with a delay (ADR 0022).
-        sends: vec![s.queue.to_owned()],
-        dead_letters: vec![s.queue.to_owned()],
-        secrets: s.secrets,
+    out.extend(steps::steps().iter().map(|s| {
+        FunctionSpec {
+            name: s.function.to_owned(),
+            kind: Kind::Step {
+                queue: s.queue.to_owned(),
+            },
+            table: s.table,
+            // A unit Graph asks to wait re-queues itself with a delay (ADR 0022).
+            sends: std::iter::once(s.queue)
+                .chain(steps::also_sends(s).iter().copied())
+                .map(str::to_owned)
+                .collect(),
+            dead_letters: vec![s.queue.to_owned()],
+            secrets: s.secrets,
+        }
     }));
     out.extend(steps::steps().iter().map(|s| FunctionSpec {
         name: steps::dead_letter_function(s),

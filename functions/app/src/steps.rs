@@ -66,6 +66,15 @@ impl std::fmt::Debug for Step {
     }
 }
 
+/// Queues a step starts runs on besides its own (a backup's end starts its retention run and a
+/// promotion's cutover): the template lets its function send there.
+pub fn also_sends(step: &Step) -> &'static [&'static str] {
+    match step.queue {
+        "backup-capture" => &["backup-prune", crate::restore::QUEUE],
+        _ => &[],
+    }
+}
+
 pub fn steps() -> &'static [Step] {
     &[
         Step {
