@@ -485,7 +485,12 @@ pub(crate) async fn wait_run(app: &TestApp, id: &str) -> atlas_api_types::Operat
 /// Connects env-bench and verifies the connection, waiting until it is Ready, so the run measures
 /// the backup alone.
 pub(crate) async fn connect(app: &TestApp, tenant: &str, domain: &str) {
-    let env = app.connect("env-bench", tenant, domain).await;
+    connect_as(app, "env-bench", tenant, domain).await
+}
+
+/// Connects environment `slug` to `tenant` and waits until its connection is verified Ready.
+pub(crate) async fn connect_as(app: &TestApp, slug: &str, tenant: &str, domain: &str) {
+    let env = app.connect(slug, tenant, domain).await;
     let conn = format!("{env}/provider-connection");
     let verify = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
     assert_eq!(verify.status(), 202, "start verification");

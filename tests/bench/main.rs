@@ -8,6 +8,7 @@ mod dashboard;
 mod drift;
 mod evidence;
 mod lint;
+mod promote;
 mod reads;
 mod restore;
 
@@ -63,7 +64,7 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|lint|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|lint|promote|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
   alerts --events N [--fail PCT]
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
@@ -72,6 +73,7 @@ const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|e
   dashboard --findings N [--requests R]
   evidence --objects N --days D
   lint --policies N
+  promote --policies N [--backend embedded|dynamodb] [--throttle]
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
 Run through `cargo xtask bench ...`; docs/benchmarks.md has every option and figure.";
 
@@ -93,6 +95,7 @@ async fn main() -> std::process::ExitCode {
         Some("drift") => drift::run(&args[1..]).await,
         Some("evidence") => evidence::run(&args[1..]).await,
         Some("lint") => lint::run(&args[1..]).await,
+        Some("promote") => promote::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,
         Some("reads-during-backup") => reads::run(&args[1..]).await,
         None => micro().await,

@@ -25,6 +25,9 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         ("env", env.to_owned()),
         ("user", "u-operator".to_owned()),
     ]);
+    if atlas_tests::promotion::wants(r.path) {
+        f.extend(atlas_tests::promotion::world(app, r.path).await);
+    }
     // An invitation for the outsider: its id for routes that name one, its token for acceptance.
     let res = app
         .post_as(
@@ -397,6 +400,7 @@ async fn matrix(mode: Mode) {
                         ("destination", "01jnothere0000000000000000".into()),
                         ("delivery", "01jnothere0000000000000000".into()),
                         ("pack", "01jnothere0000000000000000".into()),
+                        ("promotion", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -488,6 +488,9 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     ]
     .iter()
     .any(|p| r.path.contains(p));
+    if atlas_tests::promotion::wants(r.path) {
+        f.extend(atlas_tests::promotion::world(app, r.path).await);
+    }
     if !r.path.contains("{env}") && !with_data {
         return f;
     }

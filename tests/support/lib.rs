@@ -5,6 +5,7 @@ pub mod app;
 pub mod contract;
 pub mod findings;
 pub mod moto;
+pub mod promotion;
 pub mod sim;
 pub mod smtp;
 

@@ -24,6 +24,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench dashboard --findings N [--requests R]
   bench evidence --objects N --days D
   bench lint --policies N
+  bench promote --policies N [--backend embedded|dynamodb] [--throttle]
   bench reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
                                                measure store, queue and API latency, a full backup, a restore
                                                of N deleted objects, or read latency during a backup (docs/benchmarks.md)

@@ -117,16 +117,16 @@ pub async fn approve(
     Ok(Json(promotion::approve(&state, &scope, &id, &body).await?))
 }
 
+/// 202 with `Location`: the promotion, which shows the backup, the cutover run and the verification.
 pub async fn cutover(
     State(state): State<AppState>,
     scope: WorkspaceScope,
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<api::PromotionDecision>,
-) -> ApiResult<(StatusCode, Json<api::Promotion>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(promotion::cutover(&state, &scope, &id, &body).await?),
-    ))
+) -> ApiResult<Response> {
+    let p = promotion::cutover(&state, &scope, &id, &body).await?;
+    let location = api::paths::promotion(scope.workspace_id().as_str(), &p.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(p)).into_response())
 }
 
 pub async fn rollback(
