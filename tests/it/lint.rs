@@ -319,6 +319,26 @@ async fn lint_hits_become_findings_and_backup_sets_lint_alike(mode: Mode) {
             .iter()
             .any(|h| h.object_id == probe && h.rule_id == "LINT015")
     );
+
+    // A family read incompletely: nothing is recorded, nothing resolved, and the answer says why.
+    let open_before = lint_findings(&app, "env-lint-rec").await;
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            forbidden_families: vec!["deviceManagementScripts".into()],
+            ..Default::default()
+        },
+    );
+    let v = app.run_to_completion(&format!("{env}/inventory/sync"), json!({})).await;
+    sim.clear_faults(&tenant);
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("partially_succeeded"));
+    let r: api::LintRecorded = app.post_as(OWNER, &lint, json!({})).await.json().await.unwrap();
+    let why = r.skipped.clone().expect("skipped on a partial inventory");
+    assert!(why.contains("deviceManagementScripts"), "{why}");
+    assert_eq!((r.opened, r.updated, r.resolved), (0, 0, 0));
+    let open_after = lint_findings(&app, "env-lint-rec").await;
+    let status = |f: &[api::Finding]| f.iter().map(|f| (f.id.clone(), f.status)).collect::<Vec<_>>();
+    assert_eq!(status(&open_after), status(&open_before));
     app.stop().await;
 }
 
