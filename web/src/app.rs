@@ -71,6 +71,10 @@ pub enum Route {
         ws: String,
         env: String,
     },
+    Lint {
+        ws: String,
+        env: String,
+    },
     Provider {
         ws: String,
         env: String,
@@ -164,6 +168,7 @@ impl Route {
                 match rest {
                     [] => Route::Environment { ws, env },
                     ["drift"] => Route::Drift { ws, env },
+                    ["lint"] => Route::Lint { ws, env },
                     ["provider"] => Route::Provider { ws, env },
                     ["inventory"] => Route::Inventory { ws, env },
                     ["inventory", family, item] => Route::InventoryItem {
@@ -229,6 +234,7 @@ impl Route {
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
             Route::Drift { ws, env } => vec![WS, ws, ENV, env, "drift"],
+            Route::Lint { ws, env } => vec![WS, ws, ENV, env, "lint"],
             Route::Provider { ws, env } => vec![WS, ws, ENV, env, "provider"],
             Route::Inventory { ws, env } => vec![WS, ws, ENV, env, "inventory"],
             Route::InventoryItem { ws, env, family, item } => vec![WS, ws, ENV, env, "inventory", family, item],
@@ -274,6 +280,7 @@ impl Route {
             | Route::AlertDelivery { ws, .. }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
+            | Route::Lint { ws, .. }
             | Route::Environment { ws, .. }
             | Route::Provider { ws, .. }
             | Route::Inventory { ws, .. }
@@ -526,6 +533,7 @@ mod tests {
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },
             Route::Drift { ws: s(), env: s() },
+            Route::Lint { ws: s(), env: s() },
             Route::Provider { ws: s(), env: s() },
             Route::Inventory { ws: s(), env: s() },
             Route::InventoryItem {

@@ -1,8 +1,13 @@
-//! The offline policy lint (issue 17, spec 021): the rule catalogue and an environment's report.
+//! The offline policy lint (issue 17, spec 021): the rule catalogue, an environment's or a backup
+//! set's report, the workspace's settings and the lint recorded as findings.
 
 use serde::{Deserialize, Serialize};
 
 use crate::Severity;
+
+/// The workspace's lint settings, as the engine takes them (`rules.{id}.enabled` / `.severity`,
+/// and the rules' parameters); what a document leaves out keeps its default.
+pub use atlas_domain::lint::{LintSettings, RuleSetting};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -54,16 +59,36 @@ pub struct LintNotEvaluated {
     pub reason: String,
 }
 
-/// The lint of an environment's current inventory: no Graph call is made.
+/// The lint of an environment's current inventory, or of one of its backup sets: no Graph call
+/// is made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LintReport {
     pub environment_id: String,
-    /// Active inventory objects linted.
+    /// The backup set linted; absent: the current inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_set_id: Option<String>,
+    /// Objects linted (the inventory's active objects, or the set's items).
     pub objects: u64,
     pub evaluated_ms: i64,
     /// Sorted by rule, family, object, property.
     pub hits: Vec<LintHit>,
     pub not_evaluated: Vec<LintNotEvaluated>,
     pub rules_run: Vec<String>,
+}
+
+/// `POST …/environments/{env}/lint`: the inventory's lint recorded as findings of source `lint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LintRecorded {
+    pub report: LintReport,
+    /// Findings opened for hits not seen before (or seen again after they were resolved).
+    pub opened: u64,
+    /// Findings of hits already open, seen again.
+    pub updated: u64,
+    /// Open lint findings whose hit went away.
+    pub resolved: u64,
+    /// Why nothing was recorded (a family's last read was incomplete); findings are untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }

@@ -48,6 +48,7 @@ paths! {
     PROMOTION_CUTOVER = "/api/v1/workspaces/{ws}/promotions/{promotion}/cutover" => fn promotion_cutover(ws, promotion);
     PROMOTION_ROLLBACK = "/api/v1/workspaces/{ws}/promotions/{promotion}/rollback" => fn promotion_rollback(ws, promotion);
     PROMOTION_CANCEL = "/api/v1/workspaces/{ws}/promotions/{promotion}/cancel" => fn promotion_cancel(ws, promotion);
+    LINT_SETTINGS = "/api/v1/workspaces/{ws}/lint/settings" => fn lint_settings(ws);
     MEMBERS = "/api/v1/workspaces/{ws}/members" => fn members(ws);
     MEMBER = "/api/v1/workspaces/{ws}/members/{user}" => fn member(ws, user);
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);
@@ -71,6 +72,7 @@ paths! {
     BACKUPS = "/api/v1/workspaces/{ws}/environments/{env}/backups" => fn backups(ws, env);
     BACKUP = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => fn backup(ws, env, set);
     BACKUP_DIFF = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => fn backup_diff(ws, env, set);
+    BACKUP_LINT = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/lint" => fn backup_lint(ws, env, set);
     BACKUP_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}"
         => fn backup_item(ws, env, set, family, item);
     BACKUP_SCHEDULES = "/api/v1/workspaces/{ws}/environments/{env}/backup-schedules" => fn backup_schedules(ws, env);

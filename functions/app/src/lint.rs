@@ -1,16 +1,22 @@
-//! The offline policy lint (spec 021) over an environment's current inventory: the objects as
-//! stored by the last sync, no Graph call. Groups are not in the inventory, so the group rules
-//! report themselves not evaluated; workspace settings and findings of source `lint` are not
-//! wired yet (issue 17).
+//! The offline policy lint (spec 021) over an environment's current inventory or one of its
+//! backup sets: the objects as stored, no Graph call, with the workspace's lint settings. Groups
+//! are not stored, so the group rules report themselves not evaluated. The inventory's lint can
+//! be recorded as findings of source `lint` (by hand, and after every complete inventory sync).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use atlas_api_types as api;
-use atlas_domain::InventoryStatus;
+use atlas_domain::findings::FindingSource;
 use atlas_domain::lint::{self, Directory, LintInput, LintObject, LintSettings};
+use atlas_domain::{FamilySyncStatus, InventoryStatus, RunId, RunOutcome, RunState, WorkspaceId};
+use serde_json::{Value, json};
 
-use crate::error::ServiceResult;
-use crate::records::inventory::{self as irec, InventoryItem};
-use crate::records::{self};
-use crate::scope::EnvScope;
+use crate::error::{Fields, ServiceResult};
+use crate::findings::{Coverage, Detection};
+use crate::records::inventory::{self as irec, InventoryFamily, InventoryItem};
+use crate::records::lint::{self as rec, LintSettingsRecord};
+use crate::records::{self, Record};
+use crate::scope::{EnvScope, WorkspaceScope};
 use crate::state::AppState;
 
 pub fn rules() -> api::LintRuleList {
@@ -29,29 +35,73 @@ pub fn rules() -> api::LintRuleList {
     }
 }
 
-pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintReport> {
-    let env = scope.records(&state.table);
-    let items: Vec<InventoryItem> = records::query_all(&state.table, env.query(irec::items_prefix(None))).await?;
-    let objects: Vec<LintObject> = items
-        .into_iter()
-        .filter(|i| i.status == InventoryStatus::Active)
-        .map(|i| LintObject {
-            family: i.family,
-            id: i.item_id,
-            payload: i.payload,
-        })
-        .collect();
-    let now = state.clock.now_millis();
-    let input = LintInput {
-        objects,
-        directory: Directory::default(),
-        now_ms: now,
+// ---- settings ----
+
+/// The workspace's lint settings: the defaults until someone sets them.
+pub async fn settings(state: &AppState, ws: &WorkspaceId) -> ServiceResult<LintSettings> {
+    let stored: Option<LintSettingsRecord> = records::get(&state.table, &rec::settings_key(ws)).await?;
+    Ok(stored.map(|r| r.settings).unwrap_or_default())
+}
+
+/// Replaces the settings: 400 naming every bad field and nothing written when
+/// [`LintSettings::problems`] finds any; audited (`lint.settings.update`) with the fields changed.
+pub async fn set_settings(state: &AppState, scope: &WorkspaceScope, body: LintSettings) -> ServiceResult<LintSettings> {
+    let mut f = Fields::default();
+    for (field, why) in body.problems() {
+        f.push(&field, why);
+    }
+    f.checked()?;
+    let ws = scope.workspace_id();
+    let old = settings(state, ws).await?;
+    let r = LintSettingsRecord {
+        workspace_id: ws.clone(),
+        settings: body.clone(),
+        updated_ms: state.clock.now_millis(),
+        updated_by: scope.actor().email.clone(),
     };
-    let report = lint::run(&input, &LintSettings::default());
-    Ok(api::LintReport {
+    let changed = changed_fields(&old, &body);
+    let audit = crate::audit::NewEvent::success("lint.settings.update", "lint-settings")
+        .meta(json!({"changed": changed, "old": old, "new": body}));
+    crate::audit::commit(state, scope, vec![r.put()], audit).await?;
+    Ok(body)
+}
+
+/// The settings' fields that differ (`stale_days`, `rules.LINT007` …), sorted.
+pub fn changed_fields(old: &LintSettings, new: &LintSettings) -> Vec<String> {
+    let (a, b) = (
+        serde_json::to_value(old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    );
+    let empty = serde_json::Map::new();
+    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let mut out = BTreeSet::new();
+    for k in a.keys().chain(b.keys()) {
+        if a.get(k) == b.get(k) {
+            continue;
+        }
+        if k == "rules" {
+            let (ra, rb) = (&old.rules, &new.rules);
+            for id in ra.keys().chain(rb.keys()) {
+                if ra.get(id) != rb.get(id) {
+                    out.insert(format!("rules.{id}"));
+                }
+            }
+        } else {
+            out.insert(k.clone());
+        }
+    }
+    out.into_iter().collect()
+}
+
+// ---- reports ----
+
+fn report(scope: &EnvScope, set: Option<&RunId>, input: &LintInput, settings: &LintSettings) -> api::LintReport {
+    let report = lint::run(input, settings);
+    api::LintReport {
         environment_id: scope.environment_id().to_string(),
+        backup_set_id: set.map(|s| s.to_string()),
         objects: input.objects.len() as u64,
-        evaluated_ms: now,
+        evaluated_ms: input.now_ms,
         hits: report
             .hits
             .iter()
@@ -73,5 +123,179 @@ pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<ap
             .map(|(rule_id, reason)| api::LintNotEvaluated { rule_id, reason })
             .collect(),
         rules_run: report.rules_run,
+    }
+}
+
+fn input(state: &AppState, objects: Vec<LintObject>) -> LintInput {
+    LintInput {
+        objects,
+        directory: Directory::default(),
+        now_ms: state.clock.now_millis(),
+    }
+}
+
+/// The environment's active inventory objects.
+async fn inventory_objects(state: &AppState, scope: &EnvScope) -> ServiceResult<Vec<LintObject>> {
+    let env = scope.records(&state.table);
+    let items: Vec<InventoryItem> = records::query_all(&state.table, env.query(irec::items_prefix(None))).await?;
+    Ok(items
+        .into_iter()
+        .filter(|i| i.status == InventoryStatus::Active)
+        .map(|i| LintObject {
+            family: i.family,
+            id: i.item_id,
+            payload: i.payload,
+        })
+        .collect())
+}
+
+/// The lint of the environment's current inventory with the workspace's settings.
+pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintReport> {
+    let settings = settings(state, scope.workspace().workspace_id()).await?;
+    let input = input(state, inventory_objects(state, scope).await?);
+    Ok(report(scope, None, &input, &settings))
+}
+
+/// The lint of one backup set's items (payloads from the set's blobs), `None` when there is no
+/// such set. An item whose payload is gone is left out.
+pub async fn backup_set(state: &AppState, scope: &EnvScope, set: &RunId) -> ServiceResult<Option<api::LintReport>> {
+    let Some(items) = crate::backup::set_items(state, scope, set).await? else {
+        return Ok(None);
+    };
+    let mut payloads: BTreeMap<String, Option<Value>> = BTreeMap::new();
+    let mut objects = Vec::with_capacity(items.len());
+    for item in items {
+        if !payloads.contains_key(&item.hash) {
+            let p = crate::backup::payload(state, scope, &item.hash).await?;
+            payloads.insert(item.hash.clone(), p);
+        }
+        if let Some(Some(payload)) = payloads.get(&item.hash) {
+            objects.push(LintObject {
+                family: item.family,
+                id: item.item_id,
+                payload: payload.clone(),
+            });
+        }
+    }
+    let settings = settings(state, scope.workspace().workspace_id()).await?;
+    let input = input(state, objects);
+    Ok(Some(report(scope, Some(set), &input, &settings)))
+}
+
+// ---- findings ----
+
+/// Why the inventory cannot be trusted whole (a family never synced or last read incompletely),
+/// `None` when every family's last sync was complete.
+async fn incomplete(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<String>> {
+    let env = scope.records(&state.table);
+    let markers: Vec<InventoryFamily> = records::query_all(&state.table, env.query(irec::FAMILIES_PREFIX)).await?;
+    let ok: BTreeSet<&str> = markers
+        .iter()
+        .filter(|m| m.status == FamilySyncStatus::Ok)
+        .map(|m| m.family.as_str())
+        .collect();
+    let bad: Vec<&str> = crate::inventory::families()
+        .iter()
+        .map(|f| f.code)
+        .filter(|code| !ok.contains(code))
+        .collect();
+    Ok((!bad.is_empty()).then(|| {
+        format!(
+            "the inventory is incomplete: {} not read completely by the last sync ({}); lint findings are only recorded from a complete inventory",
+            if bad.len() == 1 { "1 family was" } else { "some families were" },
+            bad.join(", ")
+        )
+    }))
+}
+
+/// A hit as the detection of a finding of source `lint`: object key `rule/family/object`.
+fn detection(scope: &EnvScope, h: &api::LintHit) -> Detection {
+    Detection {
+        environment_id: scope.environment_id().clone(),
+        source: FindingSource::Lint,
+        object_key: format!("{}/{}/{}", h.rule_id, h.family, h.object_id),
+        property: h.property.clone().unwrap_or_default(),
+        severity: h.severity,
+        title: h.message.clone(),
+        family: Some(h.family.clone()),
+        object_id: Some(h.object_id.clone()),
+        baseline_object_id: None,
+        object_name: h.object_name.clone(),
+        kind: None,
+        desired: None,
+        current: None,
+        matched_by: None,
+        baseline_id: None,
+        changed_by: None,
+    }
+}
+
+/// Lints the inventory and records every hit as a finding of source `lint`: hits seen before
+/// update their finding, hits gone resolve theirs. Nothing is recorded (and nothing resolved)
+/// when a family's last read was incomplete: the answer says it was skipped.
+pub async fn record(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintRecorded> {
+    let report = environment(state, scope).await?;
+    if let Some(why) = incomplete(state, scope).await? {
+        return Ok(api::LintRecorded {
+            report,
+            opened: 0,
+            updated: 0,
+            resolved: 0,
+            skipped: Some(why),
+        });
+    }
+    let detections = report.hits.iter().map(|h| detection(scope, h)).collect();
+    let coverage = Coverage {
+        environment_id: scope.environment_id(),
+        source: FindingSource::Lint,
+        family: None,
+        baselines: None,
+    };
+    let ws = scope.workspace().workspace_id();
+    let o = crate::findings::observe(state, ws, detections, &coverage).await?;
+    Ok(api::LintRecorded {
+        report,
+        opened: (o.opened + o.reopened) as u64,
+        updated: o.updated as u64,
+        resolved: o.resolved as u64,
+        skipped: None,
     })
+}
+
+/// After an inventory sync run ended: when the workspace's settings ask for it
+/// (`record_after_sync`), a succeeded run records its lint as findings (skipped, and logged, when
+/// a family's read was incomplete). Safe to call again from any delivery.
+pub async fn after_sync(state: &AppState, run_id: &str) -> ServiceResult<()> {
+    let Some(run) = crate::runs::get(state, run_id).await? else {
+        return Ok(());
+    };
+    if run.status != RunState::Completed || run.outcome != Some(RunOutcome::Succeeded) {
+        return Ok(());
+    }
+    let Some(scope) = crate::runs::scope_of(state, &run).await? else {
+        return Ok(());
+    };
+    if !settings(state, scope.workspace().workspace_id())
+        .await?
+        .record_after_sync
+    {
+        return Ok(());
+    }
+    match record(state, &scope).await {
+        Ok(r) if r.skipped.is_some() => {
+            tracing::info!(
+                reason = r.skipped.as_deref(),
+                "lint findings not recorded after the sync"
+            )
+        }
+        Ok(r) => tracing::info!(
+            opened = r.opened,
+            updated = r.updated,
+            resolved = r.resolved,
+            "lint findings recorded after the sync"
+        ),
+        // The sync itself succeeded; the next sync (or a POST …/lint) records the lint.
+        Err(e) => tracing::warn!(error = %e, "lint findings could not be recorded after the sync"),
+    }
+    Ok(())
 }

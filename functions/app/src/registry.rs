@@ -496,6 +496,29 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::Promotion>),
             handler: promotion::cancel,
         }),
+        route!(POST T::ENVIRONMENT_LINT => "post-environment-lint" {
+            access: Cap(FindingsTriage),
+            summary: "Lint the inventory with the workspace's settings and record each hit as a finding of source lint (gone hits resolve; skipped when a family's last read was incomplete)",
+            tag: "lint", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::LintRecorded>),
+            handler: lint::record,
+        }),
+        route!(GET T::LINT_SETTINGS => "get-lint-settings" {
+            access: Cap(WorkspaceView),
+            summary: "The workspace's lint settings: rules on or off, severity overrides, parameters (defaults until set)",
+            tag: "lint", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::LintSettings>),
+            handler: lint::get_settings,
+        }),
+        route!(PUT T::LINT_SETTINGS => "put-lint-settings" {
+            access: Cap(BaselineManage),
+            summary: "Set the workspace's lint settings (400 naming each bad field, nothing stored; audited with the fields changed)",
+            tag: "lint", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::LintSettings>),
+            example: Some(|| json!({"rules": {"LINT008": {"enabled": false}, "LINT001": {"severity": "medium"}}, "stale_days": 90, "naming_patterns": ["{WIN|MAC|IOS|AND} - {Area} - *"]})),
+            status: 200, body: Body::Json(schema::<api::LintSettings>),
+            handler: lint::put_settings,
+        }),
         route!(GET T::PROVIDER_CONNECTION => "get-provider-connection" {
             access: Cap(WorkspaceView),
             summary: "The environment's provider connection: status, consent, permission posture (never credentials)",
@@ -616,6 +639,13 @@ pub fn routes() -> Vec<Route> {
             example: Some(|| json!({"with": "{set}"})),
             status: 200, body: Body::Json(schema::<api::BackupDiff>),
             handler: backups::diff,
+        }),
+        route!(GET T::BACKUP_LINT => "get-backup-lint" {
+            access: Cap(BackupView),
+            summary: "Lint a backup set's items with the workspace's settings (no Graph call): hits, and the rules that could not run and why",
+            tag: "lint", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::LintReport>),
+            handler: lint::backup_set,
         }),
         route!(GET T::BACKUP_ITEM => "get-backup-item" {
             access: Cap(BackupView),

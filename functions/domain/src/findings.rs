@@ -36,6 +36,7 @@ string_enum!(
         Permission = "permission",
         Connection = "connection",
         Backup = "backup",
+        Lint = "lint",
     }
 );
 

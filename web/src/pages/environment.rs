@@ -91,6 +91,9 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <Link to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link>
                     <Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link>
                     <Link to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link>
+                    <Link to={Route::Lint { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Lint" }</Link>
+                    <Link to={Route::Findings { ws: ws.clone() }} classes="button button--quiet"
+                        query={Some(vec![("environment_id", env_id.clone())])}>{ "Findings" }</Link>
                     <Link to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link>
                 </nav>

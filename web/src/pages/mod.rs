@@ -11,6 +11,7 @@ pub mod environment;
 pub mod evidence;
 pub mod findings;
 pub mod inventory;
+pub mod lint;
 pub mod members;
 pub mod not_found;
 pub mod operations;
@@ -56,6 +57,7 @@ pub fn page(route: Route) -> Html {
         | Route::Members { .. }
         | Route::Baselines { .. }
         | Route::Drift { .. }
+        | Route::Lint { .. }
         | Route::Restores { .. }
         | Route::Restore { .. }
         | Route::Exceptions { .. }
@@ -76,6 +78,7 @@ pub fn more_page(route: Route) -> Html {
         Route::Members { ws } => html! { <members::MembersPage {ws} /> },
         Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
+        Route::Lint { ws, env } => html! { <lint::LintPage {ws} {env} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },

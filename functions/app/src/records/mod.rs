@@ -19,6 +19,7 @@ pub mod exceptions;
 pub mod health;
 pub mod inventory;
 pub mod keys;
+pub mod lint;
 pub mod notifications;
 pub mod posture;
 pub mod promotion;

@@ -239,6 +239,11 @@ impl StepWork for InventorySync {
             json!({"family": family.code, "seen": r.seen, "added": r.added, "changed": r.changed, "ghosted": r.ghosted, "restored": r.restored, "unread": r.unread}),
         ))
     }
+
+    /// Once the run succeeded, the inventory's lint is recorded as findings (spec 021).
+    async fn after(&self, state: &AppState, run_id: &str) -> ServiceResult<()> {
+        crate::lint::after_sync(state, run_id).await
+    }
 }
 
 /// `backup.capture`: one unit per family.

@@ -74,16 +74,19 @@ pub struct RuleInfo {
 
 /// Per-rule workspace override.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct RuleSetting {
     /// `Some(false)` turns the rule off; `None` keeps its default (on).
     pub enabled: Option<bool>,
     pub severity: Option<Severity>,
 }
 
-/// The workspace's lint settings (what a stored document leaves out keeps its default).
+/// The workspace's lint settings (what a stored document leaves out keeps its default; a field
+/// it does not know is refused, so a misspelt setting is not silently ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct LintSettings {
     /// By rule id (`LINT007`).
     pub rules: BTreeMap<String, RuleSetting>,
@@ -109,6 +112,9 @@ pub struct LintSettings {
     pub test_name_markers: Vec<String>,
     /// LINT033: more assignments than this on one object.
     pub max_assignments: u32,
+    /// Not a rule's: record the inventory's lint as findings of source `lint` after every
+    /// inventory sync that read every family completely (off: only when asked to).
+    pub record_after_sync: bool,
 }
 
 impl Default for LintSettings {
@@ -133,6 +139,7 @@ impl Default for LintSettings {
             bitlocker_min_method: "xtsAes128".into(),
             test_name_markers: ["copy of ", "test", "demo", "temp"].map(String::from).to_vec(),
             max_assignments: 20,
+            record_after_sync: false,
         }
     }
 }
