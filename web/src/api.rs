@@ -60,6 +60,19 @@ impl ApiError {
             .collect();
         (!msgs.is_empty()).then(|| msgs.join("; "))
     }
+
+    /// Like [`field`](Self::field), also matching the field inside a list of the body
+    /// (`set[0].target_id`, `remove.0.source_id`): forms that send one row at a time.
+    pub fn field_in_list(&self, name: &str) -> Option<String> {
+        let Self::Problem(p) = self else { return None };
+        let msgs: Vec<&str> = p
+            .errors
+            .iter()
+            .filter(|e| e.field == name || e.field.rsplit(['.', ']']).next() == Some(name))
+            .map(|e| e.message.as_str())
+            .collect();
+        (!msgs.is_empty()).then(|| msgs.join("; "))
+    }
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -125,6 +138,12 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Res
 pub async fn post_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), ApiError> {
     let body = json(body)?;
     exchange(Request::post(path), Some(body), false).await.map(drop)
+}
+
+/// A POST without a body whose answer is not read (a step of a promotion: the page loads the
+/// promotion again).
+pub async fn post_unit(path: &str) -> Result<(), ApiError> {
+    exchange(Request::post(path), None, false).await.map(drop)
 }
 
 /// PUT or DELETE whose answer carries no body worth reading (204).

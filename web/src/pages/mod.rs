@@ -5,16 +5,19 @@ pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod baselines;
+pub mod compare;
 pub mod dashboard;
 pub mod drift;
 pub mod environment;
 pub mod evidence;
 pub mod findings;
 pub mod inventory;
+pub mod mappings;
 pub mod members;
 pub mod not_found;
 pub mod operations;
 pub mod posture;
+pub mod promotion;
 pub mod provider;
 pub mod restore;
 pub mod sign_in;
@@ -62,6 +65,10 @@ pub fn page(route: Route) -> Html {
         | Route::Alerts { .. }
         | Route::Posture { .. }
         | Route::Evidence { .. }
+        | Route::Compare { .. }
+        | Route::Mappings { .. }
+        | Route::Promotions { .. }
+        | Route::Promotion { .. }
         | Route::AlertDelivery { .. } => html! { <crate::components::lazy::Lazy /> },
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
@@ -83,6 +90,10 @@ pub fn more_page(route: Route) -> Html {
         Route::Posture { ws } => html! { <posture::PosturePage {ws} /> },
         Route::Evidence { ws } => html! { <evidence::EvidencePage {ws} /> },
         Route::AlertDelivery { ws, delivery } => html! { <alerts::DeliveryPage {ws} {delivery} /> },
+        Route::Compare { ws } => html! { <compare::ComparePage {ws} /> },
+        Route::Mappings { ws } => html! { <mappings::MappingsPage {ws} /> },
+        Route::Promotions { ws } => html! { <promotion::PromotionsPage {ws} /> },
+        Route::Promotion { ws, promotion } => html! { <promotion::PromotionPage {ws} {promotion} /> },
         _ => Html::default(),
     }
 }

@@ -1,0 +1,63 @@
+//! Picking items of a backup set, grouped by family, with "all" and "none" per family and for the
+//! whole set: the restore wizard and a new promotion. Items are `family/id` keys.
+
+use std::collections::BTreeMap;
+
+use atlas_api_types::BackupItem;
+use yew::prelude::*;
+
+use crate::families;
+
+/// `chosen` holds the chosen `family/id` keys; every box and button writes it.
+pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -> Html {
+    let mut by_family: BTreeMap<&str, Vec<&BackupItem>> = BTreeMap::new();
+    for i in items {
+        by_family.entry(i.family.as_str()).or_default().push(i);
+    }
+    let key = |i: &BackupItem| format!("{}/{}", i.family, i.id);
+    // Sets every key of `keys` chosen (`on`) or not, leaving the others as they are.
+    let set = |keys: Vec<String>, on: bool| {
+        let chosen = chosen.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut next: Vec<String> = chosen.iter().filter(|c| !keys.contains(c)).cloned().collect();
+            if on {
+                next.extend(keys.iter().cloned());
+            }
+            chosen.set(next);
+        })
+    };
+    let every: Vec<String> = items.iter().map(key).collect();
+    html! {
+        <fieldset class="field restore-items" data-testid="item-picker">
+            <legend>{ format!("Choose items ({} of {} in the set)", chosen.len(), items.len()) }</legend>
+            <p class="actions">
+                <button type="button" class="button button--quiet" onclick={set(every.clone(), true)}>{ "Select all" }</button>
+                <button type="button" class="button button--quiet" onclick={set(every, false)}>{ "Select none" }</button>
+            </p>
+            { for by_family.iter().map(|(family, list)| {
+                let keys: Vec<String> = list.iter().map(|i| key(i)).collect();
+                let picked = keys.iter().filter(|k| chosen.contains(k)).count();
+                html! {
+                    <fieldset class="item-family" data-family={family.to_string()}>
+                        <legend>{ format!("{} ({picked}/{})", families::label(family), keys.len()) }</legend>
+                        <p class="actions">
+                            <button type="button" class="button button--quiet" onclick={set(keys.clone(), true)}>{ "All" }</button>
+                            <button type="button" class="button button--quiet" onclick={set(keys, false)}>{ "None" }</button>
+                        </p>
+                        { for list.iter().map(|i| {
+                            let k = key(i);
+                            let on = chosen.contains(&k);
+                            let chosen = chosen.clone();
+                            let onchange = Callback::from(move |_: Event| {
+                                let mut next: Vec<String> = chosen.iter().filter(|c| **c != k).cloned().collect();
+                                if !on { next.push(k.clone()); }
+                                chosen.set(next);
+                            });
+                            html! { <label class="check"><input type="checkbox" checked={on} {onchange} />{ format!(" {} ({})", i.name, i.family) }</label> }
+                        }) }
+                    </fieldset>
+                }
+            }) }
+        </fieldset>
+    }
+}
