@@ -10,9 +10,13 @@ use crate::families;
 
 /// `chosen` holds the chosen `family/id` keys; every box and button writes it.
 pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -> Html {
-    let mut by_family: BTreeMap<&str, Vec<&BackupItem>> = BTreeMap::new();
+    // By the family's label, as operators read it.
+    let mut by_family: BTreeMap<(&str, &str), Vec<&BackupItem>> = BTreeMap::new();
     for i in items {
-        by_family.entry(i.family.as_str()).or_default().push(i);
+        by_family
+            .entry((families::label(&i.family), i.family.as_str()))
+            .or_default()
+            .push(i);
     }
     let key = |i: &BackupItem| format!("{}/{}", i.family, i.id);
     // Sets every key of `keys` chosen (`on`) or not, leaving the others as they are.
@@ -34,12 +38,12 @@ pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -
                 <button type="button" class="button button--quiet" onclick={set(every.clone(), true)}>{ "Select all" }</button>
                 <button type="button" class="button button--quiet" onclick={set(every, false)}>{ "Select none" }</button>
             </p>
-            { for by_family.iter().map(|(family, list)| {
+            { for by_family.iter().map(|((label, family), list)| {
                 let keys: Vec<String> = list.iter().map(|i| key(i)).collect();
                 let picked = keys.iter().filter(|k| chosen.contains(k)).count();
                 html! {
                     <fieldset class="item-family" data-family={family.to_string()}>
-                        <legend>{ format!("{} ({picked}/{})", families::label(family), keys.len()) }</legend>
+                        <legend>{ format!("{label} ({picked}/{})", keys.len()) }</legend>
                         <p class="actions">
                             <button type="button" class="button button--quiet" onclick={set(keys.clone(), true)}>{ "All" }</button>
                             <button type="button" class="button button--quiet" onclick={set(keys, false)}>{ "None" }</button>
@@ -53,7 +57,7 @@ pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -
                                 if !on { next.push(k.clone()); }
                                 chosen.set(next);
                             });
-                            html! { <label class="check"><input type="checkbox" checked={on} {onchange} />{ format!(" {} ({})", i.name, i.family) }</label> }
+                            html! { <label class="check"><input type="checkbox" checked={on} {onchange} />{ format!(" {}", i.name) }</label> }
                         }) }
                     </fieldset>
                 }
