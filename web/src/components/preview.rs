@@ -60,7 +60,7 @@ fn groups_view(p: &RestorePreview, edit: Option<GroupEdit<'_>>) -> Html {
                 "Groups in the source's assignments, and the group each becomes in the target (the mapping table applied)."
             } }</p>
             <div class="table-wrap"><table class="table" data-testid="group-mapping">
-                <thead><tr>{ th("In the backup") }{ th("Resolution") }{ th("In this tenant") }</tr></thead>
+                <thead><tr>{ th("In the backup") }{ th("Resolution") }{ th(if editable { "In this tenant" } else { "In the target" }) }</tr></thead>
                 <tbody>{ for p.groups.iter().map(|g| {
                     let target = g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default();
                     let input = edit.as_ref().map(|edit| {

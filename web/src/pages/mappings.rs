@@ -167,7 +167,8 @@ fn TableView(props: &TableProps) -> Html {
                                 <td>{ named(&m.target_name, &m.target_id) }</td>
                                 <td>{ &m.updated_by_email }<br /><span class="muted">{ format::time(m.updated_ms) }</span></td>
                                 if props.can_edit {
-                                    <td><button type="button" class="button button--quiet" onclick={remove(m)}>{ "Remove" }</button></td>
+                                    <td><button type="button" class="button button--quiet" onclick={remove(m)}
+                                        aria-label={format!("Remove the mapping of {}", m.source_name.clone().unwrap_or_else(|| m.source_id.clone()))}>{ "Remove" }</button></td>
                                 }
                             </tr>
                         }) }</tbody>
@@ -183,7 +184,7 @@ fn TableView(props: &TableProps) -> Html {
             <section class="panel" aria-labelledby="suggestions-title">
                 <div class="panel__header">
                     <h2 id="suggestions-title">{ "Unmapped references" }</h2>
-                    if unresolved > 0 { { status_badge("blocked") }{ format!(" {unresolved} unresolved") } }
+                    if unresolved > 0 { <span data-testid="unresolved-count">{ status_badge("blocked") }{ format!(" {unresolved} unresolved") }</span> }
                 </div>
                 <p class="muted">{ "References the source's objects use that no row maps, and what automatic resolution would pick in the target." }</p>
                 if t.suggestions.is_empty() {

@@ -333,7 +333,7 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                 <div class="step-action">
                     if cap {
                         <button type="button" class="button" {onclick} disabled={why.is_some() || busy.is_some()}
-                            data-testid={format!("promotion-{}", label.to_lowercase().replace(' ', "-"))}>
+                            data-testid={format!("promotion-{}", slug(label))}>
                             { if doing { "Working\u{2026}" } else { label } }</button>
                         if let Some(why) = why { <span class="muted">{ format!(" {why}") }</span> }
                     } else {
@@ -350,7 +350,7 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                     Callback::from(move |()| c.set(None))
                 };
                 html! {
-                    <ConfirmDialog id={format!("promotion-{}", label.to_lowercase())} {title} expected={p.target_environment_name.clone()}
+                    <ConfirmDialog id={format!("promotion-{}", slug(label))} {title} expected={p.target_environment_name.clone()}
                         action_label={label} busy={busy.is_some()} error={error_of(a)}
                         on_confirm={act(a).reform(Some)} on_cancel={cancel}>{ body }</ConfirmDialog>
                 }
@@ -358,7 +358,7 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                 let c = confirming.clone();
                 html! {
                     <button type="button" class="button button--danger" onclick={Callback::from(move |_: MouseEvent| c.set(Some(a)))}
-                        data-testid={format!("promotion-{}-open", label.to_lowercase())}>{ format!("{label}\u{2026}") }</button>
+                        data-testid={format!("promotion-{}-open", slug(label))}>{ format!("{label}\u{2026}") }</button>
                 }
             }
         };
@@ -506,6 +506,11 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
             </>
         }
     })
+}
+
+/// `Cut over` → `cut-over`: a label as an id.
+fn slug(label: &str) -> String {
+    label.to_lowercase().replace(' ', "-")
 }
 
 /// A failed step's message; a 403 says why an approval is refused.
