@@ -38,6 +38,7 @@ paths! {
     LINT_RULES = "/api/v1/workspaces/{ws}/lint-rules" => fn lint_rules(ws);
     ENVIRONMENT_LINT = "/api/v1/workspaces/{ws}/environments/{env}/lint" => fn environment_lint(ws, env);
     COMPARE = "/api/v1/workspaces/{ws}/compare" => fn compare(ws);
+    COMPARE_EXPORT = "/api/v1/workspaces/{ws}/compare/export" => fn compare_export(ws);
     MAPPINGS = "/api/v1/workspaces/{ws}/mappings" => fn mappings(ws);
     PROMOTIONS = "/api/v1/workspaces/{ws}/promotions" => fn promotions(ws);
     PROMOTION = "/api/v1/workspaces/{ws}/promotions/{promotion}" => fn promotion(ws, promotion);

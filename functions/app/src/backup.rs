@@ -480,6 +480,9 @@ pub async fn settle(state: &AppState, run_id: &str) -> ServiceResult<()> {
             Err(e) => return Err(e),
         }
     }
+    if let Some(promotion) = &set.promotion {
+        crate::promotion::after_pre_backup(state, &scope, promotion, &run).await?;
+    }
     let Some(retention) = set.retention() else {
         return Ok(());
     };
@@ -587,6 +590,26 @@ pub fn capture_start(
     retention: Option<Value>,
 ) -> crate::runs::Start {
     capture_start_with(state, scope, families, retention, None)
+}
+
+/// The target's backup before a promotion's cutover: once it settles, the cutover goes on.
+pub fn capture_start_for_promotion(
+    state: &AppState,
+    scope: &EnvScope,
+    families: &[String],
+    promotion: &str,
+) -> crate::runs::Start {
+    let start = capture_start_with(state, scope, families, None, None);
+    let mut set = BackupSetRecord::new(
+        scope.workspace().workspace_id(),
+        scope.environment_id(),
+        &start.id,
+        families,
+        state.clock.now_millis(),
+        None,
+    );
+    set.promotion = Some(promotion.to_owned());
+    start.also(vec![set.create()], "the backup set already exists")
 }
 
 /// A backup whose set, once complete, becomes a snapshot of the baseline `baseline`.

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod notifications;
 pub mod openapi;
 pub mod posture;
+pub mod promotion;
 pub mod provider;
 pub mod records;
 pub mod registry;

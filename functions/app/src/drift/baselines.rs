@@ -76,7 +76,11 @@ fn snapshot_api(s: &SnapshotRecord) -> api::BaselineSnapshot {
 
 /// The environment of this workspace named `id`, if the member is entitled to it; unknown and not
 /// entitled are the same answer.
-async fn entitled_environment(state: &AppState, scope: &WorkspaceScope, id: &EnvironmentId) -> ServiceResult<EnvScope> {
+pub(crate) async fn entitled_environment(
+    state: &AppState,
+    scope: &WorkspaceScope,
+    id: &EnvironmentId,
+) -> ServiceResult<EnvScope> {
     let env = scope.environment(id).ok_or(ServiceError::NotFound)?;
     crate::tenancy::environment_record(state, &env).await?;
     Ok(env)

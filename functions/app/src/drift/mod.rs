@@ -47,7 +47,7 @@ pub struct FamilyDrift {
 }
 
 /// Display names of the tenant-local objects payloads reference, from one environment's inventory.
-async fn names(state: &AppState, pk: &str) -> ServiceResult<Names> {
+pub(crate) async fn names(state: &AppState, pk: &str) -> ServiceResult<Names> {
     Ok(Names {
         filters: active_names(state, pk, "assignmentFilters").await?,
         scope_tags: active_names(state, pk, "roleScopeTags").await?,
@@ -67,7 +67,7 @@ async fn active_names(state: &AppState, pk: &str, family: &str) -> ServiceResult
 }
 
 /// Secret-looking values are masked; the fact that they differ is kept.
-fn masked(path: &str, v: Option<Value>, secrets: &[String]) -> Option<Value> {
+pub(crate) fn masked(path: &str, v: Option<Value>, secrets: &[String]) -> Option<Value> {
     let secret_path = secrets.iter().any(|s| atlas_domain::redact::is_within(path, s))
         || path.split('/').any(|seg| {
             !seg.is_empty()

@@ -74,6 +74,9 @@ pub struct BackupSetRecord {
     /// capture: `POST …/baselines/{id}/captures`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// A promotion whose cutover waits for this set (the target's backup before it is written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<String>,
     /// Attributes written by later updates (`unreadable_<family>`), and the item's own keys.
     #[serde(flatten)]
     rest: Map<String, Value>,
@@ -98,6 +101,7 @@ impl BackupSetRecord {
             retention,
             prune_run: None,
             baseline: None,
+            promotion: None,
             rest: Map::new(),
         }
     }

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod keys;
 pub mod notifications;
 pub mod posture;
+pub mod promotion;
 pub mod provider;
 pub mod restore;
 pub mod runs;

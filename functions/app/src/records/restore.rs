@@ -204,6 +204,10 @@ pub struct PlannedItem {
     pub scope_tags: BTreeMap<String, String>,
     /// Scope tags this run recreates that the item waits for.
     pub await_tags: Vec<String>,
+    /// Other references the mapping table translates (source id → target id), replaced in the
+    /// payload wherever they occur as a value (a promotion's named locations, apps, templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ids: BTreeMap<String, String>,
 }
 
 impl From<&PlannedItem> for api::PreviewItem {

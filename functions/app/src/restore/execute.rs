@@ -75,6 +75,7 @@ pub async fn unit(
         return Ok(Some(failed(&name, &code, format!("{code} is not a family"))));
     };
     let payload = super::payload(state, &super::source_scope(scope, &draft), &plan.hash).await?;
+    let payload = crate::promotion::compare::replace_ids(&payload, &plan.ids);
     let mut payload = super::plan::with_scope_tags(&payload, &plan.scope_tags);
     let mut assign: Option<Vec<Value>> = plan.assign.clone();
     let source_env = draft.source_environment_id.clone();

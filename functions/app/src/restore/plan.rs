@@ -254,6 +254,7 @@ async fn map_by_name(
     (what, path): (&str, &str),
     ids: &[String],
     by_id: bool,
+    chosen: &BTreeMap<String, String>,
 ) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let mut out = BTreeMap::new();
     if ids.is_empty() {
@@ -261,6 +262,13 @@ async fn map_by_name(
     }
     let live = target.list_all(path).await.map_err(|e| graph_conflict(what, e))?;
     for id in ids {
+        // The mapping table's choice: it must exist in the target, else it blocks.
+        if let Some(to) = chosen.get(id) {
+            let hit = live.iter().find(|f| f["id"] == to.as_str());
+            let name = hit.and_then(|f| f["displayName"].as_str()).unwrap_or(to).to_owned();
+            out.insert(id.clone(), (hit.map(|_| to.clone()), name));
+            continue;
+        }
         if by_id && live.iter().any(|f| f["id"] == id.as_str()) {
             out.insert(id.clone(), (Some(id.clone()), id.clone()));
             continue;
@@ -291,9 +299,10 @@ async fn map_filters(
     target: &TenantClient,
     source: Option<&TenantClient>,
     ids: &[String],
+    chosen: &BTreeMap<String, String>,
 ) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let filters = ("Assignment filters", "/beta/deviceManagement/assignmentFilters");
-    map_by_name(target, source, filters, ids, true).await
+    map_by_name(target, source, filters, ids, true, chosen).await
 }
 
 fn tags_of(payload: &Value) -> Vec<String> {
@@ -313,10 +322,11 @@ async fn map_scope_tags(
     source: Option<&TenantClient>,
     same_tenant: bool,
     ids: &[String],
+    chosen: &BTreeMap<String, String>,
 ) -> ServiceResult<BTreeMap<String, (Option<String>, String)>> {
     let custom: Vec<String> = ids.iter().filter(|t| t.as_str() != "0").cloned().collect();
     let tags = ("Scope tags", "/beta/deviceManagement/roleScopeTags");
-    map_by_name(target, source, tags, &custom, same_tenant).await
+    map_by_name(target, source, tags, &custom, same_tenant, chosen).await
 }
 
 /// `payload` with its scope tag ids replaced by their targets (unmapped ones left as they are).
@@ -418,12 +428,32 @@ pub struct Planned {
     pub record: RestorePreviewRecord,
 }
 
-/// Builds and stores a preview of `draft`. Reads live; writes nothing to Graph.
+/// Builds a preview of `draft`. Reads live; writes nothing to Graph.
 pub async fn preview(
     state: &AppState,
     scope: &EnvScope,
     draft: &RestoreDraftRecord,
     mapping: &BTreeMap<String, Option<String>>,
+) -> ServiceResult<Planned> {
+    preview_with(state, scope, draft, mapping, &References::default()).await
+}
+
+/// References a mapping table chose (source id → target id), beyond groups.
+#[derive(Debug, Clone, Default)]
+pub struct References {
+    pub filters: BTreeMap<String, String>,
+    pub scope_tags: BTreeMap<String, String>,
+    /// Replaced wherever they occur as a value of the payload.
+    pub ids: BTreeMap<String, String>,
+}
+
+/// [`preview`] with the mapping table's choices for filters, scope tags and other references.
+pub async fn preview_with(
+    state: &AppState,
+    scope: &EnvScope,
+    draft: &RestoreDraftRecord,
+    mapping: &BTreeMap<String, Option<String>>,
+    refs: &References,
 ) -> ServiceResult<Planned> {
     let restore_id = super::restore_id(&draft.restore_id)?;
     let with_assignments = draft.include_assignments;
@@ -460,7 +490,7 @@ pub async fn preview(
     let mut filter_ids: Vec<String> = Vec::new();
     let mut tag_ids: Vec<String> = Vec::new();
     for (family, id, name, hash) in &items {
-        let p = super::payload(state, &source, hash).await?;
+        let p = crate::promotion::compare::replace_ids(&super::payload(state, &source, hash).await?, &refs.ids);
         tag_ids.extend(tags_of(&p));
         if with_assignments {
             group_ids.extend(groups_of(&p));
@@ -472,11 +502,11 @@ pub async fn preview(
     group_ids.dedup();
     filter_ids.sort();
     filter_ids.dedup();
-    let filters = map_filters(&client, source_client.as_ref(), &filter_ids).await?;
+    let filters = map_filters(&client, source_client.as_ref(), &filter_ids, &refs.filters).await?;
     tag_ids.sort();
     tag_ids.dedup();
     let same_tenant = source_env == scope.environment_id().as_str();
-    let tags = map_scope_tags(&client, source_client.as_ref(), same_tenant, &tag_ids).await?;
+    let tags = map_scope_tags(&client, source_client.as_ref(), same_tenant, &tag_ids, &refs.scope_tags).await?;
     let tag_targets: BTreeMap<String, String> = tags
         .iter()
         .filter_map(|(from, (to, _))| to.clone().map(|to| (from.clone(), to)))
@@ -625,6 +655,7 @@ pub async fn preview(
             await_filters: await_filters.into_iter().cloned().collect(),
             scope_tags: tag_targets.clone(),
             await_tags: await_tags.into_iter().cloned().collect(),
+            ids: refs.ids.clone(),
         });
     }
 
@@ -667,7 +698,7 @@ pub async fn preview(
     let fingerprint = crate::backup::content_hash(&json!({
         "restore": restore_id, "assignments": with_assignments,
         "items": planned.iter().map(|p| json!([p.key, p.action, p.target_id, p.live_hash, p.hash, p.assign])).collect::<Vec<_>>(),
-        "filters": filters, "tags": tags, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
+        "filters": filters, "tags": tags, "ids": refs.ids, "groups": groups.iter().map(|g| json!([g.source_group_id, g.target_group_id, g.resolution])).collect::<Vec<_>>(),
     }));
     let preview_id =
         RunId::parse(&state.ids.next_id()).map_err(|e| ServiceError::Permanent(format!("preview id: {e}")))?;

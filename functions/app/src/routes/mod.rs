@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod operations;
 pub mod posture;
+pub mod promotion;
 pub mod provider;
 pub mod restores;
 pub mod workspaces;

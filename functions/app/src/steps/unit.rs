@@ -298,7 +298,8 @@ impl StepWork for RestoreExecute {
 
     /// Once the run ended, drift re-checks the families it wrote.
     async fn after(&self, state: &AppState, run_id: &str) -> ServiceResult<()> {
-        crate::drift::recheck_after_restore(state, run_id).await
+        crate::drift::recheck_after_restore(state, run_id).await?;
+        crate::promotion::after_cutover(state, run_id).await
     }
 }
 
