@@ -133,7 +133,7 @@ pub fn ComparePage(props: &WsProps) -> Html {
                 None => load::empty(html! { <>{ "Choose both sides, then compare." }</> }),
                 Some(c) => html! {
                     <ComparisonView ws={ws.clone()} comparison={Rc::new(c.clone())}
-                        path={with_query(&paths::compare(&ws), &[("a", &qa), ("b", &qb)])} />
+                        path={with_query(&paths::compare(&ws), &[("a", &qa), ("b", &qb)])} sides={(qa.clone(), qb.clone())} />
                 },
             }) }
         </>
@@ -250,8 +250,10 @@ fn SidePicker(props: &SideProps) -> Html {
 struct ComparisonProps {
     ws: String,
     comparison: Rc<Comparison>,
-    /// The comparison's API path, for the exports.
+    /// The comparison's API path, for the JSON export.
     path: String,
+    /// The comparison's query (`a`, `b`), for the CSV export.
+    sides: (String, String),
 }
 
 const RESULTS: [(&str, &str); 4] = [
@@ -303,7 +305,11 @@ fn ComparisonView(props: &ComparisonProps) -> Html {
     };
     let mut family_options = vec![(String::new(), "Every family".to_owned())];
     family_options.extend(c.families.iter().map(|f| (f.family.clone(), f.label.clone())));
-    let csv = format!("{}&format=csv", with_query(&props.path, &[("family", &family)]));
+    let (a, b) = &props.sides;
+    let csv = with_query(
+        &paths::compare_export(&props.ws),
+        &[("a", a), ("b", b), ("family", &family)],
+    );
     html! {
         <section class="panel" aria-labelledby="comparison-title" data-testid="comparison">
             <div class="panel__header">
