@@ -226,6 +226,8 @@ fn resolution(r: &str) -> Html {
     let (status, label) = match r {
         "id" => ("ready", "same id"),
         "name" => ("needs_attention", "same name"),
+        // Groups are not in the inventory: planning resolves them in the target's directory.
+        "at_plan" => ("unknown", "resolved when planning"),
         _ => ("blocked", "unresolved"),
     };
     html! { <span data-resolution={r.to_owned()}>{ status_badge(status) }{ format!(" {label}") }</span> }

@@ -333,7 +333,7 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                 <div class="step-action">
                     if cap {
                         <button type="button" class="button" {onclick} disabled={why.is_some() || busy.is_some()}
-                            data-testid={format!("promotion-{}", slug(label))}>
+                            data-testid={format!("action-{}", slug(label))}>
                             { if doing { "Working\u{2026}" } else { label } }</button>
                         if let Some(why) = why { <span class="muted">{ format!(" {why}") }</span> }
                     } else {
