@@ -231,3 +231,36 @@ async fn error(response: &Response) -> ApiError {
 
 /// Paths of the API: the builders shared with the route registry and the tests.
 pub use atlas_api_types::paths;
+
+#[cfg(test)]
+mod tests {
+    use atlas_api_types::{FieldError, Problem};
+
+    use super::ApiError;
+
+    #[test]
+    fn a_field_error_is_found_inside_a_list_of_the_body() {
+        let problem = Problem {
+            kind: "about:blank".into(),
+            title: "Invalid".into(),
+            status: 400,
+            detail: None,
+            errors: vec![
+                FieldError {
+                    field: "set[0].target_id".into(),
+                    message: "no such group".into(),
+                },
+                FieldError {
+                    field: "source_environment_id".into(),
+                    message: "is required".into(),
+                },
+            ],
+            request_id: None,
+        };
+        let e = ApiError::Problem(problem);
+        assert_eq!(e.field_in_list("target_id").as_deref(), Some("no such group"));
+        assert_eq!(e.field_in_list("source_environment_id").as_deref(), Some("is required"));
+        assert_eq!(e.field_in_list("kind"), None);
+        assert_eq!(e.field("target_id"), None);
+    }
+}

@@ -466,3 +466,29 @@ pub fn diff_table(diffs: &[CompareDifference]) -> Html {
         </table>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{join_side, split_side};
+
+    #[test]
+    fn a_side_comes_back_from_its_parts() {
+        for side in [
+            "environment:env-contoso",
+            "backup:env-contoso:01m95f0jwz2dmvbx99j4t3hcgq",
+            "baseline:b-1",
+            "baseline:b-1:3",
+        ] {
+            let (kind, first, second) = split_side(side);
+            assert_eq!(join_side(&kind, &first, &second), side);
+        }
+    }
+
+    #[test]
+    fn an_incomplete_side_is_empty() {
+        assert_eq!(join_side("environment", "", ""), "");
+        assert_eq!(join_side("backup", "env-contoso", ""), "");
+        assert_eq!(join_side("baseline", "", "2"), "");
+        assert_eq!(join_side("nonsense", "x", "y"), "");
+    }
+}
