@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use atlas_api_types::BackupItem;
+use atlas_api_types::{BackupItem, BackupSetList};
 use yew::prelude::*;
 
-use crate::families;
+use crate::{families, format};
 
 /// `chosen` holds the chosen `family/id` keys; every box and button writes it.
 pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -> Html {
@@ -64,4 +64,32 @@ pub fn item_picker(items: &[BackupItem], chosen: &UseStateHandle<Vec<String>>) -
             }) }
         </fieldset>
     }
+}
+
+/// "Every item in the set" or "Only the items I choose": `all` holds which.
+pub fn scope_field(name: &'static str, all: &UseStateHandle<bool>) -> Html {
+    let pick = |to: bool| {
+        let all = all.clone();
+        Callback::from(move |_: Event| all.set(to))
+    };
+    html! {
+        <fieldset class="field">
+            <legend>{ "Items" }</legend>
+            <label class="check"><input type="radio" {name} checked={**all} onchange={pick(true)} />{ " Every item in the set" }</label>
+            <label class="check"><input type="radio" {name} checked={!**all} onchange={pick(false)} />{ " Only the items I choose" }</label>
+        </fieldset>
+    }
+}
+
+/// `(id, "time (status)")` options for a backup set select, led by `first` (no set chosen).
+pub fn set_options(sets: Option<&BackupSetList>, first: &str) -> Vec<(String, String)> {
+    let mut options = vec![(String::new(), first.to_owned())];
+    if let Some(l) = sets {
+        options.extend(
+            l.items
+                .iter()
+                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
+        );
+    }
+    options
 }

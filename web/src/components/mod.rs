@@ -2,6 +2,7 @@ pub mod bell;
 pub mod charts;
 pub mod confirm;
 pub mod csv;
+pub mod envs;
 pub mod error;
 pub mod field;
 pub mod findings;

@@ -6,14 +6,16 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use atlas_api_types::{
-    BackupSetList, Baseline, BaselineList, CompareCounts, CompareDifference, CompareObject, Comparison, EnvironmentList,
+    BackupSetList, Baseline, BaselineList, CompareCounts, CompareDifference, CompareObject, Comparison,
 };
 use yew::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::csv::CsvButton;
+use crate::components::envs::{EnvNames, env_name, env_options, use_env_names};
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
+use crate::components::items::set_options;
 use crate::components::load;
 use crate::components::markup::th;
 use crate::families;
@@ -21,37 +23,6 @@ use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
 use crate::router::{Link, href, use_location, use_navigator};
-
-/// Environment id → display name, in the workspace's order.
-pub type EnvNames = Rc<Vec<(String, String)>>;
-
-/// The workspace's environments as (id, name) pairs, empty until loaded.
-#[hook]
-pub fn use_env_names(ws: &str) -> EnvNames {
-    let envs = use_load(ws.to_owned(), |ws| async move {
-        api::get::<EnvironmentList>(&paths::environments(&ws)).await
-    });
-    Rc::new(
-        envs.state
-            .ready()
-            .map(|l| l.items.iter().map(|e| (e.id.clone(), e.display_name.clone())).collect())
-            .unwrap_or_default(),
-    )
-}
-
-/// The name of environment `id`, or the id while names load.
-pub fn env_name(envs: &EnvNames, id: &str) -> String {
-    envs.iter()
-        .find(|(e, _)| e == id)
-        .map_or_else(|| id.to_owned(), |(_, n)| n.clone())
-}
-
-/// `(value, label)` options for an environment select, led by a "choose" option.
-pub fn env_options(envs: &EnvNames, choose: &str) -> Vec<(String, String)> {
-    let mut options = vec![(String::new(), choose.to_owned())];
-    options.extend(envs.iter().cloned());
-    options
-}
 
 /// A side's reference split into its kind and its two parameters:
 /// `environment:{env}`, `backup:{env}:{set}`, `baseline:{id}[:{n}]`.
@@ -199,15 +170,8 @@ fn SidePicker(props: &SideProps) -> Html {
     let id = |suffix: &str| format!("{}-{suffix}", props.id);
     let second_select = match kind.as_str() {
         "backup" => {
-            let mut options = vec![(String::new(), "Choose a backup set".to_owned())];
-            if let Some(Some(l)) = sets.state.ready() {
-                options.extend(
-                    l.items
-                        .iter()
-                        .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
-                );
-            }
-            Some(("Backup set", options))
+            let sets = sets.state.ready().and_then(Option::as_ref);
+            Some(("Backup set", set_options(sets, "Choose a backup set")))
         }
         "baseline" => {
             let latest = props

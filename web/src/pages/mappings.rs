@@ -11,6 +11,7 @@ use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths, with_query};
 use crate::app::Route;
+use crate::components::envs::{env_name, env_options, use_env_names};
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::load;
@@ -18,7 +19,6 @@ use crate::components::markup::th;
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::use_load;
-use crate::pages::compare::{env_name, env_options, use_env_names};
 use crate::pages::workspace::WsProps;
 use crate::router::{Link, href, use_location, use_navigator};
 use crate::session::use_session;

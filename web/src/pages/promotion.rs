@@ -9,16 +9,16 @@ use atlas_api_types::{
     BackupSetDetail, BackupSetList, BackupSetStatus, Promotion, PromotionCreate, PromotionDecision, PromotionList,
 };
 use atlas_domain::{Capability, Status};
-use wasm_bindgen::JsCast as _;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
+use crate::components::envs::{EnvNames, env_options, use_env_names};
 use crate::components::error::{FormErrorProps, form_error};
-use crate::components::field::{SelectFieldProps, select_field};
-use crate::components::items::item_picker;
+use crate::components::field::{SelectFieldProps, checked, select_field};
+use crate::components::items::{item_picker, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::markup::{fact, th};
@@ -26,7 +26,7 @@ use crate::components::preview::{blockers_view, preview_view};
 use crate::components::status_badge::status_badge;
 use crate::format;
 use crate::hooks::{use_interval, use_load};
-use crate::pages::compare::{EnvNames, ObjectTable, env_options, use_env_names};
+use crate::pages::compare::ObjectTable;
 use crate::pages::workspace::WsProps;
 use crate::router::{Link, pairs, use_navigator};
 use crate::session::use_session;
@@ -167,14 +167,7 @@ fn NewPromotion(props: &NewProps) -> Html {
     };
     let err = (*error).clone();
     let field = |name: &str| err.as_ref().and_then(|e| e.field(name));
-    let mut set_options = vec![(String::new(), "Newest complete set".to_owned())];
-    if let Some(Some(l)) = sets.state.ready() {
-        set_options.extend(
-            l.items
-                .iter()
-                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
-        );
-    }
+    let set_options = set_options(sets.state.ready().and_then(Option::as_ref), "Newest complete set");
     let pick = |state: &UseStateHandle<String>, reset: bool| {
         let (state, set, chosen) = (state.clone(), set.clone(), chosen.clone());
         Callback::from(move |v: String| {
@@ -194,13 +187,7 @@ fn NewPromotion(props: &NewProps) -> Html {
             if !source.is_empty() {
                 { select_field(&yew::props!(SelectFieldProps { id: "promotion-set", label: "Backup set of the source", value: (*set).clone(), options: set_options, onchange: { let (s, c) = (set.clone(), chosen.clone()); Callback::from(move |v| { c.set(Vec::new()); s.set(v) }) }, error: field("backup_set_id") })) }
             }
-            <fieldset class="field">
-                <legend>{ "Items" }</legend>
-                <label class="check"><input type="radio" name="promotion-scope" checked={*all_items}
-                    onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(true)) }} />{ " Every item in the set" }</label>
-                <label class="check"><input type="radio" name="promotion-scope" checked={!*all_items}
-                    onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(false)) }} />{ " Only the items I choose" }</label>
-            </fieldset>
+            { scope_field("promotion-scope", &all_items) }
             if !*all_items {
                 { match detail.state.ready().cloned().flatten() {
                     Some(d) => item_picker(&d.items, &chosen),
@@ -219,12 +206,6 @@ fn NewPromotion(props: &NewProps) -> Html {
             </div>
         </form>
     }
-}
-
-fn checked(e: &Event) -> bool {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .is_some_and(|i| i.checked())
 }
 
 #[derive(Properties, PartialEq)]

@@ -18,8 +18,8 @@ use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::error::{FormErrorProps, form_error};
-use crate::components::field::{SelectFieldProps, select_field};
-use crate::components::items::item_picker;
+use crate::components::field::{SelectFieldProps, checked, select_field};
+use crate::components::items::{item_picker, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::preview::{DROP, GroupEdit, blockers_view, preview_view};
@@ -118,14 +118,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     if let Some(l) = envs.state.ready() {
         env_options.extend(l.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
     }
-    let mut set_options = vec![(String::new(), "Choose a backup set".to_owned())];
-    if let Some(l) = sets.state.ready() {
-        set_options.extend(
-            l.items
-                .iter()
-                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
-        );
-    }
+    let set_options = set_options(sets.state.ready(), "Choose a backup set");
     html! {
         <>
             <div class="page-head">
@@ -138,13 +131,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                     <p class="muted">{ "Into this environment. Nothing is written until you confirm a preview." }</p>
                     { select_field(&yew::props!(SelectFieldProps { id: "restore-source", label: "Backup of environment", value: (*source).clone(), options: env_options, error: err.as_ref().and_then(|e| e.field("source_environment_id")), onchange: { let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) } })) }
                     { select_field(&yew::props!(SelectFieldProps { id: "restore-set", label: "Backup set", value: (*set).clone(), options: set_options, error: err.as_ref().and_then(|e| e.field("backup_set_id")), onchange: { let s = set.clone(); Callback::from(move |v| s.set(v)) } })) }
-                    <fieldset class="field">
-                        <legend>{ "Items" }</legend>
-                        <label class="check"><input type="radio" name="restore-scope" checked={*all_items}
-                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(true)) }} />{ " Every item in the set" }</label>
-                        <label class="check"><input type="radio" name="restore-scope" checked={!*all_items}
-                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(false)) }} />{ " Only the items I choose" }</label>
-                    </fieldset>
+                    { scope_field("restore-scope", &all_items) }
                     if !*all_items {
                         { match detail.state.ready().cloned().flatten() {
                             Some(d) => item_picker(&d.items, &chosen),
@@ -182,13 +169,6 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             </section>
         </>
     }
-}
-
-fn checked(e: &Event) -> bool {
-    use wasm_bindgen::JsCast as _;
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .is_some_and(|i| i.checked())
 }
 
 /// Steps 2 to 6's own state: a fresh preview (it replaces the draft's until the draft is loaded
