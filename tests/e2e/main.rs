@@ -619,3 +619,59 @@ async fn compare_the_demo_environments_then_open_their_mapping_table() {
     s.screenshot("mappings").await;
     s.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_two_policies_with_a_second_member_approving_then_verify() {
+    let s = Stack::start("promotion").await;
+    s.sign_in("owner@demo.test").await;
+    // Fabrikam, the target, connected through consent; Contoso, the source, backed up.
+    s.goto(&format!("{FABRIKAM}/provider")).await;
+    s.fill("#tenant", "fabrikam.demo.test").await;
+    s.click("[data-testid=create-connection]").await;
+    s.click("[data-testid=start-consent]").await;
+    s.click("[data-testid=open-consent]").await;
+    s.click("[data-testid=sign-in-global-admin]").await;
+    s.find("[data-testid=consent-result][data-outcome=granted]").await;
+    s.click("[data-testid=verify]").await;
+    s.find("[data-testid=connection-status] .badge[data-status=ready]")
+        .await;
+    s.backup_now(CONTOSO).await;
+
+    // A new promotion of two device configurations, picked by family.
+    s.goto(WS).await;
+    s.click(&format!(".wsnav a[href='{WS}/promotions']")).await;
+    s.wait_text("h1", "Promotions").await;
+    s.wait_text("#promotion-source", "Contoso").await;
+    s.select("#promotion-source", "env-contoso").await;
+    s.select("#promotion-target", "env-fabrikam").await;
+    s.check_label("Only the items I choose").await;
+    let family = ".item-family[data-family=deviceConfigurations]";
+    s.click(&format!("{family} label:nth-of-type(1) input")).await;
+    s.click(&format!("{family} label:nth-of-type(2) input")).await;
+    s.wait_text("[data-testid=item-picker] > legend", "2 of").await;
+    s.click("[data-testid=promotion-create]:not([disabled])").await;
+    s.find("[data-testid=promotion-plan] [data-testid=preview-items]").await;
+    s.wait_attr("[data-testid=promotion-state]", "data-state", "planned")
+        .await;
+    s.click("[data-testid=action-dry-run]").await;
+    s.find("[data-testid=dry-run-checks] li").await;
+    // The planner cannot approve: a second member must.
+    s.find("[data-testid=waiting-approval]").await;
+    assert!(!s.exists("[data-testid=action-approve]").await);
+    let promotion = s.current_path().await;
+    s.screenshot("planned").await;
+
+    s.sign_out().await;
+    s.sign_in("manager@demo.test").await;
+    s.goto(&promotion).await;
+    s.click("[data-testid=action-approve]:not([disabled])").await;
+    s.wait_text("[data-testid=approved-by]", "manager@demo.test").await;
+    // Cutover: the target's name typed; the target's backup, then the restore, followed live.
+    s.click("[data-testid=promotion-cut-over-open]").await;
+    s.fill("#promotion-cut-over-confirm", "Fabrikam (demo)").await;
+    s.click("form.confirm button[type=submit]:not([disabled])").await;
+    s.find("[data-testid=promotion-cutover] [data-testid=live-run]").await;
+    s.wait_text("[data-testid=verify-summary]", "compared").await;
+    s.screenshot("verified").await;
+    s.close().await;
+}
