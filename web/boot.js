@@ -2,22 +2,30 @@
 // scripts from this origin only (script-src 'self' 'wasm-unsafe-eval').
 import init from "/atlas-web.js";
 
-// The second bundle (ADR 0027): loaded once, the first time one of its pages opens; the main
-// bundle mounts it into its page's placeholder and destroys it when the operator leaves.
-let more;
-const loadMore = () =>
-  (more ??= import("/atlas-web-more.js").then(async (m) => {
-    await m.default();
-    return m;
-  }));
-window.atlasMoreMount = (root) => {
-  loadMore().then((m) => {
+// The lazily loaded bundles (ADR 0027), by name (`atlas-web-more`, `atlas-web-promote`): each
+// loaded once, the first time one of its pages opens; the main bundle mounts it into its page's
+// placeholder and destroys it when the operator leaves.
+const bundles = new Map();
+const load = (name) => {
+  if (!bundles.has(name)) {
+    bundles.set(
+      name,
+      import(`/${name}.js`).then(async (m) => {
+        await m.default();
+        return m;
+      }),
+    );
+  }
+  return bundles.get(name);
+};
+window.atlasMoreMount = (root, name) => {
+  load(name).then((m) => {
     // Left before the bundle arrived: nothing to show.
     if (root.isConnected) m.mount(root);
   });
 };
-window.atlasMoreUnmount = () => {
-  if (more) more.then((m) => m.unmount());
+window.atlasMoreUnmount = (name) => {
+  if (bundles.has(name)) bundles.get(name).then((m) => m.unmount());
 };
 
 init();

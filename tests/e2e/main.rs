@@ -575,3 +575,103 @@ async fn build_an_evidence_pack_and_download_it() {
     assert_eq!(&zip[..2], b"PK", "a ZIP");
     s.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_the_demo_environments_then_open_their_mapping_table() {
+    let s = Stack::start("compare").await;
+    s.sign_in("owner@demo.test").await;
+    // Contoso's inventory against Fabrikam's (not connected in the demo: nothing in it).
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    // The compare page (third bundle), from the workspace navigation; sides chosen by name.
+    s.goto(WS).await;
+    s.click(&format!(".wsnav a[href='{WS}/compare']")).await;
+    s.wait_text("h1", "Compare").await;
+    s.wait_attr("[data-testid=more-root]", "data-bundle", "atlas-web-promote")
+        .await;
+    s.wait_text("#side-a-from", "Contoso").await;
+    s.select("#side-a-from", "env-contoso").await;
+    s.select("#side-b-from", "env-fabrikam").await;
+    s.click("[data-testid=compare-run]:not([disabled])").await;
+    let counts = s.wait_text("[data-testid=compare-counts]", "Only in A").await;
+    let all: u64 = counts
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a total in {counts:?}"));
+    assert!(all > 0, "objects compared: {counts}");
+    assert!(counts.contains(&format!("Only in A {all}")), "{counts}");
+    s.find("[data-testid=compare-families] tbody tr[data-family]").await;
+    s.find("[data-testid=compare-objects] tbody tr[data-result]").await;
+    assert!(s.current_path().await.ends_with("/compare"));
+    s.screenshot("compare").await;
+
+    // The pair's mapping table, from the result: the references Contoso uses, resolved or not.
+    s.click("[data-testid=comparison] a[href*='/mappings?']").await;
+    s.wait_text("h1", "Mapping table").await;
+    s.wait_text("main", "Unmapped references").await;
+    s.screenshot("mappings").await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_two_policies_with_a_second_member_approving_then_verify() {
+    let s = Stack::start("promotion").await;
+    s.sign_in("owner@demo.test").await;
+    // Fabrikam, the target, connected through consent; Contoso, the source, backed up.
+    s.goto(&format!("{FABRIKAM}/provider")).await;
+    s.fill("#tenant", "fabrikam.demo.test").await;
+    s.click("[data-testid=create-connection]").await;
+    s.click("[data-testid=start-consent]").await;
+    s.click("[data-testid=open-consent]").await;
+    s.click("[data-testid=sign-in-global-admin]").await;
+    s.find("[data-testid=consent-result][data-outcome=granted]").await;
+    s.click("[data-testid=verify]").await;
+    s.find("[data-testid=connection-status] .badge[data-status=ready]")
+        .await;
+    s.backup_now(CONTOSO).await;
+
+    // A new promotion of two device configurations, picked by family.
+    s.goto(WS).await;
+    s.click(&format!(".wsnav a[href='{WS}/promotions']")).await;
+    s.wait_text("h1", "Promotions").await;
+    s.wait_text("#promotion-source", "Contoso").await;
+    s.select("#promotion-source", "env-contoso").await;
+    s.select("#promotion-target", "env-fabrikam").await;
+    s.check_label("Only the items I choose").await;
+    let family = ".item-family[data-family=deviceConfigurations]";
+    s.click(&format!("{family} label:nth-of-type(1) input")).await;
+    s.click(&format!("{family} label:nth-of-type(2) input")).await;
+    s.wait_text("[data-testid=item-picker] > legend", "2 of").await;
+    s.click("[data-testid=promotion-create]:not([disabled])").await;
+    s.find("[data-testid=promotion-plan] [data-testid=preview-items]").await;
+    s.wait_attr("[data-testid=promotion-state]", "data-state", "planned")
+        .await;
+    s.click("[data-testid=action-dry-run]").await;
+    s.find("[data-testid=dry-run-checks] li").await;
+    // The planner cannot approve: a second member must.
+    s.find("[data-testid=waiting-approval]").await;
+    assert!(!s.exists("[data-testid=action-approve]").await);
+    let promotion = s.current_path().await;
+    s.screenshot("planned").await;
+
+    s.sign_out().await;
+    s.sign_in("manager@demo.test").await;
+    s.goto(&promotion).await;
+    s.click("[data-testid=action-approve]:not([disabled])").await;
+    s.wait_text("[data-testid=approved-by]", "manager@demo.test").await;
+    // Cutover: the target's name typed; the target's backup, then the restore, followed live.
+    s.click("[data-testid=promotion-cut-over-open]").await;
+    s.fill("#promotion-cut-over-confirm", "Fabrikam (demo)").await;
+    s.click("form.confirm button[type=submit]:not([disabled])").await;
+    s.find("[data-testid=promotion-cutover] [data-testid=live-run]").await;
+    s.wait_text("[data-testid=verify-summary]", "compared").await;
+    s.screenshot("verified").await;
+    s.close().await;
+}

@@ -60,6 +60,19 @@ impl ApiError {
             .collect();
         (!msgs.is_empty()).then(|| msgs.join("; "))
     }
+
+    /// Like [`field`](Self::field), also matching the field inside a list of the body
+    /// (`set[0].target_id`, `remove.0.source_id`): forms that send one row at a time.
+    pub fn field_in_list(&self, name: &str) -> Option<String> {
+        let Self::Problem(p) = self else { return None };
+        let msgs: Vec<&str> = p
+            .errors
+            .iter()
+            .filter(|e| e.field == name || e.field.rsplit(['.', ']']).next() == Some(name))
+            .map(|e| e.message.as_str())
+            .collect();
+        (!msgs.is_empty()).then(|| msgs.join("; "))
+    }
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -125,6 +138,12 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Res
 pub async fn post_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), ApiError> {
     let body = json(body)?;
     exchange(Request::post(path), Some(body), false).await.map(drop)
+}
+
+/// A POST without a body whose answer is not read (a step of a promotion: the page loads the
+/// promotion again).
+pub async fn post_unit(path: &str) -> Result<(), ApiError> {
+    exchange(Request::post(path), None, false).await.map(drop)
 }
 
 /// PUT or DELETE whose answer carries no body worth reading (204).
@@ -212,3 +231,36 @@ async fn error(response: &Response) -> ApiError {
 
 /// Paths of the API: the builders shared with the route registry and the tests.
 pub use atlas_api_types::paths;
+
+#[cfg(test)]
+mod tests {
+    use atlas_api_types::{FieldError, Problem};
+
+    use super::ApiError;
+
+    #[test]
+    fn a_field_error_is_found_inside_a_list_of_the_body() {
+        let problem = Problem {
+            kind: "about:blank".into(),
+            title: "Invalid".into(),
+            status: 400,
+            detail: None,
+            errors: vec![
+                FieldError {
+                    field: "set[0].target_id".into(),
+                    message: "no such group".into(),
+                },
+                FieldError {
+                    field: "source_environment_id".into(),
+                    message: "is required".into(),
+                },
+            ],
+            request_id: None,
+        };
+        let e = ApiError::Problem(problem);
+        assert_eq!(e.field_in_list("target_id").as_deref(), Some("no such group"));
+        assert_eq!(e.field_in_list("source_environment_id").as_deref(), Some("is required"));
+        assert_eq!(e.field_in_list("kind"), None);
+        assert_eq!(e.field("target_id"), None);
+    }
+}

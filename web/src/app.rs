@@ -55,6 +55,19 @@ pub enum Route {
     Evidence {
         ws: String,
     },
+    Compare {
+        ws: String,
+    },
+    Mappings {
+        ws: String,
+    },
+    Promotions {
+        ws: String,
+    },
+    Promotion {
+        ws: String,
+        promotion: String,
+    },
     AlertDelivery {
         ws: String,
         delivery: String,
@@ -155,6 +168,13 @@ impl Route {
             ["workspaces", ws, "alerts"] => Route::Alerts { ws: param(ws)? },
             ["workspaces", ws, "posture"] => Route::Posture { ws: param(ws)? },
             ["workspaces", ws, "evidence"] => Route::Evidence { ws: param(ws)? },
+            ["workspaces", ws, "compare"] => Route::Compare { ws: param(ws)? },
+            ["workspaces", ws, "mappings"] => Route::Mappings { ws: param(ws)? },
+            ["workspaces", ws, "promotions"] => Route::Promotions { ws: param(ws)? },
+            ["workspaces", ws, "promotions", promotion] => Route::Promotion {
+                ws: param(ws)?,
+                promotion: param(promotion)?,
+            },
             ["workspaces", ws, "alerts", "deliveries", delivery] => Route::AlertDelivery {
                 ws: param(ws)?,
                 delivery: param(delivery)?,
@@ -230,6 +250,10 @@ impl Route {
             Route::Alerts { ws } => vec![WS, ws, "alerts"],
             Route::Posture { ws } => vec![WS, ws, "posture"],
             Route::Evidence { ws } => vec![WS, ws, "evidence"],
+            Route::Compare { ws } => vec![WS, ws, "compare"],
+            Route::Mappings { ws } => vec![WS, ws, "mappings"],
+            Route::Promotions { ws } => vec![WS, ws, "promotions"],
+            Route::Promotion { ws, promotion } => vec![WS, ws, "promotions", promotion],
             Route::AlertDelivery { ws, delivery } => vec![WS, ws, "alerts", "deliveries", delivery],
             Route::Finding { ws, finding } => vec![WS, ws, "findings", finding],
             Route::Environment { ws, env } => vec![WS, ws, ENV, env],
@@ -277,6 +301,10 @@ impl Route {
             | Route::Alerts { ws }
             | Route::Posture { ws }
             | Route::Evidence { ws }
+            | Route::Compare { ws }
+            | Route::Mappings { ws }
+            | Route::Promotions { ws }
+            | Route::Promotion { ws, .. }
             | Route::AlertDelivery { ws, .. }
             | Route::Finding { ws, .. }
             | Route::Drift { ws, .. }
@@ -463,6 +491,8 @@ fn Shell(props: &ShellProps) -> Html {
                     { link(Route::Findings { ws: ws.clone() }, "Findings") }
                     { link(Route::Exceptions { ws: ws.clone() }, "Risk acceptances") }
                     { link(Route::Baselines { ws: ws.clone() }, "Baselines") }
+                    { link(Route::Compare { ws: ws.clone() }, "Compare") }
+                    { link(Route::Promotions { ws: ws.clone() }, "Promotions") }
                     { link(Route::Alerts { ws: ws.clone() }, "Alerts") }
                     { link(Route::Posture { ws: ws.clone() }, "Permissions") }
                     if session.can(ws, Capability::EvidenceExport) {
@@ -529,6 +559,13 @@ mod tests {
             Route::Alerts { ws: s() },
             Route::Posture { ws: s() },
             Route::Evidence { ws: s() },
+            Route::Compare { ws: s() },
+            Route::Mappings { ws: s() },
+            Route::Promotions { ws: s() },
+            Route::Promotion {
+                ws: s(),
+                promotion: s(),
+            },
             Route::AlertDelivery { ws: s(), delivery: s() },
             Route::Finding { ws: s(), finding: s() },
             Route::Environment { ws: s(), env: s() },
@@ -602,6 +639,15 @@ mod tests {
                 "/workspaces/w/operations/r%201",
             ),
             (Route::Baselines { ws: ws.clone() }, "/workspaces/w/baselines"),
+            (Route::Compare { ws: ws.clone() }, "/workspaces/w/compare"),
+            (Route::Mappings { ws: ws.clone() }, "/workspaces/w/mappings"),
+            (
+                Route::Promotion {
+                    ws: ws.clone(),
+                    promotion: "p".into(),
+                },
+                "/workspaces/w/promotions/p",
+            ),
             (
                 Route::Drift {
                     ws: ws.clone(),

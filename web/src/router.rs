@@ -156,7 +156,8 @@ const NAVIGATE: &str = "atlas:navigate";
 pub struct RouterProps {
     #[prop_or_default]
     pub children: Html,
-    /// The page of a route (`app::switch` for the shell, `pages::more_page` for the second bundle).
+    /// The page of a route (`app::switch` for the shell, `pages::more_page` or
+    /// `pages::promote_page` for a lazy bundle).
     pub render: fn(Route) -> Html,
 }
 

@@ -1,4 +1,4 @@
-//! Downloads a CSV export through the API client (it needs the bearer token, so a plain link
+//! Downloads an export (CSV, or JSON) through the API client (it needs the bearer token, so a plain link
 //! would not do): fetched, then handed to the browser as a file.
 
 use wasm_bindgen::JsCast as _;
@@ -8,10 +8,10 @@ use yew::prelude::*;
 use crate::api::{self, ApiError};
 use crate::components::error::{FormErrorProps, form_error};
 
-fn save(text: &str, filename: &str) -> Option<()> {
+fn save(text: &str, filename: &str, mime: &str) -> Option<()> {
     let parts = js_sys::Array::of1(&text.into());
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv");
+    options.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
     let doc = web_sys::window()?.document()?;
@@ -31,6 +31,10 @@ fn save(text: &str, filename: &str) -> Option<()> {
 pub struct CsvButtonProps {
     pub path: AttrValue,
     pub filename: AttrValue,
+    #[prop_or(AttrValue::Static("text/csv"))]
+    pub mime: AttrValue,
+    #[prop_or(AttrValue::Static("Download CSV"))]
+    pub label: AttrValue,
 }
 
 #[component]
@@ -38,14 +42,26 @@ pub fn CsvButton(props: &CsvButtonProps) -> Html {
     let busy = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
     let onclick = {
-        let (busy, error, path, filename) = (busy.clone(), error.clone(), props.path.clone(), props.filename.clone());
+        let (busy, error, path, filename, mime) = (
+            busy.clone(),
+            error.clone(),
+            props.path.clone(),
+            props.filename.clone(),
+            props.mime.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
-            let (busy, error, path, filename) = (busy.clone(), error.clone(), path.clone(), filename.clone());
+            let (busy, error, path, filename, mime) = (
+                busy.clone(),
+                error.clone(),
+                path.clone(),
+                filename.clone(),
+                mime.clone(),
+            );
             busy.set(true);
             spawn_local(async move {
                 match api::get_text(&path).await {
                     Ok(text) => {
-                        save(&text, &filename);
+                        save(&text, &filename, &mime);
                         error.set(None);
                     }
                     Err(e) => error.set(Some(e)),
@@ -57,7 +73,7 @@ pub fn CsvButton(props: &CsvButtonProps) -> Html {
     html! {
         <>
             <button type="button" class="button button--quiet" {onclick} disabled={*busy}>
-                { if *busy { "Preparing CSV\u{2026}" } else { "Download CSV" } }
+                { if *busy { AttrValue::Static("Preparing\u{2026}") } else { props.label.clone() } }
             </button>
             { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
         </>

@@ -104,3 +104,10 @@ pub fn select_field(props: &SelectFieldProps) -> Html {
         </div>
     }
 }
+
+/// Whether the checkbox or radio that fired `e` is checked.
+pub fn checked(e: &Event) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        .is_some_and(|i| i.checked())
+}

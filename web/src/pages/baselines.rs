@@ -1,11 +1,8 @@
 //! Baselines: the workspace's profiles with their source, families, latest snapshot and
 //! assignments; create one, capture a snapshot, assign it to an environment or remove that.
 
-use std::rc::Rc;
-
 use atlas_api_types::{
-    Baseline, BaselineAssign, BaselineAssignment, BaselineCreate, BaselineList, BaselineSnapshot, EnvironmentList,
-    SnapshotCreate,
+    Baseline, BaselineAssign, BaselineAssignment, BaselineCreate, BaselineList, BaselineSnapshot, SnapshotCreate,
 };
 use atlas_domain::Capability;
 use wasm_bindgen::JsCast as _;
@@ -14,6 +11,7 @@ use yew::prelude::*;
 
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
+use crate::components::envs::{EnvNames, env_name, env_options, use_env_names};
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field, value_of};
 use crate::components::load;
@@ -24,15 +22,6 @@ use crate::pages::workspace::WsProps;
 use crate::router::Link;
 use crate::session::use_session;
 
-/// Environment id → display name, in the workspace's order.
-type EnvNames = Rc<Vec<(String, String)>>;
-
-fn env_name(envs: &EnvNames, id: &str) -> String {
-    envs.iter()
-        .find(|(e, _)| e == id)
-        .map_or_else(|| id.to_owned(), |(_, n)| n.clone())
-}
-
 #[component]
 pub fn BaselinesPage(props: &WsProps) -> Html {
     let session = use_session();
@@ -41,15 +30,7 @@ pub fn BaselinesPage(props: &WsProps) -> Html {
     let list = use_load(ws.clone(), |ws| async move {
         api::get::<BaselineList>(&paths::baselines(&ws)).await
     });
-    let envs = use_load(ws.clone(), |ws| async move {
-        api::get::<EnvironmentList>(&paths::environments(&ws)).await
-    });
-    let names: EnvNames = Rc::new(
-        envs.state
-            .ready()
-            .map(|l| l.items.iter().map(|e| (e.id.clone(), e.display_name.clone())).collect())
-            .unwrap_or_default(),
-    );
+    let names = use_env_names(&ws);
     html! {
         <>
             <div class="page-head"><h1>{ "Baselines" }</h1></div>
@@ -146,8 +127,7 @@ fn CreateForm(props: &CreateProps) -> Html {
         })
     };
     let err = |name: &str| (*error).as_ref().and_then(|e| e.field(name));
-    let mut sources = vec![(String::new(), "Choose an environment".to_owned())];
-    sources.extend(props.envs.iter().cloned());
+    let sources = env_options(&props.envs, "Choose an environment");
     let on_ignored = {
         let ignored = ignored.clone();
         Callback::from(move |e: InputEvent| {

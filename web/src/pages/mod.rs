@@ -1,10 +1,11 @@
-//! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`) and the
-//! second bundle (`more_page`, ADR 0027).
+//! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`), the
+//! second bundle (`more_page`) and the third (`promote_page`), ADR 0027.
 
 pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod baselines;
+pub mod compare;
 pub mod dashboard;
 pub mod drift;
 pub mod environment;
@@ -12,10 +13,12 @@ pub mod evidence;
 pub mod findings;
 pub mod inventory;
 pub mod lint;
+pub mod mappings;
 pub mod members;
 pub mod not_found;
 pub mod operations;
 pub mod posture;
+pub mod promotion;
 pub mod provider;
 pub mod restore;
 pub mod sign_in;
@@ -25,6 +28,7 @@ pub mod workspaces;
 use yew::prelude::*;
 
 use crate::app::Route;
+use crate::components::lazy::{Lazy, MORE, PROMOTE};
 
 pub fn page(route: Route) -> Html {
     match route {
@@ -64,7 +68,11 @@ pub fn page(route: Route) -> Html {
         | Route::Alerts { .. }
         | Route::Posture { .. }
         | Route::Evidence { .. }
-        | Route::AlertDelivery { .. } => html! { <crate::components::lazy::Lazy /> },
+        | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
+        // The third bundle's: compare, the mapping table, promotions (spec 022).
+        Route::Compare { .. } | Route::Mappings { .. } | Route::Promotions { .. } | Route::Promotion { .. } => {
+            html! { <Lazy bundle={PROMOTE} /> }
+        }
         // The app shell renders these without a session (`app::switch`): they never reach here.
         Route::SignIn | Route::Callback | Route::NotFound => html! { { not_found::not_found() } },
     }
@@ -86,6 +94,18 @@ pub fn more_page(route: Route) -> Html {
         Route::Posture { ws } => html! { <posture::PosturePage {ws} /> },
         Route::Evidence { ws } => html! { <evidence::EvidencePage {ws} /> },
         Route::AlertDelivery { ws, delivery } => html! { <alerts::DeliveryPage {ws} {delivery} /> },
+        _ => Html::default(),
+    }
+}
+
+/// The pages of the third bundle (`atlas-web-promote`): the workspace pages that span two
+/// environments (spec 022); nothing for the others.
+pub fn promote_page(route: Route) -> Html {
+    match route {
+        Route::Compare { ws } => html! { <compare::ComparePage {ws} /> },
+        Route::Mappings { ws } => html! { <mappings::MappingsPage {ws} /> },
+        Route::Promotions { ws } => html! { <promotion::PromotionsPage {ws} /> },
+        Route::Promotion { ws, promotion } => html! { <promotion::PromotionPage {ws} {promotion} /> },
         _ => Html::default(),
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use atlas_api_types::{
-    BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, PreviewItem, Restore, RestoreConfirm,
+    BackupSetDetail, BackupSetList, EnvironmentList, OperationRun, OperationView, Restore, RestoreConfirm,
     RestoreCreate, RestoreList, RestorePreview, RestorePreviewRequest,
 };
 use atlas_domain::{Capability, RestoreState, RunOutcome, RunState, Status};
@@ -18,9 +18,11 @@ use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::error::{FormErrorProps, form_error};
-use crate::components::field::{SelectFieldProps, select_field, value_of};
+use crate::components::field::{SelectFieldProps, checked, select_field};
+use crate::components::items::{item_picker, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
+use crate::components::preview::{DROP, GroupEdit, blockers_view, preview_view};
 use crate::components::status_badge::{outcome_badge, status_badge};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
@@ -116,14 +118,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     if let Some(l) = envs.state.ready() {
         env_options.extend(l.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
     }
-    let mut set_options = vec![(String::new(), "Choose a backup set".to_owned())];
-    if let Some(l) = sets.state.ready() {
-        set_options.extend(
-            l.items
-                .iter()
-                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
-        );
-    }
+    let set_options = set_options(sets.state.ready(), "Choose a backup set");
     html! {
         <>
             <div class="page-head">
@@ -136,31 +131,10 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                     <p class="muted">{ "Into this environment. Nothing is written until you confirm a preview." }</p>
                     { select_field(&yew::props!(SelectFieldProps { id: "restore-source", label: "Backup of environment", value: (*source).clone(), options: env_options, error: err.as_ref().and_then(|e| e.field("source_environment_id")), onchange: { let (s, set) = (source.clone(), set.clone()); Callback::from(move |v| { set.set(String::new()); s.set(v) }) } })) }
                     { select_field(&yew::props!(SelectFieldProps { id: "restore-set", label: "Backup set", value: (*set).clone(), options: set_options, error: err.as_ref().and_then(|e| e.field("backup_set_id")), onchange: { let s = set.clone(); Callback::from(move |v| s.set(v)) } })) }
-                    <fieldset class="field">
-                        <legend>{ "Items" }</legend>
-                        <label class="check"><input type="radio" name="restore-scope" checked={*all_items}
-                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(true)) }} />{ " Every item in the set" }</label>
-                        <label class="check"><input type="radio" name="restore-scope" checked={!*all_items}
-                            onchange={{ let a = all_items.clone(); Callback::from(move |_: Event| a.set(false)) }} />{ " Only the items I choose" }</label>
-                    </fieldset>
+                    { scope_field("restore-scope", &all_items) }
                     if !*all_items {
                         { match detail.state.ready().cloned().flatten() {
-                            Some(d) => html! {
-                                <fieldset class="field restore-items">
-                                    <legend>{ format!("Choose items ({} in the set)", d.items.len()) }</legend>
-                                    { for d.items.iter().map(|i| {
-                                        let k = format!("{}/{}", i.family, i.id);
-                                        let on = chosen.contains(&k);
-                                        let chosen = chosen.clone();
-                                        let onchange = Callback::from(move |_: Event| {
-                                            let mut next: Vec<String> = chosen.iter().filter(|c| **c != k).cloned().collect();
-                                            if !on { next.push(k.clone()); }
-                                            chosen.set(next);
-                                        });
-                                        html! { <label class="check"><input type="checkbox" checked={on} {onchange} />{ format!(" {} ({})", i.name, i.family) }</label> }
-                                    }) }
-                                </fieldset>
-                            },
+                            Some(d) => item_picker(&d.items, &chosen),
                             _ => html! { <p class="muted">{ "Choose a backup set to list its items." }</p> },
                         } }
                     }
@@ -195,13 +169,6 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
             </section>
         </>
     }
-}
-
-fn checked(e: &Event) -> bool {
-    use wasm_bindgen::JsCast as _;
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .is_some_and(|i| i.checked())
 }
 
 /// Steps 2 to 6's own state: a fresh preview (it replaces the draft's until the draft is loaded
@@ -360,6 +327,14 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             });
         })
     };
+    let on_map = flow
+        .dispatcher()
+        .to_callback()
+        .reform(|(src, value): (String, String)| match value.as_str() {
+            "" => FlowAction::Unmap(src),
+            DROP => FlowAction::Map(src, None),
+            id => FlowAction::Map(src, Some(id.to_owned())),
+        });
     let on_done = {
         let reload = restore.reload.clone();
         Callback::from(move |_| reload.emit(()))
@@ -403,7 +378,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         </div>
                         { current_preview.as_ref().map_or_else(
                             || html! { { load::empty(html! { <>{ "Read the tenant's live configuration and see what the restore would do." }</> }) } },
-                            |p| preview_view(p, &flow.mapping, &flow.dispatcher()),
+                            |p| preview_view(p, Some(GroupEdit { mapping: &flow.mapping, on_change: on_map.clone() })),
                         ) }
                     </section>
                     if let Some(p) = &current_preview {
@@ -413,10 +388,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                                 if expired { { status_badge("expired") }{ " This preview expired: preview again." } }
                                 else { { format!("This preview expires {}.", countdown(p.expires_ms - flow.now)) } }
                             </p>
-                            if !p.blockers.is_empty() {
-                                <div class="alert" role="alert"><p class="alert__title">{ "Cannot confirm yet" }</p>
-                                    <ul>{ for p.blockers.iter().map(|b| html! { <li>{ b }</li> }) }</ul></div>
-                            }
+                            { blockers_view(&p.blockers, "Cannot confirm yet") }
                             if !can_execute {
                                 <p class="muted">{ "Confirming a restore needs the restore.execute permission: a manager must confirm." }</p>
                             }
@@ -455,105 +427,6 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
 fn countdown(ms: i64) -> String {
     let s = (ms / 1000).max(0);
     format!("in {}:{:02}", s / 60, s % 60)
-}
-
-fn preview_view(
-    p: &RestorePreview,
-    mapping: &BTreeMap<String, Option<String>>,
-    flow: &UseReducerDispatcher<Flow>,
-) -> Html {
-    html! {
-        <div data-testid="preview" data-preview={p.id.clone()}>
-            <p class="badges" data-testid="preview-summary">
-                <span class="chip chip--create">{ format!("{} create", p.summary.create) }</span>
-                <span class="chip chip--update">{ format!("{} update", p.summary.update) }</span>
-                <span class="chip">{ format!("{} unchanged", p.summary.unchanged) }</span>
-                <span class="chip chip--conflict">{ format!("{} conflict", p.summary.conflict) }</span>
-            </p>
-            if p.items.is_empty() {
-                { load::empty(html! { <>{ "Nothing to restore." }</> }) }
-            } else {
-                <div class="table-wrap"><table class="table" data-testid="preview-items">
-                    <thead><tr>{ crate::components::markup::th("Item") }{ crate::components::markup::th("Action") }{ crate::components::markup::th("Matched by") }{ crate::components::markup::th("Changes") }</tr></thead>
-                    <tbody>{ for p.items.iter().map(preview_row) }</tbody>
-                </table></div>
-            }
-            if !p.groups.is_empty() {
-                <h3>{ "Group mapping" }</h3>
-                <p class="muted">{ "Groups in the backup's assignments, and the group each becomes in this tenant. Change a mapping, then preview again." }</p>
-                <div class="table-wrap"><table class="table" data-testid="group-mapping">
-                    <thead><tr>{ crate::components::markup::th("In the backup") }{ crate::components::markup::th("Resolution") }{ crate::components::markup::th("In this tenant") }</tr></thead>
-                    <tbody>{ for p.groups.iter().map(|g| {
-                        let src = g.source_group_id.clone();
-                        let current = mapping.get(&src).cloned();
-                        let value = match &current {
-                            Some(None) => "\u{2205}drop".to_owned(),
-                            Some(Some(t)) => t.clone(),
-                            None => String::new(),
-                        };
-                        let onchange = flow.to_callback().reform(move |e: Event| {
-                            let v = value_of(&e);
-                            match v.as_str() {
-                                "" => FlowAction::Unmap(src.clone()),
-                                "\u{2205}drop" => FlowAction::Map(src.clone(), None),
-                                id => FlowAction::Map(src.clone(), Some(id.to_owned())),
-                            }
-                        });
-                        let id = format!("map-{}", g.source_group_id);
-                        html! {
-                            <tr data-resolution={g.resolution.clone()}>
-                                <td>{ g.source_name.clone().unwrap_or_else(|| g.source_group_id.clone()) }</td>
-                                <td>{ status_badge(if g.resolution == "unmapped" { "blocked" } else { "ready" }) }{ format!(" {}", g.resolution) }</td>
-                                <td>
-                                    { g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default() }
-                                    <label class="visually-hidden" for={id.clone()}>{ format!("Target group id for {}", g.source_name.clone().unwrap_or_default()) }</label>
-                                    <input id={id} class="mapping" list="drop-option" placeholder="target group id, or \u{2205}drop" value={value} {onchange} />
-                                </td>
-                            </tr>
-                        }
-                    }) }</tbody>
-                </table></div>
-                <datalist id="drop-option"><option value={"\u{2205}drop"}>{ "Drop this group's assignments" }</option></datalist>
-            }
-        </div>
-    }
-}
-
-fn preview_row(i: &PreviewItem) -> Html {
-    html! {
-        <tr data-action={i.action.clone()}>
-            <td>{ &i.name }<br /><span class="muted">{ &i.family }</span>
-                { for i.warnings.iter().map(|w| html! { <p class="muted">{ "\u{26a0} " }{ w }</p> }) }
-                if let Some(c) = &i.conflict { <p class="form-error">{ c }</p> }
-            </td>
-            <td><span class={classes!("chip", format!("chip--{}", i.action))}>{ &i.action }</span></td>
-            <td>{ &i.matched_by }</td>
-            <td>
-                if i.changes.is_empty() && i.assignments.added.is_empty() && i.assignments.removed.is_empty() {
-                    <span class="muted">{ "\u{2014}" }</span>
-                } else {
-                    <details class="change">
-                        <summary>{ format!("{} fields, assignments +{} \u{2212}{}", i.changes.len(), i.assignments.added.len(), i.assignments.removed.len()) }</summary>
-                        <ul>{ for i.changes.iter().map(|c| html! {
-                            <li><code>{ &c.path }</code>{ ": " }
-                                <code>{ c.before.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code>
-                                { " \u{2192} " }
-                                <code>{ c.after.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "\u{2205}".into()) }</code>
-                                if c.secret {
-                                    { " " }<span class="chip chip--secret" data-testid="secret-change"
-                                        title="A secret differs: its values are hidden here; the restore writes the captured value.">
-                                        { "secret changed" }</span>
-                                }</li>
-                        }) }
-                        { for i.assignments.added.iter().map(|a| html! { <li>{ "+ " }{ a }</li> }) }
-                        { for i.assignments.removed.iter().map(|a| html! { <li>{ "\u{2212} " }{ a }</li> }) }
-                        { for i.assignments.dropped.iter().map(|a| html! { <li>{ "dropped: " }{ a }</li> }) }
-                        </ul>
-                    </details>
-                }
-            </td>
-        </tr>
-    }
 }
 
 #[derive(Properties, PartialEq)]

@@ -54,6 +54,8 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                 <nav class="subnav" aria-label="Workspace">
                     <Link to={Route::Findings { ws: ws.clone() }} query={open_query("")} classes="button button--quiet">{ "Open findings" }</Link>
                     <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
+                    <Link to={Route::Compare { ws: ws.clone() }} classes="button button--quiet">{ "Compare" }</Link>
+                    <Link to={Route::Promotions { ws: ws.clone() }} classes="button button--quiet">{ "Promotions" }</Link>
                 </nav>
                 <DashboardView ws={ws.clone()} />
                 <section class="panel" aria-labelledby="envs-title">

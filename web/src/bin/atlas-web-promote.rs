@@ -1,0 +1,19 @@
+//! The third bundle: compare, the mapping table and promotions (`pages::promote_page`), mounted
+//! by the main bundle into its shell (`components::lazy`) and destroyed when the operator leaves
+//! them.
+
+use wasm_bindgen::prelude::*;
+
+/// Renders the current route's page into `root` (the main bundle's placeholder).
+#[wasm_bindgen]
+pub fn mount(root: web_sys::Element) {
+    atlas_web::more::mount(root, atlas_web::pages::promote_page);
+}
+
+/// Destroys what [`mount`] rendered (the operator left its pages).
+#[wasm_bindgen]
+pub fn unmount() {
+    atlas_web::more::unmount();
+}
+
+fn main() {}
