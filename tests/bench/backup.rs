@@ -95,6 +95,18 @@ impl Admin {
         r.json().await.expect("stats")
     }
 
+    /// Sets the tenant's faults and starts its stats afresh; returns the faults' path (DELETE
+    /// it to clear them).
+    pub(crate) async fn arm(&self, tenant: &str, faults: &atlas_graph_sim::Faults) -> String {
+        let path = format!("/tenants/{tenant}/faults");
+        let body = serde_json::to_value(faults).expect("faults serialize");
+        let put = self.send(reqwest::Method::PUT, &path, Some(body)).await;
+        assert!(put.status().is_success(), "set the simulator's faults");
+        self.send(reqwest::Method::DELETE, &format!("/tenants/{tenant}/stats"), None)
+            .await;
+        path
+    }
+
     pub(crate) async fn objects(&self, tenant: &str, family: &str) -> Vec<Value> {
         let r = self
             .send(
@@ -105,6 +117,16 @@ impl Admin {
             .await;
         r.json().await.expect("objects")
     }
+}
+
+/// Graph writes the simulator answered (token requests and `$batch` envelopes are not writes).
+pub(crate) fn writes(stats: &Stats) -> u64 {
+    stats
+        .requests
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET ") && k.as_str() != "POST $batch")
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// The Graph endpoint of the run, and the simulator process this bench started, if any.

@@ -129,18 +129,7 @@ pub async fn run(args: &[String]) {
         rate_limit: throttle.then(RateLimit::default),
         ..Default::default()
     };
-    let faults_path = format!("/tenants/{TARGET_TENANT}/faults");
-    let faults = serde_json::to_value(faults).unwrap();
-    assert!(
-        admin
-            .send(Method::PUT, &faults_path, Some(faults))
-            .await
-            .status()
-            .is_success()
-    );
-    admin
-        .send(Method::DELETE, &format!("/tenants/{TARGET_TENANT}/stats"), None)
-        .await;
+    let faults_path = admin.arm(TARGET_TENANT, &faults).await;
 
     let t = Instant::now();
     let body = json!({"plan_fingerprint": fp, "confirm": "env-bench-target"});
@@ -157,12 +146,7 @@ pub async fn run(args: &[String]) {
     let seconds = t.elapsed().as_secs_f64();
     let stats = admin.stats(TARGET_TENANT).await;
     admin.send(Method::DELETE, &faults_path, None).await;
-    let writes: u64 = stats
-        .requests
-        .iter()
-        .filter(|(k, _)| !k.starts_with("GET ") && k.as_str() != "POST $batch")
-        .map(|(_, n)| n)
-        .sum();
+    let writes = crate::backup::writes(&stats);
     let cutover = match &done.cutover_run {
         Some(r) => Some(wait_run(&app, &r.id).await),
         None => None,

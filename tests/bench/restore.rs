@@ -117,18 +117,7 @@ pub async fn run(args: &[String]) {
         }),
         ..Default::default()
     };
-    let faults = serde_json::to_value(faults).unwrap();
-    let faults_path = format!("/tenants/{tenant}/faults");
-    assert!(
-        admin
-            .send(Method::PUT, &faults_path, Some(faults))
-            .await
-            .status()
-            .is_success()
-    );
-    admin
-        .send(Method::DELETE, &format!("/tenants/{tenant}/stats"), None)
-        .await;
+    let faults_path = admin.arm(tenant, &faults).await;
     let graph = app.app().state.graph.clone();
     let counters = graph.counters();
 
@@ -143,12 +132,7 @@ pub async fn run(args: &[String]) {
     admin.send(Method::DELETE, &faults_path, None).await;
     app.stop().await;
 
-    let writes: u64 = stats
-        .requests
-        .iter()
-        .filter(|(k, _)| !k.starts_with("GET ") && k.as_str() != "POST $batch")
-        .map(|(_, n)| n)
-        .sum();
+    let writes = crate::backup::writes(&stats);
     let mut results: BTreeMap<String, usize> = BTreeMap::new();
     let mut failed_names = BTreeSet::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();

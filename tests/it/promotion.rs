@@ -263,6 +263,8 @@ async fn compare_matches_by_name_across_tenants_and_translates_references() {
 }
 
 struct World {
+    a: &'static str,
+    b: &'static str,
     ta: String,
     tb: String,
     env_a: String,
@@ -279,7 +281,7 @@ struct World {
 /// Two tenants: A's policy `new` (assigned to a group only A has) and `upd` (B has a twin with an
 /// older description). A's groups, filters and tags get names B can resolve, except `group_a`,
 /// which only the mapping table can.
-async fn world(app: &TestApp, a: &str, b: &str) -> World {
+async fn world(app: &TestApp, a: &'static str, b: &'static str) -> World {
     let (ta, env_a) = app.connected_env(a).await;
     let (tb, env_b) = app.connected_env(b).await;
     let v = app
@@ -399,6 +401,8 @@ async fn world(app: &TestApp, a: &str, b: &str) -> World {
     }
     let upd_b_id = sim().add_object(&tb, "deviceConfigurations", old);
     World {
+        a,
+        b,
         ta,
         tb,
         env_a,
@@ -409,6 +413,20 @@ async fn world(app: &TestApp, a: &str, b: &str) -> World {
         group_a,
         group_b,
     }
+}
+
+/// The mapping table sends A's group to B's differently named one.
+async fn map_group(app: &TestApp, w: &World) {
+    let set = json!([{"kind": "group", "source_id": w.group_a, "target_id": w.group_b}]);
+    assert_eq!(map(app, w.a, w.b, set).await.status(), 200);
+}
+
+/// A backup of A's device configurations, and its items.
+async fn backup_a(app: &TestApp, w: &World) -> api::BackupSetDetail {
+    let body = json!({"families": ["deviceConfigurations"]});
+    let set = app.run_to_completion(&format!("{}/backups", w.env_a), body).await;
+    assert_eq!(set.run.outcome.map(|o| o.as_str()), Some("succeeded"));
+    get(app, &format!("{}/backups/{}", w.env_a, set.run.id)).await
 }
 
 fn app_group(tenant: &str, name: &str) -> String {
@@ -426,14 +444,7 @@ async fn act(app: &TestApp, who: &str, path: String, body: Value) -> reqwest::Re
 async fn promotion_is_planned_approved_cut_over_verified_and_rolled_back(mode: Mode) {
     let app = spawn_app(mode).await;
     let w = world(&app, "env-pra", "env-prb").await;
-    let set = app
-        .run_to_completion(
-            &format!("{}/backups", w.env_a),
-            json!({"families": ["deviceConfigurations"]}),
-        )
-        .await;
-    assert_eq!(set.run.outcome.map(|o| o.as_str()), Some("succeeded"));
-    let detail: api::BackupSetDetail = get(&app, &format!("{}/backups/{}", w.env_a, set.run.id)).await;
+    let detail = backup_a(&app, &w).await;
     let items: Vec<String> = detail
         .items
         .iter()
@@ -599,22 +610,9 @@ async fn promotion_is_planned_approved_cut_over_verified_and_rolled_back(mode: M
 async fn a_dry_run_catches_a_mapped_group_deleted_in_the_target_and_writes_nothing() {
     let app = spawn_app(Mode::Embedded).await;
     let w = world(&app, "env-prda", "env-prdb").await;
-    let set = app
-        .run_to_completion(
-            &format!("{}/backups", w.env_a),
-            json!({"families": ["deviceConfigurations"]}),
-        )
-        .await;
-    let detail: api::BackupSetDetail = get(&app, &format!("{}/backups/{}", w.env_a, set.run.id)).await;
+    let detail = backup_a(&app, &w).await;
     let item = detail.items.iter().find(|i| i.name == w.new_name).unwrap();
-    let res = map(
-        &app,
-        "env-prda",
-        "env-prdb",
-        json!([{"kind": "group", "source_id": w.group_a, "target_id": w.group_b}]),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
+    map_group(&app, &w).await;
     let body = json!({"source_environment_id": "env-prda", "target_environment_id": "env-prdb", "items": [format!("{}/{}", item.family, item.id)]});
     let res = act(&app, OWNER, paths::promotions(DEMO_WS), body).await;
     assert_eq!(res.status(), 201);

@@ -78,6 +78,33 @@ async fn load(state: &AppState, ws: &WorkspaceScope, id: &str) -> ServiceResult<
     Ok(current(p, state.clock.now_millis()))
 }
 
+/// The promotion, if it is in one of `states`; else a conflict saying `what` cannot be.
+async fn load_in(
+    state: &AppState,
+    ws: &WorkspaceScope,
+    id: &str,
+    states: &[&str],
+    what: &str,
+) -> ServiceResult<PromotionRecord> {
+    let p = load(state, ws, id).await?;
+    if !states.contains(&p.state.as_str()) {
+        return Err(ServiceError::Conflict(format!("this promotion is {}: {what}", p.state)));
+    }
+    Ok(p)
+}
+
+/// Writes `next` over `p` (at the version read) with its audit event; answers it as it is now.
+async fn commit(
+    state: &AppState,
+    ws: &WorkspaceScope,
+    p: &PromotionRecord,
+    next: &PromotionRecord,
+    ev: NewEvent,
+) -> ServiceResult<api::Promotion> {
+    audit::commit(state, ws, vec![next.write(p.version)], ev).await?;
+    get(state, ws, &p.promotion_id).await
+}
+
 fn target(ws: &WorkspaceScope, p: &PromotionRecord) -> ServiceResult<EnvScope> {
     ws.environment(&p.target_environment_id).ok_or(ServiceError::NotFound)
 }
@@ -293,13 +320,14 @@ async fn fresh_plan(
 /// `POST …/promotions/{p}/plan`: plans again (a changed mapping table, a changed target); any
 /// approval and dry-run of the old plan are void.
 pub async fn replan(state: &AppState, ws: &WorkspaceScope, id: &str) -> ServiceResult<api::Promotion> {
-    let p = load(state, ws, id).await?;
-    if !matches!(p.state.as_str(), PLANNED | APPROVED | EXPIRED) {
-        return Err(ServiceError::Conflict(format!(
-            "this promotion is {}: it cannot be planned again",
-            p.state
-        )));
-    }
+    let p = load_in(
+        state,
+        ws,
+        id,
+        &[PLANNED, APPROVED, EXPIRED],
+        "it cannot be planned again",
+    )
+    .await?;
     let scope = target(ws, &p)?;
     let preview = fresh_plan(state, ws, &scope, &p).await?;
     let draft = crate::restore::flow::load(state, &scope, &p.restore_id).await?;
@@ -355,13 +383,7 @@ fn worst(checks: &[api::DryRunCheck]) -> Status {
 /// `POST …/promotions/{p}/dry-run`: everything cutover would check, against the target as it is
 /// now, without writing to it.
 pub async fn dry_run(state: &AppState, ws: &WorkspaceScope, id: &str) -> ServiceResult<api::Promotion> {
-    let p = load(state, ws, id).await?;
-    if !matches!(p.state.as_str(), PLANNED | APPROVED) {
-        return Err(ServiceError::Conflict(format!(
-            "this promotion is {}: there is nothing to dry-run",
-            p.state
-        )));
-    }
+    let p = load_in(state, ws, id, &[PLANNED, APPROVED], "there is nothing to dry-run").await?;
     let scope = target(ws, &p)?;
     let draft = crate::restore::flow::load(state, &scope, &p.restore_id).await?;
     let mut checks = Vec::new();
@@ -449,8 +471,7 @@ pub async fn dry_run(state: &AppState, ws: &WorkspaceScope, id: &str) -> Service
     let ev = NewEvent::success("promotion.dry_run", format!("promotion/{id}"))
         .env(scope.environment_id())
         .meta(json!({"status": dry.status, "checks": dry.checks.len()}));
-    audit::commit(state, ws, vec![next.write(p.version)], ev).await?;
-    get(state, ws, id).await
+    commit(state, ws, &p, &next, ev).await
 }
 
 /// A refusal: a denied audit event, and the error.
@@ -528,8 +549,7 @@ pub async fn approve(
     let ev = NewEvent::success("promotion.approve", format!("promotion/{id}"))
         .env(&p.target_environment_id)
         .meta(json!({"plan_fingerprint": body.plan_fingerprint}));
-    audit::commit(state, ws, vec![next.write(p.version)], ev).await?;
-    get(state, ws, id).await
+    commit(state, ws, &p, &next, ev).await
 }
 
 /// The families a plan writes.
@@ -874,19 +894,19 @@ pub async fn rollback(
     let ev = NewEvent::success("promotion.rollback", format!("promotion/{id}"))
         .env(scope.environment_id())
         .meta(json!({"restore_id": draft.restore_id}));
-    audit::commit(state, ws, vec![next.write(p.version)], ev).await?;
-    get(state, ws, id).await
+    commit(state, ws, &p, &next, ev).await
 }
 
 /// `POST …/promotions/{p}/cancel`: before cutover only; its restore draft is cancelled too.
 pub async fn cancel(state: &AppState, ws: &WorkspaceScope, id: &str) -> ServiceResult<api::Promotion> {
-    let p = load(state, ws, id).await?;
-    if !matches!(p.state.as_str(), PLANNED | APPROVED | EXPIRED) {
-        return Err(ServiceError::Conflict(format!(
-            "this promotion is {}: it can no longer be cancelled",
-            p.state
-        )));
-    }
+    let p = load_in(
+        state,
+        ws,
+        id,
+        &[PLANNED, APPROVED, EXPIRED],
+        "it can no longer be cancelled",
+    )
+    .await?;
     let scope = target(ws, &p)?;
     let mut next = p.clone();
     next.state = CANCELLED.into();
