@@ -282,26 +282,30 @@ struct World {
 /// older description). A's groups, filters and tags get names B can resolve, except `group_a`,
 /// which only the mapping table can.
 async fn world(app: &TestApp, a: &'static str, b: &'static str) -> World {
-    let (ta, env_a) = app.connected_env(a).await;
+    let (ta, env_a) = app.connected_env_with(a, Some(10)).await;
     let (tb, env_b) = app.connected_env(b).await;
     let v = app
         .run_to_completion(&format!("{env_b}/provider-connection/verify"), json!({}))
         .await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
-    let in_b: BTreeSet<String> = sim().objects(&tb, "deviceConfigurations").iter().map(name_of).collect();
-    let a_objects = sim().objects(&ta, "deviceConfigurations");
-    let plain = |o: &&Value| {
-        !in_b.contains(&name_of(o))
-            && o["@odata.type"] != "#microsoft.graph.windows10CustomConfiguration"
+    let assigned = |o: &&Value| {
+        o["@odata.type"] != "#microsoft.graph.windows10CustomConfiguration"
             && o["assignments"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|a| a["target"]["groupId"].is_string()))
     };
-    let new = a_objects
+    let new = sim()
+        .objects(&ta, "deviceConfigurations")
         .iter()
-        .find(plain)
-        .expect("a policy with group assignments B lacks")
+        .find(assigned)
+        .expect("a policy with group assignments")
         .clone();
+    // Seeded tenants share names: B must not have this one (it is to be created there).
+    for o in sim().objects(&tb, "deviceConfigurations") {
+        if name_of(&o) == name_of(&new) {
+            assert!(sim().delete_object(&tb, "deviceConfigurations", o["id"].as_str().unwrap()));
+        }
+    }
     // Seeded tenants share most names: the policy to update is made in A's portal.
     let upd_props = json!({
         "@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": format!("{a}-upd"),

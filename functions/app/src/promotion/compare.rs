@@ -292,8 +292,13 @@ pub fn compare_objects(a: &[Obj], b: &[Obj], same_env: bool, t: &Translation, ig
     }
     let mut out = Compared::default();
     for (family, (fa, fb)) in by_family {
-        let ca: Vec<Candidate> = fa.iter().map(|o| Candidate::from_payload(family, &o.payload)).collect();
-        let cb: Vec<Candidate> = fb.iter().map(|o| Candidate::from_payload(family, &o.payload)).collect();
+        // The stored id, whatever the payload says (a snapshot's payload may lack one).
+        let candidate = |o: &&Obj| Candidate {
+            id: o.id.clone(),
+            ..Candidate::from_payload(family, &o.payload)
+        };
+        let ca: Vec<Candidate> = fa.iter().map(candidate).collect();
+        let cb: Vec<Candidate> = fb.iter().map(candidate).collect();
         let m = core::match_objects(&ca, &cb, same_env, &t.overrides);
         let mut counts = api::CompareCounts::default();
         let mut rows = Vec::new();
@@ -460,4 +465,132 @@ pub fn names_of(objects: &[Obj], family: &str) -> HashMap<String, String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atlas_domain::{EnvironmentId, WorkspaceId};
+    use serde_json::json;
+
+    fn row(kind: &str, from: &str, to: &str) -> MappingRecord {
+        MappingRecord {
+            workspace_id: WorkspaceId::parse("ws-t").unwrap(),
+            source_environment_id: EnvironmentId::parse("env-a").unwrap(),
+            target_environment_id: EnvironmentId::parse("env-b").unwrap(),
+            kind: kind.into(),
+            source_id: from.into(),
+            target_id: to.into(),
+            source_name: None,
+            target_name: None,
+            updated_by_email: "o@t".into(),
+            updated_ms: 1,
+        }
+    }
+
+    fn obj(id: &str, payload: Value) -> Obj {
+        Obj {
+            family: "deviceCompliancePolicies".into(),
+            id: id.into(),
+            name: payload["displayName"].as_str().unwrap_or_default().into(),
+            payload,
+        }
+    }
+
+    const GA: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+    const GB: &str = "bbbbbbbb-0000-4000-8000-000000000001";
+    const FA: &str = "aaaaaaaa-0000-4000-8000-0000000000f1";
+    const FB: &str = "bbbbbbbb-0000-4000-8000-0000000000f1";
+    const TA: &str = "aaaaaaaa-0000-4000-8000-0000000000e1";
+    const TB: &str = "bbbbbbbb-0000-4000-8000-0000000000e1";
+    const AA: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";
+    const AB: &str = "bbbbbbbb-0000-4000-8000-0000000000a1";
+    const LA: &str = "aaaaaaaa-0000-4000-8000-0000000000c1";
+    const LB: &str = "bbbbbbbb-0000-4000-8000-0000000000c1";
+
+    /// One policy as each tenant holds it: every reference is the tenant's own id.
+    fn policy(name: &str, g: &str, f: &str, tag: &str, template: &str, app: &str, location: &str) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": name,
+            "roleScopeTagIds": ["0", tag],
+            "scheduledActionsForRule": [{"ruleName": "r", "scheduledActionConfigurations": [
+                {"actionType": "notification", "notificationTemplateId": template, "notificationMessageTemplateId": template}]}],
+            "targetedApps": [app], "includeLocations": [location],
+            "assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g,
+                "deviceAndAppManagementAssignmentFilterId": f, "deviceAndAppManagementAssignmentFilterType": "include"}}],
+        })
+    }
+
+    fn names(filter: (&str, &str), tag: (&str, &str)) -> Names {
+        Names::default().filter(filter.0, filter.1).scope_tag(tag.0, tag.1)
+    }
+
+    #[test]
+    fn each_reference_kind_is_translated_by_the_mapping_table() {
+        let a = [obj("pa", policy("P", GA, FA, "1", TA, AA, LA))];
+        let b = [obj("pb", policy("P", GB, FB, "7", TB, AB, LB))];
+        // Tenant-local names differ too: only the mapping table can say they are the same.
+        let (an, bn) = (
+            names((FA, "Win A"), ("1", "Berlin")),
+            names((FB, "Win B"), ("7", "Paris")),
+        );
+        let bare = Translation::new(an.clone(), bn.clone(), &[]);
+        let c = compare_objects(&a, &b, false, &bare, &[]);
+        assert_eq!(c.objects[0].matched_by.as_deref(), Some("name"));
+        let differing: BTreeSet<String> = c.objects[0].differences.iter().map(|d| d.path.clone()).collect();
+        for part in [
+            "roleScopeTagIds",
+            "assignments",
+            "targetedApps",
+            "includeLocations",
+            "scheduledActionsForRule",
+        ] {
+            assert!(
+                differing.iter().any(|p| p.contains(part)),
+                "{part} differs unmapped: {differing:?}"
+            );
+        }
+        // Each kind mapped but one: exactly that one still differs.
+        let all = [
+            ("group", GA, GB),
+            ("filter", FA, FB),
+            ("scope_tag", "1", "7"),
+            ("notification_template", TA, TB),
+            ("app", AA, AB),
+            ("named_location", LA, LB),
+        ];
+        let rows: Vec<MappingRecord> = all.iter().map(|(k, f, t)| row(k, f, t)).collect();
+        let c = compare_objects(&a, &b, false, &Translation::new(an.clone(), bn.clone(), &rows), &[]);
+        assert_eq!(c.objects[0].result, "same", "{:?}", c.objects[0].differences);
+        for skip in 0..all.len() {
+            let some: Vec<MappingRecord> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, r)| r.clone())
+                .collect();
+            let c = compare_objects(&a, &b, false, &Translation::new(an.clone(), bn.clone(), &some), &[]);
+            assert_eq!(c.objects[0].result, "different", "{} left unmapped", all[skip].0);
+        }
+    }
+
+    #[test]
+    fn an_object_mapping_pins_the_match_and_short_ids_are_never_replaced() {
+        let a = [obj("pa", json!({"displayName": "Old name", "x": "1"}))];
+        let b = [
+            obj("pb", json!({"displayName": "Old name", "x": "1"})),
+            obj("pc", json!({"displayName": "Renamed", "x": "1"})),
+        ];
+        let t = Translation::new(Names::default(), Names::default(), &[row("object", "pa", "pc")]);
+        let c = compare_objects(&a, &b, false, &t, &[]);
+        let pinned = c.objects.iter().find(|o| o.a_id.as_deref() == Some("pa")).unwrap();
+        assert_eq!(
+            (pinned.b_id.as_deref(), pinned.matched_by.as_deref()),
+            (Some("pc"), Some("override"))
+        );
+        // A mapping of a short id (`"1"`) must not rewrite every "1" in the payload.
+        let t = Translation::new(Names::default(), Names::default(), &[row("app", "1", "2")]);
+        assert!(t.ids.is_empty());
+        assert_eq!(replace_ids(&json!({"x": "1"}), &t.ids), json!({"x": "1"}));
+    }
 }
