@@ -60,14 +60,15 @@ pub async fn run(args: &[String]) {
     connect_as(&app, "env-bench-target", TARGET_TENANT, TARGET_DOMAIN).await;
     let source = paths::environment(DEMO_WS, "env-bench");
 
-    let families: Vec<&str> = atlas_graph::families::FAMILIES
-        .iter()
-        .map(|f| f.code)
-        .filter(|f| *f != "roleScopeTags" && *f != "assignmentFilters")
-        .collect();
+    // Every family is promoted: filters and scope tags the target lacks are created with the
+    // policies that use them (the restore engine orders them first).
+    let families: Vec<&str> = atlas_graph::families::FAMILIES.iter().map(|f| f.code).collect();
     // A third of the target's policies are deleted: the promotion creates them.
     let mut deleted = 0;
-    for f in &families {
+    for f in families
+        .iter()
+        .filter(|f| **f != "roleScopeTags" && **f != "assignmentFilters")
+    {
         for sf in sim_families(f) {
             for (i, o) in admin.objects(TARGET_TENANT, sf).await.iter().enumerate() {
                 if i % 3 == 0 {
@@ -102,6 +103,48 @@ pub async fn run(args: &[String]) {
     println!(
         "plan: {promoted} objects (create {}, update {}, unchanged {}, conflict {}) in {plan_seconds:.1} s; {deleted} deleted in the target first",
         plan.summary.create, plan.summary.update, plan.summary.unchanged, plan.summary.conflict
+    );
+    // Groups the target lacks by name: the operator creates a counterpart of each there (under
+    // another name) and maps it in the mapping table, then plans again.
+    let unmapped: Vec<&api::GroupMapping> = plan.groups.iter().filter(|g| g.resolution == "unmapped").collect();
+    let mut set = Vec::new();
+    for g in &unmapped {
+        let name = format!("{} (target)", g.source_name.as_deref().unwrap_or(&g.source_group_id));
+        let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let group = json!({"@odata.type": "#microsoft.graph.group", "displayName": name, "mailEnabled": false,
+            "mailNickname": nick, "securityEnabled": true, "groupTypes": []});
+        let res = admin
+            .send(
+                Method::POST,
+                &format!("/tenants/{TARGET_TENANT}/objects/groups"),
+                Some(group),
+            )
+            .await;
+        assert!(res.status().is_success(), "create a target group: {}", res.status());
+        let created: Value = res.json().await.unwrap();
+        set.push(json!({"kind": "group", "source_id": g.source_group_id, "target_id": created["id"]}));
+    }
+    for chunk in set.chunks(90) {
+        let body =
+            json!({"source_environment_id": "env-bench", "target_environment_id": "env-bench-target", "set": chunk});
+        let res = app.post_as(OWNER, &paths::mappings(DEMO_WS), body).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "map groups: {}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+    let p = if unmapped.is_empty() {
+        p
+    } else {
+        post(&app, OWNER, &paths::promotion_plan(DEMO_WS, &p.id), json!({})).await
+    };
+    let plan = p.plan.clone().expect("a plan");
+    println!(
+        "mapping table: {} groups mapped; plan again: {} blockers",
+        unmapped.len(),
+        plan.blockers.len()
     );
     for b in plan.blockers.iter().take(5) {
         println!("  blocker: {b}");
@@ -197,15 +240,38 @@ pub async fn run(args: &[String]) {
             .unwrap_or("-"),
         failed.len()
     );
-    if let Some(v) = &done.verify {
-        for o in v.objects.iter().take(5) {
-            let paths: Vec<&str> = o.differences.iter().map(|d| d.path.as_str()).take(5).collect();
-            println!(
-                "  differs: {} {} {paths:?}",
-                o.family,
-                o.a_name.as_deref().unwrap_or("")
-            );
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for i in cutover
+        .iter()
+        .flat_map(|v| v.items.iter())
+        .filter(|i| i.detail["result"] == "failed")
+    {
+        let why: String = i.detail["reason"].as_str().unwrap_or("").chars().take(200).collect();
+        *reasons
+            .entry(format!("{}: {why}", i.detail["family"].as_str().unwrap_or("")))
+            .or_default() += 1;
+    }
+    for (why, n) in reasons.iter().take(8) {
+        println!("  failed ×{n}: {why}");
+    }
+    // What still differs, by family and property (with one example).
+    let mut kinds: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
+    for o in done.verify.iter().flat_map(|v| v.objects.iter()) {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &o.differences {
+            let path: String = d.path.split('/').take(2).collect::<Vec<_>>().join("/");
+            if seen.insert(path.clone()) {
+                let e = kinds.entry((o.family.clone(), path)).or_default();
+                e.0 += 1;
+                e.1 = format!("{:?} → {:?}", d.a, d.b).chars().take(160).collect();
+            }
         }
+        if o.differences.is_empty() {
+            kinds.entry((o.family.clone(), o.result.clone())).or_default().0 += 1;
+        }
+    }
+    for ((family, path), (n, example)) in &kinds {
+        println!("  differs ×{n}: {family} {path} e.g. {example}");
     }
     println!(
         "simulator saw on the target: http_requests={} writes={writes} answered_429={} (write ceiling {} per {} s)",

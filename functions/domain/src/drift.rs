@@ -52,6 +52,12 @@ fn family_volatile(family: &str) -> &'static [&'static str] {
         "deviceHealthScripts" => &["highestAvailableVersion", "isGlobalScript"],
         "windowsFeatureUpdateProfiles" => &["deployableContentDisplayName", "endOfSupportDate"],
         "assignmentFilters" => &["payloads"],
+        // Counted by the service from the targeted apps.
+        "managedAppPolicies" | "targetedManagedAppConfigurations" => &["deployedAppCount"],
+        // Derived from `@odata.type` and not writable (stripped before every write).
+        "deviceEnrollmentConfigurations" => &["platformType", "deviceEnrollmentConfigurationType"],
+        // Taken from the localized messages (the default one), not written with the template.
+        "notificationMessageTemplates" => &["defaultLocale"],
         _ => &[],
     }
 }

@@ -292,6 +292,13 @@ pub fn compare_objects(a: &[Obj], b: &[Obj], same_env: bool, t: &Translation, ig
     }
     let mut out = Compared::default();
     for (family, (fa, fb)) in by_family {
+        // An enrollment configuration's priority is its rank among its tenant's others: across
+        // tenants with different sets it cannot compare (graph-brief §2.2).
+        let mut ignored = ignored.to_vec();
+        if !same_env && family == "deviceEnrollmentConfigurations" {
+            ignored.push("/priority".into());
+        }
+        let ignored = ignored.as_slice();
         // The stored id, whatever the payload says (a snapshot's payload may lack one).
         let candidate = |o: &&Obj| Candidate {
             id: o.id.clone(),

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::audit::{self, NewEvent, Outcome};
 use crate::error::{ServiceError, ServiceResult};
 use crate::records::promotion::{self as rec, MappingRecord, PromotionRecord};
-use crate::records::restore::{self as rrec, RestorePreviewRecord};
+use crate::records::restore::{self as rrec, RestoreMappingRecord, RestorePreviewRecord};
 use crate::records::runs::OperationRun;
 use crate::records::{self, Record};
 use crate::restore::plan::{self, References};
@@ -766,6 +766,23 @@ async fn verify(state: &AppState, scope: &EnvScope, p: &PromotionRecord) -> Serv
     .await?;
     let names = crate::drift::names(state, &scope.pk()).await?;
     let t = compare::Translation::new(names.clone(), names, &[]);
+    // Filters and scope tags this cutover created: the plan names them by their source ids
+    // (the units wrote the new ids), so the desired state takes the new ids too.
+    let (mut filters, mut tags) = (BTreeMap::new(), BTreeMap::new());
+    let recorded: Vec<RestoreMappingRecord> = records::query_all(
+        &state.table,
+        scope
+            .records(&state.table)
+            .query(rrec::mappings_of(&p.source_environment_id)),
+    )
+    .await?;
+    for m in &recorded {
+        match m.mapped(&p.source_environment_id).and_then(|k| k.split_once('#')) {
+            Some(("assignmentFilters", id)) => filters.insert(id.to_owned(), m.target_id.clone()),
+            Some(("roleScopeTags", id)) => tags.insert(id.to_owned(), m.target_id.clone()),
+            _ => None,
+        };
+    }
     let mut objects = Vec::new();
     let mut differences = 0;
     for item in &plan.plan.items {
@@ -773,10 +790,14 @@ async fn verify(state: &AppState, scope: &EnvScope, p: &PromotionRecord) -> Serv
             continue;
         };
         let payload = crate::restore::payload(state, &source, &item.hash).await?;
-        let mut desired = plan::with_scope_tags(&compare::replace_ids(&payload, &item.ids), &item.scope_tags);
+        let desired = plan::with_scope_tags(&compare::replace_ids(&payload, &item.ids), &item.scope_tags);
+        let mut desired = plan::with_scope_tags(&desired, &tags);
         if let Value::Object(m) = &mut desired {
             match &item.assign {
-                Some(a) => m.insert("assignments".into(), Value::Array(a.clone())),
+                Some(a) => m.insert(
+                    "assignments".into(),
+                    compare::replace_ids(&Value::Array(a.clone()), &filters),
+                ),
                 None => m.remove("assignments"),
             };
         }

@@ -66,7 +66,9 @@ pub fn live_hash(o: &Value) -> String {
     assignments.sort();
     let mut body = o.clone();
     if let Value::Object(m) = &mut body {
-        for k in ["assignments", "lastModifiedDateTime", "@odata.context"] {
+        // Enrollment `priority` is renumbered by the service whenever any configuration moves
+        // (this run's own `setPriority` calls included): not a change made to this object.
+        for k in ["assignments", "lastModifiedDateTime", "@odata.context", "priority"] {
             m.remove(k);
         }
     }
