@@ -569,7 +569,7 @@ mod tests {
         let rows: Vec<MappingRecord> = all.iter().map(|(k, f, t)| row(k, f, t)).collect();
         let c = compare_objects(&a, &b, false, &Translation::new(an.clone(), bn.clone(), &rows), &[]);
         assert_eq!(c.objects[0].result, "same", "{:?}", c.objects[0].differences);
-        for skip in 0..all.len() {
+        for (skip, (kind, ..)) in all.iter().enumerate() {
             let some: Vec<MappingRecord> = rows
                 .iter()
                 .enumerate()
@@ -577,7 +577,7 @@ mod tests {
                 .map(|(_, r)| r.clone())
                 .collect();
             let c = compare_objects(&a, &b, false, &Translation::new(an.clone(), bn.clone(), &some), &[]);
-            assert_eq!(c.objects[0].result, "different", "{} left unmapped", all[skip].0);
+            assert_eq!(c.objects[0].result, "different", "{kind} left unmapped");
         }
     }
 
