@@ -81,6 +81,8 @@ pub struct LiveReader<'a> {
     pub with_assignments: bool,
     lists: HashMap<&'static str, Vec<Value>>,
     mappings: HashMap<String, String>,
+    /// The source is another environment: tenant-local ids (scope tags' `"1"`) mean nothing here.
+    cross_tenant: bool,
 }
 
 impl<'a> LiveReader<'a> {
@@ -108,6 +110,7 @@ impl<'a> LiveReader<'a> {
             with_assignments,
             lists: HashMap::new(),
             mappings,
+            cross_tenant: source_env != scope.environment_id().as_str(),
         })
     }
 
@@ -126,6 +129,8 @@ impl<'a> LiveReader<'a> {
     /// Matches by original id, then by a recorded restore mapping, then by family + exact name.
     pub async fn find(&mut self, family: &'static Family, source_id: &str, name: &str) -> ServiceResult<Live> {
         let mapped = self.mappings.get(&format!("{}#{source_id}", family.code)).cloned();
+        // Scope tag ids are numbers each tenant issues: tag "1" of the source is not tag "1" here.
+        let by_id = !(self.cross_tenant && family.code == "roleScopeTags");
         let list = self.list(family).await?;
         let has = |id: &str| list.iter().any(|o| o["id"] == id);
         let mut live = Live {
@@ -135,7 +140,7 @@ impl<'a> LiveReader<'a> {
             warnings: Vec::new(),
             conflict: None,
         };
-        if has(source_id) {
+        if by_id && has(source_id) {
             live.target_id = Some(source_id.to_owned());
             live.matched_by = "id";
         } else if let Some(m) = mapped.filter(|m| has(m)) {
