@@ -396,7 +396,7 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::Comparison>),
             handler: promotion::get_compare,
         }),
-        route!(GET T::COMPARE_EXPORT => "export-compare" {
+        route!(GET T::COMPARE_EXPORT => "get-compare-export" {
             access: Cap(InventoryView),
             summary: "The comparison as CSV: one row per differing property, one per object otherwise",
             tag: "promotion", table: Read, sends: [], query: promotion::COMPARE_QUERY, required_query: &["a", "b"], request: None,
@@ -421,7 +421,7 @@ pub fn routes() -> Vec<Route> {
             status: 200, body: Body::Json(schema::<api::MappingTable>),
             handler: promotion::post_mappings,
         }),
-        route!(GET T::PROMOTIONS => "list-promotions" {
+        route!(GET T::PROMOTIONS => "get-promotions" {
             access: Cap(InventoryView),
             summary: "The workspace's promotions between environments I am entitled to, newest first",
             tag: "promotion", table: Read, sends: [], query: NONE, request: None, example: None,
