@@ -589,7 +589,7 @@ pub fn capture_start(
     families: &[String],
     retention: Option<Value>,
 ) -> crate::runs::Start {
-    capture_start_with(state, scope, families, retention, None)
+    capture_start_with(state, scope, families, retention, |_| {})
 }
 
 /// The target's backup before a promotion's cutover: once it settles, the cutover goes on.
@@ -599,17 +599,9 @@ pub fn capture_start_for_promotion(
     families: &[String],
     promotion: &str,
 ) -> crate::runs::Start {
-    let start = capture_start_with(state, scope, families, None, None);
-    let mut set = BackupSetRecord::new(
-        scope.workspace().workspace_id(),
-        scope.environment_id(),
-        &start.id,
-        families,
-        state.clock.now_millis(),
-        None,
-    );
-    set.promotion = Some(promotion.to_owned());
-    start.also(vec![set.create()], "the backup set already exists")
+    capture_start_with(state, scope, families, None, |set| {
+        set.promotion = Some(promotion.to_owned())
+    })
 }
 
 /// A backup whose set, once complete, becomes a snapshot of the baseline `baseline`.
@@ -619,7 +611,9 @@ pub fn capture_start_for_baseline(
     families: &[String],
     baseline: &str,
 ) -> crate::runs::Start {
-    capture_start_with(state, scope, families, None, Some(baseline.to_owned()))
+    capture_start_with(state, scope, families, None, |set| {
+        set.baseline = Some(baseline.to_owned())
+    })
 }
 
 fn capture_start_with(
@@ -627,7 +621,7 @@ fn capture_start_with(
     scope: &EnvScope,
     families: &[String],
     retention: Option<Value>,
-    baseline: Option<String>,
+    follow: impl FnOnce(&mut BackupSetRecord),
 ) -> crate::runs::Start {
     let units = families.iter().map(|code| (code.clone(), json!({}))).collect();
     let start = crate::runs::Start::new(
@@ -645,7 +639,7 @@ fn capture_start_with(
         state.clock.now_millis(),
         retention,
     );
-    set.baseline = baseline;
+    follow(&mut set);
     start.also(vec![set.create()], "the backup set already exists")
 }
 
