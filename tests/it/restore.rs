@@ -923,8 +923,74 @@ async fn multi_admin_approval_is_flagged_before_any_write(mode: Mode) {
     app.stop().await;
 }
 
+/// An update writes back everything the backup holds, also what the family's main write leaves
+/// out: an intent's scope tags (not carried by `updateSettings`) and an Autopilot profile's
+/// assignment set (one POST per target, so a target the backup lacks must be deleted).
+async fn updates_restore_intent_scope_tags_and_autopilot_target_sets(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-rs10").await;
+    let set = backup(&app, &env, &["intents", "windowsAutopilotDeploymentProfiles"]).await;
+    let intent = sim().objects(&tenant, "intents")[0].clone();
+    let profile = sim().objects(&tenant, "windowsAutopilotDeploymentProfiles")[0].clone();
+    let (iid, pid) = (intent["id"].as_str().unwrap(), profile["id"].as_str().unwrap());
+    let group = sim().add_group(&tenant, "rs10-extra");
+    let mut live = profile["assignments"].as_array().cloned().unwrap_or_default();
+    let extra = json!({
+        "id": format!("{pid}_{group}"),
+        "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group,
+                   "deviceAndAppManagementAssignmentFilterId": null,
+                   "deviceAndAppManagementAssignmentFilterType": "none"},
+    });
+    live.push(extra);
+    assert!(sim().patch_object(
+        &tenant,
+        "windowsAutopilotDeploymentProfiles",
+        pid,
+        json!({"assignments": live})
+    ));
+    assert!(sim().patch_object(&tenant, "intents", iid, json!({"roleScopeTagIds": ["0", "rs10"]})));
+
+    let body = json!({
+        "backup_set_id": set.set.id, "include_assignments": true,
+        "items": [format!("intents/{iid}"), format!("windowsAutopilotDeploymentProfiles/{pid}")],
+    });
+    let r = draft(&app, &env, body).await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let planned: Vec<(&str, &str)> = p.items.iter().map(|i| (i.family.as_str(), i.action.as_str())).collect();
+    assert_eq!(planned.len(), 2, "{planned:?}");
+    assert!(planned.iter().all(|(_, a)| *a == "update"), "{planned:?}");
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs10")).await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
+
+    let after = |family: &str, id: &str| {
+        sim()
+            .objects(&tenant, family)
+            .into_iter()
+            .find(|o| o["id"] == id)
+            .expect("still there")
+    };
+    assert_eq!(after("intents", iid)["roleScopeTagIds"], intent["roleScopeTagIds"]);
+    let targets = |o: &Value| -> BTreeSet<String> {
+        o["assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["target"]["groupId"].as_str().unwrap_or("all").to_owned())
+            .collect()
+    };
+    let restored = targets(&after("windowsAutopilotDeploymentProfiles", pid));
+    assert_eq!(
+        restored,
+        targets(&profile),
+        "the backup's target set, the extra one removed"
+    );
+    assert!(!restored.contains(&group));
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     same_tenant_restore_recreates_deleted_items_once,
+    updates_restore_intent_scope_tags_and_autopilot_target_sets,
     filters_recreated_by_the_same_restore_are_used_by_its_assignments,
     double_delivery_creates_no_duplicates
 );

@@ -216,7 +216,18 @@ impl Tenant {
             return false;
         };
         let before = obj.clone();
-        obj.props.extend(props);
+        // A navigation (`assignments`, …) given as an array replaces that collection, as editing
+        // the assignments in the portal does; everything else is a property.
+        for (k, v) in props {
+            match v {
+                Value::Array(items) if def.navs.contains(&k.as_str()) => {
+                    obj.navs.insert(k, items);
+                }
+                v => {
+                    obj.props.insert(k, v);
+                }
+            }
+        }
         let after = obj.clone();
         self.portal_audit(def, Op::Patch, Some(&before), Some(&after), actor, delay_ms);
         true

@@ -343,6 +343,10 @@ pub async fn update(client: &TenantClient, family: &Family, id: &str, payload: &
             Ok(())
         }
         Update::UpdateSettingsAction => {
+            // `updateSettings` carries only the settings; name, description and scope tags are
+            // the intent's own properties, written by PATCH (documented on deviceManagementIntent).
+            let meta = pick(&body, &["displayName", "description", "roleScopeTagIds"]);
+            client.patch(&item, &meta).await?;
             let req = json!({"settings": clean_settings(payload, "settings")});
             client.post(&format!("{item}/updateSettings"), &req).await.map(|_| ())
         }
@@ -399,13 +403,23 @@ pub async fn assign(
                 .map(|_| ())
         }
         Assign::PerTarget => {
-            // Autopilot: one POST per group target; existing targets are kept, missing ones added.
+            // Autopilot: one POST per group target and one DELETE per target the backup does not
+            // have, so the result is the backup's set like every other family's replace-all.
+            // Missing targets are added before extra ones go, so a device is never left without
+            // a profile in between.
             let live = client.list_all(&format!("{item}/assignments")).await?;
             let have: Vec<String> = live.iter().map(target_key).collect();
+            let want: Vec<String> = assignments.iter().map(target_key).collect();
             for a in assignments {
                 if !have.contains(&target_key(a)) {
                     let req = json!({"target": a["target"]});
                     client.post(&format!("{item}/assignments"), &req).await?;
+                }
+            }
+            for l in &live {
+                let Some(aid) = l["id"].as_str() else { continue };
+                if !want.contains(&target_key(l)) {
+                    client.delete(&format!("{item}/assignments/{aid}")).await?;
                 }
             }
             Ok(())
