@@ -540,32 +540,50 @@ fn print_simulator_figures(stats: &Stats, limit: &RateLimit, throttle: bool, sec
         "simulator saw: http_requests={wire} batch_calls={} batch_items={} counted_by_throttle={counted} answered_429={} answered_5xx={}",
         stats.batch_requests, stats.batch_items, stats.throttled, stats.server_errors,
     );
-    // Intune's ceiling (the client's own budget keeps to it too). With the first window free, R
-    // counted requests cannot all be admitted before floor((R-1)/L) windows have passed; that bound
-    // over the time the last request actually arrived is the fraction of the ceiling the request
+    // Intune's ceiling is per service (the client's own budgets keep to each too). With the first
+    // window free, R counted requests at a service allowing L cannot all be admitted before
+    // floor((R-1)/L) windows have passed; the largest such bound over the services, over the time
+    // that service's last request actually arrived, is the fraction of the ceiling the request
     // stream achieved (storing the last objects afterwards is not throttled).
     let window = limit.window_ms / 1000;
     let per_second: Vec<u64> = (0..=seconds as u64)
         .map(|s| stats.admitted_per_second.get(&s).copied().unwrap_or(0))
         .collect();
-    let fullest = per_second
-        .windows(window as usize)
-        .map(|w| w.iter().sum::<u64>())
-        .max()
-        .unwrap_or_else(|| per_second.iter().sum());
-    let min_seconds = (counted.saturating_sub(1) / u64::from(limit.max_requests) * window) as f64;
-    let requests_seconds = stats.last_admitted_ms as f64 / 1000.0;
+    let mut binding: Option<(&str, f64, f64)> = None;
+    let mut fullest = 0.0f64;
+    let mut services = Vec::new();
+    for (name, s) in &stats.admitted_by_service {
+        let allowance = u64::from(limit.max_requests) * u64::from(s.scale.max(1));
+        let secs: Vec<u64> = (0..=seconds as u64)
+            .map(|i| s.per_second.get(&i).copied().unwrap_or(0))
+            .collect();
+        let full = secs
+            .windows(window as usize)
+            .map(|w| w.iter().sum::<u64>())
+            .max()
+            .unwrap_or_else(|| secs.iter().sum());
+        fullest = fullest.max(full as f64 / allowance as f64);
+        let min = (s.total.saturating_sub(1) / allowance * window) as f64;
+        if binding.is_none_or(|(_, m, _)| min > m) {
+            binding = Some((name, min, s.last_ms as f64 / 1000.0));
+        }
+        services.push(format!("{name}={}/{allowance}", s.total));
+    }
+    let (bound_by, min_seconds, requests_seconds) = binding.unwrap_or(("none", 0.0, 0.0));
     let fraction = if min_seconds > 0.0 {
         format!("{:.0}%", 100.0 * min_seconds / requests_seconds.max(min_seconds))
     } else {
-        "n/a (fewer requests than one window allows)".to_owned()
+        "n/a (no service had more requests than one window allows)".to_owned()
     };
     println!(
-        "throttle: enforced_by_simulator={} ceiling={}/{window}s counted={counted} min_seconds={min_seconds:.0} \
+        "counted per service (admitted/allowance per {window}s): {}",
+        services.join(" ")
+    );
+    println!(
+        "throttle: enforced_by_simulator={} counted={counted} min_seconds={min_seconds:.0} bound_by=\"{bound_by}\" \
          last_request_at={requests_seconds:.1}s fullest_window={:.0}% ceiling_fraction={fraction}",
         if throttle { "yes" } else { "no" },
-        limit.max_requests,
-        100.0 * fullest as f64 / f64::from(limit.max_requests),
+        100.0 * fullest,
     );
     println!("admitted_per_second={per_second:?}");
 }

@@ -274,7 +274,7 @@ pub async fn run(args: &[String]) {
         println!("  differs ×{n}: {family} {path} e.g. {example}");
     }
     println!(
-        "simulator saw on the target: http_requests={} writes={writes} answered_429={} (write ceiling {} per {} s)",
+        "simulator saw on the target: http_requests={} writes={writes} answered_429={} (write ceiling {} per app per Intune service per {} s)",
         stats.graph_requests - stats.batch_items,
         stats.throttled,
         RateLimit::default().max_writes,

@@ -180,7 +180,7 @@ pub async fn run(args: &[String]) {
         println!("  failed ×{n}: {why}");
     }
     println!(
-        "simulator saw: http_requests={} writes={writes} answered_429={} answered_5xx={} (write ceiling {} per {} s)",
+        "simulator saw: http_requests={} writes={writes} answered_429={} answered_5xx={} (write ceiling {} per app per Intune service per {} s)",
         stats.graph_requests - stats.batch_items,
         stats.throttled,
         stats.server_errors,

@@ -17,7 +17,7 @@ const CEILING: u32 = 40;
 fn config() -> GraphConfig {
     let base = shared().base_url.clone();
     GraphConfig {
-        tenant_writes_per_20s: CEILING,
+        app_writes_per_20s: CEILING,
         budget_window: WINDOW,
         ..GraphConfig::for_base_url(&base)
     }

@@ -171,6 +171,8 @@ pub(crate) async fn token(
                     url: "token",
                     is_write: false,
                     batch_item: false,
+                    app: "",
+                    service: ("token", 1),
                 },
                 true,
             )

@@ -136,6 +136,8 @@ pub(crate) fn handle(
         url: "$batch",
         is_write: true,
         batch_item: false,
+        app: &caller.app_id,
+        service: ("directory", 1),
     };
     if let Some(Injected::ServerError { status, retry_after }) = t.faults.decide(&mut t.fault_state, &draw, false) {
         t.stats.server_errors += 1;

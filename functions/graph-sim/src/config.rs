@@ -163,6 +163,18 @@ pub struct SimUser {
     pub roles: Vec<String>,
 }
 
+/// What a rate limiter let through at one Intune service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceAdmitted {
+    /// The service's allowance relative to the default (2 for devices).
+    pub scale: u32,
+    pub total: u64,
+    /// By whole seconds since the stats were reset.
+    pub per_second: BTreeMap<u64, u64>,
+    /// When the last one arrived, in milliseconds since the stats were reset.
+    pub last_ms: u64,
+}
+
 /// Counters for one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
@@ -179,6 +191,9 @@ pub struct Stats {
     pub admitted_per_second: BTreeMap<u64, u64>,
     /// When the last of them arrived, in milliseconds since the stats were reset.
     pub last_admitted_ms: u64,
+    /// The same, per Intune service (its limits are per service; see `RateLimit`).
+    #[serde(default)]
+    pub admitted_by_service: BTreeMap<String, ServiceAdmitted>,
     pub token_requests: u64,
     /// Answered 429 (fault or rate limit).
     pub throttled: u64,

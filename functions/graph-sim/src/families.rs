@@ -634,6 +634,35 @@ pub(crate) fn approval_policy_type(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The Intune service whose published limits a family's requests count against, with its scale
+/// (the devices service allows twice the others), per Graph's throttling page ("Intune … service
+/// limits" and the resources each lists). ADMX and Autopilot profiles are on no list: ADMX gets
+/// an allowance of its own, Autopilot counts with enrollment (its reference pages' namespace).
+/// Outside Intune (`groups`, `organization`, …): `directory`.
+pub(crate) fn throttle_service(family: &str) -> (&'static str, u32) {
+    match family {
+        "deviceConfigurations" | "deviceCompliancePolicies" => ("device configuration", 1),
+        "configurationPolicies" => ("device config v2", 1),
+        "intents" | "templates" => ("device intent", 1),
+        "deviceManagementScripts" | "deviceShellScripts" | "deviceHealthScripts" => ("devices", 2),
+        "managedAppPolicies"
+        | "iosManagedAppProtections"
+        | "androidManagedAppProtections"
+        | "targetedManagedAppConfigurations"
+        | "mdmWindowsInformationProtectionPolicies" => ("managed applications", 1),
+        "mobileAppConfigurations" => ("applications", 1),
+        "assignmentFilters" => ("bundles", 1),
+        "windowsFeatureUpdateProfiles" => ("updates", 1),
+        "deviceEnrollmentConfigurations" | "windowsAutopilotDeploymentProfiles" => ("enrollment", 1),
+        "notificationMessageTemplates" => ("notifications", 1),
+        "roleScopeTags" => ("rbac", 1),
+        "auditEvents" => ("auditing", 1),
+        "groupPolicyConfigurations" | "groupPolicyDefinitions" => ("group policy (not listed)", 1),
+        "operationApprovalPolicies" => ("multi admin approval (not listed)", 1),
+        _ => ("directory", 1),
+    }
+}
+
 /// Every `policyType` [`approval_policy_type`] names.
 pub(crate) const APPROVAL_POLICY_TYPES: &[&str] = &[
     "app",

@@ -16,7 +16,8 @@ use crate::rng::{hash_parts, unit};
 pub struct Faults {
     /// 429 on every Nth request and/or a fraction of requests (batch items count one by one).
     pub throttle: Option<Throttle>,
-    /// A real sliding-window limiter, like Intune's published per-tenant limits.
+    /// A real sliding-window limiter, like Intune's published limits: per service, per app and
+    /// for all apps of the tenant (see [`crate::families::throttle_service`]).
     pub rate_limit: Option<RateLimit>,
     /// 5xx on top-level Graph requests (including the outer `$batch` request).
     pub server_errors: Option<ServerErrors>,
@@ -87,25 +88,28 @@ impl Default for Throttle {
     }
 }
 
+/// Intune's published limits are per service ("Intune device configuration service limits", …):
+/// per app per tenant `max_requests` and `max_writes` per window, for all apps of the tenant twice
+/// that; the devices service (scripts, managed devices) allows twice as much again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimit {
     pub window_ms: u64,
-    /// Requests of any kind per window.
+    /// Requests of any kind per app per service per window.
     pub max_requests: u32,
-    /// Writes per window.
+    /// Writes per app per service per window.
     pub max_writes: u32,
     /// Send `Retry-After` with millisecond precision (`1.234`) instead of whole seconds (rounded up).
     pub fractional_retry_after: bool,
 }
 
 impl Default for RateLimit {
-    /// Intune's per-tenant limits: 2000 requests and 200 writes per 20 s.
+    /// Intune's per app per tenant limits of one service: 1,000 requests and 100 writes per 20 s.
     fn default() -> Self {
         RateLimit {
             window_ms: 20_000,
-            max_requests: 2000,
-            max_writes: 200,
+            max_requests: 1000,
+            max_writes: 100,
             fractional_retry_after: true,
         }
     }
@@ -208,7 +212,8 @@ pub(crate) struct FaultState {
     error_count: u64,
     item_error_count: u64,
     attempts: HashMap<String, u64>,
-    window: VecDeque<(Instant, bool)>,
+    /// Admitted requests per limiter key (`app|service` and `*|service`): when, and whether a write.
+    windows: HashMap<String, VecDeque<(Instant, bool)>>,
     /// [`Faults::hold_until_in_flight`] was reached since the faults were set.
     pub(crate) gate_open: bool,
 }
@@ -235,6 +240,10 @@ pub(crate) struct Draw<'a> {
     pub url: &'a str,
     pub is_write: bool,
     pub batch_item: bool,
+    /// The caller's client id.
+    pub app: &'a str,
+    /// The Intune service the request counts against, and its scale (2 for devices).
+    pub service: (&'a str, u32),
 }
 
 impl Faults {
@@ -266,7 +275,7 @@ impl Faults {
         }
         if let Some(r) = &self.rate_limit
             && allow_throttle
-            && let Some(wait) = rate_limited(st, r, d.is_write)
+            && let Some(wait) = rate_limited(st, r, d)
         {
             let secs = wait.as_secs_f64();
             let v = if r.fractional_retry_after {
@@ -326,27 +335,44 @@ impl Faults {
     }
 }
 
-fn rate_limited(st: &mut FaultState, r: &RateLimit, is_write: bool) -> Option<Duration> {
+/// Admits the request under both of its service's windows (the app's and all apps'), or says
+/// how long until the fuller one has room.
+fn rate_limited(st: &mut FaultState, r: &RateLimit, d: &Draw<'_>) -> Option<Duration> {
     let now = Instant::now();
     let window = Duration::from_millis(r.window_ms);
-    while st.window.front().is_some_and(|(t, _)| now.duration_since(*t) >= window) {
-        st.window.pop_front();
+    let (service, scale) = d.service;
+    let keys = [
+        (format!("{}|{service}", d.app.to_ascii_lowercase()), scale),
+        (format!("*|{service}"), 2 * scale),
+    ];
+    let mut wait: Option<Duration> = None;
+    for (key, factor) in &keys {
+        let log = st.windows.entry(key.clone()).or_default();
+        while log.front().is_some_and(|(t, _)| now.duration_since(*t) >= window) {
+            log.pop_front();
+        }
+        let oldest = |only_writes: bool| {
+            log.iter()
+                .find(|(_, w)| !only_writes || *w)
+                .map(|(t, _)| window.saturating_sub(now.duration_since(*t)))
+        };
+        let full = if log.len() >= (r.max_requests * factor) as usize {
+            oldest(false)
+        } else if d.is_write && log.iter().filter(|(_, w)| *w).count() >= (r.max_writes * factor) as usize {
+            oldest(true)
+        } else {
+            None
+        };
+        if let Some(w) = full {
+            wait = Some(wait.map_or(w, |x| x.max(w)));
+        }
     }
-    let all = st.window.len();
-    let writes = st.window.iter().filter(|(_, w)| *w).count();
-    let oldest = |only_writes: bool| {
-        st.window
-            .iter()
-            .find(|(_, w)| !only_writes || *w)
-            .map(|(t, _)| window.saturating_sub(now.duration_since(*t)))
-    };
-    if all >= r.max_requests as usize {
-        return oldest(false);
+    if wait.is_some() {
+        return wait;
     }
-    if is_write && writes >= r.max_writes as usize {
-        return oldest(true);
+    for (key, _) in keys {
+        st.windows.entry(key).or_default().push_back((now, d.is_write));
     }
-    st.window.push_back((now, is_write));
     None
 }
 
@@ -362,6 +388,8 @@ mod tests {
             url,
             is_write: false,
             batch_item: false,
+            app: "app",
+            service: ("device_configuration", 1),
         }
     }
 

@@ -42,7 +42,8 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     AppSpec, ConsentBehavior, DEFAULT_USER_ROLE, GLOBAL_ADMINISTRATOR, INTUNE_ADMINISTRATOR,
-    PRIVILEGED_ROLE_ADMINISTRATOR, RECORD_LIMIT, Recorded, SimConfig, SimUser, Stats, TenantInfo, TenantSpec,
+    PRIVILEGED_ROLE_ADMINISTRATOR, RECORD_LIMIT, Recorded, ServiceAdmitted, SimConfig, SimUser, Stats, TenantInfo,
+    TenantSpec,
 };
 pub use families::{ALL_ROLES, READ_ROLES};
 pub use faults::{Delay, Faults, PagingFault, RateLimit, ServerErrors, Throttle};

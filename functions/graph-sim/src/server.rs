@@ -150,6 +150,8 @@ async fn graph_entry(State(sim): State<Sim>, method: Method, uri: Uri, headers: 
                     url: &url,
                     is_write: req.is_write(),
                     batch_item: false,
+                    app: &caller.app_id,
+                    service: ("directory", 1),
                 };
                 let delay = t.faults.delay_for(&draw, false);
                 let resp = if login::is_my_directory_roles(rest) {

@@ -375,10 +375,15 @@ impl Tenant {
     }
 
     /// A request or batch item the rate limiter let through.
-    pub(crate) fn count_admitted(&mut self) {
+    pub(crate) fn count_admitted(&mut self, (service, scale): (&str, u32)) {
         let since = self.stats_since.elapsed();
         *self.stats.admitted_per_second.entry(since.as_secs()).or_insert(0) += 1;
         self.stats.last_admitted_ms = since.as_millis() as u64;
+        let s = self.stats.admitted_by_service.entry(service.to_owned()).or_default();
+        s.scale = scale;
+        s.total += 1;
+        *s.per_second.entry(since.as_secs()).or_insert(0) += 1;
+        s.last_ms = since.as_millis() as u64;
     }
 
     pub(crate) fn count_request(&mut self, method: &str, route: &str) {

@@ -756,6 +756,38 @@ async fn rate_limit_throttles_writes_before_reads() {
         [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]
     );
     assert_eq!(env.get(&token, "/beta/groups").await.0, StatusCode::OK);
+
+    // Intune's limits are per service: the RBAC service's writes are spent, the device
+    // configuration service's are not; the devices service (scripts) allows twice as many.
+    let post = |path: &'static str, i: usize| {
+        let body =
+            json!({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": format!("d{i}")});
+        let script = json!({"@odata.type": "#microsoft.graph.deviceManagementScript", "displayName": format!("s{i}"),
+                            "scriptContent": "V3JpdGUtSG9zdA==", "runAsAccount": "system", "fileName": "s.ps1"});
+        let body = if path.contains("Scripts") { script } else { body };
+        env.send(&token, reqwest::Method::POST, path, Some(body))
+    };
+    let mut config = Vec::new();
+    for i in 0..3 {
+        config.push(post("/beta/deviceManagement/deviceConfigurations", i).await.0);
+    }
+    assert_eq!(
+        config,
+        [StatusCode::CREATED, StatusCode::CREATED, StatusCode::TOO_MANY_REQUESTS]
+    );
+    let mut scripts = Vec::new();
+    for i in 0..5 {
+        scripts.push(post("/beta/deviceManagement/deviceManagementScripts", i).await.0);
+    }
+    assert_eq!(
+        scripts.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        4,
+        "{scripts:?}"
+    );
+    assert_eq!(scripts[4], StatusCode::TOO_MANY_REQUESTS);
+    let by_service = env.sim.stats(&env.tenant.id).admitted_by_service;
+    assert_eq!(by_service["rbac"].total, 2);
+    assert_eq!(by_service["devices"].scale, 2);
 }
 
 #[tokio::test]

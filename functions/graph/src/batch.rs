@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 use tracing::{debug, warn};
 
-use crate::client::{Prepared, ResponseMeta, TenantClient, status_error};
+use crate::client::{Cost, Prepared, ResponseMeta, TenantClient, status_error};
 use crate::retry::{full_jitter, is_repeatable, is_retryable_status, parse_retry_after};
 use crate::{ApiVersion, GraphError};
 
@@ -312,7 +312,22 @@ impl TenantClient {
                 r
             })
             .collect();
-        let writes = chunk.iter().filter(|p| p.method != Method::GET).count() as u32;
+        let mut costs: Vec<Cost> = Vec::new();
+        for p in chunk.iter() {
+            let service = crate::services::service_of(&p.url);
+            let write = u32::from(p.method != Method::GET);
+            match costs.iter_mut().find(|c| c.service == service) {
+                Some(c) => {
+                    c.requests += 1;
+                    c.writes += write;
+                }
+                None => costs.push(Cost {
+                    service,
+                    requests: 1,
+                    writes: write,
+                }),
+            }
+        }
         self.client.count_batch_items(chunk.len());
         let body = json!({ "requests": wire });
         let response = self
@@ -322,8 +337,7 @@ impl TenantClient {
                 body: Some(&body),
                 headers: &[],
                 repeatable: chunk.iter().all(|p| is_repeatable(&p.method)),
-                request_units: chunk.len() as u32,
-                write_units: writes,
+                costs,
             })
             .await;
         (chunk, response)

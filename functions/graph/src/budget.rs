@@ -1,6 +1,6 @@
 //! Client-side request budgets: we slow ourselves down before Graph throttles us.
 //!
-//! A sliding-window log per key (tenant for writes, tenant+app for all requests). A log, not a token
+//! A sliding-window log per key (tenant, app and Intune service; see `services.rs`). A log, not a token
 //! bucket, because Intune's limits are stated as "N per 20 s" windows and a log never lets N+1 through
 //! in any 20 s span.
 
@@ -54,32 +54,32 @@ impl SlidingWindow {
     }
 }
 
-/// One [`SlidingWindow`] per key, all with the same limit.
+/// One [`SlidingWindow`] per key; each key's limit is given when it is first used (a key is one
+/// app's allowance at one Intune service, whose limits differ by service).
 #[derive(Debug)]
 pub(crate) struct Budget {
-    limit: u32,
     window: Duration,
     windows: Mutex<HashMap<String, SlidingWindow>>,
 }
 
 impl Budget {
-    pub fn new(limit: u32, window: Duration) -> Self {
+    pub fn new(window: Duration) -> Self {
         Budget {
-            limit,
             window,
             windows: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Waits until `n` slots are free under `key`, takes them, and returns how long it waited.
-    pub async fn acquire(&self, key: &str, n: u32) -> Duration {
+    /// Waits until `n` slots are free under `key` (at most `limit` per window), takes them, and
+    /// returns how long it waited.
+    pub async fn acquire(&self, key: &str, n: u32, limit: u32) -> Duration {
         let started = Instant::now();
         loop {
             let wait = {
                 let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
                 let window = windows
                     .entry(key.to_owned())
-                    .or_insert_with(|| SlidingWindow::new(self.limit, self.window));
+                    .or_insert_with(|| SlidingWindow::new(limit, self.window));
                 match window.try_take(n, Instant::now()) {
                     Ok(()) => return started.elapsed(),
                     Err(wait) => wait,
@@ -190,12 +190,12 @@ mod tests {
 
     #[tokio::test]
     async fn budget_acquire_waits_when_the_window_is_full() {
-        let budget = Budget::new(2, Duration::from_millis(150));
-        assert!(budget.acquire("t", 1).await < Duration::from_millis(50));
-        assert!(budget.acquire("t", 1).await < Duration::from_millis(50));
+        let budget = Budget::new(Duration::from_millis(150));
+        assert!(budget.acquire("t", 1, 2).await < Duration::from_millis(50));
+        assert!(budget.acquire("t", 1, 2).await < Duration::from_millis(50));
         // Another key has its own window.
-        assert!(budget.acquire("other", 2).await < Duration::from_millis(50));
-        let waited = budget.acquire("t", 1).await;
+        assert!(budget.acquire("other", 2, 2).await < Duration::from_millis(50));
+        let waited = budget.acquire("t", 1, 2).await;
         assert!(waited >= Duration::from_millis(100), "waited only {waited:?}");
     }
 }

@@ -107,8 +107,8 @@ impl GraphClient {
                 http,
                 login_base: config.login_base.trim_end_matches('/').to_owned(),
                 graph_base,
-                writes: Budget::new(config.tenant_writes_per_20s, local_window(config.budget_window)),
-                requests: Budget::new(config.app_requests_per_20s, local_window(config.budget_window)),
+                writes: Budget::new(local_window(config.budget_window)),
+                requests: Budget::new(local_window(config.budget_window)),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
@@ -169,7 +169,6 @@ impl GraphClient {
             app: Arc::new(app),
             state,
             token_slot,
-            tenant_key,
         }
     }
 }
@@ -241,8 +240,27 @@ pub(crate) struct Prepared<'a> {
     pub headers: &'a [(String, String)],
     /// Safe to send again after a 5xx or a timeout.
     pub repeatable: bool,
-    pub request_units: u32,
-    pub write_units: u32,
+    /// What it takes from each Intune service's allowance (a `$batch` one unit per item, by the
+    /// service of each item's URL; its envelope nothing).
+    pub costs: Vec<Cost>,
+}
+
+/// Units one request takes from one service's allowance.
+pub(crate) struct Cost {
+    pub service: crate::services::Service,
+    pub requests: u32,
+    pub writes: u32,
+}
+
+impl Cost {
+    /// One request to `path`.
+    pub fn one(path: &str, method: &Method) -> Vec<Cost> {
+        vec![Cost {
+            service: crate::services::service_of(path),
+            requests: 1,
+            writes: u32::from(*method != Method::GET && *method != Method::HEAD),
+        }]
+    }
 }
 
 /// Graph for one tenant, as one app.
@@ -250,7 +268,7 @@ pub(crate) struct Prepared<'a> {
 pub struct TenantClient {
     pub(crate) client: GraphClient,
     tenant_id: String,
-    tenant_key: String,
+    /// `tenant|client id`: with a service name, the key of this app's allowance there.
     app_key: String,
     app: Arc<AppIdentity>,
     state: Arc<TenantState>,
@@ -413,15 +431,13 @@ impl TenantClient {
     /// Sends one request with retries, budgets and the tenant's concurrency limit.
     pub async fn send(&self, request: GraphRequest) -> Result<GraphResponse, GraphError> {
         let url = self.resolve(&request.path)?;
-        let writes = u32::from(request.method != Method::GET && request.method != Method::HEAD);
         self.execute(Prepared {
             repeatable: is_repeatable(&request.method),
+            costs: Cost::one(url.path(), &request.method),
             method: request.method,
             url,
             body: request.body.as_ref(),
             headers: &request.headers,
-            request_units: 1,
-            write_units: writes,
         })
         .await
     }
@@ -582,13 +598,17 @@ impl TenantClient {
                     // request is actually sent, not when it began waiting for a free connection,
                     // so many requests queued at the permit cannot bunch up past the ceiling.
                     let _permit = self.state.permits.acquire().await.map_err(|_| GraphError::InvalidInput("client closed".into()))?;
-                    inner.requests.acquire(&self.app_key, req.request_units).await;
-                    if req.write_units > 0 {
-                        inner.writes.acquire(&self.tenant_key, req.write_units).await;
-                        if let Some(shared) = &inner.shared_writes {
-                            let (limit, window) = (config.tenant_writes_per_20s, config.budget_window);
-                            crate::budget::take_shared(shared.as_ref(), &self.tenant_key, req.write_units, limit, window)
-                                .await;
+                    for cost in &req.costs {
+                        let key = format!("{}|{}", self.app_key, cost.service.name);
+                        let limit = config.app_requests_per_20s * cost.service.scale;
+                        inner.requests.acquire(&key, cost.requests, limit).await;
+                        if cost.writes > 0 {
+                            let limit = config.app_writes_per_20s * cost.service.scale;
+                            inner.writes.acquire(&key, cost.writes, limit).await;
+                            if let Some(shared) = &inner.shared_writes {
+                                let window = config.budget_window;
+                                crate::budget::take_shared(shared.as_ref(), &key, cost.writes, limit, window).await;
+                            }
                         }
                     }
                     let started = Instant::now();
@@ -732,12 +752,11 @@ impl ListPages<'_> {
             .client
             .execute(Prepared {
                 method: Method::GET,
+                costs: Cost::one(url.path(), &Method::GET),
                 url,
                 body: None,
                 headers: &[],
                 repeatable: true,
-                request_units: 1,
-                write_units: 0,
             })
             .await;
         let body = match response {

@@ -29,12 +29,15 @@ pub struct GraphConfig {
     pub token_refresh_margin: Duration,
     /// Requests in flight per tenant (across apps and clones of the client). Intune states its
     /// limits as rates, not as requests in flight; this only keeps one tenant from holding every
-    /// connection. The rates bind first: 2,000 requests per 20 s is 100 a second, and at a 150 ms
-    /// round trip 100 a second need 15 requests in flight (a `$batch` of 20 reads counts 20).
+    /// connection. The rates bind first: 1,000 requests per 20 s per service is 50 a second, and a
+    /// backup reads from several services at once; at a 150 ms round trip 100 a second need 15
+    /// requests in flight (a `$batch` of 20 reads counts 20).
     pub tenant_concurrency: usize,
-    /// Writes (POST, PUT, PATCH, DELETE; `$batch` items count one each) per tenant per `budget_window`.
-    pub tenant_writes_per_20s: u32,
-    /// All requests per app per tenant per `budget_window`.
+    /// Writes (POST, PUT, PATCH, DELETE; `$batch` items count one each) per app per tenant per
+    /// Intune service per `budget_window`: Intune's 100 (the devices service twice that, see
+    /// `services.rs`). Two of our apps in one tenant together stay under the 200 for all apps.
+    pub app_writes_per_20s: u32,
+    /// All requests per app per tenant per Intune service per `budget_window`: Intune's 1,000.
     pub app_requests_per_20s: u32,
     /// The budget window: Intune states its limits per 20 s.
     pub budget_window: Duration,
@@ -58,8 +61,8 @@ impl Default for GraphConfig {
             backoff_cap: Duration::from_secs(60),
             token_refresh_margin: Duration::from_secs(5 * 60),
             tenant_concurrency: 16,
-            tenant_writes_per_20s: 200,
-            app_requests_per_20s: 2000,
+            app_writes_per_20s: 100,
+            app_requests_per_20s: 1000,
             budget_window: Duration::from_secs(20),
             max_pages: 10_000,
             max_retry_wait: Duration::MAX,
@@ -114,7 +117,7 @@ impl GraphConfig {
         if self.tenant_concurrency == 0 {
             return Err(GraphError::InvalidInput("tenant_concurrency must be at least 1".into()));
         }
-        if self.tenant_writes_per_20s == 0 || self.app_requests_per_20s == 0 {
+        if self.app_writes_per_20s == 0 || self.app_requests_per_20s == 0 {
             return Err(GraphError::InvalidInput("request budgets must be at least 1".into()));
         }
         Ok(())
@@ -130,8 +133,8 @@ mod tests {
         let c = GraphConfig::from_lookup(|_| None).unwrap();
         assert_eq!(c.graph_base, "https://graph.microsoft.com");
         assert_eq!(c.login_base, "https://login.microsoftonline.com");
-        assert_eq!(c.tenant_writes_per_20s, 200);
-        assert_eq!(c.app_requests_per_20s, 2000);
+        assert_eq!(c.app_requests_per_20s, 1000);
+        assert_eq!(c.app_writes_per_20s, 100);
         assert_eq!(c.budget_window, Duration::from_secs(20));
     }
 

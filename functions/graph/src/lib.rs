@@ -16,6 +16,7 @@ mod error;
 pub mod families;
 mod read;
 mod retry;
+pub mod services;
 mod token;
 
 pub use audit::{AuditActor, AuditEvent, AuditProperty, AuditResource, audit_events_path};

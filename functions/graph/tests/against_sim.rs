@@ -711,7 +711,7 @@ async fn a_missing_permission_is_a_typed_403() {
 async fn the_write_budget_slows_us_down_before_the_service_throttles() {
     let window = Duration::from_millis(600);
     let env = env_with(3, |c| {
-        c.tenant_writes_per_20s = 4;
+        c.app_writes_per_20s = 4;
         // Our window is a little longer than the service's: we stamp before sending, it counts on arrival.
         c.budget_window = window + Duration::from_millis(100);
     })
@@ -748,6 +748,35 @@ async fn the_write_budget_slows_us_down_before_the_service_throttles() {
         started.elapsed()
     );
     assert_eq!(env.sim.stats(&env.tenant).throttled, 0);
+}
+
+/// Intune's limits are per service: reads of two services each get the full allowance, while a
+/// fifth read of one service waits for its window.
+#[tokio::test]
+async fn each_intune_service_has_its_own_allowance() {
+    let window = Duration::from_secs(4);
+    let env = env_with(3, |c| {
+        c.app_requests_per_20s = 4;
+        c.budget_window = window;
+    })
+    .await;
+    env.tc.token().await.unwrap();
+    let started = Instant::now();
+    for _ in 0..4 {
+        env.tc.get(DEVICE_CONFIGS).await.unwrap();
+        env.tc.get(POLICIES).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < window / 2,
+        "4 reads at each of two services waited: {:?}",
+        started.elapsed()
+    );
+    env.tc.get(POLICIES).await.unwrap();
+    assert!(
+        started.elapsed() >= window,
+        "a fifth read at one service went out after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

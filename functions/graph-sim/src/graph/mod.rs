@@ -96,6 +96,9 @@ pub(crate) fn execute(
     t.count_request(&req.method, &template);
     let tenant_id = t.info.id.clone();
     let url = req.url_for_hash();
+    let service = routed
+        .as_ref()
+        .map_or(("directory", 1), |r| families::throttle_service(r.def.name));
     let draw = Draw {
         seed: shared.config.seed,
         tenant: &tenant_id,
@@ -103,6 +106,8 @@ pub(crate) fn execute(
         url: &url,
         is_write: req.is_write(),
         batch_item,
+        app: &caller.app_id,
+        service,
     };
     match t.faults.decide(&mut t.fault_state, &draw, true) {
         Some(Injected::Throttled { retry_after }) => {
@@ -110,11 +115,11 @@ pub(crate) fn execute(
             return throttled(ids, retry_after);
         }
         Some(Injected::ServerError { status, retry_after }) => {
-            t.count_admitted();
+            t.count_admitted(service);
             t.stats.server_errors += 1;
             return server_error(ids, status, retry_after);
         }
-        None => t.count_admitted(),
+        None => t.count_admitted(service),
     }
     let route = match routed {
         Ok(r) => r,
@@ -256,7 +261,7 @@ fn audit_write(
 fn approval_policies(w: &mut World, caller: &Caller, req: &GraphReq, ids: &ReqIds) -> GraphResp {
     let t = &mut w.tenants[caller.tenant_index];
     t.count_request(&req.method, "deviceManagement/operationApprovalPolicies");
-    t.count_admitted();
+    t.count_admitted(families::throttle_service("operationApprovalPolicies"));
     if req.method != "GET" {
         return error(
             ids,
