@@ -1,18 +1,69 @@
 //! The offline policy lint over an environment's inventory (spec 021): every rule in the
 //! catalogue, hits on a synced simulator tenant with no Graph request made by the lint, the group
-//! rules honestly not evaluated (groups are not in the inventory), and entitlement.
+//! rules on the groups the sync read (deleted and empty groups), and entitlement.
 
 use atlas_api_types as api;
 use atlas_api_types::paths;
-use atlas_tests::app::{DEMO_WS, MANAGER, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, spawn_app};
+use atlas_tests::app::{DEMO_WS, MANAGER, Mode, OPERATOR, OUTSIDER, OWNER, READONLY, eventually, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
 async fn an_environment_is_linted_from_its_inventory_without_graph() {
     let app = spawn_app(Mode::Embedded).await;
     let (tenant, env) = app.connected_env_with("env-lint", Some(3)).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    // Before any sync the group rules say why they did not run.
+    let report: api::LintReport = app
+        .get_as(OWNER, &paths::environment_lint(DEMO_WS, "env-lint"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unread = report.not_evaluated.iter().find(|n| n.rule_id == "LINT002");
+    assert!(
+        unread.is_some_and(|n| n.reason.contains("group")),
+        "{:?}",
+        report.not_evaluated
+    );
+    // One policy targets a group without members, another a group deleted afterwards.
+    let empty = sim.add_group(&tenant, "lint-empty");
+    let gone = sim.add_group(&tenant, "lint-gone");
+    let configs = sim.objects(&tenant, "deviceConfigurations");
+    let target = |g: &str| {
+        json!([{"id": format!("a_{g}"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g,
+                 "deviceAndAppManagementAssignmentFilterId": null, "deviceAndAppManagementAssignmentFilterType": "none"}}])
+    };
+    let (to_empty, to_gone) = (configs[0]["id"].as_str().unwrap(), configs[1]["id"].as_str().unwrap());
+    assert!(sim.patch_object(
+        &tenant,
+        "deviceConfigurations",
+        to_empty,
+        json!({"assignments": target(&empty)})
+    ));
+    assert!(sim.patch_object(
+        &tenant,
+        "deviceConfigurations",
+        to_gone,
+        json!({"assignments": target(&gone)})
+    ));
+    assert!(sim.delete_object(&tenant, "groups", &gone));
     let v = app.run_to_completion(&format!("{env}/inventory/sync"), json!({})).await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
+    // The groups are read once the run has ended (its last unit's follow-up).
+    eventually(
+        "the groups the inventory names to be read",
+        app.run_deadline(),
+        || async {
+            let r: api::LintReport = app
+                .get_as(OWNER, &paths::environment_lint(DEMO_WS, "env-lint"))
+                .await
+                .json()
+                .await
+                .ok()?;
+            (!r.not_evaluated.iter().any(|n| n.rule_id == "LINT002")).then_some(())
+        },
+    )
+    .await;
 
     let rules: api::LintRuleList = app
         .get_as(OWNER, &paths::lint_rules(DEMO_WS))
@@ -28,7 +79,6 @@ async fn an_environment_is_linted_from_its_inventory_without_graph() {
             .all(|r| !r.rationale.is_empty() && !r.fix_hint.is_empty())
     );
 
-    let sim = &atlas_tests::sim::shared().sim;
     sim.reset_stats(&tenant);
     let res = app.get_as(OWNER, &paths::environment_lint(DEMO_WS, "env-lint")).await;
     assert_eq!(res.status(), 200);
@@ -46,12 +96,26 @@ async fn an_environment_is_linted_from_its_inventory_without_graph() {
             .iter()
             .all(|h| rules.items.iter().any(|r| r.id == h.rule_id))
     );
-    let unread = report.not_evaluated.iter().find(|n| n.rule_id == "LINT002");
     assert!(
-        unread.is_some_and(|n| n.reason.contains("group")),
-        "{:?}",
+        !report
+            .not_evaluated
+            .iter()
+            .any(|n| n.rule_id == "LINT002" || n.rule_id == "LINT003"),
+        "the sync read the groups: {:?}",
         report.not_evaluated
     );
+    let hit = |rule: &str, object: &str| {
+        report
+            .hits
+            .iter()
+            .find(|h| h.rule_id == rule && h.object_id == object)
+            .map(|h| h.message.clone())
+    };
+    let deleted = hit("LINT002", to_gone).expect("the deleted group is reported");
+    assert!(deleted.contains(&gone), "{deleted}");
+    let emptied = hit("LINT003", to_empty).expect("the empty group is reported");
+    assert!(emptied.contains("lint-empty"), "{emptied}");
+    assert!(hit("LINT002", to_empty).is_none() && hit("LINT003", to_gone).is_none());
     // Stable fingerprints: a second lint of the same inventory names the same hits.
     let again: api::LintReport = app
         .get_as(OWNER, &paths::environment_lint(DEMO_WS, "env-lint"))

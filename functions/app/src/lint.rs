@@ -1,20 +1,22 @@
 //! The offline policy lint (spec 021) over an environment's current inventory or one of its
-//! backup sets: the objects as stored, no Graph call, with the workspace's lint settings. Groups
-//! are not stored, so the group rules report themselves not evaluated. The inventory's lint can
-//! be recorded as findings of source `lint` (by hand, and after every complete inventory sync).
+//! backup sets: the objects as stored, no Graph call, with the workspace's lint settings. The
+//! group rules use the groups the inventory's assignments named, read from the directory at the
+//! end of each inventory sync (`LintGroupsRecord`); before the first, they report themselves not
+//! evaluated. The inventory's lint can be recorded as findings of source `lint` (by hand, and
+//! after every complete inventory sync).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use atlas_api_types as api;
 use atlas_domain::findings::FindingSource;
-use atlas_domain::lint::{self, Directory, LintInput, LintObject, LintSettings};
+use atlas_domain::lint::{self, Directory, GroupInfo, LintInput, LintObject, LintSettings};
 use atlas_domain::{FamilySyncStatus, InventoryStatus, RunId, RunOutcome, RunState, WorkspaceId};
 use serde_json::{Value, json};
 
 use crate::error::{Fields, ServiceResult};
 use crate::findings::{Coverage, Detection};
 use crate::records::inventory::{self as irec, InventoryFamily, InventoryItem};
-use crate::records::lint::{self as rec, LintSettingsRecord};
+use crate::records::lint::{self as rec, LintGroupsRecord, LintSettingsRecord};
 use crate::records::{self, Record};
 use crate::scope::{EnvScope, WorkspaceScope};
 use crate::state::AppState;
@@ -126,12 +128,95 @@ fn report(scope: &EnvScope, set: Option<&RunId>, input: &LintInput, settings: &L
     }
 }
 
-fn input(state: &AppState, objects: Vec<LintObject>) -> LintInput {
-    LintInput {
+async fn input(state: &AppState, scope: &EnvScope, objects: Vec<LintObject>) -> ServiceResult<LintInput> {
+    let directory = directory(state, scope, &objects).await?;
+    Ok(LintInput {
         objects,
-        directory: Directory::default(),
+        directory,
         now_ms: state.clock.now_millis(),
+    })
+}
+
+/// The groups as the last sync read them. A group named since (by a backup set, or an object
+/// changed after the read) was not looked up: it counts as existing with an unknown member count,
+/// never as deleted.
+async fn directory(state: &AppState, scope: &EnvScope, objects: &[LintObject]) -> ServiceResult<Directory> {
+    let key = rec::groups_key(scope.workspace().workspace_id(), scope.environment_id());
+    let Some(read) = records::get::<LintGroupsRecord>(&state.table, &key).await? else {
+        return Ok(Directory::default());
+    };
+    let mut groups = read.found;
+    for id in lint::referenced_groups(objects) {
+        if !groups.contains_key(&id) && !read.missing.contains(&id) {
+            let unknown = GroupInfo {
+                display_name: id.clone(),
+                member_count: None,
+            };
+            groups.insert(id, unknown);
+        }
     }
+    Ok(Directory {
+        groups: Some(groups),
+        ..Directory::default()
+    })
+}
+
+/// Groups looked up per sync at most; more are left unknown (never reported deleted or empty),
+/// and the record stays well under the table's item size.
+const MAX_GROUPS: usize = 2_000;
+
+/// Reads the groups the environment's inventory assignments name: one `$batch` item per group,
+/// `GET /groups/{id}?$select=id,displayName&$expand=members($select=id)` (an expansion returns
+/// at most 20 members, enough to tell an empty group); 404 means deleted. An item that fails
+/// otherwise is left unknown. Nothing is written when the batch as a whole fails (the previous
+/// read stays).
+pub async fn refresh_groups(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
+    let Some(client) = crate::provider::tenant_client(state, scope).await? else {
+        return Ok(());
+    };
+    let objects = inventory_objects(state, scope).await?;
+    let ids: Vec<String> = lint::referenced_groups(&objects).into_iter().take(MAX_GROUPS).collect();
+    let requests = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            atlas_graph::BatchRequest::get(
+                i.to_string(),
+                format!("/groups/{id}?$select=id,displayName&$expand=members($select=id)"),
+            )
+        })
+        .collect();
+    let answers = client
+        .batch(atlas_graph::ApiVersion::V1, requests)
+        .await
+        .map_err(|e| crate::error::ServiceError::Conflict(format!("groups could not be read: {e}")))?;
+    let mut found = BTreeMap::new();
+    let mut missing = BTreeSet::new();
+    for (id, answer) in ids.into_iter().zip(answers) {
+        match answer.result {
+            Ok(item) if item.status == 200 => {
+                let members = item.body["members"].as_array().map_or(0, Vec::len);
+                let info = GroupInfo {
+                    display_name: item.body["displayName"].as_str().unwrap_or(&id).to_owned(),
+                    member_count: (members < 20).then_some(members as u64),
+                };
+                found.insert(id, info);
+            }
+            Err(e) if e.is_not_found() => {
+                missing.insert(id);
+            }
+            Ok(_) | Err(_) => {}
+        }
+    }
+    let record = LintGroupsRecord {
+        workspace_id: scope.workspace().workspace_id().clone(),
+        environment_id: scope.environment_id().clone(),
+        read_ms: state.clock.now_millis(),
+        found,
+        missing,
+    };
+    state.table.put(record.to_item(), None).await?;
+    Ok(())
 }
 
 /// The environment's active inventory objects.
@@ -152,7 +237,7 @@ async fn inventory_objects(state: &AppState, scope: &EnvScope) -> ServiceResult<
 /// The lint of the environment's current inventory with the workspace's settings.
 pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintReport> {
     let settings = settings(state, scope.workspace().workspace_id()).await?;
-    let input = input(state, inventory_objects(state, scope).await?);
+    let input = input(state, scope, inventory_objects(state, scope).await?).await?;
     Ok(report(scope, None, &input, &settings))
 }
 
@@ -178,7 +263,7 @@ pub async fn backup_set(state: &AppState, scope: &EnvScope, set: &RunId) -> Serv
         }
     }
     let settings = settings(state, scope.workspace().workspace_id()).await?;
-    let input = input(state, objects);
+    let input = input(state, scope, objects).await?;
     Ok(Some(report(scope, Some(set), &input, &settings)))
 }
 
@@ -275,6 +360,11 @@ pub async fn after_sync(state: &AppState, run_id: &str) -> ServiceResult<()> {
     let Some(scope) = crate::runs::scope_of(state, &run).await? else {
         return Ok(());
     };
+    // The sync itself succeeded; a failed group read keeps the previous one and is retried by
+    // the next sync.
+    if let Err(e) = refresh_groups(state, &scope).await {
+        tracing::warn!(error = %e, "the groups the inventory names could not be read");
+    }
     if !settings(state, scope.workspace().workspace_id())
         .await?
         .record_after_sync

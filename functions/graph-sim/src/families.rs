@@ -538,7 +538,7 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
         write_roles: GROUP_WRITE,
         patch_status: 204,
         delete_status: 204,
-        navs: &[],
+        navs: &["members"],
         page_max: 999,
         directory: true,
         ..intune(Family::Groups, "groups", "groups", "microsoft.graph.group")

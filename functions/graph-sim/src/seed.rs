@@ -444,7 +444,28 @@ fn seed_groups(rng: &mut Rng, n: usize, short_name: &str) -> Vec<Obj> {
                     "visibility": null,
                 }),
             );
-            Obj::new(id, m)
+            let mut g = Obj::new(id.clone(), m);
+            g.navs.insert("members".into(), seed_members(&id, i));
+            g
+        })
+        .collect()
+}
+
+/// 0–40 user members, drawn from the group's id (not the tenant's generator, so adding members
+/// changed nothing else the seed makes). Every fifth group after the first few is empty, as
+/// stale groups are in real tenants.
+fn seed_members(group_id: &str, i: usize) -> Vec<Value> {
+    let h = crate::rng::hash_parts(0x6d65_6d62, &[group_id]);
+    let n = if i >= AUDIENCES.len() && i % 5 == 4 {
+        0
+    } else {
+        1 + (h % 40) as usize
+    };
+    (0..n)
+        .map(|k| {
+            let u = crate::rng::hash_parts(h, &[&k.to_string()]);
+            json!({"@odata.type": "#microsoft.graph.user", "id": format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                u as u32, (u >> 32) as u16, (u >> 48) & 0xfff, (u >> 20) & 0xfff, u & 0xffff_ffff_ffff)})
         })
         .collect()
 }

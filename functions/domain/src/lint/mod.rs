@@ -278,6 +278,15 @@ pub struct LintReport {
     pub rules_run: Vec<String>,
 }
 
+/// The groups the objects' assignments name: what the group rules need looked up.
+pub fn referenced_groups(objects: &[LintObject]) -> std::collections::BTreeSet<String> {
+    objects
+        .iter()
+        .flat_map(|o| rules::group_ids(&o.payload))
+        .map(str::to_owned)
+        .collect()
+}
+
 pub fn rule(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
 }

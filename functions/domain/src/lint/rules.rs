@@ -228,6 +228,15 @@ pub(crate) struct Ctx<'a> {
 
 const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
+/// Every group id an object's assignments name (include or exclude).
+pub(crate) fn group_ids(p: &Value) -> Vec<&str> {
+    parse_targets(p)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.group)
+        .collect()
+}
+
 fn parse_targets(p: &Value) -> Option<Vec<Target<'_>>> {
     let list = p.get("assignments")?.as_array()?;
     Some(

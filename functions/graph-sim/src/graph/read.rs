@@ -224,6 +224,11 @@ pub(super) fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand],
             }
         }
         shape_nav_items(nav, &mut items, &e.nested);
+        // Directory objects expand to at most 20 related objects, with no nextLink (Graph's
+        // query parameter docs); the full list is `GET {id}/members`.
+        if def.directory {
+            items.truncate(20);
+        }
         m.insert(
             format!("{nav}@odata.context"),
             json!(format!("{}{}('{}')/{nav}", cx.meta(), def.path, obj.id)),
