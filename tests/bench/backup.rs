@@ -549,7 +549,9 @@ fn print_simulator_figures(stats: &Stats, limit: &RateLimit, throttle: bool, sec
     let per_second: Vec<u64> = (0..=seconds as u64)
         .map(|s| stats.admitted_per_second.get(&s).copied().unwrap_or(0))
         .collect();
-    let mut binding: Option<(&str, f64, f64)> = None;
+    // (name, lower bound, last arrival, share of one window used): the binding service is the
+    // one with the largest bound, then the fullest.
+    let mut binding: Option<(&str, f64, f64, f64)> = None;
     let mut fullest = 0.0f64;
     let mut services = Vec::new();
     for (name, s) in &stats.admitted_by_service {
@@ -564,12 +566,13 @@ fn print_simulator_figures(stats: &Stats, limit: &RateLimit, throttle: bool, sec
             .unwrap_or_else(|| secs.iter().sum());
         fullest = fullest.max(full as f64 / allowance as f64);
         let min = (s.total.saturating_sub(1) / allowance * window) as f64;
-        if binding.is_none_or(|(_, m, _)| min > m) {
-            binding = Some((name, min, s.last_ms as f64 / 1000.0));
+        let share = s.total as f64 / allowance as f64;
+        if binding.is_none_or(|(_, m, _, sh)| (min, share) > (m, sh)) {
+            binding = Some((name, min, s.last_ms as f64 / 1000.0, share));
         }
         services.push(format!("{name}={}/{allowance}", s.total));
     }
-    let (bound_by, min_seconds, requests_seconds) = binding.unwrap_or(("none", 0.0, 0.0));
+    let (bound_by, min_seconds, requests_seconds, _) = binding.unwrap_or(("none", 0.0, 0.0, 0.0));
     let fraction = if min_seconds > 0.0 {
         format!("{:.0}%", 100.0 * min_seconds / requests_seconds.max(min_seconds))
     } else {

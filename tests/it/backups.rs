@@ -845,8 +845,52 @@ async fn redelivered_units_capture_each_object_once(mode: Mode) {
     app.stop().await;
 }
 
+/// Pieces of a family are stored while it is still being read; when its list then breaks, the
+/// pieces already stored are taken out again: the set holds all of a family or none of it.
+async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env_with("env-bk12", Some(150)).await;
+    let sim = &atlas_tests::sim::shared().sim;
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            paging: Some(atlas_graph_sim::PagingFault::DeadNextLink),
+            paging_families: vec!["deviceConfigurations".into()],
+            ..Default::default()
+        },
+    );
+    let body = json!({"families": ["deviceConfigurations", "assignmentFilters"]});
+    let v = app.run_to_completion(&format!("{env}/backups"), body).await;
+    sim.clear_faults(&tenant);
+    assert_eq!(
+        v.run.outcome.map(|o| o.as_str()),
+        Some("partially_succeeded"),
+        "{:?}",
+        v.items
+    );
+    let failed: Vec<&str> = v
+        .items
+        .iter()
+        .filter(|i| i.result == "failed")
+        .map(|i| i.item.as_str())
+        .collect();
+    assert_eq!(failed, ["deviceConfigurations"]);
+    assert!(
+        captured(&app, "env-bk12", &v.run.id, "deviceConfigurations")
+            .await
+            .is_empty(),
+        "no part of the family whose list broke"
+    );
+    assert_eq!(
+        captured(&app, "env-bk12", &v.run.id, "assignmentFilters").await.len(),
+        sim.objects(&tenant, "assignmentFilters").len()
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     families_read_side_by_side_and_lose_nothing,
+    a_list_that_breaks_midway_leaves_none_of_its_family,
     redelivered_units_capture_each_object_once,
     batch_item_faults_lose_nothing,
     cron_schedules_run_in_their_time_zone,

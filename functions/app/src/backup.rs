@@ -90,11 +90,36 @@ pub async fn capture_family(
     family: &Family,
 ) -> ServiceResult<Captured> {
     let set = RunId::parse(set_id).map_err(|e| ServiceError::Permanent(format!("backup set id: {e}")))?;
-    let read = match client.read_family(family).await {
-        Ok(read) => read,
-        // Throttled for longer than a unit should hold its worker: come back later.
-        Err(e) if e.must_wait().is_some() => return Err(ServiceError::Wait(e.must_wait().unwrap_or_default())),
+    // Storing runs beside the read: each piece of complete objects is stored the moment its
+    // reads are done (ADR 0028), so what is left after the last Graph answer is one piece.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (read, stored) = tokio::join!(
+        client.read_family_into(family, tx),
+        store_pieces(state, scope, &set, family, rx)
+    );
+    let failed = match read {
+        Ok(failed) => failed,
         Err(e) => {
+            // The family is not captured: the items stored so far are taken out again, so the
+            // set never holds part of a family whose read failed (their payloads stay, shared
+            // and swept by retention). A crash before this is a failed unit all the same.
+            if let Ok(written) = &stored {
+                let rows = written
+                    .hashes
+                    .iter()
+                    .map(|(id, _)| TxItem::Delete {
+                        key: scope.records(&state.table).key(rec::item_sk(&set, family.code, id)),
+                        cond: None,
+                    })
+                    .collect::<Vec<_>>();
+                for rows in rows.chunks(PAGE) {
+                    all_written(state.table.batch(rows.to_vec()).await?)?;
+                }
+            }
+            // Throttled for longer than a unit should hold its worker: come back later.
+            if let Some(wait) = e.must_wait() {
+                return Err(ServiceError::Wait(wait));
+            }
             crate::provider::record_run_failure(state, scope, &e).await;
             return Err(ServiceError::Conflict(format!(
                 "{} could not be read completely: {e}",
@@ -102,90 +127,29 @@ pub async fn capture_family(
             )));
         }
     };
-    let objects = read.objects;
-    let mut out = Captured {
-        items: objects.len(),
-        stored: 0,
-        failed: read
-            .failed
+    let stored = stored?;
+    let out = Captured {
+        items: stored.hashes.len(),
+        stored: stored.written,
+        failed: failed
             .iter()
             .map(|f| json!({"id": f.id, "name": f.name, "reason": f.error.to_string()}))
             .collect(),
     };
+    let hashes = stored.hashes;
+    // The family counts as captured only if every item's payload is stored: its own hashes'
+    // payload marks, read back (a mark exists only with its payload).
     let pk = scope.pk();
-    let records = scope.records(&state.table);
-    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
-    let mut hashes: Vec<(String, String)> = Vec::with_capacity(objects.len());
-    for page in objects.chunks(PAGE) {
-        let now = state.clock.now_millis();
-        let mut payloads: BTreeMap<String, &Value> = BTreeMap::new();
-        let mut rows = Vec::with_capacity(page.len());
-        for object in page {
-            let Some(id) = object.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            let hash = content_hash(object);
-            payloads.insert(hash.clone(), object);
-            let name = object
-                .get("displayName")
-                .or(object.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            rows.push(BackupItemRecord::new(ws, env, &set, family.code, id, name, &hash));
-        }
-        // 1. Mark every payload as referenced now; a refused mark means the payload is not stored.
-        let touches = payloads
-            .keys()
-            .map(|h| rec::touch_blob_ref(records.key(rec::blob_ref_sk(h)), now))
-            .collect();
-        let missing: Vec<(&String, &&Value)> = payloads
-            .iter()
-            .zip(refused(state.table.batch(touches).await?)?)
-            .filter_map(|(p, missing)| missing.then_some(p))
-            .collect();
-        // 2. Store the missing payloads, then their marks: a mark never exists without its payload.
-        if !missing.is_empty() {
-            let blobs = missing
-                .iter()
-                .map(|(hash, object)| {
-                    let blob = BlobRecord {
-                        of: PayloadOf::new(ws, env, hash),
-                        written_ms: now,
-                        payload: (**object).clone(),
-                    };
-                    blob.put()
-                })
-                .collect();
-            all_written(state.table.batch(blobs).await?)?;
-            let marks = missing
-                .iter()
-                .map(|(hash, _)| {
-                    let mark = BlobRefRecord {
-                        of: PayloadOf::new(ws, env, hash),
-                        last_referenced_ms: now,
-                    };
-                    mark.put()
-                })
-                .collect();
-            all_written(state.table.batch(marks).await?)?;
-            out.stored += missing.len();
-        }
-        // 3. The items referencing them.
-        hashes.extend(rows.iter().map(|i| (i.item_id.clone(), i.hash.clone())));
-        let items = rows.iter().map(Record::put).collect();
-        all_written(state.table.batch(items).await?)?;
-    }
-    // The family counts as captured only if every item's payload is stored: its hashes against the
-    // environment's payload marks (small items, read in pages; a mark exists only with its payload).
-    let stored = stored_hashes(state, &pk).await?;
+    let present = stored_hashes(state, &pk, hashes.iter().map(|(_, h)| h.as_str())).await?;
     let unreadable: Vec<String> = hashes
         .iter()
-        .filter(|(_, h)| !stored.contains(h))
+        .filter(|(_, h)| !present.contains(h))
         .map(|(id, _)| id.clone())
         .collect();
     if !unreadable.is_empty() {
         // The unit fails (recorded once), so the set can never read as complete.
         let update = rec::mark_unreadable(family.code, &unreadable);
+        let records = scope.records(&state.table);
         state
             .table
             .update(&records.key(rec::set_sk(&set)), &update, Some(Cond::Exists))
@@ -201,14 +165,129 @@ pub async fn capture_family(
     Ok(out)
 }
 
-async fn stored_hashes(state: &AppState, pk: &str) -> ServiceResult<BTreeSet<String>> {
-    Ok(
-        records::query_all::<BlobRefRecord>(&state.table, Query::partition(pk).begins_with(rec::BLOB_REFS))
-            .await?
-            .into_iter()
-            .map(|m| m.of.hash)
-            .collect(),
-    )
+/// What [`store_pieces`] wrote: every item as `(id, hash)`, and how many payloads were new.
+#[derive(Default)]
+struct Stored {
+    hashes: Vec<(String, String)>,
+    written: usize,
+}
+
+/// Stores pieces of complete objects as they come, up to a page at a time (what is waiting when
+/// the store is free goes together), until the read hangs up.
+async fn store_pieces(
+    state: &AppState,
+    scope: &EnvScope,
+    set: &RunId,
+    family: &Family,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Vec<Value>)>,
+) -> ServiceResult<Stored> {
+    let mut out = Stored::default();
+    while let Some((_, mut page)) = rx.recv().await {
+        while page.len() < PAGE {
+            match rx.try_recv() {
+                Ok((_, more)) => page.extend(more),
+                Err(_) => break,
+            }
+        }
+        for page in page.chunks(PAGE) {
+            out.written += store_page(state, scope, set, family, page, &mut out.hashes).await?;
+        }
+    }
+    Ok(out)
+}
+
+/// Stores one page of objects: payloads first (content-addressed, each once), then the items
+/// that reference them. Returns how many payloads were new; adds `(id, hash)` per item.
+async fn store_page(
+    state: &AppState,
+    scope: &EnvScope,
+    set: &RunId,
+    family: &Family,
+    page: &[Value],
+    hashes: &mut Vec<(String, String)>,
+) -> ServiceResult<usize> {
+    let records = scope.records(&state.table);
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+    let now = state.clock.now_millis();
+    let mut payloads: BTreeMap<String, &Value> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(page.len());
+    for object in page {
+        let Some(id) = object.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let hash = content_hash(object);
+        payloads.insert(hash.clone(), object);
+        let name = object
+            .get("displayName")
+            .or(object.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        rows.push(BackupItemRecord::new(ws, env, set, family.code, id, name, &hash));
+    }
+    // 1. Mark every payload as referenced now; a refused mark means the payload is not stored.
+    let touches = payloads
+        .keys()
+        .map(|h| rec::touch_blob_ref(records.key(rec::blob_ref_sk(h)), now))
+        .collect();
+    let missing: Vec<(&String, &&Value)> = payloads
+        .iter()
+        .zip(refused(state.table.batch(touches).await?)?)
+        .filter_map(|(p, missing)| missing.then_some(p))
+        .collect();
+    // 2. Store the missing payloads, then their marks: a mark never exists without its payload.
+    if !missing.is_empty() {
+        let blobs = missing
+            .iter()
+            .map(|(hash, object)| {
+                let blob = BlobRecord {
+                    of: PayloadOf::new(ws, env, hash),
+                    written_ms: now,
+                    payload: (**object).clone(),
+                };
+                blob.put()
+            })
+            .collect();
+        all_written(state.table.batch(blobs).await?)?;
+        let marks = missing
+            .iter()
+            .map(|(hash, _)| {
+                let mark = BlobRefRecord {
+                    of: PayloadOf::new(ws, env, hash),
+                    last_referenced_ms: now,
+                };
+                mark.put()
+            })
+            .collect();
+        all_written(state.table.batch(marks).await?)?;
+    }
+    // 3. The items referencing them.
+    hashes.extend(rows.iter().map(|i| (i.item_id.clone(), i.hash.clone())));
+    let items = rows.iter().map(Record::put).collect();
+    all_written(state.table.batch(items).await?)?;
+    Ok(missing.len())
+}
+
+/// Which of `hashes` have a payload mark: one read per distinct hash, 16 at a time. (Reading
+/// every mark of the environment instead cost each of a backup's 17 families the whole history's
+/// marks.)
+async fn stored_hashes<'a>(
+    state: &AppState,
+    pk: &str,
+    hashes: impl Iterator<Item = &'a str>,
+) -> ServiceResult<BTreeSet<String>> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let keys: Vec<(Key, String)> = hashes
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .map(|h| (blob_ref_key(pk, h), h.to_owned()))
+        .collect();
+    let table = &state.table;
+    let found: Vec<Option<String>> = futures_util::stream::iter(keys)
+        .map(|(key, h)| async move { Ok::<_, TableError>(table.get(&key).await?.map(|_| h)) })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 pub fn set_api(set: &BackupSetRecord, run: Option<&crate::records::runs::OperationRun>) -> api::BackupSet {

@@ -71,21 +71,44 @@ impl TenantClient {
     /// goes through the tenant's budget and in-flight limit, so this fills the budget sooner but
     /// never past it.
     pub async fn read_family(&self, family: &Family) -> Result<FamilyRead, GraphError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let failed = self.read_family_into(family, tx).await?;
+        let mut pieces: Vec<(usize, Vec<Value>)> = Vec::new();
+        while let Some(piece) = rx.recv().await {
+            pieces.push(piece);
+        }
+        pieces.sort_by_key(|(base, _)| *base);
+        let objects = pieces.into_iter().flat_map(|(_, objects)| objects).collect();
+        Ok(FamilyRead { objects, failed })
+    }
+
+    /// [`Self::read_family`], handing each piece of complete objects to `sink` the moment its
+    /// reads are done — a list page when the family needs no per-object reads, else a chunk of
+    /// one `$batch` — tagged with its first object's position in the list, so a caller can store
+    /// while the rest is still being read. Returns the objects that could not be read in full
+    /// (never in a piece). On an error the pieces already handed over are not the whole family.
+    pub async fn read_family_into(
+        &self,
+        family: &Family,
+        sink: tokio::sync::mpsc::UnboundedSender<(usize, Vec<Value>)>,
+    ) -> Result<Vec<FailedObject>, GraphError> {
         let per_object_work =
             family.refetch_items || family.assignments == AssignmentsRead::Batch || family.settings.is_some();
         let mut pages = self.list_pages(&family.counted_list_query())?;
-        let mut objects: Vec<Value> = Vec::new();
-        // Objects listed but not yet handed to a chunk: from `objects.len()` on.
+        // Objects listed but not yet handed to a chunk.
         let mut pending: Vec<Value> = Vec::new();
         let mut chunks = tokio::task::JoinSet::new();
         let mut spawn = |base: usize, chunk: Vec<Value>| {
-            let (client, family) = (self.clone(), *family);
+            let (client, family, sink) = (self.clone(), *family, sink.clone());
             chunks.spawn(
                 async move {
                     let mut chunk = chunk;
                     let mut failed = BTreeMap::new();
                     client.read_objects_of(&family, &mut chunk, &mut failed).await?;
-                    Ok::<_, GraphError>((base, chunk, failed))
+                    let (ok, bad) = split_failed(chunk, failed);
+                    // A closed sink means the caller stopped listening: nothing left to do.
+                    let _ = sink.send((base, ok));
+                    Ok::<_, GraphError>((base, bad))
                 }
                 .instrument(tracing::Span::current()),
             );
@@ -93,7 +116,9 @@ impl TenantClient {
         let mut next_base = 0;
         while let Some(page) = pages.next_page().await? {
             if !per_object_work {
-                objects.extend(page);
+                let n = page.len();
+                let _ = sink.send((next_base, page));
+                next_base += n;
                 continue;
             }
             pending.extend(page);
@@ -104,25 +129,15 @@ impl TenantClient {
             }
         }
         if !pending.is_empty() {
-            let n = pending.len();
-            spawn(next_base, pending);
-            next_base += n;
+            spawn(next_base, std::mem::take(&mut pending));
         }
-        let mut failed: BTreeMap<usize, GraphError> = BTreeMap::new();
-        if per_object_work {
-            let mut done: Vec<(usize, Vec<Value>)> = Vec::new();
-            while let Some(joined) = chunks.join_next().await {
-                let (base, chunk, chunk_failed) =
-                    joined.map_err(|e| GraphError::InvalidInput(format!("a read task ended: {e}")))??;
-                failed.extend(chunk_failed.into_iter().map(|(i, e)| (base + i, e)));
-                done.push((base, chunk));
-            }
-            done.sort_by_key(|(base, _)| *base);
-            objects = done.into_iter().flat_map(|(_, chunk)| chunk).collect();
-            debug_assert_eq!(objects.len(), next_base);
+        let mut failed = Vec::new();
+        while let Some(joined) = chunks.join_next().await {
+            failed.push(joined.map_err(|e| GraphError::InvalidInput(format!("a read task ended: {e}")))??);
         }
-        let (objects, failed) = split_failed(objects, failed);
-        Ok(FamilyRead { objects, failed })
+        // In list order, as a whole read reports them.
+        failed.sort_by_key(|(base, _)| *base);
+        Ok(failed.into_iter().flat_map(|(_, bad)| bad).collect())
     }
 
     /// The per-object reads of listed objects: content or assignments, then settings.
