@@ -1,16 +1,20 @@
 // Starts the web app. A file rather than an inline script: the content security policy allows
-// scripts from this origin only (script-src 'self' 'wasm-unsafe-eval').
+// scripts from this origin only (script-src 'self' 'wasm-unsafe-eval'). `cargo xtask web` writes
+// the built copy with every file's content-hashed name (ADR 0036).
 import init from "/atlas-web.js";
 
-// The lazily loaded bundles (ADR 0027), by name (`atlas-web-more`, `atlas-web-promote`): each
-// loaded once, the first time one of its pages opens; the main bundle mounts it into its page's
-// placeholder and destroys it when the operator leaves.
+// The lazily loaded bundles' files (ADR 0027), by bundle name. The build replaces this line with
+// the built files' names; keep it one line starting `const files = `.
+const files = {"atlas-web-more": "/atlas-web-more.js", "atlas-web-promote": "/atlas-web-promote.js"};
+
+// Each bundle is loaded once, the first time one of its pages opens; the main bundle mounts it
+// into its page's placeholder and destroys it when the operator leaves.
 const bundles = new Map();
 const load = (name) => {
   if (!bundles.has(name)) {
     bundles.set(
       name,
-      import(`/${name}.js`).then(async (m) => {
+      import(files[name]).then(async (m) => {
         await m.default();
         return m;
       }),

@@ -1,11 +1,16 @@
 //! Builds the Yew app into `web/dist` and installs the tools that build needs.
-//! Standard library only: xtask must build in seconds on a fresh machine.
+//! Every built file but `index.html` gets a content hash in its name, so browsers and CloudFront
+//! may keep it for a year; each gets `.gz` and `.br` siblings for the local server (ADR 0036).
+//! Three small crates besides the standard library: flate2, brotli and sha2.
 
 use std::ffi::OsStr;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use std::{env, fs};
+
+use sha2::Digest as _;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const PACKAGE: &str = "atlas-web";
@@ -18,8 +23,17 @@ const OUT_NAME: &str = BUNDLES[0];
 const RELEASE_PROFILE: &str = "release-web";
 /// The product budget for the release wasm, gzipped: 400 KiB.
 const GZIP_BUDGET: u64 = 400 * 1024;
-/// Copied from `web/` into `web/dist` as they are.
-const STATIC_FILES: [&str; 3] = ["index.html", "boot.js", "style.css"];
+/// The hand-written files in `web/`: the page (kept under its name, every reference in it
+/// rewritten), the script that starts the app and the stylesheet (both hashed).
+const INDEX: &str = "index.html";
+const BOOT: &str = "boot.js";
+const STYLE: &str = "style.css";
+/// The line of `boot.js` that the build replaces with the lazy bundles' built files.
+const BOOT_FILES_LINE: &str = "const files = ";
+/// Hex digits of the SHA-256 of a file's content in its built name.
+const HASH_LEN: usize = 8;
+/// What gets `.gz` and `.br` siblings.
+const COMPRESSED_EXTENSIONS: [&str; 4] = ["js", "wasm", "css", "html"];
 /// What rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
 const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
@@ -30,8 +44,9 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-multivalue",
 ];
 
-/// Builds the web app into `<root>/web/dist` (index.html, boot.js, style.css and each bundle's
-/// `.js` and `_bg.wasm`).
+/// Builds the web app into `<root>/web/dist`: index.html, `boot-<hash>.js`, `style-<hash>.css`
+/// and each bundle's `<name>-<hash>.js` and `<name>-<hash>_bg.wasm`, each with `.gz` and `.br`
+/// beside it. The folder is emptied first, so files of earlier builds never pile up.
 /// release = true uses `--profile release-web` (already defined in the root Cargo.toml) and runs `wasm-opt -Oz` when available,
 /// then fails when the gzipped wasm is over [`GZIP_BUDGET`].
 pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
@@ -87,15 +102,28 @@ pub fn build_web(root: &Path, release: bool) -> Result<(), String> {
         }
     }
 
-    for name in STATIC_FILES {
-        let from = root.join("web").join(name);
-        fs::copy(&from, dist.join(name)).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
-    }
+    fingerprint(root, &dist)?;
+    // Release: the smallest files; dev: quick, the bundles are large and rebuilt often.
+    let (gzip_level, brotli_quality) = if release { (9, 11) } else { (1, 1) };
+    precompress(&dist, gzip_level, brotli_quality)?;
 
     let (wasm_bytes, gzipped) = bundle_size(root)?;
+    let main_wasm = built_file(&dist, OUT_NAME, "_bg.wasm")?;
+    let served = |ext: &str| -> Result<u64, String> {
+        let file = PathBuf::from(format!("{}.{ext}", main_wasm.display()));
+        Ok(fs::metadata(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            .len())
+    };
+    eprintln!(
+        "web: {}: {wasm_bytes} B, served as .gz {} B, .br {} B",
+        main_wasm.file_name().unwrap_or_default().to_string_lossy(),
+        served("gz")?,
+        served("br")?
+    );
     let mut lazy = Vec::new();
     for name in &BUNDLES[1..] {
-        lazy.push((*name, gzipped_size(&dist.join(format!("{name}_bg.wasm")))?));
+        lazy.push((*name, gzipped_size(&built_file(&dist, name, "_bg.wasm")?)?));
     }
     let later: Vec<String> = lazy
         .iter()
@@ -177,9 +205,214 @@ pub fn ensure_web_tools(root: &Path, release: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Size figures of the main bundle: (wasm bytes, wasm gzipped bytes) — gzip via the `gzip -c` command.
+/// Size figures of the main bundle: (wasm bytes, wasm gzipped bytes) — gzip via the `gzip -c` command
+/// (its default level, as the budget has always been measured; the served `.gz` is smaller).
 pub fn bundle_size(root: &Path) -> Result<(u64, u64), String> {
-    gzipped_size(&dist_dir(root).join(format!("{OUT_NAME}_bg.wasm")))
+    gzipped_size(&built_file(&dist_dir(root), OUT_NAME, "_bg.wasm")?)
+}
+
+/// Gives every built file but index.html its content hash in its name and rewrites the references
+/// to it, in dependency order so that a changed wasm changes its glue's name too: the wasm files,
+/// their wasm-bindgen glue (which loads `<name>_bg.wasm` by a relative URL), the stylesheet,
+/// `boot.js` (which imports the main glue and, by a generated name-to-file map, the lazy ones),
+/// then index.html.
+fn fingerprint(root: &Path, dist: &Path) -> Result<(), String> {
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for name in BUNDLES {
+        let file = format!("{name}_bg.wasm");
+        let bytes = read(&dist.join(&file))?;
+        let hashed = hashed_name(&file, &bytes);
+        rename(&dist.join(&file), &dist.join(&hashed))?;
+        renames.push((file, hashed));
+    }
+    for name in BUNDLES {
+        let file = format!("{name}.js");
+        let glue = rewrite_references(&read_text(&dist.join(&file))?, &renames);
+        let wasm = format!("{name}_bg.wasm");
+        let loads = renames
+            .iter()
+            .find(|(from, _)| *from == wasm)
+            .map(|(_, to)| to.as_str());
+        if !loads.is_some_and(|to| glue.contains(to)) {
+            return Err(format!(
+                "{file} no longer names {wasm}: has wasm-bindgen changed how it loads it?"
+            ));
+        }
+        let hashed = hashed_name(&file, glue.as_bytes());
+        write(&dist.join(&hashed), glue.as_bytes())?;
+        fs::remove_file(dist.join(&file)).map_err(|e| format!("cannot remove {file}: {e}"))?;
+        renames.push((file, hashed));
+    }
+    let style = read(&root.join("web").join(STYLE))?;
+    let hashed = hashed_name(STYLE, &style);
+    write(&dist.join(&hashed), &style)?;
+    renames.push((STYLE.into(), hashed));
+
+    let boot = boot_with_files(&read_text(&root.join("web").join(BOOT))?, &renames)?;
+    let boot = rewrite_references(&boot, &renames);
+    let hashed = hashed_name(BOOT, boot.as_bytes());
+    write(&dist.join(&hashed), boot.as_bytes())?;
+    renames.push((BOOT.into(), hashed));
+
+    let index = rewrite_references(&read_text(&root.join("web").join(INDEX))?, &renames);
+    for (from, to) in &renames {
+        if (from == BOOT || from == STYLE) && !index.contains(to.as_str()) {
+            return Err(format!("{INDEX} does not load /{from}"));
+        }
+    }
+    write(&dist.join(INDEX), index.as_bytes())
+}
+
+/// `name.ext` -> `name-<hash>.ext`; `name_bg.wasm` -> `name-<hash>_bg.wasm` (wasm-bindgen's suffix
+/// stays last, so a file's bundle is still plain to see).
+pub(crate) fn hashed_name(file: &str, content: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(content);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = &hex[..HASH_LEN];
+    let (stem, ext) = match file.strip_suffix("_bg.wasm") {
+        Some(stem) => (stem, "_bg.wasm".to_string()),
+        None => match file.rsplit_once('.') {
+            Some((stem, ext)) => (stem, format!(".{ext}")),
+            None => (file, String::new()),
+        },
+    };
+    format!("{stem}-{hash}{ext}")
+}
+
+/// Replaces each file name of `renames` (from, to) where it stands as a whole path segment in
+/// a URL: after `/` or a quote, before a quote, `?`, `#` or `)`. So `atlas-web.js` in
+/// `"/atlas-web.js"` or `'atlas-web_bg.wasm'` is rewritten, `atlas-web.json` or `my-atlas-web.js`
+/// is not.
+pub(crate) fn rewrite_references(text: &str, renames: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (from, to) in renames {
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(from.as_str()) {
+            let before = if at > 0 {
+                rest[..at].chars().last()
+            } else {
+                result.chars().last()
+            };
+            let after = rest[at + from.len()..].chars().next();
+            let starts = matches!(before, Some('/' | '"' | '\'' | '`'));
+            let ends = matches!(after, Some('"' | '\'' | '`' | '?' | '#' | ')'));
+            result.push_str(&rest[..at]);
+            result.push_str(if starts && ends { to } else { from });
+            rest = &rest[at + from.len()..];
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+/// Replaces `boot.js`'s line `const files = …;` with the lazy bundles' built glue files, by
+/// bundle name (`{"atlas-web-more": "/atlas-web-more-<hash>.js", …}`).
+pub(crate) fn boot_with_files(boot: &str, renames: &[(String, String)]) -> Result<String, String> {
+    let mut entries = Vec::new();
+    for name in &BUNDLES[1..] {
+        let glue = format!("{name}.js");
+        let (_, built) = renames
+            .iter()
+            .find(|(from, _)| *from == glue)
+            .ok_or_else(|| format!("{glue} was not built"))?;
+        entries.push(format!("\"{name}\": \"/{built}\""));
+    }
+    let line = format!("{BOOT_FILES_LINE}{{{}}};", entries.join(", "));
+    let mut found = false;
+    let mut out: Vec<&str> = Vec::new();
+    for l in boot.lines() {
+        if l.starts_with(BOOT_FILES_LINE) {
+            found = true;
+            out.push(&line);
+        } else {
+            out.push(l);
+        }
+    }
+    if !found {
+        return Err(format!(
+            "{BOOT} has no line starting `{BOOT_FILES_LINE}` for the lazy bundles' files"
+        ));
+    }
+    Ok(out.join("\n") + "\n")
+}
+
+/// The built file of a bundle: `<name>-<hash><suffix>` in `dist` (suffix `.js` or `_bg.wasm`).
+fn built_file(dist: &Path, name: &str, suffix: &str) -> Result<PathBuf, String> {
+    let entries = fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let hash = file
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(suffix));
+        if hash.is_some_and(|h| h.len() == HASH_LEN && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Ok(entry.path());
+        }
+    }
+    Err(format!(
+        "{} has no {name}-<hash>{suffix}: build the web app first",
+        dist.display()
+    ))
+}
+
+/// Writes `<file>.gz` and `<file>.br` beside each js, wasm, css and html file of `dist`, one
+/// thread per file.
+fn precompress(dist: &Path, gzip_level: u32, brotli_quality: i32) -> Result<(), String> {
+    let entries = fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    let files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|ext| COMPRESSED_EXTENSIONS.iter().any(|c| ext == *c))
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .iter()
+            .map(|file| scope.spawn(move || compress_file(file, gzip_level, brotli_quality)))
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or_else(|_| Err("a compression thread panicked".into())))
+    })
+}
+
+fn compress_file(file: &Path, gzip_level: u32, brotli_quality: i32) -> Result<(), String> {
+    let bytes = read(file)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(gzip_level));
+    gz.write_all(&bytes)
+        .and_then(|()| gz.finish())
+        .map_err(|e| format!("cannot gzip {}: {e}", file.display()))
+        .and_then(|out| write(&PathBuf::from(format!("{}.gz", file.display())), &out))?;
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: brotli_quality,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut bytes.as_slice(), &mut br, &params)
+        .map_err(|e| format!("cannot brotli {}: {e}", file.display()))?;
+    write(&PathBuf::from(format!("{}.br", file.display())), &br)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), String> {
+    fs::rename(from, to).map_err(|e| format!("cannot rename {} to {}: {e}", from.display(), to.display()))
 }
 
 /// (bytes, gzipped bytes) of one file.
@@ -279,4 +512,72 @@ fn output(cmd: &mut Command) -> Result<String, String> {
         return Err(format!("`{}` failed: {}", describe(cmd), out.status));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renames() -> Vec<(String, String)> {
+        [
+            ("atlas-web_bg.wasm", "atlas-web-0a1b2c3d_bg.wasm"),
+            ("atlas-web.js", "atlas-web-11111111.js"),
+            ("atlas-web-more.js", "atlas-web-more-22222222.js"),
+            ("atlas-web-promote.js", "atlas-web-promote-33333333.js"),
+            ("style.css", "style-44444444.css"),
+            ("boot.js", "boot-55555555.js"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn hashed_names_keep_the_bundle_suffix_and_follow_the_content() {
+        let a = hashed_name("atlas-web_bg.wasm", b"one");
+        assert!(a.starts_with("atlas-web-") && a.ends_with("_bg.wasm"), "{a}");
+        assert_eq!(a.len(), "atlas-web-_bg.wasm".len() + HASH_LEN);
+        assert_eq!(a, hashed_name("atlas-web_bg.wasm", b"one"));
+        assert_ne!(a, hashed_name("atlas-web_bg.wasm", b"two"));
+        // SHA-256 of "one" starts 7692c3ad.
+        assert_eq!(hashed_name("style.css", b"one"), "style-7692c3ad.css");
+        assert_eq!(hashed_name("atlas-web-more.js", b"one"), "atlas-web-more-7692c3ad.js");
+    }
+
+    #[test]
+    fn references_are_rewritten_where_they_are_whole_urls() {
+        let html = r#"<link rel="stylesheet" href="/style.css"><link rel="modulepreload" href="/atlas-web.js">
+<link rel="preload" href="/atlas-web_bg.wasm" as="fetch"><script type="module" src="/boot.js"></script>"#;
+        let out = rewrite_references(html, &renames());
+        assert_eq!(
+            out,
+            r#"<link rel="stylesheet" href="/style-44444444.css"><link rel="modulepreload" href="/atlas-web-11111111.js">
+<link rel="preload" href="/atlas-web-0a1b2c3d_bg.wasm" as="fetch"><script type="module" src="/boot-55555555.js"></script>"#
+        );
+        // wasm-bindgen's glue loads its wasm relative to itself.
+        let glue = "module_or_path = new URL('atlas-web_bg.wasm', import.meta.url);";
+        assert_eq!(
+            rewrite_references(glue, &renames()),
+            "module_or_path = new URL('atlas-web-0a1b2c3d_bg.wasm', import.meta.url);"
+        );
+        // Names inside other names, or prose, stay as they are.
+        let other = "\"/my-atlas-web.js\" '/atlas-web.json' the atlas-web.js file \"/xstyle.css\"";
+        assert_eq!(rewrite_references(other, &renames()), other);
+    }
+
+    #[test]
+    fn boot_gets_the_lazy_bundles_files_by_name() {
+        let boot = "import init from \"/atlas-web.js\";\n// the map\nconst files = {};\ninit();\n";
+        let out = boot_with_files(boot, &renames()).unwrap();
+        let out = rewrite_references(&out, &renames());
+        assert_eq!(
+            out,
+            "import init from \"/atlas-web-11111111.js\";\n// the map\nconst files = {\"atlas-web-more\": \
+             \"/atlas-web-more-22222222.js\", \"atlas-web-promote\": \"/atlas-web-promote-33333333.js\"};\ninit();\n"
+        );
+        assert!(boot_with_files("init();\n", &renames()).is_err());
+        // The checked-in boot.js has the line the build replaces.
+        let source = include_str!("../../web/boot.js");
+        assert!(boot_with_files(source, &renames()).is_ok());
+    }
 }
