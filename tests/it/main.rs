@@ -29,3 +29,4 @@ mod provider;
 mod redaction;
 mod restore;
 mod tenancy;
+mod web_assets;

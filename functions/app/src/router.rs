@@ -73,7 +73,7 @@ fn build(
     if let Some((prefix, nested)) = extra {
         router = router.nest(prefix, nested);
     }
-    let web = web_dir.map(|d| ServeDir::new(&d).fallback(ServeFile::new(d.join("index.html"))));
+    let web = web_dir.map(Web::new);
     router
         .fallback(move |req: Request| fallback(req, web.clone()))
         .method_not_allowed_fallback(|| async {
@@ -108,21 +108,88 @@ fn build(
         .with_state(state)
 }
 
-async fn fallback(req: Request, web: Option<ServeDir<ServeFile>>) -> Response {
+/// How long a browser or CDN may keep a content-hashed file: a year, never revalidated (its
+/// name changes when its content does).
+pub const CACHE_HASHED: &str = "public, max-age=31536000, immutable";
+/// index.html and any other file without a hash in its name: revalidated on every use, so a
+/// deploy's new index.html (naming the new hashed files) is seen at once.
+pub const CACHE_REVALIDATE: &str = "no-cache";
+
+/// The built web app (`cargo xtask web`, ADR 0036): every file's `.br` or `.gz` sibling when
+/// the browser accepts it, index.html for the app's own routes.
+#[derive(Clone)]
+struct Web {
+    /// Content-hashed files only: a missing one is a 404, never the page.
+    hashed: ServeDir,
+    /// Any other path: its file, or index.html (a route of the single-page app).
+    app: ServeDir<ServeFile>,
+}
+
+impl Web {
+    fn new(dir: PathBuf) -> Self {
+        let index = ServeFile::new(dir.join("index.html"))
+            .precompressed_br()
+            .precompressed_gzip();
+        Self {
+            hashed: ServeDir::new(&dir).precompressed_br().precompressed_gzip(),
+            app: ServeDir::new(&dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(index),
+        }
+    }
+}
+
+async fn fallback(req: Request, web: Option<Web>) -> Response {
     let path = req.uri().path();
     if path == "/api" || path.starts_with("/api/") {
         return ApiError::NotFound.into_response();
     }
-    let Some(dir) = web else {
+    let Some(web) = web else {
         return ApiError::NotFound.into_response();
     };
     if !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
         return ApiError::NotFound.into_response();
     }
-    match dir.oneshot(req).await {
-        Ok(res) if res.status() != axum::http::StatusCode::NOT_FOUND => res.into_response(),
+    let hashed = is_hashed_file(path);
+    let res = if hashed {
+        web.hashed.oneshot(req).await.map(IntoResponse::into_response)
+    } else {
+        web.app.oneshot(req).await.map(IntoResponse::into_response)
+    };
+    let mut res = match res {
+        Ok(res) if res.status() != axum::http::StatusCode::NOT_FOUND => res,
+        // An old page asking for a file a newer build replaced: not the page in its place.
+        _ if hashed => return ApiError::NotFound.into_response(),
         _ => not_built().into_response(),
-    }
+    };
+    let cache = if hashed && (res.status().is_success() || res.status() == axum::http::StatusCode::NOT_MODIFIED) {
+        CACHE_HASHED
+    } else {
+        CACHE_REVALIDATE
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // The same URL is answered plain, gzip or brotli by the request's Accept-Encoding.
+    h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    res
+}
+
+/// A file the web build named by its content: `<name>-<8 hex digits>.<ext>`, or
+/// `<name>-<8 hex digits>_bg.wasm` (a wasm-bindgen module).
+fn is_hashed_file(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, ext)) = file.rsplit_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let Some((name, hash)) = stem.rsplit_once('-') else {
+        return false;
+    };
+    !name.is_empty()
+        && !ext.is_empty()
+        && hash.len() == 8
+        && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn not_built() -> Html<&'static str> {
@@ -193,4 +260,38 @@ async fn stamp_problems(req: Request, next: Next) -> Response {
     *res.body_mut() = Body::from(body);
     res.headers_mut().remove(header::CONTENT_LENGTH);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_file;
+
+    #[test]
+    fn hashed_files_are_told_by_their_names() {
+        for path in [
+            "/atlas-web-30b0cbfa.js",
+            "/atlas-web-30b0cbfa_bg.wasm",
+            "/atlas-web-more-93c8c012_bg.wasm",
+            "/boot-dab1d350.js",
+            "/style-a08a8912.css",
+        ] {
+            assert!(is_hashed_file(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/index.html",
+            "/style.css",
+            "/atlas-web.js",
+            "/atlas-web_bg.wasm",
+            "/atlas-web-more.js",
+            "/workspaces/ws-demo",
+            "/workspaces/abcdef12-3456",
+            "/boot-DAB1D350.js",
+            "/boot-dab1d35.js",
+            "/-dab1d350.js",
+            "/atlas-web-30b0cbfa_bg.wasm.br",
+        ] {
+            assert!(!is_hashed_file(path), "{path}");
+        }
+    }
 }
