@@ -580,4 +580,26 @@ mod tests {
         let source = include_str!("../../web/boot.js");
         assert!(boot_with_files(source, &renames()).is_ok());
     }
+
+    #[test]
+    fn precompressed_siblings_decode_to_the_file() {
+        let dir = env::temp_dir().join(format!("xtask-precompress-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let content: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        fs::write(dir.join("a-0123abcd_bg.wasm"), &content).unwrap();
+        fs::write(dir.join("notes.txt"), b"not an asset").unwrap();
+        precompress(&dir, 9, 11).unwrap();
+
+        let gz = fs::read(dir.join("a-0123abcd_bg.wasm.gz")).unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut plain).unwrap();
+        assert_eq!(plain, content);
+        let br = fs::read(dir.join("a-0123abcd_bg.wasm.br")).unwrap();
+        let mut plain = Vec::new();
+        brotli::BrotliDecompress(&mut br.as_slice(), &mut plain).unwrap();
+        assert_eq!(plain, content);
+        assert!(br.len() < gz.len() && gz.len() < content.len());
+        assert!(!dir.join("notes.txt.gz").exists() && !dir.join("notes.txt.br").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
