@@ -62,6 +62,13 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             // Sub-resources act on a consented connection (its tenant's proof seeded).
             app.seed_consent("ws-demo", "env-contoso").await;
         }
+        if r.path.ends_with("/provider-connection/enable") {
+            // Enabling acts on a disabled connection.
+            let res = app
+                .post_as(OWNER, &format!("{conn}/disable"), json!({"confirm": "Contoso (demo)"}))
+                .await;
+            assert_eq!(res.status(), 200, "fixture disable");
+        }
     }
     if r.path.contains("{pack}") || r.path.contains("evidence-download") {
         // A ready evidence pack of the workspace, and a download link's token.

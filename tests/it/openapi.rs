@@ -517,6 +517,17 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
             .set("client_id", "55555555-5555-4555-8555-555555555555");
         app.app().state.table.update(&key, &point, None).await.unwrap();
     }
+    // Enabling acts on a disabled connection.
+    if r.path.ends_with("/provider-connection/enable") {
+        let res = app
+            .post_as(
+                OWNER,
+                &paths::provider_disable(DEMO_WS, ENV),
+                json!({"confirm": ENV_NAME}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "world: disable");
+    }
     if !with_data {
         return f;
     }

@@ -786,8 +786,264 @@ async fn posture_reports_each_verification_and_a_missing_permission_is_a_finding
     app.stop().await;
 }
 
+/// A 400 in `application/problem+json` whose errors name `field`; its message.
+async fn field_error(res: reqwest::Response, field: &str) -> String {
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let p: serde_json::Value = res.json().await.unwrap();
+    let errors = p["errors"].as_array().cloned().unwrap_or_default();
+    let e = errors
+        .iter()
+        .find(|e| e["field"] == field)
+        .unwrap_or_else(|| panic!("no error on {field}: {p}"));
+    e["message"].as_str().unwrap().to_owned()
+}
+
+fn delete_req(app: &TestApp, as_user: &str, conn: &str, confirm: &str) -> reqwest::RequestBuilder {
+    app.req(Method::DELETE, conn, Some(as_user))
+        .json(&json!({"confirm": confirm}))
+}
+
+/// A tenant that is not the environment's (another domain, another GUID) is refused at creation
+/// with a field error, and nothing is stored.
+async fn a_wrong_tenant_is_refused_when_the_connection_is_created(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let snap = app.snapshot().await;
+    for wrong in [
+        "fabrikam.demo.test",
+        "22222222-2222-4222-8222-222222222222",
+        "not a domain",
+    ] {
+        let res = app.post_as(OWNER, CONN, json!({"tenant": wrong})).await;
+        let msg = field_error(res, "tenant").await;
+        assert!(!msg.is_empty(), "{wrong}");
+    }
+    let res = app.post_as(OWNER, CONN, json!({"tenant": "fabrikam.demo.test"})).await;
+    let msg = field_error(res, "tenant").await;
+    assert!(msg.contains("contoso.demo.test") && msg.contains(TENANT), "{msg}");
+    assert_eq!(app.snapshot().await, snap, "nothing stored");
+    // The environment's GUID and its domain (any case) are accepted.
+    let res = app.post_as(OWNER, CONN, json!({"tenant": "Contoso.Demo.Test"})).await;
+    assert_eq!(res.status(), 201);
+    app.stop().await;
+}
+
+/// Disable → enable → verify works again; enabling a connection that is not disabled is a 409;
+/// delete (confirmed), then create again.
+async fn disabled_connections_enable_again_and_removed_ones_start_over(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let conn = platform_connection(&app, OWNER, WS, "env-sim", &tenant, &domain).await;
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(verified(&app, &conn, res).await.status, "ready");
+
+    let res = app.post_as(OWNER, &format!("{conn}/enable"), json!({})).await;
+    assert_eq!(res.status(), 409, "not disabled");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert!(res.text().await.unwrap().contains("not disabled"));
+
+    let res = app
+        .post_as(OWNER, &format!("{conn}/disable"), json!({"confirm": "env-sim"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await.status(),
+        409
+    );
+    let res = app.post_as(OWNER, &format!("{conn}/enable"), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let c: api::ProviderConnection = res.json().await.unwrap();
+    assert_eq!(
+        (c.lifecycle.map(|l| l.as_str()), c.status.as_str()),
+        (Some("consented"), "unknown"),
+        "{}",
+        c.status_reason
+    );
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(verified(&app, &conn, res).await.status, "ready");
+    assert_eq!(events(&app, OWNER, WS, "provider.enable").await.len(), 1);
+
+    // Removed (a mistyped confirmation first: nothing changes), then connected again.
+    let snap = app.snapshot().await;
+    let res = delete_req(&app, OWNER, &conn, "env").send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let changed = changed_since(&app, &snap).await;
+    assert!(changed.is_empty(), "{changed:?}");
+    let res = delete_req(&app, OWNER, &conn, "env-sim").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let c: api::ProviderConnection = res.json().await.unwrap();
+    assert!(!c.configured);
+    assert!(!connection_at(&app, &conn).await.configured);
+    assert_eq!(
+        delete_req(&app, OWNER, &conn, "env-sim").send().await.unwrap().status(),
+        404,
+        "nothing left to remove"
+    );
+    assert_eq!(events(&app, OWNER, WS, "provider.delete").await.len(), 1);
+    let res = app.post_as(OWNER, &conn, json!({"tenant": domain})).await;
+    assert_eq!(res.status(), 201, "created again");
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    app.stop().await;
+}
+
+/// The dedicated app's sealed secret goes with the connection.
+async fn a_removed_connection_takes_its_secret_along(mode: Mode) {
+    let app = spawn_app(mode).await;
+    create(&app).await;
+    let sealed = |items: &[atlas_store::Item]| {
+        items
+            .iter()
+            .filter(|i| i.get("entity").is_some_and(|e| e == "provider_connection") && i.contains_key("credential"))
+            .count()
+    };
+    assert_eq!(sealed(&app.snapshot().await), 1);
+    let res = delete_req(&app, OWNER, CONN, "Contoso (demo)").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains(SECRET));
+    assert_eq!(sealed(&app.snapshot().await), 0, "no sealed secret left");
+    create(&app).await;
+    app.stop().await;
+}
+
+/// A connection whose stored tenant is not the environment's (entered before it was checked):
+/// consent is refused with a field error before any redirect; the edit fixes it, and consent
+/// succeeds. An administrator signing in to another tenant is rejected first; the retry succeeds.
+async fn a_tenant_mismatch_is_fixed_by_editing_the_tenant(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, domain) = atlas_tests::sim::new_tenant();
+    let conn = platform_connection(&app, OWNER, WS, "env-sim", &tenant, &domain).await;
+    // Signed in to another tenant: rejected as such, nothing activated.
+    let url = consent_url(&app, OWNER, &conn).await;
+    let (other, _) = atlas_tests::sim::new_tenant();
+    let foreign = url.replacen(&format!("/{tenant}/"), &format!("/{other}/"), 1);
+    let back = app.sign_in(&foreign, "global-admin").await;
+    let to = follow(&app, &back).await;
+    assert!(to.ends_with("consent=rejected&reason=code_rejected"), "{to}");
+    assert_ne!(
+        connection_at(&app, &conn).await.lifecycle.map(|l| l.as_str()),
+        Some("consented")
+    );
+
+    // A wrong tenant stored before tenants were checked.
+    let key = atlas_store::Key::new(
+        atlas_tests::app::demo_env_pk("env-sim"),
+        atlas_app::records::provider::CONNECTION_SK,
+    );
+    let wrong = atlas_store::Update::new().set("tenant", "someone-else.example.test");
+    app.app().state.table.update(&key, &wrong, None).await.unwrap();
+    let snap = app.snapshot().await;
+    let res = app.post_as(OWNER, &format!("{conn}/consent"), json!({})).await;
+    let msg = field_error(res, "tenant").await;
+    assert!(msg.contains("edit"), "{msg}");
+    assert_eq!(app.snapshot().await, snap, "no state issued, nothing changed");
+
+    let res = app
+        .patch_as(OWNER, &conn, json!({"tenant": "someone-else.example.test"}))
+        .await;
+    field_error(res, "tenant").await;
+    let res = app.patch_as(OWNER, &conn, json!({"tenant": domain})).await;
+    assert_eq!(res.status(), 200);
+    let c: api::ProviderConnection = res.json().await.unwrap();
+    assert_eq!(
+        (c.tenant.as_deref(), c.lifecycle.map(|l| l.as_str())),
+        (Some(domain.as_str()), Some("created"))
+    );
+    let url = consent_url(&app, OWNER, &conn).await;
+    let back = app.sign_in(&url, "global-admin").await;
+    assert!(follow(&app, &back).await.ends_with("consent=granted"));
+    let res = app.post_as(OWNER, &format!("{conn}/verify"), json!({})).await;
+    assert_eq!(verified(&app, &conn, res).await.status, "ready");
+    assert_eq!(events(&app, OWNER, WS, "provider.update").await.len(), 1);
+    app.stop().await;
+}
+
+/// Bad edits get a field-level 400 and change nothing; a good one resets consent.
+async fn bad_edits_are_refused_field_by_field(mode: Mode) {
+    let app = spawn_app(mode).await;
+    create(&app).await;
+    let snap = app.snapshot().await;
+    for (body, field) in [
+        (json!({}), "tenant"),
+        (json!({"tenant": "not a domain"}), "tenant"),
+        (json!({"tenant": "fabrikam.demo.test"}), "tenant"),
+        (json!({"tenant": "22222222-2222-4222-8222-222222222222"}), "tenant"),
+        (json!({"client_id": "not-a-guid"}), "client_id"),
+        (json!({"tenant": "contoso.demo.test", "client_id": "x"}), "client_id"),
+    ] {
+        let res = app.patch_as(OWNER, CONN, body.clone()).await;
+        let msg = field_error(res, field).await;
+        assert!(!msg.is_empty(), "{body}");
+    }
+    for body in [json!({"tenant": 5}), json!({"secret": "x"})] {
+        let res = app.patch_as(OWNER, CONN, body.clone()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(
+        changed_since(&app, &snap).await,
+        Vec::<atlas_store::Item>::new(),
+        "nothing changed"
+    );
+
+    start(&app).await;
+    let res = app
+        .patch_as(
+            OWNER,
+            CONN,
+            json!({"client_id": "66666666-6666-4666-8666-666666666666"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let c: api::ProviderConnection = res.json().await.unwrap();
+    assert_eq!(c.client_id.as_deref(), Some("66666666-6666-4666-8666-666666666666"));
+    assert_eq!(c.lifecycle.map(|l| l.as_str()), Some("created"), "consent reset");
+    assert!(c.credential.is_some(), "the secret stays");
+    app.stop().await;
+}
+
+/// An outsider gets 404 and a readonly member 403 on enable, edit and remove; nothing changes
+/// but the denials' audit events.
+async fn new_connection_routes_hide_from_outsiders_and_refuse_readonly(mode: Mode) {
+    let app = spawn_app(mode).await;
+    create(&app).await;
+    let res = app
+        .post_as(OWNER, &format!("{CONN}/disable"), json!({"confirm": "Contoso (demo)"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let snap = app.snapshot().await;
+    for (who, status) in [("outsider@other.test", 404), ("readonly@demo.test", 403)] {
+        let res = app.post_as(who, &format!("{CONN}/enable"), json!({})).await;
+        assert_eq!(res.status(), status, "enable as {who}");
+        let res = app.patch_as(who, CONN, json!({"tenant": "contoso.demo.test"})).await;
+        assert_eq!(res.status(), status, "edit as {who}");
+        let res = delete_req(&app, who, CONN, "Contoso (demo)").send().await.unwrap();
+        assert_eq!(res.status(), status, "remove as {who}");
+    }
+    let changed = changed_since(&app, &snap).await;
+    assert!(
+        changed
+            .iter()
+            .all(|i| i["entity"] == "audit_event" && i["outcome"] == "denied"),
+        "{changed:?}"
+    );
+    assert_eq!(connection(&app).await.lifecycle.map(|l| l.as_str()), Some("disabled"));
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     consent_url_is_a_pkce_code_sign_in_against_the_tenant,
+    a_wrong_tenant_is_refused_when_the_connection_is_created,
+    disabled_connections_enable_again_and_removed_ones_start_over,
+    a_removed_connection_takes_its_secret_along,
+    a_tenant_mismatch_is_fixed_by_editing_the_tenant,
+    bad_edits_are_refused_field_by_field,
+    new_connection_routes_hide_from_outsiders_and_refuse_readonly,
     declined_and_failed_consent_need_attention,
     forged_expired_and_replayed_states_are_rejected,
     credential_actions_are_confirmed_and_secrets_never_leave,

@@ -510,6 +510,20 @@ pub struct DedicatedApp {
     pub client_secret: String,
 }
 
+/// An edit of the provider connection: what is absent stays. A changed tenant or client id
+/// resets consent (a tenant administrator consents again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConnectionUpdate {
+    /// The tenant's GUID or its primary domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The dedicated app registration's client id (dedicated connections only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ConsentStart {

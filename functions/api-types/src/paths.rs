@@ -65,6 +65,8 @@ paths! {
         => fn provider_credential(ws, env);
     PROVIDER_DISABLE = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/disable"
         => fn provider_disable(ws, env);
+    PROVIDER_ENABLE = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/enable"
+        => fn provider_enable(ws, env);
     INVENTORY_SYNC = "/api/v1/workspaces/{ws}/environments/{env}/inventory/sync" => fn inventory_sync(ws, env);
     INVENTORY = "/api/v1/workspaces/{ws}/environments/{env}/inventory" => fn inventory(ws, env);
     INVENTORY_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/inventory/{family}/{item}"

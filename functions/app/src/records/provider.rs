@@ -188,6 +188,46 @@ impl ConnectionRecord {
         )
     }
 
+    /// Enabled again: consented when a proof of administration stands (verify again, the last
+    /// verification no longer applies), else back to waiting for consent.
+    pub fn enable(&self) -> TxItem {
+        let lifecycle = if self.proof().is_some() {
+            ConnectionLifecycle::Consented
+        } else {
+            ConnectionLifecycle::Created
+        };
+        self.change(
+            Update::new()
+                .set("lifecycle", lifecycle.as_str())
+                .remove("disabled_ms")
+                .remove("verification")
+                .remove("run_failure"),
+        )
+    }
+
+    /// An edited tenant or client id: consent, its proof and the verification no longer apply,
+    /// so the connection waits for consent again (a disabled one stays disabled).
+    pub fn edit(&self, tenant: &str, client_id: &str) -> TxItem {
+        let mut update = Update::new()
+            .set("tenant", tenant)
+            .set("client_id", client_id)
+            .remove("consent")
+            .remove("verification")
+            .remove("run_failure");
+        if self.lifecycle != ConnectionLifecycle::Disabled {
+            update = update.set("lifecycle", ConnectionLifecycle::Created.as_str());
+        }
+        self.change(update)
+    }
+
+    /// Removed with its sealed credential, if nobody changed it meanwhile.
+    pub fn remove(&self) -> TxItem {
+        TxItem::Delete {
+            key: self.key(),
+            cond: Some(Cond::eq("version", self.version)),
+        }
+    }
+
     /// A consent callback's result with the lifecycle it leads to; the last verification no
     /// longer applies.
     pub fn record_consent(&self, lifecycle: ConnectionLifecycle, consent: &ConnectionConsent) -> TxItem {

@@ -24,6 +24,7 @@ use crate::records::provider::{
     AdminProof, AppMode, ConnectionConsent, ConnectionRecord, StoredCredential, TenantClaimRecord, TenantOwnerRecord,
     claims_of, connection_key,
 };
+use crate::records::tenancy::EnvironmentRecord;
 use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
@@ -68,6 +69,36 @@ fn domain_or_guid(raw: &str) -> Result<String, &'static str> {
     }
 }
 
+/// Whether a tenant as entered (checked by [`domain_or_guid`]) names the environment's tenant:
+/// its GUID, or its primary domain (any domain when the environment records none).
+fn is_env_tenant(tenant: &str, env: &EnvironmentRecord) -> bool {
+    if TenantId::parse(tenant).is_ok() {
+        tenant.eq_ignore_ascii_case(&env.tenant_id)
+    } else {
+        let domain = env.primary_domain.trim();
+        domain.is_empty() || tenant.eq_ignore_ascii_case(domain)
+    }
+}
+
+fn wrong_tenant(env: &EnvironmentRecord) -> String {
+    let domain = env.primary_domain.trim();
+    if domain.is_empty() {
+        format!("is not this environment's tenant: enter {}", env.tenant_id)
+    } else {
+        format!("is not this environment's tenant: enter {domain} or {}", env.tenant_id)
+    }
+}
+
+/// The tenant field as entered: a GUID or a domain, and the environment's.
+fn checked_tenant(f: &mut Fields, raw: &str, env: &EnvironmentRecord) -> Option<String> {
+    let tenant = f.check("tenant", domain_or_guid(raw))?;
+    if !is_env_tenant(&tenant, env) {
+        f.push("tenant", wrong_tenant(env));
+        return None;
+    }
+    Some(tenant)
+}
+
 pub async fn create(
     State(state): State<AppState>,
     scope: EnvScope,
@@ -75,13 +106,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<api::ProviderConnection>)> {
     let env = tenancy::environment_record(&state, &scope).await?;
     let mut f = Fields::default();
-    let tenant = f.check("tenant", domain_or_guid(&body.tenant));
-    if let Some(t) = &tenant
-        && TenantId::parse(t).is_ok()
-        && *t != env.tenant_id
-    {
-        f.push("tenant", "is not this environment's tenant");
-    }
+    let tenant = checked_tenant(&mut f, &body.tenant, &env);
     let (mode, client_id, secret) = match &body.dedicated_app {
         Some(app) => {
             if TenantId::parse(&app.client_id).is_err() {
@@ -165,7 +190,17 @@ pub async fn start_consent(State(state): State<AppState>, scope: EnvScope) -> Ap
         .await?
         .ok_or_else(|| ApiError::Conflict("create the provider connection first".into()))?;
     if conn.lifecycle == ConnectionLifecycle::Disabled {
-        return Err(ApiError::Conflict("the connection is disabled".into()));
+        return Err(ApiError::Conflict("the connection is disabled: enable it first".into()));
+    }
+    let env = tenancy::environment_record(&state, &scope).await?;
+    if !is_env_tenant(&conn.tenant, &env) {
+        return Err(ApiError::field(
+            "tenant",
+            format!(
+                "{}; edit the connection's tenant, then start consent again",
+                wrong_tenant(&env)
+            ),
+        ));
     }
     let ws = scope.workspace();
     let issued = consent::issue(
@@ -644,6 +679,106 @@ pub async fn disable(
         })?;
     let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
+}
+
+/// Enables a disabled connection again ([`ConnectionRecord::enable`]); 409 when it is not disabled.
+pub async fn enable(State(state): State<AppState>, scope: EnvScope) -> ApiResult<Json<api::ProviderConnection>> {
+    let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
+    if conn.lifecycle != ConnectionLifecycle::Disabled {
+        return Err(ApiError::Conflict(
+            "the connection is not disabled: there is nothing to enable".into(),
+        ));
+    }
+    let ev = NewEvent::success("provider.enable", "provider-connection")
+        .env(scope.environment_id())
+        .meta(json!({"proven": conn.proof().is_some()}));
+    audit::commit(&state, scope.workspace(), vec![conn.enable()], ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
+            _ => e.into(),
+        })?;
+    let conn = provider::load(&state, &scope).await?;
+    Ok(view(&state, conn.as_ref()))
+}
+
+/// Edits the tenant (checked against the environment's) or the dedicated app's client id. A
+/// change resets consent; an edit that changes nothing changes nothing.
+pub async fn update(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    JsonBody(body): JsonBody<api::ProviderConnectionUpdate>,
+) -> ApiResult<Json<api::ProviderConnection>> {
+    let env = tenancy::environment_record(&state, &scope).await?;
+    let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
+    let mut f = Fields::default();
+    if body.tenant.is_none() && body.client_id.is_none() {
+        f.push(
+            "tenant",
+            "is required unless client_id is given: there is nothing to change",
+        );
+    }
+    let tenant = match &body.tenant {
+        Some(raw) => checked_tenant(&mut f, raw, &env),
+        None => Some(conn.tenant.clone()),
+    };
+    let client_id = match &body.client_id {
+        Some(_) if conn.app_mode != AppMode::Dedicated => {
+            f.push("client_id", "belongs to the platform app and cannot be changed here");
+            None
+        }
+        Some(raw) => match TenantId::parse(raw.trim()) {
+            Ok(id) => Some(id.as_str().to_owned()),
+            Err(_) => {
+                f.push("client_id", "must be the app registration's client id (a GUID)");
+                None
+            }
+        },
+        None => Some(conn.client_id.clone()),
+    };
+    f.finish()?;
+    let (Some(tenant), Some(client_id)) = (tenant, client_id) else {
+        return Err(ApiError::internal("a checked field is missing"));
+    };
+    if tenant == conn.tenant && client_id == conn.client_id {
+        return Ok(view(&state, Some(&conn)));
+    }
+    let ev = NewEvent::success("provider.update", "provider-connection")
+        .env(scope.environment_id())
+        .meta(json!({
+            "tenant": {"from": conn.tenant, "to": tenant},
+            "client_id": {"from": conn.client_id, "to": client_id},
+            "consent_reset": true,
+        }));
+    audit::commit(&state, scope.workspace(), vec![conn.edit(&tenant, &client_id)], ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
+            _ => e.into(),
+        })?;
+    let conn = provider::load(&state, &scope).await?;
+    Ok(view(&state, conn.as_ref()))
+}
+
+/// Removes the connection with its sealed credential (high risk: confirmed with the environment's
+/// name); the environment can be connected again from the start.
+pub async fn remove(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    JsonBody(body): JsonBody<api::Confirm>,
+) -> ApiResult<Json<api::ProviderConnection>> {
+    confirm(&state, &scope, &body.confirm).await?;
+    let conn = provider::load(&state, &scope).await?.ok_or(ApiError::NotFound)?;
+    let ev = NewEvent::success("provider.delete", "provider-connection")
+        .env(scope.environment_id())
+        .meta(json!({"tenant": conn.tenant, "app_mode": conn.app_mode.as_str(), "lifecycle": conn.lifecycle.as_str()}));
+    audit::commit(&state, scope.workspace(), vec![conn.remove()], ev)
+        .await
+        .map_err(|e| match audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
+            _ => e.into(),
+        })?;
+    Ok(view(&state, None))
 }
 
 /// How long a verification run may take before the reconciler calls it stuck.
