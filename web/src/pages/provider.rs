@@ -1,9 +1,10 @@
-//! The provider connection wizard: create → consent → return → verify, and the high-risk
-//! rotate and disable actions, each confirmed with the environment's typed name.
+//! The provider connection wizard: create → consent → return → verify, and a way forward from
+//! every state: retry consent, edit the tenant, re-enable, and the high-risk rotate, disable and
+//! remove actions, each confirmed with the environment's typed name.
 
 use atlas_api_types::{
     Confirm, ConsentStart, CredentialRotate, DedicatedApp, Environment, OperationRun, ProviderConnection,
-    ProviderConnectionCreate,
+    ProviderConnectionCreate, ProviderConnectionUpdate,
 };
 use atlas_domain::{Capability, ConnectionLifecycle, Status};
 use yew::platform::spawn_local;
@@ -43,6 +44,8 @@ enum Dialog {
     None,
     Rotate,
     Disable,
+    Remove,
+    Edit,
 }
 
 #[component]
@@ -71,6 +74,26 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     let client_id = use_state(String::new);
     let client_secret = use_state(String::new);
     let new_secret = use_state(String::new);
+    // The tenant field starts as the environment's (its primary domain, else its GUID).
+    {
+        let (tenant, loaded) = (
+            tenant.clone(),
+            env.state.ready().map(|e| {
+                if e.primary_domain.is_empty() {
+                    e.tenant_id.clone()
+                } else {
+                    e.primary_domain.clone()
+                }
+            }),
+        );
+        use_effect_with(loaded, move |loaded| {
+            if let Some(t) = loaded
+                && tenant.is_empty()
+            {
+                tenant.set(t.clone());
+            }
+        });
+    }
 
     // Runs one request; on success reloads the connection and hands the answer to `then`.
     let act = {
@@ -165,6 +188,55 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             }));
         })
     };
+    let enable = {
+        let (act, base) = (act.clone(), base.clone());
+        Callback::from(move |_: MouseEvent| {
+            let base = base.clone();
+            act(Box::pin(async move {
+                api::post_empty::<ProviderConnection>(&paths::provider_enable(&base.0, &base.1)).await?;
+                Ok(())
+            }));
+        })
+    };
+    let remove = {
+        let (act, base, dialog, consent) = (act.clone(), base.clone(), dialog.clone(), consent.clone());
+        Callback::from(move |confirm: String| {
+            let (base, dialog, consent) = (base.clone(), dialog.clone(), consent.clone());
+            act(Box::pin(async move {
+                api::delete(
+                    &paths::provider_connection(&base.0, &base.1),
+                    Some(&Confirm { confirm }),
+                )
+                .await?;
+                consent.set(None);
+                dialog.set(Dialog::None);
+                Ok(())
+            }));
+        })
+    };
+    let edit = {
+        let (act, base, dialog, consent, tenant) = (
+            act.clone(),
+            base.clone(),
+            dialog.clone(),
+            consent.clone(),
+            tenant.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let (base, dialog, consent) = (base.clone(), dialog.clone(), consent.clone());
+            let body = ProviderConnectionUpdate {
+                tenant: Some((*tenant).clone()),
+                client_id: None,
+            };
+            act(Box::pin(async move {
+                api::patch::<_, ProviderConnection>(&paths::provider_connection(&base.0, &base.1), &body).await?;
+                consent.set(None);
+                dialog.set(Dialog::None);
+                Ok(())
+            }));
+        })
+    };
     let open = |d: Dialog| {
         let (dialog, error) = (dialog.clone(), error.clone());
         Callback::from(move |_: MouseEvent| {
@@ -224,14 +296,24 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                     aria-current={(state == "current").then_some("step")}>{ format!("{n}. {label}") }</li>
             }
         };
+        let disabled = c.lifecycle == Some(ConnectionLifecycle::Disabled);
         let danger = match *dialog {
-            Dialog::None => html! {
+            Dialog::None | Dialog::Edit => html! {
                 <div class="actions">
-                    if c.app_mode.as_deref() == Some("dedicated") {
+                    if c.app_mode.as_deref() == Some("dedicated") && !disabled {
                         <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)}>{ "Rotate client secret\u{2026}" }</button>
                     }
-                    <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
+                    if !disabled {
+                        <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
+                    }
+                    <button type="button" class="button button--danger" onclick={open(Dialog::Remove)} data-testid="remove">{ "Remove connection\u{2026}" }</button>
                 </div>
+            },
+            Dialog::Remove => html! {
+                <ConfirmDialog id="remove" title="Remove the connection" expected={env_name.clone()} action_label="Remove connection"
+                    busy={*busy} error={err.clone()} on_confirm={remove.clone()} on_cancel={cancel.clone()}>
+                    <p>{ "The connection, its consent record and its stored client secret are deleted. You can create a new connection afterwards." }</p>
+                </ConfirmDialog>
             },
             Dialog::Rotate => html! {
                 <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
@@ -271,7 +353,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 if step == 1 && can_manage {
                     <form class="panel form" aria-labelledby="create-title" onsubmit={create.clone()}>
                         <h2 id="create-title">{ "1. Create the connection" }</h2>
-                        { text_field(&yew::props!(TextFieldProps { id: "tenant", label: "Tenant (GUID or verified domain)", value: (*tenant).clone(), required: true, onchange: { let t = tenant.clone(); Callback::from(move |v| t.set(v)) }, error: field("tenant") })) }
+                        { text_field(&yew::props!(TextFieldProps { id: "tenant", label: "Tenant (this environment's GUID or primary domain)", value: (*tenant).clone(), required: true, onchange: { let t = tenant.clone(); Callback::from(move |v| t.set(v)) }, error: field("tenant") })) }
                         { select_field(&yew::props!(SelectFieldProps { id: "app-mode", label: "App identity", value: (*mode).clone(), options: vec![("platform".into(), "TenantAtlas platform app (recommended)".into()), ("dedicated".into(), "Our own app registration".into())], onchange: { let m = mode.clone(); Callback::from(move |v| m.set(v)) } })) }
                         if *mode == "dedicated" {
                             { text_field(&yew::props!(TextFieldProps { id: "client-id", label: "Client id", value: (*client_id).clone(), onchange: { let t = client_id.clone(); Callback::from(move |v| t.set(v)) }, error: field("dedicated_app.client_id") })) }
@@ -289,10 +371,33 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                             <p><a class="button" href={start.consent_url.clone()} data-testid="open-consent">{ "Sign in to the tenant" }</a></p>
                             <p class="muted">{ "This link works once and expires " }{ format::until(start.expires_ms) }{ "." }</p>
                         } else {
-                            <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ "Start sign-in" }</button>
+                            <button type="button" class="button" onclick={start_consent.clone()} disabled={*busy} data-testid="start-consent">{ if c.consent.is_some() || returned.consent.is_some() { "Retry sign-in" } else { "Start sign-in" } }</button>
                         }
                         { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
                     </section>
+                }
+                if step == 0 && can_manage {
+                    <section class="panel" aria-labelledby="enable-title">
+                        <h2 id="enable-title">{ "Disabled" }</h2>
+                        <p>{ "No Graph call is made for this environment. Re-enable it to go back to where it was (verify it again), edit its tenant, or remove it and start over." }</p>
+                        <button type="button" class="button" onclick={enable.clone()} disabled={*busy} data-testid="enable">{ "Re-enable connection" }</button>
+                        if *dialog == Dialog::None { { form_error(&yew::props!(FormErrorProps { error: err.clone() })) } }
+                    </section>
+                }
+                if c.configured && can_manage {
+                    if *dialog == Dialog::Edit || (step == 2 && field("tenant").is_some()) {
+                        <form class="panel form" aria-labelledby="edit-title" onsubmit={edit.clone()}>
+                            <h2 id="edit-title">{ "Edit tenant" }</h2>
+                            <p>{ "Changing the tenant resets consent: a tenant administrator signs in again." }</p>
+                            { text_field(&yew::props!(TextFieldProps { id: "edit-tenant", label: "Tenant (GUID or verified domain)", value: (*tenant).clone(), required: true, onchange: { let t = tenant.clone(); Callback::from(move |v| t.set(v)) }, error: field("tenant") })) }
+                            <div class="actions">
+                                <button type="submit" class="button" disabled={*busy} data-testid="save-tenant">{ "Save tenant" }</button>
+                                <button type="button" class="button button--quiet" onclick={{ let c = cancel.clone(); Callback::from(move |_: MouseEvent| c.emit(())) }}>{ "Cancel" }</button>
+                            </div>
+                        </form>
+                    } else if *dialog == Dialog::None {
+                        <p class="actions"><button type="button" class="button button--quiet" onclick={open(Dialog::Edit)} data-testid="edit-tenant">{ "Edit tenant" }</button></p>
+                    }
                 }
                 if step == 4 {
                     <section class="panel" aria-labelledby="verify-title">
@@ -309,7 +414,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         { posture(c, false) }
                     </section>
                 }
-                if c.configured && c.lifecycle != Some(ConnectionLifecycle::Disabled) && can_manage {
+                if c.configured && can_manage {
                     <section class="panel panel--danger" aria-labelledby="danger-title">
                         <h2 id="danger-title">{ "High-risk actions" }</h2>
                         { danger.clone() }
@@ -340,7 +445,7 @@ fn rejection_text(reason: Option<&str>) -> String {
             "The account that signed in is not a Global Administrator, Intune Administrator or Privileged Role Administrator of this tenant. Start consent again and sign in with an administrator account."
         }
         Some("wrong_tenant") => {
-            "The account that signed in belongs to another tenant. Start consent again and sign in with an administrator of this environment's tenant."
+            "The account that signed in belongs to another tenant. Check the tenant (Edit tenant), then retry and sign in with an administrator of this environment's tenant."
         }
         Some("code_rejected") => {
             "Microsoft refused the sign-in's one-time code (already used, expired, or issued by another tenant). Start consent again."
