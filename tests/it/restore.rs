@@ -340,6 +340,20 @@ async fn second_tenant_with_group_mapping(mode: Mode) {
     let app = spawn_app(mode).await;
     let (ta, env_a) = app.connected_env("env-rs3a").await;
     let (tb, env_b) = app.connected_env("env-rs3b").await;
+    // Whatever the tenant's seed drew, one object is assigned to one of A's groups under a name
+    // B does not have.
+    let first = sim().objects(&ta, "deviceConfigurations")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group_a = sim().objects(&ta, "groups")[0]["id"].as_str().unwrap().to_owned();
+    let assigned = json!({
+        "displayName": "rs3-only-in-a",
+        "assignments": [{"id": format!("{first}_{group_a}"), "target": {
+            "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group_a,
+            "deviceAndAppManagementAssignmentFilterId": null, "deviceAndAppManagementAssignmentFilterType": "none"}}],
+    });
+    assert!(sim().patch_object(&ta, "deviceConfigurations", &first, assigned));
     let set = backup(&app, &env_a, &["deviceConfigurations"]).await;
     // Seeded names can repeat across tenants, and a name match is not a create: skip those.
     let names_in_b: BTreeSet<String> = sim()
