@@ -104,11 +104,12 @@ pub async fn capture_family(
             // set never holds part of a family whose read failed (their payloads stay, shared
             // and swept by retention). A crash before this is a failed unit all the same.
             if let Ok(written) = &stored {
+                let records = scope.records(&state.table);
                 let rows = written
                     .hashes
                     .iter()
                     .map(|(id, _)| TxItem::Delete {
-                        key: scope.records(&state.table).key(rec::item_sk(&set, family.code, id)),
+                        key: records.key(rec::item_sk(&set, family.code, id)),
                         cond: None,
                     })
                     .collect::<Vec<_>>();

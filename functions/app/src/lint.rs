@@ -170,12 +170,11 @@ const MAX_GROUPS: usize = 2_000;
 /// at most 20 members, enough to tell an empty group); 404 means deleted. An item that fails
 /// otherwise is left unknown. Nothing is written when the batch as a whole fails (the previous
 /// read stays).
-pub async fn refresh_groups(state: &AppState, scope: &EnvScope) -> ServiceResult<()> {
+pub async fn refresh_groups(state: &AppState, scope: &EnvScope, objects: &[LintObject]) -> ServiceResult<()> {
     let Some(client) = crate::provider::tenant_client(state, scope).await? else {
         return Ok(());
     };
-    let objects = inventory_objects(state, scope).await?;
-    let ids: Vec<String> = lint::referenced_groups(&objects).into_iter().take(MAX_GROUPS).collect();
+    let ids: Vec<String> = lint::referenced_groups(objects).into_iter().take(MAX_GROUPS).collect();
     let requests = ids
         .iter()
         .enumerate()
@@ -237,8 +236,18 @@ async fn inventory_objects(state: &AppState, scope: &EnvScope) -> ServiceResult<
 /// The lint of the environment's current inventory with the workspace's settings.
 pub async fn environment(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintReport> {
     let settings = settings(state, scope.workspace().workspace_id()).await?;
-    let input = input(state, scope, inventory_objects(state, scope).await?).await?;
-    Ok(report(scope, None, &input, &settings))
+    lint_inventory(state, scope, inventory_objects(state, scope).await?, &settings).await
+}
+
+/// The lint of the inventory objects already read.
+async fn lint_inventory(
+    state: &AppState,
+    scope: &EnvScope,
+    objects: Vec<LintObject>,
+    settings: &LintSettings,
+) -> ServiceResult<api::LintReport> {
+    let input = input(state, scope, objects).await?;
+    Ok(report(scope, None, &input, settings))
 }
 
 /// The lint of one backup set's items (payloads from the set's blobs), `None` when there is no
@@ -319,7 +328,15 @@ fn detection(scope: &EnvScope, h: &api::LintHit) -> Detection {
 /// update their finding, hits gone resolve theirs. Nothing is recorded (and nothing resolved)
 /// when a family's last read was incomplete: the answer says it was skipped.
 pub async fn record(state: &AppState, scope: &EnvScope) -> ServiceResult<api::LintRecorded> {
-    let report = environment(state, scope).await?;
+    record_report(state, scope, environment(state, scope).await?).await
+}
+
+/// Records an inventory lint's hits as findings (see [`record`]).
+async fn record_report(
+    state: &AppState,
+    scope: &EnvScope,
+    report: api::LintReport,
+) -> ServiceResult<api::LintRecorded> {
     if let Some(why) = incomplete(state, scope).await? {
         return Ok(api::LintRecorded {
             report,
@@ -360,18 +377,22 @@ pub async fn after_sync(state: &AppState, run_id: &str) -> ServiceResult<()> {
     let Some(scope) = crate::runs::scope_of(state, &run).await? else {
         return Ok(());
     };
+    // The inventory is read once for both the group read and the lint.
+    let objects = inventory_objects(state, &scope).await?;
     // The sync itself succeeded; a failed group read keeps the previous one and is retried by
     // the next sync.
-    if let Err(e) = refresh_groups(state, &scope).await {
+    if let Err(e) = refresh_groups(state, &scope, &objects).await {
         tracing::warn!(error = %e, "the groups the inventory names could not be read");
     }
-    if !settings(state, scope.workspace().workspace_id())
-        .await?
-        .record_after_sync
-    {
+    let settings = settings(state, scope.workspace().workspace_id()).await?;
+    if !settings.record_after_sync {
         return Ok(());
     }
-    match record(state, &scope).await {
+    let recorded = match lint_inventory(state, &scope, objects, &settings).await {
+        Ok(report) => record_report(state, &scope, report).await,
+        Err(e) => Err(e),
+    };
+    match recorded {
         Ok(r) if r.skipped.is_some() => {
             tracing::info!(
                 reason = r.skipped.as_deref(),

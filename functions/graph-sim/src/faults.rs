@@ -335,15 +335,21 @@ impl Faults {
     }
 }
 
+/// The limiter window of `app` (`*`: all apps) at `service`.
+fn limiter_key(app: &str, service: &str) -> String {
+    format!("{app}|{service}")
+}
+
 /// Admits the request under both of its service's windows (the app's and all apps'), or says
 /// how long until the fuller one has room.
 fn rate_limited(st: &mut FaultState, r: &RateLimit, d: &Draw<'_>) -> Option<Duration> {
     let now = Instant::now();
     let window = Duration::from_millis(r.window_ms);
     let (service, scale) = d.service;
+    // One app's allowance and all apps' (twice as much) at the service.
     let keys = [
-        (format!("{}|{service}", d.app.to_ascii_lowercase()), scale),
-        (format!("*|{service}"), 2 * scale),
+        (limiter_key(&d.app.to_ascii_lowercase(), service), scale),
+        (limiter_key("*", service), 2 * scale),
     ];
     let mut wait: Option<Duration> = None;
     for (key, factor) in &keys {

@@ -95,6 +95,11 @@ impl Budget {
     }
 }
 
+/// The budget key of one app's allowance at one Intune service (`tenant|client id|service`).
+pub(crate) fn service_key(app_key: &str, service: &str) -> String {
+    format!("{app_key}|{service}")
+}
+
 /// A budget several processes share (step Lambdas writing to one tenant side by side), kept
 /// outside them. `take` takes `units` from `key`'s allowance of `limit` for the fixed slot of
 /// length `slot` containing now, or says how long until the next slot.

@@ -599,7 +599,7 @@ impl TenantClient {
                     // so many requests queued at the permit cannot bunch up past the ceiling.
                     let _permit = self.state.permits.acquire().await.map_err(|_| GraphError::InvalidInput("client closed".into()))?;
                     for cost in &req.costs {
-                        let key = format!("{}|{}", self.app_key, cost.service.name);
+                        let key = crate::budget::service_key(&self.app_key, &cost.service.name);
                         let limit = config.app_requests_per_20s * cost.service.scale;
                         inner.requests.acquire(&key, cost.requests, limit).await;
                         if cost.writes > 0 {

@@ -649,14 +649,26 @@ pub async fn rotate_credential(
     let ev = NewEvent::success("provider.credential.rotate", "provider-connection")
         .env(scope.environment_id())
         .meta(json!({"credential_version": version}));
-    audit::commit(&state, scope.workspace(), changes, ev)
+    commit_change(&state, &scope, changes, ev).await?;
+    let conn = provider::load(&state, &scope).await?;
+    Ok(view(&state, conn.as_ref()))
+}
+
+/// Writes a change to the connection with its audit event; a connection changed since it was
+/// read (the first write's condition) is a 409 to reload and retry.
+async fn commit_change(
+    state: &AppState,
+    scope: &EnvScope,
+    changes: Vec<atlas_store::TxItem>,
+    ev: NewEvent,
+) -> ApiResult<()> {
+    audit::commit(state, scope.workspace(), changes, ev)
         .await
         .map_err(|e| match audit::failed_at(&e) {
             Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
             _ => e.into(),
         })?;
-    let conn = provider::load(&state, &scope).await?;
-    Ok(view(&state, conn.as_ref()))
+    Ok(())
 }
 
 pub async fn disable(
@@ -671,12 +683,7 @@ pub async fn disable(
     }
     let changes = vec![conn.disable(state.clock.now_millis())];
     let ev = NewEvent::success("provider.disable", "provider-connection").env(scope.environment_id());
-    audit::commit(&state, scope.workspace(), changes, ev)
-        .await
-        .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
-            _ => e.into(),
-        })?;
+    commit_change(&state, &scope, changes, ev).await?;
     let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
@@ -692,12 +699,7 @@ pub async fn enable(State(state): State<AppState>, scope: EnvScope) -> ApiResult
     let ev = NewEvent::success("provider.enable", "provider-connection")
         .env(scope.environment_id())
         .meta(json!({"proven": conn.proof().is_some()}));
-    audit::commit(&state, scope.workspace(), vec![conn.enable()], ev)
-        .await
-        .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
-            _ => e.into(),
-        })?;
+    commit_change(&state, &scope, vec![conn.enable()], ev).await?;
     let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
@@ -750,12 +752,7 @@ pub async fn update(
             "client_id": {"from": conn.client_id, "to": client_id},
             "consent_reset": true,
         }));
-    audit::commit(&state, scope.workspace(), vec![conn.edit(&tenant, &client_id)], ev)
-        .await
-        .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
-            _ => e.into(),
-        })?;
+    commit_change(&state, &scope, vec![conn.edit(&tenant, &client_id)], ev).await?;
     let conn = provider::load(&state, &scope).await?;
     Ok(view(&state, conn.as_ref()))
 }
@@ -772,12 +769,7 @@ pub async fn remove(
     let ev = NewEvent::success("provider.delete", "provider-connection")
         .env(scope.environment_id())
         .meta(json!({"tenant": conn.tenant, "app_mode": conn.app_mode.as_str(), "lifecycle": conn.lifecycle.as_str()}));
-    audit::commit(&state, scope.workspace(), vec![conn.remove()], ev)
-        .await
-        .map_err(|e| match audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the connection changed meanwhile; reload and retry".into()),
-            _ => e.into(),
-        })?;
+    commit_change(&state, &scope, vec![conn.remove()], ev).await?;
     Ok(view(&state, None))
 }
 
