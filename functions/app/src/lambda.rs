@@ -101,3 +101,25 @@ pub async fn sqs_batch(state: &AppState, step: &steps::Step, event: SqsEvent) ->
         .collect();
     resp
 }
+
+/// Every function's Lambda in one binary (ADR 0037): runs the function named `name` (a route, a
+/// step, a step's dead-letter consumer or the scheduler tick), as the template's `ATLAS_FUNCTION`
+/// names it. Err, naming what it accepts, when `name` is none of them.
+pub async fn function_named(name: &str) -> Result<(), Error> {
+    if registry::find(name).is_some() {
+        http_function(name).await
+    } else if steps::find(name).is_some() {
+        step_function(name).await
+    } else if steps::steps().iter().any(|s| steps::dead_letter_function(s) == name) {
+        dead_letter_function(name).await
+    } else if name == scheduler::FUNCTION {
+        scheduler_function().await
+    } else {
+        Err(format!(
+            "no function is named {name:?}: ATLAS_FUNCTION must name a route, a step, a step's dead-letter \
+             consumer or {:?} (the functions of infra/template.yaml)",
+            scheduler::FUNCTION
+        )
+        .into())
+    }
+}
