@@ -3,6 +3,8 @@
 //! builds in seconds before anything else.
 
 mod browser;
+mod coldstart;
+mod package;
 mod pyenv;
 mod token;
 mod web;
@@ -29,6 +31,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                measure store, queue and API latency, a full backup, a restore
                                                of N deleted objects, or read latency during a backup (docs/benchmarks.md)
   gen                                          rewrite the files derived from the route and step registries
+  package [--no-sam]                           build the Lambda package (arm64, cargo-lambda) and `sam build` it
+  coldstart [--profile P] [--runs N] [--memory MB]
+                                               init, first invoke and peak RSS of a route and a step Lambda
   web [--dev]                                  build the web app into web/dist and print its size";
 
 fn main() -> ExitCode {
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
         Some("up") => up(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("gen") => gen_files(&root),
+        Some("package") => package::package(&root, &args[1..]),
+        Some("coldstart") => coldstart::coldstart(&root, &args[1..]),
         // The backup and restore benches run the simulator as its own process, so it is built first.
         Some("bench") => run(
             &root,

@@ -35,7 +35,7 @@ const LOCK_DIR: &str = "target/pyenv.lock";
 /// A lock older than this is taken to be left over from a killed process.
 const LOCK_STALE_AFTER: Duration = Duration::from_secs(20 * 60);
 /// Programs that must exist in the venv for it to count as installed.
-const TOOLS: &[&str] = &["moto_server", "aiosmtpd", "cfn-lint", "sam"];
+const TOOLS: &[&str] = &["moto_server", "aiosmtpd", "cfn-lint", "sam", "cargo-lambda"];
 
 /// Creates (once) a Python venv at `<root>/target/pyenv` with the pinned `moto[server]`, `aiosmtpd`,
 /// `cfn-lint` and `aws-sam-cli` from `xtask/requirements.txt` and returns the venv's bin dir. Re-runs pip only
