@@ -20,6 +20,14 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         .map(|f| sim.objects(&tenant, f.code).len())
         .sum();
     assert_eq!(stored as usize, expected, "the first backup stores every payload");
+    // Consumed capacity (ADR 0038): each stored payload is at least one write unit, and the
+    // run's units are in place when it completes.
+    assert!(
+        v.run.write_units_milli >= expected as u64 * 1000 && v.run.read_units_milli > 0,
+        "the run records its units: {} read, {} write (milli) for {expected} payloads",
+        v.run.read_units_milli,
+        v.run.write_units_milli
+    );
     assert_batch_families_complete(&app, "env-bk", &v.run.id, &tenant).await;
 
     let d: api::BackupSetDetail = app
@@ -46,6 +54,12 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
     let stored2: u64 = v2.items.iter().map(|i| i.detail["stored"].as_u64().unwrap()).sum();
     let items2: u64 = v2.items.iter().map(|i| i.detail["items"].as_u64().unwrap()).sum();
     assert_eq!((stored2, items2 as usize), (0, expected));
+    assert!(
+        v2.run.write_units_milli < v.run.write_units_milli,
+        "a backup that stores no payload writes less: {} vs {}",
+        v2.run.write_units_milli,
+        v.run.write_units_milli
+    );
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
     assert_eq!(
         sets.items.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),

@@ -38,6 +38,7 @@ both!([
     concurrent_writes_each_stand_alone,
     large_payloads_round_trip,
     reserved_attributes_are_refused,
+    consumed_units_follow_dynamodb_rules,
     queue_send_receive_delete,
     undeleted_message_reappears_after_visibility_timeout,
     message_received_n_times_lands_in_dead_letter_queue,

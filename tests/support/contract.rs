@@ -587,3 +587,179 @@ pub async fn oversized_message_is_refused(b: Backend) {
     assert!(matches!(err, QueueError::TooLarge(_)));
     assert_eq!(q.depth().await.unwrap(), 0);
 }
+
+/// What one operation consumed, in thousandths of a unit: (read, write).
+async fn units<F: std::future::Future>(t: &atlas_store::Table, f: impl FnOnce(atlas_store::Table) -> F) -> (u64, u64) {
+    let meter = atlas_store::Meter::new();
+    f(t.metered(meter.clone())).await;
+    let c = meter.consumed();
+    (c.read_milli, c.write_milli)
+}
+
+/// Consumed capacity by DynamoDB's documented rules, the same on both backends (ADR 0038): the
+/// embedded store computes it, DynamoDB reports it (moto patched to bill as the guide says,
+/// tests/support/ddb_capacity.py). Sizes below: names + values in UTF-8 bytes.
+pub async fn consumed_units_follow_dynamodb_rules(b: Backend) {
+    let t = &b.table;
+    let small = || item(json!({"PK": "C", "SK": "a", "n": 1}));
+    // 2 + 1 + 2 + 3 + 4 + 2,500 = 2,512 bytes: 3 write units, 1 read unit.
+    let big = || item(json!({"PK": "C", "SK": "big", "body": "x".repeat(2500)}));
+    let k = |sk: &str| Key::new("C", sk);
+
+    assert_eq!(
+        units(t, |t| async move { t.put(small(), None).await.unwrap() }).await,
+        (0, 1000),
+        "a new small item"
+    );
+    assert_eq!(
+        units(t, |t| async move { t.put(big(), None).await.unwrap() }).await,
+        (0, 3000),
+        "2,512 bytes round up to 3 KB"
+    );
+    let smaller = item(json!({"PK": "C", "SK": "big", "n": 2}));
+    assert_eq!(
+        units(t, |t| async move { t.put(smaller, None).await.unwrap() }).await,
+        (0, 3000),
+        "a put costs the larger of the item before and after"
+    );
+    t.put(big(), None).await.unwrap();
+    assert_eq!(
+        units(t, |t| async move {
+            t.get(&k("big")).await.unwrap();
+        })
+        .await,
+        (1000, 0),
+        "a strongly consistent read under 4 KB"
+    );
+    let huge = item(json!({"PK": "C", "SK": "huge", "body": "y".repeat(5000)}));
+    t.put(huge, None).await.unwrap();
+    assert_eq!(
+        units(t, |t| async move {
+            t.get(&k("huge")).await.unwrap();
+        })
+        .await,
+        (2000, 0),
+        "5,012 bytes: two 4 KB steps"
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            t.get(&k("missing")).await.unwrap();
+        })
+        .await,
+        (1000, 0),
+        "a miss costs a read"
+    );
+
+    // The index: a new entry, a moved entry, a changed entry, a removed entry.
+    let indexed = || item(json!({"PK": "C", "SK": "g", "GSI1PK": "G", "GSI1SK": "1"}));
+    assert_eq!(
+        units(t, |t| async move { t.put(indexed(), None).await.unwrap() }).await,
+        (0, 2000),
+        "table + index"
+    );
+    let moved = Update::new().set("GSI1SK", "2");
+    assert_eq!(
+        units(t, |t| async move {
+            t.update(&k("g"), &moved, None).await.unwrap();
+        })
+        .await,
+        (0, 3000),
+        "a changed index key: the table, and a delete and a put in the index"
+    );
+    let changed = Update::new().set("note", "x");
+    assert_eq!(
+        units(t, |t| async move {
+            t.update(&k("g"), &changed, None).await.unwrap();
+        })
+        .await,
+        (0, 2000)
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            t.delete(&k("g"), None).await.unwrap();
+        })
+        .await,
+        (0, 2000)
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            t.delete(&k("gone"), None).await.unwrap();
+        })
+        .await,
+        (0, 1000),
+        "a delete of nothing"
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            assert!(t.put(small(), Some(Cond::NotExists)).await.is_err())
+        })
+        .await,
+        (0, 1000),
+        "a refused write is billed its floor"
+    );
+
+    // Queries: the page's bytes together, rounded up to 4 KB; the index reads eventually consistently.
+    for i in 0..3 {
+        let it = item(
+            json!({"PK": "Q", "SK": format!("q{i}"), "GSI1PK": "QG", "GSI1SK": format!("{i}"), "body": "z".repeat(2000)}),
+        );
+        t.put(it, None).await.unwrap();
+    }
+    // Each: 2 + 1 + 2 + 2 + 6 + 2 + 6 + 1 + 4 + 2,000 = 2,026 bytes; three: 6,078 → two 4 KB steps.
+    assert_eq!(
+        units(t, |t| async move {
+            t.query(&Query::partition("Q")).await.unwrap();
+        })
+        .await,
+        (2000, 0)
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            t.query(&Query::gsi1("QG")).await.unwrap();
+        })
+        .await,
+        (1000, 0),
+        "half on the index"
+    );
+    assert_eq!(
+        units(t, |t| async move {
+            t.query(&Query::partition("EMPTY")).await.unwrap();
+        })
+        .await,
+        (1000, 0)
+    );
+
+    // A transaction: twice each write, a condition check as a transactional write of its item.
+    let tx = vec![
+        TxItem::Put {
+            item: item(json!({"PK": "T", "SK": "1"})),
+            cond: Some(Cond::NotExists),
+        },
+        TxItem::Put {
+            item: item(json!({"PK": "T", "SK": "2"})),
+            cond: None,
+        },
+        TxItem::Check {
+            key: k("a"),
+            cond: Cond::Exists,
+        },
+    ];
+    assert_eq!(
+        units(t, |t| async move { t.transact(tx).await.unwrap() }).await,
+        (0, 6000)
+    );
+    // Unconditional writes in a batch: each as a single write.
+    let batch: Vec<TxItem> = (0..3)
+        .map(|i| TxItem::Put {
+            item: item(json!({"PK": "B", "SK": format!("{i}")})),
+            cond: None,
+        })
+        .collect();
+    assert_eq!(
+        units(t, |t| async move {
+            t.batch(batch).await.unwrap();
+        })
+        .await,
+        (0, 3000)
+    );
+}

@@ -14,6 +14,12 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
+# DynamoDB's consumed capacity as documented, not moto's fixed figures (ADR 0038).
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import ddb_capacity  # noqa: E402
+
+ddb_capacity.install()
+
 _lock = threading.RLock()
 _call_action = DynamoHandler.call_action
 

@@ -575,6 +575,13 @@ pub struct OperationRun {
     pub succeeded: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// DynamoDB read request units the run's steps consumed, in thousandths (an eventually
+    /// consistent 4 KB read is 500), as DynamoDB bills them; the embedded store computes the same.
+    #[serde(default)]
+    pub read_units_milli: u64,
+    /// DynamoDB write request units the run's steps consumed, in thousandths.
+    #[serde(default)]
+    pub write_units_milli: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -181,6 +181,8 @@ pub async fn start_in(
         count_succeeded: 0,
         count_failed: 0,
         count_skipped: 0,
+        read_units_milli: 0,
+        write_units_milli: 0,
         outcome: None,
         reason: None,
         started_ms: None,
@@ -419,17 +421,48 @@ pub async fn record_unit(
         detail,
         at_ms: state.clock.now_millis(),
     };
+    // The unit's consumed capacity so far rides on its count (ADR 0038), so a run's units are
+    // in place when it completes; what follows this write is added after the unit ends.
+    let meter = state.table.meter().filter(|m| m.has_parent());
+    let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
+    let mut update = Update::new().add(&format!("count_{}", result.as_str()), 1);
+    if !used.is_zero() {
+        update = update
+            .add("read_units_milli", used.read_milli as i64)
+            .add("write_units_milli", used.write_milli as i64);
+    }
     let tx = vec![
         unit.create(),
         TxItem::Update {
             key: run_key(run_id),
-            update: Update::new().add(&format!("count_{}", result.as_str()), 1),
+            update,
             cond: Some(Cond::Exists),
         },
     ];
-    match state.table.transact(tx).await {
+    let res = state.table.transact(tx).await;
+    if res.is_err()
+        && let Some(m) = &meter
+    {
+        m.restore(used);
+    }
+    match res {
         Ok(()) => Ok(true),
         Err(TableError::TransactionCanceled { reasons }) if reasons.first().is_some_and(Option::is_some) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds the request units one of the run's units consumed (ADR 0038). The add is not itself
+/// counted; a run that is gone is left alone.
+pub async fn add_units(state: &AppState, run_id: &str, used: atlas_store::Consumed) -> ServiceResult<()> {
+    if used.is_zero() {
+        return Ok(());
+    }
+    let update = Update::new()
+        .add("read_units_milli", used.read_milli as i64)
+        .add("write_units_milli", used.write_milli as i64);
+    match state.table.update(&run_key(run_id), &update, Some(Cond::Exists)).await {
+        Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -209,7 +209,8 @@ impl AppState {
         ids: Arc<dyn IdGen>,
     ) -> Result<AppState, StartError> {
         Ok(AppState {
-            table,
+            // The process's total: every unit's meter charges it too (ADR 0038).
+            table: table.metered(atlas_store::Meter::new()),
             queues: Arc::new(queues),
             clock,
             ids,

@@ -290,11 +290,23 @@ pub const MAX_DEFERRALS: u64 = 60;
 
 /// Runs the step on one message. A unit that must wait is re-queued with that delay and counts
 /// as handled: it gives its worker back instead of sleeping.
+///
+/// What the unit consumes of the table is metered and added to its run (ADR 0038), whether the
+/// unit succeeded or not: a failed attempt is billed too.
 pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
-    match (step.handler)(state.clone(), body.clone()).await {
+    let meter = atlas_store::Meter::under(state.table.meter());
+    let mut metered = state.clone();
+    metered.table = state.table.metered(meter.clone());
+    let res = match (step.handler)(metered, body.clone()).await {
         Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
         other => other,
+    };
+    if let Ok(msg) = serde_json::from_str::<crate::runs::WorkMessage>(&body)
+        && let Err(e) = crate::runs::add_units(state, &msg.run_id, meter.take()).await
+    {
+        tracing::warn!(step = step.function, error = %e, "the unit's consumed capacity was not recorded");
     }
+    res
 }
 
 /// Sends a fresh copy of `body` with a delay. A fresh copy, not a visibility change: a released

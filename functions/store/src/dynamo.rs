@@ -8,10 +8,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update as DdbUpdate,
+    KeyType, Projection, ProjectionType, Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
+    TransactWriteItem, Update as DdbUpdate,
 };
 use serde_json::Value;
 
+use crate::capacity::{self, Consumed};
 use crate::expr::{Cond, ExprNames, Update};
 use crate::table::{
     GSI1PK, GSI1SK, Index, Item, Key, PK, Page, Query, RawTable, SK, TableError, TxItem, decode_cursor, encode_cursor,
@@ -110,6 +112,26 @@ fn names(n: &ExprNames) -> Option<HashMap<String, String>> {
     (!n.names.is_empty()).then(|| n.names.clone().into_iter().collect())
 }
 
+/// Milli-units of what the service reported consumed (`ReturnConsumedCapacity: TOTAL`).
+fn milli(c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) -> u64 {
+    c.and_then(|c| c.capacity_units())
+        .map(|u| (u * 1000.0).round() as u64)
+        .unwrap_or(0)
+}
+
+fn milli_all(cs: &[aws_sdk_dynamodb::types::ConsumedCapacity]) -> u64 {
+    cs.iter().map(|c| milli(Some(c))).sum()
+}
+
+/// A refused conditional write is billed, but its error answer carries no units: the floor.
+fn charge_refusal(e: &TableError, items: usize) {
+    match e {
+        TableError::ConditionFailed => capacity::charge(capacity::failed_write(None)),
+        TableError::TransactionCanceled { .. } => capacity::charge(capacity::failed_transaction(items)),
+        _ => {}
+    }
+}
+
 /// Keeps the service's error kind: conditional failures are conflicts, throttling is retryable.
 fn map_err<E, R>(e: SdkError<E, R>) -> TableError
 where
@@ -142,9 +164,11 @@ impl RawTable for DynamoTable {
             .table_name(&self.table)
             .set_key(Some(Self::key(key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        capacity::charge(Consumed::read(milli(out.consumed_capacity())));
         out.item.map(from_attrs).transpose()
     }
 
@@ -160,9 +184,12 @@ impl RawTable for DynamoTable {
             .set_expression_attribute_names(names(&n))
             .set_expression_attribute_values(values(&n)?)
             .return_values(ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(map_err)?;
+            .map_err(map_err)
+            .inspect_err(|e| charge_refusal(e, 1))?;
+        capacity::charge(Consumed::write(milli(out.consumed_capacity())));
         out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
@@ -180,9 +207,12 @@ impl RawTable for DynamoTable {
             .set_expression_attribute_names(names(&n))
             .set_expression_attribute_values(values(&n)?)
             .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(map_err)?;
+            .map_err(map_err)
+            .inspect_err(|e| charge_refusal(e, 1))?;
+        capacity::charge(Consumed::write(milli(out.consumed_capacity())));
         from_attrs(out.attributes.unwrap_or_default())
     }
 
@@ -198,9 +228,12 @@ impl RawTable for DynamoTable {
             .set_expression_attribute_names(names(&n))
             .set_expression_attribute_values(values(&n)?)
             .return_values(ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(map_err)?;
+            .map_err(map_err)
+            .inspect_err(|e| charge_refusal(e, 1))?;
+        capacity::charge(Consumed::write(milli(out.consumed_capacity())));
         out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
@@ -236,9 +269,11 @@ impl RawTable for DynamoTable {
             .consistent_read(q.index == Index::Primary)
             .set_limit(q.limit.map(|l| l as i32))
             .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        capacity::charge(Consumed::read(milli(out.consumed_capacity())));
         let items = out
             .items
             .unwrap_or_default()
@@ -314,10 +349,12 @@ impl RawTable for DynamoTable {
                     .client
                     .batch_write_item()
                     .request_items(&self.table, pending.clone())
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await;
                 match sent {
                     Ok(o) => {
+                        capacity::charge(Consumed::write(milli_all(o.consumed_capacity())));
                         pending = o
                             .unprocessed_items
                             .and_then(|mut m| m.remove(&self.table))
@@ -413,10 +450,14 @@ impl RawTable for DynamoTable {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(writes.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
             let e = match sent {
-                Ok(_) => return Ok(()),
+                Ok(o) => {
+                    capacity::charge(Consumed::write(milli_all(o.consumed_capacity())));
+                    return Ok(());
+                }
                 Err(e) => e,
             };
             let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
@@ -434,6 +475,7 @@ impl RawTable for DynamoTable {
                     .into_iter()
                     .map(|c| c.filter(|c| c == "ConditionalCheckFailed"))
                     .collect();
+                capacity::charge(capacity::failed_transaction(writes.len()));
                 return Err(TableError::TransactionCanceled { reasons });
             }
             attempt += 1;

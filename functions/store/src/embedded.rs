@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::sync::oneshot;
 
+use crate::capacity::{self, Consumed};
 use crate::clock::{Clock, IdGen, UlidIds};
 use crate::expr::{Cond, SkCond, Update};
 use crate::queue::{self, OutMessage, Queue, QueueError, QueueSpec, Received};
@@ -435,54 +436,79 @@ impl RawTable for EmbeddedTable {
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let key = key.clone();
-        self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await
+        let got = self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await?;
+        // Our gets are strongly consistent, as the DynamoDB adapter's are.
+        capacity::charge(Consumed::read(capacity::read_milli(
+            got.as_ref().map(capacity::item_size).unwrap_or(0),
+            true,
+        )));
+        Ok(got)
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        let units = Units::default();
+        let paid = units.clone();
         let f = move |c: &Connection| {
             let old = read(c, &Key::of(&item)?)?;
             if !holds(&cond, old.as_ref()) {
+                paid.set(capacity::failed_write(old.as_ref()));
                 return Err(TableError::ConditionFailed);
             }
+            paid.set(capacity::item_write(old.as_ref(), Some(&item)));
             write(c, &item)?;
             Ok(old)
         };
-        self.store.write(f, TableError::Unavailable).await
+        units.charged(self.store.write(f, TableError::Unavailable).await)
     }
 
     async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         let (key, update) = (key.clone(), update.clone());
+        let units = Units::default();
+        let paid = units.clone();
         let f = move |c: &Connection| {
             let old = read(c, &key)?;
             if !holds(&cond, old.as_ref()) {
+                paid.set(capacity::failed_write(old.as_ref()));
                 return Err(TableError::ConditionFailed);
             }
-            let item = updated(&key, old, &update)?;
+            let item = updated(&key, old.clone(), &update)?;
+            paid.set(capacity::item_write(old.as_ref(), Some(&item)));
             write(c, &item)?;
             Ok(item)
         };
-        self.store.write(f, TableError::Unavailable).await
+        units.charged(self.store.write(f, TableError::Unavailable).await)
     }
 
     async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
         let key = key.clone();
+        let units = Units::default();
+        let paid = units.clone();
         let f = move |c: &Connection| {
             let old = read(c, &key)?;
             if !holds(&cond, old.as_ref()) {
+                paid.set(capacity::failed_write(old.as_ref()));
                 return Err(TableError::ConditionFailed);
             }
+            paid.set(capacity::item_write(old.as_ref(), None));
             remove(c, &key)?;
             Ok(old)
         };
-        self.store.write(f, TableError::Unavailable).await
+        units.charged(self.store.write(f, TableError::Unavailable).await)
     }
 
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
         let q = q.clone();
-        self.store.blocking(move |s| s.with_reader(|c| query(c, &q))).await
+        // Primary-key queries are strongly consistent; GSI queries cannot be (DynamoDB's rule).
+        let consistent = q.index == Index::Primary;
+        let page = self.store.blocking(move |s| s.with_reader(|c| query(c, &q))).await?;
+        let bytes = page.items.iter().map(capacity::item_size).sum();
+        capacity::charge(Consumed::read(capacity::read_milli(bytes, consistent)));
+        Ok(page)
     }
 
     async fn transact(&self, items: Vec<TxItem>) -> Result<(), TableError> {
+        let units = Units::default();
+        let paid = units.clone();
         let f = move |c: &Connection| {
             let mut reasons = Vec::with_capacity(items.len());
             let mut olds = Vec::with_capacity(items.len());
@@ -498,32 +524,49 @@ impl RawTable for EmbeddedTable {
                 olds.push(old);
             }
             if reasons.iter().any(Option::is_some) {
+                paid.set(capacity::failed_transaction(items.len()));
                 // Nothing was written; the savepoint is rolled back all the same.
                 return Err(TableError::TransactionCanceled { reasons });
             }
+            let mut cost = Consumed::default();
             for (it, old) in items.into_iter().zip(olds) {
                 match it {
-                    TxItem::Put { item, .. } => write(c, &item)?,
-                    TxItem::Update { key, update, .. } => write(c, &updated(&key, old, &update)?)?,
-                    TxItem::Delete { key, .. } => remove(c, &key)?,
-                    TxItem::Check { .. } => {}
+                    TxItem::Put { item, .. } => {
+                        cost += capacity::transactional_write(old.as_ref(), Some(&item));
+                        write(c, &item)?
+                    }
+                    TxItem::Update { key, update, .. } => {
+                        let new = updated(&key, old.clone(), &update)?;
+                        cost += capacity::transactional_write(old.as_ref(), Some(&new));
+                        write(c, &new)?
+                    }
+                    TxItem::Delete { key, .. } => {
+                        cost += capacity::transactional_write(old.as_ref(), None);
+                        remove(c, &key)?
+                    }
+                    TxItem::Check { .. } => cost += capacity::transactional_check(old.as_ref()),
                 }
             }
+            paid.set(cost);
             Ok(())
         };
-        self.store.write(f, TableError::Unavailable).await
+        units.charged(self.store.write(f, TableError::Unavailable).await)
     }
 
     async fn batch(&self, writes: Vec<TxItem>) -> Result<Vec<Result<Option<Item>, TableError>>, TableError> {
         // One savepoint for the batch; each write keeps its own condition.
+        let units = Units::default();
+        let paid = units.clone();
         let f = move |c: &Connection| {
             let mut out = Vec::with_capacity(writes.len());
+            let mut cost = Consumed::default();
             for w in writes {
-                out.push(apply_one(c, w)?);
+                out.push(apply_one(c, w, &mut cost)?);
             }
+            paid.set(cost);
             Ok(out)
         };
-        self.store.write(f, TableError::Unavailable).await
+        units.charged(self.store.write(f, TableError::Unavailable).await)
     }
 
     async fn ping(&self) -> Result<(), TableError> {
@@ -537,7 +580,9 @@ impl RawTable for EmbeddedTable {
 }
 
 /// One write of a batch: `Ok(Err(..))` is that write's refusal, `Err` a failure of the store.
-fn apply_one(tx: &Connection, w: TxItem) -> Result<Result<Option<Item>, TableError>, TableError> {
+/// Costs as DynamoDB would bill the same writes sent one by one (`BatchWriteItem` bills each put
+/// and delete as a single write; a check is a strongly consistent read).
+fn apply_one(tx: &Connection, w: TxItem, cost: &mut Consumed) -> Result<Result<Option<Item>, TableError>, TableError> {
     let key = match w.key() {
         Ok(k) => k,
         Err(e) => return Ok(Err(e)),
@@ -550,17 +595,48 @@ fn apply_one(tx: &Connection, w: TxItem) -> Result<Result<Option<Item>, TableErr
         TxItem::Check { cond, .. } => cond.eval(old.as_ref()),
     };
     if !ok {
+        *cost += match w {
+            TxItem::Check { .. } => capacity::item_read(old.as_ref()),
+            _ => capacity::failed_write(old.as_ref()),
+        };
         return Ok(Err(TableError::ConditionFailed));
     }
     Ok(match w {
-        TxItem::Put { item, .. } => write(tx, &item).map(|()| old),
-        TxItem::Update { update, .. } => match updated(&key, old, &update) {
-            Ok(item) => write(tx, &item).map(|()| Some(item)),
+        TxItem::Put { item, .. } => {
+            *cost += capacity::item_write(old.as_ref(), Some(&item));
+            write(tx, &item).map(|()| old)
+        }
+        TxItem::Update { update, .. } => match updated(&key, old.clone(), &update) {
+            Ok(item) => {
+                *cost += capacity::item_write(old.as_ref(), Some(&item));
+                write(tx, &item).map(|()| Some(item))
+            }
             Err(e) => Err(e),
         },
-        TxItem::Delete { .. } => remove(tx, &key).map(|()| old),
-        TxItem::Check { .. } => Ok(None),
+        TxItem::Delete { .. } => {
+            *cost += capacity::item_write(old.as_ref(), None);
+            remove(tx, &key).map(|()| old)
+        }
+        TxItem::Check { .. } => {
+            *cost += capacity::item_read(old.as_ref());
+            Ok(None)
+        }
     })
+}
+
+/// The units a write computed on the writer thread, charged to the caller's meter once it is
+/// answered, whether the write held or not (a failed condition is billed too).
+#[derive(Clone, Default)]
+struct Units(Arc<std::sync::Mutex<Consumed>>);
+
+impl Units {
+    fn set(&self, c: Consumed) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = c;
+    }
+    fn charged<T>(&self, r: T) -> T {
+        capacity::charge(*self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        r
+    }
 }
 
 fn dump(conn: &Connection) -> Result<Vec<Item>, TableError> {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::capacity::{self, Meter};
 use crate::codec;
 use crate::expr::{Cond, SkCond, Update};
 
@@ -234,6 +235,8 @@ pub trait RawTable: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Table {
     raw: Arc<dyn RawTable>,
+    /// Charged with the capacity every operation through this handle consumes (ADR 0038).
+    meter: Option<Arc<Meter>>,
     /// Shared by every clone: see [`Table::refuse_writes`].
     refusal: Arc<std::sync::RwLock<Option<WriteRefusal>>>,
 }
@@ -260,8 +263,27 @@ impl Table {
     pub fn new(raw: Arc<dyn RawTable>) -> Self {
         Self {
             raw,
+            meter: None,
             refusal: Arc::default(),
         }
+    }
+
+    /// The same table, with what its operations consume charged to `meter` (and the meter's
+    /// parents). A step unit gets one so its run can record its units.
+    pub fn metered(&self, meter: Arc<Meter>) -> Self {
+        Self {
+            meter: Some(meter),
+            ..self.clone()
+        }
+    }
+
+    /// The meter this handle charges, if any.
+    pub fn meter(&self) -> Option<Arc<Meter>> {
+        self.meter.clone()
+    }
+
+    async fn metered_call<F: std::future::Future>(&self, f: F) -> F::Output {
+        capacity::scoped(self.meter.clone(), f).await
     }
 
     /// Fault injection at the port, the same on every backend (no root tricks needed to fill a disk):
@@ -306,7 +328,7 @@ impl Table {
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        match self.raw.get(key).await? {
+        match self.metered_call(self.raw.get(key)).await? {
             Some(item) => Ok(Some(self.decode(item).await?)),
             None => Ok(None),
         }
@@ -318,7 +340,7 @@ impl Table {
         self.check_write(&key)?;
         let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
         self.write_chunks(&enc.chunks).await?;
-        match self.raw.put(enc.main, cond).await {
+        match self.metered_call(self.raw.put(enc.main, cond)).await {
             Ok(old) => {
                 if let Some(old) = old {
                     self.drop_chunks_of(&key, &old).await;
@@ -335,14 +357,16 @@ impl Table {
     pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         check_update(update)?;
         self.check_write(key)?;
-        let item = self.raw.update(key, update, cond).await?;
+        let item = self.metered_call(self.raw.update(key, update, cond)).await?;
         self.decode(item).await
     }
 
     /// Atomically adds `by` to a number attribute and returns its new value.
     pub async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, TableError> {
         self.check_write(key)?;
-        let item = self.raw.update(key, &Update::new().add(attr, by), None).await?;
+        let item = self
+            .metered_call(self.raw.update(key, &Update::new().add(attr, by), None))
+            .await?;
         item.get(attr)
             .and_then(Value::as_i64)
             .ok_or_else(|| TableError::Corrupt(format!("counter {attr} is not an integer")))
@@ -350,7 +374,7 @@ impl Table {
 
     pub async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<bool, TableError> {
         self.check_write(key)?;
-        let old = self.raw.delete(key, cond).await?;
+        let old = self.metered_call(self.raw.delete(key, cond)).await?;
         match old {
             Some(old) => {
                 self.drop_chunks_of(key, &old).await;
@@ -373,7 +397,7 @@ impl Table {
                 return Err(TableError::BadCursor);
             }
         }
-        let mut page = self.raw.query(q).await?;
+        let mut page = self.metered_call(self.raw.query(q)).await?;
         let mut items = Vec::with_capacity(page.items.len());
         for item in page.items.drain(..) {
             items.push(self.decode(item).await?);
@@ -432,7 +456,7 @@ impl Table {
             });
         }
         self.write_chunks(&chunks).await?;
-        let res = self.raw.transact(out).await;
+        let res = self.metered_call(self.raw.transact(out)).await;
         if res.is_err() {
             self.delete_chunks(&chunks).await;
         }
@@ -482,7 +506,7 @@ impl Table {
                     .flatten()
             })
             .collect();
-        let results = match self.raw.batch(raw).await {
+        let results = match self.metered_call(self.raw.batch(raw)).await {
             Ok(r) => r,
             Err(e) => {
                 self.delete_chunks(&all).await;
@@ -528,7 +552,7 @@ impl Table {
     async fn raw_query_all(&self, mut q: Query) -> Result<Vec<Item>, TableError> {
         let mut out = Vec::new();
         loop {
-            let page = self.raw.query(&q).await?;
+            let page = self.metered_call(self.raw.query(&q)).await?;
             out.extend(page.items);
             match page.next {
                 Some(next) => q.cursor = Some(next),
@@ -539,7 +563,7 @@ impl Table {
 
     async fn write_chunks(&self, chunks: &[Item]) -> Result<(), TableError> {
         for c in chunks {
-            self.raw.put(c.clone(), None).await?;
+            self.metered_call(self.raw.put(c.clone(), None)).await?;
         }
         Ok(())
     }
@@ -547,7 +571,7 @@ impl Table {
     async fn delete_chunks(&self, chunks: &[Item]) {
         for c in chunks {
             if let Ok(k) = Key::of(c)
-                && let Err(e) = self.raw.delete(&k, None).await
+                && let Err(e) = self.metered_call(self.raw.delete(&k, None)).await
             {
                 tracing::warn!(error = %e, "could not delete an unused chunk");
             }

@@ -169,6 +169,11 @@ pub struct OperationRun {
     pub count_failed: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub count_skipped: i64,
+    /// Request units the run's step units consumed, in thousandths, added by each unit (ADR 0038).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub read_units_milli: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub write_units_milli: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<RunOutcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,6 +263,8 @@ impl OperationRun {
             succeeded: count(self.count_succeeded),
             failed: count(self.count_failed),
             skipped: count(self.count_skipped),
+            read_units_milli: count(self.read_units_milli),
+            write_units_milli: count(self.write_units_milli),
         }
     }
 }
