@@ -21,6 +21,7 @@ pub mod lint;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod manifest;
+pub mod metering;
 pub mod notifications;
 pub mod openapi;
 pub mod posture;

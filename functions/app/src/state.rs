@@ -208,6 +208,17 @@ impl AppState {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Result<AppState, StartError> {
+        // Every queue's requests counted as SQS bills them (issue 21).
+        let wrap = |m: BTreeMap<String, Arc<dyn Queue>>| -> BTreeMap<String, Arc<dyn Queue>> {
+            m.into_iter()
+                .map(|(k, q)| (k, Arc::new(crate::metering::CountedQueue(q)) as Arc<dyn Queue>))
+                .collect()
+        };
+        let queues = Queues {
+            kind: queues.kind,
+            main: wrap(queues.main),
+            dead: wrap(queues.dead),
+        };
         Ok(AppState {
             // The process's total: every unit's meter charges it too (ADR 0038).
             table: table.metered(atlas_store::Meter::new()),

@@ -294,7 +294,11 @@ pub const MAX_DEFERRALS: u64 = 60;
 /// What the unit consumes of the table is metered and added to its run (ADR 0038), whether the
 /// unit succeeded or not: a failed attempt is billed too.
 pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
-    let meter = atlas_store::Meter::under(state.table.meter());
+    let started = std::time::Instant::now();
+    // `total` sees everything the unit consumed; `meter` what is not yet on its run (recording
+    // the unit takes what came before it).
+    let total = atlas_store::Meter::under(state.table.meter());
+    let meter = atlas_store::Meter::under(Some(total.clone()));
     let mut metered = state.clone();
     metered.table = state.table.metered(meter.clone());
     let res = match (step.handler)(metered, body.clone()).await {
@@ -305,6 +309,14 @@ pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(
         && let Err(e) = crate::runs::add_units(state, &msg.run_id, meter.take()).await
     {
         tracing::warn!(step = step.function, error = %e, "the unit's consumed capacity was not recorded");
+    }
+    let took = started.elapsed();
+    crate::metering::global().invoked(step.function, took);
+    if crate::metering::in_lambda() {
+        println!(
+            "{}",
+            crate::metering::emf_line(step.function, took, total.consumed(), state.clock.now_millis())
+        );
     }
     res
 }

@@ -215,6 +215,8 @@ impl EvidenceStore {
         zip: Vec<u8>,
         retain_until_ms: i64,
     ) -> ServiceResult<Option<String>> {
+        // Counted as the S3 request it is in AWS, locally too (issue 21).
+        crate::metering::global().s3(false);
         match &self.packs {
             PackStore::Local { .. } => {
                 write_atomically(&self.path(ws, pack), &zip).await?;
@@ -228,6 +230,7 @@ impl EvidenceStore {
     }
 
     pub async fn read(&self, ws: &WorkspaceId, pack: &str) -> ServiceResult<Vec<u8>> {
+        crate::metering::global().s3(true);
         match &self.packs {
             PackStore::Local { .. } => tokio::fs::read(self.path(ws, pack)).await.map_err(io),
             PackStore::S3(s3) => s3.get(&s3.key(ws.as_str(), pack)?).await,
@@ -237,6 +240,7 @@ impl EvidenceStore {
     /// Deletes the ZIP (gone already: fine). In S3 the locked version, which Object Lock refuses
     /// before its retention date.
     pub async fn delete(&self, ws: &WorkspaceId, pack: &str, version: Option<&str>) -> ServiceResult<()> {
+        crate::metering::global().s3(false);
         match &self.packs {
             PackStore::Local { .. } => match tokio::fs::remove_file(self.path(ws, pack)).await {
                 Ok(()) => Ok(()),

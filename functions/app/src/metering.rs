@@ -1,0 +1,213 @@
+//! What the work costs as AWS would bill it (issue 21, ADR 0038): per function, invocations and
+//! billed duration (Lambda rounds each invocation up to the millisecond and bills it at the
+//! function's configured memory); SQS requests; S3 requests. The table's request units are metered
+//! by the store (`atlas_store::capacity`).
+//!
+//! Locally each step unit counts as one invocation of its step's function (Lambda's SQS poller
+//! may hand a function up to ten messages at once, so this is the upper bound). Under Lambda the
+//! same figures go out per unit as a CloudWatch Embedded Metric Format line on stdout, which
+//! CloudWatch turns into metrics without an API call.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use atlas_store::Consumed;
+
+/// The memory every function is configured with (infra/template.yaml `Globals`).
+pub const FUNCTION_MEMORY_MB: u64 = 256;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionFigures {
+    pub invocations: u64,
+    /// The sum of each invocation's duration rounded up to 1 ms.
+    pub billed_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Metering {
+    functions: Mutex<BTreeMap<String, FunctionFigures>>,
+    sqs_requests: AtomicU64,
+    s3_requests: AtomicU64,
+    s3_gets: AtomicU64,
+}
+
+/// The process's figures.
+pub fn global() -> &'static Metering {
+    static M: OnceLock<Metering> = OnceLock::new();
+    M.get_or_init(Metering::default)
+}
+
+impl Metering {
+    /// One invocation of `function` that ran for `took`.
+    pub fn invoked(&self, function: &str, took: Duration) {
+        let ms = took.as_nanos().div_ceil(1_000_000) as u64;
+        let mut f = self.functions.lock().unwrap_or_else(|p| p.into_inner());
+        let e = f.entry(function.to_owned()).or_default();
+        e.invocations += 1;
+        e.billed_ms += ms.max(1);
+    }
+    pub fn sqs(&self, requests: u64) {
+        self.sqs_requests.fetch_add(requests, Ordering::Relaxed);
+    }
+    /// A PUT, COPY, POST, LIST or DELETE; `get` for a GET (billed at a tenth).
+    pub fn s3(&self, get: bool) {
+        if get {
+            self.s3_gets.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.s3_requests.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    pub fn functions(&self) -> BTreeMap<String, FunctionFigures> {
+        self.functions.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn invocations(&self) -> u64 {
+        self.functions().values().map(|f| f.invocations).sum()
+    }
+    /// GB-seconds at [`FUNCTION_MEMORY_MB`].
+    pub fn gb_seconds(&self) -> f64 {
+        let ms: u64 = self.functions().values().map(|f| f.billed_ms).sum();
+        ms as f64 / 1000.0 * FUNCTION_MEMORY_MB as f64 / 1024.0
+    }
+    pub fn sqs_requests(&self) -> u64 {
+        self.sqs_requests.load(Ordering::Relaxed)
+    }
+    /// (PUT-class, GET) requests.
+    pub fn s3_requests(&self) -> (u64, u64) {
+        (
+            self.s3_requests.load(Ordering::Relaxed),
+            self.s3_gets.load(Ordering::Relaxed),
+        )
+    }
+    /// Starts every figure from zero (a bench measures a period after its setup).
+    pub fn reset(&self) {
+        self.functions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.sqs_requests.store(0, Ordering::Relaxed);
+        self.s3_requests.store(0, Ordering::Relaxed);
+        self.s3_gets.store(0, Ordering::Relaxed);
+    }
+}
+
+/// SQS requests for sending `sizes` (message bytes) in batches of up to ten: each batch is a
+/// request, and each 64 KB of its payload another.
+pub fn sqs_send_requests(sizes: &[usize]) -> u64 {
+    sizes
+        .chunks(10)
+        .map(|c| (c.iter().sum::<usize>().div_ceil(64 * 1024) as u64).max(1))
+        .sum()
+}
+
+/// The Embedded Metric Format line of one invocation, printed to stdout under Lambda (where the
+/// log line is the metric: no API call, no extra latency).
+pub fn emf_line(function: &str, took: Duration, used: Consumed, at_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "TenantAtlas",
+                "Dimensions": [["function"]],
+                "Metrics": [
+                    {"Name": "duration_ms", "Unit": "Milliseconds"},
+                    {"Name": "read_units", "Unit": "Count"},
+                    {"Name": "write_units", "Unit": "Count"}
+                ]
+            }]
+        },
+        "function": function,
+        "duration_ms": took.as_secs_f64() * 1000.0,
+        "read_units": used.read_units(),
+        "write_units": used.write_units(),
+    })
+    .to_string()
+}
+
+/// True under AWS Lambda.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocations_bill_whole_milliseconds_at_the_configured_memory() {
+        let m = Metering::default();
+        m.invoked("backup-capture", Duration::from_micros(1500));
+        m.invoked("backup-capture", Duration::from_micros(10));
+        assert_eq!(
+            m.functions()["backup-capture"],
+            FunctionFigures {
+                invocations: 2,
+                billed_ms: 3
+            }
+        );
+        assert!((m.gb_seconds() - 0.003 * 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sqs_bills_batches_and_64_kb_chunks() {
+        assert_eq!(sqs_send_requests(&[100; 10]), 1);
+        assert_eq!(sqs_send_requests(&[100; 11]), 2);
+        assert_eq!(sqs_send_requests(&[100 * 1024]), 2);
+    }
+
+    #[test]
+    fn the_emf_line_names_its_metrics() {
+        let line = emf_line("get-health", Duration::from_millis(3), Consumed::read(500), 1);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(v["read_units"], 0.5);
+        assert_eq!(v["function"], "get-health");
+    }
+}
+
+/// A queue whose requests are counted as SQS would bill them. Receives that found nothing are
+/// not counted: locally they are the workers' polling, which in AWS is Lambda's event source
+/// mapping, a fixed cost per queue rather than per environment (docs/cost.md).
+pub struct CountedQueue(pub std::sync::Arc<dyn atlas_store::Queue>);
+
+#[async_trait::async_trait]
+impl atlas_store::Queue for CountedQueue {
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn send_batch(&self, messages: Vec<atlas_store::OutMessage>) -> Result<Vec<String>, atlas_store::QueueError> {
+        let sizes: Vec<usize> = messages.iter().map(|m| m.body.len()).collect();
+        let out = self.0.send_batch(messages).await;
+        if out.is_ok() {
+            global().sqs(sqs_send_requests(&sizes));
+        }
+        out
+    }
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<atlas_store::Received>, atlas_store::QueueError> {
+        let got = self.0.receive(max, visibility, wait).await;
+        if got.as_ref().is_ok_and(|g| !g.is_empty()) {
+            global().sqs(1);
+        }
+        got
+    }
+    async fn delete(&self, receipt: &str) -> Result<(), atlas_store::QueueError> {
+        global().sqs(1);
+        self.0.delete(receipt).await
+    }
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), atlas_store::QueueError> {
+        global().sqs(1);
+        self.0.change_visibility(receipt, visibility).await
+    }
+    async fn depth(&self) -> Result<u64, atlas_store::QueueError> {
+        self.0.depth().await
+    }
+}
