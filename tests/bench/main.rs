@@ -7,6 +7,7 @@ mod backup;
 mod dashboard;
 mod drift;
 mod evidence;
+mod fleet;
 mod lint;
 mod promote;
 mod reads;
@@ -64,7 +65,7 @@ fn item(i: usize) -> atlas_store::Item {
         .unwrap()
 }
 
-const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|lint|promote|reads-during-backup] [options]
+const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|evidence|fleet|lint|promote|reads-during-backup] [options]
   (no command)          store, queue and API latency on loopback
   alerts --events N [--fail PCT]
   backup --policies N [--backend embedded|dynamodb] [--throttle] [--batch-faults PCT] [--latency-ms L] [--graph-url URL ...]
@@ -72,6 +73,7 @@ const USAGE: &str = "usage: atlas-bench [alerts|backup|restore|drift|dashboard|e
   drift --policies N [--changed PCT] [--unchanged-cycles C] [--poll-seconds S]
   dashboard --findings N [--requests R]
   evidence --objects N --days D
+  fleet --environments E --policies P --days D [--change-rate PCT] [--latency-ms L]
   lint --policies N
   promote --policies N [--backend embedded|dynamodb] [--throttle]
   reads-during-backup [--policies N] [--rate R] [--backend embedded|dynamodb]
@@ -94,6 +96,7 @@ async fn main() -> std::process::ExitCode {
         Some("dashboard") => dashboard::run(&args[1..]).await,
         Some("drift") => drift::run(&args[1..]).await,
         Some("evidence") => evidence::run(&args[1..]).await,
+        Some("fleet") => fleet::run(&args[1..]).await,
         Some("lint") => lint::run(&args[1..]).await,
         Some("promote") => promote::run(&args[1..]).await,
         Some("restore") => restore::run(&args[1..]).await,

@@ -1,6 +1,7 @@
 //! `spawn_app`: the whole local stack on port 0 with a fresh store, driven over HTTP.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_api_types::paths;
@@ -100,7 +101,14 @@ pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
 
 /// [`spawn_with`] without the in-memory log capture (the benchmark measures memory).
 pub async fn start_stack(config: Config, dir: TempDir) -> TestApp {
-    let app = local::start(config.clone()).await.expect("the local stack starts");
+    start_stack_with_clock(config, dir, Arc::new(atlas_store::SystemClock)).await
+}
+
+/// [`start_stack`] on a given clock (the fleet bench's manual one).
+pub async fn start_stack_with_clock(config: Config, dir: TempDir, clock: Arc<dyn atlas_store::Clock>) -> TestApp {
+    let app = local::start_with_clock(config.clone(), clock)
+        .await
+        .expect("the local stack starts");
     TestApp {
         url: app.url(),
         client: reqwest::Client::builder()

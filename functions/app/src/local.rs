@@ -87,6 +87,14 @@ fn lower_priority(nice: i32) {
 
 /// Starts everything and returns once the server listens (port 0 picks a free port).
 pub async fn start(config: Config) -> Result<LocalApp, StartError> {
+    start_with_clock(config, std::sync::Arc::new(atlas_store::SystemClock)).await
+}
+
+/// [`start`] on a given clock: the fleet bench runs days on a manual one (issue 21).
+pub async fn start_with_clock(
+    config: Config,
+    clock: std::sync::Arc<dyn atlas_store::Clock>,
+) -> Result<LocalApp, StartError> {
     check_demo_signin_bind(&config)?;
     if let crate::config::Storage::Embedded { data_dir } = &config.storage {
         secure_data_dir(data_dir)?;
@@ -95,7 +103,13 @@ pub async fn start(config: Config) -> Result<LocalApp, StartError> {
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
-    let started = AppState::connect(&config, &format!("http://{addr}")).await?;
+    let started = AppState::connect_with(
+        &config,
+        &format!("http://{addr}"),
+        clock,
+        std::sync::Arc::new(atlas_store::UlidIds),
+    )
+    .await?;
     let state = started.state;
     // Data written before the dashboard kept its counters is counted once (spec 020).
     crate::dashboard::recount_once(&state)

@@ -23,6 +23,8 @@ pub struct FunctionFigures {
     pub invocations: u64,
     /// The sum of each invocation's duration rounded up to 1 ms.
     pub billed_ms: u64,
+    /// Table request units the invocations consumed.
+    pub used: Consumed,
 }
 
 #[derive(Debug, Default)]
@@ -40,13 +42,14 @@ pub fn global() -> &'static Metering {
 }
 
 impl Metering {
-    /// One invocation of `function` that ran for `took`.
-    pub fn invoked(&self, function: &str, took: Duration) {
+    /// One invocation of `function` that ran for `took` and consumed `used` of the table.
+    pub fn invoked(&self, function: &str, took: Duration, used: Consumed) {
         let ms = took.as_nanos().div_ceil(1_000_000) as u64;
         let mut f = self.functions.lock().unwrap_or_else(|p| p.into_inner());
         let e = f.entry(function.to_owned()).or_default();
         e.invocations += 1;
         e.billed_ms += ms.max(1);
+        e.used += used;
     }
     pub fn sqs(&self, requests: u64) {
         self.sqs_requests.fetch_add(requests, Ordering::Relaxed);
@@ -134,13 +137,17 @@ mod tests {
     #[test]
     fn invocations_bill_whole_milliseconds_at_the_configured_memory() {
         let m = Metering::default();
-        m.invoked("backup-capture", Duration::from_micros(1500));
-        m.invoked("backup-capture", Duration::from_micros(10));
+        m.invoked("backup-capture", Duration::from_micros(1500), Consumed::write(1000));
+        m.invoked("backup-capture", Duration::from_micros(10), Consumed::read(500));
         assert_eq!(
             m.functions()["backup-capture"],
             FunctionFigures {
                 invocations: 2,
-                billed_ms: 3
+                billed_ms: 3,
+                used: Consumed {
+                    read_milli: 500,
+                    write_milli: 1000
+                }
             }
         );
         assert!((m.gb_seconds() - 0.003 * 0.25).abs() < 1e-12);

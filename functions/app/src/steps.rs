@@ -311,7 +311,7 @@ pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(
         tracing::warn!(step = step.function, error = %e, "the unit's consumed capacity was not recorded");
     }
     let took = started.elapsed();
-    crate::metering::global().invoked(step.function, took);
+    crate::metering::global().invoked(step.function, took, total.consumed());
     if crate::metering::in_lambda() {
         println!(
             "{}",
