@@ -433,7 +433,7 @@ async fn watch(state: &AppState, scope: &EnvScope, now: i64) -> ServiceResult<()
         polled_ms: None,
         next_sweep_ms: now + SWEEP_EVERY_MS,
         gsi1pk: rec::WATCH_DUE.into(),
-        gsi1sk: rec::watch_due_sk(due, ws.as_str(), env.as_str()),
+        gsi1sk: rec::watch_due_sk(ws.as_str(), env.as_str()),
     };
     match state.table.put(w.to_item(), Some(Cond::NotExists)).await {
         Ok(()) | Err(atlas_store::TableError::ConditionFailed) => Ok(()),

@@ -46,7 +46,7 @@ pub struct PollMessage {
 /// Claims every due cursor and sends its poll. Returns how many were sent.
 pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
     let now = state.clock.now_millis();
-    let due: Vec<DriftWatch> = records::query_all(&state.table, rec::watches_due_by(now)).await?;
+    let due: Vec<DriftWatch> = records::query_all(&state.table, rec::watches()).await?;
     let mut sent = 0;
     for w in due.into_iter().filter(|w| w.next_due_ms <= now) {
         let every = i64::try_from(w.poll_seconds).unwrap_or(300) * 1000;

@@ -85,8 +85,11 @@ pub fn watch_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
     Key::new(env_pk(ws, env), WATCH_SK)
 }
 
-pub fn watch_due_sk(due_ms: i64, ws: &str, env: &str) -> String {
-    format!("{due_ms:015}#{ws}#{env}")
+/// A watch's entry in the scheduler's index: by environment, not by due time. A claim then changes
+/// only projected attributes (one index write) instead of moving the entry (two), and polls come
+/// every few minutes, so nearly every watch is due at each tick anyway (ADR 0038, fleet bench).
+pub fn watch_due_sk(ws: &str, env: &str) -> String {
+    format!("{ws}#{env}")
 }
 
 /// Open findings whose next SLA step is at or before `now_ms`.
@@ -94,9 +97,10 @@ pub fn findings_sla_due_by(now_ms: i64) -> Query {
     Query::gsi1(FINDINGS_SLA).sk(SkCond::Lt(format!("{now_ms:015}~")))
 }
 
-/// Cursors due at or before `now_ms`.
-pub fn watches_due_by(now_ms: i64) -> Query {
-    Query::gsi1(WATCH_DUE).sk(SkCond::Lt(format!("{now_ms:015}~")))
+/// Every watch: the caller keeps those due (`next_due_ms`). Entries written before the index
+/// was by environment are in the same partition and read alike.
+pub fn watches() -> Query {
+    Query::gsi1(WATCH_DUE)
 }
 
 /// A baseline profile: `<ws pk> / BASELINE#<id>`.
@@ -373,10 +377,9 @@ impl DriftWatch {
     /// Claims the poll due at `due_ms` and sets the next one: only one poller wins a due time.
     pub fn claim(&self, next_due_ms: i64) -> (Update, Cond) {
         (
-            Update::new().set("next_due_ms", next_due_ms).set(
-                "GSI1SK",
-                watch_due_sk(next_due_ms, self.workspace_id.as_str(), self.environment_id.as_str()),
-            ),
+            Update::new()
+                .set("next_due_ms", next_due_ms)
+                .set("GSI1SK", watch_due_sk(self.workspace_id.as_str(), self.environment_id.as_str())),
             Cond::eq("next_due_ms", self.next_due_ms),
         )
     }
