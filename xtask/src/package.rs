@@ -180,7 +180,9 @@ fn packages(root: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
         let line = line.trim();
         if let Some(uri) = line.strip_prefix("CodeUri: ") {
             code_uri = Some(uri.to_owned());
-        } else if let (Some(name), Some(uri)) = (line.strip_prefix("ATLAS_FUNCTION: "), code_uri.take()) {
+        } else if let Some(name) = line.strip_prefix("ATLAS_FUNCTION: ")
+            && let Some(uri) = code_uri.take()
+        {
             match out.iter_mut().find(|(u, _)| *u == uri) {
                 Some((_, names)) => names.push(name.to_owned()),
                 None => out.push((uri, vec![name.to_owned()])),
