@@ -338,7 +338,9 @@ pub async fn run(args: &[String]) {
         );
     }
     // The rest of the table's units: the scheduler ticks (and the stack's own housekeeping).
-    let steps = functions.values().fold(atlas_store::Consumed::default(), |a, f| a + f.used);
+    let steps = functions
+        .values()
+        .fold(atlas_store::Consumed::default(), |a, f| a + f.used);
     println!(
         "scheduler ticks ({ticks}) and housekeeping: wru={:.0} rru={:.0} billed_s={:.1}",
         wru - steps.write_units(),

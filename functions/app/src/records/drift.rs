@@ -377,9 +377,10 @@ impl DriftWatch {
     /// Claims the poll due at `due_ms` and sets the next one: only one poller wins a due time.
     pub fn claim(&self, next_due_ms: i64) -> (Update, Cond) {
         (
-            Update::new()
-                .set("next_due_ms", next_due_ms)
-                .set("GSI1SK", watch_due_sk(self.workspace_id.as_str(), self.environment_id.as_str())),
+            Update::new().set("next_due_ms", next_due_ms).set(
+                "GSI1SK",
+                watch_due_sk(self.workspace_id.as_str(), self.environment_id.as_str()),
+            ),
             Cond::eq("next_due_ms", self.next_due_ms),
         )
     }
