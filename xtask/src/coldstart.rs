@@ -135,6 +135,7 @@ pub fn coldstart(root: &Path, args: &[String]) -> Result<(), String> {
         protocol_server: true,
         log: logs.join("setup.log"),
     };
+    let _ = std::fs::remove_file(&setup.log);
     setup.init_only()?;
 
     for (function, kind, event) in CASES {
@@ -149,6 +150,7 @@ pub fn coldstart(root: &Path, args: &[String]) -> Result<(), String> {
             protocol_server: false,
             log: logs.join(format!("{function}.log")),
         };
+        let _ = std::fs::remove_file(&start.log);
         let mut runs = Vec::new();
         for _ in 0..o.runs {
             runs.push(start.measure()?);
