@@ -30,7 +30,22 @@ const WS: &str = "ws-demo";
 const ENV: &str = "env-bench";
 const ACTOR: &str = "bench.admin@bench.sim.test";
 
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+/// Assigns baseline `id` to environment `env` of the demo workspace.
+pub(crate) async fn assign_baseline(app: &TestApp, env: &str, id: &str) {
+    let res = app
+        .req(
+            Method::PUT,
+            &atlas_api_types::paths::baseline_assignment(WS, env, id),
+            Some(OWNER),
+        )
+        .json(&json!({"priority": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "assign the baseline");
+}
+
+pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let res = app.post_as(OWNER, path, body).await;
     let status = res.status();
     let text = res.text().await.unwrap_or_default();
@@ -139,17 +154,7 @@ pub async fn run(args: &[String]) {
         .values()
         .filter_map(Value::as_u64)
         .sum();
-    let res = app
-        .req(
-            Method::PUT,
-            &atlas_api_types::paths::baseline_assignment(WS, ENV, &id),
-            Some(OWNER),
-        )
-        .json(&json!({"priority": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "assign");
+    assign_baseline(&app, ENV, &id).await;
 
     // 1. A full detection (every family read from Graph, then compared), then a comparison of
     //    the stored inventory alone: the figure of the last line.

@@ -23,11 +23,12 @@ use atlas_graph::families::FAMILIES;
 use atlas_graph_sim::{Delay, Faults};
 use atlas_store::{Clock, ManualClock};
 use atlas_tests::TempDir;
-use atlas_tests::app::{OWNER, TestApp, start_stack_with_clock};
+use atlas_tests::app::{TestApp, start_stack_with_clock};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::backup::{Admin, CLIENT_ID, CLIENT_SECRET, Endpoint, connect_as, flag, sim_families, wait_run};
+use crate::drift::{assign_baseline, post};
 
 const WS: &str = "ws-demo";
 const TICK: Duration = Duration::from_secs(300);
@@ -39,14 +40,6 @@ fn tenant(i: usize) -> String {
 
 fn slug(i: usize) -> String {
     format!("fleet-{i:04}")
-}
-
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
-    let res = app.post_as(OWNER, path, body).await;
-    let status = res.status();
-    let text = res.text().await.unwrap_or_default();
-    assert!(status.is_success(), "POST {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// Prices by key from the table under `## Prices` in docs/cost.md.
@@ -61,10 +54,11 @@ fn prices() -> BTreeMap<String, f64> {
             continue;
         }
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if inside && cells.len() > 3 {
-            if let Ok(v) = cells[2].parse::<f64>() {
-                out.insert(cells[1].to_owned(), v);
-            }
+        if inside
+            && cells.len() > 3
+            && let Ok(v) = cells[2].parse::<f64>()
+        {
+            out.insert(cells[1].to_owned(), v);
         }
     }
     out
@@ -175,17 +169,7 @@ pub async fn run(args: &[String]) {
         .await;
         let id = baseline["id"].as_str().unwrap().to_owned();
         post(&app, &atlas_api_types::paths::baseline_snapshots(WS, &id), json!({})).await;
-        let res = app
-            .req(
-                Method::PUT,
-                &atlas_api_types::paths::baseline_assignment(WS, &slug(i), &id),
-                Some(OWNER),
-            )
-            .json(&json!({"priority": 1}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "assign the baseline");
+        assign_baseline(&app, &slug(i), &id).await;
         post(
             &app,
             &atlas_api_types::paths::backup_schedules(WS, &slug(i)),

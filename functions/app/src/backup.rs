@@ -315,27 +315,13 @@ async fn mark_times<'a>(
     Ok(found.into_iter().flatten().collect())
 }
 
-/// Which of `hashes` have a payload mark: one read per distinct hash, 16 at a time. (Reading
-/// every mark of the environment instead cost each of a backup's 17 families the whole history's
-/// marks.)
+/// Which of `hashes` have a payload mark (a mark exists only with its payload).
 async fn stored_hashes<'a>(
     state: &AppState,
     pk: &str,
     hashes: impl Iterator<Item = &'a str>,
 ) -> ServiceResult<BTreeSet<String>> {
-    use futures_util::{StreamExt, TryStreamExt};
-    let keys: Vec<(Key, String)> = hashes
-        .collect::<BTreeSet<&str>>()
-        .into_iter()
-        .map(|h| (blob_ref_key(pk, h), h.to_owned()))
-        .collect();
-    let table = &state.table;
-    let found: Vec<Option<String>> = futures_util::stream::iter(keys)
-        .map(|(key, h)| async move { Ok::<_, TableError>(table.get(&key).await?.map(|_| h)) })
-        .buffer_unordered(16)
-        .try_collect()
-        .await?;
-    Ok(found.into_iter().flatten().collect())
+    Ok(mark_times(state, pk, hashes).await?.into_keys().collect())
 }
 
 pub fn set_api(set: &BackupSetRecord, run: Option<&crate::records::runs::OperationRun>) -> api::BackupSet {

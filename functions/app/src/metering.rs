@@ -130,49 +130,6 @@ pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invocations_bill_whole_milliseconds_at_the_configured_memory() {
-        let m = Metering::default();
-        m.invoked("backup-capture", Duration::from_micros(1500), Consumed::write(1000));
-        m.invoked("backup-capture", Duration::from_micros(10), Consumed::read(500));
-        assert_eq!(
-            m.functions()["backup-capture"],
-            FunctionFigures {
-                invocations: 2,
-                billed_ms: 3,
-                used: Consumed {
-                    read_milli: 500,
-                    write_milli: 1000
-                }
-            }
-        );
-        assert!((m.gb_seconds() - 0.003 * 0.25).abs() < 1e-12);
-    }
-
-    #[test]
-    fn sqs_bills_batches_and_64_kb_chunks() {
-        assert_eq!(sqs_send_requests(&[100; 10]), 1);
-        assert_eq!(sqs_send_requests(&[100; 11]), 2);
-        assert_eq!(sqs_send_requests(&[100 * 1024]), 2);
-    }
-
-    #[test]
-    fn the_emf_line_names_its_metrics() {
-        let line = emf_line("get-health", Duration::from_millis(3), Consumed::read(500), 1);
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(
-            v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
-            3
-        );
-        assert_eq!(v["read_units"], 0.5);
-        assert_eq!(v["function"], "get-health");
-    }
-}
-
 /// A queue whose requests are counted as SQS would bill them. Receives that found nothing are
 /// not counted: locally they are the workers' polling, which in AWS is Lambda's event source
 /// mapping, a fixed cost per queue rather than per environment (docs/cost.md).
@@ -216,5 +173,48 @@ impl atlas_store::Queue for CountedQueue {
     }
     async fn depth(&self) -> Result<u64, atlas_store::QueueError> {
         self.0.depth().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocations_bill_whole_milliseconds_at_the_configured_memory() {
+        let m = Metering::default();
+        m.invoked("backup-capture", Duration::from_micros(1500), Consumed::write(1000));
+        m.invoked("backup-capture", Duration::from_micros(10), Consumed::read(500));
+        assert_eq!(
+            m.functions()["backup-capture"],
+            FunctionFigures {
+                invocations: 2,
+                billed_ms: 3,
+                used: Consumed {
+                    read_milli: 500,
+                    write_milli: 1000
+                }
+            }
+        );
+        assert!((m.gb_seconds() - 0.003 * 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sqs_bills_batches_and_64_kb_chunks() {
+        assert_eq!(sqs_send_requests(&[100; 10]), 1);
+        assert_eq!(sqs_send_requests(&[100; 11]), 2);
+        assert_eq!(sqs_send_requests(&[100 * 1024]), 2);
+    }
+
+    #[test]
+    fn the_emf_line_names_its_metrics() {
+        let line = emf_line("get-health", Duration::from_millis(3), Consumed::read(500), 1);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(v["read_units"], 0.5);
+        assert_eq!(v["function"], "get-health");
     }
 }
