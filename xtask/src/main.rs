@@ -321,7 +321,7 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
                         "atlas-local",
                     ]),
                 )?;
-                // The Lambdas alone, as `sam build` compiles them: without atlas-app's `local` feature,
+                // The Lambda binary alone, as `cargo xtask package` compiles it: without atlas-app's `local` feature,
                 // which the workspace builds above unify in (atlas-local and the tests enable it).
                 run(
                     root,
