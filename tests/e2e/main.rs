@@ -28,8 +28,11 @@ async fn sign_in_and_choose_a_workspace() {
     s.wait_text(".empty", "No workspace matches").await;
     s.fill("#ws-search", "demo").await;
     s.find("[data-testid=workspace-ws-demo]").await;
+    assert_eq!(s.browser.title().await.expect("title"), "Workspaces \u{b7} TenantAtlas");
     s.click("[data-testid=workspace-ws-demo] h2 a").await;
     s.wait_text("[data-testid=current-workspace]", "ws-demo").await;
+    // The tab names the page (issue 19 item 6).
+    assert_eq!(s.browser.title().await.expect("title"), "Overview \u{b7} TenantAtlas");
     // Contoso is connected from the start, Fabrikam is not.
     s.find("[data-testid=environment-env-contoso] .badge[data-status=ready]")
         .await;

@@ -143,6 +143,44 @@ impl Route {
         Self::parse(path).unwrap_or(Route::NotFound)
     }
 
+    /// The page's name, as the browser's tab and history show it (issue 19 item 6).
+    pub fn title(&self) -> &'static str {
+        match self {
+            Route::Home | Route::Workspaces => "Workspaces",
+            Route::SignIn | Route::Callback => "Sign in",
+            Route::Workspace { .. } => "Overview",
+            Route::Operations { .. } => "Operations",
+            Route::Run { .. } => "Run",
+            Route::Audit { .. } => "Audit log",
+            Route::Members { .. } => "Members",
+            Route::Baselines { .. } => "Baselines",
+            Route::Findings { .. } => "Findings",
+            Route::Finding { .. } => "Finding",
+            Route::Exceptions { .. } => "Exceptions",
+            Route::Alerts { .. } => "Alerts",
+            Route::AlertDelivery { .. } => "Alert delivery",
+            Route::Posture { .. } => "Permission posture",
+            Route::Evidence { .. } => "Evidence",
+            Route::Compare { .. } => "Compare",
+            Route::Mappings { .. } => "Mappings",
+            Route::Promotions { .. } => "Promotions",
+            Route::Promotion { .. } => "Promotion",
+            Route::Environment { .. } => "Environment",
+            Route::Drift { .. } => "Drift",
+            Route::Lint { .. } => "Policy lint",
+            Route::Provider { .. } => "Provider connection",
+            Route::Inventory { .. } => "Inventory",
+            Route::InventoryItem { .. } => "Inventory item",
+            Route::Backups { .. } => "Backups",
+            Route::BackupSet { .. } => "Backup set",
+            Route::BackupItem { .. } => "Backup item",
+            Route::BackupDiff { .. } => "Backup comparison",
+            Route::Restores { .. } => "Restores",
+            Route::Restore { .. } => "Restore",
+            Route::NotFound => "Not found",
+        }
+    }
+
     fn parse(path: &str) -> Option<Route> {
         let path = path.strip_suffix('/').unwrap_or(path);
         if path.is_empty() {
@@ -341,6 +379,9 @@ pub fn current_path() -> String {
 
 /// The page of a route: the router renders it after its children, again when the location changes.
 pub fn switch(route: Route) -> Html {
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        doc.set_title(&format!("{} \u{b7} TenantAtlas", route.title()));
+    }
     match route {
         Route::SignIn => public(html! { <pages::sign_in::SignInPage /> }),
         Route::Callback => public(html! { <pages::sign_in::CallbackPage /> }),
@@ -606,6 +647,15 @@ mod tests {
             },
             Route::NotFound,
         ]
+    }
+
+    #[test]
+    fn every_page_has_a_title_and_the_routes_of_one_page_share_it() {
+        let titles: Vec<&str> = every_route("x").iter().map(Route::title).collect();
+        assert!(titles.iter().all(|t| !t.is_empty()));
+        let distinct: std::collections::BTreeSet<&str> = titles.iter().copied().collect();
+        // Home and the chooser are one page, as are sign-in and its callback.
+        assert_eq!(distinct.len(), titles.len() - 2, "{titles:?}");
     }
 
     #[test]
