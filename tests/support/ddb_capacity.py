@@ -71,16 +71,15 @@ def _entry(item):
 
 
 def _index_key(table, item):
+    """Per global index, the item's key in it, or None when the item is not in it."""
     item = _attrs(item)
-    if item is None:
-        return []
     keys = []
     for index in table.global_indexes:
         names = [k["AttributeName"] for k in index.schema]
-        if all(n in item for n in names):
-            keys.append((index.name, tuple(str(_as_json(item[n])) for n in names)))
+        if item is not None and all(n in item for n in names):
+            keys.append(tuple(str(_as_json(item[n])) for n in names))
         else:
-            keys.append((index.name, None))
+            keys.append(None)
     return keys
 
 
@@ -90,8 +89,7 @@ def _as_json(v):
 
 def _index_writes(table, before, after):
     total = 0
-    for (_, kb), (_, ka) in zip(_index_key(table, before) or [(None, None)] * len(table.global_indexes),
-                                _index_key(table, after) or [(None, None)] * len(table.global_indexes)):
+    for kb, ka in zip(_index_key(table, before), _index_key(table, after)):
         if kb is None and ka is None:
             continue
         if kb is None:

@@ -425,12 +425,7 @@ pub async fn record_unit(
     // in place when it completes; what follows this write is added after the unit ends.
     let meter = state.table.meter().filter(|m| m.has_parent());
     let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
-    let mut update = Update::new().add(&format!("count_{}", result.as_str()), 1);
-    if !used.is_zero() {
-        update = update
-            .add("read_units_milli", used.read_milli as i64)
-            .add("write_units_milli", used.write_milli as i64);
-    }
+    let update = with_units(Update::new().add(&format!("count_{}", result.as_str()), 1), used);
     let tx = vec![
         unit.create(),
         TxItem::Update {
@@ -452,15 +447,23 @@ pub async fn record_unit(
     }
 }
 
+/// `update` also adding `used` to the run's request units (nothing when it is zero).
+fn with_units(update: Update, used: atlas_store::Consumed) -> Update {
+    if used.is_zero() {
+        return update;
+    }
+    update
+        .add("read_units_milli", used.read_milli as i64)
+        .add("write_units_milli", used.write_milli as i64)
+}
+
 /// Adds the request units one of the run's units consumed (ADR 0038). The add is not itself
 /// counted; a run that is gone is left alone.
 pub async fn add_units(state: &AppState, run_id: &str, used: atlas_store::Consumed) -> ServiceResult<()> {
     if used.is_zero() {
         return Ok(());
     }
-    let update = Update::new()
-        .add("read_units_milli", used.read_milli as i64)
-        .add("write_units_milli", used.write_milli as i64);
+    let update = with_units(Update::new(), used);
     match state.table.update(&run_key(run_id), &update, Some(Cond::Exists)).await {
         Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),

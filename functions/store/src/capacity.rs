@@ -237,7 +237,7 @@ pub fn transactional_check(existing: Option<&Item>) -> Consumed {
 /// answer carries no consumed capacity, so the DynamoDB adapter can only charge the one-unit
 /// floor: both backends charge that floor, and the difference for a refused write of an item over
 /// 1 KB is accepted as an undercount (ADR 0038).
-pub fn failed_write(_existing: Option<&Item>) -> Consumed {
+pub fn failed_write() -> Consumed {
     Consumed::write(1000)
 }
 

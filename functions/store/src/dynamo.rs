@@ -126,7 +126,7 @@ fn milli_all(cs: &[aws_sdk_dynamodb::types::ConsumedCapacity]) -> u64 {
 /// A refused conditional write is billed, but its error answer carries no units: the floor.
 fn charge_refusal(e: &TableError, items: usize) {
     match e {
-        TableError::ConditionFailed => capacity::charge(capacity::failed_write(None)),
+        TableError::ConditionFailed => capacity::charge(capacity::failed_write()),
         TableError::TransactionCanceled { .. } => capacity::charge(capacity::failed_transaction(items)),
         _ => {}
     }

@@ -451,7 +451,7 @@ impl RawTable for EmbeddedTable {
         let f = move |c: &Connection| {
             let old = read(c, &Key::of(&item)?)?;
             if !holds(&cond, old.as_ref()) {
-                paid.set(capacity::failed_write(old.as_ref()));
+                paid.set(capacity::failed_write());
                 return Err(TableError::ConditionFailed);
             }
             paid.set(capacity::item_write(old.as_ref(), Some(&item)));
@@ -468,7 +468,7 @@ impl RawTable for EmbeddedTable {
         let f = move |c: &Connection| {
             let old = read(c, &key)?;
             if !holds(&cond, old.as_ref()) {
-                paid.set(capacity::failed_write(old.as_ref()));
+                paid.set(capacity::failed_write());
                 return Err(TableError::ConditionFailed);
             }
             let item = updated(&key, old.clone(), &update)?;
@@ -486,7 +486,7 @@ impl RawTable for EmbeddedTable {
         let f = move |c: &Connection| {
             let old = read(c, &key)?;
             if !holds(&cond, old.as_ref()) {
-                paid.set(capacity::failed_write(old.as_ref()));
+                paid.set(capacity::failed_write());
                 return Err(TableError::ConditionFailed);
             }
             paid.set(capacity::item_write(old.as_ref(), None));
@@ -597,7 +597,7 @@ fn apply_one(tx: &Connection, w: TxItem, cost: &mut Consumed) -> Result<Result<O
     if !ok {
         *cost += match w {
             TxItem::Check { .. } => capacity::item_read(old.as_ref()),
-            _ => capacity::failed_write(old.as_ref()),
+            _ => capacity::failed_write(),
         };
         return Ok(Err(TableError::ConditionFailed));
     }
