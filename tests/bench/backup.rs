@@ -23,7 +23,7 @@ use atlas_app::records::backups;
 use atlas_domain::{EnvironmentId, RunId, WorkspaceId};
 use atlas_graph::families::{AssignmentsRead, FAMILIES};
 use atlas_graph_sim::{Delay, Faults, RateLimit, ServerErrors, Stats};
-use atlas_store::{Key, Query};
+use atlas_store::Key;
 use atlas_tests::TempDir;
 use atlas_tests::app::{GraphTarget, Mode, OWNER, TestApp, config_with_graph, start_stack};
 use serde_json::{Value, json};
@@ -222,19 +222,9 @@ async fn lost_objects(app: &TestApp, admin: &Admin, tenant: &str, pk: &str, set:
     let table = &app.app().state.table;
     let mut lost = 0;
     for f in FAMILIES {
-        let items = table
-            .query_all(Query::partition(pk).begins_with(backups::items_of_family(set, f.code)))
-            .await
-            .unwrap();
-        let hashes: std::collections::HashMap<String, String> = items
-            .iter()
-            .map(|i| {
-                (
-                    i["item_id"].as_str().unwrap().to_owned(),
-                    i["hash"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let items = atlas_app::backup::items_in(table, pk, set, Some(f.code)).await.unwrap();
+        let hashes: std::collections::HashMap<String, String> =
+            items.into_iter().map(|i| (i.item_id, i.hash)).collect();
         for sf in sim_families(f.code) {
             for want in admin.objects(tenant, sf).await {
                 let Some(hash) = want["id"].as_str().and_then(|id| hashes.get(id)) else {
@@ -263,12 +253,11 @@ async fn lost_by_listing(app: &TestApp, client: &atlas_graph::TenantClient, pk: 
     let table = &app.app().state.table;
     let mut lost = 0;
     for f in FAMILIES {
-        let held: std::collections::HashSet<String> = table
-            .query_all(Query::partition(pk).begins_with(backups::items_of_family(set, f.code)))
+        let held: std::collections::HashSet<String> = atlas_app::backup::items_in(table, pk, set, Some(f.code))
             .await
             .unwrap()
-            .iter()
-            .filter_map(|i| i["item_id"].as_str().map(str::to_owned))
+            .into_iter()
+            .map(|i| i.item_id)
             .collect();
         match client.list_all(&f.full_list_query()).await {
             Ok(live) => {

@@ -60,6 +60,28 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         v2.run.write_units_milli,
         v.run.write_units_milli
     );
+    // One row per family, naming the same manifest as the first set's (ADR 0040): no row per
+    // object.
+    let app_ref = &app;
+    let rows = |set: &str| {
+        let set = atlas_domain::RunId::parse(set).unwrap();
+        let pk = atlas_tests::app::demo_env_pk("env-bk");
+        async move {
+            let table = &app_ref.app().state.table;
+            let q = atlas_store::Query::partition(&pk).begins_with(backup_keys::contents_of(&set));
+            table
+                .query_all(q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r["entity"].as_str().unwrap().to_owned(), r["manifest"].clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (first, second) = (rows(&v.run.id).await, rows(&v2.run.id).await);
+    assert_eq!(first.len(), atlas_graph::families::FAMILIES.len());
+    assert!(first.iter().all(|(entity, _)| entity == "backup_family"), "{first:?}");
+    assert_eq!(first, second, "the unchanged families name the same manifests");
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
     assert_eq!(
         sets.items.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
@@ -78,19 +100,17 @@ async fn captured(
     let table = &app.app().state.table;
     let pk = atlas_tests::app::demo_env_pk(env_slug);
     let set = atlas_domain::RunId::parse(set).unwrap();
-    let items = table
-        .query_all(atlas_store::Query::partition(&pk).begins_with(backup_keys::items_of_family(&set, family)))
+    let items = atlas_app::backup::items_in(table, &pk, &set, Some(family))
         .await
         .unwrap();
     let mut out = std::collections::BTreeMap::new();
     for i in items {
-        let hash = i["hash"].as_str().unwrap();
         let blob = table
-            .get(&atlas_store::Key::new(&pk, backup_keys::blob_sk(hash)))
+            .get(&atlas_store::Key::new(&pk, backup_keys::blob_sk(&i.hash)))
             .await
             .unwrap()
             .unwrap();
-        out.insert(i["item_id"].as_str().unwrap().to_owned(), blob["payload"].clone());
+        out.insert(i.item_id, blob["payload"].clone());
     }
     out
 }
@@ -516,21 +536,18 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     let items = captured(&app, "env-bk9", &first, "assignmentFilters").await;
     let lost_id = items.keys().next().unwrap().clone();
     let table = &app.app().state.table;
-    let rec = table
-        .get(&atlas_store::Key::new(
-            pk,
-            backup_keys::item_sk(
-                &atlas_domain::RunId::parse(&first).unwrap(),
-                "assignmentFilters",
-                &lost_id,
-            ),
-        ))
+    let set = atlas_domain::RunId::parse(&first).unwrap();
+    let hash = atlas_app::backup::items_in(table, pk, &set, Some("assignmentFilters"))
         .await
         .unwrap()
-        .unwrap();
-    let hash = rec["hash"].as_str().unwrap();
+        .into_iter()
+        .find(|i| i.item_id == lost_id)
+        .unwrap()
+        .hash;
+    let hash = hash.as_str();
     // Lose the payload's mark but not the payload (as a store fault would): the next backup takes
-    // the mark for absence and rewrites the payload, so it stays complete.
+    // the payload on its manifest's word (the sweep only deletes what has a mark), so it stays
+    // complete and the payload readable.
     table
         .delete(&atlas_app::backup::blob_ref_key(pk, hash), None)
         .await
@@ -543,8 +560,10 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         .await
         .unwrap();
     assert_eq!(d.set.status, "complete");
+    assert_eq!(captured(&app, "env-bk9", &second, "assignmentFilters").await, items);
     // A payload lost between the backup's writes and its check (a store fault, injected by a
-    // wrapper of the real table): the family fails, naming the item.
+    // wrapper of the real table), a week later, when the manifest no longer vouches for its
+    // payloads and every mark is read: the family fails, naming the item.
     let res = app
         .post_as(
             OWNER,
@@ -563,7 +582,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
                 .unwrap(),
         );
     }
-    let mut state = app.app().state.clone();
+    let mut state = later_state(&app, atlas_app::backup::TOUCH_AFTER_MS + 60_000);
     state.table = atlas_store::Table::new(std::sync::Arc::new(DropMarkAfterItems {
         inner: app.app().state.table.raw(),
         hash: hash.to_owned(),
@@ -602,12 +621,24 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     app.stop().await;
 }
 
-/// The real table, except that once a batch has written a backup item referencing `hash`, that
-/// payload and its mark are deleted.
+/// The real table, except that once a backup has written its row of the family `assignmentFilters`,
+/// the payload `hash` and its mark are deleted.
 struct DropMarkAfterItems {
     inner: std::sync::Arc<dyn atlas_store::RawTable>,
     hash: String,
     pk: String,
+}
+
+impl DropMarkAfterItems {
+    async fn drop_payload(&self) -> Result<(), atlas_store::TableError> {
+        for key in [
+            atlas_app::backup::blob_ref_key(&self.pk, &self.hash),
+            atlas_app::backup::blob_key(&self.pk, &self.hash),
+        ] {
+            self.inner.delete(&key, None).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -623,7 +654,12 @@ impl atlas_store::RawTable for DropMarkAfterItems {
         item: atlas_store::Item,
         cond: Option<atlas_store::Cond>,
     ) -> Result<Option<atlas_store::Item>, atlas_store::TableError> {
-        self.inner.put(item, cond).await
+        let hit = item["entity"] == "backup_family" && item["family"] == "assignmentFilters";
+        let out = self.inner.put(item, cond).await?;
+        if hit {
+            self.drop_payload().await?;
+        }
+        Ok(out)
     }
     async fn update(
         &self,
@@ -650,20 +686,7 @@ impl atlas_store::RawTable for DropMarkAfterItems {
         &self,
         writes: Vec<atlas_store::TxItem>,
     ) -> Result<Vec<Result<Option<atlas_store::Item>, atlas_store::TableError>>, atlas_store::TableError> {
-        let hit = writes.iter().any(|w| {
-            matches!(w, atlas_store::TxItem::Put { item, .. }
-                if item["entity"] == "backup_item" && item["hash"] == self.hash.as_str())
-        });
-        let out = self.inner.batch(writes).await?;
-        if hit {
-            for key in [
-                atlas_app::backup::blob_ref_key(&self.pk, &self.hash),
-                atlas_app::backup::blob_key(&self.pk, &self.hash),
-            ] {
-                self.inner.delete(&key, None).await?;
-            }
-        }
-        Ok(out)
+        self.inner.batch(writes).await
     }
     async fn ping(&self) -> Result<(), atlas_store::TableError> {
         self.inner.ping().await

@@ -95,33 +95,21 @@ pub async fn capture_family(
     family: &Family,
 ) -> ServiceResult<Captured> {
     let set = RunId::parse(set_id).map_err(|e| ServiceError::Permanent(format!("backup set id: {e}")))?;
+    // Payloads the previous set's manifest vouches for need no mark read (ADR 0040).
+    let prev = previous_manifest(state, scope, &set, family.code).await?;
     // Storing runs beside the read: each piece of complete objects is stored the moment its
     // reads are done (ADR 0028), so what is left after the last Graph answer is one piece.
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (read, stored) = tokio::join!(
         client.read_family_into(family, tx),
-        store_pieces(state, scope, &set, family, rx)
+        store_pieces(state, scope, prev.as_ref(), rx)
     );
     let failed = match read {
         Ok(failed) => failed,
         Err(e) => {
-            // The family is not captured: the items stored so far are taken out again, so the
-            // set never holds part of a family whose read failed (their payloads stay, shared
-            // and swept by retention). A crash before this is a failed unit all the same.
-            if let Ok(written) = &stored {
-                let records = scope.records(&state.table);
-                let rows = written
-                    .hashes
-                    .iter()
-                    .map(|(id, _)| TxItem::Delete {
-                        key: records.key(rec::item_sk(&set, family.code, id)),
-                        cond: None,
-                    })
-                    .collect::<Vec<_>>();
-                for rows in rows.chunks(PAGE) {
-                    all_written(state.table.batch(rows.to_vec()).await?)?;
-                }
-            }
+            // The family is not captured: nothing references the payloads stored so far (they
+            // are shared and swept by retention), so the set never holds part of a family whose
+            // read failed. A crash before this is a failed unit all the same.
             // Throttled for longer than a unit should hold its worker: come back later.
             if let Some(wait) = e.must_wait() {
                 return Err(ServiceError::Wait(wait));
@@ -133,24 +121,45 @@ pub async fn capture_family(
             )));
         }
     };
-    let stored = stored?;
+    let mut stored = stored?;
     let out = Captured {
-        items: stored.hashes.len(),
+        items: stored.entries.len(),
         stored: stored.written,
         failed: failed
             .iter()
             .map(|f| json!({"id": f.id, "name": f.name, "reason": f.error.to_string()}))
             .collect(),
     };
-    let hashes = stored.hashes;
-    // The family counts as captured only if every item's payload is stored: its own hashes'
-    // payload marks, read back (a mark exists only with its payload).
+    // The manifest: one payload listing every object, stored once per content like the rest.
+    stored.entries.sort();
+    let manifest = rec::Manifest {
+        manifest: family.code.to_owned(),
+        items: std::mem::take(&mut stored.entries),
+    };
+    let value = serde_json::to_value(&manifest).map_err(|e| ServiceError::Permanent(e.to_string()))?;
+    let hash = content_hash(&value);
+    let now = state.clock.now_millis();
+    let unchanged = prev.as_ref().is_some_and(|p| p.hash == hash);
+    if !unchanged {
+        let floor = match &prev {
+            Some(p) if stored.vouched => stored.floor.min(p.floor),
+            _ => stored.floor,
+        };
+        keep_manifest(state, scope, &hash, &value, floor.min(now), now).await?;
+    }
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+    let row = rec::BackupFamilyRecord::new(ws, env, &set, family.code, &hash, manifest.items.len());
+    state.table.put(row.to_item(), None).await?;
+    // The family counts as captured only if every payload this backup stored or found is there:
+    // their marks, read back (a mark exists only with its payload). Those the previous manifest
+    // vouched for have marks too young for any sweep to take.
     let pk = scope.pk();
-    let present = stored_hashes(state, &pk, hashes.iter().map(|(_, h)| h.as_str())).await?;
-    let unreadable: Vec<String> = hashes
+    let present = stored_hashes(state, &pk, stored.checked.iter().map(String::as_str)).await?;
+    let unreadable: Vec<String> = manifest
+        .items
         .iter()
-        .filter(|(_, h)| !present.contains(h))
-        .map(|(id, _)| id.clone())
+        .filter(|(_, _, h)| stored.checked.contains(h) && !present.contains(h))
+        .map(|(id, _, _)| id.clone())
         .collect();
     if !unreadable.is_empty() {
         // The unit fails (recorded once), so the set can never read as complete.
@@ -163,7 +172,7 @@ pub async fn capture_family(
         return Err(ServiceError::Conflict(format!(
             "{} of {} objects of {} have no stored payload: {}",
             unreadable.len(),
-            hashes.len(),
+            manifest.items.len(),
             family.label,
             unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         )));
@@ -171,11 +180,100 @@ pub async fn capture_family(
     Ok(out)
 }
 
-/// What [`store_pieces`] wrote: every item as `(id, hash)`, and how many payloads were new.
-#[derive(Default)]
+/// The newest earlier set's manifest of a family, when its mark says every payload it lists is
+/// safe from the sweep for longer than a capture can take (ADR 0040).
+struct Previous {
+    hash: String,
+    floor: i64,
+    hashes: BTreeSet<String>,
+}
+
+async fn previous_manifest(
+    state: &AppState,
+    scope: &EnvScope,
+    set: &RunId,
+    family: &str,
+) -> ServiceResult<Option<Previous>> {
+    let records = scope.records(&state.table);
+    let fresh_after = state.clock.now_millis() - TOUCH_AFTER_MS;
+    // Newest first; later sets (a concurrent backup) and this one are skipped.
+    let newest = records.query(rec::SETS).backward().limit(4);
+    let sets = records::query::<BackupSetRecord>(&state.table, &newest).await?.items;
+    for earlier in sets.iter().filter(|s| s.set_id.as_str() < set.as_str()).take(2) {
+        let Ok(id) = RunId::parse(&earlier.set_id) else {
+            continue;
+        };
+        let Some(row) = records
+            .get::<rec::BackupFamilyRecord>(rec::family_sk(&id, family))
+            .await?
+        else {
+            continue;
+        };
+        let Some(mark) = records.get::<BlobRefRecord>(rec::blob_ref_sk(&row.manifest)).await? else {
+            return Ok(None);
+        };
+        let Some(floor) = mark
+            .floor_ms
+            .filter(|f| *f >= fresh_after && mark.last_referenced_ms >= fresh_after)
+        else {
+            return Ok(None);
+        };
+        let Some(blob) = records.get::<BlobRecord>(rec::blob_sk(&row.manifest)).await? else {
+            return Ok(None);
+        };
+        let hashes = rec::Manifest::from_payload(blob.payload)?
+            .items
+            .into_iter()
+            .map(|(_, _, h)| h)
+            .collect();
+        return Ok(Some(Previous {
+            hash: row.manifest,
+            floor,
+            hashes,
+        }));
+    }
+    Ok(None)
+}
+
+/// Keeps a manifest's payload and mark: touches the mark with the new floor, or stores both.
+async fn keep_manifest(
+    state: &AppState,
+    scope: &EnvScope,
+    hash: &str,
+    manifest: &Value,
+    floor: i64,
+    now: i64,
+) -> ServiceResult<()> {
+    let records = scope.records(&state.table);
+    let touch = rec::touch_manifest_ref(records.key(rec::blob_ref_sk(hash)), now, floor);
+    if !refused(state.table.batch(vec![touch]).await?)?[0] {
+        return Ok(());
+    }
+    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
+    let blob = BlobRecord {
+        of: PayloadOf::new(ws, env, hash),
+        written_ms: now,
+        payload: manifest.clone(),
+    };
+    state.table.put(blob.to_item(), None).await?;
+    let mark = BlobRefRecord {
+        of: PayloadOf::new(ws, env, hash),
+        last_referenced_ms: now,
+        floor_ms: Some(floor),
+    };
+    state.table.put(mark.to_item(), None).await?;
+    Ok(())
+}
+
+/// What [`store_pieces`] stored: every object as `[id, name, hash]`, how many payloads were new,
+/// which payloads' marks it found or wrote, and the oldest of those marks.
 struct Stored {
-    hashes: Vec<(String, String)>,
+    entries: Vec<(String, String, String)>,
     written: usize,
+    checked: BTreeSet<String>,
+    floor: i64,
+    /// Whether some payload was taken on the previous manifest's word.
+    vouched: bool,
 }
 
 /// Stores pieces of complete objects as they come, up to a page at a time (what is waiting when
@@ -183,11 +281,16 @@ struct Stored {
 async fn store_pieces(
     state: &AppState,
     scope: &EnvScope,
-    set: &RunId,
-    family: &Family,
+    prev: Option<&Previous>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<(usize, Vec<Value>)>,
 ) -> ServiceResult<Stored> {
-    let mut out = Stored::default();
+    let mut out = Stored {
+        entries: Vec::new(),
+        written: 0,
+        checked: BTreeSet::new(),
+        floor: i64::MAX,
+        vouched: false,
+    };
     while let Some((_, mut page)) = rx.recv().await {
         while page.len() < PAGE {
             match rx.try_recv() {
@@ -196,39 +299,43 @@ async fn store_pieces(
             }
         }
         for page in page.chunks(PAGE) {
-            out.written += store_page(state, scope, set, family, page, &mut out.hashes).await?;
+            store_page(state, scope, prev, page, &mut out).await?;
         }
     }
     Ok(out)
 }
 
-/// Stores one page of objects: payloads first (content-addressed, each once), then the items
-/// that reference them. Returns how many payloads were new; adds `(id, hash)` per item.
+/// Stores one page of objects' payloads (content-addressed, each once) and lists them in `out`.
 async fn store_page(
     state: &AppState,
     scope: &EnvScope,
-    set: &RunId,
-    family: &Family,
+    prev: Option<&Previous>,
     page: &[Value],
-    hashes: &mut Vec<(String, String)>,
-) -> ServiceResult<usize> {
+    out: &mut Stored,
+) -> ServiceResult<()> {
     let records = scope.records(&state.table);
     let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
     let now = state.clock.now_millis();
     let mut payloads: BTreeMap<String, &Value> = BTreeMap::new();
-    let mut rows = Vec::with_capacity(page.len());
     for object in page {
         let Some(id) = object.get("id").and_then(Value::as_str) else {
             continue;
         };
         let hash = content_hash(object);
-        payloads.insert(hash.clone(), object);
         let name = object
             .get("displayName")
             .or(object.get("name"))
             .and_then(Value::as_str)
             .unwrap_or_default();
-        rows.push(BackupItemRecord::new(ws, env, set, family.code, id, name, &hash));
+        out.entries.push((id.to_owned(), name.to_owned(), hash.clone()));
+        if prev.is_some_and(|p| p.hashes.contains(&hash)) {
+            out.vouched = true;
+        } else {
+            payloads.insert(hash, object);
+        }
+    }
+    if payloads.is_empty() {
+        return Ok(());
     }
     // 1. Read each payload's mark (a read unit is a fifth of a write's price): a fresh mark needs
     //    nothing; an old one is touched (conditional on it existing); none, or a refused touch,
@@ -238,8 +345,9 @@ async fn store_page(
     let mut missing: Vec<(&String, &&Value)> = Vec::new();
     let mut stale: Vec<(&String, &&Value)> = Vec::new();
     for p in &payloads {
+        out.checked.insert(p.0.clone());
         match marks.get(p.0) {
-            Some(at) if *at >= stale_after => {}
+            Some(at) if *at >= stale_after => out.floor = out.floor.min(*at),
             Some(_) => stale.push(p),
             None => missing.push(p),
         }
@@ -250,6 +358,7 @@ async fn store_page(
             .map(|(h, _)| rec::touch_blob_ref(records.key(rec::blob_ref_sk(h)), now))
             .collect();
         let refused_touches = refused(state.table.batch(touches).await?)?;
+        out.floor = out.floor.min(now);
         missing.extend(
             stale
                 .into_iter()
@@ -259,6 +368,7 @@ async fn store_page(
     }
     // 2. Store the missing payloads, then their marks: a mark never exists without its payload.
     if !missing.is_empty() {
+        out.floor = out.floor.min(now);
         let blobs = missing
             .iter()
             .map(|(hash, object)| {
@@ -277,17 +387,15 @@ async fn store_page(
                 let mark = BlobRefRecord {
                     of: PayloadOf::new(ws, env, hash),
                     last_referenced_ms: now,
+                    floor_ms: None,
                 };
                 mark.put()
             })
             .collect();
         all_written(state.table.batch(marks).await?)?;
     }
-    // 3. The items referencing them.
-    hashes.extend(rows.iter().map(|i| (i.item_id.clone(), i.hash.clone())));
-    let items = rows.iter().map(Record::put).collect();
-    all_written(state.table.batch(items).await?)?;
-    Ok(missing.len())
+    out.written += missing.len();
+    Ok(())
 }
 
 /// The payload marks of `hashes` that exist, with when a backup last referenced each: one read
@@ -372,9 +480,47 @@ pub async fn set_items(
     if records.get::<BackupSetRecord>(rec::set_sk(set)).await?.is_none() {
         return Ok(None);
     }
-    Ok(Some(
-        records::query_all(&state.table, records.query(rec::items_of(set))).await?,
-    ))
+    Ok(Some(items_in(&state.table, &scope.pk(), set, None).await?))
+}
+
+/// The items of set `set` in the environment partition `pk` (of one family, or all), read from
+/// its family manifests and, for a set written before manifests, its item rows.
+pub async fn items_in(
+    table: &atlas_store::Table,
+    pk: &str,
+    set: &RunId,
+    family: Option<&str>,
+) -> ServiceResult<Vec<BackupItemRecord>> {
+    let prefix = match family {
+        Some(f) => rec::family_sk(set, f),
+        None => rec::contents_of(set),
+    };
+    let mut out = Vec::new();
+    for row in table.query_all(Query::partition(pk).begins_with(prefix)).await? {
+        match rec::SetRow::from_item(row)? {
+            Some(rec::SetRow::Family(f)) if family.is_none_or(|want| f.family == want) => {
+                out.extend(manifest(table, pk, &f.manifest).await?.into_items(pk, set.as_str()));
+            }
+            Some(rec::SetRow::Item(i)) => out.push(i),
+            _ => {}
+        }
+    }
+    if let Some(f) = family {
+        // A legacy set's items of the family.
+        let legacy: Vec<BackupItemRecord> =
+            records::query_all(table, Query::partition(pk).begins_with(rec::items_of_family(set, f))).await?;
+        out.extend(legacy);
+    }
+    Ok(out)
+}
+
+/// A stored manifest; a family row whose manifest is gone is corrupt (the sweep keeps every
+/// manifest a set names).
+async fn manifest(table: &atlas_store::Table, pk: &str, hash: &str) -> ServiceResult<rec::Manifest> {
+    let blob = records::get::<BlobRecord>(table, &blob_key(pk, hash))
+        .await?
+        .ok_or_else(|| TableError::Corrupt(format!("backup manifest {hash} is missing")))?;
+    Ok(rec::Manifest::from_payload(blob.payload)?)
 }
 
 /// One item of a set.
@@ -385,10 +531,10 @@ pub async fn item(
     family: &str,
     item_id: &str,
 ) -> ServiceResult<Option<BackupItemRecord>> {
-    Ok(scope
-        .records(&state.table)
-        .get(rec::item_sk(set, family, item_id))
-        .await?)
+    Ok(items_in(&state.table, &scope.pk(), set, Some(family))
+        .await?
+        .into_iter()
+        .find(|i| i.item_id == item_id))
 }
 
 /// A payload of the scope's environment as captured, secrets included: redact or diff it with
@@ -486,19 +632,30 @@ pub async fn delete_set(state: &AppState, scope: &EnvScope, set_id: &RunId) -> S
 
 async fn delete_set_items(state: &AppState, scope: &EnvScope, set_id: &RunId) -> ServiceResult<usize> {
     let records = scope.records(&state.table);
-    let items: Vec<BackupItemRecord> = records::query_all(&state.table, records.query(rec::items_of(set_id))).await?;
-    for page in items.chunks(PAGE) {
+    let rows = state.table.query_all(records.query(rec::contents_of(set_id))).await?;
+    let mut n = 0;
+    for row in &rows {
+        n += match rec::SetRow::from_item(row.clone())? {
+            Some(rec::SetRow::Family(f)) => f.items,
+            Some(rec::SetRow::Item(_)) => 1,
+            None => 0,
+        };
+    }
+    let keys = rows
+        .iter()
+        .filter_map(|r| Some(Key::new(r.get("PK")?.as_str()?, r.get("SK")?.as_str()?)));
+    for page in keys.collect::<Vec<_>>().chunks(PAGE) {
         let deletes = page
             .iter()
-            .map(|i| TxItem::Delete {
-                key: i.key(),
+            .map(|key| TxItem::Delete {
+                key: key.clone(),
                 cond: None,
             })
             .collect();
         all_written(state.table.batch(deletes).await?)?;
     }
     state.table.delete(&records.key(rec::set_sk(set_id)), None).await?;
-    Ok(items.len())
+    Ok(n)
 }
 
 /// Deletes the payloads of the environment `pk` that no backup item references and no backup
@@ -515,12 +672,37 @@ where
     Fut: Future<Output = ()>,
 {
     let cutoff = state.clock.now_millis() - PAYLOAD_GRACE_MS;
-    let mut referenced: BTreeSet<String> =
-        records::query_all::<BackupItemRecord>(&state.table, Query::partition(pk).begins_with(rec::ITEMS))
-            .await?
-            .into_iter()
-            .map(|i| i.hash)
-            .collect();
+    // Every set's manifests, and the payloads they list (each distinct manifest read once).
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    let mut manifests: BTreeSet<String> = BTreeSet::new();
+    for row in state
+        .table
+        .query_all(Query::partition(pk).begins_with(rec::ITEMS))
+        .await?
+    {
+        match rec::SetRow::from_item(row)? {
+            Some(rec::SetRow::Family(f)) => {
+                manifests.insert(f.manifest);
+            }
+            Some(rec::SetRow::Item(i)) => {
+                referenced.insert(i.hash);
+            }
+            None => {}
+        }
+    }
+    for hash in manifests {
+        // Gone only if another sweep found it unreferenced (a backup naming it keeps its mark
+        // fresh): nothing of it is left to protect.
+        if let Some(blob) = records::get::<BlobRecord>(&state.table, &blob_key(pk, &hash)).await? {
+            referenced.extend(
+                rec::Manifest::from_payload(blob.payload)?
+                    .items
+                    .into_iter()
+                    .map(|(_, _, h)| h),
+            );
+        }
+        referenced.insert(hash);
+    }
     // Baseline snapshots share the payloads of the backups they were captured from.
     let snapshot_items = Query::partition(pk).begins_with(crate::records::drift::SNAPSHOT_ITEMS);
     referenced.extend(

@@ -262,7 +262,7 @@ pub async fn capture(
     let wanted: BTreeSet<(&str, &str)> = p.objects.iter().map(|o| (o.family.as_str(), o.id.as_str())).collect();
     let families: BTreeSet<&str> = p.families.iter().map(String::as_str).collect();
     let src = source.records(&state.table);
-    let items: Vec<BackupItemRecord> = records::query_all(&state.table, src.query(brec::items_of(&set_id)))
+    let items: Vec<BackupItemRecord> = crate::backup::items_in(&state.table, &source.pk(), &set_id, None)
         .await?
         .into_iter()
         .filter(|i: &BackupItemRecord| families.contains(i.family.as_str()))

@@ -1,6 +1,8 @@
-//! Backup records (environment partition, ADR 0020): the set `BACKUPSET#<set>`, one item per
-//! captured object `BACKUP#<set>#ITEM#<family>#<id>`, payloads by content `BLOB#<hash>` and a small
-//! mark per payload `BLOBREF#<hash>` (when a backup last referenced it).
+//! Backup records (environment partition, ADR 0020, ADR 0040): the set `BACKUPSET#<set>`, one row
+//! per captured family `BACKUP#<set>#FAMILY#<family>` naming its manifest, payloads by content
+//! `BLOB#<hash>` (objects, and manifests: `[id, name, hash]` per object) and a small mark per
+//! payload `BLOBREF#<hash>` (when a backup last referenced it). Sets written before manifests hold
+//! one row per object, `BACKUP#<set>#ITEM#<family>#<id>`, and are still read.
 //!
 //! These records carry no environment id of their own in every item ever written, so each keeps
 //! the partition it was read from (`PK`) and is built from the scope's newtypes.
@@ -21,6 +23,8 @@ pub const ITEMS: &str = "BACKUP#";
 pub const BLOB_REFS: &str = "BLOBREF#";
 /// The mark's attribute the sweep compares with its cutoff.
 pub const LAST_REFERENCED_MS: &str = "last_referenced_ms";
+/// A manifest mark's attribute: the oldest of its payloads' marks.
+const FLOOR_MS: &str = "floor_ms";
 /// The payload's attribute the sweep compares with its cutoff.
 pub const WRITTEN_MS: &str = "written_ms";
 /// A set's attributes naming, per family, the items whose payload was not stored.
@@ -30,7 +34,17 @@ pub fn set_sk(set: &RunId) -> String {
     format!("{SETS}{set}")
 }
 
-/// The sort-key prefix of one set's items.
+/// The sort-key prefix of everything one set holds: its family rows (and a legacy set's items).
+pub fn contents_of(set: &RunId) -> String {
+    format!("{ITEMS}{set}#")
+}
+
+/// A set's row for one family.
+pub fn family_sk(set: &RunId, family: &str) -> String {
+    format!("{ITEMS}{set}#FAMILY#{family}")
+}
+
+/// The sort-key prefix of one set's items (sets written before manifests).
 pub fn items_of(set: &RunId) -> String {
     format!("{ITEMS}{set}#ITEM#")
 }
@@ -189,6 +203,88 @@ impl Record for BackupItemRecord {
     }
 }
 
+/// One family of a set: the manifest (a payload by content) listing its objects. Unchanged
+/// families of later sets name the same manifest, so a backup of an unchanged family writes this
+/// row only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupFamilyRecord {
+    #[serde(rename = "PK", skip_serializing)]
+    pk: String,
+    pub set_id: String,
+    pub family: String,
+    /// The content hash of the manifest's payload.
+    pub manifest: String,
+    /// How many objects the manifest lists.
+    pub items: usize,
+}
+
+impl BackupFamilyRecord {
+    pub fn new(ws: &WorkspaceId, env: &EnvironmentId, set: &RunId, family: &str, manifest: &str, items: usize) -> Self {
+        Self {
+            pk: env_pk(ws, env),
+            set_id: set.to_string(),
+            family: family.to_owned(),
+            manifest: manifest.to_owned(),
+            items,
+        }
+    }
+}
+
+impl Record for BackupFamilyRecord {
+    const ENTITY: &'static str = "backup_family";
+    fn key(&self) -> Key {
+        Key::new(&self.pk, format!("{ITEMS}{}#FAMILY#{}", self.set_id, self.family))
+    }
+}
+
+/// What a set's partition row is: a family (with its manifest) or, in a set written before
+/// manifests, one object.
+pub enum SetRow {
+    Family(BackupFamilyRecord),
+    Item(BackupItemRecord),
+}
+
+impl SetRow {
+    /// `None` for a row of another kind under the same prefix.
+    pub fn from_item(item: atlas_store::Item) -> Result<Option<Self>, atlas_store::TableError> {
+        match item.get("entity").and_then(Value::as_str) {
+            Some(BackupFamilyRecord::ENTITY) => BackupFamilyRecord::from_item(item).map(|r| Some(Self::Family(r))),
+            Some(BackupItemRecord::ENTITY) => BackupItemRecord::from_item(item).map(|r| Some(Self::Item(r))),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A family's manifest, stored as a payload: `[id, name, hash]` per object, sorted by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The family's code.
+    pub manifest: String,
+    pub items: Vec<(String, String, String)>,
+}
+
+impl Manifest {
+    /// The manifest stored in a payload, `Corrupt` when the payload is not one.
+    pub fn from_payload(v: Value) -> Result<Self, atlas_store::TableError> {
+        serde_json::from_value(v).map_err(|e| atlas_store::TableError::Corrupt(format!("backup manifest: {e}")))
+    }
+
+    /// Its objects as items of set `set_id`, in the partition `pk`.
+    pub fn into_items(self, pk: &str, set_id: &str) -> impl Iterator<Item = BackupItemRecord> {
+        let (pk, set_id, family) = (pk.to_owned(), set_id.to_owned(), self.manifest);
+        self.items
+            .into_iter()
+            .map(move |(item_id, name, hash)| BackupItemRecord {
+                pk: pk.clone(),
+                set_id: set_id.clone(),
+                family: family.clone(),
+                item_id,
+                name,
+                hash,
+            })
+    }
+}
+
 impl From<&BackupItemRecord> for atlas_api_types::BackupItem {
     fn from(i: &BackupItemRecord) -> Self {
         Self {
@@ -247,6 +343,10 @@ pub struct BlobRefRecord {
     #[serde(flatten)]
     pub of: PayloadOf,
     pub last_referenced_ms: i64,
+    /// A manifest's mark only: no payload the manifest lists had a mark older than this when a
+    /// backup last checked them (ADR 0040).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_ms: Option<i64>,
 }
 
 impl Record for BlobRefRecord {
@@ -261,6 +361,16 @@ pub fn touch_blob_ref(mark: Key, now_ms: i64) -> TxItem {
     TxItem::Update {
         key: mark,
         update: Update::new().set(LAST_REFERENCED_MS, now_ms),
+        cond: Some(Cond::Exists),
+    }
+}
+
+/// Marks the manifest at `mark` referenced now with its payloads' marks no older than `floor_ms`,
+/// refused (condition failed) when no mark exists.
+pub fn touch_manifest_ref(mark: Key, now_ms: i64, floor_ms: i64) -> TxItem {
+    TxItem::Update {
+        key: mark,
+        update: Update::new().set(LAST_REFERENCED_MS, now_ms).set(FLOOR_MS, floor_ms),
         cond: Some(Cond::Exists),
     }
 }
@@ -339,6 +449,7 @@ mod tests {
         let r = BlobRefRecord {
             of: PayloadOf::new(&ws, &env, "h1"),
             last_referenced_ms: 9,
+            floor_ms: None,
         };
         let old_ref = item(json!({
             "PK": "WS#ws-a#ENV#env-b", "SK": "BLOBREF#h1", "entity": "backup_blob_ref", "hash": "h1",
@@ -346,6 +457,46 @@ mod tests {
         }));
         assert_eq!(r.to_item(), old_ref);
         assert_eq!(BlobRefRecord::from_item(old_ref).unwrap(), r);
+    }
+
+    #[test]
+    fn a_family_row_and_its_manifest_read_back_as_items() {
+        let (ws, env, set) = ids();
+        let f = BackupFamilyRecord::new(&ws, &env, &set, "fam", "m1", 2);
+        let stored = item(json!({
+            "PK": "WS#ws-a#ENV#env-b", "SK": "BACKUP#01jset#FAMILY#fam", "entity": "backup_family",
+            "set_id": "01jset", "family": "fam", "manifest": "m1", "items": 2,
+        }));
+        assert_eq!(f.to_item(), stored);
+        assert_eq!(f.key().sk, family_sk(&set, "fam"));
+        assert!(f.key().sk.starts_with(&contents_of(&set)) && !f.key().sk.starts_with(&items_of(&set)));
+        assert!(matches!(SetRow::from_item(stored).unwrap(), Some(SetRow::Family(r)) if r == f));
+        let legacy = BackupItemRecord::new(&ws, &env, &set, "fam", "id1", "Name", "h1").to_item();
+        assert!(matches!(SetRow::from_item(legacy).unwrap(), Some(SetRow::Item(i)) if i.item_id == "id1"));
+        assert!(
+            SetRow::from_item(item(json!({"entity": "backup_set"})))
+                .unwrap()
+                .is_none()
+        );
+
+        let m =
+            Manifest::from_payload(json!({"manifest": "fam", "items": [["id1", "One", "h1"], ["id2", "Two", "h2"]]}))
+                .unwrap();
+        let items: Vec<_> = m.into_items("WS#ws-a#ENV#env-b", "01jset").collect();
+        assert_eq!(
+            items[1],
+            BackupItemRecord::new(&ws, &env, &set, "fam", "id2", "Two", "h2")
+        );
+        let e = Manifest::from_payload(json!({"id": "an object, not a manifest"})).unwrap_err();
+        assert!(matches!(e, atlas_store::TableError::Corrupt(_)), "{e}");
+        // A manifest's mark carries its floor; a payload's does not.
+        let mark = BlobRefRecord {
+            of: PayloadOf::new(&ws, &env, "m1"),
+            last_referenced_ms: 9,
+            floor_ms: Some(5),
+        };
+        assert_eq!(mark.to_item()["floor_ms"], 5);
+        assert_eq!(BlobRefRecord::from_item(mark.to_item()).unwrap(), mark);
     }
 
     #[test]

@@ -84,20 +84,22 @@ pub async fn chosen_items(
 ) -> ServiceResult<Vec<(String, String, String, String)>> {
     let gone = |key: &str| ServiceError::Conflict(format!("{key} is no longer in the backup set"));
     let set = RunId::parse(&draft.backup_set_id).ok();
-    let records = source.records(&state.table);
+    // The set's items read once (its family manifests), then picked by key.
+    let mut in_set: std::collections::BTreeMap<(String, String), BackupItemRecord> = std::collections::BTreeMap::new();
+    if let Some(set) = &set {
+        for i in crate::backup::items_in(&state.table, &source.pk(), set, None).await? {
+            in_set.insert((i.family.clone(), i.item_id.clone()), i);
+        }
+    }
     let mut out = Vec::new();
     for key in &draft.items {
         let Some((family, id)) = key.split_once('/') else {
             continue;
         };
-        let Some(set) = &set else {
-            return Err(gone(key));
-        };
-        let rec = records
-            .get::<BackupItemRecord>(backup_rec::item_sk(set, family, id))
-            .await?
+        let rec = in_set
+            .get(&(family.to_owned(), id.to_owned()))
             .ok_or_else(|| gone(key))?;
-        out.push((family.to_owned(), id.to_owned(), rec.name, rec.hash));
+        out.push((family.to_owned(), id.to_owned(), rec.name.clone(), rec.hash.clone()));
     }
     Ok(out)
 }
