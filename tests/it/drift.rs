@@ -111,6 +111,16 @@ async fn drift_lifecycle(mode: Mode) {
         assert_eq!((p.refetched, p.opened), (3, 0), "cycle {cycle}: {p:?}");
     }
     assert_eq!(findings(&app, "status=open").await.total, 0);
+    // A poll that finds nothing new writes nothing: the watch stays as it was (ADR 0041).
+    let watch_key = atlas_app::records::drift::watch_key(
+        &WorkspaceId::parse(DEMO_WS).unwrap(),
+        &EnvironmentId::parse(&slug).unwrap(),
+    );
+    let table = &app.app().state.table;
+    let before_quiet = table.get(&watch_key).await.unwrap();
+    let p = poll_env(&app, &slug).await;
+    assert_eq!((p.changes, p.refetched), (0, 0), "{p:?}");
+    assert_eq!(table.get(&watch_key).await.unwrap(), before_quiet);
 
     // A change in the portal: found through the audit log, with who made it.
     let objects = sim.objects(&tenant, FAMILIES[0]);
@@ -483,7 +493,89 @@ async fn a_restore_resolves_the_drift_it_undoes(mode: Mode) {
     app.stop().await;
 }
 
+/// ADR 0041: a scheduler tick claims the poll slot once for every environment and sends the due
+/// environments' polls in batches; a second tick in the same slot sends nothing; the next slot
+/// polls them all again; a watch not yet due waits; a single poll sent before batches still reads.
+async fn the_change_feed_polls_in_slots_and_batches(mode: Mode) {
+    use atlas_app::drift::feed::{POLL_BATCH, POLL_QUEUE, PollBatch, send_due};
+    use atlas_app::records::Record;
+    use atlas_app::records::drift::DriftWatch;
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let mut state = app.app().state.clone();
+    let every = state.drift_poll_seconds as i64 * 1000;
+    // Ten seconds into a slot, a day ahead.
+    let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp() * 1000;
+    let start_ms = tomorrow - tomorrow.rem_euclid(every) + 10_000;
+    let start = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(start_ms) * 1_000_000).unwrap();
+    let clock = std::sync::Arc::new(atlas_store::ManualClock::new(start));
+    state.clock = clock.clone();
+    let now = atlas_store::Clock::now_millis(clock.as_ref());
+    let ws = WorkspaceId::parse(DEMO_WS).unwrap();
+    let n = POLL_BATCH + 5;
+    for i in 0..=n {
+        let env = EnvironmentId::parse(&format!("env-feed{i}")).unwrap();
+        let w = DriftWatch {
+            workspace_id: ws.clone(),
+            environment_id: env.clone(),
+            user_id: "u".into(),
+            user_email: "owner@demo.test".into(),
+            poll_seconds: state.drift_poll_seconds,
+            cursor_ms: now,
+            // The last one was assigned a moment ago: its first poll is a slot away.
+            next_due_ms: if i == n { now + every } else { now - 1 },
+            polled_ms: None,
+            next_sweep_ms: now + 86_400_000,
+            gsi1pk: atlas_app::records::drift::WATCH_DUE.into(),
+            gsi1sk: atlas_app::records::drift::watch_due_sk(DEMO_WS, env.as_str()),
+        };
+        state.table.put(w.to_item(), None).await.unwrap();
+    }
+    let queue = state.queues.get(POLL_QUEUE).unwrap().clone();
+    let drain = || async {
+        let mut envs = Vec::new();
+        let mut messages = 0;
+        loop {
+            let got = queue
+                .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+                .await
+                .unwrap();
+            if got.is_empty() {
+                break;
+            }
+            for m in got {
+                messages += 1;
+                let b = PollBatch::parse(&m.body).unwrap();
+                assert!(b.polls.len() <= POLL_BATCH);
+                envs.extend(b.polls.into_iter().map(|p| p.environment_id.to_string()));
+                queue.delete(&m.receipt).await.unwrap();
+            }
+        }
+        envs.sort();
+        (messages, envs)
+    };
+    let mine = |envs: &[String]| envs.iter().filter(|e| e.starts_with("env-feed")).count();
+    assert_eq!(send_due(&state).await.unwrap(), n, "every due watch, in one tick");
+    let (messages, envs) = drain().await;
+    assert_eq!((messages, mine(&envs), envs.len()), (2, n, n), "{envs:?}");
+    assert!(!envs.contains(&format!("env-feed{n}")), "not due yet");
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(send_due(&state).await.unwrap(), 0, "the slot was sent");
+    assert_eq!(drain().await.0, 0);
+    clock.advance(std::time::Duration::from_millis(every as u64));
+    assert_eq!(
+        send_due(&state).await.unwrap(),
+        n + 1,
+        "the next slot polls every watch"
+    );
+    assert_eq!(mine(&drain().await.1), n + 1);
+    // A poll message from before batches.
+    let old = PollBatch::parse(r#"{"workspace_id":"ws-demo","environment_id":"env-a"}"#).unwrap();
+    assert_eq!(old.polls[0].environment_id.as_str(), "env-a");
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    the_change_feed_polls_in_slots_and_batches,
     drift_lifecycle,
     a_stale_transition_is_refused_and_writes_nothing,
     a_restore_resolves_the_drift_it_undoes,

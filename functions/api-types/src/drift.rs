@@ -273,7 +273,8 @@ pub struct DriftSummary {
     pub assignments: Vec<BaselineAssignment>,
     /// Open drift findings by kind.
     pub open: BTreeMap<String, u64>,
-    /// The change feed's cursor (the newest event time read), when it has polled.
+    /// When the change feed last polled, once it has: set by a poll that reads changes, and
+    /// refreshed at least hourly while polls find none (a quiet poll writes nothing, ADR 0041).
     pub polled_ms: Option<i64>,
     /// How often the change feed polls, in seconds.
     pub poll_seconds: u64,

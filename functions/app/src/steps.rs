@@ -188,25 +188,33 @@ async fn alert_deliver(state: AppState, body: String) -> Result<(), StepError> {
         .map_err(service_to_step)
 }
 
-/// One change-feed poll (not an operation run: it runs every few minutes per environment and
-/// reports what it did in its log line; what it finds shows as findings and changes).
+/// A batch of change-feed polls (not an operation run: it runs every few minutes per environment
+/// and reports what it did in one log line per environment; what it finds shows as findings and
+/// changes). An environment whose poll fails is left to the next slot.
 async fn drift_poll(state: AppState, body: String) -> Result<(), StepError> {
-    let m: crate::drift::feed::PollMessage =
-        serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
-    let span = tracing::Span::current();
-    span.record("workspace_id", tracing::field::display(&m.workspace_id));
-    span.record("environment_id", tracing::field::display(&m.environment_id));
-    let polled = crate::drift::feed::poll(&state, &m).await.map_err(service_to_step)?;
-    tracing::info!(
-        events = polled.events,
-        changes = polled.changes,
-        refetched = polled.refetched,
-        gone = polled.gone,
-        opened = polled.opened,
-        resolved = polled.resolved,
-        skipped = polled.skipped.as_deref().unwrap_or(""),
-        "change feed polled"
-    );
+    let batch = crate::drift::feed::PollBatch::parse(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
+    for (m, res) in crate::drift::feed::poll_batch(&state, &batch).await {
+        match res {
+            Ok(polled) => tracing::info!(
+                workspace_id = %m.workspace_id,
+                environment_id = %m.environment_id,
+                events = polled.events,
+                changes = polled.changes,
+                refetched = polled.refetched,
+                gone = polled.gone,
+                opened = polled.opened,
+                resolved = polled.resolved,
+                skipped = polled.skipped.as_deref().unwrap_or(""),
+                "change feed polled"
+            ),
+            Err(e) => tracing::warn!(
+                workspace_id = %m.workspace_id,
+                environment_id = %m.environment_id,
+                error = %e,
+                "change feed poll failed; the next slot polls again"
+            ),
+        }
+    }
     Ok(())
 }
 

@@ -3,7 +3,11 @@
 //! the inventory with them, re-evaluate their families' drift and record each change with who made
 //! it. The nightly `drift.detect` run stays the safety net for what the log does not say.
 //!
-//! - The scheduler tick claims each due cursor with a conditional write (two ticks send one poll).
+//! - The scheduler tick claims the poll slot (one conditional write for every environment: two
+//!   ticks send one slot's polls once) and sends the due environments' polls in batches of
+//!   [`POLL_BATCH`]; one invocation works a batch, several environments side by side (ADR 0041).
+//! - A poll that finds nothing writes nothing (the cursor stays; "last polled" is refreshed at
+//!   most every [`QUIET_WRITE_MS`]).
 //! - Events appear in the log minutes after the change: the read overlaps the cursor by
 //!   [`OVERLAP_MS`], and an event already recorded (`DRIFTCHANGE#<id>`) is not worked again.
 //! - A change is recorded only after its object was refetched and its family evaluated, so a crash
@@ -35,6 +39,13 @@ pub const POLL_QUEUE: &str = "drift-poll";
 pub const OVERLAP_MS: i64 = 10 * 60 * 1000;
 /// Most changes listed by the change view.
 const LIST_LIMIT: usize = 200;
+/// Environments per poll message (one invocation): a quiet poll is a few reads and one Graph
+/// call, so one invocation works many, [`POLL_PARALLEL`] at a time.
+pub const POLL_BATCH: usize = 25;
+/// Environments of one batch polled side by side.
+const POLL_PARALLEL: usize = 8;
+/// How stale "last polled" may get while polls find nothing (a quiet poll writes nothing else).
+pub const QUIET_WRITE_MS: i64 = 60 * 60 * 1000;
 
 /// One poll of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,28 +54,68 @@ pub struct PollMessage {
     pub environment_id: EnvironmentId,
 }
 
-/// Claims every due cursor and sends its poll. Returns how many were sent.
+/// One message of the poll queue: the environments one invocation polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollBatch {
+    pub polls: Vec<PollMessage>,
+}
+
+impl PollBatch {
+    /// A batch, or a single poll as sent before batches.
+    pub fn parse(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<Self>(body)
+            .or_else(|_| serde_json::from_str::<PollMessage>(body).map(|p| Self { polls: vec![p] }))
+    }
+}
+
+/// Claims the current poll slot and sends the polls of every watch due in it, in batches.
+/// Returns how many environments' polls were sent; 0 when another tick already sent this slot.
+/// A send that fails after the claim skips the slot: the next one reads from the same cursors.
 pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
     let now = state.clock.now_millis();
-    let due: Vec<DriftWatch> = records::query_all(&state.table, rec::watches()).await?;
-    let mut sent = 0;
-    for w in due.into_iter().filter(|w| w.next_due_ms <= now) {
-        let every = i64::try_from(w.poll_seconds).unwrap_or(300) * 1000;
-        let (claim, cond) = w.claim(now + every);
-        match state.table.update(&w.key(), &claim, Some(cond)).await {
-            Ok(_) => {}
-            Err(TableError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        let body = serde_json::to_string(&PollMessage {
-            workspace_id: w.workspace_id.clone(),
-            environment_id: w.environment_id.clone(),
-        })
-        .map_err(|e| ServiceError::Permanent(e.to_string()))?;
-        state.queues.get(POLL_QUEUE)?.send(OutMessage::new(body)).await?;
-        sent += 1;
+    let every = i64::try_from(state.drift_poll_seconds).unwrap_or(300).max(1) * 1000;
+    let (claim, cond) = rec::claim_slot(now - now.rem_euclid(every));
+    match state.table.update(&rec::feed_slot_key(), &claim, Some(cond)).await {
+        Ok(_) => {}
+        Err(TableError::ConditionFailed) => return Ok(0),
+        Err(e) => return Err(e.into()),
     }
-    Ok(sent)
+    let watches: Vec<DriftWatch> = records::query_all(&state.table, rec::watches()).await?;
+    // `next_due_ms` is the first poll after the assignment; from then on every slot polls.
+    let due: Vec<PollMessage> = watches
+        .into_iter()
+        .filter(|w| w.next_due_ms <= now)
+        .map(|w| PollMessage {
+            workspace_id: w.workspace_id,
+            environment_id: w.environment_id,
+        })
+        .collect();
+    let mut messages = Vec::new();
+    for polls in due.chunks(POLL_BATCH) {
+        let body = serde_json::to_string(&PollBatch { polls: polls.to_vec() })
+            .map_err(|e| ServiceError::Permanent(e.to_string()))?;
+        messages.push(OutMessage::new(body));
+    }
+    let queue = state.queues.get(POLL_QUEUE)?;
+    for ten in messages.chunks(10) {
+        queue.send_batch(ten.to_vec()).await?;
+    }
+    Ok(due.len())
+}
+
+/// Polls every environment of a batch, several at a time. One that fails is logged and left to
+/// the next slot (its cursor did not move past anything unworked); the batch is not retried, so
+/// one failing environment never re-polls the others.
+pub async fn poll_batch(state: &AppState, batch: &PollBatch) -> Vec<(PollMessage, ServiceResult<Polled>)> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(batch.polls.iter().cloned())
+        .map(|m| async move {
+            let res = poll(state, &m).await;
+            (m, res)
+        })
+        .buffer_unordered(POLL_PARALLEL)
+        .collect()
+        .await
 }
 
 /// What one poll did.
@@ -237,10 +288,14 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
             Err(e) => return Err(e.into()),
         }
     }
-    let (advance, cond) = DriftWatch::advance(cursor, now);
-    match state.table.update(&key, &advance, Some(cond)).await {
-        Ok(_) | Err(TableError::ConditionFailed) => {}
-        Err(e) => return Err(e.into()),
+    // Nothing worked and "last polled" recent enough: nothing to write (most polls).
+    let quiet = cursor == w.cursor_ms && w.polled_ms.is_some_and(|at| now - at < QUIET_WRITE_MS);
+    if !quiet {
+        let (advance, cond) = DriftWatch::advance(cursor, now);
+        match state.table.update(&key, &advance, Some(cond)).await {
+            Ok(_) | Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(out)
 }

@@ -97,6 +97,20 @@ pub fn findings_sla_due_by(now_ms: i64) -> Query {
     Query::gsi1(FINDINGS_SLA).sk(SkCond::Lt(format!("{now_ms:015}~")))
 }
 
+/// The change feed's tick claim (`SYSTEM / DRIFTFEED#SLOT`): the latest poll slot a scheduler
+/// tick sent. One conditional write per slot for the whole fleet instead of one per watch.
+pub fn feed_slot_key() -> Key {
+    Key::new("SYSTEM", "DRIFTFEED#SLOT")
+}
+
+/// Claims the poll slot starting at `slot_ms`: refused when a tick already sent it (or a later one).
+pub fn claim_slot(slot_ms: i64) -> (Update, Cond) {
+    (
+        Update::new().set("slot_ms", slot_ms),
+        Cond::Or(vec![Cond::NotExists, Cond::Lt("slot_ms".into(), slot_ms.into())]),
+    )
+}
+
 /// Every watch: the caller keeps those due (`next_due_ms`). Entries written before the index
 /// was by environment are in the same partition and read alike.
 pub fn watches() -> Query {
@@ -374,17 +388,6 @@ impl Record for DriftWatch {
 }
 
 impl DriftWatch {
-    /// Claims the poll due at `due_ms` and sets the next one: only one poller wins a due time.
-    pub fn claim(&self, next_due_ms: i64) -> (Update, Cond) {
-        (
-            Update::new().set("next_due_ms", next_due_ms).set(
-                "GSI1SK",
-                watch_due_sk(self.workspace_id.as_str(), self.environment_id.as_str()),
-            ),
-            Cond::eq("next_due_ms", self.next_due_ms),
-        )
-    }
-
     /// Claims the full sweep due at `next_sweep_ms` and sets the next one.
     pub fn claim_sweep(&self, next_sweep_ms: i64) -> (Update, Cond) {
         (
@@ -393,7 +396,7 @@ impl DriftWatch {
         )
     }
 
-    /// Advances the cursor, never backwards.
+    /// Advances the cursor, never backwards, and says when the feed last read changes.
     pub fn advance(cursor_ms: i64, now_ms: i64) -> (Update, Cond) {
         (
             Update::new().set("cursor_ms", cursor_ms).set("polled_ms", now_ms),
