@@ -47,13 +47,8 @@ impl Cadence {
     /// A standard five-field expression (minute hour day-of-month month day-of-week; names and
     /// `@daily`-style nicknames allowed), Vixie semantics: day-of-month OR day-of-week.
     pub fn cron(expr: &str, tz: chrono_tz::Tz) -> Result<Cadence, String> {
-        use croner::parser::{CronParser, Seconds, Year};
-        let cron = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build()
-            .parse(expr)
-            .map_err(|e| format!("is not a five-field cron expression: {e}"))?;
+        let cron = parse_cron(expr)
+            .map_err(|e| bad_cron_field(expr).unwrap_or_else(|| format!("is not a five-field cron expression: {e}")))?;
         let cadence = Cadence::Cron {
             cron: Box::new(cron),
             tz,
@@ -116,6 +111,52 @@ impl Cadence {
             .take(count)
             .collect()
     }
+}
+
+fn parse_cron(expr: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    use croner::parser::{CronParser, Seconds, Year};
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expr)
+}
+
+/// The five fields of a cron expression, in order, with what each accepts.
+const CRON_FIELDS: [(&str, &str); 5] = [
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "0-7 or SUN-SAT"),
+];
+
+/// Which field of a refused expression is wrong, in the operator's words (issue 19 item 6): the
+/// parser's own message names a position in a range, not the field. Each field is tried alone,
+/// the others `*`; None when every field passes alone (the fault is in their combination).
+fn bad_cron_field(expr: &str) -> Option<String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if expr.trim_start().starts_with('@') {
+        return None;
+    }
+    if fields.len() != CRON_FIELDS.len() {
+        return Some(format!(
+            "has {} field{}; give five: minute hour day-of-month month day-of-week",
+            fields.len(),
+            if fields.len() == 1 { "" } else { "s" }
+        ));
+    }
+    fields.iter().enumerate().find_map(|(i, field)| {
+        let alone: Vec<&str> = (0..CRON_FIELDS.len())
+            .map(|j| if j == i { *field } else { "*" })
+            .collect();
+        parse_cron(&alone.join(" ")).is_err().then(|| {
+            let (name, accepts) = CRON_FIELDS[i];
+            format!(
+                "the {name} field \u{201c}{field}\u{201d} is not valid: it takes {accepts}, a list, a range or a step"
+            )
+        })
+    })
 }
 
 /// Far in the future: a schedule whose cron stopped matching (not reachable through the API).
@@ -408,6 +449,19 @@ mod tests {
             assert!(Cadence::cron(expr, utc).is_err(), "{expr:?}");
         }
         assert!(Cadence::cron("0 0 30 2 *", utc).unwrap_err().contains("never"));
+        // The message names the field at fault (issue 19 item 6).
+        for (expr, named) in [
+            ("61 * * * *", "the minute field \u{201c}61\u{201d}"),
+            ("0 25 * * *", "the hour field \u{201c}25\u{201d}"),
+            ("0 0 32 * *", "the day-of-month field"),
+            ("0 0 * 13 *", "the month field"),
+            ("0 0 * * FOO", "the day-of-week field"),
+            ("* * * *", "has 4 fields; give five"),
+            ("0 0 * * * *", "has 6 fields"),
+        ] {
+            let e = Cadence::cron(expr, utc).unwrap_err();
+            assert!(e.contains(named), "{expr:?}: {e}");
+        }
         assert!(Cadence::cron("0 6 * * MON-FRI", utc).is_ok());
         assert!(Cadence::cron("@daily", utc).is_ok());
         assert!(time_zone("Mars/Olympus Mons").is_err());
