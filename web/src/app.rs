@@ -474,6 +474,17 @@ fn Shell(props: &ShellProps) -> Html {
             let _ = main.focus();
         }
     });
+    // On a phone the header folds the navigation and the account behind a Menu button (issue 19
+    // item 6); a new page closes it again.
+    let menu_open = use_state_eq(|| false);
+    {
+        let menu_open = menu_open.clone();
+        use_effect_with(props.route.clone(), move |_| menu_open.set(false));
+    }
+    let toggle_menu = {
+        let menu_open = menu_open.clone();
+        Callback::from(move |_: MouseEvent| menu_open.set(!*menu_open))
+    };
     // Only a member sees the workspace's navigation; anyone else is looking at a not-found page.
     let ws = props
         .route
@@ -525,7 +536,7 @@ fn Shell(props: &ShellProps) -> Html {
         };
         let selected = (*selected).clone().filter(|(w, _)| w == ws).map(|(_, e)| e);
         html! {
-            <nav class="wsnav" aria-label="Workspace">
+            <nav id="wsnav" class="wsnav" aria-label="Workspace">
                 <ul>
                     { link(Route::Workspace { ws: ws.clone() }, "Overview") }
                     { link(Route::Operations { ws: ws.clone() }, "Operations") }
@@ -554,7 +565,7 @@ fn Shell(props: &ShellProps) -> Html {
         }
     });
     html! {
-        <>
+        <div class={classes!("shell", menu_open.then_some("shell--menu-open"))}>
             <header class="topbar">
                 <Link to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link>
                 if let Some(ws) = &ws {
@@ -562,8 +573,13 @@ fn Shell(props: &ShellProps) -> Html {
                 }
                 <span class="topbar__spacer"></span>
                 <crate::components::bell::Bell />
-                <span class="topbar__user" data-testid="signed-in-as">{ &session.me.email }</span>
-                <button type="button" id="sign-out" class="button button--quiet" onclick={sign_out}>{ "Sign out" }</button>
+                // Shown only on narrow screens (the stylesheet); controls what it folds away.
+                <button type="button" id="menu-toggle" class="button button--quiet topbar__menu"
+                    aria-expanded={menu_open.to_string()} aria-controls={if ws.is_some() { "shell-menu wsnav" } else { "shell-menu" }} onclick={toggle_menu}>{ "Menu" }</button>
+                <div id="shell-menu" class="topbar__account">
+                    <span class="topbar__user" data-testid="signed-in-as">{ &session.me.email }</span>
+                    <button type="button" id="sign-out" class="button button--quiet" onclick={sign_out}>{ "Sign out" }</button>
+                </div>
             </header>
             { nav.unwrap_or_default() }
             // Focusable so the skip link moves keyboard focus, not just the scroll position.
@@ -572,7 +588,7 @@ fn Shell(props: &ShellProps) -> Html {
                     { pages::page(props.route.clone()) }
                 </ContextProvider<Selection>>
             </main>
-        </>
+        </div>
     }
 }
 

@@ -229,9 +229,11 @@ pub struct LinkProps {
 }
 
 /// `<a href>` with the real URL (open in a new tab works); a plain left click navigates in place.
+/// A link to the page on screen says so to screen readers (`aria-current="page"`, issue 19 item 6).
 #[component]
 pub fn Link(props: &LinkProps) -> Html {
     let navigator = use_navigator();
+    let here = Route::recognize(&use_location().path) == props.to;
     let href = href(&props.to, props.query.as_deref().unwrap_or_default());
     let onclick = {
         let href = href.clone();
@@ -243,6 +245,6 @@ pub fn Link(props: &LinkProps) -> Html {
         })
     };
     html! {
-        <a class={props.classes.clone()} {href} {onclick}>{ props.children.clone() }</a>
+        <a class={props.classes.clone()} {href} {onclick} aria-current={here.then_some("page")}>{ props.children.clone() }</a>
     }
 }

@@ -271,7 +271,7 @@ fn Destinations(props: &DestinationsProps) -> Html {
             } else {
                 <div class="table-wrap"><table class="table" data-testid="destinations-table">
                     <thead><tr>{ th("Name") }{ th("Kind") }{ th("Target") }{ th("Signing") }{ th("State") }
-                        if props.can { { th("Actions") } }</tr></thead>
+                        if props.can { { crate::components::markup::th_actions() } }</tr></thead>
                     <tbody>{ for props.items.iter().map(|d| html! {
                         <tr class="destination" data-id={d.id.clone()} data-kind={d.kind.clone()}>
                             <td>{ &d.name }</td>
@@ -282,7 +282,7 @@ fn Destinations(props: &DestinationsProps) -> Html {
                             } else { format!("v{}", d.secret_version) } }</td>
                             <td><span class="chip">{ if d.enabled { "enabled" } else { "disabled" } }</span></td>
                             if props.can {
-                                <td class="actions">
+                                <td class="actions row-actions">
                                     <button type="button" class="button button--quiet send-test" onclick={action(d, "test")} disabled={!d.enabled}>{ "Send test event" }</button>
                                     if d.kind == "webhook" {
                                         <button type="button" class="button button--quiet rotate" onclick={action(d, "rotate")}>{ "Rotate secret" }</button>
@@ -460,7 +460,7 @@ fn Rules(props: &RulesProps) -> Html {
             } else {
                 <div class="table-wrap"><table class="table" data-testid="rules-table">
                     <thead><tr>{ th("Name") }{ th("Events") }{ th("Environments") }{ th("Destinations") }{ th("State") }
-                        if props.can { { th("Actions") } }</tr></thead>
+                        if props.can { { crate::components::markup::th_actions() } }</tr></thead>
                     <tbody>{ for props.items.iter().map(|r| html! {
                         <tr class="rule" data-id={r.id.clone()}>
                             <td>{ &r.name }</td>
@@ -475,7 +475,7 @@ fn Rules(props: &RulesProps) -> Html {
                                 }
                             </td>
                             if props.can {
-                                <td class="actions">
+                                <td class="actions row-actions">
                                     if r.snooze.is_some() {
                                         <button type="button" class="button button--quiet unsnooze" onclick={action(r, "unsnooze")}>{ "End snooze" }</button>
                                     } else {

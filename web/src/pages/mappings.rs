@@ -159,7 +159,7 @@ fn TableView(props: &TableProps) -> Html {
                 } else {
                     <div class="table-wrap"><table class="table" data-testid="mapping-rows">
                         <thead><tr>{ th("Kind") }{ th("Source") }{ th("Target") }{ th("Set by") }
-                            if props.can_edit { <th scope="col"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
+                            if props.can_edit { <th scope="col" class="row-actions"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
                         <tbody>{ for t.items.iter().map(|m| html! {
                             <tr data-kind={m.kind.clone()}>
                                 <td>{ kind_label(&m.kind) }</td>
@@ -167,7 +167,7 @@ fn TableView(props: &TableProps) -> Html {
                                 <td>{ named(&m.target_name, &m.target_id) }</td>
                                 <td>{ &m.updated_by_email }<br /><span class="muted">{ format::time(m.updated_ms) }</span></td>
                                 if props.can_edit {
-                                    <td><button type="button" class="button button--quiet" onclick={remove(m)}
+                                    <td class="row-actions"><button type="button" class="button button--quiet" onclick={remove(m)}
                                         aria-label={format!("Remove the mapping of {}", m.source_name.clone().unwrap_or_else(|| m.source_id.clone()))}>{ "Remove" }</button></td>
                                 }
                             </tr>

@@ -200,7 +200,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     html! {
                         <div class="table-wrap"><table class="table" data-testid="members-table">
                             <thead><tr>{ crate::components::markup::th("Member") }{ crate::components::markup::th("Role") }{ crate::components::markup::th("Environments") }{ crate::components::markup::th("Joined") }
-                                if can_manage { <th scope="col"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
+                                if can_manage { <th scope="col" class="row-actions"><span class="visually-hidden">{ "Actions" }</span></th> }</tr></thead>
                             <tbody>{ for list.items.iter().map(|m| {
                                 let edit_this = editing.as_ref().filter(|(u, _)| *u == m.user_id).map(|(_, p)| p.clone());
                                 let start = {
@@ -217,7 +217,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                             <td>{ select_field(&yew::props!(SelectFieldProps { id: format!("role-{}", m.user_id), label: "Role", value: p.role.map(|r| r.as_str().to_owned()).unwrap_or_default(), options: role_options(), error: err.as_ref().and_then(|e| e.field("role")), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) } })) }</td>
                                             <td>{ entitlement(&yew::props!(EntitlementProps { id: format!("envs-{}", m.user_id), all: all_envs.clone(), value: p.environments.clone().unwrap_or(Environments::Only(Vec::new())), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) } })) }</td>
                                             <td>{ format::time(m.joined_ms) }</td>
-                                            <td class="actions">
+                                            <td class="actions row-actions">
                                                 <button type="button" class="button" onclick={save.clone()}>{ "Save" }</button>
                                                 <button type="button" class="button button--quiet" onclick={{ let e = editing.clone(); Callback::from(move |_: MouseEvent| e.set(None)) }}>{ "Cancel" }</button>
                                                 { form_error(&yew::props!(FormErrorProps { error: err.clone() })) }
@@ -227,7 +227,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                             <td>{ env_text(&m.environments) }</td>
                                             <td>{ format::time(m.joined_ms) }</td>
                                             if can_manage {
-                                                <td><button type="button" class="button button--quiet" onclick={start} aria-label={format!("Change role of {}", m.email)}>{ "Change role" }</button></td>
+                                                <td class="row-actions"><button type="button" class="button button--quiet" onclick={start} aria-label={format!("Change role of {}", m.email)}>{ "Change role" }</button></td>
                                             }
                                         }
                                     </tr>

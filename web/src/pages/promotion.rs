@@ -331,7 +331,8 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                     Callback::from(move |()| c.set(None))
                 };
                 html! {
-                    <ConfirmDialog id={format!("promotion-{}", slug(label))} {title} expected={p.target_environment_name.clone()}
+                    <ConfirmDialog id={format!("promotion-{}", slug(label))} {title}
+                        opener={format!("[data-testid=promotion-{}-open]", slug(label))} expected={p.target_environment_name.clone()}
                         action_label={label} busy={busy.is_some()} error={error_of(a)}
                         on_confirm={act(a).reform(Some)} on_cancel={cancel}>{ body }</ConfirmDialog>
                 }

@@ -301,7 +301,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             Dialog::None | Dialog::Edit => html! {
                 <div class="actions">
                     if c.app_mode.as_deref() == Some("dedicated") && !disabled {
-                        <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)}>{ "Rotate client secret\u{2026}" }</button>
+                        <button type="button" class="button button--quiet" onclick={open(Dialog::Rotate)} data-testid="rotate">{ "Rotate client secret\u{2026}" }</button>
                     }
                     if !disabled {
                         <button type="button" class="button button--danger" onclick={open(Dialog::Disable)} data-testid="disable">{ "Disable connection\u{2026}" }</button>
@@ -310,19 +310,19 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 </div>
             },
             Dialog::Remove => html! {
-                <ConfirmDialog id="remove" title="Remove the connection" expected={env_name.clone()} action_label="Remove connection"
+                <ConfirmDialog id="remove" opener="[data-testid=remove]" title="Remove the connection" expected={env_name.clone()} action_label="Remove connection"
                     busy={*busy} error={err.clone()} on_confirm={remove.clone()} on_cancel={cancel.clone()}>
                     <p>{ "The connection, its consent record and its stored client secret are deleted. You can create a new connection afterwards." }</p>
                 </ConfirmDialog>
             },
             Dialog::Rotate => html! {
-                <ConfirmDialog id="rotate" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
+                <ConfirmDialog id="rotate" opener="[data-testid=rotate]" title="Rotate the client secret" expected={env_name.clone()} action_label="Rotate secret"
                     busy={*busy} error={err.clone()} on_confirm={rotate.clone()} on_cancel={cancel.clone()}>
                     { text_field(&yew::props!(TextFieldProps { id: "new-secret", label: "New client secret", kind: "password", value: (*new_secret).clone(), autocomplete: "off", onchange: { let t = new_secret.clone(); Callback::from(move |v| t.set(v)) }, error: field("client_secret") })) }
                 </ConfirmDialog>
             },
             Dialog::Disable => html! {
-                <ConfirmDialog id="disable" title="Disable the connection" expected={env_name.clone()} action_label="Disable connection"
+                <ConfirmDialog id="disable" opener="[data-testid=disable]" title="Disable the connection" expected={env_name.clone()} action_label="Disable connection"
                     busy={*busy} error={err.clone()} on_confirm={disable.clone()} on_cancel={cancel.clone()}>
                     <p>{ "No Graph call will be made for this environment until it is connected again. Syncs and backups stop." }</p>
                 </ConfirmDialog>

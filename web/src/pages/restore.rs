@@ -394,7 +394,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                             }
                             if confirmable {
                                 <ConfirmDialog id="restore-confirm" title="Write this preview to the tenant" expected={r.environment_name.clone()}
-                                    action_label="Confirm restore" busy={flow.busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
+                                    action_label="Confirm restore" modal={false} busy={flow.busy} error={err.clone()} on_confirm={confirm.clone()} on_cancel={cancel.clone()}>
                                     <p>{ format!("{} to create, {} to update, {} unchanged. Only what this preview shows is written; if live changes first, the confirmation is refused.",
                                         p.summary.create, p.summary.update, p.summary.unchanged) }</p>
                                 </ConfirmDialog>

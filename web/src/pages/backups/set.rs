@@ -121,13 +121,14 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     <section class="panel panel--danger" aria-labelledby="del-title">
                         <h2 id="del-title">{ "Delete this set" }</h2>
                         if state.confirming {
-                            <ConfirmDialog id="delete-set" title="Delete the backup set" expected={env_name.clone()} action_label="Delete set"
+                            <ConfirmDialog id="delete-set" opener="[data-testid=delete-set]" title="Delete the backup set" expected={env_name.clone()} action_label="Delete set"
                                 busy={state.busy} error={state.error.clone()} on_confirm={delete.clone()}
                                 on_cancel={state.dispatcher().to_callback().reform(|()| Action::Confirming(false))}>
                                 <p>{ "The set and its captured items are removed. Restores can no longer use it." }</p>
                             </ConfirmDialog>
                         } else {
-                            <button type="button" class="button button--danger" onclick={state.dispatcher().to_callback().reform(|_: MouseEvent| Action::Confirming(true))}>{ "Delete set\u{2026}" }</button>
+                            <button type="button" class="button button--danger" onclick={state.dispatcher().to_callback().reform(|_: MouseEvent| Action::Confirming(true))}
+                                data-testid="delete-set">{ "Delete set\u{2026}" }</button>
                         }
                     </section>
                 }
