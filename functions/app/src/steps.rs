@@ -313,8 +313,12 @@ pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(
         Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
         other => other,
     };
-    if let Ok(msg) = serde_json::from_str::<crate::runs::WorkMessage>(&body)
-        && let Err(e) = crate::runs::add_units(state, &msg.run_id, meter.take()).await
+    // The tail (what followed the unit's record) is added only when it wrote: a run's own
+    // status reads after its count would otherwise cost a write each (ADR 0038 amendment).
+    let tail = meter.take();
+    if tail.write_milli > 0
+        && let Ok(msg) = serde_json::from_str::<crate::runs::WorkMessage>(&body)
+        && let Err(e) = crate::runs::add_units(state, &msg.run_id, tail).await
     {
         tracing::warn!(step = step.function, error = %e, "the unit's consumed capacity was not recorded");
     }
