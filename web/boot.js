@@ -22,10 +22,11 @@ const load = (name) => {
   }
   return bundles.get(name);
 };
-window.atlasMoreMount = (root, name) => {
+// `me` is the shell's /me answer as JSON (empty when it has none): the bundle does not ask again.
+window.atlasMoreMount = (root, name, me) => {
   load(name).then((m) => {
     // Left before the bundle arrived: nothing to show.
-    if (root.isConnected) m.mount(root);
+    if (root.isConnected) m.mount(root, me || undefined);
   });
 };
 window.atlasMoreUnmount = (name) => {

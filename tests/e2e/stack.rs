@@ -49,6 +49,8 @@ pub struct Stack {
     /// Where the browser saves downloads.
     pub downloads: PathBuf,
     pub browser: Client,
+    /// chromedriver's address, for its Chromium-only commands (network conditions).
+    driver_url: String,
     name: String,
     _driver: Process,
     _app: Process,
@@ -157,6 +159,7 @@ impl Stack {
             sim,
             browser,
             downloads,
+            driver_url,
             name: name.to_owned(),
             _driver: driver,
             _app: app,
@@ -169,6 +172,104 @@ impl Stack {
             .goto(&format!("{}{path}", self.url))
             .await
             .expect("navigate");
+    }
+
+    /// Emulates a slow link for this tab (Chromium's DevTools throttling through chromedriver's
+    /// `network_conditions` command): `rtt_ms` added to every request, `kbit_s` each way.
+    pub async fn throttle(&self, rtt_ms: u32, kbit_s: u32) {
+        let bytes_s = kbit_s * 1000 / 8;
+        let body = json!({"network_conditions": {
+            "latency": rtt_ms, "download_throughput": bytes_s, "upload_throughput": bytes_s, "offline": false,
+        }});
+        let res = reqwest::Client::new()
+            .post(self.network_conditions_url().await)
+            .json(&body)
+            .send()
+            .await
+            .expect("network_conditions");
+        assert!(
+            res.status().is_success(),
+            "network_conditions answered {}",
+            res.status()
+        );
+    }
+
+    /// Ends [`Stack::throttle`].
+    pub async fn unthrottle(&self) {
+        let res = reqwest::Client::new()
+            .delete(self.network_conditions_url().await)
+            .send()
+            .await
+            .expect("network_conditions");
+        assert!(
+            res.status().is_success(),
+            "network_conditions answered {}",
+            res.status()
+        );
+    }
+
+    async fn network_conditions_url(&self) -> String {
+        let session = self.browser.session_id().await.expect("session id").expect("a session");
+        format!("{}/session/{session}/chromium/network_conditions", self.driver_url)
+    }
+
+    /// When the page first painted content (text or an image), in ms since navigation started:
+    /// the Paint Timing entry, once the browser has recorded it.
+    pub async fn first_contentful_paint_ms(&self) -> f64 {
+        poll("the first contentful paint", DEADLINE, || async {
+            let v = self
+                .browser
+                .execute(
+                    "const e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null;",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            v.as_f64()
+        })
+        .await
+    }
+
+    /// Opens `path` as a fresh page load, waits for `ready` and for the requests to settle, then
+    /// asserts no URL was fetched twice (Resource Timing lists every request since the load:
+    /// static files and API calls alike). Answers the URLs, for the caller's own checks.
+    pub async fn assert_no_request_twice(&self, path: &str, ready: &str) -> Vec<String> {
+        self.goto(path).await;
+        self.find(ready).await;
+        let read = || async {
+            let v = self
+                .browser
+                .execute(
+                    "return performance.getEntriesByType('resource').map(e => e.name);",
+                    vec![],
+                )
+                .await
+                .expect("resource timing");
+            serde_json::from_value::<Vec<String>>(v).expect("a list of URLs")
+        };
+        // Settled: the same list twice, 300 ms apart (a request started by a late render shows
+        // up within that), up to the deadline.
+        let started = std::time::Instant::now();
+        let mut urls = read().await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = read().await;
+            if now == urls {
+                break;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the requests of {path} never settled: {now:#?}"
+            );
+            urls = now;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let twice: Vec<&String> = urls.iter().filter(|u| !seen.insert(u.as_str())).collect();
+        assert!(
+            twice.is_empty(),
+            "{path} fetched {twice:?} more than once; every request: {urls:#?}"
+        );
+        urls
     }
 
     /// Signs in through the app's button and the local issuer's user picker.
@@ -299,6 +400,28 @@ impl Stack {
             .then(KeyAction::Down { value: key })
             .then(KeyAction::Up { value: key });
         self.browser.perform_actions(keys).await.expect("key press");
+    }
+
+    /// Presses Shift together with `key` (Shift-Tab).
+    pub async fn press_shifted(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: '\u{E008}' })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: '\u{E008}' });
+        self.browser.perform_actions(keys).await.expect("key press");
+    }
+
+    /// An attribute of the element that has keyboard focus.
+    pub async fn focused_attr(&self, attr: &str) -> Option<String> {
+        let el = self.browser.active_element().await.expect("focus");
+        el.attr(attr).await.expect("attr")
+    }
+
+    /// Whether the element is displayed now (not hidden by the stylesheet).
+    pub async fn displayed(&self, css: &str) -> bool {
+        self.find(css).await.is_displayed().await.expect("displayed")
     }
 
     /// Resizes the window and checks the page needs no sideways scrolling at that width (wide

@@ -1,5 +1,5 @@
 //! The root of a lazily loaded bundle (`atlas-web-more`, `atlas-web-promote`; ADR 0027): the
-//! signed-in user (its own `/me`, as the shell reads it), then its own router rendering the page
+//! signed-in user (the shell's `/me`, handed over at mount; fetched only without it), then its own router rendering the page
 //! of the current route with the bundle's page function. Navigation in any bundle reaches the
 //! others through the `atlas:navigate` window event (`router::Navigator`).
 
@@ -20,6 +20,8 @@ use crate::session::Session;
 pub struct MoreProps {
     /// The bundle's page function (`pages::more_page`, `pages::promote_page`).
     pub render: fn(Route) -> Html,
+    /// The shell's `/me` answer: one request per page load, not one per bundle (issue 19 item 7).
+    pub me: Option<Rc<Me>>,
 }
 
 impl PartialEq for MoreProps {
@@ -31,17 +33,28 @@ impl PartialEq for MoreProps {
 
 #[component]
 pub fn MoreApp(props: &MoreProps) -> Html {
-    let me = use_load((), |()| async { api::get::<Me>(&paths::me()).await });
-    load::view(&me, "load your session", |me: &Me| {
-        let session = Session {
-            me: Rc::new(me.clone()),
-        };
+    let given = props.me.clone();
+    let fetched = use_load(given.is_none(), |fetch| async move {
+        if fetch {
+            api::get::<Me>(&paths::me()).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let render = props.render;
+    let app = move |me: Rc<Me>| {
         html! {
-            <ContextProvider<Session> context={session}>
-                <Router render={props.render} />
+            <ContextProvider<Session> context={Session { me }}>
+                <Router {render} />
             </ContextProvider<Session>>
         }
-    })
+    };
+    match given {
+        Some(me) => app(me),
+        None => load::view(&fetched, "load your session", |me: &Option<Me>| {
+            me.clone().map(|me| app(Rc::new(me))).unwrap_or_default()
+        }),
+    }
 }
 
 thread_local! {
@@ -71,12 +84,13 @@ fn move_past_the_shells_subtree_id() {
 }
 
 /// Renders the current route's page, by `render`, into `root` (the shell's placeholder): what a
-/// lazy bundle's exported `mount` does.
-pub fn mount(root: web_sys::Element, render: fn(Route) -> Html) {
+/// lazy bundle's exported `mount` does. `me` is the shell's `/me` as JSON.
+pub fn mount(root: web_sys::Element, render: fn(Route) -> Html, me: Option<String>) {
     unmount();
     move_past_the_shells_subtree_id();
     root.set_inner_html("");
-    let app = yew::Renderer::<MoreApp>::with_root_and_props(root, MoreProps { render }).render();
+    let me = me.and_then(|j| serde_json::from_str::<Me>(&j).ok()).map(Rc::new);
+    let app = yew::Renderer::<MoreApp>::with_root_and_props(root, MoreProps { render, me }).render();
     APP.with(|a| *a.borrow_mut() = Some(app));
 }
 

@@ -4,10 +4,11 @@
 
 use wasm_bindgen::prelude::*;
 
-/// Renders the current route's page into `root` (the main bundle's placeholder).
+/// Renders the current route's page into `root` (the main bundle's placeholder); `me` is the
+/// shell's `/me` answer as JSON, so the page does not ask for it again.
 #[wasm_bindgen]
-pub fn mount(root: web_sys::Element) {
-    atlas_web::more::mount(root, atlas_web::pages::promote_page);
+pub fn mount(root: web_sys::Element, me: Option<String>) {
+    atlas_web::more::mount(root, atlas_web::pages::promote_page, me);
 }
 
 /// Destroys what [`mount`] rendered (the operator left its pages).

@@ -4,6 +4,8 @@
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
+use crate::session::Session;
+
 /// The bundle of the audit log, members, baselines, drift, restores, alerts, evidence.
 pub const MORE: &str = "atlas-web-more";
 /// The bundle of compare, the mapping table and promotions (spec 022).
@@ -12,7 +14,7 @@ pub const PROMOTE: &str = "atlas-web-promote";
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = window, js_name = atlasMoreMount)]
-    fn more_mount(root: &web_sys::Element, bundle: &str);
+    fn more_mount(root: &web_sys::Element, bundle: &str, me: &str);
     #[wasm_bindgen(js_namespace = window, js_name = atlasMoreUnmount)]
     fn more_unmount(bundle: &str);
 }
@@ -26,12 +28,14 @@ pub struct LazyProps {
 #[component]
 pub fn Lazy(props: &LazyProps) -> Html {
     let root = use_node_ref();
+    // The bundle gets the signed-in user from here rather than asking `/me` again.
+    let me = use_context::<Session>().and_then(|s| serde_json::to_string(&*s.me).ok());
     {
         let root = root.clone();
         use_effect_with(props.bundle, move |bundle| {
             let bundle: &'static str = bundle;
             if let Some(el) = root.cast::<web_sys::Element>() {
-                more_mount(&el, bundle);
+                more_mount(&el, bundle, me.as_deref().unwrap_or_default());
             }
             move || more_unmount(bundle)
         });
