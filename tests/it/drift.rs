@@ -197,12 +197,34 @@ async fn drift_lifecycle(mode: Mode) {
         "resolving needs a reason"
     );
 
-    // The change undone in the portal: the next poll resolves the finding by itself.
+    // The change undone in the portal: the next poll resolves the finding by itself, from the
+    // changed object alone (ADR 0042): the missing and extra findings stay open, and the family's
+    // baseline alignment counts the object aligned again.
+    let counter = atlas_app::records::dashboard::counter_key(
+        &WorkspaceId::parse(DEMO_WS).unwrap(),
+        &EnvironmentId::parse(&slug).unwrap(),
+    );
+    let alignment = || async {
+        let c = app.app().state.table.get(&counter).await.unwrap().unwrap();
+        atlas_app::records::dashboard::alignment_of(&c, FAMILIES[0]).unwrap()
+    };
+    let (total, aligned) = alignment().await;
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": before})));
     let p = poll_env(&app, &slug).await;
-    assert_eq!(p.resolved, 1, "{p:?}");
+    assert_eq!(
+        (p.resolved, p.by_object.as_slice()),
+        (1, [FAMILIES[0].to_owned()].as_slice()),
+        "{p:?}"
+    );
     let d = detail(&app, &ch.id).await;
     assert_eq!(d.finding.status, FindingStatus::Resolved);
+    assert_eq!(
+        findings(&app, &format!("status=open&environment_id={slug}"))
+            .await
+            .total,
+        2
+    );
+    assert_eq!(alignment().await, (total, aligned + 1));
     // And done again: reopened, the same finding.
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "again"})));
     poll_env(&app, &slug).await;
@@ -300,6 +322,7 @@ async fn a_stale_transition_is_refused_and_writes_nothing(mode: Mode) {
         source: FindingSource::Drift,
         family: Some("deviceConfigurations"),
         baselines: None,
+        objects: None,
     };
     let o = observe(state, &ws, vec![d.clone(), d.clone()], &cover).await.unwrap();
     assert_eq!(o.opened, 1, "one finding per fingerprint");

@@ -209,6 +209,7 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             source: atlas_domain::findings::FindingSource::Drift,
             family: Some("deviceConfigurations"),
             baselines: None,
+            objects: None,
         };
         let ws = atlas_domain::WorkspaceId::parse("ws-demo").unwrap();
         atlas_app::findings::observe(&app.app().state, &ws, vec![d.clone()], &cover)

@@ -38,6 +38,7 @@ pub async fn detect(state: &AppState, ws: &str, env: &str, family: &str, ds: Vec
         source: FindingSource::Drift,
         family: Some(family),
         baselines: None,
+        objects: None,
     };
     observe(state, &WorkspaceId::parse(ws).expect("a workspace id"), ds, &cover)
         .await

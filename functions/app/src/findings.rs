@@ -76,6 +76,9 @@ pub struct Coverage<'a> {
     pub family: Option<&'a str>,
     /// Only findings of these baselines (`None`: any).
     pub baselines: Option<&'a BTreeSet<String>>,
+    /// Only findings about these objects (their id in the environment or in the baseline): the
+    /// change feed's pass over the objects that changed (`None`: any).
+    pub objects: Option<&'a BTreeSet<String>>,
 }
 
 impl Coverage<'_> {
@@ -86,6 +89,11 @@ impl Coverage<'_> {
             && self
                 .baselines
                 .is_none_or(|b| f.baseline_id.as_ref().is_some_and(|id| b.contains(id)))
+            && self.objects.is_none_or(|o| {
+                [&f.object_id, &f.baseline_object_id]
+                    .into_iter()
+                    .any(|id| id.as_ref().is_some_and(|id| o.contains(id)))
+            })
     }
 }
 
@@ -98,6 +106,8 @@ pub struct Observed {
     pub resolved: usize,
     /// Writes refused because another writer changed the finding meanwhile (seen again next pass).
     pub raced: usize,
+    /// Baseline objects with an open "changed" finding in the coverage before the pass.
+    pub drifted_before: BTreeSet<String>,
 }
 
 pub(crate) fn event(f: &FindingRecord, state: &AppState, kind: &str, actor: &str) -> FindingEventRecord {
@@ -139,7 +149,16 @@ pub async fn observe(
         .filter(|f| f.environment_id == *coverage.environment_id)
         .map(|f| (f.finding_id.clone(), f))
         .collect();
-    let mut out = Observed::default();
+    let mut out = Observed {
+        drifted_before: existing
+            .values()
+            .filter(|f| {
+                coverage.covers(f) && f.status.is_open() && f.kind == Some(atlas_domain::drift::DriftKind::Changed)
+            })
+            .filter_map(|f| f.baseline_object_id.clone())
+            .collect(),
+        ..Observed::default()
+    };
     let mut seen = BTreeSet::new();
     for d in detections {
         let id = d.fingerprint();

@@ -352,6 +352,7 @@ async fn record_report(
         source: FindingSource::Lint,
         family: None,
         baselines: None,
+        objects: None,
     };
     let ws = scope.workspace().workspace_id();
     let o = crate::findings::observe(state, ws, detections, &coverage).await?;

@@ -82,6 +82,7 @@ pub async fn observe(
         source: FindingSource::Permission,
         family: None,
         baselines: None,
+        objects: None,
     };
     crate::findings::observe(state, ws, detections, &coverage).await?;
     Ok(())

@@ -464,6 +464,7 @@ pub async fn unassign(state: &AppState, scope: &EnvScope, id: &str) -> ServiceRe
         source: atlas_domain::findings::FindingSource::Drift,
         family: None,
         baselines: Some(&only),
+        objects: None,
     };
     crate::findings::observe(state, ws.workspace_id(), Vec::new(), &coverage).await?;
     if assignments(state, scope).await?.is_empty() {

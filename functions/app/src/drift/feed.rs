@@ -1,7 +1,8 @@
 //! The change feed (spec 015, "Change feed"): every few minutes per environment with a baseline,
 //! read the tenant's Intune audit log since the cursor, refetch only the objects it names, update
-//! the inventory with them, re-evaluate their families' drift and record each change with who made
-//! it. The nightly `drift.detect` run stays the safety net for what the log does not say.
+//! the inventory with them, re-evaluate their drift (the changed objects alone when that is
+//! the same as re-evaluating their families, ADR 0042) and record each change with who made it.
+//! The nightly `drift.detect` run stays the safety net for what the log does not say.
 //!
 //! - The scheduler tick claims the poll slot (one conditional write for every environment: two
 //!   ticks send one slot's polls once) and sends the due environments' polls in batches of
@@ -131,6 +132,8 @@ pub struct Polled {
     pub gone: usize,
     /// Families re-evaluated.
     pub families: Vec<String>,
+    /// Of those, the families re-evaluated from their changed objects alone (ADR 0042).
+    pub by_object: Vec<String>,
     pub opened: usize,
     pub resolved: usize,
     /// Why nothing was read, when nothing was.
@@ -253,9 +256,18 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
                 .insert(r.resource_id.clone(), who.to_owned());
         }
     }
-    for code in ids.keys() {
+    for (code, changed) in &ids {
         let by = actors.remove(code).unwrap_or_default();
-        match super::evaluate_family(state, &scope, code, &by).await {
+        // Only the changed objects when that says all a whole pass would (ADR 0042).
+        let evaluated = match super::evaluate_objects(state, &scope, code, changed, &by).await {
+            Ok(Some(d)) => {
+                out.by_object.push((*code).to_owned());
+                Ok(d)
+            }
+            Ok(None) => super::evaluate_family(state, &scope, code, &by).await,
+            Err(e) => Err(e),
+        };
+        match evaluated {
             Ok(d) => {
                 out.opened += d.observed.opened + d.observed.reopened;
                 out.resolved += d.observed.resolved;

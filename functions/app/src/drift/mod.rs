@@ -171,35 +171,21 @@ pub async fn evaluate_family(
                 continue;
             }
             let (b, e) = (&items[pair.baseline], &current[pair.env]);
-            let desired = core::normalize(family, &payloads[pair.baseline], src_names, &p.ignored_properties);
-            let now_doc = core::normalize(family, &e.payload, &env_names, &p.ignored_properties);
-            let secrets: Vec<String> = atlas_domain::redact::secret_pointers(&desired)
-                .into_iter()
-                .chain(atlas_domain::redact::secret_pointers(&now_doc))
-                .collect();
-            let mut differs = false;
-            for d in core::compare(&desired, &now_doc) {
-                differs = true;
-                out.changed += 1;
-                detections.push(Detection {
-                    environment_id: env_id.clone(),
-                    source: FindingSource::Drift,
-                    object_key: format!("{}/{family}/{}", p.profile_id, b.item_id),
-                    property: d.path.clone(),
-                    severity: severity(DriftKind::Changed),
-                    title: format!("{}: {} differs from baseline \"{}\"", e.view.name, d.path, p.name),
-                    family: Some(family.to_owned()),
-                    object_id: Some(e.item_id.clone()),
-                    baseline_object_id: Some(b.item_id.clone()),
-                    object_name: e.view.name.clone(),
-                    kind: Some(DriftKind::Changed),
-                    desired: masked(&d.path, d.desired, &secrets),
-                    current: masked(&d.path, d.current, &secrets),
-                    matched_by: Some(pair.matched_by),
-                    baseline_id: Some(p.profile_id.clone()),
-                    changed_by: changed_by.get(&e.item_id).cloned(),
-                });
-            }
+            let names = (src_names, &env_names);
+            let found = compared(
+                &env_id,
+                family,
+                p,
+                b,
+                &payloads[pair.baseline],
+                e,
+                names,
+                pair.matched_by,
+                changed_by,
+            );
+            let differs = !found.is_empty();
+            out.changed += found.len();
+            detections.extend(found);
             out.drifted += usize::from(differs);
         }
         for &bi in &m.missing {
@@ -258,6 +244,7 @@ pub async fn evaluate_family(
         source: FindingSource::Drift,
         family: Some(family),
         baselines: Some(&assigned),
+        objects: None,
     };
     out.observed = crate::findings::observe(state, ws_scope.workspace_id(), detections, &coverage).await?;
     // Baseline alignment for the dashboard: objects compared once, and those matching exactly.
@@ -267,6 +254,159 @@ pub async fn evaluate_family(
     let align = crate::records::dashboard::alignment(ws_scope.workspace_id(), &env_id, family, total, aligned, at);
     state.table.transact(vec![align]).await?;
     Ok(out)
+}
+
+/// The "changed" detections of one matched pair: each property where the environment's object
+/// differs from the baseline's (secret values masked).
+#[allow(clippy::too_many_arguments)]
+fn compared(
+    env_id: &atlas_domain::EnvironmentId,
+    family: &str,
+    p: &crate::records::drift::BaselineProfile,
+    b: &crate::records::drift::SnapshotItem,
+    desired_payload: &Value,
+    e: &InventoryItem,
+    (src_names, env_names): (&Names, &Names),
+    matched_by: atlas_domain::drift::MatchedBy,
+    changed_by: &BTreeMap<String, String>,
+) -> Vec<Detection> {
+    let desired = core::normalize(family, desired_payload, src_names, &p.ignored_properties);
+    let now_doc = core::normalize(family, &e.payload, env_names, &p.ignored_properties);
+    let secrets: Vec<String> = atlas_domain::redact::secret_pointers(&desired)
+        .into_iter()
+        .chain(atlas_domain::redact::secret_pointers(&now_doc))
+        .collect();
+    core::compare(&desired, &now_doc)
+        .into_iter()
+        .map(|d| Detection {
+            environment_id: env_id.clone(),
+            source: FindingSource::Drift,
+            object_key: format!("{}/{family}/{}", p.profile_id, b.item_id),
+            property: d.path.clone(),
+            severity: severity(DriftKind::Changed),
+            title: format!("{}: {} differs from baseline \"{}\"", e.view.name, d.path, p.name),
+            family: Some(family.to_owned()),
+            object_id: Some(e.item_id.clone()),
+            baseline_object_id: Some(b.item_id.clone()),
+            object_name: e.view.name.clone(),
+            kind: Some(DriftKind::Changed),
+            desired: masked(&d.path, d.desired, &secrets),
+            current: masked(&d.path, d.current, &secrets),
+            matched_by: Some(matched_by),
+            baseline_id: Some(p.profile_id.clone()),
+            changed_by: changed_by.get(&e.item_id).cloned(),
+        })
+        .collect()
+}
+
+/// Re-evaluates only the objects `ids` of `family` that the change feed refetched: a point read
+/// of each object, its baseline item and payload instead of the whole family and snapshot
+/// (ADR 0042). `None` when that would not give what a whole-family pass gives — more than one
+/// profile covers the family, a baseline from another environment or with pinned matches, or an
+/// object that is new, gone, or not in the baseline by its id — and the caller evaluates the
+/// family.
+pub async fn evaluate_objects(
+    state: &AppState,
+    scope: &EnvScope,
+    family: &str,
+    ids: &BTreeSet<String>,
+    changed_by: &BTreeMap<String, String>,
+) -> ServiceResult<Option<FamilyDrift>> {
+    let env = scope.records(&state.table);
+    let marker: Option<InventoryFamily> = env.get(irec::family_sk(family)).await?;
+    if !marker.is_some_and(|m| m.status == FamilySyncStatus::Ok) {
+        return Ok(None);
+    }
+    let env_id = scope.environment_id().clone();
+    let mut profiles = baselines::assigned_profiles(state, scope).await?;
+    profiles.retain(|(p, _)| p.families.iter().any(|f| f == family));
+    let [(p, a)] = profiles.as_slice() else {
+        return Ok(None);
+    };
+    if p.source_environment_id != env_id || !a.overrides.is_empty() {
+        return Ok(None);
+    }
+    let in_baseline = |id: &String| p.objects.is_empty() || p.objects.iter().any(|o| o.family == family && &o.id == id);
+    if !ids.iter().all(in_baseline) {
+        return Ok(None);
+    }
+    let (_, items) = baselines::snapshot_items(state, scope.workspace(), p, a, family).await?;
+    let mut pairs = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(b) = items.iter().find(|i| &i.item_id == id) else {
+            return Ok(None);
+        };
+        match env.get::<InventoryItem>(irec::item_sk(family, id)).await? {
+            Some(e) if e.status == InventoryStatus::Active => pairs.push((b, e)),
+            _ => return Ok(None),
+        }
+    }
+    let names = names(state, &scope.pk()).await?;
+    let mut out = FamilyDrift::default();
+    let mut detections = Vec::new();
+    let mut now_drifted = BTreeSet::new();
+    for (b, e) in &pairs {
+        let key = atlas_store::Key::new(scope.pk(), brec::blob_sk(&b.hash));
+        let blob: BlobRecord = records::get(&state.table, &key).await?.ok_or_else(|| {
+            ServiceError::Conflict(format!(
+                "the payload of {}/{} in snapshot {} of baseline \"{}\" is not stored",
+                family, b.item_id, b.number, p.name
+            ))
+        })?;
+        let by_id = atlas_domain::drift::MatchedBy::Id;
+        let found = compared(
+            &env_id,
+            family,
+            p,
+            b,
+            &blob.payload,
+            e,
+            (&names, &names),
+            by_id,
+            changed_by,
+        );
+        out.compared += 1;
+        out.changed += found.len();
+        if !found.is_empty() {
+            out.drifted += 1;
+            now_drifted.insert(b.item_id.clone());
+        }
+        detections.extend(found);
+    }
+    let assigned = BTreeSet::from([p.profile_id.clone()]);
+    let coverage = Coverage {
+        environment_id: &env_id,
+        source: FindingSource::Drift,
+        family: Some(family),
+        baselines: Some(&assigned),
+        objects: Some(ids),
+    };
+    let ws = scope.workspace().workspace_id();
+    out.observed = crate::findings::observe(state, ws, detections, &coverage).await?;
+    // Baseline alignment, adjusted by what changed for these objects (a whole pass sets it).
+    let was = &out.observed.drifted_before;
+    let fixed = ids
+        .iter()
+        .filter(|id| was.contains(*id) && !now_drifted.contains(*id))
+        .count() as i64;
+    let broke = ids
+        .iter()
+        .filter(|id| !was.contains(*id) && now_drifted.contains(*id))
+        .count() as i64;
+    if fixed != broke {
+        let counter = crate::records::dashboard::counter_key(ws, &env_id);
+        let current = state.table.get(&counter).await?;
+        if let Some((total, aligned)) = current
+            .as_ref()
+            .and_then(|c| crate::records::dashboard::alignment_of(c, family))
+        {
+            let aligned = (aligned as i64 + fixed - broke).clamp(0, total as i64) as usize;
+            let at = state.clock.now_millis();
+            let align = crate::records::dashboard::alignment(ws, &env_id, family, total, aligned, at);
+            state.table.transact(vec![align]).await?;
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The families the environment's baselines cover (`only`, when given, narrows them).

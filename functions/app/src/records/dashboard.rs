@@ -237,6 +237,13 @@ pub fn alignment(
     )
 }
 
+/// A family's alignment as stored on the counter item: `(total, aligned)`.
+pub fn alignment_of(counter: &Item, family: &str) -> Option<(usize, usize)> {
+    let a = counter.get(&format!("{ALIGN}{family}"))?;
+    let n = |k: &str| a.get(k).and_then(Value::as_u64).map(|v| v as usize);
+    Some((n("total")?, n("aligned")?))
+}
+
 /// Sets attributes of the environment's counter item.
 pub fn counter_set(ws: &WorkspaceId, env: &EnvironmentId, values: Vec<(String, Value)>) -> TxItem {
     let mut update = Update::new().set_if_absent("entity", "dashboard");
