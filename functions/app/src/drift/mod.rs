@@ -314,7 +314,7 @@ pub async fn evaluate_objects(
 ) -> ServiceResult<Option<FamilyDrift>> {
     let env = scope.records(&state.table);
     let marker: Option<InventoryFamily> = env.get(irec::family_sk(family)).await?;
-    if !marker.is_some_and(|m| m.status == FamilySyncStatus::Ok) {
+    if marker.is_none_or(|m| m.status != FamilySyncStatus::Ok) {
         return Ok(None);
     }
     let env_id = scope.environment_id().clone();
