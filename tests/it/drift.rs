@@ -118,9 +118,17 @@ async fn drift_lifecycle(mode: Mode) {
     );
     let table = &app.app().state.table;
     let before_quiet = table.get(&watch_key).await.unwrap();
-    let p = poll_env(&app, &slug).await;
+    let meter = atlas_store::Meter::new();
+    let mut metered = app.app().state.clone();
+    metered.table = metered.table.metered(meter.clone());
+    let msg = PollMessage {
+        workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
+        environment_id: EnvironmentId::parse(&slug).unwrap(),
+    };
+    let p = poll(&metered, &msg).await.unwrap();
     assert_eq!((p.changes, p.refetched), (0, 0), "{p:?}");
     assert_eq!(table.get(&watch_key).await.unwrap(), before_quiet);
+    assert_eq!(meter.consumed().write_milli, 0, "a quiet poll writes nothing");
 
     // A change in the portal: found through the audit log, with who made it.
     let objects = sim.objects(&tenant, FAMILIES[0]);

@@ -206,7 +206,12 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
         events: events.len(),
         ..Polled::default()
     };
-    let covered = super::covered_families(state, &scope).await?;
+    // Most polls read no event: then which families the baselines cover is not needed.
+    let covered = if events.is_empty() {
+        BTreeSet::new()
+    } else {
+        super::covered_families(state, &scope).await?
+    };
     let env = scope.records(&state.table);
     // Per event: is it new, and which covered family and object does it concern?
     let mut work: Vec<(AuditEvent, Option<&'static Family>)> = Vec::new();
