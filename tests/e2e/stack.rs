@@ -181,26 +181,19 @@ impl Stack {
         let body = json!({"network_conditions": {
             "latency": rtt_ms, "download_throughput": bytes_s, "upload_throughput": bytes_s, "offline": false,
         }});
-        let res = reqwest::Client::new()
-            .post(self.network_conditions_url().await)
-            .json(&body)
-            .send()
-            .await
-            .expect("network_conditions");
-        assert!(
-            res.status().is_success(),
-            "network_conditions answered {}",
-            res.status()
-        );
+        let url = self.network_conditions_url().await;
+        self.network_conditions(reqwest::Client::new().post(url).json(&body))
+            .await;
     }
 
     /// Ends [`Stack::throttle`].
     pub async fn unthrottle(&self) {
-        let res = reqwest::Client::new()
-            .delete(self.network_conditions_url().await)
-            .send()
-            .await
-            .expect("network_conditions");
+        let url = self.network_conditions_url().await;
+        self.network_conditions(reqwest::Client::new().delete(url)).await;
+    }
+
+    async fn network_conditions(&self, req: reqwest::RequestBuilder) {
+        let res = req.send().await.expect("network_conditions");
         assert!(
             res.status().is_success(),
             "network_conditions answered {}",

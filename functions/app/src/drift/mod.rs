@@ -152,14 +152,7 @@ pub async fn evaluate_family(
         let src_names = &source_names[&src_pk];
         let mut payloads = Vec::with_capacity(items.len());
         for i in &items {
-            let key = atlas_store::Key::new(src_pk.clone(), brec::blob_sk(&i.hash));
-            let blob: BlobRecord = records::get(&state.table, &key).await?.ok_or_else(|| {
-                ServiceError::Conflict(format!(
-                    "the payload of {}/{} in snapshot {} of baseline \"{}\" is not stored",
-                    family, i.item_id, i.number, p.name
-                ))
-            })?;
-            payloads.push(blob.payload);
+            payloads.push(baseline_payload(state, &src_pk, p, i).await?);
         }
         let base_candidates: Vec<Candidate> = payloads.iter().map(|v| Candidate::from_payload(family, v)).collect();
         let same_tenant = p.source_environment_id == env_id;
@@ -256,6 +249,23 @@ pub async fn evaluate_family(
     Ok(out)
 }
 
+/// A baseline item's payload, stored in its source environment `src_pk`.
+async fn baseline_payload(
+    state: &AppState,
+    src_pk: &str,
+    p: &crate::records::drift::BaselineProfile,
+    i: &crate::records::drift::SnapshotItem,
+) -> ServiceResult<Value> {
+    let key = atlas_store::Key::new(src_pk, brec::blob_sk(&i.hash));
+    let blob: BlobRecord = records::get(&state.table, &key).await?.ok_or_else(|| {
+        ServiceError::Conflict(format!(
+            "the payload of {}/{} in snapshot {} of baseline \"{}\" is not stored",
+            i.family, i.item_id, i.number, p.name
+        ))
+    })?;
+    Ok(blob.payload)
+}
+
 /// The "changed" detections of one matched pair: each property where the environment's object
 /// differs from the baseline's (secret values masked).
 #[allow(clippy::too_many_arguments)]
@@ -346,25 +356,9 @@ pub async fn evaluate_objects(
     let mut detections = Vec::new();
     let mut now_drifted = BTreeSet::new();
     for (b, e) in &pairs {
-        let key = atlas_store::Key::new(scope.pk(), brec::blob_sk(&b.hash));
-        let blob: BlobRecord = records::get(&state.table, &key).await?.ok_or_else(|| {
-            ServiceError::Conflict(format!(
-                "the payload of {}/{} in snapshot {} of baseline \"{}\" is not stored",
-                family, b.item_id, b.number, p.name
-            ))
-        })?;
+        let desired = baseline_payload(state, &scope.pk(), p, b).await?;
         let by_id = atlas_domain::drift::MatchedBy::Id;
-        let found = compared(
-            &env_id,
-            family,
-            p,
-            b,
-            &blob.payload,
-            e,
-            (&names, &names),
-            by_id,
-            changed_by,
-        );
+        let found = compared(&env_id, family, p, b, &desired, e, (&names, &names), by_id, changed_by);
         out.compared += 1;
         out.changed += found.len();
         if !found.is_empty() {
