@@ -179,6 +179,20 @@ async fn drift_lifecycle(mode: Mode) {
         .expect("the change is recorded");
     assert_eq!(c.actor, ch.changed_by.clone().unwrap());
 
+    // Findings stored before their environment references (ADR 0043): the next pass reads the
+    // workspace's findings once, references them, and updates them as before.
+    let refs = atlas_app::records::drift::finding_refs(
+        &WorkspaceId::parse(DEMO_WS).unwrap(),
+        &EnvironmentId::parse(&slug).unwrap(),
+    );
+    let table = &app.app().state.table;
+    let stored = table.query_all(refs.clone()).await.unwrap();
+    assert_eq!(stored.len(), 3 + 1, "a reference per finding and the complete mark");
+    for r in &stored {
+        let key = atlas_store::Key::new(r["PK"].as_str().unwrap(), r["SK"].as_str().unwrap());
+        table.delete(&key, None).await.unwrap();
+    }
+
     // Seen again by a full detection: the same findings, counted, never duplicated.
     app.run_to_completion(&paths::drift_detect(DEMO_WS, &slug), json!({}))
         .await;
@@ -186,6 +200,7 @@ async fn drift_lifecycle(mode: Mode) {
     assert_eq!(again.total, 3);
     let ch2 = again.items.iter().find(|f| f.id == ch.id).unwrap();
     assert_eq!(ch2.count, 2);
+    assert_eq!(table.query_all(refs).await.unwrap().len(), 3 + 1, "referenced again");
 
     // Triage: the readonly member cannot, the operator can, one step at a time.
     let triage = paths::findings_triage(DEMO_WS);

@@ -133,6 +133,61 @@ async fn all(state: &AppState, ws: &WorkspaceId) -> ServiceResult<Vec<FindingRec
     Ok(records::query_all(&state.table, q).await?)
 }
 
+/// The findings a pass over `coverage` may touch: those it covers and those `ids` name, read
+/// through the environment's finding references (ADR 0043). The first pass of an environment
+/// without complete references reads the workspace's findings once and writes them.
+async fn in_pass_findings(
+    state: &AppState,
+    ws: &WorkspaceId,
+    coverage: &Coverage<'_>,
+    ids: &BTreeSet<String>,
+) -> ServiceResult<BTreeMap<String, FindingRecord>> {
+    let env = coverage.environment_id;
+    let rows = state.table.query_all(rec::finding_refs(ws, env)).await?;
+    let complete = rows
+        .iter()
+        .any(|r| r.get("entity").and_then(Value::as_str) == Some(rec::FindingRefsComplete::ENTITY));
+    if !complete {
+        let mine: Vec<FindingRecord> = all(state, ws)
+            .await?
+            .into_iter()
+            .filter(|f| &f.environment_id == env)
+            .collect();
+        let mut writes: Vec<TxItem> = mine.iter().map(|f| rec::FindingRef::from(f).put()).collect();
+        for page in writes.chunks(crate::backup::PAGE) {
+            crate::backup::all_written(state.table.batch(page.to_vec()).await?)?;
+        }
+        let done = rec::FindingRefsComplete {
+            workspace_id: ws.clone(),
+            environment_id: env.clone(),
+            at_ms: state.clock.now_millis(),
+        };
+        writes = vec![done.put()];
+        crate::backup::all_written(state.table.batch(writes).await?)?;
+        return Ok(mine.into_iter().map(|f| (f.finding_id.clone(), f)).collect());
+    }
+    let mut out = BTreeMap::new();
+    for row in rows {
+        if row.get("entity").and_then(Value::as_str) != Some(rec::FindingRef::ENTITY) {
+            continue;
+        }
+        let r = rec::FindingRef::from_item(row)?;
+        let may_cover = r.source == coverage.source
+            && coverage.family.is_none_or(|fam| r.family.as_deref() == Some(fam))
+            && coverage
+                .baselines
+                .is_none_or(|b| r.baseline_id.as_ref().is_some_and(|id| b.contains(id)));
+        if !may_cover && !ids.contains(&r.finding_id) {
+            continue;
+        }
+        let key = rec::finding_key(ws, &r.finding_id);
+        if let Some(f) = records::get::<FindingRecord>(&state.table, &key).await? {
+            out.insert(f.finding_id.clone(), f);
+        }
+    }
+    Ok(out)
+}
+
 /// Applies one detection pass: opens, updates or reopens a finding per detection, and resolves
 /// the covered open findings it no longer sees.
 pub async fn observe(
@@ -143,12 +198,8 @@ pub async fn observe(
 ) -> ServiceResult<Observed> {
     let now = state.clock.now_millis();
     let policy = crate::exceptions::policy(state, ws).await?;
-    let existing: BTreeMap<String, FindingRecord> = all(state, ws)
-        .await?
-        .into_iter()
-        .filter(|f| f.environment_id == *coverage.environment_id)
-        .map(|f| (f.finding_id.clone(), f))
-        .collect();
+    let ids: BTreeSet<String> = detections.iter().map(Detection::fingerprint).collect();
+    let existing = in_pass_findings(state, ws, coverage, &ids).await?;
     let mut out = Observed {
         drifted_before: existing
             .values()
@@ -208,7 +259,7 @@ pub async fn observe(
                     AlertEventType::FindingCreated,
                     json!({"kind": f.kind, "property": f.property}),
                 );
-                let mut tx = vec![f.replace(None), ev.create(), alert];
+                let mut tx = vec![f.replace(None), rec::FindingRef::from(&f).put(), ev.create(), alert];
                 rec_dash::push_merged(&mut tx, rec_dash::finding_changes(None, &f, now));
                 reported(state, tx).await
             }

@@ -229,6 +229,69 @@ impl Record for AssignmentRecord {
     }
 }
 
+/// Sort-key prefix of an environment's finding references (ADR 0043).
+pub const FINDING_REFS: &str = "FINDINGREF#";
+
+/// Every finding reference of an environment, with the mark that they are complete (its key sorts
+/// first under the same prefix, so one query reads both).
+pub fn finding_refs(ws: &WorkspaceId, env: &EnvironmentId) -> Query {
+    Query::partition(env_pk(ws, env)).begins_with(FINDING_REFS)
+}
+
+/// A finding's reference in its environment's partition: `<env pk> / FINDINGREF#<fingerprint>`,
+/// created with the finding and never changed. It holds what a detection pass's coverage is
+/// decided on, so a pass reads its environment's findings, not the workspace's (ADR 0043).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRef {
+    pub workspace_id: WorkspaceId,
+    pub environment_id: EnvironmentId,
+    pub finding_id: String,
+    pub source: FindingSource,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub baseline_id: Option<String>,
+}
+
+impl Record for FindingRef {
+    const ENTITY: &'static str = "finding_ref";
+    fn key(&self) -> Key {
+        Key::new(
+            env_pk(&self.workspace_id, &self.environment_id),
+            format!("{FINDING_REFS}{}", self.finding_id),
+        )
+    }
+}
+
+impl From<&FindingRecord> for FindingRef {
+    fn from(f: &FindingRecord) -> Self {
+        Self {
+            workspace_id: f.workspace_id.clone(),
+            environment_id: f.environment_id.clone(),
+            finding_id: f.finding_id.clone(),
+            source: f.source,
+            family: f.family.clone(),
+            baseline_id: f.baseline_id.clone(),
+        }
+    }
+}
+
+/// Written once every finding of the environment has its reference (findings created before
+/// references get theirs from the first pass that reads the workspace's findings once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRefsComplete {
+    pub workspace_id: WorkspaceId,
+    pub environment_id: EnvironmentId,
+    pub at_ms: i64,
+}
+
+impl Record for FindingRefsComplete {
+    const ENTITY: &'static str = "finding_refs_complete";
+    fn key(&self) -> Key {
+        Key::new(env_pk(&self.workspace_id, &self.environment_id), FINDING_REFS)
+    }
+}
+
 /// A finding: `<ws pk> / FINDING#<fingerprint>`. Every write is conditional on `version`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingRecord {
