@@ -432,6 +432,7 @@ async fn watch(state: &AppState, scope: &EnvScope, now: i64) -> ServiceResult<()
         next_due_ms: due,
         polled_ms: None,
         next_sweep_ms: now + SWEEP_EVERY_MS,
+        seen: Vec::new(),
         gsi1pk: rec::WATCH_DUE.into(),
         gsi1sk: rec::watch_due_sk(ws.as_str(), env.as_str()),
     };

@@ -45,6 +45,8 @@ const LIST_LIMIT: usize = 200;
 pub const POLL_BATCH: usize = 25;
 /// Environments of one batch polled side by side.
 const POLL_PARALLEL: usize = 8;
+/// Most worked events a watch remembers to skip in the overlap.
+const SEEN_MAX: usize = 100;
 /// How stale "last polled" may get while polls find nothing (a quiet poll writes nothing else).
 pub const QUIET_WRITE_MS: i64 = 60 * 60 * 1000;
 
@@ -206,6 +208,9 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
         events: events.len(),
         ..Polled::default()
     };
+    // The overlap lists the last events worked again: known by the watch, not looked up.
+    let known: BTreeSet<&str> = w.seen.iter().map(|(id, _)| id.as_str()).collect();
+    events.retain(|e| !known.contains(e.id.as_str()));
     // Most polls read no event: then which families the baselines cover is not needed.
     let covered = if events.is_empty() {
         BTreeSet::new()
@@ -286,6 +291,7 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
     // Record the changes worked, and move the cursor up to the first one that was not.
     let now = state.clock.now_millis();
     let mut cursor = w.cursor_ms;
+    let mut seen = w.seen.clone();
     for (ev, family) in &work {
         let at = ev.activity_ms().unwrap_or(now);
         let resource = ev.resources.first();
@@ -293,6 +299,7 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
             break;
         }
         cursor = cursor.max(at);
+        seen.push((ev.id.clone(), at));
         // Changes outside the baselines' families are recorded too: shown, and not worked again.
         out.changes += usize::from(family.is_some());
         let change = change_record(&scope, ev, family.map(|f| f.code), now);
@@ -306,9 +313,12 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
         }
     }
     // Nothing worked and "last polled" recent enough: nothing to write (most polls).
-    let quiet = cursor == w.cursor_ms && w.polled_ms.is_some_and(|at| now - at < QUIET_WRITE_MS);
+    let quiet = work.is_empty() && cursor == w.cursor_ms && w.polled_ms.is_some_and(|at| now - at < QUIET_WRITE_MS);
     if !quiet {
-        let (advance, cond) = DriftWatch::advance(cursor, now);
+        // Those the next read's overlap still lists (a bounded few; more are looked up).
+        seen.retain(|(_, at)| *at >= cursor - OVERLAP_MS);
+        let skip = seen.len().saturating_sub(SEEN_MAX);
+        let (advance, cond) = DriftWatch::advance(cursor, now, &seen[skip..]);
         match state.table.update(&key, &advance, Some(cond)).await {
             Ok(_) | Err(TableError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),

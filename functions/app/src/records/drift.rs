@@ -437,6 +437,10 @@ pub struct DriftWatch {
     /// When the next full `drift.detect` run (the nightly safety net) is due.
     #[serde(default)]
     pub next_sweep_ms: i64,
+    /// Events already worked that the next read's overlap will list again, as `[id, time]`: not
+    /// looked up again (ADR 0041).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<(String, i64)>,
     #[serde(rename = "GSI1PK")]
     pub gsi1pk: String,
     #[serde(rename = "GSI1SK")]
@@ -459,10 +463,15 @@ impl DriftWatch {
         )
     }
 
-    /// Advances the cursor, never backwards, and says when the feed last read changes.
-    pub fn advance(cursor_ms: i64, now_ms: i64) -> (Update, Cond) {
+    /// Advances the cursor, never backwards, says when the feed last read changes and which
+    /// worked events the next read will list again.
+    pub fn advance(cursor_ms: i64, now_ms: i64, seen: &[(String, i64)]) -> (Update, Cond) {
+        let seen: Vec<Value> = seen.iter().map(|(id, at)| serde_json::json!([id, at])).collect();
         (
-            Update::new().set("cursor_ms", cursor_ms).set("polled_ms", now_ms),
+            Update::new()
+                .set("cursor_ms", cursor_ms)
+                .set("polled_ms", now_ms)
+                .set("seen", Value::Array(seen)),
             Cond::Le("cursor_ms".into(), cursor_ms.into()),
         )
     }
