@@ -132,7 +132,11 @@ async fn drift_lifecycle(mode: Mode) {
     assert_eq!(used.write_milli, 0, "a quiet poll writes nothing");
     // The overlap lists the last events again; the watch knows them: only the authority,
     // environment and connection re-checks are read, not a change record per event.
-    assert!(p.events > 0 && used.read_milli <= 6_000, "{} events, {used:?}", p.events);
+    assert!(
+        p.events > 0 && used.read_milli <= 6_000,
+        "{} events, {used:?}",
+        p.events
+    );
 
     // A change in the portal: found through the audit log, with who made it.
     let objects = sim.objects(&tenant, FAMILIES[0]);
