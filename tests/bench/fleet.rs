@@ -226,7 +226,7 @@ pub async fn run(args: &[String]) {
         }
         // EventBridge ticks every minute: the four ticks between these ones only find nothing due.
         let tick = Instant::now();
-        atlas_app::scheduler::tick(&app.app().state)
+        atlas_store::capacity::trace::within("scheduler", atlas_app::scheduler::tick(&app.app().state))
             .await
             .expect("a scheduler tick");
         scheduler_ms += tick.elapsed().as_millis() as u64 + 1;
@@ -353,6 +353,10 @@ pub async fn run(args: &[String]) {
         "simulated {ticks} ticks in {wall:.0} s; {changed} portal edits; {stalled} ticks left work pending past 300 s; {} items stored",
         items.len()
     );
+    let trace = atlas_store::capacity::trace::report();
+    if !trace.is_empty() {
+        println!("request shapes (ATLAS_METER_TRACE): count wru rru shape\n{trace}");
+    }
     println!(
         "fleet environments={envs} policies={policies} days={days} wru={wru:.0} rru={rru:.0} storage_gb={storage_gb:.4} lambda_gb_s={lambda_gb_s:.1} invocations={invocations} sqs_requests={sqs} s3_requests={} usd_per_environment_month={total:.4}",
         s3_put + s3_get

@@ -309,7 +309,7 @@ pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(
     let meter = atlas_store::Meter::under(Some(total.clone()));
     let mut metered = state.clone();
     metered.table = state.table.metered(meter.clone());
-    let res = match (step.handler)(metered, body.clone()).await {
+    let res = match atlas_store::capacity::trace::within(step.function, (step.handler)(metered, body.clone())).await {
         Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
         other => other,
     };

@@ -138,6 +138,7 @@ pub fn charge(c: Consumed) {
     if c.is_zero() {
         return;
     }
+    trace::record(c);
     let _ = CURRENT.try_with(|m| m.charge(c));
 }
 
@@ -316,5 +317,82 @@ mod tests {
         assert_eq!(total.consumed(), Consumed::read(500));
         assert_eq!(unit.take(), Consumed::read(500));
         assert!(unit.consumed().is_zero());
+    }
+}
+
+/// Diagnostics for the cost work (ADR 0039): with `ATLAS_METER_TRACE` set, every charge is also
+/// summed by the shape of the request that consumed it (operation and key pattern, ids masked),
+/// and [`trace_report`] lists the shapes by write then read units. Off, it costs one load.
+pub mod trace {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use super::Consumed;
+
+    static TRACE: OnceLock<Option<Mutex<BTreeMap<String, (u64, Consumed)>>>> = OnceLock::new();
+
+    tokio::task_local! {
+        static LABEL: String;
+        static CONTEXT: &'static str;
+    }
+
+    /// Runs `f` with its charges traced as part of `context` (a function's name).
+    pub async fn within<F: std::future::Future>(context: &'static str, f: F) -> F::Output {
+        if enabled() {
+            CONTEXT.scope(context, f).await
+        } else {
+            f.await
+        }
+    }
+
+    fn table() -> Option<&'static Mutex<BTreeMap<String, (u64, Consumed)>>> {
+        TRACE
+            .get_or_init(|| std::env::var_os("ATLAS_METER_TRACE").map(|_| Mutex::default()))
+            .as_ref()
+    }
+
+    pub fn enabled() -> bool {
+        table().is_some()
+    }
+
+    /// A key with its ids masked: a `#`-separated part holding a digit and longer than 12
+    /// characters (a ULID, a tenant id, a hash) becomes `*`.
+    pub fn mask(key: &str) -> String {
+        key.split('#')
+            .map(|p| {
+                let id = p.len() > 12 && p.chars().any(|c| c.is_ascii_digit());
+                if id { "*" } else { p }
+            })
+            .collect::<Vec<_>>()
+            .join("#")
+    }
+
+    /// Runs `f` with charges summed under `label` (when tracing).
+    pub async fn labelled<F: std::future::Future>(label: Option<String>, f: F) -> F::Output {
+        match label {
+            Some(l) => LABEL.scope(l, f).await,
+            None => f.await,
+        }
+    }
+
+    pub(crate) fn record(c: Consumed) {
+        let Some(t) = table() else { return };
+        let label = LABEL.try_with(Clone::clone).unwrap_or_else(|_| "unlabelled".into());
+        let label = format!("{}: {label}", CONTEXT.try_with(|c| *c).unwrap_or("-"));
+        let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
+        let e = t.entry(label).or_default();
+        e.0 += 1;
+        e.1 += c;
+    }
+
+    /// The shapes by write units, then read units, largest first: `count wru rru shape` lines.
+    pub fn report() -> String {
+        let Some(t) = table() else { return String::new() };
+        let t = t.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<_> = t.iter().collect();
+        rows.sort_by_key(|(_, (_, c))| std::cmp::Reverse((c.write_milli, c.read_milli)));
+        rows.iter()
+            .map(|(k, (n, c))| format!("{n:>8} {:>12.1} {:>12.1} {k}\n", c.write_units(), c.read_units()))
+            .collect()
     }
 }

@@ -286,6 +286,12 @@ impl Table {
         capacity::scoped(self.meter.clone(), f).await
     }
 
+    /// [`Table::metered_call`], its charges traced under `label()` (only computed when tracing).
+    async fn traced<F: std::future::Future>(&self, label: impl FnOnce() -> String, f: F) -> F::Output {
+        let label = capacity::trace::enabled().then(label);
+        capacity::trace::labelled(label, self.metered_call(f)).await
+    }
+
     /// Fault injection at the port, the same on every backend (no root tricks needed to fill a disk):
     /// while `reason` is set, writes to items whose sort key starts with one of `sk_prefixes` (all
     /// writes when empty) fail with [`TableError::Unavailable`] `"the store cannot write: {reason}"`,
@@ -328,7 +334,19 @@ impl Table {
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        match self.metered_call(self.raw.get(key)).await? {
+        match self
+            .traced(
+                || {
+                    format!(
+                        "get {}/{}",
+                        capacity::trace::mask(&key.pk),
+                        capacity::trace::mask(&key.sk)
+                    )
+                },
+                self.raw.get(key),
+            )
+            .await?
+        {
             Some(item) => Ok(Some(self.decode(item).await?)),
             None => Ok(None),
         }
@@ -340,7 +358,19 @@ impl Table {
         self.check_write(&key)?;
         let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
         self.write_chunks(&enc.chunks).await?;
-        match self.metered_call(self.raw.put(enc.main, cond)).await {
+        match self
+            .traced(
+                || {
+                    format!(
+                        "put {}/{}",
+                        capacity::trace::mask(&key.pk),
+                        capacity::trace::mask(&key.sk)
+                    )
+                },
+                self.raw.put(enc.main, cond),
+            )
+            .await
+        {
             Ok(old) => {
                 if let Some(old) = old {
                     self.drop_chunks_of(&key, &old).await;
@@ -357,7 +387,18 @@ impl Table {
     pub async fn update(&self, key: &Key, update: &Update, cond: Option<Cond>) -> Result<Item, TableError> {
         check_update(update)?;
         self.check_write(key)?;
-        let item = self.metered_call(self.raw.update(key, update, cond)).await?;
+        let item = self
+            .traced(
+                || {
+                    format!(
+                        "update {}/{}",
+                        capacity::trace::mask(&key.pk),
+                        capacity::trace::mask(&key.sk)
+                    )
+                },
+                self.raw.update(key, update, cond),
+            )
+            .await?;
         self.decode(item).await
     }
 
@@ -374,7 +415,18 @@ impl Table {
 
     pub async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<bool, TableError> {
         self.check_write(key)?;
-        let old = self.metered_call(self.raw.delete(key, cond)).await?;
+        let old = self
+            .traced(
+                || {
+                    format!(
+                        "delete {}/{}",
+                        capacity::trace::mask(&key.pk),
+                        capacity::trace::mask(&key.sk)
+                    )
+                },
+                self.raw.delete(key, cond),
+            )
+            .await?;
         match old {
             Some(old) => {
                 self.drop_chunks_of(key, &old).await;
@@ -397,7 +449,19 @@ impl Table {
                 return Err(TableError::BadCursor);
             }
         }
-        let mut page = self.metered_call(self.raw.query(q)).await?;
+        let mut page = self
+            .traced(
+                || {
+                    format!(
+                        "query {:?} {}/{}",
+                        q.index,
+                        capacity::trace::mask(&q.pk),
+                        capacity::trace::mask(&format!("{:?}", q.sk))
+                    )
+                },
+                self.raw.query(q),
+            )
+            .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for item in page.items.drain(..) {
             items.push(self.decode(item).await?);
@@ -456,7 +520,8 @@ impl Table {
             });
         }
         self.write_chunks(&chunks).await?;
-        let res = self.metered_call(self.raw.transact(out)).await;
+        let label = keys_label("tx", &out);
+        let res = self.traced(|| label.unwrap_or_default(), self.raw.transact(out)).await;
         if res.is_err() {
             self.delete_chunks(&chunks).await;
         }
@@ -506,7 +571,8 @@ impl Table {
                     .flatten()
             })
             .collect();
-        let results = match self.metered_call(self.raw.batch(raw)).await {
+        let label = keys_label("batch", &raw);
+        let results = match self.traced(|| label.unwrap_or_default(), self.raw.batch(raw)).await {
             Ok(r) => r,
             Err(e) => {
                 self.delete_chunks(&all).await;
@@ -591,6 +657,18 @@ impl Table {
             Err(e) => tracing::warn!(error = %e, "could not list old chunks"),
         }
     }
+}
+
+/// The trace label of a transaction or batch: its items' key shapes (only when tracing).
+fn keys_label(kind: &str, items: &[TxItem]) -> Option<String> {
+    capacity::trace::enabled().then(|| {
+        let keys: Vec<String> = items
+            .iter()
+            .filter_map(|i| i.key().ok())
+            .map(|k| format!("{}/{}", capacity::trace::mask(&k.pk), capacity::trace::mask(&k.sk)))
+            .collect();
+        format!("{kind} [{}]", keys.join(", "))
+    })
 }
 
 fn check_update(u: &Update) -> Result<(), TableError> {
