@@ -101,7 +101,19 @@ async fn connect_a_provider_through_consent() {
     s.goto(&format!("{FABRIKAM}/provider")).await;
     s.fill("#tenant", "fabrikam.demo.test").await;
     s.click("[data-testid=create-connection]").await;
+    // The consent step lists what consent asks for, read-write permissions included, each with
+    // why (issue 19 item 4).
+    let requested = "[data-testid=requested-permissions] tr.requested-permission";
+    let rw = format!("{requested}[data-permission='DeviceManagementConfiguration.ReadWrite.All']");
+    s.wait_text(&rw, "Read and write").await;
+    s.wait_text(&rw, "restores").await;
+    s.wait_text(&format!("{requested}[data-permission='Group.Read.All']"), "Read")
+        .await;
     s.click("[data-testid=start-consent]").await;
+    // The connection now waits for consent, in words (issue 19 item 5).
+    s.wait_text(".facts", "Consent pending").await;
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new());
+    s.screenshot("consent").await;
     // The tenant's sign-in page (the simulator's): the Global Administrator signs in and
     // consents; Entra sends the browser back through the callback webhook, which redeems the
     // code and checks the administrator, to this page.
@@ -578,7 +590,7 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.click("button#triage-apply:not([disabled])").await;
     s.wait_text(".triage-result", "1").await;
     s.click("#findings-table tr.finding a").await;
-    s.wait_text(".finding-status", "acknowledged").await;
+    s.wait_attr(".finding-status", "data-status", "acknowledged").await;
     s.wait_text("body", "changed outside TenantAtlas").await;
     s.screenshot("detail").await;
 
@@ -601,7 +613,7 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.goto(&finding_page).await;
     s.click("button#exception-approve:not([disabled])").await;
     s.wait_attr("li.exception", "data-status", "active").await;
-    s.wait_text(".finding-status", "risk_accepted").await;
+    s.wait_attr(".finding-status", "data-status", "risk_accepted").await;
     s.wait_text("li.exception", "decided by manager@demo.test").await;
     s.screenshot("risk-accepted").await;
     // The workspace's list of risk acceptances (a page of the second bundle) answers who and why.
@@ -818,5 +830,182 @@ async fn first_paint_on_a_slow_link_and_no_request_twice() {
     );
     s.assert_no_request_twice(&format!("{WS}/audit"), "[data-testid=audit-table], .empty")
         .await;
+    s.close().await;
+}
+
+/// Issue 19 item 5: a partial backup reads the same everywhere an operator meets it: the live
+/// run, the backup set in its list and on its page, the run in the hub and on its page (badge and
+/// outcome agreeing), and the environment's tile on the workspace's dashboard; no raw internal
+/// code (`partially_succeeded`, …) on any of those pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_backup_reads_needs_attention_everywhere() {
+    let s = Stack::start("status-words").await;
+    s.sign_in("owner@demo.test").await;
+    // The tenant refuses one family: the backup captures the rest and is partial.
+    s.set_faults(
+        "contoso.demo.test",
+        serde_json::json!({"forbidden_families": ["deviceCompliancePolicies"]}),
+    )
+    .await;
+    s.backup_now(CONTOSO).await;
+    const WORD: &str = "Needs attention";
+    let badge = ".badge[data-status=needs_attention]";
+    let same_word = |text: String, place: &str| {
+        assert!(text.contains(WORD), "{place} says {text:?}, not {WORD:?}");
+    };
+    same_word(
+        s.find(&format!("[data-testid=live-run] {badge}"))
+            .await
+            .text()
+            .await
+            .expect("text"),
+        "the live run",
+    );
+    let set = "[data-testid=backup-sets] tr[data-status=partial]";
+    same_word(
+        s.find(&format!("{set} {badge}")).await.text().await.expect("text"),
+        "the set's row",
+    );
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the backups page");
+    s.click(&format!("{set} td a")).await;
+    same_word(
+        s.find(&format!(".page-head {badge}")).await.text().await.expect("text"),
+        "the set's page",
+    );
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the set's page");
+
+    s.goto(&format!("{WS}/operations?operation_type=backup.capture")).await;
+    let row = "[data-testid=run-table] tr[data-type='backup.capture']";
+    same_word(
+        s.find(&format!("{row} {badge}")).await.text().await.expect("text"),
+        "the run's row in the hub",
+    );
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "in the hub");
+    s.click(&format!("{row} a")).await;
+    same_word(
+        s.find(&format!(".page-head {badge}")).await.text().await.expect("text"),
+        "the run's page",
+    );
+    s.find(&format!("[data-testid=run-progress] {badge}")).await;
+    s.wait_attr("[data-testid=run-outcome]", "data-outcome", "partially_succeeded")
+        .await;
+    assert_eq!(
+        s.find("[data-testid=run-outcome]").await.text().await.expect("text"),
+        "Partially succeeded"
+    );
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the run's page");
+    s.screenshot("run").await;
+
+    s.goto(WS).await;
+    let tile = "[data-testid=dashboard] [data-testid=dash-env-contoso]";
+    same_word(
+        s.find(&format!("{tile} [data-testid=last-backup] {badge}"))
+            .await
+            .text()
+            .await
+            .expect("text"),
+        "the tile's last backup",
+    );
+    same_word(
+        s.find(&format!("{tile} [data-testid=tile-status] {badge}"))
+            .await
+            .text()
+            .await
+            .expect("text"),
+        "the tile's status",
+    );
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the overview");
+    s.screenshot("tile").await;
+    s.close().await;
+}
+
+/// Issue 19 item 4: a read-only member follows every link the app shows them, from the workspace
+/// and its environments down, and none answers 403 — no page shows "You do not have permission",
+/// no request it makes is refused. What they may not do is shown disabled with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_readonly_member_sees_no_link_that_leads_to_a_403() {
+    let s = Stack::start("readonly-links").await;
+    // Something to look at: a backup set and its run, a synced inventory.
+    s.sign_in("owner@demo.test").await;
+    s.backup_now(CONTOSO).await;
+    s.sign_out().await;
+    s.sign_in("readonly@demo.test").await;
+
+    // The restore pages answer 403 to readonly: the environment shows Restore disabled, with why.
+    s.goto(CONTOSO).await;
+    let restore = s.find("nav.subnav [data-testid=unavailable]").await;
+    assert_eq!(restore.text().await.expect("text"), "Restore");
+    let why = restore.attr("title").await.expect("attr").unwrap_or_default();
+    assert!(
+        why.contains("readonly") && why.contains("restore.preview"),
+        "the reason names the role and the capability: {why:?}"
+    );
+    assert!(!s.exists(&format!("a[href^='{CONTOSO}/restores']")).await);
+    s.wait_text("[data-testid=why-not]", "inventory.sync").await;
+    assert_eq!(
+        s.fetch_status("GET", "/api/v1/workspaces/ws-demo/environments/env-contoso/restores")
+            .await,
+        403,
+        "the page the hidden link led to is refused"
+    );
+    s.screenshot("environment").await;
+
+    // Every page reachable by links, once per shape of address (ids and family codes stand for
+    // any), breadth first from the workspace.
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|seg| {
+                if seg.chars().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+                    "*"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+    let mut queue = std::collections::VecDeque::from([WS.to_owned(), CONTOSO.to_owned()]);
+    let mut seen: std::collections::BTreeSet<String> = queue.iter().map(|p| shape(p)).collect();
+    let mut visited = Vec::new();
+    while let Some(path) = queue.pop_front() {
+        s.goto(&path).await;
+        let requests = s.settled_requests().await;
+        let refused: Vec<&(String, u16)> = requests.iter().filter(|(_, status)| *status == 403).collect();
+        assert!(refused.is_empty(), "{path} made requests answered 403: {refused:?}");
+        assert!(
+            !s.exists("[data-testid=forbidden]").await,
+            "{path} shows the permission error"
+        );
+        let hrefs = s
+            .browser
+            .execute(
+                "return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));",
+                vec![],
+            )
+            .await
+            .expect("links");
+        let hrefs: Vec<String> = serde_json::from_value(hrefs).expect("a list of links");
+        for href in hrefs {
+            let href = href.split(['?', '#']).next().unwrap_or_default().to_owned();
+            if href.starts_with(WS) && seen.insert(shape(&href)) {
+                queue.push_back(href);
+            }
+        }
+        visited.push(path);
+        assert!(visited.len() <= 80, "more pages than expected: {visited:#?}");
+    }
+    // The crawl reached the pages that matter, not just the first.
+    for page in ["/operations/", "/backups/", "/members", "/findings", "/inventory"] {
+        assert!(
+            visited.iter().any(|p| p.contains(page)),
+            "no page like {page} among {visited:#?}"
+        );
+    }
+    assert!(
+        !visited
+            .iter()
+            .any(|p| p.contains("/restores") || p.ends_with("/audit") || p.ends_with("/evidence")),
+        "readonly was offered a link to a page it may not open: {visited:#?}"
+    );
     s.close().await;
 }

@@ -265,6 +265,75 @@ impl Stack {
         urls
     }
 
+    /// Waits until the page has loaded what it asks for: nothing says "Loading…", a lazily loaded
+    /// page's bundle has mounted, and the requests are the same twice, 300 ms apart. Answers every
+    /// request since the page load with its HTTP status (Resource Timing's `responseStatus`).
+    pub async fn settled_requests(&self) -> Vec<(String, u16)> {
+        let read = || async {
+            let v = self
+                .browser
+                .execute(
+                    r#"
+                    const busy = document.querySelector('.loading')
+                        || [...document.querySelectorAll('[data-testid=more-root]')].some(e => !e.firstElementChild)
+                        || !document.querySelector('main h1, main [data-testid=not-found]');
+                    return busy ? null : performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus]);
+                    "#,
+                    vec![],
+                )
+                .await
+                .expect("resource timing");
+            serde_json::from_value::<Option<Vec<(String, u16)>>>(v).expect("a list of requests")
+        };
+        // Polled with a deadline: settled once two reads 300 ms apart agree.
+        let started = std::time::Instant::now();
+        let mut last = read().await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = read().await;
+            if let (Some(now), true) = (&now, now == last) {
+                return now.clone();
+            }
+            let path = self.current_path().await;
+            assert!(started.elapsed() < DEADLINE, "{path} never settled: {now:#?}");
+            last = now;
+        }
+    }
+
+    /// Every raw internal code in the page's visible text (issue 19 item 5: operators read
+    /// words, the codes stay in `data-` attributes).
+    pub async fn raw_codes_on_screen(&self) -> Vec<&'static str> {
+        const RAW: &[&str] = &[
+            "partially_succeeded",
+            "needs_attention",
+            "not_configured",
+            "consent_pending",
+            "consent_failed",
+            "in_progress",
+            "risk_accepted",
+            "false_positive",
+            "undefined",
+        ];
+        let text = self
+            .browser
+            .execute("return document.body.innerText;", vec![])
+            .await
+            .expect("the page's text");
+        let text = text.as_str().unwrap_or_default().to_owned();
+        RAW.iter().copied().filter(|code| text.contains(code)).collect()
+    }
+
+    /// Sets the simulated tenant's faults (the simulator's `/_sim` admin API).
+    pub async fn set_faults(&self, tenant: &str, faults: Value) {
+        let res = reqwest::Client::new()
+            .put(format!("{}/_sim/tenants/{tenant}/faults", self.sim))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert!(res.status().is_success(), "faults answered {}", res.status());
+    }
+
     /// Signs in through the app's button and the local issuer's user picker.
     pub async fn sign_in(&self, email: &str) {
         self.goto("/workspaces").await;

@@ -37,10 +37,16 @@ impl fmt::Display for ApiError {
             Self::Unauthorized => f.write_str("Your session has ended. Sign in again."),
             Self::Forbidden => f.write_str("You do not have permission to do this."),
             Self::NotFound => f.write_str("Not found."),
-            Self::Problem(problem) => match &problem.detail {
-                Some(detail) => write!(f, "{}: {detail}", problem.title),
-                None => f.write_str(&problem.title),
-            },
+            // The detail says what happened; the title is the generic words of the status
+            // ("The resource changed or already exists"), shown only when there is nothing better.
+            Self::Problem(problem) => {
+                // ASCII only: Unicode case tables would cost every bundle kilobytes.
+                let mut text = problem.detail.clone().unwrap_or_else(|| problem.title.clone());
+                if let Some(first) = text.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                f.write_str(&text)
+            }
             Self::Status(status) => write!(f, "The server answered with status {status}."),
             Self::Network(_) => f.write_str("The service could not be reached."),
             Self::Decode(_) => f.write_str("The service sent an answer this app does not understand."),
@@ -262,5 +268,24 @@ mod tests {
         assert_eq!(e.field_in_list("source_environment_id").as_deref(), Some("is required"));
         assert_eq!(e.field_in_list("kind"), None);
         assert_eq!(e.field("target_id"), None);
+    }
+
+    #[test]
+    fn a_problem_says_its_detail_without_the_generic_title() {
+        let mut problem = Problem {
+            kind: "urn:tenantatlas:problem:conflict".into(),
+            title: "The resource changed or already exists".into(),
+            status: 409,
+            detail: Some("the connection is disabled: enable it first".into()),
+            errors: Vec::new(),
+            request_id: None,
+        };
+        let e = ApiError::Problem(problem.clone());
+        assert_eq!(e.to_string(), "The connection is disabled: enable it first");
+        problem.detail = None;
+        assert_eq!(
+            ApiError::Problem(problem).to_string(),
+            "The resource changed or already exists"
+        );
     }
 }

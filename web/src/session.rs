@@ -24,6 +24,24 @@ impl Session {
             .iter()
             .any(|m| m.workspace_id == ws && m.capabilities.iter().any(|c| c == cap.as_str()))
     }
+
+    /// Why a control for `cap` is not offered: `None` when I hold it. Shown next to (or as the
+    /// `title` of) the disabled control, so a read-only member knows why and whom to ask.
+    pub fn lacks(&self, ws: &str, cap: Capability) -> Option<String> {
+        if self.can(ws, cap) {
+            return None;
+        }
+        let role = self
+            .me
+            .memberships
+            .iter()
+            .find(|m| m.workspace_id == ws)
+            .map_or("none", |m| m.role.as_str());
+        Some(format!(
+            "Your role ({role}) does not include {}; an owner or manager can change it.",
+            cap.as_str()
+        ))
+    }
 }
 
 /// The session; pages render only inside the signed-in shell, so it is always there.

@@ -427,6 +427,23 @@ pub struct ProviderConnection {
     /// Whether a credential is stored, and when it was set; never the credential itself.
     pub credential: Option<CredentialInfo>,
     pub verification: Option<Verification>,
+    /// The Microsoft Graph application permissions consent asks the tenant for (the app's
+    /// statically configured ones, requested with `.default`), read-write ones included, each
+    /// with why TenantAtlas needs it.
+    #[serde(default)]
+    pub requested_permissions: Vec<RequestedPermission>,
+}
+
+/// A Graph application permission consent requests, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RequestedPermission {
+    /// `DeviceManagementConfiguration.ReadWrite.All`, …
+    pub permission: String,
+    /// Whether it lets TenantAtlas change the tenant (restore, promotion), not only read it.
+    pub read_write: bool,
+    /// What needs it, in an operator's words.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -128,6 +128,7 @@ pub fn to_api(connection: Option<&ConnectionRecord>, now_ms: i64) -> api::Provid
             consent: None,
             credential: None,
             verification: None,
+            requested_permissions: requested_permissions(),
         };
     };
     api::ProviderConnection {
@@ -159,7 +160,45 @@ pub fn to_api(connection: Option<&ConnectionRecord>, now_ms: i64) -> api::Provid
             set_ms: x.set_ms,
         }),
         verification: c.verification.clone(),
+        requested_permissions: requested_permissions(),
     }
+}
+
+/// What consent asks the tenant for (`.default`: the app's statically configured permissions,
+/// graph-brief §5), each with why: the read-write role of every family's permission area (reads
+/// for inventory, backups and drift; writes for restores and promotions) and Group.Read.All.
+pub fn requested_permissions() -> Vec<api::RequestedPermission> {
+    use atlas_graph::families::FAMILIES;
+    let mut areas = Vec::new();
+    for f in FAMILIES {
+        if !areas.contains(&f.permission) {
+            areas.push(f.permission);
+        }
+    }
+    let mut out: Vec<api::RequestedPermission> = areas
+        .iter()
+        .map(|a| {
+            let families: Vec<&str> = FAMILIES
+                .iter()
+                .filter(|f| f.permission == *a)
+                .map(|f| f.label)
+                .collect();
+            api::RequestedPermission {
+                permission: a.write().to_owned(),
+                read_write: true,
+                why: format!(
+                    "Reads {} for inventory, backups and drift detection; writes them back only when a member restores or promotes them.",
+                    families.join(", ")
+                ),
+            }
+        })
+        .collect();
+    out.push(api::RequestedPermission {
+        permission: "Group.Read.All".to_owned(),
+        read_write: false,
+        why: "Shows the groups policies are assigned to by name, and maps them between tenants when a restore or promotion carries assignments.".to_owned(),
+    });
+    out
 }
 
 pub use crate::records::provider::{claim_key, claim_pk, owner_key};

@@ -1,4 +1,4 @@
-//! What the findings pages share: a finding's status as its code, desired vs current side by
+//! What the findings pages share: a finding's status in words, desired vs current side by
 //! side, and bulk triage (one request for many findings) with its per-item outcome in words.
 
 use atlas_api_types::{FindingStatus, FindingsTriage, TriageResult};
@@ -31,11 +31,11 @@ pub fn needs_reason(to: FindingStatus) -> bool {
     matches!(to, FindingStatus::Resolved | FindingStatus::FalsePositive)
 }
 
-/// The status as its code (`new`, `in_progress`…), open statuses highlighted.
+/// The status in words ("In progress"), its code in `data-status`; open statuses highlighted.
 pub fn status_tag(s: FindingStatus) -> Html {
     html! {
         <span class={classes!("chip", "finding-status", s.is_open().then_some("chip--update"))}
-            data-status={s.as_str()} title={status_label(s)}>{ s.as_str() }</span>
+            data-status={s.as_str()}>{ status_label(s) }</span>
     }
 }
 

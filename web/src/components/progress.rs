@@ -3,7 +3,7 @@
 use atlas_api_types::{OperationRun, RunState};
 use yew::prelude::*;
 
-use crate::components::status_badge::status_badge;
+use crate::components::status_badge::{run_status, status_badge};
 
 #[derive(Properties, PartialEq)]
 pub struct RunProgressProps {
@@ -28,7 +28,7 @@ pub fn run_progress(props: &RunProgressProps) -> Html {
     html! {
         <div class="progress-block" data-testid="run-progress" data-state={run.state.as_str()}>
             <div class="progress-block__head">
-                { status_badge(run.status.as_str()) }
+                { status_badge(run_status(run).as_str()) }
                 <span>{ format!("{done} of {} done \u{b7} {pct}%", run.total) }</span>
             </div>
             <div class="progress" role="progressbar" aria-label={format!("{} progress", run.label)}

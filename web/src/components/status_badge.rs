@@ -1,7 +1,8 @@
 //! The one badge for the canonical status vocabulary and severities. The text label carries the
 //! meaning; colour and icon only reinforce it, so it reads the same to screen readers.
 
-use atlas_domain::{Severity, Status};
+use atlas_api_types::OperationRun;
+use atlas_domain::{RunOutcome, RunState, Severity, Status};
 use yew::prelude::*;
 
 fn status_look(status: Status) -> (&'static str, &'static str) {
@@ -20,8 +21,16 @@ fn status_look(status: Status) -> (&'static str, &'static str) {
 }
 
 /// Maps internal states the API also sends (backup sets, outcomes, ghosts) onto the vocabulary.
+/// A run outcome maps as the API maps it ([`RunOutcome::status`]), so a run's badge and its
+/// outcome never disagree.
 pub fn canonical(value: &str) -> Status {
-    Status::parse(value).unwrap_or(match value {
+    if let Some(status) = Status::parse(value) {
+        return status;
+    }
+    if let Some(outcome) = RunOutcome::parse(value) {
+        return outcome.status();
+    }
+    match value {
         "complete" | "succeeded" | "success" | "granted" | "consented" | "active" | "created" | "updated"
         | "unchanged" => Status::Ready,
         "partial" | "partially_succeeded" | "pending" | "consent_pending" => Status::NeedsAttention,
@@ -30,7 +39,26 @@ pub fn canonical(value: &str) -> Status {
         "queued" => Status::Running,
         "deleted" | "accepted" => Status::Historical,
         _ => Status::Unknown,
-    })
+    }
+}
+
+/// The canonical status of a run: once completed, the one its outcome maps to (issue 19 item 5:
+/// the badge and the outcome say the same thing wherever the run is shown).
+pub fn run_status(run: &OperationRun) -> Status {
+    match (run.state, run.outcome) {
+        (RunState::Completed, Some(outcome)) => outcome.status(),
+        _ => run.status,
+    }
+}
+
+/// An internal code in words, for the few places that show one: `consent_pending` becomes
+/// "Consent pending". Raw codes stay in `data-` attributes, never in the text.
+pub fn words(code: &str) -> String {
+    let mut label = code.replace(['_', '.'], " ");
+    if let Some(first) = label.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    label
 }
 
 /// The badge of a canonical code (`ready`, `needs_attention`, …) or an internal state mapped by
@@ -73,13 +101,34 @@ pub fn deleted_badge() -> Html {
 /// API's, the colour follows the canonical status it maps to.
 pub fn outcome_badge(outcome: &str) -> Html {
     let (class, icon) = status_look(canonical(outcome));
-    let mut label = outcome.replace('_', " ");
-    if let Some(first) = label.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
+    let label = words(outcome);
     html! {
         <span class={classes!("badge", class)} data-outcome={outcome.to_owned()}>
             <span class="badge__icon" aria-hidden="true">{ icon }</span>{ label }
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use atlas_domain::{RunOutcome, Status};
+
+    use super::{canonical, words};
+
+    #[test]
+    fn every_run_outcome_maps_as_the_api_maps_it() {
+        for o in RunOutcome::ALL {
+            assert_eq!(canonical(o.as_str()), o.status(), "{o}");
+        }
+        assert_eq!(canonical("partial"), Status::NeedsAttention);
+        assert_eq!(canonical("complete"), Status::Ready);
+    }
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(words("consent_pending"), "Consent pending");
+        assert_eq!(words("partially_succeeded"), "Partially succeeded");
+        assert_eq!(words("ready"), "Ready");
+        assert_eq!(words(""), "");
     }
 }

@@ -2,13 +2,14 @@
 //! alignment gauge, and the 30/90-day trends as inline SVG with their numbers. One request.
 
 use atlas_api_types::{Dashboard, EnvironmentDashboard, SeverityCounts};
+use atlas_domain::Status;
 use yew::prelude::*;
 
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::charts::{Series, bar_chart, gauge, line_chart};
 use crate::components::load;
-use crate::components::status_badge::status_badge;
+use crate::components::status_badge::{canonical, status_badge};
 use crate::format;
 use crate::hooks::use_load;
 use crate::router::{Link, use_navigator};
@@ -25,6 +26,15 @@ fn age(ms: Option<i64>) -> String {
     match ms {
         Some(at) => format!("{} ago", format::duration((format::now_ms() - at).max(0))),
         None => "never".into(),
+    }
+}
+
+/// The tile's status: an active environment whose last backup did not fully succeed says so
+/// (issue 19 item 5), in the word the backup's run and set show.
+fn tile_status(t: &EnvironmentDashboard) -> Status {
+    match t.last_backup_outcome.as_deref().map(canonical) {
+        Some(backup) if t.status == Status::Ready && backup != Status::Ready => backup,
+        _ => t.status,
     }
 }
 
@@ -175,7 +185,7 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                                     <h3 class="card__title">
                                         <Link to={Route::Environment { ws: ws.clone(), env: t.environment_id.clone() }}>{ &t.display_name }</Link>
                                     </h3>
-                                    { status_badge(t.status.as_str()) }
+                                    <span data-testid="tile-status">{ status_badge(tile_status(t).as_str()) }</span>
                                 </div>
                                 <div class="dash__gauge">
                                     { gauge("Baseline alignment", alignment(t)) }

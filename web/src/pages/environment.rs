@@ -84,12 +84,16 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     <h1>{ &e.display_name }</h1>
                     { status_badge(status.as_str()) }
                 </div>
-                <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, e.lifecycle) }</p>
+                <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, crate::components::status_badge::words(e.lifecycle.as_str())) }</p>
                 <nav class="subnav" aria-label="Environment">
                     <Link to={Route::Provider { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Provider connection" }</Link>
                     <Link to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link>
                     <Link to={Route::Backups { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Backups" }</Link>
-                    <Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link>
+                    if let Some(why) = session.lacks(&ws, Capability::RestorePreview) {
+                        { crate::components::markup::unavailable("Restore", why) }
+                    } else {
+                        <Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Restore" }</Link>
+                    }
                     <Link to={Route::Drift { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Drift" }</Link>
                     <Link to={Route::Lint { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Lint" }</Link>
                     <Link to={Route::Findings { ws: ws.clone() }} classes="button button--quiet"
@@ -126,6 +130,8 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                         }) }
                         if can_sync {
                             <button type="button" class="button" onclick={sync.clone()} data-testid="sync-inventory">{ "Sync inventory" }</button>
+                        } else if let Some(why) = session.lacks(&ws, Capability::InventorySync) {
+                            { crate::components::markup::why_not(why) }
                         }
                         { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                         if let Some(run) = &*started {

@@ -11,7 +11,7 @@ use crate::components::csv::CsvButton;
 use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::load;
 use crate::components::progress::{RunProgressProps, run_progress};
-use crate::components::status_badge::{outcome_badge, status_badge};
+use crate::components::status_badge::{outcome_badge, run_status, status_badge, words};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
@@ -41,7 +41,7 @@ pub fn run_table(props: &RunTableProps) -> Html {
                         <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
                             <td><Link to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link></td>
                             <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                            <td>{ status_badge(r.status.as_str()) }</td>
+                            <td>{ status_badge(run_status(r).as_str()) }</td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
                                 if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
                             <td>{ format::time(r.created_ms) }</td>
@@ -187,13 +187,13 @@ pub fn RunPage(props: &RunProps) -> Html {
                 }
                 <div class="page-head">
                     <h1>{ &r.label }</h1>
-                    { status_badge(r.status.as_str()) }
+                    { status_badge(run_status(r).as_str()) }
                 </div>
                 <dl class="facts">
                     { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }
                     { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</> }) }
                     { crate::components::markup::fact("Started by", html! { <>{ &r.initiator }</> }) }
-                    <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome">{ r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str) }</dd></div>
+                    <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome" data-outcome={r.outcome.map(RunOutcome::as_str)}>{ words(r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str)) }</dd></div>
                     { crate::components::markup::fact("Created", html! { <>{ format::time(r.created_ms) }</> }) }
                     { crate::components::markup::fact("Duration", html! { <>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</> }) }
                 </dl>

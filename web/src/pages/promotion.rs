@@ -467,7 +467,9 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
 
                 <section class="panel" id="step-rollback" aria-labelledby="rollback-title" data-testid="promotion-rollback">
                     <h2 id="rollback-title">{ "6. Rollback" }</h2>
-                    if let Some(r) = &p.rollback_restore_id {
+                    if let (Some(_), false) = (&p.rollback_restore_id, can_preview) {
+                        <p class="muted">{ "A rollback restore is drafted; a member with restore.preview opens and confirms it." }</p>
+                    } else if let Some(r) = &p.rollback_restore_id {
                         <p><Link to={Route::Restore { ws: ws.clone(), env: p.target_environment_id.clone(), restore: r.clone() }}>
                             { "Open the rollback restore draft" }</Link>{ " \u{b7} preview and confirm it like any restore." }</p>
                     } else if p.pre_backup_set_id.is_some() && matches!(state, "verified" | "differences" | "failed") {

@@ -17,7 +17,7 @@ use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
-use crate::components::status_badge::status_badge;
+use crate::components::status_badge::{status_badge, words};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::{EnvProps, posture};
@@ -342,8 +342,8 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                     if c.configured {
                         <dl class="facts">
                             { crate::components::markup::fact("Tenant", html! { <>{ c.tenant.clone().unwrap_or_default() }</> }) }
-                            { crate::components::markup::fact("App", html! { <>{ c.app_mode.clone().unwrap_or_default() }</> }) }
-                            { crate::components::markup::fact("Lifecycle", html! { <>{ c.lifecycle.map(ConnectionLifecycle::as_str).unwrap_or_default() }</> }) }
+                            { crate::components::markup::fact("App", html! { <>{ match c.app_mode.as_deref() { Some("platform") => "TenantAtlas platform app", Some("dedicated") => "Your own app registration", other => other.unwrap_or_default() } }</> }) }
+                            { crate::components::markup::fact("Lifecycle", html! { <>{ c.lifecycle.map(|l| words(l.as_str())).unwrap_or_default() }</> }) }
                             if let Some(cr) = &c.credential {
                                 { crate::components::markup::fact("Credential", html! { <>{ format!("{} v{} set {}", cr.kind, cr.version, format::time(cr.set_ms)) }</> }) }
                             }
@@ -367,6 +367,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                     <section class="panel" aria-labelledby="consent-title">
                         <h2 id="consent-title">{ "2. Sign in as a tenant administrator" }</h2>
                         <p>{ "A Global Administrator, Intune Administrator or Privileged Role Administrator of the tenant signs in. This proves the tenant is yours to manage; a Global Administrator is also asked to grant TenantAtlas its permissions if the tenant has not yet. You come back here afterwards." }</p>
+                        { requested(c) }
                         if let Some(start) = &*consent {
                             <p><a class="button" href={start.consent_url.clone()} data-testid="open-consent">{ "Sign in to the tenant" }</a></p>
                             <p class="muted">{ "This link works once and expires " }{ format::until(start.expires_ms) }{ "." }</p>
@@ -431,6 +432,30 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
             </div>
             { return_banner.unwrap_or_default() }
             { body }
+        </>
+    }
+}
+
+/// The permissions consent asks for, each with why (issue 19 item 4): the administrator sees
+/// here what Microsoft's consent page will list, read-write ones included.
+fn requested(c: &ProviderConnection) -> Html {
+    if c.requested_permissions.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <>
+            <h3>{ "Permissions TenantAtlas asks for" }</h3>
+            <p class="muted">{ "Application permissions on Microsoft Graph. Read-write ones are used only when a member with the right role restores or promotes; every other feature only reads." }</p>
+            <div class="table-wrap"><table class="table" data-testid="requested-permissions">
+                <thead><tr>{ crate::components::markup::th("Permission") }{ crate::components::markup::th("Access") }{ crate::components::markup::th("Why") }</tr></thead>
+                <tbody>{ for c.requested_permissions.iter().map(|p| html! {
+                    <tr class="requested-permission" data-permission={p.permission.clone()}>
+                        <td><code>{ &p.permission }</code></td>
+                        <td>{ if p.read_write { "Read and write" } else { "Read" } }</td>
+                        <td>{ &p.why }</td>
+                    </tr>
+                }) }</tbody>
+            </table></div>
         </>
     }
 }

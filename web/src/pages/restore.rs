@@ -23,7 +23,7 @@ use crate::components::items::{item_picker, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::preview::{DROP, GroupEdit, blockers_view, preview_view};
-use crate::components::status_badge::{outcome_badge, status_badge};
+use crate::components::status_badge::{outcome_badge, status_badge, words};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::environment::EnvProps;
@@ -159,7 +159,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                                 <tr>
                                     <td><Link to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
-                                    <td>{ r.state.as_str() }</td>
+                                    <td>{ words(r.state.as_str()) }</td>
                                     <td>{ status_badge(r.readiness.status.as_str()) }</td>
                                 </tr>
                             }) }</tbody>

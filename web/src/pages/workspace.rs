@@ -7,7 +7,7 @@ use yew::prelude::*;
 use crate::api::{self, paths, with_query};
 use crate::app::Route;
 use crate::components::load;
-use crate::components::status_badge::status_badge;
+use crate::components::status_badge::{status_badge, words};
 use crate::format;
 use crate::hooks::{Load, use_load};
 use crate::pages::dashboard::DashboardView;
@@ -121,7 +121,7 @@ fn EnvCard(props: &EnvCardProps) -> Html {
                 </h3>
                 if let Some(status) = status { { status_badge(status.as_str()) } }
             </div>
-            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ e.lifecycle.as_str() }</p>
+            <p class="muted">{ &e.primary_domain }{ " \u{b7} " }{ words(e.lifecycle.as_str()) }</p>
             <p>
                 <Link to={Route::Findings { ws: props.ws.clone() }} query={open_query(&e.id)} classes="open-findings">
                     { "Open findings" }</Link>

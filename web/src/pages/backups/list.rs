@@ -14,7 +14,7 @@ use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
-use crate::components::status_badge::outcome_badge;
+use crate::components::status_badge::{canonical, status_badge};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -119,6 +119,9 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                     }
                 </section>
             }
+            if let Some(why) = session.lacks(&ws, Capability::BackupRun) {
+                { crate::components::markup::why_not(why) }
+            }
             <section class="panel" aria-labelledby="sets-title">
                 <h2 id="sets-title">{ "Backup sets" }</h2>
                 { load::view(&sets, "load the backup sets", |list: &BackupSetList| {
@@ -126,7 +129,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                         return html! { { load::empty(html! { <>{ "No backup yet." }</> }) } };
                     }
                     let options: Vec<(String, String)> = std::iter::once((String::new(), "Choose a set".to_owned()))
-                        .chain(list.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))))
+                        .chain(list.items.iter().map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), canonical(s.status.as_str()).label()))))
                         .collect();
                     html! {
                         <>
@@ -135,7 +138,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
                                         <td><Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link></td>
-                                        <td>{ outcome_badge(s.status.as_str()) }</td>
+                                        <td>{ status_badge(s.status.as_str()) }</td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {
                                             <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>

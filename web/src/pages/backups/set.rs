@@ -93,7 +93,9 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                         { " \u{b7} " }<Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ "The capture run" }</Link>
                     }
                 </p>
-                if session.can(&ws, Capability::RestorePreview) {
+                if let Some(why) = session.lacks(&ws, Capability::RestorePreview) {
+                    <p>{ crate::components::markup::unavailable("Restore from this set\u{2026}", why) }</p>
+                } else {
                     <p><Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
                         query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link></p>
                 }
