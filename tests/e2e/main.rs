@@ -30,7 +30,8 @@ async fn sign_in_and_choose_a_workspace() {
     s.find("[data-testid=workspace-ws-demo]").await;
     assert_eq!(s.browser.title().await.expect("title"), "Workspaces \u{b7} TenantAtlas");
     s.click("[data-testid=workspace-ws-demo] h2 a").await;
-    s.wait_text("[data-testid=current-workspace]", "ws-demo").await;
+    // The header names the workspace, not its id (issue 19 item 2).
+    s.wait_text("[data-testid=current-workspace]", "Demo MSP").await;
     // The tab names the page (issue 19 item 6).
     assert_eq!(s.browser.title().await.expect("title"), "Overview \u{b7} TenantAtlas");
     // Contoso is connected from the start, Fabrikam is not.
@@ -296,7 +297,8 @@ async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     let run = live.attr("data-run").await.expect("attr").expect("the run id");
     // Another environment becomes the selected one.
     s.goto(FABRIKAM).await;
-    s.wait_text("[data-testid=selected-environment]", "env-fabrikam").await;
+    s.wait_text("[data-testid=selected-environment]", "Fabrikam (demo)")
+        .await;
     // The hub's filters live in the URL.
     s.goto(&format!(
         "{WS}/operations?environment_id=env-contoso&operation_type=inventory.sync"
@@ -320,7 +322,7 @@ async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     s.browser.set_window_size(1280, 900).await.expect("resize");
     s.click(&format!("[data-testid=run-table] tr[data-run=\"{run}\"] a"))
         .await;
-    s.wait_text("[data-testid=context-mismatch]", "env-contoso").await;
+    s.wait_text("[data-testid=context-mismatch]", "Contoso (demo)").await;
     let url = s.browser.current_url().await.expect("url");
     assert_eq!(url.path(), format!("{WS}/operations/{run}"));
     s.screenshot("run-with-banner").await;
@@ -867,6 +869,7 @@ async fn a_partial_backup_reads_needs_attention_everywhere() {
         "the set's row",
     );
     assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the backups page");
+    s.wait_text(set, "by owner@demo.test").await;
     s.click(&format!("{set} td a")).await;
     same_word(
         s.find(&format!(".page-head {badge}")).await.text().await.expect("text"),
@@ -880,6 +883,21 @@ async fn a_partial_backup_reads_needs_attention_everywhere() {
         s.find(&format!("{row} {badge}")).await.text().await.expect("text"),
         "the run's row in the hub",
     );
+    // Names, not ids (issue 19 item 2): the environment by its name; the time relative, the
+    // exact time to the second in the browser's time zone on hover.
+    s.wait_text(row, "Contoso (demo)").await;
+    let time = s.find(&format!("{row} time[datetime][title]")).await;
+    let relative = time.text().await.expect("text");
+    assert!(relative.ends_with(" ago") || relative == "just now", "{relative:?}");
+    let exact = time.attr("title").await.expect("attr").unwrap_or_default();
+    let shape: String = exact
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert!(
+        shape.starts_with("9999-99-99 99:99:99 (UTC") && shape.ends_with("99:99)"),
+        "{exact:?}"
+    );
     assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "in the hub");
     s.click(&format!("{row} a")).await;
     same_word(
@@ -887,6 +905,12 @@ async fn a_partial_backup_reads_needs_attention_everywhere() {
         "the run's page",
     );
     s.find(&format!("[data-testid=run-progress] {badge}")).await;
+    // The refused family by its Intune admin center name, the Graph name beside it.
+    s.wait_text(
+        "[data-testid=run-items] tr[data-result=failed]",
+        "Compliance policy\ndeviceCompliancePolicies",
+    )
+    .await;
     s.wait_attr("[data-testid=run-outcome]", "data-outcome", "partially_succeeded")
         .await;
     assert_eq!(

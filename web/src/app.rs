@@ -558,7 +558,7 @@ fn Shell(props: &ShellProps) -> Html {
                 if let Some(env) = selected {
                     <p class="wsnav__env muted" data-testid="selected-environment">
                         { "Environment: " }
-                        <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env }</Link>
+                        <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(ws, &env) }</Link>
                     </p>
                 }
             </nav>
@@ -569,7 +569,7 @@ fn Shell(props: &ShellProps) -> Html {
             <header class="topbar">
                 <Link to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link>
                 if let Some(ws) = &ws {
-                    <span class="topbar__ws" data-testid="current-workspace">{ ws }</span>
+                    <span class="topbar__ws" data-testid="current-workspace" data-ws={ws.clone()}>{ session.workspace_name(ws) }</span>
                 }
                 <span class="topbar__spacer"></span>
                 <crate::components::bell::Bell />

@@ -1,13 +1,73 @@
 //! How times, durations and operation types are written for operators.
 
-/// `2026-11-26 06:43 UTC`: one unambiguous form everywhere.
+use yew::prelude::*;
+
+/// `2026-11-26 06:43:12 UTC`: one unambiguous form, to the second.
 pub fn time(ms: i64) -> String {
     let iso = String::from(js_sys::Date::new(&(ms as f64).into()).to_iso_string());
-    format!("{} {} UTC", &iso[..10], &iso[11..16])
+    format!("{} {} UTC", &iso[..10], &iso[11..19])
 }
 
 pub fn time_opt(ms: Option<i64>) -> String {
     ms.map(time).unwrap_or_else(|| "\u{2014}".into())
+}
+
+/// `2026-11-26 07:43:12 (UTC+01:00)`: the exact time in the browser's time zone.
+pub fn local(ms: i64) -> String {
+    let d = js_sys::Date::new(&(ms as f64).into());
+    // getTimezoneOffset is minutes *behind* UTC: Berlin in winter answers -60.
+    let offset = -(d.get_timezone_offset() as i64);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let offset = offset.abs();
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02} (UTC{sign}{:02}:{:02})",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds(),
+        offset / 60,
+        offset % 60
+    )
+}
+
+/// `just now`, `45 s ago`, `3 min ago`, `2 h ago`, `5 days ago`; `in 3 min` for a future time.
+pub fn relative(delta_ms: i64) -> String {
+    let ahead = delta_ms < 0;
+    let s = delta_ms.abs() / 1000;
+    let span = if s < 5 {
+        return "just now".into();
+    } else if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s / 60)
+    } else if s < 86_400 {
+        format!("{} h", s / 3600)
+    } else {
+        let days = s / 86_400;
+        format!("{days} day{}", if days == 1 { "" } else { "s" })
+    };
+    if ahead {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+/// A time as operators read it (issue 19 item 2): relative ("3 min ago"), the exact time with
+/// seconds in the browser's time zone on hover, the instant in `datetime`.
+pub fn when(ms: i64) -> Html {
+    let iso = String::from(js_sys::Date::new(&(ms as f64).into()).to_iso_string());
+    html! { <time datetime={iso} title={local(ms)}>{ relative(now_ms() - ms) }</time> }
+}
+
+/// [`when`], or a dash when there is no time.
+pub fn when_opt(ms: Option<i64>) -> Html {
+    match ms {
+        Some(ms) => when(ms),
+        None => html! { { "\u{2014}" } },
+    }
 }
 
 /// Milliseconds since the epoch, now.
@@ -36,5 +96,21 @@ pub fn until(ms: i64) -> String {
         "expired".into()
     } else {
         format!("in {}", duration(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+
+    #[test]
+    fn relative_times_read_as_words() {
+        assert_eq!(relative(1_000), "just now");
+        assert_eq!(relative(45_000), "45 s ago");
+        assert_eq!(relative(3 * 60_000 + 5_000), "3 min ago");
+        assert_eq!(relative(2 * 3_600_000), "2 h ago");
+        assert_eq!(relative(86_400_000), "1 day ago");
+        assert_eq!(relative(5 * 86_400_000), "5 days ago");
+        assert_eq!(relative(-3 * 60_000), "in 3 min");
     }
 }

@@ -25,6 +25,15 @@ impl Session {
             .any(|m| m.workspace_id == ws && m.capabilities.iter().any(|c| c == cap.as_str()))
     }
 
+    /// The workspace's name, as `/me` lists my memberships (its id when I am not a member).
+    pub fn workspace_name<'a>(&'a self, ws: &'a str) -> &'a str {
+        self.me
+            .memberships
+            .iter()
+            .find(|m| m.workspace_id == ws)
+            .map_or(ws, |m| m.workspace_name.as_str())
+    }
+
     /// Why a control for `cap` is not offered: `None` when I hold it. Shown next to (or as the
     /// `title` of) the disabled control, so a read-only member knows why and whom to ask.
     pub fn lacks(&self, ws: &str, cap: Capability) -> Option<String> {
@@ -57,18 +66,32 @@ pub struct Selection {
 }
 
 /// Marks `env` as the environment the operator works in (UI context only, see below), once the
-/// page has loaded it: an address that answered 404 selects nothing.
+/// page has loaded it: an address that answered 404 selects nothing. A page that knows the
+/// environment's display name passes it, so the shell and breadcrumbs show names, not ids.
 #[hook]
-pub fn use_select_environment(ws: &str, env: &str, loaded: bool) {
+pub fn use_select_environment(ws: &str, env: &str, loaded: bool, name: Option<String>) {
     let selection = use_context::<Selection>();
-    use_effect_with((ws.to_owned(), env.to_owned(), loaded), move |(ws, env, loaded)| {
-        if *loaded {
-            select_environment(ws, env);
-            if let Some(s) = selection {
-                s.set.emit((ws.clone(), env.clone()));
+    use_effect_with(
+        (ws.to_owned(), env.to_owned(), loaded, name),
+        move |(ws, env, loaded, name)| {
+            if *loaded {
+                if let (Some(s), Some(name)) = (storage(), name) {
+                    let _ = s.set_item(&format!("atlas.envname.{ws}.{env}"), name);
+                }
+                select_environment(ws, env);
+                if let Some(s) = selection {
+                    s.set.emit((ws.clone(), env.clone()));
+                }
             }
-        }
-    });
+        },
+    );
+}
+
+/// The display name of `env`, as a page that loaded it last said; its id until then.
+pub fn environment_name(ws: &str, env: &str) -> String {
+    storage()
+        .and_then(|s| s.get_item(&format!("atlas.envname.{ws}.{env}")).ok().flatten())
+        .unwrap_or_else(|| env.to_owned())
 }
 
 fn storage() -> Option<web_sys::Storage> {

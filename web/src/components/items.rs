@@ -85,11 +85,16 @@ pub fn scope_field(name: &'static str, all: &UseStateHandle<bool>) -> Html {
 pub fn set_options(sets: Option<&BackupSetList>, first: &str) -> Vec<(String, String)> {
     let mut options = vec![(String::new(), first.to_owned())];
     if let Some(l) = sets {
-        options.extend(
-            l.items
-                .iter()
-                .map(|s| (s.id.clone(), format!("{} ({})", format::time(s.created_ms), s.status))),
-        );
+        options.extend(l.items.iter().map(|s| {
+            (
+                s.id.clone(),
+                format!(
+                    "{} ({})",
+                    format::time(s.created_ms),
+                    crate::components::status_badge::canonical(s.status.as_str()).label()
+                ),
+            )
+        }));
     }
     options
 }

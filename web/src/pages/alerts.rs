@@ -591,7 +591,7 @@ fn Deliveries(props: &DeliveriesProps) -> Html {
                             <thead><tr>{ th("When") }{ th("Event") }{ th("Destination") }{ th("Status") }{ th("Attempts") }</tr></thead>
                             <tbody>{ for p.items.iter().chain(more.items()).map(|d| html! {
                                 <tr class="delivery" data-id={d.id.clone()} data-status={d.status.clone()} data-event-type={d.event_type.clone()}>
-                                    <td>{ format::time(d.created_ms) }</td>
+                                    <td>{ format::when(d.created_ms) }</td>
                                     <td><Link to={Route::AlertDelivery { ws: ws.clone(), delivery: d.id.clone() }}>{ &d.title }</Link>
                                         <span class="muted">{ format!(" \u{b7} {}", label(&d.event_type)) }
                                             { d.severity.as_ref().map(|s| format!(" \u{b7} {s}")).unwrap_or_default() }</span></td>
@@ -661,9 +661,9 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                             { fact("Event", html! { <>{ label(&x.event_type) }<span class="muted">{ format!(" \u{b7} {}", x.event_id) }</span></> }) }
                             { fact("Severity", html! { { x.severity.clone().unwrap_or_else(|| "\u{2014}".into()) } }) }
                             { fact("Environment", html! { { x.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) } }) }
-                            { fact("Created", html! { { format::time(x.created_ms) } }) }
-                            { fact("Delivered", html! { { format::time_opt(x.delivered_ms) } }) }
-                            if let Some(next) = x.next_attempt_ms { { fact("Next attempt", html! { { format::time(next) } }) } }
+                            { fact("Created", html! { { format::when(x.created_ms) } }) }
+                            { fact("Delivered", html! { { format::when_opt(x.delivered_ms) } }) }
+                            if let Some(next) = x.next_attempt_ms { { fact("Next attempt", html! { { format::when(next) } }) } }
                             if let Some(r) = &x.reason { { fact("Reason", html! { { r } }) } }
                             if let Some(link) = d.payload["link"].as_str() {
                                 { fact("About", html! { <a href={link.to_owned()} data-testid="delivery-object">{ format!("Open the {}", d.payload["object"].as_str().and_then(|o| o.split('/').next()).unwrap_or("object")) }</a> }) }
@@ -682,7 +682,7 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                                 <tbody>{ for d.attempts.iter().map(|a| html! {
                                     <tr class="attempt" data-ok={a.ok.to_string()}>
                                         <td>{ if a.series == 0 { format!("{}", a.n + 1) } else { format!("{} (redelivery {})", a.n + 1, a.series) } }</td>
-                                        <td>{ format::time(a.at_ms) }</td>
+                                        <td>{ format::when(a.at_ms) }</td>
                                         <td>{ a.status.clone().or_else(|| a.http_status.map(|s| format!("HTTP {s}"))).unwrap_or_default() }
                                             if let Some(e) = a.error.as_ref().filter(|_| !a.ok) { <span class="muted">{ format!(" {e}") }</span> }</td>
                                         <td>{ format!("{} ms", a.latency_ms) }</td>

@@ -120,7 +120,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                                 { crate::components::markup::th("Target") }{ crate::components::markup::th("Environment") }{ crate::components::markup::th("Outcome") }</tr></thead>
                             <tbody>{ for p.items.iter().chain(more.items()).map(|e| html! {
                                 <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
-                                    <td>{ format::time(e.at_ms) }</td>
+                                    <td>{ format::when(e.at_ms) }</td>
                                     <td>{ if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() } }</td>
                                     <td><code>{ &e.action }</code></td>
                                     <td>{ &e.target }</td>

@@ -290,7 +290,7 @@ fn ComparisonView(props: &ComparisonProps) -> Html {
                     { c.mappings_applied }{ " \u{b7} " }
                     <Link to={Route::Mappings { ws: props.ws.clone() }} query={Some(crate::router::pairs(&[("source", &c.a.environment_id), ("target", &c.b.environment_id)]))}>{ "Edit the mapping table" }</Link>
                 </dd></div>
-                <div class="fact"><dt>{ "Compared" }</dt><dd>{ format::time(c.compared_ms) }</dd></div>
+                <div class="fact"><dt>{ "Compared" }</dt><dd>{ format::when(c.compared_ms) }</dd></div>
             </dl>
             <p class="badges" data-testid="compare-counts" role="group" aria-label="Filter by result">
                 <button type="button" class={classes!("chip", "chip--filter", result.is_empty().then_some("chip--on"))}

@@ -195,7 +195,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                 { crate::components::markup::th("Object") }{ crate::components::markup::th("Properties (old \u{2192} new)") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|c| html! {
                                 <tr class="change" data-id={c.id.clone()}>
-                                    <td>{ format::time(c.at_ms) }</td>
+                                    <td>{ format::when(c.at_ms) }</td>
                                     <td>{ &c.actor }</td>
                                     <td>{ &c.activity }<span class="muted">{ format!(" ({})", c.operation) }</span></td>
                                     <td>{ if c.object_name.is_empty() { c.object_id.clone() } else { c.object_name.clone() } }

@@ -30,7 +30,12 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
     let env = use_load(key.clone(), |(ws, env)| async move {
         api::get::<Environment>(&paths::environment(&ws, &env)).await
     });
-    use_select_environment(&props.ws, &props.env, env.state.ready().is_some());
+    use_select_environment(
+        &props.ws,
+        &props.env,
+        env.state.ready().is_some(),
+        env.state.ready().map(|e| e.display_name.clone()),
+    );
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&paths::provider_connection(&ws, &env)).await
     });
@@ -109,7 +114,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             <>
                                 <p>{ status_badge(c.status.as_str()) }{ " " }{ &c.status_reason }</p>
                                 if let Some(v) = &c.verification {
-                                    <p class="muted">{ "Last verified " }{ format::time(v.at_ms) }</p>
+                                    <p class="muted">{ "Last verified " }{ format::when(v.at_ms) }</p>
                                 }
                                 <h3>{ "Permission posture" }</h3>
                                 { posture(c, true) }
@@ -123,7 +128,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             Some(r) => html! {
                                 <p data-testid="last-sync">
                                     { status_badge(r.status.as_str()) }{ " " }
-                                    <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::time(r.created_ms) }</Link>
+                                    <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>{ format::when(r.created_ms) }</Link>
                                     { format!(" \u{b7} {} of {} families", r.succeeded, r.total) }
                                 </p>
                             },
@@ -145,7 +150,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                             Some(s) => html! {
                                 <p>
                                     { status_badge(s.status.as_str()) }{ " " }
-                                    <Link to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link>
+                                    <Link to={Route::BackupSet { ws: ws.clone(), env: env_id.clone(), set: s.id.clone() }}>{ format::when(s.created_ms) }</Link>
                                     { format!(" \u{b7} {} families", s.families.len()) }
                                 </p>
                             },

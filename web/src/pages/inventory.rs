@@ -62,7 +62,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
     let page = use_load((key.clone(), filters.clone()), |((ws, env), f)| async move {
         api::get::<InventoryPage>(&list_path(&ws, &env, &f, "")).await
     });
-    use_select_environment(&props.ws, &props.env, page.state.ready().is_some());
+    use_select_environment(&props.ws, &props.env, page.state.ready().is_some(), None);
     // Families seen in an unfiltered first page, for the family filter.
     let families = use_load(key.clone(), |(ws, env)| async move {
         let all = api::get::<InventoryPage>(&list_path(&ws, &env, &Filters::default(), "")).await?;
@@ -134,7 +134,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Inventory" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
             </div>
             <form class="toolbar" role="search" {onsubmit}>
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
@@ -163,7 +163,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                                     <td>{ i.platform.clone().unwrap_or_default() }</td>
                                     <td>{ &i.assignment_summary }</td>
                                     <td>if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }</td>
-                                    <td>{ format::time(i.last_seen_ms) }</td>
+                                    <td>{ format::when(i.last_seen_ms) }</td>
                                 </tr>
                             }) }</tbody>
                         </table></div>
@@ -232,9 +232,9 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                     { crate::components::markup::fact("Assignments", html! { <>{ &i.assignment_summary }</> }) }
                     { crate::components::markup::fact("Scope tags", html! { <>{ i.scope_tags.join(", ") }</> }) }
                     { crate::components::markup::fact("Last modified in Intune", html! { <>{ i.last_modified.clone().unwrap_or_default() }</> }) }
-                    { crate::components::markup::fact("Last seen", html! { <>{ format::time(i.last_seen_ms) }</> }) }
+                    { crate::components::markup::fact("Last seen", html! { <>{ format::when(i.last_seen_ms) }</> }) }
                     if let Some(d) = i.deleted_ms {
-                        { crate::components::markup::fact("Deleted", html! { <>{ format::time(d) }</> }) }
+                        { crate::components::markup::fact("Deleted", html! { <>{ format::when(d) }</> }) }
                     }
                 </dl>
                 <section class="panel" aria-labelledby="payload-title">

@@ -165,7 +165,7 @@ fn TableView(props: &TableProps) -> Html {
                                 <td>{ kind_label(&m.kind) }</td>
                                 <td>{ named(&m.source_name, &m.source_id) }</td>
                                 <td>{ named(&m.target_name, &m.target_id) }</td>
-                                <td>{ &m.updated_by_email }<br /><span class="muted">{ format::time(m.updated_ms) }</span></td>
+                                <td>{ &m.updated_by_email }<br /><span class="muted">{ format::when(m.updated_ms) }</span></td>
                                 if props.can_edit {
                                     <td class="row-actions"><button type="button" class="button button--quiet" onclick={remove(m)}
                                         aria-label={format!("Remove the mapping of {}", m.source_name.clone().unwrap_or_else(|| m.source_id.clone()))}>{ "Remove" }</button></td>

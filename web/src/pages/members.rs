@@ -216,7 +216,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                         if let Some(p) = edit_this {
                                             <td>{ select_field(&yew::props!(SelectFieldProps { id: format!("role-{}", m.user_id), label: "Role", value: p.role.map(|r| r.as_str().to_owned()).unwrap_or_default(), options: role_options(), error: err.as_ref().and_then(|e| e.field("role")), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v: String| e.set(Some((u.clone(), MemberPatch { role: Role::parse(&v), ..p.clone() })))) } })) }</td>
                                             <td>{ entitlement(&yew::props!(EntitlementProps { id: format!("envs-{}", m.user_id), all: all_envs.clone(), value: p.environments.clone().unwrap_or(Environments::Only(Vec::new())), onchange: { let (e, u, p) = (editing.clone(), m.user_id.clone(), p.clone()); Callback::from(move |v| e.set(Some((u.clone(), MemberPatch { environments: Some(v), ..p.clone() })))) } })) }</td>
-                                            <td>{ format::time(m.joined_ms) }</td>
+                                            <td>{ format::when(m.joined_ms) }</td>
                                             <td class="actions row-actions">
                                                 <button type="button" class="button" onclick={save.clone()}>{ "Save" }</button>
                                                 <button type="button" class="button button--quiet" onclick={{ let e = editing.clone(); Callback::from(move |_: MouseEvent| e.set(None)) }}>{ "Cancel" }</button>
@@ -225,7 +225,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                         } else {
                                             <td>{ m.role.as_str() }</td>
                                             <td>{ env_text(&m.environments) }</td>
-                                            <td>{ format::time(m.joined_ms) }</td>
+                                            <td>{ format::when(m.joined_ms) }</td>
                                             if can_manage {
                                                 <td class="row-actions"><button type="button" class="button button--quiet" onclick={start} aria-label={format!("Change role of {}", m.email)}>{ "Change role" }</button></td>
                                             }
@@ -251,7 +251,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted">{ outcome_badge(i.status.as_str()) }{ " expires " }{ format::time(i.expires_ms) }</p>
+                                        <p class="muted">{ outcome_badge(i.status.as_str()) }{ " expires " }{ format::when(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }

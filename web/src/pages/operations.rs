@@ -22,6 +22,24 @@ use crate::session::selected_environment;
 pub struct RunTableProps {
     pub ws: String,
     pub runs: Vec<OperationRun>,
+    /// Environments' display names by id, where the page has them (issue 19 item 2).
+    #[prop_or_default]
+    pub envs: Vec<(String, String)>,
+}
+
+/// An environment's display name: from `envs` when listed, else as last seen by the shell.
+pub fn env_name(ws: &str, envs: &[(String, String)], env: &str) -> String {
+    envs.iter()
+        .find(|(id, _)| id == env)
+        .map_or_else(|| crate::session::environment_name(ws, env), |(_, name)| name.clone())
+}
+
+/// `(id, display name)` of each environment of a list.
+pub fn names(list: &EnvironmentList) -> Vec<(String, String)> {
+    list.items
+        .iter()
+        .map(|e| (e.id.clone(), e.display_name.clone()))
+        .collect()
 }
 
 pub fn run_table(props: &RunTableProps) -> Html {
@@ -40,11 +58,11 @@ pub fn run_table(props: &RunTableProps) -> Html {
                     { for props.runs.iter().map(|r| html! {
                         <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
                             <td><Link to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link></td>
-                            <td>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
+                            <td>{ r.environment_id.as_deref().map_or_else(|| "\u{2014}".to_owned(), |e| env_name(&props.ws, &props.envs, e)) }</td>
                             <td>{ status_badge(run_status(r).as_str()) }</td>
                             <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
                                 if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
-                            <td>{ format::time(r.created_ms) }</td>
+                            <td>{ format::when(r.created_ms) }</td>
                             <td>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</td>
                         </tr>
                     }) }
@@ -126,7 +144,7 @@ pub fn OperationsPage(props: &WsProps) -> Html {
                 { select_field(&yew::props!(SelectFieldProps { id: "hub-type", label: "Operation type", value: query.operation_type.clone(), options: type_options, onchange: set("operation_type"), error: runs.field_error("operation_type") })) }
             </form>
             { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
+                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone(), envs: envs.state.ready().map(names).unwrap_or_default() })) }
             }) }
         </>
     }
@@ -166,7 +184,12 @@ pub fn RunPage(props: &RunProps) -> Html {
     );
     let running = view.state.ready().is_some_and(|v| v.run.state != RunState::Completed);
     use_interval(1000, running, view.reload.clone());
+    let envs = use_load(props.ws.clone(), |ws| async move {
+        api::get::<EnvironmentList>(&paths::environments(&ws)).await
+    });
+    let envs = envs.state.ready().map(names).unwrap_or_default();
     let ws = props.ws.clone();
+    let name = |env: &str| env_name(&ws, &envs, env);
     load::view(&view, "load the run", |v: &OperationView| {
         let r = &v.run;
         html! {
@@ -175,9 +198,9 @@ pub fn RunPage(props: &RunProps) -> Html {
                     <div class="banner" role="note" data-testid="context-mismatch">
                         <p>
                             { "This run belongs to " }
-                            <strong>{ r.environment_id.clone().unwrap_or_else(|| "no environment".into()) }</strong>
+                            <strong>{ r.environment_id.as_deref().map_or_else(|| "no environment".to_owned(), name) }</strong>
                             { ", not to the environment you have selected (" }
-                            <strong>{ selected.clone().unwrap_or_default() }</strong>
+                            <strong>{ selected.as_deref().map(name).unwrap_or_default() }</strong>
                             { "). You are seeing it at its canonical address; nothing was changed." }
                         </p>
                         if let Some(env) = &r.environment_id {
@@ -191,10 +214,10 @@ pub fn RunPage(props: &RunProps) -> Html {
                 </div>
                 <dl class="facts">
                     { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }
-                    { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</> }) }
+                    { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.as_deref().map_or_else(|| "\u{2014}".to_owned(), name) }</> }) }
                     { crate::components::markup::fact("Started by", html! { <>{ &r.initiator }</> }) }
                     <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome" data-outcome={r.outcome.map(RunOutcome::as_str)}>{ words(r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str)) }</dd></div>
-                    { crate::components::markup::fact("Created", html! { <>{ format::time(r.created_ms) }</> }) }
+                    { crate::components::markup::fact("Created", html! { <>{ format::when(r.created_ms) }</> }) }
                     { crate::components::markup::fact("Duration", html! { <>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</> }) }
                 </dl>
                 { run_progress(&yew::props!(RunProgressProps { run: r.clone() })) }
@@ -225,6 +248,9 @@ pub fn run_items(props: &RunItemsProps) -> Html {
                     <td>
                         if let Some(name) = i.detail.get("name").and_then(|n| n.as_str()) {
                             { name }<br /><span class="muted">{ &i.item }</span>
+                        } else if crate::families::label(&i.item) != i.item {
+                            // A family: its Intune admin center name, the Graph name as detail.
+                            { crate::families::label(&i.item) }<br /><span class="muted">{ &i.item }</span>
                         } else {
                             { &i.item }
                         }

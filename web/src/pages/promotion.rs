@@ -66,7 +66,7 @@ pub fn PromotionsPage(props: &WsProps) -> Html {
                             <thead><tr>{ th("Created") }{ th("Source \u{2192} target") }{ th("Items") }{ th("State") }{ th("By") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|p| html! {
                                 <tr data-state={p.state.clone()}>
-                                    <td><Link to={Route::Promotion { ws: ws.clone(), promotion: p.id.clone() }}>{ format::time(p.created_ms) }</Link></td>
+                                    <td><Link to={Route::Promotion { ws: ws.clone(), promotion: p.id.clone() }}>{ format::when(p.created_ms) }</Link></td>
                                     <td>{ format!("{} \u{2192} {}", p.source_environment_name, p.target_environment_name) }</td>
                                     <td class="num">{ if p.items.is_empty() { "all".to_owned() } else { p.items.len().to_string() } }</td>
                                     <td>{ status_badge(p.status.as_str()) }{ format!(" {}", p.state.replace('_', " ")) }</td>

@@ -59,7 +59,12 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     let conn = use_load(key.clone(), |(ws, env)| async move {
         api::get::<ProviderConnection>(&paths::provider_connection(&ws, &env)).await
     });
-    use_select_environment(&props.ws, &props.env, conn.state.ready().is_some());
+    use_select_environment(
+        &props.ws,
+        &props.env,
+        conn.state.ready().is_some(),
+        env.state.ready().map(|e| e.display_name.clone()),
+    );
     // The connection's ids; its paths are built where they are used.
     let base = key.clone();
     let error = use_state(|| None::<ApiError>);

@@ -55,7 +55,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
     let list = use_load(key.clone(), |(ws, env)| async move {
         api::get::<RestoreList>(&paths::restores(&ws, &env)).await
     });
-    use_select_environment(&props.ws, &props.env, list.state.ready().is_some());
+    use_select_environment(&props.ws, &props.env, list.state.ready().is_some(), None);
     let envs = use_load(key.0.clone(), |ws| async move {
         api::get::<EnvironmentList>(&paths::environments(&ws)).await
     });
@@ -123,7 +123,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Restore" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
             </div>
             if can {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
@@ -157,7 +157,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                             <thead><tr>{ crate::components::markup::th("Created") }{ crate::components::markup::th("From") }{ crate::components::markup::th("State") }{ crate::components::markup::th("Readiness") }</tr></thead>
                             <tbody>{ for l.items.iter().map(|r| html! {
                                 <tr>
-                                    <td><Link to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::time(r.created_ms) }</Link></td>
+                                    <td><Link to={Route::Restore { ws: ws.clone(), env: env.clone(), restore: r.id.clone() }}>{ format::when(r.created_ms) }</Link></td>
                                     <td>{ format!("{} \u{b7} {} items", r.source_environment_id, r.items.len()) }</td>
                                     <td>{ words(r.state.as_str()) }</td>
                                     <td>{ status_badge(r.readiness.status.as_str()) }</td>
@@ -247,7 +247,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
             async move { api::get::<Restore>(&paths::restore(&base.0, &base.1, &base.2)).await }
         })
     };
-    use_select_environment(&props.ws, &props.env, restore.state.ready().is_some());
+    use_select_environment(&props.ws, &props.env, restore.state.ready().is_some(), None);
     let flow = use_reducer(|| Flow {
         preview: None,
         mapping: BTreeMap::new(),

@@ -77,7 +77,7 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                         <Link to={Route::Operations { ws: ws.clone() }}>{ "All operations" }</Link>
                     </div>
                     { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                        { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone() })) }
+                        { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone(), envs: envs.state.ready().map(crate::pages::operations::names).unwrap_or_default() })) }
                     }) }
                 </section>
             </>

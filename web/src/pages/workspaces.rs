@@ -106,7 +106,7 @@ fn card(w: &WorkspaceSummary, toggle_pin: Callback<(String, bool)>) -> Html {
                     <span class="badge-count">{ status_badge(&(status.clone())) }{ format!(" \u{d7} {n}") }</span>
                 }) }
             </p>
-            <p class="muted">{ "Last activity: " }{ format::time_opt(w.last_activity_ms) }</p>
+            <p class="muted">{ "Last activity: " }{ format::when_opt(w.last_activity_ms) }</p>
         </li>
     }
 }

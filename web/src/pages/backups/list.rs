@@ -63,7 +63,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
     let sets = use_load(key.clone(), |(ws, env)| async move {
         api::get::<BackupSetList>(&paths::backups(&ws, &env)).await
     });
-    use_select_environment(&props.ws, &props.env, sets.state.ready().is_some());
+    use_select_environment(&props.ws, &props.env, sets.state.ready().is_some(), None);
     let state = use_reducer(State::default);
     let run_now = {
         let (dispatch, key, reload) = (state.dispatcher(), key.clone(), sets.reload.clone());
@@ -106,7 +106,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Backups" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ env.clone() }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
             </div>
             if can_run {
                 <section class="panel" aria-labelledby="run-title">
@@ -137,7 +137,8 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                 <thead><tr>{ crate::components::markup::th("Taken") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Families") }{ crate::components::markup::th("Run") }</tr></thead>
                                 <tbody>{ for list.items.iter().map(|s| html! {
                                     <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
-                                        <td><Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::time(s.created_ms) }</Link></td>
+                                        <td><Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::when(s.created_ms) }</Link>
+                                            if let Some(r) = &s.run { <span class="muted">{ format!(" by {}", r.initiator) }</span> }</td>
                                         <td>{ status_badge(s.status.as_str()) }</td>
                                         <td>{ s.families.len() }</td>
                                         <td>{ s.run.as_ref().map(|r| html! {

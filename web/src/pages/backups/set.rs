@@ -112,7 +112,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                             <tbody>{ for d.items.iter().map(|i: &BackupItem| html! {
                                 <tr>
                                     <td><Link to={Route::BackupItem { ws: ws.clone(), env: env_id.clone(), set: set_id.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link></td>
-                                    <td>{ &i.family }</td>
+                                    <td>{ crate::families::label(&i.family) }<br /><span class="muted">{ &i.family }</span></td>
                                     <td><code>{ i.hash.chars().take(12).collect::<String>() }</code></td>
                                 </tr>
                             }) }</tbody>

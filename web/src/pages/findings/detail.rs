@@ -61,10 +61,10 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                         |o| format!("{} ({})", o.name, families::label(&o.family))) }</> }) }
                     { crate::components::markup::fact("Property", html! { <>if f.property.is_empty() { { "The whole object" } } else { <code>{ &f.property }</code> }</> }) }
                     { crate::components::markup::fact("Matched by", html! { <>{ dash(f.matched_by.map(|m| m.as_str())) }</> }) }
-                    { crate::components::markup::fact("First seen", html! { <>{ format::time(f.first_seen_ms) }</> }) }
+                    { crate::components::markup::fact("First seen", html! { <>{ format::when(f.first_seen_ms) }</> }) }
                     { crate::components::markup::fact("Last seen", html! { <>{ format!("{} ({} detection{})", format::time(f.last_seen_ms), f.count, if f.count == 1 { "" } else { "s" }) }</> }) }
                     <div class="fact"><dt>{ "Owner" }</dt><dd data-testid="finding-owner">{ dash(f.owner.as_deref()) }</dd></div>
-                    { crate::components::markup::fact("Due", html! { <>{ format::time_opt(f.due_ms) }
+                    { crate::components::markup::fact("Due", html! { <>{ format::when_opt(f.due_ms) }
                         if f.overdue { { " " }<span class="badge badge--bad overdue">{ "Overdue" }</span> }</> }) }
                     { crate::components::markup::fact("Changed by", html! { <>{ dash(f.changed_by.as_deref()) }</> }) }
                 </dl>
@@ -83,7 +83,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                             { crate::components::markup::th("Who") }{ crate::components::markup::th("Reason") }</tr></thead>
                         <tbody>{ for d.history.iter().map(|e| html! {
                             <tr data-kind={e.kind.clone()}>
-                                <td>{ format::time(e.at_ms) }</td>
+                                <td>{ format::when(e.at_ms) }</td>
                                 <td>{ &e.kind }</td>
                                 <td>{ match (e.from, e.to) {
                                     (Some(a), Some(b)) => format!("{a} \u{2192} {b}"),

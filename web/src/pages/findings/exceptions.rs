@@ -180,7 +180,7 @@ pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
                                 <td><span class="chip">{ e.status.as_str() }</span></td>
                                 <td>{ format!("{} {}", e.requested_by, format::time(e.requested_ms)) }</td>
                                 <td>{ e.decided_by.as_ref().map(|by| format!("{by} {}", format::time_opt(e.decided_ms))).unwrap_or_default() }</td>
-                                <td>{ format::time(e.expires_ms) }</td>
+                                <td>{ format::when(e.expires_ms) }</td>
                                 <td>{ &e.justification }
                                     if let Some(why) = e.end_reason.as_ref().or(e.decision_reason.as_ref()) { <p class="muted">{ why }</p> }</td>
                             </tr>

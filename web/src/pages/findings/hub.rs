@@ -370,10 +370,10 @@ fn Table(props: &TableProps) -> Html {
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
                         <td>{ &f.environment_id }</td>
                         <td>{ f.object.as_ref().map(|o| format!("{} ({})", o.name, families::label(&o.family))).unwrap_or_else(|| "\u{2014}".into()) }</td>
-                        <td>{ format::time(f.last_seen_ms) }</td>
+                        <td>{ format::when(f.last_seen_ms) }</td>
                         <td>{ f.count }</td>
                         <td>{ f.owner.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                        <td>{ format::time_opt(f.due_ms) }
+                        <td>{ format::when_opt(f.due_ms) }
                             if f.overdue { { " " }<span class="badge badge--bad overdue">{ "Overdue" }</span> }</td>
                     </tr>
                 }) }</tbody>
