@@ -423,12 +423,15 @@ async fn readonly_sees_no_mutating_controls_and_a_direct_post_is_refused() {
     s.goto(&format!("{CONTOSO}/provider")).await;
     s.find("[data-testid=connection-status]").await;
     assert!(!s.exists("[data-testid=disable]").await && !s.exists("[data-testid=verify]").await);
+    // What is missing says why (issue 19 item 4).
+    s.wait_text("[data-testid=why-not]", "provider.manage").await;
     s.goto(&format!("{WS}/members")).await;
     s.find("[data-testid=members-table]").await;
     assert!(
         !s.exists("form[aria-label='Invite someone']").await,
         "no invitation form for readonly"
     );
+    s.wait_text("[data-testid=why-not]", "members.manage").await;
     // Hiding is not authorization: the API refuses the same action when called directly.
     assert_eq!(
         s.fetch_status(

@@ -236,6 +236,9 @@ pub fn MembersPage(props: &WsProps) -> Html {
                         </table></div>
                     }
                 }) }
+                if let Some(why) = session.lacks(&ws, Capability::MembersManage) {
+                    { crate::components::markup::why_not(why) }
+                }
             </section>
             if can_manage {
                 <section class="panel" aria-labelledby="inv-title">

@@ -262,6 +262,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
     };
     let can_manage = session.can(&key.0, Capability::ProviderManage);
     let can_verify = session.can(&key.0, Capability::ProviderVerify);
+    let manage_why = session.lacks(&key.0, Capability::ProviderManage);
     let err = (*error).clone();
     let field = |name: &str| err.as_ref().and_then(|e| e.field(name));
 
@@ -354,6 +355,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                             }
                         </dl>
                     }
+                    if let Some(why) = manage_why.clone() { { crate::components::markup::why_not(why) } }
                 </section>
                 if step == 1 && can_manage {
                     <form class="panel form" aria-labelledby="create-title" onsubmit={create.clone()}>
@@ -411,6 +413,8 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                         <p>{ "Signs in to the tenant, compares granted permissions and probes each policy family." }</p>
                         if can_verify {
                             <button type="button" class="button" onclick={verify.clone()} disabled={*busy || verifying.is_some()} data-testid="verify">{ "Verify connection" }</button>
+                        } else if let Some(why) = session.lacks(&key.0, Capability::ProviderVerify) {
+                            { crate::components::markup::why_not(why) }
                         }
                         if *dialog == Dialog::None { { form_error(&yew::props!(FormErrorProps { error: err.clone() })) } }
                         if let Some(run) = &*verifying {
