@@ -942,6 +942,9 @@ async fn a_partial_backup_reads_needs_attention_everywhere() {
         "the tile's status",
     );
     assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on the overview");
+    // The selected environment (the backups page's) by its name, as the pages that listed it said.
+    s.wait_text("[data-testid=selected-environment]", "Contoso (demo)")
+        .await;
     s.screenshot("tile").await;
     s.close().await;
 }

@@ -75,8 +75,8 @@ pub fn use_select_environment(ws: &str, env: &str, loaded: bool, name: Option<St
         (ws.to_owned(), env.to_owned(), loaded, name),
         move |(ws, env, loaded, name)| {
             if *loaded {
-                if let (Some(s), Some(name)) = (storage(), name) {
-                    let _ = s.set_item(&format!("atlas.envname.{ws}.{env}"), name);
+                if let Some(name) = name {
+                    remember_environment_name(ws, env, name);
                 }
                 select_environment(ws, env);
                 if let Some(s) = selection {
@@ -85,6 +85,14 @@ pub fn use_select_environment(ws: &str, env: &str, loaded: bool, name: Option<St
             }
         },
     );
+}
+
+/// Remembers `env`'s display name for the shell and breadcrumbs (pages that list environments
+/// call this with what they loaded).
+pub fn remember_environment_name(ws: &str, env: &str, name: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(&format!("atlas.envname.{ws}.{env}"), name);
+    }
 }
 
 /// The display name of `env`, as a page that loaded it last said; its id until then.

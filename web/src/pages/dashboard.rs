@@ -179,7 +179,7 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                 <section class="panel" aria-labelledby="health-title">
                     <h2 id="health-title">{ if d.environment_id.is_some() { "This environment" } else { "Environments" } }</h2>
                     <ul class="cards">
-                        { for d.environments.iter().map(|t| html! {
+                        { for d.environments.iter().inspect(|t| crate::session::remember_environment_name(&ws, &t.environment_id, &t.display_name)).map(|t| html! {
                             <li class="card dash__env" data-testid={format!("dash-{}", t.environment_id)}>
                                 <div class="card__head">
                                     <h3 class="card__title">

@@ -38,7 +38,10 @@ pub fn env_name(ws: &str, envs: &[(String, String)], env: &str) -> String {
 pub fn names(list: &EnvironmentList) -> Vec<(String, String)> {
     list.items
         .iter()
-        .map(|e| (e.id.clone(), e.display_name.clone()))
+        .map(|e| {
+            crate::session::remember_environment_name(&e.workspace_id, &e.id, &e.display_name);
+            (e.id.clone(), e.display_name.clone())
+        })
         .collect()
 }
 
