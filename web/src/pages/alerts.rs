@@ -534,7 +534,7 @@ fn status_chip(status: &str) -> Html {
         "pending" => "chip--update",
         _ => "",
     };
-    html! { <span class={classes!("chip", "delivery-status", tone)}>{ status.to_owned() }</span> }
+    html! { <span class={classes!("chip", "delivery-status", tone)}>{ crate::components::status_badge::words(status) }</span> }
 }
 
 #[component]

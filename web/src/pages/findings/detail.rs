@@ -84,11 +84,11 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                         <tbody>{ for d.history.iter().map(|e| html! {
                             <tr data-kind={e.kind.clone()}>
                                 <td>{ format::when(e.at_ms) }</td>
-                                <td>{ &e.kind }</td>
+                                <td>{ crate::components::status_badge::words(&e.kind) }</td>
                                 <td>{ match (e.from, e.to) {
-                                    (Some(a), Some(b)) => format!("{a} \u{2192} {b}"),
-                                    (None, Some(b)) => b.as_str().to_owned(),
-                                    (Some(a), None) => a.as_str().to_owned(),
+                                    (Some(a), Some(b)) => format!("{} \u{2192} {}", status_label(a), status_label(b)),
+                                    (None, Some(b)) => status_label(b).to_owned(),
+                                    (Some(a), None) => status_label(a).to_owned(),
                                     (None, None) => "\u{2014}".to_owned(),
                                 } }</td>
                                 <td>{ &e.actor }</td>

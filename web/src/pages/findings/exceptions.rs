@@ -102,7 +102,7 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
             } else {
                 <ul class="checks">{ for props.items.iter().map(|e| html! {
                     <li class="exception" data-id={e.id.clone()} data-status={e.status.as_str()}>
-                        <span class="chip">{ e.status.as_str() }</span>{ " " }
+                        <span class="chip">{ crate::components::status_badge::words(e.status.as_str()) }</span>{ " " }
                         { format!("until {} \u{b7} requested by {} {}", format::time(e.expires_ms), e.requested_by, format::time(e.requested_ms)) }
                         if let Some(by) = &e.decided_by { { format!(" \u{b7} decided by {by}") } }
                         <p>{ &e.justification }
@@ -177,7 +177,7 @@ pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
                             <tr class="exception" data-id={e.id.clone()} data-status={e.status.as_str()}>
                                 <td><Link to={Route::Finding { ws: ws.clone(), finding: e.finding_id.clone() }}>{ &e.finding_title }</Link>
                                     <span class="muted">{ format!(" \u{b7} {}", e.environment_id) }</span></td>
-                                <td><span class="chip">{ e.status.as_str() }</span></td>
+                                <td><span class="chip">{ crate::components::status_badge::words(e.status.as_str()) }</span></td>
                                 <td>{ format!("{} {}", e.requested_by, format::time(e.requested_ms)) }</td>
                                 <td>{ e.decided_by.as_ref().map(|by| format!("{by} {}", format::time_opt(e.decided_ms))).unwrap_or_default() }</td>
                                 <td>{ format::when(e.expires_ms) }</td>
