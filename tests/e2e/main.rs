@@ -619,6 +619,9 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.click("button#exception-approve:not([disabled])").await;
     s.wait_attr("li.exception", "data-status", "active").await;
     s.wait_attr(".finding-status", "data-status", "risk_accepted").await;
+    // The status and its history in words (issue 19 item 5).
+    s.wait_text(".finding-status", "Risk accepted").await;
+    assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new());
     s.wait_text("li.exception", "decided by manager@demo.test").await;
     s.screenshot("risk-accepted").await;
     // The workspace's list of risk acceptances (a page of the second bundle) answers who and why.
@@ -1006,6 +1009,8 @@ async fn a_readonly_member_sees_no_link_that_leads_to_a_403() {
             !s.exists("[data-testid=forbidden]").await,
             "{path} shows the permission error"
         );
+        // And, on the way, no page shows a raw internal code (issue 19 item 5).
+        assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new(), "on {path}");
         let hrefs = s
             .browser
             .execute(
