@@ -70,6 +70,21 @@ pub fn when_opt(ms: Option<i64>) -> Html {
     }
 }
 
+/// When a ULID (the ids of runs and backup sets, any case) was made: its first ten characters
+/// are the milliseconds in Crockford base32. `None` for anything else.
+pub fn ulid_ms(id: &str) -> Option<i64> {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    if id.len() != 26 {
+        return None;
+    }
+    let mut ms: i64 = 0;
+    for c in id.bytes().take(10) {
+        let digit = ALPHABET.iter().position(|a| *a == c.to_ascii_lowercase())?;
+        ms = ms * 32 + digit as i64;
+    }
+    Some(ms)
+}
+
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
@@ -101,7 +116,16 @@ pub fn until(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::relative;
+    use super::{relative, ulid_ms};
+
+    #[test]
+    fn a_ulid_says_when_it_was_made() {
+        // 2016-07-30T22:36:16.385Z, the ULID spec's example.
+        assert_eq!(ulid_ms("01ARYZ6S41TSV4RRFFQ69G5FAV"), Some(1_469_918_176_385));
+        assert_eq!(ulid_ms("01aryz6s41tsv4rrffq69g5fav"), Some(1_469_918_176_385));
+        assert_eq!(ulid_ms("set-0001"), None);
+        assert_eq!(ulid_ms("01ARYZ6S4!TSV4RRFFQ69G5FAV"), None);
+    }
 
     #[test]
     fn relative_times_read_as_words() {

@@ -109,7 +109,7 @@ pub fn blockers_view(blockers: &[String], title: &'static str) -> Html {
 fn preview_row(i: &PreviewItem) -> Html {
     html! {
         <tr data-action={i.action.clone()}>
-            <td>{ &i.name }<br /><span class="muted">{ &i.family }</span>
+            <td>{ &i.name }<br /><span class="muted">{ format!("{} \u{b7} {}", crate::families::label(&i.family), i.family) }</span>
                 { for i.warnings.iter().map(|w| html! { <p class="muted">{ "\u{26a0} " }{ w }</p> }) }
                 if let Some(c) = &i.conflict { <p class="form-error">{ c }</p> }
             </td>

@@ -384,7 +384,12 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                         <dl class="facts">
                             { fact("Fingerprint", html! { <code data-testid="plan-fingerprint">{ p.plan_fingerprint.clone().unwrap_or_default() }</code> }) }
                             { fact("Expires", html! { if plan_expired { { status_badge("expired") } } else { { format::until(p.plan_expires_ms.unwrap_or_default()) } } }) }
-                            { fact("Backup set", html! { <code>{ &p.backup_set_id }</code> }) }
+                            { fact("Backup set", html! {
+                                <Link to={Route::BackupSet { ws: ws.clone(), env: p.source_environment_id.clone(), set: p.backup_set_id.clone() }}>
+                                    { format!("{} backup", p.source_environment_name) }{ " " }
+                                    if let Some(ms) = format::ulid_ms(&p.backup_set_id) { { format::when(ms) } } else { { p.backup_set_id.clone() } }
+                                </Link>
+                            }) }
                         </dl>
                         { blockers_view(&plan.blockers, "Blocked: map these references, then plan again") }
                         { preview_view(plan, None) }

@@ -154,7 +154,7 @@ pub fn FindingsPage(props: &WsProps) -> Html {
     };
     let mut env_options = vec![(String::new(), "All environments".to_owned())];
     if let Some(list) = envs.state.ready() {
-        env_options.extend(list.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
+        env_options.extend(crate::pages::operations::names(list));
     } else if !query.environment_id.is_empty() {
         env_options.push((query.environment_id.clone(), query.environment_id.clone()));
     }
@@ -368,7 +368,7 @@ fn Table(props: &TableProps) -> Html {
                         <td>{ status_tag(f.status) }</td>
                         <td><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
-                        <td>{ &f.environment_id }</td>
+                        <td>{ crate::session::environment_name(ws, &f.environment_id) }</td>
                         <td>{ f.object.as_ref().map(|o| format!("{} ({})", o.name, families::label(&o.family))).unwrap_or_else(|| "\u{2014}".into()) }</td>
                         <td>{ format::when(f.last_seen_ms) }</td>
                         <td>{ f.count }</td>
