@@ -1044,3 +1044,26 @@ async fn a_readonly_member_sees_no_link_that_leads_to_a_403() {
     );
     s.close().await;
 }
+
+/// Issue 19 item 4, beyond read-only: a manager builds evidence packs but may not change the
+/// workspace's evidence settings (an owner's); the save is disabled and says why, and the same PUT
+/// sent from the page answers 403.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_control_the_role_lacks_is_disabled_with_the_reason() {
+    let s = Stack::start("role-reason").await;
+    s.sign_in("manager@demo.test").await;
+    s.goto(&format!("{WS}/evidence")).await;
+    s.click("#evidence-settings summary").await;
+    let save = s.find("#evidence-settings-save").await;
+    assert_eq!(save.attr("disabled").await.expect("attr").as_deref(), Some("true"));
+    let why = save.attr("title").await.expect("attr").unwrap_or_default();
+    assert!(why.contains("manager") && why.contains("members.manage"), "{why:?}");
+    s.wait_text("#evidence-settings [data-testid=why-not]", "members.manage")
+        .await;
+    assert_eq!(
+        s.fetch_status("PUT", "/api/v1/workspaces/ws-demo/evidence/settings")
+            .await,
+        403
+    );
+    s.close().await;
+}

@@ -186,6 +186,8 @@ fn PackRow(props: &PackRowProps) -> Html {
 #[component]
 fn SettingsPanel(props: &WsProps) -> Html {
     let ws = props.ws.clone();
+    // A manager builds packs but may not change these (403): the save is disabled, with why.
+    let why_not = crate::session::use_session().lacks(&ws, atlas_domain::Capability::MembersManage);
     let loaded = use_load(ws.clone(), |ws| async move {
         api::get::<EvidenceSettings>(&paths::evidence_settings(&ws)).await
     });
@@ -264,9 +266,11 @@ fn SettingsPanel(props: &WsProps) -> Html {
                     { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
                 }
                 <div class="actions">
-                    <button type="submit" class="button" id="evidence-settings-save">{ "Save settings" }</button>
+                    <button type="submit" class="button" id="evidence-settings-save" disabled={why_not.is_some()}
+                        title={why_not.clone()}>{ "Save settings" }</button>
                     if *saved { <span class="muted">{ " Saved. The retention applies to packs built from now on." }</span> }
                 </div>
+                if let Some(why) = why_not.clone() { { crate::components::markup::why_not(why) } }
             </form>
         </details>
     }
