@@ -22,10 +22,11 @@ pub struct DashboardProps {
     pub env: Option<String>,
 }
 
-fn age(ms: Option<i64>) -> String {
+/// How long ago, the exact time on hover; "never" without a time.
+fn age(ms: Option<i64>) -> Html {
     match ms {
-        Some(at) => format!("{} ago", format::duration((format::now_ms() - at).max(0))),
-        None => "never".into(),
+        Some(at) => format::when(at),
+        None => html! { { "never" } },
     }
 }
 
@@ -196,7 +197,7 @@ pub fn DashboardView(props: &DashboardProps) -> Html {
                                 { severity_line("Open findings:", &t.open) }
                                 if t.overdue.total() > 0 { { severity_line("Overdue:", &t.overdue) } }
                                 <p data-testid="last-backup"><span class="muted">{ "Last backup: " }</span>
-                                    <span title={format::time_opt(t.last_backup_ms)}>{ age(t.last_backup_ms) }</span>
+                                    { age(t.last_backup_ms) }
                                     if let Some(o) = &t.last_backup_outcome { { " " }{ status_badge(o) } }</p>
                                 <p><span class="muted">{ "Permissions: " }</span>{ match t.permissions_missing {
                                     Some(0) => "all granted".to_owned(),
