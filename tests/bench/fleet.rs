@@ -189,6 +189,7 @@ pub async fn run(args: &[String]) {
     let root = app.app().state.table.meter().expect("the process meter");
     let before = root.consumed();
     atlas_app::metering::global().reset();
+    atlas_store::capacity::trace::reset();
     let ticks = (days * DAY.as_secs_f64() / TICK.as_secs_f64()).round() as usize;
     let changes_total = (envs as f64 * policies as f64 * change_pct / 100.0 * days).round() as usize;
     let mut changed = 0usize;

@@ -145,6 +145,55 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
     app.stop().await;
 }
 
+/// ADR 0044: a unit's record and its count are two writes. A crash between them (the count
+/// refused, as a process dying there would leave it) is healed by the redelivery, which counts
+/// the result first recorded, once; a third delivery changes nothing.
+async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    consented(&app).await;
+    let run = verify_started(&app).await;
+    let state = &app.app().state;
+    let q = state.queues.get("provider-verify").unwrap().clone();
+    let got = q
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    let item = body["item"].as_str().unwrap();
+    state.table.refuse_writes(Some("the process died here"), &["TALLY#"]);
+    let detail = json!({"reason": "recorded before the crash"});
+    let res = atlas_app::runs::record_unit(state, &run.id, item, atlas_app::runs::ItemResult::Skipped, detail).await;
+    assert!(res.is_err(), "the count was refused: {res:?}");
+    state.table.refuse_writes(None, &[]);
+    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
+    assert_eq!(v.items.len(), 1, "the record was written");
+    assert_eq!(
+        (v.run.succeeded, v.run.failed, v.run.skipped),
+        (0, 0, 0),
+        "but not counted"
+    );
+    assert_ne!(v.run.state, "completed");
+
+    // Redelivered: this delivery's own result would be a failure (the simulator does not know
+    // the tenant); the first recorded result is the one counted.
+    let step = step_of("provider-verify");
+    for _ in 0..2 {
+        let failed = atlas_app::steps::handle_batch(state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
+        assert!(failed.is_empty());
+    }
+    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
+    assert_eq!(v.run.state, "completed");
+    assert_eq!(
+        (v.run.total, v.run.succeeded, v.run.failed, v.run.skipped),
+        (1, 0, 0, 1),
+        "counted once, as first recorded"
+    );
+    assert_eq!(v.items.len(), 1);
+    assert_eq!(v.items[0].result, "skipped");
+    app.stop().await;
+}
+
 async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     let app = spawn_without_workers(mode).await;
     consented(&app).await;
@@ -300,6 +349,7 @@ async fn a_step_log_line_carries_the_run_and_its_scope(mode: Mode) {
 atlas_tests::on_both_backends!(
     runs_dedupe_and_are_recorded_once,
     a_crash_between_recording_and_finishing_is_healed_by_redelivery,
+    a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery,
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,
     viewer_and_hub,

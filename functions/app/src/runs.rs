@@ -26,9 +26,26 @@ use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
 
-/// Reads a run by id.
+/// Reads a run by id, with the units its tally counted while it is active (ADR 0044).
 pub async fn get(state: &AppState, run_id: &str) -> ServiceResult<Option<OperationRun>> {
+    match get_plain(state, run_id).await? {
+        Some(run) => Ok(Some(tallied(state, run).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The run item alone: its state, not its live counts.
+async fn get_plain(state: &AppState, run_id: &str) -> ServiceResult<Option<OperationRun>> {
     Ok(records::get(&state.table, &run_key(run_id)).await?)
+}
+
+/// `run` with its tally added when it is active; an ended run already holds its counts.
+pub async fn tallied(state: &AppState, run: OperationRun) -> ServiceResult<OperationRun> {
+    if !run.is_active() {
+        return Ok(run);
+    }
+    let items = state.table.query_all(rec::tally_query(&run.run_id)).await?;
+    Ok(run.with_tally(rec::Tally::of(&items)))
 }
 
 /// The capability a run type needs — checked when it starts and again when it executes.
@@ -216,21 +233,11 @@ pub async fn start_in(
     let also_at = changes.len();
     let also_len = also.len();
     changes.extend(also);
-    let bodies = items
-        .into_iter()
-        .map(|(item, params)| {
-            serde_json::to_string(&WorkMessage {
-                run_id: id.clone(),
-                item,
-                params,
-                env: env.map(|e| format!("{ws_id}/{e}")),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServiceError::Permanent(e.to_string()))?;
-    let per_item = OUTBOX_MESSAGES.max(bodies.len().div_ceil(MAX_OUTBOX_ITEMS));
-    for (n, chunk) in bodies.chunks(per_item).enumerate() {
-        changes.push(RunOutbox::new(&id, n, &queue, chunk.to_vec(), now).create());
+    let units = items.len();
+    let env_tag = env.map(|e| format!("{ws_id}/{e}"));
+    let per_item = OUTBOX_MESSAGES.max(units.div_ceil(MAX_OUTBOX_ITEMS));
+    for (n, chunk) in items.chunks(per_item).enumerate() {
+        changes.push(RunOutbox::of_units(&id, n, &queue, env_tag.clone(), chunk.to_vec(), now).create());
     }
     if changes.len() + 2 > atlas_store::table::MAX_TX_ITEMS {
         return Err(ServiceError::Permanent(
@@ -238,7 +245,7 @@ pub async fn start_in(
         ));
     }
     let mut ev =
-        NewEvent::success("run.start", format!("run/{id}")).meta(json!({"type": kind.as_str(), "items": bodies.len()}));
+        NewEvent::success("run.start", format!("run/{id}")).meta(json!({"type": kind.as_str(), "items": units}));
     ev.environment_id = env.cloned();
     // The lock names the active run of this type; when that run ends between our commit and our
     // read of the lock, the way is free: commit again (a few times at most).
@@ -289,9 +296,10 @@ pub async fn drain(state: &AppState, run_id: &str) -> ServiceResult<usize> {
     let mut sent = 0;
     for outbox in pending {
         if active {
-            let n = outbox.bodies.len();
+            let bodies = messages(&outbox)?;
+            let n = bodies.len();
             if n > 0 {
-                let bodies = outbox.bodies.iter().map(OutMessage::new).collect();
+                let bodies = bodies.iter().map(OutMessage::new).collect();
                 state.queues.get(&outbox.queue)?.send_batch(bodies).await?;
             }
             sent += n;
@@ -299,6 +307,21 @@ pub async fn drain(state: &AppState, run_id: &str) -> ServiceResult<usize> {
         state.table.delete(&outbox.key(), None).await?;
     }
     Ok(sent)
+}
+
+/// The message bodies an outbox item holds: whole (before ADR 0044) or built from its units.
+fn messages(outbox: &RunOutbox) -> ServiceResult<Vec<String>> {
+    let mut out = outbox.bodies.clone();
+    for (item, params) in &outbox.units {
+        let m = WorkMessage {
+            run_id: outbox.run_id.clone(),
+            item: item.clone(),
+            params: params.clone(),
+            env: outbox.env.clone(),
+        };
+        out.push(serde_json::to_string(&m).map_err(|e| ServiceError::Permanent(e.to_string()))?);
+    }
+    Ok(out)
 }
 
 /// Drains every outbox item older than [`OUTBOX_GRACE_MS`]: what a crash between a start's commit
@@ -335,7 +358,7 @@ pub enum Begin {
 /// environment and holding the capability, and the environment still active. Otherwise the run
 /// ends Blocked with the reason, audited.
 pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
-    let Some(run) = get(state, run_id).await? else {
+    let Some(run) = get_plain(state, run_id).await? else {
         return Ok(Begin::Finished);
     };
     if !run.is_active() {
@@ -369,6 +392,10 @@ pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
         finish(state, run_id, RunOutcome::Blocked, Some(reason)).await?;
         return Ok(Begin::Finished);
     }
+    if run.status == RunState::Running {
+        // Only the first unit moves the run to running: the others' writes would change nothing.
+        return Ok(Begin::Proceed(Box::new(run)));
+    }
     let started = Update::new()
         .set("status", RunState::Running.as_str())
         .set_if_absent("started_ms", state.clock.now_millis());
@@ -399,14 +426,16 @@ pub async fn record(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<bool> {
-    let recorded = record_unit(state, run_id, item, result, detail).await?;
+    let (recorded, run) = record_counted(state, run_id, item, result, detail).await?;
     // Also after a redelivery: the unit may have crashed between recording and ending its run.
-    finish_if_complete(state, run_id).await?;
+    if let Some(run) = run {
+        finish_when_counted(state, tallied(state, run).await?).await?;
+    }
     Ok(recorded)
 }
 
-/// The first half of [`record`]: the unit's record and its count, in one transaction; false when
-/// the unit had already been recorded (nothing is counted twice).
+/// The first half of [`record`]: the unit's record, written once, and its count on the run's
+/// tally; false when the unit had already been recorded (nothing is counted twice).
 pub async fn record_unit(
     state: &AppState,
     run_id: &str,
@@ -414,6 +443,20 @@ pub async fn record_unit(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<bool> {
+    Ok(record_counted(state, run_id, item, result, detail).await?.0)
+}
+
+/// Two writes, no transaction (ADR 0044): the unit's record is created once (a redelivery finds
+/// it and counts the result it holds), then its result is set once on a tally item. Both are
+/// idempotent, so a crash between them, or a second delivery at any point, neither loses nor
+/// doubles a count. Returns the run as read before counting (`None`: the run is gone).
+async fn record_counted(
+    state: &AppState,
+    run_id: &str,
+    item: &str,
+    result: ItemResult,
+    detail: Value,
+) -> ServiceResult<(bool, Option<OperationRun>)> {
     let unit = RunItem {
         run_id: run_id.to_owned(),
         item: item.to_owned(),
@@ -425,24 +468,42 @@ pub async fn record_unit(
     // in place when it completes; what follows this write is added after the unit ends.
     let meter = state.table.meter().filter(|m| m.has_parent());
     let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
-    let update = with_units(Update::new().add(&format!("count_{}", result.as_str()), 1), used);
-    let tx = vec![
-        unit.create(),
-        TxItem::Update {
-            key: run_key(run_id),
-            update,
-            cond: Some(Cond::Exists),
-        },
-    ];
-    let res = state.table.transact(tx).await;
-    if res.is_err()
-        && let Some(m) = &meter
-    {
-        m.restore(used);
+    let res = count_unit(state, &unit, used).await;
+    if let Some(m) = &meter {
+        // The record's own writes stay out of the run's units: adding them would cost as much
+        // again (ADR 0044). The process's meters still see them.
+        m.take();
+        if !matches!(res, Ok((_, _, true))) {
+            m.restore(used);
+        }
     }
-    match res {
-        Ok(()) => Ok(true),
-        Err(TableError::TransactionCanceled { reasons }) if reasons.first().is_some_and(Option::is_some) => Ok(false),
+    res.map(|(first, run, _)| (first, run))
+}
+
+/// (first record, the run, `used` added to the tally).
+async fn count_unit(
+    state: &AppState,
+    unit: &RunItem,
+    used: atlas_store::Consumed,
+) -> ServiceResult<(bool, Option<OperationRun>, bool)> {
+    let Some(run) = get_plain(state, &unit.run_id).await? else {
+        return Ok((false, None, false));
+    };
+    let (first, result) = match state.table.put(unit.to_item(), Some(Cond::NotExists)).await {
+        Ok(()) => (true, unit.result),
+        Err(TableError::ConditionFailed) => {
+            let earlier: Option<RunItem> = records::get(&state.table, &unit.key()).await?;
+            (false, earlier.map_or(unit.result, |e| e.result))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let attr = rec::tally_attr(&unit.item);
+    let key = rec::tally_key(&unit.run_id, &unit.item, run.counts.total);
+    let update = with_units(Update::new().set(&attr, result.as_str()), used);
+    match state.table.update(&key, &update, Some(Cond::AttrNotExists(attr))).await {
+        Ok(_) => Ok((first, Some(run), true)),
+        // Counted by an earlier delivery.
+        Err(TableError::ConditionFailed) => Ok((false, Some(run), false)),
         Err(e) => Err(e.into()),
     }
 }
@@ -473,6 +534,12 @@ pub async fn add_units(state: &AppState, run_id: &str, used: atlas_store::Consum
 /// Ends the run when every unit is counted. Safe to call again: [`finish`] is conditional.
 pub async fn finish_if_complete(state: &AppState, run_id: &str) -> ServiceResult<()> {
     let run = get(state, run_id).await?.ok_or(ServiceError::NotFound)?;
+    finish_when_counted(state, run).await
+}
+
+/// [`finish_if_complete`] on a run already read with its tally.
+async fn finish_when_counted(state: &AppState, run: OperationRun) -> ServiceResult<()> {
+    let run_id = run.run_id.as_str();
     let total = run.counts.total as i64;
     let (ok, failed, skipped) = run.counted();
     if ok + failed + skipped >= total && run.is_active() {
@@ -484,12 +551,15 @@ pub async fn finish_if_complete(state: &AppState, run_id: &str) -> ServiceResult
 /// Ends an active run with an outcome, releasing its marker and lock, audited. A run that already
 /// ended is left alone.
 pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason: Option<String>) -> ServiceResult<()> {
-    let Some(run) = get(state, run_id).await? else {
+    let Some(run) = get_plain(state, run_id).await? else {
         return Ok(());
     };
     if !run.is_active() {
         return Ok(());
     }
+    // The tally's counts and units move onto the run with its end (ADR 0044).
+    let tally = rec::Tally::of(&state.table.query_all(rec::tally_query(run_id)).await?);
+    let run = run.with_tally(tally);
     let prior = run.status;
     let ws = run.workspace().map_err(ServiceError::Permanent)?;
     let env = run.environment();
@@ -506,7 +576,16 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
         .set("status", RunState::Completed.as_str())
         .set("outcome", outcome.as_str())
         .set("ended_ms", now)
-        .set("counts", json!(counts));
+        .set("counts", json!(counts))
+        .set("count_succeeded", ok)
+        .set("count_failed", failed)
+        .set("count_skipped", skipped);
+    if tally.read_units_milli != 0 {
+        update = update.add("read_units_milli", tally.read_units_milli);
+    }
+    if tally.write_units_milli != 0 {
+        update = update.add("write_units_milli", tally.write_units_milli);
+    }
     if let Some(r) = &reason {
         update = update.set("reason", r.as_str());
     }

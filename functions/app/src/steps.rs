@@ -302,6 +302,10 @@ pub const MAX_DEFERRALS: u64 = 60;
 /// What the unit consumes of the table is metered and added to its run (ADR 0038), whether the
 /// unit succeeded or not: a failed attempt is billed too.
 pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
+    atlas_store::capacity::trace::within(step.function, handle_one_traced(state, step, body)).await
+}
+
+async fn handle_one_traced(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
     let started = std::time::Instant::now();
     // `total` sees everything the unit consumed; `meter` what is not yet on its run (recording
     // the unit takes what came before it).
@@ -309,7 +313,7 @@ pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(
     let meter = atlas_store::Meter::under(Some(total.clone()));
     let mut metered = state.clone();
     metered.table = state.table.metered(meter.clone());
-    let res = match atlas_store::capacity::trace::within(step.function, (step.handler)(metered, body.clone())).await {
+    let res = match (step.handler)(metered, body.clone()).await {
         Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
         other => other,
     };

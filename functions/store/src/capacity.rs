@@ -329,7 +329,10 @@ pub mod trace {
 
     use super::Consumed;
 
-    static TRACE: OnceLock<Option<Mutex<BTreeMap<String, (u64, Consumed)>>>> = OnceLock::new();
+    /// Request shape → (requests, units).
+    type Shapes = Mutex<BTreeMap<String, (u64, Consumed)>>;
+
+    static TRACE: OnceLock<Option<Shapes>> = OnceLock::new();
 
     tokio::task_local! {
         static LABEL: String;
@@ -345,7 +348,7 @@ pub mod trace {
         }
     }
 
-    fn table() -> Option<&'static Mutex<BTreeMap<String, (u64, Consumed)>>> {
+    fn table() -> Option<&'static Shapes> {
         TRACE
             .get_or_init(|| std::env::var_os("ATLAS_METER_TRACE").map(|_| Mutex::default()))
             .as_ref()
@@ -355,14 +358,11 @@ pub mod trace {
         table().is_some()
     }
 
-    /// A key with its ids masked: a `#`-separated part holding a digit and longer than 12
-    /// characters (a ULID, a tenant id, a hash) becomes `*`.
+    /// A key with its ids masked: a `#`-separated part holding a digit (a ULID, a tenant or
+    /// environment id, a hash, a time) becomes `*`.
     pub fn mask(key: &str) -> String {
         key.split('#')
-            .map(|p| {
-                let id = p.len() > 12 && p.chars().any(|c| c.is_ascii_digit());
-                if id { "*" } else { p }
-            })
+            .map(|p| if p.chars().any(|c| c.is_ascii_digit()) { "*" } else { p })
             .collect::<Vec<_>>()
             .join("#")
     }
@@ -383,6 +383,13 @@ pub mod trace {
         let e = t.entry(label).or_default();
         e.0 += 1;
         e.1 += c;
+    }
+
+    /// Forgets what was traced so far (a bench's setup).
+    pub fn reset() {
+        if let Some(t) = table() {
+            t.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     /// The shapes by write units, then read units, largest first: `count wru rru shape` lines.

@@ -492,6 +492,9 @@ impl Table {
                 items.len()
             )));
         }
+        if items.len() == 1 && !matches!(items[0], TxItem::Check { .. }) {
+            return self.transact_one(items.into_iter().next().expect("one item")).await;
+        }
         let mut seen = HashSet::new();
         let mut chunks = Vec::new();
         let mut out = Vec::with_capacity(items.len());
@@ -526,6 +529,24 @@ impl Table {
             self.delete_chunks(&chunks).await;
         }
         res
+    }
+
+    /// A transaction of one write is that write: the same condition, the same all-or-nothing, at
+    /// the standard rate instead of the transactional one (ADR 0044). Its refusal reads as the
+    /// transaction's would.
+    async fn transact_one(&self, item: TxItem) -> Result<(), TableError> {
+        let res = match item {
+            TxItem::Put { item, cond } => self.put(item, cond).await,
+            TxItem::Update { key, update, cond } => self.update(&key, &update, cond).await.map(|_| ()),
+            TxItem::Delete { key, cond } => self.delete(&key, cond).await.map(|_| ()),
+            TxItem::Check { .. } => unreachable!("a lone check is sent as a transaction"),
+        };
+        res.map_err(|e| match e {
+            TableError::ConditionFailed => TableError::TransactionCanceled {
+                reasons: vec![Some("ConditionalCheckFailed".into())],
+            },
+            e => e,
+        })
     }
 
     /// Independent writes (see [`RawTable::batch`]), one result per write, in order: `Ok(())`
@@ -662,12 +683,13 @@ impl Table {
 /// The trace label of a transaction or batch: its items' key shapes (only when tracing).
 fn keys_label(kind: &str, items: &[TxItem]) -> Option<String> {
     capacity::trace::enabled().then(|| {
-        let keys: Vec<String> = items
+        // Distinct shapes only: a batch of 25 payloads is one shape.
+        let keys: std::collections::BTreeSet<String> = items
             .iter()
             .filter_map(|i| i.key().ok())
             .map(|k| format!("{}/{}", capacity::trace::mask(&k.pk), capacity::trace::mask(&k.sk)))
             .collect();
-        format!("{kind} [{}]", keys.join(", "))
+        format!("{kind} [{}]", keys.into_iter().collect::<Vec<_>>().join(", "))
     })
 }
 

@@ -959,6 +959,12 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
         .filter(|r| in_period(Some(r.created_ms), pack))
         .filter(|r| only.is_none_or(|e| r.environment_id.as_deref() == Some(e.as_str())))
         .collect();
+    // A run still active shows the counts its tally holds (ADR 0044).
+    let mut tallied = Vec::with_capacity(runs.len());
+    for r in runs {
+        tallied.push(crate::runs::tallied(state, r).await?);
+    }
+    let runs = tallied;
     let run_json = |r: &OperationRun| serde_json::to_value(r.to_api()).unwrap_or(Value::Null);
     let backup_runs: Vec<Value> = runs
         .iter()

@@ -93,6 +93,64 @@ pub fn items_query(run_id: &str) -> Query {
     Query::partition(run_pk(run_id)).begins_with("ITEM#")
 }
 
+/// Units whose results one tally item holds at most (ADR 0044): a tally item stays under 1 KB
+/// for short unit keys, so each count is one write unit.
+pub const TALLY_UNITS: u64 = 32;
+
+/// The tally item `unit` is counted on, of a run of `total` units: `RUN#<id> / TALLY#<n>`, with
+/// `n` a stable hash of the unit's key over `ceil(total / TALLY_UNITS)` items.
+pub fn tally_key(run_id: &str, unit: &str, total: u64) -> Key {
+    let shards = total.div_ceil(TALLY_UNITS).max(1);
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = unit.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Key::new(run_pk(run_id), format!("TALLY#{:04}", hash % shards))
+}
+
+/// The attribute of a tally item holding `unit`'s result.
+pub fn tally_attr(unit: &str) -> String {
+    format!("u:{unit}")
+}
+
+/// A run's tally items.
+pub fn tally_query(run_id: &str) -> Query {
+    Query::partition(run_pk(run_id)).begins_with("TALLY#")
+}
+
+/// What a run's tally items say: units counted by result, and request units added by its units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub succeeded: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub read_units_milli: i64,
+    pub write_units_milli: i64,
+}
+
+impl Tally {
+    /// Sums tally items: each `u:<unit>` attribute is one unit counted under its result.
+    pub fn of(items: &[atlas_store::Item]) -> Self {
+        let mut t = Self::default();
+        for item in items {
+            for (k, v) in item {
+                if k.starts_with("u:") {
+                    match v.as_str().and_then(ItemResult::parse) {
+                        Some(ItemResult::Succeeded) => t.succeeded += 1,
+                        Some(ItemResult::Failed) => t.failed += 1,
+                        Some(ItemResult::Skipped) => t.skipped += 1,
+                        None => {}
+                    }
+                }
+            }
+            let n = |a: &str| item.get(a).and_then(Value::as_i64).unwrap_or(0);
+            t.read_units_milli += n("read_units_milli");
+            t.write_units_milli += n("write_units_milli");
+        }
+        t
+    }
+}
+
 /// A workspace's runs, newest first (GSI1).
 pub fn workspace_runs(ws: &WorkspaceId) -> Query {
     Query::gsi1(workspace_runs_gsi(ws)).begins_with("RUN#").backward()
@@ -236,6 +294,17 @@ impl OperationRun {
         }
     }
 
+    /// The run with what its tally items counted added (ADR 0044): units are counted there while
+    /// the run is active; its end copies the sum onto the run, so an ended run is read as is.
+    pub fn with_tally(mut self, t: Tally) -> Self {
+        self.count_succeeded += t.succeeded;
+        self.count_failed += t.failed;
+        self.count_skipped += t.skipped;
+        self.read_units_milli += t.read_units_milli;
+        self.write_units_milli += t.write_units_milli;
+        self
+    }
+
     /// The units counted so far: succeeded, failed, skipped.
     pub fn counted(&self) -> (i64, i64, i64) {
         (self.count_succeeded, self.count_failed, self.count_skipped)
@@ -361,7 +430,15 @@ impl Record for RunRef {
 pub struct RunOutbox {
     pub run_id: String,
     pub queue: String,
+    /// Whole message bodies: how outboxes were written before ADR 0044 (read still).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bodies: Vec<String>,
+    /// The units, `[item, params]`, whose messages share the run and `env` (ADR 0044): a third of
+    /// the bytes of whole bodies, and the outbox is written, indexed and deleted once per run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<(String, Value)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
     pub created_ms: i64,
     #[serde(rename = "GSI1PK")]
     pub gsi1pk: String,
@@ -377,10 +454,28 @@ impl RunOutbox {
             run_id: run_id.to_owned(),
             queue: queue.to_owned(),
             bodies,
+            units: Vec::new(),
+            env: None,
             created_ms: now_ms,
             gsi1pk: OUTBOX.to_owned(),
             gsi1sk: format!("{now_ms:015}#{run_id}#{n:04}"),
             sk: outbox_sk(n),
+        }
+    }
+
+    /// The outbox item `n` of a run's units, each sent as one message naming the run and `env`.
+    pub fn of_units(
+        run_id: &str,
+        n: usize,
+        queue: &str,
+        env: Option<String>,
+        units: Vec<(String, Value)>,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            units,
+            env,
+            ..Self::new(run_id, n, queue, Vec::new(), now_ms)
         }
     }
 }
@@ -428,6 +523,47 @@ mod tests {
 
     fn item(v: Value) -> Item {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_tally_counts_each_unit_once_by_result_and_sums_units() {
+        let a = item(
+            json!({"PK": "RUN#r", "SK": "TALLY#0000", "u:a": "succeeded", "u:b": "failed",
+            "read_units_milli": 1500, "write_units_milli": 2000}),
+        );
+        let b = item(
+            json!({"PK": "RUN#r", "SK": "TALLY#0001", "u:c": "skipped", "u:d": "succeeded",
+            "write_units_milli": 1000, "other": "ignored"}),
+        );
+        let t = Tally::of(&[a, b]);
+        assert_eq!((t.succeeded, t.failed, t.skipped), (2, 1, 1));
+        assert_eq!((t.read_units_milli, t.write_units_milli), (1500, 3000));
+    }
+
+    #[test]
+    fn a_units_tally_item_is_stable_and_runs_spread_over_enough_items() {
+        // 17 family units: one item.
+        assert!((0..17).all(|i| tally_key("r", &format!("family{i}"), 17).sk == "TALLY#0000"));
+        // 1,000 restore units: 32 items, none holding more than twice its share.
+        let mut per: std::collections::HashMap<String, usize> = Default::default();
+        for i in 0..1000 {
+            let k = tally_key(
+                "r",
+                &format!("deviceConfigurations/{i:08x}-0000-4000-8000-000000000000"),
+                1000,
+            );
+            assert_eq!(
+                k,
+                tally_key(
+                    "r",
+                    &format!("deviceConfigurations/{i:08x}-0000-4000-8000-000000000000"),
+                    1000
+                )
+            );
+            *per.entry(k.sk).or_default() += 1;
+        }
+        assert_eq!(per.len(), 32);
+        assert!(per.values().all(|n| *n <= 64), "{per:?}");
     }
 
     /// A run as `runs::start_with` on main wrote it, after two units were counted.
@@ -539,6 +675,17 @@ mod tests {
             (read.bodies.len(), read.queue.as_str(), read.sk.as_str()),
             (2, "q", "OUTBOX#0001")
         );
+        // ADR 0044: units rather than whole bodies.
+        let compact = item(json!({
+            "PK": format!("RUN#{id}"), "SK": "OUTBOX#0000", "entity": "run_outbox", "run_id": id,
+            "queue": "q", "units": [["intents", {}], ["x", {"k": 1}]], "env": "ws-a/env-b", "created_ms": now,
+            "GSI1PK": OUTBOX, "GSI1SK": format!("{now:015}#{id}#0000"),
+        }));
+        let units = vec![("intents".to_owned(), json!({})), ("x".to_owned(), json!({"k": 1}))];
+        let written = RunOutbox::of_units(id, 0, "q", Some("ws-a/env-b".into()), units.clone(), now);
+        assert_eq!(written.to_item(), compact);
+        let read = RunOutbox::from_item(compact).unwrap();
+        assert_eq!((read.units, read.bodies.len()), (units, 0));
 
         let unit = item(json!({
             "PK": format!("RUN#{id}"), "SK": "ITEM#policies", "entity": "run_item", "run_id": id,

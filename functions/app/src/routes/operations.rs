@@ -88,17 +88,26 @@ async fn page(
                     }
                     let more = p.next.is_some() || idx + 1 < count;
                     let next = more.then(|| atlas_store::table::encode_cursor(&key));
-                    return Ok((out.iter().map(OperationRun::to_api).collect(), next));
+                    return Ok((views(state, out).await?, next));
                 }
             }
         }
         match p.next {
             Some(n) => q.cursor = Some(n),
-            None => return Ok((out.iter().map(OperationRun::to_api).collect(), None)),
+            None => return Ok((views(state, out).await?, None)),
         }
     }
     let next = q.cursor.take();
-    Ok((out.iter().map(OperationRun::to_api).collect(), next))
+    Ok((views(state, out).await?, next))
+}
+
+/// The runs as the API shows them; an active run's counts are on its tally (ADR 0044).
+async fn views(state: &AppState, runs: Vec<OperationRun>) -> ApiResult<Vec<api::OperationRun>> {
+    let mut out = Vec::with_capacity(runs.len());
+    for run in runs {
+        out.push(crate::runs::tallied(state, run).await?.to_api());
+    }
+    Ok(out)
 }
 
 pub async fn list(
@@ -171,6 +180,7 @@ pub async fn get(
         .owned(&rec::run_key(&run_id))
         .await?
         .ok_or(ApiError::NotFound)?;
+    let run = crate::runs::tallied(&state, run).await?;
     let env = run.environment_id.clone();
     if let Some(e) = &env
         && !EnvironmentId::parse(e).is_ok_and(|e| scope.entitled_to(&e))
