@@ -287,6 +287,95 @@ async fn restore_with_preview_and_typed_confirmation() {
     s.close().await;
 }
 
+/// Issue 19 item 3: the restore item picker selects one family with one click, narrows as you
+/// type, and marks the item that changed in Intune since the backup as differing from live.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_picker_selects_one_family_with_one_click() {
+    let s = Stack::start("picker").await;
+    s.sign_in("owner@demo.test").await;
+    s.backup_now(CONTOSO).await;
+    // After the backup, a policy changes in Intune and the inventory syncs the change.
+    let changed = s
+        .patch_in_tenant(
+            "contoso.demo.test",
+            "deviceConfigurations",
+            serde_json::json!({"description": "changed after the backup"}),
+        )
+        .await;
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
+    s.click("a[href*='/restores?set=']").await;
+    s.check_label("Only the items I choose").await;
+    let picker = "[data-testid=item-picker]";
+    let family = format!("{picker} fieldset[data-family=deviceConfigurations]");
+    s.find(&format!("{family} label[data-key]")).await;
+    let in_family = s.count(&format!("{family} label[data-key]")).await;
+    let total = s.count(&format!("{picker} label[data-key]")).await;
+    assert!(in_family >= 2 && total > in_family, "{in_family} of {total}");
+    assert_eq!(s.count(&format!("{picker} input[type=checkbox]:checked")).await, 0);
+
+    // One click on the family's "All": exactly its items are chosen, and the summary says so.
+    s.click(&format!("{family} [data-testid=family-all]")).await;
+    s.wait_count(&format!("{picker} input[type=checkbox]:checked"), in_family)
+        .await;
+    assert_eq!(
+        s.count(&format!("{family} input[type=checkbox]:checked")).await,
+        in_family
+    );
+    s.wait_text(
+        "[data-testid=item-picker-summary]",
+        &format!("({in_family} of {total} in the set)"),
+    )
+    .await;
+
+    // The changed policy, and only it, differs from live; the others are as live has them.
+    let marked = format!("{family} label[data-key='deviceConfigurations/{changed}']");
+    s.find(&format!("{marked}[data-live=differs]")).await;
+    s.wait_text(&marked, "Differs from live").await;
+    assert_eq!(s.count(&format!("{picker} [data-live=differs]")).await, 1);
+    assert_eq!(s.count(&format!("{picker} [data-live=same]")).await, total - 1);
+    s.screenshot("picker").await;
+
+    // The search narrows the list as you type; the choice stays.
+    let name = s.find(&marked).await.text().await.expect("name");
+    let name = name.replace("Differs from live", "").trim().to_owned();
+    s.fill("#item-search", &name).await;
+    poll("the search to narrow the list", stack::DEADLINE, || async {
+        let shown = s.count(&format!("{picker} label[data-key]")).await;
+        (shown < total && shown >= 1).then_some(())
+    })
+    .await;
+    s.find(&marked).await;
+    for label in s
+        .browser
+        .find_all(fantoccini::Locator::Css(&format!("{picker} label[data-key]")))
+        .await
+        .expect("labels")
+    {
+        let text = label.text().await.expect("text");
+        assert!(
+            text.to_lowercase().contains(&name.to_lowercase()),
+            "{text:?} shown for {name:?}"
+        );
+    }
+    s.wait_text(
+        "[data-testid=item-picker-summary]",
+        &format!("({in_family} of {total} in the set)"),
+    )
+    .await;
+    s.screenshot("picker-search").await;
+    s.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     let s = Stack::start("hub").await;

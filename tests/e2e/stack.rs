@@ -455,6 +455,19 @@ impl Stack {
             .is_empty()
     }
 
+    /// How many elements match, now.
+    pub async fn count(&self, css: &str) -> usize {
+        self.browser.find_all(Locator::Css(css)).await.expect("query").len()
+    }
+
+    /// Waits until exactly `n` elements match.
+    pub async fn wait_count(&self, css: &str, n: usize) {
+        poll(&format!("{n} of {css}"), DEADLINE, || async {
+            (self.browser.find_all(Locator::Css(css)).await.ok()?.len() == n).then_some(())
+        })
+        .await
+    }
+
     /// Presses a key (WebDriver code, e.g. `\u{E004}` for Tab) wherever the focus is.
     pub async fn press(&self, key: char) {
         use fantoccini::actions::{InputSource, KeyAction, KeyActions};

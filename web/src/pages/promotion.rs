@@ -18,7 +18,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::envs::{EnvNames, env_options, use_env_names};
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, checked, select_field};
-use crate::components::items::{item_picker, scope_field, set_options};
+use crate::components::items::{ItemPicker, load_live, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::markup::{fact, th};
@@ -94,6 +94,13 @@ fn NewPromotion(props: &NewProps) -> Html {
     let source = use_state(String::new);
     let target = use_state(String::new);
     let set = use_state(String::new);
+    // The target's inventory, for the picker's "differs from live" markers.
+    let live = use_load((ws.clone(), (*target).clone()), |(ws, env)| async move {
+        if env.is_empty() {
+            return Ok(None);
+        }
+        load_live(&ws, &env).await.map(|l| Some(std::rc::Rc::new(l)))
+    });
     let sets = use_load((ws.clone(), (*source).clone()), |(ws, src)| async move {
         if src.is_empty() {
             return Ok(None);
@@ -190,7 +197,7 @@ fn NewPromotion(props: &NewProps) -> Html {
             { scope_field("promotion-scope", &all_items) }
             if !*all_items {
                 { match detail.state.ready().cloned().flatten() {
-                    Some(d) => item_picker(&d.items, &chosen),
+                    Some(d) => html! { <ItemPicker items={std::rc::Rc::new(d.items)} chosen={chosen.clone()} live={live.state.ready().cloned().flatten()} /> },
                     None if listed.is_empty() && !source.is_empty() && sets.state.ready().is_some() =>
                         html! { <p class="muted">{ "The source has no complete backup set: run a backup first." }</p> },
                     None => html! { <p class="muted">{ "Choose the source to list the items of its backup." }</p> },

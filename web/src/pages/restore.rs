@@ -19,7 +19,7 @@ use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, checked, select_field};
-use crate::components::items::{item_picker, scope_field, set_options};
+use crate::components::items::{ItemPicker, load_live, scope_field, set_options};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::preview::{DROP, GroupEdit, blockers_view, preview_view};
@@ -76,6 +76,13 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         },
     );
     let all_items = use_state(|| true);
+    // This environment's inventory, for the picker's "differs from live" markers, once items are picked.
+    let live = use_load((key.clone(), *all_items), |((ws, env), all)| async move {
+        if all {
+            return Ok(None);
+        }
+        load_live(&ws, &env).await.map(|l| Some(Rc::new(l)))
+    });
     let chosen = use_state(Vec::<String>::new);
     let with_assignments = use_state(|| true);
     let accept_partial = use_state(|| false);
@@ -134,7 +141,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                     { scope_field("restore-scope", &all_items) }
                     if !*all_items {
                         { match detail.state.ready().cloned().flatten() {
-                            Some(d) => item_picker(&d.items, &chosen),
+                            Some(d) => html! { <ItemPicker items={Rc::new(d.items)} chosen={chosen.clone()} live={live.state.ready().cloned().flatten()} /> },
                             _ => html! { <p class="muted">{ "Choose a backup set to list its items." }</p> },
                         } }
                     }
