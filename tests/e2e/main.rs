@@ -205,6 +205,123 @@ async fn sync_inventory_then_filter_and_open_an_item() {
     s.close().await;
 }
 
+/// Issue 19 item 3: the inventory's table sorts by a header (its `aria-sort` says which way),
+/// narrows as you type in a column search once the typing pauses, shows each filter as a chip
+/// whose \u{d7} restores the rows, counts what it shows, and downloads the filtered rows as CSV.
+#[tokio::test(flavor = "multi_thread")]
+async fn inventory_table_sorts_searches_with_chips_and_exports() {
+    let s = Stack::start("table").await;
+    s.sign_in("owner@demo.test").await;
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    // One family, from the URL: its chip, and a count that matches the rows.
+    s.goto(&format!("{CONTOSO}/inventory?family=deviceConfigurations"))
+        .await;
+    let table = "[data-testid=inventory-table]";
+    let rows = format!("{table} tbody tr[data-item]");
+    s.find(&rows).await;
+    let n = s.count(&rows).await;
+    assert!(n >= 3, "{n} rows");
+    assert_eq!(
+        s.count(&format!("{table} tbody tr[data-family=deviceConfigurations]"))
+            .await,
+        n
+    );
+    s.wait_text(&format!("{table} [data-testid=row-count]"), &format!("{n} items"))
+        .await;
+    s.wait_text(
+        &format!("{table} [data-testid=filter-chip]"),
+        "Family: Device configuration",
+    )
+    .await;
+
+    // Sorted by name, ascending; a click on the header reverses it.
+    let names = || async {
+        let mut out = Vec::new();
+        for el in s
+            .browser
+            .find_all(fantoccini::Locator::Css(&format!("{rows} td:first-child")))
+            .await
+            .expect("cells")
+        {
+            out.push(el.text().await.expect("text"));
+        }
+        out
+    };
+    let name_th = format!("{table} th:first-child");
+    s.wait_attr(&name_th, "aria-sort", "ascending").await;
+    let up = names().await;
+    let mut sorted = up.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(up, sorted, "ascending by name");
+    s.click(&format!("{name_th} button")).await;
+    s.wait_attr(&name_th, "aria-sort", "descending").await;
+    let down = names().await;
+    let mut reversed = up.clone();
+    reversed.reverse();
+    assert_eq!(down, reversed, "the click reversed the order");
+    s.screenshot("sorted").await;
+
+    // A column search narrows the rows once the typing pauses, and shows as a chip.
+    let first = up[0].clone();
+    s.fill(&format!("{table} input.th-search[data-col='0']"), &first).await;
+    poll("the search to narrow the rows", stack::DEADLINE, || async {
+        let shown = s.count(&rows).await;
+        (shown >= 1 && shown < n).then_some(shown)
+    })
+    .await;
+    let kept = s.count(&rows).await;
+    for name in names().await {
+        assert!(
+            name.to_lowercase().contains(&first.to_lowercase()),
+            "{name:?} kept for {first:?}"
+        );
+    }
+    let noun = if kept == 1 { "item" } else { "items" };
+    s.wait_text(&format!("{table} [data-testid=row-count]"), &format!("{kept} {noun}"))
+        .await;
+    let chip = format!("{table} [data-testid=filter-chip]:nth-child(2)");
+    s.wait_text(&chip, &format!("Name: {first}")).await;
+    s.screenshot("searched").await;
+
+    // The export holds the header and exactly the rows the search kept.
+    s.click(&format!("{table} [data-testid=table-export]")).await;
+    let csv = s.downloaded("inventory.csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "Name,Family,Platform,Assignments,Status,Last seen");
+    assert_eq!(lines.len(), kept + 1, "{csv}");
+    assert!(lines[1].contains(&first), "{csv}");
+
+    // Removing the chip restores every row and empties the search field.
+    s.click(&format!("{chip} button")).await;
+    s.wait_count(&rows, n).await;
+    s.wait_count(&format!("{table} [data-testid=filter-chip]"), 1).await;
+    assert_eq!(
+        s.find(&format!("{table} input.th-search[data-col='0']"))
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default(),
+        ""
+    );
+    // Removing the family's chip drops the URL's filter: more families come back.
+    s.click(&format!("{table} [data-testid=filter-chip] button")).await;
+    poll("every family back", stack::DEADLINE, || async {
+        (s.count(&rows).await > n).then_some(())
+    })
+    .await;
+    let url = s.browser.current_url().await.expect("url");
+    assert!(!url.query().unwrap_or_default().contains("family="), "{url}");
+    s.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn run_a_backup_and_watch_it_complete() {
     let s = Stack::start("backup").await;

@@ -8,7 +8,8 @@ use yew::prelude::*;
 use crate::api::{self, ApiError};
 use crate::components::error::{FormErrorProps, form_error};
 
-fn save(text: &str, filename: &str, mime: &str) -> Option<()> {
+/// Hands `text` to the browser as a file download.
+pub fn save(text: &str, filename: &str, mime: &str) -> Option<()> {
     let parts = js_sys::Array::of1(&text.into());
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);

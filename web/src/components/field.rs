@@ -32,6 +32,9 @@ pub struct TextFieldProps {
     pub required: bool,
     #[prop_or_default]
     pub autocomplete: Option<AttrValue>,
+    /// Values to pick from as you type (a `<datalist>`); any other value may still be typed.
+    #[prop_or_default]
+    pub suggestions: Vec<String>,
 }
 
 pub fn text_field(props: &TextFieldProps) -> Html {
@@ -63,8 +66,12 @@ pub fn text_field(props: &TextFieldProps) -> Html {
             <input id={props.id.clone()} name={props.id.clone()} type={props.kind.clone()}
                 value={props.value.clone()} {oninput} {onchange} required={props.required}
                 autocomplete={props.autocomplete.clone()}
+                list={(!props.suggestions.is_empty()).then(|| format!("{}-list", props.id))}
                 aria-invalid={props.error.is_some().to_string()}
                 aria-describedby={(!described.is_empty()).then(|| described.join(" "))} />
+            if !props.suggestions.is_empty() {
+                <datalist id={format!("{}-list", props.id)}>{ for props.suggestions.iter().map(|v| html! { <option value={v.clone()} /> }) }</datalist>
+            }
             if let Some(error) = &props.error {
                 <span class="field__error" id={error_id}>{ error }</span>
             }

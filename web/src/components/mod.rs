@@ -15,3 +15,4 @@ pub mod markup;
 pub mod preview;
 pub mod progress;
 pub mod status_badge;
+pub mod table;

@@ -92,6 +92,29 @@ pub fn AuditPageView(props: &WsProps) -> Html {
             draft.set(d);
         })
     };
+    // Actors and actions seen on the pages loaded so far: the filters' pick lists (the API matches
+    // them exactly).
+    let seen = use_mut_ref(|| {
+        (
+            std::collections::BTreeSet::<String>::new(),
+            std::collections::BTreeSet::<String>::new(),
+        )
+    });
+    if let Some(p) = page.state.ready() {
+        let mut seen = seen.borrow_mut();
+        for e in p.items.iter().chain(more.items()) {
+            seen.0.insert(if e.actor_email.is_empty() {
+                e.actor_id.clone()
+            } else {
+                e.actor_email.clone()
+            });
+            seen.1.insert(e.action.clone());
+        }
+    }
+    let (actors, actions): (Vec<String>, Vec<String>) = {
+        let seen = seen.borrow();
+        (seen.0.iter().cloned().collect(), seen.1.iter().cloned().collect())
+    };
     let mut env_options = vec![(String::new(), "All environments".to_owned())];
     if let Some(list) = envs.state.ready() {
         env_options.extend(list.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
@@ -105,8 +128,8 @@ pub fn AuditPageView(props: &WsProps) -> Html {
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
                 { select_field(&yew::props!(SelectFieldProps { id: "audit-env", label: "Environment", value: draft.environment_id.clone(), options: env_options, onchange: set(|f, v| f.environment_id = v), error: page.field_error("environment_id") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "audit-outcome", label: "Outcome", value: draft.outcome.clone(), options: vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())], onchange: set(|f, v| f.outcome = v), error: page.field_error("outcome") })) }
-                { text_field(&yew::props!(TextFieldProps { id: "audit-actor", label: "Actor", value: draft.actor.clone(), onchange: set(|f, v| f.actor = v), error: page.field_error("actor") })) }
-                { text_field(&yew::props!(TextFieldProps { id: "audit-action", label: "Action", value: draft.action.clone(), onchange: set(|f, v| f.action = v), error: page.field_error("action") })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-actor", label: "Actor", value: draft.actor.clone(), onchange: set(|f, v| f.actor = v), error: page.field_error("actor"), suggestions: actors })) }
+                { text_field(&yew::props!(TextFieldProps { id: "audit-action", label: "Action", value: draft.action.clone(), onchange: set(|f, v| f.action = v), error: page.field_error("action"), suggestions: actions })) }
                 <button type="submit" class="button">{ "Apply filters" }</button>
             </form>
             { load::view(&page, "load the audit log", |p: &AuditPage| {

@@ -1,6 +1,8 @@
 //! The inventory: filters (family, status), search, ghost badges, and an item's redacted JSON.
 
 use atlas_api_types::{FamilySyncStatus, InventoryFamily, InventoryItem, InventoryPage, InventoryStatus};
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::api::{self, paths, with_query};
@@ -9,11 +11,12 @@ use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, t
 use crate::components::json::json_view;
 use crate::components::load;
 use crate::components::status_badge::{deleted_badge, status_badge};
-use crate::format;
+use crate::components::table::{Cell, Chip, Column, DataTable, Row, sort_num};
 use crate::hooks::{use_load, use_more};
 use crate::pages::environment::EnvProps;
 use crate::router::{Link, Location, QueryPairs, pairs, use_location, use_navigator};
 use crate::session::use_select_environment;
+use crate::{families, format};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Filters {
@@ -123,12 +126,65 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
     };
     let mut family_options = vec![(String::new(), "All families".to_owned())];
     if let Some(list) = families.state.ready() {
-        family_options.extend(list.iter().map(|f| (f.clone(), f.clone())));
+        family_options.extend(list.iter().map(|f| (f.clone(), families::label(f).to_owned())));
     }
     if !filters.family.is_empty() && !family_options.iter().any(|(v, _)| *v == filters.family) {
         family_options.push((filters.family.clone(), filters.family.clone()));
     }
     let filtered = filters != Filters::default();
+    let columns = Rc::new(vec![
+        Column::searchable("Name"),
+        Column::searchable("Family"),
+        Column::searchable("Platform"),
+        Column::searchable("Assignments"),
+        Column::new("Status"),
+        Column::new("Last seen"),
+    ]);
+    // The URL's filters (applied by the API) as chips; × drops one.
+    let mut chips = Vec::new();
+    for (label, value, clear) in [
+        (
+            "Family",
+            families::label(&filters.family).to_owned(),
+            Filters {
+                family: String::new(),
+                ..filters.clone()
+            },
+        ),
+        (
+            "Status",
+            match filters.status.as_str() {
+                "active" => "Active".to_owned(),
+                "deleted" => "Deleted (ghosts)".to_owned(),
+                other => other.to_owned(),
+            },
+            Filters {
+                status: String::new(),
+                ..filters.clone()
+            },
+        ),
+        (
+            "Name",
+            filters.search.clone(),
+            Filters {
+                search: String::new(),
+                ..filters.clone()
+            },
+        ),
+    ] {
+        if !value.is_empty() {
+            let (push, search) = (push.clone(), search.clone());
+            chips.push(Chip {
+                label: format!("{label}: {value}"),
+                remove: Callback::from(move |()| {
+                    if label == "Name" {
+                        search.set(String::new());
+                    }
+                    push(clear.clone())
+                }),
+            });
+        }
+    }
     let (ws, env) = key.clone();
     html! {
         <>
@@ -147,26 +203,22 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 if p.items.is_empty() {
                     return html! { <>{ unknown }{ load::empty(html! { <>{ if filtered { "No item matches these filters." } else { "The inventory is empty: sync it from the environment page." } }</> }) }</> };
                 }
-                let rows = p.items.iter().chain(more.items());
+                let rows: Vec<Row> = p.items.iter().chain(more.items()).map(|i| Row {
+                    cells: vec![
+                        Cell::view(html! { <Link to={Route::InventoryItem { ws: ws.clone(), env: env.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link> }, i.name.clone()),
+                        Cell::view(html! { <>{ families::label(&i.family) }</> }, families::label(&i.family)),
+                        Cell::text(i.platform.clone().unwrap_or_default()),
+                        Cell::text(i.assignment_summary.clone()),
+                        if i.status == InventoryStatus::Deleted { Cell::view(deleted_badge(), "Deleted") } else { Cell::view(status_badge("ready"), "Active") },
+                        Cell::view(html! { <>{ format::when(i.last_seen_ms) }</> }, format::time(i.last_seen_ms)).sort_by(sort_num(i.last_seen_ms)),
+                    ],
+                    data: vec![("item", i.id.clone()), ("family", i.family.clone())],
+                }).collect();
                 html! {
                     <>
                         { unknown }
-                        <div class="table-wrap"><table class="table" data-testid="inventory-table">
-                            <thead><tr>
-                                { crate::components::markup::th("Name") }{ crate::components::markup::th("Family") }{ crate::components::markup::th("Platform") }
-                                { crate::components::markup::th("Assignments") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Last seen") }
-                            </tr></thead>
-                            <tbody>{ for rows.map(|i| html! {
-                                <tr data-item={i.id.clone()}>
-                                    <td><Link to={Route::InventoryItem { ws: ws.clone(), env: env.clone(), family: i.family.clone(), item: i.id.clone() }}>{ &i.name }</Link></td>
-                                    <td>{ &i.family }</td>
-                                    <td>{ i.platform.clone().unwrap_or_default() }</td>
-                                    <td>{ &i.assignment_summary }</td>
-                                    <td>if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }</td>
-                                    <td>{ format::when(i.last_seen_ms) }</td>
-                                </tr>
-                            }) }</tbody>
-                        </table></div>
+                        <DataTable testid="inventory-table" noun="items" columns={columns.clone()} rows={Rc::new(rows)} chips={chips.clone()}
+                            more={more.has_next()} export={AttrValue::from("inventory.csv")} initial_sort={Some((0, false))} />
                         { load::more_footer(&more) }
                     </>
                 }

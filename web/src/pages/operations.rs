@@ -1,6 +1,8 @@
 //! The operations hub (filtered only by `environment_id` and `operation_type` in the URL) and the
 //! canonical run viewer, which shows a banner when the selected environment is not the run's.
 
+use std::rc::Rc;
+
 use atlas_api_types::{EnvironmentList, OperationPage, OperationRun, OperationView, RunItem};
 use atlas_domain::{OperationType, RunOutcome, RunState};
 use yew::prelude::*;
@@ -12,6 +14,7 @@ use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::load;
 use crate::components::progress::{RunProgressProps, run_progress};
 use crate::components::status_badge::{outcome_badge, run_status, status_badge, words};
+use crate::components::table::{Cell, Chip, Column, DataTable, Row, sort_num};
 use crate::format;
 use crate::hooks::{use_interval, use_load};
 use crate::pages::workspace::WsProps;
@@ -25,6 +28,9 @@ pub struct RunTableProps {
     /// Environments' display names by id, where the page has them (issue 19 item 2).
     #[prop_or_default]
     pub envs: Vec<(String, String)>,
+    /// The page's own filters, as chips.
+    #[prop_or_default]
+    pub chips: Vec<Chip>,
 }
 
 /// An environment's display name: from `envs` when listed, else as last seen by the shell.
@@ -49,29 +55,44 @@ pub fn run_table(props: &RunTableProps) -> Html {
     if props.runs.is_empty() {
         return html! { { load::empty(html! { <>{ "No operations yet." }</> }) } };
     }
+    let columns = Rc::new(vec![
+        Column::searchable("Operation"),
+        Column::searchable("Environment"),
+        Column::searchable("Status"),
+        Column::num("Items"),
+        Column::new("Started"),
+        Column::num("Duration"),
+    ]);
+    let rows: Vec<Row> = props
+        .runs
+        .iter()
+        .map(|r| {
+            let env = r
+                .environment_id
+                .as_deref()
+                .map_or_else(|| "\u{2014}".to_owned(), |e| env_name(&props.ws, &props.envs, e));
+            let status = run_status(r);
+            let done = r.succeeded + r.failed + r.skipped;
+            Row {
+                cells: vec![
+                    Cell::view(html! { <Link to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link> }, r.label.clone()),
+                    Cell::text(env),
+                    Cell::view(status_badge(status.as_str()), status.label()),
+                    Cell::view(
+                        html! { <>{ format!("{done}/{}", r.total) }if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</> },
+                        format!("{done}/{}", r.total),
+                    )
+                    .sort_by(sort_num(i64::try_from(r.total).unwrap_or(i64::MAX))),
+                    Cell::view(html! { <>{ format::when(r.created_ms) }</> }, format::time(r.created_ms)).sort_by(sort_num(r.created_ms)),
+                    Cell::text(r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()))
+                        .sort_by(sort_num(r.duration_ms.unwrap_or(-1))),
+                ],
+                data: vec![("run", r.id.clone()), ("type", r.operation_type.as_str().to_owned())],
+            }
+        })
+        .collect();
     html! {
-        <div class="table-wrap">
-            <table class="table" data-testid="run-table">
-                <thead><tr>
-                    { crate::components::markup::th("Operation") }{ crate::components::markup::th("Environment") }
-                    { crate::components::markup::th("Status") }{ crate::components::markup::th("Items") }
-                    { crate::components::markup::th("Started") }{ crate::components::markup::th("Duration") }
-                </tr></thead>
-                <tbody>
-                    { for props.runs.iter().map(|r| html! {
-                        <tr data-run={r.id.clone()} data-type={r.operation_type.as_str()}>
-                            <td><Link to={Route::Run { ws: props.ws.clone(), run: r.id.clone() }}>{ &r.label }</Link></td>
-                            <td>{ r.environment_id.as_deref().map_or_else(|| "\u{2014}".to_owned(), |e| env_name(&props.ws, &props.envs, e)) }</td>
-                            <td>{ status_badge(run_status(r).as_str()) }</td>
-                            <td>{ format!("{}/{}", r.succeeded + r.failed + r.skipped, r.total) }
-                                if r.failed > 0 { <span class="muted">{ format!(" ({} failed)", r.failed) }</span> }</td>
-                            <td>{ format::when(r.created_ms) }</td>
-                            <td>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</td>
-                        </tr>
-                    }) }
-                </tbody>
-            </table>
-        </div>
+        <DataTable testid="run-table" noun="runs" {columns} rows={Rc::new(rows)} chips={props.chips.clone()} initial_sort={Some((4, true))} />
     }
 }
 
@@ -136,6 +157,24 @@ pub fn OperationsPage(props: &WsProps) -> Html {
             .iter()
             .map(|t| (t.as_str().to_owned(), t.label().to_owned())),
     );
+    // The URL's filters (applied by the API) as chips; × drops one.
+    let mut chips = Vec::new();
+    if !query.environment_id.is_empty() {
+        let name = env_options
+            .iter()
+            .find(|(id, _)| *id == query.environment_id)
+            .map_or_else(|| query.environment_id.clone(), |(_, n)| n.clone());
+        chips.push(Chip {
+            label: format!("Environment: {name}"),
+            remove: set("environment_id").reform(|()| String::new()),
+        });
+    }
+    if let Some(t) = OperationType::ALL.iter().find(|t| t.as_str() == query.operation_type) {
+        chips.push(Chip {
+            label: format!("Operation: {}", t.label()),
+            remove: set("operation_type").reform(|()| String::new()),
+        });
+    }
     html! {
         <>
             <div class="page-head">
@@ -147,7 +186,7 @@ pub fn OperationsPage(props: &WsProps) -> Html {
                 { select_field(&yew::props!(SelectFieldProps { id: "hub-type", label: "Operation type", value: query.operation_type.clone(), options: type_options, onchange: set("operation_type"), error: runs.field_error("operation_type") })) }
             </form>
             { load::view(&runs, "load the operations", |page: &OperationPage| html! {
-                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone(), envs: envs.state.ready().map(names).unwrap_or_default() })) }
+                { run_table(&yew::props!(RunTableProps { ws: ws.clone(), runs: page.items.clone(), envs: envs.state.ready().map(names).unwrap_or_default(), chips: chips.clone() })) }
             }) }
         </>
     }

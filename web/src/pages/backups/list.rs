@@ -15,6 +15,7 @@ use crate::components::field::{SelectFieldProps, select_field};
 use crate::components::live_run::LiveRun;
 use crate::components::load;
 use crate::components::status_badge::{canonical, status_badge};
+use crate::components::table::{Cell, Column, DataTable, Row, sort_num};
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::environment::EnvProps;
@@ -133,22 +134,25 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                         .collect();
                     html! {
                         <>
-                            <div class="table-wrap"><table class="table" data-testid="backup-sets">
-                                <thead><tr>{ crate::components::markup::th("Taken") }{ crate::components::markup::th("Status") }{ crate::components::markup::th("Families") }{ crate::components::markup::th("Run") }</tr></thead>
-                                <tbody>{ for list.items.iter().map(|s| html! {
-                                    <tr data-set={s.id.clone()} data-status={s.status.as_str()}>
-                                        <td><Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::when(s.created_ms) }</Link>
-                                            if let Some(r) = &s.run { <span class="muted">{ format!(" by {}", r.initiator) }</span> }</td>
-                                        <td>{ status_badge(s.status.as_str()) }</td>
-                                        <td>{ s.families.len() }</td>
-                                        <td>{ s.run.as_ref().map(|r| html! {
+                            <DataTable testid="backup-sets" noun="sets" columns={Rc::new(vec![Column::searchable("Taken"), Column::searchable("Status"), Column::num("Families"), Column::new("Run")])}
+                                rows={Rc::new(list.items.iter().map(|s| Row {
+                                    cells: vec![
+                                        Cell::view(html! { <>
+                                            <Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::when(s.created_ms) }</Link>
+                                            if let Some(r) = &s.run { <span class="muted">{ format!(" by {}", r.initiator) }</span> }
+                                        </> }, format!("{} {}", format::time(s.created_ms), s.run.as_ref().map(|r| r.initiator.clone()).unwrap_or_default()))
+                                            .sort_by(sort_num(s.created_ms)),
+                                        Cell::view(status_badge(s.status.as_str()), canonical(s.status.as_str()).label()),
+                                        Cell::text(s.families.len().to_string()).sort_by(sort_num(i64::try_from(s.families.len()).unwrap_or(0))),
+                                        Cell::view(s.run.as_ref().map(|r| html! {
                                             <Link to={Route::Run { ws: ws.clone(), run: r.id.clone() }}>
                                                 { format!("{}/{} items", r.succeeded, r.total) }
                                             </Link>
-                                        }).unwrap_or_default() }</td>
-                                    </tr>
-                                }) }</tbody>
-                            </table></div>
+                                        }).unwrap_or_default(), s.run.as_ref().map(|r| format!("{}/{} items", r.succeeded, r.total)).unwrap_or_default()),
+                                    ],
+                                    data: vec![("set", s.id.clone()), ("status", s.status.as_str().to_owned())],
+                                }).collect::<Vec<_>>())}
+                                initial_sort={Some((0, true))} />
                             if list.items.len() > 1 {
                                 <form class="toolbar" onsubmit={compare.clone()} aria-label="Compare two sets">
                                     { select_field(&yew::props!(SelectFieldProps { id: "diff-from", label: "Compare from", value: state.from.clone(), options: options.clone(), onchange: state.dispatcher().to_callback().reform(Action::From) })) }
