@@ -272,6 +272,10 @@ async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
     assert_eq!(sets.items.len(), 1);
     assert_eq!(sets.items[0].families, ["assignmentFilters"]);
+    // Said to be the schedule's, not a request of its creator's.
+    let run = sets.items[0].run.as_ref().expect("the set's run");
+    assert!(run.scheduled, "{run:?}");
+    assert_eq!(run.initiator, "owner@demo.test");
     let list: api::BackupScheduleList = app
         .get_as(OWNER, &format!("{env}/backup-schedules"))
         .await

@@ -137,6 +137,20 @@ async fn drift_lifecycle(mode: Mode) {
         "{} events, {used:?}",
         p.events
     );
+    // A batch re-checks each member's authority once, not once per environment it polls.
+    let batch_meter = atlas_store::Meter::new();
+    let mut batch_state = app.app().state.clone();
+    batch_state.table = batch_state.table.metered(batch_meter.clone());
+    let batch = atlas_app::drift::feed::PollBatch {
+        polls: vec![msg.clone(), msg.clone()],
+    };
+    let done = atlas_app::drift::feed::poll_batch(&batch_state, &batch).await;
+    assert!(done.iter().all(|(_, r)| r.as_ref().is_ok_and(|p| p.changes == 0)));
+    let batch_used = batch_meter.consumed();
+    assert!(
+        batch_used.read_milli <= 2 * used.read_milli - 1_000,
+        "two polls in a batch {batch_used:?}, one alone {used:?}"
+    );
 
     // A change in the portal: found through the audit log, with who made it.
     let objects = sim.objects(&tenant, FAMILIES[0]);

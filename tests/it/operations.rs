@@ -129,6 +129,7 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
     );
     let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
     assert_ne!(v.run.state, "completed", "the crash left the run open");
+    assert!(!v.run.scheduled, "a member's request");
 
     // SQS delivers the message again (the first receive was never deleted).
     let step = step_of("provider-verify");

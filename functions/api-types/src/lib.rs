@@ -576,7 +576,11 @@ pub struct OperationRun {
     pub label: String,
     pub workspace_id: String,
     pub environment_id: Option<String>,
+    /// Who started it; for a scheduled run, the schedule's creator, whose authority it runs with.
     pub initiator: String,
+    /// True when a backup schedule started the run, not a member's request.
+    #[serde(default)]
+    pub scheduled: bool,
     /// `queued`, `running` or `completed`.
     pub state: RunState,
     /// `succeeded`, `partially_succeeded`, `failed`, `blocked` or `cancelled`, once completed.

@@ -113,6 +113,8 @@ pub struct Start {
     pub also: Vec<TxItem>,
     /// The conflict reported when one of `also`'s conditions does not hold.
     pub conflict: String,
+    /// A backup schedule starts it.
+    pub scheduled: bool,
 }
 
 impl Start {
@@ -131,7 +133,14 @@ impl Start {
             deadline_ms,
             also: Vec::new(),
             conflict: "the records changed meanwhile; nothing was started".into(),
+            scheduled: false,
         }
+    }
+
+    /// Marks the run as started by a backup schedule.
+    pub fn scheduled(mut self) -> Self {
+        self.scheduled = true;
+        self
     }
 
     pub fn also(mut self, changes: Vec<TxItem>, conflict: impl Into<String>) -> Self {
@@ -174,6 +183,7 @@ pub async fn start_in(
         deadline_ms,
         also,
         conflict,
+        scheduled,
     } = start;
     let ws_id = ws.workspace_id();
     let now = state.clock.now_millis();
@@ -185,6 +195,7 @@ pub async fn start_in(
         environment_id: env.map(|e| e.as_str().to_owned()),
         initiator_id: ws.actor().user_id.clone(),
         initiator_email: ws.actor().email.clone(),
+        scheduled,
         queue: Some(queue.clone()),
         status: RunState::Queued,
         created_ms: now,
@@ -244,8 +255,9 @@ pub async fn start_in(
             "a run start does not fit one transaction".into(),
         ));
     }
-    let mut ev =
-        NewEvent::success("run.start", format!("run/{id}")).meta(json!({"type": kind.as_str(), "items": units}));
+    let mut ev = NewEvent::success("run.start", format!("run/{id}")).meta(
+        json!({"type": kind.as_str(), "items": units, "trigger": if scheduled { "schedule" } else { "request" }}),
+    );
     ev.environment_id = env.cloned();
     // The lock names the active run of this type; when that run ends between our commit and our
     // read of the lock, the way is free: commit again (a few times at most).
@@ -486,7 +498,13 @@ async fn count_unit(
     unit: &RunItem,
     used: atlas_store::Consumed,
 ) -> ServiceResult<(bool, Option<OperationRun>, bool)> {
-    let Some(run) = get_plain(state, &unit.run_id).await? else {
+    // Only the run's total (fixed at its start) is needed here: an eventually consistent read,
+    // and a strong one when that misses a run started a moment ago.
+    let run = match records::get_eventually::<OperationRun>(&state.table, &run_key(&unit.run_id)).await? {
+        Some(run) => Some(run),
+        None => get_plain(state, &unit.run_id).await?,
+    };
+    let Some(run) = run else {
         return Ok((false, None, false));
     };
     let (first, result) = match state.table.put(unit.to_item(), Some(Cond::NotExists)).await {

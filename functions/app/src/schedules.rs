@@ -367,7 +367,7 @@ async fn start_backup(state: &AppState, sched: &BackupSchedule) -> ServiceResult
             .map(|f| f.code.to_owned())
             .collect(),
     };
-    let start = crate::backup::capture_start(state, &scope, &families, retention(sched));
+    let start = crate::backup::capture_start(state, &scope, &families, retention(sched)).scheduled();
     let started = crate::runs::start_with(state, &scope, start).await?;
     Ok(Some(started.created))
 }

@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub use crate::records::tenancy::{env_key, member_key, workspace_key};
 
 /// A stored membership, as the guard and the re-check of queued work need it.
+#[derive(Clone)]
 pub struct Membership {
     pub role: Role,
     pub entitlement: Entitlement,

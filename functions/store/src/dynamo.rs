@@ -28,6 +28,21 @@ pub struct DynamoTable {
 }
 
 impl DynamoTable {
+    async fn get_item(&self, key: &Key, consistent: bool) -> Result<Option<Item>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key)))
+            .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(map_err)?;
+        capacity::charge(Consumed::read(milli(out.consumed_capacity())));
+        out.item.map(from_attrs).transpose()
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -158,18 +173,11 @@ impl RawTable for DynamoTable {
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(key)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(map_err)?;
-        capacity::charge(Consumed::read(milli(out.consumed_capacity())));
-        out.item.map(from_attrs).transpose()
+        self.get_item(key, true).await
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.get_item(key, false).await
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {

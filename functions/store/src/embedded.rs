@@ -445,6 +445,17 @@ impl RawTable for EmbeddedTable {
         Ok(got)
     }
 
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let key = key.clone();
+        let got = self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await?;
+        // Always current here; billed as DynamoDB bills the eventually consistent read.
+        capacity::charge(Consumed::read(capacity::read_milli(
+            got.as_ref().map(capacity::item_size).unwrap_or(0),
+            false,
+        )));
+        Ok(got)
+    }
+
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
         let units = Units::default();
         let paid = units.clone();

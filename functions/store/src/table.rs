@@ -193,6 +193,11 @@ pub trait RawTable: Send + Sync + 'static {
     /// `embedded` or `dynamodb`.
     fn kind(&self) -> &'static str;
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError>;
+    /// An eventually consistent read: may miss a write of the last second, at half the units.
+    /// For what does not change (a run's total) or where a second's staleness is harmless.
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.get(key).await
+    }
     /// Returns the replaced item, if any.
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     /// Returns the item as it is after the update.
@@ -347,6 +352,26 @@ impl Table {
             )
             .await?
         {
+            Some(item) => Ok(Some(self.decode(item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`RawTable::get_eventually`]: half the units of [`Table::get`], possibly a second stale.
+    pub async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let got = self
+            .traced(
+                || {
+                    format!(
+                        "get~ {}/{}",
+                        capacity::trace::mask(&key.pk),
+                        capacity::trace::mask(&key.sk)
+                    )
+                },
+                self.raw.get_eventually(key),
+            )
+            .await?;
+        match got {
             Some(item) => Ok(Some(self.decode(item).await?)),
             None => Ok(None),
         }

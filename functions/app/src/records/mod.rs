@@ -116,6 +116,14 @@ pub async fn get<R: Record>(table: &Table, key: &Key) -> Result<Option<R>, Table
     }
 }
 
+/// [`get`], eventually consistent (half the read units): for what does not change once written.
+pub async fn get_eventually<R: Record>(table: &Table, key: &Key) -> Result<Option<R>, TableError> {
+    match table.get_eventually(key).await? {
+        Some(item) => R::from_item(item).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// One page of records.
 pub struct Records<R> {
     pub items: Vec<R>,

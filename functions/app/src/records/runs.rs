@@ -211,6 +211,9 @@ pub struct OperationRun {
     pub initiator_id: String,
     #[serde(default)]
     pub initiator_email: String,
+    /// Started by a backup schedule (as its creator), not by a member's request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
     /// Absent on runs written before it was stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
@@ -320,6 +323,7 @@ impl OperationRun {
             workspace_id: self.workspace_id.clone(),
             environment_id: self.environment_id.clone(),
             initiator: self.initiator_email.clone(),
+            scheduled: self.scheduled,
             state: self.status,
             outcome: self.outcome,
             status: self.status(),
