@@ -257,7 +257,7 @@ pub fn RunPage(props: &RunProps) -> Html {
                 <dl class="facts">
                     { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }
                     { crate::components::markup::fact("Environment", html! { <>{ r.environment_id.as_deref().map_or_else(|| "\u{2014}".to_owned(), name) }</> }) }
-                    { crate::components::markup::fact("Started by", html! { <>{ &r.initiator }</> }) }
+                    { crate::components::markup::fact("Started by", html! { <>{ if r.scheduled { format!("Its backup schedule (as {})", r.initiator) } else { r.initiator.clone() } }</> }) }
                     <div class="fact"><dt>{ "Outcome" }</dt><dd data-testid="run-outcome" data-outcome={r.outcome.map(RunOutcome::as_str)}>{ words(r.outcome.map_or_else(|| r.state.as_str(), RunOutcome::as_str)) }</dd></div>
                     { crate::components::markup::fact("Created", html! { <>{ format::when(r.created_ms) }</> }) }
                     { crate::components::markup::fact("Duration", html! { <>{ r.duration_ms.map(format::duration).unwrap_or_else(|| "\u{2014}".into()) }</> }) }

@@ -139,8 +139,8 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                     cells: vec![
                                         Cell::view(html! { <>
                                             <Link to={Route::BackupSet { ws: ws.clone(), env: env.clone(), set: s.id.clone() }}>{ format::when(s.created_ms) }</Link>
-                                            if let Some(r) = &s.run { <span class="muted">{ format!(" by {}", r.initiator) }</span> }
-                                        </> }, format!("{} {}", format::time(s.created_ms), s.run.as_ref().map(|r| r.initiator.clone()).unwrap_or_default()))
+                                            if let Some(r) = &s.run { <span class="muted" data-testid="set-trigger">{ trigger(r) }</span> }
+                                        </> }, format!("{} {}", format::time(s.created_ms), s.run.as_ref().map(trigger).unwrap_or_default()))
                                             .sort_by(sort_num(s.created_ms)),
                                         Cell::view(status_badge(s.status.as_str()), canonical(s.status.as_str()).label()),
                                         Cell::text(s.families.len().to_string()).sort_by(sort_num(i64::try_from(s.families.len()).unwrap_or(0))),
@@ -166,5 +166,14 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
             </section>
             <Schedules ws={ws.clone()} env={env.clone()} />
         </>
+    }
+}
+
+/// How a set came to be: "Scheduled" (a schedule started it, as its creator) or "by <who>".
+fn trigger(r: &atlas_api_types::OperationRun) -> String {
+    if r.scheduled {
+        " \u{b7} Scheduled".to_owned()
+    } else {
+        format!(" by {}", r.initiator)
     }
 }
