@@ -599,6 +599,10 @@ async fn members_invite_with_field_errors_change_a_role_and_audit() {
             .as_deref(),
         Some("invitation.create")
     );
+    // The count says how many events are listed; the action field offers the actions seen.
+    let rows = s.count("[data-testid=audit-table] tbody tr").await;
+    s.wait_text("[data-testid=row-count]", &format!("{rows} event")).await;
+    s.find("#audit-action-list option[value='invitation.create']").await;
     s.screenshot("audit").await;
     s.close().await;
 }

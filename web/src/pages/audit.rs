@@ -136,8 +136,12 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 if p.items.is_empty() {
                     return html! { { load::empty(html! { <>{ "No audit event matches." }</> }) } };
                 }
+                let loaded = p.items.len() + more.items().len();
                 html! {
                     <>
+                        <p class="data-table__count" data-testid="row-count" aria-live="polite">
+                            { format!("{loaded} {}{}", if loaded == 1 { "event" } else { "events" }, if more.has_next() { " loaded" } else { "" }) }
+                        </p>
                         <div class="table-wrap"><table class="table" data-testid="audit-table">
                             <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("Who") }{ crate::components::markup::th("Action") }
                                 { crate::components::markup::th("Target") }{ crate::components::markup::th("Environment") }{ crate::components::markup::th("Outcome") }</tr></thead>
