@@ -743,7 +743,7 @@ where
 /// After a capture run ended: starts the schedule's retention (once), so pruning never overlaps
 /// the backup it follows. Safe to call again, from any delivery of the run's messages.
 pub async fn settle(state: &AppState, run_id: &str) -> ServiceResult<()> {
-    let Some(run) = crate::runs::get(state, run_id).await? else {
+    let Some(run) = crate::runs::get_plain(state, run_id).await? else {
         return Ok(());
     };
     if run.status != RunState::Completed {

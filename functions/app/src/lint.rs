@@ -369,7 +369,7 @@ async fn record_report(
 /// (`record_after_sync`), a succeeded run records its lint as findings (skipped, and logged, when
 /// a family's read was incomplete). Safe to call again from any delivery.
 pub async fn after_sync(state: &AppState, run_id: &str) -> ServiceResult<()> {
-    let Some(run) = crate::runs::get(state, run_id).await? else {
+    let Some(run) = crate::runs::get_plain(state, run_id).await? else {
         return Ok(());
     };
     if run.status != RunState::Completed || run.outcome != Some(RunOutcome::Succeeded) {

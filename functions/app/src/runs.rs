@@ -34,8 +34,10 @@ pub async fn get(state: &AppState, run_id: &str) -> ServiceResult<Option<Operati
     }
 }
 
-/// The run item alone: its state, not its live counts.
-async fn get_plain(state: &AppState, run_id: &str) -> ServiceResult<Option<OperationRun>> {
+/// The run item alone: its state, not an active run's live counts (those are on its tally).
+/// For callers that act only once the run ended, when the item holds every count: one read,
+/// where [`get`] also queries an active run's tally.
+pub async fn get_plain(state: &AppState, run_id: &str) -> ServiceResult<Option<OperationRun>> {
     Ok(records::get(&state.table, &run_key(run_id)).await?)
 }
 

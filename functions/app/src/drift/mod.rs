@@ -488,7 +488,7 @@ pub fn refresh_requested(params: &Value) -> bool {
 /// cover, so findings about what the restore put back resolve without waiting for the nightly sweep.
 /// Started at most once per restore run, from any delivery of its last unit.
 pub async fn recheck_after_restore(state: &AppState, run_id: &str) -> ServiceResult<()> {
-    let Some(run) = crate::runs::get(state, run_id).await? else {
+    let Some(run) = crate::runs::get_plain(state, run_id).await? else {
         return Ok(());
     };
     if run.status.is_active() {

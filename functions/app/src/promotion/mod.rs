@@ -701,7 +701,7 @@ pub async fn after_pre_backup(state: &AppState, scope: &EnvScope, id: &str, run:
 /// The cutover's restore run ended: every promoted object is read back from the target and
 /// compared with what the plan wrote.
 pub async fn after_cutover(state: &AppState, run_id: &str) -> ServiceResult<()> {
-    let Some(run) = crate::runs::get(state, run_id).await? else {
+    let Some(run) = crate::runs::get_plain(state, run_id).await? else {
         return Ok(());
     };
     // Called after every unit: only the run's end verifies.
