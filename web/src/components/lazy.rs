@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::session::Session;
 
-/// The bundle of the audit log, members, baselines, drift, restores, alerts, evidence.
+/// The bundle of members, baselines, drift, restores, alerts, evidence.
 pub const MORE: &str = "atlas-web-more";
 /// The bundle of compare, the mapping table and promotions (spec 022).
 pub const PROMOTE: &str = "atlas-web-promote";

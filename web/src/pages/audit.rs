@@ -1,4 +1,8 @@
-//! The audit log: filters (environment, outcome, actor, action), cursor pages and CSV.
+//! The audit log: filters (environment, outcome, actor, action; the actor and action pick from
+//! those seen), cursor pages and CSV, in the shared list table (sortable headers, column searches,
+//! filter chips, the event count). A page of the main bundle, beside the table's other users.
+
+use std::rc::Rc;
 
 use atlas_api_types::{AuditPage, EnvironmentList};
 use yew::prelude::*;
@@ -9,6 +13,7 @@ use crate::components::csv::CsvButton;
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::load;
 use crate::components::status_badge::outcome_badge;
+use crate::components::table::{Cell, Chip, Column, DataTable, Row, sort_num};
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
@@ -119,6 +124,52 @@ pub fn AuditPageView(props: &WsProps) -> Html {
     if let Some(list) = envs.state.ready() {
         env_options.extend(list.items.iter().map(|e| (e.id.clone(), e.display_name.clone())));
     }
+    let columns = Rc::new(vec![
+        Column::new("When"),
+        Column::searchable("Who"),
+        Column::searchable("Action"),
+        Column::searchable("Target"),
+        Column::searchable("Environment"),
+        Column::searchable("Outcome"),
+    ]);
+    // The URL's filters (applied by the API) as chips; × drops one.
+    let drop = |clear: fn(&mut Filters)| {
+        let (navigator, filters, ws) = (navigator.clone(), filters.clone(), ws.clone());
+        Callback::from(move |()| {
+            let mut f = filters.clone();
+            clear(&mut f);
+            navigator.push_with_query(&Route::Audit { ws: ws.clone() }, &f.pairs());
+        })
+    };
+    let mut chips = Vec::new();
+    if !filters.environment_id.is_empty() {
+        let name = env_options
+            .iter()
+            .find(|(id, _)| *id == filters.environment_id)
+            .map_or_else(|| filters.environment_id.clone(), |(_, n)| n.clone());
+        chips.push(Chip {
+            label: format!("Environment: {name}"),
+            remove: drop(|f| f.environment_id.clear()),
+        });
+    }
+    if !filters.outcome.is_empty() {
+        chips.push(Chip {
+            label: format!("Outcome: {}", filters.outcome),
+            remove: drop(|f| f.outcome.clear()),
+        });
+    }
+    if !filters.actor.is_empty() {
+        chips.push(Chip {
+            label: format!("Actor: {}", filters.actor),
+            remove: drop(|f| f.actor.clear()),
+        });
+    }
+    if !filters.action.is_empty() {
+        chips.push(Chip {
+            label: format!("Action: {}", filters.action),
+            remove: drop(|f| f.action.clear()),
+        });
+    }
     html! {
         <>
             <div class="page-head">
@@ -136,26 +187,24 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 if p.items.is_empty() {
                     return html! { { load::empty(html! { <>{ "No audit event matches." }</> }) } };
                 }
-                let loaded = p.items.len() + more.items().len();
+                let rows: Vec<Row> = p.items.iter().chain(more.items()).map(|e| {
+                    let who = if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() };
+                    let reason = e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
+                    Row {
+                        cells: vec![
+                            Cell::view(html! { <>{ format::when(e.at_ms) }</> }, format::time(e.at_ms)).sort_by(sort_num(e.at_ms)),
+                            Cell::text(who),
+                            Cell::view(html! { <code>{ &e.action }</code> }, e.action.clone()),
+                            Cell::text(e.target.clone()),
+                            Cell::text(e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into())),
+                            Cell::view(html! { <>{ outcome_badge(e.outcome.as_str()) }{ reason.clone() }</> }, format!("{}{reason}", e.outcome.as_str())),
+                        ],
+                        data: vec![("action", e.action.clone()), ("outcome", e.outcome.as_str().to_owned())],
+                    }
+                }).collect();
                 html! {
                     <>
-                        <p class="data-table__count" data-testid="row-count" aria-live="polite">
-                            { format!("{loaded} {}{}", if loaded == 1 { "event" } else { "events" }, if more.has_next() { " loaded" } else { "" }) }
-                        </p>
-                        <div class="table-wrap"><table class="table" data-testid="audit-table">
-                            <thead><tr>{ crate::components::markup::th("When") }{ crate::components::markup::th("Who") }{ crate::components::markup::th("Action") }
-                                { crate::components::markup::th("Target") }{ crate::components::markup::th("Environment") }{ crate::components::markup::th("Outcome") }</tr></thead>
-                            <tbody>{ for p.items.iter().chain(more.items()).map(|e| html! {
-                                <tr data-action={e.action.clone()} data-outcome={e.outcome.as_str()}>
-                                    <td>{ format::when(e.at_ms) }</td>
-                                    <td>{ if e.actor_email.is_empty() { e.actor_id.clone() } else { e.actor_email.clone() } }</td>
-                                    <td><code>{ &e.action }</code></td>
-                                    <td>{ &e.target }</td>
-                                    <td>{ e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into()) }</td>
-                                    <td>{ outcome_badge(e.outcome.as_str()) }{ e.reason.as_ref().map(|r| format!(" {r}")).unwrap_or_default() }</td>
-                                </tr>
-                            }) }</tbody>
-                        </table></div>
+                        <DataTable testid="audit-table" noun="events" columns={columns.clone()} rows={Rc::new(rows)} chips={chips.clone()} initial_sort={Some((0, true))} more={more.has_next()} />
                         { load::more_footer(&more) }
                     </>
                 }

@@ -56,9 +56,10 @@ pub fn page(route: Route) -> Html {
             html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
         }
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
+        // In this bundle, beside the list table it shares with inventory, operations and backups.
+        Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         // The second bundle's pages: loaded the first time one is opened.
-        Route::Audit { .. }
-        | Route::Members { .. }
+        Route::Members { .. }
         | Route::Baselines { .. }
         | Route::Drift { .. }
         | Route::Lint { .. }
@@ -82,7 +83,6 @@ pub fn page(route: Route) -> Html {
 /// bundle renders itself.
 pub fn more_page(route: Route) -> Html {
     match route {
-        Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         Route::Members { ws } => html! { <members::MembersPage {ws} /> },
         Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
