@@ -532,6 +532,12 @@ async fn hub_finds_the_run_and_its_canonical_link_shows_the_mismatch_banner() {
     let url = s.browser.current_url().await.expect("url");
     assert_eq!(url.path(), format!("{WS}/operations/{run}"));
     s.screenshot("run-with-banner").await;
+    // The audit log's run target links to that run's page.
+    s.goto(&format!("{WS}/audit?action=run.start")).await;
+    s.click(&format!("[data-testid=audit-table] a[href='{WS}/operations/{run}']"))
+        .await;
+    s.find("[data-testid=run-outcome]").await;
+    assert_eq!(s.current_path().await, format!("{WS}/operations/{run}"));
     s.close().await;
 }
 

@@ -17,7 +17,7 @@ use crate::components::table::{Cell, Chip, Column, DataTable, Row, sort_num};
 use crate::format;
 use crate::hooks::{use_load, use_more};
 use crate::pages::workspace::WsProps;
-use crate::router::{Location, QueryPairs, pairs, use_location, use_navigator};
+use crate::router::{Link, Location, QueryPairs, pairs, use_location, use_navigator};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Filters {
@@ -58,6 +58,42 @@ fn audit_path(path: &str, f: &Filters, cursor: &str) -> String {
             ("cursor", cursor),
         ],
     )
+}
+
+/// The app's page of what an event's target (`kind/id`) names, when there is one: a run, a
+/// promotion, a finding, an alert delivery, an environment, a restore (in the event's
+/// environment) or the list page of baselines, risk acceptances, members and alerts. A deleted
+/// backup set has no page left.
+pub fn target_route(ws: &str, env: Option<&str>, target: &str) -> Option<Route> {
+    let (kind, id) = target.split_once('/')?;
+    let (ws, id) = (ws.to_owned(), id.to_owned());
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    Some(match (kind, env) {
+        ("run", _) => Route::Run { ws, run: id },
+        ("promotion", _) => Route::Promotion { ws, promotion: id },
+        ("finding", _) => Route::Finding { ws, finding: id },
+        ("alert_delivery", _) => Route::AlertDelivery { ws, delivery: id },
+        ("environment", _) => Route::Environment { ws, env: id },
+        ("restore", Some(env)) => Route::Restore {
+            ws,
+            env: env.to_owned(),
+            restore: id,
+        },
+        ("baseline", _) => Route::Baselines { ws },
+        ("exception", _) => Route::Exceptions { ws },
+        ("member" | "invitation", _) => Route::Members { ws },
+        ("alert_rule" | "alert_destination" | "alert-destination", _) => Route::Alerts { ws },
+        _ => return None,
+    })
+}
+
+fn target_view(ws: &str, env: Option<&str>, target: &str) -> Html {
+    match target_route(ws, env, target) {
+        Some(to) => html! { <Link {to}>{ target }</Link> },
+        None => html! { <>{ target }</> },
+    }
 }
 
 #[component]
@@ -177,7 +213,7 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 <CsvButton path={audit_path(&paths::audit_events_export(&ws), &filters, "")} filename="audit-log.csv" />
             </div>
             <form class="toolbar" {onsubmit} aria-label="Filter the audit log">
-                { select_field(&yew::props!(SelectFieldProps { id: "audit-env", label: "Environment", value: draft.environment_id.clone(), options: env_options, onchange: set(|f, v| f.environment_id = v), error: page.field_error("environment_id") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "audit-env", label: "Environment", value: draft.environment_id.clone(), options: env_options.clone(), onchange: set(|f, v| f.environment_id = v), error: page.field_error("environment_id") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "audit-outcome", label: "Outcome", value: draft.outcome.clone(), options: vec![(String::new(), "Any".into()), ("success".into(), "Success".into()), ("denied".into(), "Denied".into()), ("failed".into(), "Failed".into())], onchange: set(|f, v| f.outcome = v), error: page.field_error("outcome") })) }
                 { text_field(&yew::props!(TextFieldProps { id: "audit-actor", label: "Actor", value: draft.actor.clone(), onchange: set(|f, v| f.actor = v), error: page.field_error("actor"), suggestions: actors })) }
                 { text_field(&yew::props!(TextFieldProps { id: "audit-action", label: "Action", value: draft.action.clone(), onchange: set(|f, v| f.action = v), error: page.field_error("action"), suggestions: actions })) }
@@ -195,8 +231,14 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                             Cell::view(html! { <>{ format::when(e.at_ms) }</> }, format::time(e.at_ms)).sort_by(sort_num(e.at_ms)),
                             Cell::text(who),
                             Cell::view(html! { <code>{ &e.action }</code> }, e.action.clone()),
-                            Cell::text(e.target.clone()),
-                            Cell::text(e.environment_id.clone().unwrap_or_else(|| "\u{2014}".into())),
+                            Cell::view(target_view(&ws, e.environment_id.as_deref(), &e.target), e.target.clone()),
+                            match e.environment_id.as_deref() {
+                                Some(env) => {
+                                    let name = env_options.iter().find(|(id, _)| id == env).map_or(env, |(_, n)| n.as_str()).to_owned();
+                                    Cell::view(html! { <Link to={Route::Environment { ws: ws.clone(), env: env.to_owned() }}>{ name.clone() }</Link> }, name)
+                                }
+                                None => Cell::text("\u{2014}"),
+                            },
                             Cell::view(html! { <>{ outcome_badge(e.outcome.as_str()) }{ reason.clone() }</> }, format!("{}{reason}", e.outcome.as_str())),
                         ],
                         data: vec![("action", e.action.clone()), ("outcome", e.outcome.as_str().to_owned())],
@@ -210,5 +252,32 @@ pub fn AuditPageView(props: &WsProps) -> Html {
                 }
             }) }
         </>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_links_to_the_page_of_what_it_names() {
+        assert_eq!(
+            target_route("w", None, "run/r1"),
+            Some(Route::Run {
+                ws: "w".into(),
+                run: "r1".into()
+            })
+        );
+        assert_eq!(
+            target_route("w", Some("e"), "restore/x"),
+            Some(Route::Restore {
+                ws: "w".into(),
+                env: "e".into(),
+                restore: "x".into()
+            })
+        );
+        assert_eq!(target_route("w", None, "restore/x"), None);
+        assert_eq!(target_route("w", Some("e"), "backup/s"), None);
+        assert_eq!(target_route("w", None, "workspace"), None);
     }
 }
