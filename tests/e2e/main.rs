@@ -344,7 +344,18 @@ async fn run_a_backup_and_watch_it_complete() {
     s.screenshot("completed").await;
     s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
     s.click("[data-testid=backup-items] tbody tr td a").await;
-    s.find("[data-testid=json]").await;
+    // The captured policy reads as a table of fields; its raw JSON waits behind a toggle.
+    s.wait_text("[data-testid=json-fields] tbody", "Display name").await;
+    let raw = s.find("[data-testid=raw-json] [data-testid=json]").await;
+    assert!(
+        !raw.is_displayed().await.expect("displayed"),
+        "the raw JSON starts hidden"
+    );
+    s.click("[data-testid=raw-json] summary").await;
+    assert!(
+        raw.is_displayed().await.expect("displayed"),
+        "the toggle shows the raw JSON"
+    );
     s.screenshot("item").await;
     s.close().await;
 }
