@@ -105,21 +105,28 @@ async fn runs_dedupe_and_are_recorded_once(mode: Mode) {
     app.stop().await;
 }
 
-/// A unit that crashed after recording its result but before ending its run: the redelivered
-/// message counts nothing again and ends the run.
-async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: Mode) {
-    let app = spawn_without_workers(mode).await;
-    consented(&app).await;
-    let run = verify_started(&app).await;
-    let state = &app.app().state;
-    let q = state.queues.get("provider-verify").unwrap().clone();
+/// A verification run started on a consented connection, its one message received (and not
+/// deleted, so SQS would deliver it again), and that unit's item.
+async fn one_unit_received(app: &TestApp) -> (api::OperationRun, Vec<atlas_store::Received>, String) {
+    consented(app).await;
+    let run = verify_started(app).await;
+    let q = app.app().state.queues.get("provider-verify").unwrap().clone();
     let got = q
         .receive(10, Duration::from_secs(30), Duration::from_secs(1))
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
     let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
-    let item = body["item"].as_str().unwrap();
+    let item = body["item"].as_str().unwrap().to_owned();
+    (run, got, item)
+}
+
+/// A unit that crashed after recording its result but before ending its run: the redelivered
+/// message counts nothing again and ends the run.
+async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    let (run, got, item) = one_unit_received(&app).await;
+    let (state, item) = (&app.app().state, item.as_str());
     // The first delivery got as far as recording, then the process died.
     let detail = json!({"reason": "recorded before the crash"});
     assert!(
@@ -151,17 +158,8 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
 /// the result first recorded, once; a third delivery changes nothing.
 async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mode: Mode) {
     let app = spawn_without_workers(mode).await;
-    consented(&app).await;
-    let run = verify_started(&app).await;
-    let state = &app.app().state;
-    let q = state.queues.get("provider-verify").unwrap().clone();
-    let got = q
-        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1);
-    let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
-    let item = body["item"].as_str().unwrap();
+    let (run, got, item) = one_unit_received(&app).await;
+    let (state, item) = (&app.app().state, item.as_str());
     state.table.refuse_writes(Some("the process died here"), &["TALLY#"]);
     let detail = json!({"reason": "recorded before the crash"});
     let res = atlas_app::runs::record_unit(state, &run.id, item, atlas_app::runs::ItemResult::Skipped, detail).await;

@@ -428,6 +428,18 @@ fn query(conn: &Connection, q: &Query) -> Result<Page, TableError> {
     Ok(Page { items, next })
 }
 
+impl EmbeddedTable {
+    async fn get_charged(&self, key: &Key, consistent: bool) -> Result<Option<Item>, TableError> {
+        let key = key.clone();
+        let got = self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await?;
+        capacity::charge(Consumed::read(capacity::read_milli(
+            got.as_ref().map(capacity::item_size).unwrap_or(0),
+            consistent,
+        )));
+        Ok(got)
+    }
+}
+
 #[async_trait]
 impl RawTable for EmbeddedTable {
     fn kind(&self) -> &'static str {
@@ -435,25 +447,13 @@ impl RawTable for EmbeddedTable {
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let key = key.clone();
-        let got = self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await?;
         // Our gets are strongly consistent, as the DynamoDB adapter's are.
-        capacity::charge(Consumed::read(capacity::read_milli(
-            got.as_ref().map(capacity::item_size).unwrap_or(0),
-            true,
-        )));
-        Ok(got)
+        self.get_charged(key, true).await
     }
 
     async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let key = key.clone();
-        let got = self.store.blocking(move |s| s.with_reader(|c| read(c, &key))).await?;
         // Always current here; billed as DynamoDB bills the eventually consistent read.
-        capacity::charge(Consumed::read(capacity::read_milli(
-            got.as_ref().map(capacity::item_size).unwrap_or(0),
-            false,
-        )));
-        Ok(got)
+        self.get_charged(key, false).await
     }
 
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<Option<Item>, TableError> {

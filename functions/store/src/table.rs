@@ -339,38 +339,21 @@ impl Table {
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        match self
-            .traced(
-                || {
-                    format!(
-                        "get {}/{}",
-                        capacity::trace::mask(&key.pk),
-                        capacity::trace::mask(&key.sk)
-                    )
-                },
-                self.raw.get(key),
-            )
-            .await?
-        {
-            Some(item) => Ok(Some(self.decode(item).await?)),
-            None => Ok(None),
-        }
+        self.get_with(key, true).await
     }
 
     /// [`RawTable::get_eventually`]: half the units of [`Table::get`], possibly a second stale.
     pub async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let got = self
-            .traced(
-                || {
-                    format!(
-                        "get~ {}/{}",
-                        capacity::trace::mask(&key.pk),
-                        capacity::trace::mask(&key.sk)
-                    )
-                },
-                self.raw.get_eventually(key),
-            )
-            .await?;
+        self.get_with(key, false).await
+    }
+
+    async fn get_with(&self, key: &Key, consistent: bool) -> Result<Option<Item>, TableError> {
+        let label = || format!("get{} {}", if consistent { "" } else { "~" }, key_label(key));
+        let got = if consistent {
+            self.traced(label, self.raw.get(key)).await?
+        } else {
+            self.traced(label, self.raw.get_eventually(key)).await?
+        };
         match got {
             Some(item) => Ok(Some(self.decode(item).await?)),
             None => Ok(None),
@@ -384,16 +367,7 @@ impl Table {
         let enc = codec::encode(item, &key, &ulid::Ulid::new().to_string())?;
         self.write_chunks(&enc.chunks).await?;
         match self
-            .traced(
-                || {
-                    format!(
-                        "put {}/{}",
-                        capacity::trace::mask(&key.pk),
-                        capacity::trace::mask(&key.sk)
-                    )
-                },
-                self.raw.put(enc.main, cond),
-            )
+            .traced(|| format!("put {}", key_label(&key)), self.raw.put(enc.main, cond))
             .await
         {
             Ok(old) => {
@@ -414,13 +388,7 @@ impl Table {
         self.check_write(key)?;
         let item = self
             .traced(
-                || {
-                    format!(
-                        "update {}/{}",
-                        capacity::trace::mask(&key.pk),
-                        capacity::trace::mask(&key.sk)
-                    )
-                },
+                || format!("update {}", key_label(key)),
                 self.raw.update(key, update, cond),
             )
             .await?;
@@ -441,16 +409,7 @@ impl Table {
     pub async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<bool, TableError> {
         self.check_write(key)?;
         let old = self
-            .traced(
-                || {
-                    format!(
-                        "delete {}/{}",
-                        capacity::trace::mask(&key.pk),
-                        capacity::trace::mask(&key.sk)
-                    )
-                },
-                self.raw.delete(key, cond),
-            )
+            .traced(|| format!("delete {}", key_label(key)), self.raw.delete(key, cond))
             .await?;
         match old {
             Some(old) => {
@@ -705,6 +664,11 @@ impl Table {
     }
 }
 
+/// A key's shape for the trace: `pk/sk`, ids masked.
+fn key_label(key: &Key) -> String {
+    format!("{}/{}", capacity::trace::mask(&key.pk), capacity::trace::mask(&key.sk))
+}
+
 /// The trace label of a transaction or batch: its items' key shapes (only when tracing).
 fn keys_label(kind: &str, items: &[TxItem]) -> Option<String> {
     capacity::trace::enabled().then(|| {
@@ -712,7 +676,7 @@ fn keys_label(kind: &str, items: &[TxItem]) -> Option<String> {
         let keys: std::collections::BTreeSet<String> = items
             .iter()
             .filter_map(|i| i.key().ok())
-            .map(|k| format!("{}/{}", capacity::trace::mask(&k.pk), capacity::trace::mask(&k.sk)))
+            .map(|k| key_label(&k))
             .collect();
         format!("{kind} [{}]", keys.into_iter().collect::<Vec<_>>().join(", "))
     })
