@@ -121,6 +121,34 @@ async fn one_unit_received(app: &TestApp) -> (api::OperationRun, Vec<atlas_store
     (run, got, item)
 }
 
+/// Delivers `message` `times` more times; then the run is complete with its one unit counted
+/// once, skipped, as first recorded.
+async fn redelivered_and_counted_once(
+    app: &TestApp,
+    run: &api::OperationRun,
+    message: &atlas_store::Received,
+    times: usize,
+) {
+    let step = step_of("provider-verify");
+    for _ in 0..times {
+        let batch = vec![(message.id.clone(), message.body.clone())];
+        assert!(
+            atlas_app::steps::handle_batch(&app.app().state, &step, batch)
+                .await
+                .is_empty()
+        );
+    }
+    let v: api::OperationView = view(app, OWNER, &run.id, "").await.json().await.unwrap();
+    assert_eq!(v.run.state, "completed");
+    assert_eq!(
+        (v.run.total, v.run.succeeded, v.run.failed, v.run.skipped),
+        (1, 0, 0, 1),
+        "counted once, as first recorded"
+    );
+    assert_eq!(v.items.len(), 1);
+    assert_eq!(v.items[0].result, "skipped");
+}
+
 /// A unit that crashed after recording its result but before ending its run: the redelivered
 /// message counts nothing again and ends the run.
 async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: Mode) {
@@ -139,17 +167,7 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
     assert!(!v.run.scheduled, "a member's request");
 
     // SQS delivers the message again (the first receive was never deleted).
-    let step = step_of("provider-verify");
-    let failed = atlas_app::steps::handle_batch(state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
-    assert!(failed.is_empty());
-    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
-    assert_eq!(v.run.state, "completed");
-    assert_eq!(
-        (v.run.total, v.run.succeeded, v.run.failed, v.run.skipped),
-        (1, 0, 0, 1),
-        "counted once, as first recorded"
-    );
-    assert_eq!(v.items.len(), 1);
+    redelivered_and_counted_once(&app, &run, &got[0], 1).await;
     app.stop().await;
 }
 
@@ -176,20 +194,7 @@ async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mo
 
     // Redelivered: this delivery's own result would be a failure (the simulator does not know
     // the tenant); the first recorded result is the one counted.
-    let step = step_of("provider-verify");
-    for _ in 0..2 {
-        let failed = atlas_app::steps::handle_batch(state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
-        assert!(failed.is_empty());
-    }
-    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
-    assert_eq!(v.run.state, "completed");
-    assert_eq!(
-        (v.run.total, v.run.succeeded, v.run.failed, v.run.skipped),
-        (1, 0, 0, 1),
-        "counted once, as first recorded"
-    );
-    assert_eq!(v.items.len(), 1);
-    assert_eq!(v.items[0].result, "skipped");
+    redelivered_and_counted_once(&app, &run, &got[0], 2).await;
     app.stop().await;
 }
 
