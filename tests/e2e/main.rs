@@ -833,7 +833,7 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.click("button#triage-apply:not([disabled])").await;
     s.wait_text(".triage-result", "1").await;
     s.click("#findings-table tr.finding a").await;
-    s.wait_attr(".finding-status", "data-status", "acknowledged").await;
+    s.wait_attr(".finding-status", "data-state", "acknowledged").await;
     s.wait_text("body", "changed outside TenantAtlas").await;
     s.screenshot("detail").await;
 
@@ -856,9 +856,9 @@ async fn a_baseline_then_a_change_in_the_tenant_becomes_a_finding_that_is_triage
     s.goto(&finding_page).await;
     s.click("button#exception-approve:not([disabled])").await;
     s.wait_attr("li.exception", "data-status", "active").await;
-    s.wait_attr(".finding-status", "data-status", "risk_accepted").await;
+    s.wait_attr(".finding-status", "data-state", "risk_accepted").await;
     // The status and its history in words (issue 19 item 5).
-    s.wait_text(".finding-status", "Risk accepted").await;
+    s.wait_attr(".finding-status", "title", "Risk accepted").await;
     assert_eq!(s.raw_codes_on_screen().await, Vec::<&str>::new());
     s.wait_text("li.exception", "decided by manager@demo.test").await;
     s.screenshot("risk-accepted").await;

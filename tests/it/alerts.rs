@@ -204,7 +204,7 @@ async fn retries_until_delivered_with_every_attempt_recorded(mode: Mode) {
         .unwrap();
     assert_eq!(rx.served.load(Ordering::SeqCst), 5);
     // Listed newest first, filterable by status.
-    let page = deliveries(&app, "?status=delivered").await;
+    let page = deliveries(&app, "?state=delivered").await;
     assert_eq!(page.len(), 1);
     app.stop().await;
 }
@@ -233,7 +233,7 @@ async fn a_receiver_down_past_the_window_is_dead_lettered(mode: Mode) {
         "the failed delivery's message is in the dead-letter queue: {dead:?}"
     );
     // Listed as failed.
-    let page = deliveries(&app, "?status=failed").await;
+    let page = deliveries(&app, "?state=failed").await;
     assert_eq!(page.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [d.id.as_str()]);
     app.stop().await;
 }

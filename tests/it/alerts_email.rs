@@ -121,7 +121,7 @@ async fn email_is_delivered_over_smtp(mode: Mode) {
     assert_eq!(done.attempts.len(), 1, "{done:?}");
     let a = &done.attempts[0];
     assert!(a.ok && a.http_status.is_none());
-    assert_eq!(a.status.as_deref(), Some("smtp 250"));
+    assert_eq!(a.result.as_deref(), Some("smtp 250"));
     assert!(
         a.response.starts_with("250") && a.response.contains("queued as sink-1"),
         "{a:?}"
@@ -173,7 +173,7 @@ async fn without_smtp_email_goes_to_the_workspace_outbox(mode: Mode) {
     let dest = email_destination(&app, OWNER, DEMO_WS, &["soc@example.com"]).await;
     let d = send_test(&app, OWNER, DEMO_WS, &dest.destination.id).await;
     let done = until_status(&app, OWNER, DEMO_WS, &d.id, "delivered").await;
-    assert_eq!(done.attempts[0].status.as_deref(), Some("outbox"));
+    assert_eq!(done.attempts[0].result.as_deref(), Some("outbox"));
     let outbox_dir = app.dir.0.join("data/outbox");
     let file = outbox_dir.join(format!("{}.eml", d.id));
     let data = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -475,7 +475,7 @@ async fn a_redirect_is_a_failed_attempt_and_not_followed(mode: Mode) {
     let a = &seen.attempts[0];
     assert!(!a.ok);
     assert_eq!(a.http_status, Some(302));
-    assert_eq!(a.status.as_deref(), Some("http 302"));
+    assert_eq!(a.result.as_deref(), Some("http 302"));
     assert!(
         a.error.as_deref().unwrap().contains("redirects are not followed"),
         "{a:?}"

@@ -101,9 +101,9 @@ async fn counters_follow_every_move_and_trends_walk_back(mode: Mode) {
 
     // Triage through the API (today's clock): acknowledged stays open, resolved leaves.
     let triage = paths::findings_triage(DEMO_WS);
-    let ack = json!({"ids": [high.fingerprint()], "status": "acknowledged"});
+    let ack = json!({"ids": [high.fingerprint()], "state": "acknowledged"});
     assert_eq!(app.post_as(OPERATOR, &triage, ack).await.status(), 200);
-    let fix = json!({"ids": [low.fingerprint()], "status": "resolved", "reason": "fixed at the source"});
+    let fix = json!({"ids": [low.fingerprint()], "state": "resolved", "reason": "fixed at the source"});
     assert_eq!(app.post_as(OPERATOR, &triage, fix).await.status(), 200);
     counters_agree_with_a_recount(&state).await;
 

@@ -110,7 +110,7 @@ async fn drift_lifecycle(mode: Mode) {
         let p = poll_env(&app, &slug).await;
         assert_eq!((p.refetched, p.opened), (3, 0), "cycle {cycle}: {p:?}");
     }
-    assert_eq!(findings(&app, "status=open").await.total, 0);
+    assert_eq!(findings(&app, "state=open").await.total, 0);
     // A poll that finds nothing new writes nothing: the watch stays as it was (ADR 0041).
     let watch_key = atlas_app::records::drift::watch_key(
         &WorkspaceId::parse(DEMO_WS).unwrap(),
@@ -165,7 +165,7 @@ async fn drift_lifecycle(mode: Mode) {
     );
     let p = poll_env(&app, &slug).await;
     assert_eq!(p.opened, 3, "{p:?}");
-    let open = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    let open = findings(&app, &format!("state=open&environment_id={slug}")).await;
     assert_eq!(open.total, 3, "{:#?}", open.items);
     let by_kind = |k: &str| {
         open.items
@@ -218,7 +218,7 @@ async fn drift_lifecycle(mode: Mode) {
     // Seen again by a full detection: the same findings, counted, never duplicated.
     app.run_to_completion(&paths::drift_detect(DEMO_WS, &slug), json!({}))
         .await;
-    let again = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    let again = findings(&app, &format!("state=open&environment_id={slug}")).await;
     assert_eq!(again.total, 3);
     let ch2 = again.items.iter().find(|f| f.id == ch.id).unwrap();
     assert_eq!(ch2.count, 2);
@@ -226,16 +226,16 @@ async fn drift_lifecycle(mode: Mode) {
 
     // Triage: the readonly member cannot, the operator can, one step at a time.
     let triage = paths::findings_triage(DEMO_WS);
-    let body = json!({"ids": [ch.id], "status": "acknowledged"});
+    let body = json!({"ids": [ch.id], "state": "acknowledged"});
     assert_eq!(app.post_as(READONLY, &triage, body.clone()).await.status(), 403);
     let res = app.post_as(OPERATOR, &triage, body).await;
     assert_eq!(res.status(), 200);
     let t: api::TriageResult = res.json().await.unwrap();
-    assert_eq!(t.items[0].status, 200);
-    let skip = json!({"ids": [by_kind("missing").id, "nope-not-a-finding"], "status": "in_progress"});
+    assert_eq!(t.items[0].http_status, 200);
+    let skip = json!({"ids": [by_kind("missing").id, "nope-not-a-finding"], "state": "in_progress"});
     let t: api::TriageResult = app.post_as(OPERATOR, &triage, skip).await.json().await.unwrap();
-    assert_eq!(t.items.iter().map(|i| i.status).collect::<Vec<_>>(), [409, 404]);
-    let bad = json!({"ids": [ch.id], "status": "resolved"});
+    assert_eq!(t.items.iter().map(|i| i.http_status).collect::<Vec<_>>(), [409, 404]);
+    let bad = json!({"ids": [ch.id], "state": "resolved"});
     assert_eq!(
         app.post_as(OPERATOR, &triage, bad).await.status(),
         400,
@@ -262,11 +262,9 @@ async fn drift_lifecycle(mode: Mode) {
         "{p:?}"
     );
     let d = detail(&app, &ch.id).await;
-    assert_eq!(d.finding.status, FindingStatus::Resolved);
+    assert_eq!(d.finding.state, FindingStatus::Resolved);
     assert_eq!(
-        findings(&app, &format!("status=open&environment_id={slug}"))
-            .await
-            .total,
+        findings(&app, &format!("state=open&environment_id={slug}")).await.total,
         2
     );
     assert_eq!(alignment().await, (total, aligned + 1));
@@ -274,7 +272,7 @@ async fn drift_lifecycle(mode: Mode) {
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "again"})));
     poll_env(&app, &slug).await;
     let d = detail(&app, &ch.id).await;
-    assert_eq!(d.finding.status, FindingStatus::Reopened);
+    assert_eq!(d.finding.state, FindingStatus::Reopened);
     let moves: Vec<(Option<FindingStatus>, String)> = d
         .history
         .iter()
@@ -311,9 +309,7 @@ async fn drift_lifecycle(mode: Mode) {
     let assign = paths::baseline_assignment(DEMO_WS, &slug, &b.id);
     assert_eq!(app.delete_as(MANAGER, &assign).await.status(), 204);
     assert_eq!(
-        findings(&app, &format!("status=open&environment_id={slug}"))
-            .await
-            .total,
+        findings(&app, &format!("state=open&environment_id={slug}")).await.total,
         0
     );
     assert_eq!(app.delete_as(MANAGER, &assign).await.status(), 404);
@@ -478,7 +474,7 @@ async fn cross_tenant_matching_by_name_and_similarity(mode: Mode) {
         .run_to_completion(&paths::drift_detect(DEMO_WS, &b_slug), json!({}))
         .await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{v:?}");
-    let open = findings(&app, &format!("status=open&environment_id={b_slug}")).await;
+    let open = findings(&app, &format!("state=open&environment_id={b_slug}")).await;
     let about = |id: &str| {
         open.items
             .iter()
@@ -524,7 +520,7 @@ async fn a_restore_resolves_the_drift_it_undoes(mode: Mode) {
     let id = sim.objects(&tenant, FAMILIES[0])[0]["id"].as_str().unwrap().to_owned();
     assert!(sim.patch_object(&tenant, FAMILIES[0], &id, json!({"description": "drifted"})));
     poll_env(&app, &slug).await;
-    let open = findings(&app, &format!("status=open&environment_id={slug}")).await;
+    let open = findings(&app, &format!("state=open&environment_id={slug}")).await;
     assert_eq!(open.total, 1, "{:#?}", open.items);
     let finding = open.items[0].id.clone();
 
@@ -554,7 +550,7 @@ async fn a_restore_resolves_the_drift_it_undoes(mode: Mode) {
         app.run_deadline(),
         || async {
             let d: api::FindingDetail = app.get_as(OWNER, &path).await.json().await.ok()?;
-            (d.finding.status == FindingStatus::Resolved).then_some(())
+            (d.finding.state == FindingStatus::Resolved).then_some(())
         },
     )
     .await;

@@ -147,7 +147,7 @@ async fn request_approve_and_watch(mode: Mode) {
     let (status, e) = request(&app, MANAGER, &id, ok.clone()).await;
     assert_eq!(status, 201, "{e}");
     let e: api::Exception = serde_json::from_value(e).unwrap();
-    assert_eq!(e.status, ExceptionStatus::Requested);
+    assert_eq!(e.state, ExceptionStatus::Requested);
     assert_eq!(e.requested_by, MANAGER);
     // One at a time per finding.
     assert_eq!(request(&app, OPERATOR, &id, ok.clone()).await.0, 409);
@@ -165,7 +165,7 @@ async fn request_approve_and_watch(mode: Mode) {
     );
     assert_eq!(decide(&app, OPERATOR, &approve, None).await.0, 403);
     assert_eq!(
-        finding(&app, &id).await.finding.status,
+        finding(&app, &id).await.finding.state,
         FindingStatus::New,
         "nothing moved"
     );
@@ -173,9 +173,9 @@ async fn request_approve_and_watch(mode: Mode) {
     let (status, approved) = decide(&app, OWNER, &approve, Some("Kiosk VLAN is isolated")).await;
     assert_eq!(status, 200, "{approved}");
     let detail = finding(&app, &id).await;
-    assert_eq!(detail.finding.status, FindingStatus::RiskAccepted);
+    assert_eq!(detail.finding.state, FindingStatus::RiskAccepted);
     assert_eq!(detail.exceptions.len(), 1);
-    assert_eq!(detail.exceptions[0].status, ExceptionStatus::Active);
+    assert_eq!(detail.exceptions[0].state, ExceptionStatus::Active);
     assert_eq!(detail.exceptions[0].decided_by.as_deref(), Some(OWNER));
     assert_eq!(
         detail.exceptions[0].pinned,
@@ -187,17 +187,17 @@ async fn request_approve_and_watch(mode: Mode) {
     // The same value seen again: still accepted, one more sighting.
     let again = detect(&state, vec![d.clone()]).await;
     assert_eq!((again.updated, again.reopened), (1, 0));
-    assert_eq!(finding(&app, &id).await.finding.status, FindingStatus::RiskAccepted);
+    assert_eq!(finding(&app, &id).await.finding.state, FindingStatus::RiskAccepted);
 
     // Someone lowers it further: the acceptance does not cover that. The finding reopens with a
     // new due date, the exception is voided, and the reopening is reported.
     let worse = detection("kiosk", Severity::High, json!(4), Some("mallory@contoso.test"));
     assert_eq!(detect(&state, vec![worse]).await.reopened, 1);
     let detail = finding(&app, &id).await;
-    assert_eq!(detail.finding.status, FindingStatus::Reopened);
+    assert_eq!(detail.finding.state, FindingStatus::Reopened);
     assert_eq!(detail.finding.current, Some(json!(4)));
     let ex = exception(&app, &e.id).await;
-    assert_eq!(ex.exception.status, ExceptionStatus::Voided);
+    assert_eq!(ex.exception.state, ExceptionStatus::Voided);
     assert_eq!(ex.exception.ended_by.as_deref(), Some("mallory@contoso.test"));
     let kinds: Vec<&str> = ex.history.iter().map(|h| h.kind.as_str()).collect();
     assert_eq!(kinds, ["requested", "approved", "voided"]);
@@ -254,7 +254,7 @@ async fn expiry_warns_once_then_reopens(mode: Mode) {
     assert_eq!(a.unwrap().warned + b.unwrap().warned, 1, "one warning");
     assert_eq!(reported(&state, AlertEventType::ExceptionExpiring).await.len(), 1);
     assert_eq!(atlas_app::exceptions::sweep(&later).await.unwrap().warned, 0);
-    assert_eq!(finding(&app, &id).await.finding.status, FindingStatus::RiskAccepted);
+    assert_eq!(finding(&app, &id).await.finding.state, FindingStatus::RiskAccepted);
 
     // Past the expiry: the finding reopens and the expiry is reported, once.
     clock.advance(ms(7 * DAY_MS));
@@ -265,11 +265,11 @@ async fn expiry_warns_once_then_reopens(mode: Mode) {
     assert_eq!(a.unwrap().expired + b.unwrap().expired, 1, "one expiry");
     assert_eq!(atlas_app::exceptions::sweep(&later).await.unwrap().expired, 0);
     let detail = finding(&app, &id).await;
-    assert_eq!(detail.finding.status, FindingStatus::Reopened);
+    assert_eq!(detail.finding.state, FindingStatus::Reopened);
     let last = detail.history.last().unwrap();
     assert_eq!(last.reason.as_deref(), Some("its exception expired"));
     let ex = exception(&app, &e.id).await;
-    assert_eq!(ex.exception.status, ExceptionStatus::Expired);
+    assert_eq!(ex.exception.state, ExceptionStatus::Expired);
     let kinds: Vec<&str> = ex.history.iter().map(|h| h.kind.as_str()).collect();
     assert_eq!(kinds, ["requested", "approved", "expiring", "expired"]);
     let expired = reported(&state, AlertEventType::ExceptionExpired).await;
@@ -282,8 +282,8 @@ async fn expiry_warns_once_then_reopens(mode: Mode) {
     clock.advance(ms(2 * DAY_MS));
     atlas_app::exceptions::sweep(&later).await.unwrap();
     let again = exception(&app, again["id"].as_str().unwrap()).await;
-    assert_eq!(again.exception.status, ExceptionStatus::Expired);
-    assert!(finding(&app, &id).await.finding.status.is_open());
+    assert_eq!(again.exception.state, ExceptionStatus::Expired);
+    assert!(finding(&app, &id).await.finding.state.is_open());
     app.stop().await;
 }
 
@@ -305,7 +305,7 @@ async fn revoke_reopens_and_requesters_withdraw(mode: Mode) {
     // The requester withdraws their own request.
     let (status, w) = decide(&app, OPERATOR, &revoke, Some("opened by mistake")).await;
     assert_eq!(status, 200, "{w}");
-    assert_eq!(w["status"], "withdrawn");
+    assert_eq!(w["state"], "withdrawn");
     // A new request, approved; the operator may not revoke an accepted risk, a manager may.
     let (_, e) = request(&app, OPERATOR, &id, body).await;
     let eid = e["id"].as_str().unwrap().to_owned();
@@ -319,35 +319,35 @@ async fn revoke_reopens_and_requesters_withdraw(mode: Mode) {
     let revoke = paths::exception_revoke(DEMO_WS, &eid);
     let (status, problem) = decide(&app, OPERATOR, &revoke, Some("no longer needed")).await;
     assert_eq!(status, 403, "{problem}");
-    assert_eq!(finding(&app, &id).await.finding.status, FindingStatus::RiskAccepted);
+    assert_eq!(finding(&app, &id).await.finding.state, FindingStatus::RiskAccepted);
     let (status, r) = decide(&app, MANAGER, &revoke, Some("the pilot ended")).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!(r["status"], "revoked");
-    assert_eq!(finding(&app, &id).await.finding.status, FindingStatus::Reopened);
+    assert_eq!(r["state"], "revoked");
+    assert_eq!(finding(&app, &id).await.finding.state, FindingStatus::Reopened);
     // A rejected request leaves the finding as it was, free for another request.
     let body = json!({"justification": "Third time", "expires_ms": now_ms() + 5 * DAY_MS});
     let (_, e) = request(&app, OPERATOR, &id, body.clone()).await;
     let reject = paths::exception_reject(DEMO_WS, e["id"].as_str().unwrap());
     let (status, r) = decide(&app, MANAGER, &reject, Some("fix it instead")).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!(finding(&app, &id).await.finding.status, FindingStatus::Reopened);
+    assert_eq!(finding(&app, &id).await.finding.state, FindingStatus::Reopened);
     let (_, e) = request(&app, OPERATOR, &id, body).await;
     // Closing the finding withdraws its pending request.
-    let triage = json!({"ids": [id], "status": "resolved", "reason": "fixed in the tenant"});
+    let triage = json!({"ids": [id], "state": "resolved", "reason": "fixed in the tenant"});
     let res = app.post_as(OPERATOR, &paths::findings_triage(DEMO_WS), triage).await;
     assert_eq!(res.status(), 200);
     let pending = exception(&app, e["id"].as_str().unwrap()).await;
-    assert_eq!(pending.exception.status, ExceptionStatus::Withdrawn);
+    assert_eq!(pending.exception.state, ExceptionStatus::Withdrawn);
     // Filters: by status, and only the member's environments.
     let list: api::ExceptionList = app
-        .get_as(OWNER, &format!("{}?status=revoked", paths::exceptions(DEMO_WS)))
+        .get_as(OWNER, &format!("{}?state=revoked", paths::exceptions(DEMO_WS)))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(list.items.len(), 1);
     let res = app
-        .get_as(OWNER, &format!("{}?status=forever", paths::exceptions(DEMO_WS)))
+        .get_as(OWNER, &format!("{}?state=forever", paths::exceptions(DEMO_WS)))
         .await;
     assert_eq!(res.status(), 400);
     app.stop().await;
@@ -383,7 +383,7 @@ async fn sla_steps_once_each_and_again_after_reopen(mode: Mode) {
     assert_eq!(breached.len(), 2);
     assert!(breached.iter().any(|b| b.data["escalation"] == "managers"));
     // Resolved, then seen again: a new opening, a new due date, the steps start over.
-    let resolve = json!({"ids": [id], "status": "resolved", "reason": "fixed"});
+    let resolve = json!({"ids": [id], "state": "resolved", "reason": "fixed"});
     assert_eq!(
         app.post_as(OWNER, &paths::findings_triage(DEMO_WS), resolve)
             .await

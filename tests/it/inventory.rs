@@ -123,7 +123,7 @@ async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
         .await
         .unwrap();
     sync(&app, &env).await;
-    let ghosts = items(&app, &env, "?status=deleted").await;
+    let ghosts = items(&app, &env, "?state=deleted").await;
     assert_eq!(
         ghosts.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
         [gone.as_str()]
@@ -339,7 +339,7 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     assert_eq!(unit.detail["ghosted"], 1);
     let state = configs_state(&app, &env).await;
     assert_eq!((state.status.as_str(), state.count), ("ok", Some(104)));
-    let ghosts = page(&app, &env, "?family=deviceConfigurations&status=deleted")
+    let ghosts = page(&app, &env, "?family=deviceConfigurations&state=deleted")
         .await
         .items;
     assert_eq!(

@@ -371,7 +371,7 @@ async fn lint_hits_become_findings_and_backup_sets_lint_alike(mode: Mode) {
     let fixed = atlas_tests::app::eventually("the fixed object's finding resolved", app.run_deadline(), || async {
         let f = lint_findings(&app, "env-lint-rec").await;
         f.into_iter()
-            .find(|f| f.id == probe_finding.id && f.status == api::FindingStatus::Resolved)
+            .find(|f| f.id == probe_finding.id && f.state == api::FindingStatus::Resolved)
     })
     .await;
     assert_eq!(fixed.id, probe_finding.id);

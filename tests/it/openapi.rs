@@ -283,13 +283,133 @@ fn check(
     }
 }
 
+/// Where a `status` names something else: RFC 9457's HTTP status code of a problem.
+const NOT_A_STATE: &[&str] = &["Problem"];
+
+/// Whether `v` (a property's or parameter's schema) is the canonical `Status`, possibly nullable.
+fn is_canonical(v: &Value) -> bool {
+    let is_ref = |v: &Value| v.get("$ref").and_then(Value::as_str) == Some("#/components/schemas/Status");
+    is_ref(v)
+        || ["oneOf", "anyOf", "allOf"].iter().any(|k| {
+            v.get(*k).and_then(Value::as_array).is_some_and(|alts| {
+                alts.iter().any(is_ref) && alts.iter().all(|a| is_ref(a) || a.get("type") == Some(&json!("null")))
+            })
+        })
+}
+
+/// Issue 18 item 3: every object with a state also returns its canonical status, and no `status`
+/// anywhere in the API (field or filter) speaks another vocabulary.
+#[test]
+fn every_status_in_the_document_is_the_canonical_vocabulary() {
+    let doc = document();
+    let canonical: Vec<&str> = atlas_domain::Status::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        canonical,
+        [
+            "ready",
+            "needs_attention",
+            "blocked",
+            "running",
+            "failed",
+            "expired",
+            "not_configured",
+            "unknown",
+            "historical",
+            "superseded"
+        ],
+        "the vocabulary is PRODUCT.md's"
+    );
+    let declared: Vec<&str> = doc
+        .pointer("/components/schemas/Status/enum")
+        .and_then(Value::as_array)
+        .expect("the document declares Status")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(declared, canonical, "the document's Status is the canonical vocabulary");
+
+    // A request body sets a state (a triage, a lifecycle change): it is not an object that has one.
+    let requests: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| {
+            op.pointer("/requestBody/content/application~1json/schema/$ref")?
+                .as_str()
+        })
+        .filter_map(|r| r.rsplit('/').next().map(str::to_owned))
+        .collect();
+    assert!(
+        requests.contains("FindingsTriage"),
+        "request bodies found: {requests:?}"
+    );
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        if let Some(status) = props.get("status")
+            && !NOT_A_STATE.contains(&name.as_str())
+        {
+            checked += 1;
+            if !is_canonical(status) {
+                wrong.push(format!("{name}.status is {status}, not the canonical Status"));
+            }
+        }
+        for state in ["state", "lifecycle"] {
+            if props.contains_key(state) && !props.contains_key("status") && !requests.contains(name) {
+                wrong.push(format!("{name} has a {state} but no canonical status"));
+            }
+        }
+    }
+    let mut filters = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+                if p["name"] == "status" {
+                    filters += 1;
+                    if !is_canonical(&p["schema"]) {
+                        wrong.push(format!("{method} {path}: the status filter is {}", p["schema"]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "status outside the canonical vocabulary:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        checked >= 15,
+        "only {checked} schemas with a status: the walk missed them"
+    );
+    assert!(filters >= 1, "the operations hub filters by status");
+}
+
+/// The walk above fails on a status of another vocabulary (it would not pass a broken document).
+#[test]
+fn the_status_walk_refuses_another_vocabulary() {
+    assert!(is_canonical(&json!({"$ref": "#/components/schemas/Status"})));
+    assert!(is_canonical(
+        &json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Status"}]})
+    ));
+    assert!(!is_canonical(&json!({"type": "string"})));
+    assert!(!is_canonical(&json!({"$ref": "#/components/schemas/FindingStatus"})));
+    assert!(!is_canonical(
+        &json!({"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Status"}]})
+    ));
+}
+
 #[test]
 fn the_check_refuses_what_the_document_does_not_declare() {
     let doc = document();
     let health = routes().into_iter().find(|r| r.function == "get-health").unwrap();
     let mut json = reqwest::header::HeaderMap::new();
     json.insert("content-type", "application/json".parse().unwrap());
-    let good = json!({"status": "ok", "version": "1", "storage": "embedded", "queue": "embedded"});
+    let good = json!({"state": "ok", "status": "ready", "version": "1", "storage": "embedded", "queue": "embedded"});
     assert_eq!(check(&doc, &health, "t", 200, &json, &good.to_string()), Ok(()));
     let mut extra = good.clone();
     extra["uptime"] = json!(5);

@@ -188,7 +188,8 @@ pub struct AlertDelivery {
     pub environment_id: Option<String>,
     pub severity: Option<String>,
     /// `pending`, `delivered`, `failed`, `suppressed` or `cancelled`.
-    pub status: String,
+    pub state: String,
+    pub status: atlas_domain::Status,
     pub reason: Option<String>,
     pub attempts: u32,
     pub series: u32,
@@ -213,7 +214,7 @@ pub struct AlertAttempt {
     /// What the attempt came to in a word: `http 200`, `smtp 250`, `outbox` (written to the
     /// local outbox, no SMTP configured), or the SMTP code of a refusal; absent when nothing answered.
     #[serde(default)]
-    pub status: Option<String>,
+    pub result: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

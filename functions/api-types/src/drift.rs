@@ -141,7 +141,8 @@ pub struct Finding {
     pub id: String,
     pub environment_id: String,
     pub source: FindingSource,
-    pub status: FindingStatus,
+    pub state: FindingStatus,
+    pub status: atlas_domain::Status,
     pub severity: Severity,
     pub title: String,
     pub object: Option<FindingObject>,
@@ -211,9 +212,9 @@ pub struct FindingDetail {
 pub struct FindingsTriage {
     /// 1–200 finding ids.
     pub ids: Vec<String>,
-    /// The status to move to: `acknowledged`, `in_progress`, `resolved` or `false_positive`.
+    /// The state to move to: `acknowledged`, `in_progress`, `resolved` or `false_positive`.
     #[serde(default)]
-    pub status: Option<FindingStatus>,
+    pub state: Option<FindingStatus>,
     /// Set the owner (a member's email), or clear it with an empty string.
     #[serde(default)]
     pub owner: Option<String>,
@@ -228,7 +229,7 @@ pub struct FindingsTriage {
 pub struct TriageOutcome {
     pub id: String,
     /// 200 done, 404 not found (or not visible), 409 not allowed from its status or changed meanwhile.
-    pub status: u16,
+    pub http_status: u16,
     pub finding: Option<Finding>,
     pub error: Option<String>,
 }

@@ -34,7 +34,9 @@ use utoipa::ToSchema;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Health {
     /// `ok` when storage and queue answered, `degraded` otherwise.
-    pub status: HealthStatus,
+    /// `ok` or `degraded`.
+    pub state: HealthStatus,
+    pub status: Status,
     /// The build's version.
     pub version: String,
     /// Which table adapter serves this process: `embedded` or `dynamodb`.
@@ -240,7 +242,8 @@ pub struct Invitation {
     pub role: Role,
     pub environments: Environments,
     /// `pending`, `accepted`, `revoked` or `expired`.
-    pub status: InvitationStatus,
+    pub state: InvitationStatus,
+    pub status: Status,
     pub invited_by: String,
     pub created_ms: i64,
     pub expires_ms: i64,
@@ -336,7 +339,8 @@ pub struct EvidencePack {
     pub workspace_id: String,
     pub environment_id: Option<String>,
     /// `building`, `ready`, `failed` or `expired` (past its retention: deleted, not downloadable).
-    pub status: String,
+    pub state: String,
+    pub status: Status,
     pub from_ms: i64,
     pub to_ms: i64,
     pub created_ms: i64,
@@ -646,7 +650,8 @@ pub struct InventoryItem {
     pub scope_tags: Vec<String>,
     pub payload_hash: String,
     /// `active`, or `deleted` for a ghost: gone from Intune, kept here.
-    pub status: InventoryStatus,
+    pub state: InventoryStatus,
+    pub status: Status,
     pub deleted_ms: Option<i64>,
     pub last_seen_ms: i64,
     /// What syncs saw happen to it, oldest first (the last 50 events).
@@ -686,7 +691,8 @@ pub struct BackupSet {
     pub id: String,
     pub created_ms: i64,
     pub families: Vec<String>,
-    pub status: BackupSetStatus,
+    pub state: BackupSetStatus,
+    pub status: Status,
     pub run: Option<OperationRun>,
     /// Items whose payload was not stored when the run ended (`family/id`); any makes the set partial.
     #[serde(default)]
@@ -823,7 +829,8 @@ pub struct BackupScheduleCreate {
 pub struct InventoryFamily {
     pub family: String,
     pub label: String,
-    pub status: FamilySyncStatus,
+    pub state: FamilySyncStatus,
+    pub status: Status,
     /// When that sync read the family.
     pub at_ms: i64,
     pub reason: Option<String>,

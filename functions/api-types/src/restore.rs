@@ -49,6 +49,8 @@ pub struct Restore {
     pub accept_partial: bool,
     /// `draft`, `previewed`, `confirmed` (a run exists) or `cancelled`.
     pub state: RestoreState,
+    /// Draft: not configured; previewed: ready; confirmed: its run's status; cancelled: historical.
+    pub status: Status,
     pub readiness: Readiness,
     /// The latest preview.
     pub preview: Option<RestorePreview>,

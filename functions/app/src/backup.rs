@@ -451,7 +451,8 @@ pub fn set_api(set: &BackupSetRecord, run: Option<&crate::records::runs::Operati
         id: set.set_id.clone(),
         created_ms: set.created_ms,
         families: set.families.clone(),
-        status,
+        state: status,
+        status: status.canonical(),
         run: run_view,
         unreadable,
     }
@@ -834,9 +835,9 @@ pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<S
         return Vec::new();
     }
     let good = |s: &api::BackupSet| {
-        s.status == BackupSetStatus::Complete || (rules.keep_partial && s.status == BackupSetStatus::Partial)
+        s.state == BackupSetStatus::Complete || (rules.keep_partial && s.state == BackupSetStatus::Partial)
     };
-    let newest_complete = sets.iter().position(|s| s.status == BackupSetStatus::Complete);
+    let newest_complete = sets.iter().position(|s| s.state == BackupSetStatus::Complete);
     let mut counted = 0u32;
     let mut out = Vec::new();
     for (i, set) in sets.iter().enumerate() {
@@ -848,7 +849,7 @@ pub fn to_prune(sets: &[api::BackupSet], rules: Retention, now_ms: i64) -> Vec<S
         let within_days = rules
             .keep_days
             .is_some_and(|d| now_ms - set.created_ms < i64::from(d) * 86_400_000);
-        let unfinished = matches!(set.status, BackupSetStatus::Running | BackupSetStatus::Unknown);
+        let unfinished = matches!(set.state, BackupSetStatus::Running | BackupSetStatus::Unknown);
         if !(within_last || within_days || unfinished || newest_complete == Some(i)) {
             out.push(set.id.clone());
         }
@@ -950,7 +951,8 @@ mod tests {
             id: id.into(),
             created_ms: 100 * DAY - age_days * DAY,
             families: vec![],
-            status,
+            state: status,
+            status: status.canonical(),
             run: None,
             unreadable: vec![],
         }

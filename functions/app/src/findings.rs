@@ -524,7 +524,8 @@ pub fn to_api(f: &FindingRecord, now_ms: i64) -> api::Finding {
         id: f.finding_id.clone(),
         environment_id: f.environment_id.to_string(),
         source: f.source,
-        status: f.status,
+        state: f.status,
+        status: f.status.canonical(),
         severity: f.severity,
         title: f.title.clone(),
         object: f.family.as_ref().map(|family| api::FindingObject {
@@ -688,13 +689,13 @@ pub fn check_triage(body: &api::FindingsTriage) -> ServiceResult<()> {
     if body.ids.is_empty() || body.ids.len() > MAX_TRIAGE {
         f.push("ids", format!("name 1 to {MAX_TRIAGE} findings"));
     }
-    if body.status.is_none() && body.owner.is_none() {
-        f.push("status", "give a status, an owner, or both");
+    if body.state.is_none() && body.owner.is_none() {
+        f.push("state", "give a state, an owner, or both");
     }
-    if let Some(s) = body.status {
+    if let Some(s) = body.state {
         if !TRIAGE_TO.contains(&s) {
             f.push(
-                "status",
+                "state",
                 "must be acknowledged, in_progress, resolved or false_positive (risk acceptance is an exception request)",
             );
         }
@@ -740,7 +741,7 @@ pub async fn triage(
         items.push(match outcome {
             Ok(f) => api::TriageOutcome {
                 id: id.clone(),
-                status: 200,
+                http_status: 200,
                 finding: Some(to_api(&f, now)),
                 error: None,
             },
@@ -752,7 +753,7 @@ pub async fn triage(
                 };
                 api::TriageOutcome {
                     id: id.clone(),
-                    status,
+                    http_status: status,
                     finding: None,
                     error: Some(error),
                 }
@@ -769,7 +770,7 @@ async fn triage_one(
     body: &api::FindingsTriage,
 ) -> ServiceResult<FindingRecord> {
     let mut f = visible(state, scope, id).await?;
-    if let Some(to) = body.status
+    if let Some(to) = body.state
         && to != f.status
     {
         f = transition(

@@ -317,7 +317,8 @@ pub async fn family_states(state: &AppState, scope: &EnvScope) -> ServiceResult<
                 .unwrap_or_else(|| m.family.clone()),
             family: m.family,
             // `ok` only when the read was whole: anything else is not trusted.
-            status: m.status,
+            state: m.status,
+            status: m.status.canonical(),
             at_ms: m.at_ms,
             reason: m.error,
             count: m.count,

@@ -66,6 +66,7 @@ pub fn build(routes: &[Route]) -> OpenApi {
     let mut components = ComponentsBuilder::new()
         .schema_from::<Problem>()
         .schema_from::<FieldError>()
+        .schema_from::<atlas_domain::Status>()
         .security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -96,13 +97,16 @@ pub fn build(routes: &[Route]) -> OpenApi {
             } else {
                 Required::False
             };
-            op = op.parameter(
-                ParameterBuilder::new()
-                    .name(*q)
-                    .parameter_in(ParameterIn::Query)
-                    .required(required)
-                    .schema(Some(string())),
-            );
+            // A `status` filter takes the canonical vocabulary, like every `status` field.
+            let param = ParameterBuilder::new()
+                .name(*q)
+                .parameter_in(ParameterIn::Query)
+                .required(required);
+            op = op.parameter(if *q == "status" {
+                param.schema(Some(utoipa::openapi::Ref::from_schema_name("Status")))
+            } else {
+                param.schema(Some(string()))
+            });
         }
         // Every route refuses undeclared query keys and malformed path ids with a 400.
         op = op.response(

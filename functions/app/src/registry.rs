@@ -954,7 +954,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Triage findings in bulk: a status, an owner or both; each finding answers on its own",
             tag: "findings", table: Write, sends: [], query: NONE,
             request: Some(schema::<api::FindingsTriage>),
-            example: Some(|| json!({"ids": ["{finding_id}"], "status": "acknowledged"})),
+            example: Some(|| json!({"ids": ["{finding_id}"], "state": "acknowledged"})),
             status: 200, body: Body::Json(schema::<api::TriageResult>),
             handler: drift::triage,
         }),

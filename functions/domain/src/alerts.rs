@@ -53,3 +53,16 @@ string_enum!(
         Cancelled = "cancelled",
     }
 );
+
+impl DeliveryStatus {
+    /// Pending is still being attempted; suppressed and cancelled were never meant to arrive.
+    pub fn canonical(self) -> crate::Status {
+        use crate::Status;
+        match self {
+            DeliveryStatus::Pending => Status::Running,
+            DeliveryStatus::Delivered => Status::Ready,
+            DeliveryStatus::Failed => Status::Failed,
+            DeliveryStatus::Suppressed | DeliveryStatus::Cancelled => Status::Historical,
+        }
+    }
+}

@@ -20,6 +20,17 @@ string_enum!(
 );
 
 impl FindingStatus {
+    /// Open findings need attention (in progress: someone is on it); closed ones are history.
+    pub fn canonical(self) -> crate::Status {
+        use crate::Status;
+        match self {
+            FindingStatus::New | FindingStatus::Acknowledged | FindingStatus::Reopened => Status::NeedsAttention,
+            FindingStatus::InProgress => Status::Running,
+            FindingStatus::Resolved | FindingStatus::FalsePositive => Status::Historical,
+            FindingStatus::RiskAccepted => Status::Ready,
+        }
+    }
+
     /// Still asks for work: counts toward needs-attention and can be overdue.
     pub fn is_open(self) -> bool {
         matches!(
@@ -139,6 +150,20 @@ string_enum!(
 );
 
 impl ExceptionStatus {
+    /// A requested exception waits for an approver; an active one holds; the rest are history.
+    pub fn canonical(self) -> crate::Status {
+        use crate::Status;
+        match self {
+            ExceptionStatus::Requested => Status::NeedsAttention,
+            ExceptionStatus::Active => Status::Ready,
+            ExceptionStatus::Expired => Status::Expired,
+            ExceptionStatus::Rejected
+            | ExceptionStatus::Withdrawn
+            | ExceptionStatus::Revoked
+            | ExceptionStatus::Voided => Status::Historical,
+        }
+    }
+
     /// Requested or active: the finding's one current exception.
     pub fn is_current(self) -> bool {
         matches!(self, ExceptionStatus::Requested | ExceptionStatus::Active)

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Status;
+
 string_enum!(
     /// `GET /api/health`: storage and queue answered, or not.
     HealthStatus {
@@ -104,6 +106,73 @@ string_enum!(
         Cancelled = "cancelled",
     }
 );
+
+/// Each internal state shown to operators as one word of the canonical vocabulary
+/// (PRODUCT.md, contract 5): the API returns both, the web app shows only the canonical one.
+impl HealthStatus {
+    pub fn canonical(self) -> Status {
+        match self {
+            HealthStatus::Ok => Status::Ready,
+            HealthStatus::Degraded => Status::NeedsAttention,
+        }
+    }
+}
+
+impl InvitationStatus {
+    /// A pending invitation waits on someone: it needs attention until accepted, revoked or expired.
+    pub fn canonical(self) -> Status {
+        match self {
+            InvitationStatus::Pending => Status::NeedsAttention,
+            InvitationStatus::Accepted => Status::Ready,
+            InvitationStatus::Revoked => Status::Historical,
+            InvitationStatus::Expired => Status::Expired,
+        }
+    }
+}
+
+impl InventoryStatus {
+    pub fn canonical(self) -> Status {
+        match self {
+            InventoryStatus::Active => Status::Ready,
+            InventoryStatus::Deleted => Status::Historical,
+        }
+    }
+}
+
+impl FamilySyncStatus {
+    pub fn canonical(self) -> Status {
+        match self {
+            FamilySyncStatus::Ok => Status::Ready,
+            FamilySyncStatus::Unknown => Status::Unknown,
+        }
+    }
+}
+
+impl BackupSetStatus {
+    /// A partial set is usable but incomplete: it needs attention, it did not fail.
+    pub fn canonical(self) -> Status {
+        match self {
+            BackupSetStatus::Running => Status::Running,
+            BackupSetStatus::Complete => Status::Ready,
+            BackupSetStatus::Partial => Status::NeedsAttention,
+            BackupSetStatus::Failed => Status::Failed,
+            BackupSetStatus::Unknown => Status::Unknown,
+        }
+    }
+}
+
+impl RestoreState {
+    /// Before its run a restore is a draft (not configured until previewed); once confirmed its
+    /// run's status speaks for it, which the caller passes.
+    pub fn canonical(self, run: Option<Status>) -> Status {
+        match self {
+            RestoreState::Draft => Status::NotConfigured,
+            RestoreState::Previewed => Status::Ready,
+            RestoreState::Confirmed => run.unwrap_or(Status::Unknown),
+            RestoreState::Cancelled => Status::Historical,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

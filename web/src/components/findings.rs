@@ -31,12 +31,10 @@ pub fn needs_reason(to: FindingStatus) -> bool {
     matches!(to, FindingStatus::Resolved | FindingStatus::FalsePositive)
 }
 
-/// The status in words ("In progress"), its code in `data-status`; open statuses highlighted.
+/// The canonical status ("Needs attention"), the finding's own state in words on hover ("In
+/// progress") and its code in `data-state`.
 pub fn status_tag(s: FindingStatus) -> Html {
-    html! {
-        <span class={classes!("chip", "finding-status", s.is_open().then_some("chip--update"))}
-            data-status={s.as_str()}>{ status_label(s) }</span>
-    }
+    crate::components::status_badge::state_badge(s.canonical(), s.as_str(), status_label(s), "finding-status")
 }
 
 fn pretty(v: &Option<serde_json::Value>, absent: &str) -> Html {
@@ -68,13 +66,13 @@ pub async fn triage(ws: &str, body: &FindingsTriage) -> Result<TriageResult, Api
 
 /// "2 updated, 1 refused: <id>: <why>" for a bulk triage's outcome.
 pub fn summary(r: &TriageResult) -> String {
-    let done = r.items.iter().filter(|i| i.status == 200).count();
+    let done = r.items.iter().filter(|i| i.http_status == 200).count();
     let refused: Vec<String> = r
         .items
         .iter()
-        .filter(|i| i.status != 200)
+        .filter(|i| i.http_status != 200)
         .map(|i| {
-            let why = i.error.clone().unwrap_or_else(|| match i.status {
+            let why = i.error.clone().unwrap_or_else(|| match i.http_status {
                 404 => "not found".into(),
                 409 => "not allowed from its status or changed meanwhile".into(),
                 s => format!("status {s}"),

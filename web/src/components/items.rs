@@ -41,7 +41,7 @@ impl Live {
     /// The active items of an inventory (ghosts are not live).
     pub fn from_inventory<'a>(items: impl IntoIterator<Item = &'a InventoryItem>) -> Self {
         let mut live = Self::default();
-        for i in items.into_iter().filter(|i| i.status == InventoryStatus::Active) {
+        for i in items.into_iter().filter(|i| i.state == InventoryStatus::Active) {
             live.by_id
                 .insert(format!("{}/{}", i.family, i.id), i.payload_hash.clone());
             live.by_name
@@ -76,7 +76,7 @@ pub async fn load_live(ws: &str, env: &str) -> Result<Live, crate::api::ApiError
     for _ in 0..20 {
         let page = api::get::<atlas_api_types::InventoryPage>(&with_query(
             &paths::inventory(ws, env),
-            &[("status", "active"), ("cursor", &cursor)],
+            &[("state", "active"), ("cursor", &cursor)],
         ))
         .await?;
         items.extend(page.items);

@@ -87,11 +87,24 @@ pub fn severity_badge(severity: &str) -> Html {
     html! { <span class={classes!("badge", class)} data-severity={severity.as_str()}>{ label }</span> }
 }
 
-/// The ghost marker: gone from Intune, kept here.
+/// The canonical badge of an object whose own state is finer (a finding acknowledged, a delivery
+/// suppressed, an invitation pending): the canonical word shows, the state in words on hover
+/// (`detail`) and its code in `data-state` (issue 18 item 3).
+pub fn state_badge(status: Status, state: &str, detail: &str, class: &'static str) -> Html {
+    let (look, icon) = status_look(status);
+    html! {
+        <span class={classes!("badge", look, class)} data-status={status.as_str()} data-state={state.to_owned()}
+            title={detail.to_owned()} aria-label={format!("{}: {detail}", status.label())}>
+            <span class="badge__icon" aria-hidden="true">{ icon }</span>{ status.label() }
+        </span>
+    }
+}
+
+/// The ghost marker: gone from Intune, kept here (canonically historical).
 pub fn deleted_badge() -> Html {
     html! {
-        <span class="badge badge--ghost" title="Deleted in Intune; kept as a ghost">
-            <span class="badge__icon" aria-hidden="true">{ "\u{1f47b}" }</span>{ "Deleted" }
+        <span class="badge badge--ghost" data-status="historical" data-state="deleted" title="Deleted in Intune; kept as a ghost">
+            <span class="badge__icon" aria-hidden="true">{ "\u{1f47b}" }</span>{ "Historical" }
         </span>
     }
 }

@@ -524,17 +524,12 @@ struct DeliveriesProps {
 }
 
 fn deliveries_path(ws: &str, status: &str, cursor: &str) -> String {
-    with_query(&paths::alert_deliveries(ws), &[("status", status), ("cursor", cursor)])
+    with_query(&paths::alert_deliveries(ws), &[("state", status), ("cursor", cursor)])
 }
 
-fn status_chip(status: &str) -> Html {
-    let tone = match status {
-        "delivered" => "chip--create",
-        "failed" => "chip--conflict",
-        "pending" => "chip--update",
-        _ => "",
-    };
-    html! { <span class={classes!("chip", "delivery-status", tone)}>{ crate::components::status_badge::words(status) }</span> }
+fn status_chip(d: &AlertDelivery) -> Html {
+    use crate::components::status_badge::{state_badge, words};
+    state_badge(d.status, &d.state, &words(&d.state), "delivery-status")
 }
 
 #[component]
@@ -590,13 +585,13 @@ fn Deliveries(props: &DeliveriesProps) -> Html {
                         <div class="table-wrap"><table class="table" data-testid="deliveries-table">
                             <thead><tr>{ th("When") }{ th("Event") }{ th("Destination") }{ th("Status") }{ th("Attempts") }</tr></thead>
                             <tbody>{ for p.items.iter().chain(more.items()).map(|d| html! {
-                                <tr class="delivery" data-id={d.id.clone()} data-status={d.status.clone()} data-event-type={d.event_type.clone()}>
+                                <tr class="delivery" data-id={d.id.clone()} data-status={d.state.clone()} data-event-type={d.event_type.clone()}>
                                     <td>{ format::when(d.created_ms) }</td>
                                     <td><Link to={Route::AlertDelivery { ws: ws.clone(), delivery: d.id.clone() }}>{ &d.title }</Link>
                                         <span class="muted">{ format!(" \u{b7} {}", label(&d.event_type)) }
                                             { d.severity.as_ref().map(|s| format!(" \u{b7} {s}")).unwrap_or_default() }</span></td>
                                     <td>{ dest_name(&d.destination_id) }</td>
-                                    <td>{ status_chip(&d.status) }
+                                    <td>{ status_chip(d) }
                                         if let Some(r) = &d.reason { <span class="muted">{ format!(" {r}") }</span> }</td>
                                     <td>{ d.attempts }</td>
                                 </tr>
@@ -656,7 +651,7 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                 let x = &d.delivery;
                 html! {
                     <>
-                        <div class="page-head"><h1>{ &x.title }</h1>{ status_chip(&x.status) }</div>
+                        <div class="page-head"><h1>{ &x.title }</h1>{ status_chip(x) }</div>
                         <dl class="facts" data-testid="delivery-facts">
                             { fact("Event", html! { <>{ label(&x.event_type) }<span class="muted">{ format!(" \u{b7} {}", x.event_id) }</span></> }) }
                             { fact("Severity", html! { { x.severity.clone().unwrap_or_else(|| "\u{2014}".into()) } }) }
@@ -683,7 +678,7 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                                     <tr class="attempt" data-ok={a.ok.to_string()}>
                                         <td>{ if a.series == 0 { format!("{}", a.n + 1) } else { format!("{} (redelivery {})", a.n + 1, a.series) } }</td>
                                         <td>{ format::when(a.at_ms) }</td>
-                                        <td>{ a.status.clone().or_else(|| a.http_status.map(|s| format!("HTTP {s}"))).unwrap_or_default() }
+                                        <td>{ a.result.clone().or_else(|| a.http_status.map(|s| format!("HTTP {s}"))).unwrap_or_default() }
                                             if let Some(e) = a.error.as_ref().filter(|_| !a.ok) { <span class="muted">{ format!(" {e}") }</span> }</td>
                                         <td>{ format!("{} ms", a.latency_ms) }</td>
                                         <td><code class="snippet">{ &a.response }</code></td>

@@ -29,7 +29,7 @@ fn open_drift_path(ws: &str, env: &str, cursor: &str) -> String {
         &[
             ("environment_id", env),
             ("source", "drift"),
-            ("status", "open"),
+            ("state", "open"),
             ("cursor", cursor),
             ("limit", "50"),
         ],
@@ -165,7 +165,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                 <tbody>{ for p.items.iter().chain(more.items()).map(|f| html! {
                                     <tr class="finding" data-id={f.id.clone()} data-kind={f.kind.map(|k| k.as_str())}>
                                         <td>
-                                            { severity_badge(f.severity.as_str()) }{ " " }{ status_tag(f.status) }
+                                            { severity_badge(f.severity.as_str()) }{ " " }{ status_tag(f.state) }
                                             <p><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link></p>
                                             <p class="muted">
                                                 { f.kind.map(|k| k.as_str()).unwrap_or_default() }

@@ -162,11 +162,11 @@ fn PackRow(props: &PackRowProps) -> Html {
         })
     };
     html! {
-        <tr class="evidence-pack" data-id={p.id.clone()} data-status={p.status.clone()}>
+        <tr class="evidence-pack" data-id={p.id.clone()} data-status={p.state.clone()}>
             <td>{ format!("{} by {}", format::time(p.created_ms), p.created_by) }</td>
             <td>{ p.environment_id.clone().unwrap_or_else(|| "Whole workspace".into()) }</td>
             <td>{ format!("{} \u{2192} {}", day(p.from_ms), day(p.to_ms)) }</td>
-            <td><span class="chip">{ crate::components::status_badge::words(&p.status) }</span>
+            <td>{ crate::components::status_badge::state_badge(p.status, &p.state, &crate::components::status_badge::words(&p.state), "pack-status") }
                 if let Some(r) = &p.reason { <span class="muted">{ format!(" {r}") }</span> }</td>
             <td>{ p.size.map(size).unwrap_or_default() }</td>
             <td><code class="snippet">{ p.sha256.clone().unwrap_or_default() }</code></td>

@@ -49,7 +49,7 @@ fn list_path(ws: &str, env: &str, f: &Filters, cursor: &str) -> String {
         &paths::inventory(ws, env),
         &[
             ("family", &f.family),
-            ("status", &f.status),
+            ("state", &f.status),
             ("search", &f.search),
             ("cursor", cursor),
         ],
@@ -194,7 +194,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
             </div>
             <form class="toolbar" role="search" {onsubmit}>
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
-                { select_field(&yew::props!(SelectFieldProps { id: "inv-status", label: "Status", value: filters.status.clone(), options: vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())], onchange: set_status, error: page.field_error("status") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "inv-status", label: "Status", value: filters.status.clone(), options: vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())], onchange: set_status, error: page.field_error("state") })) }
                 { text_field(&yew::props!(TextFieldProps { id: "inv-search", label: "Search by name", kind: "search", value: (*search).clone(), onchange: { let s = search.clone(); Callback::from(move |v| s.set(v)) } })) }
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
@@ -209,7 +209,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                         Cell::view(html! { <>{ families::label(&i.family) }</> }, families::label(&i.family)),
                         Cell::text(i.platform.clone().unwrap_or_default()),
                         Cell::text(i.assignment_summary.clone()),
-                        if i.status == InventoryStatus::Deleted { Cell::view(deleted_badge(), "Deleted") } else { Cell::view(status_badge("ready"), "Active") },
+                        if i.state == InventoryStatus::Deleted { Cell::view(deleted_badge(), "Historical") } else { Cell::view(status_badge("ready"), "Ready") },
                         Cell::view(html! { <>{ format::when(i.last_seen_ms) }</> }, format::time(i.last_seen_ms)).sort_by(sort_num(i.last_seen_ms)),
                     ],
                     data: vec![("item", i.id.clone()), ("family", i.family.clone())],
@@ -232,7 +232,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
 fn unknown_families(families: &[InventoryFamily]) -> Html {
     let unknown: Vec<&InventoryFamily> = families
         .iter()
-        .filter(|f| f.status == FamilySyncStatus::Unknown)
+        .filter(|f| f.state == FamilySyncStatus::Unknown)
         .collect();
     if unknown.is_empty() {
         return Html::default();
@@ -275,7 +275,7 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
             <>
                 <div class="page-head">
                     <h1>{ &i.name }</h1>
-                    if i.status == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }
+                    if i.state == InventoryStatus::Deleted { { deleted_badge() } } else { { status_badge("ready") } }
                 </div>
                 <p><Link to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link></p>
                 <dl class="facts">

@@ -13,7 +13,6 @@ use crate::api::{self, ApiError, paths};
 use crate::components::error::{FormErrorProps, form_error};
 use crate::components::field::{SelectFieldProps, TextFieldProps, select_field, text_field};
 use crate::components::load;
-use crate::components::status_badge::outcome_badge;
 use crate::format;
 use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
@@ -244,7 +243,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                 <section class="panel" aria-labelledby="inv-title">
                     <h2 id="inv-title">{ "Invitations" }</h2>
                     { load::view(&invitations, "load the invitations", |list: &InvitationList| {
-                        let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.status == InvitationStatus::Pending).collect();
+                        let pending: Vec<&Invitation> = list.items.iter().filter(|i| i.state == InvitationStatus::Pending).collect();
                         if pending.is_empty() {
                             return html! { { load::empty(html! { <>{ "No pending invitation." }</> }) } };
                         }
@@ -254,7 +253,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                                 html! {
                                     <li class="card">
                                         <p><strong>{ &i.email }</strong>{ format!(" \u{b7} {} \u{b7} {}", i.role, env_text(&i.environments)) }</p>
-                                        <p class="muted">{ outcome_badge(i.status.as_str()) }{ " expires " }{ format::when(i.expires_ms) }</p>
+                                        <p class="muted">{ crate::components::status_badge::state_badge(i.status, i.state.as_str(), &crate::components::status_badge::words(i.state.as_str()), "invitation-status") }{ " expires " }{ format::when(i.expires_ms) }</p>
                                         <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| revoke.emit(id.clone()))}>{ "Revoke" }</button>
                                     </li>
                                 }

@@ -69,7 +69,7 @@ pub fn PromotionsPage(props: &WsProps) -> Html {
                                     <td><Link to={Route::Promotion { ws: ws.clone(), promotion: p.id.clone() }}>{ format::when(p.created_ms) }</Link></td>
                                     <td>{ format!("{} \u{2192} {}", p.source_environment_name, p.target_environment_name) }</td>
                                     <td class="num">{ if p.items.is_empty() { "all".to_owned() } else { p.items.len().to_string() } }</td>
-                                    <td>{ status_badge(p.status.as_str()) }{ format!(" {}", p.state.replace('_', " ")) }</td>
+                                    <td>{ crate::components::status_badge::state_badge(p.status, &p.state, &crate::components::status_badge::words(&p.state), "promotion-status") }</td>
                                     <td>{ &p.created_by_email }</td>
                                 </tr>
                             }) }</tbody>
@@ -115,7 +115,7 @@ fn NewPromotion(props: &NewProps) -> Html {
         .and_then(|l| {
             l.items
                 .iter()
-                .filter(|s| s.status == BackupSetStatus::Complete)
+                .filter(|s| s.state == BackupSetStatus::Complete)
                 .max_by_key(|s| s.created_ms)
         })
         .map(|s| s.id.clone())
@@ -374,7 +374,7 @@ pub fn PromotionPage(props: &PromotionProps) -> Html {
                     <Link to={Route::Promotions { ws: ws.clone() }}>{ "All promotions" }</Link>
                 </div>
                 <p data-testid="promotion-state" data-state={p.state.clone()}>
-                    { status_badge(p.status.as_str()) }{ format!(" {}", state.replace('_', " ")) }
+                    { crate::components::status_badge::state_badge(p.status, &p.state, &crate::components::status_badge::words(state), "promotion-status") }
                     <span class="muted">{ format!(" \u{b7} planned by {} {} \u{b7} {} \u{b7} assignments {}", p.created_by_email, format::time(p.created_ms),
                         if p.items.is_empty() { "every item".to_owned() } else { format!("{} items", p.items.len()) },
                         if p.include_assignments { "included" } else { "left out" }) }</span>

@@ -29,7 +29,8 @@ pub fn to_api(d: &AlertDeliveryRecord) -> api::AlertDelivery {
         destination_id: d.destination_id.clone(),
         environment_id: d.environment_id.as_ref().map(|e| e.as_str().to_owned()),
         severity: d.severity.map(|s| s.as_str().to_owned()),
-        status: d.status.as_str().to_owned(),
+        state: d.status.as_str().to_owned(),
+        status: d.status.canonical(),
         reason: d.reason.clone(),
         attempts: d.attempts,
         series: d.series,
@@ -122,7 +123,7 @@ pub async fn detail(state: &AppState, scope: &WorkspaceScope, id: &str) -> Servi
                 latency_ms: a.latency_ms,
                 response: a.response,
                 ok: a.ok,
-                status: a.status,
+                result: a.status,
             })
             .collect(),
         payload: ev.map(|e| payload(state, &e)).unwrap_or(serde_json::Value::Null),

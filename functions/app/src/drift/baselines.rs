@@ -228,7 +228,7 @@ pub async fn capture(
             let set = sets.iter().find(|s| &s.id == sid).ok_or_else(|| {
                 ServiceError::field("from_backup_set_id", "is not a backup set of the source environment")
             })?;
-            if set.status != BackupSetStatus::Complete {
+            if set.state != BackupSetStatus::Complete {
                 let what = if set.unreadable.is_empty() {
                     String::new()
                 } else {
@@ -236,14 +236,14 @@ pub async fn capture(
                 };
                 return Err(ServiceError::Conflict(format!(
                     "backup set {sid} is {}, not complete: a baseline is captured from a complete set{what}",
-                    set.status
+                    set.state
                 )));
             }
             set
         }
         None => sets
             .iter()
-            .find(|s| s.status == BackupSetStatus::Complete)
+            .find(|s| s.state == BackupSetStatus::Complete)
             .ok_or_else(|| {
                 ServiceError::Conflict(
                     "the source environment has no complete backup set: run a backup of it first".into(),

@@ -461,7 +461,7 @@ pub async fn summary(state: &AppState, scope: &EnvScope) -> ServiceResult<atlas_
     };
     let mut open: BTreeMap<String, u64> = DriftKind::ALL.iter().map(|k| (k.to_string(), 0)).collect();
     for f in crate::findings::matching(state, scope.workspace(), &filter).await? {
-        if let (true, Some(kind)) = (f.status.is_open(), f.kind) {
+        if let (true, Some(kind)) = (f.state.is_open(), f.kind) {
             *open.entry(kind.to_string()).or_default() += 1;
         }
     }

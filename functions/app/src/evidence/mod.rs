@@ -454,12 +454,25 @@ pub async fn start(state: &AppState, scope: &WorkspaceScope, body: api::Evidence
     Ok(started.run)
 }
 
+/// A pack's state as a canonical word: building runs, an expired pack is gone.
+fn pack_status(state: &str) -> atlas_domain::Status {
+    use atlas_domain::Status;
+    match state {
+        "building" => Status::Running,
+        "ready" => Status::Ready,
+        "failed" => Status::Failed,
+        "expired" => Status::Expired,
+        _ => Status::Unknown,
+    }
+}
+
 pub fn to_api(p: &EvidencePackRecord) -> api::EvidencePack {
     api::EvidencePack {
         id: p.pack_id.clone(),
         workspace_id: p.workspace_id.as_str().to_owned(),
         environment_id: p.environment_id.as_ref().map(|e| e.as_str().to_owned()),
-        status: p.status.clone(),
+        state: p.status.clone(),
+        status: pack_status(&p.status),
         from_ms: p.from_ms,
         to_ms: p.to_ms,
         created_ms: p.created_ms,

@@ -187,7 +187,7 @@ async fn newest_complete_set(state: &AppState, scope: &EnvScope) -> ServiceResul
     crate::backup::sets(state, scope)
         .await?
         .into_iter()
-        .find(|s| s.status == BackupSetStatus::Complete)
+        .find(|s| s.state == BackupSetStatus::Complete)
         .map(|s| s.id)
         .ok_or_else(|| {
             ServiceError::field(

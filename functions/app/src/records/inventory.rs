@@ -108,7 +108,8 @@ impl InventoryItem {
                 .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
             payload_hash: self.payload_hash.clone(),
-            status: self.status,
+            state: self.status,
+            status: self.status.canonical(),
             deleted_ms: self.deleted_ms,
             last_seen_ms: self.last_seen_ms,
             history: self

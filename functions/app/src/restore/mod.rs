@@ -202,7 +202,7 @@ pub async fn readiness(
             let run = crate::runs::get(state, set.set_id.as_str()).await?;
             let view = crate::backup::set_api(&set, run.as_ref());
             let accept = draft.accept_partial;
-            let c = match view.status.as_str() {
+            let c = match view.state.as_str() {
                 "complete" => check("backup", Status::Ready, "The backup set is complete.", None),
                 "partial" if accept => check(
                     "backup",
@@ -337,6 +337,7 @@ pub async fn to_api(state: &AppState, scope: &EnvScope, draft: &RestoreDraftReco
         include_assignments: draft.include_assignments,
         accept_partial: draft.accept_partial,
         state: draft.state,
+        status: draft.state.canonical(run.as_ref().map(|r| r.status)),
         readiness,
         preview,
         run,

@@ -13,7 +13,7 @@ use crate::extract::{JsonBody, QueryMap};
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
-pub const DELIVERIES_QUERY: &[&str] = &["status", "rule_id", "destination_id", "cursor", "limit"];
+pub const DELIVERIES_QUERY: &[&str] = &["state", "rule_id", "destination_id", "cursor", "limit"];
 pub const OUTBOX_QUERY: &[&str] = &["limit"];
 
 pub async fn list_rules(State(state): State<AppState>, scope: WorkspaceScope) -> ApiResult<Json<api::AlertRuleList>> {
@@ -148,11 +148,11 @@ pub async fn list_deliveries(
     scope: WorkspaceScope,
     q: QueryMap,
 ) -> ApiResult<Json<api::AlertDeliveryPage>> {
-    let status = match q.get("status") {
+    let status = match q.get("state") {
         None => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
             let all: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::field("query.status", format!("must be one of {}", all.join(", ")))
+            ApiError::field("query.state", format!("must be one of {}", all.join(", ")))
         })?),
     };
     let f = deliveries::Filter {

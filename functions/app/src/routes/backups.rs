@@ -230,7 +230,7 @@ pub async fn delete(
     let view = backup::set_view(&state, &scope, &set)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if view.status == atlas_domain::BackupSetStatus::Running {
+    if view.state == atlas_domain::BackupSetStatus::Running {
         return Err(ApiError::Conflict("the backup is still running".into()));
     }
     let items = backup::delete_set(&state, &scope, &set).await?;

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 pub const FINDINGS_FILTERS: &[&str] = &[
     "environment_id",
-    "status",
+    "state",
     "severity",
     "source",
     "owner",
@@ -29,7 +29,7 @@ pub const FINDINGS_FILTERS: &[&str] = &[
 ];
 pub const FINDINGS_QUERY: &[&str] = &[
     "environment_id",
-    "status",
+    "state",
     "severity",
     "source",
     "owner",
@@ -166,7 +166,7 @@ pub(crate) fn parse_or<T>(q: &QueryMap, key: &str, parse: fn(&str) -> Option<T>,
 
 async fn filter(state: &AppState, scope: &WorkspaceScope, q: &QueryMap) -> ApiResult<Filter> {
     let statuses: Vec<&str> = FindingStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let status = match q.get("status") {
+    let status = match q.get("state") {
         None => None,
         Some(list) => {
             let mut out = Vec::new();
@@ -176,7 +176,7 @@ async fn filter(state: &AppState, scope: &WorkspaceScope, q: &QueryMap) -> ApiRe
                 } else {
                     out.push(FindingStatus::parse(s).ok_or_else(|| {
                         ApiError::field(
-                            "query.status",
+                            "query.state",
                             format!("must be open or one of {} (comma-separated)", statuses.join(", ")),
                         )
                     })?);

@@ -13,7 +13,7 @@ use crate::routes::drift::parse_or;
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
-pub const LIST_QUERY: &[&str] = &["status", "environment_id", "finding_id"];
+pub const LIST_QUERY: &[&str] = &["state", "environment_id", "finding_id"];
 
 pub async fn request(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn list(
 ) -> ApiResult<Json<api::ExceptionList>> {
     let statuses: Vec<&str> = ExceptionStatus::ALL.iter().map(|s| s.as_str()).collect();
     let filter = Filter {
-        status: parse_or(&q, "status", ExceptionStatus::parse, &statuses)?,
+        status: parse_or(&q, "state", ExceptionStatus::parse, &statuses)?,
         environment_id: crate::tenancy::hub_environment(&state, &scope, q.get("environment_id")).await?,
         finding_id: q.get("finding_id").map(str::to_owned),
     };

@@ -31,8 +31,10 @@ pub async fn get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         }
     };
     let ok = problem.is_none();
+    let health = if ok { HealthStatus::Ok } else { HealthStatus::Degraded };
     let body = Health {
-        status: if ok { HealthStatus::Ok } else { HealthStatus::Degraded },
+        state: health,
+        status: health.canonical(),
         version: VERSION.to_owned(),
         storage: state.table.kind().to_owned(),
         queue: state.queues.kind().to_owned(),

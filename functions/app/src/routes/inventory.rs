@@ -15,7 +15,7 @@ use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
 
-pub const LIST_QUERY: &[&str] = &["family", "status", "search", "cursor", "limit"];
+pub const LIST_QUERY: &[&str] = &["family", "state", "search", "cursor", "limit"];
 /// A sync of every family may take a while on a large tenant.
 pub const SYNC_DEADLINE_MS: i64 = 60 * 60 * 1000;
 
@@ -44,9 +44,9 @@ pub async fn list(State(state): State<AppState>, scope: EnvScope, q: QueryMap) -
     if let Some(f) = family.filter(|f| atlas_graph::families::Family::by_code(f).is_none()) {
         return Err(ApiError::field("query.family", format!("{f:?} is not a policy family")));
     }
-    let status = q.get("status");
+    let status = q.get("state");
     if status.is_some_and(|s| s != "active" && s != "deleted") {
-        return Err(ApiError::field("query.status", "must be active or deleted"));
+        return Err(ApiError::field("query.state", "must be active or deleted"));
     }
     let search = q.get("search").map(str::to_lowercase);
     let limit = q.int("limit", 1, 500)?.unwrap_or(100) as usize;

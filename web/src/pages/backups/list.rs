@@ -150,7 +150,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                                             </Link>
                                         }).unwrap_or_default(), s.run.as_ref().map(|r| format!("{}/{} items", r.succeeded, r.total)).unwrap_or_default()),
                                     ],
-                                    data: vec![("set", s.id.clone()), ("status", s.status.as_str().to_owned())],
+                                    data: vec![("set", s.id.clone()), ("status", s.state.as_str().to_owned())],
                                 }).collect::<Vec<_>>())}
                                 initial_sort={Some((0, true))} />
                             if list.items.len() > 1 {

@@ -99,7 +99,7 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                     <p><Link to={Route::Restores { ws: ws.clone(), env: env_id.clone() }} classes="button"
                         query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link></p>
                 }
-                if matches!(d.set.status, BackupSetStatus::Partial | BackupSetStatus::Failed) {
+                if matches!(d.set.state, BackupSetStatus::Partial | BackupSetStatus::Failed) {
                     <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
                 }
                 <section class="panel" aria-labelledby="items-title">

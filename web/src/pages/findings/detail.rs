@@ -52,7 +52,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                         { "Back to the findings" }</Link>
                 </div>
                 <dl class="facts" data-testid="finding-facts">
-                    { crate::components::markup::fact("Status", html! { <>{ status_tag(f.status) }</> }) }
+                    { crate::components::markup::fact("Status", html! { <>{ status_tag(f.state) }</> }) }
                     { crate::components::markup::fact("Severity", html! { <>{ severity_badge(f.severity.as_str()) }</> }) }
                     { crate::components::markup::fact("Source", html! { <>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</> }) }
                     { crate::components::markup::fact("Environment", html! { <>
@@ -137,7 +137,7 @@ fn Triage(props: &TriageProps) -> Html {
         Callback::from(move |_: MouseEvent| {
             let body = FindingsTriage {
                 ids: vec![id.clone()],
-                status,
+                state: status,
                 owner: set_owner.then(|| owner.trim().to_owned()),
                 reason: (status.is_some() && !reason.trim().is_empty()).then(|| reason.trim().to_owned()),
             };
@@ -152,8 +152,8 @@ fn Triage(props: &TriageProps) -> Html {
             spawn_local(async move {
                 let outcome = match triage(&ws, &body).await {
                     Ok(r) => match r.items.into_iter().next() {
-                        Some(i) if i.status == 200 => None,
-                        Some(i) if i.status == 404 => Some(Refused::Error(ApiError::NotFound)),
+                        Some(i) if i.http_status == 200 => None,
+                        Some(i) if i.http_status == 404 => Some(Refused::Error(ApiError::NotFound)),
                         Some(i) => Some(Refused::Meanwhile(i.error.unwrap_or_default())),
                         None => Some(Refused::Error(ApiError::Status(500))),
                     },
@@ -171,10 +171,7 @@ fn Triage(props: &TriageProps) -> Html {
             });
         })
     };
-    let moves: Vec<FindingStatus> = TRIAGE_STATUSES
-        .into_iter()
-        .filter(|to| allowed(f.status, *to))
-        .collect();
+    let moves: Vec<FindingStatus> = TRIAGE_STATUSES.into_iter().filter(|to| allowed(f.state, *to)).collect();
     let no_reason = reason.trim().is_empty();
     let field_error = |name: &str| match &*refused {
         Some(Refused::Error(e)) => e.field(name),
@@ -194,7 +191,7 @@ fn Triage(props: &TriageProps) -> Html {
                 </div>
             }
             if moves.is_empty() {
-                <p class="muted">{ format!("No triage move is allowed from {}.", status_label(f.status)) }</p>
+                <p class="muted">{ format!("No triage move is allowed from {}.", status_label(f.state)) }</p>
             } else {
                 { text_field(&yew::props!(TextFieldProps { id: "triage-reason", label: "Reason", value: (*reason).clone(), hint: AttrValue::Static("Needed to resolve or mark as false positive."), onchange: { let r = reason.clone(); Callback::from(move |v| r.set(v)) }, error: field_error("reason") })) }
                 <div class="actions">

@@ -59,7 +59,7 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
             });
         }
     };
-    let current = props.items.iter().find(|e| e.status.is_current());
+    let current = props.items.iter().find(|e| e.state.is_current());
     let request = {
         let (act, ws, id) = (act.clone(), props.ws.clone(), props.finding.id.clone());
         let (justification, ticket, days) = (justification.clone(), ticket.clone(), days.clone());
@@ -101,8 +101,8 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
                 <p class="muted">{ "No exception was requested for this finding." }</p>
             } else {
                 <ul class="checks">{ for props.items.iter().map(|e| html! {
-                    <li class="exception" data-id={e.id.clone()} data-status={e.status.as_str()}>
-                        <span class="chip">{ crate::components::status_badge::words(e.status.as_str()) }</span>{ " " }
+                    <li class="exception" data-id={e.id.clone()} data-status={e.state.as_str()}>
+                        { crate::components::status_badge::state_badge(e.status, e.state.as_str(), &crate::components::status_badge::words(e.state.as_str()), "exception-status") }{ " " }
                         { format!("until {} \u{b7} requested by {} {}", format::time(e.expires_ms), e.requested_by, format::time(e.requested_ms)) }
                         if let Some(by) = &e.decided_by { { format!(" \u{b7} decided by {by}") } }
                         <p>{ &e.justification }
@@ -114,7 +114,7 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
             if let Some(e) = current {
                 { text_field(&yew::props!(TextFieldProps { id: "exception-reason", label: "Reason", value: (*reason).clone(), hint: AttrValue::Static("Needed to reject, revoke or withdraw."), onchange: { let r = reason.clone(); Callback::from(move |v| r.set(v)) }, error: field("reason") })) }
                 <div class="actions">
-                    if e.status == ExceptionStatus::Requested && can_decide {
+                    if e.state == ExceptionStatus::Requested && can_decide {
                         if e.requested_by == me {
                             <p class="muted">{ "You requested it: another member approves it." }</p>
                         } else {
@@ -122,12 +122,12 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
                         }
                         <button type="button" class="button button--quiet" id="exception-reject" disabled={*busy} onclick={decide("reject", &e.id)}>{ "Reject" }</button>
                     }
-                    if (e.status == ExceptionStatus::Active && can_decide) || (e.status == ExceptionStatus::Requested && (can_decide || e.requested_by == me)) {
+                    if (e.state == ExceptionStatus::Active && can_decide) || (e.state == ExceptionStatus::Requested && (can_decide || e.requested_by == me)) {
                         <button type="button" class="button button--quiet" id="exception-revoke" disabled={*busy} onclick={decide("revoke", &e.id)}>
-                            { if e.status == ExceptionStatus::Active { "Revoke" } else { "Withdraw" } }</button>
+                            { if e.state == ExceptionStatus::Active { "Revoke" } else { "Withdraw" } }</button>
                     }
                 </div>
-            } else if can_request && props.finding.status.is_open() {
+            } else if can_request && props.finding.state.is_open() {
                 <form class="form" onsubmit={request}>
                     { text_field(&yew::props!(TextFieldProps { id: "exception-justification", label: "Justification", value: (*justification).clone(), required: true, onchange: { let s = justification.clone(); Callback::from(move |v| s.set(v)) }, error: field("justification") })) }
                     { text_field(&yew::props!(TextFieldProps { id: "exception-ticket", label: "Ticket link (optional)", value: (*ticket).clone(), onchange: { let s = ticket.clone(); Callback::from(move |v| s.set(v)) }, error: field("ticket_url") })) }
@@ -146,7 +146,7 @@ pub fn Exceptions(props: &ExceptionsProps) -> Html {
 pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
     let status = use_state(String::new);
     let list = use_load((props.ws.clone(), (*status).clone()), |(ws, status)| async move {
-        let path = api::with_query(&paths::exceptions(&ws), &[("status", status.as_str())]);
+        let path = api::with_query(&paths::exceptions(&ws), &[("state", status.as_str())]);
         api::get::<atlas_api_types::ExceptionList>(&path).await
     });
     let ws = props.ws.clone();
@@ -174,10 +174,10 @@ pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
                             { crate::components::markup::th("Requested") }{ crate::components::markup::th("Decided") }
                             { crate::components::markup::th("Until") }{ crate::components::markup::th("Why") }</tr></thead>
                         <tbody>{ for l.items.iter().map(|e| html! {
-                            <tr class="exception" data-id={e.id.clone()} data-status={e.status.as_str()}>
+                            <tr class="exception" data-id={e.id.clone()} data-status={e.state.as_str()}>
                                 <td><Link to={Route::Finding { ws: ws.clone(), finding: e.finding_id.clone() }}>{ &e.finding_title }</Link>
                                     <span class="muted">{ format!(" \u{b7} {}", crate::session::environment_name(&ws, &e.environment_id)) }</span></td>
-                                <td><span class="chip">{ crate::components::status_badge::words(e.status.as_str()) }</span></td>
+                                <td>{ crate::components::status_badge::state_badge(e.status, e.state.as_str(), &crate::components::status_badge::words(e.state.as_str()), "exception-status") }</td>
                                 <td>{ format!("{} {}", e.requested_by, format::time(e.requested_ms)) }</td>
                                 <td>{ e.decided_by.as_ref().map(|by| format!("{by} {}", format::time_opt(e.decided_ms))).unwrap_or_default() }</td>
                                 <td>{ format::when(e.expires_ms) }</td>

@@ -74,7 +74,7 @@ pub fn findings_path(path: &str, q: &FindingsQuery, cursor: &str, limit: &str) -
         path,
         &[
             ("environment_id", &q.environment_id),
-            ("status", &q.status),
+            ("state", &q.status),
             ("severity", &q.severity),
             ("source", &q.source),
             ("owner", &q.owner),
@@ -202,7 +202,7 @@ pub fn FindingsPage(props: &WsProps) -> Html {
             </p>
             <form class="toolbar" {onsubmit} aria-label="Filter the findings">
                 { select_field(&yew::props!(SelectFieldProps { id: "findings-env", label: "Environment", value: query.environment_id.clone(), options: env_options, onchange: set(|q, v| q.environment_id = v), error: page.field_error("environment_id") })) }
-                { select_field(&yew::props!(SelectFieldProps { id: "findings-status", label: "Status", value: query.status.clone(), options: status_options, onchange: set(|q, v| q.status = v), error: page.field_error("status") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "findings-status", label: "Status", value: query.status.clone(), options: status_options, onchange: set(|q, v| q.status = v), error: page.field_error("state") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "findings-severity", label: "Severity", value: query.severity.clone(), options: severity_options, onchange: set(|q, v| q.severity = v), error: page.field_error("severity") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "findings-source", label: "Source", value: query.source.clone(), options: source_options, onchange: set(|q, v| q.source = v), error: page.field_error("source") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "findings-overdue", label: "Due", value: query.overdue.clone(), options: overdue_options, onchange: set(|q, v| q.overdue = v), error: page.field_error("overdue") })) }
@@ -291,7 +291,7 @@ fn Table(props: &TableProps) -> Html {
                     .filter(|id| all_ids.binary_search(id).is_ok())
                     .cloned()
                     .collect(),
-                status: FindingStatus::parse(&status),
+                state: FindingStatus::parse(&status),
                 owner: (!owner.trim().is_empty()).then(|| owner.trim().to_owned()),
                 reason: (!reason.trim().is_empty()).then(|| reason.trim().to_owned()),
             };
@@ -338,7 +338,7 @@ fn Table(props: &TableProps) -> Html {
                 <div class="panel triage-bar" aria-label="Triage the checked findings">
                     <p>{ format!("{} checked", checked.len()) }</p>
                     <div class="toolbar">
-                        { select_field(&yew::props!(SelectFieldProps { id: "triage-status", label: "Move to", value: (*status).clone(), options: status_options, onchange: { let s = status.clone(); Callback::from(move |v| s.set(v)) }, error: err("status") })) }
+                        { select_field(&yew::props!(SelectFieldProps { id: "triage-status", label: "Move to", value: (*status).clone(), options: status_options, onchange: { let s = status.clone(); Callback::from(move |v| s.set(v)) }, error: err("state") })) }
                         { text_field(&yew::props!(TextFieldProps { id: "triage-reason", label: "Reason", value: (*reason).clone(), hint: missing_reason.then_some(AttrValue::Static("Needed to resolve or mark as false positive.")), onchange: { let r = reason.clone(); Callback::from(move |v| r.set(v)) }, error: err("reason") })) }
                         { text_field(&yew::props!(TextFieldProps { id: "triage-owner", label: "Owner (email)", value: (*owner).clone(), onchange: { let o = owner.clone(); Callback::from(move |v| o.set(v)) }, error: err("owner") })) }
                         <button type="button" id="triage-apply" class="button" onclick={apply}
@@ -365,7 +365,7 @@ fn Table(props: &TableProps) -> Html {
                                 checked={checked.binary_search(&f.id).is_ok()} onchange={toggle(f.id.clone())} /></td>
                         }
                         <td>{ severity_badge(f.severity.as_str()) }</td>
-                        <td>{ status_tag(f.status) }</td>
+                        <td>{ status_tag(f.state) }</td>
                         <td><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
                         <td>{ crate::session::environment_name(ws, &f.environment_id) }</td>
