@@ -127,7 +127,7 @@ async fn send_test(app: &TestApp, dest: &str) -> api::AlertDelivery {
 async fn until_status(app: &TestApp, id: &str, status: &str) -> api::AlertDeliveryDetail {
     eventually(&format!("delivery {id} to be {status}"), deadline(app), || async {
         let d = delivery(app, id).await;
-        (d.delivery.status == status).then_some(d)
+        (d.delivery.state == status).then_some(d)
     })
     .await
 }
@@ -190,7 +190,7 @@ async fn retries_until_delivered_with_every_attempt_recorded(mode: Mode) {
     assert_eq!(res.status(), 202);
     let again = eventually("the redelivery", deadline(&app), || async {
         let v = delivery(&app, &d.id).await;
-        (v.delivery.status == "delivered" && v.delivery.attempts == 5).then_some(v)
+        (v.delivery.state == "delivered" && v.delivery.attempts == 5).then_some(v)
     })
     .await;
     assert_eq!(again.delivery.series, 1);
@@ -219,7 +219,7 @@ async fn a_receiver_down_past_the_window_is_dead_lettered(mode: Mode) {
     let failed = eventually("the delivery to fail", deadline(&app), || async {
         app.deliver(QUEUE).await;
         let v = delivery(&app, &d.id).await;
-        (v.delivery.status == "failed").then_some(v)
+        (v.delivery.state == "failed").then_some(v)
     })
     .await;
     assert!(failed.attempts.len() >= 2, "{failed:?}");
@@ -287,7 +287,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
     report(&app, finding_event("env-fabrikam", Severity::High, "finding/c")).await; // another environment
     eventually("one delivery", deadline(&app), || async {
         let all = deliveries(&app, "").await;
-        (all.len() == 1 && all[0].status == "delivered").then_some(())
+        (all.len() == 1 && all[0].state == "delivered").then_some(())
     })
     .await;
     assert_eq!(rx.requests().len(), 1, "the same incident twice is one delivery");
@@ -313,7 +313,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
     report(&app, finding_event("env-contoso", Severity::High, "finding/d")).await;
     let all = deliveries(&app, "").await;
     assert_eq!(all.len(), 2);
-    assert_eq!(all[0].status, "suppressed", "newest first: {all:?}");
+    assert_eq!(all[0].state, "suppressed", "newest first: {all:?}");
     // The sweep dispatches an event its writer left pending (a crash after the commit).
     let res = app
         .req(
@@ -335,7 +335,7 @@ async fn rules_match_dedupe_and_snooze(mode: Mode) {
     eventually("the swept event's delivery", deadline(&app), || async {
         dispatch::sweep(state).await.ok();
         let all = deliveries(&app, "").await;
-        (all.len() == 3 && all[0].status == "delivered").then_some(())
+        (all.len() == 3 && all[0].state == "delivered").then_some(())
     })
     .await;
     assert_eq!(rx.requests().len(), 2);

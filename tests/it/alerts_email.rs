@@ -72,7 +72,7 @@ async fn delivery(app: &TestApp, as_user: &str, ws: &str, id: &str) -> api::Aler
 async fn until_status(app: &TestApp, as_user: &str, ws: &str, id: &str, status: &str) -> api::AlertDeliveryDetail {
     eventually(&format!("delivery {id} to be {status}"), app.run_deadline(), || async {
         let d = delivery(app, as_user, ws, id).await;
-        (d.delivery.status == status).then_some(d)
+        (d.delivery.state == status).then_some(d)
     })
     .await
 }
@@ -294,7 +294,7 @@ async fn a_down_smtp_server_is_retried_then_failed(mode: Mode) {
     let failed = eventually("the email delivery to fail", app.run_deadline(), || async {
         app.deliver(QUEUE).await;
         let v = delivery(&app, OWNER, DEMO_WS, &d.id).await;
-        (v.delivery.status == "failed").then_some(v)
+        (v.delivery.state == "failed").then_some(v)
     })
     .await;
     assert!(failed.attempts.len() >= 2, "{failed:?}");
@@ -480,10 +480,7 @@ async fn a_redirect_is_a_failed_attempt_and_not_followed(mode: Mode) {
         a.error.as_deref().unwrap().contains("redirects are not followed"),
         "{a:?}"
     );
-    assert_eq!(
-        seen.delivery.status, "pending",
-        "a redirect is retried like any failure"
-    );
+    assert_eq!(seen.delivery.state, "pending", "a redirect is retried like any failure");
     assert_eq!(mover.hits.load(Ordering::SeqCst), 1);
     assert_eq!(
         elsewhere.hits.load(Ordering::SeqCst),

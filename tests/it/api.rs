@@ -10,7 +10,7 @@ async fn health_reports_its_backends(mode: Mode, storage: &str, queue: &str) {
     assert_eq!(res.headers()["content-type"], "application/json");
     assert!(res.headers().contains_key("x-request-id"));
     let h: Health = res.json().await.unwrap();
-    assert_eq!(h.status, "ok");
+    assert_eq!(h.state, "ok");
     assert_eq!(h.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(h.storage, storage);
     assert_eq!(h.queue, queue);

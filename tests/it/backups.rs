@@ -36,7 +36,7 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         .json()
         .await
         .unwrap();
-    assert_eq!((d.set.status.as_str(), d.items.len()), ("complete", expected));
+    assert_eq!((d.set.state.as_str(), d.items.len()), ("complete", expected));
     let one = d.items.iter().find(|i| i.family == "configurationPolicies").unwrap();
     let res = app
         .get_as(
@@ -216,7 +216,7 @@ async fn a_family_that_fails_makes_the_backup_partial(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(d.set.status, "partial", "never shown as complete");
+    assert_eq!(d.set.state, "partial", "never shown as complete");
     assert_eq!(
         app.post_as(OWNER, &format!("{env}/backups"), json!({"families": ["everything"]}))
             .await
@@ -317,7 +317,7 @@ async fn retention_and_deletion(mode: Mode) {
     assert_eq!(app.deliver("backup-capture").await, 1);
     assert_eq!(app.deliver("backup-prune").await, 1);
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
-    let kept: Vec<(&str, &str)> = sets.items.iter().map(|s| (s.id.as_str(), s.status.as_str())).collect();
+    let kept: Vec<(&str, &str)> = sets.items.iter().map(|s| (s.id.as_str(), s.state.as_str())).collect();
     assert_eq!(kept.len(), 1, "only the scheduled one: {kept:?}");
     assert_eq!(kept[0].1, "complete");
     assert!(!ids.contains(&kept[0].0.to_owned()));
@@ -413,7 +413,7 @@ async fn retention_never_deletes_the_last_complete_set(mode: Mode) {
     assert_eq!(app.deliver("backup-prune").await, 1, "retention ran after it ended");
     sim.clear_faults(&tenant);
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
-    let status = |id: &str| sets.items.iter().find(|s| s.id == id).map(|s| s.status.as_str());
+    let status = |id: &str| sets.items.iter().find(|s| s.id == id).map(|s| s.state.as_str());
     assert_eq!(
         status(&good),
         Some("complete"),
@@ -422,7 +422,7 @@ async fn retention_never_deletes_the_last_complete_set(mode: Mode) {
     assert_eq!(status(&failed), Some("failed"), "newer than the kept set: kept");
     assert_eq!(status(&old), None, "an older complete set beyond keep_last goes");
     assert_eq!(sets.items.len(), 3);
-    assert_eq!(sets.items[0].status, "failed", "the scheduled backup failed too");
+    assert_eq!(sets.items[0].state, "failed", "the scheduled backup failed too");
     // Its payloads are still readable.
     for (id, blob) in captured(&app, "env-bk7", &good, "assignmentFilters").await {
         assert_eq!(blob["id"], id.as_str());
@@ -509,7 +509,7 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
             .json()
             .await
             .unwrap();
-        assert_eq!(d.set.status, "complete", "round {round}: {:?}", d.set.unreadable);
+        assert_eq!(d.set.state, "complete", "round {round}: {:?}", d.set.unreadable);
         let table = &app.app().state.table;
         for i in &d.items {
             let blob = table
@@ -563,7 +563,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(d.set.status, "complete");
+    assert_eq!(d.set.state, "complete");
     assert_eq!(captured(&app, "env-bk9", &second, "assignmentFilters").await, items);
     // A payload lost between the backup's writes and its check (a store fault, injected by a
     // wrapper of the real table), a week later, when the manifest no longer vouches for its
@@ -607,7 +607,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(d.set.status, "partial");
+    assert_eq!(d.set.state, "partial");
     assert_eq!(d.set.unreadable, [format!("assignmentFilters/{lost_id}")]);
     let v: api::OperationView = app
         .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
@@ -845,7 +845,7 @@ async fn families_read_side_by_side_and_lose_nothing(mode: Mode) {
     let mut keys: Vec<(String, String)> = d.items.iter().map(|i| (i.family.clone(), i.id.clone())).collect();
     keys.sort();
     keys.dedup();
-    assert_eq!((d.set.status.as_str(), keys.len()), ("complete", expected));
+    assert_eq!((d.set.state.as_str(), keys.len()), ("complete", expected));
     assert_batch_families_complete(&app, "env-bk-par", &v.run.id, &tenant).await;
     app.stop().await;
 }
@@ -881,7 +881,7 @@ async fn redelivered_units_capture_each_object_once(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!((d.set.status.as_str(), d.items.len()), ("complete", expected));
+    assert_eq!((d.set.state.as_str(), d.items.len()), ("complete", expected));
     assert_batch_families_complete(&app, "env-bk-twice", &run.id, &tenant).await;
     app.stop().await;
 }

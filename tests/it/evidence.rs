@@ -41,7 +41,7 @@ async fn build(app: &TestApp, env: Option<&str>) -> api::EvidencePack {
         .into_iter()
         .find(|p| p.run_id == view.run.id)
         .expect("the pack is listed");
-    assert_eq!(pack.status, "ready");
+    assert_eq!(pack.state, "ready");
     pack
 }
 
@@ -432,7 +432,7 @@ async fn aws_a_failed_put_is_retried_and_never_lists_a_ready_pack() {
         .json()
         .await
         .unwrap();
-    assert_eq!(pack.status, "building", "{pack:?}");
+    assert_eq!(pack.state, "building", "{pack:?}");
     assert_eq!(pack.sha256, None);
     let atlas_app::evidence::PackStore::S3(s3) = state.evidence.packs() else {
         panic!("S3");
@@ -452,7 +452,7 @@ async fn aws_a_failed_put_is_retried_and_never_lists_a_ready_pack() {
         .json()
         .await
         .unwrap();
-    assert_eq!(pack.status, "ready", "{pack:?}");
+    assert_eq!(pack.state, "ready", "{pack:?}");
     assert!(s3.head(&key).await.is_ok());
     app.stop().await;
 }
@@ -550,7 +550,7 @@ async fn settings_are_validated_and_a_pack_past_retention_is_swept(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(p.status, "expired");
+    assert_eq!(p.state, "expired");
     assert_eq!(p.retain_until_ms, Some(until));
     let res = app
         .post_as(OWNER, &paths::evidence_link(DEMO_WS, &pack.id), json!({}))

@@ -67,7 +67,7 @@ async fn one_throttled_object_fails_alone_and_the_rest_is_captured(mode: Mode) {
 
     // The set holds every other object of the family, and says it is partial.
     let d: api::BackupSetDetail = get(&app, &format!("{env}/backups/{}", v.run.id)).await;
-    assert_eq!(d.set.status, "partial");
+    assert_eq!(d.set.state, "partial");
     let captured: Vec<&str> = d
         .items
         .iter()
@@ -152,7 +152,7 @@ async fn a_store_that_cannot_write_is_degraded_and_the_failing_run_says_why(mode
     let app = spawn_app(mode).await;
     let (_, env) = app.connected_env("env-hs3").await;
     let (status, h) = health(&app).await;
-    assert_eq!((status, h.status.as_str(), h.problem), (200, "ok", None));
+    assert_eq!((status, h.state.as_str(), h.problem), (200, "ok", None));
 
     let table = &app.app().state.table;
     table.refuse_writes(Some("No space left on device (os error 28)"), &[]);
@@ -162,7 +162,7 @@ async fn a_store_that_cannot_write_is_degraded_and_the_failing_run_says_why(mode
     })
     .await;
     table.refuse_writes(None, &[]);
-    assert_eq!(h.status, "degraded");
+    assert_eq!(h.state, "degraded");
     assert_eq!(
         h.problem.as_deref(),
         Some("the store cannot write: No space left on device (os error 28)")

@@ -66,7 +66,7 @@ async fn sync_reads_every_family_and_keeps_ghosts(mode: Mode) {
     assert!(
         configs
             .iter()
-            .all(|i| i.status == "active" && i.payload.is_none() && !i.payload_hash.is_empty())
+            .all(|i| i.state == "active" && i.payload.is_none() && !i.payload_hash.is_empty())
     );
 
     // Detail: the payload, with secret-looking values redacted.
@@ -163,7 +163,7 @@ async fn a_family_that_fails_is_unknown_and_nothing_is_ghosted(mode: Mode) {
     let after = items(&app, &env, "?family=deviceConfigurations").await;
     assert_eq!(after.len(), before.len());
     assert!(
-        after.iter().all(|i| i.status == "active"),
+        after.iter().all(|i| i.state == "active"),
         "an unreadable family ghosts nothing"
     );
     app.stop().await;
@@ -199,7 +199,7 @@ async fn a_ghost_that_reappears_is_restored_with_history(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(d.status, "active");
+    assert_eq!(d.state, "active");
     let events: Vec<&str> = d.history.iter().map(|h| h.event.as_str()).collect();
     assert_eq!(events.last(), Some(&"restored"));
     app.stop().await;
@@ -240,13 +240,13 @@ async fn sync_under(app: &TestApp, tenant: &str, env: &str, faults: atlas_graph_
         .collect();
     assert_eq!(failed, ["deviceConfigurations"], "{why}");
     let state = configs_state(app, env).await;
-    assert_eq!(state.status, "unknown", "{why}");
+    assert_eq!(state.state, "unknown", "{why}");
     assert!(state.at_ms >= started, "{why}: when");
     let reason = state.reason.unwrap_or_default();
     assert!(reason.contains(why), "{reason}");
     let configs = page(app, env, "?family=deviceConfigurations&limit=500").await.items;
     assert_eq!(configs.len(), live, "{why}");
-    assert!(configs.iter().all(|i| i.status == "active"), "{why}: nothing ghosted");
+    assert!(configs.iter().all(|i| i.state == "active"), "{why}: nothing ghosted");
 }
 
 /// More objects than one page (Intune's deviceConfigurations pages by 100): a missing nextLink, a
@@ -271,7 +271,7 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     let v = sync(&app, &env).await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"));
     let ok = configs_state(&app, &env).await;
-    assert_eq!((ok.status.as_str(), ok.count, ok.reason), ("ok", Some(105), None));
+    assert_eq!((ok.state.as_str(), ok.count, ok.reason), ("ok", Some(105), None));
     let only_configs = vec!["deviceConfigurations".to_owned()];
 
     let missing_link = Faults {
@@ -338,7 +338,7 @@ async fn a_truncated_list_is_unknown_and_never_a_deletion(mode: Mode) {
     let unit = v.items.iter().find(|i| i.item == "deviceConfigurations").unwrap();
     assert_eq!(unit.detail["ghosted"], 1);
     let state = configs_state(&app, &env).await;
-    assert_eq!((state.status.as_str(), state.count), ("ok", Some(104)));
+    assert_eq!((state.state.as_str(), state.count), ("ok", Some(104)));
     let ghosts = page(&app, &env, "?family=deviceConfigurations&state=deleted")
         .await
         .items;

@@ -29,7 +29,7 @@ async fn http_route_lambda_serves_its_api_gateway_event() {
     assert_eq!(res.status(), 200);
     let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     let h: atlas_api_types::Health = serde_json::from_slice(&body).unwrap();
-    assert_eq!((h.status.as_str(), h.storage.as_str()), ("ok", "embedded"));
+    assert_eq!((h.state.as_str(), h.storage.as_str()), ("ok", "embedded"));
 
     // A route this function does not hold is a 404 problem, not another function's handler.
     let req = lambda_http::request::from_str(&event("http-unknown-route.json")).unwrap();

@@ -604,7 +604,7 @@ async fn a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_com
                 let listed: api::BackupSetList = app.get_as(OWNER, &path).await.json().await.unwrap();
                 let set = listed.items.iter().find(|s| &s.id == run);
                 assert!(set.is_some(), "crash at write {at}: the completed backup is listed");
-                assert_eq!(set.unwrap().status, "complete");
+                assert_eq!(set.unwrap().state, "complete");
             }
             more => panic!("crash at write {at}: {} runs started", more.len()),
         }

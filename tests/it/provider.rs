@@ -748,7 +748,7 @@ async fn posture_reports_each_verification_and_a_missing_permission_is_a_finding
     let findings = format!("{}?environment_id=env-post&source=permission", paths::findings(DEMO_WS));
     let page: api::FindingPage = app.get_as(OWNER, &findings).await.json().await.unwrap();
     assert_eq!(page.items.len(), 1, "{:?}", page.items);
-    assert_eq!(page.items[0].status.as_str(), "new");
+    assert_eq!(page.items[0].state.as_str(), "new");
     assert!(page.items[0].title.contains("DeviceManagementApps.Read.All"));
     let all: api::WorkspacePosture = app
         .get_as(OWNER, &paths::workspace_posture(DEMO_WS))
@@ -773,7 +773,7 @@ async fn posture_reports_each_verification_and_a_missing_permission_is_a_finding
     assert_eq!(p.history.len(), 1, "the earlier report is kept");
     assert!(!p.history[0].permissions.iter().all(|x| x.granted));
     let page: api::FindingPage = app.get_as(OWNER, &findings).await.json().await.unwrap();
-    assert_eq!(page.items[0].status.as_str(), "resolved");
+    assert_eq!(page.items[0].state.as_str(), "resolved");
 
     // Another workspace's member: not found, whichever view.
     assert_eq!(app.get_as("outsider@other.test", &posture).await.status(), 404);

@@ -600,7 +600,7 @@ async fn everything_deleted(app: &TestApp, slug: &str) -> (String, String, api::
             .json()
             .await
             .ok()?;
-        (d.set.status == "complete").then_some(d)
+        (d.set.state == "complete").then_some(d)
     })
     .await;
     for i in &set.items {
@@ -1009,6 +1009,106 @@ atlas_tests::on_both_backends!(
     double_delivery_creates_no_duplicates
 );
 
+/// Issue 19 item 2: the environment's groups by display name, searched by prefix (case-insensitive,
+/// sorted) and named by id (unknown ids listed, not failed); bad lookups refused by field; an
+/// unconnected environment and a throttled Graph answered honestly.
+async fn groups_are_found_by_name_and_named_by_id(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-dir1").await;
+    let groups = sim().objects(&tenant, "groups");
+    let first = groups[0]["displayName"].as_str().unwrap().to_owned();
+    let prefix = first[..first.find('-').unwrap() + 1].to_lowercase();
+    let found: api::DirectoryGroupList = get(&app, &format!("{env}/directory/groups?search={prefix}")).await;
+    let expected: BTreeSet<String> = groups
+        .iter()
+        .filter_map(|g| g["displayName"].as_str())
+        .filter(|n| n.to_lowercase().starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    let names: Vec<String> = found.items.iter().map(|g| g.display_name.clone()).collect();
+    assert!(names.contains(&first), "{first} among {names:?}");
+    assert_eq!(
+        names.iter().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "exactly the prefix's groups"
+    );
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted, "by name");
+    let none: api::DirectoryGroupList = get(&app, &format!("{env}/directory/groups?search=zz-no-such")).await;
+    assert!(none.items.is_empty());
+
+    let (g0, g1) = (groups[0]["id"].as_str().unwrap(), groups[1]["id"].as_str().unwrap());
+    let gone = "00000000-0000-0000-0000-00000000dead";
+    let named: api::DirectoryGroupList = get(&app, &format!("{env}/directory/groups?ids={g0},{g1},{gone}")).await;
+    let by_id: BTreeSet<(String, String)> = named
+        .items
+        .iter()
+        .map(|g| (g.id.clone(), g.display_name.clone()))
+        .collect();
+    let want: BTreeSet<(String, String)> = groups[..2]
+        .iter()
+        .map(|g| {
+            (
+                g["id"].as_str().unwrap().to_owned(),
+                g["displayName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(by_id, want);
+    assert_eq!(named.missing, vec![gone.to_owned()]);
+
+    // A reader sees names as they see the inventory.
+    let res = app
+        .get_as(atlas_tests::app::READONLY, &format!("{env}/directory/groups?ids={g0}"))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    for (query, field) in [
+        ("", "query.search"),
+        ("?search=", "query.search"),
+        ("?search=a&ids=b", "query.ids"),
+        ("?ids=a/../../me", "query.ids"),
+        ("?ids=a?$top=999", "query.ids"),
+    ] {
+        let res = app.get_as(OWNER, &format!("{env}/directory/groups{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(&format!("\"{field}\"")), "{query}: {body}");
+    }
+
+    // Not connected: a conflict that says what to do, not a 500.
+    let res = app
+        .get_as(
+            OWNER,
+            &format!("{WS}/environments/env-fabrikam/directory/groups?search=a"),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("connect"));
+
+    // Graph keeps refusing with a long Retry-After: the answer says when to come back.
+    sim().set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            throttle: Some(atlas_graph_sim::Throttle {
+                every_nth: Some(1),
+                retry_after: Some(600.0),
+                paths: vec!["groups".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let res = app
+        .get_as(OWNER, &format!("{env}/directory/groups?search={prefix}"))
+        .await;
+    sim().clear_faults(&tenant);
+    assert!(matches!(res.status().as_u16(), 429 | 503), "{}", res.status());
+    assert!(res.headers().contains_key("retry-after"));
+    app.stop().await;
+}
+
 mod embedded_only {
     use super::*;
 
@@ -1020,6 +1120,11 @@ mod embedded_only {
     #[tokio::test]
     async fn second_tenant_with_group_mapping() {
         super::second_tenant_with_group_mapping(Mode::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn groups_are_found_by_name_and_named_by_id() {
+        super::groups_are_found_by_name_and_named_by_id(Mode::Embedded).await;
     }
 
     #[tokio::test]

@@ -71,7 +71,7 @@ async fn invitation_lifecycle(mode: Mode) {
     assert_eq!(res.status(), 201);
     let created: api::InvitationCreated = res.json().await.unwrap();
     assert_eq!(created.invitation.email, OUTSIDER, "emails are normalized");
-    assert_eq!(created.invitation.status, "pending");
+    assert_eq!(created.invitation.state, "pending");
 
     // A second pending invitation for the same email, or one for an existing member: 409.
     let before = app.snapshot().await;
@@ -128,7 +128,7 @@ async fn invitation_lifecycle(mode: Mode) {
         .json()
         .await
         .unwrap();
-    assert_eq!(list.items[0].status, "accepted");
+    assert_eq!(list.items[0].state, "accepted");
     let actions: Vec<String> = audit(&app, "").await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"invitation.create".to_owned()) && actions.contains(&"invitation.accept".to_owned()));
 

@@ -335,7 +335,7 @@ impl TestApp {
         let view = paths::operation(DEMO_WS, &run.id);
         eventually("the run to complete", self.run_deadline(), || async {
             let v: atlas_api_types::OperationView = self.get_as(OWNER, &view).await.json().await.ok()?;
-            (v.run.state == "completed").then_some(v)
+            (v.run.state.as_str() == "completed").then_some(v)
         })
         .await
     }

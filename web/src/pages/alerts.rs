@@ -553,7 +553,7 @@ fn Deliveries(props: &DeliveriesProps) -> Html {
     let pending = page
         .state
         .ready()
-        .is_some_and(|p| p.items.iter().any(|d| d.status == "pending"));
+        .is_some_and(|p| p.items.iter().any(|d| d.state == "pending"));
     use_interval(2000, pending, page.reload.clone());
     let chip = |value: &'static str, text: &'static str| {
         let (status, current) = (status.clone(), *status == value);
@@ -620,7 +620,7 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
         api::get::<AlertDeliveryDetail>(&paths::alert_delivery(&ws, &id)).await
     });
     let outcome: Outcome = use_state(|| None);
-    let pending = detail.state.ready().is_some_and(|d| d.delivery.status == "pending");
+    let pending = detail.state.ready().is_some_and(|d| d.delivery.state == "pending");
     use_interval(1500, pending, detail.reload.clone());
     let redeliver = {
         let (outcome, reload, ws, id) = (
@@ -664,7 +664,7 @@ pub fn DeliveryPage(props: &DeliveryProps) -> Html {
                                 { fact("About", html! { <a href={link.to_owned()} data-testid="delivery-object">{ format!("Open the {}", d.payload["object"].as_str().and_then(|o| o.split('/').next()).unwrap_or("object")) }</a> }) }
                             }
                         </dl>
-                        if can && x.status != "pending" {
+                        if can && x.state != "pending" {
                             <button type="button" class="button" id="redeliver" onclick={redeliver.clone()}>{ "Redeliver" }</button>
                         }
                         { notice(&outcome) }

@@ -56,7 +56,7 @@ pub fn EvidencePage(props: &WsProps) -> Html {
     let building = packs
         .state
         .ready()
-        .is_some_and(|l| l.items.iter().any(|p| p.status == "building"));
+        .is_some_and(|l| l.items.iter().any(|p| p.state == "building"));
     use_interval(1500, building, packs.reload.clone());
     let now = format::now_ms();
     let from = use_state(|| day(now - 90 * DAY_MS));
@@ -172,7 +172,7 @@ fn PackRow(props: &PackRowProps) -> Html {
             <td><code class="snippet">{ p.sha256.clone().unwrap_or_default() }</code></td>
             <td class="retain-until">{ p.retain_until_ms.map(day).unwrap_or_default() }</td>
             <td>
-                if p.status == "ready" {
+                if p.state == "ready" {
                     <button type="button" class="button button--quiet download" onclick={download}>{ "Download" }</button>
                 }
                 { form_error(&yew::props!(FormErrorProps { error: (*error).clone() })) }
