@@ -2,6 +2,7 @@
 
 mod alerts;
 mod dashboard;
+mod directory;
 mod drift;
 mod exceptions;
 mod lint;
@@ -11,6 +12,7 @@ mod promotion;
 mod restore;
 pub use alerts::*;
 pub use dashboard::*;
+pub use directory::*;
 pub use drift::*;
 pub use exceptions::*;
 pub use lint::*;

@@ -68,6 +68,8 @@ paths! {
     PROVIDER_ENABLE = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/enable"
         => fn provider_enable(ws, env);
     INVENTORY_SYNC = "/api/v1/workspaces/{ws}/environments/{env}/inventory/sync" => fn inventory_sync(ws, env);
+    DIRECTORY_GROUPS = "/api/v1/workspaces/{ws}/environments/{env}/directory/groups"
+        => fn directory_groups(ws, env);
     INVENTORY = "/api/v1/workspaces/{ws}/environments/{env}/inventory" => fn inventory(ws, env);
     INVENTORY_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/inventory/{family}/{item}"
         => fn inventory_item(ws, env, family, item);

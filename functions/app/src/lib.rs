@@ -8,6 +8,7 @@ pub mod backup;
 pub mod config;
 pub mod consent;
 pub mod dashboard;
+pub mod directory;
 pub mod drift;
 pub mod error;
 pub mod evidence;

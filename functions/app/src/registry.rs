@@ -167,8 +167,9 @@ const NONE: &[&str] = &[];
 /// Every HTTP route of the product.
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
-        alerts, audit, backups, dashboard, drift, environments, evidence, exceptions, health, inventory, invitations,
-        lint, members, notifications, openapi, operations, posture, promotion, provider, restores, workspaces,
+        alerts, audit, backups, dashboard, directory, drift, environments, evidence, exceptions, health, inventory,
+        invitations, lint, members, notifications, openapi, operations, posture, promotion, provider, restores,
+        workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -624,6 +625,15 @@ pub fn routes() -> Vec<Route> {
             tag: "inventory", table: Read, sends: [], query: NONE, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::InventoryItem>),
             handler: inventory::get,
+        }),
+        route!(GET T::DIRECTORY_GROUPS => "get-directory-groups" {
+            access: Cap(InventoryView),
+            secrets: true,
+            summary: "The environment's Entra groups by display name: a name prefix searched, or ids named (live from Graph)",
+            tag: "inventory", table: Read, sends: [], query: directory::GROUPS_QUERY, request: None,
+            example: Some(|| json!({"search": "SG-"})),
+            status: 200, body: Body::Json(schema::<api::DirectoryGroupList>),
+            handler: directory::groups,
         }),
         route!(POST T::BACKUPS => "post-backups" {
             access: Cap(BackupRun),

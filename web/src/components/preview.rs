@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use atlas_api_types::{PreviewItem, RestorePreview};
 use yew::prelude::*;
 
-use crate::components::field::value_of;
 use crate::components::load;
 use crate::components::markup::th;
 use crate::components::status_badge::status_badge;
@@ -19,6 +18,9 @@ pub const DROP: &str = "\u{2205}drop";
 /// group's assignments). `on_change` gets the source group id and the input's raw value: empty
 /// (match by id, then name), [`DROP`], or a target group id.
 pub struct GroupEdit<'a> {
+    /// The workspace and the restore's target environment, whose groups are searched.
+    pub ws: &'a str,
+    pub env: &'a str,
     pub mapping: &'a BTreeMap<String, Option<String>>,
     pub on_change: Callback<(String, String)>,
 }
@@ -65,18 +67,11 @@ fn groups_view(p: &RestorePreview, edit: Option<GroupEdit<'_>>) -> Html {
                     let target = g.target_name.clone().or(g.target_group_id.clone()).unwrap_or_default();
                     let input = edit.as_ref().map(|edit| {
                         let src = g.source_group_id.clone();
-                        let value = match edit.mapping.get(&src) {
-                            Some(None) => DROP.to_owned(),
-                            Some(Some(t)) => t.clone(),
-                            None => String::new(),
-                        };
-                        let onchange = edit.on_change.reform(move |e: Event| (src.clone(), value_of(&e)));
-                        let id = format!("map-{}", g.source_group_id);
                         html! {
-                            <>
-                                <label class="visually-hidden" for={id.clone()}>{ format!("Target group id for {}", g.source_name.clone().unwrap_or_default()) }</label>
-                                <input id={id} class="mapping" list="drop-option" placeholder="target group id, or \u{2205}drop" value={value} {onchange} />
-                            </>
+                            <GroupPicker ws={edit.ws.to_owned()} env={edit.env.to_owned()} source={src.clone()}
+                                source_name={g.source_name.clone().unwrap_or_else(|| src.clone())}
+                                dropped={matches!(edit.mapping.get(&src), Some(None))}
+                                on_change={edit.on_change.clone()} />
                         }
                     });
                     html! {
@@ -88,10 +83,101 @@ fn groups_view(p: &RestorePreview, edit: Option<GroupEdit<'_>>) -> Html {
                     }
                 }) }</tbody>
             </table></div>
-            if editable {
-                <datalist id="drop-option"><option value={DROP}>{ "Drop this group's assignments" }</option></datalist>
-            }
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct GroupPickerProps {
+    ws: String,
+    env: String,
+    /// The source group's id and name.
+    source: String,
+    source_name: String,
+    /// Its assignments are dropped (the operator chose so).
+    dropped: bool,
+    on_change: Callback<(String, String)>,
+}
+
+/// Picks the target group by name (issue 19 item 3): the operator types part of a name, the
+/// target tenant's groups starting with it are listed (debounced, live from Graph) and one click
+/// maps the source group to one; or drops its assignments, or goes back to automatic matching.
+#[component]
+fn GroupPicker(props: &GroupPickerProps) -> Html {
+    use atlas_api_types::{DirectoryGroup, DirectoryGroupList};
+    use gloo_timers::callback::Timeout;
+
+    let query = use_state(String::new);
+    let found = use_state(|| None::<Result<Vec<DirectoryGroup>, crate::api::ApiError>>);
+    let picked = use_state(|| None::<String>);
+    let timer = use_mut_ref(|| None::<Timeout>);
+    let oninput = {
+        let (query, found, timer, ws, env) = (query.clone(), found.clone(), timer, props.ws.clone(), props.env.clone());
+        Callback::from(move |e: InputEvent| {
+            let typed = crate::components::field::value_of(&e);
+            query.set(typed.clone());
+            let (found, ws, env) = (found.clone(), ws.clone(), env.clone());
+            if typed.trim().is_empty() {
+                *timer.borrow_mut() = None;
+                found.set(None);
+                return;
+            }
+            // A request per pause in typing, not per key.
+            *timer.borrow_mut() = Some(Timeout::new(250, move || {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let path = crate::api::with_query(
+                        &crate::api::paths::directory_groups(&ws, &env),
+                        &[("search", typed.trim())],
+                    );
+                    found.set(Some(
+                        crate::api::get::<DirectoryGroupList>(&path).await.map(|l| l.items),
+                    ));
+                });
+            }));
+        })
+    };
+    let choose = |raw: String, name: Option<String>| {
+        let (on_change, src, picked, found, query) = (
+            props.on_change.clone(),
+            props.source.clone(),
+            picked.clone(),
+            found.clone(),
+            query.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            picked.set(name.clone());
+            found.set(None);
+            query.set(String::new());
+            on_change.emit((src.clone(), raw.clone()));
+        })
+    };
+    let id = format!("map-{}", props.source);
+    html! {
+        <div class="group-picker" data-source={props.source.clone()}>
+            if let Some(name) = &*picked {
+                <p class="muted" data-testid="picked-group">{ format!("Chosen: {name} (preview again to apply)") }</p>
+            } else if props.dropped {
+                <p class="muted" data-testid="picked-group">{ "Its assignments are dropped." }</p>
+            }
+            <label class="visually-hidden" for={id.clone()}>{ format!("Target group for {}", props.source_name) }</label>
+            <input {id} type="search" class="mapping" autocomplete="off" placeholder="Type a group name\u{2026}"
+                value={(*query).clone()} {oninput} />
+            <button type="button" class="link" data-testid="drop-group" onclick={choose(DROP.to_owned(), None)}>{ "Drop its assignments" }</button>
+            if props.dropped || picked.is_some() {
+                { " \u{b7} " }<button type="button" class="link" onclick={choose(String::new(), None)}>{ "Match automatically" }</button>
+            }
+            { match &*found {
+                None => Html::default(),
+                Some(Err(e)) => html! { <p class="field__error">{ e.to_string() }</p> },
+                Some(Ok(groups)) if groups.is_empty() => html! { <p class="muted">{ "No group of this tenant starts with that." }</p> },
+                Some(Ok(groups)) => html! {
+                    <ul class="group-results" aria-label="Groups of this tenant">{ for groups.iter().map(|g| html! {
+                        <li><button type="button" class="link group-option" data-id={g.id.clone()}
+                            onclick={choose(g.id.clone(), Some(g.display_name.clone()))}>{ &g.display_name }</button></li>
+                    }) }</ul>
+                },
+            } }
+        </div>
     }
 }
 

@@ -279,10 +279,11 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
                 </div>
                 <p><Link to={Route::Inventory { ws: key.0.clone(), env: key.1.clone() }}>{ "Back to the inventory" }</Link></p>
                 <dl class="facts">
-                    { crate::components::markup::fact("Family", html! { <>{ &i.family }</> }) }
+                    { crate::components::markup::fact("Family", html! { <>{ families::label(&i.family) }<span class="muted">{ format!(" \u{b7} {}", i.family) }</span></> }) }
                     { crate::components::markup::fact("Platform", html! { <>{ i.platform.clone().unwrap_or_default() }</> }) }
-                    { crate::components::markup::fact("Assignments", html! { <>{ &i.assignment_summary }</> }) }
-                    { crate::components::markup::fact("Scope tags", html! { <>{ i.scope_tags.join(", ") }</> }) }
+                    <References ws={key.0.clone()} env={key.1.clone()} summary={i.assignment_summary.clone()}
+                        assignments={i.payload.as_ref().and_then(|p| p.get("assignments")).and_then(|a| a.as_array()).cloned().unwrap_or_default()}
+                        scope_tags={i.scope_tags.clone()} />
                     { crate::components::markup::fact("Last modified in Intune", html! { <>{ i.last_modified.clone().unwrap_or_default() }</> }) }
                     { crate::components::markup::fact("Last seen", html! { <>{ format::when(i.last_seen_ms) }</> }) }
                     if let Some(d) = i.deleted_ms {
@@ -303,4 +304,117 @@ pub fn InventoryItemPage(props: &ItemProps) -> Html {
             </>
         }
     })
+}
+
+/// What an item's ids name: its assignments' groups (live from the tenant), assignment filters
+/// and scope tags (from the inventory). A name that cannot be found leaves the id showing.
+#[derive(Clone, PartialEq, Default)]
+struct Names {
+    groups: std::collections::BTreeMap<String, String>,
+    filters: std::collections::BTreeMap<String, String>,
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+impl Names {
+    fn of<'a>(map: &'a std::collections::BTreeMap<String, String>, id: &'a str) -> &'a str {
+        map.get(id).map_or(id, String::as_str)
+    }
+}
+
+async fn family_names(ws: &str, env: &str, family: &str) -> std::collections::BTreeMap<String, String> {
+    let path = with_query(&paths::inventory(ws, env), &[("family", family), ("limit", "500")]);
+    api::get::<InventoryPage>(&path)
+        .await
+        .map(|p| p.items.into_iter().map(|i| (i.id, i.name)).collect())
+        .unwrap_or_default()
+}
+
+/// An assignment's target in words: "Include SG-Intune-Pilot · filter Corporate (include)".
+fn target_words(target: &serde_json::Value, n: &Names) -> String {
+    let text = |k: &str| target.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+    let kind = text("@odata.type");
+    let group = Names::of(&n.groups, text("groupId"));
+    let mut words = if kind.ends_with("exclusionGroupAssignmentTarget") {
+        format!("Exclude {group}")
+    } else if kind.ends_with("groupAssignmentTarget") {
+        format!("Include {group}")
+    } else if kind.ends_with("allDevicesAssignmentTarget") {
+        "All devices".to_owned()
+    } else if kind.ends_with("allLicensedUsersAssignmentTarget") {
+        "All users".to_owned()
+    } else {
+        crate::components::status_badge::words(kind.trim_start_matches("#microsoft.graph."))
+    };
+    let filter = text("deviceAndAppManagementAssignmentFilterId");
+    if !filter.is_empty() && filter != "00000000-0000-0000-0000-000000000000" {
+        let mode = match text("deviceAndAppManagementAssignmentFilterType") {
+            "" | "none" => "include",
+            m => m,
+        };
+        words.push_str(&format!(" \u{b7} filter {} ({mode})", Names::of(&n.filters, filter)));
+    }
+    words
+}
+
+#[derive(Properties, PartialEq)]
+struct ReferencesProps {
+    ws: String,
+    env: String,
+    summary: String,
+    assignments: Vec<serde_json::Value>,
+    scope_tags: Vec<String>,
+}
+
+/// The item's assignments and scope tags by name (issue 19 item 2).
+#[component]
+fn References(props: &ReferencesProps) -> Html {
+    let groups: Vec<String> = props
+        .assignments
+        .iter()
+        .filter_map(|a| a.pointer("/target/groupId").and_then(serde_json::Value::as_str))
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = use_load(
+        (props.ws.clone(), props.env.clone(), groups),
+        |(ws, env, groups)| async move {
+            let mut n = Names {
+                filters: family_names(&ws, &env, "assignmentFilters").await,
+                tags: family_names(&ws, &env, "roleScopeTags").await,
+                ..Names::default()
+            };
+            if !groups.is_empty() {
+                let path = with_query(&paths::directory_groups(&ws, &env), &[("ids", &groups.join(","))]);
+                if let Ok(l) = api::get::<atlas_api_types::DirectoryGroupList>(&path).await {
+                    n.groups = l.items.into_iter().map(|g| (g.id, g.display_name)).collect();
+                }
+            }
+            Ok::<_, api::ApiError>(n)
+        },
+    );
+    let n = names.state.ready().cloned().unwrap_or_default();
+    let tags: Vec<&str> = props
+        .scope_tags
+        .iter()
+        .map(|t| match (t.as_str(), n.tags.get(t)) {
+            (_, Some(name)) => name.as_str(),
+            ("0", None) => "Default",
+            (id, None) => id,
+        })
+        .collect();
+    html! {
+        <>
+            { crate::components::markup::fact("Assignments", html! {
+                if props.assignments.is_empty() {
+                    { &props.summary }
+                } else {
+                    <ul class="plain" data-testid="assignments">{ for props.assignments.iter().map(|a| html! {
+                        <li>{ target_words(a.get("target").unwrap_or(a), &n) }</li>
+                    }) }</ul>
+                }
+            }) }
+            { crate::components::markup::fact("Scope tags", html! { <span data-testid="scope-tags">{ tags.join(", ") }</span> }) }
+        </>
+    }
 }

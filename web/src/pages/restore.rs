@@ -385,7 +385,7 @@ pub fn RestorePage(props: &RestoreProps) -> Html {
                         </div>
                         { current_preview.as_ref().map_or_else(
                             || html! { { load::empty(html! { <>{ "Read the tenant's live configuration and see what the restore would do." }</> }) } },
-                            |p| preview_view(p, Some(GroupEdit { mapping: &flow.mapping, on_change: on_map.clone() })),
+                            |p| preview_view(p, Some(GroupEdit { ws: &ws, env: &env, mapping: &flow.mapping, on_change: on_map.clone() })),
                         ) }
                     </section>
                     if let Some(p) = &current_preview {

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod dashboard;
+pub mod directory;
 pub mod drift;
 pub mod environments;
 pub mod evidence;
