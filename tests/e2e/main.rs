@@ -415,6 +415,97 @@ async fn restore_with_preview_and_typed_confirmation() {
     s.close().await;
 }
 
+/// Issue 19 items 2 and 3: a deep link in a fresh tab names its environment; an item's
+/// assignments name their group and filter and its scope tags read by name, not ids; the restore's group mapping picks a target group by typing part of its
+/// name and clicking it.
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_filters_and_scope_tags_read_by_name() {
+    let s = Stack::start("names").await;
+    s.sign_in("owner@demo.test").await;
+    // A deep link opened in a fresh tab: the environment reads by name once its list is read.
+    s.forget_environment_names().await;
+    s.goto(&format!("{CONTOSO}/inventory")).await;
+    s.wait_text(".page-head a", "Contoso (demo)").await;
+    let tenant = "contoso.demo.test";
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().expect(k).to_owned();
+    let groups = s.sim_objects(tenant, "groups").await;
+    // A scope tag and a filter of known names, whatever the seed drew.
+    let tag_id = s
+        .sim_create(
+            tenant,
+            "roleScopeTags",
+            serde_json::json!({"displayName": "E2E Paris kiosks", "description": ""}),
+        )
+        .await;
+    let filter_id = s
+        .sim_create(
+            tenant,
+            "assignmentFilters",
+            serde_json::json!({"displayName": "E2E Corporate devices", "platform": "windows10AndLater",
+                "rule": "(device.deviceOwnership -eq \"Corporate\")"}),
+        )
+        .await;
+    let item = s.sim_objects(tenant, "deviceConfigurations").await[0].clone();
+    let (item_id, item_name) = (text(&item, "id"), text(&item, "displayName"));
+    let (group, other) = (&groups[0], &groups[1]);
+    s.sim_patch(
+        tenant,
+        "deviceConfigurations",
+        &item_id,
+        serde_json::json!({
+            "roleScopeTagIds": ["0", tag_id],
+            "assignments": [{"id": format!("{item_id}_{}", text(group, "id")), "target": {
+                "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": text(group, "id"),
+                "deviceAndAppManagementAssignmentFilterId": filter_id,
+                "deviceAndAppManagementAssignmentFilterType": "include"}}],
+        }),
+    )
+    .await;
+
+    s.goto(CONTOSO).await;
+    s.click("[data-testid=sync-inventory]").await;
+    s.wait_attr(
+        "[data-testid=live-run] [data-testid=run-progress]",
+        "data-state",
+        "completed",
+    )
+    .await;
+    s.goto(&format!("{CONTOSO}/inventory/deviceConfigurations/{item_id}"))
+        .await;
+    s.wait_text(
+        "[data-testid=assignments]",
+        &format!("Include {}", text(group, "displayName")),
+    )
+    .await;
+    s.wait_text("[data-testid=assignments]", "filter E2E Corporate devices (include)")
+        .await;
+    s.wait_text("[data-testid=scope-tags]", "Default, E2E Paris kiosks")
+        .await;
+    s.screenshot("item-names").await;
+
+    // The restore's group mapping: type part of another group's name, pick it, preview again.
+    s.backup_now(CONTOSO).await;
+    s.click("[data-testid=backup-sets] tr[data-status=complete] td a").await;
+    s.click("a[href*='/restores?set=']").await;
+    s.check_label("Only the items I choose").await;
+    s.check_label(&item_name).await;
+    s.click("[data-testid=restore-create]").await;
+    s.click("[data-testid=run-preview]").await;
+    s.find("[data-testid=group-mapping]").await;
+    let other_name = text(other, "displayName");
+    let typed: String = other_name.chars().take(other_name.chars().count() - 1).collect();
+    s.fill(&format!("#map-{}", text(group, "id")), &typed).await;
+    let option = format!(".group-option[data-id='{}']", text(other, "id"));
+    s.wait_text(&option, &other_name).await;
+    s.screenshot("group-picker").await;
+    s.click(&option).await;
+    s.wait_text("[data-testid=picked-group]", &other_name).await;
+    s.click("[data-testid=run-preview]").await;
+    s.wait_text("[data-testid=group-mapping] tr[data-resolution=chosen]", &other_name)
+        .await;
+    s.close().await;
+}
+
 /// Issue 19 item 3: the restore item picker selects one family with one click, narrows as you
 /// type, and marks the item that changed in Intune since the backup as differing from live.
 #[tokio::test(flavor = "multi_thread")]

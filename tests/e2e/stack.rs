@@ -613,6 +613,57 @@ impl Stack {
             .to_owned()
     }
 
+    /// Forgets the environment names the app remembered in this tab, as a fresh tab would start.
+    pub async fn forget_environment_names(&self) {
+        self.browser
+            .execute(
+                "Object.keys(sessionStorage).filter(k => k.startsWith('atlas.envname.')).forEach(k => sessionStorage.removeItem(k));",
+                vec![],
+            )
+            .await
+            .expect("clear names");
+    }
+
+    /// The simulated tenant's objects of `family`, as the simulator holds them (`/_sim`).
+    pub async fn sim_objects(&self, tenant: &str, family: &str) -> Vec<Value> {
+        let res = reqwest::Client::new()
+            .get(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim))
+            .send()
+            .await
+            .expect("sim objects");
+        assert!(res.status().is_success(), "sim objects answered {}", res.status());
+        let v: Value = res.json().await.expect("objects json");
+        v.as_array()
+            .or_else(|| v["value"].as_array())
+            .cloned()
+            .expect("a list of objects")
+    }
+
+    /// Creates an object of `family` in the simulated tenant directly (`/_sim`); answers its id.
+    pub async fn sim_create(&self, tenant: &str, family: &str, props: Value) -> String {
+        let res = reqwest::Client::new()
+            .post(format!("{}/_sim/tenants/{tenant}/objects/{family}", self.sim))
+            .json(&props)
+            .send()
+            .await
+            .expect("sim create");
+        assert!(res.status().is_success(), "sim create answered {}", res.status());
+        let v: Value = res.json().await.expect("created json");
+        v["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Sets properties (navigations included, such as `assignments`) on one object of the
+    /// simulated tenant directly (`/_sim`), for a state a test needs.
+    pub async fn sim_patch(&self, tenant: &str, family: &str, id: &str, props: Value) {
+        let res = reqwest::Client::new()
+            .patch(format!("{}/_sim/tenants/{tenant}/objects/{family}/{id}", self.sim))
+            .json(&props)
+            .send()
+            .await
+            .expect("sim patch");
+        assert!(res.status().is_success(), "sim patch answered {}", res.status());
+    }
+
     /// Changes one object of `family` in the simulated tenant through Graph, as an app of the
     /// tenant's admin would; answers the object's id.
     pub async fn patch_in_tenant(&self, tenant: &str, family: &str, props: Value) -> String {

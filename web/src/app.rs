@@ -558,7 +558,7 @@ fn Shell(props: &ShellProps) -> Html {
                 if let Some(env) = selected {
                     <p class="wsnav__env muted" data-testid="selected-environment">
                         { "Environment: " }
-                        <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(ws, &env) }</Link>
+                        <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
                     </p>
                 }
             </nav>

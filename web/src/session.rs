@@ -97,9 +97,86 @@ pub fn remember_environment_name(ws: &str, env: &str, name: &str) {
 
 /// The display name of `env`, as a page that loaded it last said; its id until then.
 pub fn environment_name(ws: &str, env: &str) -> String {
-    storage()
-        .and_then(|s| s.get_item(&format!("atlas.envname.{ws}.{env}")).ok().flatten())
-        .unwrap_or_else(|| env.to_owned())
+    known_name(ws, env).unwrap_or_else(|| env.to_owned())
+}
+
+fn known_name(ws: &str, env: &str) -> Option<String> {
+    storage().and_then(|s| s.get_item(&format!("atlas.envname.{ws}.{env}")).ok().flatten())
+}
+
+type Waiters = std::collections::HashMap<String, Vec<Box<dyn FnOnce()>>>;
+
+thread_local! {
+    /// Workspaces whose environment list is being (or was) read for names, and who waits for it.
+    static NAMES: std::cell::RefCell<(std::collections::HashSet<String>, Waiters)> = Default::default();
+}
+
+/// Calls `done` once the names of `ws`'s environments are remembered: at once when they were
+/// read already, else after one `GET …/environments` per workspace and page load, however many
+/// names wait for it (a deep link opened in a fresh tab, issue 19 item 2).
+fn with_names(ws: &str, done: impl FnOnce() + 'static) {
+    enum Next {
+        Wait,
+        Now(Box<dyn FnOnce()>),
+        Fetch,
+    }
+    let next = NAMES.with(|n| {
+        let (asked, waiting) = &mut *n.borrow_mut();
+        if let Some(w) = waiting.get_mut(ws) {
+            w.push(Box::new(done));
+            Next::Wait
+        } else if asked.contains(ws) {
+            Next::Now(Box::new(done))
+        } else {
+            asked.insert(ws.to_owned());
+            waiting.insert(ws.to_owned(), vec![Box::new(done)]);
+            Next::Fetch
+        }
+    });
+    match next {
+        Next::Wait => {}
+        Next::Now(done) => done(),
+        Next::Fetch => {
+            let ws = ws.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                let path = crate::api::paths::environments(&ws);
+                if let Ok(list) = crate::api::get::<atlas_api_types::EnvironmentList>(&path).await {
+                    for e in list.items {
+                        remember_environment_name(&ws, &e.id, &e.display_name);
+                    }
+                }
+                for w in NAMES.with(|n| n.borrow_mut().1.remove(&ws)).unwrap_or_default() {
+                    w();
+                }
+            });
+        }
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct EnvNameProps {
+    pub ws: AttrValue,
+    pub env: AttrValue,
+}
+
+/// An environment's display name where an operator reads it: remembered from a page that
+/// listed it, else read once from the workspace's environment list; its id meanwhile.
+#[component]
+pub fn EnvName(props: &EnvNameProps) -> Html {
+    let name = use_state(|| known_name(&props.ws, &props.env));
+    {
+        let name = name.clone();
+        use_effect_with((props.ws.clone(), props.env.clone()), move |(ws, env)| {
+            let found = known_name(ws, env);
+            if found.is_none() {
+                let (ws2, env2) = (ws.to_string(), env.to_string());
+                with_names(ws, move || name.set(known_name(&ws2, &env2)));
+            } else if *name != found {
+                name.set(found);
+            }
+        });
+    }
+    html! { <>{ (*name).clone().unwrap_or_else(|| props.env.to_string()) }</> }
 }
 
 fn storage() -> Option<web_sys::Storage> {

@@ -190,7 +190,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Inventory" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
             <form class="toolbar" role="search" {onsubmit}>
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }

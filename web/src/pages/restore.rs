@@ -130,7 +130,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Restore" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
             if can {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">

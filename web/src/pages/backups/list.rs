@@ -107,7 +107,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
         <>
             <div class="page-head">
                 <h1>{ "Backups" }</h1>
-                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}>{ crate::session::environment_name(&ws, &env) }</Link>
+                <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
             if can_run {
                 <section class="panel" aria-labelledby="run-title">

@@ -56,7 +56,7 @@ pub fn FindingPage(props: &FindingProps) -> Html {
                     { crate::components::markup::fact("Severity", html! { <>{ severity_badge(f.severity.as_str()) }</> }) }
                     { crate::components::markup::fact("Source", html! { <>{ f.source.as_str() }{ f.kind.map(|k| format!(" \u{b7} {k}")).unwrap_or_default() }</> }) }
                     { crate::components::markup::fact("Environment", html! { <>
-                        <Link to={Route::Environment { ws: ws.clone(), env: f.environment_id.clone() }}>{ crate::session::environment_name(&ws, &f.environment_id) }</Link></> }) }
+                        <Link to={Route::Environment { ws: ws.clone(), env: f.environment_id.clone() }}><crate::session::EnvName ws={ws.clone()} env={f.environment_id.clone()} /></Link></> }) }
                     { crate::components::markup::fact("Object", html! { <>{ f.object.as_ref().map_or_else(|| "\u{2014}".to_owned(),
                         |o| format!("{} ({})", o.name, families::label(&o.family))) }</> }) }
                     { crate::components::markup::fact("Property", html! { <>if f.property.is_empty() { { "The whole object" } } else { <code>{ &f.property }</code> }</> }) }

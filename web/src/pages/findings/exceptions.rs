@@ -176,7 +176,7 @@ pub fn ExceptionsPage(props: &crate::pages::workspace::WsProps) -> Html {
                         <tbody>{ for l.items.iter().map(|e| html! {
                             <tr class="exception" data-id={e.id.clone()} data-status={e.state.as_str()}>
                                 <td><Link to={Route::Finding { ws: ws.clone(), finding: e.finding_id.clone() }}>{ &e.finding_title }</Link>
-                                    <span class="muted">{ format!(" \u{b7} {}", crate::session::environment_name(&ws, &e.environment_id)) }</span></td>
+                                    <span class="muted">{ " \u{b7} " }<crate::session::EnvName ws={ws.clone()} env={e.environment_id.clone()} /></span></td>
                                 <td>{ crate::components::status_badge::state_badge(e.status, e.state.as_str(), &crate::components::status_badge::words(e.state.as_str()), "exception-status") }</td>
                                 <td>{ format!("{} {}", e.requested_by, format::time(e.requested_ms)) }</td>
                                 <td>{ e.decided_by.as_ref().map(|by| format!("{by} {}", format::time_opt(e.decided_ms))).unwrap_or_default() }</td>

@@ -368,7 +368,7 @@ fn Table(props: &TableProps) -> Html {
                         <td>{ status_tag(f.state) }</td>
                         <td><Link to={Route::Finding { ws: ws.clone(), finding: f.id.clone() }}>{ &f.title }</Link>
                             <span class="muted">{ format!(" ({})", f.source.as_str()) }</span></td>
-                        <td>{ crate::session::environment_name(ws, &f.environment_id) }</td>
+                        <td><crate::session::EnvName ws={ws.clone()} env={f.environment_id.clone()} /></td>
                         <td>{ f.object.as_ref().map(|o| format!("{} ({})", o.name, families::label(&o.family))).unwrap_or_else(|| "\u{2014}".into()) }</td>
                         <td>{ format::when(f.last_seen_ms) }</td>
                         <td>{ f.count }</td>
