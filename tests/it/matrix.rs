@@ -141,8 +141,9 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("family", "deviceConfigurations".to_owned());
         f.insert("item", item.to_owned());
     }
-    if restores {
-        // Restores read live: the fixture connection signs in to a simulator tenant instead.
+    if restores || r.path.contains("/directory/") {
+        // Restores and the directory read live: the fixture connection signs in to a simulator
+        // tenant instead.
         let (tenant, _) = atlas_tests::sim::new_tenant();
         atlas_tests::sim::shared()
             .sim

@@ -41,21 +41,8 @@ pub fn page(route: Route) -> Html {
         Route::Environment { ws, env } => html! { <environment::EnvironmentPage {ws} {env} /> },
         Route::Provider { ws, env } => html! { <provider::ProviderPage {ws} {env} /> },
         Route::Inventory { ws, env } => html! { <inventory::InventoryListPage {ws} {env} /> },
-        Route::InventoryItem { ws, env, family, item } => {
-            html! { <inventory::InventoryItemPage {ws} {env} {family} {item} /> }
-        }
         Route::Backups { ws, env } => html! { <backups::BackupsPage {ws} {env} /> },
         Route::BackupSet { ws, env, set } => html! { <backups::BackupSetPage {ws} {env} {set} /> },
-        Route::BackupItem {
-            ws,
-            env,
-            set,
-            family,
-            item,
-        } => {
-            html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
-        }
-        Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
         // In this bundle, beside the list table it shares with inventory, operations and backups.
         Route::Audit { ws } => html! { <audit::AuditPageView {ws} /> },
         // The second bundle's pages: loaded the first time one is opened.
@@ -63,15 +50,21 @@ pub fn page(route: Route) -> Html {
         | Route::Baselines { .. }
         | Route::Drift { .. }
         | Route::Lint { .. }
-        | Route::Restores { .. }
-        | Route::Restore { .. }
         | Route::Exceptions { .. }
         | Route::Alerts { .. }
         | Route::Posture { .. }
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
-        // The third bundle's: compare, the mapping table, promotions (spec 022).
-        Route::Compare { .. } | Route::Mappings { .. } | Route::Promotions { .. } | Route::Promotion { .. } => {
+        // The third bundle's: compare, the mapping table, promotions (spec 022), detail pages, restores.
+        Route::Compare { .. }
+        | Route::Mappings { .. }
+        | Route::Promotions { .. }
+        | Route::Promotion { .. }
+        | Route::InventoryItem { .. }
+        | Route::BackupItem { .. }
+        | Route::BackupDiff { .. }
+        | Route::Restores { .. }
+        | Route::Restore { .. } => {
             html! { <Lazy bundle={PROMOTE} /> }
         }
         // The app shell renders these without a session (`app::switch`): they never reach here.
@@ -87,8 +80,6 @@ pub fn more_page(route: Route) -> Html {
         Route::Baselines { ws } => html! { <baselines::BaselinesPage {ws} /> },
         Route::Drift { ws, env } => html! { <drift::DriftPage {ws} {env} /> },
         Route::Lint { ws, env } => html! { <lint::LintPage {ws} {env} /> },
-        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
-        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         Route::Exceptions { ws } => html! { <findings::ExceptionsPage {ws} /> },
         Route::Alerts { ws } => html! { <alerts::AlertsPage {ws} /> },
         Route::Posture { ws } => html! { <posture::PosturePage {ws} /> },
@@ -106,6 +97,23 @@ pub fn promote_page(route: Route) -> Html {
         Route::Mappings { ws } => html! { <mappings::MappingsPage {ws} /> },
         Route::Promotions { ws } => html! { <promotion::PromotionsPage {ws} /> },
         Route::Promotion { ws, promotion } => html! { <promotion::PromotionPage {ws} {promotion} /> },
+        // Detail pages and the restore wizard (which shares the preview with promotions): here to
+        // keep the first two bundles within the 400 KB budget.
+        Route::InventoryItem { ws, env, family, item } => {
+            html! { <inventory::InventoryItemPage {ws} {env} {family} {item} /> }
+        }
+        Route::BackupItem {
+            ws,
+            env,
+            set,
+            family,
+            item,
+        } => {
+            html! { <backups::BackupItemPage {ws} {env} {set} {family} {item} /> }
+        }
+        Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
+        Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
+        Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
         _ => Html::default(),
     }
 }
