@@ -6,6 +6,7 @@ mod drift;
 mod exceptions;
 mod lint;
 mod notifications;
+mod onboarding;
 mod posture;
 mod promotion;
 mod restore;
@@ -15,6 +16,7 @@ pub use drift::*;
 pub use exceptions::*;
 pub use lint::*;
 pub use notifications::*;
+pub use onboarding::*;
 pub use posture::*;
 pub use promotion::*;
 pub use restore::*;
@@ -782,6 +784,13 @@ pub struct BackupSchedule {
     /// Retention: partial sets count toward `keep_last` too.
     #[serde(default)]
     pub keep_partial: Option<bool>,
+    /// False while paused: no backup starts.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
