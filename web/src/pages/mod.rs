@@ -1,6 +1,7 @@
 //! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`), the
 //! second bundle (`more_page`) and the third (`promote_page`), ADR 0027.
 
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod backups;
@@ -16,6 +17,7 @@ pub mod lint;
 pub mod mappings;
 pub mod members;
 pub mod not_found;
+pub mod onboarding;
 pub mod operations;
 pub mod posture;
 pub mod promotion;
@@ -71,7 +73,16 @@ pub fn page(route: Route) -> Html {
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
         // The third bundle's: compare, the mapping table, promotions (spec 022).
-        Route::Compare { .. } | Route::Mappings { .. } | Route::Promotions { .. } | Route::Promotion { .. } => {
+        Route::Compare { .. }
+        | Route::Mappings { .. }
+        | Route::Promotions { .. }
+        | Route::Promotion { .. }
+        | Route::Welcome
+        | Route::AcceptInvitation
+        | Route::Onboarding { .. }
+        | Route::OnboardingDraft { .. }
+        | Route::EnvironmentSettings { .. }
+        | Route::ScheduleEdit { .. } => {
             html! { <Lazy bundle={PROMOTE} /> }
         }
         // The app shell renders these without a session (`app::switch`): they never reach here.
@@ -106,6 +117,12 @@ pub fn promote_page(route: Route) -> Html {
         Route::Mappings { ws } => html! { <mappings::MappingsPage {ws} /> },
         Route::Promotions { ws } => html! { <promotion::PromotionsPage {ws} /> },
         Route::Promotion { ws, promotion } => html! { <promotion::PromotionPage {ws} {promotion} /> },
+        Route::Welcome => html! { <admin::WelcomePage /> },
+        Route::AcceptInvitation => html! { <admin::AcceptInvitationPage /> },
+        Route::Onboarding { ws } => html! { <onboarding::OnboardingPage {ws} /> },
+        Route::OnboardingDraft { ws, draft } => html! { <onboarding::DraftPage {ws} {draft} /> },
+        Route::EnvironmentSettings { ws, env } => html! { <admin::EnvironmentSettingsPage {ws} {env} /> },
+        Route::ScheduleEdit { ws, env, schedule } => html! { <admin::ScheduleEditPage {ws} {env} {schedule} /> },
         _ => Html::default(),
     }
 }
