@@ -1449,6 +1449,9 @@ async fn an_archived_environment_shows_its_banner_and_refuses_a_backup() {
     assert!(!s.exists("[data-testid=live-run]").await, "no run started");
     assert_eq!(s.fetch_status("POST", &format!("/api/v1{CONTOSO}/backups")).await, 409);
     s.screenshot("archived-backups").await;
+    s.goto(&format!("{CONTOSO}/inventory")).await;
+    s.wait_attr("[data-testid=lifecycle-banner]", "data-lifecycle", "archived")
+        .await;
     // Reactivated, the banner is gone.
     s.goto(&format!("{CONTOSO}/settings")).await;
     s.click("[data-testid=reactivate]").await;
@@ -1456,5 +1459,53 @@ async fn an_archived_environment_shows_its_banner_and_refuses_a_backup() {
     s.click("form.confirm button[type=submit]").await;
     s.find("[data-testid=lifecycle][data-lifecycle=active]").await;
     assert!(!s.exists("[data-testid=lifecycle-banner]").await);
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_backups_failed_items_are_retried_and_a_schedule_is_edited() {
+    let s = Stack::start("retry-schedule").await;
+    s.sign_in("owner@demo.test").await;
+    s.set_faults(
+        "contoso.demo.test",
+        serde_json::json!({"forbidden_families": ["deviceCompliancePolicies"]}),
+    )
+    .await;
+    s.backup_now(CONTOSO).await;
+    s.set_faults("contoso.demo.test", serde_json::json!({})).await;
+    let set = "[data-testid=backup-sets] tr[data-status=partial]";
+    s.click(&format!("{set} td a")).await;
+    // Retry: a new capture of only the refused family, followed on its run's page.
+    s.click("[data-testid=retry-failed]").await;
+    path_when(&s, "the retry's run page", |p| {
+        p.starts_with(&format!("{WS}/operations/"))
+    })
+    .await;
+    s.wait_attr("[data-testid=run-outcome]", "data-outcome", "succeeded")
+        .await;
+    s.wait_text("[data-testid=run-items]", "deviceCompliancePolicies").await;
+    assert_eq!(
+        s.count("[data-testid=run-items] tbody tr").await,
+        1,
+        "only the failed family"
+    );
+    s.screenshot("retried").await;
+
+    // A schedule edited: the bad cron field is named next to it, then paused with a new cron.
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.click("form[aria-label='New schedule'] button[type=submit]").await;
+    s.click("[data-testid=schedules] a.button").await;
+    s.find("form[data-testid=schedule-form]").await;
+    s.fill("#edit-cron", "61 * * * *").await;
+    s.click("form[data-testid=schedule-form] button[type=submit]").await;
+    s.wait_text("#edit-cron-error", "minute").await;
+    s.fill("#edit-cron", "30 2 * * *").await;
+    s.click("#edit-enabled").await;
+    s.click("form[data-testid=schedule-form] button[type=submit]").await;
+    s.find("[data-testid=schedule-saved]").await;
+    s.screenshot("schedule").await;
+    s.goto(&format!("{CONTOSO}/backups")).await;
+    s.wait_text("[data-testid=schedules]", "30 2 * * *").await;
+    s.find("[data-testid=schedule-paused]").await;
     s.close().await;
 }

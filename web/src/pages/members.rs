@@ -281,7 +281,7 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     if let Some(c) = &*created {
                         <div class="banner banner--ok" role="status" data-testid="invitation-token">
                             <p>{ format!("Invitation for {} created. Send them this link; it is shown only once:", c.invitation.email) }</p>
-                            <p><a data-testid="invitation-link" href={invitation_link(&c.accept_token)}>{ invitation_link(&c.accept_token) }</a></p>
+                            <p class="breakable"><a data-testid="invitation-link" href={invitation_link(&c.accept_token)}>{ invitation_link(&c.accept_token) }</a></p>
                             <p class="muted">{ "Or the acceptance token alone: " }<code>{ &c.accept_token }</code></p>
                         </div>
                     }
