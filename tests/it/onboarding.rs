@@ -276,6 +276,21 @@ async fn the_wizard_refuses_bad_input_strangers_and_missing_capabilities(mode: M
     // The step field is a closed vocabulary.
     let res = app.patch_as(OWNER, &path, json!({"step": "celebrate"})).await;
     assert_eq!(res.status(), 400);
+    // A suspended environment's draft says so and starts nothing.
+    let env = paths::environment(DEMO_WS, &d.id);
+    assert_eq!(
+        app.patch_as(OWNER, &env, json!({"lifecycle": "suspended"}))
+            .await
+            .status(),
+        200
+    );
+    let blocked = draft(&app, &d.id).await;
+    assert_eq!(blocked.status.as_str(), "blocked");
+    assert!(blocked.reason.contains("suspended"), "{}", blocked.reason);
+    app.seed_consent(DEMO_WS, &d.id).await;
+    let p = problem(app.patch_as(OWNER, &path, json!({"step": "verify"})).await, 409).await;
+    assert!(p.detail.unwrap().contains("suspended"));
+    assert_eq!(draft(&app, &d.id).await.verify_run_id, None);
     app.stop().await;
 }
 
