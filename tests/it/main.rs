@@ -22,6 +22,7 @@ mod lint;
 mod local;
 mod matrix;
 mod notifications;
+mod onboarding;
 mod openapi;
 mod operations;
 mod promotion;

@@ -118,6 +118,8 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             &atlas_domain::EnvironmentId::parse("env-contoso").unwrap(),
         );
         let set_id = atlas_domain::RunId::parse(set).unwrap();
+        let retry = r.path.ends_with("/retry");
+        let outcome = if retry { "partially_succeeded" } else { "succeeded" };
         let rows = [
             json!({"PK": env, "SK": backups::set_sk(&set_id), "entity": "backup_set", "set_id": set, "families": ["deviceConfigurations"], "created_ms": 1}),
             json!({"PK": env, "SK": backups::item_sk(&set_id, "deviceConfigurations", item), "entity": "backup_item", "set_id": set, "family": "deviceConfigurations", "item_id": item, "name": "Fixture", "hash": "h1"}),
@@ -125,11 +127,14 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             json!({"PK": env, "SK": backups::blob_ref_sk("h1"), "entity": "backup_blob_ref", "hash": "h1", "last_referenced_ms": 1}),
             json!({"PK": env, "SK": inventory::family_sk("deviceConfigurations"), "entity": "inventory_family", "family": "deviceConfigurations", "status": "ok", "at_ms": 1}),
             json!({"PK": runs::run_pk(set), "SK": "RUN", "entity": "operation_run", "run_id": set, "type": "backup.capture",
-                "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": "succeeded",
+                "workspace_id": "ws-demo", "environment_id": "env-contoso", "status": "completed", "outcome": outcome,
                 "counts": {"total": 1}}),
             json!({"PK": env, "SK": inventory::item_sk("deviceConfigurations", item), "entity": "inventory_item", "item_id": item, "family": "deviceConfigurations", "name": "Fixture", "status": "active", "payload": {"id": item}}),
         ];
-        for row in rows {
+        // A partial set for the route that retries failed items: its one family failed.
+        let failed = json!({"PK": runs::run_pk(set), "SK": runs::item_sk("deviceConfigurations"), "entity": "run_item",
+            "run_id": set, "item": "deviceConfigurations", "result": "failed", "detail": {}, "at_ms": 1});
+        for row in rows.into_iter().chain(retry.then_some(failed)) {
             app.app()
                 .state
                 .table
@@ -248,6 +253,16 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         f.insert("preview", preview["id"].as_str().unwrap().to_owned());
         f.insert("fingerprint", preview["fingerprint"].as_str().unwrap().to_owned());
         f.insert("restore", id);
+    }
+    if r.path.contains("{draft}") {
+        // A draft the wizard started, its consent seeded: verifying is its next step.
+        let body = json!({"display_name": "Litware", "tenant": "33333333-3333-4333-8333-333333333333"});
+        let res = app.post_as(OWNER, "/api/v1/workspaces/ws-demo/onboarding", body).await;
+        assert_eq!(res.status(), 201, "fixture draft");
+        let d: Value = res.json().await.unwrap();
+        let id = d["id"].as_str().unwrap().to_owned();
+        app.seed_consent("ws-demo", &id).await;
+        f.insert("draft", id);
     }
     if needs_run {
         let res = app
@@ -410,6 +425,7 @@ async fn matrix(mode: Mode) {
                         ("delivery", "01jnothere0000000000000000".into()),
                         ("pack", "01jnothere0000000000000000".into()),
                         ("promotion", "01jnothere0000000000000000".into()),
+                        ("draft", "env-nothing".into()),
                     ]),
                 ),
                 Some(OWNER),

@@ -590,6 +590,16 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         f.insert("pack", pack);
         return f;
     }
+    if r.path.contains("{draft}") {
+        // An onboarding draft whose consent is seeded: verifying is its next step.
+        let body = json!({"display_name": "Litware", "tenant": "33333333-3333-4333-8333-333333333333"});
+        let res = app.post_as(OWNER, &paths::onboarding(DEMO_WS), body).await;
+        assert_eq!(res.status(), 201, "world: onboarding draft");
+        let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        app.seed_consent(DEMO_WS, &id).await;
+        f.insert("draft", id);
+        return f;
+    }
     if r.path.ends_with("/provider-connection") && r.method == "POST" {
         // Creating the connection: the demo environment has none yet.
         f.insert("env", "env-contoso".to_owned());
@@ -745,6 +755,20 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     f.insert("preview", preview["id"].as_str().unwrap().to_owned());
     f.insert("fingerprint", preview["fingerprint"].as_str().unwrap().to_owned());
     f.insert("restore", restore);
+    if r.path.ends_with("/retry") {
+        // A partial set to retry: one family refused by the tenant.
+        sim.set_faults(
+            &tenant,
+            atlas_graph_sim::Faults {
+                forbidden_families: vec!["deviceCompliancePolicies".into()],
+                ..Default::default()
+            },
+        );
+        let body = json!({"families": ["deviceCompliancePolicies", "assignmentFilters"]});
+        let v = app.run_to_completion(&format!("{env}/backups"), body).await;
+        sim.clear_faults(&tenant);
+        f.insert("set", v.run.id);
+    }
     f
 }
 

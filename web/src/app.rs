@@ -133,6 +133,26 @@ pub enum Route {
         env: String,
         restore: String,
     },
+    // Issue 18 items 1–2 (the third bundle): first run, invitations, onboarding, environment
+    // lifecycle, schedule edit.
+    Welcome,
+    AcceptInvitation,
+    Onboarding {
+        ws: String,
+    },
+    OnboardingDraft {
+        ws: String,
+        draft: String,
+    },
+    EnvironmentSettings {
+        ws: String,
+        env: String,
+    },
+    ScheduleEdit {
+        ws: String,
+        env: String,
+        schedule: String,
+    },
     NotFound,
 }
 
@@ -177,6 +197,12 @@ impl Route {
             Route::BackupDiff { .. } => "Backup comparison",
             Route::Restores { .. } => "Restores",
             Route::Restore { .. } => "Restore",
+            Route::Welcome => "Welcome",
+            Route::AcceptInvitation => "Accept invitation",
+            Route::Onboarding { .. } => "Add environment",
+            Route::OnboardingDraft { .. } => "Onboarding",
+            Route::EnvironmentSettings { .. } => "Environment settings",
+            Route::ScheduleEdit { .. } => "Edit schedule",
             Route::NotFound => "Not found",
         }
     }
@@ -192,6 +218,13 @@ impl Route {
             ["auth", "callback"] => Route::Callback,
             ["404"] => Route::NotFound,
             ["workspaces"] => Route::Workspaces,
+            ["welcome"] => Route::Welcome,
+            ["invitations", "accept"] => Route::AcceptInvitation,
+            ["workspaces", ws, "onboarding"] => Route::Onboarding { ws: param(ws)? },
+            ["workspaces", ws, "onboarding", draft] => Route::OnboardingDraft {
+                ws: param(ws)?,
+                draft: param(draft)?,
+            },
             ["workspaces", ws] => Route::Workspace { ws: param(ws)? },
             ["workspaces", ws, "operations"] => Route::Operations { ws: param(ws)? },
             ["workspaces", ws, "operations", run] => Route::Run {
@@ -227,6 +260,12 @@ impl Route {
                     [] => Route::Environment { ws, env },
                     ["drift"] => Route::Drift { ws, env },
                     ["lint"] => Route::Lint { ws, env },
+                    ["settings"] => Route::EnvironmentSettings { ws, env },
+                    ["backups", "schedules", schedule] => Route::ScheduleEdit {
+                        ws,
+                        env,
+                        schedule: param(schedule)?,
+                    },
                     ["provider"] => Route::Provider { ws, env },
                     ["inventory"] => Route::Inventory { ws, env },
                     ["inventory", family, item] => Route::InventoryItem {
@@ -312,6 +351,12 @@ impl Route {
             Route::BackupDiff { ws, env, set, other } => vec![WS, ws, ENV, env, "backups", set, "diff", other],
             Route::Restores { ws, env } => vec![WS, ws, ENV, env, "restores"],
             Route::Restore { ws, env, restore } => vec![WS, ws, ENV, env, "restores", restore],
+            Route::Welcome => vec!["welcome"],
+            Route::AcceptInvitation => vec!["invitations", "accept"],
+            Route::Onboarding { ws } => vec![WS, ws, "onboarding"],
+            Route::OnboardingDraft { ws, draft } => vec![WS, ws, "onboarding", draft],
+            Route::EnvironmentSettings { ws, env } => vec![WS, ws, ENV, env, "settings"],
+            Route::ScheduleEdit { ws, env, schedule } => vec![WS, ws, ENV, env, "backups", "schedules", schedule],
         };
         if segments.is_empty() {
             return "/".into();
@@ -356,7 +401,32 @@ impl Route {
             | Route::BackupItem { ws, .. }
             | Route::BackupDiff { ws, .. }
             | Route::Restores { ws, .. }
-            | Route::Restore { ws, .. } => Some(ws),
+            | Route::Restore { ws, .. }
+            | Route::Onboarding { ws }
+            | Route::OnboardingDraft { ws, .. }
+            | Route::EnvironmentSettings { ws, .. }
+            | Route::ScheduleEdit { ws, .. } => Some(ws),
+            _ => None,
+        }
+    }
+
+    /// The environment an environment-owned page belongs to (Spec 338's scope indicator).
+    fn environment(&self) -> Option<&str> {
+        match self {
+            Route::Environment { env, .. }
+            | Route::Drift { env, .. }
+            | Route::Lint { env, .. }
+            | Route::Provider { env, .. }
+            | Route::Inventory { env, .. }
+            | Route::InventoryItem { env, .. }
+            | Route::Backups { env, .. }
+            | Route::BackupSet { env, .. }
+            | Route::BackupItem { env, .. }
+            | Route::BackupDiff { env, .. }
+            | Route::Restores { env, .. }
+            | Route::Restore { env, .. }
+            | Route::EnvironmentSettings { env, .. }
+            | Route::ScheduleEdit { env, .. } => Some(env),
             _ => None,
         }
     }
@@ -372,7 +442,13 @@ pub fn current_path() -> String {
     web_sys::window()
         .map(|w| {
             let l = w.location();
-            format!("{}{}", l.pathname().unwrap_or_default(), l.search().unwrap_or_default())
+            // The fragment too: an invitation link carries its token there.
+            format!(
+                "{}{}{}",
+                l.pathname().unwrap_or_default(),
+                l.search().unwrap_or_default(),
+                l.hash().unwrap_or_default()
+            )
         })
         .unwrap_or_else(|| "/workspaces".into())
 }
@@ -457,6 +533,15 @@ struct ShellProps {
 fn Shell(props: &ShellProps) -> Html {
     let session = use_context::<Session>().expect("inside the session provider");
     let navigator = use_navigator();
+    let switch_to = {
+        let navigator = navigator.clone();
+        Callback::from(move |e: Event| {
+            let ws = crate::components::field::value_of(&e);
+            if !ws.is_empty() {
+                navigator.push(&Route::Workspace { ws });
+            }
+        })
+    };
     let sign_out = Callback::from(move |_: MouseEvent| {
         api::set_token(None);
         navigator.push(&Route::SignIn);
@@ -535,6 +620,7 @@ fn Shell(props: &ShellProps) -> Html {
             }
         };
         let selected = (*selected).clone().filter(|(w, _)| w == ws).map(|(_, e)| e);
+        let here = props.route.environment();
         html! {
             <nav id="wsnav" class="wsnav" aria-label="Workspace">
                 <ul>
@@ -555,6 +641,11 @@ fn Shell(props: &ShellProps) -> Html {
                     }
                     { link(Route::Members { ws: ws.clone() }, "Members") }
                 </ul>
+                // Spec 338: whether this page is workspace-wide or one environment's, by name.
+                <p class="wsnav__env" data-testid="scope" data-scope={if here.is_some() { "environment" } else { "workspace" }}>
+                    { match here { Some(e) => format!("Environment page \u{b7} {}", crate::session::environment_name(ws, e)),
+                        None => format!("Workspace-wide \u{b7} {}", session.workspace_name(ws)) } }
+                </p>
                 if let Some(env) = selected {
                     <p class="wsnav__env muted" data-testid="selected-environment">
                         { "Environment: " }
@@ -570,6 +661,15 @@ fn Shell(props: &ShellProps) -> Html {
                 <Link to={Route::Workspaces} classes="brand">{ "TenantAtlas" }</Link>
                 if let Some(ws) = &ws {
                     <span class="topbar__ws" data-testid="current-workspace" data-ws={ws.clone()}>{ session.workspace_name(ws) }</span>
+                }
+                if session.me.memberships.len() > 1 {
+                    // The header's workspace switcher: to another workspace's overview.
+                    <select class="topbar__switch" aria-label="Switch workspace" data-testid="workspace-switcher" onchange={switch_to}>
+                        <option value="" selected={ws.is_none()}>{ "Switch workspace\u{2026}" }</option>
+                        { for session.me.memberships.iter().map(|m| html! {
+                            <option value={m.workspace_id.clone()} selected={ws.as_deref() == Some(m.workspace_id.as_str())}>{ &m.workspace_name }</option>
+                        }) }
+                    </select>
                 }
                 <span class="topbar__spacer"></span>
                 <crate::components::bell::Bell />
@@ -660,6 +760,16 @@ mod tests {
                 ws: s(),
                 env: s(),
                 restore: s(),
+            },
+            Route::Welcome,
+            Route::AcceptInvitation,
+            Route::Onboarding { ws: s() },
+            Route::OnboardingDraft { ws: s(), draft: s() },
+            Route::EnvironmentSettings { ws: s(), env: s() },
+            Route::ScheduleEdit {
+                ws: s(),
+                env: s(),
+                schedule: s(),
             },
             Route::NotFound,
         ]

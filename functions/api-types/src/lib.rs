@@ -7,6 +7,7 @@ mod drift;
 mod exceptions;
 mod lint;
 mod notifications;
+mod onboarding;
 mod posture;
 mod promotion;
 mod restore;
@@ -17,6 +18,7 @@ pub use drift::*;
 pub use exceptions::*;
 pub use lint::*;
 pub use notifications::*;
+pub use onboarding::*;
 pub use posture::*;
 pub use promotion::*;
 pub use restore::*;
@@ -790,6 +792,13 @@ pub struct BackupSchedule {
     /// Retention: partial sets count toward `keep_last` too.
     #[serde(default)]
     pub keep_partial: Option<bool>,
+    /// False while paused: no backup starts.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

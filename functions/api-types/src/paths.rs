@@ -54,6 +54,8 @@ paths! {
     INVITATIONS = "/api/v1/workspaces/{ws}/invitations" => fn invitations(ws);
     INVITATION = "/api/v1/workspaces/{ws}/invitations/{invitation}" => fn invitation(ws, invitation);
     INVITATION_ACCEPT = "/api/v1/invitations/accept" => fn invitation_accept();
+    ONBOARDING = "/api/v1/workspaces/{ws}/onboarding" => fn onboarding(ws);
+    ONBOARDING_DRAFT = "/api/v1/workspaces/{ws}/onboarding/{draft}" => fn onboarding_draft(ws, draft);
     PROVIDER_CONNECTION = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection"
         => fn provider_connection(ws, env);
     PROVIDER_CONSENT = "/api/v1/workspaces/{ws}/environments/{env}/provider-connection/consent"
@@ -75,6 +77,7 @@ paths! {
         => fn inventory_item(ws, env, family, item);
     BACKUPS = "/api/v1/workspaces/{ws}/environments/{env}/backups" => fn backups(ws, env);
     BACKUP = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}" => fn backup(ws, env, set);
+    BACKUP_RETRY = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/retry" => fn backup_retry(ws, env, set);
     BACKUP_DIFF = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/diff" => fn backup_diff(ws, env, set);
     BACKUP_LINT = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/lint" => fn backup_lint(ws, env, set);
     BACKUP_ITEM = "/api/v1/workspaces/{ws}/environments/{env}/backups/{set}/items/{family}/{item}"

@@ -127,20 +127,16 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     let Some(m) = membership(&g.state, &ws, &actor.user_id).await? else {
         return Err(ApiError::NotFound);
     };
+    let mut lifecycle = None;
     if let Some(env) = &env {
         span.record("environment_id", env.as_str());
         if !m.entitlement.allows(env) {
             return Err(ApiError::NotFound);
         }
-        let exists = g
-            .state
-            .table
-            .get(&crate::records::tenancy::env_key(&ws, env))
-            .await?
-            .is_some();
-        if !exists {
+        let Some(item) = g.state.table.get(&crate::records::tenancy::env_key(&ws, env)).await? else {
             return Err(ApiError::NotFound);
-        }
+        };
+        lifecycle = item.get("lifecycle").and_then(|l| l.as_str()).map(str::to_owned);
     }
     if !m.role.can(capability) {
         if g.method != Method::GET && g.method != Method::HEAD {
@@ -157,6 +153,17 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
             }
         }
         return Err(ApiError::Forbidden);
+    }
+    // A suspended or archived environment is read-only (spec 024): every change but its own
+    // lifecycle's is refused, before the handler runs.
+    if let Some(l) = lifecycle.filter(|l| l != "active")
+        && g.method != Method::GET
+        && g.method != Method::HEAD
+        && g.function != "patch-environment"
+    {
+        return Err(ApiError::Conflict(format!(
+            "the environment is {l} and read-only: an owner or manager can reactivate it"
+        )));
     }
     let scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, request_id, Proof::checked());
     if let Some(env) = env {

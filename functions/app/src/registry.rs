@@ -168,8 +168,8 @@ const NONE: &[&str] = &[];
 pub fn routes() -> Vec<Route> {
     use crate::routes::{
         alerts, audit, backups, dashboard, directory, drift, environments, evidence, exceptions, health, inventory,
-        invitations, lint, members, notifications, openapi, operations, posture, promotion, provider, restores,
-        workspaces,
+        invitations, lint, members, notifications, onboarding, openapi, operations, posture, promotion, provider,
+        restores, workspaces,
     };
     use Access::{Capability as Cap, Public, SignedIn};
     use atlas_api_types as api;
@@ -353,6 +353,38 @@ pub fn routes() -> Vec<Route> {
             example: Some(|| json!({"token": "{invitation_token}"})),
             status: 200, body: Body::Json(schema::<api::MyMembership>),
             handler: invitations::accept,
+        }),
+        route!(GET T::ONBOARDING => "get-onboarding" {
+            access: Cap(EnvironmentsManage),
+            summary: "Onboarding drafts of environments I am entitled to, each with the step it stands at (derived from the environment, its connection and runs)",
+            tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::OnboardingDraftList>),
+            handler: onboarding::list,
+        }),
+        route!(POST T::ONBOARDING => "post-onboarding" {
+            access: Cap(EnvironmentsManage),
+            summary: "Start onboarding: add an environment by name and tenant (GUID or verified domain) with its provider connection; the same tenant again returns its draft",
+            tag: "environments", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::OnboardingCreate>),
+            example: Some(|| json!({"display_name": "Litware", "tenant": "33333333-3333-4333-8333-333333333333"})),
+            status: 201, body: Body::Json(schema::<api::OnboardingDraft>),
+            handler: onboarding::create,
+        }),
+        route!(GET T::ONBOARDING_DRAFT => "get-onboarding-draft" {
+            access: Cap(EnvironmentsManage),
+            summary: "An onboarding draft: the next step, its run, and why",
+            tag: "environments", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::OnboardingDraft>),
+            handler: onboarding::get,
+        }),
+        route!(PATCH T::ONBOARDING_DRAFT => "patch-onboarding-draft" {
+            access: Cap(EnvironmentsManage),
+            summary: "Do an onboarding step (verify, inventory, backup) once: a step done or running is not started again",
+            tag: "environments", table: Write, sends: ["provider-verify", "inventory-sync", "backup-capture"], query: NONE,
+            request: Some(schema::<api::OnboardingAdvance>),
+            example: Some(|| json!({"step": "verify"})),
+            status: 200, body: Body::Json(schema::<api::OnboardingDraft>),
+            handler: onboarding::advance,
         }),
         route!(GET T::ENVIRONMENT_POSTURE => "get-environment-posture" {
             access: Cap(WorkspaceView),
@@ -667,6 +699,13 @@ pub fn routes() -> Vec<Route> {
             status: 204, body: Body::Empty,
             handler: backups::delete,
         }),
+        route!(POST T::BACKUP_RETRY => "post-backup-retry" {
+            access: Cap(BackupRun),
+            summary: "Retry a partial or failed backup's failed items: a new backup.capture run of only their families, started once per set",
+            tag: "backups", table: Write, sends: ["backup-capture"], query: NONE, request: None, example: None,
+            status: 202, body: Body::Json(schema::<api::OperationRun>),
+            handler: backups::retry,
+        }),
         route!(GET T::BACKUP_DIFF => "get-backup-diff" {
             access: Cap(BackupView),
             summary: "Diff of two sets: added, removed and changed objects with field-level changes",
@@ -711,6 +750,15 @@ pub fn routes() -> Vec<Route> {
             tag: "backups", table: Write, sends: [], query: NONE, request: None, example: None,
             status: 204, body: Body::Empty,
             handler: backups::delete_schedule,
+        }),
+        route!(PATCH T::BACKUP_SCHEDULE => "patch-backup-schedule" {
+            access: Cap(BackupManage),
+            summary: "Change a backup schedule's cron or interval, time zone, families, or pause and resume it",
+            tag: "backups", table: Write, sends: [], query: NONE,
+            request: Some(schema::<api::BackupScheduleUpdate>),
+            example: Some(|| json!({"cron": "30 2 * * *", "enabled": true})),
+            status: 200, body: Body::Json(schema::<api::BackupSchedule>),
+            handler: backups::update_schedule,
         }),
         route!(POST T::RESTORES => "post-restores" {
             access: Cap(RestorePreview),

@@ -180,6 +180,7 @@ pub fn to_api(i: &BackupSchedule) -> api::BackupSchedule {
         keep_partial: i.keep_partial,
         upcoming_ms: Cadence::of(i).map(|c| c.upcoming(next, 5)).unwrap_or_default(),
         created_by: i.created_by_email.clone(),
+        enabled: i.enabled.unwrap_or(true),
     }
 }
 
@@ -216,6 +217,7 @@ pub async fn create(
         created_by: actor.user_id.clone(),
         created_by_email: actor.email.clone(),
         created_ms: state.clock.now_millis(),
+        enabled: None,
     };
     let ev = crate::audit::NewEvent::success(
         "backup.schedule.create",

@@ -90,6 +90,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                     { status_badge(status.as_str()) }
                 </div>
                 <p class="muted">{ format!("{} \u{b7} tenant {} \u{b7} {}", e.primary_domain, e.tenant_id, crate::components::status_badge::words(e.lifecycle.as_str())) }</p>
+                { crate::components::envs::lifecycle_banner(e.lifecycle) }
                 <nav class="subnav" aria-label="Environment">
                     <Link to={Route::Provider { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Provider connection" }</Link>
                     <Link to={Route::Inventory { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Inventory" }</Link>
@@ -105,6 +106,7 @@ pub fn EnvironmentPage(props: &EnvProps) -> Html {
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Findings" }</Link>
                     <Link to={Route::Operations { ws: ws.clone() }} classes="button button--quiet"
                         query={Some(vec![("environment_id", env_id.clone())])}>{ "Operations" }</Link>
+                    <Link to={Route::EnvironmentSettings { ws: ws.clone(), env: env_id.clone() }} classes="button button--quiet">{ "Settings" }</Link>
                 </nav>
                 <crate::pages::dashboard::DashboardView ws={ws.clone()} env={Some(env_id.clone())} />
                 <div class="grid">

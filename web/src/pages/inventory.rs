@@ -192,6 +192,7 @@ pub fn InventoryListPage(props: &EnvProps) -> Html {
                 <h1>{ "Inventory" }</h1>
                 <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
+            <crate::components::envs::LifecycleBanner ws={ws.clone()} env={env.clone()} />
             <form class="toolbar" role="search" {onsubmit}>
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-family", label: "Family", value: filters.family.clone(), options: family_options, onchange: set_family, error: page.field_error("family") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "inv-status", label: "Status", value: filters.status.clone(), options: vec![(String::new(), "All".into()), ("active".into(), "Active".into()), ("deleted".into(), "Deleted (ghosts)".into())], onchange: set_status, error: page.field_error("state") })) }

@@ -18,6 +18,15 @@ use crate::hooks::use_load;
 use crate::pages::workspace::WsProps;
 use crate::session::use_session;
 
+/// The accept-invitation page with the token in the fragment, which browsers never send to a
+/// server: it stays out of access logs and referrers.
+fn invitation_link(token: &str) -> String {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    format!("{origin}/invitations/accept#token={token}")
+}
+
 fn role_options() -> Vec<(String, String)> {
     Role::ALL
         .iter()
@@ -270,8 +279,9 @@ pub fn MembersPage(props: &WsProps) -> Html {
                     </form>
                     if let Some(c) = &*created {
                         <div class="banner banner--ok" role="status" data-testid="invitation-token">
-                            <p>{ format!("Invitation for {} created. Send them this acceptance token; it is shown only once:", c.invitation.email) }</p>
-                            <p><code>{ &c.accept_token }</code></p>
+                            <p>{ format!("Invitation for {} created. Send them this link; it is shown only once:", c.invitation.email) }</p>
+                            <p class="breakable"><a data-testid="invitation-link" href={invitation_link(&c.accept_token)}>{ invitation_link(&c.accept_token) }</a></p>
+                            <p class="muted">{ "Or the acceptance token alone: " }<code>{ &c.accept_token }</code></p>
                         </div>
                     }
                 </section>

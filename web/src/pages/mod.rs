@@ -1,6 +1,7 @@
 //! Pages, one file per area, and the route → page mappings: the shell's bundle (`page`), the
 //! second bundle (`more_page`) and the third (`promote_page`), ADR 0027.
 
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod backups;
@@ -16,6 +17,7 @@ pub mod lint;
 pub mod mappings;
 pub mod members;
 pub mod not_found;
+pub mod onboarding;
 pub mod operations;
 pub mod posture;
 pub mod promotion;
@@ -55,7 +57,7 @@ pub fn page(route: Route) -> Html {
         | Route::Posture { .. }
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
-        // The third bundle's: compare, the mapping table, promotions (spec 022), detail pages, restores.
+        // The third bundle's: compare, the mapping table, promotions (spec 022), detail pages, restores, onboarding and admin.
         Route::Compare { .. }
         | Route::Mappings { .. }
         | Route::Promotions { .. }
@@ -64,7 +66,13 @@ pub fn page(route: Route) -> Html {
         | Route::BackupItem { .. }
         | Route::BackupDiff { .. }
         | Route::Restores { .. }
-        | Route::Restore { .. } => {
+        | Route::Restore { .. }
+        | Route::Welcome
+        | Route::AcceptInvitation
+        | Route::Onboarding { .. }
+        | Route::OnboardingDraft { .. }
+        | Route::EnvironmentSettings { .. }
+        | Route::ScheduleEdit { .. } => {
             html! { <Lazy bundle={PROMOTE} /> }
         }
         // The app shell renders these without a session (`app::switch`): they never reach here.
@@ -114,6 +122,12 @@ pub fn promote_page(route: Route) -> Html {
         Route::BackupDiff { ws, env, set, other } => html! { <backups::BackupDiffPage {ws} {env} {set} {other} /> },
         Route::Restores { ws, env } => html! { <restore::RestoresPage {ws} {env} /> },
         Route::Restore { ws, env, restore } => html! { <restore::RestorePage {ws} {env} {restore} /> },
+        Route::Welcome => html! { <admin::WelcomePage /> },
+        Route::AcceptInvitation => html! { <admin::AcceptInvitationPage /> },
+        Route::Onboarding { ws } => html! { <onboarding::OnboardingPage {ws} /> },
+        Route::OnboardingDraft { ws, draft } => html! { <onboarding::DraftPage {ws} {draft} /> },
+        Route::EnvironmentSettings { ws, env } => html! { <admin::EnvironmentSettingsPage {ws} {env} /> },
+        Route::ScheduleEdit { ws, env, schedule } => html! { <admin::ScheduleEditPage {ws} {env} {schedule} /> },
         _ => Html::default(),
     }
 }

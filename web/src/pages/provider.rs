@@ -439,6 +439,7 @@ pub fn ProviderPage(props: &EnvProps) -> Html {
                 <h1>{ "Provider connection" }</h1>
                 <Link to={Route::Environment { ws: key.0.clone(), env: key.1.clone() }}>{ if env_name.is_empty() { key.1.clone() } else { env_name.clone() } }</Link>
             </div>
+            { env.state.ready().map(|e| crate::components::envs::lifecycle_banner(e.lifecycle)).unwrap_or_default() }
             { return_banner.unwrap_or_default() }
             { body }
         </>

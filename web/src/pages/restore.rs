@@ -132,6 +132,7 @@ pub fn RestoresPage(props: &EnvProps) -> Html {
                 <h1>{ "Restore" }</h1>
                 <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
+            <crate::components::envs::LifecycleBanner ws={ws.clone()} env={env.clone()} />
             if can {
                 <form class="panel form" onsubmit={create} aria-labelledby="select-title" data-testid="restore-select">
                     <h2 id="select-title">{ "1. Select what to restore" }</h2>

@@ -1,7 +1,7 @@
 //! A workspace's overview: its environments with their status, and the latest runs.
 
 use atlas_api_types::{Environment, EnvironmentList, OperationPage, ProviderConnection, Workspace};
-use atlas_domain::{EnvironmentLifecycle, Status};
+use atlas_domain::{Capability, EnvironmentLifecycle, Status};
 use yew::prelude::*;
 
 use crate::api::{self, paths, with_query};
@@ -36,6 +36,7 @@ pub struct WsProps {
 #[component]
 pub fn WorkspacePage(props: &WsProps) -> Html {
     let ws = props.ws.clone();
+    let session = crate::session::use_session();
     let workspace = use_load(ws.clone(), |ws| async move {
         api::get::<Workspace>(&paths::workspace(&ws)).await
     });
@@ -56,6 +57,9 @@ pub fn WorkspacePage(props: &WsProps) -> Html {
                     <Link to={Route::Baselines { ws: ws.clone() }} classes="button button--quiet">{ "Baselines" }</Link>
                     <Link to={Route::Compare { ws: ws.clone() }} classes="button button--quiet">{ "Compare" }</Link>
                     <Link to={Route::Promotions { ws: ws.clone() }} classes="button button--quiet">{ "Promotions" }</Link>
+                    if session.can(&ws, Capability::EnvironmentsManage) {
+                        <span data-testid="add-environment"><Link to={Route::Onboarding { ws: ws.clone() }} classes="button">{ "Add environment" }</Link></span>
+                    }
                 </nav>
                 <DashboardView ws={ws.clone()} />
                 <section class="panel" aria-labelledby="envs-title">

@@ -60,9 +60,20 @@ pub fn WorkspacesPage() -> Html {
         })
     };
     let filtering = !search.is_empty();
+    // First run: a signed-in user with no workspace goes to the page that creates one.
+    let first_run = crate::session::use_session().me.memberships.is_empty();
+    let navigator = crate::router::use_navigator();
+    use_effect_with(first_run, move |first| {
+        if *first {
+            navigator.replace_url(&Route::Welcome.to_path());
+        }
+    });
     html! {
         <>
-            <h1>{ "Your workspaces" }</h1>
+            <div class="page-head">
+                <h1>{ "Your workspaces" }</h1>
+                <Link to={Route::Welcome}>{ "New workspace" }</Link>
+            </div>
             <form class="toolbar" role="search" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())}>
                 { text_field(&yew::props!(TextFieldProps { id: "ws-search", label: "Search", kind: "search", value: (*typed).clone(), onchange: on_type })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "ws-sort", label: "Sort by", value: (*sort).clone(), options: vec![("name".into(), "Name".into()), ("last_activity".into(), "Last activity".into())], onchange: { let s = sort.clone(); Callback::from(move |v| s.set(v)) } })) }
@@ -72,7 +83,7 @@ pub fn WorkspacesPage() -> Html {
                 if list.items.is_empty() {
                     return html! { { load::empty(html! { <>
                         if filtering { { "No workspace matches that search." } }
-                        else { { "You are not a member of any workspace yet. Ask an owner for an invitation." } }
+                        else { { "You are not a member of any workspace yet: " }<Link to={Route::Welcome}>{ "create one" }</Link>{ ", or open the invitation link an owner sent you." } }
                     </> }) } };
                 }
                 html! {

@@ -73,4 +73,11 @@ pub const DEMO_USERS: &[DemoUser] = &[
         email: "outsider@other.test",
         name: "Otto Outsider",
     },
+    // A member of no workspace: signs in to the first-run page (create a workspace, or accept
+    // an invitation).
+    DemoUser {
+        user_id: "u-newcomer",
+        email: "newcomer@demo.test",
+        name: "Nia Newcomer",
+    },
 ];

@@ -91,6 +91,9 @@ pub struct BackupSetRecord {
     /// A promotion whose cutover waits for this set (the target's backup before it is written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<String>,
+    /// The run retrying this set's failed items (at most one: `POST …/backups/{set}/retry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_run: Option<String>,
     /// Attributes written by later updates (`unreadable_<family>`), and the item's own keys.
     #[serde(flatten)]
     rest: Map<String, Value>,
@@ -116,6 +119,7 @@ impl BackupSetRecord {
             prune_run: None,
             baseline: None,
             promotion: None,
+            retry_run: None,
             rest: Map::new(),
         }
     }

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod keys;
 pub mod lint;
 pub mod notifications;
+pub mod onboarding;
 pub mod posture;
 pub mod promotion;
 pub mod provider;

@@ -8,6 +8,8 @@ use super::Record;
 
 /// The partition (GSI1) of every schedule, by its next due time.
 pub const DUE: &str = "SCHEDULES#DUE";
+/// The partition (GSI1) of paused schedules.
+pub const PAUSED: &str = "SCHEDULES#PAUSED";
 
 pub fn due_sk(due_ms: i64, ws: &str, env: &str, id: &str) -> String {
     format!("{due_ms:015}#{ws}#{env}#{id}")
@@ -52,6 +54,9 @@ pub struct BackupSchedule {
     pub created_by: String,
     pub created_by_email: String,
     pub created_ms: i64,
+    /// `false` while paused: the schedule is then indexed under [`PAUSED`], where no tick looks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     #[serde(rename = "GSI1PK")]
     pub gsi1pk: String,
     #[serde(rename = "GSI1SK")]

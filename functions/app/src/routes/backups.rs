@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::backup;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Fields, JsonBody};
+use crate::records::Record as _;
 use crate::scope::EnvScope;
 use crate::state::AppState;
 
@@ -241,4 +242,200 @@ pub async fn delete(
         .await
         .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes a schedule. A new cadence, time zone or a resume recomputes the next run from now; a
+/// pause moves the schedule out of the due index. Conditional on the due time read, so a tick
+/// claiming it meanwhile makes this a conflict rather than a lost update.
+pub async fn update_schedule(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, id)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<api::BackupScheduleUpdate>,
+) -> ApiResult<Json<api::BackupSchedule>> {
+    use crate::records::schedules::{DUE, PAUSED, schedule_sk};
+    use crate::schedules::{BackupSchedule, Cadence, due_sk, time_zone};
+    let sched = scope
+        .records(&state.table)
+        .get::<BackupSchedule>(schedule_sk(&id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut f = Fields::default();
+    let api::BackupScheduleUpdate {
+        cron,
+        every_minutes,
+        time_zone: zone,
+        families,
+        enabled,
+    } = body;
+    if cron.is_none() && every_minutes.is_none() && zone.is_none() && families.is_none() && enabled.is_none() {
+        f.push(
+            "body",
+            "changes nothing: give cron, every_minutes, time_zone, families or enabled",
+        );
+    }
+    let zone_name = zone.clone().unwrap_or_else(|| sched.time_zone.clone());
+    let tz = f.check("time_zone", time_zone(&zone_name));
+    let (new_cron, new_every) = match (cron, every_minutes) {
+        (Some(_), Some(_)) => {
+            f.push("cron", "give either cron or every_minutes, not both");
+            (None, None)
+        }
+        (Some(c), None) => (Some(c.trim().to_owned()), None),
+        (None, Some(m)) => (None, Some(m)),
+        (None, None) => (sched.cron.clone(), sched.every_minutes),
+    };
+    if new_cron.as_ref().is_some_and(|c| c.chars().count() > 100) {
+        f.push("cron", "must be at most 100 characters");
+    }
+    let cadence = match &new_cron {
+        Some(expr) => f
+            .check("cron", Cadence::cron(expr, tz.unwrap_or(chrono_tz::UTC)))
+            .filter(|_| tz.is_some()),
+        None => f.check("every_minutes", Cadence::every(new_every.unwrap_or(0))),
+    };
+    check_families(&mut f, &families);
+    f.finish()?;
+    let Some(cadence) = cadence else {
+        return Err(ApiError::internal("schedule validated without a cadence"));
+    };
+    let was_enabled = sched.enabled.unwrap_or(true);
+    let enabled = enabled.unwrap_or(was_enabled);
+    let now = state.clock.now_millis();
+    let retimed = new_cron != sched.cron
+        || (new_cron.is_none() && new_every != sched.every_minutes)
+        || zone_name != sched.time_zone
+        || (enabled && !was_enabled);
+    let next = if retimed {
+        cadence
+            .after(now)
+            .ok_or_else(|| ApiError::field("cron", "has no run in the future"))?
+    } else {
+        sched.next_due_ms
+    };
+    let (ws, env) = (sched.workspace_id.as_str(), sched.environment_id.as_str());
+    let mut update = atlas_store::Update::new()
+        .set("cron", new_cron.clone().map_or(serde_json::Value::Null, Into::into))
+        .set("every_minutes", new_every.map_or(serde_json::Value::Null, Into::into))
+        .set("time_zone", zone_name.clone())
+        .set("enabled", enabled)
+        .set("next_due_ms", next)
+        .set("GSI1PK", if enabled { DUE } else { PAUSED })
+        .set("GSI1SK", due_sk(next, ws, env, &sched.schedule_id));
+    if let Some(list) = &families {
+        update = update.set("families", json!(list));
+    }
+    let changes = vec![atlas_store::TxItem::Update {
+        key: sched.key(),
+        update,
+        cond: Some(atlas_store::Cond::eq("next_due_ms", sched.next_due_ms)),
+    }];
+    let ev = crate::audit::NewEvent::success("backup.schedule.update", format!("backup-schedule/{id}"))
+        .env(scope.environment_id())
+        .meta(
+            json!({"cron": new_cron, "every_minutes": new_every, "time_zone": zone_name,
+                     "families": families, "enabled": enabled}),
+        );
+    crate::audit::commit(&state, scope.workspace(), changes, ev)
+        .await
+        .map_err(|e| match crate::audit::failed_at(&e) {
+            Some(0) => ApiError::Conflict("the schedule just started a backup; load it again and retry".into()),
+            _ => e.into(),
+        })?;
+    let sched = scope
+        .records(&state.table)
+        .get::<BackupSchedule>(schedule_sk(&id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(crate::schedules::to_api(&sched)))
+}
+
+/// Retries a partial or failed set's failed items: a new capture of only the families that
+/// failed or left items unread. Once per set: the set records its retry run in the same commit,
+/// so asking again answers with that run.
+pub async fn retry(
+    State(state): State<AppState>,
+    scope: EnvScope,
+    Path((_, _, set_id)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    use crate::records::backups::{BackupSetRecord, set_sk};
+    let set = self::set_id(&set_id)?;
+    let records = scope.records(&state.table);
+    let rec = records
+        .get::<BackupSetRecord>(set_sk(&set))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let existing = |run: Option<crate::records::runs::OperationRun>| match run {
+        Some(run) => Ok(crate::routes::operations::accepted(&scope, &run)),
+        None => Err(ApiError::NotFound),
+    };
+    if let Some(run_id) = &rec.retry_run {
+        return existing(crate::runs::get(&state, run_id).await?);
+    }
+    let run = crate::runs::get(&state, set.as_str()).await?;
+    let view = backup::set_api(&rec, run.as_ref());
+    match view.state {
+        atlas_domain::BackupSetStatus::Running => {
+            return Err(ApiError::Conflict("the backup is still running".into()));
+        }
+        atlas_domain::BackupSetStatus::Complete => {
+            return Err(ApiError::Conflict("nothing to retry: every item was captured".into()));
+        }
+        _ => {}
+    }
+    let failed_units: Vec<crate::records::runs::RunItem> =
+        crate::records::query_all(&state.table, crate::records::runs::items_query(set.as_str())).await?;
+    let mut families: std::collections::BTreeSet<String> = failed_units
+        .iter()
+        .filter(|i| i.result == atlas_domain::ItemResult::Failed)
+        .map(|i| i.item.clone())
+        .collect();
+    families.extend(
+        view.unreadable
+            .iter()
+            .filter_map(|k| k.split('/').next().map(str::to_owned)),
+    );
+    families.retain(|f| atlas_graph::families::Family::by_code(f).is_some());
+    if families.is_empty() {
+        return Err(ApiError::Conflict(
+            "nothing to retry: no family of this backup failed".into(),
+        ));
+    }
+    if crate::provider::consented(&state, &scope).await?.is_none() {
+        return Err(ApiError::Conflict("connect the environment's provider first".into()));
+    }
+    let families: Vec<String> = families.into_iter().collect();
+    let mut start = backup::capture_start(&state, &scope, &families, None);
+    start.also.push(atlas_store::TxItem::Update {
+        key: rec.key(),
+        update: atlas_store::Update::new().set("retry_run", start.id.clone()),
+        cond: Some(atlas_store::Cond::AttrNotExists("retry_run".into())),
+    });
+    start.conflict = "retried already".into();
+    match crate::runs::start_with(&state, &scope, start).await {
+        Ok(s) if s.created => {
+            let ev = crate::audit::NewEvent::success("backup.retry", format!("backup/{set_id}"))
+                .env(scope.environment_id())
+                .meta(json!({"run_id": s.run.run_id, "families": families}));
+            crate::audit::commit(&state, scope.workspace(), vec![], ev)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(crate::routes::operations::accepted(&scope, &s.run))
+        }
+        Ok(_) => Err(ApiError::Conflict(
+            "a backup of this environment is running; retry once it ended".into(),
+        )),
+        Err(crate::error::ServiceError::Conflict(_)) => {
+            // Another request retried the set meanwhile: its run is the answer.
+            let rec = records
+                .get::<BackupSetRecord>(set_sk(&set))
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            match rec.retry_run {
+                Some(id) => existing(crate::runs::get(&state, &id).await?),
+                None => Err(ApiError::Conflict("the backup set changed meanwhile; try again".into())),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }

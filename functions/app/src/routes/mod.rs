@@ -15,6 +15,7 @@ pub mod invitations;
 pub mod lint;
 pub mod members;
 pub mod notifications;
+pub mod onboarding;
 pub mod openapi;
 pub mod operations;
 pub mod posture;

@@ -348,6 +348,10 @@ pub async fn consent_callback(
         }
     };
     record_proof(&state, rid.as_deref(), &claims, (&ws, &env), &conn, &proven).await?;
+    // An environment the onboarding wizard is adding goes back to the wizard, at its next step.
+    if let Some(wizard) = crate::routes::onboarding::resumes_at(&state, &ws, &env).await {
+        return Ok(redirect(format!("{}{wizard}?consent=granted", state.public_url)));
+    }
     Ok(redirect(format!("{web}?consent=granted")))
 }
 

@@ -109,6 +109,7 @@ pub fn BackupsPage(props: &EnvProps) -> Html {
                 <h1>{ "Backups" }</h1>
                 <Link to={Route::Environment { ws: ws.clone(), env: env.clone() }}><crate::session::EnvName ws={ws.clone()} env={env.clone()} /></Link>
             </div>
+            <crate::components::envs::LifecycleBanner ws={ws.clone()} env={env.clone()} />
             if can_run {
                 <section class="panel" aria-labelledby="run-title">
                     <h2 id="run-title">{ "Back up now" }</h2>

@@ -153,8 +153,13 @@ pub(super) fn Schedules(props: &EnvProps) -> Html {
                         html! {
                             <li class="card">
                                 <p><strong>{ when_text(s) }</strong>{ format!(" \u{b7} {} \u{b7} retention: {}", s.time_zone, retention(s)) }</p>
-                                <p class="muted">{ "Next runs: " }{ s.upcoming_ms.iter().map(|m| format::time(*m)).collect::<Vec<_>>().join(", ") }</p>
+                                if s.enabled {
+                                    <p class="muted">{ "Next runs: " }{ s.upcoming_ms.iter().map(|m| format::time(*m)).collect::<Vec<_>>().join(", ") }</p>
+                                } else {
+                                    <p class="muted" data-testid="schedule-paused">{ "Paused: no backup starts until it is resumed." }</p>
+                                }
                                 if can_manage {
+                                    <crate::router::Link to={crate::app::Route::ScheduleEdit { ws: key.0.clone(), env: key.1.clone(), schedule: s.id.clone() }} classes="button button--quiet">{ "Edit" }</crate::router::Link>
                                     <button type="button" class="button button--quiet" onclick={Callback::from(move |_: MouseEvent| remove.emit(id.clone()))}>{ "Delete schedule" }</button>
                                 }
                             </li>

@@ -10,6 +10,7 @@ use yew::prelude::*;
 use crate::api::{self, ApiError, paths};
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
+use crate::components::error::{FormErrorProps, form_error};
 use crate::components::load;
 use crate::components::status_badge::status_badge;
 use crate::format;
@@ -79,6 +80,20 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
             });
         })
     };
+    // A new capture of only the failed families, once per set: the server answers a repeat with
+    // the same run.
+    let retry = {
+        let (dispatch, key, navigator) = (state.dispatcher(), key.clone(), navigator.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (dispatch, (ws, env, set), navigator) = (dispatch.clone(), key.clone(), navigator.clone());
+            spawn_local(async move {
+                match api::post_empty::<atlas_api_types::OperationRun>(&paths::backup_retry(&ws, &env, &set)).await {
+                    Ok(run) => navigator.push(&Route::Run { ws, run: run.id }),
+                    Err(e) => dispatch.dispatch(Action::Failed(e)),
+                }
+            });
+        })
+    };
     let (ws, env_id, set_id) = key.clone();
     let env_name = env.state.ready().map(|e| e.display_name.clone()).unwrap_or_default();
     load::view(&detail, "load the backup set", |d: &BackupSetDetail| {
@@ -100,7 +115,12 @@ pub fn BackupSetPage(props: &SetProps) -> Html {
                         query={Some(vec![("set", set_id.clone())])}>{ "Restore from this set\u{2026}" }</Link></p>
                 }
                 if matches!(d.set.state, BackupSetStatus::Partial | BackupSetStatus::Failed) {
-                    <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }</div>
+                    <div class="banner banner--warn" role="status">{ "Not every family was captured: the capture run lists which failed." }
+                        if session.can(&ws, Capability::BackupRun) {
+                            { " " }<button type="button" class="button" onclick={retry} data-testid="retry-failed">{ "Retry failed items" }</button>
+                        }
+                        { form_error(&yew::props!(FormErrorProps { error: state.error.clone().filter(|_| !state.confirming) })) }
+                    </div>
                 }
                 <section class="panel" aria-labelledby="items-title">
                     <h2 id="items-title">{ format!("{} items", d.items.len()) }</h2>
