@@ -9,6 +9,8 @@ mod notifications;
 mod posture;
 mod promotion;
 mod restore;
+mod support;
+mod system;
 pub use alerts::*;
 pub use dashboard::*;
 pub use drift::*;
@@ -18,6 +20,8 @@ pub use notifications::*;
 pub use posture::*;
 pub use promotion::*;
 pub use restore::*;
+pub use support::*;
+pub use system::*;
 
 pub use atlas_domain::{
     AdminRole, BackupSetStatus, ConnectionLifecycle, ConsentOutcome, EnvironmentLifecycle, EventOutcome,
@@ -99,6 +103,9 @@ pub struct Me {
     pub email: String,
     pub name: String,
     pub memberships: Vec<MyMembership>,
+    /// A platform operator (deployment configuration): the system console is theirs.
+    #[serde(default)]
+    pub platform_operator: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

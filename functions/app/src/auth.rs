@@ -116,6 +116,19 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     let Some(actor) = actor else {
         return Ok(Request::from_parts(parts, body));
     };
+    if g.access == Access::Platform {
+        // Not a platform operator: the system console does not exist for them (written to the
+        // system audit log all the same: a probe is worth knowing about).
+        let target = parts.uri.to_string();
+        if !g.state.platform.is_operator(&actor.user_id, &actor.email) {
+            crate::system::record_denial(&g.state, &actor, request_id.as_deref(), g.function, &target).await;
+            return Err(ApiError::NotFound);
+        }
+        parts
+            .extensions
+            .insert(crate::scope::PlatformScope::new(actor, request_id, Proof::checked()));
+        return Ok(Request::from_parts(parts, body));
+    }
     let Access::Capability(capability) = g.access else {
         parts.extensions.insert(actor);
         return Ok(Request::from_parts(parts, body));
@@ -207,6 +220,17 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkspaceScope {
                 parts.uri.path()
             ))
         })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for crate::scope::PlatformScope {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<crate::scope::PlatformScope>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("{} is not a platform route", parts.uri.path())))
     }
 }
 

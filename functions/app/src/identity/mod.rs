@@ -73,4 +73,10 @@ pub const DEMO_USERS: &[DemoUser] = &[
         email: "outsider@other.test",
         name: "Otto Outsider",
     },
+    // No workspace's member: the platform operator of local mode (`ATLAS_PLATFORM_OPERATORS`).
+    DemoUser {
+        user_id: "u-platform",
+        email: "platform@demo.test",
+        name: "Pia Platform",
+    },
 ];
