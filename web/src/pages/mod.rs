@@ -22,6 +22,8 @@ pub mod promotion;
 pub mod provider;
 pub mod restore;
 pub mod sign_in;
+pub mod support;
+pub mod system;
 pub mod workspace;
 pub mod workspaces;
 
@@ -71,7 +73,13 @@ pub fn page(route: Route) -> Html {
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
         // The third bundle's: compare, the mapping table, promotions (spec 022).
-        Route::Compare { .. } | Route::Mappings { .. } | Route::Promotions { .. } | Route::Promotion { .. } => {
+        // Support requests and the system console too (spec 024).
+        Route::Compare { .. }
+        | Route::Mappings { .. }
+        | Route::Promotions { .. }
+        | Route::Promotion { .. }
+        | Route::Support { .. }
+        | Route::System => {
             html! { <Lazy bundle={PROMOTE} /> }
         }
         // The app shell renders these without a session (`app::switch`): they never reach here.
@@ -106,6 +114,8 @@ pub fn promote_page(route: Route) -> Html {
         Route::Mappings { ws } => html! { <mappings::MappingsPage {ws} /> },
         Route::Promotions { ws } => html! { <promotion::PromotionsPage {ws} /> },
         Route::Promotion { ws, promotion } => html! { <promotion::PromotionPage {ws} {promotion} /> },
+        Route::Support { ws } => html! { <support::SupportPage {ws} /> },
+        Route::System => html! { <system::SystemPage /> },
         _ => Html::default(),
     }
 }
