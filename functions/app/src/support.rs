@@ -31,6 +31,8 @@ pub const DEDUPE_MS: i64 = 10 * 60_000;
 pub const MAX_MESSAGE: usize = 4_000;
 /// Attempts before a request's e-mail is given up (the request itself stays).
 const MAX_ATTEMPTS: u32 = 5;
+/// Step results a snapshot keeps (failed ones first).
+const MAX_STEPS: usize = 100;
 /// How long one attempt holds its request; a copy arriving meanwhile waits.
 const LEASE_MS: i64 = 60_000;
 
@@ -323,12 +325,17 @@ async fn proven_run(state: &AppState, scope: &WorkspaceScope, run_id: &str) -> S
 pub async fn run_context(state: &AppState, run: &OperationRun) -> ServiceResult<Value> {
     let run = crate::runs::tallied(state, run.clone()).await?;
     let items = records::query_all::<RunItem>(&state.table, run_rec::items_query(&run.run_id)).await?;
-    let items: Vec<api::RunItem> = items.iter().map(api::RunItem::from).collect();
+    let mut items: Vec<api::RunItem> = items.iter().map(api::RunItem::from).collect();
     let errors: Vec<Value> = items
         .iter()
         .filter(|i| i.result == "failed")
+        .take(MAX_STEPS)
         .map(|i| json!({"item": i.item, "error": error_of(&i.detail)}))
         .collect();
+    // A stored item stays far below DynamoDB's 400 KB: failed steps first, then the rest, capped.
+    let steps_total = items.len();
+    items.sort_by_key(|i| i.result != "failed");
+    items.truncate(MAX_STEPS);
     let v = run.to_api();
     Ok(json!({
         "id": v.id, "type": v.operation_type, "label": v.label, "environment_id": v.environment_id,
@@ -337,6 +344,7 @@ pub async fn run_context(state: &AppState, run: &OperationRun) -> ServiceResult<
         "counts": {"total": v.total, "succeeded": v.succeeded, "failed": v.failed, "skipped": v.skipped},
         "errors": errors,
         "steps": items,
+        "steps_total": steps_total,
     }))
 }
 
