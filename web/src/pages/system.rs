@@ -16,24 +16,43 @@ use crate::format;
 use crate::hooks::use_load;
 use crate::router::{pairs, use_location, use_navigator};
 
-const FILTERS: [&str; 4] = ["status", "type", "workspace", "run"];
+const FILTERS: [&str; 5] = ["status", "type", "workspace", "days", "run"];
+
+/// The search window in days (the API's `since`, counted back from now when the page asks).
+const WINDOWS: [(&str, &str); 3] = [
+    ("", "The last 7 days"),
+    ("1", "The last 24 hours"),
+    ("31", "The last 31 days"),
+];
+
+/// `path` with `since` for a window of `days` (none: the API's default week).
+fn windowed(path: &str, days: &str) -> String {
+    match days.parse::<i64>() {
+        Ok(d) => {
+            let since = js_sys::Date::now() as i64 - d * 86_400_000;
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}since={since}")
+        }
+        Err(_) => path.to_owned(),
+    }
+}
 
 #[component]
 pub fn SystemPage() -> Html {
     let location = use_location();
     let navigator = use_navigator();
-    let [status, kind, workspace, run] = FILTERS.map(|k| location.value(k));
+    let [status, kind, workspace, days, run] = FILTERS.map(|k| location.value(k));
     let query: Vec<(&str, &str)> = [("status", &status), ("type", &kind), ("workspace", &workspace)]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k, v.as_str()))
         .collect();
     let search_path = with_query(&paths::system_runs(), &query);
-    let export_path = with_query(&paths::system_runs_export(), &query);
-    let page = use_load(
-        search_path.clone(),
-        |p| async move { api::get::<SystemRunPage>(&p).await },
-    );
+    let export_path = windowed(&with_query(&paths::system_runs_export(), &query), &days);
+    // The window's start is computed when the search is sent, not on every render.
+    let page = use_load((search_path.clone(), days.clone()), |(p, days)| async move {
+        api::get::<SystemRunPage>(&windowed(&p, &days)).await
+    });
     let detail = use_load(run.clone(), |run| async move {
         if run.is_empty() {
             return Ok(None);
@@ -42,12 +61,13 @@ pub fn SystemPage() -> Html {
     });
     let go = {
         let navigator = navigator.clone();
-        let (status, kind, workspace) = (status.clone(), kind.clone(), workspace.clone());
+        let (status, kind, workspace, days) = (status.clone(), kind.clone(), workspace.clone(), days.clone());
         move |k: &'static str, v: String, run: String| {
             let mut vals = [
                 ("status", status.clone()),
                 ("type", kind.clone()),
                 ("workspace", workspace.clone()),
+                ("days", days.clone()),
             ];
             for p in vals.iter_mut() {
                 if p.0 == k {
@@ -90,10 +110,12 @@ pub fn SystemPage() -> Html {
                 <h1>{ "System console" }</h1>
                 <CsvButton path={export_path} filename="system-runs.csv" />
             </div>
-            <p class="muted">{ "Runs of every workspace, newest first (the last 7 days). Every search and every run you open is written to the system audit log." }</p>
+            <p class="muted">{ "Runs of every workspace, newest first. Every search and every run you open is written to the system audit log." }</p>
             <div class="filters">
                 { select_field(&yew::props!(SelectFieldProps { id: "system-status", label: "Status", value: status.clone(), options: statuses, onchange: on("status"), error: page.field_error("status") })) }
                 { select_field(&yew::props!(SelectFieldProps { id: "system-type", label: "Type", value: kind.clone(), options: kinds, onchange: on("type"), error: page.field_error("type") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "system-days", label: "Started", value: days.clone(), options: WINDOWS.iter().map(|(v, l)| ((*v).to_owned(), (*l).to_owned())).collect::<Vec<_>>(), onchange: on("days"), error: page.field_error("since") })) }
+                { select_field(&yew::props!(SelectFieldProps { id: "system-days", label: "Started", value: days.clone(), options: WINDOWS.iter().map(|(v, l)| ((*v).to_owned(), (*l).to_owned())).collect::<Vec<_>>(), onchange: on("days"), error: page.field_error("since") })) }
                 { text_field(&yew::props!(TextFieldProps { id: "system-workspace", label: "Workspace id", value: workspace.clone(), onchange: on("workspace"), error: page.field_error("workspace") })) }
             </div>
             { load::view(&page, "search the runs", |p: &SystemRunPage| {
