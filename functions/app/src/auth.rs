@@ -91,6 +91,16 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
             Some(a)
         }
     };
+    // Not a platform operator: the system console does not exist for them, before any 400 could
+    // say otherwise (written to the system audit log all the same: a probe is worth knowing about).
+    if g.access == Access::Platform
+        && let Some(a) = &actor
+        && !g.state.platform.is_operator(&a.user_id, &a.email)
+    {
+        let target = parts.uri.to_string();
+        crate::system::record_denial(&g.state, a, request_id.as_deref(), g.function, &target).await;
+        return Err(ApiError::NotFound);
+    }
     // Path ids are parsed before anything is looked up.
     let params = RawPathParams::from_request_parts(&mut parts, &())
         .await
@@ -117,13 +127,6 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
         return Ok(Request::from_parts(parts, body));
     };
     if g.access == Access::Platform {
-        // Not a platform operator: the system console does not exist for them (written to the
-        // system audit log all the same: a probe is worth knowing about).
-        let target = parts.uri.to_string();
-        if !g.state.platform.is_operator(&actor.user_id, &actor.email) {
-            crate::system::record_denial(&g.state, &actor, request_id.as_deref(), g.function, &target).await;
-            return Err(ApiError::NotFound);
-        }
         parts
             .extensions
             .insert(crate::scope::PlatformScope::new(actor, request_id, Proof::checked()));
