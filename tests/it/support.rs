@@ -1,4 +1,4 @@
-//! Support intake (spec 024): a request from a failed run carries the run's context with its
+//! Support intake (spec 025): a request from a failed run carries the run's context with its
 //! secrets redacted, is saved before it is e-mailed to the support address over a real SMTP
 //! server (`aiosmtpd`), is sent once however often its message is delivered, and the same
 //! request within ten minutes is the first one. Outsiders and runs out of scope are 404s.

@@ -1,4 +1,4 @@
-//! The system console (spec 024): a platform operator searches runs across workspaces from the
+//! The system console (spec 025): a platform operator searches runs across workspaces from the
 //! day index (a run started through the API is in it), exports them as CSV and drills into a
 //! failure with its secrets redacted; a workspace owner, an outsider and anyone else get 404; and
 //! every access, allowed or not, is in the system audit log, in no workspace's.

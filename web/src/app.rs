@@ -133,11 +133,11 @@ pub enum Route {
         env: String,
         restore: String,
     },
-    /// Ask for help (spec 024); what it is about comes in the query (`source`, `run`, `path`).
+    /// Ask for help (spec 025); what it is about comes in the query (`source`, `run`, `path`).
     Support {
         ws: String,
     },
-    /// The system console: platform operators only (spec 024).
+    /// The system console: platform operators only (spec 025).
     System,
     NotFound,
 }

@@ -1,4 +1,4 @@
-//! Support intake (spec 024): a request for help with the context the server gathered itself.
+//! Support intake (spec 025): a request for help with the context the server gathered itself.
 
 use atlas_domain::Status;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The system console (spec 024): platform operators only.
+//! The system console (spec 025): platform operators only.
 
 use serde::{Deserialize, Serialize};
 

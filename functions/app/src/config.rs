@@ -62,7 +62,7 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     /// Alert delivery: retries and which webhook URLs are allowed (spec 016).
     pub alerts: AlertSettings,
-    /// Platform operators and the support address (spec 024).
+    /// Platform operators and the support address (spec 025).
     pub platform: PlatformSettings,
     /// Evidence packs in AWS: the bucket and the signing key (ADR 0032). Unset, packs and the
     /// Ed25519 key stay in the data directory.
@@ -104,7 +104,7 @@ pub struct AlertSettings {
     pub outbox_dir: Option<PathBuf>,
 }
 
-/// Who runs the platform itself (spec 024, ADR 0045): an entitlement no workspace route grants.
+/// Who runs the platform itself (spec 025, ADR 0047): an entitlement no workspace route grants.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PlatformSettings {
     /// Platform operators by user id or e-mail (`ATLAS_PLATFORM_OPERATORS`, comma-separated; in

@@ -20,7 +20,7 @@ pub enum Access {
     /// A member of the route's workspace (and environment) holding this capability.
     Capability(Capability),
     /// A platform operator (deployment configuration, never a workspace role): everyone else
-    /// signed in gets 404, as if `/system` did not exist (spec 024).
+    /// signed in gets 404, as if `/system` did not exist (spec 025).
     Platform,
 }
 

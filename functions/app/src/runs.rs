@@ -243,7 +243,7 @@ pub async fn start_in(
         changes.push(lock.create());
     }
     changes.push(index.create());
-    // The system console's cross-workspace index, by start day (ADR 0045).
+    // The system console's cross-workspace index, by start day (ADR 0047).
     changes.push(
         crate::records::system::SystemRunEntry {
             run_id: id.clone(),

@@ -132,7 +132,7 @@ impl EnvScope {
     }
 }
 
-/// A platform operator (spec 024): made only by the guard of an `Access::Platform` route.
+/// A platform operator (spec 025): made only by the guard of an `Access::Platform` route.
 #[derive(Debug, Clone)]
 pub struct PlatformScope {
     actor: Actor,

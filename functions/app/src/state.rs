@@ -44,7 +44,7 @@ pub struct AppState {
     pub drift_poll_seconds: u64,
     /// Alert delivery's retry window, backoff and URL policy.
     pub alerts: Arc<crate::config::AlertSettings>,
-    /// Platform operators and the support address (spec 024).
+    /// Platform operators and the support address (spec 025).
     pub platform: Arc<crate::config::PlatformSettings>,
     /// Evidence packs and their signing key (ADR 0030).
     pub evidence: Arc<crate::evidence::EvidenceStore>,

@@ -180,7 +180,7 @@ async fn evidence_build(state: AppState, body: String) -> Result<(), StepError> 
 
 /// One alert delivery attempt (not an operation run: its history is the delivery's attempts).
 async fn alert_deliver(state: AppState, body: String) -> Result<(), StepError> {
-    // Support requests' e-mails ride the same queue and e-mail path (spec 024, ADR 0045).
+    // Support requests' e-mails ride the same queue and e-mail path (spec 025, ADR 0047).
     if crate::support::DeliverSupport::parse(&body).is_some() {
         return crate::support::deliver(&state, &body).await.map_err(service_to_step);
     }

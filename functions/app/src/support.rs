@@ -1,4 +1,4 @@
-//! Support intake (spec 024, ADR 0045): a member asks for help from where the problem is (a
+//! Support intake (spec 025, ADR 0047): a member asks for help from where the problem is (a
 //! failed run, a refused page, the user menu). The server builds the context itself from what
 //! the member's proven scope can see (never from the client), redacts it, saves the request with
 //! its audit event, and only then queues its e-mail to the deployment's support address — on the

@@ -1,4 +1,4 @@
-//! The system console (spec 024, ADR 0045): platform operators search runs across workspaces,
+//! The system console (spec 025, ADR 0047): platform operators search runs across workspaces,
 //! export their metadata and drill into a failure. The entitlement is the deployment's
 //! (`ATLAS_PLATFORM_OPERATORS`), checked by the guard; every access, allowed or not, is written to
 //! the system audit log, a partition no workspace owns.

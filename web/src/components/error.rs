@@ -72,7 +72,7 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
     }
 }
 
-/// "Report a problem" on a refusal, naming the refused page (spec 024).
+/// "Report a problem" on a refusal, naming the refused page (spec 025).
 fn report_access_problem() -> Html {
     let path = crate::app::current_path();
     let route = Route::recognize(path.split('?').next().unwrap_or_default());

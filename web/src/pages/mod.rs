@@ -73,7 +73,7 @@ pub fn page(route: Route) -> Html {
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
         // The third bundle's: compare, the mapping table, promotions (spec 022).
-        // Support requests and the system console too (spec 024).
+        // Support requests and the system console too (spec 025).
         Route::Compare { .. }
         | Route::Mappings { .. }
         | Route::Promotions { .. }

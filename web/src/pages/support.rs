@@ -1,4 +1,4 @@
-//! Report a problem (spec 024): from a failed run, a refused page or the user menu. The page shows
+//! Report a problem (spec 025): from a failed run, a refused page or the user menu. The page shows
 //! what will be sent (the server builds and redacts the context itself), then confirms with the
 //! request's id and the snapshot as sent.
 

@@ -1,4 +1,4 @@
-//! The system console (spec 024): platform operators search runs across workspaces, download the
+//! The system console (spec 025): platform operators search runs across workspaces, download the
 //! search as CSV and open a run's failure drill-down. Anyone else gets the API's 404, shown as the
 //! same not-found page as an unknown address.
 

@@ -1,4 +1,4 @@
-//! Support requests as stored (spec 024), in their workspace's partition.
+//! Support requests as stored (spec 025), in their workspace's partition.
 //!
 //! Items: `WS#<ws> / SUPPORT#<id>` (the request, its redacted context and its delivery state)
 //! and `WS#<ws> / SUPPORTFP#<fingerprint>` (the dedupe guard: the request a fingerprint last

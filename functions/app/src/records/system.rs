@@ -1,4 +1,4 @@
-//! The system console's own records (spec 024, ADR 0045), in partitions no workspace owns.
+//! The system console's own records (spec 025, ADR 0047), in partitions no workspace owns.
 //!
 //! Items: `SYSRUNS#<yyyy-mm-dd> / <created ms>#<run id>` (every run by its UTC start day, written
 //! with the run's start: a cross-workspace search reads the days it asks about, never the

@@ -1,4 +1,4 @@
-//! Support requests (spec 024): ask for help with the server's own context snapshot.
+//! Support requests (spec 025): ask for help with the server's own context snapshot.
 
 use atlas_api_types as api;
 use axum::Json;

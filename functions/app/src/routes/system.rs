@@ -1,4 +1,4 @@
-//! The system console's routes (spec 024): platform operators only; every call is written to the
+//! The system console's routes (spec 025): platform operators only; every call is written to the
 //! system audit log before it is answered.
 
 use atlas_api_types as api;
