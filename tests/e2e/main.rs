@@ -1600,3 +1600,115 @@ async fn a_partial_backups_failed_items_are_retried_and_a_schedule_is_edited() {
     s.find("[data-testid=schedule-paused]").await;
     s.close().await;
 }
+
+/// Issue 18 item 4: a support request from a failed run. The run's page offers "Report a
+/// problem"; the form shows what will be sent and confirms with the request's id; the e-mail
+/// reaches the support address over SMTP (the SMTP sink the alert tests use) with the run's
+/// context and no secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_support_request_from_a_failed_run_arrives_by_email() {
+    let sink = atlas_tests::smtp::SmtpSink::start();
+    let s = Stack::start_with(
+        "support",
+        &[
+            ("ATLAS_SMTP_URL", sink.url()),
+            ("ATLAS_SUPPORT_ADDRESS", "helpdesk@atlas.example".into()),
+        ],
+    )
+    .await;
+    s.sign_in("owner@demo.test").await;
+    // The tenant refuses one family: the backup's run ends with a failed unit.
+    s.set_faults(
+        "contoso.demo.test",
+        serde_json::json!({"forbidden_families": ["deviceCompliancePolicies"]}),
+    )
+    .await;
+    s.backup_now(CONTOSO).await;
+    s.goto(&format!("{WS}/operations?operation_type=backup.capture")).await;
+    s.click("[data-testid=run-table] tr[data-type='backup.capture'] a")
+        .await;
+    s.wait_attr("[data-testid=run-outcome]", "data-outcome", "partially_succeeded")
+        .await;
+    let run = s.current_path().await.rsplit('/').next().unwrap_or_default().to_owned();
+    s.click(".page-head a[href*='/support']").await;
+    s.wait_text("[data-testid=support-about-run]", "1 failed").await;
+    s.screenshot("form").await;
+    s.fill(
+        "#support-message",
+        "The compliance policies were not backed up. My password=Hunter2 is fine.",
+    )
+    .await;
+    s.click("#support-send").await;
+    let id = s.wait_text("[data-testid=support-request-id]", "").await;
+    assert!(!id.is_empty());
+    s.screenshot("confirmation").await;
+    let mail = poll("the support e-mail", stack::DEADLINE, || async {
+        sink.received().into_iter().next()
+    })
+    .await;
+    assert_eq!(mail.rcpt_tos, ["helpdesk@atlas.example"]);
+    let text = mail.data.replace("=\r\n", "").replace("=3D", "=");
+    for want in [
+        id.as_str(),
+        run.as_str(),
+        "deviceCompliancePolicies",
+        "owner@demo.test",
+        "technical_problem",
+    ] {
+        assert!(text.contains(want), "{want} in the e-mail: {text}");
+    }
+    assert!(!text.contains("Hunter2"), "a secret in the e-mail: {text}");
+    assert_eq!(sink.received().len(), 1);
+    s.close().await;
+}
+
+/// Issue 18 item 5: the platform operator searches runs across two workspaces and opens a
+/// failure's drill-down; a workspace owner gets 404 on `/system`, from the API and on the page,
+/// and no link to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_operator_searches_runs_across_workspaces() {
+    let s = Stack::start("system").await;
+    // A run in each workspace, each started by its owner.
+    s.sign_in("owner@demo.test").await;
+    s.backup_now(CONTOSO).await;
+    assert!(
+        !s.exists("a[href='/system']").await,
+        "no console link for a workspace owner"
+    );
+    assert_eq!(s.fetch_status("GET", "/api/v1/system/runs").await, 404);
+    s.goto("/system").await;
+    s.find("[data-testid=not-found]").await;
+    assert!(!s.exists("[data-testid=system-runs]").await);
+    s.sign_out().await;
+    // The other workspace's owner builds an evidence pack: a run in ws-other.
+    s.sign_in("outsider@other.test").await;
+    let to = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as i64;
+    let body = serde_json::json!({"from": to - 86_400_000, "to": to});
+    assert_eq!(s.post_status("/api/v1/workspaces/ws-other/evidence", body).await, 202);
+    s.sign_out().await;
+
+    s.sign_in("platform@demo.test").await;
+    s.click("a[href='/system']").await;
+    let row = "[data-testid=system-runs] tr[data-ws=ws-demo]";
+    s.find(row).await;
+    s.find("[data-testid=system-runs] tr[data-ws=ws-other]").await;
+    s.screenshot("console").await;
+    // Filtered to one workspace: only its runs.
+    s.fill("#system-workspace", "ws-demo").await;
+    s.press('\u{E007}').await;
+    poll("the workspace filter", stack::DEADLINE, || async {
+        (s.current_path().await == "/system" && s.count("[data-testid=system-runs] tr[data-ws=ws-other]").await == 0)
+            .then_some(())
+    })
+    .await;
+    // The last 24 hours still hold it (the window is sent as `since`).
+    s.select("#system-days", "1").await;
+    s.find(row).await;
+    s.click(&format!("{row} button")).await;
+    s.find("[data-testid=system-run-detail]").await;
+    s.screenshot("drill-down").await;
+    s.close().await;
+}

@@ -60,6 +60,11 @@ pub struct Stack {
 impl Stack {
     /// Starts the app and a browser session; `name` names the test's screenshots.
     pub async fn start(name: &str) -> Stack {
+        Self::start_with(name, &[]).await
+    }
+
+    /// [`Stack::start`] with more of atlas-local's environment (an SMTP relay, …).
+    pub async fn start_with(name: &str, env: &[(&str, String)]) -> Stack {
         let dir = TempDir::new();
         let web = std::env::var_os("ATLAS_WEB_DIR").map_or_else(|| root().join("web/dist"), PathBuf::from);
         assert!(
@@ -90,6 +95,7 @@ impl Stack {
             .env("ATLAS_SCHEDULER_SECS", "1")
             // The alerts test's receiver listens on loopback over plain http.
             .env("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
@@ -560,6 +566,22 @@ impl Stack {
             .await
             .expect("fetch");
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}")) as u16
+    }
+
+    /// [`Stack::fetch_status`] of a POST with a JSON body.
+    pub async fn post_status(&self, path: &str, body: Value) -> u16 {
+        let script = r#"
+            const [path, body, done] = arguments;
+            const token = sessionStorage.getItem("atlas.token");
+            fetch(path, { method: "POST", headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" }, body: JSON.stringify(body) })
+              .then(r => done(r.status), e => done(String(e)));
+        "#;
+        let v = self
+            .browser
+            .execute_async(script, vec![json!(path), body])
+            .await
+            .expect("fetch");
+        v.as_u64().unwrap_or_else(|| panic!("POST {path} failed: {v}")) as u16
     }
 
     /// Runs a backup of the environment at `env` (its path) from its backups page and waits

@@ -29,5 +29,7 @@ mod promotion;
 mod provider;
 mod redaction;
 mod restore;
+mod support;
+mod system;
 mod tenancy;
 mod web_assets;

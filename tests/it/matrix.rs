@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use atlas_app::registry::{Access, Route, TableAccess, routes};
 use atlas_domain::Role;
-use atlas_tests::app::{Mode, OUTSIDER, OWNER, TestApp, spawn_app};
+use atlas_tests::app::{Mode, OUTSIDER, OWNER, PLATFORM, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -264,6 +264,20 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
         app.seed_consent("ws-demo", &id).await;
         f.insert("draft", id);
     }
+    if r.path.contains("{support}") {
+        // The readonly member's own request: the first role holding the capability reads it.
+        let body = json!({"source_type": "generic", "issue_kind": "other", "message": "Fixture"});
+        let res = app
+            .post_as(
+                "readonly@demo.test",
+                "/api/v1/workspaces/ws-demo/support-requests",
+                body,
+            )
+            .await;
+        assert_eq!(res.status(), 201, "fixture support request");
+        let created: Value = res.json().await.unwrap();
+        f.insert("support", created["id"].as_str().unwrap().to_owned());
+    }
     if needs_run {
         let res = app
             .post_as(
@@ -426,6 +440,7 @@ async fn matrix(mode: Mode) {
                         ("pack", "01jnothere0000000000000000".into()),
                         ("promotion", "01jnothere0000000000000000".into()),
                         ("draft", "env-nothing".into()),
+                        ("support", "01jnothere0000000000000000".into()),
                     ]),
                 ),
                 Some(OWNER),
@@ -447,6 +462,18 @@ async fn matrix(mode: Mode) {
                 let (s, b) = call(&app, r, &path, Some(OUTSIDER), &f).await;
                 assert_eq!(s, r.status, "{name} signed in: {b}");
                 cases += 2;
+            }
+            Access::Platform => {
+                // Everyone but a platform operator: as if the route did not exist.
+                let (s, b) = call(&app, r, &path, None, &f).await;
+                assert_eq!(s, 401, "{name} anonymous: {b}");
+                for who in [OUTSIDER, OWNER] {
+                    let (s, b) = call(&app, r, &path, Some(who), &f).await;
+                    assert_eq!(s, 404, "{name} as {who}: {b}");
+                }
+                let (s, b) = call(&app, r, &path, Some(PLATFORM), &f).await;
+                assert_eq!(s, r.status, "{name} as the platform operator: {b}");
+                cases += 4;
             }
             Access::Capability(cap) => {
                 assert!(

@@ -12,7 +12,7 @@ use atlas_api_types::{self as api, paths};
 use atlas_app::registry::{Access, Route, routes};
 use atlas_store::{Key, Update};
 use atlas_tests::app::DEMO_WS;
-use atlas_tests::app::{Mode, OPERATOR, OUTSIDER, OWNER, TestApp, spawn_app};
+use atlas_tests::app::{Mode, OPERATOR, OUTSIDER, OWNER, PLATFORM, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -167,6 +167,9 @@ fn the_document_is_structurally_complete() {
         }
         if matches!(r.access, Access::Capability(_)) {
             problems.extend(["403", "404"]);
+        }
+        if r.access == Access::Platform {
+            problems.push("404");
         }
         if r.request.is_some() {
             problems.extend(["413", "415"]);
@@ -537,6 +540,13 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
     let created: Value = res.json().await.unwrap();
     f.insert("invitation", created["invitation"]["id"].as_str().unwrap().to_owned());
     f.insert("invitation_token", created["accept_token"].as_str().unwrap().to_owned());
+    if r.path.contains("{support}") {
+        let body = json!({"source_type": "generic", "issue_kind": "other", "message": "World"});
+        let res = app.post_as(OWNER, &paths::support_requests(DEMO_WS), body).await;
+        assert_eq!(res.status(), 201, "world: support request");
+        let created: Value = res.json().await.unwrap();
+        f.insert("support", created["id"].as_str().unwrap().to_owned());
+    }
 
     if r.path.contains("/provider/") {
         // The consent callback: a connection waiting for consent, and the state it was sent with.
@@ -615,6 +625,7 @@ async fn world(app: &TestApp, r: &Route) -> BTreeMap<&'static str, String> {
         "/drift",
         "/findings",
         "/exceptions",
+        "/system/runs",
     ]
     .iter()
     .any(|p| r.path.contains(p));
@@ -809,6 +820,7 @@ async fn check_route(mode: Mode, doc: std::sync::Arc<Value>, r: Route) -> (usize
         {
             Some(OUTSIDER)
         }
+        Access::Platform => Some(PLATFORM),
         _ => owner,
     };
     expect(
@@ -849,6 +861,9 @@ async fn check_route(mode: Mode, doc: std::sync::Arc<Value>, r: Route) -> (usize
     }
     if matches!(r.access, Access::Capability(_)) {
         expect("as an outsider", 404, call(&app, base(Some(OUTSIDER)), &f).await);
+    }
+    if r.access == Access::Platform {
+        expect("as a workspace owner", 404, call(&app, base(owner), &f).await);
     }
     expect("as the owner", r.status, call(&app, base(as_user), &f).await);
     failures.append(&mut unnamed);

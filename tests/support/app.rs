@@ -244,6 +244,8 @@ pub const MANAGER: &str = "manager@demo.test";
 pub const OPERATOR: &str = "operator@demo.test";
 pub const READONLY: &str = "readonly@demo.test";
 pub const OUTSIDER: &str = "outsider@other.test";
+/// Local mode's platform operator (no workspace's member): the system console's only user.
+pub const PLATFORM: &str = "platform@demo.test";
 
 impl TestApp {
     /// A new environment on a fresh simulator tenant, connected through the platform app with

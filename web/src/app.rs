@@ -153,6 +153,12 @@ pub enum Route {
         env: String,
         schedule: String,
     },
+    /// Ask for help (spec 025); what it is about comes in the query (`source`, `run`, `path`).
+    Support {
+        ws: String,
+    },
+    /// The system console: platform operators only (spec 025).
+    System,
     NotFound,
 }
 
@@ -203,6 +209,8 @@ impl Route {
             Route::OnboardingDraft { .. } => "Onboarding",
             Route::EnvironmentSettings { .. } => "Environment settings",
             Route::ScheduleEdit { .. } => "Edit schedule",
+            Route::Support { .. } => "Report a problem",
+            Route::System => "System console",
             Route::NotFound => "Not found",
         }
     }
@@ -225,6 +233,8 @@ impl Route {
                 ws: param(ws)?,
                 draft: param(draft)?,
             },
+            ["system"] => Route::System,
+            ["workspaces", ws, "support"] => Route::Support { ws: param(ws)? },
             ["workspaces", ws] => Route::Workspace { ws: param(ws)? },
             ["workspaces", ws, "operations"] => Route::Operations { ws: param(ws)? },
             ["workspaces", ws, "operations", run] => Route::Run {
@@ -316,6 +326,8 @@ impl Route {
             Route::Callback => vec!["auth", "callback"],
             Route::NotFound => vec!["404"],
             Route::Workspaces => vec![WS],
+            Route::System => vec!["system"],
+            Route::Support { ws } => vec![WS, ws, "support"],
             Route::Workspace { ws } => vec![WS, ws],
             Route::Operations { ws } => vec![WS, ws, "operations"],
             Route::Run { ws, run } => vec![WS, ws, "operations", run],
@@ -371,9 +383,10 @@ impl Route {
     }
 
     /// The workspace a route belongs to, for the workspace navigation.
-    fn workspace(&self) -> Option<&str> {
+    pub fn workspace(&self) -> Option<&str> {
         match self {
             Route::Workspace { ws }
+            | Route::Support { ws }
             | Route::Operations { ws }
             | Route::Run { ws, .. }
             | Route::Audit { ws }
@@ -678,6 +691,12 @@ fn Shell(props: &ShellProps) -> Html {
                     aria-expanded={menu_open.to_string()} aria-controls={if ws.is_some() { "shell-menu wsnav" } else { "shell-menu" }} onclick={toggle_menu}>{ "Menu" }</button>
                 <div id="shell-menu" class="topbar__account">
                     <span class="topbar__user" data-testid="signed-in-as">{ &session.me.email }</span>
+                    if let Some(w) = ws.clone().or_else(|| session.me.memberships.first().map(|m| m.workspace_id.clone())) {
+                        <Link to={Route::Support { ws: w }} classes="button button--quiet" query={crate::router::pairs(&[("source", "generic")])}>{ "Report a problem" }</Link>
+                    }
+                    if session.me.platform_operator {
+                        <Link to={Route::System} classes="button button--quiet">{ "System console" }</Link>
+                    }
                     <button type="button" id="sign-out" class="button button--quiet" onclick={sign_out}>{ "Sign out" }</button>
                 </div>
             </header>
@@ -771,6 +790,8 @@ mod tests {
                 env: s(),
                 schedule: s(),
             },
+            Route::Support { ws: s() },
+            Route::System,
             Route::NotFound,
         ]
     }

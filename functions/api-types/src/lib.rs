@@ -11,6 +11,8 @@ mod onboarding;
 mod posture;
 mod promotion;
 mod restore;
+mod support;
+mod system;
 pub use alerts::*;
 pub use dashboard::*;
 pub use directory::*;
@@ -22,6 +24,8 @@ pub use onboarding::*;
 pub use posture::*;
 pub use promotion::*;
 pub use restore::*;
+pub use support::*;
+pub use system::*;
 
 pub use atlas_domain::{
     AdminRole, BackupSetStatus, ConnectionLifecycle, ConsentOutcome, EnvironmentLifecycle, EventOutcome,
@@ -105,6 +109,9 @@ pub struct Me {
     pub email: String,
     pub name: String,
     pub memberships: Vec<MyMembership>,
+    /// A platform operator (deployment configuration): the system console is theirs.
+    #[serde(default)]
+    pub platform_operator: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

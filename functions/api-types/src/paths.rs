@@ -24,6 +24,12 @@ paths! {
     /// `GET`: this API's OpenAPI document.
     OPENAPI = "/api/openapi.json" => fn openapi();
     ME = "/api/v1/me" => fn me();
+    SUPPORT_REQUESTS = "/api/v1/workspaces/{ws}/support-requests" => fn support_requests(ws);
+    SUPPORT_REQUEST = "/api/v1/workspaces/{ws}/support-requests/{support}" => fn support_request(ws, support);
+    SYSTEM_RUNS = "/api/v1/system/runs" => fn system_runs();
+    SYSTEM_RUNS_EXPORT = "/api/v1/system/runs/export.csv" => fn system_runs_export();
+    SYSTEM_RUN = "/api/v1/system/runs/{run}" => fn system_run(run);
+    SYSTEM_AUDIT = "/api/v1/system/audit-events" => fn system_audit();
     MY_NOTIFICATIONS = "/api/v1/me/notifications" => fn my_notifications();
     MY_NOTIFICATIONS_READ = "/api/v1/me/notifications/read" => fn my_notifications_read();
     MY_NOTIFICATION_PREFS = "/api/v1/me/notification-preferences" => fn my_notification_prefs();

@@ -91,6 +91,16 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
             Some(a)
         }
     };
+    // Not a platform operator: the system console does not exist for them, before any 400 could
+    // say otherwise (written to the system audit log all the same: a probe is worth knowing about).
+    if g.access == Access::Platform
+        && let Some(a) = &actor
+        && !g.state.platform.is_operator(&a.user_id, &a.email)
+    {
+        let target = parts.uri.to_string();
+        crate::system::record_denial(&g.state, a, request_id.as_deref(), g.function, &target).await;
+        return Err(ApiError::NotFound);
+    }
     // Path ids are parsed before anything is looked up.
     let params = RawPathParams::from_request_parts(&mut parts, &())
         .await
@@ -116,6 +126,12 @@ async fn check(g: &Guard, req: Request) -> Result<Request, ApiError> {
     let Some(actor) = actor else {
         return Ok(Request::from_parts(parts, body));
     };
+    if g.access == Access::Platform {
+        parts
+            .extensions
+            .insert(crate::scope::PlatformScope::new(actor, request_id, Proof::checked()));
+        return Ok(Request::from_parts(parts, body));
+    }
     let Access::Capability(capability) = g.access else {
         parts.extensions.insert(actor);
         return Ok(Request::from_parts(parts, body));
@@ -214,6 +230,17 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkspaceScope {
                 parts.uri.path()
             ))
         })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for crate::scope::PlatformScope {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<crate::scope::PlatformScope>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("{} is not a platform route", parts.uri.path())))
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     /// Alert delivery: retries and which webhook URLs are allowed (spec 016).
     pub alerts: AlertSettings,
+    /// Platform operators and the support address (spec 025).
+    pub platform: PlatformSettings,
     /// Evidence packs in AWS: the bucket and the signing key (ADR 0032). Unset, packs and the
     /// Ed25519 key stay in the data directory.
     pub evidence: EvidenceSettings,
@@ -100,6 +102,55 @@ pub struct AlertSettings {
     /// With no SMTP URL, email alerts are written here as `<delivery id>.eml`
     /// (`ATLAS_ALERT_OUTBOX_DIR`; in local mode `<data dir>/outbox` by default; none in AWS).
     pub outbox_dir: Option<PathBuf>,
+}
+
+/// Who runs the platform itself (spec 025, ADR 0047): an entitlement no workspace route grants.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlatformSettings {
+    /// Platform operators by user id or e-mail (`ATLAS_PLATFORM_OPERATORS`, comma-separated; in
+    /// local mode `platform@demo.test` by default, in AWS nobody). They alone see `/system`.
+    pub operators: Vec<String>,
+    /// Where support requests are e-mailed (`ATLAS_SUPPORT_ADDRESS`, default
+    /// `support@tenantatlas.local`), through the alerts' e-mail path.
+    pub support_address: String,
+}
+
+/// The default recipient of support requests.
+pub const DEFAULT_SUPPORT_ADDRESS: &str = "support@tenantatlas.local";
+/// Local mode's demo platform operator.
+pub const DEMO_PLATFORM_OPERATOR: &str = "platform@demo.test";
+
+impl PlatformSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>, local: bool) -> Result<Self, ConfigError> {
+        let operators = match get("ATLAS_PLATFORM_OPERATORS") {
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None if local => vec![DEMO_PLATFORM_OPERATOR.to_owned()],
+            None => Vec::new(),
+        };
+        let support_address = get("ATLAS_SUPPORT_ADDRESS")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SUPPORT_ADDRESS.into());
+        if support_address.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "ATLAS_SUPPORT_ADDRESS is not an e-mail address: {support_address:?}"
+            )));
+        }
+        Ok(Self {
+            operators,
+            support_address,
+        })
+    }
+
+    /// Whether a signed-in user is a platform operator: their id, or their e-mail (any case).
+    pub fn is_operator(&self, user_id: &str, email: &str) -> bool {
+        self.operators
+            .iter()
+            .any(|o| o == user_id || (!email.is_empty() && o.eq_ignore_ascii_case(email)))
+    }
 }
 
 /// The default sender of email alerts.
@@ -317,6 +368,7 @@ impl Config {
             },
             _ => alerts,
         };
+        let platform = PlatformSettings::from_lookup(&get, !matches!(storage, Storage::Aws { .. }))?;
         let host = get("ATLAS_HOST").unwrap_or_else(|| "127.0.0.1".into());
         let port: u16 = match get("ATLAS_PORT") {
             Some(p) => p
@@ -380,6 +432,7 @@ impl Config {
             },
             key_file: None,
             alerts,
+            platform,
             evidence: EvidenceSettings {
                 bucket: get("ATLAS_EVIDENCE_BUCKET"),
                 s3_endpoint: get("ATLAS_S3_ENDPOINT"),
@@ -442,6 +495,10 @@ impl Config {
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             key_file: None,
             alerts,
+            platform: PlatformSettings {
+                operators: vec![DEMO_PLATFORM_OPERATOR.to_owned()],
+                support_address: DEFAULT_SUPPORT_ADDRESS.into(),
+            },
             evidence: EvidenceSettings::default(),
         }
     }

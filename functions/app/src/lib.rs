@@ -40,6 +40,8 @@ pub mod scope;
 pub mod secrets;
 pub mod state;
 pub mod steps;
+pub mod support;
+pub mod system;
 pub mod telemetry;
 pub mod tenancy;
 

@@ -170,18 +170,27 @@ pub fn build(routes: &[Route]) -> OpenApi {
         } else {
             ok
         };
+        let ok = ok.build();
+        if r.function == crate::routes::support::DEDUPED_200 {
+            // The same request again within the dedupe window: the existing one, nothing new.
+            op = op.response("200", ok.clone());
+        }
         op = op
-            .response(r.status.to_string(), ok.build())
+            .response(r.status.to_string(), ok)
             .response("default", problem("A problem (RFC 9457)"));
         let capability = match r.access {
             Access::Public => "public".to_owned(),
             Access::SignedIn => "signed-in".to_owned(),
             Access::Capability(c) => c.as_str().to_owned(),
+            Access::Platform => "platform-operator".to_owned(),
         };
         if r.access != Access::Public {
             op = op
                 .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
                 .response("401", problem("Not signed in"));
+        }
+        if r.access == Access::Platform {
+            op = op.response("404", problem("Not found: not a platform operator"));
         }
         if let Access::Capability(_) = r.access {
             op = op

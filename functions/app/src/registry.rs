@@ -19,6 +19,9 @@ pub enum Access {
     SignedIn,
     /// A member of the route's workspace (and environment) holding this capability.
     Capability(Capability),
+    /// A platform operator (deployment configuration, never a workspace role): everyone else
+    /// signed in gets 404, as if `/system` did not exist (spec 025).
+    Platform,
 }
 
 /// What a function may do to the table; the template grants exactly the matching IAM actions.
@@ -169,9 +172,9 @@ pub fn routes() -> Vec<Route> {
     use crate::routes::{
         alerts, audit, backups, dashboard, directory, drift, environments, evidence, exceptions, health, inventory,
         invitations, lint, members, notifications, onboarding, openapi, operations, posture, promotion, provider,
-        restores, workspaces,
+        restores, support, system, workspaces,
     };
-    use Access::{Capability as Cap, Public, SignedIn};
+    use Access::{Capability as Cap, Platform, Public, SignedIn};
     use atlas_api_types as api;
     use atlas_api_types::paths::template as T;
     use atlas_domain::Capability::*;
@@ -1230,6 +1233,57 @@ pub fn routes() -> Vec<Route> {
             tag: "alerts", table: Read, sends: [], query: alerts::OUTBOX_QUERY, request: None, example: None,
             status: 200, body: Body::Json(schema::<api::AlertOutboxList>),
             handler: alerts::list_outbox,
+        }),
+        route!(POST T::SUPPORT_REQUESTS => "post-support-request" {
+            access: Cap(SupportRequestCreate),
+            summary: "Ask support for help: the server snapshots the context (run, connection, scope; secrets redacted), saves it, then e-mails it; the same request within 10 minutes answers 200 with the first",
+            tag: "support", table: Write, sends: ["alert-deliver"], query: NONE,
+            request: Some(schema::<api::SupportRequestCreate>),
+            example: Some(|| json!({"source_type": "generic", "issue_kind": "ux_feedback", "message": "The backup page could say which items failed."})),
+            status: 201, body: Body::Json(schema::<api::SupportRequest>),
+            handler: support::create,
+        }),
+        route!(GET T::SUPPORT_REQUESTS => "get-support-requests" {
+            access: Cap(SupportRequestCreate),
+            summary: "My support requests (an owner's: the workspace's), newest first",
+            tag: "support", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::SupportRequestList>),
+            handler: support::list,
+        }),
+        route!(GET T::SUPPORT_REQUEST => "get-support-request" {
+            access: Cap(SupportRequestCreate),
+            summary: "One support request with its context and delivery state (its creator's, or an owner's)",
+            tag: "support", table: Read, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::SupportRequest>),
+            handler: support::get,
+        }),
+        route!(GET T::SYSTEM_RUNS => "get-system-runs" {
+            access: Platform,
+            summary: "Runs of every workspace, newest first, by status, type, workspace and time (since/until, at most 31 days)",
+            tag: "system", table: Write, sends: [], query: system::RUNS_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::SystemRunPage>),
+            handler: system::runs,
+        }),
+        route!(GET T::SYSTEM_RUNS_EXPORT => "get-system-runs-csv" {
+            access: Platform,
+            summary: "The same search's run metadata as CSV",
+            tag: "system", table: Write, sends: [], query: system::EXPORT_QUERY, request: None, example: None,
+            status: 200, body: Body::Csv,
+            handler: system::export,
+        }),
+        route!(GET T::SYSTEM_RUN => "get-system-run" {
+            access: Platform,
+            summary: "A run's failure drill-down: its errors and every step result, secrets redacted",
+            tag: "system", table: Write, sends: [], query: NONE, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::SystemRunDetail>),
+            handler: system::run,
+        }),
+        route!(GET T::SYSTEM_AUDIT => "get-system-audit-events" {
+            access: Platform,
+            summary: "The system audit log: every access to the system console, newest first",
+            tag: "system", table: Write, sends: [], query: system::AUDIT_QUERY, request: None, example: None,
+            status: 200, body: Body::Json(schema::<api::SystemAuditPage>),
+            handler: system::audit,
         }),
     ]
 }

@@ -243,6 +243,17 @@ pub async fn start_in(
         changes.push(lock.create());
     }
     changes.push(index.create());
+    // The system console's cross-workspace index, by start day (ADR 0047).
+    changes.push(
+        crate::records::system::SystemRunEntry {
+            run_id: id.clone(),
+            workspace_id: ws_id.as_str().to_owned(),
+            environment_id: env.map(|e| e.as_str().to_owned()),
+            kind,
+            created_ms: now,
+        }
+        .create(),
+    );
     let also_at = changes.len();
     let also_len = also.len();
     changes.extend(also);
@@ -735,6 +746,10 @@ pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
             record(state, &m.run_id, &m.item, ItemResult::Failed, detail)
                 .await
                 .map(|_| ())
+        }
+        Err(_) if crate::support::DeliverSupport::parse(body).is_some() => {
+            let m = crate::support::DeliverSupport::parse(body).ok_or(ServiceError::NotFound)?;
+            crate::support::dead_letter(state, &m).await
         }
         Err(_) if crate::alerts::deliver::DeliverMessage::parse(body).is_some() => {
             let m = crate::alerts::deliver::DeliverMessage::parse(body).ok_or(ServiceError::NotFound)?;

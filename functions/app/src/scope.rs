@@ -132,4 +132,28 @@ impl EnvScope {
     }
 }
 
+/// A platform operator (spec 025): made only by the guard of an `Access::Platform` route.
+#[derive(Debug, Clone)]
+pub struct PlatformScope {
+    actor: Actor,
+    request_id: Option<String>,
+    _proof: Proof,
+}
+
+impl PlatformScope {
+    pub(crate) fn new(actor: Actor, request_id: Option<String>, _proof: Proof) -> Self {
+        Self {
+            actor,
+            request_id,
+            _proof,
+        }
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
 pub use crate::records::keys::{env_pk, ws_pk};

@@ -44,6 +44,8 @@ pub struct AppState {
     pub drift_poll_seconds: u64,
     /// Alert delivery's retry window, backoff and URL policy.
     pub alerts: Arc<crate::config::AlertSettings>,
+    /// Platform operators and the support address (spec 025).
+    pub platform: Arc<crate::config::PlatformSettings>,
     /// Evidence packs and their signing key (ADR 0030).
     pub evidence: Arc<crate::evidence::EvidenceStore>,
 }
@@ -116,6 +118,7 @@ impl AppState {
         st.workspace_quota = config.workspace_quota;
         st.drift_poll_seconds = config.drift_poll_seconds;
         st.alerts = Arc::new(config.alerts.clone());
+        st.platform = Arc::new(config.platform.clone());
         // Packs and the local signing key: in the data directory; with the protocol server next
         // to the test's key file; with a bucket (and a KMS signing key) in S3 (ADR 0032).
         let evidence_dir = match &config.storage {
@@ -235,6 +238,7 @@ impl AppState {
             workspace_quota: crate::config::DEFAULT_WORKSPACE_QUOTA,
             drift_poll_seconds: crate::drift::baselines::DEFAULT_POLL_SECONDS,
             alerts: Arc::default(),
+            platform: Arc::default(),
             evidence: Arc::new(crate::evidence::EvidenceStore::new(
                 std::env::temp_dir().join("atlas-evidence"),
             )),

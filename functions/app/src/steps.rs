@@ -180,6 +180,10 @@ async fn evidence_build(state: AppState, body: String) -> Result<(), StepError> 
 
 /// One alert delivery attempt (not an operation run: its history is the delivery's attempts).
 async fn alert_deliver(state: AppState, body: String) -> Result<(), StepError> {
+    // Support requests' e-mails ride the same queue and e-mail path (spec 025, ADR 0047).
+    if crate::support::DeliverSupport::parse(&body).is_some() {
+        return crate::support::deliver(&state, &body).await.map_err(service_to_step);
+    }
     if crate::alerts::deliver::DeliverMessage::parse(&body).is_none() {
         return Err(StepError::Malformed("not an alert delivery message".into()));
     }

@@ -62,6 +62,8 @@ string_enum!(
         EnvironmentsManage = "environments.manage",
         MembersManage = "members.manage",
         AuditView = "audit.view",
+        // Every role holds it: a read-only member locked out of something must be able to ask.
+        SupportRequestCreate = "support.request.create",
     }
 );
 
@@ -79,7 +81,13 @@ impl Role {
     /// The role → capabilities map: the only place it is written down.
     pub fn capabilities(self) -> &'static [Capability] {
         use Capability::*;
-        const READ: &[Capability] = &[WorkspaceView, InventoryView, BackupView, OperationsView];
+        const READ: &[Capability] = &[
+            WorkspaceView,
+            InventoryView,
+            BackupView,
+            OperationsView,
+            SupportRequestCreate,
+        ];
         const OPERATOR: &[Capability] = &[
             WorkspaceView,
             InventoryView,
@@ -90,6 +98,7 @@ impl Role {
             BackupRun,
             RestorePreview,
             FindingsTriage,
+            SupportRequestCreate,
         ];
         const MANAGER: &[Capability] = &[
             WorkspaceView,
@@ -110,6 +119,7 @@ impl Role {
             AlertsManage,
             AuditView,
             EnvironmentsManage,
+            SupportRequestCreate,
         ];
         match self {
             Role::Owner => Capability::ALL,

@@ -38,6 +38,7 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
             <div class="alert" role="alert" data-testid="forbidden">
                 <p class="alert__title">{ "You do not have permission for this" }</p>
                 <p>{ "Your role in this workspace does not include it. Ask an owner or manager if you need it." }</p>
+                { report_access_problem() }
             </div>
         },
         error => {
@@ -68,6 +69,19 @@ pub fn ErrorView(props: &ErrorViewProps) -> Html {
                 </div>
             }
         }
+    }
+}
+
+/// "Report a problem" on a refusal, naming the refused page (spec 025).
+fn report_access_problem() -> Html {
+    let path = crate::app::current_path();
+    let route = Route::recognize(path.split('?').next().unwrap_or_default());
+    match route.workspace() {
+        Some(ws) => html! {
+            <crate::router::Link to={Route::Support { ws: ws.to_owned() }} classes="button button--quiet"
+                query={crate::router::pairs(&[("source", "access_denied"), ("path", path.as_str())])}>{ "Report a problem" }</crate::router::Link>
+        },
+        None => html! {},
     }
 }
 

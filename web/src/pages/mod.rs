@@ -24,6 +24,8 @@ pub mod promotion;
 pub mod provider;
 pub mod restore;
 pub mod sign_in;
+pub mod support;
+pub mod system;
 pub mod workspace;
 pub mod workspaces;
 
@@ -57,7 +59,7 @@ pub fn page(route: Route) -> Html {
         | Route::Posture { .. }
         | Route::Evidence { .. }
         | Route::AlertDelivery { .. } => html! { <Lazy bundle={MORE} /> },
-        // The third bundle's: compare, the mapping table, promotions (spec 022), detail pages, restores, onboarding and admin.
+        // The third bundle's: compare, the mapping table, promotions (spec 022), detail pages, restores, onboarding and admin, support, the system console.
         Route::Compare { .. }
         | Route::Mappings { .. }
         | Route::Promotions { .. }
@@ -72,7 +74,9 @@ pub fn page(route: Route) -> Html {
         | Route::Onboarding { .. }
         | Route::OnboardingDraft { .. }
         | Route::EnvironmentSettings { .. }
-        | Route::ScheduleEdit { .. } => {
+        | Route::ScheduleEdit { .. }
+        | Route::Support { .. }
+        | Route::System => {
             html! { <Lazy bundle={PROMOTE} /> }
         }
         // The app shell renders these without a session (`app::switch`): they never reach here.
@@ -128,6 +132,8 @@ pub fn promote_page(route: Route) -> Html {
         Route::OnboardingDraft { ws, draft } => html! { <onboarding::DraftPage {ws} {draft} /> },
         Route::EnvironmentSettings { ws, env } => html! { <admin::EnvironmentSettingsPage {ws} {env} /> },
         Route::ScheduleEdit { ws, env, schedule } => html! { <admin::ScheduleEditPage {ws} {env} {schedule} /> },
+        Route::Support { ws } => html! { <support::SupportPage {ws} /> },
+        Route::System => html! { <system::SystemPage /> },
         _ => Html::default(),
     }
 }

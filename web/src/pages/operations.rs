@@ -253,6 +253,10 @@ pub fn RunPage(props: &RunProps) -> Html {
                 <div class="page-head">
                     <h1>{ &r.label }</h1>
                     { status_badge(run_status(r).as_str()) }
+                    // Ask for help with this run: the server attaches its context (spec 025).
+                    if r.outcome.is_some_and(|o| o != RunOutcome::Succeeded) {
+                        <Link to={Route::Support { ws: ws.clone() }} classes="button button--quiet" query={crate::router::pairs(&[("source", "operation_run"), ("run", r.id.as_str())])}>{ "Report a problem" }</Link>
+                    }
                 </div>
                 <dl class="facts">
                     { crate::components::markup::fact("Type", html! { <><code>{ r.operation_type.as_str() }</code></> }) }

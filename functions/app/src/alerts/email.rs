@@ -125,35 +125,45 @@ pub struct Outcome {
     pub outbox: Option<AlertOutboxRecord>,
 }
 
-/// Sends `email` for delivery `d`: over SMTP when configured, else into the outbox.
-pub async fn deliver(state: &AppState, d: &AlertDeliveryRecord, email: Email, cut: usize) -> ServiceResult<Outcome> {
+/// What one send came to, before anything is recorded.
+pub struct Transmitted {
+    pub ok: bool,
+    pub status: Option<String>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub response: String,
+    /// Written to the outbox (no SMTP configured) as this file.
+    pub outbox_file: Option<String>,
+}
+
+/// Sends `email`: over SMTP when configured, else into the outbox as `<file_stem>.eml`. The
+/// one e-mail path of the product (alerts, support requests).
+pub async fn transmit(state: &AppState, file_stem: &str, email: Email, cut: usize) -> Transmitted {
     let started = Instant::now();
     let ms = |s: Instant| s.elapsed().as_millis() as u64;
+    let failed = |error: String, latency_ms: u64| Transmitted {
+        ok: false,
+        status: None,
+        error: Some(error),
+        latency_ms,
+        response: String::new(),
+        outbox_file: None,
+    };
     if let Some(url) = &state.alerts.smtp {
         let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose()) {
             Ok(b) => b.timeout(Some(SMTP_TIMEOUT)).build(),
-            Err(_) => {
-                return Ok(Outcome {
-                    ok: false,
-                    status: None,
-                    error: Some(format!("the SMTP URL for {} is not usable", url.redacted())),
-                    latency_ms: 0,
-                    response: String::new(),
-                    outbox: None,
-                });
-            }
+            Err(_) => return failed(format!("the SMTP URL for {} is not usable", url.redacted()), 0),
         };
-        let res = transport.send(email.message).await;
-        return Ok(match res {
+        return match transport.send(email.message).await {
             Ok(r) => {
                 let reply: Vec<&str> = r.message().collect();
-                Outcome {
+                Transmitted {
                     ok: r.is_positive(),
                     status: Some(format!("smtp {}", r.code())),
                     error: (!r.is_positive()).then(|| format!("the SMTP server answered {}", r.code())),
                     latency_ms: ms(started),
                     response: truncate(&format!("{} {}", r.code(), reply.join(" ")), cut),
-                    outbox: None,
+                    outbox_file: None,
                 }
             }
             Err(e) => {
@@ -165,60 +175,69 @@ pub async fn deliver(state: &AppState, d: &AlertDeliveryRecord, email: Email, cu
                     format!("SMTP: {e}")
                 };
                 let text = text.replace(url.expose(), &url.redacted());
-                Outcome {
+                Transmitted {
                     ok: false,
                     status,
                     error: Some(truncate(&text, cut)),
                     latency_ms: ms(started),
                     response: truncate(&text, cut),
-                    outbox: None,
+                    outbox_file: None,
                 }
             }
-        });
+        };
     }
     let Some(dir) = &state.alerts.outbox_dir else {
-        return Ok(Outcome {
-            ok: false,
-            status: None,
-            error: Some("no SMTP endpoint is configured (ATLAS_SMTP_URL) and this deployment has no outbox".into()),
-            latency_ms: 0,
-            response: String::new(),
-            outbox: None,
-        });
+        return failed(
+            "no SMTP endpoint is configured (ATLAS_SMTP_URL) and this deployment has no outbox".into(),
+            0,
+        );
     };
-    let file = format!("{}.eml", d.delivery_id);
+    let file = format!("{file_stem}.eml");
     let bytes = email.message.formatted();
-    let written = write_atomically(dir, &file, &bytes).await;
-    Ok(match written {
-        Ok(()) => Outcome {
+    match write_atomically(dir, &file, &bytes).await {
+        Ok(()) => Transmitted {
             ok: true,
             status: Some("outbox".into()),
             error: None,
             latency_ms: ms(started),
             response: format!("written to the outbox as {file}"),
-            outbox: Some(AlertOutboxRecord {
-                workspace_id: d.workspace_id.clone(),
-                delivery_id: d.delivery_id.clone(),
-                event_id: d.event_id.clone(),
-                destination_id: d.destination_id.clone(),
-                environment_id: d.environment_id.clone(),
-                from: email.from,
-                to: email.to,
-                subject: email.subject,
-                message_id: email.message_id,
-                body: email.body,
-                file,
-                at_ms: state.clock.now_millis(),
-            }),
+            outbox_file: Some(file),
         },
-        Err(e) => Outcome {
-            ok: false,
-            status: None,
-            error: Some(format!("the outbox could not be written: {e}")),
-            latency_ms: ms(started),
-            response: String::new(),
-            outbox: None,
-        },
+        Err(e) => failed(format!("the outbox could not be written: {e}"), ms(started)),
+    }
+}
+
+/// Sends `email` for delivery `d`: over SMTP when configured, else into the outbox.
+pub async fn deliver(state: &AppState, d: &AlertDeliveryRecord, email: Email, cut: usize) -> ServiceResult<Outcome> {
+    let (from, to, subject, message_id, body) = (
+        email.from.clone(),
+        email.to.clone(),
+        email.subject.clone(),
+        email.message_id.clone(),
+        email.body.clone(),
+    );
+    let t = transmit(state, &d.delivery_id, email, cut).await;
+    let outbox = t.outbox_file.map(|file| AlertOutboxRecord {
+        workspace_id: d.workspace_id.clone(),
+        delivery_id: d.delivery_id.clone(),
+        event_id: d.event_id.clone(),
+        destination_id: d.destination_id.clone(),
+        environment_id: d.environment_id.clone(),
+        from,
+        to,
+        subject,
+        message_id,
+        body,
+        file,
+        at_ms: state.clock.now_millis(),
+    });
+    Ok(Outcome {
+        ok: t.ok,
+        status: t.status,
+        error: t.error,
+        latency_ms: t.latency_ms,
+        response: t.response,
+        outbox,
     })
 }
 

@@ -80,4 +80,10 @@ pub const DEMO_USERS: &[DemoUser] = &[
         email: "newcomer@demo.test",
         name: "Nia Newcomer",
     },
+    // No workspace's member: the platform operator of local mode (`ATLAS_PLATFORM_OPERATORS`).
+    DemoUser {
+        user_id: "u-platform",
+        email: "platform@demo.test",
+        name: "Pia Platform",
+    },
 ];

@@ -28,6 +28,8 @@ pub mod provider;
 pub mod restore;
 pub mod runs;
 pub mod schedules;
+pub mod support;
+pub mod system;
 pub mod tenancy;
 
 use atlas_domain::{EnvironmentId, WorkspaceId};

@@ -22,4 +22,6 @@ pub mod posture;
 pub mod promotion;
 pub mod provider;
 pub mod restores;
+pub mod support;
+pub mod system;
 pub mod workspaces;

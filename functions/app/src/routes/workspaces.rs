@@ -44,7 +44,9 @@ pub async fn me(State(state): State<AppState>, actor: Actor) -> ApiResult<Json<a
             capabilities: tenancy::capability_codes(m.role),
         });
     }
+    let platform_operator = state.platform.is_operator(&actor.user_id, &actor.email);
     Ok(Json(api::Me {
+        platform_operator,
         user_id: actor.user_id,
         email: actor.email,
         name: actor.name,
