@@ -408,6 +408,19 @@ fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::Fie
     crate::backup::field_changes(atlas_domain::diff::mask_changes(&have, &want, changes))
 }
 
+/// Why an object missing from the target cannot be created from the backup, if it cannot.
+fn create_conflict(family: &Family, payload: &Value) -> Option<String> {
+    (family.code == "roleDefinitions" && payload["isBuiltIn"] == true)
+        .then(|| "A built-in Intune role cannot be created: every tenant has its own, matched by name.".to_owned())
+}
+
+/// A line-of-business app keeps its package in content versions a backup does not hold.
+fn is_line_of_business_app(payload: &Value) -> bool {
+    payload["@odata.type"]
+        .as_str()
+        .is_some_and(|t| t.contains("LobApp") || t.ends_with("MSI"))
+}
+
 /// Why a matched object cannot take the backup's state, if it cannot.
 fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String> {
     let ty = |v: &Value| v["@odata.type"].as_str().map(str::to_owned);
@@ -417,6 +430,13 @@ fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String>
         return Some(format!(
             "The live object is a {a}, the backup a {b}: Graph cannot change an object's type."
         ));
+    }
+    // Intune's built-in roles take no writes; one that differs from the backup stays as it is.
+    if family.code == "roleDefinitions" && (payload["isBuiltIn"] == true || live["isBuiltIn"] == true) {
+        let changes = field_changes(family, live, payload);
+        if !changes.is_empty() {
+            return Some("A built-in Intune role cannot be changed: Graph refuses writes to it.".into());
+        }
     }
     if family.code == "configurationPolicies" {
         for k in ["platforms", "technologies"] {
@@ -603,7 +623,18 @@ pub async fn preview_with(
             (_, Some(_)) => "conflict",
             (None, None) => {
                 assignments.added = assign.iter().flatten().map(&describe).collect();
-                "create"
+                conflict = create_conflict(family, payload);
+                if conflict.is_some() {
+                    "conflict"
+                } else {
+                    if family.metadata_only && is_line_of_business_app(payload) {
+                        warnings.push(
+                            "Only the app's metadata is restored: upload its package in Intune before it can install."
+                                .into(),
+                        );
+                    }
+                    "create"
+                }
             }
             (Some(o), None) => {
                 conflict = conflict_of(family, o, payload);
