@@ -794,15 +794,14 @@ pub(crate) fn throttle_service(family: &str) -> (&'static str, u32) {
         | "targetedManagedAppConfigurations"
         | "mdmWindowsInformationProtectionPolicies" => ("managed applications", 1),
         "mobileAppConfigurations" | "mobileApps" => ("applications", 1),
-        "policySets" => ("policy sets (not listed)", 1),
-        "deviceCategories" => ("devices", 2),
-        "assignmentFilters" => ("bundles", 1),
-        "windowsFeatureUpdateProfiles" | "windowsQualityUpdateProfiles" | "windowsDriverUpdateProfiles" => {
-            ("updates", 1)
-        }
-        "deviceEnrollmentConfigurations" | "windowsAutopilotDeploymentProfiles" | "termsAndConditions" => {
+
+        "assignmentFilters" | "policySets" => ("bundles", 1),
+        "windowsFeatureUpdateProfiles" | "windowsQualityUpdateProfiles" => ("updates", 1),
+        "windowsDriverUpdateProfiles" => ("driver updates (not listed)", 1),
+        "deviceEnrollmentConfigurations" | "windowsAutopilotDeploymentProfiles" | "deviceCategories" => {
             ("enrollment", 1)
         }
+        "termsAndConditions" => ("company terms", 1),
         "notificationMessageTemplates" => ("notifications", 1),
         "roleScopeTags" | "roleDefinitions" | "roleAssignments" => ("rbac", 1),
         "auditEvents" => ("auditing", 1),

@@ -478,7 +478,7 @@ pub static FAMILIES: &[Family] = &[
             ServiceConfig,
         )
     },
-    // Families added for issue 18 (item 6); each one's quirks are in specs/008-policy-families.md.
+    // Families added for issue 18 (item 6); each one's quirks are in specs/003-provider-connections.md ("Policy families").
     Family {
         // Metadata only: `win32LobApp` & co. keep their package in content versions the backup does
         // not read; a recreated line-of-business app waits for its binary (`publishingState`).
