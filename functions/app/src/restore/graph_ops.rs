@@ -401,7 +401,11 @@ pub async fn update(client: &TenantClient, family: &Family, id: &str, payload: &
         }
         Update::PatchThenSetPriority => {
             client.patch(&item, &body).await?;
-            if let Some(p) = payload.get("priority").filter(|p| p.is_number()) {
+            // A default configuration (priority 0) keeps its place: Graph refuses to move it.
+            if let Some(p) = payload
+                .get("priority")
+                .filter(|p| p.is_number() && p.as_u64() != Some(0))
+            {
                 client
                     .post(&format!("{item}/setPriority"), &json!({"priority": p}))
                     .await?;

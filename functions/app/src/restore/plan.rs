@@ -410,8 +410,35 @@ fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::Fie
 
 /// Why an object missing from the target cannot be created from the backup, if it cannot.
 fn create_conflict(family: &Family, payload: &Value) -> Option<String> {
-    (family.code == "roleDefinitions" && payload["isBuiltIn"] == true)
-        .then(|| "A built-in Intune role cannot be created: every tenant has its own, matched by name.".to_owned())
+    if family.code == "roleDefinitions" && payload["isBuiltIn"] == true {
+        return Some("A built-in Intune role cannot be created: every tenant has its own, matched by name.".into());
+    }
+    // Intune's default enrollment configurations (priority 0, ids `…_Default…`) exist in every
+    // tenant; a POST would make a custom one in their place.
+    let default = payload["priority"] == 0 || payload["id"].as_str().is_some_and(|i| i.contains("_Default"));
+    (family.code == "deviceEnrollmentConfigurations" && default).then(|| {
+        "A default enrollment configuration cannot be created: every tenant has its own, matched by name.".into()
+    })
+}
+
+#[cfg(test)]
+mod create_conflict_tests {
+    use super::*;
+
+    #[test]
+    fn built_in_roles_and_default_enrollment_configurations_are_never_created() {
+        let roles = Family::by_code("roleDefinitions").unwrap();
+        assert!(create_conflict(roles, &json!({"isBuiltIn": true})).is_some());
+        assert!(create_conflict(roles, &json!({"isBuiltIn": false})).is_none());
+        let enrollment = Family::by_code("deviceEnrollmentConfigurations").unwrap();
+        assert!(create_conflict(enrollment, &json!({"id": "x_DefaultLimit", "priority": 0})).is_some());
+        assert!(create_conflict(enrollment, &json!({"id": "y", "priority": 2})).is_none());
+        let app = json!({"@odata.type": "#microsoft.graph.win32LobApp"});
+        assert!(is_line_of_business_app(&app));
+        assert!(!is_line_of_business_app(
+            &json!({"@odata.type": "#microsoft.graph.iosStoreApp"})
+        ));
+    }
 }
 
 /// A line-of-business app keeps its package in content versions a backup does not hold.
