@@ -939,6 +939,18 @@ mod tests {
         assert_eq!(cats.full_list_query(), "/beta/deviceManagement/deviceCategories");
     }
 
+    /// The web app keeps its own copy of codes and labels (no request needed to offer them): each
+    /// family's entry must be there, named as here.
+    #[test]
+    fn the_web_app_names_every_family() {
+        let web = include_str!("../../../web/src/families.rs");
+        for f in FAMILIES {
+            let entry = format!("(\"{}\", \"{}\")", f.code, f.label);
+            assert!(web.contains(&entry), "web/src/families.rs lacks {entry}");
+        }
+        assert_eq!(web.matches("\", \"").count(), FAMILIES.len());
+    }
+
     #[test]
     fn permissions_from_roles() {
         let roles = vec![
