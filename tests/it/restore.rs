@@ -1002,8 +1002,190 @@ async fn updates_restore_intent_scope_tags_and_autopilot_target_sets(mode: Mode)
     app.stop().await;
 }
 
+/// The families of issue 18 (item 6) round-trip: backed up, one of each deleted in the portal (a
+/// driver update profile edited), restored from the backup with their own write paths (policy-set
+/// items through `update`, role assignments bound to their role, terms assigned target by target),
+/// each one verified. An app is restored as metadata (the preview says its package must be uploaded),
+/// and a built-in Intune role that differs from the backup is a conflict, never written.
+async fn new_families_round_trip(mode: Mode) {
+    const NEW: [&str; 8] = [
+        "mobileApps",
+        "windowsQualityUpdateProfiles",
+        "windowsDriverUpdateProfiles",
+        "policySets",
+        "roleDefinitions",
+        "roleAssignments",
+        "termsAndConditions",
+        "deviceCategories",
+    ];
+    let app = spawn_app(mode).await;
+    let (tenant, env) = app.connected_env("env-rs-fam").await;
+    let set = backup(&app, &env, &NEW).await;
+    for f in NEW {
+        let backed_up = set.items.iter().filter(|i| i.family == f).count();
+        assert_eq!(
+            backed_up,
+            sim().objects(&tenant, f).len(),
+            "{f}: every object backed up"
+        );
+    }
+    let counts = |t: &str| NEW.map(|f| sim().objects(t, f).len());
+    let before = counts(&tenant);
+    let live = |f: &str| sim().objects(&tenant, f);
+    // What is deleted: an app, and a policy set that does not bundle it (items name apps by id);
+    // a custom role no assignment grants; one object of every other family.
+    let lob_app = live("mobileApps")
+        .into_iter()
+        .find(|a| a["@odata.type"].as_str().unwrap().contains("LobApp"))
+        .expect("a line-of-business app");
+    let policy_set = live("policySets")
+        .into_iter()
+        .find(|ps| {
+            ps["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["payloadId"] != lob_app["id"])
+        })
+        .expect("a policy set without that app");
+    let granted: Vec<String> = live("roleAssignments")
+        .iter()
+        .map(|a| a["roleDefinition"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let custom_role = live("roleDefinitions")
+        .into_iter()
+        .find(|r| r["isBuiltIn"] == false && !granted.contains(&r["id"].as_str().unwrap().to_owned()))
+        .expect("an ungranted custom role");
+    let terms = live("termsAndConditions")
+        .into_iter()
+        .find(|t| !t["assignments"].as_array().unwrap().is_empty())
+        .expect("assigned terms");
+    let deleted: Vec<(&str, Value)> = vec![
+        ("mobileApps", lob_app.clone()),
+        (
+            "windowsQualityUpdateProfiles",
+            live("windowsQualityUpdateProfiles")[0].clone(),
+        ),
+        ("policySets", policy_set.clone()),
+        ("roleDefinitions", custom_role),
+        ("roleAssignments", live("roleAssignments")[0].clone()),
+        ("termsAndConditions", terms.clone()),
+        ("deviceCategories", live("deviceCategories")[0].clone()),
+    ];
+    for (f, o) in &deleted {
+        assert!(sim().delete_object(&tenant, f, o["id"].as_str().unwrap()), "{f}");
+    }
+    let driver = live("windowsDriverUpdateProfiles")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sim().patch_object(
+        &tenant,
+        "windowsDriverUpdateProfiles",
+        &driver,
+        json!({"description": "edited"})
+    ));
+
+    let mut keys: Vec<String> = deleted
+        .iter()
+        .map(|(f, o)| format!("{f}/{}", o["id"].as_str().unwrap()))
+        .collect();
+    keys.push(format!("windowsDriverUpdateProfiles/{driver}"));
+    let r = draft(&app, &env, json!({"backup_set_id": set.set.id, "items": keys})).await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    assert_eq!(
+        (p.summary.create, p.summary.update, p.summary.conflict),
+        (7, 1, 0),
+        "{:?}",
+        p.items
+    );
+    let app_item = p.items.iter().find(|i| i.family == "mobileApps").unwrap();
+    assert!(
+        app_item.warnings.iter().any(|w| w.contains("metadata")),
+        "{:?}",
+        app_item.warnings
+    );
+    let v = confirm_and_wait(&app, &env, &r.id, confirm_body(&p, "env-rs-fam")).await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
+    for i in &v.items {
+        assert_eq!(i.detail["verification"]["ok"], true, "{i:?}");
+    }
+    assert_eq!(counts(&tenant), before, "each deleted object created once");
+    for (f, o) in &deleted {
+        let name = o["displayName"].as_str().unwrap();
+        assert!(names(&tenant, f).contains(&name.to_owned()), "{f} {name} is back");
+    }
+    let back = |f: &str, o: &Value| {
+        live(f)
+            .into_iter()
+            .find(|x| x["displayName"] == o["displayName"])
+            .unwrap()
+    };
+    let app_back = back("mobileApps", &lob_app);
+    assert_eq!(app_back["publishingState"], "notPublished", "metadata only: no package");
+    assert_eq!(
+        app_back["assignments"].as_array().unwrap().len(),
+        lob_app["assignments"].as_array().unwrap().len()
+    );
+    let payloads = |ps: &Value| {
+        let mut ids: Vec<String> = ps["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["payloadId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        payloads(&back("policySets", &policy_set)),
+        payloads(&policy_set),
+        "the set bundles the same"
+    );
+    let role_assignment = &deleted[4].1;
+    assert_eq!(
+        back("roleAssignments", role_assignment)["roleDefinition"]["id"],
+        role_assignment["roleDefinition"]["id"]
+    );
+    let targets = |t: &Value| {
+        let mut g: Vec<String> = t["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["target"].to_string())
+            .collect();
+        g.sort();
+        g
+    };
+    assert_eq!(targets(&back("termsAndConditions", &terms)), targets(&terms));
+    let edited = live("windowsDriverUpdateProfiles")
+        .into_iter()
+        .find(|d| d["id"] == driver.as_str())
+        .unwrap();
+    assert_ne!(edited["description"], "edited", "the update wrote the backup's state");
+
+    // A built-in role edited behind the backup's back: a conflict, and nothing is written to it.
+    let builtin = live("roleDefinitions")
+        .into_iter()
+        .find(|r| r["isBuiltIn"] == true)
+        .unwrap();
+    let bid = builtin["id"].as_str().unwrap();
+    assert!(sim().patch_object(&tenant, "roleDefinitions", bid, json!({"description": "changed"})));
+    let r = draft(
+        &app,
+        &env,
+        json!({"backup_set_id": set.set.id, "items": [format!("roleDefinitions/{bid}")]}),
+    )
+    .await;
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    assert_eq!(p.summary.conflict, 1, "{:?}", p.items);
+    assert!(p.items[0].conflict.as_deref().unwrap_or_default().contains("built-in"));
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     same_tenant_restore_recreates_deleted_items_once,
+    new_families_round_trip,
     updates_restore_intent_scope_tags_and_autopilot_target_sets,
     filters_recreated_by_the_same_restore_are_used_by_its_assignments,
     double_delivery_creates_no_duplicates

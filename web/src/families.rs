@@ -20,6 +20,14 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("managedAppPolicies", "App protection"),
     ("windowsFeatureUpdateProfiles", "Windows feature updates"),
     ("notificationMessageTemplates", "Notification templates"),
+    ("mobileApps", "Apps"),
+    ("windowsQualityUpdateProfiles", "Windows quality updates"),
+    ("windowsDriverUpdateProfiles", "Windows driver updates"),
+    ("policySets", "Policy sets"),
+    ("roleDefinitions", "Intune roles"),
+    ("roleAssignments", "Intune role assignments"),
+    ("termsAndConditions", "Terms and conditions"),
+    ("deviceCategories", "Device categories"),
 ];
 
 /// The label of a family code, or the code itself when unknown.

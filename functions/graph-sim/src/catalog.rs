@@ -413,3 +413,109 @@ pub(crate) const FEATURE_UPDATES: &[(&str, &str, &str)] = &[
         "2027-10-12T00:00:00Z",
     ),
 ];
+
+/// Quality update releases Intune offers to expedite: `qualityUpdateRelease` and its display name.
+pub(crate) const QUALITY_UPDATES: &[(&str, &str)] = &[
+    ("2025-01-14T00:00:00Z", "January 14, 2025 - 2025.01 B"),
+    ("2025-02-11T00:00:00Z", "February 11, 2025 - 2025.02 B"),
+    ("2025-03-11T00:00:00Z", "March 11, 2025 - 2025.03 B"),
+];
+
+/// Apps the tenants hold: `@odata.type` (short), name, publisher and the type's own properties.
+pub(crate) fn app_kinds() -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    vec![
+        (
+            "win32LobApp",
+            "7-Zip",
+            "Igor Pavlov",
+            json!({"fileName": "7z2409-x64.intunewin", "setupFilePath": "7z2409-x64.exe",
+                   "installCommandLine": "7z2409-x64.exe /S", "uninstallCommandLine": "\"%ProgramFiles%\\7-Zip\\Uninstall.exe\" /S",
+                   "applicableArchitectures": "x64", "minimumSupportedWindowsRelease": "1607",
+                   "installExperience": {"runAsAccount": "system", "deviceRestartBehavior": "suppress"}}),
+        ),
+        (
+            "winGetApp",
+            "Microsoft Company Portal",
+            "Microsoft Corporation",
+            json!({"packageIdentifier": "9WZDNCRFJ3PZ", "installExperience": {"runAsAccount": "user"}}),
+        ),
+        (
+            "iosStoreApp",
+            "Microsoft Authenticator",
+            "Microsoft Corporation",
+            json!({"bundleId": "com.microsoft.azureauthenticator", "appStoreUrl": "https://apps.apple.com/app/id983156458",
+                   "applicableDeviceType": {"iPad": true, "iPhoneAndIPod": true}, "minimumSupportedOperatingSystem": {"v15_0": true}}),
+        ),
+        (
+            "webApp",
+            "HR Portal",
+            "Contoso",
+            json!({"appUrl": "https://hr.contoso.example", "useManagedBrowser": true}),
+        ),
+        (
+            "androidManagedStoreApp",
+            "Microsoft Teams",
+            "Microsoft Corporation",
+            json!({"packageId": "com.microsoft.teams", "appIdentifier": "com.microsoft.teams",
+                   "appStoreUrl": "https://play.google.com/store/apps/details?id=com.microsoft.teams", "isPrivate": false}),
+        ),
+        (
+            "macOSLobApp",
+            "Contoso VPN",
+            "Contoso",
+            json!({"bundleId": "com.contoso.vpn", "buildNumber": "4.2.1", "fileName": "ContosoVPN.pkg",
+                   "minimumSupportedOperatingSystem": {"v13_0": true}}),
+        ),
+    ]
+}
+
+/// Intune's built-in roles: fixed ids, the same in every tenant, and read-only.
+pub(crate) const BUILT_IN_ROLES: &[(&str, &str, &[&str])] = &[
+    (
+        "0bd113fe-6be5-400c-a28f-ae5553f9c0be",
+        "Policy and Profile manager",
+        &[
+            "Microsoft.Intune_DeviceConfigurations_Read",
+            "Microsoft.Intune_DeviceConfigurations_Create",
+            "Microsoft.Intune_DeviceConfigurations_Update",
+            "Microsoft.Intune_DeviceConfigurations_Assign",
+        ],
+    ),
+    (
+        "9e0cc482-82df-4ab2-a24c-0c23a3f52e1e",
+        "Help Desk Operator",
+        &[
+            "Microsoft.Intune_ManagedDevices_Read",
+            "Microsoft.Intune_RemoteTasks_RebootNow",
+            "Microsoft.Intune_RemoteTasks_ResetPasscode",
+        ],
+    ),
+    (
+        "c56d53a2-73d0-4502-b6bd-4a9d3dba28d5",
+        "Read Only Operator",
+        &[
+            "Microsoft.Intune_ManagedDevices_Read",
+            "Microsoft.Intune_DeviceConfigurations_Read",
+            "Microsoft.Intune_MobileApps_Read",
+        ],
+    ),
+];
+
+/// Custom role permissions the seeded custom roles draw from.
+pub(crate) const ROLE_ACTIONS: &[&str] = &[
+    "Microsoft.Intune_MobileApps_Read",
+    "Microsoft.Intune_MobileApps_Assign",
+    "Microsoft.Intune_DeviceCompliancePolices_Read",
+    "Microsoft.Intune_DeviceCompliancePolices_Update",
+    "Microsoft.Intune_EndpointAnalytics_Read",
+    "Microsoft.Intune_Organization_Read",
+    "Microsoft.Intune_RemoteTasks_SyncDevice",
+];
+
+pub(crate) const DEVICE_CATEGORIES: &[&str] = &[
+    "Corporate laptop",
+    "Kiosk",
+    "Shared device",
+    "Field tablet",
+    "Developer workstation",
+];

@@ -35,6 +35,18 @@ pub(crate) enum Family {
     Organization,
     /// `deviceManagement/auditEvents`: the tenant's Intune audit log, read-only (see `audit.rs`).
     AuditEvents,
+    /// `deviceAppManagement/mobileApps`: app metadata (binaries live in content versions, not served).
+    MobileApps,
+    QualityUpdateProfiles,
+    DriverUpdateProfiles,
+    /// `deviceAppManagement/policySets`: bundles of other families' objects, assigned together.
+    PolicySets,
+    /// `deviceManagement/roleDefinitions`: Intune roles, built-in ones read-only.
+    RoleDefinitions,
+    /// `deviceManagement/roleAssignments`: who holds an Intune role, over which groups.
+    RoleAssignments,
+    TermsAndConditions,
+    DeviceCategories,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +126,16 @@ const RBAC_READ: &[&str] = &[
     "DeviceManagementConfiguration.ReadWrite.All",
 ];
 const RBAC_WRITE: &[&str] = &["DeviceManagementRBAC.ReadWrite.All"];
+/// Intune roles and their assignments: the RBAC roles only (their reference pages name no other).
+const RBAC_ONLY_READ: &[&str] = &["DeviceManagementRBAC.Read.All", "DeviceManagementRBAC.ReadWrite.All"];
+/// Device categories: listing also takes the configuration roles; writes need ManagedDevices.
+const CATEGORY_READ: &[&str] = &[
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
+const CATEGORY_WRITE: &[&str] = &["DeviceManagementManagedDevices.ReadWrite.All"];
 const GROUP_READ: &[&str] = &[
     "Group.Read.All",
     "Group.ReadWrite.All",
@@ -131,6 +153,7 @@ pub const ALL_ROLES: &[&str] = &[
     "DeviceManagementServiceConfig.ReadWrite.All",
     "DeviceManagementApps.ReadWrite.All",
     "DeviceManagementRBAC.ReadWrite.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
     "Group.ReadWrite.All",
 ];
 
@@ -141,6 +164,7 @@ pub const READ_ROLES: &[&str] = &[
     "DeviceManagementServiceConfig.Read.All",
     "DeviceManagementApps.Read.All",
     "DeviceManagementRBAC.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
     "Group.Read.All",
 ];
 
@@ -578,6 +602,122 @@ pub(crate) static FAMILIES: &[FamilyDef] = &[
             "microsoft.graph.auditEvent",
         )
     },
+    FamilyDef {
+        v1: true,
+        read_roles: APPS_READ,
+        write_roles: APPS_WRITE,
+        abstract_base: true,
+        patch_status: 204,
+        assign: Some(assign(
+            "mobileAppAssignments",
+            204,
+            false,
+            "microsoft.graph.mobileAppAssignment",
+        )),
+        navs: &["assignments", "categories", "contentVersions"],
+        ..intune(
+            Family::MobileApps,
+            "mobileApps",
+            "deviceAppManagement/mobileApps",
+            "microsoft.graph.mobileApp",
+        )
+    },
+    FamilyDef {
+        assign: Some(assign(
+            "assignments",
+            204,
+            false,
+            "microsoft.graph.windowsQualityUpdateProfileAssignment",
+        )),
+        ..intune(
+            Family::QualityUpdateProfiles,
+            "windowsQualityUpdateProfiles",
+            "deviceManagement/windowsQualityUpdateProfiles",
+            "microsoft.graph.windowsQualityUpdateProfile",
+        )
+    },
+    FamilyDef {
+        assign: Some(assign(
+            "assignments",
+            204,
+            false,
+            "microsoft.graph.windowsDriverUpdateProfileAssignment",
+        )),
+        navs: &["assignments", "driverInventories"],
+        ..intune(
+            Family::DriverUpdateProfiles,
+            "windowsDriverUpdateProfiles",
+            "deviceManagement/windowsDriverUpdateProfiles",
+            "microsoft.graph.windowsDriverUpdateProfile",
+        )
+    },
+    FamilyDef {
+        // No `assign` action: assignments come with `POST {id}/update` or one `POST {id}/assignments` each.
+        assign: Some(assign("assignments", 204, false, "microsoft.graph.policySetAssignment")),
+        navs: &["assignments", "items"],
+        ..intune(
+            Family::PolicySets,
+            "policySets",
+            "deviceAppManagement/policySets",
+            "microsoft.graph.policySet",
+        )
+    },
+    FamilyDef {
+        v1: true,
+        read_roles: RBAC_ONLY_READ,
+        write_roles: RBAC_WRITE,
+        navs: &["roleAssignments"],
+        ..intune(
+            Family::RoleDefinitions,
+            "roleDefinitions",
+            "deviceManagement/roleDefinitions",
+            "microsoft.graph.deviceAndAppManagementRoleDefinition",
+        )
+    },
+    FamilyDef {
+        v1: true,
+        read_roles: RBAC_ONLY_READ,
+        write_roles: RBAC_WRITE,
+        navs: &["roleDefinition", "roleScopeTags"],
+        ..intune(
+            Family::RoleAssignments,
+            "roleAssignments",
+            "deviceManagement/roleAssignments",
+            "microsoft.graph.deviceAndAppManagementRoleAssignment",
+        )
+    },
+    FamilyDef {
+        v1: true,
+        read_roles: SVC_READ,
+        write_roles: SVC_WRITE,
+        // Group targets one by one through `POST {id}/assignments` (201); there is no `assign` action.
+        assign: Some(assign(
+            "assignments",
+            201,
+            false,
+            "microsoft.graph.termsAndConditionsAssignment",
+        )),
+        navs: &["assignments", "acceptanceStatuses", "groupAssignments"],
+        has_version: true,
+        ..intune(
+            Family::TermsAndConditions,
+            "termsAndConditions",
+            "deviceManagement/termsAndConditions",
+            "microsoft.graph.termsAndConditions",
+        )
+    },
+    FamilyDef {
+        v1: true,
+        read_roles: CATEGORY_READ,
+        write_roles: CATEGORY_WRITE,
+        navs: &[],
+        ..intune(
+            Family::DeviceCategories,
+            "deviceCategories",
+            "deviceManagement/deviceCategories",
+            "microsoft.graph.deviceCategory",
+        )
+    },
 ];
 
 const AUDIT_READ: &[&str] = &[
@@ -591,6 +731,8 @@ const AUDIT_READ: &[&str] = &[
     "DeviceManagementRBAC.ReadWrite.All",
     "DeviceManagementScripts.Read.All",
     "DeviceManagementScripts.ReadWrite.All",
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
 ];
 
 pub(crate) fn def(family: Family) -> &'static FamilyDef {
@@ -627,9 +769,10 @@ pub(crate) fn approval_policy_type(name: &str) -> Option<&'static str> {
         | "androidManagedAppProtections"
         | "managedAppPolicies"
         | "targetedManagedAppConfigurations" => "appProtectionPolicy",
-        "mobileAppConfigurations" => "app",
+        "mobileAppConfigurations" | "mobileApps" => "app",
         "assignmentFilters" => "filter",
-        "roleScopeTags" => "role",
+        "roleScopeTags" | "roleDefinitions" | "roleAssignments" => "role",
+        "windowsQualityUpdateProfiles" | "windowsDriverUpdateProfiles" => "configurationPolicy",
         _ => return None,
     })
 }
@@ -650,12 +793,17 @@ pub(crate) fn throttle_service(family: &str) -> (&'static str, u32) {
         | "androidManagedAppProtections"
         | "targetedManagedAppConfigurations"
         | "mdmWindowsInformationProtectionPolicies" => ("managed applications", 1),
-        "mobileAppConfigurations" => ("applications", 1),
-        "assignmentFilters" => ("bundles", 1),
-        "windowsFeatureUpdateProfiles" => ("updates", 1),
-        "deviceEnrollmentConfigurations" | "windowsAutopilotDeploymentProfiles" => ("enrollment", 1),
+        "mobileAppConfigurations" | "mobileApps" => ("applications", 1),
+
+        "assignmentFilters" | "policySets" => ("bundles", 1),
+        "windowsFeatureUpdateProfiles" | "windowsQualityUpdateProfiles" => ("updates", 1),
+        "windowsDriverUpdateProfiles" => ("driver updates (not listed)", 1),
+        "deviceEnrollmentConfigurations" | "windowsAutopilotDeploymentProfiles" | "deviceCategories" => {
+            ("enrollment", 1)
+        }
+        "termsAndConditions" => ("company terms", 1),
         "notificationMessageTemplates" => ("notifications", 1),
-        "roleScopeTags" => ("rbac", 1),
+        "roleScopeTags" | "roleDefinitions" | "roleAssignments" => ("rbac", 1),
         "auditEvents" => ("auditing", 1),
         "groupPolicyConfigurations" | "groupPolicyDefinitions" => ("group policy (not listed)", 1),
         "operationApprovalPolicies" => ("multi admin approval (not listed)", 1),

@@ -153,6 +153,11 @@ pub(crate) enum AssignKind {
     MobileAppConfig,
     FeatureUpdate,
     RoleScopeTag,
+    MobileApp,
+    QualityUpdate,
+    DriverUpdate,
+    PolicySet,
+    Terms,
 }
 
 impl AssignKind {
@@ -172,6 +177,11 @@ impl AssignKind {
             Family::TargetedAppConfigurations => AssignKind::AppProtection,
             Family::FeatureUpdateProfiles => AssignKind::FeatureUpdate,
             Family::RoleScopeTags => AssignKind::RoleScopeTag,
+            Family::MobileApps => AssignKind::MobileApp,
+            Family::QualityUpdateProfiles => AssignKind::QualityUpdate,
+            Family::DriverUpdateProfiles => AssignKind::DriverUpdate,
+            Family::PolicySets => AssignKind::PolicySet,
+            Family::TermsAndConditions => AssignKind::Terms,
             _ => return None,
         })
     }
@@ -191,6 +201,11 @@ impl AssignKind {
             AssignKind::MobileAppConfig => "#microsoft.graph.managedDeviceMobileAppConfigurationAssignment",
             AssignKind::FeatureUpdate => "#microsoft.graph.windowsFeatureUpdateProfileAssignment",
             AssignKind::RoleScopeTag => "#microsoft.graph.roleScopeTagAutoAssignment",
+            AssignKind::MobileApp => "#microsoft.graph.mobileAppAssignment",
+            AssignKind::QualityUpdate => "#microsoft.graph.windowsQualityUpdateProfileAssignment",
+            AssignKind::DriverUpdate => "#microsoft.graph.windowsDriverUpdateProfileAssignment",
+            AssignKind::PolicySet => "#microsoft.graph.policySetAssignment",
+            AssignKind::Terms => "#microsoft.graph.termsAndConditionsAssignment",
         }
     }
 }
@@ -207,7 +222,11 @@ pub(crate) fn assignment_value(kind: AssignKind, policy_id: &str, target_id: &st
         | AssignKind::HealthScript
         | AssignKind::MobileAppConfig
         | AssignKind::FeatureUpdate
-        | AssignKind::RoleScopeTag => {}
+        | AssignKind::RoleScopeTag
+        | AssignKind::QualityUpdate
+        | AssignKind::DriverUpdate
+        | AssignKind::PolicySet
+        | AssignKind::Terms => {}
         AssignKind::DeviceConfiguration => {
             a.insert("intent".into(), json!("apply"));
             a.insert("source".into(), json!("direct"));
@@ -336,6 +355,36 @@ pub(crate) fn seed_tenant(seed: u64, n: usize, short_name: &str) -> BTreeMap<Fam
     data.insert(
         Family::NotificationTemplates,
         (0..n).map(|i| notification_template(&mut ctx, i)).collect(),
+    );
+    // Issue 18's families, seeded last with an rng of their own: every earlier family keeps its content.
+    ctx.rng = Rng::new(seed ^ 0xFA41_1E50_0018_0006);
+    let apps: Vec<Obj> = (0..n).map(|i| mobile_app(&mut ctx, i)).collect();
+    data.insert(
+        Family::QualityUpdateProfiles,
+        (0..n).map(|i| quality_update_profile(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::DriverUpdateProfiles,
+        (0..n).map(|i| driver_update_profile(&mut ctx, i)).collect(),
+    );
+    let sets = (0..n)
+        .map(|i| policy_set(&mut ctx, i, &apps, &data[&Family::DeviceConfigurations]))
+        .collect();
+    data.insert(Family::MobileApps, apps);
+    data.insert(Family::PolicySets, sets);
+    let roles = role_definitions(&mut ctx, n);
+    data.insert(
+        Family::RoleAssignments,
+        (0..n).map(|i| role_assignment(&mut ctx, i, &roles)).collect(),
+    );
+    data.insert(Family::RoleDefinitions, roles);
+    data.insert(
+        Family::TermsAndConditions,
+        (0..n).map(|i| terms_and_conditions(&mut ctx, i)).collect(),
+    );
+    data.insert(
+        Family::DeviceCategories,
+        (0..n).map(|i| device_category(&mut ctx, i)).collect(),
     );
     ctx.rng = Rng::new(seed ^ 0x5EC2_E75E_ED00_0001);
     ensure_secrets(&mut ctx, &mut data);
@@ -1509,6 +1558,266 @@ fn notification_template(ctx: &mut Ctx, i: usize) -> Obj {
     let mut obj = Obj::new(id, m);
     obj.navs.insert("localizedNotificationMessages".into(), messages);
     obj
+}
+
+fn mobile_app(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let kinds = crate::catalog::app_kinds();
+    let (odata, name, publisher, extra) = kinds[i % kinds.len()].clone();
+    let lob = odata.contains("LobApp");
+    let mut m = base(
+        &id,
+        odata,
+        "displayName",
+        format!("{name} {:02}", i + 1),
+        format!("{name} by {publisher}"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"publisher": publisher, "isFeatured": ctx.rng.chance(0.2), "privacyInformationUrl": null,
+               "informationUrl": null, "owner": "", "developer": "", "notes": "", "roleScopeTagIds": tags,
+               "publishingState": "published", "uploadState": 1, "dependentAppCount": 0,
+               "supersedingAppCount": 0, "supersededAppCount": 0}),
+    );
+    if lob {
+        put(
+            &mut m,
+            json!({"committedContentVersion": "1", "size": ctx.rng.range(2_000_000, 90_000_000)}),
+        );
+    }
+    put(&mut m, extra);
+    let mut obj = ctx.assigned(Obj::new(id, m), AssignKind::MobileApp, None);
+    // Every app assignment says what it does to the app.
+    for a in obj.navs.get_mut("assignments").into_iter().flatten() {
+        let intent = if a["target"]["@odata.type"] == "#microsoft.graph.exclusionGroupAssignmentTarget" {
+            "required"
+        } else {
+            *ctx.rng.pick(&["required", "available", "uninstall"])
+        };
+        a["intent"] = json!(intent);
+        a["settings"] = Value::Null;
+    }
+    obj.navs.insert("categories".into(), Vec::new());
+    obj
+}
+
+fn quality_update_profile(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let (release, display) = *ctx.rng.pick(crate::catalog::QUALITY_UPDATES);
+    let mut m = base(
+        &id,
+        "windowsQualityUpdateProfile",
+        "displayName",
+        format!("WUfB - Expedite {display} - {:02}", i + 1),
+        "Expedited security update".into(),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"expeditedUpdateSettings": {"qualityUpdateRelease": release, "daysUntilForcedReboot": ctx.rng.range(0, 2)},
+               "releaseDateDisplayName": display, "deployableContentDisplayName": format!("{display} - Security Updates"),
+               "roleScopeTagIds": tags}),
+    );
+    ctx.assigned(Obj::new(id, m), AssignKind::QualityUpdate, Some("windows10AndLater"))
+}
+
+fn driver_update_profile(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let automatic = ctx.rng.chance(0.5);
+    let approval = if automatic { "automatic" } else { "manual" };
+    let mut m = base(
+        &id,
+        "windowsDriverUpdateProfile",
+        "displayName",
+        format!("WUfB - Drivers - {approval} {:02}", i + 1),
+        format!("Driver updates, {approval} approval"),
+        &mut ctx.rng,
+    );
+    let tags = ctx.scope_tags();
+    let synced = m["lastModifiedDateTime"].clone();
+    let deferral = if automatic {
+        json!(ctx.rng.range(0, 14))
+    } else {
+        Value::Null
+    };
+    put(
+        &mut m,
+        json!({"approvalType": approval, "deploymentDeferralInDays": deferral, "deviceReporting": ctx.rng.range(0, 400),
+               "newUpdates": ctx.rng.range(0, 9), "roleScopeTagIds": tags,
+               "inventorySyncStatus": {"driverInventorySyncState": "success", "lastSuccessfulSyncDateTime": synced}}),
+    );
+    let mut obj = ctx.assigned(Obj::new(id, m), AssignKind::DriverUpdate, Some("windows10AndLater"));
+    obj.navs.insert("driverInventories".into(), Vec::new());
+    obj
+}
+
+fn policy_set(ctx: &mut Ctx, i: usize, apps: &[Obj], configs: &[Obj]) -> Obj {
+    let id = ctx.rng.guid();
+    let mut m = base(
+        &id,
+        "policySet",
+        "displayName",
+        format!("PS - {} onboarding {:02}", ctx.rng.pick(AUDIENCES), i + 1),
+        "Apps and profiles deployed together".into(),
+        &mut ctx.rng,
+    );
+    let ts = m["lastModifiedDateTime"].clone();
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"status": "notAssigned", "errorCode": "noError", "guidedDeploymentTags": [], "roleScopeTags": tags}),
+    );
+    let mut items = Vec::new();
+    if let Some(app) = apps.get(i % apps.len().max(1)) {
+        items.push(
+            json!({"@odata.type": "#microsoft.graph.mobileAppPolicySetItem", "id": ctx.rng.guid(),
+            "payloadId": app.id, "displayName": app.props["displayName"], "itemType": app.props["@odata.type"],
+            "status": "success", "errorCode": "noError", "createdDateTime": ts, "lastModifiedDateTime": ts,
+            "guidedDeploymentTags": [], "intent": "required", "settings": null}),
+        );
+    }
+    if let Some(c) = configs.get(i % configs.len().max(1)) {
+        items.push(
+            json!({"@odata.type": "#microsoft.graph.deviceConfigurationPolicySetItem", "id": ctx.rng.guid(),
+            "payloadId": c.id, "displayName": c.props["displayName"], "itemType": c.props["@odata.type"],
+            "status": "success", "errorCode": "noError", "createdDateTime": ts, "lastModifiedDateTime": ts,
+            "guidedDeploymentTags": []}),
+        );
+    }
+    let mut obj = ctx.assigned(Obj::new(id, m), AssignKind::PolicySet, None);
+    obj.navs.insert("items".into(), items);
+    obj
+}
+
+fn role_definition_json(
+    id: &str,
+    name: &str,
+    description: &str,
+    actions: &[&str],
+    built_in: bool,
+    ts: &Value,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    put(
+        &mut m,
+        json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "id": id, "displayName": name,
+               "description": description, "isBuiltIn": built_in, "isBuiltInRoleDefinition": built_in,
+               "roleScopeTagIds": ["0"], "permissions": [],
+               "rolePermissions": [{"resourceActions": [{"allowedResourceActions": actions, "notAllowedResourceActions": []}]}],
+               "createdDateTime": ts, "lastModifiedDateTime": ts}),
+    );
+    m
+}
+
+/// The built-in roles (fixed ids, the same in every tenant) and `n` custom ones.
+fn role_definitions(ctx: &mut Ctx, n: usize) -> Vec<Obj> {
+    let ts = json!("2023-06-01T00:00:00.0000000Z");
+    let mut out: Vec<Obj> = crate::catalog::BUILT_IN_ROLES
+        .iter()
+        .map(|(id, name, actions)| {
+            let mut o = Obj::new(
+                id.to_string(),
+                role_definition_json(id, name, &format!("Built-in role: {name}."), actions, true, &ts),
+            );
+            o.navs.insert("roleAssignments".into(), Vec::new());
+            o
+        })
+        .collect();
+    for i in 0..n {
+        let id = ctx.rng.guid();
+        let (created, _) = seeded_time(&mut ctx.rng);
+        let k = 2 + ctx.rng.below(3);
+        let actions: Vec<&str> = (0..k)
+            .map(|j| crate::catalog::ROLE_ACTIONS[(i + j) % crate::catalog::ROLE_ACTIONS.len()])
+            .collect();
+        let name = format!("Custom - {} operator {:02}", ctx.rng.pick(TAGS), i + 1);
+        let mut m = role_definition_json(&id, &name, "Custom Intune role", &actions, false, &json!(created));
+        m.insert("roleScopeTagIds".into(), ctx.scope_tags());
+        let mut o = Obj::new(id, m);
+        o.navs.insert("roleAssignments".into(), Vec::new());
+        out.push(o);
+    }
+    out
+}
+
+fn role_assignment(ctx: &mut Ctx, i: usize, roles: &[Obj]) -> Obj {
+    let id = ctx.rng.guid();
+    let role = &roles[i % roles.len()];
+    let mut m = base(
+        &id,
+        "deviceAndAppManagementRoleAssignment",
+        "displayName",
+        format!(
+            "{} - assignment {:02}",
+            role.props["displayName"].as_str().unwrap_or_default(),
+            i + 1
+        ),
+        "Granted to the service desk".into(),
+        &mut ctx.rng,
+    );
+    m.remove("createdDateTime");
+    m.remove("lastModifiedDateTime");
+    let members = vec![ctx.rng.pick(&ctx.groups).clone()];
+    let scopes = vec![ctx.rng.pick(&ctx.groups).clone()];
+    put(
+        &mut m,
+        json!({"members": members, "resourceScopes": scopes, "scopeType": "resourceScope", "roleScopeTagIds": ["0"]}),
+    );
+    let mut o = Obj::new(id, m);
+    o.navs.insert(
+        "roleDefinition".into(),
+        vec![
+            json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "id": role.id,
+                     "displayName": role.props["displayName"], "description": role.props["description"],
+                     "isBuiltIn": role.props["isBuiltIn"]}),
+        ],
+    );
+    o
+}
+
+fn terms_and_conditions(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let audience = ctx.rng.pick(AUDIENCES).to_string();
+    let mut m = base(
+        &id,
+        "termsAndConditions",
+        "displayName",
+        format!("T&C - {audience} {:02}", i + 1),
+        format!("Acceptable use for {audience}"),
+        &mut ctx.rng,
+    );
+    let modified = m.remove("lastModifiedDateTime").unwrap_or(Value::Null);
+    let tags = ctx.scope_tags();
+    put(
+        &mut m,
+        json!({"modifiedDateTime": modified, "title": "Contoso acceptable use", "version": ctx.rng.range(1, 4),
+               "bodyText": "Company data stays on managed apps. Report a lost device within 24 hours.",
+               "acceptanceStatement": "I accept the acceptable use policy.", "roleScopeTagIds": tags}),
+    );
+    let mut obj = ctx.assigned(Obj::new(id, m), AssignKind::Terms, None);
+    obj.navs.insert("acceptanceStatuses".into(), Vec::new());
+    obj.navs.insert("groupAssignments".into(), Vec::new());
+    obj
+}
+
+fn device_category(ctx: &mut Ctx, i: usize) -> Obj {
+    let id = ctx.rng.guid();
+    let name = crate::catalog::DEVICE_CATEGORIES[i % crate::catalog::DEVICE_CATEGORIES.len()];
+    let mut m = base(
+        &id,
+        "deviceCategory",
+        "displayName",
+        format!("{name} {:02}", i + 1),
+        format!("Devices users enrol as: {name}"),
+        &mut ctx.rng,
+    );
+    m.remove("createdDateTime");
+    m.remove("lastModifiedDateTime");
+    m.insert("roleScopeTagIds".into(), ctx.scope_tags());
+    Obj::new(id, m)
 }
 
 #[cfg(test)]

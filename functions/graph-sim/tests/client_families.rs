@@ -160,33 +160,39 @@ async fn every_client_family_is_served_with_its_permission() {
             assert!(answer["assignments"].is_array(), "{url}: {answer}");
         }
     }
-    // Without the family's area → 403 (scope tags also accept DeviceManagementConfiguration, graph-brief §5).
+    // Without the family's area → 403 (scope tags and device categories also accept
+    // DeviceManagementConfiguration for reads, graph-brief §5 and the categories' list page).
     for area in [
         PermissionArea::Configuration,
         PermissionArea::Scripts,
         PermissionArea::ServiceConfig,
         PermissionArea::Apps,
         PermissionArea::Rbac,
+        PermissionArea::ManagedDevices,
     ] {
+        let with_cfg = matches!(area, PermissionArea::Rbac | PermissionArea::ManagedDevices);
         let roles: Vec<&str> = READ_ROLES
             .iter()
             .copied()
             .filter(|r| *r != area.read())
-            .filter(|r| area != PermissionArea::Rbac || *r != PermissionArea::Configuration.read())
+            .filter(|r| !with_cfg || *r != PermissionArea::Configuration.read())
             .collect();
         let token = env.token_with(&roles).await;
         for f in FAMILIES {
             let (status, body) = env.get(&token, &format!("{}?$top=1", f.list_path())).await;
-            let lost =
-                f.permission == area || (area == PermissionArea::Rbac && f.permission == PermissionArea::Configuration);
+            let lost = f.permission == area || (with_cfg && f.permission == PermissionArea::Configuration);
             let expected = if lost { StatusCode::FORBIDDEN } else { StatusCode::OK };
             assert_eq!(status, expected, "{} without {}: {body}", f.code, area.read());
         }
     }
     let stats = env.sim.stats(&env.tenant.id);
     for f in FAMILIES.iter().filter(|f| f.code != "managedAppPolicies") {
-        // Scope tags: the built-in "0" plus the custom ones.
-        let expected = if f.code == "roleScopeTags" { 4 } else { 3 };
+        // Scope tags: the built-in "0" plus the custom ones; roles: Intune's 3 built-in ones too.
+        let expected = match f.code {
+            "roleScopeTags" => 4,
+            "roleDefinitions" => 6,
+            _ => 3,
+        };
         assert_eq!(stats.objects_of(f.code), expected, "{}", f.code);
     }
 }
@@ -701,4 +707,448 @@ async fn service_config_and_app_families() {
     assert_eq!(stats.objects_of("notificationMessageTemplates"), 4);
     assert_eq!(stats.objects_of("targetedManagedAppConfigurations"), 4);
     assert!(stats.assignments.contains_key("deviceEnrollmentConfigurations"));
+}
+
+// The families of issue 18 (item 6): each one listed page by page, read, created with its documented
+// refusal first, and updated.
+
+/// Every object of `path`, two per page, following `@odata.nextLink`; asserts it took more than one page.
+async fn list_in_pages(env: &Env, token: &str, path: &str) -> Vec<Value> {
+    let mut url = format!("{path}?$top=2");
+    let (mut out, mut pages) = (Vec::new(), 0);
+    loop {
+        let (s, body) = env.get(token, &url).await;
+        assert_eq!(s, StatusCode::OK, "{url}: {body}");
+        out.extend(body["value"].as_array().unwrap().iter().cloned());
+        pages += 1;
+        match body["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert!(pages > 1, "{path} pages");
+    out
+}
+
+/// Lists `path` in pages (as many objects as the simulator holds), reads the first one by id and
+/// returns it.
+async fn listed_and_read(env: &Env, token: &str, path: &str, family: &str) -> Value {
+    let all = list_in_pages(env, token, path).await;
+    assert_eq!(all.len(), env.sim.stats(&env.tenant.id).objects_of(family), "{family}");
+    let id = all[0]["id"].as_str().unwrap();
+    let (s, one) = env.get(token, &format!("{path}/{id}")).await;
+    assert_eq!((s, &one["id"]), (StatusCode::OK, &all[0]["id"]), "{one}");
+    one
+}
+
+#[tokio::test]
+async fn mobile_apps_are_metadata_with_derived_types_and_intents() {
+    let env = Env::start(4).await;
+    let t = env.token_with(&write_roles()).await;
+    let path = "/beta/deviceAppManagement/mobileApps";
+    let one = listed_and_read(&env, &t, path, "mobileApps").await;
+    assert!(one["@odata.type"].as_str().unwrap().ends_with("App"), "{one}");
+    assert_eq!(
+        env.get(&t, "/v1.0/deviceAppManagement/mobileApps?$top=1").await.0,
+        StatusCode::OK
+    );
+    // The abstract base type and the service's own fields are refused.
+    let body = json!({"displayName": "Tool", "publisher": "Contoso", "fileName": "tool.intunewin"});
+    assert_eq!(
+        env.call(&t, Method::POST, path, Some(body.clone())).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let mut typed = body;
+    typed["@odata.type"] = json!("#microsoft.graph.win32LobApp");
+    let mut with_state = typed.clone();
+    with_state["publishingState"] = json!("published");
+    let (s, e) = env.call(&t, Method::POST, path, Some(with_state)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("publishingState"));
+    let (s, app) = env.call(&t, Method::POST, path, Some(typed)).await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    assert_eq!(app["publishingState"], "notPublished", "no package: metadata only");
+    let id = app["id"].as_str().unwrap();
+    let (s, _) = env
+        .call(&t, Method::PATCH, &format!("{path}/{id}"), Some(json!({"notes": "n"})))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(env.get(&t, &format!("{path}/{id}")).await.1["notes"], "n");
+    // An assignment without an intent is refused; with one it is kept.
+    let group = env.sim.objects(&env.tenant.id, "groups")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let assign = format!("{path}/{id}/assign");
+    let no_intent = json!({"mobileAppAssignments": [{"target": group_target(&group)}]});
+    assert_eq!(
+        env.call(&t, Method::POST, &assign, Some(no_intent)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let ok = json!({"mobileAppAssignments": [{"intent": "required", "target": group_target(&group)}]});
+    assert_eq!(
+        env.call(&t, Method::POST, &assign, Some(ok)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, a) = env.get(&t, &format!("{path}/{id}/assignments")).await;
+    assert_eq!(a["value"][0]["intent"], "required");
+}
+
+#[tokio::test]
+async fn quality_and_driver_update_profiles() {
+    let env = Env::start(3).await;
+    let t = env.token_with(&write_roles()).await;
+    let q = "/beta/deviceManagement/windowsQualityUpdateProfiles";
+    listed_and_read(&env, &t, q, "windowsQualityUpdateProfiles").await;
+    let release = json!({"qualityUpdateRelease": "2025-02-11T00:00:00Z", "daysUntilForcedReboot": 1});
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            q,
+            Some(json!({"displayName": "Q", "expeditedUpdateSettings": release,
+                                               "releaseDateDisplayName": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "computed names are read-only");
+    let unknown =
+        json!({"displayName": "Q", "expeditedUpdateSettings": {"qualityUpdateRelease": "2030-01-01T00:00:00Z"}});
+    assert_eq!(
+        env.call(&t, Method::POST, q, Some(unknown)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, p) = env
+        .call(
+            &t,
+            Method::POST,
+            q,
+            Some(json!({"displayName": "Q", "expeditedUpdateSettings": release})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    assert!(
+        p["releaseDateDisplayName"]
+            .as_str()
+            .unwrap()
+            .starts_with("February 11, 2025")
+    );
+    let id = p["id"].as_str().unwrap();
+    let (s, p) = env
+        .call(
+            &t,
+            Method::PATCH,
+            &format!("{q}/{id}"),
+            Some(json!({"description": "d"})),
+        )
+        .await;
+    assert_eq!((s, &p["description"]), (StatusCode::OK, &json!("d")));
+    assert!(
+        env.get(&t, &format!("/v1.0/deviceManagement/windowsQualityUpdateProfiles/{id}"))
+            .await
+            .0
+            == StatusCode::BAD_REQUEST
+    );
+
+    let d = "/beta/deviceManagement/windowsDriverUpdateProfiles";
+    listed_and_read(&env, &t, d, "windowsDriverUpdateProfiles").await;
+    let manual_deferred = json!({"displayName": "D", "approvalType": "manual", "deploymentDeferralInDays": 3});
+    assert_eq!(
+        env.call(&t, Method::POST, d, Some(manual_deferred)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, p) = env
+        .call(
+            &t,
+            Method::POST,
+            d,
+            Some(json!({"displayName": "D", "approvalType": "automatic", "deploymentDeferralInDays": 7})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    assert_eq!(p["newUpdates"], 0);
+    let id = p["id"].as_str().unwrap();
+    let item = format!("{d}/{id}");
+    let (s, _) = env
+        .call(&t, Method::PATCH, &item, Some(json!({"approvalType": "manual"})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the approval method is fixed");
+    let (s, p) = env
+        .call(&t, Method::PATCH, &item, Some(json!({"deploymentDeferralInDays": 14})))
+        .await;
+    assert_eq!((s, &p["deploymentDeferralInDays"]), (StatusCode::OK, &json!(14)));
+    let group = env.sim.objects(&env.tenant.id, "groups")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            &format!("{item}/assign"),
+            Some(json!({"assignments": [{"target": group_target(&group)}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn policy_sets_take_items_and_assignments_through_update() {
+    let env = Env::start(3).await;
+    let t = env.token_with(&write_roles()).await;
+    let path = "/beta/deviceAppManagement/policySets";
+    let one = listed_and_read(&env, &t, path, "policySets").await;
+    let (_, expanded) = env
+        .get(&t, &format!("{path}/{}?$expand=items", one["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(expanded["items"].as_array().unwrap().len(), 2, "{expanded}");
+    let app = env.sim.objects(&env.tenant.id, "mobileApps")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item =
+        json!({"@odata.type": "#microsoft.graph.mobileAppPolicySetItem", "payloadId": app, "intent": "required"});
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            path,
+            Some(json!({"displayName": "PS", "items": [item.clone()]})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "items are a navigation: written through update"
+    );
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            path,
+            Some(json!({"displayName": "PS", "status": "success"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "status is the service's");
+    let (s, ps) = env
+        .call(&t, Method::POST, path, Some(json!({"displayName": "PS"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ps}");
+    let id = ps["id"].as_str().unwrap();
+    let update = format!("{path}/{id}/update");
+    let missing = json!({"addedPolicySetItems": [{"@odata.type": "#microsoft.graph.mobileAppPolicySetItem", "payloadId": "nope"}]});
+    assert_eq!(
+        env.call(&t, Method::POST, &update, Some(missing)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let group = env.sim.objects(&env.tenant.id, "groups")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"addedPolicySetItems": [item], "assignments": [{"target": group_target(&group)}]});
+    assert_eq!(
+        env.call(&t, Method::POST, &update, Some(body)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, got) = env.get(&t, &format!("{path}/{id}?$expand=items,assignments")).await;
+    assert_eq!(got["items"][0]["payloadId"], json!(app));
+    assert_eq!(
+        (got["assignments"].as_array().unwrap().len(), &got["status"]),
+        (1, &json!("success"))
+    );
+    assert_eq!(
+        env.call(
+            &t,
+            Method::POST,
+            &format!("{path}/{id}/assign"),
+            Some(json!({"assignments": []}))
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST,
+        "no assign action"
+    );
+    let (s, p) = env
+        .call(
+            &t,
+            Method::PATCH,
+            &format!("{path}/{id}"),
+            Some(json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!((s, &p["description"]), (StatusCode::OK, &json!("x")));
+}
+
+#[tokio::test]
+async fn role_definitions_and_assignments() {
+    let env = Env::start(3).await;
+    let t = env.token_with(&write_roles()).await;
+    let rd = "/beta/deviceManagement/roleDefinitions";
+    listed_and_read(&env, &t, rd, "roleDefinitions").await;
+    let builtin = "0bd113fe-6be5-400c-a28f-ae5553f9c0be";
+    let (_, b) = env.get(&t, &format!("{rd}/{builtin}")).await;
+    assert_eq!(b["isBuiltIn"], true);
+    for (method, body) in [
+        (Method::PATCH, Some(json!({"description": "mine"}))),
+        (Method::DELETE, None),
+    ] {
+        assert_eq!(
+            env.call(&t, method, &format!("{rd}/{builtin}"), body).await.0,
+            StatusCode::BAD_REQUEST,
+            "built-in roles take no writes"
+        );
+    }
+    let perms = json!([{"resourceActions": [{"allowedResourceActions": ["Microsoft.Intune_MobileApps_Read"]}]}]);
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            rd,
+            Some(json!({"displayName": "R", "rolePermissions": perms, "isBuiltIn": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "isBuiltIn is read-only");
+    let (s, r) = env
+        .call(
+            &t,
+            Method::POST,
+            rd,
+            Some(json!({"displayName": "R", "rolePermissions": perms})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let rid = r["id"].as_str().unwrap();
+    let (s, r) = env
+        .call(
+            &t,
+            Method::PATCH,
+            &format!("{rd}/{rid}"),
+            Some(json!({"description": "d"})),
+        )
+        .await;
+    assert_eq!((s, &r["description"]), (StatusCode::OK, &json!("d")));
+
+    let ra = "/beta/deviceManagement/roleAssignments";
+    listed_and_read(&env, &t, ra, "roleAssignments").await;
+    let group = env.sim.objects(&env.tenant.id, "groups")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"displayName": "A", "members": [group], "resourceScopes": [group]});
+    assert_eq!(
+        env.call(&t, Method::POST, ra, Some(body.clone())).await.0,
+        StatusCode::BAD_REQUEST,
+        "no role bound"
+    );
+    let mut bound = body.clone();
+    bound["roleDefinition@odata.bind"] = json!(format!(
+        "https://graph.microsoft.com/beta/deviceManagement/roleDefinitions('{rid}')"
+    ));
+    let mut stranger = bound.clone();
+    stranger["members"] = json!(["11111111-2222-3333-4444-555555555555"]);
+    assert_eq!(
+        env.call(&t, Method::POST, ra, Some(stranger)).await.0,
+        StatusCode::BAD_REQUEST,
+        "unknown group"
+    );
+    let (s, a) = env.call(&t, Method::POST, ra, Some(bound)).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let aid = a["id"].as_str().unwrap();
+    let (_, got) = env.get(&t, &format!("{ra}/{aid}?$expand=roleDefinition")).await;
+    assert_eq!(got["roleDefinition"]["id"], json!(rid), "{got}");
+    let (s, a) = env
+        .call(
+            &t,
+            Method::PATCH,
+            &format!("{ra}/{aid}"),
+            Some(json!({"description": "d"})),
+        )
+        .await;
+    assert_eq!((s, &a["description"]), (StatusCode::OK, &json!("d")));
+    // Roles need the RBAC role itself.
+    let cfg = env.token_with(&["DeviceManagementConfiguration.ReadWrite.All"]).await;
+    assert_eq!(env.get(&cfg, rd).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn terms_and_conditions_and_device_categories() {
+    let env = Env::start(3).await;
+    let t = env.token_with(&write_roles()).await;
+    let tc = "/beta/deviceManagement/termsAndConditions";
+    listed_and_read(&env, &t, tc, "termsAndConditions").await;
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            tc,
+            Some(json!({"displayName": "T", "acceptanceStatuses": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "acceptances are the users'");
+    let (s, terms) = env
+        .call(
+            &t,
+            Method::POST,
+            tc,
+            Some(json!({"displayName": "T", "title": "Use", "bodyText": "b", "acceptanceStatement": "a"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{terms}");
+    let id = terms["id"].as_str().unwrap();
+    let group = env.sim.objects(&env.tenant.id, "groups")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.call(
+            &t,
+            Method::POST,
+            &format!("{tc}/{id}/assign"),
+            Some(json!({"assignments": []}))
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST,
+        "no assign action"
+    );
+    let (s, _) = env
+        .call(
+            &t,
+            Method::POST,
+            &format!("{tc}/{id}/assignments"),
+            Some(json!({"target": group_target(&group)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, p) = env
+        .call(&t, Method::PATCH, &format!("{tc}/{id}"), Some(json!({"bodyText": "c"})))
+        .await;
+    assert_eq!(
+        (s, &p["bodyText"], &p["version"]),
+        (StatusCode::OK, &json!("c"), &json!(2))
+    );
+
+    let dc = "/beta/deviceManagement/deviceCategories";
+    listed_and_read(&env, &t, dc, "deviceCategories").await;
+    // Reading takes the configuration role; writing only DeviceManagementManagedDevices.ReadWrite.All.
+    let cfg = env.token_with(&["DeviceManagementConfiguration.ReadWrite.All"]).await;
+    assert_eq!(env.get(&cfg, dc).await.0, StatusCode::OK);
+    assert_eq!(
+        env.call(&cfg, Method::POST, dc, Some(json!({"displayName": "C"})))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let t = env.token_with(&write_roles()).await;
+    let (s, c) = env.call(&t, Method::POST, dc, Some(json!({"displayName": "C"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let (s, c) = env
+        .call(
+            &t,
+            Method::PATCH,
+            &format!("{dc}/{id}"),
+            Some(json!({"description": "d"})),
+        )
+        .await;
+    assert_eq!((s, &c["description"]), (StatusCode::OK, &json!("d")));
 }

@@ -19,6 +19,8 @@ pub enum PermissionArea {
     Apps,
     /// DeviceManagementRBAC.*
     Rbac,
+    /// DeviceManagementManagedDevices.* (device categories: their create and update name only it)
+    ManagedDevices,
 }
 
 impl PermissionArea {
@@ -29,6 +31,7 @@ impl PermissionArea {
             PermissionArea::ServiceConfig => "DeviceManagementServiceConfig.Read.All",
             PermissionArea::Apps => "DeviceManagementApps.Read.All",
             PermissionArea::Rbac => "DeviceManagementRBAC.Read.All",
+            PermissionArea::ManagedDevices => "DeviceManagementManagedDevices.Read.All",
         }
     }
 
@@ -39,6 +42,7 @@ impl PermissionArea {
             PermissionArea::ServiceConfig => "DeviceManagementServiceConfig.ReadWrite.All",
             PermissionArea::Apps => "DeviceManagementApps.ReadWrite.All",
             PermissionArea::Rbac => "DeviceManagementRBAC.ReadWrite.All",
+            PermissionArea::ManagedDevices => "DeviceManagementManagedDevices.ReadWrite.All",
         }
     }
 
@@ -61,6 +65,10 @@ impl PermissionArea {
             PermissionArea::Rbac => Some((
                 "58ca0d9a-1575-47e1-a3cb-007ef2e4583b",
                 "e330c4f0-4170-414e-a55a-2f022ec2b57b",
+            )),
+            PermissionArea::ManagedDevices => Some((
+                "2f51be20-0bb4-4fed-bf7b-db946066c75e",
+                "243333ab-4d21-40cb-a475-36241daa0842",
             )),
             PermissionArea::Scripts => None,
         }
@@ -95,6 +103,11 @@ pub enum Create {
     PostToTypeCollection,
     /// POST the template, then one `POST {id}/localizedNotificationMessages` per locale.
     PostThenLocalizedMessages,
+    /// Policy sets: POST without `items`, then `POST {id}/update {addedPolicySetItems}`.
+    PostThenPolicySetItems,
+    /// Intune role assignments: POST with `roleDefinition@odata.bind` naming the backup's role
+    /// definition (the expanded `roleDefinition` is a navigation, refused in a body).
+    PostWithRoleDefinitionBind,
 }
 
 /// How an existing object is updated.
@@ -115,6 +128,8 @@ pub enum Update {
     PatchOnTypeCollection,
     /// PATCH the template; each locale at `localizedNotificationMessages/{id}`.
     PatchThenLocalizedMessages,
+    /// PATCH the metadata; items through `POST {id}/update` (live items deleted, the backup's added).
+    PatchThenPolicySetItems,
 }
 
 /// How assignments are written.
@@ -184,6 +199,9 @@ pub struct Family {
     pub assign: Assign,
     /// Delete the assignments before the object (Autopilot).
     pub unassign_before_delete: bool,
+    /// Restores write the object's metadata only: content the backup cannot hold (app binaries)
+    /// must be supplied in Intune afterwards.
+    pub metadata_only: bool,
     /// Read-only fields of this family, stripped before create and update.
     pub strip: &'static [&'static str],
     /// Stripped before update only.
@@ -244,12 +262,13 @@ const fn family(
         update: Update::Patch,
         assign: ASSIGN,
         unassign_before_delete: false,
+        metadata_only: false,
         strip: &[],
         strip_on_update: &[],
     }
 }
 
-use PermissionArea::{Apps, Configuration, Rbac, Scripts, ServiceConfig};
+use PermissionArea::{Apps, Configuration, ManagedDevices, Rbac, Scripts, ServiceConfig};
 
 pub static FAMILIES: &[Family] = &[
     Family {
@@ -459,6 +478,108 @@ pub static FAMILIES: &[Family] = &[
             ServiceConfig,
         )
     },
+    // Families added for issue 18 (item 6); each one's quirks are in specs/003-provider-connections.md ("Policy families").
+    Family {
+        // Metadata only: `win32LobApp` & co. keep their package in content versions the backup does
+        // not read; a recreated line-of-business app waits for its binary (`publishingState`).
+        metadata_only: true,
+        assign: Assign::Action {
+            action: "assign",
+            body_key: "mobileAppAssignments",
+        },
+        strip: &[
+            "uploadState",
+            "publishingState",
+            "dependentAppCount",
+            "supersedingAppCount",
+            "supersededAppCount",
+            "committedContentVersion",
+            "size",
+        ],
+        ..family("mobileApps", "Apps", "/deviceAppManagement/mobileApps", Apps)
+    },
+    Family {
+        strip: &["releaseDateDisplayName", "deployableContentDisplayName"],
+        ..family(
+            "windowsQualityUpdateProfiles",
+            "Windows quality updates",
+            "/deviceManagement/windowsQualityUpdateProfiles",
+            Configuration,
+        )
+    },
+    Family {
+        // The approval method is fixed once the profile exists.
+        strip: &["deviceReporting", "newUpdates", "inventorySyncStatus"],
+        strip_on_update: &["approvalType"],
+        ..family(
+            "windowsDriverUpdateProfiles",
+            "Windows driver updates",
+            "/deviceManagement/windowsDriverUpdateProfiles",
+            Configuration,
+        )
+    },
+    Family {
+        expand: Some("items"),
+        create: Create::PostThenPolicySetItems,
+        update: Update::PatchThenPolicySetItems,
+        // The `update` action replaces the set's assignments along with its items.
+        assign: Assign::Action {
+            action: "update",
+            body_key: "assignments",
+        },
+        strip: &["status", "errorCode", "items"],
+        ..family(
+            "policySets",
+            "Policy sets",
+            "/deviceAppManagement/policySets",
+            Configuration,
+        )
+    },
+    Family {
+        assign: Assign::None,
+        assignments: AssignmentsRead::None,
+        strip: &["isBuiltIn", "isBuiltInRoleDefinition", "roleAssignments"],
+        ..family(
+            "roleDefinitions",
+            "Intune roles",
+            "/deviceManagement/roleDefinitions",
+            Rbac,
+        )
+    },
+    Family {
+        expand: Some("roleDefinition"),
+        create: Create::PostWithRoleDefinitionBind,
+        assign: Assign::None,
+        assignments: AssignmentsRead::None,
+        strip: &["roleDefinition"],
+        ..family(
+            "roleAssignments",
+            "Intune role assignments",
+            "/deviceManagement/roleAssignments",
+            Rbac,
+        )
+    },
+    Family {
+        // No `assign` action: one `POST {id}/assignments {target}` per group, as Autopilot.
+        assign: Assign::PerTarget,
+        strip: &["acceptanceStatuses", "groupAssignments"],
+        ..family(
+            "termsAndConditions",
+            "Terms and conditions",
+            "/deviceManagement/termsAndConditions",
+            ServiceConfig,
+        )
+    },
+    Family {
+        assign: Assign::None,
+        assignments: AssignmentsRead::None,
+        ..family(
+            "deviceCategories",
+            "Device categories",
+            "/deviceManagement/deviceCategories",
+            ManagedDevices,
+        )
+    },
 ];
 
 impl Family {
@@ -587,7 +708,9 @@ impl Family {
             "managedAppPolicies" | "targetedManagedAppConfigurations" => "appProtectionPolicy",
             "mobileAppConfigurations" => "app",
             "assignmentFilters" => "filter",
-            "roleScopeTags" => "role",
+            "roleScopeTags" | "roleDefinitions" | "roleAssignments" => "role",
+            "mobileApps" => "app",
+            "windowsQualityUpdateProfiles" | "windowsDriverUpdateProfiles" => "configurationPolicy",
             _ => return None,
         })
     }
@@ -647,7 +770,7 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), FAMILIES.len());
-        assert_eq!(FAMILIES.len(), 17);
+        assert_eq!(FAMILIES.len(), 25);
         for f in FAMILIES {
             assert!(f.collection.starts_with("/device"), "{}", f.code);
             assert!(f.collection.ends_with(f.code), "{}", f.code);
@@ -777,6 +900,55 @@ mod tests {
             m.object_assignments_batch_url(&wip).unwrap(),
             "/deviceAppManagement/mdmWindowsInformationProtectionPolicies/w/assignments"
         );
+    }
+
+    #[test]
+    fn families_added_for_issue_18() {
+        let ps = Family::by_code("policySets").unwrap();
+        assert_eq!(
+            ps.full_list_query(),
+            "/beta/deviceAppManagement/policySets?$expand=assignments,items"
+        );
+        assert!(ps.strip_for_write(&json!({"items": [], "status": "success"}), WriteMode::Create) == json!({}));
+        let ra = Family::by_code("roleAssignments").unwrap();
+        assert_eq!(
+            ra.item_path("a"),
+            "/beta/deviceManagement/roleAssignments/a?$expand=roleDefinition"
+        );
+        assert_eq!(
+            ra.full_list_query(),
+            "/beta/deviceManagement/roleAssignments?$expand=roleDefinition"
+        );
+        let rd = Family::by_code("roleDefinitions").unwrap();
+        let live = json!({"displayName": "r", "isBuiltIn": false, "rolePermissions": []});
+        assert_eq!(
+            rd.strip_for_write(&live, WriteMode::Create),
+            json!({"displayName": "r", "rolePermissions": []})
+        );
+        let drivers = Family::by_code("windowsDriverUpdateProfiles").unwrap();
+        let live = json!({"displayName": "d", "approvalType": "manual", "newUpdates": 2});
+        assert_eq!(
+            drivers.strip_for_write(&live, WriteMode::Update),
+            json!({"displayName": "d"})
+        );
+        let apps = Family::by_code("mobileApps").unwrap();
+        assert!(apps.metadata_only && apps.permission == Apps);
+        assert_eq!(Family::by_code("termsAndConditions").unwrap().assign, Assign::PerTarget);
+        let cats = Family::by_code("deviceCategories").unwrap();
+        assert_eq!(cats.write_permission(), "DeviceManagementManagedDevices.ReadWrite.All");
+        assert_eq!(cats.full_list_query(), "/beta/deviceManagement/deviceCategories");
+    }
+
+    /// The web app keeps its own copy of codes and labels (no request needed to offer them): each
+    /// family's entry must be there, named as here.
+    #[test]
+    fn the_web_app_names_every_family() {
+        let web = include_str!("../../../web/src/families.rs");
+        for f in FAMILIES {
+            let entry = format!("(\"{}\", \"{}\")", f.code, f.label);
+            assert!(web.contains(&entry), "web/src/families.rs lacks {entry}");
+        }
+        assert_eq!(web.matches("\", \"").count(), FAMILIES.len());
     }
 
     #[test]

@@ -58,7 +58,43 @@ pub fn comparable(family: &Family, object: &Value) -> Value {
         normalize_settings(&mut v, None);
         m.insert(s.path.to_owned(), v);
     }
+    // A policy set's items are written by its `update` action: compared as what they bundle.
+    if let (Create::PostThenPolicySetItems, Value::Object(m)) = (family.create, &mut b)
+        && object.get("items").is_some()
+    {
+        m.insert("items".into(), Value::Array(policy_set_items(object)));
+    }
     b
+}
+
+/// A policy set's items as `update` takes them (`addedPolicySetItems`), in a stable order:
+/// what each bundles (`payloadId`) and how; ids, status and names are the service's.
+fn policy_set_items(object: &Value) -> Vec<Value> {
+    let mut items: Vec<Value> = object["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            pick(
+                i,
+                &["@odata.type", "payloadId", "guidedDeploymentTags", "intent", "settings"],
+            )
+        })
+        .collect();
+    items.sort_by_key(|i| i["payloadId"].as_str().unwrap_or_default().to_owned());
+    items
+}
+
+/// A role assignment's create body: the role it grants, bound by id (graph-brief §2.2 strips the
+/// expanded `roleDefinition`, a navigation Graph refuses in a body).
+fn with_role_definition_bind(mut body: Value, payload: &Value) -> Result<Value, GraphError> {
+    let role = payload["roleDefinition"]["id"]
+        .as_str()
+        .ok_or_else(|| GraphError::InvalidInput("the role assignment names no role definition".into()))?;
+    body["roleDefinition@odata.bind"] = json!(format!(
+        "https://graph.microsoft.com/beta/deviceManagement/roleDefinitions('{role}')"
+    ));
+    Ok(body)
 }
 
 /// Settings as content: the service gives every value and presentation a fresh id and timestamps
@@ -237,9 +273,11 @@ pub async fn create(client: &TenantClient, family: &Family, payload: &Value) -> 
     let body = body(family, payload, WriteMode::Create);
     let base = family.list_path();
     let created = match family.create {
-        Create::Post | Create::PostThenTargetApps | Create::PostThenLocalizedMessages => {
-            client.post(&base, &body).await?
-        }
+        Create::Post
+        | Create::PostThenTargetApps
+        | Create::PostThenLocalizedMessages
+        | Create::PostThenPolicySetItems => client.post(&base, &body).await?,
+        Create::PostWithRoleDefinitionBind => client.post(&base, &with_role_definition_bind(body, payload)?).await?,
         Create::PostWithBlockAction => client.post(&base, &with_block_action(body)).await?,
         Create::PostThenDefinitionValues => {
             let meta = pick(&body, &["displayName", "description", "roleScopeTagIds"]);
@@ -295,7 +333,18 @@ pub async fn complete_create(
                     .await?;
             }
         }
-        Create::Post | Create::PostWithBlockAction | Create::TemplateCreateInstance => {}
+        Create::PostThenPolicySetItems => {
+            let added = policy_set_items(payload);
+            if !added.is_empty() {
+                let req =
+                    json!({"addedPolicySetItems": added, "updatedPolicySetItems": [], "deletedPolicySetItems": []});
+                client.post(&format!("{item}/update"), &req).await?;
+            }
+        }
+        Create::Post
+        | Create::PostWithBlockAction
+        | Create::TemplateCreateInstance
+        | Create::PostWithRoleDefinitionBind => {}
     }
     Ok(())
 }
@@ -352,7 +401,11 @@ pub async fn update(client: &TenantClient, family: &Family, id: &str, payload: &
         }
         Update::PatchThenSetPriority => {
             client.patch(&item, &body).await?;
-            if let Some(p) = payload.get("priority").filter(|p| p.is_number()) {
+            // A default configuration (priority 0) keeps its place: Graph refuses to move it.
+            if let Some(p) = payload
+                .get("priority")
+                .filter(|p| p.is_number() && p.as_u64() != Some(0))
+            {
                 client
                     .post(&format!("{item}/setPriority"), &json!({"priority": p}))
                     .await?;
@@ -363,6 +416,19 @@ pub async fn update(client: &TenantClient, family: &Family, id: &str, payload: &
             .patch(&format!("{}/{id}", type_collection(payload)?), &body)
             .await
             .map(|_| ()),
+        Update::PatchThenPolicySetItems => {
+            client.patch(&item, &body).await?;
+            // Replace the items only when what they bundle differs: `update` re-evaluates the set.
+            let live = client.list_all(&format!("{item}/items")).await?;
+            let want = policy_set_items(payload);
+            if policy_set_items(&json!({"items": live})) != want {
+                let deleted: Vec<Value> = live.iter().filter_map(|i| i.get("id").cloned()).collect();
+                let req =
+                    json!({"addedPolicySetItems": want, "updatedPolicySetItems": [], "deletedPolicySetItems": deleted});
+                client.post(&format!("{item}/update"), &req).await?;
+            }
+            Ok(())
+        }
         Update::PatchThenLocalizedMessages => {
             client.patch(&item, &body).await?;
             for m in payload["localizedNotificationMessages"]
@@ -466,5 +532,27 @@ mod tests {
         );
         assert!(clean_assignment(&json!({"source": "policySets", "target": {}})).is_none());
         assert_eq!(describe_target(&a, |_| Some("Pilot".into())), "include group Pilot");
+    }
+
+    #[test]
+    fn role_assignments_bind_their_role_and_policy_sets_compare_what_they_bundle() {
+        let b =
+            with_role_definition_bind(json!({"displayName": "a"}), &json!({"roleDefinition": {"id": "r1"}})).unwrap();
+        assert_eq!(
+            b["roleDefinition@odata.bind"],
+            "https://graph.microsoft.com/beta/deviceManagement/roleDefinitions('r1')"
+        );
+        assert!(with_role_definition_bind(json!({}), &json!({})).is_err());
+        let ps = Family::by_code("policySets").unwrap();
+        let a = json!({"displayName": "s", "status": "notAssigned", "items": [
+            {"id": "i2", "@odata.type": "#microsoft.graph.deviceConfigurationPolicySetItem", "payloadId": "p2", "status": "success"},
+            {"id": "i1", "@odata.type": "#microsoft.graph.mobileAppPolicySetItem", "payloadId": "p1", "intent": "required"}]});
+        let mut b = a.clone();
+        b["items"][0]["id"] = json!("other");
+        b["items"][0]["status"] = json!("error");
+        assert_eq!(comparable(ps, &a), comparable(ps, &b));
+        assert_eq!(comparable(ps, &a)["items"][0]["payloadId"], "p1");
+        b["items"][0]["payloadId"] = json!("p3");
+        assert_ne!(comparable(ps, &a), comparable(ps, &b));
     }
 }

@@ -408,6 +408,46 @@ fn field_changes(family: &Family, live: &Value, payload: &Value) -> Vec<api::Fie
     crate::backup::field_changes(atlas_domain::diff::mask_changes(&have, &want, changes))
 }
 
+/// Why an object missing from the target cannot be created from the backup, if it cannot.
+fn create_conflict(family: &Family, payload: &Value) -> Option<String> {
+    if family.code == "roleDefinitions" && payload["isBuiltIn"] == true {
+        return Some("A built-in Intune role cannot be created: every tenant has its own, matched by name.".into());
+    }
+    // Intune's default enrollment configurations (priority 0, ids `…_Default…`) exist in every
+    // tenant; a POST would make a custom one in their place.
+    let default = payload["priority"] == 0 || payload["id"].as_str().is_some_and(|i| i.contains("_Default"));
+    (family.code == "deviceEnrollmentConfigurations" && default).then(|| {
+        "A default enrollment configuration cannot be created: every tenant has its own, matched by name.".into()
+    })
+}
+
+#[cfg(test)]
+mod create_conflict_tests {
+    use super::*;
+
+    #[test]
+    fn built_in_roles_and_default_enrollment_configurations_are_never_created() {
+        let roles = Family::by_code("roleDefinitions").unwrap();
+        assert!(create_conflict(roles, &json!({"isBuiltIn": true})).is_some());
+        assert!(create_conflict(roles, &json!({"isBuiltIn": false})).is_none());
+        let enrollment = Family::by_code("deviceEnrollmentConfigurations").unwrap();
+        assert!(create_conflict(enrollment, &json!({"id": "x_DefaultLimit", "priority": 0})).is_some());
+        assert!(create_conflict(enrollment, &json!({"id": "y", "priority": 2})).is_none());
+        let app = json!({"@odata.type": "#microsoft.graph.win32LobApp"});
+        assert!(is_line_of_business_app(&app));
+        assert!(!is_line_of_business_app(
+            &json!({"@odata.type": "#microsoft.graph.iosStoreApp"})
+        ));
+    }
+}
+
+/// A line-of-business app keeps its package in content versions a backup does not hold.
+fn is_line_of_business_app(payload: &Value) -> bool {
+    payload["@odata.type"]
+        .as_str()
+        .is_some_and(|t| t.contains("LobApp") || t.ends_with("MSI"))
+}
+
 /// Why a matched object cannot take the backup's state, if it cannot.
 fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String> {
     let ty = |v: &Value| v["@odata.type"].as_str().map(str::to_owned);
@@ -417,6 +457,13 @@ fn conflict_of(family: &Family, live: &Value, payload: &Value) -> Option<String>
         return Some(format!(
             "The live object is a {a}, the backup a {b}: Graph cannot change an object's type."
         ));
+    }
+    // Intune's built-in roles take no writes; one that differs from the backup stays as it is.
+    if family.code == "roleDefinitions" && (payload["isBuiltIn"] == true || live["isBuiltIn"] == true) {
+        let changes = field_changes(family, live, payload);
+        if !changes.is_empty() {
+            return Some("A built-in Intune role cannot be changed: Graph refuses writes to it.".into());
+        }
     }
     if family.code == "configurationPolicies" {
         for k in ["platforms", "technologies"] {
@@ -603,7 +650,18 @@ pub async fn preview_with(
             (_, Some(_)) => "conflict",
             (None, None) => {
                 assignments.added = assign.iter().flatten().map(&describe).collect();
-                "create"
+                conflict = create_conflict(family, payload);
+                if conflict.is_some() {
+                    "conflict"
+                } else {
+                    if family.metadata_only && is_line_of_business_app(payload) {
+                        warnings.push(
+                            "Only the app's metadata is restored: upload its package in Intune before it can install."
+                                .into(),
+                        );
+                    }
+                    "create"
+                }
             }
             (Some(o), None) => {
                 conflict = conflict_of(family, o, payload);

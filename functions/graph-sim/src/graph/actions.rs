@@ -16,6 +16,10 @@ pub(super) fn run_action(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, i
     let unknown = || cx.bad(&format!("Resource not found for the segment '{action}'."));
     match (def.family, action) {
         (Family::AutopilotProfiles, "assign") => assign_autopilot_devices(cx, t, def, id),
+        // Neither has an `assign` action: terms take one `POST {id}/assignments` per target,
+        // policy sets their assignments through `update`.
+        (Family::TermsAndConditions | Family::PolicySets, "assign") => unknown(),
+        (Family::PolicySets, "update") => super::assign::update_policy_set(cx, t, def, id),
         (_, "assign") => assign(cx, t, def, id),
         (Family::GroupPolicyConfigurations, "updateDefinitionValues") => update_definition_values(cx, t, def, id),
         (Family::EnrollmentConfigurations, "setPriority") => set_priority(cx, t, def, id),

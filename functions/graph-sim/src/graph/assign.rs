@@ -73,6 +73,18 @@ fn build_assignment(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, policy_id: &str, a
     );
     clean.insert("deviceAndAppManagementAssignmentFilterType".into(), json!(ftype));
     let mut stored = seed::assignment_value(kind, policy_id, &target_id, Value::Object(clean));
+    if kind == AssignKind::MobileApp {
+        // An app assignment says what it does to the app: Graph refuses one without an intent.
+        let intent = a.get("intent").and_then(Value::as_str).unwrap_or_default();
+        if !MOBILE_APP_INTENTS.contains(&intent) {
+            return Err(cx.bad(&format!(
+                "A mobile app assignment needs 'intent' (one of {}).",
+                MOBILE_APP_INTENTS.join(", ")
+            )));
+        }
+        stored["intent"] = json!(intent);
+        stored["settings"] = a.get("settings").cloned().unwrap_or(Value::Null);
+    }
     if kind == AssignKind::HealthScript {
         let run = match a.get("runRemediationScript") {
             None | Some(Value::Null) => false,
@@ -95,6 +107,125 @@ fn build_assignment(cx: &Cx<'_>, t: &Tenant, def: &FamilyDef, policy_id: &str, a
         stored["runSchedule"] = schedule;
     }
     Ok(stored)
+}
+
+const MOBILE_APP_INTENTS: &[&str] = &["available", "required", "uninstall", "availableWithoutEnrollment"];
+
+/// The policy-set item types and the family each one's `payloadId` names.
+const POLICY_SET_ITEMS: &[(&str, Family)] = &[
+    ("mobileAppPolicySetItem", Family::MobileApps),
+    ("deviceConfigurationPolicySetItem", Family::DeviceConfigurations),
+    ("deviceCompliancePolicyPolicySetItem", Family::CompliancePolicies),
+    ("managedAppProtectionPolicySetItem", Family::IosAppProtections),
+    (
+        "managedDeviceMobileAppConfigurationPolicySetItem",
+        Family::MobileAppConfigurations,
+    ),
+    (
+        "targetedManagedAppConfigurationPolicySetItem",
+        Family::TargetedAppConfigurations,
+    ),
+    (
+        "windowsAutopilotDeploymentProfilePolicySetItem",
+        Family::AutopilotProfiles,
+    ),
+    (
+        "deviceManagementConfigurationPolicyPolicySetItem",
+        Family::ConfigurationPolicies,
+    ),
+];
+
+/// `POST policySets/{id}/update {addedPolicySetItems, updatedPolicySetItems, deletedPolicySetItems,
+/// assignments}` → 204: items added, updated and removed, and the assignments replaced when given.
+/// Every added item's `payloadId` must name an object of its type in this tenant.
+pub(super) fn update_policy_set(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {
+    let body = match body_obj(cx) {
+        Ok(b) => b.clone(),
+        Err(e) => return e,
+    };
+    const KEYS: &[&str] = &[
+        "addedPolicySetItems",
+        "updatedPolicySetItems",
+        "deletedPolicySetItems",
+        "assignments",
+    ];
+    if let Some(k) = body.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return cx.bad(&format!(
+            "The parameter '{k}' in the request payload is not a valid parameter for the operation 'update'."
+        ));
+    }
+    let Some(obj) = t.find(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    let policy_id = obj.id.clone();
+    let mut items = obj.navs.get("items").cloned().unwrap_or_default();
+    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let deleted: Vec<String> = list("deletedPolicySetItems")
+        .iter()
+        .filter_map(|v| v.as_str().or(v["id"].as_str()).map(str::to_owned))
+        .collect();
+    items.retain(|i| !deleted.iter().any(|d| i["id"].as_str() == Some(d.as_str())));
+    let ts = super::now();
+    for added in list("addedPolicySetItems") {
+        let ty = added["@odata.type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches('#');
+        let short = ty.strip_prefix("microsoft.graph.").unwrap_or(ty);
+        let Some((short, family)) = POLICY_SET_ITEMS.iter().find(|(n, _)| n.eq_ignore_ascii_case(short)) else {
+            return cx.bad(&format!("Unsupported policy set item type '{ty}'."));
+        };
+        let Some(payload) = added["payloadId"].as_str() else {
+            return cx.bad("Each policy set item needs 'payloadId'.");
+        };
+        let found = t.find(*family, payload).or_else(|| {
+            (*family == Family::IosAppProtections)
+                .then(|| t.find(Family::AndroidAppProtections, payload))
+                .flatten()
+        });
+        let Some(target) = found else {
+            return cx.bad(&format!(
+                "The policy set item's payload '{payload}' was not found in this tenant."
+            ));
+        };
+        if items.iter().any(|i| i["payloadId"] == payload) {
+            continue;
+        }
+        let name = target.props.get("displayName").or(target.props.get("name")).cloned();
+        let item_type = target.props.get("@odata.type").cloned();
+        let mut item = json!({"@odata.type": format!("#microsoft.graph.{short}"), "id": t.rng.guid(),
+            "payloadId": payload, "displayName": name, "itemType": item_type,
+            "status": "success", "errorCode": "noError", "createdDateTime": ts, "lastModifiedDateTime": ts,
+            "guidedDeploymentTags": added.get("guidedDeploymentTags").cloned().unwrap_or(json!([]))});
+        if *short == "mobileAppPolicySetItem" {
+            item["intent"] = added.get("intent").cloned().unwrap_or(json!("required"));
+            item["settings"] = added.get("settings").cloned().unwrap_or(Value::Null);
+        }
+        items.push(item);
+    }
+    let assignments = match body.get("assignments") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut stored: Vec<Value> = Vec::new();
+            for x in a {
+                match build_assignment(cx, t, def, &policy_id, x) {
+                    Ok(v) if !stored.iter().any(|s| s["id"] == v["id"]) => stored.push(v),
+                    Ok(_) => {}
+                    Err(e) => return e,
+                }
+            }
+            Some(stored)
+        }
+        Some(_) => return cx.bad("'assignments' must be an array."),
+    };
+    let Some(obj) = t.find_mut(def.family, id) else {
+        return not_found(cx, def, id);
+    };
+    obj.navs.insert("items".into(), items);
+    if let Some(a) = assignments {
+        obj.navs.insert("assignments".into(), a);
+    }
+    GraphResp::empty(204)
 }
 
 pub(super) fn assign(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &str) -> GraphResp {

@@ -194,6 +194,13 @@ pub(super) fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand],
             let ty = catalog::enrollment_type(m.get("@odata.type").and_then(Value::as_str).unwrap_or_default());
             m.insert("deviceEnrollmentConfigurationType".into(), json!(ty));
         }
+        Family::MobileApps => {
+            m.insert("isAssigned".into(), json!(assigned));
+        }
+        // A policy set's status follows its deployment: nothing assigned, nothing to deploy.
+        Family::PolicySets => {
+            m.insert("status".into(), json!(if assigned { "success" } else { "notAssigned" }));
+        }
         Family::NotificationTemplates => {
             let locale = obj
                 .navs
@@ -228,6 +235,15 @@ pub(super) fn render(cx: &Cx<'_>, def: &FamilyDef, obj: &Obj, expand: &[Expand],
         // query parameter docs); the full list is `GET {id}/members`.
         if def.directory {
             items.truncate(20);
+        }
+        // A single-valued navigation (a role assignment's `roleDefinition`) expands to the object.
+        if nav == "roleDefinition" {
+            m.insert(
+                format!("{nav}@odata.context"),
+                json!(format!("{}{}('{}')/{nav}/$entity", cx.meta(), def.path, obj.id)),
+            );
+            m.insert(nav.to_string(), items.into_iter().next().unwrap_or(Value::Null));
+            continue;
         }
         m.insert(
             format!("{nav}@odata.context"),

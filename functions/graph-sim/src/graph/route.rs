@@ -31,6 +31,7 @@ const ACTIONS: &[&str] = &[
     "createInstance",
     "updateDefinitionValues",
     "setPriority",
+    "update",
 ];
 /// Navigations of navigation items (`{id}/{nav}/{nid}/{sub}`).
 const SUB_NAVS: &[&str] = &["presentationValues"];

@@ -39,6 +39,18 @@ fn family_read_only(f: Family) -> &'static [&'static str] {
         Family::EnrollmentConfigurations => &["deviceEnrollmentConfigurationType"],
         Family::FeatureUpdateProfiles => &["deployableContentDisplayName", "endOfSupportDate"],
         Family::NotificationTemplates => &["defaultLocale"],
+        Family::MobileApps => &[
+            "uploadState",
+            "publishingState",
+            "dependentAppCount",
+            "supersedingAppCount",
+            "supersededAppCount",
+            "size",
+        ],
+        Family::QualityUpdateProfiles => &["releaseDateDisplayName", "deployableContentDisplayName"],
+        Family::DriverUpdateProfiles => &["deviceReporting", "newUpdates", "inventorySyncStatus"],
+        Family::PolicySets => &["status", "errorCode"],
+        Family::RoleDefinitions => &["isBuiltIn", "isBuiltInRoleDefinition"],
         _ => &[],
     }
 }
@@ -76,6 +88,11 @@ fn clean_body(cx: &Cx<'_>, def: &FamilyDef, mode: Mode) -> Result<Map<String, Va
             || k.ends_with("@odata.count")
         {
             return Err(cx.bad(&format!("The annotation '{k}' is not allowed in a request payload.")));
+        }
+        // A role assignment names its role by binding it on create (the only bind it takes).
+        if def.family == Family::RoleAssignments && mode == Mode::Create && k == "roleDefinition@odata.bind" {
+            out.insert(k.clone(), v.clone());
+            continue;
         }
         if k.contains("@odata.") || IGNORED.contains(&k.as_str()) {
             continue;
@@ -131,6 +148,8 @@ fn check_type(def: &FamilyDef, given: Option<&Value>) -> Result<String, String> 
             name.contains("Enrollment") && name.ends_with("Configuration") && name != base_short
         }
         Family::MobileAppConfigurations => name.ends_with("AppConfiguration") && name != base_short,
+        Family::MobileApps => name.ends_with("App") && name != base_short,
+        Family::RoleDefinitions => name == base_short || name == "roleDefinition",
         _ => name == base_short,
     };
     if ok {
@@ -159,7 +178,7 @@ fn new_id(t: &mut Tenant, def: &FamilyDef) -> String {
 
 fn scope_tag_key(def: &FamilyDef) -> Option<&'static str> {
     match def.family {
-        Family::AssignmentFilters => Some("roleScopeTags"),
+        Family::AssignmentFilters | Family::PolicySets => Some("roleScopeTags"),
         Family::Groups | Family::RoleScopeTags | Family::Organization => None,
         _ => Some("roleScopeTagIds"),
     }
@@ -381,6 +400,66 @@ pub(super) fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> Gr
             navs.push(("apps", Vec::new()));
             props.entry("appGroupType").or_insert(json!("selectedPublicApps"));
         }
+        Family::MobileApps => {
+            // Metadata only: a line-of-business app waits for its package (content versions).
+            let lob = odata_type.contains("LobApp") || odata_type.ends_with("MSI");
+            props.insert(
+                "publishingState".into(),
+                json!(if lob { "notPublished" } else { "published" }),
+            );
+            props.insert("uploadState".into(), json!(if lob { 0 } else { 1 }));
+            for k in ["dependentAppCount", "supersedingAppCount", "supersededAppCount"] {
+                props.insert(k.into(), json!(0));
+            }
+            if lob {
+                props.insert("size".into(), json!(0));
+                props.insert("committedContentVersion".into(), Value::Null);
+            }
+            navs.push(("categories", Vec::new()));
+        }
+        Family::QualityUpdateProfiles => {
+            if let Err(e) = set_quality_update(cx, &mut props, true) {
+                return e;
+            }
+        }
+        Family::DriverUpdateProfiles => {
+            if let Err(e) = check_driver_approval(cx, &props, None) {
+                return e;
+            }
+            props.insert("deviceReporting".into(), json!(0));
+            props.insert("newUpdates".into(), json!(0));
+            props.insert(
+                "inventorySyncStatus".into(),
+                json!({"driverInventorySyncState": "pending", "lastSuccessfulSyncDateTime": "0001-01-01T00:00:00Z"}),
+            );
+            navs.push(("driverInventories", Vec::new()));
+        }
+        Family::PolicySets => {
+            props.insert("status".into(), json!("notAssigned"));
+            props.insert("errorCode".into(), json!("noError"));
+            props.entry("guidedDeploymentTags").or_insert(json!([]));
+            navs.push(("items", Vec::new()));
+        }
+        Family::RoleDefinitions => {
+            match props.get("rolePermissions") {
+                None | Some(Value::Null) => {
+                    props.insert("rolePermissions".into(), json!([]));
+                }
+                Some(Value::Array(_)) => {}
+                Some(_) => return cx.bad("'rolePermissions' must be an array."),
+            }
+            props.insert("isBuiltIn".into(), json!(false));
+            props.insert("isBuiltInRoleDefinition".into(), json!(false));
+            navs.push(("roleAssignments", Vec::new()));
+        }
+        Family::RoleAssignments => match role_definition_of(cx, t, &mut props) {
+            Ok(role) => navs.push(("roleDefinition", vec![role])),
+            Err(e) => return e,
+        },
+        Family::TermsAndConditions => {
+            navs.push(("acceptanceStatuses", Vec::new()));
+            navs.push(("groupAssignments", Vec::new()));
+        }
         _ => {}
     }
     let id = new_id(t, def);
@@ -422,6 +501,87 @@ pub(super) fn create(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef) -> Gr
     t.objects_mut(def.family).push(obj);
     let location = format!("{}/{}('{id}')", cx.base(), def.path);
     GraphResp::json(def.create_status, entity(cx, def, m)).with_header("Location", location)
+}
+
+/// The role a new role assignment binds (`roleDefinition@odata.bind`), which must exist, and its
+/// members, which must be groups of the tenant (strict references).
+fn role_definition_of(cx: &Cx<'_>, t: &Tenant, props: &mut Map<String, Value>) -> Result<Value, GraphResp> {
+    let bind = props.remove("roleDefinition@odata.bind");
+    let Some(bind) = bind.as_ref().and_then(Value::as_str) else {
+        return Err(cx.bad("A role assignment needs its role: 'roleDefinition@odata.bind' is required."));
+    };
+    let id = bind
+        .rsplit_once("roleDefinitions")
+        .map(|(_, rest)| rest.trim_matches(|c| matches!(c, '(' | ')' | '\'' | '/')))
+        .unwrap_or_default();
+    let Some(role) = t.find(Family::RoleDefinitions, id) else {
+        return Err(cx.bad(&format!("Role definition '{id}' was not found in this tenant.")));
+    };
+    let role = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "id": role.id,
+                      "displayName": role.props.get("displayName"), "description": role.props.get("description"),
+                      "isBuiltIn": role.props.get("isBuiltIn")});
+    for k in ["members", "resourceScopes"] {
+        let ids = match props.get(k) {
+            None | Some(Value::Null) => {
+                props.insert(k.into(), json!([]));
+                continue;
+            }
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => a.clone(),
+            Some(_) => return Err(cx.bad(&format!("'{k}' must be an array of group ids."))),
+        };
+        for g in ids.iter().filter_map(Value::as_str) {
+            if cx.strict && t.find(Family::Groups, g).is_none() {
+                return Err(cx.bad(&format!("Group '{g}' was not found in this tenant.")));
+            }
+        }
+    }
+    props.entry("scopeType").or_insert(json!("resourceScope"));
+    Ok(role)
+}
+
+/// Checks `expeditedUpdateSettings` against the releases Intune offers and fills the computed names.
+fn set_quality_update(cx: &Cx<'_>, props: &mut Map<String, Value>, required: bool) -> Result<(), GraphResp> {
+    let Some(settings) = props.get("expeditedUpdateSettings") else {
+        return if required {
+            Err(cx.bad("The property 'expeditedUpdateSettings' is required."))
+        } else {
+            Ok(())
+        };
+    };
+    let given = settings["qualityUpdateRelease"].as_str().unwrap_or_default();
+    let Some((_, display)) = catalog::QUALITY_UPDATES.iter().find(|(r, _)| *r == given) else {
+        return Err(cx.bad(&format!("Quality update release '{given}' is not valid.")));
+    };
+    match settings.get("daysUntilForcedReboot") {
+        None | Some(Value::Null) => {}
+        Some(d) if d.as_u64().is_some_and(|d| d <= 2) => {}
+        Some(_) => return Err(cx.bad("'daysUntilForcedReboot' must be 0, 1 or 2.")),
+    }
+    props.insert("releaseDateDisplayName".into(), json!(display));
+    props.insert(
+        "deployableContentDisplayName".into(),
+        json!(format!("{display} - Security Updates")),
+    );
+    Ok(())
+}
+
+/// `approvalType` is `manual` or `automatic`; a deferral applies to automatic approval only (0–30 days).
+fn check_driver_approval(cx: &Cx<'_>, props: &Map<String, Value>, existing: Option<&Obj>) -> Result<(), GraphResp> {
+    let approval = props
+        .get("approvalType")
+        .or_else(|| existing.and_then(|o| o.props.get("approvalType")))
+        .and_then(Value::as_str);
+    if !matches!(approval, Some("manual" | "automatic")) {
+        return Err(cx.bad("'approvalType' must be 'manual' or 'automatic'."));
+    }
+    match props.get("deploymentDeferralInDays") {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) if approval == Some("manual") => {
+            Err(cx.bad("'deploymentDeferralInDays' applies to automatic approval only."))
+        }
+        Some(d) if d.as_u64().is_some_and(|d| d <= 30) => Ok(()),
+        Some(_) => Err(cx.bad("'deploymentDeferralInDays' must be between 0 and 30.")),
+    }
 }
 
 fn check_base64(cx: &Cx<'_>, props: &Map<String, Value>, keys: &[&str]) -> Result<(), GraphResp> {
@@ -529,6 +689,11 @@ pub(super) fn patch(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &s
     {
         return e;
     }
+    if def.family == Family::QualityUpdateProfiles
+        && let Err(e) = set_quality_update(cx, &mut props, false)
+    {
+        return e;
+    }
     if let Err(e) = check_scope_tags(cx, t, def, &props) {
         return e;
     }
@@ -544,6 +709,14 @@ pub(super) fn patch(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &s
         return cx.bad("The @odata.type of an existing object cannot be changed.");
     }
     if let Some(e) = immutable_change(cx, def, existing, &props) {
+        return e;
+    }
+    if def.family == Family::RoleDefinitions && existing.props.get("isBuiltIn") == Some(&json!(true)) {
+        return cx.bad("Built-in role definitions cannot be modified.");
+    }
+    if def.family == Family::DriverUpdateProfiles
+        && let Err(e) = check_driver_approval(cx, &props, Some(existing))
+    {
         return e;
     }
     let Some(obj) = t.find_mut(def.family, id) else {
@@ -574,6 +747,7 @@ fn immutable_change(cx: &Cx<'_>, def: &FamilyDef, existing: &Obj, props: &Map<St
         Family::ConfigurationPolicies => &["platforms", "technologies", "creationSource"],
         Family::AssignmentFilters => &["platform"],
         Family::AutopilotProfiles => &["managementServiceAppId"],
+        Family::DriverUpdateProfiles => &["approvalType"],
         _ => &[],
     };
     for k in keys {
@@ -647,6 +821,9 @@ pub(super) fn delete(cx: &Cx<'_>, t: &mut Tenant, def: &'static FamilyDef, id: &
         }
         Some(o) if def.family == Family::EnrollmentConfigurations && is_default_enrollment(o) => {
             return cx.bad("Default enrollment configurations cannot be deleted.");
+        }
+        Some(o) if def.family == Family::RoleDefinitions && o.props.get("isBuiltIn") == Some(&json!(true)) => {
+            return cx.bad("Built-in role definitions cannot be deleted.");
         }
         Some(_) => {}
     }
