@@ -108,10 +108,7 @@ pub use crate::error::Fields;
 /// The request id the router assigned (or the caller sent and the router kept), for audit events.
 pub struct RequestId(pub Option<String>);
 
-/// A request id worth keeping: up to 64 letters, digits, `-`, `_` or `.`.
-pub fn valid_request_id(v: &str) -> bool {
-    (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
+pub use crate::telemetry::valid_request_id;
 
 /// The request's id if it is a valid one (the router replaces any other, so this is belt and braces
 /// for code that runs outside it).

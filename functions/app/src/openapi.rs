@@ -171,7 +171,7 @@ pub fn build(routes: &[Route]) -> OpenApi {
             ok
         };
         let ok = ok.build();
-        if r.function == crate::routes::support::DEDUPED_200 {
+        if r.function == crate::support::DEDUPED_200 {
             // The same request again within the dedupe window: the existing one, nothing new.
             op = op.response("200", ok.clone());
         }

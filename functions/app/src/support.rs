@@ -26,6 +26,11 @@ use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
 /// One request per fingerprint within this window.
+
+/// The route that answers 200 with the existing request when the same one is asked again (its
+/// function name; the OpenAPI document declares that second answer).
+pub const DEDUPED_200: &str = "post-support-request";
+
 pub const DEDUPE_MS: i64 = 10 * 60_000;
 /// The longest message.
 pub const MAX_MESSAGE: usize = 4_000;
@@ -145,7 +150,10 @@ pub async fn create(
         "path",
         "must be the refused page's path (starting with /, at most 512 characters); required for access_denied".into(),
     );
-    let request_ok = body.request_id.as_deref().is_none_or(crate::extract::valid_request_id);
+    let request_ok = body
+        .request_id
+        .as_deref()
+        .is_none_or(crate::telemetry::valid_request_id);
     check(request_ok, "request_id", "is not a request id".into());
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));

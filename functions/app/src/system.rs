@@ -66,7 +66,8 @@ pub struct Search {
 }
 
 impl Search {
-    pub fn parse(q: &crate::extract::QueryMap, now_ms: i64) -> ServiceResult<Self> {
+    /// `q` answers a query key's value (the route's query map; this layer does not import it).
+    pub fn parse<'a>(q: impl Fn(&str) -> Option<&'a str>, now_ms: i64) -> ServiceResult<Self> {
         let mut errors = Vec::new();
         let mut err = |field: &str, message: String| {
             errors.push(atlas_api_types::FieldError {
@@ -74,7 +75,7 @@ impl Search {
                 message,
             })
         };
-        let status = q.get("status").and_then(|s| {
+        let status = q("status").and_then(|s| {
             let st = Status::parse(s);
             if st.is_none() {
                 err(
@@ -84,7 +85,7 @@ impl Search {
             }
             st
         });
-        let kind = q.get("type").and_then(|t| {
+        let kind = q("type").and_then(|t| {
             let k = OperationType::parse(t);
             if k.is_none() {
                 let all: Vec<&str> = OperationType::ALL.iter().map(|o| o.as_str()).collect();
@@ -92,17 +93,15 @@ impl Search {
             }
             k
         });
-        let workspace = q
-            .get("workspace")
-            .and_then(|w| match atlas_domain::WorkspaceId::parse(w) {
-                Ok(w) => Some(w.as_str().to_owned()),
-                Err(_) => {
-                    err("workspace", "is not a workspace id".into());
-                    None
-                }
-            });
+        let workspace = q("workspace").and_then(|w| match atlas_domain::WorkspaceId::parse(w) {
+            Ok(w) => Some(w.as_str().to_owned()),
+            Err(_) => {
+                err("workspace", "is not a workspace id".into());
+                None
+            }
+        });
         let mut time = |k: &str| -> Option<i64> {
-            let raw = q.get(k)?;
+            let raw = q(k)?;
             match raw.parse::<i64>().ok().filter(|n| *n >= 0) {
                 Some(n) => Some(n),
                 None => {

@@ -46,3 +46,9 @@ pub fn init_capturing() -> &'static std::sync::Mutex<Vec<u8>> {
         .try_init();
     buf
 }
+
+/// A request id worth keeping: up to 64 letters, digits, `-`, `_` or `.` (the router's rule; the
+/// support intake checks a caller-given one the same way).
+pub fn valid_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}

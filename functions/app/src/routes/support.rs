@@ -11,8 +11,7 @@ use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 use crate::support;
 
-/// The route that answers 200 with the existing request when the same one is asked again.
-pub const DEDUPED_200: &str = "post-support-request";
+pub use crate::support::DEDUPED_200;
 
 /// 201 with the new request; 200 with the existing one when the same member asked the same
 /// thing about the same target within ten minutes (no second e-mail).

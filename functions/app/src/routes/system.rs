@@ -31,7 +31,7 @@ pub async fn runs(
     q: QueryMap,
 ) -> ApiResult<Json<api::SystemRunPage>> {
     audited(&state, &scope, "get-system-runs", &uri).await?;
-    let s = Search::parse(&q, state.clock.now_millis())?;
+    let s = Search::parse(|k| q.get(k), state.clock.now_millis())?;
     let limit = q.int("limit", 1, 200)?.unwrap_or(50) as usize;
     let (items, next) = system::search(&state, &s, q.get("cursor"), limit).await?;
     Ok(Json(api::SystemRunPage { items, next }))
@@ -44,7 +44,7 @@ pub async fn export(
     q: QueryMap,
 ) -> ApiResult<Response> {
     audited(&state, &scope, "get-system-runs-csv", &uri).await?;
-    let s = Search::parse(&q, state.clock.now_millis())?;
+    let s = Search::parse(|k| q.get(k), state.clock.now_millis())?;
     let mut csv = String::from(
         "id,workspace_id,environment_id,type,label,initiator,state,outcome,status,reason,created_ms,duration_ms,total,succeeded,failed,skipped\r\n",
     );
