@@ -25,12 +25,11 @@ use crate::records::{self, Record};
 use crate::scope::WorkspaceScope;
 use crate::state::AppState;
 
-/// One request per fingerprint within this window.
-
 /// The route that answers 200 with the existing request when the same one is asked again (its
 /// function name; the OpenAPI document declares that second answer).
 pub const DEDUPED_200: &str = "post-support-request";
 
+/// One request per fingerprint within this window.
 pub const DEDUPE_MS: i64 = 10 * 60_000;
 /// The longest message.
 pub const MAX_MESSAGE: usize = 4_000;
