@@ -4,8 +4,7 @@ use atlas_api_types as api;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::audit::{self, Filters, Outcome};
 use crate::error::{ApiError, ApiResult};
@@ -117,15 +116,7 @@ pub async fn export(State(state): State<AppState>, scope: WorkspaceScope, q: Que
     });
     let stream = tokio_stream_from(rx);
     let name = format!("audit-{}.csv", scope_name(&q));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(super::csv_download(&name, Body::from_stream(stream)))
 }
 
 fn scope_name(q: &QueryMap) -> String {

@@ -7,8 +7,8 @@ use atlas_domain::findings::{FindingSource, FindingStatus, Severity};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::drift::{self, baselines, feed};
 use crate::error::{ApiError, ApiResult};
@@ -218,16 +218,7 @@ pub async fn list_findings(
 pub async fn export_findings(State(state): State<AppState>, scope: WorkspaceScope, q: QueryMap) -> ApiResult<Response> {
     let f = filter(&state, &scope, &q).await?;
     let items = findings::matching(&state, &scope, &f).await?;
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"findings.csv\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Body::from(findings::csv(&items)),
-    )
-        .into_response())
+    Ok(super::csv_download("findings.csv", Body::from(findings::csv(&items))))
 }
 
 pub async fn get_finding(

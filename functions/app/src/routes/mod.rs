@@ -25,3 +25,21 @@ pub mod restores;
 pub mod support;
 pub mod system;
 pub mod workspaces;
+
+/// A CSV download: the body, named `filename`, never cached (every export route answers so).
+pub fn csv_download(filename: &str, body: axum::body::Body) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -155,16 +155,7 @@ pub async fn export(State(state): State<AppState>, scope: WorkspaceScope, q: Que
             None => break,
         }
     }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"operations.csv\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Body::from(csv),
-    )
-        .into_response())
+    Ok(super::csv_download("operations.csv", Body::from(csv)))
 }
 
 /// The canonical viewer. A run of another workspace, or of an environment the member is not

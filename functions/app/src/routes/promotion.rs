@@ -37,16 +37,7 @@ pub async fn get_compare(
 
 pub async fn export_compare(State(state): State<AppState>, scope: WorkspaceScope, q: QueryMap) -> ApiResult<Response> {
     let c = comparison(&state, &scope, &q).await?;
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"compare.csv\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Body::from(compare::csv(&c)),
-    )
-        .into_response())
+    Ok(super::csv_download("compare.csv", Body::from(compare::csv(&c))))
 }
 
 pub async fn get_mappings(

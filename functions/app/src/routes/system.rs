@@ -5,8 +5,7 @@ use atlas_api_types as api;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::error::ApiResult;
 use crate::extract::QueryMap;
@@ -81,16 +80,7 @@ pub async fn export(
             None => break,
         }
     }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"system-runs.csv\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Body::from(csv),
-    )
-        .into_response())
+    Ok(super::csv_download("system-runs.csv", Body::from(csv)))
 }
 
 pub async fn run(
