@@ -171,33 +171,6 @@ async fn a_crash_between_recording_and_finishing_is_healed_by_redelivery(mode: M
     app.stop().await;
 }
 
-/// ADR 0044: a unit's record and its count are two writes. A crash between them (the count
-/// refused, as a process dying there would leave it) is healed by the redelivery, which counts
-/// the result first recorded, once; a third delivery changes nothing.
-async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mode: Mode) {
-    let app = spawn_without_workers(mode).await;
-    let (run, got, item) = one_unit_received(&app).await;
-    let (state, item) = (&app.app().state, item.as_str());
-    state.table.refuse_writes(Some("the process died here"), &["TALLY#"]);
-    let detail = json!({"reason": "recorded before the crash"});
-    let res = atlas_app::runs::record_unit(state, &run.id, item, atlas_app::runs::ItemResult::Skipped, detail).await;
-    assert!(res.is_err(), "the count was refused: {res:?}");
-    state.table.refuse_writes(None, &[]);
-    let v: api::OperationView = view(&app, OWNER, &run.id, "").await.json().await.unwrap();
-    assert_eq!(v.items.len(), 1, "the record was written");
-    assert_eq!(
-        (v.run.succeeded, v.run.failed, v.run.skipped),
-        (0, 0, 0),
-        "but not counted"
-    );
-    assert_ne!(v.run.state, "completed");
-
-    // Redelivered: this delivery's own result would be a failure (the simulator does not know
-    // the tenant); the first recorded result is the one counted.
-    redelivered_and_counted_once(&app, &run, &got[0], 2).await;
-    app.stop().await;
-}
-
 async fn authority_is_rechecked_when_the_work_executes(mode: Mode) {
     let app = spawn_without_workers(mode).await;
     consented(&app).await;
@@ -353,7 +326,6 @@ async fn a_step_log_line_carries_the_run_and_its_scope(mode: Mode) {
 atlas_tests::on_both_backends!(
     runs_dedupe_and_are_recorded_once,
     a_crash_between_recording_and_finishing_is_healed_by_redelivery,
-    a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery,
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,
     viewer_and_hub,

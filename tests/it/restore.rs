@@ -586,7 +586,16 @@ const CLEAN_FAMILIES: [&str; 4] = [
 
 /// Deletes every object of the clean families and drafts their restore (creates only, one write each).
 async fn everything_deleted(app: &TestApp, slug: &str) -> (String, String, api::Restore, usize) {
-    let (tenant, env) = app.connected_env(slug).await;
+    everything_deleted_of(app, slug, None).await
+}
+
+/// [`everything_deleted`] in a tenant of `per_family` objects per family.
+async fn everything_deleted_of(
+    app: &TestApp,
+    slug: &str,
+    per_family: Option<usize>,
+) -> (String, String, api::Restore, usize) {
+    let (tenant, env) = app.connected_env_with(slug, per_family).await;
     let body = json!({"families": CLEAN_FAMILIES});
     let res = app.post_as(OWNER, &format!("{env}/backups"), body).await;
     let run: api::OperationRun = res.json().await.unwrap();
@@ -1183,7 +1192,60 @@ async fn new_families_round_trip(mode: Mode) {
     app.stop().await;
 }
 
+/// A run of more units than its records are counted by (ADR 0049) also counts each on its tally
+/// (ADR 0044). A crash between a unit's record and that count (the count refused, as a process
+/// dying there would leave it) is healed by the redelivery: the unit writes nothing again, its
+/// recorded result is counted once, and the run ends.
+async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    let (tenant, env, r, n) = everything_deleted_of(&app, "env-rs12", Some(9)).await;
+    assert!(
+        n as u64 > atlas_app::records::runs::TALLY_UNITS,
+        "{n} units are counted on a tally"
+    );
+    let p = preview(&app, &env, &r.id, json!({})).await;
+    let res = app
+        .post_as(
+            OWNER,
+            &format!("{env}/restores/{}/confirm", r.id),
+            confirm_body(&p, "env-rs12"),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+    let state = &app.app().state;
+    let q = state.queues.get("restore-execute").unwrap().clone();
+    let got = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    let step = *atlas_app::steps::steps()
+        .iter()
+        .find(|s| s.queue == "restore-execute")
+        .unwrap();
+    let one = vec![(got[0].id.clone(), got[0].body.clone())];
+    state.table.refuse_writes(Some("the process died here"), &["TALLY#"]);
+    let failed = atlas_app::steps::handle_batch(state, &step, one.clone()).await;
+    state.table.refuse_writes(None, &[]);
+    assert_eq!(failed.len(), 1, "the unit's count was refused, so its message stays");
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
+    assert_eq!(v.items.len(), 1, "the record was written");
+    assert_eq!(v.run.succeeded + v.run.failed, 0, "but not counted");
+    // The same message again, then every other one.
+    assert!(atlas_app::steps::handle_batch(state, &step, one).await.is_empty());
+    q.delete(&got[0].receipt).await.unwrap();
+    assert_eq!(app.deliver_each("restore-execute", 1).await, n - 1);
+    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
+    assert_eq!(
+        (v.run.outcome.map(|o| o.as_str()), v.run.succeeded as usize),
+        (Some("succeeded"), n),
+        "{:?}",
+        v.items
+    );
+    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
+    assert_eq!(total, n, "every item created once");
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery,
     same_tenant_restore_recreates_deleted_items_once,
     new_families_round_trip,
     updates_restore_intent_scope_tags_and_autopilot_target_sets,

@@ -69,6 +69,8 @@ async fn failed_run(app: &TestApp, env: &str) -> String {
             result: ItemResult::Succeeded,
             detail: json!({"captured": 3}),
             at_ms: 2,
+            read_units_milli: 0,
+            write_units_milli: 0,
         },
         RunItem {
             run_id: id.clone(),
@@ -77,6 +79,8 @@ async fn failed_run(app: &TestApp, env: &str) -> String {
             detail: json!({"error": format!("storage refused: DefaultEndpointsProtocol=https;AccountKey={SECRET_KEY}"),
                 "clientSecret": CLIENT_SECRET}),
             at_ms: 2,
+            read_units_milli: 0,
+            write_units_milli: 0,
         },
     ];
     let table = &app.app().state.table;

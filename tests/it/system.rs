@@ -54,6 +54,8 @@ async fn seeded_failed_run(app: &TestApp, ws: &str, env: &str) -> String {
         result: ItemResult::Failed,
         detail: json!({"error": format!("the blob store said no: {SECRET}"), "password": "pa55word"}),
         at_ms: now,
+        read_units_milli: 0,
+        write_units_milli: 0,
     };
     let entry = SystemRunEntry {
         run_id: id.clone(),

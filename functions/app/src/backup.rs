@@ -203,13 +203,18 @@ async fn previous_manifest(
         let Ok(id) = RunId::parse(&earlier.set_id) else {
             continue;
         };
-        let Some(row) = records
-            .get::<rec::BackupFamilyRecord>(rec::family_sk(&id, family))
-            .await?
+        // Eventually consistent reads (ADR 0049): the row and the payload never change once
+        // written, and a mark that misses a touch of the last second only vouches for nothing.
+        let read = |sk: String| records.key(sk);
+        let Some(row) =
+            records::get_eventually::<rec::BackupFamilyRecord>(&state.table, &read(rec::family_sk(&id, family)))
+                .await?
         else {
             continue;
         };
-        let Some(mark) = records.get::<BlobRefRecord>(rec::blob_ref_sk(&row.manifest)).await? else {
+        let Some(mark) =
+            records::get_eventually::<BlobRefRecord>(&state.table, &read(rec::blob_ref_sk(&row.manifest))).await?
+        else {
             return Ok(None);
         };
         let Some(floor) = mark
@@ -218,7 +223,9 @@ async fn previous_manifest(
         else {
             return Ok(None);
         };
-        let Some(blob) = records.get::<BlobRecord>(rec::blob_sk(&row.manifest)).await? else {
+        let Some(blob) =
+            records::get_eventually::<BlobRecord>(&state.table, &read(rec::blob_sk(&row.manifest))).await?
+        else {
             return Ok(None);
         };
         let hashes = rec::Manifest::from_payload(blob.payload)?

@@ -370,6 +370,12 @@ pub async fn load(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<Co
     Ok(records::get(&state.table, &key(scope)).await?)
 }
 
+/// [`load`] as queued work re-checks the connection when it executes: eventually consistent
+/// (ADR 0049).
+pub async fn load_at_execution(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<ConnectionRecord>> {
+    Ok(records::get_eventually(&state.table, &key(scope)).await?)
+}
+
 /// The environment's connection when it is consented (Graph may be called with it), else `None`.
 pub async fn consented(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<ConnectionRecord>> {
     Ok(load(state, scope)
@@ -379,7 +385,30 @@ pub async fn consented(state: &AppState, scope: &EnvScope) -> ServiceResult<Opti
 
 /// A Graph client signed in to the environment's tenant, when its connection is consented.
 pub async fn tenant_client(state: &AppState, scope: &EnvScope) -> ServiceResult<Option<atlas_graph::TenantClient>> {
-    let Some(conn) = consented(state, scope).await? else {
+    let conn = consented(state, scope).await?;
+    client_of(state, scope, conn).await
+}
+
+/// [`tenant_client`] for queued work re-checking the connection when it executes (ADR 0049).
+pub async fn tenant_client_at_execution(
+    state: &AppState,
+    scope: &EnvScope,
+) -> ServiceResult<Option<atlas_graph::TenantClient>> {
+    let conn = load_at_execution(state, scope).await?;
+    client_of(
+        state,
+        scope,
+        conn.filter(|c| c.lifecycle == ConnectionLifecycle::Consented),
+    )
+    .await
+}
+
+async fn client_of(
+    state: &AppState,
+    scope: &EnvScope,
+    conn: Option<ConnectionRecord>,
+) -> ServiceResult<Option<atlas_graph::TenantClient>> {
+    let Some(conn) = conn else {
         return Ok(None);
     };
     let app = app_identity(state, scope, &conn).await?;

@@ -46,7 +46,10 @@ pub async fn tallied(state: &AppState, run: OperationRun) -> ServiceResult<Opera
     if !run.is_active() {
         return Ok(run);
     }
-    let items = state.table.query_all(rec::tally_query(&run.run_id)).await?;
+    let items = state
+        .table
+        .query_all(rec::counts_query(&run.run_id, run.counts.total))
+        .await?;
     Ok(run.with_tally(rec::Tally::of(&items)))
 }
 
@@ -373,8 +376,9 @@ pub async fn sweep_outbox(state: &AppState) -> ServiceResult<usize> {
 
 /// What a step should do with its message.
 pub enum Begin {
-    /// Do the work; the run is running.
-    Proceed(Box<OperationRun>),
+    /// Do the work; the run is running. With the initiator's scope, rebuilt from the membership
+    /// just re-checked, for a run of an environment.
+    Proceed(Box<OperationRun>, Option<EnvScope>),
     /// The run already ended (blocked, cancelled, reconciled): acknowledge and do nothing.
     Finished,
 }
@@ -392,7 +396,7 @@ pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
     let kind = run.kind;
     let ws = run.workspace().map_err(ServiceError::Permanent)?;
     let env = run.environment();
-    let member = crate::tenancy::membership(state, &ws, &run.initiator_id).await?;
+    let member = crate::tenancy::membership_at_execution(state, &ws, &run.initiator_id).await?;
     let reason = match (&member, &env) {
         (None, _) => Some("The initiator is no longer a member of the workspace.".to_owned()),
         (Some(m), Some(e)) if !m.entitlement.allows(e) => {
@@ -417,9 +421,11 @@ pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
         finish(state, run_id, RunOutcome::Blocked, Some(reason)).await?;
         return Ok(Begin::Finished);
     }
+    // The re-checked membership is the scope the work runs in: no second read of it.
+    let scope = member.and_then(|m| scope_with(&run, m));
     if run.status == RunState::Running {
         // Only the first unit moves the run to running: the others' writes would change nothing.
-        return Ok(Begin::Proceed(Box::new(run)));
+        return Ok(Begin::Proceed(Box::new(run), scope));
     }
     let started = Update::new()
         .set("status", RunState::Running.as_str())
@@ -436,31 +442,54 @@ pub async fn begin(state: &AppState, run_id: &str) -> ServiceResult<Begin> {
         )
         .await
     {
-        Ok(run) => Ok(Begin::Proceed(Box::new(OperationRun::from_item(run)?))),
+        Ok(run) => Ok(Begin::Proceed(Box::new(OperationRun::from_item(run)?), scope)),
         Err(TableError::ConditionFailed) => Ok(Begin::Finished),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Records a unit's result and completes the run when every unit is accounted for. Returns
-/// false when the unit had already been recorded.
+/// What recording a unit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// This delivery recorded the unit (false: an earlier one had).
+    pub first: bool,
+    /// Every unit of the run is accounted for: the run has ended (by this call or another).
+    pub run_done: bool,
+}
+
+/// Records a unit's result and completes the run when every unit is accounted for.
 pub async fn record(
     state: &AppState,
     run_id: &str,
     item: &str,
     result: ItemResult,
     detail: Value,
-) -> ServiceResult<bool> {
-    let (recorded, run) = record_counted(state, run_id, item, result, detail).await?;
+) -> ServiceResult<Recorded> {
+    let (first, run) = record_counted(state, run_id, item, result, detail).await?;
     // Also after a redelivery: the unit may have crashed between recording and ending its run.
-    if let Some(run) = run {
-        finish_when_counted(state, tallied(state, run).await?).await?;
-    }
-    Ok(recorded)
+    let run_done = match run {
+        Some(run) => finish_when_counted(state, tallied(state, run).await?).await?,
+        None => true,
+    };
+    Ok(Recorded { first, run_done })
 }
 
-/// The first half of [`record`]: the unit's record, written once, and its count on the run's
-/// tally; false when the unit had already been recorded (nothing is counted twice).
+/// A unit whose record an earlier delivery wrote: counts that record's result (a crash may have
+/// come between the record and its count on the tally) and ends the run when it was the last;
+/// true when the run has ended.
+pub async fn recount(state: &AppState, run_id: &str, item: &str) -> ServiceResult<bool> {
+    let key = Key::new(rec::run_pk(run_id), rec::item_sk(item));
+    match records::get::<RunItem>(&state.table, &key).await? {
+        Some(earlier) => Ok(record(state, run_id, item, earlier.result, earlier.detail)
+            .await?
+            .run_done),
+        // No record: the unit ended its run (Blocked) instead.
+        None => finish_if_complete(state, run_id).await,
+    }
+}
+
+/// The first half of [`record`]: the unit's record, written once, and its count; false when the
+/// unit had already been recorded (nothing is counted twice).
 pub async fn record_unit(
     state: &AppState,
     run_id: &str,
@@ -471,10 +500,11 @@ pub async fn record_unit(
     Ok(record_counted(state, run_id, item, result, detail).await?.0)
 }
 
-/// Two writes, no transaction (ADR 0044): the unit's record is created once (a redelivery finds
-/// it and counts the result it holds), then its result is set once on a tally item. Both are
-/// idempotent, so a crash between them, or a second delivery at any point, neither loses nor
-/// doubles a count. Returns the run as read before counting (`None`: the run is gone).
+/// The unit's record, created once; a redelivery finds it and counts the result it holds. A small
+/// run is counted by those records alone (ADR 0049): one write. A bigger run also sets the
+/// result once on a tally item (ADR 0044): two idempotent writes, no transaction, so a crash
+/// between them, or a second delivery at any point, neither loses nor doubles a count. Returns
+/// the run as read before counting (`None`: the run is gone).
 async fn record_counted(
     state: &AppState,
     run_id: &str,
@@ -488,14 +518,16 @@ async fn record_counted(
         result,
         detail,
         at_ms: state.clock.now_millis(),
+        read_units_milli: 0,
+        write_units_milli: 0,
     };
     // The unit's consumed capacity so far rides on its count (ADR 0038), so a run's units are
     // in place when it completes; what follows this write is added after the unit ends.
     let meter = state.table.meter().filter(|m| m.has_parent());
     let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
-    let res = count_unit(state, &unit, used).await;
+    let res = count_unit(state, unit, used).await;
     if let Some(m) = &meter {
-        // The record's own writes stay out of the run's units: adding them would cost as much
+        // The count's own writes stay out of the run's units: adding them would cost as much
         // again (ADR 0044). The process's meters still see them.
         m.take();
         if !matches!(res, Ok((_, _, true))) {
@@ -505,10 +537,10 @@ async fn record_counted(
     res.map(|(first, run, _)| (first, run))
 }
 
-/// (first record, the run, `used` added to the tally).
+/// (first record, the run, `used` added to its counts).
 async fn count_unit(
     state: &AppState,
-    unit: &RunItem,
+    mut unit: RunItem,
     used: atlas_store::Consumed,
 ) -> ServiceResult<(bool, Option<OperationRun>, bool)> {
     // Only the run's total (fixed at its start) is needed here: an eventually consistent read,
@@ -520,6 +552,11 @@ async fn count_unit(
     let Some(run) = run else {
         return Ok((false, None, false));
     };
+    let by_records = rec::counted_by_records(run.counts.total);
+    if by_records {
+        unit.read_units_milli = used.read_milli as i64;
+        unit.write_units_milli = used.write_milli as i64;
+    }
     let (first, result) = match state.table.put(unit.to_item(), Some(Cond::NotExists)).await {
         Ok(()) => (true, unit.result),
         Err(TableError::ConditionFailed) => {
@@ -528,6 +565,9 @@ async fn count_unit(
         }
         Err(e) => return Err(e.into()),
     };
+    if by_records {
+        return Ok((first, Some(run), first));
+    }
     let attr = rec::tally_attr(&unit.item);
     let key = rec::tally_key(&unit.run_id, &unit.item, run.counts.total);
     let update = with_units(Update::new().set(&attr, result.as_str()), used);
@@ -562,21 +602,23 @@ pub async fn add_units(state: &AppState, run_id: &str, used: atlas_store::Consum
     }
 }
 
-/// Ends the run when every unit is counted. Safe to call again: [`finish`] is conditional.
-pub async fn finish_if_complete(state: &AppState, run_id: &str) -> ServiceResult<()> {
+/// Ends the run when every unit is counted; true when it has ended. Safe to call again:
+/// [`finish`] is conditional.
+pub async fn finish_if_complete(state: &AppState, run_id: &str) -> ServiceResult<bool> {
     let run = get(state, run_id).await?.ok_or(ServiceError::NotFound)?;
     finish_when_counted(state, run).await
 }
 
-/// [`finish_if_complete`] on a run already read with its tally.
-async fn finish_when_counted(state: &AppState, run: OperationRun) -> ServiceResult<()> {
+/// [`finish_if_complete`] on a run already read with its counts.
+async fn finish_when_counted(state: &AppState, run: OperationRun) -> ServiceResult<bool> {
     let run_id = run.run_id.as_str();
     let total = run.counts.total as i64;
     let (ok, failed, skipped) = run.counted();
-    if ok + failed + skipped >= total && run.is_active() {
+    let done = ok + failed + skipped >= total;
+    if done && run.is_active() {
         finish(state, run_id, RunOutcome::of_counts(ok, failed, skipped), None).await?;
     }
-    Ok(())
+    Ok(done || !run.is_active())
 }
 
 /// Ends an active run with an outcome, releasing its marker and lock, audited. A run that already
@@ -589,7 +631,12 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
         return Ok(());
     }
     // The tally's counts and units move onto the run with its end (ADR 0044).
-    let tally = rec::Tally::of(&state.table.query_all(rec::tally_query(run_id)).await?);
+    let tally = rec::Tally::of(
+        &state
+            .table
+            .query_all(rec::counts_query(run_id, run.counts.total))
+            .await?,
+    );
     let run = run.with_tally(tally);
     let prior = run.status;
     let ws = run.workspace().map_err(ServiceError::Permanent)?;
@@ -720,21 +767,28 @@ pub fn role_of(r: &str) -> Option<Role> {
 /// The initiator's scope for a run's environment, rebuilt at execution after [`begin`] re-checked
 /// membership, entitlement and capability.
 pub async fn scope_of(state: &AppState, run: &OperationRun) -> ServiceResult<Option<EnvScope>> {
-    use crate::scope::{Proof, WorkspaceScope};
     let ws = run.workspace().map_err(ServiceError::Permanent)?;
-    let Some(env) = run.environment() else {
+    if run.environment().is_none() {
         return Ok(None);
-    };
+    }
     let Some(m) = crate::tenancy::membership(state, &ws, &run.initiator_id).await? else {
         return Ok(None);
     };
+    Ok(scope_with(run, m))
+}
+
+/// [`scope_of`] with the initiator's membership already read.
+fn scope_with(run: &OperationRun, m: crate::tenancy::Membership) -> Option<EnvScope> {
+    use crate::scope::{Proof, WorkspaceScope};
+    let ws = run.workspace().ok()?;
+    let env = run.environment()?;
     let actor = Actor {
         user_id: run.initiator_id.clone(),
         email: run.initiator_email.clone(),
         name: String::new(),
     };
     let ws_scope = WorkspaceScope::new(actor, ws, m.role, m.entitlement, None, Proof::checked());
-    Ok(Some(EnvScope::new(ws_scope, env, Proof::checked())))
+    Some(EnvScope::new(ws_scope, env, Proof::checked()))
 }
 
 /// A message that exhausted its receives: its unit is recorded as failed, so the run shows it

@@ -33,6 +33,20 @@ pub async fn member(state: &AppState, ws: &WorkspaceId, user_id: &str) -> Servic
     Ok(records::get(&state.table, &member_key(ws, user_id)).await?)
 }
 
+/// The membership a queued unit re-checks when it executes: eventually consistent (ADR 0049),
+/// half the read units, blind at most to a change of the last second before the unit ran.
+pub async fn membership_at_execution(
+    state: &AppState,
+    ws: &WorkspaceId,
+    user_id: &str,
+) -> ServiceResult<Option<Membership>> {
+    let m: Option<MemberRecord> = records::get_eventually(&state.table, &member_key(ws, user_id)).await?;
+    Ok(m.map(|m| Membership {
+        role: m.role,
+        entitlement: m.environments,
+    }))
+}
+
 pub async fn membership(state: &AppState, ws: &WorkspaceId, user_id: &str) -> ServiceResult<Option<Membership>> {
     Ok(member(state, ws, user_id).await?.map(|m| Membership {
         role: m.role,
@@ -155,6 +169,18 @@ pub async fn environment_record(state: &AppState, scope: &EnvScope) -> ServiceRe
         .workspace()
         .records(&state.table)
         .get(env_sk(scope.environment_id()))
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// [`environment_record`] as queued work re-checks it when it executes: eventually consistent
+/// (ADR 0049).
+pub async fn environment_at_execution(state: &AppState, scope: &EnvScope) -> ServiceResult<EnvironmentRecord> {
+    let key = scope
+        .workspace()
+        .records(&state.table)
+        .key(env_sk(scope.environment_id()));
+    records::get_eventually(&state.table, &key)
         .await?
         .ok_or(ServiceError::NotFound)
 }

@@ -170,7 +170,7 @@ impl Members {
         if let Some(m) = known.get(&key) {
             return Ok(m.clone());
         }
-        let m = crate::tenancy::membership(state, ws, user_id).await?;
+        let m = crate::tenancy::membership_at_execution(state, ws, user_id).await?;
         known.insert(key, m.clone());
         Ok(m)
     }
@@ -215,13 +215,13 @@ async fn poll_with(state: &AppState, msg: &PollMessage, members: &Members) -> Se
         tracing::warn!(user = %w.user_email, "the member who assigned the baseline lost access; the change feed is paused");
         return Ok(skipped("the member who assigned the baseline lost access"));
     };
-    match crate::tenancy::environment_record(state, &scope).await {
+    match crate::tenancy::environment_at_execution(state, &scope).await {
         Ok(e) if e.lifecycle == EnvironmentLifecycle::Active => {}
         Ok(_) => return Ok(skipped("the environment is not active")),
         Err(ServiceError::NotFound) => return Ok(skipped("the environment is gone")),
         Err(e) => return Err(e),
     }
-    let Some(client) = crate::provider::tenant_client(state, &scope).await? else {
+    let Some(client) = crate::provider::tenant_client_at_execution(state, &scope).await? else {
         return Ok(skipped("the provider connection is not consented"));
     };
     sweep_if_due(state, &scope, &w).await?;

@@ -740,7 +740,7 @@ pub async fn build_step(state: &AppState, body: &str) -> ServiceResult<()> {
     let m: crate::runs::WorkMessage =
         serde_json::from_str(body).map_err(|e| ServiceError::Permanent(format!("malformed message: {e}")))?;
     let run = match crate::runs::begin(state, &m.run_id).await? {
-        crate::runs::Begin::Proceed(run) => run,
+        crate::runs::Begin::Proceed(run, _) => run,
         crate::runs::Begin::Finished => return Ok(()),
     };
     let ws = run.workspace().map_err(ServiceError::Permanent)?;

@@ -118,6 +118,22 @@ pub fn tally_query(run_id: &str) -> Query {
     Query::partition(run_pk(run_id)).begins_with("TALLY#")
 }
 
+/// A run of at most [`TALLY_UNITS`] units is counted by its unit records alone (ADR 0049): the
+/// record's conditional create is the count, and one query of those few records reads them all.
+/// A bigger run also counts each unit on its tally, so a count check never reads every record.
+pub fn counted_by_records(total: u64) -> bool {
+    total <= TALLY_UNITS
+}
+
+/// What holds a run's counts: its unit records (a small run) or its tally items.
+pub fn counts_query(run_id: &str, total: u64) -> Query {
+    if counted_by_records(total) {
+        items_query(run_id)
+    } else {
+        tally_query(run_id)
+    }
+}
+
 /// What a run's tally items say: units counted by result, and request units added by its units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -129,18 +145,24 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Sums tally items: each `u:<unit>` attribute is one unit counted under its result.
+    /// Sums tally items (each `u:<unit>` attribute is one unit counted under its result) or unit
+    /// records (each is one unit counted under its `result`), whichever [`counts_query`] read.
     pub fn of(items: &[atlas_store::Item]) -> Self {
         let mut t = Self::default();
         for item in items {
-            for (k, v) in item {
-                if k.starts_with("u:") {
-                    match v.as_str().and_then(ItemResult::parse) {
-                        Some(ItemResult::Succeeded) => t.succeeded += 1,
-                        Some(ItemResult::Failed) => t.failed += 1,
-                        Some(ItemResult::Skipped) => t.skipped += 1,
-                        None => {}
-                    }
+            let record = item
+                .get("SK")
+                .and_then(Value::as_str)
+                .is_some_and(|sk| sk.starts_with("ITEM#"));
+            let results = item
+                .iter()
+                .filter(|(k, _)| if record { *k == "result" } else { k.starts_with("u:") });
+            for (_, v) in results {
+                match v.as_str().and_then(ItemResult::parse) {
+                    Some(ItemResult::Succeeded) => t.succeeded += 1,
+                    Some(ItemResult::Failed) => t.failed += 1,
+                    Some(ItemResult::Skipped) => t.skipped += 1,
+                    None => {}
                 }
             }
             let n = |a: &str| item.get(a).and_then(Value::as_i64).unwrap_or(0);
@@ -172,7 +194,8 @@ pub async fn environment_lifecycle(
         #[serde(default)]
         lifecycle: String,
     }
-    match table.get(&Key::new(ws_pk(ws), format!("ENV#{env}"))).await? {
+    // Read by queued work re-checking its environment at execution (ADR 0049).
+    match table.get_eventually(&Key::new(ws_pk(ws), format!("ENV#{env}"))).await? {
         Some(item) => serde_json::from_value::<Lifecycle>(Value::Object(item))
             .map(|l| Some(l.lifecycle))
             .map_err(|e| atlas_store::TableError::Corrupt(format!("environment record: {e}"))),
@@ -500,6 +523,11 @@ pub struct RunItem {
     #[serde(default)]
     pub detail: Value,
     pub at_ms: i64,
+    /// The request units the unit's work consumed, on a run counted by its records (ADR 0049).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub read_units_milli: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub write_units_milli: i64,
 }
 
 impl Record for RunItem {
@@ -542,6 +570,37 @@ mod tests {
         let t = Tally::of(&[a, b]);
         assert_eq!((t.succeeded, t.failed, t.skipped), (2, 1, 1));
         assert_eq!((t.read_units_milli, t.write_units_milli), (1500, 3000));
+    }
+
+    #[test]
+    fn a_small_run_is_counted_by_its_unit_records() {
+        let prefix = |q: Query| match q.sk {
+            atlas_store::SkCond::BeginsWith(p) => p,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(prefix(counts_query("r", 25)), "ITEM#");
+        assert_eq!(prefix(counts_query("r", 33)), "TALLY#");
+        let unit = |family: &str, result: &str, units: i64| {
+            let r = RunItem {
+                run_id: "r".into(),
+                item: family.into(),
+                result: ItemResult::parse(result).unwrap(),
+                detail: json!({"family": family, "result": "not this one"}),
+                at_ms: 1,
+                read_units_milli: units,
+                write_units_milli: 2 * units,
+            };
+            r.to_item()
+        };
+        let t = Tally::of(&[
+            unit("a", "succeeded", 500),
+            unit("b", "failed", 0),
+            unit("c", "succeeded", 250),
+        ]);
+        assert_eq!((t.succeeded, t.failed, t.skipped), (2, 1, 0));
+        assert_eq!((t.read_units_milli, t.write_units_milli), (750, 1500));
+        // A record's units are not written when there are none.
+        assert!(!unit("d", "skipped", 0).contains_key("read_units_milli"));
     }
 
     #[test]

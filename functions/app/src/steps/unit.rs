@@ -89,7 +89,9 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     let m: WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let state = &state;
     if let Some(detail) = w.unworkable(&m) {
-        record(state, &m, ItemResult::Skipped, detail).await?;
+        if record(state, &m, ItemResult::Skipped, detail).await? {
+            w.after(state, &m.run_id).await.map_err(service_to_step)?;
+        }
         return Ok(());
     }
     let Some((scope, client)) = begin(state, &m, W::GRAPH).await.map_err(service_to_step)? else {
@@ -136,22 +138,28 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
             None => return Err(service_to_step(e)),
         },
     };
-    match done {
+    let run_done = match done {
         Done::Record(result, detail) => record(state, &m, result, detail).await?,
-        Done::AlreadyRecorded => runs::finish_if_complete(state, &m.run_id)
+        Done::AlreadyRecorded => runs::recount(state, &m.run_id, &m.item)
             .await
             .map_err(service_to_step)?,
+    };
+    // Only a unit that saw its run end finishes it up; the others would read the run to learn
+    // it is still going. A crash before this is healed by the redelivery, whose begin finds the
+    // run ended.
+    if run_done {
+        w.after(state, &m.run_id).await.map_err(service_to_step)?;
     }
-    w.after(state, &m.run_id).await.map_err(service_to_step)
+    Ok(())
 }
 
-/// Records the unit's result, ending the run when it was the last.
-async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: Value) -> Result<(), StepError> {
-    let first = runs::record(state, &m.run_id, &m.item, result, detail)
+/// Records the unit's result, ending the run when it was the last; true when the run has ended.
+async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: Value) -> Result<bool, StepError> {
+    let r = runs::record(state, &m.run_id, &m.item, result, detail)
         .await
         .map_err(service_to_step)?;
-    logged(result, first);
-    Ok(())
+    logged(result, r.first);
+    Ok(r.run_done)
 }
 
 fn logged(result: ItemResult, first: bool) {
@@ -166,11 +174,11 @@ async fn begin(
     m: &WorkMessage,
     graph: bool,
 ) -> ServiceResult<Option<(EnvScope, Option<TenantClient>)>> {
-    let run = match runs::begin(state, &m.run_id).await? {
-        runs::Begin::Proceed(run) => run,
+    let scope = match runs::begin(state, &m.run_id).await? {
+        runs::Begin::Proceed(_, scope) => scope,
         runs::Begin::Finished => return Ok(None),
     };
-    let Some(scope) = runs::scope_of(state, &run).await? else {
+    let Some(scope) = scope else {
         let why = Some("The initiator lost access.".to_owned());
         runs::finish(state, &m.run_id, RunOutcome::Blocked, why).await?;
         return Ok(None);
@@ -178,7 +186,7 @@ async fn begin(
     if !graph {
         return Ok(Some((scope, None)));
     }
-    let conn = crate::provider::load(state, &scope).await?;
+    let conn = crate::provider::load_at_execution(state, &scope).await?;
     let lifecycle = conn.as_ref().map(|c| c.lifecycle);
     let Some(conn) = conn.filter(|c| c.lifecycle == atlas_domain::ConnectionLifecycle::Consented) else {
         let why = format!(
