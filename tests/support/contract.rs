@@ -723,6 +723,14 @@ pub async fn consumed_units_follow_dynamodb_rules(b: Backend) {
     );
     assert_eq!(
         units(t, |t| async move {
+            t.query(&Query::partition("Q").eventually()).await.unwrap();
+        })
+        .await,
+        (1000, 0),
+        "half when asked to be eventually consistent"
+    );
+    assert_eq!(
+        units(t, |t| async move {
             t.query(&Query::partition("EMPTY")).await.unwrap();
         })
         .await,

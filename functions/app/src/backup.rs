@@ -197,7 +197,9 @@ async fn previous_manifest(
     let records = scope.records(&state.table);
     let fresh_after = state.clock.now_millis() - TOUCH_AFTER_MS;
     // Newest first; later sets (a concurrent backup) and this one are skipped.
-    let newest = records.query(rec::SETS).backward().limit(4);
+    // Sets are written at their start, hours before a later backup reads them: eventually
+    // consistent (ADR 0049); a set started a second ago is skipped below anyway.
+    let newest = records.query(rec::SETS).backward().limit(4).eventually();
     let sets = records::query::<BackupSetRecord>(&state.table, &newest).await?.items;
     for earlier in sets.iter().filter(|s| s.set_id.as_str() < set.as_str()).take(2) {
         let Ok(id) = RunId::parse(&earlier.set_id) else {

@@ -132,8 +132,14 @@ pub fn in_lambda() -> bool {
 
 /// A queue whose requests are counted as SQS would bill them. Receives that found nothing are
 /// not counted: locally they are the workers' polling, which in AWS is Lambda's event source
-/// mapping, a fixed cost per queue rather than per environment (docs/cost.md).
+/// mapping, a fixed cost per queue rather than per environment (docs/cost.md). A receive that
+/// found messages is that mapping's `ReceiveMessage` and the one `DeleteMessageBatch` it sends
+/// for the batch's successes (the template's `BatchSize` is 10, with `ReportBatchItemFailures`),
+/// so the local worker's deletes, one per message, are not counted again.
 pub struct CountedQueue(pub std::sync::Arc<dyn atlas_store::Queue>);
+
+/// A batch received and deleted: `ReceiveMessage`, then one `DeleteMessageBatch`.
+const RECEIVED_BATCH_REQUESTS: u64 = 2;
 
 #[async_trait::async_trait]
 impl atlas_store::Queue for CountedQueue {
@@ -159,12 +165,11 @@ impl atlas_store::Queue for CountedQueue {
     ) -> Result<Vec<atlas_store::Received>, atlas_store::QueueError> {
         let got = self.0.receive(max, visibility, wait).await;
         if got.as_ref().is_ok_and(|g| !g.is_empty()) {
-            global().sqs(1);
+            global().sqs(RECEIVED_BATCH_REQUESTS);
         }
         got
     }
     async fn delete(&self, receipt: &str) -> Result<(), atlas_store::QueueError> {
-        global().sqs(1);
         self.0.delete(receipt).await
     }
     async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), atlas_store::QueueError> {

@@ -465,7 +465,30 @@ pub async fn record(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<Recorded> {
-    let (first, run) = record_counted(state, run_id, item, result, detail).await?;
+    record_known(state, run_id, None, item, result, detail).await
+}
+
+/// [`record`] for a unit that read its run when it began: the run's total is known (it is fixed
+/// at the start), so counting reads nothing more of it.
+pub async fn record_in(
+    state: &AppState,
+    run: &OperationRun,
+    item: &str,
+    result: ItemResult,
+    detail: Value,
+) -> ServiceResult<Recorded> {
+    record_known(state, &run.run_id, Some(run), item, result, detail).await
+}
+
+async fn record_known(
+    state: &AppState,
+    run_id: &str,
+    known: Option<&OperationRun>,
+    item: &str,
+    result: ItemResult,
+    detail: Value,
+) -> ServiceResult<Recorded> {
+    let (first, run) = record_counted(state, run_id, known, item, result, detail).await?;
     // Also after a redelivery: the unit may have crashed between recording and ending its run.
     let run_done = match run {
         Some(run) => finish_when_counted(state, tallied(state, run).await?).await?,
@@ -497,7 +520,7 @@ pub async fn record_unit(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<bool> {
-    Ok(record_counted(state, run_id, item, result, detail).await?.0)
+    Ok(record_counted(state, run_id, None, item, result, detail).await?.0)
 }
 
 /// The unit's record, created once; a redelivery finds it and counts the result it holds. A small
@@ -508,6 +531,7 @@ pub async fn record_unit(
 async fn record_counted(
     state: &AppState,
     run_id: &str,
+    known: Option<&OperationRun>,
     item: &str,
     result: ItemResult,
     detail: Value,
@@ -525,7 +549,7 @@ async fn record_counted(
     // in place when it completes; what follows this write is added after the unit ends.
     let meter = state.table.meter().filter(|m| m.has_parent());
     let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
-    let res = count_unit(state, unit, used).await;
+    let res = count_unit(state, unit, known, used).await;
     if let Some(m) = &meter {
         // The count's own writes stay out of the run's units: adding them would cost as much
         // again (ADR 0044). The process's meters still see them.
@@ -541,13 +565,17 @@ async fn record_counted(
 async fn count_unit(
     state: &AppState,
     mut unit: RunItem,
+    known: Option<&OperationRun>,
     used: atlas_store::Consumed,
 ) -> ServiceResult<(bool, Option<OperationRun>, bool)> {
-    // Only the run's total (fixed at its start) is needed here: an eventually consistent read,
-    // and a strong one when that misses a run started a moment ago.
-    let run = match records::get_eventually::<OperationRun>(&state.table, &run_key(&unit.run_id)).await? {
-        Some(run) => Some(run),
-        None => get_plain(state, &unit.run_id).await?,
+    // Only the run's total (fixed at its start) is needed here: the run its unit began with, or
+    // an eventually consistent read, and a strong one when that misses a run started a moment ago.
+    let run = match known {
+        Some(run) => Some(run.clone()),
+        None => match records::get_eventually::<OperationRun>(&state.table, &run_key(&unit.run_id)).await? {
+            Some(run) => Some(run),
+            None => get_plain(state, &unit.run_id).await?,
+        },
     };
     let Some(run) = run else {
         return Ok((false, None, false));

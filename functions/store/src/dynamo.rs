@@ -274,7 +274,7 @@ impl RawTable for DynamoTable {
             .scan_index_forward(q.forward)
             // Strongly consistent where DynamoDB allows it (not on a GSI): chunks of a large item
             // written a moment ago must be read back whole.
-            .consistent_read(q.index == Index::Primary)
+            .consistent_read(q.consistent())
             .set_limit(q.limit.map(|l| l as i32))
             .set_exclusive_start_key(start)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)

@@ -510,7 +510,7 @@ impl RawTable for EmbeddedTable {
     async fn query(&self, q: &Query) -> Result<Page, TableError> {
         let q = q.clone();
         // Primary-key queries are strongly consistent; GSI queries cannot be (DynamoDB's rule).
-        let consistent = q.index == Index::Primary;
+        let consistent = q.consistent();
         let page = self.store.blocking(move |s| s.with_reader(|c| query(c, &q))).await?;
         let bytes = page.items.iter().map(capacity::item_size).sum();
         capacity::charge(Consumed::read(capacity::read_milli(bytes, consistent)));

@@ -72,6 +72,9 @@ pub struct Query {
     pub limit: Option<u32>,
     /// The opaque `next` of the previous page.
     pub cursor: Option<String>,
+    /// Eventually consistent on the primary index too (half the units): for what does not change
+    /// once written. GSI queries always are.
+    pub eventually: bool,
 }
 
 impl Query {
@@ -96,6 +99,14 @@ impl Query {
     }
     pub fn begins_with(self, prefix: impl Into<String>) -> Self {
         self.sk(SkCond::BeginsWith(prefix.into()))
+    }
+    pub fn eventually(mut self) -> Self {
+        self.eventually = true;
+        self
+    }
+    /// Strongly consistent: a primary-index query not asked to be eventually consistent.
+    pub fn consistent(&self) -> bool {
+        self.index == Index::Primary && !self.eventually
     }
     pub fn backward(mut self) -> Self {
         self.forward = false;

@@ -94,7 +94,7 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
         }
         return Ok(());
     }
-    let Some((scope, client)) = begin(state, &m, W::GRAPH).await.map_err(service_to_step)? else {
+    let Some((run, scope, client)) = begin(state, &m, W::GRAPH).await.map_err(service_to_step)? else {
         // The run ended (perhaps by an earlier delivery that crashed before finishing up).
         w.after(state, &m.run_id).await.map_err(service_to_step)?;
         return Ok(());
@@ -139,7 +139,13 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
         },
     };
     let run_done = match done {
-        Done::Record(result, detail) => record(state, &m, result, detail).await?,
+        Done::Record(result, detail) => {
+            let r = runs::record_in(state, &run, &m.item, result, detail)
+                .await
+                .map_err(service_to_step)?;
+            logged(result, r.first);
+            r.run_done
+        }
         Done::AlreadyRecorded => runs::recount(state, &m.run_id, &m.item)
             .await
             .map_err(service_to_step)?,
@@ -173,9 +179,9 @@ async fn begin(
     state: &AppState,
     m: &WorkMessage,
     graph: bool,
-) -> ServiceResult<Option<(EnvScope, Option<TenantClient>)>> {
-    let scope = match runs::begin(state, &m.run_id).await? {
-        runs::Begin::Proceed(_, scope) => scope,
+) -> ServiceResult<Option<(Box<crate::records::runs::OperationRun>, EnvScope, Option<TenantClient>)>> {
+    let (run, scope) = match runs::begin(state, &m.run_id).await? {
+        runs::Begin::Proceed(run, scope) => (run, scope),
         runs::Begin::Finished => return Ok(None),
     };
     let Some(scope) = scope else {
@@ -184,7 +190,7 @@ async fn begin(
         return Ok(None);
     };
     if !graph {
-        return Ok(Some((scope, None)));
+        return Ok(Some((run, scope, None)));
     }
     let conn = crate::provider::load_at_execution(state, &scope).await?;
     let lifecycle = conn.as_ref().map(|c| c.lifecycle);
@@ -198,7 +204,7 @@ async fn begin(
     };
     let app = crate::provider::app_identity(state, &scope, &conn).await?;
     let client = state.graph.tenant(&conn.tenant_id, app);
-    Ok(Some((scope, Some(client))))
+    Ok(Some((run, scope, Some(client))))
 }
 
 /// The family of a per-family unit ([`StepWork::unworkable`] skipped the unknown ones).
