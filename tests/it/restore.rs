@@ -717,29 +717,39 @@ async fn a_long_retry_after_requeues_the_write_instead_of_failing_it(mode: Mode)
     app.stop().await;
 }
 
-async fn double_delivery_creates_no_duplicates(mode: Mode) {
-    let app = spawn_without_workers(mode).await;
-    let (tenant, env, r, n) = everything_deleted(&app, "env-rs6").await;
-    let p = preview(&app, &env, &r.id, json!({})).await;
+/// Previews and confirms restore `r` (202): the run whose units are queued.
+async fn confirmed(app: &TestApp, env: &str, r: &api::Restore, slug: &str) -> api::OperationRun {
+    let p = preview(app, env, &r.id, json!({})).await;
     let res = app
         .post_as(
             OWNER,
             &format!("{env}/restores/{}/confirm", r.id),
-            confirm_body(&p, "env-rs6"),
+            confirm_body(&p, slug),
         )
         .await;
     assert_eq!(res.status(), 202);
-    let run: api::OperationRun = res.json().await.unwrap();
-    assert_eq!(app.deliver_each("restore-execute", 2).await, n);
-    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
+    res.json().await.unwrap()
+}
+
+/// The run succeeded with its `n` items, and the tenant holds each of them once.
+async fn restored_once(app: &TestApp, run: &api::OperationRun, tenant: &str, n: usize) {
+    let v: api::OperationView = get(app, &paths::operation(DEMO_WS, &run.id)).await;
     assert_eq!(
         (v.run.outcome.map(|o| o.as_str()), v.run.succeeded as usize),
         (Some("succeeded"), n),
         "{:?}",
         v.items
     );
-    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
+    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(tenant, f).len()).sum();
     assert_eq!(total, n, "every item created once");
+}
+
+async fn double_delivery_creates_no_duplicates(mode: Mode) {
+    let app = spawn_without_workers(mode).await;
+    let (tenant, env, r, n) = everything_deleted(&app, "env-rs6").await;
+    let run = confirmed(&app, &env, &r, "env-rs6").await;
+    assert_eq!(app.deliver_each("restore-execute", 2).await, n);
+    restored_once(&app, &run, &tenant, n).await;
     for f in CLEAN_FAMILIES {
         let mut live = names(&tenant, f);
         let len = live.len();
@@ -1203,16 +1213,7 @@ async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mo
         n as u64 > atlas_app::records::runs::TALLY_UNITS,
         "{n} units are counted on a tally"
     );
-    let p = preview(&app, &env, &r.id, json!({})).await;
-    let res = app
-        .post_as(
-            OWNER,
-            &format!("{env}/restores/{}/confirm", r.id),
-            confirm_body(&p, "env-rs12"),
-        )
-        .await;
-    assert_eq!(res.status(), 202);
-    let run: api::OperationRun = res.json().await.unwrap();
+    let run = confirmed(&app, &env, &r, "env-rs12").await;
     let state = &app.app().state;
     let q = state.queues.get("restore-execute").unwrap().clone();
     let got = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.unwrap();
@@ -1232,15 +1233,7 @@ async fn a_crash_between_a_units_record_and_its_count_is_healed_by_redelivery(mo
     assert!(atlas_app::steps::handle_batch(state, &step, one).await.is_empty());
     q.delete(&got[0].receipt).await.unwrap();
     assert_eq!(app.deliver_each("restore-execute", 1).await, n - 1);
-    let v: api::OperationView = get(&app, &paths::operation(DEMO_WS, &run.id)).await;
-    assert_eq!(
-        (v.run.outcome.map(|o| o.as_str()), v.run.succeeded as usize),
-        (Some("succeeded"), n),
-        "{:?}",
-        v.items
-    );
-    let total: usize = CLEAN_FAMILIES.iter().map(|f| sim().objects(&tenant, f).len()).sum();
-    assert_eq!(total, n, "every item created once");
+    restored_once(&app, &run, &tenant, n).await;
     app.stop().await;
 }
 

@@ -374,8 +374,8 @@ async fn requeue(state: &AppState, step: &Step, body: &str, wait: Duration, coun
 /// How long a locally received message stays hidden while its step runs; a running unit extends it.
 #[cfg(feature = "local")]
 pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
-/// Units one local worker runs at once, across tenants: enough that one backup's 17 families run
-/// at once with [`KEEP_FREE`] slots left for others. A unit mostly waits on Graph, whose per-tenant
+/// Units one local worker runs at once, across tenants: enough that 20 of one backup's 25 families
+/// run at once with [`KEEP_FREE`] slots left for others (the rest start as those end). A unit mostly waits on Graph, whose per-tenant
 /// in-flight limit and budget bound the real load.
 #[cfg(feature = "local")]
 pub const LOCAL_CONCURRENCY: usize = 24;
@@ -383,9 +383,9 @@ pub const LOCAL_CONCURRENCY: usize = 24;
 /// each tenant's fair share.
 #[cfg(feature = "local")]
 pub const PER_TENANT: usize = 4;
-/// Slots a tenant over its share leaves free. A backup's families are one unit each (17); while
+/// Slots a tenant over its share leaves free. A backup's families are one unit each (25); while
 /// the worker has more than this many slots free, a tenant may borrow them (up to 20 of 24), so one
-/// backup reads all its families side by side. Any other tenant still finds this many free for its share, and a
+/// backup reads 20 of its families side by side. Any other tenant still finds this many free for its share, and a
 /// borrowed slot comes back when its unit ends (units are one family: seconds).
 #[cfg(feature = "local")]
 pub const KEEP_FREE: usize = PER_TENANT;

@@ -3,7 +3,7 @@
 //! Graph's throttling page states Intune's limits per service ("Intune device configuration
 //! service limits", "Intune devices service limits", …), each for the resources it lists: per app
 //! per tenant 1,000 requests and 100 writes per 20 s (the devices service 2,000 and 200), and twice
-//! that per tenant for all apps. A backup of 17 families therefore has about ten separate
+//! that per tenant for all apps. A backup of 25 families therefore has about ten separate
 //! allowances, not one; a client that keeps one per-tenant budget either wastes most of them or,
 //! if it assumes the per-tenant figure, overruns one service's per-app limit. The map below follows
 //! the page's resource lists (`docs/adr/0035-throttle-budgets-per-intune-service.md`).
