@@ -468,19 +468,9 @@ pub async fn record(
     record_known(state, run_id, None, item, result, detail).await
 }
 
-/// [`record`] for a unit that read its run when it began: the run's total is known (it is fixed
-/// at the start), so counting reads nothing more of it.
-pub async fn record_in(
-    state: &AppState,
-    run: &OperationRun,
-    item: &str,
-    result: ItemResult,
-    detail: Value,
-) -> ServiceResult<Recorded> {
-    record_known(state, &run.run_id, Some(run), item, result, detail).await
-}
-
-async fn record_known(
+/// [`record`] for a unit that may have read its run when it began (`known`): the run's total is
+/// fixed at the start, so counting then reads nothing more of it.
+pub async fn record_known(
     state: &AppState,
     run_id: &str,
     known: Option<&OperationRun>,
@@ -501,8 +491,7 @@ async fn record_known(
 /// come between the record and its count on the tally) and ends the run when it was the last;
 /// true when the run has ended.
 pub async fn recount(state: &AppState, run_id: &str, item: &str) -> ServiceResult<bool> {
-    let key = Key::new(rec::run_pk(run_id), rec::item_sk(item));
-    match records::get::<RunItem>(&state.table, &key).await? {
+    match records::get::<RunItem>(&state.table, &rec::item_key(run_id, item)).await? {
         Some(earlier) => Ok(record(state, run_id, item, earlier.result, earlier.detail)
             .await?
             .run_done),

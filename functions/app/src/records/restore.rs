@@ -54,9 +54,7 @@ pub fn unit_key(run_id: &str, item: &str) -> Key {
 }
 
 /// The run's record of a unit's result (a run item, written by the runs service).
-pub fn run_item_key(run_id: &str, item: &str) -> Key {
-    Key::new(run_pk(run_id), format!("ITEM#{item}"))
-}
+pub use super::runs::item_key as run_item_key;
 
 /// What a recorded run item says about why its unit did not succeed: `(name, reason)`.
 pub fn run_item_reason(item: &Item) -> (Option<String>, Option<String>) {

@@ -533,8 +533,13 @@ pub struct RunItem {
 impl Record for RunItem {
     const ENTITY: &'static str = "run_item";
     fn key(&self) -> Key {
-        Key::new(run_pk(&self.run_id), item_sk(&self.item))
+        item_key(&self.run_id, &self.item)
     }
+}
+
+/// `RUN#<id> / ITEM#<key>`: the key of one unit's record.
+pub fn item_key(run_id: &str, item: &str) -> Key {
+    Key::new(run_pk(run_id), item_sk(item))
 }
 
 impl From<&RunItem> for api::RunItem {

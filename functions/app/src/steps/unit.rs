@@ -89,7 +89,7 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     let m: WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let state = &state;
     if let Some(detail) = w.unworkable(&m) {
-        if record(state, &m, ItemResult::Skipped, detail).await? {
+        if record(state, &m, None, ItemResult::Skipped, detail).await? {
             w.after(state, &m.run_id).await.map_err(service_to_step)?;
         }
         return Ok(());
@@ -139,13 +139,7 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
         },
     };
     let run_done = match done {
-        Done::Record(result, detail) => {
-            let r = runs::record_in(state, &run, &m.item, result, detail)
-                .await
-                .map_err(service_to_step)?;
-            logged(result, r.first);
-            r.run_done
-        }
+        Done::Record(result, detail) => record(state, &m, Some(&run), result, detail).await?,
         Done::AlreadyRecorded => runs::recount(state, &m.run_id, &m.item)
             .await
             .map_err(service_to_step)?,
@@ -159,9 +153,16 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     Ok(())
 }
 
-/// Records the unit's result, ending the run when it was the last; true when the run has ended.
-async fn record(state: &AppState, m: &WorkMessage, result: ItemResult, detail: Value) -> Result<bool, StepError> {
-    let r = runs::record(state, &m.run_id, &m.item, result, detail)
+/// Records the unit's result (with the run its begin read, if it began), ending the run when it
+/// was the last; true when the run has ended.
+async fn record(
+    state: &AppState,
+    m: &WorkMessage,
+    run: Option<&crate::records::runs::OperationRun>,
+    result: ItemResult,
+    detail: Value,
+) -> Result<bool, StepError> {
+    let r = runs::record_known(state, &m.run_id, run, &m.item, result, detail)
         .await
         .map_err(service_to_step)?;
     logged(result, r.first);
