@@ -60,8 +60,8 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         v2.run.write_units_milli,
         v.run.write_units_milli
     );
-    // One row per family, naming the same manifest as the first set's (ADR 0040): no row per
-    // object.
+    // No row per object, nor per family: each unit's record names its family's manifest (ADR
+    // 0040, ADR 0050), and the unchanged families of the second set name the first set's.
     let app_ref = &app;
     let rows = |set: &str| {
         let set = atlas_domain::RunId::parse(set).unwrap();
@@ -69,18 +69,18 @@ async fn capture_is_complete_and_unchanged_payloads_are_not_stored_again(mode: M
         async move {
             let table = &app_ref.app().state.table;
             let q = atlas_store::Query::partition(&pk).begins_with(backup_keys::contents_of(&set));
-            table
-                .query_all(q)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| (r["entity"].as_str().unwrap().to_owned(), r["manifest"].clone()))
-                .collect::<Vec<_>>()
+            table.query_all(q).await.unwrap().len()
         }
     };
-    let (first, second) = (rows(&v.run.id).await, rows(&v2.run.id).await);
+    assert_eq!((rows(&v.run.id).await, rows(&v2.run.id).await), (0, 0));
+    let manifests = |items: &[api::RunItem]| {
+        items
+            .iter()
+            .map(|i| (i.item.clone(), i.detail["manifest"].as_str().unwrap().to_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (first, second) = (manifests(&v.items), manifests(&v2.items));
     assert_eq!(first.len(), atlas_graph::families::FAMILIES.len());
-    assert!(first.iter().all(|(entity, _)| entity == "backup_family"), "{first:?}");
     assert_eq!(first, second, "the unchanged families name the same manifests");
     let sets: api::BackupSetList = app.get_as(OWNER, &format!("{env}/backups")).await.json().await.unwrap();
     assert_eq!(
@@ -587,10 +587,26 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         );
     }
     let mut state = later_state(&app, atlas_app::backup::TOUCH_AFTER_MS + 60_000);
+    // The family's manifest is unchanged since the first set: its mark's touch comes after the
+    // payloads were stored and before they are read back.
+    let first_run: api::OperationView = app
+        .get_as(OWNER, &paths::operation(DEMO_WS, &first))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let manifest = first_run
+        .items
+        .iter()
+        .find(|i| i.item == "assignmentFilters")
+        .and_then(|i| i.detail["manifest"].as_str())
+        .unwrap()
+        .to_owned();
     state.table = atlas_store::Table::new(std::sync::Arc::new(DropMarkAfterItems {
         inner: app.app().state.table.raw(),
         hash: hash.to_owned(),
         pk: pk.to_owned(),
+        manifest_mark: atlas_app::backup::blob_ref_key(pk, &manifest),
     }));
     let step = atlas_app::steps::find("step-backup-capture").unwrap();
     for m in &got {
@@ -625,12 +641,14 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
     app.stop().await;
 }
 
-/// The real table, except that once a backup has written its row of the family `assignmentFilters`,
-/// the payload `hash` and its mark are deleted.
+/// The real table, except that once a backup has touched the mark of the manifest of the family
+/// `assignmentFilters` (after storing its payloads, before reading them back), the payload `hash`
+/// and its mark are deleted.
 struct DropMarkAfterItems {
     inner: std::sync::Arc<dyn atlas_store::RawTable>,
     hash: String,
     pk: String,
+    manifest_mark: atlas_store::Key,
 }
 
 impl DropMarkAfterItems {
@@ -658,12 +676,7 @@ impl atlas_store::RawTable for DropMarkAfterItems {
         item: atlas_store::Item,
         cond: Option<atlas_store::Cond>,
     ) -> Result<Option<atlas_store::Item>, atlas_store::TableError> {
-        let hit = item["entity"] == "backup_family" && item["family"] == "assignmentFilters";
-        let out = self.inner.put(item, cond).await?;
-        if hit {
-            self.drop_payload().await?;
-        }
-        Ok(out)
+        self.inner.put(item, cond).await
     }
     async fn update(
         &self,
@@ -690,7 +703,12 @@ impl atlas_store::RawTable for DropMarkAfterItems {
         &self,
         writes: Vec<atlas_store::TxItem>,
     ) -> Result<Vec<Result<Option<atlas_store::Item>, atlas_store::TableError>>, atlas_store::TableError> {
-        self.inner.batch(writes).await
+        let hit = writes.iter().any(|w| w.key().is_ok_and(|k| k == self.manifest_mark));
+        let out = self.inner.batch(writes).await?;
+        if hit {
+            self.drop_payload().await?;
+        }
+        Ok(out)
     }
     async fn ping(&self) -> Result<(), atlas_store::TableError> {
         self.inner.ping().await

@@ -85,6 +85,43 @@ pub struct Captured {
     /// Objects the list named that could not be read in full (retried later in the read, then given
     /// up): `{id, name, reason}`. Each fails alone; the family's other objects are captured.
     pub failed: Vec<Value>,
+    /// The content hash of the family's manifest, which the unit's record names (ADR 0050).
+    pub manifest: String,
+    /// Objects listed whose payload is not stored (found gone when read back): the unit fails.
+    pub unreadable: Vec<String>,
+}
+
+impl Captured {
+    /// The unit's record: what it captured, its manifest and, when it failed, why.
+    pub fn detail(&self, family: &Family) -> (atlas_domain::ItemResult, Value) {
+        use atlas_domain::ItemResult;
+        let mut d = json!({
+            "family": family.code, "items": self.items, "stored": self.stored,
+            rec::FamilyManifest::ATTR: self.manifest,
+        });
+        if !self.unreadable.is_empty() {
+            d["reason"] = json!(format!(
+                "{} of {} objects of {} have no stored payload: {}",
+                self.unreadable.len(),
+                self.items,
+                family.label,
+                self.unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ));
+            return (ItemResult::Failed, d);
+        }
+        if let Some(first) = self.failed.first() {
+            // The family's other objects are captured; the set is partial and names the objects missing.
+            d["reason"] = json!(format!(
+                "{} of {} objects could not be read: {}",
+                self.failed.len(),
+                self.items + self.failed.len(),
+                first["reason"].as_str().unwrap_or_default()
+            ));
+            d["failed_items"] = json!(self.failed);
+            return (ItemResult::Failed, d);
+        }
+        (ItemResult::Succeeded, d)
+    }
 }
 
 pub async fn capture_family(
@@ -122,7 +159,9 @@ pub async fn capture_family(
         }
     };
     let mut stored = stored?;
-    let out = Captured {
+    let mut out = Captured {
+        manifest: String::new(),
+        unreadable: Vec::new(),
         items: stored.entries.len(),
         stored: stored.written,
         failed: failed
@@ -147,35 +186,27 @@ pub async fn capture_family(
         };
         keep_manifest(state, scope, &hash, &value, floor.min(now), now).await?;
     }
-    let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
-    let row = rec::BackupFamilyRecord::new(ws, env, &set, family.code, &hash, manifest.items.len());
-    state.table.put(row.to_item(), None).await?;
+    // No row of its own: the unit's record names the manifest (ADR 0050).
+    out.manifest = hash;
     // The family counts as captured only if every payload this backup stored or found is there:
     // their marks, read back (a mark exists only with its payload). Those the previous manifest
     // vouched for have marks too young for any sweep to take.
     let pk = scope.pk();
     let present = stored_hashes(state, &pk, stored.checked.iter().map(String::as_str)).await?;
-    let unreadable: Vec<String> = manifest
+    out.unreadable = manifest
         .items
         .iter()
         .filter(|(_, _, h)| stored.checked.contains(h) && !present.contains(h))
         .map(|(id, _, _)| id.clone())
         .collect();
-    if !unreadable.is_empty() {
-        // The unit fails (recorded once), so the set can never read as complete.
-        let update = rec::mark_unreadable(family.code, &unreadable);
+    if !out.unreadable.is_empty() {
+        // The unit fails (recorded once, naming its manifest), so the set can never read as complete.
+        let update = rec::mark_unreadable(family.code, &out.unreadable);
         let records = scope.records(&state.table);
         state
             .table
             .update(&records.key(rec::set_sk(&set)), &update, Some(Cond::Exists))
             .await?;
-        return Err(ServiceError::Conflict(format!(
-            "{} of {} objects of {} have no stored payload: {}",
-            unreadable.len(),
-            manifest.items.len(),
-            family.label,
-            unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-        )));
     }
     Ok(out)
 }
@@ -208,10 +239,16 @@ async fn previous_manifest(
         // Eventually consistent reads (ADR 0049): the row and the payload never change once
         // written, and a mark that misses a touch of the last second only vouches for nothing.
         let read = |sk: String| records.key(sk);
-        let Some(row) =
+        let row = if earlier.manifests_on_units {
+            unit_manifests(&state.table, &earlier.set_id, Some(family), Read::Eventually)
+                .await?
+                .pop()
+        } else {
             records::get_eventually::<rec::BackupFamilyRecord>(&state.table, &read(rec::family_sk(&id, family)))
                 .await?
-        else {
+                .map(rec::FamilyManifest::from)
+        };
+        let Some(row) = row else {
             continue;
         };
         let Some(mark) =
@@ -494,18 +531,30 @@ pub async fn set_items(
 }
 
 /// The items of set `set` in the environment partition `pk` (of one family, or all), read from
-/// its family manifests and, for a set written before manifests, its item rows.
+/// its family manifests: named by its capture units' records (ADR 0050) or, for a set written
+/// before, by its family rows; a set written before manifests has item rows. Nothing when `pk`
+/// holds no such set.
 pub async fn items_in(
     table: &atlas_store::Table,
     pk: &str,
     set: &RunId,
     family: Option<&str>,
 ) -> ServiceResult<Vec<BackupItemRecord>> {
+    // The set in this partition proves its run's records are this environment's.
+    let Some(set_rec) = records::get::<BackupSetRecord>(table, &Key::new(pk, rec::set_sk(set))).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if set_rec.manifests_on_units {
+        for f in unit_manifests(table, set.as_str(), family, Read::Strongly).await? {
+            out.extend(manifest(table, pk, &f.manifest).await?.into_items(pk, set.as_str()));
+        }
+        return Ok(out);
+    }
     let prefix = match family {
         Some(f) => rec::family_sk(set, f),
         None => rec::contents_of(set),
     };
-    let mut out = Vec::new();
     for row in table.query_all(Query::partition(pk).begins_with(prefix)).await? {
         match rec::SetRow::from_item(row)? {
             Some(rec::SetRow::Family(f)) if family.is_none_or(|want| f.family == want) => {
@@ -522,6 +571,37 @@ pub async fn items_in(
         out.extend(legacy);
     }
     Ok(out)
+}
+
+/// How a read of immutable records may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The set may have ended a moment ago.
+    Strongly,
+    /// Written hours ago, never changed since (ADR 0049).
+    Eventually,
+}
+
+/// The manifests the capture units of set `set` recorded (ADR 0050), of one family or all: a
+/// unit whose family could not be read names none. The caller has found the set in its
+/// environment's partition.
+async fn unit_manifests(
+    table: &atlas_store::Table,
+    set: &str,
+    family: Option<&str>,
+    read: Read,
+) -> ServiceResult<Vec<rec::FamilyManifest>> {
+    use crate::records::runs::{RunItem, item_key, items_query};
+    let units: Vec<RunItem> = match (family, read) {
+        (Some(f), Read::Strongly) => records::get(table, &item_key(set, f)).await?.into_iter().collect(),
+        (Some(f), Read::Eventually) => records::get_eventually(table, &item_key(set, f))
+            .await?
+            .into_iter()
+            .collect(),
+        (None, Read::Strongly) => records::query_all(table, items_query(set)).await?,
+        (None, Read::Eventually) => records::query_all(table, items_query(set).eventually()).await?,
+    };
+    Ok(units.iter().filter_map(rec::FamilyManifest::of_unit).collect())
 }
 
 /// A stored manifest; a family row whose manifest is gone is corrupt (the sweep keeps every
@@ -644,6 +724,13 @@ async fn delete_set_items(state: &AppState, scope: &EnvScope, set_id: &RunId) ->
     let records = scope.records(&state.table);
     let rows = state.table.query_all(records.query(rec::contents_of(set_id))).await?;
     let mut n = 0;
+    if let Some(set) = records.get::<BackupSetRecord>(rec::set_sk(set_id)).await?
+        && set.manifests_on_units
+    {
+        // Its families are its run's records, which stay as the run's history.
+        let units = unit_manifests(&state.table, set_id.as_str(), None, Read::Strongly).await?;
+        n += units.iter().map(|f| f.items).sum::<usize>();
+    }
     for row in &rows {
         n += match rec::SetRow::from_item(row.clone())? {
             Some(rec::SetRow::Family(f)) => f.items,
@@ -685,6 +772,14 @@ where
     // Every set's manifests, and the payloads they list (each distinct manifest read once).
     let mut referenced: BTreeSet<String> = BTreeSet::new();
     let mut manifests: BTreeSet<String> = BTreeSet::new();
+    // Sets since ADR 0050 name their manifests on their capture units' records (a running set's
+    // too: a unit records its manifest when it ends).
+    let sets: Vec<BackupSetRecord> =
+        records::query_all(&state.table, Query::partition(pk).begins_with(rec::SETS)).await?;
+    for set in sets.iter().filter(|s| s.manifests_on_units) {
+        let units = unit_manifests(&state.table, &set.set_id, None, Read::Strongly).await?;
+        manifests.extend(units.into_iter().map(|f| f.manifest));
+    }
     for row in state
         .table
         .query_all(Query::partition(pk).begins_with(rec::ITEMS))

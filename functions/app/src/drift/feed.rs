@@ -208,7 +208,10 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
 /// [`poll`] with the batch's memberships.
 async fn poll_with(state: &AppState, msg: &PollMessage, members: &Members) -> ServiceResult<Polled> {
     let key = rec::watch_key(&msg.workspace_id, &msg.environment_id);
-    let Some(w) = records::get::<DriftWatch>(&state.table, &key).await? else {
+    // Eventually consistent (ADR 0050): the last poll wrote it minutes ago. A stale copy only
+    // reads the log from an older cursor (its events are recorded, and skipped), and the
+    // cursor's and the sweep's writes are conditional on what they replace.
+    let Some(w) = records::get_eventually::<DriftWatch>(&state.table, &key).await? else {
         return Ok(skipped("no baseline is assigned any more"));
     };
     let Some(scope) = authority(state, &w, members).await? else {

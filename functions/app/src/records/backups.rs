@@ -2,7 +2,10 @@
 //! per captured family `BACKUP#<set>#FAMILY#<family>` naming its manifest, payloads by content
 //! `BLOB#<hash>` (objects, and manifests: `[id, name, hash]` per object) and a small mark per
 //! payload `BLOBREF#<hash>` (when a backup last referenced it). Sets written before manifests hold
-//! one row per object, `BACKUP#<set>#ITEM#<family>#<id>`, and are still read.
+//! one row per object, `BACKUP#<set>#ITEM#<family>#<id>`, and are still read. Since ADR 0050 a
+//! set has no family rows: its capture run's unit records (`RUN#<set>/ITEM#<family>`, one per
+//! family, written once anyway to count the unit) name each family's manifest
+//! ([`FamilyManifest`]), and the set says so (`manifests_on_units`).
 //!
 //! These records carry no environment id of their own in every item ever written, so each keeps
 //! the partition it was read from (`PK`) and is built from the scope's newtypes.
@@ -94,6 +97,10 @@ pub struct BackupSetRecord {
     /// The run retrying this set's failed items (at most one: `POST …/backups/{set}/retry`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_run: Option<String>,
+    /// The families' manifests are named by the capture run's unit records, not by family rows
+    /// of the set (ADR 0050). Absent on sets written before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manifests_on_units: bool,
     /// Attributes written by later updates (`unreadable_<family>`), and the item's own keys.
     #[serde(flatten)]
     rest: Map<String, Value>,
@@ -120,6 +127,7 @@ impl BackupSetRecord {
             baseline: None,
             promotion: None,
             retry_run: None,
+            manifests_on_units: true,
             rest: Map::new(),
         }
     }
@@ -238,6 +246,41 @@ impl Record for BackupFamilyRecord {
     const ENTITY: &'static str = "backup_family";
     fn key(&self) -> Key {
         Key::new(&self.pk, format!("{ITEMS}{}#FAMILY#{}", self.set_id, self.family))
+    }
+}
+
+/// One family of a set as its capture unit recorded it (ADR 0050): the unit's record carries the
+/// manifest's content hash and how many objects it lists, so the set needs no row per family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyManifest {
+    pub family: String,
+    pub manifest: String,
+    pub items: usize,
+}
+
+impl FamilyManifest {
+    /// The detail attribute naming the manifest.
+    pub const ATTR: &'static str = "manifest";
+
+    /// What a capture unit's record says, `None` for a unit that captured nothing (its family
+    /// could not be read).
+    pub fn of_unit(unit: &super::runs::RunItem) -> Option<Self> {
+        let d = &unit.detail;
+        Some(Self {
+            family: unit.item.clone(),
+            manifest: d.get(Self::ATTR)?.as_str()?.to_owned(),
+            items: d.get("items").and_then(Value::as_u64).unwrap_or(0) as usize,
+        })
+    }
+}
+
+impl From<BackupFamilyRecord> for FamilyManifest {
+    fn from(r: BackupFamilyRecord) -> Self {
+        Self {
+            family: r.family,
+            manifest: r.manifest,
+            items: r.items,
+        }
     }
 }
 
@@ -412,8 +455,13 @@ mod tests {
             "workspace_id": "ws-a", "environment_id": "env-b", "families": ["a"], "created_ms": 7,
             "retention": null,
         }));
-        assert_eq!(stored, old);
+        // Since ADR 0050 a new set says its units name its manifests; one written before reads
+        // as a set of family rows.
+        let mut now = old.clone();
+        now.insert("manifests_on_units".into(), json!(true));
+        assert_eq!(stored, now);
         assert_eq!(BackupSetRecord::from_item(stored.clone()).unwrap().to_item(), stored);
+        assert!(!BackupSetRecord::from_item(old.clone()).unwrap().manifests_on_units);
         let mut later = old.clone();
         later.insert("unreadable_a".into(), json!(["x", "y"]));
         later.insert("prune_run".into(), json!("01jprune"));

@@ -273,21 +273,8 @@ impl StepWork for BackupCapture {
     async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let family = family_of(u.message)?;
         let c = crate::backup::capture_family(u.state, &u.scope, &u.message.run_id, u.client()?, family).await?;
-        if c.failed.is_empty() {
-            return Ok(Done::Record(
-                ItemResult::Succeeded,
-                json!({"family": family.code, "items": c.items, "stored": c.stored}),
-            ));
-        }
-        // The family's other objects are captured; the set is partial and names the objects missing.
-        Ok(Done::Record(
-            ItemResult::Failed,
-            json!({
-                "family": family.code, "items": c.items, "stored": c.stored,
-                "reason": format!("{} of {} objects could not be read: {}", c.failed.len(), c.items + c.failed.len(), c.failed[0]["reason"].as_str().unwrap_or_default()),
-                "failed_items": c.failed,
-            }),
-        ))
+        let (result, detail) = c.detail(family);
+        Ok(Done::Record(result, detail))
     }
 
     /// The last unit ends the run: verify the set, then start its retention.
