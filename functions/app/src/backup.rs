@@ -4,9 +4,10 @@
 //! over DynamoDB's item limit go through the store's compression and chunking. A family that fails
 //! to read is a failed unit: the set is Partial and says which family and why.
 //!
-//! Items (environment partition): `BACKUPSET#<set>` (the set), `BACKUP#<set>#ITEM#<family>#<id>`
-//! (one per captured object), `BLOB#<hash>` (payloads by content) and `BLOBREF#<hash>` (a small
-//! mark per payload: when a backup last referenced it).
+//! Items (environment partition): `BACKUPSET#<set>` (the set), `BLOB#<hash>` (payloads and
+//! family manifests by content) and `BLOBREF#<hash>` (a small mark per payload: when a backup
+//! last referenced it). Each family's manifest is named by its capture unit's run record (ADR
+//! 0050); older sets have a row per family (ADR 0040) or per object.
 //!
 //! Payload lifecycle (ADR 0020): before it writes an item referencing a payload, a backup finds
 //! the payload's mark fresh (referenced within [`TOUCH_AFTER_MS`]) or touches it (conditional on the
