@@ -3,10 +3,11 @@
 //! function's configured memory); SQS requests; S3 requests. The table's request units are metered
 //! by the store (`atlas_store::capacity`).
 //!
-//! Locally each step unit counts as one invocation of its step's function (Lambda's SQS poller
-//! may hand a function up to ten messages at once, so this is the upper bound). Under Lambda the
-//! same figures go out per unit as a CloudWatch Embedded Metric Format line on stdout, which
-//! CloudWatch turns into metrics without an API call.
+//! The event source mapping hands a step's function up to ten messages at once (`BatchSize` 10 in
+//! infra/template.yaml), and the function works them side by side: a received batch is one
+//! invocation, billed for as long as its longest unit ran ([`BatchBill`]; a unit run on its own is
+//! one invocation). Under Lambda each unit's figures also go out as a CloudWatch Embedded Metric
+//! Format line on stdout, which CloudWatch turns into metrics without an API call.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,10 @@ impl Metering {
         e.invocations += 1;
         e.billed_ms += ms.max(1);
         e.used += used;
+    }
+    /// One invocation that worked several units side by side: billed for its longest unit.
+    pub fn batch_invoked(&self, function: &str, longest: Duration, used: Consumed) {
+        self.invoked(function, longest, used);
     }
     pub fn sqs(&self, requests: u64) {
         self.sqs_requests.fetch_add(requests, Ordering::Relaxed);
@@ -125,6 +130,46 @@ pub fn emf_line(function: &str, took: Duration, used: Consumed, at_ms: i64) -> S
     .to_string()
 }
 
+/// The units of one received batch, billed as the one invocation the event source mapping makes
+/// of them once the last has finished: the longest unit's duration, every unit's request units.
+#[derive(Debug)]
+pub struct BatchBill {
+    to: &'static Metering,
+    function: &'static str,
+    left: usize,
+    longest: Duration,
+    used: Consumed,
+}
+
+impl BatchBill {
+    /// A batch of `units` messages received for `function`.
+    pub fn new(function: &'static str, units: usize) -> std::sync::Arc<Mutex<Self>> {
+        Self::new_in(global(), function, units)
+    }
+
+    fn new_in(to: &'static Metering, function: &'static str, units: usize) -> std::sync::Arc<Mutex<Self>> {
+        std::sync::Arc::new(Mutex::new(Self {
+            to,
+            function,
+            left: units,
+            longest: Duration::ZERO,
+            used: Consumed::default(),
+        }))
+    }
+
+    /// One unit of the batch finished (or was handed back unworked: `took` zero); the last one
+    /// bills the invocation, unless no unit of it was worked.
+    pub fn done(bill: &Mutex<Self>, took: Duration, used: Consumed) {
+        let mut b = bill.lock().unwrap_or_else(|p| p.into_inner());
+        b.longest = b.longest.max(took);
+        b.used += used;
+        b.left = b.left.saturating_sub(1);
+        if b.left == 0 && !b.longest.is_zero() {
+            b.to.batch_invoked(b.function, b.longest, b.used);
+        }
+    }
+}
+
 /// True under AWS Lambda.
 pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
@@ -184,6 +229,31 @@ impl atlas_store::Queue for CountedQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_received_batch_is_one_invocation_as_long_as_its_longest_unit() {
+        let m: &'static Metering = Box::leak(Box::default());
+        let bill = BatchBill::new_in(m, "step-backup-capture", 3);
+        BatchBill::done(&bill, Duration::from_millis(5), Consumed::write(1000));
+        BatchBill::done(&bill, Duration::from_micros(8500), Consumed::read(500));
+        assert!(m.functions().is_empty(), "billed only once the last unit ended");
+        BatchBill::done(&bill, Duration::from_millis(2), Consumed::write(2000));
+        let mut used = Consumed::write(3000);
+        used += Consumed::read(500);
+        assert_eq!(
+            m.functions()["step-backup-capture"],
+            FunctionFigures {
+                invocations: 1,
+                billed_ms: 9,
+                used,
+            }
+        );
+        // A batch whose units were all handed back unworked is no invocation.
+        let none = BatchBill::new_in(m, "step-drift-poll", 2);
+        BatchBill::done(&none, Duration::ZERO, Consumed::default());
+        BatchBill::done(&none, Duration::ZERO, Consumed::default());
+        assert!(!m.functions().contains_key("step-drift-poll"));
+    }
 
     #[test]
     fn invocations_bill_whole_milliseconds_at_the_configured_memory() {

@@ -265,12 +265,13 @@ pub fn find(function: &str) -> Option<Step> {
 /// The messages run side by side, so one slow unit does not hold back the others of the batch.
 pub async fn handle_batch(state: &AppState, step: &Step, messages: Vec<(String, String)>) -> Vec<String> {
     let mut running = tokio::task::JoinSet::new();
+    let bill = crate::metering::BatchBill::new(step.function, messages.len());
     for (id, body) in messages {
-        let (state, step) = (state.clone(), *step);
+        let (state, step, bill) = (state.clone(), *step, bill.clone());
         let span = unit_span(&step, &id, &body);
         running.spawn(
             async move {
-                match handle_one(&state, &step, body).await {
+                match handle_in_batch(&state, &step, body, &bill).await {
                     Ok(()) => None,
                     Err(e) => {
                         tracing::warn!(step = step.function, message_id = %id, error = %e, "step failed; the message will be retried");
@@ -306,10 +307,25 @@ pub const MAX_DEFERRALS: u64 = 60;
 /// What the unit consumes of the table is metered and added to its run (ADR 0038), whether the
 /// unit succeeded or not: a failed attempt is billed too.
 pub async fn handle_one(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
-    atlas_store::capacity::trace::within(step.function, handle_one_traced(state, step, body)).await
+    atlas_store::capacity::trace::within(step.function, handle_one_traced(state, step, body, None)).await
 }
 
-async fn handle_one_traced(state: &AppState, step: &Step, body: String) -> Result<(), StepError> {
+/// [`handle_one`] for one message of a received batch: the batch is billed as one invocation.
+pub async fn handle_in_batch(
+    state: &AppState,
+    step: &Step,
+    body: String,
+    bill: &std::sync::Mutex<crate::metering::BatchBill>,
+) -> Result<(), StepError> {
+    atlas_store::capacity::trace::within(step.function, handle_one_traced(state, step, body, Some(bill))).await
+}
+
+async fn handle_one_traced(
+    state: &AppState,
+    step: &Step,
+    body: String,
+    bill: Option<&std::sync::Mutex<crate::metering::BatchBill>>,
+) -> Result<(), StepError> {
     let started = std::time::Instant::now();
     // `total` sees everything the unit consumed; `meter` what is not yet on its run (recording
     // the unit takes what came before it).
@@ -331,7 +347,10 @@ async fn handle_one_traced(state: &AppState, step: &Step, body: String) -> Resul
         tracing::warn!(step = step.function, error = %e, "the unit's consumed capacity was not recorded");
     }
     let took = started.elapsed();
-    crate::metering::global().invoked(step.function, took, total.consumed());
+    match bill {
+        Some(bill) => crate::metering::BatchBill::done(bill, took, total.consumed()),
+        None => crate::metering::global().invoked(step.function, took, total.consumed()),
+    }
     if crate::metering::in_lambda() {
         println!(
             "{}",
@@ -452,8 +471,9 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
     let per_tenant: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let mut running = tokio::task::JoinSet::new();
     // Units waiting for their tenant's slot, oldest first, with when their message was last hidden.
-    let mut held: VecDeque<(String, atlas_store::Received, Instant)> = VecDeque::new();
-    let mut start = |tenant: String, m: atlas_store::Received, running: &mut tokio::task::JoinSet<()>| {
+    type Bill = Arc<Mutex<crate::metering::BatchBill>>;
+    let mut held: VecDeque<(String, atlas_store::Received, Instant, Bill)> = VecDeque::new();
+    let mut start = |tenant: String, m: atlas_store::Received, bill: Bill, running: &mut tokio::task::JoinSet<()>| {
         let (state, queue, per_tenant, inflight2) =
             (state.clone(), queue.clone(), per_tenant.clone(), inflight.clone());
         let span = tracing::info_span!("step", receive_count = m.receive_count);
@@ -466,7 +486,7 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
             .insert(key, m.receipt.clone());
         running.spawn(
             async move {
-                let work = handle_one(&state, &step, m.body);
+                let work = handle_in_batch(&state, &step, m.body, &bill);
                 tokio::pin!(work);
                 // A long unit keeps its message hidden, so it is not delivered twice meanwhile.
                 let mut beat = tokio::time::interval(LOCAL_VISIBILITY / 2);
@@ -501,14 +521,14 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
         let mut i = 0;
         while i < held.len() {
             if take_slot(&per_tenant, &held[i].0, running.len()) {
-                if let Some((tenant, m, _)) = held.remove(i) {
-                    start(tenant, m, &mut running);
+                if let Some((tenant, m, _, bill)) = held.remove(i) {
+                    start(tenant, m, bill, &mut running);
                 }
             } else {
                 i += 1;
             }
         }
-        for (_, m, hidden) in held.iter_mut().filter(|h| h.2.elapsed() >= LOCAL_VISIBILITY / 2) {
+        for (_, m, hidden, _) in held.iter_mut().filter(|h| h.2.elapsed() >= LOCAL_VISIBILITY / 2) {
             let _ = queue.change_visibility(&m.receipt, LOCAL_VISIBILITY).await;
             *hidden = Instant::now();
         }
@@ -539,15 +559,20 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
             }
         };
         let received = batch.len();
+        // The batch is what one Lambda invocation would be handed (metering::BatchBill).
+        let bill = crate::metering::BatchBill::new(step.function, received);
         for m in batch {
             let tenant = tenant_of(&m.body);
             if take_slot(&per_tenant, &tenant, running.len()) {
-                start(tenant, m, &mut running);
+                start(tenant, m, bill.clone(), &mut running);
             } else if held.len() < MAX_HELD {
-                held.push_back((tenant, m, Instant::now()));
-            } else if requeue(&state, &step, &m.body, TENANT_BUSY_WAIT, false).await.is_ok() {
-                // Too many held already: this one waits in the queue, not in memory.
-                let _ = queue.delete(&m.receipt).await;
+                held.push_back((tenant, m, Instant::now(), bill.clone()));
+            } else {
+                crate::metering::BatchBill::done(&bill, Duration::ZERO, atlas_store::Consumed::default());
+                if requeue(&state, &step, &m.body, TENANT_BUSY_WAIT, false).await.is_ok() {
+                    // Too many held already: this one waits in the queue, not in memory.
+                    let _ = queue.delete(&m.receipt).await;
+                }
             }
         }
         if received == 0 && !held.is_empty() {
@@ -561,7 +586,7 @@ pub async fn run_worker(state: AppState, step: Step, mut shutdown: watch::Receiv
         }
     }
     // Held units never started: their messages are made visible again at once.
-    for (_, m, _) in held.drain(..) {
+    for (_, m, _, _) in held.drain(..) {
         let _ = queue.change_visibility(&m.receipt, Duration::ZERO).await;
     }
     // Stopping: in-flight units get a grace period; what is still running then is abandoned and
