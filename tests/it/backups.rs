@@ -439,7 +439,6 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
     let (tenant, env) = app.connected_env_with("env-bk8", Some(3)).await;
     let pk = "WS#ws-demo#ENV#env-bk8";
     let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
-    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
     let step = atlas_app::steps::find("step-backup-capture").unwrap();
     let sim = &atlas_tests::sim::shared().sim;
     let mut previous: Option<String> = None;
@@ -476,24 +475,15 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
                 .unwrap();
             assert_eq!(res.status(), 204);
         }
-        let mut messages = Vec::new();
-        while messages.len() < families.len() {
-            messages.extend(
-                queue
-                    .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
-                    .await
-                    .unwrap(),
-            );
-        }
+        // One family at a time, each alone in its message.
+        let mut messages = app.take_units("backup-capture", families.len()).await;
         let before = round % (families.len() + 1);
-        let deliver = |ms: Vec<atlas_store::Received>| {
-            let (state, queue) = (state.clone(), queue.clone());
+        let deliver = |ms: Vec<(String, String)>| {
+            let state = state.clone();
             async move {
                 for m in ms {
-                    let failed =
-                        atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())]).await;
+                    let failed = atlas_app::steps::handle_batch(&state, &step, vec![m]).await;
                     assert!(failed.is_empty(), "the capture step failed");
-                    queue.delete(&m.receipt).await.unwrap();
                 }
             }
         };
@@ -576,16 +566,7 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         )
         .await;
     let run: api::OperationRun = res.json().await.unwrap();
-    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
-    let mut got = Vec::new();
-    while got.len() < 2 {
-        got.extend(
-            queue
-                .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
-                .await
-                .unwrap(),
-        );
-    }
+    let got = app.take_units("backup-capture", 2).await;
     let mut state = later_state(&app, atlas_app::backup::TOUCH_AFTER_MS + 60_000);
     // The family's manifest is unchanged since the first set: its mark's touch comes after the
     // payloads were stored and before they are read back.
@@ -609,13 +590,8 @@ async fn a_lost_payload_makes_the_set_partial(mode: Mode) {
         manifest_mark: atlas_app::backup::blob_ref_key(pk, &manifest),
     }));
     let step = atlas_app::steps::find("step-backup-capture").unwrap();
-    for m in &got {
-        assert!(
-            atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())])
-                .await
-                .is_empty()
-        );
-        queue.delete(&m.receipt).await.unwrap();
+    for m in got {
+        assert!(atlas_app::steps::handle_batch(&state, &step, vec![m]).await.is_empty());
     }
     let d: api::BackupSetDetail = app
         .get_as(OWNER, &format!("{env}/backups/{}", run.id))
@@ -878,7 +854,9 @@ async fn redelivered_units_capture_each_object_once(mode: Mode) {
     assert_eq!(res.status(), 202);
     let run: api::OperationRun = res.json().await.unwrap();
     let families = atlas_graph::families::FAMILIES.len();
-    assert_eq!(app.deliver_each("backup-capture", 2).await, families);
+    // 25 families go as 5 messages (ADR 0051).
+    let messages = families.div_ceil(atlas_app::backup::FAMILIES_PER_MESSAGE);
+    assert_eq!(app.deliver_each("backup-capture", 2).await, messages);
     let v: api::OperationView = app
         .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
         .await

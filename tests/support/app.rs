@@ -352,6 +352,34 @@ impl TestApp {
 
     /// Like [`TestApp::deliver`], but hands every message to its step `times` times before
     /// deleting it: duplicate delivery, as SQS may do.
+    /// Takes the messages of `queue` off it until they carry at least `units` units, and returns
+    /// one message body per unit (a backup's message carries several families, ADR 0051; each
+    /// unit alone is a message the step takes as well).
+    pub async fn take_units(&self, queue: &str, units: usize) -> Vec<(String, String)> {
+        let q = self.app().state.queues.get(queue).expect("queue").clone();
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while out.len() < units {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {units} units queued",
+                out.len()
+            );
+            for m in q
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .expect("receive")
+            {
+                let msg: atlas_app::runs::WorkMessage = serde_json::from_str(&m.body).expect("a unit message");
+                for (n, unit) in msg.units().into_iter().enumerate() {
+                    out.push((format!("{}-{n}", m.id), serde_json::to_string(&unit).expect("json")));
+                }
+                q.delete(&m.receipt).await.expect("delete");
+            }
+        }
+        out
+    }
+
     pub async fn deliver_each(&self, queue: &str, times: usize) -> usize {
         let state = &self.app().state;
         let q = state.queues.get(queue).expect("queue").clone();

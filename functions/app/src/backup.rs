@@ -33,6 +33,11 @@ use crate::records::{self, Record};
 use crate::scope::EnvScope;
 use crate::state::AppState;
 
+/// A backup's families per message (ADR 0051): the families of a message are read side by side
+/// after one begin, and the run's end is looked at once for them. 25 families are 5 messages, so
+/// a backup still spreads over several workers.
+pub const FAMILIES_PER_MESSAGE: usize = 5;
+
 /// How long a payload stays after a backup last referenced it, even when no set does. Longer than
 /// [`TOUCH_AFTER_MS`] plus any capture run (2 h deadline), so it covers a backup's time between
 /// finding a payload's mark fresh (or touching it) and writing the items that reference it, with a
@@ -1031,7 +1036,8 @@ fn capture_start_with(
         "backup-capture",
         units,
         CAPTURE_DEADLINE_MS,
-    );
+    )
+    .grouped(FAMILIES_PER_MESSAGE);
     let mut set = BackupSetRecord::new(
         scope.workspace().workspace_id(),
         scope.environment_id(),

@@ -80,6 +80,27 @@ pub struct WorkMessage {
     /// fairly between environments by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// More units of the same run with the same `params`, worked by the same delivery (a
+    /// backup's families, ADR 0051): one begin and one look at the run's end for all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl WorkMessage {
+    /// The units this message carries, each as a message of its own.
+    pub fn units(&self) -> Vec<WorkMessage> {
+        let one = |item: &str| WorkMessage {
+            run_id: self.run_id.clone(),
+            item: item.to_owned(),
+            params: self.params.clone(),
+            env: self.env.clone(),
+            also: Vec::new(),
+        };
+        std::iter::once(self.item.as_str())
+            .chain(self.also.iter().map(String::as_str))
+            .map(one)
+            .collect()
+    }
 }
 
 pub fn to_api(run: &OperationRun) -> atlas_api_types::OperationRun {
@@ -120,6 +141,8 @@ pub struct Start {
     pub conflict: String,
     /// A backup schedule starts it.
     pub scheduled: bool,
+    /// Units per message (at least 1): see [`WorkMessage::also`].
+    pub group: usize,
 }
 
 impl Start {
@@ -139,7 +162,14 @@ impl Start {
             also: Vec::new(),
             conflict: "the records changed meanwhile; nothing was started".into(),
             scheduled: false,
+            group: 1,
         }
+    }
+
+    /// Sends up to `n` units (with the same params) per message (ADR 0051).
+    pub fn grouped(mut self, n: usize) -> Self {
+        self.group = n.max(1);
+        self
     }
 
     /// Marks the run as started by a backup schedule.
@@ -189,6 +219,7 @@ pub async fn start_in(
         also,
         conflict,
         scheduled,
+        group,
     } = start;
     let ws_id = ws.workspace_id();
     let now = state.clock.now_millis();
@@ -264,7 +295,8 @@ pub async fn start_in(
     let env_tag = env.map(|e| format!("{ws_id}/{e}"));
     let per_item = OUTBOX_MESSAGES.max(units.div_ceil(MAX_OUTBOX_ITEMS));
     for (n, chunk) in items.chunks(per_item).enumerate() {
-        changes.push(RunOutbox::of_units(&id, n, &queue, env_tag.clone(), chunk.to_vec(), now).create());
+        let outbox = RunOutbox::of_units(&id, n, &queue, env_tag.clone(), chunk.to_vec(), now).grouped(group);
+        changes.push(outbox.create());
     }
     if changes.len() + 2 > atlas_store::table::MAX_TX_ITEMS {
         return Err(ServiceError::Permanent(
@@ -340,13 +372,27 @@ pub async fn drain(state: &AppState, run_id: &str) -> ServiceResult<usize> {
 /// The message bodies an outbox item holds: whole (before ADR 0044) or built from its units.
 fn messages(outbox: &RunOutbox) -> ServiceResult<Vec<String>> {
     let mut out = outbox.bodies.clone();
+    let mut pending: Option<WorkMessage> = None;
+    let group = (outbox.group as usize).max(1);
+    let mut sealed = Vec::new();
     for (item, params) in &outbox.units {
-        let m = WorkMessage {
-            run_id: outbox.run_id.clone(),
-            item: item.clone(),
-            params: params.clone(),
-            env: outbox.env.clone(),
-        };
+        match &mut pending {
+            // Consecutive units with the same params share a message, up to the group's size.
+            Some(m) if m.params == *params && m.also.len() + 1 < group => m.also.push(item.clone()),
+            _ => {
+                sealed.extend(pending.take());
+                pending = Some(WorkMessage {
+                    run_id: outbox.run_id.clone(),
+                    item: item.clone(),
+                    params: params.clone(),
+                    env: outbox.env.clone(),
+                    also: Vec::new(),
+                });
+            }
+        }
+    }
+    sealed.extend(pending);
+    for m in sealed {
         out.push(serde_json::to_string(&m).map_err(|e| ServiceError::Permanent(e.to_string()))?);
     }
     Ok(out)
@@ -485,6 +531,33 @@ pub async fn record_known(
         None => true,
     };
     Ok(Recorded { first, run_done })
+}
+
+/// Records the units of one message (ADR 0051), each once, then looks once at whether the run
+/// has ended (and ends it when they were the last). Returns, per unit, whether this delivery
+/// recorded it, and whether the run has ended.
+pub async fn record_all(
+    state: &AppState,
+    run_id: &str,
+    known: Option<&OperationRun>,
+    units: Vec<(String, ItemResult, Value)>,
+) -> ServiceResult<(Vec<bool>, bool)> {
+    let mut firsts = Vec::with_capacity(units.len());
+    let mut last = None;
+    for (item, result, detail) in units {
+        let (first, run) = record_counted(state, run_id, known, &item, result, detail).await?;
+        firsts.push(first);
+        let Some(run) = run else {
+            // The run is gone: nothing is left to count on.
+            return Ok((firsts, true));
+        };
+        last = Some(run);
+    }
+    let run_done = match last {
+        Some(run) => finish_when_counted(state, tallied(state, run).await?).await?,
+        None => false,
+    };
+    Ok((firsts, run_done))
 }
 
 /// A unit whose record an earlier delivery wrote: counts that record's result (a crash may have
@@ -833,5 +906,63 @@ pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(outbox: &RunOutbox) -> Vec<(String, Vec<String>)> {
+        messages(outbox)
+            .unwrap()
+            .iter()
+            .map(|b| serde_json::from_str::<WorkMessage>(b).unwrap())
+            .map(|m| (m.item, m.also))
+            .collect()
+    }
+
+    #[test]
+    fn an_outbox_sends_units_with_the_same_params_together_up_to_its_group() {
+        let units: Vec<(String, Value)> = [
+            ("a", json!({})),
+            ("b", json!({})),
+            ("c", json!({})),
+            ("d", json!({"x": 1})),
+            ("e", json!({"x": 1})),
+            ("f", json!({})),
+        ]
+        .into_iter()
+        .map(|(i, p)| (i.to_owned(), p))
+        .collect();
+        let outbox =
+            |group| RunOutbox::of_units("01jrun", 0, "q", Some("ws/env".into()), units.clone(), 5).grouped(group);
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            sent(&outbox(2)),
+            [
+                ("a".to_owned(), s(&["b"])),
+                ("c".to_owned(), s(&[])),
+                ("d".to_owned(), s(&["e"])),
+                ("f".to_owned(), s(&[])),
+            ]
+        );
+        // Without a group (and as outboxes were written before): one unit per message.
+        assert_eq!(sent(&outbox(1)).len(), 6);
+        assert!(sent(&outbox(1)).iter().all(|(_, also)| also.is_empty()));
+        // A message's units are messages of their own, with its params and environment.
+        let m: WorkMessage = serde_json::from_str(&messages(&outbox(5)).unwrap()[0]).unwrap();
+        let units = m.units();
+        assert_eq!(
+            units.iter().map(|u| u.item.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert!(
+            units
+                .iter()
+                .all(|u| u.also.is_empty() && u.env.as_deref() == Some("ws/env"))
+        );
+        // A single unit's message reads as it always did (no `also`).
+        assert!(!messages(&outbox(1)).unwrap()[0].contains("also"));
     }
 }

@@ -38,6 +38,10 @@ pub enum StepError {
     /// its worker freed for other work.
     #[error("must wait {0:?}")]
     Defer(Duration),
+    /// Some units of the message must wait this long: the message `body` carries them alone
+    /// (the others were recorded), re-queued with that delay.
+    #[error("must wait {0:?}")]
+    DeferWith(Duration, String),
 }
 
 impl From<TableError> for StepError {
@@ -335,6 +339,7 @@ async fn handle_one_traced(
     metered.table = state.table.metered(meter.clone());
     let res = match (step.handler)(metered, body.clone()).await {
         Err(StepError::Defer(wait)) => requeue(state, step, &body, wait, true).await,
+        Err(StepError::DeferWith(wait, rest)) => requeue(state, step, &carried(&body, rest), wait, true).await,
         other => other,
     };
     // The tail (what followed the unit's record) is added only when it wrote: a run's own
@@ -358,6 +363,21 @@ async fn handle_one_traced(
         );
     }
     res
+}
+
+/// `rest` (what is left of the message `body`) with the deferrals `body` had used, so a unit
+/// re-queued with others still meets [`MAX_DEFERRALS`].
+fn carried(body: &str, rest: String) -> String {
+    let used = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("deferred").and_then(Value::as_u64));
+    match (used, serde_json::from_str::<Value>(&rest)) {
+        (Some(n), Ok(Value::Object(mut obj))) => {
+            obj.insert("deferred".into(), Value::from(n));
+            Value::Object(obj).to_string()
+        }
+        _ => rest,
+    }
 }
 
 /// Sends a fresh copy of `body` with a delay. A fresh copy, not a visibility change: a released
@@ -402,9 +422,9 @@ pub const LOCAL_CONCURRENCY: usize = 24;
 /// each tenant's fair share.
 #[cfg(feature = "local")]
 pub const PER_TENANT: usize = 4;
-/// Slots a tenant over its share leaves free. A backup's families are one unit each (25); while
-/// the worker has more than this many slots free, a tenant may borrow them (up to 20 of 24), so one
-/// backup reads 20 of its families side by side. Any other tenant still finds this many free for its share, and a
+/// Slots a tenant over its share leaves free. A backup's 25 families are 5 messages of 5 families
+/// read side by side (ADR 0051); while the worker has more than this many slots free, a tenant may
+/// borrow them (up to 20 of 24), so one backup reads all of its families side by side. Any other tenant still finds this many free for its share, and a
 /// borrowed slot comes back when its unit ends (units are one family: seconds).
 #[cfg(feature = "local")]
 pub const KEEP_FREE: usize = PER_TENANT;

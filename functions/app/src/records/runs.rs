@@ -466,6 +466,9 @@ pub struct RunOutbox {
     pub units: Vec<(String, Value)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// Units per message (ADR 0051); absent (one) before.
+    #[serde(default, skip_serializing_if = "at_most_one")]
+    pub group: u32,
     pub created_ms: i64,
     #[serde(rename = "GSI1PK")]
     pub gsi1pk: String,
@@ -483,6 +486,7 @@ impl RunOutbox {
             bodies,
             units: Vec::new(),
             env: None,
+            group: 0,
             created_ms: now_ms,
             gsi1pk: OUTBOX.to_owned(),
             gsi1sk: format!("{now_ms:015}#{run_id}#{n:04}"),
@@ -505,6 +509,18 @@ impl RunOutbox {
             ..Self::new(run_id, n, queue, Vec::new(), now_ms)
         }
     }
+}
+
+impl RunOutbox {
+    /// Sends up to `n` units per message.
+    pub fn grouped(mut self, n: usize) -> Self {
+        self.group = u32::try_from(n).unwrap_or(u32::MAX);
+        self
+    }
+}
+
+fn at_most_one(n: &u32) -> bool {
+    *n <= 1
 }
 
 impl Record for RunOutbox {

@@ -88,6 +88,9 @@ pub(super) fn service_to_step(e: ServiceError) -> StepError {
 pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(), StepError> {
     let m: WorkMessage = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let state = &state;
+    if !m.also.is_empty() {
+        return run_group(state, &m, &w).await;
+    }
     if let Some(detail) = w.unworkable(&m) {
         if record(state, &m, None, ItemResult::Skipped, detail).await? {
             w.after(state, &m.run_id).await.map_err(service_to_step)?;
@@ -149,6 +152,117 @@ pub async fn run<W: StepWork>(state: AppState, body: String, w: W) -> Result<(),
     // run ended.
     if run_done {
         w.after(state, &m.run_id).await.map_err(service_to_step)?;
+    }
+    Ok(())
+}
+
+/// What one unit of a message of several came to.
+enum Fate {
+    Record(ItemResult, Value),
+    /// An earlier delivery recorded it.
+    Recorded,
+    /// Back to the queue after this long (Graph's `Retry-After`).
+    Wait(std::time::Duration),
+    /// A transient failure: the message is delivered again.
+    Retry(ServiceError),
+}
+
+/// A message of several units of one run (ADR 0051: a backup's families): they begin once (one
+/// re-check of the run, its initiator, the environment and the connection), work side by side,
+/// are recorded, and whether the run has ended is looked at once. Units that must wait go back to
+/// the queue together, without those recorded; a transient failure retries the whole message
+/// (a unit recorded already is worked again and counted once).
+async fn run_group<W: StepWork>(state: &AppState, m: &WorkMessage, w: &W) -> Result<(), StepError> {
+    let mut workable = Vec::new();
+    let mut ended = false;
+    for u in m.units() {
+        match w.unworkable(&u) {
+            Some(detail) => ended |= record(state, &u, None, ItemResult::Skipped, detail).await?,
+            None => workable.push(u),
+        }
+    }
+    let begun = match workable.first() {
+        Some(first) => begin(state, first, W::GRAPH).await.map_err(service_to_step)?,
+        None => None,
+    };
+    let Some((run, scope, client)) = begun else {
+        // Nothing to work, or the run ended (perhaps by an earlier delivery).
+        if ended || !workable.is_empty() {
+            w.after(state, &m.run_id).await.map_err(service_to_step)?;
+        }
+        return Ok(());
+    };
+    let units: Vec<Unit<'_>> = workable
+        .iter()
+        .map(|message| Unit {
+            state,
+            message,
+            scope: scope.clone(),
+            client: client.clone(),
+        })
+        .collect();
+    let works = futures_util::future::join_all(units.iter().map(|u| w.work(u))).await;
+    let mut fates = Vec::with_capacity(works.len());
+    let mut full = None;
+    for (u, res) in workable.iter().zip(works) {
+        fates.push(match res {
+            Ok(Done::Record(result, detail)) => Fate::Record(result, detail),
+            Ok(Done::AlreadyRecorded) => Fate::Recorded,
+            Err(ServiceError::Conflict(why)) => match w.failed(u, &why) {
+                Some(detail) => Fate::Record(ItemResult::Failed, detail),
+                None => Fate::Retry(ServiceError::Conflict(why)),
+            },
+            Err(ServiceError::Wait(d)) => Fate::Wait(d),
+            // A full disk fails the unit and the run, as for a unit alone.
+            Err(e) => match e.store_write_failure().filter(|_| W::FULL_STORE_FAILS_RUN) {
+                Some(why) => {
+                    let detail = w.failed(u, &why).unwrap_or_else(|| json!({"reason": why}));
+                    full = Some(why);
+                    Fate::Record(ItemResult::Failed, detail)
+                }
+                None => Fate::Retry(e),
+            },
+        });
+    }
+    let mut to_record = Vec::new();
+    let (mut waits, mut retry, mut recount) = (Vec::new(), None, Vec::new());
+    for (u, fate) in workable.iter().zip(fates) {
+        match fate {
+            Fate::Record(result, detail) => to_record.push((u.item.clone(), result, detail)),
+            Fate::Recorded => recount.push(u.item.clone()),
+            Fate::Wait(d) => waits.push((u.item.clone(), d)),
+            Fate::Retry(e) => retry = Some(e),
+        }
+    }
+    let results: Vec<ItemResult> = to_record.iter().map(|(_, r, _)| *r).collect();
+    let (firsts, mut run_done) = runs::record_all(state, &m.run_id, Some(&run), to_record)
+        .await
+        .map_err(service_to_step)?;
+    for (result, first) in results.into_iter().zip(firsts) {
+        logged(result, first);
+    }
+    for item in recount {
+        run_done |= runs::recount(state, &m.run_id, &item).await.map_err(service_to_step)?;
+    }
+    if let Some(why) = full {
+        runs::finish(state, &m.run_id, RunOutcome::Failed, Some(why))
+            .await
+            .map_err(service_to_step)?;
+        run_done = true;
+    }
+    if run_done {
+        w.after(state, &m.run_id).await.map_err(service_to_step)?;
+    }
+    if let Some(e) = retry {
+        return Err(service_to_step(e));
+    }
+    if let Some(longest) = waits.iter().map(|(_, d)| *d).max() {
+        // The units that must wait go back together, as one message.
+        let mut rest = m.clone();
+        rest.item = waits[0].0.clone();
+        rest.also = waits[1..].iter().map(|(i, _)| i.clone()).collect();
+        let body = serde_json::to_string(&rest).map_err(|e| StepError::Malformed(e.to_string()))?;
+        return Err(StepError::DeferWith(longest, body));
     }
     Ok(())
 }
