@@ -925,7 +925,98 @@ async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
     app.stop().await;
 }
 
+/// ADR 0051: a message carries several families. One of them throttled for longer than a unit
+/// sleeps through goes back to the queue alone (counting its deferral) while the others are
+/// recorded; delivered again once Graph lets up, it completes the backup.
+async fn a_throttled_family_waits_alone_while_its_message_mates_are_recorded(mode: Mode) {
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (tenant, env) = app.connected_env_with("env-bk-wait", Some(3)).await;
+    let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
+    let res = app
+        .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+    let sim = &atlas_tests::sim::shared().sim;
+    // Longer than a unit sleeps through (10 s): the unit is re-queued after that long.
+    sim.set_faults(
+        &tenant,
+        atlas_graph_sim::Faults {
+            throttle: Some(atlas_graph_sim::Throttle {
+                fraction: 1.0,
+                retry_after: Some(11.0),
+                paths: vec!["assignmentFilters".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let state = app.app().state.clone();
+    let step = atlas_app::steps::find("step-backup-capture").unwrap();
+    let queue = state.queues.get("backup-capture").unwrap().clone();
+    let got = queue
+        .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "three families, one message");
+    let sent: atlas_app::runs::WorkMessage = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(sent.units().len(), 3);
+    let failed = atlas_app::steps::handle_batch(&state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
+    assert!(failed.is_empty(), "a wait is not a failure");
+    queue.delete(&got[0].receipt).await.unwrap();
+    sim.clear_faults(&tenant);
+    let view = || async {
+        app.get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
+            .await
+            .json::<api::OperationView>()
+            .await
+            .unwrap()
+    };
+    let v = view().await;
+    assert_eq!(
+        (v.run.state.as_str(), v.run.succeeded, v.run.failed),
+        ("running", 2, 0),
+        "{:?}",
+        v.items
+    );
+    assert!(v.items.iter().all(|i| i.item != "assignmentFilters"), "{:?}", v.items);
+    // The re-queued message carries the waiting family alone, with its deferral counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let again = loop {
+        let got = queue
+            .receive(
+                10,
+                std::time::Duration::from_secs(60),
+                std::time::Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+        if let Some(m) = got.into_iter().next() {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiting family never came back"
+        );
+    };
+    let body: serde_json::Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!(body["item"], "assignmentFilters");
+    assert!(body.get("also").is_none(), "{body}");
+    assert_eq!(body["deferred"], 1);
+    assert!(
+        atlas_app::steps::handle_batch(&state, &step, vec![(again.id.clone(), again.body.clone())])
+            .await
+            .is_empty()
+    );
+    queue.delete(&again.receipt).await.unwrap();
+    let v = view().await;
+    assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
+    assert_eq!((v.run.total, v.run.succeeded), (3, 3));
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
+    a_throttled_family_waits_alone_while_its_message_mates_are_recorded,
     families_read_side_by_side_and_lose_nothing,
     a_list_that_breaks_midway_leaves_none_of_its_family,
     redelivered_units_capture_each_object_once,
