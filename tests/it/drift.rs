@@ -246,7 +246,8 @@ async fn drift_lifecycle(mode: Mode) {
     // The change undone in the portal: the next poll resolves the finding by itself, from the
     // changed object alone (ADR 0042): the missing and extra findings stay open, and the family's
     // baseline alignment counts the object aligned again.
-    let counter = atlas_app::records::dashboard::counter_key(
+    // On its own item, not the counters every finding rewrites (ADR 0052).
+    let counter = atlas_app::records::dashboard::align_key(
         &WorkspaceId::parse(DEMO_WS).unwrap(),
         &EnvironmentId::parse(&slug).unwrap(),
     );
@@ -269,6 +270,17 @@ async fn drift_lifecycle(mode: Mode) {
         2
     );
     assert_eq!(alignment().await, (total, aligned + 1));
+    let counters = atlas_app::records::dashboard::counter_key(
+        &WorkspaceId::parse(DEMO_WS).unwrap(),
+        &EnvironmentId::parse(&slug).unwrap(),
+    );
+    let counters = app.app().state.table.get(&counters).await.unwrap().unwrap();
+    assert!(
+        counters
+            .keys()
+            .all(|k| !k.starts_with(atlas_app::records::dashboard::ALIGN)),
+        "the counters every finding rewrites carry no alignment: {counters:?}"
+    );
     // And done again: reopened, the same finding.
     assert!(sim.patch_object(&tenant, FAMILIES[0], changed, json!({"description": "again"})));
     poll_env(&app, &slug).await;

@@ -90,16 +90,19 @@ pub async fn view(
         .filter(|e| only.is_none_or(|o| *o == e.environment_id))
         .collect();
     let mut counters: BTreeMap<EnvironmentId, Item> = BTreeMap::new();
+    let mut aligns: Vec<(EnvironmentId, Item)> = Vec::new();
     let mut day_items: BTreeMap<i64, Vec<(EnvironmentId, Item)>> = BTreeMap::new();
     for item in items {
         match rec::slot(&item) {
             Some(Slot::Now(env)) => {
                 counters.insert(env, item);
             }
+            Some(Slot::Align(env)) => aligns.push((env, item)),
             Some(Slot::Day(day, env)) if day >= from => day_items.entry(day).or_default().push((env, item)),
             _ => {}
         }
     }
+    with_alignment(&mut counters, aligns);
     let shown = |env: &EnvironmentId| envs.iter().any(|e| e.environment_id == *env);
     let mut expiring: BTreeMap<EnvironmentId, u64> = BTreeMap::new();
     for e in &exceptions {
@@ -172,6 +175,15 @@ pub async fn view(
         environments,
         trend,
     })
+}
+
+/// Alignment lives on an item of its own (ADR 0052); a counter written before holds some too, and
+/// the newer item's families win.
+fn with_alignment(counters: &mut BTreeMap<EnvironmentId, Item>, aligns: Vec<(EnvironmentId, Item)>) {
+    for (env, align) in aligns {
+        let counter = counters.entry(env).or_default();
+        counter.extend(align.into_iter().filter(|(k, _)| k.starts_with(rec::ALIGN)));
+    }
 }
 
 fn tile(env: &EnvironmentRecord, c: Option<&Item>) -> api::EnvironmentDashboard {
@@ -368,4 +380,51 @@ pub async fn recount_once(state: &AppState) -> ServiceResult<usize> {
         .put(rec::recount_marker_item(state.clock.now_millis()), None)
         .await?;
     Ok(envs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(v: serde_json::Value) -> Item {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn alignment_items_join_their_counters_and_win_over_what_counters_held_before() {
+        let (a, b) = (
+            EnvironmentId::parse("env-a").unwrap(),
+            EnvironmentId::parse("env-b").unwrap(),
+        );
+        let mut counters = BTreeMap::from([(
+            a.clone(),
+            item(
+                json!({"open_high": 2, "align#fam1": {"total": 4, "aligned": 1}, "align#fam2": {"total": 3, "aligned": 3}}),
+            ),
+        )]);
+        let aligns = vec![
+            (
+                a.clone(),
+                item(
+                    json!({"SK": "DASH#N#env-a#A", "entity": "dashboard_alignment", "align#fam1": {"total": 5, "aligned": 5}}),
+                ),
+            ),
+            (b.clone(), item(json!({"align#fam1": {"total": 2, "aligned": 0}}))),
+        ];
+        with_alignment(&mut counters, aligns);
+        let ca = &counters[&a];
+        assert_eq!(
+            ca["align#fam1"],
+            json!({"total": 5, "aligned": 5}),
+            "the item's family wins"
+        );
+        assert_eq!(
+            ca["align#fam2"],
+            json!({"total": 3, "aligned": 3}),
+            "the counter's other families stay"
+        );
+        assert_eq!((ca["open_high"].clone(), ca.get("SK")), (json!(2), None));
+        assert_eq!(counters[&b]["align#fam1"], json!({"total": 2, "aligned": 0}));
+    }
 }

@@ -388,12 +388,21 @@ pub async fn evaluate_objects(
         .filter(|id| !was.contains(*id) && now_drifted.contains(*id))
         .count() as i64;
     if fixed != broke {
-        let counter = crate::records::dashboard::counter_key(ws, &env_id);
-        let current = state.table.get(&counter).await?;
-        if let Some((total, aligned)) = current
-            .as_ref()
-            .and_then(|c| crate::records::dashboard::alignment_of(c, family))
-        {
+        use crate::records::dashboard::{align_key, alignment_of, counter_key};
+        let mut current = state
+            .table
+            .get(&align_key(ws, &env_id))
+            .await?
+            .and_then(|a| alignment_of(&a, family));
+        if current.is_none() {
+            // Set before ADR 0052: on the counter item.
+            current = state
+                .table
+                .get(&counter_key(ws, &env_id))
+                .await?
+                .and_then(|c| alignment_of(&c, family));
+        }
+        if let Some((total, aligned)) = current {
             let aligned = (aligned as i64 + fixed - broke).clamp(0, total as i64) as usize;
             let at = state.clock.now_millis();
             let align = crate::records::dashboard::alignment(ws, &env_id, family, total, aligned, at);

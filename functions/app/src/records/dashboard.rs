@@ -1,6 +1,8 @@
 //! The dashboard's aggregates (spec 020), kept on write in the workspace's partition:
-//! `DASH#N#<env>` (an environment's counters now) and `DASH#D#<epoch day>#<env>` (the net
-//! changes and counts of one UTC day). Day items sort before the counters, so one range query
+//! `DASH#N#<env>` (an environment's counters now), `DASH#N#<env>#A` (its baseline alignment per
+//! family, apart from the counters since ADR 0052: every finding and run end rewrites the
+//! counters, billed at their whole size) and `DASH#D#<epoch day>#<env>` (the net changes and
+//! counts of one UTC day). Day items sort before the counters, so one range query
 //! from a day reads the period's days and every counter.
 
 use std::collections::BTreeMap;
@@ -27,6 +29,15 @@ pub fn counter_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
     Key::new(ws_pk(ws), format!("{NOW}{env}"))
 }
 
+/// The environment's baseline alignment per family (ADR 0052); counters written before hold it
+/// themselves.
+pub fn align_key(ws: &WorkspaceId, env: &EnvironmentId) -> Key {
+    Key::new(ws_pk(ws), format!("{NOW}{env}{ALIGN_ITEM}"))
+}
+
+/// The suffix of an alignment item's sort key.
+const ALIGN_ITEM: &str = "#A";
+
 pub fn day_key(ws: &WorkspaceId, env: &EnvironmentId, day: i64) -> Key {
     Key::new(ws_pk(ws), format!("{DAYS}{day:06}#{env}"))
 }
@@ -40,12 +51,17 @@ pub fn since(ws: &WorkspaceId, from_day: i64) -> Query {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
     Now(EnvironmentId),
+    /// The environment's alignment item.
+    Align(EnvironmentId),
     Day(i64, EnvironmentId),
 }
 
 pub fn slot(item: &Item) -> Option<Slot> {
     let sk = item.get("SK")?.as_str()?;
     if let Some(env) = sk.strip_prefix(NOW) {
+        if let Some(env) = env.strip_suffix(ALIGN_ITEM) {
+            return EnvironmentId::parse(env).ok().map(Slot::Align);
+        }
         return EnvironmentId::parse(env).ok().map(Slot::Now);
     }
     let (day, env) = sk.strip_prefix(DAYS)?.split_once('#')?;
@@ -227,14 +243,14 @@ pub fn alignment(
     aligned: usize,
     at_ms: i64,
 ) -> TxItem {
-    counter_set(
-        ws,
-        env,
-        vec![(
-            format!("{ALIGN}{family}"),
-            serde_json::json!({"total": total, "aligned": aligned, "at_ms": at_ms}),
-        )],
-    )
+    let value = serde_json::json!({"total": total, "aligned": aligned, "at_ms": at_ms});
+    TxItem::Update {
+        key: align_key(ws, env),
+        update: Update::new()
+            .set_if_absent("entity", "dashboard_alignment")
+            .set(&format!("{ALIGN}{family}"), value),
+        cond: None,
+    }
 }
 
 /// A family's alignment as stored on the counter item: `(total, aligned)`.
@@ -421,6 +437,8 @@ mod tests {
         let mut item = Item::new();
         item.insert("SK".into(), day_key(&ws, &env, 42).sk.into());
         assert_eq!(slot(&item), Some(Slot::Day(42, env.clone())));
+        item.insert("SK".into(), align_key(&ws, &env).sk.into());
+        assert_eq!(slot(&item), Some(Slot::Align(env.clone())));
         item.insert("SK".into(), counter_key(&ws, &env).sk.into());
         assert_eq!(slot(&item), Some(Slot::Now(env)));
     }
