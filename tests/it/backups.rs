@@ -926,9 +926,10 @@ async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
 }
 
 /// ADR 0051: a message carries several families. One of them throttled for longer than a unit
-/// sleeps through goes back to the queue alone (counting its deferral) while the others are
-/// recorded; delivered again once Graph lets up, it completes the backup.
-async fn a_throttled_family_waits_alone_while_its_message_mates_are_recorded(mode: Mode) {
+/// sleeps through goes back to the queue (counting its deferral) without the families recorded
+/// (those that finished before the tenant's back-off); delivered again once Graph lets up, it
+/// completes the backup.
+async fn a_throttled_family_waits_without_its_recorded_message_mates(mode: Mode) {
     let app = atlas_tests::app::spawn_without_workers(mode).await;
     let (tenant, env) = app.connected_env_with("env-bk-wait", Some(3)).await;
     let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
@@ -973,14 +974,11 @@ async fn a_throttled_family_waits_alone_while_its_message_mates_are_recorded(mod
             .unwrap()
     };
     let v = view().await;
-    assert_eq!(
-        (v.run.state.as_str(), v.run.succeeded, v.run.failed),
-        ("running", 2, 0),
-        "{:?}",
-        v.items
-    );
-    assert!(v.items.iter().all(|i| i.item != "assignmentFilters"), "{:?}", v.items);
-    // The re-queued message carries the waiting family alone, with its deferral counted.
+    assert_eq!((v.run.state.as_str(), v.run.failed), ("running", 0), "{:?}", v.items);
+    let recorded: Vec<String> = v.items.iter().map(|i| i.item.clone()).collect();
+    assert!(!recorded.iter().any(|i| i == "assignmentFilters"), "{recorded:?}");
+    // The re-queued message carries the units not recorded (the throttled family, and any the
+    // tenant's back-off held too), with the deferral counted.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
     let again = loop {
         let got = queue
@@ -1000,9 +998,19 @@ async fn a_throttled_family_waits_alone_while_its_message_mates_are_recorded(mod
         );
     };
     let body: serde_json::Value = serde_json::from_str(&again.body).unwrap();
-    assert_eq!(body["item"], "assignmentFilters");
-    assert!(body.get("also").is_none(), "{body}");
     assert_eq!(body["deferred"], 1);
+    let waiting: Vec<String> = serde_json::from_value::<atlas_app::runs::WorkMessage>(body.clone())
+        .unwrap()
+        .units()
+        .into_iter()
+        .map(|u| u.item)
+        .collect();
+    assert!(waiting.iter().any(|i| i == "assignmentFilters"), "{body}");
+    assert!(
+        waiting.iter().all(|i| !recorded.contains(i)),
+        "{waiting:?} / {recorded:?}"
+    );
+    assert_eq!(waiting.len() + recorded.len(), 3, "{waiting:?} / {recorded:?}");
     assert!(
         atlas_app::steps::handle_batch(&state, &step, vec![(again.id.clone(), again.body.clone())])
             .await
@@ -1015,8 +1023,47 @@ async fn a_throttled_family_waits_alone_while_its_message_mates_are_recorded(mod
     app.stop().await;
 }
 
+/// A message of several families that ends in the dead-letter queue fails each of its units
+/// (ADR 0051), so the run ends instead of waiting for its deadline.
+async fn a_dead_lettered_message_fails_every_family_it_carried(mode: Mode) {
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (_, env) = app.connected_env_with("env-bk-dlq", Some(2)).await;
+    let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
+    let res = app
+        .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
+        .await;
+    assert_eq!(res.status(), 202);
+    let run: api::OperationRun = res.json().await.unwrap();
+    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
+    let got = queue
+        .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "three families, one message");
+    atlas_app::runs::dead_letter(&app.app().state, &got[0].body)
+        .await
+        .unwrap();
+    queue.delete(&got[0].receipt).await.unwrap();
+    let v: api::OperationView = app
+        .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.run.state, "completed");
+    assert_eq!((v.run.total, v.run.failed), (3, 3), "{:?}", v.items);
+    let mut failed: Vec<&str> = v.items.iter().map(|i| i.item.as_str()).collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        ["assignmentFilters", "configurationPolicies", "deviceCompliancePolicies"]
+    );
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
-    a_throttled_family_waits_alone_while_its_message_mates_are_recorded,
+    a_dead_lettered_message_fails_every_family_it_carried,
+    a_throttled_family_waits_without_its_recorded_message_mates,
     families_read_side_by_side_and_lose_nothing,
     a_list_that_breaks_midway_leaves_none_of_its_family,
     redelivered_units_capture_each_object_once,

@@ -887,9 +887,13 @@ pub async fn dead_letter(state: &AppState, body: &str) -> ServiceResult<()> {
     match serde_json::from_str::<WorkMessage>(body) {
         Ok(m) => {
             let detail = json!({"reason": "The work failed on every attempt and was moved to the dead-letter queue."});
-            record(state, &m.run_id, &m.item, ItemResult::Failed, detail)
-                .await
-                .map(|_| ())
+            // Every unit the message carried (ADR 0051); one recorded before keeps its result.
+            let units = m
+                .units()
+                .into_iter()
+                .map(|u| (u.item, ItemResult::Failed, detail.clone()))
+                .collect();
+            record_all(state, &m.run_id, None, units).await.map(|_| ())
         }
         Err(_) if crate::support::DeliverSupport::parse(body).is_some() => {
             let m = crate::support::DeliverSupport::parse(body).ok_or(ServiceError::NotFound)?;
