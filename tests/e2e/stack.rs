@@ -79,37 +79,62 @@ impl Stack {
             "{} is missing: `cargo build -p atlas-local` first",
             bin.display()
         );
-        let (port, sim_port) = (free_port(), free_port());
-        let app = Command::new(&bin)
-            .env("ATLAS_HOST", "127.0.0.1")
-            .env("ATLAS_PORT", port.to_string())
-            .env("ATLAS_SIM_PORT", sim_port.to_string())
-            .env("ATLAS_DATA_DIR", dir.0.join("data"))
-            .env("ATLAS_WEB_DIR", &web)
-            .env("RUST_LOG", "warn")
-            // Two headless browsers driven flat out share the two cores with this stack; lowered
-            // workers would wait behind them (an operator's browser is mostly idle).
-            .env("ATLAS_WORKER_NICE", "0")
-            // The change feed polls every 10 s on a 1 s scheduler tick: a drift test waits seconds.
-            .env("ATLAS_DRIFT_POLL_SECONDS", "10")
-            .env("ATLAS_SCHEDULER_SECS", "1")
-            // The alerts test's receiver listens on loopback over plain http.
-            .env("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK", "1")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        let app = Process {
-            name: "atlas-local",
-            child: app,
+        // A port found free may be taken by another test's process before atlas-local binds it:
+        // atlas-local then exits at once ("Address already in use"), and the stack starts again
+        // on other ports.
+        let mut attempt = 0;
+        let (app, url, sim_port) = loop {
+            attempt += 1;
+            let (port, sim_port) = (free_port(), free_port());
+            let child = Command::new(&bin)
+                .env("ATLAS_HOST", "127.0.0.1")
+                .env("ATLAS_PORT", port.to_string())
+                .env("ATLAS_SIM_PORT", sim_port.to_string())
+                .env("ATLAS_DATA_DIR", dir.0.join("data"))
+                .env("ATLAS_WEB_DIR", &web)
+                .env("RUST_LOG", "warn")
+                // Two headless browsers driven flat out share the two cores with this stack; lowered
+                // workers would wait behind them (an operator's browser is mostly idle).
+                .env("ATLAS_WORKER_NICE", "0")
+                // The change feed polls every 10 s on a 1 s scheduler tick: a drift test waits seconds.
+                .env("ATLAS_DRIFT_POLL_SECONDS", "10")
+                .env("ATLAS_SCHEDULER_SECS", "1")
+                // The alerts test's receiver listens on loopback over plain http.
+                .env("ATLAS_ALERT_ALLOW_HTTP_LOOPBACK", "1")
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+            let mut app = Process {
+                name: "atlas-local",
+                child,
+            };
+            let url = format!("http://127.0.0.1:{port}");
+            let http = reqwest::Client::new();
+            let started = std::time::Instant::now();
+            let up = loop {
+                let health = http.get(format!("{url}/api/health")).send().await;
+                if health.is_ok_and(|r| r.status().is_success()) {
+                    break true;
+                }
+                if matches!(app.child.try_wait(), Ok(Some(_))) {
+                    break false;
+                }
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "timed out after {DEADLINE:?} waiting for atlas-local to answer /api/health"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            if up {
+                break (app, url, sim_port);
+            }
+            assert!(
+                attempt < 3,
+                "atlas-local exited at start {attempt} times (its stderr says why)"
+            );
         };
-        let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        poll("atlas-local to answer /api/health", DEADLINE, || {
-            let req = http.get(format!("{url}/api/health")).send();
-            async move { req.await.ok().filter(|r| r.status().is_success()).map(drop) }
-        })
-        .await;
 
         let driver_port = free_port();
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
