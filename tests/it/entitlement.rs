@@ -69,7 +69,14 @@ async fn two_envs_and_a_backup(
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(sim().patch_object(&ta, "deviceConfigurations", &x, json!({"displayName": name})));
+    // Only the built-in scope tag: a tenant's custom tags are seeded from its own random draw,
+    // and a tag the target lacks is a preview blocker these tests are not about.
+    assert!(sim().patch_object(
+        &ta,
+        "deviceConfigurations",
+        &x,
+        json!({"displayName": name, "roleScopeTagIds": ["0"]})
+    ));
     let body = json!({"families": ["deviceConfigurations"]});
     let set = if deliver {
         let res = app.post_as(OWNER, &format!("{env_a}/backups"), body).await;
