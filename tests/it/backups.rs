@@ -293,6 +293,33 @@ async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
             .status(),
         204
     );
+
+    // An edit beside a tick claiming the schedule (a new interval schedule is due at once): the
+    // edit lands either way, applied again to what the tick left, and no second backup starts.
+    let body = json!({"every_minutes": 60, "time_zone": "UTC", "families": ["assignmentFilters"]});
+    let res = app.post_as(OWNER, &format!("{env}/backup-schedules"), body).await;
+    let due: api::BackupSchedule = res.json().await.unwrap();
+    let edit = format!("{env}/backup-schedules/{}", due.id);
+    let (ticked, edited) = tokio::join!(
+        atlas_app::scheduler::tick(&state),
+        app.patch_as(OWNER, &edit, json!({"cron": "30 2 * * *", "enabled": false}))
+    );
+    ticked.unwrap();
+    assert_eq!(edited.status(), 200, "{}", edited.text().await.unwrap_or_default());
+    let list: api::BackupScheduleList = app
+        .get_as(OWNER, &format!("{env}/backup-schedules"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after = list.items.iter().find(|s| s.id == due.id).expect("the edited schedule");
+    assert_eq!(after.cron.as_deref(), Some("30 2 * * *"));
+    assert!(!after.enabled, "paused");
+    assert_eq!(
+        atlas_app::scheduler::tick(&state).await.unwrap().enqueued,
+        1,
+        "a paused schedule starts nothing"
+    );
     app.stop().await;
 }
 

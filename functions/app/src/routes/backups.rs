@@ -245,19 +245,60 @@ pub async fn delete(
 }
 
 /// Changes a schedule. A new cadence, time zone or a resume recomputes the next run from now; a
-/// pause moves the schedule out of the due index. Conditional on the due time read, so a tick
-/// claiming it meanwhile makes this a conflict rather than a lost update.
+/// pause moves the schedule out of the due index. Conditional on the due time read: a tick
+/// claiming the schedule meanwhile (a new interval schedule is due at once) is not a lost update
+/// and not the user's problem either, so the change is applied again to what the tick left.
 pub async fn update_schedule(
     State(state): State<AppState>,
     scope: EnvScope,
     Path((_, _, id)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<api::BackupScheduleUpdate>,
 ) -> ApiResult<Json<api::BackupSchedule>> {
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        match apply_schedule_update(&state, &scope, &id, body.clone()).await {
+            Err(UpdateError::Claimed) if attempt < ATTEMPTS => continue,
+            Err(UpdateError::Claimed) => break,
+            Err(UpdateError::Api(e)) => return Err(e),
+            Ok(()) => {
+                let sched = scope
+                    .records(&state.table)
+                    .get::<crate::schedules::BackupSchedule>(crate::records::schedules::schedule_sk(&id))
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+                return Ok(Json(crate::schedules::to_api(&sched)));
+            }
+        }
+    }
+    Err(ApiError::Conflict(
+        "the schedule keeps starting backups; load it again and retry".into(),
+    ))
+}
+
+/// Why one attempt at a schedule change did not land.
+enum UpdateError {
+    /// A tick claimed the schedule between its read and the write: nothing was written.
+    Claimed,
+    Api(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for UpdateError {
+    fn from(e: E) -> Self {
+        UpdateError::Api(e.into())
+    }
+}
+
+async fn apply_schedule_update(
+    state: &AppState,
+    scope: &EnvScope,
+    id: &str,
+    body: api::BackupScheduleUpdate,
+) -> Result<(), UpdateError> {
     use crate::records::schedules::{DUE, PAUSED, schedule_sk};
     use crate::schedules::{BackupSchedule, Cadence, due_sk, time_zone};
     let sched = scope
         .records(&state.table)
-        .get::<BackupSchedule>(schedule_sk(&id))
+        .get::<BackupSchedule>(schedule_sk(id))
         .await?
         .ok_or(ApiError::NotFound)?;
     let mut f = Fields::default();
@@ -297,7 +338,7 @@ pub async fn update_schedule(
     check_families(&mut f, &families);
     f.finish()?;
     let Some(cadence) = cadence else {
-        return Err(ApiError::internal("schedule validated without a cadence"));
+        return Err(ApiError::internal("schedule validated without a cadence").into());
     };
     let was_enabled = sched.enabled.unwrap_or(true);
     let enabled = enabled.unwrap_or(was_enabled);
@@ -336,18 +377,12 @@ pub async fn update_schedule(
             json!({"cron": new_cron, "every_minutes": new_every, "time_zone": zone_name,
                      "families": families, "enabled": enabled}),
         );
-    crate::audit::commit(&state, scope.workspace(), changes, ev)
+    crate::audit::commit(state, scope.workspace(), changes, ev)
         .await
         .map_err(|e| match crate::audit::failed_at(&e) {
-            Some(0) => ApiError::Conflict("the schedule just started a backup; load it again and retry".into()),
+            Some(0) => UpdateError::Claimed,
             _ => e.into(),
-        })?;
-    let sched = scope
-        .records(&state.table)
-        .get::<BackupSchedule>(schedule_sk(&id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(crate::schedules::to_api(&sched)))
+        })
 }
 
 /// Retries a partial or failed set's failed items: a new capture of only the families that
