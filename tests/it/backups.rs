@@ -110,9 +110,18 @@ async fn captured(
             .await
             .unwrap()
             .unwrap();
-        out.insert(i.item_id, blob["payload"].clone());
+        out.insert(i.item_id, stored_payload(blob));
     }
     out
+}
+
+/// A stored payload item's payload, unpacked (ADR 0053).
+fn stored_payload(item: atlas_store::Item) -> serde_json::Value {
+    use atlas_app::records::Record;
+    backup_keys::BlobRecord::from_item(item)
+        .expect("a payload item")
+        .into_payload()
+        .expect("a readable payload")
 }
 
 /// Every object of the families read through `$batch` was captured with the simulator's
@@ -534,7 +543,7 @@ async fn payload_sweep_racing_a_backup_loses_nothing(mode: Mode) {
                 .await
                 .unwrap();
             assert!(
-                blob.is_some_and(|b| b["payload"]["id"] == i.id.as_str()),
+                blob.is_some_and(|b| stored_payload(b)["id"] == i.id.as_str()),
                 "round {round} (backup split {before}/{}): {}/{} has no payload",
                 families.len(),
                 i.family,

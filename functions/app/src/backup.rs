@@ -273,7 +273,7 @@ async fn previous_manifest(
         else {
             return Ok(None);
         };
-        let hashes = rec::Manifest::from_payload(blob.payload)?
+        let hashes = rec::Manifest::from_payload(blob.into_payload()?)?
             .items
             .into_iter()
             .map(|(_, _, h)| h)
@@ -302,11 +302,7 @@ async fn keep_manifest(
         return Ok(());
     }
     let (ws, env) = (scope.workspace().workspace_id(), scope.environment_id());
-    let blob = BlobRecord {
-        of: PayloadOf::new(ws, env, hash),
-        written_ms: now,
-        payload: manifest.clone(),
-    };
+    let blob = BlobRecord::new(PayloadOf::new(ws, env, hash), now, manifest)?;
     state.table.put(blob.to_item(), None).await?;
     let mark = BlobRefRecord {
         of: PayloadOf::new(ws, env, hash),
@@ -423,15 +419,8 @@ async fn store_page(
         out.floor = out.floor.min(now);
         let blobs = missing
             .iter()
-            .map(|(hash, object)| {
-                let blob = BlobRecord {
-                    of: PayloadOf::new(ws, env, hash),
-                    written_ms: now,
-                    payload: (**object).clone(),
-                };
-                blob.put()
-            })
-            .collect();
+            .map(|(hash, object)| Ok(BlobRecord::new(PayloadOf::new(ws, env, hash), now, object)?.put()))
+            .collect::<ServiceResult<Vec<_>>>()?;
         all_written(state.table.batch(blobs).await?)?;
         let marks = missing
             .iter()
@@ -616,7 +605,7 @@ async fn manifest(table: &atlas_store::Table, pk: &str, hash: &str) -> ServiceRe
     let blob = records::get::<BlobRecord>(table, &blob_key(pk, hash))
         .await?
         .ok_or_else(|| TableError::Corrupt(format!("backup manifest {hash} is missing")))?;
-    Ok(rec::Manifest::from_payload(blob.payload)?)
+    Ok(rec::Manifest::from_payload(blob.into_payload()?)?)
 }
 
 /// One item of a set.
@@ -640,7 +629,8 @@ pub async fn payload(state: &AppState, scope: &EnvScope, hash: &str) -> ServiceR
         .records(&state.table)
         .get::<BlobRecord>(rec::blob_sk(hash))
         .await?
-        .map(|b| b.payload))
+        .map(BlobRecord::into_payload)
+        .transpose()?)
 }
 
 /// Live or captured field changes as the API shows them.
@@ -806,7 +796,7 @@ where
         // fresh): nothing of it is left to protect.
         if let Some(blob) = records::get::<BlobRecord>(&state.table, &blob_key(pk, &hash)).await? {
             referenced.extend(
-                rec::Manifest::from_payload(blob.payload)?
+                rec::Manifest::from_payload(blob.into_payload()?)?
                     .items
                     .into_iter()
                     .map(|(_, _, h)| h),

@@ -63,11 +63,7 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
             packed.insert(k, v);
         }
     }
-    let mut enc = DeflateEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(&serde_json::to_vec(&packed).map_err(|e| TableError::Validation(e.to_string()))?)
-        .and_then(|_| enc.try_finish())
-        .map_err(|e| TableError::Validation(format!("compression failed: {e}")))?;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(enc.get_ref());
+    let b64 = deflate_b64(&serde_json::to_vec(&packed).map_err(|e| TableError::Validation(e.to_string()))?)?;
 
     if size(&item) + b64.len() + 16 <= ITEM_LIMIT {
         item.insert(PACKED.into(), Value::String(b64));
@@ -98,6 +94,37 @@ pub fn encode(mut item: Item, key: &Key, version: &str) -> Result<Encoded, Table
     item.insert(VERSION.into(), Value::String(version.to_owned()));
     item.insert(PARTS.into(), Value::from(chunks.len()));
     Ok(Encoded { main: item, chunks })
+}
+
+/// One JSON value as deflate-compressed, base64 text: for large values written once and read
+/// whole (a payload), which then cost a third to a fifth of their write and storage units.
+pub fn pack_json(v: &Value) -> Result<String, TableError> {
+    let json = serde_json::to_vec(v).map_err(|e| TableError::Validation(e.to_string()))?;
+    deflate_b64(&json)
+}
+
+/// The value [`pack_json`] packed.
+pub fn unpack_json(b64: &str) -> Result<Value, TableError> {
+    serde_json::from_slice(&inflate_b64(b64)?).map_err(|e| TableError::Corrupt(format!("packed value: {e}")))
+}
+
+fn deflate_b64(raw: &[u8]) -> Result<String, TableError> {
+    let mut enc = DeflateEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(raw)
+        .and_then(|_| enc.try_finish())
+        .map_err(|e| TableError::Validation(format!("compression failed: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(enc.get_ref()))
+}
+
+fn inflate_b64(b64: &str) -> Result<Vec<u8>, TableError> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| TableError::Corrupt(format!("packed value: {e}")))?;
+    let mut out = Vec::new();
+    DeflateDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .map_err(|e| TableError::Corrupt(format!("packed value: {e}")))?;
+    Ok(out)
 }
 
 pub fn chunk_ref(item: &Item) -> Option<ChunkRef> {
@@ -141,13 +168,7 @@ pub fn decode(mut item: Item, parts: Option<Vec<Item>>) -> Result<Item, TableErr
     item.remove(VERSION);
     item.remove(PARTS);
     let Some(b64) = b64 else { return Ok(item) };
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
-    let mut json = Vec::new();
-    DeflateDecoder::new(&raw[..])
-        .read_to_end(&mut json)
-        .map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
+    let json = inflate_b64(&b64)?;
     let packed: Item =
         serde_json::from_slice(&json).map_err(|e| TableError::Corrupt(format!("packed attributes: {e}")))?;
     for (k, v) in packed {

@@ -263,7 +263,7 @@ async fn baseline_payload(
             i.family, i.item_id, i.number, p.name
         ))
     })?;
-    Ok(blob.payload)
+    Ok(blob.into_payload()?)
 }
 
 /// The "changed" detections of one matched pair: each property where the environment's object

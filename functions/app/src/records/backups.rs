@@ -366,15 +366,57 @@ impl PayloadOf {
     }
 }
 
-/// A payload, stored once per content hash.
+/// A payload, stored once per content hash. Written once and read whole, so a large one is
+/// stored packed (ADR 0053): Graph's JSON deflates to a third or less, and a payload's write,
+/// storage and read units go with its size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlobRecord {
     #[serde(flatten)]
     pub of: PayloadOf,
     #[serde(default)]
     pub written_ms: i64,
-    #[serde(default)]
-    pub payload: Value,
+    /// The payload as JSON: a small one, and every payload written before ADR 0053.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    payload: Value,
+    /// The payload packed ([`atlas_store::codec::pack_json`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload_z: Option<String>,
+}
+
+/// Payloads at least this long (as JSON) are stored packed when that is shorter.
+const PACK_FROM: usize = 256;
+
+impl BlobRecord {
+    pub fn new(of: PayloadOf, written_ms: i64, payload: &Value) -> Result<Self, atlas_store::TableError> {
+        let plain = serde_json::to_string(payload).map_or(0, |s| s.len());
+        let packed = if plain >= PACK_FROM {
+            Some(atlas_store::codec::pack_json(payload)?).filter(|z| z.len() < plain)
+        } else {
+            None
+        };
+        Ok(match packed {
+            Some(z) => Self {
+                of,
+                written_ms,
+                payload: Value::Null,
+                payload_z: Some(z),
+            },
+            None => Self {
+                of,
+                written_ms,
+                payload: payload.clone(),
+                payload_z: None,
+            },
+        })
+    }
+
+    /// The payload, unpacked when it was stored packed.
+    pub fn into_payload(self) -> Result<Value, atlas_store::TableError> {
+        match self.payload_z {
+            Some(z) => atlas_store::codec::unpack_json(&z),
+            None => Ok(self.payload),
+        }
+    }
 }
 
 impl Record for BlobRecord {
@@ -486,16 +528,12 @@ mod tests {
         assert_eq!(i.key().sk, item_sk(&set, "fam", "id1"));
         assert!(i.key().sk.starts_with(&items_of(&set)) && i.key().sk.starts_with(ITEMS));
 
-        let b = BlobRecord {
-            of: PayloadOf::new(&ws, &env, "h1"),
-            written_ms: 5,
-            payload: json!({"id": "x"}),
-        };
+        let b = BlobRecord::new(PayloadOf::new(&ws, &env, "h1"), 5, &json!({"id": "x"})).unwrap();
         let old_blob = item(json!({
             "PK": "WS#ws-a#ENV#env-b", "SK": "BLOB#h1", "entity": "backup_blob", "hash": "h1",
             "workspace_id": "ws-a", "environment_id": "env-b", "written_ms": 5, "payload": {"id": "x"},
         }));
-        assert_eq!(b.to_item(), old_blob);
+        assert_eq!(b.to_item(), old_blob, "a small payload stays plain");
         assert_eq!(BlobRecord::from_item(old_blob).unwrap(), b);
 
         let r = BlobRefRecord {
@@ -509,6 +547,33 @@ mod tests {
         }));
         assert_eq!(r.to_item(), old_ref);
         assert_eq!(BlobRefRecord::from_item(old_ref).unwrap(), r);
+    }
+
+    #[test]
+    fn a_large_payload_is_stored_packed_and_reads_back_whole() {
+        let (ws, env, _) = ids();
+        let settings: Vec<Value> = (0..60)
+            .map(|i| json!({"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingDefinitionId": format!("device_vendor_msft_policy_config_{i}"), "value": i % 3 == 0}))
+            .collect();
+        let payload = json!({"id": "p1", "displayName": "Baseline", "settings": settings});
+        let plain = serde_json::to_string(&payload).unwrap().len();
+        let b = BlobRecord::new(PayloadOf::new(&ws, &env, "h2"), 7, &payload).unwrap();
+        let stored = b.to_item();
+        assert!(!stored.contains_key("payload"), "no plain copy beside the packed one");
+        let z = stored["payload_z"].as_str().expect("packed");
+        assert!(z.len() * 3 < plain, "{} packed of {plain}", z.len());
+        let read = BlobRecord::from_item(stored).unwrap();
+        assert_eq!(read.into_payload().unwrap(), payload);
+        // Written plain before ADR 0053: read as it is.
+        let old = item(json!({
+            "PK": "WS#ws-a#ENV#env-b", "SK": "BLOB#h2", "entity": "backup_blob", "hash": "h2",
+            "workspace_id": "ws-a", "environment_id": "env-b", "written_ms": 5, "payload": payload.clone(),
+        }));
+        assert_eq!(BlobRecord::from_item(old).unwrap().into_payload().unwrap(), payload);
+        // A damaged packed value is an error, never a wrong payload.
+        let mut bad = b.to_item();
+        bad.insert("payload_z".into(), json!("bm90IGRlZmxhdGU="));
+        assert!(BlobRecord::from_item(bad).unwrap().into_payload().is_err());
     }
 
     #[test]

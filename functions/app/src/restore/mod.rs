@@ -110,7 +110,7 @@ pub async fn payload(state: &AppState, source: &EnvScope, hash: &str) -> Service
         .get::<BlobRecord>(backup_rec::blob_sk(hash))
         .await?
         .ok_or_else(|| ServiceError::Conflict("the backup's payload is gone (the set was deleted)".into()))?;
-    Ok(blob.payload)
+    Ok(blob.into_payload()?)
 }
 
 fn check(code: &str, status: Status, message: impl Into<String>, family: Option<&str>) -> api::ReadinessCheck {
