@@ -76,10 +76,10 @@ async fn open_findings(app: &TestApp) -> Vec<atlas_api_types::Finding> {
 }
 
 async fn poll_now(app: &TestApp) -> atlas_app::drift::feed::Polled {
-    let msg = atlas_app::drift::feed::PollMessage {
-        workspace_id: atlas_domain::WorkspaceId::parse(WS).unwrap(),
-        environment_id: atlas_domain::EnvironmentId::parse(ENV).unwrap(),
-    };
+    let msg = atlas_app::drift::feed::PollMessage::new(
+        atlas_domain::WorkspaceId::parse(WS).unwrap(),
+        atlas_domain::EnvironmentId::parse(ENV).unwrap(),
+    );
     atlas_app::drift::feed::poll(&app.app().state, &msg)
         .await
         .expect("a poll")

@@ -38,10 +38,7 @@ async fn detail(app: &TestApp, id: &str) -> api::FindingDetail {
 }
 
 async fn poll_env(app: &TestApp, env: &str) -> atlas_app::drift::feed::Polled {
-    let msg = PollMessage {
-        workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
-        environment_id: EnvironmentId::parse(env).unwrap(),
-    };
+    let msg = PollMessage::new(WorkspaceId::parse(DEMO_WS).unwrap(), EnvironmentId::parse(env).unwrap());
     poll(&app.app().state, &msg).await.expect("the poll works")
 }
 
@@ -121,10 +118,10 @@ async fn drift_lifecycle(mode: Mode) {
     let meter = atlas_store::Meter::new();
     let mut metered = app.app().state.clone();
     metered.table = metered.table.metered(meter.clone());
-    let msg = PollMessage {
-        workspace_id: WorkspaceId::parse(DEMO_WS).unwrap(),
-        environment_id: EnvironmentId::parse(&slug).unwrap(),
-    };
+    let msg = PollMessage::new(
+        WorkspaceId::parse(DEMO_WS).unwrap(),
+        EnvironmentId::parse(&slug).unwrap(),
+    );
     let p = poll(&metered, &msg).await.unwrap();
     assert_eq!((p.changes, p.refetched), (0, 0), "{p:?}");
     assert_eq!(table.get(&watch_key).await.unwrap(), before_quiet);
@@ -151,6 +148,40 @@ async fn drift_lifecycle(mode: Mode) {
     assert!(
         batch_used.read_milli <= 2 * used.read_milli - 500,
         "two polls in a batch {batch_used:?}, one alone {used:?}"
+    );
+    // The tick's message carries the watch it read (ADR 0054): the poll reads it no more. A
+    // carried watch of another environment is not used for this one.
+    let watch: atlas_app::records::drift::DriftWatch =
+        atlas_app::records::get(table, &watch_key).await.unwrap().unwrap();
+    let carried = PollMessage {
+        watch: Some(watch.clone()),
+        ..msg.clone()
+    };
+    let carried_meter = atlas_store::Meter::new();
+    let mut carried_state = app.app().state.clone();
+    carried_state.table = carried_state.table.metered(carried_meter.clone());
+    let p = poll(&carried_state, &carried).await.unwrap();
+    assert_eq!((p.changes, p.refetched, p.skipped.as_deref()), (0, 0, None), "{p:?}");
+    let carried_used = carried_meter.consumed();
+    assert_eq!(carried_used.write_milli, 0);
+    assert!(
+        carried_used.read_milli + 500 <= used.read_milli,
+        "carried {carried_used:?}, read {used:?}"
+    );
+    let mut elsewhere = watch;
+    elsewhere.environment_id = EnvironmentId::parse("env-elsewhere").unwrap();
+    let mismatched = PollMessage {
+        watch: Some(elsewhere),
+        ..msg.clone()
+    };
+    let mismatched_meter = atlas_store::Meter::new();
+    let mut mismatched_state = app.app().state.clone();
+    mismatched_state.table = mismatched_state.table.metered(mismatched_meter.clone());
+    poll(&mismatched_state, &mismatched).await.unwrap();
+    assert_eq!(
+        mismatched_meter.consumed().read_milli,
+        used.read_milli,
+        "another environment's watch is ignored: this one's is read"
     );
 
     // A change in the portal: found through the audit log, with who made it.
@@ -624,6 +655,13 @@ async fn the_change_feed_polls_in_slots_and_batches(mode: Mode) {
                 messages += 1;
                 let b = PollBatch::parse(&m.body).unwrap();
                 assert!(b.polls.len() <= POLL_BATCH);
+                // Each poll carries its watch as the tick read it (ADR 0054).
+                assert!(
+                    b.polls
+                        .iter()
+                        .all(|p| p.watch.as_ref().is_some_and(|w| w.environment_id == p.environment_id)),
+                    "{b:?}"
+                );
                 envs.extend(b.polls.into_iter().map(|p| p.environment_id.to_string()));
                 queue.delete(&m.receipt).await.unwrap();
             }

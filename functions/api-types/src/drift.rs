@@ -274,9 +274,13 @@ pub struct DriftSummary {
     pub assignments: Vec<BaselineAssignment>,
     /// Open drift findings by kind.
     pub open: BTreeMap<String, u64>,
-    /// When the change feed last polled, once it has: set by a poll that reads changes, and
-    /// refreshed at least hourly while polls find none (a quiet poll writes nothing, ADR 0041).
+    /// When the change feed last recorded a poll, once it has: set by a poll that reads changes,
+    /// and refreshed every `quiet_record_seconds` while polls find none (a quiet poll writes
+    /// nothing, ADR 0041).
     pub polled_ms: Option<i64>,
     /// How often the change feed polls, in seconds.
     pub poll_seconds: u64,
+    /// How stale `polled_ms` may be while polls find nothing, in seconds.
+    #[serde(default)]
+    pub quiet_record_seconds: u64,
 }

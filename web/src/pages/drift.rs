@@ -36,6 +36,20 @@ fn open_drift_path(ws: &str, env: &str, cursor: &str) -> String {
     )
 }
 
+/// When the change feed last recorded a poll, and how stale that may be while it finds nothing.
+fn polled_line(s: &DriftSummary) -> String {
+    let quiet = match s.quiet_record_seconds {
+        0 => String::new(),
+        q if q % 3600 == 0 => format!("; a poll that finds nothing is recorded every {} h", q / 3600),
+        q => format!("; a poll that finds nothing is recorded every {} min", q.div_ceil(60)),
+    };
+    format!(
+        "Last poll recorded {} (polls every {} s{quiet})",
+        format::time_opt(s.polled_ms),
+        s.poll_seconds
+    )
+}
+
 /// A change's properties (`[{name, old, new}]`) as `name: old → new` lines.
 fn properties(v: &Value) -> Html {
     let Some(list) = v.as_array() else { return html! {} };
@@ -124,7 +138,7 @@ pub fn DriftPage(props: &EnvProps) -> Html {
                                 <div class="fact"><dt>{ "Extra" }</dt><dd data-kind="extra">{ open("extra") }</dd></div>
                                 <div class="fact"><dt>{ "Changed" }</dt><dd data-kind="changed">{ open("changed") }</dd></div>
                             </dl>
-                            <p class="muted" data-testid="drift-polled">{ format!("Last polled {} (every {} s)", format::time_opt(s.polled_ms), s.poll_seconds) }</p>
+                            <p class="muted" data-testid="drift-polled">{ polled_line(s) }</p>
                             <h3>{ "Assigned baselines" }</h3>
                             if s.assignments.is_empty() {
                                 { load::empty(html! { <>{ "No baseline is assigned to this environment. " }

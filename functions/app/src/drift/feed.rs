@@ -48,13 +48,44 @@ const POLL_PARALLEL: usize = 8;
 /// Most worked events a watch remembers to skip in the overlap.
 const SEEN_MAX: usize = 100;
 /// How stale "last polled" may get while polls find nothing (a quiet poll writes nothing else).
-pub const QUIET_WRITE_MS: i64 = 60 * 60 * 1000;
+/// Three hours: the record proves the feed runs, and each refresh is a write with its index entry
+/// for every environment (the fleet bench, docs/cost.md run 15); the summary says how stale it may be.
+pub const QUIET_WRITE_MS: i64 = 3 * 60 * 60 * 1000;
 
 /// One poll of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollMessage {
     pub workspace_id: WorkspaceId,
     pub environment_id: EnvironmentId,
+    /// The watch as the tick read it from the index, so the poll does not read it again: as
+    /// fresh as the eventually consistent read it replaces (ADR 0054). Absent when it is large,
+    /// and in messages sent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<DriftWatch>,
+}
+
+/// Most bytes of a watch carried in a poll message: 25 of them stay well inside one 64 KB SQS
+/// request, and a watch remembering many events is read by its poll instead.
+const CARRY_MAX: usize = 2_048;
+
+impl PollMessage {
+    pub fn new(workspace_id: WorkspaceId, environment_id: EnvironmentId) -> Self {
+        Self {
+            workspace_id,
+            environment_id,
+            watch: None,
+        }
+    }
+
+    /// The poll of `w`'s environment, carrying `w` when it is small.
+    fn carrying(w: DriftWatch) -> Self {
+        let small = serde_json::to_vec(&w).is_ok_and(|b| b.len() <= CARRY_MAX);
+        Self {
+            workspace_id: w.workspace_id.clone(),
+            environment_id: w.environment_id.clone(),
+            watch: small.then_some(w),
+        }
+    }
 }
 
 /// One message of the poll queue: the environments one invocation polls.
@@ -88,10 +119,7 @@ pub async fn send_due(state: &AppState) -> ServiceResult<usize> {
     let due: Vec<PollMessage> = watches
         .into_iter()
         .filter(|w| w.next_due_ms <= now)
-        .map(|w| PollMessage {
-            workspace_id: w.workspace_id,
-            environment_id: w.environment_id,
-        })
+        .map(PollMessage::carrying)
         .collect();
     let mut messages = Vec::new();
     for polls in due.chunks(POLL_BATCH) {
@@ -208,11 +236,20 @@ pub async fn poll(state: &AppState, msg: &PollMessage) -> ServiceResult<Polled> 
 /// [`poll`] with the batch's memberships.
 async fn poll_with(state: &AppState, msg: &PollMessage, members: &Members) -> ServiceResult<Polled> {
     let key = rec::watch_key(&msg.workspace_id, &msg.environment_id);
-    // Eventually consistent (ADR 0050): the last poll wrote it minutes ago. A stale copy only
-    // reads the log from an older cursor (its events are recorded, and skipped), and the
-    // cursor's and the sweep's writes are conditional on what they replace.
-    let Some(w) = records::get_eventually::<DriftWatch>(&state.table, &key).await? else {
-        return Ok(skipped("no baseline is assigned any more"));
+    // Eventually consistent (ADR 0050), or as the tick read it from the index (ADR 0054): the
+    // last poll wrote it minutes ago. A stale copy only reads the log from an older cursor (its
+    // events are recorded, and skipped), and the cursor's and the sweep's writes are conditional
+    // on what they replace (an update of a watch deleted meanwhile writes nothing).
+    let carried = msg
+        .watch
+        .clone()
+        .filter(|w| w.workspace_id == msg.workspace_id && w.environment_id == msg.environment_id);
+    let w = match carried {
+        Some(w) => w,
+        None => match records::get_eventually::<DriftWatch>(&state.table, &key).await? {
+            Some(w) => w,
+            None => return Ok(skipped("no baseline is assigned any more")),
+        },
     };
     let Some(scope) = authority(state, &w, members).await? else {
         tracing::warn!(user = %w.user_email, "the member who assigned the baseline lost access; the change feed is paused");

@@ -485,6 +485,7 @@ pub async fn summary(state: &AppState, scope: &EnvScope) -> ServiceResult<atlas_
         open,
         polled_ms: watch.as_ref().and_then(|w| w.polled_ms),
         poll_seconds: watch.map_or(state.drift_poll_seconds, |w| w.poll_seconds),
+        quiet_record_seconds: u64::try_from(feed::QUIET_WRITE_MS / 1000).unwrap_or_default(),
     })
 }
 
