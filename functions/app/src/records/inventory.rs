@@ -68,7 +68,8 @@ pub struct InventoryItem {
     pub status: InventoryStatus,
     #[serde(default)]
     pub payload_hash: String,
-    #[serde(default)]
+    /// Stored packed when large (ADR 0053): written whole, read whole.
+    #[serde(default, with = "super::packed")]
     pub payload: Value,
     #[serde(default)]
     pub first_seen_ms: i64,

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod lint;
 pub mod notifications;
 pub mod onboarding;
+pub mod packed;
 pub mod posture;
 pub mod promotion;
 pub mod provider;
