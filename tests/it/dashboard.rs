@@ -201,9 +201,58 @@ async fn a_backup_shows_in_the_tile_and_the_trend(mode: Mode) {
     app.stop().await;
 }
 
+/// A new finding's reference is written before its transaction (ADR 0043 amendment): a pass that
+/// stops between the two leaves a reference without its finding, which the next pass skips; it
+/// then opens the finding once, with its history entry, and the counters agree.
+async fn a_reference_left_without_its_finding_is_harmless(mode: Mode) {
+    let app = spawn_app(mode).await;
+    let state = app.app().state.clone();
+    let ws = WorkspaceId::parse(DEMO_WS).unwrap();
+    let env = EnvironmentId::parse(ENV).unwrap();
+    let cover = atlas_app::findings::Coverage {
+        environment_id: &env,
+        source: atlas_domain::findings::FindingSource::Drift,
+        family: Some("deviceConfigurations"),
+        baselines: None,
+        objects: None,
+    };
+    // The finding's transaction cannot be written: the pass stops after the reference.
+    state
+        .table
+        .refuse_writes(Some("No space left on device (os error 28)"), &["FINDING#"]);
+    let stopped = atlas_app::findings::observe(&state, &ws, vec![detection("cfg-ref", Severity::High)], &cover).await;
+    state.table.refuse_writes(None, &[]);
+    assert!(stopped.is_err(), "{stopped:?}");
+    let refs = Query::partition(atlas_tests::app::demo_env_pk(ENV)).begins_with("FINDINGREF#");
+    let entity = <atlas_app::records::drift::FindingRef as atlas_app::records::Record>::ENTITY;
+    let refs = state.table.query(&refs).await.unwrap().items;
+    assert_eq!(
+        refs.iter()
+            .filter(|i| i.get("entity").and_then(|e| e.as_str()) == Some(entity))
+            .count(),
+        1,
+        "the reference alone: {refs:?}"
+    );
+    counters_agree_with_a_recount(&state).await;
+
+    let again = atlas_app::findings::observe(&state, &ws, vec![detection("cfg-ref", Severity::High)], &cover)
+        .await
+        .unwrap();
+    assert_eq!((again.opened, again.updated, again.raced), (1, 0, 0), "{again:?}");
+    let third = atlas_app::findings::observe(&state, &ws, vec![detection("cfg-ref", Severity::High)], &cover)
+        .await
+        .unwrap();
+    assert_eq!((third.opened, third.updated), (0, 1), "{third:?}");
+    let open = dashboard(&app, OWNER, "").await;
+    assert_eq!(tile(&open, ENV).open.high, 1, "{open:?}");
+    counters_agree_with_a_recount(&state).await;
+    app.stop().await;
+}
+
 atlas_tests::on_both_backends!(
     counters_follow_every_move_and_trends_walk_back,
     a_backup_shows_in_the_tile_and_the_trend,
+    a_reference_left_without_its_finding_is_harmless,
 );
 
 /// Findings stored before the dashboard kept counters (written here without them) are counted

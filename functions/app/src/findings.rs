@@ -259,9 +259,17 @@ pub async fn observe(
                     AlertEventType::FindingCreated,
                     json!({"kind": f.kind, "property": f.property}),
                 );
-                let mut tx = vec![f.replace(None), rec::FindingRef::from(&f).put(), ev.create(), alert];
-                rec_dash::push_merged(&mut tx, rec_dash::finding_changes(None, &f, now));
-                reported(state, tx).await
+                // The environment's reference first, alone: a write, not a transaction's two. It
+                // is idempotent, and one left without its finding (a crash or a lost race before
+                // the transaction) names nothing a pass reads: the finding's get finds none.
+                match crate::audit::transact(state, vec![rec::FindingRef::from(&f).put()]).await {
+                    Ok(()) => {
+                        let mut tx = vec![f.replace(None), ev.create(), alert];
+                        rec_dash::push_merged(&mut tx, rec_dash::finding_changes(None, &f, now));
+                        reported(state, tx).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Some(f) if f.status == FindingStatus::Resolved => {
                 let mut next = seen_again(f, &d, now);
