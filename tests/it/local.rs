@@ -9,7 +9,7 @@ use atlas_store::{Item, Key, OutMessage};
 use atlas_tests::app::{Mode, eventually, spawn_app, spawn_with};
 use serde_json::json;
 
-/// A running run and its active marker, as `runs::start` writes them.
+/// A running run and its active marker, as `runs::start` wrote them before ADR 0055.
 async fn stuck_run(table: &atlas_store::Table, id: &str, deadline_ms: i64) {
     let run = json!({
         "PK": run_pk(id), "SK": "RUN", "entity": "operation_run", "run_id": id, "type": "provider.verify",
@@ -62,6 +62,54 @@ async fn stuck_runs_are_reconciled_by_the_worker(mode: Mode) {
     );
     let fine = state.table.get(&run_key("r-fine")).await.unwrap().unwrap();
     assert_eq!(fine["status"], "running", "a run within its deadline is left alone");
+    app.stop().await;
+}
+
+/// Since ADR 0055 a run's deadline entry is its dedupe lock: a run started now writes no marker,
+/// and past its deadline the reconciler fails it and frees the lock, so the next run of its type
+/// starts.
+async fn a_run_past_its_deadline_is_failed_and_its_lock_freed(mode: Mode) {
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (_, env) = app.connected_env("env-deadline").await;
+    let start = || async {
+        let res = app
+            .post_as(
+                atlas_tests::app::OWNER,
+                &format!("{env}/backups"),
+                json!({"families": ["assignmentFilters"]}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        res.json::<atlas_api_types::OperationRun>().await.unwrap().id
+    };
+    let first = start().await;
+    let state = app.app().state.clone();
+    assert!(
+        state
+            .table
+            .get(&Key::new(run_pk(&first), "ACTIVE"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no marker"
+    );
+    assert_eq!(start().await, first, "the lock holds: the same run is answered");
+    let run = state.table.get(&run_key(&first)).await.unwrap().unwrap();
+    let mut late = state.clone();
+    let after = time::OffsetDateTime::now_utc()
+        + time::Duration::milliseconds(run["deadline_ms"].as_i64().unwrap() - state.clock.now_millis() + 60_000);
+    late.clock = std::sync::Arc::new(atlas_store::ManualClock::new(after));
+    let step = atlas_app::steps::find("step-run-reconcile").unwrap();
+    let body = serde_json::to_string(&ReconcileRequest { requested_at_ms: 1 }).unwrap();
+    (step.handler)(late, body).await.unwrap();
+    let run = state.table.get(&run_key(&first)).await.unwrap().unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["outcome"].as_str()),
+        (Some("completed"), Some("failed"))
+    );
+    assert!(run["reason"].as_str().unwrap().contains("deadline"));
+    let second = start().await;
+    assert_ne!(second, first, "the lock was freed: a new run starts");
     app.stop().await;
 }
 
@@ -216,4 +264,7 @@ async fn a_stop_completes_within_ten_seconds_with_a_throttled_unit_in_flight(mod
     app.stop().await;
 }
 
-atlas_tests::on_both_backends!(a_stop_completes_within_ten_seconds_with_a_throttled_unit_in_flight);
+atlas_tests::on_both_backends!(
+    a_stop_completes_within_ten_seconds_with_a_throttled_unit_in_flight,
+    a_run_past_its_deadline_is_failed_and_its_lock_freed,
+);

@@ -61,6 +61,7 @@ async fn failed_run(app: &TestApp, env: &str) -> String {
         ended_ms: Some(2),
         gsi1pk: String::new(),
         gsi1sk: String::new(),
+        deadline_on_lock: false,
     };
     let items = [
         RunItem {

@@ -47,6 +47,7 @@ async fn seeded_failed_run(app: &TestApp, ws: &str, env: &str) -> String {
         ended_ms: Some(now),
         gsi1pk: format!("RUNS#{ws}"),
         gsi1sk: format!("RUN#{id}"),
+        deadline_on_lock: false,
     };
     let item = RunItem {
         run_id: id.clone(),

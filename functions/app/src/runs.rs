@@ -19,7 +19,7 @@ use crate::audit::{self, NewEvent, Outcome};
 use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Actor;
 use crate::records::runs::{
-    self as rec, Counts, OperationRun, RunItem, RunLock, RunMarker, RunOutbox, RunRef, marker_key, scope_pk,
+    self as rec, Counts, OperationRun, RunItem, RunLock, RunOutbox, RunRef, marker_key, scope_pk,
 };
 pub use crate::records::runs::{OUTBOX, run_key};
 use crate::records::{self, Record};
@@ -253,6 +253,7 @@ pub async fn start_in(
         ended_ms: None,
         gsi1pk: rec::workspace_runs_gsi(ws_id),
         gsi1sk: rec::run_ref_sk(&id),
+        deadline_on_lock: !empty,
     };
     if empty {
         // Nothing to queue: the run is born complete, holding no lock.
@@ -272,9 +273,10 @@ pub async fn start_in(
         environment_id: env.map(|e| e.as_str().to_owned()).unwrap_or_default(),
     };
     let mut changes = vec![run.create()];
+    // The lock is the run's deadline entry too (ADR 0055): one item less to write and delete.
+    let lock_at = changes.len();
     if !empty {
-        changes.push(RunMarker::new(&id, ws_id, now + deadline_ms).create());
-        changes.push(lock.create());
+        changes.push(lock.clone().with_deadline(now + deadline_ms).create());
     }
     changes.push(index.create());
     // The system console's cross-workspace index, by start day (ADR 0047).
@@ -314,7 +316,7 @@ pub async fn start_in(
         attempts += 1;
         match audit::commit(state, ws, changes.clone(), ev.clone()).await {
             Ok(()) => break,
-            Err(e) if !empty && audit::failed_at(&e) == Some(2) => {
+            Err(e) if !empty && audit::failed_at(&e) == Some(lock_at) => {
                 let lock: Option<RunLock> = records::get(&state.table, &lock.key()).await?;
                 let existing = match lock {
                     Some(l) => get(state, &l.run_id).await?,
@@ -757,17 +759,18 @@ pub async fn finish(state: &AppState, run_id: &str, outcome: RunOutcome, reason:
     if let Some(r) = &reason {
         update = update.set("reason", r.as_str());
     }
-    let mut changes = vec![
-        TxItem::Update {
-            key: run_key(run_id),
-            update,
-            cond: Some(Cond::eq("status", prior.as_str())),
-        },
-        TxItem::Delete {
+    let mut changes = vec![TxItem::Update {
+        key: run_key(run_id),
+        update,
+        cond: Some(Cond::eq("status", prior.as_str())),
+    }];
+    // A run started before ADR 0055 has a marker as its deadline entry; a later one, its lock.
+    if !run.deadline_on_lock {
+        changes.push(TxItem::Delete {
             key: marker_key(run_id),
             cond: None,
-        },
-    ];
+        });
+    }
     // The dedupe lock is released only if it is still this run's.
     let lock_key = Key::new(run.scope_pk(), rec::lock_sk(kind));
     let lock: Option<RunLock> = records::get(&state.table, &lock_key).await?;

@@ -646,17 +646,28 @@ pub struct ReconcileRequest {
 async fn reconcile(state: AppState, body: String) -> Result<(), StepError> {
     let req: ReconcileRequest = serde_json::from_str(&body).map_err(|e| StepError::Malformed(e.to_string()))?;
     let now = state.clock.now_millis();
-    let overdue: Vec<RunMarker> =
-        crate::records::query_all(&state.table, crate::records::runs::overdue_markers(now)).await?;
+    // Each entry is a run's marker (runs started before ADR 0055) or its dedupe lock.
+    let overdue = state
+        .table
+        .query_all(crate::records::runs::overdue_markers(now))
+        .await
+        .map_err(|e| service_to_step(e.into()))?;
     let mut failed = 0;
-    for marker in overdue {
+    for entry in overdue {
+        let marker = RunMarker::from_item(entry.clone()).map_err(|e| service_to_step(e.into()))?;
         let run_id = marker.run_id.as_str();
         let reason = "The run did not finish before its deadline; the reconciler stopped it.";
         crate::runs::finish(&state, run_id, atlas_domain::RunOutcome::Failed, Some(reason.into()))
             .await
             .map_err(service_to_step)?;
-        // A marker whose run ended by itself meanwhile is left over: remove it.
-        let _ = state.table.delete(&marker.key(), None).await;
+        // An entry whose run ended by itself meanwhile is left over: remove it, if it still
+        // names this run (a lock may name the next run of its type by now).
+        if let Ok(key) = atlas_store::Key::of(&entry) {
+            let _ = state
+                .table
+                .delete(&key, Some(atlas_store::Cond::eq("run_id", run_id)))
+                .await;
+        }
         failed += 1;
     }
     tracing::info!(requested_at_ms = req.requested_at_ms, failed, "reconcile finished");

@@ -270,6 +270,10 @@ pub struct OperationRun {
     pub gsi1pk: String,
     #[serde(rename = "GSI1SK", default, skip_serializing_if = "String::is_empty")]
     pub gsi1sk: String,
+    /// The run's deadline entry for the reconciler is its dedupe lock, not a `RUN#<id>/ACTIVE`
+    /// marker (ADR 0055). Absent on runs started before, which have a marker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_on_lock: bool,
 }
 
 impl Record for OperationRun {
@@ -413,6 +417,12 @@ pub struct RunLock {
     /// Absent on locks written before it was stored.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub workspace_id: String,
+    /// The run's entry in the reconciler's index of active runs by deadline (ADR 0055): the lock
+    /// exists exactly while its run is active, as the marker did. Absent on locks written before.
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
 }
 
 impl RunLock {
@@ -422,7 +432,16 @@ impl RunLock {
             sk: lock_sk(kind),
             run_id: run_id.to_owned(),
             workspace_id: ws.as_str().to_owned(),
+            gsi1pk: None,
+            gsi1sk: None,
         }
+    }
+
+    /// The lock listed in the reconciler's index by its run's deadline, in place of a marker.
+    pub fn with_deadline(mut self, deadline_ms: i64) -> Self {
+        self.gsi1pk = Some(ACTIVE_RUNS.to_owned());
+        self.gsi1sk = Some(active_run_sk(deadline_ms, &self.run_id));
+        self
     }
 }
 
