@@ -242,6 +242,14 @@ async fn a_family_that_fails_makes_the_backup_partial(mode: Mode) {
     app.stop().await;
 }
 
+async fn schedules(app: &atlas_tests::app::TestApp, env: &str) -> api::BackupScheduleList {
+    app.get_as(OWNER, &format!("{env}/backup-schedules"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
     let app = spawn_app(mode).await;
     let (_, env) = app.connected_env("env-bk3").await;
@@ -285,12 +293,7 @@ async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
     let run = sets.items[0].run.as_ref().expect("the set's run");
     assert!(run.scheduled, "{run:?}");
     assert_eq!(run.initiator, "owner@demo.test");
-    let list: api::BackupScheduleList = app
-        .get_as(OWNER, &format!("{env}/backup-schedules"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = schedules(&app, &env).await;
     assert_eq!(
         list.items[0].next_due_ms,
         sched.next_due_ms + 3_600_000,
@@ -315,12 +318,7 @@ async fn overlapping_scheduler_ticks_start_one_backup(mode: Mode) {
     );
     ticked.unwrap();
     assert_eq!(edited.status(), 200, "{}", edited.text().await.unwrap_or_default());
-    let list: api::BackupScheduleList = app
-        .get_as(OWNER, &format!("{env}/backup-schedules"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = schedules(&app, &env).await;
     let after = list.items.iter().find(|s| s.id == due.id).expect("the edited schedule");
     assert_eq!(after.cron.as_deref(), Some("30 2 * * *"));
     assert!(!after.enabled, "paused");

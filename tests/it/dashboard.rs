@@ -209,13 +209,7 @@ async fn a_reference_left_without_its_finding_is_harmless(mode: Mode) {
     let state = app.app().state.clone();
     let ws = WorkspaceId::parse(DEMO_WS).unwrap();
     let env = EnvironmentId::parse(ENV).unwrap();
-    let cover = atlas_app::findings::Coverage {
-        environment_id: &env,
-        source: atlas_domain::findings::FindingSource::Drift,
-        family: Some("deviceConfigurations"),
-        baselines: None,
-        objects: None,
-    };
+    let cover = atlas_tests::findings::drift_coverage(&env, "deviceConfigurations");
     // The finding's transaction cannot be written: the pass stops after the reference.
     state
         .table

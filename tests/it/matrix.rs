@@ -210,13 +210,7 @@ async fn fixtures(app: &TestApp, env: &str, r: &Route) -> BTreeMap<&'static str,
             baseline_id: Some(id.clone()),
             changed_by: None,
         };
-        let cover = atlas_app::findings::Coverage {
-            environment_id: &env,
-            source: atlas_domain::findings::FindingSource::Drift,
-            family: Some("deviceConfigurations"),
-            baselines: None,
-            objects: None,
-        };
+        let cover = atlas_tests::findings::drift_coverage(&env, "deviceConfigurations");
         let ws = atlas_domain::WorkspaceId::parse("ws-demo").unwrap();
         atlas_app::findings::observe(&app.app().state, &ws, vec![d.clone()], &cover)
             .await

@@ -30,16 +30,21 @@ pub fn drift_detection(env: &str, family: &str, object: &str, severity: Severity
     }
 }
 
-/// One detection pass over `family` of `env` in workspace `ws`, as `drift.detect` runs it.
-pub async fn detect(state: &AppState, ws: &str, env: &str, family: &str, ds: Vec<Detection>) -> Observed {
-    let env = EnvironmentId::parse(env).expect("an environment id");
-    let cover = Coverage {
-        environment_id: &env,
+/// What a drift pass over `family` of `env` covers (every baseline).
+pub fn drift_coverage<'a>(env: &'a EnvironmentId, family: &'a str) -> Coverage<'a> {
+    Coverage {
+        environment_id: env,
         source: FindingSource::Drift,
         family: Some(family),
         baselines: None,
         objects: None,
-    };
+    }
+}
+
+/// One detection pass over `family` of `env` in workspace `ws`, as `drift.detect` runs it.
+pub async fn detect(state: &AppState, ws: &str, env: &str, family: &str, ds: Vec<Detection>) -> Observed {
+    let env = EnvironmentId::parse(env).expect("an environment id");
+    let cover = drift_coverage(&env, family);
     observe(state, &WorkspaceId::parse(ws).expect("a workspace id"), ds, &cover)
         .await
         .expect("the detection pass works")
