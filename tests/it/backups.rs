@@ -959,6 +959,29 @@ async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
     app.stop().await;
 }
 
+/// A backup of three families on `env`, started with no workers running.
+async fn start_three_families(app: &atlas_tests::app::TestApp, env: &str) -> api::OperationRun {
+    let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
+    let res = app
+        .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
+        .await;
+    assert_eq!(res.status(), 202);
+    res.json().await.unwrap()
+}
+
+/// The capture queue and the one message it holds: three families travel in one (ADR 0051).
+async fn the_one_message(
+    app: &atlas_tests::app::TestApp,
+) -> (std::sync::Arc<dyn atlas_store::Queue>, Vec<atlas_store::Received>) {
+    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
+    let got = queue
+        .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "three families, one message");
+    (queue, got)
+}
+
 /// ADR 0051: a message carries several families. One of them throttled for longer than a unit
 /// sleeps through goes back to the queue (counting its deferral) without the families recorded
 /// (those that finished before the tenant's back-off); delivered again once Graph lets up, it
@@ -966,12 +989,7 @@ async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
 async fn a_throttled_family_waits_without_its_recorded_message_mates(mode: Mode) {
     let app = atlas_tests::app::spawn_without_workers(mode).await;
     let (tenant, env) = app.connected_env_with("env-bk-wait", Some(3)).await;
-    let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
-    let res = app
-        .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
-        .await;
-    assert_eq!(res.status(), 202);
-    let run: api::OperationRun = res.json().await.unwrap();
+    let run = start_three_families(&app, &env).await;
     let sim = &atlas_tests::sim::shared().sim;
     // Longer than a unit sleeps through (10 s): the unit is re-queued after that long.
     sim.set_faults(
@@ -988,26 +1006,14 @@ async fn a_throttled_family_waits_without_its_recorded_message_mates(mode: Mode)
     );
     let state = app.app().state.clone();
     let step = atlas_app::steps::find("step-backup-capture").unwrap();
-    let queue = state.queues.get("backup-capture").unwrap().clone();
-    let got = queue
-        .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "three families, one message");
+    let (queue, got) = the_one_message(&app).await;
     let sent: atlas_app::runs::WorkMessage = serde_json::from_str(&got[0].body).unwrap();
     assert_eq!(sent.units().len(), 3);
     let failed = atlas_app::steps::handle_batch(&state, &step, vec![(got[0].id.clone(), got[0].body.clone())]).await;
     assert!(failed.is_empty(), "a wait is not a failure");
     queue.delete(&got[0].receipt).await.unwrap();
     sim.clear_faults(&tenant);
-    let view = || async {
-        app.get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
-            .await
-            .json::<api::OperationView>()
-            .await
-            .unwrap()
-    };
-    let v = view().await;
+    let v = app.operation(&run.id).await;
     assert_eq!((v.run.state.as_str(), v.run.failed), ("running", 0), "{:?}", v.items);
     let recorded: Vec<String> = v.items.iter().map(|i| i.item.clone()).collect();
     assert!(!recorded.iter().any(|i| i == "assignmentFilters"), "{recorded:?}");
@@ -1051,7 +1057,7 @@ async fn a_throttled_family_waits_without_its_recorded_message_mates(mode: Mode)
             .is_empty()
     );
     queue.delete(&again.receipt).await.unwrap();
-    let v = view().await;
+    let v = app.operation(&run.id).await;
     assert_eq!(v.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v.items);
     assert_eq!((v.run.total, v.run.succeeded), (3, 3));
     app.stop().await;
@@ -1062,28 +1068,13 @@ async fn a_throttled_family_waits_without_its_recorded_message_mates(mode: Mode)
 async fn a_dead_lettered_message_fails_every_family_it_carried(mode: Mode) {
     let app = atlas_tests::app::spawn_without_workers(mode).await;
     let (_, env) = app.connected_env_with("env-bk-dlq", Some(2)).await;
-    let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
-    let res = app
-        .post_as(OWNER, &format!("{env}/backups"), json!({"families": families}))
-        .await;
-    assert_eq!(res.status(), 202);
-    let run: api::OperationRun = res.json().await.unwrap();
-    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
-    let got = queue
-        .receive(10, std::time::Duration::from_secs(60), std::time::Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "three families, one message");
+    let run = start_three_families(&app, &env).await;
+    let (queue, got) = the_one_message(&app).await;
     atlas_app::runs::dead_letter(&app.app().state, &got[0].body)
         .await
         .unwrap();
     queue.delete(&got[0].receipt).await.unwrap();
-    let v: api::OperationView = app
-        .get_as(OWNER, &paths::operation(DEMO_WS, &run.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = app.operation(&run.id).await;
     assert_eq!(v.run.state, "completed");
     assert_eq!((v.run.total, v.run.failed), (3, 3), "{:?}", v.items);
     let mut failed: Vec<&str> = v.items.iter().map(|i| i.item.as_str()).collect();

@@ -329,6 +329,13 @@ impl TestApp {
         }
     }
 
+    /// A run's page as its workspace's owner reads it.
+    pub async fn operation(&self, run_id: &str) -> atlas_api_types::OperationView {
+        let res = self.get_as(OWNER, &paths::operation(DEMO_WS, run_id)).await;
+        assert_eq!(res.status(), 200, "run {run_id}");
+        res.json().await.expect("a run view")
+    }
+
     /// Starts a run with `POST path` and waits until it completes.
     pub async fn run_to_completion(&self, path: &str, body: serde_json::Value) -> atlas_api_types::OperationView {
         let res = self.post_as(OWNER, path, body).await;

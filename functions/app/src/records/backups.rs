@@ -383,18 +383,10 @@ pub struct BlobRecord {
     payload_z: Option<String>,
 }
 
-/// Payloads at least this long (as JSON) are stored packed when that is shorter.
-const PACK_FROM: usize = 256;
-
 impl BlobRecord {
+    /// Packed as [`super::packed`] packs: from the same length, when that is shorter.
     pub fn new(of: PayloadOf, written_ms: i64, payload: &Value) -> Result<Self, atlas_store::TableError> {
-        let plain = serde_json::to_string(payload).map_or(0, |s| s.len());
-        let packed = if plain >= PACK_FROM {
-            Some(atlas_store::codec::pack_json(payload)?).filter(|z| z.len() < plain)
-        } else {
-            None
-        };
-        Ok(match packed {
+        Ok(match super::packed::shorter(payload, 0)? {
             Some(z) => Self {
                 of,
                 written_ms,

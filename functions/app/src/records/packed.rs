@@ -32,12 +32,19 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
 
 /// The packed text of `v`, when packing it is worth it.
 fn pack(v: &Value) -> Result<Option<String>, atlas_store::TableError> {
-    let plain = serde_json::to_vec(v).map_or(0, |b| b.len());
-    if plain < FROM {
+    Ok(shorter(v, PREFIX.len())?.map(|z| format!("{PREFIX}{z}")))
+}
+
+/// `v` deflated and base64-encoded ([`atlas_store::codec::pack_json`]) when its JSON is at least
+/// [`FROM`] bytes and the packed text, with `extra` bytes beside it, is shorter. `v` is
+/// serialized once.
+pub fn shorter(v: &Value, extra: usize) -> Result<Option<String>, atlas_store::TableError> {
+    let json = serde_json::to_vec(v).map_err(|e| atlas_store::TableError::Validation(e.to_string()))?;
+    if json.len() < FROM {
         return Ok(None);
     }
-    let text = format!("{PREFIX}{}", atlas_store::codec::pack_json(v)?);
-    Ok((text.len() < plain).then_some(text))
+    let z = atlas_store::codec::pack_json_bytes(&json)?;
+    Ok((z.len() + extra < json.len()).then_some(z))
 }
 
 #[cfg(test)]
