@@ -959,6 +959,122 @@ async fn a_list_that_breaks_midway_leaves_none_of_its_family(mode: Mode) {
     app.stop().await;
 }
 
+/// ADR 0056: a backup of 25 families writes one unit record per message (5), every reader
+/// expands them into the 25 families, and the next backup finds each family's previous manifest
+/// in them, and in records written one per unit before, read alongside.
+async fn grouped_unit_records_are_read_as_their_families(mode: Mode) {
+    use atlas_app::records::Record;
+    use atlas_app::records::runs::{RunItem, items_query};
+    let app = atlas_tests::app::spawn_without_workers(mode).await;
+    let (_, env) = app.connected_env_with("env-bk-grouped", Some(3)).await;
+    let pk = atlas_tests::app::demo_env_pk("env-bk-grouped");
+    let families = atlas_graph::families::FAMILIES.len();
+    let messages = families.div_ceil(atlas_app::backup::FAMILIES_PER_MESSAGE);
+    let res = app.post_as(OWNER, &format!("{env}/backups"), json!({})).await;
+    let first: api::OperationRun = res.json().await.unwrap();
+    assert_eq!(app.deliver("backup-capture").await, messages);
+    let table = &app.app().state.table;
+    let records: Vec<RunItem> = atlas_app::records::query_all(table, items_query(&first.id))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), messages, "one record per message");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.items().count() == atlas_app::backup::FAMILIES_PER_MESSAGE)
+    );
+    let v = app.operation(&first.id).await;
+    assert_eq!(
+        (v.run.succeeded, v.items.len()),
+        (families as u64, families),
+        "{:?}",
+        v.items
+    );
+    let detail = |set: String| {
+        let app = &app;
+        let env = env.clone();
+        async move {
+            let d: api::BackupSetDetail = app
+                .get_as(OWNER, &format!("{env}/backups/{set}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            (d.set.state, d.items.len())
+        }
+    };
+    let before = detail(first.id.clone()).await;
+    assert_eq!(before.0, "complete");
+    // Two of the messages' records rewritten as records of one unit each, as written before.
+    for grouped in records.iter().take(2) {
+        for unit in grouped.clone().expand() {
+            table.put(unit.to_item(), None).await.unwrap();
+        }
+    }
+    let now: Vec<RunItem> = atlas_app::records::query_all(table, items_query(&first.id))
+        .await
+        .unwrap();
+    assert_eq!(now.len(), messages + 2 * (atlas_app::backup::FAMILIES_PER_MESSAGE - 1));
+    assert_eq!(
+        detail(first.id.clone()).await,
+        before,
+        "records of both kinds read alike"
+    );
+    assert_eq!(app.operation(&first.id).await.items, v.items);
+    // The next backup, a minute later: nothing changed in Intune, so each family's manifest is
+    // its previous one, found in the first set's records, and its mark is left untouched.
+    let marks = || async {
+        let mut out = std::collections::BTreeMap::new();
+        for i in &v.items {
+            let hash = i.detail["manifest"].as_str().unwrap();
+            let mark = table
+                .get(&atlas_app::backup::blob_ref_key(&pk, hash))
+                .await
+                .unwrap()
+                .expect("a manifest's mark");
+            out.insert(i.item.clone(), mark["last_referenced_ms"].clone());
+        }
+        out
+    };
+    let touched = marks().await;
+    let res = app.post_as(OWNER, &format!("{env}/backups"), json!({})).await;
+    let second: api::OperationRun = res.json().await.unwrap();
+    let state = later_state(&app, 60_000);
+    let step = atlas_app::steps::find("step-backup-capture").unwrap();
+    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
+    let mut handled = 0;
+    while handled < messages {
+        let got = queue
+            .receive(
+                10,
+                std::time::Duration::from_secs(60),
+                std::time::Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+        for m in got {
+            assert!(
+                atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())])
+                    .await
+                    .is_empty()
+            );
+            queue.delete(&m.receipt).await.unwrap();
+            handled += 1;
+        }
+    }
+    let v2 = app.operation(&second.id).await;
+    assert_eq!(v2.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v2.items);
+    let manifests = |items: &[api::RunItem]| {
+        items
+            .iter()
+            .map(|i| (i.item.clone(), i.detail["manifest"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(manifests(&v2.items), manifests(&v.items));
+    assert_eq!(marks().await, touched, "every family's previous manifest was found");
+    app.stop().await;
+}
+
 /// A backup of three families on `env`, started with no workers running.
 async fn start_three_families(app: &atlas_tests::app::TestApp, env: &str) -> api::OperationRun {
     let families = ["assignmentFilters", "deviceCompliancePolicies", "configurationPolicies"];
@@ -1087,6 +1203,7 @@ async fn a_dead_lettered_message_fails_every_family_it_carried(mode: Mode) {
 }
 
 atlas_tests::on_both_backends!(
+    grouped_unit_records_are_read_as_their_families,
     a_dead_lettered_message_fails_every_family_it_carried,
     a_throttled_family_waits_without_its_recorded_message_mates,
     families_read_side_by_side_and_lose_nothing,

@@ -229,6 +229,100 @@ async fn dead_letters_become_failed_items(mode: Mode) {
     app.stop().await;
 }
 
+/// A running backup-type run of `total` units on env-contoso, written as a start would.
+async fn running_run(app: &TestApp, total: u64) -> String {
+    use atlas_app::records::runs::{Counts, OperationRun};
+    let id = app.app().state.ids.next_id();
+    let run: OperationRun = serde_json::from_value(json!({
+        "run_id": id, "type": "backup.capture", "workspace_id": DEMO_WS, "environment_id": "env-contoso",
+        "initiator_id": "u-owner", "initiator_email": OWNER, "status": "running", "created_ms": 1,
+        "deadline_ms": i64::MAX / 2, "counts": Counts { total, succeeded: 0, failed: 0, skipped: 0 },
+    }))
+    .unwrap();
+    use atlas_app::records::Record;
+    app.app().state.table.put(run.to_item(), None).await.unwrap();
+    id
+}
+
+/// ADR 0056: a message's units are recorded in one record, counted once each however their
+/// messages were grouped, redelivered or dead-lettered, on a small run (counted by its records)
+/// and a big one (counted on its tally), and the run view lists each unit once.
+async fn grouped_units_are_recorded_together_and_counted_once(mode: Mode) {
+    use atlas_app::runs::{ItemResult, record_all};
+    let app = spawn_without_workers(mode).await;
+    let state = &app.app().state;
+    let units = |names: &[&str], result: ItemResult| {
+        names
+            .iter()
+            .map(|n| ((*n).to_owned(), result, json!({"unit": n, "result": result.as_str()})))
+            .collect::<Vec<_>>()
+    };
+    let ok = ItemResult::Succeeded;
+    let failed = ItemResult::Failed;
+    // 12 and 40 units: 10 are recorded below, so the run stays open.
+    for total in [12, 40] {
+        let run = running_run(&app, total).await;
+        let record = |names: &[&str], result| record_all(state, &run, None, units(names, result));
+        let first = ["u00", "u01", "u02", "u03", "u04"];
+        assert_eq!(
+            record(&first, ok).await.unwrap(),
+            (vec![true; 5], false),
+            "total {total}"
+        );
+        // The same message delivered again records nothing.
+        assert_eq!(record(&first, ok).await.unwrap().0, vec![false; 5], "total {total}");
+        // A message of three: one unit recorded, two deferred and recorded by the deferred
+        // message; then the first message redelivered whole (it crashed before its delete).
+        assert_eq!(record(&["u05"], ok).await.unwrap().0, [true], "total {total}");
+        assert_eq!(
+            record(&["u06", "u07"], ok).await.unwrap().0,
+            [true, true],
+            "total {total}"
+        );
+        assert_eq!(
+            record(&["u05", "u06", "u07"], failed).await.unwrap().0,
+            [false; 3],
+            "total {total}"
+        );
+        // A message dead-lettered after its first unit was recorded: only the other fails.
+        assert_eq!(record(&["u08"], ok).await.unwrap().0, [true], "total {total}");
+        assert_eq!(
+            record(&["u08", "u09"], failed).await.unwrap(),
+            (vec![false, true], false),
+            "total {total}"
+        );
+        let v: api::OperationView = view(&app, OWNER, &run, "").await.json().await.unwrap();
+        assert_eq!(
+            (v.run.succeeded, v.run.failed, v.run.skipped),
+            (9, 1, 0),
+            "total {total}: {:?}",
+            v.items
+        );
+        let listed: Vec<(&str, &str)> = v.items.iter().map(|i| (i.item.as_str(), i.result.as_str())).collect();
+        let mut expected: Vec<(String, &str)> = (0..9).map(|i| (format!("u{i:02}"), "succeeded")).collect();
+        expected.push(("u09".into(), "failed"));
+        let expected: Vec<(&str, &str)> = expected.iter().map(|(u, r)| (u.as_str(), *r)).collect();
+        assert_eq!(listed, expected, "total {total}");
+        assert!(
+            v.items.iter().all(|i| i.detail["unit"] == json!(i.item)),
+            "each unit its own detail"
+        );
+        let records = state
+            .table
+            .query(&atlas_app::records::runs::items_query(&run))
+            .await
+            .unwrap()
+            .items;
+        let keys: Vec<&str> = records.iter().filter_map(|r| r["SK"].as_str()).collect();
+        assert_eq!(
+            keys,
+            ["ITEM#u00", "ITEM#u05", "ITEM#u06", "ITEM#u08", "ITEM#u09"],
+            "total {total}"
+        );
+    }
+    app.stop().await;
+}
+
 async fn viewer_and_hub(mode: Mode) {
     let app = spawn_app(mode).await;
     consented(&app).await;
@@ -328,6 +422,7 @@ atlas_tests::on_both_backends!(
     a_crash_between_recording_and_finishing_is_healed_by_redelivery,
     authority_is_rechecked_when_the_work_executes,
     dead_letters_become_failed_items,
+    grouped_units_are_recorded_together_and_counted_once,
     viewer_and_hub,
     a_crash_at_any_write_of_a_backup_start_leaves_nothing_or_a_run_that_completes,
     a_crash_at_any_write_of_a_restore_confirm_leaves_a_consistent_draft,

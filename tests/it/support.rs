@@ -8,7 +8,7 @@ use std::time::Duration;
 use atlas_api_types::paths;
 use atlas_app::config::SmtpUrl;
 use atlas_app::records::Record;
-use atlas_app::records::runs::{Counts, OperationRun, RunItem};
+use atlas_app::records::runs::{Counts, OperationRun, RunItem, UnitResult};
 use atlas_domain::{ItemResult, OperationType, RunOutcome, RunState, WorkspaceId};
 use atlas_tests::TempDir;
 use atlas_tests::app::{DEMO_WS, Mode, OUTSIDER, OWNER, READONLY, TestApp, eventually};
@@ -63,32 +63,25 @@ async fn failed_run(app: &TestApp, env: &str) -> String {
         gsi1sk: String::new(),
         deadline_on_lock: false,
     };
-    let items = [
-        RunItem {
-            run_id: id.clone(),
+    // The two units as one message records them (ADR 0056): the second's detail, secrets and
+    // all, rides in the first's record and must still be found and redacted.
+    let units = vec![
+        UnitResult {
             item: "deviceConfigurations".into(),
             result: ItemResult::Succeeded,
             detail: json!({"captured": 3}),
-            at_ms: 2,
-            read_units_milli: 0,
-            write_units_milli: 0,
         },
-        RunItem {
-            run_id: id.clone(),
+        UnitResult {
             item: "deviceCompliancePolicies".into(),
             result: ItemResult::Failed,
             detail: json!({"error": format!("storage refused: DefaultEndpointsProtocol=https;AccountKey={SECRET_KEY}"),
                 "clientSecret": CLIENT_SECRET}),
-            at_ms: 2,
-            read_units_milli: 0,
-            write_units_milli: 0,
         },
     ];
+    let record = RunItem::of_units(&id, units, 2).unwrap();
     let table = &app.app().state.table;
     table.put(run.to_item(), None).await.unwrap();
-    for i in items {
-        table.put(i.to_item(), None).await.unwrap();
-    }
+    table.put(record.to_item(), None).await.unwrap();
     id
 }
 

@@ -57,6 +57,7 @@ async fn seeded_failed_run(app: &TestApp, ws: &str, env: &str) -> String {
         at_ms: now,
         read_units_milli: 0,
         write_units_milli: 0,
+        more: Vec::new(),
     };
     let entry = SystemRunEntry {
         run_id: id.clone(),

@@ -586,17 +586,14 @@ async fn unit_manifests(
     family: Option<&str>,
     read: Read,
 ) -> ServiceResult<Vec<rec::FamilyManifest>> {
-    use crate::records::runs::{RunItem, item_key, items_query};
-    let units: Vec<RunItem> = match (family, read) {
-        (Some(f), Read::Strongly) => records::get(table, &item_key(set, f)).await?.into_iter().collect(),
-        (Some(f), Read::Eventually) => records::get_eventually(table, &item_key(set, f))
-            .await?
-            .into_iter()
-            .collect(),
-        (None, Read::Strongly) => records::query_all(table, items_query(set)).await?,
-        (None, Read::Eventually) => records::query_all(table, items_query(set).eventually()).await?,
-    };
-    Ok(units.iter().filter_map(rec::FamilyManifest::of_unit).collect())
+    // A family's unit is listed in the record of the message that carried it (ADR 0056), keyed
+    // by that message's first family: one query of the set's few records finds it.
+    let units = crate::records::runs::units(table, set, read == Read::Eventually).await?;
+    Ok(units
+        .iter()
+        .filter(|u| family.is_none_or(|f| u.item == f))
+        .filter_map(rec::FamilyManifest::of_unit)
+        .collect())
 }
 
 /// A stored manifest; a family row whose manifest is gone is corrupt (the sweep keeps every

@@ -526,38 +526,35 @@ pub async fn record_known(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<Recorded> {
-    let (first, run) = record_counted(state, run_id, known, item, result, detail).await?;
-    // Also after a redelivery: the unit may have crashed between recording and ending its run.
-    let run_done = match run {
-        Some(run) => finish_when_counted(state, tallied(state, run).await?).await?,
-        None => true,
-    };
-    Ok(Recorded { first, run_done })
+    let (firsts, run_done) = record_all(state, run_id, known, vec![(item.to_owned(), result, detail)]).await?;
+    Ok(Recorded {
+        first: firsts.first().copied().unwrap_or(false),
+        run_done,
+    })
 }
 
-/// Records the units of one message (ADR 0051), each once, then looks once at whether the run
-/// has ended (and ends it when they were the last). Returns, per unit, whether this delivery
-/// recorded it, and whether the run has ended.
+/// Records the units of one message (ADR 0051) in one record (ADR 0056), each unit once, then
+/// looks once at whether the run has ended (and ends it when they were the last). Returns, per
+/// unit, whether this delivery recorded it, and whether the run has ended. Also after a
+/// redelivery: the message may have crashed between recording and ending its run.
 pub async fn record_all(
     state: &AppState,
     run_id: &str,
     known: Option<&OperationRun>,
     units: Vec<(String, ItemResult, Value)>,
 ) -> ServiceResult<(Vec<bool>, bool)> {
-    let mut firsts = Vec::with_capacity(units.len());
-    let mut last = None;
-    for (item, result, detail) in units {
-        let (first, run) = record_counted(state, run_id, known, &item, result, detail).await?;
-        firsts.push(first);
-        let Some(run) = run else {
-            // The run is gone: nothing is left to count on.
-            return Ok((firsts, true));
-        };
-        last = Some(run);
+    if units.is_empty() {
+        return Ok((Vec::new(), false));
     }
-    let run_done = match last {
+    let units = units
+        .into_iter()
+        .map(|(item, result, detail)| rec::UnitResult { item, result, detail })
+        .collect();
+    let (firsts, run) = record_counted(state, run_id, known, units).await?;
+    let run_done = match run {
         Some(run) => finish_when_counted(state, tallied(state, run).await?).await?,
-        None => false,
+        // The run is gone: nothing is left to count on.
+        None => true,
     };
     Ok((firsts, run_done))
 }
@@ -566,13 +563,25 @@ pub async fn record_all(
 /// come between the record and its count on the tally) and ends the run when it was the last;
 /// true when the run has ended.
 pub async fn recount(state: &AppState, run_id: &str, item: &str) -> ServiceResult<bool> {
-    match records::get::<RunItem>(&state.table, &rec::item_key(run_id, item)).await? {
+    match find_unit(state, run_id, item).await? {
         Some(earlier) => Ok(record(state, run_id, item, earlier.result, earlier.detail)
             .await?
             .run_done),
         // No record: the unit ended its run (Blocked) instead.
         None => finish_if_complete(state, run_id).await,
     }
+}
+
+/// A unit's result as recorded: its own record, or (ADR 0056) the record of the message that
+/// carried it.
+async fn find_unit(state: &AppState, run_id: &str, item: &str) -> ServiceResult<Option<RunItem>> {
+    if let Some(own) = records::get::<RunItem>(&state.table, &rec::item_key(run_id, item)).await? {
+        return Ok(Some(own));
+    }
+    Ok(rec::units(&state.table, run_id, false)
+        .await?
+        .into_iter()
+        .find(|u| u.item == item))
 }
 
 /// The first half of [`record`]: the unit's record, written once, and its count; false when the
@@ -584,36 +593,32 @@ pub async fn record_unit(
     result: ItemResult,
     detail: Value,
 ) -> ServiceResult<bool> {
-    Ok(record_counted(state, run_id, None, item, result, detail).await?.0)
+    let unit = rec::UnitResult {
+        item: item.to_owned(),
+        result,
+        detail,
+    };
+    let (firsts, _) = record_counted(state, run_id, None, vec![unit]).await?;
+    Ok(firsts.first().copied().unwrap_or(false))
 }
 
-/// The unit's record, created once; a redelivery finds it and counts the result it holds. A small
-/// run is counted by those records alone (ADR 0049): one write. A bigger run also sets the
-/// result once on a tally item (ADR 0044): two idempotent writes, no transaction, so a crash
-/// between them, or a second delivery at any point, neither loses nor doubles a count. Returns
-/// the run as read before counting (`None`: the run is gone).
+/// The units' record, created once; a redelivery finds it and counts the results it holds. A
+/// small run is counted by those records alone (ADR 0049): one write per message (ADR 0056). A
+/// bigger run also sets each unit's result once on a tally item (ADR 0044): idempotent writes, no
+/// transaction, so a crash between them, or a second delivery at any point, neither loses nor
+/// doubles a count. Returns, per unit, whether this delivery recorded it, and the run as read
+/// before counting (`None`: the run is gone).
 async fn record_counted(
     state: &AppState,
     run_id: &str,
     known: Option<&OperationRun>,
-    item: &str,
-    result: ItemResult,
-    detail: Value,
-) -> ServiceResult<(bool, Option<OperationRun>)> {
-    let unit = RunItem {
-        run_id: run_id.to_owned(),
-        item: item.to_owned(),
-        result,
-        detail,
-        at_ms: state.clock.now_millis(),
-        read_units_milli: 0,
-        write_units_milli: 0,
-    };
-    // The unit's consumed capacity so far rides on its count (ADR 0038), so a run's units are
-    // in place when it completes; what follows this write is added after the unit ends.
+    units: Vec<rec::UnitResult>,
+) -> ServiceResult<(Vec<bool>, Option<OperationRun>)> {
+    // The units' consumed capacity so far rides on their count (ADR 0038), so a run's units are
+    // in place when it completes; what follows this write is added after the units end.
     let meter = state.table.meter().filter(|m| m.has_parent());
     let used = meter.as_ref().map(|m| m.take()).unwrap_or_default();
-    let res = count_unit(state, unit, known, used).await;
+    let res = count_units(state, run_id, units, known, used).await;
     if let Some(m) = &meter {
         // The count's own writes stay out of the run's units: adding them would cost as much
         // again (ADR 0044). The process's meters still see them.
@@ -622,53 +627,120 @@ async fn record_counted(
             m.restore(used);
         }
     }
-    res.map(|(first, run, _)| (first, run))
+    res.map(|(firsts, run, _)| (firsts, run))
 }
 
-/// (first record, the run, `used` added to its counts).
-async fn count_unit(
+/// Bytes of unit details one record holds at most (ADR 0056): a message's units share a record
+/// up to this; a unit bigger alone has a record of its own, far below DynamoDB's 400 KB.
+const RECORD_DETAIL_BYTES: usize = 16 * 1024;
+
+/// How many of `pending` (at least one) go in the next record.
+fn fitting(units: &[rec::UnitResult], pending: &[usize]) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for &i in pending {
+        bytes += units[i].item.len() + serde_json::to_string(&units[i].detail).map_or(0, |d| d.len());
+        if n > 0 && bytes > RECORD_DETAIL_BYTES {
+            break;
+        }
+        n += 1;
+    }
+    n.max(1)
+}
+
+/// (per unit: recorded by this delivery, the run, `used` added to its counts).
+async fn count_units(
     state: &AppState,
-    mut unit: RunItem,
+    run_id: &str,
+    units: Vec<rec::UnitResult>,
     known: Option<&OperationRun>,
     used: atlas_store::Consumed,
-) -> ServiceResult<(bool, Option<OperationRun>, bool)> {
+) -> ServiceResult<(Vec<bool>, Option<OperationRun>, bool)> {
     // Only the run's total (fixed at its start) is needed here: the run its unit began with, or
     // an eventually consistent read, and a strong one when that misses a run started a moment ago.
     let run = match known {
         Some(run) => Some(run.clone()),
-        None => match records::get_eventually::<OperationRun>(&state.table, &run_key(&unit.run_id)).await? {
+        None => match records::get_eventually::<OperationRun>(&state.table, &run_key(run_id)).await? {
             Some(run) => Some(run),
-            None => get_plain(state, &unit.run_id).await?,
+            None => get_plain(state, run_id).await?,
         },
     };
     let Some(run) = run else {
-        return Ok((false, None, false));
+        return Ok((vec![false; units.len()], None, false));
     };
     let by_records = rec::counted_by_records(run.counts.total);
-    if by_records {
-        unit.read_units_milli = used.read_milli as i64;
-        unit.write_units_milli = used.write_milli as i64;
-    }
-    let (first, result) = match state.table.put(unit.to_item(), Some(Cond::NotExists)).await {
-        Ok(()) => (true, unit.result),
-        Err(TableError::ConditionFailed) => {
-            let earlier: Option<RunItem> = records::get(&state.table, &unit.key()).await?;
-            (false, earlier.map_or(unit.result, |e| e.result))
+    // Per unit: (recorded by this delivery, its result as recorded).
+    let mut fates: Vec<Option<(bool, ItemResult)>> = vec![None; units.len()];
+    let mut pending: Vec<usize> = (0..units.len()).collect();
+    let mut used_added = false;
+    while let Some(&head) = pending.first() {
+        let n = fitting(&units, &pending);
+        let listed: Vec<rec::UnitResult> = pending[..n].iter().map(|&i| units[i].clone()).collect();
+        let Some(mut record) = RunItem::of_units(run_id, listed, state.clock.now_millis()) else {
+            break;
+        };
+        if by_records && !used_added {
+            record.read_units_milli = used.read_milli as i64;
+            record.write_units_milli = used.write_milli as i64;
         }
-        Err(e) => return Err(e.into()),
-    };
+        match state.table.put(record.to_item(), Some(Cond::NotExists)).await {
+            Ok(()) => {
+                for i in pending.drain(..n) {
+                    fates[i] = Some((true, units[i].result));
+                }
+                used_added |= by_records;
+            }
+            Err(TableError::ConditionFailed) => {
+                // A redelivery: the units any record of the run lists were recorded by an earlier
+                // delivery, and their results stand. The others (a part deferred then) go on to
+                // a record of their own, keyed by the first of them. Read only on a conflict, so
+                // a first delivery pays one write.
+                let listed: std::collections::HashMap<String, ItemResult> = rec::units(&state.table, run_id, false)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.item, u.result))
+                    .collect();
+                pending.retain(|&i| match listed.get(&units[i].item) {
+                    Some(result) => {
+                        fates[i] = Some((false, *result));
+                        false
+                    }
+                    None => true,
+                });
+                // The record's key is a unit it lists; one gone since (its run swept) keeps ours.
+                if fates[head].is_none() {
+                    fates[head] = Some((false, units[head].result));
+                    pending.retain(|&i| i != head);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let fates: Vec<(bool, ItemResult)> = fates
+        .into_iter()
+        .zip(&units)
+        .map(|(f, u)| f.unwrap_or((false, u.result)))
+        .collect();
     if by_records {
-        return Ok((first, Some(run), first));
+        return Ok((fates.iter().map(|(first, _)| *first).collect(), Some(run), used_added));
     }
-    let attr = rec::tally_attr(&unit.item);
-    let key = rec::tally_key(&unit.run_id, &unit.item, run.counts.total);
-    let update = with_units(Update::new().set(&attr, result.as_str()), used);
-    match state.table.update(&key, &update, Some(Cond::AttrNotExists(attr))).await {
-        Ok(_) => Ok((first, Some(run), true)),
-        // Counted by an earlier delivery.
-        Err(TableError::ConditionFailed) => Ok((false, Some(run), false)),
-        Err(e) => Err(e.into()),
+    let mut firsts = Vec::with_capacity(units.len());
+    for (u, (first, result)) in units.iter().zip(fates) {
+        let attr = rec::tally_attr(&u.item);
+        let key = rec::tally_key(run_id, &u.item, run.counts.total);
+        let set = Update::new().set(&attr, result.as_str());
+        let update = if used_added { set } else { with_units(set, used) };
+        match state.table.update(&key, &update, Some(Cond::AttrNotExists(attr))).await {
+            Ok(_) => {
+                used_added = true;
+                firsts.push(first);
+            }
+            // Counted by an earlier delivery.
+            Err(TableError::ConditionFailed) => firsts.push(false),
+            Err(e) => return Err(e.into()),
+        }
     }
+    Ok((firsts, Some(run), used_added))
 }
 
 /// `update` also adding `used` to the run's request units (nothing when it is zero).

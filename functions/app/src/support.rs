@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::audit::{self, NewEvent};
 use crate::error::{ServiceError, ServiceResult};
-use crate::records::runs::{self as run_rec, OperationRun, RunItem};
+use crate::records::runs::{self as run_rec, OperationRun};
 use crate::records::support::{self as rec, SupportFingerprintRecord, SupportRecord};
 use crate::records::tenancy::EnvironmentRecord;
 use crate::records::{self, Record};
@@ -331,7 +331,7 @@ async fn proven_run(state: &AppState, scope: &WorkspaceScope, run_id: &str) -> S
 /// The run's summary, counts, its errors and its step results (redacted by the caller).
 pub async fn run_context(state: &AppState, run: &OperationRun) -> ServiceResult<Value> {
     let run = crate::runs::tallied(state, run.clone()).await?;
-    let items = records::query_all::<RunItem>(&state.table, run_rec::items_query(&run.run_id)).await?;
+    let items = run_rec::units(&state.table, &run.run_id, false).await?;
     let mut items: Vec<api::RunItem> = items.iter().map(api::RunItem::from).collect();
     let errors: Vec<Value> = items
         .iter()

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Actor;
-use crate::records::runs::{self as run_rec, OperationRun, RunItem};
+use crate::records::runs::{self as run_rec, OperationRun};
 use crate::records::system::{self as rec, SystemAuditRecord, SystemRunEntry};
 use crate::records::{self, Record};
 use crate::scope::PlatformScope;
@@ -196,7 +196,7 @@ pub async fn run_detail(state: &AppState, run_id: &str) -> ServiceResult<api::Sy
         .await?
         .ok_or(ServiceError::NotFound)?;
     let run = crate::runs::tallied(state, run).await?;
-    let mut items: Vec<api::RunItem> = records::query_all::<RunItem>(&state.table, run_rec::items_query(run_id))
+    let mut items: Vec<api::RunItem> = run_rec::units(&state.table, run_id, false)
         .await?
         .iter()
         .map(api::RunItem::from)

@@ -507,8 +507,7 @@ pub async fn recheck_after_restore(state: &AppState, run_id: &str) -> ServiceRes
     let Some(scope) = crate::runs::scope_of(state, &run).await? else {
         return Ok(());
     };
-    let items: Vec<crate::records::runs::RunItem> =
-        records::query_all(&state.table, crate::records::runs::items_query(run_id)).await?;
+    let items = crate::records::runs::units(&state.table, run_id, false).await?;
     let written: BTreeSet<String> = items
         .iter()
         .filter(|i| i.result == atlas_domain::ItemResult::Succeeded)

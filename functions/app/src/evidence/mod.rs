@@ -988,11 +988,10 @@ pub async fn build(state: &AppState, pack: &EvidencePackRecord) -> ServiceResult
     let mut restore_writes = Vec::new();
     for r in runs.iter().filter(|r| r.kind == OperationType::RestoreExecute) {
         restore_runs.push(run_json(r));
-        for it in query_items(state, crate::records::runs::items_query(&r.run_id)).await? {
-            let mut it = rec::plain(it);
-            it.insert("run_id".into(), json!(r.run_id));
-            it.insert("initiator".into(), json!(r.initiator_email));
-            restore_writes.push(Value::Object(it));
+        for unit in crate::records::runs::units(&state.table, &r.run_id, false).await? {
+            let mut it = json!(unit);
+            it["initiator"] = json!(r.initiator_email);
+            restore_writes.push(it);
         }
     }
     let mut backup_sets = Vec::new();

@@ -149,15 +149,23 @@ impl Tally {
     /// records (each is one unit counted under its `result`), whichever [`counts_query`] read.
     pub fn of(items: &[atlas_store::Item]) -> Self {
         let mut t = Self::default();
+        // Unit records count each unit once over all records (ADR 0056), as `units_of` reads them.
+        let mut seen = std::collections::HashSet::new();
         for item in items {
-            let record = item
-                .get("SK")
-                .and_then(Value::as_str)
-                .is_some_and(|sk| sk.starts_with("ITEM#"));
-            let results = item
-                .iter()
-                .filter(|(k, _)| if record { *k == "result" } else { k.starts_with("u:") });
-            for (_, v) in results {
+            let results: Vec<&Value> = if is_unit_record(item) {
+                let own = std::iter::once((item.get("item"), item.get("result")));
+                let more = item.get("more").and_then(Value::as_array).into_iter().flatten();
+                own.chain(more.map(|u| (u.get("item"), u.get("result"))))
+                    .filter(|(unit, _)| seen.insert(unit.and_then(Value::as_str).unwrap_or_default()))
+                    .filter_map(|(_, result)| result)
+                    .collect()
+            } else {
+                item.iter()
+                    .filter(|(k, _)| k.starts_with("u:"))
+                    .map(|(_, v)| v)
+                    .collect()
+            };
+            for v in results {
                 match v.as_str().and_then(ItemResult::parse) {
                     Some(ItemResult::Succeeded) => t.succeeded += 1,
                     Some(ItemResult::Failed) => t.failed += 1,
@@ -549,7 +557,9 @@ impl Record for RunOutbox {
     }
 }
 
-/// `RUN#<id> / ITEM#<key>`: one unit's result, written once.
+/// `RUN#<id> / ITEM#<key>`: one unit's result, written once, and since ADR 0056 the results of
+/// the other units its message completed with it (`more`). Read through [`units_of`], which
+/// expands a record into its units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunItem {
     pub run_id: String,
@@ -563,6 +573,95 @@ pub struct RunItem {
     pub read_units_milli: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub write_units_milli: i64,
+    /// The message's other units recorded with this one (ADR 0056); empty on a unit's own record
+    /// and on every record written before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<UnitResult>,
+}
+
+/// A unit's result as a grouped record lists it (ADR 0056).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    pub item: String,
+    pub result: ItemResult,
+    #[serde(default)]
+    pub detail: Value,
+}
+
+impl RunItem {
+    /// A record of `units` (at least one): the first is the record's own, keying it; the others
+    /// ride in `more`.
+    pub fn of_units(run_id: &str, mut units: Vec<UnitResult>, at_ms: i64) -> Option<Self> {
+        if units.is_empty() {
+            return None;
+        }
+        let first = units.remove(0);
+        Some(Self {
+            run_id: run_id.to_owned(),
+            item: first.item,
+            result: first.result,
+            detail: first.detail,
+            at_ms,
+            read_units_milli: 0,
+            write_units_milli: 0,
+            more: units,
+        })
+    }
+
+    /// The units the record lists, its own first.
+    pub fn items(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.item.as_str()).chain(self.more.iter().map(|u| u.item.as_str()))
+    }
+
+    /// Each unit the record lists, as a record of its own; the record's request units stay on
+    /// its first.
+    pub fn expand(mut self) -> Vec<RunItem> {
+        let more = std::mem::take(&mut self.more);
+        let (run_id, at_ms) = (self.run_id.clone(), self.at_ms);
+        let mut out = Vec::with_capacity(1 + more.len());
+        out.push(self);
+        out.extend(more.into_iter().map(|u| RunItem {
+            run_id: run_id.clone(),
+            item: u.item,
+            result: u.result,
+            detail: u.detail,
+            at_ms,
+            read_units_milli: 0,
+            write_units_milli: 0,
+            more: Vec::new(),
+        }));
+        out
+    }
+}
+
+/// A run's units from its records (in key order, as a query returns them), each unit once and
+/// by unit key: a unit two records list (a message redelivered after part of it was deferred)
+/// keeps the result of the first record listing it, the rule [`Tally::of`] counts by.
+pub fn units_of(records: Vec<RunItem>) -> Vec<RunItem> {
+    let mut units = std::collections::BTreeMap::new();
+    for unit in records.into_iter().flat_map(RunItem::expand) {
+        units.entry(unit.item.clone()).or_insert(unit);
+    }
+    units.into_values().collect()
+}
+
+/// A run's units, each once (ADR 0056): every reader of unit records reads through this (or
+/// [`units_of`] over records it queried). `eventually`: for a run that ended a while ago.
+pub async fn units(
+    table: &atlas_store::Table,
+    run_id: &str,
+    eventually: bool,
+) -> Result<Vec<RunItem>, atlas_store::TableError> {
+    let q = items_query(run_id);
+    let q = if eventually { q.eventually() } else { q };
+    Ok(units_of(super::query_all(table, q).await?))
+}
+
+/// Whether a raw item is a run's unit record.
+fn is_unit_record(item: &atlas_store::Item) -> bool {
+    item.get("SK")
+        .and_then(Value::as_str)
+        .is_some_and(|sk| sk.starts_with("ITEM#"))
 }
 
 impl Record for RunItem {
@@ -629,6 +728,7 @@ mod tests {
                 at_ms: 1,
                 read_units_milli: units,
                 write_units_milli: 2 * units,
+                more: Vec::new(),
             };
             r.to_item()
         };
@@ -641,6 +741,64 @@ mod tests {
         assert_eq!((t.read_units_milli, t.write_units_milli), (750, 1500));
         // A record's units are not written when there are none.
         assert!(!unit("d", "skipped", 0).contains_key("read_units_milli"));
+    }
+
+    #[test]
+    fn a_grouped_record_counts_and_reads_each_unit_once() {
+        let unit = |item: &str, result: ItemResult| UnitResult {
+            item: item.into(),
+            result,
+            detail: json!({"family": item}),
+        };
+        let mut grouped = RunItem::of_units(
+            "r",
+            vec![
+                unit("a", ItemResult::Succeeded),
+                unit("c", ItemResult::Failed),
+                unit("e", ItemResult::Succeeded),
+            ],
+            1,
+        )
+        .unwrap();
+        grouped.write_units_milli = 3000;
+        assert_eq!(grouped.key().sk, "ITEM#a");
+        assert_eq!(grouped.items().collect::<Vec<_>>(), ["a", "c", "e"]);
+        // A unit recorded alone (written before, or a deferred part) and one listed twice: a
+        // redelivered message recorded `e` again with `f`, under `e`'s key.
+        let alone = RunItem::of_units("r", vec![unit("b", ItemResult::Skipped)], 2).unwrap();
+        let again = RunItem::of_units(
+            "r",
+            vec![unit("e", ItemResult::Failed), unit("f", ItemResult::Succeeded)],
+            3,
+        )
+        .unwrap();
+        assert!(
+            !alone.to_item().contains_key("more"),
+            "a unit's own record is as before"
+        );
+        let records = [grouped.clone(), alone.clone(), again.clone()];
+        let mut raw: Vec<atlas_store::Item> = records.iter().map(Record::to_item).collect();
+        raw.sort_by(|x, y| x["SK"].as_str().cmp(&y["SK"].as_str()));
+        let t = Tally::of(&raw);
+        // a, e (first listed, succeeded), f succeeded; c failed; b skipped.
+        assert_eq!((t.succeeded, t.failed, t.skipped), (3, 1, 1));
+        assert_eq!(t.write_units_milli, 3000);
+        let mut in_key_order = records.to_vec();
+        in_key_order.sort_by(|x, y| x.key().sk.cmp(&y.key().sk));
+        let units = units_of(in_key_order);
+        let seen: Vec<(&str, ItemResult)> = units.iter().map(|u| (u.item.as_str(), u.result)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", ItemResult::Succeeded),
+                ("b", ItemResult::Skipped),
+                ("c", ItemResult::Failed),
+                ("e", ItemResult::Succeeded),
+                ("f", ItemResult::Succeeded),
+            ]
+        );
+        assert!(units.iter().all(|u| u.more.is_empty() && u.run_id == "r"));
+        assert_eq!(units[2].detail, json!({"family": "c"}));
     }
 
     #[test]

@@ -418,8 +418,7 @@ pub async fn retry(
         }
         _ => {}
     }
-    let failed_units: Vec<crate::records::runs::RunItem> =
-        crate::records::query_all(&state.table, crate::records::runs::items_query(set.as_str())).await?;
+    let failed_units = crate::records::runs::units(&state.table, set.as_str(), false).await?;
     let mut families: std::collections::BTreeSet<String> = failed_units
         .iter()
         .filter(|i| i.result == atlas_domain::ItemResult::Failed)

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryMap;
-use crate::records::runs::{self as rec, OperationRun, RunItem};
+use crate::records::runs::{self as rec, OperationRun};
 use crate::records::{self, Record};
 use crate::routes::audit::csv_cell;
 use crate::scope::WorkspaceScope;
@@ -184,7 +184,7 @@ pub async fn get(
         (Some(_), None) => true,
         _ => false,
     };
-    let items = records::query_all::<RunItem>(&state.table, rec::items_query(&run_id))
+    let items = rec::units(&state.table, &run_id, false)
         .await?
         .iter()
         .map(api::RunItem::from)
