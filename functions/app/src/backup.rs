@@ -136,10 +136,11 @@ pub async fn capture_family(
     set_id: &str,
     client: &atlas_graph::TenantClient,
     family: &Family,
+    earlier: &EarlierSets,
 ) -> ServiceResult<Captured> {
     let set = RunId::parse(set_id).map_err(|e| ServiceError::Permanent(format!("backup set id: {e}")))?;
     // Payloads the previous set's manifest vouches for need no mark read (ADR 0040).
-    let prev = previous_manifest(state, scope, &set, family.code).await?;
+    let prev = previous_manifest(state, scope, &set, family.code, earlier).await?;
     // Storing runs beside the read: each piece of complete objects is stored the moment its
     // reads are done (ADR 0028), so what is left after the last Graph answer is one piece.
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -225,34 +226,67 @@ struct Previous {
     hashes: BTreeSet<String>,
 }
 
+/// The sets a capture may take its families' previous manifests from, read once per message
+/// for all the families it carries (ADR 0056): the newest two earlier sets, each with the
+/// manifests its capture units recorded (`None`: a set written before, with family rows).
+#[derive(Default)]
+pub struct EarlierSets(tokio::sync::OnceCell<Vec<(BackupSetRecord, Option<Vec<rec::FamilyManifest>>)>>);
+
+impl EarlierSets {
+    async fn get(
+        &self,
+        state: &AppState,
+        scope: &EnvScope,
+        set: &RunId,
+    ) -> ServiceResult<&[(BackupSetRecord, Option<Vec<rec::FamilyManifest>>)]> {
+        let sets = self
+            .0
+            .get_or_try_init(|| async {
+                let records = scope.records(&state.table);
+                // Newest first; later sets (a concurrent backup) and this one are skipped.
+                // Sets are written at their start, hours before a later backup reads them:
+                // eventually consistent (ADR 0049); a set started a second ago is skipped anyway.
+                let newest = records.query(rec::SETS).backward().limit(4).eventually();
+                let sets = records::query::<BackupSetRecord>(&state.table, &newest).await?.items;
+                let mut out = Vec::new();
+                for earlier in sets.into_iter().filter(|s| s.set_id.as_str() < set.as_str()).take(2) {
+                    let manifests = if earlier.manifests_on_units {
+                        Some(unit_manifests(&state.table, &earlier.set_id, None, Read::Eventually).await?)
+                    } else {
+                        None
+                    };
+                    out.push((earlier, manifests));
+                }
+                Ok::<_, ServiceError>(out)
+            })
+            .await?;
+        Ok(sets)
+    }
+}
+
 async fn previous_manifest(
     state: &AppState,
     scope: &EnvScope,
     set: &RunId,
     family: &str,
+    earlier_sets: &EarlierSets,
 ) -> ServiceResult<Option<Previous>> {
     let records = scope.records(&state.table);
     let fresh_after = state.clock.now_millis() - TOUCH_AFTER_MS;
-    // Newest first; later sets (a concurrent backup) and this one are skipped.
-    // Sets are written at their start, hours before a later backup reads them: eventually
-    // consistent (ADR 0049); a set started a second ago is skipped below anyway.
-    let newest = records.query(rec::SETS).backward().limit(4).eventually();
-    let sets = records::query::<BackupSetRecord>(&state.table, &newest).await?.items;
-    for earlier in sets.iter().filter(|s| s.set_id.as_str() < set.as_str()).take(2) {
+    for (earlier, manifests) in earlier_sets.get(state, scope, set).await? {
         let Ok(id) = RunId::parse(&earlier.set_id) else {
             continue;
         };
         // Eventually consistent reads (ADR 0049): the row and the payload never change once
         // written, and a mark that misses a touch of the last second only vouches for nothing.
         let read = |sk: String| records.key(sk);
-        let row = if earlier.manifests_on_units {
-            unit_manifests(&state.table, &earlier.set_id, Some(family), Read::Eventually)
-                .await?
-                .pop()
-        } else {
-            records::get_eventually::<rec::BackupFamilyRecord>(&state.table, &read(rec::family_sk(&id, family)))
-                .await?
-                .map(rec::FamilyManifest::from)
+        let row = match manifests {
+            Some(manifests) => manifests.iter().find(|m| m.family == family).cloned(),
+            None => {
+                records::get_eventually::<rec::BackupFamilyRecord>(&state.table, &read(rec::family_sk(&id, family)))
+                    .await?
+                    .map(rec::FamilyManifest::from)
+            }
         };
         let Some(row) = row else {
             continue;

@@ -106,7 +106,7 @@ pub fn steps() -> &'static [Step] {
             secrets: true,
             summary: "Captures one policy family of an environment into a backup set",
             table: TableAccess::Write,
-            handler: |s, b| Box::pin(unit::run(s, b, unit::BackupCapture)),
+            handler: |s, b| Box::pin(unit::run(s, b, unit::BackupCapture::default())),
         },
         Step {
             function: "step-backup-prune",

@@ -375,8 +375,10 @@ impl StepWork for InventorySync {
     }
 }
 
-/// `backup.capture`: one unit per family.
-pub struct BackupCapture;
+/// `backup.capture`: one unit per family. Made per message: the families it carries share one
+/// read of the earlier sets (ADR 0056).
+#[derive(Default)]
+pub struct BackupCapture(crate::backup::EarlierSets);
 
 #[async_trait::async_trait]
 impl StepWork for BackupCapture {
@@ -386,7 +388,8 @@ impl StepWork for BackupCapture {
 
     async fn work(&self, u: &Unit<'_>) -> ServiceResult<Done> {
         let family = family_of(u.message)?;
-        let c = crate::backup::capture_family(u.state, &u.scope, &u.message.run_id, u.client()?, family).await?;
+        let c =
+            crate::backup::capture_family(u.state, &u.scope, &u.message.run_id, u.client()?, family, &self.0).await?;
         let (result, detail) = c.detail(family);
         Ok(Done::Record(result, detail))
     }
