@@ -1040,28 +1040,7 @@ async fn grouped_unit_records_are_read_as_their_families(mode: Mode) {
     let res = app.post_as(OWNER, &format!("{env}/backups"), json!({})).await;
     let second: api::OperationRun = res.json().await.unwrap();
     let state = later_state(&app, 60_000);
-    let step = atlas_app::steps::find("step-backup-capture").unwrap();
-    let queue = app.app().state.queues.get("backup-capture").unwrap().clone();
-    let mut handled = 0;
-    while handled < messages {
-        let got = queue
-            .receive(
-                10,
-                std::time::Duration::from_secs(60),
-                std::time::Duration::from_secs(1),
-            )
-            .await
-            .unwrap();
-        for m in got {
-            assert!(
-                atlas_app::steps::handle_batch(&state, &step, vec![(m.id.clone(), m.body.clone())])
-                    .await
-                    .is_empty()
-            );
-            queue.delete(&m.receipt).await.unwrap();
-            handled += 1;
-        }
-    }
+    assert_eq!(app.deliver_with(&state, "backup-capture", 1).await, messages);
     let v2 = app.operation(&second.id).await;
     assert_eq!(v2.run.outcome.map(|o| o.as_str()), Some("succeeded"), "{:?}", v2.items);
     let manifests = |items: &[api::RunItem]| {

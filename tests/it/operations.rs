@@ -259,8 +259,8 @@ async fn grouped_units_are_recorded_together_and_counted_once(mode: Mode) {
     };
     let ok = ItemResult::Succeeded;
     let failed = ItemResult::Failed;
-    // 12 and 40 units: 10 are recorded below, so the run stays open.
-    for total in [12, 40] {
+    // 14 and 40 units: 13 are recorded below, so the run stays open.
+    for total in [14, 40] {
         let run = running_run(&app, total).await;
         let record = |names: &[&str], result| record_all(state, &run, None, units(names, result));
         let first = ["u00", "u01", "u02", "u03", "u04"];
@@ -291,16 +291,21 @@ async fn grouped_units_are_recorded_together_and_counted_once(mode: Mode) {
             (vec![false, true], false),
             "total {total}"
         );
+        // Two deliveries of one message at once: each unit is recorded by exactly one of them.
+        let both = ["u10", "u11", "u12"];
+        let (a, b) = tokio::join!(record(&both, ok), record(&both, ok));
+        let (a, b) = (a.unwrap().0, b.unwrap().0);
+        assert!(a.iter().zip(&b).all(|(x, y)| x != y), "total {total}: {a:?} / {b:?}");
         let v: api::OperationView = view(&app, OWNER, &run, "").await.json().await.unwrap();
         assert_eq!(
             (v.run.succeeded, v.run.failed, v.run.skipped),
-            (9, 1, 0),
+            (12, 1, 0),
             "total {total}: {:?}",
             v.items
         );
         let listed: Vec<(&str, &str)> = v.items.iter().map(|i| (i.item.as_str(), i.result.as_str())).collect();
-        let mut expected: Vec<(String, &str)> = (0..9).map(|i| (format!("u{i:02}"), "succeeded")).collect();
-        expected.push(("u09".into(), "failed"));
+        let mut expected: Vec<(String, &str)> = (0..13).map(|i| (format!("u{i:02}"), "succeeded")).collect();
+        expected[9].1 = "failed";
         let expected: Vec<(&str, &str)> = expected.iter().map(|(u, r)| (u.as_str(), *r)).collect();
         assert_eq!(listed, expected, "total {total}");
         assert!(
@@ -316,7 +321,7 @@ async fn grouped_units_are_recorded_together_and_counted_once(mode: Mode) {
         let keys: Vec<&str> = records.iter().filter_map(|r| r["SK"].as_str()).collect();
         assert_eq!(
             keys,
-            ["ITEM#u00", "ITEM#u05", "ITEM#u06", "ITEM#u08", "ITEM#u09"],
+            ["ITEM#u00", "ITEM#u05", "ITEM#u06", "ITEM#u08", "ITEM#u09", "ITEM#u10"],
             "total {total}"
         );
     }

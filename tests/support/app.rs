@@ -388,7 +388,12 @@ impl TestApp {
     }
 
     pub async fn deliver_each(&self, queue: &str, times: usize) -> usize {
-        let state = &self.app().state;
+        self.deliver_with(&self.app().state, queue, times).await
+    }
+
+    /// [`TestApp::deliver_each`] with the steps running on `state` (a later clock, a wrapped
+    /// table).
+    pub async fn deliver_with(&self, state: &atlas_app::state::AppState, queue: &str, times: usize) -> usize {
         let q = state.queues.get(queue).expect("queue").clone();
         let step = atlas_app::steps::steps()
             .iter()

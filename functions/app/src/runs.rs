@@ -731,14 +731,13 @@ async fn count_units(
         let set = Update::new().set(&attr, result.as_str());
         let update = if used_added { set } else { with_units(set, used) };
         match state.table.update(&key, &update, Some(Cond::AttrNotExists(attr))).await {
-            Ok(_) => {
-                used_added = true;
-                firsts.push(first);
-            }
-            // Counted by an earlier delivery.
-            Err(TableError::ConditionFailed) => firsts.push(false),
+            Ok(_) => used_added = true,
+            // Counted by another delivery (an earlier one, or one racing this one that lost
+            // the record's put): counted once all the same.
+            Err(TableError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
+        firsts.push(first);
     }
     Ok((firsts, Some(run), used_added))
 }
