@@ -43,6 +43,8 @@ pub async fn unit(
     client: &TenantClient,
     m: &WorkMessage,
 ) -> ServiceResult<Option<(ItemResult, Value)>> {
+    // A restore's units travel one to a message, so each has a record of its own (ADR 0056
+    // groups only a message's units): a get by its key is exact.
     if state.table.get(&rec::run_item_key(&m.run_id, &m.item)).await?.is_some() {
         return Ok(None);
     }
