@@ -5,7 +5,8 @@
 //!
 //! Items: `RUN#<id> / RUN` (the run, canonical address; GSI1 lists a workspace's runs),
 //! `RUN#<id> / ACTIVE` (GSI1 `RUNS#ACTIVE` by deadline, for the reconciler), `RUN#<id> /
-//! ITEM#<key>` (one per unit of work), `<scope pk> / RUN#<id>` (the environment's index) and
+//! ITEM#<key>` (the units one message recorded, ADR 0056), `<scope pk> / RUN#<id>` (the
+//! environment's index) and
 //! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
 //! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
 

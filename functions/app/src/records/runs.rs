@@ -1,10 +1,10 @@
 //! Operation runs as stored: the run, its active marker, the dedupe lock, the environment's index
-//! entry, the outbox and one record per unit of work.
+//! entry, the outbox and the records of its units of work.
 //!
 //! Items: `RUN#<id> / RUN` (the run, canonical address; GSI1 `RUNS#<ws>` lists a workspace's
 //! runs), `RUN#<id> / ACTIVE` (GSI1 `RUNS#ACTIVE` by deadline, for the reconciler), `RUN#<id> /
-//! ITEM#<key>` (one per unit), `<scope pk> / RUN#<id>` (the environment's index),
-//! `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
+//! ITEM#<key>` (the units one message recorded, keyed by its first, ADR 0056), `<scope pk> /
+//! RUN#<id>` (the environment's index), `<scope pk> / ACTIVE#<type>` (dedupe: one active run per type and scope) and `RUN#<id> /
 //! OUTBOX#<n>` (messages committed with the start and not yet sent; GSI1 `OUTBOX` by time).
 
 use atlas_api_types as api;
