@@ -247,7 +247,7 @@ pub async fn audit_log(
         None => (now, None),
         Some(c) => {
             let (ms, id) = parse_cursor(c)?;
-            (ms, Some(format!("{ms:015}#{id}")))
+            (ms, Some(rec::audit_event_sk(ms, &id)))
         }
     };
     let mut out = Vec::new();

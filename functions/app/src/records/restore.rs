@@ -37,7 +37,12 @@ pub fn mappings_of(source_env: &EnvironmentId) -> String {
 }
 
 pub fn mapping_sk(source_env: &EnvironmentId, family: &str, source_id: &str) -> String {
-    format!("{}{family}#{source_id}", mappings_of(source_env))
+    format!("{}{}", mappings_of(source_env), mapped_object(family, source_id))
+}
+
+/// `family#source id`: a mapped object within its source environment's mappings.
+pub fn mapped_object(family: &str, source_id: &str) -> String {
+    format!("{family}#{source_id}")
 }
 
 pub fn maa_sk(family: &str) -> String {

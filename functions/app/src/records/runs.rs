@@ -146,38 +146,39 @@ pub struct Tally {
 
 impl Tally {
     /// Sums tally items (each `u:<unit>` attribute is one unit counted under its result) or unit
-    /// records (each is one unit counted under its `result`), whichever [`counts_query`] read.
+    /// records (each unit they list counted once, as [`units_of`] reads them), whichever
+    /// [`counts_query`] read.
     pub fn of(items: &[atlas_store::Item]) -> Self {
         let mut t = Self::default();
-        // Unit records count each unit once over all records (ADR 0056), as `units_of` reads them.
-        let mut seen = std::collections::HashSet::new();
+        let mut records = Vec::new();
         for item in items {
-            let results: Vec<&Value> = if is_unit_record(item) {
-                let own = std::iter::once((item.get("item"), item.get("result")));
-                let more = item.get("more").and_then(Value::as_array).into_iter().flatten();
-                own.chain(more.map(|u| (u.get("item"), u.get("result"))))
-                    .filter(|(unit, _)| seen.insert(unit.and_then(Value::as_str).unwrap_or_default()))
-                    .filter_map(|(_, result)| result)
-                    .collect()
+            if is_unit_record(item) {
+                // Counted below, each unit once over all records (ADR 0056), as readers see them.
+                if let Ok(record) = RunItem::from_item(item.clone()) {
+                    records.push(record);
+                }
             } else {
-                item.iter()
-                    .filter(|(k, _)| k.starts_with("u:"))
-                    .map(|(_, v)| v)
-                    .collect()
-            };
-            for v in results {
-                match v.as_str().and_then(ItemResult::parse) {
-                    Some(ItemResult::Succeeded) => t.succeeded += 1,
-                    Some(ItemResult::Failed) => t.failed += 1,
-                    Some(ItemResult::Skipped) => t.skipped += 1,
-                    None => {}
+                let results = item.iter().filter(|(k, _)| k.starts_with("u:"));
+                for result in results.filter_map(|(_, v)| v.as_str().and_then(ItemResult::parse)) {
+                    t.count(result);
                 }
             }
             let n = |a: &str| item.get(a).and_then(Value::as_i64).unwrap_or(0);
             t.read_units_milli += n("read_units_milli");
             t.write_units_milli += n("write_units_milli");
         }
+        for unit in units_of(records) {
+            t.count(unit.result);
+        }
         t
+    }
+
+    fn count(&mut self, result: ItemResult) {
+        match result {
+            ItemResult::Succeeded => self.succeeded += 1,
+            ItemResult::Failed => self.failed += 1,
+            ItemResult::Skipped => self.skipped += 1,
+        }
     }
 }
 

@@ -96,13 +96,15 @@ pub struct SystemAuditRecord {
     pub request_id: Option<String>,
 }
 
+/// The sort key of a system audit event in its month: its time, then its id.
+pub fn audit_event_sk(at_ms: i64, event_id: &str) -> String {
+    format!("{at_ms:015}#{event_id}")
+}
+
 impl Record for SystemAuditRecord {
     const ENTITY: &'static str = "system_audit_event";
     fn key(&self) -> Key {
-        Key::new(
-            audit_month_pk(self.at_ms),
-            format!("{:015}#{}", self.at_ms, self.event_id),
-        )
+        Key::new(audit_month_pk(self.at_ms), audit_event_sk(self.at_ms, &self.event_id))
     }
 }
 

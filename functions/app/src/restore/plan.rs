@@ -128,7 +128,7 @@ impl<'a> LiveReader<'a> {
 
     /// Matches by original id, then by a recorded restore mapping, then by family + exact name.
     pub async fn find(&mut self, family: &'static Family, source_id: &str, name: &str) -> ServiceResult<Live> {
-        let mapped = self.mappings.get(&format!("{}#{source_id}", family.code)).cloned();
+        let mapped = self.mappings.get(&rec::mapped_object(family.code, source_id)).cloned();
         // Scope tag ids are numbers each tenant issues: tag "1" of the source is not tag "1" here.
         let by_id = !(self.cross_tenant && family.code == "roleScopeTags");
         let list = self.list(family).await?;
